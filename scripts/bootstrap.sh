@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent set-up for a fresh machine (run as root, or with sudo available):
+# installs the Debian packages ebpm needs when missing, runs `npm ci` when the lock file
+# changed, and builds the CLI bundle and the native addon when their sources changed.
+# A second run with everything in place takes a couple of seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS=(clang llvm lld libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool wasi-libc
+      libclang-rt-14-dev-wasm32 docker-registry skopeo bpftrace libbpf-tools wabt make g++ python3)
+
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "bootstrap: installing ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Stamp files keep the second run fast: redo a step only when its inputs changed.
+mkdir -p .cache
+stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+lock=$(stamp package-lock.json package.json)
+if [ ! -d node_modules ] || [ "$(cat .cache/npm.stamp 2>/dev/null)" != "$lock" ]; then
+  echo "bootstrap: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock" > .cache/npm.stamp
+fi
+
+native=$(stamp native/binding.gyp native/*.c native/*.h)
+if [ -f native/binding.gyp ] && { [ ! -f native/build/Release/ebpm_native.node ] || [ "$(cat .cache/native.stamp 2>/dev/null)" != "$native" ]; }; then
+  echo "bootstrap: building native addon"
+  npm run --silent build:native >/dev/null
+  echo "$native" > .cache/native.stamp
+fi
+
+src=$(find src scripts/build.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head -1 || true)
+if [ ! -f dist/ebpm.mjs ] || [ -n "$src" ]; then
+  echo "bootstrap: building CLI"
+  node scripts/build.mjs
+fi

@@ -1,0 +1,100 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { arch } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EbpmError } from '../core/errors.js';
+import { cacheDir, type Env } from '../core/paths.js';
+
+const run = promisify(execFile);
+
+/** `KERNEL_BTF` is where kernels built with CONFIG_DEBUG_INFO_BTF (5.4+) expose their types. */
+export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
+
+/** `INCLUDE_DIR` holds ebpm's own headers (`<ebpm/ebpm.h>`, the Wasm guest SDK). */
+export const INCLUDE_DIR = new URL('../../include', import.meta.url).pathname;
+
+/** `bpfTargetArch` is the `__TARGET_ARCH_*` name bpf_tracing.h wants for this machine. */
+export function bpfTargetArch(nodeArch: string = arch()): string {
+  const map: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' };
+  const a = map[nodeArch];
+  if (!a) throw new EbpmError('UNSUPPORTED_ARCH', `no BPF target architecture for ${nodeArch}`);
+  return a;
+}
+
+/**
+ * `vmlinuxHeader` returns the directory holding a `vmlinux.h` generated from `btfPath` with
+ * bpftool, cached under the cache dir by the BTF's size and mtime (the file is 5+ MiB and
+ * changes only with the kernel).
+ */
+export async function vmlinuxHeader(env: Env, btfPath = KERNEL_BTF): Promise<string> {
+  let st;
+  try {
+    st = await stat(btfPath);
+  } catch (e) {
+    throw new EbpmError('KERNEL_NO_BTF', `read kernel BTF: ${btfPath}: not found`, {
+      cause: e,
+      hint: 'build on a kernel with CONFIG_DEBUG_INFO_BTF=y, or pass --btf <file> with the vmlinux BTF of the target kernel',
+    });
+  }
+  const dir = join(cacheDir(env), 'vmlinux', `${st.size}-${Math.floor(st.mtimeMs)}`);
+  const header = join(dir, 'vmlinux.h');
+  try {
+    await stat(header);
+    return dir;
+  } catch {
+    // not cached yet
+  }
+  await mkdir(dir, { recursive: true });
+  const { stdout } = await tool('bpftool', ['btf', 'dump', 'file', btfPath, 'format', 'c'], { maxBuffer: 256 << 20 });
+  const tmp = `${header}.${process.pid}.tmp`;
+  await writeFile(tmp, stdout);
+  await rename(tmp, header);
+  return dir;
+}
+
+export interface CompileBpfOptions {
+  /** Extra include directories, searched before vmlinux.h's. */
+  includes?: string[];
+  /** Extra clang flags from the package manifest. */
+  cflags?: string[];
+  /** Environment for the cache location. */
+  env: Env;
+}
+
+/**
+ * `compileBpf` compiles one `*.bpf.c` with the system clang (`-target bpf -g -O2`) and strips
+ * DWARF (`llvm-strip -g`, keeping BTF), as libbpf-bootstrap does. Returns the object bytes.
+ * A compiler error becomes `COMPILE_FAILED` carrying the command and clang's own output.
+ */
+export async function compileBpf(source: string, output: string, opts: CompileBpfOptions): Promise<Uint8Array> {
+  const vmlinuxDir = await vmlinuxHeader(opts.env);
+  const args = [
+    '-target', 'bpf', '-g', '-O2', `-D__TARGET_ARCH_${bpfTargetArch()}`,
+    ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
+    '-I', vmlinuxDir, '-I', INCLUDE_DIR,
+    ...(opts.cflags ?? []),
+    '-c', source, '-o', output,
+  ];
+  await tool('clang', args);
+  await tool('llvm-strip', ['-g', output]);
+  return new Uint8Array(await readFile(output));
+}
+
+/** `tool` runs a toolchain program; failures keep the command line and its output. */
+export async function tool(cmd: string, args: string[], opts: { maxBuffer?: number; cwd?: string } = {}) {
+  try {
+    return await run(cmd, args, { maxBuffer: opts.maxBuffer ?? 64 << 20, cwd: opts.cwd, encoding: 'utf8' });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
+    if (err.code === 'ENOENT') {
+      throw new EbpmError('TOOL_MISSING', `${cmd}: not found`, { cause: e, hint: 'run scripts/bootstrap.sh to install the toolchain' });
+    }
+    const output = `${err.stderr ?? ''}${err.stdout ?? ''}`.trimEnd();
+    throw new EbpmError('COMPILE_FAILED', `${cmd} failed:\n$ ${[cmd, ...args].join(' ')}\n${output}`, {
+      cause: e,
+      hint: 'fix the error above, which the compiler printed as is',
+      data: { command: [cmd, ...args], output },
+    });
+  }
+}

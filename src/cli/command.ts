@@ -1,0 +1,37 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { EbpmError } from '../core/errors.js';
+
+/** `Io` is what a command may touch of the process: streams and environment, injected for tests. */
+export interface Io {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+}
+
+/** `Command` is one `ebpm <name>`: it parses its flags, calls one service and renders the result. */
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  run(args: string[], io: Io): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `parseFlags` wraps node's `parseArgs` so that a bad flag becomes a `USAGE` error with the
+ * command's usage line as hint, instead of node's `ERR_PARSE_ARGS_*` exception.
+ */
+export function parseFlags<O extends Options>(cmd: Pick<Command, 'name' | 'usage'>, args: string[], options: O) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new EbpmError('USAGE', `${cmd.name}: ${(e as Error).message.split('\n')[0]!.replace(/\.$/, '')}`, {
+      hint: `usage: ${cmd.usage}`,
+    });
+  }
+}
+
+/** `JSON_FLAG` is the `--json` switch every command offers. */
+export const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;

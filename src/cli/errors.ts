@@ -1,0 +1,28 @@
+import { isEbpmError } from '../core/errors.js';
+
+/**
+ * Exit codes, documented in the README:
+ * 0 success; 1 a failure the user can fix (the message says which); 2 bad usage (flags,
+ * arguments, references); 3 refused by trust policy or signature verification;
+ * 4 the kernel refused (verifier, missing feature, permissions); 70 a bug in ebpm.
+ */
+export function exitCodeFor(e: unknown): number {
+  if (!isEbpmError(e)) return 70;
+  if (e.code === 'INTERNAL') return 70;
+  if (e.code === 'USAGE' || e.code === 'INVALID_REFERENCE' || e.code === 'INVALID_PARAMETER') return 2;
+  if (e.code.startsWith('TRUST_') || e.code.startsWith('SIGNATURE_')) return 3;
+  if (e.code.startsWith('KERNEL_') || e.code === 'VERIFIER_REJECTED' || e.code === 'PERMISSION_DENIED') return 4;
+  return 1;
+}
+
+/** `formatError` renders an error as one line plus a hint; bugs also get their stack. */
+export function formatError(e: unknown, debug: boolean): string {
+  if (isEbpmError(e) && e.code !== 'INTERNAL') {
+    const lines = [`error: ${e.message}`];
+    if (e.hint) lines.push(`hint: ${e.hint}`);
+    if (debug && e.stack) lines.push(e.stack);
+    return lines.join('\n');
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  return [`error: ${err.message}`, 'hint: this is a bug in ebpm; please report it with the output of EBPM_DEBUG=1', err.stack ?? ''].join('\n').trimEnd();
+}

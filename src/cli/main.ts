@@ -1,0 +1,47 @@
+import { formatError, exitCodeFor } from './errors.js';
+import type { Command, Io } from './command.js';
+
+/** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
+const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+};
+
+const VERSION = '0.1.0';
+
+function usage(): string {
+  return [
+    'usage: ebpm <command> [flags]',
+    '',
+    'commands:',
+    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    '',
+    'Run `ebpm <command> --help` for the flags of a command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.stdout.write(usage() + '\n');
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`ebpm ${VERSION}\n`);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) {
+    io.stderr.write(`error: unknown command "${name}"\nhint: run \`ebpm --help\` for the list of commands\n`);
+    return 2;
+  }
+  const cmd = (await load()).default;
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(`usage: ${cmd.usage}\n\n${cmd.summary}\n`);
+    return 0;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    io.stderr.write(formatError(e, io.env.EBPM_DEBUG === '1') + '\n');
+    return exitCodeFor(e);
+  }
+}

@@ -1,0 +1,61 @@
+import { accessSync, constants, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'vitest';
+
+/** What a test file may need from the machine. */
+export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native';
+
+function onPath(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const CHECKS: Record<Prereq, () => boolean> = {
+  root: () => process.getuid?.() === 0,
+  btf: () => existsSync('/sys/kernel/btf/vmlinux'),
+  clang: () => onPath('clang') && onPath('llvm-strip'),
+  bpftool: () => onPath('bpftool'),
+  registry: () => onPath('docker-registry'),
+  skopeo: () => onPath('skopeo'),
+  wasi: () => existsSync('/usr/lib/wasm32-wasi/libc.a') || existsSync('/usr/lib/wasm32-wasip1/libc.a'),
+  wat2wasm: () => onPath('wat2wasm'),
+  native: () => {
+    try {
+      accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+};
+
+/** `missing` lists the prerequisites this machine lacks. */
+export function missing(reqs: readonly Prereq[]): Prereq[] {
+  return reqs.filter((r) => !CHECKS[r]());
+}
+
+/**
+ * `describeWith` runs a suite that needs the kernel, root, clang or the registry. Outside CI a
+ * missing prerequisite skips it with a message; under CI (CI=true) it is a failure, never a skip.
+ */
+export function describeWith(reqs: readonly Prereq[], name: string, fn: () => void): void {
+  const lacks = missing(reqs);
+  if (lacks.length === 0) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env.CI) {
+    describe(name, () => {
+      it('has its prerequisites', () => {
+        throw new Error(`missing under CI: ${lacks.join(', ')} (run scripts/bootstrap.sh as root)`);
+      });
+    });
+    return;
+  }
+  process.stderr.write(`skipping "${name}": missing ${lacks.join(', ')}\n`);
+  describe.skip(name, fn);
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Two cores: files run in forks (the native addon and the kernel dislike worker threads
+// sharing one process), at most two at a time.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    globalSetup: ['test/helpers/global-setup.ts'],
+  },
+});
