@@ -1,0 +1,72 @@
+// The dependency direction of src/ (STYLE.md: "src/ by capability, dependencies pointing one
+// way"), enforced as a test so a wrong import fails CI like a lint error would.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const SRC = new URL('../src', import.meta.url).pathname;
+
+/** What each capability may import, besides itself. */
+const ALLOWED: Record<string, readonly string[]> = {
+  core: [],
+  bpf: ['core'],
+  wasm: ['core'],
+  content: ['core'],
+  store: ['core', 'content'],
+  registry: ['core', 'content'],
+  package: ['core', 'bpf', 'wasm', 'content'],
+  sign: ['core', 'content'],
+  build: ['core', 'bpf', 'wasm', 'package', 'content', 'store'],
+  runtime: ['core', 'bpf', 'wasm', 'package'],
+  services: ['core', 'bpf', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime'],
+  cli: ['core', 'bpf', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime', 'services'],
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? files(p) : /\.tsx?$/.test(f) ? [p] : [];
+  });
+}
+
+function imports(source: string): string[] {
+  const out: string[] = [];
+  const re = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (const m of source.matchAll(re)) out.push((m[1] ?? m[2] ?? m[3])!);
+  return out;
+}
+
+describe('architecture', () => {
+  const all = files(SRC).map((f) => ({ file: relative(SRC, f), text: readFileSync(f, 'utf8') }));
+
+  it('has files in every capability it knows, and no unknown capability', () => {
+    const caps = new Set(all.map((f) => f.file.split('/')[0]!));
+    for (const c of caps) expect(Object.keys(ALLOWED), `src/${c} is not in ALLOWED`).toContain(c);
+  });
+
+  it('imports only in the allowed direction', () => {
+    const bad: string[] = [];
+    for (const { file, text } of all) {
+      const cap = file.split('/')[0]!;
+      for (const spec of imports(text)) {
+        if (!spec.startsWith('.')) continue;
+        const target = relative(SRC, join(SRC, file, '..', spec)).split('/')[0]!;
+        if (target !== cap && !ALLOWED[cap]?.includes(target)) bad.push(`src/${file} imports ${spec} (${cap} → ${target})`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('keeps react and ink inside src/cli', () => {
+    const bad = all
+      .filter(({ file }) => !file.startsWith('cli/'))
+      .filter(({ text }) => imports(text).some((s) => s === 'react' || s === 'ink' || s.startsWith('ink-') || s.startsWith('react/')))
+      .map(({ file }) => file);
+    expect(bad).toEqual([]);
+  });
+
+  it('loads the native addon from src/bpf/native.ts only', () => {
+    const bad = all.filter(({ file, text }) => file !== 'bpf/native.ts' && /\.node['"]/.test(text)).map(({ file }) => file);
+    expect(bad).toEqual([]);
+  });
+});
