@@ -1,0 +1,176 @@
+// Sigstore bundle v0.3 signatures, the format `cosign sign` writes by default since cosign
+// v3.0.0: an in-toto Statement naming the manifest digest (predicate type
+// `https://sigstore.dev/cosign/sign/v1`, empty predicate) in a DSSE envelope, in a bundle,
+// pushed as an OCI 1.1 referrer of the signed manifest.
+// Sources: cosign@v3 `cmd/cosign/cli/sign/sign.go` (signDigestBundle), `pkg/oci/remote/write.go`
+// (WriteReferrer, WriteAttestationNewBundleFormat), `specs/BUNDLE_SPEC.md`.
+// We write the DSSE form, not `messageSignature`: it is what cosign v3 writes for images, and
+// the signed statement names the digest, so a bundle cannot be moved to another manifest.
+import { bundleFromJSON, bundleToJSON, toDSSEBundle, type Bundle } from '@sigstore/bundle';
+import { Verifier, toSignedEntity, type TrustMaterial } from '@sigstore/verify';
+import { parseDigest, type Digest } from '../core/digest.js';
+import { decodeJson, isObject } from '../core/json.js';
+import { MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST, EMPTY_JSON, ANNOTATION_CREATED, descriptorFor, manifestBytes, type Descriptor, type ImageManifest } from '../core/oci.js';
+import { signMessage } from './ecdsa.js';
+import { checkSignatureWith, type Rejection, type SignatureCheck } from './check.js';
+import type { SigningKey, TrustedKey } from './keys.js';
+import type { SignatureManifest } from './payload.js';
+
+/** Bundle media type as cosign v3 writes it (`sgbundle.MediaTypeString("0.3")`). */
+export const MEDIA_TYPE_SIGSTORE_BUNDLE = 'application/vnd.dev.sigstore.bundle.v0.3+json';
+/** The older spelling of the same version (sigstore-js `BUNDLE_V03_LEGACY_MEDIA_TYPE`), accepted when reading. */
+const MEDIA_TYPE_SIGSTORE_BUNDLE_LEGACY = 'application/vnd.dev.sigstore.bundle+json;version=0.3';
+export const IN_TOTO_PAYLOAD_TYPE = 'application/vnd.in-toto+json';
+export const IN_TOTO_STATEMENT_V1 = 'https://in-toto.io/Statement/v1';
+/** cosign `pkg/types/predicate.go` `CosignSignPredicateType`. */
+export const COSIGN_SIGN_PREDICATE = 'https://sigstore.dev/cosign/sign/v1';
+export const ANNOTATION_BUNDLE_CONTENT = 'dev.sigstore.bundle.content';
+export const ANNOTATION_BUNDLE_PREDICATE_TYPE = 'dev.sigstore.bundle.predicateType';
+
+/**
+ * `signStatement` is the in-toto Statement cosign signs for a manifest digest, with the
+ * `-a key=value` annotations on the subject (cosign serialises it with protojson, whose
+ * whitespace is deliberately unstable, so only the structure is cosign's, not the bytes).
+ */
+export function signStatement(digest: Digest, annotations: Readonly<Record<string, string>> = {}): Uint8Array {
+  const { algorithm, encoded } = parseDigest(digest);
+  const statement = {
+    _type: IN_TOTO_STATEMENT_V1,
+    subject: [{ digest: { [algorithm]: encoded }, annotations }],
+    predicateType: COSIGN_SIGN_PREDICATE,
+    predicate: {},
+  };
+  return new TextEncoder().encode(JSON.stringify(statement));
+}
+
+/**
+ * `signBundle` signs `digest` and returns the bundle JSON bytes: a DSSE envelope over
+ * `signStatement`, the key named by its hint, and no transparency-log entry or timestamp
+ * (offline keyed signing, as `cosign sign --key … --tlog-upload=false`).
+ */
+export function signBundle(key: SigningKey, digest: Digest, annotations?: Readonly<Record<string, string>>): Uint8Array {
+  const statement = Buffer.from(signStatement(digest, annotations));
+  const signature = Buffer.from(signMessage(key.privateKey, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement)), 'base64');
+  const bundle = toDSSEBundle({ artifact: statement, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: key.publicKey.hint });
+  return new TextEncoder().encode(JSON.stringify(bundleToJSON(bundle)));
+}
+
+/**
+ * `bundleReferrerManifest` builds the referrer manifest carrying a bundle, as cosign's
+ * `WriteReferrer` does: `artifactType` and config `artifactType` set to the bundle media type,
+ * the empty config, one layer, `subject` (media type, digest, size only) and the annotations
+ * `org.opencontainers.image.created` (RFC 3339, seconds), `dev.sigstore.bundle.content` and
+ * `dev.sigstore.bundle.predicateType`. Push the blobs, then the manifest by digest.
+ */
+export function bundleReferrerManifest(subject: Descriptor, bundle: Uint8Array, created: Date): SignatureManifest {
+  const emptyConfig = descriptorFor(MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON, { artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE });
+  const layer = descriptorFor(MEDIA_TYPE_SIGSTORE_BUNDLE, bundle);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_IMAGE_MANIFEST,
+    artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE,
+    config: emptyConfig,
+    layers: [layer],
+    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+    annotations: {
+      [ANNOTATION_CREATED]: created.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      [ANNOTATION_BUNDLE_CONTENT]: 'dsse-envelope',
+      [ANNOTATION_BUNDLE_PREDICATE_TYPE]: COSIGN_SIGN_PREDICATE,
+    },
+  };
+  const bytes = manifestBytes(manifest);
+  return {
+    manifest,
+    bytes,
+    descriptor: descriptorFor(MEDIA_TYPE_IMAGE_MANIFEST, bytes, { artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE }),
+    blobs: [
+      { descriptor: emptyConfig, bytes: EMPTY_JSON },
+      { descriptor: layer, bytes: bundle },
+    ],
+  };
+}
+
+/**
+ * `bundleLayer` picks the bundle layer of a referrer manifest, or `undefined` when the
+ * manifest is not a sigstore image signature. The manifest's own `artifactType` is checked
+ * (the referrers-tag fallback index of distribution 2.8.2 may list it under the config media
+ * type); referrers whose predicate annotation names an attestation are not signatures.
+ */
+export function bundleLayer(manifest: ImageManifest): Descriptor | undefined {
+  if (!isBundleType(manifest.artifactType ?? manifest.config.mediaType) || manifest.layers.length !== 1) return undefined;
+  const predicate = manifest.annotations?.[ANNOTATION_BUNDLE_PREDICATE_TYPE];
+  if (predicate !== undefined && predicate !== COSIGN_SIGN_PREDICATE) return undefined;
+  const layer = manifest.layers[0]!;
+  return isBundleType(layer.mediaType) ? layer : undefined;
+}
+
+/**
+ * `checkBundle` verifies bundle JSON bytes for `digest` with `@sigstore/verify` in keyed
+ * offline mode: the trust material holds no CA, log or TSA, its key finder returns only the
+ * trusted key being tried, and all thresholds are zero. Transparency-log entries and
+ * timestamps a bundle may carry are not checked (offline, as `--insecure-ignore-tlog`).
+ * Then the authenticated statement must be a cosign signature naming `digest`.
+ */
+export function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[]): SignatureCheck {
+  const doc = decodeJson(bytes);
+  let bundle: Bundle;
+  try {
+    bundle = bundleFromJSON(doc?.value);
+  } catch (e) {
+    const fields = (e as { fields?: unknown }).fields;
+    const what = Array.isArray(fields) && fields.length > 0 ? `bad ${fields.join(', ')}` : e instanceof Error ? e.message : String(e);
+    return { ok: false, reason: 'bad-signature', detail: `bundle is malformed: ${what}` };
+  }
+  if (bundle.content.$case !== 'dsseEnvelope') return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, not a dsse image signature' };
+  const material = bundle.verificationMaterial.content;
+  if (material.$case !== 'publicKey') return { ok: false, reason: 'untrusted-key', detail: 'keyless (certificate) signature; ebpm trusts public keys only' };
+  const envelope = bundle.content.dsseEnvelope;
+  const entity = { ...toSignedEntity(bundle), tlogEntries: [], timestamps: [] };
+  return checkSignatureWith({
+    signatureB64: Buffer.from(envelope.signatures[0]?.sig ?? []).toString('base64'),
+    hint: material.publicKey.hint,
+    trustedKeys,
+    verifies: (key) => {
+      const trust: TrustMaterial = {
+        certificateAuthorities: [],
+        timestampAuthorities: [],
+        tlogs: [],
+        ctlogs: [],
+        publicKey: () => ({ publicKey: key.publicKey.key, validFor: () => true }),
+      };
+      try {
+        new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(entity);
+        return true;
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'SIGNATURE_ERROR') return false;
+        throw e;
+      }
+    },
+    claims: () => statementClaims(envelope.payloadType, envelope.payload, digest),
+  });
+}
+
+/** Checks the signed statement: in-toto, cosign's sign predicate, a subject with `digest`. */
+function statementClaims(payloadType: string, payload: Buffer, digest: Digest): Rejection | undefined {
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return { ok: false, reason: 'bad-signature', detail: `dsse payload type ${JSON.stringify(payloadType)} is not in-toto` };
+  const doc = decodeJson(payload);
+  const st = doc?.value;
+  if (!isObject(st) || !Array.isArray(st.subject)) return { ok: false, reason: 'bad-signature', detail: 'signed statement is not an in-toto statement' };
+  if (st.predicateType !== COSIGN_SIGN_PREDICATE) {
+    return { ok: false, reason: 'bad-signature', detail: `signed statement is a ${JSON.stringify(st.predicateType)} attestation, not a signature` };
+  }
+  const { algorithm, encoded } = parseDigest(digest);
+  const named = st.subject.flatMap((s) => (isObject(s) && isObject(s.digest) && typeof s.digest[algorithm] === 'string' ? [`${algorithm}:${s.digest[algorithm]}`] : []));
+  if (named.includes(`${algorithm}:${encoded}`)) return undefined;
+  return { ok: false, reason: 'digest-mismatch', detail: `statement is for ${named.join(', ') || 'no digest'}` };
+}
+
+function isBundleType(mediaType: string): boolean {
+  return mediaType === MEDIA_TYPE_SIGSTORE_BUNDLE || mediaType === MEDIA_TYPE_SIGSTORE_BUNDLE_LEGACY;
+}
+
+/** DSSE v1 pre-authentication encoding: `DSSEv1 SP len(type) SP type SP len(body) SP body`. */
+function preAuthEncoding(payloadType: string, payload: Buffer): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}

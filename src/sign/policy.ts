@@ -1,0 +1,272 @@
+// The trust policy: which keys are trusted for which repositories, and whether a signature is
+// required there. Format and rationale: registry-spec/trust-policy.md (schema in
+// registry-spec/schemas/trust-policy.schema.json). Parsing is pure: key files are read
+// through the function the caller passes.
+import { sha256Digest, type Digest } from '../core/digest.js';
+import { EbpmError, assertNever } from '../core/errors.js';
+import { canonicalJson, decodeJson, isObject } from '../core/json.js';
+import { readPublicKey, type PublicKey, type TrustedKey } from './keys.js';
+import { describeFailure, type FailureReason, type SignatureFormat, type Verification } from './verify.js';
+
+/** `Requirement` of a scope: refuse unsigned, run them with a warning, or do not check. */
+export type Requirement = 'require-signature' | 'warn' | 'none';
+const REQUIREMENTS: readonly Requirement[] = ['require-signature', 'warn', 'none'];
+
+/** `Scope` is one entry of the policy: a pattern and what it requires. */
+export interface Scope {
+  /** `*`, `registry`, `registry/namespace…` or `registry/namespace/name` */
+  readonly pattern: string;
+  readonly require: Requirement;
+  readonly keys: readonly TrustedKey[];
+}
+
+/** `TrustPolicy` is a parsed policy with its keys loaded. */
+export interface TrustPolicy {
+  /** sha256 of the policy's meaning (scopes, requirements, key fingerprints): formatting and key file paths do not change it, key contents do. */
+  readonly digest: Digest;
+  readonly scopes: readonly Scope[];
+  /** Where it came from (`built-in default` or a file path), for messages. */
+  readonly source: string;
+}
+
+/** Current (and only) format version. */
+export const POLICY_VERSION = 1;
+
+/**
+ * `DEFAULT_POLICY` applies when no policy file exists: `warn` everywhere, no keys. The quick
+ * start keeps working with unsigned packages, and every unsigned run says so
+ * (registry-spec/trust-policy.md, "Why warn by default").
+ */
+export const DEFAULT_POLICY: TrustPolicy = buildPolicy([{ pattern: '*', require: 'warn', keys: [] }], 'built-in default');
+
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
+const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+
+/**
+ * `parsePolicy` reads a policy file's bytes. Every problem is listed in one `POLICY_INVALID`
+ * (`data.fields`): unknown fields, bad patterns, unknown or unreadable keys, `require-signature`
+ * without keys. `readKeyFile(path)` returns a key file's text (relative paths are the caller's
+ * to resolve, usually against the policy file's directory).
+ */
+export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (path: string) => string): TrustPolicy {
+  const bad: string[] = [];
+  const doc = decodeJson(bytes);
+  if (doc === undefined || !isObject(doc.value)) throw invalid(source, ['policy: not a json object']);
+  const root = doc.value;
+  unknownFields(root, ['version', 'keys', 'scopes'], '', bad);
+  if (root.version !== POLICY_VERSION) bad.push(`version: must be ${POLICY_VERSION}`);
+
+  const keys = new Map<string, TrustedKey>();
+  const keyDoc = root.keys ?? {};
+  if (!isObject(keyDoc)) bad.push('keys: not an object');
+  else {
+    for (const [label, spec] of Object.entries(keyDoc)) {
+      const at = `keys[${JSON.stringify(label)}]`;
+      if (!LABEL.test(label)) bad.push(`${at}: label must match ${LABEL.source}`);
+      const key = keyFrom(spec, at, readKeyFile, bad);
+      if (key !== undefined) keys.set(label, { label, publicKey: key });
+    }
+  }
+
+  const scopes: Scope[] = [];
+  if (!isObject(root.scopes)) bad.push('scopes: missing or not an object');
+  else {
+    for (const [pattern, spec] of Object.entries(root.scopes)) {
+      const at = `scopes[${JSON.stringify(pattern)}]`;
+      const patternProblem = checkPattern(pattern);
+      if (patternProblem !== undefined) bad.push(`${at}: ${patternProblem}`);
+      if (!isObject(spec)) {
+        bad.push(`${at}: not an object`);
+        continue;
+      }
+      unknownFields(spec, ['require', 'keys'], at, bad);
+      const require = spec.require as Requirement;
+      if (!REQUIREMENTS.includes(require)) bad.push(`${at}.require: must be one of ${REQUIREMENTS.join(', ')}`);
+      const labels = spec.keys ?? [];
+      const scopeKeys: TrustedKey[] = [];
+      if (!Array.isArray(labels)) bad.push(`${at}.keys: not an array`);
+      else {
+        labels.forEach((l, i) => {
+          const key = typeof l === 'string' ? keys.get(l) : undefined;
+          if (key === undefined) bad.push(`${at}.keys[${i}]: ${typeof l === 'string' ? `no key labelled ${JSON.stringify(l)} in keys` : 'not a string'}`);
+          else if (scopeKeys.includes(key)) bad.push(`${at}.keys[${i}]: ${JSON.stringify(l)} is listed twice`);
+          else scopeKeys.push(key);
+        });
+        if (require === 'require-signature' && labels.length === 0) bad.push(`${at}.keys: require-signature needs at least one key`);
+      }
+      scopes.push({ pattern, require, keys: scopeKeys });
+    }
+  }
+  if (bad.length > 0) throw invalid(source, bad);
+  if (!scopes.some((s) => s.pattern === '*')) scopes.push({ pattern: '*', require: 'warn', keys: [] });
+  return buildPolicy(scopes, source);
+}
+
+/**
+ * `scopeFor` is the most specific scope for a repository (`registry/namespace/name`):
+ * the exact name, then each shorter prefix at a `/` boundary, then `*`.
+ */
+export function scopeFor(policy: TrustPolicy, repository: string): Scope {
+  let best: Scope | undefined;
+  for (const s of policy.scopes) {
+    const hit = s.pattern === '*' || repository === s.pattern || repository.startsWith(`${s.pattern}/`);
+    if (hit && (best === undefined || specificity(s.pattern) > specificity(best.pattern))) best = s;
+  }
+  return best!; // parsePolicy always adds `*`
+}
+
+/** `trustedKeysFor` is what to hand `verifySignatures` for a repository. */
+export function trustedKeysFor(policy: TrustPolicy, repository: string): readonly TrustedKey[] {
+  return scopeFor(policy, repository).keys;
+}
+
+/** `DecisionReason` says why a decision went the way it did. */
+export type DecisionReason = 'signed' | 'not-required' | FailureReason;
+
+/**
+ * `DecisionRecord` is what the store keeps beside a package: enough to show why it was admitted
+ * and to re-check it when the policy changes (`isRecordCurrent`).
+ */
+export interface DecisionRecord {
+  readonly policyDigest: Digest;
+  readonly scope: string;
+  readonly level: Requirement;
+  readonly digest: Digest;
+  readonly allow: boolean;
+  readonly reason: DecisionReason;
+  readonly key?: { readonly label: string; readonly fingerprint: string; readonly format: SignatureFormat };
+  /** RFC 3339 */
+  readonly checkedAt: string;
+}
+
+/** `Decision` is what run/pull act on: allow or not, and a one-line message when it matters. */
+export interface Decision {
+  readonly allow: boolean;
+  readonly level: Requirement;
+  readonly reason: DecisionReason;
+  readonly key?: { readonly label: string; readonly fingerprint: string; readonly format: SignatureFormat };
+  /** True when allowed without a trusted signature under `warn`: tell the user. */
+  readonly warn: boolean;
+  /** `""` when signed or not required. */
+  readonly message: string;
+  readonly record: DecisionRecord;
+}
+
+/**
+ * `evaluate` applies the scope of `repository` to a verification done with
+ * `trustedKeysFor(policy, repository)`. Only keys of that scope count, whatever keys the
+ * verification was run with.
+ */
+export function evaluate(policy: TrustPolicy, repository: string, verification: Verification, now: Date = new Date()): Decision {
+  const scope = scopeFor(policy, repository);
+  const inScope = new Map(scope.keys.map((k) => [k.publicKey.fingerprint, k.label] as const));
+  const signed = verification.verified ? verification.signedBy.find((s) => inScope.has(s.fingerprint)) : undefined;
+  const key = signed && { label: inScope.get(signed.fingerprint)!, fingerprint: signed.fingerprint, format: signed.format };
+  const failure: FailureReason = verification.verified ? 'untrusted-key' : verification.reason;
+  let allow: boolean;
+  let reason: DecisionReason;
+  switch (scope.require) {
+    case 'none':
+      [allow, reason] = [true, key ? 'signed' : 'not-required'];
+      break;
+    case 'warn':
+    case 'require-signature':
+      [allow, reason] = key ? [true, 'signed'] : [scope.require === 'warn', failure];
+      break;
+    default:
+      return assertNever(scope.require, 'requirement');
+  }
+  const unsigned = reason !== 'signed' && reason !== 'not-required';
+  const detail = verification.verified ? '' : `: ${verification.detail}`;
+  const message = unsigned
+    ? `${repository}@${verification.digest}: ${describeFailure(failure)}${detail} (${scope.require} by ${scopeName(scope)} in ${policy.source})`
+    : '';
+  const record: DecisionRecord = {
+    policyDigest: policy.digest,
+    scope: scope.pattern,
+    level: scope.require,
+    digest: verification.digest,
+    allow,
+    reason,
+    ...(key ? { key } : {}),
+    checkedAt: now.toISOString(),
+  };
+  return { allow, level: scope.require, reason, ...(key ? { key } : {}), warn: allow && unsigned, message, record };
+}
+
+/** `isRecordCurrent` is false once the policy changed since the record was made: check the package again. */
+export function isRecordCurrent(record: DecisionRecord, policy: TrustPolicy): boolean {
+  return record.policyDigest === policy.digest;
+}
+
+function buildPolicy(scopes: Scope[], source: string): TrustPolicy {
+  const meaning = scopes
+    .map((s) => ({ pattern: s.pattern, require: s.require, keys: s.keys.map((k) => k.publicKey.hint).sort() }))
+    .sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
+  return { digest: sha256Digest(new TextEncoder().encode(canonicalJson({ version: POLICY_VERSION, scopes: meaning }))), scopes, source };
+}
+
+function keyFrom(spec: unknown, at: string, readKeyFile: (path: string) => string, bad: string[]): PublicKey | undefined {
+  if (!isObject(spec)) {
+    bad.push(`${at}: not an object`);
+    return undefined;
+  }
+  unknownFields(spec, ['path', 'pem'], at, bad);
+  const { path, pem } = spec;
+  if ((path === undefined) === (pem === undefined)) {
+    bad.push(`${at}: needs exactly one of path, pem`);
+    return undefined;
+  }
+  let text: string;
+  if (path !== undefined) {
+    if (typeof path !== 'string' || path === '') {
+      bad.push(`${at}.path: not a non-empty string`);
+      return undefined;
+    }
+    try {
+      text = readKeyFile(path);
+    } catch (e) {
+      bad.push(`${at}.path: cannot read ${path}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+      return undefined;
+    }
+  } else if (typeof pem !== 'string') {
+    bad.push(`${at}.pem: not a string`);
+    return undefined;
+  } else text = pem;
+  try {
+    return readPublicKey(text);
+  } catch (e) {
+    bad.push(`${at}${path !== undefined ? '.path' : '.pem'}: ${(e as Error).message}`);
+    return undefined;
+  }
+}
+
+function checkPattern(pattern: string): string | undefined {
+  if (pattern === '*') return undefined;
+  const [host, ...path] = pattern.split('/');
+  if (!HOST.test(host!)) return 'pattern must be "*" or registry[/namespace…[/name]]';
+  const badComponent = path.find((c) => !COMPONENT.test(c));
+  if (badComponent !== undefined) return `pattern component ${JSON.stringify(badComponent)} is not a valid repository name component`;
+  return undefined;
+}
+
+/** `*` < `registry` < `registry/ns` < `registry/ns/name`. */
+function specificity(pattern: string): number {
+  return pattern === '*' ? 0 : pattern.split('/').length;
+}
+
+function scopeName(scope: Scope): string {
+  return scope.pattern === '*' ? 'the default scope' : `scope ${scope.pattern}`;
+}
+
+function unknownFields(o: Record<string, unknown>, known: readonly string[], at: string, bad: string[]): void {
+  for (const k of Object.keys(o)) if (!known.includes(k)) bad.push(`${at === '' ? '' : `${at}.`}${k}: unknown field`);
+}
+
+function invalid(source: string, problems: readonly string[]): EbpmError {
+  return new EbpmError('POLICY_INVALID', `trust policy ${source}: ${problems.join('; ')}`, {
+    hint: 'fix the listed fields; the format is in registry-spec/trust-policy.md',
+    data: { fields: problems, source },
+  });
+}

@@ -1,0 +1,223 @@
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readPublicKey } from '../../src/sign/keys.js';
+import { loadPolicy, policyPath } from '../../src/sign/policy-file.js';
+import { DEFAULT_POLICY, evaluate, isRecordCurrent, parsePolicy, scopeFor, trustedKeysFor, type TrustPolicy } from '../../src/sign/policy.js';
+import type { Verification } from '../../src/sign/verify.js';
+import { caught, fixture } from './helpers.js';
+
+const DIGEST = 'sha256:7a91c50d922925f152fec96ed1d84b7bc6b2079c169d68826f6cf307f22d40e6';
+const NOW = new Date('2026-11-25T05:00:00.000Z');
+const ACME_PUB = fixture('sigstore-js-key-1.pub');
+const LAB_PUB = fixture('sigstore-ecdsa.pub');
+/** The public half of cosign's validecp384 vector. */
+const P384_PUB = createPublicKey(fixture('cosign-validecp384.key')).export({ format: 'pem', type: 'spki' }) as string;
+const acme = readPublicKey(ACME_PUB);
+const lab = readPublicKey(LAB_PUB);
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const files = (map: Record<string, string>) => (path: string): string => {
+  const text = map[path];
+  if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+  return text;
+};
+
+/** The example of registry-spec/trust-policy.md, so the documentation cannot drift from the parser. */
+const DOC = readFileSync(new URL('../../registry-spec/trust-policy.md', import.meta.url), 'utf8');
+const EXAMPLE = /Example:\n\n```json\n([\s\S]*?)\n```/.exec(DOC)![1]!;
+const example = (): TrustPolicy => parsePolicy(enc(EXAMPLE), 'trust-policy.json', files({ 'keys/acme-release.pub': ACME_PUB }));
+
+const signedBy = (fingerprint: string, keyLabel = 'whatever'): Verification => ({ verified: true, digest: DIGEST, signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel, fingerprint }], rejected: [] });
+const unsigned: Verification = { verified: false, digest: DIGEST, reason: 'no-signature', detail: `${DIGEST} has no signature`, rejected: [] };
+
+describe('the documented example', () => {
+  it('parses, with its keys loaded', () => {
+    const p = example();
+    expect(p.scopes.map((s) => [s.pattern, s.require, s.keys.map((k) => k.label)])).toEqual([
+      ['*', 'warn', []],
+      ['ghcr.io/acme', 'require-signature', ['acme-release']],
+      ['ghcr.io/acme/experimental', 'warn', ['acme-release', 'lab-ci']],
+      ['localhost:5000', 'none', []],
+    ]);
+    expect(trustedKeysFor(p, 'ghcr.io/acme/sigsnoop').map((k) => k.publicKey.fingerprint)).toEqual([acme.fingerprint]);
+    expect(trustedKeysFor(p, 'ghcr.io/acme/experimental/x').map((k) => k.publicKey.fingerprint)).toEqual([acme.fingerprint, lab.fingerprint]);
+  });
+
+  it('matches the most specific scope: registry/ns/name > registry/ns > registry > *', () => {
+    const p = parsePolicy(
+      enc(JSON.stringify({ version: 1, keys: { a: { pem: ACME_PUB } }, scopes: { 'ghcr.io': { require: 'none' }, 'ghcr.io/acme': { require: 'warn' }, 'ghcr.io/acme/sigsnoop': { require: 'require-signature', keys: ['a'] } } })),
+      'p.json',
+      files({}),
+    );
+    const table = ['ghcr.io/acme/sigsnoop', 'ghcr.io/acme/sigsnoop/sub', 'ghcr.io/acme/other', 'ghcr.io/acme', 'ghcr.io/acmecorp/x', 'ghcr.io/x', 'docker.io/library/x', 'localhost:5000/ghcr.io/acme'];
+    expect(table.map((r) => [r, scopeFor(p, r).pattern])).toEqual([
+      ['ghcr.io/acme/sigsnoop', 'ghcr.io/acme/sigsnoop'],
+      ['ghcr.io/acme/sigsnoop/sub', 'ghcr.io/acme/sigsnoop'],
+      ['ghcr.io/acme/other', 'ghcr.io/acme'],
+      ['ghcr.io/acme', 'ghcr.io/acme'],
+      ['ghcr.io/acmecorp/x', 'ghcr.io'],
+      ['ghcr.io/x', 'ghcr.io'],
+      ['docker.io/library/x', '*'],
+      ['localhost:5000/ghcr.io/acme', '*'],
+    ]);
+    expect(scopeFor(p, 'docker.io/library/x').require).toBe('warn');
+  });
+});
+
+describe('validation', () => {
+  it('lists every bad field at once', async () => {
+    const doc = {
+      version: 2,
+      extra: true,
+      keys: {
+        'bad label!': { pem: ACME_PUB },
+        both: { pem: ACME_PUB, path: 'k.pub' },
+        missing: { path: 'nope.pub' },
+        p384: { pem: P384_PUB },
+        ok: { pem: ACME_PUB, comment: 'x' },
+      },
+      scopes: {
+        'ghcr.io/Acme': { require: 'warn' },
+        'https://ghcr.io': { require: 'warn' },
+        'ghcr.io/a': { require: 'always', keys: ['ok', 'ok', 'ghost', 7] },
+        'ghcr.io/b': { require: 'require-signature', typo: 1 },
+        'ghcr.io/c': 'warn',
+      },
+    };
+    const e = await caught(() => parsePolicy(enc(JSON.stringify(doc)), '/etc/ebpm/trust-policy.json', files({})));
+    expect(e.code).toBe('POLICY_INVALID');
+    expect(e.data?.fields).toEqual([
+      'extra: unknown field',
+      'version: must be 1',
+      'keys["bad label!"]: label must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+      'keys["both"]: needs exactly one of path, pem',
+      'keys["missing"].path: cannot read nope.pub: ENOENT',
+      'keys["p384"].pem: ecdsa curve secp384r1 is not supported',
+      'keys["ok"].comment: unknown field',
+      'scopes["ghcr.io/Acme"]: pattern component "Acme" is not a valid repository name component',
+      'scopes["https://ghcr.io"]: pattern must be "*" or registry[/namespace…[/name]]',
+      'scopes["ghcr.io/a"].require: must be one of require-signature, warn, none',
+      'scopes["ghcr.io/a"].keys[1]: "ok" is listed twice',
+      'scopes["ghcr.io/a"].keys[2]: no key labelled "ghost" in keys',
+      'scopes["ghcr.io/a"].keys[3]: not a string',
+      'scopes["ghcr.io/b"].typo: unknown field',
+      'scopes["ghcr.io/b"].keys: require-signature needs at least one key',
+      'scopes["ghcr.io/c"]: not an object',
+    ]);
+    expect(e.message.startsWith('trust policy /etc/ebpm/trust-policy.json: extra: unknown field; version: must be 1; ')).toBe(true);
+  });
+
+  it.each([['not json', '{'], ['an array', '[]'], ['no scopes', '{"version":1}']])('refuses %s', async (_what, text) => {
+    expect((await caught(() => parsePolicy(enc(text), 'p.json', files({})))).code).toBe('POLICY_INVALID');
+  });
+
+  it('matches the schema on the requirement names', () => {
+    const schema = JSON.parse(readFileSync(new URL('../../registry-spec/schemas/trust-policy.schema.json', import.meta.url), 'utf8'));
+    expect(schema.properties.scopes.additionalProperties.properties.require.enum).toEqual(['require-signature', 'warn', 'none']);
+    expect(Object.keys(schema.properties)).toEqual(['version', 'keys', 'scopes']);
+  });
+});
+
+describe('evaluate', () => {
+  const p = example();
+
+  it('allows a package signed by a key of its scope, and records why', () => {
+    const d = evaluate(p, 'ghcr.io/acme/sigsnoop', signedBy(acme.fingerprint), NOW);
+    const key = { label: 'acme-release', fingerprint: acme.fingerprint, format: 'bundle' };
+    expect(d).toEqual({
+      allow: true,
+      level: 'require-signature',
+      reason: 'signed',
+      key,
+      warn: false,
+      message: '',
+      record: { policyDigest: p.digest, scope: 'ghcr.io/acme', level: 'require-signature', digest: DIGEST, allow: true, reason: 'signed', key, checkedAt: '2026-11-25T05:00:00.000Z' },
+    });
+  });
+
+  it('refuses an unsigned package under require-signature, in one line', () => {
+    const d = evaluate(p, 'ghcr.io/acme/sigsnoop', unsigned, NOW);
+    expect([d.allow, d.reason, d.warn]).toEqual([false, 'no-signature', false]);
+    expect(d.message).toBe(`ghcr.io/acme/sigsnoop@${DIGEST}: not signed: ${DIGEST} has no signature (require-signature by scope ghcr.io/acme in trust-policy.json)`);
+  });
+
+  it('counts only keys of the scope: lab-ci signing a ghcr.io/acme package is untrusted there', () => {
+    const d = evaluate(p, 'ghcr.io/acme/sigsnoop', signedBy(lab.fingerprint), NOW);
+    expect([d.allow, d.reason, d.key]).toEqual([false, 'untrusted-key', undefined]);
+    expect(evaluate(p, 'ghcr.io/acme/experimental/x', signedBy(lab.fingerprint), NOW).key?.label).toBe('lab-ci');
+  });
+
+  it('warns but allows under warn', () => {
+    const v: Verification = { verified: false, digest: DIGEST, reason: 'untrusted-key', detail: 'legacy signature: no trusted keys', rejected: [] };
+    const d = evaluate(p, 'docker.io/acme/x', v, NOW);
+    expect([d.allow, d.level, d.reason, d.warn]).toEqual([true, 'warn', 'untrusted-key', true]);
+    expect(d.message).toBe(`docker.io/acme/x@${DIGEST}: signed, but not by a trusted key: legacy signature: no trusted keys (warn by the default scope in trust-policy.json)`);
+  });
+
+  it('says nothing under none', () => {
+    const d = evaluate(p, 'localhost:5000/acme/sigsnoop', unsigned, NOW);
+    expect([d.allow, d.level, d.reason, d.warn, d.message]).toEqual([true, 'none', 'not-required', false, '']);
+  });
+
+  it('warns for everything under the default policy (no policy file)', () => {
+    const d = evaluate(DEFAULT_POLICY, 'ghcr.io/acme/sigsnoop', unsigned, NOW);
+    expect([d.allow, d.level, d.reason, d.warn]).toEqual([true, 'warn', 'no-signature', true]);
+    expect(d.message).toBe(`ghcr.io/acme/sigsnoop@${DIGEST}: not signed: ${DIGEST} has no signature (warn by the default scope in built-in default)`);
+  });
+});
+
+describe('policy digest and decision records', () => {
+  const base = { version: 1, keys: { a: { path: '/k/a.pub' } }, scopes: { 'ghcr.io/acme': { require: 'require-signature', keys: ['a'] } } };
+  const parse = (doc: unknown, keyFiles: Record<string, string> = { '/k/a.pub': ACME_PUB, '/other/a.pub': ACME_PUB, '/k/b.pub': LAB_PUB }): TrustPolicy =>
+    parsePolicy(enc(typeof doc === 'string' ? doc : JSON.stringify(doc)), 'p.json', files(keyFiles));
+
+  it('keeps the digest across formatting, key order, key file paths and an explicit default scope', () => {
+    const p = parse(base);
+    expect(parse(JSON.stringify(base, null, 4)).digest).toBe(p.digest);
+    expect(parse({ ...base, keys: { a: { path: '/other/a.pub' } } }).digest).toBe(p.digest);
+    expect(parse({ ...base, keys: { a: { pem: ACME_PUB } } }).digest).toBe(p.digest);
+    expect(parse({ ...base, scopes: { '*': { require: 'warn' }, ...base.scopes } }).digest).toBe(p.digest);
+    expect(p.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('changes the digest, and so invalidates records, when a requirement or a key changes', () => {
+    const p = parse(base);
+    const record = evaluate(p, 'ghcr.io/acme/x', signedBy(acme.fingerprint), NOW).record;
+    expect(isRecordCurrent(record, parse(JSON.stringify(base, null, 2)))).toBe(true);
+    expect(isRecordCurrent(record, parse({ ...base, scopes: { 'ghcr.io/acme': { require: 'warn', keys: ['a'] } } }))).toBe(false);
+    expect(isRecordCurrent(record, parse(base, { '/k/a.pub': LAB_PUB }))).toBe(false);
+    expect(isRecordCurrent(record, DEFAULT_POLICY)).toBe(false);
+  });
+});
+
+describe('loading from disk', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpm-policy-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('uses the default policy when the file does not exist', () => {
+    expect(loadPolicy(join(dir, 'absent.json'))).toBe(DEFAULT_POLICY);
+  });
+
+  it('resolves relative key paths against the policy file directory', () => {
+    mkdirSync(join(dir, 'keys'));
+    writeFileSync(join(dir, 'keys', 'acme-release.pub'), ACME_PUB);
+    writeFileSync(join(dir, 'trust-policy.json'), EXAMPLE);
+    const p = loadPolicy(join(dir, 'trust-policy.json'));
+    expect(p.digest).toBe(example().digest);
+    expect(p.source).toBe(join(dir, 'trust-policy.json'));
+  });
+
+  it('says POLICY_UNREADABLE for a path it cannot read', async () => {
+    const e = await caught(() => loadPolicy(dir));
+    expect([e.code, e.message]).toEqual(['POLICY_UNREADABLE', `trust policy ${dir}: EISDIR`]);
+  });
+
+  it('finds the file from the environment', () => {
+    expect(policyPath({ EBPM_TRUST_POLICY: '/p.json', XDG_CONFIG_HOME: '/x' })).toBe('/p.json');
+    expect(policyPath({ XDG_CONFIG_HOME: '/x', HOME: '/h' })).toBe('/x/ebpm/trust-policy.json');
+    expect(policyPath({ HOME: '/h' })).toBe('/h/.config/ebpm/trust-policy.json');
+  });
+});
