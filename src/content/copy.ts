@@ -1,0 +1,240 @@
+import { EbpmError, isEbpmError } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
+import { isGraphNode, parseNode } from './graph.js';
+import {
+  canListReferrers,
+  canMount,
+  fetchAll,
+  type Content,
+  type ReadOnlyStorage,
+  type ReadOnlyTarget,
+  type Storage,
+  type Target,
+} from './storage.js';
+import { verifyContent } from './verify.js';
+
+/**
+ * `CopyGraphOptions` tunes `copyGraph` (after oras-go v2.6 `CopyGraphOptions`). Hooks let a UI
+ * follow progress; the algorithm never renders anything.
+ */
+export interface CopyGraphOptions {
+  /** Transfers in flight at once. Default 3, as oras-go, dockerd and containerd; values ≤ 0 mean the default. */
+  concurrency?: number;
+  /** Largest manifest or index fetched. Default `MAX_MANIFEST_BYTES` (4 MiB). */
+  maxMetadataBytes?: number;
+  /** Also copy, recursively, the manifests whose `subject` is a copied manifest (signatures, SBOMs). Default false. */
+  referrers?: boolean;
+  /** When the destination can mount (`Mounter`), try mounting blobs from this repository before copying bytes. */
+  mountFrom?: string;
+  signal?: AbortSignal;
+  onCopyStart?(desc: Descriptor): void;
+  /** Bytes of `desc` pushed so far. */
+  onCopyProgress?(desc: Descriptor, bytes: number): void;
+  onCopyDone?(desc: Descriptor): void;
+  /** `desc` was already at the destination (a manifest's subgraph is then taken as present too). */
+  onSkipped?(desc: Descriptor): void;
+  onMounted?(desc: Descriptor): void;
+}
+
+/** `CopyOptions` tunes `copy`: the graph options plus what to record on the destination tag. */
+export interface CopyOptions extends CopyGraphOptions {
+  /** Annotations merged into the root descriptor given to `dst.tag` (e.g. `dev.ebpm.pulled-at` for the local store). */
+  annotations?: Record<string, string>;
+}
+
+/** `CopyStats` counts what a copy did. */
+export interface CopyStats {
+  copied: number;
+  skipped: number;
+  mounted: number;
+  /** Bytes pushed to the destination. */
+  bytes: number;
+}
+
+/** `DEFAULT_CONCURRENCY` is 3, consistent with oras-go, dockerd and containerd. */
+export const DEFAULT_CONCURRENCY = 3;
+
+type Side = 'source' | 'destination';
+
+/**
+ * `copyGraph` copies the graph rooted at `root` from `src` to `dst`, children before parents so
+ * that a destination never holds a manifest whose children are missing. Content the destination
+ * already has is skipped (with its whole subgraph); every byte read from `src` is verified. It is
+ * the one copy routine: push, pull, export and import all use it. On failure it waits for the
+ * transfers in flight to stop, then throws an error naming the side and the descriptor
+ * (`data.side`, `data.descriptor`).
+ */
+export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, opts: CopyGraphOptions = {}): Promise<CopyStats> {
+  const o = resolveOptions(opts);
+  if (o.referrers && !canListReferrers(src)) {
+    throw new EbpmError('UNSUPPORTED', 'copy referrers: the source cannot list referrers', {
+      hint: 'copy without referrers, or from a store that supports the OCI 1.1 referrers API',
+    });
+  }
+  const internal = new AbortController();
+  const signal = o.signal === undefined ? internal.signal : AbortSignal.any([o.signal, internal.signal]);
+  const slots = new Semaphore(o.concurrency);
+  const visits = new Map<string, Promise<void>>();
+  const stats: CopyStats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
+  let first: unknown;
+
+  const visit = (desc: Descriptor): Promise<void> => {
+    let p = visits.get(desc.digest);
+    if (p === undefined) {
+      p = copyNode(desc).catch((e: unknown) => {
+        if (first === undefined) first = e;
+        internal.abort();
+        throw e;
+      });
+      visits.set(desc.digest, p);
+    }
+    return p;
+  };
+
+  const copyNode = async (desc: Descriptor): Promise<void> => {
+    signal.throwIfAborted();
+    if (await onSide('destination', 'check', desc, () => dst.exists(desc, signal))) {
+      stats.skipped++;
+      o.onSkipped?.(desc);
+    } else if (isGraphNode(desc)) {
+      const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
+      const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
+      await Promise.all(node.children.map(visit));
+      await slots.run(() => transfer(desc, [bytes]));
+    } else if (o.mountFrom !== undefined && canMount(dst) && (await slots.run(() => onSide('destination', 'mount', desc, () => dst.mount(desc, o.mountFrom!, signal))))) {
+      stats.mounted++;
+      o.onMounted?.(desc);
+    } else {
+      await slots.run(async () => {
+        const content = desc.data !== undefined ? [Buffer.from(desc.data, 'base64')] : await onSide('source', 'fetch', desc, () => src.fetch(desc, signal));
+        await transfer(desc, content);
+      });
+    }
+    if (o.referrers && isGraphNode(desc) && canListReferrers(src)) {
+      const found = await onSide('source', 'list referrers of', desc, () => src.referrers(desc, undefined, signal));
+      await Promise.all(found.map(visit));
+    }
+  };
+
+  // transfer pushes verified source bytes, telling source-side failures (a broken or lying
+  // stream) from destination-side ones although both surface from `push`.
+  const transfer = async (desc: Descriptor, content: Content): Promise<void> => {
+    o.onCopyStart?.(desc);
+    const fromSource = new WeakSet<object>();
+    let n = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of verifyContent(desc, content, signal)) {
+          n += chunk.byteLength;
+          yield chunk;
+          o.onCopyProgress?.(desc, n);
+        }
+      } catch (e) {
+        if (typeof e === 'object' && e !== null) fromSource.add(e);
+        throw e;
+      }
+    }
+    try {
+      await dst.push(desc, counted(), signal);
+    } catch (e) {
+      throw sideError(typeof e === 'object' && e !== null && fromSource.has(e) ? 'source' : 'destination', 'push', desc, e, signal);
+    }
+    stats.copied++;
+    stats.bytes += n;
+    o.onCopyDone?.(desc);
+  };
+
+  const onSide = async <T>(side: Side, op: string, desc: Descriptor, f: () => Promise<T>): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      throw sideError(side, op, desc, e, signal);
+    }
+  };
+
+  try {
+    await visit(root);
+  } catch {
+    // Let every transfer in flight stop before reporting, so callers may clean up safely.
+    for (let settled = -1; settled !== visits.size; ) {
+      settled = visits.size;
+      await Promise.allSettled(visits.values());
+    }
+    if (o.signal?.aborted) throw aborted(o.signal);
+    throw first;
+  }
+  return stats;
+}
+
+/**
+ * `copy` resolves `srcRef` in `src`, copies its graph to `dst` and tags it `dstRef` there.
+ * It returns the root descriptor as tagged.
+ */
+export async function copy(src: ReadOnlyTarget, srcRef: string, dst: Target, dstRef: string, opts: CopyOptions = {}): Promise<Descriptor> {
+  let root: Descriptor;
+  try {
+    root = await src.resolve(srcRef, opts.signal);
+  } catch (e) {
+    throw withSide('source', `resolve ${srcRef}`, e, undefined);
+  }
+  await copyGraph(src, dst, root, opts);
+  const tagged: Descriptor =
+    opts.annotations === undefined ? root : { ...root, annotations: { ...root.annotations, ...opts.annotations } };
+  try {
+    await dst.tag(tagged, dstRef, opts.signal);
+  } catch (e) {
+    throw withSide('destination', `tag ${dstRef}`, e, root);
+  }
+  return tagged;
+}
+
+function resolveOptions(opts: CopyGraphOptions): CopyGraphOptions & Required<Pick<CopyGraphOptions, 'concurrency' | 'maxMetadataBytes' | 'referrers'>> {
+  return {
+    ...opts,
+    concurrency: opts.concurrency !== undefined && opts.concurrency > 0 ? opts.concurrency : DEFAULT_CONCURRENCY,
+    maxMetadataBytes: opts.maxMetadataBytes ?? MAX_MANIFEST_BYTES,
+    referrers: opts.referrers ?? false,
+  };
+}
+
+function sideError(side: Side, op: string, desc: Descriptor, e: unknown, signal: AbortSignal): EbpmError {
+  if (isEbpmError(e) && e.data?.side !== undefined) return e;
+  if (signal.aborted && !isEbpmError(e)) return aborted(signal);
+  return withSide(side, `${op} ${desc.digest}`, e, desc);
+}
+
+function withSide(side: Side, context: string, e: unknown, desc: Descriptor | undefined): EbpmError {
+  const inner = isEbpmError(e) ? e : undefined;
+  const message = e instanceof Error ? e.message : String(e);
+  return new EbpmError(inner?.code ?? 'INTERNAL', `${side}: ${context}: ${message}`, {
+    cause: e,
+    hint: inner?.hint,
+    data: { ...inner?.data, side, descriptor: desc },
+  });
+}
+
+function aborted(signal: AbortSignal): EbpmError {
+  return new EbpmError('ABORTED', 'copy: aborted', { cause: signal.reason });
+}
+
+/** `Semaphore` bounds transfers in flight; a slot is held only during one transfer, never while waiting on children. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await f();
+    } finally {
+      const next = this.waiting.shift();
+      if (next !== undefined) next();
+      else this.free++;
+    }
+  }
+}

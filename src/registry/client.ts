@@ -1,0 +1,87 @@
+import type { Dispatcher } from 'undici';
+import { Auth, type CredentialFunc } from './auth.js';
+import type { BlobOptions } from './blobs.js';
+import { CATALOG_SCOPE } from './challenge.js';
+import { registryError } from './errors.js';
+import { defaultDispatcher, dispatcherSend, readCapped, schemeFor, type Send, type Stage, type Timeouts } from './http.js';
+import { withLog } from './log.js';
+import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
+import { withRedirects } from './redirect.js';
+import { withRetry, type RetryOptions } from './retry.js';
+import { Repository } from './repository.js';
+
+/** `ClientOptions` configure a `Registry` and the repositories opened from it. */
+export interface ClientOptions extends BlobOptions {
+  /** undici dispatcher (default: one shared keep-alive `Agent`); tests inject their own. */
+  readonly dispatcher?: Dispatcher;
+  /** Where credentials come from (e.g. `dockerCredentials(env)`); none means anonymous. */
+  readonly credentials?: CredentialFunc;
+  /** Plain HTTP for all hosts (`--plain-http`) or for these (the config's insecure list). Loopback always is. */
+  readonly insecure?: boolean | readonly string[];
+  readonly retry?: RetryOptions;
+  readonly timeouts?: Timeouts;
+  /** Receives one redacted line per HTTP exchange (`--verbose`). */
+  readonly debug?: (line: string) => void;
+  /** Entries asked for per page of tags and catalog (default 1000). */
+  readonly pageSize?: number;
+  /** Pages followed before giving up (default 1000). */
+  readonly maxPages?: number;
+}
+
+/**
+ * `Registry` is one registry host: its transport (auth, retries, redirects and logging composed
+ * over the dispatcher, each a `Stage`), the host-level endpoints (`/v2/`, `_catalog`) and the
+ * repositories, which share its token cache.
+ */
+export class Registry {
+  /** `host[:port]` */
+  readonly host: string;
+  /** `<scheme>://<host>` */
+  readonly base: string;
+  readonly send: Send;
+  readonly options: ClientOptions;
+
+  constructor(host: string, options: ClientOptions = {}) {
+    this.host = host;
+    this.options = options;
+    this.base = `${schemeFor(host, options.insecure)}://${host}`;
+    const wire = options.debug === undefined ? dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts) : withLog(options.debug)(dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts));
+    const plain = compose(withRetry(options.retry), withRedirects)(wire);
+    const auth = new Auth({ credentials: options.credentials, send: plain, insecure: options.insecure });
+    this.send = auth.stage(plain);
+  }
+
+  /**
+   * `ping` checks `GET /v2/` (end-1): 200 means a distribution-spec registry that accepts this
+   * client's credentials (a 401 answered by the auth stage is retried with them).
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const res = await this.send({ method: 'GET', url: new URL(`${this.base}/v2/`), idempotent: true, signal });
+    if (res.status !== 200) throw await registryError(res, { 404: 'NOT_A_REGISTRY' });
+    await res.body.dump();
+  }
+
+  /**
+   * `catalog` lists the repositories (`GET /v2/_catalog`, distribution's API, not OCI), following
+   * `Link` pages (2.8.2 sends relative ones), sorted.
+   */
+  async catalog(signal?: AbortSignal): Promise<string[]> {
+    const url = new URL(`${this.base}/v2/_catalog`);
+    url.searchParams.set('n', String(this.options.pageSize ?? 1000));
+    const names = new Set<string>();
+    await paginate(this.send, url, { scopes: [CATALOG_SCOPE], signal }, async (res) => {
+      for (const n of stringList(res.url.host, await readCapped(res, MAX_LIST_BYTES, 'catalog page'), 'repositories')) names.add(n);
+    }, { maxPages: this.options.maxPages });
+    return [...names].sort();
+  }
+
+  /** `repository` opens `name` (`namespace/name`) on this registry. */
+  repository(name: string): Repository {
+    return new Repository(this, name);
+  }
+}
+
+/** `compose(a, b)(send)` is `a(b(send))`: the first stage is the outermost. */
+export function compose(...stages: Stage[]): Stage {
+  return (send) => stages.reduceRight((next, stage) => stage(next), send);
+}

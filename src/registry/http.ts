@@ -1,0 +1,181 @@
+import { Readable } from 'node:stream';
+import { Agent, type Dispatcher } from 'undici';
+import { EbpmError } from '../core/errors.js';
+import type { Content } from '../content/storage.js';
+
+/*
+ * The registry client's one seam to the network, after oras-go's one-method `Client`
+ * (registry/remote/repository.go): a `Send` turns a request into a response, and the stages in
+ * auth.ts, retry.ts, redirect.ts and log.ts each wrap a `Send` into another. Only the innermost
+ * stage (`dispatcherSend`) touches undici, through an injected `Dispatcher`.
+ */
+
+export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+
+export interface RegistryRequest {
+  readonly method: Method;
+  readonly url: URL;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Bytes can be sent again (after a 401, a redirect, a retry); a stream is sent once. */
+  readonly body?: Uint8Array | Content;
+  /** Token scopes the request needs (`repository:a/b:pull`), for the auth stage. */
+  readonly scopes?: readonly string[];
+  /** Safe to repeat on connection errors, 5xx and 429 (the retry stage repeats nothing else). */
+  readonly idempotent?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface RegistryResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable & { dump(): Promise<void> };
+  /** Where the response came from, after redirects: relative `Location`s resolve against it. */
+  readonly url: URL;
+}
+
+export type Send = (req: RegistryRequest) => Promise<RegistryResponse>;
+/** `Stage` wraps a `Send` (auth, retries, redirects, logging). */
+export type Stage = (next: Send) => Send;
+
+export interface Timeouts {
+  /** Milliseconds to wait for the response headers (default 30 s). */
+  readonly headersMs?: number;
+  /** Milliseconds allowed between two body chunks (default 30 s). */
+  readonly bodyMs?: number;
+}
+
+let shared: Dispatcher | undefined;
+/** `defaultDispatcher` is one keep-alive `Agent` for the whole process. */
+export function defaultDispatcher(): Dispatcher {
+  shared ??= new Agent({ connections: 8 });
+  return shared;
+}
+
+/** `replayable` tells bytes (sendable again) from a one-shot stream. */
+export function replayable(body: RegistryRequest['body']): body is Uint8Array | undefined {
+  return body === undefined || body instanceof Uint8Array;
+}
+
+/** `header` reads a single-valued response header. */
+export function header(res: Pick<RegistryResponse, 'headers'>, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Errors of undici and node that mean "the connection failed", to be retried or resumed. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROTO',
+  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+]);
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/**
+ * `transportError` turns an undici/node failure into `TIMEOUT` or `REGISTRY_UNREACHABLE`
+ * (both retryable), or returns `undefined` for anything else (aborts, bugs).
+ */
+export function transportError(e: unknown, req: Pick<RegistryRequest, 'method' | 'url'>): EbpmError | undefined {
+  const code = (e as { code?: unknown }).code;
+  if (typeof code !== 'string') return undefined;
+  const where = req.url.host;
+  if (TIMEOUT_CODES.has(code)) {
+    return new EbpmError('TIMEOUT', `${where}: ${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response in time' : 'response body stalled'}`, {
+      cause: e,
+      hint: 'the registry is slow or unreachable; try again later',
+      data: { host: req.url.host, transportCode: code },
+    });
+  }
+  if (CONNECTION_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
+    return new EbpmError('REGISTRY_UNREACHABLE', `${where}: connection failed (${code})`, {
+      cause: e,
+      hint: code.startsWith('ERR_SSL') || code === 'EPROTO'
+        ? `is ${req.url.host} a plain-HTTP registry? pass --plain-http or add it to the config's insecure list`
+        : `check that ${req.url.host} is reachable`,
+      data: { host: req.url.host, transportCode: code },
+    });
+  }
+  return undefined;
+}
+
+/** `isRetryable` tells transport failures worth another attempt. */
+export function isRetryable(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return code === 'TIMEOUT' || code === 'REGISTRY_UNREACHABLE';
+}
+
+/** `dispatcherSend` is the innermost stage: one HTTP exchange through `dispatcher`. */
+export function dispatcherSend(dispatcher: Dispatcher, timeouts: Timeouts = {}): Send {
+  return async (req) => {
+    const body = req.body === undefined || req.body instanceof Uint8Array ? req.body : Readable.from(req.body, { objectMode: false });
+    try {
+      const res = await dispatcher.request({
+        origin: req.url.origin,
+        path: req.url.pathname + req.url.search,
+        method: req.method,
+        headers: { 'user-agent': USER_AGENT, ...req.headers },
+        body: body ?? null,
+        signal: req.signal ?? null,
+        headersTimeout: timeouts.headersMs ?? 30_000,
+        bodyTimeout: timeouts.bodyMs ?? 30_000,
+      });
+      return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
+    } catch (e) {
+      throw transportError(e, req) ?? e;
+    }
+  };
+}
+
+/** `USER_AGENT` names ebpm to registries. */
+export const USER_AGENT = 'ebpm';
+
+/**
+ * `readCapped` reads a whole response body, failing with `code` (default `RESPONSE_TOO_LARGE`)
+ * past `limit` bytes without buffering more (the declared `Content-Length` is not trusted).
+ */
+export async function readCapped(res: RegistryResponse, limit: number, what: string, code = 'RESPONSE_TOO_LARGE'): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  try {
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      n += chunk.byteLength;
+      if (n > limit) {
+        res.body.destroy();
+        throw new EbpmError(code, `${res.url.host}: ${what} is over the ${limit}-byte limit`, {
+          hint: 'the registry sent far more than this kind of response ever needs; it is broken or hostile',
+          data: { host: res.url.host, limit },
+        });
+      }
+      chunks.push(chunk);
+    }
+  } catch (e) {
+    throw transportError(e, { method: 'GET', url: res.url }) ?? e;
+  }
+  return Buffer.concat(chunks);
+}
+
+/** `resolveLocation` resolves a `Location`/`Link` target against the response it came with. */
+export function resolveLocation(res: RegistryResponse, value: string | undefined, what: string): URL {
+  if (value === undefined || value === '') {
+    throw new EbpmError('REGISTRY_PROTOCOL', `${res.url.host}: ${what} without a location`, {
+      hint: 'the registry does not follow the distribution-spec; report it to its operator',
+      data: { host: res.url.host, status: res.status },
+    });
+  }
+  return new URL(value, res.url);
+}
+
+/** `isLoopback` is true for 127.0.0.0/8, ::1 and localhost, with or without a port. */
+export function isLoopback(host: string): boolean {
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')) : host.replace(/:\d+$/, '');
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}
+
+/**
+ * `schemeFor` is HTTPS unless the host is loopback or the caller marked it insecure
+ * (`--plain-http`, the config's insecure list): credentials never cross a network in clear.
+ */
+export function schemeFor(host: string, insecure: boolean | readonly string[] = false): 'http' | 'https' {
+  if (isLoopback(host)) return 'http';
+  if (insecure === true) return 'http';
+  return Array.isArray(insecure) && insecure.includes(host) ? 'http' : 'https';
+}

@@ -1,0 +1,148 @@
+import { digesterFor, digestProblem, isDigest, sha256Digest } from '../core/digest.js';
+import { EbpmError } from '../core/errors.js';
+import {
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_DOCKER_MANIFEST,
+  MEDIA_TYPE_DOCKER_MANIFEST_LIST,
+  MEDIA_TYPE_IMAGE_INDEX,
+  MEDIA_TYPE_IMAGE_MANIFEST,
+  type Descriptor,
+} from '../core/oci.js';
+import { isGraphNode } from '../content/graph.js';
+import { registryError } from './errors.js';
+import { header, readCapped, type RegistryResponse, type Send } from './http.js';
+import { repositoryScope } from './challenge.js';
+
+/**
+ * Manifest endpoints (distribution-spec v1.1.1 end-3, end-7, end-9) for one repository.
+ * distribution 2.8.2 returns an OCI manifest or index only when `Accept` lists its media type
+ * (otherwise `404 MANIFEST_UNKNOWN`, even by digest and for HEAD), so every request sends
+ * `MANIFEST_ACCEPT`.
+ */
+
+/** `RepoContext` is what the endpoint modules need of a repository. */
+export interface RepoContext {
+  /** `host[:port]` */
+  readonly host: string;
+  /** Repository name (`namespace/name`). */
+  readonly name: string;
+  readonly send: Send;
+  /** `url('manifests/1.0')` is `<scheme>://<host>/v2/<name>/manifests/1.0`. */
+  url(path: string): URL;
+}
+
+/** `MANIFEST_ACCEPT` lists the manifest media types ebpm reads. */
+export const MANIFEST_ACCEPT = [MEDIA_TYPE_IMAGE_MANIFEST, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST].join(', ');
+
+const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
+const NOT_FOUND = { 404: 'MANIFEST_UNKNOWN' } as const;
+
+/** `checkRef` accepts a tag or a digest, the two forms a manifest reference takes. */
+export function checkRef(ref: string): void {
+  if (TAG.test(ref) || digestProblem(ref) === undefined) return;
+  throw new EbpmError('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref.slice(0, 140))}: not a tag or a digest`, {
+    hint: 'tags are up to 128 of [A-Za-z0-9_.-]; digests look like sha256:<64 hex digits>',
+    data: { reference: ref },
+  });
+}
+
+/** `contentType` is the media type of a manifest response, without parameters; it must be one ebpm reads. */
+function contentType(res: RegistryResponse): string {
+  const mediaType = (header(res, 'content-type') ?? '').split(';')[0]!.trim();
+  if (!isGraphNode({ mediaType })) {
+    throw new EbpmError('MANIFEST_INVALID', `${res.url.host}: manifest served as ${JSON.stringify(mediaType.slice(0, 100) || 'no content type')}`, {
+      hint: 'the reference names something other than an OCI manifest or index',
+      data: { host: res.url.host, contentType: mediaType },
+    });
+  }
+  return mediaType;
+}
+
+function mismatch(host: string, expected: string, actual: string, what: string): EbpmError {
+  return new EbpmError('DIGEST_MISMATCH', `${host}: ${what} hashes to ${actual}, expected ${expected}`, {
+    hint: 'the registry served other content than asked for; nothing of it was kept',
+    data: { host, expected, actual },
+  });
+}
+
+/**
+ * `headManifest` resolves `ref` cheaply; `undefined` when the registry's answer lacks the digest
+ * or size (the digest header is optional in v1.1.1), so the caller must GET and hash.
+ */
+export async function headManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+  const res = await ctx.send({ method: 'HEAD', url: ctx.url(`manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT }, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
+  if (res.status !== 200) throw await registryError(res, NOT_FOUND);
+  await res.body.dump();
+  const mediaType = contentType(res);
+  const size = Number(header(res, 'content-length'));
+  const said = header(res, 'docker-content-digest');
+  if (isDigest(ref) && said !== undefined && said !== ref) throw mismatch(ctx.host, ref, said, `manifest ${ref}`);
+  const digest = isDigest(ref) ? ref : said;
+  if (digest === undefined || !isDigest(digest) || !Number.isSafeInteger(size) || size < 0 || header(res, 'content-length') === undefined) return undefined;
+  if (size > MAX_MANIFEST_BYTES) throw tooLarge(ctx.host, size);
+  return { mediaType, digest, size };
+}
+
+function tooLarge(host: string, size: number): EbpmError {
+  return new EbpmError('MANIFEST_TOO_LARGE', `${host}: manifest is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
+    hint: 'manifests are metadata; a registry sending more is broken or hostile',
+    data: { host, size, limit: MAX_MANIFEST_BYTES },
+  });
+}
+
+/**
+ * `getManifest` GETs a manifest (at most 4 MiB) and checks its bytes: against `ref` when that
+ * is a digest, and against `Docker-Content-Digest` when the registry sends one.
+ */
+export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
+  const res = await ctx.send({ method: 'GET', url: ctx.url(`manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT }, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
+  if (res.status !== 200) throw await registryError(res, NOT_FOUND);
+  let mediaType: string;
+  try {
+    mediaType = contentType(res);
+  } catch (e) {
+    await res.body.dump();
+    throw e;
+  }
+  const bytes = await readCapped(res, MAX_MANIFEST_BYTES, 'manifest', 'MANIFEST_TOO_LARGE');
+  const digest = sha256Digest(bytes);
+  if (isDigest(ref)) {
+    const h = digesterFor(ref);
+    h.update(bytes);
+    const actual = h.digest();
+    if (actual !== ref) throw mismatch(ctx.host, ref, actual, `manifest ${ref}`);
+  }
+  const said = header(res, 'docker-content-digest');
+  if (said !== undefined && said.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, said, digest, `manifest ${ref}`);
+  return { descriptor: { mediaType, digest: isDigest(ref) ? ref : digest, size: bytes.byteLength }, bytes };
+}
+
+/**
+ * `putManifest` stores `bytes` under `ref` (a tag or its digest) with `Content-Type` set to the
+ * manifest's media type (v1.1.1 §"Pushing Manifests": clients MUST). Manifest PUTs are
+ * idempotent, so they are retried. Returns the response headers (`OCI-Subject`, digest).
+ */
+export async function putManifest(ctx: RepoContext, ref: string, mediaType: string, bytes: Uint8Array, signal?: AbortSignal): Promise<RegistryResponse['headers']> {
+  const res = await ctx.send({
+    method: 'PUT',
+    url: ctx.url(`manifests/${ref}`),
+    headers: { 'content-type': mediaType },
+    body: bytes,
+    scopes: [repositoryScope(ctx.name, 'pull', 'push')],
+    idempotent: true,
+    signal,
+  });
+  if (res.status !== 201 && res.status !== 200) throw await registryError(res, NOT_FOUND);
+  await res.body.dump();
+  const said = header(res, 'docker-content-digest');
+  const digest = sha256Digest(bytes);
+  if (said !== undefined && said.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, digest, said, `stored manifest ${ref}`);
+  return res.headers;
+}
+
+/** `deleteManifest` deletes by digest (2.8.2 refuses deletes by tag with `400 DIGEST_INVALID`). */
+export async function deleteManifest(ctx: RepoContext, digest: string, signal?: AbortSignal): Promise<void> {
+  const res = await ctx.send({ method: 'DELETE', url: ctx.url(`manifests/${digest}`), scopes: [repositoryScope(ctx.name, 'delete')], idempotent: true, signal });
+  if (res.status !== 202 && res.status !== 200) throw await registryError(res, NOT_FOUND);
+  await res.body.dump();
+}

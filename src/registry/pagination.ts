@@ -1,0 +1,76 @@
+import { EbpmError } from '../core/errors.js';
+import { decodeJson, isObject } from '../core/json.js';
+import { header, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
+import { protocolError, registryError } from './errors.js';
+
+/**
+ * Paginated listings (tags, `_catalog`, referrers) follow `Link: <url>; rel="next"` (RFC 8288;
+ * distribution-spec v1.1.1 §"Listing Tags": clients "should prefer the `Link` header over using
+ * the `last` parameter"). 2.8.2 sends relative catalog links and never paginates tags, so a
+ * missing Link simply ends the listing. Pages are bounded in number (a registry cannot make the
+ * client loop forever, after oras-go `TagListMaxPages`) and must stay on the same origin.
+ */
+
+/** `nextLink` finds the `rel="next"` target of a `Link` header value. */
+export function nextLink(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  // Links are comma-separated, but a URL may itself hold commas: match `<...>` then its params.
+  for (const m of value.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const params = m[2] ?? '';
+    if (/;\s*rel\s*=\s*"?(?:[^";]*\s)?next(?:\s[^";]*)?"?\s*(?:;|$)/i.test(params)) return m[1];
+  }
+  return undefined;
+}
+
+export interface PageOptions {
+  /** Stop with `TOO_MANY_PAGES` after this many pages (default 1000). */
+  readonly maxPages?: number;
+}
+
+/**
+ * `paginate` GETs `first` and each next page, handing every 200 response to `read`; the
+ * request template supplies scopes, headers and the signal.
+ */
+export async function paginate(
+  send: Send,
+  first: URL,
+  template: Omit<RegistryRequest, 'url' | 'method'>,
+  read: (res: RegistryResponse) => Promise<void>,
+  opts: PageOptions & { fallback?: Readonly<Record<number, string>> } = {},
+): Promise<void> {
+  const maxPages = opts.maxPages ?? 1000;
+  const seen = new Set<string>();
+  let url: URL | undefined = first;
+  for (let page = 0; url !== undefined; page++) {
+    if (page >= maxPages) {
+      throw new EbpmError('TOO_MANY_PAGES', `${first.host}: listing ${first.pathname} has more than ${maxPages} pages`, {
+        hint: 'the registry paginates without end; report it to its operator',
+        data: { host: first.host, maxPages },
+      });
+    }
+    seen.add(url.href);
+    const res = await send({ ...template, method: 'GET', url, idempotent: true });
+    if (res.status !== 200) throw await registryError(res, opts.fallback);
+    const link = nextLink(header(res, 'link'));
+    await read(res);
+    if (link === undefined) return;
+    const next = new URL(link, res.url);
+    if (next.origin !== first.origin) throw protocolError(first.host, `pagination link leaves the registry (${next.origin})`);
+    if (seen.has(next.href)) throw protocolError(first.host, 'pagination link loops back to a page already read');
+    url = next;
+  }
+}
+
+/** `MAX_LIST_BYTES` bounds one page of tags or catalog (4 MiB, like manifests). */
+export const MAX_LIST_BYTES = 4 * 1024 * 1024;
+
+/** `stringList` reads `{"<field>": ["…", …]}` (tags list, catalog); `null` counts as empty (2.8.2 sends it). */
+export function stringList(host: string, bytes: Uint8Array, field: string): string[] {
+  const parsed = decodeJson(bytes);
+  const v = parsed !== undefined && isObject(parsed.value) ? parsed.value[field] : undefined;
+  if (v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+    throw protocolError(host, `${field} list is not {"${field}": [strings]}`);
+  }
+  return v as string[];
+}

@@ -1,0 +1,165 @@
+import { EbpmError } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
+import { isGraphNode, parseNode } from '../content/graph.js';
+import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
+import { fetchAll } from '../content/storage.js';
+import { verifyContent } from '../content/verify.js';
+import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob } from './blobs.js';
+import { repositoryScope } from './challenge.js';
+import type { Registry } from './client.js';
+import { withOp } from './errors.js';
+import { readCapped, type Send } from './http.js';
+import { checkRef, deleteManifest, getManifest, headManifest, putManifest, type RepoContext } from './manifests.js';
+import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
+import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
+
+/**
+ * `Repository` is one repository of a remote registry as a content `Target` (after oras-go
+ * `registry/remote.Repository`), with the optional abilities: mounting, deleting, listing tags
+ * and referrers. Manifests (OCI/Docker manifests and indexes, by media type) go to the manifest
+ * endpoints, everything else to the blob endpoints. Errors read
+ * `<operation>: <host>: <what the registry said>` and keep the distribution-spec code.
+ */
+export class Repository implements Target, Mounter, Deleter, TagLister, ReferrerLister, RepoContext {
+  readonly host: string;
+  readonly send: Send;
+  private readonly referrersState: ReferrersState = { api: undefined, locks: new Map() };
+
+  constructor(
+    readonly registry: Registry,
+    readonly name: string,
+  ) {
+    this.host = registry.host;
+    this.send = registry.send;
+  }
+
+  url(path: string): URL {
+    return new URL(`${this.registry.base}/v2/${this.name}/${path}`);
+  }
+
+  /** `resolve` turns a tag or digest into the manifest's descriptor (HEAD, or GET when the registry omits the digest). */
+  resolve(ref: string, signal?: AbortSignal): Promise<Descriptor> {
+    return withOp(`resolve ${this.name}:${ref}`, async () => {
+      checkRef(ref);
+      return (await headManifest(this, ref, signal)) ?? (await getManifest(this, ref, signal)).descriptor;
+    });
+  }
+
+  /** `fetchReference` resolves and reads a manifest in one GET, its bytes checked (≤ 4 MiB). */
+  fetchReference(ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
+    return withOp(`fetch ${this.name}:${ref}`, async () => {
+      checkRef(ref);
+      return getManifest(this, ref, signal);
+    });
+  }
+
+  /** `fetch` streams content, verified against `desc` (blobs resume after a broken connection). */
+  fetch(desc: Descriptor, signal?: AbortSignal): Promise<Content> {
+    return withOp(`fetch ${desc.digest}`, async () => {
+      if (!isGraphNode(desc)) return fetchBlob(this, desc, this.registry.options, signal);
+      if (desc.size > MAX_MANIFEST_BYTES) {
+        throw new EbpmError('MANIFEST_TOO_LARGE', `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
+          hint: 'manifests are metadata; a descriptor declaring more is broken or hostile',
+          data: { host: this.host, size: desc.size, limit: MAX_MANIFEST_BYTES },
+        });
+      }
+      const { descriptor, bytes } = await getManifest(this, desc.digest, signal);
+      if (descriptor.mediaType !== desc.mediaType) {
+        throw new EbpmError('MANIFEST_INVALID', `${this.host}: manifest ${desc.digest} served as ${descriptor.mediaType}, expected ${desc.mediaType}`, {
+          hint: 'the registry and the descriptor disagree on what this manifest is',
+          data: { host: this.host, expected: desc.mediaType, actual: descriptor.mediaType },
+        });
+      }
+      return verifyContent(desc, once(bytes), signal);
+    });
+  }
+
+  exists(desc: Descriptor, signal?: AbortSignal): Promise<boolean> {
+    return withOp(`check ${desc.digest}`, async () => {
+      if (!isGraphNode(desc)) return blobExists(this, desc, signal);
+      try {
+        await headManifest(this, desc.digest, signal);
+        return true;
+      } catch (e) {
+        if ((e as { code?: unknown }).code === 'MANIFEST_UNKNOWN' || (e as { code?: unknown }).code === 'NAME_UNKNOWN') return false;
+        throw e;
+      }
+    });
+  }
+
+  /**
+   * `push` stores content by digest. Manifests are read whole (≤ 4 MiB), verified and parsed
+   * before the PUT, so a bad one is never sent; one with a `subject` is then added to the
+   * referrers fallback index unless the registry answered `OCI-Subject`.
+   */
+  push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
+    return withOp(`push ${expected.digest}`, async () => {
+      if (!isGraphNode(expected)) return pushBlob(this, expected, content, this.registry.options, signal);
+      const bytes = await fetchAll({ fetch: async () => content }, expected, MAX_MANIFEST_BYTES, signal);
+      const node = parseNode(expected, bytes);
+      const headers = await putManifest(this, expected.digest, expected.mediaType, bytes, signal);
+      if (node.subject !== undefined && headers['oci-subject'] === undefined) {
+        await updateFallback(this, this.referrersState, 'add', expected, { ...node, subject: node.subject }, signal);
+      }
+    });
+  }
+
+  /** `tag` points `ref` at the manifest `desc` (re-PUT of its bytes under the tag, end-7). */
+  tag(desc: Descriptor, ref: string, signal?: AbortSignal): Promise<void> {
+    return withOp(`tag ${this.name}:${ref}`, async () => {
+      checkRef(ref);
+      if (!isGraphNode(desc)) {
+        throw new EbpmError('INVALID_REFERENCE', `${this.host}: cannot tag ${desc.mediaType}: only manifests and indexes take tags`, {
+          hint: 'tag the manifest that names this content',
+          data: { mediaType: desc.mediaType },
+        });
+      }
+      const { bytes } = await getManifest(this, desc.digest, signal);
+      await putManifest(this, ref, desc.mediaType, bytes, signal);
+    });
+  }
+
+  /**
+   * `tags` lists every tag, sorted by code unit. Pages follow `Link`; 2.8.2 ignores `n`, sends no
+   * `Link` and does not sort, so sorting and de-duplication happen here.
+   */
+  tags(signal?: AbortSignal): Promise<string[]> {
+    return withOp(`list tags of ${this.name}`, async () => {
+      const url = this.url('tags/list');
+      url.searchParams.set('n', String(this.registry.options.pageSize ?? 1000));
+      const tags = new Set<string>();
+      await paginate(this.send, url, { scopes: [repositoryScope(this.name, 'pull')], signal }, async (res) => {
+        for (const t of stringList(this.host, await readCapped(res, MAX_LIST_BYTES, 'tag list'), 'tags')) tags.add(t);
+      }, { maxPages: this.registry.options.maxPages, fallback: { 404: 'NAME_UNKNOWN' } });
+      return [...tags].sort();
+    });
+  }
+
+  mount(desc: Descriptor, fromRepo: string, signal?: AbortSignal): Promise<boolean> {
+    return withOp(`mount ${desc.digest} from ${fromRepo}`, () => mountBlob(this, desc, fromRepo, signal));
+  }
+
+  /**
+   * `delete` removes a manifest (by digest; its tags go with it on 2.8.2) or a blob. A deleted
+   * manifest with a `subject` leaves the fallback referrers index too (v1.1.1 §"Deleting Manifests").
+   */
+  delete(desc: Descriptor, signal?: AbortSignal): Promise<void> {
+    return withOp(`delete ${desc.digest}`, async () => {
+      if (!isGraphNode(desc)) return deleteBlob(this, desc.digest, signal);
+      const { bytes } = await getManifest(this, desc.digest, signal);
+      const node = parseNode(desc, bytes);
+      await deleteManifest(this, desc.digest, signal);
+      if (node.subject !== undefined && this.referrersState.api !== true) {
+        await updateFallback(this, this.referrersState, 'remove', desc, { ...node, subject: node.subject }, signal);
+      }
+    });
+  }
+
+  referrers(subject: Descriptor, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
+    return withOp(`list referrers of ${subject.digest}`, () => listReferrers(this, this.referrersState, subject, artifactType, { maxPages: this.registry.options.maxPages }, signal));
+  }
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}

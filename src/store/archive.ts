@@ -1,0 +1,250 @@
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import tar from 'tar-stream';
+import { digestProblem } from '../core/digest.js';
+import { EbpmError, isEbpmError } from '../core/errors.js';
+import { canonicalJson } from '../core/json.js';
+import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
+import { copyGraph } from '../content/copy.js';
+import { canListReferrers, type ReadOnlyTarget, type Target } from '../content/storage.js';
+import { verifyContent } from '../content/verify.js';
+import { BLOBS_DIR, INDEX_FILE, LAYOUT_FILE, OciLayout } from './layout.js';
+
+/*
+ * `ebpm export` / `ebpm import`: an OCI image layout as a tar (the form `docker save`-style tools
+ * and skopeo's `oci-archive:` read). Both go through `copyGraph`, the one copy routine.
+ */
+
+/** Fixed metadata makes the same content give the same archive bytes. */
+const EPOCH = new Date(0);
+const DIR_MODE = 0o755;
+type TarHeader = Parameters<tar.Pack['entry']>[0];
+const FILE_MODE = 0o644;
+
+/** `ArchiveEntry` is one tagged manifest carried by an archive. */
+export interface ArchiveEntry {
+  ref: string;
+  descriptor: Descriptor;
+}
+
+/**
+ * `exportArchive` copies `refs` (each with its referrers, when `src` can list them) from `src`
+ * into a temporary layout and writes it to `file` as a deterministic tar: sorted entries, fixed
+ * mtimes, owners and modes, ebpm's local `dev.ebpm.*` annotations left out. `file` appears whole or not at all.
+ */
+export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[], file: string, signal?: AbortSignal): Promise<ArchiveEntry[]> {
+  const work = await mkdtemp(join(tmpdir(), 'ebpm-export-'));
+  try {
+    const layout = await OciLayout.open(work);
+    const entries: ArchiveEntry[] = [];
+    for (const ref of [...new Set(refs)].sort()) {
+      const root = await src.resolve(ref, signal);
+      await copyGraph(src, layout, root, { referrers: canListReferrers(src), signal });
+      const descriptor = withoutLocal(root);
+      await layout.tag(descriptor, ref);
+      entries.push({ ref, descriptor });
+    }
+    await writeTar(layout, file);
+    return entries;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * `importArchive` reads a tar written by `exportArchive` (or any OCI layout tar) into `dst`. It
+ * first unpacks into a temporary directory, refusing anything but the layout's own files
+ * (`ARCHIVE_UNSAFE`: `..`, absolute paths, links, devices, stray names) and blobs whose bytes do
+ * not match their name, and checks every graph is complete (`ARCHIVE_INVALID`); only then does it
+ * copy into `dst`, so a bad archive leaves nothing behind.
+ */
+export async function importArchive(file: string, dst: Target, signal?: AbortSignal): Promise<ArchiveEntry[]> {
+  const work = await mkdtemp(join(tmpdir(), 'ebpm-import-'));
+  try {
+    await unpack(file, work);
+    let layout: OciLayout;
+    try {
+      layout = await OciLayout.open(work, { create: false });
+    } catch (e) {
+      throw archiveInvalid(file, isEbpmError(e) ? e.message.replace(`${work}: `, '') : String(e), e);
+    }
+    const manifests = (await layout.readIndex()).manifests;
+    for (const d of manifests) {
+      const missing = await layout.missingFrom(d);
+      if (missing !== undefined) throw archiveInvalid(file, `${d.digest}: ${missing.digest} is missing`);
+    }
+    const entries: ArchiveEntry[] = [];
+    for (const d of manifests) {
+      await copyGraph(layout, dst, d, { signal });
+      const ref = d.annotations?.[ANNOTATION_REF_NAME];
+      if (ref === undefined) continue;
+      await dst.tag(d, ref, signal);
+      entries.push({ ref, descriptor: d });
+    }
+    return entries;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+async function writeTar(layout: OciLayout, file: string): Promise<void> {
+  const index = await layout.readIndex();
+  // Referrer entries arrive in completion order: sort tagged entries by ref, then the rest by digest.
+  const key = (d: Descriptor): string => (d.annotations?.[ANNOTATION_REF_NAME] !== undefined ? `0${d.annotations[ANNOTATION_REF_NAME]}` : `1${d.digest}`);
+  const manifests = [...index.manifests].sort((a, b) => (key(a) < key(b) ? -1 : 1));
+  const indexText = canonicalJson({ ...index, manifests });
+  const blobs: { name: string; path: string; size: number }[] = [];
+  for (const alg of (await readdir(join(layout.root, BLOBS_DIR))).sort()) {
+    for (const enc of (await readdir(join(layout.root, BLOBS_DIR, alg))).sort()) {
+      const path = join(layout.root, BLOBS_DIR, alg, enc);
+      blobs.push({ name: `${BLOBS_DIR}/${alg}/${enc}`, path, size: (await stat(path)).size });
+    }
+  }
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const pack = tar.pack();
+  const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
+  const written = new Promise<void>((resolve, reject) => {
+    out.on('close', resolve);
+    out.on('error', reject);
+    pack.on('error', reject);
+  });
+  pack.pipe(out);
+  const header = (name: string, type: 'file' | 'directory', size = 0): TarHeader => ({
+    name,
+    type,
+    size,
+    mode: type === 'file' ? FILE_MODE : DIR_MODE,
+    mtime: EPOCH,
+    uid: 0,
+    gid: 0,
+    uname: '',
+    gname: '',
+  });
+  try {
+    const dirs = [...new Set(blobs.map((b) => dirname(b.name)))].sort();
+    pack.entry(header(`${BLOBS_DIR}/`, 'directory'));
+    for (const d of dirs) pack.entry(header(`${d}/`, 'directory'));
+    for (const b of blobs) await addFile(pack, header(b.name, 'file', b.size), b.path);
+    pack.entry(header(INDEX_FILE, 'file', Buffer.byteLength(indexText)), indexText);
+    const layoutText = JSON.stringify({ imageLayoutVersion: '1.0.0' });
+    pack.entry(header(LAYOUT_FILE, 'file', Buffer.byteLength(layoutText)), layoutText);
+    pack.finalize();
+    await written;
+    const fh = await open(tmp, 'r');
+    await fh.sync().finally(() => fh.close());
+    await rename(tmp, file);
+  } catch (e) {
+    pack.destroy();
+    out.destroy();
+    await written.catch(() => undefined);
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `addFile` streams a file into the tar, respecting back-pressure. */
+async function addFile(pack: tar.Pack, header: TarHeader, path: string): Promise<void> {
+  let done!: (e?: Error | null) => void;
+  const finished = new Promise<void>((resolve, reject) => (done = (e) => (e ? reject(e) : resolve())));
+  const sink = pack.entry(header, done);
+  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+    if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+  }
+  sink.end(undefined);
+  await finished;
+}
+
+/** The only paths an OCI layout tar may hold (after an optional `./`). */
+type Place = { kind: 'dir'; parts: string[] } | { kind: 'meta'; name: string } | { kind: 'blob'; alg: string; enc: string };
+
+function place(file: string, header: tar.Header): Place {
+  const raw = header.name;
+  const name = raw.replace(/^\.\/+/, '').replace(/\/+$/, '');
+  const parts = name === '' || name === '.' ? [] : name.split('/');
+  if (raw.startsWith('/') || raw.includes('\\') || parts.some((p: string) => p === '..' || p === '.' || p === '')) {
+    throw unsafe(file, raw, 'path escapes the layout');
+  }
+  if (header.type !== 'file' && header.type !== 'directory') throw unsafe(file, raw, `${header.type ?? 'unknown'} entries are not allowed`);
+  const isDir = header.type === 'directory';
+  if (isDir && (parts.length === 0 || (parts[0] === BLOBS_DIR && parts.length <= 2 && (parts.length < 2 || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/.test(parts[1]!))))) {
+    return { kind: 'dir', parts };
+  }
+  if (!isDir && parts.length === 1 && (parts[0] === INDEX_FILE || parts[0] === LAYOUT_FILE)) return { kind: 'meta', name: parts[0] };
+  if (!isDir && parts.length === 3 && parts[0] === BLOBS_DIR && digestProblem(`${parts[1]}:${parts[2]}`) === undefined) {
+    return { kind: 'blob', alg: parts[1]!, enc: parts[2]! };
+  }
+  throw unsafe(file, raw, 'not part of an OCI layout');
+}
+
+async function unpack(file: string, into: string): Promise<void> {
+  const extract = tar.extract();
+  const input = createReadStream(file);
+  input.on('error', (e) => extract.destroy(e));
+  input.pipe(extract);
+  try {
+    for await (const entry of extract) {
+      const where = place(file, entry.header);
+      const size = entry.header.size ?? 0;
+      if (where.kind === 'dir') {
+        await mkdir(join(into, ...where.parts), { recursive: true });
+        entry.resume();
+        continue;
+      }
+      let path: string;
+      const raw = entry as unknown as AsyncIterable<Uint8Array>;
+      let body: AsyncIterable<Uint8Array> = raw;
+      if (where.kind === 'meta') {
+        if (size > MAX_MANIFEST_BYTES) throw archiveInvalid(file, `${where.name} is over ${MAX_MANIFEST_BYTES} bytes`);
+        path = join(into, where.name);
+      } else {
+        // A blob must hash to its name: check it now, before anything reaches the destination.
+        body = verifyContent({ mediaType: 'application/octet-stream', digest: `${where.alg}:${where.enc}`, size }, raw);
+        await mkdir(join(into, BLOBS_DIR, where.alg), { recursive: true });
+        path = join(into, BLOBS_DIR, where.alg, where.enc);
+      }
+      const out = await open(path, 'wx', FILE_MODE).catch((e: NodeJS.ErrnoException) => {
+        throw e.code === 'EEXIST' ? archiveInvalid(file, `${entry.header.name} appears twice`) : e;
+      });
+      try {
+        for await (const chunk of body) await out.write(chunk);
+      } finally {
+        await out.close();
+      }
+    }
+  } catch (e) {
+    input.destroy();
+    if (isEbpmError(e)) throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : archiveInvalid(file, e.message, e);
+    throw archiveInvalid(file, (e as Error).message, e);
+  }
+}
+
+function isCodeOf(e: EbpmError, codes: string[]): boolean {
+  return codes.includes(e.code);
+}
+
+function withoutLocal(d: Descriptor): Descriptor {
+  const { [ANNOTATION_EBPM_PULLED_AT]: _p, [ANNOTATION_EBPM_SOURCE]: _s, [ANNOTATION_REF_NAME]: _r, ...rest } = d.annotations ?? {};
+  const out: Descriptor = { ...d };
+  delete out.annotations;
+  delete out.data;
+  if (Object.keys(rest).length > 0) out.annotations = rest;
+  return out;
+}
+
+function unsafe(file: string, name: string, why: string): EbpmError {
+  return new EbpmError('ARCHIVE_UNSAFE', `import ${file}: entry ${JSON.stringify(name.slice(0, 200))}: ${why}`, {
+    hint: 'the archive is not a plain OCI layout tar; do not trust where it came from',
+    data: { file, entry: name },
+  });
+}
+
+function archiveInvalid(file: string, why: string, cause?: unknown): EbpmError {
+  return new EbpmError('ARCHIVE_INVALID', `import ${file}: ${why}`, {
+    hint: 'the archive is damaged or incomplete; export it again',
+    data: { file, ...(isEbpmError(cause) ? { code: cause.code, ...cause.data } : {}) },
+    cause,
+  });
+}

@@ -1,0 +1,439 @@
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { digesterFor, isDigest, parseDigest } from '../core/digest.js';
+import { EbpmError } from '../core/errors.js';
+import { canonicalJson, decodeJson, isObject } from '../core/json.js';
+import {
+  ANNOTATION_REF_NAME,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_IMAGE_INDEX,
+  isIndexType,
+  isManifestType,
+  parseIndex,
+  type Descriptor,
+  type ImageIndex,
+} from '../core/oci.js';
+import { isGraphNode, parseNode, referrerDescriptor, type GraphNode } from '../content/graph.js';
+import {
+  checkRef,
+  fetchAll,
+  notFound,
+  type Content,
+  type Deleter,
+  type ReferrerLister,
+  type TagLister,
+  type Target,
+  type Untagger,
+} from '../content/storage.js';
+import { verifyContent } from '../content/verify.js';
+import { SELF, withLock, type LockOptions } from './lock.js';
+
+/*
+ * An OCI image layout directory (image-spec v1.1.1 `image-layout.md`): `oci-layout`, `index.json`
+ * and `blobs/<alg>/<encoded>`, readable by skopeo and oras. Crash-safe with cacache's mechanics:
+ * - every blob is hashed on the way in, written to `ingest/` (same filesystem), fsynced, made
+ *   read-only and renamed into place, so a blob's bytes always match its name;
+ * - `index.json` is replaced atomically (temp + fsync + rename) under an inter-process lock,
+ *   re-read inside the lock (read-modify-write);
+ * - an index entry is written only once its whole graph is present, so entries never point at
+ *   missing blobs. Tags are `org.opencontainers.image.ref.name` annotations; referrer manifests
+ *   (with a `subject`) get untagged entries so they can be found; ebpm's per-tag metadata is
+ *   `dev.ebpm.*` annotations, so the layout stays standard.
+ */
+
+export const LAYOUT_FILE = 'oci-layout';
+export const INDEX_FILE = 'index.json';
+export const BLOBS_DIR = 'blobs';
+/** `INGEST_DIR` holds temp files named `<pid>.<start>.<random>` so `verifyStore` can tell a dead writer's leftovers. */
+export const INGEST_DIR = 'ingest';
+const LOCK_FILE = 'index.json.lock';
+const LAYOUT_HEADER = { imageLayoutVersion: '1.0.0' };
+
+/** `OciLayoutOptions` configure an `OciLayout`. */
+export interface OciLayoutOptions extends LockOptions {
+  /** Create the directory and its `oci-layout` and `index.json` if missing. Default true. */
+  create?: boolean;
+}
+
+/** `OciLayout` is a `Target` (plus `Deleter`, `Untagger`, `TagLister`, `ReferrerLister`) over an OCI layout directory. */
+export class OciLayout implements Target, Deleter, Untagger, TagLister, ReferrerLister {
+  private readonly writes = new Map<string, Promise<void>>();
+
+  private constructor(
+    readonly root: string,
+    private readonly lockOpts: LockOptions,
+  ) {}
+
+  /** `open` opens (and by default creates) the layout at `root`; a foreign or broken layout is `LAYOUT_INVALID`. */
+  static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
+    const layout = new OciLayout(root, { timeoutMs: opts.timeoutMs });
+    if (opts.create ?? true) {
+      await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
+      await mkdir(join(root, INGEST_DIR), { recursive: true });
+      await layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER));
+      await layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex()));
+    }
+    const header = await readFile(join(root, LAYOUT_FILE)).catch((e: NodeJS.ErrnoException) => {
+      throw invalid(root, e.code === 'ENOENT' ? 'no oci-layout file' : e.message);
+    });
+    const parsed = decodeJson(header);
+    if (parsed === undefined || !isObject(parsed.value) || parsed.value.imageLayoutVersion !== '1.0.0') {
+      throw invalid(root, 'oci-layout is not {"imageLayoutVersion":"1.0.0"}');
+    }
+    await layout.readIndex();
+    return layout;
+  }
+
+  /** `blobPath` is where the blob `digest` lives. */
+  blobPath(digest: string): string {
+    const { algorithm, encoded } = parseDigest(digest);
+    return join(this.root, BLOBS_DIR, algorithm, encoded);
+  }
+
+  /** `readIndex` reads `index.json` as it is now (it is only ever replaced whole). */
+  async readIndex(): Promise<ImageIndex> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(join(this.root, INDEX_FILE));
+    } catch (e) {
+      throw invalid(this.root, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : (e as Error).message);
+    }
+    try {
+      return parseIndex(bytes);
+    } catch (e) {
+      throw invalid(this.root, `index.json: ${(e as Error).message}`, e);
+    }
+  }
+
+  /**
+   * `updateIndex` applies `change` to a fresh read of `index.json` under the store lock and
+   * replaces the file atomically if the result differs. `change` may throw to abort.
+   */
+  async updateIndex<T>(change: (manifests: Descriptor[]) => Promise<{ manifests: Descriptor[]; result: T }>): Promise<T> {
+    return withLock(
+      join(this.root, LOCK_FILE),
+      async () => {
+        const index = await this.readIndex();
+        const { manifests, result } = await change(index.manifests);
+        if (canonicalJson(manifests) !== canonicalJson(index.manifests)) {
+          await this.writeAtomic(INDEX_FILE, canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests }));
+        }
+        return result;
+      },
+      this.lockOpts,
+    );
+  }
+
+  async fetch(desc: Descriptor): Promise<Content> {
+    try {
+      const fh = await open(this.blobPath(desc.digest), 'r');
+      return fh.createReadStream();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(desc.digest, { digest: desc.digest });
+      throw e;
+    }
+  }
+
+  /** `exists` is true when a blob of the right name and size is present. */
+  async exists(desc: Descriptor): Promise<boolean> {
+    try {
+      const st = await stat(this.blobPath(desc.digest));
+      return st.isFile() && st.size === desc.size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+  }
+
+  /**
+   * `push` writes a blob crash-safely. Concurrent pushes of one digest in this process share one
+   * write; across processes each writes its own temp file and the renames are idempotent. A pushed
+   * referrer manifest (one with a `subject`) also gets an untagged index entry.
+   */
+  async push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
+    digesterFor(expected.digest);
+    if (isGraphNode(expected) && expected.size > MAX_MANIFEST_BYTES) {
+      throw new EbpmError('MANIFEST_TOO_LARGE', `${expected.digest}: manifest of ${expected.size} bytes is over the ${MAX_MANIFEST_BYTES}-byte limit`, {
+        hint: 'manifests are metadata; this one is broken or hostile',
+        data: { size: expected.size, limit: MAX_MANIFEST_BYTES },
+      });
+    }
+    const inflight = this.writes.get(expected.digest);
+    if (inflight !== undefined && (await inflight.then(() => true, () => false))) return closeContent(content);
+    if (await this.exists(expected)) {
+      await closeContent(content);
+      // A crash may have come between the rename and the referrer entry: a re-push repairs it.
+      if (isGraphNode(expected)) await this.registerReferrer(expected, await fetchAll(this, expected, MAX_MANIFEST_BYTES, signal));
+      return;
+    }
+    const write = this.writeBlob(expected, content, signal);
+    this.writes.set(expected.digest, write);
+    try {
+      await write;
+    } finally {
+      if (this.writes.get(expected.digest) === write) this.writes.delete(expected.digest);
+    }
+  }
+
+  /** `resolve` takes a tag, or the digest of a manifest or index held in the layout. */
+  async resolve(ref: string): Promise<Descriptor> {
+    const manifests = (await this.readIndex()).manifests;
+    const tagged = manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+    if (tagged !== undefined) return tagged;
+    if (isDigest(ref)) {
+      const listed = manifests.find((d) => d.digest === ref);
+      if (listed !== undefined) return plain(listed);
+      const mediaType = await this.sniffMediaType(ref);
+      if (mediaType !== undefined) return { mediaType, digest: ref, size: (await stat(this.blobPath(ref))).size };
+    }
+    throw notFound(ref, { ref });
+  }
+
+  /**
+   * `tag` points `ref` at `desc` (keeping its annotations, e.g. `dev.ebpm.pulled-at`) once the
+   * whole graph of `desc` is present; otherwise `GRAPH_INCOMPLETE` names the first missing blob.
+   */
+  async tag(desc: Descriptor, ref: string): Promise<void> {
+    checkRef(ref);
+    const entry: Descriptor = { ...plain(desc), annotations: { ...desc.annotations, [ANNOTATION_REF_NAME]: ref } };
+    await this.updateIndex(async (manifests) => {
+      // Checked inside the lock: prune sweeps under the same lock, so the graph cannot vanish before the write.
+      const missing = await this.missingFrom(desc);
+      if (missing !== undefined) throw incomplete(desc, missing);
+      const at = manifests.findIndex((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+      const next = [...manifests];
+      if (at < 0) next.push(entry);
+      else next[at] = entry;
+      return { manifests: next, result: undefined };
+    });
+  }
+
+  async untag(ref: string): Promise<void> {
+    await this.updateIndex(async (manifests) => {
+      const next = manifests.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== ref);
+      if (next.length === manifests.length) throw notFound(ref, { ref });
+      return { manifests: next, result: undefined };
+    });
+  }
+
+  async tags(): Promise<string[]> {
+    const refs = (await this.readIndex()).manifests.map((d) => d.annotations?.[ANNOTATION_REF_NAME]);
+    return refs.filter((r): r is string => r !== undefined).sort();
+  }
+
+  /**
+   * `delete` removes a blob and the index entries naming it. A blob another entry's graph still
+   * uses is `IN_USE`: deleting it would leave that entry incomplete.
+   */
+  async delete(desc: Descriptor): Promise<void> {
+    await this.updateIndex(async (manifests) => {
+      const others = manifests.filter((d) => d.digest !== desc.digest);
+      if ((await this.reachable(others)).has(desc.digest)) {
+        throw new EbpmError('IN_USE', `${desc.digest}: still used by a tagged manifest`, {
+          hint: 'untag the references that use it (ebpm rm), then prune',
+          data: { digest: desc.digest },
+        });
+      }
+      if (!(await this.exists(desc)) && others.length === manifests.length) throw notFound(desc.digest, { digest: desc.digest });
+      return { manifests: others, result: undefined };
+    });
+    await unlink(this.blobPath(desc.digest)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
+    const out = new Map<string, Descriptor>();
+    for (const d of (await this.readIndex()).manifests) {
+      if (!isGraphNode(d) || out.has(d.digest)) continue;
+      const node = await this.node(d).catch(() => undefined);
+      if (node === undefined || node.subject?.digest !== subject.digest) continue;
+      if (artifactType !== undefined && node.artifactType !== artifactType) continue;
+      out.set(d.digest, referrerDescriptor(plain(d), node));
+    }
+    return [...out.values()].sort((a, b) => (a.digest < b.digest ? -1 : 1));
+  }
+
+  /** `node` reads and verifies a manifest or index blob and parses its links. */
+  async node(desc: Descriptor): Promise<GraphNode> {
+    return parseNode(desc, await fetchAll(this, desc, MAX_MANIFEST_BYTES));
+  }
+
+  /** `missingFrom` walks the graph of `desc` and returns the first descriptor not (intact) in the layout. */
+  async missingFrom(desc: Descriptor, seen = new Set<string>()): Promise<Descriptor | undefined> {
+    if (seen.has(desc.digest)) return undefined;
+    seen.add(desc.digest);
+    if (!(await this.exists(desc))) return desc;
+    if (!isGraphNode(desc)) return undefined;
+    let node: GraphNode;
+    try {
+      node = await this.node(desc);
+    } catch {
+      return desc;
+    }
+    for (const child of node.children) {
+      const m = await this.missingFrom(child, seen);
+      if (m !== undefined) return m;
+    }
+    return undefined;
+  }
+
+  /**
+   * `reachable` marks every blob in the graphs of `roots`, plus referrer entries (untagged, with
+   * a `subject`) whose subject is marked, to a fixed point. Unreadable nodes are skipped.
+   */
+  async reachable(roots: Descriptor[]): Promise<Set<string>> {
+    const marked = new Set<string>();
+    const mark = async (d: Descriptor): Promise<void> => {
+      if (marked.has(d.digest)) return;
+      marked.add(d.digest);
+      if (!isGraphNode(d)) return;
+      const node = await this.node(d).catch(() => undefined);
+      for (const c of node?.children ?? []) await mark(c);
+    };
+    const tagged = roots.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== undefined);
+    let pending = roots.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] === undefined);
+    for (const d of tagged) await mark(d);
+    for (let grew = true; grew; ) {
+      grew = false;
+      const rest: Descriptor[] = [];
+      for (const d of pending) {
+        const subject = isGraphNode(d) ? (await this.node(d).catch(() => undefined))?.subject : undefined;
+        if (subject !== undefined && marked.has(subject.digest)) {
+          await mark(d);
+          grew = true;
+        } else rest.push(d);
+      }
+      pending = rest;
+    }
+    return marked;
+  }
+
+  private async writeBlob(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
+    const { algorithm } = parseDigest(expected.digest);
+    await mkdir(join(this.root, BLOBS_DIR, algorithm), { recursive: true });
+    await mkdir(join(this.root, INGEST_DIR), { recursive: true });
+    const tmp = this.ingestPath();
+    const keep: Uint8Array[] | undefined = isGraphNode(expected) ? [] : undefined;
+    let renamed = false;
+    try {
+      const fh = await open(tmp, 'wx', 0o644);
+      try {
+        for await (const chunk of verifyContent(expected, content, signal)) {
+          keep?.push(chunk);
+          await fh.write(chunk);
+        }
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await chmod(tmp, 0o444);
+      await rename(tmp, this.blobPath(expected.digest));
+      renamed = true;
+    } finally {
+      if (!renamed) await unlink(tmp).catch(() => undefined);
+    }
+    if (keep !== undefined) await this.registerReferrer(expected, Buffer.concat(keep));
+  }
+
+  /** `registerReferrer` gives a referrer manifest an untagged index entry, once its graph is complete, so `referrers` finds it. */
+  async registerReferrer(desc: Descriptor, bytes: Uint8Array): Promise<void> {
+    const node = parseNode(desc, bytes);
+    if (node.subject === undefined) return;
+    const entry: Descriptor = { ...plain(desc), ...(node.artifactType === undefined ? {} : { artifactType: node.artifactType }) };
+    await this.updateIndex(async (manifests) => {
+      if (manifests.some((d) => d.digest === desc.digest)) return { manifests, result: undefined };
+      const missing = await this.missingFrom(desc);
+      if (missing !== undefined) throw incomplete(desc, missing);
+      return { manifests: [...manifests, entry], result: undefined };
+    });
+  }
+
+  private async sniffMediaType(digest: string): Promise<string | undefined> {
+    try {
+      const st = await stat(this.blobPath(digest));
+      if (st.size > MAX_MANIFEST_BYTES) return undefined;
+      const bytes = await fetchAll(this, { mediaType: 'application/octet-stream', digest, size: st.size }, MAX_MANIFEST_BYTES);
+      const parsed = decodeJson(bytes);
+      const mt = parsed !== undefined && isObject(parsed.value) ? parsed.value.mediaType : undefined;
+      return typeof mt === 'string' && (isManifestType(mt) || isIndexType(mt)) ? mt : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private ingestPath(): string {
+    return join(this.root, INGEST_DIR, `${SELF.pid}.${SELF.start}.${randomBytes(8).toString('hex')}`);
+  }
+
+  private async writeAtomic(name: string, text: string): Promise<void> {
+    await mkdir(join(this.root, INGEST_DIR), { recursive: true });
+    const tmp = this.ingestPath();
+    try {
+      const fh = await open(tmp, 'wx', 0o644);
+      try {
+        await fh.writeFile(text);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, join(this.root, name));
+    } catch (e) {
+      await unlink(tmp).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** `createOnce` writes a file only if absent, atomically and without clobbering a concurrent creator (link(2) fails on EEXIST). */
+  private async createOnce(name: string, text: string): Promise<void> {
+    const tmp = this.ingestPath();
+    const fh = await open(tmp, 'wx', 0o644);
+    try {
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await link(tmp, join(this.root, name));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    } finally {
+      await unlink(tmp);
+    }
+  }
+}
+
+function emptyIndex(): ImageIndex {
+  return { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [] };
+}
+
+/** `plain` keeps the fields an index entry records (no embedded data, no ref name). */
+function plain(d: Descriptor): Descriptor {
+  const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.artifactType !== undefined) out.artifactType = d.artifactType;
+  if (d.platform !== undefined) out.platform = d.platform;
+  const { [ANNOTATION_REF_NAME]: _ref, ...rest } = d.annotations ?? {};
+  if (Object.keys(rest).length > 0) out.annotations = rest;
+  return out;
+}
+
+async function closeContent(content: Content): Promise<void> {
+  if (Symbol.asyncIterator in content) await content[Symbol.asyncIterator]().return?.();
+}
+
+function incomplete(desc: Descriptor, missing: Descriptor): EbpmError {
+  return new EbpmError('GRAPH_INCOMPLETE', `${desc.digest}: ${missing.digest} is missing from the store`, {
+    hint: 'copy the whole graph (children first) before tagging it',
+    data: { digest: desc.digest, missing: missing.digest },
+  });
+}
+
+function invalid(root: string, why: string, cause?: unknown): EbpmError {
+  return new EbpmError('LAYOUT_INVALID', `${root}: not an OCI image layout: ${why}`, {
+    hint: 'point ebpm at a directory holding oci-layout, index.json and blobs/, or at an empty one',
+    data: { root },
+    cause,
+  });
+}

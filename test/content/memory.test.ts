@@ -1,0 +1,4 @@
+import { conformance } from './conformance.js';
+import { MemoryStore } from '../../src/content/memory.js';
+
+conformance('MemoryStore', async () => new MemoryStore());

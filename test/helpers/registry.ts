@@ -1,0 +1,162 @@
+/**
+ * Real-registry harness: `startRegistry()` runs the Debian `docker-registry` (distribution
+ * 2.8.2) on a free loopback port with its own temporary storage and config, waits until `/v2/`
+ * answers, and returns its address. Every registry started here is killed and its directory
+ * removed when the test process exits, even if a test forgets `stop()`.
+ *
+ *   const reg = await startRegistry();                              // anonymous push/pull
+ *   const reg = await startRegistry({ auth: 'htpasswd' });          // Basic: reg.users
+ *   const reg = await startRegistry({ auth: 'token', grants: {...} }); // Bearer: reg.tokens
+ *
+ * htpasswd files need bcrypt (2.8.2 accepts nothing else), and neither Node nor apache2-utils
+ * is available for it: the hashes come from `python3`'s `crypt` module (libxcrypt's `$2b$`),
+ * python3 being one of the packages `scripts/bootstrap.sh` installs. Cost 4, the minimum, keeps
+ * each authenticated request fast.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startTokenServer, type Grants, type TokenServer } from './token-server.js';
+
+export interface RegistryOptions {
+  /** `none` (default): anonymous; `htpasswd`: Basic with `users`; `token`: Bearer via a token server. */
+  auth?: 'none' | 'htpasswd' | 'token';
+  /** Users for `htpasswd` and `token` (default `{ alice: 'wonderland' }`). */
+  users?: Record<string, string>;
+  /** Per-user repository grants for `token` (see `startTokenServer`). */
+  grants?: Grants;
+  /** Token lifetime for `token`, in seconds (default 300). */
+  tokenExpiresIn?: number;
+  /** `http.relativeurls`: answer upload `Location`s as relative URLs. */
+  relativeUrls?: boolean;
+}
+
+export interface RunningRegistry {
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** `127.0.0.1:<port>`: what a reference names. */
+  readonly host: string;
+  /** The storage root (for tests that check what the registry really holds). */
+  readonly dataDir: string;
+  readonly users: Readonly<Record<string, string>>;
+  /** The token server when `auth: 'token'`. */
+  readonly tokens: TokenServer | undefined;
+  stop(): Promise<void>;
+}
+
+const live = new Set<{ child: ChildProcess; dir: string }>();
+process.once('exit', () => {
+  for (const r of live) {
+    r.child.kill('SIGKILL');
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+});
+
+/** `freePort` asks the kernel for an unused loopback port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** `bcryptLines` renders htpasswd lines (`user:$2b$04$…`) with python3's crypt. */
+export function bcryptLines(users: Record<string, string>): string {
+  const script = [
+    'import crypt, json, sys',
+    'for u, p in json.load(sys.stdin).items():',
+    '    print(u + ":" + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))',
+  ].join('\n');
+  return execFileSync('python3', ['-W', 'ignore', '-c', script], { input: JSON.stringify(users), encoding: 'utf8' });
+}
+
+function yaml(o: unknown, indent = ''): string {
+  if (typeof o !== 'object' || o === null) return JSON.stringify(o);
+  return Object.entries(o)
+    .map(([k, v]) => (typeof v === 'object' && v !== null ? `${indent}${k}:\n${yaml(v, `${indent}  `)}` : `${indent}${k}: ${JSON.stringify(v)}`))
+    .join('\n');
+}
+
+async function waitReady(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
+    try {
+      const res = await request(`${url}/v2/`);
+      await res.body.dump();
+      if (res.statusCode === 200 || res.statusCode === 401) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`docker-registry did not answer on ${url}: ${stderr()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** `startRegistry` runs a private docker-registry; see the file comment. */
+export async function startRegistry(opts: RegistryOptions = {}): Promise<RunningRegistry> {
+  const auth = opts.auth ?? 'none';
+  const users = opts.users ?? { alice: 'wonderland' };
+  const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'registry-'));
+  const tokens = auth === 'token' ? await startTokenServer({ users, grants: opts.grants, expiresIn: opts.tokenExpiresIn, dir }) : undefined;
+  const authConfig: Record<string, unknown> = {};
+  if (auth === 'htpasswd') {
+    writeFileSync(join(dir, 'htpasswd'), bcryptLines(users));
+    authConfig.auth = { htpasswd: { realm: 'ebpm-test', path: join(dir, 'htpasswd') } };
+  } else if (auth === 'token') {
+    authConfig.auth = { token: { realm: tokens!.realm, service: tokens!.service, issuer: tokens!.issuer, rootcertbundle: tokens!.certPath } };
+  }
+  // A taken port (another test file raced us for it) shows up as an early exit: try again.
+  for (let attempt = 0; ; attempt++) {
+    const port = await freePort();
+    const config = {
+      version: 0.1,
+      log: { level: 'error', accesslog: { disabled: true } },
+      storage: { filesystem: { rootdirectory: join(dir, 'data') }, delete: { enabled: true } },
+      http: { addr: `127.0.0.1:${port}`, secret: 'ebpm-test-secret', relativeurls: opts.relativeUrls ?? false },
+      ...authConfig,
+    };
+    writeFileSync(join(dir, 'config.yml'), `${yaml(config)}\n`);
+    const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      err = (err + d).slice(-4096);
+    });
+    const entry = { child, dir };
+    live.add(entry);
+    const url = `http://127.0.0.1:${port}`;
+    try {
+      await waitReady(url, child, () => err);
+    } catch (e) {
+      child.kill('SIGKILL');
+      live.delete(entry);
+      if (attempt < 3 && /address already in use/.test(err)) continue;
+      await tokens?.stop();
+      throw e;
+    }
+    return {
+      url,
+      host: `127.0.0.1:${port}`,
+      dataDir: join(dir, 'data'),
+      users,
+      tokens,
+      async stop() {
+        live.delete(entry);
+        if (child.exitCode === null) {
+          const exited = new Promise((r) => child.once('exit', r));
+          child.kill('SIGTERM');
+          await exited;
+        }
+        await tokens?.stop();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  }
+}
