@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { arch } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { EbpmError } from '../core/errors.js';
 import { cacheDir, type Env } from '../core/paths.js';
@@ -65,19 +65,51 @@ export interface CompileBpfOptions {
 /**
  * `compileBpf` compiles one `*.bpf.c` with the system clang (`-target bpf -g -O2`) and strips
  * DWARF (`llvm-strip -g`, keeping BTF), as libbpf-bootstrap does. Returns the object bytes.
+ * clang runs in the source's directory on its bare file name with `-fdebug-compilation-dir=.`,
+ * so the file names BTF line info records (`./sigsnoop.bpf.c`) do not depend on where the
+ * package sits: the same sources give the same object bytes anywhere.
  * A compiler error becomes `COMPILE_FAILED` carrying the command and clang's own output.
  */
 export async function compileBpf(source: string, output: string, opts: CompileBpfOptions): Promise<Uint8Array> {
   const vmlinuxDir = await vmlinuxHeader(opts.env);
   const args = [
-    '-target', 'bpf', '-g', '-O2', `-D__TARGET_ARCH_${bpfTargetArch()}`,
+    '-target', 'bpf', '-g', '-O2', '-fdebug-compilation-dir=.', `-D__TARGET_ARCH_${bpfTargetArch()}`,
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
     '-I', vmlinuxDir, '-I', INCLUDE_DIR,
     ...(opts.cflags ?? []),
-    '-c', source, '-o', output,
+    '-c', basename(source), '-o', output,
   ];
-  await tool('clang', args);
+  await tool('clang', args, { cwd: dirname(source) });
   await tool('llvm-strip', ['-g', output]);
+  return new Uint8Array(await readFile(output));
+}
+
+/** `WASI_SYSROOT` is where Debian's wasi-libc installs (`/usr/lib/wasm32-wasi/libc.a`). */
+export const WASI_SYSROOT = '/usr';
+
+export interface CompileWasmOptions {
+  /** Extra include directories (the build directory with the generated `*.bpf.o.h`). */
+  includes?: string[];
+  /** Extra clang flags from the package manifest (`wasmCflags`). */
+  cflags?: string[];
+}
+
+/**
+ * `compileWasm` compiles a C user-space program to a `wasm32-wasi` command module with clang
+ * and wasi-libc. `--export-table` exports `__indirect_function_table`, through which the host
+ * calls the guest's ring-buffer callback (wasm-bpf ABI); `--allow-undefined` leaves the
+ * `wasm_bpf` host functions as imports; `--strip-debug` drops wasi-libc's DWARF (about 100 KiB).
+ */
+export async function compileWasm(source: string, output: string, opts: CompileWasmOptions = {}): Promise<Uint8Array> {
+  const args = [
+    '--target=wasm32-wasi', `--sysroot=${WASI_SYSROOT}`, '-O2',
+    '-Wl,--export-table', '-Wl,--allow-undefined', '-Wl,--strip-debug',
+    ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
+    '-I', INCLUDE_DIR,
+    ...(opts.cflags ?? []),
+    basename(source), '-o', output,
+  ];
+  await tool('clang', args, { cwd: dirname(source) });
   return new Uint8Array(await readFile(output));
 }
 

@@ -3,6 +3,8 @@ import type { Command, Io } from './command.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  build: () => import('./commands/build.js'),
+  inspect: () => import('./commands/inspect.js'),
 };
 
 const VERSION = '0.1.0';

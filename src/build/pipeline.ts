@@ -1,0 +1,141 @@
+/**
+ * `buildPackage`: a package source directory in, an ebpm package (manifest, config, layers) out,
+ * in memory. Stages: read sources → compile BPF objects → compile or read the Wasm module →
+ * parse everything → metadata → pack (registry-spec/package-v1.md §2–§4).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { arch } from 'node:os';
+import { basename, join } from 'node:path';
+import { parseObject, type ObjectSpec } from '../bpf/object.js';
+import { sha256Digest } from '../core/digest.js';
+import { EbpmError, withContext } from '../core/errors.js';
+import type { Env } from '../core/paths.js';
+import { packPackage, type PackageFile, type PackedPackage } from '../package/artifact.js';
+import { parseDocComments, type DocComment } from '../package/doc-comments.js';
+import { assembleMetadata, embeddedName } from '../package/extract.js';
+import { EBPM_BPF_OBJECT, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
+import type { PackageMetadata } from '../package/metadata.js';
+import { compact } from '../package/fields.js';
+import { embeddedObjects, parseWasm } from '../wasm/module.js';
+import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
+import { sourceTarball } from './source-tar.js';
+import { compileBpf, compileWasm } from './toolchain.js';
+
+export interface BuildOptions {
+  readonly env: Env;
+  /** A private scratch directory for compiler outputs. */
+  readonly workDir: string;
+}
+
+export interface BuiltPackage {
+  readonly sources: PackageSources;
+  readonly metadata: PackageMetadata;
+  readonly packed: PackedPackage;
+  /** `org.opencontainers.image.created`. */
+  readonly created: string;
+}
+
+/** `SOURCE_TARBALL` is the title of the sources layer. */
+export const SOURCE_TARBALL = 'source.tar.gz';
+
+interface Compiled {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly spec: ObjectSpec;
+  readonly docs: ReadonlyMap<string, DocComment>;
+}
+
+export async function buildPackage(dir: string, opts: BuildOptions): Promise<BuiltPackage> {
+  const sources = await readSources(dir, opts.env);
+  const { manifest } = sources;
+  const compiled: Compiled[] = [];
+  for (const src of sources.bpf) {
+    const name = objectName(src);
+    const out = join(opts.workDir, name);
+    const bytes = await compileBpf(join(dir, src), out, { cflags: [...manifest.cflags], env: opts.env });
+    const docs = parseDocComments(await readFile(join(dir, src), 'utf8'), src);
+    compiled.push({ name, bytes, spec: parse(name, bytes), docs });
+    await writeFile(join(opts.workDir, `${name}.h`), cArray(name, bytes));
+  }
+
+  let wasm: { name: string; bytes: Uint8Array } | undefined;
+  if (sources.wasm) {
+    const w = sources.wasm;
+    const name = basename(w.path).replace(/\.c$/, '.wasm');
+    const bytes = w.prebuilt
+      ? new Uint8Array(await readFile(join(dir, w.path)))
+      : await compileWasm(join(dir, w.path), join(opts.workDir, name), { includes: [opts.workDir], cflags: [...manifest.wasmCflags] });
+    wasm = { name, bytes };
+  }
+  const module = wasm ? wrap(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
+  const embedded = module ? embeddedObjects(module).map((e) => ({ ...e, digest: sha256Digest(e.bytes) })) : [];
+  const embeddedDigests = new Set(embedded.map((e) => e.digest));
+
+  const objects = compiled.map((c) => {
+    const digest = sha256Digest(c.bytes);
+    return { spec: c.spec, facts: { name: c.name, digest, size: c.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: c.docs } };
+  });
+  const seen = new Set(objects.map((o) => o.facts.digest));
+  for (const e of embedded) {
+    if (seen.has(e.digest)) continue;
+    seen.add(e.digest);
+    const name = embeddedName(e.address);
+    objects.push({ spec: parse(`${wasm!.name}: ${name}`, e.bytes), facts: { name, digest: e.digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() } });
+  }
+  const metadata = assembleMetadata(
+    compact({
+      name: manifest.name,
+      version: manifest.version,
+      description: manifest.description,
+      license: manifest.license,
+      keywords: manifest.keywords,
+      authors: manifest.authors,
+      homepage: manifest.homepage,
+      repository: manifest.repository,
+      architecture: ociArch(),
+    }),
+    objects,
+    wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
+  );
+
+  const files: PackageFile[] = compiled.map((c) => ({ title: c.name, mediaType: EBPM_BPF_OBJECT, bytes: c.bytes }));
+  if (wasm) files.push({ title: wasm.name, mediaType: EBPM_WASM_MODULE, bytes: wasm.bytes });
+  if (sources.readme) files.push({ title: basename(sources.readme), mediaType: EBPM_README, bytes: new Uint8Array(await readFile(join(dir, sources.readme))) });
+  if (manifest.source) {
+    const tarFiles = await Promise.all(sources.files.map(async (p) => ({ path: p, bytes: new Uint8Array(await readFile(join(dir, p))) })));
+    files.push({ title: SOURCE_TARBALL, mediaType: EBPM_SOURCE, bytes: await sourceTarball(tarFiles, sources.created) });
+  }
+  const created = rfc3339(sources.created);
+  return { sources, metadata, packed: packPackage(metadata, files, created), created };
+}
+
+function wrap<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw withContext(what, e);
+  }
+}
+
+function parse(name: string, bytes: Uint8Array): ObjectSpec {
+  return wrap(name, () => parseObject(bytes));
+}
+
+/**
+ * `cArray` renders an object as a C header, as `xxd -i` names it (`sigsnoop.bpf.o` →
+ * `sigsnoop_bpf_o[]`, `sigsnoop_bpf_o_len`), for the Wasm program to embed.
+ */
+export function cArray(name: string, bytes: Uint8Array): string {
+  const id = name.replace(/[^A-Za-z0-9_]/g, '_');
+  const lines: string[] = [];
+  for (let i = 0; i < bytes.length; i += 16) lines.push('  ' + Array.from(bytes.subarray(i, i + 16), (b) => `0x${b.toString(16).padStart(2, '0')}`).join(', ') + ',');
+  return `/* ${name}: generated by ebpm build */\nstatic const unsigned char ${id}[] __attribute__((aligned(8))) = {\n${lines.join('\n')}\n};\nstatic const unsigned int ${id}_len = ${bytes.length};\n`;
+}
+
+/** `ociArch` names this machine's architecture as OCI platforms do (Go's GOARCH). */
+export function ociArch(nodeArch: string = arch()): string {
+  const map: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loong64' };
+  const a = map[nodeArch];
+  if (!a) throw new EbpmError('UNSUPPORTED_ARCH', `no OCI architecture name for ${nodeArch}`);
+  return a;
+}

@@ -1,0 +1,153 @@
+/**
+ * The OCI mapping of an ebpm package (registry-spec/package-v1.md §2), both ways: `packPackage`
+ * turns metadata and files into a manifest and blobs (pure), `readPackage` reads a manifest back
+ * from any `Fetcher` and checks that its layers agree with its metadata.
+ */
+import {
+  ANNOTATION_AUTHORS,
+  ANNOTATION_CREATED,
+  ANNOTATION_DESCRIPTION,
+  ANNOTATION_LICENSES,
+  ANNOTATION_SOURCE,
+  ANNOTATION_TITLE,
+  ANNOTATION_URL,
+  ANNOTATION_VERSION,
+  MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_IMAGE_MANIFEST,
+  canonicalJson,
+  descriptorFor,
+  manifestBytes,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+} from '../core/oci.js';
+import { EbpmError } from '../core/errors.js';
+import type { Fetcher } from '../content/storage.js';
+import { fetchAll } from '../content/storage.js';
+import { BPFMAN_LABEL_MAPS, BPFMAN_LABEL_PROGRAMS, EBPM_ARTIFACT_TYPE, EBPM_BPF_OBJECT, EBPM_CONFIG, EBPM_WASM_MODULE } from './media-types.js';
+import type { PackageMetadata } from './metadata.js';
+import { validateMetadata } from './validate.js';
+
+/** `PackageFile` is one layer to be: its file name, media type and bytes. */
+export interface PackageFile {
+  readonly title: string;
+  readonly mediaType: string;
+  readonly bytes: Uint8Array;
+}
+
+export interface PackedPackage {
+  readonly manifest: ImageManifest;
+  /** The manifest's descriptor (what a tag points at). */
+  readonly descriptor: Descriptor;
+  /** Every blob: manifest, config and layers, with their descriptors. */
+  readonly blobs: readonly { readonly descriptor: Descriptor; readonly bytes: Uint8Array }[];
+}
+
+/** Largest config blob read: metadata of a package with many programs stays far below. */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * `packPackage` lays out a package as an OCI image manifest. `files` are the layers in spec
+ * order (objects, Wasm, README, sources); `created` is an RFC 3339 time. The same inputs give
+ * the same bytes: the config and manifest are canonical JSON.
+ */
+export function packPackage(meta: PackageMetadata, files: readonly PackageFile[], created: string): PackedPackage {
+  const config = new TextEncoder().encode(canonicalJson(meta));
+  const configDesc = descriptorFor(EBPM_CONFIG, config);
+  const layers = files.map((f) => ({ descriptor: descriptorFor(f.mediaType, f.bytes, { annotations: { [ANNOTATION_TITLE]: f.title } }), bytes: f.bytes }));
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_IMAGE_MANIFEST,
+    artifactType: EBPM_ARTIFACT_TYPE,
+    config: configDesc,
+    layers: layers.map((l) => l.descriptor),
+    annotations: manifestAnnotations(meta, created),
+  };
+  const bytes = manifestBytes(manifest);
+  const descriptor = descriptorFor(MEDIA_TYPE_IMAGE_MANIFEST, bytes, { artifactType: EBPM_ARTIFACT_TYPE });
+  return { manifest, descriptor, blobs: [{ descriptor, bytes }, { descriptor: configDesc, bytes: config }, ...layers] };
+}
+
+function manifestAnnotations(meta: PackageMetadata, created: string): Record<string, string> {
+  const a: Record<string, string> = {
+    [ANNOTATION_TITLE]: meta.name,
+    [ANNOTATION_VERSION]: meta.version,
+    [ANNOTATION_CREATED]: created,
+  };
+  if (meta.description) a[ANNOTATION_DESCRIPTION] = meta.description;
+  if (meta.license) a[ANNOTATION_LICENSES] = meta.license;
+  if (meta.homepage) a[ANNOTATION_URL] = meta.homepage;
+  if (meta.repository) a[ANNOTATION_SOURCE] = meta.repository;
+  if (meta.authors.length) a[ANNOTATION_AUTHORS] = meta.authors.join(', ');
+  const programs = Object.fromEntries(meta.objects.flatMap((o) => o.programs.map((p) => [p.name, p.type])));
+  const maps = Object.fromEntries(meta.objects.flatMap((o) => o.maps.map((m) => [m.name, m.type])));
+  a[BPFMAN_LABEL_PROGRAMS] = canonicalJson(programs);
+  a[BPFMAN_LABEL_MAPS] = canonicalJson(maps);
+  return a;
+}
+
+/** `Package` is an ebpm package read back from a store. */
+export interface Package {
+  readonly descriptor: Descriptor;
+  readonly manifest: ImageManifest;
+  readonly metadata: PackageMetadata;
+  /** The layer of each file, by title. */
+  readonly layers: ReadonlyMap<string, Descriptor>;
+}
+
+/** `isEbpmManifest` tells an ebpm package manifest from foreign artifacts. */
+export function isEbpmManifest(m: ImageManifest): boolean {
+  return m.artifactType === EBPM_ARTIFACT_TYPE || m.config.mediaType === EBPM_CONFIG;
+}
+
+/**
+ * `readPackage` fetches and checks an ebpm package: the manifest, its config against the
+ * metadata schema, and that every object and the Wasm module the metadata lists as a layer has
+ * a layer of that title with the same digest and size (`PACKAGE_INVALID` otherwise).
+ */
+export async function readPackage(store: Fetcher, descriptor: Descriptor): Promise<Package> {
+  const manifest = parseManifest(await fetchAll(store, descriptor, MAX_MANIFEST_BYTES), descriptor.mediaType);
+  if (!isEbpmManifest(manifest)) {
+    throw new EbpmError('NOT_EBPM_PACKAGE', `manifest ${descriptor.digest}: not an ebpm package (artifactType ${manifest.artifactType ?? 'unset'}, config ${manifest.config.mediaType})`, {
+      hint: 'ebpm reads foreign formats through inspect; see registry-spec/package-v1.md §5',
+    });
+  }
+  const metadata = parseMetadataBlob(await fetchAll(store, manifest.config, MAX_CONFIG_BYTES));
+  return { descriptor, manifest, metadata, layers: checkLayers(manifest, metadata) };
+}
+
+/** `parseMetadataBlob` decodes and validates a config blob. */
+export function parseMetadataBlob(bytes: Uint8Array): PackageMetadata {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    throw new EbpmError('METADATA_INVALID', `package metadata: not JSON: ${(e as Error).message}`, { cause: e, hint: 'the package config blob is damaged; rebuild or re-push the package' });
+  }
+  return validateMetadata(v);
+}
+
+function checkLayers(manifest: ImageManifest, meta: PackageMetadata): Map<string, Descriptor> {
+  const layers = new Map<string, Descriptor>();
+  const problems: string[] = [];
+  for (const l of manifest.layers) {
+    const title = l.annotations?.[ANNOTATION_TITLE];
+    if (title === undefined) continue;
+    if (layers.has(title)) problems.push(`two layers titled ${title}`);
+    layers.set(title, l);
+  }
+  const expect = (name: string, mediaType: string, digest: string, size: number) => {
+    const l = layers.get(name);
+    if (!l) problems.push(`no layer titled ${name}`);
+    else if (l.mediaType !== mediaType || l.digest !== digest || l.size !== size) problems.push(`layer ${name} does not match the metadata`);
+  };
+  for (const o of meta.objects) if (o.layer) expect(o.name, EBPM_BPF_OBJECT, o.digest, o.size);
+  if (meta.wasm) expect(meta.wasm.name, EBPM_WASM_MODULE, meta.wasm.digest, meta.wasm.size);
+  if (problems.length) {
+    throw new EbpmError('PACKAGE_INVALID', `package ${meta.name}@${meta.version}: ${problems.join('; ')}`, {
+      hint: 'the manifest and its metadata disagree; rebuild the package with ebpm build',
+      data: { problems },
+    });
+  }
+  return layers;
+}

@@ -1,0 +1,162 @@
+/**
+ * Package metadata derived from what the reader finds in a BPF object (`parseObject`) plus the
+ * source's doc comments (registry-spec/package-v1.md §3.1–3.5, §3.7).
+ */
+import { findType, skipModifiers } from '../bpf/btf.js';
+import { describeType } from '../bpf/layout.js';
+import { EXPORT_MARKER, type GlobalSpec, type ObjectSpec } from '../bpf/object.js';
+import type { Digest } from '../core/digest.js';
+import { EbpmError } from '../core/errors.js';
+import type { DocComment } from './doc-comments.js';
+import { compact } from './fields.js';
+import type { BpfObjectMeta, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
+import type { WasmModule } from '../wasm/module.js';
+import { validateMetadata } from './validate.js';
+import { cTypeName, decodeDefault, parameterKind } from './values.js';
+
+/** Globals that mark things for tools rather than configure the program. */
+const MARKERS = [EXPORT_MARKER, '__ebpm_', '__eunomia_dummy', 'gadget_'];
+const EUNOMIA_DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
+const GADGET_TRACER = /^gadget_tracer_[A-Za-z0-9_]+?___([A-Za-z0-9_]+?)___([A-Za-z0-9_]+)$/;
+const EVENT_MAPS = new Set(['ringbuf', 'perf_event_array']);
+
+export interface ObjectFacts {
+  readonly name: string;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly layer: boolean;
+  readonly embedded: boolean;
+  /** Doc comments of the object's source, by declared name (empty for prebuilt objects). */
+  readonly docs: ReadonlyMap<string, DocComment>;
+}
+
+/** `objectMetadata` describes one BPF object for the package config. */
+export function objectMetadata(spec: ObjectSpec, facts: ObjectFacts): BpfObjectMeta {
+  const maps = spec.maps.map((m): MapMeta => {
+    const doc = facts.docs.get(m.name);
+    const value = m.valueTypeId !== null && spec.btf ? describeType(spec.btf, m.valueTypeId) : undefined;
+    if (doc?.sample?.type === 'log2_hist' && !(value?.kind === 'struct' && value.fields.some((f) => f.name === 'slots' && f.layout.kind === 'array'))) {
+      throw new EbpmError('DOC_COMMENT_INVALID', `${facts.name}: map ${m.name}: @sample log2_hist needs a value struct with a slots array`, {
+        hint: 'declare the map with __type(value, struct hist) where struct hist has `__u32 slots[N]`',
+      });
+    }
+    return compact({
+      name: m.name,
+      type: m.type,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      description: doc?.description,
+      key: m.keyTypeId !== null && spec.btf ? describeType(spec.btf, m.keyTypeId) : undefined,
+      value,
+      sample: doc?.sample,
+    });
+  });
+  return compact({
+    name: facts.name,
+    digest: facts.digest,
+    size: facts.size,
+    layer: facts.layer,
+    embedded: facts.embedded,
+    license: spec.license ?? undefined,
+    programs: spec.programs.map((p) => compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined })),
+    maps,
+    parameters: spec.globals.filter(isParameter).map((g) => parameter(g, facts.docs.get(g.name))),
+    exports: exportsOf(spec, maps),
+  });
+}
+
+function isParameter(g: GlobalSpec): boolean {
+  return g.linkage === 'global' && !MARKERS.some((m) => g.name.startsWith(m));
+}
+
+function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
+  const cmd = doc?.cmdarg;
+  return compact({
+    name: g.name,
+    section: g.section,
+    offset: g.offset,
+    size: g.size,
+    type: g.type || cTypeName(g.layout),
+    kind: parameterKind(g.layout),
+    default: decodeDefault(g.layout, g.defaultValue),
+    description: doc?.description ?? cmd?.help,
+    flag: compact({ long: cmd?.long ?? g.name.replace(/_/g, '-').toLowerCase(), short: cmd?.short }),
+  });
+}
+
+/**
+ * Exports come from `EBPM_EXPORT` (read by `parseObject`), eunomia's `__eunomia_dummy_<struct>_ptr`
+ * (bound to the object's one ring buffer or perf event array, as ecli does) and Inspektor
+ * Gadget's `gadget_tracer_<name>___<map>___<struct>`.
+ */
+function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[]): ExportMeta[] {
+  const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
+  const btf = spec.btf;
+  if (btf === null) return out;
+  const taken = () => new Set(out.map((e) => e.map));
+  for (const t of btf.types) {
+    if (t.kind !== 'var') continue;
+    const ig = GADGET_TRACER.exec(t.name);
+    if (ig) {
+      const struct = findType(btf, 'struct', ig[2]!);
+      if (struct && !taken().has(ig[1]!)) out.push({ map: ig[1]!, type: describeType(btf, struct.id) });
+      continue;
+    }
+    const eu = EUNOMIA_DUMMY.exec(t.name);
+    const free = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));
+    if (eu && free.length === 1) {
+      const ptr = skipModifiers(btf, t.type);
+      if (ptr.kind === 'ptr') out.push({ map: free[0]!.name, type: describeType(btf, skipModifiers(btf, ptr.type).id) });
+    }
+  }
+  return out;
+}
+
+/** `requirementsOf` is the union of what the objects need from the kernel, lists sorted. */
+export function requirementsOf(specs: readonly ObjectSpec[]): Requirements {
+  const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
+  return {
+    programTypes: sorted(specs.flatMap((s) => s.programs.map((p) => p.type))),
+    mapTypes: sorted(specs.flatMap((s) => s.maps.map((m) => m.type))),
+    helpers: sorted(specs.flatMap((s) => s.programs.flatMap((p) => p.helpers.map((h) => h.name ?? `helper#${h.id}`)))),
+    kernelTypes: sorted(specs.flatMap((s) => s.kernelTypes)),
+    kernelBtf: specs.some((s) => s.needsKernelBtf),
+  };
+}
+
+/** What a package says about itself, outside its objects. */
+export type PackageInfo = Pick<PackageMetadata, 'name' | 'version' | 'description' | 'license' | 'keywords' | 'authors' | 'homepage' | 'repository' | 'architecture'>;
+
+/**
+ * `assembleMetadata` puts the package metadata together from its description, its objects
+ * (each parsed, with its facts) and its Wasm module, and validates the result.
+ */
+export function assembleMetadata(
+  info: PackageInfo,
+  objects: readonly { readonly spec: ObjectSpec; readonly facts: ObjectFacts }[],
+  wasm?: { readonly name: string; readonly digest: Digest; readonly size: number; readonly module: WasmModule },
+): PackageMetadata {
+  const wasmMeta: WasmMeta | undefined = wasm && {
+    name: wasm.name,
+    digest: wasm.digest,
+    size: wasm.size,
+    imports: wasm.module.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
+    exports: wasm.module.exports.map((x) => x.name),
+  };
+  return validateMetadata(
+    compact({
+      schemaVersion: 1,
+      ...info,
+      objects: objects.map((o) => objectMetadata(o.spec, o.facts)),
+      wasm: wasmMeta,
+      requirements: requirementsOf(objects.map((o) => o.spec)),
+    }),
+  );
+}
+
+/** `embeddedName` names an object found only inside a Wasm module, by its address there. */
+export function embeddedName(address: number): string {
+  return `embedded-${address.toString(16).padStart(8, '0')}.bpf.o`;
+}

@@ -1,0 +1,227 @@
+/**
+ * Reading the formats already out there as ebpm metadata, as far as they go
+ * (registry-spec/package-v1.md §5): loose BPF objects and Wasm modules, eunomia `package.json`,
+ * and OCI artifacts of wasm-bpf/ecli, the CNCF Wasm artifact, Inspektor Gadget, bumblebee and
+ * bpfman. Programs, maps, parameters and exports always come from the objects themselves.
+ */
+import { gunzipSync, inflateSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { parseObject, type ObjectSpec } from '../bpf/object.js';
+import { fetchAll, type Fetcher } from '../content/storage.js';
+import { sha256Digest } from '../core/digest.js';
+import { EbpmError, withContext } from '../core/errors.js';
+import { ANNOTATION_AUTHORS, ANNOTATION_DESCRIPTION, ANNOTATION_SOURCE, ANNOTATION_TITLE, ANNOTATION_URL, ANNOTATION_VERSION, type Descriptor, type ImageManifest } from '../core/oci.js';
+import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
+import type { DocComment, SampleSpec } from './doc-comments.js';
+import { assembleMetadata, embeddedName, type ObjectFacts, type PackageInfo } from './extract.js';
+import { Checks, compact } from './fields.js';
+import * as mt from './media-types.js';
+import type { PackageMetadata } from './metadata.js';
+import { PACKAGE_NAME } from './source-manifest.js';
+import { tagVersion } from './version.js';
+
+export type ForeignFormat = 'bpf-object' | 'wasm-module' | 'eunomia' | 'wasm-bpf' | 'cncf-wasm' | 'gadget' | 'bumblebee' | 'bpfman';
+
+/** Largest BPF object or Wasm module read from an artifact. */
+export const MAX_PROGRAM_BYTES = 64 * 1024 * 1024;
+
+interface LooseObject {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly docs?: ReadonlyMap<string, DocComment>;
+}
+
+/** `packageName` turns a file or repository name into a valid package name (`Bootstrap_BPF.o` → `bootstrap-bpf`). */
+export function packageName(s: string): string {
+  const n = s.toLowerCase().replace(/\.(bpf\.)?(o|wasm|json)$/, '').replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return PACKAGE_NAME.test(n) ? n : 'unnamed';
+}
+
+/**
+ * `describeFiles` builds metadata for loose objects and an optional Wasm module (whose embedded
+ * objects are declared too). `info.version` defaults to `0.0.0`.
+ */
+export function describeFiles(info: Partial<PackageInfo> & { name: string }, objects: readonly LooseObject[], wasm?: { name: string; bytes: Uint8Array }): PackageMetadata {
+  const module: WasmModule | undefined = wasm ? at(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
+  const embedded = module ? embeddedObjects(module) : [];
+  const embeddedDigests = new Set(embedded.map((e) => sha256Digest(e.bytes)));
+  const entries: { spec: ObjectSpec; facts: ObjectFacts }[] = [];
+  const seen = new Set<string>();
+  for (const o of objects) {
+    const digest = sha256Digest(o.bytes);
+    seen.add(digest);
+    entries.push({ spec: at(o.name, () => parseObject(o.bytes)), facts: { name: o.name, digest, size: o.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: o.docs ?? new Map() } });
+  }
+  for (const e of embedded) {
+    const digest = sha256Digest(e.bytes);
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    const name = embeddedName(e.address);
+    entries.push({ spec: at(`${wasm!.name}: ${name}`, () => parseObject(e.bytes)), facts: { name, digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() } });
+  }
+  if (entries.length === 0) {
+    throw new EbpmError('NO_BPF_OBJECTS', `${info.name}: no BPF object found`, { hint: 'the artifact carries no BPF ELF object, and its Wasm module embeds none ebpm can see' });
+  }
+  return assembleMetadata(
+    compact({ keywords: [], authors: [], architecture: 'unknown', version: '0.0.0', ...info }) as PackageInfo,
+    entries,
+    wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
+  );
+}
+
+function at<T>(what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw withContext(what, e);
+  }
+}
+
+/**
+ * `readEunomiaPackage` reads an ecc `package.json` (eunomia-bpf ≥ 0.3): `bpf_object` is
+ * base64 of the zlib-deflated ELF, checked against `bpf_object_size`; `meta.bpf_skel` gives
+ * variable descriptions and `cmdarg`s and map `sample` settings.
+ */
+export function readEunomiaPackage(text: string, fileName: string): PackageMetadata {
+  const bad = (problem: string) => new EbpmError('FOREIGN_INVALID', `${fileName}: eunomia package: ${problem}`, { hint: 'the file is not a package.json written by eunomia-bpf ecc 0.3 or later' });
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw bad('not JSON');
+  }
+  const f = new Checks();
+  const o = f.object(v, '(root)') ?? {};
+  const b64 = f.text(f.required(o, 'bpf_object', ''), 'bpf_object');
+  const size = f.integer(f.required(o, 'bpf_object_size', ''), 'bpf_object_size', 1, MAX_PROGRAM_BYTES);
+  const skel = f.object(f.object(f.required(o, 'meta', ''), 'meta')?.bpf_skel, 'meta.bpf_skel') ?? {};
+  if (f.problems.length || b64 === undefined || size === undefined) throw bad(f.problems.join('; '));
+  let elf: Uint8Array;
+  try {
+    elf = new Uint8Array(inflateSync(Buffer.from(b64, 'base64'), { maxOutputLength: size + 1 }));
+  } catch {
+    throw bad('bpf_object does not inflate');
+  }
+  if (elf.length !== size) throw bad(`bpf_object inflates to ${elf.length} bytes, not bpf_object_size ${size}`);
+  const docs = new Map<string, DocComment>();
+  for (const sec of Array.isArray(skel.data_sections) ? skel.data_sections : []) {
+    for (const x of Array.isArray(sec?.variables) ? sec.variables : []) {
+      if (typeof x?.name !== 'string') continue;
+      const c = x.cmdarg ?? {};
+      docs.set(x.name, {
+        name: x.name,
+        line: 0,
+        ...(typeof x.description === 'string' ? { description: x.description } : {}),
+        cmdarg: compact({ long: typeof c.long === 'string' ? c.long : undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined, help: typeof c.help === 'string' ? c.help : undefined }),
+      });
+    }
+  }
+  for (const m of Array.isArray(skel.maps) ? skel.maps : []) {
+    if (typeof m?.name !== 'string' || typeof m.sample !== 'object' || m.sample === null) continue;
+    const s = m.sample;
+    const type = ['log2_hist', 'linear_hist', 'default_kv'].includes(s.type) ? s.type : 'default_kv';
+    const sample: SampleSpec = compact({ interval: Number.isInteger(s.interval) && s.interval > 0 ? s.interval : 1000, type, unit: typeof s.unit === 'string' ? s.unit : undefined, clearMap: s.clear_map === true });
+    docs.set(m.name, { name: m.name, line: 0, sample });
+  }
+  const objName = typeof skel.obj_name === 'string' ? skel.obj_name.replace(/_bpf$/, '') : fileName;
+  const doc = (skel.doc ?? {}) as Record<string, unknown>;
+  const version = typeof doc.version === 'string' && tagVersion(doc.version) ? doc.version : '0.1.0';
+  const description = typeof doc.brief === 'string' ? doc.brief : typeof doc.description === 'string' ? doc.description : undefined;
+  return describeFiles(compact({ name: packageName(objName), version, description }), [{ name: `${packageName(objName)}.bpf.o`, bytes: elf, docs }]);
+}
+
+/** `foreignFormat` recognises a foreign OCI manifest, or returns undefined. */
+export function foreignFormat(m: ImageManifest, config?: Uint8Array): ForeignFormat | undefined {
+  const layers = new Set(m.layers.map((l) => l.mediaType));
+  if (m.artifactType === mt.GADGET_ARTIFACT_TYPE || layers.has(mt.GADGET_EBPF)) return 'gadget';
+  if (m.config.mediaType === mt.BUMBLEBEE_CONFIG || layers.has(mt.BUMBLEBEE_PROGRAM)) return 'bumblebee';
+  if (m.config.mediaType === mt.WASM_BPF_CONFIG || layers.has(mt.WASM_BPF_LAYER)) return 'wasm-bpf';
+  if (m.config.mediaType === mt.CNCF_WASM_CONFIG || layers.has(mt.CNCF_WASM_LAYER)) return 'cncf-wasm';
+  if (config && bpfmanLabels(config)) return 'bpfman';
+  return undefined;
+}
+
+function bpfmanLabels(config: Uint8Array): Record<string, string> | undefined {
+  try {
+    const c = JSON.parse(new TextDecoder().decode(config)) as { config?: { Labels?: Record<string, string> } };
+    const labels = c.config?.Labels;
+    return labels && Object.keys(labels).some((k) => k.startsWith('io.ebpf.')) ? labels : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `readForeignManifest` maps a foreign OCI manifest onto ebpm metadata, fetching its object and
+ * Wasm layers. `fallback` names the package when the artifact's annotations do not (the
+ * repository name and tag of the reference).
+ */
+export async function readForeignManifest(store: Fetcher, m: ImageManifest, fallback: { name: string; tag?: string }): Promise<{ format: ForeignFormat; metadata: PackageMetadata }> {
+  const config = m.config.size <= 1024 * 1024 ? await fetchAll(store, m.config, 1024 * 1024) : undefined;
+  const format = foreignFormat(m, config);
+  if (format === undefined) {
+    throw new EbpmError('FORMAT_UNKNOWN', `manifest with config ${m.config.mediaType}: not a package format ebpm reads`, { hint: 'ebpm reads ebpm, eunomia/wasm-bpf, CNCF Wasm, Inspektor Gadget, bumblebee and bpfman artifacts' });
+  }
+  const a = m.annotations ?? {};
+  const layer = (types: readonly string[]) => m.layers.find((l) => types.includes(l.mediaType));
+  const fetch = (d: Descriptor) => fetchAll(store, d, MAX_PROGRAM_BYTES);
+  const title = (d: Descriptor, dflt: string) => packageName(d.annotations?.[ANNOTATION_TITLE] ?? dflt) + (dflt.endsWith('.wasm') ? '.wasm' : '.bpf.o');
+  const info = compact({
+    name: packageName(a[ANNOTATION_TITLE] ?? fallback.name),
+    version: a[ANNOTATION_VERSION] && tagVersion(a[ANNOTATION_VERSION]) ? a[ANNOTATION_VERSION] : (fallback.tag && tagVersion(fallback.tag)) ?? '0.0.0',
+    description: a[ANNOTATION_DESCRIPTION],
+    homepage: a[ANNOTATION_URL],
+    repository: a[ANNOTATION_SOURCE],
+    authors: a[ANNOTATION_AUTHORS] ? a[ANNOTATION_AUTHORS].split(/,\s*/) : [],
+  });
+  const objects: LooseObject[] = [];
+  let wasm: { name: string; bytes: Uint8Array } | undefined;
+  switch (format) {
+    case 'wasm-bpf':
+    case 'cncf-wasm': {
+      const l = layer([mt.WASM_BPF_LAYER, mt.CNCF_WASM_LAYER]);
+      if (l) wasm = { name: title(l, 'app.wasm'), bytes: await fetch(l) };
+      break;
+    }
+    case 'gadget': {
+      const o = layer([mt.GADGET_EBPF]);
+      if (o) objects.push({ name: title(o, 'program.bpf.o'), bytes: await fetch(o) });
+      const w = layer([mt.GADGET_WASM]);
+      if (w) wasm = { name: title(w, 'program.wasm'), bytes: await fetch(w) };
+      break;
+    }
+    case 'bumblebee': {
+      const o = layer([mt.BUMBLEBEE_PROGRAM]);
+      if (o) objects.push({ name: 'program.bpf.o', bytes: await fetch(o) });
+      break;
+    }
+    case 'bpfman': {
+      const labels = bpfmanLabels(config!)!;
+      const l = layer(['application/vnd.oci.image.layer.v1.tar+gzip', mt.DOCKER_LAYER_GZIP]);
+      if (l) objects.push(...(await objectsInTarball(await fetch(l), labels['io.ebpf.filename'])));
+      break;
+    }
+    default:
+      break;
+  }
+  return { format, metadata: describeFiles(info, objects, wasm) };
+}
+
+/** The `.o` files of a bpfman image layer (or the one `io.ebpf.filename` names). */
+async function objectsInTarball(gz: Uint8Array, only: string | undefined): Promise<LooseObject[]> {
+  const ex = tar.extract();
+  const out: LooseObject[] = [];
+  const done = (async () => {
+    for await (const entry of ex) {
+      const name = entry.header.name.replace(/^\.?\//, '');
+      const chunks: Buffer[] = [];
+      for await (const c of entry) chunks.push(c as Buffer);
+      if (entry.header.type === 'file' && name.endsWith('.o') && !name.includes('/') && (only === undefined || name === only)) {
+        out.push({ name: name.replace(/\.o$/, '').replace(/\.bpf$/, '') + '.bpf.o', bytes: new Uint8Array(Buffer.concat(chunks)) });
+      }
+    }
+  })();
+  ex.end(gunzipSync(gz, { maxOutputLength: MAX_PROGRAM_BYTES }));
+  await done;
+  return out;
+}
