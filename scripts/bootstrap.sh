@@ -20,6 +20,11 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# libbpf resolves tracepoint ids through tracefs; some machines boot without it mounted.
+if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/kernel/tracing; then
+  mount -t tracefs nodev /sys/kernel/tracing
+fi
+
 # Stamp files keep the second run fast: redo a step only when its inputs changed.
 mkdir -p .cache
 stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }

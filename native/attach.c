@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* attach.c: attach a loaded program (by section, or to an explicit target) and detach it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ebpm_native.h"
+#include "object.h"
+
+/*
+ * A link is either a libbpf bpf_link or a tc filter. libbpf 1.1 has no bpf_link for tc
+ * (tcx links need libbpf 1.3 and kernel 6.6), so a tc "link" remembers hook and handle.
+ * Neither depends on the bpf_object staying open: the kernel holds the program.
+ */
+struct link {
+	struct res r;
+	struct bpf_link *link;
+	bool tc;
+	struct bpf_tc_hook hook;
+	struct bpf_tc_opts opts;
+};
+
+static void link_release(struct res *r)
+{
+	struct link *l = (struct link *)r;
+	if (l->tc) {
+		/* detach takes only handle and priority; the clsact qdisc stays for others */
+		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->opts.handle, .priority = l->opts.priority);
+		bpf_tc_detach(&l->hook, &opts);
+	} else {
+		bpf_link__destroy(l->link);
+		l->link = NULL;
+	}
+}
+
+static int attach_tc(struct link *l, struct bpf_program *p, int ifindex, const char *direction, int64_t priority)
+{
+	int err;
+
+	l->hook = (struct bpf_tc_hook){ .sz = sizeof(l->hook), .ifindex = ifindex };
+	if (strcmp(direction, "ingress") == 0)
+		l->hook.attach_point = BPF_TC_INGRESS;
+	else if (strcmp(direction, "egress") == 0)
+		l->hook.attach_point = BPF_TC_EGRESS;
+	else
+		return -EINVAL;
+	err = bpf_tc_hook_create(&l->hook);
+	if (err && err != -EEXIST)
+		return err;
+	l->opts = (struct bpf_tc_opts){ .sz = sizeof(l->opts), .prog_fd = bpf_program__fd(p), .priority = (__u32)priority };
+	err = bpf_tc_attach(&l->hook, &l->opts);
+	if (err)
+		return err;
+	l->tc = true;
+	return 0;
+}
+
+/* Fills l for target `t` (an object with `kind`); returns 0 or -errno. */
+static int attach_target(napi_env env, struct link *l, struct bpf_program *p, napi_value t, char *what, size_t wsize)
+{
+	char *kind = NULL, *a = NULL, *b = NULL;
+	int64_t n = 0, m = 0;
+	bool ret = false;
+	int err = 0, fd;
+
+	if (!prop_string(env, t, "kind", &kind, true))
+		return -EINVAL;
+	if (strcmp(kind, "uprobe") == 0) {
+		int64_t pid = -1;
+		if (!prop_string(env, t, "binary", &a, true) || !prop_string(env, t, "symbol", &b, false) ||
+		    !prop_int(env, t, "offset", &n, false) || !prop_int(env, t, "pid", &pid, false) ||
+		    !prop_bool(env, t, "retprobe", &ret))
+			goto invalid;
+		snprintf(what, wsize, "uprobe %s:%s", a, b ? b : "");
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = b, .retprobe = ret);
+		l->link = bpf_program__attach_uprobe_opts(p, (pid_t)pid, a, (size_t)n, &uo);
+	} else if (strcmp(kind, "kprobe") == 0) {
+		if (!prop_string(env, t, "function", &a, true) || !prop_bool(env, t, "retprobe", &ret))
+			goto invalid;
+		snprintf(what, wsize, "kprobe %s", a);
+		l->link = bpf_program__attach_kprobe(p, ret, a);
+	} else if (strcmp(kind, "tracepoint") == 0) {
+		if (!prop_string(env, t, "category", &a, true) || !prop_string(env, t, "name", &b, true))
+			goto invalid;
+		snprintf(what, wsize, "tracepoint %s/%s", a, b);
+		l->link = bpf_program__attach_tracepoint(p, a, b);
+	} else if (strcmp(kind, "xdp") == 0) {
+		if (!prop_int(env, t, "ifindex", &n, true))
+			goto invalid;
+		snprintf(what, wsize, "xdp ifindex %lld", (long long)n);
+		l->link = bpf_program__attach_xdp(p, (int)n);
+	} else if (strcmp(kind, "tc") == 0) {
+		if (!prop_int(env, t, "ifindex", &n, true) || !prop_string(env, t, "direction", &a, true) ||
+		    !prop_int(env, t, "priority", &m, false))
+			goto invalid;
+		snprintf(what, wsize, "tc %s ifindex %lld", a, (long long)n);
+		err = attach_tc(l, p, (int)n, a, m);
+		goto out;
+	} else if (strcmp(kind, "cgroup") == 0) {
+		if (!prop_string(env, t, "path", &a, true))
+			goto invalid;
+		snprintf(what, wsize, "cgroup %s", a);
+		fd = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0) {
+			err = -errno;
+			goto out;
+		}
+		/* the link pins the cgroup; our descriptor is not needed afterwards */
+		l->link = bpf_program__attach_cgroup(p, fd);
+		err = l->link ? 0 : -errno;
+		close(fd);
+		goto out;
+	} else {
+		throw_invalid(env, "unknown attach target kind %s", kind);
+		goto invalid;
+	}
+	err = l->link ? 0 : -errno;
+	goto out;
+invalid:
+	err = -EINVAL;
+out:
+	free(kind);
+	free(a);
+	free(b);
+	return err;
+}
+
+/* programAttach(obj, program, target | null) → link handle */
+static napi_value program_attach(napi_env env, size_t argc, napi_value *argv)
+{
+	struct object *o = object_arg(env, argv[0]);
+	struct bpf_program *p;
+	struct link *l;
+	napi_valuetype t;
+	char what[320] = "";
+	int err;
+
+	(void)argc;
+	if (!o || !(p = program_arg(env, o, argv[1])))
+		return NULL;
+	if (bpf_program__fd(p) < 0)
+		return throw_errno(env, EINVAL, "attach %s: program is not loaded", bpf_program__name(p));
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return throw_errno(env, ENOMEM, "attach %s", bpf_program__name(p));
+	napi_typeof(env, argv[2], &t);
+	if (t == napi_null || t == napi_undefined) {
+		snprintf(what, sizeof(what), "%s", bpf_program__section_name(p));
+		l->link = bpf_program__attach(p);
+		err = l->link ? 0 : -errno;
+	} else if (t == napi_object) {
+		err = attach_target(env, l, p, argv[2], what, sizeof(what));
+	} else {
+		free(l);
+		return throw_invalid(env, "attach target must be an object or null");
+	}
+	if (err) {
+		bool pending = false;
+		free(l);
+		napi_is_exception_pending(env, &pending);
+		return pending ? NULL : throw_errno(env, err, "attach %s: %s", bpf_program__name(p), what);
+	}
+	res_track(get_instance(env), &l->r, RES_LINK, link_release);
+	return res_wrap(env, &l->r);
+}
+
+/* linkDestroy(link): detach; harmless when already destroyed. */
+static napi_value link_destroy(napi_env env, size_t argc, napi_value *argv)
+{
+	struct res *r = res_unwrap(env, argv[0], RES_LINK, true);
+	(void)argc;
+	if (r)
+		res_release(r);
+	return NULL;
+}
+
+const struct export_def attach_exports[] = {
+	{ "programAttach", program_attach, 3 },
+	{ "linkDestroy", link_destroy, 1 },
+	{ NULL, NULL, 0 },
+};

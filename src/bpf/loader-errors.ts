@@ -1,0 +1,151 @@
+/**
+ * Turns the addon's errno errors into ebpm's error codes. Pure: everything it needs (the
+ * verifier log, libbpf's warnings, the object's maps and programs) arrives as arguments.
+ */
+import { EbpmError, isEbpmError } from '../core/errors.js';
+import type { AttachTarget, NativeError, ObjectMapInfo, ProgramInfo } from './native.js';
+
+const PERMISSION_HINT = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)';
+
+/** `isNativeError` tells an error the addon threw (it carries an errno `code` and number). */
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).code === 'string' && typeof (e as NativeError).errno === 'number';
+}
+
+/** The strerror part of an addon message (`attach x: tracepoint a/b: No such file…` → `No such file…`). */
+function reason(e: NativeError): string {
+  const i = e.message.lastIndexOf(': ');
+  return (i < 0 ? e.message : e.message.slice(i + 2)).toLowerCase();
+}
+
+/**
+ * `nativeError` maps an addon error outside load and attach: permissions, else `KERNEL_ERROR`
+ * with the errno kept in `data`. Anything not from the addon is returned as an internal error.
+ */
+export function nativeError(e: unknown, context: string): EbpmError {
+  if (isEbpmError(e)) return e;
+  if (!isNativeError(e)) return new EbpmError('INTERNAL', `${context}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  const data = { errno: e.errno, errnoCode: e.code };
+  if (e.code === 'EPERM' || e.code === 'EACCES') {
+    return new EbpmError('PERMISSION_DENIED', `${context}: permission denied`, { cause: e, hint: PERMISSION_HINT, data });
+  }
+  return new EbpmError('KERNEL_ERROR', `${context}: ${reason(e)}`, { cause: e, data });
+}
+
+/** Lines of a verifier log that are bookkeeping, not the reason. */
+const NOISE = /^(processed \d+ insns|verification time|stack depth|arg#\d+ reference type|\s*$)/;
+/** An instruction line of the log (`8: (79) r6 = *(u64 *)(r0 +8)`) or its source annotation. */
+const INSN = /^(\d+: |; )/;
+
+/**
+ * `verifierSummary` keeps the verifier's verdict: the lines after the last instruction it
+ * printed, without the statistics (as cilium's VerifierError prints one summary line).
+ */
+export function verifierSummary(log: string): string {
+  const lines = log.split('\n').filter((l) => !NOISE.test(l));
+  let start = lines.length;
+  while (start > 0 && !INSN.test(lines[start - 1] ?? '')) start--;
+  const verdict = lines.slice(start);
+  return (verdict.length > 0 ? verdict : lines.slice(-1)).join('; ');
+}
+
+/** What `loadError` knows about the object that failed to load. */
+export interface LoadContext {
+  readonly object: string;
+  readonly programs: readonly ProgramInfo[];
+  readonly maps: readonly ObjectMapInfo[];
+  readonly btfPath?: string | undefined;
+}
+
+/**
+ * `loadError` classifies a failed `bpf_object__load`: `PERMISSION_DENIED`, `VERIFIER_REJECTED`
+ * (message: the verdict; `data.log`: the whole log), `KERNEL_UNSUPPORTED` (a helper, program
+ * type or map type this kernel lacks, named), `KERNEL_NO_BTF`, else `LOAD_FAILED`.
+ */
+export function loadError(e: unknown, ctx: LoadContext): EbpmError {
+  const where = `load ${ctx.object}`;
+  if (!isNativeError(e)) return nativeError(e, where);
+  const log = e.log ?? '';
+  const messages = e.messages ?? [];
+  const text = messages.join('\n');
+  const program = /prog '([^']+)': BPF program load failed/.exec(text)?.[1];
+  const failedMap = /map '([^']+)': failed to create/.exec(text)?.[1];
+  const data = { errno: e.errno, errnoCode: e.code, log, messages, ...(program ? { program } : {}) };
+  const prog = program ? `program ${program}: ` : '';
+
+  const helper = /(?:invalid|unknown) func (\w+)#(\d+)/.exec(log);
+  if (helper) {
+    const name = helper[1] === 'unknown' ? `#${helper[2]}` : `${helper[1]} (#${helper[2]})`;
+    return new EbpmError('KERNEL_UNSUPPORTED', `${where}: ${prog}helper ${name} is not supported by this kernel`, {
+      cause: e,
+      data: { ...data, feature: `helper ${name}` },
+      hint: 'this kernel lacks the helper, or does not allow it for this program type; run on a newer kernel',
+    });
+  }
+  if (log.trim() !== '') {
+    return new EbpmError('VERIFIER_REJECTED', `${where}: ${prog}verifier rejected: ${verifierSummary(log)}`, {
+      cause: e,
+      data,
+      hint: 'the full verifier log is in data.log (shown with --verbose)',
+    });
+  }
+  if (e.code === 'EPERM' || e.code === 'EACCES') {
+    return new EbpmError('PERMISSION_DENIED', `${where}: permission denied`, { cause: e, hint: PERMISSION_HINT, data });
+  }
+  if (e.code === 'ESRCH' || /kernel BTF|vmlinux BTF|target BTF|btf_custom_path/i.test(text) || (ctx.btfPath && e.code === 'ENOENT')) {
+    return new EbpmError('KERNEL_NO_BTF', `${where}: no usable kernel BTF${ctx.btfPath ? ` at ${ctx.btfPath}` : ''}`, {
+      cause: e,
+      data,
+      hint: 'run on a kernel built with CONFIG_DEBUG_INFO_BTF=y (/sys/kernel/btf/vmlinux), or pass the BTF of this kernel',
+    });
+  }
+  const unsupported = e.code === 'EINVAL' || e.code === 'ENOTSUPP' || e.code === 'ENOTSUP';
+  if (unsupported && failedMap) {
+    const type = ctx.maps.find((m) => m.name === failedMap)?.type ?? 'unknown';
+    return new EbpmError('KERNEL_UNSUPPORTED', `${where}: map ${failedMap}: map type ${type} is not supported by this kernel`, {
+      cause: e,
+      data: { ...data, feature: `map type ${type}` },
+      hint: 'run on a kernel that has this map type',
+    });
+  }
+  if (unsupported && program) {
+    const type = ctx.programs.find((p) => p.name === program)?.type ?? 'unknown';
+    return new EbpmError('KERNEL_UNSUPPORTED', `${where}: program ${program}: program type ${type} is not supported by this kernel`, {
+      cause: e,
+      data: { ...data, feature: `program type ${type}` },
+      hint: 'run on a kernel that has this program type',
+    });
+  }
+  return new EbpmError('LOAD_FAILED', `${where}: ${reason(e)}`, { cause: e, data });
+}
+
+/**
+ * `attachError` classifies a failed attach. A missing tracepoint (`tracepoint/<category>/<name>`
+ * section or explicit target) is `KERNEL_NO_TRACEPOINT`; a section libbpf cannot attach alone
+ * is `ATTACH_NEEDS_TARGET`; other missing targets are `ATTACH_TARGET_NOT_FOUND`.
+ */
+export function attachError(e: unknown, program: string, section: string, target?: AttachTarget): EbpmError {
+  const where = `attach ${program}`;
+  if (!isNativeError(e)) return nativeError(e, where);
+  const data = { errno: e.errno, errnoCode: e.code, section };
+  const tp = target ? (target.kind === 'tracepoint' ? `${target.category}/${target.name}` : undefined) : /^(?:tracepoint|tp)\/([^/]+\/[^/]+)$/.exec(section)?.[1];
+  if (tp && e.code === 'ENOENT') {
+    return new EbpmError('KERNEL_NO_TRACEPOINT', `${where}: tracepoint ${tp} does not exist`, {
+      cause: e,
+      data: { ...data, tracepoint: tp },
+      hint: 'look in /sys/kernel/tracing/events for the tracepoints this kernel has (tracefs must be mounted there)',
+    });
+  }
+  // EOPNOTSUPP, which libuv names ENOTSUP
+  if (e.code === 'ENOTSUP' && target === undefined) {
+    return new EbpmError('ATTACH_NEEDS_TARGET', `${where}: section ${section} cannot be attached without a target`, {
+      cause: e,
+      data,
+      hint: 'give an explicit target (uprobe binary and symbol, kprobe function, interface, cgroup path)',
+    });
+  }
+  if (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO') {
+    return new EbpmError('ATTACH_TARGET_NOT_FOUND', `${where}: ${e.message.slice(e.message.indexOf(': ') + 2)}`, { cause: e, data });
+  }
+  return nativeError(e, where);
+}

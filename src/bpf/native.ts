@@ -1,0 +1,168 @@
+/**
+ * The one seam around the libbpf addon (native/): the only file that loads the `.node`. Every
+ * other module receives a `BpfNative` and can be handed a fake in unit tests (as aya's
+ * `sys/fake.rs` stands in for its one `syscall()`).
+ *
+ * The addon is context-aware (N-API 8 instance data), so each worker thread loading it gets
+ * its own handle lists, freed by that environment's cleanup hook when the thread exits.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { EbpmError } from '../core/errors.js';
+
+declare const handleKind: unique symbol;
+/** An opaque addon handle (a N-API external); a GC finalizer releases one JS forgets. */
+export type NativeHandle<K extends string> = { readonly [handleKind]: K };
+export type ObjectHandle = NativeHandle<'object'>;
+export type LinkHandle = NativeHandle<'link'>;
+export type ReaderHandle = NativeHandle<'reader'>;
+
+/** A program of an opened object (`fd` is -1 until loaded). `type` is libbpf's name: `tracepoint`. */
+export interface ProgramInfo {
+  readonly name: string;
+  readonly section: string;
+  readonly type: string;
+  readonly autoload: boolean;
+  readonly fd: number;
+}
+
+/** A map of an opened object. `section` is `.maps`, or `.rodata`/`.bss`/`.data…` for globals. */
+export interface ObjectMapInfo {
+  readonly name: string;
+  readonly section: string;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly fd: number;
+}
+
+/** What the kernel says about a map fd; `valueBytes` is value size × possible CPUs for per-CPU maps. */
+export interface KernelMapInfo {
+  readonly name: string;
+  readonly type: string;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+  readonly valueBytes: number;
+}
+
+/** One `BPF_MAP_LOOKUP_BATCH` step; `cursor` is null once the map is exhausted. */
+export interface RawLookupBatch {
+  readonly count: number;
+  readonly keys: Uint8Array;
+  readonly values: Uint8Array;
+  readonly cursor: Uint8Array | null;
+}
+
+/**
+ * A drained batch: records laid out as `u32 length | u32 cpu (0xffffffff: ring buffer) | data |
+ * zero pad to 8` in host byte order, and the perf buffer's lost-event count for this wakeup.
+ */
+export interface RawBatch {
+  readonly data: ArrayBuffer;
+  readonly count: number;
+  readonly lost: number;
+}
+
+/** Explicit attach targets, for sections libbpf cannot attach on its own. */
+export type AttachTarget =
+  | { readonly kind: 'uprobe'; readonly binary: string; readonly symbol?: string; readonly offset?: number; readonly pid?: number; readonly retprobe?: boolean }
+  | { readonly kind: 'kprobe'; readonly function: string; readonly retprobe?: boolean }
+  | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
+  | { readonly kind: 'xdp'; readonly ifindex: number }
+  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number }
+  | { readonly kind: 'cgroup'; readonly path: string };
+
+/** libbpf print levels, as the addon numbers them (`enum libbpf_print_level`). */
+export const LOG_LEVELS = { warn: 0, info: 1, debug: 2 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+/**
+ * What the addon throws: `code` is the errno name (`EPERM`, `ENOENT`, `E2BIG`…), `errno` its
+ * positive number. Load failures add the verifier `log` and libbpf's warning `messages`.
+ */
+export interface NativeError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly log?: string;
+  readonly messages?: readonly string[];
+}
+
+/** The flat interface of `ebpm_native.node`. Handles of the wrong kind or closed ones throw. */
+export interface BpfNative {
+  setLogger(logger: ((level: LogLevel, message: string) => void) | null, level: number): void;
+  possibleCpus(): number;
+
+  objectOpen(elf: Uint8Array, name: string, btfPath: string | null): ObjectHandle;
+  objectPrograms(obj: ObjectHandle): ProgramInfo[];
+  objectMaps(obj: ObjectHandle): ObjectMapInfo[];
+  /** A copy of a global data section's initial bytes (`.rodata`, `.bss`, `.data`). */
+  objectGlobal(obj: ObjectHandle, section: string): Uint8Array;
+  /** Replaces a global data section's initial bytes; the length must match, before load only. */
+  objectSetGlobal(obj: ObjectHandle, section: string, bytes: Uint8Array): void;
+  programSetAutoload(obj: ObjectHandle, program: string, on: boolean): void;
+  objectLoad(obj: ObjectHandle): void;
+  /** Idempotent. Links and readers stay valid: the kernel holds what they use. */
+  objectClose(obj: ObjectHandle): void;
+
+  /** Attaches by section (`bpf_program__attach`) when `target` is null. */
+  programAttach(obj: ObjectHandle, program: string, target: AttachTarget | null): LinkHandle;
+  /** Idempotent. */
+  linkDestroy(link: LinkHandle): void;
+
+  mapInfo(fd: number): KernelMapInfo;
+  /** null when the key is absent. Key and value sizes are checked against the kernel's. */
+  mapLookup(fd: number, key: Uint8Array, flags: number): Uint8Array | null;
+  mapUpdate(fd: number, key: Uint8Array, value: Uint8Array, flags: number): void;
+  /** false when the key was absent. */
+  mapDelete(fd: number, key: Uint8Array, flags: number): boolean;
+  /** The key after `key` (the first for null), or null at the end. */
+  mapNextKey(fd: number, key: Uint8Array | null): Uint8Array | null;
+  mapLookupBatch(fd: number, cursor: Uint8Array | null, max: number): RawLookupBatch;
+
+  /** A consumer for a ringbuf or perf_event_array map (`perfPages`: per-CPU, power of two). */
+  readerOpen(mapFd: number, perfPages: number | null): ReaderHandle;
+  /** Consumes through the event loop: one callback per wakeup with everything available. */
+  readerStart(reader: ReaderHandle, callback: (error: NativeError | null, batch: RawBatch | null) => void): void;
+  /** Waits up to `timeoutMs` (-1: forever) and drains; for threads that may block (the Wasm host). */
+  readerPoll(reader: ReaderHandle, timeoutMs: number): RawBatch;
+  /** Idempotent. */
+  readerClose(reader: ReaderHandle): void;
+}
+
+/**
+ * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/bpf
+ * or from the CLI bundle in dist/.
+ */
+export function addonPath(from: string = import.meta.url): string {
+  const rel = 'native/build/Release/ebpm_native.node';
+  const inSrc = fileURLToPath(new URL(`../../${rel}`, from));
+  return existsSync(inSrc) ? inSrc : fileURLToPath(new URL(`../${rel}`, from));
+}
+
+const loaded = new Map<string, BpfNative>();
+
+/** `loadNative` loads the addon once per thread (and path); a missing build is `NATIVE_MISSING`. */
+export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addonPath()): BpfNative {
+  const cached = loaded.get(path);
+  if (cached) return cached;
+  if (!existsSync(path)) {
+    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: not built`, {
+      hint: 'run `npm run build:native` (needs libbpf-dev, libelf-dev and zlib1g-dev)',
+    });
+  }
+  let native: BpfNative;
+  try {
+    native = createRequire(import.meta.url)(path) as BpfNative;
+  } catch (e) {
+    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'rebuild it with `npm run build:native` for this Node.js version',
+    });
+  }
+  loaded.set(path, native);
+  return native;
+}

@@ -1,0 +1,106 @@
+// No kernel needed: error classification, batch parsing and size checks against a fake addon.
+import { describe, expect, it } from 'vitest';
+import { parseBatch } from '../../src/bpf/events.js';
+import { attachError, loadError, verifierSummary } from '../../src/bpf/loader-errors.js';
+import { BpfMap } from '../../src/bpf/loader-map.js';
+import type { BpfNative, KernelMapInfo } from '../../src/bpf/native.js';
+
+function nativeErr(code: string, errno: number, message: string, extra: { log?: string; messages?: string[] } = {}): Error {
+  return Object.assign(new Error(message), { code, errno }, extra);
+}
+
+const ctx = {
+  object: 'demo',
+  programs: [{ name: 'handle', section: 'lsm/file_open', type: 'lsm', autoload: true, fd: -1 }],
+  maps: [{ name: 'events', section: '.maps', type: 'user_ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, fd: -1 }],
+};
+
+describe('load and attach errors', () => {
+  it('summarises a verifier log to its verdict', () => {
+    const log = '0: R1=ctx() R10=fp0\n; return v[1]; @ x.c:22\n8: (79) r6 = *(u64 *)(r0 +8)\ninvalid access to map value\nR0 min value is outside\nprocessed 8 insns (limit 1000000)\n';
+    expect(verifierSummary(log)).toBe('invalid access to map value; R0 min value is outside');
+    expect(verifierSummary('only a line\n')).toBe('only a line');
+  });
+
+  it('classifies permission, BTF, map type, program type and anything else', () => {
+    expect(loadError(nativeErr('EPERM', 1, 'load demo: Operation not permitted'), ctx)).toMatchObject({
+      code: 'PERMISSION_DENIED', message: 'load demo: permission denied', hint: expect.stringContaining('CAP_BPF'),
+    });
+    expect(loadError(nativeErr('ESRCH', 3, 'load demo: No such process'), ctx)).toMatchObject({ code: 'KERNEL_NO_BTF' });
+    expect(loadError(nativeErr('EINVAL', 22, 'load demo: Invalid argument', { messages: ["libbpf: map 'events': failed to create: Invalid argument(-22)"] }), ctx)).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED', message: 'load demo: map events: map type user_ringbuf is not supported by this kernel', data: { feature: 'map type user_ringbuf' },
+    });
+    expect(loadError(nativeErr('EINVAL', 22, 'load demo: Invalid argument', { log: '', messages: ["libbpf: prog 'handle': BPF program load failed: Invalid argument"] }), ctx)).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED', message: 'load demo: program handle: program type lsm is not supported by this kernel',
+    });
+    expect(loadError(nativeErr('E2BIG', 7, 'load demo: Argument list too long'), ctx)).toMatchObject({ code: 'LOAD_FAILED', message: 'load demo: argument list too long', data: { errnoCode: 'E2BIG' } });
+    expect(loadError(new TypeError('boom'), ctx)).toMatchObject({ code: 'INTERNAL' });
+  });
+
+  it('classifies attach failures by target', () => {
+    const enoent = nativeErr('ENOENT', 2, 'attach p: tracepoint/a/b: No such file or directory');
+    expect(attachError(enoent, 'p', 'tracepoint/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT', message: 'attach p: tracepoint sched/nope does not exist' });
+    expect(attachError(enoent, 'p', 'tp/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT' });
+    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND' });
+    expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
+    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({ code: 'PERMISSION_DENIED' });
+  });
+});
+
+describe('batches', () => {
+  function batch(records: [Uint8Array, number][]): ArrayBuffer {
+    const size = records.reduce((n, [r]) => n + 8 + Math.ceil(r.length / 8) * 8, 0);
+    const buf = new ArrayBuffer(size);
+    const v = new DataView(buf);
+    let off = 0;
+    for (const [r, cpu] of records) {
+      v.setUint32(off, r.length, true);
+      v.setUint32(off + 4, cpu, true);
+      new Uint8Array(buf, off + 8).set(r);
+      off += 8 + Math.ceil(r.length / 8) * 8;
+    }
+    return buf;
+  }
+
+  it('splits records as views, with their CPUs', () => {
+    const data = batch([[new Uint8Array([1, 2, 3]), 0xffffffff], [new Uint8Array(9).fill(7), 1]]);
+    const b = parseBatch({ data, count: 2, lost: 5 });
+    expect(b.records.map((r) => [...r])).toEqual([[1, 2, 3], [7, 7, 7, 7, 7, 7, 7, 7, 7]]);
+    expect(b.records[1]!.buffer).toBe(data);
+    expect({ cpus: b.cpus, lost: b.lost }).toEqual({ cpus: [-1, 1], lost: 5 });
+  });
+
+  it('rejects a malformed batch', () => {
+    const data = batch([[new Uint8Array(16), 0]]);
+    new DataView(data).setUint32(0, 64, true);
+    expect(() => parseBatch({ data, count: 1, lost: 0 })).toThrow(expect.objectContaining({ code: 'INTERNAL', message: 'events: malformed batch: record at 0 of 64 bytes past the end' }));
+    expect(() => parseBatch({ data: batch([]), count: 1, lost: 0 })).toThrow(/0 records, addon counted 1/);
+  });
+});
+
+describe('BpfMap against a fake addon', () => {
+  const info: KernelMapInfo = { name: 'counts', type: 'percpu_hash', keySize: 4, valueSize: 8, maxEntries: 16, flags: 0, valueBytes: 32 };
+  const calls: string[] = [];
+  const fake = {
+    mapInfo: () => info,
+    mapLookup: (_fd: number, key: Uint8Array) => (calls.push(`lookup ${key.length}`), null),
+    mapUpdate: (_fd: number, _k: Uint8Array, _v: Uint8Array, flags: number) => void calls.push(`update ${flags}`),
+    mapLookupBatch: () => {
+      throw Object.assign(new Error('lookup batch: Invalid argument'), { code: 'EINVAL', errno: 22 });
+    },
+    mapNextKey: (_fd: number, key: Uint8Array | null) => (key ? null : new Uint8Array(4)),
+  } as unknown as BpfNative;
+
+  it('checks sizes before the addon sees them, and falls back from batch to key-by-key', () => {
+    let open = true;
+    const m = new BpfMap(fake, 9, () => open);
+    expect(m.valueSize).toBe(32);
+    expect(() => m.update(new Uint8Array(4), new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'MAP_SIZE_MISMATCH', message: 'map counts: value has 8 bytes, map wants 32' }));
+    m.update(new Uint8Array(4), new Uint8Array(32), 'exist');
+    expect(m.lookup(new Uint8Array(4))).toBeUndefined();
+    expect([...m.entries()]).toEqual([]);
+    expect(calls).toEqual(['update 2', 'lookup 4', 'lookup 4']);
+    open = false;
+    expect(() => m.lookup(new Uint8Array(4))).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+  });
+});

@@ -1,0 +1,154 @@
+// Real kernel: perf buffer (sigsnoop) and ring buffer (bootstrap) events, batching, workers.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { build } from 'esbuild';
+import { beforeAll, expect, it } from 'vitest';
+import { BpfObject, type EventBatch } from '../../src/bpf/loader.js';
+import { addonPath } from '../../src/bpf/native.js';
+import { describeWith } from '../helpers/prereq.js';
+import { exampleObject, REPO } from '../helpers/objects.js';
+import { cstr, kernelHolds, patchGlobal, programIds, u32 } from './support.js';
+
+interface SigEvent { pid: number; tpid: number; sig: number; ret: number; comm: string }
+
+function sigEvent(r: Uint8Array): SigEvent {
+  const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
+  return { pid: v.getUint32(0, true), tpid: v.getUint32(4, true), sig: v.getInt32(8, true), ret: v.getInt32(12, true), comm: cstr(r, 16, 16) };
+}
+
+/** A shell that ignores USR1/USR2 and, once told to on stdin, runs `script` (then exits: SIGCHLD). */
+async function signaller(script: string) {
+  const child = spawn('sh', ['-c', `trap '' USR1 USR2; echo ready; read go; ${script}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  await once(child.stdout!, 'data');
+  return Object.assign(child, { pid: child.pid!, exited });
+}
+
+/** sigsnoop loaded, attached and filtered to `pid`. */
+async function sigsnoop(pid: number): Promise<BpfObject> {
+  const elf = await exampleObject('sigsnoop');
+  const obj = BpfObject.open(elf, { name: 'sigsnoop' });
+  obj.setGlobal('.rodata', patchGlobal(obj, elf, '.rodata', 'filtered_pid', u32(pid)));
+  obj.load();
+  obj.attachAll();
+  return obj;
+}
+
+describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kernel', () => {
+  beforeAll(async () => {
+    await exampleObject('sigsnoop');
+    await exampleObject('bootstrap');
+  });
+
+  it('sigsnoop: a pid filter lets only that pid through, with exact fields', async () => {
+    const child = await signaller('kill -USR1 $$; kill -USR2 $$');
+    const pid = child.pid;
+    using obj = await sigsnoop(pid);
+    const reader = obj.events('events');
+    process.kill(pid, 'SIGUSR1'); // sent by this process: filtered out
+    child.stdin!.end('go\n');
+    const events: SigEvent[] = [];
+    const timer = setTimeout(() => reader.close(), 5000); // ends the iteration if events go missing
+    for await (const batch of reader) {
+      events.push(...batch.records.map(sigEvent));
+      expect(batch.lost).toBe(0);
+      if (events.length >= 3) break;
+    }
+    clearTimeout(timer);
+    expect(events).toEqual([
+      { pid, tpid: pid, sig: 10, ret: 0, comm: 'sh' },
+      { pid, tpid: pid, sig: 12, ret: 0, comm: 'sh' },
+      { pid, tpid: process.pid, sig: 17, ret: 0, comm: 'sh' }, // SIGCHLD to us as it exits
+    ]);
+    expect(reader.closed).toBe(true); // leaving for-await closed it
+    await child.exited;
+  });
+
+  it('bootstrap: a synchronous poll sees /bin/true exec and exit', async () => {
+    using obj = BpfObject.open(await exampleObject('bootstrap'), { name: 'bootstrap' });
+    obj.load();
+    obj.attachAll();
+    using reader = obj.events('rb');
+    const pid = spawnSync('/bin/true').pid;
+    const mine: Uint8Array[] = [];
+    for (let i = 0; i < 50 && mine.length < 2; i++) {
+      const batch = reader.poll(100);
+      expect(batch.cpus.every((c) => c === -1)).toBe(true);
+      mine.push(...batch.records.filter((r) => new DataView(r.buffer, r.byteOffset).getInt32(0, true) === pid));
+    }
+    const decoded = mine.map((r) => {
+      const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
+      return { len: r.length, exitCode: v.getUint32(8, true), comm: cstr(r, 24, 16), filename: cstr(r, 40, 127), exit: r[167] === 1, duration: v.getBigUint64(16, true) };
+    });
+    expect(decoded).toHaveLength(2);
+    expect(decoded[0]).toMatchObject({ len: 168, comm: 'true', exit: false, exitCode: 0, duration: 0n });
+    expect(['/bin/true', '/usr/bin/true']).toContain(decoded[0]!.filename);
+    expect(decoded[1]).toMatchObject({ len: 168, comm: 'true', exit: true, exitCode: 0, filename: '' });
+    expect(decoded[1]!.duration > 0n).toBe(true);
+  });
+
+  it('delivers a burst of 10,000 events in far fewer batches, none lost', async () => {
+    const child = await signaller('');
+    using obj = await sigsnoop(process.pid);
+    using reader = obj.events('events', { perfPages: 256 });
+    let events = 0;
+    let batches = 0;
+    let exact = 0;
+    const done = new Promise<void>((resolve) => {
+      reader.onBatch((b: EventBatch) => {
+        batches++;
+        events += b.records.length;
+        exact += b.records.filter((r) => {
+          const e = sigEvent(r);
+          return e.pid === process.pid && e.tpid === child.pid && e.sig === 10;
+        }).length;
+        if (events >= 10_000) resolve();
+      });
+    });
+    // the loop keeps the event loop busy, so the kernel buffers the burst and it arrives in few batches
+    for (let i = 0; i < 10_000; i++) process.kill(child.pid, 'SIGUSR1');
+    await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
+    expect({ events, exact, lost: reader.lost }).toEqual({ events: 10_000, exact: 10_000, lost: 0 });
+    expect(batches).toBeLessThan(100);
+    child.stdin!.end('go\n');
+    await child.exited;
+  });
+
+  it('works in a worker thread (sync poll), and a worker that forgets to close leaks nothing', async () => {
+    const out = join(REPO, '.cache', 'test', 'native-worker');
+    mkdirSync(out, { recursive: true });
+    const script = join(out, 'worker.mjs');
+    await build({ entryPoints: [join(REPO, 'test', 'native', 'fixtures', 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: script, logLevel: 'silent' });
+    const elf = await exampleObject('bootstrap');
+    const run = async (close: boolean) => {
+      const w = new Worker(script, { workerData: { elf, addon: addonPath(), close } });
+      const [msg] = (await once(w, 'message')) as [{ ids: number[]; pid: number; seen: { pid: number; comm: string }[] }];
+      await once(w, 'exit');
+      return msg;
+    };
+    const closed = await run(true);
+    expect(closed.seen).toEqual([{ pid: closed.pid, comm: 'true' }, { pid: closed.pid, comm: 'true' }]);
+    expect(kernelHolds(closed.ids)).toEqual({ programs: [], links: 0 });
+    const forgotten = await run(false);
+    expect(forgotten.seen).toHaveLength(2);
+    expect(kernelHolds(forgotten.ids)).toEqual({ programs: [], links: 0 });
+  });
+
+  it('readers refuse a second consumer and a sync poll while the loop consumes', async () => {
+    using obj = BpfObject.open(await exampleObject('bootstrap'), { name: 'bootstrap' });
+    obj.load();
+    const ids = programIds(obj);
+    const reader = obj.events('rb');
+    reader.onBatch(() => undefined);
+    expect(() => reader.onBatch(() => undefined)).toThrow(expect.objectContaining({ code: 'EVENTS_BUSY' }));
+    expect(() => reader.poll(0)).toThrow(expect.objectContaining({ code: 'EVENTS_BUSY' }));
+    expect(() => obj.events('exec_start')).toThrow(expect.objectContaining({ code: 'NOT_AN_EVENT_MAP' }));
+    obj.close();
+    expect(reader.closed).toBe(true);
+    expect(() => reader.poll(0)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    expect(kernelHolds(ids)).toEqual({ programs: [], links: 0 });
+  });
+});
