@@ -82,12 +82,20 @@ export function nextSteps(dir: string, cwd: string): string[] {
   return [`ebpm build ${quoted}`, `sudo ebpm run ${quoted}`];
 }
 
-/** `readTemplate` reads a template's files, sorted by path. */
+/**
+ * Templates that extend another: their files are laid over the base's, so the BPF sources of
+ * `wasm-c` are `bpf`'s own and cannot drift apart.
+ */
+const BASE: Partial<Record<TemplateName, TemplateName>> = { 'wasm-c': 'bpf' };
+
+/** `readTemplate` reads a template's files (over its base's, if any), sorted by path. */
 export async function readTemplate(template: TemplateName, root = TEMPLATE_DIR): Promise<TemplateFile[]> {
+  const base = BASE[template];
+  const files = new Map((base ? await readTemplate(base, root) : []).map((f) => [f.path, f]));
   const dir = join(root, template);
   const entries = await readdir(dir, { withFileTypes: true });
-  const files = entries.filter((e) => e.isFile()).map((e) => e.name).sort();
-  return Promise.all(files.map(async (path) => ({ path, text: await readFile(join(dir, path), 'utf8') })));
+  for (const e of entries.filter((e) => e.isFile())) files.set(e.name, { path: e.name, text: await readFile(join(dir, e.name), 'utf8') });
+  return [...files.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export interface InitRequest {
