@@ -3,7 +3,8 @@
 import { build } from 'esbuild';
 
 await build({
-  entryPoints: { ebpm: 'src/cli/bin.ts' },
+  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name.
+  entryPoints: { ebpm: 'src/cli/bin.ts', 'runtime-worker': 'src/runtime/worker.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',

@@ -63,14 +63,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bootstrap: set globals: %s\n", strerror(-err));
 		goto out;
 	}
-	if ((err = bpf_object__load(obj)) || (err = bpf_object__attach(obj))) {
-		fprintf(stderr, "bootstrap: failed to load and attach the BPF object\n");
+	if ((err = bpf_object__load(obj))) {
+		fprintf(stderr, "bootstrap: failed to load the BPF object\n");
 		goto out;
 	}
 	struct bpf_buffer *rb = bpf_buffer__open(bpf_object__find_map_by_name(obj, "rb"), handle_event, NULL);
 	if (!rb) {
 		err = -ENOENT;
 		fprintf(stderr, "bootstrap: no rb map\n");
+		goto out;
+	}
+	if ((err = bpf_object__attach(obj))) {
+		fprintf(stderr, "bootstrap: failed to attach: %s\n", strerror(-err));
+		bpf_buffer__free(rb);
 		goto out;
 	}
 	printf("%-8s %-5s %-16s %-7s %-7s %s\n", "TIME", "EVENT", "COMM", "PID", "PPID", "FILENAME/EXIT CODE");

@@ -130,14 +130,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sigsnoop: failed to load the BPF object\n");
 		goto out;
 	}
-	if ((err = bpf_object__attach(obj))) {
-		fprintf(stderr, "sigsnoop: failed to attach: %s\n", strerror(-err));
-		goto out;
-	}
+	/* The buffer first, so that no signal after attach is missed. */
 	struct bpf_buffer *events = bpf_buffer__open(bpf_object__find_map_by_name(obj, "events"), handle_event, NULL);
 	if (!events) {
 		err = -ENOENT;
 		fprintf(stderr, "sigsnoop: no events map\n");
+		goto out;
+	}
+	if ((err = bpf_object__attach(obj))) {
+		fprintf(stderr, "sigsnoop: failed to attach: %s\n", strerror(-err));
+		bpf_buffer__free(events);
 		goto out;
 	}
 	fprintf(stderr, "running and waiting for the ebpf events from perf event...\n");

@@ -1,0 +1,77 @@
+/**
+ * The real `BpfBackend`: a thin adapter over `src/bpf/loader.ts` (libbpf through the native
+ * addon). It runs in the guest's worker thread; the addon is context-aware, and its
+ * environment cleanup releases whatever a terminated worker leaves open.
+ */
+import { readFileSync } from 'node:fs';
+import { EbpmError } from '../core/errors.js';
+import { BpfObject, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../bpf/loader.js';
+import type { AttachTarget, BackendMap, BackendObject, BpfBackend } from './backend.js';
+
+function kindOf(type: string): BackendMap['kind'] {
+  return type === 'ringbuf' ? 'ringbuf' : type === 'perf_event_array' ? 'perf' : 'other';
+}
+
+/** Interface index from sysfs; the name is checked so it cannot walk out of /sys/class/net. */
+function ifindex(ifname: string): number {
+  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) throw new EbpmError('ENODEV', `no network interface "${ifname}"`);
+  try {
+    return Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8').trim());
+  } catch (e) {
+    throw new EbpmError('ENODEV', `no network interface "${ifname}"`, { cause: e });
+  }
+}
+
+function target(t: AttachTarget): LoaderTarget {
+  return t.kind === 'cgroup' ? { kind: 'cgroup', path: t.path } : { kind: 'xdp', ifindex: ifindex(t.ifname) };
+}
+
+function adaptMap(obj: BpfObject, name: string, map: BpfMap): BackendMap {
+  return {
+    kind: kindOf(map.type),
+    keySize: map.keySize,
+    valueSize: map.valueSize,
+    lookup: (key, flags) => map.lookup(key, flags),
+    update: (key, value, flags) => map.update(key, value, flags),
+    delete: (key, flags) => map.delete(key, flags),
+    nextKey: (key) => map.nextKey(key),
+    openReader: () => {
+      const reader = obj.events(name);
+      return {
+        poll: (timeoutMs) => {
+          const batch = reader.poll(timeoutMs);
+          return { records: batch.records, lost: batch.lost };
+        },
+        close: () => reader.close(),
+      };
+    },
+  };
+}
+
+function adaptObject(obj: BpfObject): BackendObject {
+  const programs = new Map(obj.programs().map((p) => [p.name, { section: p.section }]));
+  const names = new Set(obj.maps().map((m) => m.name));
+  return {
+    programs,
+    map: (name) => (names.has(name) ? adaptMap(obj, name, obj.map(name)) : undefined),
+    attach: (program, t) => obj.attach(program, t && target(t)),
+    close: () => obj.close(),
+  };
+}
+
+/** `loaderBackend` opens objects with libbpf; libbpf's warnings go to `log`. */
+export function loaderBackend(log: (line: string) => void): BpfBackend {
+  setBpfLog((_level, message) => log(`libbpf: ${message.trimEnd()}`), 'warn');
+  return {
+    load(bytes, name) {
+      const obj = BpfObject.open(bytes, { name });
+      try {
+        obj.load();
+        return adaptObject(obj);
+      } catch (e) {
+        obj.close();
+        throw e;
+      }
+    },
+  };
+}

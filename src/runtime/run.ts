@@ -1,0 +1,158 @@
+/**
+ * `runWasm` runs a WASI preview1 command module with the wasm-bpf host in a worker thread, so
+ * the CLI's main thread stays free for rendering and signals while the guest blocks in a poll.
+ */
+import { statSync } from 'node:fs';
+import { isAbsolute } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { EbpmError } from '../core/errors.js';
+import { parseWasm } from '../wasm/module.js';
+import { checkGuestModule } from './abi.js';
+import type { ObjectPolicy } from './admission.js';
+import { DEFAULT_MAX_MEMORY, WASM_PAGE, limitMemory } from './memory-limit.js';
+import type { WorkerInput, WorkerMessage } from './protocol.js';
+import { workerSource } from './worker-entry.js';
+
+/** A host directory made visible to the guest (`--dir host[:guest]`). */
+export interface Preopen {
+  readonly host: string;
+  /** Path the guest opens it by; defaults to `host`. */
+  readonly guest?: string;
+}
+
+export interface RunWasmOptions {
+  readonly module: Uint8Array;
+  /** Package name: argv[0] and the name of loaded BPF objects. */
+  readonly name: string;
+  /** Package args: argv[1..]. */
+  readonly args?: readonly string[];
+  /** Environment of the guest: only what `--env` passes (nothing by default). */
+  readonly env?: Readonly<Record<string, string>>;
+  readonly preopens?: readonly Preopen[];
+  /** `--max-memory`, bytes; default DEFAULT_MAX_MEMORY (128 MiB). */
+  readonly maxMemoryBytes?: number;
+  /** `--duration`: stop the guest after this long. */
+  readonly durationMs?: number;
+  /** `--allow-attach`: attach targets (cgroup paths, interfaces) the guest may name. */
+  readonly allowAttach?: readonly string[];
+  /** Digests the package declares, or 'any' for `--allow-undeclared-bpf` / a bare module. */
+  readonly objects: ObjectPolicy;
+  /** Aborting stops the guest (SIGINT/SIGTERM); `signal.reason === 'SIGTERM'` gives exit code 143. */
+  readonly signal?: AbortSignal;
+  readonly onStdout: (line: string) => void;
+  readonly onStderr: (line: string) => void;
+  /** Host diagnostics: refused loads, bad pointers, dropped events. */
+  readonly onLog?: (line: string) => void;
+  /** How long a stopped guest gets to unwind before its thread is terminated. */
+  readonly stopGraceMs?: number;
+}
+
+export interface WasmRunResult {
+  /** The guest's exit code; 0 after `--duration`, 130/143 after SIGINT/SIGTERM. */
+  readonly exitCode: number;
+  readonly reason: 'exit' | 'duration' | 'signal';
+}
+
+function preopenMap(preopens: readonly Preopen[], where: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of preopens) {
+    const guest = p.guest ?? p.host;
+    let dir = false;
+    try {
+      dir = statSync(p.host).isDirectory();
+    } catch {
+      // reported below
+    }
+    if (!dir || !isAbsolute(guest)) {
+      throw new EbpmError('WASM_BAD_PREOPEN', `${where}: --dir ${p.host}${p.guest ? `:${p.guest}` : ''}: ${dir ? 'guest path must be absolute' : 'not a directory'}`, {
+        hint: 'pass --dir <existing host directory>[:<absolute guest path>]',
+      });
+    }
+    out[guest] = p.host;
+  }
+  return out;
+}
+
+/**
+ * Runs the guest to completion. Resolves with its exit code, or after `durationMs` or an abort
+ * with reason `duration`/`signal`; every BPF object the guest opened is closed by then.
+ * Rejects with an EbpmError for a module that cannot run (WASM_INVALID, WASM_MISSING_EXPORT,
+ * WASM_UNSUPPORTED_IMPORT, WASM_BAD_SIGNATURE, WASM_BAD_PREOPEN), a trap (WASM_TRAP), a bad
+ * poll callback (WASM_BAD_CALLBACK) or a guest that outgrew `--max-memory` (WASM_MEMORY_LIMIT).
+ */
+export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
+  const where = `wasm guest ${o.name}`;
+  const maxMemoryBytes = o.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+  if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes < WASM_PAGE || maxMemoryBytes > 4 * 1024 ** 3) {
+    throw new EbpmError('USAGE', `${where}: --max-memory ${maxMemoryBytes}: must be between 64K and 4G`, { hint: 'pass e.g. --max-memory 64M' });
+  }
+  const mod = parseWasm(o.module);
+  const { usesBpf } = checkGuestModule(mod, where);
+  const stop = new SharedArrayBuffer(4);
+  const input: WorkerInput = {
+    module: limitMemory(o.module, maxMemoryBytes, where),
+    name: o.name,
+    args: [o.name, ...(o.args ?? [])],
+    env: { ...o.env },
+    preopens: preopenMap(o.preopens ?? [], where),
+    maxMemoryBytes,
+    allowAttach: [...(o.allowAttach ?? [])],
+    objects: o.objects,
+    usesBpf,
+    stop,
+  };
+  if (o.signal?.aborted) return { exitCode: signalExit(o.signal), reason: 'signal' };
+  const src = workerSource();
+  // node:wasi's ExperimentalWarning is not for ebpm's users.
+  const worker = new Worker(src.source, { eval: src.eval, workerData: input, execArgv: ['--no-warnings'] });
+  return new Promise<WasmRunResult>((resolve, reject) => {
+    let stopped: WasmRunResult | undefined;
+    let settled = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      void worker.terminate();
+      clearTimeout(durationTimer);
+      clearTimeout(graceTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+      f();
+    };
+    const requestStop = (result: WasmRunResult) => {
+      if (stopped || settled) return;
+      stopped = result;
+      const flag = new Int32Array(stop);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      // A guest spinning without host calls never sees the flag: end its thread.
+      graceTimer = setTimeout(() => void worker.terminate(), o.stopGraceMs ?? 1000);
+    };
+    const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
+    o.signal?.addEventListener('abort', onAbort);
+    const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
+    worker.on('message', (m: WorkerMessage) => {
+      switch (m.t) {
+        case 'stdout':
+          return o.onStdout(m.line);
+        case 'stderr':
+          return o.onStderr(m.line);
+        case 'log':
+          return o.onLog?.(m.line);
+        case 'exit':
+          return finish(() => resolve(stopped ?? { exitCode: m.code, reason: 'exit' }));
+        case 'stopped':
+          return finish(() => resolve(stopped ?? { exitCode: 0, reason: 'duration' }));
+        case 'error':
+          return finish(() =>
+            stopped ? resolve(stopped) : reject(new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {})),
+          );
+      }
+    });
+    worker.on('error', (e) => finish(() => reject(new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }))));
+    worker.on('exit', () => finish(() => (stopped ? resolve(stopped) : reject(new EbpmError('INTERNAL', `${where}: worker ended without a result`)))));
+  });
+}
+
+function signalExit(signal: AbortSignal): number {
+  return signal.reason === 'SIGTERM' ? 143 : 130;
+}

@@ -1,0 +1,183 @@
+/**
+ * WASI preview1 for a guest, on `node:wasi`, with three changes the CLI needs:
+ *
+ * - fds 0–2 are /dev/null to the real WASI, and writes to fds 1 and 2 are taken over here and
+ *   handed to the host line by line; fd_fdstat_get reports them as a character device without
+ *   seek rights, which is wasi-libc's `isatty` test, so printf is line-buffered and events
+ *   reach the user as they come;
+ * - poll_oneoff with only clock subscriptions (sleep, nanosleep) waits on the stop flag, so a
+ *   signal or `--duration` ends a sleeping guest at once;
+ * - nothing else of the host is visible: argv, env and preopens are exactly what the caller
+ *   passes.
+ */
+import { openSync, closeSync } from 'node:fs';
+import { WASI } from 'node:wasi';
+import { GuestFault, GuestMemory } from './guest-memory.js';
+import { GuestStop } from './host.js';
+
+/** WASI errno values (wasi_snapshot_preview1 `errno`). */
+const WASI_EFAULT = 21;
+const WASI_EINVAL = 28;
+const FILETYPE_CHARACTER_DEVICE = 2;
+const RIGHT_FD_SEEK = 1n << 2n;
+const RIGHT_FD_TELL = 1n << 5n;
+/** A guest line longer than this is passed on in pieces, so a guest cannot make the host buffer without bound. */
+const MAX_LINE = 64 * 1024;
+
+/** `LineSplitter` turns a byte stream into lines, decoding UTF-8 across write boundaries. */
+export class LineSplitter {
+  private readonly decoder = new TextDecoder();
+  private partial = '';
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(bytes: Uint8Array): void {
+    const text = this.partial + this.decoder.decode(bytes, { stream: true });
+    const lines = text.split('\n');
+    this.partial = lines.pop()!;
+    for (const line of lines) this.emit(line);
+    while (this.partial.length > MAX_LINE) {
+      this.emit(this.partial.slice(0, MAX_LINE));
+      this.partial = this.partial.slice(MAX_LINE);
+    }
+  }
+
+  flush(): void {
+    const rest = this.partial + this.decoder.decode();
+    this.partial = '';
+    if (rest !== '') this.emit(rest);
+  }
+}
+
+export interface GuestWasiOptions {
+  args: readonly string[];
+  env: Readonly<Record<string, string>>;
+  /** Guest path → host directory. */
+  preopens: Readonly<Record<string, string>>;
+  memory: GuestMemory;
+  stdout: LineSplitter;
+  stderr: LineSplitter;
+  /** Shared stop flag: index 0 becomes non-zero when the guest must stop. */
+  stop: Int32Array;
+}
+
+type Fn = (...args: number[]) => number;
+
+export class GuestWasi {
+  readonly wasi: WASI;
+  private readonly devNull: number;
+
+  constructor(private readonly o: GuestWasiOptions) {
+    this.devNull = openSync('/dev/null', 'r+');
+    this.wasi = new WASI({
+      version: 'preview1',
+      args: [...o.args],
+      env: { ...o.env },
+      preopens: { ...o.preopens },
+      returnOnExit: true,
+      stdin: this.devNull,
+      stdout: this.devNull,
+      stderr: this.devNull,
+    });
+  }
+
+  imports(): Record<string, Fn> {
+    const base = (this.wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, Fn> }).wasi_snapshot_preview1;
+    return {
+      ...base,
+      fd_write: (fd, iovs, count, written) => (fd === 1 || fd === 2 ? this.write(fd, iovs, count, written) : base.fd_write!(fd, iovs, count, written)),
+      fd_fdstat_get: (fd, out) => this.fdstat(base.fd_fdstat_get!, fd, out),
+      poll_oneoff: (input, out, n, nevents) => this.pollOneoff(base.poll_oneoff!, input, out, n, nevents),
+    };
+  }
+
+  /** Exit code of `_start` (`proc_exit` returns here too). */
+  start(instance: WebAssembly.Instance): number {
+    return this.wasi.start(instance);
+  }
+
+  close(): void {
+    this.o.stdout.flush();
+    this.o.stderr.flush();
+    closeSync(this.devNull);
+  }
+
+  private write(fd: number, iovs: number, count: number, written: number): number {
+    const m = this.o.memory;
+    try {
+      let total = 0;
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < count >>> 0; i++) {
+        const at = (iovs >>> 0) + i * 8;
+        const chunk = m.read(m.u32(at), m.u32(at + 4));
+        chunks.push(chunk);
+        total += chunk.length;
+      }
+      m.setU32(written >>> 0, total);
+      const sink = fd === 1 ? this.o.stdout : this.o.stderr;
+      for (const c of chunks) sink.push(c);
+      return 0;
+    } catch (e) {
+      if (e instanceof GuestFault) return WASI_EFAULT;
+      throw e;
+    }
+  }
+
+  private fdstat(base: Fn, fd: number, out: number): number {
+    const rc = base(fd, out);
+    if (rc !== 0 || fd > 2) return rc;
+    try {
+      const v = this.o.memory.view(out >>> 0, 24);
+      const dv = new DataView(v.buffer, v.byteOffset, 24);
+      dv.setUint8(0, FILETYPE_CHARACTER_DEVICE);
+      dv.setBigUint64(8, dv.getBigUint64(8, true) & ~(RIGHT_FD_SEEK | RIGHT_FD_TELL), true);
+      return 0;
+    } catch {
+      return WASI_EFAULT;
+    }
+  }
+
+  /** Subscription: 48 bytes (userdata u64, tag u8, clock id u32 @16, timeout u64 @24, flags u16 @40). */
+  private pollOneoff(base: Fn, input: number, out: number, n: number, nevents: number): number {
+    if (n === 0) return WASI_EINVAL;
+    let sub: Uint8Array;
+    try {
+      sub = this.o.memory.read(input >>> 0, 48 * (n >>> 0));
+    } catch {
+      return WASI_EFAULT;
+    }
+    const dv = new DataView(sub.buffer);
+    let waitNs = Infinity;
+    let first = 0;
+    for (let i = 0; i < n; i++) {
+      const s = i * 48;
+      if (dv.getUint8(s + 8) !== 0) return this.stopping(() => base(input, out, n, nevents));
+      const clock = dv.getUint32(s + 16, true);
+      const timeout = dv.getBigUint64(s + 24, true);
+      const abstime = (dv.getUint16(s + 40, true) & 1) !== 0;
+      if (clock > 3) return WASI_EINVAL;
+      const now = clock === 0 ? BigInt(Date.now()) * 1_000_000n : process.hrtime.bigint();
+      const ns = Number(abstime ? (timeout > now ? timeout - now : 0n) : timeout);
+      if (ns < waitNs) {
+        waitNs = ns;
+        first = i;
+      }
+    }
+    if (Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6) !== 'timed-out' || this.o.stop[0] !== 0) throw new GuestStop('stopped');
+    try {
+      const ev = this.o.memory.view(out >>> 0, 32);
+      ev.fill(0);
+      ev.set(sub.subarray(first * 48, first * 48 + 8), 0);
+      new DataView(ev.buffer, ev.byteOffset, 32).setUint8(10, 0); // eventtype clock
+      this.o.memory.setU32(nevents >>> 0, 1);
+      return 0;
+    } catch {
+      return WASI_EFAULT;
+    }
+  }
+
+  private stopping(f: () => number): number {
+    if (this.o.stop[0] !== 0) throw new GuestStop('stopped');
+    return f();
+  }
+}

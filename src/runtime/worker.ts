@@ -1,0 +1,92 @@
+/**
+ * The guest's worker thread: instantiates the module with WASI and the wasm-bpf host, runs
+ * `_start`, and reports output lines and the outcome to `runWasm`. Host imports block this
+ * thread (a buffer poll waits in the kernel), never the CLI's main thread. Whatever way the
+ * guest ends, every BPF object it opened is closed here; if the thread is terminated instead,
+ * the native addon's environment cleanup releases them.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { EbpmError, isEbpmError } from '../core/errors.js';
+import { parseWasm } from '../wasm/module.js';
+import { ObjectAdmission } from './admission.js';
+import type { BpfBackend } from './backend.js';
+import { GuestMemory } from './guest-memory.js';
+import { GuestStop, WasmBpfHost } from './host.js';
+import { WASM_PAGE } from './memory-limit.js';
+import type { WorkerError, WorkerInput, WorkerMessage } from './protocol.js';
+import { GuestWasi, LineSplitter } from './wasi.js';
+
+const input = workerData as WorkerInput;
+const post = (m: WorkerMessage) => parentPort!.postMessage(m);
+
+function describe(e: unknown, memory: WebAssembly.Memory | undefined): WorkerError {
+  const where = `wasm guest ${input.name}`;
+  const atLimit = memory !== undefined && memory.buffer.byteLength + WASM_PAGE > input.maxMemoryBytes;
+  if (atLimit && (e instanceof WebAssembly.RuntimeError || typeof e === 'number')) {
+    return {
+      code: 'WASM_MEMORY_LIMIT',
+      message: `${where}: exceeded the memory limit of ${input.maxMemoryBytes} bytes${typeof e === 'number' ? ` (exit code ${e})` : ` (${e.message})`}`,
+      hint: 'raise the limit with --max-memory',
+    };
+  }
+  if (e instanceof WebAssembly.RuntimeError) return { code: 'WASM_TRAP', message: `${where}: trap: ${e.message}`, hint: 'the guest crashed; rebuild it with -g to debug' };
+  if (e instanceof RangeError && /call stack/.test(e.message)) return { code: 'WASM_TRAP', message: `${where}: trap: call stack exhausted` };
+  if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) return { code: 'WASM_INVALID', message: `${where}: ${e.message}` };
+  if (isEbpmError(e)) return { code: e.code, message: `${where}: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) };
+  return { code: 'INTERNAL', message: `${where}: ${(e as Error)?.stack ?? String(e)}` };
+}
+
+async function main(): Promise<void> {
+  const stop = new Int32Array(input.stop);
+  let backend: (() => BpfBackend) | undefined;
+  if (input.usesBpf) {
+    const { loaderBackend } = await import('./loader-backend.js');
+    backend = () => loaderBackend((line) => post({ t: 'log', line }));
+  }
+  let instance: WebAssembly.Instance | undefined;
+  const memory = () => {
+    const m = instance?.exports.memory;
+    if (!(m instanceof WebAssembly.Memory)) throw new EbpmError('WASM_MISSING_EXPORT', 'the module does not export memory "memory"');
+    return m;
+  };
+  const host = new WasmBpfHost({
+    backend: () => {
+      if (!backend) throw new EbpmError('INTERNAL', 'wasm-bpf backend requested by a guest that imports none');
+      return backend();
+    },
+    admission: new ObjectAdmission(parseWasm(input.module), input.objects),
+    allowAttach: input.allowAttach,
+    objectName: input.name,
+    log: (line) => post({ t: 'log', line }),
+    stopped: () => Atomics.load(stop, 0) !== 0,
+  });
+  const wasi = new GuestWasi({
+    args: input.args,
+    env: input.env,
+    preopens: input.preopens,
+    memory: new GuestMemory(memory),
+    stdout: new LineSplitter((line) => post({ t: 'stdout', line })),
+    stderr: new LineSplitter((line) => post({ t: 'stderr', line })),
+    stop,
+  });
+  let outcome: WorkerMessage;
+  try {
+    const module = await WebAssembly.compile(new Uint8Array(input.module));
+    instance = await WebAssembly.instantiate(module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
+    host.bind(instance);
+    const code = wasi.start(instance);
+    outcome = code !== 0 && memory().buffer.byteLength + WASM_PAGE > input.maxMemoryBytes ? { t: 'error', error: describe(code, memory()) } : { t: 'exit', code };
+  } catch (e) {
+    const mem = instance?.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
+    outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(e, mem) };
+  }
+  try {
+    host.close();
+  } catch (e) {
+    post({ t: 'log', line: `close BPF objects: ${(e as Error)?.message ?? String(e)}` });
+  }
+  wasi.close();
+  post(outcome);
+}
+
+main().catch((e: unknown) => post({ t: 'error', error: describe(e, undefined) }));

@@ -1,0 +1,176 @@
+// runWasm with hand-written WASI guests (no BPF): output lines, exit codes, isolation of env
+// and files, --max-memory, --duration and signals, and modules that cannot run.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isCode } from '../../src/core/errors.js';
+import { runWasm } from '../../src/runtime/run.js';
+import { describeWith } from '../helpers/prereq.js';
+import { collect, wat, WASI_PRELUDE } from './helpers.js';
+
+const quiet = { onStdout: () => {}, onStderr: () => {} };
+
+/** A guest that writes `text` to `fd` in `pieces` writes, then exits with `code`. */
+function writer(text: string, code: number, fd = 1, pieces = 1): Uint8Array {
+  const bytes = Buffer.from(text);
+  const step = Math.ceil(bytes.length / pieces);
+  const calls = Array.from({ length: pieces }, (_, i) => {
+    const off = 64 + i * step;
+    const len = Math.max(0, Math.min(step, bytes.length - i * step));
+    return `(i32.store (i32.const 0) (i32.const ${off})) (i32.store (i32.const 4) (i32.const ${len}))
+      (drop (call $fd_write (i32.const ${fd}) (i32.const 0) (i32.const 1) (i32.const 8)))`;
+  }).join('\n');
+  return wat(`(module ${WASI_PRELUDE}
+    (memory (export "memory") 1)
+    (data (i32.const 64) "${[...bytes].map((b) => `\\${b.toString(16).padStart(2, '0')}`).join('')}")
+    (func (export "_start") ${calls} (call $proc_exit (i32.const ${code}))))`);
+}
+
+/** A guest that prints argv and environ, NUL-separated, to stdout as one line each. */
+const PRINT_ARGS_ENV = wat(`(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $asz (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "args_get" (func $aget (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func $esz (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_get" (func $eget (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func $line (param $buf i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $buf)) (i32.store (i32.const 4) (local.get $len))
+    (i32.store (i32.const 8) (i32.const 24)) (i32.store (i32.const 12) (i32.const 1))
+    (i32.store8 (i32.const 24) (i32.const 10))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 2) (i32.const 40))))
+  (func (export "_start")
+    (drop (call $asz (i32.const 32) (i32.const 36)))
+    (drop (call $aget (i32.const 1024) (i32.const 4096)))
+    (call $line (i32.const 4096) (i32.load (i32.const 36)))
+    (drop (call $esz (i32.const 32) (i32.const 36)))
+    (drop (call $eget (i32.const 1024) (i32.const 8192)))
+    (call $line (i32.const 8192) (i32.load (i32.const 36)))))`);
+
+/** Opens `path` under preopen fd 3 and prints what it reads (or "errno N"). */
+function catGuest(path: string): Uint8Array {
+  const p = Buffer.from(path);
+  return wat(`(module
+  (import "wasi_snapshot_preview1" "path_open" (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_read" (func $read (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 512) "${p.toString('hex').replace(/../g, '\\$&')}")
+  (data (i32.const 600) "errno ")
+  (func (export "_start") (local $rc i32)
+    (local.set $rc (call $open (i32.const 3) (i32.const 0) (i32.const 512) (i32.const ${p.length}) (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 40)))
+    (if (i32.ne (local.get $rc) (i32.const 0)) (then
+      (i32.store8 (i32.const 607) (i32.add (i32.const 48) (i32.rem_u (local.get $rc) (i32.const 10))))
+      (i32.store8 (i32.const 606) (i32.add (i32.const 48) (i32.div_u (local.get $rc) (i32.const 10))))
+      (i32.store (i32.const 0) (i32.const 600)) (i32.store (i32.const 4) (i32.const 8))
+      (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+      (return)))
+    (i32.store (i32.const 0) (i32.const 1024)) (i32.store (i32.const 4) (i32.const 256))
+    (drop (call $read (i32.load (i32.const 40)) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (i32.store (i32.const 4) (i32.load (i32.const 8)))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`);
+}
+
+const SPIN = () => wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`);
+/** Sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
+const SLEEPER = () => wat(`(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (i64.store (i32.const 0) (i64.const 42)) (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1)) (i64.store (i32.const 24) (i64.const 10000000000))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (call $proc_exit (i32.const 7))))`);
+
+describeWith(['wat2wasm'], 'runWasm', () => {
+  it('passes stdout and stderr line by line, split across writes, and returns the exit code', async () => {
+    const r = await collect({ module: writer('one\ntw', 0, 1, 1), name: 'w', objects: 'any' });
+    expect(r).toMatchObject({ exitCode: 0, reason: 'exit', stdout: ['one', 'tw'], stderr: [] });
+    const e = await collect({ module: writer('héllo\nwörld\n', 3, 2, 5), name: 'w', objects: 'any' });
+    expect(e).toMatchObject({ exitCode: 3, reason: 'exit', stdout: [], stderr: ['héllo', 'wörld'] });
+  });
+
+  it('gives argv[0] = package name, the package args, and only --env variables', async () => {
+    process.env.EBPM_SECRET_FOR_TEST = 'leak';
+    const r = await collect({ module: PRINT_ARGS_ENV, name: 'sigsnoop', args: ['-p', '42'], env: { A: '1' }, objects: 'any' });
+    expect(r.stdout).toEqual(['sigsnoop\0-p\u000042\0', 'A=1\0']);
+    const none = await collect({ module: PRINT_ARGS_ENV, name: 'x', objects: 'any' });
+    expect(none.stdout).toEqual(['x\0', '']);
+  });
+
+  it('shows no host file without --dir, and the granted directory with it', async () => {
+    const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'pre-'));
+    writeFileSync(join(dir, 'f.txt'), 'granted\n');
+    const granted = await collect({ module: catGuest('f.txt'), name: 'cat', objects: 'any', preopens: [{ host: dir, guest: '/data' }] });
+    expect(granted.stdout).toEqual(['granted']);
+    // Without a preopen fd 3 does not exist: WASI errno 8 (badf).
+    const denied = await collect({ module: catGuest('f.txt'), name: 'cat', objects: 'any' });
+    expect(denied.stdout).toEqual(['errno 08']);
+    // Escaping the preopen with .. is refused: errno 76 (notcapable).
+    const escape = await collect({ module: catGuest('../../../etc/hostname'), name: 'cat', objects: 'any', preopens: [{ host: dir, guest: '/data' }] });
+    expect(escape.stdout).toEqual(['errno 76']);
+    await expect(runWasm({ ...quiet, module: catGuest('x'), name: 'cat', objects: 'any', preopens: [{ host: join(dir, 'f.txt') }] })).rejects.toMatchObject({
+      code: 'WASM_BAD_PREOPEN',
+    });
+  });
+
+  it('ends a guest that grows past --max-memory with WASM_MEMORY_LIMIT', async () => {
+    const grow = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1)
+      (func (export "_start") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) unreachable))`);
+    const err = await runWasm({ ...quiet, module: grow, name: 'hog', objects: 'any', maxMemoryBytes: 4 << 20 }).catch((e: unknown) => e);
+    expect(isCode(err, 'WASM_MEMORY_LIMIT')).toBe(true);
+    expect((err as Error).message).toBe('wasm guest hog: exceeded the memory limit of 4194304 bytes (unreachable)');
+    const big = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 100) (func (export "_start")))`);
+    await expect(runWasm({ ...quiet, module: big, name: 'big', objects: 'any', maxMemoryBytes: 1 << 20 })).rejects.toMatchObject({
+      code: 'WASM_MEMORY_LIMIT',
+      message: 'wasm guest big: the module needs 100 pages (6553600 bytes) at start, over the 1048576 byte limit',
+    });
+  });
+
+  it('stops an infinite loop at --duration and a sleeping guest at once', async () => {
+    const t0 = Date.now();
+    const spin = await runWasm({ ...quiet, module: SPIN(), name: 'spin', objects: 'any', durationMs: 200, stopGraceMs: 200 });
+    expect(spin).toEqual({ exitCode: 0, reason: 'duration' });
+    expect(Date.now() - t0).toBeLessThan(2000);
+    const t1 = Date.now();
+    const sleep = await runWasm({ ...quiet, module: SLEEPER(), name: 'sleep', objects: 'any', durationMs: 100, stopGraceMs: 5000 });
+    expect(sleep).toEqual({ exitCode: 0, reason: 'duration' });
+    expect(Date.now() - t1).toBeLessThan(1000);
+  });
+
+  it('stops on SIGINT/SIGTERM through the abort signal', async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort('SIGTERM'), 100);
+    expect(await runWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', signal: ac.signal })).toEqual({ exitCode: 143, reason: 'signal' });
+    const ac2 = new AbortController();
+    setTimeout(() => ac2.abort(), 100);
+    expect(await runWasm({ ...quiet, module: SPIN(), name: 's', objects: 'any', signal: ac2.signal, stopGraceMs: 100 })).toEqual({ exitCode: 130, reason: 'signal' });
+  });
+
+  it('reports a trap with its message', async () => {
+    const trap = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0)))))`);
+    await expect(runWasm({ ...quiet, module: trap, name: 't', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_TRAP', message: 'wasm guest t: trap: divide by zero' });
+  });
+
+  it('refuses modules it cannot run, before starting them', async () => {
+    const cases: [string, string, string][] = [
+      ['(module (memory (export "memory") 1))', 'WASM_MISSING_EXPORT', 'wasm guest m: the module does not export function "_start"'],
+      ['(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))', 'WASM_UNSUPPORTED_IMPORT', 'wasm guest m: imports env.f, which ebpm does not provide'],
+      ['(module (import "wasm_bpf" "wasm_bpf_map_operate" (func (param i32 i32 i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) (func (export "_start")))',
+        'WASM_BAD_SIGNATURE', 'wasm guest m: wasm_bpf.wasm_bpf_map_operate is declared as (i32, i32, i32, i32, i32, i32) -> i32'],
+      ['(module (import "wasm_bpf" "wasm_bpf_exec" (func)) (memory (export "memory") 1) (func (export "_start")))', 'WASM_UNSUPPORTED_IMPORT', 'wasm guest m: wasm_bpf.wasm_bpf_exec is not a wasm-bpf host function'],
+    ];
+    for (const [src, code, message] of cases) {
+      await expect(runWasm({ ...quiet, module: wat(src), name: 'm', objects: 'any' })).rejects.toMatchObject({ code, message });
+    }
+    await expect(runWasm({ ...quiet, module: new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]), name: 'm', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_INVALID' });
+  });
+});
+
+describe('runWasm options', () => {
+  it('rejects a --max-memory below one page', async () => {
+    await expect(runWasm({ ...quiet, module: new Uint8Array(), name: 'm', objects: 'any', maxMemoryBytes: 100 })).rejects.toMatchObject({ code: 'USAGE' });
+  });
+});
