@@ -14,6 +14,8 @@ export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
+  /** Set when the command answers `--help` itself (`run`: its flags come from the package). */
+  readonly handlesHelp?: boolean;
   run(args: string[], io: Io): Promise<number>;
 }
 

@@ -4,7 +4,23 @@ import type { Command, Io } from './command.js';
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   build: () => import('./commands/build.js'),
+  init: () => import('./commands/init.js'),
   inspect: () => import('./commands/inspect.js'),
+  push: () => import('./commands/push.js'),
+  pull: () => import('./commands/pull.js'),
+  tag: () => import('./commands/tag.js'),
+  ls: () => import('./commands/ls.js'),
+  rm: () => import('./commands/rm.js'),
+  prune: () => import('./commands/prune.js'),
+  login: () => import('./commands/login.js'),
+  logout: () => import('./commands/logout.js'),
+  search: () => import('./commands/search.js'),
+  export: () => import('./commands/export.js'),
+  import: () => import('./commands/import.js'),
+  keygen: () => import('./commands/keygen.js'),
+  run: () => import('./commands/run.js'),
+  sign: () => import('./commands/sign.js'),
+  verify: () => import('./commands/verify.js'),
 };
 
 const VERSION = '0.1.0';
@@ -36,7 +52,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return 2;
   }
   const cmd = (await load()).default;
-  if (rest.includes('--help') || rest.includes('-h')) {
+  if ((rest.includes('--help') || rest.includes('-h')) && !cmd.handlesHelp) {
     io.stdout.write(`usage: ${cmd.usage}\n\n${cmd.summary}\n`);
     return 0;
   }

@@ -1,4 +1,4 @@
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, isEbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
 import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
@@ -145,10 +145,10 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
    */
   delete(desc: Descriptor, signal?: AbortSignal): Promise<void> {
     return withOp(`delete ${desc.digest}`, async () => {
-      if (!isGraphNode(desc)) return deleteBlob(this, desc.digest, signal);
-      const { bytes } = await getManifest(this, desc.digest, signal);
+      if (!isGraphNode(desc)) return deleteBlob(this, desc.digest, signal).catch(asNotFound);
+      const { bytes } = await getManifest(this, desc.digest, signal).catch(asNotFound);
       const node = parseNode(desc, bytes);
-      await deleteManifest(this, desc.digest, signal);
+      await deleteManifest(this, desc.digest, signal).catch(asNotFound);
       if (node.subject !== undefined && this.referrersState.api !== true) {
         await updateFallback(this, this.referrersState, 'remove', desc, { ...node, subject: node.subject }, signal);
       }
@@ -158,6 +158,18 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   referrers(subject: Descriptor, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
     return withOp(`list referrers of ${subject.digest}`, () => listReferrers(this, this.referrersState, subject, artifactType, { maxPages: this.registry.options.maxPages }, signal));
   }
+}
+
+/**
+ * `asNotFound` gives deleting missing content the `Deleter` contract's code, `NOT_FOUND`
+ * (content/storage.ts), keeping the registry's own code in `data.registryCode`.
+ */
+function asNotFound(e: unknown): never {
+  const code = (e as { code?: unknown }).code;
+  if (isEbpmError(e) && (code === 'BLOB_UNKNOWN' || code === 'MANIFEST_UNKNOWN')) {
+    throw new EbpmError('NOT_FOUND', e.message, { cause: e, hint: e.hint, data: { ...e.data, registryCode: code } });
+  }
+  throw e;
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {

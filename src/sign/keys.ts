@@ -32,7 +32,7 @@ export interface TrustedKey {
   readonly publicKey: PublicKey;
 }
 
-/** `KeyPairPem` is what `ebpm key generate` writes: `cosign.key` and `cosign.pub` contents. */
+/** `KeyPairPem` is what `ebpm keygen` writes: `cosign.key` and `cosign.pub` contents. */
 export interface KeyPairPem {
   readonly privatePem: string;
   readonly publicPem: string;
@@ -250,6 +250,6 @@ function malformed(message: string, cause?: unknown): EbpmError {
 
 function unsupported(message: string, opts: { hint?: string } = {}): EbpmError {
   return new EbpmError('KEY_UNSUPPORTED', message, {
-    hint: opts.hint ?? 'ebpm signs and verifies ECDSA P-256 keys (cosign generate-key-pair, ebpm key generate)',
+    hint: opts.hint ?? 'ebpm signs and verifies ECDSA P-256 keys (cosign generate-key-pair, ebpm keygen)',
   });
 }

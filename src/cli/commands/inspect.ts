@@ -3,16 +3,18 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
+import { inspectRemote } from '../../services/inspect-remote.js';
+import { context, isLocalPath } from '../dist.js';
 
 const cmd: Command = {
   name: 'inspect',
   summary: 'Show what a package holds: programs, attach points, maps, parameters, event layouts, requirements, size and digest.',
-  usage: 'ebpm inspect <dir | layout[:tag] | file.bpf.o | file.wasm | package.json> [--json]',
+  usage: 'ebpm inspect <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | registry reference> [--json]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
-    const r = await inspectPath(resolve(io.cwd, target), io.env);
+    const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(resolve(io.cwd, target), io.env) : await inspectRemote(await context(io, false), target);
     io.stdout.write(values.json ? JSON.stringify({ source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata }, null, 2) + '\n' : formatInspect(r));
     return 0;
   },

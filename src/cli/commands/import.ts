@@ -1,0 +1,20 @@
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { EbpmError } from '../../core/errors.js';
+import { importToStore } from '../../services/store.js';
+import { context, writeJson, writeLines } from '../dist.js';
+
+const cmd: Command = {
+  name: 'import',
+  summary: 'Read an OCI layout tar (from ebpm export) into the local store; unsafe or damaged archives are refused whole.',
+  usage: 'ebpm import <file.tar> [--json]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    if (positionals.length !== 1) throw new EbpmError('USAGE', 'import: expected one file', { hint: `usage: ${cmd.usage}` });
+    const entries = await importToStore(await context(io, false), positionals[0]!, io.cwd);
+    if (values.json) writeJson(io, entries.map((e) => ({ reference: e.ref, digest: e.descriptor.digest })));
+    else writeLines(io, entries.map((e) => `imported ${e.ref} ${e.descriptor.digest}`));
+    return 0;
+  },
+};
+
+export default cmd;

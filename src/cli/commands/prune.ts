@@ -1,0 +1,20 @@
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { EbpmError } from '../../core/errors.js';
+import { pruneStore } from '../../services/store.js';
+import { context, writeJson, writeLines } from '../dist.js';
+
+const cmd: Command = {
+  name: 'prune',
+  summary: 'Remove every blob of the local store that no stored package uses.',
+  usage: 'ebpm prune [--json]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    if (positionals.length !== 0) throw new EbpmError('USAGE', 'prune: takes no arguments', { hint: `usage: ${cmd.usage}` });
+    const r = await pruneStore(await context(io, false));
+    if (values.json) writeJson(io, r);
+    else writeLines(io, [`pruned ${r.removedBlobs} blobs, ${r.reclaimedBytes} bytes reclaimed`]);
+    return 0;
+  },
+};
+
+export default cmd;

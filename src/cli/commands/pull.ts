@@ -1,0 +1,44 @@
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { EbpmError } from '../../core/errors.js';
+import { pull, type PullResult } from '../../services/pull.js';
+import { PULL_POLICIES, type PullPolicy } from '../../services/run-source.js';
+import { context, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+
+const cmd: Command = {
+  name: 'pull',
+  summary: 'Copy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
+  usage: 'ebpm pull <reference> [--pull always|missing|never] [--prerelease] [--json] [--verbose]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, pull: { type: 'string', default: 'missing' }, prerelease: { type: 'boolean', default: false } });
+    if (positionals.length !== 1) throw new EbpmError('USAGE', 'pull: expected one reference', { hint: `usage: ${cmd.usage}` });
+    const policy = pullPolicy(values.pull);
+    const ctx = await context(io, values.verbose);
+    const r = await withProgress(io, 'pull', values.json, (onEvent) =>
+      pull(ctx, { reference: positionals[0]!, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) }),
+    );
+    if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);
+    if (values.json) {
+      writeJson(io, r);
+      return 0;
+    }
+    writeLines(io, [pullLine(r)]);
+    return 0;
+  },
+};
+
+/** `pullLine` is the plain output of a pull. */
+export function pullLine(r: PullResult): string {
+  if (r.from === 'store') return `${r.reference} ${r.digest} (stored${r.offline ? '; registry unreachable' : ''})`;
+  if (r.upToDate) return `${r.reference} ${r.digest} (up to date)`;
+  return `pulled ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`;
+}
+
+/** `pullPolicy` checks `--pull`. */
+export function pullPolicy(v: string): PullPolicy {
+  if (!(PULL_POLICIES as readonly string[]).includes(v)) {
+    throw new EbpmError('USAGE', `--pull ${JSON.stringify(v)}: not a pull policy`, { hint: 'use --pull always, missing or never' });
+  }
+  return v as PullPolicy;
+}
+
+export default cmd;

@@ -1,0 +1,243 @@
+/**
+ * `ebpm run`: resolve the package, turn its parameters into flags, run it and print its events:
+ * a live table on a TTY, aligned columns when piped, JSON lines with `--json`. The attach
+ * summary and the final count go to stderr, so stdout holds only events.
+ *
+ * Exit codes: 0 after `--duration` or `--max-events`; 130 after SIGINT and 143 after SIGTERM
+ * (128 + the signal number, as shells report them), every program detached either way.
+ */
+import type { Command, Io } from '../command.js';
+import type { LogLevel } from '../../bpf/native.js';
+import { EbpmError, isEbpmError } from '../../core/errors.js';
+import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
+import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
+import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
+import { localSource, PULL_POLICIES, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../../services/run-source.js';
+import { planRun, runPackage, type AttachedProgram, type RunPlan, type RunResult, type SamplePlan, type StopReason } from '../../services/run.js';
+import { jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
+
+const OWN: readonly OwnFlag[] = [
+  { long: 'json', takesValue: false },
+  { long: 'verbose', takesValue: false },
+  { long: 'duration', takesValue: true },
+  { long: 'max-events', takesValue: true },
+  { long: 'pull', takesValue: true },
+  { long: 'help', takesValue: false },
+];
+
+const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--pull always|missing|never] [package flags] [-- package args]';
+
+/**
+ * Registry references, through the pull service (loaded only when no local path matched: a
+ * local run does not pay for the registry client).
+ */
+const registrySource: PackageSource = {
+  async resolve(arg, opts) {
+    const [{ referenceSource }, { openContext }] = await Promise.all([import('../../services/pull.js'), import('../../services/context.js')]);
+    return referenceSource(() => openContext(opts.env)).resolve(arg, opts);
+  },
+};
+
+/** `sources` are tried in order: local paths, then references. */
+const sources: readonly PackageSource[] = [localSource(), registrySource];
+
+function usageError(message: string): EbpmError {
+  return new EbpmError('USAGE', `run: ${message}`, { hint: `usage: ${USAGE}` });
+}
+
+function positiveNumber(flag: string, text: string | true | undefined, integer: boolean): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (typeof text !== 'string' || text.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isSafeInteger(n))) {
+    throw usageError(`--${flag} ${JSON.stringify(text)}: not a ${integer ? 'whole number' : 'number of seconds'} ≥ 0`);
+  }
+  return n;
+}
+
+/** `--pull`, read before the package (and so its flags) is known: the policy decides how it is found. */
+function pullPolicy(args: readonly string[]): PullPolicy {
+  const end = args.indexOf('--');
+  let value = 'missing';
+  for (let i = 0; i < (end < 0 ? args.length : end); i++) {
+    if (args[i] === '--pull') value = args[i + 1] ?? '';
+    else if (args[i]!.startsWith('--pull=')) value = args[i]!.slice('--pull='.length);
+  }
+  if (!(PULL_POLICIES as readonly string[]).includes(value)) throw usageError(`--pull ${JSON.stringify(value)}: not one of ${PULL_POLICIES.join(', ')}`);
+  return value as PullPolicy;
+}
+
+/** The one-line attach summary: `sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)`. */
+export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedProgram[]): string {
+  const m = pkg.metadata;
+  const list = programs.map((p) => `${p.program} (${p.section})`).join(', ');
+  return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
+}
+
+/** The final line: how many events, how many lost, why the run stopped. */
+export function endSummary(name: string, r: Pick<RunResult, 'events' | 'lost' | 'stop'>): string {
+  const why = r.stop.kind === 'signal' ? r.stop.signal : r.stop.kind;
+  return `${name}: ${r.events} events, ${r.lost} lost (stopped: ${why})`;
+}
+
+/** `exitCode` of a run: 0 for a planned stop, 128 + the signal number for a signal. */
+export function exitCode(stop: StopReason): number {
+  switch (stop.kind) {
+    case 'duration':
+    case 'max-events':
+      return 0;
+    case 'signal':
+      return stop.signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
+function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedProgram[], values: ReadonlyMap<FlagSpec, ParamValue>, plan: RunPlan): string[] {
+  const out = programs.map((p) => `  program ${p.program}: ${p.type} ${p.section} (${p.object})`);
+  for (const o of pkg.metadata.objects) for (const m of o.maps) out.push(`  map ${m.name}: ${m.type} (${o.name})`);
+  for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
+  if (plan.events) out.push(`  events from ${plan.events.map}${plan.events.layout ? '' : ' (no type: printed as hex)'}`);
+  for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
+  return out;
+}
+
+const cmd: Command = {
+  name: 'run',
+  summary: 'Load a package\'s eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).',
+  usage: USAGE,
+  handlesHelp: true,
+  async run(argv, io) {
+    const dashes = argv.indexOf('--');
+    const args = argv.map((a, i) => (a === '-h' && (dashes < 0 || i < dashes) ? '--help' : a));
+    if (args.length === 0 || args[0] === '--help') {
+      io.stdout.write(`usage: ${USAGE}\n\n${cmd.summary}\n`);
+      return args.length === 0 ? 2 : 0;
+    }
+    const source = findSource(args, OWN, USAGE);
+    const pull = pullPolicy(args);
+    const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd });
+    if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
+    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, args, source, io);
+    return runBpf(pkg, args, source, io);
+  },
+};
+
+/** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
+async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: string, io: Io): Promise<number> {
+  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(['-h']));
+  const parsed = parseRunArgs(args, OWN, specs, USAGE);
+  if (parsed.own.has('help')) {
+    const lines = flagHelp(specs);
+    io.stdout.write(`usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}\n`);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])}`);
+  // A BPF package has no program to hand arguments to: what follows `--` is package flags too.
+  const tail = parseRunArgs(parsed.rest, [], specs, USAGE);
+  const values = new Map(parsed.values);
+  for (const [s, v] of tail.values) {
+    if (values.has(s)) throw usageError(`--${s.long} given twice`);
+    values.set(s, v);
+  }
+  if (tail.positionals.length > 0) throw usageError(`unexpected argument ${JSON.stringify(tail.positionals[0])} after --`);
+  const seconds = positiveNumber('duration', parsed.own.get('duration'), false);
+  const maxEvents = positiveNumber('max-events', parsed.own.get('max-events'), true);
+  const json = parsed.own.has('json');
+  const verbose = parsed.own.has('verbose');
+
+  const plan = planRun(pkg.metadata);
+  const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
+  const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, sampleFormat(s.map, s.spec, s.key, s.value)]));
+
+  const counts = { events: 0, lost: 0 };
+  const live = !json && io.stdout.isTTY === true && io.env.CI === undefined ? await import('../views/run-live.js') : undefined;
+  let output: RunOutput | undefined;
+  return withSignals(async (signal) => {
+    try {
+      const result = await runPackage({
+        package: pkg,
+        plan,
+        assignments: assignments(values),
+        ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
+        ...(maxEvents === undefined ? {} : { maxEvents }),
+        signal,
+        verbose,
+        hooks: {
+          // Called synchronously after attach, before the event loop can deliver a batch.
+          onAttached: (programs) => {
+            const title = attachSummary(pkg, programs);
+            if (verbose) io.stderr.write(verboseLines(pkg, programs, values, plan).join('\n') + '\n');
+            if (live === undefined) io.stderr.write(title + '\n');
+            output = json ? jsonOutput(io.stdout, format)
+              : live ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format, title, counts: () => counts })
+                : plainOutput(io.stdout, format);
+            output.start();
+          },
+          onEvents: (records, lost) => {
+            counts.events += records.length;
+            counts.lost = lost;
+            output!.events(records);
+          },
+          onSample: (s, entries) => output!.sample(sampleFormats.get(s)!, entries),
+          // libbpf's own lines (they start with `libbpf: `) only with --verbose: failures come back as one error.
+          ...(verbose ? { onLog: (_: LogLevel, message: string) => io.stderr.write(`${message.trimEnd()}\n`) } : {}),
+        },
+      });
+      output?.end();
+      io.stderr.write(endSummary(pkg.metadata.name, result) + '\n');
+      return exitCode(result.stop);
+    } catch (e) {
+      output?.end();
+      if (verbose && isEbpmError(e) && typeof e.data?.log === 'string' && e.data.log !== '') io.stderr.write(`verifier log:\n${e.data.log}\n`);
+      throw e;
+    }
+  });
+}
+
+/**
+ * `withSignals` runs `fn` with SIGINT/SIGTERM turned into an abort (reason: the signal's
+ * name) instead of killing the process, so the run can detach everything first.
+ */
+async function withSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await fn(controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * A package with a Wasm module: its guest is the user space, taking the arguments after `--`;
+ * `--json` and `--max-events` are for ebpm's own decoder and do not apply.
+ */
+async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: readonly string[], source: string, io: Io): Promise<number> {
+  const parsed = parseRunArgs(args, OWN, [], USAGE);
+  if (parsed.own.has('help')) {
+    io.stdout.write(`usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\nThe package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`);
+    return 0;
+  }
+  if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])} (arguments for the Wasm program go after --)`);
+  for (const f of ['json', 'max-events']) {
+    if (parsed.own.has(f)) throw usageError(`--${f} does not apply to ${pkg.metadata.name}: its Wasm program prints the events`);
+  }
+  const seconds = positiveNumber('duration', parsed.own.get('duration'), false);
+  const { runWasmPackage } = await import('../../services/run-wasm.js');
+  const r = await withSignals((signal) =>
+    runWasmPackage({
+      package: pkg,
+      args: parsed.rest,
+      ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
+      signal,
+      onStdout: (line) => io.stdout.write(line + '\n'),
+      onStderr: (line) => io.stderr.write(line + '\n'),
+      ...(parsed.own.has('verbose') ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
+    }),
+  );
+  io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
+  return r.exitCode;
+}
+
+export default cmd;

@@ -1,0 +1,33 @@
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { EbpmError } from '../../core/errors.js';
+import { search } from '../../services/search.js';
+import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
+
+const cmd: Command = {
+  name: 'search',
+  summary: 'Find packages by name, description and keywords in the configured registries.',
+  usage: 'ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      ...VERBOSE_FLAG,
+      refresh: { type: 'boolean', default: false },
+      reindex: { type: 'boolean', default: false },
+    });
+    if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
+    const term = positionals[0]!;
+    const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
+    if (values.json) {
+      writeJson(io, r);
+      return 0;
+    }
+    if (r.hits.length === 0) {
+      io.stdout.write(`no packages match ${JSON.stringify(term)} in ${r.sources.map((s) => s.location).join(', ')}\n`);
+      return 0;
+    }
+    await printTable(io, ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'], r.hits.map((h) => [h.name, h.version, h.description, h.reference]));
+    return 0;
+  },
+};
+
+export default cmd;

@@ -1,0 +1,78 @@
+/**
+ * `ebpm verify` has two meanings, told apart by the reference:
+ * - `ebpm verify <ref> [--key k.pub]...`: check the package's signatures (both formats), from
+ *   the local store when it holds the package (offline), else from its registry; with the
+ *   given public keys, or else with the keys the trust policy names for its repository. Says
+ *   who signed what; a package no given or trusted key signed exits 3.
+ * - `ebpm verify` (no reference): re-hash the local store and repair it by pulling again
+ *   what was dropped (services/store.ts `verifyAndRepair`).
+ */
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { EbpmError } from '../../core/errors.js';
+import { describeFailure } from '../../sign/verify.js';
+import { readTrustedKeyFile } from '../../services/sign.js';
+import { verifyAndRepair } from '../../services/store.js';
+import { loadTrustPolicy, verifyReference, type ReferenceVerification } from '../../services/trust.js';
+import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
+import { resolve } from 'node:path';
+
+const cmd: Command = {
+  name: 'verify',
+  summary: 'With a reference: check its signatures (--key files, else the trust policy\'s keys), offline when stored. Without: re-hash and repair the local store.',
+  usage: 'ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, key: { type: 'string', multiple: true, default: [] } });
+    if (positionals.length > 1) throw new EbpmError('USAGE', 'verify: expected at most one reference', { hint: `usage: ${cmd.usage}` });
+    const ctx = await context(io, values.verbose);
+    if (positionals.length === 0) {
+      if (values.key.length > 0) throw new EbpmError('USAGE', 'verify: --key needs a reference to check', { hint: 'ebpm verify <reference> --key cosign.pub' });
+      const r = await verifyAndRepair(ctx, { repair: true });
+      if (values.json) writeJson(io, r);
+      else {
+        writeLines(io, [
+          `verified ${r.verifiedBlobs} blobs in ${ctx.storePath}`,
+          ...r.corruptBlobs.map((d) => `removed corrupt blob ${d}`),
+          ...r.repaired.map((ref) => `pulled again ${ref}`),
+          ...r.unrepaired.map((u) => `could not repair ${u.ref}: ${u.reason}`),
+        ]);
+      }
+      return r.unrepaired.length > 0 ? 1 : 0;
+    }
+    const keys = values.key.length === 0 ? undefined : await Promise.all(values.key.map((k) => readTrustedKeyFile(resolve(io.cwd, k))));
+    const r = await verifyReference(ctx, positionals[0]!, { policy: loadTrustPolicy(io.env), ...(keys ? { keys } : {}) });
+    if (values.json) {
+      writeJson(io, jsonReport(r));
+      return r.verification.verified ? 0 : 3;
+    }
+    const v = r.verification;
+    const at = `${r.repository}@${r.subject.digest}`;
+    if (!v.verified) {
+      throw new EbpmError('SIGNATURE_NOT_VERIFIED', `verify ${positionals[0]}: ${at}: ${describeFailure(v.reason)}: ${v.detail}`, {
+        hint: r.keys === 'given' ? 'check that the key is the signer\'s public key, or sign the package (ebpm sign)' : 'pass the signer\'s public key with --key, or list it in the trust policy',
+        data: { reason: v.reason, digest: r.subject.digest, repository: r.repository },
+      });
+    }
+    writeLines(io, [
+      `verified ${at} (from the ${r.from}${r.keys === 'policy' ? ', keys of the trust policy' : ''})`,
+      ...v.signedBy.map((s) => `  signed by ${s.keyLabel} (key ${s.fingerprint}), ${s.format} signature`),
+      ...v.rejected.map((x) => `  ignored ${x.format} signature: ${x.reason}: ${x.detail}`),
+    ]);
+    return 0;
+  },
+};
+
+function jsonReport(r: ReferenceVerification): unknown {
+  const v = r.verification;
+  return {
+    repository: r.repository,
+    reference: r.reference,
+    digest: r.subject.digest,
+    from: r.from,
+    keys: r.keys,
+    verified: v.verified,
+    ...(v.verified ? { signedBy: v.signedBy } : { reason: v.reason, detail: v.detail }),
+    rejected: v.rejected,
+  };
+}
+
+export default cmd;

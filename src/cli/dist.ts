@@ -1,0 +1,64 @@
+/**
+ * What the distribution commands share: opening the service context from the command's
+ * environment, deciding between the live view, plain lines and JSON, and running a transfer
+ * with progress on a terminal.
+ */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { openContext, type Context } from '../services/context.js';
+import type { OnTransferEvent } from '../services/transfer.js';
+import type { Io } from './command.js';
+import { useColor } from './format.js';
+
+/** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
+export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
+
+/** `context` opens the services' context for a command run. */
+export function context(io: Io, verbose: boolean): Promise<Context> {
+  return openContext(io.env, verbose ? { debug: (line) => io.stderr.write(`${line}\n`) } : {});
+}
+
+/** `isLive` is true when output goes to a terminal for a person: ink views, not plain lines. */
+export function isLive(io: Io, json: boolean): boolean {
+  return !json && io.stdout.isTTY === true && !io.env.CI;
+}
+
+/** `writeJson` prints the machine output of a command. */
+export function writeJson(io: Io, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** `writeLines` prints plain lines. */
+export function writeLines(io: Io, lines: readonly string[]): void {
+  if (lines.length > 0) io.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** `withProgress` runs a push or pull with the live view on a terminal, silently otherwise. */
+export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boolean, run: (onEvent: OnTransferEvent | undefined) => Promise<T>): Promise<T> {
+  if (!isLive(io, json)) return run(undefined);
+  const { liveTransfer } = await import('./views/live.js');
+  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, useColor(io.env, true));
+  try {
+    return await run(live.onEvent);
+  } finally {
+    await live.stop();
+  }
+}
+
+/** `printTable` prints a table: through ink on a terminal, as aligned plain lines otherwise. */
+export async function printTable(io: Io, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
+  if (isLive(io, false)) {
+    const { renderTable } = await import('./views/live.js');
+    await renderTable(io.stdout as NodeJS.WriteStream, header, rows, useColor(io.env, true));
+    return;
+  }
+  const { layoutTable } = await import('./format.js');
+  writeLines(io, layoutTable(header, rows));
+}
+
+/** `isLocalPath` tells a path that exists (`dir`, `file`, or `layout:tag`, as `ebpm run` reads them) from a registry reference. */
+export async function isLocalPath(cwd: string, arg: string): Promise<boolean> {
+  const exists = async (p: string) => (await stat(resolve(cwd, p)).catch(() => undefined)) !== undefined;
+  const colon = arg.lastIndexOf(':');
+  return (await exists(arg)) || (colon > 0 && (await exists(arg.slice(0, colon))));
+}

@@ -1,0 +1,110 @@
+/**
+ * Display logic of the distribution commands, kept out of the ink views so it is tested without
+ * React: byte and rate units, progress bars, table layout, and the transfer state a push or pull
+ * view renders (a reducer over `TransferEvent`s).
+ */
+import type { TransferEvent } from '../services/transfer.js';
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** `formatBytes` is `n` in binary units with one decimal from KiB up: `512 B`, `1.5 KiB`, `64.0 MiB`. */
+export function formatBytes(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** `formatRate` is bytes over milliseconds as `<bytes>/s` (`–` before any time has passed). */
+export function formatRate(bytes: number, ms: number): string {
+  return ms <= 0 ? '–' : `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
+}
+
+/** `bar` draws a `width`-cell progress bar for `fraction` in [0, 1]. */
+export function bar(fraction: number, width: number): string {
+  const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+  const full = Math.round(f * width);
+  return '█'.repeat(full) + '░'.repeat(width - full);
+}
+
+/** `shortDigest` is `sha256:` and the first 12 hex digits, as tables show digests. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return digest.slice(0, colon + 1 + 12);
+}
+
+/**
+ * `layoutTable` aligns `rows` under `header` with two spaces between columns, the last column
+ * unpadded; cells longer than `maxCell` are cut with `…`. Returns one string per line.
+ */
+export function layoutTable(header: readonly string[], rows: readonly (readonly string[])[], maxCell = 60): string[] {
+  const cut = (s: string) => (s.length > maxCell ? `${s.slice(0, maxCell - 1)}…` : s);
+  const all = [header, ...rows].map((r) => r.map(cut));
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
+  return all.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/** `BlobState` is one blob of a transfer. */
+export interface BlobState {
+  readonly digest: string;
+  readonly label: string;
+  readonly size: number;
+  readonly bytes: number;
+  readonly state: 'active' | 'done' | 'skipped';
+}
+
+/** `TransferState` is what a push or pull view shows. */
+export interface TransferState {
+  /** Waiting for the reference to resolve (the spinner). */
+  readonly resolving: string | undefined;
+  readonly resolved: { readonly ref: string; readonly digest: string } | undefined;
+  readonly blobs: readonly BlobState[];
+  /** When the first byte-moving event arrived (ms), for the rate. */
+  readonly startedAt: number | undefined;
+}
+
+export const INITIAL_TRANSFER: TransferState = Object.freeze({ resolving: undefined, resolved: undefined, blobs: [], startedAt: undefined });
+
+/** `reduceTransfer` folds one event into the state (pure; `now` in ms). */
+export function reduceTransfer(s: TransferState, e: TransferEvent, now: number): TransferState {
+  const update = (digest: string, f: (b: BlobState) => BlobState): readonly BlobState[] => s.blobs.map((b) => (b.digest === digest ? f(b) : b));
+  switch (e.kind) {
+    case 'resolving':
+      return { ...s, resolving: e.ref };
+    case 'resolved':
+      return { ...s, resolving: undefined, resolved: { ref: e.ref, digest: e.digest } };
+    case 'blob-start':
+      if (s.blobs.some((b) => b.digest === e.digest)) return s;
+      return { ...s, startedAt: s.startedAt ?? now, blobs: [...s.blobs, { digest: e.digest, label: e.label, size: e.size, bytes: 0, state: 'active' }] };
+    case 'blob-progress':
+      return { ...s, blobs: update(e.digest, (b) => ({ ...b, bytes: e.bytes })) };
+    case 'blob-done':
+      return { ...s, blobs: update(e.digest, (b) => ({ ...b, bytes: b.size, state: 'done' })) };
+    case 'blob-skipped':
+      if (s.blobs.some((b) => b.digest === e.digest)) return s;
+      return { ...s, blobs: [...s.blobs, { digest: e.digest, label: e.label, size: e.size, bytes: e.size, state: 'skipped' }] };
+  }
+}
+
+/** `transferTotals` sums what moved (skipped blobs count toward neither). */
+export function transferTotals(s: TransferState): { bytes: number; size: number } {
+  let bytes = 0;
+  let size = 0;
+  for (const b of s.blobs) {
+    if (b.state === 'skipped') continue;
+    bytes += b.bytes;
+    size += b.size;
+  }
+  return { bytes, size };
+}
+
+/** `SPINNER` frames (braille dots, as most terminal UIs use). */
+export const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** `useColor` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
+export function useColor(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
+  return isTTY === true && !env.NO_COLOR;
+}

@@ -1,0 +1,49 @@
+/**
+ * Rendering helpers for the distribution commands on a terminal: a live transfer view fed by
+ * events (re-rendered at most every `FRAME_MS`), and one-shot tables. Imported only when stdout
+ * is a TTY, so ink and React stay unloaded for plain and JSON output.
+ */
+import { render } from 'ink';
+import type { TransferEvent } from '../../services/transfer.js';
+import { INITIAL_TRANSFER, reduceTransfer, type TransferState } from '../format.js';
+import { Table } from './table.js';
+import { TransferView } from './transfer.js';
+
+const FRAME_MS = 80;
+
+export interface LiveTransfer {
+  readonly onEvent: (e: TransferEvent) => void;
+  /** Draws the last frame and lets go of the terminal. */
+  stop(): Promise<void>;
+}
+
+/** `liveTransfer` starts the push/pull view on `stdout`. */
+export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', color: boolean): LiveTransfer {
+  let state: TransferState = INITIAL_TRANSFER;
+  let frame = 0;
+  const elapsed = () => (state.startedAt === undefined ? 0 : Date.now() - state.startedAt);
+  const view = () => <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} color={color} width={stdout.columns || 80} />;
+  const instance = render(view(), { stdout, exitOnCtrlC: false, patchConsole: false });
+  const timer = setInterval(() => {
+    frame++;
+    instance.rerender(view());
+  }, FRAME_MS);
+  return {
+    onEvent(e) {
+      state = reduceTransfer(state, e, Date.now());
+    },
+    async stop() {
+      clearInterval(timer);
+      instance.rerender(view());
+      instance.unmount();
+      await instance.waitUntilExit();
+    },
+  };
+}
+
+/** `renderTable` prints a table once. */
+export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[], color: boolean): Promise<void> {
+  const instance = render(<Table header={header} rows={rows} color={color} />, { stdout, exitOnCtrlC: false, patchConsole: false });
+  instance.unmount();
+  await instance.waitUntilExit();
+}

@@ -1,0 +1,21 @@
+/** `Table`: a list (`ebpm ls`, `ebpm search`) laid out by `layoutTable`, the header in bold. */
+import { Box, Text } from 'ink';
+import { layoutTable } from '../format.js';
+
+export interface TableProps {
+  readonly header: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+  readonly color: boolean;
+}
+
+export function Table(props: TableProps) {
+  const [head, ...lines] = layoutTable(props.header, props.rows);
+  return (
+    <Box flexDirection="column">
+      <Text bold={props.color}>{head}</Text>
+      {lines.map((l, i) => (
+        <Text key={i} wrap="truncate">{l}</Text>
+      ))}
+    </Box>
+  );
+}

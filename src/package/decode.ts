@@ -1,0 +1,292 @@
+/**
+ * Decoding records by their type layout (registry-spec/package-v1.md §3.5) into the three forms
+ * `ebpm run` prints: JSON text, plain text, and aligned columns with a TIME column (ecli's
+ * plain-text export, bpf-loader-rs `export_event/`). Pure: bytes in, strings out.
+ *
+ * A layout is compiled once into closures so that the per-event path allocates little: a
+ * million events must format faster than the kernel can make them.
+ *
+ * Values: integers of 1–8 bytes as decimal (64-bit ones exact in JSON too: the digits are
+ * written out, not rounded through a double), 128-bit integers as JSON strings (as ecli), bools
+ * as true/false, enums by name (the number when no name matches), `char[N]` up to the first NUL,
+ * arrays and structs nested, pointers as `0x…` and bytes without a type as hex.
+ */
+import type { FieldLayout, TypeLayout } from '../bpf/layout.js';
+
+/** `ValueFormat` prints one value of a layout found at byte `offset` of `view`. */
+export interface ValueFormat {
+  json(view: DataView, offset: number): string;
+  text(view: DataView, offset: number): string;
+}
+
+/** A column's heading: its dotted name (`addr.port`, shown upper-cased) and width. */
+export interface ColumnHead {
+  readonly name: string;
+  readonly width: number;
+}
+
+/** One column of the plain output: a leaf of the layout. */
+export interface Column extends ColumnHead {
+  readonly format: ValueFormat;
+  readonly offset: number;
+}
+
+/** Width of the TIME column: `HH:MM:SS` and a space. */
+export const TIME_WIDTH = 8;
+
+const utf8 = new TextDecoder('utf-8');
+
+function hex(view: DataView, offset: number, size: number): string {
+  let s = '';
+  for (let i = 0; i < size; i++) s += view.getUint8(offset + i).toString(16).padStart(2, '0');
+  return s;
+}
+
+/** The text of a `char[size]` up to its first NUL, or undefined when it needs escaping or UTF-8. */
+function plainAscii(view: DataView, offset: number, size: number): string | undefined {
+  let s = '';
+  for (let i = 0; i < size; i++) {
+    const c = view.getUint8(offset + i);
+    if (c === 0) break;
+    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function cString(view: DataView, offset: number, size: number): string {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, size);
+  const end = bytes.indexOf(0);
+  return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+const stringFormat = (size: number): ValueFormat => ({
+  json: (v, o) => {
+    const s = plainAscii(v, o, size);
+    return s === undefined ? JSON.stringify(cString(v, o, size)) : `"${s}"`;
+  },
+  // Control characters are escaped as JSON does, so one record stays one line.
+  text: (v, o) => plainAscii(v, o, size) ?? JSON.stringify(cString(v, o, size)).slice(1, -1),
+});
+
+function same(f: (v: DataView, o: number) => string): ValueFormat {
+  return { json: f, text: f };
+}
+
+function intReader(size: number, signed: boolean): ((v: DataView, o: number) => number | bigint) | undefined {
+  switch (size) {
+    case 1: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+    case 2: return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
+    case 4: return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
+    case 8: return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
+    case 16: return (v, o) => {
+      const x = (v.getBigUint64(o + 8, true) << 64n) | v.getBigUint64(o, true);
+      return signed ? BigInt.asIntN(128, x) : x;
+    };
+    default: return undefined;
+  }
+}
+
+function enumNames(values: readonly { name: string; value: number | string }[]): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const { name, value } of values) if (!names.has(String(value))) names.set(String(value), name);
+  return names;
+}
+
+/** `valueFormat` compiles the formatter of one layout. */
+export function valueFormat(layout: TypeLayout): ValueFormat {
+  switch (layout.kind) {
+    case 'int': {
+      const read = intReader(layout.size, layout.signed);
+      if (read === undefined) return opaque(layout.size);
+      if (layout.bool) return same((v, o) => (read(v, o) ? 'true' : 'false'));
+      if (layout.size === 16) return { json: (v, o) => `"${read(v, o)}"`, text: (v, o) => String(read(v, o)) };
+      return same((v, o) => String(read(v, o)));
+    }
+    case 'float': {
+      if (layout.size !== 4 && layout.size !== 8) return opaque(layout.size);
+      const read = layout.size === 4 ? (v: DataView, o: number) => v.getFloat32(o, true) : (v: DataView, o: number) => v.getFloat64(o, true);
+      return { json: (v, o) => { const x = read(v, o); return Number.isFinite(x) ? String(x) : 'null'; }, text: (v, o) => String(read(v, o)) };
+    }
+    case 'enum': {
+      const read = intReader(layout.size, layout.signed);
+      if (read === undefined) return opaque(layout.size);
+      const names = enumNames(layout.values);
+      return {
+        json: (v, o) => { const x = String(read(v, o)); const n = names.get(x); return n === undefined ? x : `"${n}"`; },
+        text: (v, o) => { const x = String(read(v, o)); return names.get(x) ?? x; },
+      };
+    }
+    case 'string':
+      return stringFormat(layout.size);
+    case 'pointer': {
+      const text = (v: DataView, o: number) => `0x${v.getBigUint64(o, true).toString(16)}`;
+      return { json: (v, o) => `"${text(v, o)}"`, text };
+    }
+    case 'opaque':
+      return opaque(layout.size);
+    case 'array': {
+      const el = valueFormat(layout.element);
+      const step = layout.element.size;
+      const n = layout.count;
+      const json = (v: DataView, o: number) => {
+        let s = '[';
+        for (let i = 0; i < n; i++) s += (i ? ',' : '') + el.json(v, o + i * step);
+        return s + ']';
+      };
+      return { json, text: json };
+    }
+    case 'struct':
+    case 'union': {
+      const fields = layout.fields.map((f) => ({ key: JSON.stringify(f.name), offset: f.offset, format: fieldFormat(f) }));
+      const json = (v: DataView, o: number) => {
+        let s = '{';
+        for (let i = 0; i < fields.length; i++) {
+          const f = fields[i]!;
+          s += (i ? ',' : '') + f.key + ':' + f.format.json(v, o + f.offset);
+        }
+        return s + '}';
+      };
+      return { json, text: json };
+    }
+  }
+}
+
+function opaque(size: number): ValueFormat {
+  return { json: (v, o) => `"${hex(v, o, size)}"`, text: (v, o) => hex(v, o, size) };
+}
+
+/** A member's format: its layout's, or for a bitfield the bits read as the doc of FieldLayout says. */
+function fieldFormat(f: FieldLayout): ValueFormat {
+  if (f.bitSize === undefined) return valueFormat(f.layout);
+  const bitOffset = BigInt(f.bitOffset ?? 0);
+  const bitSize = f.bitSize;
+  const bytes = Math.ceil(((f.bitOffset ?? 0) + bitSize) / 8);
+  const signed = (f.layout.kind === 'int' || f.layout.kind === 'enum') && f.layout.signed;
+  const read = (v: DataView, o: number): bigint => {
+    let x = 0n;
+    for (let i = bytes - 1; i >= 0; i--) x = (x << 8n) | BigInt(v.getUint8(o + i));
+    x = BigInt.asUintN(bitSize, x >> bitOffset);
+    return signed ? BigInt.asIntN(bitSize, x) : x;
+  };
+  if (f.layout.kind === 'int' && f.layout.bool) return same((v, o) => (read(v, o) ? 'true' : 'false'));
+  if (f.layout.kind === 'enum') {
+    const names = enumNames(f.layout.values);
+    return {
+      json: (v, o) => { const x = String(read(v, o)); const n = names.get(x); return n === undefined ? x : `"${n}"`; },
+      text: (v, o) => { const x = String(read(v, o)); return names.get(x) ?? x; },
+    };
+  }
+  return same((v, o) => String(read(v, o)));
+}
+
+/** Natural column width of a leaf: wide enough for typical values, as libbpf-tools size theirs. */
+function naturalWidth(layout: TypeLayout): number {
+  switch (layout.kind) {
+    case 'int':
+      if (layout.bool) return 5;
+      return ({ 1: 4, 2: 6, 4: 7, 8: 12 } as Record<number, number>)[layout.size] ?? 20;
+    case 'float':
+      return 10;
+    case 'enum':
+      return Math.min(16, Math.max(6, ...layout.values.map((v) => v.name.length)));
+    case 'string':
+      return Math.min(layout.size, 16);
+    case 'pointer':
+      return 18;
+    case 'array':
+    case 'struct':
+    case 'union':
+    case 'opaque':
+      return 16;
+  }
+}
+
+/** `columns` flattens a layout into leaf columns; nested structs give dotted names. */
+export function columns(layout: TypeLayout): Column[] {
+  const out: Column[] = [];
+  const walk = (fields: readonly FieldLayout[], prefix: string, base: number) => {
+    for (const f of fields) {
+      const name = prefix + f.name;
+      if (f.bitSize === undefined && (f.layout.kind === 'struct' || f.layout.kind === 'union')) {
+        walk(f.layout.fields, `${name}.`, base + f.offset);
+        continue;
+      }
+      out.push({ name, offset: base + f.offset, format: fieldFormat(f), width: Math.max(name.length, naturalWidth(f.layout)) });
+    }
+  };
+  if (layout.kind === 'struct' || layout.kind === 'union') walk(layout.fields, '', 0);
+  else out.push({ name: 'value', offset: 0, format: valueFormat(layout), width: Math.max(5, naturalWidth(layout)) });
+  return out;
+}
+
+/**
+ * `EventFormat` prints records of one export: a header and lines for the plain output, JSON
+ * lines, and cells for the live table. `length` is the record's size as the kernel gave it; a
+ * record shorter than its layout is read as zero-padded.
+ */
+export interface EventFormat {
+  readonly columns: readonly ColumnHead[];
+  /** `TIME     PID     COMM …`, without a newline. */
+  header(): string;
+  /** One aligned line, newline included. */
+  line(view: DataView, offset: number, length: number, time: string): string;
+  /** One JSON object, newline included. */
+  json(view: DataView, offset: number, length: number): string;
+  cells(view: DataView, offset: number, length: number): string[];
+}
+
+/** `eventFormat` compiles the formats of an export's record layout. */
+export function eventFormat(layout: TypeLayout): EventFormat {
+  const cols = columns(layout);
+  const whole = valueFormat(layout);
+  const size = layout.size;
+  const scratch = new DataView(new ArrayBuffer(size));
+  // Short records (a truncated perf sample) are copied into zeroed scratch space first.
+  const at = (view: DataView, offset: number, length: number): [DataView, number] => {
+    if (length >= size) return [view, offset];
+    new Uint8Array(scratch.buffer).fill(0).set(new Uint8Array(view.buffer, view.byteOffset + offset, length));
+    return [scratch, 0];
+  };
+  const last = cols.length - 1;
+  return {
+    columns: cols,
+    header: () => 'TIME'.padEnd(TIME_WIDTH) + ' ' + cols.map((c, i) => (i === last ? c.name.toUpperCase() : c.name.toUpperCase().padEnd(c.width))).join(' '),
+    line(view, offset, length, time) {
+      const [v, o] = at(view, offset, length);
+      let s = time + ' ';
+      for (let i = 0; i < last; i++) {
+        const c = cols[i]!;
+        s += c.format.text(v, o + c.offset).padEnd(c.width) + ' ';
+      }
+      const c = cols[last]!;
+      return s + c.format.text(v, o + c.offset) + '\n';
+    },
+    json(view, offset, length) {
+      const [v, o] = at(view, offset, length);
+      return whole.json(v, o) + '\n';
+    },
+    cells(view, offset, length) {
+      const [v, o] = at(view, offset, length);
+      return cols.map((c) => c.format.text(v, o + c.offset));
+    },
+  };
+}
+
+/** `rawEventFormat` prints records of a map with no export type: their bytes in hex. */
+export function rawEventFormat(): EventFormat {
+  const data = (view: DataView, offset: number, length: number) => hex(view, offset, length);
+  return {
+    columns: [{ name: 'data', width: 4 }],
+    header: () => 'TIME'.padEnd(TIME_WIDTH) + ' DATA',
+    line: (view, offset, length, time) => `${time} ${data(view, offset, length)}\n`,
+    json: (view, offset, length) => `{"data":"${data(view, offset, length)}"}\n`,
+    cells: (view, offset, length) => [data(view, offset, length)],
+  };
+}
+
+/** `clockTime` is `HH:MM:SS` in local time, the TIME column of ecli and libbpf-tools. */
+export function clockTime(d: Date): string {
+  const p = (n: number) => (n < 10 ? '0' : '') + n;
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}

@@ -1,0 +1,311 @@
+/**
+ * Package parameters as command-line flags (registry-spec/package-v1.md §3.4): which flags a
+ * package offers, how a flag's text becomes a typed value (range-checked by the C type), and how
+ * that value is encoded into the bytes of its data section before load. Pure: no I/O.
+ *
+ * Flags follow ecli's generated arguments (eunomia `meta/arg_builder.rs`) with one change: a
+ * `bool` is a switch `--name` with its negation `--no-name`, instead of ecli's
+ * `--enable-`/`--disable-` spelling that depends on the default.
+ */
+import { EbpmError } from '../core/errors.js';
+import type { BpfObjectMeta, ParameterMeta } from './metadata.js';
+
+/** `FlagSpec` is one generated flag: the parameter it sets, in which object. */
+export interface FlagSpec {
+  readonly long: string;
+  readonly short?: string;
+  /** The object (`sigsnoop.bpf.o`) whose global the flag sets. */
+  readonly object: string;
+  readonly parameter: ParameterMeta;
+  /** Whether the flag is a switch (bool) rather than taking a value. */
+  readonly isSwitch: boolean;
+}
+
+/** A parsed parameter value: integers as bigint, floats as number, bytes for `bytes` kind. */
+export type ParamValue = bigint | number | boolean | string | Uint8Array;
+
+/** `OwnFlag` is a flag of the command itself (`--json`, `--duration <s>`), not of the package. */
+export interface OwnFlag {
+  readonly long: string;
+  readonly takesValue: boolean;
+}
+
+function invalid(message: string, hint: string, data?: Record<string, unknown>): EbpmError {
+  return new EbpmError('INVALID_PARAMETER', message, data === undefined ? { hint } : { hint, data });
+}
+
+/**
+ * `flagSpecs` lists the flags of every parameter of `objects`. A flag may not repeat within the
+ * package nor take a name in `reserved` (the command's own flags): either is
+ * `PARAMETER_FLAG_CONFLICT`, since the package could then not be configured unambiguously.
+ */
+export function flagSpecs(objects: readonly BpfObjectMeta[], reserved: readonly string[] = []): FlagSpec[] {
+  const out: FlagSpec[] = [];
+  const taken = new Map<string, string>(reserved.map((r) => [r, 'a flag of the command']));
+  const claim = (flag: string, owner: string) => {
+    const prior = taken.get(flag);
+    if (prior !== undefined) {
+      throw new EbpmError('PARAMETER_FLAG_CONFLICT', `flag ${flag} of ${owner} is also ${prior}`, {
+        hint: 'give the parameter another name with `/// @cmdarg {"long": …, "short": …}` and rebuild the package',
+      });
+    }
+    taken.set(flag, owner);
+  };
+  for (const obj of objects) {
+    for (const p of obj.parameters) {
+      const owner = `parameter ${p.name} (${obj.name})`;
+      const isSwitch = p.kind === 'bool';
+      claim(`--${p.flag.long}`, owner);
+      if (isSwitch) claim(`--no-${p.flag.long}`, owner);
+      if (p.flag.short !== undefined) claim(`-${p.flag.short}`, owner);
+      out.push({ long: p.flag.long, ...(p.flag.short === undefined ? {} : { short: p.flag.short }), object: obj.name, parameter: p, isSwitch });
+    }
+  }
+  return out;
+}
+
+/** Byte sizes of the integer kinds a parameter may have (8 to 128 bits). */
+const INT_SIZES = new Set([1, 2, 4, 8, 16]);
+
+/** `intRange` is the inclusive range of a C integer of `size` bytes. */
+export function intRange(size: number, signed: boolean): readonly [bigint, bigint] {
+  const bits = BigInt(size * 8);
+  return signed ? [-(1n << (bits - 1n)), (1n << (bits - 1n)) - 1n] : [0n, (1n << bits) - 1n];
+}
+
+const INTEGER = /^[+-]?(0x[0-9a-f]+|0o[0-7]+|0b[01]+|\d+)$/i;
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * `parseValue` reads a flag's text as the value of parameter `p`: integers in decimal, `0x`,
+ * `0o` or `0b` and within the range of the C type; floats finite and within range; strings that
+ * fit with their terminating NUL; `bytes` as exactly `size` bytes of hex. Anything else is
+ * `INVALID_PARAMETER` naming the flag, the text and the type.
+ */
+export function parseValue(p: ParameterMeta, text: string, flag = `--${p.flag.long}`): ParamValue {
+  const where = `${flag}: ${JSON.stringify(text)}`;
+  switch (p.kind) {
+    case 'bool': {
+      if (text === 'true' || text === '1') return true;
+      if (text === 'false' || text === '0') return false;
+      throw invalid(`${where}: not a boolean`, `${flag} is a switch: give \`${flag}\` or \`--no-${p.flag.long}\``);
+    }
+    case 'int':
+    case 'uint': {
+      if (!INT_SIZES.has(p.size)) throw invalid(`${flag}: ${p.type}: unsupported integer size ${p.size}`, 'integer parameters are 1, 2, 4, 8 or 16 bytes');
+      const t = text.trim();
+      if (!INTEGER.test(t)) throw invalid(`${where}: not an integer`, `${flag} takes a ${p.type} (decimal, 0x hex, 0o octal or 0b binary)`);
+      const negative = t.startsWith('-');
+      const magnitude = BigInt(t.replace(/^[+-]/, ''));
+      const v = negative ? -magnitude : magnitude;
+      const [min, max] = intRange(p.size, p.kind === 'int');
+      if (v < min || v > max) {
+        throw invalid(`${where}: out of range for ${p.type} [${min}, ${max}]`, `give ${flag} a value from ${min} to ${max}`, { min: String(min), max: String(max) });
+      }
+      return v;
+    }
+    case 'float': {
+      const v = text.trim() === '' ? NaN : Number(text);
+      const limit = p.size === 4 ? FLOAT32_MAX : Number.MAX_VALUE;
+      if (!Number.isFinite(v)) throw invalid(`${where}: not a finite number`, `${flag} takes a ${p.type}`);
+      if (Math.abs(v) > limit) throw invalid(`${where}: out of range for ${p.type}`, `give ${flag} a value within ±${limit}`);
+      return v;
+    }
+    case 'string': {
+      const bytes = new TextEncoder().encode(text);
+      if (bytes.includes(0)) throw invalid(`${where}: contains a NUL byte`, `${flag} takes text without NUL characters`);
+      if (bytes.length > p.size - 1) {
+        throw invalid(`${where}: ${bytes.length} bytes do not fit ${p.type}`, `${flag} takes at most ${p.size - 1} bytes (the C string keeps one for its NUL)`);
+      }
+      return text;
+    }
+    case 'bytes': {
+      const hex = text.trim().replace(/^0x/i, '');
+      if (!/^([0-9a-f]{2})*$/i.test(hex)) throw invalid(`${where}: not hex`, `${flag} takes ${p.size} bytes as ${p.size * 2} hex digits`);
+      if (hex.length !== p.size * 2) throw invalid(`${where}: ${hex.length / 2} bytes, ${p.type} has ${p.size}`, `${flag} takes ${p.size} bytes as ${p.size * 2} hex digits`);
+      return Uint8Array.from(Buffer.from(hex, 'hex'));
+    }
+  }
+}
+
+/** `encodeValue` lays out a value parsed for `p` as the `p.size` little-endian bytes of its global. */
+export function encodeValue(p: ParameterMeta, v: ParamValue): Uint8Array {
+  const out = new Uint8Array(p.size);
+  const view = new DataView(out.buffer);
+  if (typeof v === 'boolean') {
+    out[0] = v ? 1 : 0;
+  } else if (typeof v === 'bigint') {
+    let x = BigInt.asUintN(p.size * 8, v);
+    for (let i = 0; i < p.size; i++, x >>= 8n) out[i] = Number(x & 0xffn);
+  } else if (typeof v === 'number') {
+    if (p.size === 4) view.setFloat32(0, v, true);
+    else view.setFloat64(0, v, true);
+  } else if (typeof v === 'string') {
+    out.set(new TextEncoder().encode(v));
+  } else {
+    out.set(v);
+  }
+  return out;
+}
+
+/** `Assignment` is one parameter set on the command line, ready to patch its section. */
+export interface Assignment {
+  readonly object: string;
+  readonly section: string;
+  readonly offset: number;
+  readonly bytes: Uint8Array;
+  readonly parameter: string;
+}
+
+/**
+ * `applyAssignments` returns a copy of `section` (the initial bytes of `name` in one object)
+ * with every assignment for it written in. An assignment beyond the section is
+ * `PARAMETER_OUT_OF_SECTION`: the metadata does not match the object.
+ */
+export function applyAssignments(name: string, section: Uint8Array, assignments: readonly Assignment[]): Uint8Array {
+  const out = new Uint8Array(section);
+  for (const a of assignments) {
+    if (a.section !== name) continue;
+    if (a.offset + a.bytes.length > out.length) {
+      throw new EbpmError('PARAMETER_OUT_OF_SECTION', `parameter ${a.parameter}: bytes ${a.offset}..${a.offset + a.bytes.length} beyond ${name} (${out.length} bytes)`, {
+        hint: 'the package metadata does not match its BPF object; rebuild or re-pull the package',
+      });
+    }
+    out.set(a.bytes, a.offset);
+  }
+  return out;
+}
+
+/** `RunArgs` is a command line split into the command's flags, parameter values and the rest. */
+export interface RunArgs {
+  readonly positionals: readonly string[];
+  /** Own flags given: the value, or `true` for a switch. */
+  readonly own: ReadonlyMap<string, string | true>;
+  readonly values: ReadonlyMap<FlagSpec, ParamValue>;
+  /** Everything after `--`, untouched (the Wasm guest's argv). */
+  readonly rest: readonly string[];
+}
+
+/**
+ * `parseRunArgs` parses a command line against the command's own flags and the package's
+ * generated ones. `--long value`, `--long=value`, `-s value`, `-svalue`, grouped short switches
+ * (`-xP`), `--no-long` for switches. A value may start with `-`, so negative numbers need no
+ * `=`. node's `parseArgs` cannot do that nor take flags known only after the package is read,
+ * hence this parser. A flag given twice or not known is `USAGE`; a bad value
+ * `INVALID_PARAMETER`.
+ */
+export function parseRunArgs(args: readonly string[], own: readonly OwnFlag[], specs: readonly FlagSpec[], usage: string): RunArgs {
+  const usageError = (msg: string) => new EbpmError('USAGE', `run: ${msg}`, { hint: `usage: ${usage}` });
+  const ownByLong = new Map(own.map((f) => [f.long, f]));
+  const byLong = new Map(specs.map((s) => [s.long, s]));
+  const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
+  const positionals: string[] = [];
+  const ownValues = new Map<string, string | true>();
+  const values = new Map<FlagSpec, ParamValue>();
+  const seen = new Set<string>();
+  const once = (key: string, spelled: string) => {
+    if (seen.has(key)) throw usageError(`${spelled} given twice`);
+    seen.add(key);
+  };
+  const set = (s: FlagSpec, spelled: string, text: string | boolean) => {
+    once(s.long, spelled);
+    values.set(s, typeof text === 'boolean' ? text : parseValue(s.parameter, text, spelled));
+  };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const next = (spelled: string): string => {
+      if (i + 1 >= args.length) throw usageError(`${spelled} needs a value`);
+      return args[++i]!;
+    };
+    if (arg === '--') return { positionals, own: ownValues, values, rest: args.slice(i + 1) };
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      const o = ownByLong.get(name);
+      if (o !== undefined) {
+        once(`own:${name}`, `--${name}`);
+        if (!o.takesValue && inline !== undefined) throw usageError(`--${name} takes no value`);
+        ownValues.set(name, o.takesValue ? inline ?? next(`--${name}`) : true);
+        continue;
+      }
+      const s = byLong.get(name);
+      const negated = s === undefined && name.startsWith('no-') ? byLong.get(name.slice(3)) : undefined;
+      if (negated?.isSwitch) {
+        if (inline !== undefined) throw usageError(`--${name} takes no value`);
+        set(negated, `--${name}`, false);
+        continue;
+      }
+      if (s === undefined) throw usageError(`unknown flag --${name}`);
+      if (s.isSwitch) {
+        if (inline !== undefined) throw usageError(`--${name} is a switch and takes no value; use --no-${name} to turn it off`);
+        set(s, `--${name}`, true);
+      } else {
+        set(s, `--${name}`, inline ?? next(`--${name}`));
+      }
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const c = arg[j]!;
+        const s = byShort.get(c);
+        if (s === undefined) throw usageError(`unknown flag -${c}`);
+        if (s.isSwitch) {
+          set(s, `-${c}`, true);
+          continue;
+        }
+        const tail = arg.slice(j + 1).replace(/^=/, '');
+        set(s, `-${c}`, tail !== '' ? tail : next(`-${c}`));
+        break;
+      }
+      continue;
+    }
+    positionals.push(arg);
+  }
+  return { positionals, own: ownValues, values, rest: [] };
+}
+
+/**
+ * `findSource` finds the package argument (the first positional) before the package, and so its
+ * flags, is known. Package flags must come after it: before it there is no telling whether
+ * `--pid 5` takes a value.
+ */
+export function findSource(args: readonly string[], own: readonly OwnFlag[], usage: string): string {
+  const ownByLong = new Map(own.map((f) => [f.long, f]));
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') break;
+    if (!arg.startsWith('-') || arg === '-') return arg;
+    const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
+    const o = ownByLong.get(name);
+    if (o === undefined) throw new EbpmError('USAGE', `run: ${arg} before the package`, { hint: `package flags go after the package; usage: ${usage}` });
+    if (o.takesValue && !arg.includes('=')) i++;
+  }
+  throw new EbpmError('USAGE', 'run: no package given', { hint: `usage: ${usage}` });
+}
+
+/** `assignments` turns the parsed values into section patches. */
+export function assignments(values: ReadonlyMap<FlagSpec, ParamValue>): Assignment[] {
+  return [...values].map(([s, v]) => ({
+    object: s.object,
+    section: s.parameter.section,
+    offset: s.parameter.offset,
+    bytes: encodeValue(s.parameter, v),
+    parameter: s.parameter.name,
+  }));
+}
+
+/** `flagHelp` renders the package's flags for `ebpm run <pkg> --help`: spelling, type, description, default. */
+export function flagHelp(specs: readonly FlagSpec[]): string[] {
+  const left = specs.map((s) => {
+    const short = s.short === undefined ? '    ' : `-${s.short}, `;
+    return s.isSwitch ? `${short}--${s.long}, --no-${s.long}` : `${short}--${s.long} <${s.parameter.type}>`;
+  });
+  const width = Math.max(0, ...left.map((l) => l.length));
+  return specs.map((s, i) => {
+    const help = s.parameter.description ?? `set ${s.parameter.type} ${s.parameter.name}`;
+    const d = s.parameter.default;
+    const shown = typeof d === 'string' && s.parameter.kind === 'string' ? JSON.stringify(d) : String(d);
+    return `  ${left[i]!.padEnd(width)}  ${help} (default ${shown})`;
+  });
+}

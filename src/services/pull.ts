@@ -1,0 +1,147 @@
+/**
+ * `ebpm pull`: copy a package from its registry into the local store, under the pull policy:
+ * - `always`: resolve at the registry every time;
+ * - `missing` (default): a reference pinned to a version tag or a digest is taken from the store
+ *   when there (no network at all); `latest`, bare names and ranges re-resolve at the registry,
+ *   and fall back to the store when the registry cannot be reached;
+ * - `never`: the store only.
+ * A package already stored costs one manifest request (plus the tag list for ranges): the copy
+ * finds the root manifest present and moves nothing. The store is only tagged once the whole
+ * graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
+ */
+import { EbpmError, withContext } from '../core/errors.js';
+import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor } from '../core/oci.js';
+import { formatReference, type Reference } from '../core/reference.js';
+import { copyGraph } from '../content/copy.js';
+import type { OciLayout } from '../store/layout.js';
+import type { Context } from './context.js';
+import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
+import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
+import { copyHooks, type OnTransferEvent } from './transfer.js';
+import { pullSignatures } from './sign.js';
+import { admitResolved, type Admission } from './trust.js';
+
+export interface PullRequest {
+  readonly reference: string;
+  readonly policy: PullPolicy;
+  readonly includePrerelease?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: OnTransferEvent;
+}
+
+export interface PullResult {
+  /** The store's name for it: `host/repo:tag` (or `host/repo@digest`). */
+  readonly reference: string;
+  readonly tag: string | undefined;
+  readonly digest: string;
+  /** Where it came from this time: the registry, or the store (policy, or offline). */
+  readonly from: 'registry' | 'store';
+  /** The registry could not be reached and the store answered instead. */
+  readonly offline: boolean;
+  /** Blobs and bytes copied now (0 when up to date). */
+  readonly blobs: number;
+  readonly bytes: number;
+  /** The store already held it under this name: nothing changed. */
+  readonly upToDate: boolean;
+  /** The trust policy's decision (trust.ts); `decision.warn`: tell the user it is not signed by a trusted key. */
+  readonly trust: Admission;
+}
+
+/** `pull` runs one pull; errors read `pull <reference>: …`. */
+export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> {
+  try {
+    return await pullRef(ctx, parseUserReference(ctx, req.reference), req);
+  } catch (e) {
+    throw withContext(`pull ${req.reference}`, e);
+  }
+}
+
+/** A tag other than `latest`, or a digest, names fixed content: the store may answer without asking. */
+function isPinned(ref: Reference): boolean {
+  return ref.digest !== undefined || (ref.tag !== undefined && ref.tag !== 'latest');
+}
+
+async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<PullResult> {
+  const store = await ctx.store();
+  const opts = { includePrerelease: req.includePrerelease ?? false, ...(req.signal ? { signal: req.signal } : {}) };
+  const fromStore = async (r: Resolved, offline: boolean): Promise<PullResult> => ({ reference: r.storeRef, tag: r.tag, digest: r.descriptor.digest, from: 'store', offline, blobs: 0, bytes: 0, upToDate: true, trust: await admitResolved(ctx, r, store, req.signal) });
+  if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
+    const stored = await resolveStored(store, ref, opts);
+    if (stored !== undefined) return fromStore(stored, false);
+    if (req.policy === 'never') throw notStored(ref);
+  }
+  req.onEvent?.({ kind: 'resolving', ref: formatReference(ref) });
+  let resolved: Resolved;
+  try {
+    resolved = await resolveRemote(ctx, ref, opts);
+  } catch (e) {
+    if (req.policy !== 'missing' || !isOffline(e)) throw e;
+    const stored = await resolveStored(store, ref, opts);
+    if (stored === undefined) throw e;
+    return fromStore(stored, true);
+  }
+  req.onEvent?.({ kind: 'resolved', ref: resolved.storeRef, digest: resolved.descriptor.digest });
+  const stats = await fetchInto(ctx, store, resolved, req);
+  return { reference: resolved.storeRef, tag: resolved.tag, digest: resolved.descriptor.digest, from: 'registry', offline: false, blobs: stats.copied, bytes: stats.bytes, upToDate: stats.upToDate, trust: stats.trust };
+}
+
+/**
+ * `fetchInto` copies a resolved manifest's graph into the store and tags it, recording when and
+ * from where (`dev.ebpm.pulled-at`, `dev.ebpm.source`). A ref already pointing at the digest is left as it is.
+ */
+export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req: Pick<PullRequest, 'signal' | 'onEvent'>): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
+  // The trust policy first (signatures read at the registry): a refused package is never stored.
+  const trust = await admitResolved(ctx, r, 'registry', req.signal);
+  const stats = await copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+  const current = await store.resolve(r.storeRef).catch(() => undefined);
+  const upToDate = current?.digest === r.descriptor.digest;
+  if (!upToDate) {
+    const source = `${r.ref.registry}/${r.ref.repository}@${r.descriptor.digest}`;
+    const entry: Descriptor = { ...r.descriptor, annotations: { [ANNOTATION_EBPM_PULLED_AT]: new Date().toISOString(), [ANNOTATION_EBPM_SOURCE]: source } };
+    await store.tag(entry, r.storeRef);
+  }
+  await pullSignatures(ctx, store, r, req.signal);
+  return { copied: stats.copied, bytes: stats.bytes, upToDate, trust };
+}
+
+function notStored(ref: Reference): EbpmError {
+  return new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store`, {
+    hint: 'pull it first (ebpm pull), or run with --pull missing',
+    data: { reference: formatReference(ref) },
+  });
+}
+
+/**
+ * `referenceSource` lets `ebpm run` take registry references: pulled under the run's policy,
+ * then read from the store. As root under sudo, a reference not in root's store is looked up,
+ * read-only, in the sudo user's store before any network is used (policies `missing`, `never`).
+ */
+export function referenceSource(open: () => Promise<Context>): PackageSource {
+  return {
+    async resolve(arg, opts) {
+      const ctx = await open();
+      let ref: Reference;
+      try {
+        ref = parseUserReference(ctx, arg);
+      } catch {
+        return undefined;
+      }
+      const name = ref.repository.split('/').pop()!;
+      if (opts.pull !== 'always') {
+        const user = await ctx.userStore();
+        const inRoot = await resolveStored(await ctx.store(), ref, {});
+        const inUser = inRoot === undefined && user !== undefined ? await resolveStored(user, ref, {}) : undefined;
+        if (inUser !== undefined && user !== undefined) {
+          const trust = await admitResolved(ctx, inUser, user, opts.signal);
+          return { ...(await packageFromTarget(user, inUser.storeRef, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
+        }
+      }
+      const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
+      try {
+        return { ...(await packageFromTarget(await ctx.store(), r.reference, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust: r.trust };
+      } catch (e) {
+        throw withContext(arg, e);
+      }
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * `ebpm push [path] [destination]`: publish a built package. Name and version come from the
+ * package metadata; the destination repository is `[registry/][namespace/]<name>` (the default
+ * registry and namespace unless given). Rules (registry-spec/package-v1.md §"Versions and tags"):
+ * the version tag is immutable, so pushing other content to an existing version is
+ * `VERSION_EXISTS` unless `force`; pushing the same content again is a no-op; `latest` moves only
+ * to a stable version higher than every stable version there. Then the namespace's search index
+ * is updated (search-index.ts); a failure there does not undo the push and is reported.
+ */
+import { stat } from 'node:fs/promises';
+import { join, resolve as resolvePath } from 'node:path';
+import { OUT_DIR } from '../build/sources.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { formatReference, parseReference, type Reference } from '../core/reference.js';
+import { copyGraph } from '../content/copy.js';
+import type { ReadOnlyTarget } from '../content/storage.js';
+import { readPackage } from '../package/artifact.js';
+import { SOURCE_MANIFEST } from '../package/source-manifest.js';
+import { movesLatest, versionTag } from '../package/version.js';
+import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
+import { buildToMemory } from './build.js';
+import type { Context } from './context.js';
+import { openRepository } from './resolve.js';
+import { indexRepositoryOf, INDEX_REPOSITORY, namespaceOf, updateIndexArtifact } from './search-index.js';
+import { copyHooks, type OnTransferEvent } from './transfer.js';
+import type { SigningKey } from '../sign/keys.js';
+import type { SignatureFormat } from '../sign/verify.js';
+import { copySignatures, signPackage, type SignResult } from './sign.js';
+
+export interface PushRequest {
+  /** A package directory (its `out/` layout, else built in memory), or an OCI layout, optionally `:tag`. */
+  readonly path: string;
+  /** `[registry/][namespace/]name` to push to instead of the default registry and the package name. */
+  readonly destination?: string;
+  readonly force?: boolean;
+  /** `--sign --key`: sign the pushed digest in the destination (sign.ts). */
+  readonly sign?: { readonly key: SigningKey; readonly format: SignatureFormat };
+  readonly signal?: AbortSignal;
+  readonly onEvent?: OnTransferEvent;
+}
+
+export interface PushResult {
+  /** `host/repo:version-tag` */
+  readonly reference: string;
+  readonly name: string;
+  readonly version: string;
+  readonly digest: string;
+  /** Tags set by this push (the version tag, and `latest` when it moved). */
+  readonly tags: readonly string[];
+  /** The version tag already held this content: nothing was sent. */
+  readonly unchanged: boolean;
+  readonly blobs: number;
+  readonly bytes: number;
+  /** Why the search index could not be updated, if it could not. */
+  readonly indexError?: string;
+  /** The signature `--sign` made. */
+  readonly signature?: SignResult;
+}
+
+/** `push` runs one push; errors read `push <path>: …`. */
+export async function push(ctx: Context, req: PushRequest): Promise<PushResult> {
+  try {
+    const { source, ref: srcRef } = await openSource(ctx, req.path);
+    const root = await source.resolve(srcRef, req.signal);
+    const pkg = await readPackage(source, root);
+    const m = pkg.metadata;
+    const dest = destination(ctx, req.destination, m.name);
+    const tag = versionTag(m.version);
+    const repo = openRepository(ctx, dest);
+    const where = `${dest.registry}/${dest.repository}`;
+    const tags = await repo.tags(req.signal).catch((e: unknown) => {
+      if (isCode(e, 'NAME_UNKNOWN')) return [] as string[];
+      throw e;
+    });
+    let unchanged = false;
+    if (tags.includes(tag)) {
+      const existing = await repo.resolve(tag, req.signal);
+      unchanged = existing.digest === root.digest;
+      if (!unchanged && !req.force) {
+        throw new EbpmError('VERSION_EXISTS', `${where}:${tag} already holds ${existing.digest}`, {
+          hint: `bump the version in ${SOURCE_MANIFEST} and rebuild, or pass --force to replace it`,
+          data: { reference: `${where}:${tag}`, existing: existing.digest, pushing: root.digest },
+        });
+      }
+    }
+    let stats = { copied: 0, bytes: 0 };
+    const set: string[] = [];
+    if (!unchanged) {
+      stats = await copyGraph(source, repo, root, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+      await repo.tag(root, tag, req.signal);
+      set.push(tag);
+    }
+    // Signatures the source holds travel with the package; `--sign` adds one.
+    await copySignatures(source, repo, root, req.signal);
+    const signature = req.sign === undefined ? undefined : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
+    const moveLatest = movesLatest(m.version, tags);
+    if (moveLatest && !(unchanged && tags.includes('latest') && (await repo.resolve('latest', req.signal)).digest === root.digest)) {
+      await repo.tag(root, 'latest', req.signal);
+      set.push('latest');
+    }
+    const indexRepo = ctx.registry(dest.registry).repository(indexRepositoryOf(namespaceOf(dest.repository)));
+    const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
+    const indexError = await updateIndexArtifact(indexRepo, entry, moveLatest, req.signal).then(
+      () => undefined,
+      (e: unknown) => (e instanceof Error ? e.message : String(e)),
+    );
+    return {
+      reference: `${where}:${tag}`,
+      name: m.name,
+      version: m.version,
+      digest: root.digest,
+      tags: set,
+      unchanged,
+      blobs: stats.copied,
+      bytes: stats.bytes,
+      ...(indexError === undefined ? {} : { indexError }),
+      ...(signature === undefined ? {} : { signature }),
+    };
+  } catch (e) {
+    throw withContext(`push ${req.path}`, e);
+  }
+}
+
+/**
+ * `openSource` finds what to push at `path`: an OCI layout (`path` or `path:tag`; `latest`,
+ * else its only tag), a package directory's `out/` layout, or a package directory built in memory.
+ */
+async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnlyTarget; ref: string }> {
+  const isFile = async (p: string) => (await stat(p).catch(() => undefined))?.isFile() ?? false;
+  let dir = resolvePath(path);
+  let tag: string | undefined;
+  const colon = path.lastIndexOf(':');
+  if (colon > 0 && !(await stat(dir).catch(() => undefined)) && (await isFile(join(resolvePath(path.slice(0, colon)), LAYOUT_FILE)))) {
+    dir = resolvePath(path.slice(0, colon));
+    tag = path.slice(colon + 1);
+  }
+  for (const layoutDir of [dir, join(dir, OUT_DIR)]) {
+    if (!(await isFile(join(layoutDir, LAYOUT_FILE)))) continue;
+    const layout = await OciLayout.open(layoutDir, { create: false });
+    if (tag !== undefined) return { source: layout, ref: tag };
+    const tags = await layout.tags();
+    const ref = tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined;
+    if (ref === undefined) {
+      throw new EbpmError('USAGE', `${layoutDir}: ${tags.length === 0 ? 'the layout has no tags' : `several tags (${tags.join(', ')}) and no latest`}`, {
+        hint: 'name one: ebpm push <layout>:<tag>',
+      });
+    }
+    return { source: layout, ref };
+  }
+  if (await isFile(join(dir, SOURCE_MANIFEST))) {
+    const { store, tag: built } = await buildToMemory(dir, ctx.env);
+    return { source: store, ref: built };
+  }
+  throw new EbpmError('NOT_FOUND', `${path}: neither a package directory (${SOURCE_MANIFEST}) nor an OCI layout`, {
+    hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
+  });
+}
+
+/** `destination` is the repository to push to: `dest` as given (without tag or version), or the default place for `name`. */
+function destination(ctx: Context, dest: string | undefined, name: string): Reference {
+  const d = ctx.settings.defaults;
+  const defaults = d.namespace === undefined ? { registry: d.host } : { registry: d.host, namespace: d.namespace };
+  const ref = parseReference(dest ?? name, defaults);
+  if (ref.tag !== undefined || ref.digest !== undefined || ref.range !== undefined) {
+    throw new EbpmError('USAGE', `push to ${formatReference(ref)}: the destination names a repository, not a tag or version`, {
+      hint: 'the version comes from the package metadata; give [registry/][namespace/]name',
+    });
+  }
+  if (ref.repository.split('/').pop() === INDEX_REPOSITORY) {
+    throw new EbpmError('NAME_INVALID', `push to ${formatReference(ref)}: "${INDEX_REPOSITORY}" is reserved for the search index`, {
+      hint: 'give the package another name',
+    });
+  }
+  return ref;
+}

@@ -1,0 +1,134 @@
+/**
+ * Reference resolution: a user's reference (`sigsnoop@1.2`, `ghcr.io/acme/x:1.0.0`,
+ * `name@sha256:…`) becomes a repository and the descriptor of the manifest it names. Pull uses
+ * it, and so do `ebpm run` (through the pull service) and signing. Ranges follow npm semver
+ * (`pickVersion`): the highest matching version tag, pre-releases only when the range names
+ * one or `includePrerelease` is set; a bare name means `latest`, else the highest stable version.
+ */
+import { EbpmError, isCode, withContext } from '../core/errors.js';
+import type { Descriptor } from '../core/oci.js';
+import { formatReference, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
+import type { ReadOnlyTarget, TagLister } from '../content/storage.js';
+import type { Context, RemoteRepository } from './context.js';
+
+/** `Resolved` is a reference pinned to one manifest. */
+export interface Resolved {
+  /** The reference as parsed, defaults applied. */
+  readonly ref: Reference;
+  /** The tag chosen (`1.2.0` for `@1.2`), undefined when only a digest was given. */
+  readonly tag: string | undefined;
+  readonly descriptor: Descriptor;
+  /** The name the local store keeps it under: `host/repo:tag`, or `host/repo@digest`. */
+  readonly storeRef: string;
+}
+
+export interface ResolveOptions {
+  readonly includePrerelease?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** `parseUserReference` parses `input` with the context's default registry and namespace. */
+export function parseUserReference(ctx: Context, input: string): Reference {
+  const d = ctx.settings.defaults;
+  return parseReference(input, d.namespace === undefined ? { registry: d.host } : { registry: d.host, namespace: d.namespace });
+}
+
+/** `storeRefOf` is the store's name for `ref` pinned to `tag` (or to the digest when there is no tag). */
+export function storeRefOf(ref: Reference, tag: string | undefined, digest: string): string {
+  return tag === undefined ? `${ref.registry}/${ref.repository}@${digest}` : `${ref.registry}/${ref.repository}:${tag}`;
+}
+
+/** `isMissing` is true for the codes that mean "no such tag, digest or repository", remote or local. */
+export function isMissing(e: unknown): boolean {
+  return isCode(e, 'NOT_FOUND') || isCode(e, 'MANIFEST_UNKNOWN') || isCode(e, 'NAME_UNKNOWN');
+}
+
+/** `isOffline` is true for failures to reach a registry at all. */
+export function isOffline(e: unknown): boolean {
+  return isCode(e, 'REGISTRY_UNREACHABLE') || isCode(e, 'TIMEOUT');
+}
+
+/** `openRepository` is the repository `ref` names. */
+export function openRepository(ctx: Context, ref: Reference): RemoteRepository {
+  return ctx.registry(ref.registry).repository(ref.repository);
+}
+
+/**
+ * `pinTag` picks the tag to use in a repository whose tags are `tags`: the explicit tag, or the
+ * version `pickVersion` chooses. None fitting is `VERSION_NOT_FOUND`, listing the versions there are.
+ */
+export function pinTag(ref: Reference, tags: readonly string[], opts: ResolveOptions = {}): string {
+  if (ref.tag !== undefined) return ref.tag;
+  const tag = pickVersion(tags, ref.range, { includePrerelease: opts.includePrerelease ?? false });
+  if (tag !== undefined) return tag;
+  const versions = tags.filter((t) => tagToVersion(t) !== undefined);
+  const wanted = ref.range === undefined ? 'latest or a stable version' : `a version in ${ref.range}`;
+  throw new EbpmError('VERSION_NOT_FOUND', `${ref.registry}/${ref.repository}: no ${wanted}`, {
+    hint: versions.length === 0
+      ? 'the repository has no version tags; name a tag with name:tag'
+      : `versions there: ${versions.slice(-10).join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
+    data: { repository: ref.repository, range: ref.range, versions },
+  });
+}
+
+/**
+ * `resolveIn` pins `ref` in a target that can list its tags (a registry repository), keyed by
+ * bare tags. A digest is resolved as it is; a tag directly; a range or bare name through the tag list.
+ */
+export async function resolveIn(target: ReadOnlyTarget & TagLister, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved> {
+  if (ref.digest !== undefined) {
+    const descriptor = await target.resolve(ref.digest, opts.signal);
+    return { ref, tag: ref.tag, descriptor, storeRef: storeRefOf(ref, ref.tag, descriptor.digest) };
+  }
+  const tag = ref.tag ?? pinTag(ref, await target.tags(opts.signal), opts);
+  const descriptor = await target.resolve(tag, opts.signal);
+  return { ref, tag, descriptor, storeRef: storeRefOf(ref, tag, descriptor.digest) };
+}
+
+/** `resolveRemote` resolves `ref` against its registry. Errors read `resolve <ref>: …`. */
+export async function resolveRemote(ctx: Context, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved> {
+  try {
+    return await resolveIn(openRepository(ctx, ref), ref, opts);
+  } catch (e) {
+    throw withContext(`resolve ${formatReference(ref)}`, e);
+  }
+}
+
+/**
+ * `resolveStored` resolves `ref` among what a store holds (offline): its refs are
+ * `host/repo:tag`, so the tags of `ref`'s repository are those refs with the prefix cut off.
+ * Returns undefined when nothing stored fits.
+ */
+export async function resolveStored(store: ReadOnlyTarget & TagLister, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved | undefined> {
+  const prefix = `${ref.registry}/${ref.repository}`;
+  const all = await store.tags();
+  if (ref.digest !== undefined) {
+    const named = ref.tag !== undefined ? `${prefix}:${ref.tag}` : `${prefix}@${ref.digest}`;
+    const byName = all.includes(named) ? await store.resolve(named) : undefined;
+    if (byName !== undefined && byName.digest === ref.digest) return { ref, tag: ref.tag, descriptor: plain(byName), storeRef: named };
+    // Any stored tag of this repository pinned to that digest will do.
+    for (const r of all.filter((r) => r.startsWith(`${prefix}:`) || r.startsWith(`${prefix}@`))) {
+      const d = await store.resolve(r);
+      if (d.digest === ref.digest) return { ref, tag: ref.tag, descriptor: plain(d), storeRef: r };
+    }
+    return undefined;
+  }
+  const tags = all.filter((r) => r.startsWith(`${prefix}:`)).map((r) => r.slice(prefix.length + 1));
+  let tag: string;
+  try {
+    tag = pinTag(ref, tags, opts);
+  } catch (e) {
+    if (isCode(e, 'VERSION_NOT_FOUND')) return undefined;
+    throw e;
+  }
+  if (!tags.includes(tag)) return undefined;
+  const storeRef = `${prefix}:${tag}`;
+  return { ref, tag, descriptor: plain(await store.resolve(storeRef)), storeRef };
+}
+
+/** `plain` drops an index entry's annotations (ref name, pull time): what the registry would answer. */
+function plain(d: Descriptor): Descriptor {
+  const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+  if (d.artifactType !== undefined) out.artifactType = d.artifactType;
+  return out;
+}

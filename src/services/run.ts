@@ -1,0 +1,293 @@
+/**
+ * `ebpm run` for BPF packages: check the machine, then for every object open → set parameters
+ * → load → attach every program, read the export map's events and the sample maps until a
+ * duration, an event count or a signal ends the run, and close everything in reverse
+ * (libbpf-bootstrap's bootstrap.c lifecycle). Output goes through hooks; nothing here renders.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { arch } from 'node:os';
+import type { TypeLayout } from '../bpf/layout.js';
+import { BpfObject, setBpfLog, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
+import type { BpfNative, LogLevel } from '../bpf/native.js';
+import { EbpmError, withContext } from '../core/errors.js';
+import type { SampleSpec } from '../package/doc-comments.js';
+import type { SampleEntry } from '../package/histogram.js';
+import type { PackageMetadata } from '../package/metadata.js';
+import { applyAssignments, type Assignment } from '../package/params.js';
+import type { ResolvedPackage } from './run-source.js';
+
+/** The map whose records `ebpm run` prints as events, and their layout (undefined: print hex). */
+export interface EventPlan {
+  readonly object: string;
+  readonly map: string;
+  readonly layout?: TypeLayout;
+}
+
+/** A map read every `spec.interval` ms and printed whole. */
+export interface SamplePlan {
+  readonly object: string;
+  readonly map: string;
+  readonly spec: SampleSpec;
+  readonly key?: TypeLayout;
+  readonly value?: TypeLayout;
+}
+
+export interface RunPlan {
+  readonly events?: EventPlan;
+  readonly samples: readonly SamplePlan[];
+  /** Event maps not read because another one is (ecli reads one export too), as `object:map`. */
+  readonly ignored: readonly string[];
+}
+
+const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
+
+/**
+ * `planRun` decides what a package's run prints: every `@sample` map, and the records of one
+ * event map: the first declared with `EBPM_EXPORT`, else the first ring buffer or perf event
+ * array, printed as hex. Pure.
+ */
+export function planRun(meta: PackageMetadata): RunPlan {
+  const samples: SamplePlan[] = [];
+  const exports: EventPlan[] = [];
+  const untyped: EventPlan[] = [];
+  for (const o of meta.objects) {
+    for (const x of o.exports) exports.push({ object: o.name, map: x.map, layout: x.type });
+    for (const m of o.maps) {
+      if (m.sample) samples.push({ object: o.name, map: m.name, spec: m.sample, ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) });
+      else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
+    }
+  }
+  const candidates = exports.length > 0 ? exports : untyped;
+  const [events, ...ignored] = candidates;
+  return { ...(events ? { events } : {}), samples, ignored: ignored.map((e) => `${e.object}:${e.map}`) };
+}
+
+/** Linux capability numbers (include/uapi/linux/capability.h). */
+const CAP_SYS_ADMIN = 21n;
+const CAP_PERFMON = 38n;
+const CAP_BPF = 39n;
+
+/**
+ * `missingCapabilities` reads the `CapEff:` line of /proc/self/status and names what loading
+ * and attaching tracing programs needs and is missing: CAP_BPF and CAP_PERFMON (5.8+), or
+ * CAP_SYS_ADMIN, which covers both on every kernel.
+ */
+export function missingCapabilities(procStatus: string): string[] {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/im.exec(procStatus)?.[1];
+  if (hex === undefined) return [];
+  const eff = BigInt(`0x${hex}`);
+  const has = (c: bigint) => (eff >> c) & 1n;
+  if (has(CAP_SYS_ADMIN)) return [];
+  return [has(CAP_BPF) ? '' : 'CAP_BPF', has(CAP_PERFMON) ? '' : 'CAP_PERFMON'].filter(Boolean);
+}
+
+/** What the machine offers, injected so the checks can be tested without changing it. */
+export interface MachineFacts {
+  /** OCI architecture name (`amd64`). */
+  readonly architecture: string;
+  /** Contents of /proc/self/status. */
+  readonly procStatus: string;
+  /** Whether /sys/kernel/btf/vmlinux exists. */
+  readonly kernelBtf: boolean;
+}
+
+/**
+ * OCI names of Node's architectures, as build/pipeline.ts's `ociArch` writes them into
+ * metadata (kept here so the run path does not load the build pipeline).
+ */
+const OCI_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loong64' };
+
+/** `machineFacts` reads this machine. */
+export function machineFacts(): MachineFacts {
+  let procStatus = '';
+  try {
+    procStatus = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: the kernel will say what it thinks at load
+  }
+  return { architecture: OCI_ARCH[arch()] ?? arch(), procStatus, kernelBtf: existsSync('/sys/kernel/btf/vmlinux') };
+}
+
+/**
+ * `checkMachine` refuses, before anything is loaded, a package this machine cannot run:
+ * `PACKAGE_WRONG_ARCH`, `PERMISSION_DENIED` (naming the capabilities) or `KERNEL_NO_BTF`.
+ */
+export function checkMachine(meta: PackageMetadata, facts: MachineFacts): void {
+  if (meta.architecture !== 'unknown' && meta.architecture !== facts.architecture) {
+    throw new EbpmError('PACKAGE_WRONG_ARCH', `package built for ${meta.architecture}, this machine is ${facts.architecture}`, {
+      hint: `pull or build the ${facts.architecture} variant of the package (BPF objects read pt_regs and kernel structs as their target architecture lays them out)`,
+    });
+  }
+  const caps = missingCapabilities(facts.procStatus);
+  if (caps.length > 0) {
+    throw new EbpmError('PERMISSION_DENIED', `missing ${caps.join(' and ')}`, {
+      hint: 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)',
+      data: { missing: caps },
+    });
+  }
+  if (meta.requirements.kernelBtf && !facts.kernelBtf) {
+    throw new EbpmError('KERNEL_NO_BTF', 'this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE', {
+      hint: 'run on a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.2+)',
+    });
+  }
+}
+
+/** One attached program. */
+export interface AttachedProgram {
+  readonly object: string;
+  readonly program: string;
+  readonly section: string;
+  readonly type: string;
+}
+
+/** Why a run ended; `signal` carries which one. */
+export type StopReason = { readonly kind: 'duration' } | { readonly kind: 'max-events' } | { readonly kind: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' };
+
+export interface RunHooks {
+  /** Once every program is attached, before the first event. */
+  onAttached?(programs: readonly AttachedProgram[]): void;
+  /**
+   * One call per wakeup of the event map: its records (views into one buffer), cut at
+   * `maxEvents`, and the events the kernel has dropped so far.
+   */
+  onEvents?(records: readonly Uint8Array[], lost: number): void;
+  /** Each interval of a sample map, and once more when the run ends. */
+  onSample?(plan: SamplePlan, entries: readonly SampleEntry[]): void;
+  /** libbpf's messages (warnings; everything with `verbose`). */
+  onLog?(level: LogLevel, message: string): void;
+}
+
+export interface RunOptions {
+  readonly package: ResolvedPackage;
+  readonly plan: RunPlan;
+  readonly assignments: readonly Assignment[];
+  /** Stop after this long (`--duration`); undefined: until a signal. */
+  readonly durationMs?: number;
+  /** Stop after this many events (`--max-events`). */
+  readonly maxEvents?: number;
+  /** Aborting stops the run; the reason `SIGTERM` is reported as such, anything else as SIGINT. */
+  readonly signal?: AbortSignal;
+  readonly verbose?: boolean;
+  readonly hooks: RunHooks;
+  /** Perf buffer pages per CPU (a power of two); default 64 as ecli. */
+  readonly perfPages?: number;
+  readonly native?: BpfNative;
+  readonly machine?: MachineFacts;
+}
+
+export interface RunResult {
+  readonly stop: StopReason;
+  readonly events: number;
+  /** Events the kernel dropped (perf buffer overruns). */
+  readonly lost: number;
+  readonly programs: readonly AttachedProgram[];
+}
+
+/**
+ * `runPackage` runs a BPF package's objects: open and configure and load every object, open
+ * the event reader (before attaching, so the first event already has a consumer), attach every
+ * program, then consume until a stop. Everything opened is closed whatever happens, so once it
+ * settles no program, link or map of the run remains in the kernel.
+ */
+export async function runPackage(opts: RunOptions): Promise<RunResult> {
+  const { metadata } = opts.package;
+  const where = `run ${metadata.name}`;
+  if (metadata.wasm) {
+    throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
+  }
+  try {
+    checkMachine(metadata, opts.machine ?? machineFacts());
+  } catch (e) {
+    throw withContext(where, e);
+  }
+  const objects = new Map<string, BpfObject>();
+  let logging = false;
+  try {
+    if (opts.hooks.onLog) {
+      setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
+      logging = true;
+    }
+    openAndLoad(opts, objects);
+    const ev = opts.plan.events;
+    const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
+    const programs = attach(objects);
+    opts.hooks.onAttached?.(programs);
+    return await consume(opts, objects, reader, programs);
+  } catch (e) {
+    throw withContext(where, e);
+  } finally {
+    for (const o of [...objects.values()].reverse()) o.close();
+    if (logging) setBpfLog(null, 'warn', opts.native);
+  }
+}
+
+/** Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon as it is open. */
+function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
+  for (const meta of opts.package.metadata.objects) {
+    if (!meta.layer) continue;
+    const bytes = opts.package.objects.get(meta.name);
+    if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
+    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native });
+    objects.set(meta.name, obj);
+    const mine = opts.assignments.filter((a) => a.object === meta.name);
+    for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
+    obj.load();
+  }
+}
+
+function attach(objects: ReadonlyMap<string, BpfObject>): AttachedProgram[] {
+  const attached: AttachedProgram[] = [];
+  for (const [name, obj] of objects) {
+    const links: BpfLink[] = obj.attachAll();
+    const infos = obj.programs();
+    for (const l of links) {
+      const p = infos.find((i) => i.name === l.program)!;
+      attached.push({ object: name, program: p.name, section: p.section, type: p.type });
+    }
+  }
+  return attached;
+}
+
+async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>, reader: EventReader | undefined, programs: readonly AttachedProgram[]): Promise<RunResult> {
+  let events = 0;
+  const timers: NodeJS.Timeout[] = [];
+  const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
+  const readSample = (s: (typeof samples)[number]) => {
+    const entries: SampleEntry[] = [];
+    for (const [key, value] of s.map.entries()) entries.push({ key: key.slice(), value: value.slice() });
+    if (s.plan.spec.clearMap) for (const e of entries) s.map.delete(e.key);
+    opts.hooks.onSample?.(s.plan, entries);
+  };
+  const stop = await new Promise<StopReason>((resolve, reject) => {
+    const signal = opts.signal;
+    const bySignal = (): StopReason => ({ kind: 'signal', signal: signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT' });
+    if (opts.maxEvents === 0) return resolve({ kind: 'max-events' });
+    if (signal?.aborted) return resolve(bySignal());
+    signal?.addEventListener('abort', () => resolve(bySignal()), { once: true });
+    if (opts.durationMs !== undefined) timers.push(setTimeout(() => resolve({ kind: 'duration' }), opts.durationMs));
+    for (const s of samples) {
+      timers.push(setInterval(() => {
+        try {
+          readSample(s);
+        } catch (e) {
+          reject(e);
+        }
+      }, s.plan.spec.interval));
+    }
+    if (reader) reader.onBatch(
+      (batch: EventBatch) => {
+        if (opts.maxEvents !== undefined && events >= opts.maxEvents) return;
+        const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
+        const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
+        events += records.length;
+        if (records.length > 0) opts.hooks.onEvents?.(records, reader.lost);
+        if (opts.maxEvents !== undefined && events >= opts.maxEvents) resolve({ kind: 'max-events' });
+      },
+      (e) => reject(e),
+    );
+  });
+  for (const t of timers) clearTimeout(t);
+  // One last read, so a run shorter than the interval still shows what its maps gathered.
+  for (const s of samples) readSample(s);
+  return { stop, events, lost: reader?.lost ?? 0, programs };
+}

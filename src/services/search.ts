@@ -1,0 +1,211 @@
+/**
+ * `ebpm search <term>`: find packages by name, description and keywords across the configured
+ * registries. Per registry location it reads the search index (search-index.ts), cached under
+ * the cache directory by location:
+ * - warm (checked less than `ttlMs` ago): no network at all;
+ * - stale: one HEAD of the index tag; an unchanged digest keeps the cached entries;
+ * - cold or changed: one manifest GET and one blob GET.
+ * A registry without an index is walked instead (catalog, then tags and manifest and config per
+ * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatLocation, type RegistryLocation } from '../core/config.js';
+import { withContext } from '../core/errors.js';
+import { decodeJson, isObject } from '../core/json.js';
+import { ANNOTATION_DESCRIPTION, ANNOTATION_VERSION, MAX_MANIFEST_BYTES, isManifestType, parseManifest } from '../core/oci.js';
+import { cacheDir } from '../core/paths.js';
+import { pickVersion, tagToVersion } from '../core/reference.js';
+import { fetchAll } from '../content/storage.js';
+import { MAX_CONFIG_BYTES, isEbpmManifest, parseMetadataBlob } from '../package/artifact.js';
+import type { Context, RegistryHost } from './context.js';
+import { isMissing } from './resolve.js';
+import { decodeIndex, INDEX_REPOSITORY, indexRepositoryOf, readIndexArtifact, resolveIndexDigest, writeIndexArtifact, type IndexEntry } from './search-index.js';
+
+/** How long a cached index is used without asking the registry (a push shows up within this). */
+export const DEFAULT_SEARCH_TTL_MS = 60_000;
+/** Repositories walked at once when a registry has no index. */
+export const WALK_CONCURRENCY = 8;
+
+export interface SearchRequest {
+  readonly term: string;
+  /** Ignore the cache's freshness and ask each registry (default false). */
+  readonly refresh?: boolean;
+  /** Walk the catalog and write a fresh index to each location (`--reindex`). */
+  readonly reindex?: boolean;
+  readonly ttlMs?: number;
+  readonly signal?: AbortSignal;
+  /** Injected clock for tests. */
+  readonly now?: () => number;
+}
+
+/** `SearchHit` is one package found. */
+export interface SearchHit {
+  readonly name: string;
+  readonly version: string;
+  readonly description: string;
+  readonly keywords: readonly string[];
+  /** `host/repository`: what to pull. */
+  readonly reference: string;
+}
+
+/** How each location was answered: from the cache alone, by checking the index, by reading it, or by walking. */
+export type SearchSource = 'cache' | 'checked' | 'index' | 'walk';
+
+export interface SearchResult {
+  readonly hits: readonly SearchHit[];
+  readonly sources: readonly { readonly location: string; readonly source: SearchSource; readonly packages: number }[];
+}
+
+/** `search` searches every location of the settings in order; a location's failure names it. */
+export async function search(ctx: Context, req: SearchRequest): Promise<SearchResult> {
+  const hits: SearchHit[] = [];
+  const sources: { location: string; source: SearchSource; packages: number }[] = [];
+  for (const loc of ctx.settings.search) {
+    const where = formatLocation(loc);
+    try {
+      const { entries, source } = await entriesOf(ctx, loc, req);
+      sources.push({ location: where, source, packages: entries.length });
+      for (const e of matchEntries(entries, req.term)) {
+        hits.push({ name: e.name, version: e.version, description: e.description, keywords: e.keywords, reference: `${loc.host}/${e.repository}` });
+      }
+    } catch (e) {
+      throw withContext(`search ${where}`, e);
+    }
+  }
+  return { hits, sources };
+}
+
+/**
+ * `matchEntries` keeps the entries whose name, description or a keyword contains `term`
+ * (case-insensitive; an empty term matches all), best first: exact name, name prefix, name
+ * substring, keyword, description; ties by name.
+ */
+export function matchEntries(entries: readonly IndexEntry[], term: string): IndexEntry[] {
+  const t = term.trim().toLowerCase();
+  const rank = (e: IndexEntry): number => {
+    const name = e.name.toLowerCase();
+    if (t === '' || name === t) return 0;
+    if (name.startsWith(t)) return 1;
+    if (name.includes(t)) return 2;
+    if (e.keywords.some((k) => k.toLowerCase().includes(t))) return 3;
+    if (e.description.toLowerCase().includes(t)) return 4;
+    return 5;
+  };
+  return entries
+    .map((e) => ({ e, r: rank(e) }))
+    .filter((x) => x.r < 5)
+    .sort((a, b) => a.r - b.r || (a.e.name < b.e.name ? -1 : a.e.name > b.e.name ? 1 : a.e.repository < b.e.repository ? -1 : 1))
+    .map((x) => x.e);
+}
+
+interface CacheFile {
+  readonly location: string;
+  /** The index manifest's digest, or `walk` for a walked registry. */
+  readonly digest: string;
+  readonly checkedAt: number;
+  readonly packages: IndexEntry[];
+}
+
+async function entriesOf(ctx: Context, loc: RegistryLocation, req: SearchRequest): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
+  const now = req.now ?? Date.now;
+  const file = cachePath(ctx, loc);
+  const cached = req.reindex ? undefined : await readCache(file, formatLocation(loc));
+  const registry = ctx.registry(loc.host);
+  const repo = registry.repository(indexRepositoryOf(loc.namespace));
+  if (cached !== undefined && !req.refresh && now() - cached.checkedAt < (req.ttlMs ?? DEFAULT_SEARCH_TTL_MS)) {
+    return { entries: cached.packages, source: 'cache' };
+  }
+  if (req.reindex) {
+    const entries = await walk(registry, loc, req.signal);
+    const a = await writeIndexArtifact(repo, entries, req.signal);
+    await writeCache(file, { location: formatLocation(loc), digest: a.manifest.digest, checkedAt: now(), packages: entries });
+    return { entries, source: 'walk' };
+  }
+  if (cached !== undefined && cached.digest !== 'walk') {
+    const digest = await resolveIndexDigest(repo, req.signal);
+    if (digest === cached.digest) {
+      await writeCache(file, { ...cached, checkedAt: now() });
+      return { entries: cached.packages, source: 'checked' };
+    }
+  }
+  const index = await readIndexArtifact(repo, req.signal);
+  if (index !== undefined) {
+    await writeCache(file, { location: formatLocation(loc), digest: index.digest, checkedAt: now(), packages: index.entries });
+    return { entries: index.entries, source: 'index' };
+  }
+  const entries = await walk(registry, loc, req.signal);
+  await writeCache(file, { location: formatLocation(loc), digest: 'walk', checkedAt: now(), packages: entries });
+  return { entries, source: 'walk' };
+}
+
+/**
+ * `walk` builds the entries of a location without an index: the catalog's repositories under
+ * the namespace, each resolved to `latest` or its highest stable version, read from the
+ * manifest's annotations and the package config. Repositories that are not ebpm packages, or
+ * have no version, are left out.
+ */
+export async function walk(registry: RegistryHost, loc: RegistryLocation, signal?: AbortSignal): Promise<IndexEntry[]> {
+  const prefix = loc.namespace === undefined ? '' : `${loc.namespace}/`;
+  const repos = (await registry.catalog(signal)).filter((r) => r.startsWith(prefix) && r.split('/').pop() !== INDEX_REPOSITORY);
+  const out: (IndexEntry | undefined)[] = new Array(repos.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < repos.length) {
+      const i = next++;
+      out[i] = await entryOf(registry, repos[i]!, signal);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(WALK_CONCURRENCY, repos.length) }, worker));
+  return out.filter((e): e is IndexEntry => e !== undefined);
+}
+
+async function entryOf(registry: RegistryHost, repository: string, signal?: AbortSignal): Promise<IndexEntry | undefined> {
+  const repo = registry.repository(repository);
+  try {
+    const tag = pickVersion(await repo.tags(signal), undefined);
+    if (tag === undefined) return undefined;
+    const desc = await repo.resolve(tag, signal);
+    if (!isManifestType(desc.mediaType)) return undefined;
+    const manifest = parseManifest(await fetchAll(repo, desc, MAX_MANIFEST_BYTES, signal), desc.mediaType);
+    if (!isEbpmManifest(manifest)) return undefined;
+    const meta = parseMetadataBlob(await fetchAll(repo, manifest.config, MAX_CONFIG_BYTES, signal));
+    const version = manifest.annotations?.[ANNOTATION_VERSION] ?? tagToVersion(tag) ?? meta.version;
+    return { name: meta.name, repository, version, description: manifest.annotations?.[ANNOTATION_DESCRIPTION] ?? meta.description ?? '', keywords: meta.keywords };
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+function cachePath(ctx: Context, loc: RegistryLocation): string {
+  const key = createHash('sha256').update(formatLocation(loc)).digest('hex').slice(0, 32);
+  return join(cacheDir(ctx.env), 'search', `${key}.json`);
+}
+
+/** A cache file that is missing, unreadable or for another location is no cache. */
+async function readCache(file: string, location: string): Promise<CacheFile | undefined> {
+  const bytes = await readFile(file).catch(() => undefined);
+  const parsed = bytes === undefined ? undefined : decodeJson(bytes);
+  if (parsed === undefined || !isObject(parsed.value)) return undefined;
+  const v = parsed.value;
+  if (v.location !== location || typeof v.digest !== 'string' || typeof v.checkedAt !== 'number') return undefined;
+  try {
+    return { location, digest: v.digest, checkedAt: v.checkedAt, packages: decodeIndex(new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, packages: v.packages }))) };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeCache(file: string, c: CacheFile): Promise<void> {
+  await mkdir(join(file, '..'), { recursive: true });
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify(c));
+    await rename(tmp, file);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * Signatures as stored content: signing a package digest into a `Target` (a registry
+ * repository, the embedded registry, an OCI layout), finding the signatures a target holds for
+ * a digest, and copying them beside a package so that they travel with it (pull, push,
+ * export). Formats are src/sign's (registry-spec/trust-policy.md §2); this file only moves
+ * them through the content interfaces.
+ *
+ * Where signatures live, as cosign and Inspektor Gadget look for them:
+ * - legacy: the manifest tagged `sha256-<hex>.sig` in the same repository, one
+ *   simple-signing layer per signature (cosign `specs/SIGNATURE_SPEC.md`);
+ * - bundle: OCI 1.1 referrers of the signed manifest (the referrers API, or the
+ *   `sha256-<hex>` tag schema on distribution 2.8.2, which `Repository` handles).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { isDigest, type Digest } from '../core/digest.js';
+import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
+import { copyGraph } from '../content/copy.js';
+import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
+import { bundleLayer, bundleReferrerManifest, signBundle } from '../sign/bundle.js';
+import { COSIGN_PRIVATE_KEY_PEM, SIGSTORE_PRIVATE_KEY_PEM, generateKeyPair, readPublicKey, type PublicKey, type SigningKey, type TrustedKey } from '../sign/keys.js';
+import { buildPayload, legacySignatureLayers, legacySignatureManifest, signPayload, signatureTag, type LegacySignature, type SignatureManifest } from '../sign/payload.js';
+import type { SignatureFormat } from '../sign/verify.js';
+import type { Context } from './context.js';
+import { openRepository, parseUserReference, resolveRemote, type Resolved } from './resolve.js';
+import type { OciLayout } from '../store/layout.js';
+
+/** Largest signature payload or bundle read: cosign's are a few hundred bytes to a few KiB. */
+export const MAX_SIGNATURE_BYTES = 256 * 1024;
+/**
+ * At most this many legacy layers and bundle referrers are read per digest; a registry
+ * offering more is hostile or broken, and ignoring the rest can only make a check fail.
+ */
+export const MAX_SIGNATURES = 64;
+
+/** Registry and store codes that mean "there is no such manifest". */
+const ABSENT = ['NOT_FOUND', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN'];
+
+export interface SignOptions {
+  readonly format: SignatureFormat;
+  /** `registry/namespace/name`: the legacy payload's `docker-reference` (informative, as in cosign). */
+  readonly repository: string;
+  /** Signed annotations: the payload's `optional`, or the statement subject's `annotations`. */
+  readonly annotations?: Readonly<Record<string, string>>;
+  /** The referrer's `org.opencontainers.image.created`; default now. */
+  readonly now?: Date;
+  readonly signal?: AbortSignal;
+}
+
+/** `SignResult` says what `signPackage` stored. */
+export interface SignResult {
+  readonly format: SignatureFormat;
+  /** The signed manifest. */
+  readonly subject: Descriptor;
+  /** The signature manifest pushed: the `.sig` manifest, or the bundle referrer. */
+  readonly manifest: Descriptor;
+  /** `sha256-<hex>.sig`, for the legacy format. */
+  readonly tag?: string;
+  /** The signing key's fingerprint (16 hex digits). */
+  readonly fingerprint: string;
+}
+
+/**
+ * `signPackage` signs `subject` (a manifest or index `target` holds) and stores the signature
+ * in `target`. Legacy: the existing `.sig` manifest's signatures are kept and the new one
+ * appended (as cosign does), then the manifest is re-tagged. Bundle: a new referrer is pushed
+ * by digest. Blobs go first, so the target never names content it does not hold.
+ */
+export async function signPackage(target: Target, subject: Descriptor, key: SigningKey, opts: SignOptions): Promise<SignResult> {
+  const fingerprint = key.publicKey.fingerprint;
+  const plain: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
+  if (opts.format === 'bundle') {
+    const sig = bundleReferrerManifest(plain, signBundle(key, subject.digest, opts.annotations), opts.now ?? new Date());
+    await pushSignatureManifest(target, sig, opts.signal);
+    return { format: 'bundle', subject: plain, manifest: sig.descriptor, fingerprint };
+  }
+  const payload = buildPayload(opts.repository, subject.digest, opts.annotations);
+  const fresh: LegacySignature = { payload, signature: signPayload(key, payload), keyHint: key.publicKey.hint };
+  const existing = await readLegacy(target, subject.digest, opts.signal);
+  const sig = legacySignatureManifest([...(existing?.signatures ?? []), fresh]);
+  const tag = signatureTag(subject.digest);
+  await pushSignatureManifest(target, sig, opts.signal);
+  await target.tag(sig.descriptor, tag, opts.signal);
+  return { format: 'legacy', subject: plain, manifest: sig.descriptor, tag, fingerprint };
+}
+
+/** `FoundSignatures` is every signature a target holds for one digest, ready for `verifySignatures`. */
+export interface FoundSignatures {
+  readonly legacy: readonly LegacySignature[];
+  readonly bundles: readonly Uint8Array[];
+  /** The `.sig` manifest, when there is one. */
+  readonly legacyManifest?: Descriptor;
+  /** The bundle referrer manifests, in the order of `bundles`. */
+  readonly bundleManifests: readonly Descriptor[];
+}
+
+/**
+ * `findSignatures` reads what `source` holds for `subject`: the layers of its `.sig` manifest
+ * and the bundles of its sigstore referrers (when `source` lists referrers). Referrers are
+ * judged by their own manifest, not by the listing's `artifactType` (the 2.8.2 fallback index
+ * may name the config media type instead). Every byte is verified against its digest; a
+ * missing `.sig` tag or repository means no signature, other failures are thrown.
+ */
+export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<FoundSignatures> {
+  const legacy = await readLegacy(source, subject.digest, signal);
+  const bundles: Uint8Array[] = [];
+  const bundleManifests: Descriptor[] = [];
+  if (canListReferrers(source)) {
+    let listed: Descriptor[];
+    try {
+      listed = await source.referrers(subject, undefined, signal);
+    } catch (e) {
+      if (!ABSENT.some((c) => isCode(e, c))) throw e;
+      listed = [];
+    }
+    for (const d of listed.filter((x) => isManifestType(x.mediaType)).slice(0, MAX_SIGNATURES)) {
+      const manifest = await readManifest(source, d, signal);
+      const layer = manifest === undefined ? undefined : bundleLayer(manifest);
+      if (layer === undefined || manifest?.subject?.digest !== subject.digest) continue;
+      bundles.push(await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal));
+      bundleManifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+    }
+  }
+  return {
+    legacy: legacy?.signatures ?? [],
+    bundles,
+    bundleManifests,
+    ...(legacy === undefined ? {} : { legacyManifest: legacy.descriptor }),
+  };
+}
+
+/** `CopiedSignatures` counts what `copySignatures` brought over. */
+export interface CopiedSignatures {
+  readonly legacy: number;
+  readonly bundles: number;
+}
+
+/**
+ * `copySignatures` makes `dst` hold the signatures `src` holds for `subject`: each bundle
+ * referrer is copied as is (byte-identical, so `dst` lists it as a referrer), and the `.sig`
+ * manifest is copied as is when `dst` has none, else merged with `dst`'s (signatures of both,
+ * once each) and re-tagged. Signatures are not verified here: that is the trust check's job,
+ * and it reads them from wherever they end up.
+ */
+export async function copySignatures(src: ReadOnlyTarget, dst: Target, subject: Descriptor, signal?: AbortSignal): Promise<CopiedSignatures> {
+  const found = await findSignatures(src, subject, signal);
+  for (const d of found.bundleManifests) await copyGraph(src, dst, d, signal === undefined ? {} : { signal });
+  if (found.legacyManifest !== undefined) {
+    const tag = signatureTag(subject.digest);
+    const held = await readLegacy(dst, subject.digest, signal);
+    if (held === undefined) {
+      await copyGraph(src, dst, found.legacyManifest, signal === undefined ? {} : { signal });
+      await dst.tag(found.legacyManifest, tag, signal);
+    } else if (held.descriptor.digest !== found.legacyManifest.digest) {
+      const merged = legacySignatureManifest([...held.signatures, ...found.legacy]);
+      if (merged.descriptor.digest !== held.descriptor.digest) {
+        await pushSignatureManifest(dst, merged, signal);
+        await dst.tag(merged.descriptor, tag, signal);
+      }
+    }
+  }
+  return { legacy: found.legacy.length, bundles: found.bundles.length };
+}
+
+/**
+ * `storedRepository` is one repository of the local store seen as a registry repository: the
+ * store names tags `registry/namespace/name:tag` (services/resolve.ts `storeRefOf`), so a
+ * package's `.sig` manifest is kept as `registry/namespace/name:sha256-<hex>.sig`, beside the
+ * package, and exported with it. Content and referrers are the store's own (by digest).
+ */
+export function storedRepository(store: Target & ReferrerLister, repository: string): Target & ReferrerLister {
+  const name = (ref: string) => (isDigest(ref) ? ref : `${repository}:${ref}`);
+  return {
+    fetch: (d, signal) => store.fetch(d, signal),
+    exists: (d, signal) => store.exists(d, signal),
+    push: (d, content, signal) => store.push(d, content, signal),
+    resolve: (ref, signal) => store.resolve(name(ref), signal),
+    tag: (d, ref, signal) => store.tag(d, name(ref), signal),
+    referrers: (subject, artifactType, signal) => store.referrers(subject, artifactType, signal),
+  };
+}
+
+/** Reads the `.sig` manifest of `digest` and its signature layers, or `undefined` without one. */
+async function readLegacy(source: ReadOnlyTarget, digest: Digest, signal?: AbortSignal): Promise<{ descriptor: Descriptor; signatures: LegacySignature[] } | undefined> {
+  let descriptor: Descriptor;
+  try {
+    descriptor = await source.resolve(signatureTag(digest), signal);
+  } catch (e) {
+    if (ABSENT.some((c) => isCode(e, c))) return undefined;
+    throw e;
+  }
+  const plain: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
+  const manifest = await readManifest(source, plain, signal);
+  if (manifest === undefined) return undefined;
+  const signatures: LegacySignature[] = [];
+  for (const layer of legacySignatureLayers(manifest).slice(0, MAX_SIGNATURES)) {
+    const payload = await fetchAll(source, layer.descriptor, MAX_SIGNATURE_BYTES, signal);
+    signatures.push({ payload, signature: layer.signature, ...(layer.keyHint === undefined ? {} : { keyHint: layer.keyHint }) });
+  }
+  return { descriptor: plain, signatures };
+}
+
+/**
+ * Reads and parses an image manifest. Other media types (an index under the tag) and invalid
+ * manifests are `undefined`: they hold no signature ebpm can check, which fails closed.
+ */
+async function readManifest(source: ReadOnlyTarget, desc: Descriptor, signal?: AbortSignal): Promise<ImageManifest | undefined> {
+  if (!isManifestType(desc.mediaType)) return undefined;
+  const bytes = await fetchAll(source, desc, MAX_MANIFEST_BYTES, signal);
+  try {
+    return parseManifest(bytes, desc.mediaType);
+  } catch (e) {
+    if (isCode(e, 'MANIFEST_INVALID')) return undefined;
+    throw e;
+  }
+}
+
+/** Pushes a signature manifest's blobs (those not yet held), then the manifest. */
+async function pushSignatureManifest(target: Target, sig: SignatureManifest, signal?: AbortSignal): Promise<void> {
+  for (const blob of sig.blobs) {
+    if (!(await target.exists(blob.descriptor, signal))) await target.push(blob.descriptor, [blob.bytes], signal);
+  }
+  await target.push(sig.descriptor, [sig.bytes], signal);
+}
+
+/** `KeyFiles` is what `writeKeyPair` wrote. */
+export interface KeyFiles {
+  readonly privatePath: string;
+  readonly publicPath: string;
+  readonly publicKey: PublicKey;
+}
+
+/**
+ * `writeKeyPair` makes a cosign-compatible key pair and writes `<prefix>.key` (encrypted,
+ * mode 0600) and `<prefix>.pub`, as `cosign generate-key-pair --output-key-prefix` does.
+ * Existing files are `KEY_EXISTS` unless `force`; both files appear whole or not at all.
+ */
+export async function writeKeyPair(prefix: string, password: string, opts: { force?: boolean } = {}): Promise<KeyFiles> {
+  const privatePath = `${prefix}.key`;
+  const publicPath = `${prefix}.pub`;
+  if (!opts.force) {
+    const present = [privatePath, publicPath].filter((p) => existsSync(p));
+    if (present.length > 0) {
+      throw new EbpmError('KEY_EXISTS', `keygen: ${present.join(' and ')} already exist${present.length === 1 ? 's' : ''}`, {
+        hint: 'choose another --output-key-prefix, or pass --force to replace the key pair',
+        data: { files: present },
+      });
+    }
+  }
+  const pair = await generateKeyPair(password);
+  const tmp = (p: string) => `${p}.${randomBytes(6).toString('hex')}.tmp`;
+  const [privTmp, pubTmp] = [tmp(privatePath), tmp(publicPath)];
+  try {
+    await writeFile(privTmp, pair.privatePem, { mode: 0o600, flag: 'wx' });
+    await writeFile(pubTmp, pair.publicPem, { mode: 0o644, flag: 'wx' });
+    await rename(pubTmp, publicPath);
+    await rename(privTmp, privatePath);
+  } catch (e) {
+    await Promise.all([unlink(privTmp).catch(() => undefined), unlink(pubTmp).catch(() => undefined)]);
+    throw new EbpmError('KEY_WRITE_FAILED', `keygen: write ${prefix}.{key,pub}: ${(e as NodeJS.ErrnoException).code ?? 'failed'}`, {
+      hint: 'check that the directory exists and is writable',
+      cause: e,
+    });
+  }
+  return { privatePath, publicPath, publicKey: pair.publicKey };
+}
+
+/** `readKeyFile` reads a key file's text; a missing or unreadable one is `KEY_UNREADABLE`. */
+export async function readKeyFile(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new EbpmError('KEY_UNREADABLE', `key ${path}: ${(e as NodeJS.ErrnoException).code ?? 'cannot read'}`, {
+      hint: 'give the path of a key made by ebpm keygen or cosign generate-key-pair',
+      cause: e,
+    });
+  }
+}
+
+/** `isEncryptedKey` tells whether a private key file needs a password (cosign's encrypted PEM types). */
+export function isEncryptedKey(pem: string): boolean {
+  return pem.includes(`-----BEGIN ${SIGSTORE_PRIVATE_KEY_PEM}-----`) || pem.includes(`-----BEGIN ${COSIGN_PRIVATE_KEY_PEM}-----`);
+}
+
+/** `readTrustedKeyFile` reads a public key file, labelled by its file name without `.pub`. */
+export async function readTrustedKeyFile(path: string): Promise<TrustedKey> {
+  const pem = await readKeyFile(path);
+  try {
+    return { label: basename(path).replace(/\.pub$/, '') || path, publicKey: readPublicKey(pem) };
+  } catch (e) {
+    throw withContext(`key ${path}`, e);
+  }
+}
+
+/** `SignReferenceResult` is `signPackage`'s result for a user reference. */
+export interface SignReferenceResult extends SignResult {
+  /** `registry/namespace/name` */
+  readonly repository: string;
+  /** The store held the package and now holds the new signature too. */
+  readonly stored: boolean;
+}
+
+/**
+ * `signReference` resolves a user reference at its registry (remote or embedded), signs the
+ * manifest it names there, and, when the local store holds that package, copies the signature
+ * beside it so offline verification sees it. Errors read `sign <reference>: …`.
+ */
+export async function signReference(ctx: Context, input: string, key: SigningKey, opts: Omit<SignOptions, 'repository'>): Promise<SignReferenceResult> {
+  try {
+    const ref = parseUserReference(ctx, input);
+    const resolved = await resolveRemote(ctx, ref, opts.signal === undefined ? {} : { signal: opts.signal });
+    const repository = `${ref.registry}/${ref.repository}`;
+    const remote = openRepository(ctx, ref);
+    const result = await signPackage(remote, resolved.descriptor, key, { ...opts, repository });
+    const store = await ctx.store();
+    const stored = await store.exists(resolved.descriptor);
+    if (stored) await copySignatures(remote, storedRepository(store, repository), resolved.descriptor, opts.signal);
+    return { ...result, repository, stored };
+  } catch (e) {
+    throw withContext(`sign ${input}`, e);
+  }
+}
+
+/**
+ * `pullSignatures` copies the signatures of a package pulled from its registry into the store,
+ * beside it (`storedRepository`), so later checks and `ebpm verify` work offline.
+ */
+export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal): Promise<CopiedSignatures> {
+  return copySignatures(openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal);
+}
+
+/** `storedSignatureRefs` names the stored `.sig` manifests of `packages`, for `ebpm export` to carry (bundles go as referrers). */
+export async function storedSignatureRefs(store: OciLayout, packages: readonly Resolved[]): Promise<string[]> {
+  const held = new Set(await store.tags());
+  return packages.map((p) => `${p.ref.registry}/${p.ref.repository}:${signatureTag(p.descriptor.digest)}`).filter((ref) => held.has(ref));
+}

@@ -1,0 +1,132 @@
+/**
+ * The local store's commands: `ls`, `rm`, `prune`, `verify` (with repair by re-pull), `tag`,
+ * `export` and `import`. References name stored packages the way pull names them
+ * (`host/repo:tag`); short forms resolve with the default registry, and versions and ranges pick
+ * among what is stored (offline).
+ */
+import { resolve as resolvePath } from 'node:path';
+import { EbpmError, withContext } from '../core/errors.js';
+import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, type Descriptor } from '../core/oci.js';
+import { formatReference, parseReference } from '../core/reference.js';
+import { exportArchive, importArchive, type ArchiveEntry } from '../store/archive.js';
+import { list, prune, remove, verifyStore, type PruneStats, type StoreEntry, type VerifyStats } from '../store/maintenance.js';
+import type { Context } from './context.js';
+import { fetchInto } from './pull.js';
+import { isOffline, parseUserReference, resolveStored, type Resolved } from './resolve.js';
+import { storedSignatureRefs } from './sign.js';
+
+/** Tags that name signatures and referrer indexes kept beside a package (`sha256-<hex>[.sig]`), not packages. */
+const SIDE_TAG = /:sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/;
+
+/** `listStored` lists the packages the store holds, sorted by reference (their signatures are not listed). */
+export async function listStored(ctx: Context): Promise<StoreEntry[]> {
+  return (await list(await ctx.store())).filter((e) => !SIDE_TAG.test(e.ref));
+}
+
+/** `findStored` pins a user reference to a stored one, or throws `NOT_STORED`. */
+export async function findStored(ctx: Context, input: string): Promise<Resolved> {
+  const ref = parseUserReference(ctx, input);
+  const found = await resolveStored(await ctx.store(), ref);
+  if (found === undefined) {
+    throw new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store`, {
+      hint: 'see what is stored with `ebpm ls`, or pull it first',
+      data: { reference: formatReference(ref) },
+    });
+  }
+  return found;
+}
+
+/** `removeStored` untags one stored reference and prunes what only it used. */
+export async function removeStored(ctx: Context, input: string): Promise<{ reference: string; digest: string; pruned: PruneStats }> {
+  try {
+    const found = await findStored(ctx, input);
+    const { removed, pruned } = await remove(await ctx.store(), found.storeRef);
+    return { reference: found.storeRef, digest: removed.digest, pruned };
+  } catch (e) {
+    throw withContext(`rm ${input}`, e);
+  }
+}
+
+/** `pruneStore` removes every blob no stored reference uses. */
+export async function pruneStore(ctx: Context): Promise<PruneStats> {
+  return prune(await ctx.store());
+}
+
+/** `VerifyReport` is what verify found and fixed, plus what re-pulling repaired. */
+export interface VerifyReport extends VerifyStats {
+  /** Dropped references pulled again (same digest). */
+  readonly repaired: string[];
+  /** Dropped references that could not be pulled again, with why. */
+  readonly unrepaired: { ref: string; reason: string }[];
+}
+
+/**
+ * `verifyAndRepair` re-hashes the whole store (maintenance.verifyStore) and, unless `repair` is
+ * false, pulls every dropped reference again by digest from where it came from
+ * (`dev.ebpm.source`, else its own name).
+ */
+export async function verifyAndRepair(ctx: Context, opts: { repair: boolean; signal?: AbortSignal }): Promise<VerifyReport> {
+  const store = await ctx.store();
+  const before = new Map((await store.readIndex()).manifests.map((d) => [d.annotations?.[ANNOTATION_REF_NAME] ?? '', d]));
+  const stats = await verifyStore(store);
+  const repaired: string[] = [];
+  const unrepaired: { ref: string; reason: string }[] = [];
+  if (opts.repair) {
+    for (const dropped of stats.droppedEntries) {
+      if (dropped.ref === undefined) continue;
+      try {
+        await fetchInto(ctx, store, repairTarget(dropped.ref, before.get(dropped.ref)!), opts.signal ? { signal: opts.signal } : {});
+        repaired.push(dropped.ref);
+      } catch (e) {
+        unrepaired.push({ ref: dropped.ref, reason: isOffline(e) ? 'registry unreachable' : e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+  return { ...stats, repaired, unrepaired };
+}
+
+/** Where a dropped entry is pulled from: its recorded source repository, pinned to its digest. */
+function repairTarget(storeRef: string, entry: Descriptor): Resolved {
+  const from = parseReference(entry.annotations?.[ANNOTATION_EBPM_SOURCE] ?? storeRef);
+  const descriptor: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size, ...(entry.artifactType ? { artifactType: entry.artifactType } : {}) };
+  return { ref: { registry: from.registry, repository: from.repository }, tag: parseReference(storeRef).tag, descriptor, storeRef };
+}
+
+/** `tagStored` gives a stored package another name in the store (`ebpm tag <src> <dst>`; `dst` defaults its tag to `latest`). */
+export async function tagStored(ctx: Context, src: string, dst: string): Promise<{ source: string; target: string; digest: string }> {
+  try {
+    const found = await findStored(ctx, src);
+    const store = await ctx.store();
+    const entry = await store.resolve(found.storeRef);
+    const to = parseUserReference(ctx, dst);
+    if (to.digest !== undefined || to.range !== undefined) {
+      throw new EbpmError('USAGE', `tag: ${dst}: the new name takes a tag, not a digest or range`, { hint: 'usage: ebpm tag <source> <name[:tag]>' });
+    }
+    const target = `${to.registry}/${to.repository}:${to.tag ?? 'latest'}`;
+    const { [ANNOTATION_EBPM_PULLED_AT]: pulledAt, [ANNOTATION_EBPM_SOURCE]: source } = entry.annotations ?? {};
+    const annotations: Record<string, string> = { ...(pulledAt ? { [ANNOTATION_EBPM_PULLED_AT]: pulledAt } : {}), ...(source ? { [ANNOTATION_EBPM_SOURCE]: source } : {}) };
+    await store.tag({ ...found.descriptor, ...(Object.keys(annotations).length ? { annotations } : {}) }, target);
+    return { source: found.storeRef, target, digest: found.descriptor.digest };
+  } catch (e) {
+    throw withContext(`tag ${src}`, e);
+  }
+}
+
+/** `exportStored` writes stored packages (with their stored referrers) to an OCI layout tar. */
+export async function exportStored(ctx: Context, inputs: readonly string[], file: string, cwd: string): Promise<ArchiveEntry[]> {
+  try {
+    const found: Resolved[] = [];
+    for (const i of inputs) found.push(await findStored(ctx, i));
+    const store = await ctx.store();
+    // Legacy `.sig` manifests are tagged beside the package (sign.ts): name them so they travel too.
+    const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
+    return await exportArchive(store, refs, resolvePath(cwd, file));
+  } catch (e) {
+    throw withContext(`export ${file}`, e);
+  }
+}
+
+/** `importToStore` reads an OCI layout tar into the store (refusing traversal and links: store/archive.ts). */
+export async function importToStore(ctx: Context, file: string, cwd: string): Promise<ArchiveEntry[]> {
+  return importArchive(resolvePath(cwd, file), await ctx.store());
+}

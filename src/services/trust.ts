@@ -1,0 +1,225 @@
+/**
+ * The trust policy at work (registry-spec/trust-policy.md §3–4): before `ebpm pull` stores a
+ * package and before `ebpm run` loads one, `admitPackage` finds the package's signatures,
+ * verifies them against the keys the policy trusts for its repository, and allows, warns or
+ * refuses. Both call it at their one resolution point, with the registry (pull) or the store
+ * (run, offline) as the place signatures are read from.
+ *
+ * Decision records: the store keeps one small JSON file per (repository, digest) under
+ * `<store>/trust/<hex of the digest>.<16 hex of sha256(repository)>.json`, holding
+ * `{"repository": …, …DecisionRecord}`. A file beside the layout, not an index annotation,
+ * so that records never travel in exports (another machine's policy decided them) and are
+ * written without taking the index lock. A record made under the current policy that
+ * admitted a signed (or unchecked) package spares the next run the verification; a policy
+ * change makes every record stale, so the package is checked again before it runs. A missing,
+ * stale or unreadable record only ever costs a new check.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isDigest, parseDigest, type Digest } from '../core/digest.js';
+import { EbpmError, withContext } from '../core/errors.js';
+import { decodeJson, isObject } from '../core/json.js';
+import type { Env } from '../core/paths.js';
+import type { Descriptor } from '../core/oci.js';
+import type { ReadOnlyTarget } from '../content/storage.js';
+import type { TrustedKey } from '../sign/keys.js';
+import { evaluate, isRecordCurrent, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
+import { loadPolicy, policyPath } from '../sign/policy-file.js';
+import { verifySignatures, type Verification } from '../sign/verify.js';
+import type { Context } from './context.js';
+import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
+import type { OciLayout } from '../store/layout.js';
+import { findSignatures, storedRepository, type FoundSignatures } from './sign.js';
+
+/** `RECORDS_DIR` is the directory of decision records inside the store. */
+export const RECORDS_DIR = 'trust';
+
+/** `loadTrustPolicy` reads the policy the environment points at (`policyPath`), or the built-in default. */
+export function loadTrustPolicy(env: Env): TrustPolicy {
+  return loadPolicy(policyPath(env));
+}
+
+export interface VerifyPackageRequest {
+  /** Where the signatures are: a registry repository, the embedded registry, the store. */
+  readonly source: ReadOnlyTarget;
+  /** The package's manifest (or index), as its reference resolved. */
+  readonly subject: Descriptor;
+  readonly keys: readonly TrustedKey[];
+  readonly signal?: AbortSignal;
+}
+
+/** `PackageVerification` is the verification and the signatures it looked at. */
+export interface PackageVerification {
+  readonly verification: Verification;
+  readonly found: FoundSignatures;
+}
+
+/** `verifyPackage` finds the signatures `source` holds for `subject` and checks them against `keys` (both formats). */
+export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageVerification> {
+  const found = await findSignatures(req.source, req.subject, req.signal);
+  const verification = verifySignatures({ digest: req.subject.digest, legacy: found.legacy, bundles: found.bundles, trustedKeys: req.keys });
+  return { verification, found };
+}
+
+export interface AdmitRequest {
+  /** `registry/namespace/name`: what the policy's scopes match. */
+  readonly repository: string;
+  readonly subject: Descriptor;
+  readonly policy: TrustPolicy;
+  /** Where signatures are read: the registry during a pull, the store for a stored package. */
+  readonly signatures: ReadOnlyTarget;
+  /** The local store (its `root`): decisions are recorded there, and a current one is reused. */
+  readonly store?: { readonly root: string };
+  readonly signal?: AbortSignal;
+  readonly now?: Date;
+}
+
+/** `Admission` is an allowed package's decision; `warn` decisions carry the line to show. */
+export interface Admission {
+  readonly repository: string;
+  readonly decision: Decision;
+  /** A record made under the current policy was reused: no signature was read. */
+  readonly cached: boolean;
+  /** Present when signatures were checked now. */
+  readonly verification?: Verification;
+}
+
+/**
+ * `admitPackage` applies the trust policy to `subject` before anything of it is stored or
+ * loaded. It reuses a current record that admitted the package signed (or under `none`);
+ * otherwise it verifies the signatures `signatures` holds, evaluates the policy and records
+ * the decision in `store`. A refused package is `TRUST_REFUSED`, one line naming the package,
+ * its digest and why (`data.reason`: `no-signature`, `untrusted-key`, `digest-mismatch`,
+ * `bad-signature`); an allowed one is returned with `decision.warn` set when the user must be
+ * told it is not signed by a trusted key.
+ */
+export async function admitPackage(req: AdmitRequest): Promise<Admission> {
+  const { repository, subject, policy } = req;
+  if (req.store !== undefined) {
+    const record = await readRecord(req.store.root, repository, subject.digest);
+    if (record !== undefined && isRecordCurrent(record, policy) && record.allow && (record.reason === 'signed' || record.reason === 'not-required')) {
+      const decision: Decision = { allow: true, level: record.level, reason: record.reason, ...(record.key ? { key: record.key } : {}), warn: false, message: '', record };
+      return { repository, decision, cached: true };
+    }
+  }
+  const { verification } = await verifyPackage({ source: req.signatures, subject, keys: trustedKeysFor(policy, repository), ...(req.signal ? { signal: req.signal } : {}) });
+  const decision = evaluate(policy, repository, verification, req.now);
+  if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
+  if (!decision.allow) {
+    throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
+      hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
+      data: { repository, digest: subject.digest, reason: decision.reason, scope: decision.record.scope, policy: policy.source },
+    });
+  }
+  return { repository, decision, cached: false, verification };
+}
+
+/** `StoredRecord` is a decision record as the store keeps it: with the repository it applies to. */
+export interface StoredRecord extends DecisionRecord {
+  readonly repository: string;
+}
+
+/** `recordPath` is the file holding the decision for `repository` and `digest` in the store at `root`. */
+export function recordPath(root: string, repository: string, digest: Digest): string {
+  const { encoded } = parseDigest(digest);
+  const repo = createHash('sha256').update(repository).digest('hex').slice(0, 16);
+  return join(root, RECORDS_DIR, `${encoded}.${repo}.json`);
+}
+
+/**
+ * `readRecord` returns the stored decision for `repository` and `digest`, or `undefined` when
+ * there is none or it is not one ebpm wrote for them (a damaged file is simply checked again).
+ */
+export async function readRecord(root: string, repository: string, digest: Digest): Promise<StoredRecord | undefined> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(recordPath(root, repository, digest));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const doc = decodeJson(bytes)?.value;
+  if (!isObject(doc)) return undefined;
+  const key = doc.key;
+  const keyOk = key === undefined || (isObject(key) && typeof key.label === 'string' && typeof key.fingerprint === 'string' && (key.format === 'legacy' || key.format === 'bundle'));
+  const ok =
+    doc.repository === repository &&
+    doc.digest === digest &&
+    isDigest(doc.policyDigest) &&
+    typeof doc.scope === 'string' &&
+    (doc.level === 'require-signature' || doc.level === 'warn' || doc.level === 'none') &&
+    typeof doc.allow === 'boolean' &&
+    ['signed', 'not-required', 'no-signature', 'untrusted-key', 'digest-mismatch', 'bad-signature'].includes(doc.reason as string) &&
+    typeof doc.checkedAt === 'string' &&
+    keyOk;
+  return ok ? (doc as unknown as StoredRecord) : undefined;
+}
+
+/** `writeRecord` replaces the record atomically (temp file, then rename), so readers never see half of one. */
+export async function writeRecord(root: string, repository: string, record: DecisionRecord): Promise<void> {
+  const path = recordPath(root, repository, record.digest);
+  await mkdir(join(root, RECORDS_DIR), { recursive: true });
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(tmp, JSON.stringify({ repository, ...record }) + '\n', { mode: 0o644, flag: 'wx' });
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `ReferenceVerification` is what `ebpm verify <ref>` reports. */
+export interface ReferenceVerification {
+  /** `registry/namespace/name` */
+  readonly repository: string;
+  /** The store's name for the package, or the reference as resolved at the registry. */
+  readonly reference: string;
+  readonly subject: Descriptor;
+  /** Where the package and its signatures were read: the local store (offline) or its registry. */
+  readonly from: 'store' | 'registry';
+  /** Which keys counted: the `--key` files, or the trust policy's for the repository. */
+  readonly keys: 'given' | 'policy';
+  readonly verification: Verification;
+  /** The policy's decision, when the policy's keys were used. */
+  readonly decision?: Decision;
+}
+
+/**
+ * `verifyReference` checks the signatures of the package `input` names: from the store when it
+ * holds it (no network), else from its registry; with the given keys, or else with the keys
+ * the trust policy names for the repository. It reports; it neither refuses nor records.
+ */
+export async function verifyReference(ctx: Context, input: string, opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal }): Promise<ReferenceVerification> {
+  try {
+    const ref = parseUserReference(ctx, input);
+    const repository = `${ref.registry}/${ref.repository}`;
+    const store = await ctx.store();
+    const signal = opts.signal === undefined ? {} : { signal: opts.signal };
+    const stored = await resolveStored(store, ref, signal);
+    const where = stored !== undefined
+      ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
+      : { from: 'registry' as const, source: openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
+    const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
+    const { verification } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
+    const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification };
+    return opts.keys !== undefined ? { ...base, keys: 'given' } : { ...base, keys: 'policy', decision: evaluate(opts.policy, repository, verification) };
+  } catch (e) {
+    throw withContext(`verify ${input}`, e);
+  }
+}
+
+/**
+ * `admitResolved` is `admitPackage` as pull and run call it, for a resolved reference: the
+ * signatures are read from its registry (`'registry'`, before anything is stored) or from a
+ * store holding it (offline). The decision is recorded in the context's store, except when the
+ * package is read from another one (the sudo user's store, which root only reads).
+ */
+export async function admitResolved(ctx: Context, r: Resolved, from: 'registry' | OciLayout, signal?: AbortSignal): Promise<Admission> {
+  const repository = `${r.ref.registry}/${r.ref.repository}`;
+  const store = await ctx.store();
+  const signatures = from === 'registry' ? openRepository(ctx, r.ref) : storedRepository(from, repository);
+  const own = from === 'registry' || from.root === store.root;
+  return admitPackage({ repository, subject: r.descriptor, policy: loadTrustPolicy(ctx.env), signatures, ...(own ? { store } : {}), ...(signal ? { signal } : {}) });
+}

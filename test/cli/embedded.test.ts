@@ -1,0 +1,159 @@
+// The distribution commands against the embedded default registry: no server, no config,
+// the same code paths as a remote registry (push, pull with semver, search, the store commands).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import tar from 'tar-stream';
+import { beforeAll, expect, it } from 'vitest';
+import { describeWith } from '../helpers/prereq.js';
+import { blobFiles, ebpm, ingestFiles, json, packageLayout, sandbox, storeRefs, writeConfig, type BuiltPackage, type Sandbox } from './helpers.js';
+
+describeWith(['clang'], 'distribution commands with the embedded registry', () => {
+  let sb: Sandbox;
+  const pkgs: Record<string, BuiltPackage> = {};
+  const objectSize = () => pkgs['1.2.0']!.objectSize;
+
+  beforeAll(async () => {
+    sb = sandbox();
+    for (const v of ['1.10.0', '1.2.0', '1.2.5', '2.0.0-rc.1']) {
+      pkgs[v] = await packageLayout(join(sb.root, 'src', v), { version: v, description: `Trace signals, release ${v}`, keywords: ['signal', 'tracepoint'] });
+    }
+  });
+
+  it('pushes versions in any order, moving latest only to the highest stable one', async () => {
+    let r = await ebpm(['push', pkgs['1.10.0']!.dir], sb.env);
+    expect(r).toEqual({ code: 0, err: '', out: `pushed local.invalid/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\ntags: 1.10.0, latest\n` });
+    for (const v of ['1.2.0', '1.2.5', '2.0.0-rc.1']) {
+      r = await ebpm(['push', pkgs[v]!.dir], sb.env);
+      // The object is already there: only the manifest and the config move.
+      expect(r).toEqual({ code: 0, err: '', out: `pushed local.invalid/sigsnoop:${v} ${pkgs[v]!.digest} (2 blobs, ${pkgs[v]!.size - objectSize()} bytes)\ntags: ${v}\n` });
+    }
+    expect(JSON.parse(readFileSync(join(sb.registryDir, 'sigsnoop', '_layout', 'index.json'), 'utf8')).manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']).sort())
+      .toEqual(['1.10.0', '1.2.0', '1.2.5', '2.0.0-rc.1', 'latest']);
+  });
+
+  it('refuses to replace a pushed version unless forced, and re-pushing the same content is a no-op', async () => {
+    const other = await packageLayout(join(sb.root, 'src', 'other-1.2.0'), { version: '1.2.0', description: 'something else' });
+    const refused = await ebpm(['push', other.dir], sb.env);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(
+      `error: push ${other.dir}: local.invalid/sigsnoop:1.2.0 already holds ${pkgs['1.2.0']!.digest}\nhint: bump the version in ebpm.json and rebuild, or pass --force to replace it\n`,
+    );
+    expect(await ebpm(['push', pkgs['1.2.0']!.dir], sb.env)).toEqual({ code: 0, err: '', out: `local.invalid/sigsnoop:1.2.0 is up to date (${pkgs['1.2.0']!.digest})\n` });
+    const forced = await json<{ digest: string; tags: string[] }>(['push', other.dir, '--force'], sb.env);
+    expect([forced.digest, forced.tags]).toEqual([other.digest, ['1.2.0']]);
+    const back = await json<{ digest: string }>(['push', pkgs['1.2.0']!.dir, '--force'], sb.env);
+    expect(back.digest).toBe(pkgs['1.2.0']!.digest);
+  });
+
+  it('pulls a semver range to the highest matching version, byte-exact into the store', async () => {
+    const r = await ebpm(['pull', 'sigsnoop@1.2'], sb.env);
+    const p = pkgs['1.2.5']!;
+    expect(r).toEqual({ code: 0, err: '', out: `pulled local.invalid/sigsnoop:1.2.5 ${p.digest} (3 blobs, ${p.size} bytes)\n` });
+    for (const [digest, bytes] of p.blobs) expect(Buffer.from(readFileSync(join(sb.store, 'blobs', 'sha256', digest.slice(7)))).equals(Buffer.from(bytes))).toBe(true);
+    expect(storeRefs(sb.store)).toEqual(['local.invalid/sigsnoop:1.2.5']);
+    // Pinned and stored: answered by the store.
+    expect((await ebpm(['pull', 'sigsnoop:1.2.5'], sb.env)).out).toBe(`local.invalid/sigsnoop:1.2.5 ${p.digest} (stored)\n`);
+    // A range re-resolves, finds the same digest, moves nothing.
+    expect((await ebpm(['pull', 'sigsnoop@~1.2.1'], sb.env)).out).toBe(`local.invalid/sigsnoop:1.2.5 ${p.digest} (up to date)\n`);
+  });
+
+  it('resolves a bare name to latest, and pre-releases only when asked', async () => {
+    expect((await ebpm(['pull', 'sigsnoop'], sb.env)).out).toBe(`pulled local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest} (2 blobs, ${pkgs['1.10.0']!.size - objectSize()} bytes)\n`);
+    const none = await ebpm(['pull', 'sigsnoop@2'], sb.env);
+    expect(none.code).toBe(1);
+    expect(none.err).toBe(
+      'error: pull sigsnoop@2: resolve local.invalid/sigsnoop@2: local.invalid/sigsnoop: no a version in 2\nhint: versions there: 1.10.0, 1.2.0, 1.2.5, 2.0.0-rc.1 (pre-releases need --prerelease)\n',
+    );
+    expect((await json<{ reference: string }>(['pull', 'sigsnoop@2', '--prerelease'], sb.env)).reference).toBe('local.invalid/sigsnoop:2.0.0-rc.1');
+    expect((await json<{ reference: string }>(['pull', 'sigsnoop@>=2.0.0-rc.0'], sb.env)).reference).toBe('local.invalid/sigsnoop:2.0.0-rc.1');
+  });
+
+  it('lists, tags, removes and prunes what the store holds', async () => {
+    const listed = await json<{ reference: string; name: string; version: string; digest: string; size: number; pulledAt: string }[]>(['ls'], sb.env);
+    expect(listed.map((e) => [e.reference, e.name, e.version, e.digest, e.size])).toEqual([
+      ['local.invalid/sigsnoop:1.2.5', 'sigsnoop', '1.2.5', pkgs['1.2.5']!.digest, pkgs['1.2.5']!.size],
+      ['local.invalid/sigsnoop:2.0.0-rc.1', 'sigsnoop', '2.0.0-rc.1', pkgs['2.0.0-rc.1']!.digest, pkgs['2.0.0-rc.1']!.size],
+      ['local.invalid/sigsnoop:latest', 'sigsnoop', '1.10.0', pkgs['1.10.0']!.digest, pkgs['1.10.0']!.size],
+    ]);
+    expect(listed.every((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.pulledAt))).toBe(true);
+    const table = (await ebpm(['ls'], sb.env)).out.split('\n');
+    expect(table[0]).toBe('REFERENCE                          NAME      VERSION     DIGEST               SIZE  PULLED');
+    expect(table[1]).toMatch(new RegExp(`^local\\.invalid/sigsnoop:1\\.2\\.5 {7}sigsnoop  1\\.2\\.5       ${pkgs['1.2.5']!.digest.slice(0, 19)}  ${pkgs['1.2.5']!.size}  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`));
+
+    expect(await ebpm(['tag', 'sigsnoop:1.2.5', 'tools/snoop:stable'], sb.env)).toEqual({ code: 0, err: '', out: `tagged local.invalid/tools/snoop:stable ${pkgs['1.2.5']!.digest}\n` });
+    // Still used by the new name: nothing to reclaim.
+    expect((await ebpm(['rm', 'sigsnoop:1.2.5'], sb.env)).out).toBe(`removed local.invalid/sigsnoop:1.2.5 ${pkgs['1.2.5']!.digest} (0 blobs, 0 bytes reclaimed)\n`);
+    const p = pkgs['1.2.5']!;
+    expect((await ebpm(['rm', 'tools/snoop:stable'], sb.env)).out).toBe(`removed local.invalid/tools/snoop:stable ${p.digest} (2 blobs, ${p.size - objectSize()} bytes reclaimed)\n`);
+    expect((await ebpm(['prune'], sb.env)).out).toBe('pruned 0 blobs, 0 bytes reclaimed\n');
+    const gone = await ebpm(['rm', 'sigsnoop:1.2.5'], sb.env);
+    expect([gone.code, gone.err]).toEqual([1, 'error: rm sigsnoop:1.2.5: local.invalid/sigsnoop:1.2.5: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n']);
+    expect(ingestFiles(sb.store)).toEqual([]);
+  });
+
+  it('searches the index push keeps, then answers from the cache', async () => {
+    const first = await json<{ hits: { name: string; version: string; reference: string }[]; sources: { source: string; packages: number }[] }>(['search', 'signal'], sb.env);
+    expect(first.hits.map((h) => [h.name, h.version, h.reference])).toEqual([['sigsnoop', '1.10.0', 'local.invalid/sigsnoop']]);
+    expect(first.sources).toEqual([{ location: 'local.invalid', source: 'index', packages: 1 }]);
+    const again = await json<{ sources: { source: string }[] }>(['search', 'sig'], sb.env);
+    expect(again.sources[0]!.source).toBe('cache');
+    expect((await ebpm(['search', 'nothing-like-this'], sb.env)).out).toBe('no packages match "nothing-like-this" in local.invalid\n');
+    expect((await ebpm(['search', 'signal'], sb.env)).out).toBe(
+      'NAME      VERSION  DESCRIPTION                    REFERENCE\nsigsnoop  1.10.0   Trace signals, release 1.10.0  local.invalid/sigsnoop\n',
+    );
+  });
+
+  it('exports stored packages and imports them into another store', async () => {
+    const file = join(sb.root, 'out.tar');
+    expect(await ebpm(['export', 'sigsnoop', file], sb.env)).toEqual({ code: 0, err: '', out: `exported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\nwrote ${file}\n` });
+    const other = sandbox();
+    expect(await ebpm(['import', file], other.env)).toEqual({ code: 0, err: '', out: `imported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\n` });
+    expect(blobFiles(other.store)).toEqual([...pkgs['1.10.0']!.blobs.keys()].sort());
+  });
+
+  it('refuses archives whose entries escape the layout, leaving the store as it was', async () => {
+    for (const [name, header] of [
+      ['traversal', { name: '../escape', type: 'file' as const }],
+      ['symlink', { name: 'blobs/sha256/x', type: 'symlink' as const, linkname: '/etc/passwd' }],
+    ] as const) {
+      const pack = tar.pack();
+      if (header.type === 'file') pack.entry({ ...header, size: 2 }, 'hi');
+      else pack.entry({ ...header, size: 0 });
+      pack.finalize();
+      const chunks: Buffer[] = [];
+      for await (const c of pack) chunks.push(c as Buffer);
+      const file = join(sb.root, `${name}.tar`);
+      writeFileSync(file, Buffer.concat(chunks));
+      const before = storeRefs(sb.store);
+      const r = await ebpm(['import', file], sb.env);
+      expect(r.code).toBe(1);
+      expect(r.err.split('\n')[0]).toBe(`error: import ${file}: entry ${JSON.stringify(header.name)}: ${name === 'traversal' ? 'path escapes the layout' : 'symlink entries are not allowed'}`);
+      expect(storeRefs(sb.store)).toEqual(before);
+      expect(existsSync(join(sb.root, 'escape'))).toBe(false);
+    }
+  });
+
+  it('answers bad input with one line, a hint and its exit code', async () => {
+    const cases: [string[], number, string][] = [
+      [['pull', 'Bad/Name'], 2, 'error: pull Bad/Name: invalid reference "Bad/Name": bad name "Bad/Name"\nhint: names are lower-case letters and digits, separated by ".", "_", "__", "-" or "/"\n'],
+      [['pull', 'sigsnoop', '--pull', 'sometimes'], 2, 'error: --pull "sometimes": not a pull policy\nhint: use --pull always, missing or never\n'],
+      [['pull', 'nosuch:1.0.0', '--pull', 'never'], 1, 'error: pull nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store\nhint: pull it first (ebpm pull), or run with --pull missing\n'],
+      [['pull', 'nosuch'], 1, 'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing\nhint: no such repository on local.invalid; check the name, or push to create it\n'],
+      [['push', join(sb.root, 'missing')], 1, `error: push ${join(sb.root, 'missing')}: ${join(sb.root, 'missing')}: neither a package directory (ebpm.json) nor an OCI layout\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`],
+      [['push', pkgs['1.2.0']!.dir, 'x/ebpm-index'], 1, `error: push ${pkgs['1.2.0']!.dir}: push to local.invalid/x/ebpm-index: "ebpm-index" is reserved for the search index\nhint: give the package another name\n`],
+      [['ls', 'extra'], 2, 'error: ls: takes no arguments\nhint: usage: ebpm ls [--json]\n'],
+      [['login', 'local.invalid', '-u', 'a', '-p', 'b'], 2, 'error: login local.invalid: the embedded registry takes no credentials\nhint: log in to a registry server, e.g. ebpm login ghcr.io -u <user>\n'],
+    ];
+    for (const [args, code, err] of cases) {
+      const r = await ebpm(args, sb.env);
+      expect({ args, code: r.code, err: r.err, out: r.out }).toEqual({ args, code, err, out: '' });
+    }
+    writeConfig(sb, { defaultRegistry: 'not a host', insecure: 'x', colour: true });
+    const bad = await ebpm(['ls'], sb.env);
+    expect([bad.code, bad.err]).toEqual([
+      1,
+      `error: config ${sb.env.EBPM_CONFIG}: colour: unknown field; defaultRegistry: not host[:port]; insecure: not an array\nhint: fix the file: fields are defaultRegistry, defaultNamespace, insecure [hosts], registries [host/namespace]\n`,
+    ]);
+    writeConfig(sb, {});
+  });
+});

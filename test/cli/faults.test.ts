@@ -1,0 +1,99 @@
+// Pulls through a fault-injecting proxy in front of docker-registry 2.8.2: every pull ends with
+// the exact package or with a one-line error, and the store is left clean either way (no
+// reference to a partial graph, no temp files).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { startFaultProxy, type FaultProxy, type Rule } from '../helpers/fault-proxy.js';
+import { describeWith } from '../helpers/prereq.js';
+import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { bytesOf } from '../registry/fixtures.js';
+import { ebpm, ingestFiles, packageLayout, sandbox, storeRefs, type BuiltPackage } from './helpers.js';
+
+const PAYLOAD = 256 * 1024;
+
+describeWith(['registry', 'clang'], 'pulls through faults', () => {
+  let reg: RunningRegistry;
+  let proxy: FaultProxy;
+  let pkg: BuiltPackage;
+  let payloadDigest: string;
+
+  beforeAll(async () => {
+    reg = await startRegistry();
+    proxy = await startFaultProxy(reg.url);
+    const pub = sandbox({ EBPM_REGISTRY: `${reg.host}/ebpm` });
+    pkg = await packageLayout(join(pub.root, 'pkg'), { version: '1.0.0', payload: bytesOf(PAYLOAD, 'faults') });
+    payloadDigest = [...pkg.blobs].find(([, b]) => b.byteLength === PAYLOAD)![0];
+    expect((await ebpm(['push', pkg.dir], pub.env)).code).toBe(0);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+    await reg?.stop();
+  });
+  beforeEach(() => proxy.reset());
+
+  const pullWith = async (rules: Rule[], env: Record<string, string> = {}) => {
+    for (const r of rules) proxy.add(r);
+    const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/ebpm`, EBPM_HTTP_TIMEOUT_MS: '400', ...env });
+    const started = Date.now();
+    const r = await ebpm(['pull', 'sigsnoop@1'], sb.env);
+    return { ...r, sb, ms: Date.now() - started };
+  };
+  const payloadPath = new RegExp(`/blobs/${'sha256:'}`);
+
+  const expectExact = (sb: { store: string }) => {
+    expect(storeRefs(sb.store)).toEqual([`${proxy.host}/ebpm/sigsnoop:1.0.0`]);
+    for (const [digest, bytes] of pkg.blobs) expect(readFileSync(join(sb.store, 'blobs', 'sha256', digest.slice(7))).equals(Buffer.from(bytes))).toBe(true);
+    expect(ingestFiles(sb.store)).toEqual([]);
+  };
+  const expectClean = (sb: { store: string }) => {
+    expect(storeRefs(sb.store)).toEqual([]);
+    expect(ingestFiles(sb.store)).toEqual([]);
+  };
+
+  it('resumes a dropped connection', async () => {
+    const r = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'drop', afterBytes: 4096 } }]);
+    expect([r.code, r.out]).toEqual([0, `pulled ${proxy.host}/ebpm/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\n`]);
+    expectExact(r.sb);
+    expect(proxy.log.filter((l) => l.path.includes(payloadDigest)).map((l) => [l.headers.range ?? null, l.fault ?? null])).toEqual([[null, 'drop'], ['bytes=4096-', null]]);
+  });
+
+  it('retries a 500 and honours 429 Retry-After', async () => {
+    const r = await pullWith([
+      { method: 'GET', path: payloadPath, fault: { kind: 'status', status: 500 } },
+      { method: 'HEAD', path: /manifests\/1\.0\.0/, fault: { kind: 'status', status: 429, retryAfter: '1' } },
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.ms).toBeGreaterThanOrEqual(1000);
+    expectExact(r.sb);
+  });
+
+  it('refuses a truncated body in one line, then pulls cleanly; recovers from a stalled body', async () => {
+    const truncated = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'truncate', bytes: 1000 } }]);
+    expect([truncated.code, truncated.err]).toEqual([
+      1,
+      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: fetch ${payloadDigest}: ${proxy.host}: blob ${payloadDigest} served as 1000 bytes, expected ${PAYLOAD}\nhint: the registry served other content than asked for; nothing of it was kept\n`,
+    ]);
+    expect(ingestFiles(truncated.sb.store)).toEqual([]);
+    expect(storeRefs(truncated.sb.store)).toEqual([]);
+    expect((await ebpm(['pull', 'sigsnoop@1'], truncated.sb.env)).code).toBe(0);
+    expectExact(truncated.sb);
+    proxy.reset();
+    const stalled = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'stall', ms: 3000, phase: 'body' } }]);
+    expect([stalled.code, stalled.err]).toEqual([0, '']);
+    expectExact(stalled.sb);
+  });
+
+  it('fails with one line and a clean store when the fault persists', async () => {
+    const failing = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'status', status: 500 } }]);
+    expect(failing.code).toBe(1);
+    expect(failing.err).toBe(
+      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: fetch ${payloadDigest}: ${proxy.host}: unknown: injected fault\nhint: the registry refused the request\n`,
+    );
+    expectClean(failing.sb);
+    proxy.reset();
+    const corrupt = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'corrupt', offset: 100 } }]);
+    expect([corrupt.code, corrupt.err.split('\n')[1]]).toEqual([1, 'hint: the content was corrupted or replaced; nothing of it was kept']);
+    expectClean(corrupt.sb);
+  });
+});

@@ -1,0 +1,78 @@
+// Display logic (pure) and the ink views of push, pull, ls and search.
+import { render } from 'ink-testing-library';
+import { describe, expect, it } from 'vitest';
+import { bar, formatBytes, formatRate, INITIAL_TRANSFER, layoutTable, reduceTransfer, shortDigest, transferTotals, useColor, type TransferState } from '../../src/cli/format.js';
+import { Table } from '../../src/cli/views/table.js';
+import { TransferView } from '../../src/cli/views/transfer.js';
+import type { TransferEvent } from '../../src/services/transfer.js';
+
+const D1 = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+const D3 = `sha256:${'c'.repeat(64)}`;
+
+function fold(events: TransferEvent[]): TransferState {
+  return events.reduce((s, e, i) => reduceTransfer(s, e, 1000 + i), INITIAL_TRANSFER);
+}
+
+describe('format', () => {
+  it('writes sizes, rates and bars', () => {
+    expect([formatBytes(0), formatBytes(1023), formatBytes(1536), formatBytes(64 * 1024 * 1024), formatBytes(3 * 1024 ** 4)]).toEqual(['0 B', '1023 B', '1.5 KiB', '64.0 MiB', '3.0 TiB']);
+    expect([formatRate(1024, 0), formatRate(2 * 1024 * 1024, 500)]).toEqual(['–', '4.0 MiB/s']);
+    expect([bar(0, 4), bar(0.5, 4), bar(2, 4), bar(Number.NaN, 2)]).toEqual(['░░░░', '██░░', '████', '░░']);
+    expect(shortDigest(D1)).toBe('sha256:aaaaaaaaaaaa');
+  });
+
+  it('lays tables out in aligned columns, cutting long cells', () => {
+    expect(layoutTable(['NAME', 'VERSION'], [['sigsnoop', '1.2.0'], ['x', '10.0.0-rc.1']])).toEqual(['NAME      VERSION', 'sigsnoop  1.2.0', 'x         10.0.0-rc.1']);
+    expect(layoutTable(['A', 'B'], [['abcdefgh', 'z']], 5)).toEqual(['A      B', 'abcd…  z']);
+  });
+
+  it('folds transfer events into per-blob and total progress', () => {
+    const s = fold([
+      { kind: 'resolving', ref: 'r' },
+      { kind: 'resolved', ref: 'host/x:1.0.0', digest: D1 },
+      { kind: 'blob-skipped', digest: D3, size: 7, label: 'config' },
+      { kind: 'blob-start', digest: D1, size: 100, label: 'x.bpf.o' },
+      { kind: 'blob-start', digest: D2, size: 50, label: 'x.wasm' },
+      { kind: 'blob-progress', digest: D1, bytes: 40 },
+      { kind: 'blob-done', digest: D2 },
+    ]);
+    expect(s.resolving).toBeUndefined();
+    expect(s.resolved).toEqual({ ref: 'host/x:1.0.0', digest: D1 });
+    expect(s.startedAt).toBe(1003);
+    expect(s.blobs.map((b) => [b.label, b.bytes, b.size, b.state])).toEqual([['config', 7, 7, 'skipped'], ['x.bpf.o', 40, 100, 'active'], ['x.wasm', 50, 50, 'done']]);
+    expect(transferTotals(s)).toEqual({ bytes: 90, size: 150 });
+  });
+
+  it('colours only a terminal without NO_COLOR', () => {
+    expect([useColor({}, true), useColor({ NO_COLOR: '1' }, true), useColor({}, false), useColor({ NO_COLOR: '' }, true)]).toEqual([true, false, false, true]);
+  });
+});
+
+describe('views', () => {
+  it('shows a spinner while resolving', () => {
+    const { lastFrame } = render(<TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} color={false} width={100} />);
+    expect(lastFrame()).toBe('⠹ resolving host/ebpm/sigsnoop@1.2');
+  });
+
+  it('draws a bar per blob and a total with bytes and rate', () => {
+    const state = fold([
+      { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
+      { kind: 'blob-start', digest: D1, size: 2048, label: 'sigsnoop.bpf.o' },
+      { kind: 'blob-progress', digest: D1, bytes: 1024 },
+      { kind: 'blob-start', digest: D2, size: 1024, label: 'sigsnoop.wasm' },
+      { kind: 'blob-done', digest: D2 },
+    ]);
+    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} color={false} width={100} />);
+    expect(lastFrame()!.split('\n')).toEqual([
+      'sha256:bbbbbbbbbbbb  sigsnoop.wasm     ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:aaaaaaaaaaaa  sigsnoop.bpf.o    ████████████░░░░░░░░░░░░  1.0 KiB / 2.0 KiB  1.0 KiB/s',
+      'pulling host/ebpm/sigsnoop:1.2.5  ████████████████░░░░░░░░  2.0 KiB / 3.0 KiB  2.0 KiB/s',
+    ]);
+  });
+
+  it('renders a table with its header', () => {
+    const { lastFrame } = render(<Table header={['NAME', 'VERSION']} rows={[['sigsnoop', '1.2.0']]} color={false} />);
+    expect(lastFrame()).toBe('NAME      VERSION\nsigsnoop  1.2.0');
+  });
+});

@@ -1,0 +1,116 @@
+// The run service's decisions that need no kernel: machine checks, the run plan, and the
+// package sources' refusals.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BpfNative } from '../../src/bpf/native.js';
+import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
+import { localSource, resolvePackage } from '../../src/services/run-source.js';
+import { checkMachine, missingCapabilities, planRun, runPackage, type MachineFacts } from '../../src/services/run.js';
+import { attachSummary, endSummary, exitCode } from '../../src/cli/commands/run.js';
+
+const u32 = { kind: 'int', size: 4, signed: false } as const;
+
+function meta(over: Partial<PackageMetadata> = {}, maps: MapMeta[] = []): PackageMetadata {
+  return {
+    schemaVersion: 1, name: 'demo', version: '1.0.0', keywords: [], authors: [], architecture: 'amd64',
+    objects: [{ name: 'demo.bpf.o', digest: `sha256:${'0'.repeat(64)}`, size: 1, layer: true, embedded: false, programs: [], maps, parameters: [], exports: [] }],
+    requirements: { programTypes: [], mapTypes: [], helpers: [], kernelTypes: [], kernelBtf: true },
+    ...over,
+  };
+}
+
+const map = (name: string, type: string, extra: Partial<MapMeta> = {}): MapMeta => ({ name, type, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, ...extra });
+
+/** CapEff of root (all 41 capabilities) and of a process with only CAP_BPF and CAP_PERFMON. */
+const ROOT = 'CapEff:\t000001ffffffffff\n';
+const BPF_PERFMON = `CapEff:\t${((1n << 39n) | (1n << 38n)).toString(16).padStart(16, '0')}\n`;
+const machine: MachineFacts = { architecture: 'amd64', procStatus: ROOT, kernelBtf: true };
+
+function codeOf(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    return `${(e as { code: string }).code}: ${(e as Error).message}`;
+  }
+  return 'no error';
+}
+
+describe('checkMachine', () => {
+  it('names missing capabilities, the wrong architecture and a missing kernel BTF', () => {
+    expect(missingCapabilities(ROOT)).toEqual([]);
+    expect(missingCapabilities(BPF_PERFMON)).toEqual([]);
+    expect(missingCapabilities('CapEff:\t0000000000000000\n')).toEqual(['CAP_BPF', 'CAP_PERFMON']);
+    expect(missingCapabilities(`CapEff:\t${(1n << 39n).toString(16)}\n`)).toEqual(['CAP_PERFMON']);
+    expect(missingCapabilities(`CapEff:\t${(1n << 21n).toString(16)}\n`)).toEqual([]);
+    expect(codeOf(() => checkMachine(meta({ architecture: 'arm64' }), machine))).toBe('PACKAGE_WRONG_ARCH: package built for arm64, this machine is amd64');
+    expect(codeOf(() => checkMachine(meta({ architecture: 'unknown' }), machine))).toBe('no error');
+    expect(codeOf(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' }))).toBe('PERMISSION_DENIED: missing CAP_BPF and CAP_PERFMON');
+    expect(codeOf(() => checkMachine(meta(), { ...machine, kernelBtf: false }))).toBe(
+      'KERNEL_NO_BTF: this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+    );
+    expect(codeOf(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false }))).toBe('no error');
+  });
+
+  it('refuses in runPackage before the addon is touched', async () => {
+    const native = new Proxy({}, { get: () => { throw new Error('the addon was used'); } }) as BpfNative;
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({ architecture: 'arm64' }), objects: new Map() };
+    await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toMatchObject({
+      code: 'PACKAGE_WRONG_ARCH',
+      message: 'run demo: package built for arm64, this machine is amd64',
+    });
+  });
+});
+
+describe('planRun', () => {
+  it('prints the exported map, reads sample maps, and falls back to hex for untyped event maps', () => {
+    const hist = { interval: 1000, type: 'log2_hist', unit: 'usecs', clearMap: false } as const;
+    const typed = meta({}, [map('rb', 'ringbuf'), map('other', 'perf_event_array'), map('hists', 'hash', { sample: hist, key: u32, value: u32 })]);
+    const withExport: PackageMetadata = { ...typed, objects: [{ ...typed.objects[0]!, exports: [{ map: 'rb', type: u32 }] }] };
+    expect(planRun(withExport)).toEqual({
+      events: { object: 'demo.bpf.o', map: 'rb', layout: u32 },
+      samples: [{ object: 'demo.bpf.o', map: 'hists', spec: hist, key: u32, value: u32 }],
+      ignored: [],
+    });
+    expect(planRun(meta({}, [map('a', 'ringbuf'), map('b', 'perf_event_array'), map('h', 'hash')]))).toEqual({
+      events: { object: 'demo.bpf.o', map: 'a' }, samples: [], ignored: ['demo.bpf.o:b'],
+    });
+    expect(planRun(meta({}, [map('h', 'hash')]))).toEqual({ samples: [], ignored: [] });
+  });
+});
+
+describe('summaries and exit codes', () => {
+  it('says what was attached, what was seen, and exits 0, 130 or 143', () => {
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta(), objects: new Map() };
+    const p = (program: string, section: string) => ({ object: 'demo.bpf.o', program, section, type: 'tracepoint' });
+    expect(attachSummary(pkg, [p('a', 'tp/x/y')])).toBe('demo 1.0.0: attached a (tp/x/y)');
+    expect(attachSummary(pkg, [p('a', 'tp/x/y'), p('b', 'tp/x/z')])).toBe('demo 1.0.0: attached 2 programs: a (tp/x/y), b (tp/x/z)');
+    expect(endSummary('demo', { events: 5, lost: 1, stop: { kind: 'signal', signal: 'SIGTERM' } })).toBe('demo: 5 events, 1 lost (stopped: SIGTERM)');
+    expect([exitCode({ kind: 'duration' }), exitCode({ kind: 'max-events' }), exitCode({ kind: 'signal', signal: 'SIGINT' }), exitCode({ kind: 'signal', signal: 'SIGTERM' })]).toEqual([0, 0, 130, 143]);
+  });
+});
+
+describe('localSource', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpm-run-src-'));
+  const opts = { pull: 'missing' as const, env: process.env, cwd: dir };
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('leaves what is not a path to the next source, and says so when none claims it', async () => {
+    expect(await localSource().resolve('ghcr.io/x/y:1', opts)).toBeUndefined();
+    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'ghcr.io/x/y:1: no such file or directory' });
+  });
+
+  it('refuses a directory that is no package, a file of no known format, a layout without tags', async () => {
+    mkdirSync(join(dir, 'empty'));
+    await expect(localSource().resolve('empty', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)' });
+    writeFileSync(join(dir, 'notes.txt'), 'hello');
+    await expect(localSource().resolve('notes.txt', opts)).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN', message: 'notes.txt: not a BPF object, a Wasm module or a package.json' });
+    mkdirSync(join(dir, 'layout'));
+    writeFileSync(join(dir, 'layout', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(dir, 'layout', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
+    await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: layout has no tags' });
+    writeFileSync(join(dir, 'bad.json'), '{"bpf_object": 1}');
+    await expect(localSource().resolve('bad.json', opts)).rejects.toMatchObject({ code: 'FOREIGN_INVALID' });
+  });
+});

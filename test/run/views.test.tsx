@@ -1,0 +1,111 @@
+// The outputs of `ebpm run`: the ink live table (ink-testing-library), its driver under a burst,
+// and the piped and JSON writers, fed one batch buffer as the native reader hands them.
+import { EventEmitter } from 'node:events';
+import { render } from 'ink-testing-library';
+import { describe, expect, it } from 'vitest';
+import type { TypeLayout } from '../../src/bpf/layout.js';
+import { eventFormat } from '../../src/package/decode.js';
+import { alignRow, clock, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
+import { liveOutput } from '../../src/cli/views/run-live.js';
+import { RunTable } from '../../src/cli/views/run-table.js';
+
+const event: TypeLayout = {
+  kind: 'struct', size: 24, name: 'event',
+  fields: [
+    { name: 'pid', offset: 0, layout: { kind: 'int', size: 4, signed: false } },
+    { name: 'sig', offset: 4, layout: { kind: 'int', size: 4, signed: true } },
+    { name: 'comm', offset: 8, layout: { kind: 'string', size: 16 } },
+  ],
+};
+const format = eventFormat(event);
+
+/** `n` records packed in one buffer at 32-byte strides, as parseBatch leaves them. */
+function batch(n: number, from = 0): Uint8Array[] {
+  const buf = new ArrayBuffer(n * 32 + 8);
+  const v = new DataView(buf);
+  const records: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const off = 8 + i * 32;
+    v.setUint32(off, 1000 + from + i, true);
+    v.setInt32(off + 4, 10, true);
+    new Uint8Array(buf, off + 8, 16).set(new TextEncoder().encode(`p${from + i}`));
+    records.push(new Uint8Array(buf, off, 24));
+  }
+  return records;
+}
+
+class Sink extends EventEmitter {
+  text = '';
+  columns = 60;
+  rows = 10;
+  isTTY = true;
+  write(s: string): boolean {
+    this.text += s;
+    return true;
+  }
+}
+
+describe('RunTable', () => {
+  it('renders the summary, the header, the newest rows, the sample and the counts', () => {
+    const { lastFrame } = render(
+      <RunTable title="sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)" header={format.header()}
+        rows={[alignRow('10:00:00', ['1', '10', 'bash'], format.columns, 60)]} events={1} lost={0} sample="key = 0" width={80} />,
+    );
+    expect(lastFrame()).toBe([
+      'sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)',
+      'TIME     PID     SIG     COMM',
+      '10:00:00 1       10      bash',
+      'key = 0',
+      '1 events, 0 lost · Ctrl-C to stop',
+    ].join('\n'));
+  });
+});
+
+describe('liveOutput', () => {
+  it('formats only the rows it shows and renders the newest after a burst', async () => {
+    const out = new Sink();
+    const counts = { events: 0, lost: 0 };
+    const live = liveOutput({ stdout: out as unknown as NodeJS.WriteStream, format, title: 'demo', counts: () => counts });
+    live.start();
+    for (let b = 0; b < 100; b++) {
+      const records = batch(1000, b * 1000);
+      counts.events += records.length;
+      live.events(records);
+    }
+    live.end();
+    const frames = out.text.split('\x1b').join('');
+    expect(frames).toContain('100000 events, 0 lost');
+    // rows - 5 = 5 rows shown: the last five events of the burst.
+    for (const pid of [100995, 100996, 100997, 100998, 100999]) expect(frames).toContain(`${pid}  10      p${pid - 1000}`);
+    expect(frames).not.toContain('100994');
+  });
+});
+
+describe('plain and JSON writers', () => {
+  it('write what one event-loop turn produced at once: a header and aligned lines, or JSON lines', async () => {
+    const writes: string[] = [];
+    const out = { write: (s: string) => writes.push(s) } as unknown as NodeJS.WritableStream;
+    const plain = plainOutput(out, format, () => new Date(2024, 0, 1, 12, 0, 5).getTime());
+    plain.start();
+    plain.events(batch(1));
+    plain.events(batch(1, 1));
+    expect(writes).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(writes).toEqual(['TIME     PID     SIG     COMM\n12:00:05 1000    10      p0\n12:00:05 1001    10      p1\n']);
+    writes.length = 0;
+    const json = jsonOutput(out, format);
+    json.start();
+    json.events(batch(2, 5));
+    json.end();
+    expect(writes).toEqual(['{"pid":1005,"sig":10,"comm":"p5"}\n{"pid":1006,"sig":10,"comm":"p6"}\n']);
+  });
+
+  it('caches the clock per second and cuts wide rows', () => {
+    let t = new Date(2024, 0, 1, 8, 0, 0, 100).getTime();
+    const time = clock(() => t);
+    expect(time()).toBe('08:00:00');
+    t += 950;
+    expect(time()).toBe('08:00:01');
+    expect(alignRow('08:00:00', ['1', '2', 'a-very-long-command-name'], format.columns, 30)).toBe('08:00:00 1       2       a-ve…');
+  });
+});

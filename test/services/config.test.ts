@@ -1,0 +1,70 @@
+// The config file, the environment that overrides it, and where ebpm keeps its files.
+import { describe, expect, it } from 'vitest';
+import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, parseLocation, settingsFrom } from '../../src/core/config.js';
+import { configFile, localRegistryDir, storeDir, userStoreDir } from '../../src/core/paths.js';
+
+const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
+
+describe('config', () => {
+  it('reads every field', () => {
+    const c = parseConfig(bytes({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme/tools', insecure: ['lab:5000'], registries: ['ghcr.io/acme', 'lab:5000'] }), '/c.json');
+    expect(c).toEqual({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme/tools', insecure: ['lab:5000'], registries: ['ghcr.io/acme', 'lab:5000'] });
+    expect(settingsFrom(c, {})).toEqual({
+      defaults: { host: 'ghcr.io', namespace: 'acme/tools' },
+      insecure: ['lab:5000'],
+      search: [{ host: 'ghcr.io', namespace: 'acme' }, { host: 'lab:5000' }],
+    });
+  });
+
+  it('lists every bad field in one error', () => {
+    let e: { code?: string; message?: string; data?: { fields: string[] } } = {};
+    try {
+      parseConfig(bytes({ defaultRegistry: 'a b', defaultNamespace: 'Up', insecure: ['ok:1', 7], registries: 'x', extra: 1 }), '/c.json');
+    } catch (x) {
+      e = x as typeof e;
+    }
+    expect(e.code).toBe('CONFIG_INVALID');
+    expect(e.data!.fields).toEqual([
+      'extra: unknown field',
+      'defaultRegistry: not host[:port]',
+      'defaultNamespace: not a repository path',
+      'insecure[1]: not a string',
+      'registries: not an array',
+    ]);
+    expect(() => parseConfig(bytes('{"defaultRegistry":'), '/c.json')).toThrow('config /c.json: (root): not a JSON object');
+  });
+
+  it('uses the embedded registry without a configured one, and EBPM_REGISTRY over the file', () => {
+    expect(settingsFrom(EMPTY_CONFIG, {})).toEqual({ defaults: { host: EMBEDDED_REGISTRY }, insecure: [], search: [{ host: EMBEDDED_REGISTRY }] });
+    const file = parseConfig(bytes({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme' }), '/c.json');
+    expect(settingsFrom(file, { EBPM_REGISTRY: '127.0.0.1:5000' }).defaults).toEqual({ host: '127.0.0.1:5000', namespace: 'acme' });
+    expect(settingsFrom(file, { EBPM_REGISTRY: '127.0.0.1:5000/lab' }).defaults).toEqual({ host: '127.0.0.1:5000', namespace: 'lab' });
+    expect(() => settingsFrom(file, { EBPM_REGISTRY: 'http://x' })).toThrow('EBPM_REGISTRY="http://x": not host[:port][/namespace]');
+    expect([parseLocation('[::1]:5000/a/b'), parseLocation('a/B'), parseLocation('ghcr.io')]).toEqual([{ host: '[::1]:5000', namespace: 'a/b' }, undefined, { host: 'ghcr.io' }]);
+  });
+});
+
+describe('paths', () => {
+  const user = { HOME: '/home/u', EBPM_UID: '1000' };
+  const root = { HOME: '/root', EBPM_UID: '0' };
+  it('keeps the store in the user cache, or under /var/lib/ebpm for root', () => {
+    expect(storeDir(user)).toBe('/home/u/.cache/ebpm/store');
+    expect(storeDir({ ...user, XDG_CACHE_HOME: '/xdg' })).toBe('/xdg/ebpm/store');
+    expect(storeDir(root)).toBe('/var/lib/ebpm/store');
+    expect(storeDir({ ...root, EBPM_STORE: '/s' })).toBe('/s');
+  });
+  it('lets root under sudo read the invoking user’s store', () => {
+    expect(userStoreDir({ ...root, SUDO_USER: 'u' }, '/home/u')).toBe('/home/u/.cache/ebpm/store');
+    expect(userStoreDir({ ...root, SUDO_USER: 'root' }, '/root')).toBeUndefined();
+    expect(userStoreDir({ ...user, SUDO_USER: 'u' }, '/home/u')).toBeUndefined();
+    expect(userStoreDir({ ...root, SUDO_USER: 'u', EBPM_STORE: '/s' }, '/home/u')).toBeUndefined();
+  });
+  it('places the embedded registry with data and the config with config', () => {
+    expect(localRegistryDir(user)).toBe('/home/u/.local/share/ebpm/registry');
+    expect(localRegistryDir(root)).toBe('/var/lib/ebpm/registry');
+    expect(localRegistryDir({ ...user, EBPM_LOCAL_REGISTRY: '/r' })).toBe('/r');
+    expect(configFile(user)).toBe('/home/u/.config/ebpm/config.json');
+    expect(configFile({ ...user, XDG_CONFIG_HOME: '/x' })).toBe('/x/ebpm/config.json');
+    expect(configFile({ ...user, EBPM_CONFIG: '/e.json' })).toBe('/e.json');
+  });
+});
