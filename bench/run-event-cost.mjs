@@ -46,7 +46,11 @@ function countEvents(file, pid) {
   return n;
 }
 
-async function measure(name, tool, gen, work, pid, attachedAfterMs) {
+/**
+ * Runs `tool` with its output to a file, lets `gen` send its signals once the tool has had
+ * `attachedAfterMs` to attach, and returns the tool's CPU time and what it printed.
+ */
+export async function measure(name, tool, gen, work, pid, attachedAfterMs, events = EVENTS) {
   const out = join(work, `${name}.out`);
   const fd = openSync(out, 'w');
   const child = spawn(tool.cmd, tool.args, { env: tool.env, stdio: ['ignore', fd, 'ignore'] });
@@ -68,14 +72,20 @@ async function measure(name, tool, gen, work, pid, attachedAfterMs) {
   child.kill('SIGINT');
   await exited(child);
   const seen = countEvents(out, pid);
-  return { name, cpu, wall, seen, lost: EVENTS - seen, nsPerEvent: (cpu / EVENTS) * 1e9 };
+  return { name, cpu, wall, seen, lost: events - seen, nsPerEvent: (cpu / events) * 1e9 };
+}
+
+/** Compiles the signal generator into `work`; returns its path. */
+export function buildGenerator(work) {
+  const genPath = join(work, 'ebpm-siggen');
+  writeFileSync(`${genPath}.c`, GENERATOR);
+  execFileSync('clang', ['-O2', '-o', genPath, `${genPath}.c`]);
+  return genPath;
 }
 
 export async function benchEventCost(events = EVENTS) {
   const { work, layout } = prepare();
-  const genPath = join(work, 'ebpm-siggen');
-  writeFileSync(`${genPath}.c`, GENERATOR);
-  execFileSync('clang', ['-O2', '-o', genPath, `${genPath}.c`]);
+  const genPath = buildGenerator(work);
   const target = spawn('sleep', ['3600']);
   const rows = [];
   try {
@@ -84,7 +94,7 @@ export async function benchEventCost(events = EVENTS) {
       const tool = tools(layout, gen.pid, { sig: 28 })[name];
       // Output goes to a file: no stdbuf, each tool buffers as it does for files.
       if (name === 'sigsnoop') [tool.cmd, ...tool.args] = tool.args.slice(1);
-      rows.push(await measure(name, tool, gen, work, gen.pid, 2000));
+      rows.push(await measure(name, tool, gen, work, gen.pid, 2000, events));
     }
   } finally {
     target.kill();

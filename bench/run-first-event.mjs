@@ -11,7 +11,7 @@ import { exited, median, prepare, script, tools } from './run-common.mjs';
 const RUNS = Number(process.argv[2] ?? 10);
 
 /** Launches `tool` and resolves with the milliseconds until a stdout line contains `marker`. */
-async function firstEvent(tool, marker) {
+export async function firstEvent(tool, marker) {
   const start = process.hrtime.bigint();
   const child = spawn(tool.cmd, tool.args, { env: tool.env, stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';

@@ -2,7 +2,10 @@
 // Other benchmark families add their entry points here.
 import { benchFirstEvent } from './run-first-event.mjs';
 import { benchEventCost } from './run-event-cost.mjs';
+import { benchWasm } from './run-wasm.mjs';
 
 await benchFirstEvent();
 console.log();
 await benchEventCost();
+console.log();
+await benchWasm();

@@ -5,6 +5,14 @@
  *   u32 length | u32 cpu (0xffffffff for ring buffers) | length bytes | zero pad to 8
  * so every record's data starts 8-byte aligned. Readiness comes from the event loop
  * (uv_poll_t on libbpf's epoll fd) or from a blocking poll for worker threads.
+ *
+ * The kernel wakes a reader for every record (perf: wakeup_events = 1; ring buffer: every
+ * submit without BPF_RB_NO_WAKEUP), so a reader that keeps up pays one wakeup, one drain and
+ * one JS call per event. The event loop consumer therefore switches modes as NAPI does for
+ * network interrupts: idle, it waits for the kernel's wakeup, so a first event is delivered at
+ * once; after a wakeup that found records it stops listening and drains on a BUSY_MS timer,
+ * batching what arrives meanwhile, until a drain finds nothing. A drain that finds the ring a
+ * quarter full goes back to wakeups, so a fast producer cannot overrun it between drains.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +32,8 @@
  * (no syscalls: it only reads the rings' positions) bounds the delay.
  */
 #define FLUSH_MS 50
+/* Drain period while records keep coming: adds at most this much latency to all but the first. */
+#define BUSY_MS 4
 
 /* The event-loop side of a started reader; freed when both handles have closed. */
 struct loop_handles {
@@ -32,6 +42,7 @@ struct loop_handles {
 	struct reader *r; /* NULL once stopped */
 	struct instance *inst;
 	int open;
+	bool busy; /* draining on the timer, not listening for wakeups */
 };
 
 struct reader {
@@ -44,6 +55,7 @@ struct reader {
 	napi_async_context actx;
 	uint8_t *buf; /* reused between batches */
 	size_t len, cap;
+	size_t ring_size; /* bytes of one ring (per CPU for perf buffers) */
 	uint32_t count;
 	uint64_t lost;
 	int error; /* ENOMEM while appending */
@@ -208,10 +220,13 @@ static napi_value reader_open(napi_env env, size_t argc, napi_value *argv)
 		free(r);
 		return throw_errno(env, errno, "events: map %s", info.name);
 	}
-	if (info.type == BPF_MAP_TYPE_RINGBUF)
+	if (info.type == BPF_MAP_TYPE_RINGBUF) {
 		r->rb = ring_buffer__new(r->map_fd, ring_sample, r, NULL);
-	else
+		r->ring_size = info.max_entries;
+	} else {
 		r->pb = perf_buffer__new(r->map_fd, (size_t)pages, perf_sample, perf_lost, r, NULL);
+		r->ring_size = (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+	}
 	if (!r->rb && !r->pb) {
 		int err = errno;
 		close(r->map_fd);
@@ -222,17 +237,20 @@ static napi_value reader_open(napi_env env, size_t argc, napi_value *argv)
 	return res_wrap(env, &r->r);
 }
 
-static void deliver(struct reader *r)
+/* Drains and calls JS; returns the bytes of records delivered. */
+static size_t deliver(struct reader *r)
 {
 	napi_env env = r->r.inst->env;
 	napi_handle_scope scope;
 	napi_value cb, global, argv[2], exc;
 	bool pending = false;
+	size_t bytes;
 	int err;
 
 	err = settle(r, r->rb ? ring_buffer__consume(r->rb) : perf_buffer__consume(r->pb));
 	if (!err && r->count == 0 && r->lost == 0)
-		return;
+		return 0;
+	bytes = err ? 0 : r->len;
 	napi_open_handle_scope(env, &scope);
 	napi_get_global(env, &global);
 	napi_get_reference_value(env, r->cb, &cb);
@@ -252,6 +270,37 @@ static void deliver(struct reader *r)
 	}
 	flush_log(env, r->r.inst);
 	napi_close_handle_scope(env, scope);
+	return bytes;
+}
+
+static void on_ready(uv_poll_t *h, int status, int events);
+static void on_tick(uv_timer_t *h);
+
+/*
+ * Picks the mode for what follows a drain of `bytes`. Busy, the timer is the only active
+ * handle, so it must keep the loop alive; idle, the poll does and the timer is the FLUSH_MS
+ * safety net. uv_poll_start reports a wakeup that came while busy, so none is lost.
+ */
+static void schedule(struct loop_handles *lh, size_t bytes)
+{
+	bool busy;
+
+	if (!lh->r) /* the callback closed the reader */
+		return;
+	busy = bytes > 0 && bytes < lh->r->ring_size / 4;
+	if (busy) {
+		if (!lh->busy) {
+			uv_poll_stop(&lh->poll);
+			uv_ref((uv_handle_t *)&lh->timer);
+			lh->busy = true;
+		}
+		uv_timer_start(&lh->timer, on_tick, BUSY_MS, 0);
+	} else if (lh->busy) {
+		lh->busy = false;
+		uv_unref((uv_handle_t *)&lh->timer);
+		uv_timer_start(&lh->timer, on_tick, FLUSH_MS, FLUSH_MS);
+		uv_poll_start(&lh->poll, UV_READABLE, on_ready);
+	}
 }
 
 static void on_ready(uv_poll_t *h, int status, int events)
@@ -260,14 +309,14 @@ static void on_ready(uv_poll_t *h, int status, int events)
 	(void)status; /* an error status still leaves the buffers readable */
 	(void)events;
 	if (lh->r)
-		deliver(lh->r);
+		schedule(lh, deliver(lh->r));
 }
 
 static void on_tick(uv_timer_t *h)
 {
 	struct loop_handles *lh = h->data;
 	if (lh->r)
-		deliver(lh->r);
+		schedule(lh, deliver(lh->r));
 }
 
 /* readerStart(reader, (error | null, batch | null) => void): one call per wakeup */

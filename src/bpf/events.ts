@@ -1,7 +1,9 @@
 /**
  * Event readers over ring buffers (BPF_MAP_TYPE_RINGBUF, 5.8+) and perf event arrays. The
- * addon drains everything available at each wakeup into one batch, so JavaScript runs once per
- * wakeup rather than once per event (as cilium's ringbuf reader and libbpf-bootstrap do).
+ * addon drains everything available into one batch, so JavaScript runs once per drain rather
+ * than once per event (as cilium's ringbuf reader and libbpf-bootstrap do). An idle reader
+ * drains at the kernel's wakeup; while events keep coming it drains every few milliseconds
+ * instead of at each event's wakeup (native/events.c).
  */
 import { EbpmError } from '../core/errors.js';
 import { nativeError } from './loader-errors.js';
@@ -86,7 +88,7 @@ export class EventReader implements Disposable {
     return this.#take(raw);
   }
 
-  /** Calls `callback` once per wakeup with that wakeup's batch, until `close()`. */
+  /** Calls `callback` once per drain with what it found, until `close()`. */
   onBatch(callback: (batch: EventBatch) => void, onError: (e: EbpmError) => void = (e) => { throw e; }): void {
     this.#check();
     if (this.#started) throw new EbpmError('EVENTS_BUSY', `events ${this.map}: already consumed`);

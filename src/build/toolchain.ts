@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
-import { arch } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { bpfTargetArch } from '../core/arch.js';
 import { EbpmError } from '../core/errors.js';
 import { cacheDir, type Env } from '../core/paths.js';
 
@@ -13,14 +13,6 @@ export const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 
 /** `INCLUDE_DIR` holds ebpm's own headers (`<ebpm/ebpm.h>`, the Wasm guest SDK). */
 export const INCLUDE_DIR = new URL('../../include', import.meta.url).pathname;
-
-/** `bpfTargetArch` is the `__TARGET_ARCH_*` name bpf_tracing.h wants for this machine. */
-export function bpfTargetArch(nodeArch: string = arch()): string {
-  const map: Record<string, string> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' };
-  const a = map[nodeArch];
-  if (!a) throw new EbpmError('UNSUPPORTED_ARCH', `no BPF target architecture for ${nodeArch}`);
-  return a;
-}
 
 /**
  * `vmlinuxHeader` returns the directory holding a `vmlinux.h` generated from `btfPath` with

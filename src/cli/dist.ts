@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { openContext, type Context } from '../services/context.js';
+import { explicitPath } from '../services/run-source.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
 import { useColor } from './format.js';
@@ -56,9 +57,19 @@ export async function printTable(io: Io, header: readonly string[], rows: readon
   writeLines(io, layoutTable(header, rows));
 }
 
-/** `isLocalPath` tells a path that exists (`dir`, `file`, or `layout:tag`, as `ebpm run` reads them) from a registry reference. */
+/**
+ * `isLocalPath` tells a path (one that exists: `dir`, `file`, or `layout:tag`, as `ebpm run`
+ * reads them, or one written as a path: `./x`, `/x`) from a registry reference.
+ */
 export async function isLocalPath(cwd: string, arg: string): Promise<boolean> {
   const exists = async (p: string) => (await stat(resolve(cwd, p)).catch(() => undefined)) !== undefined;
   const colon = arg.lastIndexOf(':');
-  return (await exists(arg)) || (colon > 0 && (await exists(arg.slice(0, colon))));
+  return explicitPath(arg) || (await exists(arg)) || (colon > 0 && (await exists(arg.slice(0, colon))));
+}
+
+/** `valuesOrThrow` throws the first rejection among `outcomes` (after the successes were reported), else returns the values. */
+export function valuesOrThrow<R>(outcomes: readonly PromiseSettledResult<R>[]): R[] {
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  return outcomes.map((o) => (o as PromiseFulfilledResult<R>).value);
 }

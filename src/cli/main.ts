@@ -25,12 +25,15 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
 
 const VERSION = '0.1.0';
 
-function usage(): string {
+/** `usage` lists every command with its summary; only `--help` pays for loading them all. */
+async function usage(): Promise<string> {
+  const cmds = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+  const width = Math.max(...cmds.map((c) => c.name.length));
   return [
     'usage: ebpm <command> [flags]',
     '',
     'commands:',
-    ...Object.keys(COMMANDS).map((c) => `  ${c}`),
+    ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     'Run `ebpm <command> --help` for the flags of a command.',
   ].join('\n');
@@ -39,7 +42,7 @@ function usage(): string {
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.stdout.write(usage() + '\n');
+    io.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-V') {

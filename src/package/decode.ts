@@ -42,16 +42,17 @@ function hex(view: DataView, offset: number, size: number): string {
   return s;
 }
 
-/** The text of a `char[size]` up to its first NUL, or undefined when it needs escaping or UTF-8. */
-function plainAscii(view: DataView, offset: number, size: number): string | undefined {
-  let s = '';
-  for (let i = 0; i < size; i++) {
-    const c = view.getUint8(offset + i);
-    if (c === 0) break;
-    if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return undefined;
-    s += String.fromCharCode(c);
-  }
-  return s;
+/** The bytes behind `view`, kept while consecutive calls read the same batch buffer. */
+function bytesOf(): (view: DataView) => Uint8Array {
+  let buffer: ArrayBufferLike | undefined;
+  let bytes: Uint8Array = new Uint8Array(0);
+  return (view) => {
+    if (view.buffer !== buffer) {
+      buffer = view.buffer;
+      bytes = new Uint8Array(view.buffer);
+    }
+    return bytes;
+  };
 }
 
 function cString(view: DataView, offset: number, size: number): string {
@@ -60,14 +61,44 @@ function cString(view: DataView, offset: number, size: number): string {
   return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
-const stringFormat = (size: number): ValueFormat => ({
-  json: (v, o) => {
-    const s = plainAscii(v, o, size);
-    return s === undefined ? JSON.stringify(cString(v, o, size)) : `"${s}"`;
-  },
-  // Control characters are escaped as JSON does, so one record stays one line.
-  text: (v, o) => plainAscii(v, o, size) ?? JSON.stringify(cString(v, o, size)).slice(1, -1),
-});
+/**
+ * A `char[size]` up to its first NUL. Printable ASCII without `"` or `\\` (nearly every comm
+ * and path) is read byte by byte; the last such text is remembered, since consecutive events
+ * mostly name the same process. Anything else goes through UTF-8 decoding and JSON escaping.
+ */
+function stringFormat(size: number): ValueFormat {
+  const bytesFor = bytesOf();
+  const last = new Uint8Array(size + 1); // the remembered text's bytes, NUL-terminated
+  let lastText = '';
+  /** The text when plain ASCII, else undefined. */
+  const plain = (view: DataView, offset: number): string | undefined => {
+    const bytes = bytesFor(view);
+    const start = view.byteOffset + offset;
+    let same = true;
+    let end = 0;
+    for (; end < size; end++) {
+      const c = bytes[start + end]!;
+      if (c === 0) break;
+      if (c < 0x20 || c >= 0x7f || c === 0x22 || c === 0x5c) return undefined;
+      if (c !== last[end]) same = false;
+    }
+    if (same && last[end] === 0) return lastText;
+    let s = '';
+    for (let i = 0; i < end; i++) s += String.fromCharCode(bytes[start + i]!);
+    last.set(bytes.subarray(start, start + end));
+    last[end] = 0;
+    lastText = s;
+    return s;
+  };
+  return {
+    json: (v, o) => {
+      const s = plain(v, o);
+      return s === undefined ? JSON.stringify(cString(v, o, size)) : `"${s}"`;
+    },
+    // Control characters are escaped as JSON does, so one record stays one line.
+    text: (v, o) => plain(v, o) ?? JSON.stringify(cString(v, o, size)).slice(1, -1),
+  };
+}
 
 function same(f: (v: DataView, o: number) => string): ValueFormat {
   return { json: f, text: f };
@@ -249,6 +280,8 @@ export function eventFormat(layout: TypeLayout): EventFormat {
     return [scratch, 0];
   };
   const last = cols.length - 1;
+  // pads[n]: n spaces and the separator, shared by every line instead of a padEnd per cell
+  const pads = Array.from({ length: Math.max(0, ...cols.map((c) => c.width)) + 1 }, (_, n) => ' '.repeat(n + 1));
   return {
     columns: cols,
     header: () => 'TIME'.padEnd(TIME_WIDTH) + ' ' + cols.map((c, i) => (i === last ? c.name.toUpperCase() : c.name.toUpperCase().padEnd(c.width))).join(' '),
@@ -257,7 +290,8 @@ export function eventFormat(layout: TypeLayout): EventFormat {
       let s = time + ' ';
       for (let i = 0; i < last; i++) {
         const c = cols[i]!;
-        s += c.format.text(v, o + c.offset).padEnd(c.width) + ' ';
+        const t = c.format.text(v, o + c.offset);
+        s += t.length < c.width ? t + pads[c.width - t.length] : t + ' ';
       }
       const c = cols[last]!;
       return s + c.format.text(v, o + c.offset) + '\n';

@@ -77,12 +77,20 @@ function at<T>(what: string, f: () => T): T {
   }
 }
 
+/** An eunomia package read: its metadata and the one object it carries, inflated. */
+export interface EunomiaPackage {
+  readonly metadata: PackageMetadata;
+  /** The ELF of `metadata.objects[0]` (the digest and size the metadata gives are of these bytes). */
+  readonly object: Uint8Array;
+}
+
 /**
  * `readEunomiaPackage` reads an ecc `package.json` (eunomia-bpf ≥ 0.3): `bpf_object` is
  * base64 of the zlib-deflated ELF, checked against `bpf_object_size`; `meta.bpf_skel` gives
- * variable descriptions and `cmdarg`s and map `sample` settings.
+ * variable descriptions and `cmdarg`s and map `sample` settings. The inflated object comes back
+ * with the metadata, so a caller that runs it does not inflate it again.
  */
-export function readEunomiaPackage(text: string, fileName: string): PackageMetadata {
+export function readEunomiaPackage(text: string, fileName: string): EunomiaPackage {
   const bad = (problem: string) => new EbpmError('FOREIGN_INVALID', `${fileName}: eunomia package: ${problem}`, { hint: 'the file is not a package.json written by eunomia-bpf ecc 0.3 or later' });
   let v: unknown;
   try {
@@ -127,7 +135,8 @@ export function readEunomiaPackage(text: string, fileName: string): PackageMetad
   const doc = (skel.doc ?? {}) as Record<string, unknown>;
   const version = typeof doc.version === 'string' && tagVersion(doc.version) ? doc.version : '0.1.0';
   const description = typeof doc.brief === 'string' ? doc.brief : typeof doc.description === 'string' ? doc.description : undefined;
-  return describeFiles(compact({ name: packageName(objName), version, description }), [{ name: `${packageName(objName)}.bpf.o`, bytes: elf, docs }]);
+  const metadata = describeFiles(compact({ name: packageName(objName), version, description }), [{ name: `${packageName(objName)}.bpf.o`, bytes: elf, docs }]);
+  return { metadata, object: elf };
 }
 
 /** `foreignFormat` recognises a foreign OCI manifest, or returns undefined. */

@@ -24,6 +24,8 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   readonly host: string;
   readonly send: Send;
   private readonly referrersState: ReferrersState = { api: undefined, locks: new Map() };
+  /** Manifests this object pushed (verified bytes, a few): tagging one needs no GET. */
+  private readonly pushedManifests = new Map<string, Uint8Array>();
 
   constructor(
     readonly registry: Registry,
@@ -98,6 +100,8 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
       const bytes = await fetchAll({ fetch: async () => content }, expected, MAX_MANIFEST_BYTES, signal);
       const node = parseNode(expected, bytes);
       const headers = await putManifest(this, expected.digest, expected.mediaType, bytes, signal);
+      this.pushedManifests.set(expected.digest, bytes);
+      if (this.pushedManifests.size > 16) this.pushedManifests.delete(this.pushedManifests.keys().next().value!);
       if (node.subject !== undefined && headers['oci-subject'] === undefined) {
         await updateFallback(this, this.referrersState, 'add', expected, { ...node, subject: node.subject }, signal);
       }
@@ -114,7 +118,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
           data: { mediaType: desc.mediaType },
         });
       }
-      const { bytes } = await getManifest(this, desc.digest, signal);
+      const bytes = this.pushedManifests.get(desc.digest) ?? (await getManifest(this, desc.digest, signal)).bytes;
       await putManifest(this, ref, desc.mediaType, bytes, signal);
     });
   }

@@ -3,7 +3,7 @@
  * tagged with its version and `latest`. The layout is written in a temporary sibling and renamed
  * into place, so a failed build leaves `out/` as it was (registry-spec/package-v1.md §2).
  */
-import { mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
+import { chmod, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { buildPackage, type BuiltPackage } from '../build/pipeline.js';
@@ -57,6 +57,9 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
     const out = join(dir, OUT_DIR);
     const staging = await mkdtemp(join(dir, `.${OUT_DIR}.`));
     try {
+      // mkdtemp makes 0700 directories; out/ is a package root other users read (a build as
+      // root, a run under sudo), so it gets the mode of any directory.
+      await chmod(staging, 0o755);
       const layout = await OciLayout.open(staging);
       const tags = [tag, 'latest'];
       for (const t of tags) await copy(store, tag, layout, t);

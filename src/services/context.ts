@@ -73,6 +73,9 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   }
   const client: ClientOptions = {
     credentials: dockerCredentials(env),
+    // One streamed PUT per blob up to 512 MiB: every registry we know takes it, and 8 MiB PATCH
+    // chunks cost a round trip each. Bigger blobs go in chunks, which a broken upload resumes.
+    chunkThreshold: 512 << 20,
     insecure: settings.insecure,
     ...(timeout === undefined ? {} : { timeouts: { headersMs: timeout, bodyMs: timeout } }),
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),

@@ -5,11 +5,10 @@
  * reference, the seam a registry repository plugs into.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { arch } from 'node:os';
 import { basename, join } from 'node:path';
-import { ociArch } from '../build/pipeline.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
+import { ociArch } from '../core/arch.js';
 import { sha256Digest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseIndex, parseManifest, type Descriptor } from '../core/oci.js';
@@ -64,14 +63,14 @@ async function inspectLocal(path: string, env: Env): Promise<InspectResult> {
   const bytes = new Uint8Array(await readFile(dir));
   const file = { source: path, digest: sha256Digest(bytes), size: bytes.length };
   const name = packageName(basename(dir));
-  const info = { name, architecture: ociArch(arch()) };
+  const info = { name, architecture: ociArch() };
   if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
     return { ...file, format: 'bpf-object', metadata: describeFiles(info, [{ name: `${name}.bpf.o`, bytes }]) };
   }
   if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
     return { ...file, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${name}.wasm`, bytes }) };
   }
-  if (dir.endsWith('.json')) return { ...file, format: 'eunomia', metadata: readEunomiaPackage(new TextDecoder().decode(bytes), basename(dir)) };
+  if (dir.endsWith('.json')) return { ...file, format: 'eunomia', metadata: readEunomiaPackage(new TextDecoder().decode(bytes), basename(dir)).metadata };
   throw new EbpmError('FORMAT_UNKNOWN', `${dir}: not a BPF object, a Wasm module or a package.json`, { hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
 }
 
@@ -85,7 +84,7 @@ export async function inspectTarget(target: ReadOnlyTarget, ref: string, opts: {
   const rootDigest = desc.digest;
   if (isIndexType(desc.mediaType)) {
     const index = parseIndex(await fetchAll(target, desc, MAX_MANIFEST_BYTES), desc.mediaType);
-    const want = ociArch(arch());
+    const want = ociArch();
     const pick = index.manifests.find((m) => m.platform?.architecture === want) ?? index.manifests[0];
     if (!pick) throw new EbpmError('NOT_FOUND', `${ref}: the index lists no manifest`, { hint: 'the artifact is empty' });
     desc = pick;

@@ -5,8 +5,9 @@
  *   when there (no network at all); `latest`, bare names and ranges re-resolve at the registry,
  *   and fall back to the store when the registry cannot be reached;
  * - `never`: the store only.
- * A package already stored costs one manifest request (plus the tag list for ranges): the copy
- * finds the root manifest present and moves nothing. The store is only tagged once the whole
+ * Re-resolving a package already stored costs one manifest request (plus the tag list for
+ * ranges and bare names): the copy finds the root manifest present and moves nothing. The trust
+ * policy's signature lookups (trust.ts, sign.ts) come on top. The store is only tagged once the whole
  * graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
  */
 import { EbpmError, withContext } from '../core/errors.js';
@@ -68,7 +69,7 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
   if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
     const stored = await resolveStored(store, ref, opts);
     if (stored !== undefined) return fromStore(stored, false);
-    if (req.policy === 'never') throw notStored(ref);
+    if (req.policy === 'never') throw notStored(ref, store.root);
   }
   req.onEvent?.({ kind: 'resolving', ref: formatReference(ref) });
   let resolved: Resolved;
@@ -104,10 +105,10 @@ export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req
   return { copied: stats.copied, bytes: stats.bytes, upToDate, trust };
 }
 
-function notStored(ref: Reference): EbpmError {
-  return new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store`, {
-    hint: 'pull it first (ebpm pull), or run with --pull missing',
-    data: { reference: formatReference(ref) },
+function notStored(ref: Reference, where: string): EbpmError {
+  return new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store (${where})`, {
+    hint: 'pull it first (ebpm pull), or run with --pull missing; root and users have separate stores (EBPM_STORE picks one)',
+    data: { reference: formatReference(ref), store: where },
   });
 }
 

@@ -1,11 +1,11 @@
 /**
- * `ebpm push [path] [destination]`: publish a built package. Name and version come from the
- * package metadata; the destination repository is `[registry/][namespace/]<name>` (the default
- * registry and namespace unless given). Rules (registry-spec/package-v1.md §"Versions and tags"):
+ * `ebpm push [path...] [--to destination]`: publish built packages. Name and version come from
+ * the package metadata; the destination repository is `[registry/][namespace/]<name>` (the
+ * default registry and namespace unless given). Rules (registry-spec/package-v1.md §"Versions and tags"):
  * the version tag is immutable, so pushing other content to an existing version is
  * `VERSION_EXISTS` unless `force`; pushing the same content again is a no-op; `latest` moves only
- * to a stable version higher than every stable version there. Then the namespace's search index
- * is updated (search-index.ts); a failure there does not undo the push and is reported.
+ * to a stable version higher than every stable version there. Then each namespace's search
+ * index is updated once (search-index.ts); a failure there does not undo a push and is reported.
  */
 import { stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
@@ -18,11 +18,10 @@ import { readPackage } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { movesLatest, versionTag } from '../package/version.js';
 import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
-import { buildToMemory } from './build.js';
 import type { Context } from './context.js';
 import { openRepository } from './resolve.js';
-import { indexRepositoryOf, INDEX_REPOSITORY, namespaceOf, updateIndexArtifact } from './search-index.js';
-import { copyHooks, type OnTransferEvent } from './transfer.js';
+import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
+import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
 import type { SigningKey } from '../sign/keys.js';
 import type { SignatureFormat } from '../sign/verify.js';
 import { copySignatures, signPackage, type SignResult } from './sign.js';
@@ -59,6 +58,55 @@ export interface PushResult {
 
 /** `push` runs one push; errors read `push <path>: …`. */
 export async function push(ctx: Context, req: PushRequest): Promise<PushResult> {
+  const [outcome] = await pushAll(ctx, [req]);
+  if (outcome!.status === 'rejected') throw outcome!.reason;
+  return outcome!.value;
+}
+
+/**
+ * `pushAll` pushes packages, `PACKAGE_CONCURRENCY` at a time, then updates the search index of
+ * each namespace once with all of them (one read and one write per namespace, and no lost
+ * update between this run's own pushes). Outcomes come back in request order.
+ */
+export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal?: AbortSignal): Promise<PromiseSettledResult<PushResult>[]> {
+  const outcomes = await settleAll(reqs, PACKAGE_CONCURRENCY, (req) => pushOne(ctx, req));
+  const groups = new Map<string, { host: string; repository: string; items: { at: number; update: IndexUpdate }[] }>();
+  outcomes.forEach((o, at) => {
+    if (o.status !== 'fulfilled') return;
+    const u = o.value.update;
+    const key = `${u.host}/${u.repository}`;
+    const g = groups.get(key) ?? { host: u.host, repository: u.repository, items: [] };
+    g.items.push({ at, update: u });
+    groups.set(key, g);
+  });
+  const errors = new Map<number, string>();
+  for (const g of groups.values()) {
+    const repo = ctx.registry(g.host).repository(g.repository);
+    try {
+      const current = await readIndexArtifact(repo, signal);
+      let entries = current?.entries ?? [];
+      for (const { update } of g.items) entries = mergeEntry(entries, update.entry, update.moveLatest);
+      await writeIndexArtifact(repo, entries, signal);
+    } catch (e) {
+      for (const { at } of g.items) errors.set(at, e instanceof Error ? e.message : String(e));
+    }
+  }
+  return outcomes.map((o, at) => {
+    if (o.status !== 'fulfilled') return o;
+    const indexError = errors.get(at);
+    return { status: 'fulfilled', value: indexError === undefined ? o.value.result : { ...o.value.result, indexError } };
+  });
+}
+
+/** What a push contributes to its namespace's search index. */
+interface IndexUpdate {
+  readonly host: string;
+  readonly repository: string;
+  readonly entry: IndexEntry;
+  readonly moveLatest: boolean;
+}
+
+async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate }> {
   try {
     const { source, ref: srcRef } = await openSource(ctx, req.path);
     const root = await source.resolve(srcRef, req.signal);
@@ -68,6 +116,7 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
     const tag = versionTag(m.version);
     const repo = openRepository(ctx, dest);
     const where = `${dest.registry}/${dest.repository}`;
+    req.onEvent?.({ kind: 'resolving', ref: where });
     const tags = await repo.tags(req.signal).catch((e: unknown) => {
       if (isCode(e, 'NAME_UNKNOWN')) return [] as string[];
       throw e;
@@ -83,6 +132,7 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
         });
       }
     }
+    req.onEvent?.({ kind: 'resolved', ref: `${where}:${tag}`, digest: root.digest });
     let stats = { copied: 0, bytes: 0 };
     const set: string[] = [];
     if (!unchanged) {
@@ -98,13 +148,9 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
       await repo.tag(root, 'latest', req.signal);
       set.push('latest');
     }
-    const indexRepo = ctx.registry(dest.registry).repository(indexRepositoryOf(namespaceOf(dest.repository)));
     const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
-    const indexError = await updateIndexArtifact(indexRepo, entry, moveLatest, req.signal).then(
-      () => undefined,
-      (e: unknown) => (e instanceof Error ? e.message : String(e)),
-    );
-    return {
+    const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
+    const result: PushResult = {
       reference: `${where}:${tag}`,
       name: m.name,
       version: m.version,
@@ -113,9 +159,9 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
       unchanged,
       blobs: stats.copied,
       bytes: stats.bytes,
-      ...(indexError === undefined ? {} : { indexError }),
       ...(signature === undefined ? {} : { signature }),
     };
+    return { result, update };
   } catch (e) {
     throw withContext(`push ${req.path}`, e);
   }
@@ -148,6 +194,8 @@ async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnl
     return { source: layout, ref };
   }
   if (await isFile(join(dir, SOURCE_MANIFEST))) {
+    // Loaded only here: the build pipeline (clang, ELF and Wasm parsers) is not a push's usual path.
+    const { buildToMemory } = await import('./build.js');
     const { store, tag: built } = await buildToMemory(dir, ctx.env);
     return { source: store, ref: built };
   }

@@ -6,7 +6,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
-import { sha256Digest } from '../core/digest.js';
+import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseManifest } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
@@ -116,6 +116,11 @@ async function statOf(p: string) {
   return stat(p).catch(() => undefined);
 }
 
+/** `explicitPath` tells arguments that can only be paths (`/x`, `./x`, `../x`, `.`), never references. */
+export function explicitPath(arg: string): boolean {
+  return arg === '.' || arg === '..' || /^\.{0,2}\//.test(arg);
+}
+
 /**
  * `localSource` resolves paths: a package directory (`ebpm.json`, built in memory on every run,
  * so what runs is what the sources say now, never a stale `out/`), an OCI layout (`dir` or
@@ -134,7 +139,10 @@ export function localSource(): PackageSource {
         const dirSt = await statOf(full(arg.slice(0, colon)));
         if (dirSt?.isDirectory()) [path, tag, st] = [arg.slice(0, colon), arg.slice(colon + 1), dirSt];
       }
-      if (st === undefined) return undefined;
+      if (st === undefined) {
+        if (explicitPath(arg)) throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, { hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json' });
+        return undefined;
+      }
       try {
         return await resolveLocal(arg, full(path), tag, st.isDirectory(), opts);
       } catch (e) {
@@ -165,7 +173,6 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
   }
   const bytes = new Uint8Array(await readFile(path));
   const { describeFiles, packageName, readEunomiaPackage } = await import('../package/foreign.js');
-  const { ociArch } = await import('../build/pipeline.js');
   const file = packageName(name);
   const info = { name: file, architecture: ociArch() };
   if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
@@ -176,21 +183,8 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
     return { source: arg, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${file}.wasm`, bytes }), objects: new Map(), wasm: bytes };
   }
   if (path.endsWith('.json')) {
-    const text = new TextDecoder().decode(bytes);
-    const metadata = readEunomiaPackage(text, basename(path));
-    return { source: arg, format: 'eunomia', metadata, objects: await eunomiaObjects(text, metadata) };
+    const { metadata, object } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
+    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]) };
   }
   throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', { hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
-}
-
-/**
- * The object of an eunomia package, inflated again from `bpf_object` (readEunomiaPackage has
- * already checked the format and described it) and held to the digest in its metadata.
- */
-async function eunomiaObjects(text: string, metadata: PackageMetadata): Promise<Map<string, Uint8Array>> {
-  const { inflateSync } = await import('node:zlib');
-  const o = metadata.objects[0]!;
-  const elf = new Uint8Array(inflateSync(Buffer.from((JSON.parse(text) as { bpf_object: string }).bpf_object, 'base64'), { maxOutputLength: o.size + 1 }));
-  if (sha256Digest(elf) !== o.digest) throw new EbpmError('INTERNAL', `eunomia package: object ${o.name} changed between reads`);
-  return new Map([[o.name, elf]]);
 }

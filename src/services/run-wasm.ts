@@ -1,10 +1,10 @@
 /**
  * The branch of `ebpm run` for packages with a Wasm module: the guest is the package's user
  * space, so it gets the arguments after `--` and prints what it likes; the runtime
- * (src/runtime) loads only the BPF objects the package declares.
+ * (src/runtime) loads only the BPF objects the package declares, unless `--allow-undeclared-bpf`.
  */
 import { withContext } from '../core/errors.js';
-import { runWasm, type WasmRunResult } from '../runtime/run.js';
+import { runWasm, type Preopen, type WasmRunResult } from '../runtime/run.js';
 import type { ResolvedPackage } from './run-source.js';
 import { checkMachine, machineFacts, type MachineFacts } from './run.js';
 
@@ -12,6 +12,16 @@ export interface WasmPackageOptions {
   readonly package: ResolvedPackage & { readonly wasm: Uint8Array };
   /** The guest's argv after argv[0] (the package name). */
   readonly args: readonly string[];
+  /** The guest's whole environment (`--env`); none by default. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Host directories it may open (`--dir`); none by default. */
+  readonly preopens?: readonly Preopen[];
+  /** `--max-memory`, bytes; default the runtime's DEFAULT_MAX_MEMORY (128 MiB). */
+  readonly maxMemoryBytes?: number;
+  /** `--allow-attach`: cgroup paths and interfaces it may attach to. */
+  readonly allowAttach?: readonly string[];
+  /** `--allow-undeclared-bpf`: load objects the package does not declare. */
+  readonly allowUndeclared?: boolean;
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
@@ -29,7 +39,11 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
       module: o.package.wasm,
       name: metadata.name,
       args: o.args,
-      objects: { declared: metadata.objects.map((x) => x.digest) },
+      env: o.env ?? {},
+      preopens: o.preopens ?? [],
+      ...(o.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: o.maxMemoryBytes }),
+      allowAttach: o.allowAttach ?? [],
+      objects: o.allowUndeclared ? 'any' : { declared: metadata.objects.map((x) => x.digest) },
       ...(o.durationMs === undefined ? {} : { durationMs: o.durationMs }),
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       onStdout: o.onStdout,

@@ -5,10 +5,10 @@
  * (libbpf-bootstrap's bootstrap.c lifecycle). Output goes through hooks; nothing here renders.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { arch } from 'node:os';
 import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
 import type { BpfNative, LogLevel } from '../bpf/native.js';
+import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
@@ -91,12 +91,6 @@ export interface MachineFacts {
   readonly kernelBtf: boolean;
 }
 
-/**
- * OCI names of Node's architectures, as build/pipeline.ts's `ociArch` writes them into
- * metadata (kept here so the run path does not load the build pipeline).
- */
-const OCI_ARCH: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loong64' };
-
 /** `machineFacts` reads this machine. */
 export function machineFacts(): MachineFacts {
   let procStatus = '';
@@ -105,7 +99,7 @@ export function machineFacts(): MachineFacts {
   } catch {
     // not Linux: the kernel will say what it thinks at load
   }
-  return { architecture: OCI_ARCH[arch()] ?? arch(), procStatus, kernelBtf: existsSync('/sys/kernel/btf/vmlinux') };
+  return { architecture: ociArch(), procStatus, kernelBtf: existsSync('/sys/kernel/btf/vmlinux') };
 }
 
 /**

@@ -164,16 +164,11 @@ export async function resolveIndexDigest(repo: ReadOnlyTarget, signal?: AbortSig
 }
 
 /**
- * `updateIndexArtifact` adds or updates `entry` in the index at `repo` (read, merge, write).
- * Concurrent pushes to one namespace may lose an update (registries offer no compare-and-swap
- * on tags); the next push of that package, or `ebpm search --reindex`, repairs it.
+ * `writeIndexArtifact` pushes the index holding `entries` and tags it `latest`. Writers do
+ * read-merge-write (push.ts `pushAll`, once per namespace and run); registries offer no
+ * compare-and-swap on tags, so two machines pushing to one namespace at the same moment may
+ * lose one update, which the next push of that package or `ebpm search --reindex` repairs.
  */
-export async function updateIndexArtifact(repo: Target, entry: IndexEntry, moveLatest: boolean, signal?: AbortSignal): Promise<void> {
-  const current = await readIndexArtifact(repo, signal);
-  await writeIndexArtifact(repo, mergeEntry(current?.entries ?? [], entry, moveLatest), signal);
-}
-
-/** `writeIndexArtifact` pushes the index holding `entries` and tags it `latest`. */
 export async function writeIndexArtifact(repo: Target, entries: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexArtifact> {
   const a = indexArtifact(entries);
   await repo.push({ mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, [EMPTY_JSON], signal);

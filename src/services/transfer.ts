@@ -36,3 +36,24 @@ export function copyHooks(onEvent: OnTransferEvent | undefined): Pick<CopyGraphO
     onMounted: (d) => onEvent({ kind: 'blob-skipped', digest: d.digest, size: d.size, label: labelOf(d) }),
   };
 }
+
+/**
+ * `PACKAGE_CONCURRENCY` is how many packages one `ebpm push`/`ebpm pull` moves at once (each
+ * with its own blob concurrency): enough to hide round trips on many small packages without
+ * flooding a registry.
+ */
+export const PACKAGE_CONCURRENCY = 4;
+
+/** `settleAll` runs `f` over `items`, `limit` at a time, and returns every outcome in input order. */
+export async function settleAll<T, R>(items: readonly T[], limit: number, f: (item: T) => Promise<R>): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]!).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -7,7 +7,8 @@ import { describeWith } from '../helpers/prereq.js';
 
 function pkg(files: Record<string, string>, from = 'sigsnoop'): string {
   const dir = join(mkdtempSync(join(process.env.EBPM_TEST_ROOT!, 'bad-')), from);
-  cpSync(join(REPO, 'examples', from), dir, { recursive: true });
+  // A local build's out/ is not part of the sources (fresh clones have none).
+  cpSync(join(REPO, 'examples', from), dir, { recursive: true, filter: (p) => !p.endsWith(`/${from}/out`) });
   for (const [name, text] of Object.entries(files)) {
     if (text === '') rmSync(join(dir, name));
     else writeFileSync(join(dir, name), text);

@@ -3,7 +3,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import tar from 'tar-stream';
+import { PassThrough } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { describeWith } from '../helpers/prereq.js';
 import { blobFiles, ebpm, ingestFiles, json, packageLayout, sandbox, storeRefs, writeConfig, type BuiltPackage, type Sandbox } from './helpers.js';
 
@@ -103,6 +105,24 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     );
   });
 
+  it('pushes and pulls several packages in one run, indexing them all', async () => {
+    const many = await Promise.all(['alpha', 'beta', 'gamma'].map((name) => packageLayout(join(sb.root, 'many', name), { name, version: '1.0.0', description: `${name} tool` })));
+    const pushed = await ebpm(['push', ...many.map((p) => p.dir)], sb.env);
+    expect(pushed).toEqual({
+      code: 0,
+      err: '',
+      out: many.map((p, i) => `pushed local.invalid/${['alpha', 'beta', 'gamma'][i]}:1.0.0 ${p.digest} (3 blobs, ${p.size} bytes)\ntags: 1.0.0, latest\n`).join(''),
+    });
+    const index = await json<{ hits: { name: string }[] }>(['search', 'a', '--refresh'], sb.env);
+    expect(index.hits.map((h) => h.name)).toEqual(['alpha', 'beta', 'gamma', 'sigsnoop']);
+    const pulled = await ebpm(['pull', 'gamma', 'nosuch', 'alpha'], sb.env);
+    expect(pulled.code).toBe(1);
+    // The object is already stored (sigsnoop's): the manifest and config move.
+    const moved = (p: BuiltPackage) => `(2 blobs, ${p.size - p.objectSize} bytes)`;
+    expect(pulled.out).toBe(`pulled local.invalid/gamma:latest ${many[2]!.digest} ${moved(many[2]!)}\npulled local.invalid/alpha:latest ${many[0]!.digest} ${moved(many[0]!)}\n`);
+    expect(pulled.err.split('\n')[0]).toBe('error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing');
+  });
+
   it('exports stored packages and imports them into another store', async () => {
     const file = join(sb.root, 'out.tar');
     expect(await ebpm(['export', 'sigsnoop', file], sb.env)).toEqual({ code: 0, err: '', out: `exported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\nwrote ${file}\n` });
@@ -133,14 +153,27 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     }
   });
 
+  it('shows progress bars on a terminal, without colour under NO_COLOR', async () => {
+    const stdout = Object.assign(new PassThrough(), { isTTY: true, columns: 100, rows: 30 });
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const other = sandbox({ NO_COLOR: '1' });
+    const code = await main(['push', pkgs['1.2.0']!.dir], { stdout, stderr: new PassThrough(), env: other.env, cwd: sb.root });
+    expect(code).toBe(0);
+    expect(out).toContain(`pushing local.invalid/sigsnoop:1.2.0`);
+    expect(out).toContain('████████████████████████');
+    expect(out).toContain(`pushed local.invalid/sigsnoop:1.2.0 ${pkgs['1.2.0']!.digest} (3 blobs, ${pkgs['1.2.0']!.size} bytes)\ntags: 1.2.0, latest\n`);
+    expect(out).not.toMatch(/\x1b\[3\dm/);
+  });
+
   it('answers bad input with one line, a hint and its exit code', async () => {
     const cases: [string[], number, string][] = [
       [['pull', 'Bad/Name'], 2, 'error: pull Bad/Name: invalid reference "Bad/Name": bad name "Bad/Name"\nhint: names are lower-case letters and digits, separated by ".", "_", "__", "-" or "/"\n'],
       [['pull', 'sigsnoop', '--pull', 'sometimes'], 2, 'error: --pull "sometimes": not a pull policy\nhint: use --pull always, missing or never\n'],
-      [['pull', 'nosuch:1.0.0', '--pull', 'never'], 1, 'error: pull nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store\nhint: pull it first (ebpm pull), or run with --pull missing\n'],
+      [['pull', 'nosuch:1.0.0', '--pull', 'never'], 1, `error: pull nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store (${sb.store})\nhint: pull it first (ebpm pull), or run with --pull missing; root and users have separate stores (EBPM_STORE picks one)\n`],
       [['pull', 'nosuch'], 1, 'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing\nhint: no such repository on local.invalid; check the name, or push to create it\n'],
       [['push', join(sb.root, 'missing')], 1, `error: push ${join(sb.root, 'missing')}: ${join(sb.root, 'missing')}: neither a package directory (ebpm.json) nor an OCI layout\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`],
-      [['push', pkgs['1.2.0']!.dir, 'x/ebpm-index'], 1, `error: push ${pkgs['1.2.0']!.dir}: push to local.invalid/x/ebpm-index: "ebpm-index" is reserved for the search index\nhint: give the package another name\n`],
+      [['push', pkgs['1.2.0']!.dir, '--to', 'x/ebpm-index'], 1, `error: push ${pkgs['1.2.0']!.dir}: push to local.invalid/x/ebpm-index: "ebpm-index" is reserved for the search index\nhint: give the package another name\n`],
       [['ls', 'extra'], 2, 'error: ls: takes no arguments\nhint: usage: ebpm ls [--json]\n'],
       [['login', 'local.invalid', '-u', 'a', '-p', 'b'], 2, 'error: login local.invalid: the embedded registry takes no credentials\nhint: log in to a registry server, e.g. ebpm login ghcr.io -u <user>\n'],
     ];

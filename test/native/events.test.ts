@@ -117,6 +117,42 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
     await child.exited;
   });
 
+  it('batches a steady stream on a timer without loss, then wakes at once for a single event', async () => {
+    const child = await signaller('');
+    using obj = await sigsnoop(process.pid);
+    using reader = obj.events('events');
+    let events = 0;
+    let batches = 0;
+    let exact = 0;
+    let arrived: (() => void) | undefined;
+    reader.onBatch((b: EventBatch) => {
+      batches++;
+      events += b.records.length;
+      exact += b.records.filter((r) => {
+        const e = sigEvent(r);
+        return e.pid === process.pid && e.tpid === child.pid && e.sig === 10;
+      }).length;
+      arrived?.();
+    });
+    // One signal per event-loop turn: a reader woken per event would see 5,000 batches of one.
+    for (let i = 0; i < 5000; i++) {
+      process.kill(child.pid, 'SIGUSR1');
+      await new Promise((r) => setImmediate(r));
+    }
+    for (let i = 0; i < 50 && events < 5000; i++) await new Promise((r) => setTimeout(r, 20));
+    expect({ events, exact, lost: reader.lost }).toEqual({ events: 5000, exact: 5000, lost: 0 });
+    expect(batches).toBeLessThan(500);
+    // Idle again: the next event comes through the kernel's wakeup, not a timer.
+    await new Promise((r) => setTimeout(r, 100));
+    const sent = performance.now();
+    const single = new Promise<number>((resolve) => (arrived = () => resolve(performance.now() - sent)));
+    process.kill(child.pid, 'SIGUSR1');
+    expect(await Promise.race([single, new Promise<number>((r) => setTimeout(() => r(Infinity), 1000))])).toBeLessThan(100);
+    expect(events).toBe(5001);
+    child.stdin!.end('go\n');
+    await child.exited;
+  });
+
   it('works in a worker thread (sync poll), and a worker that forgets to close leaks nothing', async () => {
     const out = join(REPO, '.cache', 'test', 'native-worker');
     mkdirSync(out, { recursive: true });

@@ -122,6 +122,17 @@ describe('valueFormat', () => {
     );
   });
 
+  it('reads each string afresh across records and buffers, though it remembers the last one', () => {
+    const f = valueFormat({ kind: 'string', size: 6 });
+    const batch = new Uint8Array(36);
+    ['kill', 'kill', 'ki', 'killer', '', 'kill'].forEach((t, i) => batch.set(new TextEncoder().encode(t), i * 6));
+    const view = new DataView(batch.buffer);
+    expect([0, 1, 2, 3, 4, 5].map((i) => f.text(view, i * 6))).toEqual(['kill', 'kill', 'ki', 'killer', '', 'kill']);
+    batch.set([0x6b, 0x0a, 0, 0, 0, 0], 0); // the same buffer, rewritten in place
+    expect(f.json(view, 0)).toBe('"k\\n"');
+    expect(f.json(record(6, (_, b) => b.set([0x6b, 0x69, 0x6c, 0x6c])), 0)).toBe('"kill"');
+  });
+
   it('decodes UTF-8 strings and keeps a full char array without a NUL', () => {
     const s: TypeLayout = { kind: 'string', size: 4 };
     expect(valueFormat(s).json(record(4, (_, b) => b.set([0xc3, 0xa9, 0x41, 0x42])), 0)).toBe('"éAB"');

@@ -105,14 +105,14 @@ describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust pol
   });
 
   it('push --sign signs as it pushes; pull under require-signature takes signed packages and refuses the rest', async () => {
-    const pushed = await ebpm(['push', layout, `${reg.host}/acme/sigsnoop`, '--sign', '--key', 'cosign.key'], env);
+    const pushed = await ebpm(['push', layout, '--to', `${reg.host}/acme/sigsnoop`, '--sign', '--key', 'cosign.key'], env);
     expect(pushed.code).toBe(0);
     digest = /pushed \S+ (sha256:[0-9a-f]{64})/.exec(pushed.out)![1]!;
     expect(pushed.out).toContain(`signed ${digest} with key ${fingerprint} (legacy)\n`);
     const bundle = await ebpm(['sign', `${reg.host}/acme/sigsnoop:1.2.0`, '--key', 'other.key', '--bundle'], env);
     expect(bundle.code).toBe(0);
     expect(bundle.out).toMatch(new RegExp(`^signed ${reg.host}/acme/sigsnoop@${digest} with key [0-9a-f]{16} \\(bundle: referrer sha256:[0-9a-f]{64}\\)\\n$`));
-    expect((await ebpm(['push', layout, `${reg.host}/acme/unsigned`], env)).code).toBe(0);
+    expect((await ebpm(['push', layout, '--to', `${reg.host}/acme/unsigned`], env)).code).toBe(0);
 
     policy(env, { [`${reg.host}/acme`]: { require: 'require-signature', keys: ['release'] } }, { release: 'cosign.pub' });
     const ok = await ebpm(['pull', `${reg.host}/acme/sigsnoop:1.2.0`], env);
@@ -187,7 +187,7 @@ describeWith(['clang'], 'signing against the embedded default registry', () => {
     // The default policy (no file): an unsigned package runs... with a warning on every pull.
     const { EBPM_TRUST_POLICY: _p, ...defaults } = env;
     const unsigned = sandbox();
-    expect((await ebpm(['push', layout, 'plain/sigsnoop'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY! })).code).toBe(0);
+    expect((await ebpm(['push', layout, '--to', 'plain/sigsnoop'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY! })).code).toBe(0);
     const warned = await ebpm(['pull', 'plain/sigsnoop:1.2.0'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY!, EBPM_TRUST_POLICY: join(env.HOME!, 'absent.json') });
     expect(warned.code).toBe(0);
     expect(warned.err).toMatch(/^warning: local\.invalid\/plain\/sigsnoop@sha256:[0-9a-f]{64}: not signed: sha256:[0-9a-f]{64} has no signature \(warn by the default scope in built-in default\)\n$/);

@@ -2,26 +2,26 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pull, type PullResult } from '../../services/pull.js';
 import { PULL_POLICIES, type PullPolicy } from '../../services/run-source.js';
-import { context, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
+import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 
 const cmd: Command = {
   name: 'pull',
   summary: 'Copy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
-  usage: 'ebpm pull <reference> [--pull always|missing|never] [--prerelease] [--json] [--verbose]',
+  usage: 'ebpm pull <reference>... [--pull always|missing|never] [--prerelease] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, pull: { type: 'string', default: 'missing' }, prerelease: { type: 'boolean', default: false } });
-    if (positionals.length !== 1) throw new EbpmError('USAGE', 'pull: expected one reference', { hint: `usage: ${cmd.usage}` });
+    if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);
     const ctx = await context(io, values.verbose);
-    const r = await withProgress(io, 'pull', values.json, (onEvent) =>
-      pull(ctx, { reference: positionals[0]!, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) }),
+    const outcomes = await withProgress(io, 'pull', values.json, (onEvent) =>
+      settleAll(positionals, PACKAGE_CONCURRENCY, (reference) => pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) })),
     );
-    if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);
-    if (values.json) {
-      writeJson(io, r);
-      return 0;
-    }
-    writeLines(io, [pullLine(r)]);
+    const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    for (const r of done) if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);
+    if (values.json) writeJson(io, positionals.length === 1 ? done[0] : done);
+    else writeLines(io, done.map(pullLine));
+    valuesOrThrow(outcomes);
     return 0;
   },
 };

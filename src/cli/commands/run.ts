@@ -4,7 +4,8 @@
  * summary and the final count go to stderr, so stdout holds only events.
  *
  * Exit codes: 0 after `--duration` or `--max-events`; 130 after SIGINT and 143 after SIGTERM
- * (128 + the signal number, as shells report them), every program detached either way.
+ * (128 + the signal number, as shells report them), every program detached either way. A
+ * package with a Wasm program runs it instead (runGuest): its exit code is ebpm's.
  */
 import type { Command, Io } from '../command.js';
 import type { LogLevel } from '../../bpf/native.js';
@@ -14,7 +15,8 @@ import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
 import { localSource, PULL_POLICIES, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../../services/run-source.js';
 import { planRun, runPackage, type AttachedProgram, type RunPlan, type RunResult, type SamplePlan, type StopReason } from '../../services/run.js';
-import { jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
+import { coalesce, jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
+import { takeWasmFlags, WASM_FLAG_HELP, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 const OWN: readonly OwnFlag[] = [
   { long: 'json', takesValue: false },
@@ -25,7 +27,21 @@ const OWN: readonly OwnFlag[] = [
   { long: 'help', takesValue: false },
 ];
 
-const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--pull always|missing|never] [package flags] [-- package args]';
+const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+
+const HELP = [
+  'flags:',
+  '  --json                    print events as JSON lines',
+  '  --verbose                 show the programs, maps and values, and libbpf\'s messages',
+  '  --duration <s>            stop after this many seconds (exit code 0)',
+  '  --max-events <n>          stop after this many events (exit code 0)',
+  '  --pull <policy>           pull a reference always, if missing (default) or never',
+  '',
+  'flags for packages with a Wasm program (its own arguments go after --):',
+  ...WASM_FLAG_HELP,
+  '',
+  'SIGINT and SIGTERM stop the run with exit code 130 and 143; a Wasm program\'s exit code is ebpm\'s.',
+].join('\n');
 
 /**
  * Registry references, through the pull service (loaded only when no local path matched: a
@@ -108,21 +124,25 @@ const cmd: Command = {
     const dashes = argv.indexOf('--');
     const args = argv.map((a, i) => (a === '-h' && (dashes < 0 || i < dashes) ? '--help' : a));
     if (args.length === 0 || args[0] === '--help') {
-      io.stdout.write(`usage: ${USAGE}\n\n${cmd.summary}\n`);
+      io.stdout.write(`usage: ${USAGE}\n\n${cmd.summary}\n\n${HELP}\n`);
       return args.length === 0 ? 2 : 0;
     }
-    const source = findSource(args, OWN, USAGE);
-    const pull = pullPolicy(args);
+    // The Wasm flags are checked before the package is resolved: a bad value costs no build or pull.
+    const { args: rest, flags } = takeWasmFlags(args, io.cwd, USAGE);
+    const source = findSource(rest, OWN, USAGE);
+    const pull = pullPolicy(rest);
     const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd });
+    // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
-    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, args, source, io);
-    return runBpf(pkg, args, source, io);
+    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, rest, flags, source, io);
+    if (flags.given.length > 0) throw usageError(`${flags.given.join(', ')} ${flags.given.length === 1 ? 'applies' : 'apply'} only to packages with a Wasm program, and ${pkg.metadata.name} has none`);
+    return runBpf(pkg, rest, source, io);
   },
 };
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: string, io: Io): Promise<number> {
-  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(['-h']));
+  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']));
   const parsed = parseRunArgs(args, OWN, specs, USAGE);
   if (parsed.own.has('help')) {
     const lines = flagHelp(specs);
@@ -210,13 +230,18 @@ async function withSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<
 }
 
 /**
- * A package with a Wasm module: its guest is the user space, taking the arguments after `--`;
- * `--json` and `--max-events` are for ebpm's own decoder and do not apply.
+ * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
+ * seeing only the `--env` variables and `--dir` directories; `--json` and `--max-events` are
+ * for ebpm's own decoder and do not apply.
  */
-async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: readonly string[], source: string, io: Io): Promise<number> {
+async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: readonly string[], flags: WasmFlags, source: string, io: Io): Promise<number> {
   const parsed = parseRunArgs(args, OWN, [], USAGE);
   if (parsed.own.has('help')) {
-    io.stdout.write(`usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\nThe package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`);
+    io.stdout.write(
+      `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
+        `flags:\n  --verbose                 show what the host refuses or drops\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+        `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`,
+    );
     return 0;
   }
   if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])} (arguments for the Wasm program go after --)`);
@@ -225,17 +250,24 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
   }
   const seconds = positiveNumber('duration', parsed.own.get('duration'), false);
   const { runWasmPackage } = await import('../../services/run-wasm.js');
+  // Lines still go out as they come, but a burst of them within one turn is one write.
+  const stdout = coalesce(io.stdout);
   const r = await withSignals((signal) =>
     runWasmPackage({
       package: pkg,
       args: parsed.rest,
+      env: flags.env,
+      preopens: flags.preopens,
+      ...(flags.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: flags.maxMemoryBytes }),
+      allowAttach: flags.allowAttach,
+      allowUndeclared: flags.allowUndeclared,
       ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
       signal,
-      onStdout: (line) => io.stdout.write(line + '\n'),
+      onStdout: (line) => stdout.write(line + '\n'),
       onStderr: (line) => io.stderr.write(line + '\n'),
       ...(parsed.own.has('verbose') ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
     }),
-  );
+  ).finally(() => stdout.flush());
   io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
   return r.exitCode;
 }

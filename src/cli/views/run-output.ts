@@ -1,6 +1,6 @@
 /**
  * The non-TTY outputs of `ebpm run`: aligned columns when piped, JSON lines with `--json`.
- * Each wakeup's records are formatted into one string, and the wakeups of one event-loop turn
+ * Each batch's records are formatted into one string, and the batches of one event-loop turn
  * are written at once, so a pipe keeps up with a million events. (The TTY's live table is run-live.tsx, loaded only on a TTY.)
  */
 import { clockTime, TIME_WIDTH, type ColumnHead, type EventFormat } from '../../package/decode.js';
@@ -32,9 +32,9 @@ export function clock(now: () => number = Date.now): () => string {
 }
 
 /**
- * `coalesce` gathers what several wakeups produce within one turn of the event loop and writes
- * it once (`setImmediate` runs after the loop's pending I/O callbacks): under a burst the
- * reader wakes per event, and a write per wakeup would cost more than the events.
+ * `coalesce` gathers what several batches produce within one turn of the event loop and writes
+ * it once (`setImmediate` runs after the loop's pending I/O callbacks): a reader whose ring
+ * fills fast is woken per event again, and a write per batch of one would cost more than it.
  */
 export function coalesce(out: NodeJS.WritableStream): { write(s: string): void; flush(): void } {
   let pending = '';

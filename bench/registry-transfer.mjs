@@ -1,0 +1,72 @@
+// Push and pull against one loopback docker-registry, ebpm side by side with `skopeo copy`
+// between an OCI layout and the registry: one 64 MiB package, and 50 small packages (ebpm: one
+// `ebpm push`/`ebpm pull` naming all 50; skopeo: one copy per package, it takes one image).
+// Also counts the requests of re-pulling a stored package.
+// `node bench/registry-transfer.mjs [rounds]` (bench/README.md §"Registry").
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
+
+const SMALL = 50;
+
+export async function benchRegistryTransfer(rounds = 3) {
+  const work = scratch();
+  const reg = await startRegistry(work);
+  try {
+    const base = basePackage(work);
+    const big = writeLayout(join(work, 'big'), base, 64 << 20, 'big');
+    const small = Array.from({ length: SMALL }, (_, i) => writeLayout(join(work, `small-${i}`), base, 0, `small-${i}`));
+    const runs = { ebpm: {}, skopeo: {} };
+    const add = (tool, key, ms) => (runs[tool][key] ??= []).push(ms);
+    const skopeo = (src, dst) => ['copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', src, dst];
+    // skopeo remembers where it saw each blob (~/.local/share/containers/cache) and mounts instead
+    // of uploading; ebpm keeps no such cache, so each skopeo copy gets a fresh one (a first copy).
+    const fresh = () => ({ ...process.env, HOME: mkdtempSync(join(work, 'skopeo-home-')) });
+    for (let r = 0; r < rounds; r++) {
+      // Interleaved, each tool into fresh repositories and destinations, so neither finds content in place.
+      mkdirSync(join(work, `pulled-${r}`), { recursive: true });
+      const e = `r${r}e`;
+      const s = `r${r}s`;
+      const pushEnv = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` });
+      add('ebpm', 'push big', timed(process.execPath, [EBPM, 'push', big.dir], pushEnv));
+      add('skopeo', 'push big', timed('skopeo', skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
+      add('ebpm', 'pull big', timed(process.execPath, [EBPM, 'pull', `big:${big.tag}`], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
+      add('skopeo', 'pull big', timed('skopeo', skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()));
+      add('ebpm', 'push small', timed(process.execPath, [EBPM, 'push', ...small.map((p) => p.dir)], pushEnv));
+      let t = 0;
+      for (const p of small) t += timed('skopeo', skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
+      add('skopeo', 'push small', t);
+      add('ebpm', 'pull small', timed(process.execPath, [EBPM, 'pull', ...small.map((p) => `${p.name}:${p.tag}`)], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
+      t = 0;
+      for (const p of small) t += timed('skopeo', skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
+      add('skopeo', 'pull small', t);
+    }
+    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    console.log(`registry transfer, loopback docker-registry, median of ${rounds} rounds (wall time)`);
+    for (const [key, label] of [['push big', 'push 1 package of 64 MiB'], ['pull big', 'pull 1 package of 64 MiB'], ['push small', `push ${SMALL} small packages`], ['pull small', `pull ${SMALL} small packages`]]) {
+      const a = median(runs.ebpm[key]);
+      const b = median(runs.skopeo[key]);
+      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo`);
+    }
+    // Re-pulling what is stored: count the registry requests (`--verbose` prints one line per request).
+    const env = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r0e` });
+    execFileSync(process.execPath, [EBPM, 'pull', `big:${big.tag}`, 'big'], { env, stdio: 'ignore' });
+    for (const ref of [`big:${big.tag}`, 'big']) {
+      const out = spawnLines(env, ref);
+      const manifests = out.filter((l) => l.includes('/manifests/'));
+      console.log(`  re-pull ${ref.padEnd(12)} ${out.length} requests, ${manifests.length} to manifests${out.length ? `: ${out.map((l) => l.split(' ').slice(1, 3).join(' ').replace(`http://${reg.host}`, '')).join(', ')}` : ''}`);
+    }
+  } finally {
+    await reg.stop();
+    cleanup(work);
+  }
+}
+
+/** The request lines `ebpm pull --verbose` writes to stderr. */
+function spawnLines(env, ref) {
+  const r = execFileSync('sh', ['-c', `"${process.execPath}" "${EBPM}" pull "${ref}" --verbose 2>&1 >/dev/null`], { env, encoding: 'utf8' });
+  return r.split('\n').filter((l) => l.startsWith('> '));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchRegistryTransfer(Number(process.argv[2] ?? 3));

@@ -1,0 +1,254 @@
+// `ebpm run` on packages with a Wasm program, through the CLI bundle on the real kernel: the
+// sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
+// isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { compileWasm } from '../../src/build/toolchain.js';
+import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.js';
+import { REPO, exampleObject } from '../helpers/objects.js';
+import { describeWith } from '../helpers/prereq.js';
+import { xxdHeader } from '../runtime/helpers.js';
+import { BIN, buildBundle, ebpm, ebpmSync, programIds, tempDir } from './spawn.js';
+
+/**
+ * A test guest: prints its environment and the first line of each file named in argv, exits 3;
+ * `--hog N` allocates N blocks of 60 KB one by one (memory grows page by page, as a guest
+ * gathering data does) and aborts when one fails. It embeds sigsnoop's object only so
+ * that a bare .wasm is a package (ebpm declares the objects a module embeds).
+ */
+const GUEST = `
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sigsnoop.bpf.o.h"
+extern char **environ;
+int main(int argc, char **argv)
+{
+	if (argc > 99)
+		return sigsnoop_bpf_o[0];
+	if (argc == 3 && !strcmp(argv[1], "--hog")) {
+		for (int i = atoi(argv[2]); i > 0; i--) {
+			volatile char *p = malloc(60000);
+			if (!p)
+				abort();
+			p[0] = 1;
+		}
+		return 0;
+	}
+	for (char **e = environ; *e; e++)
+		printf("env %s\\n", *e);
+	for (int i = 1; i < argc; i++) {
+		char line[128];
+		FILE *f = fopen(argv[i], "r");
+		if (!f) {
+			printf("open %s: errno %d\\n", argv[i], errno);
+			continue;
+		}
+		if (fgets(line, sizeof(line), f))
+			printf("read %s: %s", argv[i], line);
+		fclose(f);
+	}
+	return 3;
+}
+`;
+
+/** WASI errno ENOTCAPABLE (wasi-libc's errno values are WASI's): a path outside every preopen. */
+const ENOTCAPABLE = 76;
+
+let dir = '';
+let guest = '';
+let layout = '';
+let host = '';
+const sigsnoop = join(REPO, 'examples', 'sigsnoop');
+
+/** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
+function selfSignaller() {
+  return spawn('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+}
+
+/**
+ * The sig_trace programs process `pid` holds (`prog_id` in the fdinfo of its BPF fds): other
+ * work on the machine may run sigsnoop at the same time, so bpftool's list alone cannot tell.
+ */
+function sigTraceOf(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+    if (m) ids.add(Number(m[1]));
+  }
+  const named = programIds('sig_trace');
+  return [...ids].filter((id) => named.includes(id));
+}
+
+/** Resolves once `text()` has `n` lines. */
+function lines(text: () => string, n: number, ms = 20_000): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const check = () => {
+      const ls = text().split('\n').filter((l) => l !== '');
+      if (ls.length >= n) return resolve(ls);
+      if (Date.now() - t0 > ms) return reject(new Error(`fewer than ${n} lines in ${ms} ms: ${text()}`));
+      setTimeout(check, 20);
+    };
+    check();
+  });
+}
+
+it('parseSize reads --max-memory in bytes, K, M and G, from one Wasm page to 4 GiB', () => {
+  const sizes = ['65536', '64K', '64KiB', '64kb', '1M', '1.5M', '64M', '1G', '4G', '4097M', '63K', '0', 'M', '', '1T', ' 1M'].map((t) => [t, parseSize(t)]);
+  expect(sizes).toEqual([
+    ['65536', 65536], ['64K', 65536], ['64KiB', 65536], ['64kb', 65536], ['1M', 1 << 20], ['1.5M', undefined], ['64M', 64 << 20], ['1G', 1 << 30],
+    ['4G', 4 * 1024 ** 3], ['4097M', undefined], ['63K', undefined], ['0', undefined], ['M', undefined], ['', undefined], ['1T', undefined], [' 1M', undefined],
+  ]);
+});
+
+it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative --dir', () => {
+  const r = takeWasmFlags(['pkg', '--env', 'A=1', '-p', '5', '--dir=data', '--allow-attach', 'eth0', '--allow-undeclared-bpf', '--', '--env', 'B=2'], '/srv', 'usage');
+  expect(r).toEqual({
+    args: ['pkg', '-p', '5', '--', '--env', 'B=2'],
+    flags: { env: { A: '1' }, preopens: [{ host: '/srv/data', guest: '/srv/data' }], allowAttach: ['eth0'], allowUndeclared: true, given: ['--env', '--dir', '--allow-attach', '--allow-undeclared-bpf'] },
+  });
+  expect(() => takeWasmFlags(['pkg', '--dir', 'a:/x', '--dir', 'b:/x'], '/srv', 'usage')).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --dir: /x given twice' }));
+});
+
+describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run with a Wasm program', () => {
+  beforeAll(async () => {
+    buildBundle();
+    dir = tempDir();
+    const object = await exampleObject('sigsnoop');
+    writeFileSync(join(dir, 'sigsnoop.bpf.o.h'), xxdHeader('sigsnoop.bpf.o', object));
+    writeFileSync(join(dir, 'sigsnoop.bpf.o'), object);
+    writeFileSync(join(dir, 'guest.c'), GUEST);
+    guest = join(dir, 'guest.wasm');
+    await compileWasm(join(dir, 'guest.c'), guest, { cflags: ['-Wall', '-Werror'] });
+    host = join(dir, 'host');
+    mkdirSync(host);
+    writeFileSync(join(host, 'f.txt'), 'granted\n');
+    const pkg = join(dir, 'sigsnoop');
+    cpSync(sigsnoop, pkg, { recursive: true, filter: (src) => !src.endsWith('/out') });
+    expect(ebpmSync(['build', pkg]).code).toBe(0);
+    layout = join(pkg, 'out');
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('runs examples/sigsnoop with the arguments after --: the guest prints each signal with its name; SIGINT ends it with 130', async () => {
+    const child = selfSignaller();
+    const run = ebpm(['run', sigsnoop, '--', '-p', String(child.pid)]);
+    await run.waitFor(/running and waiting/);
+    const during = sigTraceOf(run.child.pid!);
+    expect(during).toHaveLength(1);
+    child.stdin!.write('go\n');
+    const out = await lines(run.stdout, 2);
+    run.child.kill('SIGINT');
+    const r = await run.exited();
+    child.stdin!.end('done\n');
+    expect(out).toEqual([
+      `{"pid":${child.pid},"tpid":${child.pid},"sig":10,"ret":0,"comm":"sh","sig_name":"SIGUSR1"}`,
+      `{"pid":${child.pid},"tpid":${child.pid},"sig":12,"ret":0,"comm":"sh","sig_name":"SIGUSR2"}`,
+    ]);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toBe('running and waiting for the ebpf events from perf event...\nsigsnoop: Wasm program ended (signal, exit code 130)\n');
+    expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
+  });
+
+  it('--duration ends the guest with 0 and SIGTERM with 143, each time with none of its programs left loaded', async () => {
+    const timed = ebpm(['run', layout, '--duration', '1', '--', '-p', '1']);
+    await timed.waitFor(/running and waiting/);
+    const during = sigTraceOf(timed.child.pid!);
+    expect(during).toHaveLength(1);
+    const r = await timed.exited();
+    expect([r.code, r.stdout]).toEqual([0, '']);
+    expect(r.stderr.endsWith('\nsigsnoop: Wasm program ended (duration, exit code 0)\n')).toBe(true);
+    expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
+
+    const term = ebpm(['run', layout, '--', '-p', '1']);
+    await term.waitFor(/running and waiting/);
+    const termed = sigTraceOf(term.child.pid!);
+    expect(termed).toHaveLength(1);
+    term.child.kill('SIGTERM');
+    const t = await term.exited();
+    expect(t.code).toBe(143);
+    expect(t.stderr.endsWith('\nsigsnoop: Wasm program ended (signal, exit code 143)\n')).toBe(true);
+    expect(programIds('sig_trace').filter((id) => termed.includes(id))).toEqual([]);
+  });
+
+  it('gives the guest only the --env variables and the --dir directories, and its exit code', () => {
+    const granted = ebpmSync(['run', guest, '--env', 'A=1', '--env=B=x=y', '--dir', `${host}:/data`, '--', '/data/f.txt', join(host, 'f.txt')]);
+    expect(granted).toEqual({ code: 3, stdout: `env A=1\nenv B=x=y\nread /data/f.txt: granted\nopen ${join(host, 'f.txt')}: errno ${ENOTCAPABLE}\n`, stderr: 'guest: Wasm program ended (exit, exit code 3)\n' });
+    // A relative --dir is the host directory at its own absolute path.
+    const same = spawnSync(process.execPath, [BIN, 'run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir, encoding: 'utf8' });
+    expect([same.status, same.stdout]).toEqual([3, `read ${join(host, 'f.txt')}: granted\n`]);
+    // Nothing given: no variable (ebpm's own environment stays out) and no file.
+    const bare = ebpmSync(['run', guest, '--', '/data/f.txt', '/etc/hostname']);
+    expect([bare.code, bare.stdout]).toEqual([3, `open /data/f.txt: errno ${ENOTCAPABLE}\nopen /etc/hostname: errno ${ENOTCAPABLE}\n`]);
+  });
+
+  it('ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT\'s one-line error', () => {
+    const r = ebpmSync(['run', guest, '--max-memory', '1M', '--', '--hog', '40']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe('error: run guest: wasm guest guest: exceeded the memory limit of 1048576 bytes (unreachable)');
+    expect(ebpmSync(['run', guest, '--max-memory', '16MiB', '--', '--hog', '40']).code).toBe(0);
+  });
+
+  it('refuses bad Wasm flag values with exit 2 before the package is even looked up', () => {
+    const nowhere = join(dir, 'nowhere');
+    const cases: [string[], string][] = [
+      [['--max-memory', 'lots'], 'error: run: --max-memory "lots": not a size from 64K to 4G'],
+      [['--max-memory', '32K'], 'error: run: --max-memory "32K": not a size from 64K to 4G'],
+      [['--max-memory', '5G'], 'error: run: --max-memory "5G": not a size from 64K to 4G'],
+      [['--max-memory', '1M', '--max-memory=2M'], 'error: run: --max-memory given twice'],
+      [['--env', 'NOVALUE'], 'error: run: --env "NOVALUE": not KEY=VALUE'],
+      [['--env', 'A=1', '--env', 'A=2'], 'error: run: --env A given twice'],
+      [['--dir', `${host}:data`], `error: run: --dir "${host}:data": not host[:guest] with an absolute guest path`],
+      [['--allow-attach'], 'error: run: --allow-attach needs a value'],
+      [['--allow-undeclared-bpf=yes'], 'error: run: --allow-undeclared-bpf takes no value'],
+    ];
+    for (const [flags, line] of cases) {
+      const r = ebpmSync(['run', nowhere, ...flags]);
+      expect([r.code, r.stderr.split('\n')[0]], flags.join(' ')).toEqual([2, line]);
+    }
+    const bpf = ebpmSync(['run', join(dir, 'sigsnoop.bpf.o'), '--env', 'A=1', '--allow-undeclared-bpf']);
+    expect([bpf.code, bpf.stderr.split('\n')[0]]).toEqual([2, 'error: run: --env, --allow-undeclared-bpf apply only to packages with a Wasm program, and sigsnoop has none']);
+  });
+
+  it('lists the Wasm flags in ebpm run --help', () => {
+    const r = ebpmSync(['run', '--help']);
+    expect(r.code).toBe(0);
+    const help = r.stdout.split('\n');
+    for (const flag of ['--env KEY=VALUE', '--dir host[:guest]', '--max-memory <size>', '--allow-attach <target>', '--allow-undeclared-bpf']) {
+      expect(help.filter((l) => l.startsWith(`  ${flag} `)), flag).toHaveLength(1);
+    }
+    expect(help).toContain('  --max-memory <size>       cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default 128M)');
+  });
+
+  it('builds out/ with mode 0755, so that another user can read the package', () => {
+    expect(statSync(layout).mode & 0o777).toBe(0o755);
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'inspect', layout, '--json'], { encoding: 'utf8', env: { PATH: process.env.PATH!, HOME: dir } });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ metadata: { name: 'sigsnoop', wasm: { name: 'main.wasm' } } });
+  });
+
+  it('prints the trust policy\'s warning once for a Wasm package pulled unsigned', async () => {
+    const env = {
+      PATH: process.env.PATH!,
+      HOME: dir,
+      EBPM_STORE: join(dir, 'store'),
+      EBPM_LOCAL_REGISTRY: join(dir, 'registry'),
+      EBPM_CONFIG: join(dir, 'config.json'),
+      EBPM_TRUST_POLICY: join(dir, 'no-policy.json'),
+      EBPM_CACHE_DIR: process.env.EBPM_CACHE_DIR ?? join(dir, 'cache'),
+    };
+    // In host/, where no path is named sigsnoop: the argument is a reference.
+    const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, cwd: host });
+    expect(cli(['push', layout]).status).toBe(0);
+    const r = cli(['run', 'sigsnoop:1.2.0', '--duration', '0.5', '--', '-p', '1']);
+    expect(r.status).toBe(0);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/^warning: local\.invalid\/sigsnoop@sha256:[0-9a-f]{64}: not signed: sha256:[0-9a-f]{64} has no signature \(warn by the default scope in built-in default\)$/);
+    expect(r.stderr.endsWith('sigsnoop: Wasm program ended (duration, exit code 0)\n')).toBe(true);
+  });
+});
