@@ -35,11 +35,36 @@ async function usage(): Promise<string> {
     'commands:',
     ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `ebpm <command> --help` for the flags of a command.',
+    'Run `ebpm <command> --help` for the flags of a command. Every command that talks to a',
+    'registry takes --plain-http <host> for a registry without TLS (loopback ones need none).',
   ].join('\n');
 }
 
-export async function main(argv: string[], io: Io): Promise<number> {
+/**
+ * `takePlainHttp` removes `--plain-http <host>` (any position before `--`, repeatable) and
+ * passes the hosts to the command as `EBPM_PLAIN_HTTP`: the registries it may speak plain HTTP
+ * to besides loopback ones and the config's `insecure` list.
+ */
+function takePlainHttp(argv: string[], io: Io): { argv: string[]; io: Io } {
+  const hosts: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--plain-http' && i + 1 < argv.length) hosts.push(argv[++i]!);
+    else if (a.startsWith('--plain-http=')) hosts.push(a.slice('--plain-http='.length));
+    else rest.push(a);
+  }
+  if (hosts.length === 0) return { argv, io };
+  const prior = io.env.EBPM_PLAIN_HTTP ? [io.env.EBPM_PLAIN_HTTP] : [];
+  return { argv: rest, io: { ...io, env: { ...io.env, EBPM_PLAIN_HTTP: [...prior, ...hosts].join(',') } } };
+}
+
+export async function main(args: string[], ioIn: Io): Promise<number> {
+  const { argv, io } = takePlainHttp(args, ioIn);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write((await usage()) + '\n');

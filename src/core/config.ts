@@ -6,7 +6,8 @@
  *
  * Every field is optional. `EBPM_REGISTRY=host[:port][/namespace]` overrides `defaultRegistry`
  * (and `defaultNamespace` when it names one). With no registry configured, short names go to the
- * embedded registry (`EMBEDDED_REGISTRY`), a directory on this machine. This module is pure: it
+ * embedded registry (`EMBEDDED_REGISTRY`), a directory on this machine. `EBPM_PLAIN_HTTP=host,…`
+ * (what `--plain-http <host>` sets) adds hosts to `insecure` for one command. This module is pure: it
  * narrows bytes someone else read and combines them with the environment.
  */
 import { EbpmError } from './errors.js';
@@ -127,7 +128,19 @@ export function settingsFrom(config: Config, env: Env): Settings {
     defaults = config.defaultNamespace === undefined ? { host } : { host, namespace: config.defaultNamespace };
   }
   const search = config.registries.length > 0 ? config.registries.map((s) => parseLocation(s)!) : [defaults];
-  return { defaults, insecure: config.insecure, search };
+  return { defaults, insecure: [...config.insecure, ...plainHttpHosts(env)], search };
+}
+
+/** `plainHttpHosts` reads `EBPM_PLAIN_HTTP` (comma-separated hosts, what `--plain-http <host>` sets). */
+function plainHttpHosts(env: Env): string[] {
+  const hosts = (env.EBPM_PLAIN_HTTP ?? '').split(',').filter((h) => h !== '');
+  const bad = hosts.find((h) => !HOST.test(h));
+  if (bad !== undefined) {
+    throw new EbpmError('CONFIG_INVALID', `plain HTTP host ${JSON.stringify(bad.slice(0, 200))}: not host[:port]`, {
+      hint: 'name the registry as host[:port], e.g. --plain-http registry.lan:5000',
+    });
+  }
+  return hosts;
 }
 
 function invalid(path: string, fields: string[]): EbpmError {

@@ -1,5 +1,7 @@
 // The config file, the environment that overrides it, and where ebpm keeps its files.
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
 import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, parseLocation, settingsFrom } from '../../src/core/config.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir } from '../../src/core/paths.js';
 
@@ -41,6 +43,30 @@ describe('config', () => {
     expect(settingsFrom(file, { EBPM_REGISTRY: '127.0.0.1:5000/lab' }).defaults).toEqual({ host: '127.0.0.1:5000', namespace: 'lab' });
     expect(() => settingsFrom(file, { EBPM_REGISTRY: 'http://x' })).toThrow('EBPM_REGISTRY="http://x": not host[:port][/namespace]');
     expect([parseLocation('[::1]:5000/a/b'), parseLocation('a/B'), parseLocation('ghcr.io')]).toEqual([{ host: '[::1]:5000', namespace: 'a/b' }, undefined, { host: 'ghcr.io' }]);
+  });
+});
+
+describe('plain HTTP hosts', () => {
+  it('adds EBPM_PLAIN_HTTP (what --plain-http sets) to the insecure list, and refuses a bad host', () => {
+    const file = parseConfig(bytes({ insecure: ['lab:5000'] }), '/c.json');
+    expect(settingsFrom(file, { EBPM_PLAIN_HTTP: 'registry.lan:5000,10.1.2.3' }).insecure).toEqual(['lab:5000', 'registry.lan:5000', '10.1.2.3']);
+    expect(() => settingsFrom(file, { EBPM_PLAIN_HTTP: 'a b' })).toThrow('plain HTTP host "a b": not host[:port]');
+  });
+
+  it('takes --plain-http anywhere before --, for every command', async () => {
+    const run = async (args: string[]) => {
+      let err = '';
+      const sink = new PassThrough();
+      const errs = new PassThrough();
+      errs.on('data', (d: Buffer) => (err += d.toString()));
+      const code = await main(args, { stdout: sink, stderr: errs, env: { EBPM_STORE: '/nonexistent/store', EBPM_LOCAL_REGISTRY: '/nonexistent/registry' }, cwd: '/' });
+      return { code, err };
+    };
+    expect(await run(['search', 'x', '--plain-http', 'a b'])).toEqual({
+      code: 1,
+      err: 'error: plain HTTP host "a b": not host[:port]\nhint: name the registry as host[:port], e.g. --plain-http registry.lan:5000\n',
+    });
+    expect(await run(['--plain-http=a b', 'search', 'x'])).toEqual(await run(['search', 'x', '--plain-http', 'a b']));
   });
 });
 
