@@ -9,8 +9,8 @@ import type { SampleSpec } from './doc-comments.js';
 
 export type { TypeLayout, SampleSpec };
 
-export interface PackageMetadata {
-  readonly schemaVersion: 1;
+/** `PackageDescription` is what a package says about itself, in `ebpm.json` and in its metadata alike. */
+export interface PackageDescription {
   readonly name: string;
   readonly version: string;
   readonly description?: string;
@@ -19,6 +19,10 @@ export interface PackageMetadata {
   readonly authors: readonly string[];
   readonly homepage?: string;
   readonly repository?: string;
+}
+
+export interface PackageMetadata extends PackageDescription {
+  readonly schemaVersion: 1;
   /** OCI/Go architecture name the objects were compiled for (`amd64`). */
   readonly architecture: string;
   /** Every BPF object the package declares; a runtime loads no other. */

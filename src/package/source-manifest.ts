@@ -2,21 +2,14 @@
  * `ebpm.json`: the small manifest at the root of a package source directory (registry-spec/
  * package-v1.md §"The source manifest"; schema: registry-spec/schemas/ebpm-json.schema.json).
  */
+import type { PackageDescription } from './metadata.js';
 import { isSemver } from './version.js';
 import { EbpmError } from '../core/errors.js';
 import { Checks, compact } from './fields.js';
 
 export const SOURCE_MANIFEST = 'ebpm.json';
 
-export interface SourceManifest {
-  readonly name: string;
-  readonly version: string;
-  readonly description?: string;
-  readonly license?: string;
-  readonly keywords: readonly string[];
-  readonly authors: readonly string[];
-  readonly homepage?: string;
-  readonly repository?: string;
+export interface SourceManifest extends PackageDescription {
   /** BPF sources to compile, relative to the directory; default: every `*.bpf.c`, sorted. */
   readonly objects?: readonly string[];
   /** Extra clang flags for the BPF sources (`-DMAX_ENTRIES=1024`). */
