@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { ociArch } from '../core/arch.js';
 import { sha256Digest } from '../core/digest.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { withContext } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { packPackage, type PackageFile, type PackedPackage } from '../package/artifact.js';
 import { parseDocComments, type DocComment } from '../package/doc-comments.js';

@@ -1,4 +1,6 @@
-// Global set-up for the suite: nothing shared yet beyond a clean temp root per run.
+// Global set-up for the suite, once before every test file: a temp root per run, and the CLI
+// bundle (dist/) that tests spawning `node bin/ebpm.js` run, built from the sources as they are.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,5 +10,6 @@ export default function setup(): () => void {
   process.env.EBPM_TEST_ROOT = root;
   // Caches (vmlinux.h) survive between runs so the suite stays fast.
   process.env.EBPM_CACHE_DIR ??= join(process.cwd(), '.cache', 'test');
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: new URL('../..', import.meta.url).pathname, stdio: 'inherit' });
   return () => rmSync(root, { recursive: true, force: true });
 }

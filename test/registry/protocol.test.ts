@@ -94,7 +94,7 @@ describe('redirects', () => {
         }
         res.writeHead(307, { location: `/same/${digest}` }).end();
       },
-      [`GET /same/${digest}`]: (req, res) => res.writeHead(302, { location: `http://${storage.host}/store/${digest}` }).end(),
+      [`GET /same/${digest}`]: (_req, res) => res.writeHead(302, { location: `http://${storage.host}/store/${digest}` }).end(),
     });
     const repo = registry(reg.host, { credentials: async () => ({ kind: 'basic', username: 'u', password: 'secret-pw' }) }).repository('a/b');
     const got = await collect(await repo.fetch(desc));

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
-import { bpfOnlyCopy, buildBundle, ebpm, ebpmSync, jsonLines, linkIds, programIds, sender, tempDir } from './spawn.js';
+import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, programIds, sender, tempDir } from './spawn.js';
 
 let dir = '';
 const layout: Record<string, string> = {};
@@ -17,7 +17,6 @@ const objects: Record<string, string> = {};
 
 describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on the kernel', () => {
   beforeAll(async () => {
-    buildBundle();
     dir = tempDir();
     for (const name of ['sigsnoop', 'runqlat', 'bootstrap']) {
       const pkg = bpfOnlyCopy(name, dir);

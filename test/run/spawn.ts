@@ -8,11 +8,6 @@ import { REPO } from '../helpers/objects.js';
 
 export const BIN = join(REPO, 'bin', 'ebpm.js');
 
-/** `buildBundle` bundles the CLI once per test file (bin/ebpm.js loads dist/). */
-export function buildBundle(): void {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: REPO, stdio: 'inherit' });
-}
-
 /** A world-readable temp dir (the test root is private), so the unprivileged test user can read packages in it. */
 export function tempDir(): string {
   const d = mkdtempSync(join(tmpdir(), 'ebpm-run-'));

@@ -10,7 +10,7 @@ import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
-import { BIN, buildBundle, ebpm, ebpmSync, programIds, tempDir } from './spawn.js';
+import { BIN, ebpm, ebpmSync, programIds, tempDir } from './spawn.js';
 
 /**
  * A test guest: prints its environment and the first line of each file named in argv, exits 3;
@@ -116,7 +116,6 @@ it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative -
 
 describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run with a Wasm program', () => {
   beforeAll(async () => {
-    buildBundle();
     dir = tempDir();
     const object = await exampleObject('sigsnoop');
     writeFileSync(join(dir, 'sigsnoop.bpf.o.h'), xxdHeader('sigsnoop.bpf.o', object));

@@ -3,7 +3,7 @@
 // run refuses what is unsigned → verify offline from the store once the registry is gone →
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -67,7 +67,6 @@ describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust pol
   let digest: string;
   let fingerprint: string;
   beforeAll(async () => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
     reg = await startRegistry();
     env = sandbox({ EBPM_REGISTRY: reg.host });
     // A package built from examples/sigsnoop: its out/ layout (what `ebpm build` wrote), copied.
@@ -171,7 +170,6 @@ describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust pol
 
 describeWith(['clang'], 'signing against the embedded default registry', () => {
   it('push --sign --bundle, pull under require-signature and verify, with no registry server', async () => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
     const env = sandbox();
     const layout = join(env.HOME!, 'sigsnoop');
     cpSync(join(ROOT, 'examples/sigsnoop/out'), layout, { recursive: true });

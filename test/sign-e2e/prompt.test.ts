@@ -1,9 +1,9 @@
 // The password prompt on a real pseudo-terminal (util-linux `script`): asked on /dev/tty,
 // nothing echoed, typed twice for keygen, and the key it made opens with that password.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readPrivateKey } from '../../src/sign/keys.js';
 import { tempDir } from './fixtures.js';
 
@@ -23,10 +23,6 @@ function onTty(args: string[], lines: string[], home: string): Promise<{ code: n
 }
 
 describe('the password prompt', () => {
-  beforeAll(() => {
-    execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT });
-  });
-
   it('asks twice without echo, and the key opens with what was typed', async () => {
     const home = tempDir('prompt-');
     const r = await onTty(['keygen'], [SECRET, SECRET], home);
