@@ -279,7 +279,8 @@ static void on_tick(uv_timer_t *h);
 /*
  * Picks the mode for what follows a drain of `bytes`. Busy, the timer is the only active
  * handle, so it must keep the loop alive; idle, the poll does and the timer is the FLUSH_MS
- * safety net. uv_poll_start reports a wakeup that came while busy, so none is lost.
+ * safety net. A record that lands between the empty drain and the poll's re-arming may have
+ * spent its wakeup already (perf_poll clears it), so one more drain follows after BUSY_MS.
  */
 static void schedule(struct loop_handles *lh, size_t bytes)
 {
@@ -298,7 +299,7 @@ static void schedule(struct loop_handles *lh, size_t bytes)
 	} else if (lh->busy) {
 		lh->busy = false;
 		uv_unref((uv_handle_t *)&lh->timer);
-		uv_timer_start(&lh->timer, on_tick, FLUSH_MS, FLUSH_MS);
+		uv_timer_start(&lh->timer, on_tick, BUSY_MS, FLUSH_MS);
 		uv_poll_start(&lh->poll, UV_READABLE, on_ready);
 	}
 }
@@ -319,7 +320,7 @@ static void on_tick(uv_timer_t *h)
 		schedule(lh, deliver(lh->r));
 }
 
-/* readerStart(reader, (error | null, batch | null) => void): one call per wakeup */
+/* readerStart(reader, (error | null, batch | null) => void): one call per drain that found something */
 static napi_value reader_start(napi_env env, size_t argc, napi_value *argv)
 {
 	struct reader *r = reader_arg(env, argv[0]);

@@ -9,7 +9,7 @@ import { EbpmError } from '../core/errors.js';
 import { nativeError } from './loader-errors.js';
 import type { BpfNative, NativeError, RawBatch, ReaderHandle } from './native.js';
 
-/** One wakeup's records (views into one buffer, no copies) and the perf events lost since the last. */
+/** One drain's records (views into one buffer, no copies) and the perf events lost since the last. */
 export interface EventBatch {
   readonly records: readonly Uint8Array[];
   /** The CPU each record came from (perf buffers), or -1 (ring buffers: one ring for all CPUs). */

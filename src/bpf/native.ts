@@ -59,7 +59,7 @@ export interface RawLookupBatch {
 
 /**
  * A drained batch: records laid out as `u32 length | u32 cpu (0xffffffff: ring buffer) | data |
- * zero pad to 8` in host byte order, and the perf buffer's lost-event count for this wakeup.
+ * zero pad to 8` in host byte order, and the perf buffer's lost-event count for this drain.
  */
 export interface RawBatch {
   readonly data: ArrayBuffer;
@@ -125,7 +125,7 @@ export interface BpfNative {
 
   /** A consumer for a ringbuf or perf_event_array map (`perfPages`: per-CPU, power of two). */
   readerOpen(mapFd: number, perfPages: number | null): ReaderHandle;
-  /** Consumes through the event loop: one callback per wakeup with everything available. */
+  /** Consumes through the event loop: one callback per drain with everything available (a drain follows a wakeup, or a timer while events keep coming). */
   readerStart(reader: ReaderHandle, callback: (error: NativeError | null, batch: RawBatch | null) => void): void;
   /** Waits up to `timeoutMs` (-1: forever) and drains; for threads that may block (the Wasm host). */
   readerPoll(reader: ReaderHandle, timeoutMs: number): RawBatch;
