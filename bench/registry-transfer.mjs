@@ -4,7 +4,7 @@
 // Also counts the requests of re-pulling a stored package.
 // `node bench/registry-transfer.mjs [rounds]` (bench/README.md §"Registry").
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
 
@@ -19,27 +19,37 @@ export async function benchRegistryTransfer(rounds = 3) {
     const small = Array.from({ length: SMALL }, (_, i) => writeLayout(join(work, `small-${i}`), base, 0, `small-${i}`));
     const runs = { ebpm: {}, skopeo: {} };
     const add = (tool, key, ms) => (runs[tool][key] ??= []).push(ms);
-    const skopeo = (src, dst) => ['copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', src, dst];
     // skopeo remembers where it saw each blob (~/.local/share/containers/cache) and mounts instead
     // of uploading; ebpm keeps no such cache, so each skopeo copy gets a fresh one (a first copy).
-    const fresh = () => ({ ...process.env, HOME: mkdtempSync(join(work, 'skopeo-home-')) });
+    // As root, skopeo keeps that cache in /var/lib/containers/cache whatever HOME says, so it runs
+    // as nobody here (setpriv): then a fresh HOME really is a fresh cache.
+    const asNobody = process.getuid?.() === 0;
+    if (asNobody) chmodSync(work, 0o755);
+    const skopeoCmd = asNobody ? 'setpriv' : 'skopeo';
+    const skopeo = (src, dst) => [...(asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', 'skopeo'] : []), 'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', src, dst];
+    const fresh = () => {
+      const home = mkdtempSync(join(work, 'skopeo-home-'));
+      chmodSync(home, 0o777);
+      return { ...process.env, HOME: home };
+    };
     for (let r = 0; r < rounds; r++) {
       // Interleaved, each tool into fresh repositories and destinations, so neither finds content in place.
       mkdirSync(join(work, `pulled-${r}`), { recursive: true });
+      chmodSync(join(work, `pulled-${r}`), 0o777);
       const e = `r${r}e`;
       const s = `r${r}s`;
       const pushEnv = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` });
       add('ebpm', 'push big', timed(process.execPath, [EBPM, 'push', big.dir], pushEnv));
-      add('skopeo', 'push big', timed('skopeo', skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
+      add('skopeo', 'push big', timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
       add('ebpm', 'pull big', timed(process.execPath, [EBPM, 'pull', `big:${big.tag}`], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
-      add('skopeo', 'pull big', timed('skopeo', skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()));
+      add('skopeo', 'pull big', timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()));
       add('ebpm', 'push small', timed(process.execPath, [EBPM, 'push', ...small.map((p) => p.dir)], pushEnv));
       let t = 0;
-      for (const p of small) t += timed('skopeo', skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
+      for (const p of small) t += timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
       add('skopeo', 'push small', t);
       add('ebpm', 'pull small', timed(process.execPath, [EBPM, 'pull', ...small.map((p) => `${p.name}:${p.tag}`)], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
       t = 0;
-      for (const p of small) t += timed('skopeo', skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
+      for (const p of small) t += timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
       add('skopeo', 'pull small', t);
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

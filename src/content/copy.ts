@@ -11,7 +11,7 @@ import {
   type Storage,
   type Target,
 } from './storage.js';
-import { verifyContent } from './verify.js';
+import { VerifiedContent } from './verify.js';
 
 /**
  * `CopyGraphOptions` tunes `copyGraph` (after oras-go v2.6 `CopyGraphOptions`). Hooks let a UI
@@ -59,10 +59,10 @@ type Side = 'source' | 'destination';
 /**
  * `copyGraph` copies the graph rooted at `root` from `src` to `dst`, children before parents so
  * that a destination never holds a manifest whose children are missing. Content the destination
- * already has is skipped (with its whole subgraph); every byte read from `src` is verified. It is
- * the one copy routine: push, pull, export and import all use it. On failure it waits for the
- * transfers in flight to stop, then throws an error naming the side and the descriptor
- * (`data.side`, `data.descriptor`).
+ * already has is skipped (with its whole subgraph); every byte read from `src` is verified, once
+ * (the destination receives it as `VerifiedContent`). It is the one copy routine: push, pull,
+ * export and import all use it. On failure it waits for the transfers in flight to stop, then
+ * throws an error naming the side and the descriptor (`data.side`, `data.descriptor`).
  */
 export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, opts: CopyGraphOptions = {}): Promise<CopyStats> {
   const o = resolveOptions(opts);
@@ -116,26 +116,25 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
     }
   };
 
-  // transfer pushes verified source bytes, telling source-side failures (a broken or lying
-  // stream) from destination-side ones although both surface from `push`.
+  // transfer pushes source bytes through one verifying pass (or the source's own, when it hands
+  // over `VerifiedContent`), which the destination then takes as verified instead of hashing
+  // again; it tells source-side failures (a broken or lying stream) from destination-side ones
+  // although both surface from `push`.
   const transfer = async (desc: Descriptor, content: Content): Promise<void> => {
     o.onCopyStart?.(desc);
     const fromSource = new WeakSet<object>();
     let n = 0;
-    async function* counted(): AsyncGenerator<Uint8Array> {
-      try {
-        for await (const chunk of verifyContent(desc, content, signal)) {
-          n += chunk.byteLength;
-          yield chunk;
-          o.onCopyProgress?.(desc, n);
-        }
-      } catch (e) {
+    const verified = VerifiedContent.of(desc, content, signal).observe(
+      (chunk) => {
+        n += chunk.byteLength;
+        o.onCopyProgress?.(desc, n);
+      },
+      (e) => {
         if (typeof e === 'object' && e !== null) fromSource.add(e);
-        throw e;
-      }
-    }
+      },
+    );
     try {
-      await dst.push(desc, counted(), signal);
+      await dst.push(desc, verified, signal);
     } catch (e) {
       throw sideError(typeof e === 'object' && e !== null && fromSource.has(e) ? 'source' : 'destination', 'push', desc, e, signal);
     }

@@ -11,7 +11,7 @@ import {
   type Target,
   type Untagger,
 } from './storage.js';
-import { verifyContent } from './verify.js';
+import { VerifiedContent } from './verify.js';
 
 /**
  * `MemoryStore` holds content and tags in memory: the reference implementation of `Target`
@@ -35,7 +35,7 @@ export class MemoryStore implements Target, Deleter, Untagger, TagLister, Referr
 
   async push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
     const chunks: Uint8Array[] = [];
-    for await (const chunk of verifyContent(expected, content, signal)) chunks.push(chunk);
+    for await (const chunk of VerifiedContent.of(expected, content, signal)) chunks.push(chunk);
     if (!this.blobs.has(expected.digest)) this.blobs.set(expected.digest, { desc: expected, bytes: Buffer.concat(chunks) });
   }
 

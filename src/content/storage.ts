@@ -1,6 +1,6 @@
 import { EbpmError } from '../core/errors.js';
 import { descriptorFor, isRefName, type Descriptor } from '../core/oci.js';
-import { verifyContent } from './verify.js';
+import { VerifiedContent } from './verify.js';
 
 /*
  * Role-sized content interfaces, after oras-go v2.6 `content/storage.go`, `content/resolver.go`
@@ -12,10 +12,13 @@ import { verifyContent } from './verify.js';
  *
  * Conventions every implementation follows:
  * - `fetch` of content the store does not hold throws code `NOT_FOUND` (registries may use their
- *   distribution-spec codes, `BLOB_UNKNOWN` / `MANIFEST_UNKNOWN`). The stream it returns is raw:
- *   consumers verify it (`fetchAll`, `verifyContent`, `copyGraph` all do).
+ *   distribution-spec codes, `BLOB_UNKNOWN` / `MANIFEST_UNKNOWN`). The stream it returns is raw,
+ *   or `VerifiedContent` when the store verifies as it reads (the registry client does):
+ *   consumers verify it (`fetchAll`, `copyGraph` do, through `VerifiedContent.of`, which takes a
+ *   pass already checking the same descriptor as it is).
  * - `push` hashes and counts what it receives and rejects content that does not match `expected`
- *   (`SIZE_MISMATCH`, `DIGEST_MISMATCH`), keeping nothing of it. Pushing content already held succeeds.
+ *   (`SIZE_MISMATCH`, `DIGEST_MISMATCH`), keeping nothing of it; `VerifiedContent` for `expected`
+ *   is that same check already running, so it is not hashed twice. Pushing content already held succeeds.
  * - `resolve` of an unknown reference throws `NOT_FOUND`.
  */
 
@@ -117,7 +120,7 @@ export async function fetchAll(storage: Fetcher, desc: Descriptor, maxBytes: num
   const source = desc.data !== undefined ? [Buffer.from(desc.data, 'base64')] : await storage.fetch(desc, signal);
   let buf = new Uint8Array(Math.min(desc.size, INITIAL_BUFFER_BYTES));
   let n = 0;
-  for await (const chunk of verifyContent(desc, source, signal)) {
+  for await (const chunk of VerifiedContent.of(desc, source, signal)) {
     if (n + chunk.byteLength > buf.byteLength) {
       const grown = new Uint8Array(Math.max(buf.byteLength * 2, n + chunk.byteLength));
       grown.set(buf.subarray(0, n));

@@ -45,3 +45,57 @@ function sizeMismatch(desc: Descriptor, actual: number, how: 'more than' | 'only
     data: { digest: desc.digest, expected: desc.size, actual },
   });
 }
+
+/**
+ * `VerifiedContent` is one `verifyContent` pass over a stream, marked with the descriptor it
+ * checks, so that whoever receives it (the copy routine, a store's ingest, a blob upload) can
+ * use the bytes without hashing them again: each byte is hashed once between source and
+ * destination. It is the same pass, not a promise about earlier bytes: a consumer that writes
+ * the chunks it reads and commits only after the loop ends writes exactly the bytes that were
+ * checked, and a mismatch throws from the loop before the last chunk, so nothing is committed.
+ * A pass can be read once; reading it again throws instead of yielding nothing.
+ */
+export class VerifiedContent implements AsyncIterable<Uint8Array> {
+  private taken = false;
+
+  private constructor(
+    readonly descriptor: Descriptor,
+    private readonly chunks: AsyncIterable<Uint8Array>,
+  ) {}
+
+  /** `of` is `content` when it is already a pass checking `desc` (same digest and size), else a new pass over it. */
+  static of(desc: Descriptor, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, signal?: AbortSignal): VerifiedContent {
+    if (content instanceof VerifiedContent && content.descriptor.digest === desc.digest && content.descriptor.size === desc.size) return content;
+    return new VerifiedContent(desc, verifyContent(desc, content, signal));
+  }
+
+  /**
+   * `observe` is a view of this same pass that calls `onChunk` with each chunk before handing it
+   * on and `onError` with a failure of the pass (a mismatch, a broken source), then rethrows it.
+   */
+  observe(onChunk: (chunk: Uint8Array) => void, onError?: (e: unknown) => void): VerifiedContent {
+    const self = this;
+    async function* observed(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of self) {
+          onChunk(chunk);
+          yield chunk;
+        }
+      } catch (e) {
+        onError?.(e);
+        throw e;
+      }
+    }
+    return new VerifiedContent(this.descriptor, observed());
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    if (this.taken) {
+      throw new EbpmError('INTERNAL', `${this.descriptor.digest}: verified content read twice`, {
+        hint: 'this is a bug in ebpm; please report it',
+      });
+    }
+    this.taken = true;
+    return this.chunks[Symbol.asyncIterator]();
+  }
+}

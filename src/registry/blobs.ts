@@ -1,7 +1,7 @@
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import type { Content } from '../content/storage.js';
-import { verifyContent } from '../content/verify.js';
+import { VerifiedContent } from '../content/verify.js';
 import { repositoryScope } from './challenge.js';
 import { protocolError, registryError } from './errors.js';
 import { header, isRetryable, resolveLocation, transportError, type RegistryResponse } from './http.js';
@@ -37,10 +37,11 @@ export async function blobExists(ctx: RepoContext, desc: Descriptor, signal?: Ab
 }
 
 /**
- * `fetchBlob` streams a blob through `verifyContent`. When the connection breaks or stalls
- * mid-body, it asks again with `Range: bytes=<received>-` (RFC 9110 §14.2; 2.8.2 answers 206)
- * and carries on, so the consumer sees one byte-exact stream; a registry that ignores Range (200)
- * has the bytes already received skipped.
+ * `fetchBlob` streams a blob as `VerifiedContent` (one hashing pass, which consumers keep
+ * instead of hashing again). When the connection breaks or stalls mid-body, it asks again with
+ * `Range: bytes=<received>-` (RFC 9110 §14.2; 2.8.2 answers 206) and carries on, so the consumer
+ * sees one byte-exact stream; a registry that ignores Range (200) has the bytes already received
+ * skipped.
  */
 export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOptions, signal?: AbortSignal): Promise<Content> {
   const url = ctx.url(`blobs/${desc.digest}`);
@@ -97,7 +98,7 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
       }
     }
   }
-  return verifyContent(desc, resuming(), signal);
+  return VerifiedContent.of(desc, resuming(), signal);
 }
 
 /** `closeContent` releases a content stream that will not be read (a blob the registry already has). */
@@ -167,16 +168,18 @@ export async function mountBlob(ctx: RepoContext, desc: Descriptor, from: string
 }
 
 /**
- * `pushBlob` uploads a blob unless the registry has it: POST then one streamed PUT, or, above
- * `chunkThreshold`, PATCH chunks. The content is verified on the way (`verifyContent` holds back
- * the last bytes until they check out), so a mismatch never completes an upload.
+ * `pushBlob` uploads a blob unless the registry has it (`knownAbsent`: the caller's HEAD just
+ * said it has not, so it is not asked twice): POST then one streamed PUT, or, above
+ * `chunkThreshold`, PATCH chunks. The content is verified on the way (`VerifiedContent` holds back
+ * the last bytes until they check out; a pass the copy routine already runs is not run twice),
+ * so a mismatch never completes an upload.
  */
-export async function pushBlob(ctx: RepoContext, expected: Descriptor, content: Content, opts: BlobOptions, signal?: AbortSignal): Promise<void> {
-  if (await blobExists(ctx, expected, signal)) {
+export async function pushBlob(ctx: RepoContext, expected: Descriptor, content: Content, opts: BlobOptions, signal?: AbortSignal, knownAbsent = false): Promise<void> {
+  if (!knownAbsent && (await blobExists(ctx, expected, signal))) {
     await closeContent(content);
     return;
   }
-  const verified = verifyContent(expected, content, signal);
+  const verified = VerifiedContent.of(expected, content, signal);
   if (expected.size <= (opts.chunkThreshold ?? 32 << 20)) {
     const location = await session(ctx, signal);
     try {

@@ -3,7 +3,7 @@ import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
 import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
 import { fetchAll } from '../content/storage.js';
-import { verifyContent } from '../content/verify.js';
+import { VerifiedContent } from '../content/verify.js';
 import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob } from './blobs.js';
 import { repositoryScope } from './challenge.js';
 import type { Registry } from './client.js';
@@ -26,6 +26,8 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   private readonly referrersState: ReferrersState = { api: undefined, locks: new Map() };
   /** Manifests this object pushed (verified bytes, a few): tagging one needs no GET. */
   private readonly pushedManifests = new Map<string, Uint8Array>();
+  /** Blobs `exists` just found absent: the push that follows (the copy routine's) needs no second HEAD. */
+  private readonly absentBlobs = new Set<string>();
 
   constructor(
     readonly registry: Registry,
@@ -72,13 +74,18 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
           data: { host: this.host, expected: desc.mediaType, actual: descriptor.mediaType },
         });
       }
-      return verifyContent(desc, once(bytes), signal);
+      return VerifiedContent.of(desc, [bytes], signal);
     });
   }
 
   exists(desc: Descriptor, signal?: AbortSignal): Promise<boolean> {
     return withOp(`check ${desc.digest}`, async () => {
-      if (!isGraphNode(desc)) return blobExists(this, desc, signal);
+      if (!isGraphNode(desc)) {
+        const held = await blobExists(this, desc, signal);
+        if (!held) this.absentBlobs.add(desc.digest);
+        if (this.absentBlobs.size > 256) this.absentBlobs.delete(this.absentBlobs.values().next().value!);
+        return held;
+      }
       try {
         await headManifest(this, desc.digest, signal);
         return true;
@@ -96,7 +103,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
    */
   push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
     return withOp(`push ${expected.digest}`, async () => {
-      if (!isGraphNode(expected)) return pushBlob(this, expected, content, this.registry.options, signal);
+      if (!isGraphNode(expected)) return pushBlob(this, expected, content, this.registry.options, signal, this.absentBlobs.delete(expected.digest));
       const bytes = await fetchAll({ fetch: async () => content }, expected, MAX_MANIFEST_BYTES, signal);
       const node = parseNode(expected, bytes);
       const headers = await putManifest(this, expected.digest, expected.mediaType, bytes, signal);
@@ -140,6 +147,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   }
 
   mount(desc: Descriptor, fromRepo: string, signal?: AbortSignal): Promise<boolean> {
+    this.absentBlobs.delete(desc.digest);
     return withOp(`mount ${desc.digest} from ${fromRepo}`, () => mountBlob(this, desc, fromRepo, signal));
   }
 
@@ -174,8 +182,4 @@ function asNotFound(e: unknown): never {
     throw new EbpmError('NOT_FOUND', e.message, { cause: e, hint: e.hint, data: { ...e.data, registryCode: code } });
   }
   throw e;
-}
-
-async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
-  yield bytes;
 }

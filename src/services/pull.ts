@@ -6,9 +6,11 @@
  *   and fall back to the store when the registry cannot be reached;
  * - `never`: the store only.
  * Re-resolving a package already stored costs one manifest request (plus the tag list for
- * ranges and bare names): the copy finds the root manifest present and moves nothing. The trust
- * policy's signature lookups (trust.ts, sign.ts) come on top. The store is only tagged once the whole
- * graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
+ * ranges and bare names): the copy finds the root manifest present and moves nothing, and the
+ * signature lookups (trust.ts, sign.ts) are skipped when the store holds the package under that
+ * name and a decision for its digest under the current policy is recorded. A first pull reads
+ * the signatures once, for the trust check and the store alike. The store is only tagged once
+ * the whole graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
  */
 import { EbpmError, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor } from '../core/oci.js';
@@ -19,7 +21,7 @@ import type { Context } from './context.js';
 import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
-import { pullSignatures } from './sign.js';
+import { pullSignatures, type FoundSignatures } from './sign.js';
 import { admitResolved, type Admission } from './trust.js';
 
 export interface PullRequest {
@@ -91,17 +93,20 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
  * from where (`dev.ebpm.pulled-at`, `dev.ebpm.source`). A ref already pointing at the digest is left as it is.
  */
 export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req: Pick<PullRequest, 'signal' | 'onEvent'>): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
-  // The trust policy first (signatures read at the registry): a refused package is never stored.
-  const trust = await admitResolved(ctx, r, 'registry', req.signal);
-  const stats = await copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   const current = await store.resolve(r.storeRef).catch(() => undefined);
   const upToDate = current?.digest === r.descriptor.digest;
+  // The trust policy first (signatures read at the registry): a refused package is never stored.
+  let found: FoundSignatures | undefined;
+  const trust = await admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
+  const stats = await copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   if (!upToDate) {
     const source = `${r.ref.registry}/${r.ref.repository}@${r.descriptor.digest}`;
     const entry: Descriptor = { ...r.descriptor, annotations: { [ANNOTATION_EBPM_PULLED_AT]: new Date().toISOString(), [ANNOTATION_EBPM_SOURCE]: source } };
     await store.tag(entry, r.storeRef);
   }
-  await pullSignatures(ctx, store, r, req.signal);
+  // Stored under this name with a decision current under this policy: its signatures were
+  // stored with it, so a re-pull asks the registry for nothing more than the manifest.
+  if (!(upToDate && trust.cached)) await pullSignatures(ctx, store, r, req.signal, found);
   return { copied: stats.copied, bytes: stats.bytes, upToDate, trust };
 }
 

@@ -105,24 +105,24 @@ export interface FoundSignatures {
  * missing `.sig` tag or repository means no signature, other failures are thrown.
  */
 export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<FoundSignatures> {
-  const legacy = await readLegacy(source, subject.digest, signal);
+  // The two lookups are independent: asked together, they cost one round trip instead of two.
+  const [legacy, listed] = await Promise.all([
+    readLegacy(source, subject.digest, signal),
+    canListReferrers(source)
+      ? source.referrers(subject, undefined, signal).catch((e: unknown) => {
+          if (!ABSENT.some((c) => isCode(e, c))) throw e;
+          return [];
+        })
+      : [],
+  ]);
   const bundles: Uint8Array[] = [];
   const bundleManifests: Descriptor[] = [];
-  if (canListReferrers(source)) {
-    let listed: Descriptor[];
-    try {
-      listed = await source.referrers(subject, undefined, signal);
-    } catch (e) {
-      if (!ABSENT.some((c) => isCode(e, c))) throw e;
-      listed = [];
-    }
-    for (const d of listed.filter((x) => isManifestType(x.mediaType)).slice(0, MAX_SIGNATURES)) {
-      const manifest = await readManifest(source, d, signal);
-      const layer = manifest === undefined ? undefined : bundleLayer(manifest);
-      if (layer === undefined || manifest?.subject?.digest !== subject.digest) continue;
-      bundles.push(await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal));
-      bundleManifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
-    }
+  for (const d of listed.filter((x) => isManifestType(x.mediaType)).slice(0, MAX_SIGNATURES)) {
+    const manifest = await readManifest(source, d, signal);
+    const layer = manifest === undefined ? undefined : bundleLayer(manifest);
+    if (layer === undefined || manifest?.subject?.digest !== subject.digest) continue;
+    bundles.push(await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal));
+    bundleManifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   }
   return {
     legacy: legacy?.signatures ?? [],
@@ -143,10 +143,11 @@ export interface CopiedSignatures {
  * referrer is copied as is (byte-identical, so `dst` lists it as a referrer), and the `.sig`
  * manifest is copied as is when `dst` has none, else merged with `dst`'s (signatures of both,
  * once each) and re-tagged. Signatures are not verified here: that is the trust check's job,
- * and it reads them from wherever they end up.
+ * and it reads them from wherever they end up. `found` is what `findSignatures` already read
+ * from `src` for `subject` (the trust check's), to spare asking `src` again.
  */
-export async function copySignatures(src: ReadOnlyTarget, dst: Target, subject: Descriptor, signal?: AbortSignal): Promise<CopiedSignatures> {
-  const found = await findSignatures(src, subject, signal);
+export async function copySignatures(src: ReadOnlyTarget, dst: Target, subject: Descriptor, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
+  found ??= await findSignatures(src, subject, signal);
   for (const d of found.bundleManifests) await copyGraph(src, dst, d, signal === undefined ? {} : { signal });
   if (found.legacyManifest !== undefined) {
     const tag = signatureTag(subject.digest);
@@ -328,8 +329,8 @@ export async function signReference(ctx: Context, input: string, key: SigningKey
  * `pullSignatures` copies the signatures of a package pulled from its registry into the store,
  * beside it (`storedRepository`), so later checks and `ebpm verify` work offline.
  */
-export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal): Promise<CopiedSignatures> {
-  return copySignatures(openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal);
+export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
+  return copySignatures(openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
 }
 
 /** `storedSignatureRefs` names the stored `.sig` manifests of `packages`, for `ebpm export` to carry (bundles go as referrers). */

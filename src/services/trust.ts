@@ -73,6 +73,8 @@ export interface AdmitRequest {
   readonly store?: { readonly root: string };
   readonly signal?: AbortSignal;
   readonly now?: Date;
+  /** Called with the signatures read, when they were read (not for a reused record): pull stores them without asking again. */
+  readonly onSignatures?: (found: FoundSignatures) => void;
 }
 
 /** `Admission` is an allowed package's decision; `warn` decisions carry the line to show. */
@@ -103,7 +105,8 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
       return { repository, decision, cached: true };
     }
   }
-  const { verification } = await verifyPackage({ source: req.signatures, subject, keys: trustedKeysFor(policy, repository), ...(req.signal ? { signal: req.signal } : {}) });
+  const { verification, found } = await verifyPackage({ source: req.signatures, subject, keys: trustedKeysFor(policy, repository), ...(req.signal ? { signal: req.signal } : {}) });
+  req.onSignatures?.(found);
   const decision = evaluate(policy, repository, verification, req.now);
   if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
   if (!decision.allow) {
@@ -216,10 +219,10 @@ export async function verifyReference(ctx: Context, input: string, opts: { keys?
  * store holding it (offline). The decision is recorded in the context's store, except when the
  * package is read from another one (the sudo user's store, which root only reads).
  */
-export async function admitResolved(ctx: Context, r: Resolved, from: 'registry' | OciLayout, signal?: AbortSignal): Promise<Admission> {
+export async function admitResolved(ctx: Context, r: Resolved, from: 'registry' | OciLayout, signal?: AbortSignal, onSignatures?: (found: FoundSignatures) => void): Promise<Admission> {
   const repository = `${r.ref.registry}/${r.ref.repository}`;
   const store = await ctx.store();
   const signatures = from === 'registry' ? openRepository(ctx, r.ref) : storedRepository(from, repository);
   const own = from === 'registry' || from.root === store.root;
-  return admitPackage({ repository, subject: r.descriptor, policy: loadTrustPolicy(ctx.env), signatures, ...(own ? { store } : {}), ...(signal ? { signal } : {}) });
+  return admitPackage({ repository, subject: r.descriptor, policy: loadTrustPolicy(ctx.env), signatures, ...(own ? { store } : {}), ...(signal ? { signal } : {}), ...(onSignatures ? { onSignatures } : {}) });
 }
