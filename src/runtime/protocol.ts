@@ -15,6 +15,8 @@ export interface WorkerInput {
   readonly usesBpf: boolean;
   /** Int32Array over it: [0] becomes 1 when the guest must stop. */
   readonly stop: SharedArrayBuffer;
+  /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
+  readonly output: SharedArrayBuffer;
 }
 
 export interface WorkerError {
@@ -24,7 +26,7 @@ export interface WorkerError {
 }
 
 export type WorkerMessage =
-  | { readonly t: 'stdout' | 'stderr' | 'log'; readonly line: string }
+  | { readonly t: 'log'; readonly line: string }
   | { readonly t: 'exit'; readonly code: number }
   | { readonly t: 'stopped' }
   | { readonly t: 'error'; readonly error: WorkerError };

@@ -10,6 +10,7 @@ import { parseWasm } from '../wasm/module.js';
 import { checkGuestModule } from './abi.js';
 import type { ObjectPolicy } from './admission.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE, limitMemory } from './memory-limit.js';
+import { OutputReader, createOutputRing } from './output.js';
 import type { WorkerInput, WorkerMessage } from './protocol.js';
 import { workerSource } from './worker-entry.js';
 
@@ -89,6 +90,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
   const mod = parseWasm(o.module);
   const { usesBpf } = checkGuestModule(mod, where);
   const stop = new SharedArrayBuffer(4);
+  const output = createOutputRing();
   const input: WorkerInput = {
     module: limitMemory(o.module, maxMemoryBytes, where),
     name: o.name,
@@ -100,11 +102,14 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
     objects: o.objects,
     usesBpf,
     stop,
+    output,
   };
   if (o.signal?.aborted) return { exitCode: signalExit(o.signal), reason: 'signal' };
   const src = workerSource();
   // node:wasi's ExperimentalWarning is not for ebpm's users.
   const worker = new Worker(src.source, { eval: src.eval, workerData: input, execArgv: ['--no-warnings'] });
+  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr });
+  lines.follow();
   return new Promise<WasmRunResult>((resolve, reject) => {
     let stopped: WasmRunResult | undefined;
     let settled = false;
@@ -116,6 +121,8 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
       clearTimeout(durationTimer);
       clearTimeout(graceTimer);
       o.signal?.removeEventListener('abort', onAbort);
+      // Whatever the guest wrote before it ended (or was terminated) is in the ring.
+      lines.close();
       f();
     };
     const requestStop = (result: WasmRunResult) => {
@@ -131,11 +138,9 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
     o.signal?.addEventListener('abort', onAbort);
     const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
     worker.on('message', (m: WorkerMessage) => {
+      // Output written before this message comes first.
+      lines.drain();
       switch (m.t) {
-        case 'stdout':
-          return o.onStdout(m.line);
-        case 'stderr':
-          return o.onStderr(m.line);
         case 'log':
           return o.onLog?.(m.line);
         case 'exit':

@@ -2,9 +2,9 @@
  * WASI preview1 for a guest, on `node:wasi`, with three changes the CLI needs:
  *
  * - fds 0–2 are /dev/null to the real WASI, and writes to fds 1 and 2 are taken over here and
- *   handed to the host line by line; fd_fdstat_get reports them as a character device without
- *   seek rights, which is wasi-libc's `isatty` test, so printf is line-buffered and events
- *   reach the user as they come;
+ *   handed to a `GuestOutput` as they come; fd_fdstat_get reports them as a character device
+ *   without seek rights, which is wasi-libc's `isatty` test, so printf is line-buffered and
+ *   events reach the user as they come;
  * - poll_oneoff with only clock subscriptions (sleep, nanosleep) waits on the stop flag, so a
  *   signal or `--duration` ends a sleeping guest at once;
  * - nothing else of the host is visible: argv, env and preopens are exactly what the caller
@@ -21,32 +21,9 @@ const WASI_EINVAL = 28;
 const FILETYPE_CHARACTER_DEVICE = 2;
 const RIGHT_FD_SEEK = 1n << 2n;
 const RIGHT_FD_TELL = 1n << 5n;
-/** A guest line longer than this is passed on in pieces, so a guest cannot make the host buffer without bound. */
-const MAX_LINE = 64 * 1024;
-
-/** `LineSplitter` turns a byte stream into lines, decoding UTF-8 across write boundaries. */
-export class LineSplitter {
-  private readonly decoder = new TextDecoder();
-  private partial = '';
-
-  constructor(private readonly emit: (line: string) => void) {}
-
-  push(bytes: Uint8Array): void {
-    const text = this.partial + this.decoder.decode(bytes, { stream: true });
-    const lines = text.split('\n');
-    this.partial = lines.pop()!;
-    for (const line of lines) this.emit(line);
-    while (this.partial.length > MAX_LINE) {
-      this.emit(this.partial.slice(0, MAX_LINE));
-      this.partial = this.partial.slice(MAX_LINE);
-    }
-  }
-
-  flush(): void {
-    const rest = this.partial + this.decoder.decode();
-    this.partial = '';
-    if (rest !== '') this.emit(rest);
-  }
+/** Where the guest's stdout and stderr go (`OutputWriter`); `parts` are views into guest memory, valid only during the call. */
+export interface GuestOutput {
+  write(fd: 1 | 2, parts: readonly Uint8Array[]): void;
 }
 
 export interface GuestWasiOptions {
@@ -55,8 +32,7 @@ export interface GuestWasiOptions {
   /** Guest path → host directory. */
   preopens: Readonly<Record<string, string>>;
   memory: GuestMemory;
-  stdout: LineSplitter;
-  stderr: LineSplitter;
+  output: GuestOutput;
   /** Shared stop flag: index 0 becomes non-zero when the guest must stop. */
   stop: Int32Array;
 }
@@ -97,8 +73,6 @@ export class GuestWasi {
   }
 
   close(): void {
-    this.o.stdout.flush();
-    this.o.stderr.flush();
     closeSync(this.devNull);
   }
 
@@ -107,15 +81,16 @@ export class GuestWasi {
     try {
       let total = 0;
       const chunks: Uint8Array[] = [];
+      // Every iovec and `written` are checked before any byte is passed on (all or EFAULT).
       for (let i = 0; i < count >>> 0; i++) {
         const at = (iovs >>> 0) + i * 8;
-        const chunk = m.read(m.u32(at), m.u32(at + 4));
+        const chunk = m.view(m.u32(at), m.u32(at + 4));
         chunks.push(chunk);
         total += chunk.length;
       }
+      m.view(written >>> 0, 4);
+      this.o.output.write(fd === 1 ? 1 : 2, chunks);
       m.setU32(written >>> 0, total);
-      const sink = fd === 1 ? this.o.stdout : this.o.stderr;
-      for (const c of chunks) sink.push(c);
       return 0;
     } catch (e) {
       if (e instanceof GuestFault) return WASI_EFAULT;

@@ -1,9 +1,10 @@
 /**
  * The guest's worker thread: instantiates the module with WASI and the wasm-bpf host, runs
- * `_start`, and reports output lines and the outcome to `runWasm`. Host imports block this
- * thread (a buffer poll waits in the kernel), never the CLI's main thread. Whatever way the
- * guest ends, every BPF object it opened is closed here; if the thread is terminated instead,
- * the native addon's environment cleanup releases them.
+ * `_start`, writes the guest's output to the shared ring (`OutputWriter`) and reports the
+ * outcome to `runWasm`. Host imports block this thread (a buffer poll waits in the kernel),
+ * never the CLI's main thread. Whatever way the guest ends, every BPF object it opened is
+ * closed here; if the thread is terminated instead, the native addon's environment cleanup
+ * releases them.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
@@ -13,8 +14,9 @@ import type { BpfBackend } from './backend.js';
 import { GuestMemory } from './guest-memory.js';
 import { GuestStop, WasmBpfHost } from './host.js';
 import { WASM_PAGE } from './memory-limit.js';
+import { OutputWriter } from './output.js';
 import type { WorkerError, WorkerInput, WorkerMessage } from './protocol.js';
-import { GuestWasi, LineSplitter } from './wasi.js';
+import { GuestWasi } from './wasi.js';
 
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
@@ -59,14 +61,14 @@ async function main(): Promise<void> {
     objectName: input.name,
     log: (line) => post({ t: 'log', line }),
     stopped: () => Atomics.load(stop, 0) !== 0,
+    sleep: (ms) => Atomics.wait(stop, 0, 0, ms),
   });
   const wasi = new GuestWasi({
     args: input.args,
     env: input.env,
     preopens: input.preopens,
     memory: new GuestMemory(memory),
-    stdout: new LineSplitter((line) => post({ t: 'stdout', line })),
-    stderr: new LineSplitter((line) => post({ t: 'stderr', line })),
+    output: new OutputWriter(input.output),
     stop,
   });
   let outcome: WorkerMessage;

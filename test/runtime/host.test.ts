@@ -4,10 +4,10 @@
 import { expect, it } from 'vitest';
 import { parseWasm } from '../../src/wasm/module.js';
 import { ObjectAdmission } from '../../src/runtime/admission.js';
-import type { AttachTarget, BackendMap, BackendObject, BpfBackend } from '../../src/runtime/backend.js';
+import type { AttachTarget, BackendMap, BackendObject, BackendReader, BpfBackend } from '../../src/runtime/backend.js';
 import { WasmBpfHost, type HostOptions } from '../../src/runtime/host.js';
 import { limitMemory } from '../../src/runtime/memory-limit.js';
-import { LineSplitter } from '../../src/runtime/wasi.js';
+import { LineSplitter } from '../../src/runtime/output.js';
 import { describeWith } from '../helpers/prereq.js';
 import { A, guestWat, p, type GuestOptions } from './guests.js';
 import { wat } from './helpers.js';
@@ -37,7 +37,7 @@ class FakeMap implements BackendMap {
     const next = key === undefined ? keys[0] : keys[keys.indexOf(key.join()) + 1];
     return next === undefined ? undefined : Uint8Array.from(next.split(',').map(Number));
   }
-  openReader() {
+  openReader(): BackendReader {
     return { poll: () => ({ records: this.batches.shift() ?? [], lost: 0 }), close: () => {} };
   }
 }
@@ -107,7 +107,8 @@ function run(guest: GuestOptions, opts: Partial<HostOptions> = {}, setup: (o: Fa
 
 const LOAD = '(call $load_obj)';
 const rbFd = `(call $fd (global.get $obj) (i32.const ${A.NAME_RB}))`;
-const poll = (fn: number, max: number) => `(call $num (call $poll (global.get $obj) ${rbFd} (i32.const ${fn}) (i32.const 0) (i32.const ${A.DATA}) (i32.const ${max}) (i32.const 0)))`;
+const poll = (fn: number, max: number, timeout = 0) =>
+  `(call $num (call $poll (global.get $obj) ${rbFd} (i32.const ${fn}) (i32.const 0) (i32.const ${A.DATA}) (i32.const ${max}) (i32.const ${timeout})))`;
 const rec = (s: string) => new TextEncoder().encode(s);
 
 describeWith(['wat2wasm'], 'wasm-bpf host', () => {
@@ -123,6 +124,22 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
       o.maps.get('rb')!.batches = [[rec('one'), rec('two'), rec('three')]];
     });
     expect(r.out).toEqual(['1', 'one3', '-5', 'two3', 'three5', '2']);
+  });
+
+  it('lets records gather before a poll only while they keep coming, in small batches', () => {
+    const calls: string[] = [];
+    const sleep = (ms: number) => void calls.push(`sleep ${ms}`);
+    const r = run({ body: `${LOAD} ${[100, 100, 100, 100, 100, -1, 0, 100].map((t) => poll(1, 8, t)).join(' ')}` }, { sleep }, (o) => {
+      const map = o.maps.get('rb')!;
+      map.batches = [[rec('a')], [rec('b')], [], [new Uint8Array(64 << 10).fill(0x2e)], [rec('c')], [rec('d')], [rec('e')], [rec('f')]];
+      const reader = map.openReader();
+      map.openReader = (): BackendReader => ({ ...reader, poll: (t) => (calls.push(`poll ${t}`), reader.poll(t)) });
+    });
+    expect(r.out).toEqual(['1', 'a1', '1', 'b1', '1', '0', '........8', '1', 'c1', '1', 'd1', '1', 'e1', '1', 'f1', '1']);
+    // After a record: sleep, then poll. After nothing or a 64 KiB batch: poll at once; never with timeout 0.
+    expect(calls.map((c) => c.replace(/^poll (9\d|100)$/, 'poll ~100'))).toEqual([
+      'poll ~100', 'sleep 4', 'poll ~100', 'sleep 4', 'poll ~100', 'poll ~100', 'poll ~100', 'sleep 4', 'poll ~100', 'poll 0', 'sleep 4', 'poll ~100',
+    ]);
   });
 
   it('checks object buffers and strings against guest memory', () => {
