@@ -10,6 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { readPublicKey } from '../../src/sign/keys.js';
+import { build } from '../../src/services/build.js';
 import { recordPath } from '../../src/services/trust.js';
 import { tempDir } from './fixtures.js';
 
@@ -60,7 +61,14 @@ function policy(env: Record<string, string>, scopes: Record<string, { require: s
   writeFileSync(env.EBPM_TRUST_POLICY!, JSON.stringify({ version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: p }])), scopes }));
 }
 
-describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust policy through the CLI', () => {
+/** `builtLayout` builds a copy of examples/sigsnoop with the real clang and returns its out/ layout. */
+async function builtLayout(home: string): Promise<string> {
+  const src = join(home, 'sigsnoop');
+  cpSync(join(ROOT, 'examples/sigsnoop'), src, { recursive: true, filter: (p) => !p.endsWith('/sigsnoop/out') });
+  return (await build({ dir: src, env: process.env })).out;
+}
+
+describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign, verify and the trust policy through the CLI', () => {
   let reg: RunningRegistry;
   let env: Record<string, string>;
   let layout: string;
@@ -69,9 +77,7 @@ describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust pol
   beforeAll(async () => {
     reg = await startRegistry();
     env = sandbox({ EBPM_REGISTRY: reg.host });
-    // A package built from examples/sigsnoop: its out/ layout (what `ebpm build` wrote), copied.
-    layout = join(env.HOME!, 'sigsnoop');
-    cpSync(join(ROOT, 'examples/sigsnoop/out'), layout, { recursive: true });
+    layout = await builtLayout(env.HOME!);
   });
   let stopped = false;
   afterAll(async () => {
@@ -168,11 +174,10 @@ describeWith(['registry', 'clang'], 'ebpm keygen, sign, verify and the trust pol
   });
 });
 
-describeWith(['clang'], 'signing against the embedded default registry', () => {
+describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'signing against the embedded default registry', () => {
   it('push --sign --bundle, pull under require-signature and verify, with no registry server', async () => {
     const env = sandbox();
-    const layout = join(env.HOME!, 'sigsnoop');
-    cpSync(join(ROOT, 'examples/sigsnoop/out'), layout, { recursive: true });
+    const layout = await builtLayout(env.HOME!);
     expect((await ebpm(['keygen'], env)).code).toBe(0);
     const pushed = await ebpm(['push', layout, '--sign', '--bundle', '--key', 'cosign.key'], env);
     expect(pushed.code).toBe(0);
