@@ -87,7 +87,7 @@ const POLL_SLICE_MS = 100;
  * takes what gathered meanwhile, as native/events.c's event-loop reader does; the first record
  * after a quiet spell still comes at once.
  */
-const STREAM_MS = 4;
+const STREAM_MS = 2;
 /**
  * A batch this large (a quarter of a 64-page per-CPU perf buffer) means the buffer fills fast:
  * the next poll does not sleep, so records are not dropped while it would.

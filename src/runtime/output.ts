@@ -16,6 +16,7 @@
  * two). WRITE and READ are byte positions that wrap at 2^32; the ring holds WRITE − READ bytes.
  * A frame is a little-endian u32 header (payload length, bit 31 set for stderr) and its payload.
  */
+import { EbpmError } from '../core/errors.js';
 
 const WRITE = 0;
 const READ = 1;
@@ -42,7 +43,7 @@ const waitAsync = (
 
 /** `createOutputRing` allocates a ring of `capacity` bytes (a power of two, at least 64). */
 export function createOutputRing(capacity = DEFAULT_RING_BYTES): SharedArrayBuffer {
-  if (capacity < 64 || (capacity & (capacity - 1)) !== 0) throw new RangeError(`output ring capacity ${capacity} is not a power of two ≥ 64`);
+  if (capacity < 64 || (capacity & (capacity - 1)) !== 0) throw new EbpmError('INTERNAL', `output ring capacity ${capacity} is not a power of two ≥ 64`);
   return new SharedArrayBuffer(CONTROL_BYTES + capacity);
 }
 

@@ -138,7 +138,7 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     expect(r.out).toEqual(['1', 'a1', '1', 'b1', '1', '0', '........8', '1', 'c1', '1', 'd1', '1', 'e1', '1', 'f1', '1']);
     // After a record: sleep, then poll. After nothing or a 64 KiB batch: poll at once; never with timeout 0.
     expect(calls.map((c) => c.replace(/^poll (9\d|100)$/, 'poll ~100'))).toEqual([
-      'poll ~100', 'sleep 4', 'poll ~100', 'sleep 4', 'poll ~100', 'poll ~100', 'poll ~100', 'sleep 4', 'poll ~100', 'poll 0', 'sleep 4', 'poll ~100',
+      'poll ~100', 'sleep 2', 'poll ~100', 'sleep 2', 'poll ~100', 'poll ~100', 'poll ~100', 'sleep 2', 'poll ~100', 'poll 0', 'sleep 2', 'poll ~100',
     ]);
   });
 
