@@ -178,10 +178,10 @@ export function evaluate(policy: TrustPolicy, repository: string, verification: 
       return assertNever(scope.require, 'requirement');
   }
   const unsigned = reason !== 'signed' && reason !== 'not-required';
-  const detail = verification.verified ? '' : `: ${verification.detail}`;
-  const message = unsigned
-    ? `${repository}@${verification.digest}: ${describeFailure(failure)}${detail} (${scope.require} by ${scopeName(scope)} in ${policy.source})`
-    : '';
+  // "not signed" says it all; the other reasons name the signature that failed.
+  const detail = verification.verified || verification.reason === 'no-signature' ? '' : `: ${verification.detail}`;
+  const by = policy === DEFAULT_POLICY ? 'the built-in default policy' : `${scopeName(scope)} in ${policy.source}`;
+  const message = unsigned ? `${repository}@${verification.digest}: ${describeFailure(failure)}${detail} (${scope.require} by ${by})` : '';
   const record: DecisionRecord = {
     policyDigest: policy.digest,
     scope: scope.pattern,

@@ -247,7 +247,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(r.status).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^warning: local\.invalid\/sigsnoop@sha256:[0-9a-f]{64}: not signed: sha256:[0-9a-f]{64} has no signature \(warn by the default scope in built-in default\)$/);
+    expect(warnings[0]).toMatch(/^warning: local\.invalid\/sigsnoop@sha256:[0-9a-f]{64}: not signed \(warn by the built-in default policy\)$/);
     expect(r.stderr.endsWith('sigsnoop: Wasm program ended (duration, exit code 0)\n')).toBe(true);
   });
 });
