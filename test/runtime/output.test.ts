@@ -163,13 +163,31 @@ describeWith(['wat2wasm'], 'runWasm output', () => {
     const stopped = await collect({ module: lines({ count: 3, tail: 'partial', sleepMs: 10_000 }), name: 's', objects: 'any', durationMs: 150 });
     expect(stopped).toMatchObject({ exitCode: 0, reason: 'duration', stdout: [numbered(0), numbered(1), numbered(2), 'partial'] });
 
-    const spun = await collect({ module: lines({ count: 2, tail: 'last words', spin: true }), name: 's', objects: 'any', durationMs: 150, stopGraceMs: 100 });
-    expect(spun).toMatchObject({ reason: 'duration', stdout: [numbered(0), numbered(1), 'last words'] });
+    // Stopped once its first line shows (a fixed duration could end before a loaded machine has
+    // even started the worker): the lines after it were written before the spin, so they are kept.
+    const stopSpin = new AbortController();
+    const spun = await collect({
+      module: lines({ count: 2, tail: 'last words', spin: true }),
+      name: 's',
+      objects: 'any',
+      signal: stopSpin.signal,
+      stopGraceMs: 100,
+      onStdout: () => stopSpin.abort('SIGINT'),
+    });
+    expect(spun).toMatchObject({ exitCode: 130, reason: 'signal', stdout: [numbered(0), numbered(1), 'last words'] });
 
     // Writing without pause until the thread is terminated: whole lines only, none skipped.
+    // Stopped 50 ms after its first line shows, so that it surely runs when the stop comes.
     const ac = new AbortController();
-    setTimeout(() => ac.abort('SIGTERM'), 200);
-    const endless = await collect({ module: lines({ count: -1 }), name: 's', objects: 'any', signal: ac.signal, stopGraceMs: 100 });
+    let stopping: NodeJS.Timeout | undefined;
+    const endless = await collect({
+      module: lines({ count: -1 }),
+      name: 's',
+      objects: 'any',
+      signal: ac.signal,
+      stopGraceMs: 100,
+      onStdout: () => (stopping ??= setTimeout(() => ac.abort('SIGTERM'), 50)),
+    });
     expect(endless).toMatchObject({ exitCode: 143, reason: 'signal' });
     const all = [...endless.stdout, ...endless.stderr].sort();
     expect(all.length).toBeGreaterThan(100);
