@@ -15,13 +15,23 @@ beforeAll(() => {
   buildSync({ entryPoints: [new URL('./writer.ts', import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: writer, logLevel: 'error' });
 });
 
-function start(dir: string, id: number, count: number): { child: ChildProcess; exit: Promise<{ code: number | null; stderr: string }> } {
+interface Writer {
+  child: ChildProcess;
+  /** Settles when the writer has tagged its first artifact (or exited before that). */
+  firstTagged: Promise<void>;
+  exit: Promise<{ code: number | null; stderr: string }>;
+}
+
+function start(dir: string, id: number, count: number): Writer {
   const child = spawn(process.execPath, [writer, dir, String(id), String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout!.resume();
+  const firstTagged = new Promise<void>((resolve) => {
+    child.stdout!.on('data', () => resolve());
+    child.on('exit', () => resolve());
+  });
   const exit = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
-  return { child, exit };
+  return { child, firstTagged, exit };
 }
 
 describe('the store under crashes and concurrency', () => {
@@ -29,15 +39,19 @@ describe('the store under crashes and concurrency', () => {
     const dir = join(base, 'killed');
     let seed = 7;
     const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    // Kill at a random moment after each writer's first artifact, not on a bare timer: a loaded
+    // machine may not even have started Node within a fixed delay.
     for (let i = 0; i < 22; i++) {
       const ws = [start(dir, 2 * i, 0), start(dir, 2 * i + 1, 0)];
-      await sleep(80 + rand(220));
+      await Promise.all(ws.map((w) => w.firstTagged));
+      await sleep(rand(150));
       for (const w of ws) w.child.kill('SIGKILL');
       for (const w of ws) expect((await w.exit).code).toBe(null);
     }
     const layout = await OciLayout.open(dir);
     const tagsBefore = await layout.tags();
-    expect(tagsBefore.length).toBeGreaterThan(10);
+    // At least w<id>-0 of all 44 writers, plus `shared` and `common-0`.
+    expect(tagsBefore).toEqual(expect.arrayContaining([...Array.from({ length: 44 }, (_, id) => `w${id}-0`), 'shared', 'common-0']));
     const stats = await verifyStore(layout);
     expect([stats.corruptBlobs, stats.strayFiles, stats.droppedEntries]).toEqual([[], [], []]);
     expect(await layout.tags()).toEqual(tagsBefore);

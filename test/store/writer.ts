@@ -1,6 +1,7 @@
 // A store writer run as a child process by crash.test.ts (bundled with esbuild):
 // `node writer.mjs <dir> <id> <count>` writes <count> artifacts (0: until killed), tagging each
-// `w<id>-<i>`, `shared` and `common-<i % 3>`. Every artifact also carries one layer all writers share.
+// `w<id>-<i>`, `shared` and `common-<i % 3>`, and prints `tagged <i>` once all three are set. Every
+// artifact also carries one layer all writers share.
 import { randomBytes } from 'node:crypto';
 import { OciLayout } from '../../src/store/layout.js';
 import { pushArtifact } from '../content/fixtures.js';
@@ -12,5 +13,6 @@ for (let i = 0; Number(count) === 0 || i < Number(count); i++) {
   await layout.tag(a.manifest, `w${id}-${i}`);
   await layout.tag(a.manifest, 'shared');
   await layout.tag(a.manifest, `common-${i % 3}`);
+  process.stdout.write(`tagged ${i}\n`);
 }
 process.stdout.write('done\n');
