@@ -137,7 +137,8 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     const t1 = Date.now();
     const sleep = await runWasm({ ...quiet, module: SLEEPER(), name: 'sleep', objects: 'any', durationMs: 100, stopGraceMs: 5000 });
     expect(sleep).toEqual({ exitCode: 0, reason: 'duration' });
-    expect(Date.now() - t1).toBeLessThan(1000);
+    // Well under the 5 s grace, with room for a loaded machine's worker start-up.
+    expect(Date.now() - t1).toBeLessThan(3000);
   });
 
   it('stops on SIGINT/SIGTERM through the abort signal', async () => {
