@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import { Agent, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
+import { Agent } from './undici-agent.js';
 
 /*
  * The registry client's one seam to the network, after oras-go's one-method `Client`
