@@ -171,8 +171,10 @@ export async function resolveIndexDigest(repo: ReadOnlyTarget, signal?: AbortSig
  */
 export async function writeIndexArtifact(repo: Target, entries: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexArtifact> {
   const a = indexArtifact(entries);
-  await repo.push({ mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, [EMPTY_JSON], signal);
-  await repo.push(a.layer, [a.layerBytes], signal);
+  await Promise.all([
+    repo.push({ mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, [EMPTY_JSON], signal),
+    repo.push(a.layer, [a.layerBytes], signal),
+  ]);
   await repo.push(a.manifest, [a.manifestBytes], signal);
   await repo.tag(a.manifest, INDEX_TAG, signal);
   return a;
