@@ -1,6 +1,6 @@
 /**
- * The private key password: `EBPM_PASSWORD` for scripts (as cosign's `COSIGN_PASSWORD`), else
- * asked on the controlling terminal (/dev/tty, raw mode, nothing echoed), never on stdin or
+ * The private key password: `EBPM_PASSWORD` for scripts, else `COSIGN_PASSWORD` (what cosign
+ * reads, so scripts written for cosign keep working), else asked on the controlling terminal (/dev/tty, raw mode, nothing echoed), never on stdin or
  * stdout, so piped output and input stay clean. The password is never written anywhere.
  */
 import { openSync, writeSync } from 'node:fs';
@@ -25,7 +25,7 @@ export function openTerminal(): Terminal {
     fd = openSync('/dev/tty', 'r+');
   } catch (e) {
     throw new EbpmError('PASSWORD_REQUIRED', 'no terminal to ask for the key password', {
-      hint: 'set EBPM_PASSWORD to the password (an empty value means no password)',
+      hint: 'set EBPM_PASSWORD (or COSIGN_PASSWORD) to the password (an empty value means no password)',
       cause: e,
     });
   }
@@ -38,11 +38,12 @@ export function openTerminal(): Terminal {
 }
 
 /**
- * `readPassword` returns `EBPM_PASSWORD` when it is set (even empty), else asks on the
+ * `readPassword` returns `EBPM_PASSWORD`, else `COSIGN_PASSWORD`, when set (even empty), else asks on the
  * terminal; with `confirm` it asks twice and refuses a mismatch (`PASSWORD_MISMATCH`).
  */
 export async function readPassword(env: Env, opts: { prompt: string; confirm?: boolean; terminal?: () => Terminal }): Promise<string> {
-  if (env.EBPM_PASSWORD !== undefined) return env.EBPM_PASSWORD;
+  const given = env.EBPM_PASSWORD ?? env.COSIGN_PASSWORD;
+  if (given !== undefined) return given;
   const term = (opts.terminal ?? openTerminal)();
   try {
     const first = await ask(term, opts.prompt);

@@ -155,7 +155,7 @@ async function openEnvelope(der: Buffer, password: string | Uint8Array): Promise
   secret.fill(0);
   if (plain === null) {
     throw new EbpmError('KEY_BAD_PASSWORD', 'decrypt private key: wrong password', {
-      hint: 'give the password the key was created with (COSIGN_PASSWORD for cosign keys)',
+      hint: 'give the password the key was created with (EBPM_PASSWORD, or COSIGN_PASSWORD, or at the prompt)',
     });
   }
   return Buffer.from(plain);

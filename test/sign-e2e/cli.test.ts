@@ -4,12 +4,12 @@
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
 import { spawn } from 'node:child_process';
-import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { readPublicKey } from '../../src/sign/keys.js';
+import { readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
 import { build } from '../../src/services/build.js';
 import { recordPath } from '../../src/services/trust.js';
 import { tempDir } from './fixtures.js';
@@ -106,7 +106,15 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     // No password in the environment and no terminal: a clear error, nothing written.
     const { EBPM_PASSWORD: _pw, ...noPassword } = env;
     const none = await ebpm(['keygen', '--output-key-prefix', 'nopw'], noPassword, { detached: true });
-    expect([none.code, none.err]).toEqual([1, 'error: no terminal to ask for the key password\nhint: set EBPM_PASSWORD to the password (an empty value means no password)\n']);
+    expect([none.code, none.err]).toEqual([1, 'error: no terminal to ask for the key password\nhint: set EBPM_PASSWORD (or COSIGN_PASSWORD) to the password (an empty value means no password)\n']);
+    expect(existsSync(join(env.HOME!, 'nopw.key'))).toBe(false);
+    // Scripts written for cosign set COSIGN_PASSWORD; EBPM_PASSWORD wins when both are set.
+    const cosign = await ebpm(['keygen', '--output-key-prefix', 'cosignpw'], { ...noPassword, COSIGN_PASSWORD: 'from-cosign' }, { detached: true });
+    expect([cosign.code, cosign.err]).toEqual([0, '']);
+    expect((await readPrivateKey(readFileSync(join(env.HOME!, 'cosignpw.key'), 'utf8'), 'from-cosign')).publicKey.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    const both = await ebpm(['keygen', '--output-key-prefix', 'bothpw'], { ...env, COSIGN_PASSWORD: 'from-cosign' }, { detached: true });
+    expect(both.code).toBe(0);
+    await expect(readPrivateKey(readFileSync(join(env.HOME!, 'bothpw.key'), 'utf8'), 'from-cosign')).rejects.toMatchObject({ code: 'KEY_BAD_PASSWORD', hint: 'give the password the key was created with (EBPM_PASSWORD, or COSIGN_PASSWORD, or at the prompt)' });
   });
 
   it('push --sign signs as it pushes; pull under require-signature takes signed packages and refuses the rest', async () => {
