@@ -134,8 +134,12 @@ export interface AttachedProgram {
   readonly type: string;
 }
 
-/** Why a run ended; `signal` carries which one. */
-export type StopReason = { readonly kind: 'duration' } | { readonly kind: 'max-events' } | { readonly kind: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' };
+/** Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went away (`| head`). */
+export type StopReason =
+  | { readonly kind: 'duration' }
+  | { readonly kind: 'max-events' }
+  | { readonly kind: 'output-closed' }
+  | { readonly kind: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' };
 
 export interface RunHooks {
   /** Once every program is attached, before the first event. */
@@ -159,7 +163,7 @@ export interface RunOptions {
   readonly durationMs?: number;
   /** Stop after this many events (`--max-events`). */
   readonly maxEvents?: number;
-  /** Aborting stops the run; the reason `SIGTERM` is reported as such, anything else as SIGINT. */
+  /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
   readonly hooks: RunHooks;
@@ -254,10 +258,11 @@ async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>
   };
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;
-    const bySignal = (): StopReason => ({ kind: 'signal', signal: signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT' });
+    const byAbort = (): StopReason =>
+      signal?.reason === 'output-closed' ? { kind: 'output-closed' } : { kind: 'signal', signal: signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT' };
     if (opts.maxEvents === 0) return resolve({ kind: 'max-events' });
-    if (signal?.aborted) return resolve(bySignal());
-    signal?.addEventListener('abort', () => resolve(bySignal()), { once: true });
+    if (signal?.aborted) return resolve(byAbort());
+    signal?.addEventListener('abort', () => resolve(byAbort()), { once: true });
     if (opts.durationMs !== undefined) timers.push(setTimeout(() => resolve({ kind: 'duration' }), opts.durationMs));
     for (const s of samples) {
       timers.push(setInterval(() => {

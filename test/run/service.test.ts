@@ -87,7 +87,7 @@ describe('summaries and exit codes', () => {
     expect(attachSummary(pkg, [p('a', 'tp/x/y')])).toBe('demo 1.0.0: attached a (tp/x/y)');
     expect(attachSummary(pkg, [p('a', 'tp/x/y'), p('b', 'tp/x/z')])).toBe('demo 1.0.0: attached 2 programs: a (tp/x/y), b (tp/x/z)');
     expect(endSummary('demo', { events: 5, lost: 1, stop: { kind: 'signal', signal: 'SIGTERM' } })).toBe('demo: 5 events, 1 lost (stopped: SIGTERM)');
-    expect([exitCode({ kind: 'duration' }), exitCode({ kind: 'max-events' }), exitCode({ kind: 'signal', signal: 'SIGINT' }), exitCode({ kind: 'signal', signal: 'SIGTERM' })]).toEqual([0, 0, 130, 143]);
+    expect([exitCode({ kind: 'duration' }), exitCode({ kind: 'max-events' }), exitCode({ kind: 'output-closed' }), exitCode({ kind: 'signal', signal: 'SIGINT' }), exitCode({ kind: 'signal', signal: 'SIGTERM' })]).toEqual([0, 0, 0, 130, 143]);
   });
 });
 

@@ -3,10 +3,13 @@
  * a live table on a TTY, aligned columns when piped, JSON lines with `--json`. The attach
  * summary and the final count go to stderr, so stdout holds only events.
  *
- * Exit codes: 0 after `--duration` or `--max-events`; 130 after SIGINT and 143 after SIGTERM
- * (128 + the signal number, as shells report them), every program detached either way. A
- * package with a Wasm program runs it instead (runGuest): its exit code is ebpm's.
+ * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
+ * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
+ * program detached either way. A package with a Wasm program runs it instead (runGuest): its
+ * exit code is ebpm's.
  */
+import { closeSync, openSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import type { Command, Io } from '../command.js';
 import type { LogLevel } from '../../bpf/native.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
@@ -40,7 +43,8 @@ const HELP = [
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
   '',
-  'SIGINT and SIGTERM stop the run with exit code 130 and 143; a Wasm program\'s exit code is ebpm\'s.',
+  'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
+  'a Wasm program\'s exit code is ebpm\'s.',
 ].join('\n');
 
 /**
@@ -100,6 +104,7 @@ export function exitCode(stop: StopReason): number {
   switch (stop.kind) {
     case 'duration':
     case 'max-events':
+    case 'output-closed':
       return 0;
     case 'signal':
       return stop.signal === 'SIGINT' ? 130 : 143;
@@ -170,7 +175,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: str
   const counts = { events: 0, lost: 0 };
   const live = !json && io.stdout.isTTY === true && io.env.CI === undefined ? await import('../views/run-live.js') : undefined;
   let output: RunOutput | undefined;
-  return withSignals(async (signal) => {
+  return withStops(io, async (signal) => {
     try {
       const result = await runPackage({
         package: pkg,
@@ -212,21 +217,47 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: str
   });
 }
 
+/** Write errors that mean the reader of stdout went away: a closed pipe, a hung-up terminal. */
+const CLOSED_OUTPUT = ['EPIPE', 'EIO'];
+
 /**
- * `withSignals` runs `fn` with SIGINT/SIGTERM turned into an abort (reason: the signal's
- * name) instead of killing the process, so the run can detach everything first.
+ * `withStops` runs `fn` with an abort signal that SIGINT/SIGTERM raise (reason: the signal's
+ * name) instead of killing the process, and that a closed stdout raises (reason
+ * `output-closed`), so the run can detach everything first. Any other write error on stdout
+ * stops the run too and is thrown once it has ended (`OUTPUT_FAILED`).
  */
-async function withSignals<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+async function withStops<T>(io: Io, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
+  const terminals = [0, 1, 2].filter((fd) => isatty(fd));
+  let failed: NodeJS.ErrnoException | undefined;
   const onSignal = (sig: NodeJS.Signals) => controller.abort(sig);
+  const onOutputError = (e: NodeJS.ErrnoException) => {
+    if (!CLOSED_OUTPUT.includes(e.code ?? '')) failed ??= e;
+    controller.abort('output-closed');
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Left on: a write that fails as the run winds down (the last flush, the end summary) must
+  // not crash the process, and a closed stderr leaves nowhere to report it.
+  io.stdout.on('error', onOutputError);
+  io.stderr.on('error', () => undefined);
   try {
-    return await fn(controller.signal);
+    const result = await fn(controller.signal);
+    if (failed) throw new EbpmError('OUTPUT_FAILED', `run: write stdout: ${failed.code ?? failed.message}`, { cause: failed, hint: 'free space or fix where stdout goes, then run again' });
+    return result;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Node 20 aborts at exit when it cannot restore a hung-up terminal's modes (nodejs/node#51519,
+    // fixed by #58200 after 20.x); it skips a descriptor that now names another file.
+    if (controller.signal.reason === 'output-closed') for (const fd of terminals) if (!isatty(fd)) reopenAsNull(fd);
   }
+}
+
+/** `reopenAsNull` makes `fd` refer to /dev/null: closed, it is the lowest free descriptor that open takes. */
+function reopenAsNull(fd: number): void {
+  closeSync(fd);
+  openSync('/dev/null', fd === 0 ? 'r' : 'w');
 }
 
 /**
@@ -252,8 +283,8 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
   const { runWasmPackage } = await import('../../services/run-wasm.js');
   // Lines still go out as they come, but a burst of them within one turn is one write.
   const stdout = coalesce(io.stdout);
-  const r = await withSignals((signal) =>
-    runWasmPackage({
+  const r = await withStops(io, async (signal) => {
+    const ended = await runWasmPackage({
       package: pkg,
       args: parsed.rest,
       env: flags.env,
@@ -266,8 +297,10 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
       onStdout: (line) => stdout.write(line + '\n'),
       onStderr: (line) => io.stderr.write(line + '\n'),
       ...(parsed.own.has('verbose') ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
-    }),
-  ).finally(() => stdout.flush());
+    }).finally(() => stdout.flush());
+    // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
+    return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;
+  });
   io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
   return r.exitCode;
 }
