@@ -9,7 +9,7 @@ import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
 
-export type { MapSpec } from './maps.js';
+export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
 
 /** A global variable in `.rodata`, `.data`, `.bss` or a custom `.rodata.*`/`.data.*`/`.bss.*` section. */
@@ -77,7 +77,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
   const extSec = elf.sections.find((s) => s.name === '.BTF.ext');
   const btfExt = btf === null || btfSec === undefined || extSec === undefined ? null : parseBtfExt(extSec.data, btf, btfStrings(btfSec.data));
   const programs = readPrograms(elf);
-  const maps = [...readBtfMaps(elf, btf), ...readLegacyMaps(elf)];
+  const maps = [...readBtfMaps(elf, btf, programs), ...readLegacyMaps(elf)];
   const data = btf === null ? [] : readGlobals(elf, btf);
   const globals = data.filter((g) => !g.name.startsWith(EXPORT_MARKER));
   const markers = data.filter((g) => g.name.startsWith(EXPORT_MARKER));

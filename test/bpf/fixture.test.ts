@@ -38,9 +38,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the BTF-kinds fixture'
   it('reads BTF-defined and legacy maps', () => {
     expect(spec.maps).toEqual([
       { name: 'samples', section: '.maps', type: 'array', keySize: 4, valueSize: 64, maxEntries: 4, flags: 128,
-        keyTypeId: spec.maps[0]!.keyTypeId, valueTypeId: findType(btf, 'struct', 'kt_sample')!.id, pinByName: true },
+        keyTypeId: spec.maps[0]!.keyTypeId, valueTypeId: findType(btf, 'struct', 'kt_sample')!.id, pinByName: true, mapExtra: 0n, inner: null, initialValues: [] },
       { name: 'old_counts', section: 'maps', type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 16, flags: 0,
-        keyTypeId: null, valueTypeId: null, pinByName: false },
+        keyTypeId: null, valueTypeId: null, pinByName: false, mapExtra: 0n, inner: null, initialValues: [] },
     ]);
     expect(typeName(btf, spec.maps[0]!.keyTypeId!)).toBe('__u32');
   });

@@ -1,11 +1,15 @@
-// Mutation fuzzing of parseObject on the real example objects: byte flips, truncations and u32
-// overwrites aimed at the ELF header, section headers, BTF, relocation tables and .BTF.ext.
+// Mutation fuzzing of parseObject on the real example objects and the map fixtures (map-in-map,
+// prog array slots, map_extra): byte flips, truncations and u32 overwrites aimed at the ELF
+// header, section headers, BTF, relocation tables and .BTF.ext. The cases are shared out over
+// the objects, so more objects do not mean a longer run.
 // Every case must parse or throw EbpmError with a BPF_*/BTF_* code. The PRNG is seeded, so a
 // failure names its seed and case number and reproduces with FUZZ_SEED=<seed>.
+import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { isEbpmError } from '../../src/core/errors.js';
 import { parseElf } from '../../src/bpf/elf.js';
 import { parseObject } from '../../src/bpf/object.js';
+import { compileBpf } from '../../src/build/toolchain.js';
 import { EXAMPLES, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -75,6 +79,10 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject under mutation', () => {
     for (const e of EXAMPLES) {
       const bytes = await exampleObject(e);
       targets.push({ name: e, bytes, regions: regionsOf(bytes) });
+    }
+    for (const f of ['maps', 'map-extra']) {
+      const bytes = await compileBpf(new URL(`fixtures/${f}.bpf.c`, import.meta.url).pathname, join(process.env.EBPM_TEST_ROOT!, `fuzz-${f}.bpf.o`), { env: process.env });
+      targets.push({ name: f, bytes, regions: regionsOf(bytes) });
     }
   }, 120_000);
 
