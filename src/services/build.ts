@@ -1,7 +1,8 @@
 /**
  * `ebpm build`: build a package directory and write it to `<dir>/out/` as an OCI image layout
- * tagged with its version and `latest`. The layout is written in a temporary sibling and renamed
- * into place, so a failed build leaves `out/` as it was (registry-spec/package-v1.md §2).
+ * tagged with its version and, unless it is a pre-release, `latest`. The layout is written in a
+ * temporary sibling and renamed into place, so a failed build leaves `out/` as it was
+ * (registry-spec/package-v1.md §2).
  */
 import { chmod, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,7 @@ import type { Descriptor } from '../core/oci.js';
 import { withContext } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { versionTag } from '../package/version.js';
+import { movesLatest, versionTag } from '../package/version.js';
 import { INGEST_DIR, OciLayout } from '../store/layout.js';
 
 export interface BuildRequest {
@@ -61,7 +62,8 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
       // root, a run under sudo), so it gets the mode of any directory.
       await chmod(staging, 0o755);
       const layout = await OciLayout.open(staging);
-      const tags = [tag, 'latest'];
+      // A fresh layout holds no other version: `latest` names this one unless it is a pre-release.
+      const tags = movesLatest(built.metadata.version, []) ? [tag, 'latest'] : [tag];
       for (const t of tags) await copy(store, tag, layout, t);
       await rmdir(join(staging, INGEST_DIR)).catch(() => undefined);
       await replaceDir(staging, out);

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { deflateSync } from 'node:zlib';
@@ -87,6 +87,41 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
     r = JSON.parse(t.out());
     expect(r).toMatchObject({ format: 'eunomia', metadata: { name: 'sigsnoop', version: '0.3.0', description: 'signals' } });
     expect(r.metadata.objects[0].parameters[0]).toMatchObject({ name: 'filtered_pid', description: 'filter by pid', flag: { long: 'pid', short: 'p' } });
+  });
+
+  it('tags a pre-release with its version only: latest follows stable versions', async () => {
+    cpSync(join(REPO, 'examples', 'opensnoop'), join(root, 'rc'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(root, 'rc', 'ebpm.json'), 'utf8'));
+    writeFileSync(join(root, 'rc', 'ebpm.json'), JSON.stringify({ ...manifest, version: '2.1.0-rc.1' }));
+    const t = io(root);
+    expect(await main(['build', 'rc', '--json'], t.io)).toBe(0);
+    const r = JSON.parse(t.out());
+    expect(r.tags).toEqual(['2.1.0-rc.1']);
+    const index = JSON.parse(readFileSync(join(root, 'rc', 'out', 'index.json'), 'utf8'));
+    expect(index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [m.digest, m.annotations['org.opencontainers.image.ref.name']])).toEqual([[r.digest, '2.1.0-rc.1']]);
+    const i = io(root);
+    expect(await main(['inspect', 'rc/out', '--json'], i.io)).toBe(0);
+    expect(JSON.parse(i.out())).toMatchObject({ digest: r.digest, metadata: { version: '2.1.0-rc.1' } });
+  });
+
+  it('builds a package with map-in-map, an initialised prog array and a bloom filter', async () => {
+    mkdirSync(join(root, 'maps'));
+    cpSync(join(REPO, 'test', 'bpf', 'fixtures', 'maps.bpf.c'), join(root, 'maps', 'maps.bpf.c'));
+    writeFileSync(join(root, 'maps', 'ebpm.json'), JSON.stringify({ name: 'maps', version: '1.0.0', license: 'GPL' }));
+    const t = io(root);
+    expect(await main(['build', 'maps'], t.io)).toBe(0);
+    const i = io(root);
+    expect(await main(['inspect', 'maps/out'], i.io)).toBe(0);
+    expect(i.out()).toContain([
+      '  maps:',
+      '    inner_a: array key 4 value 8 max 1',
+      '    inner_b: array key 4 value 8 max 1',
+      '    outer_array: array_of_maps key 4 value 4 max 4',
+      '    jumps: prog_array key 4 value 4 max 3',
+      '    seen: bloom_filter key 0 value 4 max 64',
+      '    outer_hash: hash_of_maps key 8 value 4 max 8',
+      '',
+    ].join('\n'));
   });
 
   it('fails with one typed line and a hint', async () => {
