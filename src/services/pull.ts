@@ -12,11 +12,12 @@
  * the signatures once, for the trust check and the store alike. The store is only tagged once
  * the whole graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
  */
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor } from '../core/oci.js';
 import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
 import type { OciLayout } from '../store/layout.js';
+import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
 import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
@@ -98,11 +99,21 @@ export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req
   // The trust policy first (signatures read at the registry): a refused package is never stored.
   let found: FoundSignatures | undefined;
   const trust = await admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
-  const stats = await copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+  const copyIn = () => copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+  let stats = await copyIn();
   if (!upToDate) {
     const source = `${r.ref.registry}/${r.ref.repository}@${r.descriptor.digest}`;
     const entry: Descriptor = { ...r.descriptor, annotations: { [ANNOTATION_EBPM_PULLED_AT]: new Date().toISOString(), [ANNOTATION_EBPM_SOURCE]: source } };
-    await store.tag(entry, r.storeRef);
+    try {
+      await store.tag(entry, r.storeRef);
+    } catch (e) {
+      if (!isCode(e, 'GRAPH_INCOMPLETE')) throw e;
+      // The store held the manifest without all of its graph (a blob lost outside ebpm), so the
+      // copy skipped it: remove what is broken, and the copy again is an ordinary one.
+      await dropBroken(store, [r.descriptor]);
+      stats = await copyIn();
+      await store.tag(entry, r.storeRef);
+    }
   }
   // Stored under this name with a decision current under this policy: its signatures were
   // stored with it, so a re-pull asks the registry for nothing more than the manifest.

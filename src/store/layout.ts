@@ -37,6 +37,9 @@ import { SELF, withLock, type LockOptions } from './lock.js';
  *   fsynced, made read-only and renamed into place, so a blob's bytes always match its name;
  * - `index.json` is replaced atomically (temp + fsync + rename) under an inter-process lock,
  *   re-read inside the lock (read-modify-write);
+ * - a manifest or index is written only after its children (copyGraph's order), so a manifest
+ *   held means its whole graph is held and a copy skips it, graph and all; maintenance that
+ *   removes a blob removes the manifests above it too (maintenance.ts: prune, `verifyStore`, `dropBroken`);
  * - an index entry is written only once its whole graph is present, so entries never point at
  *   missing blobs. Tags are `org.opencontainers.image.ref.name` annotations; referrer manifests
  *   (with a `subject`) get untagged entries so they can be found; ebpm's per-tag metadata is

@@ -31,6 +31,11 @@ export interface VerifyStats {
   verifiedBlobs: number;
   /** Digests of blobs whose bytes did not match their name, removed. */
   corruptBlobs: string[];
+  /**
+   * Manifests and indexes whose graph lost a blob, removed as well: a manifest held means its
+   * whole graph is held (copies skip it), so pulling one of them again copies what is missing.
+   */
+  brokenManifests: string[];
   /** Files under `blobs/` that are not named like a digest, removed. */
   strayFiles: string[];
   /** Index entries whose graph was incomplete, dropped: pull them again. */
@@ -51,18 +56,22 @@ const ANONYMOUS_TEMP_MS = 60 * 60 * 1000;
 type Step = (layout: OciLayout, stats: VerifyStats, scratch: Scratch) => Promise<void>;
 interface Scratch {
   bad: string[];
+  /** Every intact blob that reads as a manifest or index (by its `mediaType`), tagged or not. */
+  nodes: Descriptor[];
   referrers: Descriptor[];
 }
 
 /**
  * `verifyStore` checks and repairs a layout: clean dead writers' temp files, re-hash every blob
- * (removing corrupt ones), drop index entries whose graph is incomplete, re-list orphaned
- * referrers, and make blobs read-only. Safe to run beside writers: removals happen under the store lock.
+ * (removing corrupt ones, and the manifests whose graph that broke), drop index entries whose
+ * graph is incomplete, re-list orphaned referrers, and make blobs read-only. Safe to run beside
+ * writers: removals happen under the store lock.
  */
 export async function verifyStore(layout: OciLayout): Promise<VerifyStats> {
   const stats: VerifyStats = {
     verifiedBlobs: 0,
     corruptBlobs: [],
+    brokenManifests: [],
     strayFiles: [],
     droppedEntries: [],
     adoptedReferrers: 0,
@@ -70,7 +79,7 @@ export async function verifyStore(layout: OciLayout): Promise<VerifyStats> {
     fixedPerms: 0,
     steps: [],
   };
-  const scratch: Scratch = { bad: [], referrers: [] };
+  const scratch: Scratch = { bad: [], nodes: [], referrers: [] };
   const steps: Step[] = [cleanTemp, rehashBlobs, checkIndex, adoptReferrers, fixPerms];
   for (const step of steps) {
     const t0 = performance.now();
@@ -115,9 +124,10 @@ async function rehashBlobs(layout: OciLayout, stats: VerifyStats, scratch: Scrat
       continue;
     }
     stats.verifiedBlobs++;
-    if (size <= MAX_MANIFEST_BYTES) {
-      const desc = referrerCandidate(digest, Buffer.concat(head));
-      if (desc !== undefined) scratch.referrers.push(desc);
+    const node = size <= MAX_MANIFEST_BYTES ? nodeCandidate(digest, Buffer.concat(head)) : undefined;
+    if (node !== undefined) {
+      scratch.nodes.push(node.desc);
+      if (node.referrer) scratch.referrers.push(node.desc);
     }
   }
 }
@@ -133,8 +143,41 @@ async function checkIndex(layout: OciLayout, stats: VerifyStats, scratch: Scratc
       if (missing === undefined) kept.push(d);
       else stats.droppedEntries.push({ ref: d.annotations?.[ANNOTATION_REF_NAME], digest: d.digest, missing: missing.digest });
     }
+    stats.brokenManifests = await unlinkBroken(layout, [...manifests, ...scratch.nodes]);
     return { manifests: kept, result: undefined };
   });
+}
+
+/**
+ * `dropBroken` restores, under the store lock, the invariant copies rely on over the graphs of
+ * `roots`: a manifest or index held whose graph is incomplete (a blob lost outside ebpm) is
+ * removed, so that copying it again is an ordinary copy instead of a skip. Returns their digests.
+ */
+export async function dropBroken(layout: OciLayout, roots: Descriptor[]): Promise<string[]> {
+  return layout.updateIndex(async (manifests) => ({ manifests, result: await unlinkBroken(layout, roots) }));
+}
+
+/** `unlinkBroken` removes every manifest or index held in the graphs of `roots` whose own graph is incomplete; the caller holds the lock. */
+async function unlinkBroken(layout: OciLayout, roots: Descriptor[]): Promise<string[]> {
+  const whole = new Map<string, boolean>();
+  const removed: string[] = [];
+  const check = async (d: Descriptor): Promise<boolean> => {
+    const known = whole.get(d.digest);
+    if (known !== undefined) return known;
+    let ok = await layout.exists(d);
+    if (ok && isGraphNode(d)) {
+      const node = await layout.node(d).catch(() => undefined);
+      // Every child is checked, not only up to the first missing one: broken nodes below are removed too.
+      let complete = node !== undefined;
+      for (const c of node?.children ?? []) complete = (await check(c)) && complete;
+      if (!complete && (await unlink(layout.blobPath(d.digest)).then(() => true, () => false))) removed.push(d.digest);
+      ok = complete;
+    }
+    whole.set(d.digest, ok);
+    return ok;
+  };
+  for (const r of roots) await check(r);
+  return removed.sort();
 }
 
 async function adoptReferrers(layout: OciLayout, stats: VerifyStats, scratch: Scratch): Promise<void> {
@@ -155,14 +198,14 @@ async function fixPerms(layout: OciLayout, stats: VerifyStats): Promise<void> {
   }
 }
 
-/** A verified blob that is a manifest or index with a `subject` might be a referrer that lost its entry. */
-function referrerCandidate(digest: string, bytes: Uint8Array): Descriptor | undefined {
+/** A verified blob whose `mediaType` says manifest or index is a graph node; one with a `subject` might be a referrer that lost its entry. */
+function nodeCandidate(digest: string, bytes: Uint8Array): { desc: Descriptor; referrer: boolean } | undefined {
   if (bytes[0] !== 0x7b) return undefined;
   const parsed = decodeJson(bytes);
-  if (parsed === undefined || !isObject(parsed.value) || parsed.value.subject === undefined) return undefined;
+  if (parsed === undefined || !isObject(parsed.value)) return undefined;
   const mt = parsed.value.mediaType;
   if (typeof mt !== 'string' || !(isManifestType(mt) || isIndexType(mt))) return undefined;
-  return { mediaType: mt, digest, size: bytes.byteLength };
+  return { desc: { mediaType: mt, digest, size: bytes.byteLength }, referrer: parsed.value.subject !== undefined };
 }
 
 async function listBlobs(layout: OciLayout): Promise<{ digest: string; path: string }[]> {

@@ -1,16 +1,16 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
 import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes } from '../../src/core/oci.js';
-import { copy } from '../../src/content/copy.js';
+import { copy, copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
 import { fetchAll, pushBytes } from '../../src/content/storage.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { processStart } from '../../src/store/lock.js';
-import { list, prune, remove, verifyStore } from '../../src/store/maintenance.js';
+import { dropBroken, list, prune, remove, verifyStore } from '../../src/store/maintenance.js';
 import { describeWith } from '../helpers/prereq.js';
 import { LAYER_TYPE, SIGNATURE_TYPE, caught, pushArtifact } from '../content/fixtures.js';
 
@@ -171,6 +171,7 @@ describe('store maintenance', () => {
     expect({ ...stats, steps: stats.steps.map((s) => s.name) }).toEqual({
       verifiedBlobs: 4,
       corruptBlobs: [a.layers[0]!.digest],
+      brokenManifests: [a.manifest.digest],
       strayFiles: ['sha256:not-a-digest'],
       droppedEntries: [{ ref: 'a:1', digest: a.manifest.digest, missing: a.layers[0]!.digest }],
       adoptedReferrers: 0,
@@ -181,6 +182,45 @@ describe('store maintenance', () => {
     expect(await l.tags()).toEqual(['b:1']);
     const again = await verifyStore(l);
     expect([again.corruptBlobs, again.droppedEntries, again.cleanedTemp, again.fixedPerms]).toEqual([[], [], 0, 0]);
+  });
+
+  it('verify removes every manifest and index above a corrupt blob, tagged or not, so that a copy restores them', async () => {
+    const dir = fresh();
+    const l = await OciLayout.open(dir);
+    const mem = new MemoryStore();
+    const a = await pushArtifact(mem, ['stays', 'will rot']);
+    const orphan = await pushArtifact(mem, ['will rot', 'orphan']);
+    const index = await pushBytes(mem, MEDIA_TYPE_IMAGE_INDEX, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [a.manifest] })));
+    await mem.tag(index, 'i:1');
+    await copy(mem, 'i:1', l, 'i:1');
+    await copyGraph(mem, l, orphan.manifest);
+    const rotten = a.layers[1]!.digest;
+    const path = join(dir, 'blobs', 'sha256', rotten.slice(7));
+    chmodSync(path, 0o644);
+    writeFileSync(path, 'will rut');
+    const stats = await verifyStore(l);
+    expect([stats.corruptBlobs, stats.brokenManifests, stats.droppedEntries]).toEqual([
+      [rotten],
+      [index.digest, a.manifest.digest, orphan.manifest.digest].sort(),
+      [{ ref: 'i:1', digest: index.digest, missing: rotten }],
+    ]);
+    expect(await Promise.all([a.layers[0]!, orphan.layers[1]!, EMPTY_DESCRIPTOR].map((d) => l.exists(d)))).toEqual([true, true, true]);
+    // Copying again is an ordinary copy: what was removed comes back, the rest is skipped.
+    const stats2 = await copyGraph(mem, l, index);
+    expect([stats2.copied, stats2.skipped]).toEqual([3, 2]);
+    await l.tag(index, 'i:1');
+    expect(await l.missingFrom(index)).toBeUndefined();
+  });
+
+  it('dropBroken removes what lost a blob outside ebpm, and only that', async () => {
+    const dir = fresh();
+    const l = await OciLayout.open(dir);
+    const a = await pushArtifact(l, ['lost', 'kept']);
+    const b = await pushArtifact(l, ['kept']);
+    unlinkSync(join(dir, 'blobs', 'sha256', a.layers[0]!.digest.slice(7)));
+    expect(await dropBroken(l, [a.manifest, b.manifest])).toEqual([a.manifest.digest]);
+    expect([await l.exists(a.manifest), await l.exists(a.layers[1]!), await l.exists(b.manifest)]).toEqual([false, true, true]);
+    expect(await dropBroken(l, [a.manifest, b.manifest])).toEqual([]);
   });
 });
 
