@@ -100,6 +100,39 @@ const CODE_ERRNO: Readonly<Record<string, number>> = {
   PERMISSION_DENIED: 1, KERNEL_NO_TRACEPOINT: 2, KERNEL_UNSUPPORTED: 95,
 };
 
+/** A guest's poll callback, `int (*)(void *ctx, void *data, size_t size)`. */
+type Callback = (ctx: number, data: number, size: number) => unknown;
+
+/**
+ * Imports one function of type (i32, i32, i32) -> i32. Instantiating it with a Wasm function of
+ * any other type is a LinkError (JS API §"read the imports"): the one exact type check the JS API
+ * offers, where `length` counts only parameters and i64 ones fail at the call.
+ */
+const CALLBACK_PROBE = new WebAssembly.Module(Uint8Array.of(
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+  0x01, 0x08, 0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, // type section: (i32 i32 i32) -> i32
+  0x02, 0x07, 0x01, 0x01, 0x6d, 0x01, 0x66, 0x00, 0x00, // import section: "m" "f" func type 0
+));
+/** Functions that passed the probe; `Table.get` returns the same object for the same entry. */
+const callbacks = new WeakSet<Callback>();
+
+/**
+ * `isCallback` tells whether `fn` (a table entry or an export: a Wasm function, or a host
+ * function the guest put in its table, which the table wraps with its declared type) has
+ * exactly the callback's type.
+ */
+function isCallback(fn: unknown): fn is Callback {
+  if (typeof fn !== 'function') return false;
+  if (callbacks.has(fn as Callback)) return true;
+  try {
+    new WebAssembly.Instance(CALLBACK_PROBE, { m: { f: fn } });
+  } catch {
+    return false;
+  }
+  callbacks.add(fn as Callback);
+  return true;
+}
+
 function errnoOf(e: unknown): number {
   const err = e as { errno?: unknown; code?: unknown; data?: { errno?: unknown } };
   for (const n of [err?.errno, err?.data?.errno]) if (typeof n === 'number' && n !== 0) return Math.abs(n);
@@ -292,7 +325,7 @@ export class WasmBpfHost {
     }
   }
 
-  private tableCallback(index: number): (ctx: number, data: number, size: number) => unknown {
+  private tableCallback(index: number): Callback {
     const table = this.exported('__indirect_function_table', WebAssembly.Table);
     let fn: unknown;
     try {
@@ -300,22 +333,22 @@ export class WasmBpfHost {
     } catch {
       fn = undefined;
     }
-    if (typeof fn !== 'function' || fn.length !== 3) {
+    if (!isCallback(fn)) {
       throw new EbpmError('WASM_BAD_CALLBACK', `wasm_bpf_buffer_poll: callback ${index} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`, {
         hint: 'pass a C function pointer `int (*)(void *ctx, void *data, size_t size)`',
       });
     }
-    return fn as (ctx: number, data: number, size: number) => unknown;
+    return fn;
   }
 
-  private goCallback(): (ctx: number, data: number, size: number) => unknown {
+  private goCallback(): Callback {
     const fn = this.instance?.exports[GO_CALLBACK];
-    if (typeof fn !== 'function') {
-      throw new EbpmError('WASM_BAD_CALLBACK', `callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "${GO_CALLBACK}"`, {
+    if (!isCallback(fn)) {
+      throw new EbpmError('WASM_BAD_CALLBACK', `callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "${GO_CALLBACK}" as a function (i32, i32, i32) -> i32`, {
         hint: 'TinyGo guests export go-callback(ctx, data, size) for the host to call',
       });
     }
-    return fn as (ctx: number, data: number, size: number) => unknown;
+    return fn;
   }
 
   private reader(entry: ObjectEntry, fd: number, handle: bigint): Reader {
@@ -330,7 +363,7 @@ export class WasmBpfHost {
     return r;
   }
 
-  private poll(handle: bigint, fd: number, ctx: number, data: number, maxSize: number, timeoutMs: number, callback: (ctx: number, data: number, size: number) => unknown): number {
+  private poll(handle: bigint, fd: number, ctx: number, data: number, maxSize: number, timeoutMs: number, callback: Callback): number {
     const entry = this.entry(handle);
     const r = this.reader(entry, fd, handle);
     if (maxSize <= 0) throw new HostErrno(Errno.EINVAL, `max_size ${maxSize} must be positive`);

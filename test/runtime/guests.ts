@@ -1,5 +1,7 @@
 // WAT guests for the wasm-bpf host: one template with the six imports, a poll callback that
 // prints each record's bytes and truncated size, and a `$num` that prints an i32 per line.
+// Table entries: 1 the callback, 2 a function of one parameter, 3 a callback that fails, 4 a
+// function of three i64 parameters (a callback of the wrong type).
 import { watBytes } from './helpers.js';
 
 export interface GuestOptions {
@@ -11,8 +13,8 @@ export interface GuestOptions {
   readonly i64MapOperate?: boolean;
   /** TinyGo variant: poll through callback-wrapper and export go-callback. */
   readonly tinygo?: boolean;
-  /** With tinygo: false leaves out the go-callback export. */
-  readonly goCallback?: boolean;
+  /** With tinygo: false leaves out the go-callback export; 'i64' exports one taking i64s. */
+  readonly goCallback?: boolean | 'i64';
   readonly pages?: number;
   /** Extra data segments or functions. */
   readonly extra?: string;
@@ -37,8 +39,8 @@ export function guestWat(o: GuestOptions): string {
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (memory (export "memory") ${pages})
-  (table (export "__indirect_function_table") 4 funcref)
-  (elem (i32.const 1) $cb $not_a_callback $cb_fail)
+  (table (export "__indirect_function_table") 5 funcref)
+  (elem (i32.const 1) $cb $not_a_callback $cb_fail $cb_i64)
   (data (i32.const ${A.NAME_PROG}) "wasm_adversary\\00")
   (data (i32.const ${A.NAME_RB}) "rb\\00")
   (data (i32.const ${A.NAME_KV}) "kv\\00")
@@ -70,7 +72,9 @@ export function guestWat(o: GuestOptions): string {
     (drop (call $cb (local.get $ctx) (local.get $data) (local.get $size)))
     (i32.const -5))
   (func $not_a_callback (param i32) (result i32) (i32.const 0))
-  ${o.tinygo && o.goCallback !== false ? '(func (export "go-callback") (param i32 i32 i32) (result i32) (call $cb (local.get 0) (local.get 1) (local.get 2)))' : ''}
+  (func $cb_i64 (param i64 i64 i64) (result i32) (i32.const 0))
+  ${o.tinygo && o.goCallback === 'i64' ? '(func (export "go-callback") (param i64 i64 i64) (result i32) (i32.const 0))' : ''}
+  ${o.tinygo && o.goCallback === undefined ? '(func (export "go-callback") (param i32 i32 i32) (result i32) (call $cb (local.get 0) (local.get 1) (local.get 2)))' : ''}
   (func $load_obj
     (global.set $obj (call $load (i32.const ${A.OBJ}) (i32.const ${obj.length})))
     (call $num (i32.wrap_i64 (global.get $obj))))

@@ -241,11 +241,25 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     expect(r.out).toEqual(['1', '-22', '-22', '-14']);
   });
 
-  it('ends the guest with WASM_BAD_CALLBACK when go-callback is missing', () => {
-    const r = run({ tinygo: true, goCallback: false, body: `${LOAD} (drop (call $gopoll (global.get $obj) ${rbFd} (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))` });
-    expect(r.error).toMatchObject({ code: 'WASM_BAD_CALLBACK', message: 'callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "go-callback"' });
-    expect(r.out).toEqual(['1']);
-    expect(r.objects[0]!.closed).toBe(1);
+  it('ends the guest with WASM_BAD_CALLBACK when go-callback is missing or of the wrong type', () => {
+    for (const goCallback of [false, 'i64'] as const) {
+      const r = run({ tinygo: true, goCallback, body: `${LOAD} (drop (call $gopoll (global.get $obj) ${rbFd} (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))` });
+      expect(r.error).toMatchObject({ code: 'WASM_BAD_CALLBACK', message: 'callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "go-callback" as a function (i32, i32, i32) -> i32' });
+      expect(r.out).toEqual(['1']);
+      expect(r.objects[0]!.closed).toBe(1);
+    }
+  });
+
+  it('ends the guest with WASM_BAD_CALLBACK for a table entry of the wrong type, before any record is taken', () => {
+    for (const fn of [2, 4, 5, 1000]) {
+      const r = run({ body: `${LOAD} ${poll(fn, 8)}` }, {}, (o) => {
+        o.maps.get('rb')!.batches = [[rec('one')]];
+      });
+      expect(r.error).toMatchObject({ code: 'WASM_BAD_CALLBACK', message: `wasm_bpf_buffer_poll: callback ${fn} is not a function (i32, i32, i32) -> i32 in __indirect_function_table` });
+      expect(r.out).toEqual(['1']);
+      expect(r.objects[0]!.closed).toBe(1);
+      expect(r.objects[0]!.maps.get('rb')!.batches).toEqual([[rec('one')]]);
+    }
   });
 });
 

@@ -97,13 +97,16 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'wasm-bpf host on t
     noneLoaded();
   });
 
-  it('ends a guest whose callback index is not a function, with its objects released', async () => {
-    const body = `${setup()} (drop (call $poll (global.get $obj) (call $fd (global.get $obj) (i32.const ${A.NAME_RB})) (i32.const 2) (i32.const 0) (i32.const ${A.DATA}) (i32.const 64) (i32.const 0)))`;
-    await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body })), name: 'cb', objects: 'any' })).rejects.toMatchObject({
-      code: 'WASM_BAD_CALLBACK',
-      message: 'wasm guest cb: wasm_bpf_buffer_poll: callback 2 is not a function (i32, i32, i32) -> i32 in __indirect_function_table',
-    });
-    noneLoaded();
+  it('ends a guest whose callback index is not a function or one of the wrong type, with its objects released', async () => {
+    // 2 takes one i32; 4 takes three i64s, which the host once called with numbers (a TypeError, reported as a bug).
+    for (const fn of [2, 4]) {
+      const body = `${setup()} (drop (call $poll (global.get $obj) (call $fd (global.get $obj) (i32.const ${A.NAME_RB})) (i32.const ${fn}) (i32.const 0) (i32.const ${A.DATA}) (i32.const 64) (i32.const 0)))`;
+      await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body })), name: 'cb', objects: 'any' })).rejects.toMatchObject({
+        code: 'WASM_BAD_CALLBACK',
+        message: `wasm guest cb: wasm_bpf_buffer_poll: callback ${fn} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`,
+      });
+      noneLoaded();
+    }
     const outOfTable = `${setup()} (drop (call $poll (global.get $obj) (call $fd (global.get $obj) (i32.const ${A.NAME_RB})) (i32.const 1000) (i32.const 0) (i32.const ${A.DATA}) (i32.const 64) (i32.const 0)))`;
     await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body: outOfTable })), name: 'cb', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_BAD_CALLBACK' });
     noneLoaded();
