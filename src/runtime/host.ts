@@ -166,12 +166,12 @@ export class WasmBpfHost {
         wasm_bpf_map_operate: (fd: number, cmd: number, key: number | bigint, value: number | bigint, next: number | bigint, flags: bigint) =>
           this.call('wasm_bpf_map_operate', () => this.mapOperate(fd, cmd, key, value, next, flags)),
         wasm_bpf_buffer_poll: (obj: bigint, fd: number, fn: number, ctx: number, data: number, max: number, timeout: number) =>
-          this.call('wasm_bpf_buffer_poll', () => this.poll(obj, fd, ctx, data, max, timeout, this.tableCallback(fn))),
+          this.call('wasm_bpf_buffer_poll', () => this.poll(obj, fd, ctx, data, max, timeout, () => this.tableCallback(fn))),
         wasm_close_bpf_object: (obj: bigint) => this.call('wasm_close_bpf_object', () => this.closeObject(obj)),
       },
       [CALLBACK_WRAPPER]: {
         wasm_bpf_buffer_poll: (obj: bigint, fd: number, ctx: number, data: number, max: number, timeout: number) =>
-          this.call('wasm_bpf_buffer_poll', () => this.poll(obj, fd, ctx, data, max, timeout, this.goCallback())),
+          this.call('wasm_bpf_buffer_poll', () => this.poll(obj, fd, ctx, data, max, timeout, () => this.goCallback())),
       },
     };
   }
@@ -363,9 +363,11 @@ export class WasmBpfHost {
     return r;
   }
 
-  private poll(handle: bigint, fd: number, ctx: number, data: number, maxSize: number, timeoutMs: number, callback: Callback): number {
+  /** Forged handles and fds get -EBADF before the callback is looked at: only a real poll can break the ABI. */
+  private poll(handle: bigint, fd: number, ctx: number, data: number, maxSize: number, timeoutMs: number, resolveCallback: () => Callback): number {
     const entry = this.entry(handle);
     const r = this.reader(entry, fd, handle);
+    const callback = resolveCallback();
     if (maxSize <= 0) throw new HostErrno(Errno.EINVAL, `max_size ${maxSize} must be positive`);
     const dataPtr = guestPointer(data);
     this.memory.view(dataPtr, maxSize);

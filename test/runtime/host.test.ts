@@ -241,6 +241,20 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     expect(r.out).toEqual(['1', '-22', '-22', '-14']);
   });
 
+  it('answers a forged handle or fd with -EBADF before looking at the callback', () => {
+    const forged = (obj: string, fd: string, fn: number) =>
+      `(call $num (call $poll ${obj} ${fd} (i32.const ${fn}) (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))`;
+    const body = `${LOAD} (drop ${rbFd})
+      ${forged('(i64.const 99)', '(i32.const 3)', 2)} ${forged('(i64.const 99)', '(i32.const 3)', 1000)}
+      ${forged('(global.get $obj)', '(i32.const 77)', 4)} ${forged('(global.get $obj)', '(i32.const 3)', 1)}`;
+    const r = run({ body }, {}, (o) => {
+      o.maps.get('rb')!.batches = [[rec('one')]];
+    });
+    expect(r.error).toBeUndefined();
+    expect(r.out).toEqual(['1', '-9', '-9', '-9', 'one3', '1']);
+    expect(r.log).toEqual(['wasm_bpf_buffer_poll: unknown object handle 99', 'wasm_bpf_buffer_poll: unknown object handle 99', 'wasm_bpf_buffer_poll: fd 77 is not a map of this guest']);
+  });
+
   it('ends the guest with WASM_BAD_CALLBACK when go-callback is missing or of the wrong type', () => {
     for (const goCallback of [false, 'i64'] as const) {
       const r = run({ tinygo: true, goCallback, body: `${LOAD} (drop (call $gopoll (global.get $obj) ${rbFd} (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))` });
