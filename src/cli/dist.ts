@@ -67,7 +67,7 @@ export async function isLocalPath(cwd: string, arg: string): Promise<boolean> {
   return explicitPath(arg) || (await exists(arg)) || (colon > 0 && (await exists(arg.slice(0, colon))));
 }
 
-/** `valuesOrThrow` throws the first rejection among `outcomes` (after the successes were reported), else returns the values. */
+/** `valuesOrThrow` throws the first rejection among `outcomes`, else returns the values. */
 export function valuesOrThrow<R>(outcomes: readonly PromiseSettledResult<R>[]): R[] {
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed !== undefined) throw failed.reason;

@@ -15,6 +15,8 @@ export function exitCodeFor(e: unknown): number {
   return 1;
 }
 
+const BUG_HINT = 'this is a bug in ebpm; please report it with the output of EBPM_DEBUG=1';
+
 /** `formatError` renders an error as one line plus a hint; bugs also get their stack. */
 export function formatError(e: unknown, debug: boolean): string {
   if (isEbpmError(e) && e.code !== 'INTERNAL') {
@@ -24,5 +26,16 @@ export function formatError(e: unknown, debug: boolean): string {
     return lines.join('\n');
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  return [`error: ${err.message}`, 'hint: this is a bug in ebpm; please report it with the output of EBPM_DEBUG=1', err.stack ?? ''].join('\n').trimEnd();
+  return [`error: ${err.message}`, `hint: ${BUG_HINT}`, err.stack ?? ''].join('\n').trimEnd();
+}
+
+/** `ErrorJson` is a failure as `--json` reports it on stdout; a bug is code `INTERNAL`. */
+export interface ErrorJson {
+  readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
+}
+
+/** `errorJson` is the one JSON object a command run with `--json` prints on stdout when it fails. */
+export function errorJson(e: unknown): ErrorJson {
+  if (isEbpmError(e) && e.code !== 'INTERNAL') return { error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
+  return { error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), hint: BUG_HINT } };
 }

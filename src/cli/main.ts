@@ -1,4 +1,4 @@
-import { formatError, exitCodeFor } from './errors.js';
+import { errorJson, exitCodeFor, formatError } from './errors.js';
 import type { Command, Io } from './command.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
@@ -88,6 +88,15 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
     return await cmd.run(rest, io);
   } catch (e) {
     io.stderr.write(formatError(e, io.env.EBPM_DEBUG === '1') + '\n');
+    // Commands print their JSON only on success, so stdout holds one object either way; one
+    // line, so that it also ends the JSON lines of `ebpm run --json`.
+    if (wantsJson(rest)) io.stdout.write(`${JSON.stringify(errorJson(e))}\n`);
     return exitCodeFor(e);
   }
+}
+
+/** `wantsJson` tells whether `--json` is among the command's own flags (before `--`, after which a Wasm guest's arguments start). */
+function wantsJson(args: readonly string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
 }

@@ -189,4 +189,26 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     ]);
     writeConfig(sb, {});
   });
+
+  it('fails with --json as one JSON object on stdout, with the same exit codes', async () => {
+    const missing = join(sb.root, 'missing');
+    const nameUnknown = { code: 'NAME_UNKNOWN', message: 'pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing', hint: 'no such repository on local.invalid; check the name, or push to create it' };
+    const cases: [string[], number, { code: string; message: string; hint?: string }][] = [
+      [['pull', 'nosuch'], 1, nameUnknown],
+      // One of several failing: the successes are not printed as a second document.
+      [['pull', 'gamma', 'nosuch'], 1, nameUnknown],
+      [['pull', 'sigsnoop', '--pull', 'sometimes'], 2, { code: 'USAGE', message: '--pull "sometimes": not a pull policy', hint: 'use --pull always, missing or never' }],
+      [['push', missing], 1, { code: 'NOT_FOUND', message: `push ${missing}: ${missing}: neither a package directory (ebpm.json) nor an OCI layout`, hint: 'run ebpm push in a package directory, or give the path of one or of a built layout' }],
+      [['ls', 'extra'], 2, { code: 'USAGE', message: 'ls: takes no arguments', hint: 'usage: ebpm ls [--json]' }],
+      [['rm', 'nosuch:1.0.0'], 1, { code: 'NOT_STORED', message: 'rm nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store', hint: 'see what is stored with `ebpm ls`, or pull it first' }],
+      [['tag', 'nosuch:1.0.0', 'other'], 1, { code: 'NOT_STORED', message: 'tag nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store', hint: 'see what is stored with `ebpm ls`, or pull it first' }],
+      [['search'], 2, { code: 'USAGE', message: 'search: expected one search term', hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]' }],
+      [['verify', 'a', 'b'], 2, { code: 'USAGE', message: 'verify: expected at most one reference', hint: 'usage: ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]' }],
+    ];
+    for (const [args, code, error] of cases) {
+      const r = await ebpm([...args, '--json'], sb.env);
+      expect({ args, code: r.code, out: JSON.parse(r.out) as unknown, lines: r.out.split('\n').length }).toEqual({ args, code, out: { error }, lines: 2 });
+      expect(r.err.split('\n')[0]).toBe(`error: ${error.message}`);
+    }
+  });
 });

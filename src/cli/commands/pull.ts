@@ -19,9 +19,9 @@ const cmd: Command = {
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
     for (const r of done) if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);
-    if (values.json) writeJson(io, positionals.length === 1 ? done[0] : done);
-    else writeLines(io, done.map(pullLine));
-    valuesOrThrow(outcomes);
+    if (!values.json) writeLines(io, done.map(pullLine));
+    const results = valuesOrThrow(outcomes);
+    if (values.json) writeJson(io, positionals.length === 1 ? results[0] : results);
     return 0;
   },
 };

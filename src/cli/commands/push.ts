@@ -24,8 +24,7 @@ const cmd: Command = {
       pushAll(ctx, paths.map((path) => ({ path: resolve(io.cwd, path), force: values.force, ...(sign ? { sign } : {}), ...(values.to !== undefined ? { destination: values.to } : {}), ...(onEvent ? { onEvent } : {}) }))),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-    if (values.json) writeJson(io, paths.length === 1 ? done[0] : done);
-    else {
+    if (!values.json) {
       writeLines(io, done.flatMap((r) => [
         r.unchanged ? `${r.reference} is up to date (${r.digest})` : `pushed ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`,
         ...(r.tags.length > 0 ? [`tags: ${r.tags.join(', ')}`] : []),
@@ -33,7 +32,8 @@ const cmd: Command = {
       ]));
     }
     for (const r of done) if (r.indexError !== undefined) io.stderr.write(`warning: search index not updated: ${r.indexError}\n`);
-    valuesOrThrow(outcomes);
+    const results = valuesOrThrow(outcomes);
+    if (values.json) writeJson(io, paths.length === 1 ? results[0] : results);
     return 0;
   },
 };
