@@ -1,17 +1,20 @@
 import { isEbpmError } from '../core/errors.js';
 
+/** The kernel's refusals besides the `KERNEL_*` codes: what src/bpf/loader-errors.ts makes of a failed load or attach. */
+const KERNEL_REFUSALS: ReadonlySet<string> = new Set(['PERMISSION_DENIED', 'VERIFIER_REJECTED', 'LOAD_FAILED', 'ATTACH_NEEDS_TARGET', 'ATTACH_TARGET_NOT_FOUND']);
+
 /**
  * Exit codes, documented in the README:
  * 0 success; 1 a failure the user can fix (the message says which); 2 bad usage (flags,
  * arguments, references); 3 refused by trust policy or signature verification;
- * 4 the kernel refused (verifier, missing feature, permissions); 70 a bug in ebpm.
+ * 4 the kernel refused (verifier, missing feature, permissions, load or attach); 70 a bug in ebpm.
  */
 export function exitCodeFor(e: unknown): number {
   if (!isEbpmError(e)) return 70;
   if (e.code === 'INTERNAL') return 70;
   if (e.code === 'USAGE' || e.code === 'INVALID_REFERENCE' || e.code === 'INVALID_PARAMETER') return 2;
   if (e.code.startsWith('TRUST_') || e.code.startsWith('SIGNATURE_')) return 3;
-  if (e.code.startsWith('KERNEL_') || e.code === 'VERIFIER_REJECTED' || e.code === 'PERMISSION_DENIED') return 4;
+  if (e.code.startsWith('KERNEL_') || KERNEL_REFUSALS.has(e.code)) return 4;
   return 1;
 }
 
