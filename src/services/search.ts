@@ -6,13 +6,14 @@
  * - stale: one HEAD of the index tag; an unchanged digest keeps the cached entries;
  * - cold or changed: one manifest GET and one blob GET.
  * A registry without an index is walked instead (catalog, then tags and manifest and config per
- * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way.
+ * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way. A location that
+ * fails leaves the others' hits standing; an unreachable one answers from its cache, however old.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatLocation, type RegistryLocation } from '../core/config.js';
-import { withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { ANNOTATION_DESCRIPTION, ANNOTATION_VERSION, MAX_MANIFEST_BYTES, isManifestType, parseManifest } from '../core/oci.js';
 import { cacheDir } from '../core/paths.js';
@@ -20,7 +21,7 @@ import { pickVersion, tagToVersion } from '../core/reference.js';
 import { fetchAll } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, isEbpmManifest, parseMetadataBlob } from '../package/artifact.js';
 import type { Context, RegistryHost } from './context.js';
-import { isMissing } from './resolve.js';
+import { isMissing, isOffline } from './resolve.js';
 import { decodeIndex, INDEX_REPOSITORY, indexRepositoryOf, readIndexArtifact, resolveIndexDigest, writeIndexArtifact, type IndexEntry } from './search-index.js';
 
 /** How long a cached index is used without asking the registry (a push shows up within this). */
@@ -50,31 +51,66 @@ export interface SearchHit {
   readonly reference: string;
 }
 
-/** How each location was answered: from the cache alone, by checking the index, by reading it, or by walking. */
-export type SearchSource = 'cache' | 'checked' | 'index' | 'walk';
+/**
+ * How each location was answered: from the cache alone, by checking the index, by reading it, by
+ * walking, or (`stale`) from the cache because the registry could not be reached.
+ */
+export type SearchSource = 'cache' | 'checked' | 'index' | 'walk' | 'stale';
+
+/** `SearchFailure` is a location that failed: its packages are left out, or come from its cache when `cachedAt` is set. */
+export interface SearchFailure {
+  readonly location: string;
+  readonly code: string;
+  /** One line: `search <location>: …`. */
+  readonly message: string;
+  /** When the cached index that answered instead was last checked (ISO 8601). */
+  readonly cachedAt?: string;
+}
 
 export interface SearchResult {
   readonly hits: readonly SearchHit[];
   readonly sources: readonly { readonly location: string; readonly source: SearchSource; readonly packages: number }[];
+  readonly failed: readonly SearchFailure[];
 }
 
-/** `search` searches every location of the settings in order; a location's failure names it. */
+/**
+ * `search` searches every location of the settings in order. A location that fails is reported
+ * in `failed` and the others still answer; only when none answered does it throw (the one
+ * location's error, or all of them in one line).
+ */
 export async function search(ctx: Context, req: SearchRequest): Promise<SearchResult> {
   const hits: SearchHit[] = [];
   const sources: { location: string; source: SearchSource; packages: number }[] = [];
+  const failed: SearchFailure[] = [];
+  const errors: EbpmError[] = [];
   for (const loc of ctx.settings.search) {
     const where = formatLocation(loc);
+    const file = cachePath(ctx, loc);
+    const cached = req.reindex ? undefined : await readCache(file, where);
+    let found: { entries: IndexEntry[]; source: SearchSource };
     try {
-      const { entries, source } = await entriesOf(ctx, loc, req);
-      sources.push({ location: where, source, packages: entries.length });
-      for (const e of matchEntries(entries, req.term)) {
-        hits.push({ name: e.name, version: e.version, description: e.description, keywords: e.keywords, reference: `${loc.host}/${e.repository}` });
-      }
+      found = await entriesOf(ctx, loc, req, file, cached);
     } catch (e) {
-      throw withContext(`search ${where}`, e);
+      const err = withContext(`search ${where}`, e);
+      if (err.code === 'INTERNAL') throw err;
+      const stale = cached !== undefined && isOffline(e);
+      failed.push({ location: where, code: err.code, message: err.message, ...(stale ? { cachedAt: new Date(cached.checkedAt).toISOString() } : {}) });
+      if (!stale) {
+        errors.push(err);
+        continue;
+      }
+      found = { entries: cached.packages, source: 'stale' };
+    }
+    sources.push({ location: where, source: found.source, packages: found.entries.length });
+    for (const e of matchEntries(found.entries, req.term)) {
+      hits.push({ name: e.name, version: e.version, description: e.description, keywords: e.keywords, reference: `${loc.host}/${e.repository}` });
     }
   }
-  return { hits, sources };
+  if (sources.length === 0 && errors.length > 0) {
+    if (errors.length === 1) throw errors[0];
+    throw new EbpmError(errors[0]!.code, errors.map((e) => e.message).join('; '), { hint: errors[0]!.hint, data: { failed } });
+  }
+  return { hits, sources, failed };
 }
 
 /**
@@ -108,10 +144,8 @@ interface CacheFile {
   readonly packages: IndexEntry[];
 }
 
-async function entriesOf(ctx: Context, loc: RegistryLocation, req: SearchRequest): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
+async function entriesOf(ctx: Context, loc: RegistryLocation, req: SearchRequest, file: string, cached: CacheFile | undefined): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
   const now = req.now ?? Date.now;
-  const file = cachePath(ctx, loc);
-  const cached = req.reindex ? undefined : await readCache(file, formatLocation(loc));
   const registry = ctx.registry(loc.host);
   const repo = registry.repository(indexRepositoryOf(loc.namespace));
   if (cached !== undefined && !req.refresh && now() - cached.checkedAt < (req.ttlMs ?? DEFAULT_SEARCH_TTL_MS)) {

@@ -134,6 +134,39 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     expect((await ebpm(['pull', 'sigsnoop@1.9', '--pull', 'missing'], off.env)).code).toBe(1);
   });
 
+  it('searches the registries that answer, warns of each other one, and falls back to a stale cache', async () => {
+    const proxy = await startFaultProxy(reg.url);
+    const other = sandbox();
+    const dead = '127.0.0.1:1/ebpm';
+    writeConfig(other, { defaultRegistry: reg.host, registries: [`${proxy.host}/ebpm`, dead, `${reg.host}/ebpm`] });
+    const deadLine = `search ${dead}: fetch ebpm/ebpm-index:latest: 127.0.0.1:1: connection failed (ECONNREFUSED)`;
+    const first = await ebpm(['search', 'signal', '--json'], other.env);
+    expect([first.code, first.err]).toEqual([0, `warning: ${deadLine}; its packages are left out\n`]);
+    const hit = (host: string) => ({ name: 'sigsnoop', version: '1.10.0', description: 'Trace signals 1.10.0', keywords: ['signal'], reference: `${host}/ebpm/sigsnoop` });
+    expect(JSON.parse(first.out)).toEqual({
+      hits: [hit(proxy.host), hit(reg.host)],
+      sources: [{ location: `${proxy.host}/ebpm`, source: 'index', packages: 1 }, { location: `${reg.host}/ebpm`, source: 'index', packages: 1 }],
+      failed: [{ location: dead, code: 'REGISTRY_UNREACHABLE', message: deadLine }],
+    });
+    await proxy.stop();
+    const stale = await ebpm(['search', 'signal', '--refresh', '--json'], other.env);
+    const cachedAt = (JSON.parse(stale.out) as { failed: { cachedAt: string }[] }).failed[0]!.cachedAt;
+    expect(Date.now() - Date.parse(cachedAt)).toBeLessThan(60_000);
+    // With a cache the index is checked (HEAD), without one read (GET).
+    const proxyLine = (op: 'resolve' | 'fetch') => `search ${proxy.host}/ebpm: ${op} ebpm/ebpm-index:latest: ${proxy.host}: connection failed (ECONNREFUSED)`;
+    expect([stale.code, stale.err]).toEqual([0, `warning: ${proxyLine('resolve')}; showing its index as cached at ${cachedAt} (stale)\nwarning: ${deadLine}; its packages are left out\n`]);
+    expect(JSON.parse(stale.out)).toEqual({
+      hits: [hit(proxy.host), hit(reg.host)],
+      sources: [{ location: `${proxy.host}/ebpm`, source: 'stale', packages: 1 }, { location: `${reg.host}/ebpm`, source: 'checked', packages: 1 }],
+      failed: [{ location: `${proxy.host}/ebpm`, code: 'REGISTRY_UNREACHABLE', message: proxyLine('resolve'), cachedAt }, { location: dead, code: 'REGISTRY_UNREACHABLE', message: deadLine }],
+    });
+    // None answers (and no cache): the search fails, naming each.
+    const none = sandbox();
+    writeConfig(none, { defaultRegistry: reg.host, registries: [`${proxy.host}/ebpm`, dead] });
+    const failed = await ebpm(['search', 'signal'], none.env);
+    expect(failed).toEqual({ code: 1, out: '', err: `error: ${proxyLine('fetch')}; ${deadLine}\nhint: check that ${proxy.host} is reachable\n` });
+  });
+
   describeWith(['registry'], 'auth', () => {
     it('logs in with Basic auth, stores the credentials in the Docker config, pushes, pulls and logs out', async () => {
       const secured = await startRegistry({ auth: 'htpasswd' });

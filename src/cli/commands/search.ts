@@ -17,6 +17,9 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
     const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
+    for (const f of r.failed) {
+      io.stderr.write(`warning: ${f.message}; ${f.cachedAt === undefined ? 'its packages are left out' : `showing its index as cached at ${f.cachedAt} (stale)`}\n`);
+    }
     if (values.json) {
       writeJson(io, r);
       return 0;
