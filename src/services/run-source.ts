@@ -7,8 +7,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
 import { ociArch } from '../core/arch.js';
-import { EbpmError, withContext } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES, isIndexType, parseManifest } from '../core/oci.js';
+import { sha256Digest, type Digest } from '../core/digest.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES, isIndexType, parseManifest, type Descriptor } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { isEbpmManifest, readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
@@ -34,7 +35,7 @@ export interface ResolvedPackage {
   /** The bytes of each object the package carries as a file (`metadata.objects[].layer`), by name. */
   readonly objects: ReadonlyMap<string, Uint8Array>;
   readonly wasm?: Uint8Array;
-  /** For a registry reference: the trust policy's decision, made before anything was loaded (trust.ts). */
+  /** The trust policy's decision, made before anything was loaded (trust.ts): for a local path, under its `local` scope. */
   readonly trust?: Admission;
 }
 
@@ -124,8 +125,10 @@ export function explicitPath(arg: string): boolean {
 /**
  * `localSource` resolves paths: a package directory (`ebpm.json`, built in memory on every run,
  * so what runs is what the sources say now, never a stale `out/`), an OCI layout (`dir` or
- * `dir:tag`; `latest`, else its only tag), a BPF object, a Wasm module or an eunomia
- * `package.json`. Anything that is not an existing path is left to the next source.
+ * `dir:tag`; `latest`, else its only tag besides signature tags), a BPF object, a Wasm module
+ * or an eunomia `package.json`. Each is admitted by the trust policy's `local` scope before
+ * its objects are read (`admitLocal`). Anything that is not an existing path is left to the
+ * next source.
  */
 export function localSource(): PackageSource {
   return {
@@ -146,10 +149,27 @@ export function localSource(): PackageSource {
       try {
         return await resolveLocal(arg, full(path), tag, st.isDirectory(), opts);
       } catch (e) {
-        throw withContext(arg, e);
+        // A refusal names the path itself, as a registry's names the repository.
+        throw isCode(e, 'TRUST_REFUSED') ? e : withContext(arg, e);
       }
     },
   };
+}
+
+/** A cosign signature tag (`sha256-<hex>.sig`), bare or after a repository as `ebpm export` writes tags. */
+const SIGNATURE_TAG = /(?:^|:)sha256-[0-9a-f]{64}\.sig$/;
+
+/**
+ * `admit` is the trust policy's decision on a local package: signatures are read from the
+ * layout it comes from (its `.sig` tag in the repository of `ref` when tags name one, as in an
+ * export, and its referrers), and a package without one (a file, a directory built in memory)
+ * has none.
+ */
+async function admit(arg: string, opts: ResolveOptions, digest: Digest, from?: { layout: OciLayout; ref: string; subject: Descriptor }) {
+  const [{ admitLocal, loadTrustPolicy }, { storedRepository }] = await Promise.all([import('./trust.js'), import('./sign.js')]);
+  const repository = from && /^(.*\/[^/:]+):[^/:]+$/.exec(from.ref)?.[1];
+  const layout = from && { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject };
+  return admitLocal({ path: arg, policy: loadTrustPolicy(opts.env), digest, ...(layout ? { layout } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
 }
 
 async function resolveLocal(arg: string, path: string, tag: string | undefined, dir: boolean, opts: ResolveOptions): Promise<ResolvedPackage> {
@@ -157,34 +177,38 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
   if (dir) {
     if (await statOf(join(path, LAYOUT_FILE))) {
       const layout = await OciLayout.open(path, { create: false });
-      const tags = await layout.tags();
+      const tags = (await layout.tags()).filter((t) => !SIGNATURE_TAG.test(t));
       const ref = tag ?? (tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined);
       if (ref === undefined) {
         throw new EbpmError('NOT_FOUND', `layout has ${tags.length === 0 ? 'no tags' : `several tags (${tags.join(', ')}) and no latest`}`, { hint: 'name one: ebpm run <layout>:<tag>' });
       }
-      return packageFromTarget(layout, ref, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const subject = await layout.resolve(ref);
+      const trust = await admit(arg, opts, subject.digest, { layout, ref, subject });
+      return { ...(await packageFromTarget(layout, ref, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
     }
     if (tag === undefined && (await statOf(join(path, SOURCE_MANIFEST)))) {
       const { buildToMemory } = await import('./build.js');
       const { store, tag: built } = await buildToMemory(path, opts.env);
-      return packageFromTarget(store, built, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) });
+      const trust = await admit(arg, opts, (await store.resolve(built)).digest);
+      return { ...(await packageFromTarget(store, built, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
     }
     throw new EbpmError('NOT_FOUND', 'neither a package directory (ebpm.json) nor an OCI layout (oci-layout)', { hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json' });
   }
   const bytes = new Uint8Array(await readFile(path));
+  const trust = await admit(arg, opts, sha256Digest(bytes));
   const { describeFiles, packageName, readEunomiaPackage } = await import('../package/foreign.js');
   const file = packageName(name);
   const info = { name: file, architecture: ociArch() };
   if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
     const metadata = describeFiles(info, [{ name: `${file}.bpf.o`, bytes }]);
-    return { source: arg, format: 'bpf-object', metadata, objects: new Map([[`${file}.bpf.o`, bytes]]) };
+    return { source: arg, format: 'bpf-object', metadata, objects: new Map([[`${file}.bpf.o`, bytes]]), trust };
   }
   if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
-    return { source: arg, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${file}.wasm`, bytes }), objects: new Map(), wasm: bytes };
+    return { source: arg, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${file}.wasm`, bytes }), objects: new Map(), wasm: bytes, trust };
   }
   if (path.endsWith('.json')) {
     const { metadata, object } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
-    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]) };
+    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), trust };
   }
   throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', { hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
 }

@@ -3,7 +3,8 @@
  * package and before `ebpm run` loads one, `admitPackage` finds the package's signatures,
  * verifies them against the keys the policy trusts for its repository, and allows, warns or
  * refuses. Both call it at their one resolution point, with the registry (pull) or the store
- * (run, offline) as the place signatures are read from.
+ * (run, offline) as the place signatures are read from. A package run from a local path goes
+ * through `admitLocal` instead: the `local` scope, signatures from its own layout, no record.
  *
  * Decision records: the store keeps one small JSON file per (repository, digest) under
  * `<store>/trust/<hex of the digest>.<16 hex of sha256(repository)>.json`, holding
@@ -24,7 +25,7 @@ import type { Env } from '../core/paths.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
-import { evaluate, isRecordCurrent, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
+import { evaluate, isRecordCurrent, LOCAL_SCOPE, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
 import { loadPolicy, policyPath } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
@@ -116,6 +117,39 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
     });
   }
   return { repository, decision, cached: false, verification };
+}
+
+export interface LocalAdmitRequest {
+  /** The path as the user gave it: messages name the package by it. */
+  readonly path: string;
+  readonly policy: TrustPolicy;
+  /** What a signature must sign: the manifest a layout's tag names, a file's own sha256. */
+  readonly digest: Digest;
+  /** The layout the package is read from, which holds its signatures too (`.sig` tags, referrers); a file or a package directory holds none. */
+  readonly layout?: { readonly target: ReadOnlyTarget; readonly subject: Descriptor };
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * `admitLocal` applies the policy's `local` scope (else `*`) to a package run from a local
+ * path, before anything of it is loaded: `TRUST_REFUSED` as `admitPackage` refuses, or the
+ * admission, with `decision.warn` set when the user must be told. No decision is recorded: a
+ * path's content can change between two runs.
+ */
+export async function admitLocal(req: LocalAdmitRequest): Promise<Admission> {
+  const keys = trustedKeysFor(req.policy, LOCAL_SCOPE);
+  const verification = req.layout
+    ? (await verifyPackage({ source: req.layout.target, subject: req.layout.subject, keys, ...(req.signal ? { signal: req.signal } : {}) })).verification
+    : verifySignatures({ digest: req.digest, legacy: [], bundles: [], trustedKeys: keys });
+  const decision = evaluate(req.policy, LOCAL_SCOPE, verification, undefined, req.layout ? `${req.path}@${req.digest}` : req.path);
+  if (!decision.allow) {
+    const scope = `give local paths a "local" scope in ${req.policy.source}`;
+    throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
+      hint: req.layout ? `sign it with a trusted key (export a signed package with its signatures), or ${scope}` : `a file or a package directory carries no signature: run a signed OCI layout, or ${scope}`,
+      data: { path: req.path, digest: req.digest, reason: decision.reason, scope: decision.record.scope, policy: req.policy.source },
+    });
+  }
+  return { repository: LOCAL_SCOPE, decision, cached: false, verification };
 }
 
 /** `StoredRecord` is a decision record as the store keeps it: with the repository it applies to. */

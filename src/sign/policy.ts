@@ -14,7 +14,7 @@ const REQUIREMENTS: readonly Requirement[] = ['require-signature', 'warn', 'none
 
 /** `Scope` is one entry of the policy: a pattern and what it requires. */
 export interface Scope {
-  /** `*`, `registry`, `registry/namespace…` or `registry/namespace/name` */
+  /** `*`, `local`, `registry`, `registry/namespace…` or `registry/namespace/name` */
   readonly pattern: string;
   readonly require: Requirement;
   readonly keys: readonly TrustedKey[];
@@ -33,11 +33,26 @@ export interface TrustPolicy {
 export const POLICY_VERSION = 1;
 
 /**
- * `DEFAULT_POLICY` applies when no policy file exists: `warn` everywhere, no keys. The quick
- * start keeps working with unsigned packages, and every unsigned run says so
+ * `LOCAL_SCOPE` is the reserved pattern that packages run from a local path (a directory, an
+ * OCI layout, a file) are matched by, and only they; a policy without it applies `*` to them
+ * (registry-spec/trust-policy.md §3). No registry is named `local`: a host without a dot or a
+ * port is read as a Docker Hub namespace.
+ */
+export const LOCAL_SCOPE = 'local';
+
+/**
+ * `DEFAULT_POLICY` applies when no policy file exists: `warn` for every registry, `none` for
+ * local paths, no keys. The quick start keeps working with unsigned packages, every unsigned
+ * package from a registry says so, and a developer's own builds run quietly
  * (registry-spec/trust-policy.md, "Why warn by default").
  */
-export const DEFAULT_POLICY: TrustPolicy = buildPolicy([{ pattern: '*', require: 'warn', keys: [] }], 'built-in default');
+export const DEFAULT_POLICY: TrustPolicy = buildPolicy(
+  [
+    { pattern: '*', require: 'warn', keys: [] },
+    { pattern: LOCAL_SCOPE, require: 'none', keys: [] },
+  ],
+  'built-in default',
+);
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/;
@@ -105,12 +120,13 @@ export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (pat
 
 /**
  * `scopeFor` is the most specific scope for a repository (`registry/namespace/name`):
- * the exact name, then each shorter prefix at a `/` boundary, then `*`.
+ * the exact name, then each shorter prefix at a `/` boundary, then `*`. `LOCAL_SCOPE` stands
+ * for every local path: only the `local` scope, else `*`, matches it.
  */
 export function scopeFor(policy: TrustPolicy, repository: string): Scope {
   let best: Scope | undefined;
   for (const s of policy.scopes) {
-    const hit = s.pattern === '*' || repository === s.pattern || repository.startsWith(`${s.pattern}/`);
+    const hit = s.pattern === '*' || repository === s.pattern || (s.pattern !== LOCAL_SCOPE && repository.startsWith(`${s.pattern}/`));
     if (hit && (best === undefined || specificity(s.pattern) > specificity(best.pattern))) best = s;
   }
   return best!; // parsePolicy always adds `*`
@@ -156,9 +172,9 @@ export interface Decision {
 /**
  * `evaluate` applies the scope of `repository` to a verification done with
  * `trustedKeysFor(policy, repository)`. Only keys of that scope count, whatever keys the
- * verification was run with.
+ * verification was run with. Messages name the package `name` (default `repository@digest`).
  */
-export function evaluate(policy: TrustPolicy, repository: string, verification: Verification, now: Date = new Date()): Decision {
+export function evaluate(policy: TrustPolicy, repository: string, verification: Verification, now: Date = new Date(), name = `${repository}@${verification.digest}`): Decision {
   const scope = scopeFor(policy, repository);
   const inScope = new Map(scope.keys.map((k) => [k.publicKey.fingerprint, k.label] as const));
   const signed = verification.verified ? verification.signedBy.find((s) => inScope.has(s.fingerprint)) : undefined;
@@ -181,7 +197,7 @@ export function evaluate(policy: TrustPolicy, repository: string, verification: 
   // "not signed" says it all; the other reasons name the signature that failed.
   const detail = verification.verified || verification.reason === 'no-signature' ? '' : `: ${verification.detail}`;
   const by = policy === DEFAULT_POLICY ? 'the built-in default policy' : `${scopeName(scope)} in ${policy.source}`;
-  const message = unsigned ? `${repository}@${verification.digest}: ${describeFailure(failure)}${detail} (${scope.require} by ${by})` : '';
+  const message = unsigned ? `${name}: ${describeFailure(failure)}${detail} (${scope.require} by ${by})` : '';
   const record: DecisionRecord = {
     policyDigest: policy.digest,
     scope: scope.pattern,
@@ -243,15 +259,16 @@ function keyFrom(spec: unknown, at: string, readKeyFile: (path: string) => strin
 }
 
 function checkPattern(pattern: string): string | undefined {
-  if (pattern === '*') return undefined;
+  if (pattern === '*' || pattern === LOCAL_SCOPE) return undefined;
   const [host, ...path] = pattern.split('/');
-  if (!HOST.test(host!)) return 'pattern must be "*" or registry[/namespace…[/name]]';
+  if (!HOST.test(host!)) return 'pattern must be "*", "local" or registry[/namespace…[/name]]';
+  if (host === LOCAL_SCOPE) return '"local" is reserved for local paths: it has no repositories';
   const badComponent = path.find((c) => !COMPONENT.test(c));
   if (badComponent !== undefined) return `pattern component ${JSON.stringify(badComponent)} is not a valid repository name component`;
   return undefined;
 }
 
-/** `*` < `registry` < `registry/ns` < `registry/ns/name`. */
+/** `*` < `registry` < `registry/ns` < `registry/ns/name`; `local` beats `*`, the only other scope it competes with. */
 function specificity(pattern: string): number {
   return pattern === '*' ? 0 : pattern.split('/').length;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPublicKey } from '../../src/sign/keys.js';
 import { loadPolicy, policyPath } from '../../src/sign/policy-file.js';
-import { DEFAULT_POLICY, evaluate, isRecordCurrent, parsePolicy, scopeFor, trustedKeysFor, type TrustPolicy } from '../../src/sign/policy.js';
+import { DEFAULT_POLICY, evaluate, isRecordCurrent, LOCAL_SCOPE, parsePolicy, scopeFor, trustedKeysFor, type TrustPolicy } from '../../src/sign/policy.js';
 import type { Verification } from '../../src/sign/verify.js';
 import { caught, fixture } from './helpers.js';
 
@@ -41,6 +41,7 @@ describe('the documented example', () => {
       ['ghcr.io/acme', 'require-signature', ['acme-release']],
       ['ghcr.io/acme/experimental', 'warn', ['acme-release', 'lab-ci']],
       ['localhost:5000', 'none', []],
+      ['local', 'warn', ['lab-ci']],
     ]);
     expect(trustedKeysFor(p, 'ghcr.io/acme/sigsnoop').map((k) => k.publicKey.fingerprint)).toEqual([acme.fingerprint]);
     expect(trustedKeysFor(p, 'ghcr.io/acme/experimental/x').map((k) => k.publicKey.fingerprint)).toEqual([acme.fingerprint, lab.fingerprint]);
@@ -65,6 +66,18 @@ describe('the documented example', () => {
     ]);
     expect(scopeFor(p, 'docker.io/library/x').require).toBe('warn');
   });
+
+  it('matches local paths (LOCAL_SCOPE) by the local scope only, else by *; the default policy runs them quietly', () => {
+    const parse = (scopes: object) => parsePolicy(enc(JSON.stringify({ version: 1, scopes })), 'p.json', files({}));
+    const own = parse({ '*': { require: 'warn' }, local: { require: 'none' }, 'local:5000': { require: 'warn' }, 'docker.io': { require: 'warn' } });
+    expect([LOCAL_SCOPE, 'docker.io/local/x', 'local:5000/x'].map((r) => scopeFor(own, r).pattern)).toEqual(['local', 'docker.io', 'local:5000']);
+    expect(scopeFor(parse({ '*': { require: 'none' }, 'localhost:5000': { require: 'warn' } }), LOCAL_SCOPE).pattern).toBe('*');
+    expect([scopeFor(DEFAULT_POLICY, LOCAL_SCOPE).require, scopeFor(DEFAULT_POLICY, 'ghcr.io/acme/x').require]).toEqual(['none', 'warn']);
+    expect(evaluate(DEFAULT_POLICY, LOCAL_SCOPE, unsigned, NOW, './out').message).toBe('');
+    expect(evaluate(own, LOCAL_SCOPE, unsigned, NOW, './x.bpf.o')).toMatchObject({ allow: true, warn: false, reason: 'not-required' });
+    const warned = evaluate(parse({ '*': { require: 'warn' } }), LOCAL_SCOPE, unsigned, NOW, './x.bpf.o');
+    expect([warned.warn, warned.message]).toEqual([true, './x.bpf.o: not signed (warn by the default scope in p.json)']);
+  });
 });
 
 describe('validation', () => {
@@ -82,6 +95,7 @@ describe('validation', () => {
       scopes: {
         'ghcr.io/Acme': { require: 'warn' },
         'https://ghcr.io': { require: 'warn' },
+        'local/acme': { require: 'none' },
         'ghcr.io/a': { require: 'always', keys: ['ok', 'ok', 'ghost', 7] },
         'ghcr.io/b': { require: 'require-signature', typo: 1 },
         'ghcr.io/c': 'warn',
@@ -98,7 +112,8 @@ describe('validation', () => {
       'keys["p384"].pem: ecdsa curve secp384r1 is not supported',
       'keys["ok"].comment: unknown field',
       'scopes["ghcr.io/Acme"]: pattern component "Acme" is not a valid repository name component',
-      'scopes["https://ghcr.io"]: pattern must be "*" or registry[/namespace…[/name]]',
+      'scopes["https://ghcr.io"]: pattern must be "*", "local" or registry[/namespace…[/name]]',
+      'scopes["local/acme"]: "local" is reserved for local paths: it has no repositories',
       'scopes["ghcr.io/a"].require: must be one of require-signature, warn, none',
       'scopes["ghcr.io/a"].keys[1]: "ok" is listed twice',
       'scopes["ghcr.io/a"].keys[2]: no key labelled "ghost" in keys',
