@@ -205,7 +205,9 @@ function sideError(side: Side, op: string, desc: Descriptor, e: unknown, signal:
 function withSide(side: Side, context: string, e: unknown, desc: Descriptor | undefined): EbpmError {
   const inner = isEbpmError(e) ? e : undefined;
   const message = e instanceof Error ? e.message : String(e);
-  return new EbpmError(inner?.code ?? 'INTERNAL', `${side}: ${context}: ${message}`, {
+  // The registry client names its operations the way this does (`fetch <digest>: …`): once is enough.
+  const chain = message.startsWith(`${context}: `) ? message : `${context}: ${message}`;
+  return new EbpmError(inner?.code ?? 'INTERNAL', `${side}: ${chain}`, {
     cause: e,
     hint: inner?.hint,
     data: { ...inner?.data, side, descriptor: desc },

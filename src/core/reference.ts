@@ -160,8 +160,12 @@ export function pickVersion(tags: readonly string[], range: string | undefined, 
       best = { tag, version };
       continue;
     }
-    const order = semver.compareBuild(version, best.version) || (tag > best.tag ? 1 : tag < best.tag ? -1 : 0);
-    if (order > 0) best = { tag, version };
+    if (compareVersionTags(tag, best.tag) > 0) best = { tag, version };
   }
   return best?.tag;
+}
+
+/** `compareVersionTags` orders version tags (`tagToVersion` holds for both) by semver, build metadata included, then by tag string. */
+export function compareVersionTags(a: string, b: string): number {
+  return semver.compareBuild(tagToVersion(a)!, tagToVersion(b)!) || (a > b ? 1 : a < b ? -1 : 0);
 }

@@ -7,7 +7,7 @@
  */
 import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
-import { formatReference, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
+import { compareVersionTags, formatReference, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
 import type { ReadOnlyTarget, TagLister } from '../content/storage.js';
 import type { Context, RemoteRepository } from './context.js';
 
@@ -53,20 +53,24 @@ export function openRepository(ctx: Context, ref: Reference): RemoteRepository {
   return ctx.registry(ref.registry).repository(ref.repository);
 }
 
+/** How many versions a `VERSION_NOT_FOUND` hint lists: the highest ones. */
+const HINT_VERSIONS = 10;
+
 /**
  * `pinTag` picks the tag to use in a repository whose tags are `tags`: the explicit tag, or the
- * version `pickVersion` chooses. None fitting is `VERSION_NOT_FOUND`, listing the versions there are.
+ * version `pickVersion` chooses. None fitting is `VERSION_NOT_FOUND`, listing the highest versions there are in semver order.
  */
 export function pinTag(ref: Reference, tags: readonly string[], opts: ResolveOptions = {}): string {
   if (ref.tag !== undefined) return ref.tag;
   const tag = pickVersion(tags, ref.range, { includePrerelease: opts.includePrerelease ?? false });
   if (tag !== undefined) return tag;
-  const versions = tags.filter((t) => tagToVersion(t) !== undefined);
-  const wanted = ref.range === undefined ? 'latest or a stable version' : `a version in ${ref.range}`;
-  throw new EbpmError('VERSION_NOT_FOUND', `${ref.registry}/${ref.repository}: no ${wanted}`, {
+  const versions = tags.filter((t) => tagToVersion(t) !== undefined).sort(compareVersionTags);
+  const what = ref.range !== undefined ? `no version matches ${ref.range}` : `no latest tag and no ${opts.includePrerelease ? '' : 'stable '}version`;
+  const shown = versions.slice(-HINT_VERSIONS);
+  throw new EbpmError('VERSION_NOT_FOUND', `${ref.registry}/${ref.repository}: ${what}`, {
     hint: versions.length === 0
       ? 'the repository has no version tags; name a tag with name:tag'
-      : `versions there: ${versions.slice(-10).join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
+      : `versions there${shown.length < versions.length ? ` (the highest ${shown.length} of ${versions.length})` : ''}: ${shown.join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
     data: { repository: ref.repository, range: ref.range, versions },
   });
 }

@@ -64,7 +64,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     const none = await ebpm(['pull', 'sigsnoop@2'], sb.env);
     expect(none.code).toBe(1);
     expect(none.err).toBe(
-      'error: pull sigsnoop@2: resolve local.invalid/sigsnoop@2: local.invalid/sigsnoop: no a version in 2\nhint: versions there: 1.10.0, 1.2.0, 1.2.5, 2.0.0-rc.1 (pre-releases need --prerelease)\n',
+      'error: pull sigsnoop@2: resolve local.invalid/sigsnoop@2: local.invalid/sigsnoop: no version matches 2\nhint: versions there: 1.2.0, 1.2.5, 1.10.0, 2.0.0-rc.1 (pre-releases need --prerelease)\n',
     );
     expect((await json<{ reference: string }>(['pull', 'sigsnoop@2', '--prerelease'], sb.env)).reference).toBe('local.invalid/sigsnoop:2.0.0-rc.1');
     expect((await json<{ reference: string }>(['pull', 'sigsnoop@>=2.0.0-rc.0'], sb.env)).reference).toBe('local.invalid/sigsnoop:2.0.0-rc.1');

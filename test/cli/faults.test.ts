@@ -72,7 +72,7 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     const truncated = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'truncate', bytes: 1000 } }]);
     expect([truncated.code, truncated.err]).toEqual([
       1,
-      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: fetch ${payloadDigest}: ${proxy.host}: blob ${payloadDigest} served as 1000 bytes, expected ${PAYLOAD}\nhint: the registry served other content than asked for; nothing of it was kept\n`,
+      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: ${proxy.host}: blob ${payloadDigest} served as 1000 bytes, expected ${PAYLOAD}\nhint: the registry served other content than asked for; nothing of it was kept\n`,
     ]);
     expect(ingestFiles(truncated.sb.store)).toEqual([]);
     expect(storeRefs(truncated.sb.store)).toEqual([]);
@@ -88,7 +88,7 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     const failing = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'status', status: 500 } }]);
     expect(failing.code).toBe(1);
     expect(failing.err).toBe(
-      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: fetch ${payloadDigest}: ${proxy.host}: unknown: injected fault\nhint: the registry refused the request\n`,
+      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: ${proxy.host}: unknown: injected fault\nhint: the registry refused the request\n`,
     );
     expectClean(failing.sb);
     proxy.reset();
