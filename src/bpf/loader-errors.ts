@@ -7,6 +7,17 @@ import type { AttachTarget, NativeError, ObjectMapInfo, ProgramInfo } from './na
 
 const PERMISSION_HINT = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)';
 
+/**
+ * Program types that run on BPF trampolines, by libbpf's type name, and what they need. A kernel
+ * that does not allow trampolines refuses their load with EPERM even as root, so for them a
+ * permission error as root is the kernel's refusal, not the user's missing privileges.
+ */
+const TRAMPOLINE_TYPES: Readonly<Record<string, string>> = {
+  lsm: 'LSM programs need Linux 5.7+ built with CONFIG_BPF_LSM=y, with "bpf" among the active LSMs (/sys/kernel/security/lsm, set by the lsm= boot parameter) and BPF trampolines',
+  tracing: 'fentry, fexit and fmod_ret programs need Linux 5.5+ with BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS); a kprobe or kretprobe does the same on more kernels',
+  ext: 'freplace programs need Linux 5.6+ with BPF trampolines',
+};
+
 /** `isNativeError` tells an error the addon threw (it carries an errno `code` and number). */
 export function isNativeError(e: unknown): e is NativeError {
   return e instanceof Error && typeof (e as NativeError).code === 'string' && typeof (e as NativeError).errno === 'number';
@@ -55,12 +66,15 @@ export interface LoadContext {
   readonly programs: readonly ProgramInfo[];
   readonly maps: readonly ObjectMapInfo[];
   readonly btfPath?: string | undefined;
+  /** The process runs as root: a permission error is then the kernel refusing, not missing privileges. */
+  readonly root?: boolean;
 }
 
 /**
  * `loadError` classifies a failed `bpf_object__load`: `PERMISSION_DENIED`, `VERIFIER_REJECTED`
  * (message: the verdict; `data.log`: the whole log), `KERNEL_UNSUPPORTED` (a helper, program
- * type or map type this kernel lacks, named), `KERNEL_NO_BTF`, else `LOAD_FAILED`.
+ * type or map type this kernel lacks, named; a trampoline program type refused as root
+ * included), `KERNEL_NO_BTF`, else `LOAD_FAILED`.
  */
 export function loadError(e: unknown, ctx: LoadContext): EbpmError {
   const where = `load ${ctx.object}`;
@@ -89,7 +103,15 @@ export function loadError(e: unknown, ctx: LoadContext): EbpmError {
       hint: 'the full verifier log is in data.log (shown with --verbose)',
     });
   }
+  const type = program === undefined ? undefined : ctx.programs.find((p) => p.name === program)?.type ?? 'unknown';
+  const unsupportedType = () =>
+    new EbpmError('KERNEL_UNSUPPORTED', `${where}: program ${program}: program type ${type} is not supported by this kernel`, {
+      cause: e,
+      data: { ...data, feature: `program type ${type}` },
+      hint: TRAMPOLINE_TYPES[type!] ?? 'run on a kernel that has this program type',
+    });
   if (e.code === 'EPERM' || e.code === 'EACCES') {
+    if (ctx.root && type !== undefined && TRAMPOLINE_TYPES[type] !== undefined) return unsupportedType();
     return new EbpmError('PERMISSION_DENIED', `${where}: permission denied`, { cause: e, hint: PERMISSION_HINT, data });
   }
   if (e.code === 'ESRCH' || /kernel BTF|vmlinux BTF|target BTF|btf_custom_path/i.test(text) || (ctx.btfPath && e.code === 'ENOENT')) {
@@ -108,21 +130,15 @@ export function loadError(e: unknown, ctx: LoadContext): EbpmError {
       hint: 'run on a kernel that has this map type',
     });
   }
-  if (unsupported && program) {
-    const type = ctx.programs.find((p) => p.name === program)?.type ?? 'unknown';
-    return new EbpmError('KERNEL_UNSUPPORTED', `${where}: program ${program}: program type ${type} is not supported by this kernel`, {
-      cause: e,
-      data: { ...data, feature: `program type ${type}` },
-      hint: 'run on a kernel that has this program type',
-    });
-  }
+  if (unsupported && program) return unsupportedType();
   return new EbpmError('LOAD_FAILED', `${where}: ${reason(e)}`, { cause: e, data });
 }
 
 /**
  * `attachError` classifies a failed attach. A missing tracepoint (`tracepoint/<category>/<name>`
  * section or explicit target) is `KERNEL_NO_TRACEPOINT`; a section libbpf cannot attach alone
- * is `ATTACH_NEEDS_TARGET`; other missing targets are `ATTACH_TARGET_NOT_FOUND`.
+ * is `ATTACH_NEEDS_TARGET`; other missing targets are `ATTACH_TARGET_NOT_FOUND`, a kprobe's
+ * function named, with where to look for it.
  */
 export function attachError(e: unknown, program: string, section: string, target?: AttachTarget): EbpmError {
   const where = `attach ${program}`;
@@ -142,6 +158,15 @@ export function attachError(e: unknown, program: string, section: string, target
       cause: e,
       data,
       hint: 'give an explicit target (uprobe binary and symbol, kprobe function, interface, cgroup path)',
+    });
+  }
+  // libbpf's form: kprobe/<function>[+<offset>]
+  const fn = target ? (target.kind === 'kprobe' ? target.function : undefined) : /^k(?:ret)?probe\/([^+]+)/.exec(section)?.[1];
+  if (fn && e.code === 'ENOENT') {
+    return new EbpmError('ATTACH_TARGET_NOT_FOUND', `${where}: kernel function ${fn} does not exist`, {
+      cause: e,
+      data: { ...data, function: fn },
+      hint: `look for ${fn} in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0`,
     });
   }
   if (e.code === 'ENOENT' || e.code === 'ENODEV' || e.code === 'ENXIO') {

@@ -141,7 +141,7 @@ export class BpfObject implements Disposable {
   /** Relocates (CO-RE) and loads maps and programs: the verifier runs here. */
   load(): void {
     this.#check('load', 'opened');
-    const ctx = { object: this.name, programs: this.programs(), maps: this.maps(), btfPath: this.#btfPath };
+    const ctx = { object: this.name, programs: this.programs(), maps: this.maps(), btfPath: this.#btfPath, root: process.geteuid?.() === 0 };
     try {
       this.#native.objectLoad(this.#handle);
     } catch (e) {

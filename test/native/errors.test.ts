@@ -37,11 +37,30 @@ describe('load and attach errors', () => {
     expect(loadError(new TypeError('boom'), ctx)).toMatchObject({ code: 'INTERNAL' });
   });
 
+  it('reads EPERM as root for a trampoline program type (lsm, fentry, freplace) as the kernel refusing the type, not a missing privilege', () => {
+    const eperm = nativeErr('EPERM', 1, 'load demo: Operation not permitted', { messages: ["libbpf: prog 'handle': BPF program load failed: Operation not permitted"] });
+    expect(loadError(eperm, { ...ctx, root: true })).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: program handle: program type lsm is not supported by this kernel',
+      hint: 'LSM programs need Linux 5.7+ built with CONFIG_BPF_LSM=y, with "bpf" among the active LSMs (/sys/kernel/security/lsm, set by the lsm= boot parameter) and BPF trampolines',
+      data: { feature: 'program type lsm', errnoCode: 'EPERM' },
+    });
+    const fentry = { ...ctx, root: true, programs: [{ ...ctx.programs[0]!, section: 'fentry/do_sys_openat2', type: 'tracing' }] };
+    expect(loadError(eperm, fentry).hint).toMatch(/^fentry, fexit and fmod_ret programs need Linux 5\.5\+ with BPF trampolines/);
+    // Not root, or a classic program type: a permission problem after all.
+    expect(loadError(eperm, ctx)).toMatchObject({ code: 'PERMISSION_DENIED' });
+    const kprobe = { ...ctx, root: true, programs: [{ ...ctx.programs[0]!, section: 'kprobe/x', type: 'kprobe' }] };
+    expect(loadError(eperm, kprobe)).toMatchObject({ code: 'PERMISSION_DENIED' });
+  });
+
   it('classifies attach failures by target', () => {
     const enoent = nativeErr('ENOENT', 2, 'attach p: tracepoint/a/b: No such file or directory');
     expect(attachError(enoent, 'p', 'tracepoint/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT', message: 'attach p: tracepoint sched/nope does not exist' });
     expect(attachError(enoent, 'p', 'tp/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT' });
-    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND' });
+    const hint = (f: string) => `look for ${f} in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0`;
+    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: kernel function f does not exist', hint: hint('f'), data: { function: 'f' } });
+    expect(attachError(enoent, 'p', 'kretprobe/vfs_nope+0x10')).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: kernel function vfs_nope does not exist', hint: hint('vfs_nope') });
+    expect(attachError(enoent, 'p', 'uprobe/x')).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: tracepoint/a/b: No such file or directory', hint: undefined });
     expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
     expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({ code: 'PERMISSION_DENIED' });
   });
