@@ -23,7 +23,7 @@ import { isOffline, openRepository, parseUserReference, resolveRemote, resolveSt
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
 import { pullSignatures, type FoundSignatures } from './sign.js';
-import { admitResolved, type Admission } from './trust.js';
+import { admitResolved, loadTrustPolicy, mayRefuse, type Admission } from './trust.js';
 
 export interface PullRequest {
   readonly reference: string;
@@ -96,11 +96,15 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
 export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req: Pick<PullRequest, 'signal' | 'onEvent'>): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
   const current = await store.resolve(r.storeRef).catch(() => undefined);
   const upToDate = current?.digest === r.descriptor.digest;
-  // The trust policy first (signatures read at the registry): a refused package is never stored.
   let found: FoundSignatures | undefined;
-  const trust = await admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
+  const admission = admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
   const copyIn = () => copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
-  let stats = await copyIn();
+  // A scope that requires a signature decides before the copy, so a refused package is never
+  // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
+  const [trust, copied] = mayRefuse(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`)
+    ? [await admission, await copyIn()]
+    : await Promise.all([admission, copyIn()]);
+  let stats = copied;
   if (!upToDate) {
     const source = `${r.ref.registry}/${r.ref.repository}@${r.descriptor.digest}`;
     const entry: Descriptor = { ...r.descriptor, annotations: { [ANNOTATION_EBPM_PULLED_AT]: new Date().toISOString(), [ANNOTATION_EBPM_SOURCE]: source } };

@@ -25,7 +25,7 @@ import type { Env } from '../core/paths.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
-import { evaluate, isRecordCurrent, LOCAL_SCOPE, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
+import { evaluate, isRecordCurrent, LOCAL_SCOPE, scopeFor, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
 import { loadPolicy, policyPath } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
@@ -39,6 +39,11 @@ export const RECORDS_DIR = 'trust';
 /** `loadTrustPolicy` reads the policy the environment points at (`policyPath`), or the built-in default. */
 export function loadTrustPolicy(env: Env): TrustPolicy {
   return loadPolicy(policyPath(env));
+}
+
+/** `mayRefuse` tells whether `policy` can refuse a package of `repository`: its scope requires a signature. */
+export function mayRefuse(policy: TrustPolicy, repository: string): boolean {
+  return scopeFor(policy, repository).require === 'require-signature';
 }
 
 export interface VerifyPackageRequest {
