@@ -100,14 +100,14 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
       const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
       const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
       await Promise.all(node.children.map(visit));
-      await slots.run(() => transfer(desc, [bytes]));
+      await slots.run(() => transfer(desc, [bytes], async () => [bytes]));
     } else if (o.mountFrom !== undefined && canMount(dst) && (await slots.run(() => onSide('destination', 'mount', desc, () => dst.mount(desc, o.mountFrom!, signal))))) {
       stats.mounted++;
       o.onMounted?.(desc);
     } else {
       await slots.run(async () => {
-        const content = desc.data !== undefined ? [Buffer.from(desc.data, 'base64')] : await onSide('source', 'fetch', desc, () => src.fetch(desc, signal));
-        await transfer(desc, content);
+        const open = async (): Promise<Content> => (desc.data !== undefined ? [Buffer.from(desc.data, 'base64')] : src.fetch(desc, signal));
+        await transfer(desc, await onSide('source', 'fetch', desc, open), open);
       });
     }
     if (o.referrers && isGraphNode(desc) && canListReferrers(src)) {
@@ -119,22 +119,28 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
   // transfer pushes source bytes through one verifying pass (or the source's own, when it hands
   // over `VerifiedContent`), which the destination then takes as verified instead of hashing
   // again; it tells source-side failures (a broken or lying stream) from destination-side ones
-  // although both surface from `push`.
-  const transfer = async (desc: Descriptor, content: Content): Promise<void> => {
+  // although both surface from `push`. The pass can start over from `reopen` (the content read
+  // again), for a destination that retries an upload; progress then counts from 0 again.
+  const transfer = async (desc: Descriptor, content: Content, reopen: () => Promise<Content>): Promise<void> => {
     o.onCopyStart?.(desc);
     const fromSource = new WeakSet<object>();
     let n = 0;
-    const verified = VerifiedContent.of(desc, content, signal).observe(
-      (chunk) => {
-        n += chunk.byteLength;
-        o.onCopyProgress?.(desc, n);
-      },
-      (e) => {
-        if (typeof e === 'object' && e !== null) fromSource.add(e);
-      },
-    );
+    const pass = (c: Content): VerifiedContent => {
+      n = 0;
+      return VerifiedContent.of(desc, c, signal)
+        .observe(
+          (chunk) => {
+            n += chunk.byteLength;
+            o.onCopyProgress?.(desc, n);
+          },
+          (e) => {
+            if (typeof e === 'object' && e !== null) fromSource.add(e);
+          },
+        )
+        .withReopen(async () => pass(await onSide('source', 'fetch', desc, reopen)));
+    };
     try {
-      await dst.push(desc, verified, signal);
+      await dst.push(desc, pass(content), signal);
     } catch (e) {
       throw sideError(typeof e === 'object' && e !== null && fromSource.has(e) ? 'source' : 'destination', 'push', desc, e, signal);
     }

@@ -61,6 +61,12 @@ export class VerifiedContent implements AsyncIterable<Uint8Array> {
   private constructor(
     readonly descriptor: Descriptor,
     private readonly chunks: AsyncIterable<Uint8Array>,
+    /**
+     * `reopen` starts a new pass over the same content read again from its source, when the
+     * source can be read again (`withReopen`): a destination retrying a failed upload takes it
+     * instead of this pass, which is spent (registry/blobs.ts).
+     */
+    readonly reopen?: () => Promise<VerifiedContent>,
   ) {}
 
   /** `of` is `content` when it is already a pass checking `desc` (same digest and size), else a new pass over it. */
@@ -87,6 +93,11 @@ export class VerifiedContent implements AsyncIterable<Uint8Array> {
       }
     }
     return new VerifiedContent(this.descriptor, observed());
+  }
+
+  /** `withReopen` is this pass, able to start over with `again` (see `reopen`): a content-addressed blob can always be fetched again. */
+  withReopen(again: () => Promise<VerifiedContent>): VerifiedContent {
+    return new VerifiedContent(this.descriptor, this, again);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {

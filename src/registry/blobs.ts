@@ -5,6 +5,7 @@ import { VerifiedContent } from '../content/verify.js';
 import { repositoryScope } from './challenge.js';
 import { protocolError, registryError } from './errors.js';
 import { header, isRetryable, resolveLocation, transportError, type RegistryResponse } from './http.js';
+import { retrying, type RetryOptions } from './retry.js';
 import type { RepoContext } from './manifests.js';
 
 /**
@@ -22,6 +23,8 @@ export interface BlobOptions {
   readonly uploadRestarts?: number;
   /** Times a broken blob download resumes with `Range` (default 5). */
   readonly downloadResumes?: number;
+  /** Retries of failed exchanges: the client's retry stage, and whole-blob uploads (`pushBlob`). */
+  readonly retry?: RetryOptions;
 }
 
 const NOT_FOUND = { 404: 'BLOB_UNKNOWN' } as const;
@@ -180,17 +183,64 @@ export async function pushBlob(ctx: RepoContext, expected: Descriptor, content: 
     return;
   }
   const verified = VerifiedContent.of(expected, content, signal);
-  if (expected.size <= (opts.chunkThreshold ?? 32 << 20)) {
-    const location = await session(ctx, signal);
-    try {
-      await finish(ctx, location, expected, verified, signal);
-    } catch (e) {
-      await cancelUpload(ctx, location);
+  if (expected.size <= (opts.chunkThreshold ?? 32 << 20)) await pushWhole(ctx, expected, verified, opts, signal);
+  else await pushChunked(ctx, expected, verified, opts, signal);
+}
+
+/**
+ * `pushWhole` is POST then one streamed PUT. An exchange that fails in a way a new session may
+ * not (`restartable`; not the content's own failure) is tried again under the retry policy, in a
+ * new session, with the content read again from its source once the failed attempt had started
+ * reading it (`VerifiedContent.reopen`: a content-addressed blob can be fetched again). Content
+ * that cannot be read again is not retried once read.
+ */
+async function pushWhole(ctx: RepoContext, expected: Descriptor, verified: VerifiedContent, opts: BlobOptions, signal?: AbortSignal): Promise<void> {
+  let source = verified;
+  let read = false;
+  let failure: { error: unknown } | undefined;
+  const fromSource = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((e: unknown) => {
+      failure = { error: e };
       throw e;
-    }
-    return;
-  }
-  await pushChunked(ctx, expected, verified, opts, signal);
+    });
+  await retrying(
+    opts.retry,
+    signal,
+    async () => {
+      if (read) {
+        source = await fromSource(source.reopen!());
+        read = false;
+      }
+      const current = source;
+      // Only the source's own failures are marked: an error the HTTP stack throws into the body
+      // (a broken connection) ends the pass without being taken for one.
+      async function* body(): AsyncGenerator<Uint8Array> {
+        read = true;
+        const chunks = current[Symbol.asyncIterator]();
+        let done = false;
+        try {
+          for (;;) {
+            const next = await fromSource(chunks.next());
+            if (next.done) {
+              done = true;
+              return;
+            }
+            yield next.value;
+          }
+        } finally {
+          if (!done) await chunks.return?.();
+        }
+      }
+      const location = await session(ctx, signal);
+      try {
+        await finish(ctx, location, expected, body(), signal);
+      } catch (e) {
+        await cancelUpload(ctx, location);
+        throw failure?.error ?? e;
+      }
+    },
+    (e) => failure === undefined && restartable(e) && (!read || source.reopen !== undefined),
+  );
 }
 
 /** `rechunk` regroups a stream into pieces of exactly `size` bytes (the last may be shorter). */
@@ -220,7 +270,7 @@ function restartable(e: unknown): boolean {
   if (isRetryable(e)) return true;
   if (!isEbpmError(e)) return false;
   const status = e.data?.status;
-  return (typeof status === 'number' && status >= 500) || e.code === 'BLOB_UPLOAD_INVALID' || e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'REGISTRY_PROTOCOL';
+  return (typeof status === 'number' && (status >= 500 || status === 429)) || e.code === 'BLOB_UPLOAD_INVALID' || e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'REGISTRY_PROTOCOL';
 }
 
 /**

@@ -7,7 +7,7 @@ import { defaultDispatcher, dispatcherSend, readCapped, schemeFor, type Send, ty
 import { withLog } from './log.js';
 import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
 import { withRedirects } from './redirect.js';
-import { withRetry, type RetryOptions } from './retry.js';
+import { withRetry } from './retry.js';
 import { Repository } from './repository.js';
 
 /** `ClientOptions` configure a `Registry` and the repositories opened from it. */
@@ -18,7 +18,6 @@ export interface ClientOptions extends BlobOptions {
   readonly credentials?: CredentialFunc;
   /** Plain HTTP for all hosts (`--plain-http`) or for these (the config's insecure list). Loopback always is. */
   readonly insecure?: boolean | readonly string[];
-  readonly retry?: RetryOptions;
   readonly timeouts?: Timeouts;
   /** Receives one redacted line per HTTP exchange (`--verbose`). */
   readonly debug?: (line: string) => void;

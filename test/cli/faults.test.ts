@@ -1,6 +1,6 @@
-// Pulls through a fault-injecting proxy in front of docker-registry 2.8.2: every pull ends with
-// the exact package or with a one-line error, and the store is left clean either way (no
-// reference to a partial graph, no temp files).
+// Pulls and pushes through a fault-injecting proxy in front of docker-registry 2.8.2: every pull
+// ends with the exact package or with a one-line error, and the store is left clean either way
+// (no reference to a partial graph, no temp files); a push survives a failed blob upload.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
@@ -82,6 +82,19 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     const stalled = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'stall', ms: 3000, phase: 'body' } }]);
     expect([stalled.code, stalled.err]).toEqual([0, '']);
     expectExact(stalled.sb);
+  });
+
+  it('pushes through a 500 and a connection cut during the blob upload, byte-exact', async () => {
+    const upload = new RegExp(`/blobs/uploads/.*digest=sha256%3A${payloadDigest.slice(7)}`);
+    proxy.add({ method: 'PUT', path: upload, fault: { kind: 'status', status: 500 } });
+    proxy.add({ method: 'PUT', path: upload, fault: { kind: 'reset', afterBytes: 64 * 1024 } });
+    const pushed = await ebpm(['push', pkg.dir], sandbox({ EBPM_REGISTRY: `${proxy.host}/pushed` }).env);
+    expect(pushed).toEqual({ code: 0, err: '', out: `pushed ${proxy.host}/pushed/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\ntags: 1.0.0, latest\n` });
+    expect(proxy.log.filter((l) => upload.test(l.path)).map((l) => `${l.method} ${l.fault ?? ''}`.trim())).toEqual(['PUT status', 'PUT reset', 'PUT']);
+    // What the registry holds, read past the proxy.
+    const check = sandbox({ EBPM_REGISTRY: `${reg.host}/pushed` });
+    expect((await ebpm(['pull', 'sigsnoop:1.0.0'], check.env)).code).toBe(0);
+    for (const [digest, bytes] of pkg.blobs) expect(readFileSync(join(check.store, 'blobs', 'sha256', digest.slice(7))).equals(Buffer.from(bytes))).toBe(true);
   });
 
   it('fails with one line and a clean store when the fault persists', async () => {

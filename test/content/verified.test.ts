@@ -86,4 +86,24 @@ describe('VerifiedContent', () => {
     })());
     expect([e.code, e.message]).toEqual(['INTERNAL', `${desc.digest}: verified content read twice`]);
   });
+
+  it('starts over from its source for a destination that retries, counting progress from 0', async () => {
+    const progress: number[] = [];
+    let fetches = 0;
+    const src = { fetch: async () => (fetches++, chunks(bytes, 1 << 20)), exists: async () => true };
+    // A destination that drops its first upload after one chunk, then reads the content again.
+    const flaky = {
+      fetch: async () => [],
+      exists: async () => false,
+      push: async (_: Descriptor, content: AsyncIterable<Uint8Array> | Iterable<Uint8Array>) => {
+        const first = VerifiedContent.of(desc, content);
+        for await (const _c of first) break;
+        let n = 0;
+        for await (const c of await first.reopen!()) n += c.byteLength;
+        expect(n).toBe(bytes.byteLength);
+      },
+    };
+    expect(await copyGraph(src, flaky, desc, { onCopyProgress: (_, b) => progress.push(b) })).toEqual({ copied: 1, skipped: 0, mounted: 0, bytes: bytes.byteLength });
+    expect([fetches, progress]).toEqual([2, [1 << 20, 1 << 20, 2 << 20, 3 << 20]]);
+  });
 });

@@ -19,6 +19,8 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
   /** Forward, send the headers and `afterBytes` of the body, then cut the connection. */
   | { kind: 'drop'; afterBytes: number }
+  /** Cut the connection once `afterBytes` of the request body arrived: the registry never sees the request. */
+  | { kind: 'reset'; afterBytes: number }
   /** Forward, but answer a well-formed response holding only the first `bytes` of the body. */
   | { kind: 'truncate'; bytes: number }
   /** Forward, but flip the bits of the body byte at `offset`. */
@@ -97,6 +99,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (rule) rule.left--;
     const fault = rule?.fault;
     log.push({ method, path, headers: req.headers, fault: fault?.kind });
+    if (fault?.kind === 'reset') {
+      let received = 0;
+      for await (const c of req) if ((received += (c as Buffer).byteLength) >= fault.afterBytes) break;
+      req.socket.destroy();
+      return;
+    }
     const body = await readAll(req);
     if (fault?.kind === 'status') {
       const headers: Record<string, string> = { 'content-type': fault.contentType ?? 'application/json' };

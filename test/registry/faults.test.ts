@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { copy } from '../../src/content/copy.js';
+import { copy, copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
 import { sha256Digest } from '../../src/core/digest.js';
 import { MEDIA_TYPE_IMAGE_MANIFEST } from '../../src/core/oci.js';
@@ -63,12 +63,43 @@ describeWith(['registry'], 'registry client under network faults', () => {
     expect(proxy.log).toHaveLength(3);
   });
 
-  it('never retries a non-idempotent request', async () => {
+  it('never repeats a non-idempotent request in the retry stage', async () => {
     proxy.add({ method: 'POST', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 } });
-    const b = await artifact(bytesOf(100, 'post-500'));
-    const e = await rejection(repo().push(b.layer, [b.layerBytes]));
-    expect(e.code).toBe('UNKNOWN');
-    expect(proxy.log.filter((l) => l.method === 'POST')).toHaveLength(1);
+    const res = await registry(proxy.host).send({ method: 'POST', url: new URL(`${proxy.url}/v2/${NAME}/blobs/uploads/`), headers: { 'content-length': '0' }, body: new Uint8Array(0) });
+    await res.body.dump();
+    expect([res.status, proxy.log.map((l) => `${l.method} ${l.fault}`)]).toEqual([500, ['POST status']]);
+  });
+
+  const uploads = () => proxy.log.filter((l) => l.path.includes('/blobs/uploads/')).map((l) => `${l.method} ${l.fault ?? ''}`.trim());
+
+  it('uploads a blob again in a new session, read again from its source, after a 5xx or a broken connection', async () => {
+    // Into the repository that holds the config already: the only upload is the layer's.
+    const b = await artifact(bytesOf(300_000, 'upload-retry'));
+    proxy.add({ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 } });
+    proxy.add({ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'reset', afterBytes: 100_000 } });
+    await copyGraph(b.store, repo(), b.manifest);
+    expect(uploads()).toEqual(['POST', 'PUT status', 'DELETE', 'POST', 'PUT reset', 'DELETE', 'POST', 'PUT']);
+    const direct = registry(reg.host).repository(NAME);
+    expect((await collect(await direct.fetch(b.layer))).equals(b.layerBytes)).toBe(true);
+    expect(await direct.exists(b.manifest)).toBe(true);
+  });
+
+  it('does not upload again what it cannot read again, nor after the content itself failed', async () => {
+    const b = await artifact(bytesOf(1000, 'once'));
+    // Not read yet when the session failed: tried again.
+    proxy.add({ method: 'POST', path: /\/blobs\/uploads\/$/, fault: { kind: 'status', status: 500 } });
+    await repo().push(b.layer, [b.layerBytes]);
+    expect(uploads()).toEqual(['POST status', 'POST', 'PUT']);
+    proxy.reset();
+    const c = await artifact(bytesOf(1000, 'read once'));
+    proxy.add({ method: 'PUT', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 } });
+    const once = await rejection(repo().push(c.layer, [c.layerBytes]));
+    expect([once.code, uploads()]).toEqual(['UNKNOWN', ['POST', 'PUT status', 'DELETE']]);
+    proxy.reset();
+    const lying = await rejection(repo().push(c.layer, [bytesOf(1000, 'other')]));
+    // The only chunk fails its check before the PUT sends anything; the session is given up, once.
+    expect([lying.code, uploads()]).toEqual(['DIGEST_MISMATCH', ['POST', 'DELETE']]);
+    expect(await repo().exists(c.layer)).toBe(false);
   });
 
   it('restarts a chunked upload from byte 0 in a new session when a chunk fails', async () => {
