@@ -77,12 +77,22 @@ export function pinTag(ref: Reference, tags: readonly string[], opts: ResolveOpt
 
 /**
  * `resolveIn` pins `ref` in a target that can list its tags (a registry repository), keyed by
- * bare tags. A digest is resolved as it is; a tag directly; a range or bare name through the tag list.
+ * bare tags. A digest is resolved as it is; a tag directly; a bare name as `latest` when that
+ * tag exists (one request, as `pickVersion` would choose it), else, like a range, through the tag list.
  */
 export async function resolveIn(target: ReadOnlyTarget & TagLister, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved> {
   if (ref.digest !== undefined) {
     const descriptor = await target.resolve(ref.digest, opts.signal);
     return { ref, tag: ref.tag, descriptor, storeRef: storeRefOf(ref, ref.tag, descriptor.digest) };
+  }
+  if (ref.tag === undefined && ref.range === undefined) {
+    try {
+      const descriptor = await target.resolve('latest', opts.signal);
+      return { ref, tag: 'latest', descriptor, storeRef: storeRefOf(ref, 'latest', descriptor.digest) };
+    } catch (e) {
+      // No `latest` (a registry's MANIFEST_UNKNOWN or NAME_UNKNOWN, a layout's NOT_FOUND): the tag list decides, and names what is missing.
+      if (!['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'NOT_FOUND'].some((c) => isCode(e, c))) throw e;
+    }
   }
   const tag = ref.tag ?? pinTag(ref, await target.tags(opts.signal), opts);
   const descriptor = await target.resolve(tag, opts.signal);
