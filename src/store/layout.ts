@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
@@ -27,7 +27,7 @@ import {
   type Untagger,
 } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
-import { SELF, withLock, type LockOptions } from './lock.js';
+import { SELF, isAlive, withLock, type LockOptions } from './lock.js';
 
 /*
  * An OCI image layout directory (image-spec v1.1.1 `image-layout.md`): `oci-layout`, `index.json`
@@ -49,8 +49,10 @@ import { SELF, withLock, type LockOptions } from './lock.js';
 export const LAYOUT_FILE = 'oci-layout';
 export const INDEX_FILE = 'index.json';
 export const BLOBS_DIR = 'blobs';
-/** `INGEST_DIR` holds temp files named `<pid>.<start>.<random>` so `verifyStore` can tell a dead writer's leftovers. */
+/** `INGEST_DIR` holds temp files named `<pid>.<start>.<random>`, so that a dead writer's leftovers can be told (`cleanIngest`). */
 export const INGEST_DIR = 'ingest';
+/** Temp files whose name does not say who wrote them (another tool's) are removed once this old. */
+const ANONYMOUS_TEMP_MS = 10 * 60 * 1000;
 /**
  * `IO_CHUNK_BYTES` is how much one read or write of a blob moves: 1 MiB instead of streams'
  * 64 KiB default means 64 times fewer thread-pool round trips, hash updates and socket writes.
@@ -74,12 +76,16 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     private readonly lockOpts: LockOptions,
   ) {}
 
-  /** `open` opens (and by default creates) the layout at `root`; a foreign or broken layout is `LAYOUT_INVALID`. */
+  /**
+   * `open` opens (and by default creates) the layout at `root`; a foreign or broken layout is
+   * `LAYOUT_INVALID`. Opened to write (`create`), it first clears what killed writers left in `ingest/`.
+   */
   static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
     const layout = new OciLayout(root, { timeoutMs: opts.timeoutMs });
     if (opts.create ?? true) {
       await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
       await mkdir(join(root, INGEST_DIR), { recursive: true });
+      await layout.cleanIngest();
       await layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER));
       await layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex()));
     }
@@ -92,6 +98,23 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     }
     await layout.readIndex();
     return layout;
+  }
+
+  /**
+   * `cleanIngest` removes the temp files of writers that no longer run (killed mid-write; a
+   * name says whose it is, see `ingestPath`), and unnamed ones older than `ANONYMOUS_TEMP_MS`.
+   * A live writer's files stay, however old. One readdir, of a directory usually empty. Returns how many went.
+   */
+  async cleanIngest(): Promise<number> {
+    const dir = join(this.root, INGEST_DIR);
+    let cleaned = 0;
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      const m = /^(\d+)\.(\d+)\.[0-9a-f]+$/.exec(name);
+      const path = join(dir, name);
+      const stale = m !== null ? !isAlive({ pid: Number(m[1]), start: m[2]! }) : Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > ANONYMOUS_TEMP_MS;
+      if (stale && (await unlink(path).then(() => true, () => false))) cleaned++;
+    }
+    return cleaned;
   }
 
   /** `blobPath` is where the blob `digest` lives. */

@@ -17,8 +17,7 @@ import {
 } from '../core/oci.js';
 import { fetchAll, notFound } from '../content/storage.js';
 import { isGraphNode } from '../content/graph.js';
-import { BLOBS_DIR, INGEST_DIR, type OciLayout } from './layout.js';
-import { isAlive } from './lock.js';
+import { BLOBS_DIR, type OciLayout } from './layout.js';
 
 /**
  * Store maintenance after cacache `lib/verify.js`: `verifyStore` is a list of named steps, each
@@ -49,9 +48,6 @@ export interface VerifyStats {
   /** Each step's name and duration, in order. */
   steps: { name: string; ms: number }[];
 }
-
-/** Temp files whose name does not say who wrote them are removed once this old. */
-const ANONYMOUS_TEMP_MS = 60 * 60 * 1000;
 
 type Step = (layout: OciLayout, stats: VerifyStats, scratch: Scratch) => Promise<void>;
 interface Scratch {
@@ -90,13 +86,7 @@ export async function verifyStore(layout: OciLayout): Promise<VerifyStats> {
 }
 
 async function cleanTemp(layout: OciLayout, stats: VerifyStats): Promise<void> {
-  const dir = join(layout.root, INGEST_DIR);
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const m = /^(\d+)\.(\d+)\.[0-9a-f]+$/.exec(name);
-    const path = join(dir, name);
-    const dead = m !== null ? !isAlive({ pid: Number(m[1]), start: m[2]! }) : Date.now() - (await stat(path)).mtimeMs > ANONYMOUS_TEMP_MS;
-    if (dead && (await unlink(path).then(() => true, () => false))) stats.cleanedTemp++;
-  }
+  stats.cleanedTemp += await layout.cleanIngest();
 }
 
 /** Hashing happens outside the lock (it is slow); removal waits for `checkIndex`, under the lock. */

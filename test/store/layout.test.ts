@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -152,6 +152,20 @@ describe('store maintenance', () => {
     expect(await l.exists(sig.layers[0]!)).toBe(true);
     expect(await l.exists(b.layers[0]!)).toBe(false);
     expect((await caught(remove(l, 'b:1'))).code).toBe('NOT_FOUND');
+  });
+
+  it('clears what killed writers left in ingest/ when opened to write, and keeps what live ones write', async () => {
+    const dir = fresh();
+    await OciLayout.open(dir);
+    const ingest = join(dir, 'ingest');
+    const mine = `${process.pid}.${processStart(process.pid)}.0123abcd`;
+    for (const name of ['999999999.1.abcd', mine, 'other-tool.tmp', 'other-tool.old']) writeFileSync(join(ingest, name), 'partial');
+    const hourAgo = new Date(Date.now() - 60 * 60 * 1000);
+    utimesSync(join(ingest, 'other-tool.old'), hourAgo, hourAgo);
+    await OciLayout.open(dir, { create: false });
+    expect(readdirSync(ingest).sort()).toEqual([mine, '999999999.1.abcd', 'other-tool.old', 'other-tool.tmp'].sort());
+    await OciLayout.open(dir);
+    expect(readdirSync(ingest).sort()).toEqual([mine, 'other-tool.tmp'].sort());
   });
 
   it('verify removes corrupt blobs, drops incomplete entries, cleans temp files and fixes modes', async () => {
