@@ -201,7 +201,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const target = spawn('sleep', ['30']);
     const send = sender(dir, target.pid!, [28]);
     const run = ebpm(['run', join(REPO, 'examples', 'sigsnoop'), '--duration', '3', '--', '-p', String(send.pid), '-s', '28']);
-    await new Promise((r) => setTimeout(r, 2000));
+    // The guest says so once its programs are attached; a loaded machine may take seconds to build it.
+    await run.waitFor(/waiting for the ebpf events/);
     send.stdin!.end('go\n');
     const r = await run.exited();
     target.kill('SIGKILL');
@@ -259,7 +260,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
   it('refuses an unprivileged user with the capabilities it lacks', () => {
     // `ebpm build` leaves out/ private to its owner; the test user must read it.
     spawnSync('chmod', ['-R', 'a+rX', dir]);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(REPO, 'bin', 'ebpm.js'), 'run', layout.sigsnoop!], { encoding: 'utf8' });
+    // HOME of its own: the trust policy under root's is no more readable to it than root's files.
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(REPO, 'bin', 'ebpm.js'), 'run', layout.sigsnoop!], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
     expect(r.stderr).toBe('error: run sigsnoop: missing CAP_BPF and CAP_PERFMON\nhint: run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)\n');
     expect(r.status).toBe(4);
   });
