@@ -81,7 +81,8 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
     type: g.type || cTypeName(g.layout),
     kind: parameterKind(g.layout),
     default: decodeDefault(g.layout, g.defaultValue),
-    description: doc?.description ?? cmd?.help,
+    // ecli's order: the flag's own help, then the variable's description.
+    description: cmd?.help ?? doc?.description,
     flag: compact({ long: cmd?.long ?? g.name.replace(/_/g, '-').toLowerCase(), short: cmd?.short }),
   });
 }

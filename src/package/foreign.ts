@@ -16,7 +16,8 @@ import type { DocComment, SampleSpec } from './doc-comments.js';
 import { assembleMetadata, embeddedName, type ObjectFacts, type PackageInfo } from './extract.js';
 import { Checks, compact } from './fields.js';
 import * as mt from './media-types.js';
-import type { PackageMetadata } from './metadata.js';
+import type { PackageMetadata, ParameterMeta } from './metadata.js';
+import { parseValue, type EcliFlag, type ParamValue } from './params.js';
 import { PACKAGE_NAME } from './source-manifest.js';
 import { tagVersion } from './version.js';
 
@@ -82,13 +83,21 @@ export interface EunomiaPackage {
   readonly metadata: PackageMetadata;
   /** The ELF of `metadata.objects[0]` (the digest and size the metadata gives are of these bytes). */
   readonly object: Uint8Array;
+  /** How ecli offers each parameter the package lists, by variable name: its flag and its default. */
+  readonly ecli: ReadonlyMap<string, EcliFlag>;
 }
+
+/** ecc's markers that keep export structs in BTF (`extract.ts` reads them as exports). */
+const EUNOMIA_DUMMY = '__eunomia_dummy';
 
 /**
  * `readEunomiaPackage` reads an ecc `package.json` (eunomia-bpf ≥ 0.3): `bpf_object` is
  * base64 of the zlib-deflated ELF, checked against `bpf_object_size`; `meta.bpf_skel` gives
- * variable descriptions and `cmdarg`s and map `sample` settings. The inflated object comes back
- * with the metadata, so a caller that runs it does not inflate it again.
+ * variable descriptions, `cmdarg`s and defaults, and map `sample` settings. The inflated
+ * object comes back with the metadata, so a caller that runs it does not inflate it again.
+ * Parameters are described as ecli builds its arguments (eunomia `meta/arg_builder.rs`):
+ * `cmdarg.help` before `description`, `cmdarg.long` or else the variable's name as the flag,
+ * `cmdarg.default` or else `value` as the default, which the metadata shows and `ecli` keeps.
  */
 export function readEunomiaPackage(text: string, fileName: string): EunomiaPackage {
   const bad = (problem: string) => new EbpmError('FOREIGN_INVALID', `${fileName}: eunomia package: ${problem}`, { hint: 'the file is not a package.json written by eunomia-bpf ecc 0.3 or later' });
@@ -112,16 +121,17 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
   }
   if (elf.length !== size) throw bad(`bpf_object inflates to ${elf.length} bytes, not bpf_object_size ${size}`);
   const docs = new Map<string, DocComment>();
+  const declared = new Map<string, { long: string; default: unknown }>();
   for (const sec of Array.isArray(skel.data_sections) ? skel.data_sections : []) {
     for (const x of Array.isArray(sec?.variables) ? sec.variables : []) {
-      if (typeof x?.name !== 'string') continue;
+      if (typeof x?.name !== 'string' || x.name.startsWith(EUNOMIA_DUMMY)) continue;
       const c = x.cmdarg ?? {};
-      docs.set(x.name, {
-        name: x.name,
-        line: 0,
-        ...(typeof x.description === 'string' ? { description: x.description } : {}),
-        cmdarg: compact({ long: typeof c.long === 'string' ? c.long : undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined, help: typeof c.help === 'string' ? c.help : undefined }),
-      });
+      const long = typeof c.long === 'string' && c.long !== '' ? c.long : x.name;
+      const help = typeof c.help === 'string' ? c.help : typeof x.description === 'string' ? x.description : undefined;
+      // ebpm's own spelling of the flag, which its metadata holds: lower case, `-` between words.
+      const own = long.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+      docs.set(x.name, compact({ name: x.name, line: 0, description: help, cmdarg: compact({ long: own || undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined }) }));
+      declared.set(x.name, { long, default: c.default ?? x.value });
     }
   }
   for (const m of Array.isArray(skel.maps) ? skel.maps : []) {
@@ -135,8 +145,30 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
   const doc = (skel.doc ?? {}) as Record<string, unknown>;
   const version = typeof doc.version === 'string' && tagVersion(doc.version) ? doc.version : '0.1.0';
   const description = typeof doc.brief === 'string' ? doc.brief : typeof doc.description === 'string' ? doc.description : undefined;
-  const metadata = describeFiles(compact({ name: packageName(objName), version, description }), [{ name: `${packageName(objName)}.bpf.o`, bytes: elf, docs }]);
-  return { metadata, object: elf };
+  const described = describeFiles(compact({ name: packageName(objName), version, description }), [{ name: `${packageName(objName)}.bpf.o`, bytes: elf, docs }]);
+  const ecli = new Map<string, EcliFlag>();
+  const object = described.objects[0]!;
+  const parameters = object.parameters.map((p) => {
+    const d = declared.get(p.name);
+    if (d === undefined) return p;
+    ecli.set(p.name, compact({ long: d.long, fill: d.default === undefined ? undefined : ecliDefault(p, d.default, bad) }));
+    return d.default === undefined ? p : { ...p, default: d.default as ParameterMeta['default'] };
+  });
+  return { metadata: { ...described, objects: [{ ...object, parameters }] }, object: elf, ecli };
+}
+
+/**
+ * `ecliDefault` reads an eunomia default as ecli does: a JSON boolean for a `bool`, a number or
+ * a string otherwise, then checked as the flag's text would be.
+ */
+function ecliDefault(p: ParameterMeta, d: unknown, bad: (problem: string) => EbpmError): ParamValue {
+  const ok = p.kind === 'bool' ? typeof d === 'boolean' : typeof d === 'number' || typeof d === 'string';
+  if (!ok) throw bad(`variable ${p.name}: default ${JSON.stringify(d)} is not ${p.kind === 'bool' ? 'a boolean' : 'a number or a string'}`);
+  try {
+    return parseValue(p, String(d), p.name);
+  } catch (e) {
+    throw bad(`default of ${(e as Error).message}`);
+  }
 }
 
 /** `foreignFormat` recognises a foreign OCI manifest, or returns undefined. */

@@ -5,13 +5,27 @@
  *
  * Flags follow ecli's generated arguments (eunomia `meta/arg_builder.rs`) with one change: a
  * `bool` is a switch `--name` with its negation `--no-name`, instead of ecli's
- * `--enable-`/`--disable-` spelling that depends on the default.
+ * `--enable-`/`--disable-` spelling that depends on the default. An eunomia `package.json`
+ * keeps ecli's spellings (`EcliFlag`): its flags answer to ecli's names and to ebpm's.
  */
 import { EbpmError } from '../core/errors.js';
+import { compact } from './fields.js';
 import type { BpfObjectMeta, ParameterMeta } from './metadata.js';
+
+/** A parsed parameter value: integers as bigint, floats as number, bytes for `bytes` kind. */
+export type ParamValue = bigint | number | boolean | string | Uint8Array;
+
+/** How ecli offers a parameter of an eunomia package (eunomia `meta/arg_builder.rs`). */
+export interface EcliFlag {
+  /** `cmdarg.long`, else the variable's name as written (`filtered_pid`). */
+  readonly long: string;
+  /** `cmdarg.default`, else the variable's `value`: what ecli sets when the flag is absent. */
+  readonly fill?: ParamValue;
+}
 
 /** `FlagSpec` is one generated flag: the parameter it sets, in which object. */
 export interface FlagSpec {
+  /** The spelling shown: ecli's for an eunomia package, else the metadata's `flag.long`. */
   readonly long: string;
   readonly short?: string;
   /** The object (`sigsnoop.bpf.o`) whose global the flag sets. */
@@ -19,10 +33,11 @@ export interface FlagSpec {
   readonly parameter: ParameterMeta;
   /** Whether the flag is a switch (bool) rather than taking a value. */
   readonly isSwitch: boolean;
+  /** Every long spelling, without `--`: for a switch, the value it sets (`no-x`: false); undefined for a flag taking a value. */
+  readonly spellings: ReadonlyMap<string, boolean | undefined>;
+  /** Set when the flag is absent (ecli's default); undefined: the global keeps its initial value. */
+  readonly fill?: ParamValue;
 }
-
-/** A parsed parameter value: integers as bigint, floats as number, bytes for `bytes` kind. */
-export type ParamValue = bigint | number | boolean | string | Uint8Array;
 
 /** `OwnFlag` is a flag of the command itself (`--json`, `--duration <s>`), not of the package. */
 export interface OwnFlag {
@@ -38,8 +53,10 @@ function invalid(message: string, hint: string, data?: Record<string, unknown>):
  * `flagSpecs` lists the flags of every parameter of `objects`. A flag may not repeat within the
  * package nor take a name in `reserved` (the command's own flags): either is
  * `PARAMETER_FLAG_CONFLICT`, since the package could then not be configured unambiguously.
+ * `ecli` (an eunomia package's, by parameter name) adds ecli's spellings: its long name, and
+ * `--enable-<long>`/`--disable-<long>` for switches whatever the default.
  */
-export function flagSpecs(objects: readonly BpfObjectMeta[], reserved: readonly string[] = []): FlagSpec[] {
+export function flagSpecs(objects: readonly BpfObjectMeta[], reserved: readonly string[] = [], ecli?: ReadonlyMap<string, EcliFlag>): FlagSpec[] {
   const out: FlagSpec[] = [];
   const taken = new Map<string, string>(reserved.map((r) => [r, 'a flag of the command']));
   const claim = (flag: string, owner: string) => {
@@ -55,10 +72,17 @@ export function flagSpecs(objects: readonly BpfObjectMeta[], reserved: readonly 
     for (const p of obj.parameters) {
       const owner = `parameter ${p.name} (${obj.name})`;
       const isSwitch = p.kind === 'bool';
-      claim(`--${p.flag.long}`, owner);
-      if (isSwitch) claim(`--no-${p.flag.long}`, owner);
+      const e = ecli?.get(p.name);
+      const long = e?.long ?? p.flag.long;
+      const spellings = new Map<string, boolean | undefined>();
+      for (const name of new Set([long, p.flag.long])) {
+        spellings.set(name, isSwitch ? true : undefined);
+        if (isSwitch) spellings.set(`no-${name}`, false);
+      }
+      if (e && isSwitch) spellings.set(`enable-${long}`, true).set(`disable-${long}`, false);
+      for (const name of spellings.keys()) claim(`--${name}`, owner);
       if (p.flag.short !== undefined) claim(`-${p.flag.short}`, owner);
-      out.push({ long: p.flag.long, ...(p.flag.short === undefined ? {} : { short: p.flag.short }), object: obj.name, parameter: p, isSwitch });
+      out.push(compact({ long, short: p.flag.short, object: obj.name, parameter: p, isSwitch, spellings, fill: e?.fill }));
     }
   }
   return out;
@@ -197,7 +221,7 @@ export interface RunArgs {
 export function parseRunArgs(args: readonly string[], own: readonly OwnFlag[], specs: readonly FlagSpec[], usage: string): RunArgs {
   const usageError = (msg: string) => new EbpmError('USAGE', `run: ${msg}`, { hint: `usage: ${usage}` });
   const ownByLong = new Map(own.map((f) => [f.long, f]));
-  const byLong = new Map(specs.map((s) => [s.long, s]));
+  const byLong = new Map(specs.flatMap((s) => [...s.spellings].map(([name, sets]) => [name, { spec: s, sets }] as const)));
   const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
   const positionals: string[] = [];
   const ownValues = new Map<string, string | true>();
@@ -229,20 +253,11 @@ export function parseRunArgs(args: readonly string[], own: readonly OwnFlag[], s
         ownValues.set(name, o.takesValue ? inline ?? next(`--${name}`) : true);
         continue;
       }
-      const s = byLong.get(name);
-      const negated = s === undefined && name.startsWith('no-') ? byLong.get(name.slice(3)) : undefined;
-      if (negated?.isSwitch) {
-        if (inline !== undefined) throw usageError(`--${name} takes no value`);
-        set(negated, `--${name}`, false);
-        continue;
-      }
-      if (s === undefined) throw usageError(`unknown flag --${name}`);
-      if (s.isSwitch) {
-        if (inline !== undefined) throw usageError(`--${name} is a switch and takes no value; use --no-${name} to turn it off`);
-        set(s, `--${name}`, true);
-      } else {
-        set(s, `--${name}`, inline ?? next(`--${name}`));
-      }
+      const hit = byLong.get(name);
+      if (hit === undefined) throw usageError(`unknown flag --${name}`);
+      if (hit.sets === undefined) set(hit.spec, `--${name}`, inline ?? next(`--${name}`));
+      else if (inline !== undefined) throw usageError(hit.spec.spellings.has(`no-${name}`) ? `--${name} is a switch and takes no value; use --no-${name} to turn it off` : `--${name} takes no value`);
+      else set(hit.spec, `--${name}`, hit.sets);
       continue;
     }
     if (arg.startsWith('-') && arg.length > 1) {
@@ -284,9 +299,14 @@ export function findSource(args: readonly string[], own: readonly OwnFlag[], usa
   throw new EbpmError('USAGE', 'run: no package given', { hint: `usage: ${usage}` });
 }
 
-/** `assignments` turns the parsed values into section patches. */
-export function assignments(values: ReadonlyMap<FlagSpec, ParamValue>): Assignment[] {
-  return [...values].map(([s, v]) => ({
+/**
+ * `assignments` turns the parsed values into section patches, and the `fill` of every flag of
+ * `specs` not given: the globals ecli would set.
+ */
+export function assignments(values: ReadonlyMap<FlagSpec, ParamValue>, specs: readonly FlagSpec[] = []): Assignment[] {
+  const all = new Map(values);
+  for (const s of specs) if (s.fill !== undefined && !all.has(s)) all.set(s, s.fill);
+  return [...all].map(([s, v]) => ({
     object: s.object,
     section: s.parameter.section,
     offset: s.parameter.offset,
@@ -299,7 +319,9 @@ export function assignments(values: ReadonlyMap<FlagSpec, ParamValue>): Assignme
 export function flagHelp(specs: readonly FlagSpec[]): string[] {
   const left = specs.map((s) => {
     const short = s.short === undefined ? '    ' : `-${s.short}, `;
-    return s.isSwitch ? `${short}--${s.long}, --no-${s.long}` : `${short}--${s.long} <${s.parameter.type}>`;
+    // ecli's pair where the package has it: what its users know.
+    const [on, off] = s.spellings.has(`enable-${s.long}`) ? [`enable-${s.long}`, `disable-${s.long}`] : [s.long, `no-${s.long}`];
+    return s.isSwitch ? `${short}--${on}, --${off}` : `${short}--${s.long} <${s.parameter.type}>`;
   });
   const width = Math.max(0, ...left.map((l) => l.length));
   return specs.map((s, i) => {

@@ -15,6 +15,7 @@ import { isEbpmManifest, readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
+import type { EcliFlag } from '../package/params.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
 import type { Admission } from './trust.js';
@@ -37,6 +38,8 @@ export interface ResolvedPackage {
   readonly wasm?: Uint8Array;
   /** The trust policy's decision, made before anything was loaded (trust.ts): for a local path, under its `local` scope. */
   readonly trust?: Admission;
+  /** For an eunomia `package.json`: how ecli offers each parameter (its flag and default), by variable name. */
+  readonly ecli?: ReadonlyMap<string, EcliFlag>;
 }
 
 /** When a reference is pulled: every time, only when not stored, or never (stored only). */
@@ -207,8 +210,8 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
     return { source: arg, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${file}.wasm`, bytes }), objects: new Map(), wasm: bytes, trust };
   }
   if (path.endsWith('.json')) {
-    const { metadata, object } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
-    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), trust };
+    const { metadata, object, ecli } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
+    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), trust, ecli };
   }
   throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', { hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
 }

@@ -147,11 +147,12 @@ const cmd: Command = {
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: string, io: Io): Promise<number> {
-  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']));
+  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']), pkg.ecli);
   const parsed = parseRunArgs(args, OWN, specs, USAGE);
   if (parsed.own.has('help')) {
     const lines = flagHelp(specs);
-    io.stdout.write(`usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}\n`);
+    const ecli = pkg.ecli && lines.length ? '\n\nFlags are spelled as ecli spells them; ebpm\'s spellings work too (- for _, --<switch> and --no-<switch>).' : '';
+    io.stdout.write(`usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`);
     return 0;
   }
   if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])}`);
@@ -180,7 +181,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: str
       const result = await runPackage({
         package: pkg,
         plan,
-        assignments: assignments(values),
+        assignments: assignments(values, specs),
         ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
         ...(maxEvents === undefined ? {} : { maxEvents }),
         signal,
