@@ -3,7 +3,7 @@ import type { ObjectPolicy } from './admission.js';
 
 /** `workerData` of the guest worker. */
 export interface WorkerInput {
-  /** The module, already checked and with its memory maximum lowered to the limit. */
+  /** The module, already checked, its memory maximum lowered to the limit and its grows recorded (`limitMemory`). */
   readonly module: Uint8Array;
   readonly name: string;
   readonly args: readonly string[];

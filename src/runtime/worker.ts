@@ -13,7 +13,7 @@ import { ObjectAdmission } from './admission.js';
 import type { BpfBackend } from './backend.js';
 import { GuestMemory } from './guest-memory.js';
 import { GuestStop, WasmBpfHost } from './host.js';
-import { WASM_PAGE } from './memory-limit.js';
+import { refusedGrow } from './memory-limit.js';
 import { OutputWriter } from './output.js';
 import type { WorkerError, WorkerInput, WorkerMessage } from './protocol.js';
 import { GuestWasi } from './wasi.js';
@@ -21,14 +21,14 @@ import { GuestWasi } from './wasi.js';
 const input = workerData as WorkerInput;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 
-function describe(e: unknown, memory: WebAssembly.Memory | undefined): WorkerError {
+/** `refused`: a grow the memory limit refused earlier (`refusedGrow`), which a trap or a failed exit is then put down to. */
+function describe(e: unknown, refused: number | undefined): WorkerError {
   const where = `wasm guest ${input.name}`;
-  const atLimit = memory !== undefined && memory.buffer.byteLength + WASM_PAGE > input.maxMemoryBytes;
-  if (atLimit && (e instanceof WebAssembly.RuntimeError || typeof e === 'number')) {
+  if (refused !== undefined && (e instanceof WebAssembly.RuntimeError || typeof e === 'number')) {
     return {
       code: 'WASM_MEMORY_LIMIT',
       message: `${where}: exceeded the memory limit of ${input.maxMemoryBytes} bytes${typeof e === 'number' ? ` (exit code ${e})` : ` (${e.message})`}`,
-      hint: 'raise the limit with --max-memory',
+      hint: `raise the limit with --max-memory: the guest asked for ${Math.ceil(refused / (1 << 20))}M`,
     };
   }
   if (e instanceof WebAssembly.RuntimeError) return { code: 'WASM_TRAP', message: `${where}: trap: ${e.message}`, hint: 'the guest crashed; rebuild it with -g to debug' };
@@ -77,10 +77,10 @@ async function main(): Promise<void> {
     instance = await WebAssembly.instantiate(module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
     host.bind(instance);
     const code = wasi.start(instance);
-    outcome = code !== 0 && memory().buffer.byteLength + WASM_PAGE > input.maxMemoryBytes ? { t: 'error', error: describe(code, memory()) } : { t: 'exit', code };
+    const refused = refusedGrow(instance);
+    outcome = code !== 0 && refused !== undefined ? { t: 'error', error: describe(code, refused) } : { t: 'exit', code };
   } catch (e) {
-    const mem = instance?.exports.memory instanceof WebAssembly.Memory ? instance.exports.memory : undefined;
-    outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(e, mem) };
+    outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(e, refusedGrow(instance)) };
   }
   try {
     host.close();

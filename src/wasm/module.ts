@@ -66,7 +66,7 @@ const VALTYPES: Record<number, ValType> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32
 /** Known section ids in their required order (the data count section 12 comes before code 10). */
 const SECTION_ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
 
-function invalid(what: string, offset: number): EbpmError {
+export function invalid(what: string, offset: number): EbpmError {
   return new EbpmError('WASM_INVALID', `parse wasm module: ${what} at offset ${offset}`, {
     hint: 'the file is not a valid WebAssembly module; rebuild it with clang --target=wasm32-wasi',
     data: { offset },
@@ -74,7 +74,7 @@ function invalid(what: string, offset: number): EbpmError {
 }
 
 /** A bounds-checked cursor over the module bytes. */
-class Reader {
+export class Reader {
   pos: number;
   constructor(readonly bytes: Uint8Array, start = 0, readonly end = bytes.length) {
     this.pos = start;

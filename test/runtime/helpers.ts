@@ -8,11 +8,11 @@ import { compileWasm } from '../../src/build/toolchain.js';
 import { runWasm, type RunWasmOptions, type WasmRunResult } from '../../src/runtime/run.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 
-/** `wat` assembles a WAT guest with wabt's wat2wasm. */
-export function wat(source: string): Uint8Array {
+/** `wat` assembles a WAT guest with wabt's wat2wasm (`features`: e.g. `--enable-threads`). */
+export function wat(source: string, features: readonly string[] = []): Uint8Array {
   const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'wat-'));
   writeFileSync(join(dir, 'g.wat'), source);
-  execFileSync('wat2wasm', [join(dir, 'g.wat'), '-o', join(dir, 'g.wasm')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync('wat2wasm', [...features, join(dir, 'g.wat'), '-o', join(dir, 'g.wasm')], { stdio: ['ignore', 'ignore', 'pipe'] });
   return new Uint8Array(readFileSync(join(dir, 'g.wasm')));
 }
 

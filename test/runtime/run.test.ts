@@ -129,6 +129,36 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     });
   });
 
+  it('puts a failure down to the limit whenever the limit refused a grow, a single large one included, and never otherwise', async () => {
+    /** A guest with `memory` (WAT limits) whose _start is `body`. */
+    const guest = (memory: string, body: string) => wat(`(module ${WASI_PRELUDE} (memory (export "memory") ${memory}) (func (export "_start") ${body}))`);
+    const run = (module: Uint8Array, maxMemoryBytes?: number) =>
+      runWasm({ ...quiet, module, name: 'g', objects: 'any', ...(maxMemoryBytes === undefined ? {} : { maxMemoryBytes }) }).catch((e: unknown) => e);
+    // One grow of 3000 pages against the 128M default (2048 pages): malloc's NULL, then abort().
+    expect(await run(guest('1', '(drop (memory.grow (i32.const 3000))) unreachable'))).toMatchObject({
+      code: 'WASM_MEMORY_LIMIT',
+      message: 'wasm guest g: exceeded the memory limit of 134217728 bytes (unreachable)',
+      hint: 'raise the limit with --max-memory: the guest asked for 188M',
+    });
+    // Refused, then a failed exit: the exit code is kept in the message. The grow still answers -1.
+    expect(await run(guest('1', '(call $proc_exit (i32.add (memory.grow (i32.const 3000)) (i32.const 10)))'))).toMatchObject({
+      code: 'WASM_MEMORY_LIMIT',
+      message: 'wasm guest g: exceeded the memory limit of 134217728 bytes (exit code 9)',
+    });
+    // A guest that copes with the refusal and exits 0 just exits.
+    expect(await run(guest('1', '(drop (memory.grow (i32.const 3000)))'))).toEqual({ exitCode: 0, reason: 'exit' });
+    // Grows the limit allows return the old size in pages, as before: exit code 1, not a limit error.
+    expect(await run(guest('1', '(call $proc_exit (memory.grow (i32.const 2)))'))).toEqual({ exitCode: 1, reason: 'exit' });
+    // A trap at the limit, with no grow refused, is a trap.
+    expect(await run(guest('1', '(drop (memory.grow (i32.const 2047))) unreachable'))).toMatchObject({ code: 'WASM_TRAP', message: 'wasm guest g: trap: unreachable' });
+    // Refused by the module's own maximum, below the limit or above it: not the limit's doing.
+    expect(await run(guest('1 10', '(drop (memory.grow (i32.const 20))) unreachable'))).toMatchObject({ code: 'WASM_TRAP' });
+    expect(await run(guest('1 3000', '(drop (memory.grow (i32.const 5000))) unreachable'))).toMatchObject({ code: 'WASM_TRAP' });
+    // A grow the module's maximum allows and the limit refuses is the limit's; under a 4G limit it succeeds, and the trap is the guest's.
+    expect(await run(guest('1 3000', '(drop (memory.grow (i32.const 2500))) unreachable'))).toMatchObject({ code: 'WASM_MEMORY_LIMIT' });
+    expect(await run(guest('1 3000', '(drop (memory.grow (i32.const 2500))) unreachable'), 4 * 1024 ** 3)).toMatchObject({ code: 'WASM_TRAP' });
+  });
+
   it('stops an infinite loop at --duration and a sleeping guest at once', async () => {
     const t0 = Date.now();
     const spin = await runWasm({ ...quiet, module: SPIN(), name: 'spin', objects: 'any', durationMs: 200, stopGraceMs: 200 });
