@@ -88,7 +88,7 @@ function sections(module: Uint8Array): Section[] {
  * (rounded down to whole pages) and, where the limit is below what the module allows itself,
  * its grows recorded (see GROW_REFUSED). The module must already have passed `parseWasm`.
  */
-export function limitMemory(module: Uint8Array, maxBytes: number, what: string): Uint8Array {
+export function limitMemory(module: Uint8Array, maxBytes: number, what: string): Uint8Array<ArrayBuffer> {
   const maxPages = Math.floor(maxBytes / WASM_PAGE);
   const list = sections(module);
   const replaced = new Map<number, Part[]>();
@@ -172,7 +172,7 @@ function hookGrows(module: Uint8Array, list: readonly Section[], replaced: Map<n
 }
 
 /** The module with the `replaced` sections' contents; sections it lacked go where the order wants them. */
-function assemble(module: Uint8Array, list: readonly Section[], replaced: ReadonlyMap<number, Part[]>): Uint8Array {
+function assemble(module: Uint8Array, list: readonly Section[], replaced: ReadonlyMap<number, Part[]>): Uint8Array<ArrayBuffer> {
   const rank = (id: number) => SECTION_ORDER.indexOf(id);
   const fresh = [...replaced.keys()].filter((id) => !list.some((s) => s.id === id)).sort((a, b) => rank(a) - rank(b));
   const parts: Part[] = [module.subarray(0, 8)];
