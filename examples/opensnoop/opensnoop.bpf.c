@@ -9,7 +9,7 @@
 /// @cmdarg {"short": "p", "long": "pid"}
 const volatile pid_t targ_pid = 0;
 
-/// Trace only this user ID (-1: every user)
+/// Trace only this user ID (4294967295, the largest uid_t: every user)
 /// @cmdarg {"short": "u", "long": "uid"}
 const volatile uid_t targ_uid = -1;
 

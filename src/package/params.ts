@@ -124,7 +124,9 @@ export function parseValue(p: ParameterMeta, text: string, flag = `--${p.flag.lo
       const v = negative ? -magnitude : magnitude;
       const [min, max] = intRange(p.size, p.kind === 'int');
       if (v < min || v > max) {
-        throw invalid(`${where}: out of range for ${p.type} [${min}, ${max}]`, `give ${flag} a value from ${min} to ${max}`, { min: String(min), max: String(max) });
+        // C would wrap a negative sentinel (`(uid_t)-1`); a flag says which value that is.
+        const wrapped = p.kind === 'uint' && v < 0n && -v <= max ? ` (${p.type} is unsigned: (${p.type})${v} is ${max + 1n + v})` : '';
+        throw invalid(`${where}: out of range for ${p.type} [${min}, ${max}]`, `give ${flag} a value from ${min} to ${max}${wrapped}`, { min: String(min), max: String(max) });
       }
       return v;
     }

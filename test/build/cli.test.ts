@@ -54,7 +54,7 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
       'license: GPL',
     ]);
     expect(text).toContain('    trace_openat_enter: tracepoint syscalls/sys_enter_openat [tracepoint/syscalls/sys_enter_openat]\n');
-    expect(text).toContain('    --uid, -u  uid_t = 4294967295  Trace only this user ID (-1: every user)\n');
+    expect(text).toContain('    --uid, -u  uid_t = 4294967295  Trace only this user ID (4294967295, the largest uid_t: every user)\n');
     expect(text).toContain('  events on events: struct event (296 bytes)\n    +0 ts: __u64 (8)\n');
     expect(text).toContain('    +40 fname: char[255] (255)\n');
     expect(text).toContain('  kernel BTF: required\n');
