@@ -73,7 +73,7 @@ export async function signPackage(target: Target, subject: Descriptor, key: Sign
   const fingerprint = key.publicKey.fingerprint;
   const plain: Descriptor = { mediaType: subject.mediaType, digest: subject.digest, size: subject.size };
   if (opts.format === 'bundle') {
-    const sig = bundleReferrerManifest(plain, signBundle(key, subject.digest, opts.annotations), opts.now ?? new Date());
+    const sig = bundleReferrerManifest(plain, await signBundle(key, subject.digest, opts.annotations), opts.now ?? new Date());
     await pushSignatureManifest(target, sig, opts.signal);
     return { format: 'bundle', subject: plain, manifest: sig.descriptor, fingerprint };
   }

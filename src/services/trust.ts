@@ -64,7 +64,7 @@ export interface PackageVerification {
 /** `verifyPackage` finds the signatures `source` holds for `subject` and checks them against `keys` (both formats). */
 export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageVerification> {
   const found = await findSignatures(req.source, req.subject, req.signal);
-  const verification = verifySignatures({ digest: req.subject.digest, legacy: found.legacy, bundles: found.bundles, trustedKeys: req.keys });
+  const verification = await verifySignatures({ digest: req.subject.digest, legacy: found.legacy, bundles: found.bundles, trustedKeys: req.keys });
   return { verification, found };
 }
 
@@ -145,7 +145,7 @@ export async function admitLocal(req: LocalAdmitRequest): Promise<Admission> {
   const keys = trustedKeysFor(req.policy, LOCAL_SCOPE);
   const verification = req.layout
     ? (await verifyPackage({ source: req.layout.target, subject: req.layout.subject, keys, ...(req.signal ? { signal: req.signal } : {}) })).verification
-    : verifySignatures({ digest: req.digest, legacy: [], bundles: [], trustedKeys: keys });
+    : await verifySignatures({ digest: req.digest, legacy: [], bundles: [], trustedKeys: keys });
   const decision = evaluate(req.policy, LOCAL_SCOPE, verification, undefined, req.layout ? `${req.path}@${req.digest}` : req.path);
   if (!decision.allow) {
     const scope = `give local paths a "local" scope in ${req.policy.source}`;

@@ -6,8 +6,11 @@
 // (WriteReferrer, WriteAttestationNewBundleFormat), `specs/BUNDLE_SPEC.md`.
 // We write the DSSE form, not `messageSignature`: it is what cosign v3 writes for images, and
 // the signed statement names the digest, so a bundle cannot be moved to another manifest.
-import { bundleFromJSON, bundleToJSON, toDSSEBundle, type Bundle } from '@sigstore/bundle';
-import { Verifier, toSignedEntity, type TrustMaterial } from '@sigstore/verify';
+// The sigstore libraries are imported where a bundle is made or checked, not with this module:
+// most packages carry no bundle, and loading them costs every pull and run start-up time. They
+// are CommonJS: their exports are the namespace's `default`, in Node and in the CLI bundle alike.
+import type { Bundle } from '@sigstore/bundle';
+import type { TrustMaterial } from '@sigstore/verify';
 import { parseDigest, type Digest } from '../core/digest.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST, EMPTY_JSON, ANNOTATION_CREATED, descriptorFor, manifestBytes, type Descriptor, type ImageManifest } from '../core/oci.js';
@@ -48,7 +51,8 @@ export function signStatement(digest: Digest, annotations: Readonly<Record<strin
  * `signStatement`, the key named by its hint, and no transparency-log entry or timestamp
  * (offline keyed signing, as `cosign sign --key … --tlog-upload=false`).
  */
-export function signBundle(key: SigningKey, digest: Digest, annotations?: Readonly<Record<string, string>>): Uint8Array {
+export async function signBundle(key: SigningKey, digest: Digest, annotations?: Readonly<Record<string, string>>): Promise<Uint8Array> {
+  const { bundleToJSON, toDSSEBundle } = (await import('@sigstore/bundle')).default;
   const statement = Buffer.from(signStatement(digest, annotations));
   const signature = Buffer.from(signMessage(key.privateKey, preAuthEncoding(IN_TOTO_PAYLOAD_TYPE, statement)), 'base64');
   const bundle = toDSSEBundle({ artifact: statement, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, keyHint: key.publicKey.hint });
@@ -111,7 +115,8 @@ export function bundleLayer(manifest: ImageManifest): Descriptor | undefined {
  * timestamps a bundle may carry are not checked (offline, as `--insecure-ignore-tlog`).
  * Then the authenticated statement must be a cosign signature naming `digest`.
  */
-export function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[]): SignatureCheck {
+export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[]): Promise<SignatureCheck> {
+  const [{ default: { bundleFromJSON } }, { default: { Verifier, toSignedEntity } }] = await Promise.all([import('@sigstore/bundle'), import('@sigstore/verify')]);
   const doc = decodeJson(bytes);
   let bundle: Bundle;
   try {

@@ -5,7 +5,7 @@
 // and the only key `cosign generate-key-pair` makes.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPair as nodeGenerateKeyPair, randomBytes, scrypt, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
-import nacl from 'tweetnacl';
+import type nacl from 'tweetnacl';
 import { EbpmError } from '../core/errors.js';
 import { decodeBase64Strict, decodePem, encodePem, type PemBlock } from './pem.js';
 
@@ -54,6 +54,14 @@ const SCRYPT_P = 1;
 const DEFAULT_SCRYPT_N = 65536;
 const SALT_BYTES = 32;
 
+/** nacl/secretbox (XSalsa20-Poly1305) sizes, as tweetnacl's `secretbox.*Length`: envelopes are checked without loading it. */
+const SECRETBOX = { keyLength: 32, nonceLength: 24, overheadLength: 16 } as const;
+
+/** tweetnacl, loaded only to seal or open a private key: reading public keys (every policy load) needs none of it. */
+async function secretbox(): Promise<typeof nacl.secretbox> {
+  return (await import('tweetnacl')).default.secretbox;
+}
+
 const scryptAsync = promisify(scrypt) as (pw: Buffer, salt: Buffer, len: number, o: object) => Promise<Buffer>;
 const generateEc = promisify(nodeGenerateKeyPair);
 
@@ -66,9 +74,9 @@ export async function generateKeyPair(password: string | Uint8Array): Promise<Ke
   const { privateKey } = await generateEc('ec', { namedCurve: 'prime256v1' });
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
   const salt = randomBytes(SALT_BYTES);
-  const nonce = randomBytes(nacl.secretbox.nonceLength);
+  const nonce = randomBytes(SECRETBOX.nonceLength);
   const secret = await deriveKey(password, salt, DEFAULT_SCRYPT_N);
-  const ciphertext = nacl.secretbox(pkcs8, nonce, secret);
+  const ciphertext = (await secretbox())(pkcs8, nonce, secret);
   secret.fill(0);
   // Field order and base64 of []byte fields as Go's json.Marshal writes the envelope.
   const envelope =
@@ -151,7 +159,7 @@ interface Envelope {
 async function openEnvelope(der: Buffer, password: string | Uint8Array): Promise<Buffer> {
   const env = parseEnvelope(der);
   const secret = await deriveKey(password, env.salt, env.n);
-  const plain = nacl.secretbox.open(env.ciphertext, env.nonce, secret);
+  const plain = (await secretbox()).open(env.ciphertext, env.nonce, secret);
   secret.fill(0);
   if (plain === null) {
     throw new EbpmError('KEY_BAD_PASSWORD', 'decrypt private key: wrong password', {
@@ -189,9 +197,9 @@ function parseEnvelope(der: Buffer): Envelope {
   if (kdf.name !== 'scrypt') bad.push('kdf.name is not "scrypt"');
   if (cipher.name !== 'nacl/secretbox') bad.push('cipher.name is not "nacl/secretbox"');
   const salt = bytes(kdf.salt, 'kdf.salt');
-  const nonce = bytes(cipher.nonce, 'cipher.nonce', nacl.secretbox.nonceLength);
+  const nonce = bytes(cipher.nonce, 'cipher.nonce', SECRETBOX.nonceLength);
   const ciphertext = bytes(root.ciphertext, 'ciphertext');
-  if (ciphertext.length > 0 && ciphertext.length <= nacl.secretbox.overheadLength) bad.push('ciphertext is too short');
+  if (ciphertext.length > 0 && ciphertext.length <= SECRETBOX.overheadLength) bad.push('ciphertext is too short');
   const { N: n, r, p } = params;
   const paramsOk = typeof n === 'number' && ACCEPTED_SCRYPT_N.includes(n) && r === SCRYPT_R && p === SCRYPT_P;
   if (bad.length > 0) throw malformed(`encrypted key: ${bad.join(', ')}`);
@@ -206,7 +214,7 @@ function parseEnvelope(der: Buffer): Envelope {
 async function deriveKey(password: string | Uint8Array, salt: Buffer, n: number): Promise<Buffer> {
   const pw = typeof password === 'string' ? Buffer.from(password, 'utf8') : Buffer.from(password);
   // scrypt needs 128·N·r bytes; Node's default maxmem (32 MiB) is below N=65536's 64 MiB.
-  return scryptAsync(pw, salt, nacl.secretbox.keyLength, { N: n, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * n * SCRYPT_R + (1 << 20) });
+  return scryptAsync(pw, salt, SECRETBOX.keyLength, { N: n, r: SCRYPT_R, p: SCRYPT_P, maxmem: 256 * n * SCRYPT_R + (1 << 20) });
 }
 
 /**

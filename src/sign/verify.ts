@@ -61,7 +61,7 @@ const PRECEDENCE: readonly RejectReason[] = ['digest-mismatch', 'bad-signature',
  * which trusted keys signed `digest`. One good signature is enough; the rejected ones are
  * still listed, for `--verbose` and logs.
  */
-export function verifySignatures(req: VerifyRequest): Verification {
+export async function verifySignatures(req: VerifyRequest): Promise<Verification> {
   const signedBy: SignedBy[] = [];
   const rejected: RejectedSignature[] = [];
   const take = (format: SignatureFormat, index: number, check: SignatureCheck): void => {
@@ -73,7 +73,7 @@ export function verifySignatures(req: VerifyRequest): Verification {
     } else rejected.push({ format, index, reason: check.reason, detail: check.detail });
   };
   req.legacy.forEach((sig, i) => take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys)));
-  req.bundles.forEach((b, i) => take('bundle', i, checkBundle(b, req.digest, req.trustedKeys)));
+  for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys));
   if (signedBy.length > 0) return { verified: true, digest: req.digest, signedBy, rejected };
   if (rejected.length === 0) return { verified: false, digest: req.digest, reason: 'no-signature', detail: `${req.digest} has no signature`, rejected };
   const reason = PRECEDENCE.find((r) => rejected.some((x) => x.reason === r))!;

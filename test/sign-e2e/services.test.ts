@@ -169,15 +169,15 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     it('a truncated signature, an altered payload and another curve are refused as bad signatures', async () => {
       const { legacy } = await findSignatures(r, pkg.manifest);
       const sig = legacy[0]!;
-      const check = (s: typeof sig, keys = trustAlice) => {
-        const v = verifySignatures({ digest: pkg.manifest.digest, legacy: [s], bundles: [], trustedKeys: keys });
+      const check = async (s: typeof sig, keys = trustAlice) => {
+        const v = await verifySignatures({ digest: pkg.manifest.digest, legacy: [s], bundles: [], trustedKeys: keys });
         return v.verified ? 'verified' : `${v.reason}: ${v.detail}`;
       };
-      expect(check({ ...sig, signature: sig.signature.slice(0, 41) })).toBe('bad-signature: legacy signature: signature is not base64');
+      expect(await check({ ...sig, signature: sig.signature.slice(0, 41) })).toBe('bad-signature: legacy signature: signature is not base64');
       const short = Buffer.from(sig.signature, 'base64').subarray(0, 40).toString('base64');
-      expect(check({ ...sig, signature: short })).toBe('bad-signature: legacy signature: signature is truncated or has trailing bytes');
+      expect(await check({ ...sig, signature: short })).toBe('bad-signature: legacy signature: signature is truncated or has trailing bytes');
       const altered = buildPayload(`${reg.host}/acme/tamper`, pkg.manifest.digest, { evil: 'yes' });
-      expect(check({ ...sig, payload: altered })).toBe('bad-signature: legacy signature: signature does not verify with trusted key alice: the signed content was changed');
+      expect(await check({ ...sig, payload: altered })).toBe('bad-signature: legacy signature: signature does not verify with trusted key alice: the signed content was changed');
 
       // Signed with a P-384 key carrying alice's hint: refused before any key is tried.
       const p384 = (await plainKey('secp384r1')).key;

@@ -16,15 +16,15 @@ beforeAll(async () => {
 });
 
 describe('signing', () => {
-  it('signs the in-toto statement cosign v3 signs for an image', () => {
+  it('signs the in-toto statement cosign v3 signs for an image', async () => {
     expect(new TextDecoder().decode(signStatement(DIGEST))).toBe(
       `{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"${HEX}"},"annotations":{}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}`,
     );
     expect(JSON.parse(new TextDecoder().decode(signStatement(DIGEST, { by: 'ci' }))).subject[0].annotations).toEqual({ by: 'ci' });
   });
 
-  it('writes a v0.3 bundle: DSSE over the statement, the key hint, no tlog entry; the signature covers the DSSE PAE', () => {
-    const bundle = JSON.parse(new TextDecoder().decode(signBundle(key, DIGEST)));
+  it('writes a v0.3 bundle: DSSE over the statement, the key hint, no tlog entry; the signature covers the DSSE PAE', async () => {
+    const bundle = JSON.parse(new TextDecoder().decode(await signBundle(key, DIGEST)));
     expect(bundle.mediaType).toBe(BUNDLE_TYPE);
     expect(bundle.verificationMaterial).toEqual({ publicKey: { hint: key.publicKey.hint }, timestampVerificationData: {} });
     const env = bundle.dsseEnvelope;
@@ -40,8 +40,8 @@ describe('signing', () => {
 describe('referrer manifest', () => {
   const subject = { mediaType: 'application/vnd.oci.image.index.v1+json', digest: DIGEST, size: 1234, annotations: { x: 'y' } };
 
-  it('is what cosign WriteReferrer pushes: artifactType, empty config, one layer, subject, annotations', () => {
-    const bundle = signBundle(key, DIGEST);
+  it('is what cosign WriteReferrer pushes: artifactType, empty config, one layer, subject, annotations', async () => {
+    const bundle = await signBundle(key, DIGEST);
     const built = bundleReferrerManifest(subject, bundle, new Date('2026-11-25T05:00:00.123Z'));
     expect(built.manifest).toEqual({
       schemaVersion: 2,
@@ -65,8 +65,8 @@ describe('referrer manifest', () => {
     expect(bundleLayer(parsed)).toEqual(built.manifest.layers[0]);
   });
 
-  it('picks bundle layers only from sigstore image-signature referrers', () => {
-    const base = bundleReferrerManifest(subject, signBundle(key, DIGEST), new Date(0)).manifest;
+  it('picks bundle layers only from sigstore image-signature referrers', async () => {
+    const base = bundleReferrerManifest(subject, await signBundle(key, DIGEST), new Date(0)).manifest;
     const variants: [string, ImageManifest, boolean][] = [
       ['an attestation', { ...base, annotations: { ...base.annotations, 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' } }, false],
       ['another artifact type', { ...base, artifactType: 'application/vnd.cncf.notary.signature' }, false],
@@ -84,22 +84,22 @@ describe('upstream vector: sigstore-js v1.dsse.withPublicKey ("hello, world!", k
   const pub = readPublicKey(fixture('sigstore-js-key-1.pub'));
   const asKey1: TrustedKey[] = [{ label: 'key-1', publicKey: { ...pub, hint: 'key-1' } }];
 
-  it('verifies its signature with @sigstore/verify, then refuses it as not an image signature', () => {
+  it('verifies its signature with @sigstore/verify, then refuses it as not an image signature', async () => {
     // Reaching the statement check proves the DSSE signature verified (tlog entries are ignored offline).
-    expect(checkBundle(bundle, DIGEST, asKey1)).toEqual({ ok: false, reason: 'bad-signature', detail: 'dsse payload type "text/plain" is not in-toto' });
+    expect(await checkBundle(bundle, DIGEST, asKey1)).toEqual({ ok: false, reason: 'bad-signature', detail: 'dsse payload type "text/plain" is not in-toto' });
   });
 
-  it('fails the signature once its payload changes', () => {
+  it('fails the signature once its payload changes', async () => {
     const doc = JSON.parse(new TextDecoder().decode(bundle));
     doc.dsseEnvelope.payload = Buffer.from('hello, world?').toString('base64');
-    expect(checkBundle(new TextEncoder().encode(JSON.stringify(doc)), DIGEST, asKey1)).toEqual({
+    expect(await checkBundle(new TextEncoder().encode(JSON.stringify(doc)), DIGEST, asKey1)).toEqual({
       ok: false,
       reason: 'bad-signature',
       detail: 'signature does not verify with trusted key key-1: the signed content was changed',
     });
   });
 
-  it('matches keys by hint: key-1 is not the hint of its SPKI', () => {
-    expect(checkBundle(bundle, DIGEST, [{ label: 'k', publicKey: pub }])).toEqual({ ok: false, reason: 'untrusted-key', detail: 'signed by key key-1, which is not trusted' });
+  it('matches keys by hint: key-1 is not the hint of its SPKI', async () => {
+    expect(await checkBundle(bundle, DIGEST, [{ label: 'k', publicKey: pub }])).toEqual({ ok: false, reason: 'untrusted-key', detail: 'signed by key key-1, which is not trusted' });
   });
 });

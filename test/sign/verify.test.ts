@@ -57,30 +57,30 @@ beforeAll(async () => {
 });
 
 describe('round trips', () => {
-  it('keygen → legacy signature → verified by the trusted key', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [legacy(release)], bundles: [], trustedKeys: trusted });
+  it('keygen → legacy signature → verified by the trusted key', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(release)], bundles: [], trustedKeys: trusted });
     expect(v).toEqual({ verified: true, digest: DIGEST, signedBy: [{ format: 'legacy', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }], rejected: [] });
   });
 
-  it('verifies a cosign-made legacy signature (no ebpm key hint)', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [legacy(release, DIGEST, false)], bundles: [], trustedKeys: trusted });
+  it('verifies a cosign-made legacy signature (no ebpm key hint)', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(release, DIGEST, false)], bundles: [], trustedKeys: trusted });
     expect(v.verified).toBe(true);
   });
 
-  it('keygen → sigstore bundle → verified by the trusted key', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [], bundles: [signBundle(release, DIGEST)], trustedKeys: trusted });
+  it('keygen → sigstore bundle → verified by the trusted key', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [await signBundle(release, DIGEST)], trustedKeys: trusted });
     expect(v).toEqual({ verified: true, digest: DIGEST, signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }], rejected: [] });
   });
 
-  it('lists both formats, and keeps rejected signatures beside a good one', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release)], bundles: [signBundle(release, DIGEST)], trustedKeys: trusted });
+  it('lists both formats, and keeps rejected signatures beside a good one', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release)], bundles: [await signBundle(release, DIGEST)], trustedKeys: trusted });
     expect(v.verified).toBe(true);
     expect(v.verified && v.signedBy.map((s) => s.format)).toEqual(['legacy', 'bundle']);
     expect(v.rejected).toEqual([{ format: 'legacy', index: 0, reason: 'untrusted-key', detail: `signed by key ${stranger.publicKey.hint}, which is not trusted` }]);
   });
 
-  it('says no-signature when there is none', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [], bundles: [], trustedKeys: trusted });
+  it('says no-signature when there is none', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [], trustedKeys: trusted });
     expect(v).toEqual({ verified: false, digest: DIGEST, reason: 'no-signature', detail: `${DIGEST} has no signature`, rejected: [] });
     expect(describeFailure('no-signature')).toBe('not signed');
   });
@@ -104,26 +104,26 @@ describe('tampering, legacy format', () => {
     ['another key, cosign-made (no hint)', () => legacy(stranger, DIGEST, false), 'untrusted-key', 'legacy signature: no trusted key verifies this signature (another signer, or altered content)'],
     ['not base64', () => ({ ...legacy(release), signature: 'MEUCIQ!!' }), 'bad-signature', 'legacy signature: signature is not base64'],
   ];
-  it.each(cases)('refuses %s', (_what, make, reason, detail) => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [make()], bundles: [], trustedKeys: trusted });
+  it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [make()], bundles: [], trustedKeys: trusted });
     expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.hint) });
   });
 
-  it('refuses a validly signed payload that is not a simple-signing payload', () => {
+  it('refuses a validly signed payload that is not a simple-signing payload', async () => {
     const payload = new TextEncoder().encode('{"critical":{}}');
-    const v = verifySignatures({ digest: DIGEST, legacy: [{ payload, signature: signPayload(release, payload) }], bundles: [], trustedKeys: trusted });
+    const v = await verifySignatures({ digest: DIGEST, legacy: [{ payload, signature: signPayload(release, payload) }], bundles: [], trustedKeys: trusted });
     expect(failure(v).reason).toBe('bad-signature');
     expect(failure(v).detail).toMatch(/^legacy signature: simple-signing payload: critical.identity: not an object; /);
   });
 });
 
 describe('tampering, bundle format', () => {
-  const cases: [string, () => Uint8Array, string, string][] = [
-    ['a changed byte in the signed statement', () => editBundle(signBundle(release, DIGEST), (b) => {
+  const cases: [string, () => Promise<Uint8Array> | Uint8Array, string, string][] = [
+    ['a changed byte in the signed statement', async () => editBundle(await signBundle(release, DIGEST), (b) => {
       b.dsseEnvelope.payload = flipByte(b.dsseEnvelope.payload, 30);
     }), 'bad-signature', 'bundle signature: signature does not verify with trusted key release: the signed content was changed'],
     ['a signature moved to another digest', () => signBundle(release, OTHER), 'digest-mismatch', `bundle signature: statement is for ${OTHER}`],
-    ['a truncated signature', () => editBundle(signBundle(release, DIGEST), (b) => {
+    ['a truncated signature', async () => editBundle(await signBundle(release, DIGEST), (b) => {
       b.dsseEnvelope.signatures[0]!.sig = truncate(b.dsseEnvelope.signatures[0]!.sig);
     }), 'bad-signature', 'bundle signature: signature is truncated or has trailing bytes'],
     ['a P-384 signature', () => signBundle(p384, DIGEST), 'bad-signature', 'bundle signature: signature is not on curve P-256 (r or s out of range)'],
@@ -131,22 +131,22 @@ describe('tampering, bundle format', () => {
     ['a malformed bundle', () => new TextEncoder().encode('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}'), 'bad-signature', 'bundle signature: bundle is malformed: bad content, verificationMaterial'],
     ['the keyless cosign sample bundle', () => new TextEncoder().encode(fixture('cosign-oci-attestation.sigstore.json')), 'untrusted-key', 'bundle signature: keyless (certificate) signature; ebpm trusts public keys only'],
   ];
-  it.each(cases)('refuses %s', (_what, make, reason, detail) => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [], bundles: [make()], trustedKeys: trusted });
+  it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [await make()], trustedKeys: trusted });
     expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.hint) });
   });
 
-  it('refuses a bundle whose hint names the trusted key but another key signed it', () => {
-    const forged = editBundle(signBundle(stranger, DIGEST), (b) => {
+  it('refuses a bundle whose hint names the trusted key but another key signed it', async () => {
+    const forged = editBundle(await signBundle(stranger, DIGEST), (b) => {
       (b as unknown as { verificationMaterial: { publicKey: { hint: string } } }).verificationMaterial.publicKey.hint = release.publicKey.hint;
     });
-    expect(failure(verifySignatures({ digest: DIGEST, legacy: [], bundles: [forged], trustedKeys: trusted })).reason).toBe('bad-signature');
+    expect(failure(await verifySignatures({ digest: DIGEST, legacy: [], bundles: [forged], trustedKeys: trusted })).reason).toBe('bad-signature');
   });
 });
 
 describe('several failing signatures', () => {
-  it('reports the most telling reason: digest-mismatch, then bad-signature, then untrusted-key', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release, OTHER)], bundles: [signBundle(p384, DIGEST)], trustedKeys: trusted });
+  it('reports the most telling reason: digest-mismatch, then bad-signature, then untrusted-key', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release, OTHER)], bundles: [await signBundle(p384, DIGEST)], trustedKeys: trusted });
     expect(failure(v)).toEqual({ reason: 'digest-mismatch', detail: `legacy signature: payload is for ${OTHER} (3 signatures, none trusted)` });
     expect(v.rejected.map((r) => [r.format, r.index, r.reason])).toEqual([
       ['legacy', 0, 'untrusted-key'],
@@ -155,8 +155,8 @@ describe('several failing signatures', () => {
     ]);
   });
 
-  it('says untrusted-key when the policy trusts no key', () => {
-    const v = verifySignatures({ digest: DIGEST, legacy: [legacy(release, DIGEST, false)], bundles: [], trustedKeys: [] });
+  it('says untrusted-key when the policy trusts no key', async () => {
+    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(release, DIGEST, false)], bundles: [], trustedKeys: [] });
     expect(failure(v)).toEqual({ reason: 'untrusted-key', detail: 'legacy signature: no trusted keys' });
   });
 });
@@ -181,20 +181,20 @@ describe('mutation fuzzing (seeded)', () => {
     return out;
   }
 
-  it('never verifies and never throws on mutated legacy signatures and payloads', () => {
+  it('never verifies and never throws on mutated legacy signatures and payloads', async () => {
     const next = rng(1);
     const good = legacy(release);
     const sigBytes = new TextEncoder().encode(good.signature);
     for (let i = 0; i < 300; i++) {
       const sig = i % 2 === 0 ? { ...good, payload: mutate(good.payload, next) } : { ...good, signature: new TextDecoder().decode(mutate(sigBytes, next)) };
-      const v = verifySignatures({ digest: DIGEST, legacy: [sig], bundles: [], trustedKeys: trusted });
+      const v = await verifySignatures({ digest: DIGEST, legacy: [sig], bundles: [], trustedKeys: trusted });
       expect(v.verified, `mutation ${i}`).toBe(false);
     }
   });
 
-  it('never throws on mutated bundles, and verifies one only if what is signed is unchanged', () => {
+  it('never throws on mutated bundles, and verifies one only if what is signed is unchanged', async () => {
     const next = rng(2);
-    const good = signBundle(release, DIGEST);
+    const good = await signBundle(release, DIGEST);
     const envelope = (b: Uint8Array): unknown => (JSON.parse(new TextDecoder().decode(b)) as { dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] } }).dsseEnvelope;
     const signed = (b: Uint8Array): unknown => {
       const e = envelope(b) as { payload: string; payloadType: string; signatures: { sig: string }[] };
@@ -203,7 +203,7 @@ describe('mutation fuzzing (seeded)', () => {
     let refused = 0;
     for (let i = 0; i < 300; i++) {
       const bytes = mutate(good, next);
-      const v = verifySignatures({ digest: DIGEST, legacy: [], bundles: [bytes], trustedKeys: trusted });
+      const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [bytes], trustedKeys: trusted });
       if (v.verified) expect(signed(bytes), `mutation ${i}`).toEqual(signed(good));
       else refused++;
     }
