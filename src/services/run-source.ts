@@ -207,7 +207,8 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
     return { source: arg, format: 'bpf-object', metadata, objects: new Map([[`${file}.bpf.o`, bytes]]), trust };
   }
   if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
-    return { source: arg, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${file}.wasm`, bytes }), objects: new Map(), wasm: bytes, trust };
+    const { looseModuleMetadata } = await import('./run-wasm.js');
+    return { source: arg, format: 'wasm-module', metadata: looseModuleMetadata(info, `${file}.wasm`, bytes), objects: new Map(), wasm: bytes, trust };
   }
   if (path.endsWith('.json')) {
     const { metadata, object, ecli } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));

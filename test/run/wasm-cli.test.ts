@@ -1,12 +1,14 @@
 // `ebpm run` on packages with a Wasm program, through the CLI bundle on the real kernel: the
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileWasm } from '../../src/build/toolchain.js';
 import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.js';
+import { ociArch } from '../../src/core/arch.js';
+import { looseModuleMetadata, runWasmPackage } from '../../src/services/run-wasm.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
@@ -55,6 +57,17 @@ int main(int argc, char **argv)
 }
 `;
 
+/** A plain WASI command: no wasm_bpf import, no BPF object; prints its arguments and exits 3. */
+const PLAIN = `
+#include <stdio.h>
+int main(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		printf("%d:%s\\n", i, argv[i]);
+	return 3;
+}
+`;
+
 /** WASI errno ENOTCAPABLE (wasi-libc's errno values are WASI's): a path outside every preopen. */
 const ENOTCAPABLE = 76;
 
@@ -62,6 +75,7 @@ let dir = '';
 let guest = '';
 let layout = '';
 let host = '';
+let plain = '';
 const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
@@ -123,6 +137,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     writeFileSync(join(dir, 'guest.c'), GUEST);
     guest = join(dir, 'guest.wasm');
     await compileWasm(join(dir, 'guest.c'), guest, { cflags: ['-Wall', '-Werror'] });
+    writeFileSync(join(dir, 'plain.c'), PLAIN);
+    plain = join(dir, 'plain.wasm');
+    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'plain.c'), '-o', plain]);
     host = join(dir, 'host');
     mkdirSync(host);
     writeFileSync(join(host, 'f.txt'), 'granted\n');
@@ -183,6 +200,21 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     // Nothing given: no variable (ebpm's own environment stays out) and no file.
     const bare = ebpmSync(['run', guest, '--', '/data/f.txt', '/etc/hostname']);
     expect([bare.code, bare.stdout]).toEqual([3, `open /data/f.txt: errno ${ENOTCAPABLE}\nopen /etc/hostname: errno ${ENOTCAPABLE}\n`]);
+  });
+
+  it('runs a plain WASI command, with no BPF object and no wasm_bpf import, without asking for BPF capabilities', async () => {
+    expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({ code: 3, stdout: '0:plain\n1:a\n2:b c\n', stderr: 'plain: Wasm program ended (exit, exit code 3)\n' });
+    // Without CAP_BPF and CAP_PERFMON the plain command still runs; a module embedding an object does not.
+    const machine = { architecture: ociArch(), procStatus: 'CapEff:\t0000000000000000\n', kernelBtf: true };
+    const run = (file: string) => {
+      const wasm = new Uint8Array(readFileSync(file));
+      const metadata = looseModuleMetadata({ name: 'm', architecture: ociArch() }, 'm.wasm', wasm);
+      const out: string[] = [];
+      return runWasmPackage({ package: { source: file, format: 'wasm-module', metadata, objects: new Map(), wasm }, args: ['x'], machine, onStdout: (l) => out.push(l), onStderr: () => {} })
+        .then((r) => ({ ...r, out, objects: metadata.objects.length }), (e: unknown) => e);
+    };
+    expect(await run(plain)).toEqual({ exitCode: 3, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
+    expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
   });
 
   it('ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT\'s one-line error', () => {
