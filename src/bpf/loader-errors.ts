@@ -157,7 +157,7 @@ export function attachError(e: unknown, program: string, section: string, target
     return new EbpmError('ATTACH_NEEDS_TARGET', `${where}: section ${section} cannot be attached without a target`, {
       cause: e,
       data,
-      hint: 'give an explicit target (uprobe binary and symbol, kprobe function, interface, cgroup path)',
+      hint: `give it one: ebpm run <package> --attach ${program}=<target> (ebpm run --help lists the forms)`,
     });
   }
   // libbpf's form: kprobe/<function>[+<offset>]

@@ -168,11 +168,14 @@ export class BpfObject implements Disposable {
     return link;
   }
 
-  /** Attaches every loaded program by its section, as a skeleton's `__attach()` does. */
-  attachAll(): BpfLink[] {
+  /**
+   * Attaches every loaded program, as a skeleton's `__attach()` does: to its target in
+   * `targets` (by program name), else by its section. A failure detaches what was attached.
+   */
+  attachAll(targets: ReadonlyMap<string, AttachTarget> = new Map()): BpfLink[] {
     const links: BpfLink[] = [];
     try {
-      for (const p of this.programs()) if (p.fd >= 0) links.push(this.attach(p.name));
+      for (const p of this.programs()) if (p.fd >= 0) links.push(this.attach(p.name, targets.get(p.name)));
     } catch (e) {
       for (const l of links.reverse()) l.close();
       throw e;

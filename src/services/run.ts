@@ -6,7 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, setBpfLog, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
+import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
+import type { TargetSpec } from '../bpf/loader-targets.js';
 import type { BpfNative, LogLevel } from '../bpf/native.js';
 import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -163,6 +164,8 @@ export interface RunOptions {
   readonly durationMs?: number;
   /** Stop after this many events (`--max-events`). */
   readonly maxEvents?: number;
+  /** Explicit targets by program name (`--attach`); the other programs attach by their section. */
+  readonly targets?: ReadonlyMap<string, TargetSpec>;
   /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
@@ -208,7 +211,7 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
     openAndLoad(opts, objects);
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
-    const programs = attach(objects);
+    const programs = attach(objects, opts.targets ?? new Map());
     opts.hooks.onAttached?.(programs);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
@@ -233,17 +236,33 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
   }
 }
 
-function attach(objects: ReadonlyMap<string, BpfObject>): AttachedProgram[] {
+function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, TargetSpec>): AttachedProgram[] {
   const attached: AttachedProgram[] = [];
   for (const [name, obj] of objects) {
-    const links: BpfLink[] = obj.attachAll();
     const infos = obj.programs();
+    const mine = new Map(infos.filter((p) => targets.has(p.name)).map((p) => [p.name, resolveTarget(p.name, targets.get(p.name)!)] as const));
+    const links: BpfLink[] = obj.attachAll(mine);
     for (const l of links) {
       const p = infos.find((i) => i.name === l.program)!;
       attached.push({ object: name, program: p.name, section: p.section, type: p.type });
     }
   }
   return attached;
+}
+
+/**
+ * `resolveTarget` numbers the interface of an xdp or tc target (sysfs, in this network
+ * namespace); a missing one is `ATTACH_TARGET_NOT_FOUND`. Other targets pass as they are.
+ */
+export function resolveTarget(program: string, t: TargetSpec): AttachTarget {
+  if (t.kind !== 'xdp' && t.kind !== 'tc') return t;
+  let ifindex: number;
+  try {
+    ifindex = Number(readFileSync(`/sys/class/net/${t.interface}/ifindex`, 'utf8').trim());
+  } catch (e) {
+    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `attach ${program}: interface ${t.interface} does not exist`, { cause: e, hint: '`ip link` lists the interfaces of this network namespace' });
+  }
+  return t.kind === 'xdp' ? { kind: 'xdp', ifindex } : { kind: 'tc', ifindex, direction: t.direction };
 }
 
 async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>, reader: EventReader | undefined, programs: readonly AttachedProgram[]): Promise<RunResult> {
@@ -264,6 +283,9 @@ async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>
     if (signal?.aborted) return resolve(byAbort());
     signal?.addEventListener('abort', () => resolve(byAbort()), { once: true });
     if (opts.durationMs !== undefined) timers.push(setTimeout(() => resolve({ kind: 'duration' }), opts.durationMs));
+    // Programs with nothing to read (an xdp program alone) run until a stop too: nothing else
+    // would keep the event loop, and so the process, alive.
+    timers.push(setInterval(() => undefined, 1 << 30));
     for (const s of samples) {
       timers.push(setInterval(() => {
         try {

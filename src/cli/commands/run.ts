@@ -12,6 +12,7 @@ import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import type { Command, Io } from '../command.js';
 import type { LogLevel } from '../../bpf/native.js';
+import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../bpf/loader-targets.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
@@ -30,7 +31,7 @@ const OWN: readonly OwnFlag[] = [
   { long: 'help', takesValue: false },
 ];
 
-const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 const HELP = [
   'flags:',
@@ -39,6 +40,10 @@ const HELP = [
   '  --duration <s>            stop after this many seconds (exit code 0)',
   '  --max-events <n>          stop after this many events (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
+  '  --attach <program>=<target>',
+  '                            attach the program to this target instead of by its section',
+  '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
+  ...ATTACH_FORMS.map((f) => `      ${f}`),
   '',
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
@@ -86,10 +91,49 @@ function pullPolicy(args: readonly string[]): PullPolicy {
   return value as PullPolicy;
 }
 
-/** The one-line attach summary: `sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)`. */
-export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedProgram[]): string {
+/**
+ * `takeAttach` removes `--attach <program>=<target>` (any position before `--`, repeatable),
+ * read before the package is known, and returns the targets by program, as written.
+ */
+export function takeAttach(args: readonly string[]): { args: string[]; attach: Map<string, string> } {
+  const attach = new Map<string, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (a !== '--attach' && !a.startsWith('--attach=')) {
+      rest.push(a);
+      continue;
+    }
+    const spec = a === '--attach' ? args[++i] : a.slice('--attach='.length);
+    const eq = spec?.indexOf('=') ?? -1;
+    if (spec === undefined || eq <= 0) throw usageError(`--attach ${JSON.stringify(spec ?? '')}: not <program>=<target>`);
+    const program = spec.slice(0, eq);
+    if (attach.has(program)) throw usageError(`--attach ${program} given twice`);
+    attach.set(program, spec.slice(eq + 1));
+  }
+  return { args: rest, attach };
+}
+
+/** `attachTargets` parses each `--attach` for the package's program of that name; an unknown program is `USAGE`. */
+function attachTargets(pkg: ResolvedPackage, attach: ReadonlyMap<string, string>): Map<string, TargetSpec> {
+  const programs = pkg.metadata.objects.flatMap((o) => o.programs);
+  const targets = new Map<string, TargetSpec>();
+  for (const [name, text] of attach) {
+    const p = programs.find((x) => x.name === name);
+    if (p === undefined) throw usageError(`--attach ${name}=${text}: ${pkg.metadata.name} has no program ${name} (its programs: ${programs.map((x) => x.name).join(', ')})`);
+    targets.set(name, parseTarget(p, text));
+  }
+  return targets;
+}
+
+/** The one-line attach summary: `sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)`; `xdp_pass (xdp on lo)` for a target given. */
+export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedProgram[], attach: ReadonlyMap<string, string> = new Map()): string {
   const m = pkg.metadata;
-  const list = programs.map((p) => `${p.program} (${p.section})`).join(', ');
+  const list = programs.map((p) => `${p.program} (${p.section}${attach.has(p.program) ? ` on ${attach.get(p.program)}` : ''})`).join(', ');
   return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
 }
 
@@ -133,20 +177,24 @@ const cmd: Command = {
       return args.length === 0 ? 2 : 0;
     }
     // The Wasm flags are checked before the package is resolved: a bad value costs no build or pull.
-    const { args: rest, flags } = takeWasmFlags(args, io.cwd, USAGE);
+    const { args: unattached, flags } = takeWasmFlags(args, io.cwd, USAGE);
+    const { args: rest, attach } = takeAttach(unattached);
     const source = findSource(rest, OWN, USAGE);
     const pull = pullPolicy(rest);
     const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd });
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
-    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, rest, flags, source, io);
+    if (pkg.wasm !== undefined) {
+      if (attach.size > 0) throw usageError(`--attach does not apply to ${pkg.metadata.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
+      return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, rest, flags, source, io);
+    }
     if (flags.given.length > 0) throw usageError(`${flags.given.join(', ')} ${flags.given.length === 1 ? 'applies' : 'apply'} only to packages with a Wasm program, and ${pkg.metadata.name} has none`);
-    return runBpf(pkg, rest, source, io);
+    return runBpf(pkg, rest, attach, source, io);
   },
 };
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
-async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: string, io: Io): Promise<number> {
+async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: ReadonlyMap<string, string>, source: string, io: Io): Promise<number> {
   const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']), pkg.ecli);
   const parsed = parseRunArgs(args, OWN, specs, USAGE);
   if (parsed.own.has('help')) {
@@ -168,6 +216,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: str
   const maxEvents = positiveNumber('max-events', parsed.own.get('max-events'), true);
   const json = parsed.own.has('json');
   const verbose = parsed.own.has('verbose');
+  const targets = attachTargets(pkg, attach);
 
   const plan = planRun(pkg.metadata);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
@@ -184,12 +233,13 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], source: str
         assignments: assignments(values, specs),
         ...(seconds === undefined ? {} : { durationMs: seconds * 1000 }),
         ...(maxEvents === undefined ? {} : { maxEvents }),
+        targets,
         signal,
         verbose,
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs) => {
-            const title = attachSummary(pkg, programs);
+            const title = attachSummary(pkg, programs, attach);
             if (verbose) io.stderr.write(verboseLines(pkg, programs, values, plan).join('\n') + '\n');
             if (live === undefined) io.stderr.write(title + '\n');
             output = json ? jsonOutput(io.stdout, format)

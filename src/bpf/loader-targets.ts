@@ -1,0 +1,90 @@
+/**
+ * Explicit attach targets as `ebpm run --attach <program>=<target>` writes them, one form per
+ * kind of program (`ATTACH_FORMS`), for the sections libbpf cannot attach alone (`uprobe`,
+ * `xdp`, `tc`, `cgroup/…`) or to attach elsewhere than the section says. Pure: an interface
+ * stays a name until the run resolves it on the machine.
+ */
+import { EbpmError } from '../core/errors.js';
+import type { AttachTarget } from './native.js';
+
+/** `TargetSpec` is an `AttachTarget` with interfaces by name. */
+export type TargetSpec =
+  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
+  | { readonly kind: 'xdp'; readonly interface: string }
+  | { readonly kind: 'tc'; readonly interface: string; readonly direction: 'ingress' | 'egress' };
+
+/** The target forms, by kind of program, for `ebpm run --help`. */
+export const ATTACH_FORMS: readonly string[] = [
+  'uprobe, uretprobe    BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET   /usr/bin/bash:readline',
+  'kprobe, kretprobe    FUNCTION                                  do_sys_openat2',
+  'tracepoint           CATEGORY/NAME                             syscalls/sys_enter_openat',
+  'xdp                  INTERFACE                                 lo',
+  'tc (sched_cls)       INTERFACE:ingress or INTERFACE:egress     eth0:ingress',
+  'cgroup_*             CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice',
+];
+
+/** What `parseTarget` needs of the program: libbpf's section and type names. */
+export interface TargetProgram {
+  readonly name: string;
+  readonly section: string;
+  readonly type: string;
+}
+
+/** An interface name as Linux allows it (IFNAMSIZ), which cannot leave /sys/class/net. */
+const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
+const NUMBER = /^(0x[0-9a-f]+|\d+)$/i;
+
+/**
+ * `parseTarget` reads `text` as the target of `program`, in the form its kind takes: uprobes by
+ * section (`uprobe`, `uretprobe`), kprobes likewise, else by program type. A malformed target,
+ * or one for a program that takes none, is `USAGE`.
+ */
+export function parseTarget(program: TargetProgram, text: string): TargetSpec {
+  const bad = (why: string) =>
+    new EbpmError('USAGE', `run: --attach ${program.name}=${text}: ${why}`, { hint: `a ${program.type} program (${program.section}) takes ${formOf(program) ?? 'no target'}` });
+  const retprobe = /^(?:u|k)retprobe\b/.test(program.section);
+  switch (kindOf(program)) {
+    case 'uprobe': {
+      const colon = text.lastIndexOf(':');
+      const [binary, at] = colon < 0 ? [text, ''] : [text.slice(0, colon), text.slice(colon + 1)];
+      const m = /^([A-Za-z_.$][\w.$@]*)?(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(at);
+      if (binary === '' || at === '') throw bad('not BINARY:SYMBOL');
+      if (NUMBER.test(at)) return { kind: 'uprobe', binary, offset: Number(at), retprobe };
+      if (!m?.[1]) throw bad(`${JSON.stringify(at)} is not a symbol, a symbol+offset or an offset`);
+      return { kind: 'uprobe', binary, symbol: m[1], ...(m[2] === undefined ? {} : { offset: Number(m[2]) }), retprobe };
+    }
+    case 'kprobe':
+      if (!/^[A-Za-z_][\w.]*$/.test(text)) throw bad('not a kernel function name');
+      return { kind: 'kprobe', function: text, retprobe };
+    case 'tracepoint': {
+      const m = /^(\w+)\/(\w+)$/.exec(text);
+      if (!m) throw bad('not CATEGORY/NAME');
+      return { kind: 'tracepoint', category: m[1]!, name: m[2]! };
+    }
+    case 'xdp':
+      if (!INTERFACE.test(text)) throw bad('not an interface name');
+      return { kind: 'xdp', interface: text };
+    case 'tc': {
+      const m = /^(.+):(ingress|egress)$/.exec(text);
+      if (!m || !INTERFACE.test(m[1]!)) throw bad('not INTERFACE:ingress or INTERFACE:egress');
+      return { kind: 'tc', interface: m[1]!, direction: m[2] as 'ingress' | 'egress' };
+    }
+    case 'cgroup':
+      if (text === '') throw bad('not a cgroup directory');
+      return { kind: 'cgroup', path: text };
+    case undefined:
+      throw bad('this kind of program is attached by its section only');
+  }
+}
+
+function kindOf(p: TargetProgram): 'uprobe' | 'kprobe' | 'tracepoint' | 'xdp' | 'tc' | 'cgroup' | undefined {
+  if (p.type === 'kprobe') return /^u(?:ret)?probe\b/.test(p.section) ? 'uprobe' : 'kprobe';
+  if (p.type === 'tracepoint' || p.type === 'xdp') return p.type;
+  if (p.type === 'sched_cls') return 'tc';
+  return p.type.startsWith('cgroup') ? 'cgroup' : undefined;
+}
+
+function formOf(p: TargetProgram): string | undefined {
+  const kind = kindOf(p);
+  return kind === undefined ? undefined : ATTACH_FORMS.find((f) => f.startsWith(kind))!.split(/\s{2,}/)[1];
+}

@@ -1,0 +1,164 @@
+// `ebpm run --attach <program>=<target>` on the real kernel: an xdp program on the loopback
+// interface and a uprobe on a function of a test binary attach where they are told (bpftool
+// lists their links), the uprobe's events arrive, and nothing stays attached after the run;
+// the target forms are parsed per kind of program, and bad ones refused before anything loads.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseTarget } from '../../src/bpf/loader-targets.js';
+import { compileBpf } from '../../src/build/toolchain.js';
+import { takeAttach } from '../../src/cli/commands/run.js';
+import { describeWith } from '../helpers/prereq.js';
+import { ebpm, ebpmSync, jsonLines, programIds, tempDir } from './spawn.js';
+
+const SOURCES = {
+  xdp: `SEC("xdp")
+int xdp_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}`,
+  uprobe: `struct call {
+	int arg;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} calls SEC(".maps");
+
+EBPM_EXPORT(calls, struct call);
+
+SEC("uprobe")
+int BPF_KPROBE(on_call, int arg)
+{
+	struct call *c = bpf_ringbuf_reserve(&calls, sizeof(*c), 0);
+
+	if (!c)
+		return 0;
+	c->arg = arg;
+	bpf_ringbuf_submit(c, 0);
+	return 0;
+}`,
+};
+
+/** The test binary: calls ebpm_probe_target with each number read from stdin. */
+const TARGET = `#include <stdio.h>
+#include <stdlib.h>
+__attribute__((noinline)) int ebpm_probe_target(int x)
+{
+	__asm__ volatile("");
+	return x + 1;
+}
+int main(void)
+{
+	char line[32];
+	while (fgets(line, sizeof(line), stdin))
+		printf("%d\\n", ebpm_probe_target(atoi(line)));
+	return 0;
+}
+`;
+
+interface Link {
+  readonly id: number;
+  readonly type: string;
+  readonly prog_id: number;
+}
+
+function links(progIds: readonly number[]): Link[] {
+  return (JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as Link[]).filter((l) => progIds.includes(l.prog_id));
+}
+
+describe('--attach targets', () => {
+  const program = (section: string, type: string) => ({ name: 'p', section, type });
+
+  it('reads each kind of program\'s form', () => {
+    expect(parseTarget(program('uprobe', 'kprobe'), '/usr/bin/bash:readline')).toEqual({ kind: 'uprobe', binary: '/usr/bin/bash', symbol: 'readline', retprobe: false });
+    expect(parseTarget(program('uretprobe', 'kprobe'), './a.out:f+0x10')).toEqual({ kind: 'uprobe', binary: './a.out', symbol: 'f', offset: 16, retprobe: true });
+    expect(parseTarget(program('uprobe', 'kprobe'), '/lib/x.so:4096')).toEqual({ kind: 'uprobe', binary: '/lib/x.so', offset: 4096, retprobe: false });
+    expect(parseTarget(program('kretprobe/x', 'kprobe'), 'do_sys_openat2')).toEqual({ kind: 'kprobe', function: 'do_sys_openat2', retprobe: true });
+    expect(parseTarget(program('tracepoint/a/b', 'tracepoint'), 'syscalls/sys_enter_openat')).toEqual({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_openat' });
+    expect(parseTarget(program('xdp', 'xdp'), 'lo')).toEqual({ kind: 'xdp', interface: 'lo' });
+    expect(parseTarget(program('tc', 'sched_cls'), 'eth0:egress')).toEqual({ kind: 'tc', interface: 'eth0', direction: 'egress' });
+    expect(parseTarget(program('cgroup_skb/ingress', 'cgroup_skb'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
+  });
+
+  it('refuses a malformed target, naming the form the program takes', () => {
+    expect(() => parseTarget(program('xdp', 'xdp'), 'lo:ingress')).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --attach p=lo:ingress: not an interface name', hint: 'a xdp program (xdp) takes INTERFACE' }));
+    expect(() => parseTarget(program('tc', 'sched_cls'), 'eth0')).toThrow(expect.objectContaining({ message: 'run: --attach p=eth0: not INTERFACE:ingress or INTERFACE:egress' }));
+    expect(() => parseTarget(program('uprobe', 'kprobe'), '/bin/true')).toThrow(expect.objectContaining({ message: 'run: --attach p=/bin/true: not BINARY:SYMBOL', hint: 'a kprobe program (uprobe) takes BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET' }));
+    expect(() => parseTarget(program('xdp/../../x', 'xdp'), '../eth0')).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => parseTarget(program('socket', 'socket_filter'), 'x')).toThrow(expect.objectContaining({ message: 'run: --attach p=x: this kind of program is attached by its section only', hint: 'a socket_filter program (socket) takes no target' }));
+  });
+
+  it('takes --attach anywhere before --, repeatable, once per program', () => {
+    expect(takeAttach(['--attach', 'a=lo', 'pkg', '--attach=b=/x:f', '-p', '1', '--', '--attach', 'c=d'])).toEqual({
+      args: ['pkg', '-p', '1', '--', '--attach', 'c=d'],
+      attach: new Map([['a', 'lo'], ['b', '/x:f']]),
+    });
+    expect(() => takeAttach(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0'])).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --attach a given twice' }));
+    expect(() => takeAttach(['pkg', '--attach', 'lo'])).toThrow(expect.objectContaining({ message: 'run: --attach "lo": not <program>=<target>' }));
+  });
+});
+
+let dir = '';
+const objects: Record<string, string> = {};
+let target = '';
+
+describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach on the kernel', () => {
+  beforeAll(async () => {
+    dir = tempDir();
+    for (const [name, body] of Object.entries(SOURCES)) {
+      const source = join(dir, `${name}.bpf.c`);
+      writeFileSync(source, `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n#include <ebpm/ebpm.h>\n${body}\nchar LICENSE[] SEC("license") = "GPL";\n`);
+      objects[name] = join(dir, `${name}.bpf.o`);
+      await compileBpf(source, objects[name], { env: process.env });
+    }
+    writeFileSync(join(dir, 'target.c'), TARGET);
+    target = join(dir, 'ebpm-target');
+    execFileSync('clang', ['-O1', '-o', target, join(dir, 'target.c')]);
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('attaches an xdp program to lo, as bpftool shows, and detaches it on SIGINT', async () => {
+    const before = programIds('xdp_pass');
+    const run = ebpm(['run', objects.xdp!, '--attach', 'xdp_pass=lo']);
+    await run.waitFor(/attached/);
+    const during = programIds('xdp_pass').filter((id) => !before.includes(id));
+    expect(during).toHaveLength(1);
+    expect(links(during).map((l) => l.type)).toEqual(['xdp']);
+    expect(execFileSync('bpftool', ['net', 'show', 'dev', 'lo'], { encoding: 'utf8' })).toMatch(new RegExp(`lo\\(1\\) generic id ${during[0]}`));
+    run.child.kill('SIGINT');
+    const r = await run.exited();
+    expect([r.code, r.stderr]).toEqual([130, 'xdp 0.0.0: attached xdp_pass (xdp on lo)\nxdp: 0 events, 0 lost (stopped: SIGINT)\n']);
+    expect(programIds('xdp_pass').filter((id) => during.includes(id))).toEqual([]);
+    expect(links(during)).toEqual([]);
+    expect(execFileSync('bpftool', ['net', 'show', 'dev', 'lo'], { encoding: 'utf8' })).not.toContain('lo(1)');
+  });
+
+  it('attaches a uprobe to a function of a test binary and decodes its calls, then detaches', async () => {
+    const before = programIds('on_call');
+    const run = ebpm(['run', objects.uprobe!, '--attach', `on_call=${target}:ebpm_probe_target`, '--json', '--max-events', '1']);
+    await run.waitFor(/attached/);
+    const during = programIds('on_call').filter((id) => !before.includes(id));
+    expect(during).toHaveLength(1);
+    expect(links(during).map((l) => l.type)).toEqual(['perf_event']);
+    expect(spawnSync(target, [], { input: '41\n', encoding: 'utf8' }).stdout).toBe('42\n');
+    const r = await run.exited();
+    expect(r.code).toBe(0);
+    expect(jsonLines(r.stdout)).toEqual([{ arg: 41 }]);
+    expect(r.stderr).toBe(`uprobe 0.0.0: attached on_call (uprobe on ${target}:ebpm_probe_target)\nuprobe: 1 events, 0 lost (stopped: max-events)\n`);
+    expect(programIds('on_call').filter((id) => during.includes(id))).toEqual([]);
+    expect(links(during)).toEqual([]);
+  });
+
+  it('says which program needs a target, and refuses an unknown program or interface', () => {
+    const none = ebpmSync(['run', objects.xdp!]);
+    expect([none.code, none.stderr]).toEqual([4, 'error: run xdp: attach xdp_pass: section xdp cannot be attached without a target\nhint: give it one: ebpm run <package> --attach xdp_pass=<target> (ebpm run --help lists the forms)\n']);
+    const unknown = ebpmSync(['run', objects.xdp!, '--attach', 'nope=lo']);
+    expect([unknown.code, unknown.stderr.split('\n')[0]]).toEqual([2, 'error: run: --attach nope=lo: xdp has no program nope (its programs: xdp_pass)']);
+    const missing = ebpmSync(['run', objects.xdp!, '--attach', 'xdp_pass=ebpmnosuch0']);
+    expect([missing.code, missing.stderr]).toEqual([4, 'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n']);
+    expect(ebpmSync(['run', '--help']).stdout).toContain('      xdp                  INTERFACE                                 lo\n');
+  });
+});
