@@ -66,8 +66,8 @@ static void usage(const char *prog)
 	fprintf(stderr,
 		"Usage: %s [-h] [-x] [-k] [-p PID] [-s SIGNAL]\n"
 		"Trace standard and real-time signals.\n\n"
-		"  -x  failed signals only\n"
-		"  -k  SIGKILL only\n"
+		"  -x  failed signals only: those whose siginfo carries an errno (as libbpf-tools)\n"
+		"  -k  SIGKILL only (unlike libbpf-tools, not whatever kill(2) sends)\n"
 		"  -p  only signals sent by this process ID\n"
 		"  -s  only this signal number\n",
 		prog);

@@ -1,12 +1,83 @@
 // The examples' Wasm user space (examples/*/main.c, built with the real clang and wasi-libc)
 // running on the real kernel through runWasm, the real loader and the native addon.
-import { spawn, spawnSync } from 'node:child_process';
-import { expect, it } from 'vitest';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, exampleGuest } from './helpers.js';
 
+/**
+ * `ebpm-sigq`, built for the host: after a line on stdin, sends each `pid:signal:errno` argument
+ * with rt_sigqueueinfo(2), the errno in si_errno (what signal_generate reports as `errno`, and
+ * sigsnoop, as libbpf-tools', as the result), 20 ms apart.
+ */
+const SIGQ = `
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	char line[8];
+	if (!fgets(line, sizeof(line), stdin))
+		return 1;
+	for (int i = 1; i < argc; i++) {
+		siginfo_t info;
+		int pid, sig, err;
+		if (sscanf(argv[i], "%d:%d:%d", &pid, &sig, &err) != 3)
+			return 2;
+		memset(&info, 0, sizeof(info));
+		info.si_signo = sig;
+		info.si_errno = err;
+		info.si_code = SI_QUEUE;
+		info.si_pid = getpid();
+		info.si_uid = getuid();
+		if (syscall(SYS_rt_sigqueueinfo, pid, sig, &info))
+			return 1;
+		usleep(20000);
+	}
+	return 0;
+}
+`;
+let sigq = '';
+
+interface SigEvent { pid: number; tpid: number; sig: number; ret: number; comm: string; sig_name: string }
+
+/**
+ * Runs the sigsnoop guest with `args` while ebpm-sigq sends `sends` ([target, signal, errno]),
+ * until `expected` events came and 300 ms more passed for any that should not.
+ */
+async function sigsnoop(args: (sender: number) => string[], sends: (target: number) => [number, number, number][], expected: number) {
+  const { module, object } = await exampleGuest('sigsnoop');
+  const target = spawn('sleep', ['30'], { stdio: 'ignore' });
+  const sender = spawn(sigq, sends(target.pid!).map((s) => s.join(':')), { stdio: ['pipe', 'ignore', 'ignore'] });
+  const ac = new AbortController();
+  let count = 0;
+  const r = await collect({
+    module,
+    name: 'sigsnoop',
+    args: args(sender.pid!),
+    objects: { declared: [sha256Digest(object)] },
+    signal: ac.signal,
+    durationMs: 10_000,
+    onStdout: () => ++count === expected && setTimeout(() => ac.abort(), 300),
+    onStderr: (line) => line.startsWith('running') && sender.stdin!.end('go\n'),
+  });
+  target.kill('SIGKILL');
+  return { ...r, events: r.stdout.map((l) => JSON.parse(l) as SigEvent), sender: sender.pid!, target: target.pid! };
+}
+
 describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the kernel', () => {
+  beforeAll(() => {
+    const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT!, 'sigq-'));
+    writeFileSync(join(dir, 'sigq.c'), SIGQ);
+    sigq = join(dir, 'ebpm-sigq');
+    execFileSync('clang', ['-O2', '-Wall', '-Werror', join(dir, 'sigq.c'), '-o', sigq]);
+  });
+
   it('sigsnoop prints the signals a process sends itself, filtered by -p, with signal names', async () => {
     const { module, object } = await exampleGuest('sigsnoop');
     // The child handles USR1/USR2, sends both to itself when told, then waits to be let go.
@@ -32,6 +103,30 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
     expect(r.stdout.map((l) => JSON.parse(l))).toEqual([
       { pid: child.pid, tpid: child.pid, sig: 10, ret: 0, comm: 'sh', sig_name: 'SIGUSR1' },
       { pid: child.pid, tpid: child.pid, sig: 12, ret: 0, comm: 'sh', sig_name: 'SIGUSR2' },
+    ]);
+  });
+
+  it('sigsnoop -s traces only that signal', async () => {
+    const r = await sigsnoop((sender) => ['-p', String(sender), '-s', '28'], (t) => [[t, 18, 0], [t, 28, 0], [t, 18, 0], [t, 28, 0]], 2);
+    const event = { pid: r.sender, tpid: r.target, sig: 28, ret: 0, comm: 'ebpm-sigq', sig_name: 'SIGWINCH' };
+    expect(r.events).toEqual([event, event]);
+  });
+
+  it('sigsnoop -x traces only signals whose info carries an errno, which is what it counts as failed', async () => {
+    const r = await sigsnoop((sender) => ['-p', String(sender), '-x'], (t) => [[t, 28, 0], [t, 28, 5], [t, 18, 0], [t, 18, 7]], 2);
+    const event = { pid: r.sender, tpid: r.target, comm: 'ebpm-sigq' };
+    expect(r.events).toEqual([{ ...event, sig: 28, ret: 5, sig_name: 'SIGWINCH' }, { ...event, sig: 18, ret: 7, sig_name: 'SIGCONT' }]);
+  });
+
+  it('sigsnoop -k traces only SIGKILL (not, as libbpf-tools\' -k, whatever kill(2) sends)', async () => {
+    const r = await sigsnoop((sender) => ['-p', String(sender), '-k'], (t) => [[t, 28, 0], [t, 18, 0], [t, 9, 0]], 1);
+    expect(r.events).toEqual([{ pid: r.sender, tpid: r.target, sig: 9, ret: 0, comm: 'ebpm-sigq', sig_name: 'SIGKILL' }]);
+    const { module, object } = await exampleGuest('sigsnoop');
+    const help = await collect({ module, name: 'sigsnoop', args: ['-h'], objects: { declared: [sha256Digest(object)] } });
+    expect(help).toMatchObject({ exitCode: 0, reason: 'exit' });
+    expect(help.stderr.slice(3, 5)).toEqual([
+      '  -x  failed signals only: those whose siginfo carries an errno (as libbpf-tools)',
+      '  -k  SIGKILL only (unlike libbpf-tools, not whatever kill(2) sends)',
     ]);
   });
 
