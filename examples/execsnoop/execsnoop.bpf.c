@@ -6,7 +6,7 @@
 #include <ebpm/ebpm.h>
 #include "execsnoop.h"
 
-/// Trace only this user ID (-1: every user)
+/// Trace only this user ID (4294967295, the largest uid_t: every user)
 /// @cmdarg {"short": "u", "long": "uid"}
 const volatile uid_t targ_uid = -1;
 
