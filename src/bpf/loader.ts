@@ -4,6 +4,7 @@
  * (maps, events) → close in reverse. Every native handle is owned by an object with `close()`
  * and `[Symbol.dispose]`; closing the `BpfObject` closes its readers and links first.
  */
+import { readFileSync } from 'node:fs';
 import { EbpmError } from '../core/errors.js';
 import { EventReader } from './events.js';
 import { attachError, loadError, nativeError } from './loader-errors.js';
@@ -21,6 +22,24 @@ export interface OpenOptions {
   readonly btfPath?: string | undefined;
   /** The addon; tests pass a fake. */
   readonly native?: BpfNative | undefined;
+}
+
+/**
+ * `interfaceIndex` numbers a network interface of this network namespace (sysfs), for xdp and tc
+ * targets. The name is checked first, so it cannot walk out of /sys/class/net. A missing one is
+ * `ATTACH_TARGET_NOT_FOUND` (errno ENODEV, what a Wasm guest gets back).
+ */
+export function interfaceIndex(name: string, what: string): number {
+  try {
+    if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new Error('not an interface name');
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+  } catch (e) {
+    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `${what}: interface ${name} does not exist`, {
+      cause: e,
+      hint: '`ip link` lists the interfaces of this network namespace',
+      data: { interface: name, errno: 19 },
+    });
+  }
 }
 
 /** `setBpfLog` routes libbpf's messages at or above `level` to `logger` (null: keep them quiet). */

@@ -3,27 +3,15 @@
  * addon). It runs in the guest's worker thread; the addon is context-aware, and its
  * environment cleanup releases whatever a terminated worker leaves open.
  */
-import { readFileSync } from 'node:fs';
-import { EbpmError } from '../core/errors.js';
-import { BpfObject, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../bpf/loader.js';
+import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../bpf/loader.js';
 import type { AttachTarget, BackendMap, BackendObject, BpfBackend } from './backend.js';
 
 function kindOf(type: string): BackendMap['kind'] {
   return type === 'ringbuf' ? 'ringbuf' : type === 'perf_event_array' ? 'perf' : 'other';
 }
 
-/** Interface index from sysfs; the name is checked so it cannot walk out of /sys/class/net. */
-function ifindex(ifname: string): number {
-  if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) throw new EbpmError('ENODEV', `no network interface "${ifname}"`);
-  try {
-    return Number(readFileSync(`/sys/class/net/${ifname}/ifindex`, 'utf8').trim());
-  } catch (e) {
-    throw new EbpmError('ENODEV', `no network interface "${ifname}"`, { cause: e });
-  }
-}
-
 function target(t: AttachTarget): LoaderTarget {
-  return t.kind === 'cgroup' ? { kind: 'cgroup', path: t.path } : { kind: 'xdp', ifindex: ifindex(t.ifname) };
+  return t.kind === 'cgroup' ? { kind: 'cgroup', path: t.path } : { kind: 'xdp', ifindex: interfaceIndex(t.ifname, 'attach') };
 }
 
 function adaptMap(obj: BpfObject, name: string, map: BpfMap): BackendMap {

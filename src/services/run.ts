@@ -6,7 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
+import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
 import type { TargetSpec } from '../bpf/loader-targets.js';
 import type { BpfNative, LogLevel } from '../bpf/native.js';
 import { ociArch } from '../core/arch.js';
@@ -256,12 +256,7 @@ function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<st
  */
 export function resolveTarget(program: string, t: TargetSpec): AttachTarget {
   if (t.kind !== 'xdp' && t.kind !== 'tc') return t;
-  let ifindex: number;
-  try {
-    ifindex = Number(readFileSync(`/sys/class/net/${t.interface}/ifindex`, 'utf8').trim());
-  } catch (e) {
-    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `attach ${program}: interface ${t.interface} does not exist`, { cause: e, hint: '`ip link` lists the interfaces of this network namespace' });
-  }
+  const ifindex = interfaceIndex(t.interface, `attach ${program}`);
   return t.kind === 'xdp' ? { kind: 'xdp', ifindex } : { kind: 'tc', ifindex, direction: t.direction };
 }
 

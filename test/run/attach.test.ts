@@ -2,7 +2,7 @@
 // interface and a uprobe on a function of a test binary attach where they are told (bpftool
 // lists their links), the uprobe's events arrive, and nothing stays attached after the run;
 // the target forms are parsed per kind of program, and bad ones refused before anything loads.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

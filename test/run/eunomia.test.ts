@@ -16,7 +16,7 @@ import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, sender, tempDir } from './spawn.js';
 
 let dir = '';
-let elf = new Uint8Array();
+let elf: Uint8Array = new Uint8Array();
 
 /** An ecc `package.json` around the object, with `variables` as ecc writes them into `.rodata`. */
 function eunomiaJson(variables: object[]): string {
