@@ -68,7 +68,9 @@ async function inspectLocal(path: string, env: Env): Promise<InspectResult> {
     return { ...file, format: 'bpf-object', metadata: describeFiles(info, [{ name: `${name}.bpf.o`, bytes }]) };
   }
   if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
-    return { ...file, format: 'wasm-module', metadata: describeFiles(info, [], { name: `${name}.wasm`, bytes }) };
+    // As `ebpm run` reads it: with the objects it embeds, or as a plain WASI command with none.
+    const { looseModuleMetadata } = await import('./run-wasm.js');
+    return { ...file, format: 'wasm-module', metadata: looseModuleMetadata(info, `${name}.wasm`, bytes) };
   }
   if (dir.endsWith('.json')) return { ...file, format: 'eunomia', metadata: readEunomiaPackage(new TextDecoder().decode(bytes), basename(dir)).metadata };
   throw new EbpmError('FORMAT_UNKNOWN', `${dir}: not a BPF object, a Wasm module or a package.json`, { hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });

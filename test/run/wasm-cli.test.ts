@@ -204,6 +204,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
 
   it('runs a plain WASI command, with no BPF object and no wasm_bpf import, without asking for BPF capabilities', async () => {
     expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({ code: 3, stdout: '0:plain\n1:a\n2:b c\n', stderr: 'plain: Wasm program ended (exit, exit code 3)\n' });
+    // inspect reads it as run does: a module with no object, importing WASI only.
+    const inspected = ebpmSync(['inspect', plain, '--json']);
+    const meta = (JSON.parse(inspected.stdout) as { format: string; metadata: { objects: unknown[]; wasm: { imports: { module: string }[] } } });
+    expect([inspected.code, meta.format, meta.metadata.objects, [...new Set(meta.metadata.wasm.imports.map((i) => i.module))]]).toEqual([0, 'wasm-module', [], ['wasi_snapshot_preview1']]);
     // Without CAP_BPF and CAP_PERFMON the plain command still runs; a module embedding an object does not.
     const machine = { architecture: ociArch(), procStatus: 'CapEff:\t0000000000000000\n', kernelBtf: true };
     const run = (file: string) => {
