@@ -35,5 +35,27 @@ export function parseFlags<O extends Options>(cmd: Pick<Command, 'name' | 'usage
   }
 }
 
+/**
+ * `takeRepeated` removes every `--<flag> <value>` and `--<flag>=<value>` before `--` from `args`,
+ * for flags read before the command's own parsing (anywhere on the line, repeatable), and
+ * returns the other arguments and the values in order. A last `--<flag>` with no value is left
+ * in the arguments, for the command's parser to refuse.
+ */
+export function takeRepeated(args: readonly string[], flag: string): { args: string[]; values: string[] } {
+  const values: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--') {
+      rest.push(...args.slice(i));
+      break;
+    }
+    if (a === `--${flag}` && i + 1 < args.length) values.push(args[++i]!);
+    else if (a.startsWith(`--${flag}=`)) values.push(a.slice(flag.length + 3));
+    else rest.push(a);
+  }
+  return { args: rest, values };
+}
+
 /** `JSON_FLAG` is the `--json` switch every command offers. */
 export const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;

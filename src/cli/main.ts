@@ -1,5 +1,5 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
-import type { Command, Io } from './command.js';
+import { takeRepeated, type Command, type Io } from './command.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -46,18 +46,7 @@ async function usage(): Promise<string> {
  * to besides loopback ones and the config's `insecure` list.
  */
 function takePlainHttp(argv: string[], io: Io): { argv: string[]; io: Io } {
-  const hosts: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (a === '--plain-http' && i + 1 < argv.length) hosts.push(argv[++i]!);
-    else if (a.startsWith('--plain-http=')) hosts.push(a.slice('--plain-http='.length));
-    else rest.push(a);
-  }
+  const { args: rest, values: hosts } = takeRepeated(argv, 'plain-http');
   if (hosts.length === 0) return { argv, io };
   const prior = io.env.EBPM_PLAIN_HTTP ? [io.env.EBPM_PLAIN_HTTP] : [];
   return { argv: rest, io: { ...io, env: { ...io.env, EBPM_PLAIN_HTTP: [...prior, ...hosts].join(',') } } };

@@ -10,7 +10,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import type { Command, Io } from '../command.js';
+import { takeRepeated, type Command, type Io } from '../command.js';
 import type { LogLevel } from '../../bpf/native.js';
 import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../bpf/loader-targets.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
@@ -96,21 +96,11 @@ function pullPolicy(args: readonly string[]): PullPolicy {
  * read before the package is known, and returns the targets by program, as written.
  */
 export function takeAttach(args: readonly string[]): { args: string[]; attach: Map<string, string> } {
+  const { args: rest, values } = takeRepeated(args, 'attach');
   const attach = new Map<string, string>();
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--') {
-      rest.push(...args.slice(i));
-      break;
-    }
-    if (a !== '--attach' && !a.startsWith('--attach=')) {
-      rest.push(a);
-      continue;
-    }
-    const spec = a === '--attach' ? args[++i] : a.slice('--attach='.length);
-    const eq = spec?.indexOf('=') ?? -1;
-    if (spec === undefined || eq <= 0) throw usageError(`--attach ${JSON.stringify(spec ?? '')}: not <program>=<target>`);
+  for (const spec of values) {
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw usageError(`--attach ${JSON.stringify(spec)}: not <program>=<target>`);
     const program = spec.slice(0, eq);
     if (attach.has(program)) throw usageError(`--attach ${program} given twice`);
     attach.set(program, spec.slice(eq + 1));
