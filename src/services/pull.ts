@@ -23,7 +23,7 @@ import { isOffline, openRepository, parseUserReference, resolveRemote, resolveSt
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
 import { pullSignatures, type FoundSignatures } from './sign.js';
-import { admitResolved, loadTrustPolicy, mayRefuse, type Admission } from './trust.js';
+import { admitResolved, loadTrustPolicy, requirementFor, type Admission } from './trust.js';
 
 export interface PullRequest {
   readonly reference: string;
@@ -101,7 +101,7 @@ export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req
   const copyIn = () => copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
-  const [trust, copied] = mayRefuse(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`)
+  const [trust, copied] = requirementFor(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
     ? [await admission, await copyIn()]
     : await Promise.all([admission, copyIn()]);
   let stats = copied;

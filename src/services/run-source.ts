@@ -169,10 +169,15 @@ const SIGNATURE_TAG = /(?:^|:)sha256-[0-9a-f]{64}\.sig$/;
  * has none.
  */
 async function admit(arg: string, opts: ResolveOptions, digest: Digest, from?: { layout: OciLayout; ref: string; subject: Descriptor }) {
-  const [{ admitLocal, loadTrustPolicy }, { storedRepository }] = await Promise.all([import('./trust.js'), import('./sign.js')]);
-  const repository = from && /^(.*\/[^/:]+):[^/:]+$/.exec(from.ref)?.[1];
-  const layout = from && { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject };
-  return admitLocal({ path: arg, policy: loadTrustPolicy(opts.env), digest, ...(layout ? { layout } : {}), ...(opts.signal ? { signal: opts.signal } : {}) });
+  const [{ admitLocal, loadTrustPolicy, requirementFor }, { LOCAL_SCOPE }] = await Promise.all([import('./trust.js'), import('../sign/policy.js')]);
+  const policy = loadTrustPolicy(opts.env);
+  const request = { path: arg, policy, digest, ...(opts.signal ? { signal: opts.signal } : {}) };
+  // Under `none` (the built-in default for paths) a signature changes nothing and no decision is
+  // kept: the layout's signatures are not read, which spares every local run the lookup.
+  if (from === undefined || requirementFor(policy, LOCAL_SCOPE) === 'none') return admitLocal(request);
+  const { storedRepository } = await import('./sign.js');
+  const repository = /^(.*\/[^/:]+):[^/:]+$/.exec(from.ref)?.[1];
+  return admitLocal({ ...request, layout: { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject } });
 }
 
 async function resolveLocal(arg: string, path: string, tag: string | undefined, dir: boolean, opts: ResolveOptions): Promise<ResolvedPackage> {

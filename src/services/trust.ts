@@ -25,13 +25,15 @@ import type { Env } from '../core/paths.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
-import { evaluate, isRecordCurrent, LOCAL_SCOPE, scopeFor, trustedKeysFor, type Decision, type DecisionRecord, type TrustPolicy } from '../sign/policy.js';
+import { evaluate, isRecordCurrent, LOCAL_SCOPE, scopeFor, trustedKeysFor, type Decision, type DecisionRecord, type Requirement, type TrustPolicy } from '../sign/policy.js';
 import { loadPolicy, policyPath } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
 import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
 import type { OciLayout } from '../store/layout.js';
-import { findSignatures, storedRepository, type FoundSignatures } from './sign.js';
+// sign.ts (signature lookups, with the copy routine) is imported where signatures are read:
+// a local run under `none` reads none.
+import type { FoundSignatures } from './sign.js';
 
 /** `RECORDS_DIR` is the directory of decision records inside the store. */
 export const RECORDS_DIR = 'trust';
@@ -41,9 +43,9 @@ export function loadTrustPolicy(env: Env): TrustPolicy {
   return loadPolicy(policyPath(env));
 }
 
-/** `mayRefuse` tells whether `policy` can refuse a package of `repository`: its scope requires a signature. */
-export function mayRefuse(policy: TrustPolicy, repository: string): boolean {
-  return scopeFor(policy, repository).require === 'require-signature';
+/** `requirementFor` is what `policy` requires of a package of `repository` (or of `LOCAL_SCOPE`, for a local path). */
+export function requirementFor(policy: TrustPolicy, repository: string): Requirement {
+  return scopeFor(policy, repository).require;
 }
 
 export interface VerifyPackageRequest {
@@ -63,6 +65,7 @@ export interface PackageVerification {
 
 /** `verifyPackage` finds the signatures `source` holds for `subject` and checks them against `keys` (both formats). */
 export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageVerification> {
+  const { findSignatures } = await import('./sign.js');
   const found = await findSignatures(req.source, req.subject, req.signal);
   const verification = await verifySignatures({ digest: req.subject.digest, legacy: found.legacy, bundles: found.bundles, trustedKeys: req.keys });
   return { verification, found };
@@ -235,6 +238,7 @@ export interface ReferenceVerification {
  */
 export async function verifyReference(ctx: Context, input: string, opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal }): Promise<ReferenceVerification> {
   try {
+    const { storedRepository } = await import('./sign.js');
     const ref = parseUserReference(ctx, input);
     const repository = `${ref.registry}/${ref.repository}`;
     const store = await ctx.store();
@@ -261,7 +265,7 @@ export async function verifyReference(ctx: Context, input: string, opts: { keys?
 export async function admitResolved(ctx: Context, r: Resolved, from: 'registry' | OciLayout, signal?: AbortSignal, onSignatures?: (found: FoundSignatures) => void): Promise<Admission> {
   const repository = `${r.ref.registry}/${r.ref.repository}`;
   const store = await ctx.store();
-  const signatures = from === 'registry' ? openRepository(ctx, r.ref) : storedRepository(from, repository);
+  const signatures = from === 'registry' ? openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
   const own = from === 'registry' || from.root === store.root;
   return admitPackage({ repository, subject: r.descriptor, policy: loadTrustPolicy(ctx.env), signatures, ...(own ? { store } : {}), ...(signal ? { signal } : {}), ...(onSignatures ? { onSignatures } : {}) });
 }
