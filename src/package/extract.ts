@@ -120,7 +120,8 @@ export function requirementsOf(specs: readonly ObjectSpec[]): Requirements {
   const sorted = (xs: Iterable<string>) => [...new Set(xs)].sort();
   return {
     programTypes: sorted(specs.flatMap((s) => s.programs.map((p) => p.type))),
-    mapTypes: sorted(specs.flatMap((s) => s.maps.map((m) => m.type))),
+    // A map-in-map's inner maps are created by the kernel too: their type is needed as well.
+    mapTypes: sorted(specs.flatMap((s) => s.maps.flatMap((m) => (m.inner ? [m.type, m.inner.type] : [m.type])))),
     helpers: sorted(specs.flatMap((s) => s.programs.flatMap((p) => p.helpers.map((h) => h.name ?? `helper#${h.id}`)))),
     kernelTypes: sorted(specs.flatMap((s) => s.kernelTypes)),
     kernelBtf: specs.some((s) => s.needsKernelBtf),

@@ -9,6 +9,7 @@ import { parseElf } from '../../src/bpf/elf.js';
 import { BpfObject } from '../../src/bpf/loader.js';
 import { parseObject, type ObjectSpec } from '../../src/bpf/object.js';
 import { compileBpf } from '../../src/build/toolchain.js';
+import { requirementsOf } from '../../src/package/extract.js';
 import { describeWith } from '../helpers/prereq.js';
 import { BtfBuilder, buildElf, KIND } from './build.js';
 
@@ -50,6 +51,8 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on map definitions', () =
         inner: { ...plain, name: 'outer_hash.inner', type: 'hash', keySize: 4, valueSize: 4, maxEntries: 16, flags: 1, keyTypeId: id('__u32'), valueTypeId: id('__u32') } },
     ]);
     expect(maps.programs.map((p) => [p.name, p.type])).toEqual([['tail_one', 'sched_cls'], ['tail_two', 'sched_cls'], ['entry', 'sched_cls']]);
+    // outer_hash's inner hash map is created by the kernel too, though no top-level map is a hash.
+    expect(requirementsOf([maps]).mapTypes).toEqual(['array', 'array_of_maps', 'bloom_filter', 'hash', 'hash_of_maps', 'prog_array']);
   });
 
   it('rejects .values relocations that name no slot or the wrong kind of target', async () => {
