@@ -9,7 +9,7 @@
  */
 import { EbpmError } from '../core/errors.js';
 import { functionBodies } from '../wasm/code.js';
-import { parseWasm } from '../wasm/module.js';
+import { SECTION_ORDER, parseWasm } from '../wasm/module.js';
 
 export const WASM_PAGE = 65536;
 /** Default `--max-memory`: ample for wasm-bpf guests (WAMR gives them 1 MiB heap + 1 MiB stack). */
@@ -18,8 +18,6 @@ export const DEFAULT_MAX_MEMORY = 128 << 20;
 export const GROW_REFUSED = 'ebpm:grow-refused';
 /** Pages a 32-bit memory without a declared maximum can reach. */
 const MAX_PAGES_32 = 65536;
-/** Known sections in their required order (the data count section 12 comes before code 10). */
-const SECTION_ORDER = [1, 2, 3, 4, 5, 13, 6, 7, 8, 9, 12, 10, 11];
 
 function uleb(r: { b: Uint8Array; pos: number }): number {
   let result = 0;
@@ -173,7 +171,7 @@ function hookGrows(module: Uint8Array, list: readonly Section[], replaced: Map<n
 
 /** The module with the `replaced` sections' contents; sections it lacked go where the order wants them. */
 function assemble(module: Uint8Array, list: readonly Section[], replaced: ReadonlyMap<number, Part[]>): Uint8Array<ArrayBuffer> {
-  const rank = (id: number) => SECTION_ORDER.indexOf(id);
+  const rank = (id: number) => SECTION_ORDER[id]!;
   const fresh = [...replaced.keys()].filter((id) => !list.some((s) => s.id === id)).sort((a, b) => rank(a) - rank(b));
   const parts: Part[] = [module.subarray(0, 8)];
   const emit = (id: number, body: Part[]) => parts.push([id, ...encodeUleb(partsLength(body))], ...body);

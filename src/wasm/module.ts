@@ -64,7 +64,7 @@ const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const KINDS: readonly ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
 const VALTYPES: Record<number, ValType> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
 /** Known section ids in their required order (the data count section 12 comes before code 10). */
-const SECTION_ORDER: Record<number, number> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
+export const SECTION_ORDER: Readonly<Record<number, number>> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
 
 export function invalid(what: string, offset: number): EbpmError {
   return new EbpmError('WASM_INVALID', `parse wasm module: ${what} at offset ${offset}`, {
