@@ -15,6 +15,7 @@ import { isEbpmManifest, readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
+import { isSideTag } from '../sign/payload.js';
 import type { EcliFlag } from '../package/params.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
@@ -159,9 +160,6 @@ export function localSource(): PackageSource {
   };
 }
 
-/** A cosign signature tag (`sha256-<hex>.sig`), bare or after a repository as `ebpm export` writes tags. */
-const SIGNATURE_TAG = /(?:^|:)sha256-[0-9a-f]{64}\.sig$/;
-
 /**
  * `admit` is the trust policy's decision on a local package: signatures are read from the
  * layout it comes from (its `.sig` tag in the repository of `ref` when tags name one, as in an
@@ -185,7 +183,7 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
   if (dir) {
     if (await statOf(join(path, LAYOUT_FILE))) {
       const layout = await OciLayout.open(path, { create: false });
-      const tags = (await layout.tags()).filter((t) => !SIGNATURE_TAG.test(t));
+      const tags = (await layout.tags()).filter((t) => !isSideTag(t));
       const ref = tag ?? (tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined);
       if (ref === undefined) {
         throw new EbpmError('NOT_FOUND', `layout has ${tags.length === 0 ? 'no tags' : `several tags (${tags.join(', ')}) and no latest`}`, { hint: 'name one: ebpm run <layout>:<tag>' });

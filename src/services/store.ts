@@ -13,14 +13,12 @@ import { list, prune, remove, verifyStore, type PruneStats, type StoreEntry, typ
 import type { Context } from './context.js';
 import { fetchInto } from './pull.js';
 import { isOffline, parseUserReference, resolveStored, type Resolved } from './resolve.js';
+import { isSideTag } from '../sign/payload.js';
 import { storedSignatureRefs } from './sign.js';
-
-/** Tags that name signatures and referrer indexes kept beside a package (`sha256-<hex>[.sig]`), not packages. */
-const SIDE_TAG = /:sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/;
 
 /** `listStored` lists the packages the store holds, sorted by reference (their signatures are not listed). */
 export async function listStored(ctx: Context): Promise<StoreEntry[]> {
-  return (await list(await ctx.store())).filter((e) => !SIDE_TAG.test(e.ref));
+  return (await list(await ctx.store())).filter((e) => !isSideTag(e.ref));
 }
 
 /** `findStored` pins a user reference to a stored one, or throws `NOT_STORED`. */

@@ -79,6 +79,15 @@ export function parsePayload(bytes: Uint8Array): SimpleSigningPayload {
   return { reference: reference!, digest: digest!, optional: isObject(optional) ? optional : null };
 }
 
+/**
+ * `isSideTag` tells the tags kept beside a package that name no package: cosign's
+ * `sha256-<hex>.sig` (and `.att`, `.sbom`) and the referrers fallback index `sha256-<hex>`,
+ * bare or after a repository (`host/repo:sha256-<hex>.sig`, as stores and exports write them).
+ */
+export function isSideTag(tag: string): boolean {
+  return /(?:^|:)sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/.test(tag);
+}
+
 /** `signatureTag` is the tag of a digest's `.sig` manifest: `sha256:<hex>` → `sha256-<hex>.sig`. */
 export function signatureTag(digest: Digest): string {
   const { algorithm, encoded } = parseDigest(digest);
