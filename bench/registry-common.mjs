@@ -51,10 +51,11 @@ export async function startRegistry(work) {
   }
   return {
     host,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
   };
 }
 
@@ -79,7 +80,10 @@ export function basePackage(work) {
 function canonical(v) {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
   if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
-  return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return `{${Object.keys(v)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+    .join(',')}}`;
 }
 
 /**
@@ -92,7 +96,10 @@ export function writeLayout(dir, base, bulk, name = 'sigsnoop') {
   const tag = meta.version;
   const config = Buffer.from(canonical(meta));
   const cdesc = { ...base.manifest.config, digest: sha256(config), size: config.length };
-  const blobs = new Map([[cdesc.digest, config], [base.object.desc.digest, base.object.bytes]]);
+  const blobs = new Map([
+    [cdesc.digest, config],
+    [base.object.desc.digest, base.object.bytes],
+  ]);
   const layers = [base.object.desc];
   if (bulk > 0) {
     const bytes = randomBytes(bulk);
@@ -102,12 +109,24 @@ export function writeLayout(dir, base, bulk, name = 'sigsnoop') {
   }
   const annotations = { ...base.manifest.annotations, 'org.opencontainers.image.title': name };
   const manifest = Buffer.from(canonical({ ...base.manifest, config: cdesc, layers, annotations }));
-  const mdesc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, artifactType: base.manifest.artifactType };
+  const mdesc = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest: sha256(manifest),
+    size: manifest.length,
+    artifactType: base.manifest.artifactType,
+  };
   blobs.set(mdesc.digest, manifest);
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   for (const [d, b] of blobs) writeFileSync(join(dir, 'blobs', 'sha256', d.slice(7)), b);
   writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...mdesc, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [{ ...mdesc, annotations: { 'org.opencontainers.image.ref.name': tag } }],
+    }),
+  );
   return { dir, name, tag, digest: mdesc.digest, size: [...blobs.values()].reduce((n, b) => n + b.length, 0) };
 }
 

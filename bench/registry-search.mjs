@@ -9,7 +9,15 @@ import { join } from 'node:path';
 import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed } from './registry-common.mjs';
 
 const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const canonical = (v) => (v === null || typeof v !== 'object' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(canonical).join(',')}]` : `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`);
+const canonical = (v) =>
+  v === null || typeof v !== 'object'
+    ? JSON.stringify(v)
+    : Array.isArray(v)
+      ? `[${v.map(canonical).join(',')}]`
+      : `{${Object.keys(v)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`)
+          .join(',')}}`;
 const WORDS = ['signal', 'exec', 'open', 'tcp', 'dns', 'sched', 'block', 'memory', 'syscall', 'file'];
 
 /** Fills `host/<ns>/pkg-NNNN` with `n` packages over the HTTP API: config upload, object mount, manifest PUTs. */
@@ -34,22 +42,30 @@ async function populate(host, ns, base, n) {
       const m = await api(`${repo}/blobs/uploads/?mount=${base.object.desc.digest}&from=${first}`, { method: 'POST' });
       if (m.status !== 201) throw new Error(`mount into ${repo}: ${m.status}`);
     }
-    const manifest = Buffer.from(canonical({
-      ...base.manifest,
-      config: { ...base.manifest.config, digest: sha256(config), size: config.length },
-      layers: [base.object.desc],
-      annotations: { ...base.manifest.annotations, 'org.opencontainers.image.title': name, 'org.opencontainers.image.description': meta.description },
-    }));
+    const manifest = Buffer.from(
+      canonical({
+        ...base.manifest,
+        config: { ...base.manifest.config, digest: sha256(config), size: config.length },
+        layers: [base.object.desc],
+        annotations: { ...base.manifest.annotations, 'org.opencontainers.image.title': name, 'org.opencontainers.image.description': meta.description },
+      }),
+    );
     for (const tag of [meta.version, 'latest']) {
-      const r = await api(`${repo}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const r = await api(`${repo}/manifests/${tag}`, {
+        method: 'PUT',
+        body: manifest,
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
       if (r.status !== 201) throw new Error(`manifest ${repo}:${tag}: ${r.status} ${await r.text()}`);
     }
   };
   await one(0);
   let next = 1;
-  await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < n) await one(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < n) await one(next++);
+    }),
+  );
 }
 
 export async function benchRegistrySearch(n = 1000) {
@@ -70,7 +86,9 @@ export async function benchRegistrySearch(n = 1000) {
     const hits = JSON.parse(execFileSync(process.execPath, [EBPM, 'search', 'signal', '--json'], { env: env(cache), encoding: 'utf8' })).hits.length;
     const version = timed(process.execPath, [EBPM, '--version'], env(cache));
     console.log(`  cold (index manifest + blob, empty cache)         ${fmt(cold)}  target < 2 s`);
-    console.log(`  warm (cache only), median of 5                    ${fmt(warm.sort((a, b) => a - b)[2])}  target < 0.2 s  (ebpm --version alone: ${fmt(version).trim()})`);
+    console.log(
+      `  warm (cache only), median of 5                    ${fmt(warm.sort((a, b) => a - b)[2])}  target < 0.2 s  (ebpm --version alone: ${fmt(version).trim()})`,
+    );
     console.log(`  "signal" matches ${hits} packages`);
   } finally {
     await reg.stop();

@@ -26,7 +26,15 @@ export async function benchRegistryTransfer(rounds = 3) {
     const asNobody = process.getuid?.() === 0;
     if (asNobody) chmodSync(work, 0o755);
     const skopeoCmd = asNobody ? 'setpriv' : 'skopeo';
-    const skopeo = (src, dst) => [...(asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', 'skopeo'] : []), 'copy', '-q', '--src-tls-verify=false', '--dest-tls-verify=false', src, dst];
+    const skopeo = (src, dst) => [
+      ...(asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', 'skopeo'] : []),
+      'copy',
+      '-q',
+      '--src-tls-verify=false',
+      '--dest-tls-verify=false',
+      src,
+      dst,
+    ];
     const fresh = () => {
       const home = mkdtempSync(join(work, 'skopeo-home-'));
       chmodSync(home, 0o777);
@@ -42,19 +50,33 @@ export async function benchRegistryTransfer(rounds = 3) {
       add('ebpm', 'push big', timed(process.execPath, [EBPM, 'push', big.dir], pushEnv));
       add('skopeo', 'push big', timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
       add('ebpm', 'pull big', timed(process.execPath, [EBPM, 'pull', `big:${big.tag}`], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
-      add('skopeo', 'pull big', timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()));
+      add(
+        'skopeo',
+        'pull big',
+        timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()),
+      );
       add('ebpm', 'push small', timed(process.execPath, [EBPM, 'push', ...small.map((p) => p.dir)], pushEnv));
       let t = 0;
       for (const p of small) t += timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
       add('skopeo', 'push small', t);
-      add('ebpm', 'pull small', timed(process.execPath, [EBPM, 'pull', ...small.map((p) => `${p.name}:${p.tag}`)], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
+      add(
+        'ebpm',
+        'pull small',
+        timed(process.execPath, [EBPM, 'pull', ...small.map((p) => `${p.name}:${p.tag}`)], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })),
+      );
       t = 0;
-      for (const p of small) t += timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
+      for (const p of small)
+        t += timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
       add('skopeo', 'pull small', t);
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`registry transfer, loopback docker-registry, median of ${rounds} rounds (wall time)`);
-    for (const [key, label] of [['push big', 'push 1 package of 64 MiB'], ['pull big', 'pull 1 package of 64 MiB'], ['push small', `push ${SMALL} small packages`], ['pull small', `pull ${SMALL} small packages`]]) {
+    for (const [key, label] of [
+      ['push big', 'push 1 package of 64 MiB'],
+      ['pull big', 'pull 1 package of 64 MiB'],
+      ['push small', `push ${SMALL} small packages`],
+      ['pull small', `pull ${SMALL} small packages`],
+    ]) {
       const a = median(runs.ebpm[key]);
       const b = median(runs.skopeo[key]);
       console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo`);
@@ -65,7 +87,9 @@ export async function benchRegistryTransfer(rounds = 3) {
     for (const ref of [`big:${big.tag}`, 'big']) {
       const out = spawnLines(env, ref);
       const manifests = out.filter((l) => l.includes('/manifests/'));
-      console.log(`  re-pull ${ref.padEnd(12)} ${out.length} requests, ${manifests.length} to manifests${out.length ? `: ${out.map((l) => l.split(' ').slice(1, 3).join(' ').replace(`http://${reg.host}`, '')).join(', ')}` : ''}`);
+      console.log(
+        `  re-pull ${ref.padEnd(12)} ${out.length} requests, ${manifests.length} to manifests${out.length ? `: ${out.map((l) => l.split(' ').slice(1, 3).join(' ').replace(`http://${reg.host}`, '')).join(', ')}` : ''}`,
+      );
     }
   } finally {
     await reg.stop();

@@ -33,7 +33,10 @@ export function tools(layout, pid, { env = process.env, sig = 0 } = {}) {
     sigsnoop: { cmd: 'stdbuf', args: ['-oL', '/usr/sbin/sigsnoop', '-p', String(pid), ...s], env: process.env },
     bpftrace: {
       cmd: 'bpftrace',
-      args: ['-e', `tracepoint:signal:signal_generate /pid == ${pid}${sig ? ` && args->sig == ${sig}` : ''}/ { printf("%d %d %d %s\\n", pid, args->pid, args->sig, comm); }`],
+      args: [
+        '-e',
+        `tracepoint:signal:signal_generate /pid == ${pid}${sig ? ` && args->sig == ${sig}` : ''}/ { printf("%d %d %d %s\\n", pid, args->pid, args->sig, comm); }`,
+      ],
       env: process.env,
     },
   };

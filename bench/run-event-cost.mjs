@@ -103,7 +103,9 @@ export async function benchEventCost(events = EVENTS) {
   const floor = rows.find((r) => r.name === 'sigsnoop');
   console.log(`event cost: ${events} signals${RATE ? ` at ${RATE}/s` : ''}, output to a file`);
   for (const r of rows) {
-    console.log(`  ${r.name.padEnd(10)} cpu ${r.cpu.toFixed(2).padStart(6)} s  ${r.nsPerEvent.toFixed(0).padStart(6)} ns/event  ×${(r.nsPerEvent / floor.nsPerEvent).toFixed(2)} native  seen ${r.seen}  lost ${r.lost}`);
+    console.log(
+      `  ${r.name.padEnd(10)} cpu ${r.cpu.toFixed(2).padStart(6)} s  ${r.nsPerEvent.toFixed(0).padStart(6)} ns/event  ×${(r.nsPerEvent / floor.nsPerEvent).toFixed(2)} native  seen ${r.seen}  lost ${r.lost}`,
+    );
   }
   return rows;
 }

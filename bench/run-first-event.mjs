@@ -39,7 +39,10 @@ export async function benchFirstEvent(runs = RUNS) {
   const noCa = { ...process.env };
   delete noCa.NODE_EXTRA_CA_CERTS;
   const peers = {
-    'ebpm (NODE_EXTRA_CA_CERTS set)': { ...all.ebpm, env: { ...process.env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' } },
+    'ebpm (NODE_EXTRA_CA_CERTS set)': {
+      ...all.ebpm,
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS ?? '/etc/ssl/certs/ca-certificates.crt' },
+    },
     'ebpm (without NODE_EXTRA_CA_CERTS)': { ...all.ebpm, env: noCa },
     'sigsnoop (libbpf-tools)': all.sigsnoop,
     bpftrace: all.bpftrace,
@@ -58,7 +61,11 @@ export async function benchFirstEvent(runs = RUNS) {
   const floor = median(results['sigsnoop (libbpf-tools)']);
   console.log(`time to first event, median of ${runs} runs (ms)`);
   for (const [name, xs] of Object.entries(results)) {
-    console.log(`  ${name.padEnd(36)} ${median(xs).toFixed(1).padStart(8)}  min ${Math.min(...xs).toFixed(1).padStart(7)}  ×${(median(xs) / floor).toFixed(2)} native`);
+    console.log(
+      `  ${name.padEnd(36)} ${median(xs).toFixed(1).padStart(8)}  min ${Math.min(...xs)
+        .toFixed(1)
+        .padStart(7)}  ×${(median(xs) / floor).toFixed(2)} native`,
+    );
   }
   return results;
 }

@@ -61,7 +61,11 @@ export async function benchWasm(runs = RUNS, events = EVENTS) {
     const floor = median(first['sigsnoop (libbpf-tools)']);
     console.log(`Wasm sigsnoop: time to first event, median of ${runs} runs (ms)`);
     for (const [name, xs] of Object.entries(first)) {
-      console.log(`  ${name.padEnd(44)} ${median(xs).toFixed(1).padStart(8)}  min ${Math.min(...xs).toFixed(1).padStart(7)}  ${ratio(median(xs), floor)}`);
+      console.log(
+        `  ${name.padEnd(44)} ${median(xs).toFixed(1).padStart(8)}  min ${Math.min(...xs)
+          .toFixed(1)
+          .padStart(7)}  ${ratio(median(xs), floor)}`,
+      );
     }
 
     // CPU per event: the generator's SIGWINCHes, each tool's output to a file.
@@ -70,7 +74,12 @@ export async function benchWasm(runs = RUNS, events = EVENTS) {
     for (const name of ['ebpm Wasm', 'ebpm BPF-only', 'sigsnoop']) {
       const gen = spawn(genPath, [String(target.pid), String(events), '0'], { stdio: ['pipe', 'ignore', 'ignore'] });
       const peer = tools(layout, gen.pid, { sig: 28 });
-      const tool = name === 'ebpm Wasm' ? wasmTool(wasmLayout, gen.pid, { sig: 28 }) : name === 'ebpm BPF-only' ? peer.ebpm : { cmd: '/usr/sbin/sigsnoop', args: peer.sigsnoop.args.slice(2), env: process.env };
+      const tool =
+        name === 'ebpm Wasm'
+          ? wasmTool(wasmLayout, gen.pid, { sig: 28 })
+          : name === 'ebpm BPF-only'
+            ? peer.ebpm
+            : { cmd: '/usr/sbin/sigsnoop', args: peer.sigsnoop.args.slice(2), env: process.env };
       rows.push(await measure(name.replace(/ /g, '-'), tool, gen, work, gen.pid, 2000, events));
     }
     const native = rows.find((r) => r.name === 'sigsnoop');

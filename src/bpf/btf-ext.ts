@@ -7,8 +7,19 @@ import { bpfError, Cursor, cstring, type Where } from './cursor.js';
 
 /** CO-RE relocation kinds, numbered as `enum bpf_core_relo_kind` (uapi linux/bpf.h, 5.x-6.x). */
 export const CORE_RELO_KINDS = [
-  'field_byte_offset', 'field_byte_size', 'field_exists', 'field_signed', 'field_lshift_u64', 'field_rshift_u64',
-  'type_id_local', 'type_id_target', 'type_exists', 'type_size', 'enumval_exists', 'enumval_value', 'type_matches',
+  'field_byte_offset',
+  'field_byte_size',
+  'field_exists',
+  'field_signed',
+  'field_lshift_u64',
+  'field_rshift_u64',
+  'type_id_local',
+  'type_id_target',
+  'type_exists',
+  'type_size',
+  'enumval_exists',
+  'enumval_value',
+  'type_matches',
 ] as const;
 export type CoreReloKind = (typeof CORE_RELO_KINDS)[number];
 
@@ -63,14 +74,16 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, strings: Uint8Array): B
   if (hdrLen < 24) throw h.fail(`hdr_len ${hdrLen} shorter than 24`);
   h.check(0, hdrLen, `${hdrLen}-byte header`);
   const str = (off: number, where: Where) => cstring(strings, off, 'BTF_MALFORMED', where);
-  const info = (field: number, what: string, minRec: number) => records(h, hdrLen, h.u32(field, `${what}_off`), h.u32(field + 4, `${what}_len`), what, minRec, str);
+  const info = (field: number, what: string, minRec: number) =>
+    records(h, hdrLen, h.u32(field, `${what}_off`), h.u32(field + 4, `${what}_len`), what, minRec, str);
 
   // `records` checked that every record lies inside its block, so fields are read directly.
   const funcInfo = info(8, 'func_info', 8).map(({ section, insn, v, at }) => ({ section, insn, typeId: v.getUint32(at + 4, true) }));
   const lineInfo = info(16, 'line_info', 16).map(({ section, insn, v, at }): LineInfo => {
     const col = v.getUint32(at + 12, true);
     return {
-      section, insn,
+      section,
+      insn,
       file: str(v.getUint32(at + 4, true), () => `btf.ext line_info ${section}+${insn} file`),
       source: str(v.getUint32(at + 8, true), () => `btf.ext line_info ${section}+${insn} line`),
       line: col >>> 10,
@@ -78,16 +91,19 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, strings: Uint8Array): B
     };
   });
   // The CO-RE section exists only with the 32-byte header (LLVM 12+).
-  const coreRelocations = hdrLen < 32 ? [] : info(24, 'core_relo', 16).map(({ section, insn, v, at }, n): CoreRelocation => {
-    const where = `btf.ext core_relo ${n} (${section}+${insn})`;
-    const typeId = v.getUint32(at + 4, true);
-    const access = str(v.getUint32(at + 8, true), `${where} access`);
-    const kindNo = v.getUint32(at + 12, true);
-    const kind = CORE_RELO_KINDS[kindNo];
-    if (kind === undefined) throw bpfError('BTF_MALFORMED', `${where}: unknown kind ${kindNo}`);
-    const { typeName, path } = accessPath(btf, typeId, access, kind, where);
-    return { section, insn, kind, typeId, typeName, access, path };
-  });
+  const coreRelocations =
+    hdrLen < 32
+      ? []
+      : info(24, 'core_relo', 16).map(({ section, insn, v, at }, n): CoreRelocation => {
+          const where = `btf.ext core_relo ${n} (${section}+${insn})`;
+          const typeId = v.getUint32(at + 4, true);
+          const access = str(v.getUint32(at + 8, true), `${where} access`);
+          const kindNo = v.getUint32(at + 12, true);
+          const kind = CORE_RELO_KINDS[kindNo];
+          if (kind === undefined) throw bpfError('BTF_MALFORMED', `${where}: unknown kind ${kindNo}`);
+          const { typeName, path } = accessPath(btf, typeId, access, kind, where);
+          return { section, insn, kind, typeId, typeName, access, path };
+        });
   return { funcInfo, lineInfo, coreRelocations };
 }
 

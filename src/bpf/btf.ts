@@ -10,58 +10,145 @@ export const MAX_RESOLVE_DEPTH = 32;
 
 export type BtfLinkage = 'static' | 'global' | 'extern';
 
-export interface BtfVoid { readonly kind: 'void'; readonly id: 0; readonly name: '' }
+export interface BtfVoid {
+  readonly kind: 'void';
+  readonly id: 0;
+  readonly name: '';
+}
 /** BTF_KIND_INT. `bits` may be smaller than `size * 8` for legacy bitfield ints. */
 export interface BtfInt {
-  readonly kind: 'int'; readonly id: number; readonly name: string; readonly size: number;
-  readonly signed: boolean; readonly char: boolean; readonly bool: boolean;
-  readonly bitOffset: number; readonly bits: number;
+  readonly kind: 'int';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly signed: boolean;
+  readonly char: boolean;
+  readonly bool: boolean;
+  readonly bitOffset: number;
+  readonly bits: number;
 }
-export interface BtfPtr { readonly kind: 'ptr'; readonly id: number; readonly name: string; readonly type: number }
+export interface BtfPtr {
+  readonly kind: 'ptr';
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+}
 export interface BtfArray {
-  readonly kind: 'array'; readonly id: number; readonly name: string;
-  readonly type: number; readonly indexType: number; readonly nelems: number;
+  readonly kind: 'array';
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly indexType: number;
+  readonly nelems: number;
 }
 /** A struct or union member; `bitfieldSize` is 0 for ordinary members. */
-export interface BtfMember { readonly name: string; readonly type: number; readonly bitOffset: number; readonly bitfieldSize: number }
+export interface BtfMember {
+  readonly name: string;
+  readonly type: number;
+  readonly bitOffset: number;
+  readonly bitfieldSize: number;
+}
 export interface BtfComposite {
-  readonly kind: 'struct' | 'union'; readonly id: number; readonly name: string;
-  readonly size: number; readonly members: readonly BtfMember[];
+  readonly kind: 'struct' | 'union';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly members: readonly BtfMember[];
 }
 export interface BtfEnum {
-  readonly kind: 'enum'; readonly id: number; readonly name: string; readonly size: number;
-  readonly signed: boolean; readonly values: readonly { readonly name: string; readonly value: number }[];
+  readonly kind: 'enum';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly signed: boolean;
+  readonly values: readonly { readonly name: string; readonly value: number }[];
 }
 /** BTF_KIND_ENUM64 (Linux 6.0, LLVM 15): values are exact 64-bit integers. */
 export interface BtfEnum64 {
-  readonly kind: 'enum64'; readonly id: number; readonly name: string; readonly size: number;
-  readonly signed: boolean; readonly values: readonly { readonly name: string; readonly value: bigint }[];
+  readonly kind: 'enum64';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly signed: boolean;
+  readonly values: readonly { readonly name: string; readonly value: bigint }[];
 }
-export interface BtfFwd { readonly kind: 'fwd'; readonly id: number; readonly name: string; readonly union: boolean }
+export interface BtfFwd {
+  readonly kind: 'fwd';
+  readonly id: number;
+  readonly name: string;
+  readonly union: boolean;
+}
 /** Kinds that only point at another type. */
 export interface BtfRef {
   readonly kind: 'typedef' | 'volatile' | 'const' | 'restrict' | 'type_tag';
-  readonly id: number; readonly name: string; readonly type: number;
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
 }
-export interface BtfFunc { readonly kind: 'func'; readonly id: number; readonly name: string; readonly type: number; readonly linkage: BtfLinkage }
+export interface BtfFunc {
+  readonly kind: 'func';
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly linkage: BtfLinkage;
+}
 export interface BtfFuncProto {
-  readonly kind: 'func_proto'; readonly id: number; readonly name: string;
-  readonly returnType: number; readonly params: readonly { readonly name: string; readonly type: number }[];
+  readonly kind: 'func_proto';
+  readonly id: number;
+  readonly name: string;
+  readonly returnType: number;
+  readonly params: readonly { readonly name: string; readonly type: number }[];
 }
-export interface BtfVar { readonly kind: 'var'; readonly id: number; readonly name: string; readonly type: number; readonly linkage: BtfLinkage }
-export interface BtfVarSecinfo { readonly type: number; readonly offset: number; readonly size: number }
+export interface BtfVar {
+  readonly kind: 'var';
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly linkage: BtfLinkage;
+}
+export interface BtfVarSecinfo {
+  readonly type: number;
+  readonly offset: number;
+  readonly size: number;
+}
 export interface BtfDatasec {
-  readonly kind: 'datasec'; readonly id: number; readonly name: string; readonly size: number; readonly vars: readonly BtfVarSecinfo[];
+  readonly kind: 'datasec';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+  readonly vars: readonly BtfVarSecinfo[];
 }
-export interface BtfFloat { readonly kind: 'float'; readonly id: number; readonly name: string; readonly size: number }
+export interface BtfFloat {
+  readonly kind: 'float';
+  readonly id: number;
+  readonly name: string;
+  readonly size: number;
+}
 /** BTF_KIND_DECL_TAG (Linux 5.16): `componentIdx` -1 tags the type itself, else a member or parameter. */
 export interface BtfDeclTag {
-  readonly kind: 'decl_tag'; readonly id: number; readonly name: string; readonly type: number; readonly componentIdx: number;
+  readonly kind: 'decl_tag';
+  readonly id: number;
+  readonly name: string;
+  readonly type: number;
+  readonly componentIdx: number;
 }
 
 export type BtfType =
-  | BtfVoid | BtfInt | BtfPtr | BtfArray | BtfComposite | BtfEnum | BtfEnum64 | BtfFwd | BtfRef
-  | BtfFunc | BtfFuncProto | BtfVar | BtfDatasec | BtfFloat | BtfDeclTag;
+  | BtfVoid
+  | BtfInt
+  | BtfPtr
+  | BtfArray
+  | BtfComposite
+  | BtfEnum
+  | BtfEnum64
+  | BtfFwd
+  | BtfRef
+  | BtfFunc
+  | BtfFuncProto
+  | BtfVar
+  | BtfDatasec
+  | BtfFloat
+  | BtfDeclTag;
 
 /** Parsed BTF. `types[id]` is the type with that id; `types[0]` is void. */
 export interface Btf {
@@ -69,8 +156,26 @@ export interface Btf {
 }
 
 const KINDS = [
-  'void', 'int', 'ptr', 'array', 'struct', 'union', 'enum', 'fwd', 'typedef', 'volatile', 'const',
-  'restrict', 'func', 'func_proto', 'var', 'datasec', 'float', 'decl_tag', 'type_tag', 'enum64',
+  'void',
+  'int',
+  'ptr',
+  'array',
+  'struct',
+  'union',
+  'enum',
+  'fwd',
+  'typedef',
+  'volatile',
+  'const',
+  'restrict',
+  'func',
+  'func_proto',
+  'var',
+  'datasec',
+  'float',
+  'decl_tag',
+  'type_tag',
+  'enum64',
 ] as const;
 const LINKAGE: readonly BtfLinkage[] = ['static', 'global', 'extern'];
 
@@ -131,11 +236,22 @@ class Strings {
 /** Bytes each kind adds after the 12-byte `struct btf_type`, by kind number and vlen. */
 function extraSize(kind: number, vlen: number): number {
   switch (kind) {
-    case 1: case 14: case 17: return 4; // int encoding, var linkage, decl_tag component_idx
-    case 3: return 12; // struct btf_array
-    case 4: case 5: case 15: case 19: return 12 * vlen; // members, var_secinfo, enum64 values
-    case 6: case 13: return 8 * vlen; // enum values, params
-    default: return 0;
+    case 1:
+    case 14:
+    case 17:
+      return 4; // int encoding, var linkage, decl_tag component_idx
+    case 3:
+      return 12; // struct btf_array
+    case 4:
+    case 5:
+    case 15:
+    case 19:
+      return 12 * vlen; // members, var_secinfo, enum64 values
+    case 6:
+    case 13:
+      return 8 * vlen; // enum values, params
+    default:
+      return 0;
   }
 }
 
@@ -162,7 +278,17 @@ function readTypes(c: Cursor, str: Strings): BtfType[] {
       case 'int': {
         const enc = u32(at);
         const e = (enc >>> 24) & 0xf;
-        t = { kind, id, name, size: sizeOrType, signed: (e & 1) !== 0, char: (e & 2) !== 0, bool: (e & 4) !== 0, bitOffset: (enc >>> 16) & 0xff, bits: enc & 0xff };
+        t = {
+          kind,
+          id,
+          name,
+          size: sizeOrType,
+          signed: (e & 1) !== 0,
+          char: (e & 2) !== 0,
+          bool: (e & 4) !== 0,
+          bitOffset: (enc >>> 16) & 0xff,
+          bits: enc & 0xff,
+        };
         break;
       }
       case 'array':
@@ -324,7 +450,8 @@ export function btfType(btf: Btf, id: number, where = 'btf'): BtfType {
 function follow(btf: Btf, id: number, skip: (t: BtfType) => t is BtfRef): BtfType {
   let t = btfType(btf, id);
   for (let depth = 0; skip(t); depth++) {
-    if (depth >= MAX_RESOLVE_DEPTH) throw bpfError('BTF_MALFORMED', `btf type [${id}]: modifier/typedef chain longer than ${MAX_RESOLVE_DEPTH} (a cycle?)`, { typeId: id });
+    if (depth >= MAX_RESOLVE_DEPTH)
+      throw bpfError('BTF_MALFORMED', `btf type [${id}]: modifier/typedef chain longer than ${MAX_RESOLVE_DEPTH} (a cycle?)`, { typeId: id });
     t = btfType(btf, t.type);
   }
   return t;
@@ -352,7 +479,13 @@ export function typeSize(btf: Btf, id: number, depth = 0): number {
   if (depth > MAX_RESOLVE_DEPTH) throw bpfError('BTF_MALFORMED', `btf type [${id}]: nested too deeply to size`, { typeId: id });
   const t = resolveType(btf, id);
   switch (t.kind) {
-    case 'int': case 'enum': case 'enum64': case 'float': case 'struct': case 'union': case 'datasec':
+    case 'int':
+    case 'enum':
+    case 'enum64':
+    case 'float':
+    case 'struct':
+    case 'union':
+    case 'datasec':
       return t.size;
     case 'ptr':
       return 8;
@@ -363,9 +496,17 @@ export function typeSize(btf: Btf, id: number, depth = 0): number {
     }
     case 'var':
       return typeSize(btf, t.type, depth + 1);
-    case 'void': case 'fwd': case 'func': case 'func_proto': case 'decl_tag':
+    case 'void':
+    case 'fwd':
+    case 'func':
+    case 'func_proto':
+    case 'decl_tag':
       throw bpfError('BTF_MALFORMED', `btf type [${id}] ${t.kind}${t.name ? ` ${t.name}` : ''} has no size`, { typeId: id });
-    case 'typedef': case 'const': case 'volatile': case 'restrict': case 'type_tag':
+    case 'typedef':
+    case 'const':
+    case 'volatile':
+    case 'restrict':
+    case 'type_tag':
       throw bpfError('BTF_MALFORMED', `btf type [${id}]: unresolved ${t.kind}`, { typeId: id });
   }
 }
@@ -378,17 +519,35 @@ export function typeName(btf: Btf, id: number, depth = 0): string {
   if (depth > MAX_RESOLVE_DEPTH) throw bpfError('BTF_MALFORMED', `btf type [${id}]: nested too deeply to name`, { typeId: id });
   const t = skipModifiers(btf, id);
   switch (t.kind) {
-    case 'void': return 'void';
-    case 'struct': case 'union': return `${t.kind} ${t.name || '{...}'}`;
-    case 'enum': case 'enum64': return `enum ${t.name || '{...}'}`;
-    case 'fwd': return `${t.union ? 'union' : 'struct'} ${t.name}`;
-    case 'ptr': return `${typeName(btf, t.type, depth + 1)} *`;
-    case 'array': return `${typeName(btf, t.type, depth + 1)}[${t.nelems}]`;
-    case 'func_proto': return 'fn';
-    case 'var': return typeName(btf, t.type, depth + 1);
-    case 'int': case 'float': case 'typedef': case 'func': case 'datasec': case 'decl_tag':
+    case 'void':
+      return 'void';
+    case 'struct':
+    case 'union':
+      return `${t.kind} ${t.name || '{...}'}`;
+    case 'enum':
+    case 'enum64':
+      return `enum ${t.name || '{...}'}`;
+    case 'fwd':
+      return `${t.union ? 'union' : 'struct'} ${t.name}`;
+    case 'ptr':
+      return `${typeName(btf, t.type, depth + 1)} *`;
+    case 'array':
+      return `${typeName(btf, t.type, depth + 1)}[${t.nelems}]`;
+    case 'func_proto':
+      return 'fn';
+    case 'var':
+      return typeName(btf, t.type, depth + 1);
+    case 'int':
+    case 'float':
+    case 'typedef':
+    case 'func':
+    case 'datasec':
+    case 'decl_tag':
       return t.name;
-    case 'const': case 'volatile': case 'restrict': case 'type_tag':
+    case 'const':
+    case 'volatile':
+    case 'restrict':
+    case 'type_tag':
       throw bpfError('BTF_MALFORMED', `btf type [${id}]: unresolved ${t.kind}`, { typeId: id });
   }
 }

@@ -101,10 +101,12 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const raw = Array.from({ length: shnum }, (_, i) => readHeader(c, shoff + i * SHDR_SIZE, i));
   const shstr = raw[shstrndx]!;
   if (shstr.type !== SHT_STRTAB) throw c.fail(`e_shstrndx ${shstrndx} is not a string table`);
-  const sections = raw.map((h): ElfSection => ({
-    ...h,
-    name: h.index === 0 ? '' : cstring(shstr.data, h.nameOff, 'BPF_MALFORMED', () => `section ${h.index} name`),
-  }));
+  const sections = raw.map(
+    (h): ElfSection => ({
+      ...h,
+      name: h.index === 0 ? '' : cstring(shstr.data, h.nameOff, 'BPF_MALFORMED', () => `section ${h.index} name`),
+    }),
+  );
   const symbols = readSymbols(sections);
   return { sections, symbols, relocations: readRelocations(sections, symbols) };
 }

@@ -61,7 +61,12 @@ export class EventReader implements Disposable {
   #endIterators: (() => void)[] = [];
 
   /** Made by `BpfObject.events`; `onClose` lets the owner forget it. */
-  constructor(native: BpfNative, handle: ReaderHandle, readonly map: string, onClose?: () => void) {
+  constructor(
+    native: BpfNative,
+    handle: ReaderHandle,
+    readonly map: string,
+    onClose?: () => void,
+  ) {
     this.#native = native;
     this.#handle = handle;
     this.#onClose = onClose;
@@ -89,7 +94,12 @@ export class EventReader implements Disposable {
   }
 
   /** Calls `callback` once per drain with what it found, until `close()`. */
-  onBatch(callback: (batch: EventBatch) => void, onError: (e: EbpmError) => void = (e) => { throw e; }): void {
+  onBatch(
+    callback: (batch: EventBatch) => void,
+    onError: (e: EbpmError) => void = (e) => {
+      throw e;
+    },
+  ): void {
     this.#check();
     if (this.#started) throw new EbpmError('EVENTS_BUSY', `events ${this.map}: already consumed`);
     try {

@@ -10,8 +10,7 @@ import { bpfError } from './cursor.js';
  * outermost typedef name if there is one, else the type's own name. All integers are
  * little-endian (BPF objects are).
  */
-export type TypeLayout =
-  | IntLayout | FloatLayout | EnumLayout | StringLayout | ArrayLayout | CompositeLayout | PointerLayout | OpaqueLayout;
+export type TypeLayout = IntLayout | FloatLayout | EnumLayout | StringLayout | ArrayLayout | CompositeLayout | PointerLayout | OpaqueLayout;
 
 interface LayoutBase {
   /** Size in bytes. */
@@ -125,7 +124,9 @@ function describe(btf: Btf, id: number, depth: number, budget: { nodes: number }
       return named({ kind: 'enum', size: t.size, signed: t.signed, values: t.values.map((v) => ({ name: v.name, value: v.value })) });
     case 'enum64':
       return named({
-        kind: 'enum', size: t.size, signed: t.signed,
+        kind: 'enum',
+        size: t.size,
+        signed: t.signed,
         values: t.values.map((v) => ({ name: v.name, value: v.value >= MIN_SAFE && v.value <= MAX_SAFE ? Number(v.value) : v.value.toString() })),
       });
     case 'ptr':

@@ -14,7 +14,8 @@ const PERMISSION_HINT = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_
  */
 const TRAMPOLINE_TYPES: Readonly<Record<string, string>> = {
   lsm: 'LSM programs need Linux 5.7+ built with CONFIG_BPF_LSM=y, with "bpf" among the active LSMs (/sys/kernel/security/lsm, set by the lsm= boot parameter) and BPF trampolines',
-  tracing: 'fentry, fexit and fmod_ret programs need Linux 5.5+ with BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS); a kprobe or kretprobe does the same on more kernels',
+  tracing:
+    'fentry, fexit and fmod_ret programs need Linux 5.5+ with BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS); a kprobe or kretprobe does the same on more kernels',
   ext: 'freplace programs need Linux 5.6+ with BPF trampolines',
 };
 
@@ -103,7 +104,7 @@ export function loadError(e: unknown, ctx: LoadContext): EbpmError {
       hint: 'the full verifier log is in data.log (shown with --verbose)',
     });
   }
-  const type = program === undefined ? undefined : ctx.programs.find((p) => p.name === program)?.type ?? 'unknown';
+  const type = program === undefined ? undefined : (ctx.programs.find((p) => p.name === program)?.type ?? 'unknown');
   const unsupportedType = () =>
     new EbpmError('KERNEL_UNSUPPORTED', `${where}: program ${program}: program type ${type} is not supported by this kernel`, {
       cause: e,
@@ -144,7 +145,11 @@ export function attachError(e: unknown, program: string, section: string, target
   const where = `attach ${program}`;
   if (!isNativeError(e)) return nativeError(e, where);
   const data = { errno: e.errno, errnoCode: e.code, section };
-  const tp = target ? (target.kind === 'tracepoint' ? `${target.category}/${target.name}` : undefined) : /^(?:tracepoint|tp)\/([^/]+\/[^/]+)$/.exec(section)?.[1];
+  const tp = target
+    ? target.kind === 'tracepoint'
+      ? `${target.category}/${target.name}`
+      : undefined
+    : /^(?:tracepoint|tp)\/([^/]+\/[^/]+)$/.exec(section)?.[1];
   if (tp && e.code === 'ENOENT') {
     return new EbpmError('KERNEL_NO_TRACEPOINT', `${where}: tracepoint ${tp} does not exist`, {
       cause: e,

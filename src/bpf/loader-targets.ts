@@ -41,7 +41,9 @@ const NUMBER = /^(0x[0-9a-f]+|\d+)$/i;
  */
 export function parseTarget(program: TargetProgram, text: string): TargetSpec {
   const bad = (why: string) =>
-    new EbpmError('USAGE', `run: --attach ${program.name}=${text}: ${why}`, { hint: `a ${program.type} program (${program.section}) takes ${formOf(program) ?? 'no target'}` });
+    new EbpmError('USAGE', `run: --attach ${program.name}=${text}: ${why}`, {
+      hint: `a ${program.type} program (${program.section}) takes ${formOf(program) ?? 'no target'}`,
+    });
   const retprobe = /^(?:u|k)retprobe\b/.test(program.section);
   switch (kindOf(program)) {
     case 'uprobe': {

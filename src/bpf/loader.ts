@@ -9,7 +9,17 @@ import { EbpmError } from '../core/errors.js';
 import { EventReader } from './events.js';
 import { attachError, loadError, nativeError } from './loader-errors.js';
 import { BpfMap } from './loader-map.js';
-import { loadNative, LOG_LEVELS, type AttachTarget, type BpfNative, type LinkHandle, type LogLevel, type ObjectHandle, type ObjectMapInfo, type ProgramInfo } from './native.js';
+import {
+  loadNative,
+  LOG_LEVELS,
+  type AttachTarget,
+  type BpfNative,
+  type LinkHandle,
+  type LogLevel,
+  type ObjectHandle,
+  type ObjectMapInfo,
+  type ProgramInfo,
+} from './native.js';
 
 export { BpfMap, type UpdateFlag } from './loader-map.js';
 export { EventReader, parseBatch, type EventBatch } from './events.js';
@@ -54,7 +64,12 @@ export class BpfLink implements Disposable {
   #onClose: () => void;
   #closed = false;
 
-  constructor(native: BpfNative, handle: LinkHandle, readonly program: string, onClose: () => void) {
+  constructor(
+    native: BpfNative,
+    handle: LinkHandle,
+    readonly program: string,
+    onClose: () => void,
+  ) {
     this.#native = native;
     this.#handle = handle;
     this.#onClose = onClose;
@@ -209,7 +224,11 @@ export class BpfObject implements Disposable {
     if (cached) return cached;
     const info = this.maps().find((m) => m.name === name);
     if (!info) {
-      throw new EbpmError('NO_SUCH_MAP', `${this.name}: map ${name}: no such map`, { hint: `maps: ${this.maps().map((m) => m.name).join(', ')}` });
+      throw new EbpmError('NO_SUCH_MAP', `${this.name}: map ${name}: no such map`, {
+        hint: `maps: ${this.maps()
+          .map((m) => m.name)
+          .join(', ')}`,
+      });
     }
     const map = new BpfMap(this.#native, info.fd, () => this.#phase === 'loaded');
     this.#maps.set(name, map);

@@ -69,7 +69,9 @@ export function readBtfMaps(elf: ElfFile, btf: Btf | null, programs: readonly Pr
     const where = `section .maps: relocation ${i}`;
     const sym = elf.symbols[r.symbol]!;
     // libbpf finds the map by where the relocation lands, then the slot inside its last member.
-    const owner = elf.symbols.find((s) => s.section === section.index && s.type !== STT_SECTION && s.value <= r.offset && r.offset + PTR_SIZE <= s.value + s.size);
+    const owner = elf.symbols.find(
+      (s) => s.section === section.index && s.type !== STT_SECTION && s.value <= r.offset && r.offset + PTR_SIZE <= s.value + s.size,
+    );
     const map = defs.find((d) => d.spec.name === owner?.name);
     if (owner === undefined || map === undefined) throw bpfError('BPF_MALFORMED', `${where}: offset ${r.offset} is inside no map`);
     const last = map.def.members.at(-1);
@@ -78,7 +80,8 @@ export function readBtfMaps(elf: ElfFile, btf: Btf | null, programs: readonly Pr
     if (at < 0 || at % PTR_SIZE !== 0) throw bpfError('BPF_MALFORMED', `${where}: offset ${r.offset} is not a slot of map ${owner.name}'s values`);
     if (map.spec.type === 'prog_array') {
       const prog = programs.find((p) => p.name === sym.name && p.section === elf.sections[sym.section]?.name);
-      if (prog === undefined) throw bpfError('BPF_MALFORMED', `${where}: map ${owner.name} slot ${at / PTR_SIZE}: ${sym.name || `symbol ${r.symbol}`} is not a program`);
+      if (prog === undefined)
+        throw bpfError('BPF_MALFORMED', `${where}: map ${owner.name} slot ${at / PTR_SIZE}: ${sym.name || `symbol ${r.symbol}`} is not a program`);
     } else if (sym.section !== section.index || !defs.some((d) => d.spec.name === sym.name)) {
       throw bpfError('BPF_MALFORMED', `${where}: map ${owner.name} slot ${at / PTR_SIZE}: ${sym.name || `symbol ${r.symbol}`} is not a map in .maps`);
     } else if (map.spec.type === 'hash_of_maps' && map.spec.keySize !== 4) {
@@ -121,11 +124,21 @@ function btfMap(btf: Btf, name: string, def: BtfComposite, where: string, isInne
   };
   for (const [i, m] of def.members.entries()) {
     switch (m.name) {
-      case 'type': f.type = uint(m); break;
-      case 'max_entries': f.maxEntries = uint(m); break;
-      case 'map_flags': f.flags = uint(m); break;
-      case 'key_size': f.keySize = uint(m); break;
-      case 'value_size': f.valueSize = uint(m); break;
+      case 'type':
+        f.type = uint(m);
+        break;
+      case 'max_entries':
+        f.maxEntries = uint(m);
+        break;
+      case 'map_flags':
+        f.flags = uint(m);
+        break;
+      case 'key_size':
+        f.keySize = uint(m);
+        break;
+      case 'value_size':
+        f.valueSize = uint(m);
+        break;
       case 'pinning':
         f.pinning = uint(m);
         if (isInner) throw fail('an inner map cannot be pinned');
@@ -138,7 +151,9 @@ function btfMap(btf: Btf, name: string, def: BtfComposite, where: string, isInne
         valueTypeId = pointee(m);
         f.valueSize = typeSize(btf, valueTypeId);
         break;
-      case 'map_extra': f.mapExtra = mapExtra(btf, m, fail); break;
+      case 'map_extra':
+        f.mapExtra = mapExtra(btf, m, fail);
+        break;
       case 'values': {
         // __array(values, T) is `T *values[]`: a map-in-map's inner definition, or a prog array's
         // `int (void *)`. Either way the map holds 4-byte ids (fds when updated from user space).
@@ -167,8 +182,19 @@ function btfMap(btf: Btf, name: string, def: BtfComposite, where: string, isInne
   }
   if (f.pinning > 1) throw fail(`pinning ${f.pinning} unknown (0 none, 1 by name)`);
   return {
-    name, section: '.maps', type: mapTypeName(f.type), keySize: f.keySize, valueSize: f.valueSize, maxEntries: f.maxEntries, flags: f.flags,
-    keyTypeId, valueTypeId, pinByName: f.pinning === 1, mapExtra: f.mapExtra, inner, initialValues: [],
+    name,
+    section: '.maps',
+    type: mapTypeName(f.type),
+    keySize: f.keySize,
+    valueSize: f.valueSize,
+    maxEntries: f.maxEntries,
+    flags: f.flags,
+    keyTypeId,
+    valueTypeId,
+    pinByName: f.pinning === 1,
+    mapExtra: f.mapExtra,
+    inner,
+    initialValues: [],
   };
 }
 
@@ -200,9 +226,19 @@ export function readLegacyMaps(elf: ElfFile): MapSpec[] {
     const at = s.value;
     const u = (n: number, what: string) => c.u32(at + n * 4, `map ${s.name} ${what}`);
     return {
-      name: s.name, section: 'maps', type: mapTypeName(u(0, 'type')),
-      keySize: u(1, 'key_size'), valueSize: u(2, 'value_size'), maxEntries: u(3, 'max_entries'), flags: u(4, 'map_flags'),
-      keyTypeId: null, valueTypeId: null, pinByName: false, mapExtra: 0n, inner: null, initialValues: [],
+      name: s.name,
+      section: 'maps',
+      type: mapTypeName(u(0, 'type')),
+      keySize: u(1, 'key_size'),
+      valueSize: u(2, 'value_size'),
+      maxEntries: u(3, 'max_entries'),
+      flags: u(4, 'map_flags'),
+      keyTypeId: null,
+      valueTypeId: null,
+      pinByName: false,
+      mapExtra: 0n,
+      inner: null,
+      initialValues: [],
     };
   });
 }

@@ -136,18 +136,20 @@ function sectionGlobals(btf: Btf, sec: BtfDatasec, elfSec: ElfSection, objects: 
     if (offset + size > elfSec.size) {
       throw bpfError('BPF_MALFORMED', `${where}: offset ${offset} size ${size} past the section's ${elfSec.size} bytes`);
     }
-    return [{
-      name: v.name,
-      section: sec.name,
-      offset,
-      size,
-      typeId: v.type,
-      type: typeName(btf, v.type),
-      linkage: v.linkage,
-      readonly: sec.name.startsWith('.rodata'),
-      defaultValue: elfSec.type === SHT_NOBITS ? new Uint8Array(size) : elfSec.data.slice(offset, offset + size),
-      layout: describeType(btf, v.type),
-    }];
+    return [
+      {
+        name: v.name,
+        section: sec.name,
+        offset,
+        size,
+        typeId: v.type,
+        type: typeName(btf, v.type),
+        linkage: v.linkage,
+        readonly: sec.name.startsWith('.rodata'),
+        defaultValue: elfSec.type === SHT_NOBITS ? new Uint8Array(size) : elfSec.data.slice(offset, offset + size),
+        layout: describeType(btf, v.type),
+      },
+    ];
   });
 }
 

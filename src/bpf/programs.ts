@@ -80,7 +80,10 @@ export function readPrograms(elf: ElfFile): ProgramSpec[] {
         instructions: f.end - f.start,
         helpers: helpers.map((id) => ({ id, name: helperName(id) ?? null })),
         kfuncs: [...new Set([...reach].flatMap((g) => [...calls.get(g)!.kfuncs]))].sort(),
-        subprograms: [...reach].filter((g) => g !== f).map((g) => g.name).sort(),
+        subprograms: [...reach]
+          .filter((g) => g !== f)
+          .map((g) => g.name)
+          .sort(),
       });
     }
   }
@@ -96,7 +99,10 @@ function functionsBySection(elf: ElfFile): Map<number, Func[]> {
     if (section === undefined) throw bpfError('BPF_MALFORMED', `symbol ${sym.name}: section index ${sym.section} out of range`);
     if (section.type !== SHT_PROGBITS || (section.flags & SHF_EXECINSTR) === 0) continue;
     if (sym.value % INSN !== 0 || sym.size % INSN !== 0 || sym.size === 0 || sym.value + sym.size > section.size) {
-      throw bpfError('BPF_MALFORMED', `section ${section.name}: function ${sym.name} at offset ${sym.value} size ${sym.size} is not whole instructions inside the section (${section.size} bytes)`);
+      throw bpfError(
+        'BPF_MALFORMED',
+        `section ${section.name}: function ${sym.name} at offset ${sym.value} size ${sym.size} is not whole instructions inside the section (${section.size} bytes)`,
+      );
     }
     const list = out.get(sym.section) ?? [];
     list.push({ name: sym.name, section, start: sym.value / INSN, end: (sym.value + sym.size) / INSN });

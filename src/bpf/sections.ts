@@ -7,11 +7,39 @@
 
 /** Program types (uapi enum bpf_prog_type). */
 export type ProgType =
-  | 'unspec' | 'socket_filter' | 'kprobe' | 'sched_cls' | 'sched_act' | 'tracepoint' | 'xdp' | 'perf_event'
-  | 'cgroup_skb' | 'cgroup_sock' | 'lwt_in' | 'lwt_out' | 'lwt_xmit' | 'sock_ops' | 'sk_skb' | 'cgroup_device'
-  | 'sk_msg' | 'raw_tracepoint' | 'cgroup_sock_addr' | 'lwt_seg6local' | 'lirc_mode2' | 'sk_reuseport'
-  | 'flow_dissector' | 'cgroup_sysctl' | 'raw_tracepoint_writable' | 'cgroup_sockopt' | 'tracing' | 'struct_ops'
-  | 'ext' | 'lsm' | 'sk_lookup' | 'syscall' | 'netfilter';
+  | 'unspec'
+  | 'socket_filter'
+  | 'kprobe'
+  | 'sched_cls'
+  | 'sched_act'
+  | 'tracepoint'
+  | 'xdp'
+  | 'perf_event'
+  | 'cgroup_skb'
+  | 'cgroup_sock'
+  | 'lwt_in'
+  | 'lwt_out'
+  | 'lwt_xmit'
+  | 'sock_ops'
+  | 'sk_skb'
+  | 'cgroup_device'
+  | 'sk_msg'
+  | 'raw_tracepoint'
+  | 'cgroup_sock_addr'
+  | 'lwt_seg6local'
+  | 'lirc_mode2'
+  | 'sk_reuseport'
+  | 'flow_dissector'
+  | 'cgroup_sysctl'
+  | 'raw_tracepoint_writable'
+  | 'cgroup_sockopt'
+  | 'tracing'
+  | 'struct_ops'
+  | 'ext'
+  | 'lsm'
+  | 'sk_lookup'
+  | 'syscall'
+  | 'netfilter';
 
 /** How libbpf's `bpf_program__attach` treats a section. */
 type Attach =
@@ -30,8 +58,13 @@ interface SecDef {
   readonly btf?: true;
 }
 
-const d = (sec: string, type: ProgType, attachType: string | null, attach: Attach, extra: Partial<SecDef> = {}): SecDef =>
-  ({ sec, type, attachType, attach, ...extra });
+const d = (sec: string, type: ProgType, attachType: string | null, attach: Attach, extra: Partial<SecDef> = {}): SecDef => ({
+  sec,
+  type,
+  attachType,
+  attach,
+  ...extra,
+});
 const S = { sleepable: true } as const;
 const B = { btf: true } as const;
 const BS = { btf: true, sleepable: true } as const;

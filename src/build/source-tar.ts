@@ -21,7 +21,9 @@ export async function sourceTarball(files: readonly SourceFile[], mtime: Date): 
   const sorted = [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   for (const f of sorted) {
     await new Promise<void>((resolve, reject) => {
-      pack.entry({ name: f.path, size: f.bytes.length, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime, type: 'file' }, Buffer.from(f.bytes), (e) => (e ? reject(e) : resolve()));
+      pack.entry({ name: f.path, size: f.bytes.length, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime, type: 'file' }, Buffer.from(f.bytes), (e) =>
+        e ? reject(e) : resolve(),
+      );
     });
   }
   pack.finalize();

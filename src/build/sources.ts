@@ -46,7 +46,9 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
   const missing = (p: string) => !have.has(p);
   const bpf = manifest.objects ? [...manifest.objects] : files.map((f) => f.path).filter((p) => p.endsWith('.bpf.c') && !p.includes('/'));
   if (bpf.length === 0) {
-    throw new EbpmError('NO_BPF_SOURCES', `${dir}: no *.bpf.c to build`, { hint: 'add a BPF program (name.bpf.c) next to ebpm.json, or list them in "objects"' });
+    throw new EbpmError('NO_BPF_SOURCES', `${dir}: no *.bpf.c to build`, {
+      hint: 'add a BPF program (name.bpf.c) next to ebpm.json, or list them in "objects"',
+    });
   }
   const absent = [...bpf, ...(manifest.wasm ? [manifest.wasm] : []), ...(manifest.readme ? [manifest.readme] : [])].filter(missing);
   if (absent.length) {
@@ -55,12 +57,15 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
   const stems = new Set<string>();
   for (const b of bpf) {
     const stem = objectName(b);
-    if (stems.has(stem)) throw new EbpmError('MANIFEST_INVALID', `${SOURCE_MANIFEST}: objects: two sources build ${stem}`, { hint: 'BPF sources need distinct file names' });
+    if (stems.has(stem))
+      throw new EbpmError('MANIFEST_INVALID', `${SOURCE_MANIFEST}: objects: two sources build ${stem}`, { hint: 'BPF sources need distinct file names' });
     stems.add(stem);
   }
   const total = files.reduce((n, f) => n + f.size, 0);
   if (total > MAX_SOURCE_BYTES) {
-    throw new EbpmError('SOURCE_TOO_LARGE', `${dir}: sources total ${total} bytes, over ${MAX_SOURCE_BYTES}`, { hint: 'move data files out of the package directory, or set "source": false in ebpm.json' });
+    throw new EbpmError('SOURCE_TOO_LARGE', `${dir}: sources total ${total} bytes, over ${MAX_SOURCE_BYTES}`, {
+      hint: 'move data files out of the package directory, or set "source": false in ebpm.json',
+    });
   }
   const readme = manifest.readme ?? (have.has('README.md') ? 'README.md' : undefined);
   return {
@@ -82,7 +87,10 @@ export function objectName(source: string): string {
 function createdTime(env: Env, files: readonly { mtimeMs: number }[]): Date {
   const epoch = env.SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== '') {
-    if (!/^\d{1,12}$/.test(epoch)) throw new EbpmError('USAGE', `SOURCE_DATE_EPOCH=${epoch}: not a number of seconds`, { hint: 'set SOURCE_DATE_EPOCH to a Unix time, e.g. $(git log -1 --format=%ct)' });
+    if (!/^\d{1,12}$/.test(epoch))
+      throw new EbpmError('USAGE', `SOURCE_DATE_EPOCH=${epoch}: not a number of seconds`, {
+        hint: 'set SOURCE_DATE_EPOCH to a Unix time, e.g. $(git log -1 --format=%ct)',
+      });
     return new Date(Number(epoch) * 1000);
   }
   return new Date(Math.floor(Math.max(...files.map((f) => f.mtimeMs)) / 1000) * 1000);

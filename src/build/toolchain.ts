@@ -65,11 +65,22 @@ export interface CompileBpfOptions {
 export async function compileBpf(source: string, output: string, opts: CompileBpfOptions): Promise<Uint8Array> {
   const vmlinuxDir = await vmlinuxHeader(opts.env);
   const args = [
-    '-target', 'bpf', '-g', '-O2', '-fdebug-compilation-dir=.', `-D__TARGET_ARCH_${bpfTargetArch()}`,
+    '-target',
+    'bpf',
+    '-g',
+    '-O2',
+    '-fdebug-compilation-dir=.',
+    `-D__TARGET_ARCH_${bpfTargetArch()}`,
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
-    '-I', vmlinuxDir, '-I', INCLUDE_DIR,
+    '-I',
+    vmlinuxDir,
+    '-I',
+    INCLUDE_DIR,
     ...(opts.cflags ?? []),
-    '-c', basename(source), '-o', output,
+    '-c',
+    basename(source),
+    '-o',
+    output,
   ];
   await tool('clang', args, { cwd: dirname(source) });
   await tool('llvm-strip', ['-g', output]);
@@ -94,12 +105,19 @@ export interface CompileWasmOptions {
  */
 export async function compileWasm(source: string, output: string, opts: CompileWasmOptions = {}): Promise<Uint8Array> {
   const args = [
-    '--target=wasm32-wasi', `--sysroot=${WASI_SYSROOT}`, '-O2',
-    '-Wl,--export-table', '-Wl,--allow-undefined', '-Wl,--strip-debug',
+    '--target=wasm32-wasi',
+    `--sysroot=${WASI_SYSROOT}`,
+    '-O2',
+    '-Wl,--export-table',
+    '-Wl,--allow-undefined',
+    '-Wl,--strip-debug',
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
-    '-I', INCLUDE_DIR,
+    '-I',
+    INCLUDE_DIR,
     ...(opts.cflags ?? []),
-    basename(source), '-o', output,
+    basename(source),
+    '-o',
+    output,
   ];
   await tool('clang', args, { cwd: dirname(source) });
   return new Uint8Array(await readFile(output));

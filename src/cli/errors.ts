@@ -1,7 +1,13 @@
 import { isEbpmError } from '../core/errors.js';
 
 /** The kernel's refusals besides the `KERNEL_*` codes: what src/bpf/loader-errors.ts makes of a failed load or attach. */
-const KERNEL_REFUSALS: ReadonlySet<string> = new Set(['PERMISSION_DENIED', 'VERIFIER_REJECTED', 'LOAD_FAILED', 'ATTACH_NEEDS_TARGET', 'ATTACH_TARGET_NOT_FOUND']);
+const KERNEL_REFUSALS: ReadonlySet<string> = new Set([
+  'PERMISSION_DENIED',
+  'VERIFIER_REJECTED',
+  'LOAD_FAILED',
+  'ATTACH_NEEDS_TARGET',
+  'ATTACH_TARGET_NOT_FOUND',
+]);
 
 /**
  * Exit codes, documented in the README:

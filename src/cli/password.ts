@@ -62,7 +62,9 @@ export async function readPassword(env: Env, opts: { prompt: string; confirm?: b
  */
 export async function loadSigningKey(path: string, env: Env, cwd: string, terminal?: () => Terminal): Promise<SigningKey> {
   const pem = await readKeyFile(resolve(cwd, path));
-  const password = isEncryptedKey(pem) ? await readPassword(env, { prompt: `Enter password for private key ${path}: `, ...(terminal ? { terminal } : {}) }) : '';
+  const password = isEncryptedKey(pem)
+    ? await readPassword(env, { prompt: `Enter password for private key ${path}: `, ...(terminal ? { terminal } : {}) })
+    : '';
   return readPrivateKey(pem, password);
 }
 

@@ -1,16 +1,7 @@
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from './graph.js';
-import {
-  canListReferrers,
-  canMount,
-  fetchAll,
-  type Content,
-  type ReadOnlyStorage,
-  type ReadOnlyTarget,
-  type Storage,
-  type Target,
-} from './storage.js';
+import { canListReferrers, canMount, fetchAll, type Content, type ReadOnlyStorage, type ReadOnlyTarget, type Storage, type Target } from './storage.js';
 import { VerifiedContent } from './verify.js';
 
 /**
@@ -101,7 +92,11 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
       const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
       await Promise.all(node.children.map(visit));
       await slots.run(() => transfer(desc, [bytes], async () => [bytes]));
-    } else if (o.mountFrom !== undefined && canMount(dst) && (await slots.run(() => onSide('destination', 'mount', desc, () => dst.mount(desc, o.mountFrom!, signal))))) {
+    } else if (
+      o.mountFrom !== undefined &&
+      canMount(dst) &&
+      (await slots.run(() => onSide('destination', 'mount', desc, () => dst.mount(desc, o.mountFrom!, signal))))
+    ) {
       stats.mounted++;
       o.onMounted?.(desc);
     } else {
@@ -183,8 +178,7 @@ export async function copy(src: ReadOnlyTarget, srcRef: string, dst: Target, dst
     throw withSide('source', `resolve ${srcRef}`, e, undefined);
   }
   await copyGraph(src, dst, root, opts);
-  const tagged: Descriptor =
-    opts.annotations === undefined ? root : { ...root, annotations: { ...root.annotations, ...opts.annotations } };
+  const tagged: Descriptor = opts.annotations === undefined ? root : { ...root, annotations: { ...root.annotations, ...opts.annotations } };
   try {
     await dst.tag(tagged, dstRef, opts.signal);
   } catch (e) {

@@ -1,16 +1,7 @@
 import { isDigest } from '../core/digest.js';
 import type { Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode, referrerDescriptor } from './graph.js';
-import {
-  checkRef,
-  notFound,
-  type Content,
-  type Deleter,
-  type ReferrerLister,
-  type TagLister,
-  type Target,
-  type Untagger,
-} from './storage.js';
+import { checkRef, notFound, type Content, type Deleter, type ReferrerLister, type TagLister, type Target, type Untagger } from './storage.js';
 import { VerifiedContent } from './verify.js';
 
 /**

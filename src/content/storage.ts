@@ -96,8 +96,7 @@ export const canMount = (t: object): t is Mounter => typeof (t as Partial<Mounte
 export const canDelete = (t: object): t is Deleter => typeof (t as Partial<Deleter>).delete === 'function';
 export const canUntag = (t: object): t is Untagger => typeof (t as Partial<Untagger>).untag === 'function';
 export const canListTags = (t: object): t is TagLister => typeof (t as Partial<TagLister>).tags === 'function';
-export const canListReferrers = (t: object): t is ReferrerLister =>
-  typeof (t as Partial<ReferrerLister>).referrers === 'function';
+export const canListReferrers = (t: object): t is ReferrerLister => typeof (t as Partial<ReferrerLister>).referrers === 'function';
 
 /**
  * `INITIAL_BUFFER_BYTES` caps the first allocation of `fetchAll`: the declared size is

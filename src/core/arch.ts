@@ -6,9 +6,26 @@
  */
 import { EbpmError } from './errors.js';
 
-const OCI: Readonly<Record<string, string>> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64', loong64: 'loong64' };
+const OCI: Readonly<Record<string, string>> = {
+  x64: 'amd64',
+  arm64: 'arm64',
+  arm: 'arm',
+  ia32: '386',
+  s390x: 's390x',
+  ppc64: 'ppc64le',
+  riscv64: 'riscv64',
+  loong64: 'loong64',
+};
 
-const BPF_TARGET: Readonly<Record<string, string>> = { x64: 'x86', arm64: 'arm64', arm: 'arm', s390x: 's390', ppc64: 'powerpc', riscv64: 'riscv', loong64: 'loongarch' };
+const BPF_TARGET: Readonly<Record<string, string>> = {
+  x64: 'x86',
+  arm64: 'arm64',
+  arm: 'arm',
+  s390x: 's390',
+  ppc64: 'powerpc',
+  riscv64: 'riscv',
+  loong64: 'loongarch',
+};
 
 /** `ociArch` names an architecture as OCI platforms do (`x64` → `amd64`); `UNSUPPORTED_ARCH` if it has no name. */
 export function ociArch(nodeArch: string = process.arch): string {

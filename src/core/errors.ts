@@ -10,11 +10,7 @@ export class EbpmError extends Error {
   readonly hint: string | undefined;
   readonly data: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(
-    code: string,
-    message: string,
-    opts: { cause?: unknown; hint?: string; data?: Record<string, unknown> } = {},
-  ) {
+  constructor(code: string, message: string, opts: { cause?: unknown; hint?: string; data?: Record<string, unknown> } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'EbpmError';
     this.code = code;

@@ -72,7 +72,8 @@ export function parseReference(input: string, defaults: ReferenceDefaults = {}):
   if (slash >= 0 && isHost(first)) {
     registry = first;
     rest = left.slice(slash + 1);
-    if (!HOST.test(registry)) throw invalid(input, `bad registry host ${JSON.stringify(registry)}`, 'a registry is host[:port], e.g. ghcr.io or 127.0.0.1:5000');
+    if (!HOST.test(registry))
+      throw invalid(input, `bad registry host ${JSON.stringify(registry)}`, 'a registry is host[:port], e.g. ghcr.io or 127.0.0.1:5000');
   }
   const colon = rest.lastIndexOf(':');
   let name = colon > rest.lastIndexOf('/') ? rest.slice(0, colon) : rest;
@@ -92,7 +93,8 @@ export function parseReference(input: string, defaults: ReferenceDefaults = {}):
   if (tag !== undefined) {
     if (tag.includes('+')) {
       // A version with build metadata: store it the way it is pushed.
-      if (semver.valid(tag) === null) throw invalid(input, `bad tag ${JSON.stringify(tag)}`, 'a tag may hold "+" only as semver build metadata, e.g. 1.2.3+build.7');
+      if (semver.valid(tag) === null)
+        throw invalid(input, `bad tag ${JSON.stringify(tag)}`, 'a tag may hold "+" only as semver build metadata, e.g. 1.2.3+build.7');
       tag = versionToTag(tag);
     }
     if (!TAG.test(tag)) throw invalid(input, `bad tag ${JSON.stringify(tag)}`, 'tags are up to 128 of [A-Za-z0-9_.-] and do not start with "." or "-"');
@@ -108,7 +110,11 @@ export function parseReference(input: string, defaults: ReferenceDefaults = {}):
   if (after.trim() !== after) throw invalid(input, `bad version range ${JSON.stringify(after)}`, 'remove the spaces around the range');
   if (tag !== undefined) throw invalid(input, 'both a tag and a version range', 'write either name:tag or name@<range>');
   if (semver.validRange(after) === null) {
-    throw invalid(input, `bad version range ${JSON.stringify(after)}`, 'after "@" write a digest or a semver range such as 1.2, ^1, ~2.1 or ">=1.2 <2"; use name:tag for a plain tag');
+    throw invalid(
+      input,
+      `bad version range ${JSON.stringify(after)}`,
+      'after "@" write a digest or a semver range such as 1.2, ^1, ~2.1 or ">=1.2 <2"; use name:tag for a plain tag',
+    );
   }
   return { registry, repository: name, range: after };
 }

@@ -108,9 +108,13 @@ export function isEbpmManifest(m: ImageManifest): boolean {
 export async function readPackage(store: Fetcher, descriptor: Descriptor): Promise<Package> {
   const manifest = parseManifest(await fetchAll(store, descriptor, MAX_MANIFEST_BYTES), descriptor.mediaType);
   if (!isEbpmManifest(manifest)) {
-    throw new EbpmError('NOT_EBPM_PACKAGE', `manifest ${descriptor.digest}: not an ebpm package (artifactType ${manifest.artifactType ?? 'unset'}, config ${manifest.config.mediaType})`, {
-      hint: 'ebpm reads foreign formats through inspect; see registry-spec/package-v1.md §5',
-    });
+    throw new EbpmError(
+      'NOT_EBPM_PACKAGE',
+      `manifest ${descriptor.digest}: not an ebpm package (artifactType ${manifest.artifactType ?? 'unset'}, config ${manifest.config.mediaType})`,
+      {
+        hint: 'ebpm reads foreign formats through inspect; see registry-spec/package-v1.md §5',
+      },
+    );
   }
   const metadata = parseMetadataBlob(await fetchAll(store, manifest.config, MAX_CONFIG_BYTES));
   return { descriptor, manifest, metadata, layers: checkLayers(manifest, metadata) };
@@ -122,7 +126,10 @@ export function parseMetadataBlob(bytes: Uint8Array): PackageMetadata {
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch (e) {
-    throw new EbpmError('METADATA_INVALID', `package metadata: not JSON: ${(e as Error).message}`, { cause: e, hint: 'the package config blob is damaged; rebuild or re-push the package' });
+    throw new EbpmError('METADATA_INVALID', `package metadata: not JSON: ${(e as Error).message}`, {
+      cause: e,
+      hint: 'the package config blob is damaged; rebuild or re-push the package',
+    });
   }
   return validateMetadata(v);
 }

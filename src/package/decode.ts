@@ -38,7 +38,11 @@ const utf8 = new TextDecoder('utf-8');
 
 function hex(view: DataView, offset: number, size: number): string {
   let s = '';
-  for (let i = 0; i < size; i++) s += view.getUint8(offset + i).toString(16).padStart(2, '0');
+  for (let i = 0; i < size; i++)
+    s += view
+      .getUint8(offset + i)
+      .toString(16)
+      .padStart(2, '0');
   return s;
 }
 
@@ -106,15 +110,21 @@ function same(f: (v: DataView, o: number) => string): ValueFormat {
 
 function intReader(size: number, signed: boolean): ((v: DataView, o: number) => number | bigint) | undefined {
   switch (size) {
-    case 1: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
-    case 2: return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
-    case 4: return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
-    case 8: return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
-    case 16: return (v, o) => {
-      const x = (v.getBigUint64(o + 8, true) << 64n) | v.getBigUint64(o, true);
-      return signed ? BigInt.asIntN(128, x) : x;
-    };
-    default: return undefined;
+    case 1:
+      return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+    case 2:
+      return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
+    case 4:
+      return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
+    case 8:
+      return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
+    case 16:
+      return (v, o) => {
+        const x = (v.getBigUint64(o + 8, true) << 64n) | v.getBigUint64(o, true);
+        return signed ? BigInt.asIntN(128, x) : x;
+      };
+    default:
+      return undefined;
   }
 }
 
@@ -137,15 +147,28 @@ export function valueFormat(layout: TypeLayout): ValueFormat {
     case 'float': {
       if (layout.size !== 4 && layout.size !== 8) return opaque(layout.size);
       const read = layout.size === 4 ? (v: DataView, o: number) => v.getFloat32(o, true) : (v: DataView, o: number) => v.getFloat64(o, true);
-      return { json: (v, o) => { const x = read(v, o); return Number.isFinite(x) ? String(x) : 'null'; }, text: (v, o) => String(read(v, o)) };
+      return {
+        json: (v, o) => {
+          const x = read(v, o);
+          return Number.isFinite(x) ? String(x) : 'null';
+        },
+        text: (v, o) => String(read(v, o)),
+      };
     }
     case 'enum': {
       const read = intReader(layout.size, layout.signed);
       if (read === undefined) return opaque(layout.size);
       const names = enumNames(layout.values);
       return {
-        json: (v, o) => { const x = String(read(v, o)); const n = names.get(x); return n === undefined ? x : `"${n}"`; },
-        text: (v, o) => { const x = String(read(v, o)); return names.get(x) ?? x; },
+        json: (v, o) => {
+          const x = String(read(v, o));
+          const n = names.get(x);
+          return n === undefined ? x : `"${n}"`;
+        },
+        text: (v, o) => {
+          const x = String(read(v, o));
+          return names.get(x) ?? x;
+        },
       };
     }
     case 'string':
@@ -204,8 +227,15 @@ function fieldFormat(f: FieldLayout): ValueFormat {
   if (f.layout.kind === 'enum') {
     const names = enumNames(f.layout.values);
     return {
-      json: (v, o) => { const x = String(read(v, o)); const n = names.get(x); return n === undefined ? x : `"${n}"`; },
-      text: (v, o) => { const x = String(read(v, o)); return names.get(x) ?? x; },
+      json: (v, o) => {
+        const x = String(read(v, o));
+        const n = names.get(x);
+        return n === undefined ? x : `"${n}"`;
+      },
+      text: (v, o) => {
+        const x = String(read(v, o));
+        return names.get(x) ?? x;
+      },
     };
   }
   return same((v, o) => String(read(v, o)));

@@ -104,7 +104,10 @@ function declaredName(text: string): string {
   let t = stripBalanced(text, '{', '}');
   const eq = t.indexOf('=');
   if (eq >= 0) t = t.slice(0, eq);
-  t = t.replace(/\bSEC\s*\([^)]*\)/g, '').replace(/__attribute__\s*\(\([^)]*\)\)/g, '').replace(/\[[^\]]*\]/g, '');
+  t = t
+    .replace(/\bSEC\s*\([^)]*\)/g, '')
+    .replace(/__attribute__\s*\(\([^)]*\)\)/g, '')
+    .replace(/\[[^\]]*\]/g, '');
   const ids = t.match(IDENT) ?? [];
   return ids[ids.length - 1] ?? '';
 }

@@ -129,7 +129,10 @@ export function requirementsOf(specs: readonly ObjectSpec[]): Requirements {
 }
 
 /** What a package says about itself, outside its objects. */
-export type PackageInfo = Pick<PackageMetadata, 'name' | 'version' | 'description' | 'license' | 'keywords' | 'authors' | 'homepage' | 'repository' | 'architecture'>;
+export type PackageInfo = Pick<
+  PackageMetadata,
+  'name' | 'version' | 'description' | 'license' | 'keywords' | 'authors' | 'homepage' | 'repository' | 'architecture'
+>;
 
 /**
  * `assembleMetadata` puts the package metadata together from its description, its objects

@@ -10,7 +10,16 @@ import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { fetchAll, type Fetcher } from '../content/storage.js';
 import { sha256Digest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
-import { ANNOTATION_AUTHORS, ANNOTATION_DESCRIPTION, ANNOTATION_SOURCE, ANNOTATION_TITLE, ANNOTATION_URL, ANNOTATION_VERSION, type Descriptor, type ImageManifest } from '../core/oci.js';
+import {
+  ANNOTATION_AUTHORS,
+  ANNOTATION_DESCRIPTION,
+  ANNOTATION_SOURCE,
+  ANNOTATION_TITLE,
+  ANNOTATION_URL,
+  ANNOTATION_VERSION,
+  type Descriptor,
+  type ImageManifest,
+} from '../core/oci.js';
 import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
 import type { DocComment, SampleSpec } from './doc-comments.js';
 import { assembleMetadata, embeddedName, type ObjectFacts, type PackageInfo } from './extract.js';
@@ -34,7 +43,11 @@ interface LooseObject {
 
 /** `packageName` turns a file or repository name into a valid package name (`Bootstrap_BPF.o` → `bootstrap-bpf`). */
 export function packageName(s: string): string {
-  const n = s.toLowerCase().replace(/\.(bpf\.)?(o|wasm|json)$/, '').replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  const n = s
+    .toLowerCase()
+    .replace(/\.(bpf\.)?(o|wasm|json)$/, '')
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   return PACKAGE_NAME.test(n) ? n : 'unnamed';
 }
 
@@ -42,7 +55,11 @@ export function packageName(s: string): string {
  * `describeFiles` builds metadata for loose objects and an optional Wasm module (whose embedded
  * objects are declared too). `info.version` defaults to `0.0.0`.
  */
-export function describeFiles(info: Partial<PackageInfo> & { name: string }, objects: readonly LooseObject[], wasm?: { name: string; bytes: Uint8Array }): PackageMetadata {
+export function describeFiles(
+  info: Partial<PackageInfo> & { name: string },
+  objects: readonly LooseObject[],
+  wasm?: { name: string; bytes: Uint8Array },
+): PackageMetadata {
   const module: WasmModule | undefined = wasm ? at(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
   const embedded = module ? embeddedObjects(module) : [];
   const embeddedDigests = new Set(embedded.map((e) => sha256Digest(e.bytes)));
@@ -51,17 +68,25 @@ export function describeFiles(info: Partial<PackageInfo> & { name: string }, obj
   for (const o of objects) {
     const digest = sha256Digest(o.bytes);
     seen.add(digest);
-    entries.push({ spec: at(o.name, () => parseObject(o.bytes)), facts: { name: o.name, digest, size: o.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: o.docs ?? new Map() } });
+    entries.push({
+      spec: at(o.name, () => parseObject(o.bytes)),
+      facts: { name: o.name, digest, size: o.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: o.docs ?? new Map() },
+    });
   }
   for (const e of embedded) {
     const digest = sha256Digest(e.bytes);
     if (seen.has(digest)) continue;
     seen.add(digest);
     const name = embeddedName(e.address);
-    entries.push({ spec: at(`${wasm!.name}: ${name}`, () => parseObject(e.bytes)), facts: { name, digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() } });
+    entries.push({
+      spec: at(`${wasm!.name}: ${name}`, () => parseObject(e.bytes)),
+      facts: { name, digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() },
+    });
   }
   if (entries.length === 0) {
-    throw new EbpmError('NO_BPF_OBJECTS', `${info.name}: no BPF object found`, { hint: 'the artifact carries no BPF ELF object, and its Wasm module embeds none ebpm can see' });
+    throw new EbpmError('NO_BPF_OBJECTS', `${info.name}: no BPF object found`, {
+      hint: 'the artifact carries no BPF ELF object, and its Wasm module embeds none ebpm can see',
+    });
   }
   return assembleMetadata(
     compact({ keywords: [], authors: [], architecture: 'unknown', version: '0.0.0', ...info }) as PackageInfo,
@@ -100,7 +125,10 @@ const EUNOMIA_DUMMY = '__eunomia_dummy';
  * `cmdarg.default` or else `value` as the default, which the metadata shows and `ecli` keeps.
  */
 export function readEunomiaPackage(text: string, fileName: string): EunomiaPackage {
-  const bad = (problem: string) => new EbpmError('FOREIGN_INVALID', `${fileName}: eunomia package: ${problem}`, { hint: 'the file is not a package.json written by eunomia-bpf ecc 0.3 or later' });
+  const bad = (problem: string) =>
+    new EbpmError('FOREIGN_INVALID', `${fileName}: eunomia package: ${problem}`, {
+      hint: 'the file is not a package.json written by eunomia-bpf ecc 0.3 or later',
+    });
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -129,8 +157,19 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
       const long = typeof c.long === 'string' && c.long !== '' ? c.long : x.name;
       const help = typeof c.help === 'string' ? c.help : typeof x.description === 'string' ? x.description : undefined;
       // ebpm's own spelling of the flag, which its metadata holds: lower case, `-` between words.
-      const own = long.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
-      docs.set(x.name, compact({ name: x.name, line: 0, description: help, cmdarg: compact({ long: own || undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined }) }));
+      const own = long
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/^-+|-+$/g, '');
+      docs.set(
+        x.name,
+        compact({
+          name: x.name,
+          line: 0,
+          description: help,
+          cmdarg: compact({ long: own || undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined }),
+        }),
+      );
       declared.set(x.name, { long, default: c.default ?? x.value });
     }
   }
@@ -138,7 +177,12 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
     if (typeof m?.name !== 'string' || typeof m.sample !== 'object' || m.sample === null) continue;
     const s = m.sample;
     const type = ['log2_hist', 'linear_hist', 'default_kv'].includes(s.type) ? s.type : 'default_kv';
-    const sample: SampleSpec = compact({ interval: Number.isInteger(s.interval) && s.interval > 0 ? s.interval : 1000, type, unit: typeof s.unit === 'string' ? s.unit : undefined, clearMap: s.clear_map === true });
+    const sample: SampleSpec = compact({
+      interval: Number.isInteger(s.interval) && s.interval > 0 ? s.interval : 1000,
+      type,
+      unit: typeof s.unit === 'string' ? s.unit : undefined,
+      clearMap: s.clear_map === true,
+    });
     docs.set(m.name, { name: m.name, line: 0, sample });
   }
   const objName = typeof skel.obj_name === 'string' ? skel.obj_name.replace(/_bpf$/, '') : fileName;
@@ -197,11 +241,17 @@ function bpfmanLabels(config: Uint8Array): Record<string, string> | undefined {
  * Wasm layers. `fallback` names the package when the artifact's annotations do not (the
  * repository name and tag of the reference).
  */
-export async function readForeignManifest(store: Fetcher, m: ImageManifest, fallback: { name: string; tag?: string }): Promise<{ format: ForeignFormat; metadata: PackageMetadata }> {
+export async function readForeignManifest(
+  store: Fetcher,
+  m: ImageManifest,
+  fallback: { name: string; tag?: string },
+): Promise<{ format: ForeignFormat; metadata: PackageMetadata }> {
   const config = m.config.size <= 1024 * 1024 ? await fetchAll(store, m.config, 1024 * 1024) : undefined;
   const format = foreignFormat(m, config);
   if (format === undefined) {
-    throw new EbpmError('FORMAT_UNKNOWN', `manifest with config ${m.config.mediaType}: not a package format ebpm reads`, { hint: 'ebpm reads ebpm, eunomia/wasm-bpf, CNCF Wasm, Inspektor Gadget, bumblebee and bpfman artifacts' });
+    throw new EbpmError('FORMAT_UNKNOWN', `manifest with config ${m.config.mediaType}: not a package format ebpm reads`, {
+      hint: 'ebpm reads ebpm, eunomia/wasm-bpf, CNCF Wasm, Inspektor Gadget, bumblebee and bpfman artifacts',
+    });
   }
   const a = m.annotations ?? {};
   const layer = (types: readonly string[]) => m.layers.find((l) => types.includes(l.mediaType));
@@ -209,7 +259,7 @@ export async function readForeignManifest(store: Fetcher, m: ImageManifest, fall
   const title = (d: Descriptor, dflt: string) => packageName(d.annotations?.[ANNOTATION_TITLE] ?? dflt) + (dflt.endsWith('.wasm') ? '.wasm' : '.bpf.o');
   const info = compact({
     name: packageName(a[ANNOTATION_TITLE] ?? fallback.name),
-    version: a[ANNOTATION_VERSION] && tagVersion(a[ANNOTATION_VERSION]) ? a[ANNOTATION_VERSION] : (fallback.tag && tagVersion(fallback.tag)) ?? '0.0.0',
+    version: a[ANNOTATION_VERSION] && tagVersion(a[ANNOTATION_VERSION]) ? a[ANNOTATION_VERSION] : ((fallback.tag && tagVersion(fallback.tag)) ?? '0.0.0'),
     description: a[ANNOTATION_DESCRIPTION],
     homepage: a[ANNOTATION_URL],
     repository: a[ANNOTATION_SOURCE],

@@ -102,9 +102,12 @@ function slotsOf(map: string, value: TypeLayout): Slots {
   const el = found.layout.element;
   if (el.kind !== 'int' || el.bool || ![1, 2, 4, 8].includes(el.size)) throw sampleError(map, '`slots` are not integers of 1 to 8 bytes');
   const read: Slots['read'] =
-    el.size === 1 ? (v, o) => v.getUint8(o)
-      : el.size === 2 ? (v, o) => v.getUint16(o, true)
-        : el.size === 4 ? (v, o) => v.getUint32(o, true)
+    el.size === 1
+      ? (v, o) => v.getUint8(o)
+      : el.size === 2
+        ? (v, o) => v.getUint16(o, true)
+        : el.size === 4
+          ? (v, o) => v.getUint32(o, true)
           : (v, o) => Number(v.getBigUint64(o, true));
   return { offset: found.offset, count: found.layout.count, read, step: el.size };
 }
@@ -115,8 +118,14 @@ function namedLines(layout: TypeLayout, label: string, skip?: string): (v: DataV
     const f = valueFormat(layout);
     return (v) => [`${label} = ${f.text(v, 0)}`];
   }
-  const fields = layout.fields.filter((f) => f.name !== skip && f.bitSize === undefined).map((f) => ({ name: f.name, offset: f.offset, format: valueFormat(f.layout) }));
-  return (v) => fields.map((f) => [f.name, f.format.text(v, f.offset)] as const).filter(([, t]) => t !== '').map(([n, t]) => `${n} = ${t}`);
+  const fields = layout.fields
+    .filter((f) => f.name !== skip && f.bitSize === undefined)
+    .map((f) => ({ name: f.name, offset: f.offset, format: valueFormat(f.layout) }));
+  return (v) =>
+    fields
+      .map((f) => [f.name, f.format.text(v, f.offset)] as const)
+      .filter(([, t]) => t !== '')
+      .map(([n, t]) => `${n} = ${t}`);
 }
 
 /**

@@ -126,7 +126,10 @@ export function parseValue(p: ParameterMeta, text: string, flag = `--${p.flag.lo
       if (v < min || v > max) {
         // C would wrap a negative sentinel (`(uid_t)-1`); a flag says which value that is.
         const wrapped = p.kind === 'uint' && v < 0n && -v <= max ? ` (${p.type} is unsigned: (${p.type})${v} is ${max + 1n + v})` : '';
-        throw invalid(`${where}: out of range for ${p.type} [${min}, ${max}]`, `give ${flag} a value from ${min} to ${max}${wrapped}`, { min: String(min), max: String(max) });
+        throw invalid(`${where}: out of range for ${p.type} [${min}, ${max}]`, `give ${flag} a value from ${min} to ${max}${wrapped}`, {
+          min: String(min),
+          max: String(max),
+        });
       }
       return v;
     }
@@ -148,7 +151,8 @@ export function parseValue(p: ParameterMeta, text: string, flag = `--${p.flag.lo
     case 'bytes': {
       const hex = text.trim().replace(/^0x/i, '');
       if (!/^([0-9a-f]{2})*$/i.test(hex)) throw invalid(`${where}: not hex`, `${flag} takes ${p.size} bytes as ${p.size * 2} hex digits`);
-      if (hex.length !== p.size * 2) throw invalid(`${where}: ${hex.length / 2} bytes, ${p.type} has ${p.size}`, `${flag} takes ${p.size} bytes as ${p.size * 2} hex digits`);
+      if (hex.length !== p.size * 2)
+        throw invalid(`${where}: ${hex.length / 2} bytes, ${p.type} has ${p.size}`, `${flag} takes ${p.size} bytes as ${p.size * 2} hex digits`);
       return Uint8Array.from(Buffer.from(hex, 'hex'));
     }
   }
@@ -193,9 +197,13 @@ export function applyAssignments(name: string, section: Uint8Array, assignments:
   for (const a of assignments) {
     if (a.section !== name) continue;
     if (a.offset + a.bytes.length > out.length) {
-      throw new EbpmError('PARAMETER_OUT_OF_SECTION', `parameter ${a.parameter}: bytes ${a.offset}..${a.offset + a.bytes.length} beyond ${name} (${out.length} bytes)`, {
-        hint: 'the package metadata does not match its BPF object; rebuild or re-pull the package',
-      });
+      throw new EbpmError(
+        'PARAMETER_OUT_OF_SECTION',
+        `parameter ${a.parameter}: bytes ${a.offset}..${a.offset + a.bytes.length} beyond ${name} (${out.length} bytes)`,
+        {
+          hint: 'the package metadata does not match its BPF object; rebuild or re-pull the package',
+        },
+      );
     }
     out.set(a.bytes, a.offset);
   }
@@ -252,13 +260,16 @@ export function parseRunArgs(args: readonly string[], own: readonly OwnFlag[], s
       if (o !== undefined) {
         once(`own:${name}`, `--${name}`);
         if (!o.takesValue && inline !== undefined) throw usageError(`--${name} takes no value`);
-        ownValues.set(name, o.takesValue ? inline ?? next(`--${name}`) : true);
+        ownValues.set(name, o.takesValue ? (inline ?? next(`--${name}`)) : true);
         continue;
       }
       const hit = byLong.get(name);
       if (hit === undefined) throw usageError(`unknown flag --${name}`);
       if (hit.sets === undefined) set(hit.spec, `--${name}`, inline ?? next(`--${name}`));
-      else if (inline !== undefined) throw usageError(hit.spec.spellings.has(`no-${name}`) ? `--${name} is a switch and takes no value; use --no-${name} to turn it off` : `--${name} takes no value`);
+      else if (inline !== undefined)
+        throw usageError(
+          hit.spec.spellings.has(`no-${name}`) ? `--${name} is a switch and takes no value; use --no-${name} to turn it off` : `--${name} takes no value`,
+        );
       else set(hit.spec, `--${name}`, hit.sets);
       continue;
     }

@@ -34,8 +34,20 @@ const RELATIVE = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|$))[^\0]+$/;
 const FLAG_LIKE = /^-/;
 
 const KNOWN = [
-  'name', 'version', 'description', 'license', 'keywords', 'authors', 'homepage', 'repository',
-  'objects', 'cflags', 'wasm', 'wasmCflags', 'readme', 'source',
+  'name',
+  'version',
+  'description',
+  'license',
+  'keywords',
+  'authors',
+  'homepage',
+  'repository',
+  'objects',
+  'cflags',
+  'wasm',
+  'wasmCflags',
+  'readme',
+  'source',
 ] as const;
 
 /** `validateSourceManifest` narrows parsed `ebpm.json` content, listing every bad field. */
@@ -43,13 +55,18 @@ export function validateSourceManifest(v: unknown): SourceManifest {
   const f = new Checks();
   const o = f.object(v, '(root)') ?? {};
   f.known(o, KNOWN, '');
-  const name = f.text(f.required(o, 'name', ''), 'name', { pattern: PACKAGE_NAME, max: 128, why: 'must be lower-case letters and digits with single . _ - separators' });
+  const name = f.text(f.required(o, 'name', ''), 'name', {
+    pattern: PACKAGE_NAME,
+    max: 128,
+    why: 'must be lower-case letters and digits with single . _ - separators',
+  });
   const version = f.text(f.required(o, 'version', ''), 'version');
   if (version !== undefined && !isSemver(version)) f.add('version', `"${version}" is not a semantic version (like 1.2.0)`);
   const relative = { pattern: RELATIVE, why: 'must be a relative path inside the package directory' };
   const objects = f.array(o.objects, 'objects', (x, p) => f.text(x, p, { pattern: /\.bpf\.c$/, why: 'must name a *.bpf.c file' }) && f.text(x, p, relative));
   if (Array.isArray(o.objects) && o.objects.length === 0) f.add('objects', 'must list at least one *.bpf.c');
-  const wasm = f.text(o.wasm, 'wasm', { pattern: /\.(c|wasm)$/, why: 'must name a C source (.c) or a prebuilt module (.wasm)' }) && f.text(o.wasm, 'wasm', relative);
+  const wasm =
+    f.text(o.wasm, 'wasm', { pattern: /\.(c|wasm)$/, why: 'must name a C source (.c) or a prebuilt module (.wasm)' }) && f.text(o.wasm, 'wasm', relative);
   const flag = { pattern: FLAG_LIKE, why: 'must be a compiler flag starting with -' };
   const m: SourceManifest = compact({
     name: name ?? '',

@@ -20,7 +20,25 @@ const SAFE_LAYOUT_DEPTH = 64;
 export function validateMetadata(v: unknown): PackageMetadata {
   const f = new Checks();
   const o = f.object(v, '(root)') ?? {};
-  f.known(o, ['schemaVersion', 'name', 'version', 'description', 'license', 'keywords', 'authors', 'homepage', 'repository', 'architecture', 'objects', 'wasm', 'requirements'], '');
+  f.known(
+    o,
+    [
+      'schemaVersion',
+      'name',
+      'version',
+      'description',
+      'license',
+      'keywords',
+      'authors',
+      'homepage',
+      'repository',
+      'architecture',
+      'objects',
+      'wasm',
+      'requirements',
+    ],
+    '',
+  );
   if (f.required(o, 'schemaVersion', '') !== undefined && o.schemaVersion !== 1) f.add('schemaVersion', 'not 1');
   const name = f.text(f.required(o, 'name', ''), 'name', { pattern: PACKAGE_NAME, max: 128, why: 'not a package name' });
   const version = f.text(f.required(o, 'version', ''), 'version');
@@ -47,10 +65,14 @@ export function validateMetadata(v: unknown): PackageMetadata {
     requirements: requirements(f, f.required(o, 'requirements', ''), 'requirements'),
   });
   if (f.problems.length) {
-    throw new EbpmError('METADATA_INVALID', `package metadata: ${f.problems.slice(0, 20).join('; ')}${f.problems.length > 20 ? `; and ${f.problems.length - 20} more` : ''}`, {
-      hint: 'the package config does not follow registry-spec/package-v1.md §3; rebuild it with ebpm build',
-      data: { problems: f.problems },
-    });
+    throw new EbpmError(
+      'METADATA_INVALID',
+      `package metadata: ${f.problems.slice(0, 20).join('; ')}${f.problems.length > 20 ? `; and ${f.problems.length - 20} more` : ''}`,
+      {
+        hint: 'the package config does not follow registry-spec/package-v1.md §3; rebuild it with ebpm build',
+        data: { problems: f.problems },
+      },
+    );
   }
   return meta;
 }
@@ -84,7 +106,10 @@ function object(f: Checks, v: unknown, path: string): BpfObjectMeta | undefined 
       const e = f.object(x, p);
       if (!e) return undefined;
       f.known(e, ['map', 'type'], p);
-      return { map: f.text(f.required(e, 'map', p), `${p}.map`, { pattern: IDENT, why: 'not an identifier' }) ?? '', type: layout(f, f.required(e, 'type', p), `${p}.type`, 0) };
+      return {
+        map: f.text(f.required(e, 'map', p), `${p}.map`, { pattern: IDENT, why: 'not an identifier' }) ?? '',
+        type: layout(f, f.required(e, 'type', p), `${p}.type`, 0),
+      };
     }),
   });
 }
@@ -164,16 +189,17 @@ function wasm(f: Checks, v: unknown, path: string): PackageMetadata['wasm'] {
     name: f.text(f.required(o, 'name', path), `${path}.name`, { pattern: TITLE, why: 'not a file name' }) ?? '',
     digest: digestField(f, o, path),
     size: f.integer(f.required(o, 'size', path), `${path}.size`) ?? 0,
-    imports: f.array(f.required(o, 'imports', path), `${path}.imports`, (x, p) => {
-      const i = f.object(x, p);
-      if (!i) return undefined;
-      f.known(i, ['module', 'name', 'kind'], p);
-      return {
-        module: f.text(f.required(i, 'module', p), `${p}.module`) ?? '',
-        name: f.text(f.required(i, 'name', p), `${p}.name`) ?? '',
-        kind: f.oneOf(f.required(i, 'kind', p), `${p}.kind`, ['function', 'table', 'memory', 'global', 'tag'] as const) ?? 'function',
-      };
-    }) ?? [],
+    imports:
+      f.array(f.required(o, 'imports', path), `${path}.imports`, (x, p) => {
+        const i = f.object(x, p);
+        if (!i) return undefined;
+        f.known(i, ['module', 'name', 'kind'], p);
+        return {
+          module: f.text(f.required(i, 'module', p), `${p}.module`) ?? '',
+          name: f.text(f.required(i, 'name', p), `${p}.name`) ?? '',
+          kind: f.oneOf(f.required(i, 'kind', p), `${p}.kind`, ['function', 'table', 'memory', 'global', 'tag'] as const) ?? 'function',
+        };
+      }) ?? [],
     exports: f.strings(f.required(o, 'exports', path), `${path}.exports`) ?? [],
   };
 }
@@ -216,14 +242,15 @@ function layout(f: Checks, v: unknown, path: string, depth: number): TypeLayout 
     }
     case 'enum': {
       f.known(o, ['kind', 'size', 'name', 'signed', 'values'], path);
-      const values = f.array(f.required(o, 'values', path), `${path}.values`, (x, p) => {
-        const e = f.object(x, p);
-        if (!e) return undefined;
-        f.known(e, ['name', 'value'], p);
-        const value = f.required(e, 'value', p);
-        if (value !== undefined && typeof value !== 'number' && !(typeof value === 'string' && /^-?\d+$/.test(value))) f.add(`${p}.value`, 'not an integer');
-        return { name: f.text(f.required(e, 'name', p), `${p}.name`) ?? '', value: value as number | string };
-      }) ?? [];
+      const values =
+        f.array(f.required(o, 'values', path), `${path}.values`, (x, p) => {
+          const e = f.object(x, p);
+          if (!e) return undefined;
+          f.known(e, ['name', 'value'], p);
+          const value = f.required(e, 'value', p);
+          if (value !== undefined && typeof value !== 'number' && !(typeof value === 'string' && /^-?\d+$/.test(value))) f.add(`${p}.value`, 'not an integer');
+          return { name: f.text(f.required(e, 'name', p), `${p}.name`) ?? '', value: value as number | string };
+        }) ?? [];
       return { kind, ...base, signed: f.boolean(f.required(o, 'signed', path), `${path}.signed`) ?? false, values };
     }
     case 'array': {
@@ -234,18 +261,19 @@ function layout(f: Checks, v: unknown, path: string, depth: number): TypeLayout 
     case 'struct':
     case 'union': {
       f.known(o, ['kind', 'size', 'name', 'fields'], path);
-      const fields = f.array(f.required(o, 'fields', path), `${path}.fields`, (x, p) => {
-        const m = f.object(x, p);
-        if (!m) return undefined;
-        f.known(m, ['name', 'offset', 'bitOffset', 'bitSize', 'layout'], p);
-        return compact({
-          name: f.text(f.required(m, 'name', p), `${p}.name`) ?? '',
-          offset: f.integer(f.required(m, 'offset', p), `${p}.offset`) ?? 0,
-          bitOffset: f.integer(m.bitOffset, `${p}.bitOffset`, 0, 7),
-          bitSize: f.integer(m.bitSize, `${p}.bitSize`, 1, 128),
-          layout: layout(f, f.required(m, 'layout', p), `${p}.layout`, depth + 1),
-        });
-      }) ?? [];
+      const fields =
+        f.array(f.required(o, 'fields', path), `${path}.fields`, (x, p) => {
+          const m = f.object(x, p);
+          if (!m) return undefined;
+          f.known(m, ['name', 'offset', 'bitOffset', 'bitSize', 'layout'], p);
+          return compact({
+            name: f.text(f.required(m, 'name', p), `${p}.name`) ?? '',
+            offset: f.integer(f.required(m, 'offset', p), `${p}.offset`) ?? 0,
+            bitOffset: f.integer(m.bitOffset, `${p}.bitOffset`, 0, 7),
+            bitSize: f.integer(m.bitSize, `${p}.bitSize`, 1, 128),
+            layout: layout(f, f.required(m, 'layout', p), `${p}.layout`, depth + 1),
+          });
+        }) ?? [];
       return { kind, ...base, fields };
     }
     case 'float':

@@ -97,7 +97,11 @@ export class Auth {
       return c?.kind === 'basic' ? basicAuthorization(c.username, c.password) : undefined;
     }
     const t = this.tokens.get(key);
-    if (t instanceof Promise) return t.then((token) => `Bearer ${token}`, () => undefined);
+    if (t instanceof Promise)
+      return t.then(
+        (token) => `Bearer ${token}`,
+        () => undefined,
+      );
     if (t !== undefined && t.expiresAt > this.now()) return `Bearer ${t.token}`;
     this.tokens.delete(key);
     if (scheme?.kind === 'bearer') return this.newToken(host, key, scheme.realm, scheme.service, mergeScopes(req.scopes ?? []), req.signal);
@@ -158,7 +162,13 @@ export class Auth {
     return url;
   }
 
-  private async fetchToken(host: string, realm: string, service: string | undefined, scopes: string[], signal?: AbortSignal): Promise<{ token: string; expiresAt: number }> {
+  private async fetchToken(
+    host: string,
+    realm: string,
+    service: string | undefined,
+    scopes: string[],
+    signal?: AbortSignal,
+  ): Promise<{ token: string; expiresAt: number }> {
     const url = this.checkRealm(host, realm);
     const cred = await this.credential(host);
     if (cred?.kind === 'registry-token') return { token: cred.token, expiresAt: Number.POSITIVE_INFINITY };
@@ -171,18 +181,27 @@ export class Auth {
     } else {
       if (service) url.searchParams.set('service', service);
       for (const s of scopes) url.searchParams.append('scope', s);
-      req = { method: 'GET', url, idempotent: true, signal, headers: cred?.kind === 'basic' ? { authorization: basicAuthorization(cred.username, cred.password) } : {} };
+      req = {
+        method: 'GET',
+        url,
+        idempotent: true,
+        signal,
+        headers: cred?.kind === 'basic' ? { authorization: basicAuthorization(cred.username, cred.password) } : {},
+      };
     }
     const started = this.now();
     const res = await this.opts.send(req);
     if (res.status === 401 || res.status === 403) {
       await res.body.dump();
-      throw unauthorized(host, cred === undefined ? 'anonymous access refused' : 'credentials refused by the token server', { realm: url.origin, status: res.status });
+      throw unauthorized(host, cred === undefined ? 'anonymous access refused' : 'credentials refused by the token server', {
+        realm: url.origin,
+        status: res.status,
+      });
     }
     if (res.status !== 200) {
       await res.body.dump();
       throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} answered ${res.status}`, {
-        hint: 'the registry\'s token service failed; try again later',
+        hint: "the registry's token service failed; try again later",
         data: { host, realm: url.origin, status: res.status },
       });
     }
@@ -191,7 +210,7 @@ export class Auth {
     const token = typeof o.token === 'string' && o.token !== '' ? o.token : typeof o.access_token === 'string' ? o.access_token : '';
     if (token === '') {
       throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} sent no token`, {
-        hint: 'the registry\'s token service is broken; report it to its operator',
+        hint: "the registry's token service is broken; report it to its operator",
         data: { host, realm: url.origin, contentType: header(res, 'content-type') },
       });
     }

@@ -57,10 +57,14 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
   if ((length !== undefined && Number(length) !== desc.size) || (said !== undefined && said !== desc.digest)) {
     await first.body.dump();
     const sizeWrong = length !== undefined && Number(length) !== desc.size;
-    throw new EbpmError(sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH', `${ctx.host}: blob ${desc.digest} served as ${sizeWrong ? `${length} bytes, expected ${desc.size}` : said}`, {
-      hint: 'the registry served other content than asked for; nothing of it was kept',
-      data: { host: ctx.host, digest: desc.digest, expected: sizeWrong ? desc.size : desc.digest, actual: sizeWrong ? Number(length) : said },
-    });
+    throw new EbpmError(
+      sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
+      `${ctx.host}: blob ${desc.digest} served as ${sizeWrong ? `${length} bytes, expected ${desc.size}` : said}`,
+      {
+        hint: 'the registry served other content than asked for; nothing of it was kept',
+        data: { host: ctx.host, digest: desc.digest, expected: sizeWrong ? desc.size : desc.digest, actual: sizeWrong ? Number(length) : said },
+      },
+    );
   }
   const maxResumes = opts.downloadResumes ?? 5;
 
@@ -177,7 +181,14 @@ export async function mountBlob(ctx: RepoContext, desc: Descriptor, from: string
  * the last bytes until they check out; a pass the copy routine already runs is not run twice),
  * so a mismatch never completes an upload.
  */
-export async function pushBlob(ctx: RepoContext, expected: Descriptor, content: Content, opts: BlobOptions, signal?: AbortSignal, knownAbsent = false): Promise<void> {
+export async function pushBlob(
+  ctx: RepoContext,
+  expected: Descriptor,
+  content: Content,
+  opts: BlobOptions,
+  signal?: AbortSignal,
+  knownAbsent = false,
+): Promise<void> {
   if (!knownAbsent && (await blobExists(ctx, expected, signal))) {
     await closeContent(content);
     return;
@@ -270,7 +281,12 @@ function restartable(e: unknown): boolean {
   if (isRetryable(e)) return true;
   if (!isEbpmError(e)) return false;
   const status = e.data?.status;
-  return (typeof status === 'number' && (status >= 500 || status === 429)) || e.code === 'BLOB_UPLOAD_INVALID' || e.code === 'BLOB_UPLOAD_UNKNOWN' || e.code === 'REGISTRY_PROTOCOL';
+  return (
+    (typeof status === 'number' && (status >= 500 || status === 429)) ||
+    e.code === 'BLOB_UPLOAD_INVALID' ||
+    e.code === 'BLOB_UPLOAD_UNKNOWN' ||
+    e.code === 'REGISTRY_PROTOCOL'
+  );
 }
 
 /**

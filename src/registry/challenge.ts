@@ -74,7 +74,14 @@ export function parseScope(s: string): Scope | undefined {
   const first = s.indexOf(':');
   const last = s.lastIndexOf(':');
   if (first <= 0 || last === first) return undefined;
-  return { type: s.slice(0, first), name: s.slice(first + 1, last), actions: s.slice(last + 1).split(',').filter(Boolean) };
+  return {
+    type: s.slice(0, first),
+    name: s.slice(first + 1, last),
+    actions: s
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean),
+  };
 }
 
 /**

@@ -44,7 +44,10 @@ export class Registry {
     this.host = host;
     this.options = options;
     this.base = `${schemeFor(host, options.insecure)}://${host}`;
-    const wire = options.debug === undefined ? dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts) : withLog(options.debug)(dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts));
+    const wire =
+      options.debug === undefined
+        ? dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts)
+        : withLog(options.debug)(dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts));
     const plain = compose(withRetry(options.retry), withRedirects)(wire);
     const auth = new Auth({ credentials: options.credentials, send: plain, insecure: options.insecure });
     this.send = auth.stage(plain);
@@ -68,9 +71,15 @@ export class Registry {
     const url = new URL(`${this.base}/v2/_catalog`);
     url.searchParams.set('n', String(this.options.pageSize ?? 1000));
     const names = new Set<string>();
-    await paginate(this.send, url, { scopes: [CATALOG_SCOPE], signal }, async (res) => {
-      for (const n of stringList(res.url.host, await readCapped(res, MAX_LIST_BYTES, 'catalog page'), 'repositories')) names.add(n);
-    }, { maxPages: this.options.maxPages });
+    await paginate(
+      this.send,
+      url,
+      { scopes: [CATALOG_SCOPE], signal },
+      async (res) => {
+        for (const n of stringList(res.url.host, await readCapped(res, MAX_LIST_BYTES, 'catalog page'), 'repositories')) names.add(n);
+      },
+      { maxPages: this.options.maxPages },
+    );
     return [...names].sort();
   }
 

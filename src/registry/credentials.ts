@@ -63,7 +63,8 @@ export async function readDockerConfig(path: string): Promise<DockerConfig> {
       auths[k] = v;
     }
   }
-  if (raw.credsStore !== undefined && (typeof raw.credsStore !== 'string' || !HELPER_NAME.test(raw.credsStore))) throw configError(path, '"credsStore" is not a helper name');
+  if (raw.credsStore !== undefined && (typeof raw.credsStore !== 'string' || !HELPER_NAME.test(raw.credsStore)))
+    throw configError(path, '"credsStore" is not a helper name');
   const credHelpers: Record<string, string> = {};
   if (raw.credHelpers !== undefined) {
     if (!isObject(raw.credHelpers)) throw configError(path, '"credHelpers" is not an object');
@@ -94,7 +95,8 @@ function entryCredential(path: string, key: string, e: JsonObject): Credential |
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(e.auth) || colon < 1) throw configError(path, `auths[${JSON.stringify(key)}].auth is not base64 of user:password`);
     return { kind: 'basic', username: decoded.slice(0, colon), password: decoded.slice(colon + 1).replace(/\0+$/, '') };
   }
-  if (typeof e.username === 'string' && e.username !== '' && typeof e.password === 'string') return { kind: 'basic', username: e.username, password: e.password };
+  if (typeof e.username === 'string' && e.username !== '' && typeof e.password === 'string')
+    return { kind: 'basic', username: e.username, password: e.password };
   return undefined;
 }
 
@@ -111,16 +113,23 @@ const HELPER_TIMEOUT_MS = 30_000;
 
 function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: Env): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${helper}`, [action], { env: env as NodeJS.ProcessEnv, timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, stdout) => {
-      if (err && typeof err.code !== 'number') {
-        reject(new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
-          hint: `install docker-credential-${helper}, or remove it from the docker config`,
-          data: { helper, action },
-        }));
-        return;
-      }
-      resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
-    });
+    const child = execFile(
+      `docker-credential-${helper}`,
+      [action],
+      { env: env as NodeJS.ProcessEnv, timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 },
+      (err, stdout) => {
+        if (err && typeof err.code !== 'number') {
+          reject(
+            new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
+              hint: `install docker-credential-${helper}, or remove it from the docker config`,
+              data: { helper, action },
+            }),
+          );
+          return;
+        }
+        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
+      },
+    );
     child.stdin?.end(input);
   });
 }

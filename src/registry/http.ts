@@ -65,9 +65,22 @@ export function header(res: Pick<RegistryResponse, 'headers'>, name: string): st
 
 /** Errors of undici and node that mean "the connection failed", to be retried or resumed. */
 const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPROTO',
-  'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPROTO',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
 ]);
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
@@ -89,9 +102,10 @@ export function transportError(e: unknown, req: Pick<RegistryRequest, 'method' |
   if (CONNECTION_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
     return new EbpmError('REGISTRY_UNREACHABLE', `${where}: connection failed (${code})`, {
       cause: e,
-      hint: code.startsWith('ERR_SSL') || code === 'EPROTO'
-        ? `is ${req.url.host} a plain-HTTP registry? pass --plain-http or add it to the config's insecure list`
-        : `check that ${req.url.host} is reachable`,
+      hint:
+        code.startsWith('ERR_SSL') || code === 'EPROTO'
+          ? `is ${req.url.host} a plain-HTTP registry? pass --plain-http or add it to the config's insecure list`
+          : `check that ${req.url.host} is reachable`,
       data: { host: req.url.host, transportCode: code },
     });
   }

@@ -70,7 +70,14 @@ function mismatch(host: string, expected: string, actual: string, what: string):
  * or size (the digest header is optional in v1.1.1), so the caller must GET and hash.
  */
 export async function headManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
-  const res = await ctx.send({ method: 'HEAD', url: ctx.url(`manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT }, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
+  const res = await ctx.send({
+    method: 'HEAD',
+    url: ctx.url(`manifests/${ref}`),
+    headers: { accept: MANIFEST_ACCEPT },
+    scopes: [repositoryScope(ctx.name, 'pull')],
+    idempotent: true,
+    signal,
+  });
   if (res.status !== 200) throw await registryError(res, NOT_FOUND);
   await res.body.dump();
   const mediaType = contentType(res);
@@ -95,7 +102,14 @@ function tooLarge(host: string, size: number): EbpmError {
  * is a digest, and against `Docker-Content-Digest` when the registry sends one.
  */
 export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
-  const res = await ctx.send({ method: 'GET', url: ctx.url(`manifests/${ref}`), headers: { accept: MANIFEST_ACCEPT }, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
+  const res = await ctx.send({
+    method: 'GET',
+    url: ctx.url(`manifests/${ref}`),
+    headers: { accept: MANIFEST_ACCEPT },
+    scopes: [repositoryScope(ctx.name, 'pull')],
+    idempotent: true,
+    signal,
+  });
   if (res.status !== 200) throw await registryError(res, NOT_FOUND);
   let mediaType: string;
   try {
@@ -122,7 +136,13 @@ export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortS
  * manifest's media type (v1.1.1 §"Pushing Manifests": clients MUST). Manifest PUTs are
  * idempotent, so they are retried. Returns the response headers (`OCI-Subject`, digest).
  */
-export async function putManifest(ctx: RepoContext, ref: string, mediaType: string, bytes: Uint8Array, signal?: AbortSignal): Promise<RegistryResponse['headers']> {
+export async function putManifest(
+  ctx: RepoContext,
+  ref: string,
+  mediaType: string,
+  bytes: Uint8Array,
+  signal?: AbortSignal,
+): Promise<RegistryResponse['headers']> {
   const res = await ctx.send({
     method: 'PUT',
     url: ctx.url(`manifests/${ref}`),
@@ -142,7 +162,13 @@ export async function putManifest(ctx: RepoContext, ref: string, mediaType: stri
 
 /** `deleteManifest` deletes by digest (2.8.2 refuses deletes by tag with `400 DIGEST_INVALID`). */
 export async function deleteManifest(ctx: RepoContext, digest: string, signal?: AbortSignal): Promise<void> {
-  const res = await ctx.send({ method: 'DELETE', url: ctx.url(`manifests/${digest}`), scopes: [repositoryScope(ctx.name, 'delete')], idempotent: true, signal });
+  const res = await ctx.send({
+    method: 'DELETE',
+    url: ctx.url(`manifests/${digest}`),
+    scopes: [repositoryScope(ctx.name, 'delete')],
+    idempotent: true,
+    signal,
+  });
   if (res.status !== 202 && res.status !== 200) throw await registryError(res, NOT_FOUND);
   await res.body.dump();
 }

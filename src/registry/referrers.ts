@@ -34,21 +34,41 @@ const emptyIndex = (): ImageIndex => ({ schemaVersion: 2, mediaType: MEDIA_TYPE_
  * MUST fallback"; an absent or invalid fallback index means no referrers). The `artifactType`
  * filter is applied here too, since a registry may ignore it (no `OCI-Filters-Applied`).
  */
-export async function listReferrers(ctx: RepoContext, state: ReferrersState, subject: Descriptor, artifactType: string | undefined, opts: PageOptions, signal?: AbortSignal): Promise<Descriptor[]> {
+export async function listReferrers(
+  ctx: RepoContext,
+  state: ReferrersState,
+  subject: Descriptor,
+  artifactType: string | undefined,
+  opts: PageOptions,
+  signal?: AbortSignal,
+): Promise<Descriptor[]> {
   let found: Descriptor[] | undefined;
   if (state.api !== false) found = await viaApi(ctx, state, subject, artifactType, opts, signal);
   found ??= (await readFallback(ctx, subject.digest, signal)).manifests;
   return artifactType === undefined ? found : found.filter((d) => d.artifactType === artifactType);
 }
 
-async function viaApi(ctx: RepoContext, state: ReferrersState, subject: Descriptor, artifactType: string | undefined, opts: PageOptions, signal?: AbortSignal): Promise<Descriptor[] | undefined> {
+async function viaApi(
+  ctx: RepoContext,
+  state: ReferrersState,
+  subject: Descriptor,
+  artifactType: string | undefined,
+  opts: PageOptions,
+  signal?: AbortSignal,
+): Promise<Descriptor[] | undefined> {
   const url = ctx.url(`referrers/${subject.digest}`);
   if (artifactType !== undefined) url.searchParams.set('artifactType', artifactType);
   const out: Descriptor[] = [];
   try {
-    await paginate(ctx.send, url, { scopes: [repositoryScope(ctx.name, 'pull')], headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal }, async (res) => {
-      out.push(...parseIndex(await readCapped(res, MAX_MANIFEST_BYTES, 'referrers page', 'MANIFEST_TOO_LARGE'), MEDIA_TYPE_IMAGE_INDEX).manifests);
-    }, opts);
+    await paginate(
+      ctx.send,
+      url,
+      { scopes: [repositoryScope(ctx.name, 'pull')], headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal },
+      async (res) => {
+        out.push(...parseIndex(await readCapped(res, MAX_MANIFEST_BYTES, 'referrers page', 'MANIFEST_TOO_LARGE'), MEDIA_TYPE_IMAGE_INDEX).manifests);
+      },
+      opts,
+    );
   } catch (e) {
     const status = isEbpmError(e) ? e.data?.status : undefined;
     if (status !== 404 && status !== 400) throw e;
@@ -91,7 +111,14 @@ async function locked(state: ReferrersState, tag: string, fn: () => Promise<void
  * 2.8.2 has no conditional PUT, so concurrent writers in other processes can still race; updates
  * from this process are serialised.
  */
-export async function updateFallback(ctx: RepoContext, state: ReferrersState, op: 'add' | 'remove', desc: Descriptor, node: GraphNode & { subject: Descriptor }, signal?: AbortSignal): Promise<void> {
+export async function updateFallback(
+  ctx: RepoContext,
+  state: ReferrersState,
+  op: 'add' | 'remove',
+  desc: Descriptor,
+  node: GraphNode & { subject: Descriptor },
+  signal?: AbortSignal,
+): Promise<void> {
   const tag = referrersTag(node.subject.digest);
   await locked(state, tag, async () => {
     const index = await readFallback(ctx, node.subject.digest, signal);

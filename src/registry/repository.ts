@@ -62,10 +62,14 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
     return withOp(`fetch ${desc.digest}`, async () => {
       if (!isGraphNode(desc)) return fetchBlob(this, desc, this.registry.options, signal);
       if (desc.size > MAX_MANIFEST_BYTES) {
-        throw new EbpmError('MANIFEST_TOO_LARGE', `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
-          hint: 'manifests are metadata; a descriptor declaring more is broken or hostile',
-          data: { host: this.host, size: desc.size, limit: MAX_MANIFEST_BYTES },
-        });
+        throw new EbpmError(
+          'MANIFEST_TOO_LARGE',
+          `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`,
+          {
+            hint: 'manifests are metadata; a descriptor declaring more is broken or hostile',
+            data: { host: this.host, size: desc.size, limit: MAX_MANIFEST_BYTES },
+          },
+        );
       }
       const { descriptor, bytes } = await getManifest(this, desc.digest, signal);
       if (descriptor.mediaType !== desc.mediaType) {
@@ -139,9 +143,15 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
       const url = this.url('tags/list');
       url.searchParams.set('n', String(this.registry.options.pageSize ?? 1000));
       const tags = new Set<string>();
-      await paginate(this.send, url, { scopes: [repositoryScope(this.name, 'pull')], signal }, async (res) => {
-        for (const t of stringList(this.host, await readCapped(res, MAX_LIST_BYTES, 'tag list'), 'tags')) tags.add(t);
-      }, { maxPages: this.registry.options.maxPages, fallback: { 404: 'NAME_UNKNOWN' } });
+      await paginate(
+        this.send,
+        url,
+        { scopes: [repositoryScope(this.name, 'pull')], signal },
+        async (res) => {
+          for (const t of stringList(this.host, await readCapped(res, MAX_LIST_BYTES, 'tag list'), 'tags')) tags.add(t);
+        },
+        { maxPages: this.registry.options.maxPages, fallback: { 404: 'NAME_UNKNOWN' } },
+      );
       return [...tags].sort();
     });
   }
@@ -168,7 +178,9 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   }
 
   referrers(subject: Descriptor, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
-    return withOp(`list referrers of ${subject.digest}`, () => listReferrers(this, this.referrersState, subject, artifactType, { maxPages: this.registry.options.maxPages }, signal));
+    return withOp(`list referrers of ${subject.digest}`, () =>
+      listReferrers(this, this.referrersState, subject, artifactType, { maxPages: this.registry.options.maxPages }, signal),
+    );
   }
 }
 

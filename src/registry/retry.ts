@@ -97,7 +97,12 @@ export function withRetry(opts: RetryOptions = {}): Stage {
  * errors.ts `registryError`, is honoured): for exchanges the stage cannot repeat by itself, such
  * as a blob upload whose body must be read again from its source.
  */
-export async function retrying<T>(opts: RetryOptions | undefined, signal: AbortSignal | undefined, attempt: (n: number) => Promise<T>, retryable: (e: unknown) => boolean): Promise<T> {
+export async function retrying<T>(
+  opts: RetryOptions | undefined,
+  signal: AbortSignal | undefined,
+  attempt: (n: number) => Promise<T>,
+  retryable: (e: unknown) => boolean,
+): Promise<T> {
   const p = policy(opts);
   const start = Date.now();
   for (let n = 1; ; n++) {

@@ -81,7 +81,10 @@ export function checkGuestModule(mod: WasmModule, where: string): { usesBpf: boo
     }
     usesBpf = true;
   }
-  for (const [name, kind] of [['memory', 'memory'], ['_start', 'function']] as const) {
+  for (const [name, kind] of [
+    ['memory', 'memory'],
+    ['_start', 'function'],
+  ] as const) {
     if (!mod.exports.some((e) => e.name === name && e.kind === kind)) {
       throw new EbpmError('WASM_MISSING_EXPORT', `${where}: the module does not export ${kind} "${name}"`, {
         hint: 'build a WASI command: clang --target=wasm32-wasi --sysroot=/usr -Wl,--export-table main.c',

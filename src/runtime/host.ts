@@ -95,9 +95,25 @@ const STREAM_MS = 2;
 const STREAM_MAX_BYTES = 64 << 10;
 /** Returned `errno`s for backend errors that carry only a code. */
 const CODE_ERRNO: Readonly<Record<string, number>> = {
-  EPERM: 1, ENOENT: 2, ESRCH: 3, EBADF: 9, EAGAIN: 11, ENOMEM: 12, EACCES: 13, EFAULT: 14, EBUSY: 16,
-  EEXIST: 17, ENODEV: 19, EINVAL: 22, ENOSPC: 28, E2BIG: 7, ENOTSUP: 95, EOPNOTSUPP: 95,
-  PERMISSION_DENIED: 1, KERNEL_NO_TRACEPOINT: 2, KERNEL_UNSUPPORTED: 95,
+  EPERM: 1,
+  ENOENT: 2,
+  ESRCH: 3,
+  EBADF: 9,
+  EAGAIN: 11,
+  ENOMEM: 12,
+  EACCES: 13,
+  EFAULT: 14,
+  EBUSY: 16,
+  EEXIST: 17,
+  ENODEV: 19,
+  EINVAL: 22,
+  ENOSPC: 28,
+  E2BIG: 7,
+  ENOTSUP: 95,
+  EOPNOTSUPP: 95,
+  PERMISSION_DENIED: 1,
+  KERNEL_NO_TRACEPOINT: 2,
+  KERNEL_UNSUPPORTED: 95,
 };
 
 /** A guest's poll callback, `int (*)(void *ctx, void *data, size_t size)`. */
@@ -108,11 +124,37 @@ type Callback = (ctx: number, data: number, size: number) => unknown;
  * any other type is a LinkError (JS API §"read the imports"): the one exact type check the JS API
  * offers, where `length` counts only parameters and i64 ones fail at the call.
  */
-const CALLBACK_PROBE = new WebAssembly.Module(Uint8Array.of(
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-  0x01, 0x08, 0x01, 0x60, 0x03, 0x7f, 0x7f, 0x7f, 0x01, 0x7f, // type section: (i32 i32 i32) -> i32
-  0x02, 0x07, 0x01, 0x01, 0x6d, 0x01, 0x66, 0x00, 0x00, // import section: "m" "f" func type 0
-));
+const CALLBACK_PROBE = new WebAssembly.Module(
+  Uint8Array.of(
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
+    0x01,
+    0x08,
+    0x01,
+    0x60,
+    0x03,
+    0x7f,
+    0x7f,
+    0x7f,
+    0x01,
+    0x7f, // type section: (i32 i32 i32) -> i32
+    0x02,
+    0x07,
+    0x01,
+    0x01,
+    0x6d,
+    0x01,
+    0x66,
+    0x00,
+    0x00, // import section: "m" "f" func type 0
+  ),
+);
 /** Functions that passed the probe; `Table.get` returns the same object for the same entry. */
 const callbacks = new WeakSet<Callback>();
 
@@ -160,8 +202,7 @@ export class WasmBpfHost {
     return {
       [WASM_BPF]: {
         wasm_load_bpf_object: (buf: number, size: number) => this.load(buf, size),
-        wasm_attach_bpf_program: (obj: bigint, name: number, target: number) =>
-          this.call('wasm_attach_bpf_program', () => this.attach(obj, name, target)),
+        wasm_attach_bpf_program: (obj: bigint, name: number, target: number) => this.call('wasm_attach_bpf_program', () => this.attach(obj, name, target)),
         wasm_bpf_map_fd_by_name: (obj: bigint, name: number) => this.call('wasm_bpf_map_fd_by_name', () => this.mapFd(obj, name)),
         wasm_bpf_map_operate: (fd: number, cmd: number, key: number | bigint, value: number | bigint, next: number | bigint, flags: bigint) =>
           this.call('wasm_bpf_map_operate', () => this.mapOperate(fd, cmd, key, value, next, flags)),
@@ -334,9 +375,13 @@ export class WasmBpfHost {
       fn = undefined;
     }
     if (!isCallback(fn)) {
-      throw new EbpmError('WASM_BAD_CALLBACK', `wasm_bpf_buffer_poll: callback ${index} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`, {
-        hint: 'pass a C function pointer `int (*)(void *ctx, void *data, size_t size)`',
-      });
+      throw new EbpmError(
+        'WASM_BAD_CALLBACK',
+        `wasm_bpf_buffer_poll: callback ${index} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`,
+        {
+          hint: 'pass a C function pointer `int (*)(void *ctx, void *data, size_t size)`',
+        },
+      );
     }
     return fn;
   }
@@ -344,9 +389,13 @@ export class WasmBpfHost {
   private goCallback(): Callback {
     const fn = this.instance?.exports[GO_CALLBACK];
     if (!isCallback(fn)) {
-      throw new EbpmError('WASM_BAD_CALLBACK', `callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "${GO_CALLBACK}" as a function (i32, i32, i32) -> i32`, {
-        hint: 'TinyGo guests export go-callback(ctx, data, size) for the host to call',
-      });
+      throw new EbpmError(
+        'WASM_BAD_CALLBACK',
+        `callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "${GO_CALLBACK}" as a function (i32, i32, i32) -> i32`,
+        {
+          hint: 'TinyGo guests export go-callback(ctx, data, size) for the host to call',
+        },
+      );
     }
     return fn;
   }

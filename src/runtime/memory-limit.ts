@@ -53,9 +53,13 @@ function encodeSleb(n: number): number[] {
 }
 
 function tooSmall(what: string, needBytes: number, maxBytes: number): EbpmError {
-  return new EbpmError('WASM_MEMORY_LIMIT', `${what}: the module needs ${needBytes / WASM_PAGE} pages (${needBytes} bytes) at start, over the ${maxBytes} byte limit`, {
-    hint: `raise --max-memory to at least ${Math.ceil(needBytes / (1 << 20))}M`,
-  });
+  return new EbpmError(
+    'WASM_MEMORY_LIMIT',
+    `${what}: the module needs ${needBytes / WASM_PAGE} pages (${needBytes} bytes) at start, over the ${maxBytes} byte limit`,
+    {
+      hint: `raise --max-memory to at least ${Math.ceil(needBytes / (1 << 20))}M`,
+    },
+  );
 }
 
 /** Bytes to concatenate: slices of the module and small encoded pieces, copied once at the end. */
@@ -144,15 +148,51 @@ function hookGrows(module: Uint8Array, list: readonly Section[], replaced: Map<n
   append(7, [...encodeUleb(name.length), ...name, 0x03, ...encodeUleb(global)]);
   // (local i32 i64): 1 = the grow's result, 2 = the pages asked for in all.
   const hook = [
-    0x02, 0x01, 0x7f, 0x01, 0x7e,
-    0x20, 0x00, 0x40, 0x00, 0x22, 0x01, // local.tee 1 (memory.grow (local.get 0))
-    0x41, 0x7f, 0x46, 0x04, 0x40, // if (i32.eq … -1)
-    0x3f, 0x00, 0xad, 0x20, 0x00, 0xad, 0x7c, 0x22, 0x02, // local.tee 2 (memory.size + delta, as u64)
-    0x42, ...encodeSleb(maxPages), 0x56, // over the limit
-    0x20, 0x02, 0x42, ...encodeSleb(ownMax), 0x58, // within the module's own maximum
-    0x71, 0x04, 0x40, 0x20, 0x02, 0x24, ...encodeUleb(global), 0x0b, // both: global.set
+    0x02,
+    0x01,
+    0x7f,
+    0x01,
+    0x7e,
+    0x20,
+    0x00,
+    0x40,
+    0x00,
+    0x22,
+    0x01, // local.tee 1 (memory.grow (local.get 0))
+    0x41,
+    0x7f,
+    0x46,
+    0x04,
+    0x40, // if (i32.eq … -1)
+    0x3f,
+    0x00,
+    0xad,
+    0x20,
+    0x00,
+    0xad,
+    0x7c,
+    0x22,
+    0x02, // local.tee 2 (memory.size + delta, as u64)
+    0x42,
+    ...encodeSleb(maxPages),
+    0x56, // over the limit
+    0x20,
+    0x02,
+    0x42,
+    ...encodeSleb(ownMax),
+    0x58, // within the module's own maximum
+    0x71,
+    0x04,
+    0x40,
+    0x20,
+    0x02,
+    0x24,
+    ...encodeUleb(global),
+    0x0b, // both: global.set
     0x0b,
-    0x20, 0x01, 0x0b,
+    0x20,
+    0x01,
+    0x0b,
   ];
   const call = [0x10, ...encodeUleb(fn)];
   const out: Part[] = [encodeUleb(bodies.length + 1)];

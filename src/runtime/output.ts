@@ -37,7 +37,11 @@ const ROOM_WAIT_MS = 100;
 /** `Atomics.waitAsync` (ES2024; in V8 since Node 16), typed here as the project's lib is ES2023. */
 const waitAsync = (
   Atomics as unknown as {
-    waitAsync(a: Int32Array, index: number, value: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
+    waitAsync(
+      a: Int32Array,
+      index: number,
+      value: number,
+    ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
   }
 ).waitAsync;
 

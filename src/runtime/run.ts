@@ -65,9 +65,13 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
       // reported below
     }
     if (!dir || !isAbsolute(guest)) {
-      throw new EbpmError('WASM_BAD_PREOPEN', `${where}: --dir ${p.host}${p.guest ? `:${p.guest}` : ''}: ${dir ? 'guest path must be absolute' : 'not a directory'}`, {
-        hint: 'pass --dir <existing host directory>[:<absolute guest path>]',
-      });
+      throw new EbpmError(
+        'WASM_BAD_PREOPEN',
+        `${where}: --dir ${p.host}${p.guest ? `:${p.guest}` : ''}: ${dir ? 'guest path must be absolute' : 'not a directory'}`,
+        {
+          hint: 'pass --dir <existing host directory>[:<absolute guest path>]',
+        },
+      );
     }
     out[guest] = p.host;
   }
@@ -148,9 +152,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
         case 'stopped':
           return finish(() => resolve(stopped ?? { exitCode: 0, reason: 'duration' }));
         case 'error':
-          return finish(() =>
-            stopped ? resolve(stopped) : reject(new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {})),
-          );
+          return finish(() => (stopped ? resolve(stopped) : reject(new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {}))));
       }
     });
     worker.on('error', (e) => finish(() => reject(new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }))));

@@ -12,7 +12,7 @@
  */
 import { openSync, closeSync } from 'node:fs';
 import { WASI } from 'node:wasi';
-import { GuestFault, GuestMemory } from './guest-memory.js';
+import { GuestFault, type GuestMemory } from './guest-memory.js';
 import { GuestStop } from './host.js';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */

@@ -45,7 +45,10 @@ export function workerSource(): WorkerSource {
   try {
     esbuild = createRequire(here).resolve('esbuild');
   } catch (e) {
-    throw new EbpmError('INTERNAL', 'start wasm worker from sources: esbuild is not installed', { cause: e, hint: 'run npm install, or use the bundle (npm run build)' });
+    throw new EbpmError('INTERNAL', 'start wasm worker from sources: esbuild is not installed', {
+      cause: e,
+      hint: 'run npm install, or use the bundle (npm run build)',
+    });
   }
   const hooks = `data:text/javascript,${encodeURIComponent(tsHooks(esbuild))}`;
   const worker = new URL('./worker.ts', here).href;

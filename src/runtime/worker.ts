@@ -31,7 +31,8 @@ function describe(e: unknown, refused: number | undefined): WorkerError {
       hint: `raise the limit with --max-memory: the guest asked for ${Math.ceil(refused / (1 << 20))}M`,
     };
   }
-  if (e instanceof WebAssembly.RuntimeError) return { code: 'WASM_TRAP', message: `${where}: trap: ${e.message}`, hint: 'the guest crashed; rebuild it with -g to debug' };
+  if (e instanceof WebAssembly.RuntimeError)
+    return { code: 'WASM_TRAP', message: `${where}: trap: ${e.message}`, hint: 'the guest crashed; rebuild it with -g to debug' };
   if (e instanceof RangeError && /call stack/.test(e.message)) return { code: 'WASM_TRAP', message: `${where}: trap: call stack exhausted` };
   if (e instanceof WebAssembly.LinkError || e instanceof WebAssembly.CompileError) return { code: 'WASM_INVALID', message: `${where}: ${e.message}` };
   if (isEbpmError(e)) return { code: e.code, message: `${where}: ${e.message}`, ...(e.hint ? { hint: e.hint } : {}) };

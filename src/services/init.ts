@@ -184,6 +184,9 @@ async function writePackage(dir: string, files: readonly TemplateFile[]): Promis
 function writeFailed(path: string): (e: NodeJS.ErrnoException) => never {
   // node's message is `ENOSPC: no space left on device, open '…'`: keep the part before the path.
   return (e) => {
-    throw new EbpmError('INIT_WRITE_FAILED', `${path}: ${e.message.split(',')[0]}`, { cause: e, hint: 'check that the path is writable, its names short enough and the disk not full' });
+    throw new EbpmError('INIT_WRITE_FAILED', `${path}: ${e.message.split(',')[0]}`, {
+      cause: e,
+      hint: 'check that the path is writable, its names short enough and the disk not full',
+    });
   };
 }

@@ -43,14 +43,17 @@ async function inspectLocal(path: string, env: Env): Promise<InspectResult> {
   const colon = path.lastIndexOf(':');
   const [dir, tag] = colon > 0 && !(await exists(path)) ? [path.slice(0, colon), path.slice(colon + 1)] : [path, undefined];
   const st = await stat(dir).catch(() => {
-    throw new EbpmError('NOT_FOUND', `${dir}: no such file or directory`, { hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
+    throw new EbpmError('NOT_FOUND', `${dir}: no such file or directory`, {
+      hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json',
+    });
   });
   if (st.isDirectory()) {
     if (await exists(join(dir, LAYOUT_FILE))) {
       const layout = await OciLayout.open(dir, { create: false });
       const tags = await layout.tags();
       const ref = tag ?? (tags.includes('latest') ? 'latest' : tags[0]);
-      if (ref === undefined) throw new EbpmError('NOT_FOUND', `${dir}: the layout has no tags`, { hint: 'tag a manifest in the layout, or build the package again' });
+      if (ref === undefined)
+        throw new EbpmError('NOT_FOUND', `${dir}: the layout has no tags`, { hint: 'tag a manifest in the layout, or build the package again' });
       return inspectTarget(layout, ref, { source: path, name: basename(dir) });
     }
     if (await exists(join(dir, SOURCE_MANIFEST))) {
@@ -58,7 +61,9 @@ async function inspectLocal(path: string, env: Env): Promise<InspectResult> {
       const d = built.packed.descriptor;
       return { source: path, format: 'ebpm', metadata: built.metadata, digest: d.digest, size: built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0) };
     }
-    throw new EbpmError('NOT_FOUND', `${dir}: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)`, { hint: 'run ebpm build in the package directory first, or pass its path' });
+    throw new EbpmError('NOT_FOUND', `${dir}: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)`, {
+      hint: 'run ebpm build in the package directory first, or pass its path',
+    });
   }
   const bytes = new Uint8Array(await readFile(dir));
   const file = { source: path, digest: sha256Digest(bytes), size: bytes.length };
@@ -73,7 +78,9 @@ async function inspectLocal(path: string, env: Env): Promise<InspectResult> {
     return { ...file, format: 'wasm-module', metadata: looseModuleMetadata(info, `${name}.wasm`, bytes) };
   }
   if (dir.endsWith('.json')) return { ...file, format: 'eunomia', metadata: readEunomiaPackage(new TextDecoder().decode(bytes), basename(dir)).metadata };
-  throw new EbpmError('FORMAT_UNKNOWN', `${dir}: not a BPF object, a Wasm module or a package.json`, { hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
+  throw new EbpmError('FORMAT_UNKNOWN', `${dir}: not a BPF object, a Wasm module or a package.json`, {
+    hint: 'inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json',
+  });
 }
 
 /**

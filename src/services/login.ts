@@ -10,15 +10,25 @@ import type { Context } from './context.js';
 
 function checkHost(host: string): void {
   if (host === EMBEDDED_REGISTRY) {
-    throw new EbpmError('USAGE', `login ${host}: the embedded registry takes no credentials`, { hint: 'log in to a registry server, e.g. ebpm login ghcr.io -u <user>' });
+    throw new EbpmError('USAGE', `login ${host}: the embedded registry takes no credentials`, {
+      hint: 'log in to a registry server, e.g. ebpm login ghcr.io -u <user>',
+    });
   }
   if (!/^[A-Za-z0-9.[\]:-]+$/.test(host)) {
-    throw new EbpmError('USAGE', `login ${JSON.stringify(host.slice(0, 100))}: not host[:port]`, { hint: 'give the registry host, e.g. ghcr.io or 127.0.0.1:5000' });
+    throw new EbpmError('USAGE', `login ${JSON.stringify(host.slice(0, 100))}: not host[:port]`, {
+      hint: 'give the registry host, e.g. ghcr.io or 127.0.0.1:5000',
+    });
   }
 }
 
 /** `loginTo` checks and stores credentials for `host`; returns where they went. */
-export async function loginTo(ctx: Context, host: string, username: string, password: string, signal?: AbortSignal): Promise<{ host: string; stored: 'helper' | 'file'; where: string }> {
+export async function loginTo(
+  ctx: Context,
+  host: string,
+  username: string,
+  password: string,
+  signal?: AbortSignal,
+): Promise<{ host: string; stored: 'helper' | 'file'; where: string }> {
   checkHost(host);
   const { credentials: _ignored, ...client } = ctx.client;
   const r = await login(host, username, password, { env: ctx.env, client, ...(signal ? { signal } : {}) });

@@ -68,7 +68,17 @@ function isPinned(ref: Reference): boolean {
 async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<PullResult> {
   const store = await ctx.store();
   const opts = { includePrerelease: req.includePrerelease ?? false, ...(req.signal ? { signal: req.signal } : {}) };
-  const fromStore = async (r: Resolved, offline: boolean): Promise<PullResult> => ({ reference: r.storeRef, tag: r.tag, digest: r.descriptor.digest, from: 'store', offline, blobs: 0, bytes: 0, upToDate: true, trust: await admitResolved(ctx, r, store, req.signal) });
+  const fromStore = async (r: Resolved, offline: boolean): Promise<PullResult> => ({
+    reference: r.storeRef,
+    tag: r.tag,
+    digest: r.descriptor.digest,
+    from: 'store',
+    offline,
+    blobs: 0,
+    bytes: 0,
+    upToDate: true,
+    trust: await admitResolved(ctx, r, store, req.signal),
+  });
   if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
     const stored = await resolveStored(store, ref, opts);
     if (stored !== undefined) return fromStore(stored, false);
@@ -86,14 +96,29 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
   }
   req.onEvent?.({ kind: 'resolved', ref: resolved.storeRef, digest: resolved.descriptor.digest });
   const stats = await fetchInto(ctx, store, resolved, req);
-  return { reference: resolved.storeRef, tag: resolved.tag, digest: resolved.descriptor.digest, from: 'registry', offline: false, blobs: stats.copied, bytes: stats.bytes, upToDate: stats.upToDate, trust: stats.trust };
+  return {
+    reference: resolved.storeRef,
+    tag: resolved.tag,
+    digest: resolved.descriptor.digest,
+    from: 'registry',
+    offline: false,
+    blobs: stats.copied,
+    bytes: stats.bytes,
+    upToDate: stats.upToDate,
+    trust: stats.trust,
+  };
 }
 
 /**
  * `fetchInto` copies a resolved manifest's graph into the store and tags it, recording when and
  * from where (`dev.ebpm.pulled-at`, `dev.ebpm.source`). A ref already pointing at the digest is left as it is.
  */
-export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req: Pick<PullRequest, 'signal' | 'onEvent'>): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
+export async function fetchInto(
+  ctx: Context,
+  store: OciLayout,
+  r: Resolved,
+  req: Pick<PullRequest, 'signal' | 'onEvent'>,
+): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
   const current = await store.resolve(r.storeRef).catch(() => undefined);
   const upToDate = current?.digest === r.descriptor.digest;
   let found: FoundSignatures | undefined;
@@ -101,9 +126,10 @@ export async function fetchInto(ctx: Context, store: OciLayout, r: Resolved, req
   const copyIn = () => copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
-  const [trust, copied] = requirementFor(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
-    ? [await admission, await copyIn()]
-    : await Promise.all([admission, copyIn()]);
+  const [trust, copied] =
+    requirementFor(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
+      ? [await admission, await copyIn()]
+      : await Promise.all([admission, copyIn()]);
   let stats = copied;
   if (!upToDate) {
     const source = `${r.ref.registry}/${r.ref.repository}@${r.descriptor.digest}`;
@@ -159,7 +185,10 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
       }
       const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
       try {
-        return { ...(await packageFromTarget(await ctx.store(), r.reference, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust: r.trust };
+        return {
+          ...(await packageFromTarget(await ctx.store(), r.reference, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
+          trust: r.trust,
+        };
       } catch (e) {
         throw withContext(arg, e);
       }

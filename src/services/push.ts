@@ -142,7 +142,10 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     }
     // Signatures the source holds travel with the package; `--sign` adds one.
     await copySignatures(source, repo, root, req.signal);
-    const signature = req.sign === undefined ? undefined : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
+    const signature =
+      req.sign === undefined
+        ? undefined
+        : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
     const moveLatest = movesLatest(m.version, tags);
     if (moveLatest && !(unchanged && tags.includes('latest') && (await repo.resolve('latest', req.signal)).digest === root.digest)) {
       await repo.tag(root, 'latest', req.signal);

@@ -68,9 +68,10 @@ export function pinTag(ref: Reference, tags: readonly string[], opts: ResolveOpt
   const what = ref.range !== undefined ? `no version matches ${ref.range}` : `no latest tag and no ${opts.includePrerelease ? '' : 'stable '}version`;
   const shown = versions.slice(-HINT_VERSIONS);
   throw new EbpmError('VERSION_NOT_FOUND', `${ref.registry}/${ref.repository}: ${what}`, {
-    hint: versions.length === 0
-      ? 'the repository has no version tags; name a tag with name:tag'
-      : `versions there${shown.length < versions.length ? ` (the highest ${shown.length} of ${versions.length})` : ''}: ${shown.join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
+    hint:
+      versions.length === 0
+        ? 'the repository has no version tags; name a tag with name:tag'
+        : `versions there${shown.length < versions.length ? ` (the highest ${shown.length} of ${versions.length})` : ''}: ${shown.join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
     data: { repository: ref.repository, range: ref.range, versions },
   });
 }

@@ -72,9 +72,10 @@ export async function resolvePackage(arg: string, sources: readonly PackageSourc
     if (pkg !== undefined) return pkg;
   }
   throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, {
-    hint: sources.length > 1
-      ? 'give a package directory, an OCI layout, a .bpf.o, an eunomia package.json or a registry reference'
-      : 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json (references need the pull service)',
+    hint:
+      sources.length > 1
+        ? 'give a package directory, an OCI layout, a .bpf.o, an eunomia package.json or a registry reference'
+        : 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json (references need the pull service)',
   });
 }
 
@@ -84,7 +85,11 @@ export async function resolvePackage(arg: string, sources: readonly PackageSourc
  * fetched by digest and verified. A foreign artifact whose objects are not layers of their own
  * (inside a tarball) is `RUN_UNSUPPORTED_ARTIFACT`.
  */
-export async function packageFromTarget(target: ReadOnlyTarget, ref: string, opts: { source: string; /** Fallback name of a foreign artifact (its repository). */ name: string; signal?: AbortSignal }): Promise<ResolvedPackage> {
+export async function packageFromTarget(
+  target: ReadOnlyTarget,
+  ref: string,
+  opts: { source: string /** Fallback name of a foreign artifact (its repository). */; name: string; signal?: AbortSignal },
+): Promise<ResolvedPackage> {
   const info = await describeTarget(target, ref, opts);
   const objects = new Map<string, Uint8Array>();
   const fetch = async (what: string, mediaType: string, digest: string, size: number) => {
@@ -107,7 +112,11 @@ export async function packageFromTarget(target: ReadOnlyTarget, ref: string, opt
 }
 
 /** An ebpm package's metadata straight from its config blob; anything else as inspect reads it. */
-async function describeTarget(target: ReadOnlyTarget, ref: string, opts: { source: string; name: string; signal?: AbortSignal }): Promise<{ format: 'ebpm' | ForeignFormat; metadata: PackageMetadata }> {
+async function describeTarget(
+  target: ReadOnlyTarget,
+  ref: string,
+  opts: { source: string; name: string; signal?: AbortSignal },
+): Promise<{ format: 'ebpm' | ForeignFormat; metadata: PackageMetadata }> {
   const desc = await target.resolve(ref, opts.signal);
   if (!isIndexType(desc.mediaType)) {
     const manifest = parseManifest(await fetchAll(target, desc, MAX_MANIFEST_BYTES, opts.signal), desc.mediaType);
@@ -147,7 +156,10 @@ export function localSource(): PackageSource {
         if (dirSt?.isDirectory()) [path, tag, st] = [arg.slice(0, colon), arg.slice(colon + 1), dirSt];
       }
       if (st === undefined) {
-        if (explicitPath(arg)) throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, { hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json' });
+        if (explicitPath(arg))
+          throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, {
+            hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json',
+          });
         return undefined;
       }
       try {
@@ -175,7 +187,10 @@ async function admit(arg: string, opts: ResolveOptions, digest: Digest, from?: {
   if (from === undefined || requirementFor(policy, LOCAL_SCOPE) === 'none') return admitLocal(request);
   const { storedRepository } = await import('./sign.js');
   const repository = /^(.*\/[^/:]+):[^/:]+$/.exec(from.ref)?.[1];
-  return admitLocal({ ...request, layout: { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject } });
+  return admitLocal({
+    ...request,
+    layout: { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject },
+  });
 }
 
 async function resolveLocal(arg: string, path: string, tag: string | undefined, dir: boolean, opts: ResolveOptions): Promise<ResolvedPackage> {
@@ -186,7 +201,9 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
       const tags = (await layout.tags()).filter((t) => !isSideTag(t));
       const ref = tag ?? (tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined);
       if (ref === undefined) {
-        throw new EbpmError('NOT_FOUND', `layout has ${tags.length === 0 ? 'no tags' : `several tags (${tags.join(', ')}) and no latest`}`, { hint: 'name one: ebpm run <layout>:<tag>' });
+        throw new EbpmError('NOT_FOUND', `layout has ${tags.length === 0 ? 'no tags' : `several tags (${tags.join(', ')}) and no latest`}`, {
+          hint: 'name one: ebpm run <layout>:<tag>',
+        });
       }
       const subject = await layout.resolve(ref);
       const trust = await admit(arg, opts, subject.digest, { layout, ref, subject });
@@ -198,7 +215,9 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
       const trust = await admit(arg, opts, (await store.resolve(built)).digest);
       return { ...(await packageFromTarget(store, built, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
     }
-    throw new EbpmError('NOT_FOUND', 'neither a package directory (ebpm.json) nor an OCI layout (oci-layout)', { hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json' });
+    throw new EbpmError('NOT_FOUND', 'neither a package directory (ebpm.json) nor an OCI layout (oci-layout)', {
+      hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json',
+    });
   }
   const bytes = new Uint8Array(await readFile(path));
   const trust = await admit(arg, opts, sha256Digest(bytes));
@@ -217,5 +236,7 @@ async function resolveLocal(arg: string, path: string, tag: string | undefined, 
     const { metadata, object, ecli } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
     return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), trust, ecli };
   }
-  throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', { hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json' });
+  throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', {
+    hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json',
+  });
 }

@@ -260,7 +260,12 @@ export function resolveTarget(program: string, t: TargetSpec): AttachTarget {
   return t.kind === 'xdp' ? { kind: 'xdp', ifindex } : { kind: 'tc', ifindex, direction: t.direction };
 }
 
-async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>, reader: EventReader | undefined, programs: readonly AttachedProgram[]): Promise<RunResult> {
+async function consume(
+  opts: RunOptions,
+  objects: ReadonlyMap<string, BpfObject>,
+  reader: EventReader | undefined,
+  programs: readonly AttachedProgram[],
+): Promise<RunResult> {
   let events = 0;
   const timers: NodeJS.Timeout[] = [];
   const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
@@ -282,25 +287,28 @@ async function consume(opts: RunOptions, objects: ReadonlyMap<string, BpfObject>
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
     for (const s of samples) {
-      timers.push(setInterval(() => {
-        try {
-          readSample(s);
-        } catch (e) {
-          reject(e);
-        }
-      }, s.plan.spec.interval));
+      timers.push(
+        setInterval(() => {
+          try {
+            readSample(s);
+          } catch (e) {
+            reject(e);
+          }
+        }, s.plan.spec.interval),
+      );
     }
-    if (reader) reader.onBatch(
-      (batch: EventBatch) => {
-        if (opts.maxEvents !== undefined && events >= opts.maxEvents) return;
-        const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
-        const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
-        events += records.length;
-        if (records.length > 0) opts.hooks.onEvents?.(records, reader.lost);
-        if (opts.maxEvents !== undefined && events >= opts.maxEvents) resolve({ kind: 'max-events' });
-      },
-      (e) => reject(e),
-    );
+    if (reader)
+      reader.onBatch(
+        (batch: EventBatch) => {
+          if (opts.maxEvents !== undefined && events >= opts.maxEvents) return;
+          const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
+          const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
+          events += records.length;
+          if (records.length > 0) opts.hooks.onEvents?.(records, reader.lost);
+          if (opts.maxEvents !== undefined && events >= opts.maxEvents) resolve({ kind: 'max-events' });
+        },
+        (e) => reject(e),
+      );
   });
   for (const t of timers) clearTimeout(t);
   // One last read, so a run shorter than the interval still shows what its maps gathered.

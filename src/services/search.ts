@@ -22,7 +22,15 @@ import { fetchAll } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, isEbpmManifest, parseMetadataBlob } from '../package/artifact.js';
 import type { Context, RegistryHost } from './context.js';
 import { isMissing, isOffline } from './resolve.js';
-import { decodeIndex, INDEX_REPOSITORY, indexRepositoryOf, readIndexArtifact, resolveIndexDigest, writeIndexArtifact, type IndexEntry } from './search-index.js';
+import {
+  decodeIndex,
+  INDEX_REPOSITORY,
+  indexRepositoryOf,
+  readIndexArtifact,
+  resolveIndexDigest,
+  writeIndexArtifact,
+  type IndexEntry,
+} from './search-index.js';
 
 /** How long a cached index is used without asking the registry (a push shows up within this). */
 export const DEFAULT_SEARCH_TTL_MS = 60_000;
@@ -144,7 +152,13 @@ interface CacheFile {
   readonly packages: IndexEntry[];
 }
 
-async function entriesOf(ctx: Context, loc: RegistryLocation, req: SearchRequest, file: string, cached: CacheFile | undefined): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
+async function entriesOf(
+  ctx: Context,
+  loc: RegistryLocation,
+  req: SearchRequest,
+  file: string,
+  cached: CacheFile | undefined,
+): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
   const now = req.now ?? Date.now;
   const registry = ctx.registry(loc.host);
   const repo = registry.repository(indexRepositoryOf(loc.namespace));
@@ -206,7 +220,13 @@ async function entryOf(registry: RegistryHost, repository: string, signal?: Abor
     if (!isEbpmManifest(manifest)) return undefined;
     const meta = parseMetadataBlob(await fetchAll(repo, manifest.config, MAX_CONFIG_BYTES, signal));
     const version = manifest.annotations?.[ANNOTATION_VERSION] ?? tagToVersion(tag) ?? meta.version;
-    return { name: meta.name, repository, version, description: manifest.annotations?.[ANNOTATION_DESCRIPTION] ?? meta.description ?? '', keywords: meta.keywords };
+    return {
+      name: meta.name,
+      repository,
+      version,
+      description: manifest.annotations?.[ANNOTATION_DESCRIPTION] ?? meta.description ?? '',
+      keywords: meta.keywords,
+    };
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;
@@ -226,7 +246,12 @@ async function readCache(file: string, location: string): Promise<CacheFile | un
   const v = parsed.value;
   if (v.location !== location || typeof v.digest !== 'string' || typeof v.checkedAt !== 'number') return undefined;
   try {
-    return { location, digest: v.digest, checkedAt: v.checkedAt, packages: decodeIndex(new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, packages: v.packages }))) };
+    return {
+      location,
+      digest: v.digest,
+      checkedAt: v.checkedAt,
+      packages: decodeIndex(new TextEncoder().encode(JSON.stringify({ schemaVersion: 1, packages: v.packages }))),
+    };
   } catch {
     return undefined;
   }

@@ -21,8 +21,24 @@ import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, typ
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleLayer, bundleReferrerManifest, signBundle } from '../sign/bundle.js';
-import { COSIGN_PRIVATE_KEY_PEM, SIGSTORE_PRIVATE_KEY_PEM, generateKeyPair, readPublicKey, type PublicKey, type SigningKey, type TrustedKey } from '../sign/keys.js';
-import { buildPayload, legacySignatureLayers, legacySignatureManifest, signPayload, signatureTag, type LegacySignature, type SignatureManifest } from '../sign/payload.js';
+import {
+  COSIGN_PRIVATE_KEY_PEM,
+  SIGSTORE_PRIVATE_KEY_PEM,
+  generateKeyPair,
+  readPublicKey,
+  type PublicKey,
+  type SigningKey,
+  type TrustedKey,
+} from '../sign/keys.js';
+import {
+  buildPayload,
+  legacySignatureLayers,
+  legacySignatureManifest,
+  signPayload,
+  signatureTag,
+  type LegacySignature,
+  type SignatureManifest,
+} from '../sign/payload.js';
 import type { SignatureFormat } from '../sign/verify.js';
 import type { Context } from './context.js';
 import { openRepository, parseUserReference, resolveRemote, type Resolved } from './resolve.js';
@@ -146,7 +162,13 @@ export interface CopiedSignatures {
  * and it reads them from wherever they end up. `found` is what `findSignatures` already read
  * from `src` for `subject` (the trust check's), to spare asking `src` again.
  */
-export async function copySignatures(src: ReadOnlyTarget, dst: Target, subject: Descriptor, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
+export async function copySignatures(
+  src: ReadOnlyTarget,
+  dst: Target,
+  subject: Descriptor,
+  signal?: AbortSignal,
+  found?: FoundSignatures,
+): Promise<CopiedSignatures> {
   found ??= await findSignatures(src, subject, signal);
   for (const d of found.bundleManifests) await copyGraph(src, dst, d, signal === undefined ? {} : { signal });
   if (found.legacyManifest !== undefined) {
@@ -185,7 +207,11 @@ export function storedRepository(store: Target & ReferrerLister, repository: str
 }
 
 /** Reads the `.sig` manifest of `digest` and its signature layers, or `undefined` without one. */
-async function readLegacy(source: ReadOnlyTarget, digest: Digest, signal?: AbortSignal): Promise<{ descriptor: Descriptor; signatures: LegacySignature[] } | undefined> {
+async function readLegacy(
+  source: ReadOnlyTarget,
+  digest: Digest,
+  signal?: AbortSignal,
+): Promise<{ descriptor: Descriptor; signatures: LegacySignature[] } | undefined> {
   let descriptor: Descriptor;
   try {
     descriptor = await source.resolve(signatureTag(digest), signal);

@@ -86,7 +86,12 @@ export async function verifyAndRepair(ctx: Context, opts: { repair: boolean; sig
 /** Where a dropped entry is pulled from: its recorded source repository, pinned to its digest. */
 function repairTarget(storeRef: string, entry: Descriptor): Resolved {
   const from = parseReference(entry.annotations?.[ANNOTATION_EBPM_SOURCE] ?? storeRef);
-  const descriptor: Descriptor = { mediaType: entry.mediaType, digest: entry.digest, size: entry.size, ...(entry.artifactType ? { artifactType: entry.artifactType } : {}) };
+  const descriptor: Descriptor = {
+    mediaType: entry.mediaType,
+    digest: entry.digest,
+    size: entry.size,
+    ...(entry.artifactType ? { artifactType: entry.artifactType } : {}),
+  };
   return { ref: { registry: from.registry, repository: from.repository }, tag: parseReference(storeRef).tag, descriptor, storeRef };
 }
 
@@ -102,7 +107,10 @@ export async function tagStored(ctx: Context, src: string, dst: string): Promise
     }
     const target = `${to.registry}/${to.repository}:${to.tag ?? 'latest'}`;
     const { [ANNOTATION_EBPM_PULLED_AT]: pulledAt, [ANNOTATION_EBPM_SOURCE]: source } = entry.annotations ?? {};
-    const annotations: Record<string, string> = { ...(pulledAt ? { [ANNOTATION_EBPM_PULLED_AT]: pulledAt } : {}), ...(source ? { [ANNOTATION_EBPM_SOURCE]: source } : {}) };
+    const annotations: Record<string, string> = {
+      ...(pulledAt ? { [ANNOTATION_EBPM_PULLED_AT]: pulledAt } : {}),
+      ...(source ? { [ANNOTATION_EBPM_SOURCE]: source } : {}),
+    };
     await store.tag({ ...found.descriptor, ...(Object.keys(annotations).length ? { annotations } : {}) }, target);
     return { source: found.storeRef, target, digest: found.descriptor.digest };
   } catch (e) {

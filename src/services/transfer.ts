@@ -26,7 +26,9 @@ export function labelOf(d: Descriptor): string {
 }
 
 /** `copyHooks` maps `copyGraph`'s hooks onto `onEvent`. */
-export function copyHooks(onEvent: OnTransferEvent | undefined): Pick<CopyGraphOptions, 'onCopyStart' | 'onCopyProgress' | 'onCopyDone' | 'onSkipped' | 'onMounted'> {
+export function copyHooks(
+  onEvent: OnTransferEvent | undefined,
+): Pick<CopyGraphOptions, 'onCopyStart' | 'onCopyProgress' | 'onCopyDone' | 'onSkipped' | 'onMounted'> {
   if (onEvent === undefined) return {};
   return {
     onCopyStart: (d) => onEvent({ kind: 'blob-start', digest: d.digest, size: d.size, label: labelOf(d) }),
@@ -51,7 +53,10 @@ export async function settleAll<T, R>(items: readonly T[], limit: number, f: (it
   const worker = async () => {
     while (next < items.length) {
       const i = next++;
-      out[i] = await f(items[i]!).then((value) => ({ status: 'fulfilled' as const, value }), (reason: unknown) => ({ status: 'rejected' as const, reason }));
+      out[i] = await f(items[i]!).then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      );
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));

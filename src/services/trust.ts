@@ -25,7 +25,17 @@ import type { Env } from '../core/paths.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
-import { evaluate, isRecordCurrent, LOCAL_SCOPE, scopeFor, trustedKeysFor, type Decision, type DecisionRecord, type Requirement, type TrustPolicy } from '../sign/policy.js';
+import {
+  evaluate,
+  isRecordCurrent,
+  LOCAL_SCOPE,
+  scopeFor,
+  trustedKeysFor,
+  type Decision,
+  type DecisionRecord,
+  type Requirement,
+  type TrustPolicy,
+} from '../sign/policy.js';
 import { loadPolicy, policyPath } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
@@ -110,11 +120,24 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   if (req.store !== undefined) {
     const record = await readRecord(req.store.root, repository, subject.digest);
     if (record !== undefined && isRecordCurrent(record, policy) && record.allow && (record.reason === 'signed' || record.reason === 'not-required')) {
-      const decision: Decision = { allow: true, level: record.level, reason: record.reason, ...(record.key ? { key: record.key } : {}), warn: false, message: '', record };
+      const decision: Decision = {
+        allow: true,
+        level: record.level,
+        reason: record.reason,
+        ...(record.key ? { key: record.key } : {}),
+        warn: false,
+        message: '',
+        record,
+      };
       return { repository, decision, cached: true };
     }
   }
-  const { verification, found } = await verifyPackage({ source: req.signatures, subject, keys: trustedKeysFor(policy, repository), ...(req.signal ? { signal: req.signal } : {}) });
+  const { verification, found } = await verifyPackage({
+    source: req.signatures,
+    subject,
+    keys: trustedKeysFor(policy, repository),
+    ...(req.signal ? { signal: req.signal } : {}),
+  });
   req.onSignatures?.(found);
   const decision = evaluate(policy, repository, verification, req.now);
   if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
@@ -153,7 +176,9 @@ export async function admitLocal(req: LocalAdmitRequest): Promise<Admission> {
   if (!decision.allow) {
     const scope = `give local paths a "local" scope in ${req.policy.source}`;
     throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
-      hint: req.layout ? `sign it with a trusted key (export a signed package with its signatures), or ${scope}` : `a file or a package directory carries no signature: run a signed OCI layout, or ${scope}`,
+      hint: req.layout
+        ? `sign it with a trusted key (export a signed package with its signatures), or ${scope}`
+        : `a file or a package directory carries no signature: run a signed OCI layout, or ${scope}`,
       data: { path: req.path, digest: req.digest, reason: decision.reason, scope: decision.record.scope, policy: req.policy.source },
     });
   }
@@ -187,7 +212,9 @@ export async function readRecord(root: string, repository: string, digest: Diges
   const doc = decodeJson(bytes)?.value;
   if (!isObject(doc)) return undefined;
   const key = doc.key;
-  const keyOk = key === undefined || (isObject(key) && typeof key.label === 'string' && typeof key.fingerprint === 'string' && (key.format === 'legacy' || key.format === 'bundle'));
+  const keyOk =
+    key === undefined ||
+    (isObject(key) && typeof key.label === 'string' && typeof key.fingerprint === 'string' && (key.format === 'legacy' || key.format === 'bundle'));
   const ok =
     doc.repository === repository &&
     doc.digest === digest &&
@@ -236,7 +263,11 @@ export interface ReferenceVerification {
  * holds it (no network), else from its registry; with the given keys, or else with the keys
  * the trust policy names for the repository. It reports; it neither refuses nor records.
  */
-export async function verifyReference(ctx: Context, input: string, opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal }): Promise<ReferenceVerification> {
+export async function verifyReference(
+  ctx: Context,
+  input: string,
+  opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
+): Promise<ReferenceVerification> {
   try {
     const { storedRepository } = await import('./sign.js');
     const ref = parseUserReference(ctx, input);
@@ -244,9 +275,10 @@ export async function verifyReference(ctx: Context, input: string, opts: { keys?
     const store = await ctx.store();
     const signal = opts.signal === undefined ? {} : { signal: opts.signal };
     const stored = await resolveStored(store, ref, signal);
-    const where = stored !== undefined
-      ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
-      : { from: 'registry' as const, source: openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
+    const where =
+      stored !== undefined
+        ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
+        : { from: 'registry' as const, source: openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
     const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
     const { verification } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
     const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification };
@@ -262,10 +294,24 @@ export async function verifyReference(ctx: Context, input: string, opts: { keys?
  * store holding it (offline). The decision is recorded in the context's store, except when the
  * package is read from another one (the sudo user's store, which root only reads).
  */
-export async function admitResolved(ctx: Context, r: Resolved, from: 'registry' | OciLayout, signal?: AbortSignal, onSignatures?: (found: FoundSignatures) => void): Promise<Admission> {
+export async function admitResolved(
+  ctx: Context,
+  r: Resolved,
+  from: 'registry' | OciLayout,
+  signal?: AbortSignal,
+  onSignatures?: (found: FoundSignatures) => void,
+): Promise<Admission> {
   const repository = `${r.ref.registry}/${r.ref.repository}`;
   const store = await ctx.store();
   const signatures = from === 'registry' ? openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
   const own = from === 'registry' || from.root === store.root;
-  return admitPackage({ repository, subject: r.descriptor, policy: loadTrustPolicy(ctx.env), signatures, ...(own ? { store } : {}), ...(signal ? { signal } : {}), ...(onSignatures ? { onSignatures } : {}) });
+  return admitPackage({
+    repository,
+    subject: r.descriptor,
+    policy: loadTrustPolicy(ctx.env),
+    signatures,
+    ...(own ? { store } : {}),
+    ...(signal ? { signal } : {}),
+    ...(onSignatures ? { onSignatures } : {}),
+  });
 }

@@ -13,7 +13,16 @@ import type { Bundle } from '@sigstore/bundle';
 import type { TrustMaterial } from '@sigstore/verify';
 import { parseDigest, type Digest } from '../core/digest.js';
 import { decodeJson, isObject } from '../core/json.js';
-import { MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST, EMPTY_JSON, ANNOTATION_CREATED, descriptorFor, manifestBytes, type Descriptor, type ImageManifest } from '../core/oci.js';
+import {
+  MEDIA_TYPE_EMPTY_JSON,
+  MEDIA_TYPE_IMAGE_MANIFEST,
+  EMPTY_JSON,
+  ANNOTATION_CREATED,
+  descriptorFor,
+  manifestBytes,
+  type Descriptor,
+  type ImageManifest,
+} from '../core/oci.js';
 import { signMessage } from './ecdsa.js';
 import { checkSignatureWith, type Rejection, type SignatureCheck } from './check.js';
 import type { SigningKey, TrustedKey } from './keys.js';
@@ -116,7 +125,14 @@ export function bundleLayer(manifest: ImageManifest): Descriptor | undefined {
  * Then the authenticated statement must be a cosign signature naming `digest`.
  */
 export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[]): Promise<SignatureCheck> {
-  const [{ default: { bundleFromJSON } }, { default: { Verifier, toSignedEntity } }] = await Promise.all([import('@sigstore/bundle'), import('@sigstore/verify')]);
+  const [
+    {
+      default: { bundleFromJSON },
+    },
+    {
+      default: { Verifier, toSignedEntity },
+    },
+  ] = await Promise.all([import('@sigstore/bundle'), import('@sigstore/verify')]);
   const doc = decodeJson(bytes);
   let bundle: Bundle;
   try {
@@ -126,7 +142,8 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
     const what = Array.isArray(fields) && fields.length > 0 ? `bad ${fields.join(', ')}` : e instanceof Error ? e.message : String(e);
     return { ok: false, reason: 'bad-signature', detail: `bundle is malformed: ${what}` };
   }
-  if (bundle.content.$case !== 'dsseEnvelope') return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, not a dsse image signature' };
+  if (bundle.content.$case !== 'dsseEnvelope')
+    return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, not a dsse image signature' };
   const material = bundle.verificationMaterial.content;
   if (material.$case !== 'publicKey') return { ok: false, reason: 'untrusted-key', detail: 'keyless (certificate) signature; ebpm trusts public keys only' };
   const envelope = bundle.content.dsseEnvelope;
@@ -157,7 +174,8 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
 
 /** Checks the signed statement: in-toto, cosign's sign predicate, a subject with `digest`. */
 function statementClaims(payloadType: string, payload: Buffer, digest: Digest): Rejection | undefined {
-  if (payloadType !== IN_TOTO_PAYLOAD_TYPE) return { ok: false, reason: 'bad-signature', detail: `dsse payload type ${JSON.stringify(payloadType)} is not in-toto` };
+  if (payloadType !== IN_TOTO_PAYLOAD_TYPE)
+    return { ok: false, reason: 'bad-signature', detail: `dsse payload type ${JSON.stringify(payloadType)} is not in-toto` };
   const doc = decodeJson(payload);
   const st = doc?.value;
   if (!isObject(st) || !Array.isArray(st.subject)) return { ok: false, reason: 'bad-signature', detail: 'signed statement is not an in-toto statement' };
@@ -165,7 +183,9 @@ function statementClaims(payloadType: string, payload: Buffer, digest: Digest): 
     return { ok: false, reason: 'bad-signature', detail: `signed statement is a ${JSON.stringify(st.predicateType)} attestation, not a signature` };
   }
   const { algorithm, encoded } = parseDigest(digest);
-  const named = st.subject.flatMap((s) => (isObject(s) && isObject(s.digest) && typeof s.digest[algorithm] === 'string' ? [`${algorithm}:${s.digest[algorithm]}`] : []));
+  const named = st.subject.flatMap((s) =>
+    isObject(s) && isObject(s.digest) && typeof s.digest[algorithm] === 'string' ? [`${algorithm}:${s.digest[algorithm]}`] : [],
+  );
   if (named.includes(`${algorithm}:${encoded}`)) return undefined;
   return { ok: false, reason: 'digest-mismatch', detail: `statement is for ${named.join(', ') || 'no digest'}` };
 }

@@ -174,7 +174,13 @@ export interface Decision {
  * `trustedKeysFor(policy, repository)`. Only keys of that scope count, whatever keys the
  * verification was run with. Messages name the package `name` (default `repository@digest`).
  */
-export function evaluate(policy: TrustPolicy, repository: string, verification: Verification, now: Date = new Date(), name = `${repository}@${verification.digest}`): Decision {
+export function evaluate(
+  policy: TrustPolicy,
+  repository: string,
+  verification: Verification,
+  now: Date = new Date(),
+  name = `${repository}@${verification.digest}`,
+): Decision {
   const scope = scopeFor(policy, repository);
   const inScope = new Map(scope.keys.map((k) => [k.publicKey.fingerprint, k.label] as const));
   const signed = verification.verified ? verification.signedBy.find((s) => inScope.has(s.fingerprint)) : undefined;

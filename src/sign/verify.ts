@@ -47,7 +47,13 @@ export interface RejectedSignature {
 /** `Verification` is the answer: verified by at least one trusted key, or the most telling reason why not. */
 export type Verification =
   | { readonly verified: true; readonly digest: Digest; readonly signedBy: readonly SignedBy[]; readonly rejected: readonly RejectedSignature[] }
-  | { readonly verified: false; readonly digest: Digest; readonly reason: FailureReason; readonly detail: string; readonly rejected: readonly RejectedSignature[] };
+  | {
+      readonly verified: false;
+      readonly digest: Digest;
+      readonly reason: FailureReason;
+      readonly detail: string;
+      readonly rejected: readonly RejectedSignature[];
+    };
 
 /**
  * Which rejection explains a failure best when several signatures failed: a trusted key having

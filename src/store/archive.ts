@@ -169,7 +169,10 @@ function place(file: string, header: tar.Header): Place {
   }
   if (header.type !== 'file' && header.type !== 'directory') throw unsafe(file, raw, `${header.type ?? 'unknown'} entries are not allowed`);
   const isDir = header.type === 'directory';
-  if (isDir && (parts.length === 0 || (parts[0] === BLOBS_DIR && parts.length <= 2 && (parts.length < 2 || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/.test(parts[1]!))))) {
+  if (
+    isDir &&
+    (parts.length === 0 || (parts[0] === BLOBS_DIR && parts.length <= 2 && (parts.length < 2 || /^[a-z0-9]+(?:[+._-][a-z0-9]+)*$/.test(parts[1]!))))
+  ) {
     return { kind: 'dir', parts };
   }
   if (!isDir && parts.length === 1 && (parts[0] === INDEX_FILE || parts[0] === LAYOUT_FILE)) return { kind: 'meta', name: parts[0] };

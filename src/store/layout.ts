@@ -111,8 +111,18 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     for (const name of await readdir(dir).catch(() => [] as string[])) {
       const m = /^(\d+)\.(\d+)\.[0-9a-f]+$/.exec(name);
       const path = join(dir, name);
-      const stale = m !== null ? !isAlive({ pid: Number(m[1]), start: m[2]! }) : Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > ANONYMOUS_TEMP_MS;
-      if (stale && (await unlink(path).then(() => true, () => false))) cleaned++;
+      const stale =
+        m !== null
+          ? !isAlive({ pid: Number(m[1]), start: m[2]! })
+          : Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > ANONYMOUS_TEMP_MS;
+      if (
+        stale &&
+        (await unlink(path).then(
+          () => true,
+          () => false,
+        ))
+      )
+        cleaned++;
     }
     return cleaned;
   }
@@ -192,7 +202,14 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       });
     }
     const inflight = this.writes.get(expected.digest);
-    if (inflight !== undefined && (await inflight.then(() => true, () => false))) return closeContent(content);
+    if (
+      inflight !== undefined &&
+      (await inflight.then(
+        () => true,
+        () => false,
+      ))
+    )
+      return closeContent(content);
     if (await this.exists(expected)) {
       await closeContent(content);
       // A crash may have come between the rename and the referrer entry: a re-push repairs it.
@@ -432,7 +449,13 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   /** `createOnce` writes a file only if absent, atomically and without clobbering a concurrent creator (link(2) fails on EEXIST). */
   private async createOnce(name: string, text: string): Promise<void> {
     // The common case, an existing store, costs one stat instead of a temp file and its fsync.
-    if (await stat(join(this.root, name)).then(() => true, () => false)) return;
+    if (
+      await stat(join(this.root, name)).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     const tmp = this.ingestPath();
     const fh = await open(tmp, 'wx', 0o644);
     try {

@@ -93,7 +93,13 @@ async function cleanTemp(layout: OciLayout, stats: VerifyStats): Promise<void> {
 async function rehashBlobs(layout: OciLayout, stats: VerifyStats, scratch: Scratch): Promise<void> {
   for (const { digest, path } of await listBlobs(layout)) {
     if (digestProblem(digest) !== undefined) {
-      if (await unlink(path).then(() => true, () => false)) stats.strayFiles.push(digest);
+      if (
+        await unlink(path).then(
+          () => true,
+          () => false,
+        )
+      )
+        stats.strayFiles.push(digest);
       continue;
     }
     let digester;
@@ -125,7 +131,13 @@ async function rehashBlobs(layout: OciLayout, stats: VerifyStats, scratch: Scrat
 async function checkIndex(layout: OciLayout, stats: VerifyStats, scratch: Scratch): Promise<void> {
   await layout.updateIndex(async (manifests) => {
     for (const digest of scratch.bad) {
-      if (await unlink(layout.blobPath(digest)).then(() => true, () => false)) stats.corruptBlobs.push(digest);
+      if (
+        await unlink(layout.blobPath(digest)).then(
+          () => true,
+          () => false,
+        )
+      )
+        stats.corruptBlobs.push(digest);
     }
     const kept: Descriptor[] = [];
     for (const d of manifests) {
@@ -160,7 +172,14 @@ async function unlinkBroken(layout: OciLayout, roots: Descriptor[]): Promise<str
       // Every child is checked, not only up to the first missing one: broken nodes below are removed too.
       let complete = node !== undefined;
       for (const c of node?.children ?? []) complete = (await check(c)) && complete;
-      if (!complete && (await unlink(layout.blobPath(d.digest)).then(() => true, () => false))) removed.push(d.digest);
+      if (
+        !complete &&
+        (await unlink(layout.blobPath(d.digest)).then(
+          () => true,
+          () => false,
+        ))
+      )
+        removed.push(d.digest);
       ok = complete;
     }
     whole.set(d.digest, ok);
@@ -174,7 +193,10 @@ async function adoptReferrers(layout: OciLayout, stats: VerifyStats, scratch: Sc
   const listed = new Set((await layout.readIndex()).manifests.map((d) => d.digest));
   for (const desc of scratch.referrers) {
     if (listed.has(desc.digest) || !(await layout.exists(desc))) continue;
-    const ok = await layout.registerReferrer(desc, await fetchAll(layout, desc, MAX_MANIFEST_BYTES)).then(() => true, () => false);
+    const ok = await layout.registerReferrer(desc, await fetchAll(layout, desc, MAX_MANIFEST_BYTES)).then(
+      () => true,
+      () => false,
+    );
     if (ok) stats.adoptedReferrers++;
   }
 }
@@ -231,7 +253,12 @@ export async function prune(layout: OciLayout): Promise<PruneStats> {
     for (const { digest, path } of await listBlobs(layout)) {
       if (marked.has(digest)) continue;
       const size = (await stat(path).catch(() => undefined))?.size ?? 0;
-      if (await unlink(path).then(() => true, () => false)) {
+      if (
+        await unlink(path).then(
+          () => true,
+          () => false,
+        )
+      ) {
         stats.removedBlobs++;
         stats.reclaimedBytes += size;
       }
@@ -274,9 +301,7 @@ export async function list(layout: OciLayout): Promise<StoreEntry[]> {
     if (ref === undefined) continue;
     const colon = ref.lastIndexOf(':');
     const [repo, tag] = colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, ''];
-    const annotations = isManifestType(d.mediaType)
-      ? parseManifest(await fetchAll(layout, d, MAX_MANIFEST_BYTES), d.mediaType).annotations
-      : undefined;
+    const annotations = isManifestType(d.mediaType) ? parseManifest(await fetchAll(layout, d, MAX_MANIFEST_BYTES), d.mediaType).annotations : undefined;
     out.push({
       ref,
       name: annotations?.[ANNOTATION_TITLE] ?? repo,

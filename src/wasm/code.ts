@@ -66,17 +66,50 @@ function instruction(r: Reader, grows: number[]): boolean {
     return true;
   }
   switch (op) {
-    case 0x00: case 0x01: case 0x05: case 0x0a: case 0x0b: case 0x0f: case 0x19: case 0x1a: case 0x1b:
-    case 0xd1: case 0xd3: case 0xd4:
+    case 0x00:
+    case 0x01:
+    case 0x05:
+    case 0x0a:
+    case 0x0b:
+    case 0x0f:
+    case 0x19:
+    case 0x1a:
+    case 0x1b:
+    case 0xd1:
+    case 0xd3:
+    case 0xd4:
       return true;
-    case 0x02: case 0x03: case 0x04: case 0x06:
+    case 0x02:
+    case 0x03:
+    case 0x04:
+    case 0x06:
       blockType(r);
       return true;
-    case 0x07: case 0x08: case 0x09: case 0x0c: case 0x0d: case 0x10: case 0x12: case 0x14: case 0x15: case 0x18:
-    case 0x20: case 0x21: case 0x22: case 0x23: case 0x24: case 0x25: case 0x26: case 0x3f: case 0xd2: case 0xd5: case 0xd6:
+    case 0x07:
+    case 0x08:
+    case 0x09:
+    case 0x0c:
+    case 0x0d:
+    case 0x10:
+    case 0x12:
+    case 0x14:
+    case 0x15:
+    case 0x18:
+    case 0x20:
+    case 0x21:
+    case 0x22:
+    case 0x23:
+    case 0x24:
+    case 0x25:
+    case 0x26:
+    case 0x3f:
+    case 0xd2:
+    case 0xd5:
+    case 0xd6:
       r.u32();
       return true;
-    case 0x11: case 0x13:
+    case 0x11:
+    case 0x13:
       r.u32();
       r.u32();
       return true;
@@ -138,8 +171,10 @@ function prefixedFC(r: Reader): boolean {
 function prefixedSimd(r: Reader): boolean {
   const op = r.u32();
   if (op <= 0x0b || op === 0x5c || op === 0x5d) memarg(r);
-  else if (op === 0x0c || op === 0x0d) r.take(16); // v128.const, i8x16.shuffle
-  else if (op >= 0x15 && op <= 0x22) r.byte(); // extract and replace lane
+  else if (op === 0x0c || op === 0x0d)
+    r.take(16); // v128.const, i8x16.shuffle
+  else if (op >= 0x15 && op <= 0x22)
+    r.byte(); // extract and replace lane
   else if (op >= 0x54 && op <= 0x5b) {
     memarg(r);
     r.byte();

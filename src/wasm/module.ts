@@ -62,7 +62,7 @@ export interface WasmModule {
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const KINDS: readonly ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
-const VALTYPES: Record<number, ValType> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+const VALTYPES: Record<number, ValType> = { 127: 'i32', 126: 'i64', 125: 'f32', 124: 'f64', 123: 'v128', 112: 'funcref', 111: 'externref' };
 /** Known section ids in their required order (the data count section 12 comes before code 10). */
 export const SECTION_ORDER: Readonly<Record<number, number>> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
 
@@ -76,7 +76,11 @@ export function invalid(what: string, offset: number): EbpmError {
 /** A bounds-checked cursor over the module bytes. */
 export class Reader {
   pos: number;
-  constructor(readonly bytes: Uint8Array, start = 0, readonly end = bytes.length) {
+  constructor(
+    readonly bytes: Uint8Array,
+    start = 0,
+    readonly end = bytes.length,
+  ) {
     this.pos = start;
   }
   get done(): boolean {

@@ -11,7 +11,10 @@ function everyKind(): BtfBuilder {
   b.int('int', 4, 1); // 1
   b.type('', KIND.ptr, 0, 1); // 2
   b.type('', KIND.array, 0, 0, [1, 1, 4]); // 3
-  b.struct('pair', 8, [['a', 1, 0], ['b', 1, 32]]); // 4
+  b.struct('pair', 8, [
+    ['a', 1, 0],
+    ['b', 1, 32],
+  ]); // 4
   b.struct('u', 4, [['x', 1, 0]], 'union'); // 5
   b.type('e', KIND.enum, 2, 4, [b.str('A'), -1, b.str('B'), 2], true); // 6
   b.type('fw', KIND.fwd, 0, 0, [], true); // 7
@@ -39,9 +42,28 @@ describe('parseBtf', () => {
       { kind: 'int', id: 1, name: 'int', size: 4, signed: true, char: false, bool: false, bitOffset: 0, bits: 32 },
       { kind: 'ptr', id: 2, name: '', type: 1 },
       { kind: 'array', id: 3, name: '', type: 1, indexType: 1, nelems: 4 },
-      { kind: 'struct', id: 4, name: 'pair', size: 8, members: [{ name: 'a', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'b', type: 1, bitOffset: 32, bitfieldSize: 0 }] },
+      {
+        kind: 'struct',
+        id: 4,
+        name: 'pair',
+        size: 8,
+        members: [
+          { name: 'a', type: 1, bitOffset: 0, bitfieldSize: 0 },
+          { name: 'b', type: 1, bitOffset: 32, bitfieldSize: 0 },
+        ],
+      },
       { kind: 'union', id: 5, name: 'u', size: 4, members: [{ name: 'x', type: 1, bitOffset: 0, bitfieldSize: 0 }] },
-      { kind: 'enum', id: 6, name: 'e', size: 4, signed: true, values: [{ name: 'A', value: -1 }, { name: 'B', value: 2 }] },
+      {
+        kind: 'enum',
+        id: 6,
+        name: 'e',
+        size: 4,
+        signed: true,
+        values: [
+          { name: 'A', value: -1 },
+          { name: 'B', value: 2 },
+        ],
+      },
       { kind: 'fwd', id: 7, name: 'fw', union: true },
       { kind: 'typedef', id: 8, name: 'myint', type: 1 },
       { kind: 'volatile', id: 9, name: '', type: 1 },
@@ -54,8 +76,29 @@ describe('parseBtf', () => {
       { kind: 'float', id: 16, name: 'double', size: 8 },
       { kind: 'decl_tag', id: 17, name: 'tag', type: 14, componentIdx: -1 },
       { kind: 'type_tag', id: 18, name: 'user', type: 1 },
-      { kind: 'enum64', id: 19, name: 'big', size: 8, signed: false, values: [{ name: 'X', value: 2n ** 64n - 1n }, { name: 'Y', value: 5n }, { name: 'Z', value: 2n ** 53n + 1n }] },
-      { kind: 'enum64', id: 20, name: 'sbig', size: 8, signed: true, values: [{ name: 'M', value: -1n }, { name: 'N', value: -(2n ** 53n) - 2n }] },
+      {
+        kind: 'enum64',
+        id: 19,
+        name: 'big',
+        size: 8,
+        signed: false,
+        values: [
+          { name: 'X', value: 2n ** 64n - 1n },
+          { name: 'Y', value: 5n },
+          { name: 'Z', value: 2n ** 53n + 1n },
+        ],
+      },
+      {
+        kind: 'enum64',
+        id: 20,
+        name: 'sbig',
+        size: 8,
+        signed: true,
+        values: [
+          { name: 'M', value: -1n },
+          { name: 'N', value: -(2n ** 53n) - 2n },
+        ],
+      },
     ]);
   });
 
@@ -66,7 +109,19 @@ describe('parseBtf', () => {
     expect(skipModifiers(btf, 8).kind).toBe('typedef');
     expect([3, 4, 5, 2, 8, 10, 14, 16, 19].map((id) => typeSize(btf, id))).toEqual([16, 8, 4, 8, 4, 4, 4, 8, 8]);
     expect([3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 15, 18, 19].map((id) => typeName(btf, id))).toEqual([
-      'int[4]', 'struct pair', 'union u', 'enum e', 'union fw', 'myint', 'int', 'int *', 'fn', 'f', '.data', 'int', 'enum big',
+      'int[4]',
+      'struct pair',
+      'union u',
+      'enum e',
+      'union fw',
+      'myint',
+      'int',
+      'int *',
+      'fn',
+      'f',
+      '.data',
+      'int',
+      'enum big',
     ]);
     expect(() => typeSize(btf, 13)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message: 'btf type [13] func f has no size' }));
   });
@@ -74,11 +129,25 @@ describe('parseBtf', () => {
   it('lays out enum64 values exactly: numbers within ±2^53, decimal strings beyond', () => {
     const btf = parseBtf(everyKind().bytes());
     expect(describeType(btf, 19)).toEqual({
-      kind: 'enum', size: 8, signed: false, name: 'big',
-      values: [{ name: 'X', value: '18446744073709551615' }, { name: 'Y', value: 5 }, { name: 'Z', value: '9007199254740993' }],
+      kind: 'enum',
+      size: 8,
+      signed: false,
+      name: 'big',
+      values: [
+        { name: 'X', value: '18446744073709551615' },
+        { name: 'Y', value: 5 },
+        { name: 'Z', value: '9007199254740993' },
+      ],
     });
     expect(describeType(btf, 20)).toEqual({
-      kind: 'enum', size: 8, signed: true, name: 'sbig', values: [{ name: 'M', value: -1 }, { name: 'N', value: '-9007199254740994' }],
+      kind: 'enum',
+      size: 8,
+      signed: true,
+      name: 'sbig',
+      values: [
+        { name: 'M', value: -1 },
+        { name: 'N', value: '-9007199254740994' },
+      ],
     });
     expect(JSON.parse(JSON.stringify(describeType(btf, 20)))).toEqual(describeType(btf, 20));
     expect(describeType(btf, 8)).toEqual({ kind: 'int', size: 4, signed: true, name: 'myint' });
@@ -90,9 +159,14 @@ describe('parseBtf', () => {
     const b = new BtfBuilder();
     b.int('unsigned int', 4); // 1
     b.int('', 4, 0, 3, 2); // 2: 3 bits at bit 2 of the int
-    b.struct('s', 4, [['lo', 2, 8], ['whole', 1, 0]]); // 3
+    b.struct('s', 4, [
+      ['lo', 2, 8],
+      ['whole', 1, 0],
+    ]); // 3
     expect(describeType(parseBtf(b.bytes()), 3)).toEqual({
-      kind: 'struct', size: 4, name: 's',
+      kind: 'struct',
+      size: 4,
+      name: 's',
       fields: [
         { name: 'lo', offset: 1, bitOffset: 2, bitSize: 3, layout: { kind: 'int', size: 4, signed: false } },
         { name: 'whole', offset: 0, layout: { kind: 'int', size: 4, signed: false, name: 'unsigned int' } },
@@ -107,16 +181,50 @@ describe('parseBtf', () => {
       expect(() => parseBtf(b.bytes())).toThrow(expect.objectContaining({ code, message }));
     });
 
-  bad('a reference past the type table', (b) => { b.int('int', 4); b.type('', KIND.ptr, 0, 99); }, 'BTF_MALFORMED',
-    'btf type [2] ptr: target type id 99 out of range (3 types)');
+  bad(
+    'a reference past the type table',
+    (b) => {
+      b.int('int', 4);
+      b.type('', KIND.ptr, 0, 99);
+    },
+    'BTF_MALFORMED',
+    'btf type [2] ptr: target type id 99 out of range (3 types)',
+  );
   bad('an unknown kind', (b) => b.type('x', 25, 0, 0), 'BTF_MALFORMED', 'btf type section: type [1]: unknown kind 25');
   bad('an int of 3 bytes', (b) => b.int('odd', 3), 'BTF_MALFORMED', 'btf type [1] int odd: size 3 with 24 bits at offset 0 is not a valid integer');
-  bad('a func whose type is no prototype', (b) => { b.int('int', 4); b.type('f', KIND.func, 0, 1); }, 'BTF_MALFORMED', 'btf type [2] func f: type 1 is not a func_proto');
-  bad('a member past the struct', (b) => { b.int('int', 4); b.struct('s', 4, [['a', 1, 64]]); }, 'BTF_MALFORMED',
-    'btf type [2] struct s: member 0 a at bit 64 lies outside size 4');
-  bad('a vlen running past the type section', (b) => b.type('s', KIND.struct, 1000, 4), 'BTF_MALFORMED',
-    'btf type section: type [1] struct with vlen 1000: offset 12 size 12000 past end (12 bytes)');
-  bad('an unknown var linkage', (b) => { b.int('int', 4); b.type('v', KIND.var, 0, 1, [7]); }, 'BTF_MALFORMED', 'btf type section: type [2]: var linkage 7 unknown');
+  bad(
+    'a func whose type is no prototype',
+    (b) => {
+      b.int('int', 4);
+      b.type('f', KIND.func, 0, 1);
+    },
+    'BTF_MALFORMED',
+    'btf type [2] func f: type 1 is not a func_proto',
+  );
+  bad(
+    'a member past the struct',
+    (b) => {
+      b.int('int', 4);
+      b.struct('s', 4, [['a', 1, 64]]);
+    },
+    'BTF_MALFORMED',
+    'btf type [2] struct s: member 0 a at bit 64 lies outside size 4',
+  );
+  bad(
+    'a vlen running past the type section',
+    (b) => b.type('s', KIND.struct, 1000, 4),
+    'BTF_MALFORMED',
+    'btf type section: type [1] struct with vlen 1000: offset 12 size 12000 past end (12 bytes)',
+  );
+  bad(
+    'an unknown var linkage',
+    (b) => {
+      b.int('int', 4);
+      b.type('v', KIND.var, 0, 1, [7]);
+    },
+    'BTF_MALFORMED',
+    'btf type section: type [2]: var linkage 7 unknown',
+  );
 
   it('rejects bad headers and string tables', () => {
     const good = everyKind().bytes();
@@ -151,7 +259,9 @@ describe('parseBtf', () => {
     const cycle = expect.objectContaining({ code: 'BTF_MALFORMED', message: 'btf type [1]: modifier/typedef chain longer than 32 (a cycle?)' });
     expect(() => resolveType(btf, 1)).toThrow(cycle);
     expect(() => typeSize(btf, 1)).toThrow(cycle);
-    expect(() => describeType(btf, 1)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message: 'layout of btf type [2] b: modifier/typedef chain longer than 32' }));
+    expect(() => describeType(btf, 1)).toThrow(
+      expect.objectContaining({ code: 'BTF_MALFORMED', message: 'layout of btf type [2] b: modifier/typedef chain longer than 32' }),
+    );
     expect(() => describeType(btf, 5)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message: 'layout of btf type [4]: nested deeper than 64' }));
     expect(() => typeSize(btf, 4)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message: 'btf type [4]: nested too deeply to size' }));
   });
@@ -159,9 +269,15 @@ describe('parseBtf', () => {
   it('bounds the layout of a small BTF that describes an exponentially large type', () => {
     const b = new BtfBuilder();
     let prev = b.int('int', 4);
-    for (let i = 0; i < 40; i++) prev = b.struct(`s${i}`, 8, [['a', prev, 0], ['b', prev, 0]]);
+    for (let i = 0; i < 40; i++)
+      prev = b.struct(`s${i}`, 8, [
+        ['a', prev, 0],
+        ['b', prev, 0],
+      ]);
     const started = performance.now();
-    expect(() => describeType(parseBtf(b.bytes()), prev)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message: expect.stringMatching(/more than 100000 fields$/) }));
+    expect(() => describeType(parseBtf(b.bytes()), prev)).toThrow(
+      expect.objectContaining({ code: 'BTF_MALFORMED', message: expect.stringMatching(/more than 100000 fields$/) }),
+    );
     expect(performance.now() - started).toBeLessThan(2000);
   });
 });
@@ -172,7 +288,11 @@ describe('parseBtfExt', () => {
     b.int('int', 4); // 1
     b.type('', KIND.array, 0, 0, [1, 1, 4]); // 2
     b.struct('', 8, [['inner', 1, 0]]); // 3: anonymous
-    b.struct('task', 24, [['pid', 1, 0], ['', 3, 32], ['cpus', 2, 64]]); // 4
+    b.struct('task', 24, [
+      ['pid', 1, 0],
+      ['', 3, 32],
+      ['cpus', 2, 64],
+    ]); // 4
     b.type('mode', KIND.enum, 2, 4, [b.str('OFF'), 0, b.str('ON'), 1]); // 5
     b.type('task_t', KIND.typedef, 0, 4); // 6
     b.str('0');
@@ -196,12 +316,31 @@ describe('parseBtfExt', () => {
     const ext = buildBtfExt({
       func: [8, s('prog'), 1, 0, 1],
       line: [16, s('prog'), 1, 16, s('file.c'), s('return 0;'), (12 << 10) | 5],
-      core: [16, s('prog'), 5,
-        0, 4, s('0:1:0'), 0, // field_byte_offset task.inner (via the anonymous struct)
-        8, 6, s('0:2:3'), 1, // field_byte_size task.cpus[3], rooted at a typedef
-        16, 6, s('0'), 8, // type_exists task_t
-        24, 5, s('1'), 11, // enumval_value mode::ON
-        32, 4, s('0'), 6], // type_id_local task
+      core: [
+        16,
+        s('prog'),
+        5,
+        0,
+        4,
+        s('0:1:0'),
+        0, // field_byte_offset task.inner (via the anonymous struct)
+        8,
+        6,
+        s('0:2:3'),
+        1, // field_byte_size task.cpus[3], rooted at a typedef
+        16,
+        6,
+        s('0'),
+        8, // type_exists task_t
+        24,
+        5,
+        s('1'),
+        11, // enumval_value mode::ON
+        32,
+        4,
+        s('0'),
+        6,
+      ], // type_id_local task
     });
     expect(parseBtfExt(ext, btf, btfStringTable(raw))).toEqual({
       funcInfo: [{ section: 'prog', insn: 0, typeId: 1 }],
@@ -233,7 +372,10 @@ describe('parseBtfExt', () => {
       [core(0, '0', 0), 'btf.ext core_relo 0 (prog+1): access "0": type id 0 (void)'],
       [buildBtfExt({ func: [4, b.str('prog'), 1, 0] }), 'btf.ext func_info: rec_size 4 invalid (need >= 8, multiple of 4)'],
       [buildBtfExt({ func: [8, b.str('prog'), 1, 3, 1] }), 'btf.ext func_info: prog record 0: insn_off 3 not a multiple of 8'],
-      [buildBtfExt({ func: [8, b.str('prog'), 0x10000000, 0, 1] }), `btf.ext func_info: prog: ${0x10000000} records of 8 bytes: offset 12 size ${0x80000000} past end (20 bytes)`],
+      [
+        buildBtfExt({ func: [8, b.str('prog'), 0x10000000, 0, 1] }),
+        `btf.ext func_info: prog: ${0x10000000} records of 8 bytes: offset 12 size ${0x80000000} past end (20 bytes)`,
+      ],
     ];
     for (const [bytes, message] of cases) expect(() => parseBtfExt(bytes, btf, strings)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message }));
   });

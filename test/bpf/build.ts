@@ -3,8 +3,25 @@
 
 /** BTF kind numbers (uapi linux/btf.h). */
 export const KIND = {
-  int: 1, ptr: 2, array: 3, struct: 4, union: 5, enum: 6, fwd: 7, typedef: 8, volatile: 9, const: 10,
-  restrict: 11, func: 12, func_proto: 13, var: 14, datasec: 15, float: 16, decl_tag: 17, type_tag: 18, enum64: 19,
+  int: 1,
+  ptr: 2,
+  array: 3,
+  struct: 4,
+  union: 5,
+  enum: 6,
+  fwd: 7,
+  typedef: 8,
+  volatile: 9,
+  const: 10,
+  restrict: 11,
+  func: 12,
+  func_proto: 13,
+  var: 14,
+  datasec: 15,
+  float: 16,
+  decl_tag: 17,
+  type_tag: 18,
+  enum64: 19,
 } as const;
 
 /** `BtfBuilder` appends types (ids from 1) and strings, then writes a `.BTF` blob. */
@@ -33,7 +50,14 @@ export class BtfBuilder {
   }
 
   struct(name: string, size: number, members: [string, number, number][], kind: 'struct' | 'union' = 'struct', kflag = false): number {
-    return this.type(name, KIND[kind], members.length, size, members.flatMap(([n, t, off]) => [this.str(n), t, off]), kflag);
+    return this.type(
+      name,
+      KIND[kind],
+      members.length,
+      size,
+      members.flatMap(([n, t, off]) => [this.str(n), t, off]),
+      kflag,
+    );
   }
 
   bytes(): Uint8Array {

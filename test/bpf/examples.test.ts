@@ -35,8 +35,16 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     const s = specs.sigsnoop;
     expect(s.license).toBe('Dual BSD/GPL');
     expect(summary(s)).toEqual({
-      programs: [['sig_trace', 'tracepoint/signal/signal_generate', 'tracepoint', 'signal/signal_generate', true,
-        ['bpf_get_current_pid_tgid', 'bpf_get_current_comm', 'bpf_perf_event_output']]],
+      programs: [
+        [
+          'sig_trace',
+          'tracepoint/signal/signal_generate',
+          'tracepoint',
+          'signal/signal_generate',
+          true,
+          ['bpf_get_current_pid_tgid', 'bpf_get_current_comm', 'bpf_perf_event_output'],
+        ],
+      ],
       maps: [['events', 'perf_event_array', 4, 4, 0]],
       globals: [
         ['filtered_pid', '.rodata', 0, 'pid_t', [0, 0, 0, 0]],
@@ -53,7 +61,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     expect(s.globals.every((g) => g.readonly && g.linkage === 'global')).toBe(true);
     expect(s.exports.map((x) => x.map)).toEqual(['events']);
     expect(s.exports[0]!.layout).toEqual({
-      kind: 'struct', size: 32, name: 'event',
+      kind: 'struct',
+      size: 32,
+      name: 'event',
       fields: [
         { name: 'pid', offset: 0, layout: { ...u32, name: 'unsigned int' } },
         { name: 'tpid', offset: 4, layout: { ...u32, name: 'unsigned int' } },
@@ -77,13 +87,37 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     expect(s.license).toBe('GPL');
     expect(summary(s)).toEqual({
       programs: [
-        ['trace_openat_enter', 'tracepoint/syscalls/sys_enter_openat', 'tracepoint', 'syscalls/sys_enter_openat', true,
-          ['bpf_map_update_elem', 'bpf_get_current_pid_tgid', 'bpf_get_current_uid_gid']],
-        ['trace_openat_exit', 'tracepoint/syscalls/sys_exit_openat', 'tracepoint', 'syscalls/sys_exit_openat', true,
-          ['bpf_map_lookup_elem', 'bpf_map_delete_elem', 'bpf_ktime_get_ns', 'bpf_get_current_pid_tgid', 'bpf_get_current_uid_gid',
-            'bpf_get_current_comm', 'bpf_probe_read_user_str', 'bpf_ringbuf_reserve', 'bpf_ringbuf_submit']],
+        [
+          'trace_openat_enter',
+          'tracepoint/syscalls/sys_enter_openat',
+          'tracepoint',
+          'syscalls/sys_enter_openat',
+          true,
+          ['bpf_map_update_elem', 'bpf_get_current_pid_tgid', 'bpf_get_current_uid_gid'],
+        ],
+        [
+          'trace_openat_exit',
+          'tracepoint/syscalls/sys_exit_openat',
+          'tracepoint',
+          'syscalls/sys_exit_openat',
+          true,
+          [
+            'bpf_map_lookup_elem',
+            'bpf_map_delete_elem',
+            'bpf_ktime_get_ns',
+            'bpf_get_current_pid_tgid',
+            'bpf_get_current_uid_gid',
+            'bpf_get_current_comm',
+            'bpf_probe_read_user_str',
+            'bpf_ringbuf_reserve',
+            'bpf_ringbuf_submit',
+          ],
+        ],
       ],
-      maps: [['start', 'hash', 4, 16, 10240], ['events', 'ringbuf', 0, 0, 262144]],
+      maps: [
+        ['start', 'hash', 4, 16, 10240],
+        ['events', 'ringbuf', 0, 0, 262144],
+      ],
       globals: [
         ['targ_pid', '.rodata', 0, 'pid_t', [0, 0, 0, 0]],
         ['targ_uid', '.rodata', 4, 'uid_t', [0xff, 0xff, 0xff, 0xff]],
@@ -94,12 +128,19 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     const start = s.maps[0]!;
     expect(describeType(btf, start.keyTypeId!)).toEqual({ ...u32, name: 'u32' });
     expect(describeType(btf, start.valueTypeId!)).toEqual({
-      kind: 'struct', size: 16, name: 'args_t',
-      fields: [{ name: 'fname', offset: 0, layout: { kind: 'pointer', size: 8 } }, { name: 'flags', offset: 8, layout: { ...i32, name: 'int' } }],
+      kind: 'struct',
+      size: 16,
+      name: 'args_t',
+      fields: [
+        { name: 'fname', offset: 0, layout: { kind: 'pointer', size: 8 } },
+        { name: 'flags', offset: 8, layout: { ...i32, name: 'int' } },
+      ],
     });
     expect(s.maps[1]!.keyTypeId).toBeNull();
     expect(s.exports[0]!.layout).toEqual({
-      kind: 'struct', size: 296, name: 'event',
+      kind: 'struct',
+      size: 296,
+      name: 'event',
       fields: [
         { name: 'ts', offset: 0, layout: { kind: 'int', size: 8, signed: false, name: '__u64' } },
         { name: 'pid', offset: 8, layout: { ...i32, name: 'pid_t' } },
@@ -111,7 +152,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
       ],
     });
     expect(s.coreRelocations.map((r) => r.path)).toEqual([
-      'trace_event_raw_sys_enter.args[1]', 'trace_event_raw_sys_enter.args[2]', 'trace_event_raw_sys_exit.ret',
+      'trace_event_raw_sys_enter.args[1]',
+      'trace_event_raw_sys_enter.args[2]',
+      'trace_event_raw_sys_exit.ret',
     ]);
   });
 
@@ -119,13 +162,35 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     const s = specs.execsnoop;
     expect(summary(s)).toEqual({
       programs: [
-        ['tracepoint__syscalls__sys_enter_execve', 'tracepoint/syscalls/sys_enter_execve', 'tracepoint', 'syscalls/sys_enter_execve', true,
-          ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_get_current_pid_tgid', 'bpf_get_current_uid_gid', 'bpf_get_current_task',
-            'bpf_probe_read_kernel', 'bpf_probe_read_user_str']],
-        ['tracepoint__syscalls__sys_exit_execve', 'tracepoint/syscalls/sys_exit_execve', 'tracepoint', 'syscalls/sys_exit_execve', true,
-          ['bpf_map_lookup_elem', 'bpf_map_delete_elem', 'bpf_get_current_pid_tgid', 'bpf_get_current_comm', 'bpf_ringbuf_output']],
+        [
+          'tracepoint__syscalls__sys_enter_execve',
+          'tracepoint/syscalls/sys_enter_execve',
+          'tracepoint',
+          'syscalls/sys_enter_execve',
+          true,
+          [
+            'bpf_map_lookup_elem',
+            'bpf_map_update_elem',
+            'bpf_get_current_pid_tgid',
+            'bpf_get_current_uid_gid',
+            'bpf_get_current_task',
+            'bpf_probe_read_kernel',
+            'bpf_probe_read_user_str',
+          ],
+        ],
+        [
+          'tracepoint__syscalls__sys_exit_execve',
+          'tracepoint/syscalls/sys_exit_execve',
+          'tracepoint',
+          'syscalls/sys_exit_execve',
+          true,
+          ['bpf_map_lookup_elem', 'bpf_map_delete_elem', 'bpf_get_current_pid_tgid', 'bpf_get_current_comm', 'bpf_ringbuf_output'],
+        ],
       ],
-      maps: [['execs', 'hash', 4, 160, 10240], ['events', 'ringbuf', 0, 0, 262144]],
+      maps: [
+        ['execs', 'hash', 4, 160, 10240],
+        ['events', 'ringbuf', 0, 0, 262144],
+      ],
       globals: [
         ['targ_uid', '.rodata', 0, 'uid_t', [0xff, 0xff, 0xff, 0xff]],
         ['trace_failed', '.rodata', 4, 'bool', [1]],
@@ -134,7 +199,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     });
     expect(s.globals[2]!.linkage).toBe('static');
     const event = {
-      kind: 'struct', size: 160, name: 'event',
+      kind: 'struct',
+      size: 160,
+      name: 'event',
       fields: [
         { name: 'pid', offset: 0, layout: { ...i32, name: 'pid_t' } },
         { name: 'ppid', offset: 4, layout: { ...i32, name: 'pid_t' } },
@@ -160,11 +227,27 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     expect(summary(s)).toEqual({
       programs: [
         ['sched_wakeup', 'tp_btf/sched_wakeup', 'tracing', 'sched_wakeup', true, ['bpf_map_update_elem', 'bpf_ktime_get_ns', 'bpf_probe_read_kernel']],
-        ['sched_wakeup_new', 'tp_btf/sched_wakeup_new', 'tracing', 'sched_wakeup_new', true, ['bpf_map_update_elem', 'bpf_ktime_get_ns', 'bpf_probe_read_kernel']],
-        ['sched_switch', 'tp_btf/sched_switch', 'tracing', 'sched_switch', true,
-          ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_ktime_get_ns', 'bpf_probe_read_kernel', 'bpf_probe_read_kernel_str']],
+        [
+          'sched_wakeup_new',
+          'tp_btf/sched_wakeup_new',
+          'tracing',
+          'sched_wakeup_new',
+          true,
+          ['bpf_map_update_elem', 'bpf_ktime_get_ns', 'bpf_probe_read_kernel'],
+        ],
+        [
+          'sched_switch',
+          'tp_btf/sched_switch',
+          'tracing',
+          'sched_switch',
+          true,
+          ['bpf_map_lookup_elem', 'bpf_map_update_elem', 'bpf_map_delete_elem', 'bpf_ktime_get_ns', 'bpf_probe_read_kernel', 'bpf_probe_read_kernel_str'],
+        ],
       ],
-      maps: [['start', 'hash', 4, 8, 10240], ['hists', 'hash', 4, 120, 10240]],
+      maps: [
+        ['start', 'hash', 4, 8, 10240],
+        ['hists', 'hash', 4, 120, 10240],
+      ],
       globals: [
         ['targ_per_process', '.rodata', 0, 'bool', [0]],
         ['targ_ms', '.rodata', 1, 'bool', [0]],
@@ -174,14 +257,21 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
     });
     expect(s.programs.map((p) => [p.expectedAttachType, p.needsKernelBtf])).toEqual(Array(3).fill(['trace_raw_tp', true]));
     expect(describeType(s.btf!, s.maps[1]!.valueTypeId!)).toEqual({
-      kind: 'struct', size: 120, name: 'hist',
+      kind: 'struct',
+      size: 120,
+      name: 'hist',
       fields: [
         { name: 'slots', offset: 0, layout: { kind: 'array', size: 104, count: 26, element: { ...u32, name: '__u32' } } },
         { ...comm, offset: 104 },
       ],
     });
     expect(s.exports).toEqual([]);
-    expect([...new Set(s.coreRelocations.map((r) => r.path))].sort()).toEqual(['task_struct.__state', 'task_struct.comm', 'task_struct.pid', 'task_struct.tgid']);
+    expect([...new Set(s.coreRelocations.map((r) => r.path))].sort()).toEqual([
+      'task_struct.__state',
+      'task_struct.comm',
+      'task_struct.pid',
+      'task_struct.tgid',
+    ]);
     expect(s.kernelTypes).toEqual(['task_struct']);
   });
 
@@ -192,11 +282,16 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
       ['handle_exec', 'tp/sched/sched_process_exec', 'tracepoint', 'sched/sched_process_exec'],
       ['handle_exit', 'tp/sched/sched_process_exit', 'tracepoint', 'sched/sched_process_exit'],
     ]);
-    expect(summary(s).maps).toEqual([['exec_start', 'hash', 4, 8, 8192], ['rb', 'ringbuf', 0, 0, 262144]]);
+    expect(summary(s).maps).toEqual([
+      ['exec_start', 'hash', 4, 8, 8192],
+      ['rb', 'ringbuf', 0, 0, 262144],
+    ]);
     expect(summary(s).globals).toEqual([['min_duration_ns', '.rodata', 0, 'unsigned long long', [0, 0, 0, 0, 0, 0, 0, 0]]]);
     expect(s.exports.map((x) => x.map)).toEqual(['rb']);
     expect(s.exports[0]!.layout).toEqual({
-      kind: 'struct', size: 168, name: 'event',
+      kind: 'struct',
+      size: 168,
+      name: 'event',
       fields: [
         { name: 'pid', offset: 0, layout: { ...i32, name: 'int' } },
         { name: 'ppid', offset: 4, layout: { ...i32, name: 'int' } },
@@ -208,7 +303,10 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
       ],
     });
     expect([...new Set(s.coreRelocations.map((r) => r.path))]).toEqual([
-      'task_struct.real_parent', 'task_struct.tgid', 'trace_event_raw_sched_process_exec.__data_loc_filename', 'task_struct.exit_code',
+      'task_struct.real_parent',
+      'task_struct.tgid',
+      'trace_event_raw_sched_process_exec.__data_loc_filename',
+      'task_struct.exit_code',
     ]);
   });
 
@@ -217,13 +315,16 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
       const file = join(process.env.EBPM_TEST_ROOT!, `${e}.o`);
       writeFileSync(file, bytes[e]);
       const funcs = new Map(
-        execFileSync('llvm-readelf', ['-s', '--wide', file], { encoding: 'utf8' }).split('\n')
+        execFileSync('llvm-readelf', ['-s', '--wide', file], { encoding: 'utf8' })
+          .split('\n')
           .map((l) => l.trim().split(/\s+/))
           .filter((f) => f[3] === 'FUNC')
           .map((f) => [f[7]!, Number(f[2]) / 8]),
       );
       expect(specs[e].programs.map((p) => [p.name, p.instructions])).toEqual(specs[e].programs.map((p) => [p.name, funcs.get(p.name)]));
-      const bpftool = execFileSync('bpftool', ['btf', 'dump', 'file', file], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('['));
+      const bpftool = execFileSync('bpftool', ['btf', 'dump', 'file', file], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.startsWith('['));
       expect(specs[e].btf!.types.length - 1).toBe(bpftool.length);
       for (const line of bpftool) {
         const m = /^\[(\d+)\] (\w+) '([^']*)'/.exec(line)!;

@@ -39,7 +39,10 @@ interface Target {
 function regionsOf(bytes: Uint8Array): [number, number][] {
   const elf = parseElf(bytes);
   const shoff = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(40, true));
-  const out: [number, number][] = [[0, 64], [shoff, shoff + elf.sections.length * 64]];
+  const out: [number, number][] = [
+    [0, 64],
+    [shoff, shoff + elf.sections.length * 64],
+  ];
   for (const s of elf.sections) {
     if (s.name === '.BTF') out.push([s.offset, s.offset + Math.min(s.size, 4096)]);
     if (s.name === '.BTF.ext' || s.name.startsWith('.rel') || s.name === '.symtab' || s.name === '.maps') out.push([s.offset, s.offset + s.size]);
@@ -60,7 +63,8 @@ function mutate(t: Target, rnd: () => number): Uint8Array {
       return b;
     case 1: // truncate
       return b.subarray(0, pick(b.length));
-    default: { // overwrite an aligned u32 with an interesting or random value, or nudge it
+    default: {
+      // overwrite an aligned u32 with an interesting or random value, or nudge it
       const v = new DataView(b.buffer);
       const off = Math.min(at() & ~3, b.length - 4);
       const old = v.getUint32(off, true);
@@ -81,7 +85,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject under mutation', () => {
       targets.push({ name: e, bytes, regions: regionsOf(bytes) });
     }
     for (const f of ['maps', 'map-extra']) {
-      const bytes = await compileBpf(new URL(`fixtures/${f}.bpf.c`, import.meta.url).pathname, join(process.env.EBPM_TEST_ROOT!, `fuzz-${f}.bpf.o`), { env: process.env });
+      const bytes = await compileBpf(new URL(`fixtures/${f}.bpf.c`, import.meta.url).pathname, join(process.env.EBPM_TEST_ROOT!, `fuzz-${f}.bpf.o`), {
+        env: process.env,
+      });
       targets.push({ name: f, bytes, regions: regionsOf(bytes) });
     }
   }, 120_000);

@@ -42,15 +42,63 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on map definitions', () =
     expect(maps.maps).toEqual([
       { ...inner, name: 'inner_a' },
       { ...inner, name: 'inner_b' },
-      { ...plain, name: 'outer_array', type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: 4, keyTypeId: id('__u32'), valueTypeId: null,
-        inner: { ...inner, name: 'outer_array.inner' }, initialValues: [{ slot: 0, target: 'inner_a' }, { slot: 2, target: 'inner_b' }] },
-      { ...plain, name: 'jumps', type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 3, keyTypeId: id('__u32'), valueTypeId: null,
-        initialValues: [{ slot: 1, target: 'tail_two' }, { slot: 2, target: 'tail_one' }] },
+      {
+        ...plain,
+        name: 'outer_array',
+        type: 'array_of_maps',
+        keySize: 4,
+        valueSize: 4,
+        maxEntries: 4,
+        keyTypeId: id('__u32'),
+        valueTypeId: null,
+        inner: { ...inner, name: 'outer_array.inner' },
+        initialValues: [
+          { slot: 0, target: 'inner_a' },
+          { slot: 2, target: 'inner_b' },
+        ],
+      },
+      {
+        ...plain,
+        name: 'jumps',
+        type: 'prog_array',
+        keySize: 4,
+        valueSize: 4,
+        maxEntries: 3,
+        keyTypeId: id('__u32'),
+        valueTypeId: null,
+        initialValues: [
+          { slot: 1, target: 'tail_two' },
+          { slot: 2, target: 'tail_one' },
+        ],
+      },
       { ...plain, name: 'seen', type: 'bloom_filter', keySize: 0, valueSize: 4, maxEntries: 64, keyTypeId: null, valueTypeId: id('__u32'), mapExtra: 3n },
-      { ...plain, name: 'outer_hash', type: 'hash_of_maps', keySize: 8, valueSize: 4, maxEntries: 8, keyTypeId: id('__u64'), valueTypeId: null,
-        inner: { ...plain, name: 'outer_hash.inner', type: 'hash', keySize: 4, valueSize: 4, maxEntries: 16, flags: 1, keyTypeId: id('__u32'), valueTypeId: id('__u32') } },
+      {
+        ...plain,
+        name: 'outer_hash',
+        type: 'hash_of_maps',
+        keySize: 8,
+        valueSize: 4,
+        maxEntries: 8,
+        keyTypeId: id('__u64'),
+        valueTypeId: null,
+        inner: {
+          ...plain,
+          name: 'outer_hash.inner',
+          type: 'hash',
+          keySize: 4,
+          valueSize: 4,
+          maxEntries: 16,
+          flags: 1,
+          keyTypeId: id('__u32'),
+          valueTypeId: id('__u32'),
+        },
+      },
     ]);
-    expect(maps.programs.map((p) => [p.name, p.type])).toEqual([['tail_one', 'sched_cls'], ['tail_two', 'sched_cls'], ['entry', 'sched_cls']]);
+    expect(maps.programs.map((p) => [p.name, p.type])).toEqual([
+      ['tail_one', 'sched_cls'],
+      ['tail_two', 'sched_cls'],
+      ['entry', 'sched_cls'],
+    ]);
     // outer_hash's inner hash map is created by the kernel too, though no top-level map is a hash.
     expect(requirementsOf([maps]).mapTypes).toEqual(['array', 'array_of_maps', 'bloom_filter', 'hash', 'hash_of_maps', 'prog_array']);
   });
@@ -80,8 +128,29 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on map definitions', () =
   it('reads __ulong(map_extra, …) and skips fields libbpf does not know', () => {
     const btf = extra.btf!;
     expect(extra.maps).toEqual([
-      { ...plain, name: 'hashes', type: 'bloom_filter', keySize: 0, valueSize: 8, maxEntries: 1000, keyTypeId: null, valueTypeId: findType(btf, 'typedef', '__u64')!.id, mapExtra: 5n },
-      { ...plain, name: 'arena', type: 'arena', keySize: 0, valueSize: 0, maxEntries: 16, flags: 1024, keyTypeId: null, valueTypeId: null, mapExtra: 0x7f000000n },
+      {
+        ...plain,
+        name: 'hashes',
+        type: 'bloom_filter',
+        keySize: 0,
+        valueSize: 8,
+        maxEntries: 1000,
+        keyTypeId: null,
+        valueTypeId: findType(btf, 'typedef', '__u64')!.id,
+        mapExtra: 5n,
+      },
+      {
+        ...plain,
+        name: 'arena',
+        type: 'arena',
+        keySize: 0,
+        valueSize: 0,
+        maxEntries: 16,
+        flags: 1024,
+        keyTypeId: null,
+        valueTypeId: null,
+        mapExtra: 0x7f000000n,
+      },
     ]);
   });
 });
@@ -90,10 +159,17 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on map definitions', () =
 function mapObject(build: (b: BtfBuilder) => [string, number][]): Uint8Array {
   const b = new BtfBuilder();
   const members = build(b);
-  const def = b.struct('', members.length * 8, members.map(([n, t], i) => [n, t, i * 64]));
+  const def = b.struct(
+    '',
+    members.length * 8,
+    members.map(([n, t], i) => [n, t, i * 64]),
+  );
   const v = b.type('m', KIND.var, 0, def, [1]);
   b.type('.maps', KIND.datasec, 1, 0, [v, 0, members.length * 8]);
-  return buildElf([{ name: '.maps', type: 1, flags: 3, data: new Uint8Array(members.length * 8) }, { name: '.BTF', type: 1, data: b.bytes() }]);
+  return buildElf([
+    { name: '.maps', type: 1, flags: 3, data: new Uint8Array(members.length * 8) },
+    { name: '.BTF', type: 1, data: b.bytes() },
+  ]);
 }
 
 /** `__uint(name, n)`: `int (*name)[n]`, given the id of `int` and of the array index type. */
@@ -101,43 +177,85 @@ const uint = (b: BtfBuilder, int: number, n: number) => b.type('', KIND.ptr, 0, 
 
 describe('map definitions built byte by byte', () => {
   it('reads an ENUM64 map_extra (LLVM 15+) to the last bit', () => {
-    const spec = parseObject(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      const e = b.type('', KIND.enum64, 1, 8, [b.str('__unique_value0'), 0x89abcdef, 0xf1234567]);
-      return [['type', uint(b, int, 33)], ['max_entries', uint(b, int, 4)], ['map_extra', e]];
-    }));
+    const spec = parseObject(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        const e = b.type('', KIND.enum64, 1, 8, [b.str('__unique_value0'), 0x89abcdef, 0xf1234567]);
+        return [
+          ['type', uint(b, int, 33)],
+          ['max_entries', uint(b, int, 4)],
+          ['map_extra', e],
+        ];
+      }),
+    );
     expect(spec.maps.map((m) => [m.type, m.maxEntries, m.mapExtra])).toEqual([['arena', 4, 0xf123456789abcdefn]]);
   });
 
   const rejects = (bytes: Uint8Array, message: string) =>
-    expect(() => parseObject(bytes)).toThrow(expect.objectContaining({ code: 'BTF_MALFORMED', message, hint: 'fix the map definition in the BPF source: libbpf refuses it as well' }));
+    expect(() => parseObject(bytes)).toThrow(
+      expect.objectContaining({ code: 'BTF_MALFORMED', message, hint: 'fix the map definition in the BPF source: libbpf refuses it as well' }),
+    );
 
   it('rejects what libbpf refuses, naming the field', () => {
     const values = (b: BtfBuilder, int: number) => b.type('', KIND.array, 0, 0, [b.type('', KIND.ptr, 0, b.type('', KIND.func_proto, 0, int)), int, 0]);
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['type', uint(b, int, 1)], ['values', values(b, int)]];
-    }), 'map m: values needs a map-in-map or prog_array, not hash');
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['type', uint(b, int, 3)], ['values', values(b, int)], ['max_entries', uint(b, int, 2)]];
-    }), 'map m: field values must be the last');
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['type', uint(b, int, 12)], ['values', values(b, int)]];
-    }), 'map m: inner map definition is a func_proto, not a struct');
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['type', uint(b, int, 3)], ['max_entries', int]];
-    }), 'map m: field max_entries is not __uint(max_entries, …)');
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['key', b.type('', KIND.array, 0, 0, [int, int, 4])]];
-    }), 'map m: field key is a array, not __type(key, …)');
-    rejects(mapObject((b) => {
-      const int = b.int('int', 4, 1);
-      return [['type', uint(b, int, 30)], ['map_extra', b.type('', KIND.enum, 2, 4, [b.str('A'), 1, b.str('B'), 2])]];
-    }), 'map m: field map_extra is not __uint(map_extra, …) or __ulong(map_extra, …)');
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [
+          ['type', uint(b, int, 1)],
+          ['values', values(b, int)],
+        ];
+      }),
+      'map m: values needs a map-in-map or prog_array, not hash',
+    );
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [
+          ['type', uint(b, int, 3)],
+          ['values', values(b, int)],
+          ['max_entries', uint(b, int, 2)],
+        ];
+      }),
+      'map m: field values must be the last',
+    );
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [
+          ['type', uint(b, int, 12)],
+          ['values', values(b, int)],
+        ];
+      }),
+      'map m: inner map definition is a func_proto, not a struct',
+    );
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [
+          ['type', uint(b, int, 3)],
+          ['max_entries', int],
+        ];
+      }),
+      'map m: field max_entries is not __uint(max_entries, …)',
+    );
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [['key', b.type('', KIND.array, 0, 0, [int, int, 4])]];
+      }),
+      'map m: field key is a array, not __type(key, …)',
+    );
+    rejects(
+      mapObject((b) => {
+        const int = b.int('int', 4, 1);
+        return [
+          ['type', uint(b, int, 30)],
+          ['map_extra', b.type('', KIND.enum, 2, 4, [b.str('A'), 1, b.str('B'), 2])],
+        ];
+      }),
+      'map m: field map_extra is not __uint(map_extra, …) or __ulong(map_extra, …)',
+    );
   });
 });
 
@@ -163,7 +281,9 @@ describeWith(['root', 'btf', 'clang', 'native'], 'map definitions on the kernel'
     const slots = (name: string, kind: 'map' | 'prog', fdOf: Map<string, number>) => {
       const map = obj.map(name);
       const ids = new Map([...fdOf].map(([n, fd]) => [kernelId(fd, kind), n]));
-      return Array.from({ length: map.maxEntries }, (_, i) => id(map.lookup(u32(i)))).flatMap((v, slot) => (v === undefined ? [] : [{ slot, target: ids.get(v) }]));
+      return Array.from({ length: map.maxEntries }, (_, i) => id(map.lookup(u32(i)))).flatMap((v, slot) =>
+        v === undefined ? [] : [{ slot, target: ids.get(v) }],
+      );
     };
     const find = (name: string) => spec.maps.find((m) => m.name === name)!;
     expect(slots('outer_array', 'map', fds)).toEqual(find('outer_array').initialValues);

@@ -8,12 +8,43 @@ import { sectionInfo } from '../../src/bpf/sections.js';
 describe('sectionInfo', () => {
   it('classifies section names as libbpf 1.x does', () => {
     const rows = [
-      'tracepoint/signal/signal_generate', 'tp/sched/sched_process_exec', 'tp', 'raw_tp/sched_switch', 'raw_tracepoint.w/x',
-      'tp_btf/sched_wakeup', 'fentry/do_unlinkat', 'fexit.s/vfs_read', 'fmod_ret/security_x', 'lsm/file_open', 'lsm_cgroup/socket_bind',
-      'iter/task', 'struct_ops/tcp_init', 'kprobe/do_unlinkat', 'kprobe', 'kretprobe/do_unlinkat+0x10', 'ksyscall/openat',
-      'uprobe//bin/bash:readline', 'usdt/libc.so.6:libc:setjmp', 'kprobe.multi/tcp_*', 'xdp', 'xdp.frags', 'xdp/devmap', 'tc',
-      'tc/ingress', 'classifier', 'sockops', 'sk_skb/stream_verdict', 'sk_msg', 'cgroup_skb/egress', 'cgroup/connect4', 'cgroup/sock',
-      'perf_event', 'socket', 'syscall', 'freplace/handler', 'netfilter',
+      'tracepoint/signal/signal_generate',
+      'tp/sched/sched_process_exec',
+      'tp',
+      'raw_tp/sched_switch',
+      'raw_tracepoint.w/x',
+      'tp_btf/sched_wakeup',
+      'fentry/do_unlinkat',
+      'fexit.s/vfs_read',
+      'fmod_ret/security_x',
+      'lsm/file_open',
+      'lsm_cgroup/socket_bind',
+      'iter/task',
+      'struct_ops/tcp_init',
+      'kprobe/do_unlinkat',
+      'kprobe',
+      'kretprobe/do_unlinkat+0x10',
+      'ksyscall/openat',
+      'uprobe//bin/bash:readline',
+      'usdt/libc.so.6:libc:setjmp',
+      'kprobe.multi/tcp_*',
+      'xdp',
+      'xdp.frags',
+      'xdp/devmap',
+      'tc',
+      'tc/ingress',
+      'classifier',
+      'sockops',
+      'sk_skb/stream_verdict',
+      'sk_msg',
+      'cgroup_skb/egress',
+      'cgroup/connect4',
+      'cgroup/sock',
+      'perf_event',
+      'socket',
+      'syscall',
+      'freplace/handler',
+      'netfilter',
     ].map((n) => {
       const s = sectionInfo(n)!;
       return [n, s.def, s.type, s.expectedAttachType, s.autoAttach, s.target, s.sleepable, s.needsKernelBtf];
@@ -69,8 +100,13 @@ describe('sectionInfo', () => {
 describe('helpers and map types', () => {
   it('names helpers by their uapi id', () => {
     expect([1, 14, 25, 113, 130, 131, 209].map(helperName)).toEqual([
-      'bpf_map_lookup_elem', 'bpf_get_current_pid_tgid', 'bpf_perf_event_output', 'bpf_probe_read_kernel',
-      'bpf_ringbuf_output', 'bpf_ringbuf_reserve', 'bpf_user_ringbuf_drain',
+      'bpf_map_lookup_elem',
+      'bpf_get_current_pid_tgid',
+      'bpf_perf_event_output',
+      'bpf_probe_read_kernel',
+      'bpf_ringbuf_output',
+      'bpf_ringbuf_reserve',
+      'bpf_user_ringbuf_drain',
     ]);
     expect([0, 210, -1, 1.5].map(helperName)).toEqual([undefined, undefined, undefined, undefined]);
   });

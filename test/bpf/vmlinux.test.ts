@@ -46,7 +46,15 @@ describeWith(['btf', 'bpftool'], 'parseBtf on the kernel BTF', () => {
     const declared = new RegExp(`^\\[${task.id}\\] STRUCT 'task_struct' size=(\\d+) vlen=(\\d+)$`).exec(dump.find((l) => l.startsWith(`[${task.id}] `))!)!;
     const layout = describeType(btf, task.id);
     expect(layout.size).toBe(Number(declared[1]));
-    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'pid')).toEqual({ name: 'pid', offset: expect.any(Number), layout: { kind: 'int', size: 4, signed: true, name: 'pid_t' } });
-    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'comm')).toEqual({ name: 'comm', offset: expect.any(Number), layout: { kind: 'string', size: 16 } });
+    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'pid')).toEqual({
+      name: 'pid',
+      offset: expect.any(Number),
+      layout: { kind: 'int', size: 4, signed: true, name: 'pid_t' },
+    });
+    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'comm')).toEqual({
+      name: 'comm',
+      offset: expect.any(Number),
+      layout: { kind: 'string', size: 16 },
+    });
   });
 });

@@ -29,7 +29,12 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
   });
 
   it('build --json reports the layout, digest, tags and metadata', () => {
-    expect(built).toMatchObject({ out: join(root, 'opensnoop', 'out'), tags: ['2.0.0', 'latest'], created: '2023-11-14T22:13:20Z', metadata: { name: 'opensnoop', version: '2.0.0' } });
+    expect(built).toMatchObject({
+      out: join(root, 'opensnoop', 'out'),
+      tags: ['2.0.0', 'latest'],
+      created: '2023-11-14T22:13:20Z',
+      metadata: { name: 'opensnoop', version: '2.0.0' },
+    });
   });
 
   it('inspect --json of the layout and of the directory agree with the build', async () => {
@@ -39,7 +44,11 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
       const r = JSON.parse(t.out());
       expect(r).toMatchObject({ source: target, format: 'ebpm', digest: built.digest, size: built.size });
       const params = r.metadata.objects[0].parameters.map((p: { flag: { long: string }; type: string; default: unknown }) => [p.flag.long, p.type, p.default]);
-      expect(params).toEqual([['pid', 'pid_t', 0], ['uid', 'uid_t', 4294967295], ['failed', 'bool', false]]);
+      expect(params).toEqual([
+        ['pid', 'pid_t', 0],
+        ['uid', 'uid_t', 4294967295],
+        ['failed', 'bool', false],
+      ]);
     }
   });
 
@@ -67,7 +76,9 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
     expect(await main(['inspect', 'sigsnoop.bpf.o', '--json'], t.io)).toBe(0);
     let r = JSON.parse(t.out());
     expect(r).toMatchObject({ format: 'bpf-object', size: elf.length, metadata: { name: 'sigsnoop', version: '0.0.0' } });
-    expect(r.metadata.objects[0].programs).toEqual([{ name: 'sig_trace', section: 'tracepoint/signal/signal_generate', type: 'tracepoint', attach: 'signal/signal_generate' }]);
+    expect(r.metadata.objects[0].programs).toEqual([
+      { name: 'sig_trace', section: 'tracepoint/signal/signal_generate', type: 'tracepoint', attach: 'signal/signal_generate' },
+    ]);
 
     const pkg = {
       bpf_object: deflateSync(elf).toString('base64'),
@@ -76,7 +87,9 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
         bpf_skel: {
           obj_name: 'sigsnoop_bpf',
           doc: { version: '0.3.0', brief: 'signals' },
-          data_sections: [{ name: '.rodata', variables: [{ name: 'filtered_pid', type: 'pid_t', description: 'filter by pid', cmdarg: { short: 'p', long: 'pid' } }] }],
+          data_sections: [
+            { name: '.rodata', variables: [{ name: 'filtered_pid', type: 'pid_t', description: 'filter by pid', cmdarg: { short: 'p', long: 'pid' } }] },
+          ],
           maps: [{ name: 'events', ident: 'events' }],
         },
       },
@@ -98,7 +111,9 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
     const r = JSON.parse(t.out());
     expect(r.tags).toEqual(['2.1.0-rc.1']);
     const index = JSON.parse(readFileSync(join(root, 'rc', 'out', 'index.json'), 'utf8'));
-    expect(index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [m.digest, m.annotations['org.opencontainers.image.ref.name']])).toEqual([[r.digest, '2.1.0-rc.1']]);
+    expect(
+      index.manifests.map((m: { digest: string; annotations: Record<string, string> }) => [m.digest, m.annotations['org.opencontainers.image.ref.name']]),
+    ).toEqual([[r.digest, '2.1.0-rc.1']]);
     const i = io(root);
     expect(await main(['inspect', 'rc/out', '--json'], i.io)).toBe(0);
     expect(JSON.parse(i.out())).toMatchObject({ digest: r.digest, metadata: { version: '2.1.0-rc.1' } });
@@ -112,22 +127,26 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', (
     expect(await main(['build', 'maps'], t.io)).toBe(0);
     const i = io(root);
     expect(await main(['inspect', 'maps/out'], i.io)).toBe(0);
-    expect(i.out()).toContain([
-      '  maps:',
-      '    inner_a: array key 4 value 8 max 1',
-      '    inner_b: array key 4 value 8 max 1',
-      '    outer_array: array_of_maps key 4 value 4 max 4',
-      '    jumps: prog_array key 4 value 4 max 3',
-      '    seen: bloom_filter key 0 value 4 max 64',
-      '    outer_hash: hash_of_maps key 8 value 4 max 8',
-      '',
-    ].join('\n'));
+    expect(i.out()).toContain(
+      [
+        '  maps:',
+        '    inner_a: array key 4 value 8 max 1',
+        '    inner_b: array key 4 value 8 max 1',
+        '    outer_array: array_of_maps key 4 value 4 max 4',
+        '    jumps: prog_array key 4 value 4 max 3',
+        '    seen: bloom_filter key 0 value 4 max 64',
+        '    outer_hash: hash_of_maps key 8 value 4 max 8',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('fails with one typed line and a hint', async () => {
     const t = io(root);
     expect(await main(['inspect', './nowhere'], t.io)).toBe(1);
-    expect(t.err()).toBe(`error: inspect ${join(root, 'nowhere')}: ${join(root, 'nowhere')}: no such file or directory\nhint: inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json\n`);
+    expect(t.err()).toBe(
+      `error: inspect ${join(root, 'nowhere')}: ${join(root, 'nowhere')}: no such file or directory\nhint: inspect takes a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json\n`,
+    );
     const u = io(root);
     expect(await main(['inspect'], u.io)).toBe(2);
     expect(u.err()).toContain('error: inspect: expected one path\n');

@@ -7,7 +7,9 @@ import { EXAMPLES, REPO, type Example } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
 /** Metadata of each example, summarised: layouts by name, parameters as rows, exports as `field@offset:size`. */
-const EXPECTED: Record<Example, { object: unknown; requirements: unknown }> = JSON.parse(readFileSync(new URL('./examples.expected.json', import.meta.url), 'utf8'));
+const EXPECTED: Record<Example, { object: unknown; requirements: unknown }> = JSON.parse(
+  readFileSync(new URL('./examples.expected.json', import.meta.url), 'utf8'),
+);
 
 const WASM: Record<Example, boolean> = { sigsnoop: true, opensnoop: false, execsnoop: false, runqlat: true, bootstrap: true };
 
@@ -15,10 +17,18 @@ function summary(r: BuildResult) {
   const o = r.metadata.objects[0]!;
   return {
     object: {
-      name: o.name, layer: o.layer, embedded: o.embedded, programs: o.programs,
+      name: o.name,
+      layer: o.layer,
+      embedded: o.embedded,
+      programs: o.programs,
       maps: o.maps.map(({ key, value, ...x }) => ({ ...x, key: key && (key.name ?? key.kind), value: value && (value.name ?? value.kind) })),
       parameters: o.parameters.map((p) => [p.name, p.section, p.offset, p.size, p.type, p.kind, p.default, p.flag.long, p.flag.short ?? null, p.description]),
-      exports: o.exports.map((e) => [e.map, e.type.name, e.type.size, e.type.kind === 'struct' ? e.type.fields.map((f) => `${f.name}@${f.offset}:${f.layout.size}`).join(' ') : '']),
+      exports: o.exports.map((e) => [
+        e.map,
+        e.type.name,
+        e.type.size,
+        e.type.kind === 'struct' ? e.type.fields.map((f) => `${f.name}@${f.offset}:${f.layout.size}`).join(' ') : '',
+      ]),
     },
     requirements: r.metadata.requirements,
   };
@@ -50,7 +60,9 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build examples/*', () =>
     const hists = results.runqlat.metadata.objects[0]!.maps.find((m) => m.name === 'hists')!;
     expect(hists.sample).toEqual({ interval: 1000, type: 'log2_hist', unit: 'usecs', clearMap: false });
     expect(hists.value).toEqual({
-      kind: 'struct', size: 120, name: 'hist',
+      kind: 'struct',
+      size: 120,
+      name: 'hist',
       fields: [
         { name: 'slots', offset: 0, layout: { kind: 'array', size: 104, count: 26, element: { kind: 'int', size: 4, name: '__u32', signed: false } } },
         { name: 'comm', offset: 104, layout: { kind: 'string', size: 16 } },
@@ -62,9 +74,12 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build examples/*', () =>
     const m = results.sigsnoop.metadata;
     expect(m.wasm!.name).toBe('main.wasm');
     expect(m.wasm!.exports).toEqual(['memory', '__indirect_function_table', '_start']);
-    expect(m.wasm!.imports.filter((i) => i.module === 'wasm_bpf').map((i) => i.name).sort()).toEqual([
-      'wasm_attach_bpf_program', 'wasm_bpf_buffer_poll', 'wasm_bpf_map_fd_by_name', 'wasm_close_bpf_object', 'wasm_load_bpf_object',
-    ]);
+    expect(
+      m
+        .wasm!.imports.filter((i) => i.module === 'wasm_bpf')
+        .map((i) => i.name)
+        .sort(),
+    ).toEqual(['wasm_attach_bpf_program', 'wasm_bpf_buffer_poll', 'wasm_bpf_map_fd_by_name', 'wasm_close_bpf_object', 'wasm_load_bpf_object']);
     expect(m.objects[0]!.embedded).toBe(true);
   });
 
@@ -74,14 +89,20 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build examples/*', () =>
     expect(readdirSync(out).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
     expect(readdirSync(join(root, 'sigsnoop')).filter((f) => f.startsWith('.'))).toEqual([]);
     const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
-    expect(index.manifests.map((d: { digest: string; annotations: Record<string, string> }) => [d.digest, d.annotations['org.opencontainers.image.ref.name']]).sort()).toEqual([
+    expect(
+      index.manifests
+        .map((d: { digest: string; annotations: Record<string, string> }) => [d.digest, d.annotations['org.opencontainers.image.ref.name']])
+        .sort(),
+    ).toEqual([
       [r.descriptor.digest, '1.2.0'],
       [r.descriptor.digest, 'latest'],
     ]);
     const manifest = JSON.parse(readFileSync(join(out, 'blobs', 'sha256', r.descriptor.digest.slice(7)), 'utf8'));
     expect(manifest.artifactType).toBe('application/vnd.ebpm.package.v1');
     expect(manifest.config.mediaType).toBe('application/vnd.ebpm.package.config.v1+json');
-    expect(manifest.layers.map((l: { mediaType: string; annotations: Record<string, string> }) => [l.mediaType, l.annotations['org.opencontainers.image.title']])).toEqual([
+    expect(
+      manifest.layers.map((l: { mediaType: string; annotations: Record<string, string> }) => [l.mediaType, l.annotations['org.opencontainers.image.title']]),
+    ).toEqual([
       ['application/vnd.ebpm.bpf.object.v1+elf', 'sigsnoop.bpf.o'],
       ['application/vnd.ebpm.wasm.module.v1+wasm', 'main.wasm'],
       ['text/markdown', 'README.md'],

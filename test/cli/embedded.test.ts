@@ -23,14 +23,25 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
 
   it('pushes versions in any order, moving latest only to the highest stable one', async () => {
     let r = await ebpm(['push', pkgs['1.10.0']!.dir], sb.env);
-    expect(r).toEqual({ code: 0, err: '', out: `pushed local.invalid/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\ntags: 1.10.0, latest\n` });
+    expect(r).toEqual({
+      code: 0,
+      err: '',
+      out: `pushed local.invalid/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\ntags: 1.10.0, latest\n`,
+    });
     for (const v of ['1.2.0', '1.2.5', '2.0.0-rc.1']) {
       r = await ebpm(['push', pkgs[v]!.dir], sb.env);
       // The object is already there: only the manifest and the config move.
-      expect(r).toEqual({ code: 0, err: '', out: `pushed local.invalid/sigsnoop:${v} ${pkgs[v]!.digest} (2 blobs, ${pkgs[v]!.size - objectSize()} bytes)\ntags: ${v}\n` });
+      expect(r).toEqual({
+        code: 0,
+        err: '',
+        out: `pushed local.invalid/sigsnoop:${v} ${pkgs[v]!.digest} (2 blobs, ${pkgs[v]!.size - objectSize()} bytes)\ntags: ${v}\n`,
+      });
     }
-    expect(JSON.parse(readFileSync(join(sb.registryDir, 'sigsnoop', '_layout', 'index.json'), 'utf8')).manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']).sort())
-      .toEqual(['1.10.0', '1.2.0', '1.2.5', '2.0.0-rc.1', 'latest']);
+    expect(
+      JSON.parse(readFileSync(join(sb.registryDir, 'sigsnoop', '_layout', 'index.json'), 'utf8'))
+        .manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])
+        .sort(),
+    ).toEqual(['1.10.0', '1.2.0', '1.2.5', '2.0.0-rc.1', 'latest']);
   });
 
   it('refuses to replace a pushed version unless forced, and re-pushing the same content is a no-op', async () => {
@@ -40,7 +51,11 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(refused.err).toBe(
       `error: push ${other.dir}: local.invalid/sigsnoop:1.2.0 already holds ${pkgs['1.2.0']!.digest}\nhint: bump the version in ebpm.json and rebuild, or pass --force to replace it\n`,
     );
-    expect(await ebpm(['push', pkgs['1.2.0']!.dir], sb.env)).toEqual({ code: 0, err: '', out: `local.invalid/sigsnoop:1.2.0 is up to date (${pkgs['1.2.0']!.digest})\n` });
+    expect(await ebpm(['push', pkgs['1.2.0']!.dir], sb.env)).toEqual({
+      code: 0,
+      err: '',
+      out: `local.invalid/sigsnoop:1.2.0 is up to date (${pkgs['1.2.0']!.digest})\n`,
+    });
     const forced = await json<{ digest: string; tags: string[] }>(['push', other.dir, '--force'], sb.env);
     expect([forced.digest, forced.tags]).toEqual([other.digest, ['1.2.0']]);
     const back = await json<{ digest: string }>(['push', pkgs['1.2.0']!.dir, '--force'], sb.env);
@@ -51,7 +66,8 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     const r = await ebpm(['pull', 'sigsnoop@1.2'], sb.env);
     const p = pkgs['1.2.5']!;
     expect(r).toEqual({ code: 0, err: '', out: `pulled local.invalid/sigsnoop:1.2.5 ${p.digest} (3 blobs, ${p.size} bytes)\n` });
-    for (const [digest, bytes] of p.blobs) expect(Buffer.from(readFileSync(join(sb.store, 'blobs', 'sha256', digest.slice(7)))).equals(Buffer.from(bytes))).toBe(true);
+    for (const [digest, bytes] of p.blobs)
+      expect(Buffer.from(readFileSync(join(sb.store, 'blobs', 'sha256', digest.slice(7)))).equals(Buffer.from(bytes))).toBe(true);
     expect(storeRefs(sb.store)).toEqual(['local.invalid/sigsnoop:1.2.5']);
     // Pinned and stored: answered by the store.
     expect((await ebpm(['pull', 'sigsnoop:1.2.5'], sb.env)).out).toBe(`local.invalid/sigsnoop:1.2.5 ${p.digest} (stored)\n`);
@@ -60,7 +76,9 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
   });
 
   it('resolves a bare name to latest, and pre-releases only when asked', async () => {
-    expect((await ebpm(['pull', 'sigsnoop'], sb.env)).out).toBe(`pulled local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest} (2 blobs, ${pkgs['1.10.0']!.size - objectSize()} bytes)\n`);
+    expect((await ebpm(['pull', 'sigsnoop'], sb.env)).out).toBe(
+      `pulled local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest} (2 blobs, ${pkgs['1.10.0']!.size - objectSize()} bytes)\n`,
+    );
     const none = await ebpm(['pull', 'sigsnoop@2'], sb.env);
     expect(none.code).toBe(1);
     expect(none.err).toBe(
@@ -80,21 +98,39 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(listed.every((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.pulledAt))).toBe(true);
     const table = (await ebpm(['ls'], sb.env)).out.split('\n');
     expect(table[0]).toBe('REFERENCE                          NAME      VERSION     DIGEST               SIZE  PULLED');
-    expect(table[1]).toMatch(new RegExp(`^local\\.invalid/sigsnoop:1\\.2\\.5 {7}sigsnoop  1\\.2\\.5       ${pkgs['1.2.5']!.digest.slice(0, 19)}  ${pkgs['1.2.5']!.size}  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`));
+    expect(table[1]).toMatch(
+      new RegExp(
+        `^local\\.invalid/sigsnoop:1\\.2\\.5 {7}sigsnoop  1\\.2\\.5       ${pkgs['1.2.5']!.digest.slice(0, 19)}  ${pkgs['1.2.5']!.size}  \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$`,
+      ),
+    );
 
-    expect(await ebpm(['tag', 'sigsnoop:1.2.5', 'tools/snoop:stable'], sb.env)).toEqual({ code: 0, err: '', out: `tagged local.invalid/tools/snoop:stable ${pkgs['1.2.5']!.digest}\n` });
+    expect(await ebpm(['tag', 'sigsnoop:1.2.5', 'tools/snoop:stable'], sb.env)).toEqual({
+      code: 0,
+      err: '',
+      out: `tagged local.invalid/tools/snoop:stable ${pkgs['1.2.5']!.digest}\n`,
+    });
     // Still used by the new name: nothing to reclaim.
-    expect((await ebpm(['rm', 'sigsnoop:1.2.5'], sb.env)).out).toBe(`removed local.invalid/sigsnoop:1.2.5 ${pkgs['1.2.5']!.digest} (0 blobs, 0 bytes reclaimed)\n`);
+    expect((await ebpm(['rm', 'sigsnoop:1.2.5'], sb.env)).out).toBe(
+      `removed local.invalid/sigsnoop:1.2.5 ${pkgs['1.2.5']!.digest} (0 blobs, 0 bytes reclaimed)\n`,
+    );
     const p = pkgs['1.2.5']!;
-    expect((await ebpm(['rm', 'tools/snoop:stable'], sb.env)).out).toBe(`removed local.invalid/tools/snoop:stable ${p.digest} (2 blobs, ${p.size - objectSize()} bytes reclaimed)\n`);
+    expect((await ebpm(['rm', 'tools/snoop:stable'], sb.env)).out).toBe(
+      `removed local.invalid/tools/snoop:stable ${p.digest} (2 blobs, ${p.size - objectSize()} bytes reclaimed)\n`,
+    );
     expect((await ebpm(['prune'], sb.env)).out).toBe('pruned 0 blobs, 0 bytes reclaimed\n');
     const gone = await ebpm(['rm', 'sigsnoop:1.2.5'], sb.env);
-    expect([gone.code, gone.err]).toEqual([1, 'error: rm sigsnoop:1.2.5: local.invalid/sigsnoop:1.2.5: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n']);
+    expect([gone.code, gone.err]).toEqual([
+      1,
+      'error: rm sigsnoop:1.2.5: local.invalid/sigsnoop:1.2.5: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n',
+    ]);
     expect(ingestFiles(sb.store)).toEqual([]);
   });
 
   it('searches the index push keeps, then answers from the cache', async () => {
-    const first = await json<{ hits: { name: string; version: string; reference: string }[]; sources: { source: string; packages: number }[] }>(['search', 'signal'], sb.env);
+    const first = await json<{ hits: { name: string; version: string; reference: string }[]; sources: { source: string; packages: number }[] }>(
+      ['search', 'signal'],
+      sb.env,
+    );
     expect(first.hits.map((h) => [h.name, h.version, h.reference])).toEqual([['sigsnoop', '1.10.0', 'local.invalid/sigsnoop']]);
     expect(first.sources).toEqual([{ location: 'local.invalid', source: 'index', packages: 1 }]);
     const again = await json<{ sources: { source: string }[] }>(['search', 'sig'], sb.env);
@@ -106,12 +142,16 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
   });
 
   it('pushes and pulls several packages in one run, indexing them all', async () => {
-    const many = await Promise.all(['alpha', 'beta', 'gamma'].map((name) => packageLayout(join(sb.root, 'many', name), { name, version: '1.0.0', description: `${name} tool` })));
+    const many = await Promise.all(
+      ['alpha', 'beta', 'gamma'].map((name) => packageLayout(join(sb.root, 'many', name), { name, version: '1.0.0', description: `${name} tool` })),
+    );
     const pushed = await ebpm(['push', ...many.map((p) => p.dir)], sb.env);
     expect(pushed).toEqual({
       code: 0,
       err: '',
-      out: many.map((p, i) => `pushed local.invalid/${['alpha', 'beta', 'gamma'][i]}:1.0.0 ${p.digest} (3 blobs, ${p.size} bytes)\ntags: 1.0.0, latest\n`).join(''),
+      out: many
+        .map((p, i) => `pushed local.invalid/${['alpha', 'beta', 'gamma'][i]}:1.0.0 ${p.digest} (3 blobs, ${p.size} bytes)\ntags: 1.0.0, latest\n`)
+        .join(''),
     });
     const index = await json<{ hits: { name: string }[] }>(['search', 'a', '--refresh'], sb.env);
     expect(index.hits.map((h) => h.name)).toEqual(['alpha', 'beta', 'gamma', 'sigsnoop']);
@@ -119,13 +159,19 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(pulled.code).toBe(1);
     // The object is already stored (sigsnoop's): the manifest and config move.
     const moved = (p: BuiltPackage) => `(2 blobs, ${p.size - p.objectSize} bytes)`;
-    expect(pulled.out).toBe(`pulled local.invalid/gamma:latest ${many[2]!.digest} ${moved(many[2]!)}\npulled local.invalid/alpha:latest ${many[0]!.digest} ${moved(many[0]!)}\n`);
+    expect(pulled.out).toBe(
+      `pulled local.invalid/gamma:latest ${many[2]!.digest} ${moved(many[2]!)}\npulled local.invalid/alpha:latest ${many[0]!.digest} ${moved(many[0]!)}\n`,
+    );
     expect(pulled.err.split('\n')[0]).toBe('error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing');
   });
 
   it('exports stored packages and imports them into another store', async () => {
     const file = join(sb.root, 'out.tar');
-    expect(await ebpm(['export', 'sigsnoop', file], sb.env)).toEqual({ code: 0, err: '', out: `exported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\nwrote ${file}\n` });
+    expect(await ebpm(['export', 'sigsnoop', file], sb.env)).toEqual({
+      code: 0,
+      err: '',
+      out: `exported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\nwrote ${file}\n`,
+    });
     const other = sandbox();
     expect(await ebpm(['import', file], other.env)).toEqual({ code: 0, err: '', out: `imported local.invalid/sigsnoop:latest ${pkgs['1.10.0']!.digest}\n` });
     expect(blobFiles(other.store)).toEqual([...pkgs['1.10.0']!.blobs.keys()].sort());
@@ -147,7 +193,9 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       const before = storeRefs(sb.store);
       const r = await ebpm(['import', file], sb.env);
       expect(r.code).toBe(1);
-      expect(r.err.split('\n')[0]).toBe(`error: import ${file}: entry ${JSON.stringify(header.name)}: ${name === 'traversal' ? 'path escapes the layout' : 'symlink entries are not allowed'}`);
+      expect(r.err.split('\n')[0]).toBe(
+        `error: import ${file}: entry ${JSON.stringify(header.name)}: ${name === 'traversal' ? 'path escapes the layout' : 'symlink entries are not allowed'}`,
+      );
       expect(storeRefs(sb.store)).toEqual(before);
       expect(existsSync(join(sb.root, 'escape'))).toBe(false);
     }
@@ -168,14 +216,38 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
 
   it('answers bad input with one line, a hint and its exit code', async () => {
     const cases: [string[], number, string][] = [
-      [['pull', 'Bad/Name'], 2, 'error: pull Bad/Name: invalid reference "Bad/Name": bad name "Bad/Name"\nhint: names are lower-case letters and digits, separated by ".", "_", "__", "-" or "/"\n'],
+      [
+        ['pull', 'Bad/Name'],
+        2,
+        'error: pull Bad/Name: invalid reference "Bad/Name": bad name "Bad/Name"\nhint: names are lower-case letters and digits, separated by ".", "_", "__", "-" or "/"\n',
+      ],
       [['pull', 'sigsnoop', '--pull', 'sometimes'], 2, 'error: --pull "sometimes": not a pull policy\nhint: use --pull always, missing or never\n'],
-      [['pull', 'nosuch:1.0.0', '--pull', 'never'], 1, `error: pull nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store (${sb.store})\nhint: pull it first (ebpm pull), or run with --pull missing; root and users have separate stores (EBPM_STORE picks one)\n`],
-      [['pull', 'nosuch'], 1, 'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing\nhint: no such repository on local.invalid; check the name, or push to create it\n'],
-      [['push', join(sb.root, 'missing')], 1, `error: push ${join(sb.root, 'missing')}: ${join(sb.root, 'missing')}: neither a package directory (ebpm.json) nor an OCI layout\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`],
-      [['push', pkgs['1.2.0']!.dir, '--to', 'x/ebpm-index'], 1, `error: push ${pkgs['1.2.0']!.dir}: push to local.invalid/x/ebpm-index: "ebpm-index" is reserved for the search index\nhint: give the package another name\n`],
+      [
+        ['pull', 'nosuch:1.0.0', '--pull', 'never'],
+        1,
+        `error: pull nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store (${sb.store})\nhint: pull it first (ebpm pull), or run with --pull missing; root and users have separate stores (EBPM_STORE picks one)\n`,
+      ],
+      [
+        ['pull', 'nosuch'],
+        1,
+        'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing\nhint: no such repository on local.invalid; check the name, or push to create it\n',
+      ],
+      [
+        ['push', join(sb.root, 'missing')],
+        1,
+        `error: push ${join(sb.root, 'missing')}: ${join(sb.root, 'missing')}: neither a package directory (ebpm.json) nor an OCI layout\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`,
+      ],
+      [
+        ['push', pkgs['1.2.0']!.dir, '--to', 'x/ebpm-index'],
+        1,
+        `error: push ${pkgs['1.2.0']!.dir}: push to local.invalid/x/ebpm-index: "ebpm-index" is reserved for the search index\nhint: give the package another name\n`,
+      ],
       [['ls', 'extra'], 2, 'error: ls: takes no arguments\nhint: usage: ebpm ls [--json]\n'],
-      [['login', 'local.invalid', '-u', 'a', '-p', 'b'], 2, 'error: login local.invalid: the embedded registry takes no credentials\nhint: log in to a registry server, e.g. ebpm login ghcr.io -u <user>\n'],
+      [
+        ['login', 'local.invalid', '-u', 'a', '-p', 'b'],
+        2,
+        'error: login local.invalid: the embedded registry takes no credentials\nhint: log in to a registry server, e.g. ebpm login ghcr.io -u <user>\n',
+      ],
     ];
     for (const [args, code, err] of cases) {
       const r = await ebpm(args, sb.env);
@@ -192,18 +264,62 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
 
   it('fails with --json as one JSON object on stdout, with the same exit codes', async () => {
     const missing = join(sb.root, 'missing');
-    const nameUnknown = { code: 'NAME_UNKNOWN', message: 'pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing', hint: 'no such repository on local.invalid; check the name, or push to create it' };
+    const nameUnknown = {
+      code: 'NAME_UNKNOWN',
+      message: 'pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing',
+      hint: 'no such repository on local.invalid; check the name, or push to create it',
+    };
     const cases: [string[], number, { code: string; message: string; hint?: string }][] = [
       [['pull', 'nosuch'], 1, nameUnknown],
       // One of several failing: the successes are not printed as a second document.
       [['pull', 'gamma', 'nosuch'], 1, nameUnknown],
-      [['pull', 'sigsnoop', '--pull', 'sometimes'], 2, { code: 'USAGE', message: '--pull "sometimes": not a pull policy', hint: 'use --pull always, missing or never' }],
-      [['push', missing], 1, { code: 'NOT_FOUND', message: `push ${missing}: ${missing}: neither a package directory (ebpm.json) nor an OCI layout`, hint: 'run ebpm push in a package directory, or give the path of one or of a built layout' }],
+      [
+        ['pull', 'sigsnoop', '--pull', 'sometimes'],
+        2,
+        { code: 'USAGE', message: '--pull "sometimes": not a pull policy', hint: 'use --pull always, missing or never' },
+      ],
+      [
+        ['push', missing],
+        1,
+        {
+          code: 'NOT_FOUND',
+          message: `push ${missing}: ${missing}: neither a package directory (ebpm.json) nor an OCI layout`,
+          hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
+        },
+      ],
       [['ls', 'extra'], 2, { code: 'USAGE', message: 'ls: takes no arguments', hint: 'usage: ebpm ls [--json]' }],
-      [['rm', 'nosuch:1.0.0'], 1, { code: 'NOT_STORED', message: 'rm nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store', hint: 'see what is stored with `ebpm ls`, or pull it first' }],
-      [['tag', 'nosuch:1.0.0', 'other'], 1, { code: 'NOT_STORED', message: 'tag nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store', hint: 'see what is stored with `ebpm ls`, or pull it first' }],
-      [['search'], 2, { code: 'USAGE', message: 'search: expected one search term', hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]' }],
-      [['verify', 'a', 'b'], 2, { code: 'USAGE', message: 'verify: expected at most one reference', hint: 'usage: ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]' }],
+      [
+        ['rm', 'nosuch:1.0.0'],
+        1,
+        {
+          code: 'NOT_STORED',
+          message: 'rm nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store',
+          hint: 'see what is stored with `ebpm ls`, or pull it first',
+        },
+      ],
+      [
+        ['tag', 'nosuch:1.0.0', 'other'],
+        1,
+        {
+          code: 'NOT_STORED',
+          message: 'tag nosuch:1.0.0: local.invalid/nosuch:1.0.0: not in the local store',
+          hint: 'see what is stored with `ebpm ls`, or pull it first',
+        },
+      ],
+      [
+        ['search'],
+        2,
+        { code: 'USAGE', message: 'search: expected one search term', hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]' },
+      ],
+      [
+        ['verify', 'a', 'b'],
+        2,
+        {
+          code: 'USAGE',
+          message: 'verify: expected at most one reference',
+          hint: 'usage: ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]',
+        },
+      ],
     ];
     for (const [args, code, error] of cases) {
       const r = await ebpm([...args, '--json'], sb.env);

@@ -51,7 +51,9 @@ describe('exit codes', () => {
 
 describe('errorJson', () => {
   it('carries code, message and hint, and reports bugs as INTERNAL', () => {
-    expect(errorJson(new EbpmError('NOT_FOUND', 'x: not found', { hint: 'pull it first', data: { ref: 'x' } }))).toEqual({ error: { code: 'NOT_FOUND', message: 'x: not found', hint: 'pull it first' } });
+    expect(errorJson(new EbpmError('NOT_FOUND', 'x: not found', { hint: 'pull it first', data: { ref: 'x' } }))).toEqual({
+      error: { code: 'NOT_FOUND', message: 'x: not found', hint: 'pull it first' },
+    });
     expect(JSON.stringify(errorJson(new EbpmError('USAGE', 'ls: takes no arguments')))).toBe('{"error":{"code":"USAGE","message":"ls: takes no arguments"}}');
     const bug = { error: { code: 'INTERNAL', message: 'boom', hint: 'this is a bug in ebpm; please report it with the output of EBPM_DEBUG=1' } };
     expect([errorJson(new TypeError('boom')), errorJson(new EbpmError('INTERNAL', 'boom')), errorJson('boom')]).toEqual([bug, bug, bug]);

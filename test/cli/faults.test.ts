@@ -55,7 +55,10 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     const r = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'drop', afterBytes: 4096 } }]);
     expect([r.code, r.out]).toEqual([0, `pulled ${proxy.host}/ebpm/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\n`]);
     expectExact(r.sb);
-    expect(proxy.log.filter((l) => l.path.includes(payloadDigest)).map((l) => [l.headers.range ?? null, l.fault ?? null])).toEqual([[null, 'drop'], ['bytes=4096-', null]]);
+    expect(proxy.log.filter((l) => l.path.includes(payloadDigest)).map((l) => [l.headers.range ?? null, l.fault ?? null])).toEqual([
+      [null, 'drop'],
+      ['bytes=4096-', null],
+    ]);
   });
 
   it('retries a 500 and honours 429 Retry-After', async () => {
@@ -89,7 +92,11 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     proxy.add({ method: 'PUT', path: upload, fault: { kind: 'status', status: 500 } });
     proxy.add({ method: 'PUT', path: upload, fault: { kind: 'reset', afterBytes: 64 * 1024 } });
     const pushed = await ebpm(['push', pkg.dir], sandbox({ EBPM_REGISTRY: `${proxy.host}/pushed` }).env);
-    expect(pushed).toEqual({ code: 0, err: '', out: `pushed ${proxy.host}/pushed/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\ntags: 1.0.0, latest\n` });
+    expect(pushed).toEqual({
+      code: 0,
+      err: '',
+      out: `pushed ${proxy.host}/pushed/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\ntags: 1.0.0, latest\n`,
+    });
     expect(proxy.log.filter((l) => upload.test(l.path)).map((l) => `${l.method} ${l.fault ?? ''}`.trim())).toEqual(['PUT status', 'PUT reset', 'PUT']);
     // What the registry holds, read past the proxy.
     const check = sandbox({ EBPM_REGISTRY: `${reg.host}/pushed` });
@@ -98,14 +105,18 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
   });
 
   it('fails with one line and a clean store when the fault persists', async () => {
-    const failing = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'status', status: 500 } }]);
+    const failing = await pullWith([
+      { method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'status', status: 500 } },
+    ]);
     expect(failing.code).toBe(1);
     expect(failing.err).toBe(
       `error: pull sigsnoop@1: source: fetch ${payloadDigest}: ${proxy.host}: unknown: injected fault\nhint: the registry refused the request\n`,
     );
     expectClean(failing.sb);
     proxy.reset();
-    const corrupt = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'corrupt', offset: 100 } }]);
+    const corrupt = await pullWith([
+      { method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, times: Infinity, fault: { kind: 'corrupt', offset: 100 } },
+    ]);
     expect([corrupt.code, corrupt.err.split('\n')[1]]).toEqual([1, 'hint: the content was corrupted or replaced; nothing of it was kept']);
     expectClean(corrupt.sb);
   });

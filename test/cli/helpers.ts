@@ -83,18 +83,30 @@ export interface BuiltPackage {
  * version only) into `dir`: sigsnoop's real object under `name`, with the given metadata, and
  * optionally a payload layer (the source tarball slot) to make it large.
  */
-export async function packageLayout(dir: string, opts: { name?: string; version: string; description?: string; keywords?: string[]; payload?: Uint8Array }): Promise<BuiltPackage> {
+export async function packageLayout(
+  dir: string,
+  opts: { name?: string; version: string; description?: string; keywords?: string[]; payload?: Uint8Array },
+): Promise<BuiltPackage> {
   const name = opts.name ?? 'sigsnoop';
   const obj = await exampleObject('sigsnoop');
   const base = describeFiles({ name, architecture: 'amd64' }, [{ name: `${name}.bpf.o`, bytes: obj }]);
   const meta = { ...base, version: opts.version, keywords: opts.keywords ?? [], ...(opts.description === undefined ? {} : { description: opts.description }) };
-  const files = [{ title: `${name}.bpf.o`, mediaType: EBPM_BPF_OBJECT, bytes: obj }, ...(opts.payload ? [{ title: 'source.tar.gz', mediaType: EBPM_SOURCE, bytes: opts.payload }] : [])];
+  const files = [
+    { title: `${name}.bpf.o`, mediaType: EBPM_BPF_OBJECT, bytes: obj },
+    ...(opts.payload ? [{ title: 'source.tar.gz', mediaType: EBPM_SOURCE, bytes: opts.payload }] : []),
+  ];
   const packed = packPackage(meta, files, '2026-01-01T00:00:00Z');
   mkdirSync(dir, { recursive: true });
   const layout = await OciLayout.open(dir);
   for (const b of packed.blobs) await layout.push(b.descriptor, [b.bytes]);
   await layout.tag(packed.descriptor, versionTag(opts.version));
-  return { dir, digest: packed.descriptor.digest, blobs: new Map(packed.blobs.map((b) => [b.descriptor.digest, b.bytes])), size: packed.blobs.reduce((n, b) => n + b.descriptor.size, 0), objectSize: obj.byteLength };
+  return {
+    dir,
+    digest: packed.descriptor.digest,
+    blobs: new Map(packed.blobs.map((b) => [b.descriptor.digest, b.bytes])),
+    size: packed.blobs.reduce((n, b) => n + b.descriptor.size, 0),
+    objectSize: obj.byteLength,
+  };
 }
 
 /** `storeRefs` reads the refs of a store's index.json directly (what a crash would leave). */
@@ -106,7 +118,9 @@ export function storeRefs(store: string): string[] {
 /** `blobFiles` lists `blobs/sha256/*` of a layout as digests. */
 export function blobFiles(layout: string): string[] {
   try {
-    return readdirSync(join(layout, 'blobs', 'sha256')).map((h) => `sha256:${h}`).sort();
+    return readdirSync(join(layout, 'blobs', 'sha256'))
+      .map((h) => `sha256:${h}`)
+      .sort();
   } catch {
     return [];
   }

@@ -18,7 +18,13 @@ function requests(err: string): string[] {
   return err
     .split('\n')
     .filter((l) => l.startsWith('> '))
-    .map((l) => l.split(' ').slice(1, 3).join(' ').replace(/^(\w+) http:\/\/[^/]+/, '$1 '))
+    .map((l) =>
+      l
+        .split(' ')
+        .slice(1, 3)
+        .join(' ')
+        .replace(/^(\w+) http:\/\/[^/]+/, '$1 '),
+    )
     .filter((l) => !/sha256-[0-9a-f]{64}|\/referrers\//.test(l));
 }
 
@@ -47,7 +53,11 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     expect((await repo.resolve('latest')).digest).toBe(pkgs['1.10.0']!.digest);
 
     const p = pkgs['1.2.5']!;
-    expect(await ebpm(['pull', 'sigsnoop@1.2'], sb.env)).toEqual({ code: 0, err: '', out: `pulled ${reg.host}/ebpm/sigsnoop:1.2.5 ${p.digest} (3 blobs, ${p.size} bytes)\n` });
+    expect(await ebpm(['pull', 'sigsnoop@1.2'], sb.env)).toEqual({
+      code: 0,
+      err: '',
+      out: `pulled ${reg.host}/ebpm/sigsnoop:1.2.5 ${p.digest} (3 blobs, ${p.size} bytes)\n`,
+    });
     for (const [digest, bytes] of p.blobs) expect(readFileSync(join(sb.store, 'blobs', 'sha256', digest.slice(7))).equals(Buffer.from(bytes))).toBe(true);
     const picks: [string, string][] = [
       ['sigsnoop@<1.2.5', '1.2.0_build.7'],
@@ -74,11 +84,20 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
 
   it('searches through the index push maintains: one manifest and one blob cold, nothing warm, one HEAD when stale', async () => {
     const cold = await ebpm(['search', 'signal', '--verbose', '--json'], sb.env);
-    expect(requests(cold.err)).toEqual(['GET /v2/ebpm/ebpm-index/manifests/latest', expect.stringMatching(/^GET \/v2\/ebpm\/ebpm-index\/blobs\/sha256:[0-9a-f]{64}$/)]);
+    expect(requests(cold.err)).toEqual([
+      'GET /v2/ebpm/ebpm-index/manifests/latest',
+      expect.stringMatching(/^GET \/v2\/ebpm\/ebpm-index\/blobs\/sha256:[0-9a-f]{64}$/),
+    ]);
     const hits = JSON.parse(cold.out) as { hits: { name: string; version: string; description: string; reference: string }[] };
-    expect(hits.hits).toEqual([{ name: 'sigsnoop', version: '1.10.0', description: 'Trace signals 1.10.0', keywords: ['signal'], reference: `${reg.host}/ebpm/sigsnoop` }]);
+    expect(hits.hits).toEqual([
+      { name: 'sigsnoop', version: '1.10.0', description: 'Trace signals 1.10.0', keywords: ['signal'], reference: `${reg.host}/ebpm/sigsnoop` },
+    ]);
     const warm = await ebpm(['search', 'sigsnoop', '--verbose'], sb.env);
-    expect(warm).toEqual({ code: 0, err: '', out: `NAME      VERSION  DESCRIPTION           REFERENCE\nsigsnoop  1.10.0   Trace signals 1.10.0  ${reg.host}/ebpm/sigsnoop\n` });
+    expect(warm).toEqual({
+      code: 0,
+      err: '',
+      out: `NAME      VERSION  DESCRIPTION           REFERENCE\nsigsnoop  1.10.0   Trace signals 1.10.0  ${reg.host}/ebpm/sigsnoop\n`,
+    });
     const stale = await ebpm(['search', 'sigsnoop', '--verbose', '--refresh', '--json'], sb.env);
     expect(requests(stale.err)).toEqual(['HEAD /v2/ebpm/ebpm-index/manifests/latest']);
     expect((JSON.parse(stale.out) as { sources: unknown[] }).sources).toEqual([{ location: `${reg.host}/ebpm`, source: 'checked', packages: 1 }]);
@@ -102,23 +121,36 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     const out = join(sb.root, 'skopeo-layout');
     execFileSync('skopeo', ['copy', '--src-tls-verify=false', `docker://${reg.host}/ebpm/sigsnoop:1.2.5`, `oci:${out}:1.2.5`], { stdio: 'ignore' });
     expect(blobFiles(out)).toEqual([...pkgs['1.2.5']!.blobs.keys()].sort());
-    for (const [digest, bytes] of pkgs['1.2.5']!.blobs) expect(readFileSync(join(out, 'blobs', 'sha256', digest.slice(7))).equals(Buffer.from(bytes))).toBe(true);
-    execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${pkgs['1.10.0']!.dir}:1.10.0`, `docker://${reg.host}/skopeo/sigsnoop:1.10.0`], { stdio: 'ignore' });
+    for (const [digest, bytes] of pkgs['1.2.5']!.blobs)
+      expect(readFileSync(join(out, 'blobs', 'sha256', digest.slice(7))).equals(Buffer.from(bytes))).toBe(true);
+    execFileSync('skopeo', ['copy', '--dest-tls-verify=false', `oci:${pkgs['1.10.0']!.dir}:1.10.0`, `docker://${reg.host}/skopeo/sigsnoop:1.10.0`], {
+      stdio: 'ignore',
+    });
     const r = await ebpm(['pull', `${reg.host}/skopeo/sigsnoop:1.10.0`], sb.env);
     expect(r.out).toBe(`pulled ${reg.host}/skopeo/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (0 blobs, 0 bytes)\n`);
   });
 
   it('inspects a remote reference without storing it', async () => {
     const r = await ebpm(['inspect', 'sigsnoop@1.2'], sb.env);
-    expect(r.out.split('\n').slice(0, 3)).toEqual(['sigsnoop@1.2.5 (ebpm) - Trace signals 1.2.5', `digest: ${pkgs['1.2.5']!.digest}`, `size: ${pkgs['1.2.5']!.size} bytes`]);
+    expect(r.out.split('\n').slice(0, 3)).toEqual([
+      'sigsnoop@1.2.5 (ebpm) - Trace signals 1.2.5',
+      `digest: ${pkgs['1.2.5']!.digest}`,
+      `size: ${pkgs['1.2.5']!.size} bytes`,
+    ]);
   });
 
   it('reports deleting missing content as NOT_FOUND, keeping the registry code', async () => {
     const repo = new Registry(reg.host).repository('ebpm/sigsnoop');
     const missing = { mediaType: 'application/octet-stream', digest: `sha256:${'0'.repeat(64)}`, size: 1 };
-    const e = await repo.delete(missing).then(() => undefined, (x: unknown) => x as { code: string; data: Record<string, unknown> });
+    const e = await repo.delete(missing).then(
+      () => undefined,
+      (x: unknown) => x as { code: string; data: Record<string, unknown> },
+    );
     expect([e?.code, e?.data.registryCode]).toEqual(['NOT_FOUND', 'BLOB_UNKNOWN']);
-    const m = await repo.delete({ ...missing, mediaType: 'application/vnd.oci.image.manifest.v1+json' }).then(() => undefined, (x: unknown) => x as { code: string; data: Record<string, unknown> });
+    const m = await repo.delete({ ...missing, mediaType: 'application/vnd.oci.image.manifest.v1+json' }).then(
+      () => undefined,
+      (x: unknown) => x as { code: string; data: Record<string, unknown> },
+    );
     expect([m?.code, m?.data.registryCode]).toEqual(['NOT_FOUND', 'MANIFEST_UNKNOWN']);
   });
 
@@ -127,10 +159,18 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     const off = sandbox({ EBPM_REGISTRY: `${proxy.host}/ebpm` });
     expect((await ebpm(['pull', 'sigsnoop'], off.env)).code).toBe(0);
     await proxy.stop();
-    expect(await ebpm(['pull', 'sigsnoop'], off.env)).toEqual({ code: 0, err: '', out: `${proxy.host}/ebpm/sigsnoop:latest ${pkgs['1.10.0']!.digest} (stored; registry unreachable)\n` });
+    expect(await ebpm(['pull', 'sigsnoop'], off.env)).toEqual({
+      code: 0,
+      err: '',
+      out: `${proxy.host}/ebpm/sigsnoop:latest ${pkgs['1.10.0']!.digest} (stored; registry unreachable)\n`,
+    });
     const always = await ebpm(['pull', 'sigsnoop', '--pull', 'always'], off.env);
     expect(always.code).toBe(1);
-    expect(always.err.split('\n')[0]).toMatch(new RegExp(`^error: pull sigsnoop: resolve ${proxy.host}/ebpm/sigsnoop: resolve ebpm/sigsnoop:latest: ${proxy.host}: connection failed \\(ECONNREFUSED\\)$`));
+    expect(always.err.split('\n')[0]).toMatch(
+      new RegExp(
+        `^error: pull sigsnoop: resolve ${proxy.host}/ebpm/sigsnoop: resolve ebpm/sigsnoop:latest: ${proxy.host}: connection failed \\(ECONNREFUSED\\)$`,
+      ),
+    );
     expect((await ebpm(['pull', 'sigsnoop@1.9', '--pull', 'missing'], off.env)).code).toBe(1);
   });
 
@@ -142,10 +182,19 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     const deadLine = `search ${dead}: fetch ebpm/ebpm-index:latest: 127.0.0.1:1: connection failed (ECONNREFUSED)`;
     const first = await ebpm(['search', 'signal', '--json'], other.env);
     expect([first.code, first.err]).toEqual([0, `warning: ${deadLine}; its packages are left out\n`]);
-    const hit = (host: string) => ({ name: 'sigsnoop', version: '1.10.0', description: 'Trace signals 1.10.0', keywords: ['signal'], reference: `${host}/ebpm/sigsnoop` });
+    const hit = (host: string) => ({
+      name: 'sigsnoop',
+      version: '1.10.0',
+      description: 'Trace signals 1.10.0',
+      keywords: ['signal'],
+      reference: `${host}/ebpm/sigsnoop`,
+    });
     expect(JSON.parse(first.out)).toEqual({
       hits: [hit(proxy.host), hit(reg.host)],
-      sources: [{ location: `${proxy.host}/ebpm`, source: 'index', packages: 1 }, { location: `${reg.host}/ebpm`, source: 'index', packages: 1 }],
+      sources: [
+        { location: `${proxy.host}/ebpm`, source: 'index', packages: 1 },
+        { location: `${reg.host}/ebpm`, source: 'index', packages: 1 },
+      ],
       failed: [{ location: dead, code: 'REGISTRY_UNREACHABLE', message: deadLine }],
     });
     await proxy.stop();
@@ -154,11 +203,20 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     expect(Date.now() - Date.parse(cachedAt)).toBeLessThan(60_000);
     // With a cache the index is checked (HEAD), without one read (GET).
     const proxyLine = (op: 'resolve' | 'fetch') => `search ${proxy.host}/ebpm: ${op} ebpm/ebpm-index:latest: ${proxy.host}: connection failed (ECONNREFUSED)`;
-    expect([stale.code, stale.err]).toEqual([0, `warning: ${proxyLine('resolve')}; showing its index as cached at ${cachedAt} (stale)\nwarning: ${deadLine}; its packages are left out\n`]);
+    expect([stale.code, stale.err]).toEqual([
+      0,
+      `warning: ${proxyLine('resolve')}; showing its index as cached at ${cachedAt} (stale)\nwarning: ${deadLine}; its packages are left out\n`,
+    ]);
     expect(JSON.parse(stale.out)).toEqual({
       hits: [hit(proxy.host), hit(reg.host)],
-      sources: [{ location: `${proxy.host}/ebpm`, source: 'stale', packages: 1 }, { location: `${reg.host}/ebpm`, source: 'checked', packages: 1 }],
-      failed: [{ location: `${proxy.host}/ebpm`, code: 'REGISTRY_UNREACHABLE', message: proxyLine('resolve'), cachedAt }, { location: dead, code: 'REGISTRY_UNREACHABLE', message: deadLine }],
+      sources: [
+        { location: `${proxy.host}/ebpm`, source: 'stale', packages: 1 },
+        { location: `${reg.host}/ebpm`, source: 'checked', packages: 1 },
+      ],
+      failed: [
+        { location: `${proxy.host}/ebpm`, code: 'REGISTRY_UNREACHABLE', message: proxyLine('resolve'), cachedAt },
+        { location: dead, code: 'REGISTRY_UNREACHABLE', message: deadLine },
+      ],
     });
     // None answers (and no cache): the search fails, naming each.
     const none = sandbox();
@@ -173,11 +231,20 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
       try {
         const a = sandbox({ EBPM_REGISTRY: `${secured.host}/ebpm` });
         const denied = await ebpm(['push', pkgs['1.2.5']!.dir], a.env);
-        expect([denied.code, denied.err.split('\n')[1]]).toEqual([1, `hint: check \`ebpm login ${secured.host}\` and that this account may access the repository`]);
+        expect([denied.code, denied.err.split('\n')[1]]).toEqual([
+          1,
+          `hint: check \`ebpm login ${secured.host}\` and that this account may access the repository`,
+        ]);
         const wrong = await ebpm(['login', secured.host, '-u', 'alice', '-p', 'nope'], a.env);
         expect([wrong.code, wrong.err.split('\n')[0]]).toEqual([1, `error: ${secured.host}: unauthorized: authentication required`]);
-        expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], a.env)).toEqual({ code: 0, err: '', out: `logged in to ${secured.host} (credentials in ${join(a.env.DOCKER_CONFIG!, 'config.json')})\n` });
-        expect(JSON.parse(readFileSync(join(a.env.DOCKER_CONFIG!, 'config.json'), 'utf8'))).toEqual({ auths: { [secured.host]: { auth: Buffer.from('alice:wonderland').toString('base64') } } });
+        expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], a.env)).toEqual({
+          code: 0,
+          err: '',
+          out: `logged in to ${secured.host} (credentials in ${join(a.env.DOCKER_CONFIG!, 'config.json')})\n`,
+        });
+        expect(JSON.parse(readFileSync(join(a.env.DOCKER_CONFIG!, 'config.json'), 'utf8'))).toEqual({
+          auths: { [secured.host]: { auth: Buffer.from('alice:wonderland').toString('base64') } },
+        });
         expect((await ebpm(['push', pkgs['1.2.5']!.dir], a.env)).code).toBe(0);
         expect((await json<{ digest: string }>(['pull', 'sigsnoop@1'], a.env)).digest).toBe(pkgs['1.2.5']!.digest);
         expect(await ebpm(['logout', secured.host], a.env)).toEqual({ code: 0, err: '', out: `logged out of ${secured.host}\n` });
@@ -196,7 +263,9 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
         const bin = join(a.root, 'bin');
         mkdirSync(bin);
         const helper = join(bin, 'docker-credential-ebpmtest');
-        writeFileSync(helper, `#!/usr/bin/env python3
+        writeFileSync(
+          helper,
+          `#!/usr/bin/env python3
 import json, os, sys
 path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'creds.json')
 db = json.load(open(path)) if os.path.exists(path) else {}
@@ -210,12 +279,17 @@ elif action == 'erase':
     if data not in db: print('credentials not found in native keychain'); sys.exit(1)
     del db[data]
 json.dump(db, open(path, 'w'))
-`);
+`,
+        );
         chmodSync(helper, 0o755);
         mkdirSync(a.env.DOCKER_CONFIG!, { recursive: true });
         writeFileSync(join(a.env.DOCKER_CONFIG!, 'config.json'), JSON.stringify({ credsStore: 'ebpmtest' }));
         const env = { ...a.env, PATH: `${bin}:${a.env.PATH}` };
-        expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], env)).toEqual({ code: 0, err: '', out: `logged in to ${secured.host} (credentials in docker-credential-ebpmtest)\n` });
+        expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], env)).toEqual({
+          code: 0,
+          err: '',
+          out: `logged in to ${secured.host} (credentials in docker-credential-ebpmtest)\n`,
+        });
         expect(JSON.parse(readFileSync(join(bin, 'creds.json'), 'utf8'))).toEqual({ [secured.host]: ['alice', 'wonderland'] });
         expect((await ebpm(['push', pkgs['1.2.0']!.dir], env)).code).toBe(0);
         expect((await json<{ reference: string }>(['pull', 'sigsnoop@1.2'], env)).reference).toBe(`${secured.host}/ebpm/sigsnoop:1.2.0`);

@@ -47,7 +47,13 @@ describeWith(['registry', 'clang'], 'store repair', () => {
     for (const [digest, bytes] of pkg.blobs) expect(readFileSync(blobPath(store, digest)).equals(Buffer.from(bytes))).toBe(true);
   };
   const clean = { corruptBlobs: [], brokenManifests: [], droppedEntries: [], repaired: [], unrepaired: [] };
-  const verdict = (r: Record<string, unknown>) => ({ corruptBlobs: r.corruptBlobs, brokenManifests: r.brokenManifests, droppedEntries: r.droppedEntries, repaired: r.repaired, unrepaired: r.unrepaired });
+  const verdict = (r: Record<string, unknown>) => ({
+    corruptBlobs: r.corruptBlobs,
+    brokenManifests: r.brokenManifests,
+    droppedEntries: r.droppedEntries,
+    repaired: r.repaired,
+    unrepaired: r.unrepaired,
+  });
 
   it('removes a rotten layer and the manifest above it, then pulls the package again byte-exact', async () => {
     const { proxy, sb, ref } = await pulled();
@@ -56,7 +62,13 @@ describeWith(['registry', 'clang'], 'store repair', () => {
       const r = await json<Record<string, unknown>>(['verify'], sb.env);
       expect([r.verifiedBlobs, verdict(r)]).toEqual([
         pkg.blobs.size - 1,
-        { corruptBlobs: [payload], brokenManifests: [pkg.digest], droppedEntries: [{ ref, digest: pkg.digest, missing: payload }], repaired: [ref], unrepaired: [] },
+        {
+          corruptBlobs: [payload],
+          brokenManifests: [pkg.digest],
+          droppedEntries: [{ ref, digest: pkg.digest, missing: payload }],
+          repaired: [ref],
+          unrepaired: [],
+        },
       ]);
       const listed = await json<{ reference: string; digest: string; size: number }[]>(['ls'], sb.env);
       expect(listed.map((e) => [e.reference, e.digest, e.size])).toEqual([[ref, pkg.digest, pkg.size]]);
@@ -101,7 +113,11 @@ describeWith(['registry', 'clang'], 'store repair', () => {
       const index = JSON.parse(readFileSync(join(sb.store, 'index.json'), 'utf8')) as { manifests: unknown[] };
       writeFileSync(join(sb.store, 'index.json'), JSON.stringify({ ...index, manifests: [] }));
       const manifestSize = pkg.blobs.get(pkg.digest)!.byteLength;
-      expect(await ebpm(['pull', 'sigsnoop:1.0.0'], sb.env)).toEqual({ code: 0, err: '', out: `pulled ${ref} ${pkg.digest} (2 blobs, ${manifestSize + PAYLOAD} bytes)\n` });
+      expect(await ebpm(['pull', 'sigsnoop:1.0.0'], sb.env)).toEqual({
+        code: 0,
+        err: '',
+        out: `pulled ${ref} ${pkg.digest} (2 blobs, ${manifestSize + PAYLOAD} bytes)\n`,
+      });
       expect(storeRefs(sb.store)).toEqual([ref]);
       expectExact(sb.store);
     } finally {

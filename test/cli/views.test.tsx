@@ -1,7 +1,18 @@
 // Display logic (pure) and the ink views of push, pull, ls and search.
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
-import { bar, formatBytes, formatRate, INITIAL_TRANSFER, layoutTable, reduceTransfer, shortDigest, transferTotals, useColor, type TransferState } from '../../src/cli/format.js';
+import {
+  bar,
+  formatBytes,
+  formatRate,
+  INITIAL_TRANSFER,
+  layoutTable,
+  reduceTransfer,
+  shortDigest,
+  transferTotals,
+  useColor,
+  type TransferState,
+} from '../../src/cli/format.js';
 import { Table } from '../../src/cli/views/table.js';
 import { TransferView } from '../../src/cli/views/transfer.js';
 import type { TransferEvent } from '../../src/services/transfer.js';
@@ -16,14 +27,28 @@ function fold(events: TransferEvent[]): TransferState {
 
 describe('format', () => {
   it('writes sizes, rates and bars', () => {
-    expect([formatBytes(0), formatBytes(1023), formatBytes(1536), formatBytes(64 * 1024 * 1024), formatBytes(3 * 1024 ** 4)]).toEqual(['0 B', '1023 B', '1.5 KiB', '64.0 MiB', '3.0 TiB']);
+    expect([formatBytes(0), formatBytes(1023), formatBytes(1536), formatBytes(64 * 1024 * 1024), formatBytes(3 * 1024 ** 4)]).toEqual([
+      '0 B',
+      '1023 B',
+      '1.5 KiB',
+      '64.0 MiB',
+      '3.0 TiB',
+    ]);
     expect([formatRate(1024, 0), formatRate(2 * 1024 * 1024, 500)]).toEqual(['–', '4.0 MiB/s']);
     expect([bar(0, 4), bar(0.5, 4), bar(2, 4), bar(Number.NaN, 2)]).toEqual(['░░░░', '██░░', '████', '░░']);
     expect(shortDigest(D1)).toBe('sha256:aaaaaaaaaaaa');
   });
 
   it('lays tables out in aligned columns, cutting long cells', () => {
-    expect(layoutTable(['NAME', 'VERSION'], [['sigsnoop', '1.2.0'], ['x', '10.0.0-rc.1']])).toEqual(['NAME      VERSION', 'sigsnoop  1.2.0', 'x         10.0.0-rc.1']);
+    expect(
+      layoutTable(
+        ['NAME', 'VERSION'],
+        [
+          ['sigsnoop', '1.2.0'],
+          ['x', '10.0.0-rc.1'],
+        ],
+      ),
+    ).toEqual(['NAME      VERSION', 'sigsnoop  1.2.0', 'x         10.0.0-rc.1']);
     expect(layoutTable(['A', 'B'], [['abcdefgh', 'z']], 5)).toEqual(['A      B', 'abcd…  z']);
   });
 
@@ -40,7 +65,11 @@ describe('format', () => {
     expect(s.resolving).toBeUndefined();
     expect(s.resolved).toEqual({ ref: 'host/x:1.0.0', digest: D1 });
     expect(s.startedAt).toBe(1003);
-    expect(s.blobs.map((b) => [b.label, b.bytes, b.size, b.state])).toEqual([['config', 7, 7, 'skipped'], ['x.bpf.o', 40, 100, 'active'], ['x.wasm', 50, 50, 'done']]);
+    expect(s.blobs.map((b) => [b.label, b.bytes, b.size, b.state])).toEqual([
+      ['config', 7, 7, 'skipped'],
+      ['x.bpf.o', 40, 100, 'active'],
+      ['x.wasm', 50, 50, 'done'],
+    ]);
     expect(transferTotals(s)).toEqual({ bytes: 90, size: 150 });
   });
 
@@ -51,7 +80,9 @@ describe('format', () => {
 
 describe('views', () => {
   it('shows a spinner while resolving', () => {
-    const { lastFrame } = render(<TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} color={false} width={100} />);
+    const { lastFrame } = render(
+      <TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} color={false} width={100} />,
+    );
     expect(lastFrame()).toBe('⠹ resolving host/ebpm/sigsnoop@1.2');
   });
 

@@ -104,10 +104,7 @@ describe('manifests', () => {
     expect(thrown(() => parseManifest(bytes, MEDIA_TYPE_IMAGE_INDEX)).data.fields).toEqual([
       `(content-type): "${MEDIA_TYPE_IMAGE_INDEX}" is not an manifest media type`,
     ]);
-    expect(thrown(() => parseIndex(bytes)).data.fields).toEqual([
-      `mediaType: "${MEDIA_TYPE_IMAGE_MANIFEST}" is not an index media type`,
-      'manifests: missing',
-    ]);
+    expect(thrown(() => parseIndex(bytes)).data.fields).toEqual([`mediaType: "${MEDIA_TYPE_IMAGE_MANIFEST}" is not an index media type`, 'manifests: missing']);
     const { mediaType: _m, ...untyped } = good;
     expect(parseManifest(enc(untyped), `${MEDIA_TYPE_DOCKER_MANIFEST}; charset=utf-8`).mediaType).toBe(MEDIA_TYPE_DOCKER_MANIFEST);
     expect(parseIndex(enc({ schemaVersion: 2, manifests: [] }))).toEqual({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [] });
@@ -128,7 +125,7 @@ describe('manifests', () => {
   it('only ever fails with its own codes on mutated input (fuzz)', () => {
     const base = Buffer.from(manifestBytes(good));
     let seed = 42;
-    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.from(base);
       for (let k = 0; k <= rand(4); k++) b[rand(b.length)] = rand(256);

@@ -35,7 +35,8 @@ const base = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'verified-
 let n = 0;
 const layout = () => OciLayout.open(join(base, String(n++)));
 const blob = (bytes: Uint8Array): Descriptor => ({ mediaType: 'application/octet-stream', digest: sha256Digest(bytes), size: bytes.byteLength });
-const chunks = (bytes: Uint8Array, size: number): Uint8Array[] => Array.from({ length: Math.ceil(bytes.byteLength / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
+const chunks = (bytes: Uint8Array, size: number): Uint8Array[] =>
+  Array.from({ length: Math.ceil(bytes.byteLength / size) }, (_, i) => bytes.subarray(i * size, (i + 1) * size));
 
 describe('VerifiedContent', () => {
   const bytes = randomBytes(3 << 20);
@@ -63,7 +64,11 @@ describe('VerifiedContent', () => {
     const lying = { fetch: async () => chunks(Buffer.concat([bytes.subarray(1), Buffer.from([bytes[0]! ^ 1])]), 1 << 20), exists: async () => true };
     const store = await layout();
     const e = await caught(copyGraph(lying, store, desc));
-    expect([e.code, e.data?.side, e.message]).toEqual(['DIGEST_MISMATCH', 'source', expect.stringMatching(/^source: push sha256:[0-9a-f]{64}: sha256:[0-9a-f]{64}: content hashes to sha256:[0-9a-f]{64}$/)]);
+    expect([e.code, e.data?.side, e.message]).toEqual([
+      'DIGEST_MISMATCH',
+      'source',
+      expect.stringMatching(/^source: push sha256:[0-9a-f]{64}: sha256:[0-9a-f]{64}: content hashes to sha256:[0-9a-f]{64}$/),
+    ]);
     expect(await store.exists(desc)).toBe(false);
     expect([readdirSync(join(store.root, 'blobs', 'sha256')), readdirSync(join(store.root, 'ingest'))]).toEqual([[], []]);
   });
@@ -81,9 +86,11 @@ describe('VerifiedContent', () => {
     const pass = VerifiedContent.of(desc, [bytes]);
     const store = await layout();
     await store.push(desc, pass);
-    const e = await caught((async () => {
-      for await (const _ of pass) return;
-    })());
+    const e = await caught(
+      (async () => {
+        for await (const _ of pass) return;
+      })(),
+    );
     expect([e.code, e.message]).toEqual(['INTERNAL', `${desc.digest}: verified content read twice`]);
   });
 
@@ -103,7 +110,12 @@ describe('VerifiedContent', () => {
         expect(n).toBe(bytes.byteLength);
       },
     };
-    expect(await copyGraph(src, flaky, desc, { onCopyProgress: (_, b) => progress.push(b) })).toEqual({ copied: 1, skipped: 0, mounted: 0, bytes: bytes.byteLength });
+    expect(await copyGraph(src, flaky, desc, { onCopyProgress: (_, b) => progress.push(b) })).toEqual({
+      copied: 1,
+      skipped: 0,
+      mounted: 0,
+      bytes: bytes.byteLength,
+    });
     expect([fetches, progress]).toEqual([2, [1 << 20, 1 << 20, 2 << 20, 3 << 20]]);
   });
 });

@@ -22,7 +22,19 @@ export async function exampleObject(name: Example): Promise<Uint8Array> {
   const out = join(outDir, `${name}.bpf.o`);
   const inputs = [source, join(dir, `${name}.h`), join(REPO, 'include', 'ebpm', 'ebpm.h')];
   try {
-    if (statSync(out).mtimeMs > newest(inputs.filter((p) => { try { statSync(p); return true; } catch { return false; } }))) {
+    if (
+      statSync(out).mtimeMs >
+      newest(
+        inputs.filter((p) => {
+          try {
+            statSync(p);
+            return true;
+          } catch {
+            return false;
+          }
+        }),
+      )
+    ) {
       return new Uint8Array(readFileSync(out));
     }
   } catch {

@@ -68,10 +68,31 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
 export async function startTokenServer(opts: TokenServerOptions): Promise<TokenServer> {
   const keyPath = join(opts.dir, 'token.key');
   const certPath = join(opts.dir, 'token.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyPath, '-out', certPath, '-subj', '/CN=ebpm-test-token', '-days', '2'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-subj',
+      '/CN=ebpm-test-token',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
   const key = readFileSync(keyPath);
   const x5c = new X509Certificate(readFileSync(certPath)).raw.toString('base64');
-  const grants: Grants = opts.grants ?? Object.fromEntries(Object.keys(opts.users).map((u) => [u, { '*': ['pull', 'push', 'delete'], 'registry:catalog': ['*'] }]));
+  const grants: Grants =
+    opts.grants ?? Object.fromEntries(Object.keys(opts.users).map((u) => [u, { '*': ['pull', 'push', 'delete'], 'registry:catalog': ['*'] }]));
   const service = 'ebpm-test-registry';
   const issuer = 'ebpm-test-issuer';
   const expiresIn = opts.expiresIn ?? 300;
@@ -93,13 +114,18 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       const name = decoded.slice(0, Math.max(colon, 0));
       if (colon < 1 || opts.users[name] !== decoded.slice(colon + 1)) {
         rejected++;
-        res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }));
         return;
       }
       user = name;
     }
     // Each `scope` parameter may itself hold several space-separated scopes.
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = url.searchParams
+      .getAll('scope')
+      .flatMap((s) => s.split(' '))
+      .filter(Boolean);
     requests.push({ user, service: url.searchParams.get('service'), scopes });
     const access = scopes.flatMap((s) => {
       const p = parseScope(s);
@@ -112,7 +138,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     const claims = b64url(JSON.stringify({ iss: issuer, sub: user, aud: service, exp: now + expiresIn, nbf: now - 1, iat: now, jti: randomUUID(), access }));
     const sig = sign('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' });
     const token = `${header}.${claims}.${b64url(sig)}`;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
   };
 
   const server = createServer(handle);

@@ -11,7 +11,10 @@ import { init, nextSteps, readTemplate, renderTemplate, templateVars, TEMPLATES 
 const root = () => mkdtempSync(join(process.env.EBPM_TEST_ROOT!, 'init-'));
 
 async function failure(p: Promise<unknown>) {
-  const e = await p.then(() => undefined, (x: unknown) => x);
+  const e = await p.then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   expect(e, 'expected a failure').toBeDefined();
   const { code, message, hint } = e as { code: string; message: string; hint: string };
   return { code, message, hint };
@@ -39,7 +42,9 @@ describe('templates', () => {
     expect(renderTemplate([{ path: '{{name}}.h', text: '#ifndef __{{IDENT}}_H /* {{ident}}_bpf_o */' }], vars)).toEqual([
       { path: 'my-tool.h', text: '#ifndef __MY_TOOL_H /* my_tool_bpf_o */' },
     ]);
-    expect(() => renderTemplate([{ path: 'x.c', text: '{{nmae}}' }], vars)).toThrow(expect.objectContaining({ code: 'INTERNAL', message: 'template x.c: unknown placeholder {{nmae}}' }));
+    expect(() => renderTemplate([{ path: 'x.c', text: '{{nmae}}' }], vars)).toThrow(
+      expect.objectContaining({ code: 'INTERNAL', message: 'template x.c: unknown placeholder {{nmae}}' }),
+    );
     expect(() => renderTemplate([{ path: 'x.c', text: '{{toString}}' }], vars)).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
   });
 
@@ -91,17 +96,18 @@ describe('init', () => {
     expect(readdirSync(dir).sort()).toEqual(['README.md', 'ebpm.json', 'here.bpf.c', 'here.h']);
   });
 
-  it.each([
-    ['My-Tool'], ['my tool'], ['-tool'], ['tool-'], ['a..b'], ['a___b'], ['a/b'], [''], ['x'.repeat(129)],
-  ])('refuses the name %j, creating nothing', async (name) => {
-    const r0 = root();
-    expect(await failure(init({ name, dir: join(r0, 'p', 'x') }))).toEqual({
-      code: 'INVALID_NAME',
-      message: `init ${name}: not a package name`,
-      hint: 'use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)',
-    });
-    expect(readdirSync(r0)).toEqual([]);
-  });
+  it.each([['My-Tool'], ['my tool'], ['-tool'], ['tool-'], ['a..b'], ['a___b'], ['a/b'], [''], ['x'.repeat(129)]])(
+    'refuses the name %j, creating nothing',
+    async (name) => {
+      const r0 = root();
+      expect(await failure(init({ name, dir: join(r0, 'p', 'x') }))).toEqual({
+        code: 'INVALID_NAME',
+        message: `init ${name}: not a package name`,
+        hint: 'use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)',
+      });
+      expect(readdirSync(r0)).toEqual([]);
+    },
+  );
 
   it('refuses a wasm-c name starting with a digit, which C cannot name', async () => {
     const r0 = root();
@@ -134,7 +140,11 @@ describe('init', () => {
     expect(readFileSync(join(dir, '.keep'), 'utf8')).toBe('mine');
     const file = join(r0, 'file');
     writeFileSync(file, 'x');
-    expect(await failure(init({ name: 'tool', dir: file }))).toEqual({ code: 'INIT_EXISTS', message: `init tool: ${file}: already exists and is not a directory`, hint });
+    expect(await failure(init({ name: 'tool', dir: file }))).toEqual({
+      code: 'INIT_EXISTS',
+      message: `init tool: ${file}: already exists and is not a directory`,
+      hint,
+    });
     expect(readdirSync(r0).sort()).toEqual(['file', 'tool']);
   });
 
@@ -208,7 +218,11 @@ describe('ebpm init', () => {
     [[], 2, 'error: init: no package name given\nhint: usage: ebpm init <name> [--template bpf | wasm-c] [--dir <path>] [--json]\n'],
     [['a', 'b'], 2, 'error: init: unexpected argument "b"\nhint: usage: ebpm init <name> [--template bpf | wasm-c] [--dir <path>] [--json]\n'],
     [['tool', '--template', 'go'], 2, 'error: init tool: unknown template "go"\nhint: templates: bpf, wasm-c\n'],
-    [['Tool'], 1, 'error: init Tool: not a package name\nhint: use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)\n'],
+    [
+      ['Tool'],
+      1,
+      'error: init Tool: not a package name\nhint: use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)\n',
+    ],
   ])('ebpm init %j exits %i with one line and a hint', async (args, code, stderr) => {
     const cwd = root();
     const t = cli(cwd);

@@ -37,7 +37,9 @@ async function resolved(template: TemplateName): Promise<ResolvedPackage> {
 
 const int = (name: string) => ({ kind: 'int', size: 4, name, signed: true });
 const EVENT: TypeLayout = {
-  kind: 'struct', size: 152, name: 'event',
+  kind: 'struct',
+  size: 152,
+  name: 'event',
   fields: [
     { name: 'pid', offset: 0, layout: int('int') },
     { name: 'ppid', offset: 4, layout: int('int') },
@@ -52,17 +54,34 @@ const OBJECT = {
   license: 'Dual BSD/GPL',
   programs: [{ name: 'handle_exec', section: 'tracepoint/sched/sched_process_exec', type: 'tracepoint', attach: 'sched/sched_process_exec' }],
   maps: [{ name: 'events', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 262144, flags: 0, description: 'Exec events, one per successful execve(2)' }],
-  parameters: [{
-    name: 'targ_ppid', section: '.rodata', offset: 0, size: 4, type: 'pid_t', kind: 'int', default: 0,
-    description: 'Trace only processes started by this parent process ID (0: every process)', flag: { long: 'ppid', short: 'p' },
-  }],
+  parameters: [
+    {
+      name: 'targ_ppid',
+      section: '.rodata',
+      offset: 0,
+      size: 4,
+      type: 'pid_t',
+      kind: 'int',
+      default: 0,
+      description: 'Trace only processes started by this parent process ID (0: every process)',
+      flag: { long: 'ppid', short: 'p' },
+    },
+  ],
   exports: [{ map: 'events', type: EVENT }],
 };
 
 const REQUIREMENTS = {
   programTypes: ['tracepoint'],
   mapTypes: ['ringbuf'],
-  helpers: ['bpf_get_current_comm', 'bpf_get_current_pid_tgid', 'bpf_get_current_task', 'bpf_probe_read_kernel', 'bpf_probe_read_kernel_str', 'bpf_ringbuf_reserve', 'bpf_ringbuf_submit'],
+  helpers: [
+    'bpf_get_current_comm',
+    'bpf_get_current_pid_tgid',
+    'bpf_get_current_task',
+    'bpf_probe_read_kernel',
+    'bpf_probe_read_kernel_str',
+    'bpf_ringbuf_reserve',
+    'bpf_ringbuf_submit',
+  ],
   kernelTypes: ['task_struct', 'trace_event_raw_sched_process_exec'],
   kernelBtf: true,
 };
@@ -70,7 +89,12 @@ const REQUIREMENTS = {
 describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm init templates build', () => {
   it('bpf: one object with the tracepoint program, the ppid parameter and the exported event', async () => {
     const { metadata: m } = await initAndBuild('bpf');
-    expect(m).toMatchObject({ name: NAME, version: '0.1.0', description: 'Trace process executions: process ID, parent, command and file name', requirements: REQUIREMENTS });
+    expect(m).toMatchObject({
+      name: NAME,
+      version: '0.1.0',
+      description: 'Trace process executions: process ID, parent, command and file name',
+      requirements: REQUIREMENTS,
+    });
     expect(m.objects).toHaveLength(1);
     expect(m.objects[0]).toMatchObject({ ...OBJECT, layer: true, embedded: false });
     expect(m.wasm).toBeUndefined();
@@ -83,8 +107,17 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm init templates build', (
     expect(m.objects[0]).toMatchObject({ ...OBJECT, layer: true, embedded: true, digest: bpf.metadata.objects[0]!.digest });
     expect(m.requirements).toEqual(REQUIREMENTS);
     expect(m.wasm!.name).toBe('main.wasm');
-    expect(m.wasm!.imports.filter((i) => i.module === 'wasm_bpf').map((i) => `${i.name}:${i.kind}`).sort()).toEqual([
-      'wasm_attach_bpf_program:function', 'wasm_bpf_buffer_poll:function', 'wasm_bpf_map_fd_by_name:function', 'wasm_close_bpf_object:function', 'wasm_load_bpf_object:function',
+    expect(
+      m
+        .wasm!.imports.filter((i) => i.module === 'wasm_bpf')
+        .map((i) => `${i.name}:${i.kind}`)
+        .sort(),
+    ).toEqual([
+      'wasm_attach_bpf_program:function',
+      'wasm_bpf_buffer_poll:function',
+      'wasm_bpf_map_fd_by_name:function',
+      'wasm_close_bpf_object:function',
+      'wasm_load_bpf_object:function',
     ]);
     expect([...m.wasm!.exports].sort()).toEqual(['__indirect_function_table', '_start', 'memory']);
   });

@@ -17,28 +17,47 @@ const ctx = {
 
 describe('load and attach errors', () => {
   it('summarises a verifier log to its verdict', () => {
-    const log = '0: R1=ctx() R10=fp0\n; return v[1]; @ x.c:22\n8: (79) r6 = *(u64 *)(r0 +8)\ninvalid access to map value\nR0 min value is outside\nprocessed 8 insns (limit 1000000)\n';
+    const log =
+      '0: R1=ctx() R10=fp0\n; return v[1]; @ x.c:22\n8: (79) r6 = *(u64 *)(r0 +8)\ninvalid access to map value\nR0 min value is outside\nprocessed 8 insns (limit 1000000)\n';
     expect(verifierSummary(log)).toBe('invalid access to map value; R0 min value is outside');
     expect(verifierSummary('only a line\n')).toBe('only a line');
   });
 
   it('classifies permission, BTF, map type, program type and anything else', () => {
     expect(loadError(nativeErr('EPERM', 1, 'load demo: Operation not permitted'), ctx)).toMatchObject({
-      code: 'PERMISSION_DENIED', message: 'load demo: permission denied', hint: expect.stringContaining('CAP_BPF'),
+      code: 'PERMISSION_DENIED',
+      message: 'load demo: permission denied',
+      hint: expect.stringContaining('CAP_BPF'),
     });
     expect(loadError(nativeErr('ESRCH', 3, 'load demo: No such process'), ctx)).toMatchObject({ code: 'KERNEL_NO_BTF' });
-    expect(loadError(nativeErr('EINVAL', 22, 'load demo: Invalid argument', { messages: ["libbpf: map 'events': failed to create: Invalid argument(-22)"] }), ctx)).toMatchObject({
-      code: 'KERNEL_UNSUPPORTED', message: 'load demo: map events: map type user_ringbuf is not supported by this kernel', data: { feature: 'map type user_ringbuf' },
+    expect(
+      loadError(nativeErr('EINVAL', 22, 'load demo: Invalid argument', { messages: ["libbpf: map 'events': failed to create: Invalid argument(-22)"] }), ctx),
+    ).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: map events: map type user_ringbuf is not supported by this kernel',
+      data: { feature: 'map type user_ringbuf' },
     });
-    expect(loadError(nativeErr('EINVAL', 22, 'load demo: Invalid argument', { log: '', messages: ["libbpf: prog 'handle': BPF program load failed: Invalid argument"] }), ctx)).toMatchObject({
-      code: 'KERNEL_UNSUPPORTED', message: 'load demo: program handle: program type lsm is not supported by this kernel',
+    expect(
+      loadError(
+        nativeErr('EINVAL', 22, 'load demo: Invalid argument', { log: '', messages: ["libbpf: prog 'handle': BPF program load failed: Invalid argument"] }),
+        ctx,
+      ),
+    ).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: program handle: program type lsm is not supported by this kernel',
     });
-    expect(loadError(nativeErr('E2BIG', 7, 'load demo: Argument list too long'), ctx)).toMatchObject({ code: 'LOAD_FAILED', message: 'load demo: argument list too long', data: { errnoCode: 'E2BIG' } });
+    expect(loadError(nativeErr('E2BIG', 7, 'load demo: Argument list too long'), ctx)).toMatchObject({
+      code: 'LOAD_FAILED',
+      message: 'load demo: argument list too long',
+      data: { errnoCode: 'E2BIG' },
+    });
     expect(loadError(new TypeError('boom'), ctx)).toMatchObject({ code: 'INTERNAL' });
   });
 
   it('reads EPERM as root for a trampoline program type (lsm, fentry, freplace) as the kernel refusing the type, not a missing privilege', () => {
-    const eperm = nativeErr('EPERM', 1, 'load demo: Operation not permitted', { messages: ["libbpf: prog 'handle': BPF program load failed: Operation not permitted"] });
+    const eperm = nativeErr('EPERM', 1, 'load demo: Operation not permitted', {
+      messages: ["libbpf: prog 'handle': BPF program load failed: Operation not permitted"],
+    });
     expect(loadError(eperm, { ...ctx, root: true })).toMatchObject({
       code: 'KERNEL_UNSUPPORTED',
       message: 'load demo: program handle: program type lsm is not supported by this kernel',
@@ -55,14 +74,33 @@ describe('load and attach errors', () => {
 
   it('classifies attach failures by target', () => {
     const enoent = nativeErr('ENOENT', 2, 'attach p: tracepoint/a/b: No such file or directory');
-    expect(attachError(enoent, 'p', 'tracepoint/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT', message: 'attach p: tracepoint sched/nope does not exist' });
+    expect(attachError(enoent, 'p', 'tracepoint/sched/nope')).toMatchObject({
+      code: 'KERNEL_NO_TRACEPOINT',
+      message: 'attach p: tracepoint sched/nope does not exist',
+    });
     expect(attachError(enoent, 'p', 'tp/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT' });
-    const hint = (f: string) => `look for ${f} in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0`;
-    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: kernel function f does not exist', hint: hint('f'), data: { function: 'f' } });
-    expect(attachError(enoent, 'p', 'kretprobe/vfs_nope+0x10')).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: kernel function vfs_nope does not exist', hint: hint('vfs_nope') });
-    expect(attachError(enoent, 'p', 'uprobe/x')).toMatchObject({ code: 'ATTACH_TARGET_NOT_FOUND', message: 'attach p: tracepoint/a/b: No such file or directory', hint: undefined });
+    const hint = (f: string) =>
+      `look for ${f} in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0`;
+    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: 'attach p: kernel function f does not exist',
+      hint: hint('f'),
+      data: { function: 'f' },
+    });
+    expect(attachError(enoent, 'p', 'kretprobe/vfs_nope+0x10')).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: 'attach p: kernel function vfs_nope does not exist',
+      hint: hint('vfs_nope'),
+    });
+    expect(attachError(enoent, 'p', 'uprobe/x')).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: 'attach p: tracepoint/a/b: No such file or directory',
+      hint: undefined,
+    });
     expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
-    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({
+      code: 'PERMISSION_DENIED',
+    });
   });
 });
 
@@ -82,9 +120,15 @@ describe('batches', () => {
   }
 
   it('splits records as views, with their CPUs', () => {
-    const data = batch([[new Uint8Array([1, 2, 3]), 0xffffffff], [new Uint8Array(9).fill(7), 1]]);
+    const data = batch([
+      [new Uint8Array([1, 2, 3]), 0xffffffff],
+      [new Uint8Array(9).fill(7), 1],
+    ]);
     const b = parseBatch({ data, count: 2, lost: 5 });
-    expect(b.records.map((r) => [...r])).toEqual([[1, 2, 3], [7, 7, 7, 7, 7, 7, 7, 7, 7]]);
+    expect(b.records.map((r) => [...r])).toEqual([
+      [1, 2, 3],
+      [7, 7, 7, 7, 7, 7, 7, 7, 7],
+    ]);
     expect(b.records[1]!.buffer).toBe(data);
     expect({ cpus: b.cpus, lost: b.lost }).toEqual({ cpus: [-1, 1], lost: 5 });
   });
@@ -92,7 +136,9 @@ describe('batches', () => {
   it('rejects a malformed batch', () => {
     const data = batch([[new Uint8Array(16), 0]]);
     new DataView(data).setUint32(0, 64, true);
-    expect(() => parseBatch({ data, count: 1, lost: 0 })).toThrow(expect.objectContaining({ code: 'INTERNAL', message: 'events: malformed batch: record at 0 of 64 bytes past the end' }));
+    expect(() => parseBatch({ data, count: 1, lost: 0 })).toThrow(
+      expect.objectContaining({ code: 'INTERNAL', message: 'events: malformed batch: record at 0 of 64 bytes past the end' }),
+    );
     expect(() => parseBatch({ data: batch([]), count: 1, lost: 0 })).toThrow(/0 records, addon counted 1/);
   });
 });
@@ -114,7 +160,9 @@ describe('BpfMap against a fake addon', () => {
     let open = true;
     const m = new BpfMap(fake, 9, () => open);
     expect(m.valueSize).toBe(32);
-    expect(() => m.update(new Uint8Array(4), new Uint8Array(8))).toThrow(expect.objectContaining({ code: 'MAP_SIZE_MISMATCH', message: 'map counts: value has 8 bytes, map wants 32' }));
+    expect(() => m.update(new Uint8Array(4), new Uint8Array(8))).toThrow(
+      expect.objectContaining({ code: 'MAP_SIZE_MISMATCH', message: 'map counts: value has 8 bytes, map wants 32' }),
+    );
     m.update(new Uint8Array(4), new Uint8Array(32), 'exist');
     expect(m.lookup(new Uint8Array(4))).toBeUndefined();
     expect([...m.entries()]).toEqual([]);

@@ -12,7 +12,13 @@ import { describeWith } from '../helpers/prereq.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { cstr, kernelHolds, patchGlobal, programIds, u32 } from './support.js';
 
-interface SigEvent { pid: number; tpid: number; sig: number; ret: number; comm: string }
+interface SigEvent {
+  pid: number;
+  tpid: number;
+  sig: number;
+  ret: number;
+  comm: string;
+}
 
 function sigEvent(r: Uint8Array): SigEvent {
   const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
@@ -81,7 +87,14 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
     }
     const decoded = mine.map((r) => {
       const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
-      return { len: r.length, exitCode: v.getUint32(8, true), comm: cstr(r, 24, 16), filename: cstr(r, 40, 127), exit: r[167] === 1, duration: v.getBigUint64(16, true) };
+      return {
+        len: r.length,
+        exitCode: v.getUint32(8, true),
+        comm: cstr(r, 24, 16),
+        filename: cstr(r, 40, 127),
+        exit: r[167] === 1,
+        duration: v.getBigUint64(16, true),
+      };
     });
     expect(decoded).toHaveLength(2);
     expect(decoded[0]).toMatchObject({ len: 168, comm: 'true', exit: false, exitCode: 0, duration: 0n });
@@ -157,7 +170,15 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
     const out = join(REPO, '.cache', 'test', 'native-worker');
     mkdirSync(out, { recursive: true });
     const script = join(out, 'worker.mjs');
-    await build({ entryPoints: [join(REPO, 'test', 'native', 'fixtures', 'worker.ts')], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: script, logLevel: 'silent' });
+    await build({
+      entryPoints: [join(REPO, 'test', 'native', 'fixtures', 'worker.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outfile: script,
+      logLevel: 'silent',
+    });
     const elf = await exampleObject('bootstrap');
     const run = async (close: boolean) => {
       const w = new Worker(script, { workerData: { elf, addon: addonPath(), close } });
@@ -166,7 +187,10 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
       return msg;
     };
     const closed = await run(true);
-    expect(closed.seen).toEqual([{ pid: closed.pid, comm: 'true' }, { pid: closed.pid, comm: 'true' }]);
+    expect(closed.seen).toEqual([
+      { pid: closed.pid, comm: 'true' },
+      { pid: closed.pid, comm: 'true' },
+    ]);
     expect(kernelHolds(closed.ids)).toEqual({ programs: [], links: 0 });
     const forgotten = await run(false);
     expect(forgotten.seen).toHaveLength(2);

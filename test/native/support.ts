@@ -42,7 +42,10 @@ export function u32(n: number): Uint8Array {
 
 /** Kernel program ids of the object's loaded programs, from /proc/self/fdinfo. */
 export function programIds(obj: BpfObject): number[] {
-  return obj.programs().filter((p) => p.fd >= 0).map((p) => fdProgramId(p.fd));
+  return obj
+    .programs()
+    .filter((p) => p.fd >= 0)
+    .map((p) => fdProgramId(p.fd));
 }
 
 export function fdProgramId(fd: number): number {

@@ -45,7 +45,12 @@ describe('parseDocComments', () => {
     ].join('\n');
     const docs = parseDocComments(src, 'x.bpf.c');
     expect(Object.fromEntries(docs)).toEqual({
-      targ_comm: { name: 'targ_comm', line: 6, description: 'First line second line third', cmdarg: { long: 'comm', short: 'c', default: 'bash', help: 'command name' } },
+      targ_comm: {
+        name: 'targ_comm',
+        line: 6,
+        description: 'First line second line third',
+        cmdarg: { long: 'comm', short: 'c', default: 'bash', help: 'command name' },
+      },
       counts: { name: 'counts', line: 9, sample: { interval: 250, type: 'default_kv', clearMap: true } },
     });
   });
@@ -53,8 +58,16 @@ describe('parseDocComments', () => {
   const bad: [string, string, string][] = [
     ['an unknown tag', '/// @cmdargs {"long": "x"}\nconst volatile int x = 0;', 'x.bpf.c:1: unknown doc tag @cmdargs'],
     ['bad JSON', '/// @cmdarg {long: x}\nconst volatile int x = 0;', 'x.bpf.c:1: @cmdarg: not JSON: {long: x}'],
-    ['a long short flag', '/// desc\n/// @cmdarg {"short": "xy", "long": "Bad_Flag", "size": 1}\nconst volatile int x = 0;', 'x.bpf.c:2: @cmdarg.size: unknown field; @cmdarg.long: must be lower-case letters, digits and -; @cmdarg.short: must be one letter or digit'],
-    ['a bad sample', '/// @sample {"type": "pie", "interval": 0}\nstruct {} m SEC(".maps");', 'x.bpf.c:1: @sample.interval: out of range [1, 86400000]; @sample.type: not one of log2_hist, linear_hist, default_kv'],
+    [
+      'a long short flag',
+      '/// desc\n/// @cmdarg {"short": "xy", "long": "Bad_Flag", "size": 1}\nconst volatile int x = 0;',
+      'x.bpf.c:2: @cmdarg.size: unknown field; @cmdarg.long: must be lower-case letters, digits and -; @cmdarg.short: must be one letter or digit',
+    ],
+    [
+      'a bad sample',
+      '/// @sample {"type": "pie", "interval": 0}\nstruct {} m SEC(".maps");',
+      'x.bpf.c:1: @sample.interval: out of range [1, 86400000]; @sample.type: not one of log2_hist, linear_hist, default_kv',
+    ],
   ];
   it.each(bad)('rejects %s with DOC_COMMENT_INVALID', (_n, src, message) => {
     expect(() => parseDocComments(src, 'x.bpf.c')).toThrow(expect.objectContaining({ code: 'DOC_COMMENT_INVALID', message }));

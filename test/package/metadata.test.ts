@@ -37,12 +37,51 @@ describe('the spec and the validators agree', () => {
   });
 
   const broken: [string, (m: Record<string, any>) => void, string[]][] = [
-    ['a bad name and version', (m) => { m.name = 'Bad Name'; m.version = '1'; }, ['name: not a package name', 'version: not a semantic version']],
-    ['an unknown field', (m) => { m.colour = 'blue'; }, ['colour: unknown field']],
-    ['a bad digest and a missing program section', (m) => { m.objects[0].digest = 'sha256:xyz'; delete m.objects[0].programs[0].section; }, ['objects[0].digest: bad sha256 encoding', 'objects[0].programs[0].section: missing']],
-    ['a bad parameter kind and flag', (m) => { m.objects[0].parameters[0].kind = 'pid'; m.objects[0].parameters[1].flag.short = 'xy'; }, ['objects[0].parameters[0].kind: not one of int, uint, bool, float, string, bytes', 'objects[0].parameters[1].flag.short: not one letter or digit']],
-    ['a layout without size', (m) => { delete m.objects[0].exports[0].type.fields[0].layout.size; }, ['objects[0].exports[0].type.fields[0].layout.size: missing']],
-    ['a duplicate flag', (m) => { m.objects[0].parameters[1].flag.long = 'filtered-pid'; }, ['objects: flag --filtered-pid declared twice']],
+    [
+      'a bad name and version',
+      (m) => {
+        m.name = 'Bad Name';
+        m.version = '1';
+      },
+      ['name: not a package name', 'version: not a semantic version'],
+    ],
+    [
+      'an unknown field',
+      (m) => {
+        m.colour = 'blue';
+      },
+      ['colour: unknown field'],
+    ],
+    [
+      'a bad digest and a missing program section',
+      (m) => {
+        m.objects[0].digest = 'sha256:xyz';
+        delete m.objects[0].programs[0].section;
+      },
+      ['objects[0].digest: bad sha256 encoding', 'objects[0].programs[0].section: missing'],
+    ],
+    [
+      'a bad parameter kind and flag',
+      (m) => {
+        m.objects[0].parameters[0].kind = 'pid';
+        m.objects[0].parameters[1].flag.short = 'xy';
+      },
+      ['objects[0].parameters[0].kind: not one of int, uint, bool, float, string, bytes', 'objects[0].parameters[1].flag.short: not one letter or digit'],
+    ],
+    [
+      'a layout without size',
+      (m) => {
+        delete m.objects[0].exports[0].type.fields[0].layout.size;
+      },
+      ['objects[0].exports[0].type.fields[0].layout.size: missing'],
+    ],
+    [
+      'a duplicate flag',
+      (m) => {
+        m.objects[0].parameters[1].flag.long = 'filtered-pid';
+      },
+      ['objects: flag --filtered-pid declared twice'],
+    ],
   ];
   it.each(broken)('rejects %s in both, listing every bad field', (_n, change, problems) => {
     const m = JSON.parse(JSON.stringify(example));
@@ -66,10 +105,16 @@ describe('packing and reading a package', () => {
     const bad = packPackage(meta, [{ title: 'sigsnoop.bpf.o', mediaType: 'application/vnd.ebpm.bpf.object.v1+elf', bytes: elf }], '2023-11-14T22:13:20Z');
     const store = new MemoryStore();
     for (const b of bad.blobs) await store.push(b.descriptor, [b.bytes]);
-    await expect(readPackage(store, bad.descriptor)).rejects.toMatchObject({ code: 'PACKAGE_INVALID', message: 'package sigsnoop@1.2.0: layer sigsnoop.bpf.o does not match the metadata' });
+    await expect(readPackage(store, bad.descriptor)).rejects.toMatchObject({
+      code: 'PACKAGE_INVALID',
+      message: 'package sigsnoop@1.2.0: layer sigsnoop.bpf.o does not match the metadata',
+    });
     const again = packPackage(meta, [], '2023-11-14T22:13:20Z');
     for (const b of again.blobs) await store.push(b.descriptor, [b.bytes]);
-    await expect(readPackage(store, again.descriptor)).rejects.toMatchObject({ code: 'PACKAGE_INVALID', message: 'package sigsnoop@1.2.0: no layer titled sigsnoop.bpf.o' });
+    await expect(readPackage(store, again.descriptor)).rejects.toMatchObject({
+      code: 'PACKAGE_INVALID',
+      message: 'package sigsnoop@1.2.0: no layer titled sigsnoop.bpf.o',
+    });
   });
 });
 

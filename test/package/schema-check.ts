@@ -7,7 +7,10 @@ type Schema = Record<string, unknown>;
 
 export function check(schema: Schema, value: unknown, root: Schema = schema, path = '$'): string[] {
   if (typeof schema.$ref === 'string') {
-    const target = schema.$ref.replace(/^#\//, '').split('/').reduce<unknown>((s, k) => (s as Schema)[k], root);
+    const target = schema.$ref
+      .replace(/^#\//, '')
+      .split('/')
+      .reduce<unknown>((s, k) => (s as Schema)[k], root);
     return check(target as Schema, value, root, path);
   }
   const errs: string[] = [];
@@ -47,13 +50,21 @@ export function check(schema: Schema, value: unknown, root: Schema = schema, pat
 
 function is(t: string, v: unknown): boolean {
   switch (t) {
-    case 'object': return typeof v === 'object' && v !== null && !Array.isArray(v);
-    case 'array': return Array.isArray(v);
-    case 'integer': return Number.isInteger(v);
-    case 'number': return typeof v === 'number';
-    case 'string': return typeof v === 'string';
-    case 'boolean': return typeof v === 'boolean';
-    case 'null': return v === null;
-    default: return false;
+    case 'object':
+      return typeof v === 'object' && v !== null && !Array.isArray(v);
+    case 'array':
+      return Array.isArray(v);
+    case 'integer':
+      return Number.isInteger(v);
+    case 'number':
+      return typeof v === 'number';
+    case 'string':
+      return typeof v === 'string';
+    case 'boolean':
+      return typeof v === 'boolean';
+    case 'null':
+      return v === null;
+    default:
+      return false;
   }
 }

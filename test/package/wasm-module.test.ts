@@ -20,7 +20,8 @@ function watBytes(b: Uint8Array): string {
 
 describeWith(['wat2wasm'], 'parseWasm', () => {
   it('reads imports with their signatures, exports, memories and data segments', () => {
-    const m = parseWasm(wat(`(module
+    const m = parseWasm(
+      wat(`(module
       (import "wasm_bpf" "wasm_load_bpf_object" (func (param i32 i32) (result i64)))
       (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
       (import "env" "g" (global (mut i32)))
@@ -28,7 +29,8 @@ describeWith(['wat2wasm'], 'parseWasm', () => {
       (table (export "__indirect_function_table") 1 funcref)
       (func (export "_start"))
       (data (i32.const 1024) "hello")
-      (data "passive"))`));
+      (data "passive"))`),
+    );
     expect(m.imports).toEqual([
       { module: 'wasm_bpf', name: 'wasm_load_bpf_object', kind: 'function', type: { params: ['i32', 'i32'], results: ['i64'] } },
       { module: 'wasi_snapshot_preview1', name: 'fd_write', kind: 'function', type: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] } },
@@ -40,7 +42,9 @@ describeWith(['wat2wasm'], 'parseWasm', () => {
       { name: '_start', kind: 'function', index: 2 },
     ]);
     expect(m.memories).toEqual([{ limits: { min: 2, max: 10 }, shared: false, memory64: false }]);
-    expect(m.data.map((d) => (d.mode === 'active' ? [d.mode, d.memory, d.offset, Buffer.from(d.bytes).toString()] : [d.mode, Buffer.from(d.bytes).toString()]))).toEqual([
+    expect(
+      m.data.map((d) => (d.mode === 'active' ? [d.mode, d.memory, d.offset, Buffer.from(d.bytes).toString()] : [d.mode, Buffer.from(d.bytes).toString()])),
+    ).toEqual([
       ['active', 0, 1024, 'hello'],
       ['passive', 'passive'],
     ]);
@@ -49,10 +53,12 @@ describeWith(['wat2wasm'], 'parseWasm', () => {
   it('finds a BPF object split across adjacent data segments, and one in a passive segment', async () => {
     const elf = await exampleObject('sigsnoop');
     const cut = 1000;
-    const m = parseWasm(wat(`(module (memory 4)
+    const m = parseWasm(
+      wat(`(module (memory 4)
       (data (i32.const 70000) ${watBytes(elf.subarray(cut))})
       (data (i32.const ${70000 - cut}) ${watBytes(elf.subarray(0, cut))})
-      (data ${watBytes(elf)}))`));
+      (data ${watBytes(elf)}))`),
+    );
     const found = embeddedObjects(m);
     expect(found.map((o) => [o.address, o.bytes.length])).toEqual([
       [70000 - cut, elf.length],
@@ -65,7 +71,9 @@ describeWith(['wat2wasm'], 'parseWasm', () => {
     const elf = await exampleObject('sigsnoop');
     const x86 = new Uint8Array(elf);
     x86[18] = 62; // EM_X86_64
-    const m = parseWasm(wat(`(module (memory 4) (data (i32.const 16) ${watBytes(elf.subarray(0, elf.length - 1))}) (data (i32.const 100000) ${watBytes(x86)}))`));
+    const m = parseWasm(
+      wat(`(module (memory 4) (data (i32.const 16) ${watBytes(elf.subarray(0, elf.length - 1))}) (data (i32.const 100000) ${watBytes(x86)}))`),
+    );
     expect(embeddedObjects(m)).toEqual([]);
   });
 });
@@ -94,11 +102,43 @@ describe('parseWasm on bad input', () => {
   });
 
   it('never throws anything but WASM_INVALID on random mutations of a module', () => {
-    const base = new Uint8Array([...header, 0x01, 0x05, 0x01, 0x60, 0x01, 0x7f, 0x00, 0x02, 0x07, 0x01, 0x01, 0x6d, 0x01, 0x66, 0x00, 0x00, 0x05, 0x03, 0x01, 0x00, 0x01, 0x0b, 0x07, 0x01, 0x00, 0x41, 0x10, 0x0b, 0x01, 0x61]);
+    const base = new Uint8Array([
+      ...header,
+      0x01,
+      0x05,
+      0x01,
+      0x60,
+      0x01,
+      0x7f,
+      0x00,
+      0x02,
+      0x07,
+      0x01,
+      0x01,
+      0x6d,
+      0x01,
+      0x66,
+      0x00,
+      0x00,
+      0x05,
+      0x03,
+      0x01,
+      0x00,
+      0x01,
+      0x0b,
+      0x07,
+      0x01,
+      0x00,
+      0x41,
+      0x10,
+      0x0b,
+      0x01,
+      0x61,
+    ]);
     expect(parseWasm(base).imports).toHaveLength(1);
     expect(parseWasm(base).data).toHaveLength(1);
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
     for (let i = 0; i < 2000; i++) {
       const m = new Uint8Array(base);
       for (let k = 0; k < 3; k++) m[8 + Math.floor(rand() * (m.length - 8))] = Math.floor(rand() * 256);

@@ -38,7 +38,11 @@ describeWith(['registry'], 'htpasswd (Basic) registry', () => {
   });
 
   it('reports a wrong password as UNAUTHORIZED with a login hint and no secret', async () => {
-    const e = await rejection(registry(reg.host, { credentials: async () => basic('alice', 'wrong-secret') }).repository('team/basic').resolve('1.0'));
+    const e = await rejection(
+      registry(reg.host, { credentials: async () => basic('alice', 'wrong-secret') })
+        .repository('team/basic')
+        .resolve('1.0'),
+    );
     expect(e.code).toBe('UNAUTHORIZED');
     expect(e.message).toBe(`resolve team/basic:1.0: ${reg.host}: unauthorized`);
     expect(e.hint).toBe(`check \`ebpm login ${reg.host}\` and that this account may access the repository`);
@@ -58,9 +62,16 @@ describeWith(['registry'], 'htpasswd (Basic) registry', () => {
     expect(await login(reg.host, 'alice', 'wonderland-pw', { env })).toEqual({ stored: 'file', where: join(dir, 'config.json') });
     expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600);
     const written = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(written).toEqual({ auths: { 'other.example': { auth: 'eDp5' }, [reg.host]: { auth: Buffer.from('alice:wonderland-pw').toString('base64') } }, psFormat: 'table' });
+    expect(written).toEqual({
+      auths: { 'other.example': { auth: 'eDp5' }, [reg.host]: { auth: Buffer.from('alice:wonderland-pw').toString('base64') } },
+      psFormat: 'table',
+    });
     // The stored credential works through the docker-config lookup.
-    expect(await registry(reg.host, { credentials: dockerCredentials(env) }).repository('team/basic').tags()).toEqual(['1.0']);
+    expect(
+      await registry(reg.host, { credentials: dockerCredentials(env) })
+        .repository('team/basic')
+        .tags(),
+    ).toEqual(['1.0']);
 
     expect(await logout(reg.host, { env })).toBe(true);
     expect(await logout(reg.host, { env })).toBe(false);
@@ -73,7 +84,9 @@ describeWith(['registry'], 'htpasswd (Basic) registry', () => {
     const store = join(dir, 'helper-store.json');
     const { mkdirSync } = await import('node:fs');
     mkdirSync(bin);
-    writeFileSync(join(bin, 'docker-credential-test'), `#!/usr/bin/env node
+    writeFileSync(
+      join(bin, 'docker-credential-test'),
+      `#!/usr/bin/env node
 const fs = require('fs');
 const file = ${JSON.stringify(store)};
 const db = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
@@ -91,7 +104,8 @@ process.stdin.on('data', (d) => (input += d)).on('end', () => {
     delete db[input.trim()]; fs.writeFileSync(file, JSON.stringify(db));
   }
 });
-`);
+`,
+    );
     chmodSync(join(bin, 'docker-credential-test'), 0o755);
     const env = { DOCKER_CONFIG: dir, HOME: dir, PATH: `${bin}:${process.env.PATH}` };
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ credHelpers: { [reg.host]: 'test' } }));
@@ -100,7 +114,11 @@ process.stdin.on('data', (d) => (input += d)).on('end', () => {
     expect(await login(reg.host, 'alice', 'wonderland-pw', { env })).toEqual({ stored: 'helper', where: 'docker-credential-test' });
     expect(JSON.parse(readFileSync(store, 'utf8'))).toEqual({ [reg.host]: { ServerURL: reg.host, Username: 'alice', Secret: 'wonderland-pw' } });
     expect(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))).toEqual({ credHelpers: { [reg.host]: 'test' } });
-    expect(await registry(reg.host, { credentials: dockerCredentials(env) }).repository('team/basic').tags()).toEqual(['1.0']);
+    expect(
+      await registry(reg.host, { credentials: dockerCredentials(env) })
+        .repository('team/basic')
+        .tags(),
+    ).toEqual(['1.0']);
     expect(await logout(reg.host, { env })).toBe(true);
     expect(await logout(reg.host, { env })).toBe(false);
     expect(readFileSync(`${store}.log`, 'utf8').split('\n').filter(Boolean)).toEqual(['get', 'store', 'get', 'erase', 'erase']);
@@ -144,7 +162,11 @@ describeWith(['registry'], 'token (Bearer) registry', () => {
   it('reports a wrong password at the token server as UNAUTHORIZED, without the secret', async () => {
     const before = reg.tokens!.rejected;
     const lines: string[] = [];
-    const e = await rejection(registry(reg.host, { credentials: async () => basic('alice', 'not-the-pw'), debug: (l) => lines.push(l) }).repository('team/app').resolve('1.0'));
+    const e = await rejection(
+      registry(reg.host, { credentials: async () => basic('alice', 'not-the-pw'), debug: (l) => lines.push(l) })
+        .repository('team/app')
+        .resolve('1.0'),
+    );
     expect(e.code).toBe('UNAUTHORIZED');
     expect(e.message).toBe(`resolve team/app:1.0: ${reg.host}: credentials refused by the token server`);
     expect(e.hint).toBe(`check \`ebpm login ${reg.host}\``);
@@ -178,7 +200,12 @@ describe('token cache and challenges without a network', () => {
   function fakeSend(log: RegistryRequest[], tokenCount: { n: number }) {
     return async (req: RegistryRequest): Promise<RegistryResponse> => {
       log.push(req);
-      const reply = (status: number, headers: Record<string, string>, body = '') => ({ status, headers, body: Object.assign(Readable.from([Buffer.from(body)]), { dump: async () => undefined }), url: req.url });
+      const reply = (status: number, headers: Record<string, string>, body = '') => ({
+        status,
+        headers,
+        body: Object.assign(Readable.from([Buffer.from(body)]), { dump: async () => undefined }),
+        url: req.url,
+      });
       if (req.url.pathname === '/token') {
         tokenCount.n++;
         return reply(200, {}, JSON.stringify({ token: `tok${tokenCount.n}`, expires_in: 120 }));
@@ -224,15 +251,18 @@ describe('token cache and challenges without a network', () => {
   it('reads every form of docker config entry and never echoes a broken file', async () => {
     const dir = tmp();
     const path = join(dir, 'config.json');
-    writeFileSync(path, JSON.stringify({
-      auths: {
-        'https://index.docker.io/v1/': { auth: Buffer.from('hub:hub-pw').toString('base64') },
-        'plain.example': { username: 'u', password: 'p' },
-        'id.example': { identitytoken: 'refresh-me' },
-        'reg.example': { registrytoken: 'bearer-me' },
-        'nul.example': { auth: Buffer.from('n:pw\0\0').toString('base64') },
-      },
-    }));
+    writeFileSync(
+      path,
+      JSON.stringify({
+        auths: {
+          'https://index.docker.io/v1/': { auth: Buffer.from('hub:hub-pw').toString('base64') },
+          'plain.example': { username: 'u', password: 'p' },
+          'id.example': { identitytoken: 'refresh-me' },
+          'reg.example': { registrytoken: 'bearer-me' },
+          'nul.example': { auth: Buffer.from('n:pw\0\0').toString('base64') },
+        },
+      }),
+    );
     const c = await readDockerConfig(path);
     expect(fileCredential(c, path, 'index.docker.io')).toEqual(basic('hub', 'hub-pw'));
     expect(fileCredential(c, path, 'plain.example')).toEqual(basic('u', 'p'));

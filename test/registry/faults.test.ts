@@ -65,7 +65,12 @@ describeWith(['registry'], 'registry client under network faults', () => {
 
   it('never repeats a non-idempotent request in the retry stage', async () => {
     proxy.add({ method: 'POST', path: /\/blobs\/uploads\//, fault: { kind: 'status', status: 500 } });
-    const res = await registry(proxy.host).send({ method: 'POST', url: new URL(`${proxy.url}/v2/${NAME}/blobs/uploads/`), headers: { 'content-length': '0' }, body: new Uint8Array(0) });
+    const res = await registry(proxy.host).send({
+      method: 'POST',
+      url: new URL(`${proxy.url}/v2/${NAME}/blobs/uploads/`),
+      headers: { 'content-length': '0' },
+      body: new Uint8Array(0),
+    });
     await res.body.dump();
     expect([res.status, proxy.log.map((l) => `${l.method} ${l.fault}`)]).toEqual([500, ['POST status']]);
   });
@@ -111,7 +116,15 @@ describeWith(['registry'], 'registry client under network faults', () => {
     proxy.add({ method: 'PATCH', fault: { kind: 'status', status: 500 } });
     await repo(chunked).push(b.layer, [b.layerBytes]);
     expect(proxy.log.filter((l) => ['POST', 'PATCH', 'DELETE', 'PUT'].includes(l.method)).map((l) => `${l.method} ${l.fault ?? ''}`.trim())).toEqual([
-      'POST', 'PATCH pass', 'PATCH status', 'DELETE', 'POST', 'PATCH', 'PATCH', 'PATCH', 'PUT',
+      'POST',
+      'PATCH pass',
+      'PATCH status',
+      'DELETE',
+      'POST',
+      'PATCH',
+      'PATCH',
+      'PATCH',
+      'PUT',
     ]);
     expect((await collect(await repo().fetch(b.layer))).equals(b.layerBytes)).toBe(true);
     // A chunk that always fails ends the push after the bounded restarts.
@@ -134,12 +147,20 @@ describeWith(['registry'], 'registry client under network faults', () => {
   });
 
   it('waits as long as Retry-After says on 429, but not beyond its budget', async () => {
-    proxy.add({ method: 'GET', path: /\/tags\/list/, fault: { kind: 'status', status: 429, retryAfter: '1', body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }) } });
+    proxy.add({
+      method: 'GET',
+      path: /\/tags\/list/,
+      fault: { kind: 'status', status: 429, retryAfter: '1', body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }) },
+    });
     const started = Date.now();
     expect(await repo().tags()).toEqual(['1.0']);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     proxy.reset();
-    proxy.add({ method: 'GET', path: /\/tags\/list/, fault: { kind: 'status', status: 429, retryAfter: '3600', body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }) } });
+    proxy.add({
+      method: 'GET',
+      path: /\/tags\/list/,
+      fault: { kind: 'status', status: 429, retryAfter: '3600', body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }) },
+    });
     const e = await rejection(repo().tags());
     expect(e.code).toBe('TOOMANYREQUESTS');
     expect(e.message).toBe(`list tags of ${NAME}: ${proxy.host}: toomanyrequests: slow down`);
@@ -209,8 +230,16 @@ describeWith(['registry'], 'registry client under network faults', () => {
   it('refuses a malformed manifest from a consistently lying server and stores nothing', async () => {
     const bad = Buffer.from('{"schemaVersion":2,"layers":[{"digest":"nope"}]}');
     const badDigest = sha256Digest(bad);
-    proxy.add({ method: 'HEAD', path: /\/manifests\/1\.0$/, fault: { kind: 'rewrite', headers: { 'docker-content-digest': badDigest, 'content-length': String(bad.length) } } });
-    proxy.add({ method: 'GET', path: new RegExp(`/manifests/${badDigest}$`), fault: { kind: 'rewrite', status: 200, body: bad, headers: { 'content-type': MEDIA_TYPE_IMAGE_MANIFEST, 'docker-content-digest': badDigest } } });
+    proxy.add({
+      method: 'HEAD',
+      path: /\/manifests\/1\.0$/,
+      fault: { kind: 'rewrite', headers: { 'docker-content-digest': badDigest, 'content-length': String(bad.length) } },
+    });
+    proxy.add({
+      method: 'GET',
+      path: new RegExp(`/manifests/${badDigest}$`),
+      fault: { kind: 'rewrite', status: 200, body: bad, headers: { 'content-type': MEDIA_TYPE_IMAGE_MANIFEST, 'docker-content-digest': badDigest } },
+    });
     const back = new MemoryStore();
     const e = await rejection(copy(repo(), '1.0', back, 'x'));
     expect(e.code).toBe('MANIFEST_INVALID');

@@ -2,14 +2,7 @@
 import { createHash } from 'node:crypto';
 import { MemoryStore } from '../../src/content/memory.js';
 import { pushBytes } from '../../src/content/storage.js';
-import {
-  EMPTY_DESCRIPTOR,
-  EMPTY_JSON,
-  manifestBytes,
-  MEDIA_TYPE_IMAGE_MANIFEST,
-  type Descriptor,
-  type ImageManifest,
-} from '../../src/core/oci.js';
+import { EMPTY_DESCRIPTOR, EMPTY_JSON, manifestBytes, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor, type ImageManifest } from '../../src/core/oci.js';
 import { Registry, type ClientOptions } from '../../src/registry/client.js';
 
 export const ARTIFACT_TYPE = 'application/vnd.ebpm.package.v1';
@@ -31,7 +24,10 @@ export interface Artifact {
 }
 
 /** `artifact` builds config `{}` + one layer + a manifest (optionally with a `subject`). */
-export async function artifact(layerBytes: Buffer, opts: { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> } = {}): Promise<Artifact> {
+export async function artifact(
+  layerBytes: Buffer,
+  opts: { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> } = {},
+): Promise<Artifact> {
   const store = new MemoryStore();
   await pushBytes(store, EMPTY_DESCRIPTOR.mediaType, EMPTY_JSON);
   const layer = await pushBytes(store, LAYER_TYPE, layerBytes);

@@ -9,8 +9,13 @@ import { retryAfterMs } from '../../src/registry/retry.js';
 
 describe('WWW-Authenticate', () => {
   it('keeps quoted scopes whole, with their colons, commas and spaces', () => {
-    expect(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:127.0.0.1:5000/c:pull"')).toEqual([
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push repository:127.0.0.1:5000/c:pull' } },
+    expect(
+      parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push repository:127.0.0.1:5000/c:pull"'),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull,push repository:127.0.0.1:5000/c:pull' },
+      },
     ]);
   });
 
@@ -27,7 +32,11 @@ describe('WWW-Authenticate', () => {
   it('splits and merges scopes', () => {
     expect(parseScope('repository:127.0.0.1:5000/a:pull,push')).toEqual({ type: 'repository', name: '127.0.0.1:5000/a', actions: ['pull', 'push'] });
     expect(parseScope('nonsense')).toBeUndefined();
-    expect(mergeScopes(['repository:a:push', 'repository:a:pull repository:b:pull', '', 'registry:catalog:*'])).toEqual(['registry:catalog:*', 'repository:a:pull,push', 'repository:b:pull']);
+    expect(mergeScopes(['repository:a:push', 'repository:a:pull repository:b:pull', '', 'registry:catalog:*'])).toEqual([
+      'registry:catalog:*',
+      'repository:a:pull,push',
+      'repository:b:pull',
+    ]);
   });
 });
 
@@ -48,9 +57,13 @@ describe('Link, Retry-After, error bodies', () => {
 
   it('narrows registry error bodies and ignores anything else', () => {
     const body = (s: string) => new TextEncoder().encode(s);
-    expect(parseErrorBody(body('{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"a"}},{"code":"lower"},{"message":"no code"}]}'))).toEqual([
-      { code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'a' } },
-    ]);
+    expect(
+      parseErrorBody(
+        body(
+          '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"a"}},{"code":"lower"},{"message":"no code"}]}',
+        ),
+      ),
+    ).toEqual([{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'a' } }]);
     expect(parseErrorBody(body('404 page not found\n'))).toEqual([]);
     expect(parseErrorBody(body('{"errors":"x"}'))).toEqual([]);
   });

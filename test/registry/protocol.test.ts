@@ -27,7 +27,11 @@ async function fake(hostname: '127.0.0.1' | 'localhost', routes: Record<string, 
   const f: Fake = {
     host: `${hostname}:${(server.address() as { port: number }).port}`,
     seen,
-    close: () => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
   open.push(f);
   return f;
@@ -36,16 +40,22 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((f) => f.close()));
 });
 
-const json = (body: unknown, headers: Record<string, string> = {}): Handler => (_req, res) => {
-  res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-};
+const json =
+  (body: unknown, headers: Record<string, string> = {}): Handler =>
+  (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
 
 describe('tag listing over Link pagination', () => {
   it('follows relative and absolute next links, merges and sorts the pages', async () => {
     let self = '';
     const f = await fake('127.0.0.1', {
       'GET /v2/a/b/tags/list?n=2': json({ name: 'a/b', tags: ['v2', '1.0.0'] }, { link: '</v2/a/b/tags/list?n=2&last=1.0.0>; rel="next"' }),
-      'GET /v2/a/b/tags/list?n=2&last=1.0.0': (req, res) => json({ name: 'a/b', tags: ['latest', '0.9.0'] }, { link: `<${self}/v2/a/b/tags/list?n=2&last=latest>; rel="next", <http://x/y>; rel="prev"` })(req, res),
+      'GET /v2/a/b/tags/list?n=2&last=1.0.0': (req, res) =>
+        json({ name: 'a/b', tags: ['latest', '0.9.0'] }, { link: `<${self}/v2/a/b/tags/list?n=2&last=latest>; rel="next", <http://x/y>; rel="prev"` })(
+          req,
+          res,
+        ),
       'GET /v2/a/b/tags/list?n=2&last=latest': json({ name: 'a/b', tags: ['1.0.0'] }),
     });
     self = `http://${f.host}`;
@@ -67,7 +77,7 @@ describe('tag listing over Link pagination', () => {
     expect(loop.message).toBe(`list tags of c/d: ${f.host}: pagination link loops back to a page already read`);
   });
 
-  it('reads 2.8.2\'s null tag list as empty and refuses a malformed one', async () => {
+  it("reads 2.8.2's null tag list as empty and refuses a malformed one", async () => {
     const f = await fake('127.0.0.1', {
       'GET /v2/a/b/tags/list?n=1000': json({ name: 'a/b', tags: null }),
       'GET /v2/c/d/tags/list?n=1000': json({ name: 'c/d', tags: [1, 2] }),
@@ -122,9 +132,14 @@ describe('referrers API', () => {
     const d2 = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'2'.repeat(64)}`, size: 11, artifactType: 'application/x-sbom' };
     const index = (m: unknown[]) => ({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: m });
     const f = await fake('127.0.0.1', {
-      [`GET /v2/a/b/referrers/${subject}`]: json(index([d1]), { 'content-type': 'application/vnd.oci.image.index.v1+json', link: `</v2/a/b/referrers/${subject}?page=2>; rel="next"` }),
+      [`GET /v2/a/b/referrers/${subject}`]: json(index([d1]), {
+        'content-type': 'application/vnd.oci.image.index.v1+json',
+        link: `</v2/a/b/referrers/${subject}?page=2>; rel="next"`,
+      }),
       [`GET /v2/a/b/referrers/${subject}?page=2`]: json(index([d2]), { 'content-type': 'application/vnd.oci.image.index.v1+json' }),
-      [`GET /v2/a/b/referrers/${subject}?artifactType=application%2Fx-sbom`]: json(index([d1, d2]), { 'content-type': 'application/vnd.oci.image.index.v1+json' }),
+      [`GET /v2/a/b/referrers/${subject}?artifactType=application%2Fx-sbom`]: json(index([d1, d2]), {
+        'content-type': 'application/vnd.oci.image.index.v1+json',
+      }),
     });
     const repo = registry(f.host).repository('a/b');
     const s = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size: 100 };

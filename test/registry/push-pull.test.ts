@@ -97,7 +97,11 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     await copy(subject.store, subject.manifest.digest, repo, 'v1');
     expect(await repo.referrers(subject.manifest)).toEqual([]);
 
-    const sig = await artifact(bytesOf(80, 'signature'), { subject: subject.manifest, artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', annotations: { 'dev.ebpm.note': 'sig' } });
+    const sig = await artifact(bytesOf(80, 'signature'), {
+      subject: subject.manifest,
+      artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+      annotations: { 'dev.ebpm.note': 'sig' },
+    });
     const sbom = await artifact(bytesOf(90, 'sbom'), { subject: subject.manifest, artifactType: 'application/spdx+json' });
     await Promise.all([copyGraph(sig.store, repo, sig.manifest), copyGraph(sbom.store, repo, sbom.manifest)]);
     // Pushing again must not duplicate the entry.
@@ -113,7 +117,9 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
       artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
       annotations: { 'dev.ebpm.note': 'sig' },
     });
-    expect(await fresh.referrers(subject.manifest, 'application/spdx+json')).toEqual([{ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: sbom.manifest.digest, size: sbom.manifest.size, artifactType: 'application/spdx+json' }]);
+    expect(await fresh.referrers(subject.manifest, 'application/spdx+json')).toEqual([
+      { mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: sbom.manifest.digest, size: sbom.manifest.size, artifactType: 'application/spdx+json' },
+    ]);
     const index = await fresh.resolve(referrersTag(subject.manifest.digest));
     expect(index.mediaType).toBe(MEDIA_TYPE_IMAGE_INDEX);
     expect(await fresh.tags()).toEqual([referrersTag(subject.manifest.digest), 'v1']);

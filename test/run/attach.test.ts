@@ -72,31 +72,65 @@ function links(progIds: readonly number[]): Link[] {
 describe('--attach targets', () => {
   const program = (section: string, type: string) => ({ name: 'p', section, type });
 
-  it('reads each kind of program\'s form', () => {
-    expect(parseTarget(program('uprobe', 'kprobe'), '/usr/bin/bash:readline')).toEqual({ kind: 'uprobe', binary: '/usr/bin/bash', symbol: 'readline', retprobe: false });
-    expect(parseTarget(program('uretprobe', 'kprobe'), './a.out:f+0x10')).toEqual({ kind: 'uprobe', binary: './a.out', symbol: 'f', offset: 16, retprobe: true });
+  it("reads each kind of program's form", () => {
+    expect(parseTarget(program('uprobe', 'kprobe'), '/usr/bin/bash:readline')).toEqual({
+      kind: 'uprobe',
+      binary: '/usr/bin/bash',
+      symbol: 'readline',
+      retprobe: false,
+    });
+    expect(parseTarget(program('uretprobe', 'kprobe'), './a.out:f+0x10')).toEqual({
+      kind: 'uprobe',
+      binary: './a.out',
+      symbol: 'f',
+      offset: 16,
+      retprobe: true,
+    });
     expect(parseTarget(program('uprobe', 'kprobe'), '/lib/x.so:4096')).toEqual({ kind: 'uprobe', binary: '/lib/x.so', offset: 4096, retprobe: false });
     expect(parseTarget(program('kretprobe/x', 'kprobe'), 'do_sys_openat2')).toEqual({ kind: 'kprobe', function: 'do_sys_openat2', retprobe: true });
-    expect(parseTarget(program('tracepoint/a/b', 'tracepoint'), 'syscalls/sys_enter_openat')).toEqual({ kind: 'tracepoint', category: 'syscalls', name: 'sys_enter_openat' });
+    expect(parseTarget(program('tracepoint/a/b', 'tracepoint'), 'syscalls/sys_enter_openat')).toEqual({
+      kind: 'tracepoint',
+      category: 'syscalls',
+      name: 'sys_enter_openat',
+    });
     expect(parseTarget(program('xdp', 'xdp'), 'lo')).toEqual({ kind: 'xdp', interface: 'lo' });
     expect(parseTarget(program('tc', 'sched_cls'), 'eth0:egress')).toEqual({ kind: 'tc', interface: 'eth0', direction: 'egress' });
     expect(parseTarget(program('cgroup_skb/ingress', 'cgroup_skb'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
   });
 
   it('refuses a malformed target, naming the form the program takes', () => {
-    expect(() => parseTarget(program('xdp', 'xdp'), 'lo:ingress')).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --attach p=lo:ingress: not an interface name', hint: 'a xdp program (xdp) takes INTERFACE' }));
-    expect(() => parseTarget(program('tc', 'sched_cls'), 'eth0')).toThrow(expect.objectContaining({ message: 'run: --attach p=eth0: not INTERFACE:ingress or INTERFACE:egress' }));
-    expect(() => parseTarget(program('uprobe', 'kprobe'), '/bin/true')).toThrow(expect.objectContaining({ message: 'run: --attach p=/bin/true: not BINARY:SYMBOL', hint: 'a kprobe program (uprobe) takes BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET' }));
+    expect(() => parseTarget(program('xdp', 'xdp'), 'lo:ingress')).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: 'run: --attach p=lo:ingress: not an interface name', hint: 'a xdp program (xdp) takes INTERFACE' }),
+    );
+    expect(() => parseTarget(program('tc', 'sched_cls'), 'eth0')).toThrow(
+      expect.objectContaining({ message: 'run: --attach p=eth0: not INTERFACE:ingress or INTERFACE:egress' }),
+    );
+    expect(() => parseTarget(program('uprobe', 'kprobe'), '/bin/true')).toThrow(
+      expect.objectContaining({
+        message: 'run: --attach p=/bin/true: not BINARY:SYMBOL',
+        hint: 'a kprobe program (uprobe) takes BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET',
+      }),
+    );
     expect(() => parseTarget(program('xdp/../../x', 'xdp'), '../eth0')).toThrow(expect.objectContaining({ code: 'USAGE' }));
-    expect(() => parseTarget(program('socket', 'socket_filter'), 'x')).toThrow(expect.objectContaining({ message: 'run: --attach p=x: this kind of program is attached by its section only', hint: 'a socket_filter program (socket) takes no target' }));
+    expect(() => parseTarget(program('socket', 'socket_filter'), 'x')).toThrow(
+      expect.objectContaining({
+        message: 'run: --attach p=x: this kind of program is attached by its section only',
+        hint: 'a socket_filter program (socket) takes no target',
+      }),
+    );
   });
 
   it('takes --attach anywhere before --, repeatable, once per program', () => {
     expect(takeAttach(['--attach', 'a=lo', 'pkg', '--attach=b=/x:f', '-p', '1', '--', '--attach', 'c=d'])).toEqual({
       args: ['pkg', '-p', '1', '--', '--attach', 'c=d'],
-      attach: new Map([['a', 'lo'], ['b', '/x:f']]),
+      attach: new Map([
+        ['a', 'lo'],
+        ['b', '/x:f'],
+      ]),
     });
-    expect(() => takeAttach(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0'])).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --attach a given twice' }));
+    expect(() => takeAttach(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0'])).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: 'run: --attach a given twice' }),
+    );
     expect(() => takeAttach(['pkg', '--attach', 'lo'])).toThrow(expect.objectContaining({ message: 'run: --attach "lo": not <program>=<target>' }));
   });
 });
@@ -110,7 +144,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
     dir = tempDir();
     for (const [name, body] of Object.entries(SOURCES)) {
       const source = join(dir, `${name}.bpf.c`);
-      writeFileSync(source, `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n#include <ebpm/ebpm.h>\n${body}\nchar LICENSE[] SEC("license") = "GPL";\n`);
+      writeFileSync(
+        source,
+        `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n#include <ebpm/ebpm.h>\n${body}\nchar LICENSE[] SEC("license") = "GPL";\n`,
+      );
       objects[name] = join(dir, `${name}.bpf.o`);
       await compileBpf(source, objects[name], { env: process.env });
     }
@@ -154,11 +191,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
 
   it('says which program needs a target, and refuses an unknown program or interface', () => {
     const none = ebpmSync(['run', objects.xdp!]);
-    expect([none.code, none.stderr]).toEqual([4, 'error: run xdp: attach xdp_pass: section xdp cannot be attached without a target\nhint: give it one: ebpm run <package> --attach xdp_pass=<target> (ebpm run --help lists the forms)\n']);
+    expect([none.code, none.stderr]).toEqual([
+      4,
+      'error: run xdp: attach xdp_pass: section xdp cannot be attached without a target\nhint: give it one: ebpm run <package> --attach xdp_pass=<target> (ebpm run --help lists the forms)\n',
+    ]);
     const unknown = ebpmSync(['run', objects.xdp!, '--attach', 'nope=lo']);
     expect([unknown.code, unknown.stderr.split('\n')[0]]).toEqual([2, 'error: run: --attach nope=lo: xdp has no program nope (its programs: xdp_pass)']);
     const missing = ebpmSync(['run', objects.xdp!, '--attach', 'xdp_pass=ebpmnosuch0']);
-    expect([missing.code, missing.stderr]).toEqual([4, 'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n']);
+    expect([missing.code, missing.stderr]).toEqual([
+      4,
+      'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n',
+    ]);
     expect(ebpmSync(['run', '--help']).stdout).toContain('      xdp                  INTERFACE                                 lo\n');
   });
 });

@@ -7,7 +7,9 @@ const u32 = { kind: 'int', size: 4, signed: false, name: 'unsigned int' } as con
 
 /** The sigsnoop record: as parseObject lays out examples/sigsnoop's `struct event`. */
 const sigsnoopEvent: TypeLayout = {
-  kind: 'struct', size: 32, name: 'event',
+  kind: 'struct',
+  size: 32,
+  name: 'event',
   fields: [
     { name: 'pid', offset: 0, layout: u32 },
     { name: 'tpid', offset: 4, layout: u32 },
@@ -62,13 +64,28 @@ describe('eventFormat', () => {
 
 describe('valueFormat', () => {
   const every: TypeLayout = {
-    kind: 'struct', size: 96, name: 'all',
+    kind: 'struct',
+    size: 96,
+    name: 'all',
     fields: [
       { name: 'i8', offset: 0, layout: { kind: 'int', size: 1, signed: true } },
       { name: 'u8', offset: 1, layout: { kind: 'int', size: 1, signed: false } },
       { name: 'i16', offset: 2, layout: { kind: 'int', size: 2, signed: true } },
       { name: 'ok', offset: 4, layout: { kind: 'int', size: 1, signed: false, bool: true, name: 'bool' } },
-      { name: 'state', offset: 8, layout: { kind: 'enum', size: 4, signed: false, name: 'state', values: [{ name: 'RUNNING', value: 0 }, { name: 'SLEEPING', value: 1 }] } },
+      {
+        name: 'state',
+        offset: 8,
+        layout: {
+          kind: 'enum',
+          size: 4,
+          signed: false,
+          name: 'state',
+          values: [
+            { name: 'RUNNING', value: 0 },
+            { name: 'SLEEPING', value: 1 },
+          ],
+        },
+      },
       { name: 'other', offset: 12, layout: { kind: 'enum', size: 4, signed: false, values: [{ name: 'A', value: 0 }] } },
       { name: 'u64', offset: 16, layout: { kind: 'int', size: 8, signed: false } },
       { name: 'i64', offset: 24, layout: { kind: 'int', size: 8, signed: true } },
@@ -76,7 +93,18 @@ describe('valueFormat', () => {
       { name: 'f', offset: 48, layout: { kind: 'float', size: 8, name: 'double' } },
       { name: 'ptr', offset: 56, layout: { kind: 'pointer', size: 8 } },
       { name: 'arr', offset: 64, layout: { kind: 'array', size: 6, count: 3, element: { kind: 'int', size: 2, signed: false } } },
-      { name: 'inner', offset: 72, layout: { kind: 'struct', size: 8, fields: [{ name: 'port', offset: 0, layout: { kind: 'int', size: 2, signed: false } }, { name: 'flag', offset: 2, bitOffset: 3, bitSize: 2, layout: { kind: 'int', size: 4, signed: true } }] } },
+      {
+        name: 'inner',
+        offset: 72,
+        layout: {
+          kind: 'struct',
+          size: 8,
+          fields: [
+            { name: 'port', offset: 0, layout: { kind: 'int', size: 2, signed: false } },
+            { name: 'flag', offset: 2, bitOffset: 3, bitSize: 2, layout: { kind: 'int', size: 4, signed: true } },
+          ],
+        },
+      },
       { name: 'blob', offset: 80, layout: { kind: 'opaque', size: 4 } },
       { name: 'name', offset: 84, layout: { kind: 'string', size: 12 } },
     ],
@@ -112,10 +140,41 @@ describe('valueFormat', () => {
 
   it('flattens nested structs into dotted columns and escapes control characters in text', () => {
     const cols = columns(every);
-    expect(cols.map((c) => c.name)).toEqual(['i8', 'u8', 'i16', 'ok', 'state', 'other', 'u64', 'i64', 'u128', 'f', 'ptr', 'arr', 'inner.port', 'inner.flag', 'blob', 'name']);
+    expect(cols.map((c) => c.name)).toEqual([
+      'i8',
+      'u8',
+      'i16',
+      'ok',
+      'state',
+      'other',
+      'u64',
+      'i64',
+      'u128',
+      'f',
+      'ptr',
+      'arr',
+      'inner.port',
+      'inner.flag',
+      'blob',
+      'name',
+    ]);
     expect(eventFormat(every).cells(v, 0, 96)).toEqual([
-      '-5', '200', '-300', 'true', 'SLEEPING', '7', '18446744073709551615', '-9007199254740993', '18446744073709551617', '2.5',
-      '0xffff8880deadbeef', '[1,2,65535]', '8080', '-1', 'dead0001', 'a\\"b\\\\\\nc',
+      '-5',
+      '200',
+      '-300',
+      'true',
+      'SLEEPING',
+      '7',
+      '18446744073709551615',
+      '-9007199254740993',
+      '18446744073709551617',
+      '2.5',
+      '0xffff8880deadbeef',
+      '[1,2,65535]',
+      '8080',
+      '-1',
+      'dead0001',
+      'a\\"b\\\\\\nc',
     ]);
     expect(eventFormat(every).header()).toBe(
       'TIME     I8   U8   I16    OK    STATE    OTHER  U64          I64          U128                 F          PTR                ARR              INNER.PORT INNER.FLAG BLOB             NAME',
@@ -130,13 +189,28 @@ describe('valueFormat', () => {
     expect([0, 1, 2, 3, 4, 5].map((i) => f.text(view, i * 6))).toEqual(['kill', 'kill', 'ki', 'killer', '', 'kill']);
     batch.set([0x6b, 0x0a, 0, 0, 0, 0], 0); // the same buffer, rewritten in place
     expect(f.json(view, 0)).toBe('"k\\n"');
-    expect(f.json(record(6, (_, b) => b.set([0x6b, 0x69, 0x6c, 0x6c])), 0)).toBe('"kill"');
+    expect(
+      f.json(
+        record(6, (_, b) => b.set([0x6b, 0x69, 0x6c, 0x6c])),
+        0,
+      ),
+    ).toBe('"kill"');
   });
 
   it('decodes UTF-8 strings and keeps a full char array without a NUL', () => {
     const s: TypeLayout = { kind: 'string', size: 4 };
-    expect(valueFormat(s).json(record(4, (_, b) => b.set([0xc3, 0xa9, 0x41, 0x42])), 0)).toBe('"éAB"');
-    expect(valueFormat(s).text(record(4, (_, b) => b.set([0x41, 0x42, 0x43, 0x44])), 0)).toBe('ABCD');
+    expect(
+      valueFormat(s).json(
+        record(4, (_, b) => b.set([0xc3, 0xa9, 0x41, 0x42])),
+        0,
+      ),
+    ).toBe('"éAB"');
+    expect(
+      valueFormat(s).text(
+        record(4, (_, b) => b.set([0x41, 0x42, 0x43, 0x44])),
+        0,
+      ),
+    ).toBe('ABCD');
   });
 
   it('prints non-finite floats as null in JSON, the value of a scalar export in a VALUE column', () => {
@@ -146,7 +220,14 @@ describe('valueFormat', () => {
     expect(valueFormat(f).text(nan, 0)).toBe('NaN');
     const u64 = eventFormat({ kind: 'int', size: 8, signed: false, name: '__u64' });
     expect(u64.header()).toBe('TIME     VALUE');
-    expect(u64.line(record(8, (d) => d.setBigUint64(0, 42n, true)), 0, 8, '00:00:01')).toBe('00:00:01 42\n');
+    expect(
+      u64.line(
+        record(8, (d) => d.setBigUint64(0, 42n, true)),
+        0,
+        8,
+        '00:00:01',
+      ),
+    ).toBe('00:00:01 42\n');
   });
 });
 

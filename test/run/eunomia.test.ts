@@ -37,11 +37,16 @@ function eunomiaJson(variables: object[]): string {
 
 const VARIABLES = [
   { name: 'filtered_pid', type: 'pid_t', value: 0, description: 'Trace only this process ID' },
-  { name: 'target_signal', type: 'int', description: 'a description ecli does not show', cmdarg: { short: 's', default: 28, help: 'Trace only this signal (ecc default 28)' } },
+  {
+    name: 'target_signal',
+    type: 'int',
+    description: 'a description ecli does not show',
+    cmdarg: { short: 's', default: 28, help: 'Trace only this signal (ecc default 28)' },
+  },
   { name: 'failed_only', type: 'bool', value: false, cmdarg: { long: 'failed_only' } },
 ];
 
-describeWith(['root', 'btf', 'clang', 'native'], 'eunomia packages with ecli\'s flags', () => {
+describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's flags", () => {
   beforeAll(async () => {
     dir = tempDir();
     const example = join(REPO, 'examples', 'sigsnoop');
@@ -55,7 +60,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'eunomia packages with ecli\'s 
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('reads ecli\'s names, defaults and help, and binds the __eunomia_dummy_* struct to the event map', () => {
+  it("reads ecli's names, defaults and help, and binds the __eunomia_dummy_* struct to the event map", () => {
     const pkg = readEunomiaPackage(eunomiaJson(VARIABLES), 'package.json');
     const o = pkg.metadata.objects[0]!;
     expect(o.parameters.map((p) => [p.name, p.flag, p.default, p.description])).toEqual([
@@ -77,7 +82,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'eunomia packages with ecli\'s 
     );
   });
 
-  it('parses ecli\'s spellings and ebpm\'s, and fills what is not given with ecli\'s defaults', () => {
+  it("parses ecli's spellings and ebpm's, and fills what is not given with ecli's defaults", () => {
     const pkg = readEunomiaPackage(eunomiaJson(VARIABLES), 'package.json');
     const specs = flagSpecs(pkg.metadata.objects, ['--json'], pkg.ecli);
     const parse = (args: string[]) => Object.fromEntries([...parseRunArgs(['pkg', ...args], [], specs, 'usage').values].map(([s, v]) => [s.parameter.name, v]));
@@ -85,7 +90,9 @@ describeWith(['root', 'btf', 'clang', 'native'], 'eunomia packages with ecli\'s 
     expect(parse(['--filtered-pid', '7', '--target-signal', '9', '--no-failed-only'])).toEqual({ filtered_pid: 7n, target_signal: 9n, failed_only: false });
     expect(parse(['-s', '1', '--disable-failed_only'])).toEqual({ target_signal: 1n, failed_only: false });
     expect(parse(['--failed_only'])).toEqual({ failed_only: true });
-    expect(() => parse(['--filtered_pid', '1', '--filtered-pid', '2'])).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --filtered-pid given twice' }));
+    expect(() => parse(['--filtered_pid', '1', '--filtered-pid', '2'])).toThrow(
+      expect.objectContaining({ code: 'USAGE', message: 'run: --filtered-pid given twice' }),
+    );
     const patches = assignments(parseRunArgs(['pkg', '--filtered_pid', '7'], [], specs, 'usage').values, specs);
     expect(patches.map((a) => [a.parameter, [...a.bytes]])).toEqual([
       ['filtered_pid', [7, 0, 0, 0]],
@@ -94,21 +101,23 @@ describeWith(['root', 'btf', 'clang', 'native'], 'eunomia packages with ecli\'s 
     ]);
   });
 
-  it('runs with ecli\'s flags, its default applied and its events decoded, and shows ecli\'s spellings in --help', async () => {
+  it("runs with ecli's flags, its default applied and its events decoded, and shows ecli's spellings in --help", async () => {
     const file = join(dir, 'package.json');
-    expect(ebpmSync(['run', file, '--help']).stdout).toBe([
-      `usage: ebpm run ${file} [flags]`,
-      '',
-      'sigsnoop as ecc packs it',
-      '',
-      'package flags:',
-      '      --filtered_pid <pid_t>                       Trace only this process ID (default 0)',
-      '  -s, --target_signal <int>                        Trace only this signal (ecc default 28) (default 28)',
-      '      --enable-failed_only, --disable-failed_only  set bool failed_only (default false)',
-      '',
-      'Flags are spelled as ecli spells them; ebpm\'s spellings work too (- for _, --<switch> and --no-<switch>).',
-      '',
-    ].join('\n'));
+    expect(ebpmSync(['run', file, '--help']).stdout).toBe(
+      [
+        `usage: ebpm run ${file} [flags]`,
+        '',
+        'sigsnoop as ecc packs it',
+        '',
+        'package flags:',
+        '      --filtered_pid <pid_t>                       Trace only this process ID (default 0)',
+        '  -s, --target_signal <int>                        Trace only this signal (ecc default 28) (default 28)',
+        '      --enable-failed_only, --disable-failed_only  set bool failed_only (default false)',
+        '',
+        "Flags are spelled as ecli spells them; ebpm's spellings work too (- for _, --<switch> and --no-<switch>).",
+        '',
+      ].join('\n'),
+    );
     const target = spawn('sleep', ['30']);
     const send = sender(dir, target.pid!, [18, 28]);
     // No -s: the package's default 28 filters out the SIGCONT sent first.

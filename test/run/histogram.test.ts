@@ -43,7 +43,9 @@ describe('sampleFormat', () => {
   const key: TypeLayout = { kind: 'int', size: 4, signed: false, name: 'u32' };
   /** runqlat's `struct hist`: 26 u32 slots and a comm. */
   const hist: TypeLayout = {
-    kind: 'struct', size: 120, name: 'hist',
+    kind: 'struct',
+    size: 120,
+    name: 'hist',
     fields: [
       { name: 'slots', offset: 0, layout: { kind: 'array', size: 104, count: 26, element: { kind: 'int', size: 4, signed: false, name: '__u32' } } },
       { name: 'comm', offset: 104, layout: { kind: 'string', size: 16 } },
@@ -59,7 +61,7 @@ describe('sampleFormat', () => {
     return { key: kb, value: vb };
   };
 
-  it('prints a log2 histogram per key, with the value\'s other fields', () => {
+  it("prints a log2 histogram per key, with the value's other fields", () => {
     const f = sampleFormat('hists', { interval: 1000, type: 'log2_hist', unit: 'usecs', clearMap: false }, key, hist);
     expect(f.text([entry(0, [3, 1], ''), entry(42, [0, 0, 2], 'bash')], '10:00:00')).toBe(
       [

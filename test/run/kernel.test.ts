@@ -47,7 +47,11 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     target.kill('SIGKILL');
     expect(r.code).toBe(0);
     const event = { pid: send.pid, tpid: target.pid, ret: 0, comm: 'ebpm-sigsend' };
-    expect(jsonLines(r.stdout)).toEqual([{ ...event, sig: 18 }, { ...event, sig: 18 }, { ...event, sig: 28 }]);
+    expect(jsonLines(r.stdout)).toEqual([
+      { ...event, sig: 18 },
+      { ...event, sig: 18 },
+      { ...event, sig: 28 },
+    ]);
     expect(r.stderr).toBe(`sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 3 events, 0 lost (stopped: max-events)\n`);
     expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
     expect(linkIds(during)).toEqual([]);
@@ -77,15 +81,16 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     delete env.CI;
     const pty = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], env });
     let screen = '';
-    const seen = (text: string) => new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(text)} on the terminal: ${JSON.stringify(screen)}`)), 10_000);
-      const check = () => screen.includes(text) && (clearTimeout(timer), resolve());
-      pty.stdout!.on('data', (d: Buffer) => {
-        screen += d.toString();
+    const seen = (text: string) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(text)} on the terminal: ${JSON.stringify(screen)}`)), 10_000);
+        const check = () => screen.includes(text) && (clearTimeout(timer), resolve());
+        pty.stdout!.on('data', (d: Buffer) => {
+          screen += d.toString();
+          check();
+        });
         check();
       });
-      check();
-    });
     await seen('TIME     PID     TPID    SIG     RET     COMM');
     send.stdin!.end('go\n');
     await seen('1 events, 0 lost');
@@ -178,11 +183,20 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const send = sender(dir, target.pid!, [28]);
     const elf = await exampleObject('sigsnoop');
     const eunomia = join(dir, 'package.json');
-    writeFileSync(eunomia, JSON.stringify({
-      bpf_object: deflateSync(elf).toString('base64'),
-      bpf_object_size: elf.length,
-      meta: { bpf_skel: { obj_name: 'sigsnoop_bpf', data_sections: [{ name: '.rodata', variables: [{ name: 'filtered_pid', type: 'pid_t', cmdarg: { long: 'sender', short: 'S' } }] }], maps: [] } },
-    }));
+    writeFileSync(
+      eunomia,
+      JSON.stringify({
+        bpf_object: deflateSync(elf).toString('base64'),
+        bpf_object_size: elf.length,
+        meta: {
+          bpf_skel: {
+            obj_name: 'sigsnoop_bpf',
+            data_sections: [{ name: '.rodata', variables: [{ name: 'filtered_pid', type: 'pid_t', cmdarg: { long: 'sender', short: 'S' } }] }],
+            maps: [],
+          },
+        },
+      }),
+    );
     const help = ebpmSync(['run', eunomia, '--help']);
     expect(help.stdout).toContain('  -S, --sender <pid_t>');
     const run = ebpm(['run', eunomia, '--json', '--sender', String(send.pid), '--max-events', '1']);
@@ -207,40 +221,51 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const r = await run.exited();
     target.kill('SIGKILL');
     expect(r.code).toBe(0);
-    expect(jsonLines(r.stdout.split('\n').filter((l) => l.startsWith('{')).join('\n'))).toEqual([
-      { pid: send.pid, tpid: target.pid, sig: 28, ret: 0, comm: 'ebpm-sigsend', sig_name: 'SIGWINCH' },
-    ]);
+    expect(
+      jsonLines(
+        r.stdout
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .join('\n'),
+      ),
+    ).toEqual([{ pid: send.pid, tpid: target.pid, sig: 28, ret: 0, comm: 'ebpm-sigsend', sig_name: 'SIGWINCH' }]);
     expect(r.stderr).toMatch(/\nsigsnoop: Wasm program ended \(duration, exit code 0\)\n$/);
-    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--json']).stderr).toMatch(/^error: run: --json does not apply to sigsnoop: its Wasm program prints the events\n/);
+    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--json']).stderr).toMatch(
+      /^error: run: --json does not apply to sigsnoop: its Wasm program prints the events\n/,
+    );
   });
 
   it('shows the package flags with defaults and descriptions in --help', () => {
     const r = ebpmSync(['run', layout.sigsnoop!, '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe([
-      `usage: ebpm run ${layout.sigsnoop} [flags]`,
-      '',
-      'Trace signals as the kernel generates them: sender, target, signal and result',
-      '',
-      'package flags:',
-      '  -p, --filtered-pid <pid_t>           Trace only signals sent by this process ID (0: every process) (default 0)',
-      '  -s, --target-signal <int>            Trace only this signal number (0: every signal) (default 0)',
-      '  -x, --failed-only, --no-failed-only  Trace only signals that failed to be delivered (default false)',
-      '',
-    ].join('\n'));
+    expect(r.stdout).toBe(
+      [
+        `usage: ebpm run ${layout.sigsnoop} [flags]`,
+        '',
+        'Trace signals as the kernel generates them: sender, target, signal and result',
+        '',
+        'package flags:',
+        '  -p, --filtered-pid <pid_t>           Trace only signals sent by this process ID (0: every process) (default 0)',
+        '  -s, --target-signal <int>            Trace only this signal number (0: every signal) (default 0)',
+        '  -x, --failed-only, --no-failed-only  Trace only signals that failed to be delivered (default false)',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('refuses a bad parameter before anything is loaded', () => {
     const before = programIds('sig_trace').length;
     const r = ebpmSync(['run', layout.sigsnoop!, '--filtered-pid', '99999999999']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe('error: --filtered-pid: "99999999999": out of range for pid_t [-2147483648, 2147483647]\nhint: give --filtered-pid a value from -2147483648 to 2147483647\n');
+    expect(r.stderr).toBe(
+      'error: --filtered-pid: "99999999999": out of range for pid_t [-2147483648, 2147483647]\nhint: give --filtered-pid a value from -2147483648 to 2147483647\n',
+    );
     expect(programIds('sig_trace').length).toBeLessThanOrEqual(before);
     expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag --pid\nhint: usage: ebpm run /);
     expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon']).stderr).toMatch(/^error: run: --duration "soon": not a number of seconds ≥ 0\n/);
   });
 
-  it('reports the verifier\'s verdict, a missing tracepoint and a helper the program type may not call', () => {
+  it("reports the verifier's verdict, a missing tracepoint and a helper the program type may not call", () => {
     const broken = ebpmSync(['run', objects.broken!]);
     expect(broken.stderr.split('\n').length).toBe(3);
     expect(broken.code).toBe(4);
@@ -261,8 +286,14 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     // `ebpm build` leaves out/ private to its owner; the test user must read it.
     spawnSync('chmod', ['-R', 'a+rX', dir]);
     // HOME of its own: the trust policy under root's is no more readable to it than root's files.
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(REPO, 'bin', 'ebpm.js'), 'run', layout.sigsnoop!], { encoding: 'utf8', env: { ...process.env, HOME: dir } });
-    expect(r.stderr).toBe('error: run sigsnoop: missing CAP_BPF and CAP_PERFMON\nhint: run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)\n');
+    const r = spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, join(REPO, 'bin', 'ebpm.js'), 'run', layout.sigsnoop!],
+      { encoding: 'utf8', env: { ...process.env, HOME: dir } },
+    );
+    expect(r.stderr).toBe(
+      'error: run sigsnoop: missing CAP_BPF and CAP_PERFMON\nhint: run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before Linux 5.8)\n',
+    );
     expect(r.status).toBe(4);
   });
 });

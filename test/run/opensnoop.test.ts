@@ -30,31 +30,34 @@ describeWith(['root', 'btf', 'clang', 'native'], 'examples/opensnoop --uid', () 
   });
 
   it('says in --help which value means every user, and that it is the default', () => {
-    expect(ebpmSync(['run', layout, '--help']).stdout).toBe([
-      `usage: ebpm run ${layout} [flags]`,
-      '',
-      'Trace openat(2) calls: process, user, flags, path and result',
-      '',
-      'package flags:',
-      '  -p, --pid <pid_t>          Trace only this process ID (0: every process) (default 0)',
-      '  -u, --uid <uid_t>          Trace only this user ID (4294967295, the largest uid_t: every user) (default 4294967295)',
-      '  -x, --failed, --no-failed  Trace only failed opens (default false)',
-      '',
-    ].join('\n'));
+    expect(ebpmSync(['run', layout, '--help']).stdout).toBe(
+      [
+        `usage: ebpm run ${layout} [flags]`,
+        '',
+        'Trace openat(2) calls: process, user, flags, path and result',
+        '',
+        'package flags:',
+        '  -p, --pid <pid_t>          Trace only this process ID (0: every process) (default 0)',
+        '  -u, --uid <uid_t>          Trace only this user ID (4294967295, the largest uid_t: every user) (default 4294967295)',
+        '  -x, --failed, --no-failed  Trace only failed opens (default false)',
+        '',
+      ].join('\n'),
+    );
   });
 
   it('refuses --uid -1 with the uid_t it stands for', () => {
     expect(ebpmSync(['run', layout, '--uid', '-1'])).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'error: --uid: "-1": out of range for uid_t [0, 4294967295]\nhint: give --uid a value from 0 to 4294967295 (uid_t is unsigned: (uid_t)-1 is 4294967295)\n',
+      stderr:
+        'error: --uid: "-1": out of range for uid_t [0, 4294967295]\nhint: give --uid a value from 0 to 4294967295 (uid_t is unsigned: (uid_t)-1 is 4294967295)\n',
     });
   });
 
   it.each([
     ['4294967295 (every user)', '4294967295', 1],
-    ['0 (root, the opener\'s)', '0', 1],
-    ['65534 (not the opener\'s)', '65534', 0],
+    ["0 (root, the opener's)", '0', 1],
+    ["65534 (not the opener's)", '65534', 0],
   ])('--uid %s keeps the events of that user only', async (_, uid, count) => {
     const run = ebpm(['run', layout, '--json', '--pid', String(opener!.pid), '--uid', uid, '--max-events', '1', '--duration', '1.5']);
     const r = await run.exited();

@@ -16,7 +16,8 @@ let layout = '';
 let opener: ChildProcess | undefined;
 /** What a test started, killed after it whatever its outcome. */
 let started: ChildProcess[] = [];
-const ATTACHED = 'opensnoop 2.0.0: attached 2 programs: closed_openat_enter (tracepoint/syscalls/sys_enter_openat), closed_openat_exit (tracepoint/syscalls/sys_exit_openat)\n';
+const ATTACHED =
+  'opensnoop 2.0.0: attached 2 programs: closed_openat_enter (tracepoint/syscalls/sys_enter_openat), closed_openat_exit (tracepoint/syscalls/sys_exit_openat)\n';
 
 /** A shell named `ebpm-opener` opening `file` every 20 ms: a steady stream of events after the reader has gone. */
 function startOpener(file: string): ChildProcess {
@@ -99,7 +100,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     expect(r.signal).toBe(null);
     expect(r.stderr).toMatch(new RegExp(`^${ATTACHED.replace(/[()/]/g, '\\$&')}opensnoop: \\d+ events, 0 lost \\(stopped: output-closed\\)\\n$`));
     if (flags.length > 0) {
-      expect(jsonLines(read.join('\n')).map(({ ts: _, ret: __, ...e }) => e)).toEqual(Array(5).fill({ pid: opener.pid, uid: 0, flags: 0, comm: 'ebpm-opener', fname: file }));
+      expect(jsonLines(read.join('\n')).map(({ ts: _, ret: __, ...e }) => e)).toEqual(
+        Array(5).fill({ pid: opener.pid, uid: 0, flags: 0, comm: 'ebpm-opener', fname: file }),
+      );
     } else {
       expect(read[0]).toBe('TIME     TS           PID     UID     RET     FLAGS   COMM             FNAME');
       for (const l of read.slice(1)) expect(l).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${opener.pid} +0 +\\d+ +0 +ebpm-opener +${file}$`));
@@ -161,7 +164,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const code = await new Promise((resolve) => child.on('close', resolve));
     expect(code).toBe(1);
-    expect(stderr).toBe(`${ATTACHED}opensnoop: 0 events, 0 lost (stopped: output-closed)\nerror: run: write stdout: ENOSPC\nhint: free space or fix where stdout goes, then run again\n`);
+    expect(stderr).toBe(
+      `${ATTACHED}opensnoop: 0 events, 0 lost (stopped: output-closed)\nerror: run: write stdout: ENOSPC\nhint: free space or fix where stdout goes, then run again\n`,
+    );
     expect(ours().filter((id) => !before.includes(id))).toEqual([]);
   });
 });

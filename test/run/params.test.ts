@@ -1,14 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import type { BpfObjectMeta, ParameterMeta } from '../../src/package/metadata.js';
 import {
-  applyAssignments, assignments, encodeValue, findSource, flagHelp, flagSpecs, intRange, parseRunArgs, parseValue, type FlagSpec, type OwnFlag, type ParamValue,
+  applyAssignments,
+  assignments,
+  encodeValue,
+  findSource,
+  flagHelp,
+  flagSpecs,
+  intRange,
+  parseRunArgs,
+  parseValue,
+  type FlagSpec,
+  type OwnFlag,
+  type ParamValue,
 } from '../../src/package/params.js';
 
 function param(p: Partial<ParameterMeta> & Pick<ParameterMeta, 'name' | 'kind' | 'size' | 'type'>): ParameterMeta {
   return { section: '.rodata', offset: 0, default: 0, flag: { long: p.name.replace(/_/g, '-') }, ...p };
 }
 
-const filteredPid = param({ name: 'filtered_pid', kind: 'int', size: 4, type: 'pid_t', offset: 0, description: 'Trace only this pid', flag: { long: 'filtered-pid', short: 'p' } });
+const filteredPid = param({
+  name: 'filtered_pid',
+  kind: 'int',
+  size: 4,
+  type: 'pid_t',
+  offset: 0,
+  description: 'Trace only this pid',
+  flag: { long: 'filtered-pid', short: 'p' },
+});
 const targetSignal = param({ name: 'target_signal', kind: 'int', size: 4, type: 'int', offset: 4, flag: { long: 'target-signal', short: 's' } });
 const failedOnly = param({ name: 'failed_only', kind: 'bool', size: 1, type: 'bool', offset: 8, default: false, flag: { long: 'failed-only', short: 'x' } });
 const comm = param({ name: 'targ_comm', kind: 'string', size: 8, type: 'char[8]', offset: 0, section: '.bss', default: 'sh' });
@@ -42,12 +61,14 @@ describe('flagSpecs', () => {
     ]);
   });
 
-  it('refuses flags that repeat or take the command\'s own names', () => {
+  it("refuses flags that repeat or take the command's own names", () => {
     expect(codeOf(() => flagSpecs([object('a.bpf.o', [filteredPid]), object('b.bpf.o', [filteredPid])]))).toBe(
       'PARAMETER_FLAG_CONFLICT: flag --filtered-pid of parameter filtered_pid (b.bpf.o) is also parameter filtered_pid (a.bpf.o)',
     );
     const json = param({ name: 'json', kind: 'bool', size: 1, type: 'bool' });
-    expect(codeOf(() => flagSpecs([object('a.bpf.o', [json])], ['--json']))).toBe('PARAMETER_FLAG_CONFLICT: flag --json of parameter json (a.bpf.o) is also a flag of the command');
+    expect(codeOf(() => flagSpecs([object('a.bpf.o', [json])], ['--json']))).toBe(
+      'PARAMETER_FLAG_CONFLICT: flag --json of parameter json (a.bpf.o) is also a flag of the command',
+    );
     const noX = param({ name: 'no_failed_only', kind: 'int', size: 4, type: 'int' });
     expect(codeOf(() => flagSpecs([object('a.bpf.o', [failedOnly, noX])]))).toBe(
       'PARAMETER_FLAG_CONFLICT: flag --no-failed-only of parameter no_failed_only (a.bpf.o) is also parameter failed_only (a.bpf.o)',
@@ -77,7 +98,9 @@ describe('parseValue', () => {
   });
 
   it('refuses out-of-range and malformed integers, naming the flag and the type', () => {
-    expect(codeOf(() => parseValue(filteredPid, '2147483648'))).toBe('INVALID_PARAMETER: --filtered-pid: "2147483648": out of range for pid_t [-2147483648, 2147483647]');
+    expect(codeOf(() => parseValue(filteredPid, '2147483648'))).toBe(
+      'INVALID_PARAMETER: --filtered-pid: "2147483648": out of range for pid_t [-2147483648, 2147483647]',
+    );
     expect(codeOf(() => parseValue(u8, '-1', '-u'))).toBe('INVALID_PARAMETER: -u: "-1": out of range for unsigned char [0, 255]');
     expect(codeOf(() => parseValue(u8, '256'))).toBe('INVALID_PARAMETER: --u8: "256": out of range for unsigned char [0, 255]');
     expect(codeOf(() => parseValue(filteredPid, '12abc'))).toBe('INVALID_PARAMETER: --filtered-pid: "12abc": not an integer');
@@ -114,15 +137,22 @@ describe('encodeValue and applyAssignments', () => {
 
   it('patches only its section, leaving the original bytes alone', () => {
     const section = new Uint8Array(12).fill(0xaa);
-    const as = assignments(new Map<FlagSpec, ParamValue>([
-      [flagSpecs([object('s.bpf.o', [filteredPid, targetSignal, failedOnly, comm])])[1]!, 17n],
-      [flagSpecs([object('s.bpf.o', [comm])])[0]!, 'x'],
-    ]));
-    expect(as.map((a) => [a.object, a.section, a.offset, a.parameter])).toEqual([['s.bpf.o', '.rodata', 4, 'target_signal'], ['s.bpf.o', '.bss', 0, 'targ_comm']]);
+    const as = assignments(
+      new Map<FlagSpec, ParamValue>([
+        [flagSpecs([object('s.bpf.o', [filteredPid, targetSignal, failedOnly, comm])])[1]!, 17n],
+        [flagSpecs([object('s.bpf.o', [comm])])[0]!, 'x'],
+      ]),
+    );
+    expect(as.map((a) => [a.object, a.section, a.offset, a.parameter])).toEqual([
+      ['s.bpf.o', '.rodata', 4, 'target_signal'],
+      ['s.bpf.o', '.bss', 0, 'targ_comm'],
+    ]);
     const out = applyAssignments('.rodata', section, as);
     expect([...out]).toEqual([0xaa, 0xaa, 0xaa, 0xaa, 17, 0, 0, 0, 0xaa, 0xaa, 0xaa, 0xaa]);
     expect(section.every((b) => b === 0xaa)).toBe(true);
-    expect(codeOf(() => applyAssignments('.bss', new Uint8Array(4), as))).toBe('PARAMETER_OUT_OF_SECTION: parameter targ_comm: bytes 0..8 beyond .bss (4 bytes)');
+    expect(codeOf(() => applyAssignments('.bss', new Uint8Array(4), as))).toBe(
+      'PARAMETER_OUT_OF_SECTION: parameter targ_comm: bytes 0..8 beyond .bss (4 bytes)',
+    );
   });
 });
 
@@ -146,7 +176,10 @@ describe('parseRunArgs', () => {
       rest: ['--guest', 'arg'],
     });
     expect(parse(['--duration', '1', 'pkg', '-xp42'])).toEqual({
-      positionals: ['pkg'], own: { duration: '1' }, values: { 'failed-only': true, 'filtered-pid': 42n }, rest: [],
+      positionals: ['pkg'],
+      own: { duration: '1' },
+      values: { 'failed-only': true, 'filtered-pid': 42n },
+      rest: [],
     });
     expect(parse(['pkg', '--no-failed-only', '--target-signal', '-1']).values).toEqual({ 'failed-only': false, 'target-signal': -1n });
   });
@@ -156,14 +189,16 @@ describe('parseRunArgs', () => {
     expect(codeOf(() => parse(['pkg', '-q']))).toBe('USAGE: run: unknown flag -q');
     expect(codeOf(() => parse(['pkg', '-p', '1', '--filtered-pid', '2']))).toBe('USAGE: run: --filtered-pid given twice');
     expect(codeOf(() => parse(['pkg', '--filtered-pid']))).toBe('USAGE: run: --filtered-pid needs a value');
-    expect(codeOf(() => parse(['pkg', '--failed-only=1']))).toBe('USAGE: run: --failed-only is a switch and takes no value; use --no-failed-only to turn it off');
+    expect(codeOf(() => parse(['pkg', '--failed-only=1']))).toBe(
+      'USAGE: run: --failed-only is a switch and takes no value; use --no-failed-only to turn it off',
+    );
     expect(codeOf(() => parse(['pkg', '--json=1']))).toBe('USAGE: run: --json takes no value');
     expect(codeOf(() => parse(['pkg', '-p', 'x']))).toBe('INVALID_PARAMETER: -p: "x": not an integer');
   });
 });
 
 describe('findSource', () => {
-  it('finds the package past the command\'s own flags', () => {
+  it("finds the package past the command's own flags", () => {
     expect(findSource(['--json', '--duration', '3', './sigsnoop', '-p', '1'], OWN, USAGE)).toBe('./sigsnoop');
     expect(findSource(['--duration=3', 'x'], OWN, USAGE)).toBe('x');
     expect(codeOf(() => findSource(['--filtered-pid', '1', 'pkg'], OWN, USAGE))).toBe('USAGE: run: --filtered-pid before the package');

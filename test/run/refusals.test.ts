@@ -22,7 +22,9 @@ int BPF_KPROBE(probe_missing)
 };
 
 /** Whether this kernel loads LSM programs (bpftool's probe); where it does, the program must load and detach instead. */
-const lsmLoads = missing(['bpftool', 'root']).length === 0 && /program_type lsm is available/.test(execFileSync('bpftool', ['feature', 'probe', 'kernel'], { encoding: 'utf8' }));
+const lsmLoads =
+  missing(['bpftool', 'root']).length === 0 &&
+  /program_type lsm is available/.test(execFileSync('bpftool', ['feature', 'probe', 'kernel'], { encoding: 'utf8' }));
 
 let dir = '';
 const objects: Record<string, string> = {};
@@ -32,14 +34,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
     dir = tempDir();
     for (const [name, body] of Object.entries(SOURCES)) {
       const source = join(dir, `${name}.bpf.c`);
-      writeFileSync(source, `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n${body}\nchar LICENSE[] SEC("license") = "GPL";\n`);
+      writeFileSync(
+        source,
+        `#include "vmlinux.h"\n#include <bpf/bpf_helpers.h>\n#include <bpf/bpf_tracing.h>\n${body}\nchar LICENSE[] SEC("license") = "GPL";\n`,
+      );
       objects[name] = join(dir, `${name}.bpf.o`);
       await compileBpf(source, objects[name], { env: process.env });
     }
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('names an LSM program\'s type as unsupported by a kernel without BPF LSM, not as a permission problem, even as root', () => {
+  it("names an LSM program's type as unsupported by a kernel without BPF LSM, not as a permission problem, even as root", () => {
     const r = ebpmSync(['run', objects.lsm!, '--max-events', '0']);
     if (lsmLoads) {
       // This kernel has BPF LSM: no refusal to see, and the program attaches and goes again.

@@ -14,14 +14,29 @@ const u32 = { kind: 'int', size: 4, signed: false } as const;
 
 function meta(over: Partial<PackageMetadata> = {}, maps: MapMeta[] = []): PackageMetadata {
   return {
-    schemaVersion: 1, name: 'demo', version: '1.0.0', keywords: [], authors: [], architecture: 'amd64',
-    objects: [{ name: 'demo.bpf.o', digest: `sha256:${'0'.repeat(64)}`, size: 1, layer: true, embedded: false, programs: [], maps, parameters: [], exports: [] }],
+    schemaVersion: 1,
+    name: 'demo',
+    version: '1.0.0',
+    keywords: [],
+    authors: [],
+    architecture: 'amd64',
+    objects: [
+      { name: 'demo.bpf.o', digest: `sha256:${'0'.repeat(64)}`, size: 1, layer: true, embedded: false, programs: [], maps, parameters: [], exports: [] },
+    ],
     requirements: { programTypes: [], mapTypes: [], helpers: [], kernelTypes: [], kernelBtf: true },
     ...over,
   };
 }
 
-const map = (name: string, type: string, extra: Partial<MapMeta> = {}): MapMeta => ({ name, type, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, ...extra });
+const map = (name: string, type: string, extra: Partial<MapMeta> = {}): MapMeta => ({
+  name,
+  type,
+  keySize: 4,
+  valueSize: 4,
+  maxEntries: 1,
+  flags: 0,
+  ...extra,
+});
 
 /** CapEff of root (all 41 capabilities) and of a process with only CAP_BPF and CAP_PERFMON. */
 const ROOT = 'CapEff:\t000001ffffffffff\n';
@@ -54,7 +69,14 @@ describe('checkMachine', () => {
   });
 
   it('refuses in runPackage before the addon is touched', async () => {
-    const native = new Proxy({}, { get: () => { throw new Error('the addon was used'); } }) as BpfNative;
+    const native = new Proxy(
+      {},
+      {
+        get: () => {
+          throw new Error('the addon was used');
+        },
+      },
+    ) as BpfNative;
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({ architecture: 'arm64' }), objects: new Map() };
     await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toMatchObject({
       code: 'PACKAGE_WRONG_ARCH',
@@ -74,7 +96,9 @@ describe('planRun', () => {
       ignored: [],
     });
     expect(planRun(meta({}, [map('a', 'ringbuf'), map('b', 'perf_event_array'), map('h', 'hash')]))).toEqual({
-      events: { object: 'demo.bpf.o', map: 'a' }, samples: [], ignored: ['demo.bpf.o:b'],
+      events: { object: 'demo.bpf.o', map: 'a' },
+      samples: [],
+      ignored: ['demo.bpf.o:b'],
     });
     expect(planRun(meta({}, [map('h', 'hash')]))).toEqual({ samples: [], ignored: [] });
   });
@@ -87,7 +111,13 @@ describe('summaries and exit codes', () => {
     expect(attachSummary(pkg, [p('a', 'tp/x/y')])).toBe('demo 1.0.0: attached a (tp/x/y)');
     expect(attachSummary(pkg, [p('a', 'tp/x/y'), p('b', 'tp/x/z')])).toBe('demo 1.0.0: attached 2 programs: a (tp/x/y), b (tp/x/z)');
     expect(endSummary('demo', { events: 5, lost: 1, stop: { kind: 'signal', signal: 'SIGTERM' } })).toBe('demo: 5 events, 1 lost (stopped: SIGTERM)');
-    expect([exitCode({ kind: 'duration' }), exitCode({ kind: 'max-events' }), exitCode({ kind: 'output-closed' }), exitCode({ kind: 'signal', signal: 'SIGINT' }), exitCode({ kind: 'signal', signal: 'SIGTERM' })]).toEqual([0, 0, 0, 130, 143]);
+    expect([
+      exitCode({ kind: 'duration' }),
+      exitCode({ kind: 'max-events' }),
+      exitCode({ kind: 'output-closed' }),
+      exitCode({ kind: 'signal', signal: 'SIGINT' }),
+      exitCode({ kind: 'signal', signal: 'SIGTERM' }),
+    ]).toEqual([0, 0, 0, 130, 143]);
   });
 });
 
@@ -98,14 +128,23 @@ describe('localSource', () => {
 
   it('leaves what is not a path to the next source, and says so when none claims it', async () => {
     expect(await localSource().resolve('ghcr.io/x/y:1', opts)).toBeUndefined();
-    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'ghcr.io/x/y:1: no such file or directory' });
+    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'ghcr.io/x/y:1: no such file or directory',
+    });
   });
 
   it('refuses a directory that is no package, a file of no known format, a layout without tags', async () => {
     mkdirSync(join(dir, 'empty'));
-    await expect(localSource().resolve('empty', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)' });
+    await expect(localSource().resolve('empty', opts)).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+      message: 'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
+    });
     writeFileSync(join(dir, 'notes.txt'), 'hello');
-    await expect(localSource().resolve('notes.txt', opts)).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN', message: 'notes.txt: not a BPF object, a Wasm module or a package.json' });
+    await expect(localSource().resolve('notes.txt', opts)).rejects.toMatchObject({
+      code: 'FORMAT_UNKNOWN',
+      message: 'notes.txt: not a BPF object, a Wasm module or a package.json',
+    });
     mkdirSync(join(dir, 'layout'));
     writeFileSync(join(dir, 'layout', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'layout', 'index.json'), '{"schemaVersion":2,"manifests":[]}');

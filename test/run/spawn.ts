@@ -31,7 +31,12 @@ export function bpfOnlyCopy(name: string, into: string): string {
 /** `ebpmSync` runs the CLI to completion. */
 export function ebpmSync(args: string[], opts: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
   try {
-    const stdout = execFileSync(process.execPath, [BIN, ...args], { cwd: opts.cwd ?? REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, EBPM_DEBUG: '' } });
+    const stdout = execFileSync(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd ?? REPO,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, EBPM_DEBUG: '' },
+    });
     return { code: 0, stdout, stderr: '' };
   } catch (e) {
     const x = e as { status: number; stdout: string; stderr: string };
@@ -106,5 +111,8 @@ export function sender(dir: string, target: number, signals: readonly number[]):
 
 /** Parses JSON lines. */
 export function jsonLines(text: string): Record<string, unknown>[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }

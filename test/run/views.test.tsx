@@ -10,7 +10,9 @@ import { liveOutput } from '../../src/cli/views/run-live.js';
 import { RunTable } from '../../src/cli/views/run-table.js';
 
 const event: TypeLayout = {
-  kind: 'struct', size: 24, name: 'event',
+  kind: 'struct',
+  size: 24,
+  name: 'event',
   fields: [
     { name: 'pid', offset: 0, layout: { kind: 'int', size: 4, signed: false } },
     { name: 'sig', offset: 4, layout: { kind: 'int', size: 4, signed: true } },
@@ -48,16 +50,25 @@ class Sink extends EventEmitter {
 describe('RunTable', () => {
   it('renders the summary, the header, the newest rows, the sample and the counts', () => {
     const { lastFrame } = render(
-      <RunTable title="sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)" header={format.header()}
-        rows={[alignRow('10:00:00', ['1', '10', 'bash'], format.columns, 60)]} events={1} lost={0} sample="key = 0" width={80} />,
+      <RunTable
+        title="sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)"
+        header={format.header()}
+        rows={[alignRow('10:00:00', ['1', '10', 'bash'], format.columns, 60)]}
+        events={1}
+        lost={0}
+        sample="key = 0"
+        width={80}
+      />,
     );
-    expect(lastFrame()).toBe([
-      'sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)',
-      'TIME     PID     SIG     COMM',
-      '10:00:00 1       10      bash',
-      'key = 0',
-      '1 events, 0 lost · Ctrl-C to stop',
-    ].join('\n'));
+    expect(lastFrame()).toBe(
+      [
+        'sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)',
+        'TIME     PID     SIG     COMM',
+        '10:00:00 1       10      bash',
+        'key = 0',
+        '1 events, 0 lost · Ctrl-C to stop',
+      ].join('\n'),
+    );
   });
 });
 

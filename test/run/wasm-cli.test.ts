@@ -102,7 +102,9 @@ function lines(text: () => string, n: number, ms = 20_000): Promise<string[]> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const check = () => {
-      const ls = text().split('\n').filter((l) => l !== '');
+      const ls = text()
+        .split('\n')
+        .filter((l) => l !== '');
       if (ls.length >= n) return resolve(ls);
       if (Date.now() - t0 > ms) return reject(new Error(`fewer than ${n} lines in ${ms} ms: ${text()}`));
       setTimeout(check, 20);
@@ -114,18 +116,44 @@ function lines(text: () => string, n: number, ms = 20_000): Promise<string[]> {
 it('parseSize reads --max-memory in bytes, K, M and G, from one Wasm page to 4 GiB', () => {
   const sizes = ['65536', '64K', '64KiB', '64kb', '1M', '1.5M', '64M', '1G', '4G', '4097M', '63K', '0', 'M', '', '1T', ' 1M'].map((t) => [t, parseSize(t)]);
   expect(sizes).toEqual([
-    ['65536', 65536], ['64K', 65536], ['64KiB', 65536], ['64kb', 65536], ['1M', 1 << 20], ['1.5M', undefined], ['64M', 64 << 20], ['1G', 1 << 30],
-    ['4G', 4 * 1024 ** 3], ['4097M', undefined], ['63K', undefined], ['0', undefined], ['M', undefined], ['', undefined], ['1T', undefined], [' 1M', undefined],
+    ['65536', 65536],
+    ['64K', 65536],
+    ['64KiB', 65536],
+    ['64kb', 65536],
+    ['1M', 1 << 20],
+    ['1.5M', undefined],
+    ['64M', 64 << 20],
+    ['1G', 1 << 30],
+    ['4G', 4 * 1024 ** 3],
+    ['4097M', undefined],
+    ['63K', undefined],
+    ['0', undefined],
+    ['M', undefined],
+    ['', undefined],
+    ['1T', undefined],
+    [' 1M', undefined],
   ]);
 });
 
 it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative --dir', () => {
-  const r = takeWasmFlags(['pkg', '--env', 'A=1', '-p', '5', '--dir=data', '--allow-attach', 'eth0', '--allow-undeclared-bpf', '--', '--env', 'B=2'], '/srv', 'usage');
+  const r = takeWasmFlags(
+    ['pkg', '--env', 'A=1', '-p', '5', '--dir=data', '--allow-attach', 'eth0', '--allow-undeclared-bpf', '--', '--env', 'B=2'],
+    '/srv',
+    'usage',
+  );
   expect(r).toEqual({
     args: ['pkg', '-p', '5', '--', '--env', 'B=2'],
-    flags: { env: { A: '1' }, preopens: [{ host: '/srv/data', guest: '/srv/data' }], allowAttach: ['eth0'], allowUndeclared: true, given: ['--env', '--dir', '--allow-attach', '--allow-undeclared-bpf'] },
+    flags: {
+      env: { A: '1' },
+      preopens: [{ host: '/srv/data', guest: '/srv/data' }],
+      allowAttach: ['eth0'],
+      allowUndeclared: true,
+      given: ['--env', '--dir', '--allow-attach', '--allow-undeclared-bpf'],
+    },
   });
-  expect(() => takeWasmFlags(['pkg', '--dir', 'a:/x', '--dir', 'b:/x'], '/srv', 'usage')).toThrow(expect.objectContaining({ code: 'USAGE', message: 'run: --dir: /x given twice' }));
+  expect(() => takeWasmFlags(['pkg', '--dir', 'a:/x', '--dir', 'b:/x'], '/srv', 'usage')).toThrow(
+    expect.objectContaining({ code: 'USAGE', message: 'run: --dir: /x given twice' }),
+  );
 });
 
 describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run with a Wasm program', () => {
@@ -193,7 +221,11 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
 
   it('gives the guest only the --env variables and the --dir directories, and its exit code', () => {
     const granted = ebpmSync(['run', guest, '--env', 'A=1', '--env=B=x=y', '--dir', `${host}:/data`, '--', '/data/f.txt', join(host, 'f.txt')]);
-    expect(granted).toEqual({ code: 3, stdout: `env A=1\nenv B=x=y\nread /data/f.txt: granted\nopen ${join(host, 'f.txt')}: errno ${ENOTCAPABLE}\n`, stderr: 'guest: Wasm program ended (exit, exit code 3)\n' });
+    expect(granted).toEqual({
+      code: 3,
+      stdout: `env A=1\nenv B=x=y\nread /data/f.txt: granted\nopen ${join(host, 'f.txt')}: errno ${ENOTCAPABLE}\n`,
+      stderr: 'guest: Wasm program ended (exit, exit code 3)\n',
+    });
     // A relative --dir is the host directory at its own absolute path.
     const same = spawnSync(process.execPath, [BIN, 'run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir, encoding: 'utf8' });
     expect([same.status, same.stdout]).toEqual([3, `read ${join(host, 'f.txt')}: granted\n`]);
@@ -203,25 +235,42 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
   });
 
   it('runs a plain WASI command, with no BPF object and no wasm_bpf import, without asking for BPF capabilities', async () => {
-    expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({ code: 3, stdout: '0:plain\n1:a\n2:b c\n', stderr: 'plain: Wasm program ended (exit, exit code 3)\n' });
+    expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({
+      code: 3,
+      stdout: '0:plain\n1:a\n2:b c\n',
+      stderr: 'plain: Wasm program ended (exit, exit code 3)\n',
+    });
     // inspect reads it as run does: a module with no object, importing WASI only.
     const inspected = ebpmSync(['inspect', plain, '--json']);
-    const meta = (JSON.parse(inspected.stdout) as { format: string; metadata: { objects: unknown[]; wasm: { imports: { module: string }[] } } });
-    expect([inspected.code, meta.format, meta.metadata.objects, [...new Set(meta.metadata.wasm.imports.map((i) => i.module))]]).toEqual([0, 'wasm-module', [], ['wasi_snapshot_preview1']]);
+    const meta = JSON.parse(inspected.stdout) as { format: string; metadata: { objects: unknown[]; wasm: { imports: { module: string }[] } } };
+    expect([inspected.code, meta.format, meta.metadata.objects, [...new Set(meta.metadata.wasm.imports.map((i) => i.module))]]).toEqual([
+      0,
+      'wasm-module',
+      [],
+      ['wasi_snapshot_preview1'],
+    ]);
     // Without CAP_BPF and CAP_PERFMON the plain command still runs; a module embedding an object does not.
     const machine = { architecture: ociArch(), procStatus: 'CapEff:\t0000000000000000\n', kernelBtf: true };
     const run = (file: string) => {
       const wasm = new Uint8Array(readFileSync(file));
       const metadata = looseModuleMetadata({ name: 'm', architecture: ociArch() }, 'm.wasm', wasm);
       const out: string[] = [];
-      return runWasmPackage({ package: { source: file, format: 'wasm-module', metadata, objects: new Map(), wasm }, args: ['x'], machine, onStdout: (l) => out.push(l), onStderr: () => {} })
-        .then((r) => ({ ...r, out, objects: metadata.objects.length }), (e: unknown) => e);
+      return runWasmPackage({
+        package: { source: file, format: 'wasm-module', metadata, objects: new Map(), wasm },
+        args: ['x'],
+        machine,
+        onStdout: (l) => out.push(l),
+        onStderr: () => {},
+      }).then(
+        (r) => ({ ...r, out, objects: metadata.objects.length }),
+        (e: unknown) => e,
+      );
     };
     expect(await run(plain)).toEqual({ exitCode: 3, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
   });
 
-  it('ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT\'s one-line error', () => {
+  it("ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT's one-line error", () => {
     const r = ebpmSync(['run', guest, '--max-memory', '1M', '--', '--hog', '40']);
     expect(r.code).toBe(1);
     expect(r.stderr.split('\n')[0]).toBe('error: run guest: wasm guest guest: exceeded the memory limit of 1048576 bytes (unreachable)');
@@ -246,7 +295,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       expect([r.code, r.stderr.split('\n')[0]], flags.join(' ')).toEqual([2, line]);
     }
     const bpf = ebpmSync(['run', join(dir, 'sigsnoop.bpf.o'), '--env', 'A=1', '--allow-undeclared-bpf']);
-    expect([bpf.code, bpf.stderr.split('\n')[0]]).toEqual([2, 'error: run: --env, --allow-undeclared-bpf apply only to packages with a Wasm program, and sigsnoop has none']);
+    expect([bpf.code, bpf.stderr.split('\n')[0]]).toEqual([
+      2,
+      'error: run: --env, --allow-undeclared-bpf apply only to packages with a Wasm program, and sigsnoop has none',
+    ]);
   });
 
   it('lists the Wasm flags in ebpm run --help', () => {
@@ -254,19 +306,25 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(r.code).toBe(0);
     const help = r.stdout.split('\n');
     for (const flag of ['--env KEY=VALUE', '--dir host[:guest]', '--max-memory <size>', '--allow-attach <target>', '--allow-undeclared-bpf']) {
-      expect(help.filter((l) => l.startsWith(`  ${flag} `)), flag).toHaveLength(1);
+      expect(
+        help.filter((l) => l.startsWith(`  ${flag} `)),
+        flag,
+      ).toHaveLength(1);
     }
     expect(help).toContain('  --max-memory <size>       cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default 128M)');
   });
 
   it('builds out/ with mode 0755, so that another user can read the package', () => {
     expect(statSync(layout).mode & 0o777).toBe(0o755);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'inspect', layout, '--json'], { encoding: 'utf8', env: { PATH: process.env.PATH!, HOME: dir } });
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'inspect', layout, '--json'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH!, HOME: dir },
+    });
     expect([r.status, r.stderr]).toEqual([0, '']);
     expect(JSON.parse(r.stdout)).toMatchObject({ metadata: { name: 'sigsnoop', wasm: { name: 'main.wasm' } } });
   });
 
-  it('prints the trust policy\'s warning once for a Wasm package pulled unsigned', async () => {
+  it("prints the trust policy's warning once for a Wasm package pulled unsigned", async () => {
     const env = {
       PATH: process.env.PATH!,
       HOME: dir,

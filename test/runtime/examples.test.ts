@@ -44,7 +44,14 @@ int main(int argc, char **argv)
 `;
 let sigq = '';
 
-interface SigEvent { pid: number; tpid: number; sig: number; ret: number; comm: string; sig_name: string }
+interface SigEvent {
+  pid: number;
+  tpid: number;
+  sig: number;
+  ret: number;
+  comm: string;
+  sig_name: string;
+}
 
 /**
  * Runs the sigsnoop guest with `args` while ebpm-sigq sends `sends` ([target, signal, errno]),
@@ -53,7 +60,11 @@ interface SigEvent { pid: number; tpid: number; sig: number; ret: number; comm: 
 async function sigsnoop(args: (sender: number) => string[], sends: (target: number) => [number, number, number][], expected: number) {
   const { module, object } = await exampleGuest('sigsnoop');
   const target = spawn('sleep', ['30'], { stdio: 'ignore' });
-  const sender = spawn(sigq, sends(target.pid!).map((s) => s.join(':')), { stdio: ['pipe', 'ignore', 'ignore'] });
+  const sender = spawn(
+    sigq,
+    sends(target.pid!).map((s) => s.join(':')),
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
   const ac = new AbortController();
   let count = 0;
   const r = await collect({
@@ -107,19 +118,48 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
   });
 
   it('sigsnoop -s traces only that signal', async () => {
-    const r = await sigsnoop((sender) => ['-p', String(sender), '-s', '28'], (t) => [[t, 18, 0], [t, 28, 0], [t, 18, 0], [t, 28, 0]], 2);
+    const r = await sigsnoop(
+      (sender) => ['-p', String(sender), '-s', '28'],
+      (t) => [
+        [t, 18, 0],
+        [t, 28, 0],
+        [t, 18, 0],
+        [t, 28, 0],
+      ],
+      2,
+    );
     const event = { pid: r.sender, tpid: r.target, sig: 28, ret: 0, comm: 'ebpm-sigq', sig_name: 'SIGWINCH' };
     expect(r.events).toEqual([event, event]);
   });
 
   it('sigsnoop -x traces only signals whose info carries an errno, which is what it counts as failed', async () => {
-    const r = await sigsnoop((sender) => ['-p', String(sender), '-x'], (t) => [[t, 28, 0], [t, 28, 5], [t, 18, 0], [t, 18, 7]], 2);
+    const r = await sigsnoop(
+      (sender) => ['-p', String(sender), '-x'],
+      (t) => [
+        [t, 28, 0],
+        [t, 28, 5],
+        [t, 18, 0],
+        [t, 18, 7],
+      ],
+      2,
+    );
     const event = { pid: r.sender, tpid: r.target, comm: 'ebpm-sigq' };
-    expect(r.events).toEqual([{ ...event, sig: 28, ret: 5, sig_name: 'SIGWINCH' }, { ...event, sig: 18, ret: 7, sig_name: 'SIGCONT' }]);
+    expect(r.events).toEqual([
+      { ...event, sig: 28, ret: 5, sig_name: 'SIGWINCH' },
+      { ...event, sig: 18, ret: 7, sig_name: 'SIGCONT' },
+    ]);
   });
 
-  it('sigsnoop -k traces only SIGKILL (not, as libbpf-tools\' -k, whatever kill(2) sends)', async () => {
-    const r = await sigsnoop((sender) => ['-p', String(sender), '-k'], (t) => [[t, 28, 0], [t, 18, 0], [t, 9, 0]], 1);
+  it("sigsnoop -k traces only SIGKILL (not, as libbpf-tools' -k, whatever kill(2) sends)", async () => {
+    const r = await sigsnoop(
+      (sender) => ['-p', String(sender), '-k'],
+      (t) => [
+        [t, 28, 0],
+        [t, 18, 0],
+        [t, 9, 0],
+      ],
+      1,
+    );
     expect(r.events).toEqual([{ pid: r.sender, tpid: r.target, sig: 9, ret: 0, comm: 'ebpm-sigq', sig_name: 'SIGKILL' }]);
     const { module, object } = await exampleGuest('sigsnoop');
     const help = await collect({ module, name: 'sigsnoop', args: ['-h'], objects: { declared: [sha256Digest(object)] } });

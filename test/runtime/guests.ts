@@ -32,9 +32,11 @@ export function guestWat(o: GuestOptions): string {
   (import "wasm_bpf" "wasm_attach_bpf_program" (func $attach (param i64 i32 i32) (result i32)))
   (import "wasm_bpf" "wasm_bpf_map_fd_by_name" (func $fd (param i64 i32) (result i32)))
   (import "wasm_bpf" "wasm_bpf_map_operate" (func $op (param i32 i32 ${ptr} ${ptr} ${ptr} i64) (result i32)))
-  ${o.tinygo
-    ? '(import "callback-wrapper" "wasm_bpf_buffer_poll" (func $gopoll (param i64 i32 i32 i32 i32 i32) (result i32)))'
-    : '(import "wasm_bpf" "wasm_bpf_buffer_poll" (func $poll (param i64 i32 i32 i32 i32 i32 i32) (result i32)))'}
+  ${
+    o.tinygo
+      ? '(import "callback-wrapper" "wasm_bpf_buffer_poll" (func $gopoll (param i64 i32 i32 i32 i32 i32) (result i32)))'
+      : '(import "wasm_bpf" "wasm_bpf_buffer_poll" (func $poll (param i64 i32 i32 i32 i32 i32 i32) (result i32)))'
+  }
   (import "wasm_bpf" "wasm_close_bpf_object" (func $close (param i64) (result i32)))
   (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))

@@ -43,8 +43,15 @@ class FakeMap implements BackendMap {
 }
 
 class FakeObject implements BackendObject {
-  readonly programs = new Map([['wasm_adversary', { section: 'tracepoint/syscalls/sys_enter_getppid' }], ['xdp_pass', { section: 'xdp' }], ['ops', { section: 'sockops' }]]);
-  readonly maps = new Map<string, FakeMap>([['rb', new FakeMap('ringbuf', 0, 0)], ['kv', new FakeMap('other')]]);
+  readonly programs = new Map([
+    ['wasm_adversary', { section: 'tracepoint/syscalls/sys_enter_getppid' }],
+    ['xdp_pass', { section: 'xdp' }],
+    ['ops', { section: 'sockops' }],
+  ]);
+  readonly maps = new Map<string, FakeMap>([
+    ['rb', new FakeMap('ringbuf', 0, 0)],
+    ['kv', new FakeMap('other')],
+  ]);
   readonly attached: [string, AttachTarget | undefined][] = [];
   closed = 0;
   map(name: string) {
@@ -77,7 +84,14 @@ function run(guest: GuestOptions, opts: Partial<HostOptions> = {}, setup: (o: Fa
   };
   const out: string[] = [];
   const log: string[] = [];
-  const host = new WasmBpfHost({ backend: () => backend, admission: new ObjectAdmission(parseWasm(bytes), 'any'), allowAttach: [], objectName: 'g', log: (l) => log.push(l), ...opts });
+  const host = new WasmBpfHost({
+    backend: () => backend,
+    admission: new ObjectAdmission(parseWasm(bytes), 'any'),
+    allowAttach: [],
+    objectName: 'g',
+    log: (l) => log.push(l),
+    ...opts,
+  });
   const lines = new LineSplitter((l) => out.push(l));
   const u32 = (at: number) => new DataView(host.memory.view(at, 4).slice().buffer).getUint32(0, true);
   const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(bytes)), {
@@ -138,7 +152,18 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     expect(r.out).toEqual(['1', 'a1', '1', 'b1', '1', '0', '........8', '1', 'c1', '1', 'd1', '1', 'e1', '1', 'f1', '1']);
     // After a record: sleep, then poll. After nothing or a 64 KiB batch: poll at once; never with timeout 0.
     expect(calls.map((c) => c.replace(/^poll (9\d|100)$/, 'poll ~100'))).toEqual([
-      'poll ~100', 'sleep 2', 'poll ~100', 'sleep 2', 'poll ~100', 'poll ~100', 'poll ~100', 'sleep 2', 'poll ~100', 'poll 0', 'sleep 2', 'poll ~100',
+      'poll ~100',
+      'sleep 2',
+      'poll ~100',
+      'sleep 2',
+      'poll ~100',
+      'poll ~100',
+      'poll ~100',
+      'sleep 2',
+      'poll ~100',
+      'poll 0',
+      'sleep 2',
+      'poll ~100',
     ]);
   });
 
@@ -163,7 +188,8 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
 
   it('takes key and value sizes from the map, and i64 pointers past 4 GiB fault', () => {
     for (const i64 of [false, true]) {
-      const op = (cmd: number, key: string, value: string, next = p(0, i64)) => `(call $num (call $op (i32.const 3) (i32.const ${cmd}) ${key} ${value} ${next} (i64.const 0)))`;
+      const op = (cmd: number, key: string, value: string, next = p(0, i64)) =>
+        `(call $num (call $op (i32.const 3) (i32.const ${cmd}) ${key} ${value} ${next} (i64.const 0)))`;
       const body = `${LOAD} (drop (call $fd (global.get $obj) (i32.const ${A.NAME_KV})))
         (i64.store (i32.const ${A.VALUE}) (i64.const 77))
         ${op(2, p(A.KEY, i64), p(A.VALUE, i64))}
@@ -212,7 +238,8 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
       (call $num (call $attach (global.get $obj) (i32.const ${A.NAME_PROG}) (i32.const 630)))
       (call $num (call $attach (global.get $obj) (i32.const ${A.NAME_PROG}) (i32.const 680)))
       (call $num (call $attach (global.get $obj) (i32.const ${A.NAME_RB}) (i32.const 0)))`;
-    const extra = '(data (i32.const 600) "xdp_pass\\00") (data (i32.const 610) "ops\\00") (data (i32.const 620) "lo\\00") (data (i32.const 630) "/sys/fs/cgroup\\00") (data (i32.const 660) "xdp_pass\\00") (data (i32.const 680) "\\00")';
+    const extra =
+      '(data (i32.const 600) "xdp_pass\\00") (data (i32.const 610) "ops\\00") (data (i32.const 620) "lo\\00") (data (i32.const 630) "/sys/fs/cgroup\\00") (data (i32.const 660) "xdp_pass\\00") (data (i32.const 680) "\\00")';
     const denied = run({ body, extra });
     expect(denied.out).toEqual(['1', '-1', '-1', '-1', '0', '0', '-2']);
     expect(denied.log.slice(0, 3)).toEqual([
@@ -252,13 +279,24 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     });
     expect(r.error).toBeUndefined();
     expect(r.out).toEqual(['1', '-9', '-9', '-9', 'one3', '1']);
-    expect(r.log).toEqual(['wasm_bpf_buffer_poll: unknown object handle 99', 'wasm_bpf_buffer_poll: unknown object handle 99', 'wasm_bpf_buffer_poll: fd 77 is not a map of this guest']);
+    expect(r.log).toEqual([
+      'wasm_bpf_buffer_poll: unknown object handle 99',
+      'wasm_bpf_buffer_poll: unknown object handle 99',
+      'wasm_bpf_buffer_poll: fd 77 is not a map of this guest',
+    ]);
   });
 
   it('ends the guest with WASM_BAD_CALLBACK when go-callback is missing or of the wrong type', () => {
     for (const goCallback of [false, 'i64'] as const) {
-      const r = run({ tinygo: true, goCallback, body: `${LOAD} (drop (call $gopoll (global.get $obj) ${rbFd} (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))` });
-      expect(r.error).toMatchObject({ code: 'WASM_BAD_CALLBACK', message: 'callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "go-callback" as a function (i32, i32, i32) -> i32' });
+      const r = run({
+        tinygo: true,
+        goCallback,
+        body: `${LOAD} (drop (call $gopoll (global.get $obj) ${rbFd} (i32.const 0) (i32.const ${A.DATA}) (i32.const 8) (i32.const 0)))`,
+      });
+      expect(r.error).toMatchObject({
+        code: 'WASM_BAD_CALLBACK',
+        message: 'callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "go-callback" as a function (i32, i32, i32) -> i32',
+      });
       expect(r.out).toEqual(['1']);
       expect(r.objects[0]!.closed).toBe(1);
     }
@@ -269,7 +307,10 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
       const r = run({ body: `${LOAD} ${poll(fn, 8)}` }, {}, (o) => {
         o.maps.get('rb')!.batches = [[rec('one')]];
       });
-      expect(r.error).toMatchObject({ code: 'WASM_BAD_CALLBACK', message: `wasm_bpf_buffer_poll: callback ${fn} is not a function (i32, i32, i32) -> i32 in __indirect_function_table` });
+      expect(r.error).toMatchObject({
+        code: 'WASM_BAD_CALLBACK',
+        message: `wasm_bpf_buffer_poll: callback ${fn} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`,
+      });
       expect(r.out).toEqual(['1']);
       expect(r.objects[0]!.closed).toBe(1);
       expect(r.objects[0]!.maps.get('rb')!.batches).toEqual([[rec('one')]]);

@@ -78,7 +78,26 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'wasm-bpf host on t
     // forged fd -EBADF, bad value pointer -EFAULT, lookup 0 and our pid, cmd 7 -EINVAL,
     // NULL key gives the first key 0, bad poll buffer -EFAULT, poll of a hash map -EINVAL, close of
     // a forged handle -EBADF.
-    expect(r.stdout.slice(0, 18)).toEqual(['1', '0', '0', 'ready', '-9', '-14', '4', '-9', '-14', '0', String(process.pid), '-22', '0', '0', '-14', '-22', '-9', 'ready']);
+    expect(r.stdout.slice(0, 18)).toEqual([
+      '1',
+      '0',
+      '0',
+      'ready',
+      '-9',
+      '-14',
+      '4',
+      '-9',
+      '-14',
+      '0',
+      String(process.pid),
+      '-22',
+      '0',
+      '0',
+      '-14',
+      '-22',
+      '-9',
+      'ready',
+    ]);
     expect(r.stdout.slice(18)).toEqual(Array.from({ length: 100 }, (_, i) => `e${String(i).padStart(4, '0')},6`));
     expect(r).toMatchObject({ exitCode: 0, reason: 'exit' });
     expect(r.log).toContain('wasm_attach_bpf_program: unknown object handle 99');
@@ -108,20 +127,36 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'wasm-bpf host on t
       noneLoaded();
     }
     const outOfTable = `${setup()} (drop (call $poll (global.get $obj) (call $fd (global.get $obj) (i32.const ${A.NAME_RB})) (i32.const 1000) (i32.const 0) (i32.const ${A.DATA}) (i32.const 64) (i32.const 0)))`;
-    await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body: outOfTable })), name: 'cb', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_BAD_CALLBACK' });
+    await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body: outOfTable })), name: 'cb', objects: 'any' })).rejects.toMatchObject({
+      code: 'WASM_BAD_CALLBACK',
+    });
     noneLoaded();
   });
 
   it('stops an infinite loop at --duration, ends a memory hog, and passes a non-zero exit, releasing the BPF objects each time', async () => {
-    const spin = await runWasm({ ...quiet, module: wat(guestWat({ object, body: `${setup()} (loop $l (br $l))` })), name: 'spin', objects: 'any', durationMs: 300, stopGraceMs: 200 });
+    const spin = await runWasm({
+      ...quiet,
+      module: wat(guestWat({ object, body: `${setup()} (loop $l (br $l))` })),
+      name: 'spin',
+      objects: 'any',
+      durationMs: 300,
+      stopGraceMs: 200,
+    });
     expect(spin).toEqual({ exitCode: 0, reason: 'duration' });
     noneLoaded();
     const hog = `${setup()} (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1)))) unreachable`;
-    await expect(runWasm({ ...quiet, module: wat(guestWat({ object, body: hog })), name: 'hog', objects: 'any', maxMemoryBytes: 2 << 20 })).rejects.toMatchObject({
+    await expect(
+      runWasm({ ...quiet, module: wat(guestWat({ object, body: hog })), name: 'hog', objects: 'any', maxMemoryBytes: 2 << 20 }),
+    ).rejects.toMatchObject({
       code: 'WASM_MEMORY_LIMIT',
     });
     noneLoaded();
-    const exit = await runWasm({ ...quiet, module: wat(guestWat({ object, body: `${setup()} (call $proc_exit (i32.const 3))` })), name: 'exit', objects: 'any' });
+    const exit = await runWasm({
+      ...quiet,
+      module: wat(guestWat({ object, body: `${setup()} (call $proc_exit (i32.const 3))` })),
+      name: 'exit',
+      objects: 'any',
+    });
     expect(exit).toEqual({ exitCode: 3, reason: 'exit' });
     noneLoaded();
   });
@@ -129,7 +164,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'wasm-bpf host on t
   it('refuses an object the package does not declare, and one changed outside .rodata', async () => {
     const r = await collect({ module: wat(guestWat({ object, body: '(call $load_obj)' })), name: 'undeclared', objects: { declared: [] } });
     expect(r.stdout).toEqual(['0']);
-    expect(r.log).toEqual([`wasm_load_bpf_object: refused: BPF object ${sha256Digest(object)} is not declared by the package (pass --allow-undeclared-bpf to load it anyway)`]);
+    expect(r.log).toEqual([
+      `wasm_load_bpf_object: refused: BPF object ${sha256Digest(object)} is not declared by the package (pass --allow-undeclared-bpf to load it anyway)`,
+    ]);
     // The guest flips a byte of the ELF header of its embedded (declared) object before loading.
     const body = `(i32.store8 (i32.const ${A.OBJ + 7}) (i32.const 1)) (call $load_obj)`;
     const tampered = await collect({ module: wat(guestWat({ object, body })), name: 'tampered', objects: { declared: [sha256Digest(object)] } });

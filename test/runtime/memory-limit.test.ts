@@ -50,7 +50,12 @@ describeWith(['wat2wasm'], 'limitMemory on real modules', () => {
     expect(functionBodies(module, sec.start, sec.end)!.map((b) => b.grows.length)).toEqual([0, 1, 1, 0]);
     const limited = limitMemory(module, 4 * 65536, 'm');
     expect(WebAssembly.validate(limited)).toBe(true);
-    expect(parseWasm(limited).exports.map((e) => [e.name, e.kind])).toEqual([['memory', 'memory'], ['grow', 'function'], ['grow2', 'function'], [GROW_REFUSED, 'global']]);
+    expect(parseWasm(limited).exports.map((e) => [e.name, e.kind])).toEqual([
+      ['memory', 'memory'],
+      ['grow', 'function'],
+      ['grow2', 'function'],
+      [GROW_REFUSED, 'global'],
+    ]);
     const instance = new WebAssembly.Instance(new WebAssembly.Module(limited));
     const grow = instance.exports.grow as (n: number) => number;
     const grow2 = instance.exports.grow2 as () => number;
@@ -73,7 +78,7 @@ describeWith(['wat2wasm'], 'limitMemory on real modules', () => {
 });
 
 describeWith(['clang', 'wasi', 'btf', 'bpftool'], 'limitMemory on clang and wasi-libc output', () => {
-  it('hooks the grows of the examples\' guests', async () => {
+  it("hooks the grows of the examples' guests", async () => {
     for (const name of ['sigsnoop', 'runqlat', 'bootstrap'] as const) {
       const { module } = await exampleGuest(name);
       const limited = limitMemory(module, 16 << 20, name);

@@ -135,7 +135,12 @@ describeWith(['wat2wasm'], 'runWasm output', () => {
 
   it('shows a single line at once, while the guest sleeps or spins', async () => {
     const at: [string, number][] = [];
-    await collect({ module: lines({ count: 0, tail: 'first\n', sleepMs: 400, after: 'second\n' }), name: 'slow', objects: 'any', onStdout: (l) => at.push([l, Date.now()]) });
+    await collect({
+      module: lines({ count: 0, tail: 'first\n', sleepMs: 400, after: 'second\n' }),
+      name: 'slow',
+      objects: 'any',
+      onStdout: (l) => at.push([l, Date.now()]),
+    });
     expect(at.map(([l]) => l)).toEqual(['first', 'second']);
     // "second" is written 400 ms after "first": "first" must not have waited for it.
     expect(at[1]![1] - at[0]![1]).toBeGreaterThan(300);

@@ -74,7 +74,8 @@ function catGuest(path: string): Uint8Array {
 
 const SPIN = () => wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`);
 /** Sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
-const SLEEPER = () => wat(`(module
+const SLEEPER = () =>
+  wat(`(module
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (memory (export "memory") 1)
@@ -150,7 +151,10 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     // Grows the limit allows return the old size in pages, as before: exit code 1, not a limit error.
     expect(await run(guest('1', '(call $proc_exit (memory.grow (i32.const 2)))'))).toEqual({ exitCode: 1, reason: 'exit' });
     // A trap at the limit, with no grow refused, is a trap.
-    expect(await run(guest('1', '(drop (memory.grow (i32.const 2047))) unreachable'))).toMatchObject({ code: 'WASM_TRAP', message: 'wasm guest g: trap: unreachable' });
+    expect(await run(guest('1', '(drop (memory.grow (i32.const 2047))) unreachable'))).toMatchObject({
+      code: 'WASM_TRAP',
+      message: 'wasm guest g: trap: unreachable',
+    });
     // Refused by the module's own maximum, below the limit or above it: not the limit's doing.
     expect(await run(guest('1 10', '(drop (memory.grow (i32.const 20))) unreachable'))).toMatchObject({ code: 'WASM_TRAP' });
     expect(await run(guest('1 3000', '(drop (memory.grow (i32.const 5000))) unreachable'))).toMatchObject({ code: 'WASM_TRAP' });
@@ -177,26 +181,45 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     expect(await runWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', signal: ac.signal })).toEqual({ exitCode: 143, reason: 'signal' });
     const ac2 = new AbortController();
     setTimeout(() => ac2.abort(), 100);
-    expect(await runWasm({ ...quiet, module: SPIN(), name: 's', objects: 'any', signal: ac2.signal, stopGraceMs: 100 })).toEqual({ exitCode: 130, reason: 'signal' });
+    expect(await runWasm({ ...quiet, module: SPIN(), name: 's', objects: 'any', signal: ac2.signal, stopGraceMs: 100 })).toEqual({
+      exitCode: 130,
+      reason: 'signal',
+    });
   });
 
   it('reports a trap with its message', async () => {
     const trap = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0)))))`);
-    await expect(runWasm({ ...quiet, module: trap, name: 't', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_TRAP', message: 'wasm guest t: trap: divide by zero' });
+    await expect(runWasm({ ...quiet, module: trap, name: 't', objects: 'any' })).rejects.toMatchObject({
+      code: 'WASM_TRAP',
+      message: 'wasm guest t: trap: divide by zero',
+    });
   });
 
   it('refuses modules it cannot run, before starting them', async () => {
     const cases: [string, string, string][] = [
       ['(module (memory (export "memory") 1))', 'WASM_MISSING_EXPORT', 'wasm guest m: the module does not export function "_start"'],
-      ['(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))', 'WASM_UNSUPPORTED_IMPORT', 'wasm guest m: imports env.f, which ebpm does not provide'],
-      ['(module (import "wasm_bpf" "wasm_bpf_map_operate" (func (param i32 i32 i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) (func (export "_start")))',
-        'WASM_BAD_SIGNATURE', 'wasm guest m: wasm_bpf.wasm_bpf_map_operate is declared as (i32, i32, i32, i32, i32, i32) -> i32'],
-      ['(module (import "wasm_bpf" "wasm_bpf_exec" (func)) (memory (export "memory") 1) (func (export "_start")))', 'WASM_UNSUPPORTED_IMPORT', 'wasm guest m: wasm_bpf.wasm_bpf_exec is not a wasm-bpf host function'],
+      [
+        '(module (import "env" "f" (func)) (memory (export "memory") 1) (func (export "_start")))',
+        'WASM_UNSUPPORTED_IMPORT',
+        'wasm guest m: imports env.f, which ebpm does not provide',
+      ],
+      [
+        '(module (import "wasm_bpf" "wasm_bpf_map_operate" (func (param i32 i32 i32 i32 i32 i32) (result i32))) (memory (export "memory") 1) (func (export "_start")))',
+        'WASM_BAD_SIGNATURE',
+        'wasm guest m: wasm_bpf.wasm_bpf_map_operate is declared as (i32, i32, i32, i32, i32, i32) -> i32',
+      ],
+      [
+        '(module (import "wasm_bpf" "wasm_bpf_exec" (func)) (memory (export "memory") 1) (func (export "_start")))',
+        'WASM_UNSUPPORTED_IMPORT',
+        'wasm guest m: wasm_bpf.wasm_bpf_exec is not a wasm-bpf host function',
+      ],
     ];
     for (const [src, code, message] of cases) {
       await expect(runWasm({ ...quiet, module: wat(src), name: 'm', objects: 'any' })).rejects.toMatchObject({ code, message });
     }
-    await expect(runWasm({ ...quiet, module: new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]), name: 'm', objects: 'any' })).rejects.toMatchObject({ code: 'WASM_INVALID' });
+    await expect(runWasm({ ...quiet, module: new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]), name: 'm', objects: 'any' })).rejects.toMatchObject({
+      code: 'WASM_INVALID',
+    });
   });
 });
 

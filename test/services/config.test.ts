@@ -9,7 +9,10 @@ const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v
 
 describe('config', () => {
   it('reads every field', () => {
-    const c = parseConfig(bytes({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme/tools', insecure: ['lab:5000'], registries: ['ghcr.io/acme', 'lab:5000'] }), '/c.json');
+    const c = parseConfig(
+      bytes({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme/tools', insecure: ['lab:5000'], registries: ['ghcr.io/acme', 'lab:5000'] }),
+      '/c.json',
+    );
     expect(c).toEqual({ defaultRegistry: 'ghcr.io', defaultNamespace: 'acme/tools', insecure: ['lab:5000'], registries: ['ghcr.io/acme', 'lab:5000'] });
     expect(settingsFrom(c, {})).toEqual({
       defaults: { host: 'ghcr.io', namespace: 'acme/tools' },
@@ -42,7 +45,11 @@ describe('config', () => {
     expect(settingsFrom(file, { EBPM_REGISTRY: '127.0.0.1:5000' }).defaults).toEqual({ host: '127.0.0.1:5000', namespace: 'acme' });
     expect(settingsFrom(file, { EBPM_REGISTRY: '127.0.0.1:5000/lab' }).defaults).toEqual({ host: '127.0.0.1:5000', namespace: 'lab' });
     expect(() => settingsFrom(file, { EBPM_REGISTRY: 'http://x' })).toThrow('EBPM_REGISTRY="http://x": not host[:port][/namespace]');
-    expect([parseLocation('[::1]:5000/a/b'), parseLocation('a/B'), parseLocation('ghcr.io')]).toEqual([{ host: '[::1]:5000', namespace: 'a/b' }, undefined, { host: 'ghcr.io' }]);
+    expect([parseLocation('[::1]:5000/a/b'), parseLocation('a/B'), parseLocation('ghcr.io')]).toEqual([
+      { host: '[::1]:5000', namespace: 'a/b' },
+      undefined,
+      { host: 'ghcr.io' },
+    ]);
   });
 });
 
@@ -59,7 +66,12 @@ describe('plain HTTP hosts', () => {
       const sink = new PassThrough();
       const errs = new PassThrough();
       errs.on('data', (d: Buffer) => (err += d.toString()));
-      const code = await main(args, { stdout: sink, stderr: errs, env: { EBPM_STORE: '/nonexistent/store', EBPM_LOCAL_REGISTRY: '/nonexistent/registry' }, cwd: '/' });
+      const code = await main(args, {
+        stdout: sink,
+        stderr: errs,
+        env: { EBPM_STORE: '/nonexistent/store', EBPM_LOCAL_REGISTRY: '/nonexistent/registry' },
+        cwd: '/',
+      });
       return { code, err };
     };
     expect(await run(['search', 'x', '--plain-http', 'a b'])).toEqual({

@@ -50,11 +50,9 @@ describeWith(['registry', 'clang'], 'pull request budget', () => {
     const first = await counted(ctx, 'plain:1.2.0');
     expect([first.result.from, first.result.blobs, first.result.trust.cached]).toEqual(['registry', 3, false]);
     const gets = first.requests.filter((r) => r.includes('/blobs/')).length;
-    expect(first.requests.filter((r) => !r.includes('/blobs/')).sort()).toEqual([
-      ...lookups('plain'),
-      'GET /v2/ebpm/plain/manifests/sha256:<hex>',
-      'HEAD /v2/ebpm/plain/manifests/1.2.0',
-    ].sort());
+    expect(first.requests.filter((r) => !r.includes('/blobs/')).sort()).toEqual(
+      [...lookups('plain'), 'GET /v2/ebpm/plain/manifests/sha256:<hex>', 'HEAD /v2/ebpm/plain/manifests/1.2.0'].sort(),
+    );
     expect(gets).toBe(2);
 
     const pinned = await counted(ctx, 'plain:1.2.0');
@@ -70,16 +68,17 @@ describeWith(['registry', 'clang'], 'pull request budget', () => {
       ['HEAD /v2/ebpm/plain/manifests/latest', ...lookups('plain')].sort(),
     ]);
     const again = await counted(ctx, 'plain');
-    expect([again.result.upToDate, again.result.trust.cached, again.requests]).toEqual([
-      true,
-      true,
-      ['HEAD /v2/ebpm/plain/manifests/latest'],
-    ]);
+    expect([again.result.upToDate, again.result.trust.cached, again.requests]).toEqual([true, true, ['HEAD /v2/ebpm/plain/manifests/latest']]);
   });
 
   it('re-pulls a package signed under require-signature with one manifest request', async () => {
     const alice = await plainKey();
-    await signPackage(new Registry(reg.host).repository('ebpm/signed'), { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 }, alice.key, { format: 'legacy', repository: `${proxy.host}/ebpm/signed` });
+    await signPackage(
+      new Registry(reg.host).repository('ebpm/signed'),
+      { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, size: 0 },
+      alice.key,
+      { format: 'legacy', repository: `${proxy.host}/ebpm/signed` },
+    );
     const policy = writePolicy(tempDir('policy-'), { alice: alice.publicPem }, { [`${proxy.host}/ebpm`]: { require: 'require-signature', keys: ['alice'] } });
     const ctx = await openContext(sandbox({ EBPM_REGISTRY: `${proxy.host}/ebpm`, EBPM_TRUST_POLICY: policy.path }).env);
 

@@ -4,11 +4,27 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { pushBytes } from '../../src/content/storage.js';
-import { decodeIndex, encodeIndex, indexArtifact, indexRepositoryOf, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from '../../src/services/search-index.js';
+import {
+  decodeIndex,
+  encodeIndex,
+  indexArtifact,
+  indexRepositoryOf,
+  mergeEntry,
+  namespaceOf,
+  readIndexArtifact,
+  writeIndexArtifact,
+  type IndexEntry,
+} from '../../src/services/search-index.js';
 import { matchEntries } from '../../src/services/search.js';
 import { LocalRegistry } from '../../src/store/registry-dir.js';
 
-const e = (name: string, version: string, description = '', keywords: string[] = [], repository = `acme/${name}`): IndexEntry => ({ name, repository, version, description, keywords });
+const e = (name: string, version: string, description = '', keywords: string[] = [], repository = `acme/${name}`): IndexEntry => ({
+  name,
+  repository,
+  version,
+  description,
+  keywords,
+});
 
 describe('search index', () => {
   it('encodes canonically, sorted by repository, and decodes back', () => {
@@ -22,7 +38,9 @@ describe('search index', () => {
   });
 
   it('lists every bad field of a damaged index', () => {
-    const bad = new TextEncoder().encode(JSON.stringify({ schemaVersion: 2, packages: [{ name: 1, repository: 'r', version: 'v', description: '', keywords: [3] }, 'x'] }));
+    const bad = new TextEncoder().encode(
+      JSON.stringify({ schemaVersion: 2, packages: [{ name: 1, repository: 'r', version: 'v', description: '', keywords: [3] }, 'x'] }),
+    );
     let err: { code?: string; data?: { fields: string[] } } = {};
     try {
       decodeIndex(bad);
@@ -30,7 +48,12 @@ describe('search index', () => {
       err = x as typeof err;
     }
     expect(err.code).toBe('SEARCH_INDEX_INVALID');
-    expect(err.data!.fields).toEqual(['schemaVersion: not 1', 'packages[0].name: not a string', 'packages[0].keywords: not an array of strings', 'packages[1]: not an object']);
+    expect(err.data!.fields).toEqual([
+      'schemaVersion: not 1',
+      'packages[0].name: not a string',
+      'packages[0].keywords: not an array of strings',
+      'packages[1]: not an object',
+    ]);
   });
 
   it('shows the version latest names', () => {
@@ -41,11 +64,22 @@ describe('search index', () => {
     expect(mergeEntry(stable, e('snoop', '1.2.0', 'forced'), false)).toEqual([e('snoop', '1.2.0', 'forced')]);
     expect(mergeEntry([e('snoop', '1.0.0-rc.1')], e('snoop', '1.0.0-rc.2'), false)).toEqual([e('snoop', '1.0.0-rc.2')]);
     expect(mergeEntry(stable, e('other', '0.1.0-rc.1'), false)).toEqual([...stable, e('other', '0.1.0-rc.1')]);
-    expect([indexRepositoryOf(undefined), indexRepositoryOf('a/b'), namespaceOf('a/b/c'), namespaceOf('c')]).toEqual(['ebpm-index', 'a/b/ebpm-index', 'a/b', undefined]);
+    expect([indexRepositoryOf(undefined), indexRepositoryOf('a/b'), namespaceOf('a/b/c'), namespaceOf('c')]).toEqual([
+      'ebpm-index',
+      'a/b/ebpm-index',
+      'a/b',
+      undefined,
+    ]);
   });
 
   it('ranks name matches before keywords before descriptions', () => {
-    const entries = [e('opensnoop', '1.0.0', 'trace open()', ['files']), e('snoop', '1.0.0'), e('execsnoop', '1.0.0', 'exec', ['snoop-like']), e('runqlat', '1.0.0', 'a snoop of latency'), e('bio', '1.0.0', 'Block I/O', ['SNOOPING'])];
+    const entries = [
+      e('opensnoop', '1.0.0', 'trace open()', ['files']),
+      e('snoop', '1.0.0'),
+      e('execsnoop', '1.0.0', 'exec', ['snoop-like']),
+      e('runqlat', '1.0.0', 'a snoop of latency'),
+      e('bio', '1.0.0', 'Block I/O', ['SNOOPING']),
+    ];
     expect(matchEntries(entries, 'SNOOP').map((x) => x.name)).toEqual(['snoop', 'execsnoop', 'opensnoop', 'bio', 'runqlat']);
     expect(matchEntries(entries, 'files').map((x) => x.name)).toEqual(['opensnoop']);
     expect(matchEntries(entries, '  ').map((x) => x.name)).toEqual(['bio', 'execsnoop', 'opensnoop', 'runqlat', 'snoop']);

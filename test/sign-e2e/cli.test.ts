@@ -28,7 +28,12 @@ const printed: string[] = [];
 
 function ebpm(args: string[], env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/ebpm.js'), ...args], { cwd: env.HOME, env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false });
+    const child = spawn(process.execPath, [join(ROOT, 'bin/ebpm.js'), ...args], {
+      cwd: env.HOME,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -58,7 +63,10 @@ function sandbox(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 function policy(env: Record<string, string>, scopes: Record<string, { require: string; keys?: string[] }>, keys: Record<string, string>): void {
-  writeFileSync(env.EBPM_TRUST_POLICY!, JSON.stringify({ version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: p }])), scopes }));
+  writeFileSync(
+    env.EBPM_TRUST_POLICY!,
+    JSON.stringify({ version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: p }])), scopes }),
+  );
 }
 
 /** `builtLayout` builds a copy of examples/sigsnoop with the real clang and returns its out/ layout. */
@@ -86,7 +94,9 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     const all = printed.join('\n');
     expect(all.includes(PASSWORD)).toBe(false);
     for (const key of ['cosign.key', 'other.key']) {
-      const pem = readFileSync(join(env.HOME!, key), 'utf8').split('\n').filter((l) => l !== '' && !l.startsWith('-----'));
+      const pem = readFileSync(join(env.HOME!, key), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '' && !l.startsWith('-----'));
       for (const line of pem) expect(all.includes(line.slice(0, 24))).toBe(false);
     }
   });
@@ -101,12 +111,18 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     expect(statSync(join(env.HOME!, 'cosign.key')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(env.HOME!, 'cosign.key'), 'utf8')).toMatch(/^-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n/);
     const again = await ebpm(['keygen'], env);
-    expect([again.code, again.err]).toEqual([1, `error: keygen: ${env.HOME}/cosign.key and ${env.HOME}/cosign.pub already exist\nhint: choose another --output-key-prefix, or pass --force to replace the key pair\n`]);
+    expect([again.code, again.err]).toEqual([
+      1,
+      `error: keygen: ${env.HOME}/cosign.key and ${env.HOME}/cosign.pub already exist\nhint: choose another --output-key-prefix, or pass --force to replace the key pair\n`,
+    ]);
     expect((await ebpm(['keygen', '--output-key-prefix', 'other'], env)).code).toBe(0);
     // No password in the environment and no terminal: a clear error, nothing written.
     const { EBPM_PASSWORD: _pw, ...noPassword } = env;
     const none = await ebpm(['keygen', '--output-key-prefix', 'nopw'], noPassword, { detached: true });
-    expect([none.code, none.err]).toEqual([1, 'error: no terminal to ask for the key password\nhint: set EBPM_PASSWORD (or COSIGN_PASSWORD) to the password (an empty value means no password)\n']);
+    expect([none.code, none.err]).toEqual([
+      1,
+      'error: no terminal to ask for the key password\nhint: set EBPM_PASSWORD (or COSIGN_PASSWORD) to the password (an empty value means no password)\n',
+    ]);
     expect(existsSync(join(env.HOME!, 'nopw.key'))).toBe(false);
     // Scripts written for cosign set COSIGN_PASSWORD; EBPM_PASSWORD wins when both are set.
     const cosign = await ebpm(['keygen', '--output-key-prefix', 'cosignpw'], { ...noPassword, COSIGN_PASSWORD: 'from-cosign' }, { detached: true });
@@ -114,7 +130,10 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     expect((await readPrivateKey(readFileSync(join(env.HOME!, 'cosignpw.key'), 'utf8'), 'from-cosign')).publicKey.fingerprint).toMatch(/^[0-9a-f]{16}$/);
     const both = await ebpm(['keygen', '--output-key-prefix', 'bothpw'], { ...env, COSIGN_PASSWORD: 'from-cosign' }, { detached: true });
     expect(both.code).toBe(0);
-    await expect(readPrivateKey(readFileSync(join(env.HOME!, 'bothpw.key'), 'utf8'), 'from-cosign')).rejects.toMatchObject({ code: 'KEY_BAD_PASSWORD', hint: 'give the password the key was created with (EBPM_PASSWORD, or COSIGN_PASSWORD, or at the prompt)' });
+    await expect(readPrivateKey(readFileSync(join(env.HOME!, 'bothpw.key'), 'utf8'), 'from-cosign')).rejects.toMatchObject({
+      code: 'KEY_BAD_PASSWORD',
+      hint: 'give the password the key was created with (EBPM_PASSWORD, or COSIGN_PASSWORD, or at the prompt)',
+    });
   });
 
   it('push --sign signs as it pushes; pull under require-signature takes signed packages and refuses the rest', async () => {
@@ -137,7 +156,10 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
         `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${env.EBPM_TRUST_POLICY}\n`,
     );
     const index = JSON.parse(readFileSync(join(env.EBPM_STORE!, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
-    const refs = index.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).filter(Boolean).sort();
+    const refs = index.manifests
+      .map((m) => m.annotations?.['org.opencontainers.image.ref.name'])
+      .filter(Boolean)
+      .sort();
     expect(refs).toEqual([`${reg.host}/acme/sigsnoop:1.2.0`, `${reg.host}/acme/sigsnoop:sha256-${digest.slice(7)}.sig`]);
   });
 
@@ -155,25 +177,46 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     expect([v.code, v.err]).toEqual([0, '']);
     const other = readFileSync(join(env.HOME!, 'other.pub'), 'utf8');
     expect(other).toMatch(/^-----BEGIN PUBLIC KEY-----/);
-    expect(v.out.split('\n').slice(0, 2)).toEqual([`verified ${reg.host}/acme/sigsnoop@${digest} (from the store)`, `  signed by cosign (key ${fingerprint}), legacy signature`]);
+    expect(v.out.split('\n').slice(0, 2)).toEqual([
+      `verified ${reg.host}/acme/sigsnoop@${digest} (from the store)`,
+      `  signed by cosign (key ${fingerprint}), legacy signature`,
+    ]);
     expect(v.out.split('\n')[2]).toMatch(/^ {2}signed by other \(key [0-9a-f]{16}\), bundle signature$/);
     const byPolicy = await ebpm(['verify', `${reg.host}/acme/sigsnoop:1.2.0`, '--json'], env);
-    expect(JSON.parse(byPolicy.out)).toMatchObject({ verified: true, from: 'store', keys: 'policy', signedBy: [{ format: 'legacy', keyLabel: 'release', fingerprint }] });
+    expect(JSON.parse(byPolicy.out)).toMatchObject({
+      verified: true,
+      from: 'store',
+      keys: 'policy',
+      signedBy: [{ format: 'legacy', keyLabel: 'release', fingerprint }],
+    });
 
     const tar = join(env.HOME!, 'sigsnoop.tar');
     expect((await ebpm(['export', `${reg.host}/acme/sigsnoop:1.2.0`, tar], env)).code).toBe(0);
     const elsewhere = { ...env, EBPM_STORE: join(env.HOME!, 'store2') };
     expect((await ebpm(['import', tar], elsewhere)).code).toBe(0);
     const carried = await ebpm(['verify', `${reg.host}/acme/sigsnoop:1.2.0`, '--key', 'cosign.pub', '--key', 'other.pub', '--json'], elsewhere);
-    expect(JSON.parse(carried.out)).toMatchObject({ verified: true, from: 'store', signedBy: [{ format: 'legacy', keyLabel: 'cosign' }, { format: 'bundle', keyLabel: 'other' }] });
+    expect(JSON.parse(carried.out)).toMatchObject({
+      verified: true,
+      from: 'store',
+      signedBy: [
+        { format: 'legacy', keyLabel: 'cosign' },
+        { format: 'bundle', keyLabel: 'other' },
+      ],
+    });
     const wrongKey = await ebpm(['verify', `${reg.host}/acme/sigsnoop:1.2.0`, '--key', join(ROOT, 'test/sign/fixtures/sigstore-js-key-1.pub')], elsewhere);
     expect(wrongKey.code).toBe(3);
     const cosignHint = readPublicKey(readFileSync(join(env.HOME!, 'cosign.pub'), 'utf8')).hint;
-    expect(wrongKey.err.split('\n')[0]).toBe(`error: verify ${reg.host}/acme/sigsnoop:1.2.0: ${reg.host}/acme/sigsnoop@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${cosignHint}, which is not trusted (2 signatures, none trusted)`);
+    expect(wrongKey.err.split('\n')[0]).toBe(
+      `error: verify ${reg.host}/acme/sigsnoop:1.2.0: ${reg.host}/acme/sigsnoop@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${cosignHint}, which is not trusted (2 signatures, none trusted)`,
+    );
   });
 
   it('a policy change re-checks what is stored: run refuses the package once its signer is no longer trusted', async () => {
-    policy(env, { [`${reg.host}/acme`]: { require: 'require-signature', keys: ['someone-else'] } }, { 'someone-else': join(ROOT, 'test/sign/fixtures/sigstore-js-key-1.pub') });
+    policy(
+      env,
+      { [`${reg.host}/acme`]: { require: 'require-signature', keys: ['someone-else'] } },
+      { 'someone-else': join(ROOT, 'test/sign/fixtures/sigstore-js-key-1.pub') },
+    );
     const r = await ebpm(['run', `${reg.host}/acme/sigsnoop:1.2.0`, '--duration', '1'], env);
     expect(r.code).toBe(3);
     expect(r.err.split('\n')[0]).toContain(`refused ${reg.host}/acme/sigsnoop@${digest}: signed, but not by a trusted key: `);
@@ -199,7 +242,11 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'signing against the embedded 
     const { EBPM_TRUST_POLICY: _p, ...defaults } = env;
     const unsigned = sandbox();
     expect((await ebpm(['push', layout, '--to', 'plain/sigsnoop'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY! })).code).toBe(0);
-    const warned = await ebpm(['pull', 'plain/sigsnoop:1.2.0'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY!, EBPM_TRUST_POLICY: join(env.HOME!, 'absent.json') });
+    const warned = await ebpm(['pull', 'plain/sigsnoop:1.2.0'], {
+      ...defaults,
+      EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY!,
+      EBPM_TRUST_POLICY: join(env.HOME!, 'absent.json'),
+    });
     expect(warned.code).toBe(0);
     expect(warned.err).toMatch(/^warning: local\.invalid\/plain\/sigsnoop@sha256:[0-9a-f]{64}: not signed \(warn by the built-in default policy\)\n$/);
   });

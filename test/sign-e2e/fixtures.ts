@@ -21,7 +21,12 @@ export interface TestPackage {
 }
 
 /** `pushPackage` pushes a one-layer package (config, layer, manifest) and tags it `tag`. */
-export async function pushPackage(target: Pusher & Tagger, tag: string, layer: Uint8Array, config: Uint8Array = new TextEncoder().encode('{"name":"pkg"}')): Promise<TestPackage> {
+export async function pushPackage(
+  target: Pusher & Tagger,
+  tag: string,
+  layer: Uint8Array,
+  config: Uint8Array = new TextEncoder().encode('{"name":"pkg"}'),
+): Promise<TestPackage> {
   const c = await pushBytes(target, 'application/vnd.ebpm.test.config.v1+json', config);
   const l = await pushBytes(target, LAYER_TYPE, layer);
   const m: ImageManifest = { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, artifactType: PACKAGE_TYPE, config: c, layers: [l] };
@@ -57,7 +62,11 @@ export function tempDir(prefix: string): string {
  * `writePolicy` writes a policy file (and its keys as `<label>.pub` beside it) and returns its
  * path and the parsed policy.
  */
-export function writePolicy(dir: string, keys: Record<string, string>, scopes: Record<string, { require: string; keys?: string[] }>): { path: string; policy: TrustPolicy } {
+export function writePolicy(
+  dir: string,
+  keys: Record<string, string>,
+  scopes: Record<string, { require: string; keys?: string[] }>,
+): { path: string; policy: TrustPolicy } {
   const keyDoc: Record<string, { path: string }> = {};
   for (const [label, pem] of Object.entries(keys)) {
     writeFileSync(join(dir, `${label}.pub`), pem);

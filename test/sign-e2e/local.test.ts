@@ -79,7 +79,14 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     const elf = await exampleObject('opensnoop');
     writeFileSync(object, elf);
     eunomia = join(home, 'package.json');
-    writeFileSync(eunomia, JSON.stringify({ bpf_object: deflateSync(elf).toString('base64'), bpf_object_size: elf.length, meta: { bpf_skel: { obj_name: 'opensnoop_bpf', data_sections: [], maps: [] } } }));
+    writeFileSync(
+      eunomia,
+      JSON.stringify({
+        bpf_object: deflateSync(elf).toString('base64'),
+        bpf_object_size: elf.length,
+        meta: { bpf_skel: { obj_name: 'opensnoop_bpf', data_sections: [], maps: [] } },
+      }),
+    );
   }, 120_000);
 
   it('"*": require-signature alone locks local paths: an unsigned layout, file, package.json and directory are refused before anything loads', async () => {
@@ -88,14 +95,16 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     expect(layout).toEqual({
       code: 3,
       out: '',
-      err: `error: refused ${unsigned}@${digest}: not signed (require-signature by the default scope in ${path})\n` +
+      err:
+        `error: refused ${unsigned}@${digest}: not signed (require-signature by the default scope in ${path})\n` +
         `hint: sign it with a trusted key (export a signed package with its signatures), or give local paths a "local" scope in ${path}\n`,
     });
     for (const file of [object, eunomia, pkg]) {
       expect(await ebpm(['run', file, '--max-events', '0'])).toEqual({
         code: 3,
         out: '',
-        err: `error: refused ${file}: not signed (require-signature by the default scope in ${path})\n` +
+        err:
+          `error: refused ${file}: not signed (require-signature by the default scope in ${path})\n` +
           `hint: a file or a package directory carries no signature: run a signed OCI layout, or give local paths a "local" scope in ${path}\n`,
       });
     }
@@ -106,19 +115,33 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
 
   it('warns under a "local": warn scope, says nothing under "local": none and under the built-in default', async () => {
     const path = policy({ ...LOCKED, local: { require: 'warn' } });
-    expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: `warning: ${unsigned}@${digest}: not signed (warn by scope local in ${path})\n${RAN}` });
-    expect(await ebpm(['run', object, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: `warning: ${object}: not signed (warn by scope local in ${path})\n${ran('0.0.0')}` });
+    expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({
+      code: 0,
+      out: '',
+      err: `warning: ${unsigned}@${digest}: not signed (warn by scope local in ${path})\n${RAN}`,
+    });
+    expect(await ebpm(['run', object, '--max-events', '0', '--json'])).toEqual({
+      code: 0,
+      out: '',
+      err: `warning: ${object}: not signed (warn by scope local in ${path})\n${ran('0.0.0')}`,
+    });
     policy({ ...LOCKED, local: { require: 'none' } });
     expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     expect(await ebpm(['run', pkg, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     // No policy file: the built-in default's `local: none`.
-    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: join(home, 'absent.json') })).toEqual({ code: 0, out: '', err: ran('0.0.0') });
+    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: join(home, 'absent.json') })).toEqual({
+      code: 0,
+      out: '',
+      err: ran('0.0.0'),
+    });
     // `*: warn` with no `local` scope warns for local paths too.
     const warnAll = policy({ '*': { require: 'warn' } });
-    expect((await ebpm(['run', unsigned, '--max-events', '0', '--json'])).err).toBe(`warning: ${unsigned}@${digest}: not signed (warn by the default scope in ${warnAll})\n${RAN}`);
+    expect((await ebpm(['run', unsigned, '--max-events', '0', '--json'])).err).toBe(
+      `warning: ${unsigned}@${digest}: not signed (warn by the default scope in ${warnAll})\n${RAN}`,
+    );
   });
 
-  it('admits a layout signed by a trusted key (its own .sig tag, or an export\'s repository tags with a bundle), refuses one signed by another key', async () => {
+  it("admits a layout signed by a trusted key (its own .sig tag, or an export's repository tags with a bundle), refuses one signed by another key", async () => {
     const path = policy(LOCKED);
     const signed = await copyLayout('signed');
     const subject = await signed.layout.resolve('latest');
@@ -132,7 +155,10 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     await exported.layout.tag(subject, `${repository}:2.0.0`);
     await signPackage(storedRepository(exported.layout, repository), subject, other.key, { format: 'legacy', repository });
     const untrusted = await ebpm(['run', exported.path, '--max-events', '0']);
-    expect([untrusted.code, untrusted.err.split('\n')[0]]).toEqual([3, `error: refused ${exported.path}@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${other.key.publicKey.hint}, which is not trusted (require-signature by the default scope in ${path})`]);
+    expect([untrusted.code, untrusted.err.split('\n')[0]]).toEqual([
+      3,
+      `error: refused ${exported.path}@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${other.key.publicKey.hint}, which is not trusted (require-signature by the default scope in ${path})`,
+    ]);
     await signPackage(exported.layout, subject, trusted.key, { format: 'bundle', repository });
     expect(await ebpm(['run', exported.path, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     // Local runs leave no decision record in the store.

@@ -15,7 +15,10 @@ function onTty(args: string[], lines: string[], home: string): Promise<{ code: n
   const command = [process.execPath, join(ROOT, 'bin/ebpm.js'), ...args].map((a) => `'${a}'`).join(' ');
   // Typing waits for each prompt, so nothing arrives while the terminal still echoes.
   const typing = lines.map((l) => `sleep 0.6; printf '%s\\r' '${l}'`).join('; ');
-  const child = spawn('sh', ['-c', `(${typing}; sleep 0.5) | script -qefc "${command}" /dev/null`], { cwd: home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } });
+  const child = spawn('sh', ['-c', `(${typing}; sleep 0.5) | script -qefc "${command}" /dev/null`], {
+    cwd: home,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+  });
   let screen = '';
   child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
   child.stderr.on('data', (d: Buffer) => (screen += d.toString()));

@@ -41,7 +41,13 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const pkg = await pushPackage(r, '1.0.0', bytes('object bytes'));
     const res = await signPackage(r, pkg.manifest, alice, { format: 'legacy', repository: `${reg.host}/acme/legacy` });
     const hex = parseDigest(pkg.manifest.digest).encoded;
-    expect(res).toEqual({ format: 'legacy', subject: pkg.manifest, manifest: res.manifest, tag: `sha256-${hex}.sig`, fingerprint: alice.publicKey.fingerprint });
+    expect(res).toEqual({
+      format: 'legacy',
+      subject: pkg.manifest,
+      manifest: res.manifest,
+      tag: `sha256-${hex}.sig`,
+      fingerprint: alice.publicKey.fingerprint,
+    });
     expect(await r.tags()).toEqual(['1.0.0', `sha256-${hex}.sig`]);
     const sig = parseManifest(await fetchAll(r, await r.resolve(`sha256-${hex}.sig`), MAX_MANIFEST_BYTES));
     expect(sig.layers).toHaveLength(1);
@@ -54,7 +60,12 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
       `{"critical":{"identity":{"docker-reference":"${reg.host}/acme/legacy"},"image":{"docker-manifest-digest":"${pkg.manifest.digest}"},"type":"cosign container image signature"},"optional":null}`,
     );
     const { verification } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-    expect(verification).toEqual({ verified: true, digest: pkg.manifest.digest, signedBy: [{ format: 'legacy', digest: pkg.manifest.digest, keyLabel: 'alice', fingerprint: alice.publicKey.fingerprint }], rejected: [] });
+    expect(verification).toEqual({
+      verified: true,
+      digest: pkg.manifest.digest,
+      signedBy: [{ format: 'legacy', digest: pkg.manifest.digest, keyLabel: 'alice', fingerprint: alice.publicKey.fingerprint }],
+      rejected: [],
+    });
   });
 
   it('attaches a bundle as a referrer, through the referrers tag schema on 2.8.2', async () => {
@@ -70,7 +81,11 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     expect(referrer.subject).toEqual(pkg.manifest);
     expect(referrer.annotations?.['org.opencontainers.image.created']).toBe('2026-01-02T03:04:05Z');
     const found = await findSignatures(r, pkg.manifest);
-    expect([found.legacy.length, found.bundles.length, found.bundleManifests]).toEqual([0, 1, [{ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: res.manifest.digest, size: res.manifest.size }]]);
+    expect([found.legacy.length, found.bundles.length, found.bundleManifests]).toEqual([
+      0,
+      1,
+      [{ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: res.manifest.digest, size: res.manifest.size }],
+    ]);
     const { verification } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification.verified && verification.signedBy.map((s) => [s.format, s.keyLabel])).toEqual([['bundle', 'alice']]);
   });
@@ -86,7 +101,10 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const { verification } = await verifyPackage({ source: r, subject: pkg.manifest, keys: [...trustAlice, trusted('bob', bob)] });
     expect(verification.verified && verification.signedBy.map((s) => `${s.format}:${s.keyLabel}`)).toEqual(['legacy:alice', 'legacy:bob', 'bundle:bob']);
     const onlyAlice = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-    expect(onlyAlice.verification.verified && onlyAlice.verification.rejected.map((x) => `${x.format}:${x.reason}`)).toEqual(['legacy:untrusted-key', 'bundle:untrusted-key']);
+    expect(onlyAlice.verification.verified && onlyAlice.verification.rejected.map((x) => `${x.format}:${x.reason}`)).toEqual([
+      'legacy:untrusted-key',
+      'bundle:untrusted-key',
+    ]);
   });
 
   it('signs in an OCI layout too, and copies signatures registry → layout → another repository unchanged', async () => {
@@ -110,7 +128,11 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     await pushPackage(other, '1.0.0', pkg.layer, pkg.config);
     expect(await copySignatures(store, other, pkg.manifest)).toEqual({ legacy: 2, bundles: 1 });
     const remote = await verifyPackage({ source: other, subject: pkg.manifest, keys: [...trustAlice, trusted('bob', bob)] });
-    expect(remote.verification.verified && remote.verification.signedBy.map((s) => `${s.format}:${s.keyLabel}`)).toEqual(['legacy:alice', 'legacy:bob', 'bundle:alice']);
+    expect(remote.verification.verified && remote.verification.signedBy.map((s) => `${s.format}:${s.keyLabel}`)).toEqual([
+      'legacy:alice',
+      'legacy:bob',
+      'bundle:alice',
+    ]);
     // Copying again changes nothing.
     const sigTag = await other.resolve(`sha256-${hex}.sig`);
     await copySignatures(store, other, pkg.manifest);
@@ -123,7 +145,13 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const pkg = await pushPackage(r, '1.0.0', bytes('nobody signed this'));
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(found).toEqual({ legacy: [], bundles: [], bundleManifests: [] });
-    expect(verification).toEqual({ verified: false, digest: pkg.manifest.digest, reason: 'no-signature', detail: `${pkg.manifest.digest} has no signature`, rejected: [] });
+    expect(verification).toEqual({
+      verified: false,
+      digest: pkg.manifest.digest,
+      reason: 'no-signature',
+      detail: `${pkg.manifest.digest} has no signature`,
+      rejected: [],
+    });
     const none = await findSignatures(repo('acme/never-pushed'), pkg.manifest);
     expect(none.legacy.length + none.bundles.length).toBe(0);
   });
@@ -177,7 +205,9 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
       const short = Buffer.from(sig.signature, 'base64').subarray(0, 40).toString('base64');
       expect(await check({ ...sig, signature: short })).toBe('bad-signature: legacy signature: signature is truncated or has trailing bytes');
       const altered = buildPayload(`${reg.host}/acme/tamper`, pkg.manifest.digest, { evil: 'yes' });
-      expect(await check({ ...sig, payload: altered })).toBe('bad-signature: legacy signature: signature does not verify with trusted key alice: the signed content was changed');
+      expect(await check({ ...sig, payload: altered })).toBe(
+        'bad-signature: legacy signature: signature does not verify with trusted key alice: the signed content was changed',
+      );
 
       // Signed with a P-384 key carrying alice's hint: refused before any key is tried.
       const p384 = (await plainKey('secp384r1')).key;
@@ -194,13 +224,18 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
       const good = await signPackage(r2, p.manifest, alice, { format: 'legacy', repository: 'x' });
       const manifest = parseManifest(await fetchAll(r2, good.manifest, MAX_MANIFEST_BYTES));
       const layer = manifest.layers[0]!;
-      const truncated = { ...layer, annotations: { ...layer.annotations, [ANNOTATION_COSIGN_SIGNATURE]: layer.annotations![ANNOTATION_COSIGN_SIGNATURE]!.slice(0, -8) } };
+      const truncated = {
+        ...layer,
+        annotations: { ...layer.annotations, [ANNOTATION_COSIGN_SIGNATURE]: layer.annotations![ANNOTATION_COSIGN_SIGNATURE]!.slice(0, -8) },
+      };
       const { pushBytes } = await import('../../src/content/storage.js');
       const { manifestBytes } = await import('../../src/core/oci.js');
       const bad = await pushBytes(r2, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes({ ...manifest, layers: [truncated] }));
       await r2.tag(bad, good.tag!);
       const v = await verifyPackage({ source: r2, subject: p.manifest, keys: trustAlice });
-      expect(v.verification.verified ? 'verified' : `${v.verification.reason}: ${v.verification.detail}`).toBe('bad-signature: legacy signature: signature is truncated or has trailing bytes');
+      expect(v.verification.verified ? 'verified' : `${v.verification.reason}: ${v.verification.detail}`).toBe(
+        'bad-signature: legacy signature: signature is truncated or has trailing bytes',
+      );
     });
   });
 });

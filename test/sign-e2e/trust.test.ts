@@ -83,7 +83,11 @@ describeWith(['registry'], 'trust policy over the registry and the store', () =>
     );
     expect(e.data).toEqual({ repository, digest: pkg.manifest.digest, reason: 'untrusted-key', scope: `${reg.host}/acme`, policy: changed.path });
     expect(e.hint).toBe(`sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${changed.path}`);
-    expect(await readRecord(store.root, repository, pkg.manifest.digest)).toMatchObject({ policyDigest: changed.policy.digest, allow: false, reason: 'untrusted-key' });
+    expect(await readRecord(store.root, repository, pkg.manifest.digest)).toMatchObject({
+      policyDigest: changed.policy.digest,
+      allow: false,
+      reason: 'untrusted-key',
+    });
 
     // Bob signs in the store: admitted again, by bob, recorded.
     await signPackage(local, pkg.manifest, bob.key, { format: 'bundle', repository });
@@ -148,7 +152,13 @@ describeWith(['registry'], 'trust policy over the registry and the store', () =>
     await admitPackage(req);
     const path = recordPath(store.root, repository, pkg.manifest.digest);
     const good = readFileSync(path, 'utf8');
-    for (const bad of ['{', '[]', good.replace('"allow":true', '"allow":"yes"'), good.replace(repository, `${repository}x`), good.replace('"reason":"signed"', '"reason":"trust me"')]) {
+    for (const bad of [
+      '{',
+      '[]',
+      good.replace('"allow":true', '"allow":"yes"'),
+      good.replace(repository, `${repository}x`),
+      good.replace('"reason":"signed"', '"reason":"trust me"'),
+    ]) {
       writeFileSync(path, bad);
       expect(await readRecord(store.root, repository, pkg.manifest.digest)).toBeUndefined();
       expect((await admitPackage(req)).cached).toBe(false);

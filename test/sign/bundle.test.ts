@@ -47,7 +47,12 @@ describe('referrer manifest', () => {
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       artifactType: BUNDLE_TYPE,
-      config: { mediaType: 'application/vnd.oci.empty.v1+json', artifactType: BUNDLE_TYPE, digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 },
+      config: {
+        mediaType: 'application/vnd.oci.empty.v1+json',
+        artifactType: BUNDLE_TYPE,
+        digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+        size: 2,
+      },
       layers: [{ mediaType: BUNDLE_TYPE, digest: sha256(bundle), size: bundle.length }],
       subject: { mediaType: subject.mediaType, digest: DIGEST, size: 1234 },
       annotations: {
@@ -60,7 +65,12 @@ describe('referrer manifest', () => {
       ['sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', '{}'],
       [sha256(bundle), new TextDecoder().decode(bundle)],
     ]);
-    expect(built.descriptor).toEqual({ mediaType: 'application/vnd.oci.image.manifest.v1+json', artifactType: BUNDLE_TYPE, digest: sha256(built.bytes), size: built.bytes.length });
+    expect(built.descriptor).toEqual({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      artifactType: BUNDLE_TYPE,
+      digest: sha256(built.bytes),
+      size: built.bytes.length,
+    });
     const parsed = parseManifest(built.bytes, 'application/vnd.oci.image.manifest.v1+json');
     expect(bundleLayer(parsed)).toEqual(built.manifest.layers[0]);
   });
@@ -70,7 +80,11 @@ describe('referrer manifest', () => {
     const variants: [string, ImageManifest, boolean][] = [
       ['an attestation', { ...base, annotations: { ...base.annotations, 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' } }, false],
       ['another artifact type', { ...base, artifactType: 'application/vnd.cncf.notary.signature' }, false],
-      ['no artifactType, bundle config media type (older writers)', { ...base, artifactType: undefined, config: { ...base.config, mediaType: BUNDLE_TYPE } } as ImageManifest, true],
+      [
+        'no artifactType, bundle config media type (older writers)',
+        { ...base, artifactType: undefined, config: { ...base.config, mediaType: BUNDLE_TYPE } } as ImageManifest,
+        true,
+      ],
       ['two layers', { ...base, layers: [base.layers[0]!, base.layers[0]!] }, false],
       ['a layer of another type', { ...base, layers: [{ ...base.layers[0]!, mediaType: 'application/json' }] }, false],
       ['the legacy v0.3 media type spelling', { ...base, artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.3' }, true],
@@ -100,6 +114,10 @@ describe('upstream vector: sigstore-js v1.dsse.withPublicKey ("hello, world!", k
   });
 
   it('matches keys by hint: key-1 is not the hint of its SPKI', async () => {
-    expect(await checkBundle(bundle, DIGEST, [{ label: 'k', publicKey: pub }])).toEqual({ ok: false, reason: 'untrusted-key', detail: 'signed by key key-1, which is not trusted' });
+    expect(await checkBundle(bundle, DIGEST, [{ label: 'k', publicKey: pub }])).toEqual({
+      ok: false,
+      reason: 'untrusted-key',
+      detail: 'signed by key key-1, which is not trusted',
+    });
   });
 });

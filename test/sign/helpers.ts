@@ -36,9 +36,14 @@ export const TEST_PASSWORD = 'correct-Horse-battery-5taple';
 const SECRETS: readonly string[] = [
   'hello',
   TEST_PASSWORD,
-  ...['cosign-pemsigstorekey.key', 'cosign-pemcosignkey.key', 'cosign-pemcosigneckey.key', 'cosign-validecp256.key', 'cosign-validecpkcs8.key', 'cosign-validecp384.key'].map(
-    (f) => fixture(f).split('\n')[1]!.slice(0, 40),
-  ),
+  ...[
+    'cosign-pemsigstorekey.key',
+    'cosign-pemcosignkey.key',
+    'cosign-pemcosigneckey.key',
+    'cosign-validecp256.key',
+    'cosign-validecpkcs8.key',
+    'cosign-validecp384.key',
+  ].map((f) => fixture(f).split('\n')[1]!.slice(0, 40)),
 ];
 
 /**

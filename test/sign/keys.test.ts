@@ -11,16 +11,26 @@ function seal(pkcs8: Buffer, password: string, params: { N: number; r: number; p
   const salt = randomBytes(32);
   const nonce = randomBytes(24);
   const key = scryptSync(password, salt, 32, { ...params, maxmem: 256 * params.N * params.r + (1 << 20) });
-  const env = { kdf: { name: 'scrypt', params, salt: salt.toString('base64') }, cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') }, ciphertext: Buffer.from(nacl.secretbox(pkcs8, nonce, key)).toString('base64') };
+  const env = {
+    kdf: { name: 'scrypt', params, salt: salt.toString('base64') },
+    cipher: { name: 'nacl/secretbox', nonce: nonce.toString('base64') },
+    ciphertext: Buffer.from(nacl.secretbox(pkcs8, nonce, key)).toString('base64'),
+  };
   return pemOf(label, Buffer.from(JSON.stringify(env)));
 }
 
 function pemOf(label: string, body: Buffer): string {
-  return `-----BEGIN ${label}-----\n${body.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END ${label}-----\n`;
+  return `-----BEGIN ${label}-----\n${body
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n')}\n-----END ${label}-----\n`;
 }
 
 function envelopeOf(pem: string): Record<string, unknown> {
-  const body = pem.split('\n').filter((l) => !l.startsWith('-----')).join('');
+  const body = pem
+    .split('\n')
+    .filter((l) => !l.startsWith('-----'))
+    .join('');
   return JSON.parse(Buffer.from(body, 'base64').toString('utf8')) as Record<string, unknown>;
 }
 
@@ -72,8 +82,14 @@ describe('cosign test vectors (sigstore/cosign pkg/cosign/keys_test.go, password
 describe('generateKeyPair', () => {
   it('writes an ENCRYPTED SIGSTORE PRIVATE KEY that cosign can read: scrypt N=65536 r=8 p=1, 32-byte salt, 24-byte nonce, PKCS#8 inside', async () => {
     const pair = await generateKeyPair(PASSWORD);
-    expect(pair.privatePem).toMatch(/^-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n$/);
-    const env = envelopeOf(pair.privatePem) as { kdf: { name: string; params: unknown; salt: string }; cipher: { name: string; nonce: string }; ciphertext: string };
+    expect(pair.privatePem).toMatch(
+      /^-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n([A-Za-z0-9+/=]{64}\n)*[A-Za-z0-9+/=]{1,64}\n-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n$/,
+    );
+    const env = envelopeOf(pair.privatePem) as {
+      kdf: { name: string; params: unknown; salt: string };
+      cipher: { name: string; nonce: string };
+      ciphertext: string;
+    };
     expect(Object.keys(env)).toEqual(['kdf', 'cipher', 'ciphertext']);
     expect(env.kdf.name).toBe('scrypt');
     expect(env.kdf.params).toEqual({ N: 65536, r: 8, p: 1 });
@@ -105,11 +121,7 @@ describe('readPrivateKey scrypt parameters', () => {
     expect(k.privateKey.export({ format: 'der', type: 'pkcs8' }).equals(der)).toBe(true);
   });
 
-  it.each([
-    [{ N: 16384, r: 8, p: 1 }],
-    [{ N: 65536, r: 16, p: 1 }],
-    [{ N: 65536, r: 8, p: 2 }],
-  ])('refuses %j with KEY_UNSUPPORTED', async (params) => {
+  it.each([[{ N: 16384, r: 8, p: 1 }], [{ N: 65536, r: 16, p: 1 }], [{ N: 65536, r: 8, p: 2 }]])('refuses %j with KEY_UNSUPPORTED', async (params) => {
     const pem = seal(p256Pkcs8(), PASSWORD, params);
     const e = await caught(() => readPrivateKey(pem, PASSWORD), [PASSWORD]);
     expect(e.code).toBe('KEY_UNSUPPORTED');
@@ -117,7 +129,16 @@ describe('readPrivateKey scrypt parameters', () => {
   });
 
   it('refuses a huge N before running scrypt', async () => {
-    const pem = pemOf('ENCRYPTED SIGSTORE PRIVATE KEY', Buffer.from(JSON.stringify({ kdf: { name: 'scrypt', params: { N: 2 ** 30, r: 8, p: 1 }, salt: 'AAAA' }, cipher: { name: 'nacl/secretbox', nonce: Buffer.alloc(24).toString('base64') }, ciphertext: Buffer.alloc(40).toString('base64') })));
+    const pem = pemOf(
+      'ENCRYPTED SIGSTORE PRIVATE KEY',
+      Buffer.from(
+        JSON.stringify({
+          kdf: { name: 'scrypt', params: { N: 2 ** 30, r: 8, p: 1 }, salt: 'AAAA' },
+          cipher: { name: 'nacl/secretbox', nonce: Buffer.alloc(24).toString('base64') },
+          ciphertext: Buffer.alloc(40).toString('base64'),
+        }),
+      ),
+    );
     const started = Date.now();
     expect((await caught(() => readPrivateKey(pem, PASSWORD))).code).toBe('KEY_UNSUPPORTED');
     // scrypt at N=2^30 would need 1 GiB and many seconds.
@@ -125,10 +146,21 @@ describe('readPrivateKey scrypt parameters', () => {
   });
 
   it('lists every bad envelope field in one KEY_MALFORMED', async () => {
-    const pem = pemOf('ENCRYPTED SIGSTORE PRIVATE KEY', Buffer.from(JSON.stringify({ kdf: { name: 'argon2', params: { N: 32768, r: 8, p: 1 }, salt: 'not base64!' }, cipher: { name: 'aes', nonce: 'AAAA' }, ciphertext: 'AAAA' })));
+    const pem = pemOf(
+      'ENCRYPTED SIGSTORE PRIVATE KEY',
+      Buffer.from(
+        JSON.stringify({
+          kdf: { name: 'argon2', params: { N: 32768, r: 8, p: 1 }, salt: 'not base64!' },
+          cipher: { name: 'aes', nonce: 'AAAA' },
+          ciphertext: 'AAAA',
+        }),
+      ),
+    );
     const e = await caught(() => readPrivateKey(pem, PASSWORD), [PASSWORD]);
     expect(e.code).toBe('KEY_MALFORMED');
-    expect(e.message).toBe('encrypted key: kdf.name is not "scrypt", cipher.name is not "nacl/secretbox", kdf.salt is not base64, cipher.nonce is 3 bytes, expected 24, ciphertext is too short');
+    expect(e.message).toBe(
+      'encrypted key: kdf.name is not "scrypt", cipher.name is not "nacl/secretbox", kdf.salt is not base64, cipher.nonce is 3 bytes, expected 24, ciphertext is too short',
+    );
   });
 
   it('refuses an envelope that is not JSON', async () => {
@@ -141,7 +173,13 @@ describe('readPublicKey and key ids', () => {
   it('reads the sigstore ecdsaPub vector; the hint is base64 sha256 of the SPKI DER', () => {
     const pem = fixture('sigstore-ecdsa.pub');
     const k = readPublicKey(pem);
-    const der = Buffer.from(pem.split('\n').filter((l) => l && !l.startsWith('-----')).join(''), 'base64');
+    const der = Buffer.from(
+      pem
+        .split('\n')
+        .filter((l) => l && !l.startsWith('-----'))
+        .join(''),
+      'base64',
+    );
     expect(k.spki.equals(der)).toBe(true);
     expect(k.hint).toBe(createHash('sha256').update(der).digest('base64'));
     expect(k.hint).toBe('BbkI287U+rGk116fUp1kEAlO2fqo8nhIJHfaxW9erx0=');
@@ -157,10 +195,20 @@ describe('readPublicKey and key ids', () => {
 
   it.each([
     ['a private key', () => fixture('cosign-validecpkcs8.key'), 'KEY_UNSUPPORTED', '"PRIVATE KEY" is not a public key; expected "PUBLIC KEY"'],
-    ['a P-384 key', () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'pem', type: 'spki' }) as string, 'KEY_UNSUPPORTED', 'ecdsa curve secp384r1 is not supported'],
+    [
+      'a P-384 key',
+      () => generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'pem', type: 'spki' }) as string,
+      'KEY_UNSUPPORTED',
+      'ecdsa curve secp384r1 is not supported',
+    ],
     ['text without pem', () => 'ssh-ed25519 AAAA', 'KEY_MALFORMED', 'no pem block found'],
     ['two keys', () => fixture('sigstore-ecdsa.pub') + fixture('sigstore-ecdsa.pub'), 'KEY_MALFORMED', '2 pem blocks found, expected one key'],
-    ['mismatched labels', () => '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PRIVATE KEY-----\n', 'KEY_MALFORMED', 'pem block "PUBLIC KEY" ends with "PRIVATE KEY"'],
+    [
+      'mismatched labels',
+      () => '-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PRIVATE KEY-----\n',
+      'KEY_MALFORMED',
+      'pem block "PUBLIC KEY" ends with "PRIVATE KEY"',
+    ],
     ['a corrupted body', () => fixture('sigstore-ecdsa.pub').replace('MFkw', 'MFkx'), 'KEY_MALFORMED', 'public key: cannot parse der'],
   ])('refuses %s', async (_what, pem, code, message) => {
     const e = await caught(() => readPublicKey(pem()));

@@ -56,7 +56,9 @@ describe('simple-signing payload', () => {
   });
 
   it('lists every bad field of a payload', async () => {
-    const bad = new TextEncoder().encode('{"critical":{"identity":{},"image":{"docker-manifest-digest":"sha256:XYZ"},"type":"https://example.com/x"},"optional":5}');
+    const bad = new TextEncoder().encode(
+      '{"critical":{"identity":{},"image":{"docker-manifest-digest":"sha256:XYZ"},"type":"https://example.com/x"},"optional":5}',
+    );
     const e = await caught(() => parsePayload(bad));
     expect(e.code).toBe('SIGNATURE_PAYLOAD_INVALID');
     expect(e.data?.fields).toEqual([
@@ -67,7 +69,11 @@ describe('simple-signing payload', () => {
     ]);
   });
 
-  it.each([['not json', '{"critical":'], ['an array', '[]'], ['invalid utf-8', '\xff']])('refuses %s', async (_what, s) => {
+  it.each([
+    ['not json', '{"critical":'],
+    ['an array', '[]'],
+    ['invalid utf-8', '\xff'],
+  ])('refuses %s', async (_what, s) => {
     const e = await caught(() => parsePayload(Buffer.from(s, 'latin1')));
     expect([e.code, e.message]).toEqual(['SIGNATURE_PAYLOAD_INVALID', 'simple-signing payload: payload: not a json object']);
   });
@@ -117,7 +123,12 @@ describe('legacy .sig manifest', () => {
     ]);
     expect(built.manifest.layers).toEqual([
       { mediaType: MEDIA_TYPE_SIMPLE_SIGNING, digest: sha256(p1), size: p1.length, annotations: { [ANNOTATION_COSIGN_SIGNATURE]: s1 } },
-      { mediaType: MEDIA_TYPE_SIMPLE_SIGNING, digest: sha256(p2), size: p2.length, annotations: { [ANNOTATION_COSIGN_SIGNATURE]: s2, [ANNOTATION_EBPM_KEY_HINT]: key.publicKey.hint } },
+      {
+        mediaType: MEDIA_TYPE_SIMPLE_SIGNING,
+        digest: sha256(p2),
+        size: p2.length,
+        annotations: { [ANNOTATION_COSIGN_SIGNATURE]: s2, [ANNOTATION_EBPM_KEY_HINT]: key.publicKey.hint },
+      },
     ]);
     const [config, ...layers] = built.blobs;
     expect(text(config!.bytes)).toBe(

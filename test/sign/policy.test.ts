@@ -19,18 +19,25 @@ const acme = readPublicKey(ACME_PUB);
 const lab = readPublicKey(LAB_PUB);
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-const files = (map: Record<string, string>) => (path: string): string => {
-  const text = map[path];
-  if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
-  return text;
-};
+const files =
+  (map: Record<string, string>) =>
+  (path: string): string => {
+    const text = map[path];
+    if (text === undefined) throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' });
+    return text;
+  };
 
 /** The example of registry-spec/trust-policy.md, so the documentation cannot drift from the parser. */
 const DOC = readFileSync(new URL('../../registry-spec/trust-policy.md', import.meta.url), 'utf8');
 const EXAMPLE = /Example:\n\n```json\n([\s\S]*?)\n```/.exec(DOC)![1]!;
 const example = (): TrustPolicy => parsePolicy(enc(EXAMPLE), 'trust-policy.json', files({ 'keys/acme-release.pub': ACME_PUB }));
 
-const signedBy = (fingerprint: string, keyLabel = 'whatever'): Verification => ({ verified: true, digest: DIGEST, signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel, fingerprint }], rejected: [] });
+const signedBy = (fingerprint: string, keyLabel = 'whatever'): Verification => ({
+  verified: true,
+  digest: DIGEST,
+  signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel, fingerprint }],
+  rejected: [],
+});
 const unsigned: Verification = { verified: false, digest: DIGEST, reason: 'no-signature', detail: `${DIGEST} has no signature`, rejected: [] };
 
 describe('the documented example', () => {
@@ -49,11 +56,30 @@ describe('the documented example', () => {
 
   it('matches the most specific scope: registry/ns/name > registry/ns > registry > *', () => {
     const p = parsePolicy(
-      enc(JSON.stringify({ version: 1, keys: { a: { pem: ACME_PUB } }, scopes: { 'ghcr.io': { require: 'none' }, 'ghcr.io/acme': { require: 'warn' }, 'ghcr.io/acme/sigsnoop': { require: 'require-signature', keys: ['a'] } } })),
+      enc(
+        JSON.stringify({
+          version: 1,
+          keys: { a: { pem: ACME_PUB } },
+          scopes: {
+            'ghcr.io': { require: 'none' },
+            'ghcr.io/acme': { require: 'warn' },
+            'ghcr.io/acme/sigsnoop': { require: 'require-signature', keys: ['a'] },
+          },
+        }),
+      ),
       'p.json',
       files({}),
     );
-    const table = ['ghcr.io/acme/sigsnoop', 'ghcr.io/acme/sigsnoop/sub', 'ghcr.io/acme/other', 'ghcr.io/acme', 'ghcr.io/acmecorp/x', 'ghcr.io/x', 'docker.io/library/x', 'localhost:5000/ghcr.io/acme'];
+    const table = [
+      'ghcr.io/acme/sigsnoop',
+      'ghcr.io/acme/sigsnoop/sub',
+      'ghcr.io/acme/other',
+      'ghcr.io/acme',
+      'ghcr.io/acmecorp/x',
+      'ghcr.io/x',
+      'docker.io/library/x',
+      'localhost:5000/ghcr.io/acme',
+    ];
     expect(table.map((r) => [r, scopeFor(p, r).pattern])).toEqual([
       ['ghcr.io/acme/sigsnoop', 'ghcr.io/acme/sigsnoop'],
       ['ghcr.io/acme/sigsnoop/sub', 'ghcr.io/acme/sigsnoop'],
@@ -125,7 +151,11 @@ describe('validation', () => {
     expect(e.message.startsWith('trust policy /etc/ebpm/trust-policy.json: extra: unknown field; version: must be 1; ')).toBe(true);
   });
 
-  it.each([['not json', '{'], ['an array', '[]'], ['no scopes', '{"version":1}']])('refuses %s', async (_what, text) => {
+  it.each([
+    ['not json', '{'],
+    ['an array', '[]'],
+    ['no scopes', '{"version":1}'],
+  ])('refuses %s', async (_what, text) => {
     expect((await caught(() => parsePolicy(enc(text), 'p.json', files({})))).code).toBe('POLICY_INVALID');
   });
 
@@ -149,7 +179,16 @@ describe('evaluate', () => {
       key,
       warn: false,
       message: '',
-      record: { policyDigest: p.digest, scope: 'ghcr.io/acme', level: 'require-signature', digest: DIGEST, allow: true, reason: 'signed', key, checkedAt: '2026-11-25T05:00:00.000Z' },
+      record: {
+        policyDigest: p.digest,
+        scope: 'ghcr.io/acme',
+        level: 'require-signature',
+        digest: DIGEST,
+        allow: true,
+        reason: 'signed',
+        key,
+        checkedAt: '2026-11-25T05:00:00.000Z',
+      },
     });
   });
 
@@ -169,7 +208,9 @@ describe('evaluate', () => {
     const v: Verification = { verified: false, digest: DIGEST, reason: 'untrusted-key', detail: 'legacy signature: no trusted keys', rejected: [] };
     const d = evaluate(p, 'docker.io/acme/x', v, NOW);
     expect([d.allow, d.level, d.reason, d.warn]).toEqual([true, 'warn', 'untrusted-key', true]);
-    expect(d.message).toBe(`docker.io/acme/x@${DIGEST}: signed, but not by a trusted key: legacy signature: no trusted keys (warn by the default scope in trust-policy.json)`);
+    expect(d.message).toBe(
+      `docker.io/acme/x@${DIGEST}: signed, but not by a trusted key: legacy signature: no trusted keys (warn by the default scope in trust-policy.json)`,
+    );
   });
 
   it('says nothing under none', () => {

@@ -59,7 +59,12 @@ beforeAll(async () => {
 describe('round trips', () => {
   it('keygen → legacy signature → verified by the trusted key', async () => {
     const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(release)], bundles: [], trustedKeys: trusted });
-    expect(v).toEqual({ verified: true, digest: DIGEST, signedBy: [{ format: 'legacy', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }], rejected: [] });
+    expect(v).toEqual({
+      verified: true,
+      digest: DIGEST,
+      signedBy: [{ format: 'legacy', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }],
+      rejected: [],
+    });
   });
 
   it('verifies a cosign-made legacy signature (no ebpm key hint)', async () => {
@@ -69,14 +74,26 @@ describe('round trips', () => {
 
   it('keygen → sigstore bundle → verified by the trusted key', async () => {
     const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [await signBundle(release, DIGEST)], trustedKeys: trusted });
-    expect(v).toEqual({ verified: true, digest: DIGEST, signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }], rejected: [] });
+    expect(v).toEqual({
+      verified: true,
+      digest: DIGEST,
+      signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel: 'release', fingerprint: release.publicKey.fingerprint }],
+      rejected: [],
+    });
   });
 
   it('lists both formats, and keeps rejected signatures beside a good one', async () => {
-    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release)], bundles: [await signBundle(release, DIGEST)], trustedKeys: trusted });
+    const v = await verifySignatures({
+      digest: DIGEST,
+      legacy: [legacy(stranger), legacy(release)],
+      bundles: [await signBundle(release, DIGEST)],
+      trustedKeys: trusted,
+    });
     expect(v.verified).toBe(true);
     expect(v.verified && v.signedBy.map((s) => s.format)).toEqual(['legacy', 'bundle']);
-    expect(v.rejected).toEqual([{ format: 'legacy', index: 0, reason: 'untrusted-key', detail: `signed by key ${stranger.publicKey.hint}, which is not trusted` }]);
+    expect(v.rejected).toEqual([
+      { format: 'legacy', index: 0, reason: 'untrusted-key', detail: `signed by key ${stranger.publicKey.hint}, which is not trusted` },
+    ]);
   });
 
   it('says no-signature when there is none', async () => {
@@ -88,20 +105,35 @@ describe('round trips', () => {
 
 describe('tampering, legacy format', () => {
   const cases: [string, () => LegacySignature, string, string][] = [
-    ['a changed byte in the payload', () => {
-      const s = legacy(release);
-      const payload = Uint8Array.from(s.payload);
-      payload[40] = payload[40]! ^ 0x01;
-      return { ...s, payload };
-    }, 'bad-signature', 'legacy signature: signature does not verify with trusted key release: the signed content was changed'],
+    [
+      'a changed byte in the payload',
+      () => {
+        const s = legacy(release);
+        const payload = Uint8Array.from(s.payload);
+        payload[40] = payload[40]! ^ 0x01;
+        return { ...s, payload };
+      },
+      'bad-signature',
+      'legacy signature: signature does not verify with trusted key release: the signed content was changed',
+    ],
     ['a signature moved to another digest', () => legacy(release, OTHER), 'digest-mismatch', `legacy signature: payload is for ${OTHER}`],
-    ['a truncated signature', () => {
-      const s = legacy(release);
-      return { ...s, signature: truncate(s.signature) };
-    }, 'bad-signature', 'legacy signature: signature is truncated or has trailing bytes'],
+    [
+      'a truncated signature',
+      () => {
+        const s = legacy(release);
+        return { ...s, signature: truncate(s.signature) };
+      },
+      'bad-signature',
+      'legacy signature: signature is truncated or has trailing bytes',
+    ],
     ['a P-384 signature', () => legacy(p384), 'bad-signature', 'legacy signature: signature is not on curve P-256 (r or s out of range)'],
     ['another key', () => legacy(stranger), 'untrusted-key', `legacy signature: signed by key ${'STRANGER'}, which is not trusted`],
-    ['another key, cosign-made (no hint)', () => legacy(stranger, DIGEST, false), 'untrusted-key', 'legacy signature: no trusted key verifies this signature (another signer, or altered content)'],
+    [
+      'another key, cosign-made (no hint)',
+      () => legacy(stranger, DIGEST, false),
+      'untrusted-key',
+      'legacy signature: no trusted key verifies this signature (another signer, or altered content)',
+    ],
     ['not base64', () => ({ ...legacy(release), signature: 'MEUCIQ!!' }), 'bad-signature', 'legacy signature: signature is not base64'],
   ];
   it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
@@ -119,17 +151,39 @@ describe('tampering, legacy format', () => {
 
 describe('tampering, bundle format', () => {
   const cases: [string, () => Promise<Uint8Array> | Uint8Array, string, string][] = [
-    ['a changed byte in the signed statement', async () => editBundle(await signBundle(release, DIGEST), (b) => {
-      b.dsseEnvelope.payload = flipByte(b.dsseEnvelope.payload, 30);
-    }), 'bad-signature', 'bundle signature: signature does not verify with trusted key release: the signed content was changed'],
+    [
+      'a changed byte in the signed statement',
+      async () =>
+        editBundle(await signBundle(release, DIGEST), (b) => {
+          b.dsseEnvelope.payload = flipByte(b.dsseEnvelope.payload, 30);
+        }),
+      'bad-signature',
+      'bundle signature: signature does not verify with trusted key release: the signed content was changed',
+    ],
     ['a signature moved to another digest', () => signBundle(release, OTHER), 'digest-mismatch', `bundle signature: statement is for ${OTHER}`],
-    ['a truncated signature', async () => editBundle(await signBundle(release, DIGEST), (b) => {
-      b.dsseEnvelope.signatures[0]!.sig = truncate(b.dsseEnvelope.signatures[0]!.sig);
-    }), 'bad-signature', 'bundle signature: signature is truncated or has trailing bytes'],
+    [
+      'a truncated signature',
+      async () =>
+        editBundle(await signBundle(release, DIGEST), (b) => {
+          b.dsseEnvelope.signatures[0]!.sig = truncate(b.dsseEnvelope.signatures[0]!.sig);
+        }),
+      'bad-signature',
+      'bundle signature: signature is truncated or has trailing bytes',
+    ],
     ['a P-384 signature', () => signBundle(p384, DIGEST), 'bad-signature', 'bundle signature: signature is not on curve P-256 (r or s out of range)'],
     ['another key', () => signBundle(stranger, DIGEST), 'untrusted-key', 'bundle signature: signed by key STRANGER, which is not trusted'],
-    ['a malformed bundle', () => new TextEncoder().encode('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}'), 'bad-signature', 'bundle signature: bundle is malformed: bad content, verificationMaterial'],
-    ['the keyless cosign sample bundle', () => new TextEncoder().encode(fixture('cosign-oci-attestation.sigstore.json')), 'untrusted-key', 'bundle signature: keyless (certificate) signature; ebpm trusts public keys only'],
+    [
+      'a malformed bundle',
+      () => new TextEncoder().encode('{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json"}'),
+      'bad-signature',
+      'bundle signature: bundle is malformed: bad content, verificationMaterial',
+    ],
+    [
+      'the keyless cosign sample bundle',
+      () => new TextEncoder().encode(fixture('cosign-oci-attestation.sigstore.json')),
+      'untrusted-key',
+      'bundle signature: keyless (certificate) signature; ebpm trusts public keys only',
+    ],
   ];
   it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
     const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [await make()], trustedKeys: trusted });
@@ -146,7 +200,12 @@ describe('tampering, bundle format', () => {
 
 describe('several failing signatures', () => {
   it('reports the most telling reason: digest-mismatch, then bad-signature, then untrusted-key', async () => {
-    const v = await verifySignatures({ digest: DIGEST, legacy: [legacy(stranger), legacy(release, OTHER)], bundles: [await signBundle(p384, DIGEST)], trustedKeys: trusted });
+    const v = await verifySignatures({
+      digest: DIGEST,
+      legacy: [legacy(stranger), legacy(release, OTHER)],
+      bundles: [await signBundle(p384, DIGEST)],
+      trustedKeys: trusted,
+    });
     expect(failure(v)).toEqual({ reason: 'digest-mismatch', detail: `legacy signature: payload is for ${OTHER} (3 signatures, none trusted)` });
     expect(v.rejected.map((r) => [r.format, r.index, r.reason])).toEqual([
       ['legacy', 0, 'untrusted-key'],
@@ -195,7 +254,8 @@ describe('mutation fuzzing (seeded)', () => {
   it('never throws on mutated bundles, and verifies one only if what is signed is unchanged', async () => {
     const next = rng(2);
     const good = await signBundle(release, DIGEST);
-    const envelope = (b: Uint8Array): unknown => (JSON.parse(new TextDecoder().decode(b)) as { dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] } }).dsseEnvelope;
+    const envelope = (b: Uint8Array): unknown =>
+      (JSON.parse(new TextDecoder().decode(b)) as { dsseEnvelope: { payload: string; payloadType: string; signatures: { sig: string }[] } }).dsseEnvelope;
     const signed = (b: Uint8Array): unknown => {
       const e = envelope(b) as { payload: string; payloadType: string; signatures: { sig: string }[] };
       return [Buffer.from(e.payload, 'base64').toString('hex'), e.payloadType, Buffer.from(e.signatures[0]!.sig, 'base64').toString('hex')];

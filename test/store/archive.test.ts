@@ -75,10 +75,28 @@ describe('export and import archives', () => {
     ['parent paths', [{ name: '../x', body: 'x' }], 'ARCHIVE_UNSAFE', 'entry "../x": path escapes the layout'],
     ['absolute paths', [{ name: '/etc/x', body: 'x' }], 'ARCHIVE_UNSAFE', 'entry "/etc/x": path escapes the layout'],
     ['nested parent paths', [{ name: 'blobs/sha256/../../../x', body: 'x' }], 'ARCHIVE_UNSAFE', 'entry "blobs/sha256/../../../x": path escapes the layout'],
-    ['symlinks', [{ name: 'blobs', type: 'directory' }, { name: `blobs/sha256`, type: 'symlink', linkname: '/etc' }], 'ARCHIVE_UNSAFE', 'entry "blobs/sha256": symlink entries are not allowed'],
-    ['hardlinks', [{ name: `blobs/sha256/${hex}`, type: 'link', linkname: '/etc/passwd' }], 'ARCHIVE_UNSAFE', `entry "blobs/sha256/${hex}": link entries are not allowed`],
+    [
+      'symlinks',
+      [
+        { name: 'blobs', type: 'directory' },
+        { name: `blobs/sha256`, type: 'symlink', linkname: '/etc' },
+      ],
+      'ARCHIVE_UNSAFE',
+      'entry "blobs/sha256": symlink entries are not allowed',
+    ],
+    [
+      'hardlinks',
+      [{ name: `blobs/sha256/${hex}`, type: 'link', linkname: '/etc/passwd' }],
+      'ARCHIVE_UNSAFE',
+      `entry "blobs/sha256/${hex}": link entries are not allowed`,
+    ],
     ['stray files', [{ name: 'ingest/x', body: 'x' }], 'ARCHIVE_UNSAFE', 'entry "ingest/x": not part of an OCI layout'],
-    ['blobs that do not match their name', [{ name: `blobs/sha256/${hex}`, body: 'not a' }], 'ARCHIVE_INVALID', `sha256:${hex}: content hashes to ${sha256Digest(Buffer.from('not a'))}`],
+    [
+      'blobs that do not match their name',
+      [{ name: `blobs/sha256/${hex}`, body: 'not a' }],
+      'ARCHIVE_INVALID',
+      `sha256:${hex}: content hashes to ${sha256Digest(Buffer.from('not a'))}`,
+    ],
   ];
 
   for (const [what, entries, code, message] of hostile) {

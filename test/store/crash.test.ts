@@ -12,7 +12,15 @@ const base = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'crash-'))
 const writer = join(base, 'writer.mjs');
 
 beforeAll(() => {
-  buildSync({ entryPoints: [new URL('./writer.ts', import.meta.url).pathname], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: writer, logLevel: 'error' });
+  buildSync({
+    entryPoints: [new URL('./writer.ts', import.meta.url).pathname],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    outfile: writer,
+    logLevel: 'error',
+  });
 });
 
 interface Writer {
@@ -38,7 +46,7 @@ describe('the store under crashes and concurrency', () => {
   it('stays consistent when writers are killed with SIGKILL at random moments', async () => {
     const dir = join(base, 'killed');
     let seed = 7;
-    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
     // Kill at a random moment after each writer's first artifact, not on a bare timer: a loaded
     // machine may not even have started Node within a fixed delay.
     for (let i = 0; i < 22; i++) {

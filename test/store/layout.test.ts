@@ -102,7 +102,10 @@ describe('store maintenance', () => {
     const a = await pushArtifact(l, ['12345', '1234567890'], {
       annotations: { 'org.opencontainers.image.title': 'sigsnoop', 'org.opencontainers.image.version': '1.2.0' },
     });
-    await l.tag({ ...a.manifest, annotations: { 'dev.ebpm.pulled-at': '2025-01-01T00:00:00Z', 'dev.ebpm.source': 'localhost:5000/sigsnoop:1.2.0' } }, 'localhost:5000/sigsnoop:1.2.0');
+    await l.tag(
+      { ...a.manifest, annotations: { 'dev.ebpm.pulled-at': '2025-01-01T00:00:00Z', 'dev.ebpm.source': 'localhost:5000/sigsnoop:1.2.0' } },
+      'localhost:5000/sigsnoop:1.2.0',
+    );
     const b = await pushArtifact(l, ['abc']);
     await l.tag(b.manifest, 'tools/execsnoop:0.1');
     expect(await list(l)).toEqual([
@@ -204,7 +207,11 @@ describe('store maintenance', () => {
     const mem = new MemoryStore();
     const a = await pushArtifact(mem, ['stays', 'will rot']);
     const orphan = await pushArtifact(mem, ['will rot', 'orphan']);
-    const index = await pushBytes(mem, MEDIA_TYPE_IMAGE_INDEX, Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [a.manifest] })));
+    const index = await pushBytes(
+      mem,
+      MEDIA_TYPE_IMAGE_INDEX,
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [a.manifest] })),
+    );
     await mem.tag(index, 'i:1');
     await copy(mem, 'i:1', l, 'i:1');
     await copyGraph(mem, l, orphan.manifest);

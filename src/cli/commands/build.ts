@@ -11,7 +11,9 @@ const cmd: Command = {
     const dir = resolve(io.cwd, positionals[0] ?? '.');
     const r = await build({ dir, env: io.env });
     if (values.json) {
-      io.stdout.write(JSON.stringify({ out: r.out, digest: r.descriptor.digest, size: r.size, tags: r.tags, created: r.created, metadata: r.metadata }, null, 2) + '\n');
+      io.stdout.write(
+        JSON.stringify({ out: r.out, digest: r.descriptor.digest, size: r.size, tags: r.tags, created: r.created, metadata: r.metadata }, null, 2) + '\n',
+      );
       return 0;
     }
     const m = r.metadata;

@@ -11,8 +11,16 @@ const cmd: Command = {
     const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'import: expected one file', { hint: `usage: ${cmd.usage}` });
     const entries = await importToStore(await context(io, false), positionals[0]!, io.cwd);
-    if (values.json) writeJson(io, entries.map((e) => ({ reference: e.ref, digest: e.descriptor.digest })));
-    else writeLines(io, entries.map((e) => `imported ${e.ref} ${e.descriptor.digest}`));
+    if (values.json)
+      writeJson(
+        io,
+        entries.map((e) => ({ reference: e.ref, digest: e.descriptor.digest })),
+      );
+    else
+      writeLines(
+        io,
+        entries.map((e) => `imported ${e.ref} ${e.descriptor.digest}`),
+      );
     return 0;
   },
 };

@@ -19,7 +19,9 @@ const cmd: Command = {
       io.stdout.write(JSON.stringify({ name: r.name, template: r.template, dir: r.dir, files: r.files, next }, null, 2) + '\n');
       return 0;
     }
-    io.stdout.write([`created ${r.name} (template ${r.template}) in ${r.dir}`, ...r.files.map((f) => `  ${f}`), '', 'next:', ...next.map((c) => `  ${c}`)].join('\n') + '\n');
+    io.stdout.write(
+      [`created ${r.name} (template ${r.template}) in ${r.dir}`, ...r.files.map((f) => `  ${f}`), '', 'next:', ...next.map((c) => `  ${c}`)].join('\n') + '\n',
+    );
     return 0;
   },
 };

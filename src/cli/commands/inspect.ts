@@ -15,7 +15,11 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(resolve(io.cwd, target), io.env) : await inspectRemote(await context(io, false), target);
-    io.stdout.write(values.json ? JSON.stringify({ source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata }, null, 2) + '\n' : formatInspect(r));
+    io.stdout.write(
+      values.json
+        ? JSON.stringify({ source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata }, null, 2) + '\n'
+        : formatInspect(r),
+    );
     return 0;
   },
 };
@@ -28,15 +32,36 @@ export function formatInspect(r: InspectResult): string {
   for (const o of m.objects) {
     out.push('', `object ${o.name} ${o.digest} ${o.size} bytes${o.embedded ? ' (embedded in Wasm)' : ''}`);
     out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]`));
-    out.push('  maps:', ...o.maps.map((x) => `    ${x.name}: ${x.type} key ${x.keySize} value ${x.valueSize} max ${x.maxEntries}${x.sample ? ` sample ${x.sample.type} every ${x.sample.interval}ms${x.sample.unit ? ` (${x.sample.unit})` : ''}` : ''}`));
+    out.push(
+      '  maps:',
+      ...o.maps.map(
+        (x) =>
+          `    ${x.name}: ${x.type} key ${x.keySize} value ${x.valueSize} max ${x.maxEntries}${x.sample ? ` sample ${x.sample.type} every ${x.sample.interval}ms${x.sample.unit ? ` (${x.sample.unit})` : ''}` : ''}`,
+      ),
+    );
     if (o.parameters.length) {
-      out.push('  parameters:', ...o.parameters.map((p) => `    --${p.flag.long}${p.flag.short ? `, -${p.flag.short}` : ''}  ${p.type} = ${JSON.stringify(p.default)}${p.description ? `  ${p.description}` : ''}`));
+      out.push(
+        '  parameters:',
+        ...o.parameters.map(
+          (p) =>
+            `    --${p.flag.long}${p.flag.short ? `, -${p.flag.short}` : ''}  ${p.type} = ${JSON.stringify(p.default)}${p.description ? `  ${p.description}` : ''}`,
+        ),
+      );
     }
     for (const e of o.exports) out.push(`  events on ${e.map}: ${layoutLine(e.type)}`, ...fieldLines(e.type));
   }
-  if (m.wasm) out.push('', `wasm ${m.wasm.name} ${m.wasm.digest} ${m.wasm.size} bytes`, `  imports: ${m.wasm.imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
+  if (m.wasm)
+    out.push('', `wasm ${m.wasm.name} ${m.wasm.digest} ${m.wasm.size} bytes`, `  imports: ${m.wasm.imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
   const q = m.requirements;
-  out.push('', 'requirements:', `  program types: ${q.programTypes.join(', ') || '-'}`, `  map types: ${q.mapTypes.join(', ') || '-'}`, `  helpers: ${q.helpers.join(', ') || '-'}`, `  kernel types: ${q.kernelTypes.join(', ') || '-'}`, `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`);
+  out.push(
+    '',
+    'requirements:',
+    `  program types: ${q.programTypes.join(', ') || '-'}`,
+    `  map types: ${q.mapTypes.join(', ') || '-'}`,
+    `  helpers: ${q.helpers.join(', ') || '-'}`,
+    `  kernel types: ${q.kernelTypes.join(', ') || '-'}`,
+    `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`,
+  );
   return out.join('\n') + '\n';
 }
 
@@ -46,7 +71,9 @@ function layoutLine(l: TypeLayout): string {
 
 function fieldLines(l: TypeLayout): string[] {
   if (l.kind !== 'struct' && l.kind !== 'union') return [];
-  return l.fields.map((f) => `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})`);
+  return l.fields.map(
+    (f) => `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})`,
+  );
 }
 
 export default cmd;

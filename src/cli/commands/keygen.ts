@@ -25,7 +25,9 @@ const cmd: Command = {
     const password = await readPassword(io.env, { prompt: 'Enter password for private key: ', confirm: true });
     const r = await writeKeyPair(prefix, password, { force: values.force });
     if (values.json) {
-      io.stdout.write(JSON.stringify({ privateKey: r.privatePath, publicKey: r.publicPath, fingerprint: r.publicKey.fingerprint, hint: r.publicKey.hint }, null, 2) + '\n');
+      io.stdout.write(
+        JSON.stringify({ privateKey: r.privatePath, publicKey: r.publicPath, fingerprint: r.publicKey.fingerprint, hint: r.publicKey.hint }, null, 2) + '\n',
+      );
     } else {
       io.stdout.write(`wrote ${r.privatePath} (private, encrypted) and ${r.publicPath}\nkey fingerprint ${r.publicKey.fingerprint}\n`);
     }

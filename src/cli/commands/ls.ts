@@ -14,7 +14,18 @@ const cmd: Command = {
     const ctx = await context(io, false);
     const entries = await listStored(ctx);
     if (values.json) {
-      writeJson(io, entries.map((e) => ({ reference: e.ref, name: e.name, version: e.version, digest: e.digest, size: e.size, pulledAt: e.pulledAt ?? null, source: e.source ?? null })));
+      writeJson(
+        io,
+        entries.map((e) => ({
+          reference: e.ref,
+          name: e.name,
+          version: e.version,
+          digest: e.digest,
+          size: e.size,
+          pulledAt: e.pulledAt ?? null,
+          source: e.source ?? null,
+        })),
+      );
       return 0;
     }
     if (entries.length === 0) {

@@ -10,12 +10,19 @@ const cmd: Command = {
   summary: 'Copy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
   usage: 'ebpm pull <reference>... [--pull always|missing|never] [--prerelease] [--json] [--verbose]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, pull: { type: 'string', default: 'missing' }, prerelease: { type: 'boolean', default: false } });
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      ...VERBOSE_FLAG,
+      pull: { type: 'string', default: 'missing' },
+      prerelease: { type: 'boolean', default: false },
+    });
     if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);
     const ctx = await context(io, values.verbose);
     const outcomes = await withProgress(io, 'pull', values.json, (onEvent) =>
-      settleAll(positionals, PACKAGE_CONCURRENCY, (reference) => pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) })),
+      settleAll(positionals, PACKAGE_CONCURRENCY, (reference) =>
+        pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) }),
+      ),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
     for (const r of done) if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);

@@ -10,26 +10,48 @@ const cmd: Command = {
   summary: 'Publish a built package (its out/ layout, or an OCI layout) to a registry; name and version come from its metadata.',
   usage: 'ebpm push [dir | layout[:tag]]... [--to [registry/][namespace/]name] [--force] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, force: { type: 'boolean', default: false }, to: { type: 'string' },
-      sign: { type: 'boolean', default: false }, key: { type: 'string' }, bundle: { type: 'boolean', default: false },
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      ...VERBOSE_FLAG,
+      force: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      sign: { type: 'boolean', default: false },
+      key: { type: 'string' },
+      bundle: { type: 'boolean', default: false },
     });
     const paths = positionals.length === 0 ? ['.'] : positionals;
-    if (values.to !== undefined && paths.length > 1) throw new EbpmError('USAGE', 'push: --to names one repository, for one package', { hint: `usage: ${cmd.usage}` });
+    if (values.to !== undefined && paths.length > 1)
+      throw new EbpmError('USAGE', 'push: --to names one repository, for one package', { hint: `usage: ${cmd.usage}` });
     if (values.sign !== (values.key !== undefined)) throw new EbpmError('USAGE', 'push: --sign and --key go together', { hint: `usage: ${cmd.usage}` });
     if (values.bundle && !values.sign) throw new EbpmError('USAGE', 'push: --bundle needs --sign', { hint: `usage: ${cmd.usage}` });
     // The key (and its password prompt) comes before the progress view takes the terminal.
-    const sign = values.key !== undefined ? { key: await loadSigningKey(values.key, io.env, io.cwd), format: values.bundle ? ('bundle' as const) : ('legacy' as const) } : undefined;
+    const sign =
+      values.key !== undefined
+        ? { key: await loadSigningKey(values.key, io.env, io.cwd), format: values.bundle ? ('bundle' as const) : ('legacy' as const) }
+        : undefined;
     const ctx = await context(io, values.verbose);
     const outcomes = await withProgress(io, 'push', values.json, (onEvent) =>
-      pushAll(ctx, paths.map((path) => ({ path: resolve(io.cwd, path), force: values.force, ...(sign ? { sign } : {}), ...(values.to !== undefined ? { destination: values.to } : {}), ...(onEvent ? { onEvent } : {}) }))),
+      pushAll(
+        ctx,
+        paths.map((path) => ({
+          path: resolve(io.cwd, path),
+          force: values.force,
+          ...(sign ? { sign } : {}),
+          ...(values.to !== undefined ? { destination: values.to } : {}),
+          ...(onEvent ? { onEvent } : {}),
+        })),
+      ),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
     if (!values.json) {
-      writeLines(io, done.flatMap((r) => [
-        r.unchanged ? `${r.reference} is up to date (${r.digest})` : `pushed ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`,
-        ...(r.tags.length > 0 ? [`tags: ${r.tags.join(', ')}`] : []),
-        ...(r.signature ? [`signed ${r.digest} with key ${r.signature.fingerprint} (${r.signature.format})`] : []),
-      ]));
+      writeLines(
+        io,
+        done.flatMap((r) => [
+          r.unchanged ? `${r.reference} is up to date (${r.digest})` : `pushed ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`,
+          ...(r.tags.length > 0 ? [`tags: ${r.tags.join(', ')}`] : []),
+          ...(r.signature ? [`signed ${r.digest} with key ${r.signature.fingerprint} (${r.signature.format})`] : []),
+        ]),
+      );
     }
     for (const r of done) if (r.indexError !== undefined) io.stderr.write(`warning: search index not updated: ${r.indexError}\n`);
     const results = valuesOrThrow(outcomes);

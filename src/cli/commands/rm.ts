@@ -14,7 +14,11 @@ const cmd: Command = {
     const out = [];
     for (const p of positionals) out.push(await removeStored(ctx, p));
     if (values.json) writeJson(io, out);
-    else writeLines(io, out.map((r) => `removed ${r.reference} ${r.digest} (${r.pruned.removedBlobs} blobs, ${r.pruned.reclaimedBytes} bytes reclaimed)`));
+    else
+      writeLines(
+        io,
+        out.map((r) => `removed ${r.reference} ${r.digest} (${r.pruned.removedBlobs} blobs, ${r.pruned.reclaimedBytes} bytes reclaimed)`),
+      );
     return 0;
   },
 };

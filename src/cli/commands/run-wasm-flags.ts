@@ -35,7 +35,7 @@ export const WASM_FLAG_NAMES: readonly string[] = [...VALUED, SWITCH].map((f) =>
 
 /** Lines of `ebpm run --help`. */
 export const WASM_FLAG_HELP: readonly string[] = [
-  '  --env KEY=VALUE           set a variable of the program\'s environment (repeatable; it has none otherwise)',
+  "  --env KEY=VALUE           set a variable of the program's environment (repeatable; it has none otherwise)",
   '  --dir host[:guest]        show it a host directory at path guest, default the host path (repeatable; it sees no files otherwise)',
   `  --max-memory <size>       cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default ${DEFAULT_MAX_MEMORY_TEXT})`,
   '  --allow-attach <target>   let it attach to this cgroup path or network interface (repeatable)',
@@ -112,7 +112,10 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
     const host = at < 0 ? v : v.slice(0, at);
     const guest = at < 0 ? undefined : v.slice(at + 1);
     if (host === '' || v.includes('\0') || (guest !== undefined && !isAbsolute(guest))) {
-      throw bad(`--dir ${JSON.stringify(v)}: not host[:guest] with an absolute guest path`, 'pass --dir <host directory>[:<absolute path the program opens it by>]');
+      throw bad(
+        `--dir ${JSON.stringify(v)}: not host[:guest] with an absolute guest path`,
+        'pass --dir <host directory>[:<absolute path the program opens it by>]',
+      );
     }
     const abs = resolve(cwd, host);
     return { host: abs, guest: guest ?? abs };
@@ -123,7 +126,10 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
   const memory = values.get('max-memory')?.[0];
   const maxMemoryBytes = memory === undefined ? undefined : parseSize(memory);
   if (memory !== undefined && maxMemoryBytes === undefined) {
-    throw bad(`--max-memory ${JSON.stringify(memory)}: not a size from 64K to 4G`, `pass bytes or a size with K, M or G, e.g. --max-memory 64M (default ${DEFAULT_MAX_MEMORY_TEXT})`);
+    throw bad(
+      `--max-memory ${JSON.stringify(memory)}: not a size from 64K to 4G`,
+      `pass bytes or a size with K, M or G, e.g. --max-memory 64M (default ${DEFAULT_MAX_MEMORY_TEXT})`,
+    );
   }
   const allowAttach = values.get('allow-attach') ?? [];
   if (allowAttach.some((t) => t === '' || t.includes('\0'))) throw bad('--allow-attach: empty target', 'pass a cgroup path or an interface name');

@@ -31,12 +31,13 @@ const OWN: readonly OwnFlag[] = [
   { long: 'help', takesValue: false },
 ];
 
-const USAGE = 'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+const USAGE =
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 const HELP = [
   'flags:',
   '  --json                    print events as JSON lines',
-  '  --verbose                 show the programs, maps and values, and libbpf\'s messages',
+  "  --verbose                 show the programs, maps and values, and libbpf's messages",
   '  --duration <s>            stop after this many seconds (exit code 0)',
   '  --max-events <n>          stop after this many events (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
@@ -49,7 +50,7 @@ const HELP = [
   ...WASM_FLAG_HELP,
   '',
   'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
-  'a Wasm program\'s exit code is ebpm\'s.',
+  "a Wasm program's exit code is ebpm's.",
 ].join('\n');
 
 /**
@@ -114,7 +115,8 @@ function attachTargets(pkg: ResolvedPackage, attach: ReadonlyMap<string, string>
   const targets = new Map<string, TargetSpec>();
   for (const [name, text] of attach) {
     const p = programs.find((x) => x.name === name);
-    if (p === undefined) throw usageError(`--attach ${name}=${text}: ${pkg.metadata.name} has no program ${name} (its programs: ${programs.map((x) => x.name).join(', ')})`);
+    if (p === undefined)
+      throw usageError(`--attach ${name}=${text}: ${pkg.metadata.name} has no program ${name} (its programs: ${programs.map((x) => x.name).join(', ')})`);
     targets.set(name, parseTarget(p, text));
   }
   return targets;
@@ -156,7 +158,7 @@ function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedProgram[]
 
 const cmd: Command = {
   name: 'run',
-  summary: 'Load a package\'s eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).',
+  summary: "Load a package's eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).",
   usage: USAGE,
   handlesHelp: true,
   async run(argv, io) {
@@ -175,22 +177,33 @@ const cmd: Command = {
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
     if (pkg.wasm !== undefined) {
-      if (attach.size > 0) throw usageError(`--attach does not apply to ${pkg.metadata.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
+      if (attach.size > 0)
+        throw usageError(`--attach does not apply to ${pkg.metadata.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
       return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, rest, flags, source, io);
     }
-    if (flags.given.length > 0) throw usageError(`${flags.given.join(', ')} ${flags.given.length === 1 ? 'applies' : 'apply'} only to packages with a Wasm program, and ${pkg.metadata.name} has none`);
+    if (flags.given.length > 0)
+      throw usageError(
+        `${flags.given.join(', ')} ${flags.given.length === 1 ? 'applies' : 'apply'} only to packages with a Wasm program, and ${pkg.metadata.name} has none`,
+      );
     return runBpf(pkg, rest, attach, source, io);
   },
 };
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: ReadonlyMap<string, string>, source: string, io: Io): Promise<number> {
-  const specs = flagSpecs(pkg.metadata.objects, OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']), pkg.ecli);
+  const specs = flagSpecs(
+    pkg.metadata.objects,
+    OWN.flatMap((o) => [`--${o.long}`, ...(o.takesValue ? [] : [`--no-${o.long}`])]).concat(WASM_FLAG_NAMES, ['-h']),
+    pkg.ecli,
+  );
   const parsed = parseRunArgs(args, OWN, specs, USAGE);
   if (parsed.own.has('help')) {
     const lines = flagHelp(specs);
-    const ecli = pkg.ecli && lines.length ? '\n\nFlags are spelled as ecli spells them; ebpm\'s spellings work too (- for _, --<switch> and --no-<switch>).' : '';
-    io.stdout.write(`usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`);
+    const ecli =
+      pkg.ecli && lines.length ? "\n\nFlags are spelled as ecli spells them; ebpm's spellings work too (- for _, --<switch> and --no-<switch>)." : '';
+    io.stdout.write(
+      `usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`,
+    );
     return 0;
   }
   if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])}`);
@@ -232,8 +245,10 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: Rea
             const title = attachSummary(pkg, programs, attach);
             if (verbose) io.stderr.write(verboseLines(pkg, programs, values, plan).join('\n') + '\n');
             if (live === undefined) io.stderr.write(title + '\n');
-            output = json ? jsonOutput(io.stdout, format)
-              : live ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format, title, counts: () => counts })
+            output = json
+              ? jsonOutput(io.stdout, format)
+              : live
+                ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format, title, counts: () => counts })
                 : plainOutput(io.stdout, format);
             output.start();
           },
@@ -284,7 +299,11 @@ async function withStops<T>(io: Io, fn: (signal: AbortSignal) => Promise<T>): Pr
   io.stderr.on('error', () => undefined);
   try {
     const result = await fn(controller.signal);
-    if (failed) throw new EbpmError('OUTPUT_FAILED', `run: write stdout: ${failed.code ?? failed.message}`, { cause: failed, hint: 'free space or fix where stdout goes, then run again' });
+    if (failed)
+      throw new EbpmError('OUTPUT_FAILED', `run: write stdout: ${failed.code ?? failed.message}`, {
+        cause: failed,
+        hint: 'free space or fix where stdout goes, then run again',
+      });
     return result;
   } finally {
     process.off('SIGINT', onSignal);
@@ -316,7 +335,8 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
     );
     return 0;
   }
-  if (parsed.positionals.length !== 1) throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])} (arguments for the Wasm program go after --)`);
+  if (parsed.positionals.length !== 1)
+    throw usageError(`unexpected argument ${JSON.stringify(parsed.positionals[1])} (arguments for the Wasm program go after --)`);
   for (const f of ['json', 'max-events']) {
     if (parsed.own.has(f)) throw usageError(`--${f} does not apply to ${pkg.metadata.name}: its Wasm program prints the events`);
   }

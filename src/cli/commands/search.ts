@@ -18,7 +18,9 @@ const cmd: Command = {
     const term = positionals[0]!;
     const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
     for (const f of r.failed) {
-      io.stderr.write(`warning: ${f.message}; ${f.cachedAt === undefined ? 'its packages are left out' : `showing its index as cached at ${f.cachedAt} (stale)`}\n`);
+      io.stderr.write(
+        `warning: ${f.message}; ${f.cachedAt === undefined ? 'its packages are left out' : `showing its index as cached at ${f.cachedAt} (stale)`}\n`,
+      );
     }
     if (values.json) {
       writeJson(io, r);
@@ -28,7 +30,11 @@ const cmd: Command = {
       io.stdout.write(`no packages match ${JSON.stringify(term)} in ${r.sources.map((s) => s.location).join(', ')}\n`);
       return 0;
     }
-    await printTable(io, ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'], r.hits.map((h) => [h.name, h.version, h.description, h.reference]));
+    await printTable(
+      io,
+      ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'],
+      r.hits.map((h) => [h.name, h.version, h.description, h.reference]),
+    );
     return 0;
   },
 };

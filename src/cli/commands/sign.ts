@@ -22,17 +22,34 @@ const cmd: Command = {
       annotation: { type: 'string', short: 'a', multiple: true, default: [] },
     });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'sign: expected one reference', { hint: `usage: ${cmd.usage}` });
-    if (values.key === undefined) throw new EbpmError('USAGE', 'sign: --key is required', { hint: 'sign with a key from ebpm keygen or cosign generate-key-pair: --key cosign.key' });
+    if (values.key === undefined)
+      throw new EbpmError('USAGE', 'sign: --key is required', { hint: 'sign with a key from ebpm keygen or cosign generate-key-pair: --key cosign.key' });
     const annotations = parseAnnotations(values.annotation);
     const key = await loadSigningKey(values.key, io.env, io.cwd);
     const ctx = await openContext(io.env);
     const r = await signReference(ctx, positionals[0]!, key, { format: values.bundle ? 'bundle' : 'legacy', ...(annotations ? { annotations } : {}) });
     if (values.json) {
-      io.stdout.write(JSON.stringify({ repository: r.repository, digest: r.subject.digest, format: r.format, signature: r.manifest.digest, tag: r.tag, fingerprint: r.fingerprint, stored: r.stored }, null, 2) + '\n');
+      io.stdout.write(
+        JSON.stringify(
+          {
+            repository: r.repository,
+            digest: r.subject.digest,
+            format: r.format,
+            signature: r.manifest.digest,
+            tag: r.tag,
+            fingerprint: r.fingerprint,
+            stored: r.stored,
+          },
+          null,
+          2,
+        ) + '\n',
+      );
       return 0;
     }
     const where = r.format === 'legacy' ? `tag ${r.tag}` : `referrer ${r.manifest.digest}`;
-    io.stdout.write(`signed ${r.repository}@${r.subject.digest} with key ${r.fingerprint} (${r.format}: ${where})${r.stored ? '; the local store has it too' : ''}\n`);
+    io.stdout.write(
+      `signed ${r.repository}@${r.subject.digest} with key ${r.fingerprint} (${r.format}: ${where})${r.stored ? '; the local store has it too' : ''}\n`,
+    );
     return 0;
   },
 };

@@ -18,7 +18,8 @@ import { resolve } from 'node:path';
 
 const cmd: Command = {
   name: 'verify',
-  summary: 'With a reference: check its signatures (--key files, else the trust policy\'s keys), offline when stored. Without: re-hash and repair the local store.',
+  summary:
+    "With a reference: check its signatures (--key files, else the trust policy's keys), offline when stored. Without: re-hash and repair the local store.",
   usage: 'ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, key: { type: 'string', multiple: true, default: [] } });
@@ -48,7 +49,10 @@ const cmd: Command = {
     const at = `${r.repository}@${r.subject.digest}`;
     if (!v.verified) {
       throw new EbpmError('SIGNATURE_NOT_VERIFIED', `verify ${positionals[0]}: ${at}: ${describeFailure(v.reason)}: ${v.detail}`, {
-        hint: r.keys === 'given' ? 'check that the key is the signer\'s public key, or sign the package (ebpm sign)' : 'pass the signer\'s public key with --key, or list it in the trust policy',
+        hint:
+          r.keys === 'given'
+            ? "check that the key is the signer's public key, or sign the package (ebpm sign)"
+            : "pass the signer's public key with --key, or list it in the trust policy",
         data: { reason: v.reason, digest: r.subject.digest, repository: r.repository },
       });
     }

@@ -23,10 +23,14 @@ export interface RunTableProps {
 export function RunTable(props: RunTableProps) {
   return (
     <Box flexDirection="column" width={props.width}>
-      <Text dimColor wrap="truncate">{props.title}</Text>
+      <Text dimColor wrap="truncate">
+        {props.title}
+      </Text>
       {props.header !== undefined && <Text bold>{props.header}</Text>}
       {props.rows.map((r, i) => (
-        <Text key={i} wrap="truncate">{r}</Text>
+        <Text key={i} wrap="truncate">
+          {r}
+        </Text>
       ))}
       {props.sample !== undefined && <Text>{props.sample}</Text>}
       <Text dimColor>{`${props.events} events, ${props.lost} lost · Ctrl-C to stop`}</Text>

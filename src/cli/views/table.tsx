@@ -14,7 +14,9 @@ export function Table(props: TableProps) {
     <Box flexDirection="column">
       <Text bold={props.color}>{head}</Text>
       {lines.map((l, i) => (
-        <Text key={i} wrap="truncate">{l}</Text>
+        <Text key={i} wrap="truncate">
+          {l}
+        </Text>
       ))}
     </Box>
   );

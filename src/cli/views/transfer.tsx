@@ -22,7 +22,10 @@ const BAR = 24;
 function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; labelWidth: number }) {
   const b = props.blob;
   const label = b.label.length > props.labelWidth ? `${b.label.slice(0, props.labelWidth - 1)}…` : b.label.padEnd(props.labelWidth);
-  const tail = b.state === 'skipped' ? 'exists' : `${formatBytes(b.bytes)} / ${formatBytes(b.size)}${b.state === 'active' ? `  ${formatRate(b.bytes, props.elapsedMs)}` : ''}`;
+  const tail =
+    b.state === 'skipped'
+      ? 'exists'
+      : `${formatBytes(b.bytes)} / ${formatBytes(b.size)}${b.state === 'active' ? `  ${formatRate(b.bytes, props.elapsedMs)}` : ''}`;
   return (
     <Text wrap="truncate">
       {`${shortDigest(b.digest)}  ${label}  `}
@@ -53,7 +56,9 @@ export function TransferView(props: TransferViewProps) {
         <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />
       ))}
       {s.blobs.length > 0 && (
-        <Text bold>{`${props.verb === 'push' ? 'pushing' : 'pulling'} ${s.resolved?.ref ?? ''}  ${bar(total.size === 0 ? 1 : total.bytes / total.size, BAR)}  ${formatBytes(total.bytes)} / ${formatBytes(total.size)}  ${formatRate(total.bytes, props.elapsedMs)}`}</Text>
+        <Text
+          bold
+        >{`${props.verb === 'push' ? 'pushing' : 'pulling'} ${s.resolved?.ref ?? ''}  ${bar(total.size === 0 ? 1 : total.bytes / total.size, BAR)}  ${formatBytes(total.bytes)} / ${formatBytes(total.size)}  ${formatRate(total.bytes, props.elapsedMs)}`}</Text>
       )}
     </Box>
   );
