@@ -18,7 +18,10 @@ export async function benchRegistryTransfer(rounds = 3) {
     const big = writeLayout(join(work, 'big'), base, 64 << 20, 'big');
     const small = Array.from({ length: SMALL }, (_, i) => writeLayout(join(work, `small-${i}`), base, 0, `small-${i}`));
     const runs = { ebpm: {}, skopeo: {} };
-    const add = (tool, key, ms) => (runs[tool][key] ??= []).push(ms);
+    const add = (tool, key, ms) => {
+      runs[tool][key] ??= [];
+      runs[tool][key].push(ms);
+    };
     // skopeo remembers where it saw each blob (~/.local/share/containers/cache) and mounts instead
     // of uploading; ebpm keeps no such cache, so each skopeo copy gets a fresh one (a first copy).
     // As root, skopeo keeps that cache in /var/lib/containers/cache whatever HOME says, so it runs

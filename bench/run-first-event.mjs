@@ -51,7 +51,10 @@ export async function benchFirstEvent(runs = RUNS) {
   try {
     // Interleaved, so drift in machine load hits every tool alike.
     for (let i = 0; i < runs; i++) {
-      for (const [name, tool] of Object.entries(peers)) (results[name] ??= []).push(await firstEvent(tool, 'ebpm-marker'));
+      for (const [name, tool] of Object.entries(peers)) {
+        results[name] ??= [];
+        results[name].push(await firstEvent(tool, 'ebpm-marker'));
+      }
     }
   } finally {
     marker.kill();

@@ -53,7 +53,10 @@ export async function benchWasm(runs = RUNS, events = EVENTS) {
     const first = {};
     try {
       for (let i = 0; i < runs; i++) {
-        for (const [name, tool] of Object.entries(peers)) (first[name] ??= []).push(await firstEvent(tool, 'ebpm-marker'));
+        for (const [name, tool] of Object.entries(peers)) {
+          first[name] ??= [];
+          first[name].push(await firstEvent(tool, 'ebpm-marker'));
+        }
       }
     } finally {
       marker.kill();

@@ -414,7 +414,7 @@ function validate(btf: Btf, t: BtfType): void {
       return;
     case 'func_proto':
       ref(t.returnType, 'return');
-      t.params.forEach((p, i) => ref(p.type, `param ${i}`));
+      for (const [i, p] of t.params.entries()) ref(p.type, `param ${i}`);
       return;
     case 'datasec':
       t.vars.forEach((v, i) => {

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { Stats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -20,7 +21,7 @@ export const INCLUDE_DIR = new URL('../../include', import.meta.url).pathname;
  * changes only with the kernel).
  */
 export async function vmlinuxHeader(env: Env, btfPath = KERNEL_BTF): Promise<string> {
-  let st;
+  let st: Stats;
   try {
     st = await stat(btfPath);
   } catch (e) {

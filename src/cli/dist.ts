@@ -9,7 +9,7 @@ import { openContext, type Context } from '../services/context.js';
 import { explicitPath } from '../services/run-source.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
-import { useColor } from './format.js';
+import { colorWanted } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
@@ -38,7 +38,7 @@ export function writeLines(io: Io, lines: readonly string[]): void {
 export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boolean, run: (onEvent: OnTransferEvent | undefined) => Promise<T>): Promise<T> {
   if (!isLive(io, json)) return run(undefined);
   const { liveTransfer } = await import('./views/live.js');
-  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, useColor(io.env, true));
+  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, colorWanted(io.env, true));
   try {
     return await run(live.onEvent);
   } finally {
@@ -50,7 +50,7 @@ export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boole
 export async function printTable(io: Io, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
   if (isLive(io, false)) {
     const { renderTable } = await import('./views/live.js');
-    await renderTable(io.stdout as NodeJS.WriteStream, header, rows, useColor(io.env, true));
+    await renderTable(io.stdout as NodeJS.WriteStream, header, rows, colorWanted(io.env, true));
     return;
   }
   const { layoutTable } = await import('./format.js');

@@ -109,7 +109,7 @@ export function transferTotals(s: TransferState): { bytes: number; size: number 
 /** `SPINNER` frames (braille dots, as most terminal UIs use). */
 export const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
-/** `useColor` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
-export function useColor(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
+/** `colorWanted` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
+export function colorWanted(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
   return isTTY === true && !env.NO_COLOR;
 }

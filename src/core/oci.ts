@@ -248,7 +248,8 @@ function descriptor(f: Fields, v: unknown, path: string, required: boolean): Des
   const before = f.problems.length;
   const mediaType = f.string(v, 'mediaType', path, true);
   if (mediaType !== undefined && !MEDIA_TYPE.test(mediaType)) f.add(join(path, 'mediaType'), 'not a media type');
-  const digest = v.digest === undefined ? (f.add(join(path, 'digest'), 'missing'), undefined) : v.digest;
+  if (v.digest === undefined) f.add(join(path, 'digest'), 'missing');
+  const digest = v.digest;
   const dp = digest === undefined ? undefined : digestProblem(digest);
   if (dp !== undefined) f.add(join(path, 'digest'), dp);
   const size = v.size;

@@ -46,9 +46,9 @@ export function validateMetadata(v: unknown): PackageMetadata {
   const objects = f.array(f.required(o, 'objects', ''), 'objects', (x, p) => object(f, x, p)) ?? [];
   if (Array.isArray(o.objects) && o.objects.length === 0) f.add('objects', 'empty');
   const names = objects.map((x) => x.name);
-  names.forEach((n, i) => names.indexOf(n) !== i && f.add(`objects[${i}].name`, `duplicate ${n}`));
+  for (const [i, n] of names.entries()) if (names.indexOf(n) !== i) f.add(`objects[${i}].name`, `duplicate ${n}`);
   const flags = objects.flatMap((x) => x.parameters.map((p) => p.flag.long));
-  flags.forEach((fl, i) => flags.indexOf(fl) !== i && f.add('objects', `flag --${fl} declared twice`));
+  for (const [i, fl] of flags.entries()) if (flags.indexOf(fl) !== i) f.add('objects', `flag --${fl} declared twice`);
   const meta: PackageMetadata = compact({
     schemaVersion: 1 as const,
     name: name ?? '',

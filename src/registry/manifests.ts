@@ -127,7 +127,7 @@ export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortS
     if (actual !== ref) throw mismatch(ctx.host, ref, actual, `manifest ${ref}`);
   }
   const said = header(res, 'docker-content-digest');
-  if (said !== undefined && said.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, said, digest, `manifest ${ref}`);
+  if (said?.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, said, digest, `manifest ${ref}`);
   return { descriptor: { mediaType, digest: isDigest(ref) ? ref : digest, size: bytes.byteLength }, bytes };
 }
 
@@ -156,7 +156,7 @@ export async function putManifest(
   await res.body.dump();
   const said = header(res, 'docker-content-digest');
   const digest = sha256Digest(bytes);
-  if (said !== undefined && said.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, digest, said, `stored manifest ${ref}`);
+  if (said?.startsWith('sha256:') && said !== digest) throw mismatch(ctx.host, digest, said, `stored manifest ${ref}`);
   return res.headers;
 }
 

@@ -10,7 +10,7 @@ import { describeFiles } from '../package/foreign.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { WASI } from '../runtime/abi.js';
 import { runWasm, type Preopen, type WasmRunResult } from '../runtime/run.js';
-import { embeddedObjects, parseWasm } from '../wasm/module.js';
+import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
 import type { ResolvedPackage } from './run-source.js';
 import { checkMachine, machineFacts, type MachineFacts } from './run.js';
 
@@ -44,7 +44,7 @@ export interface WasmPackageOptions {
  * `--allow-undeclared-bpf`.
  */
 export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
-  let module;
+  let module: WasmModule;
   try {
     module = parseWasm(bytes);
   } catch (e) {

@@ -67,9 +67,12 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
   if (o.schemaVersion !== 1) f.add('schemaVersion', 'not 1');
   if (!Array.isArray(o.packages)) f.add('packages', 'not an array');
   const out: IndexEntry[] = [];
-  (Array.isArray(o.packages) ? o.packages : []).forEach((p: unknown, i) => {
+  for (const [i, p] of (Array.isArray(o.packages) ? (o.packages as unknown[]) : []).entries()) {
     const path = `packages[${i}]`;
-    if (!isObject(p)) return f.add(path, 'not an object');
+    if (!isObject(p)) {
+      f.add(path, 'not an object');
+      continue;
+    }
     const name = f.string(p, 'name', path, true);
     const repository = f.string(p, 'repository', path, true);
     const version = f.string(p, 'version', path, true);
@@ -79,7 +82,7 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
     if (name !== undefined && repository !== undefined && version !== undefined && description !== undefined && keywords !== undefined) {
       out.push({ name, repository, version, description, keywords });
     }
-  });
+  }
   if (f.problems.length > 0) throw invalidIndex(f.problems);
   return out;
 }

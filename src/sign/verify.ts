@@ -78,7 +78,7 @@ export async function verifySignatures(req: VerifyRequest): Promise<Verification
       }
     } else rejected.push({ format, index, reason: check.reason, detail: check.detail });
   };
-  req.legacy.forEach((sig, i) => take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys)));
+  for (const [i, sig] of req.legacy.entries()) take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys));
   for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys));
   if (signedBy.length > 0) return { verified: true, digest: req.digest, signedBy, rejected };
   if (rejected.length === 0) return { verified: false, digest: req.digest, reason: 'no-signature', detail: `${req.digest} has no signature`, rejected };

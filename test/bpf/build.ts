@@ -72,7 +72,7 @@ export class BtfBuilder {
     v.setUint32(12, typeLen, true);
     v.setUint32(16, typeLen, true);
     v.setUint32(20, strBytes.length, true);
-    this.words.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
+    for (const [i, w] of this.words.entries()) v.setUint32(24 + i * 4, w >>> 0, true);
     out.set(strBytes, 24 + typeLen);
     return out;
   }
@@ -183,7 +183,7 @@ export function buildBtfExt(blocks: { func?: number[]; line?: number[]; core?: n
     v.setUint32(12 + i * 8, p.length * 4, true);
     off += p.length * 4;
   });
-  words.forEach((w, i) => v.setUint32(32 + i * 4, w >>> 0, true));
+  for (const [i, w] of words.entries()) v.setUint32(32 + i * 4, w >>> 0, true);
   return out;
 }
 

@@ -10,7 +10,7 @@ import {
   reduceTransfer,
   shortDigest,
   transferTotals,
-  useColor,
+  colorWanted,
   type TransferState,
 } from '../../src/cli/format.js';
 import { Table } from '../../src/cli/views/table.js';
@@ -74,7 +74,12 @@ describe('format', () => {
   });
 
   it('colours only a terminal without NO_COLOR', () => {
-    expect([useColor({}, true), useColor({ NO_COLOR: '1' }, true), useColor({}, false), useColor({ NO_COLOR: '' }, true)]).toEqual([true, false, false, true]);
+    expect([colorWanted({}, true), colorWanted({ NO_COLOR: '1' }, true), colorWanted({}, false), colorWanted({ NO_COLOR: '' }, true)]).toEqual([
+      true,
+      false,
+      false,
+      true,
+    ]);
   });
 });
 

@@ -125,7 +125,10 @@ describe('manifests', () => {
   it('only ever fails with its own codes on mutated input (fuzz)', () => {
     const base = Buffer.from(manifestBytes(good));
     let seed = 42;
-    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
     for (let i = 0; i < 2000; i++) {
       const b = Buffer.from(base);
       for (let k = 0; k <= rand(4); k++) b[rand(b.length)] = rand(256);
@@ -161,7 +164,12 @@ describe('verifying streams', () => {
 
   it('fetchAll refuses declared sizes over its limit before fetching', async () => {
     let fetched = false;
-    const f = { fetch: async () => ((fetched = true), [bytes]) };
+    const f = {
+      fetch: async () => {
+        fetched = true;
+        return [bytes];
+      },
+    };
     expect((await caught(fetchAll(f, desc, 9))).code).toBe('SIZE_EXCEEDS_LIMIT');
     expect(fetched).toBe(false);
     expect(Buffer.from(await fetchAll(f, desc, 10)).equals(bytes)).toBe(true);

@@ -97,7 +97,13 @@ describe('VerifiedContent', () => {
   it('starts over from its source for a destination that retries, counting progress from 0', async () => {
     const progress: number[] = [];
     let fetches = 0;
-    const src = { fetch: async () => (fetches++, chunks(bytes, 1 << 20)), exists: async () => true };
+    const src = {
+      fetch: async () => {
+        fetches++;
+        return chunks(bytes, 1 << 20);
+      },
+      exists: async () => true,
+    };
     // A destination that drops its first upload after one chunk, then reads the content again.
     const flaky = {
       fetch: async () => [],

@@ -101,7 +101,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     log.push({ method, path, headers: req.headers, fault: fault?.kind });
     if (fault?.kind === 'reset') {
       let received = 0;
-      for await (const c of req) if ((received += (c as Buffer).byteLength) >= fault.afterBytes) break;
+      for await (const c of req) {
+        received += (c as Buffer).byteLength;
+        if (received >= fault.afterBytes) break;
+      }
       req.socket.destroy();
       return;
     }

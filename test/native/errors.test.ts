@@ -148,7 +148,10 @@ describe('BpfMap against a fake addon', () => {
   const calls: string[] = [];
   const fake = {
     mapInfo: () => info,
-    mapLookup: (_fd: number, key: Uint8Array) => (calls.push(`lookup ${key.length}`), null),
+    mapLookup: (_fd: number, key: Uint8Array) => {
+      calls.push(`lookup ${key.length}`);
+      return null;
+    },
     mapUpdate: (_fd: number, _k: Uint8Array, _v: Uint8Array, flags: number) => void calls.push(`update ${flags}`),
     mapLookupBatch: () => {
       throw Object.assign(new Error('lookup batch: Invalid argument'), { code: 'EINVAL', errno: 22 });

@@ -29,7 +29,7 @@ export function check(schema: Schema, value: unknown, root: Schema = schema, pat
   }
   if (Array.isArray(value)) {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) fail('minItems');
-    if (schema.items) value.forEach((v, i) => errs.push(...check(schema.items as Schema, v, root, `${path}[${i}]`)));
+    if (schema.items) for (const [i, v] of value.entries()) errs.push(...check(schema.items as Schema, v, root, `${path}[${i}]`));
   }
   if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
     const o = value as Record<string, unknown>;

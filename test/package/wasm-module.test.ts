@@ -138,7 +138,10 @@ describe('parseWasm on bad input', () => {
     expect(parseWasm(base).imports).toHaveLength(1);
     expect(parseWasm(base).data).toHaveLength(1);
     let seed = 42;
-    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
     for (let i = 0; i < 2000; i++) {
       const m = new Uint8Array(base);
       for (let k = 0; k < 3; k++) m[8 + Math.floor(rand() * (m.length - 8))] = Math.floor(rand() * 256);

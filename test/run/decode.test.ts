@@ -184,7 +184,7 @@ describe('valueFormat', () => {
   it('reads each string afresh across records and buffers, though it remembers the last one', () => {
     const f = valueFormat({ kind: 'string', size: 6 });
     const batch = new Uint8Array(36);
-    ['kill', 'kill', 'ki', 'killer', '', 'kill'].forEach((t, i) => batch.set(new TextEncoder().encode(t), i * 6));
+    for (const [i, t] of ['kill', 'kill', 'ki', 'killer', '', 'kill'].entries()) batch.set(new TextEncoder().encode(t), i * 6);
     const view = new DataView(batch.buffer);
     expect([0, 1, 2, 3, 4, 5].map((i) => f.text(view, i * 6))).toEqual(['kill', 'kill', 'ki', 'killer', '', 'kill']);
     batch.set([0x6b, 0x0a, 0, 0, 0, 0], 0); // the same buffer, rewritten in place

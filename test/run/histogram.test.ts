@@ -56,7 +56,7 @@ describe('sampleFormat', () => {
     new DataView(kb.buffer).setUint32(0, k, true);
     const vb = new Uint8Array(120);
     const dv = new DataView(vb.buffer);
-    slots.forEach((c, i) => dv.setUint32(i * 4, c, true));
+    for (const [i, c] of slots.entries()) dv.setUint32(i * 4, c, true);
     vb.set(new TextEncoder().encode(comm), 104);
     return { key: kb, value: vb };
   };

@@ -84,7 +84,11 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const seen = (text: string) =>
       new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(text)} on the terminal: ${JSON.stringify(screen)}`)), 10_000);
-        const check = () => screen.includes(text) && (clearTimeout(timer), resolve());
+        const check = () => {
+          if (!screen.includes(text)) return;
+          clearTimeout(timer);
+          resolve();
+        };
         pty.stdout!.on('data', (d: Buffer) => {
           screen += d.toString();
           check();

@@ -147,7 +147,13 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
       const map = o.maps.get('rb')!;
       map.batches = [[rec('a')], [rec('b')], [], [new Uint8Array(64 << 10).fill(0x2e)], [rec('c')], [rec('d')], [rec('e')], [rec('f')]];
       const reader = map.openReader();
-      map.openReader = (): BackendReader => ({ ...reader, poll: (t) => (calls.push(`poll ${t}`), reader.poll(t)) });
+      map.openReader = (): BackendReader => ({
+        ...reader,
+        poll: (t) => {
+          calls.push(`poll ${t}`);
+          return reader.poll(t);
+        },
+      });
     });
     expect(r.out).toEqual(['1', 'a1', '1', 'b1', '1', '0', '........8', '1', 'c1', '1', 'd1', '1', 'e1', '1', 'f1', '1']);
     // After a record: sleep, then poll. After nothing or a 64 KiB batch: poll at once; never with timeout 0.

@@ -110,8 +110,8 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     const denied = await collect({ module: catGuest('f.txt'), name: 'cat', objects: 'any' });
     expect(denied.stdout).toEqual(['errno 08']);
     // Escaping the preopen with .. is refused: errno 76 (notcapable).
-    const escape = await collect({ module: catGuest('../../../etc/hostname'), name: 'cat', objects: 'any', preopens: [{ host: dir, guest: '/data' }] });
-    expect(escape.stdout).toEqual(['errno 76']);
+    const escaped = await collect({ module: catGuest('../../../etc/hostname'), name: 'cat', objects: 'any', preopens: [{ host: dir, guest: '/data' }] });
+    expect(escaped.stdout).toEqual(['errno 76']);
     await expect(runWasm({ ...quiet, module: catGuest('x'), name: 'cat', objects: 'any', preopens: [{ host: join(dir, 'f.txt') }] })).rejects.toMatchObject({
       code: 'WASM_BAD_PREOPEN',
     });

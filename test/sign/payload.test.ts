@@ -44,7 +44,10 @@ describe('simple-signing payload', () => {
 
   it('escapes any string so that JSON.parse gives it back (lone surrogates as U+FFFD), with no raw <, >, &, U+2028, U+2029', () => {
     let seed = 7;
-    const next = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32;
+    const next = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
     const pool = ['a', '<', '>', '&', '"', '\\', '\n', '\b', '\f', '\u0001', '\u007f', 'é', '\u2028', '\u2029', '😀', '\ud800', '\udfff', '/'];
     for (let i = 0; i < 500; i++) {
       const value = Array.from({ length: 1 + Math.floor(next() * 12) }, () => pool[Math.floor(next() * pool.length)]).join('');

@@ -46,7 +46,10 @@ describe('the store under crashes and concurrency', () => {
   it('stays consistent when writers are killed with SIGKILL at random moments', async () => {
     const dir = join(base, 'killed');
     let seed = 7;
-    const rand = (n: number): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
     // Kill at a random moment after each writer's first artifact, not on a bare timer: a loaded
     // machine may not even have started Node within a fixed delay.
     for (let i = 0; i < 22; i++) {

@@ -28,6 +28,7 @@ export function RunTable(props: RunTableProps) {
       </Text>
       {props.header !== undefined && <Text bold>{props.header}</Text>}
       {props.rows.map((r, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: rows are plain text with no state of their own
         <Text key={i} wrap="truncate">
           {r}
         </Text>

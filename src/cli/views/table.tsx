@@ -14,6 +14,7 @@ export function Table(props: TableProps) {
     <Box flexDirection="column">
       <Text bold={props.color}>{head}</Text>
       {lines.map((l, i) => (
+        // biome-ignore lint/suspicious/noArrayIndexKey: rows are plain text with no state of their own
         <Text key={i} wrap="truncate">
           {l}
         </Text>
