@@ -3,7 +3,8 @@
  * (fetch, WebSocket, caches, mocks, proxies): about 1 MiB of bundle, some 40 ms of start-up
  * for every command that talks to a registry. The client needs one keep-alive dispatcher and
  * its `request` API, which the entry attaches to `Dispatcher.prototype`; this does the same with
- * those three modules only (undici 7, lib/api/index.js and index.js).
+ * those three modules only (lib/api/index.js and index.js). The deep imports are why
+ * package.json pins undici to one exact version: lib/ is not undici's public API.
  */
 import type * as undici from 'undici';
 import AgentImpl from 'undici/lib/dispatcher/agent.js';
