@@ -3,7 +3,7 @@
  * attach its programs, operate on its maps and drain its ring/perf buffers, synchronously
  * (the host runs in a worker thread and answers the guest's imports from inside a Wasm call).
  *
- * The real implementation adapts `src/bpf/loader.ts` (`loader-backend.ts`); unit tests use a
+ * The real implementation adapts `src/kernel/loader.ts` (`loader-backend.ts`); unit tests use a
  * fake. Methods throw on failure; an error carrying `errno` (number) or an errno `code`
  * (`ENOENT`) is returned to the guest as that negative errno.
  */

@@ -1,9 +1,9 @@
 /**
- * The real `BpfBackend`: a thin adapter over `src/bpf/loader.ts` (libbpf through the native
+ * The real `BpfBackend`: a thin adapter over `src/kernel/loader.ts` (libbpf through the native
  * addon). It runs in the guest's worker thread; the addon is context-aware, and its
  * environment cleanup releases whatever a terminated worker leaves open.
  */
-import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../bpf/loader.js';
+import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../kernel/loader.js';
 import type { AttachTarget, BackendMap, BackendObject, BpfBackend } from './backend.js';
 
 function kindOf(type: string): BackendMap['kind'] {

@@ -6,9 +6,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
-import type { TargetSpec } from '../bpf/loader-targets.js';
-import type { BpfNative, LogLevel } from '../bpf/native.js';
+import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import type { TargetSpec } from '../kernel/loader-targets.js';
+import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';

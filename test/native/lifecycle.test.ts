@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
-import { BpfObject } from '../../src/bpf/loader.js';
-import { loadNative } from '../../src/bpf/native.js';
+import { BpfObject } from '../../src/kernel/loader.js';
+import { loadNative } from '../../src/kernel/native.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject } from '../helpers/objects.js';
 import { fixtureObject, kernelHolds, programIds, u32 } from './support.js';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BpfNative } from '../../src/bpf/native.js';
+import type { BpfNative } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
 import { localSource, resolvePackage } from '../../src/services/run-source.js';
 import { checkMachine, missingCapabilities, planRun, runPackage, type MachineFacts } from '../../src/services/run.js';

@@ -11,8 +11,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { takeRepeated, type Command, type Io } from '../command.js';
-import type { LogLevel } from '../../bpf/native.js';
-import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../bpf/loader-targets.js';
+import type { LogLevel } from '../../kernel/native.js';
+import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../kernel/loader-targets.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';

@@ -134,7 +134,7 @@ export interface BpfNative {
 }
 
 /**
- * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/bpf
+ * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/kernel
  * or from the CLI bundle in dist/.
  */
 export function addonPath(from: string = import.meta.url): string {
