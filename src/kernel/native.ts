@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
+import type { AttachTarget } from './loader-targets.js';
 
 declare const handleKind: unique symbol;
 /** An opaque addon handle (a N-API external); a GC finalizer releases one JS forgets. */
@@ -67,14 +68,11 @@ export interface RawBatch {
   readonly lost: number;
 }
 
-/** Explicit attach targets, for sections libbpf cannot attach on its own. */
-export type AttachTarget =
-  | { readonly kind: 'uprobe'; readonly binary: string; readonly symbol?: string; readonly offset?: number; readonly pid?: number; readonly retprobe?: boolean }
-  | { readonly kind: 'kprobe'; readonly function: string; readonly retprobe?: boolean }
-  | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
+/** An `AttachTarget` (loader-targets.ts) as the addon takes it: xdp and tc interfaces by index. */
+export type NativeAttachTarget =
+  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
   | { readonly kind: 'xdp'; readonly ifindex: number }
-  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number }
-  | { readonly kind: 'cgroup'; readonly path: string };
+  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number };
 
 /** libbpf print levels, as the addon numbers them (`enum libbpf_print_level`). */
 export const LOG_LEVELS = { warn: 0, info: 1, debug: 2 } as const;
@@ -109,7 +107,7 @@ export interface BpfNative {
   objectClose(obj: ObjectHandle): void;
 
   /** Attaches by section (`bpf_program__attach`) when `target` is null. */
-  programAttach(obj: ObjectHandle, program: string, target: AttachTarget | null): LinkHandle;
+  programAttach(obj: ObjectHandle, program: string, target: NativeAttachTarget | null): LinkHandle;
   /** Idempotent. */
   linkDestroy(link: LinkHandle): void;
 

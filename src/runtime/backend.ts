@@ -7,13 +7,12 @@
  * fake. Methods throw on failure; an error carrying `errno` (number) or an errno `code`
  * (`ENOENT`) is returned to the guest as that negative errno.
  */
+import type { AttachTarget } from '../kernel/loader-targets.js';
+
 export interface BpfBackend {
   /** `bpf_object__open_mem` + `bpf_object__load` (CO-RE relocations against the running kernel). */
   load(bytes: Uint8Array, name: string): BackendObject;
 }
-
-/** Where a program is attached when the guest names a target (wasm-bpf: cgroup path or interface). */
-export type AttachTarget = { readonly kind: 'cgroup'; readonly path: string } | { readonly kind: 'xdp'; readonly ifname: string };
 
 export interface BackendObject {
   /** Programs by function name, with their ELF section (`tracepoint/signal/signal_generate`). */

@@ -6,8 +6,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
-import type { TargetSpec } from '../kernel/loader-targets.js';
+import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -165,7 +164,7 @@ export interface RunOptions {
   /** Stop after this many events (`--max-events`). */
   readonly maxEvents?: number;
   /** Explicit targets by program name (`--attach`); the other programs attach by their section. */
-  readonly targets?: ReadonlyMap<string, TargetSpec>;
+  readonly targets?: ReadonlyMap<string, AttachTarget>;
   /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
@@ -236,28 +235,17 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
   }
 }
 
-function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, TargetSpec>): AttachedProgram[] {
+function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, AttachTarget>): AttachedProgram[] {
   const attached: AttachedProgram[] = [];
   for (const [name, obj] of objects) {
     const infos = obj.programs();
-    const mine = new Map(infos.filter((p) => targets.has(p.name)).map((p) => [p.name, resolveTarget(p.name, targets.get(p.name)!)] as const));
-    const links: BpfLink[] = obj.attachAll(mine);
+    const links: BpfLink[] = obj.attachAll(targets);
     for (const l of links) {
       const p = infos.find((i) => i.name === l.program)!;
       attached.push({ object: name, program: p.name, section: p.section, type: p.type });
     }
   }
   return attached;
-}
-
-/**
- * `resolveTarget` numbers the interface of an xdp or tc target (sysfs, in this network
- * namespace); a missing one is `ATTACH_TARGET_NOT_FOUND`. Other targets pass as they are.
- */
-export function resolveTarget(program: string, t: TargetSpec): AttachTarget {
-  if (t.kind !== 'xdp' && t.kind !== 'tc') return t;
-  const ifindex = interfaceIndex(t.interface, `attach ${program}`);
-  return t.kind === 'xdp' ? { kind: 'xdp', ifindex } : { kind: 'tc', ifindex, direction: t.direction };
 }
 
 async function consume(

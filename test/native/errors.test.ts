@@ -98,7 +98,7 @@ describe('load and attach errors', () => {
       hint: undefined,
     });
     expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
-    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({
+    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', interface: 'lo' })).toMatchObject({
       code: 'PERMISSION_DENIED',
     });
   });
