@@ -60,7 +60,8 @@ export interface RawLookupBatch {
 
 /**
  * A drained batch: records laid out as `u32 length | u32 cpu (0xffffffff: ring buffer) | data |
- * zero pad to 8` in host byte order, and the perf buffer's lost-event count for this drain.
+ * zero pad to 8`, little-endian, and the perf buffer's lost-event count for this drain. `data`
+ * is the buffer the addon filled, now owned by JavaScript (no copy, valid after the reader closes).
  */
 export interface RawBatch {
   readonly data: ArrayBuffer;
@@ -127,6 +128,8 @@ export interface BpfNative {
   readerStart(reader: ReaderHandle, callback: (error: NativeError | null, batch: RawBatch | null) => void): void;
   /** Waits up to `timeoutMs` (-1: forever) and drains; for threads that may block (the Wasm host). */
   readerPoll(reader: ReaderHandle, timeoutMs: number): RawBatch;
+  /** Drains what the buffers hold now without waiting, also while the event loop consumes (a last read before closing). */
+  readerFlush(reader: ReaderHandle): RawBatch;
   /** Idempotent. */
   readerClose(reader: ReaderHandle): void;
 }

@@ -255,6 +255,15 @@ async function consume(
   programs: readonly AttachedProgram[],
 ): Promise<RunResult> {
   let events = 0;
+  /** Counts and hands on a batch, cut at `maxEvents`; true once that many were seen. */
+  const take = (batch: EventBatch): boolean => {
+    if (opts.maxEvents !== undefined && events >= opts.maxEvents) return true;
+    const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
+    const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
+    events += records.length;
+    if (records.length > 0) opts.hooks.onEvents?.(records, reader!.lost);
+    return opts.maxEvents !== undefined && events >= opts.maxEvents;
+  };
   const timers: NodeJS.Timeout[] = [];
   const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
   const readSample = (s: (typeof samples)[number]) => {
@@ -285,20 +294,13 @@ async function consume(
         }, s.plan.spec.interval),
       );
     }
-    if (reader)
-      reader.onBatch(
-        (batch: EventBatch) => {
-          if (opts.maxEvents !== undefined && events >= opts.maxEvents) return;
-          const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
-          const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
-          events += records.length;
-          if (records.length > 0) opts.hooks.onEvents?.(records, reader.lost);
-          if (opts.maxEvents !== undefined && events >= opts.maxEvents) resolve({ kind: 'max-events' });
-        },
-        (e) => reject(e),
-      );
+    // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
+    reader?.onBatch((batch) => take(batch) && resolve({ kind: 'max-events' }), reject);
   });
   for (const t of timers) clearTimeout(t);
+  // What the programs produced before the stop and no wakeup delivered yet is printed and
+  // counted too; once the output is closed there is no one to give it to.
+  if (reader && stop.kind !== 'output-closed') take(reader.flush());
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
   return { stop, events, lost: reader?.lost ?? 0, programs };
