@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * ebpm_native: a small N-API addon over the system libbpf (>= 1.0 semantics: functions
- * return -errno or NULL with errno set). Policy lives in TypeScript (src/bpf/loader.ts);
+ * return -errno or NULL with errno set). Policy lives in TypeScript (src/kernel/loader.ts);
  * this code only owns kernel handles and reports errno faithfully.
  *
  * Every handle given to JavaScript is an external wrapping a `struct res`. Open resources sit

@@ -14,6 +14,7 @@
  * batching what arrives meanwhile, until a drain finds nothing. A drain that finds the ring a
  * quarter full goes back to wakeups, so a fast producer cannot overrun it between drains.
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -53,8 +54,9 @@ struct reader {
 	struct loop_handles *loop; /* set while consumed through the event loop */
 	napi_ref cb;
 	napi_async_context actx;
-	uint8_t *buf; /* reused between batches */
+	uint8_t *buf; /* the batch being filled; NULL after one is handed to JS */
 	size_t len, cap;
+	size_t next_cap; /* the size of the last batch buffer handed over */
 	size_t ring_size; /* bytes of one ring (per CPU for perf buffers) */
 	uint32_t count;
 	uint64_t lost;
@@ -65,7 +67,7 @@ static int append(struct reader *r, uint32_t cpu, const void *data, size_t size)
 {
 	size_t need = 8 + ((size + 7) & ~(size_t)7);
 	if (r->len + need > r->cap) {
-		size_t cap = r->cap ? r->cap : 64 << 10;
+		size_t cap = r->cap ? r->cap : r->next_cap ? r->next_cap : 64 << 10;
 		while (cap < r->len + need)
 			cap *= 2;
 		uint8_t *p = realloc(r->buf, cap);
@@ -76,7 +78,7 @@ static int append(struct reader *r, uint32_t cpu, const void *data, size_t size)
 		r->buf = p;
 		r->cap = cap;
 	}
-	uint32_t hdr[2] = { (uint32_t)size, cpu };
+	uint32_t hdr[2] = { htole32((uint32_t)size), htole32(cpu) };
 	memcpy(r->buf + r->len, hdr, 8);
 	memcpy(r->buf + r->len + 8, data, size);
 	memset(r->buf + r->len + 8 + size, 0, need - 8 - size);
@@ -124,16 +126,32 @@ static int settle(struct reader *r, int err)
 	return err;
 }
 
-/* { data: ArrayBuffer, count, lost } and an empty batch buffer for the next wakeup */
+static void batch_free(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	free(data);
+}
+
+/*
+ * { data: ArrayBuffer, count, lost }: the filled buffer itself, given to JS. Only where the
+ * runtime refuses external buffers (napi_no_external_buffers_allowed) is it copied and kept.
+ */
 static napi_value take_batch(napi_env env, struct reader *r)
 {
 	napi_value o, ab;
 	void *dst;
 
 	napi_create_object(env, &o);
-	napi_create_arraybuffer(env, r->len, &dst, &ab);
-	if (r->len)
-		memcpy(dst, r->buf, r->len);
+	if (r->len && napi_create_external_arraybuffer(env, r->buf, r->len, batch_free, NULL, &ab) == napi_ok) {
+		r->next_cap = r->cap;
+		r->buf = NULL;
+		r->cap = 0;
+	} else {
+		napi_create_arraybuffer(env, r->len, &dst, &ab);
+		if (r->len)
+			memcpy(dst, r->buf, r->len);
+	}
 	napi_set_named_property(env, o, "data", ab);
 	set_num(env, o, "count", r->count);
 	set_num(env, o, "lost", (double)r->lost);
@@ -263,6 +281,7 @@ static size_t deliver(struct reader *r)
 	}
 	/* may close this reader; r stays allocated until its finalizer runs */
 	napi_make_callback(env, r->actx, global, cb, 2, argv, NULL);
+	/* EventReader gives a throwing callback's error to its consumer; what still escapes is uncaught */
 	napi_is_exception_pending(env, &pending);
 	if (pending) {
 		napi_get_and_clear_last_exception(env, &exc);
@@ -391,6 +410,24 @@ static napi_value reader_poll(napi_env env, size_t argc, napi_value *argv)
 	return take_batch(env, r);
 }
 
+/*
+ * readerFlush(reader) → batch: drains what the buffers hold now, without waiting, also while
+ * the event loop consumes: a run's last read before it closes (as cilium/ebpf's Reader.Flush).
+ */
+static napi_value reader_flush(napi_env env, size_t argc, napi_value *argv)
+{
+	struct reader *r = reader_arg(env, argv[0]);
+	int err;
+
+	(void)argc;
+	if (!r)
+		return NULL;
+	err = settle(r, r->rb ? ring_buffer__consume(r->rb) : perf_buffer__consume(r->pb));
+	if (err)
+		return throw_errno(env, err, "events: flush");
+	return take_batch(env, r);
+}
+
 /* readerClose(reader): harmless when already closed. */
 static napi_value reader_close(napi_env env, size_t argc, napi_value *argv)
 {
@@ -405,6 +442,7 @@ const struct export_def event_exports[] = {
 	{ "readerOpen", reader_open, 2 },
 	{ "readerStart", reader_start, 2 },
 	{ "readerPoll", reader_poll, 2 },
+	{ "readerFlush", reader_flush, 1 },
 	{ "readerClose", reader_close, 1 },
 	{ NULL, NULL, 0 },
 };

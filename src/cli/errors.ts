@@ -1,6 +1,6 @@
 import { isEbpmError } from '../core/errors.js';
 
-/** The kernel's refusals besides the `KERNEL_*` codes: what src/bpf/loader-errors.ts makes of a failed load or attach. */
+/** The kernel's refusals besides the `KERNEL_*` codes: what src/kernel/loader-errors.ts makes of a failed load or attach. */
 const KERNEL_REFUSALS: ReadonlySet<string> = new Set([
   'PERMISSION_DENIED',
   'VERIFIER_REJECTED',

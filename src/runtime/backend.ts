@@ -3,17 +3,16 @@
  * attach its programs, operate on its maps and drain its ring/perf buffers, synchronously
  * (the host runs in a worker thread and answers the guest's imports from inside a Wasm call).
  *
- * The real implementation adapts `src/bpf/loader.ts` (`loader-backend.ts`); unit tests use a
+ * The real implementation adapts `src/kernel/loader.ts` (`loader-backend.ts`); unit tests use a
  * fake. Methods throw on failure; an error carrying `errno` (number) or an errno `code`
  * (`ENOENT`) is returned to the guest as that negative errno.
  */
+import type { AttachTarget } from '../kernel/loader-targets.js';
+
 export interface BpfBackend {
   /** `bpf_object__open_mem` + `bpf_object__load` (CO-RE relocations against the running kernel). */
   load(bytes: Uint8Array, name: string): BackendObject;
 }
-
-/** Where a program is attached when the guest names a target (wasm-bpf: cgroup path or interface). */
-export type AttachTarget = { readonly kind: 'cgroup'; readonly path: string } | { readonly kind: 'xdp'; readonly ifname: string };
 
 export interface BackendObject {
   /** Programs by function name, with their ELF section (`tracepoint/signal/signal_generate`). */

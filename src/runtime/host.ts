@@ -14,7 +14,8 @@
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { Errno, GO_CALLBACK, MapCmd, WASM_BPF, CALLBACK_WRAPPER } from './abi.js';
 import type { ObjectAdmission } from './admission.js';
-import type { AttachTarget, BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
+import type { AttachTarget } from '../kernel/loader-targets.js';
+import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
 import { GuestFault, GuestMemory, guestPointer } from './guest-memory.js';
 
 /** Thrown from an import when the user stopped the guest (signal, `--duration`); unwinds Wasm. */
@@ -306,7 +307,7 @@ export class WasmBpfHost {
   private attachTarget(section: string, target: string): AttachTarget | undefined {
     if (target === '') return undefined;
     if (section === 'sockops' || section.startsWith('cgroup')) return { kind: 'cgroup', path: target };
-    if (section === 'xdp' || section.startsWith('xdp/') || section.startsWith('xdp.')) return { kind: 'xdp', ifname: target };
+    if (section === 'xdp' || section.startsWith('xdp/') || section.startsWith('xdp.')) return { kind: 'xdp', interface: target };
     return undefined;
   }
 

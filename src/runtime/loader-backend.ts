@@ -1,17 +1,13 @@
 /**
- * The real `BpfBackend`: a thin adapter over `src/bpf/loader.ts` (libbpf through the native
+ * The real `BpfBackend`: a thin adapter over `src/kernel/loader.ts` (libbpf through the native
  * addon). It runs in the guest's worker thread; the addon is context-aware, and its
  * environment cleanup releases whatever a terminated worker leaves open.
  */
-import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget as LoaderTarget, type BpfMap } from '../bpf/loader.js';
-import type { AttachTarget, BackendMap, BackendObject, BpfBackend } from './backend.js';
+import { BpfObject, setBpfLog, type BpfMap } from '../kernel/loader.js';
+import type { BackendMap, BackendObject, BpfBackend } from './backend.js';
 
 function kindOf(type: string): BackendMap['kind'] {
   return type === 'ringbuf' ? 'ringbuf' : type === 'perf_event_array' ? 'perf' : 'other';
-}
-
-function target(t: AttachTarget): LoaderTarget {
-  return t.kind === 'cgroup' ? { kind: 'cgroup', path: t.path } : { kind: 'xdp', ifindex: interfaceIndex(t.ifname, 'attach') };
 }
 
 function adaptMap(obj: BpfObject, name: string, map: BpfMap): BackendMap {
@@ -42,7 +38,7 @@ function adaptObject(obj: BpfObject): BackendObject {
   return {
     programs,
     map: (name) => (names.has(name) ? adaptMap(obj, name, obj.map(name)) : undefined),
-    attach: (program, t) => obj.attach(program, t && target(t)),
+    attach: (program, target) => obj.attach(program, target),
     close: () => obj.close(),
   };
 }

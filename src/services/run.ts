@@ -6,9 +6,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, interfaceIndex, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../bpf/loader.js';
-import type { TargetSpec } from '../bpf/loader-targets.js';
-import type { BpfNative, LogLevel } from '../bpf/native.js';
+import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { ociArch } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
@@ -165,7 +164,7 @@ export interface RunOptions {
   /** Stop after this many events (`--max-events`). */
   readonly maxEvents?: number;
   /** Explicit targets by program name (`--attach`); the other programs attach by their section. */
-  readonly targets?: ReadonlyMap<string, TargetSpec>;
+  readonly targets?: ReadonlyMap<string, AttachTarget>;
   /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
@@ -236,28 +235,17 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
   }
 }
 
-function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, TargetSpec>): AttachedProgram[] {
+function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, AttachTarget>): AttachedProgram[] {
   const attached: AttachedProgram[] = [];
   for (const [name, obj] of objects) {
     const infos = obj.programs();
-    const mine = new Map(infos.filter((p) => targets.has(p.name)).map((p) => [p.name, resolveTarget(p.name, targets.get(p.name)!)] as const));
-    const links: BpfLink[] = obj.attachAll(mine);
+    const links: BpfLink[] = obj.attachAll(targets);
     for (const l of links) {
       const p = infos.find((i) => i.name === l.program)!;
       attached.push({ object: name, program: p.name, section: p.section, type: p.type });
     }
   }
   return attached;
-}
-
-/**
- * `resolveTarget` numbers the interface of an xdp or tc target (sysfs, in this network
- * namespace); a missing one is `ATTACH_TARGET_NOT_FOUND`. Other targets pass as they are.
- */
-export function resolveTarget(program: string, t: TargetSpec): AttachTarget {
-  if (t.kind !== 'xdp' && t.kind !== 'tc') return t;
-  const ifindex = interfaceIndex(t.interface, `attach ${program}`);
-  return t.kind === 'xdp' ? { kind: 'xdp', ifindex } : { kind: 'tc', ifindex, direction: t.direction };
 }
 
 async function consume(
@@ -267,6 +255,15 @@ async function consume(
   programs: readonly AttachedProgram[],
 ): Promise<RunResult> {
   let events = 0;
+  /** Counts and hands on a batch, cut at `maxEvents`; true once that many were seen. */
+  const take = (batch: EventBatch): boolean => {
+    if (opts.maxEvents !== undefined && events >= opts.maxEvents) return true;
+    const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
+    const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
+    events += records.length;
+    if (records.length > 0) opts.hooks.onEvents?.(records, reader!.lost);
+    return opts.maxEvents !== undefined && events >= opts.maxEvents;
+  };
   const timers: NodeJS.Timeout[] = [];
   const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
   const readSample = (s: (typeof samples)[number]) => {
@@ -297,20 +294,13 @@ async function consume(
         }, s.plan.spec.interval),
       );
     }
-    if (reader)
-      reader.onBatch(
-        (batch: EventBatch) => {
-          if (opts.maxEvents !== undefined && events >= opts.maxEvents) return;
-          const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
-          const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
-          events += records.length;
-          if (records.length > 0) opts.hooks.onEvents?.(records, reader.lost);
-          if (opts.maxEvents !== undefined && events >= opts.maxEvents) resolve({ kind: 'max-events' });
-        },
-        (e) => reject(e),
-      );
+    // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
+    reader?.onBatch((batch) => take(batch) && resolve({ kind: 'max-events' }), reject);
   });
   for (const t of timers) clearTimeout(t);
+  // What the programs produced before the stop and no wakeup delivered yet is printed and
+  // counted too; once the output is closed there is no one to give it to.
+  if (reader && stop.kind !== 'output-closed') take(reader.flush());
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
   return { stop, events, lost: reader?.lost ?? 0, programs };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { findType } from '../../src/bpf/btf.js';
 import { parseElf } from '../../src/bpf/elf.js';
-import { BpfObject } from '../../src/bpf/loader.js';
+import { BpfObject } from '../../src/kernel/loader.js';
 import { parseObject, type ObjectSpec } from '../../src/bpf/object.js';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { requirementsOf } from '../../src/package/extract.js';

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { errorJson, exitCodeFor } from '../../src/cli/errors.js';
 import { EbpmError } from '../../src/core/errors.js';
 
-/** Every code src/bpf/loader-errors.ts gives a failed load or attach, read from its source so that a new one is checked too. */
-const LOADER_CODES = [...readFileSync(new URL('../../src/bpf/loader-errors.ts', import.meta.url), 'utf8').matchAll(/new EbpmError\('([A-Z0-9_]+)'/g)]
+/** Every code src/kernel/loader-errors.ts gives a failed load or attach, read from its source so that a new one is checked too. */
+const LOADER_CODES = [...readFileSync(new URL('../../src/kernel/loader-errors.ts', import.meta.url), 'utf8').matchAll(/new EbpmError\('([A-Z0-9_]+)'/g)]
   .map((m) => m[1]!)
   .filter((c, i, all) => c !== 'INTERNAL' && all.indexOf(c) === i)
   .sort();

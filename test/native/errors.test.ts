@@ -1,9 +1,9 @@
 // No kernel needed: error classification, batch parsing and size checks against a fake addon.
 import { describe, expect, it } from 'vitest';
-import { parseBatch } from '../../src/bpf/events.js';
-import { attachError, loadError, verifierSummary } from '../../src/bpf/loader-errors.js';
-import { BpfMap } from '../../src/bpf/loader-map.js';
-import type { BpfNative, KernelMapInfo } from '../../src/bpf/native.js';
+import { parseBatch } from '../../src/kernel/events.js';
+import { attachError, loadError, verifierSummary } from '../../src/kernel/loader-errors.js';
+import { BpfMap } from '../../src/kernel/loader-map.js';
+import type { BpfNative, KernelMapInfo } from '../../src/kernel/native.js';
 
 function nativeErr(code: string, errno: number, message: string, extra: { log?: string; messages?: string[] } = {}): Error {
   return Object.assign(new Error(message), { code, errno }, extra);
@@ -98,7 +98,7 @@ describe('load and attach errors', () => {
       hint: undefined,
     });
     expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
-    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', ifindex: 1 })).toMatchObject({
+    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', interface: 'lo' })).toMatchObject({
       code: 'PERMISSION_DENIED',
     });
   });

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { build } from 'esbuild';
 import { beforeAll, expect, it } from 'vitest';
-import { BpfObject, type EventBatch } from '../../src/bpf/loader.js';
-import { addonPath } from '../../src/bpf/native.js';
+import { BpfObject, type EventBatch } from '../../src/kernel/loader.js';
+import { addonPath } from '../../src/kernel/native.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { cstr, kernelHolds, patchGlobal, programIds, u32 } from './support.js';
@@ -195,6 +195,68 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
     const forgotten = await run(false);
     expect(forgotten.seen).toHaveLength(2);
     expect(kernelHolds(forgotten.ids)).toEqual({ programs: [], links: 0 });
+  });
+
+  it('flush drains what the loop has not delivered yet, exactly, from a perf buffer and a ring buffer', async () => {
+    const child = await signaller('');
+    using obj = await sigsnoop(process.pid);
+    const reader = obj.events('events');
+    let delivered = 0;
+    reader.onBatch((b) => (delivered += b.records.length));
+    // No turn of the event loop between the signals and the flush: nothing was delivered yet.
+    for (let i = 0; i < 100; i++) process.kill(child.pid, 'SIGUSR1');
+    const flushed = reader.flush();
+    expect({ delivered, flushed: flushed.records.length, lost: flushed.lost }).toEqual({ delivered: 0, flushed: 100, lost: 0 });
+    expect(flushed.records.every((r) => sigEvent(r).tpid === child.pid && sigEvent(r).sig === 10)).toBe(true);
+    expect(reader.flush().records).toEqual([]);
+    child.stdin!.end('go\n');
+    await child.exited;
+
+    using boot = BpfObject.open(await exampleObject('bootstrap'), { name: 'bootstrap' });
+    boot.load();
+    boot.attachAll();
+    const rb = boot.events('rb');
+    rb.onBatch(() => undefined);
+    const pid = spawnSync('/bin/true').pid;
+    const mine = rb.flush().records.filter((r) => new DataView(r.buffer, r.byteOffset).getInt32(0, true) === pid);
+    expect(mine.map((r) => r[167])).toEqual([0, 1]); // exec, then exit
+  });
+
+  it('hands JavaScript the buffer each drain filled: records stay as they were after later drains and after close', async () => {
+    const child = await signaller('');
+    const obj = await sigsnoop(process.pid);
+    const reader = obj.events('events');
+    for (let i = 0; i < 50; i++) process.kill(child.pid, 'SIGUSR1');
+    const first = reader.poll(0);
+    for (let i = 0; i < 50; i++) process.kill(child.pid, 'SIGUSR2');
+    const second = reader.poll(0);
+    // A third drain: two buffers swapped in turn would now overwrite the first batch.
+    for (let i = 0; i < 20; i++) process.kill(child.pid, 'SIGUSR2');
+    expect(reader.poll(0).records).toHaveLength(20);
+    obj.close();
+    expect(first.records[0]!.buffer).not.toBe(second.records[0]!.buffer);
+    expect(first.records.map((r) => sigEvent(r).sig)).toEqual(new Array(50).fill(10));
+    expect(second.records.map((r) => sigEvent(r).sig)).toEqual(new Array(50).fill(12));
+    expect(first.records.every((r) => sigEvent(r).tpid === child.pid)).toBe(true);
+    child.stdin!.end('go\n');
+    await child.exited;
+  });
+
+  it('gives a throw in the batch callback to onError, not to an uncaught exception', async () => {
+    const child = await signaller('');
+    using obj = await sigsnoop(process.pid);
+    const reader = obj.events('events');
+    const boom = new Error('boom');
+    const failed = new Promise<unknown>((resolve) =>
+      reader.onBatch(() => {
+        throw boom;
+      }, resolve),
+    );
+    process.kill(child.pid, 'SIGUSR1');
+    expect(await failed).toBe(boom);
+    reader.close();
+    child.stdin!.end('go\n');
+    await child.exited;
   });
 
   it('readers refuse a second consumer and a sync poll while the loop consumes', async () => {

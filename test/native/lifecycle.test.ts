@@ -2,8 +2,8 @@
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, expect, it } from 'vitest';
-import { BpfObject } from '../../src/bpf/loader.js';
-import { loadNative } from '../../src/bpf/native.js';
+import { BpfObject } from '../../src/kernel/loader.js';
+import { loadNative } from '../../src/kernel/native.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject } from '../helpers/objects.js';
 import { fixtureObject, kernelHolds, programIds, u32 } from './support.js';
@@ -98,8 +98,8 @@ describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real k
     obj.load();
     const ids = programIds(obj);
     const links = [
-      obj.attach('ebpm_xdp_pass', { kind: 'xdp', ifindex: 1 }),
-      obj.attach('ebpm_tc_pass', { kind: 'tc', ifindex: 1, direction: 'ingress' }),
+      obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: 'lo' }),
+      obj.attach('ebpm_tc_pass', { kind: 'tc', interface: 'lo', direction: 'ingress' }),
       obj.attach('ebpm_uprobe', { kind: 'uprobe', binary: '/lib/x86_64-linux-gnu/libc.so.6', symbol: 'getpid' }),
       obj.attach('ebpm_cgroup_skb', { kind: 'cgroup', path: '/sys/fs/cgroup/unified' }),
     ];

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { parseElf } from '../../src/bpf/elf.js';
-import type { BpfObject } from '../../src/bpf/loader.js';
+import type { BpfObject } from '../../src/kernel/loader.js';
 import { REPO } from '../helpers/objects.js';
 
 const FIXTURES = join(REPO, 'test', 'native', 'fixtures');

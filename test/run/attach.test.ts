@@ -6,7 +6,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTarget } from '../../src/bpf/loader-targets.js';
+import { parseTarget } from '../../src/kernel/loader-targets.js';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { takeAttach } from '../../src/cli/commands/run.js';
 import { describeWith } from '../helpers/prereq.js';

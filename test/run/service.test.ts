@@ -1,10 +1,10 @@
-// The run service's decisions that need no kernel: machine checks, the run plan, and the
-// package sources' refusals.
+// The run service's decisions that need no kernel: machine checks, the run plan, the package
+// sources' refusals, and the event path over a fake addon.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BpfNative } from '../../src/bpf/native.js';
+import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
 import { localSource, resolvePackage } from '../../src/services/run-source.js';
 import { checkMachine, missingCapabilities, planRun, runPackage, type MachineFacts } from '../../src/services/run.js';
@@ -151,5 +151,110 @@ describe('localSource', () => {
     await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: layout has no tags' });
     writeFileSync(join(dir, 'bad.json'), '{"bpf_object": 1}');
     await expect(localSource().resolve('bad.json', opts)).rejects.toMatchObject({ code: 'FOREIGN_INVALID' });
+  });
+});
+
+describe("runPackage's event path (the addon faked)", () => {
+  /** A batch of `n` 4-byte records numbered from `from`, laid out as the addon lays them out. */
+  function batch(from: number, n: number): RawBatch {
+    const data = new ArrayBuffer(n * 16);
+    const v = new DataView(data);
+    for (let i = 0; i < n; i++) {
+      v.setUint32(i * 16, 4, true);
+      v.setUint32(i * 16 + 4, 0xffffffff, true);
+      v.setUint32(i * 16 + 8, from + i, true);
+    }
+    return { data, count: n, lost: 0 };
+  }
+
+  /** One object with one tracepoint program and one ring buffer; `flushed` is what remains at the stop. */
+  function fake(flushed: RawBatch) {
+    const calls: string[] = [];
+    let deliver: ((error: null, raw: RawBatch) => void) | undefined;
+    const native = {
+      setLogger: () => undefined,
+      objectOpen: () => ({}),
+      objectPrograms: () => [{ name: 'p', section: 'tracepoint/a/b', type: 'tracepoint', autoload: true, fd: 3 }],
+      objectMaps: () => [{ name: 'rb', section: '.maps', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, fd: 4 }],
+      objectLoad: () => undefined,
+      objectClose: () => calls.push('close object'),
+      programAttach: () => ({}),
+      linkDestroy: () => calls.push('detach'),
+      mapInfo: () => ({ name: 'rb', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, valueBytes: 0 }),
+      readerOpen: () => ({}),
+      readerStart: (_r: unknown, cb: (error: null, raw: RawBatch) => void) => {
+        deliver = cb;
+      },
+      readerFlush: () => {
+        calls.push('flush');
+        return flushed;
+      },
+      readerClose: () => calls.push('close reader'),
+    } as unknown as BpfNative;
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, [map('rb', 'ringbuf')]), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
+    const seen: number[][] = [];
+    const ac = new AbortController();
+    /** Runs until a stop; once attached, `attached` delivers batches by wakeup and may stop it with `stop`. */
+    const run = (opts: { maxEvents?: number; throwing?: Error; attached: (deliver: (raw: RawBatch) => void, stop: () => void) => void }) =>
+      runPackage({
+        package: pkg,
+        plan: planRun(pkg.metadata),
+        assignments: [],
+        native,
+        machine,
+        signal: ac.signal,
+        ...(opts.maxEvents === undefined ? {} : { maxEvents: opts.maxEvents }),
+        hooks: {
+          onAttached: () =>
+            setImmediate(() =>
+              opts.attached(
+                (raw) => deliver!(null, raw),
+                () => ac.abort('SIGINT'),
+              ),
+            ),
+          onEvents: (records) => {
+            if (opts.throwing) throw opts.throwing;
+            seen.push(records.map((r) => new DataView(r.buffer, r.byteOffset).getUint32(0, true)));
+          },
+        },
+      });
+    return { calls, seen, run };
+  }
+
+  it('prints and counts what is still in the buffer at the stop, then closes', async () => {
+    const f = fake(batch(2, 3));
+    const r = await f.run({
+      attached: (deliver, stop) => {
+        deliver(batch(0, 2));
+        stop();
+      },
+    });
+    expect([r.stop, r.events]).toEqual([{ kind: 'signal', signal: 'SIGINT' }, 5]);
+    expect(f.seen).toEqual([
+      [0, 1],
+      [2, 3, 4],
+    ]);
+    expect(f.calls).toEqual(['flush', 'detach', 'close reader', 'close object']);
+  });
+
+  it('cuts what the stop drains at --max-events', async () => {
+    const f = fake(batch(3, 3));
+    const r = await f.run({
+      maxEvents: 4,
+      attached: (deliver, stop) => {
+        deliver(batch(0, 3));
+        stop();
+      },
+    });
+    expect([r.stop, r.events]).toEqual([{ kind: 'signal', signal: 'SIGINT' }, 4]);
+    expect(f.seen).toEqual([[0, 1, 2], [3]]);
+  });
+
+  it('fails the run with what a hook throws, everything detached and closed', async () => {
+    const f = fake(batch(0, 0));
+    const boom = new Error('the view broke');
+    const e = await f.run({ throwing: boom, attached: (deliver) => deliver(batch(0, 2)) }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'INTERNAL', message: 'run demo: the view broke', cause: boom });
+    expect(f.calls).toEqual(['detach', 'close reader', 'close object']);
   });
 });

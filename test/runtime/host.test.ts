@@ -4,7 +4,8 @@
 import { expect, it } from 'vitest';
 import { parseWasm } from '../../src/wasm/module.js';
 import { ObjectAdmission } from '../../src/runtime/admission.js';
-import type { AttachTarget, BackendMap, BackendObject, BackendReader, BpfBackend } from '../../src/runtime/backend.js';
+import type { AttachTarget } from '../../src/kernel/loader-targets.js';
+import type { BackendMap, BackendObject, BackendReader, BpfBackend } from '../../src/runtime/backend.js';
 import { WasmBpfHost, type HostOptions } from '../../src/runtime/host.js';
 import { limitMemory } from '../../src/runtime/memory-limit.js';
 import { LineSplitter } from '../../src/runtime/output.js';
@@ -256,9 +257,9 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
     const granted = run({ body, extra }, { allowAttach: ['lo', '/sys/fs/cgroup'] });
     expect(granted.out).toEqual(['1', '0', '0', '0', '0', '0', '-2']);
     expect(granted.objects[0]!.attached).toEqual([
-      ['xdp_pass', { kind: 'xdp', ifname: 'lo' }],
+      ['xdp_pass', { kind: 'xdp', interface: 'lo' }],
       ['ops', { kind: 'cgroup', path: '/sys/fs/cgroup' }],
-      ['xdp_pass', { kind: 'xdp', ifname: '/sys/fs/cgroup' }],
+      ['xdp_pass', { kind: 'xdp', interface: '/sys/fs/cgroup' }],
       ['wasm_adversary', undefined],
       ['wasm_adversary', undefined],
     ]);

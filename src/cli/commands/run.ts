@@ -11,8 +11,8 @@
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { takeRepeated, type Command, type Io } from '../command.js';
-import type { LogLevel } from '../../bpf/native.js';
-import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../bpf/loader-targets.js';
+import type { LogLevel } from '../../kernel/native.js';
+import { ATTACH_FORMS, parseTarget, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
@@ -110,9 +110,9 @@ export function takeAttach(args: readonly string[]): { args: string[]; attach: M
 }
 
 /** `attachTargets` parses each `--attach` for the package's program of that name; an unknown program is `USAGE`. */
-function attachTargets(pkg: ResolvedPackage, attach: ReadonlyMap<string, string>): Map<string, TargetSpec> {
+function attachTargets(pkg: ResolvedPackage, attach: ReadonlyMap<string, string>): Map<string, AttachTarget> {
   const programs = pkg.metadata.objects.flatMap((o) => o.programs);
-  const targets = new Map<string, TargetSpec>();
+  const targets = new Map<string, AttachTarget>();
   for (const [name, text] of attach) {
     const p = programs.find((x) => x.name === name);
     if (p === undefined)

@@ -4,26 +4,17 @@
  * (maps, events) → close in reverse. Every native handle is owned by an object with `close()`
  * and `[Symbol.dispose]`; closing the `BpfObject` closes its readers and links first.
  */
-import { readFileSync } from 'node:fs';
 import { EbpmError } from '../core/errors.js';
 import { EventReader } from './events.js';
 import { attachError, loadError, nativeError } from './loader-errors.js';
 import { BpfMap } from './loader-map.js';
-import {
-  loadNative,
-  LOG_LEVELS,
-  type AttachTarget,
-  type BpfNative,
-  type LinkHandle,
-  type LogLevel,
-  type ObjectHandle,
-  type ObjectMapInfo,
-  type ProgramInfo,
-} from './native.js';
+import { resolveTarget, type AttachTarget } from './loader-targets.js';
+import { loadNative, LOG_LEVELS, type BpfNative, type LinkHandle, type LogLevel, type ObjectHandle, type ObjectMapInfo, type ProgramInfo } from './native.js';
 
 export { BpfMap, type UpdateFlag } from './loader-map.js';
 export { EventReader, parseBatch, type EventBatch } from './events.js';
-export type { AttachTarget, ObjectMapInfo, ProgramInfo } from './native.js';
+export type { ObjectMapInfo, ProgramInfo } from './native.js';
+export { interfaceIndex, type AttachTarget } from './loader-targets.js';
 
 export interface OpenOptions {
   /** Object name (libbpf prefixes internal map names with it); sanitised to [A-Za-z0-9_]. */
@@ -32,24 +23,6 @@ export interface OpenOptions {
   readonly btfPath?: string | undefined;
   /** The addon; tests pass a fake. */
   readonly native?: BpfNative | undefined;
-}
-
-/**
- * `interfaceIndex` numbers a network interface of this network namespace (sysfs), for xdp and tc
- * targets. The name is checked first, so it cannot walk out of /sys/class/net. A missing one is
- * `ATTACH_TARGET_NOT_FOUND` (errno ENODEV, what a Wasm guest gets back).
- */
-export function interfaceIndex(name: string, what: string): number {
-  try {
-    if (!/^[A-Za-z0-9_.:-]{1,15}$/.test(name)) throw new Error('not an interface name');
-    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
-  } catch (e) {
-    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `${what}: interface ${name} does not exist`, {
-      cause: e,
-      hint: '`ip link` lists the interfaces of this network namespace',
-      data: { interface: name, errno: 19 },
-    });
-  }
 }
 
 /** `setBpfLog` routes libbpf's messages at or above `level` to `logger` (null: keep them quiet). */
@@ -185,15 +158,19 @@ export class BpfObject implements Disposable {
     this.#phase = 'loaded';
   }
 
-  /** Attaches `program`: by its section when `target` is undefined, else to the target. */
+  /**
+   * Attaches `program`: by its section when `target` is undefined, else to the target (an
+   * interface that does not exist is `ATTACH_TARGET_NOT_FOUND`).
+   */
   attach(program: string, target?: AttachTarget): BpfLink {
     this.#check(`attach ${program}`, 'loaded');
     const info = this.programs().find((p) => p.name === program);
     if (!info) throw new EbpmError('NO_SUCH_PROGRAM', `${this.name}: attach ${program}: no such program`);
     if (info.fd < 0) throw new EbpmError('NOT_LOADED', `${this.name}: attach ${program}: program was not selected for loading`);
+    const resolved = target === undefined ? null : resolveTarget(target, `attach ${program}`);
     let handle: LinkHandle;
     try {
-      handle = this.#native.programAttach(this.#handle, program, target ?? null);
+      handle = this.#native.programAttach(this.#handle, program, resolved);
     } catch (e) {
       throw attachError(e, program, info.section, target);
     }

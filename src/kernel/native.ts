@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
+import type { AttachTarget } from './loader-targets.js';
 
 declare const handleKind: unique symbol;
 /** An opaque addon handle (a N-API external); a GC finalizer releases one JS forgets. */
@@ -59,7 +60,8 @@ export interface RawLookupBatch {
 
 /**
  * A drained batch: records laid out as `u32 length | u32 cpu (0xffffffff: ring buffer) | data |
- * zero pad to 8` in host byte order, and the perf buffer's lost-event count for this drain.
+ * zero pad to 8`, little-endian, and the perf buffer's lost-event count for this drain. `data`
+ * is the buffer the addon filled, now owned by JavaScript (no copy, valid after the reader closes).
  */
 export interface RawBatch {
   readonly data: ArrayBuffer;
@@ -67,14 +69,11 @@ export interface RawBatch {
   readonly lost: number;
 }
 
-/** Explicit attach targets, for sections libbpf cannot attach on its own. */
-export type AttachTarget =
-  | { readonly kind: 'uprobe'; readonly binary: string; readonly symbol?: string; readonly offset?: number; readonly pid?: number; readonly retprobe?: boolean }
-  | { readonly kind: 'kprobe'; readonly function: string; readonly retprobe?: boolean }
-  | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
+/** An `AttachTarget` (loader-targets.ts) as the addon takes it: xdp and tc interfaces by index. */
+export type NativeAttachTarget =
+  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
   | { readonly kind: 'xdp'; readonly ifindex: number }
-  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number }
-  | { readonly kind: 'cgroup'; readonly path: string };
+  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number };
 
 /** libbpf print levels, as the addon numbers them (`enum libbpf_print_level`). */
 export const LOG_LEVELS = { warn: 0, info: 1, debug: 2 } as const;
@@ -109,7 +108,7 @@ export interface BpfNative {
   objectClose(obj: ObjectHandle): void;
 
   /** Attaches by section (`bpf_program__attach`) when `target` is null. */
-  programAttach(obj: ObjectHandle, program: string, target: AttachTarget | null): LinkHandle;
+  programAttach(obj: ObjectHandle, program: string, target: NativeAttachTarget | null): LinkHandle;
   /** Idempotent. */
   linkDestroy(link: LinkHandle): void;
 
@@ -129,12 +128,14 @@ export interface BpfNative {
   readerStart(reader: ReaderHandle, callback: (error: NativeError | null, batch: RawBatch | null) => void): void;
   /** Waits up to `timeoutMs` (-1: forever) and drains; for threads that may block (the Wasm host). */
   readerPoll(reader: ReaderHandle, timeoutMs: number): RawBatch;
+  /** Drains what the buffers hold now without waiting, also while the event loop consumes (a last read before closing). */
+  readerFlush(reader: ReaderHandle): RawBatch;
   /** Idempotent. */
   readerClose(reader: ReaderHandle): void;
 }
 
 /**
- * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/bpf
+ * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/kernel
  * or from the CLI bundle in dist/.
  */
 export function addonPath(from: string = import.meta.url): string {

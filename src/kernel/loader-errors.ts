@@ -3,7 +3,8 @@
  * verifier log, libbpf's warnings, the object's maps and programs) arrives as arguments.
  */
 import { EbpmError, isEbpmError } from '../core/errors.js';
-import type { AttachTarget, NativeError, ObjectMapInfo, ProgramInfo } from './native.js';
+import type { AttachTarget } from './loader-targets.js';
+import type { NativeError, ObjectMapInfo, ProgramInfo } from './native.js';
 
 const PERMISSION_HINT = 'run as root, or grant CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN before 5.8)';
 

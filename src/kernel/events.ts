@@ -9,7 +9,10 @@ import { EbpmError } from '../core/errors.js';
 import { nativeError } from './loader-errors.js';
 import type { BpfNative, NativeError, RawBatch, ReaderHandle } from './native.js';
 
-/** One drain's records (views into one buffer, no copies) and the perf events lost since the last. */
+/**
+ * One drain's records (views into the one buffer the addon filled, no copies; they stay valid
+ * after the reader closes) and the perf events lost since the last.
+ */
 export interface EventBatch {
   readonly records: readonly Uint8Array[];
   /** The CPU each record came from (perf buffers), or -1 (ring buffers: one ring for all CPUs). */
@@ -20,8 +23,8 @@ export interface EventBatch {
 const NO_CPU = 0xffffffff;
 
 /**
- * `parseBatch` splits the addon's batch (`u32 length | u32 cpu | data | pad to 8`, host byte
- * order, native/events.c) into records, checking every length against the buffer.
+ * `parseBatch` splits the addon's batch (`u32 length | u32 cpu | data | pad to 8`,
+ * little-endian, native/events.c) into records, checking every length against the buffer.
  */
 export function parseBatch(raw: RawBatch): EventBatch {
   const view = new DataView(raw.data);
@@ -93,10 +96,13 @@ export class EventReader implements Disposable {
     return this.#take(raw);
   }
 
-  /** Calls `callback` once per drain with what it found, until `close()`. */
+  /**
+   * Calls `callback` once per drain with what it found, until `close()`. A failed drain, and
+   * whatever `callback` throws, go to `onError` (by default thrown: an uncaught exception).
+   */
   onBatch(
     callback: (batch: EventBatch) => void,
-    onError: (e: EbpmError) => void = (e) => {
+    onError: (e: unknown) => void = (e) => {
       throw e;
     },
   ): void {
@@ -104,8 +110,12 @@ export class EventReader implements Disposable {
     if (this.#started) throw new EbpmError('EVENTS_BUSY', `events ${this.map}: already consumed`);
     try {
       this.#native.readerStart(this.#handle, (error: NativeError | null, raw: RawBatch | null) => {
-        if (error || !raw) onError(this.#error(error));
-        else callback(this.#take(raw));
+        if (error || !raw) return onError(this.#error(error));
+        try {
+          callback(this.#take(raw));
+        } catch (e) {
+          onError(e);
+        }
       });
     } catch (e) {
       throw this.#error(e);
@@ -113,10 +123,26 @@ export class EventReader implements Disposable {
     this.#started = true;
   }
 
+  /**
+   * `flush` drains what the buffers hold now, without waiting, also while `onBatch` consumes:
+   * a consumer's last read before it closes, so that nothing already produced is left behind
+   * (as cilium/ebpf's ringbuf `Reader.Flush`). The batch is returned, not given to `onBatch`.
+   */
+  flush(): EventBatch {
+    this.#check();
+    let raw: RawBatch;
+    try {
+      raw = this.#native.readerFlush(this.#handle);
+    } catch (e) {
+      throw this.#error(e);
+    }
+    return this.#take(raw);
+  }
+
   /** The batches as an async iterator; it ends when the reader is closed. */
   batches(): AsyncIterableIterator<EventBatch> {
     const queue: EventBatch[] = [];
-    let failure: EbpmError | undefined;
+    let failure: unknown;
     let wake: (() => void) | undefined;
     let done = false;
     const end = (): void => {
@@ -136,11 +162,11 @@ export class EventReader implements Disposable {
     );
     const iterator: AsyncIterableIterator<EventBatch> = {
       next: async () => {
-        while (queue.length === 0 && !failure && !done) await new Promise<void>((r) => (wake = r));
+        while (queue.length === 0 && failure === undefined && !done) await new Promise<void>((r) => (wake = r));
         wake = undefined;
         const b = queue.shift();
         if (b) return { value: b, done: false };
-        if (failure) throw failure;
+        if (failure !== undefined) throw failure;
         return { value: undefined, done: true };
       },
       return: async () => {

@@ -1,17 +1,23 @@
 /**
- * Explicit attach targets as `ebpm run --attach <program>=<target>` writes them, one form per
- * kind of program (`ATTACH_FORMS`), for the sections libbpf cannot attach alone (`uprobe`,
- * `xdp`, `tc`, `cgroup/…`) or to attach elsewhere than the section says. Pure: an interface
- * stays a name until the run resolves it on the machine.
+ * The one vocabulary of explicit attach targets, for the sections libbpf cannot attach alone
+ * (`uprobe`, `xdp`, `tc`, `cgroup/…`) or to attach elsewhere than the section says: written by
+ * `ebpm run --attach <program>=<target>` (`parseTarget`, one form per kind of program,
+ * `ATTACH_FORMS`) and by a Wasm guest's `wasm_attach_bpf_program`, and resolved on this machine
+ * in one place (`resolveTarget`, called by `BpfObject.attach`): an interface stays a name until
+ * then.
  */
+import { readFileSync } from 'node:fs';
 import { EbpmError } from '../core/errors.js';
-import type { AttachTarget } from './native.js';
+import type { NativeAttachTarget } from './native.js';
 
-/** `TargetSpec` is an `AttachTarget` with interfaces by name. */
-export type TargetSpec =
-  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
+/** Where to attach a program; xdp and tc name their interface. */
+export type AttachTarget =
+  | { readonly kind: 'uprobe'; readonly binary: string; readonly symbol?: string; readonly offset?: number; readonly pid?: number; readonly retprobe?: boolean }
+  | { readonly kind: 'kprobe'; readonly function: string; readonly retprobe?: boolean }
+  | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
   | { readonly kind: 'xdp'; readonly interface: string }
-  | { readonly kind: 'tc'; readonly interface: string; readonly direction: 'ingress' | 'egress' };
+  | { readonly kind: 'tc'; readonly interface: string; readonly direction: 'ingress' | 'egress'; readonly priority?: number }
+  | { readonly kind: 'cgroup'; readonly path: string };
 
 /** The target forms, by kind of program, for `ebpm run --help`. */
 export const ATTACH_FORMS: readonly string[] = [
@@ -30,8 +36,50 @@ export interface TargetProgram {
   readonly type: string;
 }
 
-/** An interface name as Linux allows it (IFNAMSIZ), which cannot leave /sys/class/net. */
-const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
+/**
+ * `isInterfaceName` is Linux's rule for a network interface name (`dev_valid_name`): 1 to 15
+ * bytes (IFNAMSIZ - 1), not `.` or `..`, no `/`, `:` or whitespace; so it cannot leave
+ * /sys/class/net either. ebpm also refuses control and non-ASCII characters.
+ */
+export function isInterfaceName(name: string): boolean {
+  return /^[\x21-\x7e]{1,15}$/.test(name) && !/[/:]/.test(name) && name !== '.' && name !== '..';
+}
+
+/**
+ * `interfaceIndex` numbers a network interface of this network namespace (sysfs), for xdp and tc
+ * targets. A bad name or a missing interface is `ATTACH_TARGET_NOT_FOUND` (errno ENODEV, what a
+ * Wasm guest gets back).
+ */
+export function interfaceIndex(name: string, what: string): number {
+  try {
+    if (!isInterfaceName(name)) throw new Error('not an interface name');
+    return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
+  } catch (e) {
+    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `${what}: interface ${name} does not exist`, {
+      cause: e,
+      hint: '`ip link` lists the interfaces of this network namespace',
+      data: { interface: name, errno: 19 },
+    });
+  }
+}
+
+/** `resolveTarget` turns a target into what the addon takes: an xdp or tc interface by its index. */
+export function resolveTarget(t: AttachTarget, what: string): NativeAttachTarget {
+  switch (t.kind) {
+    case 'xdp':
+      return { kind: 'xdp', ifindex: interfaceIndex(t.interface, what) };
+    case 'tc': {
+      const { interface: name, ...rest } = t;
+      return { ...rest, ifindex: interfaceIndex(name, what) };
+    }
+    case 'uprobe':
+    case 'kprobe':
+    case 'tracepoint':
+    case 'cgroup':
+      return t;
+  }
+}
+
 const NUMBER = /^(0x[0-9a-f]+|\d+)$/i;
 
 /**
@@ -39,7 +87,7 @@ const NUMBER = /^(0x[0-9a-f]+|\d+)$/i;
  * section (`uprobe`, `uretprobe`), kprobes likewise, else by program type. A malformed target,
  * or one for a program that takes none, is `USAGE`.
  */
-export function parseTarget(program: TargetProgram, text: string): TargetSpec {
+export function parseTarget(program: TargetProgram, text: string): AttachTarget {
   const bad = (why: string) =>
     new EbpmError('USAGE', `run: --attach ${program.name}=${text}: ${why}`, {
       hint: `a ${program.type} program (${program.section}) takes ${formOf(program) ?? 'no target'}`,
@@ -64,11 +112,11 @@ export function parseTarget(program: TargetProgram, text: string): TargetSpec {
       return { kind: 'tracepoint', category: m[1]!, name: m[2]! };
     }
     case 'xdp':
-      if (!INTERFACE.test(text)) throw bad('not an interface name');
+      if (!isInterfaceName(text)) throw bad('not an interface name');
       return { kind: 'xdp', interface: text };
     case 'tc': {
       const m = /^(.+):(ingress|egress)$/.exec(text);
-      if (!m || !INTERFACE.test(m[1]!)) throw bad('not INTERFACE:ingress or INTERFACE:egress');
+      if (!m || !isInterfaceName(m[1]!)) throw bad('not INTERFACE:ingress or INTERFACE:egress');
       return { kind: 'tc', interface: m[1]!, direction: m[2] as 'ingress' | 'egress' };
     }
     case 'cgroup':
