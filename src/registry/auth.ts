@@ -1,7 +1,8 @@
-import { EbpmError } from '../core/errors.js';
+import type { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { mergeScopes, parseChallenges, type Challenge } from './challenge.js';
 import { header, isLoopback, readCapped, replayable, type RegistryRequest, type Send, type Stage } from './http.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Registry authentication: anonymous, Basic (RFC 7617) and the distribution token flow
@@ -46,7 +47,7 @@ export function basicAuthorization(username: string, password: string): string {
 }
 
 function unauthorized(host: string, problem: string, data: Record<string, unknown> = {}): EbpmError {
-  return new EbpmError('UNAUTHORIZED', `${host}: ${problem}`, {
+  return registryFailure('UNAUTHORIZED', `${host}: ${problem}`, {
     hint: `check \`ebpm login ${host}\``,
     data: { host, ...data },
   });
@@ -200,7 +201,7 @@ export class Auth {
     }
     if (res.status !== 200) {
       await res.body.dump();
-      throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} answered ${res.status}`, {
+      throw registryFailure('UNAUTHORIZED', `${host}: token server ${url.host} answered ${res.status}`, {
         hint: "the registry's token service failed; try again later",
         data: { host, realm: url.origin, status: res.status },
       });
@@ -209,7 +210,7 @@ export class Auth {
     const o = parsed !== undefined && isObject(parsed.value) ? parsed.value : {};
     const token = typeof o.token === 'string' && o.token !== '' ? o.token : typeof o.access_token === 'string' ? o.access_token : '';
     if (token === '') {
-      throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} sent no token`, {
+      throw registryFailure('UNAUTHORIZED', `${host}: token server ${url.host} sent no token`, {
         hint: "the registry's token service is broken; report it to its operator",
         data: { host, realm: url.origin, contentType: header(res, 'content-type') },
       });

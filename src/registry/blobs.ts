@@ -1,4 +1,4 @@
-import { EbpmError, isEbpmError } from '../core/errors.js';
+import { isEbpmError } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import type { Content } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
@@ -7,6 +7,7 @@ import { protocolError, registryError } from './errors.js';
 import { header, isRetryable, resolveLocation, transportError, type RegistryResponse } from './http.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { RepoContext } from './manifests.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Blob endpoints (distribution-spec v1.1.1 end-2, end-4a/6, end-5, end-10, end-11) as
@@ -57,7 +58,7 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
   if ((length !== undefined && Number(length) !== desc.size) || (said !== undefined && said !== desc.digest)) {
     await first.body.dump();
     const sizeWrong = length !== undefined && Number(length) !== desc.size;
-    throw new EbpmError(
+    throw registryFailure(
       sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
       `${ctx.host}: blob ${desc.digest} served as ${sizeWrong ? `${length} bytes, expected ${desc.size}` : said}`,
       {

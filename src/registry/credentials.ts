@@ -1,13 +1,14 @@
+import type { EbpmError } from '../core/errors.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject, type JsonObject } from '../core/json.js';
 import type { Env } from '../core/paths.js';
 import type { Credential, CredentialFunc } from './auth.js';
 import { Registry, type ClientOptions } from './client.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Credentials the way Docker keeps them (docker/cli `cli/config/configfile/file.go`,
@@ -34,7 +35,7 @@ export interface DockerConfig {
 const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function configError(path: string, problem: string): EbpmError {
-  return new EbpmError('DOCKER_CONFIG_INVALID', `docker config ${path}: ${problem}`, {
+  return registryFailure('DOCKER_CONFIG_INVALID', `docker config ${path}: ${problem}`, {
     hint: 'fix or remove the file, then run `ebpm login <host>` again',
     data: { path, problem },
   });
@@ -120,10 +121,14 @@ function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: str
       (err, stdout) => {
         if (err && typeof err.code !== 'number') {
           reject(
-            new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
-              hint: `install docker-credential-${helper}, or remove it from the docker config`,
-              data: { helper, action },
-            }),
+            registryFailure(
+              'CREDENTIAL_HELPER_FAILED',
+              `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`,
+              {
+                hint: `install docker-credential-${helper}, or remove it from the docker config`,
+                data: { helper, action },
+              },
+            ),
           );
           return;
         }
@@ -137,7 +142,7 @@ function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: str
 function helperError(helper: string, action: string, stdout: string): EbpmError {
   // Helpers write errors to stdout (credentials/credentials.go); only on failure, so no secret.
   const said = stdout.split('\n')[0]!.trim().slice(0, 120);
-  return new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${said || 'failed'}`, {
+  return registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${said || 'failed'}`, {
     hint: `check docker-credential-${helper}, or remove it from the docker config`,
     data: { helper, action },
   });
@@ -153,7 +158,7 @@ export async function helperGet(helper: string, host: string, env: Env): Promise
   const parsed = decodeJson(Buffer.from(stdout));
   const o = parsed !== undefined && isObject(parsed.value) ? parsed.value : undefined;
   if (o === undefined || typeof o.Username !== 'string' || typeof o.Secret !== 'string') {
-    throw new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} get: answer is not {"Username","Secret"}`, {
+    throw registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} get: answer is not {"Username","Secret"}`, {
       hint: `check docker-credential-${helper}`,
       data: { helper, action: 'get' },
     });
@@ -183,7 +188,7 @@ async function writeDockerConfig(path: string, raw: JsonObject): Promise<void> {
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw new EbpmError('DOCKER_CONFIG_INVALID', `write docker config ${path}: ${(e as { code?: string }).code ?? 'failed'}`, {
+    throw registryFailure('DOCKER_CONFIG_INVALID', `write docker config ${path}: ${(e as { code?: string }).code ?? 'failed'}`, {
       hint: 'check the permissions of the directory',
       data: { path },
     });
