@@ -1,7 +1,7 @@
 import type { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { mergeScopes, parseChallenges, type Challenge } from './challenge.js';
-import { header, isLoopback, readCapped, replayable, type RegistryRequest, type Send, type Stage } from './http.js';
+import { header, isLoopback, readCapped, replayable, type RegistryRequest, type RegistryResponse, type Send, type Stage } from './http.js';
 import { registryFailure } from './codes.js';
 
 /**
@@ -55,7 +55,9 @@ function unauthorized(host: string, problem: string, data: Record<string, unknow
 
 /**
  * `Auth` holds one client's authentication state: the scheme each host asked for, credentials
- * looked up once per host, and tokens per host and scope set until they expire.
+ * looked up once per host, and tokens per host and scope set until they expire. Credentials and
+ * tokens belong to the origin that asked for them: a challenge from another origin (after a
+ * redirect) is answered only with that origin's own credentials.
  */
 export class Auth {
   private readonly schemes = new Map<string, HostScheme>();
@@ -72,13 +74,26 @@ export class Auth {
     const host = req.url.host;
     const key = `${host} ${mergeScopes(req.scopes ?? []).join(' ')}`;
     const sent = await this.cached(host, key, req);
-    const res = await next(withAuthorization(req, sent));
-    if (res.status !== 401 || !replayable(req.body)) return res;
-    const challenges = parseChallenges([res.headers['www-authenticate'] ?? []].flat().join(', '));
-    const authorization = await this.answer(host, key, req, challenges, sent);
-    if (authorization === undefined) return res;
-    await res.body.dump();
-    return next(withAuthorization(req, authorization));
+    let res = await next(withAuthorization(req, sent));
+    if (res.status === 401 && replayable(req.body) && res.url.origin === req.url.origin) {
+      const authorization = await this.answer(host, key, req, challengesOf(res), sent);
+      if (authorization === undefined) return res;
+      await res.body.dump();
+      res = await next(withAuthorization(req, authorization));
+    }
+    if (res.status === 401 && replayable(req.body) && res.url.origin !== req.url.origin) {
+      // A redirect led to another origin, which asks for credentials: it is answered with its
+      // own (looked up for its host), its challenge changes only its own state, and the retry
+      // goes to it directly. The scopes named the first origin's repository: only the challenge's count.
+      const challenges = challengesOf(res);
+      const there = { ...req, url: res.url, scopes: [] };
+      const thereKey = `${res.url.host} ${mergeScopes(challenges.map((c) => c.params.scope ?? '')).join(' ')}`;
+      const authorization = await this.answer(res.url.host, thereKey, there, challenges, undefined);
+      if (authorization === undefined) return res;
+      await res.body.dump();
+      res = await next(withAuthorization(there, authorization));
+    }
+    return res;
   };
 
   private credential(host: string): Promise<Credential | undefined> {
@@ -218,6 +233,10 @@ export class Auth {
     const expiresIn = typeof o.expires_in === 'number' && o.expires_in > 0 ? o.expires_in : DEFAULT_EXPIRES_S;
     return { token, expiresAt: started + expiresIn * 1000 - EXPIRY_MARGIN_MS };
   }
+}
+
+function challengesOf(res: RegistryResponse): Challenge[] {
+  return parseChallenges([res.headers['www-authenticate'] ?? []].flat().join(', '));
 }
 
 function withAuthorization(req: RegistryRequest, authorization: string | undefined): RegistryRequest {
