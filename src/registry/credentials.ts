@@ -112,29 +112,56 @@ export function fileCredential(config: DockerConfig, path: string, host: string)
 /** `HELPER_TIMEOUT_MS` bounds a credential helper run (they may prompt a keyring). */
 const HELPER_TIMEOUT_MS = 30_000;
 
+/**
+ * What a credential helper gets of ebpm's environment: where to find programs and the user's
+ * home, locale, and what the helpers Docker users run need to reach their stores — the desktop
+ * session bus and display for `secretservice` (D-Bus, a keyring prompt), GnuPG and
+ * `PASSWORD_STORE_DIR` for `pass`, and the cloud SDKs' settings for `ecr-login` (`AWS_*`) and
+ * `gcloud`/`gcr` (`CLOUDSDK_*`, `GOOGLE_*`). Nothing else: ebpm's own variables
+ * (`EBPM_PASSWORD`) and whatever else the shell holds stay out of a program ebpm did not write.
+ */
+export const HELPER_ENV_NAMES: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'DOCKER_CONFIG',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'DISPLAY',
+  'WAYLAND_DISPLAY',
+  'GNUPGHOME',
+  'GPG_TTY',
+  'PASSWORD_STORE_DIR',
+];
+/** Prefixes of variable families a helper may need (see `HELPER_ENV_NAMES`). */
+export const HELPER_ENV_PREFIXES: readonly string[] = ['XDG_', 'AWS_', 'CLOUDSDK_', 'GOOGLE_'];
+
+/** `helperEnv` is the part of `env` a credential helper runs with. */
+export function helperEnv(env: Env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (HELPER_ENV_NAMES.includes(k) || HELPER_ENV_PREFIXES.some((p) => k.startsWith(p)))) out[k] = v;
+  }
+  return out;
+}
+
 function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: Env): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      `docker-credential-${helper}`,
-      [action],
-      { env: env as NodeJS.ProcessEnv, timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 },
-      (err, stdout) => {
-        if (err && typeof err.code !== 'number') {
-          reject(
-            registryFailure(
-              'CREDENTIAL_HELPER_FAILED',
-              `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`,
-              {
-                hint: `install docker-credential-${helper}, or remove it from the docker config`,
-                data: { helper, action },
-              },
-            ),
-          );
-          return;
-        }
-        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
-      },
-    );
+    const child = execFile(`docker-credential-${helper}`, [action], { env: helperEnv(env), timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, stdout) => {
+      if (err && typeof err.code !== 'number') {
+        reject(
+          registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
+            hint: `install docker-credential-${helper}, or remove it from the docker config`,
+            data: { helper, action },
+          }),
+        );
+        return;
+      }
+      resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
+    });
     child.stdin?.end(input);
   });
 }
