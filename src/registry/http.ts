@@ -169,15 +169,35 @@ export async function readCapped(res: RegistryResponse, limit: number, what: str
   return Buffer.concat(chunks);
 }
 
-/** `resolveLocation` resolves a `Location`/`Link` target against the response it came with. */
+/** `httpUrl` resolves `value` against `base`; `undefined` unless the result is an http(s) URL. */
+export function httpUrl(value: string, base: URL): URL | undefined {
+  if (!URL.canParse(value, base)) return undefined;
+  const url = new URL(value, base);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+}
+
+/** `quoted` shows a URL a registry sent, bounded and with control characters escaped. */
+export function quoted(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+}
+
+/**
+ * `resolveLocation` resolves a `Location`/`Link` target against the response it came with; one
+ * missing, malformed or not http(s) (`file:`, `ftp:`) is the registry's fault.
+ */
 export function resolveLocation(res: RegistryResponse, value: string | undefined, what: string): URL {
-  if (value === undefined || value === '') {
-    throw registryFailure('REGISTRY_PROTOCOL', `${res.url.host}: ${what} without a location`, {
-      hint: 'the registry does not follow the distribution-spec; report it to its operator',
-      data: { host: res.url.host, status: res.status },
-    });
+  const url = value === undefined || value === '' ? undefined : httpUrl(value, res.url);
+  if (url === undefined) {
+    throw registryFailure(
+      'REGISTRY_PROTOCOL',
+      `${res.url.host}: ${what} ${value === undefined || value === '' ? 'without a location' : `at ${quoted(value)}, not an http(s) URL`}`,
+      {
+        hint: 'the registry does not follow the distribution-spec; report it to its operator',
+        data: { host: res.url.host, status: res.status },
+      },
+    );
   }
-  return new URL(value, res.url);
+  return url;
 }
 
 /** `isLoopback` is true for 127.0.0.0/8, ::1 and localhost, with or without a port. */

@@ -1,5 +1,5 @@
 import { decodeJson, isObject } from '../core/json.js';
-import { header, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
+import { header, resolveLocation, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
 import { protocolError, registryError } from './errors.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
 
@@ -54,7 +54,7 @@ export async function paginate(
     const link = nextLink(header(res, 'link'));
     await read(res);
     if (link === undefined) return;
-    const next = new URL(link, res.url);
+    const next = resolveLocation(res, link, 'pagination link');
     if (next.origin !== first.origin) throw protocolError(first.host, `pagination link leaves the registry (${next.origin})`);
     if (seen.has(next.href)) throw protocolError(first.host, 'pagination link loops back to a page already read');
     url = next;

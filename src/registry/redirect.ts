@@ -1,4 +1,4 @@
-import { header, replayable, type Stage } from './http.js';
+import { header, httpUrl, quoted, replayable, type Stage } from './http.js';
 import { registryFailure } from './codes.js';
 
 /** `MAX_REDIRECTS` bounds redirect chains (blob GETs go to storage back ends, once or twice). */
@@ -25,7 +25,14 @@ export const withRedirects: Stage = (next) => async (req) => {
       });
     }
     await res.body.dump();
-    const url = new URL(header(res, 'location')!, res.url);
+    const location = header(res, 'location')!;
+    const url = httpUrl(location, res.url);
+    if (url === undefined) {
+      throw registryFailure('REDIRECT_INVALID', `${res.url.host}: redirect to ${quoted(location)}, not an http(s) URL`, {
+        hint: 'the registry or its storage redirects where ebpm does not follow; report it to its operator',
+        data: { host: res.url.host, status: res.status },
+      });
+    }
     const headers: Record<string, string> = { ...current.headers };
     if (url.origin !== current.url.origin) {
       delete headers.authorization;
