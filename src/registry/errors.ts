@@ -44,7 +44,7 @@ const BY_STATUS: Readonly<Record<number, RegistryErrorCode>> = {
   429: 'TOOMANYREQUESTS',
 };
 
-function hintFor(code: RegistryErrorCode, host: string): string {
+function hintFor(code: RegistryErrorCode, host: string, status: number): string {
   switch (code) {
     case 'UNAUTHORIZED':
     case 'DENIED':
@@ -68,7 +68,7 @@ function hintFor(code: RegistryErrorCode, host: string): string {
     case 'NOT_FOUND':
       return 'the registry has no such endpoint or content';
     default:
-      return 'the registry refused the request';
+      return status >= 500 ? 'the registry failed; try again later' : 'the registry refused the request';
   }
 }
 
@@ -109,7 +109,7 @@ export async function registryError(res: RegistryResponse, fallback: Readonly<Re
   if (said.length > 0) message += `: ${oneLine(said.join('; '))}`;
   else if (first === undefined && fromStatus === undefined) message += ` (status ${res.status})`;
   return registryFailure(code, message, {
-    hint: hintFor(code, host),
+    hint: hintFor(code, host, res.status),
     data: {
       host,
       status: res.status,
