@@ -35,7 +35,7 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
     text = await readFile(join(dir, SOURCE_MANIFEST), 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new EbpmError('MANIFEST_NOT_FOUND', `${join(dir, SOURCE_MANIFEST)}: ${code === 'ENOENT' ? 'not found' : (e as Error).message}`, {
+    throw new EbpmError('SOURCE_MANIFEST_NOT_FOUND', `${join(dir, SOURCE_MANIFEST)}: ${code === 'ENOENT' ? 'not found' : (e as Error).message}`, {
       cause: e,
       hint: 'a package directory needs an ebpm.json with at least {"name": …, "version": …}',
     });

@@ -1,7 +1,8 @@
-import { EbpmError } from '../core/errors.js';
+import type { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { mergeScopes, parseChallenges, type Challenge } from './challenge.js';
-import { header, isLoopback, readCapped, replayable, type RegistryRequest, type Send, type Stage } from './http.js';
+import { header, isLoopback, readCapped, replayable, type RegistryRequest, type RegistryResponse, type Send, type Stage } from './http.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Registry authentication: anonymous, Basic (RFC 7617) and the distribution token flow
@@ -46,7 +47,7 @@ export function basicAuthorization(username: string, password: string): string {
 }
 
 function unauthorized(host: string, problem: string, data: Record<string, unknown> = {}): EbpmError {
-  return new EbpmError('UNAUTHORIZED', `${host}: ${problem}`, {
+  return registryFailure('UNAUTHORIZED', `${host}: ${problem}`, {
     hint: `check \`ebpm login ${host}\``,
     data: { host, ...data },
   });
@@ -54,7 +55,9 @@ function unauthorized(host: string, problem: string, data: Record<string, unknow
 
 /**
  * `Auth` holds one client's authentication state: the scheme each host asked for, credentials
- * looked up once per host, and tokens per host and scope set until they expire.
+ * looked up once per host, and tokens per host and scope set until they expire. Credentials and
+ * tokens belong to the origin that asked for them: a challenge from another origin (after a
+ * redirect) is answered only with that origin's own credentials.
  */
 export class Auth {
   private readonly schemes = new Map<string, HostScheme>();
@@ -71,13 +74,26 @@ export class Auth {
     const host = req.url.host;
     const key = `${host} ${mergeScopes(req.scopes ?? []).join(' ')}`;
     const sent = await this.cached(host, key, req);
-    const res = await next(withAuthorization(req, sent));
-    if (res.status !== 401 || !replayable(req.body)) return res;
-    const challenges = parseChallenges([res.headers['www-authenticate'] ?? []].flat().join(', '));
-    const authorization = await this.answer(host, key, req, challenges, sent);
-    if (authorization === undefined) return res;
-    await res.body.dump();
-    return next(withAuthorization(req, authorization));
+    let res = await next(withAuthorization(req, sent));
+    if (res.status === 401 && replayable(req.body) && res.url.origin === req.url.origin) {
+      const authorization = await this.answer(host, key, req, challengesOf(res), sent);
+      if (authorization === undefined) return res;
+      await res.body.dump();
+      res = await next(withAuthorization(req, authorization));
+    }
+    if (res.status === 401 && replayable(req.body) && res.url.origin !== req.url.origin) {
+      // A redirect led to another origin, which asks for credentials: it is answered with its
+      // own (looked up for its host), its challenge changes only its own state, and the retry
+      // goes to it directly. The scopes named the first origin's repository: only the challenge's count.
+      const challenges = challengesOf(res);
+      const there = { ...req, url: res.url, scopes: [] };
+      const thereKey = `${res.url.host} ${mergeScopes(challenges.map((c) => c.params.scope ?? '')).join(' ')}`;
+      const authorization = await this.answer(res.url.host, thereKey, there, challenges, undefined);
+      if (authorization === undefined) return res;
+      await res.body.dump();
+      res = await next(withAuthorization(there, authorization));
+    }
+    return res;
   };
 
   private credential(host: string): Promise<Credential | undefined> {
@@ -200,7 +216,7 @@ export class Auth {
     }
     if (res.status !== 200) {
       await res.body.dump();
-      throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} answered ${res.status}`, {
+      throw registryFailure('UNAUTHORIZED', `${host}: token server ${url.host} answered ${res.status}`, {
         hint: "the registry's token service failed; try again later",
         data: { host, realm: url.origin, status: res.status },
       });
@@ -209,7 +225,7 @@ export class Auth {
     const o = parsed !== undefined && isObject(parsed.value) ? parsed.value : {};
     const token = typeof o.token === 'string' && o.token !== '' ? o.token : typeof o.access_token === 'string' ? o.access_token : '';
     if (token === '') {
-      throw new EbpmError('UNAUTHORIZED', `${host}: token server ${url.host} sent no token`, {
+      throw registryFailure('UNAUTHORIZED', `${host}: token server ${url.host} sent no token`, {
         hint: "the registry's token service is broken; report it to its operator",
         data: { host, realm: url.origin, contentType: header(res, 'content-type') },
       });
@@ -217,6 +233,10 @@ export class Auth {
     const expiresIn = typeof o.expires_in === 'number' && o.expires_in > 0 ? o.expires_in : DEFAULT_EXPIRES_S;
     return { token, expiresAt: started + expiresIn * 1000 - EXPIRY_MARGIN_MS };
   }
+}
+
+function challengesOf(res: RegistryResponse): Challenge[] {
+  return parseChallenges([res.headers['www-authenticate'] ?? []].flat().join(', '));
 }
 
 function withAuthorization(req: RegistryRequest, authorization: string | undefined): RegistryRequest {

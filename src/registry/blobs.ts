@@ -1,4 +1,4 @@
-import { EbpmError, isEbpmError } from '../core/errors.js';
+import { isEbpmError } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import type { Content } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
@@ -7,6 +7,7 @@ import { protocolError, registryError } from './errors.js';
 import { header, isRetryable, resolveLocation, transportError, type RegistryResponse } from './http.js';
 import { retrying, type RetryOptions } from './retry.js';
 import type { RepoContext } from './manifests.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Blob endpoints (distribution-spec v1.1.1 end-2, end-4a/6, end-5, end-10, end-11) as
@@ -42,9 +43,9 @@ export async function blobExists(ctx: RepoContext, desc: Descriptor, signal?: Ab
 /**
  * `fetchBlob` streams a blob as `VerifiedContent` (one hashing pass, which consumers keep
  * instead of hashing again). When the connection breaks or stalls mid-body, it asks again with
- * `Range: bytes=<received>-` (RFC 9110 §14.2; 2.8.2 answers 206) and carries on, so the consumer
- * sees one byte-exact stream; a registry that ignores Range (200) has the bytes already received
- * skipped.
+ * `Range: bytes=<received>-` (RFC 9110 §14.2; 2.8.2 answers 206), or with a plain GET when
+ * nothing came yet, and carries on, so the consumer sees one byte-exact stream; a registry that
+ * ignores Range (200) has the bytes already received skipped.
  */
 export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOptions, signal?: AbortSignal): Promise<Content> {
   const url = ctx.url(`blobs/${desc.digest}`);
@@ -57,7 +58,7 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
   if ((length !== undefined && Number(length) !== desc.size) || (said !== undefined && said !== desc.digest)) {
     await first.body.dump();
     const sizeWrong = length !== undefined && Number(length) !== desc.size;
-    throw new EbpmError(
+    throw registryFailure(
       sizeWrong ? 'SIZE_MISMATCH' : 'DIGEST_MISMATCH',
       `${ctx.host}: blob ${desc.digest} served as ${sizeWrong ? `${length} bytes, expected ${desc.size}` : said}`,
       {
@@ -90,7 +91,8 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
         const err = transportError(e, { method: 'GET', url }) ?? e;
         if (!isRetryable(err) || resumes >= maxResumes || signal?.aborted) throw err;
       }
-      res = await request({ range: `bytes=${received}-` });
+      // Nothing received yet: a plain GET, as the first (`bytes=0-` would ask a 206 for no gain).
+      res = await request(received === 0 ? {} : { range: `bytes=${received}-` });
       if (res.status === 200) {
         skip = received;
         received = 0;

@@ -1,13 +1,14 @@
+import type { EbpmError } from '../core/errors.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject, type JsonObject } from '../core/json.js';
 import type { Env } from '../core/paths.js';
 import type { Credential, CredentialFunc } from './auth.js';
 import { Registry, type ClientOptions } from './client.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Credentials the way Docker keeps them (docker/cli `cli/config/configfile/file.go`,
@@ -34,7 +35,7 @@ export interface DockerConfig {
 const HELPER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 function configError(path: string, problem: string): EbpmError {
-  return new EbpmError('DOCKER_CONFIG_INVALID', `docker config ${path}: ${problem}`, {
+  return registryFailure('DOCKER_CONFIG_INVALID', `docker config ${path}: ${problem}`, {
     hint: 'fix or remove the file, then run `ebpm login <host>` again',
     data: { path, problem },
   });
@@ -111,25 +112,56 @@ export function fileCredential(config: DockerConfig, path: string, host: string)
 /** `HELPER_TIMEOUT_MS` bounds a credential helper run (they may prompt a keyring). */
 const HELPER_TIMEOUT_MS = 30_000;
 
+/**
+ * What a credential helper gets of ebpm's environment: where to find programs and the user's
+ * home, locale, and what the helpers Docker users run need to reach their stores — the desktop
+ * session bus and display for `secretservice` (D-Bus, a keyring prompt), GnuPG and
+ * `PASSWORD_STORE_DIR` for `pass`, and the cloud SDKs' settings for `ecr-login` (`AWS_*`) and
+ * `gcloud`/`gcr` (`CLOUDSDK_*`, `GOOGLE_*`). Nothing else: ebpm's own variables
+ * (`EBPM_PASSWORD`) and whatever else the shell holds stay out of a program ebpm did not write.
+ */
+export const HELPER_ENV_NAMES: readonly string[] = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LC_ALL',
+  'TMPDIR',
+  'DOCKER_CONFIG',
+  'DBUS_SESSION_BUS_ADDRESS',
+  'DISPLAY',
+  'WAYLAND_DISPLAY',
+  'GNUPGHOME',
+  'GPG_TTY',
+  'PASSWORD_STORE_DIR',
+];
+/** Prefixes of variable families a helper may need (see `HELPER_ENV_NAMES`). */
+export const HELPER_ENV_PREFIXES: readonly string[] = ['XDG_', 'AWS_', 'CLOUDSDK_', 'GOOGLE_'];
+
+/** `helperEnv` is the part of `env` a credential helper runs with. */
+export function helperEnv(env: Env): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v !== undefined && (HELPER_ENV_NAMES.includes(k) || HELPER_ENV_PREFIXES.some((p) => k.startsWith(p)))) out[k] = v;
+  }
+  return out;
+}
+
 function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: string, env: Env): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(
-      `docker-credential-${helper}`,
-      [action],
-      { env: env as NodeJS.ProcessEnv, timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 },
-      (err, stdout) => {
-        if (err && typeof err.code !== 'number') {
-          reject(
-            new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
-              hint: `install docker-credential-${helper}, or remove it from the docker config`,
-              data: { helper, action },
-            }),
-          );
-          return;
-        }
-        resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
-      },
-    );
+    const child = execFile(`docker-credential-${helper}`, [action], { env: helperEnv(env), timeout: HELPER_TIMEOUT_MS, maxBuffer: 1 << 20 }, (err, stdout) => {
+      if (err && typeof err.code !== 'number') {
+        reject(
+          registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${err.code === 'ENOENT' ? 'not found on PATH' : 'did not run'}`, {
+            hint: `install docker-credential-${helper}, or remove it from the docker config`,
+            data: { helper, action },
+          }),
+        );
+        return;
+      }
+      resolve({ code: typeof err?.code === 'number' ? err.code : 0, stdout });
+    });
     child.stdin?.end(input);
   });
 }
@@ -137,7 +169,7 @@ function runHelper(helper: string, action: 'get' | 'store' | 'erase', input: str
 function helperError(helper: string, action: string, stdout: string): EbpmError {
   // Helpers write errors to stdout (credentials/credentials.go); only on failure, so no secret.
   const said = stdout.split('\n')[0]!.trim().slice(0, 120);
-  return new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${said || 'failed'}`, {
+  return registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} ${action}: ${said || 'failed'}`, {
     hint: `check docker-credential-${helper}, or remove it from the docker config`,
     data: { helper, action },
   });
@@ -153,7 +185,7 @@ export async function helperGet(helper: string, host: string, env: Env): Promise
   const parsed = decodeJson(Buffer.from(stdout));
   const o = parsed !== undefined && isObject(parsed.value) ? parsed.value : undefined;
   if (o === undefined || typeof o.Username !== 'string' || typeof o.Secret !== 'string') {
-    throw new EbpmError('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} get: answer is not {"Username","Secret"}`, {
+    throw registryFailure('CREDENTIAL_HELPER_FAILED', `docker-credential-${helper} get: answer is not {"Username","Secret"}`, {
       hint: `check docker-credential-${helper}`,
       data: { helper, action: 'get' },
     });
@@ -183,7 +215,7 @@ async function writeDockerConfig(path: string, raw: JsonObject): Promise<void> {
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true });
-    throw new EbpmError('DOCKER_CONFIG_INVALID', `write docker config ${path}: ${(e as { code?: string }).code ?? 'failed'}`, {
+    throw registryFailure('DOCKER_CONFIG_INVALID', `write docker config ${path}: ${(e as { code?: string }).code ?? 'failed'}`, {
       hint: 'check the permissions of the directory',
       data: { path },
     });

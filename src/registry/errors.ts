@@ -1,13 +1,16 @@
-import { EbpmError, isEbpmError, withContext } from '../core/errors.js';
+import { type EbpmError, isEbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
+import { isSpecCode, registryFailure, type RegistryErrorCode } from './codes.js';
 import { header, readCapped, type RegistryResponse } from './http.js';
 
 /**
  * Registry error bodies (distribution-spec v1.1.1 §"Error Codes"): `{"errors":[{code, message,
  * detail}]}` on 4xx/5xx. A body MAY be anything else; 2.8.2 answers unknown routes with a
- * text/plain `404 page not found`. Either way the caller gets one `EbpmError` whose `code` is
- * the spec's (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `DENIED`, …) or, without a JSON body, one
- * derived from the status.
+ * text/plain `404 page not found`. Either way the caller gets one `EbpmError`. A code the spec
+ * defines stays the error's code (`MANIFEST_UNKNOWN`, `NAME_UNKNOWN`, `DENIED`, …); any other
+ * code a registry sends is only data: it could otherwise pose as one of ebpm's own (`INTERNAL`
+ * reads as a bug, `TRUST_*` as a trust refusal, `TIMEOUT` as a retryable failure), so it becomes
+ * `REGISTRY_ERROR`. The registry's code is always kept in `data.registryCode`.
  */
 
 /** `MAX_ERROR_BODY_BYTES` bounds error bodies: a few messages, never megabytes. */
@@ -32,7 +35,7 @@ export function parseErrorBody(bytes: Uint8Array): RegistryErrorEntry[] {
   return out;
 }
 
-const BY_STATUS: Readonly<Record<number, string>> = {
+const BY_STATUS: Readonly<Record<number, RegistryErrorCode>> = {
   401: 'UNAUTHORIZED',
   403: 'DENIED',
   404: 'NOT_FOUND',
@@ -41,7 +44,7 @@ const BY_STATUS: Readonly<Record<number, string>> = {
   429: 'TOOMANYREQUESTS',
 };
 
-function hintFor(code: string, host: string): string {
+function hintFor(code: RegistryErrorCode, host: string, status: number): string {
   switch (code) {
     case 'UNAUTHORIZED':
     case 'DENIED':
@@ -65,7 +68,7 @@ function hintFor(code: string, host: string): string {
     case 'NOT_FOUND':
       return 'the registry has no such endpoint or content';
     default:
-      return 'the registry refused the request';
+      return status >= 500 ? 'the registry failed; try again later' : 'the registry refused the request';
   }
 }
 
@@ -88,7 +91,7 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim().slice(0, 200);
  * `<host>: <code in words>[: <registry message>]`. `fallback` maps statuses to codes when the
  * body has none (e.g. 404 → `MANIFEST_UNKNOWN` for a manifest HEAD, which has no body).
  */
-export async function registryError(res: RegistryResponse, fallback: Readonly<Record<number, string>> = {}): Promise<EbpmError> {
+export async function registryError(res: RegistryResponse, fallback: Readonly<Record<number, RegistryErrorCode>> = {}): Promise<EbpmError> {
   let entries: RegistryErrorEntry[] = [];
   try {
     entries = parseErrorBody(await readCapped(res, MAX_ERROR_BODY_BYTES, 'error body'));
@@ -97,17 +100,20 @@ export async function registryError(res: RegistryResponse, fallback: Readonly<Re
   }
   const host = res.url.host;
   const first = entries[0];
-  const code = first?.code ?? fallback[res.status] ?? BY_STATUS[res.status] ?? (res.status >= 500 ? 'UNAVAILABLE' : 'REGISTRY_ERROR');
-  const words = code.toLowerCase().replaceAll('_', ' ');
+  const fromStatus = fallback[res.status] ?? BY_STATUS[res.status];
+  const code: RegistryErrorCode =
+    first === undefined ? (fromStatus ?? (res.status >= 500 ? 'UNAVAILABLE' : 'REGISTRY_ERROR')) : isSpecCode(first.code) ? first.code : 'REGISTRY_ERROR';
+  const words = first === undefined || code !== 'REGISTRY_ERROR' ? code.toLowerCase().replaceAll('_', ' ') : `registry error ${first.code}`;
   const said = [...new Set(entries.map((e) => e.message ?? ''))].filter((m) => m !== '' && m.toLowerCase() !== words);
   let message = `${host}: ${words}`;
   if (said.length > 0) message += `: ${oneLine(said.join('; '))}`;
-  else if (first === undefined && BY_STATUS[res.status] === undefined && fallback[res.status] === undefined) message += ` (status ${res.status})`;
-  return new EbpmError(code, message, {
-    hint: hintFor(code, host),
+  else if (first === undefined && fromStatus === undefined) message += ` (status ${res.status})`;
+  return registryFailure(code, message, {
+    hint: hintFor(code, host, res.status),
     data: {
       host,
       status: res.status,
+      ...(first === undefined ? {} : { registryCode: first.code }),
       errors: entries,
       ...(header(res, 'retry-after') === undefined ? {} : { retryAfter: header(res, 'retry-after') }),
     },
@@ -116,7 +122,7 @@ export async function registryError(res: RegistryResponse, fallback: Readonly<Re
 
 /** `protocolError` reports a response that breaks the distribution-spec. */
 export function protocolError(host: string, problem: string): EbpmError {
-  return new EbpmError('REGISTRY_PROTOCOL', `${host}: ${problem}`, {
+  return registryFailure('REGISTRY_PROTOCOL', `${host}: ${problem}`, {
     hint: 'the registry does not follow the distribution-spec; report it to its operator',
     data: { host },
   });

@@ -1,8 +1,9 @@
+import type { EbpmError } from '../core/errors.js';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
 import { Agent } from './undici-agent.js';
+import { registryFailure, type RegistryErrorCode } from './codes.js';
 
 /*
  * The registry client's one seam to the network, after oras-go's one-method `Client`
@@ -93,14 +94,14 @@ export function transportError(e: unknown, req: Pick<RegistryRequest, 'method' |
   if (typeof code !== 'string') return undefined;
   const where = req.url.host;
   if (TIMEOUT_CODES.has(code)) {
-    return new EbpmError('TIMEOUT', `${where}: ${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response in time' : 'response body stalled'}`, {
+    return registryFailure('TIMEOUT', `${where}: ${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response in time' : 'response body stalled'}`, {
       cause: e,
       hint: 'the registry is slow or unreachable; try again later',
       data: { host: req.url.host, transportCode: code },
     });
   }
   if (CONNECTION_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) {
-    return new EbpmError('REGISTRY_UNREACHABLE', `${where}: connection failed (${code})`, {
+    return registryFailure('REGISTRY_UNREACHABLE', `${where}: connection failed (${code})`, {
       cause: e,
       hint:
         code.startsWith('ERR_SSL') || code === 'EPROTO'
@@ -147,7 +148,7 @@ export const USER_AGENT = 'ebpm';
  * `readCapped` reads a whole response body, failing with `code` (default `RESPONSE_TOO_LARGE`)
  * past `limit` bytes without buffering more (the declared `Content-Length` is not trusted).
  */
-export async function readCapped(res: RegistryResponse, limit: number, what: string, code = 'RESPONSE_TOO_LARGE'): Promise<Uint8Array> {
+export async function readCapped(res: RegistryResponse, limit: number, what: string, code: RegistryErrorCode = 'RESPONSE_TOO_LARGE'): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   try {
@@ -155,7 +156,7 @@ export async function readCapped(res: RegistryResponse, limit: number, what: str
       n += chunk.byteLength;
       if (n > limit) {
         res.body.destroy();
-        throw new EbpmError(code, `${res.url.host}: ${what} is over the ${limit}-byte limit`, {
+        throw registryFailure(code, `${res.url.host}: ${what} is over the ${limit}-byte limit`, {
           hint: 'the registry sent far more than this kind of response ever needs; it is broken or hostile',
           data: { host: res.url.host, limit },
         });
@@ -168,15 +169,35 @@ export async function readCapped(res: RegistryResponse, limit: number, what: str
   return Buffer.concat(chunks);
 }
 
-/** `resolveLocation` resolves a `Location`/`Link` target against the response it came with. */
+/** `httpUrl` resolves `value` against `base`; `undefined` unless the result is an http(s) URL. */
+export function httpUrl(value: string, base: URL): URL | undefined {
+  if (!URL.canParse(value, base)) return undefined;
+  const url = new URL(value, base);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+}
+
+/** `quoted` shows a URL a registry sent, bounded and with control characters escaped. */
+export function quoted(value: string): string {
+  return JSON.stringify(value.length > 200 ? `${value.slice(0, 200)}…` : value);
+}
+
+/**
+ * `resolveLocation` resolves a `Location`/`Link` target against the response it came with; one
+ * missing, malformed or not http(s) (`file:`, `ftp:`) is the registry's fault.
+ */
 export function resolveLocation(res: RegistryResponse, value: string | undefined, what: string): URL {
-  if (value === undefined || value === '') {
-    throw new EbpmError('REGISTRY_PROTOCOL', `${res.url.host}: ${what} without a location`, {
-      hint: 'the registry does not follow the distribution-spec; report it to its operator',
-      data: { host: res.url.host, status: res.status },
-    });
+  const url = value === undefined || value === '' ? undefined : httpUrl(value, res.url);
+  if (url === undefined) {
+    throw registryFailure(
+      'REGISTRY_PROTOCOL',
+      `${res.url.host}: ${what} ${value === undefined || value === '' ? 'without a location' : `at ${quoted(value)}, not an http(s) URL`}`,
+      {
+        hint: 'the registry does not follow the distribution-spec; report it to its operator',
+        data: { host: res.url.host, status: res.status },
+      },
+    );
   }
-  return new URL(value, res.url);
+  return url;
 }
 
 /** `isLoopback` is true for 127.0.0.0/8, ::1 and localhost, with or without a port. */

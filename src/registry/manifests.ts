@@ -1,5 +1,5 @@
+import type { EbpmError } from '../core/errors.js';
 import { digesterFor, digestProblem, isDigest, sha256Digest } from '../core/digest.js';
-import { EbpmError } from '../core/errors.js';
 import {
   MAX_MANIFEST_BYTES,
   MEDIA_TYPE_DOCKER_MANIFEST,
@@ -12,6 +12,7 @@ import { isGraphNode } from '../content/graph.js';
 import { registryError } from './errors.js';
 import { header, readCapped, type RegistryResponse, type Send } from './http.js';
 import { repositoryScope } from './challenge.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Manifest endpoints (distribution-spec v1.1.1 end-3, end-7, end-9) for one repository.
@@ -40,7 +41,7 @@ const NOT_FOUND = { 404: 'MANIFEST_UNKNOWN' } as const;
 /** `checkRef` accepts a tag or a digest, the two forms a manifest reference takes. */
 export function checkRef(ref: string): void {
   if (TAG.test(ref) || digestProblem(ref) === undefined) return;
-  throw new EbpmError('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref.slice(0, 140))}: not a tag or a digest`, {
+  throw registryFailure('INVALID_REFERENCE', `invalid reference ${JSON.stringify(ref.slice(0, 140))}: not a tag or a digest`, {
     hint: 'tags are up to 128 of [A-Za-z0-9_.-]; digests look like sha256:<64 hex digits>',
     data: { reference: ref },
   });
@@ -50,7 +51,7 @@ export function checkRef(ref: string): void {
 function contentType(res: RegistryResponse): string {
   const mediaType = (header(res, 'content-type') ?? '').split(';')[0]!.trim();
   if (!isGraphNode({ mediaType })) {
-    throw new EbpmError('MANIFEST_INVALID', `${res.url.host}: manifest served as ${JSON.stringify(mediaType.slice(0, 100) || 'no content type')}`, {
+    throw registryFailure('MANIFEST_INVALID', `${res.url.host}: manifest served as ${JSON.stringify(mediaType.slice(0, 100) || 'no content type')}`, {
       hint: 'the reference names something other than an OCI manifest or index',
       data: { host: res.url.host, contentType: mediaType },
     });
@@ -59,7 +60,7 @@ function contentType(res: RegistryResponse): string {
 }
 
 function mismatch(host: string, expected: string, actual: string, what: string): EbpmError {
-  return new EbpmError('DIGEST_MISMATCH', `${host}: ${what} hashes to ${actual}, expected ${expected}`, {
+  return registryFailure('DIGEST_MISMATCH', `${host}: ${what} hashes to ${actual}, expected ${expected}`, {
     hint: 'the registry served other content than asked for; nothing of it was kept',
     data: { host, expected, actual },
   });
@@ -91,7 +92,7 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
 }
 
 function tooLarge(host: string, size: number): EbpmError {
-  return new EbpmError('MANIFEST_TOO_LARGE', `${host}: manifest is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
+  return registryFailure('MANIFEST_TOO_LARGE', `${host}: manifest is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
     hint: 'manifests are metadata; a registry sending more is broken or hostile',
     data: { host, size, limit: MAX_MANIFEST_BYTES },
   });

@@ -1,7 +1,7 @@
-import { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
-import { header, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
+import { header, resolveLocation, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
 import { protocolError, registryError } from './errors.js';
+import { registryFailure, type RegistryErrorCode } from './codes.js';
 
 /**
  * Paginated listings (tags, `_catalog`, referrers) follow `Link: <url>; rel="next"` (RFC 8288;
@@ -36,14 +36,14 @@ export async function paginate(
   first: URL,
   template: Omit<RegistryRequest, 'url' | 'method'>,
   read: (res: RegistryResponse) => Promise<void>,
-  opts: PageOptions & { fallback?: Readonly<Record<number, string>> } = {},
+  opts: PageOptions & { fallback?: Readonly<Record<number, RegistryErrorCode>> } = {},
 ): Promise<void> {
   const maxPages = opts.maxPages ?? 1000;
   const seen = new Set<string>();
   let url: URL | undefined = first;
   for (let page = 0; url !== undefined; page++) {
     if (page >= maxPages) {
-      throw new EbpmError('TOO_MANY_PAGES', `${first.host}: listing ${first.pathname} has more than ${maxPages} pages`, {
+      throw registryFailure('TOO_MANY_PAGES', `${first.host}: listing ${first.pathname} has more than ${maxPages} pages`, {
         hint: 'the registry paginates without end; report it to its operator',
         data: { host: first.host, maxPages },
       });
@@ -54,7 +54,7 @@ export async function paginate(
     const link = nextLink(header(res, 'link'));
     await read(res);
     if (link === undefined) return;
-    const next = new URL(link, res.url);
+    const next = resolveLocation(res, link, 'pagination link');
     if (next.origin !== first.origin) throw protocolError(first.host, `pagination link leaves the registry (${next.origin})`);
     if (seen.has(next.href)) throw protocolError(first.host, 'pagination link loops back to a page already read');
     url = next;

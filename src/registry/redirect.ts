@@ -1,5 +1,5 @@
-import { EbpmError } from '../core/errors.js';
-import { header, replayable, type Stage } from './http.js';
+import { header, httpUrl, quoted, replayable, type Stage } from './http.js';
+import { registryFailure } from './codes.js';
 
 /** `MAX_REDIRECTS` bounds redirect chains (blob GETs go to storage back ends, once or twice). */
 export const MAX_REDIRECTS = 5;
@@ -19,13 +19,20 @@ export const withRedirects: Stage = (next) => async (req) => {
     if (!replayable(current.body)) return res;
     if (hop >= MAX_REDIRECTS) {
       await res.body.dump();
-      throw new EbpmError('TOO_MANY_REDIRECTS', `${req.url.host}: more than ${MAX_REDIRECTS} redirects`, {
+      throw registryFailure('TOO_MANY_REDIRECTS', `${req.url.host}: more than ${MAX_REDIRECTS} redirects`, {
         hint: 'the registry or its storage redirects in a loop; report it to its operator',
         data: { host: req.url.host },
       });
     }
     await res.body.dump();
-    const url = new URL(header(res, 'location')!, res.url);
+    const location = header(res, 'location')!;
+    const url = httpUrl(location, res.url);
+    if (url === undefined) {
+      throw registryFailure('REDIRECT_INVALID', `${res.url.host}: redirect to ${quoted(location)}, not an http(s) URL`, {
+        hint: 'the registry or its storage redirects where ebpm does not follow; report it to its operator',
+        data: { host: res.url.host, status: res.status },
+      });
+    }
     const headers: Record<string, string> = { ...current.headers };
     if (url.origin !== current.url.origin) {
       delete headers.authorization;

@@ -1,4 +1,4 @@
-import { EbpmError, isEbpmError } from '../core/errors.js';
+import { isEbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
 import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
@@ -12,6 +12,7 @@ import { readCapped, type Send } from './http.js';
 import { checkRef, deleteManifest, getManifest, headManifest, putManifest, type RepoContext } from './manifests.js';
 import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
 import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
+import { registryFailure } from './codes.js';
 
 /**
  * `Repository` is one repository of a remote registry as a content `Target` (after oras-go
@@ -62,7 +63,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
     return withOp(`fetch ${desc.digest}`, async () => {
       if (!isGraphNode(desc)) return fetchBlob(this, desc, this.registry.options, signal);
       if (desc.size > MAX_MANIFEST_BYTES) {
-        throw new EbpmError(
+        throw registryFailure(
           'MANIFEST_TOO_LARGE',
           `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`,
           {
@@ -73,7 +74,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
       }
       const { descriptor, bytes } = await getManifest(this, desc.digest, signal);
       if (descriptor.mediaType !== desc.mediaType) {
-        throw new EbpmError('MANIFEST_INVALID', `${this.host}: manifest ${desc.digest} served as ${descriptor.mediaType}, expected ${desc.mediaType}`, {
+        throw registryFailure('MANIFEST_INVALID', `${this.host}: manifest ${desc.digest} served as ${descriptor.mediaType}, expected ${desc.mediaType}`, {
           hint: 'the registry and the descriptor disagree on what this manifest is',
           data: { host: this.host, expected: desc.mediaType, actual: descriptor.mediaType },
         });
@@ -124,7 +125,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
     return withOp(`tag ${this.name}:${ref}`, async () => {
       checkRef(ref);
       if (!isGraphNode(desc)) {
-        throw new EbpmError('INVALID_REFERENCE', `${this.host}: cannot tag ${desc.mediaType}: only manifests and indexes take tags`, {
+        throw registryFailure('INVALID_REFERENCE', `${this.host}: cannot tag ${desc.mediaType}: only manifests and indexes take tags`, {
           hint: 'tag the manifest that names this content',
           data: { mediaType: desc.mediaType },
         });
@@ -191,7 +192,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
 function asNotFound(e: unknown): never {
   const code = (e as { code?: unknown }).code;
   if (isEbpmError(e) && (code === 'BLOB_UNKNOWN' || code === 'MANIFEST_UNKNOWN')) {
-    throw new EbpmError('NOT_FOUND', e.message, { cause: e, hint: e.hint, data: { ...e.data, registryCode: code } });
+    throw registryFailure('NOT_FOUND', e.message, { cause: e, hint: e.hint, data: { ...e.data, registryCode: code } });
   }
   throw e;
 }

@@ -31,10 +31,10 @@ function clean(dir: string) {
 }
 
 describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build on bad input', () => {
-  it('MANIFEST_NOT_FOUND without ebpm.json', async () => {
+  it('SOURCE_MANIFEST_NOT_FOUND without ebpm.json', async () => {
     const dir = pkg({ 'ebpm.json': '' });
     const e = await failure(dir);
-    expect(e).toMatchObject({ code: 'MANIFEST_NOT_FOUND', message: `build ${dir}: ${dir}/ebpm.json: not found` });
+    expect(e).toMatchObject({ code: 'SOURCE_MANIFEST_NOT_FOUND', message: `build ${dir}: ${dir}/ebpm.json: not found` });
     clean(dir);
   });
 

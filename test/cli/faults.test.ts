@@ -55,10 +55,18 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     const r = await pullWith([{ method: 'GET', path: `/v2/ebpm/sigsnoop/blobs/${payloadDigest}`, fault: { kind: 'drop', afterBytes: 4096 } }]);
     expect([r.code, r.out]).toEqual([0, `pulled ${proxy.host}/ebpm/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\n`]);
     expectExact(r.sb);
-    expect(proxy.log.filter((l) => l.path.includes(payloadDigest)).map((l) => [l.headers.range ?? null, l.fault ?? null])).toEqual([
-      [null, 'drop'],
-      ['bytes=4096-', null],
-    ]);
+    // How much of the 4096 bytes counts depends on whether the store read them before the drop
+    // (undici discards what nobody read): a Range from what was received, or a plain GET when
+    // nothing was. The exact offset is test/registry/resume.test.ts's.
+    const payload = proxy.log.filter((l) => l.path.includes(payloadDigest));
+    expect(payload.map((l) => l.fault ?? null)).toEqual(['drop', null]);
+    expect(payload[0]!.headers.range).toBeUndefined();
+    const range = payload[1]!.headers.range;
+    if (range !== undefined) {
+      const from = Number(/^bytes=(\d+)-$/.exec(range)?.[1]);
+      expect(from).toBeGreaterThan(0);
+      expect(from).toBeLessThanOrEqual(4096);
+    }
   });
 
   it('retries a 500 and honours 429 Retry-After', async () => {
@@ -110,7 +118,7 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     ]);
     expect(failing.code).toBe(1);
     expect(failing.err).toBe(
-      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: ${proxy.host}: unknown: injected fault\nhint: the registry refused the request\n`,
+      `error: pull sigsnoop@1: source: fetch ${payloadDigest}: ${proxy.host}: registry error UNKNOWN: injected fault\nhint: the registry failed; try again later\n`,
     );
     expectClean(failing.sb);
     proxy.reset();

@@ -101,7 +101,7 @@ describe('init', () => {
     async (name) => {
       const r0 = root();
       expect(await failure(init({ name, dir: join(r0, 'p', 'x') }))).toEqual({
-        code: 'INVALID_NAME',
+        code: 'NAME_INVALID',
         message: `init ${name}: not a package name`,
         hint: 'use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)',
       });
@@ -112,7 +112,7 @@ describe('init', () => {
   it('refuses a wasm-c name starting with a digit, which C cannot name', async () => {
     const r0 = root();
     expect(await failure(init({ name: '1tool', template: 'wasm-c', dir: join(r0, '1tool') }))).toEqual({
-      code: 'INVALID_NAME',
+      code: 'NAME_INVALID',
       message: 'init 1tool: template wasm-c needs a name starting with a letter',
       hint: 'main.c refers to the embedded object as 1tool_bpf_o, which C does not allow; prefix the name with a letter',
     });

@@ -1,0 +1,51 @@
+/**
+ * A hostile HTTP server on loopback, for what a real registry cannot do on demand: answer with
+ * codes from outside the distribution-spec, redirect to other origins, challenge for credentials
+ * it should not get, or never finish a body. Every request is recorded, then handed to `handle`.
+ *
+ *   const a = await startHostile((req, res) => res.writeHead(400).end('{"errors":[...]}'));
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+
+export interface HostileRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export interface HostileServer {
+  /** `127.0.0.1:<port>` */
+  readonly host: string;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  readonly seen: HostileRequest[];
+  stop(): Promise<void>;
+}
+
+export type HostileHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** `startHostile` listens on a free loopback port and answers every request with `handle`. */
+export async function startHostile(handle: HostileHandler): Promise<HostileServer> {
+  const seen: HostileRequest[] = [];
+  const server = createServer((req, res) => {
+    seen.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers });
+    handle(req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    host,
+    url: `http://${host}`,
+    seen,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** `errorBody` is a distribution-spec error body holding one `{code, message}`. */
+export function errorBody(code: string, message: string): string {
+  return JSON.stringify({ errors: [{ code, message }] });
+}
