@@ -30,12 +30,6 @@ export function bar(fraction: number, width: number): string {
   return '█'.repeat(full) + '░'.repeat(width - full);
 }
 
-/** `shortDigest` is `sha256:` and the first 12 hex digits, as tables show digests. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return digest.slice(0, colon + 1 + 12);
-}
-
 /**
  * `layoutTable` aligns `rows` under `header` with two spaces between columns, the last column
  * unpadded; cells longer than `maxCell` are cut with `…`. Returns one string per line.
