@@ -9,7 +9,7 @@ import { openContext, type Context } from '../services/context.js';
 import { explicitPath } from '../services/run-source.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
-import { colorWanted } from './format.js';
+import { terminalSafe, colorWanted, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
@@ -29,9 +29,9 @@ export function writeJson(io: Io, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** `writeLines` prints plain lines. */
+/** `writeLines` prints plain lines on stdout. */
 export function writeLines(io: Io, lines: readonly string[]): void {
-  if (lines.length > 0) io.stdout.write(`${lines.join('\n')}\n`);
+  if (lines.length > 0) writeText(io.stdout, `${lines.join('\n')}\n`);
 }
 
 /** `withProgress` runs a push or pull with the live view on a terminal, silently otherwise. */
@@ -47,7 +47,8 @@ export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boole
 }
 
 /** `printTable` prints a table: through ink on a terminal, as aligned plain lines otherwise. */
-export async function printTable(io: Io, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
+export async function printTable(io: Io, header: readonly string[], cells: readonly (readonly string[])[]): Promise<void> {
+  const rows = cells.map((r) => r.map((c) => terminalSafe(c)));
   if (isLive(io, false)) {
     const { renderTable } = await import('./views/live.js');
     await renderTable(io.stdout as NodeJS.WriteStream, header, rows, colorWanted(io.env, true));

@@ -1,4 +1,5 @@
 import { isEbpmError } from '../core/errors.js';
+import { terminalSafe } from './format.js';
 
 /** The kernel's refusals besides the `KERNEL_*` codes: what src/kernel/loader-errors.ts makes of a failed load or attach. */
 const KERNEL_REFUSALS: ReadonlySet<string> = new Set([
@@ -28,14 +29,15 @@ const BUG_HINT = 'this is a bug in ebpm; please report it with the output of EBP
 
 /** `formatError` renders an error as one line plus a hint; bugs also get their stack. */
 export function formatError(e: unknown, debug: boolean): string {
+  // Messages carry text from registries and packages: escape sequences in it are shown, not obeyed.
   if (isEbpmError(e) && e.code !== 'INTERNAL') {
-    const lines = [`error: ${e.message}`];
-    if (e.hint) lines.push(`hint: ${e.hint}`);
-    if (debug && e.stack) lines.push(e.stack);
+    const lines = [`error: ${terminalSafe(e.message)}`];
+    if (e.hint) lines.push(`hint: ${terminalSafe(e.hint)}`);
+    if (debug && e.stack) lines.push(terminalSafe(e.stack, true));
     return lines.join('\n');
   }
   const err = e instanceof Error ? e : new Error(String(e));
-  return [`error: ${err.message}`, `hint: ${BUG_HINT}`, err.stack ?? ''].join('\n').trimEnd();
+  return [`error: ${terminalSafe(err.message)}`, `hint: ${BUG_HINT}`, terminalSafe(err.stack ?? '', true)].join('\n').trimEnd();
 }
 
 /** `ErrorJson` is a failure as `--json` reports it on stdout; a bug is code `INTERNAL`. */

@@ -30,12 +30,6 @@ export function bar(fraction: number, width: number): string {
   return '█'.repeat(full) + '░'.repeat(width - full);
 }
 
-/** `shortDigest` is `sha256:` and the first 12 hex digits, as tables show digests. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return digest.slice(0, colon + 1 + 12);
-}
-
 /**
  * `layoutTable` aligns `rows` under `header` with two spaces between columns, the last column
  * unpadded; cells longer than `maxCell` are cut with `…`. Returns one string per line.
@@ -78,19 +72,23 @@ export function reduceTransfer(s: TransferState, e: TransferEvent, now: number):
   const update = (digest: string, f: (b: BlobState) => BlobState): readonly BlobState[] => s.blobs.map((b) => (b.digest === digest ? f(b) : b));
   switch (e.kind) {
     case 'resolving':
-      return { ...s, resolving: e.ref };
+      return { ...s, resolving: terminalSafe(e.ref) };
     case 'resolved':
-      return { ...s, resolving: undefined, resolved: { ref: e.ref, digest: e.digest } };
+      return { ...s, resolving: undefined, resolved: { ref: terminalSafe(e.ref), digest: e.digest } };
     case 'blob-start':
       if (s.blobs.some((b) => b.digest === e.digest)) return s;
-      return { ...s, startedAt: s.startedAt ?? now, blobs: [...s.blobs, { digest: e.digest, label: e.label, size: e.size, bytes: 0, state: 'active' }] };
+      return {
+        ...s,
+        startedAt: s.startedAt ?? now,
+        blobs: [...s.blobs, { digest: e.digest, label: terminalSafe(e.label), size: e.size, bytes: 0, state: 'active' }],
+      };
     case 'blob-progress':
       return { ...s, blobs: update(e.digest, (b) => ({ ...b, bytes: e.bytes })) };
     case 'blob-done':
       return { ...s, blobs: update(e.digest, (b) => ({ ...b, bytes: b.size, state: 'done' })) };
     case 'blob-skipped':
       if (s.blobs.some((b) => b.digest === e.digest)) return s;
-      return { ...s, blobs: [...s.blobs, { digest: e.digest, label: e.label, size: e.size, bytes: e.size, state: 'skipped' }] };
+      return { ...s, blobs: [...s.blobs, { digest: e.digest, label: terminalSafe(e.label), size: e.size, bytes: e.size, state: 'skipped' }] };
   }
 }
 
@@ -108,6 +106,27 @@ export function transferTotals(s: TransferState): { bytes: number; size: number 
 
 /** `SPINNER` frames (braille dots, as most terminal UIs use). */
 export const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * `terminalSafe` makes every control character of `text` visible as `\xNN`: C0 (but tab and
+ * newline when `multiline`), DEL and C1. Text ebpm did not write itself (registry messages,
+ * package metadata, annotations) passes here before it reaches a terminal, so that an escape
+ * sequence in it (`ESC ] 0 ; title BEL`, `ESC [ 2 J`, a C1 `CSI`) prints as text instead of
+ * driving the terminal. `--json` output does not pass here: JSON escapes them already.
+ */
+export function terminalSafe(text: string, multiline = false): string {
+  return text.replace(multiline ? CONTROL_BUT_LINES : CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** `writeText` prints `text` (whole lines) for people: every printer of text from outside ebpm goes through it. */
+export function writeText(out: NodeJS.WritableStream, text: string): void {
+  out.write(terminalSafe(text, true));
+}
 
 /** `colorWanted` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
 export function colorWanted(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {

@@ -28,6 +28,12 @@ export function sha256Digest(bytes: Uint8Array): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+/** `shortDigest` is the algorithm and the first 12 characters of the encoded part (`sha256:0123456789ab`), as tables and messages show digests. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return digest.slice(0, colon + 1 + 12);
+}
+
 /**
  * `parseDigest` checks `s` against the image-spec grammar and, for registered algorithms,
  * their encoding; unknown algorithms pass if they fit the grammar, as the spec asks.

@@ -8,7 +8,7 @@ import { gunzipSync, inflateSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { fetchAll, type Fetcher } from '../content/storage.js';
-import { sha256Digest } from '../core/digest.js';
+import { sha256Digest, shortDigest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import {
   ANNOTATION_AUTHORS,
@@ -289,7 +289,7 @@ export async function readForeignManifest(
     case 'bpfman': {
       const labels = bpfmanLabels(config!)!;
       const l = layer(['application/vnd.oci.image.layer.v1.tar+gzip', mt.DOCKER_LAYER_GZIP]);
-      if (l) objects.push(...(await objectsInTarball(await fetch(l), labels['io.ebpf.filename'])));
+      if (l) objects.push(...(await objectsInTarball(l, await fetch(l), labels['io.ebpf.filename'])));
       break;
     }
     default:
@@ -298,8 +298,26 @@ export async function readForeignManifest(
   return { format, metadata: describeFiles(info, objects, wasm) };
 }
 
-/** The `.o` files of a bpfman image layer (or the one `io.ebpf.filename` names). */
-async function objectsInTarball(gz: Uint8Array, only: string | undefined): Promise<LooseObject[]> {
+/**
+ * The `.o` files of a bpfman image layer (or the one `io.ebpf.filename` names). A layer that is
+ * not the gzipped tar it claims to be (not gzip, truncated, over `MAX_PROGRAM_BYTES` unpacked:
+ * a gzip bomb, not a tar) is `FOREIGN_INVALID`.
+ */
+async function objectsInTarball(layer: Descriptor, gz: Uint8Array, only: string | undefined): Promise<LooseObject[]> {
+  const bad = (problem: string, cause: unknown) =>
+    new EbpmError('FOREIGN_INVALID', `bpfman image layer ${shortDigest(layer.digest)}: ${problem}`, {
+      hint: 'the image is not the bpfman bytecode image it claims to be, or it is damaged; ask its publisher',
+      data: { digest: layer.digest },
+      cause,
+    });
+  let unpacked: Buffer;
+  try {
+    unpacked = gunzipSync(gz, { maxOutputLength: MAX_PROGRAM_BYTES });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') throw bad(`unpacks to more than ${MAX_PROGRAM_BYTES} bytes`, e);
+    throw bad(code === 'Z_BUF_ERROR' ? 'truncated gzip data' : `not gzip data (${(e as Error).message})`, e);
+  }
   const ex = tar.extract();
   const out: LooseObject[] = [];
   const done = (async () => {
@@ -312,7 +330,9 @@ async function objectsInTarball(gz: Uint8Array, only: string | undefined): Promi
       }
     }
   })();
-  ex.end(gunzipSync(gz, { maxOutputLength: MAX_PROGRAM_BYTES }));
-  await done;
+  ex.end(unpacked);
+  await done.catch((e: unknown) => {
+    throw bad('not a tar archive, or a truncated one', e);
+  });
   return out;
 }

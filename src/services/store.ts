@@ -132,7 +132,10 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
   }
 }
 
-/** `importToStore` reads an OCI layout tar into the store (refusing traversal and links: store/archive.ts). */
-export async function importToStore(ctx: Context, file: string, cwd: string): Promise<ArchiveEntry[]> {
-  return importArchive(resolvePath(cwd, file), await ctx.store());
+/**
+ * `importToStore` reads an OCI layout tar into the store, all or nothing (refusing traversal,
+ * links and damage: store/archive.ts); `force` lets it move tags the store already has.
+ */
+export async function importToStore(ctx: Context, file: string, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
+  return importArchive(resolvePath(cwd, file), await ctx.store(), opts);
 }

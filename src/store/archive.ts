@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import tar from 'tar-stream';
 import { digestProblem } from '../core/digest.js';
-import { EbpmError, isEbpmError } from '../core/errors.js';
+import { EbpmError, isEbpmError, withContext } from '../core/errors.js';
 import { canonicalJson } from '../core/json.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
-import { canListReferrers, type ReadOnlyTarget, type Target } from '../content/storage.js';
+import { canListReferrers, checkRef, type ReadOnlyTarget } from '../content/storage.js';
 import { verifyContent } from '../content/verify.js';
-import { BLOBS_DIR, INDEX_FILE, LAYOUT_FILE, OciLayout } from './layout.js';
+import { BLOBS_DIR, INDEX_FILE, LAYOUT_FILE, OciLayout, tagConflict } from './layout.js';
 
 /*
  * `ebpm export` / `ebpm import`: an OCI image layout as a tar (the form `docker save`-style tools
@@ -54,40 +54,61 @@ export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[]
   }
 }
 
+/** `ImportOptions` configure `importArchive`. */
+export interface ImportOptions {
+  /** Move tags the store already has to the archive's content (else `TAG_EXISTS`). */
+  readonly force?: boolean;
+  readonly signal?: AbortSignal;
+}
+
 /**
- * `importArchive` reads a tar written by `exportArchive` (or any OCI layout tar) into `dst`. It
- * first unpacks into a temporary directory, refusing anything but the layout's own files
- * (`ARCHIVE_UNSAFE`: `..`, absolute paths, links, devices, stray names) and blobs whose bytes do
- * not match their name, and checks every graph is complete (`ARCHIVE_INVALID`); only then does it
- * copy into `dst`, so a bad archive leaves nothing behind.
+ * `importArchive` reads a tar written by `exportArchive` (or any OCI layout tar) into `dst`, all
+ * or nothing. It unpacks into a scratch directory of the store (`tempDir`: a killed import's
+ * copy goes with the next write), refusing anything but the layout's own files
+ * (`ARCHIVE_UNSAFE`: `..`, absolute paths, links, devices, stray names), blobs whose bytes do
+ * not match their name, a truncated tar, bad tag names and incomplete graphs
+ * (`ARCHIVE_INVALID`); only then does it copy the blobs and set every tag in one index update,
+ * refusing (`TAG_EXISTS`) to move a tag to other content unless `force`.
  */
-export async function importArchive(file: string, dst: Target, signal?: AbortSignal): Promise<ArchiveEntry[]> {
-  const work = await mkdtemp(join(tmpdir(), 'ebpm-import-'));
+export async function importArchive(file: string, dst: OciLayout, opts: ImportOptions = {}): Promise<ArchiveEntry[]> {
+  const work = await dst.tempDir();
   try {
-    await unpack(file, work);
-    let layout: OciLayout;
-    try {
-      layout = await OciLayout.open(work, { create: false });
-    } catch (e) {
-      throw archiveInvalid(file, isEbpmError(e) ? e.message.replace(`${work}: `, '') : String(e), e);
-    }
-    const manifests = (await layout.readIndex()).manifests;
-    for (const d of manifests) {
-      const missing = await layout.missingFrom(d);
-      if (missing !== undefined) throw archiveInvalid(file, `${d.digest}: ${missing.digest} is missing`);
-    }
-    const entries: ArchiveEntry[] = [];
-    for (const d of manifests) {
-      await copyGraph(layout, dst, d, { signal });
-      const ref = d.annotations?.[ANNOTATION_REF_NAME];
-      if (ref === undefined) continue;
-      await dst.tag(d, ref, signal);
-      entries.push({ ref, descriptor: d });
-    }
-    return entries;
+    return await importFrom(file, work, dst, opts);
+  } catch (e) {
+    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, e);
   } finally {
     await rm(work, { recursive: true, force: true });
   }
+}
+
+async function importFrom(file: string, work: string, dst: OciLayout, opts: ImportOptions): Promise<ArchiveEntry[]> {
+  await unpack(file, work);
+  let layout: OciLayout;
+  try {
+    layout = await OciLayout.open(work, { create: false });
+  } catch (e) {
+    throw archiveInvalid(file, isEbpmError(e) ? e.message.replace(`${work}: `, '') : String(e), e);
+  }
+  const manifests = (await layout.readIndex()).manifests;
+  const entries: ArchiveEntry[] = [];
+  for (const d of manifests) {
+    const missing = await layout.missingFrom(d);
+    if (missing !== undefined) throw archiveInvalid(file, `${d.digest}: ${missing.digest} is missing`);
+    const ref = d.annotations?.[ANNOTATION_REF_NAME];
+    if (ref === undefined) continue;
+    try {
+      checkRef(ref);
+    } catch (e) {
+      throw archiveInvalid(file, (e as Error).message, e);
+    }
+    entries.push({ ref, descriptor: d });
+  }
+  // Refused before any copying; `tagAll` checks again under the store lock.
+  const refused = opts.force ? undefined : tagConflict((await dst.readIndex()).manifests, entries);
+  if (refused !== undefined) throw refused;
+  for (const d of manifests) await copyGraph(layout, dst, d, { signal: opts.signal });
+  await dst.tagAll(entries, { move: opts.force ?? false });
+  return entries;
 }
 
 async function writeTar(layout: OciLayout, file: string): Promise<void> {
@@ -220,12 +241,16 @@ async function unpack(file: string, into: string): Promise<void> {
   } catch (e) {
     input.destroy();
     if (isEbpmError(e)) throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : archiveInvalid(file, e.message, e);
-    throw archiveInvalid(file, (e as Error).message, e);
+    if ((e as NodeJS.ErrnoException).path === file) throw archiveInvalid(file, (e as Error).message, e);
+    // A system error writing the scratch copy (a full disk) is the store's, not the archive's.
+    if ((e as NodeJS.ErrnoException).syscall !== undefined) throw e;
+    // What the tar parser throws ("Unexpected end of data", "Stream was destroyed", "Invalid tar header") says little to a user.
+    throw archiveInvalid(file, 'the archive is truncated or corrupt', e);
   }
 }
 
-function isCodeOf(e: EbpmError, codes: string[]): boolean {
-  return codes.includes(e.code);
+function isCodeOf(e: unknown, codes: string[]): boolean {
+  return isEbpmError(e) && codes.includes(e.code);
 }
 
 function withoutLocal(d: Descriptor): Descriptor {

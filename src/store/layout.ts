@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digesterFor, isDigest, parseDigest } from '../core/digest.js';
+import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import { canonicalJson, decodeJson, isObject } from '../core/json.js';
 import {
@@ -103,7 +103,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   /**
    * `cleanIngest` removes the temp files of writers that no longer run (killed mid-write; a
    * name says whose it is, see `ingestPath`), and unnamed ones older than `ANONYMOUS_TEMP_MS`.
-   * A live writer's files stay, however old. One readdir, of a directory usually empty. Returns how many went.
+   * A live writer's files (and scratch directories, `tempDir`) stay, however old. One readdir, of a directory usually empty. Returns how many went.
    */
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
@@ -117,7 +117,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
           : Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > ANONYMOUS_TEMP_MS;
       if (
         stale &&
-        (await unlink(path).then(
+        (await rm(path, { recursive: true }).then(
           () => true,
           () => false,
         ))
@@ -125,6 +125,18 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
         cleaned++;
     }
     return cleaned;
+  }
+
+  /**
+   * `tempDir` makes a scratch directory in `ingest/` (same filesystem as the blobs, named like a
+   * temp file), for work too big for memory (an archive unpacked before import). The caller
+   * removes it; if the process is killed, the next writer's `cleanIngest` does.
+   */
+  async tempDir(): Promise<string> {
+    await mkdir(join(this.root, INGEST_DIR), { recursive: true });
+    const dir = this.ingestPath();
+    await mkdir(dir);
+    return dir;
   }
 
   /** `blobPath` is where the blob `digest` lives. */
@@ -244,16 +256,29 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * whole graph of `desc` is present; otherwise `GRAPH_INCOMPLETE` names the first missing blob.
    */
   async tag(desc: Descriptor, ref: string): Promise<void> {
-    checkRef(ref);
-    const entry: Descriptor = { ...plain(desc), annotations: { ...desc.annotations, [ANNOTATION_REF_NAME]: ref } };
+    await this.tagAll([{ ref, descriptor: desc }], { move: true });
+  }
+
+  /**
+   * `tagAll` sets every tag of `tags` in one index update, or none: each graph must be whole
+   * (`GRAPH_INCOMPLETE`), and unless `move`, a tag may not be moved to another digest
+   * (`TAG_EXISTS`, naming the tag and both digests).
+   */
+  async tagAll(tags: readonly { ref: string; descriptor: Descriptor }[], opts: { move: boolean }): Promise<void> {
+    for (const t of tags) checkRef(t.ref);
     await this.updateIndex(async (manifests) => {
-      // Checked inside the lock: prune sweeps under the same lock, so the graph cannot vanish before the write.
-      const missing = await this.missingFrom(desc);
-      if (missing !== undefined) throw incomplete(desc, missing);
-      const at = manifests.findIndex((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+      const refused = opts.move ? undefined : tagConflict(manifests, tags);
+      if (refused !== undefined) throw refused;
       const next = [...manifests];
-      if (at < 0) next.push(entry);
-      else next[at] = entry;
+      for (const { ref, descriptor: desc } of tags) {
+        // Checked inside the lock: prune sweeps under the same lock, so the graph cannot vanish before the write.
+        const missing = await this.missingFrom(desc);
+        if (missing !== undefined) throw incomplete(desc, missing);
+        const at = next.findIndex((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+        const entry: Descriptor = { ...plain(desc), annotations: { ...desc.annotations, [ANNOTATION_REF_NAME]: ref } };
+        if (at < 0) next.push(entry);
+        else next[at] = entry;
+      }
       return { manifests: next, result: undefined };
     });
   }
@@ -504,6 +529,22 @@ function incomplete(desc: Descriptor, missing: Descriptor): EbpmError {
   return new EbpmError('GRAPH_INCOMPLETE', `${desc.digest}: ${missing.digest} is missing from the store`, {
     hint: 'copy the whole graph (children first) before tagging it',
     data: { digest: desc.digest, missing: missing.digest },
+  });
+}
+
+/** `tagConflict` is `TAG_EXISTS` for the first of `tags` that `manifests` (an index) already gives another digest, else undefined. */
+export function tagConflict(manifests: readonly Descriptor[], tags: readonly { ref: string; descriptor: Descriptor }[]): EbpmError | undefined {
+  for (const { ref, descriptor } of tags) {
+    const held = manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+    if (held !== undefined && held.digest !== descriptor.digest) return tagExists(ref, held.digest, descriptor.digest);
+  }
+  return undefined;
+}
+
+function tagExists(ref: string, existing: string, incoming: string): EbpmError {
+  return new EbpmError('TAG_EXISTS', `${ref} already tags ${shortDigest(existing)}, not ${shortDigest(incoming)}`, {
+    hint: `pass --force to move ${ref} to the new content, or remove it first (ebpm rm)`,
+    data: { reference: ref, existing, incoming },
   });
 }
 

@@ -8,11 +8,11 @@ import {
   INITIAL_TRANSFER,
   layoutTable,
   reduceTransfer,
-  shortDigest,
   transferTotals,
   colorWanted,
   type TransferState,
 } from '../../src/cli/format.js';
+import { shortDigest } from '../../src/core/digest.js';
 import { Table } from '../../src/cli/views/table.js';
 import { TransferView } from '../../src/cli/views/transfer.js';
 import type { TransferEvent } from '../../src/services/transfer.js';

@@ -5,12 +5,12 @@ import { context, writeJson, writeLines } from '../dist.js';
 
 const cmd: Command = {
   name: 'import',
-  summary: 'Read an OCI layout tar (from ebpm export) into the local store; unsafe or damaged archives are refused whole.',
-  usage: 'ebpm import <file.tar> [--json]',
+  summary: 'Read an OCI layout tar (from ebpm export) into the local store, all or nothing; stored tags move only with --force.',
+  usage: 'ebpm import <file.tar> [--force] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, force: { type: 'boolean', default: false } });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'import: expected one file', { hint: `usage: ${cmd.usage}` });
-    const entries = await importToStore(await context(io, false), positionals[0]!, io.cwd);
+    const entries = await importToStore(await context(io, false), positionals[0]!, io.cwd, { force: values.force });
     if (values.json)
       writeJson(
         io,

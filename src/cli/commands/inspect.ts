@@ -4,7 +4,8 @@ import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
-import { context, isLocalPath } from '../dist.js';
+import { context, isLocalPath, writeJson } from '../dist.js';
+import { writeText } from '../format.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -15,11 +16,8 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(resolve(io.cwd, target), io.env) : await inspectRemote(await context(io, false), target);
-    io.stdout.write(
-      values.json
-        ? JSON.stringify({ source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata }, null, 2) + '\n'
-        : formatInspect(r),
-    );
+    if (values.json) writeJson(io, { source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata });
+    else writeText(io.stdout, formatInspect(r));
     return 0;
   },
 };

@@ -2,7 +2,7 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { listStored } from '../../services/store.js';
 import { context, printTable, writeJson } from '../dist.js';
-import { shortDigest } from '../format.js';
+import { shortDigest } from '../../core/digest.js';
 
 const cmd: Command = {
   name: 'ls',

@@ -4,6 +4,7 @@ import { pull, type PullResult } from '../../services/pull.js';
 import { PULL_POLICIES, type PullPolicy } from '../../services/run-source.js';
 import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+import { writeText } from '../format.js';
 
 const cmd: Command = {
   name: 'pull',
@@ -25,7 +26,7 @@ const cmd: Command = {
       ),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
-    for (const r of done) if (r.trust.decision.warn) io.stderr.write(`warning: ${r.trust.decision.message}\n`);
+    for (const r of done) if (r.trust.decision.warn) writeText(io.stderr, `warning: ${r.trust.decision.message}\n`);
     if (!values.json) writeLines(io, done.map(pullLine));
     const results = valuesOrThrow(outcomes);
     if (values.json) writeJson(io, positionals.length === 1 ? results[0] : results);

@@ -3,6 +3,7 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pushAll } from '../../services/push.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+import { writeText } from '../format.js';
 import { loadSigningKey } from '../password.js';
 
 const cmd: Command = {
@@ -53,7 +54,7 @@ const cmd: Command = {
         ]),
       );
     }
-    for (const r of done) if (r.indexError !== undefined) io.stderr.write(`warning: search index not updated: ${r.indexError}\n`);
+    for (const r of done) if (r.indexError !== undefined) writeText(io.stderr, `warning: search index not updated: ${r.indexError}\n`);
     const results = valuesOrThrow(outcomes);
     if (values.json) writeJson(io, paths.length === 1 ? results[0] : results);
     return 0;

@@ -19,6 +19,7 @@ import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
 import { localSource, PULL_POLICIES, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../../services/run-source.js';
 import { planRun, runPackage, type AttachedProgram, type RunPlan, type RunResult, type SamplePlan, type StopReason } from '../../services/run.js';
+import { writeText } from '../format.js';
 import { coalesce, jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
 import { takeWasmFlags, WASM_FLAG_HELP, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
@@ -175,7 +176,7 @@ const cmd: Command = {
     const pull = pullPolicy(rest);
     const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd });
     // The one place the policy's warning is printed, whichever kind of package runs.
-    if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
+    if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     if (pkg.wasm !== undefined) {
       if (attach.size > 0)
         throw usageError(`--attach does not apply to ${pkg.metadata.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
@@ -201,7 +202,8 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: Rea
     const lines = flagHelp(specs);
     const ecli =
       pkg.ecli && lines.length ? "\n\nFlags are spelled as ecli spells them; ebpm's spellings work too (- for _, --<switch> and --no-<switch>)." : '';
-    io.stdout.write(
+    writeText(
+      io.stdout,
       `usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`,
     );
     return 0;
@@ -244,7 +246,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: Rea
           onAttached: (programs) => {
             const title = attachSummary(pkg, programs, attach);
             if (verbose) io.stderr.write(verboseLines(pkg, programs, values, plan).join('\n') + '\n');
-            if (live === undefined) io.stderr.write(title + '\n');
+            if (live === undefined) writeText(io.stderr, title + '\n');
             output = json
               ? jsonOutput(io.stdout, format)
               : live
@@ -263,7 +265,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: Rea
         },
       });
       output?.end();
-      io.stderr.write(endSummary(pkg.metadata.name, result) + '\n');
+      writeText(io.stderr, endSummary(pkg.metadata.name, result) + '\n');
       return exitCode(result.stop);
     } catch (e) {
       output?.end();
@@ -328,7 +330,8 @@ function reopenAsNull(fd: number): void {
 async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: readonly string[], flags: WasmFlags, source: string, io: Io): Promise<number> {
   const parsed = parseRunArgs(args, OWN, [], USAGE);
   if (parsed.own.has('help')) {
-    io.stdout.write(
+    writeText(
+      io.stdout,
       `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
         `flags:\n  --verbose                 show what the host refuses or drops\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
         `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`,
@@ -362,7 +365,7 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;
   });
-  io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
+  writeText(io.stderr, `${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
   return r.exitCode;
 }
 

@@ -2,6 +2,7 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { search } from '../../services/search.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
+import { writeText } from '../format.js';
 
 const cmd: Command = {
   name: 'search',
@@ -18,7 +19,8 @@ const cmd: Command = {
     const term = positionals[0]!;
     const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
     for (const f of r.failed) {
-      io.stderr.write(
+      writeText(
+        io.stderr,
         `warning: ${f.message}; ${f.cachedAt === undefined ? 'its packages are left out' : `showing its index as cached at ${f.cachedAt} (stale)`}\n`,
       );
     }
@@ -27,7 +29,7 @@ const cmd: Command = {
       return 0;
     }
     if (r.hits.length === 0) {
-      io.stdout.write(`no packages match ${JSON.stringify(term)} in ${r.sources.map((s) => s.location).join(', ')}\n`);
+      writeText(io.stdout, `no packages match ${JSON.stringify(term)} in ${r.sources.map((s) => s.location).join(', ')}\n`);
       return 0;
     }
     await printTable(

@@ -4,7 +4,8 @@
  * rate) and a total bar. Finished blobs move into `<Static>` so they print once.
  */
 import { Box, Static, Text } from 'ink';
-import { bar, formatBytes, formatRate, shortDigest, SPINNER, transferTotals, type BlobState, type TransferState } from '../format.js';
+import { shortDigest } from '../../core/digest.js';
+import { bar, formatBytes, formatRate, SPINNER, transferTotals, type BlobState, type TransferState } from '../format.js';
 
 export interface TransferViewProps {
   readonly verb: 'push' | 'pull';
