@@ -274,11 +274,10 @@ describe('parseBtf', () => {
         ['a', prev, 0],
         ['b', prev, 0],
       ]);
-    const started = performance.now();
+    // Bounded by a count of fields (2^40 of them otherwise), not by time.
     expect(() => describeType(parseBtf(b.bytes()), prev)).toThrow(
       expect.objectContaining({ code: 'BTF_MALFORMED', message: expect.stringMatching(/more than 100000 fields$/) }),
     );
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
 

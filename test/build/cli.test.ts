@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import { deflateSync } from 'node:zlib';
 import { beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { cliEnv } from '../helpers/cli.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -14,7 +15,7 @@ function io(cwd: string) {
   let e = '';
   out.on('data', (d: Buffer) => (o += d.toString()));
   err.on('data', (d: Buffer) => (e += d.toString()));
-  return { io: { stdout: out, stderr: err, env: { ...process.env, SOURCE_DATE_EPOCH: '1700000000' }, cwd }, out: () => o, err: () => e };
+  return { io: { stdout: out, stderr: err, env: cliEnv(cwd, { SOURCE_DATE_EPOCH: '1700000000' }), cwd }, out: () => o, err: () => e };
 }
 
 describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build / ebpm inspect', () => {

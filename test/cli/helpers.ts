@@ -4,8 +4,7 @@
  * run in-process through `main()` with captured streams, and ebpm package layouts built from a
  * real BPF object (examples/sigsnoop, compiled by clang).
  */
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
@@ -15,6 +14,7 @@ import { describeFiles } from '../../src/package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_SOURCE } from '../../src/package/media-types.js';
 import { versionTag } from '../../src/package/version.js';
 import { OciLayout } from '../../src/store/layout.js';
+import { cliEnv, sandboxDir } from '../helpers/cli.js';
 import { exampleObject } from '../helpers/objects.js';
 
 export interface Sandbox {
@@ -26,20 +26,10 @@ export interface Sandbox {
 
 /** `sandbox` makes a temp root and the environment that points every ebpm path into it (no registry configured). */
 export function sandbox(extra: Record<string, string> = {}): Sandbox {
-  const root = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'dist-'));
+  const root = sandboxDir('dist-');
   // Signatures are another suite's subject: this policy keeps pulls quiet about unsigned packages.
   writeFileSync(join(root, 'trust-policy.json'), JSON.stringify({ version: 1, scopes: { '*': { require: 'none' } } }));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: join(root, 'home'),
-    EBPM_STORE: join(root, 'store'),
-    EBPM_LOCAL_REGISTRY: join(root, 'registry'),
-    EBPM_CACHE_DIR: join(root, 'cache'),
-    EBPM_CONFIG: join(root, 'config.json'),
-    DOCKER_CONFIG: join(root, 'docker'),
-    EBPM_TRUST_POLICY: join(root, 'trust-policy.json'),
-    ...extra,
-  };
+  const env = cliEnv(root, extra);
   return { root, env, store: env.EBPM_STORE!, registryDir: env.EBPM_LOCAL_REGISTRY! };
 }
 

@@ -44,6 +44,8 @@ export interface ProxyLogEntry {
   readonly path: string;
   readonly headers: IncomingHttpHeaders;
   readonly fault: Fault['kind'] | undefined;
+  /** When the proxy received it (ms since the epoch): how long a client waited between two requests. */
+  readonly at: number;
 }
 
 export interface FaultProxy {
@@ -98,7 +100,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const rule = rules.find((r) => r.left > 0 && matches(r, method, path));
     if (rule) rule.left--;
     const fault = rule?.fault;
-    log.push({ method, path, headers: req.headers, fault: fault?.kind });
+    log.push({ method, path, headers: req.headers, fault: fault?.kind, at: Date.now() });
     if (fault?.kind === 'reset') {
       let received = 0;
       for await (const c of req) {

@@ -16,6 +16,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
@@ -77,21 +78,30 @@ export function bcryptLines(users: Record<string, string>): string {
   return execFileSync('python3', ['-W', 'ignore', '-c', script], { input: JSON.stringify(users), encoding: 'utf8' });
 }
 
+/** Renders a config as YAML: maps as blocks, scalars and lists in JSON (flow style). */
 function yaml(o: unknown, indent = ''): string {
-  if (typeof o !== 'object' || o === null) return JSON.stringify(o);
-  return Object.entries(o)
-    .map(([k, v]) => (typeof v === 'object' && v !== null ? `${indent}${k}:\n${yaml(v, `${indent}  `)}` : `${indent}${k}: ${JSON.stringify(v)}`))
+  const block = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!block(o)) return JSON.stringify(o);
+  return Object.entries(o as object)
+    .map(([k, v]) => (block(v) ? `${indent}${k}:\n${yaml(v, `${indent}  `)}` : `${indent}${k}: ${JSON.stringify(v)}`))
     .join('\n');
 }
 
-async function waitReady(url: string, child: ChildProcess, stderr: () => string): Promise<void> {
+/** The response header by which a registry started here is told from any other server on its port. */
+const INSTANCE_HEADER = 'x-ebpm-test-instance';
+
+/**
+ * `waitReady` polls until `/v2/` answers with this instance's `token` (served back through the
+ * config's `http.headers`): a port another process took first answers without it.
+ */
+async function waitReady(url: string, token: string, child: ChildProcess, stderr: () => string): Promise<void> {
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited with ${child.exitCode}: ${stderr()}`);
     try {
       const res = await request(`${url}/v2/`);
       await res.body.dump();
-      if (res.statusCode === 200 || res.statusCode === 401) return;
+      if ((res.statusCode === 200 || res.statusCode === 401) && res.headers[INSTANCE_HEADER] === token) return;
     } catch {
       // not listening yet
     }
@@ -116,11 +126,12 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
   // A taken port (another test file raced us for it) shows up as an early exit: try again.
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
+    const token = randomUUID();
     const config = {
       version: 0.1,
       log: { level: 'error', accesslog: { disabled: true } },
       storage: { filesystem: { rootdirectory: join(dir, 'data') }, delete: { enabled: true } },
-      http: { addr: `127.0.0.1:${port}`, secret: 'ebpm-test-secret', relativeurls: opts.relativeUrls ?? false },
+      http: { addr: `127.0.0.1:${port}`, secret: 'ebpm-test-secret', relativeurls: opts.relativeUrls ?? false, headers: { [INSTANCE_HEADER]: [token] } },
       ...authConfig,
     };
     writeFileSync(join(dir, 'config.yml'), `${yaml(config)}\n`);
@@ -133,7 +144,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
     live.add(entry);
     const url = `http://127.0.0.1:${port}`;
     try {
-      await waitReady(url, child, () => err);
+      await waitReady(url, token, child, () => err);
     } catch (e) {
       child.kill('SIGKILL');
       live.delete(entry);

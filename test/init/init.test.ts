@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { parseSourceManifest } from '../../src/package/source-manifest.js';
 import { init, nextSteps, readTemplate, renderTemplate, templateVars, TEMPLATES } from '../../src/services/init.js';
+import { cliEnv } from '../helpers/cli.js';
 
 const root = () => mkdtempSync(join(process.env.EBPM_TEST_ROOT!, 'init-'));
 
@@ -27,7 +28,7 @@ function cli(cwd: string) {
   let e = '';
   out.on('data', (d: Buffer) => (o += d.toString()));
   err.on('data', (d: Buffer) => (e += d.toString()));
-  return { run: (...args: string[]) => main(['init', ...args], { stdout: out, stderr: err, env: process.env, cwd }), out: () => o, err: () => e };
+  return { run: (...args: string[]) => main(['init', ...args], { stdout: out, stderr: err, env: cliEnv(cwd), cwd }), out: () => o, err: () => e };
 }
 
 describe('templates', () => {

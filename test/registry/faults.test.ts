@@ -152,9 +152,10 @@ describeWith(['registry'], 'registry client under network faults', () => {
       path: /\/tags\/list/,
       fault: { kind: 'status', status: 429, retryAfter: '1', body: JSON.stringify({ errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }) },
     });
-    const started = Date.now();
     expect(await repo().tags()).toEqual(['1.0']);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    const [limited, retried] = proxy.log.filter((l) => l.path.includes('/tags/list'));
+    expect([limited!.fault, retried!.fault]).toEqual(['status', undefined]);
+    expect(retried!.at - limited!.at).toBeGreaterThanOrEqual(1000);
     proxy.reset();
     proxy.add({
       method: 'GET',

@@ -9,7 +9,8 @@ import { compileWasm } from '../../src/build/toolchain.js';
 import { exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
-import { BIN, bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, programIds, tempDir } from './spawn.js';
+import { BIN, defaultCliEnv, spawnEbpm } from '../helpers/cli.js';
+import { ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, tempDir } from './spawn.js';
 
 let dir = '';
 let layout = '';
@@ -65,11 +66,7 @@ int main(int argc, char **argv)
 describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run with its output closed', () => {
   beforeAll(async () => {
     dir = tempDir();
-    const pkg = bpfOnlyCopy('opensnoop', dir);
-    // Programs of their own name: other test files load opensnoop at the same time, and what
-    // this one loads and detaches must be told from theirs.
-    const source = join(pkg, 'opensnoop.bpf.c');
-    writeFileSync(source, readFileSync(source, 'utf8').replaceAll('trace_openat_', 'closed_openat_'));
+    const pkg = ownCopy('opensnoop', dir, 'trace_openat_', 'closed_openat_');
     expect(ebpmSync(['build', pkg]).code).toBe(0);
     layout = join(pkg, 'out');
     writeFileSync(join(dir, 'opened.txt'), 'x');
@@ -128,10 +125,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     // reaches it as failing writes (EIO), not as SIGHUP, and the shell around it survives to
     // write down its exit code.
     const cmd = `setsid -w sh -c '${process.execPath} ${BIN} run ${layout} --pid ${opener.pid} 2>${err}; echo $? >${code}'`;
-    const env = { ...process.env };
-    delete env.CI;
     const before = ours();
-    const pty = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], env });
+    const pty = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], env: defaultCliEnv() });
     started.push(pty);
     await new Promise<void>((resolve, reject) => {
       let screen = '';
@@ -157,12 +152,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
   it('a stdout that fails otherwise (a full disk) stops the run with an error', async () => {
     const before = ours();
     const full = openSync('/dev/full', 'w');
-    const child = spawn(process.execPath, [BIN, 'run', layout], { stdio: ['ignore', full, 'pipe'] });
-    started.push(child);
+    const run = spawnEbpm(['run', layout], { stdio: ['ignore', full, 'pipe'] });
+    started.push(run.child);
     closeSync(full);
-    let stderr = '';
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const code = await new Promise((resolve) => child.on('close', resolve));
+    const { code, stderr } = await run.exited();
     expect(code).toBe(1);
     expect(stderr).toBe(
       `${ATTACHED}opensnoop: 0 events, 0 lost (stopped: output-closed)\nerror: run: write stdout: ENOSPC\nhint: free space or fix where stdout goes, then run again\n`,

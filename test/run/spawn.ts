@@ -1,12 +1,13 @@
 // Helpers for the end-to-end tests of `ebpm run`: the CLI bundle spawned as users run it, test
 // packages copied from examples/, and what bpftool says is loaded.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ebpmSync as cliSync, spawnEbpm } from '../helpers/cli.js';
 import { REPO } from '../helpers/objects.js';
 
-export const BIN = join(REPO, 'bin', 'ebpm.js');
+export { BIN, type Running } from '../helpers/cli.js';
 
 /** A world-readable temp dir (the test root is private), so the unprivileged test user can read packages in it. */
 export function tempDir(): string {
@@ -28,69 +29,46 @@ export function bpfOnlyCopy(name: string, into: string): string {
   return dir;
 }
 
-/** `ebpmSync` runs the CLI to completion. */
-export function ebpmSync(args: string[], opts: { cwd?: string } = {}): { code: number; stdout: string; stderr: string } {
-  try {
-    const stdout = execFileSync(process.execPath, [BIN, ...args], {
-      cwd: opts.cwd ?? REPO,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EBPM_DEBUG: '' },
-    });
-    return { code: 0, stdout, stderr: '' };
-  } catch (e) {
-    const x = e as { status: number; stdout: string; stderr: string };
-    return { code: x.status, stdout: x.stdout, stderr: x.stderr };
-  }
+/**
+ * `ownCopy` is `bpfOnlyCopy` with `from` replaced by `to` in its C source, to give its programs
+ * names of their own: other test files load the same examples at the same time, and what
+ * bpftool lists under a name must be what this test loaded.
+ */
+export function ownCopy(name: string, into: string, from: string, to: string): string {
+  const dir = bpfOnlyCopy(name, into);
+  const source = join(dir, `${name}.bpf.c`);
+  writeFileSync(source, readFileSync(source, 'utf8').replaceAll(from, to));
+  return dir;
 }
 
-export interface Running {
-  readonly child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  /** Resolves once stderr has matched `re`. */
-  waitFor(re: RegExp, ms?: number): Promise<void>;
-  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
-}
+/** `ebpmSync` runs the CLI to completion, in this file's sandbox unless `env` says otherwise. */
+export const ebpmSync = cliSync;
 
-/** `ebpm` spawns the CLI with piped output; `prefix` runs it under another command (setpriv). */
-export function ebpm(args: string[], opts: { prefix?: string[] } = {}): Running {
-  const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
-  const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    waitFor: (re, ms = 20_000) =>
-      new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${ms} ms; stderr: ${err}`)), ms);
-        const check = () => {
-          if (re.test(err)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        };
-        child.stderr!.on('data', check);
-        void exit.then(() => {
-          clearTimeout(timer);
-          if (re.test(err)) resolve();
-          else reject(new Error(`exited without ${re} on stderr: ${err}`));
-        });
-        check();
-      }),
-    exited: async () => ({ ...(await exit), stdout: out, stderr: err }),
-  };
-}
+/** `ebpm` spawns the CLI with piped output, in this file's sandbox unless `env` says otherwise; `prefix` runs it under another command (setpriv). */
+export const ebpm = spawnEbpm;
 
 /** Program ids bpftool lists under `name`. */
 export function programIds(name: string): number[] {
   const progs = JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { id: number; name?: string }[];
   return progs.filter((p) => p.name === name).map((p) => p.id);
+}
+
+/**
+ * `programsOf` lists the ids of the BPF programs process `pid` holds (`prog_id` in the fdinfo of
+ * its BPF fds): what one run loaded, whatever else the machine runs, and read without starting
+ * a process (which a tracer of execs would see).
+ */
+export function programsOf(pid: number): number[] {
+  const ids = new Set<number>();
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    try {
+      const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.add(Number(m[1]));
+    } catch {
+      // closed between the listing and the read
+    }
+  }
+  return [...ids].sort((a, b) => a - b);
 }
 
 /** Link ids bpftool lists for the programs `ids`. */

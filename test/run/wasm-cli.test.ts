@@ -1,8 +1,8 @@
 // `ebpm run` on packages with a Wasm program, through the CLI bundle on the real kernel: the
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileWasm } from '../../src/build/toolchain.js';
@@ -12,7 +12,8 @@ import { looseModuleMetadata, runWasmPackage } from '../../src/services/run-wasm
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
-import { BIN, ebpm, ebpmSync, programIds, tempDir } from './spawn.js';
+import { cliEnv, sandboxDir } from '../helpers/cli.js';
+import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
 
 /**
  * A test guest: prints its environment and the first line of each file named in argv, exits 3;
@@ -88,13 +89,8 @@ function selfSignaller() {
  * work on the machine may run sigsnoop at the same time, so bpftool's list alone cannot tell.
  */
 function sigTraceOf(pid: number): number[] {
-  const ids = new Set<number>();
-  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
-    const m = /^prog_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
-    if (m) ids.add(Number(m[1]));
-  }
   const named = programIds('sig_trace');
-  return [...ids].filter((id) => named.includes(id));
+  return programsOf(pid).filter((id) => named.includes(id));
 }
 
 /** Resolves once `text()` has `n` lines. */
@@ -227,8 +223,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       stderr: 'guest: Wasm program ended (exit, exit code 3)\n',
     });
     // A relative --dir is the host directory at its own absolute path.
-    const same = spawnSync(process.execPath, [BIN, 'run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir, encoding: 'utf8' });
-    expect([same.status, same.stdout]).toEqual([3, `read ${join(host, 'f.txt')}: granted\n`]);
+    const same = ebpmSync(['run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir });
+    expect([same.code, same.stdout]).toEqual([3, `read ${join(host, 'f.txt')}: granted\n`]);
     // Nothing given: no variable (ebpm's own environment stays out) and no file.
     const bare = ebpmSync(['run', guest, '--', '/data/f.txt', '/etc/hostname']);
     expect([bare.code, bare.stdout]).toEqual([3, `open /data/f.txt: errno ${ENOTCAPABLE}\nopen /etc/hostname: errno ${ENOTCAPABLE}\n`]);
@@ -316,29 +312,19 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
 
   it('builds out/ with mode 0755, so that another user can read the package', () => {
     expect(statSync(layout).mode & 0o777).toBe(0o755);
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'inspect', layout, '--json'], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH!, HOME: dir },
-    });
-    expect([r.status, r.stderr]).toEqual([0, '']);
+    // A sandbox the test user can read: the suite's temp root is private to root.
+    const r = ebpmSync(['inspect', layout, '--json'], { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'], env: cliEnv(dir) });
+    expect([r.code, r.stderr]).toEqual([0, '']);
     expect(JSON.parse(r.stdout)).toMatchObject({ metadata: { name: 'sigsnoop', wasm: { name: 'main.wasm' } } });
   });
 
   it("prints the trust policy's warning once for a Wasm package pulled unsigned", async () => {
-    const env = {
-      PATH: process.env.PATH!,
-      HOME: dir,
-      EBPM_STORE: join(dir, 'store'),
-      EBPM_LOCAL_REGISTRY: join(dir, 'registry'),
-      EBPM_CONFIG: join(dir, 'config.json'),
-      EBPM_TRUST_POLICY: join(dir, 'no-policy.json'),
-      EBPM_CACHE_DIR: process.env.EBPM_CACHE_DIR ?? join(dir, 'cache'),
-    };
+    const env = cliEnv(sandboxDir('wasm-trust-'));
     // In host/, where no path is named sigsnoop: the argument is a reference.
-    const cli = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env, cwd: host });
-    expect(cli(['push', layout]).status).toBe(0);
+    const cli = (args: string[]) => ebpmSync(args, { env, cwd: host });
+    expect(cli(['push', layout]).code).toBe(0);
     const r = cli(['run', 'sigsnoop:1.2.0', '--duration', '0.5', '--', '-p', '1']);
-    expect(r.status).toBe(0);
+    expect(r.code).toBe(0);
     const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^warning: local\.invalid\/sigsnoop@sha256:[0-9a-f]{64}: not signed \(warn by the built-in default policy\)$/);

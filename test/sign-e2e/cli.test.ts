@@ -3,10 +3,10 @@
 // run refuses what is unsigned → verify offline from the store once the registry is gone →
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { cliEnv, runEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
@@ -26,40 +26,14 @@ interface Run {
 /** Everything every command printed, for the secrets check. */
 const printed: string[] = [];
 
-function ebpm(args: string[], env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin/ebpm.js'), ...args], {
-      cwd: env.HOME,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: opts.detached ?? false,
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      printed.push(out, err);
-      resolve({ code: code ?? -1, out, err });
-    });
-  });
+async function ebpm(args: string[], env: Record<string, string>, opts: { detached?: boolean } = {}): Promise<Run> {
+  const r = await runEbpm(args, { cwd: env.HOME!, env, detached: opts.detached ?? false });
+  printed.push(r.stdout, r.stderr);
+  return { code: r.code ?? -1, out: r.stdout, err: r.stderr };
 }
 
 function sandbox(extra: Record<string, string> = {}): Record<string, string> {
-  const root = tempDir('sign-cli-');
-  return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: root,
-    EBPM_STORE: join(root, 'store'),
-    EBPM_LOCAL_REGISTRY: join(root, 'registry'),
-    EBPM_CACHE_DIR: process.env.EBPM_CACHE_DIR ?? join(root, 'cache'),
-    EBPM_CONFIG: join(root, 'config.json'),
-    EBPM_TRUST_POLICY: join(root, 'trust-policy.json'),
-    DOCKER_CONFIG: join(root, 'docker'),
-    EBPM_PASSWORD: PASSWORD,
-    ...extra,
-  };
+  return cliEnv(tempDir('sign-cli-'), { EBPM_PASSWORD: PASSWORD, ...extra });
 }
 
 function policy(env: Record<string, string>, scopes: Record<string, { require: string; keys?: string[] }>, keys: Record<string, string>): void {

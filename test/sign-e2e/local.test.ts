@@ -2,7 +2,6 @@
 // the `local` scope, else `*`; signatures read from the layout itself (bare `.sig` tags, an
 // export's `repository:sha256-….sig` tags, bundle referrers); files and package directories
 // carry none; the built-in default runs local builds quietly; no decision is recorded.
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -11,11 +10,11 @@ import { build } from '../../src/services/build.js';
 import { signPackage, storedRepository } from '../../src/services/sign.js';
 import type { SigningKey } from '../../src/sign/keys.js';
 import { OciLayout } from '../../src/store/layout.js';
+import { cliEnv, runEbpm } from '../helpers/cli.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { plainKey, tempDir } from './fixtures.js';
 
-const BIN = join(REPO, 'bin', 'ebpm.js');
 /** What a run with `--max-events 0` prints on stderr: a bare object has no version. */
 const ran = (version = '2.0.0') =>
   `opensnoop ${version}: attached 2 programs: trace_openat_enter (tracepoint/syscalls/sys_enter_openat), trace_openat_exit (tracepoint/syscalls/sys_exit_openat)\n` +
@@ -33,15 +32,9 @@ let digest = '';
 let object = '';
 let eunomia = '';
 
-function ebpm(args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('close', (code) => resolve({ code, out, err }));
-  });
+async function ebpm(args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  const r = await runEbpm(args, { cwd: home, env: { ...env, ...extra } });
+  return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
 /** Writes the policy file the environment points at: `trusted` is the only key it knows. */
@@ -63,13 +56,7 @@ const LOCKED = { '*': { require: 'require-signature', keys: ['trusted'] } };
 describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local paths', () => {
   beforeAll(async () => {
     home = tempDir('local-trust-');
-    env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: home,
-      EBPM_STORE: join(home, 'store'),
-      EBPM_CACHE_DIR: process.env.EBPM_CACHE_DIR ?? join(home, 'cache'),
-      EBPM_TRUST_POLICY: join(home, 'trust-policy.json'),
-    };
+    env = cliEnv(home);
     [trusted, other] = [await plainKey(), await plainKey()];
     pkg = join(home, 'opensnoop');
     cpSync(join(REPO, 'examples', 'opensnoop'), pkg, { recursive: true, filter: (p) => !p.endsWith('/opensnoop/out') });

@@ -1,28 +1,24 @@
 // The password prompt on a real pseudo-terminal (util-linux `script`): asked on /dev/tty,
 // nothing echoed, typed twice for keygen, and the key it made opens with that password.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readPrivateKey } from '../../src/sign/keys.js';
+import { cliEnv, ttyEbpm } from '../helpers/cli.js';
 import { tempDir } from './fixtures.js';
 
-const ROOT = new URL('../..', import.meta.url).pathname;
 const SECRET = 'Typed-on-a-tty-9';
+const PROMPTS = ['Enter password for private key: ', 'Enter password for private key again: '];
 
-/** Runs `ebpm args` on a pty, typing `lines` once the prompt is up; returns what the terminal showed. */
-function onTty(args: string[], lines: string[], home: string): Promise<{ code: number; screen: string }> {
-  const command = [process.execPath, join(ROOT, 'bin/ebpm.js'), ...args].map((a) => `'${a}'`).join(' ');
-  // Typing waits for each prompt, so nothing arrives while the terminal still echoes.
-  const typing = lines.map((l) => `sleep 0.6; printf '%s\\r' '${l}'`).join('; ');
-  const child = spawn('sh', ['-c', `(${typing}; sleep 0.5) | script -qefc "${command}" /dev/null`], {
-    cwd: home,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
-  });
-  let screen = '';
-  child.stdout.on('data', (d: Buffer) => (screen += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (screen += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, screen })));
+/** Runs `ebpm args` on a pty, typing each of `lines` once its prompt is on the screen; returns what the terminal showed. */
+async function onTty(args: string[], lines: string[], home: string): Promise<{ code: number | null; screen: string }> {
+  const tty = ttyEbpm(args, { cwd: home, env: cliEnv(home) });
+  for (const [i, line] of lines.entries()) {
+    await tty.seen(PROMPTS[i]!);
+    tty.type(`${line}\r`);
+  }
+  const code = await tty.exited();
+  return { code, screen: tty.screen() };
 }
 
 describe('the password prompt', () => {

@@ -1,0 +1,200 @@
+/**
+ * The built CLI (`node bin/ebpm.js`) as users run it, in a sandbox: `cliEnv` is the one
+ * environment every spawned ebpm gets, built from nothing but PATH, so the machine's HOME,
+ * config, trust policy, store, registry and Docker credentials never reach a test, and
+ * neither does a variable of the shell that started the suite (`CI`, `EBPM_*`).
+ *
+ *   const env = cliEnv(sandboxDir('sign-'));                    // a fresh sandbox
+ *   const r = await runEbpm(['keygen'], { env, cwd: env.HOME }); // { code, signal, stdout, stderr }
+ *   const run = spawnEbpm(['run', layout]); await run.waitFor(/attached/);
+ */
+import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO } from './objects.js';
+
+/** The CLI's entry point, running the bundle global set-up builds. */
+export const BIN = join(REPO, 'bin', 'ebpm.js');
+
+/** `sandboxDir` makes a directory under the suite's temp root, removed when the suite ends. */
+export function sandboxDir(prefix = 'cli-'): string {
+  return mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), prefix));
+}
+
+/**
+ * `cliEnv` points every path ebpm reads or writes into `root` (HOME is `root` itself, so files a
+ * command writes beside it, such as keygen's, land there too); `extra` adds or overrides.
+ */
+export function cliEnv(root: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: root,
+    XDG_CONFIG_HOME: join(root, 'xdg-config'),
+    XDG_CACHE_HOME: join(root, 'xdg-cache'),
+    XDG_DATA_HOME: join(root, 'xdg-data'),
+    EBPM_CONFIG: join(root, 'config.json'),
+    EBPM_TRUST_POLICY: join(root, 'trust-policy.json'),
+    EBPM_STORE: join(root, 'store'),
+    EBPM_LOCAL_REGISTRY: join(root, 'registry'),
+    EBPM_CACHE_DIR: join(root, 'cache'),
+    DOCKER_CONFIG: join(root, 'docker'),
+    ...extra,
+  };
+}
+
+let fileEnv: Record<string, string> | undefined;
+
+/** `defaultCliEnv` is one sandbox per test file, for runs that need no state of their own. */
+export function defaultCliEnv(): Record<string, string> {
+  fileEnv ??= cliEnv(sandboxDir('cli-default-'));
+  return fileEnv;
+}
+
+export interface CliOptions {
+  /** Default: `defaultCliEnv()`. */
+  env?: Record<string, string>;
+  /** Default: the repository. */
+  cwd?: string;
+}
+
+export interface SpawnOptions extends CliOptions {
+  /** A command the CLI runs under (setpriv). */
+  prefix?: readonly string[];
+  /** Replaces the pipes (a file as stdout). */
+  stdio?: StdioOptions;
+  /** No controlling terminal. */
+  detached?: boolean;
+}
+
+export interface Exited {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+export interface Running {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stderr has matched `re`; rejects if the CLI exits first. */
+  waitFor(re: RegExp, ms?: number): Promise<void>;
+  exited(): Promise<Exited>;
+}
+
+/** `spawnEbpm` starts the CLI with piped output. */
+export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Running {
+  const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
+  const child = spawn(argv[0]!, argv.slice(1), {
+    cwd: opts.cwd ?? REPO,
+    env: opts.env ?? defaultCliEnv(),
+    stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    waitFor: (re, ms = 20_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${ms} ms; stderr: ${err}`)), ms);
+        const check = () => {
+          if (re.test(err)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        };
+        child.stderr?.on('data', check);
+        void exit.then(() => {
+          clearTimeout(timer);
+          if (re.test(err)) resolve();
+          else reject(new Error(`exited without ${re} on stderr: ${err}`));
+        });
+        check();
+      }),
+    exited: async () => ({ ...(await exit), stdout: out, stderr: err }),
+  };
+}
+
+/** `runEbpm` runs the CLI to its end. */
+export function runEbpm(args: readonly string[], opts: SpawnOptions = {}): Promise<Exited> {
+  return spawnEbpm(args, opts).exited();
+}
+
+/** `ebpmSync` runs the CLI to its end, blocking (for tests that are synchronous). */
+export function ebpmSync(
+  args: readonly string[],
+  opts: CliOptions & Pick<SpawnOptions, 'prefix'> = {},
+): { code: number | null; stdout: string; stderr: string } {
+  const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
+  const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO, encoding: 'utf8', env: opts.env ?? defaultCliEnv() });
+  if (r.error) throw r.error;
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+export interface OnTty {
+  readonly child: ChildProcess;
+  /** Everything the terminal showed so far. */
+  screen(): string;
+  /** Resolves once the terminal has shown `text`; rejects if the CLI exits first. */
+  seen(text: string, ms?: number): Promise<void>;
+  /** Types `text` on the terminal (`\r` is Enter, `\x03` Ctrl-C). */
+  type(text: string): void;
+  /** The exit code of the CLI (`script -e` passes it on). */
+  exited(): Promise<number | null>;
+}
+
+/**
+ * `ttyEbpm` runs the CLI on a pseudo-terminal of util-linux `script`: what the test types goes
+ * to the terminal, what the CLI shows comes back. Tests type only after `seen` a prompt, never
+ * after a sleep.
+ */
+export function ttyEbpm(args: readonly string[], opts: CliOptions = {}): OnTty {
+  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: opts.cwd ?? REPO, env: opts.env ?? defaultCliEnv(), stdio: 'pipe' });
+  let screen = '';
+  const watchers = new Set<() => void>();
+  const onData = (d: Buffer) => {
+    screen += d.toString();
+    for (const w of watchers) w();
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  // Typing after the end finds the terminal gone: the test's assertions say what went wrong.
+  child.stdin.on('error', () => {});
+  const exit = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
+  return {
+    child,
+    screen: () => screen,
+    seen: (text, ms = 20_000) =>
+      new Promise((resolve, reject) => {
+        const stop = (err?: Error) => {
+          watchers.delete(check);
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve();
+        };
+        const check = () => screen.includes(text) && stop();
+        const timer = setTimeout(() => stop(new Error(`no ${JSON.stringify(text)} on the terminal within ${ms} ms: ${JSON.stringify(screen)}`)), ms);
+        watchers.add(check);
+        void exit.then(() =>
+          screen.includes(text) ? stop() : stop(new Error(`exited without ${JSON.stringify(text)} on the terminal: ${JSON.stringify(screen)}`)),
+        );
+        check();
+      }),
+    type: (text) => child.stdin.write(text),
+    exited: () => exit,
+  };
+}
