@@ -4,6 +4,7 @@
  * view renders (a reducer over `TransferEvent`s).
  */
 import type { TransferEvent } from '../services/transfer.js';
+import type { Io } from './command.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -108,6 +109,14 @@ export function transferTotals(s: TransferState): { bytes: number; size: number 
 
 /** `SPINNER` frames (braille dots, as most terminal UIs use). */
 export const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/**
+ * `isLive` is true when output goes to a terminal for a person: ink views, not plain lines.
+ * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
+ */
+export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
+  return !json && io.stdout.isTTY === true && !io.env.CI;
+}
 
 /** `useColor` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
 export function useColor(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
