@@ -36,9 +36,6 @@ const registrySource: PackageSource = {
 /** `sources` are tried in order: local paths, then references. */
 const sources: readonly PackageSource[] = [localSource(), registrySource];
 
-/** A run line whose package is known. */
-type Line = RunLine & { readonly source: string };
-
 const cmd: Command = {
   name: 'run',
   summary: "Load a package's eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).",
@@ -54,21 +51,18 @@ const cmd: Command = {
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
-    if (pkg.wasm !== undefined) {
-      if (line.help) io.stdout.write(guestHelp(line.source, pkg));
-      return line.help ? 0 : runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line as Line, guestArgs(line, info), io);
-    }
-    const specs = flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli);
+    const specs = pkg.wasm === undefined ? flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli) : [];
     if (line.help) {
-      io.stdout.write(bpfHelp(line.source, pkg, specs));
+      io.stdout.write(pkg.wasm === undefined ? bpfHelp(line.source, pkg, specs) : guestHelp(line.source, pkg));
       return 0;
     }
-    return runBpf(pkg, line as Line, specs, bpfArgs(line, info, specs), io);
+    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io);
+    return runBpf(pkg, line, specs, bpfArgs(line, info, specs), io);
   },
 };
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
-async function runBpf(pkg: ResolvedPackage, line: Line, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
+async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
   const plan = planRun(pkg.metadata);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
   const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, sampleFormat(s.map, s.spec, s.key, s.value)]));
@@ -126,7 +120,7 @@ async function runBpf(pkg: ResolvedPackage, line: Line, specs: readonly FlagSpec
  * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
  * seeing only the `--env` variables and `--dir` directories.
  */
-async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Line, args: readonly string[], io: Io): Promise<number> {
+async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: RunLine, args: readonly string[], io: Io): Promise<number> {
   const flags = cmdline.wasm;
   const { runWasmPackage } = await import('../../services/run-wasm.js');
   // Lines still go out as they come, but a burst of them within one turn is one write.

@@ -7,6 +7,7 @@ import type { FlagSpec, ParamValue } from '../../package/params.js';
 import type { ResolvedPackage } from '../../services/run-source.js';
 import type { AttachedProgram, RunPlan, RunResult } from '../../services/run.js';
 import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
+import { OUTPUT_LIMIT } from './run-output.js';
 
 /** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
 export const RUN_HELP = [
@@ -25,7 +26,8 @@ export const RUN_HELP = [
   ...WASM_FLAG_HELP,
   '',
   'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
-  "a Wasm program's exit code is ebpm's.",
+  `a Wasm program's exit code is ebpm's. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
+  'are dropped, and the last line on stderr counts them.',
 ].join('\n');
 
 /** `flagHelp` renders the package's flags for `ebpm run <pkg> --help`: spelling, type, description, default. */
