@@ -47,6 +47,9 @@ export interface Bound {
   readonly onFirstDrop?: () => void;
 }
 
+/** Text written as soon as it is queued, not at the end of the turn: a burst is not held whole. */
+const CHUNK = 1 << 20;
+
 /** `OutputQueue` is text on its way to a stream, written once per turn of the event loop. */
 export interface OutputQueue {
   /** Queues `text`, holding `records` events; false when it is dropped (the bound is full), its events counted. */
@@ -69,7 +72,6 @@ export interface OutputQueue {
  * is written as it comes (the Wasm guest's output).
  */
 export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue {
-  const limit = bound?.limit ?? Infinity;
   let pending = '';
   let pendingRecords = 0;
   /** Writes the stream has not completed, and the events in them. */
@@ -95,17 +97,19 @@ export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue
       if (writing === 0 && !abandoned) flush();
     });
   };
+  /** Whether a write may go out now: always without a bound, else once the last one is done. */
+  const free = () => bound === undefined || writing === 0;
   const pump = () => {
-    if (pending.length >= 1 << 20 && (writing === 0 || limit === Infinity)) flush();
+    if (pending.length >= CHUNK && free()) flush();
     else
       scheduled ??= setImmediate(() => {
         scheduled = undefined;
-        if (writing === 0 || limit === Infinity) flush();
+        if (free()) flush();
       });
   };
   return {
     write(s, records = 0) {
-      if (abandoned || (writing > 0 && pending.length + s.length > limit)) {
+      if (abandoned || (bound !== undefined && writing > 0 && pending.length + s.length > bound.limit)) {
         if (!warned) bound?.onFirstDrop?.();
         warned = true;
         dropped += records;
