@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatRate,
   INITIAL_TRANSFER,
+  isLive,
   layoutTable,
   reduceTransfer,
   shortDigest,
@@ -75,6 +76,18 @@ describe('format', () => {
 
   it('colours only a terminal without NO_COLOR', () => {
     expect([useColor({}, true), useColor({ NO_COLOR: '1' }, true), useColor({}, false), useColor({ NO_COLOR: '' }, true)]).toEqual([true, false, false, true]);
+  });
+
+  it('draws live views only on a terminal, without --json, and outside CI (any non-empty CI)', () => {
+    const io = (isTTY: boolean, env: NodeJS.ProcessEnv) => ({ stdout: { isTTY } as NodeJS.WriteStream, env });
+    expect([
+      isLive(io(true, {}), false),
+      isLive(io(true, { CI: '' }), false),
+      isLive(io(true, { CI: 'true' }), false),
+      isLive(io(true, { CI: '1' }), false),
+      isLive(io(true, {}), true),
+      isLive(io(false, {}), false),
+    ]).toEqual([true, true, false, false, false, false]);
   });
 });
 
