@@ -6,6 +6,9 @@ const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.en
 main(process.argv.slice(2), io).then(
   (code) => {
     process.exitCode = code;
+    // 128 + SIGINT or SIGTERM: a run stopped by a signal has detached everything and ends now;
+    // output a reader has not taken (a pipe nobody reads) must not keep the process alive.
+    if (code === 130 || code === 143) process.exit();
   },
   (e: unknown) => {
     process.stderr.write(formatError(e, true) + '\n');

@@ -9,7 +9,7 @@ import { openContext, type Context } from '../services/context.js';
 import { explicitPath } from '../services/run-source.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
-import { terminalSafe, colorWanted, writeText } from './format.js';
+import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
@@ -17,11 +17,6 @@ export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as 
 /** `context` opens the services' context for a command run. */
 export function context(io: Io, verbose: boolean): Promise<Context> {
   return openContext(io.env, verbose ? { debug: (line) => io.stderr.write(`${line}\n`) } : {});
-}
-
-/** `isLive` is true when output goes to a terminal for a person: ink views, not plain lines. */
-export function isLive(io: Io, json: boolean): boolean {
-  return !json && io.stdout.isTTY === true && !io.env.CI;
 }
 
 /** `writeJson` prints the machine output of a command. */

@@ -4,6 +4,7 @@
  * view renders (a reducer over `TransferEvent`s).
  */
 import type { TransferEvent } from '../services/transfer.js';
+import type { Io } from './command.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -126,6 +127,14 @@ export function terminalSafe(text: string, multiline = false): string {
 /** `writeText` prints `text` (whole lines) for people: every printer of text from outside ebpm goes through it. */
 export function writeText(out: NodeJS.WritableStream, text: string): void {
   out.write(terminalSafe(text, true));
+}
+
+/**
+ * `isLive` is true when output goes to a terminal for a person: ink views, not plain lines.
+ * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
+ */
+export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
+  return !json && io.stdout.isTTY === true && !io.env.CI;
 }
 
 /** `colorWanted` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */

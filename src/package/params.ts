@@ -39,12 +39,6 @@ export interface FlagSpec {
   readonly fill?: ParamValue;
 }
 
-/** `OwnFlag` is a flag of the command itself (`--json`, `--duration <s>`), not of the package. */
-export interface OwnFlag {
-  readonly long: string;
-  readonly takesValue: boolean;
-}
-
 function invalid(message: string, hint: string, data?: Record<string, unknown>): EbpmError {
   return new EbpmError('INVALID_PARAMETER', message, data === undefined ? { hint } : { hint, data });
 }
@@ -210,108 +204,6 @@ export function applyAssignments(name: string, section: Uint8Array, assignments:
   return out;
 }
 
-/** `RunArgs` is a command line split into the command's flags, parameter values and the rest. */
-export interface RunArgs {
-  readonly positionals: readonly string[];
-  /** Own flags given: the value, or `true` for a switch. */
-  readonly own: ReadonlyMap<string, string | true>;
-  readonly values: ReadonlyMap<FlagSpec, ParamValue>;
-  /** Everything after `--`, untouched (the Wasm guest's argv). */
-  readonly rest: readonly string[];
-}
-
-/**
- * `parseRunArgs` parses a command line against the command's own flags and the package's
- * generated ones. `--long value`, `--long=value`, `-s value`, `-svalue`, grouped short switches
- * (`-xP`), `--no-long` for switches. A value may start with `-`, so negative numbers need no
- * `=`. node's `parseArgs` cannot do that nor take flags known only after the package is read,
- * hence this parser. A flag given twice or not known is `USAGE`; a bad value
- * `INVALID_PARAMETER`.
- */
-export function parseRunArgs(args: readonly string[], own: readonly OwnFlag[], specs: readonly FlagSpec[], usage: string): RunArgs {
-  const usageError = (msg: string) => new EbpmError('USAGE', `run: ${msg}`, { hint: `usage: ${usage}` });
-  const ownByLong = new Map(own.map((f) => [f.long, f]));
-  const byLong = new Map(specs.flatMap((s) => [...s.spellings].map(([name, sets]) => [name, { spec: s, sets }] as const)));
-  const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
-  const positionals: string[] = [];
-  const ownValues = new Map<string, string | true>();
-  const values = new Map<FlagSpec, ParamValue>();
-  const seen = new Set<string>();
-  const once = (key: string, spelled: string) => {
-    if (seen.has(key)) throw usageError(`${spelled} given twice`);
-    seen.add(key);
-  };
-  const set = (s: FlagSpec, spelled: string, text: string | boolean) => {
-    once(s.long, spelled);
-    values.set(s, typeof text === 'boolean' ? text : parseValue(s.parameter, text, spelled));
-  };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const next = (spelled: string): string => {
-      if (i + 1 >= args.length) throw usageError(`${spelled} needs a value`);
-      return args[++i]!;
-    };
-    if (arg === '--') return { positionals, own: ownValues, values, rest: args.slice(i + 1) };
-    if (arg.startsWith('--')) {
-      const eq = arg.indexOf('=');
-      const name = arg.slice(2, eq < 0 ? undefined : eq);
-      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      const o = ownByLong.get(name);
-      if (o !== undefined) {
-        once(`own:${name}`, `--${name}`);
-        if (!o.takesValue && inline !== undefined) throw usageError(`--${name} takes no value`);
-        ownValues.set(name, o.takesValue ? (inline ?? next(`--${name}`)) : true);
-        continue;
-      }
-      const hit = byLong.get(name);
-      if (hit === undefined) throw usageError(`unknown flag --${name}`);
-      if (hit.sets === undefined) set(hit.spec, `--${name}`, inline ?? next(`--${name}`));
-      else if (inline !== undefined)
-        throw usageError(
-          hit.spec.spellings.has(`no-${name}`) ? `--${name} is a switch and takes no value; use --no-${name} to turn it off` : `--${name} takes no value`,
-        );
-      else set(hit.spec, `--${name}`, hit.sets);
-      continue;
-    }
-    if (arg.startsWith('-') && arg.length > 1) {
-      for (let j = 1; j < arg.length; j++) {
-        const c = arg[j]!;
-        const s = byShort.get(c);
-        if (s === undefined) throw usageError(`unknown flag -${c}`);
-        if (s.isSwitch) {
-          set(s, `-${c}`, true);
-          continue;
-        }
-        const tail = arg.slice(j + 1).replace(/^=/, '');
-        set(s, `-${c}`, tail !== '' ? tail : next(`-${c}`));
-        break;
-      }
-      continue;
-    }
-    positionals.push(arg);
-  }
-  return { positionals, own: ownValues, values, rest: [] };
-}
-
-/**
- * `findSource` finds the package argument (the first positional) before the package, and so its
- * flags, is known. Package flags must come after it: before it there is no telling whether
- * `--pid 5` takes a value.
- */
-export function findSource(args: readonly string[], own: readonly OwnFlag[], usage: string): string {
-  const ownByLong = new Map(own.map((f) => [f.long, f]));
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === '--') break;
-    if (!arg.startsWith('-') || arg === '-') return arg;
-    const name = arg.startsWith('--') ? arg.slice(2).split('=')[0]! : '';
-    const o = ownByLong.get(name);
-    if (o === undefined) throw new EbpmError('USAGE', `run: ${arg} before the package`, { hint: `package flags go after the package; usage: ${usage}` });
-    if (o.takesValue && !arg.includes('=')) i++;
-  }
-  throw new EbpmError('USAGE', 'run: no package given', { hint: `usage: ${usage}` });
-}
-
 /**
  * `assignments` turns the parsed values into section patches, and the `fill` of every flag of
  * `specs` not given: the globals ecli would set.
@@ -326,21 +218,4 @@ export function assignments(values: ReadonlyMap<FlagSpec, ParamValue>, specs: re
     bytes: encodeValue(s.parameter, v),
     parameter: s.parameter.name,
   }));
-}
-
-/** `flagHelp` renders the package's flags for `ebpm run <pkg> --help`: spelling, type, description, default. */
-export function flagHelp(specs: readonly FlagSpec[]): string[] {
-  const left = specs.map((s) => {
-    const short = s.short === undefined ? '    ' : `-${s.short}, `;
-    // ecli's pair where the package has it: what its users know.
-    const [on, off] = s.spellings.has(`enable-${s.long}`) ? [`enable-${s.long}`, `disable-${s.long}`] : [s.long, `no-${s.long}`];
-    return s.isSwitch ? `${short}--${on}, --${off}` : `${short}--${s.long} <${s.parameter.type}>`;
-  });
-  const width = Math.max(0, ...left.map((l) => l.length));
-  return specs.map((s, i) => {
-    const help = s.parameter.description ?? `set ${s.parameter.type} ${s.parameter.name}`;
-    const d = s.parameter.default;
-    const shown = typeof d === 'string' && s.parameter.kind === 'string' ? JSON.stringify(d) : String(d);
-    return `  ${left[i]!.padEnd(width)}  ${help} (default ${shown})`;
-  });
 }

@@ -6,6 +6,7 @@ import {
   formatBytes,
   formatRate,
   INITIAL_TRANSFER,
+  isLive,
   layoutTable,
   reduceTransfer,
   transferTotals,
@@ -80,6 +81,18 @@ describe('format', () => {
       false,
       true,
     ]);
+  });
+
+  it('draws live views only on a terminal, without --json, and outside CI (any non-empty CI)', () => {
+    const io = (isTTY: boolean, env: NodeJS.ProcessEnv) => ({ stdout: { isTTY } as NodeJS.WriteStream, env });
+    expect([
+      isLive(io(true, {}), false),
+      isLive(io(true, { CI: '' }), false),
+      isLive(io(true, { CI: 'true' }), false),
+      isLive(io(true, { CI: '1' }), false),
+      isLive(io(true, {}), true),
+      isLive(io(false, {}), false),
+    ]).toEqual([true, true, false, false, false, false]);
   });
 });
 

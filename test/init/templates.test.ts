@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
-import { assignments, flagSpecs, parseRunArgs } from '../../src/package/params.js';
+import { assignments, flagSpecs } from '../../src/package/params.js';
+import { packageFlagValues } from '../../src/cli/commands/run-args.js';
 import { build, type BuildResult } from '../../src/services/build.js';
 import { init, type TemplateName } from '../../src/services/init.js';
 import { localSource, resolvePackage, type ResolvedPackage } from '../../src/services/run-source.js';
@@ -127,14 +128,14 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ebpm init bpf templ
   it('reports the exec of /bin/true by this process, filtered by --ppid', async () => {
     const pkg = await resolved('bpf');
     const specs = flagSpecs(pkg.metadata.objects);
-    const args = parseRunArgs(['--ppid', String(process.pid)], [], specs, 'ebpm run <pkg>');
+    const values = packageFlagValues(['--ppid', String(process.pid)], specs);
     const plan = planRun(pkg.metadata);
     const records: Uint8Array[] = [];
     let child: number | undefined;
     const r = await runPackage({
       package: pkg,
       plan,
-      assignments: assignments(args.values),
+      assignments: assignments(values),
       durationMs: 1000,
       hooks: {
         onAttached: () => (child = spawnSync('/bin/true').pid),

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseTarget } from '../../src/kernel/loader-targets.js';
 import { compileBpf } from '../../src/build/toolchain.js';
-import { takeAttach } from '../../src/cli/commands/run.js';
+import { parseRunLine } from '../../src/cli/commands/run-args.js';
 import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, programIds, tempDir } from './spawn.js';
 
@@ -121,17 +121,19 @@ describe('--attach targets', () => {
   });
 
   it('takes --attach anywhere before --, repeatable, once per program', () => {
-    expect(takeAttach(['--attach', 'a=lo', 'pkg', '--attach=b=/x:f', '-p', '1', '--', '--attach', 'c=d'])).toEqual({
-      args: ['pkg', '-p', '1', '--', '--attach', 'c=d'],
-      attach: new Map([
+    const line = parseRunLine(['--attach', 'a=lo', 'pkg', '--attach=b=/x:f', '-p', '1', '--', '--attach', 'c=d'], '/');
+    expect([line.attach, line.flags, line.afterDashes]).toEqual([
+      new Map([
         ['a', 'lo'],
         ['b', '/x:f'],
       ]),
-    });
-    expect(() => takeAttach(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0'])).toThrow(
+      ['-p', '1'],
+      ['--attach', 'c=d'],
+    ]);
+    expect(() => parseRunLine(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0'], '/')).toThrow(
       expect.objectContaining({ code: 'USAGE', message: 'run: --attach a given twice' }),
     );
-    expect(() => takeAttach(['pkg', '--attach', 'lo'])).toThrow(expect.objectContaining({ message: 'run: --attach "lo": not <program>=<target>' }));
+    expect(() => parseRunLine(['pkg', '--attach', 'lo'], '/')).toThrow(expect.objectContaining({ message: 'run: --attach "lo": not <program>=<target>' }));
   });
 });
 

@@ -10,7 +10,8 @@ import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { readEunomiaPackage } from '../../src/package/foreign.js';
-import { assignments, flagSpecs, parseRunArgs } from '../../src/package/params.js';
+import { assignments, flagSpecs } from '../../src/package/params.js';
+import { packageFlagValues } from '../../src/cli/commands/run-args.js';
 import { REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, sender, tempDir } from './spawn.js';
@@ -85,7 +86,7 @@ describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's f
   it("parses ecli's spellings and ebpm's, and fills what is not given with ecli's defaults", () => {
     const pkg = readEunomiaPackage(eunomiaJson(VARIABLES), 'package.json');
     const specs = flagSpecs(pkg.metadata.objects, ['--json'], pkg.ecli);
-    const parse = (args: string[]) => Object.fromEntries([...parseRunArgs(['pkg', ...args], [], specs, 'usage').values].map(([s, v]) => [s.parameter.name, v]));
+    const parse = (args: string[]) => Object.fromEntries([...packageFlagValues(args, specs)].map(([s, v]) => [s.parameter.name, v]));
     expect(parse(['--filtered_pid', '7', '--target_signal=9', '--enable-failed_only'])).toEqual({ filtered_pid: 7n, target_signal: 9n, failed_only: true });
     expect(parse(['--filtered-pid', '7', '--target-signal', '9', '--no-failed-only'])).toEqual({ filtered_pid: 7n, target_signal: 9n, failed_only: false });
     expect(parse(['-s', '1', '--disable-failed_only'])).toEqual({ target_signal: 1n, failed_only: false });
@@ -93,7 +94,7 @@ describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's f
     expect(() => parse(['--filtered_pid', '1', '--filtered-pid', '2'])).toThrow(
       expect.objectContaining({ code: 'USAGE', message: 'run: --filtered-pid given twice' }),
     );
-    const patches = assignments(parseRunArgs(['pkg', '--filtered_pid', '7'], [], specs, 'usage').values, specs);
+    const patches = assignments(packageFlagValues(['--filtered_pid', '7'], specs), specs);
     expect(patches.map((a) => [a.parameter, [...a.bytes]])).toEqual([
       ['filtered_pid', [7, 0, 0, 0]],
       ['target_signal', [28, 0, 0, 0]],

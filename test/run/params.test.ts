@@ -4,14 +4,10 @@ import {
   applyAssignments,
   assignments,
   encodeValue,
-  findSource,
-  flagHelp,
   flagSpecs,
   intRange,
-  parseRunArgs,
   parseValue,
   type FlagSpec,
-  type OwnFlag,
   type ParamValue,
 } from '../../src/package/params.js';
 
@@ -35,12 +31,6 @@ const comm = param({ name: 'targ_comm', kind: 'string', size: 8, type: 'char[8]'
 function object(name: string, parameters: ParameterMeta[]): BpfObjectMeta {
   return { name, digest: `sha256:${'0'.repeat(64)}`, size: 1, layer: true, embedded: false, programs: [], maps: [], parameters, exports: [] };
 }
-
-const OWN: OwnFlag[] = [
-  { long: 'json', takesValue: false },
-  { long: 'duration', takesValue: true },
-];
-const USAGE = 'ebpm run <package> [flags]';
 
 function codeOf(f: () => unknown): string {
   try {
@@ -153,65 +143,5 @@ describe('encodeValue and applyAssignments', () => {
     expect(codeOf(() => applyAssignments('.bss', new Uint8Array(4), as))).toBe(
       'PARAMETER_OUT_OF_SECTION: parameter targ_comm: bytes 0..8 beyond .bss (4 bytes)',
     );
-  });
-});
-
-describe('parseRunArgs', () => {
-  const specs = flagSpecs([object('sigsnoop.bpf.o', [filteredPid, targetSignal, failedOnly])]);
-  const parse = (args: string[]) => {
-    const r = parseRunArgs(args, OWN, specs, USAGE);
-    return {
-      positionals: r.positionals,
-      own: Object.fromEntries(r.own),
-      values: Object.fromEntries([...r.values].map(([s, v]) => [s.long, v])),
-      rest: r.rest,
-    };
-  };
-
-  it('takes long, short, inline, grouped and negated forms, and negative values without =', () => {
-    expect(parse(['sigsnoop', '--filtered-pid', '123', '-s=-9', '--json', '--duration=2', '-x', '--', '--guest', 'arg'])).toEqual({
-      positionals: ['sigsnoop'],
-      own: { json: true, duration: '2' },
-      values: { 'filtered-pid': 123n, 'target-signal': -9n, 'failed-only': true },
-      rest: ['--guest', 'arg'],
-    });
-    expect(parse(['--duration', '1', 'pkg', '-xp42'])).toEqual({
-      positionals: ['pkg'],
-      own: { duration: '1' },
-      values: { 'failed-only': true, 'filtered-pid': 42n },
-      rest: [],
-    });
-    expect(parse(['pkg', '--no-failed-only', '--target-signal', '-1']).values).toEqual({ 'failed-only': false, 'target-signal': -1n });
-  });
-
-  it('refuses unknown flags, repeats, missing values and values given to switches', () => {
-    expect(codeOf(() => parse(['pkg', '--pid', '1']))).toBe('USAGE: run: unknown flag --pid');
-    expect(codeOf(() => parse(['pkg', '-q']))).toBe('USAGE: run: unknown flag -q');
-    expect(codeOf(() => parse(['pkg', '-p', '1', '--filtered-pid', '2']))).toBe('USAGE: run: --filtered-pid given twice');
-    expect(codeOf(() => parse(['pkg', '--filtered-pid']))).toBe('USAGE: run: --filtered-pid needs a value');
-    expect(codeOf(() => parse(['pkg', '--failed-only=1']))).toBe(
-      'USAGE: run: --failed-only is a switch and takes no value; use --no-failed-only to turn it off',
-    );
-    expect(codeOf(() => parse(['pkg', '--json=1']))).toBe('USAGE: run: --json takes no value');
-    expect(codeOf(() => parse(['pkg', '-p', 'x']))).toBe('INVALID_PARAMETER: -p: "x": not an integer');
-  });
-});
-
-describe('findSource', () => {
-  it("finds the package past the command's own flags", () => {
-    expect(findSource(['--json', '--duration', '3', './sigsnoop', '-p', '1'], OWN, USAGE)).toBe('./sigsnoop');
-    expect(findSource(['--duration=3', 'x'], OWN, USAGE)).toBe('x');
-    expect(codeOf(() => findSource(['--filtered-pid', '1', 'pkg'], OWN, USAGE))).toBe('USAGE: run: --filtered-pid before the package');
-    expect(codeOf(() => findSource(['--json'], OWN, USAGE))).toBe('USAGE: run: no package given');
-  });
-});
-
-describe('flagHelp', () => {
-  it('shows spelling, type, description and default', () => {
-    expect(flagHelp(flagSpecs([object('s.bpf.o', [filteredPid, failedOnly, comm])]))).toEqual([
-      '  -p, --filtered-pid <pid_t>           Trace only this pid (default 0)',
-      '  -x, --failed-only, --no-failed-only  set bool failed_only (default false)',
-      '      --targ-comm <char[8]>            set char[8] targ_comm (default "sh")',
-    ]);
   });
 });

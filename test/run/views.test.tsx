@@ -5,7 +5,7 @@ import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
-import { alignRow, clock, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
+import { alignRow, clock, coalesce, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
 import { liveOutput } from '../../src/cli/views/run-live.js';
 import { RunTable } from '../../src/cli/views/run-table.js';
 
@@ -118,5 +118,59 @@ describe('plain and JSON writers', () => {
     t += 950;
     expect(time()).toBe('08:00:01');
     expect(alignRow('08:00:00', ['1', '2', 'a-very-long-command-name'], format.columns, 30)).toBe('08:00:00 1       2       a-ve…');
+  });
+});
+
+/** A stream that completes a write only when the test says so: a reader that stopped reading. */
+class Stalled {
+  chunks: string[] = [];
+  private done: (() => void)[] = [];
+  write(s: string, cb: () => void): boolean {
+    this.chunks.push(s);
+    this.done.push(cb);
+    return false;
+  }
+  /** Completes the oldest write, as a reader taking it would. */
+  take(): void {
+    this.done.shift()!();
+  }
+}
+
+const turn = () => new Promise((r) => setImmediate(r));
+
+describe('coalesce with a bound', () => {
+  it('writes again only once the last write completed, holds the bound meanwhile and counts the events it drops', async () => {
+    const out = new Stalled();
+    let warnings = 0;
+    const q = coalesce(out as unknown as NodeJS.WritableStream, { limit: 10, onFirstDrop: () => warnings++ });
+    expect(q.write('aaaa', 2)).toBe(true);
+    await turn();
+    expect(out.chunks).toEqual(['aaaa']);
+    expect([q.write('bbbbbb', 1), q.write('cccc', 1), q.write('d', 1), q.write('ee', 2)]).toEqual([true, true, false, false]);
+    await turn();
+    expect(out.chunks).toEqual(['aaaa']);
+    expect([q.dropped(), warnings]).toEqual([3, 1]);
+    out.take();
+    expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc']);
+    expect(q.write('f', 1)).toBe(true);
+    // Stopped by a signal: what is queued and what the stream has not written are dropped too.
+    q.abandon();
+    expect(q.dropped()).toBe(3 + 2 + 1);
+    out.take();
+    await turn();
+    expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc']);
+  });
+
+  it('hands everything to the stream at a planned end, and plain output counts its events', async () => {
+    const out = new Stalled();
+    const plain = plainOutput(out as unknown as NodeJS.WritableStream, format, () => new Date(2024, 0, 1, 12, 0, 5).getTime(), { limit: 40 });
+    plain.start();
+    plain.events(batch(1));
+    await turn();
+    plain.events(batch(1, 1));
+    plain.events(batch(3, 2));
+    plain.end();
+    expect(out.chunks).toEqual(['TIME     PID     SIG     COMM\n12:00:05 1000    10      p0\n', '12:00:05 1001    10      p1\n']);
+    expect(plain.dropped()).toBe(3);
   });
 });

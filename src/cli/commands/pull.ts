@@ -1,8 +1,8 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pull, type PullResult } from '../../services/pull.js';
-import { PULL_POLICIES, type PullPolicy } from '../../services/run-source.js';
 import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
+import { pullPolicy } from '../pull-policy.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 
@@ -39,14 +39,6 @@ export function pullLine(r: PullResult): string {
   if (r.from === 'store') return `${r.reference} ${r.digest} (stored${r.offline ? '; registry unreachable' : ''})`;
   if (r.upToDate) return `${r.reference} ${r.digest} (up to date)`;
   return `pulled ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`;
-}
-
-/** `pullPolicy` checks `--pull`. */
-export function pullPolicy(v: string): PullPolicy {
-  if (!(PULL_POLICIES as readonly string[]).includes(v)) {
-    throw new EbpmError('USAGE', `--pull ${JSON.stringify(v)}: not a pull policy`, { hint: 'use --pull always, missing or never' });
-  }
-  return v as PullPolicy;
 }
 
 export default cmd;

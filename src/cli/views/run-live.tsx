@@ -66,5 +66,7 @@ export function liveOutput(opts: LiveOptions): RunOutput {
       draw();
       instance?.unmount();
     },
+    // A terminal takes each frame whole (writes to a TTY block): nothing is dropped.
+    dropped: () => 0,
   };
 }

@@ -12,8 +12,13 @@ export interface RunOutput {
   start(): void;
   events(records: readonly Uint8Array[]): void;
   sample(format: SampleFormat, entries: readonly SampleEntry[]): void;
-  /** After the last event: flush, unmount. */
-  end(): void;
+  /**
+   * After the last event: flush, unmount. `abandon` (a run stopped by a signal): drop what
+   * stdout has not taken instead of waiting for it, counting its events.
+   */
+  end(abandon?: boolean): void;
+  /** Events not printed because stdout did not keep up. */
+  dropped(): number;
 }
 
 /** A time string cached per second: formatting the clock per event would cost more than the event. */
@@ -31,36 +36,118 @@ export function clock(now: () => number = Date.now): () => string {
   };
 }
 
+/** Text held for stdout while it takes nothing (a reader that stopped reading) before events are dropped. */
+export const OUTPUT_LIMIT = 1 << 20;
+
+/** `Bound` caps what `coalesce` holds for a stream that does not keep up. */
+export interface Bound {
+  /** Characters held beyond the write stdout has not completed; past them, text is dropped. */
+  readonly limit: number;
+  /** Called at the first drop. */
+  readonly onFirstDrop?: () => void;
+}
+
+/** Text written as soon as it is queued, not at the end of the turn: a burst is not held whole. */
+const CHUNK = 1 << 20;
+
+/** `OutputQueue` is text on its way to a stream, written once per turn of the event loop. */
+export interface OutputQueue {
+  /** Queues `text`, holding `records` events; false when it is dropped (the bound is full), its events counted. */
+  write(text: string, records?: number): boolean;
+  /** Hands everything queued to the stream now, whether or not it keeps up. */
+  flush(): void;
+  /** Drops what is queued and what the stream has not written yet, counting its events: the process ends without waiting for a reader. */
+  abandon(): void;
+  /** Events dropped so far. */
+  dropped(): number;
+}
+
 /**
  * `coalesce` gathers what several batches produce within one turn of the event loop and writes
  * it once (`setImmediate` runs after the loop's pending I/O callbacks): a reader whose ring
  * fills fast is woken per event again, and a write per batch of one would cost more than it.
+ * With a `bound`, it writes again only once the stream has written the last chunk (its
+ * callback), holds at most `bound.limit` characters meanwhile and drops the rest: a reader
+ * that stops reading costs a bounded amount of memory, not all of it. Without one, everything
+ * is written as it comes (the Wasm guest's output).
  */
-export function coalesce(out: NodeJS.WritableStream): { write(s: string): void; flush(): void } {
+export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue {
   let pending = '';
+  let pendingRecords = 0;
+  /** Writes the stream has not completed, and the events in them. */
+  let writing = 0;
+  let unwritten = 0;
+  let dropped = 0;
+  let abandoned = false;
+  let warned = false;
   let scheduled: NodeJS.Immediate | undefined;
   const flush = () => {
     if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
     if (pending === '') return;
-    const s = pending;
+    const [s, n] = [pending, pendingRecords];
     pending = '';
-    out.write(s);
+    pendingRecords = 0;
+    writing++;
+    unwritten += n;
+    // Called once the bytes are the kernel's, or with the error that stops the run.
+    out.write(s, () => {
+      writing--;
+      unwritten -= n;
+      if (writing === 0 && !abandoned) flush();
+    });
+  };
+  /** Whether a write may go out now: always without a bound, else once the last one is done. */
+  const free = () => bound === undefined || writing === 0;
+  const pump = () => {
+    if (pending.length >= CHUNK && free()) flush();
+    else
+      scheduled ??= setImmediate(() => {
+        scheduled = undefined;
+        if (free()) flush();
+      });
   };
   return {
-    write(s) {
+    write(s, records = 0) {
+      if (abandoned || (bound !== undefined && writing > 0 && pending.length + s.length > bound.limit)) {
+        if (!warned) bound?.onFirstDrop?.();
+        warned = true;
+        dropped += records;
+        return false;
+      }
       pending += s;
-      if (pending.length >= 1 << 20) flush();
-      else scheduled ??= setImmediate(flush);
+      pendingRecords += records;
+      pump();
+      return true;
     },
     flush,
+    abandon() {
+      if (scheduled) clearImmediate(scheduled);
+      scheduled = undefined;
+      abandoned = true;
+      dropped += pendingRecords + unwritten;
+      pending = '';
+      pendingRecords = 0;
+      unwritten = 0;
+    },
+    dropped: () => dropped,
   };
 }
 
+/** How a queue of `plainOutput` and `jsonOutput` ends. */
+function ending(out: OutputQueue): Pick<RunOutput, 'end' | 'dropped'> {
+  return { end: (abandon) => (abandon ? out.abandon() : out.flush()), dropped: out.dropped };
+}
+
 /** `plainOutput` writes a header, then one aligned line per event; samples as text blocks. */
-export function plainOutput(stream: NodeJS.WritableStream, format: EventFormat | undefined, now: () => number = Date.now): RunOutput {
+export function plainOutput(
+  stream: NodeJS.WritableStream,
+  format: EventFormat | undefined,
+  now: () => number = Date.now,
+  bound: Bound = { limit: OUTPUT_LIMIT },
+): RunOutput {
   const time = clock(now);
-  const out = coalesce(stream);
+  const out = coalesce(stream, bound);
   return {
     start: () => {
       if (format) out.write(format.header() + '\n');
@@ -71,18 +158,18 @@ export function plainOutput(stream: NodeJS.WritableStream, format: EventFormat |
       const t = time();
       let s = '';
       for (const r of records) s += format.line(view, r.byteOffset, r.byteLength, t);
-      out.write(s);
+      out.write(s, records.length);
     },
     sample: (f, entries) => {
       out.write(f.text(entries, time()));
     },
-    end: () => out.flush(),
+    ...ending(out),
   };
 }
 
 /** `jsonOutput` writes one JSON object per event and per sample entry. */
-export function jsonOutput(stream: NodeJS.WritableStream, format: EventFormat | undefined): RunOutput {
-  const out = coalesce(stream);
+export function jsonOutput(stream: NodeJS.WritableStream, format: EventFormat | undefined, bound: Bound = { limit: OUTPUT_LIMIT }): RunOutput {
+  const out = coalesce(stream, bound);
   return {
     start: () => undefined,
     events: (records) => {
@@ -90,12 +177,12 @@ export function jsonOutput(stream: NodeJS.WritableStream, format: EventFormat | 
       const view = new DataView(records[0]!.buffer);
       let s = '';
       for (const r of records) s += format.json(view, r.byteOffset, r.byteLength);
-      out.write(s);
+      out.write(s, records.length);
     },
     sample: (f, entries) => {
       if (entries.length > 0) out.write(f.json(entries));
     },
-    end: () => out.flush(),
+    ...ending(out),
   };
 }
 

@@ -1,0 +1,256 @@
+/**
+ * The command line of `ebpm run`, read in two stages because a package's flags are known only
+ * once the package is. `parseRunLine`, before: the package, ebpm's own flags wherever they stand
+ * before `--` (the Wasm flags through run-wasm-flags.ts), everything else after the package kept
+ * as written. `bpfArgs` and `guestArgs`, after: those words against the package's generated
+ * flags, or the Wasm program's arguments after `--`. Pure: no file is touched.
+ */
+import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
+import { EbpmError, withContext } from '../../core/errors.js';
+import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
+import type { PullPolicy } from '../../services/run-source.js';
+import { pullPolicy } from '../pull-policy.js';
+import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
+
+export const RUN_USAGE =
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+
+/** ebpm's own flags besides the Wasm ones: whether each takes a value. */
+const OWN: ReadonlyMap<string, boolean> = new Map([
+  ['json', false],
+  ['verbose', false],
+  ['help', false],
+  ['duration', true],
+  ['max-events', true],
+  ['pull', true],
+  ['attach', true],
+]);
+
+/** Flag names a package may not take: ebpm's own, their negations and `-h`. */
+export const RESERVED_FLAGS: readonly string[] = [...OWN]
+  .flatMap(([f, valued]) => [`--${f}`, ...(valued ? [] : [`--no-${f}`])])
+  .concat(WASM_FLAG_NAMES, ['-h']);
+
+/** `RunLine` is the command line read before the package is known. */
+export interface RunLine {
+  /** The package argument; undefined only with `help`. */
+  readonly source?: string;
+  /** `--help` or `-h`. */
+  readonly help: boolean;
+  readonly json: boolean;
+  readonly verbose: boolean;
+  readonly durationMs?: number;
+  readonly maxEvents?: number;
+  readonly pull: PullPolicy;
+  /** `--attach <program>=<target>`: the targets by program, as written. */
+  readonly attach: ReadonlyMap<string, string>;
+  readonly wasm: WasmFlags;
+  /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
+  readonly flags: readonly string[];
+  /** What follows `--`. */
+  readonly afterDashes: readonly string[];
+}
+
+function usageError(message: string, hint = `usage: ${RUN_USAGE}`): EbpmError {
+  return new EbpmError('USAGE', `run: ${message}`, { hint });
+}
+
+function nonNegative(flag: string, text: string, integer: boolean): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isSafeInteger(n))) {
+    throw usageError(`--${flag} ${JSON.stringify(text)}: not a ${integer ? 'whole number' : 'number of seconds'} ≥ 0`);
+  }
+  return n;
+}
+
+/**
+ * `parseRunLine` reads `argv` (what follows `ebpm run`) before the package is known. ebpm's
+ * flags are ebpm's anywhere before `--`, so a package flag's value that spells one of them is
+ * written `--flag=value`. Before the package only ebpm's flags may stand: whether a package
+ * flag takes a value is not known yet. Every value is checked here, so a bad one costs no
+ * build or pull; all errors are `USAGE`.
+ */
+export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
+  const { args, flags: wasm } = takeWasmFlags(argv, cwd, RUN_USAGE);
+  const own = new Map<string, string | true>();
+  const attach = new Map<string, string>();
+  const flags: string[] = [];
+  let source: string | undefined;
+  let afterDashes: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] === '-h' ? '--help' : args[i]!;
+    if (arg === '--') {
+      afterDashes = args.slice(i + 1);
+      break;
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
+    const valued = OWN.get(name);
+    if (valued === undefined) {
+      if (source !== undefined) flags.push(arg);
+      else if (arg.startsWith('-') && arg !== '-') throw usageError(`${arg} before the package`, `package flags go after the package; usage: ${RUN_USAGE}`);
+      else source = arg;
+      continue;
+    }
+    if (!valued && eq >= 0) throw usageError(`--${name} takes no value`);
+    let value: string | true = true;
+    if (valued) {
+      if (eq >= 0) value = arg.slice(eq + 1);
+      else if (i + 1 < args.length && args[i + 1] !== '--') value = args[++i]!;
+      else throw usageError(`--${name} needs a value`);
+    }
+    if (name === 'attach') addAttach(attach, value as string);
+    else if (own.has(name)) throw usageError(`--${name} given twice`);
+    else own.set(name, value);
+  }
+  const text = (flag: string) => own.get(flag) as string | undefined;
+  const duration = text('duration');
+  const maxEvents = text('max-events');
+  let pull: PullPolicy = 'missing';
+  try {
+    pull = pullPolicy(text('pull') ?? pull);
+  } catch (e) {
+    throw withContext('run', e);
+  }
+  const help = own.has('help');
+  if (source === undefined && !help) throw usageError('no package given');
+  return {
+    ...(source === undefined ? {} : { source }),
+    help,
+    json: own.has('json'),
+    verbose: own.has('verbose'),
+    ...(duration === undefined ? {} : { durationMs: nonNegative('duration', duration, false) * 1000 }),
+    ...(maxEvents === undefined ? {} : { maxEvents: nonNegative('max-events', maxEvents, true) }),
+    pull,
+    attach,
+    wasm,
+    flags,
+    afterDashes,
+  };
+}
+
+function addAttach(attach: Map<string, string>, spec: string): void {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw usageError(`--attach ${JSON.stringify(spec)}: not <program>=<target>`);
+  const program = spec.slice(0, eq);
+  if (attach.has(program)) throw usageError(`--attach ${program} given twice`);
+  attach.set(program, spec.slice(eq + 1));
+}
+
+/** What a package without a Wasm program runs with. */
+export interface BpfArgs {
+  readonly values: ReadonlyMap<FlagSpec, ParamValue>;
+  /** `--attach` parsed for the package's program of each name. */
+  readonly targets: ReadonlyMap<string, AttachTarget>;
+}
+
+/** What `parseTarget` and the refusals need of the package. */
+export interface RunPackageInfo {
+  readonly name: string;
+  readonly programs: readonly TargetProgram[];
+}
+
+/**
+ * `bpfArgs` reads the rest of the line for a package without a Wasm program: its flags, after
+ * the package and after `--` alike (it has no program to hand arguments to), and the `--attach`
+ * targets for its programs. A Wasm flag, an unknown flag or a program it does not have is
+ * `USAGE`; a bad value `INVALID_PARAMETER`.
+ */
+export function bpfArgs(line: RunLine, pkg: RunPackageInfo, specs: readonly FlagSpec[]): BpfArgs {
+  const given = line.wasm.given;
+  if (given.length > 0)
+    throw usageError(`${given.join(', ')} ${given.length === 1 ? 'applies' : 'apply'} only to packages with a Wasm program, and ${pkg.name} has none`);
+  const values = new Map<FlagSpec, ParamValue>();
+  readPackageFlags(line.flags, specs, values, '');
+  readPackageFlags(line.afterDashes, specs, values, ' after --');
+  const targets = new Map<string, AttachTarget>();
+  for (const [name, text] of line.attach) {
+    const p = pkg.programs.find((x) => x.name === name);
+    if (p === undefined)
+      throw usageError(`--attach ${name}=${text}: ${pkg.name} has no program ${name} (its programs: ${pkg.programs.map((x) => x.name).join(', ')})`);
+    targets.set(name, parseTarget(p, text));
+  }
+  return { values, targets };
+}
+
+/**
+ * `guestArgs` reads the rest of the line for a package with a Wasm program: nothing may stand
+ * between the package and `--` but ebpm's flags, and those for ebpm's decoder or loader are
+ * refused; the Wasm program's arguments are what follows `--`.
+ */
+export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[] {
+  readPackageFlags(line.flags, [], new Map(), ' (arguments for the Wasm program go after --)');
+  if (line.attach.size > 0)
+    throw usageError(`--attach does not apply to ${pkg.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
+  for (const [flag, given] of [
+    ['json', line.json],
+    ['max-events', line.maxEvents !== undefined],
+  ] as const) {
+    if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
+  }
+  return line.afterDashes;
+}
+
+/**
+ * `packageFlagValues` reads `words` as a package's flags only (no package argument, no `--`),
+ * for callers that hold a package's flags without a command line.
+ */
+export function packageFlagValues(words: readonly string[], specs: readonly FlagSpec[]): Map<FlagSpec, ParamValue> {
+  const values = new Map<FlagSpec, ParamValue>();
+  readPackageFlags(words, specs, values, '');
+  return values;
+}
+
+/**
+ * `readPackageFlags` reads `words` against the package's generated flags into `values`:
+ * `--long value`, `--long=value`, `-s value`, `-svalue`, grouped short switches (`-xP`),
+ * `--no-long` for switches. A value may start with `-`, so negative numbers need no `=`. node's
+ * `parseArgs` cannot do that nor take flags known only after the package is read, hence this
+ * parser. A flag given twice (`values` already holding it), an unknown flag or a word that is
+ * no flag's value (`where` says where it stood) is `USAGE`; a bad value `INVALID_PARAMETER`.
+ */
+function readPackageFlags(words: readonly string[], specs: readonly FlagSpec[], values: Map<FlagSpec, ParamValue>, where: string): void {
+  const byLong = new Map(specs.flatMap((s) => [...s.spellings].map(([name, sets]) => [name, { spec: s, sets }] as const)));
+  const byShort = new Map(specs.filter((s) => s.short !== undefined).map((s) => [s.short!, s]));
+  const set = (s: FlagSpec, spelled: string, text: string | boolean) => {
+    if (values.has(s)) throw usageError(`${spelled} given twice`);
+    values.set(s, typeof text === 'boolean' ? text : parseValue(s.parameter, text, spelled));
+  };
+  for (let i = 0; i < words.length; i++) {
+    const arg = words[i]!;
+    const next = (spelled: string): string => {
+      if (i + 1 >= words.length) throw usageError(`${spelled} needs a value`);
+      return words[++i]!;
+    };
+    if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      const name = arg.slice(2, eq < 0 ? undefined : eq);
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      const hit = byLong.get(name);
+      if (hit === undefined) throw usageError(`unknown flag --${name}`);
+      if (hit.sets === undefined) set(hit.spec, `--${name}`, inline ?? next(`--${name}`));
+      else if (inline !== undefined)
+        throw usageError(
+          hit.spec.spellings.has(`no-${name}`) ? `--${name} is a switch and takes no value; use --no-${name} to turn it off` : `--${name} takes no value`,
+        );
+      else set(hit.spec, `--${name}`, hit.sets);
+      continue;
+    }
+    if (arg.startsWith('-') && arg.length > 1) {
+      for (let j = 1; j < arg.length; j++) {
+        const c = arg[j]!;
+        const s = byShort.get(c);
+        if (s === undefined) throw usageError(`unknown flag -${c}`);
+        if (s.isSwitch) {
+          set(s, `-${c}`, true);
+          continue;
+        }
+        const tail = arg.slice(j + 1).replace(/^=/, '');
+        set(s, `-${c}`, tail !== '' ? tail : next(`-${c}`));
+        break;
+      }
+      continue;
+    }
+    throw usageError(`unexpected argument ${JSON.stringify(arg)}${where}`);
+  }
+}

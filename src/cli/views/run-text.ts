@@ -1,0 +1,93 @@
+/**
+ * The lines `ebpm run` writes besides events: its help and a package's, the attach summary,
+ * what `--verbose` shows and the final count. Pure text, no I/O.
+ */
+import { ATTACH_FORMS } from '../../kernel/loader-targets.js';
+import type { FlagSpec, ParamValue } from '../../package/params.js';
+import type { ResolvedPackage } from '../../services/run-source.js';
+import type { AttachedProgram, RunPlan, RunResult } from '../../services/run.js';
+import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
+import { OUTPUT_LIMIT } from './run-output.js';
+
+/** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
+export const RUN_HELP = [
+  'flags:',
+  '  --json                    print events as JSON lines',
+  "  --verbose                 show the programs, maps and values, and libbpf's messages",
+  '  --duration <s>            stop after this many seconds (exit code 0)',
+  '  --max-events <n>          stop after this many events (exit code 0)',
+  '  --pull <policy>           pull a reference always, if missing (default) or never',
+  '  --attach <program>=<target>',
+  '                            attach the program to this target instead of by its section',
+  '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
+  ...ATTACH_FORMS.map((f) => `      ${f}`),
+  '',
+  'flags for packages with a Wasm program (its own arguments go after --):',
+  ...WASM_FLAG_HELP,
+  '',
+  'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
+  `a Wasm program's exit code is ebpm's. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
+  'are dropped, and the last line on stderr counts them.',
+].join('\n');
+
+/** `flagHelp` renders the package's flags for `ebpm run <pkg> --help`: spelling, type, description, default. */
+export function flagHelp(specs: readonly FlagSpec[]): string[] {
+  const left = specs.map((s) => {
+    const short = s.short === undefined ? '    ' : `-${s.short}, `;
+    // ecli's pair where the package has it: what its users know.
+    const [on, off] = s.spellings.has(`enable-${s.long}`) ? [`enable-${s.long}`, `disable-${s.long}`] : [s.long, `no-${s.long}`];
+    return s.isSwitch ? `${short}--${on}, --${off}` : `${short}--${s.long} <${s.parameter.type}>`;
+  });
+  const width = Math.max(0, ...left.map((l) => l.length));
+  return specs.map((s, i) => {
+    const help = s.parameter.description ?? `set ${s.parameter.type} ${s.parameter.name}`;
+    const d = s.parameter.default;
+    const shown = typeof d === 'string' && s.parameter.kind === 'string' ? JSON.stringify(d) : String(d);
+    return `  ${left[i]!.padEnd(width)}  ${help} (default ${shown})`;
+  });
+}
+
+/** `bpfHelp` is `ebpm run <pkg> --help` for a package without a Wasm program: its flags. */
+export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly FlagSpec[]): string {
+  const lines = flagHelp(specs);
+  const ecli = pkg.ecli && lines.length ? "\n\nFlags are spelled as ecli spells them; ebpm's spellings work too (- for _, --<switch> and --no-<switch>)." : '';
+  return `usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`;
+}
+
+/** `guestHelp` is `ebpm run <pkg> --help` for a package with a Wasm program, which parses its own arguments. */
+export function guestHelp(source: string, pkg: ResolvedPackage): string {
+  return (
+    `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
+    `flags:\n  --verbose                 show what the host refuses or drops\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+    `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`
+  );
+}
+
+/** The one-line attach summary: `sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)`; `xdp_pass (xdp on lo)` for a target given. */
+export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedProgram[], attach: ReadonlyMap<string, string> = new Map()): string {
+  const m = pkg.metadata;
+  const list = programs.map((p) => `${p.program} (${p.section}${attach.has(p.program) ? ` on ${attach.get(p.program)}` : ''})`).join(', ');
+  return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
+}
+
+/** What `--verbose` adds after attaching: programs, maps, the values given and what is read. */
+export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedProgram[], values: ReadonlyMap<FlagSpec, ParamValue>, plan: RunPlan): string[] {
+  const out = programs.map((p) => `  program ${p.program}: ${p.type} ${p.section} (${p.object})`);
+  for (const o of pkg.metadata.objects) for (const m of o.maps) out.push(`  map ${m.name}: ${m.type} (${o.name})`);
+  for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
+  if (plan.events) out.push(`  events from ${plan.events.map}${plan.events.layout ? '' : ' (no type: printed as hex)'}`);
+  for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
+  return out;
+}
+
+/** The line written at the first event dropped because stdout does not keep up. */
+export const DROPPING = 'warning: stdout is not keeping up: dropping events until it does (the last line counts them)';
+
+/**
+ * The final line: how many events, how many the kernel lost, how many ebpm dropped because
+ * stdout did not keep up (when any), why the run stopped.
+ */
+export function endSummary(name: string, r: Pick<RunResult, 'events' | 'lost' | 'stop'>, dropped = 0): string {
+  const why = r.stop.kind === 'signal' ? r.stop.signal : r.stop.kind;
+  return `${name}: ${r.events} events, ${r.lost} lost${dropped > 0 ? `, ${dropped} dropped` : ''} (stopped: ${why})`;
+}
