@@ -145,7 +145,7 @@ it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative -
     args: ['pkg', '-p', '5', '--', '--env', 'B=2'],
     flags: {
       env: { A: '1' },
-      preopens: [{ host: '/srv/data', guest: '/srv/data' }],
+      preopens: [{ host: '/srv/data', guest: '/srv/data', allowSystem: false }],
       allowAttach: ['eth0'],
       allowUndeclared: true,
       given: ['--env', '--dir', '--allow-attach', '--allow-undeclared-bpf'],
