@@ -45,6 +45,8 @@ export interface RunWasmOptions {
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
   readonly onStderr: (line: string) => void;
+  /** Backpressure from where the lines go (`OutputReaderOptions.ready`): the guest waits while it is full. */
+  readonly outputReady?: () => Promise<void> | undefined;
   /** Host diagnostics: refused loads, bad pointers, dropped events. */
   readonly onLog?: (line: string) => void;
   /** How long a stopped guest gets to unwind before its thread is terminated. */
@@ -61,7 +63,7 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   const out: Record<string, string> = {};
   for (const p of preopens) {
     const guest = p.guest ?? p.host;
-    const flag = `--dir ${p.host}${p.guest ? `:${p.guest}` : ''}`;
+    const flag = `--dir ${p.host}${p.guest && p.guest !== p.host ? `:${p.guest}` : ''}`;
     let dir = false;
     try {
       dir = statSync(p.host).isDirectory();
@@ -120,7 +122,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
   const src = workerSource();
   // node:wasi's ExperimentalWarning is not for ebpm's users.
   const worker = new Worker(src.source, { eval: src.eval, workerData: input, execArgv: ['--no-warnings'] });
-  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr });
+  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr, ...(o.outputReady ? { ready: o.outputReady } : {}) });
   lines.follow();
   return new Promise<WasmRunResult>((resolve, reject) => {
     let stopped: WasmRunResult | undefined;

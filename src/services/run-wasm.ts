@@ -32,6 +32,8 @@ export interface WasmPackageOptions {
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
   readonly onStderr: (line: string) => void;
+  /** Backpressure from stdout: the guest waits while it is full (`RunWasmOptions.outputReady`). */
+  readonly outputReady?: () => Promise<void> | undefined;
   readonly onLog?: (line: string) => void;
   readonly machine?: MachineFacts;
 }
@@ -44,7 +46,7 @@ export interface WasmPackageOptions {
  * `--allow-undeclared-bpf`.
  */
 export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
-  let module;
+  let module: ReturnType<typeof parseWasm>;
   try {
     module = parseWasm(bytes);
   } catch (e) {
@@ -91,6 +93,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       onStdout: o.onStdout,
       onStderr: o.onStderr,
+      ...(o.outputReady === undefined ? {} : { outputReady: o.outputReady }),
       ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
     });
   } catch (e) {

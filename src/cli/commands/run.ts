@@ -6,7 +6,7 @@
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
  * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
  * program detached either way. A package with a Wasm program runs it instead (runGuest): its
- * exit code is ebpm's.
+ * exit code becomes ebpm's as `guestExitCode` maps it.
  */
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
@@ -14,6 +14,7 @@ import { takeRepeated, type Command, type Io } from '../command.js';
 import type { LogLevel } from '../../bpf/native.js';
 import { ATTACH_FORMS, parseTarget, type TargetSpec } from '../../bpf/loader-targets.js';
 import { EbpmError, isEbpmError } from '../../core/errors.js';
+import { guestExitCode } from '../errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
@@ -50,7 +51,8 @@ const HELP = [
   ...WASM_FLAG_HELP,
   '',
   'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
-  "a Wasm program's exit code is ebpm's.",
+  "a Wasm program's exit code is ebpm's, but 1-4, 70 and 125-255 (ebpm's and the shell's own) and",
+  'any above 255 become 125.',
 ].join('\n');
 
 /**
@@ -357,13 +359,23 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, args: reado
       signal,
       onStdout: (line) => stdout.write(line + '\n'),
       onStderr: (line) => io.stderr.write(line + '\n'),
+      // While stdout or stderr holds more than its high-water mark, the guest waits instead of ebpm growing.
+      outputReady: () => {
+        const full = [io.stdout, io.stderr].find(needsDrain);
+        return full && new Promise<void>((resolve) => full.once('drain', resolve));
+      },
       ...(parsed.own.has('verbose') ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
     }).finally(() => stdout.flush());
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;
   });
-  io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
-  return r.exitCode;
+  const code = r.reason === 'exit' ? guestExitCode(r.exitCode) : r.exitCode;
+  io.stderr.write(`${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode}${code === r.exitCode ? '' : `; ebpm exits with ${code}`})\n`);
+  return code;
+}
+
+function needsDrain(stream: NodeJS.WritableStream): boolean {
+  return (stream as { writableNeedDrain?: boolean }).writableNeedDrain === true;
 }
 
 export default cmd;
