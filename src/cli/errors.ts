@@ -50,3 +50,18 @@ export function errorJson(e: unknown): ErrorJson {
   if (isEbpmError(e) && e.code !== 'INTERNAL') return { error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
   return { error: { code: 'INTERNAL', message: e instanceof Error ? e.message : String(e), hint: BUG_HINT } };
 }
+
+/** What ebpm exits with when a Wasm program's own exit code cannot pass through unchanged. */
+export const GUEST_EXIT_OTHER = 125;
+
+/**
+ * `guestExitCode` is ebpm's exit code for a Wasm program that exited with `code` (proc_exit takes
+ * any u32, node:wasi returns it as an i32). 0 stays 0, and 5-69 and 71-124 pass through. Every
+ * other code becomes 125: ebpm's own (1-4, 70), the shell's (126 cannot run, 127 not found,
+ * 128 + n killed by signal n, so also 130 and 143), 125 itself, and codes outside 0-255, which
+ * the kernel would cut to their low byte (256 to 0, turning a failure into success).
+ */
+export function guestExitCode(code: number): number {
+  if (code === 0) return 0;
+  return code >= 5 && code <= 124 && code !== 70 ? code : GUEST_EXIT_OTHER;
+}

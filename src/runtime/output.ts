@@ -9,8 +9,10 @@
  * - The main thread sleeps in `Atomics.waitAsync` while the ring is empty; the worker notifies
  *   it only then, so an interactive line shows at once. While output keeps coming the main
  *   thread drains every `drainEveryMs`, one wakeup per batch instead of one per line.
- * - A full ring blocks the guest until the main thread drains it: backpressure, not unbounded
- *   queueing.
+ * - A full ring blocks the guest until the main thread drains it, and the main thread drains only
+ *   while the consumer takes more (`ready`: stdout's buffer is below its high-water mark): a
+ *   guest printing to a pipe nobody reads waits in fd_write with at most the ring and one
+ *   batch buffered, instead of growing ebpm without bound. A stop request ends that wait.
  *
  * Layout: Int32 control words [WRITE, READ, IDLE, 0], then `capacity` data bytes (a power of
  * two). WRITE and READ are byte positions that wrap at 2^32; the ring holds WRITE − READ bytes.
@@ -75,7 +77,11 @@ export class OutputWriter {
   private readonly maxFrame: number;
   private readonly header = new Uint8Array(4);
 
-  constructor(buffer: SharedArrayBuffer) {
+  /** `waiting` is called before each wait for room; it throws to give up (the guest is being stopped). */
+  constructor(
+    buffer: SharedArrayBuffer,
+    private readonly waiting: () => void = () => {},
+  ) {
     this.ring = new Ring(buffer);
     this.maxFrame = this.ring.data.length / 2 - 4;
   }
@@ -115,6 +121,7 @@ export class OutputWriter {
     for (;;) {
       const read = Atomics.load(control, READ);
       if (data.length - Ring.used(write, read) >= need) return write;
+      this.waiting();
       Atomics.wait(control, READ, read, ROOM_WAIT_MS);
     }
   }
@@ -170,6 +177,11 @@ export interface OutputReaderOptions {
   readonly onStderr: (line: string) => void;
   /** Drain interval while output keeps coming; default DEFAULT_DRAIN_MS. */
   readonly drainEveryMs?: number;
+  /**
+   * Backpressure: undefined while the consumer takes more lines, else a promise that resolves
+   * once it does (stdout drained). Meanwhile the ring fills and the guest waits.
+   */
+  readonly ready?: () => Promise<void> | undefined;
 }
 
 /**
@@ -250,6 +262,11 @@ export class OutputReader {
 
   private next(): void {
     if (!this.following) return;
+    const full = this.o.ready?.();
+    if (full) {
+      void full.then(() => this.next());
+      return;
+    }
     const { control } = this.ring;
     Atomics.store(control, IDLE, 0);
     if (this.drain()) {

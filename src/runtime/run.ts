@@ -2,13 +2,14 @@
  * `runWasm` runs a WASI preview1 command module with the wasm-bpf host in a worker thread, so
  * the CLI's main thread stays free for rendering and signals while the guest blocks in a poll.
  */
-import { statSync } from 'node:fs';
-import { isAbsolute } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
 import { parseWasm } from '../wasm/module.js';
 import { checkGuestModule } from './abi.js';
 import type { ObjectPolicy } from './admission.js';
+import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE, limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
 import type { WorkerInput, WorkerMessage } from './protocol.js';
@@ -19,6 +20,8 @@ export interface Preopen {
   readonly host: string;
   /** Path the guest opens it by; defaults to `host`. */
   readonly guest?: string;
+  /** `--allow-system-dir`: it may be `/` or lie under /proc, /sys or /dev (`systemDir`). */
+  readonly allowSystem?: boolean;
 }
 
 export interface RunWasmOptions {
@@ -42,6 +45,8 @@ export interface RunWasmOptions {
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
   readonly onStderr: (line: string) => void;
+  /** Backpressure from where the lines go (`OutputReaderOptions.ready`): the guest waits while it is full. */
+  readonly outputReady?: () => Promise<void> | undefined;
   /** Host diagnostics: refused loads, bad pointers, dropped events. */
   readonly onLog?: (line: string) => void;
   /** How long a stopped guest gets to unwind before its thread is terminated. */
@@ -58,6 +63,7 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   const out: Record<string, string> = {};
   for (const p of preopens) {
     const guest = p.guest ?? p.host;
+    const flag = `--dir ${p.host}${p.guest && p.guest !== p.host ? `:${p.guest}` : ''}`;
     let dir = false;
     try {
       dir = statSync(p.host).isDirectory();
@@ -65,15 +71,18 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
       // reported below
     }
     if (!dir || !isAbsolute(guest)) {
-      throw new EbpmError(
-        'WASM_BAD_PREOPEN',
-        `${where}: --dir ${p.host}${p.guest ? `:${p.guest}` : ''}: ${dir ? 'guest path must be absolute' : 'not a directory'}`,
-        {
-          hint: 'pass --dir <existing host directory>[:<absolute guest path>]',
-        },
-      );
+      throw new EbpmError('WASM_BAD_PREOPEN', `${where}: ${flag}: ${dir ? 'guest path must be absolute' : 'not a directory'}`, {
+        hint: 'pass --dir <existing host directory>[:<absolute guest path>]',
+      });
     }
-    out[guest] = p.host;
+    // The jail keeps the guest beneath the directory; beneath these, that is no protection.
+    const exposes = systemDir(realpathSync(p.host));
+    if (exposes !== undefined && !p.allowSystem) {
+      throw new EbpmError('USAGE', `${where}: ${flag}: would show the program ${exposes}`, {
+        hint: 'pass a directory of its own, or add --allow-system-dir to grant exactly that',
+      });
+    }
+    out[guest] = resolve(p.host);
   }
   return out;
 }
@@ -82,7 +91,8 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
  * Runs the guest to completion. Resolves with its exit code, or after `durationMs` or an abort
  * with reason `duration`/`signal`; every BPF object the guest opened is closed by then.
  * Rejects with an EbpmError for a module that cannot run (WASM_INVALID, WASM_MISSING_EXPORT,
- * WASM_UNSUPPORTED_IMPORT, WASM_BAD_SIGNATURE, WASM_BAD_PREOPEN), a trap (WASM_TRAP), a bad
+ * WASM_UNSUPPORTED_IMPORT, WASM_BAD_SIGNATURE, WASM_BAD_PREOPEN; USAGE for a `--dir` of a system
+ * directory without `allowSystem`), a trap (WASM_TRAP), a bad
  * poll callback (WASM_BAD_CALLBACK) or a guest that outgrew `--max-memory` (WASM_MEMORY_LIMIT).
  */
 export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
@@ -112,7 +122,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
   const src = workerSource();
   // node:wasi's ExperimentalWarning is not for ebpm's users.
   const worker = new Worker(src.source, { eval: src.eval, workerData: input, execArgv: ['--no-warnings'] });
-  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr });
+  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr, ...(o.outputReady ? { ready: o.outputReady } : {}) });
   lines.follow();
   return new Promise<WasmRunResult>((resolve, reject) => {
     let stopped: WasmRunResult | undefined;

@@ -8,12 +8,14 @@
  * - poll_oneoff with only clock subscriptions (sleep, nanosleep) waits on the stop flag, so a
  *   signal or `--duration` ends a sleeping guest at once;
  * - nothing else of the host is visible: argv, env and preopens are exactly what the caller
- *   passes.
+ *   passes, and every path call is checked by `Jail` first, so no symbolic link leads out of a
+ *   preopened directory.
  */
 import { openSync, closeSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 import { GuestFault, type GuestMemory } from './guest-memory.js';
 import { GuestStop } from './host.js';
+import { type Follow, Jail } from './jail.js';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 const WASI_EFAULT = 21;
@@ -38,12 +40,22 @@ export interface GuestWasiOptions {
 }
 
 type Fn = (...args: number[]) => number;
+/** i64 arguments (timestamps, rights) arrive as BigInt. */
+type Arg = number | bigint;
+type PathFn = (...args: Arg[]) => number;
+
+const LOOKUP_SYMLINK_FOLLOW = 1;
+/** Flags of the lookup: uvwasi follows a last link only when asked; the kernel never does, but in path_open. */
+const lookup = (flags: Arg, kernel = false): Follow => ({ uvwasi: (Number(flags) & LOOKUP_SYMLINK_FOLLOW) !== 0, kernel });
+const NO_FOLLOW: Follow = { uvwasi: false, kernel: false };
 
 export class GuestWasi {
   readonly wasi: WASI;
   private readonly devNull: number;
+  private readonly jail: Jail;
 
   constructor(private readonly o: GuestWasiOptions) {
+    this.jail = new Jail(o.preopens);
     this.devNull = openSync('/dev/null', 'r+');
     this.wasi = new WASI({
       version: 'preview1',
@@ -61,10 +73,74 @@ export class GuestWasi {
     const base = (this.wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, Fn> }).wasi_snapshot_preview1;
     return {
       ...base,
+      ...this.pathImports(base as unknown as Record<string, PathFn>),
       fd_write: (fd, iovs, count, written) => (fd === 1 || fd === 2 ? this.write(fd, iovs, count, written) : base.fd_write!(fd, iovs, count, written)),
       fd_fdstat_get: (fd, out) => this.fdstat(base.fd_fdstat_get!, fd, out),
       poll_oneoff: (input, out, n, nevents) => this.pollOneoff(base.poll_oneoff!, input, out, n, nevents),
     };
+  }
+
+  /**
+   * The path calls, each checked by the jail before node:wasi sees it: (fd, path) argument
+   * positions and how the last component is followed. A refused path never reaches the kernel.
+   */
+  private pathImports(base: Record<string, PathFn>): Record<string, PathFn> {
+    const n = (a: Arg) => Number(a) >>> 0;
+    const checked =
+      (name: string, paths: (a: Arg[]) => [fd: Arg, ptr: Arg, len: Arg, follow: Follow][]) =>
+      (...a: Arg[]) => {
+        for (const [fd, ptr, len, follow] of paths(a)) {
+          const errno = this.checkPath(n(fd), n(ptr), n(len), follow).errno;
+          if (errno !== 0) return errno;
+        }
+        return base[name]!(...a);
+      };
+    return {
+      path_create_directory: checked('path_create_directory', (a) => [[a[0]!, a[1]!, a[2]!, NO_FOLLOW]]),
+      path_filestat_get: checked('path_filestat_get', (a) => [[a[0]!, a[2]!, a[3]!, lookup(a[1]!)]]),
+      path_filestat_set_times: checked('path_filestat_set_times', (a) => [[a[0]!, a[2]!, a[3]!, lookup(a[1]!)]]),
+      path_link: checked('path_link', (a) => [
+        [a[0]!, a[2]!, a[3]!, lookup(a[1]!)],
+        [a[4]!, a[5]!, a[6]!, NO_FOLLOW],
+      ]),
+      path_readlink: checked('path_readlink', (a) => [[a[0]!, a[1]!, a[2]!, NO_FOLLOW]]),
+      path_remove_directory: checked('path_remove_directory', (a) => [[a[0]!, a[1]!, a[2]!, NO_FOLLOW]]),
+      path_rename: checked('path_rename', (a) => [
+        [a[0]!, a[1]!, a[2]!, NO_FOLLOW],
+        [a[3]!, a[4]!, a[5]!, NO_FOLLOW],
+      ]),
+      // The link's content is not a path the guest opens: following it is checked when it is used.
+      path_symlink: checked('path_symlink', (a) => [[a[2]!, a[3]!, a[4]!, NO_FOLLOW]]),
+      path_unlink_file: checked('path_unlink_file', (a) => [[a[0]!, a[1]!, a[2]!, NO_FOLLOW]]),
+      path_open: (...a: Arg[]) => {
+        const at = this.checkPath(n(a[0]!), n(a[2]!), n(a[3]!), lookup(a[1]!, true));
+        if (at.errno !== 0) return at.errno;
+        const rc = base.path_open!(...a);
+        if (rc === 0) this.jail.opened(this.o.memory.u32(n(a[8]!)), at);
+        return rc;
+      },
+      fd_close: (...a: Arg[]) => {
+        const rc = base.fd_close!(...a);
+        if (rc === 0) this.jail.closed(n(a[0]!));
+        return rc;
+      },
+      fd_renumber: (...a: Arg[]) => {
+        const rc = base.fd_renumber!(...a);
+        if (rc === 0) this.jail.renumbered(n(a[0]!), n(a[1]!));
+        return rc;
+      },
+    };
+  }
+
+  private checkPath(fd: number, ptr: number, len: number, follow: Follow): ReturnType<Jail['check']> {
+    let path: Uint8Array;
+    try {
+      path = this.o.memory.read(ptr, len);
+    } catch (e) {
+      if (e instanceof GuestFault) return { errno: WASI_EFAULT };
+      throw e;
+    }
+    return this.jail.check(fd, path, follow);
   }
 
   /** Exit code of `_start` (`proc_exit` returns here too). */

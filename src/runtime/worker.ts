@@ -69,7 +69,10 @@ async function main(): Promise<void> {
     env: input.env,
     preopens: input.preopens,
     memory: new GuestMemory(memory),
-    output: new OutputWriter(input.output),
+    // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request.
+    output: new OutputWriter(input.output, () => {
+      if (Atomics.load(stop, 0) !== 0) throw new GuestStop('stopped');
+    }),
     stop,
   });
   let outcome: WorkerMessage;

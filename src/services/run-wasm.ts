@@ -32,6 +32,8 @@ export interface WasmPackageOptions {
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
   readonly onStderr: (line: string) => void;
+  /** Backpressure from stdout: the guest waits while it is full (`RunWasmOptions.outputReady`). */
+  readonly outputReady?: () => Promise<void> | undefined;
   readonly onLog?: (line: string) => void;
   readonly machine?: MachineFacts;
 }
@@ -91,6 +93,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
       ...(o.signal === undefined ? {} : { signal: o.signal }),
       onStdout: o.onStdout,
       onStderr: o.onStderr,
+      ...(o.outputReady === undefined ? {} : { outputReady: o.outputReady }),
       ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
     });
   } catch (e) {

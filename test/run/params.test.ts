@@ -1,15 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { BpfObjectMeta, ParameterMeta } from '../../src/package/metadata.js';
-import {
-  applyAssignments,
-  assignments,
-  encodeValue,
-  flagSpecs,
-  intRange,
-  parseValue,
-  type FlagSpec,
-  type ParamValue,
-} from '../../src/package/params.js';
+import { applyAssignments, assignments, encodeValue, flagSpecs, intRange, parseValue, type FlagSpec, type ParamValue } from '../../src/package/params.js';
 
 function param(p: Partial<ParameterMeta> & Pick<ParameterMeta, 'name' | 'kind' | 'size' | 'type'>): ParameterMeta {
   return { section: '.rodata', offset: 0, default: 0, flag: { long: p.name.replace(/_/g, '-') }, ...p };

@@ -112,7 +112,9 @@ describe('summaries and exit codes', () => {
     expect(attachSummary(pkg, [p('a', 'tp/x/y')])).toBe('demo 1.0.0: attached a (tp/x/y)');
     expect(attachSummary(pkg, [p('a', 'tp/x/y'), p('b', 'tp/x/z')])).toBe('demo 1.0.0: attached 2 programs: a (tp/x/y), b (tp/x/z)');
     expect(endSummary('demo', { events: 5, lost: 1, stop: { kind: 'signal', signal: 'SIGTERM' } })).toBe('demo: 5 events, 1 lost (stopped: SIGTERM)');
-    expect(endSummary('demo', { events: 5, lost: 0, stop: { kind: 'signal', signal: 'SIGINT' } }, 3)).toBe('demo: 5 events, 0 lost, 3 dropped (stopped: SIGINT)');
+    expect(endSummary('demo', { events: 5, lost: 0, stop: { kind: 'signal', signal: 'SIGINT' } }, 3)).toBe(
+      'demo: 5 events, 0 lost, 3 dropped (stopped: SIGINT)',
+    );
     expect([
       exitCode({ kind: 'duration' }),
       exitCode({ kind: 'max-events' }),

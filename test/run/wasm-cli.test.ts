@@ -16,7 +16,7 @@ import { cliEnv, sandboxDir } from '../helpers/cli.js';
 import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
 
 /**
- * A test guest: prints its environment and the first line of each file named in argv, exits 3;
+ * A test guest: prints its environment and the first line of each file named in argv, exits 7;
  * `--hog N` allocates N blocks of 60 KB one by one (memory grows page by page, as a guest
  * gathering data does) and aborts when one fails. It embeds sigsnoop's object only so
  * that a bare .wasm is a package (ebpm declares the objects a module embeds).
@@ -54,18 +54,18 @@ int main(int argc, char **argv)
 			printf("read %s: %s", argv[i], line);
 		fclose(f);
 	}
-	return 3;
+	return 7;
 }
 `;
 
-/** A plain WASI command: no wasm_bpf import, no BPF object; prints its arguments and exits 3. */
+/** A plain WASI command: no wasm_bpf import, no BPF object; prints its arguments and exits 7. */
 const PLAIN = `
 #include <stdio.h>
 int main(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
 		printf("%d:%s\\n", i, argv[i]);
-	return 3;
+	return 7;
 }
 `;
 
@@ -141,7 +141,7 @@ it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative -
     args: ['pkg', '-p', '5', '--', '--env', 'B=2'],
     flags: {
       env: { A: '1' },
-      preopens: [{ host: '/srv/data', guest: '/srv/data' }],
+      preopens: [{ host: '/srv/data', guest: '/srv/data', allowSystem: false }],
       allowAttach: ['eth0'],
       allowUndeclared: true,
       given: ['--env', '--dir', '--allow-attach', '--allow-undeclared-bpf'],
@@ -218,23 +218,23 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
   it('gives the guest only the --env variables and the --dir directories, and its exit code', () => {
     const granted = ebpmSync(['run', guest, '--env', 'A=1', '--env=B=x=y', '--dir', `${host}:/data`, '--', '/data/f.txt', join(host, 'f.txt')]);
     expect(granted).toEqual({
-      code: 3,
+      code: 7,
       stdout: `env A=1\nenv B=x=y\nread /data/f.txt: granted\nopen ${join(host, 'f.txt')}: errno ${ENOTCAPABLE}\n`,
-      stderr: 'guest: Wasm program ended (exit, exit code 3)\n',
+      stderr: 'guest: Wasm program ended (exit, exit code 7)\n',
     });
     // A relative --dir is the host directory at its own absolute path.
     const same = ebpmSync(['run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir });
-    expect([same.code, same.stdout]).toEqual([3, `read ${join(host, 'f.txt')}: granted\n`]);
+    expect([same.code, same.stdout]).toEqual([7, `read ${join(host, 'f.txt')}: granted\n`]);
     // Nothing given: no variable (ebpm's own environment stays out) and no file.
     const bare = ebpmSync(['run', guest, '--', '/data/f.txt', '/etc/hostname']);
-    expect([bare.code, bare.stdout]).toEqual([3, `open /data/f.txt: errno ${ENOTCAPABLE}\nopen /etc/hostname: errno ${ENOTCAPABLE}\n`]);
+    expect([bare.code, bare.stdout]).toEqual([7, `open /data/f.txt: errno ${ENOTCAPABLE}\nopen /etc/hostname: errno ${ENOTCAPABLE}\n`]);
   });
 
   it('runs a plain WASI command, with no BPF object and no wasm_bpf import, without asking for BPF capabilities', async () => {
     expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({
-      code: 3,
+      code: 7,
       stdout: '0:plain\n1:a\n2:b c\n',
-      stderr: 'plain: Wasm program ended (exit, exit code 3)\n',
+      stderr: 'plain: Wasm program ended (exit, exit code 7)\n',
     });
     // inspect reads it as run does: a module with no object, importing WASI only.
     const inspected = ebpmSync(['inspect', plain, '--json']);
@@ -262,7 +262,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
         (e: unknown) => e,
       );
     };
-    expect(await run(plain)).toEqual({ exitCode: 3, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
+    expect(await run(plain)).toEqual({ exitCode: 7, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
   });
 

@@ -1,7 +1,7 @@
 // The guest's output path: the shared ring on its own (frames, wrap-around, interleaved fds,
 // UTF-8 across writes), then through runWasm with WAT guests: a burst larger than the ring
-// arrives complete and in order, a single line shows at once, and lines written just before
-// an exit, a stop or a terminated thread are not lost.
+// arrives complete and in order, a single line shows at once, lines written just before an
+// exit, a stop or a terminated thread are not lost, and a full consumer makes the guest wait.
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, OutputReader, OutputWriter, createOutputRing } from '../../src/runtime/output.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -194,5 +194,29 @@ describeWith(['wat2wasm'], 'runWasm output', () => {
 
     const exit = await collect({ module: lines({ count: 0, tail: 'bye' }), name: 'e', objects: 'any' });
     expect(exit).toMatchObject({ exitCode: 0, reason: 'exit', stdout: ['bye'], stderr: [] });
+  });
+
+  it('makes a guest wait in fd_write while the consumer is full, and a stop ends that wait', async () => {
+    const ac = new AbortController();
+    let full: Promise<void> | undefined;
+    const r = await collect({
+      module: lines({ count: -1 }),
+      name: 'w',
+      objects: 'any',
+      signal: ac.signal,
+      // Far beyond the test's timeout: the guest must leave its wait for room, not be terminated.
+      stopGraceMs: 600_000,
+      // Full from the first line on (stdout nobody reads): nothing more is drained until the stop.
+      outputReady: () => full,
+      onStdout: () => {
+        full ??= new Promise<void>(() => {});
+        ac.abort('SIGTERM');
+      },
+    });
+    expect(r).toMatchObject({ exitCode: 143, reason: 'signal' });
+    const all = [...r.stdout, ...r.stderr].sort();
+    // One drain before the consumer was full, and the ring's 1 MiB at the end: 12-byte lines.
+    expect(all.length).toBeLessThanOrEqual((2 << 20) / 12);
+    expect(all).toEqual(Array.from({ length: all.length }, (_, i) => numbered(i)));
   });
 });

@@ -13,8 +13,8 @@ import { DEFAULT_MAX_MEMORY, WASM_PAGE } from '../../runtime/memory-limit.js';
 export interface WasmFlags {
   /** `--env KEY=VALUE`: the guest's whole environment. */
   readonly env: Readonly<Record<string, string>>;
-  /** `--dir host[:guest]`, host made absolute; guest defaults to that path. */
-  readonly preopens: readonly { readonly host: string; readonly guest: string }[];
+  /** `--dir host[:guest]`, host made absolute; guest defaults to that path; `allowSystem` from `--allow-system-dir`. */
+  readonly preopens: readonly { readonly host: string; readonly guest: string; readonly allowSystem: boolean }[];
   /** `--max-memory`, bytes; undefined: the runtime's default (DEFAULT_MAX_MEMORY_TEXT). */
   readonly maxMemoryBytes?: number;
   readonly allowAttach: readonly string[];
@@ -28,10 +28,10 @@ export const DEFAULT_MAX_MEMORY_TEXT = `${DEFAULT_MAX_MEMORY / 1024 ** 2}M`;
 
 const VALUED = ['env', 'dir', 'max-memory', 'allow-attach'] as const;
 const REPEATABLE = new Set(['env', 'dir', 'allow-attach']);
-const SWITCH = 'allow-undeclared-bpf';
+const SWITCHES = ['allow-undeclared-bpf', 'allow-system-dir'] as const;
 
 /** Their names, for the package flag generator to keep clear of. */
-export const WASM_FLAG_NAMES: readonly string[] = [...VALUED, SWITCH].map((f) => `--${f}`);
+export const WASM_FLAG_NAMES: readonly string[] = [...VALUED, ...SWITCHES].map((f) => `--${f}`);
 
 /** Lines of `ebpm run --help`. */
 export const WASM_FLAG_HELP: readonly string[] = [
@@ -40,6 +40,7 @@ export const WASM_FLAG_HELP: readonly string[] = [
   `  --max-memory <size>       cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default ${DEFAULT_MAX_MEMORY_TEXT})`,
   '  --allow-attach <target>   let it attach to this cgroup path or network interface (repeatable)',
   '  --allow-undeclared-bpf    let it load BPF objects the package does not declare',
+  "  --allow-system-dir        let --dir show it /, or a directory under /proc, /sys or /dev (the host's files, processes, kernel settings, devices)",
 ];
 
 const UNITS: Readonly<Record<string, number>> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
@@ -67,7 +68,7 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
   const bad = (message: string, hint = `usage: ${usage}`) => new EbpmError('USAGE', `run: ${message}`, { hint });
   const rest: string[] = [];
   const values = new Map<string, string[]>();
-  let allowUndeclared = false;
+  const switches = new Set<string>();
   const given: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -77,10 +78,10 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
     }
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
-    if (name === SWITCH) {
-      if (eq >= 0) throw bad(`--${SWITCH} takes no value`);
-      if (allowUndeclared) throw bad(`--${SWITCH} given twice`);
-      allowUndeclared = true;
+    if ((SWITCHES as readonly string[]).includes(name)) {
+      if (eq >= 0) throw bad(`--${name} takes no value`);
+      if (switches.has(name)) throw bad(`--${name} given twice`);
+      switches.add(name);
       given.push(`--${name}`);
       continue;
     }
@@ -118,7 +119,7 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
       );
     }
     const abs = resolve(cwd, host);
-    return { host: abs, guest: guest ?? abs };
+    return { host: abs, guest: guest ?? abs, allowSystem: switches.has('allow-system-dir') };
   });
   const guests = preopens.map((p) => p.guest);
   const twice = guests.find((g, i) => guests.indexOf(g) !== i);
@@ -131,10 +132,19 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
       `pass bytes or a size with K, M or G, e.g. --max-memory 64M (default ${DEFAULT_MAX_MEMORY_TEXT})`,
     );
   }
+  if (switches.has('allow-system-dir') && preopens.length === 0)
+    throw bad('--allow-system-dir applies to --dir, and none is given', 'pass --dir <directory> too, or leave it out');
   const allowAttach = values.get('allow-attach') ?? [];
   if (allowAttach.some((t) => t === '' || t.includes('\0'))) throw bad('--allow-attach: empty target', 'pass a cgroup path or an interface name');
   return {
     args: rest,
-    flags: { env, preopens, ...(maxMemoryBytes === undefined ? {} : { maxMemoryBytes }), allowAttach, allowUndeclared, given },
+    flags: {
+      env,
+      preopens,
+      ...(maxMemoryBytes === undefined ? {} : { maxMemoryBytes }),
+      allowAttach,
+      allowUndeclared: switches.has('allow-undeclared-bpf'),
+      given,
+    },
   };
 }

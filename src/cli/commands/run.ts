@@ -6,7 +6,7 @@
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
  * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
  * program detached either way (run-stops.ts). A package with a Wasm program runs it instead
- * (runGuest): its exit code is ebpm's.
+ * (runGuest): its exit code becomes ebpm's as `guestExitCode` maps it.
  */
 import type { LogLevel } from '../../kernel/native.js';
 import { isEbpmError } from '../../core/errors.js';
@@ -16,6 +16,7 @@ import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import { planRun, runPackage, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
+import { guestExitCode } from '../errors.js';
 import { isLive, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
@@ -138,13 +139,26 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       signal,
       onStdout: (line) => stdout.write(line + '\n'),
       onStderr: (line) => io.stderr.write(line + '\n'),
+      // While stdout or stderr holds more than its high-water mark, the guest waits instead of ebpm growing.
+      outputReady: () => {
+        const full = [io.stdout, io.stderr].find(needsDrain);
+        return full && new Promise<void>((resolve) => full.once('drain', resolve));
+      },
       ...(cmdline.verbose ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
     }).finally(() => stdout.flush());
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;
   });
-  writeText(io.stderr, `${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode})\n`);
-  return r.exitCode;
+  const code = r.reason === 'exit' ? guestExitCode(r.exitCode) : r.exitCode;
+  writeText(
+    io.stderr,
+    `${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode}${code === r.exitCode ? '' : `; ebpm exits with ${code}`})\n`,
+  );
+  return code;
+}
+
+function needsDrain(stream: NodeJS.WritableStream): boolean {
+  return (stream as { writableNeedDrain?: boolean }).writableNeedDrain === true;
 }
 
 export default cmd;

@@ -26,7 +26,8 @@ export const RUN_HELP = [
   ...WASM_FLAG_HELP,
   '',
   'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
-  `a Wasm program's exit code is ebpm's. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
+  "a Wasm program's exit code is ebpm's, but 1-4, 70 and 125-255 (ebpm's and the shell's own) and",
+  `any above 255 become 125. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
   'are dropped, and the last line on stderr counts them.',
 ].join('\n');
 
