@@ -36,7 +36,7 @@ import {
   type Requirement,
   type TrustPolicy,
 } from '../sign/policy.js';
-import { loadPolicy, policyPath } from '../sign/policy-file.js';
+import { loadEnvPolicy } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
 import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
@@ -48,9 +48,9 @@ import type { FoundSignatures } from './sign.js';
 /** `RECORDS_DIR` is the directory of decision records inside the store. */
 export const RECORDS_DIR = 'trust';
 
-/** `loadTrustPolicy` reads the policy the environment points at (`policyPath`), or the built-in default. */
+/** `loadTrustPolicy` reads the policy the environment points at (`loadEnvPolicy`), or the built-in default. */
 export function loadTrustPolicy(env: Env): TrustPolicy {
-  return loadPolicy(policyPath(env));
+  return loadEnvPolicy(env);
 }
 
 /** `requirementFor` is what `policy` requires of a package of `repository` (or of `LOCAL_SCOPE`, for a local path). */

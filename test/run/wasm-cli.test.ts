@@ -331,7 +331,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       EBPM_STORE: join(dir, 'store'),
       EBPM_LOCAL_REGISTRY: join(dir, 'registry'),
       EBPM_CONFIG: join(dir, 'config.json'),
-      EBPM_TRUST_POLICY: join(dir, 'no-policy.json'),
       EBPM_CACHE_DIR: process.env.EBPM_CACHE_DIR ?? join(dir, 'cache'),
     };
     // In host/, where no path is named sigsnoop: the argument is a reference.

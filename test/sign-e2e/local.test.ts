@@ -33,7 +33,7 @@ let digest = '';
 let object = '';
 let eunomia = '';
 
-function ebpm(args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
+function ebpm(args: string[], extra: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: home, env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -128,8 +128,8 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     policy({ ...LOCKED, local: { require: 'none' } });
     expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     expect(await ebpm(['run', pkg, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
-    // No policy file: the built-in default's `local: none`.
-    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: join(home, 'absent.json') })).toEqual({
+    // No policy file (EBPM_TRUST_POLICY unset, none in HOME): the built-in default's `local: none`.
+    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: undefined })).toEqual({
       code: 0,
       out: '',
       err: ran('0.0.0'),
