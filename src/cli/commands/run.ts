@@ -18,6 +18,7 @@ import { eventFormat, rawEventFormat, type EventFormat } from '../../package/dec
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
 import { localSource, PULL_POLICIES, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../../services/run-source.js';
+import type { Context } from '../../services/context.js';
 import { planRun, runPackage, type AttachedProgram, type RunPlan, type RunResult, type SamplePlan, type StopReason } from '../../services/run.js';
 import { coalesce, jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
 import { takeWasmFlags, WASM_FLAG_HELP, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
@@ -55,12 +56,12 @@ const HELP = [
 
 /**
  * Registry references, through the pull service (loaded only when no local path matched: a
- * local run does not pay for the registry client).
+ * local run does not pay for the pull service).
  */
 const registrySource: PackageSource = {
   async resolve(arg, opts) {
-    const [{ referenceSource }, { openContext }] = await Promise.all([import('../../services/pull.js'), import('../../services/context.js')]);
-    return referenceSource(() => openContext(opts.env)).resolve(arg, opts);
+    const { referenceSource } = await import('../../services/pull.js');
+    return referenceSource(opts.context).resolve(arg, opts);
   },
 };
 
@@ -173,7 +174,9 @@ const cmd: Command = {
     const { args: rest, attach } = takeAttach(unattached);
     const source = findSource(rest, OWN, USAGE);
     const pull = pullPolicy(rest);
-    const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd });
+    let ctx: Promise<Context> | undefined;
+    const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
+    const pkg = await resolvePackage(source, sources, { pull, env: io.env, cwd: io.cwd, context: opened });
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) io.stderr.write(`warning: ${pkg.trust.decision.message}\n`);
     if (pkg.wasm !== undefined) {
