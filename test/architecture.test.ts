@@ -1,7 +1,7 @@
 // The dependency direction of src/ (STYLE.md: "src/ by capability, dependencies pointing one
 // way"), enforced as a test so a wrong import fails CI like a lint error would.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = new URL('../src', import.meta.url).pathname;
@@ -41,6 +41,67 @@ function imports(source: string): string[] {
   return out;
 }
 
+/**
+ * `findCycles` lists the import cycles of `graph` (file → the files it imports): every strongly
+ * connected component with more than one file, or a file importing itself (Tarjan's algorithm),
+ * each sorted, the list sorted.
+ */
+function findCycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  const visit = (v: string) => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of graph.get(v) ?? []) {
+      if (!graph.has(w)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    let w: string;
+    do {
+      w = stack.pop()!;
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1 || graph.get(v)!.includes(v)) cycles.push(component.sort());
+  };
+  for (const v of graph.keys()) if (!index.has(v)) visit(v);
+  return cycles.sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+describe('findCycles', () => {
+  it('finds each cycle of a small graph once, and nothing in a graph without one', () => {
+    const graph = new Map([
+      ['a', ['b']],
+      ['b', ['c', 'x']],
+      ['c', ['a']],
+      ['d', ['d']],
+      ['e', ['a', 'f']],
+      ['f', ['g']],
+      ['g', ['f']],
+    ]);
+    expect(findCycles(graph)).toEqual([['a', 'b', 'c'], ['d'], ['f', 'g']]);
+    expect(
+      findCycles(
+        new Map([
+          ['a', ['b', 'c']],
+          ['b', ['c']],
+          ['c', []],
+        ]),
+      ),
+    ).toEqual([]);
+  });
+});
+
 describe('architecture', () => {
   const all = files(SRC).map((f) => ({ file: relative(SRC, f), text: readFileSync(f, 'utf8') }));
 
@@ -60,6 +121,20 @@ describe('architecture', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+
+  it('has no import cycle inside src/ (static, type-only and dynamic imports alike)', () => {
+    const known = new Set(all.map((f) => f.file));
+    const graph = new Map(
+      all.map(({ file, text }) => [
+        file,
+        imports(text)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => relative(SRC, join(SRC, dirname(file), spec)).replace(/\.js$/, ''))
+          .map((base) => [`${base}.ts`, `${base}.tsx`].find((f) => known.has(f)) ?? base),
+      ]),
+    );
+    expect(findCycles(graph)).toEqual([]);
   });
 
   it('keeps react and ink inside src/cli', () => {

@@ -7,6 +7,8 @@ export interface Io {
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
+  /** `--plain-http <host>` (any command, taken by main): registries to speak plain HTTP to. */
+  readonly plainHttp?: readonly string[];
 }
 
 /** `Command` is one `ebpm <name>`: it parses its flags, calls one service and renders the result. */

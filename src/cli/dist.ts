@@ -3,10 +3,7 @@
  * environment, deciding between the live view, plain lines and JSON, and running a transfer
  * with progress on a terminal.
  */
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { openContext, type Context } from '../services/context.js';
-import { explicitPath } from '../services/run-source.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
 import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
@@ -16,7 +13,10 @@ export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as 
 
 /** `context` opens the services' context for a command run. */
 export function context(io: Io, verbose: boolean): Promise<Context> {
-  return openContext(io.env, verbose ? { debug: (line) => io.stderr.write(`${line}\n`) } : {});
+  return openContext(io.env, {
+    ...(verbose ? { debug: (line: string) => io.stderr.write(`${line}\n`) } : {}),
+    ...(io.plainHttp === undefined ? {} : { plainHttp: io.plainHttp }),
+  });
 }
 
 /** `writeJson` prints the machine output of a command. */
@@ -51,16 +51,6 @@ export async function printTable(io: Io, header: readonly string[], cells: reado
   }
   const { layoutTable } = await import('./format.js');
   writeLines(io, layoutTable(header, rows));
-}
-
-/**
- * `isLocalPath` tells a path (one that exists: `dir`, `file`, or `layout:tag`, as `ebpm run`
- * reads them, or one written as a path: `./x`, `/x`) from a registry reference.
- */
-export async function isLocalPath(cwd: string, arg: string): Promise<boolean> {
-  const exists = async (p: string) => (await stat(resolve(cwd, p)).catch(() => undefined)) !== undefined;
-  const colon = arg.lastIndexOf(':');
-  return explicitPath(arg) || (await exists(arg)) || (colon > 0 && (await exists(arg.slice(0, colon))));
 }
 
 /** `valuesOrThrow` throws the first rejection among `outcomes`, else returns the values. */

@@ -42,14 +42,13 @@ async function usage(): Promise<string> {
 
 /**
  * `takePlainHttp` removes `--plain-http <host>` (any position before `--`, repeatable) and
- * passes the hosts to the command as `EBPM_PLAIN_HTTP`: the registries it may speak plain HTTP
- * to besides loopback ones and the config's `insecure` list.
+ * hands the hosts to the command (`Io.plainHttp`, which its context applies): the registries it
+ * may speak plain HTTP to besides loopback ones and the config's `insecure` list.
  */
 function takePlainHttp(argv: string[], io: Io): { argv: string[]; io: Io } {
   const { args: rest, values: hosts } = takeRepeated(argv, 'plain-http');
   if (hosts.length === 0) return { argv, io };
-  const prior = io.env.EBPM_PLAIN_HTTP ? [io.env.EBPM_PLAIN_HTTP] : [];
-  return { argv: rest, io: { ...io, env: { ...io.env, EBPM_PLAIN_HTTP: [...prior, ...hosts].join(',') } } };
+  return { argv: rest, io: { ...io, plainHttp: [...(io.plainHttp ?? []), ...hosts] } };
 }
 
 export async function main(args: string[], ioIn: Io): Promise<number> {

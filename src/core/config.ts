@@ -6,8 +6,8 @@
  *
  * Every field is optional. `EBPM_REGISTRY=host[:port][/namespace]` overrides `defaultRegistry`
  * (and `defaultNamespace` when it names one). With no registry configured, short names go to the
- * embedded registry (`EMBEDDED_REGISTRY`), a directory on this machine. `EBPM_PLAIN_HTTP=host,…`
- * (what `--plain-http <host>` sets) adds hosts to `insecure` for one command. This module is pure: it
+ * embedded registry (`EMBEDDED_REGISTRY`), a directory on this machine. `--plain-http <host>` adds hosts to
+ * `insecure` for one command. This module is pure: it
  * narrows bytes someone else read and combines them with the environment.
  */
 import { EbpmError } from './errors.js';
@@ -108,10 +108,11 @@ function stringList(f: Fields, o: JsonObject, key: string, ok: (s: string) => bo
 
 /**
  * `settingsFrom` applies the environment to a config: `EBPM_REGISTRY` first, then the file's
- * `defaultRegistry`/`defaultNamespace`, then the embedded registry. A bad `EBPM_REGISTRY` is
+ * `defaultRegistry`/`defaultNamespace`, then the embedded registry. `plainHttp` (the hosts of
+ * `--plain-http`) joins the config's `insecure` list. A bad `EBPM_REGISTRY` or host is
  * `CONFIG_INVALID`.
  */
-export function settingsFrom(config: Config, env: Env): Settings {
+export function settingsFrom(config: Config, env: Env, plainHttp: readonly string[] = []): Settings {
   let defaults: RegistryLocation;
   if (env.EBPM_REGISTRY) {
     const loc = parseLocation(env.EBPM_REGISTRY);
@@ -128,12 +129,11 @@ export function settingsFrom(config: Config, env: Env): Settings {
     defaults = config.defaultNamespace === undefined ? { host } : { host, namespace: config.defaultNamespace };
   }
   const search = config.registries.length > 0 ? config.registries.map((s) => parseLocation(s)!) : [defaults];
-  return { defaults, insecure: [...config.insecure, ...plainHttpHosts(env)], search };
+  return { defaults, insecure: [...config.insecure, ...plainHttpHosts(plainHttp)], search };
 }
 
-/** `plainHttpHosts` reads `EBPM_PLAIN_HTTP` (comma-separated hosts, what `--plain-http <host>` sets). */
-function plainHttpHosts(env: Env): string[] {
-  const hosts = (env.EBPM_PLAIN_HTTP ?? '').split(',').filter((h) => h !== '');
+/** `plainHttpHosts` checks the hosts `--plain-http <host>` names. */
+function plainHttpHosts(hosts: readonly string[]): readonly string[] {
   const bad = hosts.find((h) => !HOST.test(h));
   if (bad !== undefined) {
     throw new EbpmError('CONFIG_INVALID', `plain HTTP host ${JSON.stringify(bad.slice(0, 200))}: not host[:port]`, {

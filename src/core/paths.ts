@@ -13,23 +13,18 @@ export function cacheDir(env: Env): string {
   return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'ebpm');
 }
 
-/** `isRoot` tells whether ebpm runs as root (`EBPM_UID` overrides the real uid, for tests). */
-export function isRoot(env: Env): boolean {
-  const uid = env.EBPM_UID !== undefined ? Number(env.EBPM_UID) : process.getuid?.();
-  return uid === 0;
-}
-
 /** Where root keeps the store and the embedded registry (FHS: state that survives reboots). */
 export const SYSTEM_STATE_DIR = '/var/lib/ebpm';
 
 /**
- * `storeDir` is the local store (an OCI image layout): `$EBPM_STORE`; else for root
- * `/var/lib/ebpm/store`, so every `sudo ebpm run` shares one; else `$XDG_CACHE_HOME/ebpm/store`
- * (`~/.cache/ebpm/store`): pulled packages can always be pulled again.
+ * `storeDir` is the local store (an OCI image layout): `$EBPM_STORE`; else for root (`uid` 0,
+ * the caller's user id: `process.getuid()`, or what a test injects) `/var/lib/ebpm/store`, so
+ * every `sudo ebpm run` shares one; else `$XDG_CACHE_HOME/ebpm/store` (`~/.cache/ebpm/store`):
+ * pulled packages can always be pulled again.
  */
-export function storeDir(env: Env): string {
+export function storeDir(env: Env, uid: number | undefined): string {
   if (env.EBPM_STORE) return env.EBPM_STORE;
-  if (isRoot(env)) return join(SYSTEM_STATE_DIR, 'store');
+  if (uid === 0) return join(SYSTEM_STATE_DIR, 'store');
   return join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'ebpm', 'store');
 }
 
@@ -38,8 +33,8 @@ export function storeDir(env: Env): string {
  * which root reads after its own: `sudo ebpm run sigsnoop` finds what the user pulled without
  * writing to it. Undefined when not under sudo or with `$EBPM_STORE` set.
  */
-export function userStoreDir(env: Env, home: string | undefined): string | undefined {
-  if (env.EBPM_STORE || !isRoot(env) || !env.SUDO_USER || env.SUDO_USER === 'root' || home === undefined) return undefined;
+export function userStoreDir(env: Env, uid: number | undefined, home: string | undefined): string | undefined {
+  if (env.EBPM_STORE || uid !== 0 || !env.SUDO_USER || env.SUDO_USER === 'root' || home === undefined) return undefined;
   return join(home, '.cache', 'ebpm', 'store');
 }
 
@@ -48,9 +43,9 @@ export function userStoreDir(env: Env, home: string | undefined): string | undef
  * no registry is configured: `$EBPM_LOCAL_REGISTRY`; else for root `/var/lib/ebpm/registry`; else
  * `$XDG_DATA_HOME/ebpm/registry` (`~/.local/share/ebpm/registry`): pushed packages are data, not cache.
  */
-export function localRegistryDir(env: Env): string {
+export function localRegistryDir(env: Env, uid: number | undefined): string {
   if (env.EBPM_LOCAL_REGISTRY) return env.EBPM_LOCAL_REGISTRY;
-  if (isRoot(env)) return join(SYSTEM_STATE_DIR, 'registry');
+  if (uid === 0) return join(SYSTEM_STATE_DIR, 'registry');
   return join(env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share'), 'ebpm', 'registry');
 }
 

@@ -22,7 +22,7 @@ import {
 } from '../core/oci.js';
 import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
 import type { DocComment, SampleSpec } from './doc-comments.js';
-import { assembleMetadata, embeddedName, type ObjectFacts, type PackageInfo } from './extract.js';
+import { assembleMetadata, embeddedName, requirementsOf, type ObjectFacts, type PackageInfo } from './extract.js';
 import { Checks, compact } from './fields.js';
 import * as mt from './media-types.js';
 import type { PackageMetadata, ParameterMeta } from './metadata.js';
@@ -49,6 +49,39 @@ export function packageName(s: string): string {
     .replace(/[^a-z0-9._-]+/g, '-')
     .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
   return PACKAGE_NAME.test(n) ? n : 'unnamed';
+}
+
+/**
+ * `looseModuleMetadata` describes a bare `.wasm` as `ebpm run` and `inspect` read it: a package declaring the BPF
+ * objects the module embeds, or, for a plain WASI command that embeds none, one declaring no
+ * object. That second kind is not a package (registry-spec/package-v1.md §3 wants an object) and
+ * is never published; it lets the runtime run the module, which then loads no BPF object unless
+ * `--allow-undeclared-bpf`.
+ */
+export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
+  let module: WasmModule;
+  try {
+    module = parseWasm(bytes);
+  } catch (e) {
+    throw withContext(file, e);
+  }
+  if (embeddedObjects(module).length > 0) return describeFiles(info, [], { name: file, bytes });
+  return {
+    schemaVersion: 1,
+    ...info,
+    version: '0.0.0',
+    keywords: [],
+    authors: [],
+    objects: [],
+    wasm: {
+      name: file,
+      digest: sha256Digest(bytes),
+      size: bytes.length,
+      imports: module.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
+      exports: module.exports.map((x) => x.name),
+    },
+    requirements: requirementsOf([]),
+  };
 }
 
 /**

@@ -4,15 +4,27 @@ import { isGraphNode, parseNode } from '../content/graph.js';
 import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
 import { fetchAll } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
-import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob } from './blobs.js';
+import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob, type BlobOptions } from './blobs.js';
 import { repositoryScope } from './challenge.js';
-import type { Registry } from './client.js';
 import { withOp } from './errors.js';
 import { readCapped, type Send } from './http.js';
 import { checkRef, deleteManifest, getManifest, headManifest, putManifest, type RepoContext } from './manifests.js';
 import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
 import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
 import { registryFailure } from './codes.js';
+
+/**
+ * `RegistryEndpoint` is what a repository uses of its registry (client.ts's `Registry`): the
+ * base URL, the transport its repositories share (one token cache) and the options. An
+ * interface, so that the client imports its repositories and never the other way round.
+ */
+export interface RegistryEndpoint {
+  readonly host: string;
+  /** `<scheme>://<host>` */
+  readonly base: string;
+  readonly send: Send;
+  readonly options: BlobOptions & { readonly pageSize?: number | undefined; readonly maxPages?: number | undefined };
+}
 
 /**
  * `Repository` is one repository of a remote registry as a content `Target` (after oras-go
@@ -31,7 +43,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   private readonly absentBlobs = new Set<string>();
 
   constructor(
-    readonly registry: Registry,
+    readonly registry: RegistryEndpoint,
     readonly name: string,
   ) {
     this.host = registry.host;

@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, settingsFrom, type Config, type Settings } from '../core/config.js';
 import { EbpmError } from '../core/errors.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '../core/paths.js';
+import { loadEnvPolicy } from '../sign/policy-file.js';
+import type { TrustPolicy } from '../sign/policy.js';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/storage.js';
 import { Registry, type ClientOptions } from '../registry/client.js';
 import { dockerCredentials } from '../registry/credentials.js';
@@ -36,11 +38,20 @@ export interface Context {
   registry(host: string): RegistryHost;
   /** Client options for remote registries (insecure hosts, timeouts, credentials). */
   readonly client: ClientOptions;
+  /**
+   * The trust policy (`EBPM_TRUST_POLICY`, else the default place), read on first use and then
+   * kept: every admission of one command decides under the same policy.
+   */
+  trustPolicy(): TrustPolicy;
 }
 
 export interface ContextOptions {
   /** One line per HTTP exchange (`--verbose`). */
   readonly debug?: (line: string) => void;
+  /** The user id that picks root's or a user's store and registry (default `process.getuid()`). */
+  readonly uid?: number;
+  /** Registries to speak plain HTTP to besides loopback ones and the config's `insecure` list (`--plain-http <host>`). */
+  readonly plainHttp?: readonly string[];
 }
 
 /** `loadConfig` reads the config file; a missing file is the empty config, a bad one `CONFIG_INVALID`. */
@@ -64,7 +75,7 @@ export async function loadConfig(env: Env): Promise<Config> {
  * stay silent (headers and body; default 30 s), so a stalled server fails instead of hanging.
  */
 export async function openContext(env: Env, opts: ContextOptions = {}): Promise<Context> {
-  const settings = settingsFrom(await loadConfig(env), env);
+  const settings = settingsFrom(await loadConfig(env), env, opts.plainHttp);
   const timeout = env.EBPM_HTTP_TIMEOUT_MS === undefined ? undefined : Number(env.EBPM_HTTP_TIMEOUT_MS);
   if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
     throw new EbpmError('CONFIG_INVALID', `EBPM_HTTP_TIMEOUT_MS=${JSON.stringify(env.EBPM_HTTP_TIMEOUT_MS)}: not a positive whole number`, {
@@ -80,9 +91,11 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     ...(timeout === undefined ? {} : { timeouts: { headersMs: timeout, bodyMs: timeout } }),
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),
   };
-  const storePath = storeDir(env);
+  const uid = opts.uid ?? process.getuid?.();
+  const storePath = storeDir(env, uid);
   const registries = new Map<string, RegistryHost>();
   let store: Promise<OciLayout> | undefined;
+  let policy: TrustPolicy | undefined;
   return {
     env,
     settings,
@@ -96,13 +109,17 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       return store;
     },
     async userStore() {
-      const path = userStoreDir(env, env.SUDO_USER === undefined ? undefined : await homeOf(env.SUDO_USER));
+      const path = userStoreDir(env, uid, env.SUDO_USER === undefined ? undefined : await homeOf(env.SUDO_USER));
       return path === undefined ? undefined : OciLayout.open(path, { create: false }).catch(() => undefined);
+    },
+    trustPolicy() {
+      policy ??= loadEnvPolicy(env);
+      return policy;
     },
     registry(host) {
       let r = registries.get(host);
       if (r === undefined) {
-        r = host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env)) : new Registry(host, client);
+        r = host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env, uid)) : new Registry(host, client);
         registries.set(host, r);
       }
       return r;

@@ -13,7 +13,7 @@ export async function inspectRemote(ctx: Context, input: string): Promise<Inspec
     const ref = parseUserReference(ctx, input);
     const r = await resolveRemote(ctx, ref);
     const name = ref.repository.split('/').pop()!;
-    const info = await inspectTarget(openRepository(ctx, ref), r.descriptor.digest, { source: input, name });
+    const info = await inspectTarget(openRepository(ctx, ref), r.descriptor, { source: input, name });
     return { ...info, reference: r.storeRef };
   } catch (e) {
     throw withContext(`inspect ${input}`, e);

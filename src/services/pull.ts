@@ -23,7 +23,7 @@ import { isOffline, openRepository, parseUserReference, resolveRemote, resolveSt
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
 import { pullSignatures, type FoundSignatures } from './sign.js';
-import { admitResolved, loadTrustPolicy, requirementFor, type Admission } from './trust.js';
+import { admitResolved, requirementFor, type Admission } from './trust.js';
 
 export interface PullRequest {
   readonly reference: string;
@@ -38,6 +38,8 @@ export interface PullResult {
   readonly reference: string;
   readonly tag: string | undefined;
   readonly digest: string;
+  /** The manifest (or index) as resolved once and admitted: what `run` loads, by digest. */
+  readonly descriptor: Descriptor;
   /** Where it came from this time: the registry, or the store (policy, or offline). */
   readonly from: 'registry' | 'store';
   /** The registry could not be reached and the store answered instead. */
@@ -72,6 +74,7 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
     reference: r.storeRef,
     tag: r.tag,
     digest: r.descriptor.digest,
+    descriptor: r.descriptor,
     from: 'store',
     offline,
     blobs: 0,
@@ -100,6 +103,7 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
     reference: resolved.storeRef,
     tag: resolved.tag,
     digest: resolved.descriptor.digest,
+    descriptor: resolved.descriptor,
     from: 'registry',
     offline: false,
     blobs: stats.copied,
@@ -127,7 +131,7 @@ export async function fetchInto(
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
   const [trust, copied] =
-    requirementFor(loadTrustPolicy(ctx.env), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
+    requirementFor(ctx.trustPolicy(), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
       ? [await admission, await copyIn()]
       : await Promise.all([admission, copyIn()]);
   let stats = copied;
@@ -179,14 +183,15 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
         const inRoot = await resolveStored(await ctx.store(), ref, {});
         const inUser = inRoot === undefined && user !== undefined ? await resolveStored(user, ref, {}) : undefined;
         if (inUser !== undefined && user !== undefined) {
+          // What was admitted is what is read: the descriptor resolved once, never the tag again.
           const trust = await admitResolved(ctx, inUser, user, opts.signal);
-          return { ...(await packageFromTarget(user, inUser.storeRef, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
+          return { ...(await packageFromTarget(user, inUser.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
         }
       }
       const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
       try {
         return {
-          ...(await packageFromTarget(await ctx.store(), r.reference, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
+          ...(await packageFromTarget(await ctx.store(), r.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
           trust: r.trust,
         };
       } catch (e) {

@@ -8,17 +8,19 @@
  * index is updated once (search-index.ts); a failure there does not undo a push and is reported.
  */
 import { stat } from 'node:fs/promises';
-import { join, resolve as resolvePath } from 'node:path';
+import { join } from 'node:path';
 import { OUT_DIR } from '../build/sources.js';
 import { EbpmError, isCode, withContext } from '../core/errors.js';
+import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import { readPackage } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { movesLatest, versionTag } from '../package/version.js';
-import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
+import { LAYOUT_FILE } from '../store/layout.js';
 import type { Context } from './context.js';
+import { openLayout, openLocal } from './local-source.js';
 import { openRepository } from './resolve.js';
 import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
 import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
@@ -108,8 +110,7 @@ interface IndexUpdate {
 
 async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate }> {
   try {
-    const { source, ref: srcRef } = await openSource(ctx, req.path);
-    const root = await source.resolve(srcRef, req.signal);
+    const { source, root } = await openSource(ctx, req.path);
     const pkg = await readPackage(source, root);
     const m = pkg.metadata;
     const dest = destination(ctx, req.destination, m.name);
@@ -171,38 +172,24 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
 }
 
 /**
- * `openSource` finds what to push at `path`: an OCI layout (`path` or `path:tag`; `latest`,
- * else its only tag), a package directory's `out/` layout, or a package directory built in memory.
+ * `openSource` finds what to push at `path`, as `openLocal` reads it: an OCI layout, a package
+ * directory's `out/` layout (the same tag rule), or a package directory built in memory.
  */
-async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnlyTarget; ref: string }> {
-  const isFile = async (p: string) => (await stat(p).catch(() => undefined))?.isFile() ?? false;
-  let dir = resolvePath(path);
-  let tag: string | undefined;
-  const colon = path.lastIndexOf(':');
-  if (colon > 0 && !(await stat(dir).catch(() => undefined)) && (await isFile(join(resolvePath(path.slice(0, colon)), LAYOUT_FILE)))) {
-    dir = resolvePath(path.slice(0, colon));
-    tag = path.slice(colon + 1);
-  }
-  for (const layoutDir of [dir, join(dir, OUT_DIR)]) {
-    if (!(await isFile(join(layoutDir, LAYOUT_FILE)))) continue;
-    const layout = await OciLayout.open(layoutDir, { create: false });
-    if (tag !== undefined) return { source: layout, ref: tag };
-    const tags = await layout.tags();
-    const ref = tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined;
-    if (ref === undefined) {
-      throw new EbpmError('USAGE', `${layoutDir}: ${tags.length === 0 ? 'the layout has no tags' : `several tags (${tags.join(', ')}) and no latest`}`, {
-        hint: 'name one: ebpm push <layout>:<tag>',
-      });
+async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnlyTarget; root: Descriptor }> {
+  const local = await openLocal(path, process.cwd());
+  if (local?.kind === 'layout') return { source: local.layout, root: local.descriptor };
+  if (local?.kind === 'directory') {
+    const out = join(local.path, OUT_DIR);
+    if (await stat(join(out, LAYOUT_FILE)).catch(() => undefined)) {
+      const built = await openLayout(out);
+      return { source: built.layout, root: built.descriptor };
     }
-    return { source: layout, ref };
-  }
-  if (await isFile(join(dir, SOURCE_MANIFEST))) {
     // Loaded only here: the build pipeline (clang, ELF and Wasm parsers) is not a push's usual path.
     const { buildToMemory } = await import('./build.js');
-    const { store, tag: built } = await buildToMemory(dir, ctx.env);
-    return { source: store, ref: built };
+    const { store, tag } = await buildToMemory(local.path, ctx.env);
+    return { source: store, root: await store.resolve(tag) };
   }
-  throw new EbpmError('NOT_FOUND', `${path}: neither a package directory (${SOURCE_MANIFEST}) nor an OCI layout`, {
+  throw new EbpmError('NOT_FOUND', local === undefined ? 'no such file or directory' : 'a file, not a package directory or an OCI layout', {
     hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
   });
 }

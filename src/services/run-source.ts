@@ -3,22 +3,18 @@
  * Wasm module. `PackageSource` is the seam: the local kinds live here, and the pull service
  * plugs a resolver for registry references in beside them.
  */
-import { readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
-import { ociArch } from '../core/arch.js';
-import { sha256Digest, type Digest } from '../core/digest.js';
-import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { assertNever, EbpmError, isCode, withContext } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseManifest, type Descriptor } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { isEbpmManifest, readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { isSideTag } from '../sign/payload.js';
 import type { EcliFlag } from '../package/params.js';
-import { SOURCE_MANIFEST } from '../package/source-manifest.js';
-import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
+import type { Context } from './context.js';
+import { describeLocalFile, explicitPath, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
 import type { Admission } from './trust.js';
 
 // The build pipeline, foreign formats and inspect (with tar-stream, semver ranges, the ELF and
@@ -51,6 +47,8 @@ export interface ResolveOptions {
   readonly pull: PullPolicy;
   readonly env: Env;
   readonly cwd: string;
+  /** The run's one context (opened on first use): its trust policy admits local packages too. */
+  readonly context: () => Promise<Context>;
   readonly signal?: AbortSignal;
 }
 
@@ -72,25 +70,24 @@ export async function resolvePackage(arg: string, sources: readonly PackageSourc
     if (pkg !== undefined) return pkg;
   }
   throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, {
-    hint:
-      sources.length > 1
-        ? 'give a package directory, an OCI layout, a .bpf.o, an eunomia package.json or a registry reference'
-        : 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json (references need the pull service)',
+    hint: sources.length > 1 ? `give ${LOCAL_KINDS}, or a registry reference` : `give ${LOCAL_KINDS} (references need the pull service)`,
   });
 }
 
 /**
- * `packageFromTarget` reads the package `ref` names in `target` (an OCI layout, the store, a
+ * `packageFromTarget` reads the package `root` in `target` (an OCI layout, the store, a
  * registry repository): its metadata as inspect reads it, then each object and the Wasm module
- * fetched by digest and verified. A foreign artifact whose objects are not layers of their own
+ * fetched by digest and verified. `root` is the descriptor the caller resolved, and admitted,
+ * once: nothing here looks a tag up again, so what runs is what was admitted, whatever the
+ * target's tags say by now. A foreign artifact whose objects are not layers of their own
  * (inside a tarball) is `RUN_UNSUPPORTED_ARTIFACT`.
  */
 export async function packageFromTarget(
   target: ReadOnlyTarget,
-  ref: string,
-  opts: { source: string /** Fallback name of a foreign artifact (its repository). */; name: string; signal?: AbortSignal },
+  root: Descriptor,
+  opts: { source: string /** Fallback name (its repository) and tag of a foreign artifact. */; name: string; tag?: string; signal?: AbortSignal },
 ): Promise<ResolvedPackage> {
-  const info = await describeTarget(target, ref, opts);
+  const info = await describeTarget(target, root, opts);
   const objects = new Map<string, Uint8Array>();
   const fetch = async (what: string, mediaType: string, digest: string, size: number) => {
     try {
@@ -114,56 +111,34 @@ export async function packageFromTarget(
 /** An ebpm package's metadata straight from its config blob; anything else as inspect reads it. */
 async function describeTarget(
   target: ReadOnlyTarget,
-  ref: string,
-  opts: { source: string; name: string; signal?: AbortSignal },
+  root: Descriptor,
+  opts: { source: string; name: string; tag?: string; signal?: AbortSignal },
 ): Promise<{ format: 'ebpm' | ForeignFormat; metadata: PackageMetadata }> {
-  const desc = await target.resolve(ref, opts.signal);
-  if (!isIndexType(desc.mediaType)) {
-    const manifest = parseManifest(await fetchAll(target, desc, MAX_MANIFEST_BYTES, opts.signal), desc.mediaType);
-    if (isEbpmManifest(manifest)) return { format: 'ebpm', metadata: (await readPackage(target, desc)).metadata };
+  if (!isIndexType(root.mediaType)) {
+    const manifest = parseManifest(await fetchAll(target, root, MAX_MANIFEST_BYTES, opts.signal), root.mediaType);
+    if (isEbpmManifest(manifest)) return { format: 'ebpm', metadata: (await readPackage(target, root)).metadata };
   }
   const [{ inspectTarget }, { packageName }] = await Promise.all([import('./inspect.js'), import('../package/foreign.js')]);
-  return inspectTarget(target, ref, { source: opts.source, name: packageName(opts.name) });
-}
-
-async function statOf(p: string) {
-  return stat(p).catch(() => undefined);
-}
-
-/** `explicitPath` tells arguments that can only be paths (`/x`, `./x`, `../x`, `.`), never references. */
-export function explicitPath(arg: string): boolean {
-  return arg === '.' || arg === '..' || /^\.{0,2}\//.test(arg);
+  return inspectTarget(target, root, { source: opts.source, name: packageName(opts.name), ...(opts.tag === undefined ? {} : { tag: opts.tag }) });
 }
 
 /**
- * `localSource` resolves paths: a package directory (`ebpm.json`, built in memory on every run,
- * so what runs is what the sources say now, never a stale `out/`), an OCI layout (`dir` or
- * `dir:tag`; `latest`, else its only tag besides signature tags), a BPF object, a Wasm module
- * or an eunomia `package.json`. Each is admitted by the trust policy's `local` scope before
- * its objects are read (`admitLocal`). Anything that is not an existing path is left to the
- * next source.
+ * `localSource` resolves paths, as `openLocal` reads them: a package directory (`ebpm.json`,
+ * built in memory on every run, so what runs is what the sources say now, never a stale
+ * `out/`), an OCI layout (`dir` or `dir:tag`), a BPF object, a Wasm module or an eunomia
+ * `package.json`. Each is admitted by the trust policy's `local` scope before its objects are
+ * read (`admitLocal`), and what is read is what was admitted: the layout's manifest by the
+ * digest its tag named once, a file's bytes as read once. Anything that is not an existing
+ * path is left to the next source.
  */
 export function localSource(): PackageSource {
   return {
     async resolve(arg, opts) {
-      const full = (p: string) => (p.startsWith('/') ? p : join(opts.cwd, p));
-      let path = arg;
-      let tag: string | undefined;
-      let st = await statOf(full(path));
-      const colon = arg.lastIndexOf(':');
-      if (st === undefined && colon > 0) {
-        const dirSt = await statOf(full(arg.slice(0, colon)));
-        if (dirSt?.isDirectory()) [path, tag, st] = [arg.slice(0, colon), arg.slice(colon + 1), dirSt];
-      }
-      if (st === undefined) {
-        if (explicitPath(arg))
-          throw new EbpmError('NOT_FOUND', `${arg}: no such file or directory`, {
-            hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json',
-          });
-        return undefined;
-      }
       try {
-        return await resolveLocal(arg, full(path), tag, st.isDirectory(), opts);
+        const local = await openLocal(arg, opts.cwd);
+        if (local !== undefined) return await resolveLocal(arg, local, opts);
+        if (explicitPath(arg)) throw new EbpmError('NOT_FOUND', 'no such file or directory', { hint: `give ${LOCAL_KINDS}` });
+        return undefined;
       } catch (e) {
         // A refusal names the path itself, as a registry's names the repository.
         throw isCode(e, 'TRUST_REFUSED') ? e : withContext(arg, e);
@@ -174,69 +149,42 @@ export function localSource(): PackageSource {
 
 /**
  * `admit` is the trust policy's decision on a local package: signatures are read from the
- * layout it comes from (its `.sig` tag in the repository of `ref` when tags name one, as in an
- * export, and its referrers), and a package without one (a file, a directory built in memory)
- * has none.
+ * layout it comes from (its `.sig` tag in the repository of its tag when that names one, as in
+ * an export, and its referrers), and a package without one (a file, a directory built in
+ * memory) has none.
  */
-async function admit(arg: string, opts: ResolveOptions, digest: Digest, from?: { layout: OciLayout; ref: string; subject: Descriptor }) {
-  const [{ admitLocal, loadTrustPolicy, requirementFor }, { LOCAL_SCOPE }] = await Promise.all([import('./trust.js'), import('../sign/policy.js')]);
-  const policy = loadTrustPolicy(opts.env);
-  const request = { path: arg, policy, digest, ...(opts.signal ? { signal: opts.signal } : {}) };
+async function admit(arg: string, opts: ResolveOptions, subject: Descriptor, from?: LocalPackage & { kind: 'layout' }) {
+  const [{ admitLocal, requirementFor }, { LOCAL_SCOPE }] = await Promise.all([import('./trust.js'), import('../sign/policy.js')]);
+  const policy = (await opts.context()).trustPolicy();
+  const request = { path: arg, policy, digest: subject.digest, ...(opts.signal ? { signal: opts.signal } : {}) };
   // Under `none` (the built-in default for paths) a signature changes nothing and no decision is
   // kept: the layout's signatures are not read, which spares every local run the lookup.
   if (from === undefined || requirementFor(policy, LOCAL_SCOPE) === 'none') return admitLocal(request);
   const { storedRepository } = await import('./sign.js');
-  const repository = /^(.*\/[^/:]+):[^/:]+$/.exec(from.ref)?.[1];
-  return admitLocal({
-    ...request,
-    layout: { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject: from.subject },
-  });
+  const repository = /^(.*\/[^/:]+):[^/:]+$/.exec(from.tag)?.[1];
+  return admitLocal({ ...request, layout: { target: repository === undefined ? from.layout : storedRepository(from.layout, repository), subject } });
 }
 
-async function resolveLocal(arg: string, path: string, tag: string | undefined, dir: boolean, opts: ResolveOptions): Promise<ResolvedPackage> {
-  const name = basename(path);
-  if (dir) {
-    if (await statOf(join(path, LAYOUT_FILE))) {
-      const layout = await OciLayout.open(path, { create: false });
-      const tags = (await layout.tags()).filter((t) => !isSideTag(t));
-      const ref = tag ?? (tags.includes('latest') ? 'latest' : tags.length === 1 ? tags[0] : undefined);
-      if (ref === undefined) {
-        throw new EbpmError('NOT_FOUND', `layout has ${tags.length === 0 ? 'no tags' : `several tags (${tags.join(', ')}) and no latest`}`, {
-          hint: 'name one: ebpm run <layout>:<tag>',
-        });
-      }
-      const subject = await layout.resolve(ref);
-      const trust = await admit(arg, opts, subject.digest, { layout, ref, subject });
-      return { ...(await packageFromTarget(layout, ref, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
+async function resolveLocal(arg: string, local: LocalPackage, opts: ResolveOptions): Promise<ResolvedPackage> {
+  const signal = opts.signal ? { signal: opts.signal } : {};
+  switch (local.kind) {
+    case 'layout': {
+      const trust = await admit(arg, opts, local.descriptor, local);
+      const pkg = await packageFromTarget(local.layout, local.descriptor, { source: arg, name: basename(local.path), tag: local.tag, ...signal });
+      return { ...pkg, trust };
     }
-    if (tag === undefined && (await statOf(join(path, SOURCE_MANIFEST)))) {
+    case 'directory': {
       const { buildToMemory } = await import('./build.js');
-      const { store, tag: built } = await buildToMemory(path, opts.env);
-      const trust = await admit(arg, opts, (await store.resolve(built)).digest);
-      return { ...(await packageFromTarget(store, built, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
+      const { store, tag } = await buildToMemory(local.path, opts.env);
+      const root = await store.resolve(tag);
+      const trust = await admit(arg, opts, root);
+      return { ...(await packageFromTarget(store, root, { source: arg, name: basename(local.path), ...signal })), trust };
     }
-    throw new EbpmError('NOT_FOUND', 'neither a package directory (ebpm.json) nor an OCI layout (oci-layout)', {
-      hint: 'give a package directory, an OCI layout, a .bpf.o or an eunomia package.json',
-    });
+    case 'file': {
+      const trust = await admit(arg, opts, { mediaType: 'application/octet-stream', digest: local.digest, size: local.bytes.length });
+      return { source: arg, ...(await describeLocalFile(local)), trust };
+    }
+    default:
+      return assertNever(local, 'local package');
   }
-  const bytes = new Uint8Array(await readFile(path));
-  const trust = await admit(arg, opts, sha256Digest(bytes));
-  const { describeFiles, packageName, readEunomiaPackage } = await import('../package/foreign.js');
-  const file = packageName(name);
-  const info = { name: file, architecture: ociArch() };
-  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
-    const metadata = describeFiles(info, [{ name: `${file}.bpf.o`, bytes }]);
-    return { source: arg, format: 'bpf-object', metadata, objects: new Map([[`${file}.bpf.o`, bytes]]), trust };
-  }
-  if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
-    const { looseModuleMetadata } = await import('./run-wasm.js');
-    return { source: arg, format: 'wasm-module', metadata: looseModuleMetadata(info, `${file}.wasm`, bytes), objects: new Map(), wasm: bytes, trust };
-  }
-  if (path.endsWith('.json')) {
-    const { metadata, object, ecli } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
-    return { source: arg, format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), trust, ecli };
-  }
-  throw new EbpmError('FORMAT_UNKNOWN', 'not a BPF object, a Wasm module or a package.json', {
-    hint: 'give a package directory, an OCI layout, a .bpf.o, a .wasm or an eunomia package.json',
-  });
 }

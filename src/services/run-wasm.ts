@@ -3,16 +3,11 @@
  * space, so it gets the arguments after `--` and prints what it likes; the runtime
  * (src/runtime) loads only the BPF objects the package declares, unless `--allow-undeclared-bpf`.
  */
-import { sha256Digest } from '../core/digest.js';
 import { withContext } from '../core/errors.js';
-import { requirementsOf } from '../package/extract.js';
-import { describeFiles } from '../package/foreign.js';
-import type { PackageMetadata } from '../package/metadata.js';
 import { WASI } from '../runtime/abi.js';
 import { runWasm, type Preopen, type WasmRunResult } from '../runtime/run.js';
-import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
 import type { ResolvedPackage } from './run-source.js';
-import { checkMachine, machineFacts, type MachineFacts } from './run.js';
+import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 
 export interface WasmPackageOptions {
   readonly package: ResolvedPackage & { readonly wasm: Uint8Array };
@@ -36,39 +31,6 @@ export interface WasmPackageOptions {
   readonly outputReady?: () => Promise<void> | undefined;
   readonly onLog?: (line: string) => void;
   readonly machine?: MachineFacts;
-}
-
-/**
- * `looseModuleMetadata` describes a bare `.wasm` for `ebpm run`: a package declaring the BPF
- * objects the module embeds, or, for a plain WASI command that embeds none, one declaring no
- * object. That second kind is not a package (registry-spec/package-v1.md §3 wants an object) and
- * is never published; it lets the runtime run the module, which then loads no BPF object unless
- * `--allow-undeclared-bpf`.
- */
-export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
-  let module: WasmModule;
-  try {
-    module = parseWasm(bytes);
-  } catch (e) {
-    throw withContext(file, e);
-  }
-  if (embeddedObjects(module).length > 0) return describeFiles(info, [], { name: file, bytes });
-  return {
-    schemaVersion: 1,
-    ...info,
-    version: '0.0.0',
-    keywords: [],
-    authors: [],
-    objects: [],
-    wasm: {
-      name: file,
-      digest: sha256Digest(bytes),
-      size: bytes.length,
-      imports: module.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
-      exports: module.exports.map((x) => x.name),
-    },
-    requirements: requirementsOf([]),
-  };
 }
 
 /**

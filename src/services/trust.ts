@@ -21,7 +21,6 @@ import { join } from 'node:path';
 import { isDigest, parseDigest, type Digest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
-import type { Env } from '../core/paths.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
@@ -36,7 +35,6 @@ import {
   type Requirement,
   type TrustPolicy,
 } from '../sign/policy.js';
-import { loadPolicy, policyPath } from '../sign/policy-file.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
 import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
@@ -47,11 +45,6 @@ import type { FoundSignatures } from './sign.js';
 
 /** `RECORDS_DIR` is the directory of decision records inside the store. */
 export const RECORDS_DIR = 'trust';
-
-/** `loadTrustPolicy` reads the policy the environment points at (`policyPath`), or the built-in default. */
-export function loadTrustPolicy(env: Env): TrustPolicy {
-  return loadPolicy(policyPath(env));
-}
 
 /** `requirementFor` is what `policy` requires of a package of `repository` (or of `LOCAL_SCOPE`, for a local path). */
 export function requirementFor(policy: TrustPolicy, repository: string): Requirement {
@@ -308,7 +301,7 @@ export async function admitResolved(
   return admitPackage({
     repository,
     subject: r.descriptor,
-    policy: loadTrustPolicy(ctx.env),
+    policy: ctx.trustPolicy(),
     signatures,
     ...(own ? { store } : {}),
     ...(signal ? { signal } : {}),

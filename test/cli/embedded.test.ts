@@ -235,7 +235,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       [
         ['push', join(sb.root, 'missing')],
         1,
-        `error: push ${join(sb.root, 'missing')}: ${join(sb.root, 'missing')}: neither a package directory (ebpm.json) nor an OCI layout\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`,
+        `error: push ${join(sb.root, 'missing')}: no such file or directory\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`,
       ],
       [
         ['push', pkgs['1.2.0']!.dir, '--to', 'x/ebpm-index'],
@@ -283,7 +283,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
         1,
         {
           code: 'NOT_FOUND',
-          message: `push ${missing}: ${missing}: neither a package directory (ebpm.json) nor an OCI layout`,
+          message: `push ${missing}: no such file or directory`,
           hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
         },
       ],

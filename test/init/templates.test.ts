@@ -2,13 +2,14 @@
 // directory, built with the real clang through the build service, and run on the real kernel.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
 import { assignments, flagSpecs } from '../../src/package/params.js';
 import { packageFlagValues } from '../../src/cli/commands/run-args.js';
 import { build, type BuildResult } from '../../src/services/build.js';
+import { openContext } from '../../src/services/context.js';
 import { init, type TemplateName } from '../../src/services/init.js';
 import { localSource, resolvePackage, type ResolvedPackage } from '../../src/services/run-source.js';
 import { planRun, runPackage } from '../../src/services/run.js';
@@ -33,7 +34,7 @@ function initAndBuild(template: TemplateName): Promise<BuildResult> {
 /** The package as `ebpm run <dir>/out` resolves it. */
 async function resolved(template: TemplateName): Promise<ResolvedPackage> {
   const r = await initAndBuild(template);
-  return resolvePackage(r.out, [localSource()], { pull: 'never', env: ENV, cwd: r.dir });
+  return resolvePackage(r.out, [localSource()], { pull: 'never', env: ENV, cwd: r.dir, context: () => openContext({ HOME: dirname(r.dir) }) });
 }
 
 const int = (name: string) => ({ kind: 'int', size: 4, name, signed: true });

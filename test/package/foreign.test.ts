@@ -69,7 +69,7 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
     };
     const id = await put(store, MEDIA_TYPE_IMAGE_INDEX, manifestBytes(index));
     await store.tag(id, 'latest');
-    const r = await inspectTarget(store, 'latest', { source: 'ghcr.io/x/trace_exec', name: 'trace_exec' });
+    const r = await inspectTarget(store, await store.resolve('latest'), { tag: 'latest', source: 'ghcr.io/x/trace_exec', name: 'trace_exec' });
     expect(r).toMatchObject({
       format: 'gadget',
       digest: id.digest,
@@ -85,7 +85,7 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
       mediaType: mt.BUMBLEBEE_CONFIG,
       bytes: EMPTY_JSON,
     });
-    const r = await inspectTarget(store, '1.0.0', { source: 'x', name: 'opensnoop' });
+    const r = await inspectTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'x', name: 'opensnoop' });
     expect(r).toMatchObject({ format: 'bumblebee', metadata: { name: 'opensnoop', version: '1.0.0' } });
     expect(r.metadata.objects[0]!.maps.map((m) => m.name)).toEqual(['start', 'events']);
   });
@@ -106,7 +106,7 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
       mediaType: MEDIA_TYPE_IMAGE_CONFIG,
       bytes: new TextEncoder().encode(JSON.stringify(config)),
     });
-    const r = await inspectTarget(store, '1.0.0', { source: 'quay.io/bpfman-bytecode/runqlat', name: 'runqlat' });
+    const r = await inspectTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'quay.io/bpfman-bytecode/runqlat', name: 'runqlat' });
     expect(r).toMatchObject({ format: 'bpfman', metadata: { name: 'runqlat', version: '1.0.0' } });
     expect(r.metadata.objects[0]!.programs.map((p) => p.name)).toEqual(['sched_wakeup', 'sched_wakeup_new', 'sched_switch']);
   });
@@ -117,7 +117,9 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
       { mediaType: EMPTY_DESCRIPTOR.mediaType, bytes: EMPTY_JSON },
       { artifactType: 'application/x-thing' },
     );
-    await expect(inspectTarget(store, '1.0.0', { source: 'x', name: 'x' })).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
+    await expect(inspectTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'x', name: 'x' })).rejects.toMatchObject({
+      code: 'FORMAT_UNKNOWN',
+    });
   });
 });
 
@@ -139,7 +141,7 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'reading Wasm artifacts', () =
         { mediaType: config, bytes: EMPTY_JSON },
         { annotations: { 'org.opencontainers.image.title': 'bootstrap' } },
       );
-      const r = await inspectTarget(store, '1.0.0', { source: 'ghcr.io/eunomia-bpf/bootstrap', name: 'bootstrap' });
+      const r = await inspectTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'ghcr.io/eunomia-bpf/bootstrap', name: 'bootstrap' });
       expect(r.format).toBe(format);
       expect(r.metadata.wasm).toMatchObject({ name: 'app.wasm', digest: built.metadata.wasm!.digest });
       expect(r.metadata.objects.map((o) => [o.digest, o.layer, o.embedded])).toEqual([[built.metadata.objects[0]!.digest, false, true]]);

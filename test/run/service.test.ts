@@ -6,8 +6,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
+import { openContext } from '../../src/services/context.js';
 import { localSource, resolvePackage } from '../../src/services/run-source.js';
-import { checkMachine, missingCapabilities, planRun, runPackage, type MachineFacts } from '../../src/services/run.js';
+import { checkMachine, missingCapabilities, type MachineFacts } from '../../src/services/machine.js';
+import { planRun, runPackage } from '../../src/services/run.js';
 import { exitCode } from '../../src/cli/commands/run-stops.js';
 import { attachSummary, endSummary } from '../../src/cli/views/run-text.js';
 
@@ -127,7 +129,7 @@ describe('summaries and exit codes', () => {
 
 describe('localSource', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ebpm-run-src-'));
-  const opts = { pull: 'missing' as const, env: process.env, cwd: dir };
+  const opts = { pull: 'missing' as const, env: process.env, cwd: dir, context: () => openContext({ HOME: dir }) };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('leaves what is not a path to the next source, and says so when none claims it', async () => {
@@ -152,7 +154,7 @@ describe('localSource', () => {
     mkdirSync(join(dir, 'layout'));
     writeFileSync(join(dir, 'layout', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'layout', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
-    await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: layout has no tags' });
+    await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: the layout has no package tag' });
     writeFileSync(join(dir, 'bad.json'), '{"bpf_object": 1}');
     await expect(localSource().resolve('bad.json', opts)).rejects.toMatchObject({ code: 'FOREIGN_INVALID' });
   });

@@ -3,7 +3,9 @@ import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, parseLocation, settingsFrom } from '../../src/core/config.js';
+import { context } from '../../src/cli/dist.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir } from '../../src/core/paths.js';
+import { openContext } from '../../src/services/context.js';
 
 const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
 
@@ -54,10 +56,21 @@ describe('config', () => {
 });
 
 describe('plain HTTP hosts', () => {
-  it('adds EBPM_PLAIN_HTTP (what --plain-http sets) to the insecure list, and refuses a bad host', () => {
+  it('adds the --plain-http hosts to the insecure list, and refuses a bad host', () => {
     const file = parseConfig(bytes({ insecure: ['lab:5000'] }), '/c.json');
-    expect(settingsFrom(file, { EBPM_PLAIN_HTTP: 'registry.lan:5000,10.1.2.3' }).insecure).toEqual(['lab:5000', 'registry.lan:5000', '10.1.2.3']);
-    expect(() => settingsFrom(file, { EBPM_PLAIN_HTTP: 'a b' })).toThrow('plain HTTP host "a b": not host[:port]');
+    expect(settingsFrom(file, {}, ['registry.lan:5000', '10.1.2.3']).insecure).toEqual(['lab:5000', 'registry.lan:5000', '10.1.2.3']);
+    expect(() => settingsFrom(file, {}, ['a b'])).toThrow('plain HTTP host "a b": not host[:port]');
+    // The environment no longer carries them: only the flag (through the command's context) does.
+    expect(settingsFrom(file, { EBPM_PLAIN_HTTP: 'registry.lan:5000' }).insecure).toEqual(['lab:5000']);
+  });
+
+  it('gives the flag to the command context, which speaks plain HTTP to that host', async () => {
+    const ctx = await context(
+      { stdout: new PassThrough(), stderr: new PassThrough(), env: { HOME: '/nonexistent' }, cwd: '/', plainHttp: ['registry.lan:5000'] },
+      false,
+    );
+    expect(ctx.settings.insecure).toEqual(['registry.lan:5000']);
+    expect(ctx.client.insecure).toEqual(['registry.lan:5000']);
   });
 
   it('takes --plain-http anywhere before --, for every command', async () => {
@@ -83,24 +96,28 @@ describe('plain HTTP hosts', () => {
 });
 
 describe('paths', () => {
-  const user = { HOME: '/home/u', EBPM_UID: '1000' };
-  const root = { HOME: '/root', EBPM_UID: '0' };
+  const user = { HOME: '/home/u' };
+  const root = { HOME: '/root' };
   it('keeps the store in the user cache, or under /var/lib/ebpm for root', () => {
-    expect(storeDir(user)).toBe('/home/u/.cache/ebpm/store');
-    expect(storeDir({ ...user, XDG_CACHE_HOME: '/xdg' })).toBe('/xdg/ebpm/store');
-    expect(storeDir(root)).toBe('/var/lib/ebpm/store');
-    expect(storeDir({ ...root, EBPM_STORE: '/s' })).toBe('/s');
+    expect(storeDir(user, 1000)).toBe('/home/u/.cache/ebpm/store');
+    expect(storeDir({ ...user, XDG_CACHE_HOME: '/xdg' }, 1000)).toBe('/xdg/ebpm/store');
+    expect(storeDir(root, 0)).toBe('/var/lib/ebpm/store');
+    expect(storeDir({ ...root, EBPM_STORE: '/s' }, 0)).toBe('/s');
+  });
+  it('takes the uid the context is given, not the environment', async () => {
+    expect((await openContext({ ...user, EBPM_UID: '0' }, { uid: 1000 })).storePath).toBe('/home/u/.cache/ebpm/store');
+    expect((await openContext(user, { uid: 0 })).storePath).toBe('/var/lib/ebpm/store');
   });
   it('lets root under sudo read the invoking user’s store', () => {
-    expect(userStoreDir({ ...root, SUDO_USER: 'u' }, '/home/u')).toBe('/home/u/.cache/ebpm/store');
-    expect(userStoreDir({ ...root, SUDO_USER: 'root' }, '/root')).toBeUndefined();
-    expect(userStoreDir({ ...user, SUDO_USER: 'u' }, '/home/u')).toBeUndefined();
-    expect(userStoreDir({ ...root, SUDO_USER: 'u', EBPM_STORE: '/s' }, '/home/u')).toBeUndefined();
+    expect(userStoreDir({ ...root, SUDO_USER: 'u' }, 0, '/home/u')).toBe('/home/u/.cache/ebpm/store');
+    expect(userStoreDir({ ...root, SUDO_USER: 'root' }, 0, '/root')).toBeUndefined();
+    expect(userStoreDir({ ...user, SUDO_USER: 'u' }, 1000, '/home/u')).toBeUndefined();
+    expect(userStoreDir({ ...root, SUDO_USER: 'u', EBPM_STORE: '/s' }, 0, '/home/u')).toBeUndefined();
   });
   it('places the embedded registry with data and the config with config', () => {
-    expect(localRegistryDir(user)).toBe('/home/u/.local/share/ebpm/registry');
-    expect(localRegistryDir(root)).toBe('/var/lib/ebpm/registry');
-    expect(localRegistryDir({ ...user, EBPM_LOCAL_REGISTRY: '/r' })).toBe('/r');
+    expect(localRegistryDir(user, 1000)).toBe('/home/u/.local/share/ebpm/registry');
+    expect(localRegistryDir(root, 0)).toBe('/var/lib/ebpm/registry');
+    expect(localRegistryDir({ ...user, EBPM_LOCAL_REGISTRY: '/r' }, 1000)).toBe('/r');
     expect(configFile(user)).toBe('/home/u/.config/ebpm/config.json');
     expect(configFile({ ...user, XDG_CONFIG_HOME: '/x' })).toBe('/x/ebpm/config.json');
     expect(configFile({ ...user, EBPM_CONFIG: '/e.json' })).toBe('/e.json');

@@ -16,13 +16,18 @@ describeWith(['clang'], 'the sudo user’s store', () => {
     const root = sandbox({ EBPM_LOCAL_REGISTRY: join(user.root, 'no-registry') });
     const base = await openContext(root.env);
     const ctx = { ...base, userStore: () => OciLayout.open(user.store, { create: false }) };
-    const resolved = await referenceSource(async () => ctx).resolve('sigsnoop:1.2.0', { pull: 'missing', env: root.env, cwd: root.root });
+    const resolved = await referenceSource(async () => ctx).resolve('sigsnoop:1.2.0', {
+      pull: 'missing',
+      env: root.env,
+      cwd: root.root,
+      context: async () => ctx,
+    });
     expect(resolved?.metadata.version).toBe('1.2.0');
     expect([...resolved!.objects.keys()]).toEqual(['sigsnoop.bpf.o']);
     expect(blobFiles(root.store)).toEqual([]);
     // Not in either store: the error names root's store.
     const missing = await referenceSource(async () => ctx)
-      .resolve('other:1.0.0', { pull: 'never', env: root.env, cwd: root.root })
+      .resolve('other:1.0.0', { pull: 'never', env: root.env, cwd: root.root, context: async () => ctx })
       .catch((e: unknown) => e as Error);
     expect((missing as Error).message).toBe(`pull other:1.0.0: local.invalid/other:1.0.0: not in the local store (${root.store})`);
   });

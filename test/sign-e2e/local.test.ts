@@ -32,8 +32,10 @@ let digest = '';
 let object = '';
 let eunomia = '';
 
-async function ebpm(args: string[], extra: Record<string, string> = {}): Promise<{ code: number | null; out: string; err: string }> {
-  const r = await runEbpm(args, { cwd: home, env: { ...env, ...extra } });
+async function ebpm(args: string[], extra: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
+  // An undefined value removes that variable from the environment.
+  const merged = Object.fromEntries(Object.entries({ ...env, ...extra }).filter((e): e is [string, string] => e[1] !== undefined));
+  const r = await runEbpm(args, { cwd: home, env: merged });
   return { code: r.code, out: r.stdout, err: r.stderr };
 }
 
@@ -115,8 +117,8 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     policy({ ...LOCKED, local: { require: 'none' } });
     expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     expect(await ebpm(['run', pkg, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
-    // No policy file: the built-in default's `local: none`.
-    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: join(home, 'absent.json') })).toEqual({
+    // No policy file (EBPM_TRUST_POLICY unset, none in HOME): the built-in default's `local: none`.
+    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: undefined })).toEqual({
       code: 0,
       out: '',
       err: ran('0.0.0'),

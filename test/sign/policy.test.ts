@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readPublicKey } from '../../src/sign/keys.js';
-import { loadPolicy, policyPath } from '../../src/sign/policy-file.js';
+import { loadEnvPolicy, loadPolicy, policyPath } from '../../src/sign/policy-file.js';
+import { ebpm, sandbox } from '../cli/helpers.js';
 import { DEFAULT_POLICY, evaluate, isRecordCurrent, LOCAL_SCOPE, parsePolicy, scopeFor, trustedKeysFor, type TrustPolicy } from '../../src/sign/policy.js';
 import type { Verification } from '../../src/sign/verify.js';
 import { caught, fixture } from './helpers.js';
@@ -269,6 +270,31 @@ describe('loading from disk', () => {
   it('says POLICY_UNREADABLE for a path it cannot read', async () => {
     const e = await caught(() => loadPolicy(dir));
     expect([e.code, e.message]).toEqual(['POLICY_UNREADABLE', `trust policy ${dir}: EISDIR`]);
+  });
+
+  it('fails closed when the path EBPM_TRUST_POLICY names does not exist: no fallback to the default', async () => {
+    const missing = join(dir, 'trust-polcy.json');
+    const e = await caught(() => loadEnvPolicy({ EBPM_TRUST_POLICY: missing, HOME: dir }));
+    expect([e.code, e.message, e.hint]).toEqual([
+      'TRUST_POLICY_NOT_FOUND',
+      `trust policy ${missing}: no such file (EBPM_TRUST_POLICY)`,
+      'fix the path in EBPM_TRUST_POLICY, or unset it to use ~/.config/ebpm/trust-policy.json (or the default policy when that is absent)',
+    ]);
+    // The default place may be missing: that is the built-in default policy.
+    expect(loadEnvPolicy({ HOME: dir })).toBe(DEFAULT_POLICY);
+  });
+
+  it('exits 3 naming the path, before a local package is admitted', async () => {
+    const box = sandbox();
+    const missing = join(box.root, 'trust-polcy.json');
+    const file = join(box.root, 'tool.bpf.o');
+    writeFileSync(file, 'not read: the policy comes first');
+    const hint = 'hint: fix the path in EBPM_TRUST_POLICY, or unset it to use ~/.config/ebpm/trust-policy.json (or the default policy when that is absent)\n';
+    expect(await ebpm(['run', file], { ...box.env, EBPM_TRUST_POLICY: missing })).toEqual({
+      code: 3,
+      out: '',
+      err: `error: ${file}: trust policy ${missing}: no such file (EBPM_TRUST_POLICY)\n${hint}`,
+    });
   });
 
   it('finds the file from the environment', () => {

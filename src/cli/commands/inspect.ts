@@ -1,10 +1,10 @@
-import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
-import { context, isLocalPath, writeJson } from '../dist.js';
+import { isLocalPath } from '../../services/local-source.js';
+import { context, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
 
 const cmd: Command = {
@@ -15,7 +15,7 @@ const cmd: Command = {
     const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
-    const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(resolve(io.cwd, target), io.env) : await inspectRemote(await context(io, false), target);
+    const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(target, io.cwd, io.env) : await inspectRemote(await context(io, false), target);
     if (values.json) writeJson(io, { source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata });
     else writeText(io.stdout, formatInspect(r));
     return 0;

@@ -14,6 +14,7 @@ import { eventFormat, rawEventFormat, type EventFormat } from '../../package/dec
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
+import type { Context } from '../../services/context.js';
 import { planRun, runPackage, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
@@ -25,12 +26,12 @@ import { exitCode, withStops } from './run-stops.js';
 
 /**
  * Registry references, through the pull service (loaded only when no local path matched: a
- * local run does not pay for the registry client).
+ * local run does not pay for the pull service).
  */
 const registrySource: PackageSource = {
   async resolve(arg, opts) {
-    const [{ referenceSource }, { openContext }] = await Promise.all([import('../../services/pull.js'), import('../../services/context.js')]);
-    return referenceSource(() => openContext(opts.env)).resolve(arg, opts);
+    const { referenceSource } = await import('../../services/pull.js');
+    return referenceSource(opts.context).resolve(arg, opts);
   },
 };
 
@@ -48,7 +49,9 @@ const cmd: Command = {
       io.stdout.write(`usage: ${RUN_USAGE}\n\n${cmd.summary}\n\n${RUN_HELP}\n`);
       return line === undefined ? 2 : 0;
     }
-    const pkg = await resolvePackage(line.source, sources, { pull: line.pull, env: io.env, cwd: io.cwd });
+    let ctx: Promise<Context> | undefined;
+    const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
+    const pkg = await resolvePackage(line.source, sources, { pull: line.pull, env: io.env, cwd: io.cwd, context: opened });
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };

@@ -6,7 +6,7 @@
  */
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { openContext } from '../../services/context.js';
+import { context } from '../dist.js';
 import { signReference } from '../../services/sign.js';
 import { loadSigningKey } from '../password.js';
 
@@ -26,7 +26,7 @@ const cmd: Command = {
       throw new EbpmError('USAGE', 'sign: --key is required', { hint: 'sign with a key from ebpm keygen or cosign generate-key-pair: --key cosign.key' });
     const annotations = parseAnnotations(values.annotation);
     const key = await loadSigningKey(values.key, io.env, io.cwd);
-    const ctx = await openContext(io.env);
+    const ctx = await context(io, false);
     const r = await signReference(ctx, positionals[0]!, key, { format: values.bundle ? 'bundle' : 'legacy', ...(annotations ? { annotations } : {}) });
     if (values.json) {
       io.stdout.write(

@@ -12,7 +12,7 @@ import { EbpmError } from '../../core/errors.js';
 import { describeFailure } from '../../sign/verify.js';
 import { readTrustedKeyFile } from '../../services/sign.js';
 import { verifyAndRepair } from '../../services/store.js';
-import { loadTrustPolicy, verifyReference, type ReferenceVerification } from '../../services/trust.js';
+import { verifyReference, type ReferenceVerification } from '../../services/trust.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
 import { resolve } from 'node:path';
 
@@ -40,7 +40,7 @@ const cmd: Command = {
       return r.unrepaired.length > 0 ? 1 : 0;
     }
     const keys = values.key.length === 0 ? undefined : await Promise.all(values.key.map((k) => readTrustedKeyFile(resolve(io.cwd, k))));
-    const r = await verifyReference(ctx, positionals[0]!, { policy: loadTrustPolicy(io.env), ...(keys ? { keys } : {}) });
+    const r = await verifyReference(ctx, positionals[0]!, { policy: ctx.trustPolicy(), ...(keys ? { keys } : {}) });
     if (values.json) {
       writeJson(io, jsonReport(r));
       return r.verification.verified ? 0 : 3;
