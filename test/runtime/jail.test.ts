@@ -257,6 +257,15 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
       'read /jail/sub/renamed.txt: ok written',
       'stat /jail/link-in: ok dir',
     ]);
+    // The guest path as the user may spell it, with a trailing slash.
+    const slash = await collect({
+      module: fsops,
+      name: 'fsops',
+      args: ['read', '/jail/link-in/s.txt', 'read', '/jail/link-sibling/secret.txt'],
+      objects: 'any',
+      preopens: [{ host: jail, guest: '/jail/' }],
+    });
+    expect(slash.stdout).toEqual(['read /jail/link-in/s.txt: ok in sub', `read /jail/link-sibling/secret.txt: errno ${ENOTCAPABLE}`]);
   });
 
   it('refuses /, /proc, /sys and /dev as --dir unless allowSystem grants them', async () => {
