@@ -118,6 +118,7 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
     symlinkSync(outside, join(jail, 'link-sibling'));
     symlinkSync('../../../outside/secret.txt', join(jail, 'link-secret'));
     symlinkSync('sub/../link-sibling', join(jail, 'link-chain'));
+    symlinkSync('../../../outside/planted.txt', join(jail, 'link-dangling'));
     symlinkSync('sub', join(jail, 'link-in'));
     symlinkSync(join(jail, 'sub'), join(jail, 'link-in-abs'));
     symlinkSync('f.txt', join(jail, 'link-file'));
@@ -169,6 +170,8 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
         '/jail/link-sibling/created.txt',
         'write',
         '/jail/link-up/created.txt',
+        'write',
+        '/jail/link-dangling',
         'mkdir',
         '/jail/link-sibling/made',
         'rename',
@@ -183,6 +186,7 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
     ).toEqual([
       `write /jail/link-sibling/created.txt: errno ${ENOTCAPABLE}`,
       `write /jail/link-up/created.txt: errno ${ENOTCAPABLE}`,
+      `write /jail/link-dangling: errno ${ENOTCAPABLE}`,
       `mkdir /jail/link-sibling/made: errno ${ENOTCAPABLE}`,
       `rename /jail/victim.txt,/jail/link-sibling/moved.txt: errno ${ENOTCAPABLE}`,
       `link /jail/victim.txt,/jail/link-sibling/hard.txt: errno ${ENOTCAPABLE}`,
