@@ -43,7 +43,10 @@ interface DirFd {
   readonly rel: readonly string[];
 }
 
-/** Whether a call's last component is followed: by uvwasi (the guest's SYMLINK_FOLLOW), and by the kernel (path_open never passes O_NOFOLLOW). */
+/**
+ * Whether a call's last component is followed: by uvwasi (the guest's SYMLINK_FOLLOW), and by
+ * the kernel (uvwasi's path_open never passes O_NOFOLLOW).
+ */
 export interface Follow {
   readonly uvwasi: boolean;
   readonly kernel: boolean;
@@ -69,9 +72,10 @@ export class Jail {
   }
 
   /**
-   * Checks `path` (raw bytes from the guest, up to a NUL as uvwasi reads them) relative to directory `fd`. Errno 0 lets the call
-   * through; `rel` and `root` then say where it lands, for `opened`. An fd that is no directory
-   * the guest holds is let through: uvwasi refuses it (EBADF, ENOTCAPABLE, ENOTDIR).
+   * Checks `path` (raw bytes from the guest, up to a NUL as uvwasi reads them) relative to
+   * directory `fd`. Errno 0 lets the call through; `rel` and `root` then say where it lands, for
+   * `opened`. An fd that is no directory the guest holds is let through: uvwasi refuses it
+   * (EBADF, ENOTCAPABLE, ENOTDIR).
    */
   check(fd: number, path: Uint8Array, follow: Follow): Checked {
     const dir = this.fds.get(fd);
