@@ -261,6 +261,22 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
       'read /jail/sub/renamed.txt: ok written',
       'stat /jail/link-in: ok dir',
     ]);
+    // Two directories: each fd is checked against its own, even where a link leads into the other.
+    const two = await collect({
+      module: fsops,
+      name: 'fsops',
+      args: ['read', '/out/secret.txt', 'read', '/jail/link-in/s.txt', 'read', '/jail/link-sibling/secret.txt'],
+      objects: 'any',
+      preopens: [
+        { host: outside, guest: '/out' },
+        { host: jail, guest: '/jail' },
+      ],
+    });
+    expect(two.stdout).toEqual([
+      'read /out/secret.txt: ok secret',
+      'read /jail/link-in/s.txt: ok in sub',
+      `read /jail/link-sibling/secret.txt: errno ${ENOTCAPABLE}`,
+    ]);
     // The guest path as the user may spell it, with a trailing slash.
     const slash = await collect({
       module: fsops,
