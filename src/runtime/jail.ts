@@ -20,7 +20,10 @@ import { posix } from 'node:path';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 export const WASI_ELOOP = 32;
+export const WASI_ENAMETOOLONG = 37;
 export const WASI_ENOTCAPABLE = 76;
+/** Longest path the kernel takes (PATH_MAX, with its NUL): longer ones are refused before any work, as the kernel does. */
+const PATH_MAX = 4096;
 /** Links followed in one path before ELOOP (Linux's limit). */
 const MAX_LINKS = 40;
 /** Links uvwasi follows in a last component before ELOOP (UVWASI__MAX_SYMLINK_FOLLOWS). */
@@ -40,7 +43,10 @@ interface DirFd {
   readonly rel: readonly string[];
 }
 
-/** Whether a call's last component is followed: by uvwasi (the guest's SYMLINK_FOLLOW), and by the kernel (path_open never passes O_NOFOLLOW). */
+/**
+ * Whether a call's last component is followed: by uvwasi (the guest's SYMLINK_FOLLOW), and by
+ * the kernel (uvwasi's path_open never passes O_NOFOLLOW).
+ */
 export interface Follow {
   readonly uvwasi: boolean;
   readonly kernel: boolean;
@@ -49,6 +55,8 @@ export interface Follow {
 export type Checked = { readonly errno: number } | { readonly errno: 0; readonly rel?: readonly string[]; readonly root?: Root };
 
 const latin1 = (utf8: string) => Buffer.from(utf8, 'utf8').toString('latin1');
+/** uvwasi's normalization of an absolute path: `.`, `..` and repeated slashes resolved as text, no trailing slash. */
+const normalize = (p: string) => posix.normalize(p).replace(/(.)\/+$/, '$1');
 const fsPath = (p: string) => Buffer.from(p, 'latin1');
 
 export class Jail {
@@ -59,20 +67,23 @@ export class Jail {
     let fd = 3;
     for (const [guest, host] of Object.entries(preopens)) {
       const root = { host: latin1(host), real: latin1(realpathSync(host)) };
-      this.fds.set(fd++, { root, guest: posix.normalize(latin1(guest)), rel: [] });
+      this.fds.set(fd++, { root, guest: normalize(latin1(guest)), rel: [] });
     }
   }
 
   /**
-   * Checks `path` (raw bytes from the guest) relative to directory `fd`. Errno 0 lets the call
-   * through; `rel` and `root` then say where it lands, for `opened`. An fd that is no directory
-   * the guest holds is let through: uvwasi refuses it (EBADF, ENOTCAPABLE, ENOTDIR).
+   * Checks `path` (raw bytes from the guest, up to a NUL as uvwasi reads them) relative to
+   * directory `fd`. Errno 0 lets the call through; `rel` and `root` then say where it lands, for
+   * `opened`. An fd that is no directory the guest holds is let through: uvwasi refuses it
+   * (EBADF, ENOTCAPABLE, ENOTDIR).
    */
   check(fd: number, path: Uint8Array, follow: Follow): Checked {
     const dir = this.fds.get(fd);
     if (!dir) return { errno: 0 };
     const nul = path.indexOf(0);
-    let input = Buffer.from(path.buffer, path.byteOffset, nul < 0 ? path.length : nul).toString('latin1');
+    const length = nul < 0 ? path.length : nul;
+    if (length >= PATH_MAX) return { errno: WASI_ENAMETOOLONG };
+    let input = Buffer.from(path.buffer, path.byteOffset, length).toString('latin1');
     for (let follows = 0; ; follows++) {
       const rest = this.relative(dir, input);
       if (!rest) return { errno: WASI_ENOTCAPABLE };
@@ -96,7 +107,7 @@ export class Jail {
   opened(fd: number, at: Checked): void {
     if (!('root' in at) || !at.root || !at.rel) return;
     const host = at.rel.length === 0 ? at.root.host : `${at.root.host}/${at.rel.join('/')}`;
-    this.fds.set(fd, { root: at.root, guest: posix.normalize(host), rel: at.rel });
+    this.fds.set(fd, { root: at.root, guest: normalize(host), rel: at.rel });
   }
 
   closed(fd: number): void {
@@ -112,7 +123,7 @@ export class Jail {
 
   /** uvwasi's normalization: the components below `dir` that `input` names, or undefined outside it. */
   private relative(dir: DirFd, input: string): string[] | undefined {
-    const full = posix.normalize(input.startsWith('/') ? input : `${dir.guest}/${input}`);
+    const full = normalize(input.startsWith('/') ? input : `${dir.guest}/${input}`);
     if (!full.startsWith(dir.guest)) return undefined;
     const rest = full.slice(dir.guest.length).replace(/^\//, '');
     const parts = rest.split('/').filter((p) => p !== '' && p !== '.');

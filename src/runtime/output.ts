@@ -197,6 +197,8 @@ export class OutputReader {
   private scratch = new Uint8Array(64 * 1024);
   private timer: NodeJS.Timeout | undefined;
   private following = false;
+  /** Set while the consumer is full (`ready` gave a promise), until it takes more. */
+  private full = false;
 
   constructor(
     buffer: SharedArrayBuffer,
@@ -249,6 +251,11 @@ export class OutputReader {
     return true;
   }
 
+  /** `drain`, unless the consumer is full: for output that only should come first, as before a log line. */
+  drainIfReady(): void {
+    if (!this.full) this.drain();
+  }
+
   /** Drains what is left, passes on unterminated last lines, and stops following. */
   close(): void {
     this.following = false;
@@ -264,7 +271,11 @@ export class OutputReader {
     if (!this.following) return;
     const full = this.o.ready?.();
     if (full) {
-      void full.then(() => this.next());
+      this.full = true;
+      void full.then(() => {
+        this.full = false;
+        this.next();
+      });
       return;
     }
     const { control } = this.ring;

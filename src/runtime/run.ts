@@ -152,8 +152,9 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
     o.signal?.addEventListener('abort', onAbort);
     const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
     worker.on('message', (m: WorkerMessage) => {
-      // Output written before this message comes first.
-      lines.drain();
+      // Output written before this message comes first; before a log line only while stdout takes more.
+      if (m.t === 'log') lines.drainIfReady();
+      else lines.drain();
       switch (m.t) {
         case 'log':
           return o.onLog?.(m.line);

@@ -135,7 +135,8 @@ export class GuestWasi {
   private checkPath(fd: number, ptr: number, len: number, follow: Follow): ReturnType<Jail['check']> {
     let path: Uint8Array;
     try {
-      path = this.o.memory.read(ptr, len);
+      // A view, not a copy: the guest's thread is this one, so the bytes cannot change during the check.
+      path = this.o.memory.view(ptr, len);
     } catch (e) {
       if (e instanceof GuestFault) return { errno: WASI_EFAULT };
       throw e;

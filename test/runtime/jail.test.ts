@@ -118,6 +118,7 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
     symlinkSync(outside, join(jail, 'link-sibling'));
     symlinkSync('../../../outside/secret.txt', join(jail, 'link-secret'));
     symlinkSync('sub/../link-sibling', join(jail, 'link-chain'));
+    symlinkSync('../../../outside/planted.txt', join(jail, 'link-dangling'));
     symlinkSync('sub', join(jail, 'link-in'));
     symlinkSync(join(jail, 'sub'), join(jail, 'link-in-abs'));
     symlinkSync('f.txt', join(jail, 'link-file'));
@@ -169,6 +170,8 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
         '/jail/link-sibling/created.txt',
         'write',
         '/jail/link-up/created.txt',
+        'write',
+        '/jail/link-dangling',
         'mkdir',
         '/jail/link-sibling/made',
         'rename',
@@ -183,6 +186,7 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
     ).toEqual([
       `write /jail/link-sibling/created.txt: errno ${ENOTCAPABLE}`,
       `write /jail/link-up/created.txt: errno ${ENOTCAPABLE}`,
+      `write /jail/link-dangling: errno ${ENOTCAPABLE}`,
       `mkdir /jail/link-sibling/made: errno ${ENOTCAPABLE}`,
       `rename /jail/victim.txt,/jail/link-sibling/moved.txt: errno ${ENOTCAPABLE}`,
       `link /jail/victim.txt,/jail/link-sibling/hard.txt: errno ${ENOTCAPABLE}`,
@@ -257,6 +261,31 @@ describeWith(['clang', 'wasi'], 'the --dir jail', () => {
       'read /jail/sub/renamed.txt: ok written',
       'stat /jail/link-in: ok dir',
     ]);
+    // Two directories: each fd is checked against its own, even where a link leads into the other.
+    const two = await collect({
+      module: fsops,
+      name: 'fsops',
+      args: ['read', '/out/secret.txt', 'read', '/jail/link-in/s.txt', 'read', '/jail/link-sibling/secret.txt'],
+      objects: 'any',
+      preopens: [
+        { host: outside, guest: '/out' },
+        { host: jail, guest: '/jail' },
+      ],
+    });
+    expect(two.stdout).toEqual([
+      'read /out/secret.txt: ok secret',
+      'read /jail/link-in/s.txt: ok in sub',
+      `read /jail/link-sibling/secret.txt: errno ${ENOTCAPABLE}`,
+    ]);
+    // The guest path as the user may spell it, with a trailing slash.
+    const slash = await collect({
+      module: fsops,
+      name: 'fsops',
+      args: ['read', '/jail/link-in/s.txt', 'read', '/jail/link-sibling/secret.txt'],
+      objects: 'any',
+      preopens: [{ host: jail, guest: '/jail/' }],
+    });
+    expect(slash.stdout).toEqual(['read /jail/link-in/s.txt: ok in sub', `read /jail/link-sibling/secret.txt: errno ${ENOTCAPABLE}`]);
   });
 
   it('refuses /, /proc, /sys and /dev as --dir unless allowSystem grants them', async () => {

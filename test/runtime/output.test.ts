@@ -159,7 +159,14 @@ describeWith(['wat2wasm'], 'runWasm output', () => {
   });
 
   it('keeps what a guest wrote just before a stop, before a terminated thread and before exit', async () => {
-    const stopped = await collect({ module: lines({ count: 3, tail: 'partial', sleepMs: 10_000 }), name: 's', objects: 'any', durationMs: 150 });
+    // The guest sees the stop in its sleep, however late a loaded machine starts it: no termination.
+    const stopped = await collect({
+      module: lines({ count: 3, tail: 'partial', sleepMs: 10_000 }),
+      name: 's',
+      objects: 'any',
+      durationMs: 150,
+      stopGraceMs: 600_000,
+    });
     expect(stopped).toMatchObject({ exitCode: 0, reason: 'duration', stdout: [numbered(0), numbered(1), numbered(2), 'partial'] });
 
     // Stopped once its first line shows (a fixed duration could end before a loaded machine has
