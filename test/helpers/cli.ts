@@ -9,9 +9,9 @@
  *   const run = spawnEbpm(['run', layout]); await run.waitFor(/attached/);
  */
 import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { REPO } from './objects.js';
 
 /** The CLI's entry point, running the bundle global set-up builds. */
@@ -25,6 +25,8 @@ export function sandboxDir(prefix = 'cli-'): string {
 /**
  * `cliEnv` points every path ebpm reads or writes into `root` (HOME is `root` itself, so files a
  * command writes beside it, such as keygen's, land there too); `extra` adds or overrides.
+ * EBPM_TRUST_POLICY stays unset (a path it names must exist): the policy is read from its
+ * default place in the sandbox, `trustPolicyFile(env)`, and absent until a test writes it.
  */
 export function cliEnv(root: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -34,13 +36,25 @@ export function cliEnv(root: string, extra: Record<string, string> = {}): Record
     XDG_CACHE_HOME: join(root, 'xdg-cache'),
     XDG_DATA_HOME: join(root, 'xdg-data'),
     EBPM_CONFIG: join(root, 'config.json'),
-    EBPM_TRUST_POLICY: join(root, 'trust-policy.json'),
     EBPM_STORE: join(root, 'store'),
     EBPM_LOCAL_REGISTRY: join(root, 'registry'),
     EBPM_CACHE_DIR: join(root, 'cache'),
     DOCKER_CONFIG: join(root, 'docker'),
     ...extra,
   };
+}
+
+/** `trustPolicyFile` is where ebpm looks for the trust policy under `env` (its default place, in the sandbox). */
+export function trustPolicyFile(env: Record<string, string | undefined>): string {
+  return env.EBPM_TRUST_POLICY ?? join(env.XDG_CONFIG_HOME!, 'ebpm', 'trust-policy.json');
+}
+
+/** `writeTrustPolicy` writes `policy` where ebpm under `env` reads it, and returns that path. */
+export function writeTrustPolicy(env: Record<string, string | undefined>, policy: unknown): string {
+  const path = trustPolicyFile(env);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, JSON.stringify(policy));
+  return path;
 }
 
 let fileEnv: Record<string, string> | undefined;

@@ -6,7 +6,7 @@
 import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliEnv, runEbpm } from '../helpers/cli.js';
+import { cliEnv, runEbpm, trustPolicyFile, writeTrustPolicy } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
@@ -37,10 +37,8 @@ function sandbox(extra: Record<string, string> = {}): Record<string, string> {
 }
 
 function policy(env: Record<string, string>, scopes: Record<string, { require: string; keys?: string[] }>, keys: Record<string, string>): void {
-  writeFileSync(
-    env.EBPM_TRUST_POLICY!,
-    JSON.stringify({ version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: p }])), scopes }),
-  );
+  // Key files sit in HOME; the policy names them by absolute path, as it lives elsewhere.
+  writeTrustPolicy(env, { version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: join(env.HOME!, p) }])), scopes });
 }
 
 /** `builtLayout` builds a copy of examples/sigsnoop with the real clang and returns its out/ layout. */
@@ -126,8 +124,8 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     const refused = await ebpm(['pull', `${reg.host}/acme/unsigned:1.2.0`], env);
     expect(refused.code).toBe(3);
     expect(refused.err).toBe(
-      `error: pull ${reg.host}/acme/unsigned:1.2.0: refused ${reg.host}/acme/unsigned@${digest}: not signed (require-signature by scope ${reg.host}/acme in ${env.EBPM_TRUST_POLICY})\n` +
-        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${env.EBPM_TRUST_POLICY}\n`,
+      `error: pull ${reg.host}/acme/unsigned:1.2.0: refused ${reg.host}/acme/unsigned@${digest}: not signed (require-signature by scope ${reg.host}/acme in ${trustPolicyFile(env)})\n` +
+        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${trustPolicyFile(env)}\n`,
     );
     const index = JSON.parse(readFileSync(join(env.EBPM_STORE!, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
     const refs = index.manifests
@@ -213,8 +211,8 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'signing against the embedded 
     const v = await ebpm(['verify', 'sigsnoop:1.2.0', '--json'], env);
     expect(JSON.parse(v.out)).toMatchObject({ verified: true, from: 'store', keys: 'policy', signedBy: [{ format: 'bundle', keyLabel: 'me' }] });
     // The default policy (no file): an unsigned package runs... with a warning on every pull.
-    const { EBPM_TRUST_POLICY: _p, ...defaults } = env;
     const unsigned = sandbox();
+    const defaults = { ...env, XDG_CONFIG_HOME: unsigned.XDG_CONFIG_HOME! };
     expect((await ebpm(['push', layout, '--to', 'plain/sigsnoop'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY! })).code).toBe(0);
     const warned = await ebpm(['pull', 'plain/sigsnoop:1.2.0'], { ...defaults, EBPM_LOCAL_REGISTRY: unsigned.EBPM_LOCAL_REGISTRY! });
     expect(warned.code).toBe(0);

@@ -10,7 +10,7 @@ import { build } from '../../src/services/build.js';
 import { signPackage, storedRepository } from '../../src/services/sign.js';
 import type { SigningKey } from '../../src/sign/keys.js';
 import { OciLayout } from '../../src/store/layout.js';
-import { cliEnv, runEbpm } from '../helpers/cli.js';
+import { cliEnv, runEbpm, writeTrustPolicy } from '../helpers/cli.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { plainKey, tempDir } from './fixtures.js';
@@ -42,8 +42,7 @@ async function ebpm(args: string[], extra: Record<string, string | undefined> = 
 /** Writes the policy file the environment points at: `trusted` is the only key it knows. */
 function policy(scopes: Record<string, { require: string; keys?: string[] }>): string {
   writeFileSync(join(home, 'trusted.pub'), trusted.publicPem);
-  writeFileSync(env.EBPM_TRUST_POLICY!, JSON.stringify({ version: 1, keys: { trusted: { path: 'trusted.pub' } }, scopes }));
-  return env.EBPM_TRUST_POLICY!;
+  return writeTrustPolicy(env, { version: 1, keys: { trusted: { path: join(home, 'trusted.pub') } }, scopes });
 }
 
 /** A copy of the unsigned layout, for signing. */
@@ -117,8 +116,8 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     policy({ ...LOCKED, local: { require: 'none' } });
     expect(await ebpm(['run', unsigned, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
     expect(await ebpm(['run', pkg, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });
-    // No policy file (EBPM_TRUST_POLICY unset, none in HOME): the built-in default's `local: none`.
-    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { EBPM_TRUST_POLICY: undefined })).toEqual({
+    // No policy file (none at the default place): the built-in default's `local: none`.
+    expect(await ebpm(['run', object, '--max-events', '0', '--json'], { XDG_CONFIG_HOME: join(home, 'no-config') })).toEqual({
       code: 0,
       out: '',
       err: ran('0.0.0'),
