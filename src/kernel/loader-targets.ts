@@ -50,7 +50,7 @@ export function isInterfaceName(name: string): boolean {
  * targets. A bad name or a missing interface is `ATTACH_TARGET_NOT_FOUND` (errno ENODEV, what a
  * Wasm guest gets back).
  */
-export function interfaceIndex(name: string, what: string): number {
+function interfaceIndex(name: string, what: string): number {
   try {
     if (!isInterfaceName(name)) throw new Error('not an interface name');
     return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());
