@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isInterfaceName, parseTarget, resolveTarget } from '../../src/kernel/loader-targets.js';
 import { loaderBackend } from '../../src/runtime/loader-backend.js';
 import { describeWith } from '../helpers/prereq.js';
-import { fixtureObject } from '../native/support.js';
+import { fixtureObject, veth } from '../native/support.js';
 
 describe('interface names', () => {
   it("follow Linux's dev_valid_name: 1 to 15 bytes, no / or : or space, not . or ..", () => {
@@ -65,12 +65,12 @@ describe('resolveTarget', () => {
   });
 });
 
-/** A veth pair of this file's own: other test files attach xdp to lo at the same time. */
-const VETH = `ebpm${process.pid % 100_000}x`;
+/** One end of a veth pair of this file's own: other test files attach xdp to lo at the same time. */
+let VETH = '';
 
 describeWith(['root', 'btf', 'clang', 'native'], "the Wasm host's backend on the kernel", () => {
   beforeAll(async () => {
-    execFileSync('ip', ['link', 'add', VETH, 'type', 'veth', 'peer', 'name', `${VETH.slice(0, -1)}y`]);
+    VETH = veth(`ebpm${process.pid % 100_000}t`);
     await fixtureObject('attach');
   });
   afterAll(() => execFileSync('ip', ['link', 'del', VETH]));

@@ -6,12 +6,12 @@ import { BpfObject } from '../../src/kernel/loader.js';
 import { loadNative } from '../../src/kernel/native.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject } from '../helpers/objects.js';
-import { fixtureObject, kernelHolds, programIds, u32 } from './support.js';
+import { fixtureObject, kernelHolds, programIds, u32, veth } from './support.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 
-/** A veth pair of this test file's own (tests in other files attach to lo at the same time). */
-const VETH = `ebpm${process.pid % 100_000}a`;
+/** One end of a veth pair of this file's own (tests in other files attach to lo at the same time). */
+let VETH = '';
 
 /** The kinds of `dev`'s qdiscs, as `tc qdisc show` lists them. */
 function qdiscs(dev: string): string[] {
@@ -23,7 +23,7 @@ function qdiscs(dev: string): string[] {
 
 describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real kernel', () => {
   beforeAll(async () => {
-    execFileSync('ip', ['link', 'add', VETH, 'type', 'veth', 'peer', 'name', `${VETH.slice(0, -1)}b`]);
+    VETH = veth(`ebpm${process.pid % 100_000}l`);
     await Promise.all([exampleObject('runqlat'), exampleObject('bootstrap'), exampleObject('opensnoop'), fixtureObject('broken'), fixtureObject('attach')]);
   });
   afterAll(() => execFileSync('ip', ['link', 'del', VETH]));
