@@ -315,8 +315,12 @@ char *arg_string_or_null(napi_env env, napi_value v, const char *what, bool *ok)
 bool arg_int(napi_env env, napi_value v, int64_t *out, const char *what)
 {
 	double d;
-	if (napi_get_value_double(env, v, &d) != napi_ok || d != (double)(int64_t)d) {
-		throw_invalid(env, "%s must be an integer", what);
+	/*
+	 * Range first: converting NaN, an infinity or a double outside [-2^63, 2^63) to int64_t is
+	 * undefined behaviour (C11 6.3.1.4), and a Wasm guest's u64 flags of 2^64-1 arrive here.
+	 */
+	if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= -0x1p63 && d < 0x1p63) || d != (double)(int64_t)d) {
+		throw_invalid(env, "%s must be an integer from -2^63 to 2^63-1", what);
 		return false;
 	}
 	*out = (int64_t)d;

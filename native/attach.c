@@ -4,7 +4,11 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <linux/pkt_sched.h>
+#include <linux/rtnetlink.h>
 
 #include "ebpm_native.h"
 #include "object.h"
@@ -18,17 +22,88 @@ struct link {
 	struct res r;
 	struct bpf_link *link;
 	bool tc;
+	bool own_qdisc; /* ebpm created the interface's clsact qdisc for this link */
 	struct bpf_tc_hook hook;
 	struct bpf_tc_opts opts;
 };
+
+/*
+ * 1 when a filter sits on the clsact hook `parent` of `ifindex` (an RTM_GETTFILTER dump),
+ * 0 when none does, -errno when the dump fails. libbpf has no call to list filters.
+ */
+static int tc_has_filters(int ifindex, __u32 parent)
+{
+	struct {
+		struct nlmsghdr n;
+		struct tcmsg t;
+	} req = {
+		.n = { .nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg)), .nlmsg_type = RTM_GETTFILTER, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.t = { .tcm_family = AF_UNSPEC, .tcm_ifindex = ifindex, .tcm_parent = parent },
+	};
+	__u32 buf[2048];
+	int fd, err = 0, found = 0;
+	bool done = false;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.n.nlmsg_len, 0) < 0)
+		err = -errno;
+	while (!err && !done) {
+		int len = (int)recv(fd, buf, sizeof(buf), 0);
+		if (len < 0) {
+			if (errno != EINTR)
+				err = -errno;
+			continue;
+		}
+		for (struct nlmsghdr *h = (struct nlmsghdr *)buf; !done && NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				done = true;
+			else if (h->nlmsg_type == NLMSG_ERROR) {
+				err = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+				done = true;
+			} else if (h->nlmsg_type == RTM_NEWTFILTER)
+				found = 1;
+		}
+	}
+	close(fd);
+	return err ? err : found;
+}
+
+/*
+ * Removes the clsact qdisc this link's attach created, once nothing is attached to it: while
+ * another tc link of ebpm's sits on the interface, that link inherits the duty; while anyone
+ * else's filter does, the qdisc stays (it is theirs too now). A qdisc ebpm found is left alone.
+ */
+static void release_qdisc(struct link *l)
+{
+	struct res *head = &l->r.inst->live;
+
+	if (!l->own_qdisc)
+		return;
+	l->own_qdisc = false;
+	for (struct res *r = head->next; r != head; r = r->next) {
+		struct link *o = (struct link *)r;
+		if (r != &l->r && r->kind == RES_LINK && o->tc && o->hook.ifindex == l->hook.ifindex) {
+			o->own_qdisc = true;
+			return;
+		}
+	}
+	if (tc_has_filters(l->hook.ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS)) == 0 &&
+	    tc_has_filters(l->hook.ifindex, TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)) == 0) {
+		struct bpf_tc_hook qdisc = { .sz = sizeof(qdisc), .ifindex = l->hook.ifindex, .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS };
+		bpf_tc_hook_destroy(&qdisc);
+	}
+}
 
 static void link_release(struct res *r)
 {
 	struct link *l = (struct link *)r;
 	if (l->tc) {
-		/* detach takes only handle and priority; the clsact qdisc stays for others */
+		/* detach takes only handle and priority */
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = l->opts.handle, .priority = l->opts.priority);
 		bpf_tc_detach(&l->hook, &opts);
+		release_qdisc(l);
 	} else {
 		bpf_link__destroy(l->link);
 		l->link = NULL;
@@ -49,10 +124,13 @@ static int attach_tc(struct link *l, struct bpf_program *p, int ifindex, const c
 	err = bpf_tc_hook_create(&l->hook);
 	if (err && err != -EEXIST)
 		return err;
+	l->own_qdisc = err == 0;
 	l->opts = (struct bpf_tc_opts){ .sz = sizeof(l->opts), .prog_fd = bpf_program__fd(p), .priority = (__u32)priority };
 	err = bpf_tc_attach(&l->hook, &l->opts);
-	if (err)
+	if (err) {
+		release_qdisc(l); /* l is not on the live list yet */
 		return err;
+	}
 	l->tc = true;
 	return 0;
 }
@@ -145,6 +223,7 @@ static napi_value program_attach(napi_env env, size_t argc, napi_value *argv)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return throw_errno(env, ENOMEM, "attach %s", bpf_program__name(p));
+	l->r.inst = get_instance(env); /* a failed tc attach looks for the instance's other links */
 	napi_typeof(env, argv[2], &t);
 	if (t == napi_null || t == napi_undefined) {
 		snprintf(what, sizeof(what), "%s", bpf_program__section_name(p));

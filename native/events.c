@@ -56,7 +56,7 @@ struct reader {
 	napi_async_context actx;
 	uint8_t *buf; /* the batch being filled; NULL after one is handed to JS */
 	size_t len, cap;
-	size_t next_cap; /* the size of the last batch buffer handed over */
+	size_t next_cap; /* the size of the last batch handed over: the next one starts there */
 	size_t ring_size; /* bytes of one ring (per CPU for perf buffers) */
 	uint32_t count;
 	uint64_t lost;
@@ -67,7 +67,7 @@ static int append(struct reader *r, uint32_t cpu, const void *data, size_t size)
 {
 	size_t need = 8 + ((size + 7) & ~(size_t)7);
 	if (r->len + need > r->cap) {
-		size_t cap = r->cap ? r->cap : r->next_cap ? r->next_cap : 64 << 10;
+		size_t cap = r->cap ? r->cap : r->next_cap > (64 << 10) ? r->next_cap : 64 << 10;
 		while (cap < r->len + need)
 			cap *= 2;
 		uint8_t *p = realloc(r->buf, cap);
@@ -143,8 +143,16 @@ static napi_value take_batch(napi_env env, struct reader *r)
 	void *dst;
 
 	napi_create_object(env, &o);
+	if (r->len) {
+		/* fit to the records (in place): V8 counts byteLength, and JS may keep batches */
+		uint8_t *fit = realloc(r->buf, r->len);
+		if (fit) {
+			r->buf = fit;
+			r->cap = r->len;
+		}
+	}
 	if (r->len && napi_create_external_arraybuffer(env, r->buf, r->len, batch_free, NULL, &ab) == napi_ok) {
-		r->next_cap = r->cap;
+		r->next_cap = r->len;
 		r->buf = NULL;
 		r->cap = 0;
 	} else {

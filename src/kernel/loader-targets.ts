@@ -8,7 +8,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { EbpmError } from '../core/errors.js';
-import type { NativeAttachTarget } from './native.js';
 
 /** Where to attach a program; xdp and tc name their interface. */
 export type AttachTarget =
@@ -18,6 +17,12 @@ export type AttachTarget =
   | { readonly kind: 'xdp'; readonly interface: string }
   | { readonly kind: 'tc'; readonly interface: string; readonly direction: 'ingress' | 'egress'; readonly priority?: number }
   | { readonly kind: 'cgroup'; readonly path: string };
+
+/** An `AttachTarget` as the addon takes it (`resolveTarget`): xdp and tc interfaces by index. */
+export type NativeAttachTarget =
+  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
+  | { readonly kind: 'xdp'; readonly ifindex: number }
+  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number };
 
 /** The target forms, by kind of program, for `ebpm run --help`. */
 export const ATTACH_FORMS: readonly string[] = [
@@ -50,7 +55,7 @@ export function isInterfaceName(name: string): boolean {
  * targets. A bad name or a missing interface is `ATTACH_TARGET_NOT_FOUND` (errno ENODEV, what a
  * Wasm guest gets back).
  */
-export function interfaceIndex(name: string, what: string): number {
+function interfaceIndex(name: string, what: string): number {
   try {
     if (!isInterfaceName(name)) throw new Error('not an interface name');
     return Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8').trim());

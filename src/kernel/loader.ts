@@ -14,7 +14,7 @@ import { loadNative, LOG_LEVELS, type BpfNative, type LinkHandle, type LogLevel,
 export { BpfMap, type UpdateFlag } from './loader-map.js';
 export { EventReader, parseBatch, type EventBatch } from './events.js';
 export type { ObjectMapInfo, ProgramInfo } from './native.js';
-export { interfaceIndex, type AttachTarget } from './loader-targets.js';
+export type { AttachTarget } from './loader-targets.js';
 
 export interface OpenOptions {
   /** Object name (libbpf prefixes internal map names with it); sanitised to [A-Za-z0-9_]. */

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
-import type { AttachTarget } from './loader-targets.js';
+import type { NativeAttachTarget } from './loader-targets.js';
 
 declare const handleKind: unique symbol;
 /** An opaque addon handle (a N-API external); a GC finalizer releases one JS forgets. */
@@ -68,12 +68,6 @@ export interface RawBatch {
   readonly count: number;
   readonly lost: number;
 }
-
-/** An `AttachTarget` (loader-targets.ts) as the addon takes it: xdp and tc interfaces by index. */
-export type NativeAttachTarget =
-  | Exclude<AttachTarget, { kind: 'xdp' } | { kind: 'tc' }>
-  | { readonly kind: 'xdp'; readonly ifindex: number }
-  | { readonly kind: 'tc'; readonly ifindex: number; readonly direction: 'ingress' | 'egress'; readonly priority?: number };
 
 /** libbpf print levels, as the addon numbers them (`enum libbpf_print_level`). */
 export const LOG_LEVELS = { warn: 0, info: 1, debug: 2 } as const;

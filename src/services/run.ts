@@ -80,8 +80,9 @@ export interface RunHooks {
   /** Once every program is attached, before the first event. */
   onAttached?(programs: readonly AttachedProgram[]): void;
   /**
-   * One call per wakeup of the event map: its records (views into one buffer), cut at
-   * `maxEvents`, and the events the kernel has dropped so far.
+   * One call per wakeup of the event map, and one for what it still holds at the stop: its
+   * records (views into one buffer), cut at `maxEvents`, and the events the kernel has dropped
+   * so far.
    */
   onEvents?(records: readonly Uint8Array[], lost: number): void;
   /** Each interval of a sample map, and once more when the run ends. */
@@ -121,8 +122,9 @@ export interface RunResult {
 /**
  * `runPackage` runs a BPF package's objects: open and configure and load every object, open
  * the event reader (before attaching, so the first event already has a consumer), attach every
- * program, then consume until a stop. Everything opened is closed whatever happens, so once it
- * settles no program, link or map of the run remains in the kernel.
+ * program, then consume until a stop and drain the event map once more. A throw in a hook fails
+ * the run. Everything opened is closed whatever happens, so once it settles no program, link or
+ * map of the run remains in the kernel.
  */
 export async function runPackage(opts: RunOptions): Promise<RunResult> {
   const { metadata } = opts.package;

@@ -1,7 +1,11 @@
 // The one attach-target vocabulary: one interface-name rule for `--attach` and the Wasm host,
 // and one resolver from names to what the addon takes.
-import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isInterfaceName, parseTarget, resolveTarget } from '../../src/kernel/loader-targets.js';
+import { loaderBackend } from '../../src/runtime/loader-backend.js';
+import { describeWith } from '../helpers/prereq.js';
+import { fixtureObject, veth } from '../native/support.js';
 
 describe('interface names', () => {
   it("follow Linux's dev_valid_name: 1 to 15 bytes, no / or : or space, not . or ..", () => {
@@ -57,6 +61,37 @@ describe('resolveTarget', () => {
           data: { interface: name, errno: 19 },
         }),
       );
+    }
+  });
+});
+
+/** One end of a veth pair of this file's own: other test files attach xdp to lo at the same time. */
+let VETH = '';
+
+describeWith(['root', 'btf', 'clang', 'native'], "the Wasm host's backend on the kernel", () => {
+  beforeAll(async () => {
+    VETH = veth(`ebpm${process.pid % 100_000}t`);
+    await fixtureObject('attach');
+  });
+  afterAll(() => execFileSync('ip', ['link', 'del', VETH]));
+
+  it('attaches xdp to an interface by name through the same resolver, and refuses a missing one', async () => {
+    const obj = loaderBackend(() => undefined).load(await fixtureObject('attach'), 'attach');
+    try {
+      const xdp = () => (JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'dev', VETH], { encoding: 'utf8' })) as { xdp?: { mode: number } }[])[0]!.xdp;
+      const link = obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: VETH });
+      expect(xdp()?.mode).toBe(1); // XDP_ATTACHED_DRV: veth runs XDP in its driver
+      link.close();
+      expect(xdp()).toBeUndefined();
+      expect(() => obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: 'ebpmnosuch0' })).toThrow(
+        expect.objectContaining({
+          code: 'ATTACH_TARGET_NOT_FOUND',
+          message: 'attach ebpm_xdp_pass: interface ebpmnosuch0 does not exist',
+          data: { interface: 'ebpmnosuch0', errno: 19 },
+        }),
+      );
+    } finally {
+      obj.close();
     }
   });
 });

@@ -1,19 +1,32 @@
 // Real kernel: load failures, attach targets, map operations, closing and leaks.
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { BpfObject } from '../../src/kernel/loader.js';
 import { loadNative } from '../../src/kernel/native.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject } from '../helpers/objects.js';
-import { fixtureObject, kernelHolds, programIds, u32 } from './support.js';
+import { fixtureObject, kernelHolds, programIds, u32, veth } from './support.js';
 
 const code = (c: string) => expect.objectContaining({ code: c });
 
+/** One end of a veth pair of this file's own (tests in other files attach to lo at the same time). */
+let VETH = '';
+
+/** The kinds of `dev`'s qdiscs, as `tc qdisc show` lists them. */
+function qdiscs(dev: string): string[] {
+  return execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ')[1]!);
+}
+
 describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real kernel', () => {
   beforeAll(async () => {
+    VETH = veth(`ebpm${process.pid % 100_000}l`);
     await Promise.all([exampleObject('runqlat'), exampleObject('bootstrap'), exampleObject('opensnoop'), fixtureObject('broken'), fixtureObject('attach')]);
   });
+  afterAll(() => execFileSync('ip', ['link', 'del', VETH]));
 
   it('runqlat: hists fills under scheduler load and iterates by batch and by key', async () => {
     using obj = BpfObject.open(await exampleObject('runqlat'), { name: 'runqlat' });
@@ -93,13 +106,13 @@ describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real k
   });
 
   // this test kernel has CONFIG_KPROBES off, so kprobe targets are covered by the error test only
-  it('attaches to explicit targets: xdp and tc on lo, uprobe, cgroup', async () => {
+  it('attaches to explicit targets: xdp and tc on a veth of its own, uprobe, cgroup', async () => {
     using obj = BpfObject.open(await fixtureObject('attach'), { name: 'attach' });
     obj.load();
     const ids = programIds(obj);
     const links = [
-      obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: 'lo' }),
-      obj.attach('ebpm_tc_pass', { kind: 'tc', interface: 'lo', direction: 'ingress' }),
+      obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: VETH }),
+      obj.attach('ebpm_tc_pass', { kind: 'tc', interface: VETH, direction: 'ingress' }),
       obj.attach('ebpm_uprobe', { kind: 'uprobe', binary: '/lib/x86_64-linux-gnu/libc.so.6', symbol: 'getpid' }),
       obj.attach('ebpm_cgroup_skb', { kind: 'cgroup', path: '/sys/fs/cgroup/unified' }),
     ];
@@ -113,7 +126,33 @@ describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real k
     for (const l of links) l.close();
     links[0]!.close(); // twice: harmless
     expect(kernelHolds(ids).links).toBe(0);
-    spawnSync('tc', ['qdisc', 'del', 'dev', 'lo', 'clsact']);
+    expect(qdiscs(VETH)).toEqual([]);
+  });
+
+  it('tc: removes the clsact qdisc it created once its last filter is gone, also after a failed attach', async () => {
+    using obj = BpfObject.open(await fixtureObject('attach'), { name: 'attach' });
+    obj.load();
+    const ingress = obj.attach('ebpm_tc_pass', { kind: 'tc', interface: VETH, direction: 'ingress' });
+    const egress = obj.attach('ebpm_tc_pass', { kind: 'tc', interface: VETH, direction: 'egress' });
+    expect(qdiscs(VETH)).toEqual(['clsact']);
+    ingress.close(); // the egress filter still needs the qdisc
+    expect(qdiscs(VETH)).toEqual(['clsact']);
+    egress.close();
+    expect(qdiscs(VETH)).toEqual([]);
+    // an xdp program is no tc classifier: the kernel refuses the filter after the qdisc was made
+    expect(() => obj.attach('ebpm_xdp_pass', { kind: 'tc', interface: VETH, direction: 'ingress' })).toThrow(
+      expect.objectContaining({ code: 'KERNEL_ERROR', message: 'attach ebpm_xdp_pass: invalid argument' }),
+    );
+    expect(qdiscs(VETH)).toEqual([]);
+  });
+
+  it('tc: leaves a clsact qdisc it found', async () => {
+    using obj = BpfObject.open(await fixtureObject('attach'), { name: 'attach' });
+    obj.load();
+    execFileSync('tc', ['qdisc', 'add', 'dev', VETH, 'clsact']);
+    obj.attach('ebpm_tc_pass', { kind: 'tc', interface: VETH, direction: 'ingress' }).close();
+    expect(qdiscs(VETH)).toEqual(['clsact']);
+    execFileSync('tc', ['qdisc', 'del', 'dev', VETH, 'clsact']);
   });
 
   it('map operations check sizes, report absence, and round-trip', async () => {
@@ -129,6 +168,19 @@ describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real k
       expect.objectContaining({ code: 'EINVAL', message: 'map exec_start: key has 2 bytes, map wants 4: Invalid argument' }),
     );
     const key = u32(0x7fff_fff0);
+    // numbers outside int64_t are refused before any conversion (a Wasm guest's u64 flags reach here)
+    for (const flags of [2 ** 64 - 1, 2 ** 63, -(2 ** 63) - 4096, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 0.5]) {
+      expect(() => loadNative().mapLookup(m.fd, key, flags), String(flags)).toThrow(
+        expect.objectContaining({ code: 'EINVAL', errno: 22, message: 'flags must be an integer from -2^63 to 2^63-1' }),
+      );
+    }
+    expect(() => m.delete(key, 2n ** 64n - 1n)).toThrow(
+      expect.objectContaining({ code: 'KERNEL_ERROR', message: 'map exec_start: delete: flags must be an integer from -2^63 to 2^63-1' }),
+    );
+    // -2^63 is in range: it reaches the kernel, which knows no such flag
+    expect(() => loadNative().mapLookup(m.fd, key, -(2 ** 63))).toThrow(
+      expect.objectContaining({ code: 'EINVAL', message: 'map exec_start: lookup: Invalid argument' }),
+    );
     expect(m.lookup(key)).toBeUndefined();
     m.update(key, new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), 'noexist');
     expect(() => m.update(key, new Uint8Array(8), 'noexist')).toThrow(code('KERNEL_ERROR'));

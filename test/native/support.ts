@@ -1,5 +1,5 @@
 // Helpers for the real-kernel suite: fixture objects, global offsets, and leak checks by id.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileBpf } from '../../src/build/toolchain.js';
@@ -69,4 +69,14 @@ export function cstr(b: Uint8Array, off: number, len: number): string {
   const s = b.subarray(off, off + len);
   const end = s.indexOf(0);
   return new TextDecoder().decode(end < 0 ? s : s.subarray(0, end));
+}
+
+/**
+ * `veth` creates the veth pair `<name>a`/`<name>b` (a leftover of a killed run is replaced) and
+ * returns `<name>a`, for xdp and tc tests that must not share lo with other test files.
+ */
+export function veth(name: string): string {
+  spawnSync('ip', ['link', 'del', `${name}a`]);
+  execFileSync('ip', ['link', 'add', `${name}a`, 'type', 'veth', 'peer', 'name', `${name}b`]);
+  return `${name}a`;
 }
