@@ -1,6 +1,6 @@
-import type { EbpmError } from '../core/errors.js';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
 import { Agent } from './undici-agent.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
