@@ -13,6 +13,8 @@ export interface CopyGraphOptions {
   concurrency?: number;
   /** Largest manifest or index fetched. Default `MAX_MANIFEST_BYTES` (4 MiB). */
   maxMetadataBytes?: number;
+  /** Most descriptors (manifests and blobs) in one graph; a bigger one fails with `GRAPH_TOO_LARGE`. Default `DEFAULT_MAX_NODES`. */
+  maxNodes?: number;
   /** Also copy, recursively, the manifests whose `subject` is a copied manifest (signatures, SBOMs). Default false. */
   referrers?: boolean;
   /** When the destination can mount (`Mounter`), try mounting blobs from this repository before copying bytes. */
@@ -45,6 +47,12 @@ export interface CopyStats {
 /** `DEFAULT_CONCURRENCY` is 3, consistent with oras-go, dockerd and containerd. */
 export const DEFAULT_CONCURRENCY = 3;
 
+/**
+ * `DEFAULT_MAX_NODES` is 1000 descriptors: an ebpm package is a handful, a multi-platform index
+ * with signatures a few dozen; a graph of thousands costs minutes of requests for nothing ebpm runs.
+ */
+export const DEFAULT_MAX_NODES = 1000;
+
 type Side = 'source' | 'destination';
 
 /**
@@ -69,10 +77,16 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
   const stats: CopyStats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
   let first: unknown;
 
+  const tooLarge = (desc: Descriptor, nodes: number): EbpmError =>
+    new EbpmError('GRAPH_TOO_LARGE', `${desc.digest}: the graph holds more than ${o.maxNodes} descriptors (${nodes} so far)`, {
+      hint: 'the package names far more manifests and blobs than any package needs; it is broken or hostile',
+      data: { descriptor: desc, maxNodes: o.maxNodes },
+    });
+
   const visit = (desc: Descriptor): Promise<void> => {
     let p = visits.get(desc.digest);
     if (p === undefined) {
-      p = copyNode(desc).catch((e: unknown) => {
+      p = (visits.size >= o.maxNodes ? Promise.reject(tooLarge(desc, visits.size + 1)) : copyNode(desc)).catch((e: unknown) => {
         if (first === undefined) first = e;
         internal.abort();
         throw e;
@@ -90,6 +104,9 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
     } else if (isGraphNode(desc)) {
       const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
       const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
+      // Counted before any child is asked for: an index of thousands fails at once.
+      const fresh = new Set(node.children.filter((c) => !visits.has(c.digest)).map((c) => c.digest)).size;
+      if (visits.size + fresh > o.maxNodes) throw tooLarge(desc, visits.size + fresh);
       await Promise.all(node.children.map(visit));
       await slots.run(() => transfer(desc, [bytes], async () => [bytes]));
     } else if (
@@ -187,9 +204,12 @@ export async function copy(src: ReadOnlyTarget, srcRef: string, dst: Target, dst
   return tagged;
 }
 
-function resolveOptions(opts: CopyGraphOptions): CopyGraphOptions & Required<Pick<CopyGraphOptions, 'concurrency' | 'maxMetadataBytes' | 'referrers'>> {
+function resolveOptions(
+  opts: CopyGraphOptions,
+): CopyGraphOptions & Required<Pick<CopyGraphOptions, 'concurrency' | 'maxMetadataBytes' | 'maxNodes' | 'referrers'>> {
   return {
     ...opts,
+    maxNodes: opts.maxNodes ?? DEFAULT_MAX_NODES,
     concurrency: opts.concurrency !== undefined && opts.concurrency > 0 ? opts.concurrency : DEFAULT_CONCURRENCY,
     maxMetadataBytes: opts.maxMetadataBytes ?? MAX_MANIFEST_BYTES,
     referrers: opts.referrers ?? false,
@@ -214,7 +234,9 @@ function withSide(side: Side, context: string, e: unknown, desc: Descriptor | un
   });
 }
 
+/** `aborted` is the reason of an abort that is an `EbpmError` (a deadline), else `ABORTED`. */
 function aborted(signal: AbortSignal): EbpmError {
+  if (isEbpmError(signal.reason)) return signal.reason;
   return new EbpmError('ABORTED', 'copy: aborted', { cause: signal.reason });
 }
 

@@ -83,12 +83,17 @@ export class Auth {
     }
     if (res.status === 401 && replayable(req.body) && res.url.origin !== req.url.origin) {
       // A redirect led to another origin, which asks for credentials: it is answered with its
-      // own (looked up for its host), its challenge changes only its own state, and the retry
-      // goes to it directly. The scopes named the first origin's repository: only the challenge's count.
+      // own (looked up for its host) or its own live token, its challenge changes only its own
+      // state, and the retry goes to it directly. The scopes named the first origin's
+      // repository: only the challenge's count.
       const challenges = challengesOf(res);
       const there = { ...req, url: res.url, scopes: [] };
       const thereKey = `${res.url.host} ${mergeScopes(challenges.map((c) => c.params.scope ?? '')).join(' ')}`;
-      const authorization = await this.answer(res.url.host, thereKey, there, challenges, undefined);
+      const live = this.tokens.get(thereKey);
+      const authorization =
+        live !== undefined && !(live instanceof Promise) && live.expiresAt > this.now()
+          ? `Bearer ${live.token}`
+          : await this.answer(res.url.host, thereKey, there, challenges, undefined);
       if (authorization === undefined) return res;
       await res.body.dump();
       res = await next(withAuthorization(there, authorization));

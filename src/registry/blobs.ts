@@ -26,7 +26,16 @@ export interface BlobOptions {
   readonly downloadResumes?: number;
   /** Retries of failed exchanges: the client's retry stage, and whole-blob uploads (`pushBlob`). */
   readonly retry?: RetryOptions;
+  /** Largest blob `fetchBlob` downloads (default `DEFAULT_MAX_BLOB_BYTES`). */
+  readonly maxBlobBytes?: number;
 }
+
+/**
+ * `DEFAULT_MAX_BLOB_BYTES` is 1 GiB: far above any eBPF package (a run loads at most 64 MiB of
+ * Wasm), far below a full disk. A descriptor declaring more is refused before a byte is fetched;
+ * a registry sending more than the descriptor declares fails as it does (`verifyContent`).
+ */
+export const DEFAULT_MAX_BLOB_BYTES = 1 << 30;
 
 const NOT_FOUND = { 404: 'BLOB_UNKNOWN' } as const;
 
@@ -48,6 +57,13 @@ export async function blobExists(ctx: RepoContext, desc: Descriptor, signal?: Ab
  * ignores Range (200) has the bytes already received skipped.
  */
 export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOptions, signal?: AbortSignal): Promise<Content> {
+  const limit = opts.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
+  if (desc.size > limit) {
+    throw registryFailure('BLOB_TOO_LARGE', `${ctx.host}: blob ${desc.digest} declares ${desc.size} bytes, over the ${limit}-byte limit`, {
+      hint: 'a package this large is broken or hostile; if you trust it, raise EBPM_MAX_BLOB_BYTES',
+      data: { host: ctx.host, digest: desc.digest, size: desc.size, limit },
+    });
+  }
   const url = ctx.url(`blobs/${desc.digest}`);
   const request = (headers: Record<string, string>) =>
     ctx.send({ method: 'GET', url, headers, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });

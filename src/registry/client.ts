@@ -5,7 +5,7 @@ import { CATALOG_SCOPE } from './challenge.js';
 import { registryError } from './errors.js';
 import { defaultDispatcher, dispatcherSend, readCapped, schemeFor, type Send, type Stage, type Timeouts } from './http.js';
 import { withLog } from './log.js';
-import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
+import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
 import { withRedirects } from './redirect.js';
 import { withRetry } from './retry.js';
 import { Repository } from './repository.js';
@@ -23,8 +23,10 @@ export interface ClientOptions extends BlobOptions {
   readonly debug?: (line: string) => void;
   /** Entries asked for per page of tags and catalog (default 1000). */
   readonly pageSize?: number;
-  /** Pages followed before giving up (default 1000). */
+  /** Pages followed before giving up (default `DEFAULT_MAX_PAGES`, 100). */
   readonly maxPages?: number;
+  /** Entries of one listing (tags, catalog, referrers) before giving up (default `DEFAULT_MAX_ENTRIES`, 100,000). */
+  readonly maxEntries?: number;
 }
 
 /**
@@ -76,9 +78,11 @@ export class Registry {
       url,
       { scopes: [CATALOG_SCOPE], signal },
       async (res) => {
-        for (const n of stringList(res.url.host, await readCapped(res, MAX_LIST_BYTES, 'catalog page'), 'repositories')) names.add(n);
+        const page = stringList(res.url.host, await readCapped(res, MAX_LIST_BYTES, 'catalog page'), 'repositories');
+        for (const n of page) names.add(n);
+        return page.length;
       },
-      { maxPages: this.options.maxPages },
+      pageLimits(this.options),
     );
     return [...names].sort();
   }

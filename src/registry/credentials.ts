@@ -1,9 +1,9 @@
-import type { EbpmError } from '../core/errors.js';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject, type JsonObject } from '../core/json.js';
 import type { Env } from '../core/paths.js';
 import type { Credential, CredentialFunc } from './auth.js';

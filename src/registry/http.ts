@@ -1,6 +1,6 @@
-import type { EbpmError } from '../core/errors.js';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
 import { Agent } from './undici-agent.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
@@ -44,6 +44,37 @@ export interface Timeouts {
   readonly headersMs?: number;
   /** Milliseconds allowed between two body chunks (default 30 s). */
   readonly bodyMs?: number;
+  /**
+   * Milliseconds one exchange may take in all, from the request to the last body byte (default
+   * `DEFAULT_REQUEST_DEADLINE_MS`): the two above are per wait, so a server trickling a byte
+   * now and then would otherwise hold a request forever. Not retried.
+   */
+  readonly requestMs?: number;
+  /** Milliseconds one pull may take in all (default `DEFAULT_PULL_DEADLINE_MS`); services/pull.ts applies it. */
+  readonly pullMs?: number;
+}
+
+/** `DEFAULT_REQUEST_DEADLINE_MS` is 10 minutes: a 1 GiB blob at under 2 MB/s. */
+export const DEFAULT_REQUEST_DEADLINE_MS = 10 * 60_000;
+/** `DEFAULT_PULL_DEADLINE_MS` is 30 minutes for a whole pull (resolve, trust, every blob). */
+export const DEFAULT_PULL_DEADLINE_MS = 30 * 60_000;
+
+/**
+ * `deadline` is `signal` (if any) that also aborts after `ms`, with a `DEADLINE_EXCEEDED` error
+ * naming `what` as the reason (so whatever the abort interrupts rejects with it); `clear` stops
+ * the timer. The timer does not keep the process alive.
+ */
+export function deadline(ms: number, what: string, hint: string, signal?: AbortSignal): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(registryFailure('DEADLINE_EXCEEDED', `${what} not done within ${ms} ms`, { hint, data: { deadlineMs: ms } })),
+    ms,
+  );
+  timer.unref();
+  return {
+    signal: signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]),
+    clear: () => clearTimeout(timer),
+  };
 }
 
 let shared: Dispatcher | undefined;
@@ -123,6 +154,12 @@ export function isRetryable(e: unknown): boolean {
 export function dispatcherSend(dispatcher: Dispatcher, timeouts: Timeouts = {}): Send {
   return async (req) => {
     const body = req.body === undefined || req.body instanceof Uint8Array ? req.body : Readable.from(req.body, { objectMode: false });
+    const limit = deadline(
+      timeouts.requestMs ?? DEFAULT_REQUEST_DEADLINE_MS,
+      `${req.url.host}: ${req.method} ${req.url.pathname}`,
+      'the registry is too slow to answer in time; try again later, or raise EBPM_HTTP_DEADLINE_MS',
+      req.signal,
+    );
     try {
       const res = await dispatcher.request({
         origin: req.url.origin,
@@ -130,12 +167,15 @@ export function dispatcherSend(dispatcher: Dispatcher, timeouts: Timeouts = {}):
         method: req.method,
         headers: { 'user-agent': USER_AGENT, ...req.headers },
         body: body ?? null,
-        signal: req.signal ?? null,
+        signal: limit.signal,
         headersTimeout: timeouts.headersMs ?? 30_000,
         bodyTimeout: timeouts.bodyMs ?? 30_000,
       });
+      res.body.once('close', limit.clear);
       return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
     } catch (e) {
+      limit.clear();
+      if (limit.signal.aborted && req.signal?.aborted !== true) throw limit.signal.reason;
       throw transportError(e, req) ?? e;
     }
   };

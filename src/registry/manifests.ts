@@ -1,5 +1,5 @@
-import type { EbpmError } from '../core/errors.js';
 import { digesterFor, digestProblem, isDigest, sha256Digest } from '../core/digest.js';
+import type { EbpmError } from '../core/errors.js';
 import {
   MAX_MANIFEST_BYTES,
   MEDIA_TYPE_DOCKER_MANIFEST,

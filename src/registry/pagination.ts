@@ -23,22 +23,32 @@ export function nextLink(value: string | undefined): string | undefined {
 }
 
 export interface PageOptions {
-  /** Stop with `TOO_MANY_PAGES` after this many pages (default 1000). */
+  /** Stop with `TOO_MANY_PAGES` after this many pages (default `DEFAULT_MAX_PAGES`). */
   readonly maxPages?: number;
+  /** Stop with `TOO_MANY_ENTRIES` past this many entries in all (default `DEFAULT_MAX_ENTRIES`). */
+  readonly maxEntries?: number;
 }
 
+/** `DEFAULT_MAX_PAGES` is 100 pages (of 1000 entries each, asked for). */
+export const DEFAULT_MAX_PAGES = 100;
+/** `DEFAULT_MAX_ENTRIES` is 100,000 tags, repositories or referrers: a listing ebpm holds in memory. */
+export const DEFAULT_MAX_ENTRIES = 100_000;
+
 /**
- * `paginate` GETs `first` and each next page, handing every 200 response to `read`; the
- * request template supplies scopes, headers and the signal.
+ * `paginate` GETs `first` and each next page, handing every 200 response to `read`, which
+ * returns how many entries the page held; the request template supplies scopes, headers and
+ * the signal. Each page is bounded by its reader (`MAX_LIST_BYTES`), the listing by `opts`.
  */
 export async function paginate(
   send: Send,
   first: URL,
   template: Omit<RegistryRequest, 'url' | 'method'>,
-  read: (res: RegistryResponse) => Promise<void>,
+  read: (res: RegistryResponse) => Promise<number>,
   opts: PageOptions & { fallback?: Readonly<Record<number, RegistryErrorCode>> } = {},
 ): Promise<void> {
-  const maxPages = opts.maxPages ?? 1000;
+  const maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES;
+  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
+  let entries = 0;
   const seen = new Set<string>();
   let url: URL | undefined = first;
   for (let page = 0; url !== undefined; page++) {
@@ -52,13 +62,27 @@ export async function paginate(
     const res = await send({ ...template, method: 'GET', url, idempotent: true });
     if (res.status !== 200) throw await registryError(res, opts.fallback);
     const link = nextLink(header(res, 'link'));
-    await read(res);
+    entries += await read(res);
+    if (entries > maxEntries) {
+      throw registryFailure('TOO_MANY_ENTRIES', `${first.host}: listing ${first.pathname} has more than ${maxEntries} entries`, {
+        hint: 'the registry lists more than ebpm holds; report it to its operator',
+        data: { host: first.host, maxEntries },
+      });
+    }
     if (link === undefined) return;
     const next = resolveLocation(res, link, 'pagination link');
     if (next.origin !== first.origin) throw protocolError(first.host, `pagination link leaves the registry (${next.origin})`);
     if (seen.has(next.href)) throw protocolError(first.host, 'pagination link loops back to a page already read');
     url = next;
   }
+}
+
+/** `pageLimits` picks the listing limits out of a client's options. */
+export function pageLimits(opts: PageOptions): PageOptions {
+  return {
+    ...(opts.maxPages === undefined ? {} : { maxPages: opts.maxPages }),
+    ...(opts.maxEntries === undefined ? {} : { maxEntries: opts.maxEntries }),
+  };
 }
 
 /** `MAX_LIST_BYTES` bounds one page of tags or catalog (4 MiB, like manifests). */

@@ -65,7 +65,9 @@ async function viaApi(
       url,
       { scopes: [repositoryScope(ctx.name, 'pull')], headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal },
       async (res) => {
-        out.push(...parseIndex(await readCapped(res, MAX_MANIFEST_BYTES, 'referrers page', 'MANIFEST_TOO_LARGE'), MEDIA_TYPE_IMAGE_INDEX).manifests);
+        const page = parseIndex(await readCapped(res, MAX_MANIFEST_BYTES, 'referrers page', 'MANIFEST_TOO_LARGE'), MEDIA_TYPE_IMAGE_INDEX).manifests;
+        out.push(...page);
+        return page.length;
       },
       opts,
     );

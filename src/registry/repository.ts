@@ -9,7 +9,7 @@ import { repositoryScope } from './challenge.js';
 import { withOp } from './errors.js';
 import { readCapped, type Send } from './http.js';
 import { checkRef, deleteManifest, getManifest, headManifest, putManifest, type RepoContext } from './manifests.js';
-import { MAX_LIST_BYTES, paginate, stringList } from './pagination.js';
+import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
 import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
 import { registryFailure } from './codes.js';
 
@@ -161,9 +161,11 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
         url,
         { scopes: [repositoryScope(this.name, 'pull')], signal },
         async (res) => {
-          for (const t of stringList(this.host, await readCapped(res, MAX_LIST_BYTES, 'tag list'), 'tags')) tags.add(t);
+          const page = stringList(this.host, await readCapped(res, MAX_LIST_BYTES, 'tag list'), 'tags');
+          for (const t of page) tags.add(t);
+          return page.length;
         },
-        { maxPages: this.registry.options.maxPages, fallback: { 404: 'NAME_UNKNOWN' } },
+        { ...pageLimits(this.registry.options), fallback: { 404: 'NAME_UNKNOWN' } },
       );
       return [...tags].sort();
     });
@@ -192,7 +194,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
 
   referrers(subject: Descriptor, artifactType?: string, signal?: AbortSignal): Promise<Descriptor[]> {
     return withOp(`list referrers of ${subject.digest}`, () =>
-      listReferrers(this, this.referrersState, subject, artifactType, { maxPages: this.registry.options.maxPages }, signal),
+      listReferrers(this, this.referrersState, subject, artifactType, pageLimits(this.registry.options), signal),
     );
   }
 }

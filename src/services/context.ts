@@ -71,24 +71,30 @@ export async function loadConfig(env: Env): Promise<Config> {
 }
 
 /**
- * `openContext` reads the settings once. `EBPM_HTTP_TIMEOUT_MS` bounds how long a registry may
- * stay silent (headers and body; default 30 s), so a stalled server fails instead of hanging.
+ * `openContext` reads the settings once. Limits on what a registry may cost come from the
+ * environment, each a positive whole number: `EBPM_HTTP_TIMEOUT_MS` bounds how long a registry
+ * may stay silent (headers and body; default 30 s), `EBPM_HTTP_DEADLINE_MS` one request in all
+ * (default 10 min), `EBPM_PULL_DEADLINE_MS` one pull in all (default 30 min), and
+ * `EBPM_MAX_BLOB_BYTES` the size of a blob a pull accepts (default 1 GiB).
  */
 export async function openContext(env: Env, opts: ContextOptions = {}): Promise<Context> {
   const settings = settingsFrom(await loadConfig(env), env, opts.plainHttp);
-  const timeout = env.EBPM_HTTP_TIMEOUT_MS === undefined ? undefined : Number(env.EBPM_HTTP_TIMEOUT_MS);
-  if (timeout !== undefined && !(Number.isSafeInteger(timeout) && timeout > 0)) {
-    throw new EbpmError('CONFIG_INVALID', `EBPM_HTTP_TIMEOUT_MS=${JSON.stringify(env.EBPM_HTTP_TIMEOUT_MS)}: not a positive whole number`, {
-      hint: 'give milliseconds, e.g. EBPM_HTTP_TIMEOUT_MS=30000, or unset it',
-    });
-  }
+  const timeout = positive(env, 'EBPM_HTTP_TIMEOUT_MS', 'milliseconds, e.g. EBPM_HTTP_TIMEOUT_MS=30000');
+  const requestMs = positive(env, 'EBPM_HTTP_DEADLINE_MS', 'milliseconds, e.g. EBPM_HTTP_DEADLINE_MS=600000');
+  const pullMs = positive(env, 'EBPM_PULL_DEADLINE_MS', 'milliseconds, e.g. EBPM_PULL_DEADLINE_MS=1800000');
+  const maxBlobBytes = positive(env, 'EBPM_MAX_BLOB_BYTES', 'bytes, e.g. EBPM_MAX_BLOB_BYTES=1073741824');
   const client: ClientOptions = {
     credentials: dockerCredentials(env),
     // One streamed PUT per blob up to 512 MiB: every registry we know takes it, and 8 MiB PATCH
     // chunks cost a round trip each. Bigger blobs go in chunks, which a broken upload resumes.
     chunkThreshold: 512 << 20,
     insecure: settings.insecure,
-    ...(timeout === undefined ? {} : { timeouts: { headersMs: timeout, bodyMs: timeout } }),
+    timeouts: {
+      ...(timeout === undefined ? {} : { headersMs: timeout, bodyMs: timeout }),
+      ...(requestMs === undefined ? {} : { requestMs }),
+      ...(pullMs === undefined ? {} : { pullMs }),
+    },
+    ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),
   };
   const uid = opts.uid ?? process.getuid?.();
@@ -125,6 +131,17 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       return r;
     },
   };
+}
+
+/** `positive` reads `env[name]` as a positive whole number; unset is `undefined`, anything else `CONFIG_INVALID`. */
+function positive(env: Env, name: string, example: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (/^\d+$/.test(raw) && Number.isSafeInteger(n) && n > 0) return n;
+  throw new EbpmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: not a positive whole number`, {
+    hint: `give ${example}, or unset it`,
+  });
 }
 
 /** `homeOf` looks a user's home directory up in /etc/passwd (sudo resets HOME to root's). */

@@ -16,6 +16,7 @@ import { EbpmError, isCode, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor } from '../core/oci.js';
 import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
+import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/http.js';
 import type { OciLayout } from '../store/layout.js';
 import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
@@ -53,12 +54,24 @@ export interface PullResult {
   readonly trust: Admission;
 }
 
-/** `pull` runs one pull; errors read `pull <reference>: …`. */
+/**
+ * `pull` runs one pull; errors read `pull <reference>: …`. The whole pull runs under one
+ * deadline (`timeouts.pullMs`), besides each request's own: a registry that answers every request
+ * just in time must still not keep a pull going forever.
+ */
 export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> {
+  const limit = deadline(
+    ctx.client.timeouts?.pullMs ?? DEFAULT_PULL_DEADLINE_MS,
+    'pull',
+    'the registry is too slow to pull from in time; try again later, or raise EBPM_PULL_DEADLINE_MS',
+    req.signal,
+  );
   try {
-    return await pullRef(ctx, parseUserReference(ctx, req.reference), req);
+    return await pullRef(ctx, parseUserReference(ctx, req.reference), { ...req, signal: limit.signal });
   } catch (e) {
     throw withContext(`pull ${req.reference}`, e);
+  } finally {
+    limit.clear();
   }
 }
 

@@ -3,7 +3,7 @@
 // run refuses what is unsigned → verify offline from the store once the registry is gone →
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
-import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliEnv, runEbpm, trustPolicyFile, writeTrustPolicy } from '../helpers/cli.js';
