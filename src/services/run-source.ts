@@ -1,7 +1,8 @@
 /**
  * What `ebpm run` runs: a package resolved to its metadata and the bytes of its BPF objects and
- * Wasm module. `PackageSource` is the seam: the local kinds live here, and the pull service
- * plugs a resolver for registry references in beside them.
+ * Wasm module. `PackageSource` is the seam: local paths (opened as local-source.ts opens them
+ * for every command) come first, and the pull service plugs a resolver for registry references
+ * in beside them.
  */
 import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
