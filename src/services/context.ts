@@ -125,7 +125,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     registry(host) {
       let r = registries.get(host);
       if (r === undefined) {
-        r = host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env, uid)) : new Registry(host, client);
+        r = sharedRepositories(host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env, uid)) : new Registry(host, client));
         registries.set(host, r);
       }
       return r;
@@ -142,6 +142,27 @@ function positive(env: Env, name: string, example: string): number | undefined {
   throw new EbpmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: not a positive whole number`, {
     hint: `give ${example}, or unset it`,
   });
+}
+
+/**
+ * `sharedRepositories` opens each repository of `registry` once per context, so that resolving a
+ * reference, checking its signatures and copying it share one repository and its caches
+ * (referrers API support, manifests just pushed, blobs just found absent).
+ */
+function sharedRepositories(registry: RegistryHost): RegistryHost {
+  const repositories = new Map<string, RemoteRepository>();
+  return {
+    host: registry.host,
+    catalog: (signal) => registry.catalog(signal),
+    repository(name) {
+      let r = repositories.get(name);
+      if (r === undefined) {
+        r = registry.repository(name);
+        repositories.set(name, r);
+      }
+      return r;
+    },
+  };
 }
 
 /** `homeOf` looks a user's home directory up in /etc/passwd (sudo resets HOME to root's). */

@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
 import { ociArch } from '../core/arch.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { assertNever, EbpmError, withContext } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseIndex, parseManifest, type Descriptor } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { isEbpmManifest, readPackage } from '../package/artifact.js';
@@ -56,7 +56,7 @@ async function inspectLocal(path: string, cwd: string, env: Env): Promise<Inspec
       return { source: path, format, metadata, digest: local.digest, size: local.bytes.length };
     }
     default:
-      throw new EbpmError('INTERNAL', `unknown local package kind ${(local satisfies never as { kind: string }).kind}`);
+      return assertNever(local, 'local package');
   }
 }
 

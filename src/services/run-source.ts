@@ -1,14 +1,15 @@
 /**
  * What `ebpm run` runs: a package resolved to its metadata and the bytes of its BPF objects and
- * Wasm module. `PackageSource` is the seam: the local kinds live here, and the pull service
- * plugs a resolver for registry references in beside them.
+ * Wasm module. `PackageSource` is the seam: local paths (opened as local-source.ts opens them
+ * for every command) come first, and the pull service plugs a resolver for registry references
+ * in beside them.
  */
 import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
 import { assertNever, EbpmError, isCode, withContext } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES, isIndexType, parseManifest, type Descriptor } from '../core/oci.js';
+import { isIndexType, type Descriptor } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
-import { isEbpmManifest, readPackage } from '../package/artifact.js';
+import { readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
@@ -115,8 +116,11 @@ async function describeTarget(
   opts: { source: string; name: string; tag?: string; signal?: AbortSignal },
 ): Promise<{ format: 'ebpm' | ForeignFormat; metadata: PackageMetadata }> {
   if (!isIndexType(root.mediaType)) {
-    const manifest = parseManifest(await fetchAll(target, root, MAX_MANIFEST_BYTES, opts.signal), root.mediaType);
-    if (isEbpmManifest(manifest)) return { format: 'ebpm', metadata: (await readPackage(target, root)).metadata };
+    try {
+      return { format: 'ebpm', metadata: (await readPackage(target, root)).metadata };
+    } catch (e) {
+      if (!isCode(e, 'NOT_EBPM_PACKAGE')) throw e;
+    }
   }
   const [{ inspectTarget }, { packageName }] = await Promise.all([import('./inspect.js'), import('../package/foreign.js')]);
   return inspectTarget(target, root, { source: opts.source, name: packageName(opts.name), ...(opts.tag === undefined ? {} : { tag: opts.tag }) });

@@ -15,6 +15,7 @@ import {
 } from '../../src/core/oci.js';
 import * as mt from '../../src/package/media-types.js';
 import { inspectTarget } from '../../src/services/inspect.js';
+import { packageFromTarget } from '../../src/services/run-source.js';
 import { exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -88,6 +89,11 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
     const r = await inspectTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'x', name: 'opensnoop' });
     expect(r).toMatchObject({ format: 'bumblebee', metadata: { name: 'opensnoop', version: '1.0.0' } });
     expect(r.metadata.objects[0]!.maps.map((m) => m.name)).toEqual(['start', 'events']);
+    // `ebpm run` reads it the same way, and takes the program layer's bytes.
+    const program = await exampleObject('opensnoop');
+    const pkg = await packageFromTarget(store, await store.resolve('1.0.0'), { tag: '1.0.0', source: 'x', name: 'opensnoop' });
+    expect([pkg.format, pkg.metadata.version, [...pkg.objects.keys()]]).toEqual(['bumblebee', '1.0.0', [r.metadata.objects[0]!.name]]);
+    expect(Buffer.from(pkg.objects.get(r.metadata.objects[0]!.name)!).equals(Buffer.from(program))).toBe(true);
   });
 
   it('bpfman: the .o inside a tar+gzip layer of a container image with io.ebpf labels', async () => {

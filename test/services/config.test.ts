@@ -104,6 +104,13 @@ describe('paths', () => {
     expect(storeDir(root, 0)).toBe('/var/lib/ebpm/store');
     expect(storeDir({ ...root, EBPM_STORE: '/s' }, 0)).toBe('/s');
   });
+  it('opens one repository per name, shared by the steps of a command', async () => {
+    const ctx = await openContext({ HOME: '/nonexistent' });
+    for (const host of ['ghcr.io', EMBEDDED_REGISTRY]) {
+      expect(ctx.registry(host).repository('acme/x')).toBe(ctx.registry(host).repository('acme/x'));
+      expect(ctx.registry(host).repository('acme/x')).not.toBe(ctx.registry(host).repository('acme/y'));
+    }
+  });
   it('takes the uid the context is given, not the environment', async () => {
     expect((await openContext({ ...user, EBPM_UID: '0' }, { uid: 1000 })).storePath).toBe('/home/u/.cache/ebpm/store');
     expect((await openContext(user, { uid: 0 })).storePath).toBe('/var/lib/ebpm/store');

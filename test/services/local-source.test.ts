@@ -10,7 +10,7 @@ import { push } from '../../src/services/push.js';
 import { localSource } from '../../src/services/run-source.js';
 import { signPackage } from '../../src/services/sign.js';
 import { OciLayout } from '../../src/store/layout.js';
-import { packageLayout, sandbox } from '../cli/helpers.js';
+import { ebpm, packageLayout, sandbox } from '../cli/helpers.js';
 import { describeWith } from '../helpers/prereq.js';
 import { plainKey } from '../sign-e2e/fixtures.js';
 
@@ -71,6 +71,13 @@ describeWith(['clang'], 'one tag rule for inspect, run and push', () => {
     await expect(inspectPath('layout', sb.root, sb.env)).rejects.toMatchObject({ ...why, message: `inspect layout: ${several}` });
     await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ ...why, message: `layout: ${several}` });
     await expect(push(ctx, { path: dir })).rejects.toMatchObject({ ...why, message: `push ${dir}: ${several}` });
+  });
+
+  it('exits 2 with the tags listed, from the command line of each', async () => {
+    const line = (verb: string) => `error: ${verb}${dir}: the layout has several tags (1.0.0, 1.1.0) and no latest\nhint: name one: ${dir}:1.0.0\n`;
+    expect(await ebpm(['inspect', dir], sb.env)).toEqual({ code: 2, out: '', err: line('inspect ') });
+    expect(await ebpm(['run', dir], sb.env)).toEqual({ code: 2, out: '', err: line('') });
+    expect(await ebpm(['push', dir], sb.env)).toEqual({ code: 2, out: '', err: line('push ') });
   });
 
   it('takes the only package tag beside a signature tag, the same way in all three', async () => {
