@@ -19,7 +19,7 @@ import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, findSource, flagHelp, flagSpecs, parseRunArgs, type OwnFlag, type ParamValue, type FlagSpec } from '../../package/params.js';
 import { localSource, PULL_POLICIES, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../../services/run-source.js';
 import { planRun, runPackage, type AttachedProgram, type RunPlan, type RunResult, type SamplePlan, type StopReason } from '../../services/run.js';
-import { writeText } from '../format.js';
+import { terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, plainOutput, type RunOutput } from '../views/run-output.js';
 import { takeWasmFlags, WASM_FLAG_HELP, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
@@ -244,7 +244,7 @@ async function runBpf(pkg: ResolvedPackage, args: readonly string[], attach: Rea
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs) => {
-            const title = attachSummary(pkg, programs, attach);
+            const title = terminalSafe(attachSummary(pkg, programs, attach));
             if (verbose) io.stderr.write(verboseLines(pkg, programs, values, plan).join('\n') + '\n');
             if (live === undefined) writeText(io.stderr, title + '\n');
             output = json
