@@ -78,7 +78,7 @@ export async function importArchive(file: string, dst: OciLayout, opts: ImportOp
   try {
     return await importFrom(file, work, dst, opts);
   } catch (e) {
-    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, e);
+    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, diskError(e, dst.root));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

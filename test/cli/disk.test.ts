@@ -52,12 +52,16 @@ describeWith(['root', 'clang'], 'a full disk and a read-only store', () => {
     for (const dir of mounts) execFileSync('umount', [dir]);
   });
 
-  it('pull, tag, export and verify say the disk is full; prune and rm free space on it', async () => {
+  it('pull, tag, import, export and verify say the disk is full; prune and rm free space on it', async () => {
     const disk = mount('full');
     const store = join(disk, 'store');
     const env = { ...sb.env, EBPM_STORE: store };
     expect((await ebpm(['pull', 'small:1.0.0'], env)).code).toBe(0);
     expect(readdirSync(store)).toContain('reserve');
+    const archive = join(sb.root, 'big.tar');
+    const elsewhere = { ...sb.env, EBPM_STORE: join(sb.root, 'other-store') };
+    expect((await ebpm(['pull', 'big:1.0.0'], elsewhere)).code).toBe(0);
+    expect((await ebpm(['export', 'big:1.0.0', archive], elsewhere)).code).toBe(0);
     fill(disk);
 
     const pulled = await ebpm(['pull', 'big:1.0.0'], env);
@@ -67,6 +71,8 @@ describeWith(['root', 'clang'], 'a full disk and a read-only store', () => {
     expect(pulled).toEqual({ code: 1, out: '', err: `error: pull big:1.0.0: destination: push ${blob}: no space left on ${store}\n${NO_SPACE_HINT}\n` });
     const tagged = await ebpm(['tag', 'small:1.0.0', 'other:1'], env);
     expect(tagged).toEqual({ code: 1, out: '', err: `error: tag small:1.0.0: no space left on ${store}\n${NO_SPACE_HINT}\n` });
+    const imported = await ebpm(['import', archive], env);
+    expect(imported).toEqual({ code: 1, out: '', err: `error: import ${archive}: no space left on ${store}\n${NO_SPACE_HINT}\n` });
     const exported = await ebpm(['export', 'small:1.0.0', join(disk, 'small.tar')], env);
     expect(exported).toEqual({ code: 1, out: '', err: `error: export ${join(disk, 'small.tar')}: no space left on ${disk}\n${NO_SPACE_HINT}\n` });
     expect(readdirSync(disk).sort()).toEqual(['filler', 'store']);
