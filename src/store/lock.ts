@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EbpmError } from '../core/errors.js';
 
@@ -109,7 +109,7 @@ async function acquire(path: string, timeoutMs: number): Promise<string> {
 }
 
 async function createExclusive(path: string, content: string): Promise<boolean> {
-  let fh;
+  let fh: FileHandle;
   try {
     fh = await open(path, 'wx', 0o644);
   } catch (e) {

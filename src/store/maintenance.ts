@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { chmod, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { digestProblem, digesterFor } from '../core/digest.js';
+import { digestProblem, digesterFor, type Digester } from '../core/digest.js';
 import { decodeJson, isObject } from '../core/json.js';
 import {
   ANNOTATION_EBPM_PULLED_AT,
@@ -102,7 +102,7 @@ async function rehashBlobs(layout: OciLayout, stats: VerifyStats, scratch: Scrat
         stats.strayFiles.push(digest);
       continue;
     }
-    let digester;
+    let digester: Digester;
     try {
       digester = digesterFor(digest);
     } catch {
