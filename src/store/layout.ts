@@ -62,10 +62,11 @@ const IO_CHUNK_BYTES = 1 << 20;
 const LOCK_FILE = 'index.json.lock';
 /**
  * `RESERVE_FILE` holds `RESERVE_BYTES` of zeros that `freeing` gives up when the disk is full,
- * so that rm and prune still find room for the lock file and a new index.json.
+ * so that rm and prune still find room for the lock file and a new index.json (256 KiB: an
+ * index of several hundred entries).
  */
 const RESERVE_FILE = 'reserve';
-const RESERVE_BYTES = 1 << 20;
+const RESERVE_BYTES = 256 << 10;
 const LAYOUT_HEADER = { imageLayoutVersion: '1.0.0' };
 
 /** `OciLayoutOptions` configure an `OciLayout`. */
