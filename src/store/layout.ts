@@ -44,7 +44,9 @@ import { SELF, isAlive, withLock, type LockOptions } from './lock.js';
  * - an index entry is written only once its whole graph is present, so entries never point at
  *   missing blobs. Tags are `org.opencontainers.image.ref.name` annotations; referrer manifests
  *   (with a `subject`) get untagged entries so they can be found; ebpm's per-tag metadata is
- *   `dev.ebpm.*` annotations, so the layout stays standard.
+ *   `dev.ebpm.*` annotations, so the layout stays standard;
+ * - a full disk or a read-only one is an error saying so (`NO_SPACE`, `READ_ONLY`), and the
+ *   local store keeps a small `reserve` file so that rm and prune work on a full disk (`freeing`).
  */
 
 export const LAYOUT_FILE = 'oci-layout';
@@ -118,9 +120,10 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   }
 
   /**
-   * `cleanIngest` removes the temp files of writers that no longer run (killed mid-write; a
-   * name says whose it is, see `ingestPath`), and unnamed ones older than `ANONYMOUS_TEMP_MS`.
-   * A live writer's files (and scratch directories, `tempDir`) stay, however old. One readdir, of a directory usually empty. Returns how many went.
+   * `cleanIngest` removes the temp files and scratch directories (`tempDir`) of writers that no
+   * longer run (killed mid-write; a name says whose it is, see `ingestPath`), and unnamed ones
+   * older than `ANONYMOUS_TEMP_MS`. A live writer's stay, however old. One readdir, of a
+   * directory usually empty. Returns how many went.
    */
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
@@ -151,8 +154,9 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    */
   async tempDir(): Promise<string> {
     const dir = this.ingestPath();
-    await mkdir(dir).catch((e: unknown) => {
-      throw diskError(e, this.root);
+    await this.writing(async () => {
+      await mkdir(join(this.root, INGEST_DIR), { recursive: true });
+      await mkdir(dir);
     });
     return dir;
   }
