@@ -65,6 +65,8 @@ function cString(view: DataView, offset: number, size: number): string {
   return utf8.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
 
+const DEL_AND_C1 = /[\u007f-\u009f]/g;
+
 /**
  * A `char[size]` up to its first NUL. Printable ASCII without `"` or `\\` (nearly every comm
  * and path) is read byte by byte; the last such text is remembered, since consecutive events
@@ -99,8 +101,13 @@ function stringFormat(size: number): ValueFormat {
       const s = plain(v, o);
       return s === undefined ? JSON.stringify(cString(v, o, size)) : `"${s}"`;
     },
-    // Control characters are escaped as JSON does, so one record stays one line.
-    text: (v, o) => plain(v, o) ?? JSON.stringify(cString(v, o, size)).slice(1, -1),
+    // Control characters are escaped as JSON does, so one record stays one line; DEL and C1
+    // (which JSON leaves alone, and a terminal may obey: U+009B is CSI) too.
+    text: (v, o) =>
+      plain(v, o) ??
+      JSON.stringify(cString(v, o, size))
+        .slice(1, -1)
+        .replace(DEL_AND_C1, (c) => `\\u00${c.charCodeAt(0).toString(16)}`),
   };
 }
 

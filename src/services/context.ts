@@ -108,7 +108,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     storePath,
     client,
     store() {
-      store ??= OciLayout.open(storePath).catch((e: unknown) => {
+      store ??= OciLayout.open(storePath, { reserve: true }).catch((e: unknown) => {
         store = undefined;
         throw e;
       });

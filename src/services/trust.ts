@@ -38,6 +38,7 @@ import {
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
 import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
+import { isUnwritable } from '../store/disk.js';
 import type { OciLayout } from '../store/layout.js';
 // sign.ts (signature lookups, with the copy routine) is imported where signatures are read:
 // a local run under `none` reads none.
@@ -221,17 +222,24 @@ export async function readRecord(root: string, repository: string, digest: Diges
   return ok ? (doc as unknown as StoredRecord) : undefined;
 }
 
-/** `writeRecord` replaces the record atomically (temp file, then rename), so readers never see half of one. */
+/**
+ * `writeRecord` replaces the record atomically (temp file, then rename), so readers never see
+ * half of one. A store that takes no writes (read-only, full) records nothing: a missing record
+ * only costs a new check next time.
+ */
 export async function writeRecord(root: string, repository: string, record: DecisionRecord): Promise<void> {
   const path = recordPath(root, repository, record.digest);
-  await mkdir(join(root, RECORDS_DIR), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   try {
+    // Not recursive: on a read-only file system, a recursive mkdir fails with ENOENT instead of EROFS.
+    await mkdir(join(root, RECORDS_DIR)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
     await writeFile(tmp, JSON.stringify({ repository, ...record }) + '\n', { mode: 0o644, flag: 'wx' });
     await rename(tmp, path);
   } catch (e) {
     await unlink(tmp).catch(() => undefined);
-    throw e;
+    if (!isUnwritable(e)) throw e;
   }
 }
 

@@ -11,6 +11,7 @@ import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME,
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, checkRef, type ReadOnlyTarget } from '../content/storage.js';
 import { verifyContent } from '../content/verify.js';
+import { diskError } from './disk.js';
 import { BLOBS_DIR, INDEX_FILE, LAYOUT_FILE, OciLayout, tagConflict } from './layout.js';
 
 /*
@@ -47,7 +48,9 @@ export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[]
       await layout.tag(descriptor, ref);
       entries.push({ ref, descriptor });
     }
-    await writeTar(layout, file);
+    await writeTar(layout, file).catch((e: unknown) => {
+      throw diskError(e, dirname(file));
+    });
     return entries;
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -75,7 +78,7 @@ export async function importArchive(file: string, dst: OciLayout, opts: ImportOp
   try {
     return await importFrom(file, work, dst, opts);
   } catch (e) {
-    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, e);
+    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, diskError(e, dst.root));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -129,9 +132,15 @@ async function writeTar(layout: OciLayout, file: string): Promise<void> {
   const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
   const written = new Promise<void>((resolve, reject) => {
     out.on('close', resolve);
-    out.on('error', reject);
+    // A failed write (a full disk) ends the entry being added too: see addFile.
+    out.on('error', (e) => {
+      reject(e);
+      pack.destroy(e);
+    });
     pack.on('error', reject);
   });
+  // Awaited once everything is added; until then a failure must not count as unhandled.
+  written.catch(() => undefined);
   pack.pipe(out);
   const header = (name: string, type: 'file' | 'directory', size = 0): TarHeader => ({
     name,
@@ -166,16 +175,19 @@ async function writeTar(layout: OciLayout, file: string): Promise<void> {
   }
 }
 
-/** `addFile` streams a file into the tar, respecting back-pressure. */
+/** `addFile` streams a file into the tar, respecting back-pressure, and fails when the pack is destroyed. */
 async function addFile(pack: tar.Pack, header: TarHeader, path: string): Promise<void> {
   let done!: (e?: Error | null) => void;
   const finished = new Promise<void>((resolve, reject) => (done = (e) => (e ? reject(e) : resolve())));
   const sink = pack.entry(header, done);
+  const failed = new Promise<never>((_, reject) => sink.once('error', reject));
+  failed.catch(() => undefined);
+  finished.catch(() => undefined);
   for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-    if (!sink.write(chunk)) await new Promise<void>((r) => sink.once('drain', () => r()));
+    if (!sink.write(chunk)) await Promise.race([new Promise<void>((r) => sink.once('drain', () => r())), failed]);
   }
   sink.end(undefined);
-  await finished;
+  await Promise.race([finished, failed]);
 }
 
 /** The only paths an OCI layout tar may hold (after an optional `./`). */

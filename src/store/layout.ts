@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, isCode } from '../core/errors.js';
 import { canonicalJson, decodeJson, isObject } from '../core/json.js';
 import {
   ANNOTATION_REF_NAME,
@@ -27,6 +27,7 @@ import {
   type Untagger,
 } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
+import { diskError } from './disk.js';
 import { SELF, isAlive, withLock, type LockOptions } from './lock.js';
 
 /*
@@ -43,7 +44,9 @@ import { SELF, isAlive, withLock, type LockOptions } from './lock.js';
  * - an index entry is written only once its whole graph is present, so entries never point at
  *   missing blobs. Tags are `org.opencontainers.image.ref.name` annotations; referrer manifests
  *   (with a `subject`) get untagged entries so they can be found; ebpm's per-tag metadata is
- *   `dev.ebpm.*` annotations, so the layout stays standard.
+ *   `dev.ebpm.*` annotations, so the layout stays standard;
+ * - a full disk or a read-only one is an error saying so (`NO_SPACE`, `READ_ONLY`), and the
+ *   local store keeps a small `reserve` file so that rm and prune work on a full disk (`freeing`).
  */
 
 export const LAYOUT_FILE = 'oci-layout';
@@ -59,12 +62,21 @@ const ANONYMOUS_TEMP_MS = 10 * 60 * 1000;
  */
 const IO_CHUNK_BYTES = 1 << 20;
 const LOCK_FILE = 'index.json.lock';
+/**
+ * `RESERVE_FILE` holds `RESERVE_BYTES` of zeros that `freeing` gives up when the disk is full,
+ * so that rm and prune still find room for the lock file and a new index.json (256 KiB: an
+ * index of several hundred entries).
+ */
+const RESERVE_FILE = 'reserve';
+const RESERVE_BYTES = 256 << 10;
 const LAYOUT_HEADER = { imageLayoutVersion: '1.0.0' };
 
 /** `OciLayoutOptions` configure an `OciLayout`. */
 export interface OciLayoutOptions extends LockOptions {
   /** Create the directory and its `oci-layout` and `index.json` if missing. Default true. */
   create?: boolean;
+  /** Keep a reserve of disk space for `freeing` (the local store). Default false. */
+  reserve?: boolean;
 }
 
 /** `OciLayout` is a `Target` (plus `Deleter`, `Untagger`, `TagLister`, `ReferrerLister`) over an OCI layout directory. */
@@ -74,6 +86,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   private constructor(
     readonly root: string,
     private readonly lockOpts: LockOptions,
+    private readonly reserved: boolean,
   ) {}
 
   /**
@@ -81,13 +94,19 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * `LAYOUT_INVALID`. Opened to write (`create`), it first clears what killed writers left in `ingest/`.
    */
   static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
-    const layout = new OciLayout(root, { timeoutMs: opts.timeoutMs });
+    const layout = new OciLayout(root, { timeoutMs: opts.timeoutMs }, opts.reserve ?? false);
     if (opts.create ?? true) {
-      await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
-      await mkdir(join(root, INGEST_DIR), { recursive: true });
-      await layout.cleanIngest();
-      await layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER));
-      await layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex()));
+      // On an existing store none of this writes, so a read-only store opens.
+      try {
+        await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
+        await mkdir(join(root, INGEST_DIR), { recursive: true });
+        await layout.cleanIngest();
+        await layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER));
+        await layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex()));
+      } catch (e) {
+        throw diskError(e, root);
+      }
+      if (layout.reserved) await layout.reserve();
     }
     const header = await readFile(join(root, LAYOUT_FILE)).catch((e: NodeJS.ErrnoException) => {
       throw invalid(root, e.code === 'ENOENT' ? 'no oci-layout file' : e.message);
@@ -101,9 +120,10 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   }
 
   /**
-   * `cleanIngest` removes the temp files of writers that no longer run (killed mid-write; a
-   * name says whose it is, see `ingestPath`), and unnamed ones older than `ANONYMOUS_TEMP_MS`.
-   * A live writer's files (and scratch directories, `tempDir`) stay, however old. One readdir, of a directory usually empty. Returns how many went.
+   * `cleanIngest` removes the temp files and scratch directories (`tempDir`) of writers that no
+   * longer run (killed mid-write; a name says whose it is, see `ingestPath`), and unnamed ones
+   * older than `ANONYMOUS_TEMP_MS`. A live writer's stay, however old. One readdir, of a
+   * directory usually empty. Returns how many went.
    */
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
@@ -133,10 +153,39 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * removes it; if the process is killed, the next writer's `cleanIngest` does.
    */
   async tempDir(): Promise<string> {
-    await mkdir(join(this.root, INGEST_DIR), { recursive: true });
     const dir = this.ingestPath();
-    await mkdir(dir);
+    await this.writing(async () => {
+      await mkdir(join(this.root, INGEST_DIR), { recursive: true });
+      await mkdir(dir);
+    });
     return dir;
+  }
+
+  /**
+   * `reserve` keeps `RESERVE_BYTES` of the disk for `freeing` (best effort: on a disk already
+   * full, or read-only, there is no reserve until space comes back).
+   */
+  private async reserve(): Promise<void> {
+    const path = join(this.root, RESERVE_FILE);
+    if ((await stat(path).catch(() => undefined))?.size === RESERVE_BYTES) return;
+    await this.writeAtomic(RESERVE_FILE, Buffer.alloc(RESERVE_BYTES)).catch(() => undefined);
+  }
+
+  /**
+   * `freeing` runs `f`, a change that frees space (rm, prune). On a disk too full for even its
+   * lock file and new index, it gives up the reserve, runs `f` again, and takes the reserve back
+   * from the space `f` freed.
+   */
+  async freeing<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      if (!this.reserved || !isCode(e, 'NO_SPACE')) throw e;
+      await unlink(join(this.root, RESERVE_FILE)).catch(() => undefined);
+      const result = await f();
+      await this.reserve();
+      return result;
+    }
   }
 
   /** `blobPath` is where the blob `digest` lives. */
@@ -165,18 +214,29 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * replaces the file atomically if the result differs. `change` may throw to abort.
    */
   async updateIndex<T>(change: (manifests: Descriptor[]) => Promise<{ manifests: Descriptor[]; result: T }>): Promise<T> {
-    return withLock(
-      join(this.root, LOCK_FILE),
-      async () => {
-        const index = await this.readIndex();
-        const { manifests, result } = await change(index.manifests);
-        if (canonicalJson(manifests) !== canonicalJson(index.manifests)) {
-          await this.writeAtomic(INDEX_FILE, canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests }));
-        }
-        return result;
-      },
-      this.lockOpts,
+    return this.writing(() =>
+      withLock(
+        join(this.root, LOCK_FILE),
+        async () => {
+          const index = await this.readIndex();
+          const { manifests, result } = await change(index.manifests);
+          if (canonicalJson(manifests) !== canonicalJson(index.manifests)) {
+            await this.writeAtomic(INDEX_FILE, canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests }));
+          }
+          return result;
+        },
+        this.lockOpts,
+      ),
     );
+  }
+
+  /** `writing` runs a write to the store, making a full or read-only disk an error that says so (`diskError`). */
+  private async writing<T>(f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (e) {
+      throw diskError(e, this.root);
+    }
   }
 
   async fetch(desc: Descriptor): Promise<Content> {
@@ -228,7 +288,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       if (isGraphNode(expected)) await this.registerReferrer(expected, await fetchAll(this, expected, MAX_MANIFEST_BYTES, signal));
       return;
     }
-    const write = this.writeBlob(expected, content, signal);
+    const write = this.writing(() => this.writeBlob(expected, content, signal));
     this.writes.set(expected.digest, write);
     try {
       await write;
@@ -453,7 +513,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     return join(this.root, INGEST_DIR, `${SELF.pid}.${SELF.start}.${randomBytes(8).toString('hex')}`);
   }
 
-  private async writeAtomic(name: string, text: string): Promise<void> {
+  private async writeAtomic(name: string, text: string | Uint8Array): Promise<void> {
     await mkdir(join(this.root, INGEST_DIR), { recursive: true });
     const tmp = this.ingestPath();
     try {

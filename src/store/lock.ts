@@ -118,6 +118,10 @@ async function createExclusive(path: string, content: string): Promise<boolean> 
   }
   try {
     await fh.writeFile(content);
+  } catch (e) {
+    // An empty lock file (a full disk) would hold others off until it is stale.
+    await unlink(path).catch(() => undefined);
+    throw e;
   } finally {
     await fh.close();
   }

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { chmod, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Digester, digestProblem, digesterFor } from '../core/digest.js';
+import { digestProblem, digesterFor, type Digester } from '../core/digest.js';
 import { decodeJson, isObject } from '../core/json.js';
 import {
   ANNOTATION_EBPM_PULLED_AT,
@@ -246,6 +246,11 @@ export interface PruneStats {
  * lock, so a copy racing a prune fails cleanly instead of tagging a swept blob.
  */
 export async function prune(layout: OciLayout): Promise<PruneStats> {
+  return layout.freeing(() => sweep(layout));
+}
+
+/** `sweep` is one pass of `prune`. */
+async function sweep(layout: OciLayout): Promise<PruneStats> {
   return layout.updateIndex(async (manifests) => {
     const marked = await layout.reachable(manifests);
     const kept = manifests.filter((d) => marked.has(d.digest));
@@ -269,11 +274,13 @@ export async function prune(layout: OciLayout): Promise<PruneStats> {
 
 /** `remove` untags `ref` (`NOT_FOUND` if absent) and prunes what only it used. */
 export async function remove(layout: OciLayout, ref: string): Promise<{ removed: Descriptor; pruned: PruneStats }> {
-  const removed = await layout.updateIndex(async (manifests) => {
-    const hit = manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
-    if (hit === undefined) throw notFound(ref, { ref });
-    return { manifests: manifests.filter((d) => d !== hit), result: hit };
-  });
+  const removed = await layout.freeing(() =>
+    layout.updateIndex(async (manifests) => {
+      const hit = manifests.find((d) => d.annotations?.[ANNOTATION_REF_NAME] === ref);
+      if (hit === undefined) throw notFound(ref, { ref });
+      return { manifests: manifests.filter((d) => d !== hit), result: hit };
+    }),
+  );
   return { removed, pruned: await prune(layout) };
 }
 

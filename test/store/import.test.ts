@@ -11,6 +11,7 @@ import tar from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { exportArchive, importArchive } from '../../src/store/archive.js';
 import { OciLayout } from '../../src/store/layout.js';
+import { ebpm, sandbox } from '../cli/helpers.js';
 import { caught, pushArtifact } from '../content/fixtures.js';
 
 const base = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'import-'));
@@ -127,7 +128,7 @@ describe('a killed import', () => {
     const fifo = `${fresh()}.fifo`;
     execFileSync('mkfifo', [fifo]);
     const child = spawn(process.execPath, [join(ROOT, 'bin/ebpm.js'), 'import', fifo], {
-      env: { PATH: process.env.PATH, HOME: tmp, TMPDIR: tmp, EBPM_STORE: store, EBPM_CONFIG: join(tmp, 'config.json') },
+      env: { PATH: process.env.PATH, HOME: fresh(), TMPDIR: tmp, EBPM_STORE: store, EBPM_CONFIG: join(fresh(), 'config.json') },
       stdio: 'ignore',
     });
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_, signal) => resolve(signal)));
@@ -144,7 +145,25 @@ describe('a killed import', () => {
     const next = await archiveOf(['small:1']);
     await importArchive(next.file, await OciLayout.open(store));
     expect(readdirSync(join(store, 'ingest'))).toEqual([]);
-    expect(readdirSync(tmp).filter((f) => f !== 'config.json')).toEqual([]);
+    expect(readdirSync(tmp)).toEqual([]);
     expect(existsSync(join(store, 'index.json'))).toBe(true);
+  });
+});
+
+describe('ebpm import', () => {
+  it('exits 1 naming the tag it will not move, and moves it with --force', async () => {
+    const sb = sandbox();
+    const mine = await archiveOf(['sigsnoop:1.0.0'], { 'sigsnoop:1.0.0': 'mine' });
+    const theirs = await archiveOf(['sigsnoop:1.0.0'], { 'sigsnoop:1.0.0': 'theirs' });
+    const [held, incoming] = [mine.digests['sigsnoop:1.0.0']!, theirs.digests['sigsnoop:1.0.0']!];
+    expect(await ebpm(['import', mine.file], sb.env)).toEqual({ code: 0, out: `imported sigsnoop:1.0.0 ${held}\n`, err: '' });
+    expect(await ebpm(['import', theirs.file], sb.env)).toEqual({
+      code: 1,
+      out: '',
+      err:
+        `error: import ${theirs.file}: sigsnoop:1.0.0 already tags ${held.slice(0, 19)}, not ${incoming.slice(0, 19)}\n` +
+        'hint: pass --force to move sigsnoop:1.0.0 to the new content, or remove it first (ebpm rm)\n',
+    });
+    expect(await ebpm(['import', theirs.file, '--force'], sb.env)).toEqual({ code: 0, out: `imported sigsnoop:1.0.0 ${incoming}\n`, err: '' });
   });
 });

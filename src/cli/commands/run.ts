@@ -18,7 +18,7 @@ import type { Context } from '../../services/context.js';
 import { planRun, runPackage, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
-import { isLive, writeText } from '../format.js';
+import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
@@ -88,7 +88,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs) => {
-            const title = attachSummary(pkg, programs, line.attach);
+            const title = terminalSafe(attachSummary(pkg, programs, line.attach));
             if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan).join('\n') + '\n');
             if (live === undefined) writeText(io.stderr, title + '\n');
             output = line.json
