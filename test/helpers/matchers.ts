@@ -19,6 +19,7 @@ interface ThrowWithCode<R> {
 }
 
 declare module 'vitest' {
+  // biome-ignore lint/suspicious/noExplicitAny: a merged declaration repeats vitest's own type parameters
   interface Matchers<T = any> extends ThrowWithCode<T> {}
 }
 
