@@ -117,7 +117,7 @@ describeWith(['clang', 'btf', 'bpftool'], 'reading foreign artifacts', () => {
       { mediaType: EMPTY_DESCRIPTOR.mediaType, bytes: EMPTY_JSON },
       { artifactType: 'application/x-thing' },
     );
-    await expect(inspectTarget(store, '1.0.0', { source: 'x', name: 'x' })).rejects.toMatchObject({ code: 'FORMAT_UNKNOWN' });
+    await expect(inspectTarget(store, '1.0.0', { source: 'x', name: 'x' })).rejects.toThrowWithCode('FORMAT_UNKNOWN');
   });
 });
 

@@ -78,10 +78,10 @@ describe('checkMachine', () => {
       },
     ) as BpfNative;
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({ architecture: 'arm64' }), objects: new Map() };
-    await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toMatchObject({
-      code: 'PACKAGE_WRONG_ARCH',
-      message: 'run demo: package built for arm64, this machine is amd64',
-    });
+    await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toThrowWithCode(
+      'PACKAGE_WRONG_ARCH',
+      'run demo: package built for arm64, this machine is amd64',
+    );
   });
 });
 
@@ -128,28 +128,25 @@ describe('localSource', () => {
 
   it('leaves what is not a path to the next source, and says so when none claims it', async () => {
     expect(await localSource().resolve('ghcr.io/x/y:1', opts)).toBeUndefined();
-    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-      message: 'ghcr.io/x/y:1: no such file or directory',
-    });
+    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toThrowWithCode('NOT_FOUND', 'ghcr.io/x/y:1: no such file or directory');
   });
 
   it('refuses a directory that is no package, a file of no known format, a layout without tags', async () => {
     mkdirSync(join(dir, 'empty'));
-    await expect(localSource().resolve('empty', opts)).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-      message: 'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
-    });
+    await expect(localSource().resolve('empty', opts)).rejects.toThrowWithCode(
+      'NOT_FOUND',
+      'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
+    );
     writeFileSync(join(dir, 'notes.txt'), 'hello');
-    await expect(localSource().resolve('notes.txt', opts)).rejects.toMatchObject({
-      code: 'FORMAT_UNKNOWN',
-      message: 'notes.txt: not a BPF object, a Wasm module or a package.json',
-    });
+    await expect(localSource().resolve('notes.txt', opts)).rejects.toThrowWithCode(
+      'FORMAT_UNKNOWN',
+      'notes.txt: not a BPF object, a Wasm module or a package.json',
+    );
     mkdirSync(join(dir, 'layout'));
     writeFileSync(join(dir, 'layout', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'layout', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
-    await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: layout has no tags' });
+    await expect(localSource().resolve('layout', opts)).rejects.toThrowWithCode('NOT_FOUND', 'layout: layout has no tags');
     writeFileSync(join(dir, 'bad.json'), '{"bpf_object": 1}');
-    await expect(localSource().resolve('bad.json', opts)).rejects.toMatchObject({ code: 'FOREIGN_INVALID' });
+    await expect(localSource().resolve('bad.json', opts)).rejects.toThrowWithCode('FOREIGN_INVALID');
   });
 });
