@@ -43,15 +43,6 @@ const ROOT = 'CapEff:\t000001ffffffffff\n';
 const BPF_PERFMON = `CapEff:\t${((1n << 39n) | (1n << 38n)).toString(16).padStart(16, '0')}\n`;
 const machine: MachineFacts = { architecture: 'amd64', procStatus: ROOT, kernelBtf: true };
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return `${(e as { code: string }).code}: ${(e as Error).message}`;
-  }
-  return 'no error';
-}
-
 describe('checkMachine', () => {
   it('names missing capabilities, the wrong architecture and a missing kernel BTF', () => {
     expect(missingCapabilities(ROOT)).toEqual([]);
@@ -59,13 +50,17 @@ describe('checkMachine', () => {
     expect(missingCapabilities('CapEff:\t0000000000000000\n')).toEqual(['CAP_BPF', 'CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 39n).toString(16)}\n`)).toEqual(['CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 21n).toString(16)}\n`)).toEqual([]);
-    expect(codeOf(() => checkMachine(meta({ architecture: 'arm64' }), machine))).toBe('PACKAGE_WRONG_ARCH: package built for arm64, this machine is amd64');
-    expect(codeOf(() => checkMachine(meta({ architecture: 'unknown' }), machine))).toBe('no error');
-    expect(codeOf(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' }))).toBe('PERMISSION_DENIED: missing CAP_BPF and CAP_PERFMON');
-    expect(codeOf(() => checkMachine(meta(), { ...machine, kernelBtf: false }))).toBe(
-      'KERNEL_NO_BTF: this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+    expect(() => checkMachine(meta({ architecture: 'arm64' }), machine)).toThrowWithCode(
+      'PACKAGE_WRONG_ARCH',
+      'package built for arm64, this machine is amd64',
     );
-    expect(codeOf(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false }))).toBe('no error');
+    expect(() => checkMachine(meta({ architecture: 'unknown' }), machine)).not.toThrow();
+    expect(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' })).toThrowWithCode('PERMISSION_DENIED', 'missing CAP_BPF and CAP_PERFMON');
+    expect(() => checkMachine(meta(), { ...machine, kernelBtf: false })).toThrowWithCode(
+      'KERNEL_NO_BTF',
+      'this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+    );
+    expect(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false })).not.toThrow();
   });
 
   it('refuses in runPackage before the addon is touched', async () => {
