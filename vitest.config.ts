@@ -12,6 +12,7 @@ export default defineConfig({
     unstubEnvs: true,
     hookTimeout: 60_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    setupFiles: ['test/helpers/matchers.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

@@ -77,7 +77,7 @@ function programObject(overrides: { progSize?: number; subCallImm?: number } = {
   return buildElf(sections, symbols);
 }
 
-const rejects = (bytes: Uint8Array, code: string, message: string) => expect(() => parseObject(bytes)).toThrow(expect.objectContaining({ code, message }));
+const rejects = (bytes: Uint8Array, code: string, message: string) => expect(() => parseObject(bytes)).toThrowWithCode(code, message);
 
 describe('parseObject on hand-built objects', () => {
   it('reads the smallest valid object as empty', () => {

@@ -116,7 +116,7 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on map definitions', () =
       if (change.symbol !== undefined) v.setUint32(12, sym(change.symbol), true);
       return copy;
     };
-    const rejects = (copy: Uint8Array, message: string) => expect(() => parseObject(copy)).toThrow(expect.objectContaining({ code: 'BPF_MALFORMED', message }));
+    const rejects = (copy: Uint8Array, message: string) => expect(() => parseObject(copy)).toThrowWithCode('BPF_MALFORMED', message);
     const outer = elf.symbols[sym('outer_array')]!.value;
     rejects(patch(0, { symbol: 'tail_one' }), 'section .maps: relocation 0: map outer_array slot 0: tail_one is not a map in .maps');
     rejects(patch(2, { symbol: 'inner_a' }), 'section .maps: relocation 2: map jumps slot 1: inner_a is not a program');
@@ -192,9 +192,7 @@ describe('map definitions built byte by byte', () => {
   });
 
   const rejects = (bytes: Uint8Array, message: string) =>
-    expect(() => parseObject(bytes)).toThrow(
-      expect.objectContaining({ code: 'BTF_MALFORMED', message, hint: 'fix the map definition in the BPF source: libbpf refuses it as well' }),
-    );
+    expect(() => parseObject(bytes)).toThrowWithCode('BTF_MALFORMED', { message, hint: 'fix the map definition in the BPF source: libbpf refuses it as well' });
 
   it('rejects what libbpf refuses, naming the field', () => {
     const values = (b: BtfBuilder, int: number) => b.type('', KIND.array, 0, 0, [b.type('', KIND.ptr, 0, b.type('', KIND.func_proto, 0, int)), int, 0]);

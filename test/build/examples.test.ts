@@ -1,15 +1,22 @@
-import { cpSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { beforeAll, expect, it } from 'vitest';
 import { build, type BuildResult } from '../../src/services/build.js';
 import { validateMetadata } from '../../src/package/validate.js';
 import { EXAMPLES, REPO, type Example } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
-/** Metadata of each example, summarised: layouts by name, parameters as rows, exports as `field@offset:size`. */
-const EXPECTED: Record<Example, { object: unknown; requirements: unknown }> = JSON.parse(
-  readFileSync(new URL('./examples.expected.json', import.meta.url), 'utf8'),
-);
+/**
+ * Metadata of each example, summarised: layouts by name, parameters as rows, exports as
+ * `field@offset:size`. After a deliberate change to an example or to what build extracts,
+ * rewrite it from the build and review the diff:
+ *
+ *   UPDATE_GOLDEN=1 npx vitest run test/build/examples.test.ts
+ */
+const GOLDEN = new URL('./examples.expected.json', import.meta.url);
+let EXPECTED: Record<Example, { object: unknown; requirements: unknown }>;
 
 const WASM: Record<Example, boolean> = { sigsnoop: true, opensnoop: false, execsnoop: false, runqlat: true, bootstrap: true };
 
@@ -45,6 +52,12 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build examples/*', () =>
       cpSync(join(REPO, 'examples', ex), join(root, ex), { recursive: true });
       results[ex] = await build({ dir: join(root, ex), env: { ...process.env, ...FIXED_TIME } });
     }
+    if (process.env.UPDATE_GOLDEN === '1') {
+      writeFileSync(GOLDEN, JSON.stringify(Object.fromEntries(EXAMPLES.map((ex) => [ex, summary(results[ex])])), null, 2));
+      // In the tree's format, so that the diff shows only what changed.
+      execFileSync(join(REPO, 'node_modules', '.bin', 'biome'), ['format', '--write', fileURLToPath(GOLDEN)], { stdio: 'ignore' });
+    }
+    EXPECTED = JSON.parse(readFileSync(GOLDEN, 'utf8'));
   });
 
   it.each(EXAMPLES)('%s: programs, maps, parameters, exports and requirements', (ex) => {

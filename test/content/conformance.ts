@@ -1,4 +1,6 @@
-// The one interface-conformance suite, run over every Target implementation (memory, OCI layout).
+// The one interface-conformance suite, run over every Target implementation: the memory store,
+// the OCI layout, the embedded registry's repositories and the remote Repository against a real
+// registry. Tags are plain tags (`1.2.0`), the only kind a registry takes.
 import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
 import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor } from '../../src/core/oci.js';
@@ -19,13 +21,41 @@ import {
 } from '../../src/content/storage.js';
 import { ARTIFACT_TYPE, LAYER_TYPE, SIGNATURE_TYPE, caught, collect, pushArtifact } from './fixtures.js';
 
-export type FullStore = Target & Deleter & Untagger & TagLister & ReferrerLister;
+/** What every store here offers; untagging (a registry has no such call) is checked where there is one. */
+export type ConformingStore = Target & Deleter & TagLister & ReferrerLister & Partial<Untagger>;
 
-export function conformance(name: string, open: () => Promise<FullStore>): void {
+/** Where implementations differ, each said once per implementation rather than hidden in the suite. */
+export interface Profile {
+  /** Has `untag` (a registry has no such call). */
+  readonly untag: boolean;
+  /** Has `mount` (cross-repository blob mounts of a registry). */
+  readonly mount: boolean;
+  /** Keeps the annotations of a tagged descriptor (a layout's index.json does; a registry's tags are bare). */
+  readonly tagAnnotations: boolean;
+  /** Refuses a digest as a tag (a registry takes it: a manifest put by digest). */
+  readonly refusesDigestTag: boolean;
+  /** The codes of a fetch of a blob, a resolve of a tag and a delete of a blob that are not there. */
+  readonly missing: { readonly fetch: string; readonly resolve: string; readonly delete: string };
+  /** The side a copy blames when the source's bytes do not match their digest. */
+  readonly lyingSourceBlamed: 'source' | 'destination';
+}
+
+/** The memory store's and the OCI layout's profile. */
+export const STORE_PROFILE: Profile = {
+  untag: true,
+  mount: false,
+  tagAnnotations: true,
+  refusesDigestTag: true,
+  missing: { fetch: 'NOT_FOUND', resolve: 'NOT_FOUND', delete: 'NOT_FOUND' },
+  lyingSourceBlamed: 'source',
+};
+
+/** `conformance` runs the suite over the stores `open` returns, a fresh empty one per call. */
+export function conformance(name: string, open: () => Promise<ConformingStore>, profile: Profile = STORE_PROFILE): void {
   describe(`${name} conforms to Target`, () => {
     it('has the optional abilities, found by type guards', async () => {
       const s = await open();
-      expect([canDelete(s), canUntag(s), canListTags(s), canListReferrers(s), canMount(s)]).toEqual([true, true, true, true, false]);
+      expect([canDelete(s), canUntag(s), canListTags(s), canListReferrers(s), canMount(s)]).toEqual([true, profile.untag, true, true, profile.mount]);
     });
 
     it('round-trips content byte-exact, in chunks', async () => {
@@ -51,45 +81,55 @@ export function conformance(name: string, open: () => Promise<FullStore>): void 
       const e2 = await caught(s.push(good, [bytes.subarray(0, 7)]));
       expect([e2.code, e2.data.expected, e2.data.actual]).toEqual(['SIZE_MISMATCH', 12, 7]);
       const e3 = await caught(s.push(good, [bytes, Buffer.from('!')]));
-      expect([e3.code, e3.message]).toEqual(['SIZE_MISMATCH', `${good.digest}: got more than 12 bytes, expected 12`]);
+      // Implementations may put context before the message (the remote names its request).
+      expect(e3.code).toBe('SIZE_MISMATCH');
+      expect(e3.message.endsWith(`${good.digest}: got more than 12 bytes, expected 12`)).toBe(true);
       expect(await s.exists(good)).toBe(false);
       expect(await s.exists(wrongDigest)).toBe(false);
     });
 
-    it('reports missing content and references as NOT_FOUND', async () => {
+    it('reports missing content and references', async () => {
       const s = await open();
+      // The repository exists (a registry answers NAME_UNKNOWN for one that does not).
+      await pushArtifact(s, ['present']);
       const d: Descriptor = { mediaType: LAYER_TYPE, digest: sha256Digest(Buffer.from('absent')), size: 6 };
-      expect((await caught(s.fetch(d).then(collect))).code).toBe('NOT_FOUND');
-      expect((await caught(s.resolve('nope'))).code).toBe('NOT_FOUND');
-      expect((await caught(s.untag('nope'))).code).toBe('NOT_FOUND');
-      expect((await caught(s.delete(d))).code).toBe('NOT_FOUND');
+      await expect(s.fetch(d).then(collect)).rejects.toThrowWithCode(profile.missing.fetch);
+      await expect(s.resolve('nope')).rejects.toThrowWithCode(profile.missing.resolve);
+      if (canUntag(s)) await expect(s.untag('nope')).rejects.toThrowWithCode('NOT_FOUND');
+      await expect(s.delete(d)).rejects.toThrowWithCode(profile.missing.delete);
     });
 
     it('tags, resolves by tag and digest, lists and untags', async () => {
       const s = await open();
       const a = await pushArtifact(s, ['layer-a']);
-      await s.tag(a.manifest, 'sigsnoop:1.2.0');
+      await s.tag(a.manifest, '1.2.0');
       await s.tag(a.manifest, 'latest');
-      expect(await s.tags()).toEqual(['latest', 'sigsnoop:1.2.0']);
+      expect(await s.tags()).toEqual(['1.2.0', 'latest']);
       expect(await s.resolve('latest')).toMatchObject({ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: a.manifest.digest, size: a.manifest.size });
       expect(await s.resolve(a.manifest.digest)).toEqual({ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: a.manifest.digest, size: a.manifest.size });
       const b = await pushArtifact(s, ['layer-b']);
       await s.tag(b.manifest, 'latest'); // moving a tag replaces it
       expect((await s.resolve('latest')).digest).toBe(b.manifest.digest);
-      await s.untag('latest');
-      expect(await s.tags()).toEqual(['sigsnoop:1.2.0']);
+      if (canUntag(s)) {
+        await s.untag('latest');
+        expect(await s.tags()).toEqual(['1.2.0']);
+      }
       const bad = await caught(s.tag(a.manifest, '../etc'));
-      expect([bad.code, bad.message]).toEqual(['INVALID_REFERENCE', 'invalid reference "../etc"']);
-      expect((await caught(s.tag(a.manifest, a.manifest.digest))).code).toBe('INVALID_REFERENCE');
+      expect(bad.code).toBe('INVALID_REFERENCE');
+      expect(bad.message).toContain('invalid reference "../etc"');
+      if (profile.refusesDigestTag) await expect(s.tag(a.manifest, a.manifest.digest)).rejects.toThrowWithCode('INVALID_REFERENCE');
+      else await s.tag(a.manifest, a.manifest.digest);
+      expect(await s.tags()).toEqual(canUntag(s) ? ['1.2.0'] : ['1.2.0', 'latest']);
     });
 
     it('lists referrers by subject, filtered by artifact type', async () => {
       const s = await open();
       const a = await pushArtifact(s, ['program']);
-      await s.tag(a.manifest, 'prog:1');
+      await s.tag(a.manifest, 'prog-1');
       const sig = await pushArtifact(s, ['signature'], { subject: a.manifest, artifactType: SIGNATURE_TYPE, annotations: { k: 'v' } });
       const other = await pushArtifact(s, ['sbom'], { subject: a.manifest });
-      const all = await s.referrers(a.manifest);
+      // In no particular order: the referrers API gives none.
+      const all = (await s.referrers(a.manifest)).sort((x, y) => (x.digest < y.digest ? -1 : 1));
       const expected = [
         { mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: sig.manifest.digest, size: sig.manifest.size, artifactType: SIGNATURE_TYPE, annotations: { k: 'v' } },
         { mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: other.manifest.digest, size: other.manifest.size, artifactType: ARTIFACT_TYPE },
@@ -124,12 +164,12 @@ export function conformance(name: string, open: () => Promise<FullStore>): void 
     it('copies referrers when asked', async () => {
       const src = new MemoryStore();
       const a = await pushArtifact(src, ['prog']);
-      await src.tag(a.manifest, 'p:1');
+      await src.tag(a.manifest, 'p1');
       const sig = await pushArtifact(src, ['sig'], { subject: a.manifest, artifactType: SIGNATURE_TYPE });
       const s = await open();
-      await copy(src, 'p:1', s, 'p:1', { referrers: true, annotations: { 'dev.ebpm.source': 'mem' } });
+      await copy(src, 'p1', s, 'p1', { referrers: true, annotations: { 'dev.ebpm.source': 'mem' } });
       expect((await s.referrers(a.manifest)).map((d) => d.digest)).toEqual([sig.manifest.digest]);
-      expect((await s.resolve('p:1')).annotations?.['dev.ebpm.source']).toBe('mem');
+      expect((await s.resolve('p1')).annotations?.['dev.ebpm.source']).toBe(profile.tagAnnotations ? 'mem' : undefined);
     });
 
     it('names the side that failed', async () => {
@@ -141,8 +181,10 @@ export function conformance(name: string, open: () => Promise<FullStore>): void 
       const s = await open();
       const e = await caught(copyGraph(lying, s, a.manifest));
       expect(e.code).toBe('DIGEST_MISMATCH');
-      expect(e.data.side).toBe('source');
-      expect(e.message).toBe(`source: push ${a.layers[0]!.digest}: ${a.layers[0]!.digest}: content hashes to ${sha256Digest(Buffer.from('lies!'))}`);
+      expect(e.data.side).toBe(profile.lyingSourceBlamed);
+      expect(e.message).toBe(
+        `${profile.lyingSourceBlamed}: push ${a.layers[0]!.digest}: ${a.layers[0]!.digest}: content hashes to ${sha256Digest(Buffer.from('lies!'))}`,
+      );
       expect(await s.exists(a.layers[0]!)).toBe(false);
       expect(await s.exists(a.manifest)).toBe(false);
       const e2 = await caught(copy(src, 'missing', s, 'x'));
@@ -150,7 +192,7 @@ export function conformance(name: string, open: () => Promise<FullStore>): void 
       const ac = new AbortController();
       ac.abort();
       const fresh = await open();
-      expect((await caught(copyGraph(src, fresh, a.manifest, { signal: ac.signal }))).code).toBe('ABORTED');
+      await expect(copyGraph(src, fresh, a.manifest, { signal: ac.signal })).rejects.toThrowWithCode('ABORTED');
       expect(await fresh.exists(EMPTY_DESCRIPTOR)).toBe(false);
     });
 

@@ -43,10 +43,8 @@ describe('templates', () => {
     expect(renderTemplate([{ path: '{{name}}.h', text: '#ifndef __{{IDENT}}_H /* {{ident}}_bpf_o */' }], vars)).toEqual([
       { path: 'my-tool.h', text: '#ifndef __MY_TOOL_H /* my_tool_bpf_o */' },
     ]);
-    expect(() => renderTemplate([{ path: 'x.c', text: '{{nmae}}' }], vars)).toThrow(
-      expect.objectContaining({ code: 'INTERNAL', message: 'template x.c: unknown placeholder {{nmae}}' }),
-    );
-    expect(() => renderTemplate([{ path: 'x.c', text: '{{toString}}' }], vars)).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(() => renderTemplate([{ path: 'x.c', text: '{{nmae}}' }], vars)).toThrowWithCode('INTERNAL', 'template x.c: unknown placeholder {{nmae}}');
+    expect(() => renderTemplate([{ path: 'x.c', text: '{{toString}}' }], vars)).toThrowWithCode('INTERNAL');
   });
 
   it.each([

@@ -265,12 +265,12 @@ describeWith(['root', 'btf', 'clang', 'native'], 'event readers on the real kern
     const ids = programIds(obj);
     const reader = obj.events('rb');
     reader.onBatch(() => undefined);
-    expect(() => reader.onBatch(() => undefined)).toThrow(expect.objectContaining({ code: 'EVENTS_BUSY' }));
-    expect(() => reader.poll(0)).toThrow(expect.objectContaining({ code: 'EVENTS_BUSY' }));
-    expect(() => obj.events('exec_start')).toThrow(expect.objectContaining({ code: 'NOT_AN_EVENT_MAP' }));
+    expect(() => reader.onBatch(() => undefined)).toThrowWithCode('EVENTS_BUSY');
+    expect(() => reader.poll(0)).toThrowWithCode('EVENTS_BUSY');
+    expect(() => obj.events('exec_start')).toThrowWithCode('NOT_AN_EVENT_MAP');
     obj.close();
     expect(reader.closed).toBe(true);
-    expect(() => reader.poll(0)).toThrow(expect.objectContaining({ code: 'CLOSED' }));
+    expect(() => reader.poll(0)).toThrowWithCode('CLOSED');
     expect(kernelHolds(ids)).toEqual({ programs: [], links: 0 });
   });
 });

@@ -70,6 +70,6 @@ describe('parseDocComments', () => {
     ],
   ];
   it.each(bad)('rejects %s with DOC_COMMENT_INVALID', (_n, src, message) => {
-    expect(() => parseDocComments(src, 'x.bpf.c')).toThrow(expect.objectContaining({ code: 'DOC_COMMENT_INVALID', message }));
+    expect(() => parseDocComments(src, 'x.bpf.c')).toThrowWithCode('DOC_COMMENT_INVALID', message);
   });
 });

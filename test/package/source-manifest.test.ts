@@ -66,6 +66,6 @@ describe('ebpm.json', () => {
   });
 
   it('rejects text that is not JSON', () => {
-    expect(() => parseSourceManifest('{"name": ')).toThrow(expect.objectContaining({ code: 'MANIFEST_INVALID', hint: 'fix the JSON syntax of ebpm.json' }));
+    expect(() => parseSourceManifest('{"name": ')).toThrowWithCode('MANIFEST_INVALID', { hint: 'fix the JSON syntax of ebpm.json' });
   });
 });

@@ -191,7 +191,7 @@ describeWith(['registry'], 'token (Bearer) registry', () => {
 
   it('logs in against the token server', async () => {
     const dir = tmp();
-    expect((await rejection(login(reg.host, 'bob', 'nope', { env: { DOCKER_CONFIG: dir } }))).code).toBe('UNAUTHORIZED');
+    await expect(login(reg.host, 'bob', 'nope', { env: { DOCKER_CONFIG: dir } })).rejects.toThrowWithCode('UNAUTHORIZED');
     expect((await login(reg.host, 'bob', 'bob-pw', { env: { DOCKER_CONFIG: dir } })).stored).toBe('file');
   });
 });

@@ -83,7 +83,7 @@ describe('tag listing over Link pagination', () => {
       'GET /v2/c/d/tags/list?n=1000': json({ name: 'c/d', tags: [1, 2] }),
     });
     expect(await registry(f.host).repository('a/b').tags()).toEqual([]);
-    expect((await rejection(registry(f.host).repository('c/d').tags())).code).toBe('REGISTRY_PROTOCOL');
+    await expect(registry(f.host).repository('c/d').tags()).rejects.toThrowWithCode('REGISTRY_PROTOCOL');
   });
 });
 

@@ -140,7 +140,7 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     await copy(a.store, a.manifest.digest, repo, '1.0.0');
     await repo.delete(a.manifest);
     expect(await repo.exists(a.manifest)).toBe(false);
-    expect((await rejection(repo.resolve('1.0.0'))).code).toBe('MANIFEST_UNKNOWN');
+    await expect(repo.resolve('1.0.0')).rejects.toThrowWithCode('MANIFEST_UNKNOWN');
     await repo.delete(a.layer);
     expect(await repo.exists(a.layer)).toBe(false);
     const e = await rejection(repo.delete(a.layer));
@@ -160,7 +160,7 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     const short = await rejection(repo.push({ ...a.layer, size: a.layer.size + 1 }, [a.layerBytes]));
     expect(short.code).toBe('SIZE_MISMATCH');
     const chunked = registry(reg.host, { chunkThreshold: 512, chunkSize: 512 }).repository('ebpm/mismatch');
-    expect((await rejection(chunked.push(lying, [a.layerBytes]))).code).toBe('DIGEST_MISMATCH');
+    await expect(chunked.push(lying, [a.layerBytes])).rejects.toThrowWithCode('DIGEST_MISMATCH');
     expect(await chunked.exists(a.layer)).toBe(false);
     // The registry's blob store never received the content (upload sessions are cancelled).
     const hex = a.layer.digest.slice('sha256:'.length);

@@ -66,9 +66,7 @@ describe('parseReference', () => {
   });
 
   it('needs a registry for short names when no default is given', () => {
-    expect(() => parseReference('sigsnoop')).toThrow(
-      expect.objectContaining({ code: 'INVALID_REFERENCE', data: { reference: 'sigsnoop', problem: 'no registry' } }),
-    );
+    expect(() => parseReference('sigsnoop')).toThrowWithCode('INVALID_REFERENCE', { data: { reference: 'sigsnoop', problem: 'no registry' } });
     expect(parseReference('sigsnoop', { registry: 'r.example' })).toEqual({ registry: 'r.example', repository: 'sigsnoop' });
   });
 

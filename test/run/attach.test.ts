@@ -99,9 +99,10 @@ describe('--attach targets', () => {
   });
 
   it('refuses a malformed target, naming the form the program takes', () => {
-    expect(() => parseTarget(program('xdp', 'xdp'), 'lo:ingress')).toThrow(
-      expect.objectContaining({ code: 'USAGE', message: 'run: --attach p=lo:ingress: not an interface name', hint: 'a xdp program (xdp) takes INTERFACE' }),
-    );
+    expect(() => parseTarget(program('xdp', 'xdp'), 'lo:ingress')).toThrowWithCode('USAGE', {
+      message: 'run: --attach p=lo:ingress: not an interface name',
+      hint: 'a xdp program (xdp) takes INTERFACE',
+    });
     expect(() => parseTarget(program('tc', 'sched_cls'), 'eth0')).toThrow(
       expect.objectContaining({ message: 'run: --attach p=eth0: not INTERFACE:ingress or INTERFACE:egress' }),
     );
@@ -111,7 +112,7 @@ describe('--attach targets', () => {
         hint: 'a kprobe program (uprobe) takes BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET',
       }),
     );
-    expect(() => parseTarget(program('xdp/../../x', 'xdp'), '../eth0')).toThrow(expect.objectContaining({ code: 'USAGE' }));
+    expect(() => parseTarget(program('xdp/../../x', 'xdp'), '../eth0')).toThrowWithCode('USAGE');
     expect(() => parseTarget(program('socket', 'socket_filter'), 'x')).toThrow(
       expect.objectContaining({
         message: 'run: --attach p=x: this kind of program is attached by its section only',

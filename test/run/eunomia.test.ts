@@ -75,8 +75,9 @@ describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's f
       ['failed_only', { long: 'failed_only', fill: false }],
     ]);
     expect(o.exports.map((e) => [e.map, e.type.name, e.type.size])).toEqual([['events', 'event', 32]]);
-    expect(() => readEunomiaPackage(eunomiaJson([{ name: 'target_signal', type: 'int', cmdarg: { default: 'often' } }]), 'package.json')).toThrow(
-      expect.objectContaining({ code: 'FOREIGN_INVALID', message: 'package.json: eunomia package: default of target_signal: "often": not an integer' }),
+    expect(() => readEunomiaPackage(eunomiaJson([{ name: 'target_signal', type: 'int', cmdarg: { default: 'often' } }]), 'package.json')).toThrowWithCode(
+      'FOREIGN_INVALID',
+      'package.json: eunomia package: default of target_signal: "often": not an integer',
     );
     expect(() => readEunomiaPackage(eunomiaJson([{ name: 'failed_only', type: 'bool', value: 1 }]), 'package.json')).toThrow(
       expect.objectContaining({ message: 'package.json: eunomia package: variable failed_only: default 1 is not a boolean' }),

@@ -23,15 +23,6 @@ function object(name: string, parameters: ParameterMeta[]): BpfObjectMeta {
   return { name, digest: `sha256:${'0'.repeat(64)}`, size: 1, layer: true, embedded: false, programs: [], maps: [], parameters, exports: [] };
 }
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return `${(e as { code: string }).code}: ${(e as Error).message}`;
-  }
-  return 'no error';
-}
-
 describe('flagSpecs', () => {
   it('lists each parameter with its object, switches for bools', () => {
     const specs = flagSpecs([object('sigsnoop.bpf.o', [filteredPid, targetSignal, failedOnly])], ['--json']);
@@ -43,16 +34,19 @@ describe('flagSpecs', () => {
   });
 
   it("refuses flags that repeat or take the command's own names", () => {
-    expect(codeOf(() => flagSpecs([object('a.bpf.o', [filteredPid]), object('b.bpf.o', [filteredPid])]))).toBe(
-      'PARAMETER_FLAG_CONFLICT: flag --filtered-pid of parameter filtered_pid (b.bpf.o) is also parameter filtered_pid (a.bpf.o)',
+    expect(() => flagSpecs([object('a.bpf.o', [filteredPid]), object('b.bpf.o', [filteredPid])])).toThrowWithCode(
+      'PARAMETER_FLAG_CONFLICT',
+      'flag --filtered-pid of parameter filtered_pid (b.bpf.o) is also parameter filtered_pid (a.bpf.o)',
     );
     const json = param({ name: 'json', kind: 'bool', size: 1, type: 'bool' });
-    expect(codeOf(() => flagSpecs([object('a.bpf.o', [json])], ['--json']))).toBe(
-      'PARAMETER_FLAG_CONFLICT: flag --json of parameter json (a.bpf.o) is also a flag of the command',
+    expect(() => flagSpecs([object('a.bpf.o', [json])], ['--json'])).toThrowWithCode(
+      'PARAMETER_FLAG_CONFLICT',
+      'flag --json of parameter json (a.bpf.o) is also a flag of the command',
     );
     const noX = param({ name: 'no_failed_only', kind: 'int', size: 4, type: 'int' });
-    expect(codeOf(() => flagSpecs([object('a.bpf.o', [failedOnly, noX])]))).toBe(
-      'PARAMETER_FLAG_CONFLICT: flag --no-failed-only of parameter no_failed_only (a.bpf.o) is also parameter failed_only (a.bpf.o)',
+    expect(() => flagSpecs([object('a.bpf.o', [failedOnly, noX])])).toThrowWithCode(
+      'PARAMETER_FLAG_CONFLICT',
+      'flag --no-failed-only of parameter no_failed_only (a.bpf.o) is also parameter failed_only (a.bpf.o)',
     );
   });
 });
@@ -79,30 +73,31 @@ describe('parseValue', () => {
   });
 
   it('refuses out-of-range and malformed integers, naming the flag and the type', () => {
-    expect(codeOf(() => parseValue(filteredPid, '2147483648'))).toBe(
-      'INVALID_PARAMETER: --filtered-pid: "2147483648": out of range for pid_t [-2147483648, 2147483647]',
+    expect(() => parseValue(filteredPid, '2147483648')).toThrowWithCode(
+      'INVALID_PARAMETER',
+      '--filtered-pid: "2147483648": out of range for pid_t [-2147483648, 2147483647]',
     );
-    expect(codeOf(() => parseValue(u8, '-1', '-u'))).toBe('INVALID_PARAMETER: -u: "-1": out of range for unsigned char [0, 255]');
-    expect(codeOf(() => parseValue(u8, '256'))).toBe('INVALID_PARAMETER: --u8: "256": out of range for unsigned char [0, 255]');
-    expect(codeOf(() => parseValue(filteredPid, '12abc'))).toBe('INVALID_PARAMETER: --filtered-pid: "12abc": not an integer');
-    expect(codeOf(() => parseValue(filteredPid, ''))).toBe('INVALID_PARAMETER: --filtered-pid: "": not an integer');
-    expect(codeOf(() => parseValue(filteredPid, '1.5'))).toBe('INVALID_PARAMETER: --filtered-pid: "1.5": not an integer');
+    expect(() => parseValue(u8, '-1', '-u')).toThrowWithCode('INVALID_PARAMETER', '-u: "-1": out of range for unsigned char [0, 255]');
+    expect(() => parseValue(u8, '256')).toThrowWithCode('INVALID_PARAMETER', '--u8: "256": out of range for unsigned char [0, 255]');
+    expect(() => parseValue(filteredPid, '12abc')).toThrowWithCode('INVALID_PARAMETER', '--filtered-pid: "12abc": not an integer');
+    expect(() => parseValue(filteredPid, '')).toThrowWithCode('INVALID_PARAMETER', '--filtered-pid: "": not an integer');
+    expect(() => parseValue(filteredPid, '1.5')).toThrowWithCode('INVALID_PARAMETER', '--filtered-pid: "1.5": not an integer');
   });
 
   it('reads floats, strings, bytes and booleans', () => {
     expect(parseValue(f32, '1.5')).toBe(1.5);
     expect(parseValue(f64, '-2e300')).toBe(-2e300);
-    expect(codeOf(() => parseValue(f32, '1e39'))).toBe('INVALID_PARAMETER: --f32: "1e39": out of range for float');
-    expect(codeOf(() => parseValue(f64, 'NaN'))).toBe('INVALID_PARAMETER: --f64: "NaN": not a finite number');
+    expect(() => parseValue(f32, '1e39')).toThrowWithCode('INVALID_PARAMETER', '--f32: "1e39": out of range for float');
+    expect(() => parseValue(f64, 'NaN')).toThrowWithCode('INVALID_PARAMETER', '--f64: "NaN": not a finite number');
     expect(parseValue(comm, 'bash')).toBe('bash');
     expect(parseValue(comm, 'sevench')).toBe('sevench');
-    expect(codeOf(() => parseValue(comm, 'eight ch'))).toBe('INVALID_PARAMETER: --targ-comm: "eight ch": 8 bytes do not fit char[8]');
+    expect(() => parseValue(comm, 'eight ch')).toThrowWithCode('INVALID_PARAMETER', '--targ-comm: "eight ch": 8 bytes do not fit char[8]');
     expect(parseValue(raw, '0A0b0c')).toEqual(Uint8Array.of(10, 11, 12));
-    expect(codeOf(() => parseValue(raw, '0a0b'))).toBe('INVALID_PARAMETER: --raw: "0a0b": 2 bytes, struct key has 3');
-    expect(codeOf(() => parseValue(raw, 'zz0000'))).toBe('INVALID_PARAMETER: --raw: "zz0000": not hex');
+    expect(() => parseValue(raw, '0a0b')).toThrowWithCode('INVALID_PARAMETER', '--raw: "0a0b": 2 bytes, struct key has 3');
+    expect(() => parseValue(raw, 'zz0000')).toThrowWithCode('INVALID_PARAMETER', '--raw: "zz0000": not hex');
     expect(parseValue(failedOnly, 'true')).toBe(true);
     expect(parseValue(failedOnly, '0')).toBe(false);
-    expect(codeOf(() => parseValue(failedOnly, 'yes'))).toBe('INVALID_PARAMETER: --failed-only: "yes": not a boolean');
+    expect(() => parseValue(failedOnly, 'yes')).toThrowWithCode('INVALID_PARAMETER', '--failed-only: "yes": not a boolean');
   });
 });
 
@@ -131,8 +126,9 @@ describe('encodeValue and applyAssignments', () => {
     const out = applyAssignments('.rodata', section, as);
     expect([...out]).toEqual([0xaa, 0xaa, 0xaa, 0xaa, 17, 0, 0, 0, 0xaa, 0xaa, 0xaa, 0xaa]);
     expect(section.every((b) => b === 0xaa)).toBe(true);
-    expect(codeOf(() => applyAssignments('.bss', new Uint8Array(4), as))).toBe(
-      'PARAMETER_OUT_OF_SECTION: parameter targ_comm: bytes 0..8 beyond .bss (4 bytes)',
+    expect(() => applyAssignments('.bss', new Uint8Array(4), as)).toThrowWithCode(
+      'PARAMETER_OUT_OF_SECTION',
+      'parameter targ_comm: bytes 0..8 beyond .bss (4 bytes)',
     );
   });
 });

@@ -46,15 +46,6 @@ const ROOT = 'CapEff:\t000001ffffffffff\n';
 const BPF_PERFMON = `CapEff:\t${((1n << 39n) | (1n << 38n)).toString(16).padStart(16, '0')}\n`;
 const machine: MachineFacts = { architecture: 'amd64', procStatus: ROOT, kernelBtf: true };
 
-function codeOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    return `${(e as { code: string }).code}: ${(e as Error).message}`;
-  }
-  return 'no error';
-}
-
 describe('checkMachine', () => {
   it('names missing capabilities, the wrong architecture and a missing kernel BTF', () => {
     expect(missingCapabilities(ROOT)).toEqual([]);
@@ -62,13 +53,17 @@ describe('checkMachine', () => {
     expect(missingCapabilities('CapEff:\t0000000000000000\n')).toEqual(['CAP_BPF', 'CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 39n).toString(16)}\n`)).toEqual(['CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 21n).toString(16)}\n`)).toEqual([]);
-    expect(codeOf(() => checkMachine(meta({ architecture: 'arm64' }), machine))).toBe('PACKAGE_WRONG_ARCH: package built for arm64, this machine is amd64');
-    expect(codeOf(() => checkMachine(meta({ architecture: 'unknown' }), machine))).toBe('no error');
-    expect(codeOf(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' }))).toBe('PERMISSION_DENIED: missing CAP_BPF and CAP_PERFMON');
-    expect(codeOf(() => checkMachine(meta(), { ...machine, kernelBtf: false }))).toBe(
-      'KERNEL_NO_BTF: this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+    expect(() => checkMachine(meta({ architecture: 'arm64' }), machine)).toThrowWithCode(
+      'PACKAGE_WRONG_ARCH',
+      'package built for arm64, this machine is amd64',
     );
-    expect(codeOf(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false }))).toBe('no error');
+    expect(() => checkMachine(meta({ architecture: 'unknown' }), machine)).not.toThrow();
+    expect(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' })).toThrowWithCode('PERMISSION_DENIED', 'missing CAP_BPF and CAP_PERFMON');
+    expect(() => checkMachine(meta(), { ...machine, kernelBtf: false })).toThrowWithCode(
+      'KERNEL_NO_BTF',
+      'this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+    );
+    expect(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false })).not.toThrow();
   });
 
   it('refuses in runPackage before the addon is touched', async () => {
@@ -81,10 +76,10 @@ describe('checkMachine', () => {
       },
     ) as BpfNative;
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({ architecture: 'arm64' }), objects: new Map() };
-    await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toMatchObject({
-      code: 'PACKAGE_WRONG_ARCH',
-      message: 'run demo: package built for arm64, this machine is amd64',
-    });
+    await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toThrowWithCode(
+      'PACKAGE_WRONG_ARCH',
+      'run demo: package built for arm64, this machine is amd64',
+    );
   });
 });
 
@@ -134,29 +129,26 @@ describe('localSource', () => {
 
   it('leaves what is not a path to the next source, and says so when none claims it', async () => {
     expect(await localSource().resolve('ghcr.io/x/y:1', opts)).toBeUndefined();
-    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-      message: 'ghcr.io/x/y:1: no such file or directory',
-    });
+    await expect(resolvePackage('ghcr.io/x/y:1', [localSource()], opts)).rejects.toThrowWithCode('NOT_FOUND', 'ghcr.io/x/y:1: no such file or directory');
   });
 
   it('refuses a directory that is no package, a file of no known format, a layout without tags', async () => {
     mkdirSync(join(dir, 'empty'));
-    await expect(localSource().resolve('empty', opts)).rejects.toMatchObject({
-      code: 'NOT_FOUND',
-      message: 'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
-    });
+    await expect(localSource().resolve('empty', opts)).rejects.toThrowWithCode(
+      'NOT_FOUND',
+      'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
+    );
     writeFileSync(join(dir, 'notes.txt'), 'hello');
-    await expect(localSource().resolve('notes.txt', opts)).rejects.toMatchObject({
-      code: 'FORMAT_UNKNOWN',
-      message: 'notes.txt: not a BPF object, a Wasm module or a package.json',
-    });
+    await expect(localSource().resolve('notes.txt', opts)).rejects.toThrowWithCode(
+      'FORMAT_UNKNOWN',
+      'notes.txt: not a BPF object, a Wasm module or a package.json',
+    );
     mkdirSync(join(dir, 'layout'));
     writeFileSync(join(dir, 'layout', 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
     writeFileSync(join(dir, 'layout', 'index.json'), '{"schemaVersion":2,"manifests":[]}');
     await expect(localSource().resolve('layout', opts)).rejects.toMatchObject({ code: 'NOT_FOUND', message: 'layout: the layout has no package tag' });
     writeFileSync(join(dir, 'bad.json'), '{"bpf_object": 1}');
-    await expect(localSource().resolve('bad.json', opts)).rejects.toMatchObject({ code: 'FOREIGN_INVALID' });
+    await expect(localSource().resolve('bad.json', opts)).rejects.toThrowWithCode('FOREIGN_INVALID');
   });
 });
 

@@ -56,7 +56,7 @@ describe('output ring', () => {
   });
 
   it('refuses a ring size that is not a power of two', () => {
-    expect(() => createOutputRing(100)).toThrow(expect.objectContaining({ code: 'INTERNAL', message: 'output ring capacity 100 is not a power of two ≥ 64' }));
+    expect(() => createOutputRing(100)).toThrowWithCode('INTERNAL', 'output ring capacity 100 is not a power of two ≥ 64');
   });
 
   it('passes on an unterminated line once it outgrows 64 KiB', () => {

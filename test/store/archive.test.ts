@@ -66,7 +66,7 @@ describe('export and import archives', () => {
   it('leaves no file behind when export fails', async () => {
     const { layout } = await source();
     const file = fresh() + '.tar';
-    expect((await caught(exportArchive(layout, ['missing:1'], file))).code).toBe('NOT_FOUND');
+    await expect(exportArchive(layout, ['missing:1'], file)).rejects.toThrowWithCode('NOT_FOUND');
     expect(existsSync(file)).toBe(false);
   });
 

@@ -65,7 +65,7 @@ describe('OciLayout on disk', () => {
     expect(await l.tags()).toEqual([]);
     const b = await pushArtifact(l, ['complete']);
     await l.tag(b.manifest, 'y:1');
-    expect((await caught(l.delete(b.layers[0]!))).code).toBe('IN_USE');
+    await expect(l.delete(b.layers[0]!)).rejects.toThrowWithCode('IN_USE');
   });
 
   it('refuses directories that are not layouts', async () => {
@@ -74,7 +74,7 @@ describe('OciLayout on disk', () => {
     writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"2.0.0"}');
     const e = await caught(OciLayout.open(dir));
     expect([e.code, e.message]).toEqual(['LAYOUT_INVALID', `${dir}: not an OCI image layout: oci-layout is not {"imageLayoutVersion":"1.0.0"}`]);
-    expect((await caught(OciLayout.open(fresh(), { create: false }))).code).toBe('LAYOUT_INVALID');
+    await expect(OciLayout.open(fresh(), { create: false })).rejects.toThrowWithCode('LAYOUT_INVALID');
   });
 });
 
@@ -153,7 +153,7 @@ describe('store maintenance', () => {
     expect(await l.referrers(a.manifest)).toHaveLength(1);
     expect(await l.exists(sig.layers[0]!)).toBe(true);
     expect(await l.exists(b.layers[0]!)).toBe(false);
-    expect((await caught(remove(l, 'b:1'))).code).toBe('NOT_FOUND');
+    await expect(remove(l, 'b:1')).rejects.toThrowWithCode('NOT_FOUND');
   });
 
   it('clears what killed writers left in ingest/ when opened to write, and keeps what live ones write', async () => {
