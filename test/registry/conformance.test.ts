@@ -5,7 +5,7 @@
 // MANIFEST_UNKNOWN (deleting a missing blob gives NOT_FOUND), and a source whose bytes do
 // not match their digest is blamed on the destination, which verified them.
 import { afterAll, beforeAll } from 'vitest';
-import { Registry } from '../../src/registry/client.js';
+import type { Registry } from '../../src/registry/client.js';
 import { conformance } from '../content/conformance.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
