@@ -14,7 +14,7 @@ import { describeFiles } from '../../src/package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_SOURCE } from '../../src/package/media-types.js';
 import { versionTag } from '../../src/package/version.js';
 import { OciLayout } from '../../src/store/layout.js';
-import { cliEnv, sandboxDir } from '../helpers/cli.js';
+import { cliEnv, sandboxDir, writeTrustPolicy } from '../helpers/cli.js';
 import { exampleObject } from '../helpers/objects.js';
 
 export interface Sandbox {
@@ -27,9 +27,10 @@ export interface Sandbox {
 /** `sandbox` makes a temp root and the environment that points every ebpm path into it (no registry configured). */
 export function sandbox(extra: Record<string, string> = {}): Sandbox {
   const root = sandboxDir('dist-');
-  // Signatures are another suite's subject: this policy keeps pulls quiet about unsigned packages.
-  writeFileSync(join(root, 'trust-policy.json'), JSON.stringify({ version: 1, scopes: { '*': { require: 'none' } } }));
   const env = cliEnv(root, extra);
+  // Signatures are another suite's subject: this policy keeps pulls quiet about unsigned packages.
+  // At the default place: a policy `extra` names explicitly is the test's own.
+  writeTrustPolicy({ ...env, EBPM_TRUST_POLICY: undefined }, { version: 1, scopes: { '*': { require: 'none' } } });
   return { root, env, store: env.EBPM_STORE!, registryDir: env.EBPM_LOCAL_REGISTRY! };
 }
 

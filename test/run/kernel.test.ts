@@ -85,7 +85,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       { ...event, sig: 18 },
       { ...event, tpid: process.pid, sig: 17 }, // SIGCHLD to us as it exits
     ]);
-    expect(r.stderr).toBe(`sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 6 events, 0 lost (stopped: SIGINT)\n`);
+    expect(r.stderr).toBe(`sigsnoop 1.2.0: attached kt_sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 6 events, 0 lost (stopped: SIGINT)\n`);
   });
 
   it('sigsnoop: prints aligned columns with a TIME header when piped', async () => {

@@ -153,12 +153,15 @@ describe('coalesce with a bound', () => {
     out.take();
     expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc']);
     expect(q.write('f', 1)).toBe(true);
-    // Stopped by a signal: what is queued and what the stream has not written are dropped too.
+    // Stopped by a signal: what is queued goes to the stream at once, and nothing after it.
     q.abandon();
-    expect(q.dropped()).toBe(3 + 2 + 1);
+    expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc', 'f']);
+    expect(q.write('g', 1)).toBe(false);
+    expect(q.dropped()).toBe(3 + 1);
+    out.take();
     out.take();
     await turn();
-    expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc']);
+    expect(out.chunks).toEqual(['aaaa', 'bbbbbbcccc', 'f']);
   });
 
   it('hands everything to the stream at a planned end, and plain output counts its events', async () => {

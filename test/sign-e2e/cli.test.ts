@@ -4,7 +4,7 @@
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
 import { cpSync, existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliEnv, runEbpm, trustPolicyFile, writeTrustPolicy } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -38,7 +38,7 @@ function sandbox(extra: Record<string, string> = {}): Record<string, string> {
 
 function policy(env: Record<string, string>, scopes: Record<string, { require: string; keys?: string[] }>, keys: Record<string, string>): void {
   // Key files sit in HOME; the policy names them by absolute path, as it lives elsewhere.
-  writeTrustPolicy(env, { version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: join(env.HOME!, p) }])), scopes });
+  writeTrustPolicy(env, { version: 1, keys: Object.fromEntries(Object.entries(keys).map(([l, p]) => [l, { path: resolve(env.HOME!, p) }])), scopes });
 }
 
 /** `builtLayout` builds a copy of examples/sigsnoop with the real clang and returns its out/ layout. */

@@ -13,8 +13,9 @@ export interface RunOutput {
   events(records: readonly Uint8Array[]): void;
   sample(format: SampleFormat, entries: readonly SampleEntry[]): void;
   /**
-   * After the last event: flush, unmount. `abandon` (a run stopped by a signal): drop what
-   * stdout has not taken instead of waiting for it, counting its events.
+   * After the last event: flush, unmount. `abandon` (a run stopped by a signal): hand stdout
+   * what is queued (at most the bound) and write nothing after it; the process then ends
+   * without waiting for a reader that does not read.
    */
   end(abandon?: boolean): void;
   /** Events not printed because stdout did not keep up. */
@@ -56,7 +57,7 @@ export interface OutputQueue {
   write(text: string, records?: number): boolean;
   /** Hands everything queued to the stream now, whether or not it keeps up. */
   flush(): void;
-  /** Drops what is queued and what the stream has not written yet, counting its events: the process ends without waiting for a reader. */
+  /** Hands what is queued to the stream, then takes nothing more: the process ends without waiting for a reader. */
   abandon(): void;
   /** Events dropped so far. */
   dropped(): number;
@@ -73,10 +74,8 @@ export interface OutputQueue {
  */
 export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue {
   let pending = '';
-  let pendingRecords = 0;
-  /** Writes the stream has not completed, and the events in them. */
+  /** Writes the stream has not completed. */
   let writing = 0;
-  let unwritten = 0;
   let dropped = 0;
   let abandoned = false;
   let warned = false;
@@ -85,15 +84,12 @@ export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue
     if (scheduled) clearImmediate(scheduled);
     scheduled = undefined;
     if (pending === '') return;
-    const [s, n] = [pending, pendingRecords];
+    const s = pending;
     pending = '';
-    pendingRecords = 0;
     writing++;
-    unwritten += n;
     // Called once the bytes are the kernel's, or with the error that stops the run.
     out.write(s, () => {
       writing--;
-      unwritten -= n;
       if (writing === 0 && !abandoned) flush();
     });
   };
@@ -116,19 +112,14 @@ export function coalesce(out: NodeJS.WritableStream, bound?: Bound): OutputQueue
         return false;
       }
       pending += s;
-      pendingRecords += records;
       pump();
       return true;
     },
     flush,
     abandon() {
-      if (scheduled) clearImmediate(scheduled);
-      scheduled = undefined;
+      // What the stop drained from the kernel is queued here: a reader that reads gets it.
+      flush();
       abandoned = true;
-      dropped += pendingRecords + unwritten;
-      pending = '';
-      pendingRecords = 0;
-      unwritten = 0;
     },
     dropped: () => dropped,
   };
