@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 
 /** What a test file may need from the machine. */
-export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native';
+export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools';
 
 function onPath(cmd: string): boolean {
   try {
@@ -23,6 +23,7 @@ const CHECKS: Record<Prereq, () => boolean> = {
   skopeo: () => onPath('skopeo'),
   wasi: () => existsSync('/usr/lib/wasm32-wasi/libc.a') || existsSync('/usr/lib/wasm32-wasip1/libc.a'),
   wat2wasm: () => onPath('wat2wasm'),
+  'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
   native: () => {
     try {
       accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);
