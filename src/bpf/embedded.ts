@@ -17,15 +17,10 @@ const EHDR_SIZE = 64;
 export function embeddedBpfObjects(bytes: Uint8Array): Uint8Array[] {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const found: Uint8Array[] = [];
-  let at = 0;
-  while ((at = indexOfMagic(bytes, at)) >= 0) {
+  for (let at = indexOfMagic(bytes, 0); at >= 0; ) {
     const end = objectEnd(bytes, view, at);
-    if (end === undefined) {
-      at += 1;
-      continue;
-    }
-    found.push(bytes.subarray(at, end));
-    at = end;
+    if (end !== undefined) found.push(bytes.subarray(at, end));
+    at = indexOfMagic(bytes, end ?? at + 1);
   }
   return found;
 }
