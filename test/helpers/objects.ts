@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { compileBpf } from '../../src/build/toolchain.js';
 
@@ -14,31 +14,24 @@ function newest(paths: string[]): number {
  * `exampleObject` compiles `examples/<name>/<name>.bpf.c` with the real clang (cached under
  * .cache/test until a source changes) and returns the stripped object bytes.
  */
-export async function exampleObject(name: Example): Promise<Uint8Array> {
+export function exampleObject(name: Example): Promise<Uint8Array> {
   const dir = join(REPO, 'examples', name);
-  const source = join(dir, `${name}.bpf.c`);
+  const inputs = [join(dir, `${name}.h`), join(REPO, 'include', 'ebpm', 'ebpm.h')].filter((p) => existsSync(p));
+  return cachedObject(join(dir, `${name}.bpf.c`), `${name}.bpf.o`, { includes: [dir], inputs });
+}
+
+/**
+ * `cachedObject` compiles `source` into `.cache/test/objects/<file>` unless that is newer than the
+ * source and `inputs`. Test files build in parallel: each compiles (and strips) a file of its
+ * own, then renames it into place, so that no reader sees an object between clang and llvm-strip.
+ */
+export async function cachedObject(source: string, file: string, opts: { includes?: string[]; inputs?: string[] } = {}): Promise<Uint8Array> {
   const outDir = join(REPO, '.cache', 'test', 'objects');
   mkdirSync(outDir, { recursive: true });
-  const out = join(outDir, `${name}.bpf.o`);
-  const inputs = [source, join(dir, `${name}.h`), join(REPO, 'include', 'ebpm', 'ebpm.h')];
-  try {
-    if (
-      statSync(out).mtimeMs >
-      newest(
-        inputs.filter((p) => {
-          try {
-            statSync(p);
-            return true;
-          } catch {
-            return false;
-          }
-        }),
-      )
-    ) {
-      return new Uint8Array(readFileSync(out));
-    }
-  } catch {
-    // not built yet
-  }
-  return compileBpf(source, out, { includes: [dir], env: { ...process.env, EBPM_CACHE_DIR: join(REPO, '.cache', 'test') } });
+  const out = join(outDir, file);
+  if (existsSync(out) && statSync(out).mtimeMs > newest([source, ...(opts.inputs ?? [])])) return new Uint8Array(readFileSync(out));
+  const tmp = `${out}.${process.pid}.tmp`;
+  const bytes = await compileBpf(source, tmp, { includes: opts.includes ?? [], env: { ...process.env, EBPM_CACHE_DIR: join(REPO, '.cache', 'test') } });
+  renameSync(tmp, out);
+  return bytes;
 }

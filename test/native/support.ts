@@ -1,26 +1,16 @@
 // Helpers for the real-kernel suite: fixture objects, global offsets, and leak checks by id.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compileBpf } from '../../src/build/toolchain.js';
 import { parseElf } from '../../src/bpf/elf.js';
 import type { BpfObject } from '../../src/kernel/loader.js';
-import { REPO } from '../helpers/objects.js';
+import { cachedObject, REPO } from '../helpers/objects.js';
 
 const FIXTURES = join(REPO, 'test', 'native', 'fixtures');
 
 /** `fixtureObject` compiles `test/native/fixtures/<name>.bpf.c` (cached until the source changes). */
-export async function fixtureObject(name: 'broken' | 'attach'): Promise<Uint8Array> {
-  const source = join(FIXTURES, `${name}.bpf.c`);
-  const outDir = join(REPO, '.cache', 'test', 'objects');
-  mkdirSync(outDir, { recursive: true });
-  const out = join(outDir, `native-${name}.bpf.o`);
-  try {
-    if (statSync(out).mtimeMs > statSync(source).mtimeMs) return new Uint8Array(readFileSync(out));
-  } catch {
-    // not built yet
-  }
-  return compileBpf(source, out, { env: { ...process.env, EBPM_CACHE_DIR: join(REPO, '.cache', 'test') } });
+export function fixtureObject(name: 'broken' | 'attach'): Promise<Uint8Array> {
+  return cachedObject(join(FIXTURES, `${name}.bpf.c`), `native-${name}.bpf.o`);
 }
 
 /** `patchGlobal` returns `section`'s bytes with `symbol` (found in the ELF symbol table) set to `value`. */
