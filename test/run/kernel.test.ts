@@ -77,19 +77,14 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     target.kill('SIGKILL');
     expect(r.code).toBe(130);
     const event = { pid: send.pid, tpid: target.pid, ret: 0, comm: 'ebpm-sigsend' };
-    // A perf buffer is one ring per CPU, read CPU by CPU: events of a sender that moved between
-    // CPUs may come out of order, so the set is exact and the order is not asserted.
-    const bySig = (a: { sig: number; tpid?: number }, b: { sig: number; tpid?: number }) => a.sig - b.sig || (a.tpid ?? 0) - (b.tpid ?? 0);
-    expect((jsonLines(r.stdout) as { sig: number; tpid?: number }[]).sort(bySig)).toEqual(
-      [
-        { ...event, sig: 18 },
-        { ...event, sig: 28 },
-        { ...event, sig: 18 },
-        { ...event, sig: 28 },
-        { ...event, sig: 18 },
-        { ...event, tpid: process.pid, sig: 17 }, // SIGCHLD to us as it exits
-      ].sort(bySig),
-    );
+    expect(jsonLines(r.stdout)).toEqual([
+      { ...event, sig: 18 },
+      { ...event, sig: 28 },
+      { ...event, sig: 18 },
+      { ...event, sig: 28 },
+      { ...event, sig: 18 },
+      { ...event, tpid: process.pid, sig: 17 }, // SIGCHLD to us as it exits
+    ]);
     expect(r.stderr).toBe(`sigsnoop 1.2.0: attached kt_sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 6 events, 0 lost (stopped: SIGINT)\n`);
   });
 

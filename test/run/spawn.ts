@@ -79,12 +79,14 @@ export function linkIds(progIds: readonly number[]): number[] {
 
 /**
  * `sender` writes a shell script named `ebpm-sigsend` (its comm) that waits for a line on stdin,
- * then sends each signal of `signals` to `target`, 20 ms apart.
+ * then sends each signal of `signals` to `target`, 20 ms apart. It runs on CPU 0 only: a perf
+ * buffer is one ring per CPU, read CPU by CPU, so a sender moving between CPUs could have its
+ * events read out of order.
  */
 export function sender(dir: string, target: number, signals: readonly number[]): ChildProcess {
   const script = join(dir, 'ebpm-sigsend');
   writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; sleep 0.02; done\n`, { mode: 0o755 });
-  return spawn(script, [], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawn('taskset', ['-c', '0', script], { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /** Parses JSON lines. */
