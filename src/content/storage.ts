@@ -11,8 +11,8 @@ import { VerifiedContent } from './verify.js';
  * `for await`) everywhere: node streams, web streams, undici bodies and arrays of chunks all are one.
  *
  * Conventions every implementation follows:
- * - `fetch` of content the store does not hold throws code `NOT_FOUND` (registries may use their
- *   distribution-spec codes, `BLOB_UNKNOWN` / `MANIFEST_UNKNOWN`). The stream it returns is raw,
+ * - `fetch` of content the store does not hold throws code `NOT_FOUND` (the registry client too,
+ *   keeping the registry's `BLOB_UNKNOWN` / `MANIFEST_UNKNOWN` in `data.registryCode`). The stream it returns is raw,
  *   or `VerifiedContent` when the store verifies as it reads (the registry client does):
  *   consumers verify it (`fetchAll`, `copyGraph` do, through `VerifiedContent.of`, which takes a
  *   pass already checking the same descriptor as it is).
