@@ -3,6 +3,7 @@
 // registry. Tags are plain tags (`1.2.0`), the only kind a registry takes.
 import { describe, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
+import { EbpmError } from '../../src/core/errors.js';
 import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor } from '../../src/core/oci.js';
 import { copy, copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
@@ -180,6 +181,23 @@ export function conformance(name: string, open: () => Promise<ConformingStore>, 
       expect(e.message).toBe(`source: push ${a.layers[0]!.digest}: ${a.layers[0]!.digest}: content hashes to ${sha256Digest(Buffer.from('lies!'))}`);
       expect(await s.exists(a.layers[0]!)).toBe(false);
       expect(await s.exists(a.manifest)).toBe(false);
+      // A source that breaks mid-stream with a failure of its own, which has a cause.
+      const breaking = Object.assign(Object.create(src) as MemoryStore, {
+        fetch: async (d: Descriptor) => {
+          if (d.digest !== a.layers[0]!.digest) return src.fetch(d);
+          return (async function* () {
+            yield Buffer.from('tr');
+            throw new EbpmError('REGISTRY_UNREACHABLE', 'origin.invalid: connection reset', { cause: new Error('ECONNRESET') });
+          })();
+        },
+      });
+      const broken = await caught(copyGraph(breaking, s, a.manifest));
+      expect([broken.code, broken.data.side, broken.message]).toEqual([
+        'REGISTRY_UNREACHABLE',
+        'source',
+        `source: push ${a.layers[0]!.digest}: origin.invalid: connection reset`,
+      ]);
+      expect(await s.exists(a.layers[0]!)).toBe(false);
       const e2 = await caught(copy(src, 'missing', s, 'x'));
       expect([e2.code, e2.message, e2.data.side]).toEqual(['NOT_FOUND', 'source: resolve missing: missing: not found', 'source']);
       const ac = new AbortController();
