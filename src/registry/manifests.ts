@@ -108,8 +108,9 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
 }
 
 /**
- * `getManifest` GETs a manifest (at most `manifestLimit`, counted as it arrives) and checks its bytes: against `ref` when that
- * is a digest, and against `Docker-Content-Digest` when the registry sends one.
+ * `getManifest` GETs a manifest (at most `manifestLimit` bytes, counted as they arrive) and
+ * checks its bytes: against `ref` when that is a digest, and against `Docker-Content-Digest`
+ * when the registry sends one.
  */
 export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
   const res = await ctx.send({

@@ -121,9 +121,9 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   }
 
   /**
-   * `push` stores content by digest. Manifests are read whole (at most `manifestLimit`), verified and parsed
-   * before the PUT, so a bad one is never sent; one with a `subject` is then added to the
-   * referrers fallback index unless the registry answered `OCI-Subject`.
+   * `push` stores content by digest. Manifests are read whole (at most `manifestLimit`),
+   * verified and parsed before the PUT, so a bad one is never sent; one with a `subject` is then
+   * added to the referrers fallback index unless the registry answered `OCI-Subject`.
    */
   push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
     return withOp(`push ${expected.digest}`, async () => {
