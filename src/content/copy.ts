@@ -146,7 +146,7 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
             o.onCopyProgress?.(desc, n);
           },
           (e) => {
-            if (typeof e === 'object' && e !== null) fromSource.add(e);
+            for (const c of causes(e)) fromSource.add(c);
           },
         )
         .withReopen(async () => pass(await onSide('source', 'fetch', desc, reopen)));
@@ -154,7 +154,7 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
     try {
       await dst.push(desc, pass(content), signal);
     } catch (e) {
-      throw sideError(typeof e === 'object' && e !== null && fromSource.has(e) ? 'source' : 'destination', 'push', desc, e, signal);
+      throw sideError(causes(e).some((c) => fromSource.has(c)) ? 'source' : 'destination', 'push', desc, e, signal);
     }
     stats.copied++;
     stats.bytes += n;
@@ -214,6 +214,16 @@ function resolveOptions(
     maxMetadataBytes: opts.maxMetadataBytes ?? MAX_MANIFEST_BYTES,
     referrers: opts.referrers ?? false,
   };
+}
+
+/**
+ * `causes` is `e` and its chain of causes: a destination may hand a source's failure on wrapped
+ * in context (the registry client does, and `withContext` keeps the innermost cause).
+ */
+function causes(e: unknown): object[] {
+  const out: object[] = [];
+  for (let c = e; typeof c === 'object' && c !== null && out.length < 16; c = (c as { cause?: unknown }).cause) out.push(c);
+  return out;
 }
 
 function sideError(side: Side, op: string, desc: Descriptor, e: unknown, signal: AbortSignal): EbpmError {

@@ -37,14 +37,12 @@ export interface BlobOptions {
  */
 export const DEFAULT_MAX_BLOB_BYTES = 1 << 30;
 
-const NOT_FOUND = { 404: 'BLOB_UNKNOWN' } as const;
-
 /** `blobExists` HEADs a blob; a size other than the descriptor's counts as absent. */
 export async function blobExists(ctx: RepoContext, desc: Descriptor, signal?: AbortSignal): Promise<boolean> {
   const res = await ctx.send({ method: 'HEAD', url: ctx.url(`blobs/${desc.digest}`), scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
   await res.body.dump();
   if (res.status === 404) return false;
-  if (res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 200) throw await registryError(res, { asked: { kind: 'blob', repository: ctx.name, ref: desc.digest } });
   const size = header(res, 'content-length');
   return size === undefined || Number(size) === desc.size;
 }
@@ -68,7 +66,7 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
   const request = (headers: Record<string, string>) =>
     ctx.send({ method: 'GET', url, headers, scopes: [repositoryScope(ctx.name, 'pull')], idempotent: true, signal });
   const first = await request({});
-  if (first.status !== 200) throw await registryError(first, NOT_FOUND);
+  if (first.status !== 200) throw await registryError(first, { asked: { kind: 'blob', repository: ctx.name, ref: desc.digest } });
   const length = header(first, 'content-length');
   const said = header(first, 'docker-content-digest');
   if ((length !== undefined && Number(length) !== desc.size) || (said !== undefined && said !== desc.digest)) {
@@ -119,7 +117,7 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
           throw protocolError(ctx.host, `blob ${desc.digest}: resumed at the wrong offset (${header(res, 'content-range') ?? 'no Content-Range'})`);
         }
       } else {
-        throw await registryError(res, NOT_FOUND);
+        throw await registryError(res, { asked: { kind: 'blob', repository: ctx.name, ref: desc.digest } });
       }
     }
   }
@@ -377,6 +375,6 @@ async function patch(ctx: RepoContext, location: URL, chunk: Uint8Array, offset:
 /** `deleteBlob` deletes a blob (end-10; needs `storage.delete.enabled` on 2.8.2). */
 export async function deleteBlob(ctx: RepoContext, digest: string, signal?: AbortSignal): Promise<void> {
   const res = await ctx.send({ method: 'DELETE', url: ctx.url(`blobs/${digest}`), scopes: [repositoryScope(ctx.name, 'delete')], idempotent: true, signal });
-  if (res.status !== 202 && res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 202 && res.status !== 200) throw await registryError(res, { asked: { kind: 'blob', repository: ctx.name, ref: digest } });
   await res.body.dump();
 }

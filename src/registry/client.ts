@@ -27,6 +27,8 @@ export interface ClientOptions extends BlobOptions {
   readonly maxPages?: number;
   /** Entries of one listing (tags, catalog, referrers) before giving up (default `DEFAULT_MAX_ENTRIES`, 100,000). */
   readonly maxEntries?: number;
+  /** Largest manifest, index or referrers page read (default and at most `MAX_MANIFEST_BYTES`, 4 MiB). */
+  readonly maxManifestBytes?: number;
 }
 
 /**
@@ -61,7 +63,7 @@ export class Registry {
    */
   async ping(signal?: AbortSignal): Promise<void> {
     const res = await this.send({ method: 'GET', url: new URL(`${this.base}/v2/`), idempotent: true, signal });
-    if (res.status !== 200) throw await registryError(res, { 404: 'NOT_A_REGISTRY' });
+    if (res.status !== 200) throw await registryError(res, { fallback: { 404: 'NOT_A_REGISTRY' } });
     await res.body.dump();
   }
 

@@ -2,8 +2,9 @@ import { EbpmError } from '../core/errors.js';
 
 /*
  * The registry client's error codes. A code a registry sends is one of ebpm's only when the
- * distribution-spec defines it (errors.ts `registryError`); everything else ebpm raises about a
- * registry uses one of the codes below.
+ * distribution-spec defines it (errors.ts `registryError`), and the spec's "no such repository,
+ * manifest or blob" codes become ebpm's `NOT_FOUND`, the contract of every store
+ * (content/storage.ts); everything else ebpm raises about a registry uses one of the codes below.
  */
 
 /** The distribution-spec v1.1.1 error codes, plus distribution's `UNAVAILABLE` (errcode/register.go). */
@@ -27,19 +28,30 @@ const SPEC_CODES = [
 export type SpecErrorCode = (typeof SPEC_CODES)[number];
 const SPEC: ReadonlySet<string> = new Set(SPEC_CODES);
 
-/** `isSpecCode` tells a code the spec defines from any other a registry may send. */
-export function isSpecCode(code: string): code is SpecErrorCode {
-  return SPEC.has(code);
+/** The spec codes for content or a repository the registry does not hold: `NOT_FOUND` to callers. */
+const MISSING_CODES = ['BLOB_UNKNOWN', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN'] as const;
+export type MissingCode = (typeof MISSING_CODES)[number];
+const MISSING: ReadonlySet<string> = new Set(MISSING_CODES);
+
+/** `isMissingCode` tells the spec's "not found" codes, kept only in `data.registryCode`. */
+export function isMissingCode(code: string): code is MissingCode {
+  return MISSING.has(code);
+}
+
+/** `isKeptSpecCode` tells a spec code that stays the error's code (all but the "not found" ones) from any other a registry may send. */
+export function isKeptSpecCode(code: string): code is Exclude<SpecErrorCode, MissingCode> {
+  return SPEC.has(code) && !MISSING.has(code);
 }
 
 /** The error codes of the registry client; callers match on these. */
 export type RegistryErrorCode =
-  | SpecErrorCode
+  | Exclude<SpecErrorCode, MissingCode>
   /** Any other code in an error body (kept in `data.registryCode`), or a status without a code. */
   | 'REGISTRY_ERROR'
   | 'REGISTRY_PROTOCOL'
   | 'REGISTRY_UNREACHABLE'
   | 'NOT_A_REGISTRY'
+  /** No such repository, manifest or blob (the registry's code, if it sent one, in `data.registryCode`), or no such endpoint. */
   | 'NOT_FOUND'
   | 'TIMEOUT'
   | 'DEADLINE_EXCEEDED'

@@ -188,7 +188,13 @@ export const USER_AGENT = 'ebpm';
  * `readCapped` reads a whole response body, failing with `code` (default `RESPONSE_TOO_LARGE`)
  * past `limit` bytes without buffering more (the declared `Content-Length` is not trusted).
  */
-export async function readCapped(res: RegistryResponse, limit: number, what: string, code: RegistryErrorCode = 'RESPONSE_TOO_LARGE'): Promise<Uint8Array> {
+export async function readCapped(
+  res: RegistryResponse,
+  limit: number,
+  what: string,
+  code: RegistryErrorCode = 'RESPONSE_TOO_LARGE',
+  hint = 'the registry sent far more than this kind of response ever needs; it is broken or hostile',
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   try {
@@ -197,7 +203,7 @@ export async function readCapped(res: RegistryResponse, limit: number, what: str
       if (n > limit) {
         res.body.destroy();
         throw registryFailure(code, `${res.url.host}: ${what} is over the ${limit}-byte limit`, {
-          hint: 'the registry sent far more than this kind of response ever needs; it is broken or hostile',
+          hint,
           data: { host: res.url.host, limit },
         });
       }

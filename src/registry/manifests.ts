@@ -9,7 +9,7 @@ import {
   type Descriptor,
 } from '../core/oci.js';
 import { isGraphNode } from '../content/graph.js';
-import { registryError } from './errors.js';
+import { refName, registryError } from './errors.js';
 import { header, readCapped, type RegistryResponse, type Send } from './http.js';
 import { repositoryScope } from './challenge.js';
 import { registryFailure } from './codes.js';
@@ -30,13 +30,23 @@ export interface RepoContext {
   readonly send: Send;
   /** `url('manifests/1.0')` is `<scheme>://<host>/v2/<name>/manifests/1.0`. */
   url(path: string): URL;
+  /** Largest manifest, index or referrers page read (default and at most `MAX_MANIFEST_BYTES`). */
+  readonly maxManifestBytes?: number | undefined;
 }
+
+/** `manifestLimit` is the largest manifest `ctx` reads. */
+export function manifestLimit(ctx: RepoContext): number {
+  return Math.min(ctx.maxManifestBytes ?? MAX_MANIFEST_BYTES, MAX_MANIFEST_BYTES);
+}
+
+/** `MANIFEST_LIMIT_HINT` is the hint of every manifest over the limit. */
+export const MANIFEST_LIMIT_HINT =
+  'a manifest is metadata, a few KiB; one this large is broken or hostile (EBPM_MAX_MANIFEST_BYTES sets the limit, at most 4 MiB)';
 
 /** `MANIFEST_ACCEPT` lists the manifest media types ebpm reads. */
 export const MANIFEST_ACCEPT = [MEDIA_TYPE_IMAGE_MANIFEST, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST].join(', ');
 
 const TAG = /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/;
-const NOT_FOUND = { 404: 'MANIFEST_UNKNOWN' } as const;
 
 /** `checkRef` accepts a tag or a digest, the two forms a manifest reference takes. */
 export function checkRef(ref: string): void {
@@ -79,7 +89,7 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
     idempotent: true,
     signal,
   });
-  if (res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref } });
   await res.body.dump();
   const mediaType = contentType(res);
   const size = Number(header(res, 'content-length'));
@@ -87,20 +97,20 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
   if (isDigest(ref) && said !== undefined && said !== ref) throw mismatch(ctx.host, ref, said, `manifest ${ref}`);
   const digest = isDigest(ref) ? ref : said;
   if (digest === undefined || !isDigest(digest) || !Number.isSafeInteger(size) || size < 0 || header(res, 'content-length') === undefined) return undefined;
-  if (size > MAX_MANIFEST_BYTES) throw tooLarge(ctx.host, size);
+  const limit = manifestLimit(ctx);
+  if (size > limit) {
+    throw registryFailure('MANIFEST_TOO_LARGE', `${ctx.host}: manifest ${refName(ctx.name, ref)} is ${size} bytes, over the ${limit}-byte limit`, {
+      hint: MANIFEST_LIMIT_HINT,
+      data: { host: ctx.host, size, limit },
+    });
+  }
   return { mediaType, digest, size };
 }
 
-function tooLarge(host: string, size: number): EbpmError {
-  return registryFailure('MANIFEST_TOO_LARGE', `${host}: manifest is ${size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`, {
-    hint: 'manifests are metadata; a registry sending more is broken or hostile',
-    data: { host, size, limit: MAX_MANIFEST_BYTES },
-  });
-}
-
 /**
- * `getManifest` GETs a manifest (at most 4 MiB) and checks its bytes: against `ref` when that
- * is a digest, and against `Docker-Content-Digest` when the registry sends one.
+ * `getManifest` GETs a manifest (at most `manifestLimit` bytes, counted as they arrive) and
+ * checks its bytes: against `ref` when that is a digest, and against `Docker-Content-Digest`
+ * when the registry sends one.
  */
 export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
   const res = await ctx.send({
@@ -111,7 +121,7 @@ export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortS
     idempotent: true,
     signal,
   });
-  if (res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref } });
   let mediaType: string;
   try {
     mediaType = contentType(res);
@@ -119,7 +129,7 @@ export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortS
     await res.body.dump();
     throw e;
   }
-  const bytes = await readCapped(res, MAX_MANIFEST_BYTES, 'manifest', 'MANIFEST_TOO_LARGE');
+  const bytes = await readCapped(res, manifestLimit(ctx), `manifest ${refName(ctx.name, ref)}`, 'MANIFEST_TOO_LARGE', MANIFEST_LIMIT_HINT);
   const digest = sha256Digest(bytes);
   if (isDigest(ref)) {
     const h = digesterFor(ref);
@@ -153,7 +163,7 @@ export async function putManifest(
     idempotent: true,
     signal,
   });
-  if (res.status !== 201 && res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 201 && res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref } });
   await res.body.dump();
   const said = header(res, 'docker-content-digest');
   const digest = sha256Digest(bytes);
@@ -170,6 +180,6 @@ export async function deleteManifest(ctx: RepoContext, digest: string, signal?: 
     idempotent: true,
     signal,
   });
-  if (res.status !== 202 && res.status !== 200) throw await registryError(res, NOT_FOUND);
+  if (res.status !== 202 && res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref: digest } });
   await res.body.dump();
 }

@@ -1,7 +1,7 @@
 import { decodeJson, isObject } from '../core/json.js';
 import { header, resolveLocation, type RegistryRequest, type RegistryResponse, type Send } from './http.js';
-import { protocolError, registryError } from './errors.js';
-import { registryFailure, type RegistryErrorCode } from './codes.js';
+import { protocolError, registryError, type Asked } from './errors.js';
+import { registryFailure } from './codes.js';
 
 /**
  * Paginated listings (tags, `_catalog`, referrers) follow `Link: <url>; rel="next"` (RFC 8288;
@@ -44,7 +44,7 @@ export async function paginate(
   first: URL,
   template: Omit<RegistryRequest, 'url' | 'method'>,
   read: (res: RegistryResponse) => Promise<number>,
-  opts: PageOptions & { fallback?: Readonly<Record<number, RegistryErrorCode>> } = {},
+  opts: PageOptions & { asked?: Asked } = {},
 ): Promise<void> {
   const maxPages = opts.maxPages ?? DEFAULT_MAX_PAGES;
   const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
@@ -60,7 +60,7 @@ export async function paginate(
     }
     seen.add(url.href);
     const res = await send({ ...template, method: 'GET', url, idempotent: true });
-    if (res.status !== 200) throw await registryError(res, opts.fallback);
+    if (res.status !== 200) throw await registryError(res, opts.asked === undefined ? {} : { asked: opts.asked });
     const link = nextLink(header(res, 'link'));
     entries += await read(res);
     if (entries > maxEntries) {

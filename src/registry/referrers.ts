@@ -1,10 +1,10 @@
 import { parseDigest } from '../core/digest.js';
 import { isEbpmError } from '../core/errors.js';
-import { isIndexType, manifestBytes, MAX_MANIFEST_BYTES, MEDIA_TYPE_IMAGE_INDEX, parseIndex, type Descriptor, type ImageIndex } from '../core/oci.js';
+import { isIndexType, manifestBytes, MEDIA_TYPE_IMAGE_INDEX, parseIndex, type Descriptor, type ImageIndex } from '../core/oci.js';
 import { referrerDescriptor, type GraphNode } from '../content/graph.js';
 import { repositoryScope } from './challenge.js';
 import { readCapped } from './http.js';
-import { getManifest, putManifest, type RepoContext } from './manifests.js';
+import { getManifest, MANIFEST_LIMIT_HINT, manifestLimit, putManifest, type RepoContext } from './manifests.js';
 import { paginate, type PageOptions } from './pagination.js';
 
 /**
@@ -65,7 +65,10 @@ async function viaApi(
       url,
       { scopes: [repositoryScope(ctx.name, 'pull')], headers: { accept: MEDIA_TYPE_IMAGE_INDEX }, signal },
       async (res) => {
-        const page = parseIndex(await readCapped(res, MAX_MANIFEST_BYTES, 'referrers page', 'MANIFEST_TOO_LARGE'), MEDIA_TYPE_IMAGE_INDEX).manifests;
+        const page = parseIndex(
+          await readCapped(res, manifestLimit(ctx), 'referrers page', 'MANIFEST_TOO_LARGE', MANIFEST_LIMIT_HINT),
+          MEDIA_TYPE_IMAGE_INDEX,
+        ).manifests;
         out.push(...page);
         return page.length;
       },
@@ -88,7 +91,7 @@ async function readFallback(ctx: RepoContext, subject: string, signal?: AbortSig
     if (!isIndexType(descriptor.mediaType)) return emptyIndex();
     return parseIndex(bytes, descriptor.mediaType);
   } catch (e) {
-    if (isEbpmError(e) && ['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'MANIFEST_INVALID'].includes(e.code)) return emptyIndex();
+    if (isEbpmError(e) && ['NOT_FOUND', 'MANIFEST_INVALID'].includes(e.code)) return emptyIndex();
     throw e;
   }
 }

@@ -1,5 +1,5 @@
-import { isEbpmError } from '../core/errors.js';
-import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
+import { isCode } from '../core/errors.js';
+import type { Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
 import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
 import { fetchAll } from '../content/storage.js';
@@ -8,7 +8,7 @@ import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob, type BlobOption
 import { repositoryScope } from './challenge.js';
 import { withOp } from './errors.js';
 import { readCapped, type Send } from './http.js';
-import { checkRef, deleteManifest, getManifest, headManifest, putManifest, type RepoContext } from './manifests.js';
+import { checkRef, deleteManifest, getManifest, headManifest, MANIFEST_LIMIT_HINT, manifestLimit, putManifest, type RepoContext } from './manifests.js';
 import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
 import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
 import { registryFailure } from './codes.js';
@@ -23,7 +23,11 @@ export interface RegistryEndpoint {
   /** `<scheme>://<host>` */
   readonly base: string;
   readonly send: Send;
-  readonly options: BlobOptions & { readonly pageSize?: number | undefined; readonly maxPages?: number | undefined };
+  readonly options: BlobOptions & {
+    readonly pageSize?: number | undefined;
+    readonly maxPages?: number | undefined;
+    readonly maxManifestBytes?: number | undefined;
+  };
 }
 
 /**
@@ -31,7 +35,9 @@ export interface RegistryEndpoint {
  * `registry/remote.Repository`), with the optional abilities: mounting, deleting, listing tags
  * and referrers. Manifests (OCI/Docker manifests and indexes, by media type) go to the manifest
  * endpoints, everything else to the blob endpoints. Errors read
- * `<operation>: <host>: <what the registry said>` and keep the distribution-spec code.
+ * `<operation>: <host>: <what the registry said>`; content or a repository the registry does
+ * not hold is `NOT_FOUND` in every operation, as in every store (the registry's code in
+ * `data.registryCode`), other distribution-spec codes are kept.
  */
 export class Repository implements Target, Mounter, Deleter, TagLister, ReferrerLister, RepoContext {
   readonly host: string;
@@ -50,6 +56,10 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
     this.send = registry.send;
   }
 
+  get maxManifestBytes(): number | undefined {
+    return this.registry.options.maxManifestBytes;
+  }
+
   url(path: string): URL {
     return new URL(`${this.registry.base}/v2/${this.name}/${path}`);
   }
@@ -62,7 +72,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
     });
   }
 
-  /** `fetchReference` resolves and reads a manifest in one GET, its bytes checked (≤ 4 MiB). */
+  /** `fetchReference` resolves and reads a manifest in one GET, its bytes checked (at most `manifestLimit`). */
   fetchReference(ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
     return withOp(`fetch ${this.name}:${ref}`, async () => {
       checkRef(ref);
@@ -74,15 +84,12 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   fetch(desc: Descriptor, signal?: AbortSignal): Promise<Content> {
     return withOp(`fetch ${desc.digest}`, async () => {
       if (!isGraphNode(desc)) return fetchBlob(this, desc, this.registry.options, signal);
-      if (desc.size > MAX_MANIFEST_BYTES) {
-        throw registryFailure(
-          'MANIFEST_TOO_LARGE',
-          `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`,
-          {
-            hint: 'manifests are metadata; a descriptor declaring more is broken or hostile',
-            data: { host: this.host, size: desc.size, limit: MAX_MANIFEST_BYTES },
-          },
-        );
+      const limit = manifestLimit(this);
+      if (desc.size > limit) {
+        throw registryFailure('MANIFEST_TOO_LARGE', `${this.host}: manifest ${desc.digest} declares ${desc.size} bytes, over the ${limit}-byte limit`, {
+          hint: MANIFEST_LIMIT_HINT,
+          data: { host: this.host, size: desc.size, limit },
+        });
       }
       const { descriptor, bytes } = await getManifest(this, desc.digest, signal);
       if (descriptor.mediaType !== desc.mediaType) {
@@ -107,21 +114,21 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
         await headManifest(this, desc.digest, signal);
         return true;
       } catch (e) {
-        if ((e as { code?: unknown }).code === 'MANIFEST_UNKNOWN' || (e as { code?: unknown }).code === 'NAME_UNKNOWN') return false;
+        if (isCode(e, 'NOT_FOUND')) return false;
         throw e;
       }
     });
   }
 
   /**
-   * `push` stores content by digest. Manifests are read whole (≤ 4 MiB), verified and parsed
-   * before the PUT, so a bad one is never sent; one with a `subject` is then added to the
-   * referrers fallback index unless the registry answered `OCI-Subject`.
+   * `push` stores content by digest. Manifests are read whole (at most `manifestLimit`),
+   * verified and parsed before the PUT, so a bad one is never sent; one with a `subject` is then
+   * added to the referrers fallback index unless the registry answered `OCI-Subject`.
    */
   push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
     return withOp(`push ${expected.digest}`, async () => {
       if (!isGraphNode(expected)) return pushBlob(this, expected, content, this.registry.options, signal, this.absentBlobs.delete(expected.digest));
-      const bytes = await fetchAll({ fetch: async () => content }, expected, MAX_MANIFEST_BYTES, signal);
+      const bytes = await fetchAll({ fetch: async () => content }, expected, manifestLimit(this), signal);
       const node = parseNode(expected, bytes);
       const headers = await putManifest(this, expected.digest, expected.mediaType, bytes, signal);
       this.pushedManifests.set(expected.digest, bytes);
@@ -165,7 +172,7 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
           for (const t of page) tags.add(t);
           return page.length;
         },
-        { ...pageLimits(this.registry.options), fallback: { 404: 'NAME_UNKNOWN' } },
+        { ...pageLimits(this.registry.options), asked: { kind: 'repository', repository: this.name } },
       );
       return [...tags].sort();
     });
@@ -182,10 +189,10 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
    */
   delete(desc: Descriptor, signal?: AbortSignal): Promise<void> {
     return withOp(`delete ${desc.digest}`, async () => {
-      if (!isGraphNode(desc)) return deleteBlob(this, desc.digest, signal).catch(asNotFound);
-      const { bytes } = await getManifest(this, desc.digest, signal).catch(asNotFound);
+      if (!isGraphNode(desc)) return deleteBlob(this, desc.digest, signal);
+      const { bytes } = await getManifest(this, desc.digest, signal);
       const node = parseNode(desc, bytes);
-      await deleteManifest(this, desc.digest, signal).catch(asNotFound);
+      await deleteManifest(this, desc.digest, signal);
       if (node.subject !== undefined && this.referrersState.api !== true) {
         await updateFallback(this, this.referrersState, 'remove', desc, { ...node, subject: node.subject }, signal);
       }
@@ -197,16 +204,4 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
       listReferrers(this, this.referrersState, subject, artifactType, pageLimits(this.registry.options), signal),
     );
   }
-}
-
-/**
- * `asNotFound` gives deleting missing content the `Deleter` contract's code, `NOT_FOUND`
- * (content/storage.ts), keeping the registry's own code in `data.registryCode`.
- */
-function asNotFound(e: unknown): never {
-  const code = (e as { code?: unknown }).code;
-  if (isEbpmError(e) && (code === 'BLOB_UNKNOWN' || code === 'MANIFEST_UNKNOWN')) {
-    throw registryFailure('NOT_FOUND', e.message, { cause: e, hint: e.hint, data: { ...e.data, registryCode: code } });
-  }
-  throw e;
 }

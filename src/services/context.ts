@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, settingsFrom, type Config, type Settings } from '../core/config.js';
 import { EbpmError } from '../core/errors.js';
+import { MAX_MANIFEST_BYTES } from '../core/oci.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '../core/paths.js';
 import { loadEnvPolicy } from '../sign/policy-file.js';
 import type { TrustPolicy } from '../sign/policy.js';
@@ -74,8 +75,10 @@ export async function loadConfig(env: Env): Promise<Config> {
  * `openContext` reads the settings once. Limits on what a registry may cost come from the
  * environment, each a positive whole number: `EBPM_HTTP_TIMEOUT_MS` bounds how long a registry
  * may stay silent (headers and body; default 30 s), `EBPM_HTTP_DEADLINE_MS` one request in all
- * (default 10 min), `EBPM_PULL_DEADLINE_MS` one pull in all (default 30 min), and
- * `EBPM_MAX_BLOB_BYTES` the size of a blob a pull accepts (default 1 GiB).
+ * (default 10 min), `EBPM_PULL_DEADLINE_MS` one pull in all (default 30 min),
+ * `EBPM_MAX_BLOB_BYTES` the size of a blob a pull accepts (default 1 GiB), and
+ * `EBPM_MAX_MANIFEST_BYTES` that of a manifest or index (default and at most 4 MiB, the most
+ * any of ebpm's stores reads).
  */
 export async function openContext(env: Env, opts: ContextOptions = {}): Promise<Context> {
   const settings = settingsFrom(await loadConfig(env), env, opts.plainHttp);
@@ -83,6 +86,12 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   const requestMs = positive(env, 'EBPM_HTTP_DEADLINE_MS', 'milliseconds, e.g. EBPM_HTTP_DEADLINE_MS=600000');
   const pullMs = positive(env, 'EBPM_PULL_DEADLINE_MS', 'milliseconds, e.g. EBPM_PULL_DEADLINE_MS=1800000');
   const maxBlobBytes = positive(env, 'EBPM_MAX_BLOB_BYTES', 'bytes, e.g. EBPM_MAX_BLOB_BYTES=1073741824');
+  const maxManifestBytes = positive(
+    env,
+    'EBPM_MAX_MANIFEST_BYTES',
+    `bytes up to ${MAX_MANIFEST_BYTES}, e.g. EBPM_MAX_MANIFEST_BYTES=1048576`,
+    MAX_MANIFEST_BYTES,
+  );
   const client: ClientOptions = {
     credentials: dockerCredentials(env),
     // One streamed PUT per blob up to 512 MiB: every registry we know takes it, and 8 MiB PATCH
@@ -95,6 +104,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       ...(pullMs === undefined ? {} : { pullMs }),
     },
     ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
+    ...(maxManifestBytes === undefined ? {} : { maxManifestBytes }),
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),
   };
   const uid = opts.uid ?? process.getuid?.();
@@ -133,13 +143,18 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   };
 }
 
-/** `positive` reads `env[name]` as a positive whole number; unset is `undefined`, anything else `CONFIG_INVALID`. */
-function positive(env: Env, name: string, example: string): number | undefined {
+/**
+ * `positive` reads `env[name]` as a positive whole number, at most `max`; unset is `undefined`,
+ * anything else `CONFIG_INVALID`.
+ */
+function positive(env: Env, name: string, example: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
   const raw = env[name];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (/^\d+$/.test(raw) && Number.isSafeInteger(n) && n > 0) return n;
-  throw new EbpmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: not a positive whole number`, {
+  const problem =
+    !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n <= 0 ? 'not a positive whole number' : n > max ? `over ${max}, the most ebpm accepts` : undefined;
+  if (problem === undefined) return n;
+  throw new EbpmError('CONFIG_INVALID', `${name}=${JSON.stringify(raw)}: ${problem}`, {
     hint: `give ${example}, or unset it`,
   });
 }

@@ -10,7 +10,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUT_DIR } from '../build/sources.js';
-import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
@@ -21,7 +21,7 @@ import { movesLatest, versionTag } from '../package/version.js';
 import { LAYOUT_FILE } from '../store/layout.js';
 import type { Context } from './context.js';
 import { openLayout, openLocal } from './local-source.js';
-import { openRepository } from './resolve.js';
+import { isMissing, openRepository } from './resolve.js';
 import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
 import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
 import type { SigningKey } from '../sign/keys.js';
@@ -119,7 +119,7 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     const where = `${dest.registry}/${dest.repository}`;
     req.onEvent?.({ kind: 'resolving', ref: where });
     const tags = await repo.tags(req.signal).catch((e: unknown) => {
-      if (isCode(e, 'NAME_UNKNOWN')) return [] as string[];
+      if (isMissing(e)) return [] as string[];
       throw e;
     });
     let unchanged = false;

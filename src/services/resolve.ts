@@ -38,9 +38,9 @@ export function storeRefOf(ref: Reference, tag: string | undefined, digest: stri
   return tag === undefined ? `${ref.registry}/${ref.repository}@${digest}` : `${ref.registry}/${ref.repository}:${tag}`;
 }
 
-/** `isMissing` is true for the codes that mean "no such tag, digest or repository", remote or local. */
+/** `isMissing` is true for "no such tag, digest, blob or repository", remote or local (`NOT_FOUND` everywhere). */
 export function isMissing(e: unknown): boolean {
-  return isCode(e, 'NOT_FOUND') || isCode(e, 'MANIFEST_UNKNOWN') || isCode(e, 'NAME_UNKNOWN');
+  return isCode(e, 'NOT_FOUND');
 }
 
 /** `isOffline` is true for failures to reach a registry at all. */
@@ -91,8 +91,8 @@ export async function resolveIn(target: ReadOnlyTarget & TagLister, ref: Referen
       const descriptor = await target.resolve('latest', opts.signal);
       return { ref, tag: 'latest', descriptor, storeRef: storeRefOf(ref, 'latest', descriptor.digest) };
     } catch (e) {
-      // No `latest` (a registry's MANIFEST_UNKNOWN or NAME_UNKNOWN, a layout's NOT_FOUND): the tag list decides, and names what is missing.
-      if (!['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'NOT_FOUND'].some((c) => isCode(e, c))) throw e;
+      // No `latest`, or no such repository: the tag list decides, and names what is missing.
+      if (!isMissing(e)) throw e;
     }
   }
   const tag = ref.tag ?? pinTag(ref, await target.tags(opts.signal), opts);

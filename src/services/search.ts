@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { formatLocation, type RegistryLocation } from '../core/config.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
-import { ANNOTATION_DESCRIPTION, ANNOTATION_VERSION, MAX_MANIFEST_BYTES, isManifestType, parseManifest } from '../core/oci.js';
+import { ANNOTATION_DESCRIPTION, ANNOTATION_VERSION, MAX_MANIFEST_BYTES, isManifestType, parseManifest, type ImageManifest } from '../core/oci.js';
 import { cacheDir } from '../core/paths.js';
 import { pickVersion, tagToVersion } from '../core/reference.js';
 import { fetchAll } from '../content/storage.js';
@@ -211,26 +211,29 @@ export async function walk(registry: RegistryHost, loc: RegistryLocation, signal
 
 async function entryOf(registry: RegistryHost, repository: string, signal?: AbortSignal): Promise<IndexEntry | undefined> {
   const repo = registry.repository(repository);
+  let tag: string | undefined;
+  let manifest: ImageManifest;
+  // A repository or tag gone since the listing is left out; a package missing its config is not.
   try {
-    const tag = pickVersion(await repo.tags(signal), undefined);
+    tag = pickVersion(await repo.tags(signal), undefined);
     if (tag === undefined) return undefined;
     const desc = await repo.resolve(tag, signal);
     if (!isManifestType(desc.mediaType)) return undefined;
-    const manifest = parseManifest(await fetchAll(repo, desc, MAX_MANIFEST_BYTES, signal), desc.mediaType);
-    if (!isEbpmManifest(manifest)) return undefined;
-    const meta = parseMetadataBlob(await fetchAll(repo, manifest.config, MAX_CONFIG_BYTES, signal));
-    const version = manifest.annotations?.[ANNOTATION_VERSION] ?? tagToVersion(tag) ?? meta.version;
-    return {
-      name: meta.name,
-      repository,
-      version,
-      description: manifest.annotations?.[ANNOTATION_DESCRIPTION] ?? meta.description ?? '',
-      keywords: meta.keywords,
-    };
+    manifest = parseManifest(await fetchAll(repo, desc, MAX_MANIFEST_BYTES, signal), desc.mediaType);
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;
   }
+  if (!isEbpmManifest(manifest)) return undefined;
+  const meta = parseMetadataBlob(await fetchAll(repo, manifest.config, MAX_CONFIG_BYTES, signal));
+  const version = manifest.annotations?.[ANNOTATION_VERSION] ?? tagToVersion(tag) ?? meta.version;
+  return {
+    name: meta.name,
+    repository,
+    version,
+    description: manifest.annotations?.[ANNOTATION_DESCRIPTION] ?? meta.description ?? '',
+    keywords: meta.keywords,
+  };
 }
 
 function cachePath(ctx: Context, loc: RegistryLocation): string {

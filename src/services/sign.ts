@@ -41,7 +41,7 @@ import {
 } from '../sign/payload.js';
 import type { SignatureFormat } from '../sign/verify.js';
 import type { Context } from './context.js';
-import { openRepository, parseUserReference, resolveRemote, type Resolved } from './resolve.js';
+import { isMissing, openRepository, parseUserReference, resolveRemote, type Resolved } from './resolve.js';
 import type { OciLayout } from '../store/layout.js';
 
 /** Largest signature payload or bundle read: cosign's are a few hundred bytes to a few KiB. */
@@ -51,9 +51,6 @@ export const MAX_SIGNATURE_BYTES = 256 * 1024;
  * offering more is hostile or broken, and ignoring the rest can only make a check fail.
  */
 export const MAX_SIGNATURES = 64;
-
-/** Registry and store codes that mean "there is no such manifest". */
-const ABSENT = ['NOT_FOUND', 'MANIFEST_UNKNOWN', 'NAME_UNKNOWN'];
 
 export interface SignOptions {
   readonly format: SignatureFormat;
@@ -126,7 +123,7 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
     readLegacy(source, subject.digest, signal),
     canListReferrers(source)
       ? source.referrers(subject, undefined, signal).catch((e: unknown) => {
-          if (!ABSENT.some((c) => isCode(e, c))) throw e;
+          if (!isMissing(e)) throw e;
           return [];
         })
       : [],
@@ -216,7 +213,7 @@ async function readLegacy(
   try {
     descriptor = await source.resolve(signatureTag(digest), signal);
   } catch (e) {
-    if (ABSENT.some((c) => isCode(e, c))) return undefined;
+    if (isMissing(e)) return undefined;
     throw e;
   }
   const plain: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };

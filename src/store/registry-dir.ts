@@ -56,8 +56,8 @@ export class LocalRegistry {
 
 /**
  * `LocalRepository` is one repository of the embedded registry: the `OciLayout` at `path`,
- * opened on first use. Reading a repository nobody pushed to behaves as a registry does: tag
- * listing is `NAME_UNKNOWN`, resolving is `NOT_FOUND`, `exists` is false.
+ * opened on first use. Reading a repository nobody pushed to behaves as the registry client
+ * does: tag listing and resolving are `NOT_FOUND`, `exists` is false.
  */
 export class LocalRepository implements Target, TagLister, Deleter, Untagger, ReferrerLister {
   private layout: Promise<OciLayout> | undefined;
@@ -80,7 +80,7 @@ export class LocalRepository implements Target, TagLister, Deleter, Untagger, Re
   private async existing(): Promise<OciLayout> {
     const layout = await this.open(false);
     if (layout === undefined) {
-      throw new EbpmError('NAME_UNKNOWN', `${this.host}: name unknown: repository ${this.name} holds nothing`, {
+      throw new EbpmError('NOT_FOUND', `${this.host}: repository ${this.name} not found`, {
         hint: `no such repository on ${this.host}; check the name, or push to create it`,
         data: { host: this.host, name: this.name },
       });

@@ -162,7 +162,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(pulled.out).toBe(
       `pulled local.invalid/gamma:latest ${many[2]!.digest} ${moved(many[2]!)}\npulled local.invalid/alpha:latest ${many[0]!.digest} ${moved(many[0]!)}\n`,
     );
-    expect(pulled.err.split('\n')[0]).toBe('error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing');
+    expect(pulled.err.split('\n')[0]).toBe('error: pull nosuch: resolve local.invalid/nosuch: local.invalid: repository nosuch not found');
   });
 
   it('exports stored packages and imports them into another store', async () => {
@@ -230,7 +230,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       [
         ['pull', 'nosuch'],
         1,
-        'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing\nhint: no such repository on local.invalid; check the name, or push to create it\n',
+        'error: pull nosuch: resolve local.invalid/nosuch: local.invalid: repository nosuch not found\nhint: no such repository on local.invalid; check the name, or push to create it\n',
       ],
       [
         ['push', join(sb.root, 'missing')],
@@ -264,15 +264,15 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
 
   it('fails with --json as one JSON object on stdout, with the same exit codes', async () => {
     const missing = join(sb.root, 'missing');
-    const nameUnknown = {
-      code: 'NAME_UNKNOWN',
-      message: 'pull nosuch: resolve local.invalid/nosuch: local.invalid: name unknown: repository nosuch holds nothing',
+    const noRepository = {
+      code: 'NOT_FOUND',
+      message: 'pull nosuch: resolve local.invalid/nosuch: local.invalid: repository nosuch not found',
       hint: 'no such repository on local.invalid; check the name, or push to create it',
     };
     const cases: [string[], number, { code: string; message: string; hint?: string }][] = [
-      [['pull', 'nosuch'], 1, nameUnknown],
+      [['pull', 'nosuch'], 1, noRepository],
       // One of several failing: the successes are not printed as a second document.
-      [['pull', 'gamma', 'nosuch'], 1, nameUnknown],
+      [['pull', 'gamma', 'nosuch'], 1, noRepository],
       [
         ['pull', 'sigsnoop', '--pull', 'sometimes'],
         2,

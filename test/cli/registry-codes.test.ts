@@ -31,11 +31,20 @@ it.each([
   expect(r.seen).toEqual(['GET /v2/ebpm/sigsnoop/tags/list?n=1000']);
 });
 
-it('a code of the distribution-spec stays the error code, with its hint', async () => {
+it('a not-found code of the distribution-spec is NOT_FOUND, naming what is missing, with its hint', async () => {
   const r = await answering(404, 'NAME_UNKNOWN', 'repository name not known to registry');
   expect([r.code, r.err]).toEqual([
     1,
-    `error: pull ${r.host}/ebpm/sigsnoop@1: resolve ${r.host}/ebpm/sigsnoop@1: list tags of ebpm/sigsnoop: ${r.host}: name unknown: repository name not known to registry\nhint: no such repository on ${r.host}; check the name, or push to create it\n`,
+    `error: pull ${r.host}/ebpm/sigsnoop@1: resolve ${r.host}/ebpm/sigsnoop@1: list tags of ebpm/sigsnoop: ${r.host}: repository ebpm/sigsnoop not found: repository name not known to registry\nhint: no such repository on ${r.host}; check the name, or push to create it\n`,
+  ]);
+});
+
+it('a 404 with a code of its own (Harbor says NOT_FOUND) is not found too, once', async () => {
+  const r = await answering(404, 'NOT_FOUND', 'repository ebpm/sigsnoop not found');
+  expect([r.code, r.err, r.seen]).toEqual([
+    1,
+    `error: pull ${r.host}/ebpm/sigsnoop@1: resolve ${r.host}/ebpm/sigsnoop@1: list tags of ebpm/sigsnoop: ${r.host}: repository ebpm/sigsnoop not found\nhint: no such repository on ${r.host}; check the name, or push to create it\n`,
+    ['GET /v2/ebpm/sigsnoop/tags/list?n=1000'],
   ]);
 });
 

@@ -70,7 +70,7 @@ describe('printed registry messages', () => {
     const sb = sandbox();
     // A range lists tags: a GET, whose error body the registry fills.
     const r = await ebpm(['pull', `${host}/evil@1`], sb.env);
-    const line = `pull ${host}/evil@1: resolve ${host}/evil@1: list tags of evil: ${host}: name unknown: gone`;
+    const line = `pull ${host}/evil@1: resolve ${host}/evil@1: list tags of evil: ${host}: repository evil not found: gone`;
     expect(r).toEqual({
       code: 1,
       out: '',
@@ -78,7 +78,7 @@ describe('printed registry messages', () => {
     });
     const j = await ebpm(['pull', `${host}/evil@1`, '--json'], sb.env);
     expect(JSON.parse(j.out)).toEqual({
-      error: { code: 'NAME_UNKNOWN', message: `${line} ${HOSTILE}`, hint: `no such repository on ${host}; check the name, or push to create it` },
+      error: { code: 'NOT_FOUND', message: `${line} ${HOSTILE}`, hint: `no such repository on ${host}; check the name, or push to create it` },
     });
   });
 });

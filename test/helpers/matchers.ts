@@ -6,7 +6,7 @@
  * RegExp: matching) or whose fields match `expected` (an object: `message`, `hint`, `data`…).
  *
  *   expect(() => parseObject(bytes)).toThrowWithCode('BPF_MALFORMED', 'elf: truncated header');
- *   await expect(repo.tags()).rejects.toThrowWithCode('NAME_UNKNOWN');
+ *   await expect(repo.tags()).rejects.toThrowWithCode('NOT_FOUND');
  *
  * Registered for every test file by vitest.config.ts (`setupFiles`).
  */

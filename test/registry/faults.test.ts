@@ -216,7 +216,7 @@ describeWith(['registry'], 'registry client under network faults', () => {
     proxy.add({ method: 'GET', path: /\/manifests\/1\.0$/, fault: { kind: 'rewrite', body: huge, dropHeaders: ['docker-content-digest'] } });
     const e = await rejection(repo().fetchReference('1.0'));
     expect(e.code).toBe('MANIFEST_TOO_LARGE');
-    expect(e.message).toBe(`fetch ${NAME}:1.0: ${proxy.host}: manifest is over the 4194304-byte limit`);
+    expect(e.message).toBe(`fetch ${NAME}:1.0: ${proxy.host}: manifest ${NAME}:1.0 is over the 4194304-byte limit`);
   });
 
   it('refuses manifest bytes that do not match the digest the registry claims', async () => {
@@ -248,10 +248,10 @@ describeWith(['registry'], 'registry client under network faults', () => {
     expect(await back.tags()).toEqual([]);
   });
 
-  it('reads the text/plain 404 of an unknown route as an error with the fallback code', async () => {
+  it('reads the text/plain 404 of an unknown route as not found, naming what was asked', async () => {
     proxy.add({ method: 'GET', path: /\/tags\/list/, fault: { kind: 'status', status: 404, contentType: 'text/plain', body: '404 page not found\n' } });
     const e = await rejection(repo().tags());
-    expect(e.code).toBe('NAME_UNKNOWN');
-    expect(e.message).toBe(`list tags of ${NAME}: ${proxy.host}: name unknown`);
+    expect([e.code, e.data?.registryCode]).toEqual(['NOT_FOUND', undefined]);
+    expect(e.message).toBe(`list tags of ${NAME}: ${proxy.host}: repository ${NAME} not found`);
   });
 });

@@ -1,6 +1,8 @@
-// What a hostile registry can cost is bounded: blob sizes (declared and sent), listings (pages and
+// What a hostile registry can cost is bounded: blob and manifest sizes (declared and sent), listings (pages and
 // entries), the graph of a pull, and time (a deadline per request and per pull). Every server here
 // never finishes on its own: the limit is the only way out, so nothing depends on timing.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
@@ -8,7 +10,7 @@ import { pushBytes } from '../../src/content/storage.js';
 import { sha256Digest } from '../../src/core/digest.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, manifestBytes, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor } from '../../src/core/oci.js';
 import { startHostile, type HostileHandler, type HostileServer } from '../helpers/hostile-server.js';
-import { ebpm, sandbox } from '../cli/helpers.js';
+import { blobFiles, ebpm, sandbox, storeRefs, type Sandbox } from '../cli/helpers.js';
 import { collect, registry, rejection } from './fixtures.js';
 
 const servers: HostileServer[] = [];
@@ -156,6 +158,83 @@ it.each(['0', '-5', '1.5', 'soon'])('refuses EBPM_MAX_BLOB_BYTES=%s', async (val
   expect([r.code, r.err]).toEqual([
     1,
     `error: EBPM_MAX_BLOB_BYTES=${JSON.stringify(value)}: not a positive whole number\nhint: give bytes, e.g. EBPM_MAX_BLOB_BYTES=1073741824, or unset it\n`,
+  ]);
+});
+
+/** What a sandbox's store holds: its refs and blobs. */
+const stored = (sb: Sandbox) => ({ refs: existsSync(join(sb.store, 'index.json')) ? storeRefs(sb.store) : [], blobs: blobFiles(sb.store) });
+const LIMIT_HINT = 'a manifest is metadata, a few KiB; one this large is broken or hostile (EBPM_MAX_MANIFEST_BYTES sets the limit, at most 4 MiB)';
+
+it('refuses a manifest whose size the registry declares over EBPM_MAX_MANIFEST_BYTES before asking for it', async () => {
+  const m = Buffer.alloc(1001, 0x20);
+  const s = await serve((req, res) => {
+    if (req.method === 'HEAD' && req.url === '/v2/ebpm/big/manifests/1.0.0') {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE_IMAGE_MANIFEST, 'content-length': m.byteLength, 'docker-content-digest': sha256Digest(m) }).end();
+    } else res.writeHead(418).end();
+  });
+  const sb = sandbox({ EBPM_MAX_MANIFEST_BYTES: '1000' });
+  const r = await ebpm(['pull', `${s.host}/ebpm/big:1.0.0`], sb.env);
+  expect([r.code, r.out, r.err]).toEqual([
+    1,
+    '',
+    `error: pull ${s.host}/ebpm/big:1.0.0: resolve ${s.host}/ebpm/big:1.0.0: resolve ebpm/big:1.0.0: ${s.host}: manifest ebpm/big:1.0.0 is 1001 bytes, over the 1000-byte limit\nhint: ${LIMIT_HINT}\n`,
+  ]);
+  expect(requests(s)).toEqual(['HEAD /v2/ebpm/big/manifests/1.0.0']);
+  expect(stored(sb)).toEqual({ refs: [], blobs: [] });
+});
+
+it('stops reading a manifest at EBPM_MAX_MANIFEST_BYTES, from a server that never ends it', async () => {
+  const s = await serve((req, res) => {
+    // No digest on the HEAD: the client must GET, and the body never ends.
+    res.writeHead(200, { 'content-type': MEDIA_TYPE_IMAGE_MANIFEST });
+    if (req.method === 'HEAD') res.end();
+    else res.write(Buffer.alloc(64 * 1024, 0x20));
+  });
+  const sb = sandbox({ EBPM_MAX_MANIFEST_BYTES: '1000' });
+  const r = await ebpm(['pull', `${s.host}/ebpm/big:1.0.0`, '--json'], sb.env);
+  expect([r.code, JSON.parse(r.out)]).toEqual([
+    1,
+    {
+      error: {
+        code: 'MANIFEST_TOO_LARGE',
+        message: `pull ${s.host}/ebpm/big:1.0.0: resolve ${s.host}/ebpm/big:1.0.0: resolve ebpm/big:1.0.0: ${s.host}: manifest ebpm/big:1.0.0 is over the 1000-byte limit`,
+        hint: LIMIT_HINT,
+      },
+    },
+  ]);
+  expect(requests(s)).toEqual(['HEAD /v2/ebpm/big/manifests/1.0.0', 'GET /v2/ebpm/big/manifests/1.0.0']);
+  expect(stored(sb)).toEqual({ refs: [], blobs: [] });
+});
+
+it('refuses a manifest an index declares over EBPM_MAX_MANIFEST_BYTES before asking for it', async () => {
+  const child: Descriptor = { mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: sha256Digest(Buffer.from('child')), size: 5000 };
+  const index = manifestBytes({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [child] });
+  const digest = sha256Digest(index);
+  const s = await serve((req, res) => {
+    if (req.url === '/v2/ebpm/big/manifests/1.0.0' || req.url === `/v2/ebpm/big/manifests/${digest}`) {
+      res.writeHead(200, { 'content-type': MEDIA_TYPE_IMAGE_INDEX, 'content-length': index.byteLength, 'docker-content-digest': digest });
+      res.end(req.method === 'HEAD' ? undefined : index);
+    } else res.writeHead(404).end();
+  });
+  const sb = sandbox({ EBPM_MAX_MANIFEST_BYTES: '1000' });
+  const r = await ebpm(['pull', `${s.host}/ebpm/big:1.0.0`], sb.env);
+  expect([r.code, r.err]).toEqual([
+    1,
+    `error: pull ${s.host}/ebpm/big:1.0.0: source: fetch ${child.digest}: ${s.host}: manifest ${child.digest} declares 5000 bytes, over the 1000-byte limit\nhint: ${LIMIT_HINT}\n`,
+  ]);
+  expect(requests(s).filter((q) => q.includes(child.digest))).toEqual([]);
+  expect(stored(sb)).toEqual({ refs: [], blobs: [] });
+});
+
+it.each([
+  ['0', 'not a positive whole number'],
+  ['1.5', 'not a positive whole number'],
+  ['4194305', 'over 4194304, the most ebpm accepts'],
+])('refuses EBPM_MAX_MANIFEST_BYTES=%s', async (value, problem) => {
+  const r = await ebpm(['pull', '127.0.0.1:1/ebpm/sigsnoop@1'], sandbox({ EBPM_MAX_MANIFEST_BYTES: value }).env);
+  expect([r.code, r.err]).toEqual([
+    1,
+    `error: EBPM_MAX_MANIFEST_BYTES=${JSON.stringify(value)}: ${problem}\nhint: give bytes up to 4194304, e.g. EBPM_MAX_MANIFEST_BYTES=1048576, or unset it\n`,
   ]);
 });
 

@@ -73,9 +73,9 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     for (const t of ['2.0.0', '1.10.0', 'latest', '1.2.0', '1.2.0_build.7']) await repo.tag(a.manifest, t);
     expect(await repo.tags()).toEqual(['1.10.0', '1.2.0', '1.2.0_build.7', '2.0.0', 'latest']);
     const e = await rejection(registry(reg.host).repository('ebpm/no-such-repo').tags());
-    expect(e.code).toBe('NAME_UNKNOWN');
-    expect(e.message).toBe(`list tags of ebpm/no-such-repo: ${reg.host}: name unknown: repository name not known to registry`);
-    expect(e.hint).toContain('no such repository');
+    expect([e.code, e.data?.registryCode]).toEqual(['NOT_FOUND', 'NAME_UNKNOWN']);
+    expect(e.message).toBe(`list tags of ebpm/no-such-repo: ${reg.host}: repository ebpm/no-such-repo not found: repository name not known to registry`);
+    expect(e.hint).toBe(`no such repository on ${reg.host}; check the name, or push to create it`);
   });
 
   it('pages through _catalog with its relative Link headers', async () => {
@@ -140,13 +140,32 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     await copy(a.store, a.manifest.digest, repo, '1.0.0');
     await repo.delete(a.manifest);
     expect(await repo.exists(a.manifest)).toBe(false);
-    await expect(repo.resolve('1.0.0')).rejects.toThrowWithCode('MANIFEST_UNKNOWN');
+    // A HEAD's 404 has no body: the code is the contract's, and no registry code comes with it.
+    const gone = await rejection(repo.resolve('1.0.0'));
+    expect([gone.code, gone.data?.registryCode, gone.message]).toEqual([
+      'NOT_FOUND',
+      undefined,
+      `resolve ebpm/delete:1.0.0: ${reg.host}: manifest ebpm/delete:1.0.0 not found`,
+    ]);
+    const again = await rejection(repo.delete(a.manifest));
+    expect([again.code, again.data?.registryCode, again.message]).toEqual([
+      'NOT_FOUND',
+      'MANIFEST_UNKNOWN',
+      `delete ${a.manifest.digest}: ${reg.host}: manifest ebpm/delete@${a.manifest.digest} not found`,
+    ]);
     await repo.delete(a.layer);
     expect(await repo.exists(a.layer)).toBe(false);
     const e = await rejection(repo.delete(a.layer));
     // The Deleter contract's code (content/storage.ts), the registry's kept beside it.
     expect([e.code, e.data?.registryCode]).toEqual(['NOT_FOUND', 'BLOB_UNKNOWN']);
-    expect(e.message).toBe(`delete ${a.layer.digest}: ${reg.host}: blob unknown: blob unknown to registry`);
+    expect(e.message).toBe(`delete ${a.layer.digest}: ${reg.host}: blob ebpm/delete@${a.layer.digest} not found: blob unknown to registry`);
+    expect(e.hint).toBe('the registry does not hold this blob; push it first');
+    const f = await rejection(repo.fetch(a.layer));
+    expect([f.code, f.data?.registryCode, f.message]).toEqual([
+      'NOT_FOUND',
+      'BLOB_UNKNOWN',
+      `fetch ${a.layer.digest}: ${reg.host}: blob ebpm/delete@${a.layer.digest} not found: blob unknown to registry`,
+    ]);
   });
 
   it('refuses content that does not match its descriptor and leaves nothing in the registry', async () => {
@@ -183,8 +202,18 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
   it('gives resolution errors with context and code', async () => {
     const repo = registry(reg.host).repository('ebpm/roundtrip');
     const e = await rejection(repo.resolve('9.9.9'));
-    expect(e.code).toBe('MANIFEST_UNKNOWN');
-    expect(e.message).toBe(`resolve ebpm/roundtrip:9.9.9: ${reg.host}: manifest unknown`);
+    expect([e.code, e.message, e.hint]).toEqual([
+      'NOT_FOUND',
+      `resolve ebpm/roundtrip:9.9.9: ${reg.host}: manifest ebpm/roundtrip:9.9.9 not found`,
+      'no such tag or digest in this repository; check the reference',
+    ]);
+    // A GET has a body: the registry's code is kept (2.8.2 says MANIFEST_UNKNOWN for a repository nobody pushed to).
+    const none = await rejection(registry(reg.host).repository('ebpm/nowhere').fetchReference('1.0.0'));
+    expect([none.code, none.data?.registryCode, none.message]).toEqual([
+      'NOT_FOUND',
+      'MANIFEST_UNKNOWN',
+      `fetch ebpm/nowhere:1.0.0: ${reg.host}: manifest ebpm/nowhere:1.0.0 not found`,
+    ]);
     const bad = await rejection(repo.resolve('bad tag'));
     expect(bad.code).toBe('INVALID_REFERENCE');
     await expect(registry(reg.host).ping()).resolves.toBeUndefined();

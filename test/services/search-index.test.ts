@@ -94,6 +94,6 @@ describe('search index', () => {
     await pushBytes(reg.repository('acme/tools/x'), 'application/octet-stream', new Uint8Array([1]));
     expect(await reg.catalog()).toEqual(['acme/ebpm-index', 'acme/tools/x']);
     expect(() => reg.repository('../escape')).toThrow('local.invalid: invalid repository name "../escape"');
-    await expect(reg.repository('acme/none').tags()).rejects.toThrowWithCode('NAME_UNKNOWN');
+    await expect(reg.repository('acme/none').tags()).rejects.toThrowWithCode('NOT_FOUND', 'local.invalid: repository acme/none not found');
   });
 });
