@@ -6,6 +6,7 @@ import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
+import { eventTypeText } from '../views/run-text.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -46,7 +47,7 @@ export function formatInspect(r: InspectResult): string {
         ),
       );
     }
-    for (const e of o.exports) out.push(`  events on ${e.map}: ${layoutLine(e.type)}`, ...fieldLines(e.type));
+    for (const e of o.exports) out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared')}`, ...fieldLines(e.type));
   }
   if (m.wasm)
     out.push('', `wasm ${m.wasm.name} ${m.wasm.digest} ${m.wasm.size} bytes`, `  imports: ${m.wasm.imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
@@ -61,10 +62,6 @@ export function formatInspect(r: InspectResult): string {
     `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`,
   );
   return out.join('\n') + '\n';
-}
-
-function layoutLine(l: TypeLayout): string {
-  return `${l.kind === 'struct' || l.kind === 'union' ? `${l.kind} ${l.name ?? ''}` : (l.name ?? l.kind)} (${l.size} bytes)`;
 }
 
 function fieldLines(l: TypeLayout): string[] {
