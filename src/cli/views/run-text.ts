@@ -92,6 +92,9 @@ export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedPr
   return out;
 }
 
+/** What inspect and `run --verbose` say of an event map with no record type. */
+export const UNTYPED_EVENTS = 'no type declared, none found by name: printed as hex (run --event-type <struct> chooses one)';
+
 /** `eventTypeText` says which record type an event map is read as, and why: `struct event (by name, 7720 bytes)`. */
 export function eventTypeText(layout: TypeLayout, why: EventTypeWhy): string {
   const name = layout.kind === 'struct' || layout.kind === 'union' ? `${layout.kind} ${layout.name ?? ''}` : (layout.name ?? layout.kind);
