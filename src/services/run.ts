@@ -11,9 +11,7 @@ import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { eventTypeNamed } from '../package/event-type.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
-import { parseObject } from '../bpf/object.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -83,7 +81,7 @@ export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPl
  * (`--event-type`), found in the object's BTF. A package without an event map, or an object
  * without that struct, is `USAGE`.
  */
-export function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: string): RunPlan {
+export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: string): Promise<RunPlan> {
   const ev = plan.events;
   if (ev === undefined) {
     throw new EbpmError('USAGE', `run: --event-type ${name}: ${pkg.metadata.name} has no ring buffer or perf event array`, {
@@ -92,6 +90,8 @@ export function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: string)
   }
   const bytes = pkg.objects.get(ev.object);
   if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${ev.object}: bytes not resolved`);
+  // The ELF and BTF reader loads only here: a stored package's run reads its metadata alone.
+  const [{ parseObject }, { eventTypeNamed }] = await Promise.all([import('../bpf/object.js'), import('../package/event-type.js')]);
   const found = eventTypeNamed(parseObject(bytes), ev.object, name);
   return { ...plan, events: { ...ev, layout: found.layout, why: 'flag' } };
 }

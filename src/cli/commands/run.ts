@@ -68,7 +68,7 @@ const cmd: Command = {
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
   const planned = planRun(pkg.metadata, { mapSizes: line.mapSizes });
-  const plan = line.eventType === undefined ? planned : withEventType(planned, pkg, line.eventType);
+  const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
   const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, sampleFormat(s.map, s.spec, s.key, s.value)]));
   const counts = { events: 0, lost: 0 };
