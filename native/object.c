@@ -270,6 +270,42 @@ static napi_value program_set_autoload(napi_env env, size_t argc, napi_value *ar
 	return NULL;
 }
 
+/* objectSetMapSize(obj, map, maxEntries, valueSize): sizes user space sets before load (0: keep) */
+static napi_value object_set_map_size(napi_env env, size_t argc, napi_value *argv)
+{
+	struct object *o = object_arg(env, argv[0]);
+	struct bpf_map *m;
+	uint32_t max_entries, value_size;
+	char *name;
+	int err = 0;
+
+	(void)argc;
+	if (!o || !(name = arg_string(env, argv[1], "map name")))
+		return NULL;
+	if (napi_get_value_uint32(env, argv[2], &max_entries) != napi_ok || napi_get_value_uint32(env, argv[3], &value_size) != napi_ok) {
+		throw_invalid(env, "sizes must be unsigned 32-bit integers");
+		goto out;
+	}
+	if (o->loaded) {
+		throw_errno(env, EBUSY, "map %s: object already loaded", name);
+		goto out;
+	}
+	m = bpf_object__find_map_by_name(o->obj, name);
+	if (!m) {
+		throw_errno(env, ENOENT, "map %s", name);
+		goto out;
+	}
+	if (max_entries)
+		err = bpf_map__set_max_entries(m, max_entries);
+	if (!err && value_size)
+		err = bpf_map__set_value_size(m, value_size);
+	if (err)
+		throw_errno(env, err, "map %s: set size", name);
+out:
+	free(name);
+	return NULL;
+}
+
 const struct export_def object_exports[] = {
 	{ "objectOpen", object_open, 3 },
 	{ "objectLoad", object_load, 1 },
@@ -279,5 +315,6 @@ const struct export_def object_exports[] = {
 	{ "objectGlobal", object_global, 2 },
 	{ "objectSetGlobal", object_set_global, 3 },
 	{ "programSetAutoload", program_set_autoload, 3 },
+	{ "objectSetMapSize", object_set_map_size, 4 },
 	{ NULL, NULL, 0 },
 };

@@ -145,6 +145,15 @@ export class BpfObject implements Disposable {
     for (const p of all) this.#do(`select ${p}`, () => this.#native.programSetAutoload(this.#handle, p, names.includes(p)));
   }
 
+  /**
+   * Sizes map `name` as user space does before load (`bpf_map__set_max_entries`,
+   * `bpf_map__set_value_size`); an omitted size is kept.
+   */
+  setMapSize(name: string, size: { readonly maxEntries?: number; readonly valueSize?: number }): void {
+    this.#check(`size map ${name}`, 'opened');
+    this.#do(`size map ${name}`, () => this.#native.objectSetMapSize(this.#handle, name, size.maxEntries ?? 0, size.valueSize ?? 0));
+  }
+
   /** Relocates (CO-RE) and loads maps and programs: the verifier runs here. */
   load(): void {
     this.#check('load', 'opened');

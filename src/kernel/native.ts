@@ -97,6 +97,8 @@ export interface BpfNative {
   /** Replaces a global data section's initial bytes; the length must match, before load only. */
   objectSetGlobal(obj: ObjectHandle, section: string, bytes: Uint8Array): void;
   programSetAutoload(obj: ObjectHandle, program: string, on: boolean): void;
+  /** Sets a map's max_entries and value size (0: keep that one), before load only. */
+  objectSetMapSize(obj: ObjectHandle, map: string, maxEntries: number, valueSize: number): void;
   objectLoad(obj: ObjectHandle): void;
   /** Idempotent. Links and readers stay valid: the kernel holds what they use. */
   objectClose(obj: ObjectHandle): void;

@@ -8,6 +8,7 @@ import { EXPORT_MARKER, type GlobalSpec, type ObjectSpec } from '../bpf/object.j
 import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { DocComment } from './doc-comments.js';
+import { conventionalEventType } from './event-type.js';
 import { compact } from './fields.js';
 import type { BpfObjectMeta, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
 import type { WasmModule } from '../wasm/module.js';
@@ -63,7 +64,7 @@ export function objectMetadata(spec: ObjectSpec, facts: ObjectFacts): BpfObjectM
     programs: spec.programs.map((p) => compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined })),
     maps,
     parameters: spec.globals.filter(isParameter).map((g) => parameter(g, facts.docs.get(g.name))),
-    exports: exportsOf(spec, maps),
+    exports: exportsOf(spec, maps, facts.name),
   });
 }
 
@@ -90,9 +91,10 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
 /**
  * Exports come from `EBPM_EXPORT` (read by `parseObject`), eunomia's `__eunomia_dummy_<struct>_ptr`
  * (bound to the object's one ring buffer or perf event array, as ecli does) and Inspektor
- * Gadget's `gadget_tracer_<name>___<map>___<struct>`.
+ * Gadget's `gadget_tracer_<name>___<map>___<struct>`; with none of those, the object's one event map
+ * gets the struct named as libbpf-tools and ecc name theirs (`conventionalEventType`).
  */
-function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[]): ExportMeta[] {
+function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], objectName: string): ExportMeta[] {
   const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
   const btf = spec.btf;
   if (btf === null) return out;
@@ -112,6 +114,10 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[]): ExportMeta[] {
       if (ptr.kind === 'ptr') out.push({ map: free[0]!.name, type: describeType(btf, skipModifiers(btf, ptr.type).id) });
     }
   }
+  // Nothing declared: the object's one event map carries its conventionally named struct.
+  const untyped = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));
+  const found = untyped.length === 1 ? conventionalEventType(spec, objectName) : undefined;
+  if (found) out.push({ map: untyped[0]!.name, type: found.layout, inferredBy: 'name' });
   return out;
 }
 

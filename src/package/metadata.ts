@@ -100,6 +100,8 @@ export interface ParameterMeta {
 export interface ExportMeta {
   readonly map: string;
   readonly type: TypeLayout;
+  /** Set when the package declares no type and ebpm found this one in the object's BTF: by its name. */
+  readonly inferredBy?: 'name';
 }
 
 export interface WasmImport {

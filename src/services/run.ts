@@ -11,16 +11,23 @@ import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
+import { mapSizes, type MapSize } from '../package/map-sizes.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
-/** The map whose records `ebpm run` prints as events, and their layout (undefined: print hex). */
+/**
+ * The map whose records `ebpm run` prints as events, and their layout (undefined: print hex):
+ * as the package declares it, found by its name in the object's BTF, or named by `--event-type`.
+ */
 export interface EventPlan {
   readonly object: string;
   readonly map: string;
   readonly layout?: TypeLayout;
+  readonly why?: EventTypeWhy;
 }
+
+export type EventTypeWhy = 'declared' | 'name' | 'flag';
 
 /** A map read every `spec.interval` ms and printed whole. */
 export interface SamplePlan {
@@ -36,21 +43,29 @@ export interface RunPlan {
   readonly samples: readonly SamplePlan[];
   /** Event maps not read because another one is (ecli reads one export too), as `object:map`. */
   readonly ignored: readonly string[];
+  /** Sizes set on maps before load (`mapSizes`). */
+  readonly mapSizes: readonly MapSize[];
+}
+
+/** What the user chose on the command line that changes the plan. */
+export interface PlanChoices {
+  /** `--map-size name=N`, by map name. */
+  readonly mapSizes?: ReadonlyMap<string, number>;
 }
 
 const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 
 /**
  * `planRun` decides what a package's run prints: every `@sample` map, and the records of one
- * event map: the first declared with `EBPM_EXPORT`, else the first ring buffer or perf event
- * array, printed as hex. Pure.
+ * event map: the first with a type (declared, or found by name), else the first ring buffer or
+ * perf event array, printed as hex; and the map sizes to set before load. Pure.
  */
-export function planRun(meta: PackageMetadata): RunPlan {
+export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPlan {
   const samples: SamplePlan[] = [];
   const exports: EventPlan[] = [];
   const untyped: EventPlan[] = [];
   for (const o of meta.objects) {
-    for (const x of o.exports) exports.push({ object: o.name, map: x.map, layout: x.type });
+    for (const x of o.exports) exports.push({ object: o.name, map: x.map, layout: x.type, why: x.inferredBy ?? 'declared' });
     for (const m of o.maps) {
       if (m.sample) samples.push({ object: o.name, map: m.name, spec: m.sample, ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) });
       else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
@@ -58,7 +73,27 @@ export function planRun(meta: PackageMetadata): RunPlan {
   }
   const candidates = exports.length > 0 ? exports : untyped;
   const [events, ...ignored] = candidates;
-  return { ...(events ? { events } : {}), samples, ignored: ignored.map((e) => `${e.object}:${e.map}`) };
+  return { ...(events ? { events } : {}), samples, ignored: ignored.map((e) => `${e.object}:${e.map}`), mapSizes: mapSizes(meta, choices.mapSizes) };
+}
+
+/**
+ * `withEventType` is `plan` reading its event map's records as the object's struct `name`
+ * (`--event-type`), found in the object's BTF. A package without an event map, or an object
+ * without that struct, is `USAGE`.
+ */
+export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: string): Promise<RunPlan> {
+  const ev = plan.events;
+  if (ev === undefined) {
+    throw new EbpmError('USAGE', `run: --event-type ${name}: ${pkg.metadata.name} has no ring buffer or perf event array`, {
+      hint: '--event-type chooses the record type of the map whose events are printed',
+    });
+  }
+  const bytes = pkg.objects.get(ev.object);
+  if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${ev.object}: bytes not resolved`);
+  // The ELF and BTF reader loads only here: a stored package's run reads its metadata alone.
+  const [{ parseObject }, { eventTypeNamed }] = await Promise.all([import('../bpf/object.js'), import('../package/event-type.js')]);
+  const found = eventTypeNamed(parseObject(bytes), ev.object, name);
+  return { ...plan, events: { ...ev, layout: found.layout, why: 'flag' } };
 }
 
 /** One attached program. */
@@ -168,6 +203,7 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
     objects.set(meta.name, obj);
     const mine = opts.assignments.filter((a) => a.object === meta.name);
     for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
+    for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
     obj.load();
   }
 }

@@ -145,7 +145,7 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ebpm init bpf templ
     });
     expect(r).toMatchObject({ stop: { kind: 'duration' }, events: 1, lost: 0 });
     expect(r.programs).toEqual([{ object: 'my-tool.bpf.o', program: 'handle_exec', section: 'tracepoint/sched/sched_process_exec', type: 'tracepoint' }]);
-    expect(plan.events).toEqual({ object: 'my-tool.bpf.o', map: 'events', layout: EVENT });
+    expect(plan.events).toEqual({ object: 'my-tool.bpf.o', map: 'events', layout: EVENT, why: 'declared' });
     const rec = records[0]!;
     const json = eventFormat(plan.events!.layout!).json(new DataView(rec.buffer, rec.byteOffset, rec.byteLength), 0, rec.byteLength);
     expect(JSON.parse(json)).toEqual({ pid: child, ppid: process.pid, comm: 'true', filename: '/bin/true' });

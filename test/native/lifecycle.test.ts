@@ -191,6 +191,16 @@ describeWith(['root', 'btf', 'clang', 'native'], 'object lifecycle on the real k
     expect(() => BpfObject.open(new Uint8Array([0x7f, 0x45, 0x4c, 0x46, 0]), { name: 'junk' })).toThrow(code('BAD_OBJECT'));
   });
 
+  it('map sizes: set before load and created so, unknown maps NOT_FOUND, after load WRONG_PHASE', async () => {
+    using obj = BpfObject.open(await exampleObject('opensnoop'), { name: 'opensnoop' });
+    obj.setMapSize('start', { maxEntries: 77 });
+    expect(() => obj.setMapSize('nope', { maxEntries: 1 })).toThrowWithCode('NOT_FOUND', 'opensnoop: size map nope: no such file or directory');
+    expect(obj.maps().find((m) => m.name === 'start')).toMatchObject({ maxEntries: 77, valueSize: 16 });
+    obj.load();
+    expect(obj.map('start')).toMatchObject({ maxEntries: 77, valueSize: 16 });
+    expect(() => obj.setMapSize('start', { maxEntries: 1 })).toThrowWithCode('WRONG_PHASE', 'opensnoop: size map start: already loaded');
+  });
+
   it('closing releases every program and link, twice is harmless, and so does a throw mid-way', async () => {
     const elf = await exampleObject('bootstrap');
     const obj = BpfObject.open(elf, { name: 'bootstrap' });

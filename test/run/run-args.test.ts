@@ -76,6 +76,7 @@ describe('parseRunLine: before the package is known', () => {
       maxEvents: 10,
       pull: 'never',
       attach: new Map([['xdp_pass', 'lo']]),
+      mapSizes: new Map(),
       wasm: NO_WASM_FLAGS,
       flags: ['-p', '1', '-x'],
       afterDashes: ['--guest', 'arg'],
@@ -87,6 +88,7 @@ describe('parseRunLine: before the package is known', () => {
       verbose: false,
       pull: 'missing',
       attach: new Map(),
+      mapSizes: new Map(),
       wasm: NO_WASM_FLAGS,
       flags: [],
       afterDashes: [],
@@ -107,6 +109,7 @@ describe('parseRunLine: before the package is known', () => {
       verbose: false,
       pull: 'missing',
       attach: new Map(),
+      mapSizes: new Map(),
       wasm: NO_WASM_FLAGS,
       flags: [],
       afterDashes: [],
@@ -140,6 +143,24 @@ describe('parseRunLine: before the package is known', () => {
       flags: [],
       afterDashes: ['--env', 'B=2'],
     });
+  });
+
+  it('takes --map-size repeatedly, once per map, and --event-type once', () => {
+    expect(line(['pkg', '--map-size', 'start=4096', '--event-type', 'event', '--map-size=stackmap=1']).mapSizes).toEqual(
+      new Map([
+        ['start', 4096],
+        ['stackmap', 1],
+      ]),
+    );
+    expect(line(['pkg', '--event-type=struct data_t'])).toMatchObject({ eventType: 'struct data_t' });
+    const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
+    const bad = 'not <map>=<entries> with entries from 1 to 4294967295';
+    expect(thrown(() => line(['pkg', '--map-size', 'start=0']))).toEqual(usage(`run: --map-size "start=0": ${bad}`));
+    expect(thrown(() => line(['pkg', '--map-size', 'start=4294967296']))).toEqual(usage(`run: --map-size "start=4294967296": ${bad}`));
+    expect(thrown(() => line(['pkg', '--map-size', '=5']))).toEqual(usage(`run: --map-size "=5": ${bad}`));
+    expect(thrown(() => line(['pkg', '--map-size', 'start=1e3']))).toEqual(usage(`run: --map-size "start=1e3": ${bad}`));
+    expect(thrown(() => line(['pkg', '--map-size', 'a=1', '--map-size', 'a=2']))).toEqual(usage('run: --map-size a given twice'));
+    expect(thrown(() => line(['pkg', '--event-type', 'a', '--event-type', 'b']))).toEqual(usage('run: --event-type given twice'));
   });
 
   it('refuses with USAGE, the exact message and a hint', () => {
@@ -247,6 +268,12 @@ describe('guestArgs: the package with a Wasm program', () => {
     );
     expect(thrown(() => guestArgs(line(['g.wasm', '--attach', 'a=lo']), guest))).toEqual(
       usage('run: --attach does not apply to g: its Wasm program attaches its programs (grant targets with --allow-attach)'),
+    );
+    expect(thrown(() => guestArgs(line(['g.wasm', '--event-type', 'event']), guest))).toEqual(
+      usage('run: --event-type does not apply to g: its Wasm program prints the events'),
+    );
+    expect(thrown(() => guestArgs(line(['g.wasm', '--map-size', 'm=1']), guest))).toEqual(
+      usage('run: --map-size does not apply to g: its Wasm program loads its objects'),
     );
   });
 });

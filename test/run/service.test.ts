@@ -89,16 +89,51 @@ describe('planRun', () => {
     const typed = meta({}, [map('rb', 'ringbuf'), map('other', 'perf_event_array'), map('hists', 'hash', { sample: hist, key: u32, value: u32 })]);
     const withExport: PackageMetadata = { ...typed, objects: [{ ...typed.objects[0]!, exports: [{ map: 'rb', type: u32 }] }] };
     expect(planRun(withExport)).toEqual({
-      events: { object: 'demo.bpf.o', map: 'rb', layout: u32 },
+      events: { object: 'demo.bpf.o', map: 'rb', layout: u32, why: 'declared' },
       samples: [{ object: 'demo.bpf.o', map: 'hists', spec: hist, key: u32, value: u32 }],
       ignored: [],
+      mapSizes: [],
     });
+    const inferred: PackageMetadata = { ...typed, objects: [{ ...typed.objects[0]!, exports: [{ map: 'rb', type: u32, inferredBy: 'name' }] }] };
+    expect(planRun(inferred).events).toEqual({ object: 'demo.bpf.o', map: 'rb', layout: u32, why: 'name' });
     expect(planRun(meta({}, [map('a', 'ringbuf'), map('b', 'perf_event_array'), map('h', 'hash')]))).toEqual({
       events: { object: 'demo.bpf.o', map: 'a' },
       samples: [],
       ignored: ['demo.bpf.o:b'],
+      mapSizes: [],
     });
-    expect(planRun(meta({}, [map('h', 'hash')]))).toEqual({ samples: [], ignored: [] });
+    expect(planRun(meta({}, [map('h', 'hash')]))).toEqual({ samples: [], ignored: [], mapSizes: [] });
+  });
+
+  it('sizes what the object leaves to user space, and what --map-size names', () => {
+    const sized = meta({}, [
+      map('start', 'hash', { maxEntries: 0 }),
+      map('stacks', 'stack_trace', { valueSize: 0, maxEntries: 0 }),
+      map('deep', 'stack_trace', { valueSize: 0, maxEntries: 64 }),
+      map('rb', 'ringbuf', { keySize: 0, valueSize: 0, maxEntries: 0 }),
+      map('events', 'perf_event_array', { maxEntries: 0 }),
+      map('seen', 'lru_hash', { maxEntries: 100 }),
+      map('cpus', 'percpu_array', { maxEntries: 0 }),
+    ]);
+    expect(planRun(sized).mapSizes).toEqual([
+      { object: 'demo.bpf.o', map: 'start', maxEntries: 10240, why: 'default' },
+      { object: 'demo.bpf.o', map: 'stacks', maxEntries: 1024, valueSize: 1016, why: 'default' },
+      { object: 'demo.bpf.o', map: 'deep', valueSize: 1016, why: 'default' },
+      { object: 'demo.bpf.o', map: 'rb', maxEntries: 262144, why: 'default' },
+      { object: 'demo.bpf.o', map: 'cpus', maxEntries: 10240, why: 'default' },
+    ]);
+    expect(
+      planRun(sized, {
+        mapSizes: new Map([
+          ['start', 7],
+          ['seen', 9],
+        ]),
+      }).mapSizes.filter((m) => m.why === 'flag'),
+    ).toEqual([
+      { object: 'demo.bpf.o', map: 'start', maxEntries: 7, why: 'flag' },
+      { object: 'demo.bpf.o', map: 'seen', maxEntries: 9, why: 'flag' },
+    ]);
+    expect(() => planRun(sized, { mapSizes: new Map([['nope', 1]]) })).toThrowWithCode('USAGE', 'run: --map-size nope: demo has no map nope');
   });
 });
 

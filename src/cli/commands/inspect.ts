@@ -6,6 +6,7 @@ import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
+import { eventTypeText, UNTYPED_EVENTS } from '../views/run-text.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -46,7 +47,11 @@ export function formatInspect(r: InspectResult): string {
         ),
       );
     }
-    for (const e of o.exports) out.push(`  events on ${e.map}: ${layoutLine(e.type)}`, ...fieldLines(e.type));
+    for (const e of o.exports) out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared')}`, ...fieldLines(e.type));
+    for (const x of o.maps) {
+      if ((x.type === 'ringbuf' || x.type === 'perf_event_array') && !o.exports.some((e) => e.map === x.name))
+        out.push(`  events on ${x.name}: ${UNTYPED_EVENTS}`);
+    }
   }
   if (m.wasm)
     out.push('', `wasm ${m.wasm.name} ${m.wasm.digest} ${m.wasm.size} bytes`, `  imports: ${m.wasm.imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
@@ -61,10 +66,6 @@ export function formatInspect(r: InspectResult): string {
     `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`,
   );
   return out.join('\n') + '\n';
-}
-
-function layoutLine(l: TypeLayout): string {
-  return `${l.kind === 'struct' || l.kind === 'union' ? `${l.kind} ${l.name ?? ''}` : (l.name ?? l.kind)} (${l.size} bytes)`;
 }
 
 function fieldLines(l: TypeLayout): string[] {

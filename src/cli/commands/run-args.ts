@@ -13,7 +13,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -24,6 +24,8 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['max-events', true],
   ['pull', true],
   ['attach', true],
+  ['event-type', true],
+  ['map-size', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -44,6 +46,10 @@ export interface RunLine {
   readonly pull: PullPolicy;
   /** `--attach <program>=<target>`: the targets by program, as written. */
   readonly attach: ReadonlyMap<string, string>;
+  /** `--event-type <struct>`: the record type of the printed event map. */
+  readonly eventType?: string;
+  /** `--map-size <map>=<n>`: max_entries by map name. */
+  readonly mapSizes: ReadonlyMap<string, number>;
   readonly wasm: WasmFlags;
   /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
   readonly flags: readonly string[];
@@ -74,6 +80,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const { args, flags: wasm } = takeWasmFlags(argv, cwd, RUN_USAGE);
   const own = new Map<string, string | true>();
   const attach = new Map<string, string>();
+  const mapSizes = new Map<string, number>();
   const flags: string[] = [];
   let source: string | undefined;
   let afterDashes: string[] = [];
@@ -100,12 +107,14 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
       else throw usageError(`--${name} needs a value`);
     }
     if (name === 'attach') addAttach(attach, value as string);
+    else if (name === 'map-size') addMapSize(mapSizes, value as string);
     else if (own.has(name)) throw usageError(`--${name} given twice`);
     else own.set(name, value);
   }
   const text = (flag: string) => own.get(flag) as string | undefined;
   const duration = text('duration');
   const maxEvents = text('max-events');
+  const eventType = text('event-type');
   let pull: PullPolicy = 'missing';
   try {
     pull = pullPolicy(text('pull') ?? pull);
@@ -123,6 +132,8 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(maxEvents === undefined ? {} : { maxEvents: nonNegative('max-events', maxEvents, true) }),
     pull,
     attach,
+    ...(eventType === undefined ? {} : { eventType }),
+    mapSizes,
     wasm,
     flags,
     afterDashes,
@@ -135,6 +146,17 @@ function addAttach(attach: Map<string, string>, spec: string): void {
   const program = spec.slice(0, eq);
   if (attach.has(program)) throw usageError(`--attach ${program} given twice`);
   attach.set(program, spec.slice(eq + 1));
+}
+
+function addMapSize(sizes: Map<string, number>, spec: string): void {
+  const eq = spec.indexOf('=');
+  const n = Number(spec.slice(eq + 1));
+  if (eq <= 0 || !/^[0-9]+$/.test(spec.slice(eq + 1)) || n < 1 || n > 0xffffffff) {
+    throw usageError(`--map-size ${JSON.stringify(spec)}: not <map>=<entries> with entries from 1 to 4294967295`);
+  }
+  const map = spec.slice(0, eq);
+  if (sizes.has(map)) throw usageError(`--map-size ${map} given twice`);
+  sizes.set(map, n);
 }
 
 /** What a package without a Wasm program runs with. */
@@ -182,9 +204,11 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   readPackageFlags(line.flags, [], new Map(), ' (arguments for the Wasm program go after --)');
   if (line.attach.size > 0)
     throw usageError(`--attach does not apply to ${pkg.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
+  if (line.mapSizes.size > 0) throw usageError(`--map-size does not apply to ${pkg.name}: its Wasm program loads its objects`);
   for (const [flag, given] of [
     ['json', line.json],
     ['max-events', line.maxEvents !== undefined],
+    ['event-type', line.eventType !== undefined],
   ] as const) {
     if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
   }

@@ -15,7 +15,7 @@ import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
-import { planRun, runPackage, type SamplePlan } from '../../services/run.js';
+import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
@@ -67,7 +67,8 @@ const cmd: Command = {
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
-  const plan = planRun(pkg.metadata);
+  const planned = planRun(pkg.metadata, { mapSizes: line.mapSizes });
+  const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
   const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, sampleFormat(s.map, s.spec, s.key, s.value)]));
   const counts = { events: 0, lost: 0 };

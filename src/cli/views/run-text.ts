@@ -5,7 +5,9 @@
 import { ATTACH_FORMS } from '../../kernel/loader-targets.js';
 import type { FlagSpec, ParamValue } from '../../package/params.js';
 import type { ResolvedPackage } from '../../services/run-source.js';
-import type { AttachedProgram, RunPlan, RunResult } from '../../services/run.js';
+import type { TypeLayout } from '../../bpf/layout.js';
+import type { MapSize } from '../../package/map-sizes.js';
+import type { AttachedProgram, EventTypeWhy, RunPlan, RunResult } from '../../services/run.js';
 import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
 import { OUTPUT_LIMIT } from './run-output.js';
 
@@ -21,6 +23,10 @@ export const RUN_HELP = [
   '                            attach the program to this target instead of by its section',
   '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
   ...ATTACH_FORMS.map((f) => `      ${f}`),
+  '  --event-type <struct>     decode events as this struct of the object (default: the declared type,',
+  '                            else a struct named event, data_t, <tool>_event or *_event, else hex)',
+  '  --map-size <map>=<n>      max_entries of this map (repeatable; maps declared with 0 get 10240,',
+  '                            stack_trace maps 1024 of 127 frames, ring buffers 256 KiB)',
   '',
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
@@ -76,9 +82,29 @@ export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedPr
   const out = programs.map((p) => `  program ${p.program}: ${p.type} ${p.section} (${p.object})`);
   for (const o of pkg.metadata.objects) for (const m of o.maps) out.push(`  map ${m.name}: ${m.type} (${o.name})`);
   for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
-  if (plan.events) out.push(`  events from ${plan.events.map}${plan.events.layout ? '' : ' (no type: printed as hex)'}`);
+  for (const m of plan.mapSizes)
+    out.push(`  map ${m.map}: sized ${mapSizeText(m)} (${m.why === 'flag' ? '--map-size' : 'default: the object leaves it to user space'})`);
+  if (plan.events)
+    out.push(
+      `  events from ${plan.events.map}: ${plan.events.layout ? eventTypeText(plan.events.layout, plan.events.why ?? 'declared') : 'no type: printed as hex'}`,
+    );
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
   return out;
+}
+
+/** What inspect and `run --verbose` say of an event map with no record type. */
+export const UNTYPED_EVENTS = 'no type declared, none found by name: printed as hex (run --event-type <struct> chooses one)';
+
+/** `eventTypeText` says which record type an event map is read as, and why: `struct event (by name, 7720 bytes)`. */
+export function eventTypeText(layout: TypeLayout, why: EventTypeWhy): string {
+  const name = layout.kind === 'struct' || layout.kind === 'union' ? `${layout.kind} ${layout.name ?? ''}` : (layout.name ?? layout.kind);
+  const how = why === 'declared' ? '' : why === 'name' ? 'by name, ' : '--event-type, ';
+  return `${name} (${how}${layout.size} bytes)`;
+}
+
+function mapSizeText(m: MapSize): string {
+  const parts = [...(m.maxEntries === undefined ? [] : [`max_entries ${m.maxEntries}`]), ...(m.valueSize === undefined ? [] : [`value size ${m.valueSize}`])];
+  return parts.join(', ');
 }
 
 /** The line written at the first event dropped because stdout does not keep up. */
