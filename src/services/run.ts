@@ -11,6 +11,7 @@ import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
+import { packageResultMaps, printableKind, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -22,13 +23,15 @@ export interface EventPlan {
   readonly layout?: TypeLayout;
 }
 
-/** A map read every `spec.interval` ms and printed whole. */
+/** A map read every `spec.interval` ms (0: only at the stop) and printed whole. */
 export interface SamplePlan {
   readonly object: string;
   readonly map: string;
   readonly spec: SampleSpec;
   readonly key?: TypeLayout;
   readonly value?: TypeLayout;
+  /** Set for a map found by its types (result-maps.ts) rather than declared with `@sample`. */
+  readonly result?: ResultMap;
 }
 
 export interface RunPlan {
@@ -40,12 +43,21 @@ export interface RunPlan {
 
 const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 
+export interface PlanOptions {
+  /** `--print-map`: these result maps; false (`--no-print-map`): none; undefined: every result map of a package without `@sample` maps. */
+  readonly printMaps?: readonly string[] | false;
+  /** `--interval`: milliseconds between two prints of the result maps, each cleared after its print; undefined: only at the stop. */
+  readonly intervalMs?: number;
+}
+
 /**
- * `planRun` decides what a package's run prints: every `@sample` map, and the records of one
- * event map: the first declared with `EBPM_EXPORT`, else the first ring buffer or perf event
- * array, printed as hex. Pure.
+ * `planRun` decides what a package's run prints: every `@sample` map, the result maps
+ * `options` choose, and the records of one event map: the first declared with `EBPM_EXPORT`,
+ * else the first ring buffer or perf event array, printed as hex. A `--print-map` name that no
+ * map of the package answers to, or whose value is neither a histogram nor counters, is
+ * `USAGE`. Pure.
  */
-export function planRun(meta: PackageMetadata): RunPlan {
+export function planRun(meta: PackageMetadata, options: PlanOptions = {}): RunPlan {
   const samples: SamplePlan[] = [];
   const exports: EventPlan[] = [];
   const untyped: EventPlan[] = [];
@@ -56,9 +68,39 @@ export function planRun(meta: PackageMetadata): RunPlan {
       else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
     }
   }
+  samples.push(...resultPlans(meta, options));
   const candidates = exports.length > 0 ? exports : untyped;
   const [events, ...ignored] = candidates;
   return { ...(events ? { events } : {}), samples, ignored: ignored.map((e) => `${e.object}:${e.map}`) };
+}
+
+function resultPlans(meta: PackageMetadata, options: PlanOptions): SamplePlan[] {
+  const { printMaps, intervalMs } = options;
+  if (printMaps === false) return [];
+  const detected = packageResultMaps(meta);
+  const chosen =
+    printMaps === undefined
+      ? detected
+      : printMaps.map((name) => {
+          const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
+          const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
+          if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
+          const kind = printableKind(o.maps.find((m) => m.name === name)!);
+          if (kind === undefined)
+            throw new EbpmError('USAGE', `run: --print-map ${name}: its value is neither a histogram (\`slots\`) nor integer counters`, { hint });
+          return detected.find((r) => r.object === o.name && r.map === name) ?? { object: o.name, map: name, kind, reason: 'chosen with --print-map' };
+        });
+  return chosen.map(({ object, ...result }) => {
+    const m = meta.objects.find((o) => o.name === object)!.maps.find((x) => x.name === result.map)!;
+    return {
+      object,
+      map: m.name,
+      spec: { interval: intervalMs ?? 0, type: result.kind === 'histogram' ? 'log2_hist' : 'default_kv', clearMap: intervalMs !== undefined },
+      key: m.key!,
+      value: m.value!,
+      result,
+    };
+  });
 }
 
 /** One attached program. */
@@ -221,6 +263,7 @@ async function consume(
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
     for (const s of samples) {
+      if (s.plan.spec.interval === 0) continue;
       timers.push(
         setInterval(() => {
           try {

@@ -13,7 +13,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -24,6 +24,10 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['max-events', true],
   ['pull', true],
   ['attach', true],
+  ['print-map', true],
+  ['no-print-map', false],
+  ['interval', true],
+  ['top', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -44,6 +48,12 @@ export interface RunLine {
   readonly pull: PullPolicy;
   /** `--attach <program>=<target>`: the targets by program, as written. */
   readonly attach: ReadonlyMap<string, string>;
+  /** `--print-map` (repeatable): the result maps to print; false with `--no-print-map`; undefined: ebpm's choice. */
+  readonly printMaps?: readonly string[] | false;
+  /** `--interval <s>`: print the result maps this often, not only at the stop. */
+  readonly intervalMs?: number;
+  /** `--top <n>`: rows of a counter table. */
+  readonly top?: number;
   readonly wasm: WasmFlags;
   /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
   readonly flags: readonly string[];
@@ -74,6 +84,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const { args, flags: wasm } = takeWasmFlags(argv, cwd, RUN_USAGE);
   const own = new Map<string, string | true>();
   const attach = new Map<string, string>();
+  const printMaps: string[] = [];
   const flags: string[] = [];
   let source: string | undefined;
   let afterDashes: string[] = [];
@@ -100,12 +111,18 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
       else throw usageError(`--${name} needs a value`);
     }
     if (name === 'attach') addAttach(attach, value as string);
+    else if (name === 'print-map') printMaps.push(value as string);
     else if (own.has(name)) throw usageError(`--${name} given twice`);
     else own.set(name, value);
   }
   const text = (flag: string) => own.get(flag) as string | undefined;
   const duration = text('duration');
   const maxEvents = text('max-events');
+  const interval = text('interval');
+  const top = text('top');
+  if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
+  if (interval !== undefined && Number(interval) === 0) throw usageError(`--interval ${JSON.stringify(interval)}: not a number of seconds > 0`);
+  if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
   let pull: PullPolicy = 'missing';
   try {
     pull = pullPolicy(text('pull') ?? pull);
@@ -123,6 +140,9 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(maxEvents === undefined ? {} : { maxEvents: nonNegative('max-events', maxEvents, true) }),
     pull,
     attach,
+    ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
+    ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
+    ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
     wasm,
     flags,
     afterDashes,
@@ -185,6 +205,10 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   for (const [flag, given] of [
     ['json', line.json],
     ['max-events', line.maxEvents !== undefined],
+    ['print-map', Array.isArray(line.printMaps)],
+    ['no-print-map', line.printMaps === false],
+    ['interval', line.intervalMs !== undefined],
+    ['top', line.top !== undefined],
   ] as const) {
     if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
   }
