@@ -4,7 +4,7 @@
  * found from their BTF types, and how `ebpm run` prints them. Pure: metadata in, a choice out;
  * bytes in, strings out.
  *
- * The rule: a hash, LRU hash or array map is a result map when
+ * The rule: a hash, LRU hash or array map (or its per-CPU variant) is a result map when
  * 1. its value is a struct with an integer array named `slots` (a log2 histogram, per key), or
  * 2. its value is an integer and it is named `counts`, `counters` or `*_count(s)`, or
  * 3. its object has no ring or perf buffer, and its value is a struct of integers and char
@@ -24,10 +24,12 @@ export interface ResultMap {
   readonly kind: ResultKind;
   /** Why the map was chosen, for `inspect` and `--verbose`. */
   readonly reason: string;
+  /** A per-CPU map: each value holds one copy per CPU, summed before printing (`perCpuSum`). */
+  readonly perCpu?: true;
 }
 
-/** Map types whose entries a tool reads as its results (per-CPU maps would need summing, and no known tool keeps results in them). */
-export const RESULT_MAP_TYPES: readonly string[] = ['hash', 'lru_hash', 'array'];
+/** Map types whose entries a tool reads as its results. */
+export const RESULT_MAP_TYPES: readonly string[] = ['hash', 'lru_hash', 'array', 'percpu_hash', 'lru_percpu_hash', 'percpu_array'];
 
 /** Entries of a counter table printed by default (`--top`). */
 export const DEFAULT_TOP = 10;
@@ -51,10 +53,11 @@ function isCounterRow(value: TypeLayout): boolean {
 
 /**
  * `printableKind` is how a map would be printed by its value type alone (what `--print-map`
- * accepts): undefined when the value is neither a histogram nor counters, or has no type.
+ * accepts): undefined for a map of another type than `RESULT_MAP_TYPES`, or whose value is
+ * neither a histogram nor counters, or has no type.
  */
 export function printableKind(m: MapMeta): ResultKind | undefined {
-  if (m.value === undefined || m.key === undefined) return undefined;
+  if (!RESULT_MAP_TYPES.includes(m.type) || m.value === undefined || m.key === undefined) return undefined;
   if (hasSlots(m.value)) return 'histogram';
   if (isCounter(m.value) || isCounterRow(m.value)) return 'counters';
   return undefined;
@@ -66,10 +69,17 @@ export function resultMaps(o: BpfObjectMeta): ResultMap[] {
   const out: ResultMap[] = [];
   for (const m of o.maps) {
     if (!RESULT_MAP_TYPES.includes(m.type) || m.value === undefined || m.key === undefined) continue;
-    if (hasSlots(m.value)) out.push({ map: m.name, kind: 'histogram', reason: `value ${typeName(m.value)} has an integer array \`slots\`` });
-    else if (isCounter(m.value) && COUNTER_NAME.test(m.name)) out.push({ map: m.name, kind: 'counters', reason: 'integer value, named as a counter map' });
+    const perCpu = m.type.includes('percpu') ? ({ perCpu: true } as const) : {};
+    if (hasSlots(m.value)) out.push({ map: m.name, kind: 'histogram', reason: `value ${typeName(m.value)} has an integer array \`slots\``, ...perCpu });
+    else if (isCounter(m.value) && COUNTER_NAME.test(m.name))
+      out.push({ map: m.name, kind: 'counters', reason: 'integer value, named as a counter map', ...perCpu });
     else if (!withEvents && isCounterRow(m.value))
-      out.push({ map: m.name, kind: 'counters', reason: `value ${typeName(m.value)} holds only integers and names, and the object has no event map` });
+      out.push({
+        map: m.name,
+        kind: 'counters',
+        reason: `value ${typeName(m.value)} holds only integers and names, and the object has no event map`,
+        ...perCpu,
+      });
   }
   return out;
 }
@@ -96,8 +106,8 @@ export function histogramUnit(parameters: readonly ParameterMeta[], value: (name
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
-function readInt(l: TypeLayout, v: DataView, o: number): bigint {
-  switch (l.size) {
+function readInt(size: number, v: DataView, o: number): bigint {
+  switch (size) {
     case 1:
       return BigInt(v.getUint8(o));
     case 2:
@@ -107,6 +117,48 @@ function readInt(l: TypeLayout, v: DataView, o: number): bigint {
     default:
       return v.getBigUint64(o, true);
   }
+}
+
+/** Where the counters of a value are: its integer fields and the elements of its integer arrays (`slots`). */
+function counterCells(l: TypeLayout): { offset: number; size: number }[] {
+  if (isCounter(l)) return [{ offset: 0, size: l.size }];
+  if (l.kind !== 'struct') return [];
+  return l.fields.flatMap((f) => {
+    if (f.bitSize !== undefined) return [];
+    if (isCounter(f.layout)) return [{ offset: f.offset, size: f.layout.size }];
+    const a = f.layout;
+    if (a.kind !== 'array' || !isCounter(a.element)) return [];
+    return Array.from({ length: a.count }, (_, i) => ({ offset: f.offset + i * a.element.size, size: a.element.size }));
+  });
+}
+
+/**
+ * `perCpuSum` folds the value of a per-CPU map, one copy per possible CPU each padded to 8
+ * bytes (as `BPF_MAP_LOOKUP_ELEM` returns them), into one: its counters summed (wrapping as the
+ * kernel's do), its other bytes (a `comm`) from the first copy that is not all zero.
+ */
+export function perCpuSum(value: TypeLayout, bytes: Uint8Array): Uint8Array {
+  const stride = Math.ceil(value.size / 8) * 8;
+  const copies = Math.floor(bytes.length / stride);
+  const out = new Uint8Array(value.size);
+  for (let c = 0; c < copies; c++) {
+    const copy = bytes.subarray(c * stride, c * stride + value.size);
+    if (copy.some((b) => b !== 0)) {
+      out.set(copy);
+      break;
+    }
+  }
+  const o = view(out);
+  for (const { offset, size } of counterCells(value)) {
+    let sum = 0n;
+    for (let c = 0; c < copies; c++) sum += readInt(size, view(bytes), c * stride + offset);
+    const wrapped = BigInt.asUintN(size * 8, sum);
+    if (size === 8) o.setBigUint64(offset, wrapped, true);
+    else if (size === 4) o.setUint32(offset, Number(wrapped), true);
+    else if (size === 2) o.setUint16(offset, Number(wrapped), true);
+    else o.setUint8(offset, Number(wrapped));
+  }
+  return out;
 }
 
 /** The table's columns of a key or value: its fields (`slots` left out), or one column named `name`. */
@@ -121,8 +173,22 @@ function columns(l: TypeLayout, name: string): FieldLayout[] {
  * printed as their table (hardirqs counts without `-d`). Counter tables list the `top`
  * entries with the largest first counter, leaving out entries whose counters are all 0 (the
  * unused slots of an array map). JSON: one object per snapshot, `{"map":…,"entries":[{"key":…,"value":…}]}`.
+ * With `perCpu`, each value is summed over its CPUs first.
  */
-export function resultFormat(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: { unit: string; top: number }): SampleFormat {
+export function resultFormat(
+  map: string,
+  kind: ResultKind,
+  key: TypeLayout,
+  value: TypeLayout,
+  opts: { unit: string; top: number; perCpu?: boolean },
+): SampleFormat {
+  const f = printer(map, kind, key, value, opts);
+  if (!opts.perCpu) return f;
+  const fold = (entries: readonly SampleEntry[]) => entries.map((e) => ({ key: e.key, value: perCpuSum(value, e.value) }));
+  return { text: (entries, time) => f.text(fold(entries), time), json: (entries) => f.json(fold(entries)) };
+}
+
+function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: { unit: string; top: number }): SampleFormat {
   const keyCols = columns(key, 'key');
   const valueCols = columns(value, 'count');
   const counters = valueCols.filter((c) => isCounter(c.layout));
@@ -139,12 +205,12 @@ export function resultFormat(map: string, kind: ResultKind, key: TypeLayout, val
     return Array.from({ length: slots!.count }, (_, i) => slots!.read(v, slots!.offset + i * slots!.step));
   };
   const slotsUsed = (e: SampleEntry) => countsOf(e).some((c) => c !== 0);
-  const used = (e: SampleEntry) => (slots !== undefined && slotsUsed(e)) || counters.some((c) => readInt(c.layout, view(e.value), c.offset) !== 0n);
+  const used = (e: SampleEntry) => (slots !== undefined && slotsUsed(e)) || counters.some((c) => readInt(c.layout.size, view(e.value), c.offset) !== 0n);
   /** Used entries, the largest first counter first (map order without one). */
   const sorted = (entries: readonly SampleEntry[]) => {
     const kept = entries.filter(used);
     if (first === undefined) return kept;
-    const at = (e: SampleEntry) => readInt(first.layout, view(e.value), first.offset);
+    const at = (e: SampleEntry) => readInt(first.layout.size, view(e.value), first.offset);
     return kept.sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0));
   };
   const table = (entries: readonly SampleEntry[], time: string) => {
@@ -152,7 +218,11 @@ export function resultFormat(map: string, kind: ResultKind, key: TypeLayout, val
     const rows = all.slice(0, opts.top).map((e) => cols.map((c) => c.format.text(view(c.key ? e.key : e.value), c.offset)));
     const heads = cols.map((c) => c.name.toUpperCase());
     const widths = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-    const line = (cells: readonly string[]) => cells.map((s, i) => (i === cells.length - 1 ? s : s.padEnd(widths[i]!))).join('  ');
+    const line = (cells: readonly string[]) =>
+      cells
+        .map((s, i) => s.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
     const title = `${time} ${map}: ${all.length === 0 ? 'no entries' : `${Math.min(all.length, opts.top)} of ${all.length} entries${first ? ` by ${first.name}` : ''}`}`;
     return [title, ...(rows.length > 0 ? [line(heads), ...rows.map(line)] : [])].join('\n') + '\n\n';
   };

@@ -11,7 +11,7 @@ import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { packageResultMaps, printableKind, type ResultMap } from '../package/result-maps.js';
+import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -85,10 +85,21 @@ function resultPlans(meta: PackageMetadata, options: PlanOptions): SamplePlan[] 
           const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
           const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
           if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
-          const kind = printableKind(o.maps.find((m) => m.name === name)!);
+          const m = o.maps.find((x) => x.name === name)!;
+          const kind = printableKind(m);
           if (kind === undefined)
-            throw new EbpmError('USAGE', `run: --print-map ${name}: its value is neither a histogram (\`slots\`) nor integer counters`, { hint });
-          return detected.find((r) => r.object === o.name && r.map === name) ?? { object: o.name, map: name, kind, reason: 'chosen with --print-map' };
+            throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
+              hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
+            });
+          return (
+            detected.find((r) => r.object === o.name && r.map === name) ?? {
+              object: o.name,
+              map: name,
+              kind,
+              reason: 'chosen with --print-map',
+              ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
+            }
+          );
         });
   return chosen.map(({ object, ...result }) => {
     const m = meta.objects.find((o) => o.name === object)!.maps.find((x) => x.name === result.map)!;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from '../../src/package/metadata.js';
-import { histogramUnit, packageResultMaps, printableKind, resultFormat, resultMaps } from '../../src/package/result-maps.js';
+import { histogramUnit, packageResultMaps, perCpuSum, printableKind, resultFormat, resultMaps } from '../../src/package/result-maps.js';
 
 const u32: TypeLayout = { kind: 'int', size: 4, signed: false, name: 'u32' };
 const u64: TypeLayout = { kind: 'int', size: 8, signed: false, name: 'u64' };
@@ -81,6 +81,7 @@ describe('resultMaps', () => {
       { map: 'hists', kind: 'histogram', reason: 'value struct hist has an integer array `slots`' },
       { map: 'data', kind: 'counters', reason: 'value struct data_t holds only integers and names, and the object has no event map' },
       { map: 'syscall_counts', kind: 'counters', reason: 'integer value, named as a counter map' },
+      { map: 'percpu', kind: 'histogram', reason: 'value struct hist has an integer array `slots`', perCpu: true },
     ]);
   });
 
@@ -117,6 +118,40 @@ describe('resultMaps', () => {
     ]);
     const sample = { interval: 1000, type: 'log2_hist', clearMap: false } as const;
     expect(packageResultMaps(meta([map('hists', 'hash', u32, hist), map('other', 'hash', u32, hist, { sample })]))).toEqual([]);
+  });
+});
+
+describe('perCpuSum', () => {
+  it('sums the counters of every CPU copy (8-byte aligned), wrapping, and keeps the first non-empty copy of the rest', () => {
+    // syscount's data_t on three CPUs: 32 bytes each, already aligned.
+    const cpu = (count: number, total: number, name: string) =>
+      bytes(32, [
+        [0, count, 8],
+        [8, total, 8],
+        [16, name],
+      ]);
+    const all = new Uint8Array([...cpu(0, 0, ''), ...cpu(2, 10, 'sh'), ...cpu(3, 1, 'cat')]);
+    expect(perCpuSum(data, all)).toEqual(cpu(5, 11, 'sh'));
+    // A u32 value is padded to 8 bytes per CPU; its sum wraps at 32 bits.
+    const u32s = new Uint8Array(16);
+    new DataView(u32s.buffer).setUint32(0, 0xffffffff, true);
+    new DataView(u32s.buffer).setUint32(8, 2, true);
+    expect(perCpuSum(u32, u32s)).toEqual(bytes(4, [[0, 1]]));
+    // hardirqs' info: its slots are summed element by element.
+    const infoCpu = (count: number, slot0: number) =>
+      bytes(88, [
+        [0, count, 8],
+        [8, slot0],
+      ]);
+    expect(perCpuSum(info, new Uint8Array([...infoCpu(1, 4), ...infoCpu(2, 5)]))).toEqual(infoCpu(3, 9));
+  });
+
+  it('is applied by resultFormat to a per-CPU map', () => {
+    const f = resultFormat('counts', 'counters', u32, u64, { unit: 'value', top: 10, perCpu: true });
+    const value = new Uint8Array(16);
+    new DataView(value.buffer).setBigUint64(0, 4n, true);
+    new DataView(value.buffer).setBigUint64(8, 6n, true);
+    expect(f.json([{ key: bytes(4, [[0, 1]]), value }])).toBe('{"map":"counts","entries":[{"key":1,"value":10}]}\n');
   });
 });
 

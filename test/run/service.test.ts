@@ -296,7 +296,14 @@ describe('planRun with result maps', () => {
     expect(() => planRun(meta({}, maps), { printMaps: ['nope'] })).toThrowWithCode('USAGE', 'run: --print-map nope: demo has no map nope');
     expect(() => planRun(meta({}, [...maps, map('rb', 'ringbuf')]), { printMaps: ['rb'] })).toThrowWithCode(
       'USAGE',
-      'run: --print-map rb: its value is neither a histogram (`slots`) nor integer counters',
+      'run: --print-map rb: a ringbuf map whose value is neither a histogram (`slots`) nor integer counters',
+    );
+    expect(() => planRun(meta({}, [...maps, map('cg', 'cgroup_array', { key: u32, value: u32 })]), { printMaps: ['cg'] })).toThrow(
+      expect.objectContaining({
+        code: 'USAGE',
+        message: 'run: --print-map cg: a cgroup_array map whose value is neither a histogram (`slots`) nor integer counters',
+        hint: 'ebpm prints hash, lru_hash, array, percpu_hash, lru_percpu_hash, percpu_array maps; the maps it would print: hists',
+      }),
     );
   });
 });

@@ -129,7 +129,7 @@ function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: 
   if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
   const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
   const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
-  return resultFormat(s.map, s.result.kind, s.key!, s.value!, { unit: histogramUnit(object.parameters, given), top });
+  return resultFormat(s.map, s.result.kind, s.key!, s.value!, { unit: histogramUnit(object.parameters, given), top, perCpu: s.result.perCpu === true });
 }
 
 /**
