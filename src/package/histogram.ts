@@ -87,14 +87,15 @@ function sampleError(map: string, problem: string): EbpmError {
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 /** Where the counts of a histogram value are, and how to read one. */
-interface Slots {
+export interface Slots {
   readonly offset: number;
   readonly count: number;
   readonly read: (v: DataView, o: number) => number;
   readonly step: number;
 }
 
-function slotsOf(map: string, value: TypeLayout): Slots {
+/** `slotsOf` finds a histogram value's counts: the value itself when an array, else its `slots` field; `SAMPLE_LAYOUT` when neither holds integers. */
+export function slotsOf(map: string, value: TypeLayout): Slots {
   const arr = value.kind === 'array' ? { layout: value, offset: 0 } : undefined;
   const field = value.kind === 'struct' ? value.fields.find((f) => f.name === 'slots' && f.bitSize === undefined) : undefined;
   const found = arr ?? (field === undefined ? undefined : { layout: field.layout, offset: field.offset });

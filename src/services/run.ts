@@ -12,6 +12,7 @@ import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
+import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -29,13 +30,15 @@ export interface EventPlan {
 
 export type EventTypeWhy = 'declared' | 'name' | 'flag';
 
-/** A map read every `spec.interval` ms and printed whole. */
+/** A map read every `spec.interval` ms (0: only at the stop) and printed whole. */
 export interface SamplePlan {
   readonly object: string;
   readonly map: string;
   readonly spec: SampleSpec;
   readonly key?: TypeLayout;
   readonly value?: TypeLayout;
+  /** Set for a map found by its types (result-maps.ts) rather than declared with `@sample`. */
+  readonly result?: ResultMap;
 }
 
 export interface RunPlan {
@@ -51,14 +54,20 @@ export interface RunPlan {
 export interface PlanChoices {
   /** `--map-size name=N`, by map name. */
   readonly mapSizes?: ReadonlyMap<string, number>;
+  /** `--print-map`: these result maps; false (`--no-print-map`): none; undefined: every result map of a package without `@sample` maps. */
+  readonly printMaps?: readonly string[] | false;
+  /** `--interval`: milliseconds between two prints of the result maps, each cleared after its print; undefined: only at the stop. */
+  readonly intervalMs?: number;
 }
 
 const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 
 /**
- * `planRun` decides what a package's run prints: every `@sample` map, and the records of one
- * event map: the first with a type (declared, or found by name), else the first ring buffer or
- * perf event array, printed as hex; and the map sizes to set before load. Pure.
+ * `planRun` decides what a package's run prints: every `@sample` map, the result maps
+ * `choices` choose, and the records of one event map: the first with a type (declared, or found
+ * by name), else the first ring buffer or perf event array, printed as hex; and the map sizes
+ * to set before load. A `--print-map` name that no map of the package answers to, or whose
+ * value is neither a histogram nor counters, is `USAGE`. Pure.
  */
 export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPlan {
   const samples: SamplePlan[] = [];
@@ -71,6 +80,7 @@ export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPl
       else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
     }
   }
+  samples.push(...resultPlans(meta, choices));
   const candidates = exports.length > 0 ? exports : untyped;
   const [events, ...ignored] = candidates;
   return { ...(events ? { events } : {}), samples, ignored: ignored.map((e) => `${e.object}:${e.map}`), mapSizes: mapSizes(meta, choices.mapSizes) };
@@ -94,6 +104,46 @@ export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: s
   const [{ parseObject }, { eventTypeNamed }] = await Promise.all([import('../bpf/object.js'), import('../package/event-type.js')]);
   const found = eventTypeNamed(parseObject(bytes), ev.object, name);
   return { ...plan, events: { ...ev, layout: found.layout, why: 'flag' } };
+}
+
+function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] {
+  const { printMaps, intervalMs } = choices;
+  if (printMaps === false) return [];
+  const detected = packageResultMaps(meta);
+  const chosen =
+    printMaps === undefined
+      ? detected
+      : printMaps.map((name) => {
+          const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
+          const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
+          if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
+          const m = o.maps.find((x) => x.name === name)!;
+          const kind = printableKind(m);
+          if (kind === undefined)
+            throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
+              hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
+            });
+          return (
+            detected.find((r) => r.object === o.name && r.map === name) ?? {
+              object: o.name,
+              map: name,
+              kind,
+              reason: 'chosen with --print-map',
+              ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
+            }
+          );
+        });
+  return chosen.map(({ object, ...result }) => {
+    const m = meta.objects.find((o) => o.name === object)!.maps.find((x) => x.name === result.map)!;
+    return {
+      object,
+      map: m.name,
+      spec: { interval: intervalMs ?? 0, type: result.kind === 'histogram' ? 'log2_hist' : 'default_kv', clearMap: intervalMs !== undefined },
+      key: m.key!,
+      value: m.value!,
+      result,
+    };
+  });
 }
 
 /** One attached program. */
@@ -257,6 +307,7 @@ async function consume(
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
     for (const s of samples) {
+      if (s.plan.spec.interval === 0) continue;
       timers.push(
         setInterval(() => {
           try {

@@ -163,6 +163,16 @@ describe('parseRunLine: before the package is known', () => {
     expect(thrown(() => line(['pkg', '--event-type', 'a', '--event-type', 'b']))).toEqual(usage('run: --event-type given twice'));
   });
 
+  it('takes --print-map repeatedly, --no-print-map, --interval in seconds and --top', () => {
+    expect(line(['pkg', '--print-map', 'hists', '--print-map=infos', '--interval', '0.5', '--top', '3'])).toMatchObject({
+      printMaps: ['hists', 'infos'],
+      intervalMs: 500,
+      top: 3,
+    });
+    expect(line(['pkg', '--no-print-map'])).toMatchObject({ printMaps: false });
+    expect(line(['pkg']).printMaps).toBeUndefined();
+  });
+
   it('refuses with USAGE, the exact message and a hint', () => {
     expect(thrown(() => line(['--filtered-pid', '1', 'pkg']))).toEqual({
       code: 'USAGE',
@@ -187,6 +197,10 @@ describe('parseRunLine: before the package is known', () => {
       hint: 'use --pull always, missing or never',
     });
     expect(thrown(() => line(['pkg', '--allow-attach']))).toEqual(usage('run: --allow-attach needs a value'));
+    expect(thrown(() => line(['pkg', '--print-map', 'a', '--no-print-map']))).toEqual(usage('run: --print-map and --no-print-map together'));
+    expect(thrown(() => line(['pkg', '--interval', '0']))).toEqual(usage('run: --interval "0": not a number of seconds > 0'));
+    expect(thrown(() => line(['pkg', '--interval', 'often']))).toEqual(usage('run: --interval "often": not a number of seconds ≥ 0'));
+    expect(thrown(() => line(['pkg', '--top', '0']))).toEqual(usage('run: --top "0": not a whole number > 0'));
   });
 });
 
@@ -265,6 +279,9 @@ describe('guestArgs: the package with a Wasm program', () => {
     expect(thrown(() => guestArgs(line(['g.wasm', '--json']), guest))).toEqual(usage('run: --json does not apply to g: its Wasm program prints the events'));
     expect(thrown(() => guestArgs(line(['g.wasm', '--max-events', '3']), guest))).toEqual(
       usage('run: --max-events does not apply to g: its Wasm program prints the events'),
+    );
+    expect(thrown(() => guestArgs(line(['g.wasm', '--interval', '1']), guest))).toEqual(
+      usage('run: --interval does not apply to g: its Wasm program prints the events'),
     );
     expect(thrown(() => guestArgs(line(['g.wasm', '--attach', 'a=lo']), guest))).toEqual(
       usage('run: --attach does not apply to g: its Wasm program attaches its programs (grant targets with --allow-attach)'),

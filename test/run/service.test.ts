@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
 import { openContext } from '../../src/services/context.js';
@@ -289,5 +289,117 @@ describe("runPackage's event path (the addon faked)", () => {
     const e = await f.run({ throwing: boom, attached: (deliver) => deliver(batch(0, 2)) }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'INTERNAL', message: 'run demo: the view broke', cause: boom });
     expect(f.calls).toEqual(['detach', 'close reader', 'close object']);
+  });
+});
+
+describe('planRun with result maps', () => {
+  const hist = {
+    kind: 'struct',
+    size: 8,
+    name: 'hist',
+    fields: [{ name: 'slots', offset: 0, layout: { kind: 'array', size: 8, count: 2, element: u32 } }],
+  } as const;
+  const maps = [map('start', 'hash', { key: u32, value: u32 }), map('hists', 'hash', { key: u32, value: hist })];
+  const result = { kind: 'histogram', reason: 'value struct hist has an integer array `slots`' } as const;
+
+  it('prints the result maps at the stop, or every --interval with a clear, or those --print-map names', () => {
+    expect(planRun(meta({}, maps)).samples).toEqual([
+      {
+        object: 'demo.bpf.o',
+        map: 'hists',
+        spec: { interval: 0, type: 'log2_hist', clearMap: false },
+        key: u32,
+        value: hist,
+        result: { map: 'hists', ...result },
+      },
+    ]);
+    expect(planRun(meta({}, maps), { intervalMs: 500 }).samples[0]!.spec).toEqual({ interval: 500, type: 'log2_hist', clearMap: true });
+    expect(planRun(meta({}, maps), { printMaps: false }).samples).toEqual([]);
+    expect(planRun(meta({}, maps), { printMaps: ['start'] }).samples).toEqual([
+      {
+        object: 'demo.bpf.o',
+        map: 'start',
+        spec: { interval: 0, type: 'default_kv', clearMap: false },
+        key: u32,
+        value: u32,
+        result: { map: 'start', kind: 'counters', reason: 'chosen with --print-map' },
+      },
+    ]);
+  });
+
+  it('refuses a --print-map name the package has no map of, or whose value it cannot print', () => {
+    expect(() => planRun(meta({}, maps), { printMaps: ['nope'] })).toThrowWithCode('USAGE', 'run: --print-map nope: demo has no map nope');
+    expect(() => planRun(meta({}, [...maps, map('rb', 'ringbuf')]), { printMaps: ['rb'] })).toThrowWithCode(
+      'USAGE',
+      'run: --print-map rb: a ringbuf map whose value is neither a histogram (`slots`) nor integer counters',
+    );
+    expect(() => planRun(meta({}, [...maps, map('cg', 'cgroup_array', { key: u32, value: u32 })]), { printMaps: ['cg'] })).toThrow(
+      expect.objectContaining({
+        code: 'USAGE',
+        message: 'run: --print-map cg: a cgroup_array map whose value is neither a histogram (`slots`) nor integer counters',
+        hint: 'ebpm prints hash, lru_hash, array, percpu_hash, lru_percpu_hash, percpu_array maps; the maps it would print: hists',
+      }),
+    );
+  });
+});
+
+describe("runPackage's result maps (the addon and the clock faked)", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('reads a result map every --interval, clears it after each read, and once more at the stop', async () => {
+    vi.useFakeTimers();
+    /** The kernel's side of map `counts`: one u32 key → u64 count. */
+    const kernel = new Map<number, bigint>([[1, 10n]]);
+    const deleted: number[] = [];
+    const native = {
+      setLogger: () => undefined,
+      objectOpen: () => ({}),
+      objectPrograms: () => [{ name: 'p', section: 'tracepoint/a/b', type: 'tracepoint', autoload: true, fd: 3 }],
+      objectMaps: () => [{ name: 'counts', section: '.maps', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, fd: 4 }],
+      objectLoad: () => undefined,
+      objectClose: () => undefined,
+      programAttach: () => ({}),
+      linkDestroy: () => undefined,
+      mapInfo: () => ({ name: 'counts', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, flags: 0, valueBytes: 8 }),
+      mapLookupBatch: () => {
+        const keys = new Uint8Array(4 * kernel.size);
+        const values = new Uint8Array(8 * kernel.size);
+        [...kernel].forEach(([k, v], i) => {
+          new DataView(keys.buffer).setUint32(i * 4, k, true);
+          new DataView(values.buffer).setBigUint64(i * 8, v, true);
+        });
+        return { count: kernel.size, keys, values, cursor: null };
+      },
+      mapDelete: (_fd: number, key: Uint8Array) => {
+        const k = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
+        deleted.push(k);
+        return kernel.delete(k);
+      },
+    } as unknown as BpfNative;
+    const counts = map('counts', 'hash', { keySize: 4, valueSize: 8, key: u32, value: { kind: 'int', size: 8, signed: false } });
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, [counts]), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
+    const snapshots: string[][] = [];
+    let next = 20n;
+    const run = runPackage({
+      package: pkg,
+      plan: planRun(pkg.metadata, { intervalMs: 1000 }),
+      assignments: [],
+      native,
+      machine,
+      durationMs: 2500,
+      hooks: {
+        onSample: (_plan, entries) => {
+          snapshots.push(entries.map((e) => `${new DataView(e.key.buffer).getUint32(0, true)}=${new DataView(e.value.buffer).getBigUint64(0, true)}`));
+          // What the programs count before the next read.
+          kernel.set(2, next);
+          next += 10n;
+        },
+      },
+    });
+    await vi.advanceTimersByTimeAsync(2500);
+    const r = await run;
+    expect(r.stop).toEqual({ kind: 'duration' });
+    expect(snapshots).toEqual([['1=10'], ['2=20'], ['2=30']]);
+    expect(deleted).toEqual([1, 2, 2]);
   });
 });

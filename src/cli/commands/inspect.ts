@@ -1,6 +1,7 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
+import { packageResultMaps } from '../../package/result-maps.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
@@ -17,7 +18,8 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(target, io.cwd, io.env) : await inspectRemote(await context(io, false), target);
-    if (values.json) writeJson(io, { source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata });
+    if (values.json)
+      writeJson(io, { source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata, resultMaps: packageResultMaps(r.metadata) });
     else writeText(io.stdout, formatInspect(r));
     return 0;
   },
@@ -28,6 +30,7 @@ export function formatInspect(r: InspectResult): string {
   const m = r.metadata;
   const out: string[] = [`${m.name}@${m.version} (${r.format})${m.description ? ` - ${m.description}` : ''}`, `digest: ${r.digest}`, `size: ${r.size} bytes`];
   if (m.license) out.push(`license: ${m.license}`);
+  const results = packageResultMaps(m);
   for (const o of m.objects) {
     out.push('', `object ${o.name} ${o.digest} ${o.size} bytes${o.embedded ? ' (embedded in Wasm)' : ''}`);
     out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]`));
@@ -38,6 +41,8 @@ export function formatInspect(r: InspectResult): string {
           `    ${x.name}: ${x.type} key ${x.keySize} value ${x.valueSize} max ${x.maxEntries}${x.sample ? ` sample ${x.sample.type} every ${x.sample.interval}ms${x.sample.unit ? ` (${x.sample.unit})` : ''}` : ''}`,
       ),
     );
+    const mine = results.filter((x) => x.object === o.name);
+    if (mine.length) out.push('  printed by `ebpm run` at the stop:', ...mine.map((x) => `    ${x.map}: ${x.kind} (${x.reason})`));
     if (o.parameters.length) {
       out.push(
         '  parameters:',

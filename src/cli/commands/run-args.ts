@@ -13,7 +13,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -26,6 +26,10 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['attach', true],
   ['event-type', true],
   ['map-size', true],
+  ['print-map', true],
+  ['no-print-map', false],
+  ['interval', true],
+  ['top', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -50,6 +54,12 @@ export interface RunLine {
   readonly eventType?: string;
   /** `--map-size <map>=<n>`: max_entries by map name. */
   readonly mapSizes: ReadonlyMap<string, number>;
+  /** `--print-map` (repeatable): the result maps to print; false with `--no-print-map`; undefined: ebpm's choice. */
+  readonly printMaps?: readonly string[] | false;
+  /** `--interval <s>`: print the result maps this often, not only at the stop. */
+  readonly intervalMs?: number;
+  /** `--top <n>`: rows of a counter table. */
+  readonly top?: number;
   readonly wasm: WasmFlags;
   /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
   readonly flags: readonly string[];
@@ -81,6 +91,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const own = new Map<string, string | true>();
   const attach = new Map<string, string>();
   const mapSizes = new Map<string, number>();
+  const printMaps: string[] = [];
   const flags: string[] = [];
   let source: string | undefined;
   let afterDashes: string[] = [];
@@ -108,6 +119,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     }
     if (name === 'attach') addAttach(attach, value as string);
     else if (name === 'map-size') addMapSize(mapSizes, value as string);
+    else if (name === 'print-map') printMaps.push(value as string);
     else if (own.has(name)) throw usageError(`--${name} given twice`);
     else own.set(name, value);
   }
@@ -115,6 +127,11 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const duration = text('duration');
   const maxEvents = text('max-events');
   const eventType = text('event-type');
+  const interval = text('interval');
+  const top = text('top');
+  if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
+  if (interval !== undefined && Number(interval) === 0) throw usageError(`--interval ${JSON.stringify(interval)}: not a number of seconds > 0`);
+  if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
   let pull: PullPolicy = 'missing';
   try {
     pull = pullPolicy(text('pull') ?? pull);
@@ -134,6 +151,9 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     attach,
     ...(eventType === undefined ? {} : { eventType }),
     mapSizes,
+    ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
+    ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
+    ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
     wasm,
     flags,
     afterDashes,
@@ -209,6 +229,10 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
     ['json', line.json],
     ['max-events', line.maxEvents !== undefined],
     ['event-type', line.eventType !== undefined],
+    ['print-map', Array.isArray(line.printMaps)],
+    ['no-print-map', line.printMaps === false],
+    ['interval', line.intervalMs !== undefined],
+    ['top', line.top !== undefined],
   ] as const) {
     if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
   }

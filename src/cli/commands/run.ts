@@ -12,6 +12,7 @@ import type { LogLevel } from '../../kernel/native.js';
 import { isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
+import { DEFAULT_TOP, histogramUnit, resultFormat } from '../../package/result-maps.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
@@ -67,10 +68,14 @@ const cmd: Command = {
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
-  const planned = planRun(pkg.metadata, { mapSizes: line.mapSizes });
+  const planned = planRun(pkg.metadata, {
+    mapSizes: line.mapSizes,
+    ...(line.printMaps === undefined ? {} : { printMaps: line.printMaps }),
+    ...(line.intervalMs === undefined ? {} : { intervalMs: line.intervalMs }),
+  });
   const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
-  const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, sampleFormat(s.map, s.spec, s.key, s.value)]));
+  const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, samplePrinter(pkg, s, args, line.top ?? DEFAULT_TOP)]));
   const counts = { events: 0, lost: 0 };
   const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
@@ -119,6 +124,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
       throw e;
     }
   });
+}
+
+/** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */
+function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number): SampleFormat {
+  if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
+  const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
+  const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
+  return resultFormat(s.map, s.result.kind, s.key!, s.value!, { unit: histogramUnit(object.parameters, given), top, perCpu: s.result.perCpu === true });
 }
 
 /**

@@ -9,6 +9,7 @@ import type { TypeLayout } from '../../bpf/layout.js';
 import type { MapSize } from '../../package/map-sizes.js';
 import type { AttachedProgram, EventTypeWhy, RunPlan, RunResult } from '../../services/run.js';
 import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
+import { DEFAULT_TOP } from '../../package/result-maps.js';
 import { OUTPUT_LIMIT } from './run-output.js';
 
 /** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
@@ -19,6 +20,12 @@ export const RUN_HELP = [
   '  --duration <s>            stop after this many seconds (exit code 0)',
   '  --max-events <n>          stop after this many events (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
+  '  --print-map <map>         print this map at the stop (repeatable); by default every result',
+  '                            map of a package without @sample maps: histograms (a value with',
+  '                            an integer array `slots`) and counters (see `ebpm inspect`)',
+  '  --no-print-map            print no result map',
+  '  --interval <s>            also print the result maps every <s> seconds, clearing them',
+  `  --top <n>                 rows of a counter table (default ${DEFAULT_TOP})`,
   '  --attach <program>=<target>',
   '                            attach the program to this target instead of by its section',
   '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
@@ -89,6 +96,7 @@ export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedPr
       `  events from ${plan.events.map}: ${plan.events.layout ? eventTypeText(plan.events.layout, plan.events.why ?? 'declared') : 'no type: printed as hex'}`,
     );
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
+  for (const s of plan.samples) if (s.result) out.push(`  result map ${s.map}: ${s.result.kind} (${s.result.reason})`);
   return out;
 }
 

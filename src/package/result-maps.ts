@@ -1,0 +1,244 @@
+/**
+ * Result maps: the maps of a BPF object without `@sample` annotations that hold what a
+ * histogram or counter tool (libbpf-tools' runqlat, hardirqs, syscount…) prints when it stops,
+ * found from their BTF types, and how `ebpm run` prints them. Pure: metadata in, a choice out;
+ * bytes in, strings out.
+ *
+ * The rule: a hash, LRU hash or array map (or its per-CPU variant) is a result map when
+ * 1. its value is a struct with an integer array named `slots` (a log2 histogram, per key), or
+ * 2. its value is an integer and it is named `counts`, `counters` or `*_count(s)`, or
+ * 3. its object has no ring or perf buffer, and its value is a struct of integers and char
+ *    arrays only (a row of counters, as syscount's `data` and biopattern's `counters`).
+ * Anything else is bookkeeping (`start` timestamps keyed by pid, cgroup filters) and is left out.
+ */
+import type { FieldLayout, TypeLayout } from '../bpf/layout.js';
+import { valueFormat } from './decode.js';
+import { log2Histogram, sampleFormat, slotsOf, type SampleEntry, type SampleFormat } from './histogram.js';
+import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from './metadata.js';
+
+/** How a result map is printed: log2 histograms per key, or a table of counters sorted by its first one. */
+export type ResultKind = 'histogram' | 'counters';
+
+export interface ResultMap {
+  readonly map: string;
+  readonly kind: ResultKind;
+  /** Why the map was chosen, for `inspect` and `--verbose`. */
+  readonly reason: string;
+  /** A per-CPU map: each value holds one copy per CPU, summed before printing (`perCpuSum`). */
+  readonly perCpu?: true;
+}
+
+/** Map types whose entries a tool reads as its results. */
+export const RESULT_MAP_TYPES: readonly string[] = ['hash', 'lru_hash', 'array', 'percpu_hash', 'lru_percpu_hash', 'percpu_array'];
+
+/** Entries of a counter table printed by default (`--top`). */
+export const DEFAULT_TOP = 10;
+
+const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
+const COUNTER_NAME = /^(counts|counters)$|_counts?$/;
+
+const isCounter = (l: TypeLayout): boolean => l.kind === 'int' && !l.bool && [1, 2, 4, 8].includes(l.size);
+const typeName = (l: TypeLayout): string => (l.name === undefined ? `a ${l.kind}` : `${l.kind} ${l.name}`);
+
+function hasSlots(value: TypeLayout): boolean {
+  const slots = value.kind === 'struct' ? value.fields.find((f) => f.name === 'slots' && f.bitSize === undefined) : undefined;
+  return slots?.layout.kind === 'array' && isCounter(slots.layout.element);
+}
+
+function isCounterRow(value: TypeLayout): boolean {
+  if (value.kind !== 'struct') return false;
+  const plain = value.fields.every((f) => f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string'));
+  return plain && value.fields.some((f) => isCounter(f.layout));
+}
+
+/**
+ * `printableKind` is how a map would be printed by its value type alone (what `--print-map`
+ * accepts): undefined for a map of another type than `RESULT_MAP_TYPES`, or whose value is
+ * neither a histogram nor counters, or has no type.
+ */
+export function printableKind(m: MapMeta): ResultKind | undefined {
+  if (!RESULT_MAP_TYPES.includes(m.type) || m.value === undefined || m.key === undefined) return undefined;
+  if (hasSlots(m.value)) return 'histogram';
+  if (isCounter(m.value) || isCounterRow(m.value)) return 'counters';
+  return undefined;
+}
+
+/** `resultMaps` applies the rule above to one object's maps, in their order. */
+export function resultMaps(o: BpfObjectMeta): ResultMap[] {
+  const withEvents = o.maps.some((m) => EVENT_MAP_TYPES.includes(m.type));
+  const out: ResultMap[] = [];
+  for (const m of o.maps) {
+    if (!RESULT_MAP_TYPES.includes(m.type) || m.value === undefined || m.key === undefined) continue;
+    const perCpu = m.type.includes('percpu') ? ({ perCpu: true } as const) : {};
+    if (hasSlots(m.value)) out.push({ map: m.name, kind: 'histogram', reason: `value ${typeName(m.value)} has an integer array \`slots\``, ...perCpu });
+    else if (isCounter(m.value) && COUNTER_NAME.test(m.name))
+      out.push({ map: m.name, kind: 'counters', reason: 'integer value, named as a counter map', ...perCpu });
+    else if (!withEvents && isCounterRow(m.value))
+      out.push({
+        map: m.name,
+        kind: 'counters',
+        reason: `value ${typeName(m.value)} holds only integers and names, and the object has no event map`,
+        ...perCpu,
+      });
+  }
+  return out;
+}
+
+/**
+ * `packageResultMaps` is what `ebpm run` prints at the stop by default: every object's result
+ * maps, or none when the package declares `@sample` maps (those it prints as declared).
+ */
+export function packageResultMaps(meta: PackageMetadata): (ResultMap & { readonly object: string })[] {
+  if (meta.objects.some((o) => o.maps.some((m) => m.sample !== undefined))) return [];
+  return meta.objects.flatMap((o) => resultMaps(o).map((r) => ({ ...r, object: o.name })));
+}
+
+/**
+ * `histogramUnit` names the buckets of a histogram as libbpf-tools' latency tools do: they
+ * count microseconds unless their `targ_ms` or `targ_ns` switch is on; a tool without those
+ * switches gets `value`. `value(name)` is the parameter's value for this run.
+ */
+export function histogramUnit(parameters: readonly ParameterMeta[], value: (name: string) => unknown): string {
+  const has = (n: string) => parameters.some((p) => p.name === n);
+  if (!has('targ_ms') && !has('targ_ns')) return 'value';
+  return value('targ_ms') === true ? 'msecs' : value('targ_ns') === true ? 'nsecs' : 'usecs';
+}
+
+const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
+
+function readInt(size: number, v: DataView, o: number): bigint {
+  switch (size) {
+    case 1:
+      return BigInt(v.getUint8(o));
+    case 2:
+      return BigInt(v.getUint16(o, true));
+    case 4:
+      return BigInt(v.getUint32(o, true));
+    default:
+      return v.getBigUint64(o, true);
+  }
+}
+
+/** Where the counters of a value are: its integer fields and the elements of its integer arrays (`slots`). */
+function counterCells(l: TypeLayout): { offset: number; size: number }[] {
+  if (isCounter(l)) return [{ offset: 0, size: l.size }];
+  if (l.kind !== 'struct') return [];
+  return l.fields.flatMap((f) => {
+    if (f.bitSize !== undefined) return [];
+    if (isCounter(f.layout)) return [{ offset: f.offset, size: f.layout.size }];
+    const a = f.layout;
+    if (a.kind !== 'array' || !isCounter(a.element)) return [];
+    return Array.from({ length: a.count }, (_, i) => ({ offset: f.offset + i * a.element.size, size: a.element.size }));
+  });
+}
+
+/**
+ * `perCpuSum` folds the value of a per-CPU map, one copy per possible CPU each padded to 8
+ * bytes (as `BPF_MAP_LOOKUP_ELEM` returns them), into one: its counters summed (wrapping as the
+ * kernel's do), its other bytes (a `comm`) from the first copy that is not all zero.
+ */
+export function perCpuSum(value: TypeLayout, bytes: Uint8Array): Uint8Array {
+  const stride = Math.ceil(value.size / 8) * 8;
+  const copies = Math.floor(bytes.length / stride);
+  const out = new Uint8Array(value.size);
+  for (let c = 0; c < copies; c++) {
+    const copy = bytes.subarray(c * stride, c * stride + value.size);
+    if (copy.some((b) => b !== 0)) {
+      out.set(copy);
+      break;
+    }
+  }
+  const o = view(out);
+  for (const { offset, size } of counterCells(value)) {
+    let sum = 0n;
+    for (let c = 0; c < copies; c++) sum += readInt(size, view(bytes), c * stride + offset);
+    const wrapped = BigInt.asUintN(size * 8, sum);
+    if (size === 8) o.setBigUint64(offset, wrapped, true);
+    else if (size === 4) o.setUint32(offset, Number(wrapped), true);
+    else if (size === 2) o.setUint16(offset, Number(wrapped), true);
+    else o.setUint8(offset, Number(wrapped));
+  }
+  return out;
+}
+
+/** The table's columns of a key or value: its fields (`slots` left out), or one column named `name`. */
+function columns(l: TypeLayout, name: string): FieldLayout[] {
+  if (l.kind !== 'struct') return [{ name, offset: 0, layout: l }];
+  return l.fields.filter((f) => f.name !== 'slots' && f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string'));
+}
+
+/**
+ * `resultFormat` compiles the printer of a result map. Histograms are drawn per key as
+ * `@sample` log2 histograms are; one whose slots are all empty, beside other counters, is
+ * printed as their table (hardirqs counts without `-d`). Counter tables list the `top`
+ * entries with the largest first counter, leaving out entries whose counters are all 0 (the
+ * unused slots of an array map). JSON: one object per snapshot, `{"map":…,"entries":[{"key":…,"value":…}]}`.
+ * With `perCpu`, each value is summed over its CPUs first.
+ */
+export function resultFormat(
+  map: string,
+  kind: ResultKind,
+  key: TypeLayout,
+  value: TypeLayout,
+  opts: { unit: string; top: number; perCpu?: boolean },
+): SampleFormat {
+  const f = printer(map, kind, key, value, opts);
+  if (!opts.perCpu) return f;
+  const fold = (entries: readonly SampleEntry[]) => entries.map((e) => ({ key: e.key, value: perCpuSum(value, e.value) }));
+  return { text: (entries, time) => f.text(fold(entries), time), json: (entries) => f.json(fold(entries)) };
+}
+
+function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: { unit: string; top: number }): SampleFormat {
+  const keyCols = columns(key, 'key');
+  const valueCols = columns(value, 'count');
+  const counters = valueCols.filter((c) => isCounter(c.layout));
+  const cols = [...keyCols.map((c) => ({ ...c, key: true })), ...valueCols.map((c) => ({ ...c, key: false }))].map((c) => ({
+    ...c,
+    format: valueFormat(c.layout),
+  }));
+  const keyJson = valueFormat(key);
+  const valueJson = valueFormat(value);
+  const first = counters[0];
+  const slots = kind === 'histogram' ? slotsOf(map, value) : undefined;
+  const countsOf = (e: SampleEntry) => {
+    const v = view(e.value);
+    return Array.from({ length: slots!.count }, (_, i) => slots!.read(v, slots!.offset + i * slots!.step));
+  };
+  const slotsUsed = (e: SampleEntry) => countsOf(e).some((c) => c !== 0);
+  const used = (e: SampleEntry) => (slots !== undefined && slotsUsed(e)) || counters.some((c) => readInt(c.layout.size, view(e.value), c.offset) !== 0n);
+  /** Used entries, the largest first counter first (map order without one). */
+  const sorted = (entries: readonly SampleEntry[]) => {
+    const kept = entries.filter(used);
+    if (first === undefined) return kept;
+    const at = (e: SampleEntry) => readInt(first.layout.size, view(e.value), first.offset);
+    return kept.sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0));
+  };
+  const table = (entries: readonly SampleEntry[], time: string) => {
+    const all = sorted(entries);
+    const rows = all.slice(0, opts.top).map((e) => cols.map((c) => c.format.text(view(c.key ? e.key : e.value), c.offset)));
+    const heads = cols.map((c) => c.name.toUpperCase());
+    const widths = heads.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+    const line = (cells: readonly string[]) =>
+      cells
+        .map((s, i) => s.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd();
+    const title = `${time} ${map}: ${all.length === 0 ? 'no entries' : `${Math.min(all.length, opts.top)} of ${all.length} entries${first ? ` by ${first.name}` : ''}`}`;
+    return [title, ...(rows.length > 0 ? [line(heads), ...rows.map(line)] : [])].join('\n') + '\n\n';
+  };
+  const json = (entries: readonly SampleEntry[]) => {
+    const list = kind === 'counters' ? sorted(entries) : entries.filter(used);
+    const items = list.map((e) => `{"key":${keyJson.json(view(e.key), 0)},"value":${valueJson.json(view(e.value), 0)}}`);
+    return `{"map":${JSON.stringify(map)},"entries":[${items.join(',')}]}\n`;
+  };
+  if (kind === 'counters') return { text: table, json };
+  const hist = sampleFormat(map, { interval: 0, type: 'log2_hist', unit: opts.unit, clearMap: false }, key, value);
+  const text = (entries: readonly SampleEntry[], time: string) => {
+    const drawn = entries.filter(slotsUsed);
+    if (drawn.length === 0 && counters.length > 0) return table(entries, time);
+    // One histogram is the tool's global one (runqlat's key -1): drawn alone, as the tool draws it.
+    if (drawn.length === 1) return `${time} ${map}:\n${log2Histogram(countsOf(drawn[0]!), opts.unit).join('\n')}\n\n`;
+    return hist.text(drawn, `${time} ${map}:`);
+  };
+  return { text, json };
+}
