@@ -115,7 +115,15 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
   const auth = opts.auth ?? 'none';
   const users = opts.users ?? { alice: 'wonderland' };
   const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'registry-'));
-  const tokens = auth === 'token' ? await startTokenServer({ users, grants: opts.grants, expiresIn: opts.tokenExpiresIn, dir }) : undefined;
+  const tokens =
+    auth === 'token'
+      ? await startTokenServer({
+          users,
+          dir,
+          ...(opts.grants === undefined ? {} : { grants: opts.grants }),
+          ...(opts.tokenExpiresIn === undefined ? {} : { expiresIn: opts.tokenExpiresIn }),
+        })
+      : undefined;
   const authConfig: Record<string, unknown> = {};
   if (auth === 'htpasswd') {
     writeFileSync(join(dir, 'htpasswd'), bcryptLines(users));
