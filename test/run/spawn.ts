@@ -79,12 +79,14 @@ export function linkIds(progIds: readonly number[]): number[] {
 
 /**
  * `sender` writes a shell script named `ebpm-sigsend` (its comm) that waits for a line on stdin,
- * then sends each signal of `signals` to `target`, 20 ms apart.
+ * then sends each signal of `signals` to `target`. It runs on one CPU, so the events it causes
+ * all go to that CPU's perf buffer and are read in the order they were sent.
  */
 export function sender(dir: string, target: number, signals: readonly number[]): ChildProcess {
   const script = join(dir, 'ebpm-sigsend');
-  writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; sleep 0.02; done\n`, { mode: 0o755 });
-  return spawn(script, [], { stdio: ['pipe', 'ignore', 'ignore'] });
+  writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; done\n`, { mode: 0o755 });
+  const cpu = /^Cpus_allowed_list:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
+  return spawn('taskset', ['-c', cpu, script], { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /** Parses JSON lines. */

@@ -11,9 +11,12 @@ import { collect, exampleGuest } from './helpers.js';
 /**
  * `ebpm-sigq`, built for the host: after a line on stdin, sends each `pid:signal:errno` argument
  * with rt_sigqueueinfo(2), the errno in si_errno (what signal_generate reports as `errno`, and
- * sigsnoop, as libbpf-tools', as the result), 20 ms apart.
+ * sigsnoop, as libbpf-tools', as the result). It stays on the CPU it starts on, so sigsnoop's
+ * events all go to that CPU's perf buffer and reach the guest in the order they were sent.
  */
 const SIGQ = `
+#define _GNU_SOURCE
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +25,11 @@ const SIGQ = `
 int main(int argc, char **argv)
 {
 	char line[8];
+	cpu_set_t cpu;
+	CPU_ZERO(&cpu);
+	CPU_SET(sched_getcpu(), &cpu);
+	if (sched_setaffinity(0, sizeof(cpu), &cpu))
+		return 1;
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	for (int i = 1; i < argc; i++) {
@@ -37,7 +45,6 @@ int main(int argc, char **argv)
 		info.si_uid = getuid();
 		if (syscall(SYS_rt_sigqueueinfo, pid, sig, &info))
 			return 1;
-		usleep(20000);
 	}
 	return 0;
 }
@@ -55,7 +62,8 @@ interface SigEvent {
 
 /**
  * Runs the sigsnoop guest with `args` while ebpm-sigq sends `sends` ([target, signal, errno]),
- * until `expected` events came and 300 ms more passed for any that should not.
+ * until `expected` events came. Each test's last send is one it expects, and the events arrive in
+ * send order (see SIGQ), so an event that should not be there shows among the first `expected`.
  */
 async function sigsnoop(args: (sender: number) => string[], sends: (target: number) => [number, number, number][], expected: number) {
   const { module, object } = await exampleGuest('sigsnoop');
@@ -74,7 +82,7 @@ async function sigsnoop(args: (sender: number) => string[], sends: (target: numb
     objects: { declared: [sha256Digest(object)] },
     signal: ac.signal,
     durationMs: 10_000,
-    onStdout: () => ++count === expected && setTimeout(() => ac.abort(), 300),
+    onStdout: () => ++count === expected && ac.abort(),
     onStderr: (line) => line.startsWith('running') && sender.stdin!.end('go\n'),
   });
   target.kill('SIGKILL');
