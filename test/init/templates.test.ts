@@ -167,7 +167,6 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native', 'wasi'], 'ebpm init w
     const r = await runWasmPackage({
       package: { ...pkg, wasm: pkg.wasm! },
       args: ['-p', String(process.pid)],
-      durationMs: 10_000,
       signal: ac.signal,
       onStderr: (line) => {
         stderr.push(line);

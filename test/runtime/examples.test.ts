@@ -81,7 +81,6 @@ async function sigsnoop(args: (sender: number) => string[], sends: (target: numb
     args: args(sender.pid!),
     objects: { declared: [sha256Digest(object)] },
     signal: ac.signal,
-    durationMs: 10_000,
     onStdout: () => ++count === expected && ac.abort(),
     onStderr: (line) => line.startsWith('running') && sender.stdin!.end('go\n'),
   });
@@ -109,7 +108,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
       args: ['-p', String(child.pid)],
       objects: { declared: [sha256Digest(object)] },
       signal: ac.signal,
-      durationMs: 10_000,
       onStdout: (line) => {
         lines.push(line);
         if (lines.length === 2) ac.abort();
@@ -218,7 +216,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
       name: 'bootstrap',
       objects: { declared: [sha256Digest(object)] },
       signal: ac.signal,
-      durationMs: 10_000,
       onStdout: (line) => {
         if (line.startsWith('TIME')) pid = spawnSync('/bin/true').pid ?? 0;
         if (pid && new RegExp(`^\\S+ +EXIT +true +${pid} `).test(line)) ac.abort('SIGTERM');
