@@ -8,6 +8,7 @@ import { build } from 'esbuild';
 import { beforeAll, expect, it } from 'vitest';
 import { BpfObject, type EventBatch } from '../../src/kernel/loader.js';
 import { addonPath } from '../../src/kernel/native.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { cstr, kernelHolds, patchGlobal, programIds, released, u32 } from './support.js';
@@ -27,7 +28,7 @@ function sigEvent(r: Uint8Array): SigEvent {
 
 /** A shell that ignores USR1/USR2 and, once told to on stdin, runs `script` (then exits: SIGCHLD). */
 async function signaller(script: string) {
-  const child = spawn('sh', ['-c', `trap '' USR1 USR2; echo ready; read go; ${script}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(...onOneCpu('sh', ['-c', `trap '' USR1 USR2; echo ready; read go; ${script}`]), { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   await once(child.stdout!, 'data');
   return Object.assign(child, { pid: child.pid!, exited });

@@ -5,6 +5,7 @@ import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ebpmSync as cliSync, spawnEbpm } from '../helpers/cli.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { REPO } from '../helpers/objects.js';
 
 export { BIN, type Running } from '../helpers/cli.js';
@@ -85,8 +86,7 @@ export function linkIds(progIds: readonly number[]): number[] {
 export function sender(dir: string, target: number, signals: readonly number[]): ChildProcess {
   const script = join(dir, 'ebpm-sigsend');
   writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; done\n`, { mode: 0o755 });
-  const cpu = /^Cpus_allowed_list:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]!;
-  return spawn('taskset', ['-c', cpu, script], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawn(...onOneCpu(script, []), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /** Parses JSON lines. */

@@ -11,6 +11,7 @@ import { ociArch } from '../../src/core/arch.js';
 import { looseModuleMetadata } from '../../src/package/foreign.js';
 import { runWasmPackage } from '../../src/services/run-wasm.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
 import { cliEnv, sandboxDir } from '../helpers/cli.js';
@@ -82,7 +83,7 @@ const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
 function selfSignaller() {
-  return spawn('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done']), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /**

@@ -5,18 +5,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, exampleGuest } from './helpers.js';
 
 /**
  * `ebpm-sigq`, built for the host: after a line on stdin, sends each `pid:signal:errno` argument
  * with rt_sigqueueinfo(2), the errno in si_errno (what signal_generate reports as `errno`, and
- * sigsnoop, as libbpf-tools', as the result). It stays on the CPU it starts on, so sigsnoop's
- * events all go to that CPU's perf buffer and reach the guest in the order they were sent.
+ * sigsnoop, as libbpf-tools', as the result). Run on one CPU (`onOneCpu`), so that sigsnoop's
+ * events reach the guest in the order they were sent.
  */
 const SIGQ = `
-#define _GNU_SOURCE
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,11 +24,6 @@ const SIGQ = `
 int main(int argc, char **argv)
 {
 	char line[8];
-	cpu_set_t cpu;
-	CPU_ZERO(&cpu);
-	CPU_SET(sched_getcpu(), &cpu);
-	if (sched_setaffinity(0, sizeof(cpu), &cpu))
-		return 1;
 	if (!fgets(line, sizeof(line), stdin))
 		return 1;
 	for (int i = 1; i < argc; i++) {
@@ -69,8 +63,10 @@ async function sigsnoop(args: (sender: number) => string[], sends: (target: numb
   const { module, object } = await exampleGuest('sigsnoop');
   const target = spawn('sleep', ['30'], { stdio: 'ignore' });
   const sender = spawn(
-    sigq,
-    sends(target.pid!).map((s) => s.join(':')),
+    ...onOneCpu(
+      sigq,
+      sends(target.pid!).map((s) => s.join(':')),
+    ),
     { stdio: ['pipe', 'ignore', 'ignore'] },
   );
   const ac = new AbortController();
@@ -99,7 +95,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
   it('sigsnoop prints the signals a process sends itself, filtered by -p, with signal names', async () => {
     const { module, object } = await exampleGuest('sigsnoop');
     // The child handles USR1/USR2, sends both to itself when told, then waits to be let go.
-    const child = spawn('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done']), {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     const ac = new AbortController();
     const lines: string[] = [];
     const r = await collect({
