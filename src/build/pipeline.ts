@@ -15,7 +15,7 @@ import { parseDocComments, type DocComment } from '../package/doc-comments.js';
 import { assembleMetadata, embeddedName } from '../package/extract.js';
 import { EBPM_BPF_OBJECT, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { compact } from '../package/fields.js';
+import { compact } from '../core/json.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';

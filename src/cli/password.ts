@@ -68,9 +68,11 @@ export async function loadSigningKey(path: string, env: Env, cwd: string, termin
   return readPrivateKey(pem, password);
 }
 
-/** Reads one line in raw mode: Enter ends it, Backspace erases, Ctrl-C and Ctrl-D abort. */
+/**
+ * Reads one line in raw mode: Enter ends it, Backspace erases, Ctrl-C and Ctrl-D abort. The prompt
+ * appears only once echo is off and the line is being read, so nothing typed at it can echo.
+ */
 function ask(term: Terminal, prompt: string): Promise<string> {
-  term.write(prompt);
   term.input.setRawMode(true);
   return new Promise<string>((resolve, reject) => {
     let line = '';
@@ -94,5 +96,6 @@ function ask(term: Terminal, prompt: string): Promise<string> {
     };
     term.input.on('data', onData);
     term.input.resume();
+    term.write(prompt);
   });
 }

@@ -10,13 +10,20 @@ export class EbpmError extends Error {
   readonly hint: string | undefined;
   readonly data: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: string, message: string, opts: { cause?: unknown; hint?: string; data?: Record<string, unknown> } = {}) {
+  constructor(code: string, message: string, opts: EbpmErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'EbpmError';
     this.code = code;
     this.hint = opts.hint;
     this.data = opts.data;
   }
+}
+
+/** `hint` and `data` may be `undefined` (none), so another error's fields forward as they are (`withContext`). */
+export interface EbpmErrorOptions {
+  readonly cause?: unknown;
+  readonly hint?: string | undefined;
+  readonly data?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** `isCode` tells whether `e` is an error carrying `code`. */
@@ -36,7 +43,7 @@ export function isEbpmError(e: unknown): e is EbpmError {
  */
 export function withContext(context: string, e: unknown): EbpmError {
   if (isEbpmError(e)) {
-    return new EbpmError(e.code, `${context}: ${e.message}`, { cause: e.cause ?? e, hint: e.hint, data: e.data as Record<string, unknown> });
+    return new EbpmError(e.code, `${context}: ${e.message}`, { cause: e.cause ?? e, hint: e.hint, data: e.data });
   }
   const message = e instanceof Error ? e.message : String(e);
   return new EbpmError('INTERNAL', `${context}: ${message}`, { cause: e });

@@ -79,3 +79,16 @@ export function canonicalJson(value: unknown): string {
     .sort();
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as JsonObject)[k])}`).join(',')}}`;
 }
+
+/** `T` with every field that may be `undefined` made optional and never `undefined`: what `compact` returns. */
+export type Compact<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+/**
+ * `compact` drops `undefined` fields, so optional fields are absent rather than present and empty:
+ * parsed values then compare and serialise like the input.
+ */
+export function compact<T extends object>(o: T): Compact<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Compact<T>;
+}

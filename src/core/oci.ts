@@ -1,6 +1,6 @@
 import { EbpmError } from './errors.js';
 import { type Digest, digestProblem, sha256Digest } from './digest.js';
-import { Fields, canonicalJson, decodeJson, isObject, join, type JsonObject } from './json.js';
+import { Fields, canonicalJson, compact, decodeJson, isObject, join, type JsonObject } from './json.js';
 
 export { canonicalJson };
 
@@ -144,7 +144,7 @@ export function parseManifest(bytes: Uint8Array, declared?: string): ImageManife
   const artifactType = mediaTypeField(f, o, 'artifactType', '');
   const annotations = f.stringMap(o, 'annotations', '');
   finish(f, 'manifest');
-  return strip({ schemaVersion: 2, mediaType, artifactType, config: config!, layers, subject, annotations });
+  return compact({ schemaVersion: 2 as const, mediaType, artifactType, config: config!, layers, subject, annotations });
 }
 
 /** `parseIndex` narrows untrusted bytes to an `ImageIndex` (OCI or Docker manifest list), like `parseManifest`. */
@@ -155,7 +155,7 @@ export function parseIndex(bytes: Uint8Array, declared?: string): ImageIndex {
   const artifactType = mediaTypeField(f, o, 'artifactType', '');
   const annotations = f.stringMap(o, 'annotations', '');
   finish(f, 'index');
-  return strip({ schemaVersion: 2, mediaType, artifactType, manifests, subject, annotations });
+  return compact({ schemaVersion: 2 as const, mediaType, artifactType, manifests, subject, annotations });
 }
 
 /** `parseDescriptor` narrows one untrusted descriptor (e.g. from a referrers response), listing every bad field. */
@@ -272,7 +272,7 @@ function descriptor(f: Fields, v: unknown, path: string, required: boolean): Des
   }
   const platform = platformField(f, v.platform, join(path, 'platform'));
   if (f.problems.length !== before) return undefined;
-  return strip({ mediaType: mediaType!, digest: digest as string, size: size as number, urls, annotations, data, artifactType, platform });
+  return compact({ mediaType: mediaType!, digest: digest as string, size: size as number, urls, annotations, data, artifactType, platform });
 }
 
 function platformField(f: Fields, v: unknown, path: string): Platform | undefined {
@@ -293,11 +293,5 @@ function platformField(f: Fields, v: unknown, path: string): Platform | undefine
     else lists[key] = l as string[];
   }
   if (architecture === undefined || os === undefined) return undefined;
-  return strip({ architecture, os, 'os.version': osVersion, variant, ...lists });
-}
-
-/** `strip` drops `undefined` fields so parsed values compare and serialise like the input. */
-function strip<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+  return compact({ architecture, os, 'os.version': osVersion, variant, ...lists });
 }

@@ -11,7 +11,8 @@
  * so a typo does not silently drop a setting.
  */
 import { EbpmError } from '../core/errors.js';
-import { Checks, compact } from './fields.js';
+import { compact } from '../core/json.js';
+import { Checks } from './fields.js';
 
 export interface CmdArg {
   readonly long?: string;

@@ -8,8 +8,8 @@ import { EXPORT_MARKER, type GlobalSpec, type ObjectSpec } from '../bpf/object.j
 import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { DocComment } from './doc-comments.js';
+import { compact } from '../core/json.js';
 import { conventionalEventType } from './event-type.js';
-import { compact } from './fields.js';
 import type { BpfObjectMeta, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
 import type { WasmModule } from '../wasm/module.js';
 import { validateMetadata } from './validate.js';

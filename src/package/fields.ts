@@ -74,8 +74,3 @@ export class Checks extends Fields {
     return this.array(v, path, (x, p) => (x === undefined ? void this.add(p, 'not a string') : this.text(x, p, rules)));
   }
 }
-
-/** `compact` drops `undefined` fields, so optional fields are absent rather than present and empty. */
-export function compact<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
-}

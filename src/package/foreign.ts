@@ -21,9 +21,10 @@ import {
   type ImageManifest,
 } from '../core/oci.js';
 import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
-import type { DocComment, SampleSpec } from './doc-comments.js';
+import type { DocComment, SampleKind, SampleSpec } from './doc-comments.js';
 import { assembleMetadata, embeddedName, requirementsOf, type ObjectFacts, type PackageInfo } from './extract.js';
-import { Checks, compact } from './fields.js';
+import { compact } from '../core/json.js';
+import { Checks } from './fields.js';
 import * as mt from './media-types.js';
 import type { PackageMetadata, ParameterMeta } from './metadata.js';
 import { parseValue, type EcliFlag, type ParamValue } from './params.js';
@@ -122,7 +123,7 @@ export function describeFiles(
     });
   }
   return assembleMetadata(
-    compact({ keywords: [], authors: [], architecture: 'unknown', version: '0.0.0', ...info }) as PackageInfo,
+    compact({ keywords: [], authors: [], architecture: 'unknown', version: '0.0.0', ...info }),
     entries,
     wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
   );
@@ -188,34 +189,25 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
       if (typeof x?.name !== 'string' || x.name.startsWith(EUNOMIA_DUMMY)) continue;
       const c = x.cmdarg ?? {};
       const long = typeof c.long === 'string' && c.long !== '' ? c.long : x.name;
-      const help = typeof c.help === 'string' ? c.help : typeof x.description === 'string' ? x.description : undefined;
+      const help: string | undefined = typeof c.help === 'string' ? c.help : typeof x.description === 'string' ? x.description : undefined;
+      const short: string | undefined = typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined;
       // ebpm's own spelling of the flag, which its metadata holds: lower case, `-` between words.
       const own = long
         .toLowerCase()
         .replace(/[^a-z0-9]+/g, '-')
         .replace(/^-+|-+$/g, '');
-      docs.set(
-        x.name,
-        compact({
-          name: x.name,
-          line: 0,
-          description: help,
-          cmdarg: compact({ long: own || undefined, short: typeof c.short === 'string' && c.short.length === 1 ? c.short : undefined }),
-        }),
-      );
+      const name: string = x.name;
+      docs.set(name, compact({ name, line: 0, description: help, cmdarg: compact({ long: own || undefined, short }) }));
       declared.set(x.name, { long, default: c.default ?? x.value });
     }
   }
   for (const m of Array.isArray(skel.maps) ? skel.maps : []) {
     if (typeof m?.name !== 'string' || typeof m.sample !== 'object' || m.sample === null) continue;
     const s = m.sample;
-    const type = ['log2_hist', 'linear_hist', 'default_kv'].includes(s.type) ? s.type : 'default_kv';
-    const sample: SampleSpec = compact({
-      interval: Number.isInteger(s.interval) && s.interval > 0 ? s.interval : 1000,
-      type,
-      unit: typeof s.unit === 'string' ? s.unit : undefined,
-      clearMap: s.clear_map === true,
-    });
+    const type: SampleKind = ['log2_hist', 'linear_hist', 'default_kv'].includes(s.type) ? s.type : 'default_kv';
+    const interval: number = Number.isInteger(s.interval) && s.interval > 0 ? s.interval : 1000;
+    const unit: string | undefined = typeof s.unit === 'string' ? s.unit : undefined;
+    const sample: SampleSpec = compact({ interval, type, unit, clearMap: s.clear_map === true });
     docs.set(m.name, { name: m.name, line: 0, sample });
   }
   const objName = typeof skel.obj_name === 'string' ? skel.obj_name.replace(/_bpf$/, '') : fileName;

@@ -9,7 +9,7 @@
  * keeps ecli's spellings (`EcliFlag`): its flags answer to ecli's names and to ebpm's.
  */
 import { EbpmError } from '../core/errors.js';
-import { compact } from './fields.js';
+import { compact } from '../core/json.js';
 import type { BpfObjectMeta, ParameterMeta } from './metadata.js';
 
 /** A parsed parameter value: integers as bigint, floats as number, bytes for `bytes` kind. */

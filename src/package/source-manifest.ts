@@ -5,7 +5,8 @@
 import type { PackageDescription } from './metadata.js';
 import { isSemver } from './version.js';
 import { EbpmError } from '../core/errors.js';
-import { Checks, compact } from './fields.js';
+import { compact } from '../core/json.js';
+import { Checks } from './fields.js';
 
 export const SOURCE_MANIFEST = 'ebpm.json';
 

@@ -8,7 +8,8 @@ import { digestProblem } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { TypeLayout } from '../bpf/layout.js';
 import { SAMPLE_KINDS } from './doc-comments.js';
-import { Checks, compact } from './fields.js';
+import { compact } from '../core/json.js';
+import { Checks } from './fields.js';
 import { PARAMETER_KINDS, type BpfObjectMeta, type MapMeta, type PackageMetadata, type ParameterMeta, type ProgramMeta } from './metadata.js';
 import { PACKAGE_NAME } from './source-manifest.js';
 

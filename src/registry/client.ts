@@ -53,7 +53,11 @@ export class Registry {
         ? dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts)
         : withLog(options.debug)(dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts));
     const plain = compose(withRetry(options.retry), withRedirects)(wire);
-    const auth = new Auth({ credentials: options.credentials, send: plain, insecure: options.insecure });
+    const auth = new Auth({
+      send: plain,
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      ...(options.insecure === undefined ? {} : { insecure: options.insecure }),
+    });
     this.send = auth.stage(plain);
   }
 

@@ -1,4 +1,4 @@
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, type EbpmErrorOptions } from '../core/errors.js';
 
 /*
  * The registry client's error codes. A code a registry sends is one of ebpm's only when the
@@ -69,10 +69,6 @@ export type RegistryErrorCode =
   | 'DOCKER_CONFIG_INVALID';
 
 /** `registryFailure` builds every error the registry client raises. */
-export function registryFailure(
-  code: RegistryErrorCode,
-  message: string,
-  opts: { cause?: unknown; hint?: string; data?: Record<string, unknown> } = {},
-): EbpmError {
+export function registryFailure(code: RegistryErrorCode, message: string, opts: EbpmErrorOptions = {}): EbpmError {
   return new EbpmError(code, message, opts);
 }

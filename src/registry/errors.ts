@@ -34,7 +34,7 @@ export function parseErrorBody(bytes: Uint8Array): RegistryErrorEntry[] {
   const out: RegistryErrorEntry[] = [];
   for (const e of parsed.value.errors) {
     if (!isObject(e) || typeof e.code !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(e.code)) continue;
-    out.push({ code: e.code, message: typeof e.message === 'string' ? e.message : undefined, detail: e.detail });
+    out.push({ code: e.code, ...(typeof e.message === 'string' ? { message: e.message } : {}), detail: e.detail });
   }
   return out;
 }

@@ -24,7 +24,8 @@ export interface RegistryRequest {
   readonly scopes?: readonly string[];
   /** Safe to repeat on connection errors, 5xx and 429 (the retry stage repeats nothing else). */
   readonly idempotent?: boolean;
-  readonly signal?: AbortSignal;
+  /** May be `undefined`: every operation forwards its own optional `signal` parameter here. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface RegistryResponse {

@@ -39,6 +39,8 @@ export const withRedirects: Stage = (next) => async (req) => {
       delete headers.Authorization;
     }
     const toGet = res.status === 303 && current.method !== 'HEAD';
-    current = { ...current, url, headers, method: toGet ? 'GET' : current.method, body: toGet ? undefined : current.body };
+    // A 303 turns the request into a GET without a body.
+    const { body, ...rest } = current;
+    current = { ...rest, url, headers, method: toGet ? 'GET' : current.method, ...(toGet || body === undefined ? {} : { body }) };
   }
 };

@@ -9,7 +9,7 @@ import { repositoryScope } from './challenge.js';
 import { withOp } from './errors.js';
 import { readCapped, type Send } from './http.js';
 import { checkRef, deleteManifest, getManifest, headManifest, MANIFEST_LIMIT_HINT, manifestLimit, putManifest, type RepoContext } from './manifests.js';
-import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
+import { MAX_LIST_BYTES, pageLimits, paginate, stringList, type PageOptions } from './pagination.js';
 import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
 import { registryFailure } from './codes.js';
 
@@ -23,11 +23,7 @@ export interface RegistryEndpoint {
   /** `<scheme>://<host>` */
   readonly base: string;
   readonly send: Send;
-  readonly options: BlobOptions & {
-    readonly pageSize?: number | undefined;
-    readonly maxPages?: number | undefined;
-    readonly maxManifestBytes?: number | undefined;
-  };
+  readonly options: BlobOptions & PageOptions & { readonly pageSize?: number; readonly maxManifestBytes?: number };
 }
 
 /**

@@ -43,7 +43,7 @@ export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[]
     const entries: ArchiveEntry[] = [];
     for (const ref of [...new Set(refs)].sort()) {
       const root = await src.resolve(ref, signal);
-      await copyGraph(src, layout, root, { referrers: canListReferrers(src), signal });
+      await copyGraph(src, layout, root, { referrers: canListReferrers(src), ...(signal === undefined ? {} : { signal }) });
       const descriptor = withoutLocal(root);
       await layout.tag(descriptor, ref);
       entries.push({ ref, descriptor });
@@ -109,7 +109,7 @@ async function importFrom(file: string, work: string, dst: OciLayout, opts: Impo
   // Refused before any copying; `tagAll` checks again under the store lock.
   const refused = opts.force ? undefined : tagConflict((await dst.readIndex()).manifests, entries);
   if (refused !== undefined) throw refused;
-  for (const d of manifests) await copyGraph(layout, dst, d, { signal: opts.signal });
+  for (const d of manifests) await copyGraph(layout, dst, d, opts.signal === undefined ? {} : { signal: opts.signal });
   await dst.tagAll(entries, { move: opts.force ?? false });
   return entries;
 }

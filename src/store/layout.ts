@@ -94,7 +94,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * `LAYOUT_INVALID`. Opened to write (`create`), it first clears what killed writers left in `ingest/`.
    */
   static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
-    const layout = new OciLayout(root, { timeoutMs: opts.timeoutMs }, opts.reserve ?? false);
+    const layout = new OciLayout(root, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }, opts.reserve ?? false);
     if (opts.create ?? true) {
       // On an existing store none of this writes, so a read-only store opens.
       try {

@@ -92,8 +92,8 @@ export interface Running {
   readonly child: ChildProcess;
   stdout(): string;
   stderr(): string;
-  /** Resolves once stderr has matched `re`; rejects if the CLI exits first. */
-  waitFor(re: RegExp, ms?: number): Promise<void>;
+  /** Resolves once stderr has matched `re`; rejects if the CLI exits first (no deadline: the test's timeout is the only one). */
+  waitFor(re: RegExp): Promise<void>;
   exited(): Promise<Exited>;
 }
 
@@ -118,18 +118,13 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
     child,
     stdout: () => out,
     stderr: () => err,
-    waitFor: (re, ms = 20_000) =>
+    waitFor: (re) =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${re} on stderr within ${ms} ms; stderr: ${err}`)), ms);
         const check = () => {
-          if (re.test(err)) {
-            clearTimeout(timer);
-            resolve();
-          }
+          if (re.test(err)) resolve();
         };
         child.stderr?.on('data', check);
         void exit.then(() => {
-          clearTimeout(timer);
           if (re.test(err)) resolve();
           else reject(new Error(`exited without ${re} on stderr: ${err}`));
         });
@@ -159,8 +154,8 @@ export interface OnTty {
   readonly child: ChildProcess;
   /** Everything the terminal showed so far. */
   screen(): string;
-  /** Resolves once the terminal has shown `text`; rejects if the CLI exits first. */
-  seen(text: string, ms?: number): Promise<void>;
+  /** Resolves once the terminal has shown `text`; rejects if the CLI exits first (no deadline: the test's timeout is the only one). */
+  seen(text: string): Promise<void>;
   /** Types `text` on the terminal (`\r` is Enter, `\x03` Ctrl-C). */
   type(text: string): void;
   /** The exit code of the CLI (`script -e` passes it on). */
@@ -192,16 +187,14 @@ export function ttyEbpm(args: readonly string[], opts: CliOptions = {}): OnTty {
   return {
     child,
     screen: () => screen,
-    seen: (text, ms = 20_000) =>
+    seen: (text) =>
       new Promise((resolve, reject) => {
         const stop = (err?: Error) => {
           watchers.delete(check);
-          clearTimeout(timer);
           if (err) reject(err);
           else resolve();
         };
         const check = () => screen.includes(text) && stop();
-        const timer = setTimeout(() => stop(new Error(`no ${JSON.stringify(text)} on the terminal within ${ms} ms: ${JSON.stringify(screen)}`)), ms);
         watchers.add(check);
         void exit.then(() =>
           screen.includes(text) ? stop() : stop(new Error(`exited without ${JSON.stringify(text)} on the terminal: ${JSON.stringify(screen)}`)),

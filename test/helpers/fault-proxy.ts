@@ -135,7 +135,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       case 'drop': {
         res.writeHead(up.statusCode ?? 502, headers);
         const all = await readAll(up);
-        res.write(all.subarray(0, fault.afterBytes), () => setTimeout(() => req.socket.destroy(), 10));
+        // Cut once the bytes are with the kernel, which still sends them before the FIN.
+        res.write(all.subarray(0, fault.afterBytes), () => req.socket.destroy());
         return;
       }
       case 'truncate':

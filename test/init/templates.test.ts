@@ -133,17 +133,22 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ebpm init bpf templ
     const plan = planRun(pkg.metadata);
     const records: Uint8Array[] = [];
     let child: number | undefined;
+    // Stopped at the first event; the stop drains what is left, so an extra event would count too.
+    const ac = new AbortController();
     const r = await runPackage({
       package: pkg,
       plan,
       assignments: assignments(values),
-      durationMs: 1000,
+      signal: ac.signal,
       hooks: {
         onAttached: () => (child = spawnSync('/bin/true').pid),
-        onEvents: (batch) => records.push(...batch.map((b) => b.slice())),
+        onEvents: (batch) => {
+          records.push(...batch.map((b) => b.slice()));
+          ac.abort('SIGINT');
+        },
       },
     });
-    expect(r).toMatchObject({ stop: { kind: 'duration' }, events: 1, lost: 0 });
+    expect(r).toMatchObject({ stop: { kind: 'signal', signal: 'SIGINT' }, events: 1, lost: 0 });
     expect(r.programs).toEqual([{ object: 'my-tool.bpf.o', program: 'handle_exec', section: 'tracepoint/sched/sched_process_exec', type: 'tracepoint' }]);
     expect(plan.events).toEqual({ object: 'my-tool.bpf.o', map: 'events', layout: EVENT, why: 'declared' });
     const rec = records[0]!;
@@ -162,7 +167,6 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native', 'wasi'], 'ebpm init w
     const r = await runWasmPackage({
       package: { ...pkg, wasm: pkg.wasm! },
       args: ['-p', String(process.pid)],
-      durationMs: 10_000,
       signal: ac.signal,
       onStderr: (line) => {
         stderr.push(line);

@@ -54,6 +54,19 @@ export function kernelHolds(ids: readonly number[]): { programs: number[]; links
   };
 }
 
+/**
+ * `released` waits until the kernel holds none of `ids` and no link to them. What a worker's
+ * teardown closes is released after the worker's `exit` event, not at it, so this awaits the
+ * release instead of sampling it once; a leak keeps it waiting until the test times out.
+ */
+export async function released(ids: readonly number[]): Promise<void> {
+  for (;;) {
+    const held = kernelHolds(ids);
+    if (held.programs.length === 0 && held.links === 0) return;
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
 /** NUL-terminated string at `off` of at most `len` bytes. */
 export function cstr(b: Uint8Array, off: number, len: number): string {
   const s = b.subarray(off, off + len);

@@ -102,7 +102,8 @@ describe('the spec and the validators agree', () => {
 describe('packing and reading a package', () => {
   it('round-trips through a store and refuses a layer that disagrees with the metadata', async () => {
     const elf = new Uint8Array(5168);
-    const meta = { ...example, wasm: undefined, objects: [{ ...example.objects[0]!, embedded: false }] } as PackageMetadata;
+    const { wasm: _wasm, ...bpfOnly } = example;
+    const meta: PackageMetadata = { ...bpfOnly, objects: [{ ...example.objects[0]!, embedded: false }] };
     const bad = packPackage(meta, [{ title: 'sigsnoop.bpf.o', mediaType: 'application/vnd.ebpm.bpf.object.v1+elf', bytes: elf }], '2023-11-14T22:13:20Z');
     const store = new MemoryStore();
     for (const b of bad.blobs) await store.push(b.descriptor, [b.bytes]);

@@ -2,8 +2,8 @@
 // stop would, every program detached, exit code 0, no stack; a stdout that fails otherwise
 // (a full disk) is an error.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { compileWasm } from '../../src/build/toolchain.js';
 import { exampleObject } from '../helpers/objects.js';
@@ -41,6 +41,20 @@ function head(stream: NodeJS.ReadableStream & { destroy(): void }, n: number): P
       }
     };
     stream.on('data', onData);
+  });
+}
+
+/** Resolves with `file`'s text once a writer has put a whole line in it: watched, not polled. */
+function lineIn(file: string): Promise<string> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+      if (!text.endsWith('\n')) return;
+      watcher.close();
+      resolve(text);
+    };
+    const watcher = watch(dirname(file), check);
+    check();
   });
 }
 
@@ -130,20 +144,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     started.push(pty);
     await new Promise<void>((resolve, reject) => {
       let screen = '';
-      const timer = setTimeout(() => reject(new Error(`no events on the terminal: ${JSON.stringify(screen)}`)), 20_000);
       pty.stdout!.on('data', (d: Buffer) => {
         screen += d.toString();
-        if (screen.includes('ebpm-opener')) {
-          clearTimeout(timer);
-          resolve();
-        }
+        if (screen.includes('ebpm-opener')) resolve();
       });
+      pty.once('close', () => reject(new Error(`no events on the terminal: ${JSON.stringify(screen)}`)));
     });
     const during = ours().filter((id) => !before.includes(id));
     expect(during).toHaveLength(2);
+    const exitCode = lineIn(code);
     pty.kill('SIGKILL');
-    for (let i = 0; i < 200 && !existsSync(code); i++) await new Promise((r) => setTimeout(r, 50));
-    expect(readFileSync(code, 'utf8')).toBe('0\n');
+    expect(await exitCode).toBe('0\n');
     expect(readFileSync(err, 'utf8')).toMatch(/^opensnoop: \d+ events, 0 lost \(stopped: output-closed\)\n$/);
     expect(ours().filter((id) => during.includes(id))).toEqual([]);
     expect(linkIds(during)).toEqual([]);

@@ -5,6 +5,7 @@ import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ebpmSync as cliSync, spawnEbpm } from '../helpers/cli.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { REPO } from '../helpers/objects.js';
 
 export { BIN, type Running } from '../helpers/cli.js';
@@ -79,14 +80,13 @@ export function linkIds(progIds: readonly number[]): number[] {
 
 /**
  * `sender` writes a shell script named `ebpm-sigsend` (its comm) that waits for a line on stdin,
- * then sends each signal of `signals` to `target`, 20 ms apart. It runs on CPU 0 only: a perf
- * buffer is one ring per CPU, read CPU by CPU, so a sender moving between CPUs could have its
- * events read out of order.
+ * then sends each signal of `signals` to `target`. It runs on one CPU, so the events it causes
+ * all go to that CPU's perf buffer and are read in the order they were sent.
  */
 export function sender(dir: string, target: number, signals: readonly number[]): ChildProcess {
   const script = join(dir, 'ebpm-sigsend');
-  writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; sleep 0.02; done\n`, { mode: 0o755 });
-  return spawn('taskset', ['-c', '0', script], { stdio: ['pipe', 'ignore', 'ignore'] });
+  writeFileSync(script, `#!/bin/sh\nread go\nfor s in ${signals.join(' ')}; do kill -$s ${target}; done\n`, { mode: 0o755 });
+  return spawn(...onOneCpu(script, []), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /** Parses JSON lines. */

@@ -1,7 +1,7 @@
 // `ebpm run` on packages with a Wasm program, through the CLI bundle on the real kernel: the
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { ociArch } from '../../src/core/arch.js';
 import { looseModuleMetadata } from '../../src/package/foreign.js';
 import { runWasmPackage } from '../../src/services/run-wasm.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
 import { cliEnv, sandboxDir } from '../helpers/cli.js';
@@ -82,7 +83,7 @@ const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
 function selfSignaller() {
-  return spawn('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done']), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 /**
@@ -94,18 +95,23 @@ function sigTraceOf(pid: number): number[] {
   return programsOf(pid).filter((id) => named.includes(id));
 }
 
-/** Resolves once `text()` has `n` lines. */
-function lines(text: () => string, n: number, ms = 20_000): Promise<string[]> {
+/** Resolves once `text()`, the output `child` wrote to stdout so far, has `n` lines; rejects if it ends first. */
+function lines(child: ChildProcess, text: () => string, n: number): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const check = () => {
-      const ls = text()
+    const ready = () =>
+      text()
         .split('\n')
         .filter((l) => l !== '');
-      if (ls.length >= n) return resolve(ls);
-      if (Date.now() - t0 > ms) return reject(new Error(`fewer than ${n} lines in ${ms} ms: ${text()}`));
-      setTimeout(check, 20);
+    const check = () => {
+      if (ready().length < n) return;
+      child.stdout!.off('data', check);
+      child.off('close', ended);
+      resolve(ready());
     };
+    const ended = () => reject(new Error(`ended with fewer than ${n} lines: ${text()}`));
+    // After spawnEbpm's own listener, which adds the chunk to `text()`.
+    child.stdout!.on('data', check);
+    child.once('close', ended);
     check();
   });
 }
@@ -180,7 +186,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     const during = sigTraceOf(run.child.pid!);
     expect(during).toHaveLength(1);
     child.stdin!.write('go\n');
-    const out = await lines(run.stdout, 2);
+    const out = await lines(run.child, run.stdout, 2);
     run.child.kill('SIGINT');
     const r = await run.exited();
     child.stdin!.end('done\n');

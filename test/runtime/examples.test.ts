@@ -5,13 +5,15 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, exampleGuest } from './helpers.js';
 
 /**
  * `ebpm-sigq`, built for the host: after a line on stdin, sends each `pid:signal:errno` argument
  * with rt_sigqueueinfo(2), the errno in si_errno (what signal_generate reports as `errno`, and
- * sigsnoop, as libbpf-tools', as the result), 20 ms apart.
+ * sigsnoop, as libbpf-tools', as the result). Run on one CPU (`onOneCpu`), so that sigsnoop's
+ * events reach the guest in the order they were sent.
  */
 const SIGQ = `
 #include <signal.h>
@@ -37,7 +39,6 @@ int main(int argc, char **argv)
 		info.si_uid = getuid();
 		if (syscall(SYS_rt_sigqueueinfo, pid, sig, &info))
 			return 1;
-		usleep(20000);
 	}
 	return 0;
 }
@@ -55,14 +56,17 @@ interface SigEvent {
 
 /**
  * Runs the sigsnoop guest with `args` while ebpm-sigq sends `sends` ([target, signal, errno]),
- * until `expected` events came and 300 ms more passed for any that should not.
+ * until `expected` events came. Each test's last send is one it expects, and the events arrive in
+ * send order (see SIGQ), so an event that should not be there shows among the first `expected`.
  */
 async function sigsnoop(args: (sender: number) => string[], sends: (target: number) => [number, number, number][], expected: number) {
   const { module, object } = await exampleGuest('sigsnoop');
   const target = spawn('sleep', ['30'], { stdio: 'ignore' });
   const sender = spawn(
-    sigq,
-    sends(target.pid!).map((s) => s.join(':')),
+    ...onOneCpu(
+      sigq,
+      sends(target.pid!).map((s) => s.join(':')),
+    ),
     { stdio: ['pipe', 'ignore', 'ignore'] },
   );
   const ac = new AbortController();
@@ -73,8 +77,7 @@ async function sigsnoop(args: (sender: number) => string[], sends: (target: numb
     args: args(sender.pid!),
     objects: { declared: [sha256Digest(object)] },
     signal: ac.signal,
-    durationMs: 10_000,
-    onStdout: () => ++count === expected && setTimeout(() => ac.abort(), 300),
+    onStdout: () => ++count === expected && ac.abort(),
     onStderr: (line) => line.startsWith('running') && sender.stdin!.end('go\n'),
   });
   target.kill('SIGKILL');
@@ -92,7 +95,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
   it('sigsnoop prints the signals a process sends itself, filtered by -p, with signal names', async () => {
     const { module, object } = await exampleGuest('sigsnoop');
     // The child handles USR1/USR2, sends both to itself when told, then waits to be let go.
-    const child = spawn('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const child = spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1 USR2; read go; kill -USR1 $$; kill -USR2 $$; read done']), {
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     const ac = new AbortController();
     const lines: string[] = [];
     const r = await collect({
@@ -101,7 +106,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
       args: ['-p', String(child.pid)],
       objects: { declared: [sha256Digest(object)] },
       signal: ac.signal,
-      durationMs: 10_000,
       onStdout: (line) => {
         lines.push(line);
         if (lines.length === 2) ac.abort();
@@ -210,7 +214,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
       name: 'bootstrap',
       objects: { declared: [sha256Digest(object)] },
       signal: ac.signal,
-      durationMs: 10_000,
       onStdout: (line) => {
         if (line.startsWith('TIME')) pid = spawnSync('/bin/true').pid ?? 0;
         if (pid && new RegExp(`^\\S+ +EXIT +true +${pid} `).test(line)) ac.abort('SIGTERM');

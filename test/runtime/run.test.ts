@@ -72,14 +72,24 @@ function catGuest(path: string): Uint8Array {
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))`);
 }
 
-const SPIN = () => wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (loop $l (br $l))))`);
-/** Sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
-const SLEEPER = () =>
-  wat(`(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+/** Writes `ready` to stdout, then spins for ever. */
+const SPIN = () =>
+  wat(`(module ${WASI_PRELUDE}
   (memory (export "memory") 1)
+  (data (i32.const 16) "ready\\0a")
   (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop $l (br $l))))`);
+/** Writes `ready` to stdout, sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
+const SLEEPER = () =>
+  wat(`(module ${WASI_PRELUDE}
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 256) "ready\\0a")
+  (func (export "_start")
+    (i32.store (i32.const 200) (i32.const 256)) (i32.store (i32.const 204) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208)))
     (i64.store (i32.const 0) (i64.const 42)) (i32.store8 (i32.const 8) (i32.const 0))
     (i32.store (i32.const 16) (i32.const 1)) (i64.store (i32.const 24) (i64.const 10000000000))
     (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
@@ -173,12 +183,14 @@ describeWith(['wat2wasm'], 'runWasm', () => {
   });
 
   it('stops on SIGINT/SIGTERM through the abort signal', async () => {
+    // Each guest is stopped once its `ready` shows: it is running, and then sleeps or spins.
     const ac = new AbortController();
-    setTimeout(() => ac.abort('SIGTERM'), 100);
-    expect(await runWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', signal: ac.signal })).toEqual({ exitCode: 143, reason: 'signal' });
+    expect(await runWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', signal: ac.signal, onStdout: () => ac.abort('SIGTERM') })).toEqual({
+      exitCode: 143,
+      reason: 'signal',
+    });
     const ac2 = new AbortController();
-    setTimeout(() => ac2.abort(), 100);
-    expect(await runWasm({ ...quiet, module: SPIN(), name: 's', objects: 'any', signal: ac2.signal, stopGraceMs: 100 })).toEqual({
+    expect(await runWasm({ ...quiet, module: SPIN(), name: 's', objects: 'any', signal: ac2.signal, stopGraceMs: 100, onStdout: () => ac2.abort() })).toEqual({
       exitCode: 130,
       reason: 'signal',
     });

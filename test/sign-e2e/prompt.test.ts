@@ -2,7 +2,9 @@
 // nothing echoed, typed twice for keygen, and the key it made opens with that password.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { readPassword, type Terminal } from '../../src/cli/password.js';
 import { readPrivateKey } from '../../src/sign/keys.js';
 import { cliEnv, ttyEbpm } from '../helpers/cli.js';
 import { tempDir } from './fixtures.js';
@@ -41,5 +43,26 @@ describe('the password prompt', () => {
     expect(r.screen).toContain('error: the passwords do not match');
     expect(r.screen.includes(SECRET)).toBe(false);
     expect(() => readFileSync(join(home, 'cosign.key'))).toThrow();
+  });
+});
+
+describe('the prompt on a terminal', () => {
+  it('turns echo off before the prompt appears, and back on after the line', async () => {
+    const steps: string[] = [];
+    const input = Object.assign(new PassThrough(), {
+      setRawMode(raw: boolean) {
+        steps.push(`raw ${raw}`);
+      },
+    });
+    const term: Terminal = {
+      input,
+      write(text) {
+        steps.push(`write ${JSON.stringify(text)}`);
+        if (text === 'Password: ') input.write('abc\r');
+      },
+      close: () => steps.push('close'),
+    };
+    await expect(readPassword({}, { prompt: 'Password: ', terminal: () => term })).resolves.toBe('abc');
+    expect(steps).toEqual(['raw true', 'write "Password: "', 'raw false', 'write "\\n"', 'close']);
   });
 });

@@ -77,14 +77,11 @@ describe('referrer manifest', () => {
 
   it('picks bundle layers only from sigstore image-signature referrers', async () => {
     const base = bundleReferrerManifest(subject, await signBundle(key, DIGEST), new Date(0)).manifest;
+    const { artifactType: _type, ...untyped } = base;
     const variants: [string, ImageManifest, boolean][] = [
       ['an attestation', { ...base, annotations: { ...base.annotations, 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' } }, false],
       ['another artifact type', { ...base, artifactType: 'application/vnd.cncf.notary.signature' }, false],
-      [
-        'no artifactType, bundle config media type (older writers)',
-        { ...base, artifactType: undefined, config: { ...base.config, mediaType: BUNDLE_TYPE } } as ImageManifest,
-        true,
-      ],
+      ['no artifactType, bundle config media type (older writers)', { ...untyped, config: { ...base.config, mediaType: BUNDLE_TYPE } }, true],
       ['two layers', { ...base, layers: [base.layers[0]!, base.layers[0]!] }, false],
       ['a layer of another type', { ...base, layers: [{ ...base.layers[0]!, mediaType: 'application/json' }] }, false],
       ['the legacy v0.3 media type spelling', { ...base, artifactType: 'application/vnd.dev.sigstore.bundle+json;version=0.3' }, true],

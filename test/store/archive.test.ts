@@ -33,7 +33,7 @@ async function tarOf(entries: { name: string; type?: 'file' | 'directory' | 'sym
   const done = (async () => {
     for await (const c of pack as unknown as AsyncIterable<Buffer>) chunks.push(c);
   })();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname }, e.body ?? '');
+  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', ...(e.linkname === undefined ? {} : { linkname: e.linkname }) }, e.body ?? '');
   pack.finalize();
   await done;
   const file = join(fresh() + '.tar');

@@ -13,7 +13,7 @@ const cmd: Command = {
     if (!name || extra !== undefined) {
       throw new EbpmError('USAGE', `init: ${name ? `unexpected argument ${JSON.stringify(extra)}` : 'no package name given'}`, { hint: `usage: ${cmd.usage}` });
     }
-    const r = await init({ name, template: values.template, dir: resolve(io.cwd, values.dir ?? name) });
+    const r = await init({ name, ...(values.template === undefined ? {} : { template: values.template }), dir: resolve(io.cwd, values.dir ?? name) });
     const next = nextSteps(r.dir, io.cwd);
     if (values.json) {
       io.stdout.write(JSON.stringify({ name: r.name, template: r.template, dir: r.dir, files: r.files, next }, null, 2) + '\n');
