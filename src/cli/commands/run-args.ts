@@ -8,12 +8,13 @@
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
+import type { ProgramSelection } from '../../services/alternatives.js';
 import type { PullPolicy } from '../../services/run-source.js';
 import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--program <name>]... [--skip-program <name>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -24,6 +25,8 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['max-events', true],
   ['pull', true],
   ['attach', true],
+  ['program', true],
+  ['skip-program', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -44,6 +47,8 @@ export interface RunLine {
   readonly pull: PullPolicy;
   /** `--attach <program>=<target>`: the targets by program, as written. */
   readonly attach: ReadonlyMap<string, string>;
+  /** `--program` (run only these) and `--skip-program`, as given. */
+  readonly programs: ProgramSelection;
   readonly wasm: WasmFlags;
   /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
   readonly flags: readonly string[];
@@ -74,6 +79,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const { args, flags: wasm } = takeWasmFlags(argv, cwd, RUN_USAGE);
   const own = new Map<string, string | true>();
   const attach = new Map<string, string>();
+  const selection = { only: [] as string[], skip: [] as string[] };
   const flags: string[] = [];
   let source: string | undefined;
   let afterDashes: string[] = [];
@@ -100,6 +106,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
       else throw usageError(`--${name} needs a value`);
     }
     if (name === 'attach') addAttach(attach, value as string);
+    else if (name === 'program' || name === 'skip-program') addProgram(name === 'program' ? selection.only : selection.skip, name, value as string);
     else if (own.has(name)) throw usageError(`--${name} given twice`);
     else own.set(name, value);
   }
@@ -123,6 +130,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(maxEvents === undefined ? {} : { maxEvents: nonNegative('max-events', maxEvents, true) }),
     pull,
     attach,
+    programs: selection,
     wasm,
     flags,
     afterDashes,
@@ -135,6 +143,12 @@ function addAttach(attach: Map<string, string>, spec: string): void {
   const program = spec.slice(0, eq);
   if (attach.has(program)) throw usageError(`--attach ${program} given twice`);
   attach.set(program, spec.slice(eq + 1));
+}
+
+function addProgram(list: string[], flag: string, name: string): void {
+  if (name === '') throw usageError(`--${flag} needs a program name`);
+  if (list.includes(name)) throw usageError(`--${flag} ${name} given twice`);
+  list.push(name);
 }
 
 /** What a package without a Wasm program runs with. */
@@ -182,6 +196,8 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   readPackageFlags(line.flags, [], new Map(), ' (arguments for the Wasm program go after --)');
   if (line.attach.size > 0)
     throw usageError(`--attach does not apply to ${pkg.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
+  const chosen = line.programs.only.length > 0 ? '--program' : line.programs.skip.length > 0 ? '--skip-program' : undefined;
+  if (chosen !== undefined) throw usageError(`${chosen} does not apply to ${pkg.name}: its Wasm program loads its programs`);
   for (const [flag, given] of [
     ['json', line.json],
     ['max-events', line.maxEvents !== undefined],

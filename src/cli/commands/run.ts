@@ -13,6 +13,7 @@ import { isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
+import { checkSelection } from '../../services/alternatives.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
 import { planRun, runPackage, type SamplePlan } from '../../services/run.js';
@@ -61,6 +62,7 @@ const cmd: Command = {
       return 0;
     }
     if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io);
+    checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
     return runBpf(pkg, line, specs, bpfArgs(line, info, specs), io);
   },
 };
@@ -83,13 +85,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
         targets: args.targets,
+        programs: line.programs,
         signal,
         verbose: line.verbose,
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
-          onAttached: (programs) => {
+          onAttached: (programs, selected) => {
             const title = terminalSafe(attachSummary(pkg, programs, line.attach));
-            if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan).join('\n') + '\n');
+            if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan, selected).join('\n') + '\n');
             if (live === undefined) writeText(io.stderr, title + '\n');
             output = line.json
               ? jsonOutput(io.stdout, format, bound)

@@ -4,6 +4,7 @@
  */
 import { ATTACH_FORMS } from '../../kernel/loader-targets.js';
 import type { FlagSpec, ParamValue } from '../../package/params.js';
+import type { AlternativeChoice, ObjectPrograms } from '../../services/alternatives.js';
 import type { ResolvedPackage } from '../../services/run-source.js';
 import type { AttachedProgram, RunPlan, RunResult } from '../../services/run.js';
 import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
@@ -21,6 +22,10 @@ export const RUN_HELP = [
   '                            attach the program to this target instead of by its section',
   '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
   ...ATTACH_FORMS.map((f) => `      ${f}`),
+  '  --program <name>          load and attach only this program (repeatable)',
+  '  --skip-program <name>     do not load this program (repeatable). Of programs that attach to one',
+  '                            event two ways (tp_btf or raw_tp, fentry or kprobe) only the best one',
+  '                            this kernel supports is loaded; `ebpm inspect` shows the choice',
   '',
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
@@ -71,14 +76,31 @@ export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedP
   return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
 }
 
-/** What `--verbose` adds after attaching: programs, maps, the values given and what is read. */
-export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedProgram[], values: ReadonlyMap<FlagSpec, ParamValue>, plan: RunPlan): string[] {
+/** What `--verbose` adds after attaching: programs, the alternatives chosen, maps, the values given and what is read. */
+export function verboseLines(
+  pkg: ResolvedPackage,
+  programs: readonly AttachedProgram[],
+  values: ReadonlyMap<FlagSpec, ParamValue>,
+  plan: RunPlan,
+  selected: readonly ObjectPrograms[] = [],
+): string[] {
   const out = programs.map((p) => `  program ${p.program}: ${p.type} ${p.section} (${p.object})`);
+  for (const o of selected) out.push(...o.choices.map((c) => `  ${choiceLine(c)}`));
   for (const o of pkg.metadata.objects) for (const m of o.maps) out.push(`  map ${m.name}: ${m.type} (${o.name})`);
   for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
   if (plan.events) out.push(`  events from ${plan.events.map}${plan.events.layout ? '' : ' (no type: printed as hex)'}`);
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
   return out;
+}
+
+/**
+ * `choiceLine` says which option of a group of alternatives is used and why the better ones are
+ * not: `tracepoint sched_switch: tp_btf (sched_switch), not raw_tp (handle_sched_switch)`.
+ */
+export function choiceLine(c: AlternativeChoice): string {
+  const others = c.group.options.filter((o) => o !== c.chosen);
+  const why = c.passedOver.map((p) => `; ${p.mechanism}: ${p.why}`).join('');
+  return `${c.group.kind} ${c.group.name}: ${c.chosen.mechanism} (${c.chosen.programs.join(', ')}), not ${others.map((o) => `${o.mechanism} (${o.programs.join(', ')})`).join(' or ')}${why}`;
 }
 
 /** The line written at the first event dropped because stdout does not keep up. */
