@@ -25,11 +25,12 @@ export interface AlternativeGroup {
 /** Whether the kernel supports a mechanism for an event; `why` says why not. */
 export type Support = { readonly ok: true } | { readonly ok: false; readonly why: string };
 
-/** A group's option chosen for this kernel, and why each better one was passed over. */
+/** A group's option chosen for this kernel, why each better one was passed over, and whether the kernel supports the one chosen. */
 export interface AlternativeChoice {
   readonly group: AlternativeGroup;
   readonly chosen: AlternativeOption;
   readonly passedOver: readonly { readonly mechanism: Mechanism; readonly why: string }[];
+  readonly support: Support;
 }
 
 /** The mechanism and event of a section that has alternatives (`kprobe/f+0x10` has none: an offset is one place). */
@@ -87,10 +88,11 @@ export function chooseAlternatives(groups: readonly AlternativeGroup[], support:
     const passedOver: { mechanism: Mechanism; why: string }[] = [];
     for (const option of group.options) {
       const s = support(option.mechanism, group.name);
-      if (s.ok) return { group, chosen: option, passedOver };
+      if (s.ok) return { group, chosen: option, passedOver, support: s };
       passedOver.push({ mechanism: option.mechanism, why: s.why });
     }
-    return { group, chosen: group.options.at(-1)!, passedOver: passedOver.slice(0, -1) };
+    const last = passedOver.pop()!;
+    return { group, chosen: group.options.at(-1)!, passedOver, support: { ok: false, why: last.why } };
   });
 }
 

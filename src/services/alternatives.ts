@@ -5,6 +5,7 @@
  */
 import { alternativeGroups, chooseAlternatives, unchosen, type AlternativeChoice, type Mechanism, type Support } from '../bpf/alternatives.js';
 import { EbpmError } from '../core/errors.js';
+import { kernelSupport } from '../kernel/features.js';
 import type { BpfObjectMeta } from '../package/metadata.js';
 
 export type { AlternativeChoice } from '../bpf/alternatives.js';
@@ -58,4 +59,22 @@ export function checkSelection(packageName: string, objects: readonly BpfObjectM
   const both = selection.only.find((n) => selection.skip.includes(n));
   if (both !== undefined) throw usage(`--program ${both} and --skip-program ${both} contradict each other`);
   if (selection.only.length === 0 && all.length > 0 && all.every((n) => selection.skip.includes(n))) throw usage('--skip-program leaves no program to run');
+}
+
+/**
+ * `alternativesHere` is, for each object of `objects` that has alternatives, the choice this
+ * kernel makes (`ebpm inspect`). Without the addon nothing can be probed: every option but the
+ * last is then passed over with that reason.
+ */
+export function alternativesHere(objects: readonly BpfObjectMeta[], probe?: SupportProbe): ObjectPrograms[] {
+  let support = probe;
+  const lazy: SupportProbe = (m, name) => {
+    try {
+      support ??= kernelSupport();
+    } catch (e) {
+      support = () => ({ ok: false, why: e instanceof Error ? e.message : String(e) });
+    }
+    return support(m, name);
+  };
+  return objects.map((o) => selectPrograms(o, ALL_PROGRAMS, lazy)).filter((o) => o.choices.length > 0);
 }

@@ -82,7 +82,9 @@ describe('chooseAlternatives', () => {
 
   it('falls back to the last option when the kernel supports none, so that its load or attach says why', () => {
     const choices = chooseAlternatives(groups.slice(2), () => ({ ok: false, why: 'no' }));
-    expect(choices.map((c) => [c.chosen.mechanism, c.passedOver])).toEqual([['kprobe', [{ mechanism: 'fentry', why: 'no' }]]]);
+    expect(choices.map((c) => [c.chosen.mechanism, c.passedOver, c.support])).toEqual([
+      ['kprobe', [{ mechanism: 'fentry', why: 'no' }], { ok: false, why: 'no' }],
+    ]);
   });
 });
 

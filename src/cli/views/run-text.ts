@@ -95,12 +95,17 @@ export function verboseLines(
 
 /**
  * `choiceLine` says which option of a group of alternatives is used and why the better ones are
- * not: `tracepoint sched_switch: tp_btf (sched_switch), not raw_tp (handle_sched_switch)`.
+ * not: `function vfs_read: kprobe (kprobe_vfs_read), not fentry (fentry_vfs_read): <why>`.
  */
 export function choiceLine(c: AlternativeChoice): string {
-  const others = c.group.options.filter((o) => o !== c.chosen);
-  const why = c.passedOver.map((p) => `; ${p.mechanism}: ${p.why}`).join('');
-  return `${c.group.kind} ${c.group.name}: ${c.chosen.mechanism} (${c.chosen.programs.join(', ')}), not ${others.map((o) => `${o.mechanism} (${o.programs.join(', ')})`).join(' or ')}${why}`;
+  const others = c.group.options
+    .filter((o) => o !== c.chosen)
+    .map((o) => {
+      const why = c.passedOver.find((p) => p.mechanism === o.mechanism)?.why;
+      return `${o.mechanism} (${o.programs.join(', ')})${why === undefined ? '' : `: ${why}`}`;
+    });
+  const chosen = `${c.group.kind} ${c.group.name}: ${c.chosen.mechanism} (${c.chosen.programs.join(', ')}), not ${others.join('; nor ')}`;
+  return c.support.ok ? chosen : `${chosen}; ${c.chosen.mechanism} cannot run here either: ${c.support.why}`;
 }
 
 /** The line written at the first event dropped because stdout does not keep up. */
