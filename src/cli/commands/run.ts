@@ -150,7 +150,10 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
         const full = [io.stdout, io.stderr].find(needsDrain);
         return full && new Promise<void>((resolve) => full.once('drain', resolve));
       },
-      ...(cmdline.verbose ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
+      // What ebpm or the kernel refused the guest is shown always (the guest may say only "failed"); other details with --verbose.
+      onLog: (line, refusal) => {
+        if (refusal || cmdline.verbose) writeText(io.stderr, `ebpm: ${line}\n`);
+      },
     }).finally(() => stdout.flush());
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;

@@ -64,7 +64,7 @@ export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly Fl
 export function guestHelp(source: string, pkg: ResolvedPackage): string {
   return (
     `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
-    `flags:\n  --verbose                 show what the host refuses or drops\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+    `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
     `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`
   );
 }
