@@ -120,6 +120,18 @@ export function loadError(e: unknown, ctx: LoadContext): EbpmError {
       hint: 'this kernel lacks the helper, or does not allow it for this program type; run on a newer kernel',
     });
   }
+  // The verifier reached an instruction libbpf poisoned: a field or type of the object's BTF that
+  // this kernel's BTF does not have (libbpf: "substituting insn #8 w/ invalid insn").
+  const core = /failed to resolve CO-RE relocation <(\w+)> \[\d+\] (struct|union|enum|typedef) ([\w]+)(?:\.([\w.]+))?/.exec(log);
+  if (core) {
+    const [, kind, tag, type, field] = core as unknown as [string, string, string, string, string | undefined];
+    const what = field === undefined ? `has no ${tag} ${type}` : `has no field ${field} in ${tag} ${type}`;
+    return new EbpmError('KERNEL_UNSUPPORTED', `${where}: ${prog}this kernel ${what}, which the program reads (CO-RE relocation ${kind})`, {
+      cause: e,
+      data: { ...data, feature: field === undefined ? `${tag} ${type}` : `${tag} ${type}.${field}` },
+      hint: 'the program was written for kernels whose types have it; a newer build of the tool may read it another way',
+    });
+  }
   if (log.trim() !== '') {
     return new EbpmError('VERIFIER_REJECTED', `${where}: ${prog}verifier rejected: ${verifierSummary(log)}`, {
       cause: e,

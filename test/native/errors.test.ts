@@ -156,6 +156,17 @@ describe('load and attach errors', () => {
     }
   });
 
+  it('names the kernel type or field a CO-RE relocation did not find, not a verifier rejection', () => {
+    const log =
+      '7: (85) call bpf_probe_read_kernel#113\n8: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [336] struct cfs_rq.nr_running (0:1 @ offset 16)\nprocessed 9 insns (limit 1000000)\n';
+    const e = nativeErr('EINVAL', 22, 'load demo: Invalid argument', { log, messages: ["libbpf: prog 'handle': BPF program load failed: Invalid argument"] });
+    expect(loadError(e, ctx)).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: program handle: this kernel has no field nr_running in struct cfs_rq, which the program reads (CO-RE relocation byte_off)',
+      data: { feature: 'struct cfs_rq.nr_running' },
+    });
+  });
+
   it('names a fentry target missing from kernel BTF, and fentry refused by the kernel, by what they attach as', () => {
     const fentry = { ...ctx, root: true, programs: [{ ...ctx.programs[0]!, name: 'md_flush_request', section: 'fentry/md_flush_request', type: 'tracing' }] };
     const missing = nativeErr('ESRCH', 3, 'load demo: No such process', {
