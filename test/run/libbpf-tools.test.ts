@@ -81,6 +81,20 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'libbpf-tools objects un
       '    tracepoint softirq_entry: tp_btf (softirq_entry_btf), not raw_tp (softirq_entry)',
       '    tracepoint softirq_exit: tp_btf (softirq_exit_btf), not raw_tp (softirq_exit)',
     ]);
+    const json = JSON.parse(ebpmSync(['inspect', objects.softirqs!, '--json']).stdout) as { alternatives: unknown };
+    expect(json.alternatives).toEqual(
+      ['softirq_entry', 'softirq_exit'].map((name) => ({
+        object: 'softirqs.bpf.o',
+        kind: 'tracepoint',
+        name,
+        options: [
+          { mechanism: 'tp_btf', programs: [`${name}_btf`] },
+          { mechanism: 'raw_tp', programs: [name] },
+        ],
+        chosen: 'tp_btf',
+        passedOver: [],
+      })),
+    );
   });
 
   it('says a kernel without kprobes has none, not that the function is missing (it is in /proc/kallsyms)', () => {
