@@ -32,7 +32,7 @@ export const ATTACH_FORMS: readonly string[] = [
   'tracepoint           CATEGORY/NAME                             syscalls/sys_enter_openat',
   'xdp                  INTERFACE                                 lo',
   'tc (sched_cls)       INTERFACE:ingress or INTERFACE:egress     eth0:ingress',
-  'cgroup_*             CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice',
+  'cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice',
 ];
 
 /** What `parseTarget` needs of the program: libbpf's section and type names. */
@@ -156,7 +156,8 @@ function kindOf(p: TargetProgram): 'uprobe' | 'kprobe' | 'tracepoint' | 'xdp' | 
   if (p.type === 'kprobe') return /^u(?:ret)?probe\b/.test(p.section) ? 'uprobe' : 'kprobe';
   if (p.type === 'tracepoint' || p.type === 'xdp') return p.type;
   if (p.type === 'sched_cls') return 'tc';
-  return p.type.startsWith('cgroup') ? 'cgroup' : undefined;
+  // sock_ops programs attach to a cgroup (BPF_CGROUP_SOCK_OPS), as cgroup_* ones do.
+  return p.type.startsWith('cgroup') || p.type === 'sock_ops' ? 'cgroup' : undefined;
 }
 
 /** `formOf` is the `--attach` target form of `p`, and an example, as `ebpm run --help` shows them (ATTACH_FORMS). */

@@ -146,7 +146,6 @@ describe('load and attach errors', () => {
     for (const [section, type, kind] of [
       ['perf_event', 'perf_event', 'perf_event'],
       ['socket', 'socket_filter', 'socket_filter'],
-      ['sockops', 'sock_ops', 'sock_ops'],
       ['usdt', 'kprobe', 'usdt'],
     ] as const) {
       expect(attachError(notsup, prog(section, type))).toMatchObject({

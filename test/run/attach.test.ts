@@ -13,6 +13,11 @@ import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, programIds, tempDir } from './spawn.js';
 
 const SOURCES = {
+  sockops: `SEC("sockops")
+int count_ops(struct bpf_sock_ops *skops)
+{
+	return 1;
+}`,
   xdp: `SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {
@@ -96,6 +101,7 @@ describe('--attach targets', () => {
     expect(parseTarget(program('xdp', 'xdp'), 'lo')).toEqual({ kind: 'xdp', interface: 'lo' });
     expect(parseTarget(program('tc', 'sched_cls'), 'eth0:egress')).toEqual({ kind: 'tc', interface: 'eth0', direction: 'egress' });
     expect(parseTarget(program('cgroup_skb/ingress', 'cgroup_skb'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
+    expect(parseTarget(program('sockops', 'sock_ops'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
   });
 
   it('refuses a malformed target, naming the form the program takes', () => {
@@ -121,7 +127,6 @@ describe('--attach targets', () => {
     });
     for (const [section, type, kind] of [
       ['socket', 'socket_filter', 'socket_filter'],
-      ['sockops', 'sock_ops', 'sock_ops'],
       ['perf_event', 'perf_event', 'perf_event'],
       ['usdt', 'kprobe', 'usdt'],
     ] as const) {
@@ -217,5 +222,19 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
       'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n',
     ]);
     expect(ebpmSync(['run', '--help']).stdout).toContain('      xdp                  INTERFACE                                 lo\n');
+  });
+
+  it('attaches a sock_ops program to the cgroup --attach names, as the form in run --help says', () => {
+    expect(ebpmSync(['run', objects.sockops!, '--max-events', '0'])).toEqual({
+      code: 4,
+      stdout: '',
+      stderr:
+        'error: run sockops: attach count_ops: section sockops needs a target: --attach count_ops=CGROUP_DIRECTORY\n' +
+        'hint: for example --attach count_ops=/sys/fs/cgroup/user.slice (ebpm run --help lists the forms)\n',
+    });
+    expect(ebpmSync(['run', '--help']).stdout).toContain('      cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice\n');
+    const r = ebpmSync(['run', objects.sockops!, '--attach', 'count_ops=/sys/fs/cgroup/unified', '--max-events', '0']);
+    expect([r.code, r.stderr.split('\n')[0]]).toEqual([0, 'sockops 0.0.0: attached count_ops (sockops on /sys/fs/cgroup/unified)']);
+    expect(programIds('count_ops')).toEqual([]);
   });
 });
