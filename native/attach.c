@@ -213,6 +213,7 @@ static napi_value program_attach(napi_env env, size_t argc, napi_value *argv)
 	struct link *l;
 	napi_valuetype t;
 	char what[320] = "";
+	size_t mark;
 	int err;
 
 	(void)argc;
@@ -224,6 +225,7 @@ static napi_value program_attach(napi_env env, size_t argc, napi_value *argv)
 	if (!l)
 		return throw_errno(env, ENOMEM, "attach %s", bpf_program__name(p));
 	l->r.inst = get_instance(env); /* a failed tc attach looks for the instance's other links */
+	mark = log_mark(l->r.inst);
 	napi_typeof(env, argv[2], &t);
 	if (t == napi_null || t == napi_undefined) {
 		snprintf(what, sizeof(what), "%s", bpf_program__section_name(p));
@@ -237,9 +239,19 @@ static napi_value program_attach(napi_env env, size_t argc, napi_value *argv)
 	}
 	if (err) {
 		bool pending = false;
+		char msg[400];
+		napi_value e;
+
 		free(l);
 		napi_is_exception_pending(env, &pending);
-		return pending ? NULL : throw_errno(env, err, "attach %s: %s", bpf_program__name(p), what);
+		if (pending)
+			return NULL;
+		/* libbpf's warnings say why (no kprobe PMU, a section without a target): the caller reads them */
+		snprintf(msg, sizeof(msg), "attach %s: %s", bpf_program__name(p), what);
+		e = error_errno(env, err, msg);
+		napi_set_named_property(env, e, "messages", log_since(env, get_instance(env), mark));
+		napi_throw(env, e);
+		return NULL;
 	}
 	res_track(get_instance(env), &l->r, RES_LINK, link_release);
 	return res_wrap(env, &l->r);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ebpm_native.h"
 #include "object.h"
@@ -306,7 +307,68 @@ out:
 	return NULL;
 }
 
+/*
+ * vmlinuxBtfId(name, kind): the kernel BTF id libbpf attaches `kind` ("fentry" or "tp_btf") to:
+ * the function `name`, or the typedef `btf_trace_<name>` of a tracepoint. Throws ENOENT or ESRCH
+ * when kernel BTF has no such type.
+ */
+static napi_value vmlinux_btf_id(napi_env env, size_t argc, napi_value *argv)
+{
+	char *name = arg_string(env, argv[0], "name"), *kind = NULL;
+	napi_value result = NULL;
+	int id;
+
+	(void)argc;
+	if (!name || !(kind = arg_string(env, argv[1], "kind")))
+		goto out;
+	if (strcmp(kind, "fentry") != 0 && strcmp(kind, "tp_btf") != 0) {
+		throw_invalid(env, "kind must be fentry or tp_btf");
+		goto out;
+	}
+	id = libbpf_find_vmlinux_btf_id(name, kind[0] == 'f' ? BPF_TRACE_FENTRY : BPF_TRACE_RAW_TP);
+	if (id < 0)
+		throw_errno(env, -id, "kernel BTF: %s %s", kind, name);
+	else
+		napi_create_int32(env, id, &result);
+out:
+	free(name);
+	free(kind);
+	return result;
+}
+
+/*
+ * probeFentry(btfId): whether fentry programs work here, as libbpf-tools' fentry_can_attach
+ * asks, and the attach too: a program that returns 0 is loaded on the kernel function `btfId`
+ * and attached for an instant. Throws the kernel's errno.
+ */
+static napi_value probe_fentry(napi_env env, size_t argc, napi_value *argv)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int64_t id;
+	int fd, link;
+
+	(void)argc;
+	if (!arg_int(env, argv[0], &id, "btf id"))
+		return NULL;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = (__u32)id);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "ebpm_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return throw_errno(env, errno, "probe fentry: load");
+	link = bpf_raw_tracepoint_open(NULL, fd);
+	if (link < 0)
+		throw_errno(env, errno, "probe fentry: attach");
+	else
+		close(link);
+	close(fd);
+	return NULL;
+}
+
 const struct export_def object_exports[] = {
+	{ "vmlinuxBtfId", vmlinux_btf_id, 2 },
+	{ "probeFentry", probe_fentry, 1 },
 	{ "objectOpen", object_open, 3 },
 	{ "objectLoad", object_load, 1 },
 	{ "objectClose", object_close, 1 },

@@ -7,6 +7,7 @@
  * then.
  */
 import { readFileSync } from 'node:fs';
+import { sectionInfo } from '../bpf/sections.js';
 import { EbpmError } from '../core/errors.js';
 
 /** Where to attach a program; xdp and tc name their interface. */
@@ -31,7 +32,7 @@ export const ATTACH_FORMS: readonly string[] = [
   'tracepoint           CATEGORY/NAME                             syscalls/sys_enter_openat',
   'xdp                  INTERFACE                                 lo',
   'tc (sched_cls)       INTERFACE:ingress or INTERFACE:egress     eth0:ingress',
-  'cgroup_*             CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice',
+  'cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice',
 ];
 
 /** What `parseTarget` needs of the program: libbpf's section and type names. */
@@ -95,7 +96,7 @@ const NUMBER = /^(0x[0-9a-f]+|\d+)$/i;
 export function parseTarget(program: TargetProgram, text: string): AttachTarget {
   const bad = (why: string) =>
     new EbpmError('USAGE', `run: --attach ${program.name}=${text}: ${why}`, {
-      hint: `a ${program.type} program (${program.section}) takes ${formOf(program) ?? 'no target'}`,
+      hint: `a ${program.type} program (${program.section}) takes ${formOf(program)?.form ?? 'no target'}`,
     });
   const retprobe = /^(?:u|k)retprobe\b/.test(program.section);
   switch (kindOf(program)) {
@@ -128,18 +129,41 @@ export function parseTarget(program: TargetProgram, text: string): AttachTarget 
       if (text === '') throw bad('not a cgroup directory');
       return { kind: 'cgroup', path: text };
     case undefined:
+      if (unattachable(program) !== undefined) throw notAttachedYet(program, `run: --attach ${program.name}=${text}`);
       throw bad('this kind of program is attached by its section only');
   }
 }
 
+/**
+ * `unattachable` names the kind of `p` when ebpm can attach it neither by its section nor with
+ * `--attach` (`perf_event`, `socket_filter`, `sock_ops`, a bare `usdt`), else undefined.
+ */
+export function unattachable(p: TargetProgram): string | undefined {
+  if (kindOf(p) !== undefined || sectionInfo(p.section)?.autoAttach) return undefined;
+  return /^usdt\b/.test(p.section) ? 'usdt' : p.type;
+}
+
+/** `notAttachedYet` is the refusal of a program `unattachable` names, the same with and without `--attach`. */
+export function notAttachedYet(p: TargetProgram, what: string): EbpmError {
+  return new EbpmError('ATTACH_UNSUPPORTED', `${what}: ebpm does not attach ${unattachable(p)} programs yet`, {
+    hint: `${p.name} (${p.section}) is attached by the tool it came with; ebpm attaches programs by their section or with --attach (ebpm run --help lists the forms)`,
+    data: { program: p.name, section: p.section, type: p.type },
+  });
+}
+
 function kindOf(p: TargetProgram): 'uprobe' | 'kprobe' | 'tracepoint' | 'xdp' | 'tc' | 'cgroup' | undefined {
+  if (/^usdt\b/.test(p.section)) return undefined;
   if (p.type === 'kprobe') return /^u(?:ret)?probe\b/.test(p.section) ? 'uprobe' : 'kprobe';
   if (p.type === 'tracepoint' || p.type === 'xdp') return p.type;
   if (p.type === 'sched_cls') return 'tc';
-  return p.type.startsWith('cgroup') ? 'cgroup' : undefined;
+  // sock_ops programs attach to a cgroup (BPF_CGROUP_SOCK_OPS), as cgroup_* ones do.
+  return p.type.startsWith('cgroup') || p.type === 'sock_ops' ? 'cgroup' : undefined;
 }
 
-function formOf(p: TargetProgram): string | undefined {
+/** `formOf` is the `--attach` target form of `p`, and an example, as `ebpm run --help` shows them (ATTACH_FORMS). */
+export function formOf(p: TargetProgram): { readonly form: string; readonly example: string } | undefined {
   const kind = kindOf(p);
-  return kind === undefined ? undefined : ATTACH_FORMS.find((f) => f.startsWith(kind))!.split(/\s{2,}/)[1];
+  if (kind === undefined) return undefined;
+  const [, form, example] = ATTACH_FORMS.find((f) => f.startsWith(kind))!.split(/\s{2,}/) as [string, string, string];
+  return { form, example };
 }

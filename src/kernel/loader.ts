@@ -6,6 +6,7 @@
  */
 import { EbpmError } from '../core/errors.js';
 import { EventReader } from './events.js';
+import { hasKprobes } from './features.js';
 import { attachError, loadError, nativeError } from './loader-errors.js';
 import { BpfMap } from './loader-map.js';
 import { resolveTarget, type AttachTarget } from './loader-targets.js';
@@ -181,7 +182,7 @@ export class BpfObject implements Disposable {
     try {
       handle = this.#native.programAttach(this.#handle, program, resolved);
     } catch (e) {
-      throw attachError(e, program, info.section, target);
+      throw attachError(e, info, target, { kprobes: hasKprobes() });
     }
     const link: BpfLink = new BpfLink(this.#native, handle, program, () => this.#owned.delete(link));
     this.#owned.add(link);

@@ -75,7 +75,7 @@ export type LogLevel = keyof typeof LOG_LEVELS;
 
 /**
  * What the addon throws: `code` is the errno name (`EPERM`, `ENOENT`, `E2BIG`…), `errno` its
- * positive number. Load failures add the verifier `log` and libbpf's warning `messages`.
+ * positive number. Load failures add the verifier `log`; load and attach failures libbpf's warning `messages`.
  */
 export interface NativeError extends Error {
   readonly code: string;
@@ -99,6 +99,10 @@ export interface BpfNative {
   programSetAutoload(obj: ObjectHandle, program: string, on: boolean): void;
   /** Sets a map's max_entries and value size (0: keep that one), before load only. */
   objectSetMapSize(obj: ObjectHandle, map: string, maxEntries: number, valueSize: number): void;
+  /** The kernel BTF id of function `name` (fentry) or of typedef `btf_trace_<name>` (tp_btf); throws ENOENT or ESRCH when absent. */
+  vmlinuxBtfId(name: string, kind: 'fentry' | 'tp_btf'): number;
+  /** Loads a fentry program on kernel function `btfId` and attaches it for an instant; throws the kernel's errno. */
+  probeFentry(btfId: number): void;
   objectLoad(obj: ObjectHandle): void;
   /** Idempotent. Links and readers stay valid: the kernel holds what they use. */
   objectClose(obj: ObjectHandle): void;

@@ -38,6 +38,9 @@ class HostErrno extends Error {
   }
 }
 
+/** ebpm refusing what the user did not allow (an ungranted attach): logged as a refusal. */
+class Refusal extends HostErrno {}
+
 export interface HostOptions {
   /** Created on the first `wasm_load_bpf_object`, so guests that load nothing never touch the kernel. */
   backend: () => BpfBackend;
@@ -46,8 +49,12 @@ export interface HostOptions {
   allowAttach: readonly string[];
   /** Name given to loaded objects (libbpf prefixes internal maps with it). */
   objectName: string;
-  /** Host diagnostics for the user (refused loads, bad pointers); never guest output. */
-  log: (message: string) => void;
+  /**
+   * Host diagnostics for the user, never guest output. `refusal`: ebpm or the kernel refused
+   * what the guest asked (an undeclared object, an ungranted attach, a kernel refusal), which
+   * the user sees without --verbose; else a detail (bad pointers, dropped events).
+   */
+  log: (message: string, refusal?: boolean) => void;
   /** True once the guest must stop; checked in long-running imports. */
   stopped?: () => boolean;
   /**
@@ -249,12 +256,12 @@ export class WasmBpfHost {
         return -Errno.EFAULT;
       }
       if (e instanceof HostErrno) {
-        this.opts.log(`${what}: ${e.message}`);
+        this.opts.log(`${what}: ${e.message}`, e instanceof Refusal);
         return -e.errno;
       }
       // A stop request and a guest that breaks the ABI (WASM_BAD_CALLBACK) end the guest.
       if (e instanceof GuestStop || (isEbpmError(e) && e.code.startsWith('WASM_'))) throw e;
-      this.opts.log(`${what}: ${(e as Error)?.message ?? String(e)}`);
+      this.opts.log(`${what}: ${(e as Error)?.message ?? String(e)}`, isEbpmError(e));
       return -errnoOf(e);
     }
   }
@@ -265,7 +272,7 @@ export class WasmBpfHost {
       const bytes = this.memory.read(guestPointer(buf), size);
       const verdict = this.opts.admission.check(bytes);
       if (!verdict.ok) {
-        this.opts.log(`wasm_load_bpf_object: refused: ${verdict.reason} (pass --allow-undeclared-bpf to load it anyway)`);
+        this.opts.log(`wasm_load_bpf_object: refused: ${verdict.reason} (pass --allow-undeclared-bpf to load it anyway)`, true);
         return 0n;
       }
       this.backendInstance ??= this.opts.backend();
@@ -275,7 +282,7 @@ export class WasmBpfHost {
       return handle;
     } catch (e) {
       if (e instanceof GuestStop) throw e;
-      this.opts.log(`wasm_load_bpf_object: ${(e as Error)?.message ?? String(e)}`);
+      this.opts.log(`wasm_load_bpf_object: ${(e as Error)?.message ?? String(e)}`, isEbpmError(e));
       return 0n;
     }
   }
@@ -294,7 +301,7 @@ export class WasmBpfHost {
     const target = targetPtr === 0 ? '' : this.memory.cString(guestPointer(targetPtr));
     const resolved = this.attachTarget(program.section, target);
     if (resolved && !this.opts.allowAttach.includes(target)) {
-      throw new HostErrno(Errno.EPERM, `attach ${name} to "${target}" is not granted (pass --allow-attach ${target})`);
+      throw new Refusal(Errno.EPERM, `attach ${name} to "${target}" is not granted (pass --allow-attach ${target})`);
     }
     entry.links.push(entry.object.attach(name, resolved));
     return 0;

@@ -26,7 +26,7 @@ export interface WorkerError {
 }
 
 export type WorkerMessage =
-  | { readonly t: 'log'; readonly line: string }
+  | { readonly t: 'log'; readonly line: string; readonly refusal?: boolean }
   | { readonly t: 'exit'; readonly code: number }
   | { readonly t: 'stopped' }
   | { readonly t: 'error'; readonly error: WorkerError };

@@ -47,8 +47,8 @@ export interface RunWasmOptions {
   readonly onStderr: (line: string) => void;
   /** Backpressure from where the lines go (`OutputReaderOptions.ready`): the guest waits while it is full. */
   readonly outputReady?: () => Promise<void> | undefined;
-  /** Host diagnostics: refused loads, bad pointers, dropped events. */
-  readonly onLog?: (line: string) => void;
+  /** Host diagnostics: refused loads, bad pointers, dropped events; `refusal` as `HostOptions.log` says. */
+  readonly onLog?: (line: string, refusal: boolean) => void;
   /** How long a stopped guest gets to unwind before its thread is terminated. */
   readonly stopGraceMs?: number;
 }
@@ -157,7 +157,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
       else lines.drain();
       switch (m.t) {
         case 'log':
-          return o.onLog?.(m.line);
+          return o.onLog?.(m.line, m.refusal === true);
         case 'exit':
           return finish(() => resolve(stopped ?? { exitCode: m.code, reason: 'exit' }));
         case 'stopped':

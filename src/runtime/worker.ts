@@ -60,7 +60,7 @@ async function main(): Promise<void> {
     admission: new ObjectAdmission(parseWasm(input.module), input.objects),
     allowAttach: input.allowAttach,
     objectName: input.name,
-    log: (line) => post({ t: 'log', line }),
+    log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
     stopped: () => Atomics.load(stop, 0) !== 0,
     sleep: (ms) => Atomics.wait(stop, 0, 0, ms),
   });

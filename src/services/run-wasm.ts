@@ -29,7 +29,8 @@ export interface WasmPackageOptions {
   readonly onStderr: (line: string) => void;
   /** Backpressure from stdout: the guest waits while it is full (`RunWasmOptions.outputReady`). */
   readonly outputReady?: () => Promise<void> | undefined;
-  readonly onLog?: (line: string) => void;
+  /** Host diagnostics; `refusal`: ebpm or the kernel refused what the guest asked. */
+  readonly onLog?: (line: string, refusal: boolean) => void;
   readonly machine?: MachineFacts;
 }
 

@@ -14,6 +14,8 @@ import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
 import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
+import { kernelSupport } from '../kernel/features.js';
+import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
@@ -162,8 +164,8 @@ export type StopReason =
   | { readonly kind: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' };
 
 export interface RunHooks {
-  /** Once every program is attached, before the first event. */
-  onAttached?(programs: readonly AttachedProgram[]): void;
+  /** Once every program is attached, before the first event; `selected` says what was left out and why. */
+  onAttached?(programs: readonly AttachedProgram[], selected: readonly ObjectPrograms[]): void;
   /**
    * One call per wakeup of the event map, and one for what it still holds at the stop: its
    * records (views into one buffer), cut at `maxEvents`, and the events the kernel has dropped
@@ -186,6 +188,10 @@ export interface RunOptions {
   readonly maxEvents?: number;
   /** Explicit targets by program name (`--attach`); the other programs attach by their section. */
   readonly targets?: ReadonlyMap<string, AttachTarget>;
+  /** `--program` and `--skip-program`; of the rest, one option of each group of alternatives is loaded. */
+  readonly programs?: ProgramSelection;
+  /** What the kernel supports, for choosing among alternatives; default: probe this kernel. */
+  readonly support?: SupportProbe;
   /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
@@ -229,11 +235,11 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    openAndLoad(opts, objects);
+    const selected = openAndLoad(opts, objects);
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const programs = attach(objects, opts.targets ?? new Map());
-    opts.hooks.onAttached?.(programs);
+    opts.hooks.onAttached?.(programs, selected);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
     throw withContext(where, e);
@@ -243,19 +249,33 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   }
 }
 
-/** Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon as it is open. */
-function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): void {
+/**
+ * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
+ * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
+ */
+function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectPrograms[] {
+  let probe = opts.support;
+  // The kernel is probed only when an object has alternatives to choose from.
+  const support: SupportProbe = (m, name) => {
+    probe ??= kernelSupport(opts.native);
+    return probe(m, name);
+  };
+  const selected: ObjectPrograms[] = [];
   for (const meta of opts.package.metadata.objects) {
     if (!meta.layer) continue;
     const bytes = opts.package.objects.get(meta.name);
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
     const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native });
     objects.set(meta.name, obj);
+    const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
+    selected.push(chosen);
+    if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
     const mine = opts.assignments.filter((a) => a.object === meta.name);
     for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
     for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
     obj.load();
   }
+  return selected;
 }
 
 function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, AttachTarget>): AttachedProgram[] {

@@ -72,34 +72,116 @@ describe('load and attach errors', () => {
     expect(loadError(eperm, kprobe)).toMatchObject({ code: 'PERMISSION_DENIED' });
   });
 
+  const prog = (section: string, type = 'kprobe') => ({ name: 'p', section, type });
+
   it('classifies attach failures by target', () => {
     const enoent = nativeErr('ENOENT', 2, 'attach p: tracepoint/a/b: No such file or directory');
-    expect(attachError(enoent, 'p', 'tracepoint/sched/nope')).toMatchObject({
+    expect(attachError(enoent, prog('tracepoint/sched/nope', 'tracepoint'))).toMatchObject({
       code: 'KERNEL_NO_TRACEPOINT',
       message: 'attach p: tracepoint sched/nope does not exist',
     });
-    expect(attachError(enoent, 'p', 'tp/sched/nope')).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT' });
+    expect(attachError(enoent, prog('tp/sched/nope', 'tracepoint'))).toMatchObject({ code: 'KERNEL_NO_TRACEPOINT' });
     const hint = (f: string) =>
       `look for ${f} in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0`;
-    expect(attachError(enoent, 'p', 'kprobe', { kind: 'kprobe', function: 'f' })).toMatchObject({
+    expect(attachError(enoent, prog('kprobe'), { kind: 'kprobe', function: 'f' })).toMatchObject({
       code: 'ATTACH_TARGET_NOT_FOUND',
       message: 'attach p: kernel function f does not exist',
       hint: hint('f'),
       data: { function: 'f' },
     });
-    expect(attachError(enoent, 'p', 'kretprobe/vfs_nope+0x10')).toMatchObject({
+    expect(attachError(enoent, prog('kretprobe/vfs_nope+0x10'))).toMatchObject({
       code: 'ATTACH_TARGET_NOT_FOUND',
       message: 'attach p: kernel function vfs_nope does not exist',
       hint: hint('vfs_nope'),
     });
-    expect(attachError(enoent, 'p', 'uprobe/x')).toMatchObject({
+    expect(attachError(enoent, prog('uprobe/x'))).toMatchObject({
       code: 'ATTACH_TARGET_NOT_FOUND',
       message: 'attach p: tracepoint/a/b: No such file or directory',
       hint: undefined,
     });
-    expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), 'p', 'xdp')).toMatchObject({ code: 'ATTACH_NEEDS_TARGET' });
-    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), 'p', 'xdp', { kind: 'xdp', interface: 'lo' })).toMatchObject({
+    expect(attachError(nativeErr('ENOTSUP', 95, 'attach p: xdp: Operation not supported'), prog('xdp', 'xdp'))).toMatchObject({
+      code: 'ATTACH_NEEDS_TARGET',
+      message: 'attach p: section xdp needs a target: --attach p=INTERFACE',
+      hint: 'for example --attach p=lo (ebpm run --help lists the forms)',
+    });
+    expect(attachError(nativeErr('EACCES', 13, 'attach p: x: Permission denied'), prog('xdp', 'xdp'), { kind: 'xdp', interface: 'lo' })).toMatchObject({
       code: 'PERMISSION_DENIED',
+    });
+  });
+
+  it("reads libbpf's warnings: no kprobe support, a uprobe without a binary, a symbol not in the binary, a program ebpm cannot attach", () => {
+    // libbpf 1.1 on a kernel with neither the kprobe PMU nor kprobe_events: ENOENT, as for a missing function.
+    const noKprobes = nativeErr('ENOENT', 2, 'attach p: kprobe/tcp_v4_connect: No such file or directory', {
+      messages: [
+        "libbpf: failed to open '/sys/bus/event_source/devices/kprobe/type': No such file or directory\n",
+        "libbpf: prog 'p': failed to create kprobe 'tcp_v4_connect+0x0' perf event: No such file or directory\n",
+      ],
+    });
+    expect(attachError(noKprobes, prog('kprobe/tcp_v4_connect'), undefined, { kprobes: false })).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'attach p: this kernel has no kprobe support (neither the kprobe PMU nor legacy kprobe_events)',
+      data: { feature: 'kprobes' },
+    });
+    // With kprobes, ENOENT is the function.
+    expect(attachError(noKprobes, prog('kprobe/tcp_v4_connect'), undefined, { kprobes: true })).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: 'attach p: kernel function tcp_v4_connect does not exist',
+    });
+    const noBinary = nativeErr('EINVAL', 22, 'attach p: uretprobe/readline: Invalid argument', {
+      messages: ["libbpf: prog 'p': section 'uretprobe/readline' missing ':function[+offset]' specification\n"],
+    });
+    expect(attachError(noBinary, prog('uretprobe/readline'))).toMatchObject({
+      code: 'ATTACH_NEEDS_TARGET',
+      message: 'attach p: section uretprobe/readline needs a target: --attach p=BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET',
+      hint: 'for example --attach p=/usr/bin/bash:readline (ebpm run --help lists the forms)',
+    });
+    const noSymbol = nativeErr('ENOENT', 2, 'attach p: uprobe /usr/bin/bash:nope: No such file or directory', {
+      messages: ["libbpf: elf: failed to find symbol 'nope' in '/usr/bin/bash'\n"],
+    });
+    expect(attachError(noSymbol, prog('uprobe'), { kind: 'uprobe', binary: '/usr/bin/bash', symbol: 'nope' })).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: 'attach p: symbol nope is not in /usr/bin/bash',
+    });
+    const notsup = nativeErr('ENOTSUP', 95, 'attach p: x: Operation not supported');
+    for (const [section, type, kind] of [
+      ['perf_event', 'perf_event', 'perf_event'],
+      ['socket', 'socket_filter', 'socket_filter'],
+      ['usdt', 'kprobe', 'usdt'],
+    ] as const) {
+      expect(attachError(notsup, prog(section, type))).toMatchObject({
+        code: 'ATTACH_UNSUPPORTED',
+        message: `attach p: ebpm does not attach ${kind} programs yet`,
+      });
+    }
+  });
+
+  it('names the kernel type or field a CO-RE relocation did not find, not a verifier rejection', () => {
+    const log =
+      '7: (85) call bpf_probe_read_kernel#113\n8: <invalid CO-RE relocation>\nfailed to resolve CO-RE relocation <byte_off> [336] struct cfs_rq.nr_running (0:1 @ offset 16)\nprocessed 9 insns (limit 1000000)\n';
+    const e = nativeErr('EINVAL', 22, 'load demo: Invalid argument', { log, messages: ["libbpf: prog 'handle': BPF program load failed: Invalid argument"] });
+    expect(loadError(e, ctx)).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: program handle: this kernel has no field nr_running in struct cfs_rq, which the program reads (CO-RE relocation byte_off)',
+      data: { feature: 'struct cfs_rq.nr_running' },
+    });
+  });
+
+  it('names a fentry target missing from kernel BTF, and fentry refused by the kernel, by what they attach as', () => {
+    const fentry = { ...ctx, root: true, programs: [{ ...ctx.programs[0]!, name: 'md_flush_request', section: 'fentry/md_flush_request', type: 'tracing' }] };
+    const missing = nativeErr('ESRCH', 3, 'load demo: No such process', {
+      messages: ["libbpf: prog 'md_flush_request': failed to find kernel BTF type ID of 'md_flush_request': -3\n"],
+    });
+    expect(loadError(missing, fentry)).toMatchObject({
+      code: 'ATTACH_TARGET_NOT_FOUND',
+      message: "load demo: program md_flush_request: function md_flush_request is not in the kernel's BTF, so fentry cannot attach",
+    });
+    const eperm = nativeErr('EPERM', 1, 'load demo: Operation not permitted', {
+      messages: ["libbpf: prog 'md_flush_request': BPF program load failed: Operation not permitted"],
+    });
+    expect(loadError(eperm, fentry)).toMatchObject({
+      code: 'KERNEL_UNSUPPORTED',
+      message: 'load demo: program md_flush_request: fentry is not supported by this kernel',
+      data: { feature: 'fentry' },
     });
   });
 });

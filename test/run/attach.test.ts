@@ -13,6 +13,11 @@ import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, programIds, tempDir } from './spawn.js';
 
 const SOURCES = {
+  sockops: `SEC("sockops")
+int count_ops(struct bpf_sock_ops *skops)
+{
+	return 1;
+}`,
   xdp: `SEC("xdp")
 int xdp_pass(struct xdp_md *ctx)
 {
@@ -96,6 +101,7 @@ describe('--attach targets', () => {
     expect(parseTarget(program('xdp', 'xdp'), 'lo')).toEqual({ kind: 'xdp', interface: 'lo' });
     expect(parseTarget(program('tc', 'sched_cls'), 'eth0:egress')).toEqual({ kind: 'tc', interface: 'eth0', direction: 'egress' });
     expect(parseTarget(program('cgroup_skb/ingress', 'cgroup_skb'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
+    expect(parseTarget(program('sockops', 'sock_ops'), '/sys/fs/cgroup')).toEqual({ kind: 'cgroup', path: '/sys/fs/cgroup' });
   });
 
   it('refuses a malformed target, naming the form the program takes', () => {
@@ -113,12 +119,22 @@ describe('--attach targets', () => {
       }),
     );
     expect(() => parseTarget(program('xdp/../../x', 'xdp'), '../eth0')).toThrowWithCode('USAGE');
-    expect(() => parseTarget(program('socket', 'socket_filter'), 'x')).toThrow(
-      expect.objectContaining({
-        message: 'run: --attach p=x: this kind of program is attached by its section only',
-        hint: 'a socket_filter program (socket) takes no target',
-      }),
-    );
+    // A program ebpm attaches by its section only takes no target; one it cannot attach at all is
+    // refused as it is without --attach, never as "needs a target" there and "takes no target" here.
+    expect(() => parseTarget(program('tp_btf/sched_switch', 'tracing'), 'x')).toThrowWithCode('USAGE', {
+      message: 'run: --attach p=x: this kind of program is attached by its section only',
+      hint: 'a tracing program (tp_btf/sched_switch) takes no target',
+    });
+    for (const [section, type, kind] of [
+      ['socket', 'socket_filter', 'socket_filter'],
+      ['perf_event', 'perf_event', 'perf_event'],
+      ['usdt', 'kprobe', 'usdt'],
+    ] as const) {
+      expect(() => parseTarget(program(section, type), 'x')).toThrowWithCode(
+        'ATTACH_UNSUPPORTED',
+        `run: --attach p=x: ebpm does not attach ${kind} programs yet`,
+      );
+    }
   });
 
   it('takes --attach anywhere before --, repeatable, once per program', () => {
@@ -196,7 +212,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
     const none = ebpmSync(['run', objects.xdp!]);
     expect([none.code, none.stderr]).toEqual([
       4,
-      'error: run xdp: attach xdp_pass: section xdp cannot be attached without a target\nhint: give it one: ebpm run <package> --attach xdp_pass=<target> (ebpm run --help lists the forms)\n',
+      'error: run xdp: attach xdp_pass: section xdp needs a target: --attach xdp_pass=INTERFACE\nhint: for example --attach xdp_pass=lo (ebpm run --help lists the forms)\n',
     ]);
     const unknown = ebpmSync(['run', objects.xdp!, '--attach', 'nope=lo']);
     expect([unknown.code, unknown.stderr.split('\n')[0]]).toEqual([2, 'error: run: --attach nope=lo: xdp has no program nope (its programs: xdp_pass)']);
@@ -206,5 +222,19 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
       'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n',
     ]);
     expect(ebpmSync(['run', '--help']).stdout).toContain('      xdp                  INTERFACE                                 lo\n');
+  });
+
+  it('attaches a sock_ops program to the cgroup --attach names, as the form in run --help says', () => {
+    expect(ebpmSync(['run', objects.sockops!, '--max-events', '0'])).toEqual({
+      code: 4,
+      stdout: '',
+      stderr:
+        'error: run sockops: attach count_ops: section sockops needs a target: --attach count_ops=CGROUP_DIRECTORY\n' +
+        'hint: for example --attach count_ops=/sys/fs/cgroup/user.slice (ebpm run --help lists the forms)\n',
+    });
+    expect(ebpmSync(['run', '--help']).stdout).toContain('      cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice\n');
+    const r = ebpmSync(['run', objects.sockops!, '--attach', 'count_ops=/sys/fs/cgroup/unified', '--max-events', '0']);
+    expect([r.code, r.stderr.split('\n')[0]]).toEqual([0, 'sockops 0.0.0: attached count_ops (sockops on /sys/fs/cgroup/unified)']);
+    expect(programIds('count_ops')).toEqual([]);
   });
 });

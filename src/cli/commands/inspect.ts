@@ -2,12 +2,13 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import { packageResultMaps } from '../../package/result-maps.js';
+import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
-import { eventTypeText, UNTYPED_EVENTS } from '../views/run-text.js';
+import { choiceLine, eventTypeText, UNTYPED_EVENTS } from '../views/run-text.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -18,15 +19,34 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(target, io.cwd, io.env) : await inspectRemote(await context(io, false), target);
-    if (values.json)
-      writeJson(io, { source: target, format: r.format, digest: r.digest, size: r.size, metadata: r.metadata, resultMaps: packageResultMaps(r.metadata) });
-    else writeText(io.stdout, formatInspect(r));
+    const here = alternativesHere(r.metadata.objects);
+    if (values.json) {
+      const alternatives = here.flatMap((o) =>
+        o.choices.map((c) => ({
+          object: o.object,
+          kind: c.group.kind,
+          name: c.group.name,
+          options: c.group.options,
+          chosen: c.chosen.mechanism,
+          passedOver: c.passedOver,
+        })),
+      );
+      writeJson(io, {
+        source: target,
+        format: r.format,
+        digest: r.digest,
+        size: r.size,
+        metadata: r.metadata,
+        resultMaps: packageResultMaps(r.metadata),
+        alternatives,
+      });
+    } else writeText(io.stdout, formatInspect(r, here));
     return 0;
   },
 };
 
-/** `formatInspect` renders an inspection as plain text for people. */
-export function formatInspect(r: InspectResult): string {
+/** `formatInspect` renders an inspection as plain text for people; `here`: the alternatives chosen on this kernel. */
+export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] = []): string {
   const m = r.metadata;
   const out: string[] = [`${m.name}@${m.version} (${r.format})${m.description ? ` - ${m.description}` : ''}`, `digest: ${r.digest}`, `size: ${r.size} bytes`];
   if (m.license) out.push(`license: ${m.license}`);
@@ -34,6 +54,9 @@ export function formatInspect(r: InspectResult): string {
   for (const o of m.objects) {
     out.push('', `object ${o.name} ${o.digest} ${o.size} bytes${o.embedded ? ' (embedded in Wasm)' : ''}`);
     out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]`));
+    const choices = here.find((x) => x.object === o.name)?.choices ?? [];
+    if (choices.length > 0)
+      out.push('  alternatives (run loads one of each; the one this kernel supports first):', ...choices.map((c) => `    ${choiceLine(c)}`));
     out.push(
       '  maps:',
       ...o.maps.map(

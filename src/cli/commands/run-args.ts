@@ -8,12 +8,13 @@
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
+import type { ProgramSelection } from '../../services/alternatives.js';
 import type { PullPolicy } from '../../services/run-source.js';
 import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -30,6 +31,8 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['no-print-map', false],
   ['interval', true],
   ['top', true],
+  ['program', true],
+  ['skip-program', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -60,6 +63,8 @@ export interface RunLine {
   readonly intervalMs?: number;
   /** `--top <n>`: rows of a counter table. */
   readonly top?: number;
+  /** `--program` (run only these) and `--skip-program`, as given. */
+  readonly programs: ProgramSelection;
   readonly wasm: WasmFlags;
   /** What follows the package up to `--`, less ebpm's flags: the package's flags and their values. */
   readonly flags: readonly string[];
@@ -92,6 +97,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const attach = new Map<string, string>();
   const mapSizes = new Map<string, number>();
   const printMaps: string[] = [];
+  const selection = { only: [] as string[], skip: [] as string[] };
   const flags: string[] = [];
   let source: string | undefined;
   let afterDashes: string[] = [];
@@ -120,6 +126,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     if (name === 'attach') addAttach(attach, value as string);
     else if (name === 'map-size') addMapSize(mapSizes, value as string);
     else if (name === 'print-map') printMaps.push(value as string);
+    else if (name === 'program' || name === 'skip-program') addProgram(name === 'program' ? selection.only : selection.skip, name, value as string);
     else if (own.has(name)) throw usageError(`--${name} given twice`);
     else own.set(name, value);
   }
@@ -154,6 +161,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
     ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
     ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
+    programs: selection,
     wasm,
     flags,
     afterDashes,
@@ -177,6 +185,12 @@ function addMapSize(sizes: Map<string, number>, spec: string): void {
   const map = spec.slice(0, eq);
   if (sizes.has(map)) throw usageError(`--map-size ${map} given twice`);
   sizes.set(map, n);
+}
+
+function addProgram(list: string[], flag: string, name: string): void {
+  if (name === '') throw usageError(`--${flag} needs a program name`);
+  if (list.includes(name)) throw usageError(`--${flag} ${name} given twice`);
+  list.push(name);
 }
 
 /** What a package without a Wasm program runs with. */
@@ -225,6 +239,8 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   if (line.attach.size > 0)
     throw usageError(`--attach does not apply to ${pkg.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
   if (line.mapSizes.size > 0) throw usageError(`--map-size does not apply to ${pkg.name}: its Wasm program loads its objects`);
+  const chosen = line.programs.only.length > 0 ? '--program' : line.programs.skip.length > 0 ? '--skip-program' : undefined;
+  if (chosen !== undefined) throw usageError(`${chosen} does not apply to ${pkg.name}: its Wasm program loads its programs`);
   for (const [flag, given] of [
     ['json', line.json],
     ['max-events', line.maxEvents !== undefined],

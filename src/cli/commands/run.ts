@@ -14,6 +14,7 @@ import { eventFormat, rawEventFormat, type EventFormat } from '../../package/dec
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat } from '../../package/result-maps.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
+import { checkSelection } from '../../services/alternatives.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
 import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
@@ -62,6 +63,7 @@ const cmd: Command = {
       return 0;
     }
     if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io);
+    checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
     return runBpf(pkg, line, specs, bpfArgs(line, info, specs), io);
   },
 };
@@ -89,13 +91,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
         targets: args.targets,
+        programs: line.programs,
         signal,
         verbose: line.verbose,
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
-          onAttached: (programs) => {
+          onAttached: (programs, selected) => {
             const title = terminalSafe(attachSummary(pkg, programs, line.attach));
-            if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan).join('\n') + '\n');
+            if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan, selected).join('\n') + '\n');
             if (live === undefined) writeText(io.stderr, title + '\n');
             output = line.json
               ? jsonOutput(io.stdout, format, bound)
@@ -161,7 +164,10 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
         const full = [io.stdout, io.stderr].find(needsDrain);
         return full && new Promise<void>((resolve) => full.once('drain', resolve));
       },
-      ...(cmdline.verbose ? { onLog: (line: string) => io.stderr.write(`ebpm: ${line}\n`) } : {}),
+      // What ebpm or the kernel refused the guest is shown always (the guest may say only "failed"); other details with --verbose.
+      onLog: (line, refusal) => {
+        if (refusal || cmdline.verbose) writeText(io.stderr, `ebpm: ${line}\n`);
+      },
     }).finally(() => stdout.flush());
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;

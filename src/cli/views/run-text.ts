@@ -4,6 +4,7 @@
  */
 import { ATTACH_FORMS } from '../../kernel/loader-targets.js';
 import type { FlagSpec, ParamValue } from '../../package/params.js';
+import type { AlternativeChoice, ObjectPrograms } from '../../services/alternatives.js';
 import type { ResolvedPackage } from '../../services/run-source.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import type { MapSize } from '../../package/map-sizes.js';
@@ -34,6 +35,10 @@ export const RUN_HELP = [
   '                            else a struct named event, data_t, <tool>_event or *_event, else hex)',
   '  --map-size <map>=<n>      max_entries of this map (repeatable; maps declared with 0 get 10240,',
   '                            stack_trace maps 1024 of 127 frames, ring buffers 256 KiB)',
+  '  --program <name>          load and attach only this program (repeatable)',
+  '  --skip-program <name>     do not load this program (repeatable). Of programs that attach to one',
+  '                            event two ways (tp_btf or raw_tp, fentry or kprobe) only the best one',
+  '                            this kernel supports is loaded; `ebpm inspect` shows the choice',
   '',
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
@@ -72,7 +77,7 @@ export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly Fl
 export function guestHelp(source: string, pkg: ResolvedPackage): string {
   return (
     `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
-    `flags:\n  --verbose                 show what the host refuses or drops\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+    `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
     `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`
   );
 }
@@ -84,9 +89,16 @@ export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedP
   return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
 }
 
-/** What `--verbose` adds after attaching: programs, maps, the values given and what is read. */
-export function verboseLines(pkg: ResolvedPackage, programs: readonly AttachedProgram[], values: ReadonlyMap<FlagSpec, ParamValue>, plan: RunPlan): string[] {
+/** What `--verbose` adds after attaching: programs, the alternatives chosen, maps, the values given and what is read. */
+export function verboseLines(
+  pkg: ResolvedPackage,
+  programs: readonly AttachedProgram[],
+  values: ReadonlyMap<FlagSpec, ParamValue>,
+  plan: RunPlan,
+  selected: readonly ObjectPrograms[] = [],
+): string[] {
   const out = programs.map((p) => `  program ${p.program}: ${p.type} ${p.section} (${p.object})`);
+  for (const o of selected) out.push(...o.choices.map((c) => `  ${choiceLine(c)}`));
   for (const o of pkg.metadata.objects) for (const m of o.maps) out.push(`  map ${m.name}: ${m.type} (${o.name})`);
   for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
   for (const m of plan.mapSizes)
@@ -113,6 +125,21 @@ export function eventTypeText(layout: TypeLayout, why: EventTypeWhy): string {
 function mapSizeText(m: MapSize): string {
   const parts = [...(m.maxEntries === undefined ? [] : [`max_entries ${m.maxEntries}`]), ...(m.valueSize === undefined ? [] : [`value size ${m.valueSize}`])];
   return parts.join(', ');
+}
+
+/**
+ * `choiceLine` says which option of a group of alternatives is used and why the better ones are
+ * not: `function vfs_read: kprobe (kprobe_vfs_read), not fentry (fentry_vfs_read): <why>`.
+ */
+export function choiceLine(c: AlternativeChoice): string {
+  const others = c.group.options
+    .filter((o) => o !== c.chosen)
+    .map((o) => {
+      const why = c.passedOver.find((p) => p.mechanism === o.mechanism)?.why;
+      return `${o.mechanism} (${o.programs.join(', ')})${why === undefined ? '' : `: ${why}`}`;
+    });
+  const chosen = `${c.group.kind} ${c.group.name}: ${c.chosen.mechanism} (${c.chosen.programs.join(', ')}), not ${others.join('; nor ')}`;
+  return c.support.ok ? chosen : `${chosen}; ${c.chosen.mechanism} cannot run here either: ${c.support.why}`;
 }
 
 /** The line written at the first event dropped because stdout does not keep up. */
