@@ -2,9 +2,9 @@
  * Package metadata derived from what the reader finds in a BPF object (`parseObject`) plus the
  * source's doc comments (registry-spec/package-v1.md §3.1–3.5, §3.7).
  */
-import { findType, skipModifiers } from '../bpf/btf.js';
+import { findType, skipModifiers, typeSize } from '../bpf/btf.js';
 import { describeType } from '../bpf/layout.js';
-import { EXPORT_MARKER, type GlobalSpec, type ObjectSpec } from '../bpf/object.js';
+import type { GlobalSpec, ObjectSpec } from '../bpf/object.js';
 import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { DocComment } from './doc-comments.js';
@@ -14,8 +14,12 @@ import type { WasmModule } from '../wasm/module.js';
 import { validateMetadata } from './validate.js';
 import { cTypeName, decodeDefault, parameterKind } from './values.js';
 
-/** Globals that mark things for tools rather than configure the program. */
-const MARKERS = [EXPORT_MARKER, '__ebpm_', '__eunomia_dummy', 'gadget_'];
+/**
+ * Globals that mark things for tools rather than configure the program: Inspektor Gadget's, and
+ * every name starting with `_`, reserved in C and used for markers (`__ebpm_export__*`,
+ * `__eunomia_dummy_*`, `__dummy`); as flags they would also spell `--` and collide.
+ */
+const MARKERS = ['_', 'gadget_'];
 const EUNOMIA_DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
 const GADGET_TRACER = /^gadget_tracer_[A-Za-z0-9_]+?___([A-Za-z0-9_]+?)___([A-Za-z0-9_]+)$/;
 const EVENT_MAPS = new Set(['ringbuf', 'perf_event_array']);
@@ -88,15 +92,20 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
 }
 
 /**
- * Exports come from `EBPM_EXPORT` (read by `parseObject`), eunomia's `__eunomia_dummy_<struct>_ptr`
- * (bound to the object's one ring buffer or perf event array, as ecli does) and Inspektor
- * Gadget's `gadget_tracer_<name>___<map>___<struct>`.
+ * Exports come from `EBPM_EXPORT` (read by `parseObject`), Inspektor Gadget's
+ * `gadget_tracer_<name>___<map>___<struct>`, and ecc's header convention: the structs of the
+ * tool's header, kept by `__eunomia_dummy_<struct>_ptr` globals (ecc's, or ebpm build's for an
+ * ecc tool directory). Each ring buffer or perf event array without an export takes, of those
+ * structs, the first (in header order) whose size is a record size the code writes to it
+ * (`ObjectSpec.recordWrites`); failing that, an object with one such map and one header struct
+ * binds the two, as ecli does.
  */
 function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[]): ExportMeta[] {
   const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
   const btf = spec.btf;
   if (btf === null) return out;
   const taken = () => new Set(out.map((e) => e.map));
+  const header: number[] = [];
   for (const t of btf.types) {
     if (t.kind !== 'var') continue;
     const ig = GADGET_TRACER.exec(t.name);
@@ -105,12 +114,17 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[]): ExportMeta[] {
       if (struct && !taken().has(ig[1]!)) out.push({ map: ig[1]!, type: describeType(btf, struct.id) });
       continue;
     }
-    const eu = EUNOMIA_DUMMY.exec(t.name);
-    const free = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));
-    if (eu && free.length === 1) {
-      const ptr = skipModifiers(btf, t.type);
-      if (ptr.kind === 'ptr') out.push({ map: free[0]!.name, type: describeType(btf, skipModifiers(btf, ptr.type).id) });
-    }
+    const ptr = EUNOMIA_DUMMY.test(t.name) ? skipModifiers(btf, t.type) : undefined;
+    if (ptr?.kind === 'ptr') header.push(skipModifiers(btf, ptr.type).id);
+  }
+  const events = maps.filter((m) => EVENT_MAPS.has(m.type));
+  for (const m of events) {
+    if (taken().has(m.name)) continue;
+    const sizes = new Set(spec.recordWrites.filter((w) => w.map === m.name).map((w) => w.size));
+    const bySize = header.find((id) => sizes.has(typeSize(btf, id)));
+    const only = events.length === 1 && header.length === 1 ? header[0] : undefined;
+    const id = bySize ?? only;
+    if (id !== undefined) out.push({ map: m.name, type: describeType(btf, id) });
   }
   return out;
 }
