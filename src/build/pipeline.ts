@@ -122,10 +122,11 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
  * `toolStructs` applies ecc's header convention (`ecc foo.bpf.c foo.h`): the structs declared
  * in the tool's header, `foo.h` beside `foo.bpf.c`, in the order declared, are kept in the
  * object's BTF, to be bound to its ring buffers and perf event arrays (package/extract.ts).
- * A source that says what it exports with `EBPM_EXPORT` opts out.
+ * Only a source that declares a ring buffer or perf event array needs it, and one that says
+ * what it exports with `EBPM_EXPORT` opts out.
  */
 async function toolStructs(source: string, text: string): Promise<string[]> {
-  if (text.includes('EBPM_EXPORT(')) return [];
+  if (text.includes('EBPM_EXPORT(') || !/BPF_MAP_TYPE_(RINGBUF|PERF_EVENT_ARRAY)\b/.test(text)) return [];
   const header = await readFile(source.replace(/\.bpf\.c$/, '.h'), 'utf8').catch(() => undefined);
   return header === undefined ? [] : headerStructs(header);
 }

@@ -1,0 +1,106 @@
+/**
+ * ecc tool directories (a `foo.bpf.c` and its `foo.h`, no ebpm.json) build, inspect and run as
+ * they are. The fixtures under fixtures/ are this project's own, written in ecc's style.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { cliEnv, runEbpm, sandboxDir, spawnEbpm } from '../helpers/cli.js';
+import { describeWith } from '../helpers/prereq.js';
+
+const FIXTURES = new URL('fixtures', import.meta.url).pathname;
+
+const note = (dir: string, name: string) =>
+  `note: no ebpm.json in ${dir}: built as ${name}@0.0.0; add an ebpm.json with {"name": …, "version": …} to name and version it\n`;
+
+describeWith(['clang', 'btf', 'bpftool'], 'ecc tool directories', () => {
+  let root: string;
+  let env: Record<string, string>;
+  const copy = (name: string) => {
+    const dir = join(root, name);
+    cpSync(join(FIXTURES, name), dir, { recursive: true });
+    return dir;
+  };
+  beforeAll(() => {
+    root = sandboxDir('ecc-');
+    env = cliEnv(root);
+  });
+
+  it('build without ebpm.json names the package after its source, at 0.0.0, with a note', async () => {
+    const dir = copy('execwatch');
+    const r = await runEbpm(['build', dir, '--json'], { env, cwd: root });
+    expect(r.stderr).toBe(note(dir, 'execwatch'));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ tags: ['0.0.0', 'latest'], metadata: { name: 'execwatch', version: '0.0.0' } });
+  });
+
+  it('the event type is the header struct of the record size the program reserves', async () => {
+    const r = await runEbpm(['inspect', join(root, 'execwatch', 'out'), '--json'], { env, cwd: root });
+    expect(r.code).toBe(0);
+    const obj = JSON.parse(r.stdout).metadata.objects[0];
+    expect(obj.exports.map((e: { map: string; type: { name: string; size: number } }) => [e.map, e.type.name, e.type.size])).toEqual([
+      ['notes', 'exec_note', 28],
+    ]);
+    const text = await runEbpm(['inspect', join(root, 'execwatch', 'out')], { env, cwd: root });
+    expect(text.stdout).toContain(
+      [
+        '  events on notes: struct exec_note (28 bytes)',
+        '    +0 pid: int (4)',
+        '    +4 ppid: int (4)',
+        '    +8 uid: unsigned int (4)',
+        '    +12 comm: char[16] (16)',
+      ].join('\n'),
+    );
+  });
+
+  it('<asm/types.h> comes from the multiarch include directory; a perf event array takes its struct too', async () => {
+    const dir = copy('asmtypes');
+    const r = await runEbpm(['build', dir], { env, cwd: root });
+    expect(r.stderr).toBe(note(dir, 'asmtypes'));
+    expect(r.code).toBe(0);
+    const i = await runEbpm(['inspect', join(dir, 'out'), '--json'], { env, cwd: root });
+    const exports = JSON.parse(i.stdout).metadata.objects[0].exports;
+    expect(exports.map((e: { map: string; type: { name: string } }) => [e.map, e.type.name])).toEqual([['writes', 'write_seen']]);
+  });
+
+  it('an unknown doc tag is one warning, and the build succeeds', async () => {
+    const dir = copy('oddtag');
+    const r = await runEbpm(['build', dir], { env, cwd: root });
+    expect(r.stderr).toBe(`warning: oddtag.bpf.c:6: unknown doc tag @intepreter: ignored\n${note(dir, 'oddtag')}`);
+    expect(r.code).toBe(0);
+  });
+
+  it('globals named with a leading _ are no flags', async () => {
+    const dir = copy('dummyglobal');
+    expect((await runEbpm(['build', dir], { env, cwd: root })).code).toBe(0);
+    const i = await runEbpm(['inspect', join(dir, 'out'), '--json'], { env, cwd: root });
+    const params = JSON.parse(i.stdout).metadata.objects[0].parameters;
+    expect(params.map((p: { name: string; flag: { long: string } }) => [p.name, p.flag.long])).toEqual([['only_uid', 'only-uid']]);
+    // The directory itself, built in memory, is inspected the same way.
+    const d = await runEbpm(['inspect', dir, '--json'], { env, cwd: root });
+    expect(d.code).toBe(0);
+    expect(JSON.parse(d.stdout).metadata.objects[0].parameters).toEqual(params);
+  });
+});
+
+describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directories on the kernel', () => {
+  let root: string;
+  let env: Record<string, string>;
+  beforeAll(() => {
+    root = sandboxDir('ecc-run-');
+    env = cliEnv(root);
+  });
+
+  it('run decodes the header struct: an exec of /bin/true by this test', async () => {
+    const dir = join(root, 'execwatch');
+    cpSync(join(FIXTURES, 'execwatch'), dir, { recursive: true });
+    const run = spawnEbpm(['run', dir, '--json', '--max-events', '1', '--parent-pid', String(process.pid)], { env, cwd: root });
+    await run.waitFor(/attached on_exec/);
+    const child: ChildProcess = spawn('/bin/true');
+    await new Promise((resolve) => child.on('exit', resolve));
+    const r = await run.exited();
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ pid: child.pid, ppid: process.pid, uid: 0, comm: 'true' });
+  });
+});
