@@ -9,7 +9,7 @@ import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { DocComment } from './doc-comments.js';
 import { compact } from './fields.js';
-import type { BpfObjectMeta, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
+import type { BpfObjectMeta, DefaultTarget, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
 import type { WasmModule } from '../wasm/module.js';
 import { validateMetadata } from './validate.js';
 import { cTypeName, decodeDefault, parameterKind } from './values.js';
@@ -64,11 +64,22 @@ export function objectMetadata(spec: ObjectSpec, facts: ObjectFacts): BpfObjectM
     layer: facts.layer,
     embedded: facts.embedded,
     license: spec.license ?? undefined,
-    programs: spec.programs.map((p) => compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined })),
+    programs: spec.programs.map((p) =>
+      compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined, defaultTarget: defaultTarget(p.type, facts.docs.get(p.name)) }),
+    ),
     maps,
     parameters: spec.globals.filter(isParameter).map((g) => parameter(g, facts.docs.get(g.name))),
     exports: exportsOf(spec, maps),
   });
+}
+
+/** `@tchook` applies to tc programs, `@ifindex` to xdp programs (eunomia's reading); else none. */
+function defaultTarget(type: string, doc: DocComment | undefined): DefaultTarget | undefined {
+  const a = doc?.attach;
+  if (a === undefined) return undefined;
+  if (type === 'sched_cls' && a.direction !== undefined) return a;
+  if (type === 'xdp' && a.direction === undefined) return { ifindex: a.ifindex };
+  return undefined;
 }
 
 function isParameter(g: GlobalSpec): boolean {

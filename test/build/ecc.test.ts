@@ -2,7 +2,7 @@
  * ecc tool directories (a `foo.bpf.c` and its `foo.h`, no ebpm.json) build, inspect and run as
  * they are. The fixtures under fixtures/ are this project's own, written in ecc's style.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -102,5 +102,32 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
     const r = await run.exited();
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ pid: child.pid, ppid: process.pid, uid: 0, comm: 'true' });
+  });
+
+  it('a tc program attaches to its @tchook interface without --attach, and detaches', async () => {
+    const dir = join(root, 'tcpass');
+    cpSync(join(FIXTURES, 'tcpass'), dir, { recursive: true });
+    // A network namespace of this test's own: lo is interface 1, the veth pair 2 and 3, so the
+    // fixture's `"ifindex": 2` names one of them.
+    const ns = `ebpm-ecc-${process.pid}`;
+    const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+    const filters = (dev: string) => execFileSync('tc', ['-n', ns, 'filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' });
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      ip('link', 'add', 'ecc-a', 'type', 'veth', 'peer', 'name', 'ecc-b');
+      const links = JSON.parse(ip('-j', 'link', 'show')) as { ifindex: number; ifname: string }[];
+      const dev = links.find((l) => l.ifindex === 2)!.ifname;
+      expect(['ecc-a', 'ecc-b']).toContain(dev);
+      const run = spawnEbpm(['run', dir], { env, cwd: root, prefix: ['ip', 'netns', 'exec', ns] });
+      await run.waitFor(/attached/);
+      expect(run.stderr()).toBe(`tcpass 0.0.0: attached count_ingress (tc on ${dev}:ingress)\n`);
+      expect(filters(dev)).toMatch(/^filter protocol all pref 7 bpf chain 0 handle 0x1 count_ingress:\[\d+\] direct-action /m);
+      run.child.kill('SIGINT');
+      const r = await run.exited();
+      expect(r.code).toBe(130);
+      expect(filters(dev)).toBe('');
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
   });
 });
