@@ -5,7 +5,9 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { headerStructs } from '../../src/build/header.js';
+import { inferredManifest } from '../../src/build/sources.js';
 import { cliEnv, runEbpm, sandboxDir, spawnEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -13,6 +15,29 @@ const FIXTURES = new URL('fixtures', import.meta.url).pathname;
 
 const note = (dir: string, name: string) =>
   `note: no ebpm.json in ${dir}: built as ${name}@0.0.0; add an ebpm.json with {"name": …, "version": …} to name and version it\n`;
+
+describe('ecc conventions, pure', () => {
+  it('headerStructs lists defined structs once, in order, outside comments', () => {
+    const h = [
+      '/* struct old { int x; }; */',
+      '// struct older {',
+      'struct b_rec { int x; };',
+      'typedef struct a_rec {',
+      '  struct b_rec inner;',
+      '} a_rec_t;',
+      'struct b_rec *pointer_only;',
+      'struct fwd;',
+      'struct b_rec { int y; };',
+    ].join('\n');
+    expect(headerStructs(h)).toEqual(['b_rec', 'a_rec']);
+  });
+
+  it('inferredManifest names the package after its one source, else its directory', () => {
+    expect(inferredManifest('/x/tools', ['Exec_Watch.bpf.c'])).toMatchObject({ name: 'exec_watch', version: '0.0.0', cflags: [], source: true });
+    expect(inferredManifest('/x/My Tools', ['a.bpf.c', 'b.bpf.c'])).toMatchObject({ name: 'my-tools', version: '0.0.0' });
+    expect(() => inferredManifest('/x/+++', [])).toThrowWithCode('MANIFEST_INVALID', '/x/+++: no ebpm.json, and "+++" makes no package name');
+  });
+});
 
 describeWith(['clang', 'btf', 'bpftool'], 'ecc tool directories', () => {
   let root: string;
