@@ -3,11 +3,14 @@
  * they are. The fixtures under fixtures/ are this project's own, written in ecc's style.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { cpSync } from 'node:fs';
+import { cpSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { headerStructs } from '../../src/build/header.js';
 import { inferredManifest } from '../../src/build/sources.js';
+import { compileBpf } from '../../src/build/toolchain.js';
+import { readEunomiaPackage } from '../../src/package/foreign.js';
 import { cliEnv, runEbpm, sandboxDir, spawnEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -94,6 +97,27 @@ describeWith(['clang', 'btf', 'bpftool'], 'ecc tool directories', () => {
     const r = await runEbpm(['build', dir], { env, cwd: root });
     expect(r.stderr).toBe(`warning: oddtag.bpf.c:6: unknown doc tag @intepreter: ignored\n${note(dir, 'oddtag')}`);
     expect(r.code).toBe(0);
+  });
+
+  it("an ecc package.json keeps a program's @tchook as its default target", async () => {
+    const src = join(FIXTURES, 'tcpass', 'tcpass.bpf.c');
+    const elf = await compileBpf(src, join(mkdtempSync(join(root, 'obj-')), 'tcpass.bpf.o'), { env });
+    const json = (prog: object) =>
+      JSON.stringify({
+        bpf_object: deflateSync(elf).toString('base64'),
+        bpf_object_size: elf.length,
+        meta: { bpf_skel: { obj_name: 'tcpass_bpf', progs: [{ name: 'count_ingress', attach: 'tc', link: false, ...prog }] } },
+      });
+    const target = (prog: object) => readEunomiaPackage(json(prog), 'package.json').metadata.objects[0]!.programs[0]!.defaultTarget;
+    expect(target({ tchook: { ifindex: 5, attach_point: 'BPF_TC_EGRESS' }, tcopts: { handle: 1, priority: 3 } })).toEqual({
+      ifindex: 5,
+      direction: 'egress',
+      priority: 3,
+    });
+    expect(target({ tchook: { ifindex: -2 } })).toEqual({ ifindex: 1, direction: 'ingress' });
+    // @ifindex is xdp's: a tc program takes no target from it.
+    expect(target({ ifindex: 4 })).toBeUndefined();
+    expect(target({})).toBeUndefined();
   });
 
   it('globals named with a leading _ are no flags', async () => {
