@@ -156,6 +156,8 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
   it('a tc program attaches to its @tchook interface without --attach, and detaches', async () => {
     const dir = join(root, 'tcpass');
     cpSync(join(FIXTURES, 'tcpass'), dir, { recursive: true });
+    const i = await runEbpm(['inspect', dir], { env, cwd: root });
+    expect(i.stdout).toContain('    count_ingress: sched_cls [tc] default target: interface 2 (ingress, priority 7)\n');
     // A network namespace of this test's own: lo is interface 1, the veth pair 2 and 3, so the
     // fixture's `"ifindex": 2` names one of them.
     const ns = `ebpm-ecc-${process.pid}`;

@@ -1,6 +1,7 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
+import type { ProgramMeta } from '../../package/metadata.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
@@ -29,7 +30,7 @@ export function formatInspect(r: InspectResult): string {
   if (m.license) out.push(`license: ${m.license}`);
   for (const o of m.objects) {
     out.push('', `object ${o.name} ${o.digest} ${o.size} bytes${o.embedded ? ' (embedded in Wasm)' : ''}`);
-    out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]`));
+    out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]${defaultTarget(p)}`));
     out.push(
       '  maps:',
       ...o.maps.map(
@@ -75,3 +76,11 @@ function fieldLines(l: TypeLayout): string[] {
 }
 
 export default cmd;
+
+/** Where `run` attaches a program given no `--attach`: eunomia's `@tchook`/`@ifindex`. */
+function defaultTarget(p: ProgramMeta): string {
+  const t = p.defaultTarget;
+  if (t === undefined) return '';
+  const how = [t.direction, t.priority === undefined ? undefined : `priority ${t.priority}`].filter((x) => x !== undefined).join(', ');
+  return ` default target: interface ${t.ifindex}${how ? ` (${how})` : ''}`;
+}
