@@ -10,9 +10,9 @@
  * names of a parameter; `@sample {json}` makes a map a sample map. Above a program (a function
  * definition), eunomia's attach options are read: `@tchook {"ifindex": n, "attach_point":
  * "BPF_TC_INGRESS"}` and `@tcopts {"priority": n}` for tc, `@ifindex n` for xdp (ecc's
- * `bpf-loader-rs` `meta/mod.rs`). Other tags ecc passes through (`@flags`, `@xdpopts`,
- * `@brief`, …) and unknown ones are reported to `warn` and ignored, as ecc ignores them: a
- * source that builds with ecc builds with ebpm.
+ * `bpf-loader-rs` `meta/mod.rs`); xdp's `@flags` and `@xdpopts` only at their defaults (0, no
+ * old program), anything else is reported to `warn`. Unknown tags (`@brief`, …) are reported to
+ * `warn` and ignored, as ecc ignores them: a source that builds with ecc builds with ebpm.
  */
 import { EbpmError } from '../core/errors.js';
 import { Checks, compact } from './fields.js';
@@ -59,7 +59,7 @@ export interface DocComment {
   readonly attach?: AttachDoc;
 }
 
-const TAGS = ['cmdarg', 'sample', 'description', 'tchook', 'tcopts', 'ifindex'] as const;
+const TAGS = ['cmdarg', 'sample', 'description', 'tchook', 'tcopts', 'ifindex', 'flags', 'xdpopts'] as const;
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/g;
 
 function bad(file: string, line: number, problem: string): EbpmError {
@@ -185,7 +185,9 @@ function parseBlock(block: string[], file: string, firstLine: number, warn: (mes
     else if (name === 'sample') sample = validateSample(value, file, line);
     else if (name === 'tchook') tchook = validateTcHook(value, file, line);
     else if (name === 'tcopts') priority = validateTcOpts(value, file, line);
-    else ifindex = validateIfindex(value, file, line);
+    else if (name === 'ifindex') ifindex = validateIfindex(value, file, line);
+    // xdp attach flags and options: ebpm attaches with none, which is what their defaults say.
+    else if (JSON.stringify(value) !== (name === 'flags' ? '0' : '{"old_prog_fd":0}')) warn(`${file}:${line}: @${name} ${rest}: not supported: ignored`);
   }
   const attach = tchook ? compact({ ...tchook, priority }) : ifindex !== undefined ? { ifindex } : undefined;
   return compact({ description: description.length ? description.join(' ') : undefined, cmdarg, sample, attach });

@@ -153,32 +153,52 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
     expect(JSON.parse(r.stdout)).toEqual({ pid: child.pid, ppid: process.pid, uid: 0, comm: 'true' });
   });
 
+  /** Runs `fn` with a network namespace of this test's own: lo is interface 1, a veth pair 2 and 3. */
+  async function withNetns(fn: (ns: string, dev: string) => Promise<void>): Promise<void> {
+    const ns = `ebpm-ecc-${process.pid}`;
+    execFileSync('ip', ['netns', 'add', ns]);
+    try {
+      execFileSync('ip', ['-n', ns, 'link', 'add', 'ecc-a', 'type', 'veth', 'peer', 'name', 'ecc-b']);
+      const links = JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show'], { encoding: 'utf8' })) as { ifindex: number; ifname: string }[];
+      const dev = links.find((l) => l.ifindex === 2)!.ifname;
+      expect(['ecc-a', 'ecc-b']).toContain(dev);
+      await fn(ns, dev);
+    } finally {
+      execFileSync('ip', ['netns', 'del', ns]);
+    }
+  }
+
   it('a tc program attaches to its @tchook interface without --attach, and detaches', async () => {
     const dir = join(root, 'tcpass');
     cpSync(join(FIXTURES, 'tcpass'), dir, { recursive: true });
     const i = await runEbpm(['inspect', dir], { env, cwd: root });
     expect(i.stdout).toContain('    count_ingress: sched_cls [tc] default target: interface 2 (ingress, priority 7)\n');
-    // A network namespace of this test's own: lo is interface 1, the veth pair 2 and 3, so the
-    // fixture's `"ifindex": 2` names one of them.
-    const ns = `ebpm-ecc-${process.pid}`;
-    const ip = (...args: string[]) => execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
-    const filters = (dev: string) => execFileSync('tc', ['-n', ns, 'filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' });
-    execFileSync('ip', ['netns', 'add', ns]);
-    try {
-      ip('link', 'add', 'ecc-a', 'type', 'veth', 'peer', 'name', 'ecc-b');
-      const links = JSON.parse(ip('-j', 'link', 'show')) as { ifindex: number; ifname: string }[];
-      const dev = links.find((l) => l.ifindex === 2)!.ifname;
-      expect(['ecc-a', 'ecc-b']).toContain(dev);
+    await withNetns(async (ns, dev) => {
+      const filters = () => execFileSync('tc', ['-n', ns, 'filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' });
       const run = spawnEbpm(['run', dir], { env, cwd: root, prefix: ['ip', 'netns', 'exec', ns] });
       await run.waitFor(/attached/);
       expect(run.stderr()).toBe(`tcpass 0.0.0: attached count_ingress (tc on ${dev}:ingress)\n`);
-      expect(filters(dev)).toMatch(/^filter protocol all pref 7 bpf chain 0 handle 0x1 count_ingress:\[\d+\] direct-action /m);
+      expect(filters()).toMatch(/^filter protocol all pref 7 bpf chain 0 handle 0x1 count_ingress:\[\d+\] direct-action /m);
       run.child.kill('SIGINT');
       const r = await run.exited();
       expect(r.code).toBe(130);
-      expect(filters(dev)).toBe('');
-    } finally {
-      execFileSync('ip', ['netns', 'del', ns]);
-    }
+      expect(filters()).toBe('');
+    });
+  });
+
+  it('an xdp program attaches to its @ifindex interface without --attach, and detaches', async () => {
+    const dir = join(root, 'xdppass');
+    cpSync(join(FIXTURES, 'xdppass'), dir, { recursive: true });
+    await withNetns(async (ns, dev) => {
+      const xdp = () =>
+        (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', dev], { encoding: 'utf8' }))[0].xdp?.prog?.name as string | undefined) ?? null;
+      const run = spawnEbpm(['run', dir], { env, cwd: root, prefix: ['ip', 'netns', 'exec', ns] });
+      await run.waitFor(/attached/);
+      expect(run.stderr()).toBe(`xdppass 0.0.0: attached pass_all (xdp on ${dev})\n`);
+      expect(xdp()).toBe('pass_all');
+      run.child.kill('SIGINT');
+      expect((await run.exited()).code).toBe(130);
+      expect(xdp()).toBe(null);
+    });
   });
 });

@@ -82,7 +82,10 @@ describe('parseDocComments', () => {
       plain: { name: 'plain', line: 8, attach: { ifindex: 1, direction: 'ingress' } },
       pass: { name: 'pass', line: 12, attach: { ifindex: 4 } },
     });
-    expect(warnings).toEqual(['x.bpf.c:10: unknown doc tag @flags: ignored', 'x.bpf.c:11: unknown doc tag @xdpopts: ignored']);
+    // @flags and @xdpopts at their defaults are what ebpm does anyway: no warning.
+    expect(warnings).toEqual([]);
+    parseDocComments('/// @flags 2\n/// @xdpopts {"old_prog_fd": 7}\nSEC("xdp") int f(void *c) { return 2; }', 'y.bpf.c', (w) => warnings.push(w));
+    expect(warnings).toEqual(['y.bpf.c:1: @flags 2: not supported: ignored', 'y.bpf.c:2: @xdpopts {"old_prog_fd": 7}: not supported: ignored']);
   });
 
   it('reports an unknown tag as a warning and keeps the rest of the comment', () => {
