@@ -8,9 +8,11 @@ import { parseElf, SHT_NOBITS, STT_OBJECT, type ElfFile, type ElfSection } from 
 import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
+import { readRecordWrites, type RecordWrite } from './records.js';
 
 export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
+export type { RecordWrite } from './records.js';
 
 /** A global variable in `.rodata`, `.data`, `.bss` or a custom `.rodata.*`/`.data.*`/`.bss.*` section. */
 export interface GlobalSpec {
@@ -50,6 +52,8 @@ export interface ObjectSpec {
   /** Data section variables, by section then offset; `EBPM_EXPORT` markers are in `exports` instead. */
   readonly globals: readonly GlobalSpec[];
   readonly exports: readonly ExportSpec[];
+  /** Constant record sizes the code writes to ring buffers and perf event arrays. */
+  readonly recordWrites: readonly RecordWrite[];
   /** The object's BTF, or null for an object built without -g. */
   readonly btf: Btf | null;
   readonly btfExt: BtfExt | null;
@@ -89,6 +93,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
     maps,
     globals,
     exports: btf === null ? [] : readExports(btf, markers),
+    recordWrites: readRecordWrites(elf),
     btf,
     btfExt,
     coreRelocations,

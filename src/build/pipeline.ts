@@ -17,6 +17,7 @@ import { EBPM_BPF_OBJECT, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../
 import type { PackageMetadata } from '../package/metadata.js';
 import { compact } from '../core/json.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
+import { headerStructs } from './header.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';
 import { compileBpf, compileWasm } from './toolchain.js';
@@ -33,6 +34,8 @@ export interface BuiltPackage {
   readonly packed: PackedPackage;
   /** `org.opencontainers.image.created`. */
   readonly created: string;
+  /** What the build ignored in the sources (unknown doc tags), each once, for the user to see. */
+  readonly warnings: readonly string[];
 }
 
 /** `SOURCE_TARBALL` is the title of the sources layer. */
@@ -49,11 +52,14 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
   const sources = await readSources(dir, opts.env);
   const { manifest } = sources;
   const compiled: Compiled[] = [];
+  const warnings = new Set<string>();
   for (const src of sources.bpf) {
     const name = objectName(src);
     const out = join(opts.workDir, name);
-    const bytes = await compileBpf(join(dir, src), out, { cflags: [...manifest.cflags], env: opts.env });
-    const docs = parseDocComments(await readFile(join(dir, src), 'utf8'), src);
+    const text = await readFile(join(dir, src), 'utf8');
+    const exportStructs = await toolStructs(join(dir, src), text);
+    const bytes = await compileBpf(join(dir, src), out, { cflags: [...manifest.cflags], exportStructs, env: opts.env });
+    const docs = parseDocComments(text, src, (w) => warnings.add(w));
     compiled.push({ name, bytes, spec: parse(name, bytes), docs });
     await writeFile(join(opts.workDir, `${name}.h`), cArray(name, bytes));
   }
@@ -109,7 +115,20 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
     files.push({ title: SOURCE_TARBALL, mediaType: EBPM_SOURCE, bytes: await sourceTarball(tarFiles, sources.created) });
   }
   const created = rfc3339(sources.created);
-  return { sources, metadata, packed: packPackage(metadata, files, created), created };
+  return { sources, metadata, packed: packPackage(metadata, files, created), created, warnings: [...warnings] };
+}
+
+/**
+ * `toolStructs` applies ecc's header convention (`ecc foo.bpf.c foo.h`): the structs declared
+ * in the tool's header, `foo.h` beside `foo.bpf.c`, in the order declared, are kept in the
+ * object's BTF, to be bound to its ring buffers and perf event arrays (package/extract.ts).
+ * Only a source that declares a ring buffer or perf event array needs it, and one that says
+ * what it exports with `EBPM_EXPORT` opts out.
+ */
+async function toolStructs(source: string, text: string): Promise<string[]> {
+  if (text.includes('EBPM_EXPORT(') || !/BPF_MAP_TYPE_(RINGBUF|PERF_EVENT_ARRAY)\b/.test(text)) return [];
+  const header = await readFile(source.replace(/\.bpf\.c$/, '.h'), 'utf8').catch(() => undefined);
+  return header === undefined ? [] : headerStructs(header);
 }
 
 function wrap<T>(what: string, f: () => T): T {

@@ -1,8 +1,8 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { EbpmError } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
-import { parseSourceManifest, SOURCE_MANIFEST, type SourceManifest } from '../package/source-manifest.js';
+import { PACKAGE_NAME, parseSourceManifest, SOURCE_MANIFEST, validateSourceManifest, type SourceManifest } from '../package/source-manifest.js';
 
 /** The directory `ebpm build` writes its OCI layout to, inside the package directory. */
 export const OUT_DIR = 'out';
@@ -22,32 +22,40 @@ export interface PackageSources {
   readonly files: readonly string[];
   /** The package's creation time, whole seconds (registry-spec §"Reproducibility"). */
   readonly created: Date;
+  /** Set when the directory has no `ebpm.json` and the manifest was made up (`inferredManifest`). */
+  readonly inferred: boolean;
 }
 
+/** `INFERRED_VERSION` is the version of a package built without an `ebpm.json`. */
+export const INFERRED_VERSION = '0.0.0';
+
 /**
- * `readSources` reads `ebpm.json` and lists the package's files: every regular file below
+ * `readSources` reads `ebpm.json` (without one, `inferredManifest`) and lists the package's files: every regular file below
  * `dir` except `out/`, dot-files and `*.o`. The creation time is `SOURCE_DATE_EPOCH` when set,
  * else the newest modification time among those files.
  */
 export async function readSources(dir: string, env: Env): Promise<PackageSources> {
-  let text: string;
+  let text: string | undefined;
   try {
     text = await readFile(join(dir, SOURCE_MANIFEST), 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new EbpmError('SOURCE_MANIFEST_NOT_FOUND', `${join(dir, SOURCE_MANIFEST)}: ${code === 'ENOENT' ? 'not found' : (e as Error).message}`, {
-      cause: e,
-      hint: 'a package directory needs an ebpm.json with at least {"name": …, "version": …}',
-    });
+    if (code !== 'ENOENT') {
+      throw new EbpmError('SOURCE_MANIFEST_NOT_FOUND', `${join(dir, SOURCE_MANIFEST)}: ${(e as Error).message}`, {
+        cause: e,
+        hint: 'a package directory needs a readable ebpm.json, or none at all',
+      });
+    }
   }
-  const manifest = parseSourceManifest(text);
   const files = await listFiles(dir);
+  const topSources = files.map((f) => f.path).filter((p) => p.endsWith('.bpf.c') && !p.includes('/'));
+  const manifest = text === undefined ? inferredManifest(dir, topSources) : parseSourceManifest(text);
   const have = new Set(files.map((f) => f.path));
   const missing = (p: string) => !have.has(p);
-  const bpf = manifest.objects ? [...manifest.objects] : files.map((f) => f.path).filter((p) => p.endsWith('.bpf.c') && !p.includes('/'));
+  const bpf = manifest.objects ? [...manifest.objects] : topSources;
   if (bpf.length === 0) {
     throw new EbpmError('NO_BPF_SOURCES', `${dir}: no *.bpf.c to build`, {
-      hint: 'add a BPF program (name.bpf.c) next to ebpm.json, or list them in "objects"',
+      hint: 'add a BPF program (name.bpf.c) to the directory, or list them in "objects" of ebpm.json',
     });
   }
   const absent = [...bpf, ...(manifest.wasm ? [manifest.wasm] : []), ...(manifest.readme ? [manifest.readme] : [])].filter(missing);
@@ -76,7 +84,28 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
     ...(readme ? { readme } : {}),
     files: files.map((f) => f.path),
     created: createdTime(env, files),
+    inferred: text === undefined,
   };
+}
+
+/**
+ * `inferredManifest` stands in for a missing `ebpm.json`, as for an eunomia-bpf/ecc tool
+ * directory: the name is the stem of the one top-level `*.bpf.c` (ecc names its output after
+ * the source), else the directory's name, lower-cased with other characters made `-`; the
+ * version is `INFERRED_VERSION`; everything else takes its default.
+ */
+export function inferredManifest(dir: string, sources: readonly string[]): SourceManifest {
+  const stem = sources.length === 1 ? sources[0]!.replace(/\.bpf\.c$/, '') : basename(dir);
+  const name = stem
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  if (!PACKAGE_NAME.test(name)) {
+    throw new EbpmError('MANIFEST_INVALID', `${dir}: no ${SOURCE_MANIFEST}, and ${JSON.stringify(stem)} makes no package name`, {
+      hint: 'add an ebpm.json with {"name": …, "version": …}',
+    });
+  }
+  return validateSourceManifest({ name, version: INFERRED_VERSION });
 }
 
 /** `objectName` is the object file a BPF source builds: `src/sigsnoop.bpf.c` → `sigsnoop.bpf.o`. */

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { bpfTargetArch } from '../core/arch.js';
+import { bpfTargetArch, multiarchTuple } from '../core/arch.js';
 import { EbpmError } from '../core/errors.js';
 import { cacheDir, type Env } from '../core/paths.js';
 
@@ -51,6 +51,11 @@ export interface CompileBpfOptions {
   includes?: string[];
   /** Extra clang flags from the package manifest. */
   cflags?: string[];
+  /**
+   * Structs to keep in the object's BTF as ecc does (`__eunomia_dummy_<struct>_ptr` globals
+   * appended to the source), for the records of its ring buffers and perf event arrays.
+   */
+  exportStructs?: readonly string[];
   /** Environment for the cache location. */
   env: Env;
 }
@@ -61,9 +66,19 @@ export interface CompileBpfOptions {
  * clang runs in the source's directory on its bare file name with `-fdebug-compilation-dir=.`,
  * so the file names BTF line info records (`./sigsnoop.bpf.c`) do not depend on where the
  * package sits: the same sources give the same object bytes anywhere.
+ * With `exportStructs`, clang reads the source and the appended globals from stdin, with a
+ * `#line` naming the source, so diagnostics and line info still say `sigsnoop.bpf.c`.
  * A compiler error becomes `COMPILE_FAILED` carrying the command and clang's own output.
  */
 export async function compileBpf(source: string, output: string, opts: CompileBpfOptions): Promise<Uint8Array> {
+  const name = basename(source);
+  const exports = opts.exportStructs ?? [];
+  const input =
+    exports.length === 0
+      ? undefined
+      : `#line 1 "${name}"\n${await readFile(source, 'utf8')}\n#line 1 "<ebpm: ecc exports>"\n${exports
+          .map((s) => `const volatile struct ${s} *__eunomia_dummy_${s}_ptr __attribute__((unused));\n`)
+          .join('')}`;
   const vmlinuxDir = await vmlinuxHeader(opts.env);
   const args = [
     '-target',
@@ -77,13 +92,16 @@ export async function compileBpf(source: string, output: string, opts: CompileBp
     vmlinuxDir,
     '-I',
     INCLUDE_DIR,
+    // The host's architecture-dependent system headers (`<asm/types.h>`), searched last, as
+    // ecc and libbpf-tools' Makefile add them: `-target bpf` knows no multiarch directory.
+    '-idirafter',
+    `/usr/include/${multiarchTuple()}`,
     ...(opts.cflags ?? []),
-    '-c',
-    basename(source),
+    ...(input === undefined ? ['-c', name] : ['-x', 'c', '-c', '-']),
     '-o',
     output,
   ];
-  await tool('clang', args, { cwd: dirname(source) });
+  await tool('clang', args, { cwd: dirname(source), ...(input === undefined ? {} : { input }) });
   await tool('llvm-strip', ['-g', output]);
   return new Uint8Array(await readFile(output));
 }
@@ -125,9 +143,11 @@ export async function compileWasm(source: string, output: string, opts: CompileW
 }
 
 /** `tool` runs a toolchain program; failures keep the command line and its output. */
-export async function tool(cmd: string, args: string[], opts: { maxBuffer?: number; cwd?: string } = {}) {
+export async function tool(cmd: string, args: string[], opts: { maxBuffer?: number; cwd?: string; input?: string } = {}) {
   try {
-    return await run(cmd, args, { maxBuffer: opts.maxBuffer ?? 64 << 20, cwd: opts.cwd, encoding: 'utf8' });
+    const p = run(cmd, args, { maxBuffer: opts.maxBuffer ?? 64 << 20, cwd: opts.cwd, encoding: 'utf8' });
+    if (opts.input !== undefined) p.child.stdin?.end(opts.input);
+    return await p;
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stderr?: string; stdout?: string };
     if (err.code === 'ENOENT') {

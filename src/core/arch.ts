@@ -27,6 +27,26 @@ const BPF_TARGET: Readonly<Record<string, string>> = {
   loong64: 'loongarch',
 };
 
+// Debian's multiarch tuples (`gcc -print-multiarch`): where `<asm/types.h>` and the other
+// architecture-dependent system headers live, under /usr/include/<tuple>.
+const MULTIARCH: Readonly<Record<string, string>> = {
+  x64: 'x86_64-linux-gnu',
+  arm64: 'aarch64-linux-gnu',
+  arm: 'arm-linux-gnueabihf',
+  ia32: 'i386-linux-gnu',
+  s390x: 's390x-linux-gnu',
+  ppc64: 'powerpc64le-linux-gnu',
+  riscv64: 'riscv64-linux-gnu',
+  loong64: 'loongarch64-linux-gnu',
+};
+
+/** `multiarchTuple` is Debian's multiarch name of an architecture (`x64` → `x86_64-linux-gnu`). */
+export function multiarchTuple(nodeArch: string = process.arch): string {
+  const a = MULTIARCH[nodeArch];
+  if (!a) throw new EbpmError('UNSUPPORTED_ARCH', `no multiarch name for ${nodeArch}`);
+  return a;
+}
+
 /** `ociArch` names an architecture as OCI platforms do (`x64` → `amd64`); `UNSUPPORTED_ARCH` if it has no name. */
 export function ociArch(nodeArch: string = process.arch): string {
   const a = OCI[nodeArch];

@@ -6,7 +6,7 @@
  * in one place (`resolveTarget`, called by `BpfObject.attach`): an interface stays a name until
  * then.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { sectionInfo } from '../bpf/sections.js';
 import { EbpmError } from '../core/errors.js';
 
@@ -67,6 +67,33 @@ function interfaceIndex(name: string, what: string): number {
       data: { interface: name, errno: 19 },
     });
   }
+}
+
+/**
+ * `interfaceTarget` is the target of a tc or xdp program given by interface index, as eunomia's
+ * `@tchook`/`@ifindex` give it, as the interface of that index in this network namespace
+ * (sysfs); none is `ATTACH_TARGET_NOT_FOUND`.
+ */
+export function interfaceTarget(
+  kind: 'tc' | 'xdp',
+  t: { readonly ifindex: number; readonly direction?: 'ingress' | 'egress'; readonly priority?: number },
+  what: string,
+): AttachTarget {
+  const name = readdirSync('/sys/class/net').find((n) => {
+    try {
+      return Number(readFileSync(`/sys/class/net/${n}/ifindex`, 'utf8').trim()) === t.ifindex;
+    } catch {
+      return false;
+    }
+  });
+  if (name === undefined) {
+    throw new EbpmError('ATTACH_TARGET_NOT_FOUND', `${what}: no interface has index ${t.ifindex} (the package's default target)`, {
+      hint: `attach it elsewhere with --attach ${what.replace(/^program /, '')}=${kind === 'tc' ? 'INTERFACE:ingress' : 'INTERFACE'}; \`ip link\` lists the interfaces`,
+      data: { ifindex: t.ifindex, errno: 19 },
+    });
+  }
+  if (kind === 'xdp') return { kind, interface: name };
+  return { kind, interface: name, direction: t.direction ?? 'ingress', ...(t.priority === undefined ? {} : { priority: t.priority }) };
 }
 
 /** `resolveTarget` turns a target into what the addon takes: an xdp or tc interface by its index. */

@@ -7,8 +7,12 @@
  *     const volatile pid_t targ_pid = 0;
  *
  * Plain lines (and `@description text`) become the description; `@cmdarg {json}` sets the flag
- * names of a parameter; `@sample {json}` makes a map a sample map. Unknown `@tags` are errors,
- * so a typo does not silently drop a setting.
+ * names of a parameter; `@sample {json}` makes a map a sample map. Above a program (a function
+ * definition), eunomia's attach options are read: `@tchook {"ifindex": n, "attach_point":
+ * "BPF_TC_INGRESS"}` and `@tcopts {"priority": n}` for tc, `@ifindex n` for xdp (ecc's
+ * `bpf-loader-rs` `meta/mod.rs`); xdp's `@flags` and `@xdpopts` only at their defaults (0, no
+ * old program), anything else is reported to `warn`. Unknown tags (`@brief`, …) are reported to
+ * `warn` and ignored, as ecc ignores them: a source that builds with ecc builds with ebpm.
  */
 import { EbpmError } from '../core/errors.js';
 import { compact } from '../core/json.js';
@@ -35,17 +39,28 @@ export interface SampleSpec {
   readonly clearMap: boolean;
 }
 
+/** eunomia's attach options of a tc or xdp program: the interface by index, as ecli takes it. */
+export interface AttachDoc {
+  readonly ifindex: number;
+  /** tc only. */
+  readonly direction?: 'ingress' | 'egress';
+  /** tc only: the filter's priority. */
+  readonly priority?: number;
+}
+
 export interface DocComment {
-  /** The declared name (global variable or map). */
+  /** The declared name (global variable, map or program). */
   readonly name: string;
   /** 1-based line of the declaration. */
   readonly line: number;
   readonly description?: string;
   readonly cmdarg?: CmdArg;
   readonly sample?: SampleSpec;
+  /** From `@tchook`/`@tcopts` or `@ifindex` above a program. */
+  readonly attach?: AttachDoc;
 }
 
-const TAGS = ['cmdarg', 'sample', 'description'] as const;
+const TAGS = ['cmdarg', 'sample', 'description', 'tchook', 'tcopts', 'ifindex', 'flags', 'xdpopts'] as const;
 const IDENT = /[A-Za-z_][A-Za-z0-9_]*/g;
 
 function bad(file: string, line: number, problem: string): EbpmError {
@@ -59,7 +74,7 @@ function bad(file: string, line: number, problem: string): EbpmError {
  * `parseDocComments` returns the documented declarations of a C source, by name. `file` only
  * names the source in errors. Comments not followed by a declaration are ignored.
  */
-export function parseDocComments(source: string, file: string): Map<string, DocComment> {
+export function parseDocComments(source: string, file: string, warn: (message: string) => void = () => undefined): Map<string, DocComment> {
   const lines = source.split('\n');
   const out = new Map<string, DocComment>();
   for (let i = 0; i < lines.length; i++) {
@@ -69,7 +84,7 @@ export function parseDocComments(source: string, file: string): Map<string, DocC
     while (i < lines.length && lines[i]!.trimStart().startsWith('///')) block.push(lines[i++]!.trimStart().slice(3).trim());
     const decl = declaration(lines, i);
     if (!decl) continue;
-    const doc = parseBlock(block, file, start + 1);
+    const doc = parseBlock(block, file, start + 1, warn);
     out.set(decl.name, { name: decl.name, line: i + 1, ...doc });
     i = decl.end;
   }
@@ -84,6 +99,11 @@ function declaration(lines: string[], from: number): { name: string; end: number
     const line = lines[i]!.replace(/\/\/.*$/, '');
     if (i === from && (line.trim() === '' || line.trimStart().startsWith('#'))) return undefined;
     for (const ch of line) {
+      // A function definition's body opens after its parameter list: the program's name.
+      if (ch === '{' && depth === 0) {
+        const fn = /([A-Za-z_]\w*)\s*\([^()]*\)\s*$/.exec(text.replace(/\bSEC\s*\([^)]*\)/g, ''));
+        if (fn) return { name: fn[1]!, end: i };
+      }
       if (ch === '{' || ch === '(' || ch === '[') depth++;
       else if (ch === '}' || ch === ')' || ch === ']') depth--;
       if (ch === ';' && depth === 0) return { name: declaredName(text), end: i };
@@ -124,10 +144,13 @@ function stripBalanced(s: string, open: string, close: string): string {
   return out;
 }
 
-function parseBlock(block: string[], file: string, firstLine: number): Omit<DocComment, 'name' | 'line'> {
+function parseBlock(block: string[], file: string, firstLine: number, warn: (message: string) => void): Omit<DocComment, 'name' | 'line'> {
   const description: string[] = [];
   let cmdarg: CmdArg | undefined;
   let sample: SampleSpec | undefined;
+  let tchook: AttachDoc | undefined;
+  let priority: number | undefined;
+  let ifindex: number | undefined;
   for (let j = 0; j < block.length; j++) {
     const text = block[j]!;
     const line = firstLine + j;
@@ -137,7 +160,10 @@ function parseBlock(block: string[], file: string, firstLine: number): Omit<DocC
       continue;
     }
     const [, name, rest] = tag as unknown as [string, string, string];
-    if (!(TAGS as readonly string[]).includes(name)) throw bad(file, line, `unknown doc tag @${name}`);
+    if (!(TAGS as readonly string[]).includes(name)) {
+      warn(`${file}:${line}: unknown doc tag @${name}: ignored`);
+      continue;
+    }
     if (name === 'description') {
       if (rest) description.push(rest);
       continue;
@@ -157,9 +183,43 @@ function parseBlock(block: string[], file: string, firstLine: number): Omit<DocC
       }
     }
     if (name === 'cmdarg') cmdarg = validateCmdArg(value, file, line);
-    else sample = validateSample(value, file, line);
+    else if (name === 'sample') sample = validateSample(value, file, line);
+    else if (name === 'tchook') tchook = validateTcHook(value, file, line);
+    else if (name === 'tcopts') priority = validateTcOpts(value, file, line);
+    else if (name === 'ifindex') ifindex = validateIfindex(value, file, line);
+    // xdp attach flags and options: ebpm attaches with none, which is what their defaults say.
+    else if (JSON.stringify(value) !== (name === 'flags' ? '0' : '{"old_prog_fd":0}')) warn(`${file}:${line}: @${name} ${rest}: not supported: ignored`);
   }
-  return { ...(description.length ? { description: description.join(' ') } : {}), ...(cmdarg ? { cmdarg } : {}), ...(sample ? { sample } : {}) };
+  const attach = tchook ? compact({ ...tchook, priority }) : ifindex !== undefined ? { ifindex } : undefined;
+  return compact({ description: description.length ? description.join(' ') : undefined, cmdarg, sample, attach });
+}
+
+// ecli's defaults (bpf-loader-rs `TCHook`): interface 1, ingress.
+function validateTcHook(v: unknown, file: string, line: number): AttachDoc {
+  const f = new Checks();
+  const o = f.object(v, '@tchook') ?? {};
+  f.known(o, ['ifindex', 'attach_point'], '@tchook');
+  const ifindex = f.integer(o.ifindex, '@tchook.ifindex', 1, 0x7fffffff) ?? 1;
+  const point = f.oneOf(o.attach_point, '@tchook.attach_point', ['BPF_TC_INGRESS', 'BPF_TC_EGRESS'] as const) ?? 'BPF_TC_INGRESS';
+  if (f.problems.length) throw bad(file, line, f.problems.join('; '));
+  return { ifindex, direction: point === 'BPF_TC_EGRESS' ? 'egress' : 'ingress' };
+}
+
+function validateTcOpts(v: unknown, file: string, line: number): number | undefined {
+  const f = new Checks();
+  const o = f.object(v, '@tcopts') ?? {};
+  f.known(o, ['handle', 'priority'], '@tcopts');
+  f.integer(o.handle, '@tcopts.handle', 0, 0xffffffff);
+  const priority = f.integer(o.priority, '@tcopts.priority', 0, 0xffff);
+  if (f.problems.length) throw bad(file, line, f.problems.join('; '));
+  return priority;
+}
+
+function validateIfindex(v: unknown, file: string, line: number): number {
+  const f = new Checks();
+  const ifindex = f.integer(v, '@ifindex', 1, 0x7fffffff);
+  if (f.problems.length || ifindex === undefined) throw bad(file, line, f.problems.join('; ') || '@ifindex: required');
+  return ifindex;
 }
 
 const LONG_FLAG = /^[a-z0-9][a-z0-9-]*$/;

@@ -2,21 +2,25 @@
  * Package metadata derived from what the reader finds in a BPF object (`parseObject`) plus the
  * source's doc comments (registry-spec/package-v1.md §3.1–3.5, §3.7).
  */
-import { findType, skipModifiers } from '../bpf/btf.js';
+import { findType, skipModifiers, typeSize } from '../bpf/btf.js';
 import { describeType } from '../bpf/layout.js';
-import { EXPORT_MARKER, type GlobalSpec, type ObjectSpec } from '../bpf/object.js';
+import type { GlobalSpec, ObjectSpec } from '../bpf/object.js';
 import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import type { DocComment } from './doc-comments.js';
 import { compact } from '../core/json.js';
 import { conventionalEventType } from './event-type.js';
-import type { BpfObjectMeta, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
+import type { BpfObjectMeta, DefaultTarget, ExportMeta, MapMeta, PackageMetadata, ParameterMeta, Requirements, WasmMeta } from './metadata.js';
 import type { WasmModule } from '../wasm/module.js';
 import { validateMetadata } from './validate.js';
 import { cTypeName, decodeDefault, parameterKind } from './values.js';
 
-/** Globals that mark things for tools rather than configure the program. */
-const MARKERS = [EXPORT_MARKER, '__ebpm_', '__eunomia_dummy', 'gadget_'];
+/**
+ * Globals that mark things for tools rather than configure the program: Inspektor Gadget's, and
+ * every name starting with `_`, reserved in C and used for markers (`__ebpm_export__*`,
+ * `__eunomia_dummy_*`, `__dummy`); as flags they would also spell `--` and collide.
+ */
+const MARKERS = ['_', 'gadget_'];
 const EUNOMIA_DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
 const GADGET_TRACER = /^gadget_tracer_[A-Za-z0-9_]+?___([A-Za-z0-9_]+?)___([A-Za-z0-9_]+)$/;
 const EVENT_MAPS = new Set(['ringbuf', 'perf_event_array']);
@@ -61,11 +65,22 @@ export function objectMetadata(spec: ObjectSpec, facts: ObjectFacts): BpfObjectM
     layer: facts.layer,
     embedded: facts.embedded,
     license: spec.license ?? undefined,
-    programs: spec.programs.map((p) => compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined })),
+    programs: spec.programs.map((p) =>
+      compact({ name: p.name, section: p.section, type: p.type, attach: p.target ?? undefined, defaultTarget: defaultTarget(p.type, facts.docs.get(p.name)) }),
+    ),
     maps,
     parameters: spec.globals.filter(isParameter).map((g) => parameter(g, facts.docs.get(g.name))),
     exports: exportsOf(spec, maps, facts.name),
   });
+}
+
+/** `@tchook` applies to tc programs, `@ifindex` to xdp programs (eunomia's reading); else none. */
+function defaultTarget(type: string, doc: DocComment | undefined): DefaultTarget | undefined {
+  const a = doc?.attach;
+  if (a === undefined) return undefined;
+  if (type === 'sched_cls' && a.direction !== undefined) return a;
+  if (type === 'xdp' && a.direction === undefined) return { ifindex: a.ifindex };
+  return undefined;
 }
 
 function isParameter(g: GlobalSpec): boolean {
@@ -89,16 +104,21 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
 }
 
 /**
- * Exports come from `EBPM_EXPORT` (read by `parseObject`), eunomia's `__eunomia_dummy_<struct>_ptr`
- * (bound to the object's one ring buffer or perf event array, as ecli does) and Inspektor
- * Gadget's `gadget_tracer_<name>___<map>___<struct>`; with none of those, the object's one event map
- * gets the struct named as libbpf-tools and ecc name theirs (`conventionalEventType`).
+ * Exports come from `EBPM_EXPORT` (read by `parseObject`), Inspektor Gadget's
+ * `gadget_tracer_<name>___<map>___<struct>`, and ecc's header convention: the structs of the
+ * tool's header, kept by `__eunomia_dummy_<struct>_ptr` globals (ecc's, or ebpm build's for an
+ * ecc tool directory). Each ring buffer or perf event array without an export takes, of those
+ * structs, the first (in header order) whose size is a record size the code writes to it
+ * (`ObjectSpec.recordWrites`); failing that, an object with one such map and one header struct
+ * binds the two, as ecli does. With none of those, the object's one event map gets the struct
+ * named as libbpf-tools name theirs (`conventionalEventType`).
  */
 function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], objectName: string): ExportMeta[] {
   const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
   const btf = spec.btf;
   if (btf === null) return out;
   const taken = () => new Set(out.map((e) => e.map));
+  const header: number[] = [];
   for (const t of btf.types) {
     if (t.kind !== 'var') continue;
     const ig = GADGET_TRACER.exec(t.name);
@@ -107,12 +127,17 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], objectName: strin
       if (struct && !taken().has(ig[1]!)) out.push({ map: ig[1]!, type: describeType(btf, struct.id) });
       continue;
     }
-    const eu = EUNOMIA_DUMMY.exec(t.name);
-    const free = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));
-    if (eu && free.length === 1) {
-      const ptr = skipModifiers(btf, t.type);
-      if (ptr.kind === 'ptr') out.push({ map: free[0]!.name, type: describeType(btf, skipModifiers(btf, ptr.type).id) });
-    }
+    const ptr = EUNOMIA_DUMMY.test(t.name) ? skipModifiers(btf, t.type) : undefined;
+    if (ptr?.kind === 'ptr') header.push(skipModifiers(btf, ptr.type).id);
+  }
+  const events = maps.filter((m) => EVENT_MAPS.has(m.type));
+  for (const m of events) {
+    if (taken().has(m.name)) continue;
+    const sizes = new Set(spec.recordWrites.filter((w) => w.map === m.name).map((w) => w.size));
+    const bySize = header.find((id) => sizes.has(typeSize(btf, id)));
+    const only = events.length === 1 && header.length === 1 ? header[0] : undefined;
+    const id = bySize ?? only;
+    if (id !== undefined) out.push({ map: m.name, type: describeType(btf, id) });
   }
   // Nothing declared: the object's one event map carries its conventionally named struct.
   const untyped = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));

@@ -210,6 +210,24 @@ export function readEunomiaPackage(text: string, fileName: string): EunomiaPacka
     const sample: SampleSpec = compact({ interval, type, unit, clearMap: s.clear_map === true });
     docs.set(m.name, { name: m.name, line: 0, sample });
   }
+  // ecc copies a program's `@tchook`/`@tcopts`/`@ifindex` into its `progs` entry; read as leniently
+  // as ecli (bpf-loader-rs `TCHook`, `XDPProgExtraMeta`: a bad value takes the default).
+  const index = (x: unknown) => (Number.isInteger(x) && (x as number) >= 1 && (x as number) <= 0x7fffffff ? (x as number) : 1);
+  for (const p of Array.isArray(skel.progs) ? skel.progs : []) {
+    if (typeof p?.name !== 'string') continue;
+    const hook = typeof p.tchook === 'object' && p.tchook !== null ? p.tchook : undefined;
+    const priority = p.tcopts?.priority;
+    const attach = hook
+      ? compact({
+          ifindex: index(hook.ifindex),
+          direction: hook.attach_point === 'BPF_TC_EGRESS' ? ('egress' as const) : ('ingress' as const),
+          priority: Number.isInteger(priority) && priority >= 0 && priority <= 0xffff ? (priority as number) : undefined,
+        })
+      : p.ifindex !== undefined
+        ? { ifindex: index(p.ifindex) }
+        : undefined;
+    if (attach) docs.set(p.name, { name: p.name, line: 0, attach });
+  }
   const objName = typeof skel.obj_name === 'string' ? skel.obj_name.replace(/_bpf$/, '') : fileName;
   const doc = (skel.doc ?? {}) as Record<string, unknown>;
   const version = typeof doc.version === 'string' && tagVersion(doc.version) ? doc.version : '0.1.0';

@@ -5,9 +5,15 @@
  */
 import type { TypeLayout } from '../bpf/layout.js';
 import type { Digest } from '../core/digest.js';
-import type { SampleSpec } from './doc-comments.js';
+import type { AttachDoc, SampleSpec } from './doc-comments.js';
 
 export type { TypeLayout, SampleSpec };
+
+/**
+ * `DefaultTarget` is where a tc or xdp program attaches when `ebpm run` is given no `--attach`
+ * for it: eunomia's `@tchook`/`@ifindex`, an interface of the running machine by index.
+ */
+export type DefaultTarget = AttachDoc;
 
 /** `PackageDescription` is what a package says about itself, in `ebpm.json` and in its metadata alike. */
 export interface PackageDescription {
@@ -57,6 +63,8 @@ export interface ProgramMeta {
   readonly type: string;
   /** What the section names after the prefix (`signal/signal_generate`), when it names one. */
   readonly attach?: string;
+  /** tc (with a direction) and xdp programs only. */
+  readonly defaultTarget?: DefaultTarget;
 }
 
 export interface MapMeta {

@@ -10,7 +10,15 @@ import type { TypeLayout } from '../bpf/layout.js';
 import { SAMPLE_KINDS } from './doc-comments.js';
 import { compact } from '../core/json.js';
 import { Checks } from './fields.js';
-import { PARAMETER_KINDS, type BpfObjectMeta, type MapMeta, type PackageMetadata, type ParameterMeta, type ProgramMeta } from './metadata.js';
+import {
+  PARAMETER_KINDS,
+  type BpfObjectMeta,
+  type DefaultTarget,
+  type MapMeta,
+  type PackageMetadata,
+  type ParameterMeta,
+  type ProgramMeta,
+} from './metadata.js';
 import { PACKAGE_NAME } from './source-manifest.js';
 
 const U32 = 0xffffffff;
@@ -119,12 +127,24 @@ function object(f: Checks, v: unknown, path: string): BpfObjectMeta | undefined 
 function program(f: Checks, v: unknown, path: string): ProgramMeta | undefined {
   const o = f.object(v, path);
   if (!o) return undefined;
-  f.known(o, ['name', 'section', 'type', 'attach'], path);
+  f.known(o, ['name', 'section', 'type', 'attach', 'defaultTarget'], path);
   return compact({
     name: f.text(f.required(o, 'name', path), `${path}.name`, { pattern: IDENT, why: 'not an identifier' }) ?? '',
     section: f.text(f.required(o, 'section', path), `${path}.section`, { max: 256 }) ?? '',
     type: f.text(f.required(o, 'type', path), `${path}.type`, { pattern: /^[a-z0-9_]+$/, why: 'not a program type name' }) ?? '',
     attach: f.text(o.attach, `${path}.attach`, { max: 256 }),
+    defaultTarget: o.defaultTarget === undefined ? undefined : defaultTarget(f, o.defaultTarget, `${path}.defaultTarget`),
+  });
+}
+
+function defaultTarget(f: Checks, v: unknown, path: string): DefaultTarget | undefined {
+  const o = f.object(v, path);
+  if (!o) return undefined;
+  f.known(o, ['ifindex', 'direction', 'priority'], path);
+  return compact({
+    ifindex: f.integer(f.required(o, 'ifindex', path), `${path}.ifindex`, 1, 0x7fffffff) ?? 1,
+    direction: f.oneOf(o.direction, `${path}.direction`, ['ingress', 'egress'] as const),
+    priority: f.integer(o.priority, `${path}.priority`, 0, 0xffff),
   });
 }
 

@@ -34,6 +34,10 @@ export interface BuildResult {
   /** Bytes of manifest, config and layers together. */
   readonly size: number;
   readonly created: string;
+  /** The directory has no `ebpm.json`: name and version were inferred (`inferredManifest`). */
+  readonly inferred: boolean;
+  /** Unknown doc tags and the like, each once. */
+  readonly warnings: readonly string[];
 }
 
 /** `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag. */
@@ -75,6 +79,8 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
         tags,
         size: built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0),
         created: built.created,
+        inferred: built.sources.inferred,
+        warnings: built.warnings,
       };
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -5,7 +5,7 @@
  * to the descriptor every later step uses: what the trust policy admits is what is loaded, even
  * when the layout's `index.json` changes in between.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { ociArch } from '../core/arch.js';
 import { sha256Digest, type Digest } from '../core/digest.js';
@@ -67,8 +67,10 @@ export async function openLocal(arg: string, cwd: string): Promise<LocalPackage 
   const { path, tag, dir } = found;
   if (!dir) return { kind: 'file', path, ...(await readLocalFile(path)) };
   if (await statOf(join(path, LAYOUT_FILE))) return openLayout(path, tag);
-  if (tag === undefined && (await statOf(join(path, SOURCE_MANIFEST)))) return { kind: 'directory', path };
-  throw new EbpmError('NOT_FOUND', `neither a package directory (${SOURCE_MANIFEST}) nor an OCI layout (${LAYOUT_FILE})`, {
+  // An ecc tool directory (`*.bpf.c` without ebpm.json) builds too (build/sources.ts `inferredManifest`).
+  const sources = async () => (await readdir(path)).some((f) => f.endsWith('.bpf.c'));
+  if (tag === undefined && ((await statOf(join(path, SOURCE_MANIFEST))) || (await sources()))) return { kind: 'directory', path };
+  throw new EbpmError('NOT_FOUND', `neither a package directory (${SOURCE_MANIFEST} or *.bpf.c) nor an OCI layout (${LAYOUT_FILE})`, {
     hint: `give ${LOCAL_KINDS}; a package directory is built with ebpm build`,
   });
 }

@@ -6,9 +6,11 @@
  */
 import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
+import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
@@ -154,6 +156,8 @@ export interface AttachedProgram {
   readonly program: string;
   readonly section: string;
   readonly type: string;
+  /** The package's default target it went to (`ecc0:ingress`), when `--attach` gave none. */
+  readonly defaultTarget?: string;
 }
 
 /** Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went away (`| head`). */
@@ -238,7 +242,8 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
     const selected = openAndLoad(opts, objects);
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
-    const programs = attach(objects, opts.targets ?? new Map());
+    const defaults = defaultTargets(metadata, opts.targets ?? new Map());
+    const programs = attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults);
     opts.hooks.onAttached?.(programs, selected);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
@@ -278,14 +283,32 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectP
   return selected;
 }
 
-function attach(objects: ReadonlyMap<string, BpfObject>, targets: ReadonlyMap<string, AttachTarget>): AttachedProgram[] {
+/** The default targets (`ProgramMeta.defaultTarget`) of the programs `explicit` gives none, resolved on this machine. */
+function defaultTargets(metadata: PackageMetadata, explicit: ReadonlyMap<string, AttachTarget>): Map<string, AttachTarget> {
+  const out = new Map<string, AttachTarget>();
+  for (const o of metadata.objects) {
+    for (const p of o.programs) {
+      if (p.defaultTarget === undefined || explicit.has(p.name)) continue;
+      out.set(p.name, interfaceTarget(p.type === 'xdp' ? 'xdp' : 'tc', p.defaultTarget, `program ${p.name}`));
+    }
+  }
+  return out;
+}
+
+function attach(
+  objects: ReadonlyMap<string, BpfObject>,
+  targets: ReadonlyMap<string, AttachTarget>,
+  defaults: ReadonlyMap<string, AttachTarget>,
+): AttachedProgram[] {
   const attached: AttachedProgram[] = [];
   for (const [name, obj] of objects) {
     const infos = obj.programs();
     const links: BpfLink[] = obj.attachAll(targets);
     for (const l of links) {
       const p = infos.find((i) => i.name === l.program)!;
-      attached.push({ object: name, program: p.name, section: p.section, type: p.type });
+      const d = defaults.get(p.name);
+      const where = d?.kind === 'tc' ? `${d.interface}:${d.direction}` : d?.kind === 'xdp' ? d.interface : undefined;
+      attached.push(compact({ object: name, program: p.name, section: p.section, type: p.type, defaultTarget: where }));
     }
   }
   return attached;

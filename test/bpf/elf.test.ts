@@ -87,6 +87,7 @@ describe('parseObject on hand-built objects', () => {
       maps: [],
       globals: [],
       exports: [],
+      recordWrites: [],
       btf: null,
       btfExt: null,
       coreRelocations: [],

@@ -31,10 +31,14 @@ function clean(dir: string) {
 }
 
 describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build on bad input', () => {
-  it('SOURCE_MANIFEST_NOT_FOUND without ebpm.json', async () => {
+  it('SOURCE_MANIFEST_NOT_FOUND for an ebpm.json it cannot read', async () => {
     const dir = pkg({ 'ebpm.json': '' });
+    mkdirSync(join(dir, 'ebpm.json'));
     const e = await failure(dir);
-    expect(e).toMatchObject({ code: 'SOURCE_MANIFEST_NOT_FOUND', message: `build ${dir}: ${dir}/ebpm.json: not found` });
+    expect(e).toMatchObject({
+      code: 'SOURCE_MANIFEST_NOT_FOUND',
+      message: `build ${dir}: ${dir}/ebpm.json: EISDIR: illegal operation on a directory, read`,
+    });
     clean(dir);
   });
 
@@ -91,11 +95,11 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build on bad input', () 
     expect(readdirSync(dir).filter((f) => f.startsWith('.out'))).toEqual([]);
   });
 
-  it('DOC_COMMENT_INVALID for a typo in a doc tag', async () => {
+  it('a typo in a doc tag is a warning, and the build goes on', async () => {
     const src = readFileSync(join(REPO, 'examples/sigsnoop/sigsnoop.bpf.c'), 'utf8').replace('/// @cmdarg {"short": "s"', '/// @cmdargs {"short": "s"');
     const dir = pkg({ 'sigsnoop.bpf.c': src });
-    expect(await failure(dir)).toMatchObject({ code: 'DOC_COMMENT_INVALID', message: `build ${dir}: sigsnoop.bpf.c:13: unknown doc tag @cmdargs` });
-    clean(dir);
+    const r = await build({ dir, env: process.env });
+    expect(r.warnings).toEqual(['sigsnoop.bpf.c:13: unknown doc tag @cmdargs: ignored']);
   });
 
   it('SOURCE_NOT_FOUND when ebpm.json names a missing file', async () => {

@@ -36,7 +36,7 @@ describe('parseDocComments', () => {
       '\t__uint(type, BPF_MAP_TYPE_HASH);',
       '} counts',
       '  SEC(".maps");',
-      '/// not a declaration: a function',
+      '/// a program: documented by its name',
       'SEC("tp/x") int f(void *ctx)',
       '{',
       '\treturn 0;',
@@ -52,11 +52,55 @@ describe('parseDocComments', () => {
         cmdarg: { long: 'comm', short: 'c', default: 'bash', help: 'command name' },
       },
       counts: { name: 'counts', line: 9, sample: { interval: 250, type: 'default_kv', clearMap: true } },
+      f: { name: 'f', line: 14, description: 'a program: documented by its name' },
     });
   });
 
+  it("reads eunomia's tc and xdp attach options above programs, with ecli's defaults", () => {
+    const src = [
+      '/// @tchook {"ifindex": 3, "attach_point": "BPF_TC_EGRESS"}',
+      '/// @tcopts {"handle": 1, "priority": 9}',
+      'SEC("tc")',
+      'int egress(struct __sk_buff *skb) {',
+      '\treturn 0;',
+      '}',
+      '/// @tchook {}',
+      'SEC("tc") int plain(struct __sk_buff *skb) { return 0; }',
+      '/// @ifindex 4',
+      '/// @flags 0',
+      '/// @xdpopts {"old_prog_fd": 0}',
+      'SEC("xdp")',
+      'int pass(struct xdp_md *ctx)',
+      '{',
+      '\treturn 2;',
+      '}',
+    ].join('\n');
+    const warnings: string[] = [];
+    const docs = parseDocComments(src, 'x.bpf.c', (w) => warnings.push(w));
+    expect(Object.fromEntries(docs)).toEqual({
+      egress: { name: 'egress', line: 3, attach: { ifindex: 3, direction: 'egress', priority: 9 } },
+      plain: { name: 'plain', line: 8, attach: { ifindex: 1, direction: 'ingress' } },
+      pass: { name: 'pass', line: 12, attach: { ifindex: 4 } },
+    });
+    // @flags and @xdpopts at their defaults are what ebpm does anyway: no warning.
+    expect(warnings).toEqual([]);
+    parseDocComments('/// @flags 2\n/// @xdpopts {"old_prog_fd": 7}\nSEC("xdp") int f(void *c) { return 2; }', 'y.bpf.c', (w) => warnings.push(w));
+    expect(warnings).toEqual(['y.bpf.c:1: @flags 2: not supported: ignored', 'y.bpf.c:2: @xdpopts {"old_prog_fd": 7}: not supported: ignored']);
+  });
+
+  it('reports an unknown tag as a warning and keeps the rest of the comment', () => {
+    const warnings: string[] = [];
+    const docs = parseDocComments('/// Exits\n/// @intepreter {"default_struct": {}}\nstruct {} exits SEC(".maps");', 'x.bpf.c', (w) => warnings.push(w));
+    expect(docs.get('exits')).toEqual({ name: 'exits', line: 3, description: 'Exits' });
+    expect(warnings).toEqual(['x.bpf.c:2: unknown doc tag @intepreter: ignored']);
+  });
+
   const bad: [string, string, string][] = [
-    ['an unknown tag', '/// @cmdargs {"long": "x"}\nconst volatile int x = 0;', 'x.bpf.c:1: unknown doc tag @cmdargs'],
+    [
+      'a bad @tchook',
+      '/// @tchook {"ifindex": 0, "attach_point": "BPF_TC_CUSTOM"}\nSEC("tc") int f(void *c) { return 0; }',
+      'x.bpf.c:1: @tchook.ifindex: out of range [1, 2147483647]; @tchook.attach_point: not one of BPF_TC_INGRESS, BPF_TC_EGRESS',
+    ],
     ['bad JSON', '/// @cmdarg {long: x}\nconst volatile int x = 0;', 'x.bpf.c:1: @cmdarg: not JSON: {long: x}'],
     [
       'a long short flag',

@@ -171,7 +171,7 @@ describe('localSource', () => {
     mkdirSync(join(dir, 'empty'));
     await expect(localSource().resolve('empty', opts)).rejects.toThrowWithCode(
       'NOT_FOUND',
-      'empty: neither a package directory (ebpm.json) nor an OCI layout (oci-layout)',
+      'empty: neither a package directory (ebpm.json or *.bpf.c) nor an OCI layout (oci-layout)',
     );
     writeFileSync(join(dir, 'notes.txt'), 'hello');
     await expect(localSource().resolve('notes.txt', opts)).rejects.toThrowWithCode(

@@ -3,6 +3,7 @@ import { EbpmError } from '../../core/errors.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import { packageResultMaps } from '../../package/result-maps.js';
 import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
+import type { ProgramMeta } from '../../package/metadata.js';
 import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
@@ -53,7 +54,7 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
   const results = packageResultMaps(m);
   for (const o of m.objects) {
     out.push('', `object ${o.name} ${o.digest} ${o.size} bytes${o.embedded ? ' (embedded in Wasm)' : ''}`);
-    out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]`));
+    out.push('  programs:', ...o.programs.map((p) => `    ${p.name}: ${p.type}${p.attach ? ` ${p.attach}` : ''} [${p.section}]${defaultTarget(p)}`));
     const choices = here.find((x) => x.object === o.name)?.choices ?? [];
     if (choices.length > 0)
       out.push('  alternatives (run loads one of each; the one this kernel supports first):', ...choices.map((c) => `    ${choiceLine(c)}`));
@@ -104,3 +105,11 @@ function fieldLines(l: TypeLayout): string[] {
 }
 
 export default cmd;
+
+/** Where `run` attaches a program given no `--attach`: eunomia's `@tchook`/`@ifindex`. */
+function defaultTarget(p: ProgramMeta): string {
+  const t = p.defaultTarget;
+  if (t === undefined) return '';
+  const how = [t.direction, t.priority === undefined ? undefined : `priority ${t.priority}`].filter((x) => x !== undefined).join(', ');
+  return ` default target: interface ${t.ifindex}${how ? ` (${how})` : ''}`;
+}

@@ -85,7 +85,8 @@ export function guestHelp(source: string, pkg: ResolvedPackage): string {
 /** The one-line attach summary: `sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)`; `xdp_pass (xdp on lo)` for a target given. */
 export function attachSummary(pkg: ResolvedPackage, programs: readonly AttachedProgram[], attach: ReadonlyMap<string, string> = new Map()): string {
   const m = pkg.metadata;
-  const list = programs.map((p) => `${p.program} (${p.section}${attach.has(p.program) ? ` on ${attach.get(p.program)}` : ''})`).join(', ');
+  const on = (p: AttachedProgram) => attach.get(p.program) ?? p.defaultTarget;
+  const list = programs.map((p) => `${p.program} (${p.section}${on(p) === undefined ? '' : ` on ${on(p)}`})`).join(', ');
   return `${m.name} ${m.version}: attached ${programs.length === 1 ? '' : `${programs.length} programs: `}${list || 'nothing'}`;
 }
 
