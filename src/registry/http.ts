@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
-import { Agent } from './undici-agent.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
 
 /*
@@ -78,10 +77,14 @@ export function deadline(ms: number, what: string, hint: string, signal?: AbortS
   };
 }
 
-let shared: Dispatcher | undefined;
-/** `defaultDispatcher` is one keep-alive `Agent` for the whole process. */
-export function defaultDispatcher(): Dispatcher {
-  shared ??= new Agent({ connections: 8 });
+let shared: Promise<Dispatcher> | undefined;
+/**
+ * `defaultDispatcher` is one keep-alive `Agent` for the whole process. undici loads with it, when
+ * a registry client is first made: a command that opens a context but talks to no registry (a
+ * local `run` reading its trust policy) does not pay the half megabyte of bundle it costs.
+ */
+export function defaultDispatcher(): Promise<Dispatcher> {
+  shared ??= import('./undici-agent.js').then(({ Agent }) => new Agent({ connections: 8 }));
   return shared;
 }
 
@@ -152,7 +155,7 @@ export function isRetryable(e: unknown): boolean {
 }
 
 /** `dispatcherSend` is the innermost stage: one HTTP exchange through `dispatcher`. */
-export function dispatcherSend(dispatcher: Dispatcher, timeouts: Timeouts = {}): Send {
+export function dispatcherSend(dispatcher: Dispatcher | Promise<Dispatcher>, timeouts: Timeouts = {}): Send {
   return async (req) => {
     const body = req.body === undefined || req.body instanceof Uint8Array ? req.body : Readable.from(req.body, { objectMode: false });
     const limit = deadline(
@@ -162,7 +165,7 @@ export function dispatcherSend(dispatcher: Dispatcher, timeouts: Timeouts = {}):
       req.signal,
     );
     try {
-      const res = await dispatcher.request({
+      const res = await (await dispatcher).request({
         origin: req.url.origin,
         path: req.url.pathname + req.url.search,
         method: req.method,
