@@ -135,10 +135,21 @@ function intReader(size: number, signed: boolean): ((v: DataView, o: number) => 
   }
 }
 
-function enumNames(values: readonly { name: string; value: number | string }[]): Map<string, string> {
+/** `enumFormat` prints an enum read by `read` by its name (the first that has its value), else its number. */
+function enumFormat(read: (v: DataView, o: number) => number | bigint, values: readonly { name: string; value: number | string }[]): ValueFormat {
   const names = new Map<string, string>();
   for (const { name, value } of values) if (!names.has(String(value))) names.set(String(value), name);
-  return names;
+  return {
+    json: (v, o) => {
+      const x = String(read(v, o));
+      const n = names.get(x);
+      return n === undefined ? x : `"${n}"`;
+    },
+    text: (v, o) => {
+      const x = String(read(v, o));
+      return names.get(x) ?? x;
+    },
+  };
 }
 
 /** `valueFormat` compiles the formatter of one layout. */
@@ -165,18 +176,7 @@ export function valueFormat(layout: TypeLayout): ValueFormat {
     case 'enum': {
       const read = intReader(layout.size, layout.signed);
       if (read === undefined) return opaque(layout.size);
-      const names = enumNames(layout.values);
-      return {
-        json: (v, o) => {
-          const x = String(read(v, o));
-          const n = names.get(x);
-          return n === undefined ? x : `"${n}"`;
-        },
-        text: (v, o) => {
-          const x = String(read(v, o));
-          return names.get(x) ?? x;
-        },
-      };
+      return enumFormat(read, layout.values);
     }
     case 'string':
       return stringFormat(layout.size);
@@ -232,18 +232,7 @@ function fieldFormat(f: FieldLayout): ValueFormat {
   };
   if (f.layout.kind === 'int' && f.layout.bool) return same((v, o) => (read(v, o) ? 'true' : 'false'));
   if (f.layout.kind === 'enum') {
-    const names = enumNames(f.layout.values);
-    return {
-      json: (v, o) => {
-        const x = String(read(v, o));
-        const n = names.get(x);
-        return n === undefined ? x : `"${n}"`;
-      },
-      text: (v, o) => {
-        const x = String(read(v, o));
-        return names.get(x) ?? x;
-      },
-    };
+    return enumFormat(read, f.layout.values);
   }
   return same((v, o) => String(read(v, o)));
 }
