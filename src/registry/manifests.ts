@@ -76,13 +76,10 @@ function mismatch(host: string, expected: string, actual: string, what: string):
   });
 }
 
-/**
- * `headManifest` resolves `ref` cheaply; `undefined` when the registry's answer lacks the digest
- * or size (the digest header is optional in v1.1.1), so the caller must GET and hash.
- */
-export async function headManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+/** `askManifest` sends a HEAD or GET for manifest `ref` and returns the 200 answer; any other is the registry's error. */
+async function askManifest(ctx: RepoContext, method: 'HEAD' | 'GET', ref: string, signal: AbortSignal | undefined): Promise<RegistryResponse> {
   const res = await ctx.send({
-    method: 'HEAD',
+    method,
     url: ctx.url(`manifests/${ref}`),
     headers: { accept: MANIFEST_ACCEPT },
     scopes: [repositoryScope(ctx.name, 'pull')],
@@ -90,6 +87,15 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
     signal,
   });
   if (res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref } });
+  return res;
+}
+
+/**
+ * `headManifest` resolves `ref` cheaply; `undefined` when the registry's answer lacks the digest
+ * or size (the digest header is optional in v1.1.1), so the caller must GET and hash.
+ */
+export async function headManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+  const res = await askManifest(ctx, 'HEAD', ref, signal);
   await res.body.dump();
   const mediaType = contentType(res);
   const size = Number(header(res, 'content-length'));
@@ -113,15 +119,7 @@ export async function headManifest(ctx: RepoContext, ref: string, signal?: Abort
  * when the registry sends one.
  */
 export async function getManifest(ctx: RepoContext, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
-  const res = await ctx.send({
-    method: 'GET',
-    url: ctx.url(`manifests/${ref}`),
-    headers: { accept: MANIFEST_ACCEPT },
-    scopes: [repositoryScope(ctx.name, 'pull')],
-    idempotent: true,
-    signal,
-  });
-  if (res.status !== 200) throw await registryError(res, { asked: { kind: 'manifest', repository: ctx.name, ref } });
+  const res = await askManifest(ctx, 'GET', ref, signal);
   let mediaType: string;
   try {
     mediaType = contentType(res);
