@@ -6,6 +6,7 @@
  *   const a = await startHostile((req, res) => res.writeHead(400).end('{"errors":[...]}'));
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { afterEach } from 'vitest';
 
 export interface HostileRequest {
   readonly method: string;
@@ -42,6 +43,19 @@ export async function startHostile(handle: HostileHandler): Promise<HostileServe
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/** `hostileServers` gives a test file a `startHostile` whose servers are stopped after each test. */
+export function hostileServers(): (handle: HostileHandler) => Promise<HostileServer> {
+  const servers: HostileServer[] = [];
+  afterEach(async () => {
+    await Promise.all(servers.splice(0).map((s) => s.stop()));
+  });
+  return async (handle) => {
+    const s = await startHostile(handle);
+    servers.push(s);
+    return s;
   };
 }
 

@@ -1,17 +1,14 @@
 // Credentials belong to the origin that asked for them. Registry A (Basic) redirects a blob to
 // B; B challenges for a Bearer token on C. C must never see A's credentials, and A's own state
 // must not move to C's token server.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Credential } from '../../src/registry/auth.js';
 import { basicAuthorization } from '../../src/registry/auth.js';
-import { startHostile, type HostileServer } from '../helpers/hostile-server.js';
+import { hostileServers, type HostileServer } from '../helpers/hostile-server.js';
 import { bytesOf, collect, registry } from './fixtures.js';
 import { sha256Digest } from '../../src/core/digest.js';
 
-const servers: HostileServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
+const serve = hostileServers();
 
 const A_BASIC = basicAuthorization('alice', 'a-secret');
 const BLOB = bytesOf(3000, 'cross-origin');
@@ -20,19 +17,18 @@ const DESC = { mediaType: 'application/octet-stream', digest: DIGEST, size: BLOB
 
 /** A redirects `/v2/r/blobs/<digest>` to B once it got Alice's Basic; B wants C's token `c-token`. */
 async function threeOrigins() {
-  const c = await startHostile((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"c-token"}'));
-  const b = await startHostile((req, res) => {
+  const c = await serve((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"c-token"}'));
+  const b = await serve((req, res) => {
     if (req.headers.authorization !== 'Bearer c-token') {
       res.writeHead(401, { 'www-authenticate': `Bearer realm="${c.url}/token",service="b",scope="repository:storage:pull"` }).end();
       return;
     }
     res.writeHead(200, { 'content-length': String(BLOB.byteLength) }).end(BLOB);
   });
-  const a = await startHostile((req, res) => {
+  const a = await serve((req, res) => {
     if (req.headers.authorization !== A_BASIC) res.writeHead(401, { 'www-authenticate': 'Basic realm="a"' }).end();
     else res.writeHead(307, { location: `${b.url}/storage/${DIGEST}` }).end();
   });
-  servers.push(a, b, c);
   return { a, b, c };
 }
 

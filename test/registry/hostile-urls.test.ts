@@ -1,20 +1,12 @@
 // URLs a registry sends (redirects, upload Locations, Link headers) that are malformed or not
 // http(s) are the registry's fault: a typed error naming the URL, never a crash taken for a bug.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
-import { startHostile, type HostileHandler, type HostileServer } from '../helpers/hostile-server.js';
+import { hostileServers } from '../helpers/hostile-server.js';
 import { ebpm, sandbox } from '../cli/helpers.js';
 import { registry, rejection } from './fixtures.js';
 
-const servers: HostileServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-const serve = async (handle: HostileHandler) => {
-  const s = await startHostile(handle);
-  servers.push(s);
-  return s;
-};
+const serve = hostileServers();
 const redirecting = (location: string) => serve((_req, res) => res.writeHead(307, { location }).end());
 
 it.each([

@@ -3,25 +3,17 @@
 // never finishes on its own: the limit is the only way out, so nothing depends on timing.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
 import { pushBytes } from '../../src/content/storage.js';
 import { sha256Digest } from '../../src/core/digest.js';
 import { EMPTY_DESCRIPTOR, EMPTY_JSON, manifestBytes, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor } from '../../src/core/oci.js';
-import { startHostile, type HostileHandler, type HostileServer } from '../helpers/hostile-server.js';
+import { hostileServers, type HostileServer } from '../helpers/hostile-server.js';
 import { blobFiles, ebpm, sandbox, storeRefs, type Sandbox } from '../cli/helpers.js';
 import { collect, registry, rejection } from './fixtures.js';
 
-const servers: HostileServer[] = [];
-afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-});
-const serve = async (handle: HostileHandler) => {
-  const s = await startHostile(handle);
-  servers.push(s);
-  return s;
-};
+const serve = hostileServers();
 const requests = (s: HostileServer) => s.seen.map((r) => `${r.method} ${r.url}`);
 
 const GIB = 1024 ** 3;
