@@ -46,6 +46,20 @@ function thrown(f: () => unknown): { code: string; message: string; hint: string
 const line = (argv: string[]): RunLine => parseRunLine(argv, '/work');
 const values = (argv: string[]) => Object.fromEntries([...bpfArgs(line(argv), demo, specs).values].map(([s, v]): [string, ParamValue] => [s.long, v]));
 
+/** What `parseRunLine` gives for everything the line leaves out. */
+const NOTHING_GIVEN = {
+  help: false,
+  json: false,
+  verbose: false,
+  pull: 'missing',
+  attach: new Map(),
+  mapSizes: new Map(),
+  programs: { only: [], skip: [] },
+  wasm: NO_WASM_FLAGS,
+  flags: [],
+  afterDashes: [],
+};
+
 describe('parseRunLine: before the package is known', () => {
   it("finds the package and ebpm's flags before and after it, and keeps the package's words as written", () => {
     expect(
@@ -82,19 +96,7 @@ describe('parseRunLine: before the package is known', () => {
       flags: ['-p', '1', '-x'],
       afterDashes: ['--guest', 'arg'],
     });
-    expect(line(['pkg'])).toEqual({
-      source: 'pkg',
-      help: false,
-      json: false,
-      verbose: false,
-      pull: 'missing',
-      attach: new Map(),
-      mapSizes: new Map(),
-      programs: { only: [], skip: [] },
-      wasm: NO_WASM_FLAGS,
-      flags: [],
-      afterDashes: [],
-    });
+    expect(line(['pkg'])).toEqual({ source: 'pkg', ...NOTHING_GIVEN });
   });
 
   it('leaves everything after -- alone, and reads -h before it as --help', () => {
@@ -105,18 +107,7 @@ describe('parseRunLine: before the package is known', () => {
       afterDashes: ['--json', '-h', '--pull', 'x'],
     });
     expect(line(['pkg', '--json', '--'])).toMatchObject({ json: true, afterDashes: [] });
-    expect(line(['-h'])).toEqual({
-      help: true,
-      json: false,
-      verbose: false,
-      pull: 'missing',
-      attach: new Map(),
-      mapSizes: new Map(),
-      programs: { only: [], skip: [] },
-      wasm: NO_WASM_FLAGS,
-      flags: [],
-      afterDashes: [],
-    });
+    expect(line(['-h'])).toEqual({ ...NOTHING_GIVEN, help: true });
     expect(line(['pkg', '-h'])).toMatchObject({ source: 'pkg', help: true });
     expect(line(['-', '--json'])).toMatchObject({ source: '-', json: true });
   });
