@@ -5,8 +5,6 @@ import type { Io } from './command.js';
 const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 main(process.argv.slice(2), io).then(
   (code) => {
-    // Stopped by SIGINT or SIGTERM: no waiting for a reader that stopped reading; what stdout still holds is dropped.
-    if ((code === 130 || code === 143) && process.stdout.writableLength > 0) process.exit(code);
     process.exitCode = code;
     // 128 + SIGINT or SIGTERM: a run stopped by a signal has detached everything and ends now;
     // output a reader has not taken (a pipe nobody reads) must not keep the process alive.
