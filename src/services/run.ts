@@ -8,7 +8,7 @@ import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, isKernelRefusal, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
@@ -17,6 +17,8 @@ import { mapSizes, type MapSize } from '../package/map-sizes.js';
 import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
+import { kernelFacts } from '../kernel/kernel-facts.js';
+import { checkPackage, refusal, type CheckReport } from './check.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -239,11 +241,11 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = openAndLoad(opts, objects);
+    const selected = explained(opts, () => openAndLoad(opts, objects));
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(metadata, opts.targets ?? new Map());
-    const programs = attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults);
+    const programs = explained(opts, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
     opts.hooks.onAttached?.(programs, selected);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
@@ -251,6 +253,26 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const o of [...objects.values()].reverse()) o.close();
     if (logging) setBpfLog(null, 'warn', opts.native);
+  }
+}
+
+/**
+ * `explained` runs a load or an attach; when the kernel refuses it, the preflight looks for what
+ * this kernel lacks, and if it finds anything that keeps the package from loading, that list is
+ * the refusal instead of the first verifier or CO-RE failure (which stays as the cause).
+ */
+function explained<T>(opts: RunOptions, step: () => T): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!isKernelRefusal(e) || isCode(e, 'PERMISSION_DENIED')) throw e;
+    let report: CheckReport;
+    try {
+      report = checkPackage(opts.package, kernelFacts(opts.native), opts.programs ?? ALL_PROGRAMS);
+    } catch {
+      throw e; // the preflight could not read the kernel: the kernel's own refusal stands
+    }
+    throw report.canRun ? e : refusal(report, e);
   }
 }
 
