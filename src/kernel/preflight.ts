@@ -4,6 +4,7 @@
  * verifier or CO-RE failure. Pure over `KernelFacts`; kernel-facts.ts reads the real kernel.
  */
 import type { Mechanism, Support } from '../bpf/alternatives.js';
+import { EbpmError, isCode, isEbpmError, isKernelRefusal } from '../core/errors.js';
 import { resolveType, type Btf, type BtfType } from '../bpf/btf.js';
 import type { FieldStep, Need } from '../bpf/needs.js';
 import { since } from './since.js';
@@ -110,6 +111,50 @@ export function preflight(needs: readonly Need[], kernel: KernelFacts): Finding[
 /** `blocking` are the findings that stop a load: missing, and not checked for by the program. */
 export function blocking(findings: readonly Finding[]): Finding[] {
   return findings.filter((f) => f.verdict === 'missing' && !f.need.guarded);
+}
+
+/**
+ * `missingError` is the refusal of a load the preflight explains: `KERNEL_MISSING` (exit code 4),
+ * the blocking findings grouped by cause in its one-line message; `cause` is the kernel's own
+ * refusal, whose advice is kept when there is one cause.
+ */
+export function missingError(release: string, findings: readonly Finding[], cause?: unknown): EbpmError {
+  const byWhy = new Map<string, string[]>();
+  for (const f of blocking(findings)) {
+    const whats = byWhy.get(f.why) ?? [];
+    if (!whats.includes(f.need.what)) whats.push(f.need.what);
+    byWhy.set(f.why, whats);
+  }
+  const causes = [...byWhy].map(([why, whats]) => `${whats.join(', ')}: ${why}`);
+  const own = causes.length === 1 && isEbpmError(cause) ? cause.hint : undefined;
+  return new EbpmError('KERNEL_MISSING', `cannot run on Linux ${release}: ${causes.join('; ')}`, {
+    cause,
+    hint:
+      own ??
+      'see `ebpm check` for the programs that need each; run it on a kernel that has them (a version is the first Linux release that does), or leave programs out with --skip-program',
+    data: { release, missing: causes },
+  });
+}
+
+/**
+ * `explainLoad` runs `step` (a load or an attach); when the kernel refuses it, the preflight
+ * (`findings`, computed only then) looks for what this kernel lacks, and if anything blocks,
+ * that list is the refusal instead of the first verifier or CO-RE failure. A preflight that
+ * cannot read the kernel leaves the kernel's own refusal standing.
+ */
+export function explainLoad<T>(step: () => T, findings: () => { release: string; findings: readonly Finding[] }): T {
+  try {
+    return step();
+  } catch (e) {
+    if (!isKernelRefusal(e) || isCode(e, 'PERMISSION_DENIED')) throw e;
+    let found: { release: string; findings: readonly Finding[] };
+    try {
+      found = findings();
+    } catch {
+      throw e;
+    }
+    throw blocking(found.findings).length === 0 ? e : missingError(found.release, found.findings, e);
+  }
 }
 
 /** The kernel's BTF as the preflight asks it: by kind and name, field paths, enumerators. */

@@ -5,7 +5,7 @@
 import { objectNeeds } from '../bpf/needs.js';
 import { parseObject } from '../bpf/object.js';
 import { sha256Digest } from '../core/digest.js';
-import { EbpmError, isEbpmError } from '../core/errors.js';
+import { EbpmError } from '../core/errors.js';
 import { blocking, preflight, type Finding, type KernelFacts } from '../kernel/preflight.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
@@ -60,27 +60,4 @@ export function findingLine(f: Finding): string {
   const by = f.need.by.length > 3 ? `${f.need.by.slice(0, 3).join(', ')} and ${f.need.by.length - 3} more` : f.need.by.join(', ');
   const guard = f.need.guarded && f.verdict === 'missing' ? '; the program checks for it (bpf_core_*_exists) and may do without' : '';
   return `${f.verdict}: ${f.need.what}: ${f.why}, needed by ${by}${guard}`;
-}
-
-/**
- * `refusal` turns a report that blocks a load into the error `run` gives: `KERNEL_MISSING`
- * (exit code 4), the blocking findings grouped by cause in its one-line message.
- */
-export function refusal(report: CheckReport, cause?: unknown): EbpmError {
-  const byWhy = new Map<string, string[]>();
-  for (const f of report.objects.flatMap((o) => blocking(o.findings))) {
-    const whats = byWhy.get(f.why) ?? [];
-    if (!whats.includes(f.need.what)) whats.push(f.need.what);
-    byWhy.set(f.why, whats);
-  }
-  const causes = [...byWhy].map(([why, whats]) => `${whats.join(', ')}: ${why}`);
-  // One cause that the kernel's own refusal named keeps that refusal's advice.
-  const own = causes.length === 1 && isEbpmError(cause) ? cause.hint : undefined;
-  return new EbpmError('KERNEL_MISSING', `cannot run on Linux ${report.release}: ${causes.join('; ')}`, {
-    cause,
-    hint:
-      own ??
-      'see `ebpm check` for the programs that need each; run it on a kernel that has them (a version is the first Linux release that does), or leave programs out with --skip-program',
-    data: { release: report.release, missing: causes },
-  });
 }

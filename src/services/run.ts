@@ -8,7 +8,7 @@ import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
-import { EbpmError, isCode, isKernelRefusal, withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
@@ -18,7 +18,8 @@ import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } fr
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
-import { checkPackage, refusal, type CheckReport } from './check.js';
+import { checkPackage } from './check.js';
+import { explainLoad } from '../kernel/preflight.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -256,24 +257,12 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   }
 }
 
-/**
- * `explained` runs a load or an attach; when the kernel refuses it, the preflight looks for what
- * this kernel lacks, and if it finds anything that keeps the package from loading, that list is
- * the refusal instead of the first verifier or CO-RE failure (which stays as the cause).
- */
+/** `explained` runs a load or an attach with the preflight's explanation of a kernel refusal (explainLoad). */
 function explained<T>(opts: RunOptions, step: () => T): T {
-  try {
-    return step();
-  } catch (e) {
-    if (!isKernelRefusal(e) || isCode(e, 'PERMISSION_DENIED')) throw e;
-    let report: CheckReport;
-    try {
-      report = checkPackage(opts.package, kernelFacts(opts.native), opts.programs ?? ALL_PROGRAMS);
-    } catch {
-      throw e; // the preflight could not read the kernel: the kernel's own refusal stands
-    }
-    throw report.canRun ? e : refusal(report, e);
-  }
+  return explainLoad(step, () => {
+    const report = checkPackage(opts.package, kernelFacts(opts.native), opts.programs ?? ALL_PROGRAMS);
+    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
+  });
 }
 
 /**
