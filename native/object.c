@@ -366,7 +366,59 @@ static napi_value probe_fentry(napi_env env, size_t argc, napi_value *argv)
 	return NULL;
 }
 
+/* The uapi enum value libbpf names `name` (libbpf_bpf_*_type_str), or -1. */
+static int prog_type_by_name(const char *name)
+{
+	for (int t = 0; libbpf_bpf_prog_type_str((enum bpf_prog_type)t); t++)
+		if (strcmp(libbpf_bpf_prog_type_str((enum bpf_prog_type)t), name) == 0)
+			return t;
+	return -1;
+}
+
+static int map_type_by_name(const char *name)
+{
+	for (int t = 0; libbpf_bpf_map_type_str((enum bpf_map_type)t); t++)
+		if (strcmp(libbpf_bpf_map_type_str((enum bpf_map_type)t), name) == 0)
+			return t;
+	return -1;
+}
+
+/*
+ * probeKernel(kind, name, helperId): libbpf's feature probes, each loading a minimal program or
+ * creating a minimal map. kind "prog" or "map" with libbpf's type name; kind "helper" with the
+ * program type's name and the helper id. Returns true or false, or null when this libbpf does
+ * not know the type or cannot tell (EOPNOTSUPP: libbpf has no probe for it).
+ */
+static napi_value probe_kernel(napi_env env, size_t argc, napi_value *argv)
+{
+	char *kind = NULL, *name = NULL;
+	int64_t helper = 0;
+	int t, r = -EOPNOTSUPP;
+	napi_value result = NULL;
+
+	(void)argc;
+	if (!(kind = arg_string(env, argv[0], "kind")) || !(name = arg_string(env, argv[1], "type name")) ||
+	    !arg_int(env, argv[2], &helper, "helper id"))
+		goto out;
+	if (strcmp(kind, "map") == 0) {
+		if ((t = map_type_by_name(name)) >= 0)
+			r = libbpf_probe_bpf_map_type((enum bpf_map_type)t, NULL);
+	} else if ((t = prog_type_by_name(name)) >= 0) {
+		r = strcmp(kind, "helper") == 0 ? libbpf_probe_bpf_helper((enum bpf_prog_type)t, (enum bpf_func_id)helper, NULL)
+						 : libbpf_probe_bpf_prog_type((enum bpf_prog_type)t, NULL);
+	}
+	if (r < 0)
+		napi_get_null(env, &result);
+	else
+		napi_get_boolean(env, r > 0, &result);
+out:
+	free(kind);
+	free(name);
+	return result;
+}
+
 const struct export_def object_exports[] = {
+	{ "probeKernel", probe_kernel, 3 },
 	{ "vmlinuxBtfId", vmlinux_btf_id, 2 },
 	{ "probeFentry", probe_fentry, 1 },
 	{ "objectOpen", object_open, 3 },

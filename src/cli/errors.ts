@@ -1,15 +1,5 @@
-import { isEbpmError } from '../core/errors.js';
+import { isEbpmError, isKernelRefusal } from '../core/errors.js';
 import { terminalSafe } from './format.js';
-
-/** The kernel's refusals besides the `KERNEL_*` codes: what src/kernel/loader-errors.ts makes of a failed load or attach. */
-const KERNEL_REFUSALS: ReadonlySet<string> = new Set([
-  'PERMISSION_DENIED',
-  'VERIFIER_REJECTED',
-  'LOAD_FAILED',
-  'ATTACH_NEEDS_TARGET',
-  'ATTACH_UNSUPPORTED',
-  'ATTACH_TARGET_NOT_FOUND',
-]);
 
 /**
  * Exit codes, documented in the README:
@@ -22,7 +12,7 @@ export function exitCodeFor(e: unknown): number {
   if (e.code === 'INTERNAL') return 70;
   if (e.code === 'USAGE' || e.code === 'INVALID_REFERENCE' || e.code === 'INVALID_PARAMETER') return 2;
   if (e.code.startsWith('TRUST_') || e.code.startsWith('SIGNATURE_')) return 3;
-  if (e.code.startsWith('KERNEL_') || KERNEL_REFUSALS.has(e.code)) return 4;
+  if (isKernelRefusal(e)) return 4;
   return 1;
 }
 

@@ -4,6 +4,7 @@ import { takeRepeated, type Command, type Io } from './command.js';
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   build: () => import('./commands/build.js'),
+  check: () => import('./commands/check.js'),
   init: () => import('./commands/init.js'),
   inspect: () => import('./commands/inspect.js'),
   push: () => import('./commands/push.js'),

@@ -31,6 +31,22 @@ export function isCode(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
 
+/** The kernel's refusals besides the `KERNEL_*` codes: what src/kernel/loader-errors.ts makes of a failed load or attach. */
+const KERNEL_REFUSALS: ReadonlySet<string> = new Set([
+  'PERMISSION_DENIED',
+  'VERIFIER_REJECTED',
+  'LOAD_FAILED',
+  'ATTACH_NEEDS_TARGET',
+  'ATTACH_UNSUPPORTED',
+  'ATTACH_TARGET_NOT_FOUND',
+]);
+
+/** `isKernelRefusal` tells an error the kernel caused (exit code 4) from the others. */
+export function isKernelRefusal(e: unknown): boolean {
+  if (!isEbpmError(e)) return false;
+  return e.code.startsWith('KERNEL_') || KERNEL_REFUSALS.has(e.code);
+}
+
 /** `isEbpmError` tells errors ebpm raised on purpose (user-fixable) from bugs. */
 export function isEbpmError(e: unknown): e is EbpmError {
   return e instanceof Error && (e as { name?: unknown }).name === 'EbpmError' && typeof (e as EbpmError).code === 'string';

@@ -103,6 +103,12 @@ export interface BpfNative {
   vmlinuxBtfId(name: string, kind: 'fentry' | 'tp_btf'): number;
   /** Loads a fentry program on kernel function `btfId` and attaches it for an instant; throws the kernel's errno. */
   probeFentry(btfId: number): void;
+  /**
+   * libbpf's feature probes: whether this kernel loads `prog` programs of type `name`, creates
+   * `map` maps of type `name`, or lets `name` programs call helper `helperId`; null when libbpf
+   * cannot tell (a type it does not know, or no probe for it).
+   */
+  probeKernel(kind: 'prog' | 'map' | 'helper', name: string, helperId: number): boolean | null;
   objectLoad(obj: ObjectHandle): void;
   /** Idempotent. Links and readers stay valid: the kernel holds what they use. */
   objectClose(obj: ObjectHandle): void;

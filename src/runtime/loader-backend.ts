@@ -3,7 +3,11 @@
  * addon). It runs in the guest's worker thread; the addon is context-aware, and its
  * environment cleanup releases whatever a terminated worker leaves open.
  */
+import { objectNeeds } from '../bpf/needs.js';
+import { parseObject } from '../bpf/object.js';
+import { kernelFacts } from '../kernel/kernel-facts.js';
 import { BpfObject, setBpfLog, type BpfMap } from '../kernel/loader.js';
+import { explainLoad, preflight } from '../kernel/preflight.js';
 import type { BackendMap, BackendObject, BpfBackend } from './backend.js';
 
 function kindOf(type: string): BackendMap['kind'] {
@@ -50,7 +54,13 @@ export function loaderBackend(log: (line: string) => void): BpfBackend {
     load(bytes, name) {
       const obj = BpfObject.open(bytes, { name });
       try {
-        obj.load();
+        explainLoad(
+          () => obj.load(),
+          () => {
+            const kernel = kernelFacts();
+            return { release: kernel.release, findings: preflight(objectNeeds(parseObject(bytes)), kernel) };
+          },
+        );
         return adaptObject(obj);
       } catch (e) {
         obj.close();

@@ -17,6 +17,9 @@ import { mapSizes, type MapSize } from '../package/map-sizes.js';
 import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
+import { kernelFacts } from '../kernel/kernel-facts.js';
+import { checkPackage } from './check.js';
+import { explainLoad } from '../kernel/preflight.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
 import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
@@ -239,11 +242,11 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = openAndLoad(opts, objects);
+    const selected = explained(opts, () => openAndLoad(opts, objects));
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(metadata, opts.targets ?? new Map());
-    const programs = attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults);
+    const programs = explained(opts, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
     opts.hooks.onAttached?.(programs, selected);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
@@ -252,6 +255,14 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
     for (const o of [...objects.values()].reverse()) o.close();
     if (logging) setBpfLog(null, 'warn', opts.native);
   }
+}
+
+/** `explained` runs a load or an attach with the preflight's explanation of a kernel refusal (explainLoad). */
+function explained<T>(opts: RunOptions, step: () => T): T {
+  return explainLoad(step, () => {
+    const report = checkPackage(opts.package, kernelFacts(opts.native), opts.programs ?? ALL_PROGRAMS);
+    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
+  });
 }
 
 /**

@@ -3,6 +3,7 @@
 // says, and each refusal with its true cause (no kprobes, fentry, a uprobe without a binary, a
 // kind of program ebpm does not attach).
 import { rmSync } from 'node:fs';
+import { release } from 'node:os';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { hasKprobes } from '../../src/kernel/features.js';
 import { libbpfToolObject } from '../helpers/libbpf-tools.js';
@@ -18,6 +19,8 @@ function attached(stderr: string): string | undefined {
   return stderr.split('\n').find((l) => / attached /.test(l));
 }
 
+/** The refusal of kernel functions that only kprobes reach, on a kernel without kprobes. */
+const kprobes = (...fns: string[]) => `${fns.map((f) => `kernel function ${f}`).join(', ')}: ${NO_KPROBES}`;
 const NO_KPROBES =
   'this kernel has no kprobe support (neither the kprobe PMU nor legacy kprobe_events)\n' +
   'hint: kprobes need a kernel built with CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (/sys/bus/event_source/devices/kprobe, or kprobe_events in tracefs); use a tracepoint, or run on such a kernel\n';
@@ -104,10 +107,18 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'libbpf-tools objects un
       return;
     }
     expect(runs).toEqual([
-      { code: 4, stdout: '', stderr: `error: run tcpconnect: attach tcp_v4_connect: ${NO_KPROBES}` },
-      // fentry (preferred) is not supported here either, so its kprobe alternative is what fails.
-      { code: 4, stdout: '', stderr: `error: run vfsstat: attach kprobe_vfs_read: ${NO_KPROBES}` },
-      { code: 4, stdout: '', stderr: `error: run filetop: attach vfs_read_entry: ${NO_KPROBES}` },
+      {
+        code: 4,
+        stdout: '',
+        stderr: `error: run tcpconnect: cannot run on Linux ${release()}: ${kprobes('tcp_v4_connect (kprobe)', 'tcp_v4_connect (kretprobe)', 'tcp_v6_connect (kprobe)', 'tcp_v6_connect (kretprobe)')}`,
+      },
+      // fentry (preferred) is not supported here either, so its kprobe alternatives are what is missing.
+      {
+        code: 4,
+        stdout: '',
+        stderr: `error: run vfsstat: cannot run on Linux ${release()}: ${kprobes('vfs_read (kprobe)', 'vfs_write (kprobe)', 'vfs_fsync (kprobe)', 'vfs_open (kprobe)', 'vfs_create (kprobe)')}`,
+      },
+      { code: 4, stdout: '', stderr: `error: run filetop: cannot run on Linux ${release()}: ${kprobes('vfs_read (kprobe)', 'vfs_write (kprobe)')}` },
     ]);
   });
 
@@ -116,7 +127,7 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'libbpf-tools objects un
       code: 4,
       stdout: '',
       stderr:
-        "error: run mdflush: load mdflush: program md_flush_request: function md_flush_request is not in the kernel's BTF, so fentry cannot attach\n" +
+        `error: run mdflush: cannot run on Linux ${release()}: kernel function md_flush_request (fentry): function md_flush_request is not in the kernel's BTF, so fentry cannot attach\n` +
         'hint: this kernel does not have md_flush_request (a module not loaded, or inlined or renamed here); `bpftool btf dump file /sys/kernel/btf/vmlinux | grep "\'md_flush_request\'"` looks for it\n',
     });
   });

@@ -3,6 +3,7 @@
 // function in its BTF, and a kprobe on a function that does not exist or on a kernel without kprobes.
 import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileBpf } from '../../src/build/toolchain.js';
@@ -82,9 +83,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
       code: 4,
       stdout: '',
       stderr: hasKprobes()
-        ? 'error: run kprobe: attach probe_missing: kernel function no_such_function_xyz does not exist\n' +
+        ? `error: run kprobe: cannot run on Linux ${release()}: kernel function no_such_function_xyz (kprobe): not in /proc/kallsyms (absent or inlined in this kernel)\n` +
           'hint: look for no_such_function_xyz in /proc/kallsyms and in /sys/kernel/tracing/available_filter_functions (what kprobes can attach to): on this kernel it may be inlined, renamed or carry a suffix such as .isra.0\n'
-        : 'error: run kprobe: attach probe_missing: this kernel has no kprobe support (neither the kprobe PMU nor legacy kprobe_events)\n' +
+        : `error: run kprobe: cannot run on Linux ${release()}: kernel function no_such_function_xyz (kprobe): this kernel has no kprobe support (neither the kprobe PMU nor legacy kprobe_events)\n` +
           'hint: kprobes need a kernel built with CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (/sys/bus/event_source/devices/kprobe, or kprobe_events in tracefs); use a tracepoint, or run on such a kernel\n',
     });
     expect(programIds('probe_missing').filter((id) => !before.includes(id))).toEqual([]);
@@ -100,7 +101,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
       code: 4,
       stdout: '',
       stderr:
-        'error: run fentry: load fentry: program enter_unlinkat: fentry is not supported by this kernel\n' +
+        `error: run fentry: cannot run on Linux ${release()}: kernel function do_unlinkat (fentry): fentry is not supported by this kernel\n` +
         'hint: fentry, fexit and fmod_ret programs need Linux 5.5+ with BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS); a kprobe or kretprobe does the same on more kernels\n',
     });
     expect(programIds('enter_unlinkat')).toEqual([]);
@@ -111,7 +112,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
       code: 4,
       stdout: '',
       stderr:
-        "error: run fentry_missing: load fentry_missing: program enter_missing: function no_such_function_xyz is not in the kernel's BTF, so fentry cannot attach\n" +
+        `error: run fentry_missing: cannot run on Linux ${release()}: kernel function no_such_function_xyz (fentry): function no_such_function_xyz is not in the kernel's BTF, so fentry cannot attach\n` +
         'hint: this kernel does not have no_such_function_xyz (a module not loaded, or inlined or renamed here); `bpftool btf dump file /sys/kernel/btf/vmlinux | grep "\'no_such_function_xyz\'"` looks for it\n',
     });
   });

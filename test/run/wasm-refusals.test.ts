@@ -1,8 +1,11 @@
 // What ebpm refuses a Wasm guest is on stderr without --verbose, one line per refusal: an
-// attach the user did not grant, an object the package does not declare.
+// attach the user did not grant, an object the package does not declare, and what the kernel
+// lacks when it refuses an object.
 import { rmSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { compileBpf } from '../../src/build/toolchain.js';
 import { describeWith } from '../helpers/prereq.js';
 import { fixtureObject } from '../native/support.js';
 import { A, guestWat } from '../runtime/guests.js';
@@ -29,6 +32,27 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'ebpm run: refusals
       guests[name] = join(dir, `${name}.wasm`);
       writeFileSync(guests[name], wat(guestWat({ object, body, extra })));
     }
+    // An object that reads a kernel field no kernel has, without checking for it.
+    const source = join(dir, 'missing.bpf.c');
+    writeFileSync(
+      source,
+      `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+struct task_struct___mine { int no_such_field_xyz; } __attribute__((preserve_access_index));
+SEC("tracepoint/syscalls/sys_enter_kill")
+int read_missing(void *ctx)
+{
+	struct task_struct___mine *t = (void *)bpf_get_current_task();
+	bpf_printk("%d", BPF_CORE_READ(t, no_such_field_xyz));
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+    );
+    const missing = await compileBpf(source, join(dir, 'missing.bpf.o'), { env: process.env });
+    guests.missing = join(dir, 'missing.wasm');
+    writeFileSync(guests.missing, wat(guestWat({ object: missing, body: '(call $load_obj)' })));
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -50,5 +74,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'wat2wasm'], 'ebpm run: refusals
     expect(r.stderr).toMatch(
       /^ebpm: wasm_load_bpf_object: refused: BPF object sha256:[0-9a-f]{64} is not declared by the package \(pass --allow-undeclared-bpf to load it anyway\)\nundeclared: Wasm program ended \(exit, exit code 0\)\n$/,
     );
+  });
+
+  it('prints what the kernel lacks when it refuses the object, found by the preflight', () => {
+    const r = ebpmSync(['run', guests.missing!]);
+    expect(r).toEqual({
+      code: 0,
+      // the guest's handle: 0, the load failed
+      stdout: '0\n',
+      stderr:
+        `ebpm: wasm_load_bpf_object: cannot run on Linux ${release()}: field task_struct.no_such_field_xyz: the kernel type has no such field\n` +
+        'missing: Wasm program ended (exit, exit code 0)\n',
+    });
   });
 });

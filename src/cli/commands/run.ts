@@ -15,7 +15,8 @@ import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat } from '../../package/result-maps.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
-import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
+import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
+import { PACKAGE_SOURCES } from '../package-sources.js';
 import type { Context } from '../../services/context.js';
 import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
@@ -25,20 +26,6 @@ import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOu
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
-
-/**
- * Registry references, through the pull service (loaded only when no local path matched: a
- * local run does not pay for the pull service).
- */
-const registrySource: PackageSource = {
-  async resolve(arg, opts) {
-    const { referenceSource } = await import('../../services/pull.js');
-    return referenceSource(opts.context).resolve(arg, opts);
-  },
-};
-
-/** `sources` are tried in order: local paths, then references. */
-const sources: readonly PackageSource[] = [localSource(), registrySource];
 
 const cmd: Command = {
   name: 'run',
@@ -53,7 +40,7 @@ const cmd: Command = {
     }
     let ctx: Promise<Context> | undefined;
     const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
-    const pkg = await resolvePackage(line.source, sources, { pull: line.pull, env: io.env, cwd: io.cwd, context: opened });
+    const pkg = await resolvePackage(line.source, PACKAGE_SOURCES, { pull: line.pull, env: io.env, cwd: io.cwd, context: opened });
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };

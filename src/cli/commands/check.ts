@@ -1,0 +1,56 @@
+/**
+ * `ebpm check <package>`: whether this kernel has what the package needs (program and map types,
+ * helpers, attach points, kernel types and fields), before anything is loaded. Exit 0 when it
+ * can run here, 4 (the kernel's refusal) when something it needs is missing.
+ */
+import { resolve } from 'node:path';
+import { EbpmError } from '../../core/errors.js';
+import { kernelFacts } from '../../kernel/kernel-facts.js';
+import { blocking } from '../../kernel/preflight.js';
+import { checkSelection } from '../../services/alternatives.js';
+import { checkPackage, findingLine } from '../../services/check.js';
+import { resolvePackage } from '../../services/run-source.js';
+import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { writeJson } from '../dist.js';
+import { writeText } from '../format.js';
+import { PACKAGE_SOURCES } from '../package-sources.js';
+import { pullPolicy } from '../pull-policy.js';
+
+const cmd: Command = {
+  name: 'check',
+  summary: 'Check whether this kernel has what a package needs (types, helpers, attach points, kernel fields), without loading it.',
+  usage:
+    'ebpm check <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--json]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      program: { type: 'string', multiple: true, default: [] },
+      'skip-program': { type: 'string', multiple: true, default: [] },
+      btf: { type: 'string' },
+      pull: { type: 'string', default: 'missing' },
+    });
+    if (positionals.length !== 1) throw new EbpmError('USAGE', 'check: expected one package', { hint: `usage: ${cmd.usage}` });
+    const source = positionals[0]!;
+    let ctx: Promise<import('../../services/context.js').Context> | undefined;
+    const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
+    const pkg = await resolvePackage(source, PACKAGE_SOURCES, { pull: pullPolicy(values.pull), env: io.env, cwd: io.cwd, context: opened });
+    const selection = { only: values.program, skip: values['skip-program'] };
+    checkSelection(pkg.metadata.name, pkg.metadata.objects, selection);
+    const report = checkPackage(pkg, kernelFacts(undefined, values.btf === undefined ? undefined : resolve(io.cwd, values.btf)), selection);
+    if (values.json) writeJson(io, { package: { name: pkg.metadata.name, version: pkg.metadata.version }, ...report });
+    else {
+      const lines = [`${pkg.metadata.name}@${pkg.metadata.version} on Linux ${report.release}: ${report.canRun ? 'can run' : 'cannot run'}`];
+      for (const o of report.objects) {
+        const stops = blocking(o.findings).length;
+        lines.push(
+          `  ${o.object}: ${o.needs} needs checked, ${o.findings.length === 0 ? 'all met' : `${o.findings.length} not met${stops > 0 ? `, ${stops} blocking` : ''}`}`,
+        );
+        lines.push(...o.findings.map((f) => `    ${findingLine(f)}`));
+      }
+      writeText(io.stdout, `${lines.join('\n')}\n`);
+    }
+    return report.canRun ? 0 : 4;
+  },
+};
+
+export default cmd;
