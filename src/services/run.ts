@@ -6,6 +6,7 @@
  */
 import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import type { BpfMap } from '../kernel/loader-map.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -14,7 +15,16 @@ import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
-import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
+import {
+  packageResultMaps,
+  printableKind,
+  RESULT_MAP_TYPES,
+  stackIdFields,
+  stackIdOf,
+  type ResultMap,
+  type StackFrames,
+  type StackIdField,
+} from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
@@ -176,8 +186,11 @@ export interface RunHooks {
    * so far.
    */
   onEvents?(records: readonly Uint8Array[], lost: number): void;
-  /** Each interval of a sample map, and once more when the run ends. */
-  onSample?(plan: SamplePlan, entries: readonly SampleEntry[]): void;
+  /**
+   * Each interval of a sample map, and once more when the run ends; for a `stacks` result map
+   * also the frames of the stacks its entries name.
+   */
+  onSample?(plan: SamplePlan, entries: readonly SampleEntry[], frames?: StackFrames): void;
   /** libbpf's messages (warnings; everything with `verbose`). */
   onLog?(level: LogLevel, message: string): void;
 }
@@ -314,6 +327,35 @@ function attach(
   return attached;
 }
 
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+
+/**
+ * The stacks `entries` name by the key fields `ids`, read from stack trace map `map`: each
+ * value is an array of u64 instruction pointers, innermost first, ended by 0 or the value's end.
+ * Negative ids (`bpf_get_stackid` failed) and ids no longer in the map are left out.
+ */
+function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly SampleEntry[]): Map<number, bigint[]> {
+  const out = new Map<number, bigint[]>();
+  for (const e of entries) {
+    const k = new DataView(e.key.buffer, e.key.byteOffset, e.key.byteLength);
+    for (const f of ids) {
+      const id = stackIdOf(f, k);
+      if (id < 0 || out.has(id)) continue;
+      const value = map.lookup(u32(id));
+      if (value === undefined) continue;
+      const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      const frames: bigint[] = [];
+      for (let at = 0; at + 8 <= value.length; at += 8) {
+        const ip = v.getBigUint64(at, true);
+        if (ip === 0n) break;
+        frames.push(ip);
+      }
+      out.set(id, frames);
+    }
+  }
+  return out;
+}
+
 async function consume(
   opts: RunOptions,
   objects: ReadonlyMap<string, BpfObject>,
@@ -331,12 +373,20 @@ async function consume(
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
   };
   const timers: NodeJS.Timeout[] = [];
-  const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
+  const samples = opts.plan.samples.map((s) => {
+    const stackMap = s.result?.stackMap;
+    return { plan: s, map: objects.get(s.object)!.map(s.map), stacks: stackMap === undefined ? undefined : objects.get(s.object)!.map(stackMap) };
+  });
   const readSample = (s: (typeof samples)[number]) => {
     const entries: SampleEntry[] = [];
     for (const [key, value] of s.map.entries()) entries.push({ key: key.slice(), value: value.slice() });
-    if (s.plan.spec.clearMap) for (const e of entries) s.map.delete(e.key);
-    opts.hooks.onSample?.(s.plan, entries);
+    const frames = s.stacks === undefined ? undefined : readStacks(s.stacks, stackIdFields(s.plan.key!), entries);
+    if (s.plan.spec.clearMap) {
+      for (const e of entries) s.map.delete(e.key);
+      // Stacks whose counts were cleared would only fill the stack map up (then bpf_get_stackid fails).
+      for (const id of frames?.keys() ?? []) s.stacks!.delete(u32(id));
+    }
+    opts.hooks.onSample?.(s.plan, entries, frames);
   };
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;

@@ -12,7 +12,8 @@ import type { LogLevel } from '../../kernel/native.js';
 import { isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
-import { DEFAULT_TOP, histogramUnit, resultFormat } from '../../package/result-maps.js';
+import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
+import { symbolizer } from '../../kernel/symbolize.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
@@ -77,7 +78,11 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
   });
   const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
-  const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, samplePrinter(pkg, s, args, line.top ?? DEFAULT_TOP)]));
+  const top = line.top ?? DEFAULT_TOP;
+  // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
+  const sampleFormats = new Map<SamplePlan, SampleFormat>(
+    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
+  );
   const counts = { events: 0, lost: 0 };
   const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
@@ -112,7 +117,9 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
             counts.lost = lost;
             output!.events(records);
           },
-          onSample: (s, entries) => output!.sample(sampleFormats.get(s)!, entries),
+          // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
+          onSample: (s, entries, frames) =>
+            output!.sample(frames === undefined ? sampleFormats.get(s)! : samplePrinter(pkg, s, args, top, { frames, names: symbolizer() }), entries),
           // libbpf's own lines (they start with `libbpf: `) only with --verbose: failures come back as one error.
           ...(line.verbose ? { onLog: (_: LogLevel, message: string) => io.stderr.write(`${message.trimEnd()}\n`) } : {}),
         },
@@ -130,11 +137,16 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
 }
 
 /** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */
-function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number): SampleFormat {
+function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number, stacks?: ResultOptions['stacks']): SampleFormat {
   if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
   const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
   const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
-  return resultFormat(s.map, s.result.kind, s.key!, s.value!, { unit: histogramUnit(object.parameters, given), top, perCpu: s.result.perCpu === true });
+  return resultFormat(s.map, s.result.kind, s.key!, s.value!, {
+    unit: histogramUnit(object.parameters, given),
+    top,
+    perCpu: s.result.perCpu === true,
+    ...(stacks === undefined ? {} : { stacks }),
+  });
 }
 
 /**
