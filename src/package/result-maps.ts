@@ -78,10 +78,12 @@ export const DEFAULT_TOP = 10;
 const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 const COUNTER_NAME = /^(counts|counters)$|_counts?$/;
 
-const isCounter = (l: TypeLayout): boolean => l.kind === 'int' && !l.bool && [1, 2, 4, 8].includes(l.size);
+/** An integer that counts: 1, 2, 4 or 8 bytes, not a bool. */
+export const isCounter = (l: TypeLayout): boolean => l.kind === 'int' && !l.bool && [1, 2, 4, 8].includes(l.size);
 const typeName = (l: TypeLayout): string => (l.name === undefined ? `a ${l.kind}` : `${l.kind} ${l.name}`);
 
-function hasSlots(value: TypeLayout): boolean {
+/** A struct with an integer array `slots`: a log2 histogram. */
+export function hasSlots(value: TypeLayout): boolean {
   const slots = value.kind === 'struct' ? value.fields.find((f) => f.name === 'slots' && f.bitSize === undefined) : undefined;
   return slots?.layout.kind === 'array' && isCounter(slots.layout.element);
 }
@@ -215,7 +217,9 @@ export function perCpuSum(value: TypeLayout, bytes: Uint8Array): Uint8Array {
 /** The table's columns of a key or value: its fields (`slots` left out), or one column named `name`. */
 function columns(l: TypeLayout, name: string): FieldLayout[] {
   if (l.kind !== 'struct') return [{ name, offset: 0, layout: l }];
-  return l.fields.filter((f) => f.name !== 'slots' && f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string'));
+  return l.fields.filter(
+    (f) => f.name !== 'slots' && f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string' || f.layout.kind === 'enum'),
+  );
 }
 
 /**
@@ -303,7 +307,7 @@ function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayo
   const hist = sampleFormat(map, { interval: 0, type: 'log2_hist', unit: opts.unit, clearMap: false }, key, value);
   const text = (entries: readonly SampleEntry[], time: string) => {
     const drawn = entries.filter(slotsUsed);
-    if (drawn.length === 0 && counters.length > 0) return table(entries, time);
+    if (drawn.length === 0) return counters.length > 0 ? table(entries, time) : `${time} ${map}: no entries\n\n`;
     // One histogram is the tool's global one (runqlat's key -1): drawn alone, as the tool draws it.
     if (drawn.length === 1) return `${time} ${map}:\n${log2Histogram(countsOf(drawn[0]!), opts.unit).join('\n')}\n\n`;
     return hist.text(drawn, `${time} ${map}:`);

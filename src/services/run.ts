@@ -7,6 +7,9 @@
 import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
 import type { BpfMap } from '../kernel/loader-map.js';
+import { readFileSync } from 'node:fs';
+import { enumsWithMember } from '../bpf/btf.js';
+import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -53,6 +56,8 @@ export interface SamplePlan {
   readonly value?: TypeLayout;
   /** Set for a map found by its types (result-maps.ts) rather than declared with `@sample`. */
   readonly result?: ResultMap;
+  /** Set for a result global (result-globals.ts): `map` is its name, read from its section's map. */
+  readonly global?: ResultGlobal;
 }
 
 export interface RunPlan {
@@ -118,6 +123,57 @@ export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: s
   const [{ parseObject }, { eventTypeNamed }] = await Promise.all([import('../bpf/object.js'), import('../package/event-type.js')]);
   const found = eventTypeNamed(parseObject(bytes), ev.object, name);
   return { ...plan, events: { ...ev, layout: found.layout, why: 'flag' } };
+}
+
+const WRITABLE_DATA = /^\.(bss|data)(\..+)?$/;
+
+/**
+ * `withResultGlobals` adds to `plan` the result globals of the package's objects
+ * (result-globals.ts), printed as result maps are, when the result maps are printed by default
+ * (no `--print-map`, no `--no-print-map`, no `@sample` maps). Rows are named by a kernel enum
+ * where `indexKey` finds one in `/sys/kernel/btf/vmlinux`.
+ */
+export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, choices: PlanChoices = {}): Promise<RunPlan> {
+  const meta = pkg.metadata;
+  if (choices.printMaps !== undefined || meta.objects.some((o) => o.maps.some((m) => m.sample !== undefined))) return plan;
+  const candidates = meta.objects.filter((o) => o.layer && o.parameters.some((p) => WRITABLE_DATA.test(p.section)));
+  if (candidates.length === 0) return plan;
+  const [{ parseObject }, { resultGlobals, indexKey }] = await Promise.all([import('../bpf/object.js'), import('../package/result-globals.js')]);
+  const samples: SamplePlan[] = [];
+  for (const o of candidates) {
+    const bytes = pkg.objects.get(o.name);
+    if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${o.name}: bytes not resolved`);
+    for (const g of resultGlobals(parseObject(bytes).globals)) {
+      samples.push({
+        object: o.name,
+        map: g.name,
+        spec: { interval: choices.intervalMs ?? 0, type: g.kind === 'histogram' ? 'log2_hist' : 'default_kv', clearMap: choices.intervalMs !== undefined },
+        key: indexKey(
+          o.programs.map((p) => p.attach ?? ''),
+          g.count,
+          kernelEnums,
+        ),
+        value: g.element,
+        result: { map: g.name, kind: g.kind, reason: g.reason },
+        global: g,
+      });
+    }
+  }
+  return { ...plan, samples: [...plan.samples, ...samples] };
+}
+
+let vmlinux: Uint8Array | null | undefined;
+
+/** The enums of the running kernel's BTF with member `member`; none without kernel BTF. */
+function kernelEnums(member: string): { name: string; value: number }[][] {
+  if (vmlinux === undefined) {
+    try {
+      vmlinux = readFileSync('/sys/kernel/btf/vmlinux');
+    } catch {
+      vmlinux = null;
+    }
+  }
+  return vmlinux === null ? [] : enumsWithMember(vmlinux, member);
 }
 
 function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] {
@@ -374,10 +430,16 @@ async function consume(
   };
   const timers: NodeJS.Timeout[] = [];
   const samples = opts.plan.samples.map((s) => {
+    const obj = objects.get(s.object)!;
     const stackMap = s.result?.stackMap;
-    return { plan: s, map: objects.get(s.object)!.map(s.map), stacks: stackMap === undefined ? undefined : objects.get(s.object)!.map(stackMap) };
+    const section = s.global?.section;
+    // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
+    const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
+    return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
   });
   const readSample = (s: (typeof samples)[number]) => {
+    const g = s.plan.global;
+    if (g !== undefined) return readGlobal(s.map, g, s.plan);
     const entries: SampleEntry[] = [];
     for (const [key, value] of s.map.entries()) entries.push({ key: key.slice(), value: value.slice() });
     const frames = s.stacks === undefined ? undefined : readStacks(s.stacks, stackIdFields(s.plan.key!), entries);
@@ -387,6 +449,16 @@ async function consume(
       for (const id of frames?.keys() ?? []) s.stacks!.delete(u32(id));
     }
     opts.hooks.onSample?.(s.plan, entries, frames);
+  };
+  const readGlobal = (map: BpfMap, g: ResultGlobal, plan: SamplePlan) => {
+    const section = map.lookup(u32(0));
+    if (section === undefined) throw new EbpmError('INTERNAL', `map ${map.name}: no element 0`);
+    if (plan.spec.clearMap) {
+      const cleared = section.slice();
+      cleared.fill(0, g.offset, g.offset + g.count * g.element.size);
+      map.update(u32(0), cleared);
+    }
+    opts.hooks.onSample?.(plan, globalEntries(g, section));
   };
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;

@@ -18,7 +18,7 @@ import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
-import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
+import { planRun, runPackage, withEventType, withResultGlobals, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
@@ -71,12 +71,14 @@ const cmd: Command = {
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
-  const planned = planRun(pkg.metadata, {
+  const choices = {
     mapSizes: line.mapSizes,
     ...(line.printMaps === undefined ? {} : { printMaps: line.printMaps }),
     ...(line.intervalMs === undefined ? {} : { intervalMs: line.intervalMs }),
-  });
-  const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
+  };
+  const planned = planRun(pkg.metadata, choices);
+  const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
+  const plan = await withResultGlobals(typed, pkg, choices);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
   const top = line.top ?? DEFAULT_TOP;
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
