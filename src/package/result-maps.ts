@@ -147,14 +147,18 @@ export function packageResultMaps(meta: PackageMetadata): (ResultMap & { readonl
 }
 
 /**
- * `histogramUnit` names the buckets of a histogram as libbpf-tools' latency tools do: they
- * count microseconds unless their `targ_ms` or `targ_ns` switch is on; a tool without those
- * switches gets `value`. `value(name)` is the parameter's value for this run.
+ * `histogramUnit` names the buckets of a histogram as libbpf-tools' latency tools do, from the
+ * `const volatile bool` switches their user space reads the same way: microseconds, unless
+ * `targ_ms` (biolatency, biostacks, cpudist, runqlat, tcprtt) or `in_ms` (fsdist and
+ * ext4/xfs/btrfs/nfsdist) asks for milliseconds or `targ_ns` (hardirqs, softirqs) for
+ * nanoseconds. Any other tool gets `value`: nothing in an object says what else it counts (the
+ * Kbytes of bitesize live in its user space only). `value(name)` is the switch's value for this run.
  */
 export function histogramUnit(parameters: readonly ParameterMeta[], value: (name: string) => unknown): string {
-  const has = (n: string) => parameters.some((p) => p.name === n);
-  if (!has('targ_ms') && !has('targ_ns')) return 'value';
-  return value('targ_ms') === true ? 'msecs' : value('targ_ns') === true ? 'nsecs' : 'usecs';
+  const switches = ['targ_ms', 'in_ms', 'targ_ns'].filter((n) => parameters.some((p) => p.name === n && p.kind === 'bool' && p.section === '.rodata'));
+  if (switches.length === 0) return 'value';
+  const on = (n: string) => switches.includes(n) && value(n) === true;
+  return on('targ_ms') || on('in_ms') ? 'msecs' : on('targ_ns') ? 'nsecs' : 'usecs';
 }
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);

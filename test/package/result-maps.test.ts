@@ -156,17 +156,23 @@ describe('perCpuSum', () => {
 });
 
 describe('histogramUnit', () => {
-  const param = (name: string) => ({ name }) as ParameterMeta;
+  const param = (name: string, extra: Partial<ParameterMeta> = {}) => ({ name, kind: 'bool', section: '.rodata', ...extra }) as ParameterMeta;
   it("follows libbpf-tools' latency switches, and says `value` for other tools", () => {
     const latency = [param('targ_ms'), param('targ_ns')];
     expect(histogramUnit(latency, () => undefined)).toBe('usecs');
     expect(histogramUnit(latency, (n) => n === 'targ_ms')).toBe('msecs');
     expect(histogramUnit(latency, (n) => n === 'targ_ns')).toBe('nsecs');
+    expect(histogramUnit([param('in_ms')], () => undefined)).toBe('usecs');
+    expect(histogramUnit([param('in_ms')], (n) => n === 'in_ms')).toBe('msecs');
     expect(histogramUnit([param('targ_comm')], () => true)).toBe('value');
+  });
+
+  it('takes a switch only as the tools declare it: a const volatile bool', () => {
+    expect(histogramUnit([param('targ_ms', { kind: 'int' })], () => true)).toBe('value');
+    expect(histogramUnit([param('targ_ms', { section: '.bss' })], () => true)).toBe('value');
   });
 });
 
-/** Little-endian bytes of `size`-byte integers and C strings laid out at offsets. */
 function bytes(size: number, parts: [offset: number, value: number | string, width?: number][]): Uint8Array {
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
