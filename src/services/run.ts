@@ -9,7 +9,7 @@ import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch,
 import type { BpfMap } from '../kernel/loader-map.js';
 import { readFileSync } from 'node:fs';
 import { enumsWithMember } from '../bpf/btf.js';
-import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
+import { globalEntries, indexKey, resultGlobals, type ResultGlobal } from '../package/result-globals.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -138,7 +138,8 @@ export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, cho
   if (choices.printMaps !== undefined || meta.objects.some((o) => o.maps.some((m) => m.sample !== undefined))) return plan;
   const candidates = meta.objects.filter((o) => o.layer && o.parameters.some((p) => WRITABLE_DATA.test(p.section)));
   if (candidates.length === 0) return plan;
-  const [{ parseObject }, { resultGlobals, indexKey }] = await Promise.all([import('../bpf/object.js'), import('../package/result-globals.js')]);
+  // The ELF and BTF reader loads only here, as for --event-type.
+  const { parseObject } = await import('../bpf/object.js');
   const samples: SamplePlan[] = [];
   for (const o of candidates) {
     const bytes = pkg.objects.get(o.name);
