@@ -73,7 +73,10 @@ export interface RunPlan {
 export interface PlanChoices {
   /** `--map-size name=N`, by map name. */
   readonly mapSizes?: ReadonlyMap<string, number>;
-  /** `--print-map`: these result maps; false (`--no-print-map`): none; undefined: every result map of a package without `@sample` maps. */
+  /**
+   * `--print-map`: these result maps (or result globals); false (`--no-print-map`): none;
+   * undefined: every result map and global of a package without `@sample` maps.
+   */
   readonly printMaps?: readonly string[] | false;
   /** `--interval`: milliseconds between two prints of the result maps, each cleared after its print; undefined: only at the stop. */
   readonly intervalMs?: number;
@@ -127,15 +130,24 @@ export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: s
 
 const WRITABLE_DATA = /^\.(bss|data)(\..+)?$/;
 
+/** Whether `name` is a global of a writable data section (and no map) of one of the package's objects. */
+function isWritableGlobal(meta: PackageMetadata, name: string): boolean {
+  return meta.objects.some((o) => !o.maps.some((m) => m.name === name) && o.parameters.some((p) => p.name === name && WRITABLE_DATA.test(p.section)));
+}
+
 /**
  * `withResultGlobals` adds to `plan` the result globals of the package's objects
- * (result-globals.ts), printed as result maps are, when the result maps are printed by default
- * (no `--print-map`, no `--no-print-map`, no `@sample` maps). Rows are named by a kernel enum
- * where `indexKey` finds one in `/sys/kernel/btf/vmlinux`.
+ * (result-globals.ts), printed as result maps are: all of them when the result maps are printed
+ * by default (no `--print-map`, no `--no-print-map`, no `@sample` maps), else those `--print-map`
+ * names (one that is no result global is `USAGE`). Rows are named by a kernel enum where
+ * `indexKey` finds one in `/sys/kernel/btf/vmlinux`.
  */
 export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, choices: PlanChoices = {}): Promise<RunPlan> {
   const meta = pkg.metadata;
-  if (choices.printMaps !== undefined || meta.objects.some((o) => o.maps.some((m) => m.sample !== undefined))) return plan;
+  const { printMaps } = choices;
+  if (printMaps === false || (printMaps === undefined && meta.objects.some((o) => o.maps.some((m) => m.sample !== undefined)))) return plan;
+  const named = printMaps?.filter((n) => isWritableGlobal(meta, n));
+  if (named?.length === 0) return plan;
   const candidates = meta.objects.filter((o) => o.layer && o.parameters.some((p) => WRITABLE_DATA.test(p.section)));
   if (candidates.length === 0) return plan;
   // The ELF and BTF reader loads only here, as for --event-type.
@@ -144,7 +156,14 @@ export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, cho
   for (const o of candidates) {
     const bytes = pkg.objects.get(o.name);
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${o.name}: bytes not resolved`);
-    for (const g of resultGlobals(parseObject(bytes).globals)) {
+    const found = resultGlobals(parseObject(bytes).globals);
+    for (const n of named ?? []) {
+      if (o.parameters.some((p) => p.name === n) && !found.some((g) => g.name === n))
+        throw new EbpmError('USAGE', `run: --print-map ${n}: a global that is neither an array of counters nor of histograms (\`slots\`)`, {
+          hint: `the globals it would print: ${found.map((g) => g.name).join(', ') || 'none'}`,
+        });
+    }
+    for (const g of found.filter((x) => named === undefined || named.includes(x.name))) {
       samples.push({
         object: o.name,
         map: g.name,
@@ -184,26 +203,28 @@ function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] 
   const chosen =
     printMaps === undefined
       ? detected
-      : printMaps.map((name) => {
-          const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
-          const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
-          if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
-          const m = o.maps.find((x) => x.name === name)!;
-          const kind = printableKind(m);
-          if (kind === undefined)
-            throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
-              hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
-            });
-          return (
-            detected.find((r) => r.object === o.name && r.map === name) ?? {
-              object: o.name,
-              map: name,
-              kind,
-              reason: 'chosen with --print-map',
-              ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
-            }
-          );
-        });
+      : printMaps
+          .filter((name) => !isWritableGlobal(meta, name))
+          .map((name) => {
+            const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
+            const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
+            if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
+            const m = o.maps.find((x) => x.name === name)!;
+            const kind = printableKind(m);
+            if (kind === undefined)
+              throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
+                hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
+              });
+            return (
+              detected.find((r) => r.object === o.name && r.map === name) ?? {
+                object: o.name,
+                map: name,
+                kind,
+                reason: 'chosen with --print-map',
+                ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
+              }
+            );
+          });
   return chosen.map(({ object, ...result }) => {
     const m = meta.objects.find((o) => o.name === object)!.maps.find((x) => x.name === result.map)!;
     return {

@@ -1,12 +1,14 @@
 // libbpf-tools' softirqs under `ebpm run`, on the real kernel: its results live in .bss arrays
 // (`counts`, `hists`), read through the .bss map and printed per softirq vector, named after the
 // kernel's own enum. Loopback TCP traffic from this test makes NET_RX softirqs happen.
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect, createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { libbpfToolObject } from '../helpers/libbpf-tools.js';
 import { describeWith } from '../helpers/prereq.js';
-import { ebpm, tempDir } from './spawn.js';
+import { ebpm, ebpmSync, tempDir } from './spawn.js';
 
 const VECTORS = ['hi', 'timer', 'net_tx', 'net_rx', 'block', 'irq_poll', 'tasklet', 'sched', 'hrtimer', 'rcu'];
 
@@ -62,6 +64,12 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'run: result globals of 
     expect(r.stderr).toMatch(/^softirqs: 0 events, 0 lost \(stopped: duration\)$/m);
   });
 
+  it('--print-map hists prints that global alone', async () => {
+    const r = await runWithTraffic(['--targ-dist', '--print-map', 'hists']);
+    expect(r.stdout).toMatch(/^\d\d:\d\d:\d\d hists:\nsoftirq = \w+\n {5}usecs {15}: count {4}distribution\n/);
+    expect(r.stdout).not.toMatch(/counts:/);
+  });
+
   it('with --targ-dist draws one histogram per vector, and --json keys them by name', async () => {
     const r = await runWithTraffic(['--targ-dist', '--json']);
     const snaps = r.stdout
@@ -74,5 +82,27 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'run: result globals of 
     expect(netRx?.value.slots).toHaveLength(20);
     expect(netRx!.value.slots.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     for (const e of snaps[1]!.entries) expect(VECTORS).toContain(e.key.softirq);
+  });
+});
+
+describeWith(['clang'], 'run --print-map: result globals by name', () => {
+  it('refuses a writable global that is no array of counters or histograms, before loading anything', () => {
+    const dir = tempDir();
+    try {
+      writeFileSync(
+        join(dir, 'tally.bpf.c'),
+        'typedef unsigned long long __u64;\n__u64 total = 0;\n__u64 counts[4] = {};\n' +
+          '__attribute__((section("tracepoint/syscalls/sys_enter_getpid"), used)) int on(void *ctx) { counts[1]++; total++; return 0; }\n' +
+          'char LICENSE[] __attribute__((section("license"), used)) = "GPL";\n',
+      );
+      execFileSync('clang', ['-target', 'bpf', '-g', '-O2', '-c', 'tally.bpf.c', '-o', 'tally.bpf.o'], { cwd: dir });
+      const r = ebpmSync(['run', join(dir, 'tally.bpf.o'), '--print-map', 'total', '--duration', '1']);
+      expect([r.code, r.stderr]).toEqual([
+        2,
+        'error: run: --print-map total: a global that is neither an array of counters nor of histograms (`slots`)\nhint: the globals it would print: counts\n',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
