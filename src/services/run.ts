@@ -10,6 +10,8 @@ import type { BpfMap } from '../kernel/loader-map.js';
 import { readFileSync } from 'node:fs';
 import { enumsWithMember } from '../bpf/btf.js';
 import { globalEntries, indexKey, resultGlobals, type ResultGlobal } from '../package/result-globals.js';
+import { SYSCALL_NAMES } from '../package/syscalls.js';
+import { ociArch } from '../core/arch.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -180,6 +182,40 @@ export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, cho
     }
   }
   return { ...plan, samples: [...plan.samples, ...samples] };
+}
+
+/**
+ * `withSyscallNames` names the keys of the counter maps an object keys by syscall number, as
+ * proven from its code with this run's parameter values (`syscallKeyedMaps`: syscount's `data`,
+ * unless counting by process), after the generated table of this machine's architecture;
+ * numbers the table lacks print as numbers. Other plans are returned as they are.
+ */
+export async function withSyscallNames(plan: RunPlan, pkg: ResolvedPackage, given: readonly Assignment[], arch: string = ociArch()): Promise<RunPlan> {
+  const table = SYSCALL_NAMES[arch];
+  const wanted = plan.samples.filter((s) => s.result?.kind === 'counters' && s.global === undefined && s.key?.kind === 'int');
+  if (table === undefined || wanted.length === 0) return plan;
+  const [{ parseElf }, { syscallKeyedMaps }] = await Promise.all([import('../bpf/elf.js'), import('../bpf/syscall-keys.js')]);
+  const keyed = new Map<string, readonly string[]>();
+  for (const object of new Set(wanted.map((s) => s.object))) {
+    const bytes = pkg.objects.get(object);
+    if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${object}: bytes not resolved`);
+    const elf = parseElf(bytes);
+    const mine = given.filter((a) => a.object === object);
+    const readonly = (name: string) => {
+      const sec = elf.sections.find((x) => x.name === name);
+      return sec === undefined || !name.startsWith('.rodata') ? undefined : applyAssignments(name, sec.data, mine);
+    };
+    keyed.set(object, syscallKeyedMaps(elf, readonly));
+  }
+  const values = table.map(([value, name]) => ({ name, value }));
+  return {
+    ...plan,
+    samples: plan.samples.map((s) => {
+      if (!wanted.includes(s) || !keyed.get(s.object)?.includes(s.map)) return s;
+      const layout: TypeLayout = { kind: 'enum', size: s.key!.size, signed: false, values };
+      return { ...s, key: { kind: 'struct', size: s.key!.size, fields: [{ name: 'syscall', offset: 0, layout }] } };
+    }),
+  };
 }
 
 let vmlinux: Uint8Array | null | undefined;

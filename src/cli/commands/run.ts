@@ -18,7 +18,7 @@ import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { localSource, resolvePackage, type PackageSource, type ResolvedPackage } from '../../services/run-source.js';
 import type { Context } from '../../services/context.js';
-import { planRun, runPackage, withEventType, withResultGlobals, type SamplePlan } from '../../services/run.js';
+import { planRun, runPackage, withEventType, withResultGlobals, withSyscallNames, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
@@ -78,7 +78,8 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
   };
   const planned = planRun(pkg.metadata, choices);
   const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
-  const plan = await withResultGlobals(typed, pkg, choices);
+  const given = assignments(args.values, specs);
+  const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
   const top = line.top ?? DEFAULT_TOP;
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
@@ -94,7 +95,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
       const result = await runPackage({
         package: pkg,
         plan,
-        assignments: assignments(args.values, specs),
+        assignments: given,
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
         targets: args.targets,
