@@ -193,6 +193,37 @@ export function btfStrings(bytes: Uint8Array): Uint8Array {
   return split(bytes).strings;
 }
 
+/**
+ * `enumsWithMember` lists the enums (kind ENUM) of a `.BTF` blob that have a member named
+ * `member`, each as its members in order. It walks the type section without decoding other
+ * types, so the kernel's 100k+ types cost milliseconds instead of a full `parseBtf`.
+ */
+export function enumsWithMember(bytes: Uint8Array, member: string): { name: string; value: number }[][] {
+  const { typeBytes, strings } = split(bytes);
+  const want = new TextEncoder().encode(`\0${member}\0`);
+  const hits = new Set<number>();
+  const table = Buffer.from(strings.buffer, strings.byteOffset, strings.length);
+  for (let i = table.indexOf(want); i >= 0; i = table.indexOf(want, i + 1)) hits.add(i + 1);
+  if (hits.size === 0) return [];
+  const c = new Cursor(typeBytes, 'BTF_MALFORMED', 'btf type section');
+  const str = new Strings(strings);
+  const out: { name: string; value: number }[][] = [];
+  for (let at = 0, id = 1; at < c.length; id++) {
+    c.check(at, 12, () => `type [${id}] header`);
+    const info = c.view.getUint32(at + 4, true);
+    const vlen = info & 0xffff;
+    const kind = (info >>> 24) & 0x1f;
+    const extra = extraSize(kind, vlen);
+    c.check(at + 12, extra, () => `type [${id}] with vlen ${vlen}`);
+    if (kind === 6) {
+      const offsets = Array.from({ length: vlen }, (_, i) => c.view.getUint32(at + 12 + 8 * i, true));
+      if (offsets.some((o) => hits.has(o))) out.push(offsets.map((o, i) => ({ name: str.at(o, id), value: c.view.getInt32(at + 16 + 8 * i, true) })));
+    }
+    at += 12 + extra;
+  }
+  return out;
+}
+
 /** `split` checks `struct btf_header` and returns the type and string sections it frames. */
 function split(bytes: Uint8Array): { typeBytes: Uint8Array; strings: Uint8Array } {
   const h = new Cursor(bytes, 'BTF_MALFORMED', 'btf header');

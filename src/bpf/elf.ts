@@ -1,6 +1,7 @@
 // Reader for the ELF files clang writes for `-target bpf`: 64-bit, little-endian, relocatable,
-// e_machine EM_BPF. Layouts follow the System V gABI (ELF-64 Object File Format 1.5) and
-// /usr/include/elf.h; only what a BPF loader needs is read.
+// e_machine EM_BPF; and, for naming the user-space frames of a stack, the symbols and loadable
+// segments of 64-bit little-endian executables and shared libraries. Layouts follow the System V
+// gABI (ELF-64 Object File Format 1.5) and /usr/include/elf.h; only what is needed is read.
 import { bpfError, Cursor, cstring } from './cursor.js';
 
 /** `EM_BPF` is the e_machine of BPF objects (elf.h, Linux 3.18+). */
@@ -11,6 +12,7 @@ export const SHT_SYMTAB = 2;
 export const SHT_STRTAB = 3;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
 export const SHF_EXECINSTR = 0x4;
 
 export const STT_OBJECT = 1;
@@ -70,6 +72,69 @@ export interface ElfFile {
  * BPF object. It rejects anything but ELFCLASS64/ELFDATA2LSB/ET_REL/EM_BPF with a typed error.
  */
 export function parseElf(bytes: Uint8Array): ElfFile {
+  const c = elfHeader(bytes);
+  const type = c.u16(16, 'e_type');
+  const machine = c.u16(18, 'e_machine');
+  if (machine !== EM_BPF) {
+    throw bpfError('BPF_WRONG_MACHINE', `elf header: e_machine ${machine}, not EM_BPF (${EM_BPF})`, { machine });
+  }
+  if (type !== 1) throw c.fail(`e_type ${type}, not a relocatable object (ET_REL)`);
+  const sections = readSections(c);
+  const tabs = sections.filter((s) => s.type === SHT_SYMTAB);
+  if (tabs.length > 1) throw bpfError('BPF_MALFORMED', `elf: ${tabs.length} symbol tables, expected one`);
+  const symbols = tabs.length === 0 ? [] : readSymbols(sections, tabs[0]!);
+  return { sections, symbols, relocations: readRelocations(sections, symbols) };
+}
+
+/** One PT_LOAD segment: file bytes `[offset, offset+fileSize)` are mapped at `vaddr`. */
+export interface ElfSegment {
+  readonly offset: number;
+  readonly vaddr: number;
+  readonly fileSize: number;
+}
+
+/** What names the code of an executable or shared library: its function symbols and loaded segments. */
+export interface ElfImage {
+  /** STT_FUNC symbols of `.symtab` and `.dynsym` with an address, sorted by it. */
+  readonly functions: readonly ElfSymbol[];
+  readonly segments: readonly ElfSegment[];
+}
+
+const PHDR_SIZE = 56;
+const PT_LOAD = 1;
+
+/**
+ * `parseImage` reads an executable (ET_EXEC) or shared object (ET_DYN) of any machine: its
+ * PT_LOAD segments and the functions of its symbol tables (a stripped file keeps `.dynsym`).
+ */
+export function parseImage(bytes: Uint8Array): ElfImage {
+  const c = elfHeader(bytes);
+  const type = c.u16(16, 'e_type');
+  if (type !== 2 && type !== 3) throw c.fail(`e_type ${type}, not an executable or shared object`);
+  const phoff = c.u64(32, 'e_phoff');
+  const phnum = c.u16(56, 'e_phnum');
+  if (phnum > 0 && c.u16(54, 'e_phentsize') !== PHDR_SIZE) throw c.fail(`e_phentsize ${c.u16(54, 'e_phentsize')}, expected ${PHDR_SIZE}`);
+  const segments: ElfSegment[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * PHDR_SIZE;
+    if (c.u32(at, () => `program header ${i}`) !== PT_LOAD) continue;
+    segments.push({
+      offset: c.u64(at + 8, () => `program header ${i} p_offset`),
+      vaddr: c.u64(at + 16, () => `program header ${i} p_vaddr`),
+      fileSize: c.u64(at + 32, () => `program header ${i} p_filesz`),
+    });
+  }
+  const sections = readSections(c);
+  const functions = sections
+    .filter((s) => s.type === SHT_SYMTAB || s.type === SHT_DYNSYM)
+    .flatMap((t) => readSymbols(sections, t))
+    .filter((s) => s.type === STT_FUNC && s.value !== 0)
+    .sort((a, b) => a.value - b.value);
+  return { functions, segments };
+}
+
+/** Checks the magic, the byte order and the class every ELF file ebpm reads has. */
+function elfHeader(bytes: Uint8Array): Cursor {
   const c = new Cursor(bytes, 'BPF_MALFORMED', 'elf header');
   if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw bpfError('BPF_NOT_ELF', 'not an ELF file: no \\x7fELF magic');
@@ -80,12 +145,11 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   }
   if (bytes[5] !== 1) throw c.fail(`unknown data encoding ${bytes[5]}`);
   if (bytes[4] !== 2) throw c.fail(`not a 64-bit ELF (class ${bytes[4]})`);
-  const type = c.u16(16, 'e_type');
-  const machine = c.u16(18, 'e_machine');
-  if (machine !== EM_BPF) {
-    throw bpfError('BPF_WRONG_MACHINE', `elf header: e_machine ${machine}, not EM_BPF (${EM_BPF})`, { machine });
-  }
-  if (type !== 1) throw c.fail(`e_type ${type}, not a relocatable object (ET_REL)`);
+  return c;
+}
+
+/** The section headers, with their names and bytes. */
+function readSections(c: Cursor): ElfSection[] {
   const shoff = c.u64(40, 'e_shoff');
   const shentsize = c.u16(58, 'e_shentsize');
   let shnum = c.u16(60, 'e_shnum');
@@ -101,14 +165,12 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const raw = Array.from({ length: shnum }, (_, i) => readHeader(c, shoff + i * SHDR_SIZE, i));
   const shstr = raw[shstrndx]!;
   if (shstr.type !== SHT_STRTAB) throw c.fail(`e_shstrndx ${shstrndx} is not a string table`);
-  const sections = raw.map(
+  return raw.map(
     (h): ElfSection => ({
       ...h,
       name: h.index === 0 ? '' : cstring(shstr.data, h.nameOff, 'BPF_MALFORMED', () => `section ${h.index} name`),
     }),
   );
-  const symbols = readSymbols(sections);
-  return { sections, symbols, relocations: readRelocations(sections, symbols) };
 }
 
 interface RawHeader extends Omit<ElfSection, 'name'> {
@@ -136,11 +198,7 @@ function readHeader(c: Cursor, at: number, index: number): RawHeader {
   };
 }
 
-function readSymbols(sections: readonly ElfSection[]): ElfSymbol[] {
-  const tabs = sections.filter((s) => s.type === SHT_SYMTAB);
-  if (tabs.length === 0) return [];
-  if (tabs.length > 1) throw bpfError('BPF_MALFORMED', `elf: ${tabs.length} symbol tables, expected one`);
-  const tab = tabs[0]!;
+function readSymbols(sections: readonly ElfSection[], tab: ElfSection): ElfSymbol[] {
   const where = `section ${tab.name}`;
   if (tab.entsize !== SYM_SIZE || tab.size % SYM_SIZE !== 0) {
     throw bpfError('BPF_MALFORMED', `${where}: entry size ${tab.entsize} / size ${tab.size} do not fit ${SYM_SIZE}-byte symbols`);

@@ -8,16 +8,23 @@
  * 1. its value is a struct with an integer array named `slots` (a log2 histogram, per key), or
  * 2. its value is an integer and it is named `counts`, `counters` or `*_count(s)`, or
  * 3. its object has no ring or perf buffer, and its value is a struct of integers and char
- *    arrays only (a row of counters, as syscount's `data` and biopattern's `counters`).
+ *    arrays only (a row of counters, as syscount's `data` and biopattern's `counters`), or
+ * 4. its value is an integer or such a row and its key a struct with `*stack_id` integer fields,
+ *    in an object with one stack trace map, where `bpf_get_stackid` put them (offcputime's
+ *    `info`, wakeuptime's `counts`): printed with their stacks (stacks.ts).
  * Anything else is bookkeeping (`start` timestamps keyed by pid, cgroup filters) and is left out.
  */
 import type { FieldLayout, TypeLayout } from '../bpf/layout.js';
-import { valueFormat } from './decode.js';
+import { EbpmError } from '../core/errors.js';
+import { valueFormat, type ValueFormat } from './decode.js';
 import { log2Histogram, sampleFormat, slotsOf, type SampleEntry, type SampleFormat } from './histogram.js';
 import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from './metadata.js';
 
-/** How a result map is printed: log2 histograms per key, or a table of counters sorted by its first one. */
-export type ResultKind = 'histogram' | 'counters';
+/**
+ * How a result map is printed: log2 histograms per key, a table of counters sorted by its first
+ * one, or those counters each under the stacks its key names.
+ */
+export type ResultKind = 'histogram' | 'counters' | 'stacks';
 
 export interface ResultMap {
   readonly map: string;
@@ -26,6 +33,40 @@ export interface ResultMap {
   readonly reason: string;
   /** A per-CPU map: each value holds one copy per CPU, summed before printing (`perCpuSum`). */
   readonly perCpu?: true;
+  /** For `stacks`: the stack trace map whose ids the key holds. */
+  readonly stackMap?: string;
+}
+
+/** A key field holding a stack id; `side` is what its name says (`kern_stack_id`, `user_stack_id`, `w_k_stack_id`). */
+export interface StackIdField {
+  readonly name: string;
+  readonly offset: number;
+  readonly size: number;
+  readonly side: 'kernel' | 'user' | 'unknown';
+}
+
+/** `stackIdOf` reads field `f` of a key: a stack id, negative when `bpf_get_stackid` failed (-EFAULT, -EEXIST). */
+export function stackIdOf(f: StackIdField, key: DataView): number {
+  return f.size === 8 ? Number(key.getBigInt64(f.offset, true)) : key.getInt32(f.offset, true);
+}
+
+/**
+ * `stackIdFields` are the integer fields of a key struct named `*stack_id`/`*stackid` (libbpf-tools
+ * and BCC name them so). Empty for any other key.
+ */
+export function stackIdFields(key: TypeLayout): StackIdField[] {
+  if (key.kind !== 'struct') return [];
+  return key.fields
+    .filter((f) => f.bitSize === undefined && isCounter(f.layout) && f.layout.size >= 4 && /stack_?id$/i.test(f.name))
+    .map((f) => {
+      const words = f.name.toLowerCase().split('_');
+      const side = words.some((w) => w === 'kern' || w === 'kernel' || w === 'k')
+        ? 'kernel'
+        : words.some((w) => w === 'user' || w === 'u')
+          ? 'user'
+          : 'unknown';
+      return { name: f.name, offset: f.offset, size: f.layout.size, side };
+    });
 }
 
 /** Map types whose entries a tool reads as its results. */
@@ -37,10 +78,12 @@ export const DEFAULT_TOP = 10;
 const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 const COUNTER_NAME = /^(counts|counters)$|_counts?$/;
 
-const isCounter = (l: TypeLayout): boolean => l.kind === 'int' && !l.bool && [1, 2, 4, 8].includes(l.size);
+/** An integer that counts: 1, 2, 4 or 8 bytes, not a bool. */
+export const isCounter = (l: TypeLayout): boolean => l.kind === 'int' && !l.bool && [1, 2, 4, 8].includes(l.size);
 const typeName = (l: TypeLayout): string => (l.name === undefined ? `a ${l.kind}` : `${l.kind} ${l.name}`);
 
-function hasSlots(value: TypeLayout): boolean {
+/** A struct with an integer array `slots`: a log2 histogram. */
+export function hasSlots(value: TypeLayout): boolean {
   const slots = value.kind === 'struct' ? value.fields.find((f) => f.name === 'slots' && f.bitSize === undefined) : undefined;
   return slots?.layout.kind === 'array' && isCounter(slots.layout.element);
 }
@@ -66,11 +109,21 @@ export function printableKind(m: MapMeta): ResultKind | undefined {
 /** `resultMaps` applies the rule above to one object's maps, in their order. */
 export function resultMaps(o: BpfObjectMeta): ResultMap[] {
   const withEvents = o.maps.some((m) => EVENT_MAP_TYPES.includes(m.type));
+  const stackMaps = o.maps.filter((m) => m.type === 'stack_trace');
   const out: ResultMap[] = [];
   for (const m of o.maps) {
     if (!RESULT_MAP_TYPES.includes(m.type) || m.value === undefined || m.key === undefined) continue;
     const perCpu = m.type.includes('percpu') ? ({ perCpu: true } as const) : {};
-    if (hasSlots(m.value)) out.push({ map: m.name, kind: 'histogram', reason: `value ${typeName(m.value)} has an integer array \`slots\``, ...perCpu });
+    const ids = stackIdFields(m.key);
+    if (stackMaps.length === 1 && ids.length > 0 && (isCounter(m.value) || isCounterRow(m.value)))
+      out.push({
+        map: m.name,
+        kind: 'stacks',
+        reason: `key ${typeName(m.key)} holds ids (${ids.map((f) => f.name).join(', ')}) of stack trace map ${stackMaps[0]!.name}`,
+        stackMap: stackMaps[0]!.name,
+        ...perCpu,
+      });
+    else if (hasSlots(m.value)) out.push({ map: m.name, kind: 'histogram', reason: `value ${typeName(m.value)} has an integer array \`slots\``, ...perCpu });
     else if (isCounter(m.value) && COUNTER_NAME.test(m.name))
       out.push({ map: m.name, kind: 'counters', reason: 'integer value, named as a counter map', ...perCpu });
     else if (!withEvents && isCounterRow(m.value))
@@ -94,14 +147,18 @@ export function packageResultMaps(meta: PackageMetadata): (ResultMap & { readonl
 }
 
 /**
- * `histogramUnit` names the buckets of a histogram as libbpf-tools' latency tools do: they
- * count microseconds unless their `targ_ms` or `targ_ns` switch is on; a tool without those
- * switches gets `value`. `value(name)` is the parameter's value for this run.
+ * `histogramUnit` names the buckets of a histogram as libbpf-tools' latency tools do, from the
+ * `const volatile bool` switches their user space reads the same way: microseconds, unless
+ * `targ_ms` (biolatency, biostacks, cpudist, runqlat, tcprtt) or `in_ms` (fsdist and
+ * ext4/xfs/btrfs/nfsdist) asks for milliseconds or `targ_ns` (hardirqs, softirqs) for
+ * nanoseconds. Any other tool gets `value`: nothing in an object says what else it counts (the
+ * Kbytes of bitesize live in its user space only). `value(name)` is the switch's value for this run.
  */
 export function histogramUnit(parameters: readonly ParameterMeta[], value: (name: string) => unknown): string {
-  const has = (n: string) => parameters.some((p) => p.name === n);
-  if (!has('targ_ms') && !has('targ_ns')) return 'value';
-  return value('targ_ms') === true ? 'msecs' : value('targ_ns') === true ? 'nsecs' : 'usecs';
+  const switches = ['targ_ms', 'in_ms', 'targ_ns'].filter((n) => parameters.some((p) => p.name === n && p.kind === 'bool' && p.section === '.rodata'));
+  if (switches.length === 0) return 'value';
+  const on = (n: string) => switches.includes(n) && value(n) === true;
+  return on('targ_ms') || on('in_ms') ? 'msecs' : on('targ_ns') ? 'nsecs' : 'usecs';
 }
 
 const view = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -164,7 +221,9 @@ export function perCpuSum(value: TypeLayout, bytes: Uint8Array): Uint8Array {
 /** The table's columns of a key or value: its fields (`slots` left out), or one column named `name`. */
 function columns(l: TypeLayout, name: string): FieldLayout[] {
   if (l.kind !== 'struct') return [{ name, offset: 0, layout: l }];
-  return l.fields.filter((f) => f.name !== 'slots' && f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string'));
+  return l.fields.filter(
+    (f) => f.name !== 'slots' && f.bitSize === undefined && (isCounter(f.layout) || f.layout.kind === 'string' || f.layout.kind === 'enum'),
+  );
 }
 
 /**
@@ -175,20 +234,33 @@ function columns(l: TypeLayout, name: string): FieldLayout[] {
  * unused slots of an array map). JSON: one object per snapshot, `{"map":…,"entries":[{"key":…,"value":…}]}`.
  * With `perCpu`, each value is summed over its CPUs first.
  */
-export function resultFormat(
-  map: string,
-  kind: ResultKind,
-  key: TypeLayout,
-  value: TypeLayout,
-  opts: { unit: string; top: number; perCpu?: boolean },
-): SampleFormat {
+export function resultFormat(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: ResultOptions): SampleFormat {
   const f = printer(map, kind, key, value, opts);
   if (!opts.perCpu) return f;
   const fold = (entries: readonly SampleEntry[]) => entries.map((e) => ({ key: e.key, value: perCpuSum(value, e.value) }));
   return { text: (entries, time) => f.text(fold(entries), time), json: (entries) => f.json(fold(entries)) };
 }
 
-function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: { unit: string; top: number }): SampleFormat {
+/** Names stack frames (kernel/symbolize.ts on this machine); undefined: not named. */
+export interface FrameNamer {
+  kernel(address: bigint): string | undefined;
+  user(pid: number, address: bigint): string | undefined;
+  /** No kernel address can be named: `/proc/kallsyms` shows zeros to this process. */
+  readonly kernelHidden: boolean;
+}
+
+/** The frames of one snapshot's stacks, by stack id, innermost first, as the stack trace map holds them. */
+export type StackFrames = ReadonlyMap<number, readonly bigint[]>;
+
+export interface ResultOptions {
+  readonly unit: string;
+  readonly top: number;
+  readonly perCpu?: boolean;
+  /** For `stacks`: the stacks the snapshot's keys name, and how to name their frames. */
+  readonly stacks?: { readonly frames: StackFrames; readonly names: FrameNamer };
+}
+
+function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayout, opts: ResultOptions): SampleFormat {
   const keyCols = columns(key, 'key');
   const valueCols = columns(value, 'count');
   const counters = valueCols.filter((c) => isCounter(c.layout));
@@ -232,13 +304,92 @@ function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayo
     return `{"map":${JSON.stringify(map)},"entries":[${items.join(',')}]}\n`;
   };
   if (kind === 'counters') return { text: table, json };
+  if (kind === 'stacks') {
+    if (opts.stacks === undefined) throw new EbpmError('INTERNAL', `map ${map}: printed as stacks without them`);
+    return stackPrinter(map, key, value, cols, sorted, opts.top, opts.stacks);
+  }
   const hist = sampleFormat(map, { interval: 0, type: 'log2_hist', unit: opts.unit, clearMap: false }, key, value);
   const text = (entries: readonly SampleEntry[], time: string) => {
     const drawn = entries.filter(slotsUsed);
-    if (drawn.length === 0 && counters.length > 0) return table(entries, time);
+    if (drawn.length === 0) return counters.length > 0 ? table(entries, time) : `${time} ${map}: no entries\n\n`;
     // One histogram is the tool's global one (runqlat's key -1): drawn alone, as the tool draws it.
     if (drawn.length === 1) return `${time} ${map}:\n${log2Histogram(countsOf(drawn[0]!), opts.unit).join('\n')}\n\n`;
     return hist.text(drawn, `${time} ${map}:`);
+  };
+  return { text, json };
+}
+
+/** A kernel address: the upper half of the address space on x86_64 and arm64. */
+const isKernel = (address: bigint) => address >= 0x8000_0000_0000_0000n;
+const hex = (address: bigint) => `0x${address.toString(16)}`;
+
+type Cell = FieldLayout & { key: boolean; format: ValueFormat };
+
+/**
+ * Each used entry, the largest first counter first, as offcputime and wakeuptime print them: its
+ * kernel stack then its user stack (innermost frame first, `[missed kernel stack]` for a
+ * negative id, as `bpf_get_stackid` returns on failure), a `-` line with the other fields, and
+ * its counters. User frames are named in the process the key's `tgid` (else `pid`) names.
+ * JSON adds `stacks`: per id field, its frames (`{"address","symbol"}`, symbol null when
+ * unnamed), or null when missed.
+ */
+function stackPrinter(
+  map: string,
+  key: TypeLayout,
+  value: TypeLayout,
+  cols: readonly Cell[],
+  sorted: (entries: readonly SampleEntry[]) => SampleEntry[],
+  top: number,
+  stacks: NonNullable<ResultOptions['stacks']>,
+): SampleFormat {
+  const ids = stackIdFields(key).sort((a, b) => (a.side === b.side ? 0 : a.side === 'kernel' ? -1 : b.side === 'kernel' ? 1 : 0));
+  const pidField = cols.find((c) => c.key && c.name === 'tgid') ?? cols.find((c) => c.key && c.name === 'pid');
+  const shown = cols.filter((c) => !ids.some((i) => i.name === c.name));
+  const counters = shown.filter((c) => !c.key && isCounter(c.layout));
+  const others = [...shown.filter((c) => c.layout.kind === 'string'), ...shown.filter((c) => c.key && isCounter(c.layout))];
+  const keyJson = valueFormat(key);
+  const valueJson = valueFormat(value);
+  /** Per id field: its frames named, or undefined when missed or no longer in the stack map. */
+  const framesOf = (e: SampleEntry) => {
+    const k = view(e.key);
+    const pid = pidField === undefined ? 0 : Number(readInt(pidField.layout.size, k, pidField.offset));
+    return ids.map((f) => {
+      const id = stackIdOf(f, k);
+      const frames = id < 0 ? undefined : stacks.frames.get(id);
+      const named = frames?.map((address) => ({ address, symbol: isKernel(address) ? stacks.names.kernel(address) : stacks.names.user(pid, address) }));
+      return { field: f, id, frames: named };
+    });
+  };
+  const text = (entries: readonly SampleEntry[], time: string) => {
+    const all = sorted(entries);
+    const first = counters[0];
+    const head = `${time} ${map}: ${all.length === 0 ? 'no entries' : `${Math.min(all.length, top)} of ${all.length} entries${first ? ` by ${first.name}` : ''}`}`;
+    const hidden = stacks.names.kernelHidden
+      ? ['  kernel frames not named: /proc/kallsyms shows every address as 0 (ebpm needs root, and kernel.kptr_restrict below 2)']
+      : [];
+    const blocks = all.slice(0, top).map((e) => {
+      const lines: string[] = [];
+      for (const s of framesOf(e)) {
+        const side = s.field.side === 'unknown' ? '' : `${s.field.side} `;
+        if (s.frames === undefined) lines.push(s.id < 0 ? `    [missed ${side}stack]` : `    [${side}stack ${s.id}: no longer in the stack map]`);
+        else for (const f of s.frames) lines.push(`    ${f.symbol ?? `[unknown] ${hex(f.address)}`}`);
+      }
+      const cell = (c: Cell) => c.format.text(view(c.key ? e.key : e.value), c.offset);
+      lines.push(`    - ${others.map((c) => `${c.name} ${cell(c)}`).join(', ')}`);
+      lines.push(`        ${counters.length === 1 ? cell(counters[0]!) : counters.map((c) => `${c.name} ${cell(c)}`).join(', ')}`);
+      return lines.join('\n');
+    });
+    return [[head, ...hidden].join('\n'), ...blocks].join('\n\n') + '\n\n';
+  };
+  const json = (entries: readonly SampleEntry[]) => {
+    const items = sorted(entries).map((e) => {
+      const s = framesOf(e).map(
+        (x) =>
+          `${JSON.stringify(x.field.name)}:${x.frames === undefined ? 'null' : `[${x.frames.map((f) => `{"address":"${hex(f.address)}","symbol":${f.symbol === undefined ? 'null' : JSON.stringify(f.symbol)}}`).join(',')}]`}`,
+      );
+      return `{"key":${keyJson.json(view(e.key), 0)},"value":${valueJson.json(view(e.value), 0)},"stacks":{${s.join(',')}}}`;
+    });
+    return `{"map":${JSON.stringify(map)},"entries":[${items.join(',')}]}\n`;
   };
   return { text, json };
 }

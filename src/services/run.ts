@@ -6,6 +6,8 @@
  */
 import type { TypeLayout } from '../bpf/layout.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import type { BpfMap } from '../kernel/loader-map.js';
+import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -14,7 +16,16 @@ import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
-import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } from '../package/result-maps.js';
+import {
+  packageResultMaps,
+  printableKind,
+  RESULT_MAP_TYPES,
+  stackIdFields,
+  stackIdOf,
+  type ResultMap,
+  type StackFrames,
+  type StackIdField,
+} from '../package/result-maps.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
@@ -46,6 +57,8 @@ export interface SamplePlan {
   readonly value?: TypeLayout;
   /** Set for a map found by its types (result-maps.ts) rather than declared with `@sample`. */
   readonly result?: ResultMap;
+  /** Set for a result global (result-globals.ts): `map` is its name, read from its section's map. */
+  readonly global?: ResultGlobal;
 }
 
 export interface RunPlan {
@@ -61,7 +74,10 @@ export interface RunPlan {
 export interface PlanChoices {
   /** `--map-size name=N`, by map name. */
   readonly mapSizes?: ReadonlyMap<string, number>;
-  /** `--print-map`: these result maps; false (`--no-print-map`): none; undefined: every result map of a package without `@sample` maps. */
+  /**
+   * `--print-map`: these result maps (or result globals); false (`--no-print-map`): none;
+   * undefined: every result map and global of a package without `@sample` maps.
+   */
   readonly printMaps?: readonly string[] | false;
   /** `--interval`: milliseconds between two prints of the result maps, each cleared after its print; undefined: only at the stop. */
   readonly intervalMs?: number;
@@ -113,6 +129,14 @@ export async function withEventType(plan: RunPlan, pkg: ResolvedPackage, name: s
   return { ...plan, events: { ...ev, layout: found.layout, why: 'flag' } };
 }
 
+/** The sections of writable globals: `.bss`, `.data` and their `.bss.*`/`.data.*` kin. */
+export const WRITABLE_DATA = /^\.(bss|data)(\..+)?$/;
+
+/** Whether `name` is a global of a writable data section (and no map) of one of the package's objects. */
+export function isWritableGlobal(meta: PackageMetadata, name: string): boolean {
+  return meta.objects.some((o) => !o.maps.some((m) => m.name === name) && o.parameters.some((p) => p.name === name && WRITABLE_DATA.test(p.section)));
+}
+
 function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] {
   const { printMaps, intervalMs } = choices;
   if (printMaps === false) return [];
@@ -120,26 +144,28 @@ function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] 
   const chosen =
     printMaps === undefined
       ? detected
-      : printMaps.map((name) => {
-          const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
-          const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
-          if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
-          const m = o.maps.find((x) => x.name === name)!;
-          const kind = printableKind(m);
-          if (kind === undefined)
-            throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
-              hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
-            });
-          return (
-            detected.find((r) => r.object === o.name && r.map === name) ?? {
-              object: o.name,
-              map: name,
-              kind,
-              reason: 'chosen with --print-map',
-              ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
-            }
-          );
-        });
+      : printMaps
+          .filter((name) => !isWritableGlobal(meta, name))
+          .map((name) => {
+            const o = meta.objects.find((x) => x.maps.some((m) => m.name === name));
+            const hint = `the maps it would print: ${detected.map((r) => r.map).join(', ') || 'none'}`;
+            if (o === undefined) throw new EbpmError('USAGE', `run: --print-map ${name}: ${meta.name} has no map ${name}`, { hint });
+            const m = o.maps.find((x) => x.name === name)!;
+            const kind = printableKind(m);
+            if (kind === undefined)
+              throw new EbpmError('USAGE', `run: --print-map ${name}: a ${m.type} map whose value is neither a histogram (\`slots\`) nor integer counters`, {
+                hint: `ebpm prints ${RESULT_MAP_TYPES.join(', ')} maps; ${hint}`,
+              });
+            return (
+              detected.find((r) => r.object === o.name && r.map === name) ?? {
+                object: o.name,
+                map: name,
+                kind,
+                reason: 'chosen with --print-map',
+                ...(m.type.includes('percpu') ? { perCpu: true as const } : {}),
+              }
+            );
+          });
   return chosen.map(({ object, ...result }) => {
     const m = meta.objects.find((o) => o.name === object)!.maps.find((x) => x.name === result.map)!;
     return {
@@ -179,8 +205,11 @@ export interface RunHooks {
    * so far.
    */
   onEvents?(records: readonly Uint8Array[], lost: number): void;
-  /** Each interval of a sample map, and once more when the run ends. */
-  onSample?(plan: SamplePlan, entries: readonly SampleEntry[]): void;
+  /**
+   * Each interval of a sample map, and once more when the run ends; for a `stacks` result map
+   * also the frames of the stacks its entries name.
+   */
+  onSample?(plan: SamplePlan, entries: readonly SampleEntry[], frames?: StackFrames): void;
   /** libbpf's messages (warnings; everything with `verbose`). */
   onLog?(level: LogLevel, message: string): void;
 }
@@ -325,6 +354,35 @@ function attach(
   return attached;
 }
 
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+
+/**
+ * The stacks `entries` name by the key fields `ids`, read from stack trace map `map`: each
+ * value is an array of u64 instruction pointers, innermost first, ended by 0 or the value's end.
+ * Negative ids (`bpf_get_stackid` failed) and ids no longer in the map are left out.
+ */
+function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly SampleEntry[]): Map<number, bigint[]> {
+  const out = new Map<number, bigint[]>();
+  for (const e of entries) {
+    const k = new DataView(e.key.buffer, e.key.byteOffset, e.key.byteLength);
+    for (const f of ids) {
+      const id = stackIdOf(f, k);
+      if (id < 0 || out.has(id)) continue;
+      const value = map.lookup(u32(id));
+      if (value === undefined) continue;
+      const v = new DataView(value.buffer, value.byteOffset, value.byteLength);
+      const frames: bigint[] = [];
+      for (let at = 0; at + 8 <= value.length; at += 8) {
+        const ip = v.getBigUint64(at, true);
+        if (ip === 0n) break;
+        frames.push(ip);
+      }
+      out.set(id, frames);
+    }
+  }
+  return out;
+}
+
 async function consume(
   opts: RunOptions,
   objects: ReadonlyMap<string, BpfObject>,
@@ -342,12 +400,36 @@ async function consume(
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
   };
   const timers: NodeJS.Timeout[] = [];
-  const samples = opts.plan.samples.map((s) => ({ plan: s, map: objects.get(s.object)!.map(s.map) }));
+  const samples = opts.plan.samples.map((s) => {
+    const obj = objects.get(s.object)!;
+    const stackMap = s.result?.stackMap;
+    const section = s.global?.section;
+    // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
+    const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
+    return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
+  });
   const readSample = (s: (typeof samples)[number]) => {
+    const g = s.plan.global;
+    if (g !== undefined) return readGlobal(s.map, g, s.plan);
     const entries: SampleEntry[] = [];
     for (const [key, value] of s.map.entries()) entries.push({ key: key.slice(), value: value.slice() });
-    if (s.plan.spec.clearMap) for (const e of entries) s.map.delete(e.key);
-    opts.hooks.onSample?.(s.plan, entries);
+    const frames = s.stacks === undefined ? undefined : readStacks(s.stacks, stackIdFields(s.plan.key!), entries);
+    if (s.plan.spec.clearMap) {
+      for (const e of entries) s.map.delete(e.key);
+      // Stacks whose counts were cleared would only fill the stack map up (then bpf_get_stackid fails).
+      for (const id of frames?.keys() ?? []) s.stacks!.delete(u32(id));
+    }
+    opts.hooks.onSample?.(s.plan, entries, frames);
+  };
+  const readGlobal = (map: BpfMap, g: ResultGlobal, plan: SamplePlan) => {
+    const section = map.lookup(u32(0));
+    if (section === undefined) throw new EbpmError('INTERNAL', `map ${map.name}: no element 0`);
+    if (plan.spec.clearMap) {
+      const cleared = section.slice();
+      cleared.fill(0, g.offset, g.offset + g.count * g.element.size);
+      map.update(u32(0), cleared);
+    }
+    opts.hooks.onSample?.(plan, globalEntries(g, section));
   };
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;

@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { beforeAll, expect, it } from 'vitest';
-import { findType, parseBtf, type Btf } from '../../src/bpf/btf.js';
+import { enumsWithMember, findType, parseBtf, type Btf } from '../../src/bpf/btf.js';
 import { describeType } from '../../src/bpf/layout.js';
 import { describeWith } from '../helpers/prereq.js';
 
@@ -56,5 +56,28 @@ describeWith(['btf', 'bpftool'], 'parseBtf on the kernel BTF', () => {
       offset: expect.any(Number),
       layout: { kind: 'string', size: 16 },
     });
+  });
+
+  it('enumsWithMember finds the enums parseBtf finds with that member, without decoding the rest', () => {
+    const bytes = new Uint8Array(readFileSync(VMLINUX));
+    const parsed = (member: string) =>
+      btf.types.flatMap((t) =>
+        t.kind === 'enum' && t.values.some((v) => v.name === member) ? [t.values.map((v) => ({ name: v.name, value: Number(v.value) }))] : [],
+      );
+    for (const member of ['NR_SOFTIRQS', 'TASK_COMM_LEN', 'BPF_MAP_TYPE_HASH']) expect(enumsWithMember(bytes, member)).toEqual(parsed(member));
+    expect(enumsWithMember(bytes, 'NR_SOFTIRQS')[0]!.map((v) => v.name)).toEqual([
+      'HI_SOFTIRQ',
+      'TIMER_SOFTIRQ',
+      'NET_TX_SOFTIRQ',
+      'NET_RX_SOFTIRQ',
+      'BLOCK_SOFTIRQ',
+      'IRQ_POLL_SOFTIRQ',
+      'TASKLET_SOFTIRQ',
+      'SCHED_SOFTIRQ',
+      'HRTIMER_SOFTIRQ',
+      'RCU_SOFTIRQ',
+      'NR_SOFTIRQS',
+    ]);
+    expect(enumsWithMember(bytes, 'NO_SUCH_ENUM_MEMBER_EBPM')).toEqual([]);
   });
 });

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from '../../src/package/metadata.js';
-import { histogramUnit, packageResultMaps, perCpuSum, printableKind, resultFormat, resultMaps } from '../../src/package/result-maps.js';
+import { histogramUnit, packageResultMaps, perCpuSum, printableKind, resultFormat, resultMaps, stackIdFields } from '../../src/package/result-maps.js';
 
 const u32: TypeLayout = { kind: 'int', size: 4, signed: false, name: 'u32' };
 const u64: TypeLayout = { kind: 'int', size: 8, signed: false, name: 'u64' };
@@ -156,17 +156,23 @@ describe('perCpuSum', () => {
 });
 
 describe('histogramUnit', () => {
-  const param = (name: string) => ({ name }) as ParameterMeta;
+  const param = (name: string, extra: Partial<ParameterMeta> = {}) => ({ name, kind: 'bool', section: '.rodata', ...extra }) as ParameterMeta;
   it("follows libbpf-tools' latency switches, and says `value` for other tools", () => {
     const latency = [param('targ_ms'), param('targ_ns')];
     expect(histogramUnit(latency, () => undefined)).toBe('usecs');
     expect(histogramUnit(latency, (n) => n === 'targ_ms')).toBe('msecs');
     expect(histogramUnit(latency, (n) => n === 'targ_ns')).toBe('nsecs');
+    expect(histogramUnit([param('in_ms')], () => undefined)).toBe('usecs');
+    expect(histogramUnit([param('in_ms')], (n) => n === 'in_ms')).toBe('msecs');
     expect(histogramUnit([param('targ_comm')], () => true)).toBe('value');
+  });
+
+  it('takes a switch only as the tools declare it: a const volatile bool', () => {
+    expect(histogramUnit([param('targ_ms', { kind: 'int' })], () => true)).toBe('value');
+    expect(histogramUnit([param('targ_ms', { section: '.bss' })], () => true)).toBe('value');
   });
 });
 
-/** Little-endian bytes of `size`-byte integers and C strings laid out at offsets. */
 function bytes(size: number, parts: [offset: number, value: number | string, width?: number][]): Uint8Array {
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
@@ -274,6 +280,132 @@ describe('resultFormat', () => {
     const f = resultFormat('counts', 'counters', u32, u64, { unit: 'value', top: 10 });
     expect(f.text([{ key: bytes(4, [[0, 2]]), value: bytes(8, [[0, 17, 8]]) }], '10:00:00')).toBe(
       ['10:00:00 counts: 1 of 1 entries by count', 'KEY  COUNT', '2    17', '', ''].join('\n'),
+    );
+  });
+});
+
+/** offcputime's `struct key_t` and `struct val_t`. */
+const i32: TypeLayout = { kind: 'int', size: 4, signed: true, name: 'int' };
+const offKey: TypeLayout = {
+  kind: 'struct',
+  size: 16,
+  name: 'key_t',
+  fields: [
+    { name: 'pid', offset: 0, layout: u32 },
+    { name: 'tgid', offset: 4, layout: u32 },
+    { name: 'user_stack_id', offset: 8, layout: i32 },
+    { name: 'kern_stack_id', offset: 12, layout: i32 },
+  ],
+};
+const offVal: TypeLayout = {
+  kind: 'struct',
+  size: 24,
+  name: 'val_t',
+  fields: [
+    { name: 'delta', offset: 0, layout: u64 },
+    { name: 'comm', offset: 8, layout: comm },
+  ],
+};
+/** wakeuptime's `struct key_t`. */
+const wakeKey: TypeLayout = {
+  kind: 'struct',
+  size: 36,
+  name: 'key_t',
+  fields: [
+    { name: 'waker', offset: 0, layout: comm },
+    { name: 'target', offset: 16, layout: comm },
+    { name: 'w_k_stack_id', offset: 32, layout: i32 },
+  ],
+};
+
+describe('stack maps', () => {
+  it('are the counter maps keyed by ids of the one stack trace map, each id field with the side its name says', () => {
+    const o = object([
+      map('start', 'hash', u32, u64),
+      map('stackmap', 'stack_trace'),
+      map('info', 'hash', offKey, offVal),
+      map('counts', 'hash', wakeKey, u64),
+    ]);
+    expect(resultMaps(o)).toEqual([
+      { map: 'info', kind: 'stacks', reason: 'key struct key_t holds ids (user_stack_id, kern_stack_id) of stack trace map stackmap', stackMap: 'stackmap' },
+      { map: 'counts', kind: 'stacks', reason: 'key struct key_t holds ids (w_k_stack_id) of stack trace map stackmap', stackMap: 'stackmap' },
+    ]);
+    expect(stackIdFields(offKey).map((f) => [f.name, f.side])).toEqual([
+      ['user_stack_id', 'user'],
+      ['kern_stack_id', 'kernel'],
+    ]);
+    expect(stackIdFields(wakeKey).map((f) => [f.name, f.side])).toEqual([['w_k_stack_id', 'kernel']]);
+    // Without a stack trace map (or with two, whose ids cannot be told apart) they are plain counters.
+    expect(resultMaps(object([map('counts', 'hash', wakeKey, u64)]))[0]?.kind).toBe('counters');
+    expect(resultMaps(object([map('a', 'stack_trace'), map('b', 'stack_trace'), map('counts', 'hash', wakeKey, u64)]))[0]?.kind).toBe('counters');
+  });
+
+  const names = {
+    kernel: (a: bigint) => (a === 0xffffffff8224fbden ? 'do_nanosleep+0x5e' : a === 0xffffffff82248b73n ? 'schedule+0x23' : undefined),
+    user: (pid: number, a: bigint) => (pid === 42 && a === 0x7f1769cc3503n ? 'clock_nanosleep+0x23' : undefined),
+    kernelHidden: false,
+  };
+  const frames = new Map([
+    [7, [0xffffffff82248b73n, 0xffffffff8224fbden, 0xffffffff81000130n]],
+    [3, [0x7f1769cc3503n, 0x55d0c4a01234n]],
+  ]);
+  const entry = (pid: number, user: number, kern: number, delta: number, name: string) => ({
+    key: bytes(16, [
+      [0, pid],
+      [4, pid],
+      [8, user],
+      [12, kern],
+    ]),
+    value: bytes(24, [
+      [0, delta, 8],
+      [8, name],
+    ]),
+  });
+
+  it('print each entry under its kernel then user stack, the largest first, as offcputime does', () => {
+    const f = resultFormat('info', 'stacks', offKey, offVal, { unit: 'value', top: 2, stacks: { frames, names } });
+    const entries = [entry(42, 3, 7, 1000, 'perl'), entry(9, -14, -17, 5000, 'kworker/0:1'), entry(5, 3, 99, 10, 'sh'), entry(6, 3, 7, 0, 'idle')];
+    expect(f.text(entries, '10:00:00')).toBe(
+      [
+        '10:00:00 info: 2 of 3 entries by delta',
+        '',
+        '    [missed kernel stack]',
+        '    [missed user stack]',
+        '    - comm kworker/0:1, pid 9, tgid 9',
+        '        5000',
+        '',
+        '    schedule+0x23',
+        '    do_nanosleep+0x5e',
+        '    [unknown] 0xffffffff81000130',
+        '    clock_nanosleep+0x23',
+        '    [unknown] 0x55d0c4a01234',
+        '    - comm perl, pid 42, tgid 42',
+        '        1000',
+        '',
+        '',
+      ].join('\n'),
+    );
+    const top1 = resultFormat('info', 'stacks', offKey, offVal, { unit: 'value', top: 1, stacks: { frames, names } });
+    expect(top1.json([entry(5, 3, 99, 10, 'sh')])).toBe(
+      '{"map":"info","entries":[{"key":{"pid":5,"tgid":5,"user_stack_id":3,"kern_stack_id":99},"value":{"delta":10,"comm":"sh"},' +
+        '"stacks":{"kern_stack_id":null,"user_stack_id":[{"address":"0x7f1769cc3503","symbol":null},{"address":"0x55d0c4a01234","symbol":null}]}}]}\n',
+    );
+  });
+
+  it('say that a stack id is no longer in the stack map, and that kernel names are hidden', () => {
+    const f = resultFormat('info', 'stacks', offKey, offVal, { unit: 'value', top: 10, stacks: { frames, names: { ...names, kernelHidden: true } } });
+    expect(f.text([entry(5, -14, 99, 10, 'sh')], '10:00:00')).toBe(
+      [
+        '10:00:00 info: 1 of 1 entries by delta',
+        '  kernel frames not named: /proc/kallsyms shows every address as 0 (ebpm needs root, and kernel.kptr_restrict below 2)',
+        '',
+        '    [kernel stack 99: no longer in the stack map]',
+        '    [missed user stack]',
+        '    - comm sh, pid 5, tgid 5',
+        '        10',
+        '',
+        '',
+      ].join('\n'),
     );
   });
 });

@@ -402,4 +402,154 @@ describe("runPackage's result maps (the addon and the clock faked)", () => {
     expect(snapshots).toEqual([['1=10'], ['2=20'], ['2=30']]);
     expect(deleted).toEqual([1, 2, 2]);
   });
+
+  it('reads the stacks a stack map names, hands them over, and deletes them when it clears the counts', async () => {
+    vi.useFakeTimers();
+    const i32 = { kind: 'int', size: 4, signed: true } as const;
+    const key = {
+      kind: 'struct',
+      size: 8,
+      fields: [
+        { name: 'pid', offset: 0, layout: u32 },
+        { name: 'kern_stack_id', offset: 4, layout: i32 },
+      ],
+    } as const;
+    /** `counts`: {pid, kern_stack_id} → u64, and `stackmap`: id → 127 frames. */
+    const counts = new Map<string, [number, number, bigint]>([
+      ['7,3', [7, 3, 5n]],
+      ['8,-14', [8, -14, 1n]],
+    ]);
+    const stacks = new Map<number, bigint[]>([[3, [0xffffffff81000010n, 0xffffffff81000020n]]]);
+    const deleted: string[] = [];
+    const infos = {
+      4: { name: 'counts', type: 'hash', keySize: 8, valueSize: 8, maxEntries: 16, flags: 0, valueBytes: 8 },
+      5: { name: 'stackmap', type: 'stack_trace', keySize: 4, valueSize: 127 * 8, maxEntries: 16, flags: 0, valueBytes: 127 * 8 },
+    } as Record<number, unknown>;
+    const u32At = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+    const native = {
+      setLogger: () => undefined,
+      objectOpen: () => ({}),
+      objectPrograms: () => [{ name: 'p', section: 'tp_btf/sched_switch', type: 'tracing', autoload: true, fd: 3 }],
+      objectMaps: () => [
+        { name: 'counts', section: '.maps', type: 'hash', keySize: 8, valueSize: 8, maxEntries: 16, fd: 4 },
+        { name: 'stackmap', section: '.maps', type: 'stack_trace', keySize: 4, valueSize: 127 * 8, maxEntries: 16, fd: 5 },
+      ],
+      objectLoad: () => undefined,
+      objectClose: () => undefined,
+      programAttach: () => ({}),
+      linkDestroy: () => undefined,
+      mapInfo: (fd: number) => infos[fd],
+      mapLookupBatch: () => {
+        const keys = new Uint8Array(8 * counts.size);
+        const values = new Uint8Array(8 * counts.size);
+        [...counts.values()].forEach(([pid, id, n], i) => {
+          new DataView(keys.buffer).setUint32(i * 8, pid, true);
+          new DataView(keys.buffer).setInt32(i * 8 + 4, id, true);
+          new DataView(values.buffer).setBigUint64(i * 8, n, true);
+        });
+        return { count: counts.size, keys, values, cursor: null };
+      },
+      mapLookup: (fd: number, k: Uint8Array) => {
+        const frames = fd === 5 ? stacks.get(u32At(k)) : undefined;
+        if (frames === undefined) return null;
+        const v = new Uint8Array(127 * 8);
+        for (const [i, f] of frames.entries()) new DataView(v.buffer).setBigUint64(i * 8, f, true);
+        return v;
+      },
+      mapDelete: (fd: number, k: Uint8Array) => {
+        const d = new DataView(k.buffer, k.byteOffset);
+        if (fd === 5) {
+          deleted.push(`stack ${u32At(k)}`);
+          return stacks.delete(u32At(k));
+        }
+        deleted.push(`count ${d.getUint32(0, true)},${d.getInt32(4, true)}`);
+        return counts.delete(`${d.getUint32(0, true)},${d.getInt32(4, true)}`);
+      },
+    } as unknown as BpfNative;
+    const maps = [
+      map('stackmap', 'stack_trace', { keySize: 4, valueSize: 127 * 8, maxEntries: 16 }),
+      map('counts', 'hash', { keySize: 8, valueSize: 8, key, value: { kind: 'int', size: 8, signed: false } }),
+    ];
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, maps), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
+    const seen: string[] = [];
+    const run = runPackage({
+      package: pkg,
+      plan: planRun(pkg.metadata, { intervalMs: 1000 }),
+      assignments: [],
+      native,
+      machine,
+      durationMs: 1500,
+      hooks: {
+        onSample: (_plan, entries, frames) =>
+          seen.push(`${entries.length} entries, stacks ${JSON.stringify([...(frames ?? [])].map(([id, f]) => [id, f.map((x) => x.toString(16))]))}`),
+      },
+    });
+    await vi.advanceTimersByTimeAsync(1500);
+    await run;
+    expect(seen).toEqual(['2 entries, stacks [[3,["ffffffff81000010","ffffffff81000020"]]]', '0 entries, stacks []']);
+    expect(deleted).toEqual(['count 7,3', 'count 8,-14', 'stack 3']);
+  });
+
+  it('reads a result global from its section map every --interval, and zeroes only its bytes after each read', async () => {
+    vi.useFakeTimers();
+    const u64 = { kind: 'int', size: 8, signed: false } as const;
+    /** `.bss`: a u64 `total` the tool keeps, then `counts[2]`. */
+    let bss = new Uint8Array(24);
+    new DataView(bss.buffer).setBigUint64(0, 99n, true);
+    new DataView(bss.buffer).setBigUint64(16, 4n, true);
+    const info = { name: 'demo.bss', type: 'array', keySize: 4, valueSize: 24, maxEntries: 1, flags: 0, valueBytes: 24 };
+    const native = {
+      setLogger: () => undefined,
+      objectOpen: () => ({}),
+      objectPrograms: () => [{ name: 'p', section: 'tp_btf/softirq_entry', type: 'tracing', autoload: true, fd: 3 }],
+      objectMaps: () => [{ name: 'demo.bss', section: '.bss', type: 'array', keySize: 4, valueSize: 24, maxEntries: 1, fd: 4 }],
+      objectLoad: () => undefined,
+      objectClose: () => undefined,
+      programAttach: () => ({}),
+      linkDestroy: () => undefined,
+      mapInfo: () => info,
+      mapLookup: () => bss.slice(),
+      mapUpdate: (_fd: number, _k: Uint8Array, v: Uint8Array) => {
+        bss = v.slice();
+      },
+    } as unknown as BpfNative;
+    const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, []), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
+    const global = { name: 'counts', section: '.bss', offset: 8, count: 2, element: u64, kind: 'counters' as const, reason: '.bss array of 2 integers' };
+    const key = { kind: 'struct', size: 4, fields: [{ name: 'index', offset: 0, layout: u32 }] } as const;
+    const plan = {
+      samples: [
+        {
+          object: 'demo.bpf.o',
+          map: 'counts',
+          spec: { interval: 1000, type: 'default_kv' as const, clearMap: true },
+          key,
+          value: u64,
+          result: { map: 'counts', kind: 'counters' as const, reason: global.reason },
+          global,
+        },
+      ],
+      ignored: [],
+      mapSizes: [],
+    };
+    const seen: string[] = [];
+    const run = runPackage({
+      package: pkg,
+      plan,
+      assignments: [],
+      native,
+      machine,
+      durationMs: 1500,
+      hooks: {
+        onSample: (_plan, entries) => {
+          seen.push(entries.map((e) => `${new DataView(e.key.buffer).getUint32(0, true)}=${new DataView(e.value.buffer).getBigUint64(0, true)}`).join(' '));
+          new DataView(bss.buffer).setBigUint64(8, 7n, true);
+        },
+      },
+    });
+    await vi.advanceTimersByTimeAsync(1500);
+    await run;
+    expect(seen).toEqual(['0=0 1=4', '0=7 1=0']);
+    // The tool's own `total` before the array is left as it was.
+    expect(new DataView(bss.buffer).getBigUint64(0, true)).toBe(99n);
+  });
 });

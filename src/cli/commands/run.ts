@@ -12,13 +12,15 @@ import type { LogLevel } from '../../kernel/native.js';
 import { isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
-import { DEFAULT_TOP, histogramUnit, resultFormat } from '../../package/result-maps.js';
+import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
+import { symbolizer } from '../../kernel/symbolize.js';
 import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
 import { PACKAGE_SOURCES } from '../package-sources.js';
 import type { Context } from '../../services/context.js';
 import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
+import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
@@ -57,14 +59,21 @@ const cmd: Command = {
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
-  const planned = planRun(pkg.metadata, {
+  const choices = {
     mapSizes: line.mapSizes,
     ...(line.printMaps === undefined ? {} : { printMaps: line.printMaps }),
     ...(line.intervalMs === undefined ? {} : { intervalMs: line.intervalMs }),
-  });
-  const plan = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
+  };
+  const planned = planRun(pkg.metadata, choices);
+  const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
+  const given = assignments(args.values, specs);
+  const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
   const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
-  const sampleFormats = new Map<SamplePlan, SampleFormat>(plan.samples.map((s) => [s, samplePrinter(pkg, s, args, line.top ?? DEFAULT_TOP)]));
+  const top = line.top ?? DEFAULT_TOP;
+  // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
+  const sampleFormats = new Map<SamplePlan, SampleFormat>(
+    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
+  );
   const counts = { events: 0, lost: 0 };
   const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
@@ -74,7 +83,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
       const result = await runPackage({
         package: pkg,
         plan,
-        assignments: assignments(args.values, specs),
+        assignments: given,
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
         targets: args.targets,
@@ -99,7 +108,9 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
             counts.lost = lost;
             output!.events(records);
           },
-          onSample: (s, entries) => output!.sample(sampleFormats.get(s)!, entries),
+          // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
+          onSample: (s, entries, frames) =>
+            output!.sample(frames === undefined ? sampleFormats.get(s)! : samplePrinter(pkg, s, args, top, { frames, names: symbolizer() }), entries),
           // libbpf's own lines (they start with `libbpf: `) only with --verbose: failures come back as one error.
           ...(line.verbose ? { onLog: (_: LogLevel, message: string) => io.stderr.write(`${message.trimEnd()}\n`) } : {}),
         },
@@ -117,11 +128,16 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
 }
 
 /** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */
-function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number): SampleFormat {
+function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number, stacks?: ResultOptions['stacks']): SampleFormat {
   if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
   const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
   const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
-  return resultFormat(s.map, s.result.kind, s.key!, s.value!, { unit: histogramUnit(object.parameters, given), top, perCpu: s.result.perCpu === true });
+  return resultFormat(s.map, s.result.kind, s.key!, s.value!, {
+    unit: histogramUnit(object.parameters, given),
+    top,
+    perCpu: s.result.perCpu === true,
+    ...(stacks === undefined ? {} : { stacks }),
+  });
 }
 
 /**

@@ -23,7 +23,8 @@ export const RUN_HELP = [
   '  --pull <policy>           pull a reference always, if missing (default) or never',
   '  --print-map <map>         print this map at the stop (repeatable); by default every result',
   '                            map of a package without @sample maps: histograms (a value with',
-  '                            an integer array `slots`) and counters (see `ebpm inspect`)',
+  '                            an integer array `slots`) and counters (see `ebpm inspect`), and',
+  '                            arrays of them in .bss/.data (softirqs)',
   '  --no-print-map            print no result map',
   '  --interval <s>            also print the result maps every <s> seconds, clearing them',
   `  --top <n>                 rows of a counter table (default ${DEFAULT_TOP})`,
@@ -109,7 +110,7 @@ export function verboseLines(
       `  events from ${plan.events.map}: ${plan.events.layout ? eventTypeText(plan.events.layout, plan.events.why ?? 'declared') : 'no type: printed as hex'}`,
     );
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
-  for (const s of plan.samples) if (s.result) out.push(`  result map ${s.map}: ${s.result.kind} (${s.result.reason})`);
+  for (const s of plan.samples) if (s.result) out.push(`  result ${s.global ? 'global' : 'map'} ${s.map}: ${s.result.kind} (${s.result.reason})`);
   return out;
 }
 
