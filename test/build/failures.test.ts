@@ -99,7 +99,7 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build on bad input', () 
     const src = readFileSync(join(REPO, 'examples/sigsnoop/sigsnoop.bpf.c'), 'utf8').replace('/// @cmdarg {"short": "s"', '/// @cmdargs {"short": "s"');
     const dir = pkg({ 'sigsnoop.bpf.c': src });
     const r = await build({ dir, env: process.env });
-    expect(r.warnings).toEqual(['sigsnoop.bpf.c:13: unknown doc tag @cmdargs: ignored']);
+    expect(r.notices).toEqual([{ level: 'warning', message: 'sigsnoop.bpf.c:13: unknown doc tag @cmdargs: ignored' }]);
   });
 
   it('SOURCE_NOT_FOUND when ebpm.json names a missing file', async () => {

@@ -20,7 +20,7 @@ import type { Context } from '../../services/context.js';
 import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
-import { isLive, terminalSafe, writeText } from '../format.js';
+import { isLive, terminalSafe, writeNotices, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
@@ -54,6 +54,7 @@ const cmd: Command = {
     let ctx: Promise<Context> | undefined;
     const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
     const pkg = await resolvePackage(line.source, sources, { pull: line.pull, env: io.env, cwd: io.cwd, context: opened });
+    writeNotices(io.stderr, pkg.notices);
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
