@@ -110,7 +110,7 @@ export async function compileBpf(source: string, output: string, opts: CompileBp
 export const WASI_SYSROOT = '/usr';
 
 export interface CompileWasmOptions {
-  /** Extra include directories (the build directory with the generated `*.bpf.o.h`). */
+  /** Extra include directories (the build directory with the generated `*.bpf.o.h` and `*.skel.h`). */
   includes?: string[];
   /** Extra clang flags from the package manifest (`wasmCflags`). */
   cflags?: string[];
@@ -119,8 +119,11 @@ export interface CompileWasmOptions {
 /**
  * `compileWasm` compiles a C user-space program to a `wasm32-wasi` command module with clang
  * and wasi-libc. `--export-table` exports `__indirect_function_table`, through which the host
- * calls the guest's ring-buffer callback (wasm-bpf ABI); `--allow-undefined` leaves the
- * `wasm_bpf` host functions as imports; `--strip-debug` drops wasi-libc's DWARF (about 100 KiB).
+ * calls the guest's ring-buffer callback (wasm-bpf ABI); the `wasm_bpf` host functions are
+ * imports by their declarations' `import_module`, so any other undefined function fails the
+ * link, naming it, instead of becoming an import the run refuses; `--strip-debug` drops
+ * wasi-libc's DWARF (about 100 KiB). `include/wasm-bpf` is on the path for wasm-bpf guests,
+ * which include the SDK as "libbpf-wasm.h".
  */
 export async function compileWasm(source: string, output: string, opts: CompileWasmOptions = {}): Promise<Uint8Array> {
   const args = [
@@ -128,11 +131,12 @@ export async function compileWasm(source: string, output: string, opts: CompileW
     `--sysroot=${WASI_SYSROOT}`,
     '-O2',
     '-Wl,--export-table',
-    '-Wl,--allow-undefined',
     '-Wl,--strip-debug',
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
     '-I',
     INCLUDE_DIR,
+    '-I',
+    join(INCLUDE_DIR, 'wasm-bpf'),
     ...(opts.cflags ?? []),
     basename(source),
     '-o',

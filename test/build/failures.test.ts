@@ -76,7 +76,7 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'ebpm build on bad input', () 
     const dir = pkg({ 'main.c': 'int main(void) { return }\n' });
     const e = await failure(dir);
     expect(e.code).toBe('COMPILE_FAILED');
-    expect(e.message).toContain('$ clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--export-table -Wl,--allow-undefined -Wl,--strip-debug');
+    expect(e.message).toContain('$ clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--export-table -Wl,--strip-debug');
     expect(e.message).toContain('main.c:1:25: error: expected expression');
     clean(dir);
   });
