@@ -4,7 +4,7 @@
  * parse everything → metadata → pack (registry-spec/package-v1.md §2–§4).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { ociArch } from '../core/arch.js';
 import { sha256Digest } from '../core/digest.js';
@@ -21,7 +21,7 @@ import { headerStructs } from './header.js';
 import { skeletonFile, skeletonHeader } from './skeleton.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';
-import { compileBpf, compileWasm } from './toolchain.js';
+import { compileBpf, compileWasm, sdkOverlay } from './toolchain.js';
 
 export interface BuildOptions {
   readonly env: Env;
@@ -72,9 +72,14 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
   if (sources.wasm) {
     const w = sources.wasm;
     const name = basename(w.path).replace(/\.c$/, '.wasm');
-    const bytes = w.prebuilt
-      ? new Uint8Array(await readFile(join(dir, w.path)))
-      : await compileWasm(join(dir, w.path), join(opts.workDir, name), { includes: [opts.workDir], cflags: [...manifest.wasmCflags] });
+    let bytes: Uint8Array;
+    if (w.prebuilt) bytes = new Uint8Array(await readFile(join(dir, w.path)));
+    else {
+      const overlay = await sdkOverlay(join(dir, w.path), opts.workDir);
+      if (overlay) warnings.add(`${posix.join(posix.dirname(w.path), 'libbpf-wasm.h')}: not used: ${w.path} is compiled against ebpm's libbpf-wasm.h`);
+      const cflags = [...(overlay ? ['-ivfsoverlay', overlay] : []), ...manifest.wasmCflags];
+      bytes = await compileWasm(join(dir, w.path), join(opts.workDir, name), { includes: [opts.workDir], cflags });
+    }
     wasm = { name, bytes };
   }
   const module = wasm ? wrap(wasm.name, () => parseWasm(wasm.bytes)) : undefined;

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { bpfTargetArch, multiarchTuple } from '../core/arch.js';
@@ -144,6 +144,25 @@ export async function compileWasm(source: string, output: string, opts: CompileW
   ];
   await tool('clang', args, { cwd: dirname(source) });
   return new Uint8Array(await readFile(output));
+}
+
+/** `SDK_HEADER` is ebpm's guest SDK, which Wasm guests include as "libbpf-wasm.h" or <wasm-bpf/libbpf-wasm.h>. */
+export const SDK_HEADER = join(INCLUDE_DIR, 'wasm-bpf', 'libbpf-wasm.h');
+
+/**
+ * `sdkOverlay` handles a guest directory with a `libbpf-wasm.h` of its own, as wasm-bpf's
+ * example directories have (a link to wasm-bpf's SDK): it writes, in `workDir`, a clang VFS
+ * overlay that puts `SDK_HEADER` in that file's place, for `-ivfsoverlay`, and returns its
+ * path; undefined when the directory has none. The generated skeleton needs ebpm's SDK, and a
+ * guest including either header then gets the same one.
+ */
+export async function sdkOverlay(source: string, workDir: string): Promise<string | undefined> {
+  const dir = dirname(source);
+  if ((await lstat(join(dir, 'libbpf-wasm.h')).catch(() => undefined)) === undefined) return undefined;
+  const overlay = join(workDir, 'sdk-overlay.json');
+  const file = { type: 'file', name: 'libbpf-wasm.h', 'external-contents': SDK_HEADER };
+  await writeFile(overlay, JSON.stringify({ version: 0, roots: [{ type: 'directory', name: dir, contents: [file] }] }));
+  return overlay;
 }
 
 /** `tool` runs a toolchain program; failures keep the command line and its output. */

@@ -4,7 +4,7 @@
  * wasm-bpf's style.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
@@ -117,6 +117,18 @@ describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'wasm-bpf C directories', () =
     expect(metadata.objects.map((o: { name: string; layer: boolean; embedded: boolean }) => [o.name, o.layer, o.embedded])).toEqual([
       ['execguest.bpf.o', true, true],
     ]);
+  });
+
+  it("the directory's own libbpf-wasm.h, as wasm-bpf's examples carry, gives way to ebpm's, with a warning", async () => {
+    const dir = copy();
+    writeFileSync(join(dir, 'libbpf-wasm.h'), "#error wasm-bpf's own SDK\n");
+    const r = await runEbpm(['build', dir], { env, cwd: root });
+    expect(r.stderr).toBe(`warning: libbpf-wasm.h: not used: execguest.c is compiled against ebpm's libbpf-wasm.h\n${note(dir)}`);
+    expect(r.code).toBe(0);
+    // A link into a wasm-bpf checkout that is not there, as a copied example has, too.
+    const linked = copy();
+    symlinkSync('../../wasm-sdk/c/libbpf-wasm.h', join(linked, 'libbpf-wasm.h'));
+    expect((await runEbpm(['build', linked], { env, cwd: root })).code).toBe(0);
   });
 
   it('a guest calling what the SDK does not provide fails the build with the linker naming it', async () => {
