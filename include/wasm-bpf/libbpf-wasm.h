@@ -4,14 +4,16 @@
  * wasm-bpf host ABI that ebpm's runtime provides (import module "wasm_bpf", the same six
  * functions and signatures as eunomia-bpf/wasm-bpf, so guests built with it also run there).
  *
- * `ebpm build` compiles the package's BPF objects first and writes, for each `x.bpf.o`, a header
- * `x.bpf.o.h` in the build directory with the object's bytes as `unsigned char x_bpf_o[]` and
- * `unsigned int x_bpf_o_len` (`xxd -i` naming); then it compiles the guest with
- *   clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--export-table -Wl,--allow-undefined \
- *         -I <build dir> -I <ebpm>/include main.c
+ * `ebpm build` compiles the package's BPF objects first and writes, for each `x.bpf.o`, two
+ * headers in the build directory: `x.bpf.o.h` with the object's bytes as `unsigned char
+ * x_bpf_o[]` and `unsigned int x_bpf_o_len` (`xxd -i` naming), and `x.skel.h`, a skeleton in
+ * the style of `bpftool gen skeleton` (see "skeletons" below). Then it compiles the guest with
+ *   clang --target=wasm32-wasi --sysroot=/usr -O2 -Wl,--export-table \
+ *         -I <build dir> -I <ebpm>/include -I <ebpm>/include/wasm-bpf main.c
  * (`--export-table` exports __indirect_function_table, through which the host calls the poll
- * callback). The bytes stay a plain ELF image in the module's data, where the build finds them
- * and declares their digest; the host loads nothing else unless --allow-undeclared-bpf.
+ * callback; a function neither defined nor a wasm_bpf import fails the link). The bytes stay a
+ * plain ELF image in the module's data, where the build finds them and declares their digest;
+ * the host loads nothing else unless --allow-undeclared-bpf.
  *
  * Lifecycle, as in libbpf:
  *   #include "sigsnoop.bpf.o.h"
@@ -22,6 +24,13 @@
  *   struct bpf_buffer *b = bpf_buffer__open(bpf_object__find_map_by_name(obj, "events"), handle_event, NULL);
  *   while (bpf_buffer__poll(b, 100) >= 0) ;
  *   bpf_buffer__free(b); bpf_object__close(obj);
+ * or with the skeleton:
+ *   #include "sigsnoop.skel.h"
+ *   struct sigsnoop_bpf *skel = sigsnoop_bpf__open();
+ *   skel->rodata->filtered_pid = pid;
+ *   sigsnoop_bpf__load(skel); sigsnoop_bpf__attach(skel);
+ *   struct bpf_buffer *b = bpf_buffer__open(skel->maps.events, handle_event, NULL);
+ *   ... sigsnoop_bpf__destroy(skel);
  * Only .rodata can be set before load (wasm-bpf has no mmaped .bss/.data either).
  */
 #ifndef __LIBBPF_WASM_H
@@ -98,18 +107,30 @@ enum { BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2, BPF_F_LOCK = 4 };
 /* Only map commands, with the kernel's numbers (linux/bpf.h enum bpf_cmd). */
 enum bpf_cmd { BPF_MAP_LOOKUP_ELEM = 1, BPF_MAP_UPDATE_ELEM, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY };
 
+struct bpf_program;
+struct bpf_map;
+
 struct bpf_object {
 	bpf_object_skel handle;
 	unsigned char *data; /* private copy of the ELF image: .rodata is patched here */
 	size_t size;
-	struct bpf_map *maps; /* maps looked up so far */
+	struct bpf_program *progs; /* the image's programs and maps, in symbol table order */
+	struct bpf_map *maps;
+};
+
+struct bpf_program {
+	struct bpf_object *obj;
+	struct bpf_program *next;
+	char *name;
+	char *attach_target; /* NULL: attach by section */
+	bool autoattach;
 };
 
 struct bpf_map {
 	struct bpf_object *obj;
 	struct bpf_map *next;
-	int fd;
-	char name[64];
+	int fd; /* the host's handle, asked for at the first bpf_map__fd after load; -1 before */
+	char *name;
 };
 
 static inline uint64_t __elf_u(const unsigned char *p, int n)
@@ -176,7 +197,84 @@ static inline int __elf_each_symbol(const struct bpf_object *obj,
 	}
 }
 
-/** Copies the ELF image so .rodata can be set before load. NULL when out of memory. */
+static inline int __add_program(struct bpf_object *obj, const char *name)
+{
+	struct bpf_program *p = calloc(1, sizeof(*p)), **at = &obj->progs;
+	if (!p || !(p->name = strdup(name))) {
+		free(p);
+		return -ENOMEM;
+	}
+	p->obj = obj;
+	p->autoattach = true;
+	while (*at)
+		at = &(*at)->next;
+	*at = p;
+	return 0;
+}
+
+static inline int __add_map(struct bpf_object *obj, const char *name)
+{
+	struct bpf_map *m = calloc(1, sizeof(*m)), **at = &obj->maps;
+	if (!m || !(m->name = strdup(name))) {
+		free(m);
+		return -ENOMEM;
+	}
+	m->obj = obj;
+	m->fd = -1;
+	while (*at)
+		at = &(*at)->next;
+	*at = m;
+	return 0;
+}
+
+/*
+ * Lists the image's programs (functions in executable sections other than .text, whose
+ * functions are subprograms) and maps (objects in .maps, or legacy `maps`).
+ */
+static inline int __elf_discover(const struct bpf_object *image, const char *name, uint64_t shndx, uint64_t value,
+				 uint64_t size, int info, void *arg)
+{
+	struct bpf_object *obj = arg;
+	const unsigned char *sh = __elf_shdr(image, shndx);
+	(void)value, (void)size;
+	if (!sh || !*name)
+		return 0;
+	const char *section = __elf_section_name(image, sh);
+	if ((info & 0xf) == 2 /* STT_FUNC */ && (__elf_u(sh + 8, 8) & 4 /* SHF_EXECINSTR */) && strcmp(section, ".text"))
+		return __add_program(obj, name);
+	if ((info & 0xf) == 1 /* STT_OBJECT */ && (!strcmp(section, ".maps") || !strcmp(section, "maps")))
+		return __add_map(obj, name);
+	return 0;
+}
+
+/** Detaches and unloads everything, and frees the object with its programs and maps. */
+static inline void bpf_object__close(struct bpf_object *obj)
+{
+	if (!obj)
+		return;
+	if (obj->handle)
+		wasm_close_bpf_object(obj->handle);
+	while (obj->progs) {
+		struct bpf_program *next = obj->progs->next;
+		free(obj->progs->name);
+		free(obj->progs->attach_target);
+		free(obj->progs);
+		obj->progs = next;
+	}
+	while (obj->maps) {
+		struct bpf_map *next = obj->maps->next;
+		free(obj->maps->name);
+		free(obj->maps);
+		obj->maps = next;
+	}
+	free(obj->data);
+	free(obj);
+}
+
+/**
+ * Copies the ELF image, so .rodata can be set before load, and lists its programs and maps.
+ * NULL with errno set when out of memory (ENOMEM) or the symbol table lies outside (EINVAL).
+ */
 static inline struct bpf_object *bpf_object__open_mem(const void *buf, size_t size)
 {
 	struct bpf_object *obj = calloc(1, sizeof(*obj));
@@ -189,6 +287,12 @@ static inline struct bpf_object *bpf_object__open_mem(const void *buf, size_t si
 	}
 	memcpy(obj->data, buf, size);
 	obj->size = size;
+	int err = __elf_each_symbol(obj, __elf_discover, obj);
+	if (err != -ENOENT) {
+		bpf_object__close(obj);
+		errno = err < 0 ? -err : EINVAL;
+		return NULL;
+	}
 	return obj;
 }
 
@@ -227,7 +331,6 @@ static inline int bpf_object__set_rodata(struct bpf_object *obj, const char *nam
 	int ret = __elf_each_symbol(obj, __rodata_symbol, &set);
 	return ret == 1 ? 0 : ret;
 }
-
 /** Loads the object into the kernel through the host. 0 or -EINVAL (the host logs why). */
 static inline int bpf_object__load(struct bpf_object *obj)
 {
@@ -243,67 +346,157 @@ static inline int bpf_program__attach_target(struct bpf_object *obj, const char 
 	return __wasm_bpf_ret(wasm_attach_bpf_program(obj->handle, prog, target));
 }
 
-static inline int __attach_program(const struct bpf_object *obj, const char *name, uint64_t shndx, uint64_t value,
-				   uint64_t size, int info, void *arg)
+/** The program called `name` (its function name), or NULL (errno = ENOENT). */
+static inline struct bpf_program *bpf_object__find_program_by_name(const struct bpf_object *obj, const char *name)
 {
-	const unsigned char *sh = __elf_shdr(obj, shndx);
-	(void)value, (void)size, (void)arg;
-	/* BPF programs: global functions in executable sections other than .text (subprograms). */
-	if (!sh || (info & 0xf) != 2 /* STT_FUNC */ || (info >> 4) != 1 /* STB_GLOBAL */ || !(__elf_u(sh + 8, 8) & 4) ||
-	    !strcmp(__elf_section_name(obj, sh), ".text"))
-		return 0;
-	int err = __wasm_bpf_ret(wasm_attach_bpf_program(obj->handle, name, NULL));
-	return err < 0 ? err : 0;
+	for (struct bpf_program *p = obj->progs; p; p = p->next)
+		if (!strcmp(p->name, name))
+			return p;
+	errno = ENOENT;
+	return NULL;
 }
 
-/** Attaches every program by its section, like a skeleton's attach. 0 or the first error. */
+static inline const char *bpf_program__name(const struct bpf_program *prog)
+{
+	return prog->name;
+}
+
+/** Whether bpf_object__attach (a skeleton's attach) attaches the program; true at open. */
+static inline int bpf_program__set_autoattach(struct bpf_program *prog, bool autoattach)
+{
+	prog->autoattach = autoattach;
+	return 0;
+}
+
+static inline bool bpf_program__autoattach(const struct bpf_program *prog)
+{
+	return prog->autoattach;
+}
+
+/**
+ * The wasm-bpf host loads every program of an object: a program not to be loaded is one not
+ * attached, as bpf_program__set_autoattach(prog, false).
+ */
+static inline int bpf_program__set_autoload(struct bpf_program *prog, bool autoload)
+{
+	return bpf_program__set_autoattach(prog, autoload);
+}
+
+/**
+ * wasm-bpf's way to give bpf_object__attach a target for `prog`: a cgroup path (sockops,
+ * cgroup programs) or an interface name (xdp); ebpm's host asks the user to grant it with
+ * --allow-attach. NULL or "" attaches by section again.
+ */
+static inline void bpf_set_prog_attach_target(struct bpf_program *prog, const char *target)
+{
+	free(prog->attach_target);
+	prog->attach_target = target && *target ? strdup(target) : NULL;
+}
+
+/** Attaches every program not set otherwise, to its target or by its section, like a skeleton's attach. 0 or the first error. */
 static inline int bpf_object__attach(struct bpf_object *obj)
 {
-	int ret = __elf_each_symbol(obj, __attach_program, NULL);
-	return ret == -ENOENT ? 0 : ret;
+	for (struct bpf_program *p = obj->progs; p; p = p->next) {
+		if (!p->autoattach)
+			continue;
+		int err = bpf_program__attach_target(obj, p->name, p->attach_target);
+		if (err < 0)
+			return err;
+	}
+	return 0;
 }
 
-/** The map called `name`, or NULL (errno = ENOENT) when the loaded object has none. */
-static inline struct bpf_map *bpf_object__find_map_by_name(struct bpf_object *obj, const char *name)
+/** The map called `name`, or NULL (errno = ENOENT) when the object defines none. */
+static inline struct bpf_map *bpf_object__find_map_by_name(const struct bpf_object *obj, const char *name)
 {
 	for (struct bpf_map *m = obj->maps; m; m = m->next)
 		if (!strcmp(m->name, name))
 			return m;
-	int fd = wasm_bpf_map_fd_by_name(obj->handle, name);
-	if (fd < 0 || strlen(name) >= sizeof(((struct bpf_map *)0)->name)) {
-		errno = ENOENT;
-		return NULL;
-	}
-	struct bpf_map *m = calloc(1, sizeof(*m));
-	if (!m)
-		return NULL;
-	m->obj = obj;
-	m->fd = fd;
-	strcpy(m->name, name);
-	m->next = obj->maps;
-	obj->maps = m;
-	return m;
+	errno = ENOENT;
+	return NULL;
 }
 
+static inline const char *bpf_map__name(const struct bpf_map *map)
+{
+	return map->name;
+}
+
+/** The map's handle for bpf_map_*_elem, once the object is loaded; a negative errno before, or when the host has no such map. */
 static inline int bpf_map__fd(const struct bpf_map *map)
 {
-	return map ? map->fd : -EINVAL;
+	if (!map || !map->obj->handle)
+		return -EINVAL;
+	if (map->fd < 0) {
+		int fd = __wasm_bpf_ret(wasm_bpf_map_fd_by_name(map->obj->handle, map->name));
+		if (fd < 0)
+			return fd;
+		((struct bpf_map *)map)->fd = fd;
+	}
+	return map->fd;
 }
 
-/** Detaches and unloads everything, and frees the object. */
-static inline void bpf_object__close(struct bpf_object *obj)
+/* ---- skeletons: <name>.skel.h as ebpm build generates it ------------------------------- */
+
+/*
+ * A skeleton names an embedded object's maps and programs as struct fields and its
+ * `const volatile` globals as `skel->rodata->name`. <name>.skel.h fills one of these in and
+ * calls bpf_object__open_skeleton; load, attach and destroy are bpf_object__load,
+ * bpf_object__attach and bpf_object__close. Only .rodata is exposed: the host keeps .bss and
+ * .data, which a guest cannot map.
+ */
+struct bpf_map_skeleton {
+	const char *name;
+	struct bpf_map **map;
+};
+
+struct bpf_prog_skeleton {
+	const char *name;
+	struct bpf_program **prog;
+};
+
+struct bpf_object_skeleton {
+	const char *name;
+	const void *data;
+	size_t data_sz;
+	struct bpf_object **obj;
+	int map_cnt;
+	const struct bpf_map_skeleton *maps;
+	int prog_cnt;
+	const struct bpf_prog_skeleton *progs;
+	/* When set: pointed at the image's .rodata, whose bytes configure the object at load. */
+	void **rodata;
+};
+
+/* The bytes of section `name` of the image, or NULL when it has none inside the image. */
+static inline unsigned char *__elf_section(const struct bpf_object *obj, const char *name)
 {
-	if (!obj)
-		return;
-	if (obj->handle)
-		wasm_close_bpf_object(obj->handle);
-	while (obj->maps) {
-		struct bpf_map *next = obj->maps->next;
-		free(obj->maps);
-		obj->maps = next;
+	for (uint64_t i = 0;; i++) {
+		const unsigned char *sh = __elf_shdr(obj, i);
+		if (!sh)
+			return NULL;
+		if (strcmp(__elf_section_name(obj, sh), name))
+			continue;
+		uint64_t off = __elf_u(sh + 24, 8), size = __elf_u(sh + 32, 8);
+		return off <= obj->size && size <= obj->size - off ? obj->data + off : NULL;
 	}
-	free(obj->data);
-	free(obj);
+}
+
+/** Opens the skeleton's image and binds its maps, programs and .rodata. 0 or a negative errno. */
+static inline int bpf_object__open_skeleton(const struct bpf_object_skeleton *s)
+{
+	struct bpf_object *obj = bpf_object__open_mem(s->data, s->data_sz);
+	if (!obj)
+		return -errno;
+	*s->obj = obj;
+	for (int i = 0; i < s->map_cnt; i++)
+		if (!(*s->maps[i].map = bpf_object__find_map_by_name(obj, s->maps[i].name)))
+			return -ENOENT;
+	for (int i = 0; i < s->prog_cnt; i++)
+		if (!(*s->progs[i].prog = bpf_object__find_program_by_name(obj, s->progs[i].name)))
+			return -ENOENT;
+	if (s->rodata && !(*s->rodata = __elf_section(obj, ".rodata")))
+		return -ENOENT;
+	return 0;
 }
 
 /* ---- maps ------------------------------------------------------------------------------ */
@@ -353,11 +546,17 @@ struct bpf_buffer {
 	int max_size;
 };
 
-/** A consumer of ring buffer or perf event array `events`, calling sample_fn per record. */
+/**
+ * A consumer of ring buffer or perf event array `events` of a loaded object, calling sample_fn
+ * per record. NULL with errno set when `events` is none of the host's.
+ */
 static inline struct bpf_buffer *bpf_buffer__open(struct bpf_map *events, bpf_buffer_sample_fn sample_fn, void *ctx)
 {
-	if (!events || !sample_fn)
+	int fd = events && sample_fn ? bpf_map__fd(events) : -EINVAL;
+	if (fd < 0) {
+		errno = -fd;
 		return NULL;
+	}
 	struct bpf_buffer *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;

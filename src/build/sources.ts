@@ -48,8 +48,9 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
     }
   }
   const files = await listFiles(dir);
-  const topSources = files.map((f) => f.path).filter((p) => p.endsWith('.bpf.c') && !p.includes('/'));
-  const manifest = text === undefined ? inferredManifest(dir, topSources) : parseSourceManifest(text);
+  const top = files.map((f) => f.path).filter((p) => !p.includes('/'));
+  const topSources = top.filter((p) => p.endsWith('.bpf.c'));
+  const manifest = text === undefined ? inferredManifest(dir, top) : parseSourceManifest(text);
   const have = new Set(files.map((f) => f.path));
   const missing = (p: string) => !have.has(p);
   const bpf = manifest.objects ? [...manifest.objects] : topSources;
@@ -89,13 +90,16 @@ export async function readSources(dir: string, env: Env): Promise<PackageSources
 }
 
 /**
- * `inferredManifest` stands in for a missing `ebpm.json`, as for an eunomia-bpf/ecc tool
- * directory: the name is the stem of the one top-level `*.bpf.c` (ecc names its output after
- * the source), else the directory's name, lower-cased with other characters made `-`; the
- * version is `INFERRED_VERSION`; everything else takes its default.
+ * `inferredManifest` stands in for a missing `ebpm.json`, from the directory's top-level
+ * `files`, as for an eunomia-bpf/ecc tool directory: the name is the stem of the one `*.bpf.c`
+ * (ecc names its output after the source), else the directory's name, lower-cased with other
+ * characters made `-`; the version is `INFERRED_VERSION`. As in a wasm-bpf example directory,
+ * `x.c` beside the one `x.bpf.c` is the Wasm program. Everything else takes its default.
  */
-export function inferredManifest(dir: string, sources: readonly string[]): SourceManifest {
-  const stem = sources.length === 1 ? sources[0]!.replace(/\.bpf\.c$/, '') : basename(dir);
+export function inferredManifest(dir: string, files: readonly string[]): SourceManifest {
+  const sources = files.filter((f) => f.endsWith('.bpf.c'));
+  const one = sources.length === 1 ? sources[0]!.replace(/\.bpf\.c$/, '') : undefined;
+  const stem = one ?? basename(dir);
   const name = stem
     .toLowerCase()
     .replace(/[^a-z0-9._-]+/g, '-')
@@ -105,7 +109,8 @@ export function inferredManifest(dir: string, sources: readonly string[]): Sourc
       hint: 'add an ebpm.json with {"name": …, "version": …}',
     });
   }
-  return validateSourceManifest({ name, version: INFERRED_VERSION });
+  const guest = one !== undefined && files.includes(`${one}.c`) ? { wasm: `${one}.c` } : {};
+  return validateSourceManifest({ name, version: INFERRED_VERSION, ...guest });
 }
 
 /** `objectName` is the object file a BPF source builds: `src/sigsnoop.bpf.c` → `sigsnoop.bpf.o`. */

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Stats } from 'node:fs';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { bpfTargetArch, multiarchTuple } from '../core/arch.js';
@@ -110,7 +110,7 @@ export async function compileBpf(source: string, output: string, opts: CompileBp
 export const WASI_SYSROOT = '/usr';
 
 export interface CompileWasmOptions {
-  /** Extra include directories (the build directory with the generated `*.bpf.o.h`). */
+  /** Extra include directories (the build directory with the generated `*.bpf.o.h` and `*.skel.h`). */
   includes?: string[];
   /** Extra clang flags from the package manifest (`wasmCflags`). */
   cflags?: string[];
@@ -119,8 +119,11 @@ export interface CompileWasmOptions {
 /**
  * `compileWasm` compiles a C user-space program to a `wasm32-wasi` command module with clang
  * and wasi-libc. `--export-table` exports `__indirect_function_table`, through which the host
- * calls the guest's ring-buffer callback (wasm-bpf ABI); `--allow-undefined` leaves the
- * `wasm_bpf` host functions as imports; `--strip-debug` drops wasi-libc's DWARF (about 100 KiB).
+ * calls the guest's ring-buffer callback (wasm-bpf ABI); the `wasm_bpf` host functions are
+ * imports by their declarations' `import_module`, so any other undefined function fails the
+ * link, naming it, instead of becoming an import the run refuses; `--strip-debug` drops
+ * wasi-libc's DWARF (about 100 KiB). `include/wasm-bpf` is on the path for wasm-bpf guests,
+ * which include the SDK as "libbpf-wasm.h".
  */
 export async function compileWasm(source: string, output: string, opts: CompileWasmOptions = {}): Promise<Uint8Array> {
   const args = [
@@ -128,11 +131,12 @@ export async function compileWasm(source: string, output: string, opts: CompileW
     `--sysroot=${WASI_SYSROOT}`,
     '-O2',
     '-Wl,--export-table',
-    '-Wl,--allow-undefined',
     '-Wl,--strip-debug',
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
     '-I',
     INCLUDE_DIR,
+    '-I',
+    join(INCLUDE_DIR, 'wasm-bpf'),
     ...(opts.cflags ?? []),
     basename(source),
     '-o',
@@ -140,6 +144,25 @@ export async function compileWasm(source: string, output: string, opts: CompileW
   ];
   await tool('clang', args, { cwd: dirname(source) });
   return new Uint8Array(await readFile(output));
+}
+
+/** `SDK_HEADER` is ebpm's guest SDK, which Wasm guests include as "libbpf-wasm.h" or <wasm-bpf/libbpf-wasm.h>. */
+export const SDK_HEADER = join(INCLUDE_DIR, 'wasm-bpf', 'libbpf-wasm.h');
+
+/**
+ * `sdkOverlay` handles a guest directory with a `libbpf-wasm.h` of its own, as wasm-bpf's
+ * example directories have (a link to wasm-bpf's SDK): it writes, in `workDir`, a clang VFS
+ * overlay that puts `SDK_HEADER` in that file's place, for `-ivfsoverlay`, and returns its
+ * path; undefined when the directory has none. The generated skeleton needs ebpm's SDK, and a
+ * guest including either header then gets the same one.
+ */
+export async function sdkOverlay(source: string, workDir: string): Promise<string | undefined> {
+  const dir = dirname(source);
+  if ((await lstat(join(dir, 'libbpf-wasm.h')).catch(() => undefined)) === undefined) return undefined;
+  const overlay = join(workDir, 'sdk-overlay.json');
+  const file = { type: 'file', name: 'libbpf-wasm.h', 'external-contents': SDK_HEADER };
+  await writeFile(overlay, JSON.stringify({ version: 0, roots: [{ type: 'directory', name: dir, contents: [file] }] }));
+  return overlay;
 }
 
 /** `tool` runs a toolchain program; failures keep the command line and its output. */

@@ -3,6 +3,7 @@
  * React: byte and rate units, progress bars, table layout, and the transfer state a push or pull
  * view renders (a reducer over `TransferEvent`s).
  */
+import type { BuildNotice } from '../services/build.js';
 import type { TransferEvent } from '../services/transfer.js';
 import type { Io } from './command.js';
 
@@ -127,6 +128,11 @@ export function terminalSafe(text: string, multiline = false): string {
 /** `writeText` prints `text` (whole lines) for people: every printer of text from outside ebpm goes through it. */
 export function writeText(out: NodeJS.WritableStream, text: string): void {
   out.write(terminalSafe(text, true));
+}
+
+/** `writeNotices` prints a build's warnings and notes, one `level: message` line each (services/build.ts `buildNotices`). */
+export function writeNotices(out: NodeJS.WritableStream, notices: readonly BuildNotice[] = []): void {
+  for (const n of notices) writeText(out, `${n.level}: ${n.message}\n`);
 }
 
 /**

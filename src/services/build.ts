@@ -34,14 +34,34 @@ export interface BuildResult {
   /** Bytes of manifest, config and layers together. */
   readonly size: number;
   readonly created: string;
-  /** The directory has no `ebpm.json`: name and version were inferred (`inferredManifest`). */
-  readonly inferred: boolean;
-  /** Unknown doc tags and the like, each once. */
-  readonly warnings: readonly string[];
+  readonly notices: readonly BuildNotice[];
+}
+
+/**
+ * `BuildNotice` is something a build tells the user on stderr, whichever command built the
+ * directory (`build`, and `run` and `inspect` of a directory): a `warning` about something in
+ * the sources it ignored (an unknown doc tag), a `note` about a choice it made for them.
+ */
+export interface BuildNotice {
+  readonly level: 'warning' | 'note';
+  readonly message: string;
+}
+
+/** `buildNotices` lists what a build has to tell: its warnings, each once, then the name and version it chose without an `ebpm.json`. */
+export function buildNotices(built: BuiltPackage): BuildNotice[] {
+  const out: BuildNotice[] = built.warnings.map((message) => ({ level: 'warning', message }));
+  if (built.sources.inferred) {
+    const { name, version } = built.metadata;
+    out.push({
+      level: 'note',
+      message: `no ebpm.json in ${built.sources.dir}: built as ${name}@${version}; add an ebpm.json with {"name": …, "version": …} to name and version it`,
+    });
+  }
+  return out;
 }
 
 /** `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag. */
-export async function buildToMemory(dir: string, env: Env): Promise<{ built: BuiltPackage; store: MemoryStore; tag: string }> {
+export async function buildToMemory(dir: string, env: Env): Promise<{ built: BuiltPackage; store: MemoryStore; tag: string; notices: readonly BuildNotice[] }> {
   const work = await mkdtemp(join(tmpdir(), 'ebpm-build-'));
   try {
     const built = await buildPackage(resolve(dir), { env, workDir: work });
@@ -49,7 +69,7 @@ export async function buildToMemory(dir: string, env: Env): Promise<{ built: Bui
     for (const b of built.packed.blobs) await store.push(b.descriptor, [b.bytes]);
     const tag = versionTag(built.metadata.version);
     await store.tag(built.packed.descriptor, tag);
-    return { built, store, tag };
+    return { built, store, tag, notices: buildNotices(built) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -58,7 +78,7 @@ export async function buildToMemory(dir: string, env: Env): Promise<{ built: Bui
 export async function build(req: BuildRequest): Promise<BuildResult> {
   const dir = resolve(req.dir);
   try {
-    const { built, store, tag } = await buildToMemory(dir, req.env);
+    const { built, store, tag, notices } = await buildToMemory(dir, req.env);
     const out = join(dir, OUT_DIR);
     const staging = await mkdtemp(join(dir, `.${OUT_DIR}.`));
     try {
@@ -79,8 +99,7 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
         tags,
         size: built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0),
         created: built.created,
-        inferred: built.sources.inferred,
-        warnings: built.warnings,
+        notices,
       };
     } finally {
       await rm(staging, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import type { Env } from '../core/paths.js';
 import { isEbpmManifest, readPackage } from '../package/artifact.js';
 import { readForeignManifest, type ForeignFormat } from '../package/foreign.js';
 import type { PackageMetadata } from '../package/metadata.js';
-import { buildToMemory } from './build.js';
+import { buildToMemory, type BuildNotice } from './build.js';
 import { describeLocalFile, LOCAL_KINDS, openLocal } from './local-source.js';
 
 export interface InspectResult {
@@ -25,6 +25,8 @@ export interface InspectResult {
   readonly digest: string;
   /** Bytes of the whole artifact (manifest, config, layers) or of the file. */
   readonly size: number;
+  /** For a directory, built in memory: what the build has to tell (`buildNotices`). */
+  readonly notices?: readonly BuildNotice[];
 }
 
 /**
@@ -47,9 +49,10 @@ async function inspectLocal(path: string, cwd: string, env: Env): Promise<Inspec
     case 'layout':
       return inspectTarget(local.layout, local.descriptor, { source: path, name: basename(local.path), tag: local.tag });
     case 'directory': {
-      const { built } = await buildToMemory(local.path, env);
+      const { built, notices } = await buildToMemory(local.path, env);
       const d = built.packed.descriptor;
-      return { source: path, format: 'ebpm', metadata: built.metadata, digest: d.digest, size: built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0) };
+      const size = built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0);
+      return { source: path, format: 'ebpm', metadata: built.metadata, digest: d.digest, size, notices };
     }
     case 'file': {
       const { format, metadata } = await describeLocalFile(local);

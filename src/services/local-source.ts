@@ -67,7 +67,7 @@ export async function openLocal(arg: string, cwd: string): Promise<LocalPackage 
   const { path, tag, dir } = found;
   if (!dir) return { kind: 'file', path, ...(await readLocalFile(path)) };
   if (await statOf(join(path, LAYOUT_FILE))) return openLayout(path, tag);
-  // An ecc tool directory (`*.bpf.c` without ebpm.json) builds too (build/sources.ts `inferredManifest`).
+  // An ecc tool or wasm-bpf example directory (`*.bpf.c` without ebpm.json) builds too (build/sources.ts `inferredManifest`).
   const sources = async () => (await readdir(path)).some((f) => f.endsWith('.bpf.c'));
   if (tag === undefined && ((await statOf(join(path, SOURCE_MANIFEST))) || (await sources()))) return { kind: 'directory', path };
   throw new EbpmError('NOT_FOUND', `neither a package directory (${SOURCE_MANIFEST} or *.bpf.c) nor an OCI layout (${LAYOUT_FILE})`, {

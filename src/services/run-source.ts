@@ -14,6 +14,7 @@ import type { ForeignFormat } from '../package/foreign.js';
 import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import type { EcliFlag } from '../package/params.js';
+import type { BuildNotice } from './build.js';
 import type { Context } from './context.js';
 import { describeLocalFile, explicitPath, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
 import type { Admission } from './trust.js';
@@ -38,6 +39,8 @@ export interface ResolvedPackage {
   readonly trust?: Admission;
   /** For an eunomia `package.json`: how ecli offers each parameter (its flag and default), by variable name. */
   readonly ecli?: ReadonlyMap<string, EcliFlag>;
+  /** For a directory, built on the fly: what the build has to tell (`buildNotices`). */
+  readonly notices?: readonly BuildNotice[];
 }
 
 /** When a reference is pulled: every time, only when not stored, or never (stored only). */
@@ -179,10 +182,10 @@ async function resolveLocal(arg: string, local: LocalPackage, opts: ResolveOptio
     }
     case 'directory': {
       const { buildToMemory } = await import('./build.js');
-      const { store, tag } = await buildToMemory(local.path, opts.env);
+      const { store, tag, notices } = await buildToMemory(local.path, opts.env);
       const root = await store.resolve(tag);
       const trust = await admit(arg, opts, root);
-      return { ...(await packageFromTarget(store, root, { source: arg, name: basename(local.path), ...signal })), trust };
+      return { ...(await packageFromTarget(store, root, { source: arg, name: basename(local.path), ...signal })), trust, notices };
     }
     case 'file': {
       const trust = await admit(arg, opts, { mediaType: 'application/octet-stream', digest: local.digest, size: local.bytes.length });

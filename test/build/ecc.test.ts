@@ -99,6 +99,23 @@ describeWith(['clang', 'btf', 'bpftool'], 'ecc tool directories', () => {
     expect(r.code).toBe(0);
   });
 
+  it('run and inspect of the directory, which build it on the fly, print the same warning and note', async () => {
+    const dir = join(root, 'oddtag');
+    const lines = `warning: oddtag.bpf.c:6: unknown doc tag @intepreter: ignored\n${note(dir, 'oddtag')}`;
+    for (const args of [
+      ['inspect', dir],
+      ['inspect', dir, '--json'],
+      ['run', dir, '--help'],
+    ]) {
+      const r = await runEbpm(args, { env, cwd: root });
+      expect(r.code).toBe(0);
+      expect(r.stderr).toBe(lines);
+    }
+    // A built layout is no build: nothing to tell.
+    const r = await runEbpm(['inspect', join(dir, 'out')], { env, cwd: root });
+    expect(r.stderr).toBe('');
+  });
+
   it("an ecc package.json keeps a program's @tchook as its default target", async () => {
     const src = join(FIXTURES, 'tcpass', 'tcpass.bpf.c');
     const elf = await compileBpf(src, join(mkdtempSync(join(root, 'obj-')), 'tcpass.bpf.o'), { env });
@@ -177,7 +194,7 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
       const filters = () => execFileSync('tc', ['-n', ns, 'filter', 'show', 'dev', dev, 'ingress'], { encoding: 'utf8' });
       const run = spawnEbpm(['run', dir], { env, cwd: root, prefix: ['ip', 'netns', 'exec', ns] });
       await run.waitFor(/attached/);
-      expect(run.stderr()).toBe(`tcpass 0.0.0: attached count_ingress (tc on ${dev}:ingress)\n`);
+      expect(run.stderr()).toBe(`${note(dir, 'tcpass')}tcpass 0.0.0: attached count_ingress (tc on ${dev}:ingress)\n`);
       expect(filters()).toMatch(/^filter protocol all pref 7 bpf chain 0 handle 0x1 count_ingress:\[\d+\] direct-action /m);
       run.child.kill('SIGINT');
       const r = await run.exited();
@@ -194,7 +211,7 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
         (JSON.parse(execFileSync('ip', ['-n', ns, '-j', 'link', 'show', dev], { encoding: 'utf8' }))[0].xdp?.prog?.name as string | undefined) ?? null;
       const run = spawnEbpm(['run', dir], { env, cwd: root, prefix: ['ip', 'netns', 'exec', ns] });
       await run.waitFor(/attached/);
-      expect(run.stderr()).toBe(`xdppass 0.0.0: attached pass_all (xdp on ${dev})\n`);
+      expect(run.stderr()).toBe(`${note(dir, 'xdppass')}xdppass 0.0.0: attached pass_all (xdp on ${dev})\n`);
       expect(xdp()).toBe('pass_all');
       run.child.kill('SIGINT');
       expect((await run.exited()).code).toBe(130);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { build } from '../../services/build.js';
+import { writeNotices } from '../format.js';
 
 const cmd: Command = {
   name: 'build',
@@ -10,12 +11,7 @@ const cmd: Command = {
     const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
     const dir = resolve(io.cwd, positionals[0] ?? '.');
     const r = await build({ dir, env: io.env });
-    for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
-    if (r.inferred) {
-      io.stderr.write(
-        `note: no ebpm.json in ${dir}: built as ${r.metadata.name}@${r.metadata.version}; add an ebpm.json with {"name": …, "version": …} to name and version it\n`,
-      );
-    }
+    writeNotices(io.stderr, r.notices);
     if (values.json) {
       io.stdout.write(
         JSON.stringify({ out: r.out, digest: r.descriptor.digest, size: r.size, tags: r.tags, created: r.created, metadata: r.metadata }, null, 2) + '\n',

@@ -12,7 +12,7 @@ import { checkPackage, findingLine } from '../../services/check.js';
 import { resolvePackage } from '../../services/run-source.js';
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { writeJson } from '../dist.js';
-import { writeText } from '../format.js';
+import { writeNotices, writeText } from '../format.js';
 import { PACKAGE_SOURCES } from '../package-sources.js';
 import { pullPolicy } from '../pull-policy.js';
 
@@ -34,6 +34,7 @@ const cmd: Command = {
     let ctx: Promise<import('../../services/context.js').Context> | undefined;
     const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
     const pkg = await resolvePackage(source, PACKAGE_SOURCES, { pull: pullPolicy(values.pull), env: io.env, cwd: io.cwd, context: opened });
+    writeNotices(io.stderr, pkg.notices);
     const selection = { only: values.program, skip: values['skip-program'] };
     checkSelection(pkg.metadata.name, pkg.metadata.objects, selection);
     const report = checkPackage(pkg, kernelFacts(undefined, values.btf === undefined ? undefined : resolve(io.cwd, values.btf)), selection);

@@ -8,7 +8,7 @@ import { inspectPath, type InspectResult } from '../../services/inspect.js';
 import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
-import { writeText } from '../format.js';
+import { writeNotices, writeText } from '../format.js';
 import { choiceLine, eventTypeText, UNTYPED_EVENTS } from '../views/run-text.js';
 
 const cmd: Command = {
@@ -20,6 +20,7 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(target, io.cwd, io.env) : await inspectRemote(await context(io, false), target);
+    writeNotices(io.stderr, r.notices);
     const here = alternativesHere(r.metadata.objects);
     if (values.json) {
       const alternatives = here.flatMap((o) =>
