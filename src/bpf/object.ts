@@ -8,10 +8,12 @@ import { parseElf, SHT_NOBITS, STT_OBJECT, type ElfFile, type ElfSection } from 
 import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
+import { readRecordFacts, type RecordFacts } from './record-fields.js';
 import { readRecordWrites, type RecordWrite } from './records.js';
 
 export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
+export type { FieldFact, FieldSource, RecordFacts } from './record-fields.js';
 export type { RecordWrite } from './records.js';
 
 /** A global variable in `.rodata`, `.data`, `.bss` or a custom `.rodata.*`/`.data.*`/`.bss.*` section. */
@@ -54,6 +56,8 @@ export interface ObjectSpec {
   readonly exports: readonly ExportSpec[];
   /** Constant record sizes the code writes to ring buffers and perf event arrays. */
   readonly recordWrites: readonly RecordWrite[];
+  /** What the code writes into those records, where it came from (for records whose struct is not in BTF). */
+  readonly recordFacts: readonly RecordFacts[];
   /** The object's BTF, or null for an object built without -g. */
   readonly btf: Btf | null;
   readonly btfExt: BtfExt | null;
@@ -87,6 +91,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
   const markers = data.filter((g) => g.name.startsWith(EXPORT_MARKER));
   const coreRelocations = btfExt?.coreRelocations ?? [];
   const kernelRelos = coreRelocations.filter((r) => r.kind !== 'type_id_local');
+  const events = maps.some((m) => m.type === 'ringbuf' || m.type === 'perf_event_array');
   return {
     license: readLicense(elf),
     programs,
@@ -94,6 +99,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
     globals,
     exports: btf === null ? [] : readExports(btf, markers),
     recordWrites: readRecordWrites(elf),
+    recordFacts: events ? readRecordFacts(elf, btf, maps, coreRelocations) : [],
     btf,
     btfExt,
     coreRelocations,

@@ -88,6 +88,7 @@ describe('parseObject on hand-built objects', () => {
       globals: [],
       exports: [],
       recordWrites: [],
+      recordFacts: [],
       btf: null,
       btfExt: null,
       coreRelocations: [],

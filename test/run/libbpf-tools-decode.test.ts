@@ -59,9 +59,9 @@ describeWith(['root', 'btf', 'native', 'bpftool', 'libbpf-tools'], 'libbpf-tools
     expect(json.metadata.objects[0]!.exports).toMatchObject([{ map: 'events', inferredBy: 'name', type: { kind: 'struct', name: 'event', size: 32 } }]);
   });
 
-  it("opensnoop's record is a stack variable, absent from its BTF: its events stay hex, and inspect shows none", () => {
+  it("opensnoop's record is a stack variable, absent from its BTF: inspect shows the layout its instructions write", () => {
     expect(ebpmSync(['inspect', objects.opensnoop!]).stdout).toContain(
-      '  events on events: no type declared, none found by name: printed as hex (run --event-type <struct> chooses one)\n',
+      '  events on events: record inferred from the instructions of tracepoint__syscalls__sys_exit_open, tracepoint__syscalls__sys_exit_openat (312 bytes)\n',
     );
   });
 
