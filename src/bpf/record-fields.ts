@@ -458,7 +458,7 @@ function readSource(c: Context, from: Val, n: number, text: boolean): FieldSourc
   // A string read from a pointer carries the pointer's name (`args_t.fname` → `fname`).
   if (text && from.k === 'num') {
     const s = from.src;
-    if (s.kind === 'member') return { kind: 'core', name: s.name, op: '', text: true };
+    if (s.kind === 'member') return { kind: 'member', name: s.name, layout: { kind: 'string', size: n } };
     if ((s.kind === 'core' || s.kind === 'ctx') && s.op === '') return { ...s, text: true };
   }
   if (!text && from.k === 'value') {
