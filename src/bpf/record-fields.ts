@@ -438,7 +438,7 @@ function call(c: Context, s: State, f: Func, pc: number, src: number, imm: numbe
   } else if (READS.has(imm) || STR_READS.has(imm)) {
     const n = constOf(r[2]!);
     const text = STR_READS.has(imm);
-    if (n !== undefined) writeBytes(c, s, r[1]!, n, readSource(c, r[3]!, n, text));
+    if (n !== undefined) writeBytes(c, s, r[1]!, n, readSource(c, s, r[3]!, n, text));
   } else if (imm === HELPER.perfOutput && r[2]!.k === 'map') sent(c, s, r[2]!.map, r[4]!, constOf(r[5]!));
   else if (imm === HELPER.ringbufOutput && r[1]!.k === 'map') sent(c, s, r[1]!.map, r[2]!, constOf(r[3]!));
   else if (r[1]!.k === 'stack' && imm !== HELPER.lookup && imm !== 2 && imm !== 3) {
@@ -452,8 +452,13 @@ function call(c: Context, s: State, f: Func, pc: number, src: number, imm: numbe
 }
 
 /** What a probe read of `n` bytes from `from` brings: a named field, a member, or bytes of no known origin. */
-function readSource(c: Context, from: Val, n: number, text: boolean): FieldSource {
+function readSource(c: Context, s: State, from: Val, n: number, text: boolean): FieldSource {
   const flag = text ? { text: true as const } : {};
+  // A copy of what an earlier read put on the stack carries its origin on.
+  if (!text && from.k === 'stack') {
+    const slot = s.stacks.get(from.frame)?.get(from.off);
+    if (slot?.size === n && slot.val.k === 'num') return slot.val.src;
+  }
   if (from.k === 'field') return { kind: 'core', name: from.name, op: '', ...flag };
   // A string read from a pointer carries the pointer's name (`args_t.fname` → `fname`).
   if (text && from.k === 'num') {
