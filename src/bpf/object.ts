@@ -9,12 +9,10 @@ import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
 import { readRecordFacts, type RecordFacts } from './record-fields.js';
-import { readRecordWrites, type RecordWrite } from './records.js';
 
 export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
 export type { FieldFact, FieldSource, RecordFacts } from './record-fields.js';
-export type { RecordWrite } from './records.js';
 
 /** A global variable in `.rodata`, `.data`, `.bss` or a custom `.rodata.*`/`.data.*`/`.bss.*` section. */
 export interface GlobalSpec {
@@ -54,9 +52,10 @@ export interface ObjectSpec {
   /** Data section variables, by section then offset; `EBPM_EXPORT` markers are in `exports` instead. */
   readonly globals: readonly GlobalSpec[];
   readonly exports: readonly ExportSpec[];
-  /** Constant record sizes the code writes to ring buffers and perf event arrays. */
-  readonly recordWrites: readonly RecordWrite[];
-  /** What the code writes into those records, where it came from (for records whose struct is not in BTF). */
+  /**
+   * The records of constant size the code writes to ring buffers and perf event arrays, by map
+   * and size, with what it writes into them (for records whose struct is not in BTF).
+   */
   readonly recordFacts: readonly RecordFacts[];
   /** The object's BTF, or null for an object built without -g. */
   readonly btf: Btf | null;
@@ -98,7 +97,6 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
     maps,
     globals,
     exports: btf === null ? [] : readExports(btf, markers),
-    recordWrites: readRecordWrites(elf),
     recordFacts: events ? readRecordFacts(elf, btf, maps, coreRelocations) : [],
     btf,
     btfExt,

@@ -1,6 +1,7 @@
-// What a BPF object's programs write into the records they send to ring buffers and perf event
-// arrays, read from the instructions when the record's struct is not in BTF (clang emits no BTF
-// for a type used only by a local variable). A small abstract interpretation over each program
+// The records a BPF object's programs send to ring buffers and perf event arrays (the map, and the
+// constant size in the helper's size argument: sizes computed at run time are not seen), and what
+// the programs write into them, for records whose struct is not in BTF (clang emits no BTF for a
+// type used only by a local variable). A small abstract interpretation over each program
 // (kernel Documentation/bpf/standardization/instruction-set.rst): registers and stack slots hold
 // a pointer (to the stack, a map value, a ring buffer reservation, the context), a constant, a
 // value of known origin (a helper's result, a CO-RE relocated field, a map value's BTF member, a
@@ -104,11 +105,27 @@ const READS = new Set<number>([HELPER.probeRead, HELPER.probeReadUser, HELPER.pr
 const STR_READS = new Set<number>([HELPER.probeReadStr, HELPER.probeReadUserStr, HELPER.probeReadKernelStr]);
 
 function same(a: Val, b: Val): boolean {
-  return a === b || JSON.stringify(a, bigints) === JSON.stringify(b, bigints);
-}
-
-function bigints(_: string, x: unknown): unknown {
-  return typeof x === 'bigint' ? x.toString() : x;
+  if (a === b) return true;
+  switch (a.k) {
+    case 'unknown':
+      return b.k === 'unknown';
+    case 'const':
+      return b.k === 'const' && a.v === b.v && a.core === b.core;
+    case 'num':
+      return b.k === 'num' && a.size === b.size && JSON.stringify(a.src) === JSON.stringify(b.src);
+    case 'stack':
+      return b.k === 'stack' && a.frame === b.frame && a.off === b.off;
+    case 'ctx':
+      return b.k === 'ctx' && a.off === b.off;
+    case 'map':
+      return b.k === 'map' && a.map === b.map;
+    case 'value':
+      return b.k === 'value' && a.map === b.map && a.off === b.off;
+    case 'rec':
+      return b.k === 'rec' && a.map === b.map && a.size === b.size && a.off === b.off;
+    case 'field':
+      return b.k === 'field' && a.name === b.name;
+  }
 }
 
 function clone(s: State): State {
@@ -431,8 +448,10 @@ function call(c: Context, s: State, f: Func, pc: number, src: number, imm: numbe
   if (src !== 0) r0 = UNKNOWN;
   else if (named !== undefined) r0 = { k: 'num', size: 8, src: { kind: 'helper', helper: named, op: '' } };
   else if (imm === HELPER.lookup && r[1]!.k === 'map') r0 = { k: 'value', map: r[1]!.map, off: 0 };
-  else if (imm === HELPER.ringbufReserve && r[1]!.k === 'map' && constOf(r[2]!) !== undefined) r0 = { k: 'rec', map: r[1]!.map, size: constOf(r[2]!)!, off: 0 };
-  else if (imm === HELPER.comm && constOf(r[2]!) !== undefined) {
+  else if (imm === HELPER.ringbufReserve && r[1]!.k === 'map' && constOf(r[2]!) !== undefined) {
+    r0 = { k: 'rec', map: r[1]!.map, size: constOf(r[2]!)!, off: 0 };
+    record(c, r0.map, r0.size);
+  } else if (imm === HELPER.comm && constOf(r[2]!) !== undefined) {
     const n = constOf(r[2]!)!;
     writeBytes(c, s, r[1]!, n, { kind: 'helper', helper: 'comm', op: '', text: true });
   } else if (READS.has(imm) || STR_READS.has(imm)) {

@@ -112,7 +112,7 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
  * tool's header, kept by `__eunomia_dummy_<struct>_ptr` globals (ecc's, or ebpm build's for an
  * ecc tool directory). Each ring buffer or perf event array without an export takes, of those
  * structs, the first (in header order) whose size is a record size the code writes to it
- * (`ObjectSpec.recordWrites`); failing that, an object with one such map and one header struct
+ * (`ObjectSpec.recordFacts`); failing that, an object with one such map and one header struct
  * binds the two, as ecli does. With none of those, the object's one event map gets the struct
  * named as libbpf-tools name theirs (`conventionalEventType`). Failing all of those, each event
  * map whose records the code writes with one size gets the layout those writes give
@@ -150,7 +150,7 @@ function btfExports(spec: ObjectSpec, maps: readonly MapMeta[], objectName: stri
   const events = maps.filter((m) => EVENT_MAPS.has(m.type));
   for (const m of events) {
     if (taken().has(m.name)) continue;
-    const sizes = new Set(spec.recordWrites.filter((w) => w.map === m.name).map((w) => w.size));
+    const sizes = new Set(spec.recordFacts.filter((w) => w.map === m.name).map((w) => w.size));
     const bySize = header.find((id) => sizes.has(typeSize(btf, id)));
     const only = events.length === 1 && header.length === 1 ? header[0] : undefined;
     const id = bySize ?? only;

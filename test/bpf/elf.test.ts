@@ -87,7 +87,6 @@ describe('parseObject on hand-built objects', () => {
       maps: [],
       globals: [],
       exports: [],
-      recordWrites: [],
       recordFacts: [],
       btf: null,
       btfExt: null,
