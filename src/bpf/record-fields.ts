@@ -17,10 +17,13 @@ import { containing, functionsBySection, type Func } from './programs.js';
 
 /** Where a record's bytes came from. `op` says how the value was derived from its origin. */
 export type FieldSource =
-  /** A member of a map value's BTF struct, copied (`args_t.flags`). */
-  | { readonly kind: 'member'; readonly name: string; readonly layout: TypeLayout }
-  /** A kernel field read through a CO-RE relocation: its last field name, prefixed by the pointer's when read through one. */
-  | { readonly kind: 'core'; readonly name: string; readonly op: string; readonly text?: true }
+  /** A member of map `map`'s value struct, copied (`args_t.flags`), or for a string, read through that pointer member. */
+  | { readonly kind: 'member'; readonly map: string; readonly name: string; readonly layout: TypeLayout; readonly through?: true }
+  /**
+   * A kernel field read through a CO-RE relocation: its last field name, prefixed by the
+   * pointer's when read through one; `path` the accesses (`task_struct.real_parent → task_struct.tgid`).
+   */
+  | { readonly kind: 'core'; readonly name: string; readonly path: string; readonly op: string; readonly text?: true }
   /** A field of the program's context: a tracepoint's record at `offset`, named by its format file. */
   | { readonly kind: 'ctx'; readonly section: string; readonly offset: number; readonly op: string; readonly text?: true }
   /** A helper's result (`get_current_pid_tgid`), or what it wrote (`comm`). */
@@ -47,6 +50,7 @@ export interface RecordFacts {
 
 type Val =
   | { readonly k: 'unknown' }
+  /** `core`: the CO-RE field path whose offset this constant is. */
   | { readonly k: 'const'; readonly v: bigint; readonly core?: string }
   | { readonly k: 'num'; readonly src: FieldSource; readonly size: number }
   | { readonly k: 'stack'; readonly frame: number; readonly off: number }
@@ -55,7 +59,7 @@ type Val =
   | { readonly k: 'value'; readonly map: string; readonly off: number }
   | { readonly k: 'rec'; readonly map: string; readonly size: number; readonly off: number }
   /** The address of a kernel field (a base plus a CO-RE offset): what a probe read there gets. */
-  | { readonly k: 'field'; readonly name: string };
+  | { readonly k: 'field'; readonly name: string; readonly path: string };
 
 const UNKNOWN: Val = { k: 'unknown' };
 
@@ -124,7 +128,7 @@ function same(a: Val, b: Val): boolean {
     case 'rec':
       return b.k === 'rec' && a.map === b.map && a.size === b.size && a.off === b.off;
     case 'field':
-      return b.k === 'field' && a.name === b.name;
+      return b.k === 'field' && a.name === b.name && a.path === b.path;
   }
 }
 
@@ -318,7 +322,7 @@ function run(c: Context, f: Func, entry: State, frame: number): State | undefine
 function alu(s: State, code: number, dst: number, src: number, imm: number, is32: boolean, core: CoreRelocation | undefined): void {
   const op = code & 0xf0;
   const x = code & 0x08;
-  const other: Val = x ? s.regs[src]! : { k: 'const', v: BigInt(imm), ...(core?.kind === 'field_byte_offset' ? { core: coreName(core) } : {}) };
+  const other: Val = x ? s.regs[src]! : { k: 'const', v: BigInt(imm), ...(core?.kind === 'field_byte_offset' ? { core: core.path } : {}) };
   const d = s.regs[dst]!;
   const k = other.k === 'const' ? other.v : undefined;
   let out: Val = UNKNOWN;
@@ -336,8 +340,11 @@ function alu(s: State, code: number, dst: number, src: number, imm: number, is32
         // base + CO-RE offset, either way round: the address of that kernel field
         const field = other.k === 'const' && other.core !== undefined ? other.core : d.k === 'const' && d.core !== undefined ? d.core : undefined;
         const base = other.k === 'const' && other.core !== undefined ? d : other;
+        const via = base.k === 'num' && base.src.kind === 'core' && base.src.op === '' ? base.src : undefined;
         if (field !== undefined)
-          out = { k: 'field', name: base.k === 'num' && base.src.kind === 'core' && base.src.op === '' ? `${base.src.name}_${field}` : field };
+          out = via
+            ? { k: 'field', name: `${via.name}_${lastField(field)}`, path: `${via.path} → ${field}` }
+            : { k: 'field', name: lastField(field), path: field };
       }
       break;
     case 0x60:
@@ -357,10 +364,12 @@ function alu(s: State, code: number, dst: number, src: number, imm: number, is32
   s.regs[dst] = out;
 }
 
-/** The name a CO-RE relocation gives what it reads: its access path's last field (`task_struct.exit_code` → `exit_code`). */
-function coreName(r: CoreRelocation): string {
-  const last = r.path.split('.').pop()!;
-  return last.replace(/\[\d+\]$/, '');
+/** The name a CO-RE access path gives what it reads: its last field (`task_struct.exit_code` → `exit_code`). */
+function lastField(path: string): string {
+  return path
+    .split('.')
+    .pop()!
+    .replace(/\[\d+\]$/, '');
 }
 
 function load(c: Context, s: State, base: Val, off: number, size: number, core: CoreRelocation | undefined): Val {
@@ -374,7 +383,7 @@ function load(c: Context, s: State, base: Val, off: number, size: number, core: 
     return { k: 'num', size, src: { kind: 'ctx', section: c.section, offset: base.off + off, op: '' } };
   }
   if (base.k === 'value') return memberAt(c, base.map, base.off + off, size);
-  if (core?.kind === 'field_byte_offset') return { k: 'num', size, src: { kind: 'core', name: coreName(core), op: '' } };
+  if (core?.kind === 'field_byte_offset') return { k: 'num', size, src: { kind: 'core', name: lastField(core.path), path: core.path, op: '' } };
   return UNKNOWN;
 }
 
@@ -385,7 +394,7 @@ function memberAt(c: Context, map: string, off: number, size: number): Val {
   const layout = c.layouts.get(map) ?? describeType(c.btf, m.valueTypeId);
   c.layouts.set(map, layout);
   const f = layout.kind === 'struct' ? layout.fields.find((x: FieldLayout) => x.offset === off && x.bitSize === undefined) : undefined;
-  return f !== undefined && f.layout.size === size ? { k: 'num', size, src: { kind: 'member', name: f.name, layout: f.layout } } : UNKNOWN;
+  return f !== undefined && f.layout.size === size ? { k: 'num', size, src: { kind: 'member', map, name: f.name, layout: f.layout } } : UNKNOWN;
 }
 
 function store(c: Context, s: State, base: Val, off: number, size: number, val: Val): void {
@@ -478,11 +487,11 @@ function readSource(c: Context, s: State, from: Val, n: number, text: boolean): 
     const slot = s.stacks.get(from.frame)?.get(from.off);
     if (slot?.size === n && slot.val.k === 'num') return slot.val.src;
   }
-  if (from.k === 'field') return { kind: 'core', name: from.name, op: '', ...flag };
+  if (from.k === 'field') return { kind: 'core', name: from.name, path: from.path, op: '', ...flag };
   // A string read from a pointer carries the pointer's name (`args_t.fname` → `fname`).
   if (text && from.k === 'num') {
     const s = from.src;
-    if (s.kind === 'member') return { kind: 'member', name: s.name, layout: { kind: 'string', size: n } };
+    if (s.kind === 'member') return { kind: 'member', map: s.map, name: s.name, layout: { kind: 'string', size: n }, through: true };
     if ((s.kind === 'core' || s.kind === 'ctx') && s.op === '') return { ...s, text: true };
   }
   if (!text && from.k === 'value') {

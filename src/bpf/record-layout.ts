@@ -59,6 +59,43 @@ function plainName(f: FieldFact): string | undefined {
   }
 }
 
+/** What the helper keys of record-fields.ts call. */
+const HELPER_CALLS: Record<string, string> = {
+  ts: 'bpf_ktime_get_ns()',
+  cpu: 'bpf_get_smp_processor_id()',
+  pid_tgid: 'bpf_get_current_pid_tgid()',
+  uid_gid: 'bpf_get_current_uid_gid()',
+  comm: 'bpf_get_current_comm()',
+};
+
+function opText(op: string): string {
+  if (op === '') return '';
+  if (op === 'lo32') return ', low 32 bits';
+  return op === 'hi32' ? ' >> 32' : ` ${op.slice(0, op.startsWith('>>') ? 2 : 1)} ${op.slice(op.startsWith('>>') ? 2 : 1)}`;
+}
+
+/** `originText` says where a field's bytes came from: `bpf_get_current_pid_tgid() >> 32`, `CO-RE task_struct.exit_code`. */
+function originText(f: FieldFact, tracepointField: TracepointField): string {
+  const s = f.source;
+  switch (s.kind) {
+    case 'member':
+      return `${s.through ? 'string at ' : ''}member ${s.name} of map ${s.map}'s value`;
+    case 'core':
+      return `${s.text ? 'string at ' : ''}CO-RE ${s.path}${opText(s.op)}`;
+    case 'ctx': {
+      const field = tracepointField(s.section, s.offset);
+      const what = field === undefined ? `context offset ${s.offset}` : `tracepoint field ${field.name}`;
+      return `${s.text ? 'string at ' : ''}${what} of ${s.section}${opText(s.op)}`;
+    }
+    case 'helper':
+      return `${HELPER_CALLS[s.helper] ?? s.helper}${opText(s.op)}`;
+    case 'bytes':
+      return s.text ? 'a string from an address of unknown origin' : 'bytes of unknown origin';
+    case 'number':
+      return 'a value of unknown origin';
+  }
+}
+
 function layoutOf(f: FieldFact, signed: boolean): TypeLayout {
   const s = f.source;
   if (s.kind === 'member') return s.layout;
@@ -67,9 +104,10 @@ function layoutOf(f: FieldFact, signed: boolean): TypeLayout {
   return { kind: 'opaque', size: f.size };
 }
 
-/** An inferred record type: its layout, and how many of its fields were named from a source. */
+/** An inferred record type: its layout, where each field came from (in field order), and the programs that send it. */
 export interface InferredRecord {
   readonly layout: CompositeLayout;
+  readonly origins: readonly string[];
   readonly programs: readonly string[];
 }
 
@@ -96,5 +134,9 @@ export function inferRecordLayout(facts: RecordFacts, tracepointField: Tracepoin
     taken.add(unique);
     return { name: unique, offset: fact.offset, layout: layoutOf(fact, n?.signed ?? false) };
   });
-  return { layout: { kind: 'struct', size: facts.size, fields }, programs: facts.programs };
+  return {
+    layout: { kind: 'struct', size: facts.size, fields },
+    origins: chosen.map(({ fact }) => originText(fact, tracepointField)),
+    programs: facts.programs,
+  };
 }

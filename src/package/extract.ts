@@ -125,7 +125,7 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], facts: ObjectFact
   for (const m of maps.filter((x) => EVENT_MAPS.has(x.type) && !taken().has(x.name))) {
     const written = spec.recordFacts.filter((r) => r.map === m.name);
     const inferred = written.length === 1 ? inferRecordLayout(written[0]!, facts.tracepointField ?? (() => undefined)) : undefined;
-    if (inferred) out.push({ map: m.name, type: inferred.layout, inferredBy: 'instructions', programs: inferred.programs });
+    if (inferred) out.push({ map: m.name, type: inferred.layout, inferredBy: 'instructions', programs: inferred.programs, origins: inferred.origins });
   }
   return out;
 }

@@ -115,6 +115,8 @@ export interface ExportMeta {
   readonly inferredBy?: 'name' | 'instructions';
   /** With `inferredBy: instructions`: the programs whose writes gave the layout. */
   readonly programs?: readonly string[];
+  /** With `inferredBy: instructions`: where each field's bytes came from, in the order of `type`'s fields. */
+  readonly origins?: readonly string[];
 }
 
 export interface WasmImport {

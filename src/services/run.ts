@@ -30,8 +30,9 @@ export interface EventPlan {
   readonly map: string;
   readonly layout?: TypeLayout;
   readonly why?: EventTypeWhy;
-  /** With `why: instructions`: the programs whose writes gave the layout. */
+  /** With `why: instructions`: the programs whose writes gave the layout, and where each field came from. */
   readonly programs?: readonly string[];
+  readonly origins?: readonly string[];
 }
 
 export type EventTypeWhy = 'declared' | 'name' | 'instructions' | 'flag';
@@ -81,7 +82,14 @@ export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPl
   const untyped: EventPlan[] = [];
   for (const o of meta.objects) {
     for (const x of o.exports)
-      exports.push({ object: o.name, map: x.map, layout: x.type, why: x.inferredBy ?? 'declared', ...(x.programs ? { programs: x.programs } : {}) });
+      exports.push({
+        object: o.name,
+        map: x.map,
+        layout: x.type,
+        why: x.inferredBy ?? 'declared',
+        ...(x.programs ? { programs: x.programs } : {}),
+        ...(x.origins ? { origins: x.origins } : {}),
+      });
     for (const m of o.maps) {
       if (m.sample) samples.push({ object: o.name, map: m.name, spec: m.sample, ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) });
       else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });

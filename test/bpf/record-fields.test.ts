@@ -54,6 +54,16 @@ describeWith(['clang', 'bpftool', 'btf'], 'record layouts inferred from instruct
   it('names a stack record sent by two programs from helpers, the context, and a map value struct', () => {
     expect(inferRecordLayout(facts('events'), tracepoints)).toEqual({
       programs: ['exit_open', 'exit_openat'],
+      origins: [
+        'bpf_ktime_get_ns()',
+        'bpf_get_current_pid_tgid() >> 32',
+        'bpf_get_current_pid_tgid(), low 32 bits',
+        'bpf_get_current_uid_gid(), low 32 bits',
+        'tracepoint field ret of tracepoint/syscalls/sys_exit_open, low 32 bits',
+        "member flags of map start's value",
+        'bpf_get_current_comm()',
+        "string at member fname of map start's value",
+      ],
       layout: {
         kind: 'struct',
         size: 112,
@@ -81,6 +91,12 @@ describeWith(['clang', 'bpftool', 'btf'], 'record layouts inferred from instruct
   it('names a ring buffer reservation from CO-RE fields, keeping what was derived from them', () => {
     expect(inferRecordLayout(facts('ring'), tracepoints)).toEqual({
       programs: ['exit_task'],
+      origins: [
+        'CO-RE task_struct.exit_code >> 8',
+        'CO-RE task_struct.real_parent → task_struct.tgid',
+        'bpf_get_smp_processor_id(), low 32 bits',
+        'string at CO-RE task_struct.comm',
+      ],
       layout: {
         kind: 'struct',
         size: 28,

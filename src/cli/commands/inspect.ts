@@ -75,7 +75,8 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
         ),
       );
     }
-    for (const e of o.exports) out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared', e.programs)}`, ...fieldLines(e.type));
+    for (const e of o.exports)
+      out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared', e.programs)}`, ...fieldLines(e.type, e.origins));
     for (const x of o.maps) {
       if ((x.type === 'ringbuf' || x.type === 'perf_event_array') && !o.exports.some((e) => e.map === x.name))
         out.push(`  events on ${x.name}: ${UNTYPED_EVENTS}`);

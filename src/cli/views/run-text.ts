@@ -107,7 +107,7 @@ export function verboseLines(
   const ev = plan.events;
   if (ev) {
     out.push(`  events from ${ev.map}: ${ev.layout ? eventTypeText(ev.layout, ev.why ?? 'declared', ev.programs) : 'no type: printed as hex'}`);
-    if (ev.layout && ev.why === 'instructions') out.push(...fieldLines(ev.layout));
+    if (ev.layout && ev.why === 'instructions') out.push(...fieldLines(ev.layout, ev.origins));
   }
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
   for (const s of plan.samples) if (s.result) out.push(`  result map ${s.map}: ${s.result.kind} (${s.result.reason})`);
@@ -128,11 +128,12 @@ export function eventTypeText(layout: TypeLayout, why: EventTypeWhy, programs: r
   return `${name} (${how}${layout.size} bytes)`;
 }
 
-/** `fieldLines` lists a record's fields: `    +16 pid: u32 (4)`. */
-export function fieldLines(l: TypeLayout): string[] {
+/** `fieldLines` lists a record's fields, with where each came from when known: `    +16 pid: u32 (4) from bpf_get_current_pid_tgid() >> 32`. */
+export function fieldLines(l: TypeLayout, origins: readonly string[] = []): string[] {
   if (l.kind !== 'struct' && l.kind !== 'union') return [];
   return l.fields.map(
-    (f) => `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})`,
+    (f, i) =>
+      `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})${origins[i] === undefined ? '' : ` from ${origins[i]}`}`,
   );
 }
 
