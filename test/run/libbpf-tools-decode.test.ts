@@ -179,6 +179,12 @@ describeWith(['root', 'btf', 'native', 'bpftool', 'libbpf-tools'], 'libbpf-tools
     );
   });
 
+  it('--event-type still chooses a struct of the BTF over the layout inferred from the instructions', () => {
+    const r = ebpmSync(['run', objects.opensnoop!, '--verbose', '--max-events', '0', '--event-type', 'args_t']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('  events from events: struct args_t (--event-type, 16 bytes)\n');
+  });
+
   /** Runs `tool`'s object with `--json --verbose` until `activity`'s event is printed; returns it. */
   async function inferredEvent(
     tool: string,
