@@ -10,6 +10,8 @@ import type { FieldFact, FieldSource, RecordFacts } from './record-fields.js';
 export interface TracepointFieldInfo {
   readonly name: string;
   readonly signed: boolean;
+  /** The names the tracepoint's own print format gives its values (`__print_symbolic`), if any. */
+  readonly values?: readonly { readonly name: string; readonly value: number }[];
 }
 
 /** `TracepointField` describes the field at `offset` of the context of the program in `section`, if known. */
@@ -30,11 +32,18 @@ function derived(name: string, op: string): string {
   return op === 'hi32' ? `${name}>>32` : `${name}${op}`;
 }
 
-function nameOf(f: FieldFact, tracepointField: TracepointField): { name: string; signed?: boolean } | undefined {
+interface Named {
+  readonly name: string;
+  readonly signed?: boolean;
+  readonly values?: TracepointFieldInfo['values'];
+}
+
+function nameOf(f: FieldFact, tracepointField: TracepointField): Named | undefined {
   const s = f.source;
   if (s.kind === 'ctx') {
     const field = tracepointField(s.section, s.offset);
-    return field && { name: derived(field.name, s.op), signed: field.signed && (s.op === '' || s.op === 'lo32') };
+    const whole = s.op === '' || s.op === 'lo32';
+    return field && { name: derived(field.name, s.op), signed: field.signed && whole, ...(whole && field.values ? { values: field.values } : {}) };
   }
   const name = plainName(f);
   return name === undefined ? undefined : { name };
@@ -96,10 +105,12 @@ function originText(f: FieldFact, tracepointField: TracepointField): string {
   }
 }
 
-function layoutOf(f: FieldFact, signed: boolean): TypeLayout {
+function layoutOf(f: FieldFact, named: Named | undefined): TypeLayout {
   const s = f.source;
+  const signed = named?.signed ?? false;
   if (s.kind === 'member') return s.layout;
   if ('text' in s && s.text === true) return { kind: 'string', size: f.size };
+  if (named?.values && (f.size === 1 || f.size === 2 || f.size === 4 || f.size === 8)) return { kind: 'enum', size: f.size, signed, values: named.values };
   if (f.size === 1 || f.size === 2 || f.size === 4 || f.size === 8) return { kind: 'int', size: f.size, signed, name: `${signed ? 's' : 'u'}${f.size * 8}` };
   return { kind: 'opaque', size: f.size };
 }
@@ -132,7 +143,7 @@ export function inferRecordLayout(facts: RecordFacts, tracepointField: Tracepoin
     const name = n?.name;
     const unique = name === undefined ? `field_${fact.offset}` : taken.has(name) ? `${name}_${fact.offset}` : name;
     taken.add(unique);
-    return { name: unique, offset: fact.offset, layout: layoutOf(fact, n?.signed ?? false) };
+    return { name: unique, offset: fact.offset, layout: layoutOf(fact, n) };
   });
   return {
     layout: { kind: 'struct', size: facts.size, fields },

@@ -13,10 +13,23 @@ const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
  * size:8;	signed:1;` → 16 → `{ name: 'ret', signed: true }`). Pure.
  */
 export function parseTracepointFormat(text: string): Map<number, TracepointFieldInfo> {
+  const symbols = printedSymbols(text);
   const out = new Map<number, TracepointFieldInfo>();
   for (const m of text.matchAll(/^\s*field:([^;]*);\s*offset:(\d+);\s*size:\d+;\s*signed:(\d);/gm)) {
     const name = /([A-Za-z_][A-Za-z0-9_]*)\s*(\[[^\]]*\])?\s*$/.exec(m[1]!)?.[1];
-    if (name !== undefined && !out.has(Number(m[2]))) out.set(Number(m[2]), { name, signed: m[3] === '1' });
+    if (name === undefined || out.has(Number(m[2]))) continue;
+    const values = symbols.get(name);
+    out.set(Number(m[2]), { name, signed: m[3] === '1', ...(values ? { values } : {}) });
+  }
+  return out;
+}
+
+/** The value names of each field the print format prints with `__print_symbolic(REC->field, { 1, "NAME" }, …)`. */
+function printedSymbols(text: string): Map<string, { name: string; value: number }[]> {
+  const out = new Map<string, { name: string; value: number }[]>();
+  for (const m of text.matchAll(/__print_symbolic\(REC->(\w+),((?:\s*\{\s*-?\d+,\s*"[^"]*"\s*\},?)+)\s*\)/g)) {
+    const values = [...m[2]!.matchAll(/\{\s*(-?\d+),\s*"([^"]*)"\s*\}/g)].map((v) => ({ name: v[2]!, value: Number(v[1]) }));
+    if (!out.has(m[1]!)) out.set(m[1]!, values);
   }
   return out;
 }

@@ -34,6 +34,41 @@ describeWith(['clang', 'bpftool', 'btf'], 'record layouts inferred from instruct
     spec = parseObject(await cachedObject(join(import.meta.dirname, 'fixtures', 'records.bpf.c'), 'records.bpf.o'));
   });
 
+  it('reads the value names a format prints with __print_symbolic', () => {
+    const format = `format:
+\tfield:int common_pid;\toffset:4;\tsize:4;\tsigned:1;
+\tfield:int newstate;\toffset:20;\tsize:4;\tsigned:1;
+\tfield:__u16 family;\toffset:28;\tsize:2;\tsigned:0;
+
+print fmt: "family=%s newstate=%s", __print_symbolic(REC->family, { 2, "AF_INET" }, { 10, "AF_INET6" }), __print_symbolic(REC->newstate, { 1, "TCP_ESTABLISHED" }, { 2, "TCP_SYN_SENT" })
+`;
+    expect([...parseTracepointFormat(format)]).toEqual([
+      [4, { name: 'common_pid', signed: true }],
+      [
+        20,
+        {
+          name: 'newstate',
+          signed: true,
+          values: [
+            { name: 'TCP_ESTABLISHED', value: 1 },
+            { name: 'TCP_SYN_SENT', value: 2 },
+          ],
+        },
+      ],
+      [
+        28,
+        {
+          name: 'family',
+          signed: false,
+          values: [
+            { name: 'AF_INET', value: 2 },
+            { name: 'AF_INET6', value: 10 },
+          ],
+        },
+      ],
+    ]);
+  });
+
   it('reads a format file into field names and signedness by offset', () => {
     expect([...exitFields]).toEqual([
       [0, { name: 'common_type', signed: false }],

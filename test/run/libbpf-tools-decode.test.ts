@@ -146,9 +146,9 @@ describeWith(['root', 'btf', 'native', 'bpftool', 'libbpf-tools'], 'libbpf-tools
         '    +40 field_40: u64 (8) from a value of unknown origin',
         '    +48 field_48: u64 (8) from a value of unknown origin',
         '    +56 pid: u32 (4) from bpf_get_current_pid_tgid() >> 32',
-        '    +60 oldstate: s32 (4) from tracepoint field oldstate of tracepoint/sock/inet_sock_set_state',
-        '    +64 newstate: s32 (4) from tracepoint field newstate of tracepoint/sock/inet_sock_set_state',
-        '    +68 family: u16 (2) from tracepoint field family of tracepoint/sock/inet_sock_set_state',
+        '    +60 oldstate: enum (4) from tracepoint field oldstate of tracepoint/sock/inet_sock_set_state',
+        '    +64 newstate: enum (4) from tracepoint field newstate of tracepoint/sock/inet_sock_set_state',
+        '    +68 family: enum (2) from tracepoint field family of tracepoint/sock/inet_sock_set_state',
         '    +70 sport: u16 (2) from tracepoint field sport of tracepoint/sock/inet_sock_set_state',
         '    +72 dport: u16 (2) from tracepoint field dport of tracepoint/sock/inet_sock_set_state',
         '    +74 comm: char[16] (16) from bpf_get_current_comm()',
@@ -288,7 +288,7 @@ s.listen(0, '127.0.0.1', () => { const c = net.connect(s.address().port, '127.0.
     return { pid: r.pid, port: Number(r.stdout.trim()) };
   };
 
-  it("tcpstates' object prints the client's SYN_SENT on loopback: addresses' family, ports, states and comm", async () => {
+  it("tcpstates' object prints the client's SYN_SENT on loopback: family, ports, states by name, and comm", async () => {
     let port = 0;
     const { event, pid } = await inferredEvent(
       'tcpstates',
@@ -298,9 +298,10 @@ s.listen(0, '127.0.0.1', () => { const c = net.connect(s.address().port, '127.0.
         port = c.port;
         return c.pid;
       },
-      (e, pid) => e.pid === pid && e.newstate === 2,
+      (e, pid) => e.pid === pid && e.newstate === 'TCP_SYN_SENT',
     );
-    expect(event).toMatchObject({ pid, oldstate: 7, newstate: 2, family: 2, sport: 0, dport: port, comm: 'node' });
+    // States and family by the names the tracepoint's own print format gives them
+    expect(event).toMatchObject({ pid, oldstate: 'TCP_CLOSE', newstate: 'TCP_SYN_SENT', family: 'AF_INET', sport: 0, dport: port, comm: 'node' });
   });
 
   it("tcplife's object prints the client's connection when it closes: loopback addresses, ports and comm", async () => {
