@@ -76,7 +76,7 @@ interface State {
 
 const INSN = 8;
 /** Instructions interpreted per program, all paths and inlined calls together: hostile code stays bounded. */
-const BUDGET = 200_000;
+const BUDGET = 20_000;
 /** bpf-to-bpf call depth the verifier allows (MAX_CALL_FRAMES). */
 const MAX_FRAMES = 8;
 
