@@ -82,6 +82,8 @@ const MAX_FRAMES = 8;
 
 const HELPER = {
   lookup: 1,
+  update: 2,
+  delete: 3,
   probeRead: 4,
   ktime: 5,
   cpu: 8,
@@ -272,6 +274,7 @@ function run(c: Context, f: Func, entry: State, frame: number): State | undefine
       const imm = v.getInt32(o + 4, true);
       const cls = code & 0x07;
       const core = c.core.get(`${fname}\0${pc}`);
+      // No such register: the verifier refuses the program, and nothing after this is worth reading.
       if (dst > 10 || src > 10) return exit;
       if (code === 0x18) {
         // lddw: a map, a global, or a 64-bit constant
@@ -292,8 +295,14 @@ function run(c: Context, f: Func, entry: State, frame: number): State | undefine
         s.regs[dst] = mode === 0x60 || mode === 0x80 ? load(c, s, s.regs[src]!, off, size, core) : UNKNOWN;
       } else if (cls === 0x02 || cls === 0x03) {
         const size = [4, 2, 1, 8][(code >> 3) & 3]!;
-        const val = (code & 0xe0) !== 0x60 ? UNKNOWN : cls === 0x02 ? { k: 'const' as const, v: BigInt(imm) } : s.regs[src]!;
+        const atomic = (code & 0xe0) !== 0x60;
+        const val = atomic ? UNKNOWN : cls === 0x02 ? { k: 'const' as const, v: BigInt(imm) } : s.regs[src]!;
         store(c, s, s.regs[dst]!, off, size, val);
+        // BPF_FETCH and cmpxchg load the old value into src or r0
+        if (atomic) s.regs[src] = s.regs[0] = UNKNOWN;
+      } else if (cls === 0x00) {
+        // legacy packet loads (BPF_ABS/BPF_IND) set r0 and clobber r1–r5
+        for (let r = 0; r <= 5; r++) s.regs[r] = UNKNOWN;
       } else if (cls === 0x05 || cls === 0x06) {
         const op = code & 0xf0;
         if (op === 0x90) {
@@ -451,32 +460,37 @@ function call(c: Context, s: State, f: Func, pc: number, src: number, imm: numbe
     for (let r = 1; r <= 5; r++) s.regs[r] = UNKNOWN;
     return;
   }
-  const r = s.regs;
-  const named = NAMED_RESULTS.get(imm);
-  let r0: Val = UNKNOWN;
-  if (src !== 0) r0 = UNKNOWN;
-  else if (named !== undefined) r0 = { k: 'num', size: 8, src: { kind: 'helper', helper: named, op: '' } };
-  else if (imm === HELPER.lookup && r[1]!.k === 'map') r0 = { k: 'value', map: r[1]!.map, off: 0 };
-  else if (imm === HELPER.ringbufReserve && r[1]!.k === 'map' && constOf(r[2]!) !== undefined) {
-    r0 = { k: 'rec', map: r[1]!.map, size: constOf(r[2]!)!, off: 0 };
-    record(c, r0.map, r0.size);
-  } else if (imm === HELPER.comm && constOf(r[2]!) !== undefined) {
-    const n = constOf(r[2]!)!;
-    writeBytes(c, s, r[1]!, n, { kind: 'helper', helper: 'comm', op: '', text: true });
-  } else if (READS.has(imm) || STR_READS.has(imm)) {
-    const n = constOf(r[2]!);
-    const text = STR_READS.has(imm);
-    if (n !== undefined) writeBytes(c, s, r[1]!, n, readSource(c, s, r[3]!, n, text));
-  } else if (imm === HELPER.perfOutput && r[2]!.k === 'map') sent(c, s, r[2]!.map, r[4]!, constOf(r[5]!));
-  else if (imm === HELPER.ringbufOutput && r[1]!.k === 'map') sent(c, s, r[1]!.map, r[2]!, constOf(r[3]!));
-  else if (r[1]!.k === 'stack' && imm !== HELPER.lookup && imm !== 2 && imm !== 3) {
-    // Any other helper handed a stack buffer may have written anything there.
-    const slots = s.stacks.get(r[1]!.frame);
-    const n = constOf(r[2]!) ?? 0;
-    if (slots) for (const [o, slot] of slots) if (o < r[1]!.off + n && r[1]!.off < o + slot.size) slots.delete(o);
-  }
-  s.regs[0] = r0;
+  // A kfunc (src 2) is not a helper: its id is a BTF id. What it returns is not known.
+  s.regs[0] = src === 0 ? helper(c, s, imm) : UNKNOWN;
   for (let i = 1; i <= 5; i++) s.regs[i] = UNKNOWN;
+}
+
+/** The effects of helper `id` on the record facts and the stack; its result. Arguments are in r1–r5. */
+function helper(c: Context, s: State, id: number): Val {
+  const r = s.regs;
+  const named = NAMED_RESULTS.get(id);
+  if (named !== undefined) return { k: 'num', size: 8, src: { kind: 'helper', helper: named, op: '' } };
+  const map = r[1]!.k === 'map' ? r[1]!.map : undefined;
+  if (id === HELPER.lookup && map !== undefined) return { k: 'value', map, off: 0 };
+  if (id === HELPER.ringbufReserve && map !== undefined && constOf(r[2]!) !== undefined) {
+    record(c, map, constOf(r[2]!)!);
+    return { k: 'rec', map, size: constOf(r[2]!)!, off: 0 };
+  }
+  const n = constOf(r[2]!);
+  if (id === HELPER.comm && n !== undefined) writeBytes(c, s, r[1]!, n, { kind: 'helper', helper: 'comm', op: '', text: true });
+  else if ((READS.has(id) || STR_READS.has(id)) && n !== undefined) writeBytes(c, s, r[1]!, n, readSource(c, s, r[3]!, n, STR_READS.has(id)));
+  else if (id === HELPER.perfOutput && r[2]!.k === 'map') sent(c, s, r[2]!.map, r[4]!, constOf(r[5]!));
+  else if (id === HELPER.ringbufOutput && map !== undefined) sent(c, s, map, r[2]!, constOf(r[3]!));
+  else if (id !== HELPER.lookup && id !== HELPER.update && id !== HELPER.delete) {
+    // Any other helper handed a stack buffer and its size (bpf_get_stack) may have written anything there.
+    for (let a = 1; a <= 4; a++) {
+      const buf = r[a]!;
+      const size = constOf(r[a + 1]!);
+      const slots = buf.k === 'stack' && size !== undefined ? s.stacks.get(buf.frame) : undefined;
+      if (slots && buf.k === 'stack') for (const [o, slot] of slots) if (o < buf.off + size! && buf.off < o + slot.size) slots.delete(o);
+    }
+  }
+  return UNKNOWN;
 }
 
 /** What a probe read of `n` bytes from `from` brings: a named field, a member, or bytes of no known origin. */
