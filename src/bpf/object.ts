@@ -8,11 +8,11 @@ import { parseElf, SHT_NOBITS, STT_OBJECT, type ElfFile, type ElfSection } from 
 import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
-import { readRecordWrites, type RecordWrite } from './records.js';
+import { readRecordFacts, type RecordFacts } from './record-fields.js';
 
 export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
-export type { RecordWrite } from './records.js';
+export type { FieldFact, FieldSource, RecordFacts } from './record-fields.js';
 
 /** A global variable in `.rodata`, `.data`, `.bss` or a custom `.rodata.*`/`.data.*`/`.bss.*` section. */
 export interface GlobalSpec {
@@ -52,8 +52,11 @@ export interface ObjectSpec {
   /** Data section variables, by section then offset; `EBPM_EXPORT` markers are in `exports` instead. */
   readonly globals: readonly GlobalSpec[];
   readonly exports: readonly ExportSpec[];
-  /** Constant record sizes the code writes to ring buffers and perf event arrays. */
-  readonly recordWrites: readonly RecordWrite[];
+  /**
+   * The records of constant size the code writes to ring buffers and perf event arrays, by map
+   * and size, with what it writes into them (for records whose struct is not in BTF).
+   */
+  readonly recordFacts: readonly RecordFacts[];
   /** The object's BTF, or null for an object built without -g. */
   readonly btf: Btf | null;
   readonly btfExt: BtfExt | null;
@@ -87,13 +90,14 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
   const markers = data.filter((g) => g.name.startsWith(EXPORT_MARKER));
   const coreRelocations = btfExt?.coreRelocations ?? [];
   const kernelRelos = coreRelocations.filter((r) => r.kind !== 'type_id_local');
+  const events = maps.some((m) => m.type === 'ringbuf' || m.type === 'perf_event_array');
   return {
     license: readLicense(elf),
     programs,
     maps,
     globals,
     exports: btf === null ? [] : readExports(btf, markers),
-    recordWrites: readRecordWrites(elf),
+    recordFacts: events ? readRecordFacts(elf, btf, maps, coreRelocations) : [],
     btf,
     btfExt,
     coreRelocations,

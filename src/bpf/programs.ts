@@ -42,7 +42,8 @@ const CALL = 0x85; // BPF_JMP | BPF_CALL
 const PSEUDO_CALL = 1;
 const PSEUDO_KFUNC_CALL = 2;
 
-interface Func {
+/** A function's body: instruction indexes [start, end) of its section. */
+export interface Func {
   readonly name: string;
   readonly section: ElfSection;
   readonly start: number;
@@ -91,7 +92,7 @@ export function readPrograms(elf: ElfFile): ProgramSpec[] {
 }
 
 /** Functions of each executable PROGBITS section, sorted by start, checked to lie inside it. */
-function functionsBySection(elf: ElfFile): Map<number, Func[]> {
+export function functionsBySection(elf: ElfFile): Map<number, Func[]> {
   const out = new Map<number, Func[]>();
   for (const sym of elf.symbols) {
     if (sym.type !== STT_FUNC || sym.section === SHN_UNDEF) continue;
@@ -153,7 +154,7 @@ function scan(elf: ElfFile, f: Func, funcs: ReadonlyMap<number, readonly Func[]>
 }
 
 /** The function of `list` (sorted by start) whose body holds instruction `insn`: a binary search. */
-function containing(list: readonly Func[], insn: number): Func | undefined {
+export function containing(list: readonly Func[], insn: number): Func | undefined {
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {

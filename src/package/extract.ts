@@ -4,6 +4,7 @@
  */
 import { findType, skipModifiers, typeSize } from '../bpf/btf.js';
 import { describeType } from '../bpf/layout.js';
+import { inferRecordLayout, type TracepointField } from '../bpf/record-layout.js';
 import type { GlobalSpec, ObjectSpec } from '../bpf/object.js';
 import type { Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
@@ -33,6 +34,8 @@ export interface ObjectFacts {
   readonly embedded: boolean;
   /** Doc comments of the object's source, by declared name (empty for prebuilt objects). */
   readonly docs: ReadonlyMap<string, DocComment>;
+  /** Names the tracepoint fields programs read from their context, for inferred record layouts (the machine's tracefs). */
+  readonly tracepointField?: TracepointField;
 }
 
 /** `objectMetadata` describes one BPF object for the package config. */
@@ -70,7 +73,7 @@ export function objectMetadata(spec: ObjectSpec, facts: ObjectFacts): BpfObjectM
     ),
     maps,
     parameters: spec.globals.filter(isParameter).map((g) => parameter(g, facts.docs.get(g.name))),
-    exports: exportsOf(spec, maps, facts.name),
+    exports: exportsOf(spec, maps, facts),
   });
 }
 
@@ -109,15 +112,29 @@ function parameter(g: GlobalSpec, doc: DocComment | undefined): ParameterMeta {
  * tool's header, kept by `__eunomia_dummy_<struct>_ptr` globals (ecc's, or ebpm build's for an
  * ecc tool directory). Each ring buffer or perf event array without an export takes, of those
  * structs, the first (in header order) whose size is a record size the code writes to it
- * (`ObjectSpec.recordWrites`); failing that, an object with one such map and one header struct
+ * (`ObjectSpec.recordFacts`); failing that, an object with one such map and one header struct
  * binds the two, as ecli does. With none of those, the object's one event map gets the struct
- * named as libbpf-tools name theirs (`conventionalEventType`).
+ * named as libbpf-tools name theirs (`conventionalEventType`). Failing all of those, each event
+ * map whose records the code writes with one size gets the layout those writes give
+ * (`inferRecordLayout`).
  */
-function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], objectName: string): ExportMeta[] {
+function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], facts: ObjectFacts): ExportMeta[] {
   const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
-  const btf = spec.btf;
-  if (btf === null) return out;
   const taken = () => new Set(out.map((e) => e.map));
+  if (spec.btf !== null) out.push(...btfExports(spec, maps, facts.name, taken()));
+  for (const m of maps.filter((x) => EVENT_MAPS.has(x.type) && !taken().has(x.name))) {
+    const written = spec.recordFacts.filter((r) => r.map === m.name);
+    const inferred = written.length === 1 ? inferRecordLayout(written[0]!, facts.tracepointField ?? (() => undefined)) : undefined;
+    if (inferred) out.push({ map: m.name, type: inferred.layout, inferredBy: 'instructions', programs: inferred.programs, origins: inferred.origins });
+  }
+  return out;
+}
+
+/** The exports `exportsOf` finds in BTF for the event maps not in `declared`. */
+function btfExports(spec: ObjectSpec, maps: readonly MapMeta[], objectName: string, declared: ReadonlySet<string>): ExportMeta[] {
+  const btf = spec.btf!;
+  const out: ExportMeta[] = [];
+  const taken = () => new Set([...declared, ...out.map((e) => e.map)]);
   const header: number[] = [];
   for (const t of btf.types) {
     if (t.kind !== 'var') continue;
@@ -133,7 +150,7 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], objectName: strin
   const events = maps.filter((m) => EVENT_MAPS.has(m.type));
   for (const m of events) {
     if (taken().has(m.name)) continue;
-    const sizes = new Set(spec.recordWrites.filter((w) => w.map === m.name).map((w) => w.size));
+    const sizes = new Set(spec.recordFacts.filter((w) => w.map === m.name).map((w) => w.size));
     const bySize = header.find((id) => sizes.has(typeSize(btf, id)));
     const only = events.length === 1 && header.length === 1 ? header[0] : undefined;
     const id = bySize ?? only;

@@ -7,6 +7,7 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
+import type { TracepointField } from '../bpf/record-layout.js';
 import { fetchAll, type Fetcher } from '../content/storage.js';
 import { sha256Digest, shortDigest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -40,6 +41,8 @@ interface LooseObject {
   readonly name: string;
   readonly bytes: Uint8Array;
   readonly docs?: ReadonlyMap<string, DocComment>;
+  /** Names tracepoint context fields, for records inferred from instructions. */
+  readonly tracepointField?: TracepointField;
 }
 
 /** `packageName` turns a file or repository name into a valid package name (`Bootstrap_BPF.o` → `bootstrap-bpf`). */
@@ -104,7 +107,15 @@ export function describeFiles(
     seen.add(digest);
     entries.push({
       spec: at(o.name, () => parseObject(o.bytes)),
-      facts: { name: o.name, digest, size: o.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: o.docs ?? new Map() },
+      facts: compact({
+        name: o.name,
+        digest,
+        size: o.bytes.length,
+        layer: true,
+        embedded: embeddedDigests.has(digest),
+        docs: o.docs ?? new Map(),
+        tracepointField: o.tracepointField,
+      }),
     });
   }
   for (const e of embedded) {

@@ -108,8 +108,15 @@ export interface ParameterMeta {
 export interface ExportMeta {
   readonly map: string;
   readonly type: TypeLayout;
-  /** Set when the package declares no type and ebpm found this one in the object's BTF: by its name. */
-  readonly inferredBy?: 'name';
+  /**
+   * Set when the package declares no type and ebpm found one: in the object's BTF by its name,
+   * or from what the object's instructions write into the records (`programs` names the programs).
+   */
+  readonly inferredBy?: 'name' | 'instructions';
+  /** With `inferredBy: instructions`: the programs whose writes gave the layout. */
+  readonly programs?: readonly string[];
+  /** With `inferredBy: instructions`: where each field's bytes came from, in the order of `type`'s fields. */
+  readonly origins?: readonly string[];
 }
 
 export interface WasmImport {

@@ -114,11 +114,13 @@ function object(f: Checks, v: unknown, path: string): BpfObjectMeta | undefined 
     exports: list('exports', (x, p) => {
       const e = f.object(x, p);
       if (!e) return undefined;
-      f.known(e, ['map', 'type', 'inferredBy'], p);
+      f.known(e, ['map', 'type', 'inferredBy', 'programs', 'origins'], p);
       return compact({
         map: f.text(f.required(e, 'map', p), `${p}.map`, { pattern: IDENT, why: 'not an identifier' }) ?? '',
         type: layout(f, f.required(e, 'type', p), `${p}.type`, 0),
-        inferredBy: f.oneOf(e.inferredBy, `${p}.inferredBy`, ['name'] as const),
+        inferredBy: f.oneOf(e.inferredBy, `${p}.inferredBy`, ['name', 'instructions'] as const),
+        programs: f.strings(e.programs, `${p}.programs`, { pattern: IDENT, why: 'not an identifier' }),
+        origins: f.strings(e.origins, `${p}.origins`, { max: 200 }),
       });
     }),
   });

@@ -129,7 +129,10 @@ export async function describeLocalFile(file: LocalPackage & { kind: 'file' }): 
   const name = packageName(basename(path));
   const info = { name, architecture: ociArch() };
   if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
-    return { format: 'bpf-object', metadata: describeFiles(info, [{ name: `${name}.bpf.o`, bytes }]), objects: new Map([[`${name}.bpf.o`, bytes]]) };
+    // Records whose struct the object does not carry are named from this machine's tracepoint formats.
+    const { tracepointFields } = await import('../kernel/tracepoint-format.js');
+    const object = { name: `${name}.bpf.o`, bytes, tracepointField: tracepointFields() };
+    return { format: 'bpf-object', metadata: describeFiles(info, [object]), objects: new Map([[object.name, bytes]]) };
   }
   if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
     // With the objects it embeds, or as a plain WASI command with none.

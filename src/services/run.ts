@@ -44,9 +44,12 @@ export interface EventPlan {
   readonly map: string;
   readonly layout?: TypeLayout;
   readonly why?: EventTypeWhy;
+  /** With `why: instructions`: the programs whose writes gave the layout, and where each field came from. */
+  readonly programs?: readonly string[];
+  readonly origins?: readonly string[];
 }
 
-export type EventTypeWhy = 'declared' | 'name' | 'flag';
+export type EventTypeWhy = 'declared' | 'name' | 'instructions' | 'flag';
 
 /** A map read every `spec.interval` ms (0: only at the stop) and printed whole. */
 export interface SamplePlan {
@@ -97,7 +100,15 @@ export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPl
   const exports: EventPlan[] = [];
   const untyped: EventPlan[] = [];
   for (const o of meta.objects) {
-    for (const x of o.exports) exports.push({ object: o.name, map: x.map, layout: x.type, why: x.inferredBy ?? 'declared' });
+    for (const x of o.exports)
+      exports.push({
+        object: o.name,
+        map: x.map,
+        layout: x.type,
+        why: x.inferredBy ?? 'declared',
+        ...(x.programs ? { programs: x.programs } : {}),
+        ...(x.origins ? { origins: x.origins } : {}),
+      });
     for (const m of o.maps) {
       if (m.sample) samples.push({ object: o.name, map: m.name, spec: m.sample, ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) });
       else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });

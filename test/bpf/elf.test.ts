@@ -87,7 +87,7 @@ describe('parseObject on hand-built objects', () => {
       maps: [],
       globals: [],
       exports: [],
-      recordWrites: [],
+      recordFacts: [],
       btf: null,
       btfExt: null,
       coreRelocations: [],

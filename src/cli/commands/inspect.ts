@@ -1,6 +1,5 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import type { TypeLayout } from '../../bpf/layout.js';
 import { packageResultMaps } from '../../package/result-maps.js';
 import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
 import type { ProgramMeta } from '../../package/metadata.js';
@@ -9,7 +8,7 @@ import { inspectRemote } from '../../services/inspect-remote.js';
 import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
 import { writeNotices, writeText } from '../format.js';
-import { choiceLine, eventTypeText, UNTYPED_EVENTS } from '../views/run-text.js';
+import { choiceLine, eventTypeText, fieldLines, UNTYPED_EVENTS } from '../views/run-text.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -77,7 +76,8 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
         ),
       );
     }
-    for (const e of o.exports) out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared')}`, ...fieldLines(e.type));
+    for (const e of o.exports)
+      out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared', e.programs)}`, ...fieldLines(e.type, e.origins));
     for (const x of o.maps) {
       if ((x.type === 'ringbuf' || x.type === 'perf_event_array') && !o.exports.some((e) => e.map === x.name))
         out.push(`  events on ${x.name}: ${UNTYPED_EVENTS}`);
@@ -96,13 +96,6 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
     `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`,
   );
   return out.join('\n') + '\n';
-}
-
-function fieldLines(l: TypeLayout): string[] {
-  if (l.kind !== 'struct' && l.kind !== 'union') return [];
-  return l.fields.map(
-    (f) => `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})`,
-  );
 }
 
 export default cmd;

@@ -105,23 +105,37 @@ export function verboseLines(
   for (const [s, v] of values) out.push(`  --${s.long} = ${v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)}`);
   for (const m of plan.mapSizes)
     out.push(`  map ${m.map}: sized ${mapSizeText(m)} (${m.why === 'flag' ? '--map-size' : 'default: the object leaves it to user space'})`);
-  if (plan.events)
-    out.push(
-      `  events from ${plan.events.map}: ${plan.events.layout ? eventTypeText(plan.events.layout, plan.events.why ?? 'declared') : 'no type: printed as hex'}`,
-    );
+  const ev = plan.events;
+  if (ev) {
+    out.push(`  events from ${ev.map}: ${ev.layout ? eventTypeText(ev.layout, ev.why ?? 'declared', ev.programs) : 'no type: printed as hex'}`);
+    if (ev.layout && ev.why === 'instructions') out.push(...fieldLines(ev.layout, ev.origins));
+  }
   for (const i of plan.ignored) out.push(`  not read: event map ${i} (one event map is printed)`);
   for (const s of plan.samples) if (s.result) out.push(`  result ${s.global ? 'global' : 'map'} ${s.map}: ${s.result.kind} (${s.result.reason})`);
   return out;
 }
 
 /** What inspect and `run --verbose` say of an event map with no record type. */
-export const UNTYPED_EVENTS = 'no type declared, none found by name: printed as hex (run --event-type <struct> chooses one)';
+export const UNTYPED_EVENTS = 'no type declared, none found by name or from the instructions: printed as hex (run --event-type <struct> chooses one)';
 
-/** `eventTypeText` says which record type an event map is read as, and why: `struct event (by name, 7720 bytes)`. */
-export function eventTypeText(layout: TypeLayout, why: EventTypeWhy): string {
+/**
+ * `eventTypeText` says which record type an event map is read as, and why: `struct event (by
+ * name, 7720 bytes)`, `record inferred from the instructions of handle_exit (56 bytes)`.
+ */
+export function eventTypeText(layout: TypeLayout, why: EventTypeWhy, programs: readonly string[] = []): string {
+  if (why === 'instructions') return `record inferred from the instructions of ${programs.join(', ')} (${layout.size} bytes)`;
   const name = layout.kind === 'struct' || layout.kind === 'union' ? `${layout.kind} ${layout.name ?? ''}` : (layout.name ?? layout.kind);
   const how = why === 'declared' ? '' : why === 'name' ? 'by name, ' : '--event-type, ';
   return `${name} (${how}${layout.size} bytes)`;
+}
+
+/** `fieldLines` lists a record's fields, with where each came from when known: `    +16 pid: u32 (4) from bpf_get_current_pid_tgid() >> 32`. */
+export function fieldLines(l: TypeLayout, origins: readonly string[] = []): string[] {
+  if (l.kind !== 'struct' && l.kind !== 'union') return [];
+  return l.fields.map(
+    (f, i) =>
+      `    +${f.offset} ${f.name}: ${f.layout.kind === 'string' ? `char[${f.layout.size}]` : (f.layout.name ?? f.layout.kind)} (${f.layout.size})${origins[i] === undefined ? '' : ` from ${origins[i]}`}`,
+  );
 }
 
 function mapSizeText(m: MapSize): string {
