@@ -69,8 +69,16 @@ describeWith(['registry', 'clang'], 'ebpm as processes', () => {
     const payload = [...big.blobs].find(([, b]) => b.byteLength === 8 << 20)![0];
     proxy.add({ method: 'GET', path: `/v2/ebpm/big/blobs/${payload}`, fault: { kind: 'stall', ms: 600_000, phase: 'body' } });
     const p = run(bin, ['pull', 'big@1'], sb.env);
-    // Kill once the payload's body is stalled (for longer than any test runs) and its temp file exists.
-    while (!proxy.log.some((l) => l.fault === 'stall') || !existsSync(join(sb.store, 'index.json')) || readdirSync(join(sb.store, 'ingest')).length === 0) {
+    // Kill once the payload's body is stalled (for longer than any test runs) and its temp file is
+    // the one left: every other blob but the manifest (written last) is stored, and ingest/ is not empty.
+    const others = [...big.blobs.keys()].filter((d) => d !== payload && d !== big.digest);
+    const othersStored = () => others.every((d) => blobFiles(sb.store).includes(d));
+    while (
+      !proxy.log.some((l) => l.fault === 'stall') ||
+      !existsSync(join(sb.store, 'index.json')) ||
+      !othersStored() ||
+      readdirSync(join(sb.store, 'ingest')).length === 0
+    ) {
       await new Promise((r) => setTimeout(r, 20)); // a poll interval: only the condition ends the wait
     }
     p.child.kill('SIGKILL');
