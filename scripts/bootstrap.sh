@@ -25,6 +25,13 @@ if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/kernel/tracing; then
   mount -t tracefs nodev /sys/kernel/tracing
 fi
 
+# `ebpm build --platform` for the other of amd64/arm64 compiles against that architecture's
+# Debian kernel types, fetched once into .cache/platforms/ (a no-op once there).
+case "$(dpkg --print-architecture)" in
+  amd64) bash scripts/foreign-arch.sh arm64 ;;
+  arm64) bash scripts/foreign-arch.sh amd64 ;;
+esac
+
 # Stamp files keep the second run fast: redo a step only when its inputs changed.
 mkdir -p .cache
 stamp() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
