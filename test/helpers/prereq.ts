@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 
 /** What a test file may need from the machine. */
-export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools';
+export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools' | 'arm64-types';
 
 function onPath(cmd: string): boolean {
   try {
@@ -23,6 +23,10 @@ const CHECKS: Record<Prereq, () => boolean> = {
   skopeo: () => onPath('skopeo'),
   wasi: () => existsSync('/usr/lib/wasm32-wasi/libc.a') || existsSync('/usr/lib/wasm32-wasip1/libc.a'),
   wat2wasm: () => onPath('wat2wasm'),
+  // Debian's arm64 kernel BTF and uapi headers, as scripts/foreign-arch.sh fetches them.
+  'arm64-types': () =>
+    existsSync(new URL('../../.cache/platforms/arm64/vmlinux.btf', import.meta.url)) &&
+    existsSync(new URL('../../.cache/platforms/arm64/include', import.meta.url)),
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
   native: () => {
     try {

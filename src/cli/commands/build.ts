@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
-import { parsePlatforms } from '../../core/arch.js';
+import { JSON_FLAG, parseFlags, platformsFlag, type Command } from '../command.js';
 import { build } from '../../services/build.js';
 
 const cmd: Command = {
@@ -10,7 +9,7 @@ const cmd: Command = {
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
     const dir = resolve(io.cwd, positionals[0] ?? '.');
-    const architectures = values.platform === undefined ? undefined : parsePlatforms(values.platform).map((p) => p.architecture);
+    const architectures = platformsFlag(cmd, values.platform)?.map((p) => p.architecture);
     const r = await build({ dir, env: io.env, ...(architectures ? { architectures } : {}) });
     for (const w of r.warnings) io.stderr.write(`warning: ${w}\n`);
     if (r.inferred) {

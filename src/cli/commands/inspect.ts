@@ -19,7 +19,7 @@ const cmd: Command = {
     const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
-    const platform = onePlatform(values.platform);
+    const platform = onePlatform(cmd, values.platform);
     const r = (await isLocalPath(io.cwd, target))
       ? await inspectPath(target, io.cwd, io.env, platform)
       : await inspectRemote(await context(io, false), target, platform);

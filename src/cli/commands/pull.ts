@@ -18,7 +18,7 @@ const cmd: Command = {
       prerelease: { type: 'boolean', default: false },
       platform: { type: 'string' },
     });
-    const platform = onePlatform(values.platform);
+    const platform = onePlatform(cmd, values.platform);
     if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);
     const ctx = await context(io, values.verbose);
