@@ -3,7 +3,19 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 
 /** What a test file may need from the machine. */
-export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools' | 'arm64-types';
+export type Prereq =
+  | 'root'
+  | 'btf'
+  | 'clang'
+  | 'bpftool'
+  | 'registry'
+  | 'skopeo'
+  | 'wasi'
+  | 'wat2wasm'
+  | 'native'
+  | 'libbpf-tools'
+  | 'arm64-types'
+  | 'qemu-arm64';
 
 function onPath(cmd: string): boolean {
   try {
@@ -27,6 +39,11 @@ const CHECKS: Record<Prereq, () => boolean> = {
   'arm64-types': () =>
     existsSync(new URL('../../.cache/platforms/arm64/vmlinux.btf', import.meta.url)) &&
     existsSync(new URL('../../.cache/platforms/arm64/include', import.meta.url)),
+  // qemu-system-aarch64, and Debian's arm64 kernel, busybox and bpftool unpacked by scripts/foreign-arch.sh.
+  'qemu-arm64': () =>
+    onPath('qemu-system-aarch64') &&
+    existsSync(new URL('../../.cache/platforms/arm64/root/usr/sbin/bpftool', import.meta.url)) &&
+    existsSync(new URL('../../.cache/platforms/arm64/root/bin/busybox', import.meta.url)),
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
   native: () => {
     try {
