@@ -285,7 +285,16 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'registry', 'arm64-types
     const pulled = await runEbpm(['pull', 'ptregs@0.1', '--platform', 'linux/arm64', '--json'], { env: local });
     expect(JSON.parse(pulled.stdout)).toMatchObject({ digest: root.digest, platform: { platform: 'linux/arm64', offered: ['linux/amd64', 'linux/arm64'] } });
     const ls = await runEbpm(['ls', '--json'], { env: local });
-    expect(JSON.parse(ls.stdout)).toEqual([expect.objectContaining({ reference: 'local.invalid/ptregs:0.1.0', digest: root.digest })]);
+    // The store names it by the index's own title and version annotations.
+    expect(JSON.parse(ls.stdout)).toEqual([
+      expect.objectContaining({ reference: 'local.invalid/ptregs:0.1.0', name: 'ptregs', version: '0.1.0', digest: root.digest }),
+    ]);
+    // A registry walk (no search index yet) reads the index's platform manifest for the metadata.
+    const found = await runEbpm(['search', 'pt_regs', '--reindex', '--json'], { env: local });
+    expect(JSON.parse(found.stdout)).toMatchObject({
+      hits: [{ name: 'ptregs', version: '0.1.0', description: 'pt_regs per architecture', reference: 'local.invalid/ptregs' }],
+      sources: [{ location: 'local.invalid', source: 'walk', packages: 1 }],
+    });
   });
 
   it('refuses a bad --platform as usage, and a platform whose kernel types were not fetched', async () => {
