@@ -1,7 +1,8 @@
 /**
  * `buildPackage`: a package source directory in, an ebpm package (manifest, config, layers) out,
- * in memory. Stages: read sources → compile BPF objects → compile or read the Wasm module →
- * parse everything → metadata → pack (registry-spec/package-v1.md §2–§4).
+ * in memory; `buildPlatforms` makes one per architecture. Stages: read sources → compile BPF
+ * objects → compile or read the Wasm module → parse everything → metadata → pack
+ * (registry-spec/package-v1.md §2–§4, §"Platforms").
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';

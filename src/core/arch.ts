@@ -91,7 +91,7 @@ export function parsePlatforms(list: string): Platform[] {
     const m = /^([a-z0-9]+)\/([a-z0-9_]+)$/.exec(item.trim());
     const bad = (why: string) =>
       new EbpmError('USAGE', `--platform ${JSON.stringify(item)}: ${why}`, {
-        hint: `give os/architecture, comma-separated: linux/${Object.values(OCI).join(', linux/')}`,
+        hint: `give os/architecture, comma-separated: linux/${known.join(', linux/')}`,
       });
     if (m === null) throw bad('not os/architecture');
     if (m[1] !== 'linux') throw bad('eBPF runs on linux only');
