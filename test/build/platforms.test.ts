@@ -284,10 +284,14 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'registry', 'arm64-types
     );
     const pulled = await runEbpm(['pull', 'ptregs@0.1', '--platform', 'linux/arm64', '--json'], { env: local });
     expect(JSON.parse(pulled.stdout)).toMatchObject({ digest: root.digest, platform: { platform: 'linux/arm64', offered: ['linux/amd64', 'linux/arm64'] } });
+    expect((await runEbpm(['tag', 'ptregs:0.1.0', 'ptregs:mine'], { env: local })).stdout).toBe(`tagged local.invalid/ptregs:mine ${root.digest}\n`);
+    const dirArm = await runEbpm(['inspect', pkgs.ptregs, '--platform', 'linux/arm64', '--json'], { env: local });
+    expect(JSON.parse(dirArm.stdout)).toMatchObject({ metadata: { architecture: 'arm64', requirements: { kernelTypes: ['user_pt_regs'] } } });
     const ls = await runEbpm(['ls', '--json'], { env: local });
     // The store names it by the index's own title and version annotations.
     expect(JSON.parse(ls.stdout)).toEqual([
       expect.objectContaining({ reference: 'local.invalid/ptregs:0.1.0', name: 'ptregs', version: '0.1.0', digest: root.digest }),
+      expect.objectContaining({ reference: 'local.invalid/ptregs:mine', name: 'ptregs', version: '0.1.0', digest: root.digest }),
     ]);
     // A registry walk (no search index yet) reads the index's platform manifest for the metadata.
     const found = await runEbpm(['search', 'pt_regs', '--reindex', '--json'], { env: local });
