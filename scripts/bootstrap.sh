@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(clang llvm lld libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool wasi-libc
-      libclang-rt-14-dev-wasm32 docker-registry skopeo bpftrace libbpf-tools wabt make g++ python3)
+      libclang-rt-14-dev-wasm32 docker-registry skopeo bpftrace libbpf-tools wabt make g++ python3
+      qemu-system-arm)
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -24,6 +25,15 @@ fi
 if [ "$(id -u)" = 0 ] && ! mountpoint -q /sys/kernel/tracing; then
   mount -t tracefs nodev /sys/kernel/tracing
 fi
+
+# `ebpm build --platform` for the other of amd64/arm64 compiles against that architecture's
+# Debian kernel types, fetched once into .cache/platforms/ (a no-op once there). On amd64 the
+# arm64 kernel, busybox and bpftool with its libraries are unpacked too: the qemu-system-aarch64
+# test loads arm64 objects in them (test/build/arm64-qemu.test.ts).
+case "$(dpkg --print-architecture)" in
+  amd64) bash scripts/foreign-arch.sh arm64 busybox-static bpftool libc6 libgcc-s1 libelf1 zlib1g libcap2 ;;
+  arm64) bash scripts/foreign-arch.sh amd64 ;;
+esac
 
 # Stamp files keep the second run fast: redo a step only when its inputs changed.
 mkdir -p .cache

@@ -1,9 +1,10 @@
 /**
  * `buildPackage`: a package source directory in, an ebpm package (manifest, config, layers) out,
- * in memory. Stages: read sources → compile BPF objects → compile or read the Wasm module →
- * parse everything → metadata → pack (registry-spec/package-v1.md §2–§4).
+ * in memory; `buildPlatforms` makes one per architecture. Stages: read sources → compile BPF
+ * objects → compile or read the Wasm module → parse everything → metadata → pack
+ * (registry-spec/package-v1.md §2–§4, §"Platforms").
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { ociArch } from '../core/arch.js';
@@ -18,9 +19,9 @@ import type { PackageMetadata } from '../package/metadata.js';
 import { compact } from '../core/json.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
 import { headerStructs } from './header.js';
-import { skeletonFile, skeletonHeader } from './skeleton.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';
+import { skeletonFile, skeletonHeader } from './skeleton.js';
 import { compileBpf, compileWasm, sdkOverlay } from './toolchain.js';
 
 export interface BuildOptions {
@@ -49,39 +50,88 @@ interface Compiled {
   readonly docs: ReadonlyMap<string, DocComment>;
 }
 
-export async function buildPackage(dir: string, opts: BuildOptions): Promise<BuiltPackage> {
-  const sources = await readSources(dir, opts.env);
-  const { manifest } = sources;
-  const compiled: Compiled[] = [];
-  const warnings = new Set<string>();
-  for (const src of sources.bpf) {
-    const name = objectName(src);
-    const out = join(opts.workDir, name);
-    const text = await readFile(join(dir, src), 'utf8');
-    const exportStructs = await toolStructs(join(dir, src), text);
-    const bytes = await compileBpf(join(dir, src), out, { cflags: [...manifest.cflags], exportStructs, env: opts.env });
-    const docs = parseDocComments(text, src, (w) => warnings.add(w));
-    const spec = parse(name, bytes);
-    compiled.push({ name, bytes, spec, docs });
-    // What a Wasm guest includes: the bytes (`x.bpf.o.h`) and a wasm-bpf skeleton over them (`x.skel.h`).
-    await writeFile(join(opts.workDir, `${name}.h`), cArray(name, bytes));
-    await writeFile(join(opts.workDir, skeletonFile(name)), skeletonHeader(name, spec));
-  }
+/**
+ * `buildPackage` builds the package for one architecture (OCI name; this machine's by default).
+ */
+export async function buildPackage(dir: string, opts: BuildOptions & { architecture?: string }): Promise<BuiltPackage> {
+  return (await buildPlatforms(dir, { ...opts, architectures: [opts.architecture ?? ociArch()] }))[0]!;
+}
 
-  let wasm: { name: string; bytes: Uint8Array } | undefined;
-  if (sources.wasm) {
-    const w = sources.wasm;
-    const name = basename(w.path).replace(/\.c$/, '.wasm');
-    let bytes: Uint8Array;
-    if (w.prebuilt) bytes = new Uint8Array(await readFile(join(dir, w.path)));
-    else {
-      const overlay = await sdkOverlay(join(dir, w.path), opts.workDir);
-      if (overlay) warnings.add(`${posix.join(posix.dirname(w.path), 'libbpf-wasm.h')}: not used: ${w.path} is compiled against ebpm's libbpf-wasm.h`);
-      const cflags = [...(overlay ? ['-ivfsoverlay', overlay] : []), ...manifest.wasmCflags];
-      bytes = await compileWasm(join(dir, w.path), join(opts.workDir, name), { includes: [opts.workDir], cflags });
-    }
-    wasm = { name, bytes };
+/**
+ * `buildPlatforms` builds one package per architecture from one reading of the sources: each
+ * architecture's objects are compiled against its own kernel types and `__TARGET_ARCH_*`. The
+ * Wasm module is compiled once and shared when it embeds no object (its bytes do not depend on
+ * the architecture); a module that embeds objects (`#include "x.bpf.o.h"`) carries each
+ * architecture's own, so it is compiled once per architecture.
+ */
+export async function buildPlatforms(dir: string, opts: BuildOptions & { architectures: readonly string[] }): Promise<BuiltPackage[]> {
+  const sources = await readSources(dir, opts.env);
+  const warnings = new Set<string>();
+  const texts = new Map<string, string>();
+  for (const src of sources.bpf) texts.set(src, await readFile(join(dir, src), 'utf8'));
+  const docs = new Map([...texts].map(([src, text]) => [src, parseDocComments(text, src, (w) => warnings.add(w))]));
+  const files: PackageFile[] = [];
+  if (sources.readme) files.push({ title: basename(sources.readme), mediaType: EBPM_README, bytes: new Uint8Array(await readFile(join(dir, sources.readme))) });
+  if (sources.manifest.source) {
+    const tarFiles = await Promise.all(sources.files.map(async (p) => ({ path: p, bytes: new Uint8Array(await readFile(join(dir, p))) })));
+    files.push({ title: SOURCE_TARBALL, mediaType: EBPM_SOURCE, bytes: await sourceTarball(tarFiles, sources.created) });
   }
+  const created = rfc3339(sources.created);
+  let shared: { name: string; bytes: Uint8Array } | undefined;
+  const built: BuiltPackage[] = [];
+  for (const architecture of opts.architectures) {
+    const workDir = join(opts.workDir, architecture);
+    await mkdir(workDir, { recursive: true });
+    const compiled: Compiled[] = [];
+    for (const src of sources.bpf) {
+      const name = objectName(src);
+      const exportStructs = await toolStructs(join(dir, src), texts.get(src)!);
+      const bytes = await compileBpf(join(dir, src), join(workDir, name), { cflags: [...sources.manifest.cflags], exportStructs, env: opts.env, architecture });
+      const spec = parse(name, bytes);
+      compiled.push({ name, bytes, spec, docs: docs.get(src)! });
+      // What a Wasm guest includes: the bytes (`x.bpf.o.h`) and a wasm-bpf skeleton over them (`x.skel.h`).
+      await writeFile(join(workDir, `${name}.h`), cArray(name, bytes));
+      await writeFile(join(workDir, skeletonFile(name)), skeletonHeader(name, spec));
+    }
+    const wasm = shared ?? (await buildWasm(dir, sources, workDir, (w) => warnings.add(w)));
+    const metadata = packageMetadata(sources, architecture, compiled, wasm);
+    if (wasm !== undefined && metadata.objects.every((o) => !o.embedded)) shared = wasm;
+    const layers: PackageFile[] = compiled.map((c) => ({ title: c.name, mediaType: EBPM_BPF_OBJECT, bytes: c.bytes }));
+    if (wasm) layers.push({ title: wasm.name, mediaType: EBPM_WASM_MODULE, bytes: wasm.bytes });
+    built.push({ sources, metadata, packed: packPackage(metadata, [...layers, ...files], created), created, warnings: [...warnings] });
+  }
+  return built;
+}
+
+/**
+ * The Wasm module: compiled against the `*.bpf.o.h` and `*.skel.h` headers in `workDir` and
+ * ebpm's libbpf-wasm.h (which takes the place of a copy beside the program, with a warning),
+ * or read as shipped.
+ */
+async function buildWasm(
+  dir: string,
+  sources: PackageSources,
+  workDir: string,
+  warn: (w: string) => void,
+): Promise<{ name: string; bytes: Uint8Array } | undefined> {
+  const w = sources.wasm;
+  if (w === undefined) return undefined;
+  const name = basename(w.path).replace(/\.c$/, '.wasm');
+  if (w.prebuilt) return { name, bytes: new Uint8Array(await readFile(join(dir, w.path))) };
+  const overlay = await sdkOverlay(join(dir, w.path), workDir);
+  if (overlay) warn(`${posix.join(posix.dirname(w.path), 'libbpf-wasm.h')}: not used: ${w.path} is compiled against ebpm's libbpf-wasm.h`);
+  const cflags = [...(overlay ? ['-ivfsoverlay', overlay] : []), ...sources.manifest.wasmCflags];
+  return { name, bytes: await compileWasm(join(dir, w.path), join(workDir, name), { includes: [workDir], cflags }) };
+}
+
+/** The metadata of one architecture's build: its objects, those the Wasm module embeds, the module. */
+function packageMetadata(
+  sources: PackageSources,
+  architecture: string,
+  compiled: readonly Compiled[],
+  wasm: { name: string; bytes: Uint8Array } | undefined,
+): PackageMetadata {
+  const { manifest } = sources;
   const module = wasm ? wrap(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
   const embedded = module ? embeddedObjects(module).map((e) => ({ ...e, digest: sha256Digest(e.bytes) })) : [];
   const embeddedDigests = new Set(embedded.map((e) => e.digest));
@@ -100,7 +150,7 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
       facts: { name, digest: e.digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() },
     });
   }
-  const metadata = assembleMetadata(
+  return assembleMetadata(
     compact({
       name: manifest.name,
       version: manifest.version,
@@ -110,21 +160,11 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
       authors: manifest.authors,
       homepage: manifest.homepage,
       repository: manifest.repository,
-      architecture: ociArch(),
+      architecture,
     }),
     objects,
     wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
   );
-
-  const files: PackageFile[] = compiled.map((c) => ({ title: c.name, mediaType: EBPM_BPF_OBJECT, bytes: c.bytes }));
-  if (wasm) files.push({ title: wasm.name, mediaType: EBPM_WASM_MODULE, bytes: wasm.bytes });
-  if (sources.readme) files.push({ title: basename(sources.readme), mediaType: EBPM_README, bytes: new Uint8Array(await readFile(join(dir, sources.readme))) });
-  if (manifest.source) {
-    const tarFiles = await Promise.all(sources.files.map(async (p) => ({ path: p, bytes: new Uint8Array(await readFile(join(dir, p))) })));
-    files.push({ title: SOURCE_TARBALL, mediaType: EBPM_SOURCE, bytes: await sourceTarball(tarFiles, sources.created) });
-  }
-  const created = rfc3339(sources.created);
-  return { sources, metadata, packed: packPackage(metadata, files, created), created, warnings: [...warnings] };
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs';
 import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { bpfTargetArch, multiarchTuple } from '../core/arch.js';
+import { bpfTargetArch, multiarchTuple, nodeArch, ociArch } from '../core/arch.js';
 import { EbpmError } from '../core/errors.js';
 import { cacheDir, type Env } from '../core/paths.js';
 
@@ -46,7 +46,49 @@ export async function vmlinuxHeader(env: Env, btfPath = KERNEL_BTF): Promise<str
   return dir;
 }
 
+/**
+ * `PLATFORMS_DIR` holds the kernel types of architectures other than this machine's, one
+ * directory each (`arm64/vmlinux.btf`, `arm64/include/asm/…`), as scripts/foreign-arch.sh
+ * fetches them from Debian's kernel and linux-libc-dev packages; `EBPM_PLATFORMS_DIR` overrides.
+ */
+export const PLATFORMS_DIR = new URL('../../.cache/platforms', import.meta.url).pathname;
+
+/** What clang compiles an object for one architecture against. */
+export interface KernelTypes {
+  /** The `__TARGET_ARCH_*` suffix bpf_tracing.h selects the pt_regs layout by (`x86`, `arm64`). */
+  readonly target: string;
+  /** The directory holding that architecture's `vmlinux.h`. */
+  readonly vmlinuxDir: string;
+  /** Its architecture-dependent uapi headers (`<asm/types.h>`). */
+  readonly sysInclude: string;
+}
+
+/**
+ * `kernelTypes` finds the types to compile for `architecture` (OCI name): this machine's own
+ * kernel BTF and system headers, or for another architecture those scripts/foreign-arch.sh
+ * fetched (`PLATFORM_UNAVAILABLE` when it has not run).
+ */
+export async function kernelTypes(env: Env, architecture: string = ociArch()): Promise<KernelTypes> {
+  const node = nodeArch(architecture);
+  const target = bpfTargetArch(node);
+  if (architecture === ociArch()) return { target, vmlinuxDir: await vmlinuxHeader(env), sysInclude: `/usr/include/${multiarchTuple(node)}` };
+  const dir = join(env.EBPM_PLATFORMS_DIR ?? PLATFORMS_DIR, architecture);
+  const btf = join(dir, 'vmlinux.btf');
+  const sysInclude = join(dir, 'include');
+  for (const need of [btf, sysInclude]) {
+    if (!(await stat(need).catch(() => undefined))) {
+      throw new EbpmError('PLATFORM_UNAVAILABLE', `no linux/${architecture} kernel types: ${need}: not found`, {
+        hint: `run scripts/foreign-arch.sh ${architecture} (scripts/bootstrap.sh does), which fetches Debian's ${architecture} kernel BTF and headers`,
+        data: { architecture, missing: need },
+      });
+    }
+  }
+  return { target, vmlinuxDir: await vmlinuxHeader(env, btf), sysInclude };
+}
+
 export interface CompileBpfOptions {
+  /** OCI architecture to compile for (`arm64`); this machine's by default. */
+  architecture?: string;
   /** Extra include directories, searched before vmlinux.h's. */
   includes?: string[];
   /** Extra clang flags from the package manifest. */
@@ -79,23 +121,23 @@ export async function compileBpf(source: string, output: string, opts: CompileBp
       : `#line 1 "${name}"\n${await readFile(source, 'utf8')}\n#line 1 "<ebpm: ecc exports>"\n${exports
           .map((s) => `const volatile struct ${s} *__eunomia_dummy_${s}_ptr __attribute__((unused));\n`)
           .join('')}`;
-  const vmlinuxDir = await vmlinuxHeader(opts.env);
+  const types = await kernelTypes(opts.env, opts.architecture);
   const args = [
     '-target',
     'bpf',
     '-g',
     '-O2',
     '-fdebug-compilation-dir=.',
-    `-D__TARGET_ARCH_${bpfTargetArch()}`,
+    `-D__TARGET_ARCH_${types.target}`,
     ...(opts.includes ?? []).flatMap((d) => ['-I', d]),
     '-I',
-    vmlinuxDir,
+    types.vmlinuxDir,
     '-I',
     INCLUDE_DIR,
-    // The host's architecture-dependent system headers (`<asm/types.h>`), searched last, as
+    // The target's architecture-dependent system headers (`<asm/types.h>`), searched last, as
     // ecc and libbpf-tools' Makefile add them: `-target bpf` knows no multiarch directory.
     '-idirafter',
-    `/usr/include/${multiarchTuple()}`,
+    types.sysInclude,
     ...(opts.cflags ?? []),
     ...(input === undefined ? ['-c', name] : ['-x', 'c', '-c', '-']),
     '-o',

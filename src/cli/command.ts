@@ -1,5 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { EbpmError } from '../core/errors.js';
+import { parsePlatforms } from '../core/arch.js';
+import { EbpmError, withContext } from '../core/errors.js';
+import type { Platform } from '../core/oci.js';
 
 /** `Io` is what a command may touch of the process: streams and environment, injected for tests. */
 export interface Io {
@@ -61,3 +63,21 @@ export function takeRepeated(args: readonly string[], flag: string): { args: str
 
 /** `JSON_FLAG` is the `--json` switch every command offers. */
 export const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;
+
+/** `platformsFlag` reads `--platform` (undefined when not given); errors name the command. */
+export function platformsFlag(cmd: Pick<Command, 'name'>, value: string | undefined): Platform[] | undefined {
+  try {
+    return value === undefined ? undefined : parsePlatforms(value);
+  } catch (e) {
+    throw withContext(cmd.name, e);
+  }
+}
+
+/** `onePlatform` reads a `--platform` that names one platform (pull, inspect); undefined when not given. */
+export function onePlatform(cmd: Pick<Command, 'name'>, value: string | undefined): Platform | undefined {
+  const list = platformsFlag(cmd, value);
+  if (list !== undefined && list.length !== 1) {
+    throw new EbpmError('USAGE', `${cmd.name}: --platform ${value}: give one platform`, { hint: 'build takes several; pull and inspect read one' });
+  }
+  return list?.[0];
+}

@@ -13,12 +13,16 @@ import {
   ANNOTATION_URL,
   ANNOTATION_VERSION,
   MAX_MANIFEST_BYTES,
+  MEDIA_TYPE_IMAGE_INDEX,
   MEDIA_TYPE_IMAGE_MANIFEST,
   canonicalJson,
   descriptorFor,
   manifestBytes,
+  isIndexType,
+  parseIndex,
   parseManifest,
   type Descriptor,
+  type ImageIndex,
   type ImageManifest,
 } from '../core/oci.js';
 import { EbpmError } from '../core/errors.js';
@@ -84,6 +88,66 @@ function manifestAnnotations(meta: PackageMetadata, created: string): Record<str
   a[BPFMAN_LABEL_PROGRAMS] = canonicalJson(programs);
   a[BPFMAN_LABEL_MAPS] = canonicalJson(maps);
   return a;
+}
+
+/** `PackedIndex` is a multi-platform package: an OCI image index over per-platform package manifests. */
+export interface PackedIndex {
+  readonly index: ImageIndex;
+  readonly descriptor: Descriptor;
+  /** The index's own bytes, and every blob of every platform's package, each once. */
+  readonly blobs: readonly { readonly descriptor: Descriptor; readonly bytes: Uint8Array }[];
+}
+
+/**
+ * `packIndex` lays out one package per architecture (built from the same sources) as an OCI
+ * image index (registry-spec/package-v1.md §"Platforms"): each manifest's descriptor carries
+ * `platform: {os: linux, architecture}` (its metadata's `architecture`), the index the
+ * package's artifactType and title, version and creation annotations. Canonical JSON, as
+ * `packPackage`: the same packages give the same bytes. Blobs shared by platforms (the README,
+ * the sources, a Wasm module that embeds no object) are listed once.
+ */
+export function packIndex(packages: readonly { readonly metadata: PackageMetadata; readonly packed: PackedPackage }[], created: string): PackedIndex {
+  const first = packages[0]!.metadata;
+  const index: ImageIndex = {
+    schemaVersion: 2,
+    mediaType: MEDIA_TYPE_IMAGE_INDEX,
+    artifactType: EBPM_ARTIFACT_TYPE,
+    manifests: packages.map((p) => ({ ...p.packed.descriptor, platform: { architecture: p.metadata.architecture, os: 'linux' } })),
+    annotations: { [ANNOTATION_TITLE]: first.name, [ANNOTATION_VERSION]: first.version, [ANNOTATION_CREATED]: created },
+  };
+  const bytes = manifestBytes(index);
+  const descriptor = descriptorFor(MEDIA_TYPE_IMAGE_INDEX, bytes, { artifactType: EBPM_ARTIFACT_TYPE });
+  const blobs = new Map([[descriptor.digest, { descriptor, bytes }]]);
+  for (const p of packages) for (const b of p.packed.blobs) blobs.set(b.descriptor.digest, b);
+  return { index, descriptor, blobs: [...blobs.values()] };
+}
+
+/**
+ * `readPackages` reads a package, or every platform's package of an ebpm index, in index order:
+ * each manifest must be an ebpm package whose metadata names the architecture its descriptor's
+ * platform does, and all must agree on name and version (`PACKAGE_INVALID` otherwise).
+ */
+export async function readPackages(store: Fetcher, descriptor: Descriptor): Promise<Package[]> {
+  if (!isIndexType(descriptor.mediaType)) return [await readPackage(store, descriptor)];
+  const index = parseIndex(await fetchAll(store, descriptor, MAX_MANIFEST_BYTES), descriptor.mediaType);
+  const out: Package[] = [];
+  const problems: string[] = [];
+  for (const m of index.manifests) {
+    const pkg = await readPackage(store, m);
+    if (m.platform?.architecture !== pkg.metadata.architecture)
+      problems.push(`${m.digest} is ${pkg.metadata.architecture} but listed as ${m.platform?.architecture ?? 'no platform'}`);
+    const [a, b] = [out[0]?.metadata, pkg.metadata];
+    if (a !== undefined && (a.name !== b.name || a.version !== b.version)) problems.push(`${a.name}@${a.version} and ${b.name}@${b.version} in one index`);
+    out.push(pkg);
+  }
+  if (out.length === 0) problems.push('the index lists no manifest');
+  if (problems.length) {
+    throw new EbpmError('PACKAGE_INVALID', `index ${descriptor.digest}: ${problems.join('; ')}`, {
+      hint: 'a multi-platform package holds one package per architecture, built from the same sources; rebuild it with ebpm build --platform',
+      data: { problems },
+    });
+  }
+  return out;
 }
 
 /** `Package` is an ebpm package read back from a store. */

@@ -7,7 +7,9 @@
 import { chmod, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildPackage, type BuiltPackage } from '../build/pipeline.js';
+import { buildPlatforms, type BuiltPackage } from '../build/pipeline.js';
+import { ociArch } from '../core/arch.js';
+import { packIndex } from '../package/artifact.js';
 import { OUT_DIR } from '../build/sources.js';
 import { copy } from '../content/copy.js';
 import { MemoryStore } from '../content/memory.js';
@@ -21,6 +23,8 @@ import { INGEST_DIR, OciLayout } from '../store/layout.js';
 export interface BuildRequest {
   readonly dir: string;
   readonly env: Env;
+  /** `--platform`: architectures to build for (OCI names), this machine's when absent. */
+  readonly architectures?: readonly string[];
 }
 
 export interface BuildResult {
@@ -28,8 +32,10 @@ export interface BuildResult {
   /** The OCI layout written. */
   readonly out: string;
   readonly metadata: PackageMetadata;
-  /** The manifest's descriptor. */
+  /** The manifest's descriptor; with several platforms, the index's. */
   readonly descriptor: Descriptor;
+  /** With several platforms: each one's manifest, in the order built. */
+  readonly platforms: readonly { readonly platform: string; readonly digest: string }[];
   readonly tags: readonly string[];
   /** Bytes of manifest, config and layers together. */
   readonly size: number;
@@ -60,16 +66,35 @@ export function buildNotices(built: BuiltPackage): BuildNotice[] {
   return out;
 }
 
-/** `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag. */
-export async function buildToMemory(dir: string, env: Env): Promise<{ built: BuiltPackage; store: MemoryStore; tag: string; notices: readonly BuildNotice[] }> {
+/** What a build put in its `MemoryStore`: one package, or one per platform under an index. */
+export interface BuiltInMemory {
+  /** The packages, one per architecture in the order asked (one when none was asked). */
+  readonly built: readonly BuiltPackage[];
+  readonly store: MemoryStore;
+  /** The version tag, on the manifest or, with several platforms, the index. */
+  readonly tag: string;
+  readonly root: Descriptor;
+  /** Bytes of every blob, each counted once. */
+  readonly size: number;
+  /** What the build has to tell (the same for every platform: one reading of the sources). */
+  readonly notices: readonly BuildNotice[];
+}
+
+/**
+ * `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag: a plain
+ * manifest for one architecture, an OCI image index over one manifest per architecture for several.
+ */
+export async function buildToMemory(dir: string, env: Env, architectures?: readonly string[]): Promise<BuiltInMemory> {
   const work = await mkdtemp(join(tmpdir(), 'ebpm-build-'));
   try {
-    const built = await buildPackage(resolve(dir), { env, workDir: work });
+    const built = await buildPlatforms(resolve(dir), { env, workDir: work, architectures: architectures ?? [ociArch()] });
+    const first = built[0]!;
+    const { descriptor: root, blobs } = built.length === 1 ? first.packed : packIndex(built, first.created);
     const store = new MemoryStore();
-    for (const b of built.packed.blobs) await store.push(b.descriptor, [b.bytes]);
-    const tag = versionTag(built.metadata.version);
-    await store.tag(built.packed.descriptor, tag);
-    return { built, store, tag, notices: buildNotices(built) };
+    for (const b of blobs) await store.push(b.descriptor, [b.bytes]);
+    const tag = versionTag(first.metadata.version);
+    await store.tag(root, tag);
+    return { built, store, tag, root, size: blobs.reduce((n, b) => n + b.descriptor.size, 0), notices: buildNotices(first) };
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -78,7 +103,8 @@ export async function buildToMemory(dir: string, env: Env): Promise<{ built: Bui
 export async function build(req: BuildRequest): Promise<BuildResult> {
   const dir = resolve(req.dir);
   try {
-    const { built, store, tag, notices } = await buildToMemory(dir, req.env);
+    const { built, store, tag, root, size, notices } = await buildToMemory(dir, req.env, req.architectures);
+    const first = built[0]!;
     const out = join(dir, OUT_DIR);
     const staging = await mkdtemp(join(dir, `.${OUT_DIR}.`));
     try {
@@ -87,18 +113,19 @@ export async function build(req: BuildRequest): Promise<BuildResult> {
       await chmod(staging, 0o755);
       const layout = await OciLayout.open(staging);
       // A fresh layout holds no other version: `latest` names this one unless it is a pre-release.
-      const tags = movesLatest(built.metadata.version, []) ? [tag, 'latest'] : [tag];
+      const tags = movesLatest(first.metadata.version, []) ? [tag, 'latest'] : [tag];
       for (const t of tags) await copy(store, tag, layout, t);
       await rmdir(join(staging, INGEST_DIR)).catch(() => undefined);
       await replaceDir(staging, out);
       return {
         dir,
         out,
-        metadata: built.metadata,
-        descriptor: built.packed.descriptor,
+        metadata: first.metadata,
+        descriptor: root,
+        platforms: built.length === 1 ? [] : built.map((b) => ({ platform: `linux/${b.metadata.architecture}`, digest: b.packed.descriptor.digest })),
         tags,
-        size: built.packed.blobs.reduce((n, b) => n + b.descriptor.size, 0),
-        created: built.created,
+        size,
+        created: first.created,
         notices,
       };
     } finally {

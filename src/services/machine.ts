@@ -3,7 +3,7 @@
  * architecture, the capabilities, kernel BTF. Shared by the BPF and the Wasm branches of `ebpm run`.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { ociArch } from '../core/arch.js';
+import { ociArch, wrongPlatform } from '../core/arch.js';
 import { EbpmError } from '../core/errors.js';
 import type { PackageMetadata } from '../package/metadata.js';
 
@@ -53,9 +53,7 @@ export function machineFacts(): MachineFacts {
  */
 export function checkMachine(meta: PackageMetadata, facts: MachineFacts): void {
   if (meta.architecture !== 'unknown' && meta.architecture !== facts.architecture) {
-    throw new EbpmError('PACKAGE_WRONG_ARCH', `package built for ${meta.architecture}, this machine is ${facts.architecture}`, {
-      hint: `pull or build the ${facts.architecture} variant of the package (BPF objects read pt_regs and kernel structs as their target architecture lays them out)`,
-    });
+    throw wrongPlatform({ os: 'linux', architecture: facts.architecture }, [{ os: 'linux', architecture: meta.architecture }]);
   }
   const caps = missingCapabilities(facts.procStatus);
   if (caps.length > 0) {

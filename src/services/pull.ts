@@ -13,14 +13,16 @@
  * the whole graph is in (OciLayout.tag), so an interrupted pull leaves no entry behind.
  */
 import { EbpmError, isCode, withContext } from '../core/errors.js';
-import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor } from '../core/oci.js';
+import { formatPlatform, hostPlatform } from '../core/arch.js';
+import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor, type Platform } from '../core/oci.js';
+import type { Fetcher } from '../content/storage.js';
 import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
 import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/http.js';
 import type { OciLayout } from '../store/layout.js';
 import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
-import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
+import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, selectPlatform, type Resolved } from './resolve.js';
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
 import { pullSignatures, type FoundSignatures } from './sign.js';
@@ -30,6 +32,8 @@ export interface PullRequest {
   readonly reference: string;
   readonly policy: PullPolicy;
   readonly includePrerelease?: boolean;
+  /** The platform an index must offer (`--platform`); this machine's by default. */
+  readonly platform?: Platform;
   readonly signal?: AbortSignal;
   readonly onEvent?: OnTransferEvent;
 }
@@ -52,6 +56,11 @@ export interface PullResult {
   readonly upToDate: boolean;
   /** The trust policy's decision (trust.ts); `decision.warn`: tell the user it is not signed by a trusted key. */
   readonly trust: Admission;
+  /**
+   * A multi-platform package: the platform asked for and its manifest, and every platform the
+   * index offers (all of them are stored: the store keeps the package as published).
+   */
+  readonly platform?: { readonly platform: string; readonly digest: string; readonly offered: readonly string[] };
 }
 
 /**
@@ -83,7 +92,9 @@ function isPinned(ref: Reference): boolean {
 async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<PullResult> {
   const store = await ctx.store();
   const opts = { includePrerelease: req.includePrerelease ?? false, ...(req.signal ? { signal: req.signal } : {}) };
+  const want = req.platform ?? hostPlatform();
   const fromStore = async (r: Resolved, offline: boolean): Promise<PullResult> => ({
+    ...(await platformOf(store, r, want, req.signal)),
     reference: r.storeRef,
     tag: r.tag,
     digest: r.descriptor.digest,
@@ -111,8 +122,11 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
     return fromStore(stored, true);
   }
   req.onEvent?.({ kind: 'resolved', ref: resolved.storeRef, digest: resolved.descriptor.digest });
+  // An index without the platform is refused before anything is copied.
+  const platform = await platformOf(openRepository(ctx, resolved.ref), resolved, want, req.signal);
   const stats = await fetchInto(ctx, store, resolved, req);
   return {
+    ...platform,
     reference: resolved.storeRef,
     tag: resolved.tag,
     digest: resolved.descriptor.digest,
@@ -166,6 +180,15 @@ export async function fetchInto(
   // stored with it, so a re-pull asks the registry for nothing more than the manifest.
   if (!(upToDate && trust.cached)) await pullSignatures(ctx, store, r, req.signal, found);
   return { copied: stats.copied, bytes: stats.bytes, upToDate, trust };
+}
+
+/** The platform `want` of a resolved index (`selectPlatform`, which refuses an index without it); nothing for a plain manifest. */
+async function platformOf(target: Fetcher, r: Resolved, want: Platform, signal?: AbortSignal): Promise<Pick<PullResult, 'platform'>> {
+  const choice = await selectPlatform(target, r.descriptor, want, signal ? { signal } : {});
+  if (choice.platforms.length === 0) return {};
+  return {
+    platform: { platform: formatPlatform(want), digest: choice.descriptor.digest, offered: choice.platforms.map((m) => formatPlatform(m.platform)) },
+  };
 }
 
 function notStored(ref: Reference, where: string): EbpmError {

@@ -15,7 +15,7 @@ import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
-import { readPackage } from '../package/artifact.js';
+import { readPackages } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { movesLatest, versionTag } from '../package/version.js';
 import { LAYOUT_FILE } from '../store/layout.js';
@@ -111,8 +111,8 @@ interface IndexUpdate {
 async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate }> {
   try {
     const { source, root } = await openSource(ctx, req.path);
-    const pkg = await readPackage(source, root);
-    const m = pkg.metadata;
+    // Every platform of an index is checked; they share name and version.
+    const m = (await readPackages(source, root))[0]!.metadata;
     const dest = destination(ctx, req.destination, m.name);
     const tag = versionTag(m.version);
     const repo = openRepository(ctx, dest);

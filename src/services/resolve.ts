@@ -6,9 +6,10 @@
  * one or `includePrerelease` is set; a bare name means `latest`, else the highest stable version.
  */
 import { EbpmError, isCode, withContext } from '../core/errors.js';
-import type { Descriptor } from '../core/oci.js';
+import { wrongPlatform } from '../core/arch.js';
+import { MAX_MANIFEST_BYTES, isIndexType, parseIndex, type Descriptor, type Platform } from '../core/oci.js';
 import { compareVersionTags, formatReference, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
-import type { ReadOnlyTarget, TagLister } from '../content/storage.js';
+import { fetchAll, type Fetcher, type ReadOnlyTarget, type TagLister } from '../content/storage.js';
 import type { Context, RemoteRepository } from './context.js';
 
 /** `Resolved` is a reference pinned to one manifest. */
@@ -146,4 +147,40 @@ function plain(d: Descriptor): Descriptor {
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (d.artifactType !== undefined) out.artifactType = d.artifactType;
   return out;
+}
+
+/** `PlatformChoice` is the manifest chosen for a platform, and what the artifact offers. */
+export interface PlatformChoice {
+  /** The manifest to read: the root itself, or the index's entry for the platform. */
+  readonly descriptor: Descriptor;
+  /** The index's manifests that name a platform, in its order; empty for a plain manifest. */
+  readonly platforms: readonly (Descriptor & { readonly platform: Platform })[];
+}
+
+/**
+ * `selectPlatform` is the one place a platform is chosen (pull, run, inspect). A plain
+ * manifest is its own choice (its metadata's `architecture` is checked before it runs,
+ * machine.ts). An index gives the manifest whose `platform` has `want`'s os and architecture;
+ * an index none of whose entries names a platform (a foreign artifact) gives its first. An index
+ * without `want` is `PACKAGE_WRONG_ARCH`, naming the platforms it has, unless `orFirst` (inspect,
+ * which shows what there is) takes its first platform instead.
+ */
+export async function selectPlatform(
+  target: Fetcher,
+  root: Descriptor,
+  want: Platform,
+  opts: { readonly orFirst?: boolean; readonly signal?: AbortSignal } = {},
+): Promise<PlatformChoice> {
+  if (!isIndexType(root.mediaType)) return { descriptor: root, platforms: [] };
+  const index = parseIndex(await fetchAll(target, root, MAX_MANIFEST_BYTES, opts.signal), root.mediaType);
+  const platforms = index.manifests.flatMap((m) => (m.platform === undefined ? [] : [{ ...m, platform: m.platform }]));
+  const first = index.manifests[0];
+  if (first === undefined) throw new EbpmError('NOT_FOUND', `${root.digest}: the index lists no manifest`, { hint: 'the artifact is empty' });
+  if (platforms.length === 0) return { descriptor: first, platforms };
+  const pick = platforms.find((m) => m.platform.os === want.os && m.platform.architecture === want.architecture) ?? (opts.orFirst ? platforms[0] : undefined);
+  if (pick !== undefined) return { descriptor: pick, platforms };
+  throw wrongPlatform(
+    want,
+    platforms.map((m) => m.platform),
+  );
 }

@@ -83,15 +83,16 @@ export async function resolvePackage(arg: string, sources: readonly PackageSourc
  * registry repository): its metadata as inspect reads it, then each object and the Wasm module
  * fetched by digest and verified. `root` is the descriptor the caller resolved, and admitted,
  * once: nothing here looks a tag up again, so what runs is what was admitted, whatever the
- * target's tags say by now. A foreign artifact whose objects are not layers of their own
- * (inside a tarball) is `RUN_UNSUPPORTED_ARTIFACT`.
+ * target's tags say by now. An index is resolved to this machine's platform (`selectPlatform`:
+ * the index admitted names its manifests by digest). A foreign artifact whose objects are not
+ * layers of their own (inside a tarball) is `RUN_UNSUPPORTED_ARTIFACT`.
  */
 export async function packageFromTarget(
   target: ReadOnlyTarget,
   root: Descriptor,
   opts: { source: string /** Fallback name (its repository) and tag of a foreign artifact. */; name: string; tag?: string; signal?: AbortSignal },
 ): Promise<ResolvedPackage> {
-  const info = await describeTarget(target, root, opts);
+  const info = await describeTarget(target, await platformManifest(target, root, opts.signal), opts);
   const objects = new Map<string, Uint8Array>();
   const fetch = async (what: string, mediaType: string, digest: string, size: number) => {
     try {
@@ -110,6 +111,13 @@ export async function packageFromTarget(
   const w = info.metadata.wasm;
   const wasm = w === undefined ? undefined : await fetch(`module ${w.name}`, EBPM_WASM_MODULE, w.digest, w.size);
   return { source: opts.source, format: info.format, metadata: info.metadata, objects, ...(wasm === undefined ? {} : { wasm }) };
+}
+
+/** The manifest of `root` that runs here: an index's for this machine's platform (resolve.ts, loaded only for an index). */
+async function platformManifest(target: ReadOnlyTarget, root: Descriptor, signal?: AbortSignal): Promise<Descriptor> {
+  if (!isIndexType(root.mediaType)) return root;
+  const [{ selectPlatform }, { hostPlatform }] = await Promise.all([import('./resolve.js'), import('../core/arch.js')]);
+  return (await selectPlatform(target, root, hostPlatform(), signal ? { signal } : {})).descriptor;
 }
 
 /** An ebpm package's metadata straight from its config blob; anything else as inspect reads it. */

@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostPlatform } from '../core/arch.js';
 import { formatLocation, type RegistryLocation } from '../core/config.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
@@ -21,7 +22,7 @@ import { pickVersion, tagToVersion } from '../core/reference.js';
 import { fetchAll } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, isEbpmManifest, parseMetadataBlob } from '../package/artifact.js';
 import type { Context, RegistryHost } from './context.js';
-import { isMissing, isOffline } from './resolve.js';
+import { isMissing, isOffline, selectPlatform } from './resolve.js';
 import {
   decodeIndex,
   INDEX_REPOSITORY,
@@ -217,7 +218,8 @@ async function entryOf(registry: RegistryHost, repository: string, signal?: Abor
   try {
     tag = pickVersion(await repo.tags(signal), undefined);
     if (tag === undefined) return undefined;
-    const desc = await repo.resolve(tag, signal);
+    // A multi-platform package is described by one of its platforms' manifests (they share name and version).
+    const { descriptor: desc } = await selectPlatform(repo, await repo.resolve(tag, signal), hostPlatform(), { orFirst: true, ...(signal ? { signal } : {}) });
     if (!isManifestType(desc.mediaType)) return undefined;
     manifest = parseManifest(await fetchAll(repo, desc, MAX_MANIFEST_BYTES, signal), desc.mediaType);
   } catch (e) {

@@ -12,6 +12,7 @@ import {
   MAX_MANIFEST_BYTES,
   isIndexType,
   isManifestType,
+  parseIndex,
   parseManifest,
   type Descriptor,
 } from '../core/oci.js';
@@ -308,7 +309,12 @@ export async function list(layout: OciLayout): Promise<StoreEntry[]> {
     if (ref === undefined) continue;
     const colon = ref.lastIndexOf(':');
     const [repo, tag] = colon > ref.lastIndexOf('/') ? [ref.slice(0, colon), ref.slice(colon + 1)] : [ref, ''];
-    const annotations = isManifestType(d.mediaType) ? parseManifest(await fetchAll(layout, d, MAX_MANIFEST_BYTES), d.mediaType).annotations : undefined;
+    // A multi-platform package's index carries the title and version annotations as its manifests do.
+    const annotations = isManifestType(d.mediaType)
+      ? parseManifest(await fetchAll(layout, d, MAX_MANIFEST_BYTES), d.mediaType).annotations
+      : isIndexType(d.mediaType)
+        ? parseIndex(await fetchAll(layout, d, MAX_MANIFEST_BYTES), d.mediaType).annotations
+        : undefined;
     out.push({
       ref,
       name: annotations?.[ANNOTATION_TITLE] ?? repo,

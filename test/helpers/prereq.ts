@@ -3,7 +3,19 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
 
 /** What a test file may need from the machine. */
-export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools';
+export type Prereq =
+  | 'root'
+  | 'btf'
+  | 'clang'
+  | 'bpftool'
+  | 'registry'
+  | 'skopeo'
+  | 'wasi'
+  | 'wat2wasm'
+  | 'native'
+  | 'libbpf-tools'
+  | 'arm64-types'
+  | 'qemu-arm64';
 
 function onPath(cmd: string): boolean {
   try {
@@ -23,6 +35,15 @@ const CHECKS: Record<Prereq, () => boolean> = {
   skopeo: () => onPath('skopeo'),
   wasi: () => existsSync('/usr/lib/wasm32-wasi/libc.a') || existsSync('/usr/lib/wasm32-wasip1/libc.a'),
   wat2wasm: () => onPath('wat2wasm'),
+  // Debian's arm64 kernel BTF and uapi headers, as scripts/foreign-arch.sh fetches them.
+  'arm64-types': () =>
+    existsSync(new URL('../../.cache/platforms/arm64/vmlinux.btf', import.meta.url)) &&
+    existsSync(new URL('../../.cache/platforms/arm64/include', import.meta.url)),
+  // qemu-system-aarch64, and Debian's arm64 kernel, busybox and bpftool unpacked by scripts/foreign-arch.sh.
+  'qemu-arm64': () =>
+    onPath('qemu-system-aarch64') &&
+    existsSync(new URL('../../.cache/platforms/arm64/root/usr/sbin/bpftool', import.meta.url)) &&
+    existsSync(new URL('../../.cache/platforms/arm64/root/bin/busybox', import.meta.url)),
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
   native: () => {
     try {

@@ -53,10 +53,7 @@ describe('checkMachine', () => {
     expect(missingCapabilities('CapEff:\t0000000000000000\n')).toEqual(['CAP_BPF', 'CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 39n).toString(16)}\n`)).toEqual(['CAP_PERFMON']);
     expect(missingCapabilities(`CapEff:\t${(1n << 21n).toString(16)}\n`)).toEqual([]);
-    expect(() => checkMachine(meta({ architecture: 'arm64' }), machine)).toThrowWithCode(
-      'PACKAGE_WRONG_ARCH',
-      'package built for arm64, this machine is amd64',
-    );
+    expect(() => checkMachine(meta({ architecture: 'arm64' }), machine)).toThrowWithCode('PACKAGE_WRONG_ARCH', 'no linux/amd64 package: built for linux/arm64');
     expect(() => checkMachine(meta({ architecture: 'unknown' }), machine)).not.toThrow();
     expect(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' })).toThrowWithCode('PERMISSION_DENIED', 'missing CAP_BPF and CAP_PERFMON');
     expect(() => checkMachine(meta(), { ...machine, kernelBtf: false })).toThrowWithCode(
@@ -78,7 +75,7 @@ describe('checkMachine', () => {
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({ architecture: 'arm64' }), objects: new Map() };
     await expect(runPackage({ package: pkg, plan: planRun(pkg.metadata), assignments: [], hooks: {}, native, machine })).rejects.toThrowWithCode(
       'PACKAGE_WRONG_ARCH',
-      'run demo: package built for arm64, this machine is amd64',
+      'run demo: no linux/amd64 package: built for linux/arm64',
     );
   });
 });

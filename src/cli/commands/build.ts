@@ -1,20 +1,25 @@
 import { resolve } from 'node:path';
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, platformsFlag, type Command } from '../command.js';
 import { build } from '../../services/build.js';
 import { writeNotices } from '../format.js';
 
 const cmd: Command = {
   name: 'build',
   summary: 'Compile a package directory (ebpm.json, *.bpf.c, optional Wasm program) into an OCI image layout in <dir>/out.',
-  usage: 'ebpm build [dir] [--json]',
+  usage: 'ebpm build [dir] [--platform linux/amd64,linux/arm64] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
     const dir = resolve(io.cwd, positionals[0] ?? '.');
-    const r = await build({ dir, env: io.env });
+    const architectures = platformsFlag(cmd, values.platform)?.map((p) => p.architecture);
+    const r = await build({ dir, env: io.env, ...(architectures ? { architectures } : {}) });
     writeNotices(io.stderr, r.notices);
     if (values.json) {
       io.stdout.write(
-        JSON.stringify({ out: r.out, digest: r.descriptor.digest, size: r.size, tags: r.tags, created: r.created, metadata: r.metadata }, null, 2) + '\n',
+        JSON.stringify(
+          { out: r.out, digest: r.descriptor.digest, size: r.size, tags: r.tags, created: r.created, platforms: r.platforms, metadata: r.metadata },
+          null,
+          2,
+        ) + '\n',
       );
       return 0;
     }
@@ -25,6 +30,7 @@ const cmd: Command = {
         `built ${m.name}@${m.version}: ${m.objects.filter((o) => o.layer).length} object(s), ${programs} program(s)${m.wasm ? `, ${m.wasm.name}` : ''}`,
         `  ${r.out} (tags ${r.tags.join(', ')})`,
         `  ${r.descriptor.digest} ${r.size} bytes`,
+        ...r.platforms.map((p) => `  ${p.platform} ${p.digest}`),
       ].join('\n') + '\n',
     );
     return 0;

@@ -1,4 +1,4 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, onePlatform, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { packageResultMaps } from '../../package/result-maps.js';
 import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
@@ -13,12 +13,15 @@ import { choiceLine, eventTypeText, fieldLines, UNTYPED_EVENTS } from '../views/
 const cmd: Command = {
   name: 'inspect',
   summary: 'Show what a package holds: programs, attach points, maps, parameters, event layouts, requirements, size and digest.',
-  usage: 'ebpm inspect <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | registry reference> [--json]',
+  usage: 'ebpm inspect <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | registry reference> [--platform linux/<arch>] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
-    const r = (await isLocalPath(io.cwd, target)) ? await inspectPath(target, io.cwd, io.env) : await inspectRemote(await context(io, false), target);
+    const platform = onePlatform(cmd, values.platform);
+    const r = (await isLocalPath(io.cwd, target))
+      ? await inspectPath(target, io.cwd, io.env, platform)
+      : await inspectRemote(await context(io, false), target, platform);
     writeNotices(io.stderr, r.notices);
     const here = alternativesHere(r.metadata.objects);
     if (values.json) {
@@ -37,6 +40,7 @@ const cmd: Command = {
         format: r.format,
         digest: r.digest,
         size: r.size,
+        ...(r.platforms ? { platform: r.platforms.shown, platforms: r.platforms.all } : {}),
         metadata: r.metadata,
         resultMaps: packageResultMaps(r.metadata),
         alternatives,
@@ -50,6 +54,7 @@ const cmd: Command = {
 export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] = []): string {
   const m = r.metadata;
   const out: string[] = [`${m.name}@${m.version} (${r.format})${m.description ? ` - ${m.description}` : ''}`, `digest: ${r.digest}`, `size: ${r.size} bytes`];
+  if (r.platforms) out.push(`platforms: ${r.platforms.all.map((p) => p.platform).join(', ')} (shown: ${r.platforms.shown})`);
   if (m.license) out.push(`license: ${m.license}`);
   const results = packageResultMaps(m);
   for (const o of m.objects) {

@@ -1,4 +1,4 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, onePlatform, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pull, type PullResult } from '../../services/pull.js';
 import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
@@ -9,20 +9,22 @@ import { writeText } from '../format.js';
 const cmd: Command = {
   name: 'pull',
   summary: 'Copy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
-  usage: 'ebpm pull <reference>... [--pull always|missing|never] [--prerelease] [--json] [--verbose]',
+  usage: 'ebpm pull <reference>... [--pull always|missing|never] [--platform linux/<arch>] [--prerelease] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, {
       ...JSON_FLAG,
       ...VERBOSE_FLAG,
       pull: { type: 'string', default: 'missing' },
       prerelease: { type: 'boolean', default: false },
+      platform: { type: 'string' },
     });
+    const platform = onePlatform(cmd, values.platform);
     if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);
     const ctx = await context(io, values.verbose);
     const outcomes = await withProgress(io, 'pull', values.json, (onEvent) =>
       settleAll(positionals, PACKAGE_CONCURRENCY, (reference) =>
-        pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(onEvent ? { onEvent } : {}) }),
+        pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(platform ? { platform } : {}), ...(onEvent ? { onEvent } : {}) }),
       ),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
@@ -36,9 +38,10 @@ const cmd: Command = {
 
 /** `pullLine` is the plain output of a pull. */
 export function pullLine(r: PullResult): string {
-  if (r.from === 'store') return `${r.reference} ${r.digest} (stored${r.offline ? '; registry unreachable' : ''})`;
-  if (r.upToDate) return `${r.reference} ${r.digest} (up to date)`;
-  return `pulled ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)`;
+  const platform = r.platform === undefined ? '' : ` ${r.platform.platform} ${r.platform.digest} (platforms ${r.platform.offered.join(', ')})`;
+  if (r.from === 'store') return `${r.reference} ${r.digest} (stored${r.offline ? '; registry unreachable' : ''})${platform}`;
+  if (r.upToDate) return `${r.reference} ${r.digest} (up to date)${platform}`;
+  return `pulled ${r.reference} ${r.digest} (${r.blobs} blobs, ${r.bytes} bytes)${platform}`;
 }
 
 export default cmd;
