@@ -1,9 +1,20 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
+import { kernels } from '../matrix/kernels.js';
 
 /** What a test file may need from the machine. */
-export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools';
+export type Prereq = 'root' | 'btf' | 'clang' | 'bpftool' | 'registry' | 'skopeo' | 'wasi' | 'wat2wasm' | 'native' | 'libbpf-tools' | 'qemu' | 'kernels';
+
+/** A static executable has no PT_INTERP program header (ELF64): it runs in an initramfs with no libc. */
+function isStatic(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const b = readFileSync(path);
+  const phoff = Number(b.readBigUInt64LE(32));
+  const [size, count] = [b.readUInt16LE(54), b.readUInt16LE(56)];
+  for (let i = 0; i < count; i++) if (b.readUInt32LE(phoff + i * size) === 3) return false;
+  return true;
+}
 
 function onPath(cmd: string): boolean {
   try {
@@ -24,6 +35,8 @@ const CHECKS: Record<Prereq, () => boolean> = {
   wasi: () => existsSync('/usr/lib/wasm32-wasi/libc.a') || existsSync('/usr/lib/wasm32-wasip1/libc.a'),
   wat2wasm: () => onPath('wat2wasm'),
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
+  qemu: () => onPath('qemu-system-x86_64') && isStatic('/bin/busybox'),
+  kernels: () => 'kernels' in kernels(),
   native: () => {
     try {
       accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);
