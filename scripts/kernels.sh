@@ -50,6 +50,8 @@ unpack_vmlinux() {
   mv "$2.tmp" "$2"
 }
 
+# A download cut short leaves no half-unpacked kernel: each is unpacked aside, then moved in.
+trap 'rm -rf "$ROOT"/.fetch-*' EXIT
 entries=()
 for spec in "${SUITES[@]}"; do
   suite=${spec%%:*}
