@@ -16,7 +16,7 @@ import { kernels } from './kernels.js';
 import { runInVm } from './vm.js';
 
 const NEEDS: Prereq[] = ['root', 'btf', 'clang', 'native', 'wasi', 'libbpf-tools'];
-/** A kill switch for one VM, far above what a boot and the job take (about a minute and a half). */
+/** A kill switch for one VM, far above what a boot and the job take (two to three minutes on a busy 2-core machine). */
 const VM_LIMIT_MS = 15 * 60_000;
 
 let dir = '';
