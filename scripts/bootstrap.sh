@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Idempotent set-up for a fresh machine (run as root, or with sudo available):
 # installs the Debian packages ebpm needs when missing, runs `npm ci` when the lock file
-# changed, and builds the CLI bundle and the native addon when their sources changed.
+# changed, builds the CLI bundle and the native addon when their sources changed, and fetches
+# the kernels of the test matrix (scripts/kernels.sh) when they are not there yet.
 # A second run with everything in place takes a couple of seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBS=(clang llvm lld libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool wasi-libc
       libclang-rt-14-dev-wasm32 docker-registry skopeo bpftrace libbpf-tools wabt make g++ python3
-      qemu-system-arm)
+      qemu-system-arm qemu-system-x86 busybox-static kmod xz-utils zstd)
 
 missing=()
 for p in "${DEBS[@]}"; do
@@ -57,4 +58,11 @@ src=$(find src scripts/build.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head
 if [ ! -f dist/ebpm.mjs ] || [ -n "$src" ]; then
   echo "bootstrap: building CLI"
   node scripts/build.mjs
+fi
+
+# The kernel matrix (test/matrix) boots Debian's kernels under qemu. Without them those tests
+# skip, except under CI, where a failed download fails the set-up.
+if ! bash scripts/kernels.sh; then
+  [ -z "${CI:-}" ] || exit 1
+  echo "bootstrap: could not fetch the matrix's kernels; test/matrix will skip" >&2
 fi

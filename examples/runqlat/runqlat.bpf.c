@@ -40,6 +40,23 @@ struct {
 
 static struct hist zero;
 
+/*
+ * task_struct as kernels before 5.14 have it, where the task's state was `state` (5.14 renamed it
+ * `__state`). libbpf matches a `name___flavour` struct to the kernel's `name`, so each kernel
+ * resolves the field it has; bpf_core_field_exists chooses, and the verifier drops the branch
+ * whose field this kernel lacks.
+ */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline long task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
 static __always_inline int trace_enqueue(u32 tgid, u32 pid)
 {
 	u64 ts;
@@ -92,7 +109,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	u32 pid, hkey;
 	s64 delta;
 
-	if (BPF_CORE_READ(prev, __state) == TASK_RUNNING)
+	if (task_state(prev) == TASK_RUNNING)
 		trace_enqueue(BPF_CORE_READ(prev, tgid), BPF_CORE_READ(prev, pid));
 
 	pid = BPF_CORE_READ(next, pid);

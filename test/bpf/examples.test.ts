@@ -271,8 +271,9 @@ describeWith(['clang', 'bpftool', 'btf'], 'parseObject on the examples', () => {
       'task_struct.comm',
       'task_struct.pid',
       'task_struct.tgid',
+      'task_struct___pre514.state',
     ]);
-    expect(s.kernelTypes).toEqual(['task_struct']);
+    expect(s.kernelTypes).toEqual(['task_struct', 'task_struct___pre514']);
   });
 
   it('reads bootstrap', () => {

@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { describe, it } from 'vitest';
+import { kernels } from '../matrix/kernels.js';
 
 /** What a test file may need from the machine. */
 export type Prereq =
@@ -15,7 +16,19 @@ export type Prereq =
   | 'native'
   | 'libbpf-tools'
   | 'arm64-types'
-  | 'qemu-arm64';
+  | 'qemu-arm64'
+  | 'qemu'
+  | 'kernels';
+
+/** A static executable has no PT_INTERP program header (ELF64): it runs in an initramfs with no libc. */
+function isStatic(path: string): boolean {
+  if (!existsSync(path)) return false;
+  const b = readFileSync(path);
+  const phoff = Number(b.readBigUInt64LE(32));
+  const [size, count] = [b.readUInt16LE(54), b.readUInt16LE(56)];
+  for (let i = 0; i < count; i++) if (b.readUInt32LE(phoff + i * size) === 3) return false;
+  return true;
+}
 
 function onPath(cmd: string): boolean {
   try {
@@ -45,6 +58,8 @@ const CHECKS: Record<Prereq, () => boolean> = {
     existsSync(new URL('../../.cache/platforms/arm64/root/usr/sbin/bpftool', import.meta.url)) &&
     existsSync(new URL('../../.cache/platforms/arm64/root/bin/busybox', import.meta.url)),
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
+  qemu: () => onPath('qemu-system-x86_64') && isStatic('/bin/busybox'),
+  kernels: () => 'kernels' in kernels(),
   native: () => {
     try {
       accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);
