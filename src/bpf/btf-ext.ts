@@ -60,6 +60,12 @@ export interface BtfExt {
   readonly coreRelocations: readonly CoreRelocation[];
 }
 
+/** libbpf's rule: `task_struct___pre514` is a flavour of `task_struct`, matched by the name before `___`. */
+export function essentialName(name: string): string {
+  const i = name.indexOf('___');
+  return i < 0 ? name : name.slice(0, i);
+}
+
 /** libbpf's BPF_CORE_SPEC_MAX_LEN: longer access strings are rejected. */
 const MAX_ACCESS_LEN = 64;
 

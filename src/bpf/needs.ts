@@ -4,7 +4,7 @@
  * parsed object in, a list out; src/kernel/preflight.ts holds the list against a kernel.
  */
 import { resolveType, skipModifiers, type Btf } from './btf.js';
-import type { CoreRelocation } from './btf-ext.js';
+import { essentialName, type CoreRelocation } from './btf-ext.js';
 import type { ObjectSpec } from './object.js';
 
 /** One step of a CO-RE field access, in the kernel's terms: a member by name, or an array element. */
@@ -37,12 +37,6 @@ export interface Need {
    * the same kernel type in the same section), so that a kernel without it may still load it.
    */
   readonly guarded: boolean;
-}
-
-/** libbpf's rule: `task_struct___pre514` is a flavour of `task_struct`, matched by the name before `___`. */
-export function essentialName(name: string): string {
-  const i = name.indexOf('___');
-  return i < 0 ? name : name.slice(0, i);
 }
 
 /** The kernel function or tracepoint a tracing section names, with libbpf's section forms. */

@@ -2,7 +2,7 @@
 // same bytes give the same spec on any machine (cilium/ebpf's CollectionSpec rule); what
 // depends on the running kernel happens at load time in the native loader.
 import { btfStrings, parseBtf, skipModifiers, typeName, typeSize, type Btf, type BtfDatasec, type BtfLinkage } from './btf.js';
-import { parseBtfExt, type BtfExt, type CoreRelocation } from './btf-ext.js';
+import { essentialName, parseBtfExt, type BtfExt, type CoreRelocation } from './btf-ext.js';
 import { bpfError } from './cursor.js';
 import { parseElf, SHT_NOBITS, STT_OBJECT, type ElfFile, type ElfSection } from './elf.js';
 import { describeType, type TypeLayout } from './layout.js';
@@ -101,7 +101,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
     btf,
     btfExt,
     coreRelocations,
-    kernelTypes: [...new Set(kernelRelos.map((r) => r.typeName))].sort(),
+    kernelTypes: [...new Set(kernelRelos.map((r) => essentialName(r.typeName)))].sort(),
     needsKernelBtf: kernelRelos.length > 0 || programs.some((p) => p.needsKernelBtf || p.kfuncs.length > 0),
   };
 }
