@@ -113,6 +113,9 @@ export function blocking(findings: readonly Finding[]): Finding[] {
   return findings.filter((f) => f.verdict === 'missing' && !f.need.guarded);
 }
 
+/** Refusals whose hint is about the failure in general (read the verifier log), not about a cause. */
+const GENERIC_REFUSALS: ReadonlySet<string> = new Set(['VERIFIER_REJECTED', 'LOAD_FAILED', 'KERNEL_ERROR']);
+
 /**
  * `missingError` is the refusal of a load the preflight explains: `KERNEL_MISSING` (exit code 4),
  * the blocking findings grouped by cause in its one-line message; `cause` is the kernel's own
@@ -126,7 +129,8 @@ export function missingError(release: string, findings: readonly Finding[], caus
     byWhy.set(f.why, whats);
   }
   const causes = [...byWhy].map(([why, whats]) => `${whats.join(', ')}: ${why}`);
-  const own = causes.length === 1 && isEbpmError(cause) ? cause.hint : undefined;
+  // The kernel's own advice fits when it named this one cause itself; a verifier's does not.
+  const own = causes.length === 1 && isEbpmError(cause) && !GENERIC_REFUSALS.has(cause.code) ? cause.hint : undefined;
   return new EbpmError('KERNEL_MISSING', `cannot run on Linux ${release}: ${causes.join('; ')}`, {
     cause,
     hint:

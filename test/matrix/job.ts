@@ -59,6 +59,10 @@ export const CASES: readonly Case[] = [
   { name: 'bootstrap-wasm', trigger: 'forker', args: 'run $P/bootstrap/out', filter: `awk -v p=$T '$5 == p { print; if (++n == 3) exit }'` },
   { name: 'bpf-object', trigger: 'forker', args: 'run $P/bootstrap.bpf.o --json', filter: 'grep -m 3 "\\"ppid\\":$T,"' },
   { name: 'libbpf-tools', trigger: 'execer', args: `run $P/execsnoop.bpf.o --json --targ-uid ${EXEC_UID} --max-events 2`, filter: 'cat' },
+  // The preflight: what each kernel lacks, and run's refusal listing it (the trigger only paces).
+  { name: 'check-runqlat', trigger: 'opener', args: 'check $P/runqlat/out --json', filter: 'cat' },
+  { name: 'check-task-btf', trigger: 'opener', args: 'check $P/task-btf.bpf.o --json', filter: 'cat' },
+  { name: 'run-task-btf', trigger: 'opener', args: 'run $P/task-btf.bpf.o --max-events 0', filter: 'cat' },
 ];
 
 /** The file the opener opens, in the job's directory. */

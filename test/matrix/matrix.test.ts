@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileBpf } from '../../src/build/toolchain.js';
 import { libbpfToolObject } from '../helpers/libbpf-tools.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { describeWith, type Prereq } from '../helpers/prereq.js';
@@ -62,6 +63,22 @@ async function buildPackages(): Promise<void> {
     }),
   );
   writeFileSync(join(dir, 'bootstrap.bpf.o'), await exampleObject('bootstrap'));
+  // bpf_get_current_task_btf came in Linux 5.11: on 5.10 the preflight must name it.
+  writeFileSync(
+    join(dir, 'task-btf.bpf.c'),
+    `#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+SEC("tracepoint/syscalls/sys_enter_getppid")
+int on_getppid(void *ctx)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	bpf_printk("%d", t->pid);
+	return 0;
+}
+char LICENSE[] SEC("license") = "GPL";
+`,
+  );
+  await compileBpf(join(dir, 'task-btf.bpf.c'), join(dir, 'task-btf.bpf.o'), { env: process.env });
   libbpfToolObject('execsnoop', dir);
 }
 
@@ -170,6 +187,34 @@ function matrixTests(target: string, job: () => Job): void {
       { pid: child, ppid: forker, exit_code: 0, comm: 'sh', filename: '/bin/sh', exit_event: false },
       { pid: child, ppid: forker, exit_code: 3, comm: 'sh', filename: '', exit_event: true },
     ]);
+  });
+
+  it('check: runqlat can run, the field it reads two ways met either way', () => {
+    const c = of('check-runqlat');
+    const report = JSON.parse(c.stdout);
+    expect([c.code, report.canRun, report.release]).toEqual([0, true, job().uname]);
+    const findings = report.objects.flatMap((o: { findings: { need: { what: string; guarded: boolean } }[] }) => o.findings);
+    // One of the two names is missing on every kernel; the program checks which it has.
+    expect(findings.map((f: { need: { what: string; guarded: boolean } }) => [f.need.what, f.need.guarded])).toEqual([
+      [target.startsWith('5.10') ? 'field task_struct.__state' : 'field task_struct.state', true],
+    ]);
+  });
+
+  it('check and run: a helper newer than the kernel is named with the release that has it', () => {
+    const check = of('check-task-btf');
+    const run = of('run-task-btf');
+    const report = JSON.parse(check.stdout);
+    const missing = report.objects[0].findings.map((f: { verdict: string; need: { what: string }; why: string }) => [f.verdict, f.need.what, f.why]);
+    if (target.startsWith('5.10')) {
+      expect([check.code, missing]).toEqual([4, [['missing', 'helper bpf_get_current_task_btf', 'not in this kernel for tracepoint programs (Linux 5.11+)']]]);
+      expect([run.code, run.stderr]).toEqual([
+        4,
+        `error: run task-btf: cannot run on Linux ${job().uname}: helper bpf_get_current_task_btf: not in this kernel for tracepoint programs (Linux 5.11+)\n` +
+          'hint: see `ebpm check` for the programs that need each; run it on a kernel that has them (a version is the first Linux release that does), or leave programs out with --skip-program\n',
+      ]);
+    } else {
+      expect([check.code, missing, run.code]).toEqual([0, [], 0]);
+    }
   });
 
   it("libbpf-tools' execsnoop object, carved from /usr/sbin/execsnoop: /bin/true with its arguments", () => {
