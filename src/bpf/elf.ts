@@ -71,10 +71,7 @@ export interface ElfFile {
  */
 export function parseElf(bytes: Uint8Array): ElfFile {
   const c = new Cursor(bytes, 'BPF_MALFORMED', 'elf header');
-  if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
-    throw bpfError('BPF_NOT_ELF', 'not an ELF file: no \\x7fELF magic');
-  }
-  if (bytes.length < EHDR_SIZE) throw c.fail(`truncated: ${bytes.length} bytes, header needs ${EHDR_SIZE}`);
+  checkIdent(bytes, c);
   if (bytes[5] === 2) {
     throw bpfError('BPF_BIG_ENDIAN', 'elf header: big-endian object (clang -target bpfeb); only little-endian BPF is supported');
   }
@@ -86,6 +83,32 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     throw bpfError('BPF_WRONG_MACHINE', `elf header: e_machine ${machine}, not EM_BPF (${EM_BPF})`, { machine });
   }
   if (type !== 1) throw c.fail(`e_type ${type}, not a relocatable object (ET_REL)`);
+  const sections = sectionTable(c);
+  const symbols = readSymbols(sections);
+  return { sections, symbols, relocations: readRelocations(sections, symbols) };
+}
+
+/**
+ * `elfSection` returns the bytes of section `name` of any 64-bit little-endian ELF file (a
+ * vmlinux, whatever its machine), or undefined when it has none.
+ */
+export function elfSection(bytes: Uint8Array, name: string): Uint8Array | undefined {
+  const c = new Cursor(bytes, 'BPF_MALFORMED', 'elf header');
+  checkIdent(bytes, c);
+  if (bytes[4] !== 2 || bytes[5] !== 1) throw c.fail('not a 64-bit little-endian ELF');
+  return sectionTable(c).find((s) => s.name === name)?.data;
+}
+
+/** `checkIdent` refuses what is not an ELF file or is shorter than its header. */
+function checkIdent(bytes: Uint8Array, c: Cursor): void {
+  if (bytes.length < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    throw bpfError('BPF_NOT_ELF', 'not an ELF file: no \\x7fELF magic');
+  }
+  if (bytes.length < EHDR_SIZE) throw c.fail(`truncated: ${bytes.length} bytes, header needs ${EHDR_SIZE}`);
+}
+
+/** The section headers named from the section string table; `c` is over the whole file, header checked. */
+function sectionTable(c: Cursor): ElfSection[] {
   const shoff = c.u64(40, 'e_shoff');
   const shentsize = c.u16(58, 'e_shentsize');
   let shnum = c.u16(60, 'e_shnum');
@@ -101,14 +124,12 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   const raw = Array.from({ length: shnum }, (_, i) => readHeader(c, shoff + i * SHDR_SIZE, i));
   const shstr = raw[shstrndx]!;
   if (shstr.type !== SHT_STRTAB) throw c.fail(`e_shstrndx ${shstrndx} is not a string table`);
-  const sections = raw.map(
+  return raw.map(
     (h): ElfSection => ({
       ...h,
       name: h.index === 0 ? '' : cstring(shstr.data, h.nameOff, 'BPF_MALFORMED', () => `section ${h.index} name`),
     }),
   );
-  const symbols = readSymbols(sections);
-  return { sections, symbols, relocations: readRelocations(sections, symbols) };
 }
 
 interface RawHeader extends Omit<ElfSection, 'name'> {

@@ -3,21 +3,22 @@
  * in memory. Stages: read sources → compile BPF objects → compile or read the Wasm module →
  * parse everything → metadata → pack (registry-spec/package-v1.md §2–§4).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { ociArch } from '../core/arch.js';
 import { sha256Digest } from '../core/digest.js';
-import { withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { packPackage, type PackageFile, type PackedPackage } from '../package/artifact.js';
 import { parseDocComments, type DocComment } from '../package/doc-comments.js';
 import { assembleMetadata, embeddedName } from '../package/extract.js';
-import { EBPM_BPF_OBJECT, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
-import type { PackageMetadata } from '../package/metadata.js';
+import { EBPM_BPF_OBJECT, EBPM_BTF, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
+import { btfTitle, type KernelBtfMeta, type PackageMetadata } from '../package/metadata.js';
 import { compact } from '../core/json.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
 import { headerStructs } from './header.js';
+import { minimizeBtf, readKernelBtf, type KernelBtf, type KernelInput } from './kernel-btf.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';
 import { compileBpf, compileWasm } from './toolchain.js';
@@ -26,6 +27,8 @@ export interface BuildOptions {
   readonly env: Env;
   /** A private scratch directory for compiler outputs. */
   readonly workDir: string;
+  /** `--btf-for`: kernels to carry minimized BTF for. */
+  readonly btfFor?: readonly KernelInput[];
 }
 
 export interface BuiltPackage {
@@ -51,6 +54,8 @@ interface Compiled {
 export async function buildPackage(dir: string, opts: BuildOptions): Promise<BuiltPackage> {
   const sources = await readSources(dir, opts.env);
   const { manifest } = sources;
+  // Read first: a bad kernel input costs no compilation.
+  const kernels = await kernelInputs(opts.btfFor ?? [], opts.workDir);
   const compiled: Compiled[] = [];
   const warnings = new Set<string>();
   for (const src of sources.bpf) {
@@ -79,7 +84,11 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
 
   const objects = compiled.map((c) => {
     const digest = sha256Digest(c.bytes);
-    return { spec: c.spec, facts: { name: c.name, digest, size: c.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: c.docs } };
+    return {
+      spec: c.spec,
+      bytes: c.bytes,
+      facts: { name: c.name, digest, size: c.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: c.docs },
+    };
   });
   const seen = new Set(objects.map((o) => o.facts.digest));
   for (const e of embedded) {
@@ -88,10 +97,12 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
     const name = embeddedName(e.address);
     objects.push({
       spec: parse(`${wasm!.name}: ${name}`, e.bytes),
+      bytes: e.bytes,
       facts: { name, digest: e.digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() },
     });
   }
-  const metadata = assembleMetadata(
+  const btf = await carriedBtf(kernels, objects, opts.workDir);
+  const assembled = assembleMetadata(
     compact({
       name: manifest.name,
       version: manifest.version,
@@ -106,9 +117,11 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
     objects,
     wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
   );
+  const metadata: PackageMetadata = btf.length === 0 ? assembled : { ...assembled, btf: btf.map((b) => b.meta) };
 
   const files: PackageFile[] = compiled.map((c) => ({ title: c.name, mediaType: EBPM_BPF_OBJECT, bytes: c.bytes }));
   if (wasm) files.push({ title: wasm.name, mediaType: EBPM_WASM_MODULE, bytes: wasm.bytes });
+  for (const b of btf) files.push({ title: btfTitle(b.meta.release), mediaType: EBPM_BTF, bytes: b.bytes });
   if (sources.readme) files.push({ title: basename(sources.readme), mediaType: EBPM_README, bytes: new Uint8Array(await readFile(join(dir, sources.readme))) });
   if (manifest.source) {
     const tarFiles = await Promise.all(sources.files.map(async (p) => ({ path: p, bytes: new Uint8Array(await readFile(join(dir, p))) })));
@@ -116,6 +129,50 @@ export async function buildPackage(dir: string, opts: BuildOptions): Promise<Bui
   }
   const created = rfc3339(sources.created);
   return { sources, metadata, packed: packPackage(metadata, files, created), created, warnings: [...warnings] };
+}
+
+/** The kernels of `--btf-for`, read in turn, each in a scratch directory of its own; one release twice is `USAGE`. */
+async function kernelInputs(inputs: readonly KernelInput[], workDir: string): Promise<KernelBtf[]> {
+  const out: KernelBtf[] = [];
+  for (const [i, input] of inputs.entries()) {
+    const k = await readKernelBtf(input, await mkdtemp(join(workDir, `kernel-${i}-`)));
+    if (out.some((o) => o.release === k.release)) {
+      throw new EbpmError('USAGE', `--btf-for ${input.path}: kernel ${k.release} given twice`, { hint: 'give each kernel release once' });
+    }
+    out.push(k);
+  }
+  return out;
+}
+
+/**
+ * The minimized BTF of each kernel for every object the package declares, those embedded in the
+ * Wasm module too: each written to the scratch directory for bpftool.
+ */
+async function carriedBtf(
+  kernels: readonly KernelBtf[],
+  objects: readonly { bytes: Uint8Array }[],
+  workDir: string,
+): Promise<{ meta: KernelBtfMeta; bytes: Uint8Array }[]> {
+  if (kernels.length === 0) return [];
+  const dir = await mkdtemp(join(workDir, 'btf-objects-'));
+  const paths = await Promise.all(
+    objects.map(async (o, i) => {
+      const p = join(dir, `${i}.bpf.o`);
+      await writeFile(p, o.bytes);
+      return p;
+    }),
+  );
+  const out: { meta: KernelBtfMeta; bytes: Uint8Array }[] = [];
+  for (const k of kernels) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await minimizeBtf(k, paths, workDir);
+    } catch (e) {
+      throw withContext(`--btf-for: kernel ${k.release}`, e);
+    }
+    out.push({ meta: { release: k.release, digest: sha256Digest(bytes), size: bytes.length }, bytes });
+  }
+  return out;
 }
 
 /**

@@ -7,6 +7,7 @@
 import { chmod, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { KernelInput } from '../build/kernel-btf.js';
 import { buildPackage, type BuiltPackage } from '../build/pipeline.js';
 import { OUT_DIR } from '../build/sources.js';
 import { copy } from '../content/copy.js';
@@ -21,6 +22,8 @@ import { INGEST_DIR, OciLayout } from '../store/layout.js';
 export interface BuildRequest {
   readonly dir: string;
   readonly env: Env;
+  /** `--btf-for`: kernels to carry minimized BTF for (`BuildOptions.btfFor`). */
+  readonly btfFor?: readonly KernelInput[];
 }
 
 export interface BuildResult {
@@ -41,10 +44,14 @@ export interface BuildResult {
 }
 
 /** `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag. */
-export async function buildToMemory(dir: string, env: Env): Promise<{ built: BuiltPackage; store: MemoryStore; tag: string }> {
+export async function buildToMemory(
+  dir: string,
+  env: Env,
+  btfFor: readonly KernelInput[] = [],
+): Promise<{ built: BuiltPackage; store: MemoryStore; tag: string }> {
   const work = await mkdtemp(join(tmpdir(), 'ebpm-build-'));
   try {
-    const built = await buildPackage(resolve(dir), { env, workDir: work });
+    const built = await buildPackage(resolve(dir), { env, workDir: work, btfFor });
     const store = new MemoryStore();
     for (const b of built.packed.blobs) await store.push(b.descriptor, [b.bytes]);
     const tag = versionTag(built.metadata.version);
@@ -58,7 +65,7 @@ export async function buildToMemory(dir: string, env: Env): Promise<{ built: Bui
 export async function build(req: BuildRequest): Promise<BuildResult> {
   const dir = resolve(req.dir);
   try {
-    const { built, store, tag } = await buildToMemory(dir, req.env);
+    const { built, store, tag } = await buildToMemory(dir, req.env, req.btfFor);
     const out = join(dir, OUT_DIR);
     const staging = await mkdtemp(join(dir, `.${OUT_DIR}.`));
     try {
