@@ -43,12 +43,12 @@ function adaptObject(obj: BpfObject): BackendObject {
   };
 }
 
-/** `loaderBackend` opens objects with libbpf; libbpf's warnings go to `log`. */
-export function loaderBackend(log: (line: string) => void): BpfBackend {
+/** `loaderBackend` opens objects with libbpf, CO-RE against `btfPath` when given; libbpf's warnings go to `log`. */
+export function loaderBackend(log: (line: string) => void, btfPath?: string): BpfBackend {
   setBpfLog((_level, message) => log(`libbpf: ${message.trimEnd()}`), 'warn');
   return {
     load(bytes, name) {
-      const obj = BpfObject.open(bytes, { name });
+      const obj = BpfObject.open(bytes, { name, btfPath });
       try {
         obj.load();
         return adaptObject(obj);

@@ -18,7 +18,7 @@ import { packageResultMaps, printableKind, RESULT_MAP_TYPES, type ResultMap } fr
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { kernelSupport } from '../kernel/features.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
+import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
 /**
@@ -204,6 +204,8 @@ export interface RunOptions {
   readonly perfPages?: number;
   readonly native?: BpfNative;
   readonly machine?: MachineFacts;
+  /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
+  readonly btfFile?: string;
 }
 
 export interface RunResult {
@@ -227,8 +229,9 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   if (metadata.wasm) {
     throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
   }
+  let btf: KernelBtfFile;
   try {
-    checkMachine(metadata, opts.machine ?? machineFacts());
+    btf = await kernelBtfFile(checkMachine(metadata, opts.machine ?? machineFacts(), opts.btfFile), opts.package.btf ?? new Map());
   } catch (e) {
     throw withContext(where, e);
   }
@@ -239,7 +242,7 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = openAndLoad(opts, objects);
+    const selected = openAndLoad(opts, objects, btf.path);
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(metadata, opts.targets ?? new Map());
@@ -251,6 +254,7 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const o of [...objects.values()].reverse()) o.close();
     if (logging) setBpfLog(null, 'warn', opts.native);
+    await btf.remove();
   }
 }
 
@@ -258,7 +262,7 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
  * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
  * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
  */
-function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectPrograms[] {
+function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
   let probe = opts.support;
   // The kernel is probed only when an object has alternatives to choose from.
   const support: SupportProbe = (m, name) => {
@@ -270,7 +274,7 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectP
     if (!meta.layer) continue;
     const bytes = opts.package.objects.get(meta.name);
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
-    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native });
+    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
     objects.set(meta.name, obj);
     const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
     selected.push(chosen);
