@@ -1,60 +1,66 @@
-// The running kernel's BTF (/sys/kernel/btf/vmlinux, 100k+ types, ENUM64 and DECL_TAG included
-// on 6.x kernels) read by parseBtf and checked line by line against bpftool's dump.
+// The pure readers behind `ebpm build --btf-for`: raw BTF, a vmlinux's banner and .BTF, and the
+// compressed payloads of a kernel image.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { beforeAll, expect, it } from 'vitest';
-import { findType, parseBtf, type Btf } from '../../src/bpf/btf.js';
-import { describeType } from '../../src/bpf/layout.js';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bannerRelease, compressedPayloads, isRawBtf, vmlinuxBtf } from '../../src/bpf/vmlinux.js';
+import { exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 
-const VMLINUX = '/sys/kernel/btf/vmlinux';
+const text = (s: string) => new TextEncoder().encode(s);
 
-describeWith(['btf', 'bpftool'], 'parseBtf on the kernel BTF', () => {
-  let btf: Btf;
-  let dump: string[];
-
-  beforeAll(() => {
-    btf = parseBtf(new Uint8Array(readFileSync(VMLINUX)));
-    dump = execFileSync('bpftool', ['btf', 'dump', 'file', VMLINUX], { encoding: 'utf8', maxBuffer: 1 << 30 }).split('\n');
+describe('vmlinux readers', () => {
+  it('bannerRelease skips format strings and takes the release up to the space', () => {
+    expect(bannerRelease(text('\0Linux version %s (%s)\0Linux version 6.12.118+deb13-amd64 (debian-kernel@lists.debian.org) #1 SMP\n'))).toBe(
+      '6.12.118+deb13-amd64',
+    );
+    expect(bannerRelease(text('Linux version 5.10.0-46-amd64'))).toBeUndefined();
+    expect(bannerRelease(text('no banner here'))).toBeUndefined();
   });
 
-  it('parses every type as bpftool does', () => {
-    const heads = dump.filter((l) => l.startsWith('['));
-    expect(btf.types.length - 1).toBe(heads.length);
-    for (const line of heads) {
-      const [, id, kind, name] = /^\[(\d+)\] (\w+) '([^']*)'/.exec(line)!;
-      const t = btf.types[Number(id)]!;
-      if (t.kind.toUpperCase() !== kind || (t.name || '(anon)') !== name) expect([t.id, t.kind, t.name]).toEqual([Number(id), kind, name]);
-    }
+  it('isRawBtf tells the magic 0xeb9f, little-endian, in a header-sized file', () => {
+    const header = new Uint8Array(24);
+    header.set([0x9f, 0xeb, 1, 0]);
+    expect(isRawBtf(header)).toBe(true);
+    expect(isRawBtf(header.subarray(0, 23))).toBe(false);
+    expect(isRawBtf(new Uint8Array([0xeb, 0x9f, ...new Array(22).fill(0)]))).toBe(false);
   });
 
-  it('reads ENUM64 values exactly', () => {
-    const enums = btf.types.filter((t) => t.kind === 'enum64');
-    expect(enums.length).toBeGreaterThan(0);
-    for (const e of enums) {
-      const at = dump.findIndex((l) => l.startsWith(`[${e.id}] `));
-      const values = dump.slice(at + 1, at + 1 + e.values.length).map((l) => {
-        const [, name, val] = /^\t'(\w+)' val=(-?\d+)U?LL$/.exec(l)!;
-        return { name, value: BigInt(val!) };
-      });
-      expect(e.values).toEqual(values);
-    }
+  it('compressedPayloads lists magics in extract-vmlinux order, then by offset', () => {
+    const image = new Uint8Array(64);
+    image.set([0x28, 0xb5, 0x2f, 0xfd], 4);
+    image.set([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], 20);
+    image.set([0x1f, 0x8b, 0x08], 40);
+    image.set([0x1f, 0x8b, 0x08], 50);
+    expect(compressedPayloads(image)).toEqual([
+      { offset: 40, compression: 'gzip' },
+      { offset: 50, compression: 'gzip' },
+      { offset: 20, compression: 'xz' },
+      { offset: 4, compression: 'zstd' },
+    ]);
   });
+});
 
-  it('lays out task_struct at the size the kernel declares', () => {
-    const task = findType(btf, 'struct', 'task_struct')!;
-    const declared = new RegExp(`^\\[${task.id}\\] STRUCT 'task_struct' size=(\\d+) vlen=(\\d+)$`).exec(dump.find((l) => l.startsWith(`[${task.id}] `))!)!;
-    const layout = describeType(btf, task.id);
-    expect(layout.size).toBe(Number(declared[1]));
-    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'pid')).toEqual({
-      name: 'pid',
-      offset: expect.any(Number),
-      layout: { kind: 'int', size: 4, signed: true, name: 'pid_t' },
-    });
-    expect(layout.kind === 'struct' && layout.fields.find((f) => f.name === 'comm')).toEqual({
-      name: 'comm',
-      offset: expect.any(Number),
-      layout: { kind: 'string', size: 16 },
-    });
+describeWith(['clang'], 'vmlinuxBtf', () => {
+  it("reads any ELF's .BTF, and refuses an ELF without one and what is no ELF", async () => {
+    const object = await exampleObject('sigsnoop');
+    expect(isRawBtf(vmlinuxBtf(object).btf)).toBe(true);
+    expect(vmlinuxBtf(object).release).toBeUndefined();
+    const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT!, 'vmlinux-'));
+    writeFileSync(join(dir, 'with.o'), object);
+    execFileSync('llvm-objcopy', [
+      '--remove-section=.BTF',
+      '--remove-section=.rel.BTF',
+      '--remove-section=.BTF.ext',
+      '--remove-section=.rel.BTF.ext',
+      join(dir, 'with.o'),
+      join(dir, 'without.o'),
+    ]);
+    expect(() => vmlinuxBtf(readFileSync(join(dir, 'without.o')))).toThrowWithCode(
+      'BTF_MALFORMED',
+      'vmlinux has no .BTF section (a kernel built without CONFIG_DEBUG_INFO_BTF)',
+    );
+    expect(() => vmlinuxBtf(text('not an elf'))).toThrowWithCode('BPF_NOT_ELF', 'not an ELF file: no \\x7fELF magic');
   });
 });
