@@ -3,7 +3,7 @@
 // over it in a mount namespace of the run's own), from the BTF it carries — through ebpm's loader
 // and through the Wasm runtime's; a package carrying none for this release is refused.
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -118,5 +118,28 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
     // Other work on the machine may exec meanwhile: the count is what was printed.
     const printed = jsonLines(given.stdout).length;
     expect(given.stderr.split('\n').slice(-2)).toEqual([`execsnoop: ${printed} events, 0 lost (stopped: duration)`, '']);
+  }, 60_000);
+
+  it("test/matrix/no-btf.sh, the kernel matrix's proof, passes on this kernel", () => {
+    const r = spawnSync('bash', [join(REPO, 'test', 'matrix', 'no-btf.sh'), layout.carrying!, layout.other!], { encoding: 'utf8' });
+    const lines = r.stdout.split('\n');
+    const parent = /parent (\d+)$/.exec(lines[4] ?? '')?.[1];
+    const event = (l: string) => {
+      const { pid: _, ...e } = JSON.parse(l) as Record<string, unknown>;
+      return e;
+    };
+    const exec = { ppid: Number(parent), uid: 0, retval: 0, comm: 'true', filename: '/bin/true' };
+    expect({ code: r.status, stderr: r.stderr, events: lines.slice(1, 4).map(event) }).toEqual({ code: 0, stderr: '', events: [exec, exec, exec] });
+    expect([lines[0], ...lines.slice(4)]).toEqual([
+      `no-btf: kernel ${HOST}, /sys/kernel/btf hidden`,
+      `no-btf: CARRYING ran from its BTF for ${HOST}: 3 execs of /bin/true, parent ${parent}`,
+      `error: run execsnoop: kernel ${HOST} has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE, and the package carries BTF only for 5.10.0-46-amd64, 6.1.0-57-amd64`,
+      `hint: rebuild the package with \`ebpm build --btf-for <vmlinux, BTF file or linux-image .deb of ${HOST}>\`, or pass this kernel's BTF with \`ebpm run --btf <file>\``,
+      'no-btf: OTHER refused (exit 4)',
+      'no-btf: ok',
+      '',
+    ]);
+    // The tmpfs was the script's own: this machine still has its BTF.
+    expect(existsSync(KERNEL_BTF)).toBe(true);
   }, 60_000);
 });
