@@ -51,8 +51,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
   }
 
   /** execsnoop until it is attached, one exec of /bin/true by this process, then SIGINT: the events of that exec. */
-  async function execOfTrue(args: readonly string[], prefix?: readonly string[]) {
-    const run = ebpm(['run', layout.carrying!, '--json', ...args], prefix ? { prefix } : {});
+  async function execOfTrue(args: readonly string[], prefix?: readonly string[], source = layout.carrying!) {
+    const run = ebpm(['run', source, '--json', ...args], prefix ? { prefix } : {});
     await run.waitFor(/attached 2 programs/);
     expect(programsOf(run.child.pid!)).toHaveLength(2);
     expect(spawnSync('/bin/true').status).toBe(0);
@@ -81,6 +81,13 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
     expect(r.stderr).toMatch(
       new RegExp(`^libbpf: CO-RE relocating \\[\\d+\\] struct task_struct: found target candidate \\[${id}\\] struct task_struct in \\[vmlinux\\]$`, 'm'),
     );
+  }, 60_000);
+
+  it('push, pull and the store keep the BTF: a pulled package runs from it without kernel BTF', async () => {
+    expect(ebpmSync(['push', layout.carrying!]).code).toBe(0);
+    expect(ebpmSync(['pull', 'execsnoop@1.0']).code).toBe(0);
+    expect(ebpmSync(['inspect', 'execsnoop@1.0']).stdout).toContain(`\n  BTF carried for kernels: ${HOST}\n`);
+    expect(await execOfTrue(['--pull', 'never'], WITHOUT_BTF, 'execsnoop@1.0')).toMatchObject({ code: 130, mine: [trueEvent] });
   }, 60_000);
 
   it('the Wasm runtime opens the objects with the carried BTF too', async () => {
