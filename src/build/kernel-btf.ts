@@ -4,7 +4,7 @@
  * against (`bpftool gen min_core_btf`, bpftool 7.0+), to be carried in the package for kernels
  * without /sys/kernel/btf/vmlinux (registry-spec/package-v1.md §3.8).
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -91,15 +91,13 @@ function fromVmlinux(bytes: Uint8Array, what: string): { btf: Uint8Array; releas
 }
 
 /**
- * The BTF inside a Debian kernel package: unpacked with `dpkg -x`, its one `boot/vmlinuz-<release>`
- * decompressed, the `.BTF` of the vmlinux within read.
+ * The BTF inside a Debian kernel package: its one `boot/vmlinuz-<release>` unpacked (`unpackBoot`)
+ * and decompressed, the `.BTF` of the vmlinux within read.
  */
 async function debBtf(path: string, workDir: string): Promise<{ btf: Uint8Array; release: string }> {
   const root = join(workDir, 'deb');
   await mkdir(root, { recursive: true });
-  await tool('dpkg', ['-x', path, root]).catch((e: EbpmError) => {
-    throw e.code === 'TOOL_MISSING' ? e : invalid(`dpkg -x: ${String(e.data?.output ?? e.message)}`, e);
-  });
+  await unpackBoot(path, root);
   const images = (await readdir(join(root, 'boot')).catch(() => [])).filter((f) => f.startsWith('vmlinuz-'));
   if (images.length !== 1) {
     throw invalid(images.length === 0 ? 'the package has no boot/vmlinuz-*: not a kernel image package' : `the package has ${images.length} kernel images`);
@@ -107,6 +105,33 @@ async function debBtf(path: string, workDir: string): Promise<{ btf: Uint8Array;
   const image = images[0]!;
   const vmlinux = await decompressKernel(new Uint8Array(await readFile(join(root, 'boot', image))), workDir);
   return { btf: fromVmlinux(vmlinux, `boot/${image}`).btf, release: image.slice('vmlinuz-'.length) };
+}
+
+/**
+ * `unpackBoot` unpacks the package's `./boot/` into `root`, as `dpkg -x` would unpack all of it:
+ * `dpkg-deb --fsys-tarfile` piped into tar, so the hundreds of MiB of modules are never written.
+ */
+async function unpackBoot(deb: string, root: string): Promise<void> {
+  const tar = spawn('tar', ['-x', '-C', root, '--wildcards', './boot/*'], { stdio: ['pipe', 'ignore', 'pipe'] });
+  const dpkg = spawn('dpkg-deb', ['--fsys-tarfile', deb], { stdio: ['ignore', tar.stdin, 'pipe'] });
+  // dpkg-deb holds the pipe now: tar sees its end when dpkg-deb exits, however early.
+  tar.stdin!.destroy();
+  const ended = (p: ChildProcess, what: string) =>
+    new Promise<string>((resolve, reject) => {
+      let err = '';
+      p.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+      p.on('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          e.code === 'ENOENT'
+            ? new EbpmError('TOOL_MISSING', `${what}: not found`, { cause: e, hint: 'run scripts/bootstrap.sh to install the toolchain' })
+            : e,
+        ),
+      );
+      p.on('close', (code) => resolve(code === 0 ? '' : err.trim().split('\n')[0] || `${what}: exit code ${code}`));
+    });
+  // A package without ./boot/ makes tar fail too: what it unpacked is judged by the caller.
+  const [problem] = await Promise.all([ended(dpkg, 'dpkg-deb'), ended(tar, 'tar')]);
+  if (problem) throw invalid(problem);
 }
 
 /** `-dc` writes the stream to stdout for each of these; lzma is xz's legacy format. */

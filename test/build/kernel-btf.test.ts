@@ -123,6 +123,20 @@ describeWith(['clang', 'btf', 'bpftool'], 'ebpm build --btf-for', () => {
       code: 1,
       stderr: `error: build ${pkg}: --btf-for ${notKernel}: neither BTF, an ELF vmlinux nor a Debian package\n${hint}`,
     });
+    const truncated = join(dir, 'truncated.deb');
+    writeFileSync(truncated, readFileSync(deb).subarray(0, 40));
+    expect(await build(truncated)).toMatchObject({
+      code: 1,
+      stderr: `error: build ${pkg}: --btf-for ${truncated}: dpkg-deb: error: unexpected end of file in archive member header in ${truncated}\n${hint}`,
+    });
+    const notKernelDeb = join(dir, 'docs.deb');
+    mkdirSync(join(dir, 'docs', 'DEBIAN'), { recursive: true });
+    writeFileSync(join(dir, 'docs', 'DEBIAN', 'control'), 'Package: docs\nVersion: 1\nArchitecture: all\nMaintainer: t <t@example>\nDescription: d\n');
+    execFileSync('dpkg-deb', ['--root-owner-group', '--build', join(dir, 'docs'), notKernelDeb], { stdio: 'ignore' });
+    expect(await build(notKernelDeb)).toMatchObject({
+      code: 1,
+      stderr: `error: build ${pkg}: --btf-for ${notKernelDeb}: the package has no boot/vmlinuz-*: not a kernel image package\n${hint}`,
+    });
     expect(await build(join(dir, 'missing.btf'))).toMatchObject({
       code: 1,
       stderr: `error: build ${pkg}: --btf-for ${join(dir, 'missing.btf')}: no such file\n${hint}`,
