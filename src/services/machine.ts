@@ -118,8 +118,12 @@ export async function kernelBtfFile(source: KernelBtfSource, btf: ReadonlyMap<st
       if (bytes === undefined) throw new EbpmError('INTERNAL', `BTF for kernel ${source.release}: bytes not resolved`);
       const dir = await mkdtemp(join(tmpdir(), 'ebpm-btf-'));
       const path = join(dir, `${source.release}.btf`);
-      await writeFile(path, bytes, { mode: 0o600 });
-      return { path, remove: () => rm(dir, { recursive: true, force: true }) };
+      const remove = () => rm(dir, { recursive: true, force: true });
+      await writeFile(path, bytes, { mode: 0o600 }).catch(async (e: unknown) => {
+        await remove();
+        throw e;
+      });
+      return { path, remove };
     }
     default:
       return assertNever(source, 'BTF source');

@@ -56,6 +56,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   }
 }
 
+/** Runs the guest; the objects it loads relocate against `btfPath` when given. */
 function guest(o: WasmPackageOptions, btfPath: string | undefined): Promise<WasmRunResult> {
   const { metadata } = o.package;
   return runWasm({
