@@ -148,6 +148,14 @@ function elfHeader(bytes: Uint8Array): Cursor {
   return c;
 }
 
+/**
+ * `elfSection` returns the bytes of section `name` of any 64-bit little-endian ELF file (a
+ * vmlinux, whatever its machine), or undefined when it has none.
+ */
+export function elfSection(bytes: Uint8Array, name: string): Uint8Array | undefined {
+  return readSections(elfHeader(bytes)).find((s) => s.name === name)?.data;
+}
+
 /** The section headers, with their names and bytes. */
 function readSections(c: Cursor): ElfSection[] {
   const shoff = c.u64(40, 'e_shoff');

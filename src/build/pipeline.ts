@@ -4,21 +4,22 @@
  * objects → compile or read the Wasm module → parse everything → metadata → pack
  * (registry-spec/package-v1.md §2–§4, §"Platforms").
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { basename, join, posix } from 'node:path';
 import { parseObject, type ObjectSpec } from '../bpf/object.js';
 import { ociArch } from '../core/arch.js';
 import { sha256Digest } from '../core/digest.js';
-import { withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { packPackage, type PackageFile, type PackedPackage } from '../package/artifact.js';
 import { parseDocComments, type DocComment } from '../package/doc-comments.js';
 import { assembleMetadata, embeddedName } from '../package/extract.js';
-import { EBPM_BPF_OBJECT, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
-import type { PackageMetadata } from '../package/metadata.js';
+import { EBPM_BPF_OBJECT, EBPM_BTF, EBPM_README, EBPM_SOURCE, EBPM_WASM_MODULE } from '../package/media-types.js';
+import { btfTitle, type KernelBtfMeta, type PackageMetadata } from '../package/metadata.js';
 import { compact } from '../core/json.js';
 import { embeddedObjects, parseWasm } from '../wasm/module.js';
 import { headerStructs } from './header.js';
+import { minimizeBtf, readKernelBtf, type KernelBtf, type KernelInput } from './kernel-btf.js';
 import { objectName, readSources, rfc3339, type PackageSources } from './sources.js';
 import { sourceTarball } from './source-tar.js';
 import { skeletonFile, skeletonHeader } from './skeleton.js';
@@ -28,6 +29,8 @@ export interface BuildOptions {
   readonly env: Env;
   /** A private scratch directory for compiler outputs. */
   readonly workDir: string;
+  /** `--btf-for`: kernels to carry minimized BTF for. */
+  readonly btfFor?: readonly KernelInput[];
 }
 
 export interface BuiltPackage {
@@ -66,6 +69,8 @@ export async function buildPackage(dir: string, opts: BuildOptions & { architect
  */
 export async function buildPlatforms(dir: string, opts: BuildOptions & { architectures: readonly string[] }): Promise<BuiltPackage[]> {
   const sources = await readSources(dir, opts.env);
+  // Read first: a bad kernel input costs no compilation.
+  const kernels = await kernelInputs(opts.btfFor ?? [], opts.workDir);
   const warnings = new Set<string>();
   const texts = new Map<string, string>();
   for (const src of sources.bpf) texts.set(src, await readFile(join(dir, src), 'utf8'));
@@ -94,10 +99,13 @@ export async function buildPlatforms(dir: string, opts: BuildOptions & { archite
       await writeFile(join(workDir, skeletonFile(name)), skeletonHeader(name, spec));
     }
     const wasm = shared ?? (await buildWasm(dir, sources, workDir, (w) => warnings.add(w)));
-    const metadata = packageMetadata(sources, architecture, compiled, wasm);
+    const assembled = packageMetadata(sources, architecture, compiled, wasm);
+    const btf = await carriedBtf(kernels, assembled.objectBytes, workDir);
+    const metadata: PackageMetadata = btf.length === 0 ? assembled.metadata : { ...assembled.metadata, btf: btf.map((b) => b.meta) };
     if (wasm !== undefined && metadata.objects.every((o) => !o.embedded)) shared = wasm;
     const layers: PackageFile[] = compiled.map((c) => ({ title: c.name, mediaType: EBPM_BPF_OBJECT, bytes: c.bytes }));
     if (wasm) layers.push({ title: wasm.name, mediaType: EBPM_WASM_MODULE, bytes: wasm.bytes });
+    for (const b of btf) layers.push({ title: btfTitle(b.meta.release), mediaType: EBPM_BTF, bytes: b.bytes });
     built.push({ sources, metadata, packed: packPackage(metadata, [...layers, ...files], created), created, warnings: [...warnings] });
   }
   return built;
@@ -124,13 +132,16 @@ async function buildWasm(
   return { name, bytes: await compileWasm(join(dir, w.path), join(workDir, name), { includes: [workDir], cflags }) };
 }
 
-/** The metadata of one architecture's build: its objects, those the Wasm module embeds, the module. */
+/**
+ * The metadata of one architecture's build: its objects, those the Wasm module embeds, the
+ * module; and the bytes of every object it declares, for `--btf-for`.
+ */
 function packageMetadata(
   sources: PackageSources,
   architecture: string,
   compiled: readonly Compiled[],
   wasm: { name: string; bytes: Uint8Array } | undefined,
-): PackageMetadata {
+): { metadata: PackageMetadata; objectBytes: Uint8Array[] } {
   const { manifest } = sources;
   const module = wasm ? wrap(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
   const embedded = module ? embeddedObjects(module).map((e) => ({ ...e, digest: sha256Digest(e.bytes) })) : [];
@@ -138,7 +149,11 @@ function packageMetadata(
 
   const objects = compiled.map((c) => {
     const digest = sha256Digest(c.bytes);
-    return { spec: c.spec, facts: { name: c.name, digest, size: c.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: c.docs } };
+    return {
+      spec: c.spec,
+      bytes: c.bytes,
+      facts: { name: c.name, digest, size: c.bytes.length, layer: true, embedded: embeddedDigests.has(digest), docs: c.docs },
+    };
   });
   const seen = new Set(objects.map((o) => o.facts.digest));
   for (const e of embedded) {
@@ -147,10 +162,11 @@ function packageMetadata(
     const name = embeddedName(e.address);
     objects.push({
       spec: parse(`${wasm!.name}: ${name}`, e.bytes),
+      bytes: e.bytes,
       facts: { name, digest: e.digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() },
     });
   }
-  return assembleMetadata(
+  const metadata = assembleMetadata(
     compact({
       name: manifest.name,
       version: manifest.version,
@@ -165,6 +181,51 @@ function packageMetadata(
     objects,
     wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
   );
+  return { metadata, objectBytes: objects.map((o) => o.bytes) };
+}
+
+/** The kernels of `--btf-for`, read in turn, each in a scratch directory of its own; one release twice is `USAGE`. */
+async function kernelInputs(inputs: readonly KernelInput[], workDir: string): Promise<KernelBtf[]> {
+  const out: KernelBtf[] = [];
+  for (const [i, input] of inputs.entries()) {
+    const k = await readKernelBtf(input, await mkdtemp(join(workDir, `kernel-${i}-`)));
+    if (out.some((o) => o.release === k.release)) {
+      throw new EbpmError('USAGE', `--btf-for ${input.path}: kernel ${k.release} given twice`, { hint: 'give each kernel release once' });
+    }
+    out.push(k);
+  }
+  return out;
+}
+
+/**
+ * The minimized BTF of each kernel for every object the package declares, those embedded in the
+ * Wasm module too: each written to the scratch directory for bpftool.
+ */
+async function carriedBtf(
+  kernels: readonly KernelBtf[],
+  objects: readonly Uint8Array[],
+  workDir: string,
+): Promise<{ meta: KernelBtfMeta; bytes: Uint8Array }[]> {
+  if (kernels.length === 0) return [];
+  const dir = await mkdtemp(join(workDir, 'btf-objects-'));
+  const paths = await Promise.all(
+    objects.map(async (bytes, i) => {
+      const p = join(dir, `${i}.bpf.o`);
+      await writeFile(p, bytes);
+      return p;
+    }),
+  );
+  const out: { meta: KernelBtfMeta; bytes: Uint8Array }[] = [];
+  for (const k of kernels) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await minimizeBtf(k, paths, workDir);
+    } catch (e) {
+      throw withContext(`--btf-for: kernel ${k.release}`, e);
+    }
+    out.push({ meta: { release: k.release, digest: sha256Digest(bytes), size: bytes.length }, bytes });
+  }
+  return out;
 }
 
 /**

@@ -28,8 +28,8 @@ import {
 import { EbpmError } from '../core/errors.js';
 import type { Fetcher } from '../content/storage.js';
 import { fetchAll } from '../content/storage.js';
-import { BPFMAN_LABEL_MAPS, BPFMAN_LABEL_PROGRAMS, EBPM_ARTIFACT_TYPE, EBPM_BPF_OBJECT, EBPM_CONFIG, EBPM_WASM_MODULE } from './media-types.js';
-import type { PackageMetadata } from './metadata.js';
+import { BPFMAN_LABEL_MAPS, BPFMAN_LABEL_PROGRAMS, EBPM_ARTIFACT_TYPE, EBPM_BPF_OBJECT, EBPM_BTF, EBPM_CONFIG, EBPM_WASM_MODULE } from './media-types.js';
+import { btfTitle, type PackageMetadata } from './metadata.js';
 import { validateMetadata } from './validate.js';
 
 /** `PackageFile` is one layer to be: its file name, media type and bytes. */
@@ -52,7 +52,7 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
 /**
  * `packPackage` lays out a package as an OCI image manifest. `files` are the layers in spec
- * order (objects, Wasm, README, sources); `created` is an RFC 3339 time. The same inputs give
+ * order (objects, Wasm, BTF, README, sources); `created` is an RFC 3339 time. The same inputs give
  * the same bytes: the config and manifest are canonical JSON.
  */
 export function packPackage(meta: PackageMetadata, files: readonly PackageFile[], created: string): PackedPackage {
@@ -214,6 +214,7 @@ function checkLayers(manifest: ImageManifest, meta: PackageMetadata): Map<string
   };
   for (const o of meta.objects) if (o.layer) expect(o.name, EBPM_BPF_OBJECT, o.digest, o.size);
   if (meta.wasm) expect(meta.wasm.name, EBPM_WASM_MODULE, meta.wasm.digest, meta.wasm.size);
+  for (const b of meta.btf ?? []) expect(btfTitle(b.release), EBPM_BTF, b.digest, b.size);
   if (problems.length) {
     throw new EbpmError('PACKAGE_INVALID', `package ${meta.name}@${meta.version}: ${problems.join('; ')}`, {
       hint: 'the manifest and its metadata disagree; rebuild the package with ebpm build',

@@ -13,6 +13,8 @@ export const EBPM_CONFIG = 'application/vnd.ebpm.package.config.v1+json';
 export const EBPM_BPF_OBJECT = 'application/vnd.ebpm.bpf.object.v1+elf';
 /** The user-space program: a raw `wasm32-wasi` module importing the `wasm_bpf` host ABI. */
 export const EBPM_WASM_MODULE = 'application/vnd.ebpm.wasm.module.v1+wasm';
+/** Minimized BTF of one kernel release (`bpftool gen min_core_btf`), for kernels without their own; raw BTF. */
+export const EBPM_BTF = 'application/vnd.ebpm.btf.v1';
 /** The README, CommonMark (RFC 7763). */
 export const EBPM_README = 'text/markdown';
 /** The package sources as a deterministic tar+gzip. */

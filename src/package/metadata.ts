@@ -34,7 +34,25 @@ export interface PackageMetadata extends PackageDescription {
   /** Every BPF object the package declares; a runtime loads no other. */
   readonly objects: readonly BpfObjectMeta[];
   readonly wasm?: WasmMeta;
+  /** BTF carried for kernels without `/sys/kernel/btf/vmlinux`, one per release (`ebpm build --btf-for`). */
+  readonly btf?: readonly KernelBtfMeta[];
   readonly requirements: Requirements;
+}
+
+/** `KernelBtfMeta` is the layer `btf/<release>.btf`: the BTF CO-RE relocates against on that kernel. */
+export interface KernelBtfMeta {
+  /** The kernel release as `uname -r` prints it: `6.1.0-57-amd64`. */
+  readonly release: string;
+  readonly digest: Digest;
+  readonly size: number;
+}
+
+/** What a kernel release may look like: `uname -r`'s characters, no `/`, so it is also part of a layer title. */
+export const KERNEL_RELEASE = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,63}$/;
+
+/** `btfTitle` is the layer title of the BTF carried for `release`. */
+export function btfTitle(release: string): string {
+  return `btf/${release}.btf`;
 }
 
 export interface BpfObjectMeta {

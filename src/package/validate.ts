@@ -11,8 +11,10 @@ import { SAMPLE_KINDS } from './doc-comments.js';
 import { compact } from '../core/json.js';
 import { Checks } from './fields.js';
 import {
+  KERNEL_RELEASE,
   PARAMETER_KINDS,
   type BpfObjectMeta,
+  type KernelBtfMeta,
   type DefaultTarget,
   type MapMeta,
   type PackageMetadata,
@@ -44,6 +46,7 @@ export function validateMetadata(v: unknown): PackageMetadata {
       'architecture',
       'objects',
       'wasm',
+      'btf',
       'requirements',
     ],
     '',
@@ -71,6 +74,7 @@ export function validateMetadata(v: unknown): PackageMetadata {
     architecture: f.text(f.required(o, 'architecture', ''), 'architecture', { pattern: /^[a-z0-9_]+$/, why: 'not an architecture name' }) ?? '',
     objects,
     wasm: o.wasm === undefined ? undefined : wasm(f, o.wasm, 'wasm'),
+    btf: o.btf === undefined ? undefined : kernelBtf(f, o.btf),
     requirements: requirements(f, f.required(o, 'requirements', ''), 'requirements'),
   });
   if (f.problems.length) {
@@ -226,6 +230,23 @@ function wasm(f: Checks, v: unknown, path: string): PackageMetadata['wasm'] {
       }) ?? [],
     exports: f.strings(f.required(o, 'exports', path), `${path}.exports`) ?? [],
   };
+}
+
+function kernelBtf(f: Checks, v: unknown): KernelBtfMeta[] {
+  const list =
+    f.array(v, 'btf', (x, p) => {
+      const o = f.object(x, p);
+      if (!o) return undefined;
+      f.known(o, ['release', 'digest', 'size'], p);
+      return {
+        release: f.text(f.required(o, 'release', p), `${p}.release`, { pattern: KERNEL_RELEASE, why: 'not a kernel release' }) ?? '',
+        digest: digestField(f, o, p),
+        size: f.integer(f.required(o, 'size', p), `${p}.size`) ?? 0,
+      };
+    }) ?? [];
+  const releases = list.map((b) => b.release);
+  for (const [i, r] of releases.entries()) if (releases.indexOf(r) !== i) f.add(`btf[${i}].release`, `duplicate ${r}`);
+  return list;
 }
 
 function requirements(f: Checks, v: unknown, path: string): PackageMetadata['requirements'] {

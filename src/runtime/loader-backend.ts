@@ -47,17 +47,17 @@ function adaptObject(obj: BpfObject): BackendObject {
   };
 }
 
-/** `loaderBackend` opens objects with libbpf; libbpf's warnings go to `log`. */
-export function loaderBackend(log: (line: string) => void): BpfBackend {
+/** `loaderBackend` opens objects with libbpf, CO-RE against `btfPath` when given; libbpf's warnings go to `log`. */
+export function loaderBackend(log: (line: string) => void, btfPath?: string): BpfBackend {
   setBpfLog((_level, message) => log(`libbpf: ${message.trimEnd()}`), 'warn');
   return {
     load(bytes, name) {
-      const obj = BpfObject.open(bytes, { name });
+      const obj = BpfObject.open(bytes, { name, btfPath });
       try {
         explainLoad(
           () => obj.load(),
           () => {
-            const kernel = kernelFacts();
+            const kernel = kernelFacts(undefined, btfPath);
             return { release: kernel.release, findings: preflight(objectNeeds(parseObject(bytes)), kernel) };
           },
         );

@@ -12,6 +12,8 @@ export interface WorkerInput {
   readonly maxMemoryBytes: number;
   readonly allowAttach: readonly string[];
   readonly objects: ObjectPolicy;
+  /** `RunWasmOptions.btfPath`. */
+  readonly btfPath?: string;
   readonly usesBpf: boolean;
   /** Int32Array over it: [0] becomes 1 when the guest must stop. */
   readonly stop: SharedArrayBuffer;

@@ -41,6 +41,8 @@ export interface RunWasmOptions {
   readonly allowAttach?: readonly string[];
   /** Digests the package declares, or 'any' for `--allow-undeclared-bpf` / a bare module. */
   readonly objects: ObjectPolicy;
+  /** BTF of this kernel for CO-RE (libbpf's `btf_custom_path`); default the kernel's own. */
+  readonly btfPath?: string;
   /** Aborting stops the guest (SIGINT/SIGTERM); `signal.reason === 'SIGTERM'` gives exit code 143. */
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
@@ -114,6 +116,7 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
     maxMemoryBytes,
     allowAttach: [...(o.allowAttach ?? [])],
     objects: o.objects,
+    ...(o.btfPath === undefined ? {} : { btfPath: o.btfPath }),
     usesBpf,
     stop,
     output,

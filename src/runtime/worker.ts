@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   let backend: (() => BpfBackend) | undefined;
   if (input.usesBpf) {
     const { loaderBackend } = await import('./loader-backend.js');
-    backend = () => loaderBackend((line) => post({ t: 'log', line }));
+    backend = () => loaderBackend((line) => post({ t: 'log', line }), input.btfPath);
   }
   let instance: WebAssembly.Instance | undefined;
   const memory = () => {

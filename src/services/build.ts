@@ -7,6 +7,7 @@
 import { chmod, mkdtemp, rename, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { KernelInput } from '../build/kernel-btf.js';
 import { buildPlatforms, type BuiltPackage } from '../build/pipeline.js';
 import { ociArch } from '../core/arch.js';
 import { packIndex } from '../package/artifact.js';
@@ -25,6 +26,8 @@ export interface BuildRequest {
   readonly env: Env;
   /** `--platform`: architectures to build for (OCI names), this machine's when absent. */
   readonly architectures?: readonly string[];
+  /** `--btf-for`: kernels to carry minimized BTF for (`BuildOptions.btfFor`). */
+  readonly btfFor?: readonly KernelInput[];
 }
 
 export interface BuildResult {
@@ -84,10 +87,14 @@ export interface BuiltInMemory {
  * `buildToMemory` builds a package into a `MemoryStore`, tagged with its version tag: a plain
  * manifest for one architecture, an OCI image index over one manifest per architecture for several.
  */
-export async function buildToMemory(dir: string, env: Env, architectures?: readonly string[]): Promise<BuiltInMemory> {
+export async function buildToMemory(
+  dir: string,
+  env: Env,
+  opts: { readonly architectures?: readonly string[] | undefined; readonly btfFor?: readonly KernelInput[] | undefined } = {},
+): Promise<BuiltInMemory> {
   const work = await mkdtemp(join(tmpdir(), 'ebpm-build-'));
   try {
-    const built = await buildPlatforms(resolve(dir), { env, workDir: work, architectures: architectures ?? [ociArch()] });
+    const built = await buildPlatforms(resolve(dir), { env, workDir: work, architectures: opts.architectures ?? [ociArch()], btfFor: opts.btfFor ?? [] });
     const first = built[0]!;
     const { descriptor: root, blobs } = built.length === 1 ? first.packed : packIndex(built, first.created);
     const store = new MemoryStore();
@@ -103,7 +110,7 @@ export async function buildToMemory(dir: string, env: Env, architectures?: reado
 export async function build(req: BuildRequest): Promise<BuildResult> {
   const dir = resolve(req.dir);
   try {
-    const { built, store, tag, root, size, notices } = await buildToMemory(dir, req.env, req.architectures);
+    const { built, store, tag, root, size, notices } = await buildToMemory(dir, req.env, { architectures: req.architectures, btfFor: req.btfFor });
     const first = built[0]!;
     const out = join(dir, OUT_DIR);
     const staging = await mkdtemp(join(dir, `.${OUT_DIR}.`));

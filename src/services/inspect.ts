@@ -52,7 +52,7 @@ async function inspectLocal(path: string, cwd: string, env: Env, platform: Platf
     case 'layout':
       return inspectTarget(local.layout, local.descriptor, { source: path, name: basename(local.path), tag: local.tag, ...(platform ? { platform } : {}) });
     case 'directory': {
-      const { built, root, size, notices } = await buildToMemory(local.path, env, platform ? [platform.architecture] : undefined);
+      const { built, root, size, notices } = await buildToMemory(local.path, env, platform ? { architectures: [platform.architecture] } : {});
       return { source: path, format: 'ebpm', metadata: built[0]!.metadata, digest: root.digest, size, notices };
     }
     case 'file': {

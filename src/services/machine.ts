@@ -1,10 +1,15 @@
 /**
  * What this machine offers a package, and the refusals made before anything is loaded: the
- * architecture, the capabilities, kernel BTF. Shared by the BPF and the Wasm branches of `ebpm run`.
+ * architecture, the capabilities, kernel BTF (the kernel's own, a file given with `--btf`, or
+ * the one the package carries for this kernel release). Shared by the BPF and the Wasm branches
+ * of `ebpm run`.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { release, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ociArch, wrongPlatform } from '../core/arch.js';
-import { EbpmError } from '../core/errors.js';
+import { assertNever, EbpmError } from '../core/errors.js';
 import type { PackageMetadata } from '../package/metadata.js';
 
 /** Linux capability numbers (include/uapi/linux/capability.h). */
@@ -34,6 +39,8 @@ export interface MachineFacts {
   readonly procStatus: string;
   /** Whether /sys/kernel/btf/vmlinux exists. */
   readonly kernelBtf: boolean;
+  /** The kernel release, as `uname -r` prints it. */
+  readonly release: string;
 }
 
 /** `machineFacts` reads this machine. */
@@ -44,14 +51,25 @@ export function machineFacts(): MachineFacts {
   } catch {
     // not Linux: the kernel will say what it thinks at load
   }
-  return { architecture: ociArch(), procStatus, kernelBtf: existsSync('/sys/kernel/btf/vmlinux') };
+  return { architecture: ociArch(), procStatus, kernelBtf: existsSync('/sys/kernel/btf/vmlinux'), release: release() };
 }
 
 /**
- * `checkMachine` refuses, before anything is loaded, a package this machine cannot run:
- * `PACKAGE_WRONG_ARCH`, `PERMISSION_DENIED` (naming the capabilities) or `KERNEL_NO_BTF`.
+ * Where CO-RE relocations find the kernel's types: the kernel's own (or none needed), a file
+ * the user gave (`--btf`), or the BTF the package carries for this kernel release.
  */
-export function checkMachine(meta: PackageMetadata, facts: MachineFacts): void {
+export type KernelBtfSource =
+  | { readonly kind: 'kernel' }
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'package'; readonly release: string };
+
+/**
+ * `checkMachine` refuses, before anything is loaded, a package this machine cannot run:
+ * `PACKAGE_WRONG_ARCH`, `PERMISSION_DENIED` (naming the capabilities) or `KERNEL_NO_BTF` (a
+ * package needing BTF on a kernel without it, carrying none for its release, and no `btfFile`).
+ * It returns where the package's CO-RE relocations will find the kernel's types.
+ */
+export function checkMachine(meta: PackageMetadata, facts: MachineFacts, btfFile?: string): KernelBtfSource {
   if (meta.architecture !== 'unknown' && meta.architecture !== facts.architecture) {
     throw wrongPlatform({ os: 'linux', architecture: facts.architecture }, [{ os: 'linux', architecture: meta.architecture }]);
   }
@@ -62,9 +80,50 @@ export function checkMachine(meta: PackageMetadata, facts: MachineFacts): void {
       data: { missing: caps },
     });
   }
-  if (meta.requirements.kernelBtf && !facts.kernelBtf) {
-    throw new EbpmError('KERNEL_NO_BTF', 'this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE', {
-      hint: 'run on a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.2+)',
-    });
+  if (btfFile !== undefined) return { kind: 'file', path: btfFile };
+  if (!meta.requirements.kernelBtf || facts.kernelBtf) return { kind: 'kernel' };
+  const carried = (meta.btf ?? []).map((b) => b.release);
+  if (carried.includes(facts.release)) return { kind: 'package', release: facts.release };
+  throw new EbpmError(
+    'KERNEL_NO_BTF',
+    `kernel ${facts.release} has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE, and the package carries ${carried.length === 0 ? 'none' : `BTF only for ${carried.join(', ')}`}`,
+    {
+      hint: `rebuild the package with \`ebpm build --btf-for <vmlinux, BTF file or linux-image .deb of ${facts.release}>\`, or pass this kernel's BTF with \`ebpm run --btf <file>\``,
+      data: { release: facts.release, carried },
+    },
+  );
+}
+
+/** The BTF file libbpf opens for CO-RE (`btf_custom_path`), and how to remove it once the objects are closed. */
+export interface KernelBtfFile {
+  /** Undefined: the kernel's own. */
+  readonly path: string | undefined;
+  remove(): Promise<void>;
+}
+
+/**
+ * `kernelBtfFile` makes `source` a path: a carried BTF (`btf`, by release) is written to a file
+ * in a fresh directory of mode 0700 (mkdtemp), which `remove` deletes.
+ */
+export async function kernelBtfFile(source: KernelBtfSource, btf: ReadonlyMap<string, Uint8Array>): Promise<KernelBtfFile> {
+  switch (source.kind) {
+    case 'kernel':
+      return { path: undefined, remove: async () => undefined };
+    case 'file':
+      return { path: source.path, remove: async () => undefined };
+    case 'package': {
+      const bytes = btf.get(source.release);
+      if (bytes === undefined) throw new EbpmError('INTERNAL', `BTF for kernel ${source.release}: bytes not resolved`);
+      const dir = await mkdtemp(join(tmpdir(), 'ebpm-btf-'));
+      const path = join(dir, `${source.release}.btf`);
+      const remove = () => rm(dir, { recursive: true, force: true });
+      await writeFile(path, bytes, { mode: 0o600 }).catch(async (e: unknown) => {
+        await remove();
+        throw e;
+      });
+      return { path, remove };
+    }
+    default:
+      return assertNever(source, 'BTF source');
   }
 }

@@ -11,7 +11,7 @@ import { isIndexType, type Descriptor } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
-import { EBPM_BPF_OBJECT, EBPM_WASM_MODULE } from '../package/media-types.js';
+import { EBPM_BPF_OBJECT, EBPM_BTF, EBPM_WASM_MODULE } from '../package/media-types.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import type { EcliFlag } from '../package/params.js';
 import type { BuildNotice } from './build.js';
@@ -35,6 +35,8 @@ export interface ResolvedPackage {
   /** The bytes of each object the package carries as a file (`metadata.objects[].layer`), by name. */
   readonly objects: ReadonlyMap<string, Uint8Array>;
   readonly wasm?: Uint8Array;
+  /** The BTF the package carries for kernels without their own (`metadata.btf`), by release. */
+  readonly btf?: ReadonlyMap<string, Uint8Array>;
   /** The trust policy's decision, made before anything was loaded (trust.ts): for a local path, under its `local` scope. */
   readonly trust?: Admission;
   /** For an eunomia `package.json`: how ecli offers each parameter (its flag and default), by variable name. */
@@ -110,7 +112,17 @@ export async function packageFromTarget(
   }
   const w = info.metadata.wasm;
   const wasm = w === undefined ? undefined : await fetch(`module ${w.name}`, EBPM_WASM_MODULE, w.digest, w.size);
-  return { source: opts.source, format: info.format, metadata: info.metadata, objects, ...(wasm === undefined ? {} : { wasm }) };
+  // A few KiB each: read with the rest, so a run needs nothing from the target after this.
+  const btf = new Map<string, Uint8Array>();
+  for (const b of info.metadata.btf ?? []) btf.set(b.release, await fetch(`BTF for ${b.release}`, EBPM_BTF, b.digest, b.size));
+  return {
+    source: opts.source,
+    format: info.format,
+    metadata: info.metadata,
+    objects,
+    ...(wasm === undefined ? {} : { wasm }),
+    ...(btf.size === 0 ? {} : { btf }),
+  };
 }
 
 /** The manifest of `root` that runs here: an index's for this machine's platform (resolve.ts, loaded only for an index). */

@@ -7,7 +7,7 @@ import { withContext } from '../core/errors.js';
 import { WASI } from '../runtime/abi.js';
 import { runWasm, type Preopen, type WasmRunResult } from '../runtime/run.js';
 import type { ResolvedPackage } from './run-source.js';
-import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
+import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfSource, type MachineFacts } from './machine.js';
 
 export interface WasmPackageOptions {
   readonly package: ResolvedPackage & { readonly wasm: Uint8Array };
@@ -32,6 +32,8 @@ export interface WasmPackageOptions {
   /** Host diagnostics; `refusal`: ebpm or the kernel refused what the guest asked. */
   readonly onLog?: (line: string, refusal: boolean) => void;
   readonly machine?: MachineFacts;
+  /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
+  readonly btfFile?: string;
 }
 
 /**
@@ -42,24 +44,36 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   const { metadata } = o.package;
   try {
     const usesBpf = metadata.objects.length > 0 || (metadata.wasm?.imports ?? []).some((i) => i.module !== WASI);
-    if (usesBpf) checkMachine(metadata, o.machine ?? machineFacts());
-    return await runWasm({
-      module: o.package.wasm,
-      name: metadata.name,
-      args: o.args,
-      env: o.env ?? {},
-      preopens: o.preopens ?? [],
-      ...(o.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: o.maxMemoryBytes }),
-      allowAttach: o.allowAttach ?? [],
-      objects: o.allowUndeclared ? 'any' : { declared: metadata.objects.map((x) => x.digest) },
-      ...(o.durationMs === undefined ? {} : { durationMs: o.durationMs }),
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-      onStdout: o.onStdout,
-      onStderr: o.onStderr,
-      ...(o.outputReady === undefined ? {} : { outputReady: o.outputReady }),
-      ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
-    });
+    const source: KernelBtfSource = usesBpf ? checkMachine(metadata, o.machine ?? machineFacts(), o.btfFile) : { kind: 'kernel' };
+    const btf = await kernelBtfFile(source, o.package.btf ?? new Map());
+    try {
+      return await guest(o, btf.path);
+    } finally {
+      await btf.remove();
+    }
   } catch (e) {
     throw withContext(`run ${metadata.name}`, e);
   }
+}
+
+/** Runs the guest; the objects it loads relocate against `btfPath` when given. */
+function guest(o: WasmPackageOptions, btfPath: string | undefined): Promise<WasmRunResult> {
+  const { metadata } = o.package;
+  return runWasm({
+    module: o.package.wasm,
+    name: metadata.name,
+    args: o.args,
+    env: o.env ?? {},
+    preopens: o.preopens ?? [],
+    ...(o.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: o.maxMemoryBytes }),
+    allowAttach: o.allowAttach ?? [],
+    objects: o.allowUndeclared ? 'any' : { declared: metadata.objects.map((x) => x.digest) },
+    ...(btfPath === undefined ? {} : { btfPath }),
+    ...(o.durationMs === undefined ? {} : { durationMs: o.durationMs }),
+    ...(o.signal === undefined ? {} : { signal: o.signal }),
+    onStdout: o.onStdout,
+    onStderr: o.onStderr,
+    ...(o.outputReady === undefined ? {} : { outputReady: o.outputReady }),
+    ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
+  });
 }

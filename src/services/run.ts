@@ -32,7 +32,7 @@ import { kernelFacts } from '../kernel/kernel-facts.js';
 import { checkPackage } from './check.js';
 import { explainLoad } from '../kernel/preflight.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkMachine, machineFacts, type MachineFacts } from './machine.js';
+import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
 /**
@@ -247,6 +247,8 @@ export interface RunOptions {
   readonly perfPages?: number;
   readonly native?: BpfNative;
   readonly machine?: MachineFacts;
+  /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
+  readonly btfFile?: string;
 }
 
 export interface RunResult {
@@ -270,8 +272,9 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   if (metadata.wasm) {
     throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
   }
+  let btf: KernelBtfFile;
   try {
-    checkMachine(metadata, opts.machine ?? machineFacts());
+    btf = await kernelBtfFile(checkMachine(metadata, opts.machine ?? machineFacts(), opts.btfFile), opts.package.btf ?? new Map());
   } catch (e) {
     throw withContext(where, e);
   }
@@ -282,11 +285,11 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = explained(opts, () => openAndLoad(opts, objects));
+    const selected = explained(opts, btf.path, () => openAndLoad(opts, objects, btf.path));
     const ev = opts.plan.events;
     const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(metadata, opts.targets ?? new Map());
-    const programs = explained(opts, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
+    const programs = explained(opts, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
     opts.hooks.onAttached?.(programs, selected);
     return await consume(opts, objects, reader, programs);
   } catch (e) {
@@ -294,13 +297,17 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const o of [...objects.values()].reverse()) o.close();
     if (logging) setBpfLog(null, 'warn', opts.native);
+    await btf.remove();
   }
 }
 
-/** `explained` runs a load or an attach with the preflight's explanation of a kernel refusal (explainLoad). */
-function explained<T>(opts: RunOptions, step: () => T): T {
+/**
+ * `explained` runs a load or an attach with the preflight's explanation of a kernel refusal
+ * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file.
+ */
+function explained<T>(opts: RunOptions, btfPath: string | undefined, step: () => T): T {
   return explainLoad(step, () => {
-    const report = checkPackage(opts.package, kernelFacts(opts.native), opts.programs ?? ALL_PROGRAMS);
+    const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
     return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
   });
 }
@@ -309,7 +316,7 @@ function explained<T>(opts: RunOptions, step: () => T): T {
  * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
  * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
  */
-function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectPrograms[] {
+function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
   let probe = opts.support;
   // The kernel is probed only when an object has alternatives to choose from.
   const support: SupportProbe = (m, name) => {
@@ -321,7 +328,7 @@ function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>): ObjectP
     if (!meta.layer) continue;
     const bytes = opts.package.objects.get(meta.name);
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
-    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native });
+    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
     objects.set(meta.name, obj);
     const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
     selected.push(chosen);

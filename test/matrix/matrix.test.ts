@@ -20,6 +20,7 @@ const NEEDS: Prereq[] = ['root', 'btf', 'clang', 'native', 'wasi', 'libbpf-tools
 /** A kill switch for one VM, far above what a boot and the job take (two to three minutes on a busy 2-core machine). */
 const VM_LIMIT_MS = 15 * 60_000;
 
+const found = kernels();
 let dir = '';
 let built: Promise<void> | undefined;
 /** The packages, built once for the host and every kernel. */
@@ -45,6 +46,18 @@ async function buildPackages(): Promise<void> {
   ];
   for (const d of dirs) {
     const r = ebpmSync(['build', d]);
+    if (r.code !== 0) throw new Error(`ebpm build ${d}: ${r.stderr}`);
+  }
+  // For kernels without BTF (test/matrix/no-btf.sh): execsnoop carrying the BTF of every kernel
+  // of the matrix, read from the vmlinux each boots, and one carrying BTF for another release only.
+  const carrying = bpfOnlyCopy('execsnoop', join(dir, 'nobtf'));
+  const other = bpfOnlyCopy('execsnoop', join(dir, 'nobtf-other'));
+  const vmlinuxes = ('kernels' in found ? found.kernels : []).flatMap((k) => ['--btf-for', k.vmlinux]);
+  for (const [d, btfFor] of [
+    [carrying, vmlinuxes],
+    [other, ['--btf-for', '0.0.0-other=/sys/kernel/btf/vmlinux']],
+  ] as const) {
+    const r = ebpmSync(['build', d, ...btfFor]);
     if (r.code !== 0) throw new Error(`ebpm build ${d}: ${r.stderr}`);
   }
   const sigsnoop = await exampleObject('sigsnoop');
@@ -238,21 +251,42 @@ describeWith(NEEDS, 'the package matrix on the host kernel', () => {
   matrixTests('host', () => job!);
 });
 
-const found = kernels();
 describeWith([...NEEDS, 'qemu', 'kernels'], 'the package matrix on Debian kernels under qemu', () => {
   beforeAll(packages, 300_000);
   for (const kernel of 'kernels' in found ? found.kernels : []) {
     describe(`${kernel.suite} (${kernel.release})`, () => {
       let job: Job | undefined;
       beforeAll(async () => {
-        const r = await runInVm(kernel, jobScript(dir), { limitMs: VM_LIMIT_MS });
+        // The job, then the same kernel with its BTF hidden (no-btf.sh ends the output).
+        const noBtf = `bash ${join(REPO, 'test', 'matrix', 'no-btf.sh')} ${join(dir, 'nobtf', 'execsnoop', 'out')} ${join(dir, 'nobtf-other', 'execsnoop', 'out')}`;
+        const r = await runInVm(kernel, `${jobScript(dir)}\n${noBtf}\n`, { limitMs: VM_LIMIT_MS });
         if (r.code !== 0) throw new Error(`the job failed in ${kernel.release} (${r.code}):\n${r.stdout}`);
         job = parseJob(r.stdout);
+        noBtfLines = r.stdout.slice(r.stdout.indexOf('no-btf: kernel ')).split('\n');
         report(`${kernel.suite} (${kernel.release})`, r.bootMs, r.runMs, job.cases);
         expect(job.cases.size).toBe(CASES.length);
       }, VM_LIMIT_MS + 60_000);
+      let noBtfLines: string[] = [];
       it('runs the kernel it was given', () => {
         expect(job!.uname).toBe(kernel.release);
+      });
+      it('runs a package from the BTF it carries for this kernel once /sys/kernel/btf is hidden, and refuses one without', () => {
+        const parent = /parent (\d+)$/.exec(noBtfLines[4] ?? '')?.[1];
+        const exec = { ppid: Number(parent), uid: 0, retval: 0, comm: 'true', filename: '/bin/true' };
+        const events = noBtfLines.slice(1, 4).map((l) => {
+          const { pid: _, ...e } = JSON.parse(l) as Record<string, unknown>;
+          return e;
+        });
+        expect(events).toEqual([exec, exec, exec]);
+        expect([noBtfLines[0], ...noBtfLines.slice(4)]).toEqual([
+          `no-btf: kernel ${kernel.release}, /sys/kernel/btf hidden`,
+          `no-btf: CARRYING ran from its BTF for ${kernel.release}: 3 execs of /bin/true, parent ${parent}`,
+          `error: run execsnoop: kernel ${kernel.release} has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE, and the package carries BTF only for 0.0.0-other`,
+          `hint: rebuild the package with \`ebpm build --btf-for <vmlinux, BTF file or linux-image .deb of ${kernel.release}>\`, or pass this kernel's BTF with \`ebpm run --btf <file>\``,
+          'no-btf: OTHER refused (exit 4)',
+          'no-btf: ok',
+          '',
+        ]);
       });
       matrixTests(kernel.release, () => job!);
     });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest } from '../../src/core/oci.js';
 import { packPackage, readPackage } from '../../src/package/artifact.js';
 import { MemoryStore } from '../../src/content/memory.js';
+import { sha256Digest } from '../../src/core/digest.js';
 import { validateSourceManifest } from '../../src/package/source-manifest.js';
 import { validateMetadata } from '../../src/package/validate.js';
 import { decodeDefault, parameterKind } from '../../src/package/values.js';
@@ -83,6 +84,14 @@ describe('the spec and the validators agree', () => {
       },
       ['objects: flag --filtered-pid declared twice'],
     ],
+    [
+      'kernel BTF with a bad release, a bad digest and a release twice',
+      (m) => {
+        const b = { release: '6.1.0-57-amd64', digest: `sha256:${'a'.repeat(64)}`, size: 358 };
+        m.btf = [{ ...b, release: 'x/y' }, { ...b, digest: 'sha256:z' }, b];
+      },
+      ['btf[0].release: not a kernel release', 'btf[1].digest: bad sha256 encoding', 'btf[2].release: duplicate 6.1.0-57-amd64'],
+    ],
   ];
   it.each(broken)('rejects %s in both, listing every bad field', (_n, change, problems) => {
     const m = JSON.parse(JSON.stringify(example));
@@ -95,7 +104,7 @@ describe('the spec and the validators agree', () => {
     }
     expect(err.code).toBe('METADATA_INVALID');
     expect(err.data!.problems).toEqual(problems);
-    if (!problems[0]!.includes('declared twice')) expect(check(metaSchema, m).length).toBeGreaterThan(0);
+    if (!problems[0]!.includes('declared twice') && !problems[0]!.includes('duplicate')) expect(check(metaSchema, m).length).toBeGreaterThan(0);
   });
 });
 
@@ -114,6 +123,31 @@ describe('packing and reading a package', () => {
     const again = packPackage(meta, [], '2023-11-14T22:13:20Z');
     for (const b of again.blobs) await store.push(b.descriptor, [b.bytes]);
     await expect(readPackage(store, again.descriptor)).rejects.toThrowWithCode('PACKAGE_INVALID', 'package sigsnoop@1.2.0: no layer titled sigsnoop.bpf.o');
+  });
+
+  it('carries kernel BTF as layers btf/<release>.btf, checked against the metadata', async () => {
+    const elf = new Uint8Array(5168);
+    const btf = new Uint8Array([0x9f, 0xeb, 1, 0, 24, 0, 0, 0]);
+    const { wasm: _wasm, ...bpfOnly } = example;
+    const object = { ...example.objects[0]!, digest: sha256Digest(elf), size: elf.length, embedded: false };
+    const meta: PackageMetadata = { ...bpfOnly, objects: [object], btf: [{ release: '6.1.0-57-amd64', digest: sha256Digest(btf), size: btf.length }] };
+    expect(check(metaSchema, meta)).toEqual([]);
+    expect(validateMetadata(JSON.parse(JSON.stringify(meta)))).toEqual(meta);
+    const objectFile = { title: 'sigsnoop.bpf.o', mediaType: 'application/vnd.ebpm.bpf.object.v1+elf', bytes: elf };
+    const good = packPackage(
+      meta,
+      [objectFile, { title: 'btf/6.1.0-57-amd64.btf', mediaType: 'application/vnd.ebpm.btf.v1', bytes: btf }],
+      '2023-11-14T22:13:20Z',
+    );
+    const store = new MemoryStore();
+    for (const b of good.blobs) await store.push(b.descriptor, [b.bytes]);
+    expect((await readPackage(store, good.descriptor)).metadata.btf).toEqual(meta.btf);
+    const missing = packPackage(meta, [objectFile], '2023-11-14T22:13:20Z');
+    for (const b of missing.blobs) await store.push(b.descriptor, [b.bytes]);
+    await expect(readPackage(store, missing.descriptor)).rejects.toThrowWithCode(
+      'PACKAGE_INVALID',
+      'package sigsnoop@1.2.0: no layer titled btf/6.1.0-57-amd64.btf',
+    );
   });
 });
 

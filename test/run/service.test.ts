@@ -1,14 +1,14 @@
 // The run service's decisions that need no kernel: machine checks, the run plan, the package
 // sources' refusals, and the event path over a fake addon.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
 import { openContext } from '../../src/services/context.js';
 import { localSource, resolvePackage } from '../../src/services/run-source.js';
-import { checkMachine, missingCapabilities, type MachineFacts } from '../../src/services/machine.js';
+import { checkMachine, kernelBtfFile, missingCapabilities, type MachineFacts } from '../../src/services/machine.js';
 import { planRun, runPackage } from '../../src/services/run.js';
 import { exitCode } from '../../src/cli/commands/run-stops.js';
 import { attachSummary, endSummary } from '../../src/cli/views/run-text.js';
@@ -44,7 +44,7 @@ const map = (name: string, type: string, extra: Partial<MapMeta> = {}): MapMeta 
 /** CapEff of root (all 41 capabilities) and of a process with only CAP_BPF and CAP_PERFMON. */
 const ROOT = 'CapEff:\t000001ffffffffff\n';
 const BPF_PERFMON = `CapEff:\t${((1n << 39n) | (1n << 38n)).toString(16).padStart(16, '0')}\n`;
-const machine: MachineFacts = { architecture: 'amd64', procStatus: ROOT, kernelBtf: true };
+const machine: MachineFacts = { architecture: 'amd64', procStatus: ROOT, kernelBtf: true, release: '6.1.0-57-amd64' };
 
 describe('checkMachine', () => {
   it('names missing capabilities, the wrong architecture and a missing kernel BTF', () => {
@@ -58,9 +58,50 @@ describe('checkMachine', () => {
     expect(() => checkMachine(meta(), { ...machine, procStatus: 'CapEff:\t0\n' })).toThrowWithCode('PERMISSION_DENIED', 'missing CAP_BPF and CAP_PERFMON');
     expect(() => checkMachine(meta(), { ...machine, kernelBtf: false })).toThrowWithCode(
       'KERNEL_NO_BTF',
-      'this kernel has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE',
+      'kernel 6.1.0-57-amd64 has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE, and the package carries none',
     );
-    expect(() => checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false })).not.toThrow();
+    expect(checkMachine(meta({ requirements: { ...meta().requirements, kernelBtf: false } }), { ...machine, kernelBtf: false })).toEqual({ kind: 'kernel' });
+  });
+
+  it('chooses the BTF CO-RE relocates against: --btf, the kernel, or the one carried for this release', () => {
+    const digest = `sha256:${'1'.repeat(64)}`;
+    const carrying = meta({
+      btf: [
+        { release: '5.10.0-46-amd64', digest, size: 358 },
+        { release: '6.12.118+deb13-amd64', digest, size: 358 },
+      ],
+    });
+    const noBtf = { ...machine, kernelBtf: false };
+    expect(checkMachine(carrying, machine)).toEqual({ kind: 'kernel' });
+    expect(checkMachine(carrying, { ...noBtf, release: '5.10.0-46-amd64' })).toEqual({ kind: 'package', release: '5.10.0-46-amd64' });
+    expect(checkMachine(carrying, machine, '/tmp/k.btf')).toEqual({ kind: 'file', path: '/tmp/k.btf' });
+    expect(checkMachine(carrying, noBtf, '/tmp/k.btf')).toEqual({ kind: 'file', path: '/tmp/k.btf' });
+    let refusal: unknown;
+    try {
+      checkMachine(carrying, noBtf);
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toMatchObject({
+      code: 'KERNEL_NO_BTF',
+      message:
+        'kernel 6.1.0-57-amd64 has no BTF (/sys/kernel/btf/vmlinux), which the package needs for CO-RE, and the package carries BTF only for 5.10.0-46-amd64, 6.12.118+deb13-amd64',
+      hint: "rebuild the package with `ebpm build --btf-for <vmlinux, BTF file or linux-image .deb of 6.1.0-57-amd64>`, or pass this kernel's BTF with `ebpm run --btf <file>`",
+      data: { release: '6.1.0-57-amd64', carried: ['5.10.0-46-amd64', '6.12.118+deb13-amd64'] },
+    });
+  });
+
+  it('writes a carried BTF to a private file for the run, and removes it', async () => {
+    const bytes = new Uint8Array([0x9f, 0xeb, 1, 0]);
+    const file = await kernelBtfFile({ kind: 'package', release: '5.10.0-46-amd64' }, new Map([['5.10.0-46-amd64', bytes]]));
+    expect(file.path).toMatch(/\/ebpm-btf-[^/]+\/5\.10\.0-46-amd64\.btf$/);
+    expect(new Uint8Array(readFileSync(file.path!))).toEqual(bytes);
+    expect(statSync(file.path!).mode & 0o777).toBe(0o600);
+    expect(statSync(dirname(file.path!)).mode & 0o777).toBe(0o700);
+    await file.remove();
+    expect(existsSync(dirname(file.path!))).toBe(false);
+    expect((await kernelBtfFile({ kind: 'file', path: '/tmp/k.btf' }, new Map())).path).toBe('/tmp/k.btf');
+    expect((await kernelBtfFile({ kind: 'kernel' }, new Map())).path).toBeUndefined();
   });
 
   it('refuses in runPackage before the addon is touched', async () => {

@@ -251,7 +251,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       ['wasi_snapshot_preview1'],
     ]);
     // Without CAP_BPF and CAP_PERFMON the plain command still runs; a module embedding an object does not.
-    const machine = { architecture: ociArch(), procStatus: 'CapEff:\t0000000000000000\n', kernelBtf: true };
+    const machine = { architecture: ociArch(), procStatus: 'CapEff:\t0000000000000000\n', kernelBtf: true, release: '6.1.0-57-amd64' };
     const run = (file: string) => {
       const wasm = new Uint8Array(readFileSync(file));
       const metadata = looseModuleMetadata({ name: 'm', architecture: ociArch() }, 'm.wasm', wasm);

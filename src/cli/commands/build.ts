@@ -1,17 +1,23 @@
 import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, platformsFlag, type Command } from '../command.js';
+import { parseBtfFor } from '../../build/kernel-btf.js';
 import { build } from '../../services/build.js';
 import { writeNotices } from '../format.js';
 
 const cmd: Command = {
   name: 'build',
   summary: 'Compile a package directory (ebpm.json, *.bpf.c, optional Wasm program) into an OCI image layout in <dir>/out.',
-  usage: 'ebpm build [dir] [--platform linux/amd64,linux/arm64] [--json]',
+  usage: 'ebpm build [dir] [--platform linux/amd64,linux/arm64] [--btf-for [<release>=]<vmlinux | BTF file | linux-image-*.deb>]... [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      platform: { type: 'string' },
+      'btf-for': { type: 'string', multiple: true, default: [] },
+    });
     const dir = resolve(io.cwd, positionals[0] ?? '.');
     const architectures = platformsFlag(cmd, values.platform)?.map((p) => p.architecture);
-    const r = await build({ dir, env: io.env, ...(architectures ? { architectures } : {}) });
+    const btfFor = values['btf-for'].map((a) => parseBtfFor(a, io.cwd));
+    const r = await build({ dir, env: io.env, btfFor, ...(architectures ? { architectures } : {}) });
     writeNotices(io.stderr, r.notices);
     if (values.json) {
       io.stdout.write(
@@ -31,6 +37,7 @@ const cmd: Command = {
         `  ${r.out} (tags ${r.tags.join(', ')})`,
         `  ${r.descriptor.digest} ${r.size} bytes`,
         ...r.platforms.map((p) => `  ${p.platform} ${p.digest}`),
+        ...(m.btf ?? []).map((b) => `  BTF for kernel ${b.release}: ${b.size} bytes`),
       ].join('\n') + '\n',
     );
     return 0;

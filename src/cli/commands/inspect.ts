@@ -100,6 +100,7 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
     `  kernel types: ${q.kernelTypes.join(', ') || '-'}`,
     `  kernel BTF: ${q.kernelBtf ? 'required' : 'not required'}`,
   );
+  if (m.btf) out.push(`  BTF carried for kernels: ${m.btf.map((b) => b.release).join(', ')}`);
   return out.join('\n') + '\n';
 }
 

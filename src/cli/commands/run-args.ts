@@ -5,6 +5,7 @@
  * as written. `bpfArgs` and `guestArgs`, after: those words against the package's generated
  * flags, or the Wasm program's arguments after `--`. Pure: no file is touched.
  */
+import { resolve } from 'node:path';
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
@@ -14,7 +15,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -33,6 +34,7 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['top', true],
   ['program', true],
   ['skip-program', true],
+  ['btf', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -63,6 +65,8 @@ export interface RunLine {
   readonly intervalMs?: number;
   /** `--top <n>`: rows of a counter table. */
   readonly top?: number;
+  /** `--btf <file>`, resolved: the kernel BTF CO-RE relocates against. */
+  readonly btf?: string;
   /** `--program` (run only these) and `--skip-program`, as given. */
   readonly programs: ProgramSelection;
   readonly wasm: WasmFlags;
@@ -136,6 +140,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const eventType = text('event-type');
   const interval = text('interval');
   const top = text('top');
+  const btf = text('btf');
   if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
   if (interval !== undefined && Number(interval) === 0) throw usageError(`--interval ${JSON.stringify(interval)}: not a number of seconds > 0`);
   if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
@@ -161,6 +166,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
     ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
     ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
+    ...(btf === undefined ? {} : { btf: resolve(cwd, btf) }),
     programs: selection,
     wasm,
     flags,

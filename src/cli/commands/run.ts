@@ -89,6 +89,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
         targets: args.targets,
         programs: line.programs,
+        ...(line.btf === undefined ? {} : { btfFile: line.btf }),
         signal,
         verbose: line.verbose,
         hooks: {
@@ -159,6 +160,7 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       ...(flags.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: flags.maxMemoryBytes }),
       allowAttach: flags.allowAttach,
       allowUndeclared: flags.allowUndeclared,
+      ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
       signal,
       onStdout: (line) => stdout.write(line + '\n'),

@@ -40,6 +40,8 @@ export const RUN_HELP = [
   '  --skip-program <name>     do not load this program (repeatable). Of programs that attach to one',
   '                            event two ways (tp_btf or raw_tp, fentry or kprobe) only the best one',
   '                            this kernel supports is loaded; `ebpm inspect` shows the choice',
+  '  --btf <file>              relocate CO-RE against this kernel BTF (raw or a vmlinux), instead',
+  "                            of the kernel's own or the BTF the package carries for this kernel",
   '',
   'flags for packages with a Wasm program (its own arguments go after --):',
   ...WASM_FLAG_HELP,
