@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
-import { sandboxDir } from '../helpers/cli.js';
+import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
 import { renderChart } from './helm-render.js';
 import { type Container, type DaemonSetLike, type K8sObject, only, readManifest, type ServiceLike, type Volume, validateObject } from './objects.js';
 
@@ -144,6 +144,17 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
       params: { failed: true },
       output: { file: '/var/lib/ebpm/logs/opensnoop.jsonl', maxBytes: 10485760, keep: 3 },
     });
+  });
+
+  it("names only parameters the example packages define, as run's flags", async () => {
+    // The instances name the published examples: each parameter must be a flag of
+    // `ebpm run examples/<name>`, which is how the agent passes it on.
+    for (const text of Object.values(only(objects, 'ConfigMap').data)) {
+      const doc = JSON.parse(text) as { name: string; params?: Record<string, unknown> };
+      const help = await runEbpm(['run', `examples/${doc.name}`, '--help'], { cwd: ROOT, env: cliEnv(sandboxDir('deploy-help')) });
+      expect(help.code).toBe(0);
+      for (const param of Object.keys(doc.params ?? {})) expect(help.stdout).toContain(`--${param}`);
+    }
   });
 
   it('carries a trust policy ebpm loads from the mount, requiring signatures', () => {
