@@ -100,6 +100,15 @@ function expectAgentPod(objects: readonly Record<string, unknown>[]) {
 }
 
 describe('the schema check', () => {
+  it('rejects fields the schema does not know, as strict field validation does', () => {
+    const ds = only<DaemonSetLike>(readManifest(MANIFEST), 'DaemonSet');
+    Object.assign(ds.spec.template.spec, { hostPid: true });
+    Object.assign(ds.spec.template.spec.containers[0]!.securityContext, { readOnlyRootFileSystem: true });
+    expect(() => validateObject(ds as unknown as K8sObject)).toThrow(
+      'DaemonSet: unknown fields /spec/template/spec/containers/0/securityContext/readOnlyRootFileSystem, /spec/template/spec/hostPid',
+    );
+  });
+
   it('rejects a DaemonSet the API server would reject', () => {
     const ds = only<DaemonSetLike>(readManifest(MANIFEST), 'DaemonSet');
     const c = ds.spec.template.spec.containers[0]!;

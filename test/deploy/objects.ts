@@ -17,11 +17,58 @@ const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'v1 ServiceAccount': ServiceAccount,
 };
 
-/** `validateObject` throws the schema's ValidationError, or an Error for a kind not checked here. */
+/**
+ * `validateObject` throws the schema's ValidationError, or an Error naming the fields the schema
+ * does not know (which an API server's strict field validation refuses, though the published
+ * schemas do not forbid them), or for a kind not checked here.
+ */
 export function validateObject(o: K8sObject): void {
   const Model = MODELS[`${o.apiVersion} ${o.kind}`];
   if (!Model) throw new Error(`no schema for ${o.apiVersion} ${o.kind}`);
-  new Model(o as never).validate();
+  const model = new Model(o as never);
+  model.validate();
+  const unknown = unknownFields(model);
+  if (unknown.length > 0) throw new Error(`${o.kind}: unknown fields ${unknown.join(', ')}`);
+}
+
+/**
+ * `unknownFields` lists the paths of the fields a valid object has that its schema does not
+ * declare. The compiled validator reads every field its schema declares (and every key of a map
+ * it types), so a field it never read during a run over a proxy is one it does not know.
+ */
+function unknownFields(model: { validate(): void }): string[] {
+  const read = new WeakMap<object, Set<string>>();
+  const proxies = new WeakMap<object, object>();
+  const watch = (v: unknown): unknown => {
+    if (v === null || typeof v !== 'object') return v;
+    let p = proxies.get(v);
+    if (!p) {
+      const keys = new Set<string>();
+      read.set(v, keys);
+      p = new Proxy(v, {
+        get(target, key, receiver) {
+          if (typeof key === 'string') keys.add(key);
+          return watch(Reflect.get(target, key, receiver));
+        },
+      });
+      proxies.set(v, p);
+    }
+    return p;
+  };
+  model.validate.call(watch(model));
+  const out: string[] = [];
+  const walk = (v: unknown, path: string): void => {
+    if (Array.isArray(v)) {
+      for (const [i, x] of v.entries()) walk(x, `${path}/${i}`);
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (read.get(v)?.has(k)) walk(x, `${path}/${k}`);
+        else out.push(`${path}/${k}`);
+      }
+    }
+  };
+  walk(model, '');
+  return out;
 }
 
 /** `readManifest` parses a multi-document YAML file into its objects. */
