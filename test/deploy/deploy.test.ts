@@ -126,6 +126,7 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
   it('holds valid Kubernetes objects', () => {
     expect(objects.map((o) => `${o.apiVersion} ${o.kind}`)).toEqual(['v1 Namespace', 'v1 ServiceAccount', 'v1 ConfigMap', 'v1 Secret', 'apps/v1 DaemonSet']);
     for (const o of objects) validateObject(o);
+    expect(only(objects, 'Namespace').metadata).toEqual({ name: 'ebpm', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } });
   });
 
   it('runs the agent with least privilege and the host mounts it needs', () => {
