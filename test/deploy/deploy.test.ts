@@ -4,7 +4,7 @@
 // the host mounts and capabilities ebpm needs; the instance files they carry have the agent's
 // fields; the trust policy they carry loads as ebpm loads it from the mount; and every file the
 // Containerfile copies exists after `npm run build` and `npm run build:native`.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
@@ -289,6 +289,9 @@ describe('deploy/Containerfile', () => {
     const entrypoint = JSON.parse(instruction('ENTRYPOINT')[0]!) as string[];
     const cmd = JSON.parse(instruction('CMD')[0]!) as string[];
     expect(entrypoint).toEqual(['ebpm', 'agent']);
+    // `ebpm` on the PATH is a link to bin/ebpm.js, which runs through its #! line.
+    expect(instruction('RUN')).toContain('ln -s /opt/ebpm/bin/ebpm.js /usr/local/bin/ebpm');
+    expect(statSync(join(ROOT, 'bin/ebpm.js')).mode & 0o111).toBe(0o111);
     expect(cmd).toEqual(['--instances', '/etc/ebpm/instances.d', '--socket', '/run/ebpm/agent.sock', '--metrics', '0.0.0.0:9464']);
     expect(flagNames(cmd).filter((f) => !AGENT_FLAGS.includes(f))).toEqual([]);
   });
