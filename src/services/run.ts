@@ -10,7 +10,7 @@ import type { BpfMap } from '../kernel/loader-map.js';
 import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
@@ -223,6 +223,32 @@ export interface RunHooks {
   onSample?(plan: SamplePlan, entries: readonly SampleEntry[], frames?: StackFrames): void;
   /** libbpf's messages (warnings; everything with `verbose`). */
   onLog?(level: LogLevel, message: string): void;
+  /**
+   * `--follow`: a newer version was swapped in (`next` is what runs now, called before its first
+   * event), or an update was refused or failed and the running version goes on.
+   */
+  onUpdate?(update: UpdateEvent, next?: NextRun): void;
+}
+
+/** A package with what `ebpm run` makes of it: what the run of a follower swaps in. */
+export interface NextRun {
+  readonly package: ResolvedPackage;
+  readonly plan: RunPlan;
+  readonly assignments: readonly Assignment[];
+}
+
+/** What became of an update: `replaced` (make before break), or `refused`/`failed` with the reason, the old version still running. */
+export type UpdateEvent =
+  | { readonly from: string; readonly to: string; readonly how: 'replaced' }
+  | { readonly from: string; readonly to?: string; readonly how: 'refused' | 'failed'; readonly reason: string };
+
+/** `--follow`: how a run looks for a newer version of its package. */
+export interface Follow {
+  readonly intervalMs: number;
+  /** Registers `check` to run now when asked (SIGHUP); returns its removal. */
+  onDemand(check: () => void): () => void;
+  /** The newer version to run instead of `current`, undefined when there is none; a refusal throws. */
+  next(current: ResolvedPackage): Promise<NextRun | undefined>;
 }
 
 export interface RunOptions {
@@ -249,6 +275,7 @@ export interface RunOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
+  readonly follow?: Follow;
 }
 
 export interface RunResult {
@@ -272,33 +299,64 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   if (metadata.wasm) {
     throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
   }
-  let btf: KernelBtfFile;
-  try {
-    btf = await kernelBtfFile(checkMachine(metadata, opts.machine ?? machineFacts(), opts.btfFile), opts.package.btf ?? new Map());
-  } catch (e) {
-    throw withContext(where, e);
-  }
-  const objects = new Map<string, BpfObject>();
+  const open = new Set<Generation>();
   let logging = false;
   try {
     if (opts.hooks.onLog) {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = explained(opts, btf.path, () => openAndLoad(opts, objects, btf.path));
-    const ev = opts.plan.events;
-    const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
-    const defaults = defaultTargets(metadata, opts.targets ?? new Map());
-    const programs = explained(opts, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
-    opts.hooks.onAttached?.(programs, selected);
-    return await consume(opts, objects, reader, programs);
+    const first = await openGeneration(opts, opts, open);
+    opts.hooks.onAttached?.(first.programs, first.selected);
+    return await consume(opts, first, open);
   } catch (e) {
     throw withContext(where, e);
   } finally {
-    for (const o of [...objects.values()].reverse()) o.close();
+    for (const g of open) await closeGeneration(g, open);
     if (logging) setBpfLog(null, 'warn', opts.native);
-    await btf.remove();
   }
+}
+
+/** One version's objects, loaded and attached, with its event reader: what a swap replaces. */
+interface Generation extends NextRun {
+  readonly objects: Map<string, BpfObject>;
+  readonly links: BpfLink[];
+  readonly reader: EventReader | undefined;
+  readonly programs: readonly AttachedProgram[];
+  readonly selected: readonly ObjectPrograms[];
+  readonly btf: KernelBtfFile;
+}
+
+/**
+ * `openGeneration` checks the machine for `next`, then opens, configures and loads its objects,
+ * opens the event reader (before attaching, so the first event already has a consumer) and
+ * attaches every program. It is added to `open` as soon as it holds anything, and a failure
+ * closes what it opened.
+ */
+async function openGeneration(opts: RunOptions, next: NextRun, open: Set<Generation>): Promise<Generation> {
+  const btf = await kernelBtfFile(checkMachine(next.package.metadata, opts.machine ?? machineFacts(), opts.btfFile), next.package.btf ?? new Map());
+  const objects = new Map<string, BpfObject>();
+  const links: BpfLink[] = [];
+  const g = { ...next, objects, links, btf } as { -readonly [K in keyof Generation]: Generation[K] };
+  open.add(g);
+  try {
+    const o = { ...opts, ...next };
+    g.selected = explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
+    const ev = next.plan.events;
+    g.reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
+    const defaults = defaultTargets(next.package.metadata, opts.targets ?? new Map());
+    g.programs = explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
+    return g;
+  } catch (e) {
+    await closeGeneration(g, open);
+    throw e;
+  }
+}
+
+async function closeGeneration(g: Generation, open: Set<Generation>): Promise<void> {
+  open.delete(g);
+  for (const o of [...g.objects.values()].reverse()) o.close();
+  await g.btf.remove();
 }
 
 /**
@@ -316,7 +374,7 @@ function explained<T>(opts: RunOptions, btfPath: string | undefined, step: () =>
  * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
  * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
  */
-function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
+function openAndLoad(opts: RunOptions & NextRun, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
   let probe = opts.support;
   // The kernel is probed only when an object has alternatives to choose from.
   const support: SupportProbe = (m, name) => {
@@ -357,12 +415,14 @@ function attach(
   objects: ReadonlyMap<string, BpfObject>,
   targets: ReadonlyMap<string, AttachTarget>,
   defaults: ReadonlyMap<string, AttachTarget>,
+  links: BpfLink[],
 ): AttachedProgram[] {
   const attached: AttachedProgram[] = [];
   for (const [name, obj] of objects) {
     const infos = obj.programs();
-    const links: BpfLink[] = obj.attachAll(targets);
-    for (const l of links) {
+    const mine = obj.attachAll(targets);
+    links.push(...mine);
+    for (const l of mine) {
       const p = infos.find((i) => i.name === l.program)!;
       const d = defaults.get(p.name);
       const where = d?.kind === 'tc' ? `${d.interface}:${d.direction}` : d?.kind === 'xdp' ? d.interface : undefined;
@@ -401,32 +461,31 @@ function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly
   return out;
 }
 
-async function consume(
-  opts: RunOptions,
-  objects: ReadonlyMap<string, BpfObject>,
-  reader: EventReader | undefined,
-  programs: readonly AttachedProgram[],
-): Promise<RunResult> {
+async function consume(opts: RunOptions, first: Generation, open: Set<Generation>): Promise<RunResult> {
+  let gen = first;
   let events = 0;
+  /** Events the kernel dropped for the generations swapped out. */
+  let lostBefore = 0;
   /** Counts and hands on a batch, cut at `maxEvents`; true once that many were seen. */
-  const take = (batch: EventBatch): boolean => {
+  const take = (batch: EventBatch, reader: EventReader): boolean => {
     if (opts.maxEvents !== undefined && events >= opts.maxEvents) return true;
     const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
     const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
     events += records.length;
-    if (records.length > 0) opts.hooks.onEvents?.(records, reader!.lost);
+    if (records.length > 0) opts.hooks.onEvents?.(records, lostBefore + reader.lost);
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
   };
-  const timers: NodeJS.Timeout[] = [];
-  const samples = opts.plan.samples.map((s) => {
-    const obj = objects.get(s.object)!;
-    const stackMap = s.result?.stackMap;
-    const section = s.global?.section;
-    // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
-    const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
-    return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
-  });
-  const readSample = (s: (typeof samples)[number]) => {
+  const samplesOf = (g: Generation) =>
+    g.plan.samples.map((s) => {
+      const obj = g.objects.get(s.object)!;
+      const stackMap = s.result?.stackMap;
+      const section = s.global?.section;
+      // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
+      const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
+      return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
+    });
+  type Sample = ReturnType<typeof samplesOf>[number];
+  const readSample = (s: Sample) => {
     const g = s.plan.global;
     if (g !== undefined) return readGlobal(s.map, g, s.plan);
     const entries: SampleEntry[] = [];
@@ -449,6 +508,11 @@ async function consume(
     }
     opts.hooks.onSample?.(plan, globalEntries(g, section));
   };
+  const timers: NodeJS.Timeout[] = [];
+  let sampleTimers: NodeJS.Timeout[] = [];
+  let samples = samplesOf(gen);
+  let ended = false;
+  let offDemand: () => void = () => undefined;
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;
     const byAbort = (): StopReason =>
@@ -460,26 +524,89 @@ async function consume(
     // Programs with nothing to read (an xdp program alone) run until a stop too: nothing else
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
-    for (const s of samples) {
-      if (s.plan.spec.interval === 0) continue;
-      timers.push(
-        setInterval(() => {
-          try {
-            readSample(s);
-          } catch (e) {
-            reject(e);
-          }
-        }, s.plan.spec.interval),
-      );
-    }
-    // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
-    reader?.onBatch((batch) => take(batch) && resolve({ kind: 'max-events' }), reject);
+    /** Reads `g`'s sample maps at their intervals and its events as they come. */
+    const start = (g: Generation) => {
+      sampleTimers = samples
+        .filter((s) => s.plan.spec.interval !== 0)
+        .map((s) =>
+          setInterval(() => {
+            try {
+              readSample(s);
+            } catch (e) {
+              reject(e);
+            }
+          }, s.plan.spec.interval),
+        );
+      // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
+      const reader = g.reader;
+      reader?.onBatch((batch) => take(batch, reader) && resolve({ kind: 'max-events' }), reject);
+    };
+    start(gen);
+    const follow = opts.follow;
+    if (follow === undefined) return;
+    let checking = false;
+    const check = () => {
+      if (checking || ended) return;
+      checking = true;
+      update(follow)
+        .then((next) => {
+          if (next === undefined) return;
+          for (const t of sampleTimers) clearInterval(t);
+          samples = samplesOf(next);
+          start(next);
+        }, reject)
+        .finally(() => (checking = false));
+    };
+    timers.push(setInterval(check, follow.intervalMs));
+    offDemand = follow.onDemand(check);
   });
-  for (const t of timers) clearTimeout(t);
+  /**
+   * Swaps in the newer version `follow` finds, make before break: the new objects are loaded
+   * and attached first; then the old ones are detached, their reader drained, and closed. A
+   * refusal or a failure to load or attach is reported and leaves the old version running.
+   */
+  async function update(follow: Follow): Promise<Generation | undefined> {
+    const old = gen;
+    const from = old.package.metadata.version;
+    let next: NextRun | undefined;
+    try {
+      next = await follow.next(old.package);
+    } catch (e) {
+      opts.hooks.onUpdate?.({ from, how: isCode(e, 'TRUST_REFUSED') ? 'refused' : 'failed', reason: errorText(e) });
+      return undefined;
+    }
+    if (next === undefined || ended) return undefined;
+    const to = next.package.metadata.version;
+    let g: Generation;
+    try {
+      g = await openGeneration(opts, next, open);
+    } catch (e) {
+      opts.hooks.onUpdate?.({ from, to, how: 'failed', reason: errorText(e) });
+      return undefined;
+    }
+    if (ended) {
+      await closeGeneration(g, open);
+      return undefined;
+    }
+    for (const l of old.links) l.close();
+    if (old.reader) take(old.reader.flush(), old.reader);
+    lostBefore += old.reader?.lost ?? 0;
+    await closeGeneration(old, open);
+    gen = g;
+    opts.hooks.onUpdate?.({ from, to, how: 'replaced' }, g);
+    return g;
+  }
+  ended = true;
+  offDemand();
+  for (const t of [...timers, ...sampleTimers]) clearTimeout(t);
   // What the programs produced before the stop and no wakeup delivered yet is printed and
   // counted too; once the output is closed there is no one to give it to.
-  if (reader && stop.kind !== 'output-closed') take(reader.flush());
+  if (gen.reader && stop.kind !== 'output-closed') take(gen.reader.flush(), gen.reader);
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
-  return { stop, events, lost: reader?.lost ?? 0, programs };
+  return { stop, events, lost: lostBefore + (gen.reader?.lost ?? 0), programs: gen.programs };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
