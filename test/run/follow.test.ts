@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliEnv, runEbpm, sandboxDir, spawnEbpm } from '../helpers/cli.js';
+import { cliEnv, runEbpm, sandboxDir, spawnEbpm, writeTrustPolicy, type Running } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { ownCopy, programsOf, tempDir } from './spawn.js';
@@ -24,6 +24,22 @@ function version(into: string, v: string, edit: (src: string) => string = (s) =>
 /** A shell that sends itself SIGUSR1 once per line it reads. */
 function signaller(): ChildProcess {
   return spawn('/bin/sh', ['-c', 'trap ":" USR1; while read x; do kill -USR1 $$; done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+}
+
+/** The JSON lines `run` wrote to stdout so far. */
+function jsonLines(run: Running): Record<string, unknown>[] {
+  return run
+    .stdout()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** Has `sender` signal itself once, and resolves with `run`'s stdout objects once there are `n`. */
+async function signalAndWait(run: Running, sender: ChildProcess, n: number): Promise<Record<string, unknown>[]> {
+  sender.stdin!.write('\n');
+  while (jsonLines(run).length < n) await new Promise((r) => run.child.stdout!.once('data', r));
+  return jsonLines(run);
 }
 
 describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry'], 'ebpm run --follow', () => {
@@ -53,19 +69,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry'], 'ebpm ru
       await run.waitFor(/flwsnoop 1\.0\.0: attached flw_trace/);
       const before = programsOf(run.child.pid!);
       expect(before).toHaveLength(1);
-      const events = () =>
-        run
-          .stdout()
-          .split('\n')
-          .filter((l) => l !== '')
-          .map((l) => JSON.parse(l) as Record<string, unknown>);
-      /** Sends one signal and resolves with the stdout objects once `n` are there. */
-      const signalAndWait = async (n: number) => {
-        sender.stdin!.write('\n');
-        while (events().length < n) await new Promise((r) => run.child.stdout!.once('data', r));
-        return events();
-      };
-      expect((await signalAndWait(1))[0]).toMatchObject({ pid: sender.pid, tpid: sender.pid, sig: 10 });
+      expect((await signalAndWait(run, sender, 1))[0]).toMatchObject({ pid: sender.pid, tpid: sender.pid, sig: 10 });
 
       expect((await runEbpm(['push', dirs['1.1.0']!], { env })).code).toBe(0);
       run.child.kill('SIGHUP');
@@ -73,14 +77,14 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry'], 'ebpm ru
       const after = programsOf(run.child.pid!);
       expect(after).toHaveLength(1);
       expect(after).not.toEqual(before);
-      const swapped = await signalAndWait(3);
+      const swapped = await signalAndWait(run, sender, 3);
       expect(swapped[1]).toEqual({ update: { from: '1.0.0', to: '1.1.0', how: 'replaced' } });
       expect(swapped[2]).toMatchObject({ pid: sender.pid, tpid: sender.pid, sig: 110 });
 
       expect((await runEbpm(['push', dirs['1.2.0']!], { env })).code).toBe(0);
       run.child.kill('SIGHUP');
       await run.waitFor(/flwsnoop: update to 1\.2\.0 failed, 1\.1\.0 keeps running: .*\n/);
-      const failed = await signalAndWait(5);
+      const failed = await signalAndWait(run, sender, 5);
       expect(failed[3]).toMatchObject({ update: { from: '1.1.0', to: '1.2.0', how: 'failed' } });
       expect(failed[4]).toMatchObject({ pid: sender.pid, sig: 110 });
       expect(programsOf(run.child.pid!)).toEqual(after);
@@ -89,6 +93,38 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry'], 'ebpm ru
       const end = await run.exited();
       expect(end.code).toBe(130);
       expect(end.stderr).toMatch(/flwsnoop: 3 events, 0 lost/);
+    } finally {
+      run.child.kill('SIGKILL');
+      sender.kill();
+    }
+  });
+
+  it('follows a floating tag, and an update the trust policy refuses leaves the running version as it was', async () => {
+    const signed = cliEnv(sandboxDir('follow-trust-'), { EBPM_REGISTRY: `${reg.host}/trust`, EBPM_PASSWORD: 'follow' });
+    const home = signed.HOME!;
+    expect((await runEbpm(['keygen'], { env: signed, cwd: home })).code).toBe(0);
+    writeTrustPolicy(signed, {
+      version: 1,
+      keys: { release: { path: join(home, 'cosign.pub') } },
+      scopes: { [`${reg.host}/trust`]: { require: 'require-signature', keys: ['release'] } },
+    });
+    expect((await runEbpm(['push', dirs['1.0.0']!, '--sign', '--key', join(home, 'cosign.key')], { env: signed })).code).toBe(0);
+    const sender = signaller();
+    const run = spawnEbpm(['run', 'flwsnoop:1', '--follow', '--json', '-p', String(sender.pid)], { env: signed });
+    try {
+      await run.waitFor(/flwsnoop 1\.0\.0: attached flw_trace/);
+      const before = programsOf(run.child.pid!);
+      expect((await signalAndWait(run, sender, 1))[0]).toMatchObject({ pid: sender.pid, sig: 10 });
+      // Unsigned: it moves the tag 1, and the policy refuses it.
+      expect((await runEbpm(['push', dirs['1.1.0']!], { env: signed })).code).toBe(0);
+      run.child.kill('SIGHUP');
+      await run.waitFor(/flwsnoop: update refused, 1\.0\.0 keeps running: .*: not signed \(require-signature by scope .*\)\n/);
+      const after = await signalAndWait(run, sender, 3);
+      expect(after[1]).toMatchObject({ update: { from: '1.0.0', how: 'refused' } });
+      expect(after[2]).toMatchObject({ pid: sender.pid, sig: 10 });
+      expect(programsOf(run.child.pid!)).toEqual(before);
+      run.child.kill('SIGINT');
+      expect((await run.exited()).code).toBe(130);
     } finally {
       run.child.kill('SIGKILL');
       sender.kill();
