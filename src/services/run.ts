@@ -5,14 +5,12 @@
  * (libbpf-bootstrap's bootstrap.c lifecycle). Output goes through hooks; nothing here renders.
  */
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import { setBpfLog, type AttachTarget, type EventBatch, type EventReader } from '../kernel/loader.js';
 import type { BpfMap } from '../kernel/loader-map.js';
 import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
-import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
 import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
-import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
@@ -26,14 +24,13 @@ import {
   type StackFrames,
   type StackIdField,
 } from '../package/result-maps.js';
-import { applyAssignments, type Assignment } from '../package/params.js';
-import { kernelSupport } from '../kernel/features.js';
-import { kernelFacts } from '../kernel/kernel-facts.js';
-import { checkPackage } from './check.js';
-import { explainLoad } from '../kernel/preflight.js';
-import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
+import type { Assignment } from '../package/params.js';
+import type { ObjectPrograms, ProgramSelection, SupportProbe } from './alternatives.js';
+import type { MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
+import { closeGeneration, openGeneration, type AttachedProgram, type Generation } from './run-generation.js';
+
+export type { AttachedProgram } from './run-generation.js';
 
 /**
  * The map whose records `ebpm run` prints as events, and their layout (undefined: print hex):
@@ -190,16 +187,6 @@ function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] 
   });
 }
 
-/** One attached program. */
-export interface AttachedProgram {
-  readonly object: string;
-  readonly program: string;
-  readonly section: string;
-  readonly type: string;
-  /** The package's default target it went to (`ecc0:ingress`), when `--attach` gave none. */
-  readonly defaultTarget?: string;
-}
-
 /** Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went away (`| head`). */
 export type StopReason =
   | { readonly kind: 'duration' }
@@ -299,7 +286,7 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   if (metadata.wasm) {
     throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
   }
-  const open = new Set<Generation>();
+  const open = new Set<Generation<NextRun>>();
   let logging = false;
   try {
     if (opts.hooks.onLog) {
@@ -315,121 +302,6 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
     for (const g of open) await closeGeneration(g, open);
     if (logging) setBpfLog(null, 'warn', opts.native);
   }
-}
-
-/** One version's objects, loaded and attached, with its event reader: what a swap replaces. */
-interface Generation extends NextRun {
-  readonly objects: Map<string, BpfObject>;
-  readonly links: BpfLink[];
-  readonly reader: EventReader | undefined;
-  readonly programs: readonly AttachedProgram[];
-  readonly selected: readonly ObjectPrograms[];
-  readonly btf: KernelBtfFile;
-}
-
-/**
- * `openGeneration` checks the machine for `next`, then opens, configures and loads its objects,
- * opens the event reader (before attaching, so the first event already has a consumer) and
- * attaches every program. It is added to `open` as soon as it holds anything, and a failure
- * closes what it opened.
- */
-async function openGeneration(opts: RunOptions, next: NextRun, open: Set<Generation>): Promise<Generation> {
-  const btf = await kernelBtfFile(checkMachine(next.package.metadata, opts.machine ?? machineFacts(), opts.btfFile), next.package.btf ?? new Map());
-  const objects = new Map<string, BpfObject>();
-  const links: BpfLink[] = [];
-  const g = { ...next, objects, links, btf } as { -readonly [K in keyof Generation]: Generation[K] };
-  open.add(g);
-  try {
-    const o = { ...opts, ...next };
-    g.selected = explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
-    const ev = next.plan.events;
-    g.reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
-    const defaults = defaultTargets(next.package.metadata, opts.targets ?? new Map());
-    g.programs = explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
-    return g;
-  } catch (e) {
-    await closeGeneration(g, open);
-    throw e;
-  }
-}
-
-async function closeGeneration(g: Generation, open: Set<Generation>): Promise<void> {
-  open.delete(g);
-  for (const o of [...g.objects.values()].reverse()) o.close();
-  await g.btf.remove();
-}
-
-/**
- * `explained` runs a load or an attach with the preflight's explanation of a kernel refusal
- * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file.
- */
-function explained<T>(opts: RunOptions, btfPath: string | undefined, step: () => T): T {
-  return explainLoad(step, () => {
-    const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
-    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
-  });
-}
-
-/**
- * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
- * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
- */
-function openAndLoad(opts: RunOptions & NextRun, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
-  let probe = opts.support;
-  // The kernel is probed only when an object has alternatives to choose from.
-  const support: SupportProbe = (m, name) => {
-    probe ??= kernelSupport(opts.native);
-    return probe(m, name);
-  };
-  const selected: ObjectPrograms[] = [];
-  for (const meta of opts.package.metadata.objects) {
-    if (!meta.layer) continue;
-    const bytes = opts.package.objects.get(meta.name);
-    if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
-    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
-    objects.set(meta.name, obj);
-    const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
-    selected.push(chosen);
-    if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
-    const mine = opts.assignments.filter((a) => a.object === meta.name);
-    for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
-    for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
-    obj.load();
-  }
-  return selected;
-}
-
-/** The default targets (`ProgramMeta.defaultTarget`) of the programs `explicit` gives none, resolved on this machine. */
-function defaultTargets(metadata: PackageMetadata, explicit: ReadonlyMap<string, AttachTarget>): Map<string, AttachTarget> {
-  const out = new Map<string, AttachTarget>();
-  for (const o of metadata.objects) {
-    for (const p of o.programs) {
-      if (p.defaultTarget === undefined || explicit.has(p.name)) continue;
-      out.set(p.name, interfaceTarget(p.type === 'xdp' ? 'xdp' : 'tc', p.defaultTarget, `program ${p.name}`));
-    }
-  }
-  return out;
-}
-
-function attach(
-  objects: ReadonlyMap<string, BpfObject>,
-  targets: ReadonlyMap<string, AttachTarget>,
-  defaults: ReadonlyMap<string, AttachTarget>,
-  links: BpfLink[],
-): AttachedProgram[] {
-  const attached: AttachedProgram[] = [];
-  for (const [name, obj] of objects) {
-    const infos = obj.programs();
-    const mine = obj.attachAll(targets);
-    links.push(...mine);
-    for (const l of mine) {
-      const p = infos.find((i) => i.name === l.program)!;
-      const d = defaults.get(p.name);
-      const where = d?.kind === 'tc' ? `${d.interface}:${d.direction}` : d?.kind === 'xdp' ? d.interface : undefined;
-      attached.push(compact({ object: name, program: p.name, section: p.section, type: p.type, defaultTarget: where }));
-    }
-  }
-  return attached;
 }
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
@@ -461,7 +333,7 @@ function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly
   return out;
 }
 
-async function consume(opts: RunOptions, first: Generation, open: Set<Generation>): Promise<RunResult> {
+async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<Generation<NextRun>>): Promise<RunResult> {
   let gen = first;
   let events = 0;
   /** Events the kernel dropped for the generations swapped out. */
@@ -475,7 +347,7 @@ async function consume(opts: RunOptions, first: Generation, open: Set<Generation
     if (records.length > 0) opts.hooks.onEvents?.(records, lostBefore + reader.lost);
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
   };
-  const samplesOf = (g: Generation) =>
+  const samplesOf = (g: Generation<NextRun>) =>
     g.plan.samples.map((s) => {
       const obj = g.objects.get(s.object)!;
       const stackMap = s.result?.stackMap;
@@ -525,7 +397,7 @@ async function consume(opts: RunOptions, first: Generation, open: Set<Generation
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
     /** Reads `g`'s sample maps at their intervals and its events as they come. */
-    const start = (g: Generation) => {
+    const start = (g: Generation<NextRun>) => {
       sampleTimers = samples
         .filter((s) => s.plan.spec.interval !== 0)
         .map((s) =>
@@ -565,7 +437,7 @@ async function consume(opts: RunOptions, first: Generation, open: Set<Generation
    * and attached first; then the old ones are detached, their reader drained, and closed. A
    * refusal or a failure to load or attach is reported and leaves the old version running.
    */
-  async function update(follow: Follow): Promise<Generation | undefined> {
+  async function update(follow: Follow): Promise<Generation<NextRun> | undefined> {
     const old = gen;
     const from = old.package.metadata.version;
     let next: NextRun | undefined;
@@ -577,7 +449,7 @@ async function consume(opts: RunOptions, first: Generation, open: Set<Generation
     }
     if (next === undefined || ended) return undefined;
     const to = next.package.metadata.version;
-    let g: Generation;
+    let g: Generation<NextRun>;
     try {
       g = await openGeneration(opts, next, open);
     } catch (e) {
