@@ -417,8 +417,14 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
     const follow = opts.follow;
     if (follow === undefined) return;
     let checking = false;
+    // A check asked for during another runs after it, so that a SIGHUP is never lost.
+    let again = false;
     const check = () => {
-      if (checking || ended) return;
+      if (ended) return;
+      if (checking) {
+        again = true;
+        return;
+      }
       checking = true;
       update(follow)
         .then((next) => {
@@ -427,7 +433,13 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
           samples = samplesOf(next);
           start(next);
         }, reject)
-        .finally(() => (checking = false));
+        .finally(() => {
+          checking = false;
+          if (again) {
+            again = false;
+            check();
+          }
+        });
     };
     timers.push(setInterval(check, follow.intervalMs));
     offDemand = follow.onDemand(check);

@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliEnv, runEbpm, sandboxDir, spawnEbpm, writeTrustPolicy, type Running } from '../helpers/cli.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { ownCopy, programsOf, tempDir } from './spawn.js';
@@ -128,6 +129,33 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry'], 'ebpm ru
     } finally {
       run.child.kill('SIGKILL');
       sender.kill();
+    }
+  });
+
+  it('a check that finds nothing new is one request: the tag list for a range, a HEAD of the tag for a floating tag', async () => {
+    const proxy = await startFaultProxy(reg.url);
+    const quiet = cliEnv(sandboxDir('follow-quiet-'), { EBPM_REGISTRY: `${proxy.host}/quiet` });
+    try {
+      expect((await runEbpm(['push', dirs['1.0.0']!], { env: quiet })).code).toBe(0);
+      for (const [source, request] of [
+        ['flwsnoop@^1', 'GET /v2/quiet/flwsnoop/tags/list'],
+        ['flwsnoop:1', 'HEAD /v2/quiet/flwsnoop/manifests/1'],
+      ] as const) {
+        const run = spawnEbpm(['run', source, '--follow', '--verbose', '-p', '1'], { env: quiet });
+        try {
+          await run.waitFor(/flwsnoop 1\.0\.0: attached flw_trace/);
+          proxy.reset();
+          run.child.kill('SIGHUP');
+          await run.waitFor(new RegExp(`flwsnoop: 1\\.0\\.0 is still the newest of ${source.replace(/[\^.]/g, '\\$&')}\n`));
+          expect(proxy.log.map((r) => `${r.method} ${r.path.replace(/\?.*/, '')}`)).toEqual([request]);
+          run.child.kill('SIGINT');
+          expect((await run.exited()).code).toBe(130);
+        } finally {
+          run.child.kill('SIGKILL');
+        }
+      }
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -169,7 +169,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
       if (line.verbose && isEbpmError(e) && typeof e.data?.log === 'string' && e.data.log !== '') io.stderr.write(`verifier log:\n${e.data.log}\n`);
       throw e;
     }
-  });
+  }).finally(() => follow?.stop());
 }
 
 /**
@@ -182,19 +182,37 @@ async function following(
   line: RunLine,
   io: Io,
   context: () => Promise<Context>,
-): Promise<Follow & { prepared(next: NextRun): Prepared }> {
+): Promise<Follow & { prepared(next: NextRun): Prepared; stop(): void }> {
   const ctx = await context();
   const { followedReference, hasNewer } = await import('../../services/follow.js');
   const ref = followedReference(ctx, pkg);
   const prepared = new Map<ResolvedPackage, Prepared>();
+  // Caught from the start, not only once the run is attached: unhandled, SIGHUP ends the process.
+  let asked: (() => void) | undefined;
+  let early = false;
+  const onHup = () => {
+    if (asked === undefined) early = true;
+    else asked();
+  };
+  process.on('SIGHUP', onHup);
   return {
     intervalMs: line.followMs!,
     onDemand: (check) => {
-      process.on('SIGHUP', check);
-      return () => process.off('SIGHUP', check);
+      asked = check;
+      if (early) {
+        early = false;
+        check();
+      }
+      return () => {
+        asked = undefined;
+      };
     },
+    stop: () => process.off('SIGHUP', onHup),
     async next(current) {
-      if (!(await hasNewer(ctx, ref, current))) return undefined;
+      if (!(await hasNewer(ctx, ref, current))) {
+        if (line.verbose) writeText(io.stderr, `${current.metadata.name}: ${current.metadata.version} is still the newest of ${line.source}\n`);
+        return undefined;
+      }
       const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, context });
       if (next.digest === current.digest) return undefined;
       if (next.trust?.decision.warn) writeText(io.stderr, `warning: ${next.trust.decision.message}\n`);
