@@ -1,7 +1,7 @@
 /**
  * Versions and tags (registry-spec/package-v1.md §"Versions and tags"): a version tag is the
- * semver with `+` written as `_` (tags are `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`), and `latest`
- * follows the highest version without a pre-release part.
+ * semver with `+` written as `_` (tags are `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`); the floating
+ * tags `M.m`, `M` and `latest` follow the highest version without a pre-release part of their line.
  */
 import semver from 'semver';
 import { EbpmError } from '../core/errors.js';
@@ -27,13 +27,27 @@ export function tagVersion(tag: string): string | undefined {
 }
 
 /**
- * `movesLatest` tells whether pushing `version` should point `latest` at it: it is stable
- * and higher than every stable version among `tags` (the repository's existing tags).
+ * `floatingTags` are the tags a push of `version` moves to it, given the repository's existing
+ * `tags`: `M.m`, `M` and `latest` (in that order), each when `version` is stable and no lower than
+ * every stable version of its line (`M.m.*`, `M.*.*`, all). Pre-releases move none, and tags
+ * that are not versions (the floating tags themselves) do not count.
  */
-export function movesLatest(version: string, tags: readonly string[]): boolean {
-  if (semver.prerelease(version) !== null) return false;
-  return tags.every((t) => {
-    const v = tagVersion(t);
-    return v === undefined || semver.prerelease(v) !== null || semver.gte(version, v);
+export function floatingTags(version: string, tags: readonly string[]): string[] {
+  const p = semver.parse(version);
+  if (p === null || p.prerelease.length > 0) return [];
+  const lines: [string, (v: semver.SemVer) => boolean][] = [
+    [`${p.major}.${p.minor}`, (v) => v.major === p.major && v.minor === p.minor],
+    [`${p.major}`, (v) => v.major === p.major],
+    ['latest', () => true],
+  ];
+  const stable = tags.flatMap((t) => {
+    const v = semver.parse(tagVersion(t) ?? '');
+    return v !== null && v.prerelease.length === 0 ? [v] : [];
   });
+  return lines.filter(([, inLine]) => stable.every((v) => !inLine(v) || semver.gte(p, v))).map(([tag]) => tag);
+}
+
+/** `movesLatest` tells whether pushing `version` points `latest` at it (see `floatingTags`). */
+export function movesLatest(version: string, tags: readonly string[]): boolean {
+  return floatingTags(version, tags).includes('latest');
 }

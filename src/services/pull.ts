@@ -221,7 +221,11 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
         if (inUser !== undefined && user !== undefined) {
           // What was admitted is what is read: the descriptor resolved once, never the tag again.
           const trust = await admitResolved(ctx, inUser, user, opts.signal);
-          return { ...(await packageFromTarget(user, inUser.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })), trust };
+          return {
+            ...(await packageFromTarget(user, inUser.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
+            trust,
+            digest: inUser.descriptor.digest,
+          };
         }
       }
       const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) });
@@ -229,6 +233,7 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
         return {
           ...(await packageFromTarget(await ctx.store(), r.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
           trust: r.trust,
+          digest: r.descriptor.digest,
         };
       } catch (e) {
         throw withContext(arg, e);

@@ -3,8 +3,9 @@
  * the package metadata; the destination repository is `[registry/][namespace/]<name>` (the
  * default registry and namespace unless given). Rules (registry-spec/package-v1.md §"Versions and tags"):
  * the version tag is immutable, so pushing other content to an existing version is
- * `VERSION_EXISTS` unless `force`; pushing the same content again is a no-op; `latest` moves only
- * to a stable version higher than every stable version there. Then each namespace's search
+ * `VERSION_EXISTS` unless `force`; pushing the same content again is a no-op; the floating tags
+ * `M.m`, `M` (unless `floatingTags` is false) and `latest` move only to a stable version no lower
+ * than every stable version of their line there (version.ts `floatingTags`). Then each namespace's search
  * index is updated once (search-index.ts); a failure there does not undo a push and is reported.
  */
 import { stat } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { copyGraph } from '../content/copy.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import { readPackages } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
-import { movesLatest, versionTag } from '../package/version.js';
+import { floatingTags, versionTag } from '../package/version.js';
 import { LAYOUT_FILE } from '../store/layout.js';
 import type { Context } from './context.js';
 import { openLayout, openLocal } from './local-source.js';
@@ -34,6 +35,8 @@ export interface PushRequest {
   /** `[registry/][namespace/]name` to push to instead of the default registry and the package name. */
   readonly destination?: string;
   readonly force?: boolean;
+  /** `--no-floating-tags` is false: only `latest` moves, not `M.m` and `M`. */
+  readonly floatingTags?: boolean;
   /** `--sign --key`: sign the pushed digest in the destination (sign.ts). */
   readonly sign?: { readonly key: SigningKey; readonly format: SignatureFormat };
   readonly signal?: AbortSignal;
@@ -46,7 +49,7 @@ export interface PushResult {
   readonly name: string;
   readonly version: string;
   readonly digest: string;
-  /** Tags set by this push (the version tag, and `latest` when it moved). */
+  /** Tags set by this push: the version tag, then the floating tags (`M.m`, `M`, `latest`) it moved. */
   readonly tags: readonly string[];
   /** The version tag already held this content: nothing was sent. */
   readonly unchanged: boolean;
@@ -147,11 +150,13 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
       req.sign === undefined
         ? undefined
         : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
-    const moveLatest = movesLatest(m.version, tags);
-    if (moveLatest && !(unchanged && tags.includes('latest') && (await repo.resolve('latest', req.signal)).digest === root.digest)) {
-      await repo.tag(root, 'latest', req.signal);
-      set.push('latest');
+    const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
+    for (const t of floating) {
+      if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) continue;
+      await repo.tag(root, t, req.signal);
+      set.push(t);
     }
+    const moveLatest = floating.includes('latest');
     const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
     const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
     const result: PushResult = {

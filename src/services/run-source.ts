@@ -43,6 +43,8 @@ export interface ResolvedPackage {
   readonly ecli?: ReadonlyMap<string, EcliFlag>;
   /** For a directory, built on the fly: what the build has to tell (`buildNotices`). */
   readonly notices?: readonly BuildNotice[];
+  /** For a registry reference: the digest its tag or range resolved to (what `--follow` compares). */
+  readonly digest?: string;
 }
 
 /** When a reference is pulled: every time, only when not stored, or never (stored only). */

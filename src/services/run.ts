@@ -5,14 +5,12 @@
  * (libbpf-bootstrap's bootstrap.c lifecycle). Output goes through hooks; nothing here renders.
  */
 import type { TypeLayout } from '../bpf/layout.js';
-import { BpfObject, setBpfLog, type AttachTarget, type BpfLink, type EventBatch, type EventReader } from '../kernel/loader.js';
+import { setBpfLog, type AttachTarget, type EventBatch, type EventReader } from '../kernel/loader.js';
 import type { BpfMap } from '../kernel/loader-map.js';
 import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
-import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
-import { compact } from '../core/json.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { mapSizes, type MapSize } from '../package/map-sizes.js';
@@ -26,14 +24,13 @@ import {
   type StackFrames,
   type StackIdField,
 } from '../package/result-maps.js';
-import { applyAssignments, type Assignment } from '../package/params.js';
-import { kernelSupport } from '../kernel/features.js';
-import { kernelFacts } from '../kernel/kernel-facts.js';
-import { checkPackage } from './check.js';
-import { explainLoad } from '../kernel/preflight.js';
-import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
+import type { Assignment } from '../package/params.js';
+import type { ObjectPrograms, ProgramSelection, SupportProbe } from './alternatives.js';
+import type { MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
+import { closeGeneration, openGeneration, type AttachedProgram, type Generation } from './run-generation.js';
+
+export type { AttachedProgram } from './run-generation.js';
 
 /**
  * The map whose records `ebpm run` prints as events, and their layout (undefined: print hex):
@@ -190,16 +187,6 @@ function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] 
   });
 }
 
-/** One attached program. */
-export interface AttachedProgram {
-  readonly object: string;
-  readonly program: string;
-  readonly section: string;
-  readonly type: string;
-  /** The package's default target it went to (`ecc0:ingress`), when `--attach` gave none. */
-  readonly defaultTarget?: string;
-}
-
 /** Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went away (`| head`). */
 export type StopReason =
   | { readonly kind: 'duration' }
@@ -223,6 +210,32 @@ export interface RunHooks {
   onSample?(plan: SamplePlan, entries: readonly SampleEntry[], frames?: StackFrames): void;
   /** libbpf's messages (warnings; everything with `verbose`). */
   onLog?(level: LogLevel, message: string): void;
+  /**
+   * `--follow`: a newer version was swapped in (`next` is what runs now, called before its first
+   * event), or an update was refused or failed and the running version goes on.
+   */
+  onUpdate?(update: UpdateEvent, next?: NextRun): void;
+}
+
+/** A package with what `ebpm run` makes of it: what the run of a follower swaps in. */
+export interface NextRun {
+  readonly package: ResolvedPackage;
+  readonly plan: RunPlan;
+  readonly assignments: readonly Assignment[];
+}
+
+/** What became of an update: `replaced` (make before break), or `refused`/`failed` with the reason, the old version still running. */
+export type UpdateEvent =
+  | { readonly from: string; readonly to: string; readonly how: 'replaced' }
+  | { readonly from: string; readonly to?: string; readonly how: 'refused' | 'failed'; readonly reason: string };
+
+/** `--follow`: how a run looks for a newer version of its package. */
+export interface Follow {
+  readonly intervalMs: number;
+  /** Registers `check` to run now when asked (SIGHUP); returns its removal. */
+  onDemand(check: () => void): () => void;
+  /** The newer version to run instead of `current`, undefined when there is none; a refusal throws. */
+  next(current: ResolvedPackage): Promise<NextRun | undefined>;
 }
 
 export interface RunOptions {
@@ -249,6 +262,7 @@ export interface RunOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
+  readonly follow?: Follow;
 }
 
 export interface RunResult {
@@ -272,104 +286,22 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   if (metadata.wasm) {
     throw new EbpmError('INTERNAL', `${where}: a package with a Wasm module goes to the Wasm runtime, not runPackage`);
   }
-  let btf: KernelBtfFile;
-  try {
-    btf = await kernelBtfFile(checkMachine(metadata, opts.machine ?? machineFacts(), opts.btfFile), opts.package.btf ?? new Map());
-  } catch (e) {
-    throw withContext(where, e);
-  }
-  const objects = new Map<string, BpfObject>();
+  const open = new Set<Generation<NextRun>>();
   let logging = false;
   try {
     if (opts.hooks.onLog) {
       setBpfLog(opts.hooks.onLog, opts.verbose ? 'debug' : 'warn', opts.native);
       logging = true;
     }
-    const selected = explained(opts, btf.path, () => openAndLoad(opts, objects, btf.path));
-    const ev = opts.plan.events;
-    const reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
-    const defaults = defaultTargets(metadata, opts.targets ?? new Map());
-    const programs = explained(opts, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults));
-    opts.hooks.onAttached?.(programs, selected);
-    return await consume(opts, objects, reader, programs);
+    const first = await openGeneration(opts, opts, open);
+    opts.hooks.onAttached?.(first.programs, first.selected);
+    return await consume(opts, first, open);
   } catch (e) {
     throw withContext(where, e);
   } finally {
-    for (const o of [...objects.values()].reverse()) o.close();
+    for (const g of open) await closeGeneration(g, open);
     if (logging) setBpfLog(null, 'warn', opts.native);
-    await btf.remove();
   }
-}
-
-/**
- * `explained` runs a load or an attach with the preflight's explanation of a kernel refusal
- * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file.
- */
-function explained<T>(opts: RunOptions, btfPath: string | undefined, step: () => T): T {
-  return explainLoad(step, () => {
-    const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
-    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
-  });
-}
-
-/**
- * Opens, configures and loads each object in turn, adding it to `objects` (by file name) as soon
- * as it is open; programs left out (`selectPrograms`) are not loaded. Returns what was left out.
- */
-function openAndLoad(opts: RunOptions, objects: Map<string, BpfObject>, btfPath: string | undefined): ObjectPrograms[] {
-  let probe = opts.support;
-  // The kernel is probed only when an object has alternatives to choose from.
-  const support: SupportProbe = (m, name) => {
-    probe ??= kernelSupport(opts.native);
-    return probe(m, name);
-  };
-  const selected: ObjectPrograms[] = [];
-  for (const meta of opts.package.metadata.objects) {
-    if (!meta.layer) continue;
-    const bytes = opts.package.objects.get(meta.name);
-    if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
-    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
-    objects.set(meta.name, obj);
-    const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
-    selected.push(chosen);
-    if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
-    const mine = opts.assignments.filter((a) => a.object === meta.name);
-    for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
-    for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
-    obj.load();
-  }
-  return selected;
-}
-
-/** The default targets (`ProgramMeta.defaultTarget`) of the programs `explicit` gives none, resolved on this machine. */
-function defaultTargets(metadata: PackageMetadata, explicit: ReadonlyMap<string, AttachTarget>): Map<string, AttachTarget> {
-  const out = new Map<string, AttachTarget>();
-  for (const o of metadata.objects) {
-    for (const p of o.programs) {
-      if (p.defaultTarget === undefined || explicit.has(p.name)) continue;
-      out.set(p.name, interfaceTarget(p.type === 'xdp' ? 'xdp' : 'tc', p.defaultTarget, `program ${p.name}`));
-    }
-  }
-  return out;
-}
-
-function attach(
-  objects: ReadonlyMap<string, BpfObject>,
-  targets: ReadonlyMap<string, AttachTarget>,
-  defaults: ReadonlyMap<string, AttachTarget>,
-): AttachedProgram[] {
-  const attached: AttachedProgram[] = [];
-  for (const [name, obj] of objects) {
-    const infos = obj.programs();
-    const links: BpfLink[] = obj.attachAll(targets);
-    for (const l of links) {
-      const p = infos.find((i) => i.name === l.program)!;
-      const d = defaults.get(p.name);
-      const where = d?.kind === 'tc' ? `${d.interface}:${d.direction}` : d?.kind === 'xdp' ? d.interface : undefined;
-      attached.push(compact({ object: name, program: p.name, section: p.section, type: p.type, defaultTarget: where }));
-    }
-  }
-  return attached;
 }
 
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
@@ -401,32 +333,31 @@ function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly
   return out;
 }
 
-async function consume(
-  opts: RunOptions,
-  objects: ReadonlyMap<string, BpfObject>,
-  reader: EventReader | undefined,
-  programs: readonly AttachedProgram[],
-): Promise<RunResult> {
+async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<Generation<NextRun>>): Promise<RunResult> {
+  let gen = first;
   let events = 0;
+  /** Events the kernel dropped for the generations swapped out. */
+  let lostBefore = 0;
   /** Counts and hands on a batch, cut at `maxEvents`; true once that many were seen. */
-  const take = (batch: EventBatch): boolean => {
+  const take = (batch: EventBatch, reader: EventReader): boolean => {
     if (opts.maxEvents !== undefined && events >= opts.maxEvents) return true;
     const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
     const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
     events += records.length;
-    if (records.length > 0) opts.hooks.onEvents?.(records, reader!.lost);
+    if (records.length > 0) opts.hooks.onEvents?.(records, lostBefore + reader.lost);
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
   };
-  const timers: NodeJS.Timeout[] = [];
-  const samples = opts.plan.samples.map((s) => {
-    const obj = objects.get(s.object)!;
-    const stackMap = s.result?.stackMap;
-    const section = s.global?.section;
-    // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
-    const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
-    return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
-  });
-  const readSample = (s: (typeof samples)[number]) => {
+  const samplesOf = (g: Generation<NextRun>) =>
+    g.plan.samples.map((s) => {
+      const obj = g.objects.get(s.object)!;
+      const stackMap = s.result?.stackMap;
+      const section = s.global?.section;
+      // A global's section is an array map of one element, named by libbpf (`<object prefix>.bss`).
+      const map = section === undefined ? obj.map(s.map) : obj.map(obj.maps().find((m) => m.section === section)!.name);
+      return { plan: s, map, stacks: stackMap === undefined ? undefined : obj.map(stackMap) };
+    });
+  type Sample = ReturnType<typeof samplesOf>[number];
+  const readSample = (s: Sample) => {
     const g = s.plan.global;
     if (g !== undefined) return readGlobal(s.map, g, s.plan);
     const entries: SampleEntry[] = [];
@@ -449,6 +380,11 @@ async function consume(
     }
     opts.hooks.onSample?.(plan, globalEntries(g, section));
   };
+  const timers: NodeJS.Timeout[] = [];
+  let sampleTimers: NodeJS.Timeout[] = [];
+  let samples = samplesOf(gen);
+  let ended = false;
+  let offDemand: () => void = () => undefined;
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;
     const byAbort = (): StopReason =>
@@ -460,26 +396,101 @@ async function consume(
     // Programs with nothing to read (an xdp program alone) run until a stop too: nothing else
     // would keep the event loop, and so the process, alive.
     timers.push(setInterval(() => undefined, 1 << 30));
-    for (const s of samples) {
-      if (s.plan.spec.interval === 0) continue;
-      timers.push(
-        setInterval(() => {
-          try {
-            readSample(s);
-          } catch (e) {
-            reject(e);
+    /** Reads `g`'s sample maps at their intervals and its events as they come. */
+    const start = (g: Generation<NextRun>) => {
+      sampleTimers = samples
+        .filter((s) => s.plan.spec.interval !== 0)
+        .map((s) =>
+          setInterval(() => {
+            try {
+              readSample(s);
+            } catch (e) {
+              reject(e);
+            }
+          }, s.plan.spec.interval),
+        );
+      // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
+      const reader = g.reader;
+      reader?.onBatch((batch) => take(batch, reader) && resolve({ kind: 'max-events' }), reject);
+    };
+    start(gen);
+    const follow = opts.follow;
+    if (follow === undefined) return;
+    let checking = false;
+    // A check asked for during another runs after it, so that a SIGHUP is never lost.
+    let again = false;
+    const check = () => {
+      if (ended) return;
+      if (checking) {
+        again = true;
+        return;
+      }
+      checking = true;
+      update(follow)
+        .then((next) => {
+          if (next === undefined) return;
+          for (const t of sampleTimers) clearInterval(t);
+          samples = samplesOf(next);
+          start(next);
+        }, reject)
+        .finally(() => {
+          checking = false;
+          if (again) {
+            again = false;
+            check();
           }
-        }, s.plan.spec.interval),
-      );
-    }
-    // A throw in the hooks fails the run (and so detaches everything), as a failed drain does.
-    reader?.onBatch((batch) => take(batch) && resolve({ kind: 'max-events' }), reject);
+        });
+    };
+    timers.push(setInterval(check, follow.intervalMs));
+    offDemand = follow.onDemand(check);
   });
-  for (const t of timers) clearTimeout(t);
+  /**
+   * Swaps in the newer version `follow` finds, make before break: the new objects are loaded
+   * and attached first; then the old ones are detached, their reader drained, and closed. A
+   * refusal or a failure to load or attach is reported and leaves the old version running.
+   */
+  async function update(follow: Follow): Promise<Generation<NextRun> | undefined> {
+    const old = gen;
+    const from = old.package.metadata.version;
+    let next: NextRun | undefined;
+    try {
+      next = await follow.next(old.package);
+    } catch (e) {
+      opts.hooks.onUpdate?.({ from, how: isCode(e, 'TRUST_REFUSED') ? 'refused' : 'failed', reason: errorText(e) });
+      return undefined;
+    }
+    if (next === undefined || ended) return undefined;
+    const to = next.package.metadata.version;
+    let g: Generation<NextRun>;
+    try {
+      g = await openGeneration(opts, next, open);
+    } catch (e) {
+      opts.hooks.onUpdate?.({ from, to, how: 'failed', reason: errorText(e) });
+      return undefined;
+    }
+    if (ended) {
+      await closeGeneration(g, open);
+      return undefined;
+    }
+    for (const l of old.links) l.close();
+    if (old.reader) take(old.reader.flush(), old.reader);
+    lostBefore += old.reader?.lost ?? 0;
+    await closeGeneration(old, open);
+    gen = g;
+    opts.hooks.onUpdate?.({ from, to, how: 'replaced' }, g);
+    return g;
+  }
+  ended = true;
+  offDemand();
+  for (const t of [...timers, ...sampleTimers]) clearTimeout(t);
   // What the programs produced before the stop and no wakeup delivered yet is printed and
   // counted too; once the output is closed there is no one to give it to.
-  if (reader && stop.kind !== 'output-closed') take(reader.flush());
+  if (gen.reader && stop.kind !== 'output-closed') take(gen.reader.flush(), gen.reader);
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
-  return { stop, events, lost: reader?.lost ?? 0, programs };
+  return { stop, events, lost: lostBefore + (gen.reader?.lost ?? 0), programs: gen.programs };
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

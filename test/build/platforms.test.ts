@@ -168,7 +168,11 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'registry', 'arm64-types
     const root = tagged(l, 'latest');
     const pushed = await runEbpm(['push', pkgs.bpfonly, '--json'], { env });
     expect(pushed.code).toBe(0);
-    expect(JSON.parse(pushed.stdout)).toMatchObject({ reference: `${reg.host}/plat/pfsnoop:1.2.0`, digest: root.digest, tags: ['1.2.0', 'latest'] });
+    expect(JSON.parse(pushed.stdout)).toMatchObject({
+      reference: `${reg.host}/plat/pfsnoop:1.2.0`,
+      digest: root.digest,
+      tags: ['1.2.0', '1.2', '1', 'latest'],
+    });
 
     const pulled = await runEbpm(['pull', 'pfsnoop@1.2', '--json'], { env });
     expect(pulled.code).toBe(0);

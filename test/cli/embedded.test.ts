@@ -26,7 +26,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(r).toEqual({
       code: 0,
       err: '',
-      out: `pushed local.invalid/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\ntags: 1.10.0, latest\n`,
+      out: `pushed local.invalid/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\ntags: 1.10.0, 1.10, 1, latest\n`,
     });
     for (const v of ['1.2.0', '1.2.5', '2.0.0-rc.1']) {
       r = await ebpm(['push', pkgs[v]!.dir], sb.env);
@@ -34,14 +34,14 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       expect(r).toEqual({
         code: 0,
         err: '',
-        out: `pushed local.invalid/sigsnoop:${v} ${pkgs[v]!.digest} (2 blobs, ${pkgs[v]!.size - objectSize()} bytes)\ntags: ${v}\n`,
+        out: `pushed local.invalid/sigsnoop:${v} ${pkgs[v]!.digest} (2 blobs, ${pkgs[v]!.size - objectSize()} bytes)\ntags: ${v}${v === '2.0.0-rc.1' ? '' : ', 1.2'}\n`,
       });
     }
     expect(
       JSON.parse(readFileSync(join(sb.registryDir, 'sigsnoop', '_layout', 'index.json'), 'utf8'))
         .manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'])
         .sort(),
-    ).toEqual(['1.10.0', '1.2.0', '1.2.5', '2.0.0-rc.1', 'latest']);
+    ).toEqual(['1', '1.10', '1.10.0', '1.2', '1.2.0', '1.2.5', '2.0.0-rc.1', 'latest']);
   });
 
   it('refuses to replace a pushed version unless forced, and re-pushing the same content is a no-op', async () => {
@@ -150,7 +150,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       code: 0,
       err: '',
       out: many
-        .map((p, i) => `pushed local.invalid/${['alpha', 'beta', 'gamma'][i]}:1.0.0 ${p.digest} (3 blobs, ${p.size} bytes)\ntags: 1.0.0, latest\n`)
+        .map((p, i) => `pushed local.invalid/${['alpha', 'beta', 'gamma'][i]}:1.0.0 ${p.digest} (3 blobs, ${p.size} bytes)\ntags: 1.0.0, 1.0, 1, latest\n`)
         .join(''),
     });
     const index = await json<{ hits: { name: string }[] }>(['search', 'a', '--refresh'], sb.env);
@@ -210,7 +210,9 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     expect(code).toBe(0);
     expect(out).toContain(`pushing local.invalid/sigsnoop:1.2.0`);
     expect(out).toContain('████████████████████████');
-    expect(out).toContain(`pushed local.invalid/sigsnoop:1.2.0 ${pkgs['1.2.0']!.digest} (3 blobs, ${pkgs['1.2.0']!.size} bytes)\ntags: 1.2.0, latest\n`);
+    expect(out).toContain(
+      `pushed local.invalid/sigsnoop:1.2.0 ${pkgs['1.2.0']!.digest} (3 blobs, ${pkgs['1.2.0']!.size} bytes)\ntags: 1.2.0, 1.2, 1, latest\n`,
+    );
     expect(out).not.toContain('\u001b[3');
   });
 

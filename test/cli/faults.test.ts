@@ -105,7 +105,7 @@ describeWith(['registry', 'clang'], 'pulls through faults', () => {
     expect(pushed).toEqual({
       code: 0,
       err: '',
-      out: `pushed ${proxy.host}/pushed/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\ntags: 1.0.0, latest\n`,
+      out: `pushed ${proxy.host}/pushed/sigsnoop:1.0.0 ${pkg.digest} (4 blobs, ${pkg.size} bytes)\ntags: 1.0.0, 1.0, 1, latest\n`,
     });
     expect(proxy.log.filter((l) => upload.test(l.path)).map((l) => `${l.method} ${l.fault ?? ''}`.trim())).toEqual(['PUT status', 'PUT reset', 'PUT']);
     // What the registry holds, read past the proxy.

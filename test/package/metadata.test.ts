@@ -7,7 +7,7 @@ import { sha256Digest } from '../../src/core/digest.js';
 import { validateSourceManifest } from '../../src/package/source-manifest.js';
 import { validateMetadata } from '../../src/package/validate.js';
 import { decodeDefault, parameterKind } from '../../src/package/values.js';
-import { movesLatest, tagVersion, versionTag } from '../../src/package/version.js';
+import { floatingTags, movesLatest, tagVersion, versionTag } from '../../src/package/version.js';
 import type { PackageMetadata } from '../../src/package/metadata.js';
 import { EXAMPLES, REPO } from '../helpers/objects.js';
 import { check } from './schema-check.js';
@@ -172,5 +172,15 @@ describe('values and versions', () => {
     expect(movesLatest('1.3.0', ['1.2.0', 'latest', '2.0.0-rc.1'])).toBe(true);
     expect(movesLatest('1.1.0', ['1.2.0', 'latest'])).toBe(false);
     expect(movesLatest('2.0.0-rc.2', ['1.2.0'])).toBe(false);
+  });
+
+  it('moves a floating tag only to the highest stable version of its line; floating tags are not versions', () => {
+    const repo = ['1.2.3', '1.2.4', '1.3.0', '1.2', '1', 'latest', '1.4.0-rc.1', '2.0.0_b.1'];
+    expect(floatingTags('1.2.5', repo)).toEqual(['1.2']);
+    expect(floatingTags('1.3.1', repo)).toEqual(['1.3', '1']);
+    expect(floatingTags('1.2.2', repo)).toEqual([]);
+    expect(floatingTags('2.1.0', repo)).toEqual(['2.1', '2', 'latest']);
+    expect(floatingTags('0.1.0', [])).toEqual(['0.1', '0', 'latest']);
+    expect(floatingTags('1.5.0-rc.1', [])).toEqual([]);
   });
 });

@@ -195,6 +195,14 @@ describe('parseRunLine: before the package is known', () => {
     expect(thrown(() => line(['pkg', '--interval', '0']))).toEqual(usage('run: --interval "0": not a number of seconds > 0'));
     expect(thrown(() => line(['pkg', '--interval', 'often']))).toEqual(usage('run: --interval "often": not a number of seconds ≥ 0'));
     expect(thrown(() => line(['pkg', '--top', '0']))).toEqual(usage('run: --top "0": not a whole number > 0'));
+    expect(thrown(() => line(['pkg', '--follow-interval', '5']))).toEqual(usage('run: --follow-interval needs --follow'));
+    expect(thrown(() => line(['pkg', '--follow', '--follow-interval', '0']))).toEqual(usage('run: --follow-interval "0": not a number of seconds > 0'));
+  });
+
+  it('--follow checks every 60 s unless --follow-interval says otherwise', () => {
+    expect(line(['pkg']).followMs).toBeUndefined();
+    expect(line(['pkg', '--follow']).followMs).toBe(60_000);
+    expect(line(['pkg', '--follow', '--follow-interval', '0.5']).followMs).toBe(500);
   });
 });
 

@@ -9,12 +9,14 @@ import { loadSigningKey } from '../password.js';
 const cmd: Command = {
   name: 'push',
   summary: 'Publish a built package (its out/ layout, or an OCI layout) to a registry; name and version come from its metadata.',
-  usage: 'ebpm push [dir | layout[:tag]]... [--to [registry/][namespace/]name] [--force] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
+  usage:
+    'ebpm push [dir | layout[:tag]]... [--to [registry/][namespace/]name] [--force] [--no-floating-tags] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, {
       ...JSON_FLAG,
       ...VERBOSE_FLAG,
       force: { type: 'boolean', default: false },
+      'no-floating-tags': { type: 'boolean', default: false },
       to: { type: 'string' },
       sign: { type: 'boolean', default: false },
       key: { type: 'string' },
@@ -37,6 +39,7 @@ const cmd: Command = {
         paths.map((path) => ({
           path: resolve(io.cwd, path),
           force: values.force,
+          floatingTags: !values['no-floating-tags'],
           ...(sign ? { sign } : {}),
           ...(values.to !== undefined ? { destination: values.to } : {}),
           ...(onEvent ? { onEvent } : {}),

@@ -15,7 +15,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <s>]] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -35,6 +35,8 @@ const OWN: ReadonlyMap<string, boolean> = new Map([
   ['program', true],
   ['skip-program', true],
   ['btf', true],
+  ['follow', false],
+  ['follow-interval', true],
 ]);
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
@@ -67,6 +69,8 @@ export interface RunLine {
   readonly top?: number;
   /** `--btf <file>`, resolved: the kernel BTF CO-RE relocates against. */
   readonly btf?: string;
+  /** `--follow`: milliseconds between two checks for a newer version (`--follow-interval`, default 60 s). */
+  readonly followMs?: number;
   /** `--program` (run only these) and `--skip-program`, as given. */
   readonly programs: ProgramSelection;
   readonly wasm: WasmFlags;
@@ -141,6 +145,10 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const interval = text('interval');
   const top = text('top');
   const btf = text('btf');
+  const followInterval = text('follow-interval');
+  if (followInterval !== undefined && !own.has('follow')) throw usageError('--follow-interval needs --follow');
+  if (followInterval !== undefined && Number(followInterval) === 0)
+    throw usageError(`--follow-interval ${JSON.stringify(followInterval)}: not a number of seconds > 0`);
   if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
   if (interval !== undefined && Number(interval) === 0) throw usageError(`--interval ${JSON.stringify(interval)}: not a number of seconds > 0`);
   if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
@@ -167,6 +175,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
     ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
     ...(btf === undefined ? {} : { btf: resolve(cwd, btf) }),
+    ...(own.has('follow') ? { followMs: followInterval === undefined ? 60_000 : nonNegative('follow-interval', followInterval, false) * 1000 } : {}),
     programs: selection,
     wasm,
     flags,

@@ -9,17 +9,17 @@
  * (runGuest): its exit code becomes ebpm's as `guestExitCode` maps it.
  */
 import type { LogLevel } from '../../kernel/native.js';
-import { isEbpmError } from '../../core/errors.js';
+import { assertNever, isEbpmError } from '../../core/errors.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
 import { symbolizer } from '../../kernel/symbolize.js';
-import { assignments, flagSpecs, type FlagSpec } from '../../package/params.js';
+import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
 import { PACKAGE_SOURCES } from '../package-sources.js';
 import type { Context } from '../../services/context.js';
-import { planRun, runPackage, withEventType, type SamplePlan } from '../../services/run.js';
+import { planRun, runPackage, withEventType, type Follow, type NextRun, type RunPlan, type SamplePlan, type UpdateEvent } from '../../services/run.js';
 import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
@@ -47,19 +47,35 @@ const cmd: Command = {
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
-    const specs = pkg.wasm === undefined ? flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli) : [];
     if (line.help) {
-      writeText(io.stdout, pkg.wasm === undefined ? bpfHelp(line.source, pkg, specs) : guestHelp(line.source, pkg));
+      writeText(
+        io.stdout,
+        pkg.wasm === undefined ? bpfHelp(line.source, pkg, flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli)) : guestHelp(line.source, pkg),
+      );
       return 0;
     }
+    if (line.followMs !== undefined && pkg.wasm !== undefined) (await import('../../services/follow.js')).followedReference(await opened(), pkg);
     if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io);
     checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
-    return runBpf(pkg, line, specs, bpfArgs(line, info, specs), io);
+    return runBpf(pkg, line, io, opened);
   },
 };
 
-/** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
-async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagSpec[], args: BpfArgs, io: Io): Promise<number> {
+/** What a BPF package's run is made of: its plan, its parameters' values, how its events print. */
+interface Prepared {
+  readonly pkg: ResolvedPackage;
+  readonly args: BpfArgs;
+  readonly plan: RunPlan;
+  readonly given: readonly Assignment[];
+  readonly format: EventFormat | undefined;
+  readonly sampleFormats: ReadonlyMap<SamplePlan, SampleFormat>;
+}
+
+/** `prepare` reads the package flags of `line` against `pkg`'s parameters (new ones keep their defaults) and plans the run. */
+async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
+  const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
+  const specs = flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli);
+  const args = bpfArgs(line, info, specs);
   const choices = {
     mapSizes: line.mapSizes,
     ...(line.printMaps === undefined ? {} : { printMaps: line.printMaps }),
@@ -75,34 +91,45 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
     plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
   );
+  return { pkg, args, plan, given, format, sampleFormats };
+}
+
+/** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
+async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<number> {
+  let run = await prepare(pkg, line);
+  const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, context);
+  const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
   const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
   let output: RunOutput | undefined;
+  const outputFor = (title: string) =>
+    line.json
+      ? jsonOutput(io.stdout, run.format, bound)
+      : live
+        ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
+        : plainOutput(io.stdout, run.format, Date.now, bound);
   return withStops(io, async (signal) => {
     try {
       const result = await runPackage({
-        package: pkg,
-        plan,
-        assignments: given,
+        package: run.pkg,
+        plan: run.plan,
+        assignments: run.given,
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
-        targets: args.targets,
+        targets: run.args.targets,
         programs: line.programs,
         ...(line.btf === undefined ? {} : { btfFile: line.btf }),
+        ...(follow === undefined ? {} : { follow }),
         signal,
         verbose: line.verbose,
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs, selected) => {
-            const title = terminalSafe(attachSummary(pkg, programs, line.attach));
-            if (line.verbose) io.stderr.write(verboseLines(pkg, programs, args.values, plan, selected).join('\n') + '\n');
+            const title = terminalSafe(attachSummary(run.pkg, programs, line.attach));
+            if (line.verbose) io.stderr.write(verboseLines(run.pkg, programs, run.args.values, run.plan, selected).join('\n') + '\n');
             if (live === undefined) writeText(io.stderr, title + '\n');
-            output = line.json
-              ? jsonOutput(io.stdout, format, bound)
-              : live
-                ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format, title, counts: () => counts })
-                : plainOutput(io.stdout, format, Date.now, bound);
+            output = outputFor(title);
             output.start();
           },
           onEvents: (records, lost) => {
@@ -112,21 +139,102 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, specs: readonly FlagS
           },
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
-            output!.sample(frames === undefined ? sampleFormats.get(s)! : samplePrinter(pkg, s, args, top, { frames, names: symbolizer() }), entries),
+            output!.sample(
+              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, { frames, names: symbolizer() }),
+              entries,
+            ),
+          // The events of the new version print in its own format, after the line that says so.
+          onUpdate: (update, next) => {
+            if (next !== undefined) {
+              output!.end();
+              run = follow!.prepared(next);
+            }
+            if (line.json) io.stdout.write(`${JSON.stringify({ update })}\n`);
+            writeText(io.stderr, `${updateLine(run.pkg.metadata.name, update)}\n`);
+            if (next !== undefined) {
+              output = outputFor(run.pkg.metadata.name);
+              output.start();
+            }
+          },
           // libbpf's own lines (they start with `libbpf: `) only with --verbose: failures come back as one error.
           ...(line.verbose ? { onLog: (_: LogLevel, message: string) => io.stderr.write(`${message.trimEnd()}\n`) } : {}),
         },
       });
       // After a signal the process ends at once (bin.ts): what stdout has not taken is dropped, and counted.
       output?.end(result.stop.kind === 'signal');
-      writeText(io.stderr, endSummary(pkg.metadata.name, result, output?.dropped()) + '\n');
+      writeText(io.stderr, endSummary(run.pkg.metadata.name, result, output?.dropped()) + '\n');
       return exitCode(result.stop);
     } catch (e) {
       output?.end();
       if (line.verbose && isEbpmError(e) && typeof e.data?.log === 'string' && e.data.log !== '') io.stderr.write(`verifier log:\n${e.data.log}\n`);
       throw e;
     }
-  });
+  }).finally(() => follow?.stop());
+}
+
+/**
+ * `following` is the run's `--follow`: every interval, and at once on SIGHUP, it asks the
+ * registry whether the reference names something newer (one request), and pulls that through
+ * the normal path (the trust policy applies) and prepares it with the same flags.
+ */
+async function following(
+  pkg: ResolvedPackage,
+  line: RunLine,
+  io: Io,
+  context: () => Promise<Context>,
+): Promise<Follow & { prepared(next: NextRun): Prepared; stop(): void }> {
+  const ctx = await context();
+  const { followedReference, hasNewer } = await import('../../services/follow.js');
+  const ref = followedReference(ctx, pkg);
+  const prepared = new Map<ResolvedPackage, Prepared>();
+  // Caught from the start, not only once the run is attached: unhandled, SIGHUP ends the process.
+  let asked: (() => void) | undefined;
+  let early = false;
+  const onHup = () => {
+    if (asked === undefined) early = true;
+    else asked();
+  };
+  process.on('SIGHUP', onHup);
+  return {
+    intervalMs: line.followMs!,
+    onDemand: (check) => {
+      asked = check;
+      if (early) {
+        early = false;
+        check();
+      }
+      return () => {
+        asked = undefined;
+      };
+    },
+    stop: () => process.off('SIGHUP', onHup),
+    async next(current) {
+      if (!(await hasNewer(ctx, ref, current))) {
+        if (line.verbose) writeText(io.stderr, `${current.metadata.name}: ${current.metadata.version} is still the newest of ${line.source}\n`);
+        return undefined;
+      }
+      const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, context });
+      if (next.digest === current.digest) return undefined;
+      if (next.trust?.decision.warn) writeText(io.stderr, `warning: ${next.trust.decision.message}\n`);
+      const p = await prepare(next, line);
+      prepared.set(next, p);
+      return { package: next, plan: p.plan, assignments: p.given };
+    },
+    prepared: (next) => prepared.get(next.package)!,
+  };
+}
+
+/** The one stderr line saying what became of an update. */
+function updateLine(name: string, u: UpdateEvent): string {
+  switch (u.how) {
+    case 'replaced':
+      return `${name}: updated ${u.from} → ${u.to} (BPF objects replaced)`;
+    case 'refused':
+    case 'failed':
+      return `${name}: update${u.to === undefined ? '' : ` to ${u.to}`} ${u.how}, ${u.from} keeps running: ${u.reason}`;
+    default:
+      return assertNever(u, 'update');
+  }
 }
 
 /** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */

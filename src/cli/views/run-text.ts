@@ -19,6 +19,8 @@ export const RUN_HELP = [
   '  --json                    print events as JSON lines',
   "  --verbose                 show the programs, maps and values, and libbpf's messages",
   '  --duration <s>            stop after this many seconds (exit code 0)',
+  '  --follow                  follow a range or floating tag: swap in each newer version (SIGHUP checks now)',
+  '  --follow-interval <s>     seconds between two checks of the registry with --follow (default 60)',
   '  --max-events <n>          stop after this many events (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
   '  --print-map <map>         print this map at the stop (repeatable); by default every result',
