@@ -53,7 +53,7 @@ export class RecentLines {
   }
 
   tail(n: number): string[] {
-    return this.#lines.slice(-n);
+    return n === 0 ? [] : this.#lines.slice(-n);
   }
 
   /** `follow` calls `f` for every line pushed from now on, until the returned function is called. */

@@ -28,7 +28,7 @@ export interface SupervisorOptions {
   readonly ebpm: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly backoff?: Backoff;
-  /** The agent's own lines (started, exited, invalid files). */
+  /** The agent's own lines (started, exited, invalid files) and the children's stderr lines, prefixed with the instance's name. */
   readonly onLog: (line: string) => void;
   /** Lines of instances whose output is `stdout`, each one JSON object naming its instance. */
   readonly onOutput: (line: string) => void;
@@ -63,6 +63,8 @@ export interface FileProblem {
 
 interface Instance {
   spec: InstanceSpec;
+  /** The instance file it comes from. */
+  file: string;
   state: InstanceState;
   child: ChildProcess | undefined;
   /** Settles when the running child has exited and its output is read. */
@@ -156,24 +158,28 @@ export class Supervisor {
 
   async #scan(): Promise<void> {
     if (this.#closing) return;
-    const { specs, problems } = readInstances(this.#opts.instancesDir);
+    const { specs, files, problems, readable } = readInstances(this.#opts.instancesDir);
     for (const p of problems) if (!this.#problems.some((q) => q.file === p.file && q.message === p.message)) this.#opts.onLog(`agent: ${p.message}`);
     this.#problems = problems;
+    // A directory that cannot be read says nothing about which instances should run: they stay as they are.
+    if (!readable) return;
     for (const [name, i] of this.#instances) {
-      if (specs.has(name)) continue;
+      // A file that became unreadable (half written, a typo) keeps its instance as it was; only a file that is gone stops it.
+      if (specs.has(name) || problems.some((p) => p.file === i.file)) continue;
       await this.#halt(i);
       this.#instances.delete(name);
       this.#opts.onLog(`agent: ${name} removed`);
     }
-    for (const spec of specs.values()) {
+    for (const [file, spec] of files) {
       const i = this.#instances.get(spec.name);
       if (!i) {
-        const fresh = newInstance(spec, this.#backoff);
+        const fresh = newInstance(spec, file, this.#backoff);
         this.#instances.set(spec.name, fresh);
         this.#launch(fresh);
       } else if (JSON.stringify(i.spec) !== JSON.stringify(spec)) {
         await this.#halt(i);
         i.spec = spec;
+        i.file = file;
         i.delayMs = this.#backoff.initialMs;
         this.#opts.onLog(`agent: ${spec.name} changed`);
         this.#launch(i);
@@ -221,6 +227,8 @@ export class Supervisor {
     const stderr = createInterface({ input: child.stderr! });
     stderr.on('line', (line) => {
       i.lines.push(line);
+      // The child's own messages (attached, errors, its last count) belong in the agent's log (the journal).
+      this.#opts.onLog(`${spec.name}: ${line}`);
       i.version ??= parseAttached(line);
       const summary = parseSummary(line);
       if (summary) {
@@ -275,9 +283,10 @@ export class Supervisor {
   }
 }
 
-function newInstance(spec: InstanceSpec, backoff: Backoff): Instance {
+function newInstance(spec: InstanceSpec, file: string, backoff: Backoff): Instance {
   return {
     spec,
+    file,
     state: 'stopped',
     child: undefined,
     closed: undefined,
@@ -293,10 +302,16 @@ function newInstance(spec: InstanceSpec, backoff: Backoff): Instance {
 
 /**
  * `readInstances` reads every `*.json` file of `dir`. A file that cannot be used is a problem of
- * its own; the others run. Two files naming the same instance: the first by file name wins.
+ * its own (and keeps the instance it gave before); the others run. Two files naming the same instance: the first by file name wins.
  */
-export function readInstances(dir: string): { specs: Map<string, InstanceSpec>; problems: FileProblem[] } {
+export function readInstances(dir: string): {
+  specs: Map<string, InstanceSpec>;
+  files: Map<string, InstanceSpec>;
+  problems: FileProblem[];
+  readable: boolean;
+} {
   const specs = new Map<string, InstanceSpec>();
+  const byFile = new Map<string, InstanceSpec>();
   const problems: FileProblem[] = [];
   let files: string[];
   try {
@@ -304,16 +319,17 @@ export function readInstances(dir: string): { specs: Map<string, InstanceSpec>; 
       .filter((f) => f.endsWith('.json'))
       .sort();
   } catch (e) {
-    return { specs, problems: [{ file: dir, message: `instances ${dir}: ${(e as Error).message}` }] };
+    return { specs, files: byFile, problems: [{ file: dir, message: `instances ${dir}: ${(e as Error).message}` }], readable: false };
   }
   for (const f of files) {
     try {
       const spec = parseInstance(f, readFileSync(join(dir, f), 'utf8'));
       if (specs.has(spec.name)) throw new EbpmError('INSTANCE_INVALID', `instance ${f}: name: ${spec.name} is already the name of another file's instance`);
       specs.set(spec.name, spec);
+      byFile.set(f, spec);
     } catch (e) {
       problems.push({ file: f, message: isEbpmError(e) ? e.message : `instance ${f}: ${(e as Error).message}` });
     }
   }
-  return { specs, problems };
+  return { specs, files: byFile, problems, readable: true };
 }
