@@ -85,6 +85,7 @@ describe("a child's lines", () => {
   it('tells events from samples, updates, refusals and errors', () => {
     expect(classifyLine('{"pid":1,"sig":18}')).toBe('event');
     expect(classifyLine('{"key":{"slot":1},"value":3}')).toBe('sample');
+    expect(classifyLine('{"map":"hists","entries":[{"key":-1,"value":{"slots":[0,1]}}]}')).toBe('sample');
     expect(classifyLine('{"update":{"from":"1.0.0","to":"1.1.0","how":"wasm"}}')).toBe('update');
     expect(classifyLine('{"update":{"from":"1.0.0","to":"1.1.0","refused":"TRUST_REFUSED"}}')).toBe('refusal');
     expect(classifyLine('{"error":{"code":"NOT_FOUND","message":"x"}}')).toBe('error');

@@ -4,8 +4,8 @@ import { closeSync, fstatSync, mkdirSync, openSync, renameSync, rmSync, writeSyn
 import { dirname } from 'node:path';
 
 /**
- * What one line of `ebpm run --json`'s stdout is: an event, a sample entry of a map
- * (`{"key":…,"value":…}`), an update or a refused update of `--follow`, or an error.
+ * What one line of `ebpm run --json`'s stdout is: an event, a snapshot of a map
+ * (`{"key":…,"value":…}` or `{"map":…,"entries":[…]}`), an update or a refused update of `--follow`, or an error.
  */
 export type LineKind = 'event' | 'sample' | 'update' | 'refusal' | 'error';
 
@@ -19,7 +19,8 @@ export function classifyLine(line: string): LineKind {
   }
   if (typeof o !== 'object' || o === null || Array.isArray(o)) return 'event';
   const keys = Object.keys(o);
-  if (keys.length === 2 && keys.includes('key') && keys.includes('value')) return 'sample';
+  // A snapshot of a map: one entry of an `@sample` map, or a whole result map (runqlat's histogram).
+  if (keys.length === 2 && ((keys.includes('key') && keys.includes('value')) || (keys.includes('map') && keys.includes('entries')))) return 'sample';
   if (keys.length === 1 && keys[0] === 'error') return 'error';
   if (keys.length === 1 && keys[0] === 'update') {
     const u = (o as { update: unknown }).update;
