@@ -222,6 +222,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
       'ebpm_instance_updates_total',
       'ebpm_instance_refusals_total',
       'ebpm_instance_up',
+      'ebpm_instance_map_histogram',
     ]);
     expect(families.get('ebpm_instance_events_total')!.type).toBe('counter');
     expect(['events', 'lost', 'restarts', 'updates', 'refusals'].map((c) => value(`ebpm_instance_${c}_total`)).concat(value('ebpm_instance_up')!)).toEqual([

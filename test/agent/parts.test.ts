@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { groupId } from '../../src/services/agent/agent.js';
 import { parseRequest } from '../../src/services/agent/control.js';
 import { parseInstance, runArgs } from '../../src/services/agent/instance.js';
-import { parseAddress, renderMetrics } from '../../src/services/agent/metrics.js';
+import { parseAddress, renderHistograms, renderMetrics } from '../../src/services/agent/metrics.js';
 import { classifyLine, parseAttached, parseSummary, RecentLines, RotatingFile } from '../../src/services/agent/output.js';
 import type { InstanceStatus } from '../../src/services/agent/supervisor.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
@@ -170,6 +170,34 @@ describe('metrics', () => {
       ebpm_instance_updates_total: counter('ebpm_instance_updates_total', 3, 6),
       ebpm_instance_refusals_total: counter('ebpm_instance_refusals_total', 4, 8),
       ebpm_instance_up: { type: 'gauge', samples: { 'ebpm_instance_up{instance="a"}': 1, 'ebpm_instance_up{instance="b\\"\\\\"}': 0 } },
+    });
+  });
+
+  it('renders log2 result maps as Prometheus histograms, buckets cumulative', () => {
+    const text = renderHistograms([
+      {
+        instance: 'rq',
+        map: 'hists',
+        entries: [
+          { key: -1, value: { slots: [1, 0, 3] } },
+          { key: 7, value: [2] },
+          { key: 8, value: { count: 1 } },
+        ],
+      },
+    ]);
+    const f = parsePrometheus(text).get('ebpm_instance_map_histogram')!;
+    expect(f.type).toBe('histogram');
+    // The parser sorts a series' labels by name.
+    const labels = (key: string, le?: string) => `instance="rq",key="${key}",${le === undefined ? '' : `le="${le}",`}map="hists"`;
+    expect(Object.fromEntries(f.samples)).toEqual({
+      [`ebpm_instance_map_histogram_bucket{${labels('-1', '1')}}`]: 1,
+      [`ebpm_instance_map_histogram_bucket{${labels('-1', '3')}}`]: 1,
+      [`ebpm_instance_map_histogram_bucket{${labels('-1', '7')}}`]: 4,
+      [`ebpm_instance_map_histogram_bucket{${labels('-1', '+Inf')}}`]: 4,
+      [`ebpm_instance_map_histogram_count{${labels('-1')}}`]: 4,
+      [`ebpm_instance_map_histogram_bucket{${labels('7', '1')}}`]: 2,
+      [`ebpm_instance_map_histogram_bucket{${labels('7', '+Inf')}}`]: 2,
+      [`ebpm_instance_map_histogram_count{${labels('7')}}`]: 2,
     });
   });
 

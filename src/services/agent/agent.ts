@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { EbpmError } from '../../core/errors.js';
 import { listenControl } from './control.js';
-import { renderMetrics, serveMetrics } from './metrics.js';
+import { renderHistograms, renderMetrics, serveMetrics } from './metrics.js';
 import { Supervisor, type SupervisorOptions } from './supervisor.js';
 
 export const DEFAULT_INSTANCES = '/etc/ebpm/instances.d';
@@ -32,7 +32,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   let metricsAddress: string | undefined;
   try {
     if (opts.metrics !== undefined) {
-      const m = await serveMetrics(opts.metrics, () => renderMetrics(supervisor.status().instances));
+      const m = await serveMetrics(opts.metrics, () => renderMetrics(supervisor.status().instances) + renderHistograms(supervisor.maps()));
       metrics = m.server;
       metricsAddress = `${m.address.family === 'IPv6' ? `[${m.address.address}]` : m.address.address}:${m.address.port}`;
     }

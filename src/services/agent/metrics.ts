@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EbpmError } from '../../core/errors.js';
-import type { InstanceStatus } from './supervisor.js';
+import type { InstanceStatus, MapSnapshot } from './supervisor.js';
 
 const COUNTERS: readonly { name: string; help: string; value: (s: InstanceStatus) => number }[] = [
   { name: 'ebpm_instance_events_total', help: 'Events the instance delivered.', value: (s) => s.events },
@@ -23,6 +23,37 @@ export function renderMetrics(instances: readonly InstanceStatus[]): string {
   }
   out += '# HELP ebpm_instance_up Whether the instance has a running child.\n# TYPE ebpm_instance_up gauge\n';
   for (const s of instances) out += `ebpm_instance_up{instance="${escapeLabel(s.name)}"} ${s.state === 'running' ? 1 : 0}\n`;
+  return out;
+}
+
+/** `slotsOf` is the log2 slots of a histogram entry's value: `{"slots":[…]}` or the array itself; undefined for other maps. */
+export function slotsOf(value: unknown): number[] | undefined {
+  const slots = Array.isArray(value) ? value : typeof value === 'object' && value !== null ? (value as { slots?: unknown }).slots : undefined;
+  return Array.isArray(slots) && slots.length > 0 && slots.every((c) => Number.isSafeInteger(c) && c >= 0) ? slots : undefined;
+}
+
+/**
+ * `renderHistograms` writes the log2 histogram maps of the instances as one Prometheus histogram
+ * family, a series per instance, map and key: slot i counts values up to 2^(i+1)-1 (the bcc
+ * convention run draws), buckets cumulative. The values' sum is not in the map, so `_sum` is
+ * left out (Prometheus takes a histogram without it; rate() of the buckets and count works).
+ */
+export function renderHistograms(snapshots: readonly MapSnapshot[]): string {
+  const name = 'ebpm_instance_map_histogram';
+  let out = `# HELP ${name} Log2 histogram maps of the instances (slots of run's result maps), cumulative per bucket.\n# TYPE ${name} histogram\n`;
+  for (const s of snapshots) {
+    for (const e of s.entries) {
+      const slots = slotsOf(e.value);
+      if (!slots) continue;
+      const labels = `instance="${escapeLabel(s.instance)}",map="${escapeLabel(s.map)}",key="${escapeLabel(JSON.stringify(e.key))}"`;
+      let total = 0;
+      slots.forEach((c, i) => {
+        total += c;
+        out += `${name}_bucket{${labels},le="${2 ** (i + 1) - 1}"} ${total}\n`;
+      });
+      out += `${name}_bucket{${labels},le="+Inf"} ${total}\n${name}_count{${labels}} ${total}\n`;
+    }
+  }
   return out;
 }
 

@@ -55,6 +55,13 @@ export interface InstanceStatus {
   readonly lastExit: string | undefined;
 }
 
+/** The latest snapshot of one result map of an instance (`{"map":…,"entries":[…]}` of run --json). */
+export interface MapSnapshot {
+  readonly instance: string;
+  readonly map: string;
+  readonly entries: readonly { readonly key: unknown; readonly value: unknown }[];
+}
+
 /** A file of the instance directory the agent could not use, and why. */
 export interface FileProblem {
   readonly file: string;
@@ -76,6 +83,8 @@ interface Instance {
   lastExit: string | undefined;
   counts: { events: number; lost: number; restarts: number; updates: number; refusals: number };
   lines: RecentLines;
+  /** The latest snapshot of each result map the child printed, by map name. */
+  maps: Map<string, MapSnapshot['entries']>;
 }
 
 export class Supervisor {
@@ -120,6 +129,11 @@ export class Supervisor {
       }))
       .sort((a, b) => a.name.localeCompare(b.name));
     return { instances, problems: this.#problems };
+  }
+
+  /** `maps` is the latest snapshot of every result map of every instance, for `/metrics`. */
+  maps(): MapSnapshot[] {
+    return [...this.#instances.values()].flatMap((i) => [...i.maps].map(([map, entries]) => ({ instance: i.spec.name, map, entries })));
   }
 
   /** `lines` is the instance's recent output, for `ebpm logs`. */
@@ -216,7 +230,11 @@ export class Supervisor {
         case 'refusal':
           i.counts.refusals++;
           break;
-        case 'sample':
+        case 'sample': {
+          const snapshot = JSON.parse(line) as { map?: unknown; entries?: unknown };
+          if (typeof snapshot.map === 'string' && Array.isArray(snapshot.entries)) i.maps.set(snapshot.map, snapshot.entries);
+          break;
+        }
         case 'error':
           break;
       }
@@ -297,6 +315,7 @@ function newInstance(spec: InstanceSpec, file: string, backoff: Backoff): Instan
     lastExit: undefined,
     counts: { events: 0, lost: 0, restarts: 0, updates: 0, refusals: 0 },
     lines: new RecentLines(RECENT_LINES),
+    maps: new Map(),
   };
 }
 
