@@ -9,12 +9,13 @@ import { request } from '../../src/services/agent/control.js';
 import { cliEnv, runEbpm, type Running } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
-import { ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir } from '../run/spawn.js';
+import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir } from '../run/spawn.js';
 
 const ATTACHED = 'sigsnoop 1.2.0: attached ag_sig_trace (tracepoint/signal/signal_generate)';
 
 let dir = '';
 let layout = '';
+let runqlat = '';
 let instances = '';
 let socket = '';
 let gid = 0;
@@ -70,6 +71,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     const pkg = ownCopy('sigsnoop', dir, 'sig_trace', 'ag_sig_trace');
     expect(ebpmSync(['build', pkg]).code).toBe(0);
     layout = join(pkg, 'out');
+    const rq = bpfOnlyCopy('runqlat', dir);
+    expect(ebpmSync(['build', rq]).code).toBe(0);
+    runqlat = join(rq, 'out');
     instances = join(dir, 'instances.d');
     mkdirSync(instances);
     socket = join(dir, 'run', 'agent.sock');
@@ -236,6 +240,35 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     expect(programIds('ag_sig_trace')).toEqual([]);
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([]);
     expect(agent.stderr()).toContain('agent: sig removed\n');
+  });
+
+  it("/metrics: an instance's histogram map as a Prometheus histogram, its last snapshot", async () => {
+    writeInstance('rq.json', { name: 'rq', ref: runqlat, duration: 2 });
+    await request(socket, { op: 'rescan' });
+    // A run with a duration ends by itself (exit code 0) and is not restarted: its last snapshot stays.
+    await seen('stderr', /agent: rq ended \(exit code 0\)\n/);
+    const last = agent
+      .stdout()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { instance: string; line: { key: number; value: { slots: number[] } } })
+      .filter((l) => l.instance === 'rq')
+      .at(-1)!.line;
+    const families = parsePrometheus(await (await fetch(`http://${metrics}/metrics`)).text());
+    const labels = `instance="rq",key="${last.key}",map=""`;
+    const sum = (n: number) => last.value.slots.slice(0, n).reduce((a, b) => a + b, 0);
+    const expected: Record<string, number> = {};
+    last.value.slots.forEach((_, i) => {
+      expected[`ebpm_instance_map_histogram_bucket{instance="rq",key="${last.key}",le="${2 ** (i + 1) - 1}",map=""}`] = sum(i + 1);
+    });
+    expected[`ebpm_instance_map_histogram_bucket{instance="rq",key="${last.key}",le="+Inf",map=""}`] = sum(last.value.slots.length);
+    expected[`ebpm_instance_map_histogram_count{${labels}}`] = sum(last.value.slots.length);
+    expect(sum(last.value.slots.length)).toBeGreaterThan(0);
+    expect(Object.fromEntries(families.get('ebpm_instance_map_histogram')!.samples)).toEqual(expected);
+    expect(families.get('ebpm_instance_up')!.samples.get('ebpm_instance_up{instance="rq"}')).toBe(0);
+    expect(((await ps()) as { instances: unknown[] }).instances).toEqual([
+      expect.objectContaining({ name: 'rq', state: 'exited', events: 0, lastExit: 'exit code 0' }),
+    ]);
   });
 
   it('SIGTERM stops the agent cleanly and removes its socket', async () => {

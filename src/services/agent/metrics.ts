@@ -34,13 +34,15 @@ export function slotsOf(value: unknown): number[] | undefined {
 
 /**
  * `renderHistograms` writes the log2 histogram maps of the instances as one Prometheus histogram
- * family, a series per instance, map and key: slot i counts values up to 2^(i+1)-1 (the bcc
- * convention run draws), buckets cumulative. The values' sum is not in the map, so `_sum` is
- * left out (Prometheus takes a histogram without it; rate() of the buckets and count works).
+ * family, a series per instance, map (`""` for a package's `@sample` map, which run does not
+ * name) and key. Slot i is the bucket up to 2^(i+1)-1 (the bcc convention run draws), counts
+ * summed over the slots below. It only grows as long as the package keeps its map (runqlat
+ * does). The values' sum is not in the map, so `_sum` is left out (Prometheus takes a
+ * histogram without it; rate() of the buckets and of `_count` works).
  */
 export function renderHistograms(snapshots: readonly MapSnapshot[]): string {
   const name = 'ebpm_instance_map_histogram';
-  let out = `# HELP ${name} Log2 histogram maps of the instances (slots of run's result maps), cumulative per bucket.\n# TYPE ${name} histogram\n`;
+  let out = `# HELP ${name} Log2 histogram maps of the instances (the slots of their latest snapshot), cumulative per bucket.\n# TYPE ${name} histogram\n`;
   for (const s of snapshots) {
     for (const e of s.entries) {
       const slots = slotsOf(e.value);

@@ -55,7 +55,7 @@ export interface InstanceStatus {
   readonly lastExit: string | undefined;
 }
 
-/** The latest snapshot of one result map of an instance (`{"map":…,"entries":[…]}` of run --json). */
+/** The latest snapshot of one map of an instance, from run --json's lines (`keepSnapshot`). */
 export interface MapSnapshot {
   readonly instance: string;
   readonly map: string;
@@ -230,11 +230,9 @@ export class Supervisor {
         case 'refusal':
           i.counts.refusals++;
           break;
-        case 'sample': {
-          const snapshot = JSON.parse(line) as { map?: unknown; entries?: unknown };
-          if (typeof snapshot.map === 'string' && Array.isArray(snapshot.entries)) i.maps.set(snapshot.map, snapshot.entries);
+        case 'sample':
+          keepSnapshot(i.maps, JSON.parse(line) as Record<string, unknown>);
           break;
-        }
         case 'error':
           break;
       }
@@ -299,6 +297,21 @@ export class Supervisor {
       this.#opts.onLog(`agent: ${i.spec.name} stopped`);
     }
   }
+}
+
+/**
+ * `keepSnapshot` keeps the latest snapshot of a map a child printed: a result map comes whole
+ * (`{"map":…,"entries":[…]}`); an `@sample` map comes an entry a line (`{"key":…,"value":…}`),
+ * unnamed, kept under the map name "" entry by entry.
+ */
+function keepSnapshot(maps: Instance['maps'], o: Record<string, unknown>): void {
+  if (typeof o.map === 'string' && Array.isArray(o.entries)) {
+    maps.set(o.map, o.entries as MapSnapshot['entries']);
+    return;
+  }
+  const key = JSON.stringify(o.key);
+  const entries = (maps.get('') ?? []).filter((e) => JSON.stringify(e.key) !== key);
+  maps.set('', [...entries, { key: o.key, value: o.value }]);
 }
 
 function newInstance(spec: InstanceSpec, file: string, backoff: Backoff): Instance {
