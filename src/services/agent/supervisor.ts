@@ -110,7 +110,8 @@ export class Supervisor {
 
   /** `rescan` brings the instances in line with the directory's files; scans run one after another. */
   rescan(): Promise<void> {
-    this.#scans = this.#scans.then(() => this.#scan());
+    // A scan that failed (a bug) is logged, so the ones after it still run.
+    this.#scans = this.#scans.then(() => this.#scan()).catch((e: unknown) => this.#opts.onLog(`agent: rescan: ${(e as Error).message}`));
     return this.#scans;
   }
 
@@ -203,6 +204,17 @@ export class Supervisor {
 
   #launch(i: Instance): void {
     const { spec } = i;
+    let sink: RotatingFile | undefined;
+    try {
+      sink = spec.output.kind === 'file' ? new RotatingFile(spec.output.path, spec.output.maxBytes, spec.output.keep) : undefined;
+    } catch (e) {
+      // An output file that cannot be opened (a full disk, a missing mount) is a failed start: retried with back-off.
+      i.state = 'running';
+      i.startedAt = Date.now();
+      i.lastExit = `output: ${(e as Error).message}`;
+      this.#exited(i, null);
+      return;
+    }
     const [command, ...pre] = this.#opts.ebpm;
     const child = spawn(command!, [...pre, ...runArgs(spec)], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -214,7 +226,6 @@ export class Supervisor {
     i.state = 'running';
     i.version = undefined;
     i.startedAt = Date.now();
-    const sink = spec.output.kind === 'file' ? new RotatingFile(spec.output.path, spec.output.maxBytes, spec.output.keep) : undefined;
     const prefix = `{"instance":${JSON.stringify(spec.name)},"line":`;
     let counted = 0;
     const stdout = createInterface({ input: child.stdout! });
@@ -254,13 +265,15 @@ export class Supervisor {
         i.counts.lost += summary.lost;
       }
     });
-    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
-    const spawnFailed = once(child, 'error').then(([e]) => e as Error);
+    const ended = new Promise<{ code: number | null; why: string }>((resolve) => {
+      child.once('exit', (code, signal) => resolve({ code, why: signal !== null ? `signal ${signal}` : `exit code ${code}` }));
+      child.once('error', (e) => resolve({ code: null, why: `spawn: ${e.message}` }));
+    });
     i.closed = Promise.all([once(stdout, 'close'), once(stderr, 'close')]).then(async () => {
-      const [code, signal] = await Promise.race([exited, spawnFailed.then((e) => [null, e.message] as const)]);
+      const { code, why } = await ended;
       sink?.close();
       i.child = undefined;
-      i.lastExit = signal !== null ? `signal ${signal}` : `exit code ${code}`;
+      i.lastExit = why;
       this.#exited(i, code);
     });
     this.#opts.onLog(`agent: ${spec.name} started (pid ${child.pid})`);
