@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { Supervisor } from '../../src/services/agent/supervisor.js';
+import { readInstances, Supervisor } from '../../src/services/agent/supervisor.js';
 
 /** A child that prints three events and a sample, says its count as run does, and exits with `code`. */
 const CHILD = (code: number) =>
@@ -56,4 +56,19 @@ it('an output file that cannot be opened is a failed start, retried with back-of
   expect(sup.status().instances[0]!.lastExit).toBe("output: EEXIST: file already exists, mkdir '/dev/null'");
   await sup.close();
   expect(sup.status().instances).toEqual([expect.objectContaining({ name: 'b', state: 'stopped' })]);
+});
+
+it('reports YAML files and a second file with the same name; the first file by name wins', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpm-sup-'));
+  writeFileSync(join(dir, 'a.json'), JSON.stringify({ name: 'a', ref: '/p' }));
+  writeFileSync(join(dir, 'b.json'), JSON.stringify({ name: 'a', ref: '/q' }));
+  writeFileSync(join(dir, 'c.yaml'), 'name: c\n');
+  writeFileSync(join(dir, 'notes.txt'), 'ignored');
+  const r = readInstances(dir);
+  expect([...r.specs.keys()]).toEqual(['a']);
+  expect(r.specs.get('a')!.ref).toBe('/p');
+  expect(r.problems).toEqual([
+    { file: 'b.json', message: "instance b.json: name: a is already the name of another file's instance" },
+    { file: 'c.yaml', message: 'instance c.yaml: YAML instance files are not read; write it as JSON (c.json)' },
+  ]);
 });

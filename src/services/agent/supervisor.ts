@@ -346,7 +346,7 @@ function newInstance(spec: InstanceSpec, file: string, backoff: Backoff): Instan
 }
 
 /**
- * `readInstances` reads every `*.json` file of `dir`. A file that cannot be used is a problem of
+ * `readInstances` reads every `*.json` file of `dir` (and reports `*.yaml` ones). A file that cannot be used is a problem of
  * its own (and keeps the instance it gave before); the others run. Two files naming the same instance: the first by file name wins.
  */
 export function readInstances(dir: string): {
@@ -361,12 +361,17 @@ export function readInstances(dir: string): {
   let files: string[];
   try {
     files = readdirSync(dir)
-      .filter((f) => f.endsWith('.json'))
+      .filter((f) => /\.(json|ya?ml)$/.test(f))
       .sort();
   } catch (e) {
     return { specs, files: byFile, problems: [{ file: dir, message: `instances ${dir}: ${(e as Error).message}` }], readable: false };
   }
   for (const f of files) {
+    // ebpm carries no YAML parser: a YAML file is reported rather than silently left out.
+    if (!f.endsWith('.json')) {
+      problems.push({ file: f, message: `instance ${f}: YAML instance files are not read; write it as JSON (${f.replace(/\.ya?ml$/, '.json')})` });
+      continue;
+    }
     try {
       const spec = parseInstance(f, readFileSync(join(dir, f), 'utf8'));
       if (specs.has(spec.name)) throw new EbpmError('INSTANCE_INVALID', `instance ${f}: name: ${spec.name} is already the name of another file's instance`);
