@@ -86,8 +86,9 @@ describe("a child's lines", () => {
     expect(classifyLine('{"pid":1,"sig":18}')).toBe('event');
     expect(classifyLine('{"key":{"slot":1},"value":3}')).toBe('sample');
     expect(classifyLine('{"map":"hists","entries":[{"key":-1,"value":{"slots":[0,1]}}]}')).toBe('sample');
-    expect(classifyLine('{"update":{"from":"1.0.0","to":"1.1.0","how":"wasm"}}')).toBe('update');
-    expect(classifyLine('{"update":{"from":"1.0.0","to":"1.1.0","refused":"TRUST_REFUSED"}}')).toBe('refusal');
+    expect(classifyLine('{"update":{"how":"replaced","from":"1.0.0","to":"1.1.0"}}')).toBe('update');
+    expect(classifyLine('{"update":{"how":"refused","from":"1.0.0","to":"1.1.0","reason":"x"}}')).toBe('refusal');
+    expect(classifyLine('{"update":{"how":"failed","from":"1.0.0","to":"1.1.0","reason":"x"}}')).toBe('refusal');
     expect(classifyLine('{"error":{"code":"NOT_FOUND","message":"x"}}')).toBe('error');
     expect(parseSummary('sigsnoop: 3 events, 2 lost (stopped: SIGINT)')).toEqual({ events: 3, lost: 2 });
     expect(parseSummary('sigsnoop: 3 events, 2 lost, 1 dropped (stopped: SIGINT)')).toEqual({ events: 3, lost: 2 });

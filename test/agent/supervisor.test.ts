@@ -9,7 +9,10 @@ import { readInstances, Supervisor } from '../../src/services/agent/supervisor.j
 /** A child that prints three events and a sample, says its count as run does, and exits with `code`. */
 const CHILD = (code: number) =>
   [
+    'console.error("fake 1.0.0: attached p (tracepoint/x/y)");',
     'for (const n of [1, 2, 3]) console.log(JSON.stringify({ n }));',
+    'console.log(JSON.stringify({ update: { how: "refused", from: "1.0.0", to: "1.1.0", reason: "x" } }));',
+    'console.log(JSON.stringify({ update: { how: "replaced", from: "1.0.0", to: "1.2.0" } }));',
     'console.log(JSON.stringify({ key: 0, value: { slots: [1, 2] } }));',
     `console.error("fake: 3 events, 5 lost (stopped: duration)"); process.exitCode = ${code};`,
   ].join('\n');
@@ -39,8 +42,12 @@ it('writes a file output, counts events and lost from the child, and does not re
   const { sup, logged } = start(join(dir, 'instances.d'), 0);
   await sup.start();
   await logged(/^agent: a ended \(exit code 0\)$/);
-  expect(readFileSync(out, 'utf8')).toBe('{"n":1}\n{"n":2}\n{"n":3}\n{"key":0,"value":{"slots":[1,2]}}\n');
-  expect(sup.status().instances).toEqual([expect.objectContaining({ name: 'a', state: 'exited', events: 3, lost: 5, restarts: 0, lastExit: 'exit code 0' })]);
+  expect(readFileSync(out, 'utf8')).toBe(
+    '{"n":1}\n{"n":2}\n{"n":3}\n{"update":{"how":"refused","from":"1.0.0","to":"1.1.0","reason":"x"}}\n{"update":{"how":"replaced","from":"1.0.0","to":"1.2.0"}}\n{"key":0,"value":{"slots":[1,2]}}\n',
+  );
+  expect(sup.status().instances).toEqual([
+    expect.objectContaining({ name: 'a', state: 'exited', events: 3, lost: 5, restarts: 0, updates: 1, refusals: 1, lastExit: 'exit code 0' }),
+  ]);
   expect(sup.maps()).toEqual([{ instance: 'a', map: '', entries: [{ key: 0, value: { slots: [1, 2] } }] }]);
   expect(sup.lines('a').tail(2)).toEqual(['{"key":0,"value":{"slots":[1,2]}}', 'fake: 3 events, 5 lost (stopped: duration)']);
   await sup.close();

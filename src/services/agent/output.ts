@@ -22,9 +22,10 @@ export function classifyLine(line: string): LineKind {
   // A snapshot of a map: one entry of an `@sample` map, or a whole result map (runqlat's histogram).
   if (keys.length === 2 && ((keys.includes('key') && keys.includes('value')) || (keys.includes('map') && keys.includes('entries')))) return 'sample';
   if (keys.length === 1 && keys[0] === 'error') return 'error';
+  // run --follow's `{"update":{"how":…,"from":…,"to":…}}`: a version swapped in, or one refused or failed (the old one runs on).
   if (keys.length === 1 && keys[0] === 'update') {
-    const u = (o as { update: unknown }).update;
-    return typeof u === 'object' && u !== null && 'refused' in u ? 'refusal' : 'update';
+    const how = (o as { update: { how?: unknown } | null }).update?.how;
+    return how === 'refused' || how === 'failed' ? 'refusal' : 'update';
   }
   return 'event';
 }

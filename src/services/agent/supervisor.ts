@@ -235,9 +235,12 @@ export class Supervisor {
           i.counts.events++;
           counted++;
           break;
-        case 'update':
+        case 'update': {
           i.counts.updates++;
+          const to = (JSON.parse(line) as { update: { to?: unknown } }).update.to;
+          if (typeof to === 'string') i.version = to;
           break;
+        }
         case 'refusal':
           i.counts.refusals++;
           break;
