@@ -228,6 +228,7 @@ export class Supervisor {
     i.startedAt = Date.now();
     const prefix = `{"instance":${JSON.stringify(spec.name)},"line":`;
     let counted = 0;
+    let summary: { events: number; lost: number } | undefined;
     const stdout = createInterface({ input: child.stdout! });
     stdout.on('line', (line) => {
       switch (classifyLine(line)) {
@@ -260,13 +261,7 @@ export class Supervisor {
       // The child's own messages (attached, errors, its last count) belong in the agent's log (the journal).
       this.#opts.onLog(`${spec.name}: ${line}`);
       i.version ??= parseAttached(line);
-      const summary = parseSummary(line);
-      if (summary) {
-        // The child's own count is the exact one (lines may have been dropped on the way).
-        i.counts.events += summary.events - counted;
-        counted = summary.events;
-        i.counts.lost += summary.lost;
-      }
+      summary = parseSummary(line) ?? summary;
     });
     const ended = new Promise<{ code: number | null; why: string }>((resolve) => {
       child.once('exit', (code, signal) => resolve({ code, why: signal !== null ? `signal ${signal}` : `exit code ${code}` }));
@@ -274,6 +269,12 @@ export class Supervisor {
     });
     i.closed = Promise.all([once(stdout, 'close'), once(stderr, 'close')]).then(async () => {
       const { code, why } = await ended;
+      // Applied once both pipes are read (their lines arrive in no set order): the child's own
+      // count is the exact one, lines may have been dropped on the way.
+      if (summary) {
+        i.counts.events += summary.events - counted;
+        i.counts.lost += summary.lost;
+      }
       sink?.close();
       i.child = undefined;
       i.lastExit = why;
