@@ -186,8 +186,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     expect(programIds('ag_sig_trace')).toEqual([]);
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([expect.objectContaining({ name: 'sig', state: 'stopped', uptimeSeconds: 0 })]);
 
-    const start = await runEbpm(['start', 'sig', '--socket', socket], { prefix: member(), env: cliEnv(dir) });
-    expect([start.code, start.stderr]).toEqual([0, 'sig: started\n']);
+    const start = await runEbpm(['start', 'sig', '--socket', socket, '--json'], { prefix: member(), env: cliEnv(dir) });
+    expect([start.code, start.stderr, JSON.parse(start.stdout)]).toEqual([0, '', { name: 'sig', state: 'started' }]);
     await seen('stderr', new RegExp(`sig: ${ATTACHED.replace(/[()]/g, '\\$&')}\n`, 'g'), 4);
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([expect.objectContaining({ name: 'sig', state: 'running', restarts: 2 })]);
 

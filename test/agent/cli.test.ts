@@ -25,6 +25,6 @@ it('agent refuses a group that does not exist and a bad --metrics, before it lis
   const usage = await runEbpm(['logs'], { env: cliEnv(dir) });
   expect([usage.code, usage.stderr]).toEqual([
     2,
-    'error: logs: expected one instance name\nhint: usage: ebpm logs <name> [-f] [--lines <n>] [--socket <path>]\n',
+    'error: logs: expected one instance name\nhint: usage: ebpm logs <name> [-f] [--lines <n>] [--socket <path>] [--json]\n',
   ]);
 });
