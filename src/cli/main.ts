@@ -22,6 +22,11 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   run: () => import('./commands/run.js'),
   sign: () => import('./commands/sign.js'),
   verify: () => import('./commands/verify.js'),
+  agent: () => import('./commands/agent.js'),
+  ps: () => import('./commands/ps.js'),
+  logs: () => import('./commands/logs.js'),
+  stop: () => import('./commands/stop.js'),
+  start: () => import('./commands/start.js'),
 };
 
 const VERSION = '0.1.0';

@@ -1,0 +1,54 @@
+import { EbpmError } from '../../core/errors.js';
+import { DEFAULT_INSTANCES, startAgent } from '../../services/agent/agent.js';
+import { DEFAULT_SOCKET } from '../../services/agent/control.js';
+import { parseFlags, type Command } from '../command.js';
+import { writeText } from '../format.js';
+
+const cmd: Command = {
+  name: 'agent',
+  summary: 'Keep the instances of a directory running (one `ebpm run` each), with a control socket for ps, logs, stop and start.',
+  usage: 'ebpm agent [--instances <dir>] [--socket <path>] [--group <name|gid>] [--metrics <host:port>]',
+  async run(args, io) {
+    const { values, positionals } = parseFlags(cmd, args, {
+      instances: { type: 'string', default: DEFAULT_INSTANCES },
+      socket: { type: 'string', default: DEFAULT_SOCKET },
+      group: { type: 'string' },
+      metrics: { type: 'string' },
+    });
+    if (positionals.length > 0) throw new EbpmError('USAGE', `agent: unexpected argument ${positionals[0]}`, { hint: `usage: ${cmd.usage}` });
+    const agent = await startAgent({
+      instancesDir: values.instances,
+      socket: values.socket,
+      group: values.group,
+      metrics: values.metrics,
+      // The children run this very CLI: the same node, the same bundle.
+      ebpm: [process.execPath, process.argv[1]!],
+      env: io.env,
+      onLog: (line) => writeText(io.stderr, line + '\n'),
+      onOutput: (line) => io.stdout.write(line + '\n'),
+    });
+    writeText(
+      io.stderr,
+      `agent: listening on ${values.socket}${agent.metricsAddress === undefined ? '' : `, metrics on http://${agent.metricsAddress}/metrics`}\n`,
+    );
+    const onHup = () => void agent.rescan();
+    process.on('SIGHUP', onHup);
+    let onStop: (sig: NodeJS.Signals) => void = () => undefined;
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      onStop = resolve;
+      process.on('SIGINT', onStop);
+      process.on('SIGTERM', onStop);
+    });
+    for (const [sig, f] of [
+      ['SIGHUP', onHup],
+      ['SIGINT', onStop],
+      ['SIGTERM', onStop],
+    ] as const)
+      process.off(sig, f);
+    await agent.close();
+    writeText(io.stderr, `agent: stopped (${signal})\n`);
+    return 0;
+  },
+};
+
+export default cmd;
