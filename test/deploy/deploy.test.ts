@@ -1,12 +1,16 @@
 // deploy/: no cluster and no container engine can run here, so this checks what can be checked
 // without one. The plain manifest and the Helm chart (rendered by test/deploy/helm-render.ts, a
 // stand-in for `helm template`) give objects valid under the published Kubernetes schemas, with
-// the host mounts and capabilities ebpm needs; the instance files they carry have the agent's
-// fields; the trust policy they carry loads as ebpm loads it from the mount; and every file the
-// Containerfile copies exists after `npm run build` and `npm run build:native`.
+// the host mounts and capabilities ebpm needs and the agent's own flags; the instance files they
+// carry pass the agent's own parser, and the agent runs the chart's instances from a ConfigMap
+// volume laid out as the kubelet does; the trust policy they carry loads as ebpm loads it from
+// the mount; and every file the Containerfile copies exists after `npm run build` and
+// `npm run build:native`.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { AGENT_FLAGS } from '../../src/cli/commands/agent.js';
+import { type InstanceSpec, parseInstance } from '../../src/services/agent/instance.js';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
 import { renderChart } from './helm-render.js';
@@ -17,13 +21,8 @@ const CHART = join(ROOT, 'deploy/helm/ebpm-agent');
 const MANIFEST = join(ROOT, 'deploy/kubernetes/daemonset.yaml');
 const RELEASE = { name: 'ebpm', namespace: 'observability' };
 
-/**
- * The flags of `ebpm agent` as its branch defines them (`--instances --socket --group
- * --metrics`); that command is not merged into this branch yet, so they are listed here.
- */
-const AGENT_FLAGS = ['instances', 'socket', 'group', 'metrics'];
-/** The fields of an agent instance file. */
-const INSTANCE_FIELDS = ['name', 'ref', 'params', 'args', 'follow', 'output', 'duration'];
+/** The flags `ebpm agent` defines. */
+const AGENT_FLAG_NAMES = Object.keys(AGENT_FLAGS);
 
 const CAPABILITIES = { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_PTRACE'] };
 
@@ -32,13 +31,11 @@ function flagNames(args: readonly string[]): string[] {
   return args.filter((a) => a.startsWith('--')).map((a) => a.slice(2));
 }
 
-/** Checks an instance file as the agent reads it: JSON with only its fields, named as its key. */
-function expectInstanceFile(key: string, text: string): Record<string, unknown> {
-  const doc = JSON.parse(text) as Record<string, unknown>;
-  expect(Object.keys(doc).filter((k) => !INSTANCE_FIELDS.includes(k))).toEqual([]);
-  expect(`${doc.name}.json`).toBe(key);
-  expect(typeof doc.ref).toBe('string');
-  return doc;
+/** Reads an instance file with the agent's own parser (which throws on any bad field) and checks it is named as its key. */
+function expectInstanceFile(key: string, text: string): InstanceSpec {
+  const spec = parseInstance(key, text);
+  expect(`${spec.name}.json`).toBe(key);
+  return spec;
 }
 
 /** The pod's container and volumes, whatever the objects are named. */
@@ -90,7 +87,7 @@ function expectAgentPod(objects: readonly Record<string, unknown>[]) {
     '/tmp': 'rw',
   });
   expect(container.args).toEqual(['--instances', '/etc/ebpm/instances.d', '--socket', '/run/ebpm/agent.sock', '--metrics', '0.0.0.0:9464']);
-  expect(flagNames(container.args).filter((f) => !AGENT_FLAGS.includes(f))).toEqual([]);
+  expect(flagNames(container.args).filter((f) => !AGENT_FLAG_NAMES.includes(f))).toEqual([]);
   expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
   expect(container.env).toContainEqual({ name: 'EBPM_TRUST_POLICY', value: '/etc/ebpm/trust/trust-policy.json' });
   // The instance directory is the ConfigMap, the trust directory the Secret.
@@ -145,14 +142,20 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual({
       name: 'sigsnoop',
       ref: 'registry.example/ebpm/sigsnoop@^1',
+      params: {},
+      args: [],
       follow: true,
-      output: 'stdout',
+      output: { kind: 'stdout' },
+      duration: undefined,
     });
     expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual({
       name: 'opensnoop',
       ref: 'registry.example/ebpm/opensnoop@1.0',
       params: { failed: true },
-      output: { file: '/var/lib/ebpm/logs/opensnoop.jsonl', maxBytes: 10485760, keep: 3 },
+      args: [],
+      follow: false,
+      output: { kind: 'file', path: '/var/lib/ebpm/logs/opensnoop.jsonl', maxBytes: 10485760, keep: 3 },
+      duration: undefined,
     });
   });
 
@@ -246,8 +249,12 @@ describe('deploy/helm/ebpm-agent', () => {
     ];
     const data = only(renderChart(CHART, RELEASE, { instances }), 'ConfigMap').data;
     expect(Object.keys(data)).toEqual(['sigsnoop.json', 'opensnoop.json']);
-    expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual(instances[0]);
-    expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual(instances[1]);
+    expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual({ ...instances[0], params: {}, args: [], output: { kind: 'stdout' } });
+    expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual({
+      ...instances[1],
+      follow: false,
+      output: { kind: 'file', path: '/var/lib/ebpm/logs/o.jsonl', maxBytes: 1048576, keep: 2 },
+    });
   });
 
   it('carries the trust policy and keys of its values, which ebpm loads from the mount', () => {
@@ -293,6 +300,6 @@ describe('deploy/Containerfile', () => {
     expect(instruction('RUN')).toContain('ln -s /opt/ebpm/bin/ebpm.js /usr/local/bin/ebpm');
     expect(statSync(join(ROOT, 'bin/ebpm.js')).mode & 0o111).toBe(0o111);
     expect(cmd).toEqual(['--instances', '/etc/ebpm/instances.d', '--socket', '/run/ebpm/agent.sock', '--metrics', '0.0.0.0:9464']);
-    expect(flagNames(cmd).filter((f) => !AGENT_FLAGS.includes(f))).toEqual([]);
+    expect(flagNames(cmd).filter((f) => !AGENT_FLAG_NAMES.includes(f))).toEqual([]);
   });
 });
