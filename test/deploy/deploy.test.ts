@@ -6,13 +6,17 @@
 // volume laid out as the kubelet does; the trust policy they carry loads as ebpm loads it from
 // the mount; and every file the Containerfile copies exists after `npm run build` and
 // `npm run build:native`.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AGENT_FLAGS } from '../../src/cli/commands/agent.js';
 import { type InstanceSpec, parseInstance } from '../../src/services/agent/instance.js';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
-import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
+import { cliEnv, runEbpm, sandboxDir, type Running } from '../helpers/cli.js';
+import { configMapVolume } from '../helpers/configmap.js';
+import { describeWith } from '../helpers/prereq.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+import { ebpm, ebpmSync, ownCopy, programIds, programsOf, tempDir } from '../run/spawn.js';
 import { renderChart } from './helm-render.js';
 import { type Container, type DaemonSetLike, type K8sObject, only, readManifest, type ServiceLike, type Volume, validateObject } from './objects.js';
 
@@ -269,6 +273,78 @@ describe('deploy/helm/ebpm-agent', () => {
     expect(chart.container.resources).toEqual(plain.container.resources);
     expect(mounts(chart.container)).toEqual(mounts(plain.container));
     expect(hostPaths(chart.volumes)).toEqual(hostPaths(plain.volumes));
+  });
+});
+
+describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], "the agent on the chart's rendered instances", () => {
+  const objects = renderChart(CHART, RELEASE);
+  const data = only(objects, 'ConfigMap').data;
+  const names = Object.entries(data).map(([key, text]) => expectInstanceFile(key, text).name);
+  /** Each example's programs under names of their own: other test files load the same examples. */
+  const PROGRAMS: Record<string, { from: string; to: string; names: string[] }> = {
+    sigsnoop: { from: 'sig_trace', to: 'dp_sig_trace', names: ['dp_sig_trace'] },
+    opensnoop: { from: 'trace_openat', to: 'dp_openat', names: ['dp_openat_enter', 'dp_openat_exit'] },
+  };
+  let dir = '';
+  let socket = '';
+  let agent: Running;
+  let metrics = '';
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const local: Record<string, string> = {};
+    for (const [key, text] of Object.entries(data)) {
+      const doc = JSON.parse(text) as Record<string, unknown> & { name: string; output?: unknown };
+      const pkg = ownCopy(doc.name, dir, PROGRAMS[doc.name]!.from, PROGRAMS[doc.name]!.to);
+      expect(ebpmSync(['build', pkg]).code).toBe(0);
+      // The chart's refs name a registry (registry.example) that does not exist here: each runs
+      // the example it names, built into a local layout. `follow` goes with them (run follows
+      // registry references only), and a file output moves from the node's /var/lib/ebpm into
+      // the temp dir; name, params, args and output kind stay the chart's.
+      const { follow: _, ...rest } = doc;
+      local[key] = JSON.stringify({
+        ...rest,
+        ref: join(pkg, 'out'),
+        ...(typeof doc.output === 'object' ? { output: { ...doc.output, file: join(dir, 'logs', `${doc.name}.jsonl`) } } : {}),
+      });
+    }
+    configMapVolume(join(dir, 'instances.d'), local);
+    socket = join(dir, 'agent.sock');
+    // The pod's own arguments, its paths mapped into the temp dir and its metrics port to a free one.
+    const paths = { '/etc/ebpm/instances.d': join(dir, 'instances.d'), '/run/ebpm/agent.sock': socket, '0.0.0.0:9464': '127.0.0.1:0' };
+    const args = agentPod(objects).container.args.map((a) => paths[a as keyof typeof paths] ?? a);
+    expect(args).toEqual(['--instances', join(dir, 'instances.d'), '--socket', socket, '--metrics', '127.0.0.1:0']);
+    agent = ebpm(['agent', ...args], { env: cliEnv(join(dir, 'home')) });
+    await agent.waitFor(/agent: listening on \S+, metrics on http:\/\/\S+\/metrics\n/);
+    metrics = /metrics on http:\/\/(\S+)\/metrics\n/.exec(agent.stderr())![1]!;
+    for (const name of names) await agent.waitFor(new RegExp(`\n${name}: ${name} \\S+: attached `));
+  }, 180_000);
+  afterAll(async () => {
+    if (agent && agent.child.exitCode === null) {
+      agent.child.kill('SIGTERM');
+      await agent.exited();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs exactly the chart's instances: ebpm ps lists them running, each with its programs loaded", async () => {
+    const r = await runEbpm(['ps', '--json', '--socket', socket], { env: cliEnv(join(dir, 'home')) });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const status = JSON.parse(r.stdout) as { instances: { name: string; state: string; pid: number }[]; problems: unknown[] };
+    expect(status.problems).toEqual([]);
+    expect(status.instances.map((i) => [i.name, i.state])).toEqual([...names].sort().map((n) => [n, 'running']));
+    for (const i of status.instances) {
+      const ids = PROGRAMS[i.name]!.names.flatMap(programIds).sort((a, b) => a - b);
+      expect(ids).toHaveLength(PROGRAMS[i.name]!.names.length);
+      expect(programsOf(i.pid)).toEqual(ids);
+    }
+  });
+
+  it('/metrics has ebpm_instance_up 1 for each of them', async () => {
+    const families = parsePrometheus(await (await fetch(`http://${metrics}/metrics`)).text());
+    expect(Object.fromEntries(families.get('ebpm_instance_up')!.samples)).toEqual(
+      Object.fromEntries(names.map((n) => [`ebpm_instance_up{instance="${n}"}`, 1])),
+    );
   });
 });
 
