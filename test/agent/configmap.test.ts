@@ -1,6 +1,7 @@
 // `ebpm agent` with its instance directory a mounted ConfigMap (the kubelet's layout of links,
 // built on the real filesystem): it reads the instances through the links, leaves the kubelet's
-// `..` entries out, and follows an update (the `..data` link swapped) on a rescan.
+// `..` entries out, and follows an update (the `..data` link swapped) on a rescan and by its
+// directory watch.
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -87,6 +88,15 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm agent on a Con
     const ids = programIds('cm_sig_trace');
     expect(ids).toHaveLength(1);
     expect(programsOf(after)).toEqual(ids);
+  });
+
+  it('the directory watch sees an update by itself: the rename of `..data`', async () => {
+    volume.update({ 'sig.json': instance(3) });
+    // No rescan asked for: the agent's log says when the watch's scan restarted the instance.
+    await agent.waitFor(/agent: sig changed\n[\s\S]*agent: sig changed\n/);
+    const [sig] = (await ps()).instances;
+    expect(runLine(sig!.pid)).toEqual(['run', layout, '--json', '--filtered-pid', '3']);
+    await attached(3);
   });
 
   it('an update without its key stops and removes the instance', async () => {
