@@ -1,14 +1,22 @@
 // deploy/: no cluster and no container engine can run here, so this checks what can be checked
 // without one. The plain manifest and the Helm chart (rendered by test/deploy/helm-render.ts, a
 // stand-in for `helm template`) give objects valid under the published Kubernetes schemas, with
-// the host mounts and capabilities ebpm needs; the instance files they carry have the agent's
-// fields; the trust policy they carry loads as ebpm loads it from the mount; and every file the
-// Containerfile copies exists after `npm run build` and `npm run build:native`.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// the host mounts and capabilities ebpm needs and the agent's own flags; the instance files they
+// carry pass the agent's own parser, and the agent runs the chart's instances from a ConfigMap
+// volume laid out as the kubelet does; the trust policy they carry loads as ebpm loads it from
+// the mount; and every file the Containerfile copies exists after `npm run build` and
+// `npm run build:native`.
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AGENT_FLAGS } from '../../src/cli/commands/agent.js';
+import { type InstanceSpec, parseInstance } from '../../src/services/agent/instance.js';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
-import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
+import { cliEnv, runEbpm, sandboxDir, type Running } from '../helpers/cli.js';
+import { configMapVolume } from '../helpers/configmap.js';
+import { describeWith } from '../helpers/prereq.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+import { ebpm, ebpmSync, ownCopy, programIds, programsOf, tempDir } from '../run/spawn.js';
 import { renderChart } from './helm-render.js';
 import { type Container, type DaemonSetLike, type K8sObject, only, readManifest, type ServiceLike, type Volume, validateObject } from './objects.js';
 
@@ -17,13 +25,8 @@ const CHART = join(ROOT, 'deploy/helm/ebpm-agent');
 const MANIFEST = join(ROOT, 'deploy/kubernetes/daemonset.yaml');
 const RELEASE = { name: 'ebpm', namespace: 'observability' };
 
-/**
- * The flags of `ebpm agent` as its branch defines them (`--instances --socket --group
- * --metrics`); that command is not merged into this branch yet, so they are listed here.
- */
-const AGENT_FLAGS = ['instances', 'socket', 'group', 'metrics'];
-/** The fields of an agent instance file. */
-const INSTANCE_FIELDS = ['name', 'ref', 'params', 'args', 'follow', 'output', 'duration'];
+/** The flags `ebpm agent` defines. */
+const AGENT_FLAG_NAMES = Object.keys(AGENT_FLAGS);
 
 const CAPABILITIES = { drop: ['ALL'], add: ['BPF', 'PERFMON', 'SYS_RESOURCE', 'SYS_PTRACE'] };
 
@@ -32,13 +35,11 @@ function flagNames(args: readonly string[]): string[] {
   return args.filter((a) => a.startsWith('--')).map((a) => a.slice(2));
 }
 
-/** Checks an instance file as the agent reads it: JSON with only its fields, named as its key. */
-function expectInstanceFile(key: string, text: string): Record<string, unknown> {
-  const doc = JSON.parse(text) as Record<string, unknown>;
-  expect(Object.keys(doc).filter((k) => !INSTANCE_FIELDS.includes(k))).toEqual([]);
-  expect(`${doc.name}.json`).toBe(key);
-  expect(typeof doc.ref).toBe('string');
-  return doc;
+/** Reads an instance file with the agent's own parser (which throws on any bad field) and checks it is named as its key. */
+function expectInstanceFile(key: string, text: string): InstanceSpec {
+  const spec = parseInstance(key, text);
+  expect(`${spec.name}.json`).toBe(key);
+  return spec;
 }
 
 /** The pod's container and volumes, whatever the objects are named. */
@@ -90,7 +91,7 @@ function expectAgentPod(objects: readonly Record<string, unknown>[]) {
     '/tmp': 'rw',
   });
   expect(container.args).toEqual(['--instances', '/etc/ebpm/instances.d', '--socket', '/run/ebpm/agent.sock', '--metrics', '0.0.0.0:9464']);
-  expect(flagNames(container.args).filter((f) => !AGENT_FLAGS.includes(f))).toEqual([]);
+  expect(flagNames(container.args).filter((f) => !AGENT_FLAG_NAMES.includes(f))).toEqual([]);
   expect(container.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
   expect(container.env).toContainEqual({ name: 'EBPM_TRUST_POLICY', value: '/etc/ebpm/trust/trust-policy.json' });
   // The instance directory is the ConfigMap, the trust directory the Secret.
@@ -145,14 +146,20 @@ describe('deploy/kubernetes/daemonset.yaml', () => {
     expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual({
       name: 'sigsnoop',
       ref: 'registry.example/ebpm/sigsnoop@^1',
+      params: {},
+      args: [],
       follow: true,
-      output: 'stdout',
+      output: { kind: 'stdout' },
+      duration: undefined,
     });
     expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual({
       name: 'opensnoop',
       ref: 'registry.example/ebpm/opensnoop@1.0',
       params: { failed: true },
-      output: { file: '/var/lib/ebpm/logs/opensnoop.jsonl', maxBytes: 10485760, keep: 3 },
+      args: [],
+      follow: false,
+      output: { kind: 'file', path: '/var/lib/ebpm/logs/opensnoop.jsonl', maxBytes: 10485760, keep: 3 },
+      duration: undefined,
     });
   });
 
@@ -246,8 +253,12 @@ describe('deploy/helm/ebpm-agent', () => {
     ];
     const data = only(renderChart(CHART, RELEASE, { instances }), 'ConfigMap').data;
     expect(Object.keys(data)).toEqual(['sigsnoop.json', 'opensnoop.json']);
-    expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual(instances[0]);
-    expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual(instances[1]);
+    expect(expectInstanceFile('sigsnoop.json', data['sigsnoop.json']!)).toEqual({ ...instances[0], params: {}, args: [], output: { kind: 'stdout' } });
+    expect(expectInstanceFile('opensnoop.json', data['opensnoop.json']!)).toEqual({
+      ...instances[1],
+      follow: false,
+      output: { kind: 'file', path: '/var/lib/ebpm/logs/o.jsonl', maxBytes: 1048576, keep: 2 },
+    });
   });
 
   it('carries the trust policy and keys of its values, which ebpm loads from the mount', () => {
@@ -262,6 +273,78 @@ describe('deploy/helm/ebpm-agent', () => {
     expect(chart.container.resources).toEqual(plain.container.resources);
     expect(mounts(chart.container)).toEqual(mounts(plain.container));
     expect(hostPaths(chart.volumes)).toEqual(hostPaths(plain.volumes));
+  });
+});
+
+describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], "the agent on the chart's rendered instances", () => {
+  const objects = renderChart(CHART, RELEASE);
+  const data = only(objects, 'ConfigMap').data;
+  const names = Object.entries(data).map(([key, text]) => expectInstanceFile(key, text).name);
+  /** Each example's programs under names of their own: other test files load the same examples. */
+  const PROGRAMS: Record<string, { from: string; to: string; names: string[] }> = {
+    sigsnoop: { from: 'sig_trace', to: 'dp_sig_trace', names: ['dp_sig_trace'] },
+    opensnoop: { from: 'trace_openat', to: 'dp_openat', names: ['dp_openat_enter', 'dp_openat_exit'] },
+  };
+  let dir = '';
+  let socket = '';
+  let agent: Running;
+  let metrics = '';
+
+  beforeAll(async () => {
+    dir = tempDir();
+    const local: Record<string, string> = {};
+    for (const [key, text] of Object.entries(data)) {
+      const doc = JSON.parse(text) as Record<string, unknown> & { name: string; output?: unknown };
+      const pkg = ownCopy(doc.name, dir, PROGRAMS[doc.name]!.from, PROGRAMS[doc.name]!.to);
+      expect(ebpmSync(['build', pkg]).code).toBe(0);
+      // The chart's refs name a registry (registry.example) that does not exist here: each runs
+      // the example it names, built into a local layout. `follow` goes with them (run follows
+      // registry references only), and a file output moves from the node's /var/lib/ebpm into
+      // the temp dir; name, params, args and output kind stay the chart's.
+      const { follow: _, ...rest } = doc;
+      local[key] = JSON.stringify({
+        ...rest,
+        ref: join(pkg, 'out'),
+        ...(typeof doc.output === 'object' ? { output: { ...doc.output, file: join(dir, 'logs', `${doc.name}.jsonl`) } } : {}),
+      });
+    }
+    configMapVolume(join(dir, 'instances.d'), local);
+    socket = join(dir, 'agent.sock');
+    // The pod's own arguments, its paths mapped into the temp dir and its metrics port to a free one.
+    const paths = { '/etc/ebpm/instances.d': join(dir, 'instances.d'), '/run/ebpm/agent.sock': socket, '0.0.0.0:9464': '127.0.0.1:0' };
+    const args = agentPod(objects).container.args.map((a) => paths[a as keyof typeof paths] ?? a);
+    expect(args).toEqual(['--instances', join(dir, 'instances.d'), '--socket', socket, '--metrics', '127.0.0.1:0']);
+    agent = ebpm(['agent', ...args], { env: cliEnv(join(dir, 'home')) });
+    await agent.waitFor(/agent: listening on \S+, metrics on http:\/\/\S+\/metrics\n/);
+    metrics = /metrics on http:\/\/(\S+)\/metrics\n/.exec(agent.stderr())![1]!;
+    for (const name of names) await agent.waitFor(new RegExp(`\n${name}: ${name} \\S+: attached `));
+  }, 180_000);
+  afterAll(async () => {
+    if (agent && agent.child.exitCode === null) {
+      agent.child.kill('SIGTERM');
+      await agent.exited();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs exactly the chart's instances: ebpm ps lists them running, each with its programs loaded", async () => {
+    const r = await runEbpm(['ps', '--json', '--socket', socket], { env: cliEnv(join(dir, 'home')) });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const status = JSON.parse(r.stdout) as { instances: { name: string; state: string; pid: number }[]; problems: unknown[] };
+    expect(status.problems).toEqual([]);
+    expect(status.instances.map((i) => [i.name, i.state])).toEqual([...names].sort().map((n) => [n, 'running']));
+    for (const i of status.instances) {
+      const ids = PROGRAMS[i.name]!.names.flatMap(programIds).sort((a, b) => a - b);
+      expect(ids).toHaveLength(PROGRAMS[i.name]!.names.length);
+      expect(programsOf(i.pid)).toEqual(ids);
+    }
+  });
+
+  it('/metrics has ebpm_instance_up 1 for each of them', async () => {
+    const families = parsePrometheus(await (await fetch(`http://${metrics}/metrics`)).text());
+    expect(Object.fromEntries(families.get('ebpm_instance_up')!.samples)).toEqual(
+      Object.fromEntries(names.map((n) => [`ebpm_instance_up{instance="${n}"}`, 1])),
+    );
   });
 });
 
@@ -293,6 +376,6 @@ describe('deploy/Containerfile', () => {
     expect(instruction('RUN')).toContain('ln -s /opt/ebpm/bin/ebpm.js /usr/local/bin/ebpm');
     expect(statSync(join(ROOT, 'bin/ebpm.js')).mode & 0o111).toBe(0o111);
     expect(cmd).toEqual(['--instances', '/etc/ebpm/instances.d', '--socket', '/run/ebpm/agent.sock', '--metrics', '0.0.0.0:9464']);
-    expect(flagNames(cmd).filter((f) => !AGENT_FLAGS.includes(f))).toEqual([]);
+    expect(flagNames(cmd).filter((f) => !AGENT_FLAG_NAMES.includes(f))).toEqual([]);
   });
 });

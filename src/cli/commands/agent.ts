@@ -4,17 +4,20 @@ import { DEFAULT_SOCKET } from '../../services/agent/control.js';
 import { parseFlags, type Command } from '../command.js';
 import { writeText } from '../format.js';
 
+/** The flags of `ebpm agent`, exported so that deploy/'s manifests are checked against them. */
+export const AGENT_FLAGS = {
+  instances: { type: 'string', default: DEFAULT_INSTANCES },
+  socket: { type: 'string', default: DEFAULT_SOCKET },
+  group: { type: 'string' },
+  metrics: { type: 'string' },
+} as const;
+
 const cmd: Command = {
   name: 'agent',
   summary: 'Keep the instances of a directory running (one `ebpm run` each), with a control socket for ps, logs, stop and start.',
   usage: 'ebpm agent [--instances <dir>] [--socket <path>] [--group <name|gid>] [--metrics <host:port>]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      instances: { type: 'string', default: DEFAULT_INSTANCES },
-      socket: { type: 'string', default: DEFAULT_SOCKET },
-      group: { type: 'string' },
-      metrics: { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(cmd, args, AGENT_FLAGS);
     if (positionals.length > 0) throw new EbpmError('USAGE', `agent: unexpected argument ${positionals[0]}`, { hint: `usage: ${cmd.usage}` });
     const agent = await startAgent({
       instancesDir: values.instances,

@@ -104,7 +104,8 @@ export class Supervisor {
   /** `start` reads the directory, starts its instances and watches it for changes. */
   async start(): Promise<void> {
     await this.rescan();
-    // A change anywhere in the directory means one more scan; SIGHUP and the socket's `rescan` ask for one explicitly.
+    // A change anywhere in the directory means one more scan (a ConfigMap update is the rename of
+    // its `..data` link); SIGHUP and the socket's `rescan` ask for one explicitly.
     this.#watcher = watch(this.#opts.instancesDir, () => void this.rescan());
   }
 
@@ -352,6 +353,8 @@ function newInstance(spec: InstanceSpec, file: string, backoff: Backoff): Instan
 /**
  * `readInstances` reads every `*.json` file of `dir` (and reports `*.yaml` ones). A file that cannot be used is a problem of
  * its own (and keeps the instance it gave before); the others run. Two files naming the same instance: the first by file name wins.
+ * A mounted ConfigMap works as is: its files are links, read through (`<key>` → `..data/<key>` → the current
+ * `..<timestamp>/` directory), and the kubelet's own `..`-named entries are left out.
  */
 export function readInstances(dir: string): {
   specs: Map<string, InstanceSpec>;
@@ -365,7 +368,7 @@ export function readInstances(dir: string): {
   let files: string[];
   try {
     files = readdirSync(dir)
-      .filter((f) => /\.(json|ya?ml)$/.test(f))
+      .filter((f) => !f.startsWith('..') && /\.(json|ya?ml)$/.test(f))
       .sort();
   } catch (e) {
     return { specs, files: byFile, problems: [{ file: dir, message: `instances ${dir}: ${(e as Error).message}` }], readable: false };
