@@ -2,7 +2,10 @@
  * Where `run` and `check` find a package: local paths first, then registry references through
  * the pull service (loaded only when no local path matched, so a local run does not pay for it).
  */
-import { localSource, type PackageSource } from '../services/run-source.js';
+import type { Context } from '../services/context.js';
+import { localSource, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../services/run-source.js';
+import type { Io } from './command.js';
+import { writeNotices } from './format.js';
 
 const registrySource: PackageSource = {
   async resolve(arg, opts) {
@@ -12,3 +15,22 @@ const registrySource: PackageSource = {
 };
 
 export const PACKAGE_SOURCES: readonly PackageSource[] = [localSource(), registrySource];
+
+/** A package a command resolved, and the command's one context, opened on first use. */
+export interface OpenedPackage {
+  readonly pkg: ResolvedPackage;
+  readonly context: () => Promise<Context>;
+}
+
+/**
+ * `openPackage` resolves `source` for `run` and `check` and prints the build's notices of a
+ * directory on stderr. The context (configuration, trust policy, registries) is opened only
+ * when something needs it: a local package that no policy scope covers never opens it.
+ */
+export async function openPackage(source: string, pull: PullPolicy, io: Io): Promise<OpenedPackage> {
+  let ctx: Promise<Context> | undefined;
+  const context = () => (ctx ??= import('./dist.js').then((d) => d.context(io, false)));
+  const pkg = await resolvePackage(source, PACKAGE_SOURCES, { pull, env: io.env, cwd: io.cwd, context });
+  writeNotices(io.stderr, pkg.notices);
+  return { pkg, context };
+}

@@ -9,11 +9,10 @@ import { kernelFacts } from '../../kernel/kernel-facts.js';
 import { blocking } from '../../kernel/preflight.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { checkPackage, findingLine } from '../../services/check.js';
-import { resolvePackage } from '../../services/run-source.js';
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { writeJson } from '../dist.js';
-import { writeNotices, writeText } from '../format.js';
-import { PACKAGE_SOURCES } from '../package-sources.js';
+import { writeText } from '../format.js';
+import { openPackage } from '../package-sources.js';
 import { pullPolicy } from '../pull-policy.js';
 
 const cmd: Command = {
@@ -31,10 +30,7 @@ const cmd: Command = {
     });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'check: expected one package', { hint: `usage: ${cmd.usage}` });
     const source = positionals[0]!;
-    let ctx: Promise<import('../../services/context.js').Context> | undefined;
-    const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
-    const pkg = await resolvePackage(source, PACKAGE_SOURCES, { pull: pullPolicy(values.pull), env: io.env, cwd: io.cwd, context: opened });
-    writeNotices(io.stderr, pkg.notices);
+    const { pkg } = await openPackage(source, pullPolicy(values.pull), io);
     const selection = { only: values.program, skip: values['skip-program'] };
     checkSelection(pkg.metadata.name, pkg.metadata.objects, selection);
     const report = checkPackage(pkg, kernelFacts(undefined, values.btf === undefined ? undefined : resolve(io.cwd, values.btf)), selection);

@@ -17,13 +17,13 @@ import { symbolizer } from '../../kernel/symbolize.js';
 import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
-import { PACKAGE_SOURCES } from '../package-sources.js';
+import { openPackage, PACKAGE_SOURCES } from '../package-sources.js';
 import type { Context } from '../../services/context.js';
 import { planRun, runPackage, withEventType, type Follow, type NextRun, type RunPlan, type SamplePlan, type UpdateEvent } from '../../services/run.js';
 import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
-import { isLive, terminalSafe, writeNotices, writeText } from '../format.js';
+import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
@@ -40,10 +40,7 @@ const cmd: Command = {
       io.stdout.write(`usage: ${RUN_USAGE}\n\n${cmd.summary}\n\n${RUN_HELP}\n`);
       return line === undefined ? 2 : 0;
     }
-    let ctx: Promise<Context> | undefined;
-    const opened = () => (ctx ??= import('../dist.js').then((d) => d.context(io, false)));
-    const pkg = await resolvePackage(line.source, PACKAGE_SOURCES, { pull: line.pull, env: io.env, cwd: io.cwd, context: opened });
-    writeNotices(io.stderr, pkg.notices);
+    const { pkg, context: opened } = await openPackage(line.source, line.pull, io);
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
