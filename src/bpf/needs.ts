@@ -6,6 +6,7 @@
 import { resolveType, skipModifiers, type Btf } from './btf.js';
 import { essentialName, type CoreRelocation } from './btf-ext.js';
 import type { ObjectSpec } from './object.js';
+import { sectionInfo } from './sections.js';
 
 /** One step of a CO-RE field access, in the kernel's terms: a member by name, or an array element. */
 export type FieldStep = { readonly member: string } | { readonly element: true };
@@ -39,10 +40,13 @@ export interface Need {
   readonly guarded: boolean;
 }
 
-/** The kernel function or tracepoint a tracing section names, with libbpf's section forms. */
-function attachAsk(section: string, target: string | null): { what: string; ask: Ask } | undefined {
-  const kind = /^[a-z_.]+/.exec(section)?.[0] ?? '';
-  if (target === null || target === '') return kind === 'lsm' || kind === 'lsm.s' ? { what: 'BPF LSM', ask: { kind: 'bpf-lsm' } } : undefined;
+/** The kernel function or tracepoint a tracing section names, classified by libbpf's section table (sections.ts). */
+function attachAsk(section: string): { what: string; ask: Ask } | undefined {
+  const info = sectionInfo(section);
+  if (info === undefined) return undefined;
+  const kind = info.def.replace(/\+$/, '');
+  const target = info.target;
+  if (target === null) return kind === 'lsm' || kind === 'lsm.s' ? { what: 'BPF LSM', ask: { kind: 'bpf-lsm' } } : undefined;
   switch (kind) {
     case 'tp':
     case 'tracepoint': {
@@ -133,7 +137,7 @@ export function objectNeeds(spec: ObjectSpec, skip: ReadonlySet<string> = new Se
   if (callers.length > 0) sections.add('.text');
   for (const p of programs) add(`program type ${p.type}`, { kind: 'program-type', type: p.type }, p.name);
   for (const p of programs) {
-    const a = attachAsk(p.section, p.target);
+    const a = attachAsk(p.section);
     if (a !== undefined) add(a.what, a.ask, p.name);
   }
   for (const p of programs) for (const h of p.helpers) add(`helper ${h.name ?? `#${h.id}`}`, { kind: 'helper', id: h.id, programType: p.type }, p.name);

@@ -9,8 +9,8 @@ import { parseBtf } from '../bpf/btf.js';
 import { kernelSupport } from './features.js';
 import { loadNative, type BpfNative } from './native.js';
 import { kernelBtf, type KernelBtf, type KernelFacts } from './preflight.js';
+import { TRACEFS } from './tracepoint-format.js';
 
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
 function once<T>(f: () => T): () => T {

@@ -6,7 +6,7 @@ import { sectionInfo } from '../bpf/sections.js';
 import type { TracepointField, TracepointFieldInfo } from '../bpf/record-layout.js';
 
 /** Where tracefs is mounted: its own mount point, then the older one under debugfs. */
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+export const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
 /**
  * `parseTracepointFormat` describes each field by its offset (`field:long ret;	offset:16;
