@@ -41,6 +41,24 @@ const map = (name: string, type: string, extra: Partial<MapMeta> = {}): MapMeta 
   ...extra,
 });
 
+/**
+ * A stand-in for the addon (no kernel is needed to test what the service does between calls):
+ * one object with one program `p` and `maps`, every call a no-op unless `rest` gives it.
+ */
+function fakeNative(program: { section: string; type: string }, maps: readonly Record<string, unknown>[], rest: Record<string, unknown>): BpfNative {
+  return {
+    setLogger: () => undefined,
+    objectOpen: () => ({}),
+    objectPrograms: () => [{ name: 'p', ...program, autoload: true, fd: 3 }],
+    objectMaps: () => maps,
+    objectLoad: () => undefined,
+    objectClose: () => undefined,
+    programAttach: () => ({}),
+    linkDestroy: () => undefined,
+    ...rest,
+  } as unknown as BpfNative;
+}
+
 /** CapEff of root (all 41 capabilities) and of a process with only CAP_BPF and CAP_PERFMON. */
 const ROOT = 'CapEff:\t000001ffffffffff\n';
 const BPF_PERFMON = `CapEff:\t${((1n << 39n) | (1n << 38n)).toString(16).padStart(16, '0')}\n`;
@@ -242,26 +260,24 @@ describe("runPackage's event path (the addon faked)", () => {
   function fake(flushed: RawBatch) {
     const calls: string[] = [];
     let deliver: ((error: null, raw: RawBatch) => void) | undefined;
-    const native = {
-      setLogger: () => undefined,
-      objectOpen: () => ({}),
-      objectPrograms: () => [{ name: 'p', section: 'tracepoint/a/b', type: 'tracepoint', autoload: true, fd: 3 }],
-      objectMaps: () => [{ name: 'rb', section: '.maps', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, fd: 4 }],
-      objectLoad: () => undefined,
-      objectClose: () => calls.push('close object'),
-      programAttach: () => ({}),
-      linkDestroy: () => calls.push('detach'),
-      mapInfo: () => ({ name: 'rb', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, valueBytes: 0 }),
-      readerOpen: () => ({}),
-      readerStart: (_r: unknown, cb: (error: null, raw: RawBatch) => void) => {
-        deliver = cb;
+    const native = fakeNative(
+      { section: 'tracepoint/a/b', type: 'tracepoint' },
+      [{ name: 'rb', section: '.maps', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, fd: 4 }],
+      {
+        objectClose: () => calls.push('close object'),
+        linkDestroy: () => calls.push('detach'),
+        mapInfo: () => ({ name: 'rb', type: 'ringbuf', keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, valueBytes: 0 }),
+        readerOpen: () => ({}),
+        readerStart: (_r: unknown, cb: (error: null, raw: RawBatch) => void) => {
+          deliver = cb;
+        },
+        readerFlush: () => {
+          calls.push('flush');
+          return flushed;
+        },
+        readerClose: () => calls.push('close reader'),
       },
-      readerFlush: () => {
-        calls.push('flush');
-        return flushed;
-      },
-      readerClose: () => calls.push('close reader'),
-    } as unknown as BpfNative;
+    );
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, [map('rb', 'ringbuf')]), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
     const seen: number[][] = [];
     const ac = new AbortController();
@@ -389,31 +405,27 @@ describe("runPackage's result maps (the addon and the clock faked)", () => {
     /** The kernel's side of map `counts`: one u32 key → u64 count. */
     const kernel = new Map<number, bigint>([[1, 10n]]);
     const deleted: number[] = [];
-    const native = {
-      setLogger: () => undefined,
-      objectOpen: () => ({}),
-      objectPrograms: () => [{ name: 'p', section: 'tracepoint/a/b', type: 'tracepoint', autoload: true, fd: 3 }],
-      objectMaps: () => [{ name: 'counts', section: '.maps', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, fd: 4 }],
-      objectLoad: () => undefined,
-      objectClose: () => undefined,
-      programAttach: () => ({}),
-      linkDestroy: () => undefined,
-      mapInfo: () => ({ name: 'counts', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, flags: 0, valueBytes: 8 }),
-      mapLookupBatch: () => {
-        const keys = new Uint8Array(4 * kernel.size);
-        const values = new Uint8Array(8 * kernel.size);
-        [...kernel].forEach(([k, v], i) => {
-          new DataView(keys.buffer).setUint32(i * 4, k, true);
-          new DataView(values.buffer).setBigUint64(i * 8, v, true);
-        });
-        return { count: kernel.size, keys, values, cursor: null };
+    const native = fakeNative(
+      { section: 'tracepoint/a/b', type: 'tracepoint' },
+      [{ name: 'counts', section: '.maps', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, fd: 4 }],
+      {
+        mapInfo: () => ({ name: 'counts', type: 'hash', keySize: 4, valueSize: 8, maxEntries: 16, flags: 0, valueBytes: 8 }),
+        mapLookupBatch: () => {
+          const keys = new Uint8Array(4 * kernel.size);
+          const values = new Uint8Array(8 * kernel.size);
+          [...kernel].forEach(([k, v], i) => {
+            new DataView(keys.buffer).setUint32(i * 4, k, true);
+            new DataView(values.buffer).setBigUint64(i * 8, v, true);
+          });
+          return { count: kernel.size, keys, values, cursor: null };
+        },
+        mapDelete: (_fd: number, key: Uint8Array) => {
+          const k = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
+          deleted.push(k);
+          return kernel.delete(k);
+        },
       },
-      mapDelete: (_fd: number, key: Uint8Array) => {
-        const k = new DataView(key.buffer, key.byteOffset).getUint32(0, true);
-        deleted.push(k);
-        return kernel.delete(k);
-      },
-    } as unknown as BpfNative;
+    );
     const counts = map('counts', 'hash', { keySize: 4, valueSize: 8, key: u32, value: { kind: 'int', size: 8, signed: false } });
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, [counts]), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
     const snapshots: string[][] = [];
@@ -464,46 +476,42 @@ describe("runPackage's result maps (the addon and the clock faked)", () => {
       5: { name: 'stackmap', type: 'stack_trace', keySize: 4, valueSize: 127 * 8, maxEntries: 16, flags: 0, valueBytes: 127 * 8 },
     } as Record<number, unknown>;
     const u32At = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0, true);
-    const native = {
-      setLogger: () => undefined,
-      objectOpen: () => ({}),
-      objectPrograms: () => [{ name: 'p', section: 'tp_btf/sched_switch', type: 'tracing', autoload: true, fd: 3 }],
-      objectMaps: () => [
+    const native = fakeNative(
+      { section: 'tp_btf/sched_switch', type: 'tracing' },
+      [
         { name: 'counts', section: '.maps', type: 'hash', keySize: 8, valueSize: 8, maxEntries: 16, fd: 4 },
         { name: 'stackmap', section: '.maps', type: 'stack_trace', keySize: 4, valueSize: 127 * 8, maxEntries: 16, fd: 5 },
       ],
-      objectLoad: () => undefined,
-      objectClose: () => undefined,
-      programAttach: () => ({}),
-      linkDestroy: () => undefined,
-      mapInfo: (fd: number) => infos[fd],
-      mapLookupBatch: () => {
-        const keys = new Uint8Array(8 * counts.size);
-        const values = new Uint8Array(8 * counts.size);
-        [...counts.values()].forEach(([pid, id, n], i) => {
-          new DataView(keys.buffer).setUint32(i * 8, pid, true);
-          new DataView(keys.buffer).setInt32(i * 8 + 4, id, true);
-          new DataView(values.buffer).setBigUint64(i * 8, n, true);
-        });
-        return { count: counts.size, keys, values, cursor: null };
+      {
+        mapInfo: (fd: number) => infos[fd],
+        mapLookupBatch: () => {
+          const keys = new Uint8Array(8 * counts.size);
+          const values = new Uint8Array(8 * counts.size);
+          [...counts.values()].forEach(([pid, id, n], i) => {
+            new DataView(keys.buffer).setUint32(i * 8, pid, true);
+            new DataView(keys.buffer).setInt32(i * 8 + 4, id, true);
+            new DataView(values.buffer).setBigUint64(i * 8, n, true);
+          });
+          return { count: counts.size, keys, values, cursor: null };
+        },
+        mapLookup: (fd: number, k: Uint8Array) => {
+          const frames = fd === 5 ? stacks.get(u32At(k)) : undefined;
+          if (frames === undefined) return null;
+          const v = new Uint8Array(127 * 8);
+          for (const [i, f] of frames.entries()) new DataView(v.buffer).setBigUint64(i * 8, f, true);
+          return v;
+        },
+        mapDelete: (fd: number, k: Uint8Array) => {
+          const d = new DataView(k.buffer, k.byteOffset);
+          if (fd === 5) {
+            deleted.push(`stack ${u32At(k)}`);
+            return stacks.delete(u32At(k));
+          }
+          deleted.push(`count ${d.getUint32(0, true)},${d.getInt32(4, true)}`);
+          return counts.delete(`${d.getUint32(0, true)},${d.getInt32(4, true)}`);
+        },
       },
-      mapLookup: (fd: number, k: Uint8Array) => {
-        const frames = fd === 5 ? stacks.get(u32At(k)) : undefined;
-        if (frames === undefined) return null;
-        const v = new Uint8Array(127 * 8);
-        for (const [i, f] of frames.entries()) new DataView(v.buffer).setBigUint64(i * 8, f, true);
-        return v;
-      },
-      mapDelete: (fd: number, k: Uint8Array) => {
-        const d = new DataView(k.buffer, k.byteOffset);
-        if (fd === 5) {
-          deleted.push(`stack ${u32At(k)}`);
-          return stacks.delete(u32At(k));
-        }
-        deleted.push(`count ${d.getUint32(0, true)},${d.getInt32(4, true)}`);
-        return counts.delete(`${d.getUint32(0, true)},${d.getInt32(4, true)}`);
-      },
-    } as unknown as BpfNative;
+    );
     const maps = [
       map('stackmap', 'stack_trace', { keySize: 4, valueSize: 127 * 8, maxEntries: 16 }),
       map('counts', 'hash', { keySize: 8, valueSize: 8, key, value: { kind: 'int', size: 8, signed: false } }),
@@ -536,21 +544,17 @@ describe("runPackage's result maps (the addon and the clock faked)", () => {
     new DataView(bss.buffer).setBigUint64(0, 99n, true);
     new DataView(bss.buffer).setBigUint64(16, 4n, true);
     const info = { name: 'demo.bss', type: 'array', keySize: 4, valueSize: 24, maxEntries: 1, flags: 0, valueBytes: 24 };
-    const native = {
-      setLogger: () => undefined,
-      objectOpen: () => ({}),
-      objectPrograms: () => [{ name: 'p', section: 'tp_btf/softirq_entry', type: 'tracing', autoload: true, fd: 3 }],
-      objectMaps: () => [{ name: 'demo.bss', section: '.bss', type: 'array', keySize: 4, valueSize: 24, maxEntries: 1, fd: 4 }],
-      objectLoad: () => undefined,
-      objectClose: () => undefined,
-      programAttach: () => ({}),
-      linkDestroy: () => undefined,
-      mapInfo: () => info,
-      mapLookup: () => bss.slice(),
-      mapUpdate: (_fd: number, _k: Uint8Array, v: Uint8Array) => {
-        bss = v.slice();
+    const native = fakeNative(
+      { section: 'tp_btf/softirq_entry', type: 'tracing' },
+      [{ name: 'demo.bss', section: '.bss', type: 'array', keySize: 4, valueSize: 24, maxEntries: 1, fd: 4 }],
+      {
+        mapInfo: () => info,
+        mapLookup: () => bss.slice(),
+        mapUpdate: (_fd: number, _k: Uint8Array, v: Uint8Array) => {
+          bss = v.slice();
+        },
       },
-    } as unknown as BpfNative;
+    );
     const pkg = { source: 'x', format: 'ebpm' as const, metadata: meta({}, []), objects: new Map([['demo.bpf.o', new Uint8Array(1)]]) };
     const global = { name: 'counts', section: '.bss', offset: 8, count: 2, element: u64, kind: 'counters' as const, reason: '.bss array of 2 integers' };
     const key = { kind: 'struct', size: 4, fields: [{ name: 'index', offset: 0, layout: u32 }] } as const;
