@@ -3,8 +3,8 @@
  * attach its programs, operate on its maps and drain its ring/perf buffers, synchronously
  * (the host runs in a worker thread and answers the guest's imports from inside a Wasm call).
  *
- * The real implementation adapts `src/kernel/loader.ts` (`loader-backend.ts`); unit tests use a
- * fake. Methods throw on failure; an error carrying `errno` (number) or an errno `code`
+ * The real implementation asks the run's object broker on the main thread (`broker-backend.ts`);
+ * unit tests use a fake. Methods throw on failure; an error carrying `errno` (number) or an errno `code`
  * (`ENOENT`) is returned to the guest as that negative errno.
  */
 import type { AttachTarget } from '../kernel/loader-targets.js';
@@ -46,5 +46,6 @@ export interface BackendMap {
 export interface BackendReader {
   /** Waits up to `timeoutMs` and returns every record available (one batch), and lost-event count. */
   poll(timeoutMs: number): { readonly records: readonly Uint8Array[]; readonly lost: number };
-  close(): void;
+  /** Stops reading; `unread` (records taken and not delivered) go first to the buffer's next reader. */
+  close(unread?: readonly Uint8Array[]): void;
 }

@@ -57,19 +57,14 @@ export interface HostOptions {
   log: (message: string, refusal?: boolean) => void;
   /** True once the guest must stop; checked in long-running imports. */
   stopped?: () => boolean;
-  /**
-   * Sleeps up to `ms`, returning early when the guest must stop. With it a poll that keeps
-   * finding records lets them gather for STREAM_MS instead of paying a wakeup for each.
-   */
-  sleep?: (ms: number) => void;
+  /** Called before a poll waits for records: the guest is set up and idle. */
+  waiting?: () => void;
 }
 
 interface Reader {
   readonly backend: BackendReader;
   pending: Uint8Array[];
   busy: boolean;
-  /** The last wait found records, few enough that gathering more for STREAM_MS is safe. */
-  streaming: boolean;
 }
 
 interface ObjectEntry {
@@ -89,18 +84,6 @@ interface MapEntry {
 const MAX_OBJECT = 64 << 20;
 /** Longest single wait inside a poll, so a stop request is seen promptly. */
 const POLL_SLICE_MS = 100;
-/**
- * The kernel wakes a reader for every record (perf: wakeup_events = 1), which cost more than
- * the guest's handling of it. While records keep coming, a poll first sleeps this long and then
- * takes what gathered meanwhile, as native/events.c's event-loop reader does; the first record
- * after a quiet spell still comes at once.
- */
-const STREAM_MS = 2;
-/**
- * A batch this large (a quarter of a 64-page per-CPU perf buffer) means the buffer fills fast:
- * the next poll does not sleep, so records are not dropped while it would.
- */
-const STREAM_MAX_BYTES = 64 << 10;
 /** Returned `errno`s for backend errors that carry only a code. */
 const CODE_ERRNO: Readonly<Record<string, number>> = {
   EPERM: 1,
@@ -414,7 +397,7 @@ export class WasmBpfHost {
     let r = entry.readers.get(fd);
     if (!r) {
       if (m.map.kind === 'other') throw new HostErrno(Errno.EINVAL, `map fd ${fd} is neither a ring buffer nor a perf event array`);
-      r = { backend: m.map.openReader(), pending: [], busy: false, streaming: false };
+      r = { backend: m.map.openReader(), pending: [], busy: false };
       entry.readers.set(fd, r);
     }
     return r;
@@ -455,18 +438,13 @@ export class WasmBpfHost {
   /** Polls in short slices (a negative timeout waits until records arrive) so a stop is seen. */
   private wait(r: Reader, timeoutMs: number): Uint8Array[] {
     const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
-    if (r.streaming && timeoutMs !== 0) this.opts.sleep?.(timeoutMs < 0 ? STREAM_MS : Math.min(STREAM_MS, timeoutMs));
+    if (timeoutMs !== 0) this.opts.waiting?.();
     for (;;) {
       if (this.opts.stopped?.()) throw new GuestStop('stopped');
       const left = deadline - Date.now();
       const { records, lost } = r.backend.poll(Math.max(0, Math.min(POLL_SLICE_MS, left)));
       if (lost > 0) this.opts.log(`wasm_bpf_buffer_poll: the kernel dropped ${lost} events (buffer full)`);
-      if (records.length > 0 || left <= POLL_SLICE_MS) {
-        let bytes = 0;
-        for (const record of records) bytes += record.length;
-        r.streaming = records.length > 0 && lost === 0 && bytes < STREAM_MAX_BYTES;
-        return [...records];
-      }
+      if (records.length > 0 || left <= POLL_SLICE_MS) return [...records];
     }
   }
 
@@ -482,7 +460,7 @@ export class WasmBpfHost {
         errors.push(e);
       }
     };
-    for (const r of entry.readers.values()) attempt(() => r.backend.close());
+    for (const r of entry.readers.values()) attempt(() => r.backend.close(r.pending));
     for (const l of entry.links.reverse()) attempt(() => l.close());
     attempt(() => entry.object.close());
     if (errors.length > 0) throw errors[0];

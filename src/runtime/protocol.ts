@@ -1,5 +1,12 @@
-/** Messages between `runWasm` (main thread) and the guest's worker thread. */
+/**
+ * Messages between `runWasm` (main thread) and a guest's worker thread, and between the
+ * worker's backend and the object broker (broker.ts), which holds the run's BPF objects on the
+ * main thread so that they outlive any one guest.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { AttachTarget } from '../kernel/loader-targets.js';
 import type { ObjectPolicy } from './admission.js';
+import type { MapKind } from './backend.js';
 
 /** `workerData` of the guest worker. */
 export interface WorkerInput {
@@ -12,13 +19,15 @@ export interface WorkerInput {
   readonly maxMemoryBytes: number;
   readonly allowAttach: readonly string[];
   readonly objects: ObjectPolicy;
-  /** `RunWasmOptions.btfPath`. */
-  readonly btfPath?: string;
   readonly usesBpf: boolean;
   /** Int32Array over it: [0] becomes 1 when the guest must stop. */
   readonly stop: SharedArrayBuffer;
   /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
   readonly output: SharedArrayBuffer;
+  /** The broker's end is on the main thread; requests on it are answered synchronously. */
+  readonly broker: MessagePort;
+  /** Int32Array over it: [0] is bumped after each broker reply. */
+  readonly brokerBell: SharedArrayBuffer;
 }
 
 export interface WorkerError {
@@ -29,6 +38,35 @@ export interface WorkerError {
 
 export type WorkerMessage =
   | { readonly t: 'log'; readonly line: string; readonly refusal?: boolean }
+  /** The guest waits for the first time (a buffer poll or a sleep): it is set up. */
+  | { readonly t: 'waiting' }
   | { readonly t: 'exit'; readonly code: number }
   | { readonly t: 'stopped' }
   | { readonly t: 'error'; readonly error: WorkerError };
+
+/** A BPF object the broker loaded (or handed on), as the guest's backend sees it. */
+export interface BrokerObject {
+  readonly id: number;
+  readonly programs: readonly { readonly name: string; readonly section: string }[];
+  readonly maps: readonly { readonly name: string; readonly fd: number; readonly kind: MapKind }[];
+}
+
+export type BrokerRequest =
+  | { readonly op: 'load'; readonly bytes: Uint8Array; readonly name: string }
+  | { readonly op: 'attach'; readonly object: number; readonly program: string; readonly target?: AttachTarget }
+  | { readonly op: 'detach'; readonly link: number }
+  /** Records of the map go to `port` as `RecordBatch`es, each followed by a bump of `bell`[0]. */
+  | { readonly op: 'subscribe'; readonly object: number; readonly map: string; readonly port: MessagePort; readonly bell: SharedArrayBuffer }
+  /** `unread`: records received and not delivered, which the map's next reader gets first. */
+  | { readonly op: 'unsubscribe'; readonly object: number; readonly map: string; readonly unread: readonly Uint8Array[] }
+  | { readonly op: 'close'; readonly object: number };
+
+export type BrokerReply =
+  | { readonly ok: true; readonly value: BrokerObject | number | null }
+  | { readonly ok: false; readonly error: WorkerError & { readonly errno?: number } };
+
+export interface RecordBatch {
+  readonly records: readonly Uint8Array[];
+  /** Events the kernel dropped since the last batch. */
+  readonly lost: number;
+}

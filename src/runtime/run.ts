@@ -13,6 +13,7 @@ import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE, limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
 import type { WorkerInput, WorkerMessage } from './protocol.js';
+import { ObjectBroker, type Tenant } from './broker.js';
 import { workerSource } from './worker-entry.js';
 
 /** A host directory made visible to the guest (`--dir host[:guest]`). */
@@ -24,7 +25,8 @@ export interface Preopen {
   readonly allowSystem?: boolean;
 }
 
-export interface RunWasmOptions {
+/** One guest: its module and what it is given. */
+export interface GuestOptions {
   readonly module: Uint8Array;
   /** Package name: argv[0] and the name of loaded BPF objects. */
   readonly name: string;
@@ -35,14 +37,17 @@ export interface RunWasmOptions {
   readonly preopens?: readonly Preopen[];
   /** `--max-memory`, bytes; default DEFAULT_MAX_MEMORY (128 MiB). */
   readonly maxMemoryBytes?: number;
-  /** `--duration`: stop the guest after this long. */
-  readonly durationMs?: number;
   /** `--allow-attach`: attach targets (cgroup paths, interfaces) the guest may name. */
   readonly allowAttach?: readonly string[];
   /** Digests the package declares, or 'any' for `--allow-undeclared-bpf` / a bare module. */
   readonly objects: ObjectPolicy;
   /** BTF of this kernel for CO-RE (libbpf's `btf_custom_path`); default the kernel's own. */
   readonly btfPath?: string;
+}
+
+export interface RunWasmOptions extends GuestOptions {
+  /** `--duration`: stop the guest after this long. */
+  readonly durationMs?: number;
   /** Aborting stops the guest (SIGINT/SIGTERM); `signal.reason === 'SIGTERM'` gives exit code 143. */
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
@@ -59,6 +64,21 @@ export interface WasmRunResult {
   /** The guest's exit code; 0 after `--duration`, 130/143 after SIGINT/SIGTERM. */
   readonly exitCode: number;
   readonly reason: 'exit' | 'duration' | 'signal';
+}
+
+/** A running guest, and how to replace it with another without detaching its programs. */
+export interface WasmRun {
+  /** Settles as `runWasm` does, when the guest running then ends. */
+  readonly result: Promise<WasmRunResult>;
+  /**
+   * `swap` starts `next` in a fresh worker beside the running guest. Its loads of the same
+   * object bytes and its attaches of the same programs take over the running ones. Once it
+   * first waits (a buffer poll or a sleep: it is set up), the running guest is stopped where
+   * it waits, the records it did not deliver go to `next`, and what `next` did not take over is
+   * detached and closed. Resolves then, `kept` telling whether every object and link was taken
+   * over. Rejects, the running guest untouched, when `next` fails or ends before it waits.
+   */
+  swap(next: GuestOptions): Promise<{ readonly kept: boolean }>;
 }
 
 function preopenMap(preopens: readonly Preopen[], where: string): Record<string, string> {
@@ -89,6 +109,116 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   return out;
 }
 
+/** How a guest's worker ended. */
+type GuestEnd = { readonly kind: 'exit'; readonly code: number } | { readonly kind: 'stopped' } | { readonly kind: 'error'; readonly error: EbpmError };
+
+interface Guest {
+  readonly tenant: Tenant;
+  /** Settles once the worker is gone and the broker has taken back what it held. */
+  readonly ended: Promise<GuestEnd>;
+  /** Resolves when the guest first waits. */
+  readonly waiting: Promise<void>;
+  stop(): void;
+}
+
+interface Prepared {
+  readonly input: Omit<WorkerInput, 'broker' | 'brokerBell' | 'stop' | 'output'>;
+  readonly btfPath: string | undefined;
+}
+
+/** Checks a guest's options (memory limit, module, preopens) into its worker's input. */
+function prepare(o: GuestOptions): Prepared {
+  const where = `wasm guest ${o.name}`;
+  const maxMemoryBytes = o.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
+  if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes < WASM_PAGE || maxMemoryBytes > 4 * 1024 ** 3) {
+    throw new EbpmError('USAGE', `${where}: --max-memory ${maxMemoryBytes}: must be between 64K and 4G`, { hint: 'pass e.g. --max-memory 64M' });
+  }
+  const { usesBpf } = checkGuestModule(parseWasm(o.module), where);
+  return {
+    input: {
+      module: limitMemory(o.module, maxMemoryBytes, where),
+      name: o.name,
+      args: [o.name, ...(o.args ?? [])],
+      env: { ...o.env },
+      preopens: preopenMap(o.preopens ?? [], where),
+      maxMemoryBytes,
+      allowAttach: [...(o.allowAttach ?? [])],
+      objects: o.objects,
+      usesBpf,
+    },
+    btfPath: o.btfPath,
+  };
+}
+
+/** Starts a guest's worker; `predecessor`: the guest whose objects it may take over. */
+function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, predecessor?: Tenant): Guest {
+  const where = `wasm guest ${p.input.name}`;
+  const tenant = broker.tenant(p.btfPath, predecessor);
+  const stop = new SharedArrayBuffer(4);
+  const output = createOutputRing();
+  const input: WorkerInput = { ...p.input, stop, output, broker: tenant.port, brokerBell: tenant.bell };
+  const src = workerSource();
+  // node:wasi's ExperimentalWarning is not for ebpm's users.
+  const worker = new Worker(src.source, { eval: src.eval, workerData: input, transferList: [tenant.port], execArgv: ['--no-warnings'] });
+  const lines = new OutputReader(output, { onStdout: run.onStdout, onStderr: run.onStderr, ...(run.outputReady ? { ready: run.outputReady } : {}) });
+  lines.follow();
+  let stopping = false;
+  let graceTimer: NodeJS.Timeout | undefined;
+  let onWaiting: () => void = () => undefined;
+  const waiting = new Promise<void>((resolve) => (onWaiting = resolve));
+  const ended = new Promise<GuestEnd>((resolve) => {
+    let end: GuestEnd | undefined;
+    // Once the worker is gone, nothing can use a map fd the broker closes.
+    const finish = (e: GuestEnd) => {
+      if (end !== undefined) return;
+      end = e;
+      clearTimeout(graceTimer);
+      void worker.terminate().then(() => {
+        tenant.release();
+        // Whatever the guest wrote before it ended (or was terminated) is in the ring.
+        lines.close();
+        resolve(e);
+      });
+    };
+    worker.on('message', (m: WorkerMessage) => {
+      // Output written before this message comes first; before a log line only while stdout takes more.
+      if (m.t === 'log') lines.drainIfReady();
+      else lines.drain();
+      switch (m.t) {
+        case 'log':
+          return run.onLog?.(m.line, m.refusal === true);
+        case 'waiting':
+          return onWaiting();
+        case 'exit':
+          return finish({ kind: 'exit', code: m.code });
+        case 'stopped':
+          return finish({ kind: 'stopped' });
+        case 'error':
+          return finish({ kind: 'error', error: new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {}) });
+      }
+    });
+    worker.on('error', (e) => finish({ kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }) }));
+    worker.on('exit', () =>
+      finish(stopping ? { kind: 'stopped' } : { kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker ended without a result`) }),
+    );
+  });
+  return {
+    tenant,
+    ended,
+    waiting,
+    stop() {
+      if (stopping) return;
+      stopping = true;
+      const flag = new Int32Array(stop);
+      Atomics.store(flag, 0, 1);
+      Atomics.notify(flag, 0);
+      broker.wake(tenant);
+      // A guest spinning without host calls never sees the flag: end its thread.
+      graceTimer = setTimeout(() => void worker.terminate(), run.stopGraceMs ?? 1000);
+    },
+  };
+}
+
 /**
  * Runs the guest to completion. Resolves with its exit code, or after `durationMs` or an abort
  * with reason `duration`/`signal`; every BPF object the guest opened is closed by then.
@@ -98,80 +228,73 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
  * poll callback (WASM_BAD_CALLBACK) or a guest that outgrew `--max-memory` (WASM_MEMORY_LIMIT).
  */
 export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
-  const where = `wasm guest ${o.name}`;
-  const maxMemoryBytes = o.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
-  if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes < WASM_PAGE || maxMemoryBytes > 4 * 1024 ** 3) {
-    throw new EbpmError('USAGE', `${where}: --max-memory ${maxMemoryBytes}: must be between 64K and 4G`, { hint: 'pass e.g. --max-memory 64M' });
-  }
-  const mod = parseWasm(o.module);
-  const { usesBpf } = checkGuestModule(mod, where);
-  const stop = new SharedArrayBuffer(4);
-  const output = createOutputRing();
-  const input: WorkerInput = {
-    module: limitMemory(o.module, maxMemoryBytes, where),
-    name: o.name,
-    args: [o.name, ...(o.args ?? [])],
-    env: { ...o.env },
-    preopens: preopenMap(o.preopens ?? [], where),
-    maxMemoryBytes,
-    allowAttach: [...(o.allowAttach ?? [])],
-    objects: o.objects,
-    ...(o.btfPath === undefined ? {} : { btfPath: o.btfPath }),
-    usesBpf,
-    stop,
-    output,
+  return startWasm(o).result;
+}
+
+/** `startWasm` starts the guest as `runWasm` does, and returns it with a way to replace it (`--follow`). */
+export function startWasm(o: RunWasmOptions): WasmRun {
+  const first = prepare(o);
+  const broker = new ObjectBroker((line) => o.onLog?.(line, false));
+  let settle: (end: GuestEnd) => void = () => undefined;
+  let stopped: WasmRunResult | undefined;
+  let settled = false;
+  let current: Guest | undefined;
+  let next: Guest | undefined;
+  const requestStop = (r: WasmRunResult) => {
+    if (stopped || settled) return;
+    stopped = r;
+    current?.stop();
+    next?.stop();
   };
-  if (o.signal?.aborted) return { exitCode: signalExit(o.signal), reason: 'signal' };
-  const src = workerSource();
-  // node:wasi's ExperimentalWarning is not for ebpm's users.
-  const worker = new Worker(src.source, { eval: src.eval, workerData: input, execArgv: ['--no-warnings'] });
-  const lines = new OutputReader(output, { onStdout: o.onStdout, onStderr: o.onStderr, ...(o.outputReady ? { ready: o.outputReady } : {}) });
-  lines.follow();
-  return new Promise<WasmRunResult>((resolve, reject) => {
-    let stopped: WasmRunResult | undefined;
-    let settled = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    const finish = (f: () => void) => {
-      if (settled) return;
+  const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
+  const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
+  /** The run ends with the guest running at the time; one swapped out ends as part of the swap. */
+  const watch = (g: Guest) => void g.ended.then((end) => g === current && settle(end));
+  const result = new Promise<WasmRunResult>((resolve, reject) => {
+    settle = (end) => {
       settled = true;
-      void worker.terminate();
+      next?.stop();
       clearTimeout(durationTimer);
-      clearTimeout(graceTimer);
       o.signal?.removeEventListener('abort', onAbort);
-      // Whatever the guest wrote before it ended (or was terminated) is in the ring.
-      lines.close();
-      f();
+      if (end.kind === 'exit') resolve(stopped ?? { exitCode: end.code, reason: 'exit' });
+      else if (end.kind === 'stopped' || stopped) resolve(stopped ?? { exitCode: 0, reason: 'duration' });
+      else reject(end.error);
     };
-    const requestStop = (result: WasmRunResult) => {
-      if (stopped || settled) return;
-      stopped = result;
-      const flag = new Int32Array(stop);
-      Atomics.store(flag, 0, 1);
-      Atomics.notify(flag, 0);
-      // A guest spinning without host calls never sees the flag: end its thread.
-      graceTimer = setTimeout(() => void worker.terminate(), o.stopGraceMs ?? 1000);
-    };
-    const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
-    o.signal?.addEventListener('abort', onAbort);
-    const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
-    worker.on('message', (m: WorkerMessage) => {
-      // Output written before this message comes first; before a log line only while stdout takes more.
-      if (m.t === 'log') lines.drainIfReady();
-      else lines.drain();
-      switch (m.t) {
-        case 'log':
-          return o.onLog?.(m.line, m.refusal === true);
-        case 'exit':
-          return finish(() => resolve(stopped ?? { exitCode: m.code, reason: 'exit' }));
-        case 'stopped':
-          return finish(() => resolve(stopped ?? { exitCode: 0, reason: 'duration' }));
-        case 'error':
-          return finish(() => (stopped ? resolve(stopped) : reject(new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {}))));
-      }
-    });
-    worker.on('error', (e) => finish(() => reject(new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }))));
-    worker.on('exit', () => finish(() => (stopped ? resolve(stopped) : reject(new EbpmError('INTERNAL', `${where}: worker ended without a result`)))));
   });
+  if (o.signal?.aborted) {
+    stopped = { exitCode: signalExit(o.signal), reason: 'signal' };
+    settle({ kind: 'stopped' });
+  } else {
+    o.signal?.addEventListener('abort', onAbort);
+    current = startGuest(first, broker, o);
+    watch(current);
+  }
+  const swap = async (spec: GuestOptions): Promise<{ kept: boolean }> => {
+    const where = `wasm guest ${spec.name}`;
+    const old = current;
+    if (settled || stopped || next !== undefined || old === undefined) {
+      throw new EbpmError('USAGE', `${where}: cannot swap now: ${next === undefined ? 'the run is ending' : 'another swap is under way'}`);
+    }
+    const g = startGuest(prepare(spec), broker, o, old.tenant);
+    next = g;
+    const early = await Promise.race([g.waiting.then(() => undefined), g.ended]);
+    next = undefined;
+    if (early !== undefined || settled || stopped) {
+      g.stop();
+      const end = early ?? (await g.ended);
+      if (end.kind === 'error') throw end.error;
+      throw new EbpmError('WASM_SWAP_FAILED', `${where}: ${end.kind === 'exit' ? `exited with code ${end.code}` : 'was stopped'} before it was set up`, {
+        hint: 'the new guest must reach its event loop (a buffer poll or a sleep) to take over',
+      });
+    }
+    const kept = broker.handOver(old.tenant, g.tenant);
+    current = g;
+    watch(g);
+    old.stop();
+    await old.ended;
+    return { kept };
+  };
+  return { result, swap };
 }
 
 function signalExit(signal: AbortSignal): number {

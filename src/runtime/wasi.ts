@@ -37,6 +37,8 @@ export interface GuestWasiOptions {
   output: GuestOutput;
   /** Shared stop flag: index 0 becomes non-zero when the guest must stop. */
   stop: Int32Array;
+  /** Called before a sleep: the guest is set up and idle. */
+  waiting?: () => void;
 }
 
 type Fn = (...args: number[]) => number;
@@ -215,6 +217,7 @@ export class GuestWasi {
         first = i;
       }
     }
+    if (waitNs > 0) this.o.waiting?.();
     if (Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6) !== 'timed-out' || this.o.stop[0] !== 0) throw new GuestStop('stopped');
     try {
       const ev = this.o.memory.view(out >>> 0, 32);

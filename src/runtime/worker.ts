@@ -1,10 +1,10 @@
 /**
  * The guest's worker thread: instantiates the module with WASI and the wasm-bpf host, runs
  * `_start`, writes the guest's output to the shared ring (`OutputWriter`) and reports the
- * outcome to `runWasm`. Host imports block this thread (a buffer poll waits in the kernel),
- * never the CLI's main thread. Whatever way the guest ends, every BPF object it opened is
- * closed here; if the thread is terminated instead, the native addon's environment cleanup
- * releases them.
+ * outcome to `runWasm`. Host imports block this thread (a buffer poll waits for records),
+ * never the CLI's main thread. The BPF objects are the broker's, on the main thread: whatever
+ * way the guest ends, it lets go of them here (giving back the records it did not deliver),
+ * and if the thread is terminated instead, `runWasm` does.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
@@ -43,9 +43,15 @@ async function main(): Promise<void> {
   const stop = new Int32Array(input.stop);
   let backend: (() => BpfBackend) | undefined;
   if (input.usesBpf) {
-    const { loaderBackend } = await import('./loader-backend.js');
-    backend = () => loaderBackend((line) => post({ t: 'log', line }), input.btfPath);
+    const { brokerBackend } = await import('./broker-backend.js');
+    backend = () => brokerBackend(input.broker, input.brokerBell);
   }
+  let idle = false;
+  const waiting = () => {
+    if (idle) return;
+    idle = true;
+    post({ t: 'waiting' });
+  };
   let instance: WebAssembly.Instance | undefined;
   const memory = () => {
     const m = instance?.exports.memory;
@@ -62,7 +68,7 @@ async function main(): Promise<void> {
     objectName: input.name,
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
     stopped: () => Atomics.load(stop, 0) !== 0,
-    sleep: (ms) => Atomics.wait(stop, 0, 0, ms),
+    waiting,
   });
   const wasi = new GuestWasi({
     args: input.args,
@@ -74,6 +80,7 @@ async function main(): Promise<void> {
       if (Atomics.load(stop, 0) !== 0) throw new GuestStop('stopped');
     }),
     stop,
+    waiting,
   });
   let outcome: WorkerMessage;
   try {

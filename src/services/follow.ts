@@ -3,6 +3,8 @@
  * with one request per check (the tag list for a range, a HEAD of the tag for a floating tag),
  * so that a check that finds nothing new costs the registry as little as it can. The newer
  * version itself comes through the normal pull path (run-source.ts), trust policy included.
+ * What a run does with it depends on the package: run.ts swaps BPF objects make before break,
+ * run-wasm.ts swaps the guest over the same objects.
  */
 import semver from 'semver';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -21,7 +23,6 @@ export function followedReference(ctx: Context, pkg: ResolvedPackage): Reference
   if (pkg.digest === undefined) throw usage('not a registry reference');
   const ref = parseUserReference(ctx, pkg.source);
   if (ref.digest !== undefined) throw usage('a digest names one version');
-  if (pkg.wasm !== undefined) throw usage('following a package with a Wasm module is not supported yet');
   return ref;
 }
 

@@ -2,15 +2,19 @@
  * The branch of `ebpm run` for packages with a Wasm module: the guest is the package's user
  * space, so it gets the arguments after `--` and prints what it likes; the runtime
  * (src/runtime) loads only the BPF objects the package declares, unless `--allow-undeclared-bpf`.
+ * `--follow` swaps in a newer version's guest over the running objects (runtime `swap`).
  */
-import { withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import { WASI } from '../runtime/abi.js';
-import { runWasm, type Preopen, type WasmRunResult } from '../runtime/run.js';
+import { startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
+import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
 import type { ResolvedPackage } from './run-source.js';
-import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfSource, type MachineFacts } from './machine.js';
+import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type KernelBtfSource, type MachineFacts } from './machine.js';
+
+type WasmPackage = ResolvedPackage & { readonly wasm: Uint8Array };
 
 export interface WasmPackageOptions {
-  readonly package: ResolvedPackage & { readonly wasm: Uint8Array };
+  readonly package: WasmPackage;
   /** The guest's argv after argv[0] (the package name). */
   readonly args: readonly string[];
   /** The guest's whole environment (`--env`); none by default. */
@@ -34,33 +38,84 @@ export interface WasmPackageOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
+  /** `--follow`: newer versions' guests are swapped in with the same arguments. */
+  readonly follow?: Follow<ResolvedPackage>;
+  /** `--follow`: what became of an update (a swap, or a refused or failed one). */
+  readonly onUpdate?: (update: UpdateEvent) => void;
 }
 
 /**
  * `runWasmPackage` checks the machine as for BPF packages, unless the module imports nothing but
- * WASI (a plain command needs no BPF capability), then runs the guest to its end.
+ * WASI (a plain command needs no BPF capability), then runs the guest to its end. With
+ * `follow`, each newer version passes the same checks and its guest is swapped in; one that
+ * fails them, or fails to start, is reported and the running guest goes on.
  */
 export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResult> {
   const { metadata } = o.package;
+  const machine = o.machine ?? machineFacts();
+  let btf: KernelBtfFile | undefined;
+  let stopChecks: () => void = () => undefined;
   try {
-    const usesBpf = metadata.objects.length > 0 || (metadata.wasm?.imports ?? []).some((i) => i.module !== WASI);
-    const source: KernelBtfSource = usesBpf ? checkMachine(metadata, o.machine ?? machineFacts(), o.btfFile) : { kind: 'kernel' };
-    const btf = await kernelBtfFile(source, o.package.btf ?? new Map());
-    try {
-      return await guest(o, btf.path);
-    } finally {
-      await btf.remove();
-    }
+    btf = await kernelBtf(o, o.package, machine);
+    const run = startWasm(guest(o, o.package, btf.path));
+    let current = o.package;
+    const update = async (follow: Follow<ResolvedPackage>) => {
+      const from = current.metadata.version;
+      let next: ResolvedPackage | undefined;
+      try {
+        next = await follow.next(current);
+      } catch (e) {
+        return o.onUpdate?.(failedUpdate(from, undefined, e));
+      }
+      if (next === undefined) return;
+      const to = next.metadata.version;
+      let nextBtf: KernelBtfFile | undefined;
+      try {
+        if (next.wasm === undefined) {
+          throw new EbpmError('USAGE', `${next.metadata.name} ${to} has no Wasm module`, { hint: 'restart the run to change to a package without one' });
+        }
+        const wasm = next as WasmPackage;
+        nextBtf = await kernelBtf(o, wasm, machine);
+        const { kept } = await run.swap(guest(o, wasm, nextBtf.path));
+        [btf, nextBtf] = [nextBtf, btf];
+        current = wasm;
+        o.onUpdate?.({ from, to, how: kept ? 'swapped' : 'replaced' });
+      } catch (e) {
+        o.onUpdate?.(failedUpdate(from, to, e));
+      } finally {
+        await nextBtf?.remove();
+      }
+    };
+    const follow = o.follow;
+    // A check that throws is a bug of ebpm's: it is said, and the guest goes on.
+    if (follow)
+      stopChecks = followChecks(
+        follow,
+        () => update(follow),
+        (e) => o.onLog?.(`--follow: ${(e as Error)?.message ?? String(e)}`, false),
+      );
+    return await run.result;
   } catch (e) {
     throw withContext(`run ${metadata.name}`, e);
+  } finally {
+    stopChecks();
+    await btf?.remove();
   }
 }
 
-/** Runs the guest; the objects it loads relocate against `btfPath` when given. */
-function guest(o: WasmPackageOptions, btfPath: string | undefined): Promise<WasmRunResult> {
-  const { metadata } = o.package;
-  return runWasm({
-    module: o.package.wasm,
+/** The kernel BTF `pkg`'s objects relocate against, once the machine passed `pkg`'s checks. */
+function kernelBtf(o: WasmPackageOptions, pkg: WasmPackage, machine: MachineFacts): Promise<KernelBtfFile> {
+  const { metadata } = pkg;
+  const usesBpf = metadata.objects.length > 0 || (metadata.wasm?.imports ?? []).some((i) => i.module !== WASI);
+  const source: KernelBtfSource = usesBpf ? checkMachine(metadata, machine, o.btfFile) : { kind: 'kernel' };
+  return kernelBtfFile(source, pkg.btf ?? new Map());
+}
+
+/** The guest of `pkg`; the objects it loads relocate against `btfPath` when given. */
+function guest(o: WasmPackageOptions, pkg: WasmPackage, btfPath: string | undefined): RunWasmOptions {
+  const { metadata } = pkg;
+  return {
+    module: pkg.wasm,
     name: metadata.name,
     args: o.args,
     env: o.env ?? {},
@@ -75,5 +130,5 @@ function guest(o: WasmPackageOptions, btfPath: string | undefined): Promise<Wasm
     onStderr: o.onStderr,
     ...(o.outputReady === undefined ? {} : { outputReady: o.outputReady }),
     ...(o.onLog === undefined ? {} : { onLog: o.onLog }),
-  });
+  };
 }

@@ -9,7 +9,7 @@ import { setBpfLog, type AttachTarget, type EventBatch, type EventReader } from 
 import type { BpfMap } from '../kernel/loader-map.js';
 import { globalEntries, type ResultGlobal } from '../package/result-globals.js';
 import type { BpfNative, LogLevel } from '../kernel/native.js';
-import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { EbpmError, withContext } from '../core/errors.js';
 import type { SampleSpec } from '../package/doc-comments.js';
 import type { SampleEntry } from '../package/histogram.js';
 import type { PackageMetadata } from '../package/metadata.js';
@@ -28,6 +28,7 @@ import type { Assignment } from '../package/params.js';
 import type { ObjectPrograms, ProgramSelection, SupportProbe } from './alternatives.js';
 import type { MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
+import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
 import { closeGeneration, openGeneration, type AttachedProgram, type Generation } from './run-generation.js';
 
 export type { AttachedProgram } from './run-generation.js';
@@ -224,20 +225,6 @@ export interface NextRun {
   readonly assignments: readonly Assignment[];
 }
 
-/** What became of an update: `replaced` (make before break), or `refused`/`failed` with the reason, the old version still running. */
-export type UpdateEvent =
-  | { readonly from: string; readonly to: string; readonly how: 'replaced' }
-  | { readonly from: string; readonly to?: string; readonly how: 'refused' | 'failed'; readonly reason: string };
-
-/** `--follow`: how a run looks for a newer version of its package. */
-export interface Follow {
-  readonly intervalMs: number;
-  /** Registers `check` to run now when asked (SIGHUP); returns its removal. */
-  onDemand(check: () => void): () => void;
-  /** The newer version to run instead of `current`, undefined when there is none; a refusal throws. */
-  next(current: ResolvedPackage): Promise<NextRun | undefined>;
-}
-
 export interface RunOptions {
   readonly package: ResolvedPackage;
   readonly plan: RunPlan;
@@ -262,7 +249,7 @@ export interface RunOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
-  readonly follow?: Follow;
+  readonly follow?: Follow<NextRun>;
 }
 
 export interface RunResult {
@@ -384,7 +371,7 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
   let sampleTimers: NodeJS.Timeout[] = [];
   let samples = samplesOf(gen);
   let ended = false;
-  let offDemand: () => void = () => undefined;
+  let stopChecks: () => void = () => undefined;
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;
     const byAbort = (): StopReason =>
@@ -414,49 +401,33 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
       reader?.onBatch((batch) => take(batch, reader) && resolve({ kind: 'max-events' }), reject);
     };
     start(gen);
+    if (opts.follow === undefined) return;
     const follow = opts.follow;
-    if (follow === undefined) return;
-    let checking = false;
-    // A check asked for during another runs after it, so that a SIGHUP is never lost.
-    let again = false;
-    const check = () => {
-      if (ended) return;
-      if (checking) {
-        again = true;
-        return;
-      }
-      checking = true;
-      update(follow)
-        .then((next) => {
-          if (next === undefined) return;
-          for (const t of sampleTimers) clearInterval(t);
-          samples = samplesOf(next);
-          start(next);
-        }, reject)
-        .finally(() => {
-          checking = false;
-          if (again) {
-            again = false;
-            check();
-          }
-        });
-    };
-    timers.push(setInterval(check, follow.intervalMs));
-    offDemand = follow.onDemand(check);
+    stopChecks = followChecks(
+      follow,
+      async () => {
+        const next = await update(follow);
+        if (next === undefined) return;
+        for (const t of sampleTimers) clearInterval(t);
+        samples = samplesOf(next);
+        start(next);
+      },
+      reject,
+    );
   });
   /**
    * Swaps in the newer version `follow` finds, make before break: the new objects are loaded
    * and attached first; then the old ones are detached, their reader drained, and closed. A
    * refusal or a failure to load or attach is reported and leaves the old version running.
    */
-  async function update(follow: Follow): Promise<Generation<NextRun> | undefined> {
+  async function update(follow: Follow<NextRun>): Promise<Generation<NextRun> | undefined> {
     const old = gen;
     const from = old.package.metadata.version;
     let next: NextRun | undefined;
     try {
       next = await follow.next(old.package);
     } catch (e) {
-      opts.hooks.onUpdate?.({ from, how: isCode(e, 'TRUST_REFUSED') ? 'refused' : 'failed', reason: errorText(e) });
+      opts.hooks.onUpdate?.(failedUpdate(from, undefined, e));
       return undefined;
     }
     if (next === undefined || ended) return undefined;
@@ -465,7 +436,7 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
     try {
       g = await openGeneration(opts, next, open);
     } catch (e) {
-      opts.hooks.onUpdate?.({ from, to, how: 'failed', reason: errorText(e) });
+      opts.hooks.onUpdate?.(failedUpdate(from, to, e));
       return undefined;
     }
     if (ended) {
@@ -481,7 +452,7 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
     return g;
   }
   ended = true;
-  offDemand();
+  stopChecks();
   for (const t of [...timers, ...sampleTimers]) clearTimeout(t);
   // What the programs produced before the stop and no wakeup delivered yet is printed and
   // counted too; once the output is closed there is no one to give it to.
@@ -489,8 +460,4 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
   return { stop, events, lost: lostBefore + (gen.reader?.lost ?? 0), programs: gen.programs };
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

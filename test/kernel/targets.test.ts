@@ -3,7 +3,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isInterfaceName, parseTarget, resolveTarget } from '../../src/kernel/loader-targets.js';
-import { loaderBackend } from '../../src/runtime/loader-backend.js';
+import { ObjectBroker } from '../../src/runtime/broker.js';
+import type { BrokerObject } from '../../src/runtime/protocol.js';
 import { describeWith } from '../helpers/prereq.js';
 import { fixtureObject, veth } from '../native/support.js';
 
@@ -76,22 +77,27 @@ describeWith(['root', 'btf', 'clang', 'native'], "the Wasm host's backend on the
   afterAll(() => execFileSync('ip', ['link', 'del', VETH]));
 
   it('attaches xdp to an interface by name through the same resolver, and refuses a missing one', async () => {
-    const obj = loaderBackend(() => undefined).load(await fixtureObject('attach'), 'attach');
+    const broker = new ObjectBroker(() => undefined);
+    const guest = broker.tenant(undefined);
     try {
+      const loaded = broker.serve(guest, { op: 'load', bytes: await fixtureObject('attach'), name: 'attach' });
+      const object = loaded.ok ? (loaded.value as BrokerObject).id : -1;
       const xdp = () => (JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'dev', VETH], { encoding: 'utf8' })) as { xdp?: { mode: number } }[])[0]!.xdp;
-      const link = obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: VETH });
+      const link = broker.serve(guest, { op: 'attach', object, program: 'ebpm_xdp_pass', target: { kind: 'xdp', interface: VETH } });
       expect(xdp()?.mode).toBe(1); // XDP_ATTACHED_DRV: veth runs XDP in its driver
-      link.close();
+      expect(broker.serve(guest, { op: 'detach', link: link.ok ? (link.value as number) : -1 })).toEqual({ ok: true, value: null });
       expect(xdp()).toBeUndefined();
-      expect(() => obj.attach('ebpm_xdp_pass', { kind: 'xdp', interface: 'ebpmnosuch0' })).toThrow(
-        expect.objectContaining({
+      expect(broker.serve(guest, { op: 'attach', object, program: 'ebpm_xdp_pass', target: { kind: 'xdp', interface: 'ebpmnosuch0' } })).toEqual({
+        ok: false,
+        error: {
           code: 'ATTACH_TARGET_NOT_FOUND',
           message: 'attach ebpm_xdp_pass: interface ebpmnosuch0 does not exist',
-          data: { interface: 'ebpmnosuch0', errno: 19 },
-        }),
-      );
+          hint: '`ip link` lists the interfaces of this network namespace',
+          errno: 19,
+        },
+      });
     } finally {
-      obj.close();
+      guest.release();
     }
   });
 });

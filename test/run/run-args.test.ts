@@ -278,7 +278,8 @@ describe('guestArgs: the package with a Wasm program', () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
     expect(thrown(() => guestArgs(line(['g.wasm', 'x']), guest))).toEqual(usage('run: unexpected argument "x" (arguments for the Wasm program go after --)'));
     expect(thrown(() => guestArgs(line(['g.wasm', '-q']), guest))).toEqual(usage('run: unknown flag -q'));
-    expect(thrown(() => guestArgs(line(['g.wasm', '--json']), guest))).toEqual(usage('run: --json does not apply to g: its Wasm program prints the events'));
+    // --json applies: the guest prints its own lines, ebpm's (`--follow`'s updates) are JSON.
+    expect(guestArgs(line(['g.wasm', '--json', '--', '-p', '1']), guest)).toEqual(['-p', '1']);
     expect(thrown(() => guestArgs(line(['g.wasm', '--max-events', '3']), guest))).toEqual(
       usage('run: --max-events does not apply to g: its Wasm program prints the events'),
     );

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { isCode } from '../../src/core/errors.js';
-import { runWasm } from '../../src/runtime/run.js';
+import { runWasm, startWasm } from '../../src/runtime/run.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, wat, WASI_PRELUDE } from './helpers.js';
 
@@ -81,12 +81,12 @@ const SPIN = () =>
     (i32.store (i32.const 0) (i32.const 16)) (i32.store (i32.const 4) (i32.const 6))
     (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
     (loop $l (br $l))))`);
-/** Writes `ready` to stdout, sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
-const SLEEPER = () =>
+/** Writes `word` (5 letters) to stdout, sleeps 10 s through poll_oneoff (a relative clock subscription), then exits 7. */
+const SLEEPER = (word = 'ready') =>
   wat(`(module ${WASI_PRELUDE}
   (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
-  (data (i32.const 256) "ready\\0a")
+  (data (i32.const 256) "${word}\\0a")
   (func (export "_start")
     (i32.store (i32.const 200) (i32.const 256)) (i32.store (i32.const 204) (i32.const 6))
     (drop (call $fd_write (i32.const 1) (i32.const 200) (i32.const 1) (i32.const 208)))
@@ -194,6 +194,30 @@ describeWith(['wat2wasm'], 'runWasm', () => {
       exitCode: 130,
       reason: 'signal',
     });
+  });
+
+  it('swaps in a guest once it first waits, and keeps the running one when the next ends or traps first', async () => {
+    const lines: string[] = [];
+    const ac = new AbortController();
+    let started: () => void = () => undefined;
+    const first = new Promise<void>((r) => (started = r));
+    const onStdout = (line: string) => {
+      lines.push(line);
+      if (line === 'first') started();
+    };
+    const run = startWasm({ ...quiet, module: SLEEPER('first'), name: 's', objects: 'any', signal: ac.signal, onStdout });
+    await first;
+    await expect(run.swap({ module: writer('quits\n', 3), name: 's', objects: 'any' })).rejects.toThrowWithCode(
+      'WASM_SWAP_FAILED',
+      'wasm guest s: exited with code 3 before it was set up',
+    );
+    const trap = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") unreachable))`);
+    await expect(run.swap({ module: trap, name: 's', objects: 'any' })).rejects.toThrowWithCode('WASM_TRAP', 'wasm guest s: trap: unreachable');
+    // No BPF objects: none to keep attached, none detached.
+    expect(await run.swap({ module: SLEEPER('third'), name: 's', objects: 'any' })).toEqual({ kept: true });
+    ac.abort('SIGTERM');
+    expect(await run.result).toEqual({ exitCode: 143, reason: 'signal' });
+    expect(lines).toEqual(['first', 'quits', 'third']);
   });
 
   it('reports a trap with its message', async () => {

@@ -19,7 +19,8 @@ import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
 import { openPackage, PACKAGE_SOURCES } from '../package-sources.js';
 import type { Context } from '../../services/context.js';
-import { planRun, runPackage, withEventType, type Follow, type NextRun, type RunPlan, type SamplePlan, type UpdateEvent } from '../../services/run.js';
+import type { Follow, UpdateEvent } from '../../services/follow-loop.js';
+import { planRun, runPackage, withEventType, type NextRun, type RunPlan, type SamplePlan } from '../../services/run.js';
 import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
@@ -51,8 +52,7 @@ const cmd: Command = {
       );
       return 0;
     }
-    if (line.followMs !== undefined && pkg.wasm !== undefined) (await import('../../services/follow.js')).followedReference(await opened(), pkg);
-    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io);
+    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io, opened);
     checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
     return runBpf(pkg, line, io, opened);
   },
@@ -95,6 +95,19 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
 async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<number> {
   let run = await prepare(pkg, line);
   const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, context);
+  // Each newer version is prepared with the same flags; its parameters new to them keep their defaults.
+  const prepared = new Map<ResolvedPackage, Prepared>();
+  const nextRuns: Follow<NextRun> | undefined = follow && {
+    intervalMs: follow.intervalMs,
+    onDemand: follow.onDemand,
+    async next(current) {
+      const next = await follow.next(current);
+      if (next === undefined) return undefined;
+      const p = await prepare(next, line);
+      prepared.set(next, p);
+      return { package: next, plan: p.plan, assignments: p.given };
+    },
+  };
   const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
   const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
@@ -117,7 +130,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
         targets: run.args.targets,
         programs: line.programs,
         ...(line.btf === undefined ? {} : { btfFile: line.btf }),
-        ...(follow === undefined ? {} : { follow }),
+        ...(nextRuns === undefined ? {} : { follow: nextRuns }),
         signal,
         verbose: line.verbose,
         hooks: {
@@ -144,10 +157,9 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
           onUpdate: (update, next) => {
             if (next !== undefined) {
               output!.end();
-              run = follow!.prepared(next);
+              run = prepared.get(next.package)!;
             }
-            if (line.json) io.stdout.write(`${JSON.stringify({ update })}\n`);
-            writeText(io.stderr, `${updateLine(run.pkg.metadata.name, update)}\n`);
+            sayUpdate(io, io.stdout, line.json, run.pkg.metadata.name, update);
             if (next !== undefined) {
               output = outputFor(run.pkg.metadata.name);
               output.start();
@@ -172,18 +184,12 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
 /**
  * `following` is the run's `--follow`: every interval, and at once on SIGHUP, it asks the
  * registry whether the reference names something newer (one request), and pulls that through
- * the normal path (the trust policy applies) and prepares it with the same flags.
+ * the normal path (the trust policy applies).
  */
-async function following(
-  pkg: ResolvedPackage,
-  line: RunLine,
-  io: Io,
-  context: () => Promise<Context>,
-): Promise<Follow & { prepared(next: NextRun): Prepared; stop(): void }> {
+async function following(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<Follow<ResolvedPackage> & { stop(): void }> {
   const ctx = await context();
   const { followedReference, hasNewer } = await import('../../services/follow.js');
   const ref = followedReference(ctx, pkg);
-  const prepared = new Map<ResolvedPackage, Prepared>();
   // Caught from the start, not only once the run is attached: unhandled, SIGHUP ends the process.
   let asked: (() => void) | undefined;
   let early = false;
@@ -213,12 +219,15 @@ async function following(
       const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, context });
       if (next.digest === current.digest) return undefined;
       if (next.trust?.decision.warn) writeText(io.stderr, `warning: ${next.trust.decision.message}\n`);
-      const p = await prepare(next, line);
-      prepared.set(next, p);
-      return { package: next, plan: p.plan, assignments: p.given };
+      return next;
     },
-    prepared: (next) => prepared.get(next.package)!,
   };
+}
+
+/** Says what became of an update: one stderr line, and with `--json` a line of its own on stdout. */
+function sayUpdate(io: Io, stdout: { write(s: string): unknown }, json: boolean, name: string, update: UpdateEvent): void {
+  if (json) stdout.write(`${JSON.stringify({ update })}\n`);
+  writeText(io.stderr, `${updateLine(name, update)}\n`);
 }
 
 /** The one stderr line saying what became of an update. */
@@ -226,6 +235,8 @@ function updateLine(name: string, u: UpdateEvent): string {
   switch (u.how) {
     case 'replaced':
       return `${name}: updated ${u.from} → ${u.to} (BPF objects replaced)`;
+    case 'swapped':
+      return `${name}: updated ${u.from} → ${u.to} (Wasm module swapped, BPF objects kept attached)`;
     case 'refused':
     case 'failed':
       return `${name}: update${u.to === undefined ? '' : ` to ${u.to}`} ${u.how}, ${u.from} keeps running: ${u.reason}`;
@@ -251,8 +262,15 @@ function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: 
  * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
  * seeing only the `--env` variables and `--dir` directories.
  */
-async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: RunLine, args: readonly string[], io: Io): Promise<number> {
+async function runGuest(
+  pkg: ResolvedPackage & { wasm: Uint8Array },
+  cmdline: RunLine,
+  args: readonly string[],
+  io: Io,
+  context: () => Promise<Context>,
+): Promise<number> {
   const flags = cmdline.wasm;
+  const follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, context);
   const { runWasmPackage } = await import('../../services/run-wasm.js');
   // Lines still go out as they come, but a burst of them within one turn is one write.
   const stdout = coalesce(io.stdout);
@@ -267,6 +285,7 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       allowUndeclared: flags.allowUndeclared,
       ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
+      ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
       onStdout: (line) => stdout.write(line + '\n'),
       onStderr: (line) => io.stderr.write(line + '\n'),
@@ -282,7 +301,7 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
     }).finally(() => stdout.flush());
     // Stopped because nobody reads its output any more: a clean end, as for BPF packages.
     return ended.reason === 'signal' && signal.reason === 'output-closed' ? { reason: 'output-closed', exitCode: 0 } : ended;
-  });
+  }).finally(() => follow?.stop());
   const code = r.reason === 'exit' ? guestExitCode(r.exitCode) : r.exitCode;
   writeText(
     io.stderr,

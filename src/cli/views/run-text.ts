@@ -16,7 +16,7 @@ import { OUTPUT_LIMIT } from './run-output.js';
 /** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
 export const RUN_HELP = [
   'flags:',
-  '  --json                    print events as JSON lines',
+  "  --json                    print events as JSON lines (of a Wasm program, only ebpm's own lines)",
   "  --verbose                 show the programs, maps and values, and libbpf's messages",
   '  --duration <s>            stop after this many seconds (exit code 0)',
   '  --follow                  follow a range or floating tag: swap in each newer version (SIGHUP checks now)',

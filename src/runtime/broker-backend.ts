@@ -1,0 +1,115 @@
+/**
+ * The guest worker's `BpfBackend`: objects are loaded, attached and closed by the broker on
+ * the main thread (broker.ts), asked synchronously (the worker waits on a shared word while
+ * the main thread answers); map elements are read and written here, by the map's fd, which
+ * the whole process shares; records come from the broker's readers through a port of their own.
+ */
+import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { EbpmError } from '../core/errors.js';
+import { BpfMap } from '../kernel/loader.js';
+import type { AttachTarget } from '../kernel/loader-targets.js';
+import { loadNative } from '../kernel/native.js';
+import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
+import type { BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
+
+/** Sends one request and waits for its reply; a failure is thrown as the error the main thread met. */
+function requester(port: MessagePort, bellBuffer: SharedArrayBuffer): (req: BrokerRequest, transfer?: readonly MessagePort[]) => BrokerReply & { ok: true } {
+  const bell = new Int32Array(bellBuffer);
+  return (req, transfer = []) => {
+    port.postMessage(req, [...transfer]);
+    for (;;) {
+      const seen = Atomics.load(bell, 0);
+      const got = receiveMessageOnPort(port);
+      if (got !== undefined) {
+        const reply = got.message as BrokerReply;
+        if (reply.ok) return reply;
+        const { code, message, hint, errno } = reply.error;
+        throw new EbpmError(code, message, { hint, ...(errno === undefined ? {} : { data: { errno } }) });
+      }
+      Atomics.wait(bell, 0, seen);
+    }
+  };
+}
+
+/** A reader of records the broker posts; `close` gives back those received and not delivered. */
+function portReader(request: ReturnType<typeof requester>, object: number, map: string): BackendReader {
+  const { port1, port2 } = new MessageChannel();
+  const bellBuffer = new SharedArrayBuffer(4);
+  const bell = new Int32Array(bellBuffer);
+  request({ op: 'subscribe', object, map, port: port2, bell: bellBuffer }, [port2]);
+  let closed = false;
+  const take = (): { records: Uint8Array[]; lost: number } => {
+    const records: Uint8Array[] = [];
+    let lost = 0;
+    for (let m = receiveMessageOnPort(port1); m !== undefined; m = receiveMessageOnPort(port1)) {
+      const batch = m.message as RecordBatch;
+      records.push(...batch.records);
+      lost += batch.lost;
+    }
+    return { records, lost };
+  };
+  return {
+    poll(timeoutMs) {
+      const seen = Atomics.load(bell, 0);
+      const now = take();
+      if (now.records.length > 0 || now.lost > 0 || timeoutMs === 0) return now;
+      Atomics.wait(bell, 0, seen, timeoutMs < 0 ? Infinity : timeoutMs);
+      return take();
+    },
+    close(unread = []) {
+      if (closed) return;
+      closed = true;
+      request({ op: 'unsubscribe', object, map, unread: [...unread, ...take().records] });
+      port1.close();
+    },
+  };
+}
+
+function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject): BackendObject {
+  const native = loadNative();
+  let open = true;
+  const maps = new Map(info.maps.map((m) => [m.name, m]));
+  return {
+    programs: new Map(info.programs.map((p) => [p.name, { section: p.section }])),
+    map(name) {
+      const m = maps.get(name);
+      if (m === undefined) return undefined;
+      const map = new BpfMap(native, m.fd, () => open);
+      const adapted: BackendMap = {
+        kind: m.kind,
+        keySize: map.keySize,
+        valueSize: map.valueSize,
+        lookup: (key, flags) => map.lookup(key, flags),
+        update: (key, value, flags) => map.update(key, value, flags),
+        delete: (key, flags) => map.delete(key, flags),
+        nextKey: (key) => map.nextKey(key),
+        openReader: () => portReader(request, info.id, name),
+      };
+      return adapted;
+    },
+    attach(program: string, target?: AttachTarget) {
+      const link = request({ op: 'attach', object: info.id, program, ...(target === undefined ? {} : { target }) }).value as number;
+      let attached = true;
+      return {
+        close: () => {
+          if (!attached) return;
+          attached = false;
+          request({ op: 'detach', link });
+        },
+      };
+    },
+    close() {
+      if (!open) return;
+      open = false;
+      request({ op: 'close', object: info.id });
+    },
+  };
+}
+
+/** `brokerBackend` is the backend of a guest whose objects the broker at the other end of `port` holds. */
+export function brokerBackend(port: MessagePort, bell: SharedArrayBuffer): BpfBackend {
+  const request = requester(port, bell);
+  return {
+    load: (bytes, name) => adaptObject(request, request({ op: 'load', bytes, name }).value as BrokerObject),
+  };
+}

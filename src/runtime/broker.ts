@@ -1,0 +1,320 @@
+/**
+ * `ObjectBroker` holds a Wasm run's BPF objects, links and event readers on the main thread,
+ * so that they outlive the guest that asked for them: a guest's worker is only a tenant, and
+ * a live swap (`--follow`) hands them to the next one without detaching anything.
+ *
+ * - Each object and link is held by a set of tenants and closed when the last one lets go
+ *   (it closes it, or its worker ends), so a successor that takes it over keeps it open.
+ * - A successor's `load` of bytes its predecessor loaded takes that object over instead of
+ *   loading it again, and its attach of a program to the same target takes the link over:
+ *   same programs, same link ids, no gap and no double attachment.
+ * - Event readers stay here, consumed through the event loop; each map's records go to one
+ *   tenant at a time. From the moment a successor takes over (`handOver`) they are held back
+ *   until the predecessor has returned what it received and did not deliver, so the
+ *   successor gets every record once and in order.
+ */
+import { sha256Digest } from '../core/digest.js';
+import { EbpmError, isEbpmError } from '../core/errors.js';
+import { objectNeeds } from '../bpf/needs.js';
+import { parseObject } from '../bpf/object.js';
+import { kernelFacts } from '../kernel/kernel-facts.js';
+import { BpfObject, setBpfLog, type AttachTarget, type BpfLink } from '../kernel/loader.js';
+import { explainLoad, preflight } from '../kernel/preflight.js';
+import type { MapKind } from './backend.js';
+import type { BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+
+/** Records held back for a map nobody reads yet, beyond which they are counted as lost. */
+const MAX_HELD_BYTES = 64 << 20;
+
+interface Sink {
+  readonly tenant: Tenant;
+  readonly port: MessagePort;
+  readonly bell: Int32Array;
+}
+
+interface Stream {
+  readonly map: string;
+  /** Who reads the records; none: they are held in `queue` until someone subscribes. */
+  sink: Sink | undefined;
+  /** The sink is being handed over: its records are held until it unsubscribes. */
+  paused: boolean;
+  /** A successor that subscribed while `sink` still reads. */
+  waiting: Sink | undefined;
+  readonly queue: RecordBatch[];
+  queued: number;
+  /** Records dropped because too many were held. */
+  dropped: number;
+}
+
+interface Held {
+  readonly owners: Set<Tenant>;
+}
+
+interface HeldObject extends Held {
+  readonly id: number;
+  readonly digest: string;
+  readonly object: BpfObject;
+  readonly info: BrokerObject;
+  readonly streams: Map<string, Stream>;
+}
+
+interface HeldLink extends Held {
+  readonly id: number;
+  readonly object: HeldObject;
+  readonly program: string;
+  /** The target as a key: links are taken over by program and target. */
+  readonly target: string;
+  readonly link: BpfLink;
+}
+
+/** One guest's hold on the broker: its end of the request channel and what it asked for. */
+export class Tenant {
+  /** The worker's end: pass it in `WorkerInput.broker` (and the transfer list). */
+  readonly port: MessagePort;
+  readonly bell = new SharedArrayBuffer(4);
+  readonly #local: MessagePort;
+
+  constructor(
+    private readonly broker: ObjectBroker,
+    /** BTF for CO-RE of the objects this tenant loads (`RunWasmOptions.btfPath`). */
+    readonly btfPath: string | undefined,
+    /** The tenant whose objects and links this one takes over. */
+    readonly predecessor: Tenant | undefined,
+  ) {
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.#local = port2;
+    const bell = new Int32Array(this.bell);
+    this.#local.on('message', (req: BrokerRequest) => {
+      this.#local.postMessage(this.broker.serve(this, req));
+      Atomics.add(bell, 0, 1);
+      Atomics.notify(bell, 0);
+    });
+    // A tenant's channel must not keep the process alive: the worker does while it runs.
+    this.#local.unref();
+  }
+
+  /** Lets go of everything; its worker has ended. */
+  release(): void {
+    this.#local.close();
+    this.broker.release(this);
+  }
+}
+
+export class ObjectBroker {
+  readonly #objects = new Map<number, HeldObject>();
+  readonly #links = new Map<number, HeldLink>();
+  #nextId = 1;
+
+  constructor(
+    /** Where a drop of held records and a failed close are said (`RunWasmOptions.onLog`). */
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** A tenant for a new guest; `predecessor`: the guest it may take objects over from. */
+  tenant(btfPath: string | undefined, predecessor?: Tenant): Tenant {
+    return new Tenant(this, btfPath, predecessor);
+  }
+
+  /**
+   * `handOver` starts the successor's take-over: from now on the predecessor gets no more
+   * records; the maps both read go to the successor once the predecessor has returned what it
+   * did not deliver (it unsubscribes, or its worker ends). Returns whether the successor took
+   * over every object and link, i.e. nothing will be detached.
+   */
+  handOver(from: Tenant, to: Tenant): boolean {
+    let kept = true;
+    for (const o of this.#objects.values()) {
+      if (!o.owners.has(from)) continue;
+      kept &&= o.owners.has(to);
+      for (const s of o.streams.values()) if (s.sink?.tenant === from) s.paused = true;
+    }
+    for (const l of this.#links.values()) if (l.owners.has(from)) kept &&= l.owners.has(to);
+    return kept;
+  }
+
+  /** Wakes `t`'s guest where it waits for records, so that it sees a stop at once. */
+  wake(t: Tenant): void {
+    for (const o of this.#objects.values()) for (const s of o.streams.values()) if (s.sink?.tenant === t) Atomics.notify(s.sink.bell, 0);
+  }
+
+  /** Answers one request of `t`'s guest; failures become replies, never throws. */
+  serve(t: Tenant, req: BrokerRequest): BrokerReply {
+    try {
+      switch (req.op) {
+        case 'load':
+          return { ok: true, value: this.#load(t, req.bytes, req.name) };
+        case 'attach':
+          return { ok: true, value: this.#attach(t, this.#object(t, req.object), req.program, req.target) };
+        case 'detach':
+          this.#letGo(t, this.#links.get(req.link));
+          return { ok: true, value: null };
+        case 'subscribe':
+          this.#subscribe(t, this.#object(t, req.object), req.map, { tenant: t, port: req.port, bell: new Int32Array(req.bell) });
+          return { ok: true, value: null };
+        case 'unsubscribe':
+          this.#unsubscribe(t, this.#object(t, req.object).streams.get(req.map), req.unread);
+          return { ok: true, value: null };
+        case 'close':
+          this.#letGo(t, this.#objects.get(req.object));
+          return { ok: true, value: null };
+      }
+    } catch (e) {
+      const err = e as { code?: unknown; errno?: unknown; message?: unknown; hint?: unknown; data?: { errno?: unknown } };
+      const errno = typeof err?.errno === 'number' ? err.errno : typeof err?.data?.errno === 'number' ? err.data.errno : undefined;
+      return {
+        ok: false,
+        error: {
+          code: isEbpmError(e) ? e.code : typeof err?.code === 'string' ? err.code : 'INTERNAL',
+          message: typeof err?.message === 'string' ? err.message : String(e),
+          ...(typeof err?.hint === 'string' ? { hint: err.hint } : {}),
+          ...(errno === undefined ? {} : { errno }),
+        },
+      };
+    }
+  }
+
+  /** Lets go of everything `t` holds; what no one else holds is closed. */
+  release(t: Tenant): void {
+    for (const o of this.#objects.values()) for (const s of o.streams.values()) this.#unsubscribe(t, s, []);
+    for (const l of [...this.#links.values()]) this.#letGo(t, l);
+    for (const o of [...this.#objects.values()]) this.#letGo(t, o);
+  }
+
+  #load(t: Tenant, bytes: Uint8Array, name: string): BrokerObject {
+    if (this.#objects.size === 0) setBpfLog((_level, message) => this.log(`libbpf: ${message.trimEnd()}`), 'warn');
+    const digest = sha256Digest(bytes);
+    const before = t.predecessor;
+    const taken = before && [...this.#objects.values()].find((o) => o.digest === digest && o.owners.has(before) && !o.owners.has(t));
+    if (taken) {
+      taken.owners.add(t);
+      return taken.info;
+    }
+    const object = BpfObject.open(bytes, { name, btfPath: t.btfPath });
+    try {
+      explainLoad(
+        () => object.load(),
+        () => {
+          const kernel = kernelFacts(undefined, t.btfPath);
+          return { release: kernel.release, findings: preflight(objectNeeds(parseObject(bytes)), kernel) };
+        },
+      );
+    } catch (e) {
+      object.close();
+      throw e;
+    }
+    const id = this.#nextId++;
+    const info: BrokerObject = {
+      id,
+      programs: object.programs().map((p) => ({ name: p.name, section: p.section })),
+      maps: object.maps().map((m) => ({ name: m.name, fd: m.fd, kind: kindOf(m.type) })),
+    };
+    this.#objects.set(id, { id, digest, object, info, streams: new Map(), owners: new Set([t]) });
+    return info;
+  }
+
+  #object(t: Tenant, id: number): HeldObject {
+    const o = this.#objects.get(id);
+    // The worker checks its handles: an unknown one here is the host's bug, not the guest's.
+    if (!o?.owners.has(t)) throw new EbpmError('INTERNAL', `object ${id} is not held by this guest`, { data: { errno: 9 } });
+    return o;
+  }
+
+  #attach(t: Tenant, o: HeldObject, program: string, target: AttachTarget | undefined): number {
+    const key = JSON.stringify(target ?? null);
+    const before = t.predecessor;
+    const taken =
+      before && [...this.#links.values()].find((l) => l.object === o && l.program === program && l.target === key && l.owners.has(before) && !l.owners.has(t));
+    if (taken) {
+      taken.owners.add(t);
+      return taken.id;
+    }
+    const link = o.object.attach(program, target);
+    const id = this.#nextId++;
+    this.#links.set(id, { id, object: o, program, target: key, link, owners: new Set([t]) });
+    return id;
+  }
+
+  #subscribe(t: Tenant, o: HeldObject, map: string, sink: Sink): void {
+    let s = o.streams.get(map);
+    if (s === undefined) {
+      const stream: Stream = { map, sink: undefined, paused: false, waiting: undefined, queue: [], queued: 0, dropped: 0 };
+      o.object.events(map).onBatch(
+        (batch) => this.#deliver(stream, { records: batch.records, lost: batch.lost }),
+        (e) => this.log(`events ${map}: ${(e as Error)?.message ?? String(e)}`),
+      );
+      o.streams.set(map, stream);
+      s = stream;
+    }
+    if (s.sink !== undefined && s.sink.tenant !== t) {
+      s.waiting = sink;
+      return;
+    }
+    s.sink = sink;
+    this.#flush(s);
+  }
+
+  /** `t` stops reading `s`; the records it did not deliver go first to whoever reads next. */
+  #unsubscribe(t: Tenant, s: Stream | undefined, unread: readonly Uint8Array[]): void {
+    if (s?.waiting?.tenant === t) s.waiting = undefined;
+    if (s?.sink?.tenant !== t) return;
+    if (unread.length > 0) {
+      s.queue.unshift({ records: unread, lost: 0 });
+      s.queued += unread.reduce((n, r) => n + r.length, 0);
+    }
+    s.sink = s.waiting;
+    s.waiting = undefined;
+    s.paused = false;
+    this.#flush(s);
+  }
+
+  #deliver(s: Stream, batch: RecordBatch): void {
+    if (s.sink !== undefined && !s.paused) {
+      post(s.sink, batch);
+      return;
+    }
+    const bytes = batch.records.reduce((n, r) => n + r.length, 0);
+    if (s.queued + bytes > MAX_HELD_BYTES) {
+      if (s.dropped === 0) this.log(`events ${s.map}: dropping records: more than ${MAX_HELD_BYTES >> 20} MiB wait for a reader`);
+      s.dropped += batch.records.length;
+      return;
+    }
+    // The views share one buffer of the addon's: keep copies.
+    s.queue.push({ records: batch.records.map((r) => r.slice()), lost: batch.lost });
+    s.queued += bytes;
+  }
+
+  #flush(s: Stream): void {
+    if (s.sink === undefined || s.paused) return;
+    for (const batch of s.queue.splice(0)) post(s.sink, batch);
+    s.queued = 0;
+  }
+
+  #letGo(t: Tenant, held: HeldObject | HeldLink | undefined): void {
+    if (held === undefined || !held.owners.delete(t) || held.owners.size > 0) return;
+    try {
+      if ('link' in held) {
+        this.#links.delete(held.id);
+        held.link.close();
+        return;
+      }
+      this.#objects.delete(held.id);
+      for (const l of [...this.#links.values()]) if (l.object === held) this.#links.delete(l.id);
+      // Closing the object closes its readers and links too.
+      held.object.close();
+    } catch (e) {
+      this.log(`close BPF ${'link' in held ? `link of ${held.program}` : 'object'}: ${(e as Error)?.message ?? String(e)}`);
+    }
+  }
+}
+
+function post(sink: Sink, batch: RecordBatch): void {
+  sink.port.postMessage(batch);
+  Atomics.add(sink.bell, 0, 1);
+  Atomics.notify(sink.bell, 0);
+}
+
+function kindOf(type: string): MapKind {
+  return type === 'ringbuf' ? 'ringbuf' : type === 'perf_event_array' ? 'perf' : 'other';
+}
