@@ -40,6 +40,8 @@ export interface WasmPackageOptions {
   readonly btfFile?: string;
   /** `--follow`: newer versions' guests are swapped in with the same arguments. */
   readonly follow?: Follow<ResolvedPackage>;
+  /** Called once the machine passed the checks and the guest is starting. */
+  readonly onStart?: () => void;
   /** `--follow`: what became of an update (a swap, or a refused or failed one). */
   readonly onUpdate?: (update: UpdateEvent) => void;
 }
@@ -58,6 +60,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   try {
     btf = await kernelBtf(o, o.package, machine);
     const run = startWasm(guest(o, o.package, btf.path));
+    o.onStart?.();
     let current = o.package;
     const update = async (follow: Follow<ResolvedPackage>) => {
       const from = current.metadata.version;

@@ -2,12 +2,13 @@
 // start over the socket as an unprivileged member of its group, and /metrics.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { request } from '../../src/services/agent/control.js';
 import { cliEnv, runEbpm, type Running } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
+import { REPO } from '../helpers/objects.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir } from '../run/spawn.js';
 
@@ -16,6 +17,7 @@ const ATTACHED = 'sigsnoop 1.2.0: attached ag_sig_trace (tracepoint/signal/signa
 let dir = '';
 let layout = '';
 let runqlat = '';
+let wasmLayout = '';
 let instances = '';
 let socket = '';
 let gid = 0;
@@ -71,6 +73,12 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     const pkg = ownCopy('sigsnoop', dir, 'sig_trace', 'ag_sig_trace');
     expect(ebpmSync(['build', pkg]).code).toBe(0);
     layout = join(pkg, 'out');
+    // sigsnoop with its Wasm program, its program named ag_wsig_trace.
+    const wasm = join(dir, 'wsig');
+    cpSync(join(REPO, 'examples', 'sigsnoop'), wasm, { recursive: true, filter: (src) => !src.endsWith('/out') });
+    writeFileSync(join(wasm, 'sigsnoop.bpf.c'), readFileSync(join(wasm, 'sigsnoop.bpf.c'), 'utf8').replaceAll('sig_trace', 'ag_wsig_trace'));
+    expect(ebpmSync(['build', wasm]).code).toBe(0);
+    wasmLayout = join(wasm, 'out');
     const rq = bpfOnlyCopy('runqlat', dir);
     expect(ebpmSync(['build', rq]).code).toBe(0);
     runqlat = join(rq, 'out');
@@ -269,6 +277,35 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([
       expect.objectContaining({ name: 'rq', state: 'exited', events: 0, lastExit: 'exit code 0' }),
     ]);
+  });
+
+  it("runs a package with a Wasm program: the guest's lines are the instance's events, ps has its version", async () => {
+    const wsend = sender(dir, target.pid!, [12]);
+    writeInstance('wsig.json', { name: 'wsig', ref: wasmLayout, args: ['-p', String(wsend.pid)] });
+    await request(socket, { op: 'rescan' });
+    await seen('stderr', /wsig: running and waiting for the ebpf events from perf event\.\.\.\n/);
+    wsend.stdin!.end('go\n');
+    await once(wsend, 'exit');
+    const mine = () =>
+      agent
+        .stdout()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { instance: string; line: unknown })
+        .filter((l) => l.instance === 'wsig')
+        .map((l) => l.line);
+    // The signal, and the SIGCHLD of the sender's exit.
+    await seen('stdout', /"instance":"wsig"/g, 2);
+    const event = { pid: wsend.pid, ret: 0, comm: 'ebpm-sigsend' };
+    expect(mine()).toEqual([
+      { ...event, tpid: target.pid, sig: 12, sig_name: 'SIGUSR2' },
+      { ...event, tpid: process.pid, sig: 17, sig_name: 'SIGCHLD' },
+    ]);
+    const { instances: list } = (await ps()) as { instances: Record<string, unknown>[] };
+    expect(list.find((i) => i.name === 'wsig')).toEqual(expect.objectContaining({ state: 'running', version: '1.2.0', events: 2, restarts: 0 }));
+    rmSync(join(instances, 'wsig.json'));
+    await request(socket, { op: 'rescan' });
+    expect(programIds('ag_wsig_trace')).toEqual([]);
   });
 
   it('SIGTERM stops the agent cleanly and removes its socket', async () => {

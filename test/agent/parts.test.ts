@@ -94,6 +94,8 @@ describe("a child's lines", () => {
     expect(parseSummary('sigsnoop: 3 events, 2 lost, 1 dropped (stopped: SIGINT)')).toEqual({ events: 3, lost: 2 });
     expect(parseSummary('warning: something')).toBeUndefined();
     expect(parseAttached('sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)')).toBe('1.2.0');
+    expect(parseAttached('sigsnoop 1.3.0: started its Wasm program')).toBe('1.3.0');
+    expect(parseAttached('sigsnoop 1.3.0: started its Wasm program twice')).toBeUndefined();
   });
 
   it('keeps the last lines and tells followers', () => {

@@ -175,6 +175,6 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'wasi', 'native'], 'wasm-bpf C 
     const r = await run.exited();
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`exec true pid ${child.pid} ppid ${process.pid}\n`);
-    expect(r.stderr).toBe(`${note(dir)}attached on_exec\nexecguest: Wasm program ended (exit, exit code 0)\n`);
+    expect(r.stderr).toBe(`${note(dir)}execguest 0.0.0: started its Wasm program\nattached on_exec\nexecguest: Wasm program ended (exit, exit code 0)\n`);
   });
 });

@@ -195,7 +195,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       `{"pid":${child.pid},"tpid":${child.pid},"sig":12,"ret":0,"comm":"sh","sig_name":"SIGUSR2"}`,
     ]);
     expect(r.code).toBe(130);
-    expect(r.stderr).toBe('running and waiting for the ebpf events from perf event...\nsigsnoop: Wasm program ended (signal, exit code 130)\n');
+    expect(r.stderr).toBe(
+      'sigsnoop 1.2.0: started its Wasm program\nrunning and waiting for the ebpf events from perf event...\nsigsnoop: Wasm program ended (signal, exit code 130)\n',
+    );
     expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
   });
 
@@ -225,7 +227,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(granted).toEqual({
       code: 7,
       stdout: `env A=1\nenv B=x=y\nread /data/f.txt: granted\nopen ${join(host, 'f.txt')}: errno ${ENOTCAPABLE}\n`,
-      stderr: 'guest: Wasm program ended (exit, exit code 7)\n',
+      stderr: 'guest 0.0.0: started its Wasm program\nguest: Wasm program ended (exit, exit code 7)\n',
     });
     // A relative --dir is the host directory at its own absolute path.
     const same = ebpmSync(['run', 'guest.wasm', '--dir', 'host', '--', join(host, 'f.txt')], { cwd: dir });
@@ -239,7 +241,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(ebpmSync(['run', plain, '--', 'a', 'b c'])).toEqual({
       code: 7,
       stdout: '0:plain\n1:a\n2:b c\n',
-      stderr: 'plain: Wasm program ended (exit, exit code 7)\n',
+      stderr: 'plain 0.0.0: started its Wasm program\nplain: Wasm program ended (exit, exit code 7)\n',
     });
     // inspect reads it as run does: a module with no object, importing WASI only.
     const inspected = ebpmSync(['inspect', plain, '--json']);
@@ -274,7 +276,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
   it("ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT's one-line error", () => {
     const r = ebpmSync(['run', guest, '--max-memory', '1M', '--', '--hog', '40']);
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n')[0]).toBe('error: run guest: wasm guest guest: exceeded the memory limit of 1048576 bytes (unreachable)');
+    expect(r.stderr.split('\n').slice(0, 2)).toEqual([
+      'guest 0.0.0: started its Wasm program',
+      'error: run guest: wasm guest guest: exceeded the memory limit of 1048576 bytes (unreachable)',
+    ]);
     expect(ebpmSync(['run', guest, '--max-memory', '16MiB', '--', '--hog', '40']).code).toBe(0);
   });
 

@@ -63,6 +63,7 @@ char LICENSE[] SEC("license") = "GPL";
       // the handle, then the attach's result: -EPERM
       stdout: '1\n-1\n',
       stderr:
+        'attach 0.0.0: started its Wasm program\n' +
         'ebpm: wasm_attach_bpf_program: attach ebpm_xdp_pass to "lo" is not granted (pass --allow-attach lo)\nattach: Wasm program ended (exit, exit code 0)\n',
     });
   });
@@ -72,7 +73,7 @@ char LICENSE[] SEC("license") = "GPL";
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('0\n');
     expect(r.stderr).toMatch(
-      /^ebpm: wasm_load_bpf_object: refused: BPF object sha256:[0-9a-f]{64} is not declared by the package \(pass --allow-undeclared-bpf to load it anyway\)\nundeclared: Wasm program ended \(exit, exit code 0\)\n$/,
+      /^undeclared 0\.0\.0: started its Wasm program\nebpm: wasm_load_bpf_object: refused: BPF object sha256:[0-9a-f]{64} is not declared by the package \(pass --allow-undeclared-bpf to load it anyway\)\nundeclared: Wasm program ended \(exit, exit code 0\)\n$/,
     );
   });
 
@@ -83,6 +84,7 @@ char LICENSE[] SEC("license") = "GPL";
       // the guest's handle: 0, the load failed
       stdout: '0\n',
       stderr:
+        'missing 0.0.0: started its Wasm program\n' +
         `ebpm: wasm_load_bpf_object: cannot run on Linux ${release()}: field task_struct.no_such_field_xyz: the kernel type has no such field\n` +
         'missing: Wasm program ended (exit, exit code 0)\n',
     });

@@ -285,6 +285,8 @@ async function runGuest(
       allowUndeclared: flags.allowUndeclared,
       ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
+      // The counterpart of a BPF run's attach line: what runs, in which version.
+      onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
       onStdout: (line) => stdout.write(line + '\n'),

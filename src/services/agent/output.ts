@@ -36,9 +36,9 @@ export function parseSummary(line: string): { events: number; lost: number } | u
   return m ? { events: Number(m[1]), lost: Number(m[2]) } : undefined;
 }
 
-/** `parseAttached` reads the version from run's attach line (`sigsnoop 1.2.0: attached …`). */
+/** `parseAttached` reads the version from run's attach line (`sigsnoop 1.2.0: attached …`, or `…: started its Wasm program`). */
 export function parseAttached(line: string): string | undefined {
-  return /^\S+ (\S+): attached\b/.exec(line)?.[1];
+  return /^\S+ (\S+): (?:attached\b|started its Wasm program$)/.exec(line)?.[1];
 }
 
 /** `RecentLines` keeps the last `limit` lines and tells followers about new ones. */
