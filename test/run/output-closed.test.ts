@@ -127,7 +127,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     started.push(run.child);
     expect(await head(run.child.stdout!, 3)).toEqual(['line 1', 'line 2', 'line 3']);
     const r = await run.exited();
-    expect([r.code, r.stderr]).toEqual([0, 'printer: Wasm program ended (output-closed, exit code 0)\n']);
+    expect([r.code, r.stderr]).toEqual([0, 'printer 0.0.0: started its Wasm program\nprinter: Wasm program ended (output-closed, exit code 0)\n']);
   });
 
   it('the live table on a terminal that hangs up: exit 0, nothing left loaded', async () => {

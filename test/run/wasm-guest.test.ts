@@ -107,15 +107,15 @@ describeWith(['clang', 'wasi'], 'ebpm run with plain WASI guests', () => {
       return [code, r.status, r.stderr];
     });
     expect(runs).toEqual([
-      [0, 0, 'exit: Wasm program ended (exit, exit code 0)\n'],
-      [1, 125, 'exit: Wasm program ended (exit, exit code 1; ebpm exits with 125)\n'],
-      [3, 125, 'exit: Wasm program ended (exit, exit code 3; ebpm exits with 125)\n'],
-      [42, 42, 'exit: Wasm program ended (exit, exit code 42)\n'],
-      [70, 125, 'exit: Wasm program ended (exit, exit code 70; ebpm exits with 125)\n'],
-      [130, 125, 'exit: Wasm program ended (exit, exit code 130; ebpm exits with 125)\n'],
-      [143, 125, 'exit: Wasm program ended (exit, exit code 143; ebpm exits with 125)\n'],
-      [256, 125, 'exit: Wasm program ended (exit, exit code 256; ebpm exits with 125)\n'],
-      [257, 125, 'exit: Wasm program ended (exit, exit code 257; ebpm exits with 125)\n'],
+      [0, 0, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 0)\n'],
+      [1, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 1; ebpm exits with 125)\n'],
+      [3, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 3; ebpm exits with 125)\n'],
+      [42, 42, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 42)\n'],
+      [70, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 70; ebpm exits with 125)\n'],
+      [130, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 130; ebpm exits with 125)\n'],
+      [143, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 143; ebpm exits with 125)\n'],
+      [256, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 256; ebpm exits with 125)\n'],
+      [257, 125, 'exit 0.0.0: started its Wasm program\nexit: Wasm program ended (exit, exit code 257; ebpm exits with 125)\n'],
     ]);
   });
 
@@ -169,7 +169,7 @@ describeWith(['clang', 'wasi'], 'ebpm run with plain WASI guests', () => {
     child.kill('SIGTERM');
     const r = await exited;
     closeSync(reader);
-    expect([r.code, r.signal, stderr]).toEqual([143, null, 'loud: Wasm program ended (signal, exit code 143)\n']);
+    expect([r.code, r.signal, stderr]).toEqual([143, null, 'loud 0.0.0: started its Wasm program\nloud: Wasm program ended (signal, exit code 143)\n']);
     // It waited: what it printed fits in the pipe, the 1 MiB ring, and one batch of stdout's buffer.
     expect(printed()).toBeLessThanOrEqual(4096);
   });
