@@ -10,10 +10,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliEnv, runEbpm, sandboxDir, spawnEbpm, type Running } from '../helpers/cli.js';
+import { cliEnv, type Exited, runEbpm, sandboxDir, spawnEbpm, type Running } from '../helpers/cli.js';
+import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { jsonLines, linkIds, programsOf, tempDir } from './spawn.js';
+import { linkIds, programsOf, tempDir } from './spawn.js';
 
 const FIXTURE = new URL('fixtures/swapseq', import.meta.url).pathname;
 
@@ -45,9 +46,12 @@ function version(into: string, v: string, edits: Edits = {}): string {
   return dir;
 }
 
-/** A shell that sends itself SIGUSR1 once per line it reads. */
+/**
+ * A shell that sends itself SIGUSR1 once per line it reads, on one CPU: a perf event array has
+ * a buffer per CPU, and only the records of one are read in the order they were written.
+ */
 function signaller(): ChildProcess {
-  return spawn('/bin/sh', ['-c', 'trap ":" USR1; while read x; do kill -USR1 $$; done'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  return spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1; while read x; do kill -USR1 $$; done']), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
 interface Printed {
@@ -55,69 +59,124 @@ interface Printed {
   readonly seq: number;
 }
 
-/** The guest's lines `run` printed so far (whole lines), in order. */
-function printed(run: Running): Printed[] {
-  return [...run.stdout().matchAll(/^v(\S+) seq=(\d+)\n/gm)].map((m) => ({ version: m[1]!, seq: Number(m[2]) }));
-}
-
-/** The seqs `version` printed, in order. */
-function seqsOf(run: Running, version: string): number[] {
-  return printed(run)
-    .filter((p) => p.version === version)
-    .map((p) => p.seq);
-}
-
 /** `from`, `from + 1`, … `n` numbers. */
 function range(from: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => from + i);
 }
 
-/** Resolves at `run`'s next output on stdout or stderr; rejects if it ends first. */
-function nextOutput(run: Running): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error) => {
-      run.child.stdout!.off('data', data);
-      run.child.stderr!.off('data', data);
-      run.child.off('close', closed);
-      if (err) reject(err);
-      else resolve();
-    };
-    const data = () => done();
-    const closed = (code: number | null) => done(new Error(`ebpm ended (${code}): ${run.stderr()}`));
-    // After spawnEbpm's own listeners, which add the chunk to stdout() and stderr().
-    run.child.stdout!.on('data', data);
-    run.child.stderr!.on('data', data);
-    run.child.once('close', closed);
-  });
-}
-
 /**
- * `Feed` keeps the sender signalling, at most WINDOW signals ahead of the lines `run` printed,
- * and counts the signals it asked for.
+ * `SeqRun` is `ebpm run <args> -- <sender's pid>` of swapseq with a sender of its own, which the
+ * test keeps signalling at most WINDOW signals ahead of the lines the run printed.
  */
-class Feed {
+class SeqRun {
+  readonly sender = signaller();
+  readonly run: Running;
+  /** Signals asked of the sender so far. */
   sent = 0;
-  constructor(
-    private readonly run: Running,
-    private readonly sender: ChildProcess,
-  ) {}
 
-  /** Feeds until `done()`. */
-  async until(done: () => boolean): Promise<void> {
+  constructor(
+    args: readonly string[],
+    private readonly env: Record<string, string>,
+  ) {
+    this.run = spawnEbpm([...args, '--', String(this.sender.pid)], { env });
+  }
+
+  /** The guest's lines printed so far (whole lines), in order. */
+  printed(): Printed[] {
+    return [...this.run.stdout().matchAll(/^v(\S+) seq=(\d+)\n/gm)].map((m) => ({ version: m[1]!, seq: Number(m[2]) }));
+  }
+
+  /** The seqs the guest of `version` printed, in order. */
+  seqs(version: string): number[] {
+    return this.printed()
+      .filter((p) => p.version === version)
+      .map((p) => p.seq);
+  }
+
+  /** The program ids the run holds. */
+  programs(): number[] {
+    return programsOf(this.run.child.pid!);
+  }
+
+  /** Waits for the guest of `version` to attach, then signals until it printed WINDOW lines. */
+  async started(version: string): Promise<void> {
+    await this.run.waitFor(new RegExp(`swapseq v${ver(version)}: attached, tracing ${this.sender.pid}\n`));
+    await this.feed(() => this.printed().length >= WINDOW);
+  }
+
+  /** Keeps the sender signalling until `done()`. */
+  async feed(done: () => boolean): Promise<void> {
     while (!done()) {
-      const more = printed(this.run).length + WINDOW - this.sent;
+      const more = this.printed().length + WINDOW - this.sent;
       if (more > 0) {
         this.sender.stdin!.write('\n'.repeat(more));
         this.sent += more;
       }
-      await nextOutput(this.run);
+      await this.output();
     }
+  }
+
+  /** Pushes the package in `dir`, forces a check with SIGHUP and signals until stderr has `line`, which it returns matched. */
+  async update(dir: string, line: RegExp): Promise<RegExpExecArray> {
+    expect((await runEbpm(['push', dir], { env: this.env })).code).toBe(0);
+    this.run.child.kill('SIGHUP');
+    await this.feed(() => line.test(this.run.stderr()));
+    return line.exec(this.run.stderr())!;
+  }
+
+  /** Stops signalling and waits for the line of the last signal, numbered `last`. */
+  async drained(last: number): Promise<void> {
+    while (!this.printed().some((p) => p.seq >= last)) await this.output();
+  }
+
+  /** Ends the run with SIGINT. */
+  async stop(): Promise<Exited> {
+    this.run.child.kill('SIGINT');
+    return this.run.exited();
+  }
+
+  /** Kills what is left (after a failure). */
+  kill(): void {
+    this.run.child.kill('SIGKILL');
+    this.sender.kill();
+  }
+
+  /** Resolves at the run's next output on stdout or stderr; rejects if it ends first. */
+  private output(): Promise<void> {
+    const child = this.run.child;
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        child.stdout!.off('data', data);
+        child.stderr!.off('data', data);
+        child.off('close', closed);
+        if (err) reject(err);
+        else resolve();
+      };
+      const data = () => done();
+      const closed = (code: number | null) => done(new Error(`ebpm ended (${code}): ${this.run.stderr()}`));
+      // After spawnEbpm's own listeners, which add the chunk to stdout() and stderr().
+      child.stdout!.on('data', data);
+      child.stderr!.on('data', data);
+      child.once('close', closed);
+    });
   }
 }
 
-/** Waits until `done()`, on `run`'s output. */
-async function settle(run: Running, done: () => boolean): Promise<void> {
-  while (!done()) await nextOutput(run);
+/** Version `v` in a regular expression. */
+function ver(v: string): string {
+  return v.replaceAll('.', '\\.');
+}
+
+/** The stderr line of a Wasm-only update. */
+const swappedLine = (from: string, to: string) =>
+  new RegExp(`swapseq: updated ${ver(from)} → ${ver(to)} \\(Wasm module swapped, BPF objects kept attached\\)\n`);
+
+/** Asserts that the run printed each of the `n` signals once, in order, first all by `from`'s guest and then all by `to`'s, at least one each. */
+function handedOver(r: SeqRun, n: number, from: string, to: string): void {
+  expect(r.printed().map((p) => p.seq)).toEqual(range(1, n));
+  const after = r.seqs(to).length;
+  expect([n - after > 0, after > 0]).toEqual([true, true]);
+  expect(r.printed().map((p) => p.version)).toEqual([...Array<string>(n - after).fill(from), ...Array<string>(after).fill(to)]);
 }
 
 describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 'ebpm run --follow of a package with a Wasm module', () => {
@@ -136,6 +195,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
     reg = await startRegistry();
     env = cliEnv(sandboxDir('follow-wasm-'), { EBPM_REGISTRY: `${reg.host}/swap` });
     const into = tempDir();
+    const perf = (s: string) => `#define SWAPSEQ_PERF\n${s}`;
     const poll = '\twhile ((err = bpf_buffer__poll(events, 100)) >= 0)\n\t\t;\n';
     dirs = {
       '1.0.0': version(into, '1.0.0'),
@@ -143,37 +203,36 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       '1.1.0': version(into, '1.1.0'),
       // Another BPF object: its own counter, numbering from 1000001.
       '1.2.0': version(into, '1.2.0', {
-        bpf: (s) => s.replace('__sync_fetch_and_add(&seq, 1) + 1;', '__sync_fetch_and_add(&seq, 1) + 1000001;'),
+        bpf: (s) => s.replaceAll('__sync_fetch_and_add(&seq, 1) + 1;', '__sync_fetch_and_add(&seq, 1) + 1000001;'),
       }),
       // 1.2.0's BPF object, and a guest that ends with 3 after attaching, before it first waits.
       '1.3.0': version(into, '1.3.0', {
-        bpf: (s) => s.replace('__sync_fetch_and_add(&seq, 1) + 1;', '__sync_fetch_and_add(&seq, 1) + 1000001;'),
+        bpf: (s) => s.replaceAll('__sync_fetch_and_add(&seq, 1) + 1;', '__sync_fetch_and_add(&seq, 1) + 1000001;'),
         guest: (s) => s.replace(poll, '\treturn 3;\n'),
       }),
       // The verifier refuses it: the ring buffer record is used without checking it was reserved.
       '1.4.0': version(into, '1.4.0', { bpf: (s) => s.replace('\tif (!e)\n\t\treturn 0;\n\te->seq', '\te->seq') }),
+      // 1.0.0 and 1.1.0 with a perf event array.
+      'perf-1.0.0': version(join(into, 'perf'), '1.0.0', { bpf: perf }),
+      'perf-1.1.0': version(join(into, 'perf'), '1.1.0', { bpf: perf }),
     };
     for (const dir of Object.values(dirs)) expect((await runEbpm(['build', dir], { env })).code).toBe(0);
   });
   afterAll(() => reg?.stop());
 
   it('the fixture runs from its directory without --follow: v1.0.0 and seq 1, 2, 3… for the signals of the pid it is given', async () => {
-    const sender = signaller();
-    const run = spawnEbpm(['run', dirs['1.0.0']!, '--', String(sender.pid)], { env });
+    const r = new SeqRun(['run', dirs['1.0.0']!], env);
     try {
-      await run.waitFor(/swapseq v1\.0\.0: attached, tracing \d+\n/);
-      // What the follow test compares before and after an update: one program, one link.
-      const progs = programsOf(run.child.pid!);
-      expect(progs).toHaveLength(1);
-      expect(linkIds(progs)).toHaveLength(1);
-      sender.stdin!.write('\n'.repeat(5));
-      await settle(run, () => printed(run).length >= 5);
-      run.child.kill('SIGINT');
-      const end = await run.exited();
+      await r.run.waitFor(new RegExp(`swapseq v1\\.0\\.0: attached, tracing ${r.sender.pid}\n`));
+      // What the follow tests compare before and after an update: one program, one link.
+      expect(r.programs()).toHaveLength(1);
+      expect(linkIds(r.programs())).toHaveLength(1);
+      r.sender.stdin!.write('\n'.repeat(5));
+      await r.drained(5);
+      const end = await r.stop();
       expect([end.code, end.stdout]).toEqual([130, 'v1.0.0 seq=1\nv1.0.0 seq=2\nv1.0.0 seq=3\nv1.0.0 seq=4\nv1.0.0 seq=5\n']);
     } finally {
-      run.child.kill('SIGKILL');
-      sender.kill();
+      r.kill();
     }
   });
 
@@ -185,86 +244,104 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
     expect(digests[3]).toEqual(digests[2]);
 
     expect((await runEbpm(['push', dirs['1.0.0']!], { env })).code).toBe(0);
-    const sender = signaller();
-    const run = spawnEbpm(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600', '--json', '--', String(sender.pid)], { env });
-    const stderr = (re: RegExp) => () => re.test(run.stderr());
+    const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600'], env);
     try {
-      await run.waitFor(/swapseq v1\.0\.0: attached, tracing \d+\n/);
-      const feed = new Feed(run, sender);
-      await feed.until(() => printed(run).length >= WINDOW);
-      const progs = programsOf(run.child.pid!);
+      await r.started('1.0.0');
+      const progs = r.programs();
       expect(progs).toHaveLength(1);
       const links = linkIds(progs);
       expect(links).toHaveLength(1);
 
       // a. The guest alone: swapped while the sender keeps signalling.
-      expect((await runEbpm(['push', dirs['1.1.0']!], { env })).code).toBe(0);
-      run.child.kill('SIGHUP');
-      await feed.until(stderr(/swapseq: updated 1\.0\.0 → 1\.1\.0 \(Wasm module swapped, BPF objects kept attached\)\n/));
-      await feed.until(() => seqsOf(run, '1.1.0').length >= WINDOW);
-      const n = feed.sent;
-      await settle(run, () => printed(run).some((p) => p.seq >= n));
-      const swapped = printed(run);
-      expect(swapped.map((p) => p.seq)).toEqual(range(1, n));
-      const firstNew = swapped.findIndex((p) => p.version === '1.1.0');
-      expect(firstNew).toBeGreaterThan(0);
-      expect(swapped.slice(0, firstNew).every((p) => p.version === '1.0.0')).toBe(true);
-      expect(swapped.slice(firstNew).every((p) => p.version === '1.1.0')).toBe(true);
-      expect(programsOf(run.child.pid!)).toEqual(progs);
+      await r.update(dirs['1.1.0']!, swappedLine('1.0.0', '1.1.0'));
+      await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
+      const n = r.sent;
+      await r.drained(n);
+      handedOver(r, n, '1.0.0', '1.1.0');
+      expect(r.programs()).toEqual(progs);
       expect(linkIds(progs)).toEqual(links);
 
       // b. Another BPF object: the new one attached, then the old one detached and closed.
-      expect((await runEbpm(['push', dirs['1.2.0']!], { env })).code).toBe(0);
-      run.child.kill('SIGHUP');
-      await feed.until(stderr(/swapseq: updated 1\.1\.0 → 1\.2\.0 \(BPF objects replaced\)\n/));
-      await feed.until(() => seqsOf(run, '1.2.0').length >= WINDOW);
-      const replaced = programsOf(run.child.pid!);
+      await r.update(dirs['1.2.0']!, /swapseq: updated 1\.1\.0 → 1\.2\.0 \(BPF objects replaced\)\n/);
+      await r.feed(() => r.seqs('1.2.0').length >= WINDOW);
+      const replaced = r.programs();
       expect(replaced).toHaveLength(1);
       expect(replaced).not.toContain(progs[0]);
       const relinked = linkIds(replaced);
       expect(relinked).toHaveLength(1);
       expect(relinked).not.toContain(links[0]);
       expect(linkIds(progs)).toEqual([]);
-      // The old object's events up to its close, then the new one's from its own first.
-      const old = printed(run).filter((p) => p.version !== '1.2.0');
+      // The old object's events up to its close, then the new one's, numbered by its own counter.
+      const old = r.printed().filter((p) => p.version !== '1.2.0');
       expect(old.map((p) => p.seq)).toEqual(range(1, old.length));
-      expect(seqsOf(run, '1.2.0')).toEqual(range(1000001, seqsOf(run, '1.2.0').length));
+      expect(r.seqs('1.2.0')).toEqual(range(1000001, r.seqs('1.2.0').length));
 
       // c. A guest that ends before it first waits, and then an object the verifier refuses:
       // 1.2.0 keeps running, its events continuing.
       for (const v of ['1.3.0', '1.4.0']) {
-        expect((await runEbpm(['push', dirs[v]!], { env })).code).toBe(0);
-        run.child.kill('SIGHUP');
-        const failed = new RegExp(`swapseq: update to ${v.replaceAll('.', '\\.')} failed, 1\\.2\\.0 keeps running: .+\n`);
-        await feed.until(stderr(failed));
-        const then = seqsOf(run, '1.2.0').length;
-        await feed.until(() => seqsOf(run, '1.2.0').length >= then + WINDOW);
-        expect(programsOf(run.child.pid!)).toEqual(replaced);
+        await r.update(dirs[v]!, new RegExp(`swapseq: update to ${ver(v)} failed, 1\\.2\\.0 keeps running: .+\n`));
+        const then = r.seqs('1.2.0').length;
+        await r.feed(() => r.seqs('1.2.0').length >= then + WINDOW);
+        expect(r.programs()).toEqual(replaced);
         expect(linkIds(replaced)).toEqual(relinked);
       }
-      expect(seqsOf(run, '1.2.0')).toEqual(range(1000001, seqsOf(run, '1.2.0').length));
-      expect(printed(run).filter((p) => p.version === '1.3.0' || p.version === '1.4.0')).toEqual([]);
-
-      // d. With --json, each update is a line of its own on stdout.
-      const updates = jsonLines(
-        run
-          .stdout()
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .join('\n'),
-      ).filter((o) => 'update' in o);
-      expect(updates).toEqual([
-        { update: { from: '1.0.0', to: '1.1.0', how: 'swapped' } },
-        { update: { from: '1.1.0', to: '1.2.0', how: 'replaced' } },
-        { update: { from: '1.2.0', to: '1.3.0', how: 'failed', reason: expect.any(String) } },
-        { update: { from: '1.2.0', to: '1.4.0', how: 'failed', reason: expect.any(String) } },
-      ]);
-
-      run.child.kill('SIGINT');
-      expect((await run.exited()).code).toBe(130);
+      expect(r.seqs('1.2.0')).toEqual(range(1000001, r.seqs('1.2.0').length));
+      expect(r.printed().filter((p) => p.version === '1.3.0' || p.version === '1.4.0')).toEqual([]);
+      expect((await r.stop()).code).toBe(130);
     } finally {
-      run.child.kill('SIGKILL');
-      sender.kill();
+      r.kill();
+    }
+  });
+
+  it("--json: each update is a JSON line of its own on stdout, between the guest's lines as they are", async () => {
+    const json = cliEnv(sandboxDir('follow-wasm-json-'), { EBPM_REGISTRY: `${reg.host}/swapjson` });
+    expect((await runEbpm(['push', dirs['1.0.0']!], { env: json })).code).toBe(0);
+    const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600', '--json'], json);
+    try {
+      await r.started('1.0.0');
+      await r.update(dirs['1.1.0']!, swappedLine('1.0.0', '1.1.0'));
+      await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
+      const progs = r.programs();
+      // Another BPF object, whose guest ends after attaching it, before it first waits: it is
+      // closed again, and 1.1.0 keeps numbering with its own.
+      const [, reason] = await r.update(dirs['1.3.0']!, /swapseq: update to 1\.3\.0 failed, 1\.1\.0 keeps running: (.+)\n/);
+      const then = r.seqs('1.1.0').length;
+      await r.feed(() => r.seqs('1.1.0').length >= then + WINDOW);
+      const n = r.sent;
+      await r.drained(n);
+      handedOver(r, n, '1.0.0', '1.1.0');
+      expect(r.programs()).toEqual(progs);
+      const end = await r.stop();
+      expect(end.code).toBe(130);
+      const updates = end.stdout
+        .split('\n')
+        .filter((l) => l !== '' && !/^v1\.[01]\.0 seq=\d+$/.test(l))
+        .map((l) => JSON.parse(l) as unknown);
+      expect(updates).toEqual([{ update: { from: '1.0.0', to: '1.1.0', how: 'swapped' } }, { update: { from: '1.1.0', to: '1.3.0', how: 'failed', reason } }]);
+    } finally {
+      r.kill();
+    }
+  });
+
+  it('swaps the Wasm module of a package whose events come through a perf event array, none lost or doubled', async () => {
+    const perf = cliEnv(sandboxDir('follow-wasm-perf-'), { EBPM_REGISTRY: `${reg.host}/swapperf` });
+    expect(await objectDigests(dirs['perf-1.1.0']!)).toEqual(await objectDigests(dirs['perf-1.0.0']!));
+    expect((await runEbpm(['push', dirs['perf-1.0.0']!], { env: perf })).code).toBe(0);
+    const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600'], perf);
+    try {
+      await r.started('1.0.0');
+      const progs = r.programs();
+      const links = linkIds(progs);
+      await r.update(dirs['perf-1.1.0']!, swappedLine('1.0.0', '1.1.0'));
+      await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
+      const n = r.sent;
+      await r.drained(n);
+      handedOver(r, n, '1.0.0', '1.1.0');
+      expect(r.programs()).toEqual(progs);
+      expect(linkIds(progs)).toEqual(links);
+      expect((await r.stop()).code).toBe(130);
+    } finally {
+      r.kill();
     }
   });
 });
