@@ -6,7 +6,7 @@
 // as it was. The sender signals once per line the test writes, never more than WINDOW ahead of
 // what the run printed, so no buffer can overflow however slow the machine; checks are forced
 // with SIGHUP and the test waits on output lines, never on a clock.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -20,6 +20,14 @@ const FIXTURE = new URL('fixtures/swapseq', import.meta.url).pathname;
 
 /** How many signals the sender may be ahead of the lines the run printed. */
 const WINDOW = 64;
+
+/**
+ * Signals sent at once while the run's stdout is not read: more lines (17 bytes each) than a
+ * pipe, a paused stream, ebpm's stdout buffer and a guest's 1 MiB output ring hold, so that the
+ * guest ends up waiting in a write with records still to deliver; fewer records (24 bytes each)
+ * than the fixture's 4 MiB ring buffer holds, so that none is lost however late it is read.
+ */
+const BURST = 100_000;
 
 /** Edits of a version's sources: its BPF program and its guest. */
 interface Edits {
@@ -47,11 +55,53 @@ function version(into: string, v: string, edits: Edits = {}): string {
 }
 
 /**
- * A shell that sends itself SIGUSR1 once per line it reads, on one CPU: a perf event array has
- * a buffer per CPU, and only the records of one are read in the order they were written.
+ * `Sender` is a shell that, for each number it reads, sends itself that many SIGUSR1 and then
+ * echoes the number. It runs on one CPU: a perf event array has a buffer per CPU, and only the
+ * records of one are read in the order they were written.
  */
-function signaller(): ChildProcess {
-  return spawn(...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1; while read x; do kill -USR1 $$; done']), { stdio: ['pipe', 'ignore', 'ignore'] });
+class Sender {
+  readonly child = spawn(
+    ...onOneCpu('/bin/sh', ['-c', 'trap ":" USR1; while read k; do i=0; while [ $i -lt $k ]; do kill -USR1 $$; i=$((i+1)); done; echo $k; done']),
+    {
+      stdio: ['pipe', 'pipe', 'ignore'],
+    },
+  );
+  /** Signals asked for so far. */
+  asked = 0;
+  /** What the shell echoed so far. */
+  private echoed = '';
+  private readonly acks = new Set<() => void>();
+
+  constructor() {
+    this.child.stdout.on('data', (d: Buffer) => {
+      this.echoed += d.toString();
+      for (const ack of [...this.acks]) ack();
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Asks for `k` more signals. */
+  send(k: number): void {
+    this.child.stdin.write(`${k}\n`);
+    this.asked += k;
+  }
+
+  /** Resolves once every signal asked for has been sent. */
+  async allSent(): Promise<void> {
+    const sent = () => [...this.echoed.matchAll(/^(\d+)\n/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    while (sent() < this.asked) {
+      await new Promise<void>((resolve) => {
+        const ack = () => {
+          this.acks.delete(ack);
+          resolve();
+        };
+        this.acks.add(ack);
+      });
+    }
+  }
 }
 
 interface Printed {
@@ -69,10 +119,8 @@ function range(from: number, n: number): number[] {
  * test keeps signalling at most WINDOW signals ahead of the lines the run printed.
  */
 class SeqRun {
-  readonly sender = signaller();
+  readonly sender = new Sender();
   readonly run: Running;
-  /** Signals asked of the sender so far. */
-  sent = 0;
 
   constructor(
     args: readonly string[],
@@ -107,19 +155,21 @@ class SeqRun {
   /** Keeps the sender signalling until `done()`. */
   async feed(done: () => boolean): Promise<void> {
     while (!done()) {
-      const more = this.printed().length + WINDOW - this.sent;
-      if (more > 0) {
-        this.sender.stdin!.write('\n'.repeat(more));
-        this.sent += more;
-      }
+      const more = this.printed().length + WINDOW - this.sender.asked;
+      if (more > 0) this.sender.send(more);
       await this.output();
     }
   }
 
-  /** Pushes the package in `dir`, forces a check with SIGHUP and signals until stderr has `line`, which it returns matched. */
-  async update(dir: string, line: RegExp): Promise<RegExpExecArray> {
+  /** Pushes the package in `dir` and forces a check with SIGHUP. */
+  async push(dir: string): Promise<void> {
     expect((await runEbpm(['push', dir], { env: this.env })).code).toBe(0);
     this.run.child.kill('SIGHUP');
+  }
+
+  /** Pushes the package in `dir`, forces a check and signals until stderr has `line`, which it returns matched. */
+  async update(dir: string, line: RegExp): Promise<RegExpExecArray> {
+    await this.push(dir);
     await this.feed(() => line.test(this.run.stderr()));
     return line.exec(this.run.stderr())!;
   }
@@ -138,7 +188,7 @@ class SeqRun {
   /** Kills what is left (after a failure). */
   kill(): void {
     this.run.child.kill('SIGKILL');
-    this.sender.kill();
+    this.sender.child.kill();
   }
 
   /** Resolves at the run's next output on stdout or stderr; rejects if it ends first. */
@@ -227,7 +277,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       // What the follow tests compare before and after an update: one program, one link.
       expect(r.programs()).toHaveLength(1);
       expect(linkIds(r.programs())).toHaveLength(1);
-      r.sender.stdin!.write('\n'.repeat(5));
+      r.sender.send(5);
       await r.drained(5);
       const end = await r.stop();
       expect([end.code, end.stdout]).toEqual([130, 'v1.0.0 seq=1\nv1.0.0 seq=2\nv1.0.0 seq=3\nv1.0.0 seq=4\nv1.0.0 seq=5\n']);
@@ -252,10 +302,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       const links = linkIds(progs);
       expect(links).toHaveLength(1);
 
-      // a. The guest alone: swapped while the sender keeps signalling.
-      await r.update(dirs['1.1.0']!, swappedLine('1.0.0', '1.1.0'));
+      // a. The guest alone, swapped while its predecessor waits in a write with records behind
+      // it (stdout is not read until the update is done), and more signals come after the check.
+      r.run.child.stdout!.pause();
+      r.sender.send(BURST);
+      await r.sender.allSent();
+      await r.push(dirs['1.1.0']!);
+      r.sender.send(WINDOW);
+      await r.run.waitFor(swappedLine('1.0.0', '1.1.0'));
+      r.run.child.stdout!.resume();
       await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
-      const n = r.sent;
+      const n = r.sender.asked;
       await r.drained(n);
       handedOver(r, n, '1.0.0', '1.1.0');
       expect(r.programs()).toEqual(progs);
@@ -307,7 +364,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       const [, reason] = await r.update(dirs['1.3.0']!, /swapseq: update to 1\.3\.0 failed, 1\.1\.0 keeps running: (.+)\n/);
       const then = r.seqs('1.1.0').length;
       await r.feed(() => r.seqs('1.1.0').length >= then + WINDOW);
-      const n = r.sent;
+      const n = r.sender.asked;
       await r.drained(n);
       handedOver(r, n, '1.0.0', '1.1.0');
       expect(r.programs()).toEqual(progs);
@@ -334,7 +391,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       const links = linkIds(progs);
       await r.update(dirs['perf-1.1.0']!, swappedLine('1.0.0', '1.1.0'));
       await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
-      const n = r.sent;
+      const n = r.sender.asked;
       await r.drained(n);
       handedOver(r, n, '1.0.0', '1.1.0');
       expect(r.programs()).toEqual(progs);
