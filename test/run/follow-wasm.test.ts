@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { cliEnv, type Exited, runEbpm, sandboxDir, spawnEbpm, type Running } from '../helpers/cli.js';
+import { cliEnv, type Exited, runEbpm, sandboxDir, spawnEbpm, type Running, writeTrustPolicy } from '../helpers/cli.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
@@ -171,15 +171,15 @@ class SeqRun {
     }
   }
 
-  /** Pushes the package in `dir` and forces a check with SIGHUP. */
-  async push(dir: string): Promise<void> {
-    expect((await runEbpm(['push', dir], { env: this.env })).code).toBe(0);
+  /** Pushes the package in `dir` (with `flags`) and forces a check with SIGHUP. */
+  async push(dir: string, flags: readonly string[] = []): Promise<void> {
+    expect((await runEbpm(['push', dir, ...flags], { env: this.env })).code).toBe(0);
     this.run.child.kill('SIGHUP');
   }
 
-  /** Pushes the package in `dir`, forces a check and signals until stderr has `line`, which it returns matched. */
-  async update(dir: string, line: RegExp): Promise<RegExpExecArray> {
-    await this.push(dir);
+  /** Pushes the package in `dir` (with `flags`), forces a check and signals until stderr has `line`, which it returns matched. */
+  async update(dir: string, line: RegExp, flags: readonly string[] = []): Promise<RegExpExecArray> {
+    await this.push(dir, flags);
     await this.feed(() => line.test(this.run.stderr()));
     return line.exec(this.run.stderr())!;
   }
@@ -370,31 +370,51 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
     }
   });
 
-  it("--json: each update is a JSON line of its own on stdout, between the guest's lines as they are", async () => {
-    const json = cliEnv(sandboxDir('follow-wasm-json-'), { EBPM_REGISTRY: `${reg.host}/swapjson` });
-    expect((await runEbpm(['push', dirs['1.0.0']!], { env: json })).code).toBe(0);
+  it("--json: each update is a JSON line of its own on stdout, among the guest's lines as they are; an update the trust policy refuses leaves the running version as it was", async () => {
+    const json = cliEnv(sandboxDir('follow-wasm-json-'), { EBPM_REGISTRY: `${reg.host}/swapjson`, EBPM_PASSWORD: 'follow' });
+    const home = json.HOME!;
+    expect((await runEbpm(['keygen'], { env: json, cwd: home })).code).toBe(0);
+    writeTrustPolicy(json, {
+      version: 1,
+      keys: { release: { path: join(home, 'cosign.pub') } },
+      scopes: { [`${reg.host}/swapjson`]: { require: 'require-signature', keys: ['release'] } },
+    });
+    const signed = ['--sign', '--key', join(home, 'cosign.key')];
+    expect((await runEbpm(['push', dirs['1.0.0']!, ...signed], { env: json })).code).toBe(0);
     const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600', '--json'], json);
     try {
       await r.started('1.0.0');
-      await r.update(dirs['1.1.0']!, swappedLine('1.0.0', '1.1.0'));
+      await r.update(dirs['1.1.0']!, swappedLine('1.0.0', '1.1.0'), signed);
       await r.feed(() => r.seqs('1.1.0').length >= WINDOW);
       const progs = r.programs();
       // Another BPF object, whose guest ends after attaching it, before it first waits: it is
       // closed again, and 1.1.0 keeps numbering with its own.
-      const [, reason] = await r.update(dirs['1.3.0']!, /swapseq: update to 1\.3\.0 failed, 1\.1\.0 keeps running: (.+)\n/);
+      const [, failed] = await r.update(dirs['1.3.0']!, /swapseq: update to 1\.3\.0 failed, 1\.1\.0 keeps running: (.+)\n/, signed);
       const then = r.seqs('1.1.0').length;
       await r.feed(() => r.seqs('1.1.0').length >= then + WINDOW);
+      expect(r.programs()).toEqual(progs);
+      // Not signed: refused before anything is loaded.
+      const [, refused] = await r.update(
+        dirs['1.4.0']!,
+        /swapseq: update refused, 1\.1\.0 keeps running: (.+: not signed \(require-signature by scope .+\))\n/,
+      );
+      const still = r.seqs('1.1.0').length;
+      await r.feed(() => r.seqs('1.1.0').length >= still + WINDOW);
+      expect(r.programs()).toEqual(progs);
       const n = r.sender.asked;
       await r.drained(n);
       handedOver(r, n, '1.0.0', '1.1.0');
-      expect(r.programs()).toEqual(progs);
       const end = await r.stop();
       expect(end.code).toBe(130);
       const updates = end.stdout
         .split('\n')
         .filter((l) => l !== '' && !/^v1\.[01]\.0 seq=\d+$/.test(l))
         .map((l) => JSON.parse(l) as unknown);
-      expect(updates).toEqual([{ update: { from: '1.0.0', to: '1.1.0', how: 'swapped' } }, { update: { from: '1.1.0', to: '1.3.0', how: 'failed', reason } }]);
+      expect(updates).toEqual([
+        { update: { from: '1.0.0', to: '1.1.0', how: 'swapped' } },
+        { update: { from: '1.1.0', to: '1.3.0', how: 'failed', reason: failed } },
+        { update: { from: '1.1.0', how: 'refused', reason: refused } },
+      ]);
     } finally {
       r.kill();
     }
