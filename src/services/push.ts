@@ -151,11 +151,15 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
         ? undefined
         : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
     const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
-    for (const t of floating) {
-      if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) continue;
-      await repo.tag(root, t, req.signal);
-      set.push(t);
-    }
+    // After the version tag, the floating tags together: each is one manifest PUT of its own.
+    const moved = await Promise.all(
+      floating.map(async (t) => {
+        if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) return undefined;
+        await repo.tag(root, t, req.signal);
+        return t;
+      }),
+    );
+    for (const t of moved) if (t !== undefined) set.push(t);
     const moveLatest = floating.includes('latest');
     const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
     const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
