@@ -208,7 +208,7 @@ export function wireSend(timeouts: Timeouts = {}): Send {
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
         out.once('response', resolve);
-        out.once('error', reject);
+        out.on('error', reject);
         if (req.body === undefined || req.body instanceof Uint8Array) out.end(req.body);
         else {
           // A failing source (a mismatch) fails the request with its own error; a request that
@@ -221,6 +221,9 @@ export function wireSend(timeouts: Timeouts = {}): Send {
       });
       out.setTimeout(bodyMs);
       res.once('close', done);
+      // A body that fails before anyone reads it (a stall, an abort) must not crash the process;
+      // its reader still gets the error (async iteration reports a stream's earlier failure).
+      res.on('error', () => undefined);
       const body = Object.assign(res, { dump: () => dump(body) });
       return { status: res.statusCode ?? 0, headers: res.headers, body, url: req.url };
     } catch (e) {
