@@ -1,5 +1,4 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { EbpmError } from '../core/errors.js';
@@ -161,13 +160,27 @@ const DUMP_LIMIT = 128 << 10;
  */
 const READ_BUFFER_BYTES = 1 << 20;
 
-let agents: { http: HttpAgent; https: HttpsAgent } | undefined;
-/** One keep-alive pool per scheme for the whole process; idle connections do not keep it alive. */
-function agentFor(url: URL): HttpAgent {
-  // Agent options reach the sockets it creates (net.Socket's stream options).
-  const options = { keepAlive: true, maxSockets: CONNECTIONS_PER_HOST, readableHighWaterMark: READ_BUFFER_BYTES };
-  agents ??= { http: new HttpAgent(options), https: new HttpsAgent(options) };
-  return url.protocol === 'https:' ? agents.https : agents.http;
+// Agent options reach the sockets an agent creates (net.Socket's stream options).
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: CONNECTIONS_PER_HOST, readableHighWaterMark: READ_BUFFER_BYTES };
+
+interface Transport {
+  readonly request: typeof httpRequest;
+  readonly agent: HttpAgent;
+}
+let plain: Transport | undefined;
+let secure: Promise<Transport> | undefined;
+/**
+ * `transportFor` is the request function and the keep-alive pool (one per scheme for the whole
+ * process; idle connections do not keep it alive) for `url`. node:https (and TLS) loads with the
+ * first HTTPS request: a loopback or plain-HTTP registry does not pay for it.
+ */
+async function transportFor(url: URL): Promise<Transport> {
+  if (url.protocol !== 'https:') {
+    plain ??= { request: httpRequest, agent: new HttpAgent(AGENT_OPTIONS) };
+    return plain;
+  }
+  secure ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) }));
+  return secure;
 }
 
 /**
@@ -188,8 +201,8 @@ export function wireSend(timeouts: Timeouts = {}): Send {
       'the registry is too slow to answer in time; try again later, or raise EBPM_HTTP_DEADLINE_MS',
       req.signal,
     );
-    const send = req.url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const out = send(req.url, { method: req.method, headers: { 'user-agent': USER_AGENT, ...req.headers }, agent: agentFor(req.url), timeout: headersMs });
+    const { request, agent } = await transportFor(req.url);
+    const out = request(req.url, { method: req.method, headers: { 'user-agent': USER_AGENT, ...req.headers }, agent, timeout: headersMs });
     let res: IncomingMessage | undefined;
     const abort = () => {
       out.destroy(limit.signal.reason);
