@@ -1,7 +1,9 @@
 // Push and pull against one loopback docker-registry, ebpm side by side with `skopeo copy`
 // between an OCI layout and the registry: one 64 MiB package, and 50 small packages (ebpm: one
 // `ebpm push`/`ebpm pull` naming all 50; skopeo: one copy per package, it takes one image).
-// Also counts the requests of re-pulling a stored package.
+// Also counts the requests of re-pulling a stored package. With EBPM_BASE set to another build's
+// bin/ebpm.js (a worktree of the code before a change), that build runs too, interleaved in
+// each round, and the table gives both ebpm builds against skopeo and the new against the old.
 // `node bench/registry-transfer.mjs [rounds]` (bench/README.md §"Registry").
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -14,10 +16,18 @@ export async function benchRegistryTransfer(rounds = 3) {
   const work = scratch();
   const reg = await startRegistry(work);
   try {
-    const base = basePackage(work);
-    const big = writeLayout(join(work, 'big'), base, 64 << 20, 'big');
-    const small = Array.from({ length: SMALL }, (_, i) => writeLayout(join(work, `small-${i}`), base, 0, `small-${i}`));
-    const runs = { ebpm: {}, skopeo: {} };
+    const pkg = basePackage(work);
+    const big = writeLayout(join(work, 'big'), pkg, 64 << 20, 'big');
+    const small = Array.from({ length: SMALL }, (_, i) => writeLayout(join(work, `small-${i}`), pkg, 0, `small-${i}`));
+    const base = process.env.EBPM_BASE;
+    const builds =
+      base === undefined
+        ? [['ebpm', EBPM]]
+        : [
+            ['ebpm', EBPM],
+            ['base', base],
+          ];
+    const runs = { ebpm: {}, base: {}, skopeo: {} };
     const add = (tool, key, ms) => {
       runs[tool][key] ??= [];
       runs[tool][key].push(ms);
@@ -47,26 +57,26 @@ export async function benchRegistryTransfer(rounds = 3) {
       // Interleaved, each tool into fresh repositories and destinations, so neither finds content in place.
       mkdirSync(join(work, `pulled-${r}`), { recursive: true });
       chmodSync(join(work, `pulled-${r}`), 0o777);
-      const e = `r${r}e`;
       const s = `r${r}s`;
-      const pushEnv = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` });
-      add('ebpm', 'push big', timed(process.execPath, [EBPM, 'push', big.dir], pushEnv));
+      // Each ebpm build into its own repositories (r0e, r0b, …), the builds' order alternating by round.
+      const order = r % 2 === 0 ? builds : [...builds].reverse();
+      const ebpmRuns = (op, args) => {
+        for (const [tool, bin] of order)
+          add(tool, op, timed(process.execPath, [bin, ...args], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` })));
+      };
+      ebpmRuns('push big', ['push', big.dir]);
       add('skopeo', 'push big', timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
-      add('ebpm', 'pull big', timed(process.execPath, [EBPM, 'pull', `big:${big.tag}`], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })));
+      ebpmRuns('pull big', ['pull', `big:${big.tag}`]);
       add(
         'skopeo',
         'pull big',
         timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()),
       );
-      add('ebpm', 'push small', timed(process.execPath, [EBPM, 'push', ...small.map((p) => p.dir)], pushEnv));
+      ebpmRuns('push small', ['push', ...small.map((p) => p.dir)]);
       let t = 0;
       for (const p of small) t += timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
       add('skopeo', 'push small', t);
-      add(
-        'ebpm',
-        'pull small',
-        timed(process.execPath, [EBPM, 'pull', ...small.map((p) => `${p.name}:${p.tag}`)], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/${e}` })),
-      );
+      ebpmRuns('pull small', ['pull', ...small.map((p) => `${p.name}:${p.tag}`)]);
       t = 0;
       for (const p of small)
         t += timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
@@ -82,7 +92,11 @@ export async function benchRegistryTransfer(rounds = 3) {
     ]) {
       const a = median(runs.ebpm[key]);
       const b = median(runs.skopeo[key]);
-      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo`);
+      const was =
+        base === undefined
+          ? ''
+          : `  base ${fmt(median(runs.base[key]))}  ×${(median(runs.base[key]) / b).toFixed(2)} skopeo  new/base ×${(a / median(runs.base[key])).toFixed(2)}`;
+      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo${was}`);
     }
     // Re-pulling what is stored: count the registry requests (`--verbose` prints one line per request).
     const env = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r0e` });

@@ -8,7 +8,7 @@ import { VerifiedContent } from './verify.js';
  * abilities are separate interfaces found with the type guards below.
  *
  * Content moves as `Content` (an iterable or async iterable of byte chunks, read with
- * `for await`) everywhere: node streams, web streams, undici bodies and arrays of chunks all are one.
+ * `for await`) everywhere: node streams, web streams, HTTP bodies and arrays of chunks all are one.
  *
  * Conventions every implementation follows:
  * - `fetch` of content the store does not hold throws code `NOT_FOUND` (the registry client
@@ -143,6 +143,16 @@ export async function pushBytes(
   const desc = descriptorFor(mediaType, bytes, extra);
   await pusher.push(desc, [bytes], signal);
   return desc;
+}
+
+/**
+ * `closeContent` releases content that will not be read (the destination already holds it):
+ * a `VerifiedContent` lets its source go (`close`), an iterator is ended with `return()`.
+ */
+export async function closeContent(content: Content): Promise<void> {
+  if (content instanceof VerifiedContent) return content.close();
+  if (Symbol.asyncIterator in content) await content[Symbol.asyncIterator]().return?.();
+  else content[Symbol.iterator]().return?.();
 }
 
 /** `notFound` is the `NOT_FOUND` error local stores throw for missing content or references. */

@@ -67,6 +67,7 @@ export class VerifiedContent implements AsyncIterable<Uint8Array> {
      * instead of this pass, which is spent (registry/blobs.ts).
      */
     readonly reopen?: () => Promise<VerifiedContent>,
+    private readonly release?: () => void,
   ) {}
 
   /** `of` is `content` when it is already a pass checking `desc` (same digest and size), else a new pass over it. */
@@ -92,12 +93,28 @@ export class VerifiedContent implements AsyncIterable<Uint8Array> {
         throw e;
       }
     }
-    return new VerifiedContent(this.descriptor, observed());
+    return new VerifiedContent(this.descriptor, observed(), undefined, this.release);
   }
 
   /** `withReopen` is this pass, able to start over with `again` (see `reopen`): a content-addressed blob can always be fetched again. */
   withReopen(again: () => Promise<VerifiedContent>): VerifiedContent {
-    return new VerifiedContent(this.descriptor, this, again);
+    return new VerifiedContent(this.descriptor, this, again, this.release);
+  }
+
+  /**
+   * `closing` is this pass with `release` to run if it is closed before it is read (`close`): a
+   * source not yet started (an HTTP body nobody asked for a chunk of) is not reached by the
+   * `return()` of iterators that never ran, and would hold its connection.
+   */
+  closing(release: () => void): VerifiedContent {
+    return new VerifiedContent(this.descriptor, this, this.reopen, release);
+  }
+
+  /** `close` gives up a pass that will not be read (the destination already holds the content). */
+  async close(): Promise<void> {
+    if (this.taken) return;
+    this.taken = true;
+    this.release?.();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {

@@ -1,6 +1,6 @@
 import { isEbpmError } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
-import type { Content } from '../content/storage.js';
+import { closeContent, type Content } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
 import { repositoryScope } from './challenge.js';
 import { protocolError, registryError } from './errors.js';
@@ -121,13 +121,8 @@ export async function fetchBlob(ctx: RepoContext, desc: Descriptor, opts: BlobOp
       }
     }
   }
-  return VerifiedContent.of(desc, resuming(), signal);
-}
-
-/** `closeContent` releases a content stream that will not be read (a blob the registry already has). */
-async function closeContent(content: Content): Promise<void> {
-  if (Symbol.asyncIterator in content) await content[Symbol.asyncIterator]().return?.();
-  else content[Symbol.iterator]().return?.();
+  // Closed unread (another writer stored the blob first), the body must still let its connection go.
+  return VerifiedContent.of(desc, resuming(), signal).closing(() => first.body.destroy());
 }
 
 async function startUpload(ctx: RepoContext, query: string, scopes: string[], signal?: AbortSignal): Promise<RegistryResponse> {

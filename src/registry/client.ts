@@ -1,9 +1,8 @@
-import type { Dispatcher } from 'undici';
 import { Auth, type CredentialFunc } from './auth.js';
 import type { BlobOptions } from './blobs.js';
 import { CATALOG_SCOPE } from './challenge.js';
 import { registryError } from './errors.js';
-import { defaultDispatcher, dispatcherSend, readCapped, schemeFor, type Send, type Stage, type Timeouts } from './http.js';
+import { readCapped, schemeFor, type Send, type Stage, type Timeouts, wireSend } from './http.js';
 import { withLog } from './log.js';
 import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
 import { withRedirects } from './redirect.js';
@@ -12,8 +11,6 @@ import { Repository } from './repository.js';
 
 /** `ClientOptions` configure a `Registry` and the repositories opened from it. */
 export interface ClientOptions extends BlobOptions {
-  /** undici dispatcher (default: one shared keep-alive `Agent`); tests inject their own. */
-  readonly dispatcher?: Dispatcher;
   /** Where credentials come from (e.g. `dockerCredentials(env)`); none means anonymous. */
   readonly credentials?: CredentialFunc;
   /** Plain HTTP for all hosts (`--plain-http`) or for these (the config's insecure list). Loopback always is. */
@@ -33,7 +30,7 @@ export interface ClientOptions extends BlobOptions {
 
 /**
  * `Registry` is one registry host: its transport (auth, retries, redirects and logging composed
- * over the dispatcher, each a `Stage`), the host-level endpoints (`/v2/`, `_catalog`) and the
+ * over the wire, each a `Stage`), the host-level endpoints (`/v2/`, `_catalog`) and the
  * repositories, which share its token cache.
  */
 export class Registry {
@@ -48,10 +45,7 @@ export class Registry {
     this.host = host;
     this.options = options;
     this.base = `${schemeFor(host, options.insecure)}://${host}`;
-    const wire =
-      options.debug === undefined
-        ? dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts)
-        : withLog(options.debug)(dispatcherSend(options.dispatcher ?? defaultDispatcher(), options.timeouts));
+    const wire = options.debug === undefined ? wireSend(options.timeouts) : withLog(options.debug)(wireSend(options.timeouts));
     const plain = compose(withRetry(options.retry), withRedirects)(wire);
     const auth = new Auth({
       send: plain,

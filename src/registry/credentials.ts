@@ -224,7 +224,7 @@ async function writeDockerConfig(path: string, raw: JsonObject): Promise<void> {
 
 export interface LoginOptions {
   readonly env: Env;
-  /** Client options for the check against the registry (dispatcher, insecure hosts, timeouts). */
+  /** Client options for the check against the registry (insecure hosts, timeouts). */
   readonly client?: Omit<ClientOptions, 'credentials'>;
   readonly signal?: AbortSignal;
 }

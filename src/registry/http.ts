@@ -1,5 +1,6 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import { finished } from 'node:stream/promises';
 import type { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
@@ -8,7 +9,7 @@ import { registryFailure, type RegistryErrorCode } from './codes.js';
  * The registry client's one seam to the network, after oras-go's one-method `Client`
  * (registry/remote/repository.go): a `Send` turns a request into a response, and the stages in
  * auth.ts, retry.ts, redirect.ts and log.ts each wrap a `Send` into another. Only the innermost
- * stage (`dispatcherSend`) touches undici, through an injected `Dispatcher`.
+ * stage (`wireSend`) touches the network, through node:http and node:https.
  */
 
 export type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
@@ -77,17 +78,6 @@ export function deadline(ms: number, what: string, hint: string, signal?: AbortS
   };
 }
 
-let shared: Promise<Dispatcher> | undefined;
-/**
- * `defaultDispatcher` is one keep-alive `Agent` for the whole process. undici loads with it, when
- * a registry client is first made: a command that opens a context but talks to no registry (a
- * local `run` reading its trust policy) does not pay the half megabyte of bundle it costs.
- */
-export function defaultDispatcher(): Promise<Dispatcher> {
-  shared ??= import('./undici-agent.js').then(({ Agent }) => new Agent({ connections: 8 }));
-  return shared;
-}
-
 /** `replayable` tells bytes (sendable again) from a one-shot stream. */
 export function replayable(body: RegistryRequest['body']): body is Uint8Array | undefined {
   return body === undefined || body instanceof Uint8Array;
@@ -99,7 +89,7 @@ export function header(res: Pick<RegistryResponse, 'headers'>, name: string): st
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Errors of undici and node that mean "the connection failed", to be retried or resumed. */
+/** Errors of node's sockets, TLS and HTTP client that mean "the connection failed", to be retried or resumed. */
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -110,18 +100,16 @@ const CONNECTION_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'EPROTO',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ERR_SSL_WRONG_VERSION_NUMBER',
   'ERR_SSL_PACKET_LENGTH_TOO_LONG',
 ]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** The two waits `wireSend` bounds (`Timeouts`), as the `code` of the error it fails them with. */
+const HEADERS_TIMEOUT = 'HEADERS_TIMEOUT';
+const BODY_TIMEOUT = 'BODY_TIMEOUT';
+const TIMEOUT_CODES = new Set([HEADERS_TIMEOUT, BODY_TIMEOUT]);
 
 /**
- * `transportError` turns an undici/node failure into `TIMEOUT` or `REGISTRY_UNREACHABLE`
+ * `transportError` turns a node socket, TLS or HTTP failure into `TIMEOUT` or `REGISTRY_UNREACHABLE`
  * (both retryable), or returns `undefined` for anything else (aborts, bugs).
  */
 export function transportError(e: unknown, req: Pick<RegistryRequest, 'method' | 'url'>): EbpmError | undefined {
@@ -129,7 +117,7 @@ export function transportError(e: unknown, req: Pick<RegistryRequest, 'method' |
   if (typeof code !== 'string') return undefined;
   const where = req.url.host;
   if (TIMEOUT_CODES.has(code)) {
-    return registryFailure('TIMEOUT', `${where}: ${code === 'UND_ERR_HEADERS_TIMEOUT' ? 'no response in time' : 'response body stalled'}`, {
+    return registryFailure('TIMEOUT', `${where}: ${code === HEADERS_TIMEOUT ? 'no response in time' : 'response body stalled'}`, {
       cause: e,
       hint: 'the registry is slow or unreachable; try again later',
       data: { host: req.url.host, transportCode: code },
@@ -154,35 +142,124 @@ export function isRetryable(e: unknown): boolean {
   return code === 'TIMEOUT' || code === 'REGISTRY_UNREACHABLE';
 }
 
-/** `dispatcherSend` is the innermost stage: one HTTP exchange through `dispatcher`. */
-export function dispatcherSend(dispatcher: Dispatcher | Promise<Dispatcher>, timeouts: Timeouts = {}): Send {
+/**
+ * `CONNECTIONS_PER_HOST` bounds the keep-alive connections to one registry: several blobs and
+ * packages move at once, each request on a connection of its own.
+ */
+const CONNECTIONS_PER_HOST = 8;
+/**
+ * `DUMP_LIMIT` is how much of an unwanted body (an error page, a 404's JSON) is read and dropped
+ * so that its connection can serve the next request; a longer one closes the connection instead.
+ */
+const DUMP_LIMIT = 128 << 10;
+
+/**
+ * `READ_BUFFER_BYTES` is how much a connection reads ahead of its consumer (the socket's and so
+ * the response's high-water mark): 1 MiB, as the store writes, instead of 16 KiB, so that a blob
+ * body arrives in pieces of up to 1 MiB rather than pausing and resuming the socket every 64 KiB.
+ */
+const READ_BUFFER_BYTES = 1 << 20;
+
+// Agent options reach the sockets an agent creates (net.Socket's stream options).
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: CONNECTIONS_PER_HOST, readableHighWaterMark: READ_BUFFER_BYTES };
+
+interface Transport {
+  readonly request: typeof httpRequest;
+  readonly agent: HttpAgent;
+}
+let plain: Transport | undefined;
+let secure: Promise<Transport> | undefined;
+/**
+ * `transportFor` is the request function and the keep-alive pool (one per scheme for the whole
+ * process; idle connections do not keep it alive) for `url`. node:https (and TLS) loads with the
+ * first HTTPS request: a loopback or plain-HTTP registry does not pay for it.
+ */
+async function transportFor(url: URL): Promise<Transport> {
+  if (url.protocol !== 'https:') {
+    plain ??= { request: httpRequest, agent: new HttpAgent(AGENT_OPTIONS) };
+    return plain;
+  }
+  secure ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) }));
+  return secure;
+}
+
+/**
+ * `wireSend` is the innermost stage: one HTTP/1.1 exchange through node:http or node:https,
+ * whose parser (llhttp, compiled in) hands the body on as slices of the socket's reads, without
+ * another copy. `headersMs` bounds the wait for the response (connecting and uploading included:
+ * it is reset by every byte the socket moves), `bodyMs` each wait between two body chunks, and
+ * `requestMs` the exchange as a whole; an abort or the deadline fails the request and its body
+ * with the signal's reason.
+ */
+export function wireSend(timeouts: Timeouts = {}): Send {
+  const headersMs = timeouts.headersMs ?? 30_000;
+  const bodyMs = timeouts.bodyMs ?? 30_000;
   return async (req) => {
-    const body = req.body === undefined || req.body instanceof Uint8Array ? req.body : Readable.from(req.body, { objectMode: false });
     const limit = deadline(
       timeouts.requestMs ?? DEFAULT_REQUEST_DEADLINE_MS,
       `${req.url.host}: ${req.method} ${req.url.pathname}`,
       'the registry is too slow to answer in time; try again later, or raise EBPM_HTTP_DEADLINE_MS',
       req.signal,
     );
-    try {
-      const res = await (await dispatcher).request({
-        origin: req.url.origin,
-        path: req.url.pathname + req.url.search,
-        method: req.method,
-        headers: { 'user-agent': USER_AGENT, ...req.headers },
-        body: body ?? null,
-        signal: limit.signal,
-        headersTimeout: timeouts.headersMs ?? 30_000,
-        bodyTimeout: timeouts.bodyMs ?? 30_000,
-      });
-      res.body.once('close', limit.clear);
-      return { status: res.statusCode, headers: res.headers, body: res.body, url: req.url };
-    } catch (e) {
+    const { request, agent } = await transportFor(req.url);
+    const out = request(req.url, { method: req.method, headers: { 'user-agent': USER_AGENT, ...req.headers }, agent, timeout: headersMs });
+    let res: IncomingMessage | undefined;
+    const abort = () => {
+      out.destroy(limit.signal.reason);
+      res?.destroy(limit.signal.reason);
+    };
+    const done = () => {
       limit.clear();
-      if (limit.signal.aborted && req.signal?.aborted !== true) throw limit.signal.reason;
+      limit.signal.removeEventListener('abort', abort);
+    };
+    out.on('timeout', () => {
+      if (res === undefined) out.destroy(timeoutError(HEADERS_TIMEOUT, headersMs));
+      else res.destroy(timeoutError(BODY_TIMEOUT, bodyMs));
+    });
+    if (limit.signal.aborted) abort();
+    else limit.signal.addEventListener('abort', abort, { once: true });
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        out.once('response', resolve);
+        out.on('error', reject);
+        if (req.body === undefined || req.body instanceof Uint8Array) out.end(req.body);
+        else {
+          // A failing source (a mismatch) fails the request with its own error; a request that
+          // ends first (an early answer, a broken connection) stops reading the source.
+          const source = Readable.from(req.body, { objectMode: false });
+          source.once('error', (e) => out.destroy(e));
+          out.once('close', () => source.destroy());
+          source.pipe(out);
+        }
+      });
+      out.setTimeout(bodyMs);
+      res.once('close', done);
+      // A body that fails before anyone reads it (a stall, an abort) must not crash the process;
+      // its reader still gets the error (async iteration reports a stream's earlier failure).
+      res.on('error', () => undefined);
+      const body = Object.assign(res, { dump: () => dump(body) });
+      return { status: res.statusCode ?? 0, headers: res.headers, body, url: req.url };
+    } catch (e) {
+      done();
+      if (limit.signal.aborted) throw limit.signal.reason;
       throw transportError(e, req) ?? e;
     }
   };
+}
+
+function timeoutError(code: string, ms: number): Error {
+  return Object.assign(new Error(`no data for ${ms} ms`), { code });
+}
+
+/** `dump` reads and drops what is left of a body, up to `DUMP_LIMIT`, then lets the connection go. */
+async function dump(res: IncomingMessage): Promise<void> {
+  let n = 0;
+  res.on('data', (chunk: Uint8Array) => {
+    n += chunk.byteLength;
+    if (n > DUMP_LIMIT) res.destroy();
+  });
+  res.resume();
+  await finished(res).catch(() => undefined);
 }
 
 /** `USER_AGENT` names ebpm to registries. */

@@ -71,12 +71,26 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
 /**
  * `pushAll` pushes packages, `PACKAGE_CONCURRENCY` at a time, then updates the search index of
  * each namespace once with all of them (one read and one write per namespace, and no lost
- * update between this run's own pushes). Outcomes come back in request order.
+ * update between this run's own pushes), while their floating tags move. Outcomes come back in
+ * request order.
  */
 export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal?: AbortSignal): Promise<PromiseSettledResult<PushResult>[]> {
-  const outcomes = await settleAll(reqs, PACKAGE_CONCURRENCY, (req) => pushOne(ctx, req));
+  const pushed = await settleAll(reqs, PACKAGE_CONCURRENCY, (req) => pushOne(ctx, req));
+  // The floating tags are still on their way: the index update goes out beside them. An entry
+  // names a version whose tag is set, so it belongs in the index whatever becomes of them.
+  const floated = Promise.all(
+    pushed.map(async (o, at): Promise<PromiseSettledResult<PushResult>> => {
+      if (o.status !== 'fulfilled') return o;
+      try {
+        const moved = await o.value.floating;
+        return { status: 'fulfilled', value: { ...o.value.result, tags: [...o.value.result.tags, ...moved] } };
+      } catch (e) {
+        return { status: 'rejected', reason: withContext(`push ${reqs[at]!.path}`, e) };
+      }
+    }),
+  );
   const groups = new Map<string, { host: string; repository: string; items: { at: number; update: IndexUpdate }[] }>();
-  outcomes.forEach((o, at) => {
+  pushed.forEach((o, at) => {
     if (o.status !== 'fulfilled') return;
     const u = o.value.update;
     const key = `${u.host}/${u.repository}`;
@@ -96,10 +110,10 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
       for (const { at } of g.items) errors.set(at, e instanceof Error ? e.message : String(e));
     }
   }
-  return outcomes.map((o, at) => {
+  return (await floated).map((o, at) => {
     if (o.status !== 'fulfilled') return o;
     const indexError = errors.get(at);
-    return { status: 'fulfilled', value: indexError === undefined ? o.value.result : { ...o.value.result, indexError } };
+    return { status: 'fulfilled', value: indexError === undefined ? o.value : { ...o.value, indexError } };
   });
 }
 
@@ -111,7 +125,11 @@ interface IndexUpdate {
   readonly moveLatest: boolean;
 }
 
-async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate }> {
+/**
+ * `pushOne` pushes one package up to its version tag and signature, and hands back the floating
+ * tags' PUTs in flight (`floating`: the tags they moved), which `pushAll` awaits.
+ */
+async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate; floating: Promise<string[]> }> {
   try {
     const { source, root } = await openSource(ctx, req.path);
     // Every platform of an index is checked; they share name and version.
@@ -151,11 +169,16 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
         ? undefined
         : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
     const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
-    for (const t of floating) {
-      if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) continue;
-      await repo.tag(root, t, req.signal);
-      set.push(t);
-    }
+    // After the version tag, the floating tags together: each is one manifest PUT of its own.
+    const moving = Promise.all(
+      floating.map(async (t) => {
+        if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) return undefined;
+        await repo.tag(root, t, req.signal);
+        return t;
+      }),
+    ).then((moved) => moved.filter((t) => t !== undefined));
+    // Awaited by pushAll; marked handled here, so a failure is not reported as unhandled meanwhile.
+    moving.catch(() => undefined);
     const moveLatest = floating.includes('latest');
     const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
     const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
@@ -170,7 +193,7 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
       bytes: stats.bytes,
       ...(signature === undefined ? {} : { signature }),
     };
-    return { result, update };
+    return { result, update, floating: moving };
   } catch (e) {
     throw withContext(`push ${req.path}`, e);
   }

@@ -17,6 +17,7 @@ import {
 import { isGraphNode, parseNode, referrerDescriptor, type GraphNode } from '../content/graph.js';
 import {
   checkRef,
+  closeContent,
   fetchAll,
   notFound,
   type Content,
@@ -101,12 +102,15 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
         await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
         await mkdir(join(root, INGEST_DIR), { recursive: true });
         await layout.cleanIngest();
-        await layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER));
-        await layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex()));
+        // A new store's files are written and fsynced side by side: one journal commit, not three in a row.
+        await Promise.all([
+          layout.createOnce(LAYOUT_FILE, JSON.stringify(LAYOUT_HEADER)),
+          layout.createOnce(INDEX_FILE, canonicalJson(emptyIndex())),
+          layout.reserved ? layout.reserve() : undefined,
+        ]);
       } catch (e) {
         throw diskError(e, root);
       }
-      if (layout.reserved) await layout.reserve();
     }
     const header = await readFile(join(root, LAYOUT_FILE)).catch((e: NodeJS.ErrnoException) => {
       throw invalid(root, e.code === 'ENOENT' ? 'no oci-layout file' : e.message);
@@ -579,10 +583,6 @@ async function writeAll(fh: FileHandle, chunks: Uint8Array[], total: number): Pr
   if (bytesWritten === total) return;
   const rest = Buffer.concat(chunks, total);
   while (bytesWritten < total) bytesWritten += (await fh.write(rest, bytesWritten)).bytesWritten;
-}
-
-async function closeContent(content: Content): Promise<void> {
-  if (Symbol.asyncIterator in content) await content[Symbol.asyncIterator]().return?.();
 }
 
 function incomplete(desc: Descriptor, missing: Descriptor): EbpmError {

@@ -9,6 +9,7 @@ import { sha256Digest } from '../../src/core/digest.js';
 import type { Descriptor } from '../../src/core/oci.js';
 import { copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
+import { closeContent } from '../../src/content/storage.js';
 import { VerifiedContent } from '../../src/content/verify.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { caught } from './fixtures.js';
@@ -123,5 +124,22 @@ describe('VerifiedContent', () => {
       bytes: bytes.byteLength,
     });
     expect([fetches, progress]).toEqual([2, [1 << 20, 1 << 20, 2 << 20, 3 << 20]]);
+  });
+
+  it("lets its source go when closed unread, through the copy routine's views of it", async () => {
+    const released: string[] = [];
+    // What copyGraph hands a destination: the source's pass, observed and able to start over.
+    const handed = VerifiedContent.of(desc, [bytes])
+      .closing(() => released.push('source'))
+      .observe(() => undefined)
+      .withReopen(async () => VerifiedContent.of(desc, [bytes]));
+    await closeContent(handed);
+    await closeContent(handed);
+    expect(released).toEqual(['source']);
+    // A pass that was read ends its source itself: closing it afterwards releases nothing.
+    const read = VerifiedContent.of(desc, [bytes]).closing(() => released.push('read'));
+    await (await layout()).push(desc, read);
+    await closeContent(read);
+    expect(released).toEqual(['source']);
   });
 });
