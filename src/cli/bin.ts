@@ -1,6 +1,13 @@
 import { main } from './main.js';
 import { formatError } from './errors.js';
 import type { Io } from './command.js';
+import { phase, tracePhases } from '../core/phases.js';
+
+// Start-up phases for the benchmarks (bench/README.md): the bundle is loaded and evaluated here.
+if (process.env.EBPM_TRACE_STARTUP === '1') {
+  tracePhases();
+  phase('bundle');
+}
 
 const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 main(process.argv.slice(2), io).then(

@@ -11,6 +11,7 @@ import { kernelSupport } from '../kernel/features.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
 import { explainLoad } from '../kernel/preflight.js';
 import { EbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import type { MapSize } from '../package/map-sizes.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
@@ -127,6 +128,7 @@ function openAndLoad(opts: LoadOptions & Loadable, objects: Map<string, BpfObjec
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
     const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
     objects.set(meta.name, obj);
+    phase('open');
     const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
     selected.push(chosen);
     if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
@@ -134,6 +136,7 @@ function openAndLoad(opts: LoadOptions & Loadable, objects: Map<string, BpfObjec
     for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
     for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
     obj.load();
+    phase('load');
   }
   return selected;
 }

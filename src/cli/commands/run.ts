@@ -1,6 +1,6 @@
 /**
  * `ebpm run`: resolve the package, turn its parameters into flags, run it and print its events:
- * a live table on a TTY, aligned columns when piped, JSON lines with `--json`. The attach
+ * on a TTY plain rows, then a live table, aligned columns when piped, JSON lines with `--json`. The attach
  * summary and the final count go to stderr, so stdout holds only events.
  *
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
@@ -10,6 +10,7 @@
  */
 import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, isEbpmError } from '../../core/errors.js';
+import { phase, phaseLines } from '../../core/phases.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
@@ -26,6 +27,7 @@ import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
+import { terminalOutput } from '../views/run-terminal.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
@@ -42,6 +44,7 @@ const cmd: Command = {
       return line === undefined ? 2 : 0;
     }
     const { pkg, context: opened } = await openPackage(line.source, line.pull, io);
+    phase('resolve');
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
@@ -94,6 +97,7 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<number> {
   let run = await prepare(pkg, line);
+  phase('plan');
   const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, context);
   // Each newer version is prepared with the same flags; its parameters new to them keep their defaults.
   const prepared = new Map<ResolvedPackage, Prepared>();
@@ -110,14 +114,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
   };
   const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
-  const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
+  const live = isLive(io, line.json);
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
   let output: RunOutput | undefined;
   const outputFor = (title: string) =>
     line.json
       ? jsonOutput(io.stdout, run.format, bound)
       : live
-        ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
+        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
         : plainOutput(io.stdout, run.format, Date.now, bound);
   return withStops(io, async (signal) => {
     try {
@@ -136,9 +140,10 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs, selected) => {
+            phase('attach');
             const title = terminalSafe(attachSummary(run.pkg, programs, line.attach));
             if (line.verbose) io.stderr.write(verboseLines(run.pkg, programs, run.args.values, run.plan, selected).join('\n') + '\n');
-            if (live === undefined) writeText(io.stderr, title + '\n');
+            if (!live) writeText(io.stderr, title + '\n');
             output = outputFor(title);
             output.start();
           },
@@ -146,6 +151,9 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
             counts.events += records.length;
             counts.lost = lost;
             output!.events(records);
+            phase('event');
+            const phases = phaseLines();
+            if (phases !== undefined) io.stderr.write(phases);
           },
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
