@@ -297,7 +297,12 @@ async function runGuest(
       onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
-      onStdout: (line) => stdout.write(line + '\n'),
+      onStdout: (line) => {
+        stdout.write(line + '\n');
+        phase('event');
+        const phases = phaseLines();
+        if (phases !== undefined) io.stderr.write(phases);
+      },
       onStderr: (line) => io.stderr.write(line + '\n'),
       // While stdout or stderr holds more than its high-water mark, the guest waits instead of ebpm growing.
       outputReady: () => {
