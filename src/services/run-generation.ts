@@ -8,15 +8,12 @@ import { BpfObject, type AttachTarget, type BpfLink, type EventReader } from '..
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative } from '../kernel/native.js';
 import { kernelSupport } from '../kernel/features.js';
-import { kernelFacts } from '../kernel/kernel-facts.js';
-import { explainLoad } from '../kernel/preflight.js';
 import { EbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
 import type { MapSize } from '../package/map-sizes.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkPackage } from './check.js';
 import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
@@ -81,11 +78,11 @@ export async function openGeneration<N extends Loadable>(opts: LoadOptions, next
   open.add(g);
   try {
     const o = { ...opts, ...next };
-    g.selected = explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
+    g.selected = await explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
     const ev = next.plan.events;
     g.reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(next.package.metadata, opts.targets ?? new Map());
-    g.programs = explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
+    g.programs = await explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
     return g;
   } catch (e) {
     await closeGeneration(g, open);
@@ -101,13 +98,28 @@ export async function closeGeneration<N extends Loadable>(g: Generation<N>, open
 
 /**
  * `explained` runs a load or an attach with the preflight's explanation of a kernel refusal
- * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file.
+ * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file. The
+ * preflight, with the object and Wasm readers it needs, loads only after a failure.
  */
-function explained<T>(opts: LoadOptions & Loadable, btfPath: string | undefined, step: () => T): T {
-  return explainLoad(step, () => {
-    const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
-    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
-  });
+async function explained<T>(opts: LoadOptions & Loadable, btfPath: string | undefined, step: () => T): Promise<T> {
+  try {
+    return step();
+  } catch (e) {
+    const [{ explainLoad }, { checkPackage }, { kernelFacts }] = await Promise.all([
+      import('../kernel/preflight.js'),
+      import('./check.js'),
+      import('../kernel/kernel-facts.js'),
+    ]);
+    return explainLoad(
+      () => {
+        throw e;
+      },
+      () => {
+        const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
+        return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
+      },
+    );
+  }
 }
 
 /**
