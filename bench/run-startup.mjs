@@ -67,8 +67,8 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     // Small commands: wall time, interleaved, against Node's own start.
     const home = join(work, 'home');
     mkdirSync(home);
-    const small = { ...env, HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache'), XDG_DATA_HOME: join(home, 'data') };
-    delete small.EBPM_STORE;
+    // Root's store is /var/lib/ebpm/store: an empty one of its own instead.
+    const small = { ...env, HOME: home, EBPM_STORE: join(home, 'store'), XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache') };
     delete small.EBPM_CONFIG;
     delete small.EBPM_TRUST_POLICY;
     const commands = { 'node -e 0': [process.execPath, ['-e', '0']] };
