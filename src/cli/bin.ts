@@ -1,10 +1,11 @@
 import { main } from './main.js';
 import { formatError } from './errors.js';
 import type { Io } from './command.js';
-import { phase, tracePhases } from '../core/phases.js';
 
 // Start-up phases for the benchmarks (bench/README.md): the bundle is loaded and evaluated here.
+// Loaded only then: `ebpm --version` loads nothing it does not call.
 if (process.env.EBPM_TRACE_STARTUP === '1') {
+  const { phase, tracePhases } = await import('../core/phases.js');
   tracePhases();
   phase('bundle');
 }

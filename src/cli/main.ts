@@ -1,6 +1,5 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
 import { takeRepeated, type Command, type Io } from './command.js';
-import { phase } from '../core/phases.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -75,7 +74,6 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
     return 2;
   }
   const cmd = (await load()).default;
-  phase('command');
   if ((rest.includes('--help') || rest.includes('-h')) && !cmd.handlesHelp) {
     io.stdout.write(`usage: ${cmd.usage}\n\n${cmd.summary}\n`);
     return 0;

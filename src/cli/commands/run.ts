@@ -37,6 +37,7 @@ const cmd: Command = {
   usage: RUN_USAGE,
   handlesHelp: true,
   async run(argv, io) {
+    phase('command');
     const line = argv.length === 0 ? undefined : parseRunLine(argv, io.cwd);
     if (line?.source === undefined) {
       io.stdout.write(`usage: ${RUN_USAGE}\n\n${cmd.summary}\n\n${RUN_HELP}\n`);
