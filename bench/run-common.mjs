@@ -2,7 +2,7 @@
 // from examples/sigsnoop's BPF object, so no network and no compile on the timed path), the
 // peers' command lines, and small process helpers. Run as root.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,3 +62,60 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves when `child` exits. */
 export const exited = (child) => new Promise((r) => (child.exitCode !== null ? r(child.exitCode) : child.on('close', r)));
+
+/** `argv` as one `sh -c` command line, every word quoted. */
+const shellLine = (argv) => argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+
+/**
+ * `firstEventRun` launches `tool` and times it until its output shows `marker`: on a pipe, or
+ * (`pty`) on a terminal of util-linux `script`, as a person runs it. The tool then runs `holdMs`
+ * more (a live view takes over in that time) and is stopped as a person stops it: SIGINT, or
+ * Ctrl-C typed on the terminal. GNU time, which the tool runs under, gives its peak RSS.
+ * Returns the milliseconds from spawn to the marker, the peak RSS in MB, and everything the
+ * tool wrote (stdout, then stderr; one stream on a terminal).
+ */
+export async function firstEventRun(tool, marker, { pty = false, holdMs = 0 } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpm-bench-rss-'));
+  const rssFile = join(dir, 'rss');
+  const argv = ['/usr/bin/time', '-f', '%M', '-o', rssFile, tool.cmd, ...tool.args];
+  const start = process.hrtime.bigint();
+  // script runs its command with $SHELL -c: sh, not the user's shell and its start-up files.
+  const child = pty
+    ? spawn('script', ['-qfec', `exec ${shellLine(argv)}`, '/dev/null'], { env: { ...tool.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'ignore'] })
+    : spawn(argv[0], argv.slice(1), { env: tool.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  let err = '';
+  child.stderr?.on('data', (d) => {
+    err += d.toString();
+  });
+  const done = exited(child);
+  const ms = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${tool.cmd}: no event in 30 s: ${out}${err}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d.toString();
+      if (out.includes(marker)) {
+        clearTimeout(timer);
+        resolve(Number(process.hrtime.bigint() - start) / 1e6);
+      }
+    });
+    void done.then(() => reject(new Error(`${tool.cmd}: exited before its first event: ${out}${err}`)));
+  });
+  if (holdMs > 0) await sleep(holdMs);
+  // GNU time ignores SIGINT while it waits: on a pipe, the signal goes to the tool through its process group.
+  if (pty) child.stdin.write('\x03');
+  else process.kill(-child.pid, 'SIGINT');
+  await done;
+  // `time -o` writes "Command terminated by signal 2" first when the tool dies by the signal.
+  const rss = Number(readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) / 1024;
+  rmSync(dir, { recursive: true, force: true });
+  return { ms, rss, output: out + err };
+}
+
+/** `wallTime` runs `cmd` to its end and returns the milliseconds from spawn to exit. */
+export async function wallTime(cmd, args, env) {
+  const start = process.hrtime.bigint();
+  const child = spawn(cmd, args, { env, stdio: 'ignore' });
+  const code = await exited(child);
+  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit code ${code}`);
+  return Number(process.hrtime.bigint() - start) / 1e6;
+}

@@ -6,28 +6,13 @@
 //   sudo node bench/run-first-event.mjs [runs]
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { exited, median, prepare, script, tools } from './run-common.mjs';
+import { firstEventRun, median, prepare, script, tools } from './run-common.mjs';
 
 const RUNS = Number(process.argv[2] ?? 10);
 
-/** Launches `tool` and resolves with the milliseconds until a stdout line contains `marker`. */
+/** Launches `tool` on a pipe and resolves with the milliseconds until a stdout line contains `marker`. */
 export async function firstEvent(tool, marker) {
-  const start = process.hrtime.bigint();
-  const child = spawn(tool.cmd, tool.args, { env: tool.env, stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  const ms = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${tool.cmd}: no event in 30 s`)), 30_000);
-    child.stdout.on('data', (d) => {
-      out += d.toString();
-      if (out.includes(marker)) {
-        clearTimeout(timer);
-        resolve(Number(process.hrtime.bigint() - start) / 1e6);
-      }
-    });
-  });
-  child.kill('SIGINT');
-  await exited(child);
-  return ms;
+  return (await firstEventRun(tool, marker)).ms;
 }
 
 export async function benchFirstEvent(runs = RUNS) {

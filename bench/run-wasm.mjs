@@ -18,7 +18,7 @@ const RUNS = Number(process.argv[2] ?? 10);
 const EVENTS = Number(process.argv[3] ?? 1_000_000);
 
 /** Builds examples/sigsnoop, Wasm program included, into an OCI layout under `work`. */
-function prepareWasm(work) {
+export function prepareWasm(work) {
   const pkg = join(work, 'wasm', 'sigsnoop');
   cpSync(join(REPO, 'examples', 'sigsnoop'), pkg, { recursive: true, filter: (s) => !s.endsWith('/out') });
   execFileSync(process.execPath, [EBPM, 'build', pkg], { stdio: 'ignore' });
@@ -26,7 +26,7 @@ function prepareWasm(work) {
 }
 
 /** The Wasm sigsnoop: its guest parses -p and -s itself, after `--`. */
-function wasmTool(layout, pid, { env = process.env, sig = 0 } = {}) {
+export function wasmTool(layout, pid, { env = process.env, sig = 0 } = {}) {
   return { cmd: process.execPath, args: [EBPM, 'run', layout, '--', '-p', String(pid), ...(sig ? ['-s', String(sig)] : [])], env };
 }
 

@@ -1,9 +1,11 @@
 // `npm run bench`: every benchmark, each running its peers side by side with ebpm
 // (bench/README.md): `ebpm run` against libbpf-tools and bpftrace, the Wasm runtime against
-// native sigsnoop, and the registry transfers and search against skopeo.
+// native sigsnoop, start-up and footprint on a pipe and a terminal, and the registry transfers
+// and search against skopeo.
 import { benchFirstEvent } from './run-first-event.mjs';
 import { benchEventCost } from './run-event-cost.mjs';
 import { benchWasm } from './run-wasm.mjs';
+import { benchStartup } from './run-startup.mjs';
 import { benchRegistryTransfer } from './registry-transfer.mjs';
 import { benchRegistrySearch } from './registry-search.mjs';
 
@@ -12,6 +14,8 @@ console.log();
 await benchEventCost();
 console.log();
 await benchWasm();
+console.log();
+await benchStartup();
 console.log();
 await benchRegistryTransfer(5);
 console.log();

@@ -1,7 +1,10 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
+import { rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
+// Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 await build({
   // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name.
   entryPoints: { ebpm: 'src/cli/bin.ts', 'runtime-worker': 'src/runtime/worker.ts' },

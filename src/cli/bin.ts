@@ -2,6 +2,14 @@ import { main } from './main.js';
 import { formatError } from './errors.js';
 import type { Io } from './command.js';
 
+// Start-up phases for the benchmarks (bench/README.md): the bundle is loaded and evaluated here.
+// Loaded only then: `ebpm --version` loads nothing it does not call.
+if (process.env.EBPM_TRACE_STARTUP === '1') {
+  const { phase, tracePhases } = await import('../core/phases.js');
+  tracePhases();
+  phase('bundle');
+}
+
 const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
 main(process.argv.slice(2), io).then(
   (code) => {

@@ -5,17 +5,19 @@
  */
 import { openContext, type Context } from '../services/context.js';
 import type { OnTransferEvent } from '../services/transfer.js';
+import type { TrustPolicy } from '../sign/policy.js';
 import type { Io } from './command.js';
 import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
 
-/** `context` opens the services' context for a command run. */
-export function context(io: Io, verbose: boolean): Promise<Context> {
+/** `context` opens the services' context for a command run; `trustPolicy` is the policy the command already read. */
+export function context(io: Io, verbose: boolean, trustPolicy?: () => TrustPolicy): Promise<Context> {
   return openContext(io.env, {
     ...(verbose ? { debug: (line: string) => io.stderr.write(`${line}\n`) } : {}),
     ...(io.plainHttp === undefined ? {} : { plainHttp: io.plainHttp }),
+    ...(trustPolicy === undefined ? {} : { trustPolicy }),
   });
 }
 

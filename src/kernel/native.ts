@@ -10,6 +10,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import type { NativeAttachTarget } from './loader-targets.js';
 
 declare const handleKind: unique symbol;
@@ -171,5 +172,6 @@ export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addon
     });
   }
   loaded.set(path, native);
+  phase('addon');
   return native;
 }

@@ -3,12 +3,15 @@
  * semver with `+` written as `_` (tags are `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`); the floating
  * tags `M.m`, `M` and `latest` follow the highest version without a pre-release part of their line.
  */
-import semver from 'semver';
+// Two functions of semver, not its entry point: every run validates a version, and ranges are a registry's business.
+import type { SemVer } from 'semver';
+import gte from 'semver/functions/gte.js';
+import parse from 'semver/functions/parse.js';
 import { EbpmError } from '../core/errors.js';
 
 /** `isSemver` is true for a semantic version written exactly as semver 2.0.0 spells it (no `v`, no spaces). */
 export function isSemver(v: string): boolean {
-  const p = semver.parse(v);
+  const p = parse(v);
   return p !== null && (p.build.length ? `${p.version}+${p.build.join('.')}` : p.version) === v;
 }
 
@@ -33,18 +36,18 @@ export function tagVersion(tag: string): string | undefined {
  * that are not versions (the floating tags themselves) do not count.
  */
 export function floatingTags(version: string, tags: readonly string[]): string[] {
-  const p = semver.parse(version);
+  const p = parse(version);
   if (p === null || p.prerelease.length > 0) return [];
-  const lines: [string, (v: semver.SemVer) => boolean][] = [
+  const lines: [string, (v: SemVer) => boolean][] = [
     [`${p.major}.${p.minor}`, (v) => v.major === p.major && v.minor === p.minor],
     [`${p.major}`, (v) => v.major === p.major],
     ['latest', () => true],
   ];
   const stable = tags.flatMap((t) => {
-    const v = semver.parse(tagVersion(t) ?? '');
+    const v = parse(tagVersion(t) ?? '');
     return v !== null && v.prerelease.length === 0 ? [v] : [];
   });
-  return lines.filter(([, inLine]) => stable.every((v) => !inLine(v) || semver.gte(p, v))).map(([tag]) => tag);
+  return lines.filter(([, inLine]) => stable.every((v) => !inLine(v) || gte(p, v))).map(([tag]) => tag);
 }
 
 /** `movesLatest` tells whether pushing `version` points `latest` at it (see `floatingTags`). */

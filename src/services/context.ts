@@ -53,6 +53,8 @@ export interface ContextOptions {
   readonly uid?: number;
   /** Registries to speak plain HTTP to besides loopback ones and the config's `insecure` list (`--plain-http <host>`). */
   readonly plainHttp?: readonly string[];
+  /** The trust policy as the command already read it (default: read from `EBPM_TRUST_POLICY` or the default place on first use). */
+  readonly trustPolicy?: () => TrustPolicy;
 }
 
 /** `loadConfig` reads the config file; a missing file is the empty config, a bad one `CONFIG_INVALID`. */
@@ -129,7 +131,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       return path === undefined ? undefined : OciLayout.open(path, { create: false }).catch(() => undefined);
     },
     trustPolicy() {
-      policy ??= loadEnvPolicy(env);
+      policy ??= opts.trustPolicy?.() ?? loadEnvPolicy(env);
       return policy;
     },
     registry(host) {

@@ -8,14 +8,12 @@ import { BpfObject, type AttachTarget, type BpfLink, type EventReader } from '..
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative } from '../kernel/native.js';
 import { kernelSupport } from '../kernel/features.js';
-import { kernelFacts } from '../kernel/kernel-facts.js';
-import { explainLoad } from '../kernel/preflight.js';
 import { EbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import type { MapSize } from '../package/map-sizes.js';
 import type { PackageMetadata } from '../package/metadata.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { ALL_PROGRAMS, selectPrograms, type ObjectPrograms, type ProgramSelection, type SupportProbe } from './alternatives.js';
-import { checkPackage } from './check.js';
 import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 
@@ -80,11 +78,11 @@ export async function openGeneration<N extends Loadable>(opts: LoadOptions, next
   open.add(g);
   try {
     const o = { ...opts, ...next };
-    g.selected = explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
+    g.selected = await explained(o, btf.path, () => openAndLoad(o, objects, btf.path));
     const ev = next.plan.events;
     g.reader = ev === undefined ? undefined : objects.get(ev.object)!.events(ev.map, opts.perfPages === undefined ? {} : { perfPages: opts.perfPages });
     const defaults = defaultTargets(next.package.metadata, opts.targets ?? new Map());
-    g.programs = explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
+    g.programs = await explained(o, btf.path, () => attach(objects, new Map([...defaults, ...(opts.targets ?? [])]), defaults, links));
     return g;
   } catch (e) {
     await closeGeneration(g, open);
@@ -100,13 +98,28 @@ export async function closeGeneration<N extends Loadable>(g: Generation<N>, open
 
 /**
  * `explained` runs a load or an attach with the preflight's explanation of a kernel refusal
- * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file.
+ * (explainLoad), the kernel's types read from `btfPath` when CO-RE uses that file. The
+ * preflight, with the object and Wasm readers it needs, loads only after a failure.
  */
-function explained<T>(opts: LoadOptions & Loadable, btfPath: string | undefined, step: () => T): T {
-  return explainLoad(step, () => {
-    const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
-    return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
-  });
+async function explained<T>(opts: LoadOptions & Loadable, btfPath: string | undefined, step: () => T): Promise<T> {
+  try {
+    return step();
+  } catch (e) {
+    const [{ explainLoad }, { checkPackage }, { kernelFacts }] = await Promise.all([
+      import('../kernel/preflight.js'),
+      import('./check.js'),
+      import('../kernel/kernel-facts.js'),
+    ]);
+    return explainLoad(
+      () => {
+        throw e;
+      },
+      () => {
+        const report = checkPackage(opts.package, kernelFacts(opts.native, btfPath), opts.programs ?? ALL_PROGRAMS);
+        return { release: report.release, findings: report.objects.flatMap((o) => o.findings) };
+      },
+    );
+  }
 }
 
 /**
@@ -127,6 +140,7 @@ function openAndLoad(opts: LoadOptions & Loadable, objects: Map<string, BpfObjec
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
     const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
     objects.set(meta.name, obj);
+    phase('open');
     const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
     selected.push(chosen);
     if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
@@ -134,6 +148,7 @@ function openAndLoad(opts: LoadOptions & Loadable, objects: Map<string, BpfObjec
     for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
     for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
     obj.load();
+    phase('load');
   }
   return selected;
 }

@@ -6,12 +6,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { TypeLayout } from '../bpf/layout.js';
-import { enumsWithMember } from '../bpf/btf.js';
 import { ociArch } from '../core/arch.js';
 import { EbpmError } from '../core/errors.js';
 import { applyAssignments, type Assignment } from '../package/params.js';
 import { indexKey, resultGlobals } from '../package/result-globals.js';
-import { SYSCALL_NAMES } from '../package/syscalls.js';
 import { isWritableGlobal, WRITABLE_DATA, type PlanChoices, type RunPlan, type SamplePlan } from './run.js';
 import type { ResolvedPackage } from './run-source.js';
 
@@ -31,7 +29,11 @@ export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, cho
   const candidates = meta.objects.filter((o) => o.layer && o.parameters.some((p) => WRITABLE_DATA.test(p.section)));
   if (candidates.length === 0) return plan;
   // The ELF and BTF reader loads only here, as for --event-type.
-  const { parseObject } = await import('../bpf/object.js');
+  const [{ parseObject }, { enumsWithMember }] = await Promise.all([import('../bpf/object.js'), import('../bpf/btf.js')]);
+  const kernelEnums = (member: string) => {
+    vmlinux ??= kernelBtfBytes();
+    return vmlinux === null ? [] : enumsWithMember(vmlinux, member);
+  };
   const samples: SamplePlan[] = [];
   for (const o of candidates) {
     const bytes = pkg.objects.get(o.name);
@@ -69,10 +71,16 @@ export async function withResultGlobals(plan: RunPlan, pkg: ResolvedPackage, cho
  * numbers the table lacks print as numbers. Other plans are returned as they are.
  */
 export async function withSyscallNames(plan: RunPlan, pkg: ResolvedPackage, given: readonly Assignment[], arch: string = ociArch()): Promise<RunPlan> {
-  const table = SYSCALL_NAMES[arch];
   const wanted = plan.samples.filter((s) => s.result?.kind === 'counters' && s.global === undefined && s.key?.kind === 'int');
-  if (table === undefined || wanted.length === 0) return plan;
-  const [{ parseElf }, { syscallKeyedMaps }] = await Promise.all([import('../bpf/elf.js'), import('../bpf/syscall-keys.js')]);
+  if (wanted.length === 0) return plan;
+  // The syscall tables and the ELF reader load only for such maps.
+  const [{ SYSCALL_NAMES }, { parseElf }, { syscallKeyedMaps }] = await Promise.all([
+    import('../package/syscalls.js'),
+    import('../bpf/elf.js'),
+    import('../bpf/syscall-keys.js'),
+  ]);
+  const table = SYSCALL_NAMES[arch];
+  if (table === undefined) return plan;
   const keyed = new Map<string, readonly string[]>();
   for (const object of new Set(wanted.map((s) => s.object))) {
     const bytes = pkg.objects.get(object);
@@ -96,16 +104,13 @@ export async function withSyscallNames(plan: RunPlan, pkg: ResolvedPackage, give
   };
 }
 
+/** The running kernel's BTF, read once (null without one): result globals name their rows by its enums. */
 let vmlinux: Uint8Array | null | undefined;
 
-/** The enums of the running kernel's BTF with member `member`; none without kernel BTF. */
-function kernelEnums(member: string): { name: string; value: number }[][] {
-  if (vmlinux === undefined) {
-    try {
-      vmlinux = readFileSync('/sys/kernel/btf/vmlinux');
-    } catch {
-      vmlinux = null;
-    }
+function kernelBtfBytes(): Uint8Array | null {
+  try {
+    return readFileSync('/sys/kernel/btf/vmlinux');
+  } catch {
+    return null;
   }
-  return vmlinux === null ? [] : enumsWithMember(vmlinux, member);
 }

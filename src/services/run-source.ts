@@ -18,6 +18,7 @@ import type { BuildNotice } from './build.js';
 import type { Context } from './context.js';
 import { describeLocalFile, explicitPath, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
 import type { Admission } from './trust.js';
+import type { TrustPolicy } from '../sign/policy.js';
 
 // The build pipeline, foreign formats and inspect (with tar-stream, semver ranges, the ELF and
 // Wasm parsers) load only for the kinds that need them: a stored ebpm package, what `ebpm run`
@@ -55,8 +56,10 @@ export interface ResolveOptions {
   readonly pull: PullPolicy;
   readonly env: Env;
   readonly cwd: string;
-  /** The run's one context (opened on first use): its trust policy admits local packages too. */
+  /** The run's one context (opened on first use), for references: configuration, credentials, registries. */
   readonly context: () => Promise<Context>;
+  /** The trust policy, read once per command (the context's too): it admits local packages without opening the context. */
+  readonly trustPolicy: () => TrustPolicy;
   readonly signal?: AbortSignal;
 }
 
@@ -184,7 +187,7 @@ export function localSource(): PackageSource {
  */
 async function admit(arg: string, opts: ResolveOptions, subject: Descriptor, from?: LocalPackage & { kind: 'layout' }) {
   const [{ admitLocal, requirementFor }, { LOCAL_SCOPE }] = await Promise.all([import('./trust.js'), import('../sign/policy.js')]);
-  const policy = (await opts.context()).trustPolicy();
+  const policy = opts.trustPolicy();
   const request = { path: arg, policy, digest: subject.digest, ...(opts.signal ? { signal: opts.signal } : {}) };
   // Under `none` (the built-in default for paths) a signature changes nothing and no decision is
   // kept: the layout's signatures are not read, which spares every local run the lookup.

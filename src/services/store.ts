@@ -7,14 +7,13 @@
 import { resolve as resolvePath } from 'node:path';
 import { EbpmError, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, type Descriptor } from '../core/oci.js';
-import { formatReference, parseReference } from '../core/reference.js';
-import { exportArchive, importArchive, type ArchiveEntry } from '../store/archive.js';
+import type { ArchiveEntry } from '../store/archive.js';
 import { list, prune, remove, verifyStore, type PruneStats, type StoreEntry, type VerifyStats } from '../store/maintenance.js';
 import type { Context } from './context.js';
-import { fetchInto } from './pull.js';
-import { isOffline, parseUserReference, resolveStored, type Resolved } from './resolve.js';
+import type { Resolved } from './resolve.js';
 import { isSideTag } from '../sign/payload.js';
-import { storedSignatureRefs } from './sign.js';
+
+// What only some of these commands use loads in them: `ls` reads the index and the packages' metadata only.
 
 /** `listStored` lists the packages the store holds, sorted by reference (their signatures are not listed). */
 export async function listStored(ctx: Context): Promise<StoreEntry[]> {
@@ -23,6 +22,7 @@ export async function listStored(ctx: Context): Promise<StoreEntry[]> {
 
 /** `findStored` pins a user reference to a stored one, or throws `NOT_STORED`. */
 export async function findStored(ctx: Context, input: string): Promise<Resolved> {
+  const [{ parseUserReference, resolveStored }, { formatReference }] = await Promise.all([import('./resolve.js'), import('../core/reference.js')]);
   const ref = parseUserReference(ctx, input);
   const found = await resolveStored(await ctx.store(), ref);
   if (found === undefined) {
@@ -69,7 +69,19 @@ export async function verifyAndRepair(ctx: Context, opts: { repair: boolean; sig
   const stats = await verifyStore(store);
   const repaired: string[] = [];
   const unrepaired: { ref: string; reason: string }[] = [];
-  if (opts.repair) {
+  if (opts.repair && stats.droppedEntries.length > 0) {
+    const [{ fetchInto }, { isOffline }, { parseReference }] = await Promise.all([import('./pull.js'), import('./resolve.js'), import('../core/reference.js')]);
+    const repairTarget = (storeRef: string, entry: Descriptor): Resolved => {
+      const from = parseReference(entry.annotations?.[ANNOTATION_EBPM_SOURCE] ?? storeRef);
+      const descriptor: Descriptor = {
+        mediaType: entry.mediaType,
+        digest: entry.digest,
+        size: entry.size,
+        ...(entry.artifactType ? { artifactType: entry.artifactType } : {}),
+      };
+      return { ref: { registry: from.registry, repository: from.repository }, tag: parseReference(storeRef).tag, descriptor, storeRef };
+    };
+    // Each is pulled from its recorded source repository, pinned to its digest.
     for (const dropped of stats.droppedEntries) {
       if (dropped.ref === undefined) continue;
       try {
@@ -83,24 +95,13 @@ export async function verifyAndRepair(ctx: Context, opts: { repair: boolean; sig
   return { ...stats, repaired, unrepaired };
 }
 
-/** Where a dropped entry is pulled from: its recorded source repository, pinned to its digest. */
-function repairTarget(storeRef: string, entry: Descriptor): Resolved {
-  const from = parseReference(entry.annotations?.[ANNOTATION_EBPM_SOURCE] ?? storeRef);
-  const descriptor: Descriptor = {
-    mediaType: entry.mediaType,
-    digest: entry.digest,
-    size: entry.size,
-    ...(entry.artifactType ? { artifactType: entry.artifactType } : {}),
-  };
-  return { ref: { registry: from.registry, repository: from.repository }, tag: parseReference(storeRef).tag, descriptor, storeRef };
-}
-
 /** `tagStored` gives a stored package another name in the store (`ebpm tag <src> <dst>`; `dst` defaults its tag to `latest`). */
 export async function tagStored(ctx: Context, src: string, dst: string): Promise<{ source: string; target: string; digest: string }> {
   try {
     const found = await findStored(ctx, src);
     const store = await ctx.store();
     const entry = await store.resolve(found.storeRef);
+    const { parseUserReference } = await import('./resolve.js');
     const to = parseUserReference(ctx, dst);
     if (to.digest !== undefined || to.range !== undefined) {
       throw new EbpmError('USAGE', `tag: ${dst}: the new name takes a tag, not a digest or range`, { hint: 'usage: ebpm tag <source> <name[:tag]>' });
@@ -124,6 +125,7 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
     const found: Resolved[] = [];
     for (const i of inputs) found.push(await findStored(ctx, i));
     const store = await ctx.store();
+    const [{ storedSignatureRefs }, { exportArchive }] = await Promise.all([import('./sign.js'), import('../store/archive.js')]);
     // Legacy `.sig` manifests are tagged beside the package (sign.ts): name them so they travel too.
     const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
     return await exportArchive(store, refs, resolvePath(cwd, file));
@@ -137,5 +139,6 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
  * links and damage: store/archive.ts); `force` lets it move tags the store already has.
  */
 export async function importToStore(ctx: Context, file: string, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
+  const { importArchive } = await import('../store/archive.js');
   return importArchive(resolvePath(cwd, file), await ctx.store(), opts);
 }

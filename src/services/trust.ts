@@ -37,7 +37,8 @@ import {
 } from '../sign/policy.js';
 import { verifySignatures, type Verification } from '../sign/verify.js';
 import type { Context } from './context.js';
-import { openRepository, parseUserReference, resolveRemote, resolveStored, type Resolved } from './resolve.js';
+// References (and semver ranges with them) load only for references: a local path's admission needs none.
+import type { Resolved } from './resolve.js';
 import { isUnwritable } from '../store/disk.js';
 import type { OciLayout } from '../store/layout.js';
 // sign.ts (signature lookups, with the copy routine) is imported where signatures are read:
@@ -270,7 +271,10 @@ export async function verifyReference(
   opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
 ): Promise<ReferenceVerification> {
   try {
-    const { storedRepository } = await import('./sign.js');
+    const [{ storedRepository }, { openRepository, parseUserReference, resolveRemote, resolveStored }] = await Promise.all([
+      import('./sign.js'),
+      import('./resolve.js'),
+    ]);
     const ref = parseUserReference(ctx, input);
     const repository = `${ref.registry}/${ref.repository}`;
     const store = await ctx.store();
@@ -304,7 +308,8 @@ export async function admitResolved(
 ): Promise<Admission> {
   const repository = `${r.ref.registry}/${r.ref.repository}`;
   const store = await ctx.store();
-  const signatures = from === 'registry' ? openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
+  const signatures =
+    from === 'registry' ? (await import('./resolve.js')).openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
   const own = from === 'registry' || from.root === store.root;
   return admitPackage({
     repository,

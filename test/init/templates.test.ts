@@ -10,6 +10,7 @@ import { assignments, flagSpecs } from '../../src/package/params.js';
 import { packageFlagValues } from '../../src/cli/commands/run-args.js';
 import { build, type BuildResult } from '../../src/services/build.js';
 import { openContext } from '../../src/services/context.js';
+import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { init, type TemplateName } from '../../src/services/init.js';
 import { localSource, resolvePackage, type ResolvedPackage } from '../../src/services/run-source.js';
 import { planRun, runPackage } from '../../src/services/run.js';
@@ -34,7 +35,13 @@ function initAndBuild(template: TemplateName): Promise<BuildResult> {
 /** The package as `ebpm run <dir>/out` resolves it. */
 async function resolved(template: TemplateName): Promise<ResolvedPackage> {
   const r = await initAndBuild(template);
-  return resolvePackage(r.out, [localSource()], { pull: 'never', env: ENV, cwd: r.dir, context: () => openContext({ HOME: dirname(r.dir) }) });
+  return resolvePackage(r.out, [localSource()], {
+    pull: 'never',
+    env: ENV,
+    cwd: r.dir,
+    context: () => openContext({ HOME: dirname(r.dir) }),
+    trustPolicy: () => loadEnvPolicy({ HOME: dirname(r.dir) }),
+  });
 }
 
 const int = (name: string) => ({ kind: 'int', size: 4, name, signed: true });

@@ -120,6 +120,27 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(tty.screen()).toContain('sigsnoop: 1 events, 0 lost (stopped: SIGINT)');
   });
 
+  it('on a terminal prints the first row plain, before the live table takes it over', async () => {
+    const target = spawn('sleep', ['30']);
+    const send = sender(dir, target.pid!, [28]);
+    const tty = ttyEbpm(['run', layout.sigsnoop!, '-p', String(send.pid), '-s', '28']);
+    const title = 'sigsnoop 1.2.0: attached kt_sig_trace (tracepoint/signal/signal_generate)';
+    const header = 'TIME     PID     TPID    SIG     RET     COMM';
+    await tty.seen(`${title}\r\n${header}\r\n`);
+    // Nothing of the live table yet: it loads only after the first row.
+    expect(tty.screen()).toBe(`${title}\r\n${header}\r\n`);
+    send.stdin!.end('go\n');
+    await tty.seen('1 events, 0 lost');
+    tty.type('\x03');
+    expect(await tty.exited()).toBe(130);
+    target.kill('SIGKILL');
+    const row = `\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +28 +0 +ebpm-sigsend`;
+    // The plain row, then up three lines and erase (title, header, row), then the table with that row in it.
+    expect(tty.screen()).toMatch(new RegExp(`^${title.replace(/[()]/g, '\\$&')}\r\n${header}\r\n${row}\r\n\x1b\\[3A\r\x1b\\[J`));
+    const table = tty.screen().slice(tty.screen().indexOf('\x1b[J'));
+    expect(table).toMatch(new RegExp(`${row}\r\n(\x1b\\[\\d+m)*1 events, 0 lost`));
+  });
+
   it('opensnoop: decodes path, pid and return value, successful and failed', async () => {
     const file = join(dir, 'opened.txt');
     writeFileSync(file, 'x');

@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
 import type { MapMeta, PackageMetadata } from '../../src/package/metadata.js';
 import { openContext } from '../../src/services/context.js';
+import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { localSource, resolvePackage } from '../../src/services/run-source.js';
 import { checkMachine, kernelBtfFile, missingCapabilities, type MachineFacts } from '../../src/services/machine.js';
 import { planRun, runPackage } from '../../src/services/run.js';
@@ -215,7 +216,13 @@ describe('summaries and exit codes', () => {
 
 describe('localSource', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ebpm-run-src-'));
-  const opts = { pull: 'missing' as const, env: process.env, cwd: dir, context: () => openContext({ HOME: dir }) };
+  const opts = {
+    pull: 'missing' as const,
+    env: process.env,
+    cwd: dir,
+    context: () => openContext({ HOME: dir }),
+    trustPolicy: () => loadEnvPolicy({ HOME: dir }),
+  };
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('leaves what is not a path to the next source, and says so when none claims it', async () => {

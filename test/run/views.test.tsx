@@ -2,11 +2,13 @@
 // and the piped and JSON writers, fed one batch buffer as the native reader hands them.
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
 import { alignRow, clock, coalesce, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
 import { liveOutput } from '../../src/cli/views/run-live.js';
+import { terminalOutput } from '../../src/cli/views/run-terminal.js';
+import type { SampleFormat } from '../../src/package/histogram.js';
 import { RunTable } from '../../src/cli/views/run-table.js';
 
 const event: TypeLayout = {
@@ -89,6 +91,63 @@ describe('liveOutput', () => {
     // rows - 5 = 5 rows shown: the last five events of the burst.
     for (const pid of [100995, 100996, 100997, 100998, 100999]) expect(frames).toContain(`${pid}  10      p${pid - 1000}`);
     expect(frames).not.toContain('100994');
+  });
+});
+
+/** `text` with every clock time as `HH:MM:SS` and ink's styles left out. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ink's style sequences are what is left out
+const untimed = (text: string) => text.replace(/\d\d:\d\d:\d\d/g, 'HH:MM:SS').replace(/\x1b\[(2|22|1)m/g, '');
+const ERASE = (lines: number) => `\x1b[${lines}A\r\x1b[J`;
+
+describe('terminalOutput', () => {
+  it('prints the first rows plain at once; the live table then erases them and shows them, and takes the next', async () => {
+    const out = new Sink();
+    const counts = { events: 2, lost: 0 };
+    const tty = terminalOutput({ stdout: out as unknown as NodeJS.WriteStream, format, title: 'demo', counts: () => counts });
+    tty.start();
+    tty.events(batch(2));
+    const plain = 'demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n';
+    expect(untimed(out.text)).toBe(plain);
+    await vi.waitFor(() => expect(out.text).toContain('2 events, 0 lost'));
+    const live = untimed(out.text);
+    expect(live.slice(0, plain.length + ERASE(4).length)).toBe(plain + ERASE(4));
+    const frame = live.slice(plain.length + ERASE(4).length);
+    expect(frame).toContain('demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n2 events, 0 lost');
+    counts.events = 3;
+    tty.events(batch(1, 2));
+    tty.end();
+    // Drawn by the table only: the plain lines stopped at the takeover.
+    expect(untimed(out.text).slice(live.length)).toContain('HH:MM:SS 1001    10      p1\nHH:MM:SS 1002    10      p2\n3 events, 0 lost');
+    expect(out.text.match(/p2/g)).toHaveLength(1);
+  });
+
+  it('prints no more plain rows than the table shows, and the table starts with the newest', async () => {
+    const out = new Sink();
+    const tty = terminalOutput({ stdout: out as unknown as NodeJS.WriteStream, format, title: 'demo', counts: () => ({ events: 7, lost: 0 }) });
+    tty.start();
+    tty.events(batch(3));
+    // rows - 5 = 5 rows fit: two more of this batch are printed, the rest kept for the table.
+    tty.events(batch(4, 3));
+    const plain = `demo\nTIME     PID     SIG     COMM\n${[0, 1, 2, 3, 4].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}`;
+    expect(untimed(out.text)).toBe(plain);
+    await vi.waitFor(() => expect(out.text).toContain('7 events, 0 lost'));
+    const frame = untimed(out.text).slice(plain.length);
+    expect(frame.startsWith(ERASE(7))).toBe(true);
+    expect(frame).toContain(`${[2, 3, 4, 5, 6].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}7 events, 0 lost`);
+    tty.end();
+  });
+
+  it('ends plain, samples included, when the run ends before the table is loaded', async () => {
+    const out = new Sink();
+    const sample: SampleFormat = { text: (entries, time) => `${time} ${entries.length} entries\n`, json: () => '' };
+    const tty = terminalOutput({ stdout: out as unknown as NodeJS.WriteStream, format, title: 'demo', counts: () => ({ events: 1, lost: 0 }) });
+    tty.start();
+    tty.events(batch(1));
+    tty.sample(sample, [{ key: new Uint8Array(4), value: new Uint8Array(4) }]);
+    tty.end();
+    await turn();
+    await turn();
+    expect(untimed(out.text)).toBe('demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1 entries\n');
   });
 });
 

@@ -65,7 +65,7 @@ describeWith(['clang'], 'one tag rule for inspect, run and push', () => {
 
   it('refuses a layout with several package tags and no latest, the same way in all three', async () => {
     const ctx = await openContext(sb.env);
-    const opts = { pull: 'never' as const, env: sb.env, cwd: sb.root, context: async () => ctx };
+    const opts = { pull: 'never' as const, env: sb.env, cwd: sb.root, context: async () => ctx, trustPolicy: () => ctx.trustPolicy() };
     const why = { code: 'USAGE', hint: `name one: ${dir}:1.0.0` };
     const several = 'the layout has several tags (1.0.0, 1.1.0) and no latest';
     await expect(inspectPath('layout', sb.root, sb.env)).rejects.toMatchObject({ ...why, message: `inspect layout: ${several}` });
@@ -88,7 +88,7 @@ describeWith(['clang'], 'one tag rule for inspect, run and push', () => {
     await signPackage(layout, { mediaType: d.mediaType, digest: d.digest, size: d.size }, (await plainKey()).key, { format: 'legacy', repository: 'sigsnoop' });
     expect(await layout.tags()).toEqual(['2.0.0', `sha256-${pkg.digest.slice(7)}.sig`]);
     const ctx = await openContext(sb.env);
-    const opts = { pull: 'never' as const, env: sb.env, cwd: sb.root, context: async () => ctx };
+    const opts = { pull: 'never' as const, env: sb.env, cwd: sb.root, context: async () => ctx, trustPolicy: () => ctx.trustPolicy() };
     expect((await inspectPath('one', sb.root, sb.env)).digest).toBe(pkg.digest);
     expect((await localSource().resolve('one', opts))?.metadata.version).toBe('2.0.0');
     expect(await push(ctx, { path: one })).toMatchObject({ reference: 'local.invalid/sigsnoop:2.0.0', digest: pkg.digest });

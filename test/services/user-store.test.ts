@@ -21,13 +21,14 @@ describeWith(['clang'], 'the sudo user’s store', () => {
       env: root.env,
       cwd: root.root,
       context: async () => ctx,
+      trustPolicy: () => ctx.trustPolicy(),
     });
     expect(resolved?.metadata.version).toBe('1.2.0');
     expect([...resolved!.objects.keys()]).toEqual(['sigsnoop.bpf.o']);
     expect(blobFiles(root.store)).toEqual([]);
     // Not in either store: the error names root's store.
     const missing = await referenceSource(async () => ctx)
-      .resolve('other:1.0.0', { pull: 'never', env: root.env, cwd: root.root, context: async () => ctx })
+      .resolve('other:1.0.0', { pull: 'never', env: root.env, cwd: root.root, context: async () => ctx, trustPolicy: () => ctx.trustPolicy() })
       .catch((e: unknown) => e as Error);
     expect((missing as Error).message).toBe(`pull other:1.0.0: local.invalid/other:1.0.0: not in the local store (${root.store})`);
   });

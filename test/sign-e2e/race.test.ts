@@ -66,7 +66,7 @@ describeWith(['clang'], 'the trust decision and the load see one package', () =>
     await signPackage(layout, signed, key, { format: 'legacy', repository: 'sigsnoop' });
     const ctx = await openContext(env);
     const race = racing(ctx, () => retag(dir, 'latest', unsigned));
-    const opts: ResolveOptions = { pull: 'never', env, cwd: '/', context: async () => race.ctx };
+    const opts: ResolveOptions = { pull: 'never', env, cwd: '/', context: async () => race.ctx, trustPolicy: () => race.ctx.trustPolicy() };
 
     const pkg = await localSource().resolve(dir, opts);
     expect(race.flips()).toBe(1);
@@ -74,7 +74,7 @@ describeWith(['clang'], 'the trust decision and the load see one package', () =>
     expect([pkg?.metadata.version, pkg?.trust?.decision.reason, pkg?.trust?.decision.allow]).toEqual(['1.0.0', 'signed', true]);
 
     // Resolved now, the tag names the unsigned package: refused before anything of it is read.
-    await expect(localSource().resolve(dir, { ...opts, context: async () => ctx })).rejects.toMatchObject({
+    await expect(localSource().resolve(dir, { ...opts, context: async () => ctx, trustPolicy: () => ctx.trustPolicy() })).rejects.toMatchObject({
       code: 'TRUST_REFUSED',
       message: `refused ${dir}@${unsigned.digest}: not signed (require-signature by the default scope in ${policy})`,
     });
@@ -97,7 +97,7 @@ describeWith(['clang'], 'the trust decision and the load see one package', () =>
     }
     await signPackage(storedRepository(store, repository), signed, key, { format: 'legacy', repository });
     const race = racing(ctx, () => retag(store.root, `${repository}:1.0.0`, unsigned));
-    const opts: ResolveOptions = { pull: 'never', env, cwd: '/', context: async () => race.ctx };
+    const opts: ResolveOptions = { pull: 'never', env, cwd: '/', context: async () => race.ctx, trustPolicy: () => race.ctx.trustPolicy() };
 
     const pkg = await referenceSource(opts.context).resolve('sigsnoop:1.0.0', opts);
     expect(race.flips()).toBe(1);

@@ -1,7 +1,8 @@
 /**
  * `ebpm run`: resolve the package, turn its parameters into flags, run it and print its events:
- * a live table on a TTY, aligned columns when piped, JSON lines with `--json`. The attach
- * summary and the final count go to stderr, so stdout holds only events.
+ * a live table on a TTY (its first rows printed plain until ink is loaded), aligned columns when
+ * piped, JSON lines with `--json`. The attach summary and the final count go to stderr, so
+ * stdout holds only events.
  *
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
  * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
@@ -10,15 +11,14 @@
  */
 import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, isEbpmError } from '../../core/errors.js';
+import { phase, phaseLines } from '../../core/phases.js';
 import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
-import { symbolizer } from '../../kernel/symbolize.js';
 import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
-import { openPackage, PACKAGE_SOURCES } from '../package-sources.js';
-import type { Context } from '../../services/context.js';
+import { openPackage, PACKAGE_SOURCES, type OpenedPackage } from '../package-sources.js';
 import type { Follow, UpdateEvent } from '../../services/follow-loop.js';
 import { planRun, runPackage, withEventType, type NextRun, type RunPlan, type SamplePlan } from '../../services/run.js';
 import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
@@ -26,6 +26,7 @@ import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
+import { terminalOutput } from '../views/run-terminal.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
 import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
@@ -36,12 +37,14 @@ const cmd: Command = {
   usage: RUN_USAGE,
   handlesHelp: true,
   async run(argv, io) {
+    phase('command');
     const line = argv.length === 0 ? undefined : parseRunLine(argv, io.cwd);
     if (line?.source === undefined) {
       io.stdout.write(`usage: ${RUN_USAGE}\n\n${cmd.summary}\n\n${RUN_HELP}\n`);
       return line === undefined ? 2 : 0;
     }
-    const { pkg, context: opened } = await openPackage(line.source, line.pull, io);
+    const { pkg, ...opened } = await openPackage(line.source, line.pull, io);
+    phase('resolve');
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
@@ -58,6 +61,9 @@ const cmd: Command = {
   },
 };
 
+/** The command's context and trust policy, as `openPackage` opened them: a `--follow` resolves each newer version with them. */
+type Opened = Omit<OpenedPackage, 'pkg'>;
+
 /** What a BPF package's run is made of: its plan, its parameters' values, how its events print. */
 interface Prepared {
   readonly pkg: ResolvedPackage;
@@ -66,6 +72,8 @@ interface Prepared {
   readonly given: readonly Assignment[];
   readonly format: EventFormat | undefined;
   readonly sampleFormats: ReadonlyMap<SamplePlan, SampleFormat>;
+  /** Names the frames of one snapshot of a stack map (the symbolizer loads only for a package that has one). */
+  readonly symbolizer?: typeof import('../../kernel/symbolize.js').symbolizer;
 }
 
 /** `prepare` reads the package flags of `line` against `pkg`'s parameters (new ones keep their defaults) and plans the run. */
@@ -88,13 +96,16 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
     plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
   );
-  return { pkg, args, plan, given, format, sampleFormats };
+  const stacks = plan.samples.some((s) => s.result?.kind === 'stacks');
+  const symbolizer = stacks ? (await import('../../kernel/symbolize.js')).symbolizer : undefined;
+  return { pkg, args, plan, given, format, sampleFormats, ...(symbolizer === undefined ? {} : { symbolizer }) };
 }
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
-async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<number> {
+async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened): Promise<number> {
   let run = await prepare(pkg, line);
-  const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, context);
+  phase('plan');
+  const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, opened);
   // Each newer version is prepared with the same flags; its parameters new to them keep their defaults.
   const prepared = new Map<ResolvedPackage, Prepared>();
   const nextRuns: Follow<NextRun> | undefined = follow && {
@@ -110,14 +121,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
   };
   const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
-  const live = isLive(io, line.json) ? await import('../views/run-live.js') : undefined;
+  const live = isLive(io, line.json);
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
   let output: RunOutput | undefined;
   const outputFor = (title: string) =>
     line.json
       ? jsonOutput(io.stdout, run.format, bound)
       : live
-        ? live.liveOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
+        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
         : plainOutput(io.stdout, run.format, Date.now, bound);
   return withStops(io, async (signal) => {
     try {
@@ -136,9 +147,10 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
         hooks: {
           // Called synchronously after attach, before the event loop can deliver a batch.
           onAttached: (programs, selected) => {
+            phase('attach');
             const title = terminalSafe(attachSummary(run.pkg, programs, line.attach));
             if (line.verbose) io.stderr.write(verboseLines(run.pkg, programs, run.args.values, run.plan, selected).join('\n') + '\n');
-            if (live === undefined) writeText(io.stderr, title + '\n');
+            if (!live) writeText(io.stderr, title + '\n');
             output = outputFor(title);
             output.start();
           },
@@ -146,11 +158,14 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
             counts.events += records.length;
             counts.lost = lost;
             output!.events(records);
+            phase('event');
+            const phases = phaseLines();
+            if (phases !== undefined) io.stderr.write(phases);
           },
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
             output!.sample(
-              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, { frames, names: symbolizer() }),
+              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, { frames, names: run.symbolizer!() }),
               entries,
             ),
           // The events of the new version print in its own format, after the line that says so.
@@ -186,8 +201,8 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, context: () =
  * registry whether the reference names something newer (one request), and pulls that through
  * the normal path (the trust policy applies).
  */
-async function following(pkg: ResolvedPackage, line: RunLine, io: Io, context: () => Promise<Context>): Promise<Follow<ResolvedPackage> & { stop(): void }> {
-  const ctx = await context();
+async function following(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened): Promise<Follow<ResolvedPackage> & { stop(): void }> {
+  const ctx = await opened.context();
   const { followedReference, hasNewer } = await import('../../services/follow.js');
   const ref = followedReference(ctx, pkg);
   // Caught from the start, not only once the run is attached: unhandled, SIGHUP ends the process.
@@ -216,7 +231,7 @@ async function following(pkg: ResolvedPackage, line: RunLine, io: Io, context: (
         if (line.verbose) writeText(io.stderr, `${current.metadata.name}: ${current.metadata.version} is still the newest of ${line.source}\n`);
         return undefined;
       }
-      const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, context });
+      const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, ...opened });
       if (next.digest === current.digest) return undefined;
       if (next.trust?.decision.warn) writeText(io.stderr, `warning: ${next.trust.decision.message}\n`);
       return next;
@@ -262,15 +277,9 @@ function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: 
  * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
  * seeing only the `--env` variables and `--dir` directories.
  */
-async function runGuest(
-  pkg: ResolvedPackage & { wasm: Uint8Array },
-  cmdline: RunLine,
-  args: readonly string[],
-  io: Io,
-  context: () => Promise<Context>,
-): Promise<number> {
+async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: RunLine, args: readonly string[], io: Io, opened: Opened): Promise<number> {
   const flags = cmdline.wasm;
-  const follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, context);
+  const follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, opened);
   const { runWasmPackage } = await import('../../services/run-wasm.js');
   // Lines still go out as they come, but a burst of them within one turn is one write.
   const stdout = coalesce(io.stdout);
@@ -289,7 +298,12 @@ async function runGuest(
       onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
-      onStdout: (line) => stdout.write(line + '\n'),
+      onStdout: (line) => {
+        stdout.write(line + '\n');
+        phase('event');
+        const phases = phaseLines();
+        if (phases !== undefined) io.stderr.write(phases);
+      },
       onStderr: (line) => io.stderr.write(line + '\n'),
       // While stdout or stderr holds more than its high-water mark, the guest waits instead of ebpm growing.
       outputReady: () => {

@@ -1,13 +1,13 @@
 /**
  * The TTY output of `ebpm run`: keeps the newest rows of each wakeup (only those are formatted)
  * and re-renders the `RunTable` at most every `RENDER_MS`, so a burst of events costs one
- * render, not one per event. Imported only when stdout is a TTY: ink and React stay unloaded
- * otherwise.
+ * render, not one per event. Imported only when stdout is a TTY, once the first rows are printed
+ * (run-terminal.ts): ink and React stay unloaded otherwise.
  */
 import { render, type Instance } from 'ink';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
-import { alignRow, clock, type RunOutput } from './run-output.js';
+import { alignRow, clock, tableHeight, type RunOutput } from './run-output.js';
 import { RunTable, type RunTableProps } from './run-table.js';
 
 /** Re-render interval: 10 frames a second reads as live and costs nothing at a million events. */
@@ -19,14 +19,16 @@ export interface LiveOptions {
   readonly title: string;
   /** Events seen and lost so far, read at each render. */
   readonly counts: () => { readonly events: number; readonly lost: number };
+  /** Rows already laid out to start with (the plain rows the table takes over from, run-terminal.ts). */
+  readonly rows?: readonly string[];
 }
 
 /** `liveOutput` renders the run as a live table on `stdout`. */
 export function liveOutput(opts: LiveOptions): RunOutput {
   const time = clock();
-  const height = Math.max(3, (opts.stdout.rows || 24) - 5);
+  const height = tableHeight(opts.stdout);
   const width = opts.stdout.columns || 80;
-  const rows: string[] = [];
+  const rows: string[] = [...(opts.rows ?? [])];
   const samples = new Map<SampleFormat, string>();
   let instance: Instance | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -177,6 +177,11 @@ export function jsonOutput(stream: NodeJS.WritableStream, format: EventFormat | 
   };
 }
 
+/** `tableHeight` is how many rows the live table shows on `stdout`: the terminal's height less its other lines (a pty without a size: 24). */
+export function tableHeight(stdout: NodeJS.WriteStream): number {
+  return Math.max(3, (stdout.rows || 24) - 5);
+}
+
 /**
  * `alignRow` lays out one row of the live table as the plain output would, cut to `width`
  * characters so a long path cannot wrap the table.

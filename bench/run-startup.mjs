@@ -1,0 +1,131 @@
+// Benchmark 4: start-up and footprint (issue #15), in one interleaved run. Time to first event
+// on a pipe and on a terminal (a pty of util-linux `script`, as a person runs it) for ebpm's
+// BPF-only and Wasm sigsnoop beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
+// peak RSS; the wall time of `node -e 0`, `ebpm --version` and `ebpm ls` (an empty store); and
+// where ebpm's BPF-only time to first event goes, phase by phase (EBPM_TRACE_STARTUP=1).
+// Everything runs without NODE_EXTRA_CA_CERTS, which costs every Node start 25-50 ms here.
+//
+//   sudo node bench/run-startup.mjs [runs] [--against <checkout>]
+//
+// `--against` adds the ebpm of another checkout (built: its bin/ebpm.js and dist/) to every
+// measurement, run on the same packages, so a change is measured against the code before it.
+import { spawn } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { EBPM, exited, firstEventRun, median, prepare, script, tools, wallTime } from './run-common.mjs';
+import { prepareWasm, wasmTool } from './run-wasm.mjs';
+
+/** Milliseconds each tracer keeps running after its first event: the terminal's live view takes over in that time. */
+const HOLD_MS = 500;
+
+const args = process.argv.slice(2);
+const againstAt = args.indexOf('--against');
+const AGAINST = againstAt < 0 ? undefined : args.splice(againstAt, 2)[1];
+const RUNS = Number(args[0] ?? 10);
+
+const fixed = (x, digits = 1) => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(digits));
+const ratio = (x, floor) => `×${(x / floor).toFixed(2)}`;
+
+/** `phases` reads the `phase <name> <ms>` lines of EBPM_TRACE_STARTUP out of a run's output. */
+function phases(output) {
+  return new Map([...output.matchAll(/phase (\S+) ([\d.]+)\r?\n/g)].map((m) => [m[1], Number(m[2])]));
+}
+
+export async function benchStartup(runs = RUNS, against = AGAINST) {
+  const { work, layout } = prepare();
+  const wasmLayout = prepareWasm(work);
+  const env = { ...process.env, EBPM_TRACE_STARTUP: '1' };
+  delete env.NODE_EXTRA_CA_CERTS;
+  const ebpms = { ebpm: EBPM, ...(against === undefined ? {} : { [`ebpm of ${against}`]: join(against, 'bin', 'ebpm.js') }) };
+  const target = spawn('sleep', ['3600']);
+  const marker = script(work, 'ebpm-marker', `while kill -28 ${target.pid}; do sleep 0.002; done`);
+  marker.stdin.end('go\n');
+  try {
+    // Time to first event, peak RSS and phases: every tracer on a pipe and on a terminal, interleaved.
+    const peer = tools(layout, marker.pid, { env });
+    const tracers = {
+      'sigsnoop (libbpf-tools)': { pipe: peer.sigsnoop, pty: { cmd: '/usr/sbin/sigsnoop', args: peer.sigsnoop.args.slice(2), env } },
+      bpftrace: { pipe: peer.bpftrace, pty: peer.bpftrace },
+    };
+    for (const [name, bin] of Object.entries(ebpms)) {
+      const bpf = { ...peer.ebpm, args: [bin, ...peer.ebpm.args.slice(1)] };
+      const wasm = { ...wasmTool(wasmLayout, marker.pid, { env }), cmd: process.execPath };
+      wasm.args = [bin, ...wasm.args.slice(1)];
+      tracers[`${name} BPF-only`] = { pipe: bpf, pty: bpf };
+      tracers[`${name} Wasm`] = { pipe: wasm, pty: wasm };
+    }
+    const first = Object.fromEntries(Object.keys(tracers).map((name) => [name, { pipe: [], pty: [] }]));
+    for (let i = 0; i < runs; i++) {
+      for (const [name, modes] of Object.entries(tracers)) {
+        for (const mode of ['pipe', 'pty']) {
+          const r = await firstEventRun(modes[mode], 'ebpm-marker', { pty: mode === 'pty', holdMs: HOLD_MS });
+          first[name][mode].push(r);
+        }
+      }
+    }
+
+    // Small commands: wall time, interleaved, against Node's own start.
+    const home = join(work, 'home');
+    mkdirSync(home);
+    // Root's store is /var/lib/ebpm/store: an empty one of its own instead.
+    const small = { ...env, HOME: home, EBPM_STORE: join(home, 'store'), XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache') };
+    delete small.EBPM_CONFIG;
+    delete small.EBPM_TRUST_POLICY;
+    const commands = { 'node -e 0': [process.execPath, ['-e', '0']] };
+    for (const [name, bin] of Object.entries(ebpms)) {
+      commands[`${name} --version`] = [process.execPath, [bin, '--version']];
+      commands[`${name} ls (empty store)`] = [process.execPath, [bin, 'ls']];
+    }
+    const walls = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
+    for (let i = 0; i < runs * 3; i++) {
+      for (const [name, [cmd, argv]] of Object.entries(commands)) walls[name].push(await wallTime(cmd, argv, small));
+    }
+
+    const floor = (mode) => median(first['sigsnoop (libbpf-tools)'][mode].map((r) => r.ms));
+    console.log(`start-up, median of ${runs} interleaved runs, without NODE_EXTRA_CA_CERTS`);
+    console.log(`  ${'time to first event (ms)'.padEnd(44)} ${'piped'.padStart(16)} ${'terminal'.padStart(16)}   peak RSS (MB) piped, terminal`);
+    for (const [name, modes] of Object.entries(first)) {
+      const cell = (mode) => {
+        const ms = median(modes[mode].map((r) => r.ms));
+        return `${fixed(ms).padStart(8)} ${ratio(ms, floor(mode)).padStart(7)}`;
+      };
+      const rss = (mode) => fixed(median(modes[mode].map((r) => r.rss))).padStart(6);
+      console.log(`  ${name.padEnd(44)} ${cell('pipe')} ${cell('pty')}   ${rss('pipe')} ${rss('pty')}`);
+    }
+    console.log('  (× native sigsnoop; on a terminal each tool runs under `script`, whose own start is in every figure)');
+
+    const node = median(walls['node -e 0']);
+    console.log();
+    console.log(`small commands, median wall time of ${runs * 3} interleaved runs (ms)`);
+    for (const [name, xs] of Object.entries(walls)) console.log(`  ${name.padEnd(44)} ${fixed(median(xs)).padStart(8)} ${ratio(median(xs), node)} node -e 0`);
+
+    for (const name of Object.keys(ebpms)) {
+      console.log();
+      console.log(`${name} BPF-only: where the time to first event goes (EBPM_TRACE_STARTUP=1), medians in ms since the process started`);
+      const byMode = Object.fromEntries(['pipe', 'pty'].map((m) => [m, first[`${name} BPF-only`][m].map((r) => phases(r.output))]));
+      const names = [...new Set(byMode.pipe.flatMap((p) => [...p.keys()]))];
+      if (names.length === 0) {
+        console.log('  (no phases: this build does not trace its start-up)');
+        continue;
+      }
+      console.log(`  ${'phase'.padEnd(12)} ${'piped'.padStart(8)} ${'step'.padStart(7)} ${'terminal'.padStart(9)} ${'step'.padStart(7)}`);
+      const at = (mode, n) => median(byMode[mode].map((p) => p.get(n)).filter((x) => x !== undefined));
+      names.forEach((n, i) => {
+        const step = (mode) => fixed(at(mode, n) - (i === 0 ? 0 : at(mode, names[i - 1]))).padStart(7);
+        console.log(`  ${n.padEnd(12)} ${fixed(at('pipe', n)).padStart(8)} ${step('pipe')} ${fixed(at('pty', n)).padStart(9)} ${step('pty')}`);
+      });
+      const seen = (mode) => median(first[`${name} BPF-only`][mode].map((r) => r.ms));
+      console.log(
+        `  ${'seen'.padEnd(12)} ${fixed(seen('pipe')).padStart(8)} ${' '.repeat(7)} ${fixed(seen('pty')).padStart(9)}   (by the benchmark, from spawn)`,
+      );
+    }
+    return { first, walls };
+  } finally {
+    marker.kill();
+    target.kill();
+    await exited(target);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await benchStartup();
