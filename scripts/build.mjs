@@ -2,22 +2,31 @@
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
 import { build } from 'esbuild';
 
-await build({
-  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name.
-  entryPoints: { ebpm: 'src/cli/bin.ts', 'runtime-worker': 'src/runtime/worker.ts' },
+const common = {
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
   bundle: true,
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  // Split so that what a command imports lazily (ink, react, the registry client) is
-  // only parsed when that command runs.
-  splitting: true,
   sourcemap: 'linked',
-  jsx: 'automatic',
   external: ['*.node', 'react-devtools-core'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
-});
+};
+
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: { ebpm: 'src/cli/bin.ts' },
+    chunkNames: 'chunks/[name]-[hash]',
+    // Split so that what a command imports lazily (ink, react, the registry client) is
+    // only parsed when that command runs.
+    splitting: true,
+    jsx: 'automatic',
+  }),
+  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name. One file
+  // without shared chunks: a new isolate loads it on every Wasm run, and each module it imports
+  // costs a resolve and a read.
+  build({ ...common, entryPoints: { 'runtime-worker': 'src/runtime/worker.ts' } }),
+]);
