@@ -25,8 +25,16 @@ await Promise.all([
     splitting: true,
     jsx: 'automatic',
   }),
-  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name. One file
-  // without shared chunks: a new isolate loads it on every Wasm run, and each module it imports
-  // costs a resolve and a read.
-  build({ ...common, entryPoints: { 'runtime-worker': 'src/runtime/worker.ts' } }),
+  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name. A new
+  // isolate loads it on every Wasm run, so it is one CommonJS file: no shared chunks to resolve
+  // and read, and no ESM loader, whose import of a builtin (node:crypto, node:fs) also loads
+  // everything the builtin exports lazily.
+  build({
+    ...common,
+    entryPoints: { 'runtime-worker': 'src/runtime/worker.ts' },
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    define: { 'import.meta.url': '__import_meta_url' },
+    banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  }),
 ]);

@@ -1,6 +1,6 @@
 // The guest worker from the CLI bundle: scripts/build.mjs must build src/runtime/worker.ts as
-// dist/runtime-worker.mjs, one file beside the split CLI bundle; this bundles the same way
-// (esbuild, ESM) into a temp dir and runs a guest from it, so the worker is found from dist/
+// dist/runtime-worker.cjs, one CommonJS file beside the split ESM CLI bundle; this bundles the
+// same way (esbuild) into a temp dir and runs a guest from it, so the worker is found from dist/
 // and from dist/chunks/.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,14 @@ describeWith(['wat2wasm'], 'runtime bundle', () => {
       logLevel: 'silent',
     };
     await build({ ...common, entryPoints: { ebpm: join(REPO, 'test/runtime/fixtures/bundle-entry.ts') }, chunkNames: 'chunks/[name]-[hash]', splitting: true });
-    await build({ ...common, entryPoints: { 'runtime-worker': join(REPO, 'src/runtime/worker.ts') } });
+    await build({
+      ...common,
+      entryPoints: { 'runtime-worker': join(REPO, 'src/runtime/worker.ts') },
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
+      define: { 'import.meta.url': '__import_meta_url' },
+      banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    });
     const guest = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (data (i32.const 64) "hi\\n")
       (func (export "_start") (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 3))
         (drop (call $fd_write (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 8))) (call $proc_exit (i32.const 4))))`);
