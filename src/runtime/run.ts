@@ -339,6 +339,8 @@ export function startWasm(o: RunWasmOptions): WasmRun {
     o.signal?.addEventListener('abort', onAbort);
     current = startGuest(first, broker, o);
     watch(current);
+    // The main thread waits for the worker to start anyway.
+    if (first.input.usesBpf) broker.warm();
   }
   const swap = async (spec: GuestOptions): Promise<{ kept: boolean }> => {
     const where = `wasm guest ${spec.name}`;
