@@ -424,6 +424,9 @@ export class WasmBpfHost {
         try {
           ret = Number(callback(ctx, dataPtr, size));
         } catch (e) {
+          // Stopped while it printed the record (waiting for room in its output): the record goes
+          // back, to the guest that takes over, since its line was not written.
+          if (e instanceof GuestStop) r.pending.unshift(record);
           throw new FromGuest(e);
         }
         delivered++;
