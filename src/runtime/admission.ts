@@ -17,7 +17,8 @@ export type ObjectPolicy = { readonly declared: readonly string[] } | 'any';
 
 export type Admission = { readonly ok: true; readonly digest: string } | { readonly ok: false; readonly digest: string; readonly reason: string };
 
-interface Declared {
+/** A BPF object the module embeds and the package declares; plain data, so it can be posted to the guest's worker. */
+export interface DeclaredObject {
   readonly digest: string;
   readonly bytes: Uint8Array;
   /** [start, end) file ranges of the `.rodata` sections the guest may change. */
@@ -45,20 +46,26 @@ function equalOutside(a: Uint8Array, b: Uint8Array, ranges: readonly (readonly [
   return true;
 }
 
+/**
+ * `declaredObjects` finds the objects `module` embeds that `policy` declares, with the ranges
+ * a guest may change; the run computes them once, beside its other checks of the module.
+ */
+export function declaredObjects(module: WasmModule, policy: ObjectPolicy): DeclaredObject[] {
+  if (policy === 'any') return [];
+  const digests = new Set(policy.declared);
+  return embeddedObjects(module)
+    .map((o) => ({ digest: sha256Digest(o.bytes), bytes: o.bytes }))
+    .filter((o) => digests.has(o.digest))
+    .map((o) => ({ ...o, mutable: rodataRanges(o.bytes) }));
+}
+
 /** `ObjectAdmission` decides, per `wasm_load_bpf_object`, whether the bytes may be loaded. */
 export class ObjectAdmission {
-  private readonly declared: readonly Declared[];
-
   constructor(
-    module: WasmModule,
+    /** `declaredObjects(module, policy)`. */
+    private readonly declared: readonly DeclaredObject[],
     private readonly policy: ObjectPolicy,
-  ) {
-    const digests = new Set(policy === 'any' ? [] : policy.declared);
-    this.declared = embeddedObjects(module)
-      .map((o) => ({ digest: sha256Digest(o.bytes), bytes: o.bytes }))
-      .filter((o) => digests.has(o.digest))
-      .map((o) => ({ ...o, mutable: rodataRanges(o.bytes) }));
-  }
+  ) {}
 
   check(bytes: Uint8Array): Admission {
     const digest = sha256Digest(bytes);

@@ -2,11 +2,12 @@
  * The guest worker's `BpfBackend`: objects are loaded, attached and closed by the broker on
  * the main thread (broker.ts), asked synchronously (the worker waits on a shared word while
  * the main thread answers); map elements are read and written here, by the map's fd, which
- * the whole process shares; records come from the broker's readers through a port of their own.
+ * the whole process shares, through the addon, which this thread loads only for the first such
+ * operation; records come from the broker's readers through a port of their own.
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
-import { BpfMap } from '../kernel/loader.js';
+import { BpfMap } from '../kernel/loader-map.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import { loadNative } from '../kernel/native.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
@@ -66,7 +67,6 @@ function portReader(request: ReturnType<typeof requester>, object: number, map: 
 }
 
 function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject): BackendObject {
-  const native = loadNative();
   let open = true;
   const maps = new Map(info.maps.map((m) => [m.name, m]));
   return {
@@ -74,15 +74,21 @@ function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject):
     map(name) {
       const m = maps.get(name);
       if (m === undefined) return undefined;
-      const map = new BpfMap(native, m.fd, () => open);
+      // Opened at the first element access: a guest that only reads a buffer never loads the addon here.
+      let map: BpfMap | undefined;
+      const opened = () => (map ??= new BpfMap(loadNative(), m.fd, () => open));
       const adapted: BackendMap = {
         kind: m.kind,
-        keySize: map.keySize,
-        valueSize: map.valueSize,
-        lookup: (key, flags) => map.lookup(key, flags),
-        update: (key, value, flags) => map.update(key, value, flags),
-        delete: (key, flags) => map.delete(key, flags),
-        nextKey: (key) => map.nextKey(key),
+        get keySize() {
+          return opened().keySize;
+        },
+        get valueSize() {
+          return opened().valueSize;
+        },
+        lookup: (key, flags) => opened().lookup(key, flags),
+        update: (key, value, flags) => opened().update(key, value, flags),
+        delete: (key, flags) => opened().delete(key, flags),
+        nextKey: (key) => opened().nextKey(key),
         openReader: () => portReader(request, info.id, name),
       };
       return adapted;

@@ -112,6 +112,19 @@ export class ObjectBroker {
     private readonly log: (line: string) => void,
   ) {}
 
+  /**
+   * `warm` loads the addon (and libbpf with it) and installs libbpf's log now, while a guest's
+   * worker starts, instead of at the guest's first load. A failure is left to that load, which
+   * reports it to the guest that asked.
+   */
+  warm(): void {
+    try {
+      this.#logLibbpf();
+    } catch {
+      // reported by the first load
+    }
+  }
+
   /** A tenant for a new guest; `predecessor`: the guest it may take objects over from. */
   tenant(btfPath: string | undefined, predecessor?: Tenant): Tenant {
     return new Tenant(this, btfPath, predecessor);
@@ -183,7 +196,7 @@ export class ObjectBroker {
   }
 
   #load(t: Tenant, bytes: Uint8Array, name: string): BrokerObject {
-    if (this.#objects.size === 0) setBpfLog((_level, message) => this.log(`libbpf: ${message.trimEnd()}`), 'warn');
+    if (this.#objects.size === 0) this.#logLibbpf();
     const digest = sha256Digest(bytes);
     const before = t.predecessor;
     const taken = before && [...this.#objects.values()].find((o) => o.digest === digest && o.owners.has(before) && !o.owners.has(t));
@@ -212,6 +225,10 @@ export class ObjectBroker {
     };
     this.#objects.set(id, { id, digest, object, info, streams: new Map(), owners: new Set([t]) });
     return info;
+  }
+
+  #logLibbpf(): void {
+    setBpfLog((_level, message) => this.log(`libbpf: ${message.trimEnd()}`), 'warn');
   }
 
   #object(t: Tenant, id: number): HeldObject {

@@ -9,7 +9,7 @@
  */
 import { EbpmError } from '../core/errors.js';
 import { functionBodies } from '../wasm/code.js';
-import { SECTION_ORDER, parseWasm } from '../wasm/module.js';
+import { SECTION_ORDER, type WasmModule } from '../wasm/module.js';
 
 export const WASM_PAGE = 65536;
 /** Default `--max-memory`: ample for wasm-bpf guests (WAMR gives them 1 MiB heap + 1 MiB stack). */
@@ -88,9 +88,9 @@ function sections(module: Uint8Array): Section[] {
 /**
  * `limitMemory` returns the module with every defined memory's maximum lowered to `maxBytes`
  * (rounded down to whole pages) and, where the limit is below what the module allows itself,
- * its grows recorded (see GROW_REFUSED). The module must already have passed `parseWasm`.
+ * its grows recorded (see GROW_REFUSED). `parsed` is `parseWasm(module)`, which the caller has already checked.
  */
-export function limitMemory(module: Uint8Array, maxBytes: number, what: string): Uint8Array<ArrayBuffer> {
+export function limitMemory(module: Uint8Array, parsed: WasmModule, maxBytes: number, what: string): Uint8Array<ArrayBuffer> {
   const maxPages = Math.floor(maxBytes / WASM_PAGE);
   const list = sections(module);
   const replaced = new Map<number, Part[]>();
@@ -111,7 +111,7 @@ export function limitMemory(module: Uint8Array, maxBytes: number, what: string):
     }
     replaced.set(5, [out]);
   }
-  if (ownMax !== undefined && maxPages < ownMax) hookGrows(module, list, replaced, maxPages, ownMax);
+  if (ownMax !== undefined && maxPages < ownMax) hookGrows(module, parsed, list, replaced, maxPages, ownMax);
   return assemble(module, list, replaced);
 }
 
@@ -121,8 +121,7 @@ export function limitMemory(module: Uint8Array, maxBytes: number, what: string):
  * the pages asked for in an added, exported i64 global. Modules that import a memory, already
  * export GROW_REFUSED or use opcodes the scanner does not know are left as they are.
  */
-function hookGrows(module: Uint8Array, list: readonly Section[], replaced: Map<number, Part[]>, maxPages: number, ownMax: number): void {
-  const mod = parseWasm(module);
+function hookGrows(module: Uint8Array, mod: WasmModule, list: readonly Section[], replaced: Map<number, Part[]>, maxPages: number, ownMax: number): void {
   const code = list.find((s) => s.id === 10);
   if (code === undefined || mod.imports.some((i) => i.kind === 'memory') || mod.exports.some((e) => e.name === GROW_REFUSED)) return;
   const bodies = functionBodies(module, code.start, code.end);

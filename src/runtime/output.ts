@@ -7,8 +7,10 @@
  *   the worker: a line printed just before the guest spins, exits or is terminated is already
  *   in the ring, and the main thread drains the ring before it reports any outcome.
  * - The main thread sleeps in `Atomics.waitAsync` while the ring is empty; the worker notifies
- *   it only then, so an interactive line shows at once. While output keeps coming the main
- *   thread drains every `drainEveryMs`, one wakeup per batch instead of one per line.
+ *   it only then, so an interactive line shows at once. Once output keeps coming (a drain
+ *   finds bytes within `drainEveryMs` of the last that did) the main thread drains every
+ *   `drainEveryMs`, one wakeup per batch instead of one per line; a line that follows a single
+ *   earlier one, as a first event follows a program's banner, still shows at once.
  * - A full ring blocks the guest until the main thread drains it, and the main thread drains only
  *   while the consumer takes more (`ready`: stdout's buffer is below its high-water mark): a
  *   guest printing to a pipe nobody reads waits in fd_write with at most the ring and one
@@ -197,6 +199,8 @@ export class OutputReader {
   private scratch = new Uint8Array(64 * 1024);
   private timer: NodeJS.Timeout | undefined;
   private following = false;
+  /** When the last drain that found bytes ran (`performance.now()`). */
+  private drainedAt = -Infinity;
   /** Set while the consumer is full (`ready` gave a promise), until it takes more. */
   private full = false;
 
@@ -280,9 +284,15 @@ export class OutputReader {
     }
     const { control } = this.ring;
     Atomics.store(control, IDLE, 0);
+    const every = this.o.drainEveryMs ?? DEFAULT_DRAIN_MS;
     if (this.drain()) {
-      this.timer = setTimeout(() => this.next(), this.o.drainEveryMs ?? DEFAULT_DRAIN_MS);
-      return;
+      const now = performance.now();
+      const busy = now - this.drainedAt < every;
+      this.drainedAt = now;
+      if (busy) {
+        this.timer = setTimeout(() => this.next(), every);
+        return;
+      }
     }
     Atomics.store(control, IDLE, 1);
     const wait = waitAsync(control, WRITE, Atomics.load(control, READ));

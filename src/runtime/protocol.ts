@@ -5,13 +5,16 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { AttachTarget } from '../kernel/loader-targets.js';
-import type { ObjectPolicy } from './admission.js';
+import type { DeclaredObject, ObjectPolicy } from './admission.js';
 import type { MapKind } from './backend.js';
 
-/** `workerData` of the guest worker. */
-export interface WorkerInput {
-  /** The module, already checked, its memory maximum lowered to the limit and its grows recorded (`limitMemory`). */
-  readonly module: Uint8Array;
+/**
+ * The guest, posted to its worker once the run's checks passed; the worker starts before
+ * (while they go on) and runs nothing until this message comes.
+ */
+export interface GuestInput {
+  /** Compiled on the main thread from the checked module, its memory maximum lowered to the limit and its grows recorded (`limitMemory`). */
+  readonly module: WebAssembly.Module;
   readonly name: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
@@ -19,6 +22,8 @@ export interface WorkerInput {
   readonly maxMemoryBytes: number;
   readonly allowAttach: readonly string[];
   readonly objects: ObjectPolicy;
+  /** `declaredObjects(module, objects)`, found once on the main thread. */
+  readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;
   /** Int32Array over it: [0] becomes 1 when the guest must stop. */
   readonly stop: SharedArrayBuffer;

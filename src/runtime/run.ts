@@ -8,11 +8,11 @@ import { Worker } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
 import { parseWasm } from '../wasm/module.js';
 import { checkGuestModule } from './abi.js';
-import type { ObjectPolicy } from './admission.js';
+import { declaredObjects, type ObjectPolicy } from './admission.js';
 import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE, limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
-import type { WorkerInput, WorkerMessage } from './protocol.js';
+import type { GuestInput, WorkerMessage } from './protocol.js';
 import { ObjectBroker, type Tenant } from './broker.js';
 import { workerSource } from './worker-entry.js';
 
@@ -43,6 +43,8 @@ export interface GuestOptions {
   readonly objects: ObjectPolicy;
   /** BTF of this kernel for CO-RE (libbpf's `btf_custom_path`); default the kernel's own. */
   readonly btfPath?: string;
+  /** The thread to run it in, started ahead (`GuestWorker`); default one started now. */
+  readonly worker?: GuestWorker;
 }
 
 export interface RunWasmOptions extends GuestOptions {
@@ -109,6 +111,48 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   return out;
 }
 
+/**
+ * `GuestWorker` is a guest's thread started before the guest is known: a new V8 isolate that
+ * loads the runtime's bundle while the run's checks go on, so that a Wasm run does not wait
+ * for it after them. It runs nothing until `startWasm` (or `swap`) takes it and posts it the
+ * checked guest; one never taken is ended with `discard`.
+ */
+export class GuestWorker {
+  readonly #worker: Worker;
+  #taken = false;
+  /** What befell the thread before it was taken (it failed to load, or ended). */
+  #early: { error?: Error; exited: boolean } = { exited: false };
+  readonly #onError = (e: Error) => {
+    this.#early.error ??= e;
+  };
+  readonly #onExit = () => {
+    this.#early.exited = true;
+  };
+
+  constructor() {
+    const src = workerSource();
+    // node:wasi's ExperimentalWarning is not for ebpm's users.
+    this.#worker = new Worker(src.source, { eval: src.eval, execArgv: ['--no-warnings'] });
+    this.#worker.on('error', this.#onError).on('exit', this.#onExit);
+    // Until it has a guest, it must not keep the process alive.
+    this.#worker.unref();
+  }
+
+  /** The thread, for the one guest it runs, and what befell it so far. */
+  take(): { readonly worker: Worker; readonly error?: Error; readonly exited: boolean } {
+    if (this.#taken) throw new EbpmError('INTERNAL', 'a guest worker runs one guest');
+    this.#taken = true;
+    this.#worker.off('error', this.#onError).off('exit', this.#onExit);
+    this.#worker.ref();
+    return { worker: this.#worker, ...this.#early };
+  }
+
+  /** Ends the thread unless a run took it. */
+  discard(): void {
+    if (!this.#taken) void this.#worker.terminate();
+  }
+}
+
 /** How a guest's worker ended. */
 type GuestEnd = { readonly kind: 'exit'; readonly code: number } | { readonly kind: 'stopped' } | { readonly kind: 'error'; readonly error: EbpmError };
 
@@ -122,47 +166,61 @@ interface Guest {
 }
 
 interface Prepared {
-  readonly input: Omit<WorkerInput, 'broker' | 'brokerBell' | 'stop' | 'output'>;
+  readonly input: Omit<GuestInput, 'module' | 'broker' | 'brokerBell' | 'stop' | 'output'>;
+  /** The checked module compiling (on V8's background threads) while the worker starts. */
+  readonly module: Promise<WebAssembly.Module>;
   readonly btfPath: string | undefined;
+  readonly worker: GuestWorker | undefined;
 }
 
-/** Checks a guest's options (memory limit, module, preopens) into its worker's input. */
+/** Checks a guest's options (memory limit, module, preopens) into its worker's input: the module parsed once. A guest that fails them ends its worker. */
 function prepare(o: GuestOptions): Prepared {
+  try {
+    return check(o);
+  } catch (e) {
+    o.worker?.discard();
+    throw e;
+  }
+}
+
+function check(o: GuestOptions): Prepared {
   const where = `wasm guest ${o.name}`;
   const maxMemoryBytes = o.maxMemoryBytes ?? DEFAULT_MAX_MEMORY;
   if (!Number.isSafeInteger(maxMemoryBytes) || maxMemoryBytes < WASM_PAGE || maxMemoryBytes > 4 * 1024 ** 3) {
     throw new EbpmError('USAGE', `${where}: --max-memory ${maxMemoryBytes}: must be between 64K and 4G`, { hint: 'pass e.g. --max-memory 64M' });
   }
-  const { usesBpf } = checkGuestModule(parseWasm(o.module), where);
-  return {
-    input: {
-      module: limitMemory(o.module, maxMemoryBytes, where),
-      name: o.name,
-      args: [o.name, ...(o.args ?? [])],
-      env: { ...o.env },
-      preopens: preopenMap(o.preopens ?? [], where),
-      maxMemoryBytes,
-      allowAttach: [...(o.allowAttach ?? [])],
-      objects: o.objects,
-      usesBpf,
-    },
-    btfPath: o.btfPath,
+  const parsed = parseWasm(o.module);
+  const { usesBpf } = checkGuestModule(parsed, where);
+  const input = {
+    name: o.name,
+    args: [o.name, ...(o.args ?? [])],
+    env: { ...o.env },
+    preopens: preopenMap(o.preopens ?? [], where),
+    maxMemoryBytes,
+    allowAttach: [...(o.allowAttach ?? [])],
+    objects: o.objects,
+    declared: declaredObjects(parsed, o.objects),
+    usesBpf,
   };
+  const module = WebAssembly.compile(limitMemory(o.module, parsed, maxMemoryBytes, where)).catch((e: unknown) => {
+    throw e instanceof WebAssembly.CompileError ? new EbpmError('WASM_INVALID', `${where}: ${e.message}`) : e;
+  });
+  // Settled by the guest's start; a failure is reported there.
+  module.catch(() => undefined);
+  return { input, module, btfPath: o.btfPath, worker: o.worker };
 }
 
-/** Starts a guest's worker; `predecessor`: the guest whose objects it may take over. */
+/** Starts a guest in its worker; `predecessor`: the guest whose objects it may take over. */
 function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, predecessor?: Tenant): Guest {
   const where = `wasm guest ${p.input.name}`;
   const tenant = broker.tenant(p.btfPath, predecessor);
   const stop = new SharedArrayBuffer(4);
   const output = createOutputRing();
-  const input: WorkerInput = { ...p.input, stop, output, broker: tenant.port, brokerBell: tenant.bell };
-  const src = workerSource();
-  // node:wasi's ExperimentalWarning is not for ebpm's users.
-  const worker = new Worker(src.source, { eval: src.eval, workerData: input, transferList: [tenant.port], execArgv: ['--no-warnings'] });
+  const { worker, error: early, exited } = (p.worker ?? new GuestWorker()).take();
   const lines = new OutputReader(output, { onStdout: run.onStdout, onStderr: run.onStderr, ...(run.outputReady ? { ready: run.outputReady } : {}) });
   lines.follow();
   let stopping = false;
+  let posted = false;
   let graceTimer: NodeJS.Timeout | undefined;
   let onWaiting: () => void = () => undefined;
   const waiting = new Promise<void>((resolve) => (onWaiting = resolve));
@@ -197,9 +255,21 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
           return finish({ kind: 'error', error: new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {}) });
       }
     });
-    worker.on('error', (e) => finish({ kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }) }));
-    worker.on('exit', () =>
-      finish(stopping ? { kind: 'stopped' } : { kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker ended without a result`) }),
+    const failed = (e: Error) => finish({ kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }) });
+    const gone = () => finish(stopping ? { kind: 'stopped' } : { kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker ended without a result`) });
+    worker.on('error', failed);
+    worker.on('exit', gone);
+    if (early !== undefined) failed(early);
+    else if (exited) gone();
+    p.module.then(
+      (module) => {
+        // Stopped before it had its guest: it ends without running any of it.
+        if (stopping) return;
+        posted = true;
+        const input: GuestInput = { ...p.input, module, stop, output, broker: tenant.port, brokerBell: tenant.bell };
+        worker.postMessage(input, [tenant.port]);
+      },
+      (e: unknown) => finish({ kind: 'error', error: e instanceof EbpmError ? e : new EbpmError('INTERNAL', `${where}: compile: ${String(e)}`, { cause: e }) }),
     );
   });
   return {
@@ -214,7 +284,7 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       Atomics.notify(flag, 0);
       broker.wake(tenant);
       // A guest spinning without host calls never sees the flag: end its thread.
-      graceTimer = setTimeout(() => void worker.terminate(), run.stopGraceMs ?? 1000);
+      graceTimer = setTimeout(() => void worker.terminate(), posted ? (run.stopGraceMs ?? 1000) : 0);
     },
   };
 }
@@ -262,17 +332,21 @@ export function startWasm(o: RunWasmOptions): WasmRun {
     };
   });
   if (o.signal?.aborted) {
+    first.worker?.discard();
     stopped = { exitCode: signalExit(o.signal), reason: 'signal' };
     settle({ kind: 'stopped' });
   } else {
     o.signal?.addEventListener('abort', onAbort);
     current = startGuest(first, broker, o);
     watch(current);
+    // The main thread waits for the worker to start anyway.
+    if (first.input.usesBpf) broker.warm();
   }
   const swap = async (spec: GuestOptions): Promise<{ kept: boolean }> => {
     const where = `wasm guest ${spec.name}`;
     const old = current;
     if (settled || stopped || next !== undefined || old === undefined) {
+      spec.worker?.discard();
       throw new EbpmError('USAGE', `${where}: cannot swap now: ${next === undefined ? 'the run is ending' : 'another swap is under way'}`);
     }
     const g = startGuest(prepare(spec), broker, o, old.tenant);

@@ -1,6 +1,6 @@
 /**
  * Where the guest worker's code is. The bundle (scripts/build.mjs) must build
- * `src/runtime/worker.ts` as its own entry point, `dist/runtime-worker.mjs`; this module is then
+ * `src/runtime/worker.ts` as its own entry point, `dist/runtime-worker.cjs`; this module is then
  * in `dist/` or `dist/chunks/`. Run from the TypeScript sources (tests, development), node 20
  * cannot load `.ts` in a worker, so the worker registers a module hook that transpiles each
  * file with esbuild (a devDependency, present wherever the sources are).
@@ -39,7 +39,7 @@ export interface WorkerSource {
 export function workerSource(): WorkerSource {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) {
-    return { source: new URL(here.includes('/chunks/') ? '../runtime-worker.mjs' : './runtime-worker.mjs', here), eval: false };
+    return { source: new URL(here.includes('/chunks/') ? '../runtime-worker.cjs' : './runtime-worker.cjs', here), eval: false };
   }
   let esbuild: string;
   try {

@@ -1,28 +1,28 @@
 /**
- * The guest's worker thread: instantiates the module with WASI and the wasm-bpf host, runs
+ * The guest's worker thread: started before its guest is known, it waits for the guest
+ * (`GuestInput`, posted once the run's checks passed), instantiates the module with WASI and the wasm-bpf host, runs
  * `_start`, writes the guest's output to the shared ring (`OutputWriter`) and reports the
  * outcome to `runWasm`. Host imports block this thread (a buffer poll waits for records),
  * never the CLI's main thread. The BPF objects are the broker's, on the main thread: whatever
  * way the guest ends, it lets go of them here (giving back the records it did not deliver),
  * and if the thread is terminated instead, `runWasm` does.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
-import { parseWasm } from '../wasm/module.js';
 import { ObjectAdmission } from './admission.js';
 import type { BpfBackend } from './backend.js';
+import { brokerBackend } from './broker-backend.js';
 import { GuestMemory } from './guest-memory.js';
 import { GuestStop, WasmBpfHost } from './host.js';
 import { refusedGrow } from './memory-limit.js';
 import { OutputWriter } from './output.js';
-import type { WorkerError, WorkerInput, WorkerMessage } from './protocol.js';
+import type { GuestInput, WorkerError, WorkerMessage } from './protocol.js';
 import { GuestWasi } from './wasi.js';
 
-const input = workerData as WorkerInput;
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
 
 /** `refused`: a grow the memory limit refused earlier (`refusedGrow`), which a trap or a failed exit is then put down to. */
-function describe(e: unknown, refused: number | undefined): WorkerError {
+function describe(input: GuestInput, e: unknown, refused: number | undefined): WorkerError {
   const where = `wasm guest ${input.name}`;
   if (refused !== undefined && (e instanceof WebAssembly.RuntimeError || typeof e === 'number')) {
     return {
@@ -39,13 +39,9 @@ function describe(e: unknown, refused: number | undefined): WorkerError {
   return { code: 'INTERNAL', message: `${where}: ${(e as Error)?.stack ?? String(e)}` };
 }
 
-async function main(): Promise<void> {
+async function main(input: GuestInput): Promise<void> {
   const stop = new Int32Array(input.stop);
-  let backend: (() => BpfBackend) | undefined;
-  if (input.usesBpf) {
-    const { brokerBackend } = await import('./broker-backend.js');
-    backend = () => brokerBackend(input.broker, input.brokerBell);
-  }
+  const backend: (() => BpfBackend) | undefined = input.usesBpf ? () => brokerBackend(input.broker, input.brokerBell) : undefined;
   let idle = false;
   const waiting = () => {
     if (idle) return;
@@ -63,7 +59,7 @@ async function main(): Promise<void> {
       if (!backend) throw new EbpmError('INTERNAL', 'wasm-bpf backend requested by a guest that imports none');
       return backend();
     },
-    admission: new ObjectAdmission(parseWasm(input.module), input.objects),
+    admission: new ObjectAdmission(input.declared, input.objects),
     allowAttach: input.allowAttach,
     objectName: input.name,
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
@@ -84,14 +80,13 @@ async function main(): Promise<void> {
   });
   let outcome: WorkerMessage;
   try {
-    const module = await WebAssembly.compile(new Uint8Array(input.module));
-    instance = await WebAssembly.instantiate(module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
+    instance = await WebAssembly.instantiate(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
     host.bind(instance);
     const code = wasi.start(instance);
     const refused = refusedGrow(instance);
-    outcome = code !== 0 && refused !== undefined ? { t: 'error', error: describe(code, refused) } : { t: 'exit', code };
+    outcome = code !== 0 && refused !== undefined ? { t: 'error', error: describe(input, code, refused) } : { t: 'exit', code };
   } catch (e) {
-    outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(e, refusedGrow(instance)) };
+    outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(input, e, refusedGrow(instance)) };
   }
   try {
     host.close();
@@ -102,4 +97,4 @@ async function main(): Promise<void> {
   post(outcome);
 }
 
-main().catch((e: unknown) => post({ t: 'error', error: describe(e, undefined) }));
+parentPort!.once('message', (input: GuestInput) => main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) })));

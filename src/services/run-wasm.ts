@@ -6,7 +6,7 @@
  */
 import { EbpmError, withContext } from '../core/errors.js';
 import { WASI } from '../runtime/abi.js';
-import { startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
+import { GuestWorker, startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
 import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
 import type { ResolvedPackage } from './run-source.js';
 import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type KernelBtfSource, type MachineFacts } from './machine.js';
@@ -54,12 +54,14 @@ export interface WasmPackageOptions {
  */
 export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResult> {
   const { metadata } = o.package;
-  const machine = o.machine ?? machineFacts();
+  // The guest's thread starts while the machine is checked; nothing runs in it before they pass.
+  const worker = new GuestWorker();
   let btf: KernelBtfFile | undefined;
   let stopChecks: () => void = () => undefined;
   try {
+    const machine = o.machine ?? machineFacts();
     btf = await kernelBtf(o, o.package, machine);
-    const run = startWasm(guest(o, o.package, btf.path));
+    const run = startWasm({ ...guest(o, o.package, btf.path), worker });
     o.onStart?.();
     let current = o.package;
     const update = async (follow: Follow<ResolvedPackage>) => {
@@ -101,6 +103,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   } catch (e) {
     throw withContext(`run ${metadata.name}`, e);
   } finally {
+    worker.discard();
     stopChecks();
     await btf?.remove();
   }

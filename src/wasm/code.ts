@@ -40,20 +40,20 @@ export function functionBodies(bytes: Uint8Array, start: number, end: number): F
 /** A value type: one byte, or `ref null? ht` (0x63, 0x64) followed by a heap type. */
 function valType(r: Reader): void {
   const b = r.byte();
-  if (b === 0x63 || b === 0x64) r.sleb(33);
+  if (b === 0x63 || b === 0x64) r.skipLeb(33);
 }
 
 /** A block type: empty (0x40), a value type, or a type index as s33. */
 function blockType(r: Reader): void {
   const b = r.bytes[r.pos];
   if (b === 0x63 || b === 0x64) valType(r);
-  else r.sleb(33);
+  else r.skipLeb(33);
 }
 
 function memarg(r: Reader): void {
   const align = r.u32();
-  if (align & 0x40) r.u32(); // multi-memory: a memory index follows
-  r.u64();
+  if (align & 0x40) r.skipLeb(32); // multi-memory: a memory index follows
+  r.skipLeb(64);
 }
 
 /** Skips one instruction, noting `memory.grow 0`; false for an unknown opcode. */
@@ -130,10 +130,10 @@ function instruction(r: Reader, grows: number[]): boolean {
       if (r.u32() === 0 && r.pos === at + 2) grows.push(at);
       return true;
     case 0x41:
-      r.sleb(32);
+      r.skipLeb(32);
       return true;
     case 0x42:
-      r.sleb(64);
+      r.skipLeb(64);
       return true;
     case 0x43:
       r.take(4);

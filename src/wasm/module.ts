@@ -132,6 +132,11 @@ export class Reader {
     }
     throw invalid('integer representation too long', this.pos);
   }
+  /** Skips a LEB128 of at most `bits` bits without decoding it (BigInt arithmetic is slow where only boundaries matter). */
+  skipLeb(bits: number): void {
+    for (let i = Math.ceil(bits / 7); i > 0; i--) if ((this.byte() & 0x80) === 0) return;
+    throw invalid('integer representation too long', this.pos);
+  }
   take(n: number): Uint8Array {
     if (n > this.end - this.pos) throw invalid(`length ${n} runs past the end`, this.pos);
     const out = this.bytes.subarray(this.pos, this.pos + n);

@@ -1,11 +1,12 @@
 // The guest worker from the CLI bundle: scripts/build.mjs must build src/runtime/worker.ts as
-// dist/runtime-worker.mjs; this bundles the same way (esbuild, ESM, splitting) into a temp dir
-// and runs a guest from it, so the worker is found from dist/ and from dist/chunks/.
+// dist/runtime-worker.cjs, one CommonJS file beside the split ESM CLI bundle; this bundles the
+// same way (esbuild) into a temp dir and runs a guest from it, so the worker is found from dist/
+// and from dist/chunks/.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 import { expect, it } from 'vitest';
 import { REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -14,19 +15,25 @@ import { wat, WASI_PRELUDE } from './helpers.js';
 describeWith(['wat2wasm'], 'runtime bundle', () => {
   it('runs a guest from the bundled worker', async () => {
     const dir = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'bundle-'));
-    await build({
-      entryPoints: { ebpm: join(REPO, 'test/runtime/fixtures/bundle-entry.ts'), 'runtime-worker': join(REPO, 'src/runtime/worker.ts') },
+    const common: BuildOptions = {
       outdir: join(dir, 'dist'),
       outExtension: { '.js': '.mjs' },
-      chunkNames: 'chunks/[name]-[hash]',
       bundle: true,
       platform: 'node',
       target: 'node20',
       format: 'esm',
-      splitting: true,
       external: ['*.node'],
       banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
       logLevel: 'silent',
+    };
+    await build({ ...common, entryPoints: { ebpm: join(REPO, 'test/runtime/fixtures/bundle-entry.ts') }, chunkNames: 'chunks/[name]-[hash]', splitting: true });
+    await build({
+      ...common,
+      entryPoints: { 'runtime-worker': join(REPO, 'src/runtime/worker.ts') },
+      format: 'cjs',
+      outExtension: { '.js': '.cjs' },
+      define: { 'import.meta.url': '__import_meta_url' },
+      banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
     });
     const guest = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (data (i32.const 64) "hi\\n")
       (func (export "_start") (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 3))

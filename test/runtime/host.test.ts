@@ -87,7 +87,7 @@ function run(guest: GuestOptions, opts: Partial<HostOptions> = {}, setup: (o: Fa
   const log: string[] = [];
   const host = new WasmBpfHost({
     backend: () => backend,
-    admission: new ObjectAdmission(parseWasm(bytes), 'any'),
+    admission: new ObjectAdmission([], 'any'),
     allowAttach: [],
     objectName: 'g',
     log: (l) => log.push(l),
@@ -326,7 +326,7 @@ describeWith(['wat2wasm'], 'wasm-bpf host', () => {
 it('limitMemory lowers the maximum and keeps a smaller one', () => {
   const none = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 3, 1, 0, 1]);
   const small = Uint8Array.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 5, 4, 1, 1, 1, 2]);
-  expect(parseWasm(limitMemory(none, 4 << 20, 'm')).memories).toEqual([{ limits: { min: 1, max: 64 }, shared: false, memory64: false }]);
-  expect(parseWasm(limitMemory(small, 4 << 20, 'm')).memories).toEqual([{ limits: { min: 1, max: 2 }, shared: false, memory64: false }]);
-  expect(parseWasm(limitMemory(none, (4 << 20) + 100, 'm')).memories[0]!.limits.max).toBe(64);
+  expect(parseWasm(limitMemory(none, parseWasm(none), 4 << 20, 'm')).memories).toEqual([{ limits: { min: 1, max: 64 }, shared: false, memory64: false }]);
+  expect(parseWasm(limitMemory(small, parseWasm(small), 4 << 20, 'm')).memories).toEqual([{ limits: { min: 1, max: 2 }, shared: false, memory64: false }]);
+  expect(parseWasm(limitMemory(none, parseWasm(none), (4 << 20) + 100, 'm')).memories[0]!.limits.max).toBe(64);
 });

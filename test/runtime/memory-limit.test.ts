@@ -48,7 +48,7 @@ describeWith(['wat2wasm'], 'limitMemory on real modules', () => {
     const module = wat(OPCODES, FEATURES);
     const sec = parseWasmSections(module).find((s) => s.id === 10)!;
     expect(functionBodies(module, sec.start, sec.end)!.map((b) => b.grows.length)).toEqual([0, 1, 1, 0]);
-    const limited = limitMemory(module, 4 * 65536, 'm');
+    const limited = limitMemory(module, parseWasm(module), 4 * 65536, 'm');
     expect(WebAssembly.validate(limited)).toBe(true);
     expect(parseWasm(limited).exports.map((e) => [e.name, e.kind])).toEqual([
       ['memory', 'memory'],
@@ -71,9 +71,9 @@ describeWith(['wat2wasm'], 'limitMemory on real modules', () => {
 
   it('leaves a module as it was but for its maximum when the limit cannot refuse a grow or nothing grows', () => {
     const own = wat('(module (memory (export "memory") 1 8) (func (export "g") (result i32) (memory.grow (i32.const 1))))');
-    expect(parseWasm(limitMemory(own, 16 * 65536, 'm')).exports.map((e) => e.name)).toEqual(['memory', 'g']);
+    expect(parseWasm(limitMemory(own, parseWasm(own), 16 * 65536, 'm')).exports.map((e) => e.name)).toEqual(['memory', 'g']);
     const still = wat('(module (memory (export "memory") 1) (func (export "f")))');
-    expect(limitMemory(still, 16 * 65536, 'm').length).toBe(still.length + 1);
+    expect(limitMemory(still, parseWasm(still), 16 * 65536, 'm').length).toBe(still.length + 1);
   });
 });
 
@@ -81,7 +81,7 @@ describeWith(['clang', 'wasi', 'btf', 'bpftool'], 'limitMemory on clang and wasi
   it("hooks the grows of the examples' guests", async () => {
     for (const name of ['sigsnoop', 'runqlat', 'bootstrap'] as const) {
       const { module } = await exampleGuest(name);
-      const limited = limitMemory(module, 16 << 20, name);
+      const limited = limitMemory(module, parseWasm(module), 16 << 20, name);
       expect(WebAssembly.validate(limited)).toBe(true);
       expect(parseWasm(limited).exports.at(-1)).toEqual({ name: GROW_REFUSED, kind: 'global', index: expect.any(Number) });
     }
@@ -93,6 +93,17 @@ describe('functionBodies', () => {
     // One body: no locals, 0xfb 0x00 (GC struct.new), end.
     expect(functionBodies(Uint8Array.of(1, 4, 0, 0xfb, 0x00, 0x0b), 0, 6)).toBeUndefined();
     expect(functionBodies(Uint8Array.of(1, 5, 0, 0x41, 0x02, 0x40, 0x00), 0, 7)).toEqual([{ start: 2, end: 7, grows: [5] }]);
+  });
+
+  it('steps over immediates without decoding them, and refuses one longer than its type allows', () => {
+    // i32.const -1 (5 bytes), i64.const with 10 bytes, i64.load offset=2^63 (10 bytes), memory.grow 0.
+    const body = [0, 0x41, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x42, ...Array(9).fill(0xff), 0x7f, 0x29, 0x03, ...Array(9).fill(0x80), 0x01, 0x40, 0x00];
+    expect(functionBodies(Uint8Array.of(1, body.length, ...body), 0, body.length + 2)).toEqual([{ start: 2, end: body.length + 2, grows: [body.length] }]);
+    // i32.const with a sixth byte.
+    expect(() => functionBodies(Uint8Array.of(1, 8, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00), 0, 10)).toThrowWithCode(
+      'WASM_INVALID',
+      'parse wasm module: integer representation too long at offset 9',
+    );
   });
 });
 

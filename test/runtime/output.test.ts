@@ -55,6 +55,31 @@ describe('output ring', () => {
     expect(got).toEqual(['1 héllo', '1 wörld']);
   });
 
+  it('shows a line that follows a single one at once, and batches the lines that keep coming after them', async () => {
+    const ring = createOutputRing(256);
+    const got: string[] = [];
+    let seen: () => void = () => undefined;
+    const shown = () => new Promise<void>((r) => (seen = r));
+    const push = (l: string) => {
+      got.push(l);
+      seen();
+    };
+    // An hour between drains once output keeps coming: a line that waited for one would never show.
+    const reader = new OutputReader(ring, { onStdout: push, onStderr: push, drainEveryMs: 3_600_000 });
+    const writer = new OutputWriter(ring);
+    reader.follow();
+    for (const line of ['banner', 'first event']) {
+      const next = shown();
+      writer.write(1, [bytes(`${line}\n`)]);
+      await next;
+    }
+    writer.write(1, [bytes('batched\n')]);
+    await new Promise((r) => setImmediate(r));
+    expect(got).toEqual(['banner', 'first event']);
+    reader.close();
+    expect(got).toEqual(['banner', 'first event', 'batched']);
+  });
+
   it('refuses a ring size that is not a power of two', () => {
     expect(() => createOutputRing(100)).toThrowWithCode('INTERNAL', 'output ring capacity 100 is not a power of two ≥ 64');
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { isCode } from '../../src/core/errors.js';
-import { runWasm, startWasm } from '../../src/runtime/run.js';
+import { GuestWorker, runWasm, startWasm } from '../../src/runtime/run.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, wat, WASI_PRELUDE } from './helpers.js';
 
@@ -250,6 +250,27 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     await expect(runWasm({ ...quiet, module: new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]), name: 'm', objects: 'any' })).rejects.toThrowWithCode(
       'WASM_INVALID',
     );
+    // Well formed, but V8 refuses it when the main thread compiles it.
+    const unbalanced = wat('(module (memory (export "memory") 1) (func (export "_start") (i32.const 1)))', ['--no-check']);
+    await expect(runWasm({ ...quiet, module: unbalanced, name: 'm', objects: 'any' })).rejects.toThrowWithCode(
+      'WASM_INVALID',
+      /^wasm guest m: WebAssembly\.compile\(\): Compiling function #0 failed: expected 0 elements on the stack for fallthru, found 1 @\+\d+$/,
+    );
+  });
+
+  it('runs a guest in a worker started ahead of it, and none of a guest stopped before it was handed over', async () => {
+    const lines: string[] = [];
+    const onStdout = (line: string) => lines.push(line);
+    expect(await runWasm({ ...quiet, module: writer('ahead\n', 5), name: 'w', objects: 'any', worker: new GuestWorker(), onStdout })).toEqual({
+      exitCode: 5,
+      reason: 'exit',
+    });
+    // Stopped in the same turn as it started: its module is still compiling, so its worker never gets it.
+    const ac = new AbortController();
+    const run = startWasm({ ...quiet, module: writer('ran\n', 0), name: 'w', objects: 'any', worker: new GuestWorker(), signal: ac.signal, onStdout });
+    ac.abort('SIGTERM');
+    expect(await run.result).toEqual({ exitCode: 143, reason: 'signal' });
+    expect(lines).toEqual(['ahead']);
   });
 });
 

@@ -1,0 +1,93 @@
+// Start-up of a Wasm package's run against another build of ebpm (the code before a change):
+// time to the first event of examples/sigsnoop with its Wasm program, this checkout and the
+// other interleaved round by round, beside native libbpf-tools sigsnoop and `node -e 0`, piped
+// and on a terminal (`script`); then each build's peak RSS over a 1 s run. Both builds must be
+// built (`node scripts/build.mjs` in each); NODE_EXTRA_CA_CERTS is unset for every peer.
+//
+//   sudo node bench/wasm-start-ab.mjs <other checkout> [runs]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { EBPM, REPO, exited, median, script } from './run-common.mjs';
+
+const OTHER = process.argv[2] && join(resolve(process.argv[2]), 'bin', 'ebpm.js');
+const RUNS = Number(process.argv[3] ?? 21);
+if (!OTHER) throw new Error('usage: node bench/wasm-start-ab.mjs <other checkout> [runs]');
+
+const env = { ...process.env };
+delete env.NODE_EXTRA_CA_CERTS;
+
+/** Milliseconds from the launch of `argv` until its stdout shows `marker`; on a pty through `script` when `pty`. */
+async function firstEvent(argv, marker, pty) {
+  const [cmd, ...args] = pty ? ['script', '-qfec', argv.map((a) => `'${a}'`).join(' '), '/dev/null'] : argv;
+  const start = process.hrtime.bigint();
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  const ms = await new Promise((done, fail) => {
+    const timer = setTimeout(() => fail(new Error(`${argv.join(' ')}: no event in 30 s`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes(marker)) {
+        clearTimeout(timer);
+        done(Number(process.hrtime.bigint() - start) / 1e6);
+      }
+    });
+  });
+  child.kill('SIGINT');
+  await exited(child);
+  return ms;
+}
+
+/** Peak RSS in MiB of a 1 s run (`/usr/bin/time`'s maximum resident set size). */
+function peakRss(argv) {
+  // Whatever the exit status (sigsnoop ends by SIGINT): time reports the child's maximum resident set size, its children's included.
+  const { stderr } = spawnSync('/usr/bin/time', ['-f', 'maxrss %M', ...argv], { env, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] });
+  return Number(/maxrss (\d+)/.exec(stderr)?.[1]) / 1024;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'ebpm-wasm-ab-'));
+const target = spawn('sleep', ['3600']);
+try {
+  const pkg = join(work, 'sigsnoop');
+  cpSync(join(REPO, 'examples', 'sigsnoop'), pkg, { recursive: true, filter: (s) => !s.endsWith('/out') });
+  execFileSync(process.execPath, [EBPM, 'build', pkg], { stdio: 'ignore' });
+  const layout = join(pkg, 'out');
+  const marker = script(work, 'ebpm-marker', `while kill -28 ${target.pid}; do sleep 0.002; done`);
+  marker.stdin.end('go\n');
+  const pid = String(marker.pid);
+  const peers = {
+    'sigsnoop (libbpf-tools)': ['stdbuf', '-oL', '/usr/sbin/sigsnoop', '-p', pid],
+    'node -e 0': [process.execPath, '-e', 'console.log("ebpm-marker")'],
+    'ebpm Wasm, this checkout': [process.execPath, EBPM, 'run', layout, '--', '-p', pid],
+    'ebpm Wasm, the other': [process.execPath, OTHER, 'run', layout, '--', '-p', pid],
+  };
+  try {
+    for (const pty of [false, true]) {
+      const times = Object.fromEntries(Object.keys(peers).map((name) => [name, []]));
+      for (let i = 0; i < RUNS; i++) for (const [name, argv] of Object.entries(peers)) times[name].push(await firstEvent(argv, 'ebpm-marker', pty));
+      const floor = median(times['sigsnoop (libbpf-tools)']);
+      const ours = median(times['ebpm Wasm, this checkout']);
+      console.log(`time to first event, ${pty ? 'on a terminal' : 'piped'}, median of ${RUNS} interleaved runs (ms)`);
+      for (const [name, xs] of Object.entries(times)) {
+        const m = median(xs);
+        console.log(
+          `  ${name.padEnd(26)} ${m.toFixed(1).padStart(7)}  min ${Math.min(...xs)
+            .toFixed(1)
+            .padStart(6)}  ×${(m / floor).toFixed(2)} native  ×${(m / ours).toFixed(2)} this`,
+        );
+      }
+    }
+  } finally {
+    marker.kill();
+  }
+  console.log('peak RSS of a 1 s run, median of 5 (MiB)');
+  for (const bin of [EBPM, OTHER]) {
+    const xs = Array.from({ length: 5 }, () => peakRss([process.execPath, bin, 'run', layout, '--duration', '1', '--', '-p', '1']));
+    console.log(`  ${bin === EBPM ? 'this checkout' : 'the other'}  ${median(xs).toFixed(1)}`);
+  }
+  console.log(`  sigsnoop (libbpf-tools)  ${peakRss(['timeout', '-s', 'INT', '1', '/usr/sbin/sigsnoop', '-p', '1']).toFixed(1)}`);
+} finally {
+  target.kill();
+  rmSync(work, { recursive: true, force: true });
+}
