@@ -2,7 +2,7 @@
 // on a pipe and on a terminal (a pty of util-linux `script`, as a person runs it) for ebpm's
 // BPF-only and Wasm sigsnoop beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
 // peak RSS; the wall time of `node -e 0`, `ebpm --version` and `ebpm ls` (an empty store); and
-// where ebpm's BPF-only time to first event goes, phase by phase (EBPM_TRACE_STARTUP=1).
+// where ebpm's time to first event goes, BPF-only and Wasm, phase by phase (EBPM_TRACE_STARTUP=1).
 // Everything runs without NODE_EXTRA_CA_CERTS, which costs every Node start 25-50 ms here.
 //
 //   sudo node bench/run-startup.mjs [runs] [--against <checkout>]
@@ -99,10 +99,10 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     console.log(`small commands, median wall time of ${runs * 3} interleaved runs (ms)`);
     for (const [name, xs] of Object.entries(walls)) console.log(`  ${name.padEnd(44)} ${fixed(median(xs)).padStart(8)} ${ratio(median(xs), node)} node -e 0`);
 
-    for (const name of Object.keys(ebpms)) {
+    for (const name of Object.keys(ebpms).flatMap((e) => [`${e} BPF-only`, `${e} Wasm`])) {
       console.log();
-      console.log(`${name} BPF-only: where the time to first event goes (EBPM_TRACE_STARTUP=1), medians in ms since the process started`);
-      const byMode = Object.fromEntries(['pipe', 'pty'].map((m) => [m, first[`${name} BPF-only`][m].map((r) => phases(r.output))]));
+      console.log(`${name}: where the time to first event goes (EBPM_TRACE_STARTUP=1), medians in ms since the process started`);
+      const byMode = Object.fromEntries(['pipe', 'pty'].map((m) => [m, first[name][m].map((r) => phases(r.output))]));
       const names = [...new Set(byMode.pipe.flatMap((p) => [...p.keys()]))];
       if (names.length === 0) {
         console.log('  (no phases: this build does not trace its start-up)');
@@ -114,7 +114,7 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
         const step = (mode) => fixed(at(mode, n) - (i === 0 ? 0 : at(mode, names[i - 1]))).padStart(7);
         console.log(`  ${n.padEnd(12)} ${fixed(at('pipe', n)).padStart(8)} ${step('pipe')} ${fixed(at('pty', n)).padStart(9)} ${step('pty')}`);
       });
-      const seen = (mode) => median(first[`${name} BPF-only`][mode].map((r) => r.ms));
+      const seen = (mode) => median(first[name][mode].map((r) => r.ms));
       console.log(
         `  ${'seen'.padEnd(12)} ${fixed(seen('pipe')).padStart(8)} ${' '.repeat(7)} ${fixed(seen('pty')).padStart(9)}   (by the benchmark, from spawn)`,
       );

@@ -15,6 +15,7 @@
  */
 import { sha256Digest } from '../core/digest.js';
 import { EbpmError, isEbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import { objectNeeds } from '../bpf/needs.js';
 import { parseObject } from '../bpf/object.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
@@ -156,10 +157,16 @@ export class ObjectBroker {
   serve(t: Tenant, req: BrokerRequest): BrokerReply {
     try {
       switch (req.op) {
-        case 'load':
-          return { ok: true, value: this.#load(t, req.bytes, req.name) };
-        case 'attach':
-          return { ok: true, value: this.#attach(t, this.#object(t, req.object), req.program, req.target) };
+        case 'load': {
+          const value = this.#load(t, req.bytes, req.name);
+          phase('load');
+          return { ok: true, value };
+        }
+        case 'attach': {
+          const value = this.#attach(t, this.#object(t, req.object), req.program, req.target);
+          phase('attach');
+          return { ok: true, value };
+        }
         case 'detach':
           this.#letGo(t, this.#links.get(req.link));
           return { ok: true, value: null };

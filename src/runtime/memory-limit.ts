@@ -10,10 +10,8 @@
 import { EbpmError } from '../core/errors.js';
 import { functionBodies } from '../wasm/code.js';
 import { SECTION_ORDER, type WasmModule } from '../wasm/module.js';
+import { WASM_PAGE } from './memory-defaults.js';
 
-export const WASM_PAGE = 65536;
-/** Default `--max-memory`: ample for wasm-bpf guests (WAMR gives them 1 MiB heap + 1 MiB stack). */
-export const DEFAULT_MAX_MEMORY = 128 << 20;
 /** The added export: pages a refused grow asked for in all (i64), 0 while none was refused. */
 export const GROW_REFUSED = 'ebpm:grow-refused';
 /** Pages a 32-bit memory without a declared maximum can reach. */

@@ -5,6 +5,7 @@
  * `--follow` swaps in a newer version's guest over the running objects (runtime `swap`).
  */
 import { EbpmError, withContext } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import { WASI } from '../runtime/abi.js';
 import { GuestWorker, startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
 import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
@@ -56,6 +57,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   const { metadata } = o.package;
   // The guest's thread starts while the machine is checked; nothing runs in it before they pass.
   const worker = new GuestWorker();
+  phase('worker');
   let btf: KernelBtfFile | undefined;
   let stopChecks: () => void = () => undefined;
   try {

@@ -7,7 +7,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { EbpmError } from '../../core/errors.js';
-import { DEFAULT_MAX_MEMORY, WASM_PAGE } from '../../runtime/memory-limit.js';
+import { DEFAULT_MAX_MEMORY, WASM_PAGE } from '../../runtime/memory-defaults.js';
 
 /** What the guest gets, from the flags. */
 export interface WasmFlags {
