@@ -2,7 +2,7 @@
 // and the piped and JSON writers, fed one batch buffer as the native reader hands them.
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
 import { alignRow, clock, coalesce, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
@@ -45,7 +45,21 @@ class Sink extends EventEmitter {
   isTTY = true;
   write(s: string): boolean {
     this.text += s;
+    this.emit('written');
     return true;
+  }
+
+  /** Resolves once the text holds `part`, however long loading the live view takes. */
+  shows(part: string): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!this.text.includes(part)) return;
+        this.off('written', check);
+        resolve();
+      };
+      this.on('written', check);
+      check();
+    });
   }
 }
 
@@ -108,7 +122,7 @@ describe('terminalOutput', () => {
     tty.events(batch(2));
     const plain = 'demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n';
     expect(untimed(out.text)).toBe(plain);
-    await vi.waitFor(() => expect(out.text).toContain('2 events, 0 lost'));
+    await out.shows('2 events, 0 lost');
     const live = untimed(out.text);
     expect(live.slice(0, plain.length + ERASE(4).length)).toBe(plain + ERASE(4));
     const frame = live.slice(plain.length + ERASE(4).length);
@@ -130,7 +144,7 @@ describe('terminalOutput', () => {
     tty.events(batch(4, 3));
     const plain = `demo\nTIME     PID     SIG     COMM\n${[0, 1, 2, 3, 4].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}`;
     expect(untimed(out.text)).toBe(plain);
-    await vi.waitFor(() => expect(out.text).toContain('7 events, 0 lost'));
+    await out.shows('7 events, 0 lost');
     const frame = untimed(out.text).slice(plain.length);
     expect(frame.startsWith(ERASE(7))).toBe(true);
     expect(frame).toContain(`${[2, 3, 4, 5, 6].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}7 events, 0 lost`);
