@@ -2,7 +2,7 @@
 // and the piped and JSON writers, fed one batch buffer as the native reader hands them.
 import { EventEmitter } from 'node:events';
 import { render } from 'ink-testing-library';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { eventFormat } from '../../src/package/decode.js';
 import { alignRow, clock, coalesce, jsonOutput, plainOutput } from '../../src/cli/views/run-output.js';
@@ -10,6 +10,18 @@ import { liveOutput } from '../../src/cli/views/run-live.js';
 import { terminalOutput } from '../../src/cli/views/run-terminal.js';
 import type { SampleFormat } from '../../src/package/histogram.js';
 import { RunTable } from '../../src/cli/views/run-table.js';
+
+// These views are what a person sees on a terminal, where CI is unset; under CI ink draws only
+// its last frame (is-in-ci, read when ink is imported). Cleared before the imports, restored after.
+const ci = vi.hoisted(() => {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  return saved;
+});
+afterAll(() => {
+  for (const [k, v] of Object.entries(ci)) if (v !== undefined) process.env[k] = v;
+});
 
 const event: TypeLayout = {
   kind: 'struct',
