@@ -49,9 +49,19 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'run: libbpf-tools histo
     // Scheduler, syscall and block-device activity for the tools to count: a shell writing
     // and syncing a file in a loop.
     const file = join(dir, 'busy');
-    busy = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${file} bs=4k count=1 oflag=direct conv=fsync 2>/dev/null; done`], { stdio: 'ignore' });
+    // A process group of its own: killing the shell alone would leave its dd writing into `dir`
+    // while the directory is removed.
+    busy = spawn('sh', ['-c', `while :; do dd if=/dev/zero of=${file} bs=4k count=1 oflag=direct conv=fsync 2>/dev/null; done`], {
+      stdio: 'ignore',
+      detached: true,
+    });
   });
-  afterAll(() => busy?.kill('SIGKILL'));
+  afterAll(async () => {
+    if (busy?.pid === undefined || busy.exitCode !== null || busy.signalCode !== null) return;
+    const gone = new Promise((resolve) => busy!.once('exit', resolve));
+    process.kill(-busy.pid, 'SIGKILL');
+    await gone;
+  });
 
   const run = async (args: string[]) => {
     const r = await ebpm(['run', ...args, '--duration', '1']).exited();
