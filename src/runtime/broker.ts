@@ -71,7 +71,7 @@ interface HeldLink extends Held {
 
 /** One guest's hold on the broker: its end of the request channel and what it asked for. */
 export class Tenant {
-  /** The worker's end: pass it in `WorkerInput.broker` (and the transfer list). */
+  /** The worker's end: pass it in `GuestInput.broker` (and the transfer list). */
   readonly port: MessagePort;
   readonly bell = new SharedArrayBuffer(4);
   readonly #local: MessagePort;
