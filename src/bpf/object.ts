@@ -9,6 +9,7 @@ import { describeType, type TypeLayout } from './layout.js';
 import { readBtfMaps, readLegacyMaps, type MapSpec } from './maps.js';
 import { readPrograms, type ProgramSpec } from './programs.js';
 import { readRecordFacts, type RecordFacts } from './record-fields.js';
+import { isEventMapType } from './event-maps.js';
 
 export type { MapSlot, MapSpec } from './maps.js';
 export type { HelperUse, ProgramSpec } from './programs.js';
@@ -90,7 +91,7 @@ export function parseObject(bytes: Uint8Array): ObjectSpec {
   const markers = data.filter((g) => g.name.startsWith(EXPORT_MARKER));
   const coreRelocations = btfExt?.coreRelocations ?? [];
   const kernelRelos = coreRelocations.filter((r) => r.kind !== 'type_id_local');
-  const events = maps.some((m) => m.type === 'ringbuf' || m.type === 'perf_event_array');
+  const events = maps.some((m) => isEventMapType(m.type));
   return {
     license: readLicense(elf),
     programs,

@@ -11,6 +11,7 @@ import { attachError, loadError, nativeError } from './loader-errors.js';
 import { BpfMap } from './loader-map.js';
 import { resolveTarget, type AttachTarget } from './loader-targets.js';
 import { loadNative, LOG_LEVELS, type BpfNative, type LinkHandle, type LogLevel, type ObjectHandle, type ObjectMapInfo, type ProgramInfo } from './native.js';
+import { isEventMapType } from '../bpf/event-maps.js';
 
 export { BpfMap, type UpdateFlag } from './loader-map.js';
 export { EventReader, parseBatch, type EventBatch } from './events.js';
@@ -225,7 +226,7 @@ export class BpfObject implements Disposable {
   /** A reader of the ring buffer or perf event array `name` (`perfPages` per CPU, default 64). */
   events(name: string, opts: { readonly perfPages?: number } = {}): EventReader {
     const map = this.map(name);
-    if (map.type !== 'ringbuf' && map.type !== 'perf_event_array') {
+    if (!isEventMapType(map.type)) {
       throw new EbpmError('NOT_AN_EVENT_MAP', `${this.name}: events ${name}: map type ${map.type} is not ringbuf or perf_event_array`);
     }
     const handle = this.#do(`events ${name}`, () => this.#native.readerOpen(map.fd, opts.perfPages ?? null));

@@ -15,6 +15,7 @@ import type { BpfObjectMeta, DefaultTarget, ExportMeta, MapMeta, PackageMetadata
 import type { WasmModule } from '../wasm/module.js';
 import { validateMetadata } from './validate.js';
 import { cTypeName, decodeDefault, parameterKind } from './values.js';
+import { isEventMapType } from '../bpf/event-maps.js';
 
 /**
  * Globals that mark things for tools rather than configure the program: Inspektor Gadget's, and
@@ -24,7 +25,6 @@ import { cTypeName, decodeDefault, parameterKind } from './values.js';
 const MARKERS = ['_', 'gadget_'];
 const EUNOMIA_DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
 const GADGET_TRACER = /^gadget_tracer_[A-Za-z0-9_]+?___([A-Za-z0-9_]+?)___([A-Za-z0-9_]+)$/;
-const EVENT_MAPS = new Set(['ringbuf', 'perf_event_array']);
 
 export interface ObjectFacts {
   readonly name: string;
@@ -122,7 +122,7 @@ function exportsOf(spec: ObjectSpec, maps: readonly MapMeta[], facts: ObjectFact
   const out: ExportMeta[] = spec.exports.map((e) => ({ map: e.map, type: e.layout }));
   const taken = () => new Set(out.map((e) => e.map));
   if (spec.btf !== null) out.push(...btfExports(spec, maps, facts.name, taken()));
-  for (const m of maps.filter((x) => EVENT_MAPS.has(x.type) && !taken().has(x.name))) {
+  for (const m of maps.filter((x) => isEventMapType(x.type) && !taken().has(x.name))) {
     const written = spec.recordFacts.filter((r) => r.map === m.name);
     const inferred = written.length === 1 ? inferRecordLayout(written[0]!, facts.tracepointField ?? (() => undefined)) : undefined;
     if (inferred) out.push({ map: m.name, type: inferred.layout, inferredBy: 'instructions', programs: inferred.programs, origins: inferred.origins });
@@ -147,7 +147,7 @@ function btfExports(spec: ObjectSpec, maps: readonly MapMeta[], objectName: stri
     const ptr = EUNOMIA_DUMMY.test(t.name) ? skipModifiers(btf, t.type) : undefined;
     if (ptr?.kind === 'ptr') header.push(skipModifiers(btf, ptr.type).id);
   }
-  const events = maps.filter((m) => EVENT_MAPS.has(m.type));
+  const events = maps.filter((m) => isEventMapType(m.type));
   for (const m of events) {
     if (taken().has(m.name)) continue;
     const sizes = new Set(spec.recordFacts.filter((w) => w.map === m.name).map((w) => w.size));
@@ -157,7 +157,7 @@ function btfExports(spec: ObjectSpec, maps: readonly MapMeta[], objectName: stri
     if (id !== undefined) out.push({ map: m.name, type: describeType(btf, id) });
   }
   // Nothing declared: the object's one event map carries its conventionally named struct.
-  const untyped = maps.filter((m) => EVENT_MAPS.has(m.type) && !taken().has(m.name));
+  const untyped = maps.filter((m) => isEventMapType(m.type) && !taken().has(m.name));
   const found = untyped.length === 1 ? conventionalEventType(spec, objectName) : undefined;
   if (found) out.push({ map: untyped[0]!.name, type: found.layout, inferredBy: 'name' });
   return out;

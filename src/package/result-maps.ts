@@ -19,6 +19,7 @@ import { EbpmError } from '../core/errors.js';
 import { valueFormat, type ValueFormat } from './decode.js';
 import { log2Histogram, sampleFormat, slotsOf, type SampleEntry, type SampleFormat } from './histogram.js';
 import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from './metadata.js';
+import { isEventMapType } from '../bpf/event-maps.js';
 
 /**
  * How a result map is printed: log2 histograms per key, a table of counters sorted by its first
@@ -75,7 +76,6 @@ export const RESULT_MAP_TYPES: readonly string[] = ['hash', 'lru_hash', 'array',
 /** Entries of a counter table printed by default (`--top`). */
 export const DEFAULT_TOP = 10;
 
-const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
 const COUNTER_NAME = /^(counts|counters)$|_counts?$/;
 
 /** An integer that counts: 1, 2, 4 or 8 bytes, not a bool. */
@@ -108,7 +108,7 @@ export function printableKind(m: MapMeta): ResultKind | undefined {
 
 /** `resultMaps` applies the rule above to one object's maps, in their order. */
 export function resultMaps(o: BpfObjectMeta): ResultMap[] {
-  const withEvents = o.maps.some((m) => EVENT_MAP_TYPES.includes(m.type));
+  const withEvents = o.maps.some((m) => isEventMapType(m.type));
   const stackMaps = o.maps.filter((m) => m.type === 'stack_trace');
   const out: ResultMap[] = [];
   for (const m of o.maps) {

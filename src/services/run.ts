@@ -30,6 +30,7 @@ import type { MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
 import { closeGeneration, openGeneration, type AttachedProgram, type Generation } from './run-generation.js';
+import { isEventMapType } from '../bpf/event-maps.js';
 
 export type { AttachedProgram } from './run-generation.js';
 
@@ -84,8 +85,6 @@ export interface PlanChoices {
   readonly intervalMs?: number;
 }
 
-const EVENT_MAP_TYPES = ['ringbuf', 'perf_event_array'];
-
 /**
  * `planRun` decides what a package's run prints: every `@sample` map, the result maps
  * `choices` choose, and the records of one event map: the first with a type (declared, or found
@@ -109,7 +108,7 @@ export function planRun(meta: PackageMetadata, choices: PlanChoices = {}): RunPl
       });
     for (const m of o.maps) {
       if (m.sample) samples.push({ object: o.name, map: m.name, spec: m.sample, ...(m.key ? { key: m.key } : {}), ...(m.value ? { value: m.value } : {}) });
-      else if (EVENT_MAP_TYPES.includes(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
+      else if (isEventMapType(m.type) && !o.exports.some((x) => x.map === m.name)) untyped.push({ object: o.name, map: m.name });
     }
   }
   samples.push(...resultPlans(meta, choices));

@@ -9,6 +9,7 @@ import { isLocalPath } from '../../services/local-source.js';
 import { context, writeJson } from '../dist.js';
 import { writeNotices, writeText } from '../format.js';
 import { choiceLine, eventTypeText, fieldLines, UNTYPED_EVENTS } from '../views/run-text.js';
+import { isEventMapType } from '../../bpf/event-maps.js';
 
 const cmd: Command = {
   name: 'inspect',
@@ -84,8 +85,7 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
     for (const e of o.exports)
       out.push(`  events on ${e.map}: ${eventTypeText(e.type, e.inferredBy ?? 'declared', e.programs)}`, ...fieldLines(e.type, e.origins));
     for (const x of o.maps) {
-      if ((x.type === 'ringbuf' || x.type === 'perf_event_array') && !o.exports.some((e) => e.map === x.name))
-        out.push(`  events on ${x.name}: ${UNTYPED_EVENTS}`);
+      if (isEventMapType(x.type) && !o.exports.some((e) => e.map === x.name)) out.push(`  events on ${x.name}: ${UNTYPED_EVENTS}`);
     }
   }
   if (m.wasm)
