@@ -11,10 +11,8 @@ import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '
 import { loadEnvPolicy } from '../sign/policy-file.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/storage.js';
-import { Registry, type ClientOptions } from '../registry/client.js';
-import { dockerCredentials } from '../registry/credentials.js';
+import type { ClientOptions } from '../registry/client.js';
 import { OciLayout } from '../store/layout.js';
-import { LocalRegistry } from '../store/registry-dir.js';
 
 /** `RemoteRepository` is a registry repository as the services use it (remote `Repository` or `LocalRepository`). */
 export type RemoteRepository = Target & TagLister & Deleter & ReferrerLister;
@@ -35,8 +33,11 @@ export interface Context {
   store(): Promise<OciLayout>;
   /** The sudo user's store, read-only, when running as root under sudo and it exists. */
   userStore(): Promise<OciLayout | undefined>;
-  /** The registry at `host`: the embedded one for `EMBEDDED_REGISTRY`, else a remote client. */
-  registry(host: string): RegistryHost;
+  /**
+   * The registry at `host`: the embedded one for `EMBEDDED_REGISTRY`, else a remote client. The
+   * registry client loads on first use: `ls`, `rm` and a run from a local path reach no registry.
+   */
+  registry(host: string): Promise<RegistryHost>;
   /** Client options for remote registries (insecure hosts, timeouts, credentials). */
   readonly client: ClientOptions;
   /**
@@ -95,7 +96,8 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     MAX_MANIFEST_BYTES,
   );
   const client: ClientOptions = {
-    credentials: dockerCredentials(env),
+    // Loaded with the first credential asked for, as the registry client is (`registry`).
+    credentials: async (host) => (await import('../registry/credentials.js')).dockerCredentials(env)(host),
     // One streamed PUT per blob up to 512 MiB: every registry we know takes it, and 8 MiB PATCH
     // chunks cost a round trip each. Bigger blobs go in chunks, which a broken upload resumes.
     chunkThreshold: 512 << 20,
@@ -111,7 +113,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   };
   const uid = opts.uid ?? process.getuid?.();
   const storePath = storeDir(env, uid);
-  const registries = new Map<string, RegistryHost>();
+  const registries = new Map<string, Promise<RegistryHost>>();
   let store: Promise<OciLayout> | undefined;
   let policy: TrustPolicy | undefined;
   return {
@@ -137,7 +139,11 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     registry(host) {
       let r = registries.get(host);
       if (r === undefined) {
-        r = sharedRepositories(host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env, uid)) : new Registry(host, client));
+        r = (
+          host === EMBEDDED_REGISTRY
+            ? import('../store/registry-dir.js').then(({ LocalRegistry }) => new LocalRegistry(host, localRegistryDir(env, uid)))
+            : import('../registry/client.js').then(({ Registry }) => new Registry(host, client))
+        ).then(sharedRepositories);
         registries.set(host, r);
       }
       return r;
