@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { chmod, link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { chmod, link, mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
 import { EbpmError, isCode } from '../core/errors.js';
@@ -106,10 +106,12 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
     const layout = new OciLayout(root, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }, opts.reserve ?? false);
     if (opts.create ?? true) {
-      // On an existing store none of this writes, so a read-only store opens.
+      // On an existing store none of this writes, so a read-only store opens. Its checks (two
+      // mkdirs, a readdir, three stats) are synchronous, as its reads are (`SYNC_READ_BYTES`):
+      // each is a syscall, where fs/promises would take a thread-pool round trip.
       try {
-        await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
-        await mkdir(join(root, INGEST_DIR), { recursive: true });
+        mkdirSync(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
+        mkdirSync(join(root, INGEST_DIR), { recursive: true });
         await layout.cleanIngest();
         // A new store's files are written and fsynced side by side: one journal commit, not three in a row.
         await Promise.all([
@@ -144,7 +146,13 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
     let cleaned = 0;
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
       const m = /^(\d+)\.(\d+)\.[0-9a-f]+$/.exec(name);
       const path = join(dir, name);
       const stale =
@@ -183,7 +191,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    */
   private async reserve(): Promise<void> {
     const path = join(this.root, RESERVE_FILE);
-    if ((await stat(path).catch(() => undefined))?.size === RESERVE_BYTES) return;
+    if (statQuiet(path)?.size === RESERVE_BYTES) return;
     await this.writeAtomic(RESERVE_FILE, Buffer.alloc(RESERVE_BYTES)).catch(() => undefined);
   }
 
@@ -551,13 +559,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   /** `createOnce` writes a file only if absent, atomically and without clobbering a concurrent creator (link(2) fails on EEXIST). */
   private async createOnce(name: string, text: string): Promise<void> {
     // The common case, an existing store, costs one stat instead of a temp file and its fsync.
-    if (
-      await stat(join(this.root, name)).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    if (statQuiet(join(this.root, name)) !== undefined) return;
     const tmp = this.ingestPath();
     const fh = await open(tmp, 'wx', 0o644);
     try {
@@ -581,6 +583,15 @@ function emptyIndex(): ImageIndex {
 }
 
 /** `plain` keeps the fields an index entry records (no embedded data, no ref name). */
+/** `statQuiet` is the stat of `path`, or undefined when there is none to be had (missing, unreadable). */
+function statQuiet(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * `readSmall` reads a blob of `size` declared bytes (`SYNC_READ_BYTES` at most) in chunks of that
  * size, as a stream of it would arrive, up to its end or the first chunk past `size` (where
