@@ -8,7 +8,6 @@ import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, settingsFrom, type Config
 import { EbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES } from '../core/oci.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '../core/paths.js';
-import { loadEnvPolicy } from '../sign/policy-file.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/storage.js';
 import type { ClientOptions } from '../registry/client.js';
@@ -42,9 +41,10 @@ export interface Context {
   readonly client: ClientOptions;
   /**
    * The trust policy (`EBPM_TRUST_POLICY`, else the default place), read on first use and then
-   * kept: every admission of one command decides under the same policy.
+   * kept: every admission of one command decides under the same policy. Its parser and the
+   * signature checks behind it load then too: `ls` and `rm` decide nothing.
    */
-  trustPolicy(): TrustPolicy;
+  trustPolicy(): Promise<TrustPolicy>;
 }
 
 export interface ContextOptions {
@@ -115,7 +115,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   const storePath = storeDir(env, uid);
   const registries = new Map<string, Promise<RegistryHost>>();
   let store: Promise<OciLayout> | undefined;
-  let policy: TrustPolicy | undefined;
+  let policy: Promise<TrustPolicy> | undefined;
   return {
     env,
     settings,
@@ -133,7 +133,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       return path === undefined ? undefined : OciLayout.open(path, { create: false }).catch(() => undefined);
     },
     trustPolicy() {
-      policy ??= opts.trustPolicy?.() ?? loadEnvPolicy(env);
+      policy ??= (async () => opts.trustPolicy?.() ?? (await import('../sign/policy-file.js')).loadEnvPolicy(env))();
       return policy;
     },
     registry(host) {

@@ -152,6 +152,8 @@ export async function fetchInto(
 ): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
   const current = await store.resolve(r.storeRef).catch(() => undefined);
   const upToDate = current?.digest === r.descriptor.digest;
+  // Read before the admission starts, so that no await lies between its start and its being awaited.
+  const policy = await ctx.trustPolicy();
   let found: FoundSignatures | undefined;
   const admission = admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
   const copyIn = async () =>
@@ -159,7 +161,7 @@ export async function fetchInto(
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
   const [trust, copied] =
-    requirementFor(ctx.trustPolicy(), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
+    requirementFor(policy, `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
       ? [await admission, await copyIn()]
       : await Promise.all([admission, copyIn()]);
   let stats = copied;

@@ -58,8 +58,11 @@ export interface ResolveOptions {
   readonly cwd: string;
   /** The run's one context (opened on first use), for references: configuration, credentials, registries. */
   readonly context: () => Promise<Context>;
-  /** The trust policy, read once per command (the context's too): it admits local packages without opening the context. */
-  readonly trustPolicy: () => TrustPolicy;
+  /**
+   * The trust policy, read once per command (the context's too): it admits local packages without
+   * opening the context. A command's own read gives it as it is, the context's as a promise.
+   */
+  readonly trustPolicy: () => TrustPolicy | Promise<TrustPolicy>;
   readonly signal?: AbortSignal;
 }
 
@@ -186,7 +189,7 @@ export function localSource(): PackageSource {
  * memory) has none.
  */
 async function admit(arg: string, opts: ResolveOptions, subject: Descriptor, from?: LocalPackage & { kind: 'layout' }) {
-  const policy = opts.trustPolicy();
+  const policy = await opts.trustPolicy();
   const request = { path: arg, policy, digest: subject.digest, ...(opts.signal ? { signal: opts.signal } : {}) };
   // Under `none` (the built-in default for paths) a signature changes nothing and no decision is
   // kept: the layout's signatures are not read, which spares every local run the lookup.

@@ -314,7 +314,7 @@ export async function admitResolved(
   return admitPackage({
     repository,
     subject: r.descriptor,
-    policy: ctx.trustPolicy(),
+    policy: await ctx.trustPolicy(),
     signatures,
     ...(own ? { store } : {}),
     ...(signal ? { signal } : {}),
