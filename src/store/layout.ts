@@ -582,7 +582,6 @@ function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [] };
 }
 
-/** `plain` keeps the fields an index entry records (no embedded data, no ref name). */
 /** `statQuiet` is the stat of `path`, or undefined when there is none to be had (missing, unreadable). */
 function statQuiet(path: string): Stats | undefined {
   try {
@@ -614,6 +613,7 @@ function readSmall(path: string, size: number): Uint8Array[] {
   }
 }
 
+/** `plain` keeps the fields an index entry records (no embedded data, no ref name). */
 function plain(d: Descriptor): Descriptor {
   const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
   if (d.artifactType !== undefined) out.artifactType = d.artifactType;
