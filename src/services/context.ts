@@ -8,13 +8,10 @@ import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, settingsFrom, type Config
 import { EbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES } from '../core/oci.js';
 import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '../core/paths.js';
-import { loadEnvPolicy } from '../sign/policy-file.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/storage.js';
-import { Registry, type ClientOptions } from '../registry/client.js';
-import { dockerCredentials } from '../registry/credentials.js';
+import type { ClientOptions } from '../registry/client.js';
 import { OciLayout } from '../store/layout.js';
-import { LocalRegistry } from '../store/registry-dir.js';
 
 /** `RemoteRepository` is a registry repository as the services use it (remote `Repository` or `LocalRepository`). */
 export type RemoteRepository = Target & TagLister & Deleter & ReferrerLister;
@@ -35,15 +32,19 @@ export interface Context {
   store(): Promise<OciLayout>;
   /** The sudo user's store, read-only, when running as root under sudo and it exists. */
   userStore(): Promise<OciLayout | undefined>;
-  /** The registry at `host`: the embedded one for `EMBEDDED_REGISTRY`, else a remote client. */
-  registry(host: string): RegistryHost;
+  /**
+   * The registry at `host`: the embedded one for `EMBEDDED_REGISTRY`, else a remote client. The
+   * registry client loads on first use: `ls`, `rm` and a run from a local path reach no registry.
+   */
+  registry(host: string): Promise<RegistryHost>;
   /** Client options for remote registries (insecure hosts, timeouts, credentials). */
   readonly client: ClientOptions;
   /**
    * The trust policy (`EBPM_TRUST_POLICY`, else the default place), read on first use and then
-   * kept: every admission of one command decides under the same policy.
+   * kept: every admission of one command decides under the same policy. Its parser and the
+   * signature checks behind it load then too: `ls` and `rm` decide nothing.
    */
-  trustPolicy(): TrustPolicy;
+  trustPolicy(): Promise<TrustPolicy>;
 }
 
 export interface ContextOptions {
@@ -95,7 +96,8 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     MAX_MANIFEST_BYTES,
   );
   const client: ClientOptions = {
-    credentials: dockerCredentials(env),
+    // Loaded with the first credential asked for, as the registry client is (`registry`).
+    credentials: async (host) => (await import('../registry/credentials.js')).dockerCredentials(env)(host),
     // One streamed PUT per blob up to 512 MiB: every registry we know takes it, and 8 MiB PATCH
     // chunks cost a round trip each. Bigger blobs go in chunks, which a broken upload resumes.
     chunkThreshold: 512 << 20,
@@ -111,9 +113,9 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
   };
   const uid = opts.uid ?? process.getuid?.();
   const storePath = storeDir(env, uid);
-  const registries = new Map<string, RegistryHost>();
+  const registries = new Map<string, Promise<RegistryHost>>();
   let store: Promise<OciLayout> | undefined;
-  let policy: TrustPolicy | undefined;
+  let policy: Promise<TrustPolicy> | undefined;
   return {
     env,
     settings,
@@ -131,13 +133,17 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
       return path === undefined ? undefined : OciLayout.open(path, { create: false }).catch(() => undefined);
     },
     trustPolicy() {
-      policy ??= opts.trustPolicy?.() ?? loadEnvPolicy(env);
+      policy ??= (async () => opts.trustPolicy?.() ?? (await import('../sign/policy-file.js')).loadEnvPolicy(env))();
       return policy;
     },
     registry(host) {
       let r = registries.get(host);
       if (r === undefined) {
-        r = sharedRepositories(host === EMBEDDED_REGISTRY ? new LocalRegistry(host, localRegistryDir(env, uid)) : new Registry(host, client));
+        r = (
+          host === EMBEDDED_REGISTRY
+            ? import('../store/registry-dir.js').then(({ LocalRegistry }) => new LocalRegistry(host, localRegistryDir(env, uid)))
+            : import('../registry/client.js').then(({ Registry }) => new Registry(host, client))
+        ).then(sharedRepositories);
         registries.set(host, r);
       }
       return r;

@@ -31,7 +31,7 @@ export function followedReference(ctx: Context, pkg: ResolvedPackage): Reference
  * higher matching version than the one running; for a tag (or `latest`), another digest.
  */
 export async function hasNewer(ctx: Context, ref: Reference, current: ResolvedPackage, signal?: AbortSignal): Promise<boolean> {
-  const repo = openRepository(ctx, ref);
+  const repo = await openRepository(ctx, ref);
   try {
     if (ref.range !== undefined) {
       const tag = pickVersion(await repo.tags(signal), ref.range, { includePrerelease: false });

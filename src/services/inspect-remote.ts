@@ -14,7 +14,7 @@ export async function inspectRemote(ctx: Context, input: string, platform?: Plat
     const ref = parseUserReference(ctx, input);
     const r = await resolveRemote(ctx, ref);
     const name = ref.repository.split('/').pop()!;
-    const info = await inspectTarget(openRepository(ctx, ref), r.descriptor, { source: input, name, ...(platform ? { platform } : {}) });
+    const info = await inspectTarget(await openRepository(ctx, ref), r.descriptor, { source: input, name, ...(platform ? { platform } : {}) });
     return { ...info, reference: r.storeRef };
   } catch (e) {
     throw withContext(`inspect ${input}`, e);

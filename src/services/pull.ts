@@ -123,7 +123,7 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
   }
   req.onEvent?.({ kind: 'resolved', ref: resolved.storeRef, digest: resolved.descriptor.digest });
   // An index without the platform is refused before anything is copied.
-  const platform = await platformOf(openRepository(ctx, resolved.ref), resolved, want, req.signal);
+  const platform = await platformOf(await openRepository(ctx, resolved.ref), resolved, want, req.signal);
   const stats = await fetchInto(ctx, store, resolved, req);
   return {
     ...platform,
@@ -152,13 +152,16 @@ export async function fetchInto(
 ): Promise<{ copied: number; bytes: number; upToDate: boolean; trust: Admission }> {
   const current = await store.resolve(r.storeRef).catch(() => undefined);
   const upToDate = current?.digest === r.descriptor.digest;
+  // Read before the admission starts, so that no await lies between its start and its being awaited.
+  const policy = await ctx.trustPolicy();
   let found: FoundSignatures | undefined;
   const admission = admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
-  const copyIn = () => copyGraph(openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+  const copyIn = async () =>
+    copyGraph(await openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
   const [trust, copied] =
-    requirementFor(ctx.trustPolicy(), `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
+    requirementFor(policy, `${r.ref.registry}/${r.ref.repository}`) === 'require-signature'
       ? [await admission, await copyIn()]
       : await Promise.all([admission, copyIn()]);
   let stats = copied;

@@ -100,7 +100,7 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
   });
   const errors = new Map<number, string>();
   for (const g of groups.values()) {
-    const repo = ctx.registry(g.host).repository(g.repository);
+    const repo = (await ctx.registry(g.host)).repository(g.repository);
     try {
       const current = await readIndexArtifact(repo, signal);
       let entries = current?.entries ?? [];
@@ -136,7 +136,7 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     const m = (await readPackages(source, root))[0]!.metadata;
     const dest = destination(ctx, req.destination, m.name);
     const tag = versionTag(m.version);
-    const repo = openRepository(ctx, dest);
+    const repo = await openRepository(ctx, dest);
     const where = `${dest.registry}/${dest.repository}`;
     req.onEvent?.({ kind: 'resolving', ref: where });
     const tags = await repo.tags(req.signal).catch((e: unknown) => {

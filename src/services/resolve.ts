@@ -50,8 +50,8 @@ export function isOffline(e: unknown): boolean {
 }
 
 /** `openRepository` is the repository `ref` names. */
-export function openRepository(ctx: Context, ref: Reference): RemoteRepository {
-  return ctx.registry(ref.registry).repository(ref.repository);
+export async function openRepository(ctx: Context, ref: Reference): Promise<RemoteRepository> {
+  return (await ctx.registry(ref.registry)).repository(ref.repository);
 }
 
 /** How many versions a `VERSION_NOT_FOUND` hint lists: the highest ones. */
@@ -104,7 +104,7 @@ export async function resolveIn(target: ReadOnlyTarget & TagLister, ref: Referen
 /** `resolveRemote` resolves `ref` against its registry. Errors read `resolve <ref>: …`. */
 export async function resolveRemote(ctx: Context, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved> {
   try {
-    return await resolveIn(openRepository(ctx, ref), ref, opts);
+    return await resolveIn(await openRepository(ctx, ref), ref, opts);
   } catch (e) {
     throw withContext(`resolve ${formatReference(ref)}`, e);
   }

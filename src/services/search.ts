@@ -161,7 +161,7 @@ async function entriesOf(
   cached: CacheFile | undefined,
 ): Promise<{ entries: IndexEntry[]; source: SearchSource }> {
   const now = req.now ?? Date.now;
-  const registry = ctx.registry(loc.host);
+  const registry = await ctx.registry(loc.host);
   const repo = registry.repository(indexRepositoryOf(loc.namespace));
   if (cached !== undefined && !req.refresh && now() - cached.checkedAt < (req.ttlMs ?? DEFAULT_SEARCH_TTL_MS)) {
     return { entries: cached.packages, source: 'cache' };

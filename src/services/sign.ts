@@ -337,7 +337,7 @@ export async function signReference(ctx: Context, input: string, key: SigningKey
     const ref = parseUserReference(ctx, input);
     const resolved = await resolveRemote(ctx, ref, opts.signal === undefined ? {} : { signal: opts.signal });
     const repository = `${ref.registry}/${ref.repository}`;
-    const remote = openRepository(ctx, ref);
+    const remote = await openRepository(ctx, ref);
     const result = await signPackage(remote, resolved.descriptor, key, { ...opts, repository });
     const store = await ctx.store();
     const stored = await store.exists(resolved.descriptor);
@@ -353,7 +353,7 @@ export async function signReference(ctx: Context, input: string, key: SigningKey
  * beside it (`storedRepository`), so later checks and `ebpm verify` work offline.
  */
 export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
-  return copySignatures(openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
+  return copySignatures(await openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
 }
 
 /** `storedSignatureRefs` names the stored `.sig` manifests of `packages`, for `ebpm export` to carry (bundles go as referrers). */

@@ -283,7 +283,7 @@ export async function verifyReference(
     const where =
       stored !== undefined
         ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
-        : { from: 'registry' as const, source: openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
+        : { from: 'registry' as const, source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
     const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
     const { verification } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
     const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification };
@@ -309,12 +309,12 @@ export async function admitResolved(
   const repository = `${r.ref.registry}/${r.ref.repository}`;
   const store = await ctx.store();
   const signatures =
-    from === 'registry' ? (await import('./resolve.js')).openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
+    from === 'registry' ? await (await import('./resolve.js')).openRepository(ctx, r.ref) : (await import('./sign.js')).storedRepository(from, repository);
   const own = from === 'registry' || from.root === store.root;
   return admitPackage({
     repository,
     subject: r.descriptor,
-    policy: ctx.trustPolicy(),
+    policy: await ctx.trustPolicy(),
     signatures,
     ...(own ? { store } : {}),
     ...(signal ? { signal } : {}),

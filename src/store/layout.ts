@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
+import { chmod, link, mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
 import { EbpmError, isCode } from '../core/errors.js';
@@ -62,6 +63,14 @@ const ANONYMOUS_TEMP_MS = 10 * 60 * 1000;
  * 64 KiB default means 64 times fewer thread-pool round trips, hash updates and socket writes.
  */
 const IO_CHUNK_BYTES = 1 << 20;
+/**
+ * Blobs up to `IO_CHUNK_BYTES`, `oci-layout` and `index.json` are read synchronously: they are
+ * manifests, configs, BPF objects and a few KiB of JSON, which a read moves in well under a
+ * millisecond, while fs/promises takes four thread-pool round trips (open, stat or read, read to
+ * the end, close) for each. `ebpm run` reads several before its first event, with nothing to
+ * overlap them with.
+ */
+const SYNC_READ_BYTES = IO_CHUNK_BYTES;
 const LOCK_FILE = 'index.json.lock';
 /**
  * `RESERVE_FILE` holds `RESERVE_BYTES` of zeros that `freeing` gives up when the disk is full,
@@ -97,10 +106,12 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   static async open(root: string, opts: OciLayoutOptions = {}): Promise<OciLayout> {
     const layout = new OciLayout(root, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }, opts.reserve ?? false);
     if (opts.create ?? true) {
-      // On an existing store none of this writes, so a read-only store opens.
+      // On an existing store none of this writes, so a read-only store opens. Its checks (two
+      // mkdirs, a readdir, three stats) are synchronous, as its reads are (`SYNC_READ_BYTES`):
+      // each is a syscall, where fs/promises would take a thread-pool round trip.
       try {
-        await mkdir(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
-        await mkdir(join(root, INGEST_DIR), { recursive: true });
+        mkdirSync(join(root, BLOBS_DIR, 'sha256'), { recursive: true });
+        mkdirSync(join(root, INGEST_DIR), { recursive: true });
         await layout.cleanIngest();
         // A new store's files are written and fsynced side by side: one journal commit, not three in a row.
         await Promise.all([
@@ -112,9 +123,12 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
         throw diskError(e, root);
       }
     }
-    const header = await readFile(join(root, LAYOUT_FILE)).catch((e: NodeJS.ErrnoException) => {
-      throw invalid(root, e.code === 'ENOENT' ? 'no oci-layout file' : e.message);
-    });
+    let header: Uint8Array;
+    try {
+      header = readFileSync(join(root, LAYOUT_FILE));
+    } catch (e) {
+      throw invalid(root, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no oci-layout file' : (e as Error).message);
+    }
     const parsed = decodeJson(header);
     if (parsed === undefined || !isObject(parsed.value) || parsed.value.imageLayoutVersion !== '1.0.0') {
       throw invalid(root, 'oci-layout is not {"imageLayoutVersion":"1.0.0"}');
@@ -132,7 +146,13 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
     let cleaned = 0;
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      names = [];
+    }
+    for (const name of names) {
       const m = /^(\d+)\.(\d+)\.[0-9a-f]+$/.exec(name);
       const path = join(dir, name);
       const stale =
@@ -171,7 +191,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    */
   private async reserve(): Promise<void> {
     const path = join(this.root, RESERVE_FILE);
-    if ((await stat(path).catch(() => undefined))?.size === RESERVE_BYTES) return;
+    if (statQuiet(path)?.size === RESERVE_BYTES) return;
     await this.writeAtomic(RESERVE_FILE, Buffer.alloc(RESERVE_BYTES)).catch(() => undefined);
   }
 
@@ -202,7 +222,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   async readIndex(): Promise<ImageIndex> {
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(join(this.root, INDEX_FILE));
+      bytes = readFileSync(join(this.root, INDEX_FILE));
     } catch (e) {
       throw invalid(this.root, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : (e as Error).message);
     }
@@ -245,6 +265,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
 
   async fetch(desc: Descriptor): Promise<Content> {
     try {
+      if (desc.size <= SYNC_READ_BYTES) return readSmall(this.blobPath(desc.digest), desc.size);
       const fh = await open(this.blobPath(desc.digest), 'r');
       return fh.createReadStream({ highWaterMark: Math.min(IO_CHUNK_BYTES, Math.max(desc.size, 1)) });
     } catch (e) {
@@ -538,13 +559,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   /** `createOnce` writes a file only if absent, atomically and without clobbering a concurrent creator (link(2) fails on EEXIST). */
   private async createOnce(name: string, text: string): Promise<void> {
     // The common case, an existing store, costs one stat instead of a temp file and its fsync.
-    if (
-      await stat(join(this.root, name)).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
+    if (statQuiet(join(this.root, name)) !== undefined) return;
     const tmp = this.ingestPath();
     const fh = await open(tmp, 'wx', 0o644);
     try {
@@ -565,6 +580,37 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
 
 function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests: [] };
+}
+
+/** `statQuiet` is the stat of `path`, or undefined when there is none to be had (missing, unreadable). */
+function statQuiet(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `readSmall` reads a blob of `size` declared bytes (`SYNC_READ_BYTES` at most) in chunks of that
+ * size, as a stream of it would arrive, up to its end or the first chunk past `size` (where
+ * verification refuses it): the consumer's checks see what they would see streaming.
+ */
+function readSmall(path: string, size: number): Uint8Array[] {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Uint8Array[] = [];
+    for (let total = 0; total <= size; ) {
+      const chunk = new Uint8Array(Math.max(size, 1));
+      const n = readSync(fd, chunk);
+      if (n === 0) break;
+      chunks.push(chunk.subarray(0, n));
+      total += n;
+    }
+    return chunks;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** `plain` keeps the fields an index entry records (no embedded data, no ref name). */

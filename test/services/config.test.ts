@@ -107,8 +107,9 @@ describe('paths', () => {
   it('opens one repository per name, shared by the steps of a command', async () => {
     const ctx = await openContext({ HOME: '/nonexistent' });
     for (const host of ['ghcr.io', EMBEDDED_REGISTRY]) {
-      expect(ctx.registry(host).repository('acme/x')).toBe(ctx.registry(host).repository('acme/x'));
-      expect(ctx.registry(host).repository('acme/x')).not.toBe(ctx.registry(host).repository('acme/y'));
+      const registry = await ctx.registry(host);
+      expect(registry.repository('acme/x')).toBe((await ctx.registry(host)).repository('acme/x'));
+      expect(registry.repository('acme/x')).not.toBe(registry.repository('acme/y'));
     }
   });
   it('takes the uid the context is given, not the environment', async () => {

@@ -40,7 +40,7 @@ const cmd: Command = {
       return r.unrepaired.length > 0 ? 1 : 0;
     }
     const keys = values.key.length === 0 ? undefined : await Promise.all(values.key.map((k) => readTrustedKeyFile(resolve(io.cwd, k))));
-    const r = await verifyReference(ctx, positionals[0]!, { policy: ctx.trustPolicy(), ...(keys ? { keys } : {}) });
+    const r = await verifyReference(ctx, positionals[0]!, { policy: await ctx.trustPolicy(), ...(keys ? { keys } : {}) });
     if (values.json) {
       writeJson(io, jsonReport(r));
       return r.verification.verified ? 0 : 3;
