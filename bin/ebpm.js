@@ -1,2 +1,37 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' /*
+# Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
+# only the JavaScript at the end (biome.json leaves this file's layout alone for that).
+# `ebpm run` starts from the start-up snapshot (scripts/build.mjs) when the node on PATH is the
+# one that built it, unchanged since: that file (dist/ebpm.blob.node names it) with the stamp's
+# modification time. A snapshot of another node would not load (Node exits 14), so anything else
+# loads the ESM bundle, as `node bin/ebpm.js` does; `--version` needs no node at all.
+self=$0
+if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
+dist=${self%/*}/../dist
+case $1 in
+--version | -V)
+  if [ -f "$dist/version" ] && read -r version <"$dist/version"; then
+    echo "ebpm $version"
+    exit 0
+  fi
+  ;;
+esac
+node=node
+IFS=:
+for dir in $PATH; do
+  if [ -f "${dir:-.}/node" ] && [ -x "${dir:-.}/node" ]; then
+    node=${dir:-.}/node
+    break
+  fi
+done
+unset IFS
+stamp=$dist/ebpm.blob.node
+if [ "$1" = run ] && [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
+  [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
+  # The snapshot imports the ink views through vm's default loader, which Node 20 calls experimental.
+  exec "$node" --snapshot-blob "$dist/ebpm.blob" --disable-warning=ExperimentalWarning "$dist/ebpm-snapshot.cjs" "$@"
+fi
+exec "$node" "$self" "$@"
+*/
 import '../dist/ebpm.mjs';

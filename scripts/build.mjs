@@ -1,6 +1,7 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
-import { rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
@@ -22,7 +23,8 @@ const common = {
 await Promise.all([
   build({
     ...common,
-    entryPoints: { ebpm: 'src/cli/bin.ts' },
+    // The ink views are entries of their own: the snapshot imports them from here (below).
+    entryPoints: { ebpm: 'src/cli/bin.ts', 'ebpm-run-live': 'src/cli/views/run-live.tsx', 'ebpm-live': 'src/cli/views/live.tsx' },
     chunkNames: 'chunks/[name]-[hash]',
     // Split so that what a command imports lazily (ink, react, the registry client) is
     // only parsed when that command runs.
@@ -42,3 +44,53 @@ await Promise.all([
     banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   }),
 ]);
+
+// The start-up snapshot of `ebpm run` (src/cli/snapshot.ts), which bin/ebpm.js starts from: one
+// CommonJS bundle, evaluated by `node --build-snapshot`, its heap saved in dist/ebpm.blob. ink
+// has a top-level await, which CommonJS cannot load: the views that use it stay ESM (the entries
+// above). A snapshot has no import() of its own: the bundle's go through vm.
+const views = { './run-live.js': 'ebpm-run-live.mjs', './views/live.js': 'ebpm-live.mjs' };
+const bundle = 'dist/ebpm-snapshot.cjs';
+await build({
+  ...common,
+  entryPoints: { 'ebpm-snapshot': 'src/cli/snapshot.ts' },
+  // Source text is kept in the snapshot, which Node reads at every start: without comments it is
+  // smaller, and ASCII (one byte a character). Names are kept, for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // The bundle's file is argv[1] when it is built and when a run starts from it (bin/ebpm.js).
+  define: { 'import.meta.url': '__ebpm.url' },
+  banner: {
+    js: `'use strict';
+var __ebpm = {
+  get url() { return require('node:url').pathToFileURL(process.argv[1]).href; },
+  import: (file) => require('node:vm').compileFunction('return import(url)', ['url'], { importModuleDynamically: require('node:vm').constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })(new URL(file, __ebpm.url).href),
+};`,
+  },
+  plugins: [
+    {
+      name: 'ink-views-esm',
+      setup(b) {
+        b.onResolve({ filter: /\/(run-)?live\.js$/ }, (args) => {
+          const file = views[args.path];
+          return file === undefined ? undefined : { path: `./${file}`, external: true };
+        });
+      },
+    },
+  ],
+});
+// Every import() left is of a file or builtin outside the bundle: through vm.
+const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
+for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("./${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
+writeFileSync(bundle, code);
+// Node warns about builtins it has not verified in snapshots; the tests run `ebpm run` from it.
+execFileSync(process.execPath, ['--snapshot-blob', 'dist/ebpm.blob', '--build-snapshot', bundle], { stdio: 'pipe' });
+// A snapshot loads only in the node that built it: bin/ebpm.js uses it when the node it finds is
+// this file (the path inside) with this modification time (the stamp's own, copied with touch -r).
+const node = realpathSync(process.execPath);
+writeFileSync('dist/ebpm.blob.node', `${node}\n`);
+execFileSync('touch', ['-r', node, 'dist/ebpm.blob.node']);
+// What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
+writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);

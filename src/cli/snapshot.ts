@@ -1,0 +1,28 @@
+/**
+ * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts from it):
+ * the modules that `ebpm run` loads before its first event, lazily imported ones included, are
+ * evaluated when the snapshot is built, so a run starts with them in its heap. Everything else
+ * is bundled too but evaluated only when a run needs it. Nothing here may read the process
+ * (environment, arguments, time) at load: that would be the build's, not the run's.
+ */
+import { startupSnapshot } from 'node:v8';
+import { start } from './start.js';
+import './commands/run.js';
+import '../services/run-source.js';
+import '../services/trust.js';
+import '../sign/policy.js';
+import '../services/resolve.js';
+import '../core/arch.js';
+import '../services/inspect.js';
+import '../package/foreign.js';
+import '../bpf/object.js';
+import '../package/event-type.js';
+import '../services/run-generation.js';
+import '../kernel/preflight.js';
+import '../services/check.js';
+import '../kernel/kernel-facts.js';
+import '../core/phases.js';
+
+startupSnapshot.setDeserializeMainFunction(() => {
+  void start(process.argv.slice(2));
+});
