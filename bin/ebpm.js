@@ -29,8 +29,7 @@ unset IFS
 stamp=$dist/ebpm.blob.node
 if [ "$1" = run ] && [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
   [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
-  # The snapshot imports the ink views through vm's default loader, which Node 20 calls experimental.
-  exec "$node" --snapshot-blob "$dist/ebpm.blob" --disable-warning=ExperimentalWarning "$dist/ebpm-snapshot.cjs" "$@"
+  exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
 fi
 exec "$node" "$self" "$@"
 */

@@ -49,11 +49,13 @@ await Promise.all([
 // CommonJS bundle, evaluated by `node --build-snapshot`, its heap saved in dist/ebpm.blob. ink
 // has a top-level await, which CommonJS cannot load: the views that use it stay ESM (the entries
 // above). A snapshot has no import() of its own: the bundle's go through vm.
-const views = { './run-live.js': 'ebpm-run-live.mjs', './views/live.js': 'ebpm-live.mjs' };
-const bundle = 'dist/ebpm-snapshot.cjs';
+// The bundle is in dist/chunks/, as the ESM bundle's modules are: paths they compute from
+// import.meta.url (the addon, the worker, include/) are then right in both.
+const views = { './run-live.js': '../ebpm-run-live.mjs', './views/live.js': '../ebpm-live.mjs' };
+const bundle = 'dist/chunks/ebpm-snapshot.cjs';
 await build({
   ...common,
-  entryPoints: { 'ebpm-snapshot': 'src/cli/snapshot.ts' },
+  entryPoints: { 'chunks/ebpm-snapshot': 'src/cli/snapshot.ts' },
   // Source text is kept in the snapshot, which Node reads at every start: without comments it is
   // smaller, and ASCII (one byte a character). Names are kept, for stack traces.
   minifyWhitespace: true,
@@ -62,11 +64,19 @@ await build({
   outExtension: { '.js': '.cjs' },
   // The bundle's file is argv[1] when it is built and when a run starts from it (bin/ebpm.js).
   define: { 'import.meta.url': '__ebpm.url' },
+  // import() through vm's default loader, which Node 20 calls experimental: the warning it writes
+  // once, at the call, is Node's business, not the user's.
   banner: {
     js: `'use strict';
 var __ebpm = {
   get url() { return require('node:url').pathToFileURL(process.argv[1]).href; },
-  import: (file) => require('node:vm').compileFunction('return import(url)', ['url'], { importModuleDynamically: require('node:vm').constants.USE_MAIN_CONTEXT_DEFAULT_LOADER })(new URL(file, __ebpm.url).href),
+  import(file) {
+    const vm = require('node:vm');
+    const load = vm.compileFunction('return import(url)', ['url'], { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    const warn = process.emitWarning;
+    process.emitWarning = () => {};
+    try { return load(new URL(file, __ebpm.url).href); } finally { process.emitWarning = warn; }
+  },
 };`,
   },
   plugins: [
@@ -75,7 +85,7 @@ var __ebpm = {
       setup(b) {
         b.onResolve({ filter: /\/(run-)?live\.js$/ }, (args) => {
           const file = views[args.path];
-          return file === undefined ? undefined : { path: `./${file}`, external: true };
+          return file === undefined ? undefined : { path: file, external: true };
         });
       },
     },
@@ -83,7 +93,7 @@ var __ebpm = {
 });
 // Every import() left is of a file or builtin outside the bundle: through vm.
 const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
-for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("./${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
+for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
 writeFileSync(bundle, code);
 // Node warns about builtins it has not verified in snapshots; the tests run `ebpm run` from it.
 execFileSync(process.execPath, ['--snapshot-blob', 'dist/ebpm.blob', '--build-snapshot', bundle], { stdio: 'pipe' });

@@ -13,8 +13,6 @@ import '../services/trust.js';
 import '../sign/policy.js';
 import '../services/resolve.js';
 import '../core/arch.js';
-import '../services/inspect.js';
-import '../package/foreign.js';
 import '../bpf/object.js';
 import '../package/event-type.js';
 import '../services/run-generation.js';
