@@ -2,10 +2,11 @@
 ':' /*
 # Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
 # only the JavaScript at the end (biome.json leaves this file's layout alone for that).
-# `ebpm run` starts from the start-up snapshot (scripts/build.mjs) when the node on PATH is the
-# one that built it, unchanged since: that file (dist/ebpm.blob.node names it) with the stamp's
-# modification time. A snapshot of another node would not load (Node exits 14), so anything else
-# loads the ESM bundle, as `node bin/ebpm.js` does; `--version` needs no node at all.
+# `ebpm run` and `ebpm ls` start from the start-up snapshot (scripts/build.mjs), sparing them
+# the ESM bundle's loading, when the node on PATH is the one that built it, unchanged since:
+# the file dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another
+# node would not load (Node exits 14), so anything else loads the ESM bundle, as
+# `node bin/ebpm.js` does; `--version` needs no node at all.
 self=$0
 if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
 dist=${self%/*}/../dist
@@ -27,10 +28,14 @@ for dir in $PATH; do
 done
 unset IFS
 stamp=$dist/ebpm.blob.node
-if [ "$1" = run ] && [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
-  [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
-  exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
-fi
+case $1 in
+run | ls)
+  if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
+    [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
+    exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
+  fi
+  ;;
+esac
 exec "$node" "$self" "$@"
 */
 import '../dist/ebpm.mjs';

@@ -1,6 +1,6 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -96,7 +96,8 @@ const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '
 for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
 writeFileSync(bundle, code);
 // Node warns about builtins it has not verified in snapshots; the tests run `ebpm run` from it.
-execFileSync(process.execPath, ['--snapshot-blob', 'dist/ebpm.blob', '--build-snapshot', bundle], { stdio: 'pipe' });
+const made = spawnSync(process.execPath, ['--snapshot-blob', 'dist/ebpm.blob', '--build-snapshot', bundle], { encoding: 'utf8' });
+if (made.status !== 0) throw new Error(`${bundle}: the snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
 // A snapshot loads only in the node that built it: bin/ebpm.js uses it when the node it finds is
 // this file (the path inside) with this modification time (the stamp's own, copied with touch -r).
 const node = realpathSync(process.execPath);

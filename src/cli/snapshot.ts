@@ -1,9 +1,11 @@
 /**
- * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts from it):
- * the modules that `ebpm run` loads before its first event, lazily imported ones included, are
- * evaluated when the snapshot is built, so a run starts with them in its heap. Everything else
- * is bundled too but evaluated only when a run needs it. Nothing here may read the process
- * (environment, arguments, time) at load: that would be the build's, not the run's.
+ * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts `ebpm run`
+ * and `ebpm ls` from it): the modules that a run of an ebpm package loads before its first
+ * event, lazily imported ones included, are evaluated when the snapshot is built, so a run starts
+ * with them in its heap. Everything else is bundled too, evaluated when a command needs it; so
+ * are the registry client and the Wasm runtime, which cannot be evaluated in a snapshot (node:http
+ * and Atomics are missing while it is built). Nothing evaluated here may keep anything of the
+ * process (environment, arguments, pid, time) from its load: that would be the build's.
  */
 import { startupSnapshot } from 'node:v8';
 import { start } from './start.js';

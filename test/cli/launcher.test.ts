@@ -6,6 +6,7 @@ import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesS
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO } from '../helpers/objects.js';
+import { ebpm as inProcess, packageLayout, sandbox } from './helpers.js';
 import { describeWith } from '../helpers/prereq.js';
 import { defaultCliEnv } from '../helpers/cli.js';
 import { BIN, ebpmSync, ownCopy, sender, tempDir } from '../run/spawn.js';
@@ -117,6 +118,18 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     const r = await traceOne([bin]);
     expect(r.snapshot).toBe(false);
     expectOneEvent(r);
+  });
+
+  it('lists the store from the snapshot as the ESM bundle does', async () => {
+    const sb = sandbox();
+    const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'lister', version: '1.0.0' });
+    expect((await inProcess(['push', pkg.dir], sb.env)).code).toBe(0);
+    expect((await inProcess(['pull', 'lister'], sb.env)).code).toBe(0);
+    const fromSnapshot = ebpmSync(['ls'], { env: sb.env });
+    const row = `local\\.invalid/lister:latest +lister +1\\.0\\.0 +${pkg.digest.slice(0, 19)} +${pkg.size} +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ`;
+    expect(fromSnapshot).toMatchObject({ code: 0, stderr: '' });
+    expect(fromSnapshot.stdout).toMatch(new RegExp(`^REFERENCE +NAME +VERSION +DIGEST +SIZE +PULLED\\n${row}\\n$`));
+    expect(ebpmSync(['ls'], { env: sb.env, prefix: [process.execPath] })).toEqual(fromSnapshot);
   });
 
   it('prints --version without node, as the CLI itself does', () => {
