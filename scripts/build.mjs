@@ -1,7 +1,6 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
@@ -45,12 +44,12 @@ await Promise.all([
   }),
 ]);
 
-// The start-up snapshot of `ebpm run` (src/cli/snapshot.ts), which bin/ebpm.js starts from: one
-// CommonJS bundle, evaluated by `node --build-snapshot`, its heap saved in dist/ebpm.blob. ink
-// has a top-level await, which CommonJS cannot load: the views that use it stay ESM (the entries
-// above). A snapshot has no import() of its own: the bundle's go through vm.
-// The bundle is in dist/chunks/, as the ESM bundle's modules are: paths they compute from
-// import.meta.url (the addon, the worker, include/) are then right in both.
+// The start-up snapshot that bin/ebpm.js starts `ebpm run` and `ebpm ls` from: one CommonJS
+// bundle of src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they
+// compute from import.meta.url, such as the addon's, the worker's and include/, are then right
+// in both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
+// await, which CommonJS cannot load: the views that use it stay ESM (the entries above). A
+// snapshot has no import() of its own: the bundle's go through vm.
 const views = { './run-live.js': '../ebpm-run-live.mjs', './views/live.js': '../ebpm-live.mjs' };
 const bundle = 'dist/chunks/ebpm-snapshot.cjs';
 await build({
@@ -95,13 +94,6 @@ var __ebpm = {
 const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
 for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
 writeFileSync(bundle, code);
-// Node warns about builtins it has not verified in snapshots; the tests run `ebpm run` from it.
-const made = spawnSync(process.execPath, ['--snapshot-blob', 'dist/ebpm.blob', '--build-snapshot', bundle], { encoding: 'utf8' });
-if (made.status !== 0) throw new Error(`${bundle}: the snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
-// A snapshot loads only in the node that built it: bin/ebpm.js uses it when the node it finds is
-// this file (the path inside) with this modification time (the stamp's own, copied with touch -r).
-const node = realpathSync(process.execPath);
-writeFileSync('dist/ebpm.blob.node', `${node}\n`);
-execFileSync('touch', ['-r', node, 'dist/ebpm.blob.node']);
+await import('./snapshot.mjs');
 // What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
 writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
