@@ -28,12 +28,15 @@ function install(name: string): { bin: string; dist: string } {
 }
 
 /** `traceOne` runs `argv` on one signal from a sender of its own; its output, and whether that process started from the snapshot. */
-async function traceOne(argv: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string; snapshot: boolean; sender: number }> {
+async function traceOne(
+  argv: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; snapshot: boolean; sender: number }> {
   const target = spawn('sleep', ['3600']);
   const send = sender(dir, target.pid!, [28]);
   const [cmd, ...args] = argv;
   const child = spawn(cmd!, [...args, 'run', layout, '-p', String(send.pid), '-s', '28', '--json', '--max-events', '1'], {
-    env: defaultCliEnv(),
+    env: { ...defaultCliEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -79,6 +82,16 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     const fromBundle = await traceOne([process.execPath, BIN]);
     expect(fromBundle.snapshot).toBe(false);
     expectOneEvent(fromBundle);
+  });
+
+  it('traces the same start-up phases from the snapshot as from the ESM bundle', async () => {
+    const phases = (stderr: string) => [...stderr.matchAll(/^phase (\S+) \d+\.\d$/gm)].map((m) => m[1]);
+    const all = ['node', 'bundle', 'command', 'resolve', 'plan', 'addon', 'open', 'load', 'attach', 'event'];
+    const fromSnapshot = await traceOne([BIN], { EBPM_TRACE_STARTUP: '1' });
+    expect(fromSnapshot.snapshot).toBe(true);
+    expect(phases(fromSnapshot.stderr)).toEqual(all);
+    const fromBundle = await traceOne([process.execPath, BIN], { EBPM_TRACE_STARTUP: '1' });
+    expect(phases(fromBundle.stderr)).toEqual(all);
   });
 
   it('finds its snapshot through a link to it, as npm installs it', async () => {
