@@ -2,13 +2,15 @@
 ':' /*
 # Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
 # only the JavaScript at the end (biome.json leaves this file's layout alone for that).
-# `ebpm run` and `ebpm ls` start from the start-up snapshot (scripts/build.mjs), sparing them
-# the ESM bundle's loading, when the node on PATH is the one that built it, unchanged since:
-# the file dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another
-# node would not load (Node exits 14), so anything else loads the ESM bundle, as
-# `node bin/ebpm.js` does; `--version` needs no node at all.
+# Commands start from the start-up snapshot (scripts/build.mjs), sparing them the ESM bundle's
+# loading, when the node on PATH is the one that built it, unchanged since: the file
+# dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
+# would not load (Node exits 14), so otherwise they load the ESM bundle, as `node bin/ebpm.js`
+# does; so does `ebpm agent`, which starts its runs as `node <its argv[1]>`. `--version` needs
+# no node at all.
 self=$0
 if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
+case $self in /*) ;; *) self=$PWD/$self ;; esac
 dist=${self%/*}/../dist
 case $1 in
 --version | -V)
@@ -27,9 +29,23 @@ for dir in $PATH; do
   fi
 done
 unset IFS
+# The command: the first argument that is not --plain-http <host> (main.ts takes those anywhere).
+command=
+host=
+for arg; do
+  if [ -n "$host" ]; then
+    host=
+  elif [ "$arg" = --plain-http ]; then
+    host=next
+  else
+    command=$arg
+    break
+  fi
+done
 stamp=$dist/ebpm.blob.node
-case $1 in
-run | ls)
+case $command in
+agent) ;;
+*)
   if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
     [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
     exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"

@@ -1,6 +1,7 @@
-// bin/ebpm.js as users start it: `ebpm run` from the start-up snapshot when the node on PATH built
-// it, the ESM bundle otherwise (no snapshot, a snapshot stamped for another node), with the same
-// output either way; `--version` without node.
+// bin/ebpm.js as users start it: a command (`ebpm run`, `ebpm ls`) from the start-up snapshot
+// when the node on PATH built it, the ESM bundle otherwise (no snapshot, a snapshot stamped for
+// another node or an upgraded one), with the same output and start-up phases either way;
+// `--version` without node.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
