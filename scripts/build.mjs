@@ -44,8 +44,7 @@ await Promise.all([
   }),
 ]);
 
-// The start-up snapshot that bin/ebpm.js starts `ebpm run` and `ebpm ls` from: one CommonJS
-// bundle of src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they
+// The start-up snapshot that bin/ebpm.js starts commands from: one CommonJS bundle of src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they
 // compute from import.meta.url, such as the addon's, the worker's and include/, are then right
 // in both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
 // await, which CommonJS cannot load: the views that use it stay ESM (the entries above). A

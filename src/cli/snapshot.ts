@@ -1,6 +1,6 @@
 /**
- * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts `ebpm run`
- * and `ebpm ls` from it): the modules that a run of an ebpm package loads before its first
+ * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts every
+ * command but `agent` from it): the modules that a run of an ebpm package loads before its first
  * event, lazily imported ones included, are evaluated when the snapshot is built, so a run starts
  * with them in its heap. Everything else is bundled too, evaluated when a command needs it; so
  * are the registry client and the Wasm runtime, which cannot be evaluated in a snapshot (node:http
