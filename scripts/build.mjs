@@ -44,9 +44,10 @@ await Promise.all([
   }),
 ]);
 
-// The start-up snapshot that bin/ebpm.js starts commands from: one CommonJS bundle of src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they
-// compute from import.meta.url, such as the addon's, the worker's and include/, are then right
-// in both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
+// The start-up snapshot that bin/ebpm.js starts commands from: one CommonJS bundle of
+// src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they compute
+// from import.meta.url, such as the addon's, the worker's and include/, are then right in
+// both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
 // await, which CommonJS cannot load: the views that use it stay ESM (the entries above). A
 // snapshot has no import() of its own: the bundle's go through vm.
 const views = { './run-live.js': '../ebpm-run-live.mjs', './views/live.js': '../ebpm-live.mjs' };
