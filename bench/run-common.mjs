@@ -28,7 +28,8 @@ export function prepare(work = mkdtempSync(join(tmpdir(), 'ebpm-bench-'))) {
 export function tools(layout, pid, { env = process.env, sig = 0 } = {}) {
   const s = sig ? ['-s', String(sig)] : [];
   return {
-    ebpm: { cmd: process.execPath, args: [EBPM, 'run', layout, '--filtered-pid', String(pid), ...(sig ? ['--target-signal', String(sig)] : [])], env },
+    // The launcher as users start it: `ebpm run` from the start-up snapshot.
+    ebpm: { cmd: EBPM, args: ['run', layout, '--filtered-pid', String(pid), ...(sig ? ['--target-signal', String(sig)] : [])], env },
     // stdio block-buffers a pipe: without -oL, sigsnoop's first line waits for 4 KiB of output.
     sigsnoop: { cmd: 'stdbuf', args: ['-oL', '/usr/sbin/sigsnoop', '-p', String(pid), ...s], env: process.env },
     bpftrace: {

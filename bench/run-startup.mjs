@@ -48,9 +48,8 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
       bpftrace: { pipe: peer.bpftrace, pty: peer.bpftrace },
     };
     for (const [name, bin] of Object.entries(ebpms)) {
-      const bpf = { ...peer.ebpm, args: [bin, ...peer.ebpm.args.slice(1)] };
-      const wasm = { ...wasmTool(wasmLayout, marker.pid, { env }), cmd: process.execPath };
-      wasm.args = [bin, ...wasm.args.slice(1)];
+      const bpf = { ...peer.ebpm, cmd: bin };
+      const wasm = { ...wasmTool(wasmLayout, marker.pid, { env }), cmd: bin };
       tracers[`${name} BPF-only`] = { pipe: bpf, pty: bpf };
       tracers[`${name} Wasm`] = { pipe: wasm, pty: wasm };
     }
@@ -75,8 +74,8 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     delete small.EBPM_TRUST_POLICY;
     const commands = { 'node -e 0': [process.execPath, ['-e', '0']] };
     for (const [name, bin] of Object.entries(ebpms)) {
-      commands[`${name} --version`] = [process.execPath, [bin, '--version']];
-      commands[`${name} ls (empty store)`] = [process.execPath, [bin, 'ls']];
+      commands[`${name} --version`] = [bin, ['--version']];
+      commands[`${name} ls (empty store)`] = [bin, ['ls']];
     }
     const walls = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
     for (let i = 0; i < runs * 3; i++) {

@@ -27,7 +27,7 @@ export function prepareWasm(work) {
 
 /** The Wasm sigsnoop: its guest parses -p and -s itself, after `--`. */
 export function wasmTool(layout, pid, { env = process.env, sig = 0 } = {}) {
-  return { cmd: process.execPath, args: [EBPM, 'run', layout, '--', '-p', String(pid), ...(sig ? ['-s', String(sig)] : [])], env };
+  return { cmd: EBPM, args: ['run', layout, '--', '-p', String(pid), ...(sig ? ['-s', String(sig)] : [])], env };
 }
 
 const ratio = (x, floor) => `×${(x / floor).toFixed(2)} native`;

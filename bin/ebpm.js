@@ -1,2 +1,57 @@
-#!/usr/bin/env node
+#!/bin/sh
+':' /*
+# Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
+# only the JavaScript at the end (biome.json leaves this file's layout alone for that).
+# Commands start from the start-up snapshot (scripts/build.mjs), sparing them the ESM bundle's
+# loading, when the node on PATH is the one that built it, unchanged since: the file
+# dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
+# would not load (Node exits 14), so otherwise they load the ESM bundle, as `node bin/ebpm.js`
+# does; so does `ebpm agent`, which starts its runs as `node <its argv[1]>`. `--version` needs
+# no node at all.
+self=$0
+if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
+case $self in /*) ;; *) self=$PWD/$self ;; esac
+dist=${self%/*}/../dist
+case $1 in
+--version | -V)
+  if [ -f "$dist/version" ] && read -r version <"$dist/version"; then
+    echo "ebpm $version"
+    exit 0
+  fi
+  ;;
+esac
+node=node
+IFS=:
+for dir in $PATH; do
+  if [ -f "${dir:-.}/node" ] && [ -x "${dir:-.}/node" ]; then
+    node=${dir:-.}/node
+    break
+  fi
+done
+unset IFS
+# The command: the first argument that is not --plain-http <host> (main.ts takes those anywhere).
+command=
+host=
+for arg; do
+  if [ -n "$host" ]; then
+    host=
+  elif [ "$arg" = --plain-http ]; then
+    host=next
+  else
+    command=$arg
+    break
+  fi
+done
+stamp=$dist/ebpm.blob.node
+case $command in
+agent) ;;
+*)
+  if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
+    [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
+    exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
+  fi
+  ;;
+esac
+exec "$node" "$self" "$@"
+*/
 import '../dist/ebpm.mjs';

@@ -1,6 +1,6 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
@@ -22,7 +22,8 @@ const common = {
 await Promise.all([
   build({
     ...common,
-    entryPoints: { ebpm: 'src/cli/bin.ts' },
+    // The ink views are entries of their own: the snapshot imports them from here (below).
+    entryPoints: { ebpm: 'src/cli/bin.ts', 'ebpm-run-live': 'src/cli/views/run-live.tsx', 'ebpm-live': 'src/cli/views/live.tsx' },
     chunkNames: 'chunks/[name]-[hash]',
     // Split so that what a command imports lazily (ink, react, the registry client) is
     // only parsed when that command runs.
@@ -42,3 +43,57 @@ await Promise.all([
     banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
   }),
 ]);
+
+// The start-up snapshot that bin/ebpm.js starts commands from: one CommonJS bundle of
+// src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they compute
+// from import.meta.url, such as the addon's, the worker's and include/, are then right in
+// both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
+// await, which CommonJS cannot load: the views that use it stay ESM (the entries above). A
+// snapshot has no import() of its own: the bundle's go through vm.
+const views = { './run-live.js': '../ebpm-run-live.mjs', './views/live.js': '../ebpm-live.mjs' };
+const bundle = 'dist/chunks/ebpm-snapshot.cjs';
+await build({
+  ...common,
+  entryPoints: { 'chunks/ebpm-snapshot': 'src/cli/snapshot.ts' },
+  // Source text is kept in the snapshot, which Node reads at every start: without comments it is
+  // smaller, and ASCII (one byte a character). Names are kept, for stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  format: 'cjs',
+  outExtension: { '.js': '.cjs' },
+  // The bundle's file is argv[1] when it is built and when a run starts from it (bin/ebpm.js).
+  define: { 'import.meta.url': '__ebpm.url' },
+  // import() through vm's default loader, which Node 20 calls experimental: the warning it writes
+  // once, at the call, is Node's business, not the user's.
+  banner: {
+    js: `'use strict';
+var __ebpm = {
+  get url() { return require('node:url').pathToFileURL(process.argv[1]).href; },
+  import(file) {
+    const vm = require('node:vm');
+    const load = vm.compileFunction('return import(url)', ['url'], { importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER });
+    const warn = process.emitWarning;
+    process.emitWarning = () => {};
+    try { return load(new URL(file, __ebpm.url).href); } finally { process.emitWarning = warn; }
+  },
+};`,
+  },
+  plugins: [
+    {
+      name: 'ink-views-esm',
+      setup(b) {
+        b.onResolve({ filter: /\/(run-)?live\.js$/ }, (args) => {
+          const file = views[args.path];
+          return file === undefined ? undefined : { path: file, external: true };
+        });
+      },
+    },
+  ],
+});
+// Every import() left is of a file or builtin outside the bundle: through vm.
+const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
+for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
+writeFileSync(bundle, code);
+await import('./snapshot.mjs');
+// What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
+writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);

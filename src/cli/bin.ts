@@ -1,25 +1,3 @@
-import { main } from './main.js';
-import { formatError } from './errors.js';
-import type { Io } from './command.js';
+import { start } from './start.js';
 
-// Start-up phases for the benchmarks (bench/README.md): the bundle is loaded and evaluated here.
-// Loaded only then: `ebpm --version` loads nothing it does not call.
-if (process.env.EBPM_TRACE_STARTUP === '1') {
-  const { phase, tracePhases } = await import('../core/phases.js');
-  tracePhases();
-  phase('bundle');
-}
-
-const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
-main(process.argv.slice(2), io).then(
-  (code) => {
-    process.exitCode = code;
-    // 128 + SIGINT or SIGTERM: a run stopped by a signal has detached everything and ends now;
-    // output a reader has not taken (a pipe nobody reads) must not keep the process alive.
-    if (code === 130 || code === 143) process.exit();
-  },
-  (e: unknown) => {
-    process.stderr.write(formatError(e, true) + '\n');
-    process.exitCode = 70;
-  },
-);
+void start(process.argv.slice(2));

@@ -30,7 +30,7 @@ import {
 } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
 import { diskError } from './disk.js';
-import { SELF, isAlive, withLock, type LockOptions } from './lock.js';
+import { isAlive, selfOwner, withLock, type LockOptions } from './lock.js';
 
 /*
  * An OCI image layout directory (image-spec v1.1.1 `image-layout.md`): `oci-layout`, `index.json`
@@ -535,7 +535,8 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   }
 
   private ingestPath(): string {
-    return join(this.root, INGEST_DIR, `${SELF.pid}.${SELF.start}.${randomBytes(8).toString('hex')}`);
+    const { pid, start } = selfOwner();
+    return join(this.root, INGEST_DIR, `${pid}.${start}.${randomBytes(8).toString('hex')}`);
   }
 
   private async writeAtomic(name: string, text: string | Uint8Array): Promise<void> {

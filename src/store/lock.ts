@@ -31,12 +31,18 @@ export function processStart(pid: number): string | undefined {
   }
 }
 
-/** `SELF` is this process. */
-export const SELF: Owner = { pid: process.pid, start: processStart(process.pid) ?? '0' };
+let self: Owner | undefined;
+
+/** `selfOwner` is this process, read on first use: not at load, which the start-up snapshot does at build time, in another process. */
+export function selfOwner(): Owner {
+  self ??= { pid: process.pid, start: processStart(process.pid) ?? '0' };
+  return self;
+}
 
 /** `isAlive` tells whether `owner` still runs (same pid, same start time). */
 export function isAlive(owner: Owner): boolean {
-  if (owner.pid === SELF.pid && owner.start === SELF.start) return true;
+  const me = selfOwner();
+  if (owner.pid === me.pid && owner.start === me.start) return true;
   return processStart(owner.pid) === owner.start;
 }
 
@@ -86,13 +92,14 @@ type Seen = { kind: 'held'; holder: Holder } | { kind: 'unwritten'; ino: number;
 
 async function acquire(path: string, timeoutMs: number): Promise<string> {
   const token = randomBytes(12).toString('hex');
-  const content = JSON.stringify({ pid: SELF.pid, start: SELF.start, token });
+  const { pid, start } = selfOwner();
+  const content = JSON.stringify({ pid, start, token });
   const deadline = Date.now() + timeoutMs;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
     if (await createExclusive(path, content)) return token;
     const seen = await look(path);
     if (seen.kind === 'gone') continue;
-    if (seen.kind === 'unwritten' ? seen.age > UNWRITTEN_STALE_MS : !isAlive(seen.holder) || seen.holder.pid === SELF.pid) {
+    if (seen.kind === 'unwritten' ? seen.age > UNWRITTEN_STALE_MS : !isAlive(seen.holder) || seen.holder.pid === pid) {
       // Our own pid in the file means an earlier holder in this process leaked it: the in-process queue rules out a live one.
       await breakStale(path, seen);
       continue;
@@ -153,7 +160,7 @@ function parseHolder(text: string): Holder | undefined {
 /** `breakStale` removes the lock file only if it is still exactly the stale one `seen`. */
 async function breakStale(path: string, seen: Seen): Promise<void> {
   const breaker = `${path}.break`;
-  if (!(await createExclusive(breaker, JSON.stringify(SELF)))) {
+  if (!(await createExclusive(breaker, JSON.stringify(selfOwner())))) {
     // Another process is breaking it; a breaker is held for microseconds, so an old one is itself stale.
     try {
       if (Date.now() - (await stat(breaker)).mtimeMs > UNWRITTEN_STALE_MS) await unlink(breaker);

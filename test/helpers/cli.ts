@@ -1,6 +1,6 @@
 /**
- * The built CLI (`node bin/ebpm.js`) as users run it, in a sandbox: `cliEnv` is the one
- * environment every spawned ebpm gets, built from nothing but PATH, so the machine's HOME,
+ * The built CLI as users run it (bin/ebpm.js as a program: `ebpm run` from the start-up
+ * snapshot), in a sandbox: `cliEnv` is the one environment every spawned ebpm gets, built from nothing but PATH, so the machine's HOME,
  * config, trust policy, store, registry and Docker credentials never reach a test, and
  * neither does a variable of the shell that started the suite (`CI`, `EBPM_*`).
  *
@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO } from './objects.js';
 
-/** The CLI's entry point, running the bundle global set-up builds. */
+/** The CLI's launcher, running the bundle and snapshot global set-up builds, with the node on PATH. */
 export const BIN = join(REPO, 'bin', 'ebpm.js');
 
 /** `sandboxDir` makes a directory under the suite's temp root, removed when the suite ends. */
@@ -99,7 +99,7 @@ export interface Running {
 
 /** `spawnEbpm` starts the CLI with piped output. */
 export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Running {
-  const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
+  const argv = [...(opts.prefix ?? []), BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? REPO,
     env: opts.env ?? defaultCliEnv(),
@@ -144,7 +144,7 @@ export function ebpmSync(
   args: readonly string[],
   opts: CliOptions & Pick<SpawnOptions, 'prefix'> = {},
 ): { code: number | null; stdout: string; stderr: string } {
-  const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args];
+  const argv = [...(opts.prefix ?? []), BIN, ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO, encoding: 'utf8', env: opts.env ?? defaultCliEnv() });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -168,7 +168,7 @@ export interface OnTty {
  * after a sleep.
  */
 export function ttyEbpm(args: readonly string[], opts: CliOptions = {}): OnTty {
-  const command = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const command = [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: opts.cwd ?? REPO, env: opts.env ?? defaultCliEnv(), stdio: 'pipe' });
   let screen = '';
   const watchers = new Set<() => void>();

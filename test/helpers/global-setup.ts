@@ -1,5 +1,5 @@
 // Global set-up for the suite, once before every test file: a temp root per run, and the CLI
-// bundle (dist/) that tests spawning `node bin/ebpm.js` run, built from the sources as they are.
+// bundle (dist/) and snapshot that tests spawning bin/ebpm.js run, built from the sources as they are.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -54,7 +54,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run with a std
     started.push(opener);
     const before = ours();
     // stdout is a pipe this test never reads.
-    const run = spawn(process.execPath, [BIN, 'run', layout, '--pid', String(opener.pid), ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env: sandbox() });
+    const run = spawn(BIN, ['run', layout, '--pid', String(opener.pid), ...flags], { stdio: ['ignore', 'pipe', 'pipe'], env: sandbox() });
     started.push(run);
     let stderr = '';
     const exited = new Promise<number | null>((resolve) => run.on('close', (code) => resolve(code)));

@@ -138,7 +138,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     // setsid: the terminal is ebpm's stdout but not its controlling terminal, so the hang-up
     // reaches it as failing writes (EIO), not as SIGHUP, and the shell around it survives to
     // write down its exit code.
-    const cmd = `setsid -w sh -c '${process.execPath} ${BIN} run ${layout} --pid ${opener.pid} 2>${err}; echo $? >${code}'`;
+    const cmd = `setsid -w sh -c '${BIN} run ${layout} --pid ${opener.pid} 2>${err}; echo $? >${code}'`;
     const before = ours();
     const pty = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'], env: defaultCliEnv() });
     started.push(pty);

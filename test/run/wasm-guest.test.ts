@@ -103,7 +103,7 @@ describeWith(['clang', 'wasi'], 'ebpm run with plain WASI guests', () => {
 
   it("exits with the guest's code where it is unambiguous, else 125 and says which code the guest gave", () => {
     const runs = [0, 1, 3, 42, 70, 130, 143, 256, 257].map((code) => {
-      const r = spawnSync(process.execPath, [BIN, 'run', wasm('exit'), '--', String(code)], { encoding: 'utf8' });
+      const r = spawnSync(BIN, ['run', wasm('exit'), '--', String(code)], { encoding: 'utf8' });
       return [code, r.status, r.stderr];
     });
     expect(runs).toEqual([
@@ -149,7 +149,7 @@ describeWith(['clang', 'wasi'], 'ebpm run with plain WASI guests', () => {
     // Opened for reading and never read: the pipe fills and stays full.
     const reader = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
     const writer = openSync(fifo, constants.O_WRONLY);
-    const child = spawn(process.execPath, [BIN, 'run', wasm('loud'), '--dir', `${out}:/out`, '--', '/out/count'], { stdio: ['ignore', writer, 'pipe'] });
+    const child = spawn(BIN, ['run', wasm('loud'), '--dir', `${out}:/out`, '--', '/out/count'], { stdio: ['ignore', writer, 'pipe'] });
     closeSync(writer);
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

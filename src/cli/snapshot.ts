@@ -1,0 +1,28 @@
+/**
+ * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts every
+ * command but `agent` from it): the modules that a run of an ebpm package loads before its first
+ * event, lazily imported ones included, are evaluated when the snapshot is built, so a run starts
+ * with them in its heap. Everything else is bundled too, evaluated when a command needs it; so
+ * are the registry client and the Wasm runtime, which cannot be evaluated in a snapshot (node:http
+ * and Atomics are missing while it is built). Nothing evaluated here may keep anything of the
+ * process (environment, arguments, pid, time) from its load: that would be the build's.
+ */
+import { startupSnapshot } from 'node:v8';
+import { start } from './start.js';
+import './commands/run.js';
+import '../services/run-source.js';
+import '../services/trust.js';
+import '../sign/policy.js';
+import '../services/resolve.js';
+import '../core/arch.js';
+import '../bpf/object.js';
+import '../package/event-type.js';
+import '../services/run-generation.js';
+import '../kernel/preflight.js';
+import '../services/check.js';
+import '../kernel/kernel-facts.js';
+import '../core/phases.js';
+
+startupSnapshot.setDeserializeMainFunction(() => {
+  void start(process.argv.slice(2));
+});

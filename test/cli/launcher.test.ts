@@ -1,0 +1,154 @@
+// bin/ebpm.js as users start it: a command (`ebpm run`, `ebpm ls`) from the start-up snapshot
+// when the node on PATH built it, the ESM bundle otherwise (no snapshot, a snapshot stamped for
+// another node or an upgraded one), with the same output and start-up phases either way;
+// `--version` without node.
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REPO } from '../helpers/objects.js';
+import { ebpm as inProcess, packageLayout, sandbox } from './helpers.js';
+import { describeWith } from '../helpers/prereq.js';
+import { defaultCliEnv } from '../helpers/cli.js';
+import { BIN, ebpmSync, ownCopy, sender, tempDir } from '../run/spawn.js';
+
+const TITLE = 'sigsnoop 1.2.0: attached ln_sig_trace (tracepoint/signal/signal_generate)\n';
+
+let dir = '';
+let layout = '';
+
+/** `install` is a copy of the built CLI (launcher, package.json, dist/; the addon linked), for a test to spoil. */
+function install(name: string): { bin: string; dist: string } {
+  const root = join(dir, name);
+  mkdirSync(join(root, 'bin'), { recursive: true });
+  cpSync(BIN, join(root, 'bin', 'ebpm.js'));
+  cpSync(join(REPO, 'package.json'), join(root, 'package.json'));
+  cpSync(join(REPO, 'dist'), join(root, 'dist'), { recursive: true, preserveTimestamps: true });
+  symlinkSync(join(REPO, 'native'), join(root, 'native'));
+  return { bin: join(root, 'bin', 'ebpm.js'), dist: join(root, 'dist') };
+}
+
+/** `traceOne` runs `argv` on one signal from a sender of its own; its output, and whether that process started from the snapshot. */
+async function traceOne(
+  argv: readonly string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; snapshot: boolean; sender: number }> {
+  const target = spawn('sleep', ['3600']);
+  const send = sender(dir, target.pid!, [28]);
+  const [cmd, ...args] = argv;
+  const child = spawn(cmd!, [...args, 'run', layout, '-p', String(send.pid), '-s', '28', '--json', '--max-events', '1'], {
+    env: { ...defaultCliEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const attached = new Promise<void>((resolve) =>
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (stderr.includes('attached')) resolve();
+    }),
+  );
+  const code = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await Promise.race([attached, code]);
+  const snapshot = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').includes('--snapshot-blob');
+  send.stdin!.end('go\n');
+  const exit = await code;
+  target.kill('SIGKILL');
+  return { code: exit, stdout, stderr, snapshot, sender: send.pid! };
+}
+
+/** What one signal prints, whichever way the run started. */
+function expectOneEvent(r: Awaited<ReturnType<typeof traceOne>>): void {
+  expect(r.stderr).toBe(`${TITLE}sigsnoop: 1 events, 0 lost (stopped: max-events)\n`);
+  expect(r.code).toBe(0);
+  const event = JSON.parse(r.stdout) as Record<string, unknown>;
+  expect(event).toMatchObject({ pid: r.sender, sig: 28, ret: 0, comm: 'ebpm-sigsend' });
+  expect(r.stdout).toBe(`${JSON.stringify(event)}\n`);
+}
+
+describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
+  beforeAll(() => {
+    dir = tempDir();
+    const pkg = ownCopy('sigsnoop', dir, 'sig_trace', 'ln_sig_trace');
+    expect(ebpmSync(['build', pkg]).code).toBe(0);
+    layout = join(pkg, 'out');
+  }, 120_000);
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('starts ebpm run from the snapshot, printing what the ESM bundle prints', async () => {
+    const fromSnapshot = await traceOne([BIN]);
+    expect(fromSnapshot.snapshot).toBe(true);
+    expectOneEvent(fromSnapshot);
+    const fromBundle = await traceOne([process.execPath, BIN]);
+    expect(fromBundle.snapshot).toBe(false);
+    expectOneEvent(fromBundle);
+  });
+
+  it('traces the same start-up phases from the snapshot as from the ESM bundle', async () => {
+    const phases = (stderr: string) => [...stderr.matchAll(/^phase (\S+) \d+\.\d$/gm)].map((m) => m[1]);
+    const all = ['node', 'bundle', 'command', 'resolve', 'plan', 'addon', 'open', 'load', 'attach', 'event'];
+    const fromSnapshot = await traceOne([BIN], { EBPM_TRACE_STARTUP: '1' });
+    expect(fromSnapshot.snapshot).toBe(true);
+    expect(phases(fromSnapshot.stderr)).toEqual(all);
+    const fromBundle = await traceOne([process.execPath, BIN], { EBPM_TRACE_STARTUP: '1' });
+    expect(phases(fromBundle.stderr)).toEqual(all);
+  });
+
+  it('finds its snapshot through a link to it, as npm installs it', async () => {
+    const { bin } = install('linked');
+    const link = join(dir, 'ebpm');
+    symlinkSync(bin, link);
+    const r = await traceOne([link]);
+    expect(r.snapshot).toBe(true);
+    expectOneEvent(r);
+  });
+
+  it('runs the ESM bundle when the snapshot is missing', async () => {
+    const { bin, dist } = install('no-blob');
+    rmSync(join(dist, 'ebpm.blob'));
+    const r = await traceOne([bin]);
+    expect(r.snapshot).toBe(false);
+    expectOneEvent(r);
+  });
+
+  it('runs the ESM bundle when the node on PATH was replaced since the snapshot was built', async () => {
+    // An upgrade in place: the same path, another file's modification time.
+    const { bin, dist } = install('upgraded');
+    const stamp = join(dist, 'ebpm.blob.node');
+    const built = statSync(stamp).mtime;
+    utimesSync(stamp, built, new Date(built.getTime() - 86_400_000));
+    const r = await traceOne([bin]);
+    expect(r.snapshot).toBe(false);
+    expectOneEvent(r);
+  });
+
+  it('runs the ESM bundle when the snapshot was built by another node', async () => {
+    const { bin, dist } = install('other-node');
+    const stamp = join(dist, 'ebpm.blob.node');
+    const built = statSync(stamp).mtime;
+    writeFileSync(stamp, '/opt/node-v22/bin/node\n');
+    utimesSync(stamp, built, built);
+    const r = await traceOne([bin]);
+    expect(r.snapshot).toBe(false);
+    expectOneEvent(r);
+  });
+
+  it('lists the store from the snapshot as the ESM bundle does', async () => {
+    const sb = sandbox();
+    const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'lister', version: '1.0.0' });
+    expect((await inProcess(['push', pkg.dir], sb.env)).code).toBe(0);
+    expect((await inProcess(['pull', 'lister'], sb.env)).code).toBe(0);
+    const fromSnapshot = ebpmSync(['ls'], { env: sb.env });
+    const row = `local\\.invalid/lister:latest +lister +1\\.0\\.0 +${pkg.digest.slice(0, 19)} +${pkg.size} +\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ`;
+    expect(fromSnapshot).toMatchObject({ code: 0, stderr: '' });
+    expect(fromSnapshot.stdout).toMatch(new RegExp(`^REFERENCE +NAME +VERSION +DIGEST +SIZE +PULLED\\n${row}\\n$`));
+    expect(ebpmSync(['ls'], { env: sb.env, prefix: [process.execPath] })).toEqual(fromSnapshot);
+  });
+
+  it('prints --version without node, as the CLI itself does', () => {
+    expect(ebpmSync(['--version'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
+    expect(ebpmSync(['-V'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
+    expect(ebpmSync(['--version'], { prefix: [process.execPath] })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
+  });
+});
