@@ -8,10 +8,11 @@
  * - A successor's `load` of bytes its predecessor loaded takes that object over instead of
  *   loading it again, and its attach of a program to the same target takes the link over:
  *   same programs, same link ids, no gap and no double attachment.
- * - A run's first guest starts with its package's declared objects loaded ahead (`preload`),
- *   while its worker starts: its load of the same bytes under the same name and BTF takes one
- *   (the wasm-bpf ABI gives a guest no other say in a load); one it does not take is closed
- *   once the guest first waits or ends (`dropPreloaded`), never attached.
+ * - A run's first guest, when it has no arguments, starts with its package's declared objects
+ *   loaded ahead (`preload`), while its worker starts: its load of the same bytes under the
+ *   same name and BTF takes one (the wasm-bpf ABI gives a guest no other say in a load); one
+ *   it does not take is closed once the guest first waits or ends (`dropPreloaded`), never
+ *   attached.
  * - Event readers stay here, consumed through the event loop; each map's records go to one
  *   tenant at a time. From the moment a successor takes over (`handOver`) they are held back
  *   until the predecessor has returned what it received and did not deliver, so the

@@ -228,8 +228,9 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
         posted = true;
         const input: GuestInput = { ...p.input, module, stop, output, broker: tenant.port, brokerBell: tenant.bell };
         worker.postMessage(input, [tenant.port]);
-        // A successor takes its predecessor's objects instead.
-        if (predecessor === undefined && p.input.usesBpf) {
+        // A successor takes its predecessor's objects instead; a guest given arguments most
+        // likely configures its objects' .rodata with them, and would not take the preload.
+        if (predecessor === undefined && p.input.usesBpf && p.input.args.length === 1) {
           broker.preload(
             p.input.declared.map((d) => d.bytes),
             p.input.name,
