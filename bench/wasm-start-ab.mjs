@@ -90,7 +90,7 @@ try {
   }
   console.log('peak RSS of a 1 s run, median of 5 (MiB)');
   for (const bin of [EBPM, OTHER]) {
-    const xs = Array.from({ length: 5 }, () => peakRss([process.execPath, bin, 'run', layout, '--duration', '1', '--', '-p', '1']));
+    const xs = Array.from({ length: 5 }, () => peakRss([process.execPath, bin, 'run', layout, '--duration', '1', ...(UNFILTERED ? [] : ['--', '-p', '1'])]));
     console.log(`  ${bin === EBPM ? 'this checkout' : 'the other'}  ${median(xs).toFixed(1)}`);
   }
   console.log(`  sigsnoop (libbpf-tools)  ${peakRss(['timeout', '-s', 'INT', '1', '/usr/sbin/sigsnoop', '-p', '1']).toFixed(1)}`);
