@@ -170,6 +170,7 @@ export class ObjectBroker {
         this.#held = undefined;
       }
     }
+    phase('preload');
   }
 
   /** `dropPreloaded` closes the preloaded objects no guest took. */
