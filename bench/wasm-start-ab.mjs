@@ -4,16 +4,22 @@
 // and on a terminal (`script`); then each build's peak RSS over a 1 s run. Both builds must be
 // built (`node scripts/build.mjs` in each); NODE_EXTRA_CA_CERTS is unset for every peer.
 //
-//   sudo node bench/wasm-start-ab.mjs <other checkout> [runs]
+//   sudo node bench/wasm-start-ab.mjs <other checkout> [runs] [--unfiltered]
+//
+// `--unfiltered` runs the guest without `-p` (every signal on the machine; the marker's come
+// within milliseconds): a guest that loads its object as declared, without changing its .rodata.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EBPM, REPO, exited, median, script } from './run-common.mjs';
 
-const OTHER = process.argv[2] && join(resolve(process.argv[2]), 'bin', 'ebpm.js');
-const RUNS = Number(process.argv[3] ?? 21);
-if (!OTHER) throw new Error('usage: node bench/wasm-start-ab.mjs <other checkout> [runs]');
+const args = process.argv.slice(2);
+const UNFILTERED = args.includes('--unfiltered');
+const [other, runs] = args.filter((a) => a !== '--unfiltered');
+const OTHER = other && join(resolve(other), 'bin', 'ebpm.js');
+const RUNS = Number(runs ?? 21);
+if (!OTHER) throw new Error('usage: node bench/wasm-start-ab.mjs <other checkout> [runs] [--unfiltered]');
 
 const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
@@ -56,11 +62,12 @@ try {
   const marker = script(work, 'ebpm-marker', `while kill -28 ${target.pid}; do sleep 0.002; done`);
   marker.stdin.end('go\n');
   const pid = String(marker.pid);
+  const filter = UNFILTERED ? [] : ['--', '-p', pid];
   const peers = {
     'sigsnoop (libbpf-tools)': ['stdbuf', '-oL', '/usr/sbin/sigsnoop', '-p', pid],
     'node -e 0': [process.execPath, '-e', 'console.log("ebpm-marker")'],
-    'ebpm Wasm, this checkout': [process.execPath, EBPM, 'run', layout, '--', '-p', pid],
-    'ebpm Wasm, the other': [process.execPath, OTHER, 'run', layout, '--', '-p', pid],
+    'ebpm Wasm, this checkout': [process.execPath, EBPM, 'run', layout, ...filter],
+    'ebpm Wasm, the other': [process.execPath, OTHER, 'run', layout, ...filter],
   };
   try {
     for (const pty of [false, true]) {
@@ -83,7 +90,7 @@ try {
   }
   console.log('peak RSS of a 1 s run, median of 5 (MiB)');
   for (const bin of [EBPM, OTHER]) {
-    const xs = Array.from({ length: 5 }, () => peakRss([process.execPath, bin, 'run', layout, '--duration', '1', '--', '-p', '1']));
+    const xs = Array.from({ length: 5 }, () => peakRss([process.execPath, bin, 'run', layout, '--duration', '1', ...(UNFILTERED ? [] : ['--', '-p', '1'])]));
     console.log(`  ${bin === EBPM ? 'this checkout' : 'the other'}  ${median(xs).toFixed(1)}`);
   }
   console.log(`  sigsnoop (libbpf-tools)  ${peakRss(['timeout', '-s', 'INT', '1', '/usr/sbin/sigsnoop', '-p', '1']).toFixed(1)}`);

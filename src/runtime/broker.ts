@@ -8,6 +8,11 @@
  * - A successor's `load` of bytes its predecessor loaded takes that object over instead of
  *   loading it again, and its attach of a program to the same target takes the link over:
  *   same programs, same link ids, no gap and no double attachment.
+ * - A run's first guest, when it has no arguments, starts with its package's declared objects
+ *   loaded ahead (`preload`), while its worker starts: its load of the same bytes under the
+ *   same name and BTF takes one (the wasm-bpf ABI gives a guest no other say in a load); one
+ *   it does not take is closed once the guest first waits or ends (`dropPreloaded`), never
+ *   attached.
  * - Event readers stay here, consumed through the event loop; each map's records go to one
  *   tenant at a time. From the moment a successor takes over (`handOver`) they are held back
  *   until the predecessor has returned what it received and did not deliver, so the
@@ -55,6 +60,8 @@ interface Held {
 interface HeldObject extends Held {
   readonly id: number;
   readonly digest: string;
+  /** Loaded by `preload` and not taken yet: its name, BTF and libbpf's lines from its load. */
+  preloaded?: { readonly name: string; readonly btfPath: string | undefined; readonly log: readonly string[] } | undefined;
   readonly object: BpfObject;
   readonly info: BrokerObject;
   readonly streams: Map<string, Stream>;
@@ -107,6 +114,8 @@ export class ObjectBroker {
   readonly #objects = new Map<number, HeldObject>();
   readonly #links = new Map<number, HeldLink>();
   #nextId = 1;
+  /** libbpf's lines, held while a preload runs: they are said only if a guest takes the object. */
+  #held: string[] | undefined;
 
   constructor(
     /** Where a drop of held records and a failed close are said (`RunWasmOptions.onLog`). */
@@ -123,6 +132,57 @@ export class ObjectBroker {
       this.#logLibbpf();
     } catch {
       // reported by the first load
+    }
+  }
+
+  /**
+   * `preload` opens and loads `objects` (a package's declared ones, bytes as declared) for a
+   * guest to take at its load of the same bytes, `name` and `btfPath`: the load is done while
+   * the guest's worker starts rather than after. One that fails is left to the guest's own
+   * load, which reports why to the guest that asked.
+   */
+  preload(objects: readonly Uint8Array[], name: string, btfPath: string | undefined): void {
+    for (const bytes of objects) {
+      const log: string[] = [];
+      this.#held = log;
+      try {
+        this.#logLibbpf();
+        const object = BpfObject.open(bytes, { name, btfPath });
+        try {
+          object.load();
+        } catch {
+          object.close();
+          continue;
+        }
+        const id = this.#nextId++;
+        this.#objects.set(id, {
+          id,
+          digest: sha256Digest(bytes),
+          object,
+          info: infoOf(id, object),
+          streams: new Map(),
+          owners: new Set(),
+          preloaded: { name, btfPath, log },
+        });
+      } catch {
+        // the guest's load says it
+      } finally {
+        this.#held = undefined;
+      }
+    }
+    phase('preload');
+  }
+
+  /** `dropPreloaded` closes the preloaded objects no guest took. */
+  dropPreloaded(): void {
+    for (const o of [...this.#objects.values()]) {
+      if (o.preloaded === undefined) continue;
+      this.#objects.delete(o.id);
+      try {
+        o.object.close();
+      } catch (e) {
+        this.log(`close BPF object: ${(e as Error)?.message ?? String(e)}`);
+      }
     }
   }
 
@@ -211,6 +271,15 @@ export class ObjectBroker {
       taken.owners.add(t);
       return taken.info;
     }
+    const preloaded = [...this.#objects.values()].find(
+      (o) => o.digest === digest && o.preloaded !== undefined && o.preloaded.name === name && o.preloaded.btfPath === t.btfPath,
+    );
+    if (preloaded?.preloaded) {
+      for (const line of preloaded.preloaded.log) this.log(line);
+      preloaded.preloaded = undefined;
+      preloaded.owners.add(t);
+      return preloaded.info;
+    }
     const object = BpfObject.open(bytes, { name, btfPath: t.btfPath });
     try {
       explainLoad(
@@ -225,17 +294,17 @@ export class ObjectBroker {
       throw e;
     }
     const id = this.#nextId++;
-    const info: BrokerObject = {
-      id,
-      programs: object.programs().map((p) => ({ name: p.name, section: p.section })),
-      maps: object.maps().map((m) => ({ name: m.name, fd: m.fd, kind: kindOf(m.type) })),
-    };
+    const info = infoOf(id, object);
     this.#objects.set(id, { id, digest, object, info, streams: new Map(), owners: new Set([t]) });
     return info;
   }
 
   #logLibbpf(): void {
-    setBpfLog((_level, message) => this.log(`libbpf: ${message.trimEnd()}`), 'warn');
+    setBpfLog((_level, message) => {
+      const line = `libbpf: ${message.trimEnd()}`;
+      if (this.#held) this.#held.push(line);
+      else this.log(line);
+    }, 'warn');
   }
 
   #object(t: Tenant, id: number): HeldObject {
@@ -337,6 +406,14 @@ function post(sink: Sink, batch: RecordBatch): void {
   sink.port.postMessage(batch);
   Atomics.add(sink.bell, 0, 1);
   Atomics.notify(sink.bell, 0);
+}
+
+function infoOf(id: number, object: BpfObject): BrokerObject {
+  return {
+    id,
+    programs: object.programs().map((p) => ({ name: p.name, section: p.section })),
+    maps: object.maps().map((m) => ({ name: m.name, fd: m.fd, kind: kindOf(m.type) })),
+  };
 }
 
 function kindOf(type: string): MapKind {

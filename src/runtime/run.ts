@@ -4,7 +4,6 @@
  */
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
 import { parseWasm } from '../wasm/module.js';
 import { checkGuestModule } from './abi.js';
@@ -15,7 +14,7 @@ import { limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
 import type { GuestInput, WorkerMessage } from './protocol.js';
 import { ObjectBroker, type Tenant } from './broker.js';
-import { workerSource } from './worker-entry.js';
+import { GuestWorker } from './guest-worker.js';
 
 /** A host directory made visible to the guest (`--dir host[:guest]`). */
 export interface Preopen {
@@ -112,48 +111,6 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   return out;
 }
 
-/**
- * `GuestWorker` is a guest's thread started before the guest is known: a new V8 isolate that
- * loads the runtime's bundle while the run's checks go on, so that a Wasm run does not wait
- * for it after them. It runs nothing until `startWasm` (or `swap`) takes it and posts it the
- * checked guest; one never taken is ended with `discard`.
- */
-export class GuestWorker {
-  readonly #worker: Worker;
-  #taken = false;
-  /** What befell the thread before it was taken (it failed to load, or ended). */
-  #early: { error?: Error; exited: boolean } = { exited: false };
-  readonly #onError = (e: Error) => {
-    this.#early.error ??= e;
-  };
-  readonly #onExit = () => {
-    this.#early.exited = true;
-  };
-
-  constructor() {
-    const src = workerSource();
-    // node:wasi's ExperimentalWarning is not for ebpm's users.
-    this.#worker = new Worker(src.source, { eval: src.eval, execArgv: ['--no-warnings'] });
-    this.#worker.on('error', this.#onError).on('exit', this.#onExit);
-    // Until it has a guest, it must not keep the process alive.
-    this.#worker.unref();
-  }
-
-  /** The thread, for the one guest it runs, and what befell it so far. */
-  take(): { readonly worker: Worker; readonly error?: Error; readonly exited: boolean } {
-    if (this.#taken) throw new EbpmError('INTERNAL', 'a guest worker runs one guest');
-    this.#taken = true;
-    this.#worker.off('error', this.#onError).off('exit', this.#onExit);
-    this.#worker.ref();
-    return { worker: this.#worker, ...this.#early };
-  }
-
-  /** Ends the thread unless a run took it. */
-  discard(): void {
-    if (!this.#taken) void this.#worker.terminate();
-  }
-}
-
 /** How a guest's worker ended. */
 type GuestEnd = { readonly kind: 'exit'; readonly code: number } | { readonly kind: 'stopped' } | { readonly kind: 'error'; readonly error: EbpmError };
 
@@ -234,6 +191,7 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       clearTimeout(graceTimer);
       void worker.terminate().then(() => {
         tenant.release();
+        broker.dropPreloaded();
         // Whatever the guest wrote before it ended (or was terminated) is in the ring.
         lines.close();
         resolve(e);
@@ -247,6 +205,7 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
         case 'log':
           return run.onLog?.(m.line, m.refusal === true);
         case 'waiting':
+          broker.dropPreloaded();
           return onWaiting();
         case 'exit':
           return finish({ kind: 'exit', code: m.code });
@@ -265,10 +224,19 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
     p.module.then(
       (module) => {
         // Stopped before it had its guest: it ends without running any of it.
-        if (stopping) return;
+        if (stopping || end !== undefined) return;
         posted = true;
         const input: GuestInput = { ...p.input, module, stop, output, broker: tenant.port, brokerBell: tenant.bell };
         worker.postMessage(input, [tenant.port]);
+        // A successor takes its predecessor's objects instead; a guest given arguments most
+        // likely configures its objects' .rodata with them, and would not take the preload.
+        if (predecessor === undefined && p.input.usesBpf && p.input.args.length === 1) {
+          broker.preload(
+            p.input.declared.map((d) => d.bytes),
+            p.input.name,
+            p.btfPath,
+          );
+        }
       },
       (e: unknown) => finish({ kind: 'error', error: e instanceof EbpmError ? e : new EbpmError('INTERNAL', `${where}: compile: ${String(e)}`, { cause: e }) }),
     );

@@ -5,9 +5,9 @@
  * `--follow` swaps in a newer version's guest over the running objects (runtime `swap`).
  */
 import { EbpmError, withContext } from '../core/errors.js';
-import { phase } from '../core/phases.js';
 import { WASI } from '../runtime/abi.js';
-import { GuestWorker, startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
+import { GuestWorker } from '../runtime/guest-worker.js';
+import { startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
 import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
 import type { ResolvedPackage } from './run-source.js';
 import { checkMachine, kernelBtfFile, machineFacts, type KernelBtfFile, type KernelBtfSource, type MachineFacts } from './machine.js';
@@ -41,6 +41,8 @@ export interface WasmPackageOptions {
   readonly btfFile?: string;
   /** `--follow`: newer versions' guests are swapped in with the same arguments. */
   readonly follow?: Follow<ResolvedPackage>;
+  /** The guest's thread, started ahead (`ebpm run` starts it before it loads this module); default one started now. Ended unless the guest runs in it. */
+  readonly worker?: GuestWorker;
   /** Called once the machine passed the checks and the guest is starting. */
   readonly onStart?: () => void;
   /** `--follow`: what became of an update (a swap, or a refused or failed one). */
@@ -56,8 +58,7 @@ export interface WasmPackageOptions {
 export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResult> {
   const { metadata } = o.package;
   // The guest's thread starts while the machine is checked; nothing runs in it before they pass.
-  const worker = new GuestWorker();
-  phase('worker');
+  const worker = o.worker ?? new GuestWorker();
   let btf: KernelBtfFile | undefined;
   let stopChecks: () => void = () => undefined;
   try {

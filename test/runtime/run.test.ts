@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { isCode } from '../../src/core/errors.js';
-import { GuestWorker, runWasm, startWasm } from '../../src/runtime/run.js';
+import { GuestWorker } from '../../src/runtime/guest-worker.js';
+import { runWasm, startWasm } from '../../src/runtime/run.js';
 import { describeWith } from '../helpers/prereq.js';
 import { collect, wat, WASI_PRELUDE } from './helpers.js';
 

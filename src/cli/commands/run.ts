@@ -18,6 +18,7 @@ import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '..
 import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
+import { GuestWorker } from '../../runtime/guest-worker.js';
 import { openPackage, PACKAGE_SOURCES, type OpenedPackage } from '../package-sources.js';
 import type { Follow, UpdateEvent } from '../../services/follow-loop.js';
 import { planRun, runPackage, withEventType, type NextRun, type RunPlan, type SamplePlan } from '../../services/run.js';
@@ -279,13 +280,23 @@ function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: 
  */
 async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: RunLine, args: readonly string[], io: Io, opened: Opened): Promise<number> {
   const flags = cmdline.wasm;
-  const follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, opened);
-  const { runWasmPackage } = await import('../../services/run-wasm.js');
+  // Its start is the longest step of a Wasm run's: under way while the runtime loads.
+  const worker = new GuestWorker();
+  let follow: Awaited<ReturnType<typeof following>> | undefined;
+  let runWasmPackage: typeof import('../../services/run-wasm.js').runWasmPackage;
+  try {
+    follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, opened);
+    ({ runWasmPackage } = await import('../../services/run-wasm.js'));
+  } catch (e) {
+    worker.discard();
+    throw e;
+  }
   // Lines still go out as they come, but a burst of them within one turn is one write.
   const stdout = coalesce(io.stdout);
   const r = await withStops(io, async (signal) => {
     const ended = await runWasmPackage({
       package: pkg,
+      worker,
       args,
       env: flags.env,
       preopens: flags.preopens,

@@ -1,0 +1,51 @@
+/**
+ * A guest's thread, started ahead: its own module, light enough for `ebpm run` to start the
+ * thread as soon as it knows the package has a Wasm program, before it loads the runtime.
+ */
+import { Worker } from 'node:worker_threads';
+import { EbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
+import { workerSource } from './worker-entry.js';
+
+/**
+ * `GuestWorker` is a guest's thread started before the guest is known: a new V8 isolate that
+ * loads the runtime's bundle while the run's checks go on, so that a Wasm run does not wait
+ * for it after them. It runs nothing until `startWasm` (or `swap`) takes it and posts it the
+ * checked guest; one never taken is ended with `discard`.
+ */
+export class GuestWorker {
+  readonly #worker: Worker;
+  #taken = false;
+  /** What befell the thread before it was taken (it failed to load, or ended). */
+  #early: { error?: Error; exited: boolean } = { exited: false };
+  readonly #onError = (e: Error) => {
+    this.#early.error ??= e;
+  };
+  readonly #onExit = () => {
+    this.#early.exited = true;
+  };
+
+  constructor() {
+    const src = workerSource();
+    // node:wasi's ExperimentalWarning is not for ebpm's users.
+    this.#worker = new Worker(src.source, { eval: src.eval, execArgv: ['--no-warnings'] });
+    this.#worker.on('error', this.#onError).on('exit', this.#onExit);
+    // Until it has a guest, it must not keep the process alive.
+    this.#worker.unref();
+    phase('worker');
+  }
+
+  /** The thread, for the one guest it runs, and what befell it so far. */
+  take(): { readonly worker: Worker; readonly error?: Error; readonly exited: boolean } {
+    if (this.#taken) throw new EbpmError('INTERNAL', 'a guest worker runs one guest');
+    this.#taken = true;
+    this.#worker.off('error', this.#onError).off('exit', this.#onExit);
+    this.#worker.ref();
+    return { worker: this.#worker, ...this.#early };
+  }
+
+  /** Ends the thread unless a run took it. */
+  discard(): void {
+    if (!this.#taken) void this.#worker.terminate();
+  }
+}
