@@ -2,7 +2,7 @@
  * A guest's thread, started ahead: its own module, light enough for `ebpm run` to start the
  * thread as soon as it knows the package has a Wasm program, before it loads the runtime.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
 import { workerSource } from './worker-entry.js';
@@ -27,6 +27,10 @@ export class GuestWorker {
 
   constructor() {
     const src = workerSource();
+    // Loaded here, not imported: `ebpm run` imports this module, which the start-up snapshot
+    // evaluates (src/cli/snapshot.ts), and node:worker_threads loaded while a snapshot is built
+    // starts no working thread (its Atomics are missing then).
+    const { Worker } = process.getBuiltinModule('node:worker_threads');
     // node:wasi's ExperimentalWarning is not for ebpm's users.
     this.#worker = new Worker(src.source, { eval: src.eval, execArgv: ['--no-warnings'] });
     this.#worker.on('error', this.#onError).on('exit', this.#onExit);
