@@ -20,7 +20,9 @@ import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
-import { bundleLayer, bundleReferrerManifest, signBundle } from '../sign/bundle.js';
+import { bundleReferrerManifest, signBundle } from '../sign/bundle.js';
+import { jwsSigner } from '../sign/notation.js';
+import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
 import {
   COSIGN_PRIVATE_KEY_PEM,
   SIGSTORE_PRIVATE_KEY_PEM,
@@ -100,22 +102,36 @@ export async function signPackage(target: Target, subject: Descriptor, key: Sign
   return { format: 'legacy', subject: plain, manifest: sig.descriptor, tag, fingerprint };
 }
 
+/** `FoundReferrer` is one referrer of the package, read and classified (src/sign/referrer.ts). */
+export interface FoundReferrer {
+  readonly descriptor: Descriptor;
+  readonly classified: ClassifiedReferrer;
+  /** For a Notation JWS envelope: the subject of its signing certificate, as the envelope claims it. */
+  readonly signer?: string;
+}
+
 /** `FoundSignatures` is every signature a target holds for one digest, ready for `verifySignatures`. */
 export interface FoundSignatures {
+  /** The `.sig` manifest's layers. */
   readonly legacy: readonly LegacySignature[];
+  /** The layers of cosign's OCI 1.1 simple-signing referrers, checked as `.sig` layers are. */
+  readonly referred: readonly LegacySignature[];
   readonly bundles: readonly Uint8Array[];
   /** The `.sig` manifest, when there is one. */
   readonly legacyManifest?: Descriptor;
   /** The bundle referrer manifests, in the order of `bundles`. */
   readonly bundleManifests: readonly Descriptor[];
+  /** Every referrer of the package whose manifest names it as subject, with what it is (signatures, attestations, SBOMs, Notation, others). */
+  readonly referrers: readonly FoundReferrer[];
 }
 
 /**
  * `findSignatures` reads what `source` holds for `subject`: the layers of its `.sig` manifest
- * and the bundles of its sigstore referrers (when `source` lists referrers). Referrers are
- * judged by their own manifest, not by the listing's `artifactType` (the 2.8.2 fallback index
- * may name the config media type instead). Every byte is verified against its digest; a
- * missing `.sig` tag or repository means no signature, other failures are thrown.
+ * and, when `source` lists referrers, every referrer, each judged by its own manifest
+ * (`classifyReferrer`), not by the listing's `artifactType`: cosign's OCI 1.1 simple-signing
+ * signatures are read as `.sig` layers are, sigstore signature bundles are read, the rest is listed.
+ * Every byte is verified against its digest; a missing `.sig` tag or repository means no
+ * signature, other failures are thrown.
  */
 export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<FoundSignatures> {
   // The two lookups are independent: asked together, they cost one round trip instead of two.
@@ -128,19 +144,31 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
         })
       : [],
   ]);
+  const referred: LegacySignature[] = [];
   const bundles: Uint8Array[] = [];
   const bundleManifests: Descriptor[] = [];
+  const referrers: FoundReferrer[] = [];
   for (const d of listed.filter((x) => isManifestType(x.mediaType)).slice(0, MAX_SIGNATURES)) {
-    const manifest = await readManifest(source, d, signal);
-    const layer = manifest === undefined ? undefined : bundleLayer(manifest);
-    if (layer === undefined || manifest?.subject?.digest !== subject.digest) continue;
-    bundles.push(await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal));
-    bundleManifests.push({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+    const descriptor: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+    const manifest = await readManifest(source, descriptor, signal);
+    if (manifest === undefined || manifest.subject?.digest !== subject.digest) continue;
+    const classified = classifyReferrer(manifest);
+    if (classified.kind === 'signature' && classified.shape === 'bundle') {
+      bundles.push(await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal));
+      bundleManifests.push(descriptor);
+    } else if (classified.kind === 'signature') referred.push(...(await readSimpleSigning(source, manifest, signal)));
+    const signer =
+      classified.kind === 'notation' && classified.envelope === 'jws' && classified.layer !== undefined
+        ? jwsSigner(await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal))
+        : undefined;
+    referrers.push(signer === undefined ? { descriptor, classified } : { descriptor, classified, signer });
   }
   return {
     legacy: legacy?.signatures ?? [],
+    referred,
     bundles,
     bundleManifests,
+    referrers,
     ...(legacy === undefined ? {} : { legacyManifest: legacy.descriptor }),
   };
 }
@@ -167,7 +195,9 @@ export async function copySignatures(
   found?: FoundSignatures,
 ): Promise<CopiedSignatures> {
   found ??= await findSignatures(src, subject, signal);
-  for (const d of found.bundleManifests) await copyGraph(src, dst, d, signal === undefined ? {} : { signal });
+  for (const r of found.referrers) {
+    if (r.classified.kind === 'signature') await copyGraph(src, dst, r.descriptor, signal === undefined ? {} : { signal });
+  }
   if (found.legacyManifest !== undefined) {
     const tag = signatureTag(subject.digest);
     const held = await readLegacy(dst, subject.digest, signal);
@@ -182,7 +212,7 @@ export async function copySignatures(
       }
     }
   }
-  return { legacy: found.legacy.length, bundles: found.bundles.length };
+  return { legacy: found.legacy.length + found.referred.length, bundles: found.bundles.length };
 }
 
 /**
@@ -219,12 +249,17 @@ async function readLegacy(
   const plain: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
   const manifest = await readManifest(source, plain, signal);
   if (manifest === undefined) return undefined;
+  return { descriptor: plain, signatures: await readSimpleSigning(source, manifest, signal) };
+}
+
+/** Reads the payloads of a `.sig` manifest's or an OCI 1.1 signature referrer's simple-signing layers. */
+async function readSimpleSigning(source: ReadOnlyTarget, manifest: ImageManifest, signal?: AbortSignal): Promise<LegacySignature[]> {
   const signatures: LegacySignature[] = [];
   for (const layer of legacySignatureLayers(manifest).slice(0, MAX_SIGNATURES)) {
     const payload = await fetchAll(source, layer.descriptor, MAX_SIGNATURE_BYTES, signal);
     signatures.push({ payload, signature: layer.signature, ...(layer.keyHint === undefined ? {} : { keyHint: layer.keyHint }) });
   }
-  return { descriptor: plain, signatures };
+  return signatures;
 }
 
 /**

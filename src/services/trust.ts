@@ -72,7 +72,12 @@ export interface PackageVerification {
 export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageVerification> {
   const { findSignatures } = await import('./sign.js');
   const found = await findSignatures(req.source, req.subject, req.signal);
-  const verification = await verifySignatures({ digest: req.subject.digest, legacy: found.legacy, bundles: found.bundles, trustedKeys: req.keys });
+  const verification = await verifySignatures({
+    digest: req.subject.digest,
+    legacy: [...found.legacy, ...found.referred],
+    bundles: found.bundles,
+    trustedKeys: req.keys,
+  });
   return { verification, found };
 }
 

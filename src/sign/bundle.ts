@@ -104,20 +104,6 @@ export function bundleReferrerManifest(subject: Descriptor, bundle: Uint8Array, 
 }
 
 /**
- * `bundleLayer` picks the bundle layer of a referrer manifest, or `undefined` when the
- * manifest is not a sigstore image signature. The manifest's own `artifactType` is checked
- * (the referrers-tag fallback index of distribution 2.8.2 may list it under the config media
- * type); referrers whose predicate annotation names an attestation are not signatures.
- */
-export function bundleLayer(manifest: ImageManifest): Descriptor | undefined {
-  if (!isBundleType(manifest.artifactType ?? manifest.config.mediaType) || manifest.layers.length !== 1) return undefined;
-  const predicate = manifest.annotations?.[ANNOTATION_BUNDLE_PREDICATE_TYPE];
-  if (predicate !== undefined && predicate !== COSIGN_SIGN_PREDICATE) return undefined;
-  const layer = manifest.layers[0]!;
-  return isBundleType(layer.mediaType) ? layer : undefined;
-}
-
-/**
  * `checkBundle` verifies bundle JSON bytes for `digest` with `@sigstore/verify` in keyed
  * offline mode: the trust material holds no CA, log or TSA, its key finder returns only the
  * trusted key being tried, and all thresholds are zero. Transparency-log entries and
@@ -190,7 +176,8 @@ function statementClaims(payloadType: string, payload: Buffer, digest: Digest): 
   return { ok: false, reason: 'digest-mismatch', detail: `statement is for ${named.join(', ') || 'no digest'}` };
 }
 
-function isBundleType(mediaType: string): boolean {
+/** `isBundleType` tells the sigstore bundle v0.3 media types, either spelling. */
+export function isBundleType(mediaType: string): boolean {
   return mediaType === MEDIA_TYPE_SIGSTORE_BUNDLE || mediaType === MEDIA_TYPE_SIGSTORE_BUNDLE_LEGACY;
 }
 

@@ -144,7 +144,7 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const r = repo('acme/unsigned');
     const pkg = await pushPackage(r, '1.0.0', bytes('nobody signed this'));
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-    expect(found).toEqual({ legacy: [], bundles: [], bundleManifests: [] });
+    expect(found).toEqual({ legacy: [], referred: [], bundles: [], bundleManifests: [], referrers: [] });
     expect(verification).toEqual({
       verified: false,
       digest: pkg.manifest.digest,

@@ -1,0 +1,128 @@
+// Every signature shape cosign writes (and Notation's), built byte for byte by
+// test/helpers/cosign-shapes.ts and read back through the real registry (distribution 2.8.2,
+// no referrers API: the tag-schema index, written as go-containerregistry writes it): which key
+// signed in which shape, and that attestations and Notation signatures never count as signatures.
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { fetchAll } from '../../src/content/storage.js';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPE_EMPTY_JSON } from '../../src/core/oci.js';
+import { Registry } from '../../src/registry/client.js';
+import type { Repository } from '../../src/registry/repository.js';
+import { MEDIA_TYPE_SIGSTORE_BUNDLE } from '../../src/sign/bundle.js';
+import type { SigningKey, TrustedKey } from '../../src/sign/keys.js';
+import { ARTIFACT_TYPE_COSIGN_SIGNATURE, ARTIFACT_TYPE_NOTATION } from '../../src/sign/referrer.js';
+import { verifyPackage } from '../../src/services/trust.js';
+import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCertificate, signedBundle, tagSchemaIndex } from '../helpers/cosign-shapes.js';
+import { describeWith } from '../helpers/prereq.js';
+import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { plainKey, pushPackage, trusted } from './fixtures.js';
+
+const SLSA = 'https://slsa.dev/provenance/v1';
+
+describeWith(['registry'], 'cosign and Notation signature shapes through the referrers tag schema', () => {
+  let reg: RunningRegistry;
+  let alice: SigningKey;
+  let bob: SigningKey;
+  let trustAlice: TrustedKey[];
+  beforeAll(async () => {
+    reg = await startRegistry();
+    alice = (await plainKey()).key;
+    bob = (await plainKey()).key;
+    trustAlice = [trusted('alice', alice)];
+  });
+  afterAll(() => reg?.stop());
+
+  const repo = (name: string): Repository => new Registry(reg.host).repository(name);
+  const bytes = (s: string) => new TextEncoder().encode(s);
+  const signedByAlice = (digest: string, format: 'legacy' | 'bundle') => ({
+    verified: true,
+    digest,
+    signedBy: [{ format, digest, keyLabel: 'alice', fingerprint: alice.publicKey.fingerprint }],
+    rejected: [],
+  });
+
+  it('verifies a legacy .sig tag written as cosign writes it, Rekor bundle annotation and all', async () => {
+    const r = repo('shapes/legacy');
+    const pkg = await pushPackage(r, '1.0.0', bytes('legacy shape'));
+    const sig = await legacyTag(r, alice, `${reg.host}/shapes/legacy`, pkg.manifest, { rekor: true });
+    expect(new TextDecoder().decode(await fetchAll(r, sig.manifest, MAX_MANIFEST_BYTES))).toBe(new TextDecoder().decode(sig.bytes));
+    expect((await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice })).verification).toEqual(signedByAlice(pkg.manifest.digest, 'legacy'));
+    const wrong = await verifyPackage({ source: r, subject: pkg.manifest, keys: [trusted('bob', bob)] });
+    expect(wrong.verification).toMatchObject({ verified: false, reason: 'untrusted-key' });
+  });
+
+  it("finds cosign's OCI 1.1 simple-signing referrer (--registry-referrers-mode=oci-1-1) and checks it like a .sig layer", async () => {
+    const r = repo('shapes/oci11');
+    const pkg = await pushPackage(r, '1.0.0', bytes('oci 1.1 shape'));
+    const sig = await ociReferrer(r, alice, `${reg.host}/shapes/oci11`, pkg.manifest);
+    await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE }]);
+    expect(JSON.parse(new TextDecoder().decode(sig.bytes))).toMatchObject({
+      config: { mediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
+      artifactType: ARTIFACT_TYPE_COSIGN_SIGNATURE,
+    });
+    const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
+    expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'legacy'));
+    expect([found.legacy.length, found.referred.length, found.bundles.length]).toEqual([0, 1, 0]);
+    expect(found.referrers).toEqual([
+      {
+        descriptor: { mediaType: sig.manifest.mediaType, digest: sig.manifest.digest, size: sig.manifest.size },
+        classified: { kind: 'signature', shape: 'simple-signing', artifactType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
+      },
+    ]);
+    const wrong = await verifyPackage({ source: r, subject: pkg.manifest, keys: [trusted('bob', bob)] });
+    expect(wrong.verification).toEqual({
+      verified: false,
+      digest: pkg.manifest.digest,
+      reason: 'untrusted-key',
+      detail: 'legacy signature: no trusted key verifies this signature (another signer, or altered content)',
+      rejected: [
+        { format: 'legacy', index: 0, reason: 'untrusted-key', detail: 'no trusted key verifies this signature (another signer, or altered content)' },
+      ],
+    });
+  });
+
+  it("finds cosign v3's bundle although the tag-schema index lists it as application/vnd.oci.empty.v1+json", async () => {
+    const r = repo('shapes/bundle');
+    const pkg = await pushPackage(r, '1.0.0', bytes('bundle shape'));
+    const sig = await bundleReferrer(r, pkg.manifest, await signedBundle(alice, pkg.manifest));
+    await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON }]);
+    expect((await r.referrers(pkg.manifest)).map((d) => d.artifactType)).toEqual([MEDIA_TYPE_EMPTY_JSON]);
+    const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
+    expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
+    expect(found.referrers.map((x) => x.classified.kind)).toEqual(['signature']);
+  });
+
+  it('lists attestations and Notation signatures beside the signatures, and counts neither', async () => {
+    const r = repo('shapes/attached');
+    const pkg = await pushPackage(r, '1.0.0', bytes('attached shapes'));
+    const att = await bundleReferrer(r, pkg.manifest, await signedBundle(alice, pkg.manifest), { predicateType: SLSA });
+    const cert = selfSignedCertificate('/CN=release signer/O=Example Corp');
+    const jws = await notationReferrer(r, pkg.manifest, { jws: cert });
+    const cose = await notationReferrer(r, pkg.manifest, { cose: bytes('\xd2\x84 not parsed') });
+    await tagSchemaIndex(r, pkg.manifest, [
+      { manifest: att.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: jws.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: cose.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+    ]);
+    const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
+    expect(verification).toEqual({
+      verified: false,
+      digest: pkg.manifest.digest,
+      reason: 'no-signature',
+      detail: `${pkg.manifest.digest} has no signature`,
+      rejected: [],
+    });
+    const byDigest = new Map(found.referrers.map((x) => [x.descriptor.digest, x]));
+    expect(byDigest.get(att.manifest.digest)?.classified).toEqual({
+      kind: 'attestation',
+      shape: 'bundle',
+      artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE,
+      predicateType: SLSA,
+    });
+    expect(byDigest.get(jws.manifest.digest)).toMatchObject({
+      classified: { kind: 'notation', envelope: 'jws', artifactType: ARTIFACT_TYPE_NOTATION },
+      signer: 'CN=release signer, O=Example Corp',
+    });
+    expect(byDigest.get(cose.manifest.digest)).toMatchObject({ classified: { kind: 'notation', envelope: 'cose', artifactType: ARTIFACT_TYPE_NOTATION } });
+    expect(byDigest.get(cose.manifest.digest)?.signer).toBeUndefined();
+  });
+});
