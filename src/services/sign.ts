@@ -20,7 +20,7 @@ import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
-import { bundleReferrerManifest, signBundle } from '../sign/bundle.js';
+import { bundleReferrerManifest, isMessageSignatureBundle, signBundle } from '../sign/bundle.js';
 import { jwsSigner } from '../sign/notation.js';
 import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
 import {
@@ -121,6 +121,8 @@ export interface FoundSignatures {
   readonly legacyManifest?: Descriptor;
   /** The bundle referrer manifests, in the order of `bundles`. */
   readonly bundleManifests: readonly Descriptor[];
+  /** The signed manifest's bytes, read when a message-signature bundle needs them. */
+  readonly signedManifest?: Uint8Array;
   /** Every referrer of the package whose manifest names it as subject, with what it is (signatures, attestations, SBOMs, Notation, others). */
   readonly referrers: readonly FoundReferrer[];
 }
@@ -163,7 +165,9 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
         : undefined;
     referrers.push(signer === undefined ? { descriptor, classified } : { descriptor, classified, signer });
   }
+  const signedManifest = bundles.some(isMessageSignatureBundle) ? await fetchAll(source, subject, MAX_MANIFEST_BYTES, signal) : undefined;
   return {
+    ...(signedManifest === undefined ? {} : { signedManifest }),
     legacy: legacy?.signatures ?? [],
     referred,
     bundles,

@@ -77,6 +77,7 @@ export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageV
     legacy: [...found.legacy, ...found.referred],
     bundles: found.bundles,
     trustedKeys: req.keys,
+    ...(found.signedManifest === undefined ? {} : { signedManifest: found.signedManifest }),
   });
   return { verification, found };
 }

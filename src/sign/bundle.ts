@@ -103,14 +103,25 @@ export function bundleReferrerManifest(subject: Descriptor, bundle: Uint8Array, 
   };
 }
 
+/** `isMessageSignatureBundle` tells a bundle in the message-signature form (`checkBundle` then needs the signed manifest's bytes). */
+export function isMessageSignatureBundle(bytes: Uint8Array): boolean {
+  const doc = decodeJson(bytes)?.value;
+  return isObject(doc) && doc.messageSignature !== undefined;
+}
+
 /**
  * `checkBundle` verifies bundle JSON bytes for `digest` with `@sigstore/verify` in keyed
  * offline mode: the trust material holds no CA, log or TSA, its key finder returns only the
  * trusted key being tried, and all thresholds are zero. Transparency-log entries and
  * timestamps a bundle may carry are not checked (offline, as `--insecure-ignore-tlog`).
  * Then the authenticated statement must be a cosign signature naming `digest`.
+ *
+ * The message-signature form signs the manifest bytes themselves (`messageDigest` is the
+ * manifest digest), as sigstore-go checks an image bundle `WithArtifactDigest`: `subject` must
+ * be those bytes (already checked against `digest`), since a signature over a digest cannot be
+ * verified without its message here.
  */
-export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[]): Promise<SignatureCheck> {
+export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[], subject?: Uint8Array): Promise<SignatureCheck> {
   const [
     {
       default: { bundleFromJSON },
@@ -128,14 +139,16 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
     const what = Array.isArray(fields) && fields.length > 0 ? `bad ${fields.join(', ')}` : e instanceof Error ? e.message : String(e);
     return { ok: false, reason: 'bad-signature', detail: `bundle is malformed: ${what}` };
   }
-  if (bundle.content.$case !== 'dsseEnvelope')
-    return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, not a dsse image signature' };
   const material = bundle.verificationMaterial.content;
   if (material.$case !== 'publicKey') return { ok: false, reason: 'untrusted-key', detail: 'keyless (certificate) signature; ebpm trusts public keys only' };
-  const envelope = bundle.content.dsseEnvelope;
-  const entity = { ...toSignedEntity(bundle), tlogEntries: [], timestamps: [] };
+  const content = bundle.content;
+  if (content.$case === 'messageSignature' && subject === undefined)
+    return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, and the signed manifest was not given' };
+  const entity = { ...toSignedEntity(bundle, subject === undefined ? undefined : Buffer.from(subject)), tlogEntries: [], timestamps: [] };
   return checkSignatureWith({
-    signatureB64: Buffer.from(envelope.signatures[0]?.sig ?? []).toString('base64'),
+    signatureB64: Buffer.from(content.$case === 'dsseEnvelope' ? (content.dsseEnvelope.signatures[0]?.sig ?? []) : content.messageSignature.signature).toString(
+      'base64',
+    ),
     hint: material.publicKey.hint,
     trustedKeys,
     verifies: (key) => {
@@ -154,8 +167,20 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
         throw e;
       }
     },
-    claims: () => statementClaims(envelope.payloadType, envelope.payload, digest),
+    claims: () =>
+      content.$case === 'dsseEnvelope'
+        ? statementClaims(content.dsseEnvelope.payloadType, content.dsseEnvelope.payload, digest)
+        : messageClaims(content.messageSignature.messageDigest, digest),
   });
+}
+
+/** Checks a message signature's `messageDigest`: it must name `digest` (the signature itself was checked over the manifest bytes). */
+function messageClaims(messageDigest: { algorithm: number; digest: Buffer } | undefined, digest: Digest): Rejection | undefined {
+  const { algorithm, encoded } = parseDigest(digest);
+  // HashAlgorithm SHA2_256 is 1 in sigstore's protobuf-specs.
+  const named = messageDigest?.algorithm === 1 ? `sha256:${messageDigest.digest.toString('hex')}` : undefined;
+  if (algorithm === 'sha256' && named === `sha256:${encoded}`) return undefined;
+  return { ok: false, reason: 'digest-mismatch', detail: `message signature is for ${named ?? 'another hash algorithm'}` };
 }
 
 /** Checks the signed statement: in-toto, cosign's sign predicate, a subject with `digest`. */

@@ -25,6 +25,8 @@ export interface VerifyRequest {
   /** Bundle JSON blobs of sigstore-bundle referrers. */
   readonly bundles: readonly Uint8Array[];
   readonly trustedKeys: readonly TrustedKey[];
+  /** The bytes of the manifest `digest` names, needed only by message-signature bundles (`checkBundle`). */
+  readonly signedManifest?: Uint8Array;
 }
 
 /** `SignedBy` is one signature that verified: which key signed which digest, in which format. */
@@ -79,7 +81,7 @@ export async function verifySignatures(req: VerifyRequest): Promise<Verification
     } else rejected.push({ format, index, reason: check.reason, detail: check.detail });
   };
   for (const [i, sig] of req.legacy.entries()) take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys));
-  for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys));
+  for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys, req.signedManifest));
   if (signedBy.length > 0) return { verified: true, digest: req.digest, signedBy, rejected };
   if (rejected.length === 0) return { verified: false, digest: req.digest, reason: 'no-signature', detail: `${req.digest} has no signature`, rejected };
   const reason = PRECEDENCE.find((r) => rejected.some((x) => x.reason === r))!;

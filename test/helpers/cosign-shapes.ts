@@ -8,7 +8,7 @@
  * Which cosign source each shape follows: test/sign/fixtures/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -140,7 +140,7 @@ export async function bundleReferrer(
   target: Target,
   subject: Descriptor,
   bundle: Uint8Array,
-  opts: { created?: string; predicateType?: string } = {},
+  opts: { created?: string; predicateType?: string; content?: 'dsse-envelope' | 'message-signature' } = {},
 ): Promise<Written> {
   const config = await pushBytes(target, MEDIA_TYPE_EMPTY_JSON, EMPTY_JSON);
   const layer = await pushBytes(target, MEDIA_TYPE_SIGSTORE_BUNDLE, bundle);
@@ -151,13 +151,29 @@ export async function bundleReferrer(
     layers: [goDescriptor(layer)],
     annotations: sortedKeys({
       'org.opencontainers.image.created': opts.created ?? '2026-01-02T03:04:05Z',
-      'dev.sigstore.bundle.content': 'dsse-envelope',
+      'dev.sigstore.bundle.content': opts.content ?? 'dsse-envelope',
       'dev.sigstore.bundle.predicateType': opts.predicateType ?? COSIGN_SIGN_PREDICATE,
     }),
     subject: goDescriptor(subject),
     artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE,
   });
   return { manifest: await putManifest(target, bytes), bytes };
+}
+
+/**
+ * `messageSignatureBundle` is a keyed v0.3 bundle in the message-signature form over the
+ * manifest bytes (`messageDigest` = the manifest digest), protojson field order as sigstore-go
+ * writes it. `digestOf` overrides the digest the bundle claims.
+ */
+export function messageSignatureBundle(key: SigningKey, manifest: Uint8Array, digestOf: Uint8Array = manifest): Uint8Array {
+  return encode({
+    mediaType: MEDIA_TYPE_SIGSTORE_BUNDLE,
+    verificationMaterial: { publicKey: { hint: key.publicKey.hint } },
+    messageSignature: {
+      messageDigest: { algorithm: 'SHA2_256', digest: createHash('sha256').update(digestOf).digest('base64') },
+      signature: signMessage(key.privateKey, manifest),
+    },
+  });
 }
 
 /** `signedBundle` is cosign v3's keyed signature bundle for `subject` (DSSE over the sign statement). */

@@ -11,7 +11,16 @@ import { MEDIA_TYPE_SIGSTORE_BUNDLE } from '../../src/sign/bundle.js';
 import type { SigningKey, TrustedKey } from '../../src/sign/keys.js';
 import { ARTIFACT_TYPE_COSIGN_SIGNATURE, ARTIFACT_TYPE_NOTATION } from '../../src/sign/referrer.js';
 import { verifyPackage } from '../../src/services/trust.js';
-import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCertificate, signedBundle, tagSchemaIndex } from '../helpers/cosign-shapes.js';
+import {
+  bundleReferrer,
+  legacyTag,
+  messageSignatureBundle,
+  notationReferrer,
+  ociReferrer,
+  selfSignedCertificate,
+  signedBundle,
+  tagSchemaIndex,
+} from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, trusted } from './fixtures.js';
@@ -89,6 +98,40 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
     expect(found.referrers.map((x) => x.classified.kind)).toEqual(['signature']);
+  });
+
+  it('verifies a bundle in the message-signature form over the manifest bytes, and refuses one over other bytes', async () => {
+    const r = repo('shapes/message');
+    const pkg = await pushPackage(r, '1.0.0', bytes('message signature shape'));
+    const manifest = await fetchAll(r, pkg.manifest, MAX_MANIFEST_BYTES);
+    const sig = await bundleReferrer(r, pkg.manifest, messageSignatureBundle(alice, manifest), { content: 'message-signature' });
+    await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON }]);
+    const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
+    expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
+    expect(found.signedManifest).toEqual(manifest);
+    const bobs = await verifyPackage({ source: r, subject: pkg.manifest, keys: [trusted('bob', bob)] });
+    expect(bobs.verification).toMatchObject({
+      verified: false,
+      reason: 'untrusted-key',
+      detail: `bundle signature: signed by key ${alice.publicKey.hint}, which is not trusted`,
+    });
+
+    const other = await pushPackage(r, '2.0.0', bytes('another manifest'));
+    const moved = await bundleReferrer(r, other.manifest, messageSignatureBundle(alice, manifest), { content: 'message-signature' });
+    const claimed = await bundleReferrer(r, other.manifest, messageSignatureBundle(alice, await fetchAll(r, other.manifest, MAX_MANIFEST_BYTES), manifest), {
+      content: 'message-signature',
+      created: '2026-01-02T03:04:06Z',
+    });
+    await tagSchemaIndex(r, other.manifest, [
+      { manifest: moved.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: claimed.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+    ]);
+    const refused = await verifyPackage({ source: r, subject: other.manifest, keys: trustAlice });
+    expect(refused.verification.verified).toBe(false);
+    expect(refused.verification.rejected.map((x) => [x.reason, x.detail]).sort()).toEqual([
+      ['bad-signature', 'signature does not verify with trusted key alice: the signed content was changed'],
+      ['digest-mismatch', `message signature is for ${pkg.manifest.digest}`],
+    ]);
   });
 
   it('lists attestations and Notation signatures beside the signatures, and counts neither', async () => {
