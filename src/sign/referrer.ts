@@ -6,7 +6,7 @@
 // Sources: cosign@v3.1 `pkg/oci/remote/write.go` (WriteSignaturesExperimentalOCI, WriteReferrer,
 // WriteAttestationsReferrer), `internal/pkg/oci/remote/remote.go` (ArtifactType);
 // notaryproject/specifications `specs/signature-specification.md`.
-import { MEDIA_TYPE_EMPTY_JSON, type Descriptor, type ImageManifest } from '../core/oci.js';
+import { MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_CONFIG, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { ANNOTATION_BUNDLE_PREDICATE_TYPE, COSIGN_SIGN_PREDICATE, IN_TOTO_PAYLOAD_TYPE, isBundleType } from './bundle.js';
 import { ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_SIMPLE_SIGNING } from './payload.js';
 
@@ -16,6 +16,8 @@ export const ARTIFACT_TYPE_COSIGN_ATTESTATION = 'application/vnd.dev.cosign.arti
 export const ARTIFACT_TYPE_COSIGN_SBOM = 'application/vnd.dev.cosign.artifact.sbom.v1+json';
 /** Notary Project signatures; the envelope is the one layer, JWS or COSE. */
 export const ARTIFACT_TYPE_NOTATION = 'application/vnd.cncf.notary.signature';
+/** The layer of cosign's attestations (`.att` tags, OCI 1.1 in-toto referrers): a DSSE envelope. */
+export const MEDIA_TYPE_DSSE_ENVELOPE = 'application/vnd.dsse.envelope.v1+json';
 export const MEDIA_TYPE_JWS = 'application/jose+json';
 export const MEDIA_TYPE_COSE = 'application/cose';
 
@@ -75,12 +77,12 @@ export function classifyReferrer(manifest: ImageManifest): ClassifiedReferrer {
   if (
     declared === ARTIFACT_TYPE_COSIGN_ATTESTATION ||
     declared === IN_TOTO_PAYLOAD_TYPE ||
-    (declared === '' && layerTypes.includes('application/vnd.dsse.envelope.v1+json'))
+    ((declared === '' || declared === MEDIA_TYPE_IMAGE_CONFIG) && layerTypes.includes(MEDIA_TYPE_DSSE_ENVELOPE))
   )
     return { kind: 'attestation', shape: 'in-toto', artifactType };
   if (SBOM_TYPES.has(declared) || (declared === '' && layerTypes.some((t) => SBOM_TYPES.has(t)))) return { kind: 'sbom', artifactType };
   const signed = manifest.layers.some((l) => l.mediaType === MEDIA_TYPE_SIMPLE_SIGNING && l.annotations?.[ANNOTATION_COSIGN_SIGNATURE] !== undefined);
-  if (signed && (declared === ARTIFACT_TYPE_COSIGN_SIGNATURE || declared === '' || declared === 'application/vnd.oci.image.config.v1+json'))
+  if (signed && (declared === ARTIFACT_TYPE_COSIGN_SIGNATURE || declared === '' || declared === MEDIA_TYPE_IMAGE_CONFIG))
     return { kind: 'signature', shape: 'simple-signing', artifactType };
   return { kind: 'other', artifactType };
 }
