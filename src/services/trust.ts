@@ -24,6 +24,7 @@ import { decodeJson, isObject } from '../core/json.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
+import type { NotationSignature } from '../sign/notation.js';
 import {
   evaluate,
   isRecordCurrent,
@@ -264,6 +265,8 @@ export interface ReferenceVerification {
   readonly verification: Verification;
   /** The policy's decision, when the policy's keys were used. */
   readonly decision?: Decision;
+  /** Notation signatures beside the package: recognised, never verified. */
+  readonly notation: readonly NotationSignature[];
 }
 
 /**
@@ -291,8 +294,11 @@ export async function verifyReference(
         ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
         : { from: 'registry' as const, source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
     const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
-    const { verification } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
-    const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification };
+    const { verification, found } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
+    const notation = found.referrers.flatMap(({ classified: c, signer }) =>
+      c.kind === 'notation' ? [signer === undefined ? { envelope: c.envelope } : { envelope: c.envelope, signer }] : [],
+    );
+    const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification, notation };
     return opts.keys !== undefined ? { ...base, keys: 'given' } : { ...base, keys: 'policy', decision: evaluate(opts.policy, repository, verification) };
   } catch (e) {
     throw withContext(`verify ${input}`, e);

@@ -22,3 +22,24 @@ export function jwsSigner(envelope: Uint8Array): string | undefined {
     return undefined;
   }
 }
+
+/** `NotationSignature` is a Notation signature found beside a package: its envelope format and, for JWS, the claimed signer. */
+export interface NotationSignature {
+  readonly envelope: 'jws' | 'cose' | 'unknown';
+  readonly signer?: string;
+}
+
+/** `NOT_VERIFIED_NOTATION` says why a Notation signature does not count. */
+export const NOT_VERIFIED_NOTATION = 'not verified: ebpm verifies cosign and sigstore signatures';
+
+/** `describeNotation` is the line `ebpm verify` shows instead of "not signed": `signed with Notation by <subject>; not verified: …`. */
+export function describeNotation(signatures: readonly NotationSignature[]): string {
+  const who = signatures.map((s) =>
+    s.signer !== undefined
+      ? `by ${s.signer}`
+      : s.envelope === 'cose'
+        ? '(COSE envelope)'
+        : `(${s.envelope === 'jws' ? 'JWS envelope without a certificate' : 'unknown envelope'})`,
+  );
+  return `signed with Notation ${[...new Set(who)].join(' and ')}; ${NOT_VERIFIED_NOTATION}`;
+}

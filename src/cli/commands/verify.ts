@@ -9,6 +9,7 @@
  */
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
+import { describeNotation } from '../../sign/notation.js';
 import { describeFailure } from '../../sign/verify.js';
 import { readTrustedKeyFile } from '../../services/sign.js';
 import { verifyAndRepair } from '../../services/store.js';
@@ -48,7 +49,9 @@ const cmd: Command = {
     const v = r.verification;
     const at = `${r.repository}@${r.subject.digest}`;
     if (!v.verified) {
-      throw new EbpmError('SIGNATURE_NOT_VERIFIED', `verify ${positionals[0]}: ${at}: ${describeFailure(v.reason)}: ${v.detail}`, {
+      // A package only Notation signed is not "not signed": say who signed it, and why that does not count.
+      const why = v.reason === 'no-signature' && r.notation.length > 0 ? describeNotation(r.notation) : `${describeFailure(v.reason)}: ${v.detail}`;
+      throw new EbpmError('SIGNATURE_NOT_VERIFIED', `verify ${positionals[0]}: ${at}: ${why}`, {
         hint:
           r.keys === 'given'
             ? "check that the key is the signer's public key, or sign the package (ebpm sign)"
@@ -76,6 +79,7 @@ function jsonReport(r: ReferenceVerification): unknown {
     verified: v.verified,
     ...(v.verified ? { signedBy: v.signedBy } : { reason: v.reason, detail: v.detail }),
     rejected: v.rejected,
+    notation: r.notation,
   };
 }
 
