@@ -108,6 +108,10 @@ export interface FoundReferrer {
   readonly classified: ClassifiedReferrer;
   /** For a Notation JWS envelope: the subject of its signing certificate, as the envelope claims it. */
   readonly signer?: string;
+  /** A simple-signing referrer's signatures (also in `FoundSignatures.referred`). */
+  readonly signatures?: readonly LegacySignature[];
+  /** A bundle referrer's bundle, signature or attestation (signatures also in `FoundSignatures.bundles`). */
+  readonly bundle?: Uint8Array;
 }
 
 /** `FoundSignatures` is every signature a target holds for one digest, ready for `verifySignatures`. */
@@ -155,15 +159,20 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
     const manifest = await readManifest(source, descriptor, signal);
     if (manifest === undefined || manifest.subject?.digest !== subject.digest) continue;
     const classified = classifyReferrer(manifest);
-    if (classified.kind === 'signature' && classified.shape === 'bundle') {
-      bundles.push(await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal));
+    const layer = 'layer' in classified ? classified.layer : undefined;
+    const content = layer === undefined ? undefined : await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal);
+    if (classified.kind === 'signature' && classified.shape === 'bundle' && content !== undefined) {
+      bundles.push(content);
       bundleManifests.push(descriptor);
-    } else if (classified.kind === 'signature') referred.push(...(await readSimpleSigning(source, manifest, signal)));
-    const signer =
-      classified.kind === 'notation' && classified.envelope === 'jws' && classified.layer !== undefined
-        ? jwsSigner(await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal))
-        : undefined;
-    referrers.push(signer === undefined ? { descriptor, classified } : { descriptor, classified, signer });
+      referrers.push({ descriptor, classified, bundle: content });
+    } else if (classified.kind === 'signature') {
+      const signatures = await readSimpleSigning(source, manifest, signal);
+      referred.push(...signatures);
+      referrers.push({ descriptor, classified, signatures });
+    } else if (classified.kind === 'notation') {
+      const signer = classified.envelope === 'jws' && content !== undefined ? jwsSigner(content) : undefined;
+      referrers.push(signer === undefined ? { descriptor, classified } : { descriptor, classified, signer });
+    } else referrers.push(content === undefined ? { descriptor, classified } : { descriptor, classified, bundle: content });
   }
   const signedManifest = bundles.some(isMessageSignatureBundle) ? await fetchAll(source, subject, MAX_MANIFEST_BYTES, signal) : undefined;
   return {

@@ -269,10 +269,36 @@ export interface ReferenceVerification {
   readonly notation: readonly NotationSignature[];
 }
 
+/** `LocatedPackage` is a user reference found where its signatures are read from. */
+export interface LocatedPackage {
+  /** `registry/namespace/name` */
+  readonly repository: string;
+  readonly resolved: Resolved;
+  /** Where the package and its signatures are read: the local store (offline) or its registry. */
+  readonly from: 'store' | 'registry';
+  readonly source: ReadOnlyTarget;
+}
+
+/** `locatePackage` finds the package `input` names in the store when it holds it (no network), else at its registry. */
+export async function locatePackage(ctx: Context, input: string, signal?: AbortSignal): Promise<LocatedPackage> {
+  const [{ storedRepository }, { openRepository, parseUserReference, resolveRemote, resolveStored }] = await Promise.all([
+    import('./sign.js'),
+    import('./resolve.js'),
+  ]);
+  const ref = parseUserReference(ctx, input);
+  const repository = `${ref.registry}/${ref.repository}`;
+  const store = await ctx.store();
+  const opts = signal === undefined ? {} : { signal };
+  const stored = await resolveStored(store, ref, opts);
+  return stored !== undefined
+    ? { repository, from: 'store', source: storedRepository(store, repository), resolved: stored }
+    : { repository, from: 'registry', source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, opts) };
+}
+
 /**
- * `verifyReference` checks the signatures of the package `input` names: from the store when it
- * holds it (no network), else from its registry; with the given keys, or else with the keys
- * the trust policy names for the repository. It reports; it neither refuses nor records.
+ * `verifyReference` checks the signatures of the package `input` names (`locatePackage`): with
+ * the given keys, or else with the keys the trust policy names for the repository. It reports;
+ * it neither refuses nor records.
  */
 export async function verifyReference(
   ctx: Context,
@@ -280,20 +306,10 @@ export async function verifyReference(
   opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
 ): Promise<ReferenceVerification> {
   try {
-    const [{ storedRepository }, { openRepository, parseUserReference, resolveRemote, resolveStored }] = await Promise.all([
-      import('./sign.js'),
-      import('./resolve.js'),
-    ]);
-    const ref = parseUserReference(ctx, input);
-    const repository = `${ref.registry}/${ref.repository}`;
-    const store = await ctx.store();
-    const signal = opts.signal === undefined ? {} : { signal: opts.signal };
-    const stored = await resolveStored(store, ref, signal);
-    const where =
-      stored !== undefined
-        ? { from: 'store' as const, source: storedRepository(store, repository), resolved: stored }
-        : { from: 'registry' as const, source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, signal) };
+    const where = await locatePackage(ctx, input, opts.signal);
+    const repository = where.repository;
     const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
+    const signal = opts.signal === undefined ? {} : { signal: opts.signal };
     const { verification, found } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
     const notation = found.referrers.flatMap(({ classified: c, signer }) =>
       c.kind === 'notation' ? [signer === undefined ? { envelope: c.envelope } : { envelope: c.envelope, signer }] : [],

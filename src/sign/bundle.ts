@@ -25,7 +25,8 @@ import {
 } from '../core/oci.js';
 import { signMessage } from './ecdsa.js';
 import { checkSignatureWith, type Rejection, type SignatureCheck } from './check.js';
-import type { SigningKey, TrustedKey } from './keys.js';
+import { hintFingerprint, type SigningKey, type TrustedKey } from './keys.js';
+import { certificateIdentity } from './certificate.js';
 import type { SignatureManifest } from './payload.js';
 
 /** Bundle media type as cosign v3 writes it (`sgbundle.MediaTypeString("0.3")`). */
@@ -107,6 +108,25 @@ export function bundleReferrerManifest(subject: Descriptor, bundle: Uint8Array, 
 export function isMessageSignatureBundle(bytes: Uint8Array): boolean {
   const doc = decodeJson(bytes)?.value;
   return isObject(doc) && doc.messageSignature !== undefined;
+}
+
+/** `BundleSigner` is who a bundle says signed it: a key (its fingerprint) or a certificate's identity. */
+export interface BundleSigner {
+  readonly key?: string;
+  readonly identity?: string;
+  readonly issuer?: string;
+}
+
+/** `bundleSigner` reads a bundle's verification material, unchecked, for listings; `{}` when it names no one. */
+export function bundleSigner(bytes: Uint8Array): BundleSigner {
+  const material = decodeJson(bytes)?.value;
+  const vm = isObject(material) ? material.verificationMaterial : undefined;
+  if (!isObject(vm)) return {};
+  if (isObject(vm.publicKey) && typeof vm.publicKey.hint === 'string') return { key: hintFingerprint(vm.publicKey.hint) };
+  const chain = isObject(vm.x509CertificateChain) && Array.isArray(vm.x509CertificateChain.certificates) ? vm.x509CertificateChain.certificates[0] : undefined;
+  const cert = isObject(vm.certificate) ? vm.certificate : isObject(chain) ? chain : undefined;
+  const id = typeof cert?.rawBytes === 'string' ? certificateIdentity(Buffer.from(cert.rawBytes, 'base64')) : undefined;
+  return id === undefined ? {} : { ...(id.identity === undefined ? {} : { identity: id.identity }), ...(id.issuer === undefined ? {} : { issuer: id.issuer }) };
 }
 
 /**

@@ -135,6 +135,15 @@ export function keyFingerprint(spki: Uint8Array): string {
   return createHash('sha256').update(spki).digest('hex').slice(0, 16);
 }
 
+/**
+ * `hintFingerprint` shows a key hint (`keyHint`, as cosign and ebpm write it) as `keyFingerprint`
+ * shows the key; a hint of another form (a sigstore-js label) is shown as it is.
+ */
+export function hintFingerprint(hint: string): string {
+  const hash = /^[A-Za-z0-9+/]{43}=$/.test(hint) ? Buffer.from(hint, 'base64') : undefined;
+  return hash?.length === 32 ? hash.toString('hex').slice(0, 16) : hint;
+}
+
 function toPublicKey(key: KeyObject): PublicKey {
   const spki = key.export({ format: 'der', type: 'spki' });
   return { key, spki, hint: keyHint(spki), fingerprint: keyFingerprint(spki) };

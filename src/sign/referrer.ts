@@ -44,7 +44,8 @@ const SBOM_TYPES: ReadonlySet<string> = new Set([
 export type ClassifiedReferrer =
   | { readonly kind: 'signature'; readonly shape: 'simple-signing'; readonly artifactType: string }
   | { readonly kind: 'signature'; readonly shape: 'bundle'; readonly artifactType: string; readonly layer: Descriptor }
-  | { readonly kind: 'attestation'; readonly shape: 'bundle' | 'in-toto'; readonly artifactType: string; readonly predicateType?: string }
+  | { readonly kind: 'attestation'; readonly shape: 'bundle'; readonly artifactType: string; readonly predicateType: string; readonly layer: Descriptor }
+  | { readonly kind: 'attestation'; readonly shape: 'in-toto'; readonly artifactType: string; readonly layer?: undefined }
   | { readonly kind: 'notation'; readonly envelope: 'jws' | 'cose' | 'unknown'; readonly artifactType: string; readonly layer?: Descriptor }
   | { readonly kind: 'sbom'; readonly artifactType: string }
   | { readonly kind: 'other'; readonly artifactType: string };
@@ -72,7 +73,7 @@ export function classifyReferrer(manifest: ImageManifest): ClassifiedReferrer {
   if (bundleLayer !== undefined && (declared === '' || isBundleType(declared))) {
     const predicateType = manifest.annotations?.[ANNOTATION_BUNDLE_PREDICATE_TYPE];
     if (predicateType === undefined || predicateType === COSIGN_SIGN_PREDICATE) return { kind: 'signature', shape: 'bundle', artifactType, layer: bundleLayer };
-    return { kind: 'attestation', shape: 'bundle', artifactType, predicateType };
+    return { kind: 'attestation', shape: 'bundle', artifactType, predicateType, layer: bundleLayer };
   }
   if (
     declared === ARTIFACT_TYPE_COSIGN_ATTESTATION ||

@@ -1,12 +1,14 @@
 // `ebpm verify <ref>` through the built CLI on packages carrying the shapes of
 // test/helpers/cosign-shapes.ts, against the real registry: what it says, and its exit code.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { MEDIA_TYPE_EMPTY_JSON } from '../../src/core/oci.js';
+import { pushBytes } from '../../src/content/storage.js';
+import { parseDigest } from '../../src/core/digest.js';
+import { MEDIA_TYPE_EMPTY_JSON, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes } from '../../src/core/oci.js';
 import { Registry } from '../../src/registry/client.js';
 import type { SigningKey } from '../../src/sign/keys.js';
 import { ARTIFACT_TYPE_COSIGN_SIGNATURE } from '../../src/sign/referrer.js';
 import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
-import { notationReferrer, ociReferrer, selfSignedCertificate, tagSchemaIndex } from '../helpers/cosign-shapes.js';
+import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCertificate, signedBundle, tagSchemaIndex } from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, type TestPackage } from './fixtures.js';
@@ -35,6 +37,99 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
     await tagSchemaIndex(oci, ociSigned.manifest, [{ manifest: sig.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE }]);
   });
   afterAll(() => reg?.stop());
+
+  it('lists everything attached, each with its shape, signer and verdict, and exits 0', async () => {
+    const bytes = (s: string) => new TextEncoder().encode(s);
+    const r = new Registry(reg.host).repository('shapes/everything');
+    const pkg = await pushPackage(r, '1.0.0', bytes('everything attached'));
+    const bob = await plainKey();
+    const legacy = await legacyTag(r, alice.key, `${reg.host}/shapes/everything`, pkg.manifest);
+    const oci = await ociReferrer(r, bob.key, `${reg.host}/shapes/everything`, pkg.manifest);
+    const bundle = await bundleReferrer(r, pkg.manifest, await signedBundle(alice.key, pkg.manifest));
+    const att = await bundleReferrer(r, pkg.manifest, await signedBundle(alice.key, pkg.manifest), { predicateType: 'https://slsa.dev/provenance/v1' });
+    const notation = await notationReferrer(r, pkg.manifest, { jws: selfSignedCertificate('/CN=release signer/O=Example Corp') });
+    const sbomLayer = await pushBytes(r, 'application/vnd.cyclonedx+json', bytes('{"bomFormat":"CycloneDX"}'));
+    const config = await pushBytes(r, MEDIA_TYPE_EMPTY_JSON, bytes('{}'));
+    const sbom = await pushBytes(
+      r,
+      MEDIA_TYPE_IMAGE_MANIFEST,
+      manifestBytes({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPE_IMAGE_MANIFEST,
+        artifactType: 'application/vnd.cyclonedx+json',
+        config,
+        layers: [sbomLayer],
+        subject: pkg.manifest,
+      }),
+    );
+    const hex = parseDigest(pkg.manifest.digest).encoded;
+    const attTag = await pushBytes(
+      r,
+      MEDIA_TYPE_IMAGE_MANIFEST,
+      manifestBytes({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, config, layers: [sbomLayer] }),
+    );
+    await r.tag(attTag, `sha256-${hex}.att`);
+    const referrers = [
+      { manifest: oci.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
+      { manifest: bundle.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: att.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: notation.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: sbom, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+    ];
+    await tagSchemaIndex(r, pkg.manifest, referrers);
+    const line: Record<string, string> = {
+      [oci.manifest.digest]:
+        `signature (OCI 1.1 referrer ${oci.manifest.digest}): signed, but not by a trusted key: no trusted key verifies this signature (another signer, or altered content)`,
+      [bundle.manifest.digest]: `signature (bundle referrer ${bundle.manifest.digest}), key ${alice.key.publicKey.fingerprint}: trusted (alice)`,
+      [att.manifest.digest]:
+        `attestation (bundle referrer ${att.manifest.digest}, https://slsa.dev/provenance/v1), key ${alice.key.publicKey.fingerprint}: an attestation, not a signature`,
+      [notation.manifest.digest]:
+        `notation (OCI 1.1 referrer ${notation.manifest.digest}), CN=release signer, O=Example Corp: not verified: ebpm verifies cosign and sigstore signatures`,
+      [sbom.digest]: `sbom (OCI 1.1 referrer ${sbom.digest}, application/vnd.cyclonedx+json): not a signature`,
+    };
+    const sorted = referrers.map((x) => x.manifest.digest).sort();
+    const ref = `${reg.host}/shapes/everything:1.0.0`;
+    const out = await runEbpm(['verify', ref, '--key', 'alice.pub', '--list'], { env, cwd: env.HOME! });
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    expect(out.stdout.trimEnd().split('\n')).toEqual([
+      `${reg.host}/shapes/everything@${pkg.manifest.digest} (from the registry)`,
+      `├── signature (legacy tag sha256-${hex}.sig), key ${alice.key.publicKey.fingerprint}: trusted (alice)`,
+      ...sorted.map((d) => `├── ${line[d]}`),
+      `└── attestation (legacy tag sha256-${hex}.att): an attestation, not a signature`,
+    ]);
+    const json = await runEbpm(['verify', ref, '--key', 'alice.pub', '--list', '--json'], { env, cwd: env.HOME! });
+    expect(json.code).toBe(0);
+    const listing = JSON.parse(json.stdout);
+    expect(listing).toMatchObject({ repository: `${reg.host}/shapes/everything`, digest: pkg.manifest.digest, from: 'registry', keys: 'given' });
+    expect(listing.items[0]).toEqual({
+      kind: 'signature',
+      shape: 'legacy-tag',
+      manifest: legacy.manifest.digest,
+      tag: `sha256-${hex}.sig`,
+      signer: { key: alice.key.publicKey.fingerprint },
+      trust: { status: 'trusted', key: 'alice' },
+    });
+    expect(listing.items.map((i: { kind: string; shape: string }) => `${i.kind}:${i.shape}`).sort()).toEqual([
+      'attestation:bundle',
+      'attestation:legacy-tag',
+      'notation:oci-1.1-referrer',
+      'sbom:oci-1.1-referrer',
+      'signature:bundle',
+      'signature:legacy-tag',
+      'signature:oci-1.1-referrer',
+    ]);
+  });
+
+  it('says when nothing is attached', async () => {
+    const r = new Registry(reg.host).repository('shapes/bare');
+    const pkg = await pushPackage(r, '1.0.0', new TextEncoder().encode('bare'));
+    const out = await runEbpm(['verify', `${reg.host}/shapes/bare:1.0.0`, '--list'], { env, cwd: env.HOME! });
+    expect([out.code, out.stderr, out.stdout]).toEqual([
+      0,
+      '',
+      `${reg.host}/shapes/bare@${pkg.manifest.digest} (from the registry, keys of the trust policy)\n└── nothing attached\n`,
+    ]);
+  });
 
   it('says who signed with Notation instead of "not signed", and still exits 3', async () => {
     const ref = `${reg.host}/shapes/notary:1.0.0`;

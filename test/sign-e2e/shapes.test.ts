@@ -75,8 +75,12 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       {
         descriptor: { mediaType: sig.manifest.mediaType, digest: sig.manifest.digest, size: sig.manifest.size },
         classified: { kind: 'signature', shape: 'simple-signing', artifactType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
+        signatures: found.referred,
       },
     ]);
+    expect(new TextDecoder().decode(found.referred[0]!.payload)).toBe(
+      `{"critical":{"identity":{"docker-reference":"${reg.host}/shapes/oci11"},"image":{"docker-manifest-digest":"${pkg.manifest.digest}"},"type":"cosign container image signature"},"optional":null}`,
+    );
     const wrong = await verifyPackage({ source: r, subject: pkg.manifest, keys: [trusted('bob', bob)] });
     expect(wrong.verification).toEqual({
       verified: false,
@@ -155,7 +159,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       rejected: [],
     });
     const byDigest = new Map(found.referrers.map((x) => [x.descriptor.digest, x]));
-    expect(byDigest.get(att.manifest.digest)?.classified).toEqual({
+    expect(byDigest.get(att.manifest.digest)?.classified).toMatchObject({
       kind: 'attestation',
       shape: 'bundle',
       artifactType: MEDIA_TYPE_SIGSTORE_BUNDLE,

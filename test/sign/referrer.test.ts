@@ -65,7 +65,7 @@ describe('classifyReferrer', () => {
     [
       'an attestation bundle (cosign attest)',
       { ...cosignBundle, annotations: { ...cosignBundle.annotations, 'dev.sigstore.bundle.predicateType': 'https://slsa.dev/provenance/v1' } },
-      { kind: 'attestation', shape: 'bundle', artifactType: BUNDLE, predicateType: 'https://slsa.dev/provenance/v1' },
+      { kind: 'attestation', shape: 'bundle', artifactType: BUNDLE, predicateType: 'https://slsa.dev/provenance/v1', layer: bundleLayer },
     ],
     ['a bundle with two layers', { ...cosignBundle, layers: [bundleLayer, bundleLayer] }, { kind: 'other', artifactType: BUNDLE }],
     ['a bundle type over another layer', { ...cosignBundle, layers: [d('application/json')] }, { kind: 'other', artifactType: BUNDLE }],

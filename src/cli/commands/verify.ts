@@ -3,7 +3,8 @@
  * - `ebpm verify <ref> [--key k.pub]...`: check the package's signatures (both formats), from
  *   the local store when it holds the package (offline), else from its registry; with the
  *   given public keys, or else with the keys the trust policy names for its repository. Says
- *   who signed what; a package no given or trusted key signed exits 3.
+ *   who signed what; a package no given or trusted key signed exits 3. With `--list`: every
+ *   signature, attestation, SBOM and Notation signature attached, as a tree (exit 0).
  * - `ebpm verify` (no reference): re-hash the local store and repair it by pulling again
  *   what was dropped (services/store.ts `verifyAndRepair`).
  */
@@ -12,6 +13,7 @@ import { EbpmError } from '../../core/errors.js';
 import { describeNotation } from '../../sign/notation.js';
 import { describeFailure } from '../../sign/verify.js';
 import { readTrustedKeyFile } from '../../services/sign.js';
+import { listAttached, type AttachedItem, type AttachedListing } from '../../services/attached.js';
 import { verifyAndRepair } from '../../services/store.js';
 import { verifyReference, type ReferenceVerification } from '../../services/trust.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
@@ -21,13 +23,19 @@ const cmd: Command = {
   name: 'verify',
   summary:
     "With a reference: check its signatures (--key files, else the trust policy's keys), offline when stored. Without: re-hash and repair the local store.",
-  usage: 'ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]',
+  usage: 'ebpm verify <reference> [--key <cosign.pub>]... [--list] [--json] | ebpm verify [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, key: { type: 'string', multiple: true, default: [] } });
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      ...VERBOSE_FLAG,
+      key: { type: 'string', multiple: true, default: [] },
+      list: { type: 'boolean', default: false },
+    });
     if (positionals.length > 1) throw new EbpmError('USAGE', 'verify: expected at most one reference', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, values.verbose);
     if (positionals.length === 0) {
       if (values.key.length > 0) throw new EbpmError('USAGE', 'verify: --key needs a reference to check', { hint: 'ebpm verify <reference> --key cosign.pub' });
+      if (values.list) throw new EbpmError('USAGE', 'verify: --list needs a reference', { hint: 'ebpm verify <reference> --list' });
       const r = await verifyAndRepair(ctx, { repair: true });
       if (values.json) writeJson(io, r);
       else {
@@ -41,6 +49,12 @@ const cmd: Command = {
       return r.unrepaired.length > 0 ? 1 : 0;
     }
     const keys = values.key.length === 0 ? undefined : await Promise.all(values.key.map((k) => readTrustedKeyFile(resolve(io.cwd, k))));
+    if (values.list) {
+      const listing = await listAttached(ctx, positionals[0]!, { policy: await ctx.trustPolicy(), ...(keys ? { keys } : {}) });
+      if (values.json) writeJson(io, listing);
+      else writeLines(io, listingLines(listing));
+      return 0;
+    }
     const r = await verifyReference(ctx, positionals[0]!, { policy: await ctx.trustPolicy(), ...(keys ? { keys } : {}) });
     if (values.json) {
       writeJson(io, jsonReport(r));
@@ -67,6 +81,23 @@ const cmd: Command = {
     return 0;
   },
 };
+
+/** The `--list` tree: the package, then one line per attached item (kind, where, signer, verdict). */
+function listingLines(l: AttachedListing): string[] {
+  const head = `${l.repository}@${l.digest} (from the ${l.from}${l.keys === 'policy' ? ', keys of the trust policy' : ''})`;
+  if (l.items.length === 0) return [head, '└── nothing attached'];
+  return [head, ...l.items.map((item, i) => `${i === l.items.length - 1 ? '└──' : '├──'} ${itemLine(item)}`)];
+}
+
+function itemLine(item: AttachedItem): string {
+  const where = item.shape === 'legacy-tag' ? `legacy tag ${item.tag}` : `${item.shape === 'bundle' ? 'bundle referrer' : 'OCI 1.1 referrer'} ${item.manifest}`;
+  const what = item.predicateType ?? (item.kind === 'sbom' || item.kind === 'other' ? item.artifactType : undefined);
+  const s = item.signer;
+  const signer = s.key ? `key ${s.key}` : s.identity ? `${s.identity}${s.issuer ? ` (issuer ${s.issuer})` : ''}` : s.subject ? s.subject : undefined;
+  const t = item.trust;
+  const verdict = t.status === 'trusted' ? `trusted (${t.key})` : t.status === 'not-verified' ? t.detail : `${describeFailure(t.status)}: ${t.detail}`;
+  return `${item.kind} (${where}${what ? `, ${what}` : ''})${signer ? `, ${signer}` : ''}: ${verdict}`;
+}
 
 function jsonReport(r: ReferenceVerification): unknown {
   const v = r.verification;

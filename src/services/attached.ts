@@ -1,0 +1,176 @@
+/**
+ * What is attached to a package, for `ebpm verify <ref> --list` (like `cosign tree` and
+ * `oras discover`): every signature in every shape, attestation, SBOM and Notation signature,
+ * each with its signer and whether the given keys (or the trust policy's) vouch for it. Read
+ * from the store when it holds the package (offline), else from its registry.
+ */
+import { parseDigest, type Digest } from '../core/digest.js';
+import { withContext } from '../core/errors.js';
+import { isManifestType } from '../core/oci.js';
+import type { ReadOnlyTarget } from '../content/storage.js';
+import { bundleSigner, checkBundle, type BundleSigner } from '../sign/bundle.js';
+import { checkLegacy, type RejectReason, type SignatureCheck } from '../sign/check.js';
+import { hintFingerprint, type TrustedKey } from '../sign/keys.js';
+import { NOT_VERIFIED_NOTATION } from '../sign/notation.js';
+import { signatureTag, type LegacySignature } from '../sign/payload.js';
+import { trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
+import type { ReferrerKind } from '../sign/referrer.js';
+import type { Context } from './context.js';
+import { isMissing } from './resolve.js';
+import { findSignatures } from './sign.js';
+import { locatePackage } from './trust.js';
+
+/** `AttachedShape` is how an item is attached: a cosign tag (`sha256-<hex>.sig|.att|.sbom`), an OCI 1.1 referrer, or an OCI 1.1 referrer holding a sigstore bundle. */
+export type AttachedShape = 'legacy-tag' | 'oci-1.1-referrer' | 'bundle';
+
+/** `AttachedSigner` is who an item says signed it: a key (16 hex digits, or a hint of another form), a certificate identity and issuer, or a certificate subject (Notation). */
+export type AttachedSigner = BundleSigner & { readonly subject?: string };
+
+/** `AttachedTrust` is the verdict on one item: a trusted key verified it, a check refused it, or it is not something ebpm verifies. */
+export type AttachedTrust =
+  | { readonly status: 'trusted'; readonly key: string }
+  | { readonly status: RejectReason; readonly detail: string }
+  | { readonly status: 'not-verified'; readonly detail: string };
+
+/** `AttachedItem` is one thing attached to the package. */
+export interface AttachedItem {
+  readonly kind: ReferrerKind;
+  readonly shape: AttachedShape;
+  /** The manifest holding it (a `.sig` manifest holds one item per signature). */
+  readonly manifest: Digest;
+  /** The cosign tag, for `legacy-tag` items. */
+  readonly tag?: string;
+  readonly artifactType?: string;
+  /** An attestation's predicate type, when its manifest names it. */
+  readonly predicateType?: string;
+  readonly signer: AttachedSigner;
+  readonly trust: AttachedTrust;
+}
+
+/** `AttachedListing` is `listAttached`'s answer. */
+export interface AttachedListing {
+  readonly repository: string;
+  /** The store's name for the package, or the reference as resolved at the registry. */
+  readonly reference: string;
+  readonly digest: Digest;
+  readonly from: 'store' | 'registry';
+  /** Which keys decided `trusted`: the `--key` files, or the trust policy's for the repository. */
+  readonly keys: 'given' | 'policy';
+  readonly items: readonly AttachedItem[];
+}
+
+/** The cosign tags beside a package that hold no signature, and what they hold. */
+const SIDE_TAGS = [
+  ['att', 'attestation'],
+  ['sbom', 'sbom'],
+] as const;
+
+/** `listAttached` lists what is attached to the package `input` names; errors read `verify <input>: …`. */
+export async function listAttached(
+  ctx: Context,
+  input: string,
+  opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
+): Promise<AttachedListing> {
+  try {
+    const where = await locatePackage(ctx, input, opts.signal);
+    const subject = where.resolved.descriptor;
+    const keys = opts.keys ?? trustedKeysFor(opts.policy, where.repository);
+    const found = await findSignatures(where.source, subject, opts.signal);
+    const items: AttachedItem[] = [];
+    const sigTag = signatureTag(subject.digest);
+    for (const sig of found.legacy)
+      items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'legacy-tag', manifest: found.legacyManifest!.digest, tag: sigTag }));
+    for (const r of found.referrers) {
+      const c = r.classified;
+      const at = { manifest: r.descriptor.digest, artifactType: c.artifactType };
+      if (c.kind === 'signature' && r.bundle !== undefined) {
+        const check = await checkBundle(r.bundle, subject.digest, keys, found.signedManifest);
+        items.push({ kind: 'signature', shape: 'bundle', ...at, signer: signerOf(check, bundleSigner(r.bundle)), trust: trustOf(check) });
+      } else if (c.kind === 'signature') {
+        for (const sig of r.signatures ?? []) items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'oci-1.1-referrer', ...at }));
+      } else if (c.kind === 'attestation') {
+        const signer = r.bundle === undefined ? {} : bundleSigner(r.bundle);
+        items.push({
+          kind: 'attestation',
+          shape: c.shape === 'bundle' ? 'bundle' : 'oci-1.1-referrer',
+          ...at,
+          ...(c.shape === 'bundle' ? { predicateType: c.predicateType } : {}),
+          signer,
+          trust: { status: 'not-verified', detail: 'an attestation, not a signature' },
+        });
+      } else if (c.kind === 'notation') {
+        const subjectName = r.signer ?? (c.envelope === 'cose' ? 'COSE envelope' : undefined);
+        items.push({
+          kind: 'notation',
+          shape: 'oci-1.1-referrer',
+          ...at,
+          signer: subjectName === undefined ? {} : { subject: subjectName },
+          trust: { status: 'not-verified', detail: NOT_VERIFIED_NOTATION },
+        });
+      } else items.push({ kind: c.kind, shape: 'oci-1.1-referrer', ...at, signer: {}, trust: { status: 'not-verified', detail: 'not a signature' } });
+    }
+    for (const [suffix, kind] of SIDE_TAGS) {
+      const tag = `${tagBase(subject.digest)}.${suffix}`;
+      const manifest = await resolveTag(where.source, tag, opts.signal);
+      if (manifest !== undefined)
+        items.push({
+          kind,
+          shape: 'legacy-tag',
+          manifest,
+          tag,
+          signer: {},
+          trust: { status: 'not-verified', detail: `${kind === 'sbom' ? 'an SBOM' : 'an attestation'}, not a signature` },
+        });
+    }
+    return {
+      repository: where.repository,
+      reference: where.resolved.storeRef,
+      digest: subject.digest,
+      from: where.from,
+      keys: opts.keys ? 'given' : 'policy',
+      items,
+    };
+  } catch (e) {
+    throw withContext(`verify ${input}`, e);
+  }
+}
+
+function simpleSigningItem(
+  sig: LegacySignature,
+  digest: Digest,
+  keys: readonly TrustedKey[],
+  where: { shape: AttachedShape; manifest: Digest; tag?: string; artifactType?: string },
+): AttachedItem {
+  const check = checkLegacy(sig, digest, keys);
+  return {
+    kind: 'signature',
+    ...where,
+    signer: signerOf(check, sig.keyHint === undefined ? {} : { key: hintFingerprint(sig.keyHint) }),
+    trust: trustOf(check),
+  };
+}
+
+/** The key that verified a signature is its signer; otherwise what the signature claims. */
+function signerOf(check: SignatureCheck, claimed: AttachedSigner): AttachedSigner {
+  return check.ok ? { key: check.key.publicKey.fingerprint } : claimed;
+}
+
+function trustOf(check: SignatureCheck): AttachedTrust {
+  return check.ok ? { status: 'trusted', key: check.key.label } : { status: check.reason, detail: check.detail };
+}
+
+function tagBase(digest: Digest): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `${algorithm}-${encoded}`;
+}
+
+/** The manifest a cosign side tag names, or `undefined` without the tag (or when it names no manifest). */
+async function resolveTag(source: ReadOnlyTarget, tag: string, signal?: AbortSignal): Promise<Digest | undefined> {
+  try {
+    const d = await source.resolve(tag, signal);
+    return isManifestType(d.mediaType) ? d.digest : undefined;
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
