@@ -17,8 +17,8 @@ import { trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
 import type { ReferrerKind } from '../sign/referrer.js';
 import type { Context } from './context.js';
 import { isMissing } from './resolve.js';
-import { findSignatures } from './sign.js';
-import { locatePackage } from './trust.js';
+import { findSignatures, referrerContent } from './sign.js';
+import { locatePackage, notationSignatures } from './trust.js';
 
 /** `AttachedShape` is how an item is attached: a cosign tag (`sha256-<hex>.sig|.att|.sbom`), an OCI 1.1 referrer, or an OCI 1.1 referrer holding a sigstore bundle. */
 export type AttachedShape = 'legacy-tag' | 'oci-1.1-referrer' | 'bundle';
@@ -76,6 +76,7 @@ export async function listAttached(
     const subject = where.resolved.descriptor;
     const keys = opts.keys ?? trustedKeysFor(opts.policy, where.repository);
     const found = await findSignatures(where.source, subject, opts.signal);
+    const notation = await notationSignatures(where.source, found, opts.signal);
     const items: AttachedItem[] = [];
     const sigTag = signatureTag(subject.digest);
     for (const sig of found.legacy)
@@ -89,7 +90,8 @@ export async function listAttached(
       } else if (c.kind === 'signature') {
         for (const sig of r.signatures ?? []) items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'oci-1.1-referrer', ...at }));
       } else if (c.kind === 'attestation') {
-        const signer = r.bundle === undefined ? {} : bundleSigner(r.bundle);
+        const content = c.shape === 'bundle' ? await referrerContent(where.source, r, opts.signal) : undefined;
+        const signer = content === undefined ? {} : bundleSigner(content);
         items.push({
           kind: 'attestation',
           shape: c.shape === 'bundle' ? 'bundle' : 'oci-1.1-referrer',
@@ -99,7 +101,7 @@ export async function listAttached(
           trust: { status: 'not-verified', detail: 'an attestation, not a signature' },
         });
       } else if (c.kind === 'notation') {
-        const subjectName = r.signer ?? (c.envelope === 'cose' ? 'COSE envelope' : undefined);
+        const subjectName = notation.shift()?.signer ?? (c.envelope === 'cose' ? 'COSE envelope' : undefined);
         items.push({
           kind: 'notation',
           shape: 'oci-1.1-referrer',

@@ -21,7 +21,6 @@ import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, typ
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleReferrerManifest, isMessageSignatureBundle, signBundle } from '../sign/bundle.js';
-import { jwsSigner } from '../sign/notation.js';
 import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
 import {
   COSIGN_PRIVATE_KEY_PEM,
@@ -106,12 +105,19 @@ export async function signPackage(target: Target, subject: Descriptor, key: Sign
 export interface FoundReferrer {
   readonly descriptor: Descriptor;
   readonly classified: ClassifiedReferrer;
-  /** For a Notation JWS envelope: the subject of its signing certificate, as the envelope claims it. */
-  readonly signer?: string;
   /** A simple-signing referrer's signatures (also in `FoundSignatures.referred`). */
   readonly signatures?: readonly LegacySignature[];
-  /** A bundle referrer's bundle, signature or attestation (signatures also in `FoundSignatures.bundles`). */
+  /** A signature bundle (also in `FoundSignatures.bundles`). */
   readonly bundle?: Uint8Array;
+}
+
+/**
+ * `referrerContent` reads the one layer of an attestation bundle or Notation envelope referrer,
+ * which `findSignatures` leaves unread (pull and run need only signatures); `undefined` for other kinds.
+ */
+export async function referrerContent(source: ReadOnlyTarget, referrer: FoundReferrer, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  const c = referrer.classified;
+  return 'layer' in c && c.layer !== undefined ? fetchAll(source, c.layer, MAX_SIGNATURE_BYTES, signal) : undefined;
 }
 
 /** `FoundSignatures` is every signature a target holds for one digest, ready for `verifySignatures`. */
@@ -135,7 +141,8 @@ export interface FoundSignatures {
  * `findSignatures` reads what `source` holds for `subject`: the layers of its `.sig` manifest
  * and, when `source` lists referrers, every referrer, each judged by its own manifest
  * (`classifyReferrer`), not by the listing's `artifactType`: cosign's OCI 1.1 simple-signing
- * signatures are read as `.sig` layers are, sigstore signature bundles are read, the rest is listed.
+ * signatures are read as `.sig` layers are, sigstore signature bundles are read, the rest is
+ * only classified (`referrerContent` reads it).
  * Every byte is verified against its digest; a missing `.sig` tag or repository means no
  * signature, other failures are thrown.
  */
@@ -159,20 +166,16 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
     const manifest = await readManifest(source, descriptor, signal);
     if (manifest === undefined || manifest.subject?.digest !== subject.digest) continue;
     const classified = classifyReferrer(manifest);
-    const layer = 'layer' in classified ? classified.layer : undefined;
-    const content = layer === undefined ? undefined : await fetchAll(source, layer, MAX_SIGNATURE_BYTES, signal);
-    if (classified.kind === 'signature' && classified.shape === 'bundle' && content !== undefined) {
-      bundles.push(content);
+    if (classified.kind === 'signature' && classified.shape === 'bundle') {
+      const bundle = await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal);
+      bundles.push(bundle);
       bundleManifests.push(descriptor);
-      referrers.push({ descriptor, classified, bundle: content });
+      referrers.push({ descriptor, classified, bundle });
     } else if (classified.kind === 'signature') {
       const signatures = await readSimpleSigning(source, manifest, signal);
       referred.push(...signatures);
       referrers.push({ descriptor, classified, signatures });
-    } else if (classified.kind === 'notation') {
-      const signer = classified.envelope === 'jws' && content !== undefined ? jwsSigner(content) : undefined;
-      referrers.push(signer === undefined ? { descriptor, classified } : { descriptor, classified, signer });
-    } else referrers.push(content === undefined ? { descriptor, classified } : { descriptor, classified, bundle: content });
+    } else referrers.push({ descriptor, classified });
   }
   const signedManifest = bundles.some(isMessageSignatureBundle) ? await fetchAll(source, subject, MAX_MANIFEST_BYTES, signal) : undefined;
   return {

@@ -24,7 +24,7 @@ import { decodeJson, isObject } from '../core/json.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { TrustedKey } from '../sign/keys.js';
-import type { NotationSignature } from '../sign/notation.js';
+import { jwsSigner, type NotationSignature } from '../sign/notation.js';
 import {
   evaluate,
   isRecordCurrent,
@@ -311,14 +311,26 @@ export async function verifyReference(
     const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
     const signal = opts.signal === undefined ? {} : { signal: opts.signal };
     const { verification, found } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
-    const notation = found.referrers.flatMap(({ classified: c, signer }) =>
-      c.kind === 'notation' ? [signer === undefined ? { envelope: c.envelope } : { envelope: c.envelope, signer }] : [],
-    );
+    const notation = await notationSignatures(where.source, found, opts.signal);
     const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification, notation };
     return opts.keys !== undefined ? { ...base, keys: 'given' } : { ...base, keys: 'policy', decision: evaluate(opts.policy, repository, verification) };
   } catch (e) {
     throw withContext(`verify ${input}`, e);
   }
+}
+
+/** `notationSignatures` reads the Notation signatures among `found`'s referrers, with the signer their JWS envelope names. */
+export async function notationSignatures(source: ReadOnlyTarget, found: FoundSignatures, signal?: AbortSignal): Promise<NotationSignature[]> {
+  const { referrerContent } = await import('./sign.js');
+  const out: NotationSignature[] = [];
+  for (const r of found.referrers) {
+    if (r.classified.kind !== 'notation') continue;
+    const envelope = r.classified.envelope;
+    const content = envelope === 'jws' ? await referrerContent(source, r, signal) : undefined;
+    const signer = content === undefined ? undefined : jwsSigner(content);
+    out.push(signer === undefined ? { envelope } : { envelope, signer });
+  }
+  return out;
 }
 
 /**
