@@ -4,6 +4,7 @@
 // signed in which shape, and that attestations and Notation signatures never count as signatures.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fetchAll } from '../../src/content/storage.js';
+import { parseDigest } from '../../src/core/digest.js';
 import { MAX_MANIFEST_BYTES, MEDIA_TYPE_EMPTY_JSON } from '../../src/core/oci.js';
 import { Registry } from '../../src/registry/client.js';
 import type { Repository } from '../../src/registry/repository.js';
@@ -23,7 +24,9 @@ import {
 } from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { plainKey, pushPackage, trusted } from './fixtures.js';
+import { plainKey, pushPackage, tempDir, trusted } from './fixtures.js';
+import { OciLayout } from '../../src/store/layout.js';
+import { copySignatures } from '../../src/services/sign.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 
@@ -64,10 +67,18 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     const pkg = await pushPackage(r, '1.0.0', bytes('oci 1.1 shape'));
     const sig = await ociReferrer(r, alice, `${reg.host}/shapes/oci11`, pkg.manifest);
     await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE }]);
-    expect(JSON.parse(new TextDecoder().decode(sig.bytes))).toMatchObject({
-      config: { mediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
-      artifactType: ARTIFACT_TYPE_COSIGN_SIGNATURE,
-    });
+    // go-containerregistry's field order, cosign's artifactType appended last (write.go referrerManifest).
+    const m = JSON.parse(new TextDecoder().decode(sig.bytes));
+    const l = m.layers[0];
+    const rekor = JSON.stringify(l.annotations['dev.sigstore.cosign/bundle']);
+    expect(new TextDecoder().decode(sig.bytes)).toBe(
+      `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+        `"config":{"mediaType":"${ARTIFACT_TYPE_COSIGN_SIGNATURE}","size":${m.config.size},"digest":"${m.config.digest}"},` +
+        `"layers":[{"mediaType":"application/vnd.dev.cosign.simplesigning.v1+json","size":${l.size},"digest":"${l.digest}",` +
+        `"annotations":{"dev.cosignproject.cosign/signature":"${l.annotations['dev.cosignproject.cosign/signature']}","dev.sigstore.cosign/bundle":${rekor}}}],` +
+        `"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":${pkg.manifest.size},"digest":"${pkg.manifest.digest}"},` +
+        `"artifactType":"${ARTIFACT_TYPE_COSIGN_SIGNATURE}"}`,
+    );
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'legacy'));
     expect([found.legacy.length, found.referred.length, found.bundles.length]).toEqual([0, 1, 0]);
@@ -98,6 +109,20 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     const pkg = await pushPackage(r, '1.0.0', bytes('bundle shape'));
     const sig = await bundleReferrer(r, pkg.manifest, await signedBundle(alice, pkg.manifest));
     await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON }]);
+    const layer = JSON.parse(new TextDecoder().decode(sig.bytes)).layers[0];
+    expect(new TextDecoder().decode(sig.bytes)).toBe(
+      `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+        `"config":{"mediaType":"application/vnd.oci.empty.v1+json","size":2,"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","artifactType":"${MEDIA_TYPE_SIGSTORE_BUNDLE}"},` +
+        `"layers":[{"mediaType":"${MEDIA_TYPE_SIGSTORE_BUNDLE}","size":${layer.size},"digest":"${layer.digest}"}],` +
+        `"annotations":{"dev.sigstore.bundle.content":"dsse-envelope","dev.sigstore.bundle.predicateType":"https://sigstore.dev/cosign/sign/v1","org.opencontainers.image.created":"2026-01-02T03:04:05Z"},` +
+        `"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":${pkg.manifest.size},"digest":"${pkg.manifest.digest}"},` +
+        `"artifactType":"${MEDIA_TYPE_SIGSTORE_BUNDLE}"}`,
+    );
+    const index = new TextDecoder().decode(await fetchAll(r, await r.resolve(`sha256-${parseDigest(pkg.manifest.digest).encoded}`), MAX_MANIFEST_BYTES));
+    expect(index).toBe(
+      `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+        `{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":${sig.manifest.size},"digest":"${sig.manifest.digest}","artifactType":"${MEDIA_TYPE_EMPTY_JSON}"}]}`,
+    );
     expect((await r.referrers(pkg.manifest)).map((d) => d.artifactType)).toEqual([MEDIA_TYPE_EMPTY_JSON]);
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
@@ -136,6 +161,30 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       ['bad-signature', 'signature does not verify with trusted key alice: the signed content was changed'],
       ['digest-mismatch', `message signature is for ${pkg.manifest.digest}`],
     ]);
+  });
+
+  it('copies every signature shape beside the package into a layout, where they verify offline', async () => {
+    const r = repo('shapes/travel');
+    const pkg = await pushPackage(r, '1.0.0', bytes('travelling shapes'));
+    const manifest = await fetchAll(r, pkg.manifest, MAX_MANIFEST_BYTES);
+    await legacyTag(r, alice, `${reg.host}/shapes/travel`, pkg.manifest);
+    const oci = await ociReferrer(r, alice, `${reg.host}/shapes/travel`, pkg.manifest);
+    const bundle = await bundleReferrer(r, pkg.manifest, await signedBundle(alice, pkg.manifest));
+    const message = await bundleReferrer(r, pkg.manifest, messageSignatureBundle(alice, manifest), { content: 'message-signature' });
+    await tagSchemaIndex(r, pkg.manifest, [
+      { manifest: oci.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
+      { manifest: bundle.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+      { manifest: message.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON },
+    ]);
+    const store = await OciLayout.open(tempDir('shapes-store-'));
+    await pushPackage(store, 'travel:1.0.0', pkg.layer, pkg.config);
+    expect(await copySignatures(r, store, pkg.manifest)).toEqual({ legacy: 2, bundles: 2 });
+    expect((await store.referrers(pkg.manifest)).map((d) => d.digest).sort()).toEqual(
+      [oci.manifest.digest, bundle.manifest.digest, message.manifest.digest].sort(),
+    );
+    const { verification } = await verifyPackage({ source: store, subject: pkg.manifest, keys: trustAlice });
+    expect(verification.verified && verification.signedBy.map((x) => x.format)).toEqual(['legacy', 'bundle']);
+    expect(verification.rejected).toEqual([]);
   });
 
   it('lists attestations and Notation signatures beside the signatures, and counts neither', async () => {
