@@ -8,6 +8,8 @@ import { Registry } from '../../src/registry/client.js';
 import type { SigningKey } from '../../src/sign/keys.js';
 import { ARTIFACT_TYPE_COSIGN_SIGNATURE } from '../../src/sign/referrer.js';
 import { cliEnv, runEbpm, sandboxDir } from '../helpers/cli.js';
+import { copySignatures, storedRepository } from '../../src/services/sign.js';
+import { OciLayout } from '../../src/store/layout.js';
 import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCertificate, signedBundle, tagSchemaIndex } from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
@@ -118,6 +120,29 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
       'signature:legacy-tag',
       'signature:oci-1.1-referrer',
     ]);
+  });
+
+  it('lists offline from the store when the store holds the package', async () => {
+    const r = new Registry(reg.host).repository('shapes/stored');
+    const pkg = await pushPackage(r, '1.0.0', new TextEncoder().encode('stored'));
+    const sig = await ociReferrer(r, alice.key, `${reg.host}/shapes/stored`, pkg.manifest);
+    await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: ARTIFACT_TYPE_COSIGN_SIGNATURE }]);
+    // Stored under a registry nothing listens on: any network access would fail the command.
+    const offline = '127.0.0.1:1/shapes/stored';
+    const store = await OciLayout.open(env.EBPM_STORE!);
+    await pushPackage(store, `${offline}:1.0.0`, pkg.layer, pkg.config);
+    await copySignatures(r, storedRepository(store, offline), pkg.manifest);
+    const out = await runEbpm(['verify', `${offline}:1.0.0`, '--key', 'alice.pub', '--list'], { env, cwd: env.HOME! });
+    expect([out.code, out.stderr]).toEqual([0, '']);
+    expect(out.stdout).toBe(
+      `${offline}@${pkg.manifest.digest} (from the store)\n` +
+        `└── signature (OCI 1.1 referrer ${sig.manifest.digest}), key ${alice.key.publicKey.fingerprint}: trusted (alice)\n`,
+    );
+  });
+
+  it('refuses --list without a reference as bad usage', async () => {
+    const out = await runEbpm(['verify', '--list'], { env, cwd: env.HOME! });
+    expect([out.code, out.stdout, out.stderr]).toEqual([2, '', 'error: verify: --list needs a reference\nhint: ebpm verify <reference> --list\n']);
   });
 
   it('says when nothing is attached', async () => {
