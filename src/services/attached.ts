@@ -43,6 +43,8 @@ export interface AttachedItem {
   readonly artifactType?: string;
   /** An attestation's predicate type, when its manifest names it. */
   readonly predicateType?: string;
+  /** A Notation signature's envelope format. */
+  readonly envelope?: 'jws' | 'cose' | 'unknown';
   readonly signer: AttachedSigner;
   readonly trust: AttachedTrust;
 }
@@ -101,12 +103,13 @@ export async function listAttached(
           trust: { status: 'not-verified', detail: 'an attestation, not a signature' },
         });
       } else if (c.kind === 'notation') {
-        const subjectName = notation.shift()?.signer ?? (c.envelope === 'cose' ? 'COSE envelope' : undefined);
+        const signer = notation.find((n) => n.manifest === r.descriptor.digest)?.signer;
         items.push({
           kind: 'notation',
           shape: 'oci-1.1-referrer',
           ...at,
-          signer: subjectName === undefined ? {} : { subject: subjectName },
+          envelope: c.envelope,
+          signer: signer === undefined ? {} : { subject: signer },
           trust: { status: 'not-verified', detail: NOT_VERIFIED_NOTATION },
         });
       } else items.push({ kind: c.kind, shape: 'oci-1.1-referrer', ...at, signer: {}, trust: { status: 'not-verified', detail: 'not a signature' } });

@@ -328,7 +328,8 @@ export async function notationSignatures(source: ReadOnlyTarget, found: FoundSig
     const envelope = r.classified.envelope;
     const content = envelope === 'jws' ? await referrerContent(source, r, signal) : undefined;
     const signer = content === undefined ? undefined : jwsSigner(content);
-    out.push(signer === undefined ? { envelope } : { envelope, signer });
+    const manifest = r.descriptor.digest;
+    out.push(signer === undefined ? { manifest, envelope } : { manifest, envelope, signer });
   }
   return out;
 }

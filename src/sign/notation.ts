@@ -20,6 +20,8 @@ export function jwsSigner(envelope: Uint8Array): string | undefined {
 
 /** `NotationSignature` is a Notation signature found beside a package: its envelope format and, for JWS, the claimed signer. */
 export interface NotationSignature {
+  /** The referrer manifest holding it. */
+  readonly manifest: string;
   readonly envelope: 'jws' | 'cose' | 'unknown';
   readonly signer?: string;
 }

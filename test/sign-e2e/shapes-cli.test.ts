@@ -23,6 +23,7 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
   let alice: { key: SigningKey; publicPem: string };
   let notarised: TestPackage;
   let ociSigned: TestPackage;
+  let jwsManifest: string;
   beforeAll(async () => {
     reg = await startRegistry();
     env = cliEnv(sandboxDir('shapes-cli-'), { EBPM_REGISTRY: reg.host });
@@ -32,6 +33,7 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
     const notary = new Registry(reg.host).repository('shapes/notary');
     notarised = await pushPackage(notary, '1.0.0', bytes('notation signed'));
     const jws = await notationReferrer(notary, notarised.manifest, { jws: selfSignedCertificate('/CN=release signer/O=Example Corp') });
+    jwsManifest = jws.manifest.digest;
     await tagSchemaIndex(notary, notarised.manifest, [{ manifest: jws.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON }]);
     const oci = new Registry(reg.host).repository('shapes/oci11');
     ociSigned = await pushPackage(oci, '1.0.0', bytes('oci 1.1 signed'));
@@ -86,7 +88,7 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
       [att.manifest.digest]:
         `attestation (bundle referrer ${att.manifest.digest}, https://slsa.dev/provenance/v1), key ${alice.key.publicKey.fingerprint}: an attestation, not a signature`,
       [notation.manifest.digest]:
-        `notation (OCI 1.1 referrer ${notation.manifest.digest}), CN=release signer, O=Example Corp: not verified: ebpm verifies cosign and sigstore signatures`,
+        `notation (OCI 1.1 referrer ${notation.manifest.digest}, JWS envelope), CN=release signer, O=Example Corp: not verified: ebpm verifies cosign and sigstore signatures`,
       [sbom.digest]: `sbom (OCI 1.1 referrer ${sbom.digest}, application/vnd.cyclonedx+json): not a signature`,
     };
     const sorted = referrers.map((x) => x.manifest.digest).sort();
@@ -168,7 +170,7 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
     expect(JSON.parse(j.stdout)).toMatchObject({
       verified: false,
       reason: 'no-signature',
-      notation: [{ envelope: 'jws', signer: 'CN=release signer, O=Example Corp' }],
+      notation: [{ manifest: jwsManifest, envelope: 'jws', signer: 'CN=release signer, O=Example Corp' }],
     });
   });
 

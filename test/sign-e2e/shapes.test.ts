@@ -218,8 +218,8 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     expect(byDigest.get(cose.manifest.digest)?.classified).toMatchObject({ kind: 'notation', envelope: 'cose', artifactType: ARTIFACT_TYPE_NOTATION });
     const notation = await notationSignatures(r, found);
     expect(notation.sort((a, b) => a.envelope.localeCompare(b.envelope))).toEqual([
-      { envelope: 'cose' },
-      { envelope: 'jws', signer: 'CN=release signer, O=Example Corp' },
+      { manifest: cose.manifest.digest, envelope: 'cose' },
+      { manifest: jws.manifest.digest, envelope: 'jws', signer: 'CN=release signer, O=Example Corp' },
     ]);
   });
 });

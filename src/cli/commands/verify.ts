@@ -91,7 +91,10 @@ function listingLines(l: AttachedListing): string[] {
 
 function itemLine(item: AttachedItem): string {
   const where = item.shape === 'legacy-tag' ? `legacy tag ${item.tag}` : `${item.shape === 'bundle' ? 'bundle referrer' : 'OCI 1.1 referrer'} ${item.manifest}`;
-  const what = item.predicateType ?? (item.kind === 'sbom' || item.kind === 'other' ? item.artifactType : undefined);
+  const what =
+    item.predicateType ??
+    (item.envelope !== undefined ? `${item.envelope === 'unknown' ? 'unknown' : item.envelope.toUpperCase()} envelope` : undefined) ??
+    (item.kind === 'sbom' || item.kind === 'other' ? item.artifactType : undefined);
   const s = item.signer;
   const signer = s.key ? `key ${s.key}` : s.identity ? `${s.identity}${s.issuer ? ` (issuer ${s.issuer})` : ''}` : s.subject ? s.subject : undefined;
   const t = item.trust;
