@@ -12,7 +12,8 @@ import { bundleSigner, checkBundle, type BundleSigner } from '../sign/bundle.js'
 import { checkLegacy, type RejectReason, type SignatureCheck } from '../sign/check.js';
 import { hintFingerprint, type TrustedKey } from '../sign/keys.js';
 import { NOT_VERIFIED_NOTATION } from '../sign/notation.js';
-import { signatureTag, type LegacySignature } from '../sign/payload.js';
+import { certificateIdentity } from '../sign/certificate.js';
+import { ANNOTATION_COSIGN_CERTIFICATE, signatureTag, type LegacySignature } from '../sign/payload.js';
 import { trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
 import type { ReferrerKind } from '../sign/referrer.js';
 import type { Context } from './context.js';
@@ -147,12 +148,14 @@ function simpleSigningItem(
   where: { shape: AttachedShape; manifest: Digest; tag?: string; artifactType?: string },
 ): AttachedItem {
   const check = checkLegacy(sig, digest, keys);
-  return {
-    kind: 'signature',
-    ...where,
-    signer: signerOf(check, sig.keyHint === undefined ? {} : { key: hintFingerprint(sig.keyHint) }),
-    trust: trustOf(check),
-  };
+  // A keyless signature names its signer in its certificate; ebpm's own name their key.
+  const pem = sig.annotations?.[ANNOTATION_COSIGN_CERTIFICATE];
+  const cert = pem === undefined ? undefined : certificateIdentity(pem);
+  const claimed: AttachedSigner =
+    sig.keyHint !== undefined
+      ? { key: hintFingerprint(sig.keyHint) }
+      : { ...(cert?.identity === undefined ? {} : { identity: cert.identity }), ...(cert?.issuer === undefined ? {} : { issuer: cert.issuer }) };
+  return { kind: 'signature', ...where, signer: signerOf(check, claimed), trust: trustOf(check) };
 }
 
 /** The key that verified a signature is its signer; otherwise what the signature claims. */

@@ -273,7 +273,8 @@ async function readSimpleSigning(source: ReadOnlyTarget, manifest: ImageManifest
   const signatures: LegacySignature[] = [];
   for (const layer of legacySignatureLayers(manifest).slice(0, MAX_SIGNATURES)) {
     const payload = await fetchAll(source, layer.descriptor, MAX_SIGNATURE_BYTES, signal);
-    signatures.push({ payload, signature: layer.signature, ...(layer.keyHint === undefined ? {} : { keyHint: layer.keyHint }) });
+    const { descriptor: _descriptor, ...rest } = layer;
+    signatures.push({ payload, ...rest });
   }
   return signatures;
 }

@@ -111,7 +111,15 @@ export interface LegacySignature {
   readonly signature: string;
   /** from `dev.ebpm.key-hint`, when ebpm signed it */
   readonly keyHint?: string;
+  /**
+   * The layer's other annotations (cosign's `dev.sigstore.cosign/bundle` Rekor entry, its
+   * `certificate`, `chain`, `rfc3161timestamp`): unchecked, and kept when the `.sig` manifest is rewritten.
+   */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
+
+/** cosign's layer annotation holding a keyless signature's PEM certificate (`static.WithCertChain`). */
+export const ANNOTATION_COSIGN_CERTIFICATE = 'dev.sigstore.cosign/certificate';
 
 /** `PushBlob` is content the wiring step pushes before the manifest that names it. */
 export interface PushBlob {
@@ -138,7 +146,7 @@ export function legacySignatureManifest(signatures: readonly LegacySignature[]):
   const seen = new Set<string>();
   const layers: PushBlob[] = [];
   for (const sig of signatures) {
-    const annotations: Record<string, string> = { [ANNOTATION_COSIGN_SIGNATURE]: sig.signature };
+    const annotations: Record<string, string> = { ...sig.annotations, [ANNOTATION_COSIGN_SIGNATURE]: sig.signature };
     if (sig.keyHint !== undefined) annotations[ANNOTATION_EBPM_KEY_HINT] = sig.keyHint;
     const descriptor = descriptorFor(MEDIA_TYPE_SIMPLE_SIGNING, sig.payload, { annotations });
     const id = `${descriptor.digest} ${sig.signature}`;
@@ -168,6 +176,8 @@ export interface LegacySignatureLayer {
   readonly descriptor: Descriptor;
   readonly signature: string;
   readonly keyHint?: string;
+  /** As `LegacySignature.annotations`. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -179,8 +189,15 @@ export function legacySignatureLayers(manifest: ImageManifest): LegacySignatureL
   return manifest.layers.flatMap((descriptor) => {
     const signature = descriptor.annotations?.[ANNOTATION_COSIGN_SIGNATURE];
     if (descriptor.mediaType !== MEDIA_TYPE_SIMPLE_SIGNING || signature === undefined) return [];
-    const keyHint = descriptor.annotations?.[ANNOTATION_EBPM_KEY_HINT];
-    return [keyHint === undefined ? { descriptor, signature } : { descriptor, signature, keyHint }];
+    const { [ANNOTATION_COSIGN_SIGNATURE]: _signature, [ANNOTATION_EBPM_KEY_HINT]: keyHint, ...others } = descriptor.annotations ?? {};
+    return [
+      {
+        descriptor,
+        signature,
+        ...(keyHint === undefined ? {} : { keyHint }),
+        ...(Object.keys(others).length === 0 ? {} : { annotations: others }),
+      },
+    ];
   });
 }
 

@@ -25,7 +25,14 @@ import {
 import { signMessage } from '../../src/sign/ecdsa.js';
 import { COSIGN_SIGN_PREDICATE, MEDIA_TYPE_SIGSTORE_BUNDLE, signBundle } from '../../src/sign/bundle.js';
 import type { SigningKey } from '../../src/sign/keys.js';
-import { ANNOTATION_COSIGN_SIGNATURE, MEDIA_TYPE_SIMPLE_SIGNING, buildPayload, legacySignatureManifest, signatureTag } from '../../src/sign/payload.js';
+import {
+  ANNOTATION_COSIGN_CERTIFICATE,
+  ANNOTATION_COSIGN_SIGNATURE,
+  MEDIA_TYPE_SIMPLE_SIGNING,
+  buildPayload,
+  legacySignatureManifest,
+  signatureTag,
+} from '../../src/sign/payload.js';
 import { ARTIFACT_TYPE_COSIGN_SIGNATURE, ARTIFACT_TYPE_NOTATION, MEDIA_TYPE_JWS } from '../../src/sign/referrer.js';
 
 /** cosign's layer annotation carrying the Rekor bundle (`static.WithBundle`). */
@@ -89,20 +96,27 @@ export function rekorBundleAnnotation(): string {
   });
 }
 
+/** `ShapeOptions`: a Rekor bundle annotation (default: off for tags, on for referrers), a keyless signature's PEM certificate. */
+export interface ShapeOptions {
+  readonly rekor?: boolean;
+  readonly certificate?: string;
+}
+
 /** The simple-signing payload cosign signs and its layer descriptor with the signature (and optionally the Rekor bundle) annotations. */
-async function simpleSigningLayer(target: Target, key: SigningKey, repository: string, subject: Descriptor, rekor: boolean) {
+async function simpleSigningLayer(target: Target, key: SigningKey, repository: string, subject: Descriptor, opts: ShapeOptions, rekor: boolean) {
   const payload = buildPayload(repository, subject.digest);
   const layer = await pushBytes(target, MEDIA_TYPE_SIMPLE_SIGNING, payload);
   const annotations: Record<string, string> = { [ANNOTATION_COSIGN_SIGNATURE]: signMessage(key.privateKey, payload) };
-  if (rekor) annotations[ANNOTATION_REKOR_BUNDLE] = rekorBundleAnnotation();
+  if (opts.rekor ?? rekor) annotations[ANNOTATION_REKOR_BUNDLE] = rekorBundleAnnotation();
+  if (opts.certificate !== undefined) annotations[ANNOTATION_COSIGN_CERTIFICATE] = opts.certificate;
   // The config go-containerregistry generates for the one-layer signature image (ebpm writes the same).
   const config = legacySignatureManifest([{ payload, signature: annotations[ANNOTATION_COSIGN_SIGNATURE]! }]).blobs[0]!.bytes;
   return { layer: goDescriptor(layer, { annotations }), config };
 }
 
 /** `legacyTag`: `cosign sign --key k --new-bundle-format=false` (cosign `WriteSignatures`): the `sha256-<hex>.sig` tag. */
-export async function legacyTag(target: Target, key: SigningKey, repository: string, subject: Descriptor, opts: { rekor?: boolean } = {}): Promise<Written> {
-  const { layer, config } = await simpleSigningLayer(target, key, repository, subject, opts.rekor ?? false);
+export async function legacyTag(target: Target, key: SigningKey, repository: string, subject: Descriptor, opts: ShapeOptions = {}): Promise<Written> {
+  const { layer, config } = await simpleSigningLayer(target, key, repository, subject, opts, false);
   const c = await pushBytes(target, MEDIA_TYPE_IMAGE_CONFIG, config);
   const bytes = encode({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, config: goDescriptor(c), layers: [layer] });
   const manifest = await putManifest(target, bytes);
@@ -116,8 +130,8 @@ export async function legacyTag(target: Target, key: SigningKey, repository: str
  * `application/vnd.dev.cosign.artifact.sig.v1+json`, the subject from a HEAD, and that
  * `artifactType` appended; pushed by digest.
  */
-export async function ociReferrer(target: Target, key: SigningKey, repository: string, subject: Descriptor, opts: { rekor?: boolean } = {}): Promise<Written> {
-  const { layer, config } = await simpleSigningLayer(target, key, repository, subject, opts.rekor ?? true);
+export async function ociReferrer(target: Target, key: SigningKey, repository: string, subject: Descriptor, opts: ShapeOptions = {}): Promise<Written> {
+  const { layer, config } = await simpleSigningLayer(target, key, repository, subject, opts, true);
   const c = await pushBytes(target, ARTIFACT_TYPE_COSIGN_SIGNATURE, config);
   const bytes = encode({
     schemaVersion: 2,

@@ -14,8 +14,10 @@ import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCer
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, type TestPackage } from './fixtures.js';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
 
 describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
   let reg: RunningRegistry;
@@ -140,6 +142,30 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
       `${offline}@${pkg.manifest.digest} (from the store)\n` +
         `└── signature (OCI 1.1 referrer ${sig.manifest.digest}), key ${alice.key.publicKey.fingerprint}: trusted (alice)\n`,
     );
+  });
+
+  it("names a keyless legacy signature's certificate identity and issuer", async () => {
+    const r = new Registry(reg.host).repository('shapes/keyless');
+    const pkg = await pushPackage(r, '1.0.0', new TextEncoder().encode('keyless'));
+    // cosign's keyless test certificate (Fulcio, GitHub login); the signature is alice's, so no key vouches for it here.
+    const der = JSON.parse(readFileSync(join(ROOT, 'test/sign/fixtures/cosign-oci-attestation.sigstore.json'), 'utf8')).verificationMaterial.certificate
+      .rawBytes;
+    const pem = `-----BEGIN CERTIFICATE-----\n${der.match(/.{1,64}/g).join('\n')}\n-----END CERTIFICATE-----\n`;
+    const sig = await legacyTag(r, alice.key, `${reg.host}/shapes/keyless`, pkg.manifest, { certificate: pem });
+    const bob = await plainKey();
+    writeFileSync(join(env.HOME!, 'bob.pub'), bob.publicPem);
+    const out = await runEbpm(['verify', `${reg.host}/shapes/keyless:1.0.0`, '--key', 'bob.pub', '--list', '--json'], { env, cwd: env.HOME! });
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout).items).toEqual([
+      {
+        kind: 'signature',
+        shape: 'legacy-tag',
+        manifest: sig.manifest.digest,
+        tag: `sha256-${parseDigest(pkg.manifest.digest).encoded}.sig`,
+        signer: { identity: 'cody@soyland.com', issuer: 'https://github.com/login/oauth' },
+        trust: { status: 'untrusted-key', detail: 'no trusted key verifies this signature (another signer, or altered content)' },
+      },
+    ]);
   });
 
   it('refuses --list without a reference as bad usage', async () => {

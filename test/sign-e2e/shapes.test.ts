@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fetchAll } from '../../src/content/storage.js';
 import { parseDigest } from '../../src/core/digest.js';
-import { MAX_MANIFEST_BYTES, MEDIA_TYPE_EMPTY_JSON } from '../../src/core/oci.js';
+import { MAX_MANIFEST_BYTES, MEDIA_TYPE_EMPTY_JSON, parseManifest } from '../../src/core/oci.js';
 import { Registry } from '../../src/registry/client.js';
 import type { Repository } from '../../src/registry/repository.js';
 import { MEDIA_TYPE_SIGSTORE_BUNDLE } from '../../src/sign/bundle.js';
@@ -18,6 +18,7 @@ import {
   messageSignatureBundle,
   notationReferrer,
   ociReferrer,
+  rekorBundleAnnotation,
   selfSignedCertificate,
   signedBundle,
   tagSchemaIndex,
@@ -26,7 +27,8 @@ import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, tempDir, trusted } from './fixtures.js';
 import { OciLayout } from '../../src/store/layout.js';
-import { copySignatures } from '../../src/services/sign.js';
+import { copySignatures, signPackage } from '../../src/services/sign.js';
+import { signatureTag } from '../../src/sign/payload.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 
@@ -185,6 +187,24 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     const { verification } = await verifyPackage({ source: store, subject: pkg.manifest, keys: trustAlice });
     expect(verification.verified && verification.signedBy.map((x) => x.format)).toEqual(['legacy', 'bundle']);
     expect(verification.rejected).toEqual([]);
+  });
+
+  it("keeps cosign's Rekor bundle annotation when a .sig manifest is merged with another", async () => {
+    const r = repo('shapes/merge');
+    const pkg = await pushPackage(r, '1.0.0', bytes('merged shapes'));
+    await legacyTag(r, alice, `${reg.host}/shapes/merge`, pkg.manifest, { rekor: true });
+    const store = await OciLayout.open(tempDir('shapes-merge-'));
+    await pushPackage(store, 'merge:1.0.0', pkg.layer, pkg.config);
+    await signPackage(store, pkg.manifest, bob, { format: 'legacy', repository: `${reg.host}/shapes/merge` });
+    await copySignatures(r, store, pkg.manifest);
+    const merged = parseManifest(await fetchAll(store, await store.resolve(signatureTag(pkg.manifest.digest)), MAX_MANIFEST_BYTES));
+    expect(merged.layers.map((l) => Object.keys(l.annotations ?? {}).sort())).toEqual([
+      ['dev.cosignproject.cosign/signature', 'dev.ebpm.key-hint'],
+      ['dev.cosignproject.cosign/signature', 'dev.sigstore.cosign/bundle'],
+    ]);
+    expect(merged.layers[1]!.annotations!['dev.sigstore.cosign/bundle']).toBe(rekorBundleAnnotation());
+    const { verification } = await verifyPackage({ source: store, subject: pkg.manifest, keys: trustAlice });
+    expect(verification.verified).toBe(true);
   });
 
   it('lists attestations and Notation signatures beside the signatures, and counts neither', async () => {
