@@ -134,7 +134,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     expectOneEvent(r);
   });
 
-  it('takes the node EBPM_NODE names instead of PATH\'s, as the agent starts its runs', async () => {
+  it("takes the node EBPM_NODE names instead of PATH's, as the agent starts its runs", async () => {
     const r = await traceOne([BIN], { EBPM_NODE: process.execPath, PATH: '/nonexistent' });
     expect(r.snapshot).toBe(true);
     expectOneEvent(r);
