@@ -146,7 +146,7 @@ describe('validation', () => {
       'scopes["ghcr.io/a"].keys[2]: no key labelled "ghost" in keys',
       'scopes["ghcr.io/a"].keys[3]: not a string',
       'scopes["ghcr.io/b"].typo: unknown field',
-      'scopes["ghcr.io/b"].keys: require-signature needs at least one key',
+      'scopes["ghcr.io/b"].keys: require-signature needs at least one key or identity',
       'scopes["ghcr.io/c"]: not an object',
     ]);
     expect(e.message.startsWith('trust policy /etc/ebpm/trust-policy.json: extra: unknown field; version: must be 1; ')).toBe(true);
