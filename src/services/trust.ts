@@ -149,7 +149,7 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
   if (!decision.allow) {
     throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
-      hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
+      hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
       data: { repository, digest: subject.digest, reason: decision.reason, scope: decision.record.scope, policy: policy.source },
     });
   }

@@ -124,7 +124,7 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     expect(refused.code).toBe(3);
     expect(refused.err).toBe(
       `error: pull ${reg.host}/acme/unsigned:1.2.0: refused ${reg.host}/acme/unsigned@${digest}: not signed (require-signature by scope ${reg.host}/acme in ${trustPolicyFile(env)})\n` +
-        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${trustPolicyFile(env)}\n`,
+        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${trustPolicyFile(env)}\n`,
     );
     const index = JSON.parse(readFileSync(join(env.EBPM_STORE!, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
     const refs = index.manifests

@@ -153,7 +153,11 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'keyless signature
     });
     const why = `signed, but not by a trusted key: bundle signature: keyless signature by subject "${MALLORY}", issuer "${GITHUB}", not by a trusted identity (subject "${WORKFLOW}", issuer "${GITHUB}") (require-signature by scope ${reg.host}/acme in ${policy})`;
     const pull = await ebpm(['pull', `${reg.host}/acme/mallory:1.2.0`]);
-    expect([pull.code, pull.err.split('\n')[0]]).toEqual([3, `error: pull ${reg.host}/acme/mallory:1.2.0: refused ${reg.host}/acme/mallory@${digest}: ${why}`]);
+    expect(pull.code).toBe(3);
+    expect(pull.err).toBe(
+      `error: pull ${reg.host}/acme/mallory:1.2.0: refused ${reg.host}/acme/mallory@${digest}: ${why}\n` +
+        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${policy}\n`,
+    );
     const run = await ebpm(['run', `${reg.host}/acme/mallory:1.2.0`, '--duration', '1']);
     expect(run.code).toBe(3);
     expect(run.out).toBe('');

@@ -4,7 +4,7 @@
 // trusts them. `signKeyless` writes the bundle cosign v3 writes for an image signed keylessly:
 // the cosign sign statement in a DSSE envelope, the Fulcio certificate, and the log entry
 // and/or timestamp.
-import { createHash, generateKeyPairSync, randomInt, sign } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign } from 'node:crypto';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { initializeCA, initializeCTLog, initializeTLog, initializeTSA } from '@sigstore/mock';
 import type { Digest } from '../../src/core/digest.js';
@@ -50,10 +50,11 @@ function logInstance(baseUrl: string, spki: Buffer) {
 
 /** `keylessAuthority` starts a mock Fulcio (with CT log), Rekor and TSA, each with keys of its own. */
 export async function keylessAuthority(): Promise<KeylessAuthority> {
-  // One fixed clock for all four: certificates are valid from it, logs and timestamps are at
-  // it, so the times agree whatever the machine's clock does. Whole seconds, as RFC 3161
-  // `genTime` is read back.
-  const clock = new Date(Math.floor(Date.now() / 1000) * 1000);
+  // One fixed clock for the four: the Fulcio certificates are valid from it, log entries and
+  // timestamps are at it. The mock's CA and TSA certificates are valid from the moment they are
+  // made for a year, so the clock is an hour ahead: every certificate is valid at it however
+  // slowly this runs. Whole seconds, as RFC 3161 `genTime` is read back.
+  const clock = new Date(Math.floor(Date.now() / 1000) * 1000 + 3600_000);
   const ctlog = await initializeCTLog(p256(), clock);
   const ca = await initializeCA(p256(), ctlog, clock);
   const tlog = await initializeTLog(REKOR_URL, p256(), clock);
@@ -149,7 +150,7 @@ export async function signKeyless(authority: KeylessAuthority, digest: Digest, o
     const token = await authority.tsa.timestamp({
       artifactHash: createHash('sha256').update(signature).digest(),
       hashAlgorithmOID: '2.16.840.1.101.3.4.2.1',
-      nonce: randomInt(2 ** 31),
+      nonce: 1,
       policyOID: '1.3.6.1.4.1.57264.2',
     });
     bundle.verificationMaterial.timestampVerificationData = {
