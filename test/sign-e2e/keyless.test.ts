@@ -10,11 +10,14 @@ import type { Digest } from '../../src/core/digest.js';
 import { Registry } from '../../src/registry/client.js';
 import { build } from '../../src/services/build.js';
 import { bundleReferrerManifest } from '../../src/sign/bundle.js';
+import { loadPolicy } from '../../src/sign/policy-file.js';
+import { admitPackage, readRecord } from '../../src/services/trust.js';
+import { OciLayout } from '../../src/store/layout.js';
 import { cliEnv, runEbpm, trustPolicyFile, writeTrustPolicy } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { keylessAuthority, signKeyless, type KeylessAuthority, type KeylessSignOptions } from '../sign/keyless.js';
-import { tempDir } from './fixtures.js';
+import { pushPackage, tempDir } from './fixtures.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CREATED = new Date('2026-03-04T05:06:07Z');
@@ -162,5 +165,61 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'keyless signature
     expect(run.code).toBe(3);
     expect(run.out).toBe('');
     expect(run.err.split('\n')[0]).toContain(`refused ${reg.host}/acme/mallory@${digest}: ${why}`);
+  });
+});
+
+describeWith(['registry'], 'keyless admission and decision records', () => {
+  let reg: RunningRegistry;
+  beforeAll(async () => {
+    reg = await startRegistry();
+  });
+  afterAll(() => reg?.stop());
+
+  it('admits a package a trusted identity signed, records the identity, and reuses the record', async () => {
+    const authority = await keylessAuthority();
+    const repository = `${reg.host}/acme/tool`;
+    const remote = new Registry(reg.host).repository('acme/tool');
+    const pkg = await pushPackage(remote, '1.0.0', new TextEncoder().encode('keyless object'));
+    const sig = bundleReferrerManifest(pkg.manifest, await signKeyless(authority, pkg.manifest.digest, { subject: WORKFLOW, issuer: GITHUB }), CREATED);
+    for (const blob of sig.blobs) await remote.push(blob.descriptor, [blob.bytes]);
+    await remote.push(sig.descriptor, [sig.bytes]);
+    const dir = tempDir('keyless-policy-');
+    writeFileSync(join(dir, 'root.json'), JSON.stringify(authority.trustedRoot));
+    const path = join(dir, 'trust-policy.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        version: 1,
+        trustedRoots: { ci: { path: 'root.json' } },
+        scopes: {
+          [`${reg.host}/acme`]: {
+            require: 'require-signature',
+            identities: [{ subjectRegExp: '^https://github\\.com/acme/', issuer: GITHUB }],
+            trustedRoot: 'ci',
+          },
+        },
+      }),
+    );
+    const policy = loadPolicy(path);
+    const store = await OciLayout.open(tempDir('keyless-store-'));
+    const req = { repository, subject: pkg.manifest, policy, signatures: remote, store, now: CREATED };
+    const first = await admitPackage(req);
+    expect(first.cached).toBe(false);
+    const key = { label: 'ci', fingerprint: first.decision.key!.fingerprint, format: 'bundle', identity: { subject: WORKFLOW, issuer: GITHUB } };
+    expect(first.decision).toMatchObject({ allow: true, level: 'require-signature', reason: 'signed', key, warn: false, message: '' });
+    expect(key.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(await readRecord(store.root, repository, pkg.manifest.digest)).toEqual({
+      repository,
+      policyDigest: policy.digest,
+      scope: `${reg.host}/acme`,
+      level: 'require-signature',
+      digest: pkg.manifest.digest,
+      allow: true,
+      reason: 'signed',
+      key,
+      checkedAt: CREATED.toISOString(),
+    });
+    const again = await admitPackage(req);
+    expect([again.cached, again.decision.key]).toEqual([true, key]);
   });
 });
