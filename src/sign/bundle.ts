@@ -158,7 +158,16 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
   const material = bundle.verificationMaterial.content;
   const envelope = bundle.content.dsseEnvelope;
   const claims = () => statementClaims(envelope.payloadType, envelope.payload, digest);
-  if (material.$case !== 'publicKey') return checkKeyless(toSignedEntity(bundle), keyless, claims);
+  if (material.$case !== 'publicKey') {
+    // A certificate is parsed here: one that does not parse is a broken signature, not a bug.
+    let entity: SignedEntity;
+    try {
+      entity = toSignedEntity(bundle);
+    } catch (e) {
+      return { ok: false, reason: 'bad-signature', detail: `bundle certificate is malformed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    return checkKeyless(entity, keyless, claims);
+  }
   const entity = { ...toSignedEntity(bundle), tlogEntries: [], timestamps: [] };
   return checkSignatureWith({
     signatureB64: Buffer.from(envelope.signatures[0]?.sig ?? []).toString('base64'),
@@ -196,7 +205,13 @@ const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
  */
 async function checkKeyless(entity: SignedEntity, keyless: KeylessTrust | undefined, claims: () => Rejection | undefined): Promise<SignatureCheck> {
   if (entity.key.$case !== 'certificate') return { ok: false, reason: 'bad-signature', detail: 'bundle names no key' };
-  const claimed = describeFound(certificateIdentity(entity.key.certificate));
+  let found: CertificateIdentity;
+  try {
+    found = certificateIdentity(entity.key.certificate);
+  } catch (e) {
+    return { ok: false, reason: 'bad-signature', detail: `bundle certificate is malformed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const claimed = describeFound(found);
   if (keyless === undefined || keyless.identities.length === 0) {
     return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${claimed}; no certificate identity is trusted` };
   }
@@ -208,13 +223,16 @@ async function checkKeyless(entity: SignedEntity, keyless: KeylessTrust | undefi
     signer = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }).verify(entity);
   } catch (e) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code !== 'string' || !(e instanceof Error)) throw e;
-    if (code === 'SIGNATURE_ERROR')
+    if (!(e instanceof Error)) throw e;
+    // Parse errors of the evidence (SCTs, timestamps, log entries) carry no code: a bundle the
+    // verifier cannot read is refused like one it reads and rejects.
+    if (typeof code !== 'string') return { ok: false, reason: 'bad-signature', detail: `keyless signature by ${claimed} cannot be checked: ${e.message}` };
+    // The signature, or the log entry's record of it, does not match the signed payload.
+    if (code === 'SIGNATURE_ERROR' || code === 'TLOG_BODY_ERROR')
       return { ok: false, reason: 'bad-signature', detail: `keyless signature by ${claimed} does not verify: the signed content was changed` };
     const what = code === 'CERTIFICATE_ERROR' ? 'its certificate does not chain to a certificate authority of' : `${e.message} (${code}) under`;
     return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${claimed}: ${what} trusted root ${root.label}` };
   }
-  const found = certificateIdentity(entity.key.certificate);
   if (!keyless.identities.some((id) => identityMatches(id, found))) {
     const wanted = keyless.identities.map(describeIdentity).join('; or ');
     return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${describeFound(found)}, not by a trusted identity (${wanted})` };

@@ -88,6 +88,34 @@ describe('keyless bundles', () => {
     });
   });
 
+  it('are refused when the signed statement was changed, or the certificate is not one', async () => {
+    interface BundleJson {
+      dsseEnvelope: { payload: string };
+      verificationMaterial: { certificate: { rawBytes: string } };
+    }
+    const edit = (bytes: Uint8Array, change: (b: BundleJson) => void): Uint8Array => {
+      const doc = JSON.parse(new TextDecoder().decode(bytes));
+      change(doc);
+      return new TextEncoder().encode(JSON.stringify(doc));
+    };
+    const good = await signKeyless(authority, DIGEST, { subject: WORKFLOW, issuer: GITHUB });
+    const statement = Buffer.from(JSON.parse(new TextDecoder().decode(good)).dsseEnvelope.payload, 'base64').toString();
+    const tampered = edit(good, (b) => {
+      b.dsseEnvelope.payload = Buffer.from(statement.replace('"predicate":{}', '"predicate":{"x":1}')).toString('base64');
+    });
+    expect(await check(tampered, trust(EXACT))).toMatchObject({
+      verified: false,
+      reason: 'bad-signature',
+      detail: `bundle signature: keyless signature by subject "${WORKFLOW}", issuer "${GITHUB}" does not verify: the signed content was changed`,
+    });
+    const garbage = edit(good, (b) => {
+      b.verificationMaterial.certificate.rawBytes = Buffer.from('not a certificate').toString('base64');
+    });
+    const v = await check(garbage, trust(EXACT));
+    expect(v).toMatchObject({ verified: false, reason: 'bad-signature' });
+    expect(v.verified ? '' : v.detail).toMatch(/^bundle signature: bundle certificate is malformed: /);
+  });
+
   it('are refused when no identity is trusted, naming the signer', async () => {
     const v = await check(await signKeyless(authority, DIGEST, { subject: WORKFLOW, issuer: GITHUB }));
     expect(v).toMatchObject({
