@@ -23,7 +23,7 @@ import { resolve } from 'node:path';
 const cmd: Command = {
   name: 'verify',
   summary:
-    "With a reference: check its signatures (--key files, else the trust policy's keys), offline when stored. Without: re-hash and repair the local store.",
+    "With a reference: check its signatures (--key files and --certificate-identity, else the trust policy's keys and identities), offline when stored. Without: re-hash and repair the local store.",
   usage:
     'ebpm verify <reference> [--key <cosign.pub>]... [--certificate-identity[-regexp] <san> --certificate-oidc-issuer[-regexp] <issuer> --trusted-root <trusted_root.json>] [--json] | ebpm verify [--json]',
   async run(args, io) {
