@@ -41,6 +41,12 @@ describe('keyless bundles', () => {
     expect(v.verified).toBe(true);
   });
 
+  it('verify in the v0.2 form, whose material is a certificate chain', async () => {
+    const bundle = await signKeyless(authority, DIGEST, { subject: WORKFLOW, issuer: GITHUB, chain: true });
+    expect(JSON.parse(new TextDecoder().decode(bundle)).verificationMaterial.x509CertificateChain.certificates).toHaveLength(1);
+    expect((await check(bundle, trust(EXACT))).verified).toBe(true);
+  });
+
   it('are refused with a wrong identity, naming the identity found and the one wanted', async () => {
     const v = await check(
       await signKeyless(authority, DIGEST, { subject: 'https://github.com/mallory/x/.github/workflows/r.yml@refs/heads/main', issuer: GITHUB }),

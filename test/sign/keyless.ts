@@ -91,6 +91,8 @@ export interface KeylessSignOptions {
   readonly tlog?: boolean;
   /** An RFC 3161 timestamp over the signature (default false). */
   readonly timestamp?: boolean;
+  /** A v0.2 bundle naming the certificate as a one-element `x509CertificateChain`, as sigstore clients wrote before v0.3. */
+  readonly chain?: boolean;
 }
 
 /** `signKeyless` signs `digest` with a fresh key certified by `authority`'s CA and returns the bundle JSON bytes. */
@@ -109,7 +111,7 @@ export async function signKeyless(authority: KeylessAuthority, digest: Digest, o
   const type = Buffer.from(IN_TOTO_PAYLOAD_TYPE);
   const pae = Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
   const signature = sign('sha256', pae, privateKey);
-  const bundle = toDSSEBundle({ artifact: payload, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, certificate });
+  const bundle = toDSSEBundle({ artifact: payload, artifactType: IN_TOTO_PAYLOAD_TYPE, signature, certificate, certificateChain: opts.chain ?? false });
   if (opts.tlog ?? true) {
     const envelope = JSON.stringify({
       payload: payload.toString('base64'),
