@@ -135,7 +135,18 @@ export function keyFingerprint(spki: Uint8Array): string {
   return createHash('sha256').update(spki).digest('hex').slice(0, 16);
 }
 
-function toPublicKey(key: KeyObject): PublicKey {
+/**
+ * `hintFingerprint` is the fingerprint of the key a hint names (a hint is base64 of the same
+ * sha256), so that a key is shown the same way whether it was found or only named; a hint
+ * that is not base64 of a sha256 is shown as it is.
+ */
+export function hintFingerprint(hint: string): string {
+  const bytes = Buffer.from(hint, 'base64');
+  return bytes.length === 32 && bytes.toString('base64') === hint ? bytes.subarray(0, 8).toString('hex') : hint;
+}
+
+/** `toPublicKey` is a verification key with its ids (the key of a keyless certificate, too). */
+export function toPublicKey(key: KeyObject): PublicKey {
   const spki = key.export({ format: 'der', type: 'spki' });
   return { key, spki, hint: keyHint(spki), fingerprint: keyFingerprint(spki) };
 }

@@ -1,16 +1,20 @@
 /**
  * `ebpm verify` has two meanings, told apart by the reference:
- * - `ebpm verify <ref> [--key k.pub]...`: check the package's signatures (both formats), from
- *   the local store when it holds the package (offline), else from its registry; with the
- *   given public keys, or else with the keys the trust policy names for its repository. Says
- *   who signed what; a package no given or trusted key signed exits 3.
+ * - `ebpm verify <ref> [--key k.pub]... [--certificate-identity[-regexp] … --certificate-oidc-issuer[-regexp] … --trusted-root f]`:
+ *   check the package's signatures (both formats), from the local store when it holds the
+ *   package (offline), else from its registry; with the given public keys and keyless identity
+ *   (cosign's flag names), or else with those the trust policy names for its repository. Says
+ *   who signed what; a package no given or trusted signer signed exits 3.
  * - `ebpm verify` (no reference): re-hash the local store and repair it by pulling again
  *   what was dropped (services/store.ts `verifyAndRepair`).
  */
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { describeFailure } from '../../sign/verify.js';
-import { readTrustedKeyFile } from '../../services/sign.js';
+import type { KeylessTrust, TrustedIdentity } from '../../sign/identity.js';
+import { identityProblems } from '../../sign/identity.js';
+import type { SignedBy } from '../../sign/verify.js';
+import { readTrustedKeyFile, readTrustedRootFile } from '../../services/sign.js';
 import { verifyAndRepair } from '../../services/store.js';
 import { verifyReference, type ReferenceVerification } from '../../services/trust.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
@@ -19,14 +23,28 @@ import { resolve } from 'node:path';
 const cmd: Command = {
   name: 'verify',
   summary:
-    "With a reference: check its signatures (--key files, else the trust policy's keys), offline when stored. Without: re-hash and repair the local store.",
-  usage: 'ebpm verify <reference> [--key <cosign.pub>]... [--json] | ebpm verify [--json]',
+    "With a reference: check its signatures (--key files and --certificate-identity, else the trust policy's keys and identities), offline when stored. Without: re-hash and repair the local store.",
+  usage:
+    'ebpm verify <reference> [--key <cosign.pub>]... [--certificate-identity[-regexp] <san> --certificate-oidc-issuer[-regexp] <issuer> --trusted-root <trusted_root.json>] [--json] | ebpm verify [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, ...VERBOSE_FLAG, key: { type: 'string', multiple: true, default: [] } });
+    const { values, positionals } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      ...VERBOSE_FLAG,
+      key: { type: 'string', multiple: true, default: [] },
+      'certificate-identity': { type: 'string' },
+      'certificate-identity-regexp': { type: 'string' },
+      'certificate-oidc-issuer': { type: 'string' },
+      'certificate-oidc-issuer-regexp': { type: 'string' },
+      'trusted-root': { type: 'string' },
+    });
+    const identity = identityFlags(values);
     if (positionals.length > 1) throw new EbpmError('USAGE', 'verify: expected at most one reference', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, values.verbose);
     if (positionals.length === 0) {
       if (values.key.length > 0) throw new EbpmError('USAGE', 'verify: --key needs a reference to check', { hint: 'ebpm verify <reference> --key cosign.pub' });
+      if (identity !== undefined || values['trusted-root'] !== undefined) {
+        throw new EbpmError('USAGE', 'verify: --certificate-identity and --trusted-root need a reference to check', { hint: KEYLESS_HINT });
+      }
       const r = await verifyAndRepair(ctx, { repair: true });
       if (values.json) writeJson(io, r);
       else {
@@ -40,7 +58,8 @@ const cmd: Command = {
       return r.unrepaired.length > 0 ? 1 : 0;
     }
     const keys = values.key.length === 0 ? undefined : await Promise.all(values.key.map((k) => readTrustedKeyFile(resolve(io.cwd, k))));
-    const r = await verifyReference(ctx, positionals[0]!, { policy: await ctx.trustPolicy(), ...(keys ? { keys } : {}) });
+    const keyless = await keylessFlags(identity, values['trusted-root'], io.cwd);
+    const r = await verifyReference(ctx, positionals[0]!, { policy: await ctx.trustPolicy(), ...(keys ? { keys } : {}), ...(keyless ? { keyless } : {}) });
     if (values.json) {
       writeJson(io, jsonReport(r));
       return r.verification.verified ? 0 : 3;
@@ -51,19 +70,59 @@ const cmd: Command = {
       throw new EbpmError('SIGNATURE_NOT_VERIFIED', `verify ${positionals[0]}: ${at}: ${describeFailure(v.reason)}: ${v.detail}`, {
         hint:
           r.keys === 'given'
-            ? "check that the key is the signer's public key, or sign the package (ebpm sign)"
-            : "pass the signer's public key with --key, or list it in the trust policy",
+            ? "check that the key is the signer's public key or the identity is the signer's, or sign the package (ebpm sign)"
+            : "pass the signer's public key with --key or its identity with --certificate-identity, or list it in the trust policy",
         data: { reason: v.reason, digest: r.subject.digest, repository: r.repository },
       });
     }
     writeLines(io, [
       `verified ${at} (from the ${r.from}${r.keys === 'policy' ? ', keys of the trust policy' : ''})`,
-      ...v.signedBy.map((s) => `  signed by ${s.keyLabel} (key ${s.fingerprint}), ${s.format} signature`),
+      ...v.signedBy.map((s) => `  signed by ${signer(s)}, ${s.format} signature`),
       ...v.rejected.map((x) => `  ignored ${x.format} signature: ${x.reason}: ${x.detail}`),
     ]);
     return 0;
   },
 };
+
+const KEYLESS_HINT =
+  'ebpm verify <reference> --certificate-identity <san> --certificate-oidc-issuer <issuer> --trusted-root trusted_root.json (or the -regexp forms)';
+
+const FLAG_OF: Readonly<Record<string, string>> = {
+  subject: '--certificate-identity',
+  subjectRegExp: '--certificate-identity-regexp',
+  issuer: '--certificate-oidc-issuer',
+  issuerRegExp: '--certificate-oidc-issuer-regexp',
+};
+
+/** The identity the `--certificate-*` flags give, checked as the policy checks one; `undefined` without any. */
+function identityFlags(values: Record<string, unknown>): TrustedIdentity | undefined {
+  const id = Object.fromEntries(
+    Object.entries(FLAG_OF).flatMap(([field, flag]) => (values[flag.slice(2)] === undefined ? [] : [[field, values[flag.slice(2)]]])),
+  );
+  if (Object.keys(id).length === 0) return undefined;
+  const problems = identityProblems(id);
+  if (problems.length > 0) {
+    const named = problems.map((p) => p.replace(/\b(subjectRegExp|issuerRegExp|subject|issuer)\b/g, (f) => FLAG_OF[f]!));
+    throw new EbpmError('USAGE', `verify: ${named.join('; ')}`, { hint: KEYLESS_HINT });
+  }
+  return id as TrustedIdentity;
+}
+
+/** `--trusted-root` and the identity flags go together: keyless verification is offline, against a given root. */
+async function keylessFlags(identity: TrustedIdentity | undefined, rootPath: string | undefined, cwd: string): Promise<KeylessTrust | undefined> {
+  if (identity === undefined && rootPath === undefined) return undefined;
+  if (rootPath === undefined)
+    throw new EbpmError('USAGE', 'verify: --certificate-identity needs --trusted-root (ebpm verifies keyless signatures offline)', { hint: KEYLESS_HINT });
+  if (identity === undefined)
+    throw new EbpmError('USAGE', 'verify: --trusted-root needs --certificate-identity and --certificate-oidc-issuer', { hint: KEYLESS_HINT });
+  return { root: await readTrustedRootFile(resolve(cwd, rootPath)), identities: [identity] };
+}
+
+/** Who signed: a key by label and fingerprint, a keyless signer by identity, certificate key and root. */
+function signer(s: SignedBy): string {
+  if (s.identity === undefined) return `${s.keyLabel} (key ${s.fingerprint})`;
+  return `${s.identity.subject} (issuer ${s.identity.issuer}, key ${s.fingerprint}, trusted root ${s.keyLabel})`;
+}
 
 function jsonReport(r: ReferenceVerification): unknown {
   const v = r.verification;
