@@ -6,8 +6,8 @@
 # loading, when the node on PATH is the one that built it, unchanged since: the file
 # dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
 # would not load (Node exits 14), so otherwise they load the ESM bundle, as `node bin/ebpm.js`
-# does; so does `ebpm agent`, which starts its runs as `node <its argv[1]>`. `--version` needs
-# no node at all.
+# does; so does `ebpm agent` (a long-running process), whose runs start through this file with
+# EBPM_NODE naming its own node instead of PATH's. `--version` needs no node at all.
 self=$0
 if [ -L "$self" ]; then self=$(readlink -f -- "$self"); fi
 case $self in /*) ;; *) self=$PWD/$self ;; esac
@@ -20,9 +20,9 @@ case $1 in
   fi
   ;;
 esac
-node=node
+node=${EBPM_NODE:-node}
 IFS=:
-for dir in $PATH; do
+[ -n "${EBPM_NODE:-}" ] || for dir in $PATH; do
   if [ -f "${dir:-.}/node" ] && [ -x "${dir:-.}/node" ]; then
     node=${dir:-.}/node
     break

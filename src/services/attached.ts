@@ -12,9 +12,10 @@ import { bundleSigner, checkBundle, type BundleSigner } from '../sign/bundle.js'
 import { checkLegacy, type RejectReason, type SignatureCheck } from '../sign/check.js';
 import { hintFingerprint, type TrustedKey } from '../sign/keys.js';
 import { NOT_VERIFIED_NOTATION } from '../sign/notation.js';
-import { certificateIdentity } from '../sign/certificate.js';
+import { certificateNames } from '../sign/certificate.js';
 import { ANNOTATION_COSIGN_CERTIFICATE, signatureTag, type LegacySignature } from '../sign/payload.js';
-import { trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
+import type { KeylessTrust } from '../sign/identity.js';
+import { keylessFor, trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
 import type { ReferrerKind } from '../sign/referrer.js';
 import type { Context } from './context.js';
 import { isMissing } from './resolve.js';
@@ -57,7 +58,7 @@ export interface AttachedListing {
   readonly reference: string;
   readonly digest: Digest;
   readonly from: 'store' | 'registry';
-  /** Which keys decided `trusted`: the `--key` files, or the trust policy's for the repository. */
+  /** Which signers decided `trusted`: the `--key` files and `--certificate-identity`, or the trust policy's for the repository. */
   readonly keys: 'given' | 'policy';
   readonly items: readonly AttachedItem[];
 }
@@ -72,12 +73,15 @@ const SIDE_TAGS = [
 export async function listAttached(
   ctx: Context,
   input: string,
-  opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
+  opts: { keys?: readonly TrustedKey[]; keyless?: KeylessTrust; policy: TrustPolicy; signal?: AbortSignal },
 ): Promise<AttachedListing> {
   try {
     const where = await locatePackage(ctx, input, opts.signal);
     const subject = where.resolved.descriptor;
-    const keys = opts.keys ?? trustedKeysFor(opts.policy, where.repository);
+    // As verifyReference: the given keys and identity, or else (neither given) the policy's.
+    const given = opts.keys !== undefined || opts.keyless !== undefined;
+    const keys = given ? (opts.keys ?? []) : trustedKeysFor(opts.policy, where.repository);
+    const keyless = given ? opts.keyless : keylessFor(opts.policy, where.repository);
     const found = await findSignatures(where.source, subject, opts.signal);
     const notation = await notationSignatures(where.source, found, opts.signal);
     const items: AttachedItem[] = [];
@@ -88,7 +92,7 @@ export async function listAttached(
       const c = r.classified;
       const at = { manifest: r.descriptor.digest, artifactType: c.artifactType };
       if (c.kind === 'signature' && r.bundle !== undefined) {
-        const check = await checkBundle(r.bundle, subject.digest, keys, found.signedManifest);
+        const check = await checkBundle(r.bundle, subject.digest, keys, keyless, found.signedManifest);
         items.push({ kind: 'signature', shape: 'bundle', ...at, signer: signerOf(check, bundleSigner(r.bundle)), trust: trustOf(check) });
       } else if (c.kind === 'signature') {
         for (const sig of r.signatures ?? []) items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'oci-1.1-referrer', ...at }));
@@ -133,7 +137,7 @@ export async function listAttached(
       reference: where.resolved.storeRef,
       digest: subject.digest,
       from: where.from,
-      keys: opts.keys ? 'given' : 'policy',
+      keys: given ? 'given' : 'policy',
       items,
     };
   } catch (e) {
@@ -150,7 +154,7 @@ function simpleSigningItem(
   const check = checkLegacy(sig, digest, keys);
   // A keyless signature names its signer in its certificate; ebpm's own name their key.
   const pem = sig.annotations?.[ANNOTATION_COSIGN_CERTIFICATE];
-  const cert = pem === undefined ? undefined : certificateIdentity(pem);
+  const cert = pem === undefined ? undefined : certificateNames(pem);
   const claimed: AttachedSigner =
     sig.keyHint !== undefined
       ? { key: hintFingerprint(sig.keyHint) }
@@ -158,9 +162,10 @@ function simpleSigningItem(
   return { kind: 'signature', ...where, signer: signerOf(check, claimed), trust: trustOf(check) };
 }
 
-/** The key that verified a signature is its signer; otherwise what the signature claims. */
+/** The key or certificate identity that verified a signature is its signer; otherwise what the signature claims. */
 function signerOf(check: SignatureCheck, claimed: AttachedSigner): AttachedSigner {
-  return check.ok ? { key: check.key.publicKey.fingerprint } : claimed;
+  if (!check.ok) return claimed;
+  return check.identity === undefined ? { key: check.key.publicKey.fingerprint } : { identity: check.identity.subject, issuer: check.identity.issuer };
 }
 
 function trustOf(check: SignatureCheck): AttachedTrust {

@@ -21,6 +21,7 @@ import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, typ
 import { copyGraph } from '../content/copy.js';
 import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleReferrerManifest, isMessageSignatureBundle, signBundle } from '../sign/bundle.js';
+import { parseTrustedRoot, type TrustedRoot } from '../sign/identity.js';
 import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
 import {
   COSIGN_PRIVATE_KEY_PEM,
@@ -369,6 +370,26 @@ export async function readTrustedKeyFile(path: string): Promise<TrustedKey> {
   } catch (e) {
     throw withContext(`key ${path}`, e);
   }
+}
+
+/** `readTrustedRootFile` reads a sigstore `trusted_root.json`, labelled by its file name without `.json`. */
+export async function readTrustedRootFile(path: string): Promise<TrustedRoot> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new EbpmError('TRUSTED_ROOT_UNREADABLE', `trusted root ${path}: ${(e as NodeJS.ErrnoException).code ?? 'cannot read'}`, {
+      hint: 'give the path of the trusted_root.json of your sigstore deployment',
+      cause: e,
+    });
+  }
+  const root = parseTrustedRoot(bytes, basename(path).replace(/\.json$/, '') || path);
+  if (typeof root === 'string') {
+    throw new EbpmError('TRUSTED_ROOT_INVALID', `trusted root ${path}: ${root}`, {
+      hint: 'give the trusted_root.json of your sigstore deployment as it is distributed (cosign trusted-root create writes one)',
+    });
+  }
+  return root;
 }
 
 /** `SignReferenceResult` is `signPackage`'s result for a user reference. */

@@ -23,11 +23,13 @@ import { EbpmError, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
+import type { KeylessTrust } from '../sign/identity.js';
 import type { TrustedKey } from '../sign/keys.js';
 import { jwsSigner, type NotationSignature } from '../sign/notation.js';
 import {
   evaluate,
   isRecordCurrent,
+  keylessFor,
   LOCAL_SCOPE,
   scopeFor,
   trustedKeysFor,
@@ -60,6 +62,8 @@ export interface VerifyPackageRequest {
   /** The package's manifest (or index), as its reference resolved. */
   readonly subject: Descriptor;
   readonly keys: readonly TrustedKey[];
+  /** The trusted root and identities keyless signatures are checked against. */
+  readonly keyless?: KeylessTrust;
   readonly signal?: AbortSignal;
 }
 
@@ -69,7 +73,7 @@ export interface PackageVerification {
   readonly found: FoundSignatures;
 }
 
-/** `verifyPackage` finds the signatures `source` holds for `subject` and checks them against `keys` (both formats). */
+/** `verifyPackage` finds the signatures `source` holds for `subject` and checks them against `keys` and `keyless` (both formats). */
 export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageVerification> {
   const { findSignatures } = await import('./sign.js');
   const found = await findSignatures(req.source, req.subject, req.signal);
@@ -78,6 +82,7 @@ export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageV
     legacy: [...found.legacy, ...found.referred],
     bundles: found.bundles,
     trustedKeys: req.keys,
+    ...(req.keyless ? { keyless: req.keyless } : {}),
     ...(found.signedManifest === undefined ? {} : { signedManifest: found.signedManifest }),
   });
   return { verification, found };
@@ -138,6 +143,7 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
     source: req.signatures,
     subject,
     keys: trustedKeysFor(policy, repository),
+    ...withKeyless(keylessFor(policy, repository)),
     ...(req.signal ? { signal: req.signal } : {}),
   });
   req.onSignatures?.(found);
@@ -145,7 +151,7 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
   if (!decision.allow) {
     throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
-      hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
+      hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
       data: { repository, digest: subject.digest, reason: decision.reason, scope: decision.record.scope, policy: policy.source },
     });
   }
@@ -171,8 +177,10 @@ export interface LocalAdmitRequest {
  */
 export async function admitLocal(req: LocalAdmitRequest): Promise<Admission> {
   const keys = trustedKeysFor(req.policy, LOCAL_SCOPE);
+  const keyless = withKeyless(keylessFor(req.policy, LOCAL_SCOPE));
   const verification = req.layout
-    ? (await verifyPackage({ source: req.layout.target, subject: req.layout.subject, keys, ...(req.signal ? { signal: req.signal } : {}) })).verification
+    ? (await verifyPackage({ source: req.layout.target, subject: req.layout.subject, keys, ...keyless, ...(req.signal ? { signal: req.signal } : {}) }))
+        .verification
     : await verifySignatures({ digest: req.digest, legacy: [], bundles: [], trustedKeys: keys });
   const decision = evaluate(req.policy, LOCAL_SCOPE, verification, undefined, req.layout ? `${req.path}@${req.digest}` : req.path);
   if (!decision.allow) {
@@ -216,7 +224,11 @@ export async function readRecord(root: string, repository: string, digest: Diges
   const key = doc.key;
   const keyOk =
     key === undefined ||
-    (isObject(key) && typeof key.label === 'string' && typeof key.fingerprint === 'string' && (key.format === 'legacy' || key.format === 'bundle'));
+    (isObject(key) &&
+      typeof key.label === 'string' &&
+      typeof key.fingerprint === 'string' &&
+      (key.format === 'legacy' || key.format === 'bundle') &&
+      (key.identity === undefined || (isObject(key.identity) && typeof key.identity.subject === 'string' && typeof key.identity.issuer === 'string')));
   const ok =
     doc.repository === repository &&
     doc.digest === digest &&
@@ -260,7 +272,7 @@ export interface ReferenceVerification {
   readonly subject: Descriptor;
   /** Where the package and its signatures were read: the local store (offline) or its registry. */
   readonly from: 'store' | 'registry';
-  /** Which keys counted: the `--key` files, or the trust policy's for the repository. */
+  /** Which signers counted: the `--key` files and `--certificate-*` identities, or the trust policy's for the repository. */
   readonly keys: 'given' | 'policy';
   readonly verification: Verification;
   /** The policy's decision, when the policy's keys were used. */
@@ -297,26 +309,32 @@ export async function locatePackage(ctx: Context, input: string, signal?: AbortS
 
 /**
  * `verifyReference` checks the signatures of the package `input` names (`locatePackage`): with
- * the given keys, or else with the keys the trust policy names for the repository. It reports;
- * it neither refuses nor records.
+ * the given keys and keyless identities, or else (neither given) with those the trust policy
+ * names for the repository. It reports; it neither refuses nor records.
  */
 export async function verifyReference(
   ctx: Context,
   input: string,
-  opts: { keys?: readonly TrustedKey[]; policy: TrustPolicy; signal?: AbortSignal },
+  opts: { keys?: readonly TrustedKey[]; keyless?: KeylessTrust; policy: TrustPolicy; signal?: AbortSignal },
 ): Promise<ReferenceVerification> {
   try {
     const where = await locatePackage(ctx, input, opts.signal);
     const repository = where.repository;
-    const keys = opts.keys ?? trustedKeysFor(opts.policy, repository);
     const signal = opts.signal === undefined ? {} : { signal: opts.signal };
-    const { verification, found } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...signal });
+    const given = opts.keys !== undefined || opts.keyless !== undefined;
+    const keys = given ? (opts.keys ?? []) : trustedKeysFor(opts.policy, repository);
+    const keyless = withKeyless(given ? opts.keyless : keylessFor(opts.policy, repository));
+    const { verification, found } = await verifyPackage({ source: where.source, subject: where.resolved.descriptor, keys, ...keyless, ...signal });
     const notation = await notationSignatures(where.source, found, opts.signal);
     const base = { repository, reference: where.resolved.storeRef, subject: where.resolved.descriptor, from: where.from, verification, notation };
-    return opts.keys !== undefined ? { ...base, keys: 'given' } : { ...base, keys: 'policy', decision: evaluate(opts.policy, repository, verification) };
+    return given ? { ...base, keys: 'given' } : { ...base, keys: 'policy', decision: evaluate(opts.policy, repository, verification) };
   } catch (e) {
     throw withContext(`verify ${input}`, e);
   }
+}
+
+function withKeyless(keyless: KeylessTrust | undefined): { keyless?: KeylessTrust } {
+  return keyless === undefined ? {} : { keyless };
 }
 
 /** `notationSignatures` reads the Notation signatures among `found`'s referrers, with the signer their JWS envelope names. */

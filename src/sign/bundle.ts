@@ -10,8 +10,9 @@
 // most packages carry no bundle, and loading them costs every pull and run start-up time. They
 // are CommonJS: their exports are the namespace's `default`, in Node and in the CLI bundle alike.
 import type { Bundle } from '@sigstore/bundle';
-import type { TrustMaterial } from '@sigstore/verify';
+import type { SignedEntity, Signer, TrustMaterial } from '@sigstore/verify';
 import { parseDigest, type Digest } from '../core/digest.js';
+import { EbpmError } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import {
   MEDIA_TYPE_EMPTY_JSON,
@@ -25,8 +26,9 @@ import {
 } from '../core/oci.js';
 import { signMessage } from './ecdsa.js';
 import { checkSignatureWith, type Rejection, type SignatureCheck } from './check.js';
-import { hintFingerprint, type SigningKey, type TrustedKey } from './keys.js';
-import { certificateIdentity } from './certificate.js';
+import { certificateNames } from './certificate.js';
+import { describeFound, describeIdentity, identityMatches, type CertificateIdentity, type KeylessTrust, type TrustedRoot } from './identity.js';
+import { hintFingerprint, toPublicKey, type SigningKey, type TrustedKey } from './keys.js';
 import type { SignatureManifest } from './payload.js';
 
 /** Bundle media type as cosign v3 writes it (`sgbundle.MediaTypeString("0.3")`). */
@@ -125,23 +127,38 @@ export function bundleSigner(bytes: Uint8Array): BundleSigner {
   if (isObject(vm.publicKey) && typeof vm.publicKey.hint === 'string') return { key: hintFingerprint(vm.publicKey.hint) };
   const chain = isObject(vm.x509CertificateChain) && Array.isArray(vm.x509CertificateChain.certificates) ? vm.x509CertificateChain.certificates[0] : undefined;
   const cert = isObject(vm.certificate) ? vm.certificate : isObject(chain) ? chain : undefined;
-  const id = typeof cert?.rawBytes === 'string' ? certificateIdentity(Buffer.from(cert.rawBytes, 'base64')) : undefined;
+  const id = typeof cert?.rawBytes === 'string' ? certificateNames(Buffer.from(cert.rawBytes, 'base64')) : undefined;
   return id === undefined ? {} : { ...(id.identity === undefined ? {} : { identity: id.identity }), ...(id.issuer === undefined ? {} : { issuer: id.issuer }) };
 }
 
 /**
- * `checkBundle` verifies bundle JSON bytes for `digest` with `@sigstore/verify` in keyed
- * offline mode: the trust material holds no CA, log or TSA, its key finder returns only the
- * trusted key being tried, and all thresholds are zero. Transparency-log entries and
- * timestamps a bundle may carry are not checked (offline, as `--insecure-ignore-tlog`).
- * Then the authenticated statement must be a cosign signature naming `digest`.
+ * `checkBundle` verifies bundle JSON bytes for `digest` with `@sigstore/verify`, then checks
+ * that the authenticated statement is a cosign signature naming `digest`.
+ *
+ * A bundle naming a public key is checked in keyed offline mode: the trust material holds no
+ * CA, log or TSA, its key finder returns only the trusted key being tried, and all thresholds
+ * are zero; transparency-log entries and timestamps it may carry are not checked (offline, as
+ * `--insecure-ignore-tlog`).
+ *
+ * A keyless bundle (a Fulcio certificate) is checked against `keyless.root` with cosign's
+ * default `CheckOpts` (no `--insecure-ignore-sct`, no `--insecure-ignore-tlog`): the
+ * certificate chains to a CA of the root at a verified time, with at least one SCT from a CT
+ * log of the root, at least one transparency-log entry of a log of the root, and at least one
+ * verified time (the log's integrated time or an RFC 3161 timestamp of a TSA of the root).
+ * Then its identity must match one of `keyless.identities`.
  *
  * The message-signature form signs the manifest bytes themselves (`messageDigest` is the
  * manifest digest), as sigstore-go checks an image bundle `WithArtifactDigest`: `subject` must
  * be those bytes (already checked against `digest`), since a signature over a digest cannot be
  * verified without its message here.
  */
-export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys: readonly TrustedKey[], subject?: Uint8Array): Promise<SignatureCheck> {
+export async function checkBundle(
+  bytes: Uint8Array,
+  digest: Digest,
+  trustedKeys: readonly TrustedKey[],
+  keyless?: KeylessTrust,
+  subject?: Uint8Array,
+): Promise<SignatureCheck> {
   const [
     {
       default: { bundleFromJSON },
@@ -160,11 +177,25 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
     return { ok: false, reason: 'bad-signature', detail: `bundle is malformed: ${what}` };
   }
   const material = bundle.verificationMaterial.content;
-  if (material.$case !== 'publicKey') return { ok: false, reason: 'untrusted-key', detail: 'keyless (certificate) signature; ebpm trusts public keys only' };
   const content = bundle.content;
   if (content.$case === 'messageSignature' && subject === undefined)
     return { ok: false, reason: 'bad-signature', detail: 'bundle holds a message signature, and the signed manifest was not given' };
-  const entity = { ...toSignedEntity(bundle, subject === undefined ? undefined : Buffer.from(subject)), tlogEntries: [], timestamps: [] };
+  const artifact = subject === undefined ? undefined : Buffer.from(subject);
+  const claims = () =>
+    content.$case === 'dsseEnvelope'
+      ? statementClaims(content.dsseEnvelope.payloadType, content.dsseEnvelope.payload, digest)
+      : messageClaims(content.messageSignature.messageDigest, digest);
+  if (material.$case !== 'publicKey') {
+    // A certificate is parsed here: one that does not parse is a broken signature, not a bug.
+    let entity: SignedEntity;
+    try {
+      entity = toSignedEntity(bundle, artifact);
+    } catch (e) {
+      return { ok: false, reason: 'bad-signature', detail: `bundle certificate is malformed: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    return checkKeyless(entity, keyless, claims);
+  }
+  const entity = { ...toSignedEntity(bundle, artifact), tlogEntries: [], timestamps: [] };
   return checkSignatureWith({
     signatureB64: Buffer.from(content.$case === 'dsseEnvelope' ? (content.dsseEnvelope.signatures[0]?.sig ?? []) : content.messageSignature.signature).toString(
       'base64',
@@ -187,11 +218,87 @@ export async function checkBundle(bytes: Uint8Array, digest: Digest, trustedKeys
         throw e;
       }
     },
-    claims: () =>
-      content.$case === 'dsseEnvelope'
-        ? statementClaims(content.dsseEnvelope.payloadType, content.dsseEnvelope.payload, digest)
-        : messageClaims(content.messageSignature.messageDigest, digest),
+    claims,
   });
+}
+
+/** Fulcio's OIDC issuer extensions: v2 (DER UTF8String) and the deprecated v1 (raw bytes). */
+const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
+const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
+
+/**
+ * The keyless steps, in order: the certificate's claimed identity (for messages), a root to
+ * check against, the cryptography (chain, SCT, log entry, timestamps, signature), the identity
+ * policy, and last the statement, so a trusted signer having signed another digest is
+ * `digest-mismatch` and anyone else is `untrusted-key`.
+ */
+async function checkKeyless(entity: SignedEntity, keyless: KeylessTrust | undefined, claims: () => Rejection | undefined): Promise<SignatureCheck> {
+  if (entity.key.$case !== 'certificate') return { ok: false, reason: 'bad-signature', detail: 'bundle names no key' };
+  let found: CertificateIdentity;
+  try {
+    found = certificateIdentity(entity.key.certificate);
+  } catch (e) {
+    return { ok: false, reason: 'bad-signature', detail: `bundle certificate is malformed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  const claimed = describeFound(found);
+  if (keyless === undefined || keyless.identities.length === 0) {
+    return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${claimed}; no certificate identity is trusted` };
+  }
+  const { Verifier } = (await import('@sigstore/verify')).default;
+  const { root } = keyless;
+  const material = await trustMaterialOf(root);
+  let signer: Signer;
+  try {
+    signer = new Verifier(material, { tlogThreshold: 1, ctlogThreshold: 1, timestampThreshold: 1 }).verify(entity);
+  } catch (e) {
+    const code = (e as { code?: unknown }).code;
+    if (!(e instanceof Error)) throw e;
+    // Parse errors of the evidence (SCTs, timestamps, log entries) carry no code: a bundle the
+    // verifier cannot read is refused like one it reads and rejects.
+    if (typeof code !== 'string') return { ok: false, reason: 'bad-signature', detail: `keyless signature by ${claimed} cannot be checked: ${e.message}` };
+    // The signature, or the log entry's record of it, does not match the signed payload.
+    if (code === 'SIGNATURE_ERROR' || code === 'TLOG_BODY_ERROR')
+      return { ok: false, reason: 'bad-signature', detail: `keyless signature by ${claimed} does not verify: the signed content was changed` };
+    const what = code === 'CERTIFICATE_ERROR' ? 'its certificate does not chain to a certificate authority of' : `${e.message} (${code}) under`;
+    return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${claimed}: ${what} trusted root ${root.label}` };
+  }
+  if (!keyless.identities.some((id) => identityMatches(id, found))) {
+    const wanted = keyless.identities.map(describeIdentity).join('; or ');
+    return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${describeFound(found)}, not by a trusted identity (${wanted})` };
+  }
+  return claims() ?? { ok: true, key: { label: root.label, publicKey: toPublicKey(signer.key) }, identity: found };
+}
+
+/** The identity a Fulcio certificate names, as `@sigstore/verify` reads it for its policy check. */
+function certificateIdentity(cert: Extract<SignedEntity['key'], { $case: 'certificate' }>['certificate']): CertificateIdentity {
+  const v2 = cert.extension(OID_FULCIO_ISSUER_V2)?.valueObj.subs[0]?.value;
+  const issuer = v2 !== undefined ? v2.toString('utf8') : (cert.extension(OID_FULCIO_ISSUER_V1)?.value.toString('utf8') ?? '');
+  return { subject: cert.subjectAltName ?? '', issuer };
+}
+
+/** Builds (once per root) the trust material of a trusted root; a root it cannot read is `TRUSTED_ROOT_INVALID`. */
+const materials = new WeakMap<TrustedRoot, TrustMaterial>();
+async function trustMaterialOf(root: TrustedRoot): Promise<TrustMaterial> {
+  const held = materials.get(root);
+  if (held !== undefined) return held;
+  const [
+    {
+      default: { toTrustMaterial },
+    },
+    {
+      default: { TrustedRoot: RootMessage },
+    },
+  ] = await Promise.all([import('@sigstore/verify'), import('@sigstore/protobuf-specs')]);
+  try {
+    const material = toTrustMaterial(RootMessage.fromJSON(root.doc));
+    materials.set(root, material);
+    return material;
+  } catch (e) {
+    throw new EbpmError('TRUSTED_ROOT_INVALID', `trusted root ${root.label}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+      hint: 'give the trusted_root.json of your sigstore deployment as it is distributed (cosign trusted-root create writes one)',
+    });
+  }
 }
 
 /** Checks a message signature's `messageDigest`: it must name `digest` (the signature itself was checked over the manifest bytes). */

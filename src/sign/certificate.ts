@@ -9,16 +9,16 @@ import { X509Certificate } from 'node:crypto';
 const ISSUER_V2 = Buffer.from('060a2b0601040183bf300108', 'hex');
 const ISSUER_V1 = Buffer.from('060a2b0601040183bf300101', 'hex');
 
-/** `CertificateIdentity` is what a signing certificate claims: identity (SAN URI or email) and OIDC issuer. */
-export interface CertificateIdentity {
+/** `CertificateNames` is what a signing certificate claims: identity (SAN URI or email) and OIDC issuer. */
+export interface CertificateNames {
   readonly identity?: string;
   readonly issuer?: string;
   /** The certificate's subject, its parts joined by `, ` (Fulcio certificates have none). */
   readonly subject?: string;
 }
 
-/** `certificateIdentity` reads a DER or PEM certificate; `undefined` when it is not one. */
-export function certificateIdentity(cert: Uint8Array | string): CertificateIdentity | undefined {
+/** `certificateNames` reads a DER or PEM certificate; `undefined` when it is not one. */
+export function certificateNames(cert: Uint8Array | string): CertificateNames | undefined {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));

@@ -3,14 +3,18 @@
 import type { Digest } from '../core/digest.js';
 import { isCode } from '../core/errors.js';
 import { signatureProblem, verifyMessage } from './ecdsa.js';
-import type { TrustedKey } from './keys.js';
+import type { CertificateIdentity } from './identity.js';
+import { hintFingerprint, type TrustedKey } from './keys.js';
 import { parsePayload, type LegacySignature } from './payload.js';
 
 /** Why one signature does not vouch for a digest (`no-signature` is only for the whole set). */
 export type RejectReason = 'untrusted-key' | 'digest-mismatch' | 'bad-signature';
 
-/** `SignatureCheck` is the verdict on one signature. */
-export type SignatureCheck = { readonly ok: true; readonly key: TrustedKey } | Rejection;
+/**
+ * `SignatureCheck` is the verdict on one signature: the trusted key that verified it, or for a
+ * keyless signature the certificate's key (labelled with the trusted root) and its identity.
+ */
+export type SignatureCheck = { readonly ok: true; readonly key: TrustedKey; readonly identity?: CertificateIdentity } | Rejection;
 
 /** `Rejection` is a failed check: a stable reason and a one-line detail. */
 export interface Rejection {
@@ -43,7 +47,7 @@ export function checkSignatureWith(args: {
   const hinted = args.hint !== undefined && args.hint !== '';
   const candidates = hinted ? args.trustedKeys.filter((k) => k.publicKey.hint === args.hint) : args.trustedKeys;
   if (candidates.length === 0) {
-    return { ok: false, reason: 'untrusted-key', detail: hinted ? `signed by key ${args.hint}, which is not trusted` : 'no trusted keys' };
+    return { ok: false, reason: 'untrusted-key', detail: hinted ? `signed by key ${hintFingerprint(args.hint!)}, which is not trusted` : 'no trusted keys' };
   }
   const key = candidates.find((k) => args.verifies(k));
   if (key === undefined) {

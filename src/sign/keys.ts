@@ -136,15 +136,17 @@ export function keyFingerprint(spki: Uint8Array): string {
 }
 
 /**
- * `hintFingerprint` shows a key hint (`keyHint`, as cosign and ebpm write it) as `keyFingerprint`
- * shows the key; a hint of another form (a sigstore-js label) is shown as it is.
+ * `hintFingerprint` is the fingerprint of the key a hint names (a hint is base64 of the same
+ * sha256), so that a key is shown the same way whether it was found or only named; a hint
+ * that is not base64 of a sha256 is shown as it is.
  */
 export function hintFingerprint(hint: string): string {
-  const hash = /^[A-Za-z0-9+/]{43}=$/.test(hint) ? Buffer.from(hint, 'base64') : undefined;
-  return hash?.length === 32 ? hash.toString('hex').slice(0, 16) : hint;
+  const bytes = Buffer.from(hint, 'base64');
+  return bytes.length === 32 && bytes.toString('base64') === hint ? bytes.subarray(0, 8).toString('hex') : hint;
 }
 
-function toPublicKey(key: KeyObject): PublicKey {
+/** `toPublicKey` is a verification key with its ids (the key of a keyless certificate, too). */
+export function toPublicKey(key: KeyObject): PublicKey {
   const spki = key.export({ format: 'der', type: 'spki' });
   return { key, spki, hint: keyHint(spki), fingerprint: keyFingerprint(spki) };
 }

@@ -1,12 +1,22 @@
-// The trust policy: which keys are trusted for which repositories, and whether a signature is
-// required there. Format and rationale: registry-spec/trust-policy.md (schema in
+// The trust policy: which keys and keyless identities are trusted for which repositories, and
+// whether a signature is required there. Format and rationale: registry-spec/trust-policy.md (schema in
 // registry-spec/schemas/trust-policy.schema.json). Parsing is pure: key files are read
 // through the function the caller passes.
 import { sha256Digest, type Digest } from '../core/digest.js';
 import { EbpmError, assertNever } from '../core/errors.js';
 import { canonicalJson, decodeJson, isObject } from '../core/json.js';
+import {
+  describeIdentity,
+  identityMatches,
+  type CertificateIdentity,
+  identityProblems,
+  parseTrustedRoot,
+  type KeylessTrust,
+  type TrustedIdentity,
+  type TrustedRoot,
+} from './identity.js';
 import { readPublicKey, type PublicKey, type TrustedKey } from './keys.js';
-import { describeFailure, type FailureReason, type SignatureFormat, type Verification } from './verify.js';
+import { describeFailure, type FailureReason, type SignatureFormat, type SignedBy, type Verification } from './verify.js';
 
 /** `Requirement` of a scope: refuse unsigned, run them with a warning, or do not check. */
 export type Requirement = 'require-signature' | 'warn' | 'none';
@@ -18,6 +28,9 @@ export interface Scope {
   readonly pattern: string;
   readonly require: Requirement;
   readonly keys: readonly TrustedKey[];
+  /** Keyless signers trusted here, with the root their certificates must chain to (both or neither). */
+  readonly identities: readonly TrustedIdentity[];
+  readonly trustedRoot?: TrustedRoot;
 }
 
 /** `TrustPolicy` is a parsed policy with its keys loaded. */
@@ -48,8 +61,8 @@ export const LOCAL_SCOPE = 'local';
  */
 export const DEFAULT_POLICY: TrustPolicy = buildPolicy(
   [
-    { pattern: '*', require: 'warn', keys: [] },
-    { pattern: LOCAL_SCOPE, require: 'none', keys: [] },
+    { pattern: '*', require: 'warn', keys: [], identities: [] },
+    { pattern: LOCAL_SCOPE, require: 'none', keys: [], identities: [] },
   ],
   'built-in default',
 );
@@ -60,16 +73,17 @@ const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-
 
 /**
  * `parsePolicy` reads a policy file's bytes. Every problem is listed in one `POLICY_INVALID`
- * (`data.fields`): unknown fields, bad patterns, unknown or unreadable keys, `require-signature`
- * without keys. `readKeyFile(path)` returns a key file's text (relative paths are the caller's
- * to resolve, usually against the policy file's directory).
+ * (`data.fields`): unknown fields, bad patterns, unknown or unreadable keys and trusted roots,
+ * bad identities, `require-signature` without a key or identity. `readKeyFile(path)` returns
+ * the text of a key or trusted root file (relative paths are the caller's to resolve, usually
+ * against the policy file's directory).
  */
 export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (path: string) => string): TrustPolicy {
   const bad: string[] = [];
   const doc = decodeJson(bytes);
   if (doc === undefined || !isObject(doc.value)) throw invalid(source, ['policy: not a json object']);
   const root = doc.value;
-  unknownFields(root, ['version', 'keys', 'scopes'], '', bad);
+  unknownFields(root, ['version', 'keys', 'trustedRoots', 'scopes'], '', bad);
   if (root.version !== POLICY_VERSION) bad.push(`version: must be ${POLICY_VERSION}`);
 
   const keys = new Map<string, TrustedKey>();
@@ -84,6 +98,18 @@ export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (pat
     }
   }
 
+  const roots = new Map<string, TrustedRoot>();
+  const rootDoc = root.trustedRoots ?? {};
+  if (!isObject(rootDoc)) bad.push('trustedRoots: not an object');
+  else {
+    for (const [label, spec] of Object.entries(rootDoc)) {
+      const at = `trustedRoots[${JSON.stringify(label)}]`;
+      if (!LABEL.test(label)) bad.push(`${at}: label must match ${LABEL.source}`);
+      const trustedRoot = trustedRootFrom(spec, label, at, readKeyFile, bad);
+      if (trustedRoot !== undefined) roots.set(label, trustedRoot);
+    }
+  }
+
   const scopes: Scope[] = [];
   if (!isObject(root.scopes)) bad.push('scopes: missing or not an object');
   else {
@@ -95,7 +121,7 @@ export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (pat
         bad.push(`${at}: not an object`);
         continue;
       }
-      unknownFields(spec, ['require', 'keys'], at, bad);
+      unknownFields(spec, ['require', 'keys', 'identities', 'trustedRoot'], at, bad);
       const require = spec.require as Requirement;
       if (!REQUIREMENTS.includes(require)) bad.push(`${at}.require: must be one of ${REQUIREMENTS.join(', ')}`);
       const labels = spec.keys ?? [];
@@ -108,13 +134,16 @@ export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (pat
           else if (scopeKeys.includes(key)) bad.push(`${at}.keys[${i}]: ${JSON.stringify(l)} is listed twice`);
           else scopeKeys.push(key);
         });
-        if (require === 'require-signature' && labels.length === 0) bad.push(`${at}.keys: require-signature needs at least one key`);
       }
-      scopes.push({ pattern, require, keys: scopeKeys });
+      const keyless = scopeKeyless(spec, at, roots, bad);
+      const none = (v: unknown) => v === undefined || (Array.isArray(v) && v.length === 0);
+      if (require === 'require-signature' && none(spec.keys) && none(spec.identities))
+        bad.push(`${at}.keys: require-signature needs at least one key or identity`);
+      scopes.push({ pattern, require, keys: scopeKeys, ...keyless });
     }
   }
   if (bad.length > 0) throw invalid(source, bad);
-  if (!scopes.some((s) => s.pattern === '*')) scopes.push({ pattern: '*', require: 'warn', keys: [] });
+  if (!scopes.some((s) => s.pattern === '*')) scopes.push({ pattern: '*', require: 'warn', keys: [], identities: [] });
   return buildPolicy(scopes, source);
 }
 
@@ -137,6 +166,12 @@ export function trustedKeysFor(policy: TrustPolicy, repository: string): readonl
   return scopeFor(policy, repository).keys;
 }
 
+/** `keylessFor` is the trusted root and identities to hand `verifySignatures` for a repository, if its scope trusts any. */
+export function keylessFor(policy: TrustPolicy, repository: string): KeylessTrust | undefined {
+  const scope = scopeFor(policy, repository);
+  return scope.trustedRoot === undefined ? undefined : { root: scope.trustedRoot, identities: scope.identities };
+}
+
 /** `DecisionReason` says why a decision went the way it did. */
 export type DecisionReason = 'signed' | 'not-required' | FailureReason;
 
@@ -151,9 +186,20 @@ export interface DecisionRecord {
   readonly digest: Digest;
   readonly allow: boolean;
   readonly reason: DecisionReason;
-  readonly key?: { readonly label: string; readonly fingerprint: string; readonly format: SignatureFormat };
+  readonly key?: DecisionKey;
   /** RFC 3339 */
   readonly checkedAt: string;
+}
+
+/**
+ * `DecisionKey` is the signer that satisfied the policy: a trusted key, or for a keyless
+ * signature the certificate's key, the trusted root's label and the certificate's identity.
+ */
+export interface DecisionKey {
+  readonly label: string;
+  readonly fingerprint: string;
+  readonly format: SignatureFormat;
+  readonly identity?: CertificateIdentity;
 }
 
 /** `Decision` is what run/pull act on: allow or not, and a one-line message when it matters. */
@@ -161,7 +207,7 @@ export interface Decision {
   readonly allow: boolean;
   readonly level: Requirement;
   readonly reason: DecisionReason;
-  readonly key?: { readonly label: string; readonly fingerprint: string; readonly format: SignatureFormat };
+  readonly key?: DecisionKey;
   /** True when allowed without a trusted signature under `warn`: tell the user. */
   readonly warn: boolean;
   /** `""` when signed or not required. */
@@ -171,8 +217,8 @@ export interface Decision {
 
 /**
  * `evaluate` applies the scope of `repository` to a verification done with
- * `trustedKeysFor(policy, repository)`. Only keys of that scope count, whatever keys the
- * verification was run with. Messages name the package `name` (default `repository@digest`).
+ * `trustedKeysFor` and `keylessFor(policy, repository)`. Only keys and identities (under the
+ * scope's trusted root) of that scope count, whatever the verification was run with. Messages name the package `name` (default `repository@digest`).
  */
 export function evaluate(
   policy: TrustPolicy,
@@ -183,8 +229,17 @@ export function evaluate(
 ): Decision {
   const scope = scopeFor(policy, repository);
   const inScope = new Map(scope.keys.map((k) => [k.publicKey.fingerprint, k.label] as const));
-  const signed = verification.verified ? verification.signedBy.find((s) => inScope.has(s.fingerprint)) : undefined;
-  const key = signed && { label: inScope.get(signed.fingerprint)!, fingerprint: signed.fingerprint, format: signed.format };
+  const trustedHere = (s: SignedBy) =>
+    s.identity === undefined
+      ? inScope.has(s.fingerprint)
+      : s.keyLabel === scope.trustedRoot?.label && scope.identities.some((id) => identityMatches(id, s.identity!));
+  const signed = verification.verified ? verification.signedBy.find(trustedHere) : undefined;
+  const key: DecisionKey | undefined = signed && {
+    label: signed.identity === undefined ? inScope.get(signed.fingerprint)! : signed.keyLabel,
+    fingerprint: signed.fingerprint,
+    format: signed.format,
+    ...(signed.identity ? { identity: signed.identity } : {}),
+  };
   const failure: FailureReason = verification.verified ? 'untrusted-key' : verification.reason;
   let allow: boolean;
   let reason: DecisionReason;
@@ -223,8 +278,15 @@ export function isRecordCurrent(record: DecisionRecord, policy: TrustPolicy): bo
 }
 
 function buildPolicy(scopes: Scope[], source: string): TrustPolicy {
+  // Keyless fields only where a scope has them: the digests of policies without them, and so
+  // their decision records, stay what they were.
   const meaning = scopes
-    .map((s) => ({ pattern: s.pattern, require: s.require, keys: s.keys.map((k) => k.publicKey.hint).sort() }))
+    .map((s) => ({
+      pattern: s.pattern,
+      require: s.require,
+      keys: s.keys.map((k) => k.publicKey.hint).sort(),
+      ...(s.trustedRoot ? { trustedRoot: s.trustedRoot.digest, identities: s.identities.map(describeIdentity).sort() } : {}),
+    }))
     .sort((a, b) => (a.pattern < b.pattern ? -1 : a.pattern > b.pattern ? 1 : 0));
   return { digest: sha256Digest(new TextEncoder().encode(canonicalJson({ version: POLICY_VERSION, scopes: meaning }))), scopes, source };
 }
@@ -262,6 +324,62 @@ function keyFrom(spec: unknown, at: string, readKeyFile: (path: string) => strin
     bad.push(`${at}${path !== undefined ? '.path' : '.pem'}: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+function trustedRootFrom(spec: unknown, label: string, at: string, readFile: (path: string) => string, bad: string[]): TrustedRoot | undefined {
+  if (!isObject(spec)) {
+    bad.push(`${at}: not an object`);
+    return undefined;
+  }
+  unknownFields(spec, ['path'], at, bad);
+  if (typeof spec.path !== 'string' || spec.path === '') {
+    bad.push(`${at}.path: not a non-empty string`);
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = readFile(spec.path);
+  } catch (e) {
+    bad.push(`${at}.path: cannot read ${spec.path}: ${(e as { code?: string }).code ?? (e as Error).message}`);
+    return undefined;
+  }
+  const parsed = parseTrustedRoot(new TextEncoder().encode(text), label);
+  if (typeof parsed === 'string') bad.push(`${at}.path: ${parsed}`);
+  return typeof parsed === 'string' ? undefined : parsed;
+}
+
+/** A scope's `identities` and `trustedRoot`: both or neither. */
+function scopeKeyless(
+  spec: Record<string, unknown>,
+  at: string,
+  roots: ReadonlyMap<string, TrustedRoot>,
+  bad: string[],
+): Pick<Scope, 'identities' | 'trustedRoot'> {
+  const identities: TrustedIdentity[] = [];
+  const list = spec.identities ?? [];
+  if (!Array.isArray(list)) bad.push(`${at}.identities: not an array`);
+  else {
+    list.forEach((id, i) => {
+      if (!isObject(id)) {
+        bad.push(`${at}.identities[${i}]: not an object`);
+        return;
+      }
+      unknownFields(id, ['subject', 'subjectRegExp', 'issuer', 'issuerRegExp'], `${at}.identities[${i}]`, bad);
+      const problems = identityProblems(id);
+      for (const p of problems) bad.push(`${at}.identities[${i}]: ${p}`);
+      if (problems.length === 0) identities.push(id as TrustedIdentity);
+    });
+  }
+  const label = spec.trustedRoot;
+  if (label === undefined) {
+    if (Array.isArray(list) && list.length > 0) bad.push(`${at}.trustedRoot: identities need a trusted root (a label in trustedRoots)`);
+    return { identities: [] };
+  }
+  const trustedRoot = typeof label === 'string' ? roots.get(label) : undefined;
+  if (trustedRoot === undefined) {
+    bad.push(`${at}.trustedRoot: ${typeof label === 'string' ? `no trusted root labelled ${JSON.stringify(label)} in trustedRoots` : 'not a string'}`);
+  } else if (Array.isArray(list) && list.length === 0) bad.push(`${at}.identities: a trusted root without identities trusts no signer`);
+  return trustedRoot === undefined ? { identities } : { identities, trustedRoot };
 }
 
 function checkPattern(pattern: string): string | undefined {

@@ -5,6 +5,7 @@ import type { Digest } from '../core/digest.js';
 import { assertNever } from '../core/errors.js';
 import { checkBundle } from './bundle.js';
 import { checkLegacy, type RejectReason, type SignatureCheck } from './check.js';
+import type { CertificateIdentity, KeylessTrust } from './identity.js';
 import type { TrustedKey } from './keys.js';
 import type { LegacySignature } from './payload.js';
 
@@ -25,16 +26,23 @@ export interface VerifyRequest {
   /** Bundle JSON blobs of sigstore-bundle referrers. */
   readonly bundles: readonly Uint8Array[];
   readonly trustedKeys: readonly TrustedKey[];
+  /** The trusted root and identities keyless (certificate) bundles are checked against; none trusts no keyless signer. */
+  readonly keyless?: KeylessTrust;
   /** The bytes of the manifest `digest` names, needed only by message-signature bundles (`checkBundle`). */
   readonly signedManifest?: Uint8Array;
 }
 
-/** `SignedBy` is one signature that verified: which key signed which digest, in which format. */
+/**
+ * `SignedBy` is one signature that verified: which key signed which digest, in which format.
+ * A keyless signature has the certificate's identity, its key's fingerprint, and the label of
+ * the trusted root it chained to as `keyLabel`.
+ */
 export interface SignedBy {
   readonly format: SignatureFormat;
   readonly digest: Digest;
   readonly keyLabel: string;
   readonly fingerprint: string;
+  readonly identity?: CertificateIdentity;
 }
 
 /** `RejectedSignature` is one signature that did not count, and why. */
@@ -76,12 +84,18 @@ export async function verifySignatures(req: VerifyRequest): Promise<Verification
     if (check.ok) {
       const { label, publicKey } = check.key;
       if (!signedBy.some((s) => s.format === format && s.fingerprint === publicKey.fingerprint)) {
-        signedBy.push({ format, digest: req.digest, keyLabel: label, fingerprint: publicKey.fingerprint });
+        signedBy.push({
+          format,
+          digest: req.digest,
+          keyLabel: label,
+          fingerprint: publicKey.fingerprint,
+          ...(check.identity ? { identity: check.identity } : {}),
+        });
       }
     } else rejected.push({ format, index, reason: check.reason, detail: check.detail });
   };
   for (const [i, sig] of req.legacy.entries()) take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys));
-  for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys, req.signedManifest));
+  for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys, req.keyless, req.signedManifest));
   if (signedBy.length > 0) return { verified: true, digest: req.digest, signedBy, rejected };
   if (rejected.length === 0) return { verified: false, digest: req.digest, reason: 'no-signature', detail: `${req.digest} has no signature`, rejected };
   const reason = PRECEDENCE.find((r) => rejected.some((x) => x.reason === r))!;

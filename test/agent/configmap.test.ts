@@ -70,6 +70,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm agent on a Con
     expect(status.problems).toEqual([]);
     expect(status.instances).toEqual([expect.objectContaining({ name: 'sig', state: 'running' })]);
     expect(runLine(status.instances[0]!.pid)).toEqual(['run', layout, '--json', '--filtered-pid', '1']);
+    // Through bin/ebpm.js, with the agent's node: from the start-up snapshot.
+    expect(readFileSync(`/proc/${status.instances[0]!.pid}/cmdline`, 'utf8').split('\0')).toContain('--snapshot-blob');
     expect(programsOf(status.instances[0]!.pid)).toEqual(programIds('cm_sig_trace'));
   });
 

@@ -319,7 +319,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
         {
           code: 'USAGE',
           message: 'verify: expected at most one reference',
-          hint: 'usage: ebpm verify <reference> [--key <cosign.pub>]... [--list] [--json] | ebpm verify [--json]',
+          hint: 'usage: ebpm verify <reference> [--key <cosign.pub>]... [--certificate-identity[-regexp] <san> --certificate-oidc-issuer[-regexp] <issuer> --trusted-root <trusted_root.json>] [--list] [--json] | ebpm verify [--json]',
         },
       ],
     ];

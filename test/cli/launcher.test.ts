@@ -134,6 +134,12 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     expectOneEvent(r);
   });
 
+  it("takes the node EBPM_NODE names instead of PATH's, as the agent starts its runs", async () => {
+    const r = await traceOne([BIN], { EBPM_NODE: process.execPath, PATH: '/nonexistent' });
+    expect(r.snapshot).toBe(true);
+    expectOneEvent(r);
+  });
+
   it('lists the store from the snapshot as the ESM bundle does', async () => {
     const sb = sandbox();
     const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'lister', version: '1.0.0' });

@@ -124,7 +124,7 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     expect(refused.code).toBe(3);
     expect(refused.err).toBe(
       `error: pull ${reg.host}/acme/unsigned:1.2.0: refused ${reg.host}/acme/unsigned@${digest}: not signed (require-signature by scope ${reg.host}/acme in ${trustPolicyFile(env)})\n` +
-        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${trustPolicyFile(env)}\n`,
+        `hint: sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${trustPolicyFile(env)}\n`,
     );
     const index = JSON.parse(readFileSync(join(env.EBPM_STORE!, 'index.json'), 'utf8')) as { manifests: { annotations?: Record<string, string> }[] };
     const refs = index.manifests
@@ -176,9 +176,10 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     });
     const wrongKey = await ebpm(['verify', `${reg.host}/acme/sigsnoop:1.2.0`, '--key', join(ROOT, 'test/sign/fixtures/sigstore-js-key-1.pub')], elsewhere);
     expect(wrongKey.code).toBe(3);
-    const cosignHint = readPublicKey(readFileSync(join(env.HOME!, 'cosign.pub'), 'utf8')).hint;
+    // The signer is named by the same fingerprint as on success above, not by its base64 hint.
+    expect(readPublicKey(readFileSync(join(env.HOME!, 'cosign.pub'), 'utf8')).fingerprint).toBe(fingerprint);
     expect(wrongKey.err.split('\n')[0]).toBe(
-      `error: verify ${reg.host}/acme/sigsnoop:1.2.0: ${reg.host}/acme/sigsnoop@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${cosignHint}, which is not trusted (2 signatures, none trusted)`,
+      `error: verify ${reg.host}/acme/sigsnoop:1.2.0: ${reg.host}/acme/sigsnoop@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${fingerprint}, which is not trusted (2 signatures, none trusted)`,
     );
   });
 

@@ -145,7 +145,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the trust policy for local pat
     const untrusted = await ebpm(['run', exported.path, '--max-events', '0']);
     expect([untrusted.code, untrusted.err.split('\n')[0]]).toEqual([
       3,
-      `error: refused ${exported.path}@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${other.key.publicKey.hint}, which is not trusted (require-signature by the default scope in ${path})`,
+      `error: refused ${exported.path}@${digest}: signed, but not by a trusted key: legacy signature: signed by key ${other.key.publicKey.fingerprint}, which is not trusted (require-signature by the default scope in ${path})`,
     ]);
     await signPackage(exported.layout, subject, trusted.key, { format: 'bundle', repository });
     expect(await ebpm(['run', exported.path, '--max-events', '0', '--json'])).toEqual({ code: 0, out: '', err: RAN });

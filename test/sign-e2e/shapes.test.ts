@@ -144,7 +144,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     expect(bobs.verification).toMatchObject({
       verified: false,
       reason: 'untrusted-key',
-      detail: `bundle signature: signed by key ${alice.publicKey.hint}, which is not trusted`,
+      detail: `bundle signature: signed by key ${alice.publicKey.fingerprint}, which is not trusted`,
     });
 
     const other = await pushPackage(r, '2.0.0', bytes('another manifest'));

@@ -79,10 +79,12 @@ describeWith(['registry'], 'trust policy over the registry and the store', () =>
     const e = await refusal(admitPackage({ ...req, policy: changed.policy, signatures: local }));
     expect(e.code).toBe('TRUST_REFUSED');
     expect(e.message).toBe(
-      `refused ${repository}@${pkg.manifest.digest}: signed, but not by a trusted key: legacy signature: signed by key ${alice.key.publicKey.hint}, which is not trusted (require-signature by scope ${reg.host}/acme in ${changed.path})`,
+      `refused ${repository}@${pkg.manifest.digest}: signed, but not by a trusted key: legacy signature: signed by key ${alice.key.publicKey.fingerprint}, which is not trusted (require-signature by scope ${reg.host}/acme in ${changed.path})`,
     );
     expect(e.data).toEqual({ repository, digest: pkg.manifest.digest, reason: 'untrusted-key', scope: `${reg.host}/acme`, policy: changed.path });
-    expect(e.hint).toBe(`sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key in ${changed.path}`);
+    expect(e.hint).toBe(
+      `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${changed.path}`,
+    );
     expect(await readRecord(store.root, repository, pkg.manifest.digest)).toMatchObject({
       policyDigest: changed.policy.digest,
       allow: false,

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, scryptSync } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { describe, expect, it } from 'vitest';
-import { generateKeyPair, keyFingerprint, keyHint, readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
+import { generateKeyPair, hintFingerprint, keyFingerprint, keyHint, readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
 import { TEST_PASSWORD, caught, fixture } from './helpers.js';
 
 const PASSWORD = TEST_PASSWORD;
@@ -212,5 +212,14 @@ describe('readPublicKey and key ids', () => {
   ])('refuses %s', async (_what, pem, code, message) => {
     const e = await caught(() => readPublicKey(pem()));
     expect([e.code, e.message]).toEqual([code, message]);
+  });
+});
+
+describe('hintFingerprint', () => {
+  it('shows a hint as the fingerprint of the key it names, and anything else as it is', () => {
+    const key = readPublicKey(fixture('sigstore-js-key-1.pub'));
+    expect(hintFingerprint(key.hint)).toBe(key.fingerprint);
+    expect(hintFingerprint('key-1')).toBe('key-1');
+    expect(hintFingerprint(Buffer.alloc(31).toString('base64'))).toBe(`${'A'.repeat(40)}AA==`);
   });
 });

@@ -6,7 +6,19 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readPublicKey } from '../../src/sign/keys.js';
 import { loadEnvPolicy, loadPolicy, policyPath } from '../../src/sign/policy-file.js';
 import { ebpm, sandbox } from '../cli/helpers.js';
-import { DEFAULT_POLICY, evaluate, isRecordCurrent, LOCAL_SCOPE, parsePolicy, scopeFor, trustedKeysFor, type TrustPolicy } from '../../src/sign/policy.js';
+import {
+  DEFAULT_POLICY,
+  evaluate,
+  isRecordCurrent,
+  keylessFor,
+  LOCAL_SCOPE,
+  parsePolicy,
+  scopeFor,
+  trustedKeysFor,
+  type TrustPolicy,
+} from '../../src/sign/policy.js';
+import { canonicalJson } from '../../src/core/json.js';
+import { sha256Digest } from '../../src/core/digest.js';
 import type { Verification } from '../../src/sign/verify.js';
 import { caught, fixture } from './helpers.js';
 
@@ -146,7 +158,7 @@ describe('validation', () => {
       'scopes["ghcr.io/a"].keys[2]: no key labelled "ghost" in keys',
       'scopes["ghcr.io/a"].keys[3]: not a string',
       'scopes["ghcr.io/b"].typo: unknown field',
-      'scopes["ghcr.io/b"].keys: require-signature needs at least one key',
+      'scopes["ghcr.io/b"].keys: require-signature needs at least one key or identity',
       'scopes["ghcr.io/c"]: not an object',
     ]);
     expect(e.message.startsWith('trust policy /etc/ebpm/trust-policy.json: extra: unknown field; version: must be 1; ')).toBe(true);
@@ -163,7 +175,7 @@ describe('validation', () => {
   it('matches the schema on the requirement names', () => {
     const schema = JSON.parse(readFileSync(new URL('../../registry-spec/schemas/trust-policy.schema.json', import.meta.url), 'utf8'));
     expect(schema.properties.scopes.additionalProperties.properties.require.enum).toEqual(['require-signature', 'warn', 'none']);
-    expect(Object.keys(schema.properties)).toEqual(['version', 'keys', 'scopes']);
+    expect(Object.keys(schema.properties)).toEqual(['version', 'keys', 'trustedRoots', 'scopes']);
   });
 });
 
@@ -301,5 +313,103 @@ describe('loading from disk', () => {
     expect(policyPath({ EBPM_TRUST_POLICY: '/p.json', XDG_CONFIG_HOME: '/x' })).toBe('/p.json');
     expect(policyPath({ XDG_CONFIG_HOME: '/x', HOME: '/h' })).toBe('/x/ebpm/trust-policy.json');
     expect(policyPath({ HOME: '/h' })).toBe('/h/.config/ebpm/trust-policy.json');
+  });
+});
+
+describe('keyless identities', () => {
+  const ROOT = JSON.stringify({ mediaType: 'application/vnd.dev.sigstore.trustedroot+json;version=0.1', certificateAuthorities: [{}], tlogs: [] });
+  const OTHER_ROOT = JSON.stringify({ certificateAuthorities: [{}, {}] });
+  const WORKFLOW = 'https://github.com/acme/sigsnoop/.github/workflows/release.yml@refs/tags/v1.2.0';
+  const GITHUB = 'https://token.actions.githubusercontent.com';
+  const KEYLESS_EXAMPLE = /Keyless example:\n\n```json\n([\s\S]*?)\n```/.exec(DOC)![1]!;
+  const parse = (doc: unknown, rootText = ROOT): TrustPolicy =>
+    parsePolicy(enc(typeof doc === 'string' ? doc : JSON.stringify(doc)), 'p.json', files({ 'trusted_root.json': rootText, '/k/a.pub': ACME_PUB }));
+  const keyless = (subject: string, issuer: string, keyLabel = 'public-good'): Verification => ({
+    verified: true,
+    digest: DIGEST,
+    signedBy: [{ format: 'bundle', digest: DIGEST, keyLabel, fingerprint: '0123456789abcdef', identity: { subject, issuer } }],
+    rejected: [],
+  });
+
+  it('parses the documented keyless example: the scope trusts the identity under its root', () => {
+    const p = parse(KEYLESS_EXAMPLE);
+    const scope = scopeFor(p, 'ghcr.io/acme/sigsnoop');
+    expect([scope.require, scope.keys, scope.trustedRoot?.label, scope.trustedRoot?.digest]).toEqual([
+      'require-signature',
+      [],
+      'public-good',
+      sha256Digest(enc(ROOT)),
+    ]);
+    expect(scope.identities).toEqual([{ subjectRegExp: '^https://github\\.com/acme/[^/]+/\\.github/workflows/release\\.yml@refs/tags/v', issuer: GITHUB }]);
+    expect(keylessFor(p, 'ghcr.io/acme/sigsnoop')?.root.label).toBe('public-good');
+    expect(keylessFor(p, 'docker.io/library/x')).toBeUndefined();
+  });
+
+  it('admits a matching identity under the scope root, and records it', () => {
+    const d = evaluate(parse(KEYLESS_EXAMPLE), 'ghcr.io/acme/sigsnoop', keyless(WORKFLOW, GITHUB), NOW);
+    const key = { label: 'public-good', fingerprint: '0123456789abcdef', format: 'bundle', identity: { subject: WORKFLOW, issuer: GITHUB } };
+    expect([d.allow, d.reason, d.key, d.record.key]).toEqual([true, 'signed', key, key]);
+  });
+
+  it('does not count an identity of another scope or another root', () => {
+    const p = parse(KEYLESS_EXAMPLE);
+    expect(evaluate(p, 'ghcr.io/acme/sigsnoop', keyless('https://github.com/mallory/x/.github/workflows/release.yml@refs/tags/v1', GITHUB), NOW)).toMatchObject(
+      {
+        allow: false,
+        reason: 'untrusted-key',
+      },
+    );
+    expect(evaluate(p, 'ghcr.io/acme/sigsnoop', keyless(WORKFLOW, 'https://gitlab.com'), NOW).allow).toBe(false);
+    expect(evaluate(p, 'ghcr.io/acme/sigsnoop', keyless(WORKFLOW, GITHUB, 'elsewhere'), NOW).allow).toBe(false);
+  });
+
+  it('lists every bad keyless field at once', async () => {
+    const e = await caught(() =>
+      parse({
+        version: 1,
+        trustedRoots: {
+          good: { path: 'trusted_root.json' },
+          gone: { path: 'missing.json' },
+          bad: { path: '/k/a.pub' },
+          odd: { path: 'trusted_root.json', pem: 'x' },
+        },
+        scopes: {
+          'ghcr.io/a': { require: 'require-signature', identities: [{ subject: WORKFLOW, issuer: GITHUB }] },
+          'ghcr.io/b': { require: 'warn', trustedRoot: 'good' },
+          'ghcr.io/c': { require: 'warn', trustedRoot: 'nope', identities: [{ subject: WORKFLOW }, { subjectRegExp: '(', issuer: GITHUB, extra: 1 }, 'x'] },
+          'ghcr.io/d': { require: 'require-signature', identities: [] },
+        },
+      }),
+    );
+    expect(e.code).toBe('POLICY_INVALID');
+    expect(e.data?.fields).toEqual([
+      'trustedRoots["gone"].path: cannot read missing.json: ENOENT',
+      'trustedRoots["bad"].path: not a sigstore trusted root (a json object)',
+      'trustedRoots["odd"].pem: unknown field',
+      'scopes["ghcr.io/a"].trustedRoot: identities need a trusted root (a label in trustedRoots)',
+      'scopes["ghcr.io/b"].identities: a trusted root without identities trusts no signer',
+      'scopes["ghcr.io/c"].identities[0]: needs exactly one of issuer, issuerRegExp',
+      'scopes["ghcr.io/c"].identities[1].extra: unknown field',
+      'scopes["ghcr.io/c"].identities[1]: subjectRegExp: Invalid regular expression: /(/u: Unterminated group',
+      'scopes["ghcr.io/c"].identities[2]: not an object',
+      'scopes["ghcr.io/c"].trustedRoot: no trusted root labelled "nope" in trustedRoots',
+      'scopes["ghcr.io/d"].keys: require-signature needs at least one key or identity',
+    ]);
+  });
+
+  it('keeps the digest of a policy without keyless fields; the root and the identities change it', () => {
+    const base = { version: 1, keys: { a: { path: '/k/a.pub' } }, scopes: { 'ghcr.io/acme': { require: 'require-signature', keys: ['a'] } } };
+    const meaning = {
+      version: 1,
+      scopes: [
+        { pattern: '*', require: 'warn', keys: [] },
+        { pattern: 'ghcr.io/acme', require: 'require-signature', keys: [acme.hint] },
+      ],
+    };
+    expect(parse(base).digest).toBe(sha256Digest(enc(canonicalJson(meaning))));
+    const withIds = parse(KEYLESS_EXAMPLE);
+    expect(parse(KEYLESS_EXAMPLE, OTHER_ROOT).digest).not.toBe(withIds.digest);
+    expect(parse(KEYLESS_EXAMPLE.replace('"issuer": "https://token', '"issuer": "https://other')).digest).not.toBe(withIds.digest);
+    expect(parse(JSON.stringify(JSON.parse(KEYLESS_EXAMPLE))).digest).toBe(withIds.digest);
   });
 });

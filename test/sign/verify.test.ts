@@ -92,7 +92,7 @@ describe('round trips', () => {
     expect(v.verified).toBe(true);
     expect(v.verified && v.signedBy.map((s) => s.format)).toEqual(['legacy', 'bundle']);
     expect(v.rejected).toEqual([
-      { format: 'legacy', index: 0, reason: 'untrusted-key', detail: `signed by key ${stranger.publicKey.hint}, which is not trusted` },
+      { format: 'legacy', index: 0, reason: 'untrusted-key', detail: `signed by key ${stranger.publicKey.fingerprint}, which is not trusted` },
     ]);
   });
 
@@ -138,7 +138,7 @@ describe('tampering, legacy format', () => {
   ];
   it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
     const v = await verifySignatures({ digest: DIGEST, legacy: [make()], bundles: [], trustedKeys: trusted });
-    expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.hint) });
+    expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.fingerprint) });
   });
 
   it('refuses a validly signed payload that is not a simple-signing payload', async () => {
@@ -182,12 +182,12 @@ describe('tampering, bundle format', () => {
       'the keyless cosign sample bundle',
       () => new TextEncoder().encode(fixture('cosign-oci-attestation.sigstore.json')),
       'untrusted-key',
-      'bundle signature: keyless (certificate) signature; ebpm trusts public keys only',
+      'bundle signature: keyless signature by subject "cody@soyland.com", issuer "https://github.com/login/oauth"; no certificate identity is trusted',
     ],
   ];
   it.each(cases)('refuses %s', async (_what, make, reason, detail) => {
     const v = await verifySignatures({ digest: DIGEST, legacy: [], bundles: [await make()], trustedKeys: trusted });
-    expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.hint) });
+    expect(failure(v)).toEqual({ reason, detail: detail.replace('STRANGER', stranger.publicKey.fingerprint) });
   });
 
   it('refuses a bundle whose hint names the trusted key but another key signed it', async () => {

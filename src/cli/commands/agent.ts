@@ -24,9 +24,10 @@ const cmd: Command = {
       socket: values.socket,
       group: values.group,
       metrics: values.metrics,
-      // The children run this very CLI: the same node, the same bundle.
-      ebpm: [process.execPath, process.argv[1]!],
-      env: io.env,
+      // The children run this very CLI, through bin/ebpm.js (argv[1]) as a program, so that
+      // they start from the start-up snapshot, with this very node.
+      ebpm: [process.argv[1]!],
+      env: { ...io.env, EBPM_NODE: process.execPath },
       onLog: (line) => writeText(io.stderr, line + '\n'),
       onOutput: (line) => io.stdout.write(line + '\n'),
     });
