@@ -12,6 +12,7 @@ import { copySignatures, storedRepository } from '../../src/services/sign.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { bundleReferrer, legacyTag, notationReferrer, ociReferrer, selfSignedCertificate, signedBundle, tagSchemaIndex } from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
+import { keylessAuthority, signKeyless } from '../sign/keyless.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, type TestPackage } from './fixtures.js';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -166,6 +167,46 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
         trust: { status: 'untrusted-key', detail: 'no trusted key verifies this signature (another signer, or altered content)' },
       },
     ]);
+  });
+
+  it('lists a keyless bundle by its certificate identity, trusted only for the identity given', async () => {
+    const r = new Registry(reg.host).repository('shapes/fulcio');
+    const pkg = await pushPackage(r, '1.0.0', new TextEncoder().encode('keyless bundle'));
+    const authority = await keylessAuthority();
+    writeFileSync(join(env.HOME!, 'trusted_root.json'), JSON.stringify(authority.trustedRoot));
+    const workflow = 'https://github.com/acme/tool/.github/workflows/release.yml@refs/tags/v1.0.0';
+    const github = 'https://token.actions.githubusercontent.com';
+    const sig = await bundleReferrer(r, pkg.manifest, await signKeyless(authority, pkg.manifest.digest, { subject: workflow, issuer: github }));
+    await tagSchemaIndex(r, pkg.manifest, [{ manifest: sig.manifest, configMediaType: MEDIA_TYPE_EMPTY_JSON }]);
+    const list = (identity: string) =>
+      runEbpm(
+        [
+          'verify',
+          `${reg.host}/shapes/fulcio:1.0.0`,
+          '--list',
+          '--certificate-identity',
+          identity,
+          '--certificate-oidc-issuer',
+          github,
+          '--trusted-root',
+          'trusted_root.json',
+        ],
+        { env, cwd: env.HOME! },
+      );
+    const head = `${reg.host}/shapes/fulcio@${pkg.manifest.digest} (from the registry)`;
+    const trusted = await list(workflow);
+    expect([trusted.code, trusted.stderr, trusted.stdout]).toEqual([
+      0,
+      '',
+      `${head}\n└── signature (bundle referrer ${sig.manifest.digest}), ${workflow} (issuer ${github}): trusted (trusted_root)\n`,
+    ]);
+    const mallory = 'https://github.com/mallory/tool/.github/workflows/release.yml@refs/heads/main';
+    const other = await list(mallory);
+    expect(other.code).toBe(0);
+    expect(other.stdout).toBe(
+      `${head}\n└── signature (bundle referrer ${sig.manifest.digest}), ${workflow} (issuer ${github}): signed, but not by a trusted key: ` +
+        `keyless signature by subject "${workflow}", issuer "${github}", not by a trusted identity (subject "${mallory}", issuer "${github}")\n`,
+    );
   });
 
   it('refuses --list without a reference as bad usage', async () => {
