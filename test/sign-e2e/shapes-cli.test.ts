@@ -248,5 +248,12 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
     expect(r.stdout).toBe(
       `verified ${reg.host}/shapes/oci11@${ociSigned.manifest.digest} (from the registry)\n  signed by alice (key ${alice.key.publicKey.fingerprint}), legacy signature\n`,
     );
+    writeFileSync(join(env.HOME!, 'carol.pub'), (await plainKey()).publicPem);
+    const wrong = await runEbpm(['verify', ref, '--key', 'carol.pub'], { env, cwd: env.HOME! });
+    expect([wrong.code, wrong.stdout, wrong.stderr.split('\n')[0]]).toEqual([
+      3,
+      '',
+      `error: verify ${ref}: ${reg.host}/shapes/oci11@${ociSigned.manifest.digest}: signed, but not by a trusted key: legacy signature: no trusted key verifies this signature (another signer, or altered content)`,
+    ]);
   });
 });
