@@ -10,6 +10,8 @@
  *   simple-signing layer per signature (cosign `specs/SIGNATURE_SPEC.md`);
  * - bundle: OCI 1.1 referrers of the signed manifest (the referrers API, or the
  *   `sha256-<hex>` tag schema on distribution 2.8.2, which `Repository` handles).
+ * Everything else attached to a package travels with it too, unread: every referrer (any
+ * `artifactType`) and cosign's `sha256-<hex>.att` and `.sbom` tags.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -19,7 +21,8 @@ import { EbpmError, isCode, withContext } from '../core/errors.js';
 import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
-import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
+import { isGraphNode, parseNode } from '../content/graph.js';
+import { canListReferrers, fetchAll, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleLayer, bundleReferrerManifest, signBundle } from '../sign/bundle.js';
 import {
   COSIGN_PRIVATE_KEY_PEM,
@@ -32,6 +35,7 @@ import {
 } from '../sign/keys.js';
 import {
   buildPayload,
+  cosignTag,
   legacySignatureLayers,
   legacySignatureManifest,
   signPayload,
@@ -51,6 +55,15 @@ export const MAX_SIGNATURE_BYTES = 256 * 1024;
  * offering more is hostile or broken, and ignoring the rest can only make a check fail.
  */
 export const MAX_SIGNATURES = 64;
+/** At most this many referrers of a package travel with it (`copySignatures`); the rest stay behind. */
+export const MAX_ATTACHED = 64;
+/**
+ * Largest attached artifact carried (a referrer, or an `.att` or `.sbom` manifest, with its
+ * blobs, by declared size, refused before its blobs move): SBOMs and attestations run to a few MiB.
+ */
+export const MAX_ATTACHED_BYTES = 32 * 1024 * 1024;
+/** Most descriptors in one attached artifact: a manifest and a few blobs, or a small index. */
+const MAX_ATTACHED_NODES = 64;
 
 export interface SignOptions {
   readonly format: SignatureFormat;
@@ -147,17 +160,27 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
 
 /** `CopiedSignatures` counts what `copySignatures` brought over. */
 export interface CopiedSignatures {
+  /** Legacy signatures and bundles found at the source (`findSignatures`). */
   readonly legacy: number;
   readonly bundles: number;
+  /** Referrers of the package the destination holds now (of any `artifactType`). */
+  readonly referrers: number;
+  /** cosign's `.att` and `.sbom` tags copied (a destination's own are kept). */
+  readonly tags: readonly string[];
+  /** Attached artifacts left behind: past `MAX_ATTACHED`, too large, invalid, or naming another subject. */
+  readonly skipped: number;
 }
 
 /**
- * `copySignatures` makes `dst` hold the signatures `src` holds for `subject`: each bundle
- * referrer is copied as is (byte-identical, so `dst` lists it as a referrer), and the `.sig`
- * manifest is copied as is when `dst` has none, else merged with `dst`'s (signatures of both,
- * once each) and re-tagged. Signatures are not verified here: that is the trust check's job,
- * and it reads them from wherever they end up. `found` is what `findSignatures` already read
- * from `src` for `subject` (the trust check's), to spare asking `src` again.
+ * `copySignatures` makes `dst` hold what `src` has attached to `subject`, so that checks work
+ * offline wherever the package goes: every referrer (signatures in every shape, attestations,
+ * SBOMs; at most `MAX_ATTACHED`, each at most `MAX_ATTACHED_BYTES`) is copied byte for byte, so
+ * `dst` lists it as a referrer; cosign's `.att` and `.sbom` manifests likewise, tagged as at
+ * `src` unless `dst` has its own; the `.sig` manifest is copied as is when `dst` has none, else
+ * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
+ * against its digest; signatures are not verified here: that is the trust check's job, and it
+ * reads them from wherever they end up. `found` is what `findSignatures` already read from
+ * `src` for `subject` (the trust check's), to spare asking `src` again.
  */
 export async function copySignatures(
   src: ReadOnlyTarget,
@@ -167,7 +190,29 @@ export async function copySignatures(
   found?: FoundSignatures,
 ): Promise<CopiedSignatures> {
   found ??= await findSignatures(src, subject, signal);
-  for (const d of found.bundleManifests) await copyGraph(src, dst, d, signal === undefined ? {} : { signal });
+  const [listed, side] = await Promise.all([
+    canListReferrers(src) ? src.referrers(subject, undefined, signal).catch(noneIfMissing) : [],
+    Promise.all(
+      (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
+    ),
+  ]);
+  const manifests = listed.filter((d) => isGraphNode(d));
+  let skipped = listed.length - Math.min(manifests.length, MAX_ATTACHED);
+  let referrers = 0;
+  for (const d of manifests.slice(0, MAX_ATTACHED)) {
+    if (await copyAttached(src, dst, d, subject.digest, signal)) referrers++;
+    else skipped++;
+  }
+  const tags: string[] = [];
+  for (const { tag, desc } of side) {
+    if (desc === undefined || (await resolveTag(dst, tag, signal)) !== undefined) continue;
+    if (!(await copyAttached(src, dst, desc, undefined, signal))) {
+      skipped++;
+      continue;
+    }
+    await dst.tag(desc, tag, signal);
+    tags.push(tag);
+  }
   if (found.legacyManifest !== undefined) {
     const tag = signatureTag(subject.digest);
     const held = await readLegacy(dst, subject.digest, signal);
@@ -182,8 +227,45 @@ export async function copySignatures(
       }
     }
   }
-  return { legacy: found.legacy.length, bundles: found.bundles.length };
+  return { legacy: found.legacy.length, bundles: found.bundles.length, referrers, tags, skipped };
 }
+
+/**
+ * Copies one attached manifest's graph (every byte verified) within the `MAX_ATTACHED*` bounds.
+ * `false` leaves it behind: too large, not a valid manifest, gone since it was listed, or, for a
+ * referrer (`subject` given), naming another subject (a listing is the registry's or another
+ * client's word, the manifest is the content's).
+ */
+async function copyAttached(src: ReadOnlyTarget, dst: Target, listed: Descriptor, subject: Digest | undefined, signal?: AbortSignal): Promise<boolean> {
+  const desc: Descriptor = { mediaType: listed.mediaType, digest: listed.digest, size: listed.size };
+  if (await dst.exists(desc, signal)) return true;
+  try {
+    const bytes = await fetchAll(src, desc, MAX_MANIFEST_BYTES, signal);
+    if (subject !== undefined && parseNode(desc, bytes).subject?.digest !== subject) return false;
+    // The manifest was just read and verified: the copy takes it from here, and the rest from `src`.
+    const held: ReadOnlyStorage = { exists: (d, s) => src.exists(d, s), fetch: async (d, s) => (d.digest === desc.digest ? [bytes] : src.fetch(d, s)) };
+    await copyGraph(held, dst, desc, { maxBytes: MAX_ATTACHED_BYTES, maxNodes: MAX_ATTACHED_NODES, ...(signal === undefined ? {} : { signal }) });
+    return true;
+  } catch (e) {
+    if (['GRAPH_TOO_LARGE', 'SIZE_EXCEEDS_LIMIT', 'MANIFEST_INVALID', 'NOT_FOUND'].some((c) => isCode(e, c))) return false;
+    throw e;
+  }
+}
+
+/** The manifest `ref` names in `target`, or `undefined` when there is none. */
+async function resolveTag(target: ReadOnlyTarget, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+  try {
+    return await target.resolve(ref, signal);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+const noneIfMissing = (e: unknown): Descriptor[] => {
+  if (isMissing(e)) return [];
+  throw e;
+};
 
 /**
  * `storedRepository` is one repository of the local store seen as a registry repository: the
@@ -209,13 +291,8 @@ async function readLegacy(
   digest: Digest,
   signal?: AbortSignal,
 ): Promise<{ descriptor: Descriptor; signatures: LegacySignature[] } | undefined> {
-  let descriptor: Descriptor;
-  try {
-    descriptor = await source.resolve(signatureTag(digest), signal);
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw e;
-  }
+  const descriptor = await resolveTag(source, signatureTag(digest), signal);
+  if (descriptor === undefined) return undefined;
   const plain: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
   const manifest = await readManifest(source, plain, signal);
   if (manifest === undefined) return undefined;
@@ -356,8 +433,13 @@ export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved
   return copySignatures(await openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
 }
 
-/** `storedSignatureRefs` names the stored `.sig` manifests of `packages`, for `ebpm export` to carry (bundles go as referrers). */
+/**
+ * `storedSignatureRefs` names the stored `.sig`, `.att` and `.sbom` manifests of `packages`, for
+ * `ebpm export` to carry (referrers go with the package on their own).
+ */
 export async function storedSignatureRefs(store: OciLayout, packages: readonly Resolved[]): Promise<string[]> {
   const held = new Set(await store.tags());
-  return packages.map((p) => `${p.ref.registry}/${p.ref.repository}:${signatureTag(p.descriptor.digest)}`).filter((ref) => held.has(ref));
+  return packages
+    .flatMap((p) => (['sig', 'att', 'sbom'] as const).map((s) => `${p.ref.registry}/${p.ref.repository}:${cosignTag(p.descriptor.digest, s)}`))
+    .filter((ref) => held.has(ref));
 }
