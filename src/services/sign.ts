@@ -121,6 +121,8 @@ export interface FoundSignatures {
   readonly legacyManifest?: Descriptor;
   /** The bundle referrer manifests, in the order of `bundles`. */
   readonly bundleManifests: readonly Descriptor[];
+  /** Every referrer the source listed, of any kind: what `copySignatures` carries, listed once. */
+  readonly referrers: readonly Descriptor[];
 }
 
 /**
@@ -154,6 +156,7 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
     legacy: legacy?.signatures ?? [],
     bundles,
     bundleManifests,
+    referrers: listed,
     ...(legacy === undefined ? {} : { legacyManifest: legacy.descriptor }),
   };
 }
@@ -179,7 +182,7 @@ export interface CopiedSignatures {
  * `src` unless `dst` has its own; the `.sig` manifest is copied as is when `dst` has none, else
  * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
  * against its digest; signatures are not verified here: that is the trust check's job, and it
- * reads them from wherever they end up. `found` is what `findSignatures` already read from
+ * reads them from wherever they end up. `known` is what `findSignatures` already read from
  * `src` for `subject` (the trust check's), to spare asking `src` again.
  */
 export async function copySignatures(
@@ -187,17 +190,16 @@ export async function copySignatures(
   dst: Target,
   subject: Descriptor,
   signal?: AbortSignal,
-  found?: FoundSignatures,
+  known?: FoundSignatures,
 ): Promise<CopiedSignatures> {
-  found ??= await findSignatures(src, subject, signal);
-  const [listed, side] = await Promise.all([
-    canListReferrers(src) ? src.referrers(subject, undefined, signal).catch(noneIfMissing) : [],
+  const [found, side] = await Promise.all([
+    known ?? findSignatures(src, subject, signal),
     Promise.all(
       (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
     ),
   ]);
-  const manifests = listed.filter((d) => isGraphNode(d));
-  let skipped = listed.length - Math.min(manifests.length, MAX_ATTACHED);
+  const manifests = found.referrers.filter((d) => isGraphNode(d));
+  let skipped = found.referrers.length - Math.min(manifests.length, MAX_ATTACHED);
   let referrers = 0;
   for (const d of manifests.slice(0, MAX_ATTACHED)) {
     if (await copyAttached(src, dst, d, subject.digest, signal)) referrers++;
@@ -261,11 +263,6 @@ async function resolveTag(target: ReadOnlyTarget, ref: string, signal?: AbortSig
     throw e;
   }
 }
-
-const noneIfMissing = (e: unknown): Descriptor[] => {
-  if (isMissing(e)) return [];
-  throw e;
-};
 
 /**
  * `storedRepository` is one repository of the local store seen as a registry repository: the

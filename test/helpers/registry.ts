@@ -179,7 +179,7 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       async stop() {
         live.delete(entry);
         await proxy?.stop();
-        if (child.exitCode === null) {
+        if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
           await exited;

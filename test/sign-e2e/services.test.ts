@@ -149,7 +149,7 @@ for (const { kind, referrersApi } of REGISTRY_KINDS) {
       const r = repo('acme/unsigned');
       const pkg = await pushPackage(r, '1.0.0', bytes('nobody signed this'));
       const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-      expect(found).toEqual({ legacy: [], bundles: [], bundleManifests: [] });
+      expect(found).toEqual({ legacy: [], bundles: [], bundleManifests: [], referrers: [] });
       expect(verification).toEqual({
         verified: false,
         digest: pkg.manifest.digest,
