@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { EbpmError, isCode, isEbpmError, withContext } from '../core/errors.js';
 import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
@@ -249,7 +249,9 @@ async function copyAttached(src: ReadOnlyTarget, dst: Target, listed: Descriptor
     await copyGraph(held, dst, desc, { maxBytes: MAX_ATTACHED_BYTES, maxNodes: MAX_ATTACHED_NODES, ...(signal === undefined ? {} : { signal }) });
     return true;
   } catch (e) {
-    if (['GRAPH_TOO_LARGE', 'SIZE_EXCEEDS_LIMIT', 'MANIFEST_INVALID', 'NOT_FOUND'].some((c) => isCode(e, c))) return false;
+    // What is wrong with this artifact at the source leaves it behind; a destination's failure is the caller's.
+    const atSource = !isEbpmError(e) || e.data?.side !== 'destination';
+    if (atSource && ['GRAPH_TOO_LARGE', 'SIZE_EXCEEDS_LIMIT', 'MANIFEST_INVALID', 'NOT_FOUND'].some((c) => isCode(e, c))) return false;
     throw e;
   }
 }
