@@ -58,10 +58,11 @@ export const MAX_SIGNATURES = 64;
 /** At most this many referrers of a package travel with it (`copySignatures`); the rest stay behind. */
 export const MAX_ATTACHED = 64;
 /**
- * Largest attached artifact carried (a referrer, or an `.att` or `.sbom` manifest, with its
- * blobs, by declared size, refused before its blobs move): SBOMs and attestations run to a few MiB.
+ * Most bytes of attached artifacts (referrers, `.att` and `.sbom` manifests with their blobs)
+ * carried with one package: SBOMs and attestations run to a few MiB. Each artifact is weighed
+ * by its declared sizes before its blobs move; one that does not fit stays behind.
  */
-export const MAX_ATTACHED_BYTES = 32 * 1024 * 1024;
+export const MAX_ATTACHED_BYTES = 64 * 1024 * 1024;
 /** Most descriptors in one attached artifact: a manifest and a few blobs, or a small index. */
 const MAX_ATTACHED_NODES = 64;
 
@@ -170,14 +171,14 @@ export interface CopiedSignatures {
   readonly referrers: number;
   /** cosign's `.att` and `.sbom` tags copied (a destination's own are kept). */
   readonly tags: readonly string[];
-  /** Attached artifacts left behind: past `MAX_ATTACHED`, too large, invalid, or naming another subject. */
+  /** Attached artifacts left behind: past `MAX_ATTACHED`, past `MAX_ATTACHED_BYTES`, invalid, or naming another subject. */
   readonly skipped: number;
 }
 
 /**
  * `copySignatures` makes `dst` hold what `src` has attached to `subject`, so that checks work
  * offline wherever the package goes: every referrer (signatures in every shape, attestations,
- * SBOMs; at most `MAX_ATTACHED`, each at most `MAX_ATTACHED_BYTES`) is copied byte for byte, so
+ * SBOMs; at most `MAX_ATTACHED`, `MAX_ATTACHED_BYTES` in all) is copied byte for byte, so
  * `dst` lists it as a referrer; cosign's `.att` and `.sbom` manifests likewise, tagged as at
  * `src` unless `dst` has its own; the `.sig` manifest is copied as is when `dst` has none, else
  * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
@@ -201,14 +202,15 @@ export async function copySignatures(
   const manifests = found.referrers.filter((d) => isGraphNode(d));
   let skipped = found.referrers.length - Math.min(manifests.length, MAX_ATTACHED);
   let referrers = 0;
+  const budget = { left: MAX_ATTACHED_BYTES };
   for (const d of manifests.slice(0, MAX_ATTACHED)) {
-    if (await copyAttached(src, dst, d, subject.digest, signal)) referrers++;
+    if (await copyAttached(src, dst, d, subject.digest, budget, signal)) referrers++;
     else skipped++;
   }
   const tags: string[] = [];
   for (const { tag, desc } of side) {
     if (desc === undefined || (await resolveTag(dst, tag, signal)) !== undefined) continue;
-    if (!(await copyAttached(src, dst, desc, undefined, signal))) {
+    if (!(await copyAttached(src, dst, desc, undefined, budget, signal))) {
       skipped++;
       continue;
     }
@@ -233,12 +235,19 @@ export async function copySignatures(
 }
 
 /**
- * Copies one attached manifest's graph (every byte verified) within the `MAX_ATTACHED*` bounds.
- * `false` leaves it behind: too large, not a valid manifest, gone since it was listed, or, for a
- * referrer (`subject` given), naming another subject (a listing is the registry's or another
- * client's word, the manifest is the content's).
+ * Copies one attached manifest's graph (every byte verified) within `MAX_ATTACHED_NODES` and
+ * the bytes `budget` has left, which it then takes. `false` leaves it behind: too large, not a
+ * valid manifest, gone since it was listed, or, for a referrer (`subject` given), naming
+ * another subject (a listing is the registry's or another client's word, the manifest is the content's).
  */
-async function copyAttached(src: ReadOnlyTarget, dst: Target, listed: Descriptor, subject: Digest | undefined, signal?: AbortSignal): Promise<boolean> {
+async function copyAttached(
+  src: ReadOnlyTarget,
+  dst: Target,
+  listed: Descriptor,
+  subject: Digest | undefined,
+  budget: { left: number },
+  signal?: AbortSignal,
+): Promise<boolean> {
   const desc: Descriptor = { mediaType: listed.mediaType, digest: listed.digest, size: listed.size };
   if (await dst.exists(desc, signal)) return true;
   try {
@@ -246,7 +255,8 @@ async function copyAttached(src: ReadOnlyTarget, dst: Target, listed: Descriptor
     if (subject !== undefined && parseNode(desc, bytes).subject?.digest !== subject) return false;
     // The manifest was just read and verified: the copy takes it from here, and the rest from `src`.
     const held: ReadOnlyStorage = { exists: (d, s) => src.exists(d, s), fetch: async (d, s) => (d.digest === desc.digest ? [bytes] : src.fetch(d, s)) };
-    await copyGraph(held, dst, desc, { maxBytes: MAX_ATTACHED_BYTES, maxNodes: MAX_ATTACHED_NODES, ...(signal === undefined ? {} : { signal }) });
+    const stats = await copyGraph(held, dst, desc, { maxBytes: budget.left, maxNodes: MAX_ATTACHED_NODES, ...(signal === undefined ? {} : { signal }) });
+    budget.left -= stats.bytes;
     return true;
   } catch (e) {
     // What is wrong with this artifact at the source leaves it behind; a destination's failure is the caller's.

@@ -194,6 +194,25 @@ describe('the bounds on what travels', () => {
     expect(await dst.referrers(subject)).toHaveLength(MAX_ATTACHED);
   });
 
+  it('carries MAX_ATTACHED_BYTES in all: of two referrers that do not both fit, the second in the listing stays behind', async () => {
+    const src = new MemoryStore();
+    const subject = await packageOf(src, 'subject');
+    const big = async (fill: number) =>
+      attach(
+        src,
+        { mediaType: EMPTY_DESCRIPTOR.mediaType, bytes: EMPTY_JSON },
+        [{ mediaType: 'application/spdx+json', bytes: Buffer.alloc(Math.floor(MAX_ATTACHED_BYTES * 0.6), fill) }],
+        {
+          artifactType: 'application/spdx+json',
+          subject,
+        },
+      );
+    const [first, second] = [await big(1), await big(2)].sort((a, b) => (a.manifest.digest < b.manifest.digest ? -1 : 1));
+    const dst = new MemoryStore();
+    expect(await copySignatures(src, dst, subject)).toEqual({ legacy: 0, bundles: 0, referrers: 1, tags: [], skipped: 1 });
+    expect([await dst.exists(first!.parts[2]!), await dst.exists(second!.parts[2]!), await dst.exists(second!.manifest)]).toEqual([true, false, false]);
+  });
+
   it('leaves behind a referrer declaring more than MAX_ATTACHED_BYTES, and one whose manifest names another subject', async () => {
     const src = new MemoryStore();
     const subject = await packageOf(src, 'subject');
