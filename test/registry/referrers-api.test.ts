@@ -95,6 +95,26 @@ describeWith(['registry'], 'registry client against a registry with the referrer
     expect([plain.headers['oci-filters-applied'], (plain.body as { manifests: unknown[] }).manifests.length]).toEqual([undefined, 1]);
   });
 
+  it('asks for credentials the way the registry does, then lists', async () => {
+    const locked = await startRegistry({ auth: 'htpasswd', users: { alice: 'wonderland-pw' }, referrersApi: true });
+    try {
+      const credentials = async () => ({ kind: 'basic' as const, username: 'alice', password: 'wonderland-pw' });
+      const repo = registry(locked.host, { credentials }).repository('team/api');
+      const subject = await artifact(bytesOf(40, 'locked subject'));
+      const sig = await artifact(bytesOf(20, 'locked sig'), { subject: subject.manifest, artifactType: BUNDLE });
+      await copy(subject.store, subject.manifest.digest, repo, 'v1');
+      await copyGraph(sig.store, repo, sig.manifest);
+      const anonymous = await request(`${locked.url}/v2/team/api/referrers/${subject.manifest.digest}`);
+      await anonymous.body.dump();
+      expect([anonymous.statusCode, String(anonymous.headers['www-authenticate']).startsWith('Basic ')]).toEqual([401, true]);
+      const fresh = registry(locked.host, { credentials }).repository('team/api');
+      expect((await fresh.referrers(subject.manifest)).map((d) => d.digest)).toEqual([sig.manifest.digest]);
+      expect(await fresh.tags()).toEqual(['v1']);
+    } finally {
+      await locked.stop();
+    }
+  });
+
   it('finds referrers pushed to the registry before the API was in front of it', async () => {
     const bare = await startRegistry();
     try {
