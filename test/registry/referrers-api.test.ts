@@ -6,7 +6,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { request } from 'undici';
 import { copy, copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
-import { MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST } from '../../src/core/oci.js';
+import { pushBytes } from '../../src/content/storage.js';
+import { EMPTY_DESCRIPTOR, manifestBytes, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, type Descriptor, type ImageManifest } from '../../src/core/oci.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startReferrersProxy } from '../helpers/referrers-proxy.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
@@ -93,6 +94,17 @@ describeWith(['registry'], 'registry client against a registry with the referrer
     ]);
     const plain = await get(`/v2/ebpm/wire/referrers/${subject.manifest.digest}`);
     expect([plain.headers['oci-filters-applied'], (plain.body as { manifests: unknown[] }).manifests.length]).toEqual([undefined, 1]);
+
+    // A manifest without `artifactType` is listed under its config's media type (v1.1.1).
+    const bare: ImageManifest = { schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, config: EMPTY_DESCRIPTOR, layers: [], subject: subject.manifest };
+    const bareDesc = await pushBytes(repo, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes(bare));
+    const both = await get(`/v2/ebpm/wire/referrers/${subject.manifest.digest}`);
+    expect((both.body as { manifests: Descriptor[] }).manifests.find((d) => d.digest === bareDesc.digest)).toEqual({
+      mediaType: MEDIA_TYPE_IMAGE_MANIFEST,
+      digest: bareDesc.digest,
+      size: bareDesc.size,
+      artifactType: EMPTY_DESCRIPTOR.mediaType,
+    });
   });
 
   it('asks for credentials the way the registry does, then lists', async () => {
