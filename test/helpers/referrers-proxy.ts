@@ -39,7 +39,7 @@ export interface ReferrersProxy {
   stop(): Promise<void>;
 }
 
-/** What the proxy knows of one manifest (content-addressed, so kept across requests). */
+/** A manifest as a referrers listing shows it, and the subject it names. */
 interface Known {
   readonly descriptor: Record<string, unknown>;
   readonly subject: string | undefined;
@@ -80,7 +80,6 @@ function referrerEntry(digest: string, mediaType: string, bytes: Buffer, body: R
  */
 export async function startReferrersProxy(upstream: string, dataDir: string): Promise<ReferrersProxy> {
   const up = new URL(upstream);
-  const known = new Map<string, Known>();
   const listed: string[] = [];
 
   const send = (method: string, path: string, headers: IncomingHttpHeaders, body?: Buffer | IncomingMessage) =>
@@ -102,10 +101,11 @@ export async function startReferrersProxy(upstream: string, dataDir: string): Pr
     return out.sort();
   };
 
-  /** Reads one manifest by digest through the registry; an answer other than 200 or 404 is handed back whole. */
+  /**
+   * Reads one manifest by digest through the registry, with the client's credentials, every time
+   * (so the registry's own authorisation applies); an answer other than 200 or 404 is handed back whole.
+   */
   const manifest = async (name: string, digest: string, headers: IncomingHttpHeaders): Promise<Known | undefined | IncomingMessage> => {
-    const hit = known.get(digest);
-    if (hit !== undefined) return hit;
     const asking: IncomingHttpHeaders = { host: headers.host, accept: ACCEPT };
     if (headers.authorization !== undefined) asking.authorization = headers.authorization;
     const res = await send('GET', `/v2/${name}/manifests/${digest}`, asking);
@@ -118,9 +118,7 @@ export async function startReferrersProxy(upstream: string, dataDir: string): Pr
     const body = parseJson(bytes);
     const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]!;
     if (body === undefined || `sha256:${createHash('sha256').update(bytes).digest('hex')}` !== digest) return undefined;
-    const k = referrerEntry(digest, mediaType, bytes, body);
-    known.set(digest, k);
-    return k;
+    return referrerEntry(digest, mediaType, bytes, body);
   };
 
   const referrers = async (req: IncomingMessage, res: ServerResponse, name: string, subject: string, artifactType: string | null) => {
@@ -133,7 +131,7 @@ export async function startReferrersProxy(upstream: string, dataDir: string): Pr
     try {
       digests = revisions(name);
     } catch {
-      digests = []; // no such repository yet: nothing refers to anything in it
+      digests = []; // no such repository yet: nothing refers to anything in it (answered without asking for credentials)
     }
     const manifests: Record<string, unknown>[] = [];
     for (const d of digests) {
