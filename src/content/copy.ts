@@ -15,6 +15,12 @@ export interface CopyGraphOptions {
   maxMetadataBytes?: number;
   /** Most descriptors (manifests and blobs) in one graph; a bigger one fails with `GRAPH_TOO_LARGE`. Default `DEFAULT_MAX_NODES`. */
   maxNodes?: number;
+  /**
+   * Most bytes in one graph, by the descriptors' declared sizes (which the verifying pass holds
+   * every byte to), counted as each manifest is parsed, before its children are asked for; a
+   * bigger graph fails with `GRAPH_TOO_LARGE`. Default unbounded.
+   */
+  maxBytes?: number;
   /** Also copy, recursively, the manifests whose `subject` is a copied manifest (signatures, SBOMs). Default false. */
   referrers?: boolean;
   /** When the destination can mount (`Mounter`), try mounting blobs from this repository before copying bytes. */
@@ -75,6 +81,7 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
   const slots = new Semaphore(o.concurrency);
   const visits = new Map<string, Promise<void>>();
   const stats: CopyStats = { copied: 0, skipped: 0, mounted: 0, bytes: 0 };
+  let declared = 0;
   let first: unknown;
 
   const tooLarge = (desc: Descriptor, nodes: number): EbpmError =>
@@ -82,11 +89,19 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
       hint: 'the package names far more manifests and blobs than any package needs; it is broken or hostile',
       data: { descriptor: desc, maxNodes: o.maxNodes },
     });
+  const tooHeavy = (desc: Descriptor, bytes: number): EbpmError =>
+    new EbpmError('GRAPH_TOO_LARGE', `${desc.digest}: the graph declares more than ${o.maxBytes} bytes (${bytes} so far)`, {
+      hint: 'the content is far larger than allowed here; it is broken or hostile',
+      data: { descriptor: desc, maxBytes: o.maxBytes },
+    });
+  const overBytes = (more: number) => o.maxBytes !== undefined && declared + more > o.maxBytes;
 
   const visit = (desc: Descriptor): Promise<void> => {
     let p = visits.get(desc.digest);
     if (p === undefined) {
-      p = (visits.size >= o.maxNodes ? Promise.reject(tooLarge(desc, visits.size + 1)) : copyNode(desc)).catch((e: unknown) => {
+      const refused = visits.size >= o.maxNodes ? tooLarge(desc, visits.size + 1) : overBytes(desc.size) ? tooHeavy(desc, declared + desc.size) : undefined;
+      declared += desc.size;
+      p = (refused === undefined ? copyNode(desc) : Promise.reject(refused)).catch((e: unknown) => {
         if (first === undefined) first = e;
         internal.abort();
         throw e;
@@ -105,8 +120,10 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
       const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
       const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
       // Counted before any child is asked for: an index of thousands fails at once.
-      const fresh = new Set(node.children.filter((c) => !visits.has(c.digest)).map((c) => c.digest)).size;
-      if (visits.size + fresh > o.maxNodes) throw tooLarge(desc, visits.size + fresh);
+      const fresh = new Map(node.children.filter((c) => !visits.has(c.digest)).map((c) => [c.digest, c.size]));
+      if (visits.size + fresh.size > o.maxNodes) throw tooLarge(desc, visits.size + fresh.size);
+      const weight = [...fresh.values()].reduce((a, b) => a + b, 0);
+      if (overBytes(weight)) throw tooHeavy(desc, declared + weight);
       await Promise.all(node.children.map(visit));
       await slots.run(() => transfer(desc, [bytes], async () => [bytes]));
     } else if (

@@ -4,22 +4,20 @@
  * each with its signer and whether the given keys (or the trust policy's) vouch for it. Read
  * from the store when it holds the package (offline), else from its registry.
  */
-import { parseDigest, type Digest } from '../core/digest.js';
+import type { Digest } from '../core/digest.js';
 import { withContext } from '../core/errors.js';
 import { isManifestType } from '../core/oci.js';
-import type { ReadOnlyTarget } from '../content/storage.js';
 import { bundleSigner, checkBundle, type BundleSigner } from '../sign/bundle.js';
 import { checkLegacy, type RejectReason, type SignatureCheck } from '../sign/check.js';
 import { hintFingerprint, type TrustedKey } from '../sign/keys.js';
 import { NOT_VERIFIED_NOTATION } from '../sign/notation.js';
 import { certificateNames } from '../sign/certificate.js';
-import { ANNOTATION_COSIGN_CERTIFICATE, signatureTag, type LegacySignature } from '../sign/payload.js';
+import { ANNOTATION_COSIGN_CERTIFICATE, cosignTag, type LegacySignature } from '../sign/payload.js';
 import type { KeylessTrust } from '../sign/identity.js';
 import { keylessFor, trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
 import type { ReferrerKind } from '../sign/referrer.js';
 import type { Context } from './context.js';
-import { isMissing } from './resolve.js';
-import { findSignatures, referrerContent } from './sign.js';
+import { findSignatures, referrerContent, resolveTag } from './sign.js';
 import { locatePackage, notationSignatures } from './trust.js';
 
 /** `AttachedShape` is how an item is attached: a cosign tag (`sha256-<hex>.sig|.att|.sbom`), an OCI 1.1 referrer, or an OCI 1.1 referrer holding a sigstore bundle. */
@@ -85,10 +83,10 @@ export async function listAttached(
     const found = await findSignatures(where.source, subject, opts.signal);
     const notation = await notationSignatures(where.source, found, opts.signal);
     const items: AttachedItem[] = [];
-    const sigTag = signatureTag(subject.digest);
+    const sigTag = cosignTag(subject.digest, 'sig');
     for (const sig of found.legacy)
       items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'legacy-tag', manifest: found.legacyManifest!.digest, tag: sigTag }));
-    for (const r of found.referrers) {
+    for (const r of found.attached) {
       const c = r.classified;
       const at = { manifest: r.descriptor.digest, artifactType: c.artifactType };
       if (c.kind === 'signature' && r.bundle !== undefined) {
@@ -120,13 +118,13 @@ export async function listAttached(
       } else items.push({ kind: c.kind, shape: 'oci-1.1-referrer', ...at, signer: {}, trust: { status: 'not-verified', detail: 'not a signature' } });
     }
     for (const [suffix, kind] of SIDE_TAGS) {
-      const tag = `${tagBase(subject.digest)}.${suffix}`;
-      const manifest = await resolveTag(where.source, tag, opts.signal);
-      if (manifest !== undefined)
+      const tag = cosignTag(subject.digest, suffix);
+      const d = await resolveTag(where.source, tag, opts.signal);
+      if (d !== undefined && isManifestType(d.mediaType))
         items.push({
           kind,
           shape: 'legacy-tag',
-          manifest,
+          manifest: d.digest,
           tag,
           signer: {},
           trust: { status: 'not-verified', detail: `${kind === 'sbom' ? 'an SBOM' : 'an attestation'}, not a signature` },
@@ -170,20 +168,4 @@ function signerOf(check: SignatureCheck, claimed: AttachedSigner): AttachedSigne
 
 function trustOf(check: SignatureCheck): AttachedTrust {
   return check.ok ? { status: 'trusted', key: check.key.label } : { status: check.reason, detail: check.detail };
-}
-
-function tagBase(digest: Digest): string {
-  const { algorithm, encoded } = parseDigest(digest);
-  return `${algorithm}-${encoded}`;
-}
-
-/** The manifest a cosign side tag names, or `undefined` without the tag (or when it names no manifest). */
-async function resolveTag(source: ReadOnlyTarget, tag: string, signal?: AbortSignal): Promise<Digest | undefined> {
-  try {
-    const d = await source.resolve(tag, signal);
-    return isManifestType(d.mediaType) ? d.digest : undefined;
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw e;
-  }
 }

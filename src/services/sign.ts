@@ -10,16 +10,19 @@
  *   simple-signing layer per signature (cosign `specs/SIGNATURE_SPEC.md`);
  * - bundle: OCI 1.1 referrers of the signed manifest (the referrers API, or the
  *   `sha256-<hex>` tag schema on distribution 2.8.2, which `Repository` handles).
+ * Everything else attached to a package travels with it too, unread: every referrer (any
+ * `artifactType`) and cosign's `sha256-<hex>.att` and `.sbom` tags.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { EbpmError, isCode, withContext } from '../core/errors.js';
+import { EbpmError, isCode, isEbpmError, withContext } from '../core/errors.js';
 import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
 import { copyGraph } from '../content/copy.js';
-import { canListReferrers, fetchAll, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
+import { isGraphNode, parseNode } from '../content/graph.js';
+import { canListReferrers, fetchAll, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleReferrerManifest, isMessageSignatureBundle, signBundle } from '../sign/bundle.js';
 import { parseTrustedRoot, type TrustedRoot } from '../sign/identity.js';
 import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
@@ -34,6 +37,7 @@ import {
 } from '../sign/keys.js';
 import {
   buildPayload,
+  cosignTag,
   legacySignatureLayers,
   legacySignatureManifest,
   signPayload,
@@ -53,6 +57,16 @@ export const MAX_SIGNATURE_BYTES = 256 * 1024;
  * offering more is hostile or broken, and ignoring the rest can only make a check fail.
  */
 export const MAX_SIGNATURES = 64;
+/** At most this many referrers of a package travel with it (`copySignatures`); the rest stay behind. */
+export const MAX_ATTACHED = 64;
+/**
+ * Most bytes of attached artifacts (referrers, `.att` and `.sbom` manifests with their blobs)
+ * carried with one package: SBOMs and attestations run to a few MiB. Each artifact is weighed
+ * by its declared sizes before its blobs move; one that does not fit stays behind.
+ */
+export const MAX_ATTACHED_BYTES = 64 * 1024 * 1024;
+/** Most descriptors in one attached artifact: a manifest and a few blobs, or a small index. */
+const MAX_ATTACHED_NODES = 64;
 
 export interface SignOptions {
   readonly format: SignatureFormat;
@@ -134,8 +148,10 @@ export interface FoundSignatures {
   readonly bundleManifests: readonly Descriptor[];
   /** The signed manifest's bytes, read when a message-signature bundle needs them. */
   readonly signedManifest?: Uint8Array;
-  /** Every referrer of the package whose manifest names it as subject, with what it is (signatures, attestations, SBOMs, Notation, others). */
-  readonly referrers: readonly FoundReferrer[];
+  /** Every referrer the source listed, of any kind: what `copySignatures` carries, listed once. */
+  readonly referrers: readonly Descriptor[];
+  /** The referrers whose manifest names the package as subject, each with what it is (signatures, attestations, SBOMs, Notation, others). */
+  readonly attached: readonly FoundReferrer[];
 }
 
 /**
@@ -161,7 +177,7 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
   const referred: LegacySignature[] = [];
   const bundles: Uint8Array[] = [];
   const bundleManifests: Descriptor[] = [];
-  const referrers: FoundReferrer[] = [];
+  const attached: FoundReferrer[] = [];
   for (const d of listed.filter((x) => isManifestType(x.mediaType)).slice(0, MAX_SIGNATURES)) {
     const descriptor: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
     const manifest = await readManifest(source, descriptor, signal);
@@ -171,12 +187,12 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
       const bundle = await fetchAll(source, classified.layer, MAX_SIGNATURE_BYTES, signal);
       bundles.push(bundle);
       bundleManifests.push(descriptor);
-      referrers.push({ descriptor, classified, bundle });
+      attached.push({ descriptor, classified, bundle });
     } else if (classified.kind === 'signature') {
       const signatures = await readSimpleSigning(source, manifest, signal);
       referred.push(...signatures);
-      referrers.push({ descriptor, classified, signatures });
-    } else referrers.push({ descriptor, classified });
+      attached.push({ descriptor, classified, signatures });
+    } else attached.push({ descriptor, classified });
   }
   const signedManifest = bundles.some(isMessageSignatureBundle) ? await fetchAll(source, subject, MAX_MANIFEST_BYTES, signal) : undefined;
   return {
@@ -185,35 +201,66 @@ export async function findSignatures(source: ReadOnlyTarget, subject: Descriptor
     referred,
     bundles,
     bundleManifests,
-    referrers,
+    referrers: listed,
+    attached,
     ...(legacy === undefined ? {} : { legacyManifest: legacy.descriptor }),
   };
 }
 
 /** `CopiedSignatures` counts what `copySignatures` brought over. */
 export interface CopiedSignatures {
+  /** Legacy signatures and bundles found at the source (`findSignatures`). */
   readonly legacy: number;
   readonly bundles: number;
+  /** Referrers of the package the destination holds now (of any `artifactType`). */
+  readonly referrers: number;
+  /** cosign's `.att` and `.sbom` tags copied (a destination's own are kept). */
+  readonly tags: readonly string[];
+  /** Attached artifacts left behind: past `MAX_ATTACHED`, past `MAX_ATTACHED_BYTES`, invalid, or naming another subject. */
+  readonly skipped: number;
 }
 
 /**
- * `copySignatures` makes `dst` hold the signatures `src` holds for `subject`: each bundle
- * referrer is copied as is (byte-identical, so `dst` lists it as a referrer), and the `.sig`
- * manifest is copied as is when `dst` has none, else merged with `dst`'s (signatures of both,
- * once each) and re-tagged. Signatures are not verified here: that is the trust check's job,
- * and it reads them from wherever they end up. `found` is what `findSignatures` already read
- * from `src` for `subject` (the trust check's), to spare asking `src` again.
+ * `copySignatures` makes `dst` hold what `src` has attached to `subject`, so that checks work
+ * offline wherever the package goes: every referrer (signatures in every shape, attestations,
+ * SBOMs; at most `MAX_ATTACHED`, `MAX_ATTACHED_BYTES` in all) is copied byte for byte, so
+ * `dst` lists it as a referrer; cosign's `.att` and `.sbom` manifests likewise, tagged as at
+ * `src` unless `dst` has its own; the `.sig` manifest is copied as is when `dst` has none, else
+ * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
+ * against its digest; signatures are not verified here: that is the trust check's job, and it
+ * reads them from wherever they end up. `known` is what `findSignatures` already read from
+ * `src` for `subject` (the trust check's), to spare asking `src` again.
  */
 export async function copySignatures(
   src: ReadOnlyTarget,
   dst: Target,
   subject: Descriptor,
   signal?: AbortSignal,
-  found?: FoundSignatures,
+  known?: FoundSignatures,
 ): Promise<CopiedSignatures> {
-  found ??= await findSignatures(src, subject, signal);
-  for (const r of found.referrers) {
-    if (r.classified.kind === 'signature') await copyGraph(src, dst, r.descriptor, signal === undefined ? {} : { signal });
+  const [found, side] = await Promise.all([
+    known ?? findSignatures(src, subject, signal),
+    Promise.all(
+      (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
+    ),
+  ]);
+  const manifests = found.referrers.filter((d) => isGraphNode(d));
+  let skipped = found.referrers.length - Math.min(manifests.length, MAX_ATTACHED);
+  let referrers = 0;
+  const budget = { left: MAX_ATTACHED_BYTES };
+  for (const d of manifests.slice(0, MAX_ATTACHED)) {
+    if (await copyAttached(src, dst, d, subject.digest, budget, signal)) referrers++;
+    else skipped++;
+  }
+  const tags: string[] = [];
+  for (const { tag, desc } of side) {
+    if (desc === undefined || (await resolveTag(dst, tag, signal)) !== undefined) continue;
+    if (!(await copyAttached(src, dst, desc, undefined, budget, signal))) {
+      skipped++;
+      continue;
+    }
+    await dst.tag(desc, tag, signal);
+    tags.push(tag);
   }
   if (found.legacyManifest !== undefined) {
     const tag = signatureTag(subject.digest);
@@ -229,7 +276,49 @@ export async function copySignatures(
       }
     }
   }
-  return { legacy: found.legacy.length + found.referred.length, bundles: found.bundles.length };
+  return { legacy: found.legacy.length + found.referred.length, bundles: found.bundles.length, referrers, tags, skipped };
+}
+
+/**
+ * Copies one attached manifest's graph (every byte verified) within `MAX_ATTACHED_NODES` and
+ * the bytes `budget` has left, which it then takes. `false` leaves it behind: too large, not a
+ * valid manifest, gone since it was listed, or, for a referrer (`subject` given), naming
+ * another subject (a listing is the registry's or another client's word, the manifest is the content's).
+ */
+async function copyAttached(
+  src: ReadOnlyTarget,
+  dst: Target,
+  listed: Descriptor,
+  subject: Digest | undefined,
+  budget: { left: number },
+  signal?: AbortSignal,
+): Promise<boolean> {
+  const desc: Descriptor = { mediaType: listed.mediaType, digest: listed.digest, size: listed.size };
+  if (await dst.exists(desc, signal)) return true;
+  try {
+    const bytes = await fetchAll(src, desc, MAX_MANIFEST_BYTES, signal);
+    if (subject !== undefined && parseNode(desc, bytes).subject?.digest !== subject) return false;
+    // The manifest was just read and verified: the copy takes it from here, and the rest from `src`.
+    const held: ReadOnlyStorage = { exists: (d, s) => src.exists(d, s), fetch: async (d, s) => (d.digest === desc.digest ? [bytes] : src.fetch(d, s)) };
+    const stats = await copyGraph(held, dst, desc, { maxBytes: budget.left, maxNodes: MAX_ATTACHED_NODES, ...(signal === undefined ? {} : { signal }) });
+    budget.left -= stats.bytes;
+    return true;
+  } catch (e) {
+    // What is wrong with this artifact at the source leaves it behind; a destination's failure is the caller's.
+    const atSource = !isEbpmError(e) || e.data?.side !== 'destination';
+    if (atSource && ['GRAPH_TOO_LARGE', 'SIZE_EXCEEDS_LIMIT', 'MANIFEST_INVALID', 'NOT_FOUND'].some((c) => isCode(e, c))) return false;
+    throw e;
+  }
+}
+
+/** `resolveTag` is the manifest `ref` names in `target`, or `undefined` when there is none. */
+export async function resolveTag(target: ReadOnlyTarget, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+  try {
+    return await target.resolve(ref, signal);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
 }
 
 /**
@@ -256,13 +345,8 @@ async function readLegacy(
   digest: Digest,
   signal?: AbortSignal,
 ): Promise<{ descriptor: Descriptor; signatures: LegacySignature[] } | undefined> {
-  let descriptor: Descriptor;
-  try {
-    descriptor = await source.resolve(signatureTag(digest), signal);
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw e;
-  }
+  const descriptor = await resolveTag(source, signatureTag(digest), signal);
+  if (descriptor === undefined) return undefined;
   const plain: Descriptor = { mediaType: descriptor.mediaType, digest: descriptor.digest, size: descriptor.size };
   const manifest = await readManifest(source, plain, signal);
   if (manifest === undefined) return undefined;
@@ -429,8 +513,13 @@ export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved
   return copySignatures(await openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
 }
 
-/** `storedSignatureRefs` names the stored `.sig` manifests of `packages`, for `ebpm export` to carry (bundles go as referrers). */
+/**
+ * `storedSignatureRefs` names the stored `.sig`, `.att` and `.sbom` manifests of `packages`, for
+ * `ebpm export` to carry (referrers go with the package on their own).
+ */
 export async function storedSignatureRefs(store: OciLayout, packages: readonly Resolved[]): Promise<string[]> {
   const held = new Set(await store.tags());
-  return packages.map((p) => `${p.ref.registry}/${p.ref.repository}:${signatureTag(p.descriptor.digest)}`).filter((ref) => held.has(ref));
+  return packages
+    .flatMap((p) => (['sig', 'att', 'sbom'] as const).map((s) => `${p.ref.registry}/${p.ref.repository}:${cosignTag(p.descriptor.digest, s)}`))
+    .filter((ref) => held.has(ref));
 }

@@ -126,7 +126,7 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
     for (const i of inputs) found.push(await findStored(ctx, i));
     const store = await ctx.store();
     const [{ storedSignatureRefs }, { exportArchive }] = await Promise.all([import('./sign.js'), import('../store/archive.js')]);
-    // Legacy `.sig` manifests are tagged beside the package (sign.ts): name them so they travel too.
+    // cosign's `.sig`, `.att` and `.sbom` manifests are tagged beside the package (sign.ts): name them so they travel too.
     const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
     return await exportArchive(store, refs, resolvePath(cwd, file));
   } catch (e) {

@@ -337,11 +337,11 @@ function withKeyless(keyless: KeylessTrust | undefined): { keyless?: KeylessTrus
   return keyless === undefined ? {} : { keyless };
 }
 
-/** `notationSignatures` reads the Notation signatures among `found`'s referrers, with the signer their JWS envelope names. */
+/** `notationSignatures` reads the Notation signatures among `found`'s attached referrers, with the signer their JWS envelope names. */
 export async function notationSignatures(source: ReadOnlyTarget, found: FoundSignatures, signal?: AbortSignal): Promise<NotationSignature[]> {
   const { referrerContent } = await import('./sign.js');
   const out: NotationSignature[] = [];
-  for (const r of found.referrers) {
+  for (const r of found.attached) {
     if (r.classified.kind !== 'notation') continue;
     const envelope = r.classified.envelope;
     const content = envelope === 'jws' ? await referrerContent(source, r, signal) : undefined;

@@ -88,10 +88,18 @@ export function isSideTag(tag: string): boolean {
   return /(?:^|:)sha256-[0-9a-f]{64}(?:\.[a-z]+)?$/.test(tag);
 }
 
+/**
+ * `cosignTag` is the tag under which cosign keeps a digest's signatures (`sig`), attestations
+ * (`att`) or SBOM (`sbom`) beside it: `sha256:<hex>` → `sha256-<hex>.<suffix>`.
+ */
+export function cosignTag(digest: Digest, suffix: 'sig' | 'att' | 'sbom'): string {
+  const { algorithm, encoded } = parseDigest(digest);
+  return `${algorithm}-${encoded}.${suffix}`;
+}
+
 /** `signatureTag` is the tag of a digest's `.sig` manifest: `sha256:<hex>` → `sha256-<hex>.sig`. */
 export function signatureTag(digest: Digest): string {
-  const { algorithm, encoded } = parseDigest(digest);
-  return `${algorithm}-${encoded}.sig`;
+  return cosignTag(digest, 'sig');
 }
 
 /** `signPayload` signs payload bytes as cosign does: base64(DER ECDSA over sha256(payload)). */

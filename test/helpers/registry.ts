@@ -7,6 +7,7 @@
  *   const reg = await startRegistry();                              // anonymous push/pull
  *   const reg = await startRegistry({ auth: 'htpasswd' });          // Basic: reg.users
  *   const reg = await startRegistry({ auth: 'token', grants: {...} }); // Bearer: reg.tokens
+ *   const reg = await startRegistry({ referrersApi: true });        // with the OCI 1.1 referrers API
  *
  * htpasswd files need bcrypt (2.8.2 accepts nothing else), and neither Node nor apache2-utils
  * is available for it: the hashes come from `python3`'s `crypt` module (libxcrypt's `$2b$`),
@@ -20,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { startReferrersProxy } from './referrers-proxy.js';
 import { startTokenServer, type Grants, type TokenServer } from './token-server.js';
 
 export interface RegistryOptions {
@@ -33,7 +35,15 @@ export interface RegistryOptions {
   tokenExpiresIn?: number;
   /** `http.relativeurls`: answer upload `Location`s as relative URLs. */
   relativeUrls?: boolean;
+  /** Serve the OCI 1.1 referrers API, which 2.8.2 lacks, through a proxy in front (referrers-proxy.ts): `url` and `host` are the proxy's. */
+  referrersApi?: boolean;
 }
+
+/** `REGISTRY_KINDS` names the two registries every referrers-dependent test runs against. */
+export const REGISTRY_KINDS = [
+  { kind: 'tag schema', referrersApi: false },
+  { kind: 'referrers API', referrersApi: true },
+] as const;
 
 export interface RunningRegistry {
   /** `http://127.0.0.1:<port>` */
@@ -159,15 +169,17 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
       await tokens?.stop();
       throw e;
     }
+    const proxy = opts.referrersApi ? await startReferrersProxy(url, join(dir, 'data')) : undefined;
     return {
-      url,
-      host: `127.0.0.1:${port}`,
+      url: proxy?.url ?? url,
+      host: proxy?.host ?? `127.0.0.1:${port}`,
       dataDir: join(dir, 'data'),
       users,
       tokens,
       async stop() {
         live.delete(entry);
-        if (child.exitCode === null) {
+        await proxy?.stop();
+        if (child.exitCode === null && child.signalCode === null) {
           const exited = new Promise((r) => child.once('exit', r));
           child.kill('SIGTERM');
           await exited;

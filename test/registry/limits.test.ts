@@ -249,3 +249,24 @@ it('refuses a graph of more than 1000 descriptors before asking for any of them'
   expect(asked).toEqual([index.digest]);
   expect(await dst.exists(index)).toBe(false);
 });
+
+it('refuses a graph declaring more than maxBytes before asking for any child, and copies one within it', async () => {
+  const src = new MemoryStore();
+  const config = await pushBytes(src, 'application/vnd.oci.empty.v1+json', Buffer.from('{}'));
+  const layer = await pushBytes(src, 'application/vnd.ebpm.test.layer.v1', Buffer.alloc(1000, 7));
+  const m = await pushBytes(src, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes({ schemaVersion: 2, mediaType: MEDIA_TYPE_IMAGE_MANIFEST, config, layers: [layer] }));
+  const asked: string[] = [];
+  const counting = {
+    exists: async () => false,
+    fetch: async (d: Descriptor) => {
+      asked.push(d.digest);
+      return src.fetch(d);
+    },
+  };
+  const dst = new MemoryStore();
+  const e = await rejection(copyGraph(counting as unknown as MemoryStore, dst, m, { maxBytes: m.size + 1001 }));
+  expect([e.code, e.message]).toEqual(['GRAPH_TOO_LARGE', `${m.digest}: the graph declares more than ${m.size + 1001} bytes (${m.size + 1002} so far)`]);
+  expect(asked).toEqual([m.digest]);
+  expect(await dst.exists(layer)).toBe(false);
+  expect(await copyGraph(src, dst, m, { maxBytes: m.size + 1002 })).toMatchObject({ copied: 3, bytes: m.size + 1002 });
+});

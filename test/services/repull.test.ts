@@ -1,6 +1,7 @@
 // The request budget of pull against a real docker-registry 2.8.2, counted at a proxy in front
-// of it (signature lookups included): a first pull reads the signatures once, for the trust
-// check and the store alike; a stored, pinned package costs nothing; re-pulling `latest` costs
+// of it (signature lookups included): a first pull reads the signatures and the referrers
+// listing once, for the trust check and the store alike, and asks for cosign's `.att` and
+// `.sbom` tags, which travel with the package; a stored, pinned package costs nothing; re-pulling `latest` costs
 // one manifest request, signed or not, while the recorded decision is current.
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -43,6 +44,8 @@ describeWith(['registry', 'clang'], 'pull request budget', () => {
     `GET /v2/ebpm/${repo}/manifests/sha256-<hex>`,
     `GET /v2/ebpm/${repo}/referrers/sha256:<hex>`,
     `HEAD /v2/ebpm/${repo}/manifests/sha256-<hex>.sig`,
+    `HEAD /v2/ebpm/${repo}/manifests/sha256-<hex>.att`,
+    `HEAD /v2/ebpm/${repo}/manifests/sha256-<hex>.sbom`,
   ];
 
   it('reads signatures once on a first pull, nothing for a stored pinned package, one request to re-pull latest', async () => {
@@ -89,6 +92,8 @@ describeWith(['registry', 'clang'], 'pull request budget', () => {
     expect(first.requests.filter((r) => r.includes('sha256-<hex>') || r.includes('/referrers/')).sort()).toEqual([
       'GET /v2/ebpm/signed/manifests/sha256-<hex>',
       'GET /v2/ebpm/signed/referrers/sha256:<hex>',
+      'HEAD /v2/ebpm/signed/manifests/sha256-<hex>.att',
+      'HEAD /v2/ebpm/signed/manifests/sha256-<hex>.sbom',
       'HEAD /v2/ebpm/signed/manifests/sha256-<hex>.sig',
     ]);
     const again = await counted(ctx, 'signed');

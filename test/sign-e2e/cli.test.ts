@@ -1,5 +1,5 @@
 // The whole signing story through the built CLI (`node bin/ebpm.js`), against the real
-// registry and the embedded default: keygen → push --sign → pull under require-signature →
+// registry (with and without the referrers API) and the embedded default: keygen → push --sign → pull under require-signature →
 // run refuses what is unsigned → verify offline from the store once the registry is gone →
 // export/import carries signatures → a policy change re-checks what is stored. Every byte
 // any command prints is collected and searched for the password and the private key.
@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { cliEnv, runEbpm, trustPolicyFile, writeTrustPolicy } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
-import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { REGISTRY_KINDS, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { readPrivateKey, readPublicKey } from '../../src/sign/keys.js';
 import { build } from '../../src/services/build.js';
 import { recordPath } from '../../src/services/trust.js';
@@ -48,14 +48,20 @@ async function builtLayout(home: string): Promise<string> {
   return (await build({ dir: src, env: process.env })).out;
 }
 
-describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign, verify and the trust policy through the CLI', () => {
+for (const { kind, referrersApi } of REGISTRY_KINDS)
+  describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], `ebpm keygen, sign, verify and the trust policy through the CLI (${kind})`, () =>
+    cliSuite(referrersApi),
+  );
+
+/** The suite, against a registry with the referrers API or without it (the tag schema). */
+function cliSuite(referrersApi: boolean): void {
   let reg: RunningRegistry;
   let env: Record<string, string>;
   let layout: string;
   let digest: string;
   let fingerprint: string;
   beforeAll(async () => {
-    reg = await startRegistry();
+    reg = await startRegistry({ referrersApi });
     env = sandbox({ EBPM_REGISTRY: reg.host });
     layout = await builtLayout(env.HOME!);
   });
@@ -195,7 +201,7 @@ describeWith(['registry', 'clang', 'btf', 'bpftool', 'wasi'], 'ebpm keygen, sign
     const record = readFileSync(recordPath(env.EBPM_STORE!, `${reg.host}/acme/sigsnoop`, digest), 'utf8');
     expect(JSON.parse(record)).toMatchObject({ repository: `${reg.host}/acme/sigsnoop`, allow: false, reason: 'untrusted-key' });
   });
-});
+}
 
 describeWith(['clang', 'btf', 'bpftool', 'wasi'], 'signing against the embedded default registry', () => {
   it('push --sign --bundle, pull under require-signature and verify, with no registry server', async () => {

@@ -1,6 +1,7 @@
 // src/services/sign.ts over the content interfaces: both signature formats round-trip through
-// the real registry (distribution 2.8.2, no referrers API: the tag-schema fallback) and an OCI
-// layout, travel between them, and every tamper case is refused with its reason.
+// the real registry, with and without the referrers API (distribution 2.8.2 keeps the tag-schema
+// fallback; the proxy in front serves the API), and an OCI layout, travel between them, and
+// every tamper case is refused with its reason.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchAll } from '../../src/content/storage.js';
 import { parseDigest } from '../../src/core/digest.js';
@@ -14,19 +15,23 @@ import { copySignatures, findSignatures, signPackage } from '../../src/services/
 import { verifyPackage } from '../../src/services/trust.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { describeWith } from '../helpers/prereq.js';
-import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { REGISTRY_KINDS, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, tempDir, trusted, type TestPackage } from './fixtures.js';
 import type { SigningKey, TrustedKey } from '../../src/sign/keys.js';
 
 const NOW = new Date('2026-01-02T03:04:05.678Z');
 
-describeWith(['registry'], 'signatures through the registry and the store', () => {
+for (const { kind, referrersApi } of REGISTRY_KINDS)
+  describeWith(['registry'], `signatures through the registry (${kind}) and the store`, () => signatureSuite(referrersApi));
+
+/** The suite, against a registry with the referrers API or without it (the tag schema). */
+function signatureSuite(referrersApi: boolean): void {
   let reg: RunningRegistry;
   let alice: SigningKey;
   let bob: SigningKey;
   let trustAlice: TrustedKey[];
   beforeAll(async () => {
-    reg = await startRegistry();
+    reg = await startRegistry({ referrersApi });
     alice = (await plainKey()).key;
     bob = (await plainKey()).key;
     trustAlice = [trusted('alice', alice)];
@@ -68,15 +73,18 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     });
   });
 
-  it('attaches a bundle as a referrer, through the referrers tag schema on 2.8.2', async () => {
+  it('attaches a bundle as a referrer: through the API, else the referrers tag schema', async () => {
     const r = repo('acme/bundle');
     const pkg = await pushPackage(r, '1.0.0', bytes('bundle object'));
     const res = await signPackage(r, pkg.manifest, alice, { format: 'bundle', repository: `${reg.host}/acme/bundle`, now: NOW });
     const hex = parseDigest(pkg.manifest.digest).encoded;
     expect(res.tag).toBeUndefined();
-    expect(await r.tags()).toEqual(['1.0.0', `sha256-${hex}`]);
-    const fallback = parseIndex(await fetchAll(r, await r.resolve(`sha256-${hex}`), MAX_MANIFEST_BYTES), MEDIA_TYPE_IMAGE_INDEX);
-    expect(fallback.manifests.map((d) => [d.digest, d.artifactType])).toEqual([[res.manifest.digest, MEDIA_TYPE_SIGSTORE_BUNDLE]]);
+    expect(await r.tags()).toEqual(referrersApi ? ['1.0.0'] : ['1.0.0', `sha256-${hex}`]);
+    if (!referrersApi) {
+      const fallback = parseIndex(await fetchAll(r, await r.resolve(`sha256-${hex}`), MAX_MANIFEST_BYTES), MEDIA_TYPE_IMAGE_INDEX);
+      expect(fallback.manifests.map((d) => [d.digest, d.artifactType])).toEqual([[res.manifest.digest, MEDIA_TYPE_SIGSTORE_BUNDLE]]);
+    }
+    expect((await r.referrers(pkg.manifest)).map((d) => [d.digest, d.artifactType])).toEqual([[res.manifest.digest, MEDIA_TYPE_SIGSTORE_BUNDLE]]);
     const referrer = parseManifest(await fetchAll(r, res.manifest, MAX_MANIFEST_BYTES));
     expect(referrer.subject).toEqual(pkg.manifest);
     expect(referrer.annotations?.['org.opencontainers.image.created']).toBe('2026-01-02T03:04:05Z');
@@ -114,7 +122,7 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const bundle = await signPackage(r, pkg.manifest, alice, { format: 'bundle', repository: `${reg.host}/acme/travel` });
     const store = await OciLayout.open(tempDir('store-'));
     await pushPackage(store, 'travel:1.0.0', pkg.layer, pkg.config);
-    expect(await copySignatures(r, store, pkg.manifest)).toEqual({ legacy: 1, bundles: 1 });
+    expect(await copySignatures(r, store, pkg.manifest)).toEqual({ legacy: 1, bundles: 1, referrers: 1, tags: [], skipped: 0 });
     const hex = parseDigest(pkg.manifest.digest).encoded;
     expect(await store.tags()).toEqual([`sha256-${hex}.sig`, 'travel:1.0.0']);
     expect((await store.resolve(`sha256-${hex}.sig`)).digest).toBe(legacy.manifest.digest);
@@ -126,7 +134,7 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     await signPackage(store, pkg.manifest, bob, { format: 'legacy', repository: 'local/travel' });
     const other = repo('mirror/travel');
     await pushPackage(other, '1.0.0', pkg.layer, pkg.config);
-    expect(await copySignatures(store, other, pkg.manifest)).toEqual({ legacy: 2, bundles: 1 });
+    expect(await copySignatures(store, other, pkg.manifest)).toEqual({ legacy: 2, bundles: 1, referrers: 1, tags: [], skipped: 0 });
     const remote = await verifyPackage({ source: other, subject: pkg.manifest, keys: [...trustAlice, trusted('bob', bob)] });
     expect(remote.verification.verified && remote.verification.signedBy.map((s) => `${s.format}:${s.keyLabel}`)).toEqual([
       'legacy:alice',
@@ -144,7 +152,7 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
     const r = repo('acme/unsigned');
     const pkg = await pushPackage(r, '1.0.0', bytes('nobody signed this'));
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-    expect(found).toEqual({ legacy: [], referred: [], bundles: [], bundleManifests: [], referrers: [] });
+    expect(found).toEqual({ legacy: [], referred: [], bundles: [], bundleManifests: [], referrers: [], attached: [] });
     expect(verification).toEqual({
       verified: false,
       digest: pkg.manifest.digest,
@@ -238,4 +246,4 @@ describeWith(['registry'], 'signatures through the registry and the store', () =
       );
     });
   });
-});
+}

@@ -84,7 +84,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'legacy'));
     expect([found.legacy.length, found.referred.length, found.bundles.length]).toEqual([0, 1, 0]);
-    expect(found.referrers).toEqual([
+    expect(found.attached).toEqual([
       {
         descriptor: { mediaType: sig.manifest.mediaType, digest: sig.manifest.digest, size: sig.manifest.size },
         classified: { kind: 'signature', shape: 'simple-signing', artifactType: ARTIFACT_TYPE_COSIGN_SIGNATURE },
@@ -128,7 +128,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     expect((await r.referrers(pkg.manifest)).map((d) => d.artifactType)).toEqual([MEDIA_TYPE_EMPTY_JSON]);
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
-    expect(found.referrers.map((x) => x.classified.kind)).toEqual(['signature']);
+    expect(found.attached.map((x) => x.classified.kind)).toEqual(['signature']);
   });
 
   it('verifies a bundle in the message-signature form over the manifest bytes, and refuses one over other bytes', async () => {
@@ -180,7 +180,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
     ]);
     const store = await OciLayout.open(tempDir('shapes-store-'));
     await pushPackage(store, 'travel:1.0.0', pkg.layer, pkg.config);
-    expect(await copySignatures(r, store, pkg.manifest)).toEqual({ legacy: 2, bundles: 2 });
+    expect(await copySignatures(r, store, pkg.manifest)).toEqual({ legacy: 2, bundles: 2, referrers: 3, tags: [], skipped: 0 });
     expect((await store.referrers(pkg.manifest)).map((d) => d.digest).sort()).toEqual(
       [oci.manifest.digest, bundle.manifest.digest, message.manifest.digest].sort(),
     );
@@ -227,7 +227,7 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       detail: `${pkg.manifest.digest} has no signature`,
       rejected: [],
     });
-    const byDigest = new Map(found.referrers.map((x) => [x.descriptor.digest, x]));
+    const byDigest = new Map(found.attached.map((x) => [x.descriptor.digest, x]));
     expect(byDigest.get(att.manifest.digest)?.classified).toMatchObject({
       kind: 'attestation',
       shape: 'bundle',

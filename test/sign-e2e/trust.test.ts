@@ -1,4 +1,5 @@
-// src/services/trust.ts: the policy applied to packages in the real registry and in the store,
+// src/services/trust.ts: the policy applied to packages in the real registry (with and without
+// the referrers API) and in the store,
 // decision records kept beside the stored package, and a policy change re-checking them.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { copySignatures, signPackage, storedRepository } from '../../src/service
 import { admitPackage, readRecord, recordPath, type AdmitRequest } from '../../src/services/trust.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { describeWith } from '../helpers/prereq.js';
-import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { REGISTRY_KINDS, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, tempDir, writePolicy } from './fixtures.js';
 
 const NOW = new Date('2026-03-04T05:06:07.000Z');
@@ -26,12 +27,16 @@ async function refusal(p: Promise<unknown>): Promise<EbpmError> {
   throw new Error('expected a refusal');
 }
 
-describeWith(['registry'], 'trust policy over the registry and the store', () => {
+for (const { kind, referrersApi } of REGISTRY_KINDS)
+  describeWith(['registry'], `trust policy over the registry (${kind}) and the store`, () => trustSuite(referrersApi));
+
+/** The suite, against a registry with the referrers API or without it (the tag schema). */
+function trustSuite(referrersApi: boolean): void {
   let reg: RunningRegistry;
   let alice: { key: SigningKey; publicPem: string };
   let bob: { key: SigningKey; publicPem: string };
   beforeAll(async () => {
-    reg = await startRegistry();
+    reg = await startRegistry({ referrersApi });
     [alice, bob] = [await plainKey(), await plainKey()];
   });
   afterAll(() => reg?.stop());
@@ -69,7 +74,7 @@ describeWith(['registry'], 'trust policy over the registry and the store', () =>
     // The package and its signatures go into the store; from now on the store answers, offline.
     await pushPackage(store, `${repository}:1.2.0`, pkg.layer, pkg.config);
     const local = storedRepository(store, repository);
-    expect(await copySignatures(remote, local, pkg.manifest)).toEqual({ legacy: 1, bundles: 0 });
+    expect(await copySignatures(remote, local, pkg.manifest)).toEqual({ legacy: 1, bundles: 0, referrers: 0, tags: [], skipped: 0 });
     expect(await store.tags()).toEqual([`${repository}:1.2.0`, `${repository}:sha256-${pkg.manifest.digest.slice(7)}.sig`]);
     const again = await admitPackage({ ...req, signatures: local });
     expect([again.cached, again.decision.key]).toEqual([true, key]);
@@ -168,4 +173,4 @@ describeWith(['registry'], 'trust policy over the registry and the store', () =>
     }
     expect(existsSync(join(store.root, 'trust'))).toBe(true);
   });
-});
+}
