@@ -1,7 +1,8 @@
 // Every signature shape cosign writes (and Notation's), built byte for byte by
-// test/helpers/cosign-shapes.ts and read back through the real registry (distribution 2.8.2,
-// no referrers API: the tag-schema index, written as go-containerregistry writes it): which key
-// signed in which shape, and that attestations and Notation signatures never count as signatures.
+// test/helpers/cosign-shapes.ts and read back through the real registry, without the referrers API
+// (distribution 2.8.2: the tag-schema index, written as go-containerregistry writes it) and with it
+// (the proxy in front): which key signed in which shape, and that attestations and Notation
+// signatures never count as signatures.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { fetchAll } from '../../src/content/storage.js';
 import { parseDigest } from '../../src/core/digest.js';
@@ -24,7 +25,7 @@ import {
   tagSchemaIndex,
 } from '../helpers/cosign-shapes.js';
 import { describeWith } from '../helpers/prereq.js';
-import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
+import { REGISTRY_KINDS, startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { plainKey, pushPackage, tempDir, trusted } from './fixtures.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { copySignatures, signPackage } from '../../src/services/sign.js';
@@ -32,13 +33,17 @@ import { signatureTag } from '../../src/sign/payload.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 
-describeWith(['registry'], 'cosign and Notation signature shapes through the referrers tag schema', () => {
+for (const { kind, referrersApi } of REGISTRY_KINDS)
+  describeWith(['registry'], `cosign and Notation signature shapes through the registry (${kind})`, () => shapesSuite(referrersApi));
+
+/** The suite, against a registry with the referrers API or without it (the tag schema, written as go-containerregistry writes it). */
+function shapesSuite(referrersApi: boolean): void {
   let reg: RunningRegistry;
   let alice: SigningKey;
   let bob: SigningKey;
   let trustAlice: TrustedKey[];
   beforeAll(async () => {
-    reg = await startRegistry();
+    reg = await startRegistry({ referrersApi });
     alice = (await plainKey()).key;
     bob = (await plainKey()).key;
     trustAlice = [trusted('alice', alice)];
@@ -125,7 +130,8 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
         `{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":${sig.manifest.size},"digest":"${sig.manifest.digest}","artifactType":"${MEDIA_TYPE_EMPTY_JSON}"}]}`,
     );
-    expect((await r.referrers(pkg.manifest)).map((d) => d.artifactType)).toEqual([MEDIA_TYPE_EMPTY_JSON]);
+    // The API lists the manifest's own artifactType; go-containerregistry's tag-schema index, the config's.
+    expect((await r.referrers(pkg.manifest)).map((d) => d.artifactType)).toEqual([referrersApi ? MEDIA_TYPE_SIGSTORE_BUNDLE : MEDIA_TYPE_EMPTY_JSON]);
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
     expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'bundle'));
     expect(found.attached.map((x) => x.classified.kind)).toEqual(['signature']);
@@ -242,4 +248,4 @@ describeWith(['registry'], 'cosign and Notation signature shapes through the ref
       { manifest: jws.manifest.digest, envelope: 'jws', signer: 'CN=release signer, O=Example Corp' },
     ]);
   });
-});
+}
