@@ -7,11 +7,11 @@
 import type { Digest } from '../core/digest.js';
 import { withContext } from '../core/errors.js';
 import { isManifestType } from '../core/oci.js';
-import { bundleSigner, checkBundle, type BundleSigner } from '../sign/bundle.js';
+import { bundleSigner, checkBundle, namedBy, type BundleSigner } from '../sign/bundle.js';
 import { checkLegacy, type RejectReason, type SignatureCheck } from '../sign/check.js';
 import { hintFingerprint, type TrustedKey } from '../sign/keys.js';
 import { NOT_VERIFIED_NOTATION } from '../sign/notation.js';
-import { certificateNames } from '../sign/certificate.js';
+import { claimedIdentity } from '../sign/certificate.js';
 import { ANNOTATION_COSIGN_CERTIFICATE, cosignTag, type LegacySignature } from '../sign/payload.js';
 import type { KeylessTrust } from '../sign/identity.js';
 import { keylessFor, trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
@@ -85,18 +85,18 @@ export async function listAttached(
     const items: AttachedItem[] = [];
     const sigTag = cosignTag(subject.digest, 'sig');
     for (const sig of found.legacy)
-      items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'legacy-tag', manifest: found.legacyManifest!.digest, tag: sigTag }));
+      items.push(await simpleSigningItem(sig, subject.digest, keys, { shape: 'legacy-tag', manifest: found.legacyManifest!.digest, tag: sigTag }));
     for (const r of found.attached) {
       const c = r.classified;
       const at = { manifest: r.descriptor.digest, artifactType: c.artifactType };
       if (c.kind === 'signature' && r.bundle !== undefined) {
         const check = await checkBundle(r.bundle, subject.digest, keys, keyless, found.signedManifest);
-        items.push({ kind: 'signature', shape: 'bundle', ...at, signer: signerOf(check, bundleSigner(r.bundle)), trust: trustOf(check) });
+        items.push({ kind: 'signature', shape: 'bundle', ...at, signer: signerOf(check, await bundleSigner(r.bundle)), trust: trustOf(check) });
       } else if (c.kind === 'signature') {
-        for (const sig of r.signatures ?? []) items.push(simpleSigningItem(sig, subject.digest, keys, { shape: 'oci-1.1-referrer', ...at }));
+        for (const sig of r.signatures ?? []) items.push(await simpleSigningItem(sig, subject.digest, keys, { shape: 'oci-1.1-referrer', ...at }));
       } else if (c.kind === 'attestation') {
         const content = c.shape === 'bundle' ? await referrerContent(where.source, r, opts.signal) : undefined;
-        const signer = content === undefined ? {} : bundleSigner(content);
+        const signer = content === undefined ? {} : await bundleSigner(content);
         items.push({
           kind: 'attestation',
           shape: c.shape === 'bundle' ? 'bundle' : 'oci-1.1-referrer',
@@ -143,20 +143,17 @@ export async function listAttached(
   }
 }
 
-function simpleSigningItem(
+async function simpleSigningItem(
   sig: LegacySignature,
   digest: Digest,
   keys: readonly TrustedKey[],
   where: { shape: AttachedShape; manifest: Digest; tag?: string; artifactType?: string },
-): AttachedItem {
+): Promise<AttachedItem> {
   const check = checkLegacy(sig, digest, keys);
   // A keyless signature names its signer in its certificate; ebpm's own name their key.
   const pem = sig.annotations?.[ANNOTATION_COSIGN_CERTIFICATE];
-  const cert = pem === undefined ? undefined : certificateNames(pem);
-  const claimed: AttachedSigner =
-    sig.keyHint !== undefined
-      ? { key: hintFingerprint(sig.keyHint) }
-      : { ...(cert?.identity === undefined ? {} : { identity: cert.identity }), ...(cert?.issuer === undefined ? {} : { issuer: cert.issuer }) };
+  const cert = pem === undefined ? undefined : await claimedIdentity(pem);
+  const claimed: AttachedSigner = sig.keyHint !== undefined ? { key: hintFingerprint(sig.keyHint) } : cert === undefined ? {} : namedBy(cert);
   return { kind: 'signature', ...where, signer: signerOf(check, claimed), trust: trustOf(check) };
 }
 

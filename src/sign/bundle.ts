@@ -26,7 +26,7 @@ import {
 } from '../core/oci.js';
 import { signMessage } from './ecdsa.js';
 import { checkSignatureWith, type Rejection, type SignatureCheck } from './check.js';
-import { certificateNames } from './certificate.js';
+import { claimedIdentity, fulcioIdentity } from './certificate.js';
 import { describeFound, describeIdentity, identityMatches, type CertificateIdentity, type KeylessTrust, type TrustedRoot } from './identity.js';
 import { hintFingerprint, toPublicKey, type SigningKey, type TrustedKey } from './keys.js';
 import type { SignatureManifest } from './payload.js';
@@ -120,15 +120,20 @@ export interface BundleSigner {
 }
 
 /** `bundleSigner` reads a bundle's verification material, unchecked, for listings; `{}` when it names no one. */
-export function bundleSigner(bytes: Uint8Array): BundleSigner {
+export async function bundleSigner(bytes: Uint8Array): Promise<BundleSigner> {
   const material = decodeJson(bytes)?.value;
   const vm = isObject(material) ? material.verificationMaterial : undefined;
   if (!isObject(vm)) return {};
   if (isObject(vm.publicKey) && typeof vm.publicKey.hint === 'string') return { key: hintFingerprint(vm.publicKey.hint) };
   const chain = isObject(vm.x509CertificateChain) && Array.isArray(vm.x509CertificateChain.certificates) ? vm.x509CertificateChain.certificates[0] : undefined;
   const cert = isObject(vm.certificate) ? vm.certificate : isObject(chain) ? chain : undefined;
-  const id = typeof cert?.rawBytes === 'string' ? certificateNames(Buffer.from(cert.rawBytes, 'base64')) : undefined;
-  return id === undefined ? {} : { ...(id.identity === undefined ? {} : { identity: id.identity }), ...(id.issuer === undefined ? {} : { issuer: id.issuer }) };
+  const id = typeof cert?.rawBytes === 'string' ? await claimedIdentity(Buffer.from(cert.rawBytes, 'base64')) : undefined;
+  return id === undefined ? {} : namedBy(id);
+}
+
+/** `namedBy` is a certificate identity as a listing shows it: its parts that are not empty. */
+export function namedBy(id: CertificateIdentity): BundleSigner {
+  return { ...(id.subject ? { identity: id.subject } : {}), ...(id.issuer ? { issuer: id.issuer } : {}) };
 }
 
 /**
@@ -222,10 +227,6 @@ export async function checkBundle(
   });
 }
 
-/** Fulcio's OIDC issuer extensions: v2 (DER UTF8String) and the deprecated v1 (raw bytes). */
-const OID_FULCIO_ISSUER_V2 = '1.3.6.1.4.1.57264.1.8';
-const OID_FULCIO_ISSUER_V1 = '1.3.6.1.4.1.57264.1.1';
-
 /**
  * The keyless steps, in order: the certificate's claimed identity (for messages), a root to
  * check against, the cryptography (chain, SCT, log entry, timestamps, signature), the identity
@@ -236,7 +237,7 @@ async function checkKeyless(entity: SignedEntity, keyless: KeylessTrust | undefi
   if (entity.key.$case !== 'certificate') return { ok: false, reason: 'bad-signature', detail: 'bundle names no key' };
   let found: CertificateIdentity;
   try {
-    found = certificateIdentity(entity.key.certificate);
+    found = fulcioIdentity(entity.key.certificate);
   } catch (e) {
     return { ok: false, reason: 'bad-signature', detail: `bundle certificate is malformed: ${e instanceof Error ? e.message : String(e)}` };
   }
@@ -267,13 +268,6 @@ async function checkKeyless(entity: SignedEntity, keyless: KeylessTrust | undefi
     return { ok: false, reason: 'untrusted-key', detail: `keyless signature by ${describeFound(found)}, not by a trusted identity (${wanted})` };
   }
   return claims() ?? { ok: true, key: { label: root.label, publicKey: toPublicKey(signer.key) }, identity: found };
-}
-
-/** The identity a Fulcio certificate names, as `@sigstore/verify` reads it for its policy check. */
-function certificateIdentity(cert: Extract<SignedEntity['key'], { $case: 'certificate' }>['certificate']): CertificateIdentity {
-  const v2 = cert.extension(OID_FULCIO_ISSUER_V2)?.valueObj.subs[0]?.value;
-  const issuer = v2 !== undefined ? v2.toString('utf8') : (cert.extension(OID_FULCIO_ISSUER_V1)?.value.toString('utf8') ?? '');
-  return { subject: cert.subjectAltName ?? '', issuer };
 }
 
 /** Builds (once per root) the trust material of a trusted root; a root it cannot read is `TRUSTED_ROOT_INVALID`. */

@@ -3,7 +3,7 @@
 // certificate chain, leaf first, in the unprotected header's `x5c` (base64 DER, RFC 7515 §4.1.6).
 // Source: notaryproject/specifications `specs/signature-envelope-jws.md`.
 import { decodeJson, isObject } from '../core/json.js';
-import { certificateNames } from './certificate.js';
+import { X509Certificate } from 'node:crypto';
 
 /**
  * `jwsSigner` is the subject of the signing certificate of a Notation JWS envelope
@@ -15,7 +15,12 @@ export function jwsSigner(envelope: Uint8Array): string | undefined {
   const header = isObject(doc) ? doc.header : undefined;
   const chain = isObject(header) ? header.x5c : undefined;
   const leaf = Array.isArray(chain) ? chain[0] : undefined;
-  return typeof leaf === 'string' ? certificateNames(Buffer.from(leaf, 'base64'))?.subject : undefined;
+  if (typeof leaf !== 'string') return undefined;
+  try {
+    return new X509Certificate(Buffer.from(leaf, 'base64')).subject.split('\n').join(', ') || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** `NotationSignature` is a Notation signature found beside a package: its envelope format and, for JWS, the claimed signer. */
