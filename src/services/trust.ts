@@ -79,7 +79,8 @@ export async function verifyPackage(req: VerifyPackageRequest): Promise<PackageV
   const found = await findSignatures(req.source, req.subject, req.signal);
   const verification = await verifySignatures({
     digest: req.subject.digest,
-    legacy: [...found.legacy, ...found.referred],
+    legacy: found.legacy,
+    referred: found.referred,
     bundles: found.bundles,
     trustedKeys: req.keys,
     ...(req.keyless ? { keyless: req.keyless } : {}),
@@ -227,7 +228,7 @@ export async function readRecord(root: string, repository: string, digest: Diges
     (isObject(key) &&
       typeof key.label === 'string' &&
       typeof key.fingerprint === 'string' &&
-      (key.format === 'legacy' || key.format === 'bundle') &&
+      (key.format === 'legacy' || key.format === 'bundle' || key.format === 'referrer') &&
       (key.identity === undefined || (isObject(key.identity) && typeof key.identity.subject === 'string' && typeof key.identity.issuer === 'string')));
   const ok =
     doc.repository === repository &&

@@ -16,7 +16,7 @@ import {
   type TrustedRoot,
 } from './identity.js';
 import { readPublicKey, type PublicKey, type TrustedKey } from './keys.js';
-import { describeFailure, type FailureReason, type SignatureFormat, type SignedBy, type Verification } from './verify.js';
+import { describeFailure, type FailureReason, type FoundFormat, type SignedBy, type Verification } from './verify.js';
 
 /** `Requirement` of a scope: refuse unsigned, run them with a warning, or do not check. */
 export type Requirement = 'require-signature' | 'warn' | 'none';
@@ -198,7 +198,7 @@ export interface DecisionRecord {
 export interface DecisionKey {
   readonly label: string;
   readonly fingerprint: string;
-  readonly format: SignatureFormat;
+  readonly format: FoundFormat;
   readonly identity?: CertificateIdentity;
 }
 

@@ -14,6 +14,13 @@ export type { RejectReason } from './check.js';
 /** `SignatureFormat` names where a signature came from. */
 export type SignatureFormat = 'legacy' | 'bundle';
 
+/**
+ * `FoundFormat` is where a checked signature came from: a format ebpm writes, or `referrer`,
+ * cosign's OCI 1.1 simple-signing referrer (`--registry-referrers-mode=oci-1-1`), whose layers
+ * are checked as legacy ones.
+ */
+export type FoundFormat = SignatureFormat | 'referrer';
+
 /** `FailureReason` is why a digest counts as not signed by a trusted key. */
 export type FailureReason = 'no-signature' | RejectReason;
 
@@ -23,6 +30,8 @@ export interface VerifyRequest {
   readonly digest: Digest;
   /** Layers of the `sha256-<hex>.sig` manifest, with their payload blobs. */
   readonly legacy: readonly LegacySignature[];
+  /** Layers of OCI 1.1 simple-signing referrers, checked as `legacy` ones. */
+  readonly referred?: readonly LegacySignature[];
   /** Bundle JSON blobs of sigstore-bundle referrers. */
   readonly bundles: readonly Uint8Array[];
   readonly trustedKeys: readonly TrustedKey[];
@@ -38,7 +47,7 @@ export interface VerifyRequest {
  * the trusted root it chained to as `keyLabel`.
  */
 export interface SignedBy {
-  readonly format: SignatureFormat;
+  readonly format: FoundFormat;
   readonly digest: Digest;
   readonly keyLabel: string;
   readonly fingerprint: string;
@@ -47,8 +56,8 @@ export interface SignedBy {
 
 /** `RejectedSignature` is one signature that did not count, and why. */
 export interface RejectedSignature {
-  readonly format: SignatureFormat;
-  /** Position in `legacy` or `bundles`. */
+  readonly format: FoundFormat;
+  /** Position in `legacy`, `referred` or `bundles`. */
   readonly index: number;
   readonly reason: RejectReason;
   readonly detail: string;
@@ -80,7 +89,7 @@ const PRECEDENCE: readonly RejectReason[] = ['digest-mismatch', 'bad-signature',
 export async function verifySignatures(req: VerifyRequest): Promise<Verification> {
   const signedBy: SignedBy[] = [];
   const rejected: RejectedSignature[] = [];
-  const take = (format: SignatureFormat, index: number, check: SignatureCheck): void => {
+  const take = (format: FoundFormat, index: number, check: SignatureCheck): void => {
     if (check.ok) {
       const { label, publicKey } = check.key;
       if (!signedBy.some((s) => s.format === format && s.fingerprint === publicKey.fingerprint)) {
@@ -95,13 +104,14 @@ export async function verifySignatures(req: VerifyRequest): Promise<Verification
     } else rejected.push({ format, index, reason: check.reason, detail: check.detail });
   };
   for (const [i, sig] of req.legacy.entries()) take('legacy', i, checkLegacy(sig, req.digest, req.trustedKeys));
+  for (const [i, sig] of (req.referred ?? []).entries()) take('referrer', i, checkLegacy(sig, req.digest, req.trustedKeys));
   for (const [i, b] of req.bundles.entries()) take('bundle', i, await checkBundle(b, req.digest, req.trustedKeys, req.keyless, req.signedManifest));
   if (signedBy.length > 0) return { verified: true, digest: req.digest, signedBy, rejected };
   if (rejected.length === 0) return { verified: false, digest: req.digest, reason: 'no-signature', detail: `${req.digest} has no signature`, rejected };
   const reason = PRECEDENCE.find((r) => rejected.some((x) => x.reason === r))!;
   const first = rejected.find((x) => x.reason === reason)!;
   const more = rejected.length > 1 ? ` (${rejected.length} signatures, none trusted)` : '';
-  return { verified: false, digest: req.digest, reason, detail: `${first.format} signature: ${first.detail}${more}`, rejected };
+  return { verified: false, digest: req.digest, reason, detail: `${formatName(first.format)} signature: ${first.detail}${more}`, rejected };
 }
 
 /** `describeFailure` is the one-line text a user sees for a reason. */
@@ -118,4 +128,9 @@ export function describeFailure(reason: FailureReason): string {
     default:
       return assertNever(reason, 'failure reason');
   }
+}
+
+/** `formatName` is how messages name a format: `legacy`, `bundle` or `OCI 1.1 referrer`. */
+export function formatName(format: FoundFormat): string {
+  return format === 'referrer' ? 'OCI 1.1 referrer' : format;
 }

@@ -246,14 +246,14 @@ describeWith(['registry'], 'ebpm verify on cosign and Notation shapes', () => {
     const r = await runEbpm(['verify', ref, '--key', 'alice.pub'], { env, cwd: env.HOME! });
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toBe(
-      `verified ${reg.host}/shapes/oci11@${ociSigned.manifest.digest} (from the registry)\n  signed by alice (key ${alice.key.publicKey.fingerprint}), legacy signature\n`,
+      `verified ${reg.host}/shapes/oci11@${ociSigned.manifest.digest} (from the registry)\n  signed by alice (key ${alice.key.publicKey.fingerprint}), OCI 1.1 referrer signature\n`,
     );
     writeFileSync(join(env.HOME!, 'carol.pub'), (await plainKey()).publicPem);
     const wrong = await runEbpm(['verify', ref, '--key', 'carol.pub'], { env, cwd: env.HOME! });
     expect([wrong.code, wrong.stdout, wrong.stderr.split('\n')[0]]).toEqual([
       3,
       '',
-      `error: verify ${ref}: ${reg.host}/shapes/oci11@${ociSigned.manifest.digest}: signed, but not by a trusted key: legacy signature: no trusted key verifies this signature (another signer, or altered content)`,
+      `error: verify ${ref}: ${reg.host}/shapes/oci11@${ociSigned.manifest.digest}: signed, but not by a trusted key: OCI 1.1 referrer signature: no trusted key verifies this signature (another signer, or altered content)`,
     ]);
   });
 });

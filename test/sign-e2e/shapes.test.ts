@@ -30,6 +30,7 @@ import { plainKey, pushPackage, tempDir, trusted } from './fixtures.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { copySignatures, signPackage } from '../../src/services/sign.js';
 import { signatureTag } from '../../src/sign/payload.js';
+import type { FoundFormat } from '../../src/sign/verify.js';
 
 const SLSA = 'https://slsa.dev/provenance/v1';
 
@@ -52,7 +53,7 @@ function shapesSuite(referrersApi: boolean): void {
 
   const repo = (name: string): Repository => new Registry(reg.host).repository(name);
   const bytes = (s: string) => new TextEncoder().encode(s);
-  const signedByAlice = (digest: string, format: 'legacy' | 'bundle') => ({
+  const signedByAlice = (digest: string, format: FoundFormat) => ({
     verified: true,
     digest,
     signedBy: [{ format, digest, keyLabel: 'alice', fingerprint: alice.publicKey.fingerprint }],
@@ -87,7 +88,7 @@ function shapesSuite(referrersApi: boolean): void {
         `"artifactType":"${ARTIFACT_TYPE_COSIGN_SIGNATURE}"}`,
     );
     const { verification, found } = await verifyPackage({ source: r, subject: pkg.manifest, keys: trustAlice });
-    expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'legacy'));
+    expect(verification).toEqual(signedByAlice(pkg.manifest.digest, 'referrer'));
     expect([found.legacy.length, found.referred.length, found.bundles.length]).toEqual([0, 1, 0]);
     expect(found.attached).toEqual([
       {
@@ -104,9 +105,9 @@ function shapesSuite(referrersApi: boolean): void {
       verified: false,
       digest: pkg.manifest.digest,
       reason: 'untrusted-key',
-      detail: 'legacy signature: no trusted key verifies this signature (another signer, or altered content)',
+      detail: 'OCI 1.1 referrer signature: no trusted key verifies this signature (another signer, or altered content)',
       rejected: [
-        { format: 'legacy', index: 0, reason: 'untrusted-key', detail: 'no trusted key verifies this signature (another signer, or altered content)' },
+        { format: 'referrer', index: 0, reason: 'untrusted-key', detail: 'no trusted key verifies this signature (another signer, or altered content)' },
       ],
     });
   });
@@ -191,7 +192,7 @@ function shapesSuite(referrersApi: boolean): void {
       [oci.manifest.digest, bundle.manifest.digest, message.manifest.digest].sort(),
     );
     const { verification } = await verifyPackage({ source: store, subject: pkg.manifest, keys: trustAlice });
-    expect(verification.verified && verification.signedBy.map((x) => x.format)).toEqual(['legacy', 'bundle']);
+    expect(verification.verified && verification.signedBy.map((x) => x.format)).toEqual(['legacy', 'referrer', 'bundle']);
     expect(verification.rejected).toEqual([]);
   });
 

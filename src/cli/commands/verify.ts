@@ -12,7 +12,7 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { describeNotation } from '../../sign/notation.js';
-import { describeFailure } from '../../sign/verify.js';
+import { describeFailure, formatName } from '../../sign/verify.js';
 import type { KeylessTrust, TrustedIdentity } from '../../sign/identity.js';
 import { identityProblems } from '../../sign/identity.js';
 import type { SignedBy } from '../../sign/verify.js';
@@ -91,8 +91,8 @@ const cmd: Command = {
     }
     writeLines(io, [
       `verified ${at} (from the ${r.from}${r.keys === 'policy' ? ', keys of the trust policy' : ''})`,
-      ...v.signedBy.map((s) => `  signed by ${signer(s)}, ${s.format} signature`),
-      ...v.rejected.map((x) => `  ignored ${x.format} signature: ${x.reason}: ${x.detail}`),
+      ...v.signedBy.map((s) => `  signed by ${signer(s)}, ${formatName(s.format)} signature`),
+      ...v.rejected.map((x) => `  ignored ${formatName(x.format)} signature: ${x.reason}: ${x.detail}`),
     ]);
     return 0;
   },
