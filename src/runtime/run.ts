@@ -168,22 +168,36 @@ function check(o: GuestOptions): Prepared {
   return { input, module, btfPath: o.btfPath, worker: o.worker };
 }
 
-/** Starts a guest in its worker; `predecessor`: the guest whose objects it may take over. */
-function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, predecessor?: Tenant): Guest {
+/**
+ * Starts a guest in its worker; `predecessor`: the guest whose objects it may take over, whose
+ * lines all come before this one's.
+ */
+function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, predecessor?: Guest): Guest {
   const where = `wasm guest ${p.input.name}`;
-  const tenant = broker.tenant(p.btfPath, predecessor);
+  const tenant = broker.tenant(p.btfPath, predecessor?.tenant);
   const stop = new SharedArrayBuffer(4);
   const output = createOutputRing();
   const { worker, error: early, exited } = (p.worker ?? new GuestWorker()).take();
   const lines = new OutputReader(output, { onStdout: run.onStdout, onStderr: run.onStderr, ...(run.outputReady ? { ready: run.outputReady } : {}) });
-  lines.follow();
+  let end: GuestEnd | undefined;
+  // A successor's lines wait in its ring until its predecessor's reader has passed on the last of
+  // theirs (the predecessor's end): each reader drains on its own schedule, so a successor's
+  // first records, handed over from the predecessor, could otherwise be printed before the
+  // predecessor's last lines. One that ends first passes on its lines as it ends.
+  let following = false;
+  const follow = () => {
+    if (end !== undefined) return;
+    following = true;
+    lines.follow();
+  };
+  if (predecessor === undefined) follow();
+  else void predecessor.ended.then(follow);
   let stopping = false;
   let posted = false;
   let graceTimer: NodeJS.Timeout | undefined;
   let onWaiting: () => void = () => undefined;
   const waiting = new Promise<void>((resolve) => (onWaiting = resolve));
   const ended = new Promise<GuestEnd>((resolve) => {
-    let end: GuestEnd | undefined;
     // Once the worker is gone, nothing can use a map fd the broker closes.
     const finish = (e: GuestEnd) => {
       if (end !== undefined) return;
@@ -198,9 +212,10 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       });
     };
     worker.on('message', (m: WorkerMessage) => {
-      // Output written before this message comes first; before a log line only while stdout takes more.
-      if (m.t === 'log') lines.drainIfReady();
-      else lines.drain();
+      // Output written before this message comes first (before a log line only while stdout takes
+      // more), unless the guest's lines still wait for its predecessor's.
+      if (following && m.t === 'log') lines.drainIfReady();
+      else if (following) lines.drain();
       switch (m.t) {
         case 'log':
           return run.onLog?.(m.line, m.refusal === true);
@@ -318,7 +333,7 @@ export function startWasm(o: RunWasmOptions): WasmRun {
       spec.worker?.discard();
       throw new EbpmError('USAGE', `${where}: cannot swap now: ${next === undefined ? 'the run is ending' : 'another swap is under way'}`);
     }
-    const g = startGuest(prepare(spec), broker, o, old.tenant);
+    const g = startGuest(prepare(spec), broker, o, old);
     next = g;
     const early = await Promise.race([g.waiting.then(() => undefined), g.ended]);
     next = undefined;
