@@ -162,8 +162,12 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
 
   it('a stdout that fails otherwise (a full disk) stops the run with an error', async () => {
     const before = ours();
+    // Traced: a process that opens nothing, so that no event can be counted before the
+    // header's failed write is seen, whatever else the machine opens meanwhile.
+    const idle = spawn('sleep', ['3600']);
+    started.push(idle);
     const full = openSync('/dev/full', 'w');
-    const run = spawnEbpm(['run', layout], { stdio: ['ignore', full, 'pipe'] });
+    const run = spawnEbpm(['run', layout, '--pid', String(idle.pid)], { stdio: ['ignore', full, 'pipe'] });
     started.push(run.child);
     closeSync(full);
     const { code, stderr } = await run.exited();
