@@ -185,7 +185,8 @@ export interface CopiedSignatures {
  * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
  * against its digest; signatures are not verified here: that is the trust check's job, and it
  * reads them from wherever they end up. `known` is what `findSignatures` already read from
- * `src` for `subject` (the trust check's), to spare asking `src` again.
+ * `src` for `subject` (the trust check's), to spare asking `src` again; `attached` is
+ * `findAttachedTags` of `src` already under way (asked beside a download).
  */
 export async function copySignatures(
   src: ReadOnlyTarget,
@@ -193,13 +194,9 @@ export async function copySignatures(
   subject: Descriptor,
   signal?: AbortSignal,
   known?: FoundSignatures,
+  attached?: Promise<AttachedTags>,
 ): Promise<CopiedSignatures> {
-  const [found, side] = await Promise.all([
-    known ?? findSignatures(src, subject, signal),
-    Promise.all(
-      (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
-    ),
-  ]);
+  const [found, side] = await Promise.all([known ?? findSignatures(src, subject, signal), attached ?? findAttachedTags(src, subject, signal)]);
   const manifests = found.referrers.filter((d) => isGraphNode(d));
   let skipped = found.referrers.length - Math.min(manifests.length, MAX_ATTACHED);
   let referrers = 0;
@@ -233,6 +230,16 @@ export async function copySignatures(
     }
   }
   return { legacy: found.legacy.length, bundles: found.bundles.length, referrers, tags, skipped };
+}
+
+/** `AttachedTags` are cosign's `.att` and `.sbom` tags of a subject, with the manifest each names at the source, if any. */
+export type AttachedTags = readonly { readonly tag: string; readonly desc: Descriptor | undefined }[];
+
+/** `findAttachedTags` resolves cosign's `.att` and `.sbom` tags of `subject` in `src` (for `copySignatures`). */
+export function findAttachedTags(src: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<AttachedTags> {
+  return Promise.all(
+    (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
+  );
 }
 
 /**
@@ -459,8 +466,22 @@ export async function signReference(ctx: Context, input: string, key: SigningKey
  * `pullSignatures` copies the signatures of a package pulled from its registry into the store,
  * beside it (`storedRepository`), so later checks and `ebpm verify` work offline.
  */
-export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
-  return copySignatures(await openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
+export async function pullSignatures(
+  ctx: Context,
+  store: OciLayout,
+  r: Resolved,
+  signal?: AbortSignal,
+  found?: FoundSignatures,
+  attached?: Promise<AttachedTags>,
+): Promise<CopiedSignatures> {
+  return copySignatures(
+    await openRepository(ctx, r.ref),
+    storedRepository(store, `${r.ref.registry}/${r.ref.repository}`),
+    r.descriptor,
+    signal,
+    found,
+    attached,
+  );
 }
 
 /**
