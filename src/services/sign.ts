@@ -20,9 +20,9 @@ import { basename } from 'node:path';
 import { EbpmError, isCode, isEbpmError, withContext } from '../core/errors.js';
 import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
-import { copyGraph } from '../content/copy.js';
+import { copyGraph, copyTagged } from '../content/copy.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
-import { canListReferrers, fetchAll, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
+import { canListReferrers, fetchAll, pushTagged, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleLayer, bundleReferrerManifest, signBundle } from '../sign/bundle.js';
 import { parseTrustedRoot, type TrustedRoot } from '../sign/identity.js';
 import {
@@ -110,8 +110,7 @@ export async function signPackage(target: Target, subject: Descriptor, key: Sign
   const existing = await readLegacy(target, subject.digest, opts.signal);
   const sig = legacySignatureManifest([...(existing?.signatures ?? []), fresh]);
   const tag = signatureTag(subject.digest);
-  await pushSignatureManifest(target, sig, opts.signal);
-  await target.tag(sig.descriptor, tag, opts.signal);
+  await pushSignatureManifest(target, sig, opts.signal, tag);
   return { format: 'legacy', subject: plain, manifest: sig.descriptor, tag, fingerprint };
 }
 
@@ -219,13 +218,11 @@ export async function copySignatures(
     const tag = signatureTag(subject.digest);
     const held = await readLegacy(dst, subject.digest, signal);
     if (held === undefined) {
-      await copyGraph(src, dst, found.legacyManifest, signal === undefined ? {} : { signal });
-      await dst.tag(found.legacyManifest, tag, signal);
+      await copyTagged(src, dst, found.legacyManifest, tag, signal === undefined ? {} : { signal });
     } else if (held.descriptor.digest !== found.legacyManifest.digest) {
       const merged = legacySignatureManifest([...held.signatures, ...found.legacy]);
       if (merged.descriptor.digest !== held.descriptor.digest) {
-        await pushSignatureManifest(dst, merged, signal);
-        await dst.tag(merged.descriptor, tag, signal);
+        await pushSignatureManifest(dst, merged, signal, tag);
       }
     }
   }
@@ -336,12 +333,13 @@ async function readManifest(source: ReadOnlyTarget, desc: Descriptor, signal?: A
   }
 }
 
-/** Pushes a signature manifest's blobs (those not yet held), then the manifest. */
-async function pushSignatureManifest(target: Target, sig: SignatureManifest, signal?: AbortSignal): Promise<void> {
+/** Pushes a signature manifest's blobs (those not yet held), then the manifest, under `tag` if given (`pushTagged`). */
+async function pushSignatureManifest(target: Target, sig: SignatureManifest, signal?: AbortSignal, tag?: string): Promise<void> {
   for (const blob of sig.blobs) {
     if (!(await target.exists(blob.descriptor, signal))) await target.push(blob.descriptor, [blob.bytes], signal);
   }
-  await target.push(sig.descriptor, [sig.bytes], signal);
+  if (tag === undefined) await target.push(sig.descriptor, [sig.bytes], signal);
+  else await pushTagged(target, sig.descriptor, [sig.bytes], tag, signal);
 }
 
 /** `KeyFiles` is what `writeKeyPair` wrote. */
