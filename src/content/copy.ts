@@ -1,7 +1,17 @@
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { MAX_MANIFEST_BYTES, type Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from './graph.js';
-import { canListReferrers, canMount, fetchAll, type Content, type ReadOnlyStorage, type ReadOnlyTarget, type Storage, type Target } from './storage.js';
+import {
+  canListReferrers,
+  canMount,
+  canPushReference,
+  fetchAll,
+  type Content,
+  type ReadOnlyStorage,
+  type ReadOnlyTarget,
+  type Storage,
+  type Target,
+} from './storage.js';
 import { VerifiedContent } from './verify.js';
 
 /**
@@ -69,7 +79,49 @@ type Side = 'source' | 'destination';
  * export and import all use it. On failure it waits for the transfers in flight to stop, then
  * throws an error naming the side and the descriptor (`data.side`, `data.descriptor`).
  */
-export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, opts: CopyGraphOptions = {}): Promise<CopyStats> {
+export function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descriptor, opts: CopyGraphOptions = {}): Promise<CopyStats> {
+  return copyGraphWith(src, dst, root, opts, undefined);
+}
+
+/**
+ * `copyTagged` copies the graph rooted at `root` to `dst` and tags it `ref` there: when `dst`
+ * can push by reference (`ReferencePusher`, a registry) and the root is not there yet, the root
+ * goes in one request under `ref` instead of a push by digest and a tag (oras-go `Copy` does the
+ * same). `tagged` is the descriptor given to `dst.tag` otherwise.
+ */
+export async function copyTagged(
+  src: ReadOnlyStorage,
+  dst: Target,
+  root: Descriptor,
+  ref: string,
+  opts: CopyGraphOptions = {},
+  tagged = root,
+): Promise<CopyStats> {
+  let pushed = false;
+  const pushRoot = canPushReference(dst)
+    ? async (content: VerifiedContent, signal: AbortSignal) => {
+        await dst.pushReference(tagged, content, ref, signal);
+        pushed = true;
+      }
+    : undefined;
+  const stats = await copyGraphWith(src, dst, root, opts, pushRoot);
+  if (!pushed) {
+    try {
+      await dst.tag(tagged, ref, opts.signal);
+    } catch (e) {
+      throw withSide('destination', `tag ${ref}`, e, root);
+    }
+  }
+  return stats;
+}
+
+async function copyGraphWith(
+  src: ReadOnlyStorage,
+  dst: Storage,
+  root: Descriptor,
+  opts: CopyGraphOptions,
+  pushRoot: ((content: VerifiedContent, signal: AbortSignal) => Promise<void>) | undefined,
+): Promise<CopyStats> {
   const o = resolveOptions(opts);
   if (o.referrers && !canListReferrers(src)) {
     throw new EbpmError('UNSUPPORTED', 'copy referrers: the source cannot list referrers', {
@@ -169,7 +221,8 @@ export async function copyGraph(src: ReadOnlyStorage, dst: Storage, root: Descri
         .withReopen(async () => pass(await onSide('source', 'fetch', desc, reopen)));
     };
     try {
-      await dst.push(desc, pass(content), signal);
+      const verified = pass(content);
+      await (pushRoot !== undefined && desc.digest === root.digest ? pushRoot(verified, signal) : dst.push(desc, verified, signal));
     } catch (e) {
       throw sideError(causes(e).some((c) => fromSource.has(c)) ? 'source' : 'destination', 'push', desc, e, signal);
     }
@@ -211,13 +264,8 @@ export async function copy(src: ReadOnlyTarget, srcRef: string, dst: Target, dst
   } catch (e) {
     throw withSide('source', `resolve ${srcRef}`, e, undefined);
   }
-  await copyGraph(src, dst, root, opts);
   const tagged: Descriptor = opts.annotations === undefined ? root : { ...root, annotations: { ...root.annotations, ...opts.annotations } };
-  try {
-    await dst.tag(tagged, dstRef, opts.signal);
-  } catch (e) {
-    throw withSide('destination', `tag ${dstRef}`, e, root);
-  }
+  await copyTagged(src, dst, root, dstRef, opts, tagged);
   return tagged;
 }
 

@@ -74,6 +74,15 @@ export interface Mounter {
   mount(desc: Descriptor, fromRepo: string, signal?: AbortSignal): Promise<boolean>;
 }
 
+/**
+ * `ReferencePusher` (optional) stores a manifest and points `ref` at it in one step (a registry's
+ * PUT by tag, distribution-spec v1.1.1 end-7, after oras-go `registry.ReferencePusher`): one
+ * request instead of a push by digest and a tag. It checks the content as `push` does.
+ */
+export interface ReferencePusher {
+  pushReference(expected: Descriptor, content: Content, ref: string, signal?: AbortSignal): Promise<void>;
+}
+
 /** `Deleter` (optional) removes content. Deleting content not held throws `NOT_FOUND`. */
 export interface Deleter {
   delete(desc: Descriptor, signal?: AbortSignal): Promise<void>;
@@ -94,10 +103,18 @@ export interface ReferrerLister {
 }
 
 export const canMount = (t: object): t is Mounter => typeof (t as Partial<Mounter>).mount === 'function';
+export const canPushReference = (t: object): t is ReferencePusher => typeof (t as Partial<ReferencePusher>).pushReference === 'function';
 export const canDelete = (t: object): t is Deleter => typeof (t as Partial<Deleter>).delete === 'function';
 export const canUntag = (t: object): t is Untagger => typeof (t as Partial<Untagger>).untag === 'function';
 export const canListTags = (t: object): t is TagLister => typeof (t as Partial<TagLister>).tags === 'function';
 export const canListReferrers = (t: object): t is ReferrerLister => typeof (t as Partial<ReferrerLister>).referrers === 'function';
+
+/** `pushTagged` stores the manifest `expected` in `dst` and tags it `ref`: in one step where `dst` can (`ReferencePusher`). */
+export async function pushTagged(dst: Target, expected: Descriptor, content: Content, ref: string, signal?: AbortSignal): Promise<void> {
+  if (canPushReference(dst)) return dst.pushReference(expected, content, ref, signal);
+  await dst.push(expected, content, signal);
+  await dst.tag(expected, ref, signal);
+}
 
 /**
  * `INITIAL_BUFFER_BYTES` caps the first allocation of `fetchAll`: the declared size is

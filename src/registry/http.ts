@@ -160,8 +160,21 @@ const DUMP_LIMIT = 128 << 10;
  */
 const READ_BUFFER_BYTES = 1 << 20;
 
+/**
+ * `WRITE_BUFFER_BYTES` is how much an upload may queue on its connection (the socket's
+ * writable high-water mark): 4 MiB, four of the store's 1 MiB reads. At 16 KiB every chunk
+ * written would pause the body until the socket drained it, so reading and hashing the next
+ * chunk waited for the send instead of running beside it (about 5 % of a 64 MiB push here).
+ */
+const WRITE_BUFFER_BYTES = 4 << 20;
+
 // Agent options reach the sockets an agent creates (net.Socket's stream options).
-const AGENT_OPTIONS = { keepAlive: true, maxSockets: CONNECTIONS_PER_HOST, readableHighWaterMark: READ_BUFFER_BYTES };
+const AGENT_OPTIONS = {
+  keepAlive: true,
+  maxSockets: CONNECTIONS_PER_HOST,
+  readableHighWaterMark: READ_BUFFER_BYTES,
+  writableHighWaterMark: WRITE_BUFFER_BYTES,
+};
 
 interface Transport {
   readonly request: typeof httpRequest;

@@ -1,7 +1,7 @@
-import { isCode } from '../core/errors.js';
+import { isCode, type EbpmError } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
-import type { Content, Deleter, Mounter, ReferrerLister, Target, TagLister } from '../content/storage.js';
+import type { Content, Deleter, Mounter, ReferencePusher, ReferrerLister, Target, TagLister } from '../content/storage.js';
 import { fetchAll } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
 import { blobExists, deleteBlob, fetchBlob, mountBlob, pushBlob, type BlobOptions } from './blobs.js';
@@ -35,7 +35,7 @@ export interface RegistryEndpoint {
  * not hold is `NOT_FOUND` in every operation, as in every store (the registry's code in
  * `data.registryCode`), other distribution-spec codes are kept.
  */
-export class Repository implements Target, Mounter, Deleter, TagLister, ReferrerLister, RepoContext {
+export class Repository implements Target, ReferencePusher, Mounter, Deleter, TagLister, ReferrerLister, RepoContext {
   readonly host: string;
   readonly send: Send;
   private readonly referrersState: ReferrersState = { api: undefined, locks: new Map() };
@@ -124,27 +124,35 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
   push(expected: Descriptor, content: Content, signal?: AbortSignal): Promise<void> {
     return withOp(`push ${expected.digest}`, async () => {
       if (!isGraphNode(expected)) return pushBlob(this, expected, content, this.registry.options, signal, this.absentBlobs.delete(expected.digest));
-      const bytes = await fetchAll({ fetch: async () => content }, expected, manifestLimit(this), signal);
-      const node = parseNode(expected, bytes);
-      const headers = await putManifest(this, expected.digest, expected.mediaType, bytes, signal);
-      this.pushedManifests.set(expected.digest, bytes);
-      if (this.pushedManifests.size > 16) this.pushedManifests.delete(this.pushedManifests.keys().next().value!);
-      if (node.subject !== undefined && headers['oci-subject'] === undefined) {
-        await updateFallback(this, this.referrersState, 'add', expected, { ...node, subject: node.subject }, signal);
-      }
+      await this.putNode(expected, content, expected.digest, signal);
     });
+  }
+
+  /** `pushReference` stores a manifest by PUTting it under `ref` (end-7): the registry keeps it by digest too. */
+  pushReference(expected: Descriptor, content: Content, ref: string, signal?: AbortSignal): Promise<void> {
+    return withOp(`tag ${this.name}:${ref}`, async () => {
+      checkRef(ref);
+      if (!isGraphNode(expected)) throw notTaggable(this.host, expected);
+      await this.putNode(expected, content, ref, signal);
+    });
+  }
+
+  private async putNode(expected: Descriptor, content: Content, ref: string, signal?: AbortSignal): Promise<void> {
+    const bytes = await fetchAll({ fetch: async () => content }, expected, manifestLimit(this), signal);
+    const node = parseNode(expected, bytes);
+    const headers = await putManifest(this, ref, expected.mediaType, bytes, signal);
+    this.pushedManifests.set(expected.digest, bytes);
+    if (this.pushedManifests.size > 16) this.pushedManifests.delete(this.pushedManifests.keys().next().value!);
+    if (node.subject !== undefined && headers['oci-subject'] === undefined) {
+      await updateFallback(this, this.referrersState, 'add', expected, { ...node, subject: node.subject }, signal);
+    }
   }
 
   /** `tag` points `ref` at the manifest `desc` (re-PUT of its bytes under the tag, end-7). */
   tag(desc: Descriptor, ref: string, signal?: AbortSignal): Promise<void> {
     return withOp(`tag ${this.name}:${ref}`, async () => {
       checkRef(ref);
-      if (!isGraphNode(desc)) {
-        throw registryFailure('INVALID_REFERENCE', `${this.host}: cannot tag ${desc.mediaType}: only manifests and indexes take tags`, {
-          hint: 'tag the manifest that names this content',
-          data: { mediaType: desc.mediaType },
-        });
-      }
+      if (!isGraphNode(desc)) throw notTaggable(this.host, desc);
       const bytes = this.pushedManifests.get(desc.digest) ?? (await getManifest(this, desc.digest, signal)).bytes;
       await putManifest(this, ref, desc.mediaType, bytes, signal);
     });
@@ -200,4 +208,11 @@ export class Repository implements Target, Mounter, Deleter, TagLister, Referrer
       listReferrers(this, this.referrersState, subject, artifactType, pageLimits(this.registry.options), signal),
     );
   }
+}
+
+function notTaggable(host: string, desc: Descriptor): EbpmError {
+  return registryFailure('INVALID_REFERENCE', `${host}: cannot tag ${desc.mediaType}: only manifests and indexes take tags`, {
+    hint: 'tag the manifest that names this content',
+    data: { mediaType: desc.mediaType },
+  });
 }

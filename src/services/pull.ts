@@ -25,7 +25,7 @@ import type { Context } from './context.js';
 import { isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, selectPlatform, type Resolved } from './resolve.js';
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
-import { pullSignatures, type FoundSignatures } from './sign.js';
+import { findAttachedTags, pullSignatures, type FoundSignatures } from './sign.js';
 import { admitResolved, requirementFor, type Admission } from './trust.js';
 
 export interface PullRequest {
@@ -154,10 +154,14 @@ export async function fetchInto(
   const upToDate = current?.digest === r.descriptor.digest;
   // Read before the admission starts, so that no await lies between its start and its being awaited.
   const policy = await ctx.trustPolicy();
+  const repo = await openRepository(ctx, r.ref);
   let found: FoundSignatures | undefined;
   const admission = admitResolved(ctx, r, 'registry', req.signal, (f) => (found = f));
-  const copyIn = async () =>
-    copyGraph(await openRepository(ctx, r.ref), store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+  // A package stored anew always takes its signatures along: cosign's tags are asked for beside
+  // the download instead of after it (awaited by pullSignatures; marked handled meanwhile).
+  const attached = upToDate ? undefined : findAttachedTags(repo, r.descriptor, req.signal);
+  attached?.catch(() => undefined);
+  const copyIn = async () => copyGraph(repo, store, r.descriptor, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
   // A scope that requires a signature decides before the copy, so a refused package is never
   // stored; one that cannot refuse (`warn`, `none`) has its signatures looked up beside the copy.
   const [trust, copied] =
@@ -181,7 +185,7 @@ export async function fetchInto(
   }
   // Stored under this name with a decision current under this policy: its signatures were
   // stored with it, so a re-pull asks the registry for nothing more than the manifest.
-  if (!(upToDate && trust.cached)) await pullSignatures(ctx, store, r, req.signal, found);
+  if (!(upToDate && trust.cached)) await pullSignatures(ctx, store, r, req.signal, found, attached);
   return { copied: stats.copied, bytes: stats.bytes, upToDate, trust };
 }
 

@@ -14,7 +14,7 @@ import { OUT_DIR } from '../build/sources.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
-import { copyGraph } from '../content/copy.js';
+import { copyTagged } from '../content/copy.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import { readPackages } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
@@ -158,8 +158,7 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     let stats = { copied: 0, bytes: 0 };
     const set: string[] = [];
     if (!unchanged) {
-      stats = await copyGraph(source, repo, root, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
-      await repo.tag(root, tag, req.signal);
+      stats = await copyTagged(source, repo, root, tag, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
       set.push(tag);
     }
     // Signatures the source holds travel with the package; `--sign` adds one.

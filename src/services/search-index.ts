@@ -18,7 +18,7 @@ import {
   type Descriptor,
   type ImageManifest,
 } from '../core/oci.js';
-import { fetchAll, type ReadOnlyTarget, type Target } from '../content/storage.js';
+import { fetchAll, pushTagged, type ReadOnlyTarget, type Target } from '../content/storage.js';
 import { isMissing } from './resolve.js';
 
 /** `INDEX_REPOSITORY` is the repository name of the index within a namespace (reserved: no package may use it). */
@@ -178,7 +178,6 @@ export async function writeIndexArtifact(repo: Target, entries: readonly IndexEn
     repo.push({ mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, [EMPTY_JSON], signal),
     repo.push(a.layer, [a.layerBytes], signal),
   ]);
-  await repo.push(a.manifest, [a.manifestBytes], signal);
-  await repo.tag(a.manifest, INDEX_TAG, signal);
+  await pushTagged(repo, a.manifest, [a.manifestBytes], INDEX_TAG, signal);
   return a;
 }

@@ -20,9 +20,9 @@ import { basename } from 'node:path';
 import { EbpmError, isCode, isEbpmError, withContext } from '../core/errors.js';
 import { isDigest, type Digest } from '../core/digest.js';
 import { MAX_MANIFEST_BYTES, isManifestType, parseManifest, type Descriptor, type ImageManifest } from '../core/oci.js';
-import { copyGraph } from '../content/copy.js';
+import { copyGraph, copyTagged } from '../content/copy.js';
 import { isGraphNode, parseNode } from '../content/graph.js';
-import { canListReferrers, fetchAll, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
+import { canListReferrers, fetchAll, pushTagged, type ReadOnlyStorage, type ReadOnlyTarget, type ReferrerLister, type Target } from '../content/storage.js';
 import { bundleReferrerManifest, isMessageSignatureBundle, signBundle } from '../sign/bundle.js';
 import { parseTrustedRoot, type TrustedRoot } from '../sign/identity.js';
 import { classifyReferrer, type ClassifiedReferrer } from '../sign/referrer.js';
@@ -111,8 +111,7 @@ export async function signPackage(target: Target, subject: Descriptor, key: Sign
   const existing = await readLegacy(target, subject.digest, opts.signal);
   const sig = legacySignatureManifest([...(existing?.signatures ?? []), fresh]);
   const tag = signatureTag(subject.digest);
-  await pushSignatureManifest(target, sig, opts.signal);
-  await target.tag(sig.descriptor, tag, opts.signal);
+  await pushSignatureManifest(target, sig, opts.signal, tag);
   return { format: 'legacy', subject: plain, manifest: sig.descriptor, tag, fingerprint };
 }
 
@@ -229,7 +228,8 @@ export interface CopiedSignatures {
  * merged with `dst`'s (signatures of both, once each) and re-tagged. Every byte is verified
  * against its digest; signatures are not verified here: that is the trust check's job, and it
  * reads them from wherever they end up. `known` is what `findSignatures` already read from
- * `src` for `subject` (the trust check's), to spare asking `src` again.
+ * `src` for `subject` (the trust check's), to spare asking `src` again; `attached` is
+ * `findAttachedTags` of `src` already under way (asked beside a download).
  */
 export async function copySignatures(
   src: ReadOnlyTarget,
@@ -237,13 +237,9 @@ export async function copySignatures(
   subject: Descriptor,
   signal?: AbortSignal,
   known?: FoundSignatures,
+  attached?: Promise<AttachedTags>,
 ): Promise<CopiedSignatures> {
-  const [found, side] = await Promise.all([
-    known ?? findSignatures(src, subject, signal),
-    Promise.all(
-      (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
-    ),
-  ]);
+  const [found, side] = await Promise.all([known ?? findSignatures(src, subject, signal), attached ?? findAttachedTags(src, subject, signal)]);
   const manifests = found.referrers.filter((d) => isGraphNode(d));
   let skipped = found.referrers.length - Math.min(manifests.length, MAX_ATTACHED);
   let referrers = 0;
@@ -266,17 +262,25 @@ export async function copySignatures(
     const tag = signatureTag(subject.digest);
     const held = await readLegacy(dst, subject.digest, signal);
     if (held === undefined) {
-      await copyGraph(src, dst, found.legacyManifest, signal === undefined ? {} : { signal });
-      await dst.tag(found.legacyManifest, tag, signal);
+      await copyTagged(src, dst, found.legacyManifest, tag, signal === undefined ? {} : { signal });
     } else if (held.descriptor.digest !== found.legacyManifest.digest) {
       const merged = legacySignatureManifest([...held.signatures, ...found.legacy]);
       if (merged.descriptor.digest !== held.descriptor.digest) {
-        await pushSignatureManifest(dst, merged, signal);
-        await dst.tag(merged.descriptor, tag, signal);
+        await pushSignatureManifest(dst, merged, signal, tag);
       }
     }
   }
   return { legacy: found.legacy.length + found.referred.length, bundles: found.bundles.length, referrers, tags, skipped };
+}
+
+/** `AttachedTags` are cosign's `.att` and `.sbom` tags of a subject, with the manifest each names at the source, if any. */
+export type AttachedTags = readonly { readonly tag: string; readonly desc: Descriptor | undefined }[];
+
+/** `findAttachedTags` resolves cosign's `.att` and `.sbom` tags of `subject` in `src` (for `copySignatures`). */
+export function findAttachedTags(src: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<AttachedTags> {
+  return Promise.all(
+    (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
+  );
 }
 
 /**
@@ -379,12 +383,13 @@ async function readManifest(source: ReadOnlyTarget, desc: Descriptor, signal?: A
   }
 }
 
-/** Pushes a signature manifest's blobs (those not yet held), then the manifest. */
-async function pushSignatureManifest(target: Target, sig: SignatureManifest, signal?: AbortSignal): Promise<void> {
+/** Pushes a signature manifest's blobs (those not yet held), then the manifest, under `tag` if given (`pushTagged`). */
+async function pushSignatureManifest(target: Target, sig: SignatureManifest, signal?: AbortSignal, tag?: string): Promise<void> {
   for (const blob of sig.blobs) {
     if (!(await target.exists(blob.descriptor, signal))) await target.push(blob.descriptor, [blob.bytes], signal);
   }
-  await target.push(sig.descriptor, [sig.bytes], signal);
+  if (tag === undefined) await target.push(sig.descriptor, [sig.bytes], signal);
+  else await pushTagged(target, sig.descriptor, [sig.bytes], tag, signal);
 }
 
 /** `KeyFiles` is what `writeKeyPair` wrote. */
@@ -509,8 +514,22 @@ export async function signReference(ctx: Context, input: string, key: SigningKey
  * `pullSignatures` copies the signatures of a package pulled from its registry into the store,
  * beside it (`storedRepository`), so later checks and `ebpm verify` work offline.
  */
-export async function pullSignatures(ctx: Context, store: OciLayout, r: Resolved, signal?: AbortSignal, found?: FoundSignatures): Promise<CopiedSignatures> {
-  return copySignatures(await openRepository(ctx, r.ref), storedRepository(store, `${r.ref.registry}/${r.ref.repository}`), r.descriptor, signal, found);
+export async function pullSignatures(
+  ctx: Context,
+  store: OciLayout,
+  r: Resolved,
+  signal?: AbortSignal,
+  found?: FoundSignatures,
+  attached?: Promise<AttachedTags>,
+): Promise<CopiedSignatures> {
+  return copySignatures(
+    await openRepository(ctx, r.ref),
+    storedRepository(store, `${r.ref.registry}/${r.ref.repository}`),
+    r.descriptor,
+    signal,
+    found,
+    attached,
+  );
 }
 
 /**

@@ -190,6 +190,31 @@ describeWith(['registry'], 'registry client against docker-registry 2.8.2', () =
     expect(m.code).toBe('MANIFEST_INVALID');
   });
 
+  it('pushes a manifest under its tag in one PUT, kept by digest too, checked as a push by digest is', async () => {
+    const a = await artifact(bytesOf(3000, 'by-reference'));
+    const lines: string[] = [];
+    const repo = registry(reg.host, { debug: (l) => lines.push(l) }).repository('ebpm/by-reference');
+    await copyGraph(a.store, repo, a.layer);
+    await copyGraph(a.store, repo, { mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size });
+    lines.length = 0;
+    await repo.pushReference(a.manifest, [a.manifestBytes], '2.0.0');
+    expect(lines.filter((l) => l.startsWith('> ')).map((l) => l.split(' ').slice(1, 3).join(' '))).toEqual([
+      `PUT http://${reg.host}/v2/ebpm/by-reference/manifests/2.0.0`,
+    ]);
+    expect(await repo.resolve('2.0.0')).toEqual({ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: a.manifest.digest, size: a.manifestBytes.byteLength });
+    expect(Buffer.from((await repo.fetchReference(a.manifest.digest)).bytes).equals(a.manifestBytes)).toBe(true);
+    // Other bytes than the descriptor's are refused before any request, as by `push`.
+    lines.length = 0;
+    const lying = await rejection(repo.pushReference({ ...a.manifest, digest: `sha256:${'1'.repeat(64)}` }, [a.manifestBytes], '2.0.1'));
+    expect([lying.code, lines]).toEqual(['DIGEST_MISMATCH', []]);
+    const blob = await rejection(repo.pushReference(a.layer, [a.layerBytes], '2.0.2'));
+    expect([blob.code, blob.message]).toEqual([
+      'INVALID_REFERENCE',
+      `tag ebpm/by-reference:2.0.2: ${reg.host}: cannot tag ${LAYER_TYPE}: only manifests and indexes take tags`,
+    ]);
+    expect((await rejection(repo.pushReference(a.manifest, [a.manifestBytes], 'bad tag'))).code).toBe('INVALID_REFERENCE');
+  });
+
   it('names the missing blob when a manifest is pushed before its layers', async () => {
     const a = await artifact(bytesOf(100, 'orphan'));
     const repo = registry(reg.host).repository('ebpm/orphan');
