@@ -81,7 +81,11 @@ int main(int argc, char **argv)
 	printf("%-8s %-5s %-16s %-7s %-7s %s\n", "TIME", "EVENT", "COMM", "PID", "PPID", "FILENAME/EXIT CODE");
 	while ((err = bpf_buffer__poll(rb, 100)) >= 0)
 		;
-	fprintf(stderr, "bootstrap: poll: %s\n", strerror(-err));
+	/* -EINTR: ebpm is ending the run (Ctrl-C, --duration), as a signal would. */
+	if (err == -EINTR)
+		err = 0;
+	else
+		fprintf(stderr, "bootstrap: poll: %s\n", strerror(-err));
 	bpf_buffer__free(rb);
 out:
 	bpf_object__close(obj);

@@ -150,9 +150,10 @@ int main(int argc, char **argv)
 	}
 	printf("Tracing run queue latency... Hit Ctrl-C to end.\n");
 	for (int i = 0; i < count; i++) {
-		sleep((unsigned)interval);
+		/* Cut short when ebpm ends the run (Ctrl-C, --duration): print what was counted, then end. */
+		bool interrupted = sleep((unsigned)interval) != 0;
 		printf("\n");
-		if ((err = print_hists(bpf_map__fd(hists), targ_per_process, targ_ms ? "msecs" : "usecs")))
+		if ((err = print_hists(bpf_map__fd(hists), targ_per_process, targ_ms ? "msecs" : "usecs")) || interrupted)
 			break;
 	}
 out:

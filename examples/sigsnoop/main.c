@@ -145,7 +145,11 @@ int main(int argc, char **argv)
 	fprintf(stderr, "running and waiting for the ebpf events from perf event...\n");
 	while ((err = bpf_buffer__poll(events, 100)) >= 0)
 		;
-	fprintf(stderr, "sigsnoop: poll: %s\n", strerror(-err));
+	/* -EINTR: ebpm is ending the run (Ctrl-C, --duration), as a signal would. */
+	if (err == -EINTR)
+		err = 0;
+	else
+		fprintf(stderr, "sigsnoop: poll: %s\n", strerror(-err));
 	bpf_buffer__free(events);
 out:
 	bpf_object__close(obj);

@@ -89,7 +89,7 @@ int wasm_close_bpf_object(bpf_object_skel obj);
 static inline int __wasm_bpf_ret(int ret)
 {
 	static const struct { int linux_errno, guest_errno; } map[] = {
-		{1, EPERM}, {2, ENOENT}, {3, ESRCH}, {7, E2BIG}, {9, EBADF}, {11, EAGAIN}, {12, ENOMEM},
+		{1, EPERM}, {2, ENOENT}, {3, ESRCH}, {4, EINTR}, {7, E2BIG}, {9, EBADF}, {11, EAGAIN}, {12, ENOMEM},
 		{13, EACCES}, {14, EFAULT}, {16, EBUSY}, {17, EEXIST}, {19, ENODEV}, {22, EINVAL},
 		{28, ENOSPC}, {95, EOPNOTSUPP},
 	};

@@ -91,7 +91,13 @@ export async function buildPlatforms(dir: string, opts: BuildOptions & { archite
     for (const src of sources.bpf) {
       const name = objectName(src);
       const exportStructs = await toolStructs(join(dir, src), texts.get(src)!);
-      const bytes = await compileBpf(join(dir, src), join(workDir, name), { cflags: [...sources.manifest.cflags], exportStructs, env: opts.env, architecture });
+      const bytes = await compileBpf(join(dir, src), join(workDir, name), {
+        cflags: [...sources.manifest.cflags],
+        exportStructs,
+        env: opts.env,
+        architecture,
+        onWarning: (w) => warnings.add(w),
+      });
       const spec = parse(name, bytes);
       compiled.push({ name, bytes, spec, docs: docs.get(src)! });
       // What a Wasm guest includes: the bytes (`x.bpf.o.h`) and a wasm-bpf skeleton over them (`x.skel.h`).
@@ -129,7 +135,7 @@ async function buildWasm(
   const overlay = await sdkOverlay(join(dir, w.path), workDir);
   if (overlay) warn(`${posix.join(posix.dirname(w.path), 'libbpf-wasm.h')}: not used: ${w.path} is compiled against ebpm's libbpf-wasm.h`);
   const cflags = [...(overlay ? ['-ivfsoverlay', overlay] : []), ...sources.manifest.wasmCflags];
-  return { name, bytes: await compileWasm(join(dir, w.path), join(workDir, name), { includes: [workDir], cflags }) };
+  return { name, bytes: await compileWasm(join(dir, w.path), join(workDir, name), { includes: [workDir], cflags, onWarning: warn }) };
 }
 
 /**

@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, rename, stat, writeFile } from 'node:fs/promise
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { bpfTargetArch, multiarchTuple, nodeArch, ociArch } from '../core/arch.js';
+import { unresolvedExterns } from '../bpf/externs.js';
 import { EbpmError } from '../core/errors.js';
 import { cacheDir, type Env } from '../core/paths.js';
 
@@ -100,6 +101,8 @@ export interface CompileBpfOptions {
   exportStructs?: readonly string[];
   /** Environment for the cache location. */
   env: Env;
+  /** Gets what clang printed about a source it compiled (its warnings), when it printed anything. */
+  onWarning?: (text: string) => void;
 }
 
 /**
@@ -110,7 +113,8 @@ export interface CompileBpfOptions {
  * package sits: the same sources give the same object bytes anywhere.
  * With `exportStructs`, clang reads the source and the appended globals from stdin, with a
  * `#line` naming the source, so diagnostics and line info still say `sigsnoop.bpf.c`.
- * A compiler error becomes `COMPILE_FAILED` carrying the command and clang's own output.
+ * A compiler error becomes `COMPILE_FAILED` carrying the command and clang's own output, as
+ * does an object calling what nothing resolves (`unresolvedExterns`), which libbpf would refuse.
  */
 export async function compileBpf(source: string, output: string, opts: CompileBpfOptions): Promise<Uint8Array> {
   const name = basename(source);
@@ -143,9 +147,20 @@ export async function compileBpf(source: string, output: string, opts: CompileBp
     '-o',
     output,
   ];
-  await tool('clang', args, { cwd: dirname(source), ...(input === undefined ? {} : { input }) });
+  const { stderr } = await tool('clang', args, { cwd: dirname(source), ...(input === undefined ? {} : { input }) });
+  const printed = stderr.trimEnd();
   await tool('llvm-strip', ['-g', output]);
-  return new Uint8Array(await readFile(output));
+  const bytes = new Uint8Array(await readFile(output));
+  const unresolved = unresolvedExterns(bytes);
+  if (unresolved.length > 0) {
+    const list = unresolved.join(', ');
+    throw new EbpmError('COMPILE_FAILED', `clang: ${name}: undefined reference to ${list}${printed === '' ? '' : `\n${printed}`}`, {
+      hint: 'define it, or declare a kernel function or variable with __ksym (a kernel config value with __kconfig)',
+      data: { command: ['clang', ...args], output: printed, unresolved },
+    });
+  }
+  if (printed !== '') opts.onWarning?.(printed);
+  return bytes;
 }
 
 /** `WASI_SYSROOT` is where Debian's wasi-libc installs (`/usr/lib/wasm32-wasi/libc.a`). */
@@ -156,6 +171,8 @@ export interface CompileWasmOptions {
   includes?: string[];
   /** Extra clang flags from the package manifest (`wasmCflags`). */
   cflags?: string[];
+  /** Gets what clang printed about a program it compiled and linked (its warnings), when it printed anything. */
+  onWarning?: (text: string) => void;
 }
 
 /**
@@ -184,7 +201,8 @@ export async function compileWasm(source: string, output: string, opts: CompileW
     '-o',
     output,
   ];
-  await tool('clang', args, { cwd: dirname(source) });
+  const printed = (await tool('clang', args, { cwd: dirname(source) })).stderr.trimEnd();
+  if (printed !== '') opts.onWarning?.(printed);
   return new Uint8Array(await readFile(output));
 }
 

@@ -22,7 +22,8 @@ const BUG_HINT = 'this is a bug in ebpm; please report it with the output of EBP
 export function formatError(e: unknown, debug: boolean): string {
   // Messages carry text from registries and packages: escape sequences in it are shown, not obeyed.
   if (isEbpmError(e) && e.code !== 'INTERNAL') {
-    const lines = [`error: ${terminalSafe(e.message)}`];
+    // A compiler's own output (COMPILE_FAILED) keeps its lines.
+    const lines = [`error: ${terminalSafe(e.message, e.code === 'COMPILE_FAILED')}`];
     if (e.hint) lines.push(`hint: ${terminalSafe(e.hint)}`);
     if (debug && e.stack) lines.push(terminalSafe(e.stack, true));
     return lines.join('\n');

@@ -34,7 +34,7 @@ const CALLBACK_WRAPPER_SIGNATURES: Readonly<Record<string, readonly Sig[]>> = {
 };
 
 /** errno values the host returns negated (Linux asm-generic/errno-base.h). */
-export const Errno = { EPERM: 1, ENOENT: 2, EBADF: 9, EFAULT: 14, EBUSY: 16, EINVAL: 22 } as const;
+export const Errno = { EPERM: 1, ENOENT: 2, EINTR: 4, EBADF: 9, EFAULT: 14, EBUSY: 16, EINVAL: 22 } as const;
 
 /** `bpf_cmd` numbers the guest passes to `wasm_bpf_map_operate` (linux/bpf.h). */
 export const MapCmd = { LOOKUP_ELEM: 1, UPDATE_ELEM: 2, DELETE_ELEM: 3, GET_NEXT_KEY: 4 } as const;

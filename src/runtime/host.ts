@@ -55,8 +55,8 @@ export interface HostOptions {
    * the user sees without --verbose; else a detail (bad pointers, dropped events).
    */
   log: (message: string, refusal?: boolean) => void;
-  /** True once the guest must stop; checked in long-running imports. */
-  stopped?: () => boolean;
+  /** Whether the guest must stop (`stopRequested`); checked in long-running imports. */
+  stopped?: () => 'end' | 'interrupt' | undefined;
   /** Called before a poll waits for records: the guest is set up and idle. */
   waiting?: () => void;
 }
@@ -414,7 +414,12 @@ export class WasmBpfHost {
     if (r.busy) throw new HostErrno(Errno.EBUSY, `map fd ${fd} is already being polled`);
     r.busy = true;
     try {
-      if (r.pending.length === 0) r.pending = this.wait(r, timeoutMs);
+      if (r.pending.length === 0) {
+        const records = this.wait(r, timeoutMs);
+        // The run is ending: the guest leaves its loop as on a signal (libbpf's -EINTR).
+        if (records === undefined) return -Errno.EINTR;
+        r.pending = records;
+      }
       let delivered = 0;
       while (r.pending.length > 0 && this.objects.get(handle) === entry) {
         const record = r.pending.shift()!;
@@ -438,12 +443,17 @@ export class WasmBpfHost {
     }
   }
 
-  /** Polls in short slices (a negative timeout waits until records arrive) so a stop is seen. */
-  private wait(r: Reader, timeoutMs: number): Uint8Array[] {
+  /**
+   * Polls in short slices (a negative timeout waits until records arrive) so a stop is seen:
+   * undefined when the guest is interrupted.
+   */
+  private wait(r: Reader, timeoutMs: number): Uint8Array[] | undefined {
     const deadline = timeoutMs < 0 ? Infinity : Date.now() + timeoutMs;
     if (timeoutMs !== 0) this.opts.waiting?.();
     for (;;) {
-      if (this.opts.stopped?.()) throw new GuestStop('stopped');
+      const stop = this.opts.stopped?.();
+      if (stop === 'end') throw new GuestStop('stopped');
+      if (stop === 'interrupt') return undefined;
       const left = deadline - Date.now();
       const { records, lost } = r.backend.poll(Math.max(0, Math.min(POLL_SLICE_MS, left)));
       if (lost > 0) this.opts.log(`wasm_bpf_buffer_poll: the kernel dropped ${lost} events (buffer full)`);

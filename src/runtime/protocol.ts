@@ -25,7 +25,7 @@ export interface GuestInput {
   /** `declaredObjects(module, objects)`, found once on the main thread. */
   readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;
-  /** Int32Array over it: [0] becomes 1 when the guest must stop. */
+  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop. */
   readonly stop: SharedArrayBuffer;
   /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
   readonly output: SharedArrayBuffer;
@@ -74,4 +74,17 @@ export interface RecordBatch {
   readonly records: readonly Uint8Array[];
   /** Events the kernel dropped since the last batch. */
   readonly lost: number;
+}
+
+/**
+ * The stop flag's values. `END`: the guest ends where it waits, its exit path not run (a
+ * `--follow` swap: its records go to its successor). `INTERRUPT`: its blocking calls return
+ * EINTR, so it leaves its loop and prints what it prints on exit (the run's end).
+ */
+export const StopRequest = { END: 1, INTERRUPT: 2 } as const;
+
+/** What the flag asks of the guest now. */
+export function stopRequested(flag: Int32Array): 'end' | 'interrupt' | undefined {
+  const v = Atomics.load(flag, 0);
+  return v === StopRequest.END ? 'end' : v === StopRequest.INTERRUPT ? 'interrupt' : undefined;
 }

@@ -12,7 +12,7 @@ import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE } from './memory-defaults.js';
 import { limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
-import type { GuestInput, WorkerMessage } from './protocol.js';
+import { type GuestInput, StopRequest, type WorkerMessage } from './protocol.js';
 import { ObjectBroker, type Tenant } from './broker.js';
 import { GuestWorker } from './guest-worker.js';
 
@@ -120,7 +120,11 @@ interface Guest {
   readonly ended: Promise<GuestEnd>;
   /** Resolves when the guest first waits. */
   readonly waiting: Promise<void>;
-  stop(): void;
+  /**
+   * `interrupt`: its blocking calls return EINTR so its exit path runs (the run's end); else it
+   * ends where it waits (a swap). Either way its thread is ended after `stopGraceMs`.
+   */
+  stop(how: 'interrupt' | 'end'): void;
 }
 
 interface Prepared {
@@ -260,13 +264,15 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
     tenant,
     ended,
     waiting,
-    stop() {
-      if (stopping) return;
-      stopping = true;
+    stop(how) {
       const flag = new Int32Array(stop);
-      Atomics.store(flag, 0, 1);
+      // Once asked to end, nothing lets it run on; an interrupted guest may still be ended.
+      if (stopping && (how === 'interrupt' || Atomics.load(flag, 0) === StopRequest.END)) return;
+      Atomics.store(flag, 0, how === 'end' ? StopRequest.END : StopRequest.INTERRUPT);
       Atomics.notify(flag, 0);
       broker.wake(tenant);
+      if (stopping) return;
+      stopping = true;
       // A guest spinning without host calls never sees the flag: end its thread.
       graceTimer = setTimeout(() => void worker.terminate(), posted ? (run.stopGraceMs ?? 1000) : 0);
     },
@@ -297,8 +303,9 @@ export function startWasm(o: RunWasmOptions): WasmRun {
   const requestStop = (r: WasmRunResult) => {
     if (stopped || settled) return;
     stopped = r;
-    current?.stop();
-    next?.stop();
+    current?.stop('interrupt');
+    // A guest not yet taking over has printed nothing: it need not say goodbye.
+    next?.stop('end');
   };
   const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
   const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
@@ -307,7 +314,7 @@ export function startWasm(o: RunWasmOptions): WasmRun {
   const result = new Promise<WasmRunResult>((resolve, reject) => {
     settle = (end) => {
       settled = true;
-      next?.stop();
+      next?.stop('end');
       clearTimeout(durationTimer);
       o.signal?.removeEventListener('abort', onAbort);
       if (end.kind === 'exit') resolve(stopped ?? { exitCode: end.code, reason: 'exit' });
@@ -338,7 +345,7 @@ export function startWasm(o: RunWasmOptions): WasmRun {
     const early = await Promise.race([g.waiting.then(() => undefined), g.ended]);
     next = undefined;
     if (early !== undefined || settled || stopped) {
-      g.stop();
+      g.stop('end');
       const end = early ?? (await g.ended);
       if (end.kind === 'error') throw end.error;
       throw new EbpmError('WASM_SWAP_FAILED', `${where}: ${end.kind === 'exit' ? `exited with code ${end.code}` : 'was stopped'} before it was set up`, {
@@ -348,7 +355,7 @@ export function startWasm(o: RunWasmOptions): WasmRun {
     const kept = broker.handOver(old.tenant, g.tenant);
     current = g;
     watch(g);
-    old.stop();
+    old.stop('end');
     await old.ended;
     return { kept };
   };

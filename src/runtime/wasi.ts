@@ -6,7 +6,8 @@
  *   without seek rights, which is wasi-libc's `isatty` test, so printf is line-buffered and
  *   events reach the user as they come;
  * - poll_oneoff with only clock subscriptions (sleep, nanosleep) waits on the stop flag, so a
- *   signal or `--duration` ends a sleeping guest at once;
+ *   signal or `--duration` wakes a sleeping guest at once: its sleep fails with EINTR (wasi-libc's
+ *   sleep() then returns the seconds left, as one interrupted by a signal), or, in a swap, it ends;
  * - nothing else of the host is visible: argv, env and preopens are exactly what the caller
  *   passes, and every path call is checked by `Jail` first, so no symbolic link leads out of a
  *   preopened directory.
@@ -16,9 +17,11 @@ import { WASI } from 'node:wasi';
 import { GuestFault, type GuestMemory } from './guest-memory.js';
 import { GuestStop } from './host.js';
 import { type Follow, Jail } from './jail.js';
+import { stopRequested } from './protocol.js';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 const WASI_EFAULT = 21;
+const WASI_EINTR = 27;
 const WASI_EINVAL = 28;
 const FILETYPE_CHARACTER_DEVICE = 2;
 const RIGHT_FD_SEEK = 1n << 2n;
@@ -35,7 +38,7 @@ export interface GuestWasiOptions {
   preopens: Readonly<Record<string, string>>;
   memory: GuestMemory;
   output: GuestOutput;
-  /** Shared stop flag: index 0 becomes non-zero when the guest must stop. */
+  /** Shared stop flag: index 0 becomes a `StopRequest` when the guest must stop. */
   stop: Int32Array;
   /** Called before a sleep: the guest is set up and idle. */
   waiting?: () => void;
@@ -218,7 +221,8 @@ export class GuestWasi {
       }
     }
     if (waitNs > 0) this.o.waiting?.();
-    if (Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6) !== 'timed-out' || this.o.stop[0] !== 0) throw new GuestStop('stopped');
+    if (this.o.stop[0] === 0) Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6);
+    if (this.stopped()) return WASI_EINTR;
     try {
       const ev = this.o.memory.view(out >>> 0, 32);
       ev.fill(0);
@@ -232,7 +236,13 @@ export class GuestWasi {
   }
 
   private stopping(f: () => number): number {
-    if (this.o.stop[0] !== 0) throw new GuestStop('stopped');
-    return f();
+    return this.stopped() ? WASI_EINTR : f();
+  }
+
+  /** True when the guest is interrupted; throws when it must end where it waits. */
+  private stopped(): boolean {
+    const stop = stopRequested(this.o.stop);
+    if (stop === 'end') throw new GuestStop('stopped');
+    return stop === 'interrupt';
   }
 }

@@ -16,7 +16,7 @@ import { GuestMemory } from './guest-memory.js';
 import { GuestStop, WasmBpfHost } from './host.js';
 import { refusedGrow } from './memory-limit.js';
 import { OutputWriter } from './output.js';
-import type { GuestInput, WorkerError, WorkerMessage } from './protocol.js';
+import { type GuestInput, type WorkerError, type WorkerMessage, stopRequested } from './protocol.js';
 import { GuestWasi } from './wasi.js';
 
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
@@ -63,7 +63,7 @@ async function main(input: GuestInput): Promise<void> {
     allowAttach: input.allowAttach,
     objectName: input.name,
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
-    stopped: () => Atomics.load(stop, 0) !== 0,
+    stopped: () => stopRequested(stop),
     waiting,
   });
   const wasi = new GuestWasi({
@@ -73,7 +73,7 @@ async function main(input: GuestInput): Promise<void> {
     memory: new GuestMemory(memory),
     // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request.
     output: new OutputWriter(input.output, () => {
-      if (Atomics.load(stop, 0) !== 0) throw new GuestStop('stopped');
+      if (stopRequested(stop) !== undefined) throw new GuestStop('stopped');
     }),
     stop,
     waiting,

@@ -2,7 +2,7 @@
 // package, ebpm's own flags anywhere before `--`) and after (the package's flags, the Wasm
 // program's arguments), with the exact refusals; and the package flags' help.
 import { describe, expect, it } from 'vitest';
-import { bpfArgs, guestArgs, packageFlagValues, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type RunLine } from '../../src/cli/commands/run-args.js';
+import { bpfArgs, guestArgs, helpWanted, packageFlagValues, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type RunLine } from '../../src/cli/commands/run-args.js';
 import { flagHelp } from '../../src/cli/views/run-text.js';
 import type { BpfObjectMeta, ParameterMeta } from '../../src/package/metadata.js';
 import { flagSpecs, type FlagSpec, type ParamValue } from '../../src/package/params.js';
@@ -99,7 +99,7 @@ describe('parseRunLine: before the package is known', () => {
     expect(line(['pkg'])).toEqual({ source: 'pkg', ...NOTHING_GIVEN });
   });
 
-  it('leaves everything after -- alone, and reads -h before it as --help', () => {
+  it('leaves everything after -- alone, and reads -h before the package as --help', () => {
     expect(line(['pkg', '--', '--json', '-h', '--pull', 'x'])).toMatchObject({
       json: false,
       help: false,
@@ -108,7 +108,11 @@ describe('parseRunLine: before the package is known', () => {
     });
     expect(line(['pkg', '--json', '--'])).toMatchObject({ json: true, afterDashes: [] });
     expect(line(['-h'])).toEqual({ ...NOTHING_GIVEN, help: true });
-    expect(line(['pkg', '-h'])).toMatchObject({ source: 'pkg', help: true });
+    // After the package, -h is help for a package without a Wasm program only.
+    expect(line(['pkg', '-h'])).toMatchObject({ source: 'pkg', help: false, flags: ['-h'] });
+    expect(helpWanted(line(['pkg', '-h']), false)).toBe(true);
+    expect(helpWanted(line(['pkg', '-h']), true)).toBe(false);
+    expect(helpWanted(line(['pkg', '--help']), true)).toBe(true);
     expect(line(['-', '--json'])).toMatchObject({ source: '-', json: true });
   });
 
@@ -274,10 +278,13 @@ describe('guestArgs: the package with a Wasm program', () => {
     expect(guestArgs(line(['g.wasm']), guest)).toEqual([]);
   });
 
-  it("refuses words before --, and ebpm's flags for its decoder and loader", () => {
+  it('hands it the words ebpm does not know before -- too, in order, as ecli does', () => {
+    expect(guestArgs(line(['g.wasm', '-p', '1', '--verbose', 'x', '--', '-m']), guest)).toEqual(['-p', '1', 'x', '-m']);
+    expect(guestArgs(line(['g.wasm', '-h']), guest)).toEqual(['-h']);
+  });
+
+  it("refuses ebpm's flags for its decoder and loader", () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
-    expect(thrown(() => guestArgs(line(['g.wasm', 'x']), guest))).toEqual(usage('run: unexpected argument "x" (arguments for the Wasm program go after --)'));
-    expect(thrown(() => guestArgs(line(['g.wasm', '-q']), guest))).toEqual(usage('run: unknown flag -q'));
     // --json applies: the guest prints its own lines, ebpm's (`--follow`'s updates) are JSON.
     expect(guestArgs(line(['g.wasm', '--json', '--', '-p', '1']), guest)).toEqual(['-p', '1']);
     expect(thrown(() => guestArgs(line(['g.wasm', '--max-events', '3']), guest))).toEqual(

@@ -73,7 +73,13 @@ export function formatInspect(r: InspectResult, here: readonly ObjectPrograms[] 
     );
     const mine = results.filter((x) => x.object === o.name);
     if (mine.length) out.push('  printed by `ebpm run` at the stop:', ...mine.map((x) => `    ${x.map}: ${x.kind} (${x.reason})`));
-    if (o.parameters.length) {
+    // A Wasm program sets its objects' globals from arguments of its own: they are no flags of `run`.
+    if (o.parameters.length && m.wasm) {
+      out.push(
+        '  globals (set by its Wasm program; see `ebpm run <package> -h`):',
+        ...o.parameters.map((p) => `    ${p.name}  ${p.type} = ${JSON.stringify(p.default)}${p.description ? `  ${p.description}` : ''}`),
+      );
+    } else if (o.parameters.length) {
       out.push(
         '  parameters:',
         ...o.parameters.map(

@@ -48,7 +48,7 @@ export const RESERVED_FLAGS: readonly string[] = [...OWN]
 export interface RunLine {
   /** The package argument; undefined only with `help`. */
   readonly source?: string;
-  /** `--help` or `-h`. */
+  /** `--help`, or `-h` before the package (after it, `helpWanted` decides). */
   readonly help: boolean;
   readonly json: boolean;
   readonly verbose: boolean;
@@ -110,7 +110,8 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   let source: string | undefined;
   let afterDashes: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i] === '-h' ? '--help' : args[i]!;
+    // After the package, `-h` may be its Wasm program's (ecli passes it on): `helpWanted` decides.
+    const arg = args[i] === '-h' && source === undefined ? '--help' : args[i]!;
     if (arg === '--') {
       afterDashes = args.slice(i + 1);
       break;
@@ -245,12 +246,19 @@ export function bpfArgs(line: RunLine, pkg: RunPackageInfo, specs: readonly Flag
 }
 
 /**
- * `guestArgs` reads the rest of the line for a package with a Wasm program: nothing may stand
- * between the package and `--` but ebpm's flags, and those for ebpm's decoder or loader are
- * refused; the Wasm program's arguments are what follows `--`.
+ * `helpWanted`: `--help`, or `-h` after a package without a Wasm program; one with a Wasm program
+ * gets `-h` as an argument of the program, as ecli passes it, so that it prints its own usage.
+ */
+export function helpWanted(line: RunLine, wasm: boolean): boolean {
+  return line.help || (!wasm && line.flags.includes('-h'));
+}
+
+/**
+ * `guestArgs` reads the rest of the line for a package with a Wasm program. Flags for ebpm's
+ * decoder or loader are refused; every word ebpm does not know, before `--` and after it, is an
+ * argument of the Wasm program, in order, as ecli passes them (`ebpm run app.wasm -p 1`).
  */
 export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[] {
-  readPackageFlags(line.flags, [], new Map(), ' (arguments for the Wasm program go after --)');
   if (line.attach.size > 0)
     throw usageError(`--attach does not apply to ${pkg.name}: its Wasm program attaches its programs (grant targets with --allow-attach)`);
   if (line.mapSizes.size > 0) throw usageError(`--map-size does not apply to ${pkg.name}: its Wasm program loads its objects`);
@@ -266,7 +274,7 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   ] as const) {
     if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
   }
-  return line.afterDashes;
+  return [...line.flags, ...line.afterDashes];
 }
 
 /**

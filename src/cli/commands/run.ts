@@ -29,7 +29,7 @@ import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
-import { bpfArgs, guestArgs, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
+import { bpfArgs, guestArgs, helpWanted, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
 
 const cmd: Command = {
@@ -49,7 +49,7 @@ const cmd: Command = {
     // The one place the policy's warning is printed, whichever kind of package runs.
     if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
     const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
-    if (line.help) {
+    if (helpWanted(line, pkg.wasm !== undefined)) {
       writeText(
         io.stdout,
         pkg.wasm === undefined ? bpfHelp(line.source, pkg, flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli)) : guestHelp(line.source, pkg),

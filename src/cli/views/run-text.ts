@@ -81,9 +81,9 @@ export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly Fl
 /** `guestHelp` is `ebpm run <pkg> --help` for a package with a Wasm program, which parses its own arguments. */
 export function guestHelp(source: string, pkg: ResolvedPackage): string {
   return (
-    `usage: ebpm run ${source} [flags] -- [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
+    `usage: ebpm run ${source} [flags] [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
     `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
-    `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -- -h\`.\n`
+    `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -h\`. Arguments that are also ebpm's flags go after --.\n`
   );
 }
 
