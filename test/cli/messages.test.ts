@@ -1,0 +1,35 @@
+// Messages that must not lie (issue 17): each one as a user meets it, from the built CLI.
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { runEbpm } from '../helpers/cli.js';
+import { describeWith } from '../helpers/prereq.js';
+import { packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
+
+describeWith(['clang'], 'messages against the embedded registry', () => {
+  let sb: Sandbox;
+  const pkgs: Record<string, BuiltPackage> = {};
+
+  beforeAll(async () => {
+    sb = sandbox();
+    for (const v of ['1.2.0', '2.0.0-rc.1']) {
+      pkgs[v] = await packageLayout(join(sb.root, 'src', v), { version: v });
+      expect((await runEbpm(['push', pkgs[v]!.dir], { env: sb.env })).code).toBe(0);
+    }
+  });
+
+  it('a missing tag of an existing repository is the registry lacking it, not the store', async () => {
+    expect(await runEbpm(['pull', 'sigsnoop:1.3'], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr:
+        'error: pull sigsnoop:1.3: resolve local.invalid/sigsnoop:1.3: local.invalid/sigsnoop:1.3: not found\n' +
+        'hint: local.invalid/sigsnoop has no tag 1.3; check the version, or push it\n',
+    });
+  });
+
+  it('a range naming a pre-release matches the later ones of its series', async () => {
+    const r = await runEbpm(['pull', 'sigsnoop@2.0.0-rc', '--json'], { env: sb.env });
+    expect([r.code, JSON.parse(r.stdout).reference]).toEqual([0, 'local.invalid/sigsnoop:2.0.0-rc.1']);
+  });
+});
