@@ -1,4 +1,5 @@
 // Messages that must not lie (issue 17): each one as a user meets it, from the built CLI.
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { runEbpm } from '../helpers/cli.js';
@@ -31,5 +32,24 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
   it('a range naming a pre-release matches the later ones of its series', async () => {
     const r = await runEbpm(['pull', 'sigsnoop@2.0.0-rc', '--json'], { env: sb.env });
     expect([r.code, JSON.parse(r.stdout).reference]).toEqual([0, 'local.invalid/sigsnoop:2.0.0-rc.1']);
+  });
+
+  it('a policy or config file that is not JSON says so, once, without a stack', async () => {
+    const policy = join(sb.root, 'bad-policy.json');
+    writeFileSync(policy, '{"version": 1,');
+    expect(await runEbpm(['pull', 'sigsnoop:1.2.0'], { env: { ...sb.env, EBPM_TRUST_POLICY: policy } })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: pull sigsnoop:1.2.0: trust policy ${policy}: policy: not valid JSON\nhint: fix the file; a trust policy holds version (1), keys, trustedRoots and scopes\n`,
+    });
+    const config = join(sb.root, 'bad-config.json');
+    writeFileSync(config, '{"defaultRegistry": ');
+    expect(await runEbpm(['ls'], { env: { ...sb.env, EBPM_CONFIG: config } })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: config ${config}: (root): not valid JSON\nhint: fix the file: fields are defaultRegistry, defaultNamespace, insecure [hosts], registries [host/namespace]\n`,
+    });
   });
 });
