@@ -52,4 +52,20 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
       stderr: `error: config ${config}: (root): not valid JSON\nhint: fix the file: fields are defaultRegistry, defaultNamespace, insecure [hosts], registries [host/namespace]\n`,
     });
   });
+
+  it('importing a path that is no file says what is wrong with the path', async () => {
+    const missing = join(sb.root, 'missing.tar');
+    expect(await runEbpm(['import', missing], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: import ${missing}: no such file or directory\nhint: give the path of a tar written by ebpm export\n`,
+    });
+    expect(await runEbpm(['import', sb.root], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: import ${sb.root}: a directory, not a tar archive\nhint: give the path of a tar written by ebpm export\n`,
+    });
+  });
 });
