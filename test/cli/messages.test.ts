@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { runEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
+import { startRegistry } from '../helpers/registry.js';
 import { packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
 
 describeWith(['clang'], 'messages against the embedded registry', () => {
@@ -67,5 +68,22 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
       stdout: '',
       stderr: `error: import ${sb.root}: a directory, not a tar archive\nhint: give the path of a tar written by ebpm export\n`,
     });
+  });
+});
+
+describeWith(['registry'], 'messages of a registry with accounts', () => {
+  it('a refused login points at the credentials, not at `ebpm login` itself', async () => {
+    const secured = await startRegistry({ auth: 'htpasswd' });
+    try {
+      const sb = sandbox();
+      expect(await runEbpm(['login', secured.host, '-u', 'alice', '-p', 'nope'], { env: sb.env })).toEqual({
+        code: 1,
+        signal: null,
+        stdout: '',
+        stderr: `error: ${secured.host}: unauthorized: authentication required\nhint: check the user name and password (or token) for ${secured.host}\n`,
+      });
+    } finally {
+      await secured.stop();
+    }
   });
 });
