@@ -35,6 +35,26 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
     expect([r.code, JSON.parse(r.stdout).reference]).toEqual([0, 'local.invalid/sigsnoop:2.0.0-rc.1']);
   });
 
+  it('run of a name that is no path and no package says both, and the stored name it is closest to', async () => {
+    expect((await runEbpm(['pull', 'sigsnoop:1.2.0'], { env: sb.env })).code).toBe(0);
+    expect(await runEbpm(['run', 'sigsnop'], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr:
+        'error: sigsnop: no such file or directory, and resolve local.invalid/sigsnop: local.invalid: repository sigsnop not found\n' +
+        'hint: did you mean sigsnoop?\n',
+    });
+    expect(await runEbpm(['run', 'sigsnoop:9.9'], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr:
+        'error: sigsnoop:9.9: no such file or directory, and resolve local.invalid/sigsnoop:9.9: local.invalid/sigsnoop:9.9: not found\n' +
+        'hint: check the name and version; `ebpm ls` lists the stored packages\n',
+    });
+  });
+
   it('a policy or config file that is not JSON says so, once, without a stack', async () => {
     const policy = join(sb.root, 'bad-policy.json');
     writeFileSync(policy, '{"version": 1,');
