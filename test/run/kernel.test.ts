@@ -330,7 +330,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(helper.code).toBe(4);
     expect(helper.stderr).toBe(
       'error: run helper: load helper: program wrong_helper: verifier rejected: program of this type cannot use helper bpf_skb_load_bytes#26\n' +
-        'hint: the full verifier log is in data.log (shown with --verbose)\n',
+        'hint: run with --verbose to see the full verifier log\n',
     );
   });
 
