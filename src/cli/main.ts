@@ -1,5 +1,6 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
 import { takeRepeated, type Command, type Io } from './command.js';
+import { suggest } from '../core/suggest.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -64,13 +65,16 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
     io.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === '-V') {
+  if (name === '--version' || name === '-V' || name === '-v' || name === 'version') {
     io.stdout.write(`ebpm ${VERSION}\n`);
     return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr.write(`error: unknown command "${name}"\nhint: run \`ebpm --help\` for the list of commands\n`);
+    const near = suggest(name, Object.keys(COMMANDS));
+    io.stderr.write(
+      `error: unknown command "${name}"\nhint: ${near === undefined ? 'run `ebpm --help` for the list of commands' : `did you mean ebpm ${near}?`}\n`,
+    );
     return 2;
   }
   const cmd = (await load()).default;

@@ -1,7 +1,7 @@
 // Messages that must not lie (issue 17): each one as a user meets it, from the built CLI.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry } from '../helpers/registry.js';
@@ -105,5 +105,25 @@ describeWith(['registry'], 'messages of a registry with accounts', () => {
     } finally {
       await secured.stop();
     }
+  });
+});
+
+describe('usage mistakes', () => {
+  const usageError = (stderr: string) => ({ code: 2, signal: null, stdout: '', stderr });
+
+  it('an unknown flag is named as docker names it, with the flag it is closest to', async () => {
+    expect(await runEbpm(['ls', '--jsn'])).toEqual(usageError('error: ls: unknown flag: --jsn\nhint: did you mean --json?\n'));
+    expect(await runEbpm(['ls', '-z'])).toEqual(usageError('error: ls: unknown flag: -z\nhint: usage: ebpm ls [--json]\n'));
+    expect(await runEbpm(['ls', '--json=1'])).toEqual(usageError('error: ls: --json takes no value\nhint: usage: ebpm ls [--json]\n'));
+    expect((await runEbpm(['pull', '--pull'])).stderr.split('\n')[0]).toBe('error: pull: --pull needs a value');
+  });
+
+  it('an unknown command gets the command it is closest to', async () => {
+    expect(await runEbpm(['pusj'])).toEqual(usageError('error: unknown command "pusj"\nhint: did you mean ebpm push?\n'));
+    expect(await runEbpm(['frobnicate'])).toEqual(usageError('error: unknown command "frobnicate"\nhint: run `ebpm --help` for the list of commands\n'));
+  });
+
+  it('ebpm version and -v print the version', async () => {
+    for (const a of ['version', '-v']) expect(await runEbpm([a])).toEqual({ code: 0, signal: null, stdout: 'ebpm 0.1.0\n', stderr: '' });
   });
 });
