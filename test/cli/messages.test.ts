@@ -55,6 +55,15 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
     });
   });
 
+  it("a mistyped flag of a package is named, with the package's flag it is closest to", async () => {
+    expect(await runEbpm(['run', pkgs['1.2.0']!.dir, '--filtred-pid', '1'], { env: sb.env })).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr: 'error: run: unknown flag: --filtred-pid\nhint: did you mean --filtered-pid?\n',
+    });
+  });
+
   it('a policy or config file that is not JSON says so, once, without a stack', async () => {
     const policy = join(sb.root, 'bad-policy.json');
     writeFileSync(policy, '{"version": 1,');

@@ -310,7 +310,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       'error: --filtered-pid: "99999999999": out of range for pid_t [-2147483648, 2147483647]\nhint: give --filtered-pid a value from -2147483648 to 2147483647\n',
     );
     expect(programIds('kt_sig_trace')).toEqual([]);
-    expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag --pid\nhint: usage: ebpm run /);
+    expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag: --pid\nhint: usage: ebpm run /);
     expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon']).stderr).toMatch(/^error: run: --duration "soon": not a number of seconds ≥ 0\n/);
   });
 

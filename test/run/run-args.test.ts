@@ -229,9 +229,14 @@ describe('bpfArgs: the package without a Wasm program', () => {
 
   it('refuses unknown flags, repeats, strays, missing values and values given to switches', () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
-    expect(thrown(() => values(['pkg', '--pid', '1']))).toEqual(usage('run: unknown flag --pid'));
-    expect(thrown(() => values(['pkg', '-q']))).toEqual(usage('run: unknown flag -q'));
-    expect(thrown(() => values(['pkg', '--no-json']))).toEqual(usage('run: unknown flag --no-json'));
+    expect(thrown(() => values(['pkg', '--pid', '1']))).toEqual(usage('run: unknown flag: --pid'));
+    expect(thrown(() => values(['pkg', '-q']))).toEqual(usage('run: unknown flag: -q'));
+    expect(thrown(() => values(['pkg', '--no-json']))).toEqual(usage('run: unknown flag: --no-json'));
+    expect(thrown(() => values(['pkg', '--filtred-pid', '1']))).toEqual({
+      code: 'USAGE',
+      message: 'run: unknown flag: --filtred-pid',
+      hint: 'did you mean --filtered-pid?',
+    });
     expect(thrown(() => values(['pkg', '-p', '1', '--filtered-pid', '2']))).toEqual(usage('run: --filtered-pid given twice'));
     expect(thrown(() => values(['pkg', '--filtered-pid']))).toEqual(usage('run: --filtered-pid needs a value'));
     expect(thrown(() => values(['pkg', 'extra']))).toEqual(usage('run: unexpected argument "extra"'));
@@ -277,7 +282,7 @@ describe('guestArgs: the package with a Wasm program', () => {
   it("refuses words before --, and ebpm's flags for its decoder and loader", () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
     expect(thrown(() => guestArgs(line(['g.wasm', 'x']), guest))).toEqual(usage('run: unexpected argument "x" (arguments for the Wasm program go after --)'));
-    expect(thrown(() => guestArgs(line(['g.wasm', '-q']), guest))).toEqual(usage('run: unknown flag -q'));
+    expect(thrown(() => guestArgs(line(['g.wasm', '-q']), guest))).toEqual(usage('run: unknown flag: -q'));
     // --json applies: the guest prints its own lines, ebpm's (`--follow`'s updates) are JSON.
     expect(guestArgs(line(['g.wasm', '--json', '--', '-p', '1']), guest)).toEqual(['-p', '1']);
     expect(thrown(() => guestArgs(line(['g.wasm', '--max-events', '3']), guest))).toEqual(
