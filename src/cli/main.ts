@@ -58,8 +58,18 @@ function takePlainHttp(argv: string[], io: Io): { argv: string[]; io: Io } {
   return { argv: rest, io: { ...io, plainHttp: [...(io.plainHttp ?? []), ...hosts] } };
 }
 
+/** The switch every command takes may come before the command too, as in `ebpm --json ls` (docker, gh). */
+const GLOBAL_SWITCHES: ReadonlySet<string> = new Set(['--json']);
+
+/** `leadingSwitchesAfterCommand` moves global switches that precede the command to just after it. */
+function leadingSwitchesAfterCommand(argv: readonly string[]): readonly string[] {
+  const at = argv.findIndex((a) => !GLOBAL_SWITCHES.has(a));
+  return at <= 0 ? argv : [argv[at]!, ...argv.slice(0, at), ...argv.slice(at + 1)];
+}
+
 export async function main(args: string[], ioIn: Io): Promise<number> {
-  const { argv, io } = takePlainHttp(args, ioIn);
+  const { argv: given, io } = takePlainHttp(args, ioIn);
+  const argv = leadingSwitchesAfterCommand(given);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write((await usage()) + '\n');

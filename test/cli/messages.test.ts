@@ -64,6 +64,20 @@ describeWith(['clang'], 'messages against the embedded registry', () => {
     });
   });
 
+  it('--json may come before the command', async () => {
+    const r = await runEbpm(['--json', 'ls'], { env: sb.env });
+    expect([r.code, JSON.parse(r.stdout).map((e: { reference: string }) => e.reference)]).toEqual([
+      0,
+      ['local.invalid/sigsnoop:1.2.0', 'local.invalid/sigsnoop:2.0.0-rc.1'],
+    ]);
+    const before = await runEbpm(['--json', 'run', pkgs['1.2.0']!.dir, '--filtred-pid', '1'], { env: sb.env });
+    expect([before.code, before.stdout]).toEqual([
+      2,
+      `${JSON.stringify({ error: { code: 'USAGE', message: 'run: unknown flag: --filtred-pid', hint: 'did you mean --filtered-pid?' } })}\n`,
+    ]);
+    expect(await runEbpm(['run', pkgs['1.2.0']!.dir, '--filtred-pid', '1', '--json'], { env: sb.env })).toEqual(before);
+  });
+
   it('a policy or config file that is not JSON says so, once, without a stack', async () => {
     const policy = join(sb.root, 'bad-policy.json');
     writeFileSync(policy, '{"version": 1,');
