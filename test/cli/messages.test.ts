@@ -1,8 +1,8 @@
 // Messages that must not lie (issue 17): each one as a user meets it, from the built CLI.
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runEbpm } from '../helpers/cli.js';
+import { runEbpm, sandboxDir } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry } from '../helpers/registry.js';
 import { packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
@@ -144,6 +144,16 @@ describe('usage mistakes', () => {
   it('an unknown command gets the command it is closest to', async () => {
     expect(await runEbpm(['pusj'])).toEqual(usageError('error: unknown command "pusj"\nhint: did you mean ebpm push?\n'));
     expect(await runEbpm(['frobnicate'])).toEqual(usageError('error: unknown command "frobnicate"\nhint: run `ebpm --help` for the list of commands\n'));
+  });
+
+  it('init of a bad name is a usage error, exit 2, creating nothing', async () => {
+    const cwd = sandboxDir('init-');
+    expect(await runEbpm(['init', 'Bad_Name'], { cwd })).toEqual(
+      usageError(
+        'error: init Bad_Name: not a package name\nhint: use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)\n',
+      ),
+    );
+    expect(readdirSync(cwd)).toEqual([]);
   });
 
   it('ebpm version and -v print the version', async () => {
