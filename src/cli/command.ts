@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { suggest } from '../core/suggest.js';
 import { parsePlatforms } from '../core/arch.js';
 import { EbpmError, withContext } from '../core/errors.js';
 import type { Platform } from '../core/oci.js';
@@ -33,10 +34,23 @@ export function parseFlags<O extends Options>(cmd: Pick<Command, 'name' | 'usage
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw new EbpmError('USAGE', `${cmd.name}: ${(e as Error).message.split('\n')[0]!.replace(/\.$/, '')}`, {
-      hint: `usage: ${cmd.usage}`,
-    });
+    throw flagError(cmd, e as Error & { code?: string }, Object.keys(options));
   }
+}
+
+/** `flagError` says in our words what node's `parseArgs` refused: its own text quotes unevenly and advises at length. */
+function flagError(cmd: Pick<Command, 'name' | 'usage'>, e: Error & { code?: string }, names: readonly string[]): EbpmError {
+  const usage = `usage: ${cmd.usage}`;
+  const flag = /^(?:Unknown option|Option) '(-[^' ]+)/.exec(e.message)?.[1];
+  if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag !== undefined) {
+    const near = flag.startsWith('--') ? suggest(flag.slice(2), names) : undefined;
+    return new EbpmError('USAGE', `${cmd.name}: unknown flag: ${flag}`, { hint: near === undefined ? usage : `did you mean --${near}?` });
+  }
+  if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag !== undefined) {
+    const why = e.message.includes('argument missing') ? 'needs a value' : 'takes no value';
+    return new EbpmError('USAGE', `${cmd.name}: ${flag} ${why}`, { hint: usage });
+  }
+  return new EbpmError('USAGE', `${cmd.name}: ${e.message.split('\n')[0]!.replace(/\.$/, '')}`, { hint: usage });
 }
 
 /**

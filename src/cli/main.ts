@@ -1,5 +1,6 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
 import { takeRepeated, type Command, type Io } from './command.js';
+import { suggest } from '../core/suggest.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -57,20 +58,33 @@ function takePlainHttp(argv: string[], io: Io): { argv: string[]; io: Io } {
   return { argv: rest, io: { ...io, plainHttp: [...(io.plainHttp ?? []), ...hosts] } };
 }
 
+/** The switch every command takes may come before the command too, as in `ebpm --json ls` (docker, gh). */
+const GLOBAL_SWITCHES: ReadonlySet<string> = new Set(['--json']);
+
+/** `leadingSwitchesAfterCommand` moves global switches that precede the command to just after it. */
+function leadingSwitchesAfterCommand(argv: readonly string[]): readonly string[] {
+  const at = argv.findIndex((a) => !GLOBAL_SWITCHES.has(a));
+  return at <= 0 ? argv : [argv[at]!, ...argv.slice(0, at), ...argv.slice(at + 1)];
+}
+
 export async function main(args: string[], ioIn: Io): Promise<number> {
-  const { argv, io } = takePlainHttp(args, ioIn);
+  const { argv: given, io } = takePlainHttp(args, ioIn);
+  const argv = leadingSwitchesAfterCommand(given);
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === '-V') {
+  if (name === '--version' || name === '-V' || name === '-v' || name === 'version') {
     io.stdout.write(`ebpm ${VERSION}\n`);
     return 0;
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr.write(`error: unknown command "${name}"\nhint: run \`ebpm --help\` for the list of commands\n`);
+    const near = suggest(name, Object.keys(COMMANDS));
+    io.stderr.write(
+      `error: unknown command "${name}"\nhint: ${near === undefined ? 'run `ebpm --help` for the list of commands' : `did you mean ebpm ${near}?`}\n`,
+    );
     return 2;
   }
   const cmd = (await load()).default;

@@ -175,7 +175,7 @@ export async function closeContent(content: Content): Promise<void> {
 /** `notFound` is the `NOT_FOUND` error local stores throw for missing content or references. */
 export function notFound(what: string, data: Record<string, unknown>): EbpmError {
   return new EbpmError('NOT_FOUND', `${what}: not found`, {
-    hint: 'list what the store holds with `ebpm list`, or pull it first',
+    hint: 'list what the store holds with `ebpm ls`, or pull it first',
     data,
   });
 }

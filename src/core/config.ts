@@ -11,7 +11,7 @@
  * narrows bytes someone else read and combines them with the environment.
  */
 import { EbpmError } from './errors.js';
-import { decodeJson, Fields, isObject, type JsonObject } from './json.js';
+import { decodeJson, Fields, isObject, notObjectReason, type JsonObject } from './json.js';
 import type { Env } from './paths.js';
 
 /**
@@ -72,7 +72,7 @@ export function formatLocation(l: RegistryLocation): string {
  */
 export function parseConfig(bytes: Uint8Array, path: string): Config {
   const parsed = decodeJson(bytes);
-  if (parsed === undefined || !isObject(parsed.value)) throw invalid(path, ['(root): not a JSON object']);
+  if (parsed === undefined || !isObject(parsed.value)) throw invalid(path, [`(root): ${notObjectReason(parsed)}`]);
   const o: JsonObject = parsed.value;
   const f = new Fields();
   for (const k of Object.keys(o)) if (!KNOWN.has(k)) f.add(k, 'unknown field');

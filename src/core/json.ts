@@ -64,6 +64,11 @@ export function decodeJson(bytes: Uint8Array): { value: unknown } | undefined {
   }
 }
 
+/** `notObjectReason` says why a `decodeJson` result that failed `isObject` did: bad JSON, or JSON of another kind. */
+export function notObjectReason(doc: { value: unknown } | undefined): string {
+  return doc === undefined ? 'not valid JSON' : 'not a JSON object';
+}
+
 /**
  * `canonicalJson` serialises a JSON value deterministically: object keys sorted by code unit,
  * no whitespace, `undefined` fields dropped. The same value always gives the same bytes, hence the same digest.

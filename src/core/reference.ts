@@ -161,7 +161,7 @@ export function pickVersion(tags: readonly string[], range: string | undefined, 
   let best: { tag: string; version: string } | undefined;
   for (const tag of tags) {
     const version = tagToVersion(tag);
-    if (version === undefined || !semver.satisfies(version, wanted, { includePrerelease })) continue;
+    if (version === undefined || !(semver.satisfies(version, wanted, { includePrerelease }) || preReleasePrefix(version, wanted))) continue;
     if (best === undefined) {
       best = { tag, version };
       continue;
@@ -169,6 +169,19 @@ export function pickVersion(tags: readonly string[], range: string | undefined, 
     if (compareVersionTags(tag, best.tag) > 0) best = { tag, version };
   }
   return best?.tag;
+}
+
+/**
+ * `preReleasePrefix` lets a range that is one pre-release version stand for the series it starts,
+ * as an X-range does for releases: `2.0.0-rc` matches `2.0.0-rc`, `2.0.0-rc.1`, `2.0.0-rc.3.1`.
+ * Strict semver alone would match only `2.0.0-rc` itself.
+ */
+function preReleasePrefix(version: string, range: string): boolean {
+  const want = semver.parse(range);
+  const have = semver.parse(version);
+  if (want === null || have === null || want.prerelease.length === 0) return false;
+  if (have.major !== want.major || have.minor !== want.minor || have.patch !== want.patch) return false;
+  return want.prerelease.every((id, i) => have.prerelease[i] === id);
 }
 
 /** `compareVersionTags` orders version tags (`tagToVersion` holds for both) by semver, build metadata included, then by tag string. */

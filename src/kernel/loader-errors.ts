@@ -136,7 +136,7 @@ export function loadError(e: unknown, ctx: LoadContext): EbpmError {
     return new EbpmError('VERIFIER_REJECTED', `${where}: ${prog}verifier rejected: ${verifierSummary(log)}`, {
       cause: e,
       data,
-      hint: 'the full verifier log is in data.log (shown with --verbose)',
+      hint: 'run with --verbose to see the full verifier log',
     });
   }
   const info = program === undefined ? undefined : ctx.programs.find((p) => p.name === program);

@@ -176,7 +176,7 @@ export async function readPackage(store: Fetcher, descriptor: Descriptor): Promi
       'NOT_EBPM_PACKAGE',
       `manifest ${descriptor.digest}: not an ebpm package (artifactType ${manifest.artifactType ?? 'unset'}, config ${manifest.config.mediaType})`,
       {
-        hint: 'ebpm reads foreign formats through inspect; see registry-spec/package-v1.md §5',
+        hint: 'ebpm inspect reads other formats (a .bpf.o, a .wasm, an eunomia package.json)',
       },
     );
   }

@@ -87,7 +87,7 @@ export function validateSourceManifest(v: unknown): SourceManifest {
   });
   if (f.problems.length > 0) {
     throw new EbpmError('MANIFEST_INVALID', `${SOURCE_MANIFEST}: ${f.problems.join('; ')}`, {
-      hint: 'fix the fields listed; registry-spec/package-v1.md describes ebpm.json',
+      hint: `fix the fields listed in ${SOURCE_MANIFEST}`,
       data: { problems: f.problems },
     });
   }

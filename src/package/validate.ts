@@ -82,7 +82,7 @@ export function validateMetadata(v: unknown): PackageMetadata {
       'METADATA_INVALID',
       `package metadata: ${f.problems.slice(0, 20).join('; ')}${f.problems.length > 20 ? `; and ${f.problems.length - 20} more` : ''}`,
       {
-        hint: 'the package config does not follow registry-spec/package-v1.md §3; rebuild it with ebpm build',
+        hint: 'the package config is not ebpm package format v1; rebuild the package with ebpm build',
         data: { problems: f.problems },
       },
     );

@@ -4,7 +4,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { EbpmError } from '../core/errors.js';
-import { decodeJson, isObject, type JsonObject } from '../core/json.js';
+import { decodeJson, isObject, notObjectReason, type JsonObject } from '../core/json.js';
 import type { Env } from '../core/paths.js';
 import type { Credential, CredentialFunc } from './auth.js';
 import { Registry, type ClientOptions } from './client.js';
@@ -54,7 +54,7 @@ export async function readDockerConfig(path: string): Promise<DockerConfig> {
     throw configError(path, `unreadable (${(e as { code?: string }).code ?? 'error'})`);
   }
   const parsed = decodeJson(bytes);
-  if (parsed === undefined || !isObject(parsed.value)) throw configError(path, 'not a JSON object');
+  if (parsed === undefined || !isObject(parsed.value)) throw configError(path, notObjectReason(parsed));
   const raw = parsed.value;
   const auths: Record<string, JsonObject> = {};
   if (raw.auths !== undefined) {

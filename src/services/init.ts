@@ -48,13 +48,13 @@ function isTemplate(t: string): t is TemplateName {
  */
 export function templateVars(name: string, template: TemplateName): TemplateVars {
   if (!PACKAGE_NAME.test(name) || name.length > MAX_NAME) {
-    throw new EbpmError('NAME_INVALID', 'not a package name', {
+    throw new EbpmError('USAGE', 'not a package name', {
       hint: `use lower-case letters and digits with single . _ - separators, at most ${MAX_NAME} characters (like my-tool)`,
     });
   }
   const ident = name.replace(/[^A-Za-z0-9_]/g, '_');
   if (template === 'wasm-c' && !/^[a-z]/.test(name)) {
-    throw new EbpmError('NAME_INVALID', 'template wasm-c needs a name starting with a letter', {
+    throw new EbpmError('USAGE', 'template wasm-c needs a name starting with a letter', {
       hint: `main.c refers to the embedded object as ${ident}_bpf_o, which C does not allow; prefix the name with a letter`,
     });
   }

@@ -4,7 +4,7 @@
  * share them. The embedded registry needs none.
  */
 import { EMBEDDED_REGISTRY } from '../core/config.js';
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, isEbpmError } from '../core/errors.js';
 import { login, logout } from '../registry/credentials.js';
 import type { Context } from './context.js';
 
@@ -31,7 +31,11 @@ export async function loginTo(
 ): Promise<{ host: string; stored: 'helper' | 'file'; where: string }> {
   checkHost(host);
   const { credentials: _ignored, ...client } = ctx.client;
-  const r = await login(host, username, password, { env: ctx.env, client, ...(signal ? { signal } : {}) });
+  const r = await login(host, username, password, { env: ctx.env, client, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+    // The registry's own hint says to check `ebpm login`: the very command that failed.
+    if (!isEbpmError(e) || !['UNAUTHORIZED', 'DENIED'].includes(e.code)) throw e;
+    throw new EbpmError(e.code, e.message, { hint: `check the user name and password (or token) for ${host}`, data: e.data, cause: e });
+  });
   return { host, ...r };
 }
 

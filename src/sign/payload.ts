@@ -2,7 +2,7 @@
 // manifest that carries one layer per signature.
 // Payload: sigstore/sigstore `pkg/signature/payload/payload.go` (serialised by Go encoding/json);
 // layout: cosign `specs/SIGNATURE_SPEC.md`, `pkg/oci/static/signature.go`, `pkg/types/media.go`.
-import { Fields, decodeJson, isObject } from '../core/json.js';
+import { Fields, decodeJson, isObject, notObjectReason } from '../core/json.js';
 import { digestProblem, parseDigest, type Digest } from '../core/digest.js';
 import { EbpmError } from '../core/errors.js';
 import { MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_IMAGE_MANIFEST, descriptorFor, manifestBytes, type Descriptor, type ImageManifest } from '../core/oci.js';
@@ -54,7 +54,7 @@ export function buildPayload(reference: string, digest: Digest, optional?: Reado
  */
 export function parsePayload(bytes: Uint8Array): SimpleSigningPayload {
   const doc = decodeJson(bytes);
-  if (doc === undefined || !isObject(doc.value)) throw invalidPayload(['payload: not a json object']);
+  if (doc === undefined || !isObject(doc.value)) throw invalidPayload([`payload: ${notObjectReason(doc)}`]);
   const f = new Fields();
   const critical = doc.value.critical;
   let reference: string | undefined;

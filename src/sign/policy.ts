@@ -4,7 +4,7 @@
 // through the function the caller passes.
 import { sha256Digest, type Digest } from '../core/digest.js';
 import { EbpmError, assertNever } from '../core/errors.js';
-import { canonicalJson, decodeJson, isObject } from '../core/json.js';
+import { canonicalJson, decodeJson, isObject, notObjectReason } from '../core/json.js';
 import {
   describeIdentity,
   identityMatches,
@@ -81,7 +81,7 @@ const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-
 export function parsePolicy(bytes: Uint8Array, source: string, readKeyFile: (path: string) => string): TrustPolicy {
   const bad: string[] = [];
   const doc = decodeJson(bytes);
-  if (doc === undefined || !isObject(doc.value)) throw invalid(source, ['policy: not a json object']);
+  if (doc === undefined || !isObject(doc.value)) throw invalid(source, [`policy: ${notObjectReason(doc)}`]);
   const root = doc.value;
   unknownFields(root, ['version', 'keys', 'trustedRoots', 'scopes'], '', bad);
   if (root.version !== POLICY_VERSION) bad.push(`version: must be ${POLICY_VERSION}`);
@@ -407,7 +407,7 @@ function unknownFields(o: Record<string, unknown>, known: readonly string[], at:
 
 function invalid(source: string, problems: readonly string[]): EbpmError {
   return new EbpmError('POLICY_INVALID', `trust policy ${source}: ${problems.join('; ')}`, {
-    hint: 'fix the listed fields; the format is in registry-spec/trust-policy.md',
+    hint: 'fix the file; a trust policy holds version (1), keys, trustedRoots and scopes',
     data: { fields: problems, source },
   });
 }

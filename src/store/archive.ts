@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import tar from 'tar-stream';
@@ -78,7 +78,7 @@ export async function importArchive(file: string, dst: OciLayout, opts: ImportOp
   try {
     return await importFrom(file, work, dst, opts);
   } catch (e) {
-    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID']) ? e : withContext(`import ${file}`, diskError(e, dst.root));
+    throw isCodeOf(e, ['ARCHIVE_UNSAFE', 'ARCHIVE_INVALID', 'ARCHIVE_UNREADABLE']) ? e : withContext(`import ${file}`, diskError(e, dst.root));
   } finally {
     await rm(work, { recursive: true, force: true });
   }
@@ -215,9 +215,24 @@ function place(file: string, header: tar.Header): Place {
   throw unsafe(file, raw, 'not part of an OCI layout');
 }
 
+/** `openArchive` opens the tar to import: a missing or unreadable path is the user's to fix (`ARCHIVE_UNREADABLE`), not a damaged archive. */
+async function openArchive(file: string): Promise<FileHandle> {
+  const unreadable = (why: string, cause?: unknown) =>
+    new EbpmError('ARCHIVE_UNREADABLE', `import ${file}: ${why}`, { hint: 'give the path of a tar written by ebpm export', data: { file }, cause });
+  const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
+    throw unreadable(e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : `cannot open (${e.code})`, e);
+  });
+  // A pipe or a FIFO is fine (`import <(…)`); a directory would fail later as a read error.
+  if ((await fh.stat()).isDirectory()) {
+    await fh.close();
+    throw unreadable('a directory, not a tar archive');
+  }
+  return fh;
+}
+
 async function unpack(file: string, into: string): Promise<void> {
   const extract = tar.extract();
-  const input = createReadStream(file);
+  const input = (await openArchive(file)).createReadStream();
   input.on('error', (e) => extract.destroy(e));
   input.pipe(extract);
   try {

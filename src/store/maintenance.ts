@@ -285,7 +285,7 @@ export async function remove(layout: OciLayout, ref: string): Promise<{ removed:
   return { removed, pruned: await prune(layout) };
 }
 
-/** `StoreEntry` is one tagged package in the store, as `ebpm list` shows it. */
+/** `StoreEntry` is one tagged package in the store, as `ebpm ls` shows it. */
 export interface StoreEntry {
   ref: string;
   /** The manifest's `org.opencontainers.image.title`, else the reference without its tag. */

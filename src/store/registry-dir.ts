@@ -9,7 +9,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, isCode } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import type { Content, Deleter, ReferrerLister, TagLister, Target, Untagger } from '../content/storage.js';
 import { LAYOUT_FILE, OciLayout } from './layout.js';
@@ -112,7 +112,14 @@ export class LocalRepository implements Target, TagLister, Deleter, Untagger, Re
         data: { ref },
       });
     }
-    const d = await layout.resolve(ref);
+    // The layout's own NOT_FOUND speaks of the local store; here it is a tag the repository lacks.
+    const d = await layout.resolve(ref).catch((e: unknown) => {
+      if (!isCode(e, 'NOT_FOUND')) throw e;
+      throw new EbpmError('NOT_FOUND', `${this.host}/${this.name}:${ref}: not found`, {
+        hint: `${this.host}/${this.name} has no tag ${ref}; check the version, or push it`,
+        data: { ref },
+      });
+    });
     // Like a registry, answer the manifest's own descriptor, not the index entry's annotations.
     const out: Descriptor = { mediaType: d.mediaType, digest: d.digest, size: d.size };
     if (d.artifactType !== undefined) out.artifactType = d.artifactType;

@@ -100,7 +100,7 @@ describe('init', () => {
     async (name) => {
       const r0 = root();
       expect(await failure(init({ name, dir: join(r0, 'p', 'x') }))).toEqual({
-        code: 'NAME_INVALID',
+        code: 'USAGE',
         message: `init ${name}: not a package name`,
         hint: 'use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)',
       });
@@ -111,7 +111,7 @@ describe('init', () => {
   it('refuses a wasm-c name starting with a digit, which C cannot name', async () => {
     const r0 = root();
     expect(await failure(init({ name: '1tool', template: 'wasm-c', dir: join(r0, '1tool') }))).toEqual({
-      code: 'NAME_INVALID',
+      code: 'USAGE',
       message: 'init 1tool: template wasm-c needs a name starting with a letter',
       hint: 'main.c refers to the embedded object as 1tool_bpf_o, which C does not allow; prefix the name with a letter',
     });
@@ -219,7 +219,7 @@ describe('ebpm init', () => {
     [['tool', '--template', 'go'], 2, 'error: init tool: unknown template "go"\nhint: templates: bpf, wasm-c\n'],
     [
       ['Tool'],
-      1,
+      2,
       'error: init Tool: not a package name\nhint: use lower-case letters and digits with single . _ - separators, at most 128 characters (like my-tool)\n',
     ],
   ])('ebpm init %j exits %i with one line and a hint', async (args, code, stderr) => {

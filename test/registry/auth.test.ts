@@ -274,7 +274,7 @@ describe('token cache and challenges without a network', () => {
     writeFileSync(path, '{"auths": {"x": {"auth": "c2VjcmV0LXB3"}, oops');
     const e = await rejection(readDockerConfig(path));
     expect(e.code).toBe('DOCKER_CONFIG_INVALID');
-    expect(e.message).toBe(`docker config ${path}: not a JSON object`);
+    expect(e.message).toBe(`docker config ${path}: not valid JSON`);
     expect(JSON.stringify(e)).not.toContain('c2VjcmV0LXB3');
     writeFileSync(path, JSON.stringify({ auths: { x: { auth: Buffer.from('no-colon').toString('base64') } } }));
     const bad = await rejection(dockerCredentials({ DOCKER_CONFIG: dir })('x'));

@@ -310,7 +310,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       'error: --filtered-pid: "99999999999": out of range for pid_t [-2147483648, 2147483647]\nhint: give --filtered-pid a value from -2147483648 to 2147483647\n',
     );
     expect(programIds('kt_sig_trace')).toEqual([]);
-    expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag --pid\nhint: usage: ebpm run /);
+    expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag: --pid\nhint: usage: ebpm run /);
     expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon']).stderr).toMatch(/^error: run: --duration "soon": not a number of seconds ≥ 0\n/);
   });
 
@@ -330,7 +330,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(helper.code).toBe(4);
     expect(helper.stderr).toBe(
       'error: run helper: load helper: program wrong_helper: verifier rejected: program of this type cannot use helper bpf_skb_load_bytes#26\n' +
-        'hint: the full verifier log is in data.log (shown with --verbose)\n',
+        'hint: run with --verbose to see the full verifier log\n',
     );
   });
 

@@ -233,9 +233,14 @@ describe('bpfArgs: the package without a Wasm program', () => {
 
   it('refuses unknown flags, repeats, strays, missing values and values given to switches', () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
-    expect(thrown(() => values(['pkg', '--pid', '1']))).toEqual(usage('run: unknown flag --pid'));
-    expect(thrown(() => values(['pkg', '-q']))).toEqual(usage('run: unknown flag -q'));
-    expect(thrown(() => values(['pkg', '--no-json']))).toEqual(usage('run: unknown flag --no-json'));
+    expect(thrown(() => values(['pkg', '--pid', '1']))).toEqual(usage('run: unknown flag: --pid'));
+    expect(thrown(() => values(['pkg', '-q']))).toEqual(usage('run: unknown flag: -q'));
+    expect(thrown(() => values(['pkg', '--no-json']))).toEqual(usage('run: unknown flag: --no-json'));
+    expect(thrown(() => values(['pkg', '--filtred-pid', '1']))).toEqual({
+      code: 'USAGE',
+      message: 'run: unknown flag: --filtred-pid',
+      hint: 'did you mean --filtered-pid?',
+    });
     expect(thrown(() => values(['pkg', '-p', '1', '--filtered-pid', '2']))).toEqual(usage('run: --filtered-pid given twice'));
     expect(thrown(() => values(['pkg', '--filtered-pid']))).toEqual(usage('run: --filtered-pid needs a value'));
     expect(thrown(() => values(['pkg', 'extra']))).toEqual(usage('run: unexpected argument "extra"'));

@@ -38,7 +38,7 @@ describe('config', () => {
       'insecure[1]: not a string',
       'registries: not an array',
     ]);
-    expect(() => parseConfig(bytes('{"defaultRegistry":'), '/c.json')).toThrow('config /c.json: (root): not a JSON object');
+    expect(() => parseConfig(bytes('{"defaultRegistry":'), '/c.json')).toThrow('config /c.json: (root): not valid JSON');
   });
 
   it('uses the embedded registry without a configured one, and EBPM_REGISTRY over the file', () => {

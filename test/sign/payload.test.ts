@@ -73,12 +73,12 @@ describe('simple-signing payload', () => {
   });
 
   it.each([
-    ['not json', '{"critical":'],
-    ['an array', '[]'],
-    ['invalid utf-8', '\xff'],
-  ])('refuses %s', async (_what, s) => {
+    ['not json', '{"critical":', 'not valid JSON'],
+    ['an array', '[]', 'not a JSON object'],
+    ['invalid utf-8', '\xff', 'not valid JSON'],
+  ])('refuses %s', async (_what, s, why) => {
     const e = await caught(() => parsePayload(Buffer.from(s, 'latin1')));
-    expect([e.code, e.message]).toEqual(['SIGNATURE_PAYLOAD_INVALID', 'simple-signing payload: payload: not a json object']);
+    expect([e.code, e.message]).toEqual(['SIGNATURE_PAYLOAD_INVALID', `simple-signing payload: payload: ${why}`]);
   });
 
   it('names the signature tag after the digest', async () => {

@@ -8,6 +8,7 @@
 import { resolve } from 'node:path';
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
+import { suggest } from '../../core/suggest.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
 import type { ProgramSelection } from '../../services/alternatives.js';
 import type { PullPolicy } from '../../services/run-source.js';
@@ -313,7 +314,10 @@ function readPackageFlags(words: readonly string[], specs: readonly FlagSpec[], 
       const name = arg.slice(2, eq < 0 ? undefined : eq);
       const inline = eq < 0 ? undefined : arg.slice(eq + 1);
       const hit = byLong.get(name);
-      if (hit === undefined) throw usageError(`unknown flag --${name}`);
+      if (hit === undefined) {
+        const near = suggest(name, byLong.keys());
+        throw near === undefined ? usageError(`unknown flag: --${name}`) : usageError(`unknown flag: --${name}`, `did you mean --${near}?`);
+      }
       if (hit.sets === undefined) set(hit.spec, `--${name}`, inline ?? next(`--${name}`));
       else if (inline !== undefined)
         throw usageError(
@@ -326,7 +330,7 @@ function readPackageFlags(words: readonly string[], specs: readonly FlagSpec[], 
       for (let j = 1; j < arg.length; j++) {
         const c = arg[j]!;
         const s = byShort.get(c);
-        if (s === undefined) throw usageError(`unknown flag -${c}`);
+        if (s === undefined) throw usageError(`unknown flag: -${c}`);
         if (s.isSwitch) {
           set(s, `-${c}`, true);
           continue;
