@@ -359,13 +359,22 @@ describe('deploy/Containerfile', () => {
     const sources = instruction('COPY')
       .filter((args) => !args.startsWith('--from'))
       .flatMap((args) => args.split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(['package.json', 'package-lock.json', 'package.json', 'dist', 'bin', 'native/build/Release/ebpm_native.node']);
+    expect(sources).toEqual([
+      'package.json',
+      'package-lock.json',
+      'package.json',
+      'dist',
+      'bin',
+      'native/build/Release/ebpm_native.node',
+      'scripts/snapshot.mjs',
+    ]);
     expect(sources.filter((s) => !existsSync(join(ROOT, s)))).toEqual([]);
   });
 
-  it('builds on Node 20 and bookworm with the addon libraries', () => {
+  it('builds on Node 20 and bookworm with the addon libraries, and a start-up snapshot for its node', () => {
     expect(instruction('FROM')).toEqual(['docker.io/library/node:20-bookworm-slim AS modules', 'docker.io/library/node:20-bookworm-slim']);
     expect(instruction('RUN').find((r) => r.includes('apt-get install'))).toContain('libbpf1 libelf1 zlib1g');
+    expect(instruction('RUN')).toContain('node scripts/snapshot.mjs');
   });
 
   it('starts the agent with flags it defines', () => {
