@@ -17,7 +17,7 @@ import type { KeylessTrust } from '../sign/identity.js';
 import { keylessFor, trustedKeysFor, type TrustPolicy } from '../sign/policy.js';
 import type { ReferrerKind } from '../sign/referrer.js';
 import type { Context } from './context.js';
-import { findSignatures, referrerContent, resolveTag } from './sign.js';
+import { findAttachedTags, findSignatures, referrerContent } from './sign.js';
 import { locatePackage, notationSignatures } from './trust.js';
 
 /** `AttachedShape` is how an item is attached: a cosign tag (`sha256-<hex>.sig|.att|.sbom`), an OCI 1.1 referrer, or an OCI 1.1 referrer holding a sigstore bundle. */
@@ -60,12 +60,6 @@ export interface AttachedListing {
   readonly keys: 'given' | 'policy';
   readonly items: readonly AttachedItem[];
 }
-
-/** The cosign tags beside a package that hold no signature, and what they hold. */
-const SIDE_TAGS = [
-  ['att', 'attestation'],
-  ['sbom', 'sbom'],
-] as const;
 
 /** `listAttached` lists what is attached to the package `input` names; errors read `verify <input>: …`. */
 export async function listAttached(
@@ -117,9 +111,9 @@ export async function listAttached(
         });
       } else items.push({ kind: c.kind, shape: 'oci-1.1-referrer', ...at, signer: {}, trust: { status: 'not-verified', detail: 'not a signature' } });
     }
-    for (const [suffix, kind] of SIDE_TAGS) {
-      const tag = cosignTag(subject.digest, suffix);
-      const d = await resolveTag(where.source, tag, opts.signal);
+    // cosign's tags beside a package that hold no signature.
+    for (const { suffix, tag, desc: d } of await findAttachedTags(where.source, subject, opts.signal)) {
+      const kind = suffix === 'att' ? 'attestation' : 'sbom';
       if (d !== undefined && isManifestType(d.mediaType))
         items.push({
           kind,

@@ -274,12 +274,15 @@ export async function copySignatures(
 }
 
 /** `AttachedTags` are cosign's `.att` and `.sbom` tags of a subject, with the manifest each names at the source, if any. */
-export type AttachedTags = readonly { readonly tag: string; readonly desc: Descriptor | undefined }[];
+export type AttachedTags = readonly { readonly suffix: 'att' | 'sbom'; readonly tag: string; readonly desc: Descriptor | undefined }[];
 
-/** `findAttachedTags` resolves cosign's `.att` and `.sbom` tags of `subject` in `src` (for `copySignatures`). */
+/** `findAttachedTags` resolves cosign's `.att` and `.sbom` tags of `subject` in `src`, both at once (for `copySignatures` and listings). */
 export function findAttachedTags(src: ReadOnlyTarget, subject: Descriptor, signal?: AbortSignal): Promise<AttachedTags> {
   return Promise.all(
-    (['att', 'sbom'] as const).map(async (s) => ({ tag: cosignTag(subject.digest, s), desc: await resolveTag(src, cosignTag(subject.digest, s), signal) })),
+    (['att', 'sbom'] as const).map(async (suffix) => {
+      const tag = cosignTag(subject.digest, suffix);
+      return { suffix, tag, desc: await resolveTag(src, tag, signal) };
+    }),
   );
 }
 
@@ -316,7 +319,7 @@ async function copyAttached(
 }
 
 /** `resolveTag` is the manifest `ref` names in `target`, or `undefined` when there is none. */
-export async function resolveTag(target: ReadOnlyTarget, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
+async function resolveTag(target: ReadOnlyTarget, ref: string, signal?: AbortSignal): Promise<Descriptor | undefined> {
   try {
     return await target.resolve(ref, signal);
   } catch (e) {
