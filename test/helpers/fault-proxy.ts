@@ -10,7 +10,8 @@
  * Rules are tried in the order added; each fires `times` times (default 1) and is then spent.
  * `proxy.log` records every request with the fault applied to it.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { serveLoopback } from './loopback.js';
 
 export type Fault =
   /** Forward untouched (spends the rule: lets the next rule hit a later request). */
@@ -164,14 +165,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     }
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
   return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
+    ...(await serveLoopback(handle)),
     log,
     add(rule) {
       rules.push({ ...rule, left: rule.times ?? 1 });
@@ -180,10 +175,5 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       rules.length = 0;
       log.length = 0;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
   };
 }

@@ -5,7 +5,8 @@
  *
  *   const a = await startHostile((req, res) => res.writeHead(400).end('{"errors":[...]}'));
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { serveLoopback } from './loopback.js';
 import { afterEach } from 'vitest';
 
 export interface HostileRequest {
@@ -28,22 +29,11 @@ export type HostileHandler = (req: IncomingMessage, res: ServerResponse) => void
 /** `startHostile` listens on a free loopback port and answers every request with `handle`. */
 export async function startHostile(handle: HostileHandler): Promise<HostileServer> {
   const seen: HostileRequest[] = [];
-  const server = createServer((req, res) => {
+  const server = await serveLoopback((req, res) => {
     seen.push({ method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers });
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
-  return {
-    host,
-    url: `http://${host}`,
-    seen,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...server, seen };
 }
 
 /** `hostileServers` gives a test file a `startHostile` whose servers are stopped after each test. */

@@ -18,7 +18,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { createServer, request as httpRequest, IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { request as httpRequest, IncomingMessage, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import { serveLoopback } from './loopback.js';
 import { join } from 'node:path';
 
 const INDEX = 'application/vnd.oci.image.index.v1+json';
@@ -170,19 +171,5 @@ export async function startReferrersProxy(upstream: string, dataDir: string): Pr
     answer.pipe(res);
   };
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch(() => res.destroy());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${port}`,
-    host: `127.0.0.1:${port}`,
-    listed,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return { ...(await serveLoopback(handle)), listed };
 }

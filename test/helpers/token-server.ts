@@ -12,7 +12,8 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID, sign, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { serveLoopback } from './loopback.js';
 import { join } from 'node:path';
 
 /** `Grants[user][repository]` lists the actions (`pull`, `push`, `delete`, `*`) the user gets. */
@@ -143,11 +144,9 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
       .end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
   };
 
-  const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
+  const server = await serveLoopback(handle);
   return {
-    realm: `http://127.0.0.1:${port}/token`,
+    realm: `${server.url}/token`,
     service,
     issuer,
     certPath,
@@ -155,10 +154,6 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<TokenS
     get rejected() {
       return rejected;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    stop: server.stop,
   };
 }
