@@ -54,8 +54,8 @@ if [ -f native/binding.gyp ] && { [ ! -f native/build/Release/ebpm_native.node ]
   echo "$native" > .cache/native.stamp
 fi
 
-src=$(find src scripts/build.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head -1 || true)
-if [ ! -f dist/ebpm.mjs ] || [ -n "$src" ]; then
+src=$(find src scripts/build.mjs scripts/snapshot.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head -1 || true)
+if [ ! -f dist/ebpm.mjs ] || [ ! -f dist/ebpm.blob ] || [ -n "$src" ]; then
   echo "bootstrap: building CLI"
   node scripts/build.mjs
 fi
