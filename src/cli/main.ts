@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   login: () => import('./commands/login.js'),
   logout: () => import('./commands/logout.js'),
   search: () => import('./commands/search.js'),
+  versions: () => import('./commands/versions.js'),
   export: () => import('./commands/export.js'),
   import: () => import('./commands/import.js'),
   keygen: () => import('./commands/keygen.js'),

@@ -54,6 +54,19 @@ export async function openRepository(ctx: Context, ref: Reference): Promise<Remo
   return (await ctx.registry(ref.registry)).repository(ref.repository);
 }
 
+/** A repository that can GET a manifest by tag in one request (the remote `Repository`). */
+interface FetchesReference {
+  fetchReference(ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }>;
+}
+const fetchesReference = (t: object): t is FetchesReference => typeof (t as Partial<FetchesReference>).fetchReference === 'function';
+
+/** `fetchTagged` reads the manifest `ref` names: one GET where the target can, else resolve and fetch (at most `MAX_MANIFEST_BYTES`). */
+export async function fetchTagged(target: ReadOnlyTarget, ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }> {
+  if (fetchesReference(target)) return target.fetchReference(ref, signal);
+  const descriptor = await target.resolve(ref, signal);
+  return { descriptor, bytes: await fetchAll(target, descriptor, MAX_MANIFEST_BYTES, signal) };
+}
+
 /** How many versions a `VERSION_NOT_FOUND` hint lists: the highest ones. */
 const HINT_VERSIONS = 10;
 

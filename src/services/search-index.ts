@@ -10,7 +10,6 @@ import { canonicalJson, decodeJson, Fields, isObject } from '../core/json.js';
 import {
   EMPTY_DESCRIPTOR,
   EMPTY_JSON,
-  MAX_MANIFEST_BYTES,
   MEDIA_TYPE_IMAGE_MANIFEST,
   descriptorFor,
   manifestBytes,
@@ -19,7 +18,7 @@ import {
   type ImageManifest,
 } from '../core/oci.js';
 import { fetchAll, pushTagged, type ReadOnlyTarget, type Target } from '../content/storage.js';
-import { isMissing } from './resolve.js';
+import { fetchTagged, isMissing } from './resolve.js';
 
 /** `INDEX_REPOSITORY` is the repository name of the index within a namespace (reserved: no package may use it). */
 export const INDEX_REPOSITORY = 'ebpm-index';
@@ -127,12 +126,6 @@ export function indexArtifact(entries: readonly IndexEntry[]): IndexArtifact {
   return { manifest: descriptorFor(MEDIA_TYPE_IMAGE_MANIFEST, bytes, { artifactType: INDEX_ARTIFACT_TYPE }), manifestBytes: bytes, layer, layerBytes };
 }
 
-/** A repository that can GET a manifest by tag in one request (the remote `Repository`). */
-interface FetchesReference {
-  fetchReference(ref: string, signal?: AbortSignal): Promise<{ descriptor: Descriptor; bytes: Uint8Array }>;
-}
-const fetchesReference = (t: object): t is FetchesReference => typeof (t as Partial<FetchesReference>).fetchReference === 'function';
-
 /**
  * `readIndexArtifact` reads the index of a repository: one manifest GET (or resolve + fetch) and
  * one blob. Undefined when there is none.
@@ -141,11 +134,7 @@ export async function readIndexArtifact(repo: ReadOnlyTarget, signal?: AbortSign
   let desc: Descriptor;
   let bytes: Uint8Array;
   try {
-    if (fetchesReference(repo)) ({ descriptor: desc, bytes } = await repo.fetchReference(INDEX_TAG, signal));
-    else {
-      desc = await repo.resolve(INDEX_TAG, signal);
-      bytes = await fetchAll(repo, desc, MAX_MANIFEST_BYTES, signal);
-    }
+    ({ descriptor: desc, bytes } = await fetchTagged(repo, INDEX_TAG, signal));
   } catch (e) {
     if (isMissing(e)) return undefined;
     throw e;

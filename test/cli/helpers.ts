@@ -76,7 +76,7 @@ export interface BuiltPackage {
  */
 export async function packageLayout(
   dir: string,
-  opts: { name?: string; version: string; description?: string; keywords?: string[]; payload?: Uint8Array },
+  opts: { name?: string; version: string; description?: string; keywords?: string[]; payload?: Uint8Array; created?: string },
 ): Promise<BuiltPackage> {
   const name = opts.name ?? 'sigsnoop';
   const obj = await exampleObject('sigsnoop');
@@ -86,7 +86,7 @@ export async function packageLayout(
     { title: `${name}.bpf.o`, mediaType: EBPM_BPF_OBJECT, bytes: obj },
     ...(opts.payload ? [{ title: 'source.tar.gz', mediaType: EBPM_SOURCE, bytes: opts.payload }] : []),
   ];
-  const packed = packPackage(meta, files, '2026-01-01T00:00:00Z');
+  const packed = packPackage(meta, files, opts.created ?? '2026-01-01T00:00:00Z');
   mkdirSync(dir, { recursive: true });
   const layout = await OciLayout.open(dir);
   for (const b of packed.blobs) await layout.push(b.descriptor, [b.bytes]);
