@@ -11,6 +11,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   push: () => import('./commands/push.js'),
   pull: () => import('./commands/pull.js'),
   tag: () => import('./commands/tag.js'),
+  cp: () => import('./commands/cp.js'),
   ls: () => import('./commands/ls.js'),
   rm: () => import('./commands/rm.js'),
   prune: () => import('./commands/prune.js'),

@@ -113,6 +113,15 @@ export async function tagStored(ctx: Context, src: string, dst: string): Promise
       ...(source ? { [ANNOTATION_EBPM_SOURCE]: source } : {}),
     };
     await store.tag({ ...found.descriptor, ...(Object.keys(annotations).length ? { annotations } : {}) }, target);
+    // cosign's `.sig`, `.att` and `.sbom` manifests are named beside the package (sign.ts): the new name gets those it lacks.
+    const { storedSignatureRefs } = await import('./sign.js');
+    const held = new Set(await store.tags());
+    const from = `${found.ref.registry}/${found.ref.repository}:`;
+    for (const ref of await storedSignatureRefs(store, [found])) {
+      const side = `${to.registry}/${to.repository}:${ref.slice(from.length)}`;
+      const d = await store.resolve(ref);
+      if (!held.has(side)) await store.tag({ mediaType: d.mediaType, digest: d.digest, size: d.size }, side);
+    }
     return { source: found.storeRef, target, digest: found.descriptor.digest };
   } catch (e) {
     throw withContext(`tag ${src}`, e);
