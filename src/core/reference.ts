@@ -119,6 +119,11 @@ export function parseReference(input: string, defaults: ReferenceDefaults = {}):
   return { registry, repository: name, range: after };
 }
 
+/** `isTag` tells whether `s` is a tag by the distribution-spec's grammar (up to 128 of `[A-Za-z0-9_.-]`, not starting with `.` or `-`). */
+export function isTag(s: string): boolean {
+  return TAG.test(s);
+}
+
 /** `formatReference` writes a reference back in the form `parseReference` reads. */
 export function formatReference(ref: Reference): string {
   let s = `${ref.registry}/${ref.repository}`;

@@ -22,16 +22,23 @@ import { floatingTags, versionTag } from '../package/version.js';
 import { LAYOUT_FILE } from '../store/layout.js';
 import type { Context } from './context.js';
 import { openLayout, openLocal } from './local-source.js';
-import { isMissing, openRepository } from './resolve.js';
+import { isMissing, openRepository, parseUserReference, resolveStored } from './resolve.js';
 import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
 import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
 import type { SigningKey } from '../sign/keys.js';
 import type { SignatureFormat } from '../sign/verify.js';
-import { copySignatures, signPackage, type SignResult } from './sign.js';
+import { copySignatures, signPackage, storedRepository, type SignResult } from './sign.js';
 
 export interface PushRequest {
   /** A package directory (its `out/` layout, else built in memory), or an OCI layout, optionally `:tag`. */
   readonly path: string;
+  /**
+   * The argument as given: when nothing is at `path`, the reference of a package the local store
+   * holds (`ebpm tag` then `ebpm push`, as with docker), pushed to that reference's repository.
+   */
+  readonly reference?: string;
+  /** Tags to set besides the version and floating tags (`--tag stable`): valid tags, none a version (the command checks). */
+  readonly tags?: readonly string[];
   /** `[registry/][namespace/]name` to push to instead of the default registry and the package name. */
   readonly destination?: string;
   readonly force?: boolean;
@@ -130,11 +137,14 @@ interface IndexUpdate {
  * tags' PUTs in flight (`floating`: the tags they moved), which `pushAll` awaits.
  */
 async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate; floating: Promise<string[]> }> {
+  let label = req.path;
   try {
-    const { source, root } = await openSource(ctx, req.path);
+    const extra = req.tags ?? [];
+    const { source, root, repository } = await openSource(ctx, req);
+    if (repository !== undefined) label = req.reference!;
     // Every platform of an index is checked; they share name and version.
     const m = (await readPackages(source, root))[0]!.metadata;
-    const dest = destination(ctx, req.destination, m.name);
+    const dest = destination(ctx, req.destination ?? repository, m.name);
     const tag = versionTag(m.version);
     const repo = await openRepository(ctx, dest);
     const where = `${dest.registry}/${dest.repository}`;
@@ -168,9 +178,9 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
         ? undefined
         : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
     const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
-    // After the version tag, the floating tags together: each is one manifest PUT of its own.
+    // After the version tag, the floating and extra tags together: each is one manifest PUT of its own.
     const moving = Promise.all(
-      floating.map(async (t) => {
+      [...floating, ...extra.filter((t) => !floating.includes(t))].map(async (t) => {
         if (unchanged && tags.includes(t) && (await repo.resolve(t, req.signal)).digest === root.digest) return undefined;
         await repo.tag(root, t, req.signal);
         return t;
@@ -194,15 +204,17 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     };
     return { result, update, floating: moving };
   } catch (e) {
-    throw withContext(`push ${req.path}`, e);
+    throw withContext(`push ${label}`, e);
   }
 }
 
 /**
  * `openSource` finds what to push at `path`, as `openLocal` reads it: an OCI layout, a package
- * directory's `out/` layout (the same tag rule), or a package directory built in memory.
+ * directory's `out/` layout (the same tag rule), or a package directory built in memory; else
+ * the package the store holds under `reference`, with that reference's repository.
  */
-async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnlyTarget; root: Descriptor }> {
+async function openSource(ctx: Context, req: PushRequest): Promise<{ source: ReadOnlyTarget; root: Descriptor; repository?: string }> {
+  const path = req.path;
   const local = await openLocal(path, process.cwd());
   if (local?.kind === 'layout') return { source: local.layout, root: local.descriptor };
   if (local?.kind === 'directory') {
@@ -216,9 +228,30 @@ async function openSource(ctx: Context, path: string): Promise<{ source: ReadOnl
     const { store, tag } = await buildToMemory(local.path, ctx.env);
     return { source: store, root: await store.resolve(tag) };
   }
-  throw new EbpmError('NOT_FOUND', local === undefined ? 'no such file or directory' : 'a file, not a package directory or an OCI layout', {
-    hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
-  });
+  const stored = local === undefined && req.reference !== undefined ? await storedSource(ctx, req.reference) : undefined;
+  if (stored !== undefined) return stored;
+  throw new EbpmError(
+    'NOT_FOUND',
+    local === undefined ? 'no such file or directory, nor a stored package' : 'a file, not a package directory or an OCI layout',
+    {
+      hint: 'run ebpm push in a package directory, or give the path of one, of a built layout, or a reference `ebpm ls` lists',
+    },
+  );
+}
+
+/** `storedSource` is the package the store holds under `input` (offline), read with its signatures beside it; undefined when it holds none. */
+async function storedSource(ctx: Context, input: string): Promise<{ source: ReadOnlyTarget; root: Descriptor; repository: string } | undefined> {
+  let ref: Reference;
+  try {
+    ref = parseUserReference(ctx, input);
+  } catch {
+    return undefined;
+  }
+  const store = await ctx.store();
+  const found = await resolveStored(store, ref);
+  if (found === undefined) return undefined;
+  const repository = `${ref.registry}/${ref.repository}`;
+  return { source: storedRepository(store, repository), root: found.descriptor, repository };
 }
 
 /** `destination` is the repository to push to: `dest` as given (without tag or version), or the default place for `name`. */

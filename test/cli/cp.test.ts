@@ -102,4 +102,49 @@ describeWith(['registry', 'clang'], 'ebpm cp', () => {
       stderr: `error: cp sigsnoop@${pkg.digest}: ${b.host}/mirror/sigsnoop: name a tag for the copy\nhint: the source is named by its digest; give ${b.host}/mirror/sigsnoop:TAG\n`,
     });
   });
+
+  it('pushes a package the store holds under a name given with ebpm tag, with its signatures and extra tags', async () => {
+    expect((await cli(['tag', 'sigsnoop:1.2.0', `${b.host}/team/sigsnoop:1.2.0`])).code).toBe(0);
+    expect(await cli(['push', `${b.host}/team/sigsnoop:1.2.0`, '--tag', 'stable', '--tag', 'edge'])).toEqual({
+      code: 0,
+      signal: null,
+      stderr: '',
+      stdout: `pushed ${b.host}/team/sigsnoop:1.2.0 ${pkg.digest} (3 blobs, ${pkg.size} bytes)\ntags: 1.2.0, 1.2, 1, latest, stable, edge\n`,
+    });
+    expect((await cli(['verify', `${b.host}/team/sigsnoop:stable`, '--key', 'cosign.pub'])).stdout).toBe(
+      [
+        `verified ${b.host}/team/sigsnoop@${pkg.digest} (from the registry)`,
+        `  signed by cosign (key ${fingerprint}), legacy signature`,
+        `  signed by cosign (key ${fingerprint}), bundle signature`,
+        '',
+      ].join('\n'),
+    );
+    const versions = await cli(['versions', `${b.host}/team/sigsnoop`, '--json']);
+    expect((JSON.parse(versions.stdout) as { versions: { tag: string; tags: string[] }[] }).versions.map((v) => [v.tag, v.tags])).toEqual([
+      ['1.2.0', ['1', '1.2', 'edge', 'latest', 'stable']],
+      ['1', []],
+      ['1.2', []],
+      ['edge', []],
+      ['latest', []],
+      ['stable', []],
+    ]);
+  });
+
+  it('refuses a --tag that is a version or no tag, and a name neither on disk nor stored', async () => {
+    expect(await cli(['push', pkg.dir, '--tag', '2.0.0'])).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr: 'error: push: --tag 2.0.0: a version\nhint: the version tag comes from the package metadata; --tag adds names such as stable\n',
+    });
+    expect((await cli(['push', pkg.dir, '--tag=-x'])).stderr).toBe(
+      'error: push: --tag "-x": not a tag\nhint: tags are up to 128 of [A-Za-z0-9_.-] and do not start with "." or "-"\n',
+    );
+    expect(await cli(['push', 'nosuch:1.0.0'])).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: push ${join(sb.root, 'nosuch:1.0.0')}: no such file or directory, nor a stored package\nhint: run ebpm push in a package directory, or give the path of one, of a built layout, or a reference \`ebpm ls\` lists\n`,
+    });
+  });
 });

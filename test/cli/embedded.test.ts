@@ -237,7 +237,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       [
         ['push', join(sb.root, 'missing')],
         1,
-        `error: push ${join(sb.root, 'missing')}: no such file or directory\nhint: run ebpm push in a package directory, or give the path of one or of a built layout\n`,
+        `error: push ${join(sb.root, 'missing')}: no such file or directory, nor a stored package\nhint: run ebpm push in a package directory, or give the path of one, of a built layout, or a reference \`ebpm ls\` lists\n`,
       ],
       [
         ['push', pkgs['1.2.0']!.dir, '--to', 'x/ebpm-index'],
@@ -285,8 +285,8 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
         1,
         {
           code: 'NOT_FOUND',
-          message: `push ${missing}: no such file or directory`,
-          hint: 'run ebpm push in a package directory, or give the path of one or of a built layout',
+          message: `push ${missing}: no such file or directory, nor a stored package`,
+          hint: 'run ebpm push in a package directory, or give the path of one, of a built layout, or a reference `ebpm ls` lists',
         },
       ],
       [['ls', 'extra'], 2, { code: 'USAGE', message: 'ls: takes no arguments', hint: 'usage: ebpm ls [--json]' }],

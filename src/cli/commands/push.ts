@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
+import { isTag } from '../../core/reference.js';
+import { tagVersion } from '../../package/version.js';
 import { pushAll } from '../../services/push.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
@@ -8,9 +10,9 @@ import { loadSigningKey } from '../password.js';
 
 const cmd: Command = {
   name: 'push',
-  summary: 'Publish a built package (its out/ layout, or an OCI layout) to a registry; name and version come from its metadata.',
+  summary: 'Publish a built package (its out/ layout, an OCI layout, or a stored reference) to a registry; name and version come from its metadata.',
   usage:
-    'ebpm push [dir | layout[:tag]]... [--to [registry/][namespace/]name] [--force] [--no-floating-tags] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
+    'ebpm push [dir | layout[:tag] | stored-reference]... [--to [registry/][namespace/]name] [--tag <tag>]... [--force] [--no-floating-tags] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, {
       ...JSON_FLAG,
@@ -21,8 +23,19 @@ const cmd: Command = {
       sign: { type: 'boolean', default: false },
       key: { type: 'string' },
       bundle: { type: 'boolean', default: false },
+      tag: { type: 'string', multiple: true, description: 'also set this tag (repeatable), e.g. --tag stable', valueName: '<tag>' },
     });
     const paths = positionals.length === 0 ? ['.'] : positionals;
+    for (const t of values.tag ?? []) {
+      if (!isTag(t))
+        throw new EbpmError('USAGE', `push: --tag ${JSON.stringify(t)}: not a tag`, {
+          hint: 'tags are up to 128 of [A-Za-z0-9_.-] and do not start with "." or "-"',
+        });
+      if (tagVersion(t) !== undefined)
+        throw new EbpmError('USAGE', `push: --tag ${t}: a version`, {
+          hint: 'the version tag comes from the package metadata; --tag adds names such as stable',
+        });
+    }
     if (values.to !== undefined && paths.length > 1)
       throw new EbpmError('USAGE', 'push: --to names one repository, for one package', { hint: `usage: ${cmd.usage}` });
     if (values.sign !== (values.key !== undefined)) throw new EbpmError('USAGE', 'push: --sign and --key go together', { hint: `usage: ${cmd.usage}` });
@@ -38,6 +51,8 @@ const cmd: Command = {
         ctx,
         paths.map((path) => ({
           path: resolve(io.cwd, path),
+          reference: path,
+          tags: values.tag ?? [],
           force: values.force,
           floatingTags: !values['no-floating-tags'],
           ...(sign ? { sign } : {}),
