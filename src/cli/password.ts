@@ -6,7 +6,7 @@
 import { openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ReadStream } from 'node:tty';
-import { EbpmError } from '../core/errors.js';
+import { EbpmError, isCode } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { readPrivateKey, type SigningKey } from '../sign/keys.js';
 import { isEncryptedKey, readKeyFile } from '../services/sign.js';
@@ -69,10 +69,32 @@ export async function loadSigningKey(path: string, env: Env, cwd: string, termin
 }
 
 /**
- * Reads one line in raw mode: Enter ends it, Backspace erases, Ctrl-C and Ctrl-D abort. The prompt
- * appears only once echo is off and the line is being read, so nothing typed at it can echo.
+ * `askCredentials` asks on the terminal for what `ebpm login` was not given: the user name (shown
+ * as typed), then the password (never shown), as `docker login` does.
  */
-function ask(term: Terminal, prompt: string): Promise<string> {
+export async function askCredentials(
+  given: { username?: string | undefined; password?: string | undefined },
+  terminal: () => Terminal = openTerminal,
+): Promise<{ username: string; password: string }> {
+  const term = terminal();
+  try {
+    const username = given.username ?? (await ask(term, 'Username: ', true));
+    const password = given.password ?? (await ask(term, 'Password: '));
+    return { username, password };
+  } catch (e) {
+    if (!isCode(e, 'ABORTED')) throw e;
+    throw new EbpmError('ABORTED', 'login: cancelled at the prompt', { hint: 'run ebpm login again, or give -u <user> and --password-stdin' });
+  } finally {
+    term.close();
+  }
+}
+
+/**
+ * Reads one line in raw mode: Enter ends it, Backspace erases, Ctrl-C and Ctrl-D abort; what is
+ * typed is shown only with `echo` (the terminal's own echo is off). The prompt appears only once
+ * echo is off and the line is being read, so nothing typed at it can echo.
+ */
+function ask(term: Terminal, prompt: string, echo = false): Promise<string> {
   term.input.setRawMode(true);
   return new Promise<string>((resolve, reject) => {
     let line = '';
@@ -90,8 +112,13 @@ function ask(term: Terminal, prompt: string): Promise<string> {
         if (ch === '\u0003' || (ch === '\u0004' && line === '')) {
           return done(new EbpmError('ABORTED', 'password prompt: cancelled', { hint: 'run the command again, or set EBPM_PASSWORD' }));
         }
-        if (ch === '\u007f' || ch === '\b') line = [...line].slice(0, -1).join('');
-        else if (ch >= ' ') line += ch;
+        if (ch === '\u007f' || ch === '\b') {
+          if (echo && line !== '') term.write('\b \b');
+          line = [...line].slice(0, -1).join('');
+        } else if (ch >= ' ') {
+          line += ch;
+          if (echo) term.write(ch);
+        }
       }
     };
     term.input.on('data', onData);

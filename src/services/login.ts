@@ -8,20 +8,35 @@ import { EbpmError, isEbpmError } from '../core/errors.js';
 import { login, logout } from '../registry/credentials.js';
 import type { Context } from './context.js';
 
-function checkHost(host: string): void {
+/** `LoginHost` is the registry a `login` or `logout` argument names. */
+export interface LoginHost {
+  /** `host[:port]`: what credentials are kept under. */
+  readonly host: string;
+  /** Given as `http://…`: the registry speaks plain HTTP. */
+  readonly plainHttp: boolean;
+}
+
+/**
+ * `loginHost` reads `host[:port]`, or a URL of it as users paste them (`https://ghcr.io/`,
+ * `http://10.0.0.5:5000`; a path other than `/` or `/v2/` is refused). Pure.
+ */
+export function loginHost(input: string, verb: 'login' | 'logout'): LoginHost {
+  const url = /^(https?):\/\/([^/]*)(\/(?:v2\/?)?)?$/i.exec(input);
+  const host = url === null ? input : url[2]!;
   if (host === EMBEDDED_REGISTRY) {
-    throw new EbpmError('USAGE', `login ${host}: the embedded registry takes no credentials`, {
+    throw new EbpmError('USAGE', `${verb} ${host}: the embedded registry takes no credentials`, {
       hint: 'log in to a registry server, e.g. ebpm login ghcr.io -u <user>',
     });
   }
   if (!/^[A-Za-z0-9.[\]:-]+$/.test(host)) {
-    throw new EbpmError('USAGE', `login ${JSON.stringify(host.slice(0, 100))}: not host[:port]`, {
-      hint: 'give the registry host, e.g. ghcr.io or 127.0.0.1:5000',
+    throw new EbpmError('USAGE', `${verb} ${JSON.stringify(input.slice(0, 100))}: not host[:port]`, {
+      hint: 'give the registry host, e.g. ghcr.io, 127.0.0.1:5000 or https://ghcr.io',
     });
   }
+  return { host, plainHttp: url?.[1]?.toLowerCase() === 'http' };
 }
 
-/** `loginTo` checks and stores credentials for `host`; returns where they went. */
+/** `loginTo` checks and stores credentials for `host` (`loginHost`'s); returns where they went. */
 export async function loginTo(
   ctx: Context,
   host: string,
@@ -29,7 +44,6 @@ export async function loginTo(
   password: string,
   signal?: AbortSignal,
 ): Promise<{ host: string; stored: 'helper' | 'file'; where: string }> {
-  checkHost(host);
   const { credentials: _ignored, ...client } = ctx.client;
   const r = await login(host, username, password, { env: ctx.env, client, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
     // The registry's own hint says to check `ebpm login`: the very command that failed.
@@ -39,8 +53,7 @@ export async function loginTo(
   return { host, ...r };
 }
 
-/** `logoutOf` forgets `host`'s credentials; false when there were none. */
+/** `logoutOf` forgets `host`'s credentials (`loginHost`'s); false when there were none. */
 export async function logoutOf(ctx: Context, host: string): Promise<boolean> {
-  checkHost(host);
   return logout(host, { env: ctx.env });
 }

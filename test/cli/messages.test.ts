@@ -123,7 +123,7 @@ describeWith(['registry'], 'messages of a registry with accounts', () => {
         code: 1,
         signal: null,
         stdout: '',
-        stderr: `error: ${secured.host}: unauthorized: authentication required\nhint: check the user name and password (or token) for ${secured.host}\n`,
+        stderr: `warning: a password given with -p shows in ps and the shell history; use --password-stdin\nerror: ${secured.host}: unauthorized: authentication required\nhint: check the user name and password (or token) for ${secured.host}\n`,
       });
     } finally {
       await secured.stop();

@@ -246,10 +246,10 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
           `hint: check \`ebpm login ${secured.host}\` and that this account may access the repository`,
         ]);
         const wrong = await ebpm(['login', secured.host, '-u', 'alice', '-p', 'nope'], a.env);
-        expect([wrong.code, wrong.err.split('\n')[0]]).toEqual([1, `error: ${secured.host}: unauthorized: authentication required`]);
+        expect([wrong.code, wrong.err.split('\n')[1]]).toEqual([1, `error: ${secured.host}: unauthorized: authentication required`]);
         expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], a.env)).toEqual({
           code: 0,
-          err: '',
+          err: 'warning: a password given with -p shows in ps and the shell history; use --password-stdin\n',
           out: `logged in to ${secured.host} (credentials in ${join(a.env.DOCKER_CONFIG!, 'config.json')})\n`,
         });
         expect(JSON.parse(readFileSync(join(a.env.DOCKER_CONFIG!, 'config.json'), 'utf8'))).toEqual({
@@ -297,7 +297,7 @@ json.dump(db, open(path, 'w'))
         const env = { ...a.env, PATH: `${bin}:${a.env.PATH}` };
         expect(await ebpm(['login', secured.host, '-u', 'alice', '-p', 'wonderland'], env)).toEqual({
           code: 0,
-          err: '',
+          err: 'warning: a password given with -p shows in ps and the shell history; use --password-stdin\n',
           out: `logged in to ${secured.host} (credentials in docker-credential-ebpmtest)\n`,
         });
         expect(JSON.parse(readFileSync(join(bin, 'creds.json'), 'utf8'))).toEqual({ [secured.host]: ['alice', 'wonderland'] });

@@ -1,16 +1,16 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { logoutOf } from '../../services/login.js';
+import { loginHost, logoutOf } from '../../services/login.js';
 import { context, writeJson, writeLines } from '../dist.js';
 
 const cmd: Command = {
   name: 'logout',
   summary: 'Forget the stored credentials of a registry.',
-  usage: 'ebpm logout <host[:port]> [--json]',
+  usage: 'ebpm logout <host[:port] | https://host[:port]> [--json]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'logout: expected one registry host', { hint: `usage: ${cmd.usage}` });
-    const host = positionals[0]!;
+    const { host } = loginHost(positionals[0]!, 'logout');
     const removed = await logoutOf(await context(io, false), host);
     if (values.json) writeJson(io, { host, removed });
     else writeLines(io, [removed ? `logged out of ${host}` : `not logged in to ${host}`]);
