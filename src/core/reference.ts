@@ -7,6 +7,7 @@ import { EbpmError } from './errors.js';
  *
  *   [registry[:port]/][namespace/]name[:tag][@sha256:<hex>]   a tag and/or a digest
  *   [registry[:port]/][namespace/]name@<semver range>         e.g. sigsnoop@1.2, ghcr.io/x/y@~2.1
+ *   [registry[:port]/][namespace/]name@latest                 the highest release (no pre-release), as npm
  *
  * After `@`, a digest is anything of the form `<algorithm>:<encoded>`; everything else must be an
  * npm semver range. Names follow the distribution-spec v1.1.1 `<name>` regex and tags its tag
@@ -20,9 +21,15 @@ export interface Reference {
   readonly repository: string;
   readonly tag?: string;
   readonly digest?: Digest;
-  /** A semver range to resolve against the repository's tags (never with `tag` or `digest`). */
+  /** A semver range, or `LATEST_RELEASE`, to resolve against the repository's tags (never with `tag` or `digest`). */
   readonly range?: string;
 }
+
+/**
+ * `LATEST_RELEASE` is the range `name@latest`: the highest version without a pre-release part by
+ * semver, whatever the `latest` tag says and whatever `--prerelease` asks (npm's `latest`).
+ */
+export const LATEST_RELEASE = 'latest';
 
 /** Where short names go: the caller looks these up (config, `EBPM_REGISTRY`). */
 export interface ReferenceDefaults {
@@ -109,11 +116,12 @@ export function parseReference(input: string, defaults: ReferenceDefaults = {}):
   if (after.length === 0) throw invalid(input, 'nothing after "@"', FORM_HINT);
   if (after.trim() !== after) throw invalid(input, `bad version range ${JSON.stringify(after)}`, 'remove the spaces around the range');
   if (tag !== undefined) throw invalid(input, 'both a tag and a version range', 'write either name:tag or name@<range>');
+  if (after === LATEST_RELEASE) return { registry, repository: name, range: LATEST_RELEASE };
   if (semver.validRange(after) === null) {
     throw invalid(
       input,
       `bad version range ${JSON.stringify(after)}`,
-      'after "@" write a digest or a semver range such as 1.2, ^1, ~2.1 or ">=1.2 <2"; use name:tag for a plain tag',
+      'after "@" write a digest, latest, or a semver range such as 1.2, ^1, ~2.1 or ">=1.2 <2"; use name:tag for a plain tag',
     );
   }
   return { registry, repository: name, range: after };
@@ -154,15 +162,17 @@ export interface PickOptions {
 
 /**
  * `pickVersion` chooses the tag to pull, keeping the tag string as the registry spells it:
- * with a range, the highest version satisfying it (npm semver semantics); without one, `latest`
+ * with a range, the highest version satisfying it (npm semver semantics; `LATEST_RELEASE`, the
+ * highest version without a pre-release part); without one, `latest`
  * if that tag exists, else the highest stable version (any version with `includePrerelease`).
  * Returns `undefined` when nothing fits. Equal versions (`v1.0.0`, `1.0.0`) are ordered by
  * build metadata, then by tag string, so the choice never depends on listing order.
  */
 export function pickVersion(tags: readonly string[], range: string | undefined, opts: PickOptions = {}): string | undefined {
   if (range === undefined && tags.includes('latest')) return 'latest';
-  const includePrerelease = opts.includePrerelease ?? false;
-  const wanted = range ?? '*';
+  const release = range === LATEST_RELEASE;
+  const includePrerelease = !release && (opts.includePrerelease ?? false);
+  const wanted = range === undefined || release ? '*' : range;
   let best: { tag: string; version: string } | undefined;
   for (const tag of tags) {
     const version = tagToVersion(tag);

@@ -8,7 +8,7 @@
 import { EbpmError, isCode, withContext } from '../core/errors.js';
 import { wrongPlatform } from '../core/arch.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseIndex, type Descriptor, type Platform } from '../core/oci.js';
-import { compareVersionTags, formatReference, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
+import { compareVersionTags, formatReference, LATEST_RELEASE, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
 import { fetchAll, type Fetcher, type ReadOnlyTarget, type TagLister } from '../content/storage.js';
 import type { Context, RemoteRepository } from './context.js';
 
@@ -79,13 +79,18 @@ export function pinTag(ref: Reference, tags: readonly string[], opts: ResolveOpt
   const tag = pickVersion(tags, ref.range, { includePrerelease: opts.includePrerelease ?? false });
   if (tag !== undefined) return tag;
   const versions = tags.filter((t) => tagToVersion(t) !== undefined).sort(compareVersionTags);
-  const what = ref.range !== undefined ? `no version matches ${ref.range}` : `no latest tag and no ${opts.includePrerelease ? '' : 'stable '}version`;
+  const release = ref.range === LATEST_RELEASE;
+  const what = release
+    ? 'no release for @latest'
+    : ref.range !== undefined
+      ? `no version matches ${ref.range}`
+      : `no latest tag and no ${opts.includePrerelease ? '' : 'stable '}version`;
   const shown = versions.slice(-HINT_VERSIONS);
   throw new EbpmError('VERSION_NOT_FOUND', `${ref.registry}/${ref.repository}: ${what}`, {
     hint:
       versions.length === 0
         ? 'the repository has no version tags; name a tag with name:tag'
-        : `versions there${shown.length < versions.length ? ` (the highest ${shown.length} of ${versions.length})` : ''}: ${shown.join(', ')}${opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
+        : `versions there${shown.length < versions.length ? ` (the highest ${shown.length} of ${versions.length})` : ''}: ${shown.join(', ')}${release ? ' (@latest takes no pre-release; name one)' : opts.includePrerelease ? '' : ' (pre-releases need --prerelease)'}`,
     data: { repository: ref.repository, range: ref.range, versions },
   });
 }

@@ -121,4 +121,25 @@ describeWith(['registry', 'clang'], 'ebpm versions', () => {
       ].join('\n'),
     });
   });
+
+  it('pulls name@latest as the highest release by semver, whatever the latest tag says, pre-releases never', async () => {
+    // The `latest` tag moved back by hand: @latest reads the versions, not the tag.
+    await new Registry(reg.host).repository('ebpm/sigsnoop').tag({ mediaType: MEDIA_TYPE_IMAGE_MANIFEST, digest: pkgs['1.2.0']!.digest, size: 0 }, 'latest');
+    const newest = `${reg.host}/ebpm/sigsnoop:1.10.0 ${pkgs['1.10.0']!.digest}`;
+    expect(await runEbpm(['pull', 'sigsnoop@latest'], { env: sb.env })).toEqual({
+      code: 0,
+      signal: null,
+      stderr: '',
+      stdout: `pulled ${newest} (3 blobs, ${pkgs['1.10.0']!.size} bytes)\n`,
+    });
+    expect((await runEbpm(['pull', 'sigsnoop@latest', '--prerelease'], { env: sb.env })).stdout).toBe(`${newest} (up to date)\n`);
+    const beta = await packageLayout(join(sb.root, 'src', 'beta'), { name: 'beta', version: '3.0.0-beta.1' });
+    expect((await runEbpm(['push', beta.dir], { env: sb.env })).code).toBe(0);
+    expect(await runEbpm(['pull', 'beta@latest'], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: pull beta@latest: resolve ${reg.host}/ebpm/beta@latest: ${reg.host}/ebpm/beta: no release for @latest\nhint: versions there: 3.0.0-beta.1 (@latest takes no pre-release; name one)\n`,
+    });
+  });
 });

@@ -27,6 +27,10 @@ describe('parseReference', () => {
     expect(parseReference(input, defaults)).toEqual(want);
   });
 
+  it('reads name@latest as the highest release', () => {
+    expect(parseReference('sigsnoop@latest', defaults)).toEqual({ registry: defaults.registry, repository: 'ebpm/sigsnoop', range: 'latest' });
+  });
+
   it('reads a range with spaces', () => {
     expect(parseReference('sigsnoop@>=1.2 <2', defaults)).toEqual({ registry: 'ghcr.io', repository: 'ebpm/sigsnoop', range: '>=1.2 <2' });
   });
@@ -47,7 +51,7 @@ describe('parseReference', () => {
     ['sigsnoop:1.2+x+y', 'bad tag "1.2+x+y"'],
     ['sigsnoop@sha256:abc', 'bad digest "sha256:abc": bad sha256 encoding'],
     ['sigsnoop@SHA256:x', 'bad digest "SHA256:x": not a digest'],
-    ['sigsnoop@latest', 'bad version range "latest"'],
+    ['sigsnoop@newest', 'bad version range "newest"'],
     ['sigsnoop@', 'nothing after "@"'],
     ['sigsnoop:1.0@^1', 'both a tag and a version range'],
     [`${'a'.repeat(250)}/${'b'.repeat(10)}`, 'registry and name longer than 255 characters'],
@@ -102,6 +106,9 @@ describe('pickVersion', () => {
     ['1.0.0', false, '1.0.0'],
     ['*', false, 'v2.1.0'],
     [undefined, false, 'latest'],
+    // npm's latest: the highest release, never a pre-release, whatever the `latest` tag.
+    ['latest', false, 'v2.1.0'],
+    ['latest', true, 'v2.1.0'],
   ];
   it.each(cases)('range %s (pre-releases %s) → %s', (range, includePrerelease, want) => {
     expect(pickVersion(tags, range, { includePrerelease })).toBe(want);
