@@ -43,15 +43,22 @@ export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boole
   }
 }
 
-/** `printTable` prints a table: through ink on a terminal, as aligned plain lines otherwise. */
-export async function printTable(io: Io, header: readonly string[], cells: readonly (readonly string[])[]): Promise<void> {
+/**
+ * `printTable` prints a table: through ink on a terminal, as aligned plain lines otherwise;
+ * `truncate: false` (`--no-trunc`) prints whole cells as plain lines, for the terminal to wrap.
+ */
+export async function printTable(io: Io, header: readonly string[], cells: readonly (readonly string[])[], opts: { truncate?: boolean } = {}): Promise<void> {
   const rows = cells.map((r) => r.map((c) => terminalSafe(c)));
+  const { layoutTable } = await import('./format.js');
+  if (opts.truncate === false) {
+    writeLines(io, layoutTable(header, rows, Number.POSITIVE_INFINITY));
+    return;
+  }
   if (isLive(io, false)) {
     const { renderTable } = await import('./views/live.js');
     await renderTable(io.stdout as NodeJS.WriteStream, header, rows, colorWanted(io.env, true));
     return;
   }
-  const { layoutTable } = await import('./format.js');
   writeLines(io, layoutTable(header, rows));
 }
 

@@ -48,6 +48,17 @@ export function layoutTable(header: readonly string[], rows: readonly (readonly 
   );
 }
 
+/**
+ * `fitColumn` shortens the cells of column `col` (with `…`, to no fewer than `min` characters) so
+ * that the lines `layoutTable` makes of them fit in `width`; the other columns keep their cells.
+ */
+export function fitColumn(header: readonly string[], rows: readonly (readonly string[])[], col: number, width: number, maxCell = 60, min = 10): string[][] {
+  const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => Math.min((r[i] ?? '').length, maxCell))));
+  const over = widths.reduce((n, w) => n + w, 2 * (header.length - 1)) - width;
+  const keep = Math.max(min, widths[col]! - over);
+  return rows.map((r) => r.map((c, i) => (i === col && over > 0 && c.length > keep ? `${c.slice(0, keep - 1)}…` : c)));
+}
+
 /** `BlobState` is one blob of a transfer. */
 export interface BlobState {
   readonly digest: string;

@@ -6,15 +6,19 @@
  * - stale: one HEAD of the index tag; an unchanged digest keeps the cached entries;
  * - cold or changed: one manifest GET and one blob GET.
  * A registry without an index is walked instead (catalog, then tags and manifest and config per
- * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way. A location that
- * fails leaves the others' hits standing; an unreachable one answers from its cache, however old.
+ * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way. Beside an index,
+ * the catalog names what it does not cover, in nested namespaces (`ns/team/tool`): their own
+ * indexes are read, and repositories no index names are walked; a registry without a catalog
+ * answers from the index alone. A location that fails leaves the others' hits standing; an
+ * unreachable one answers from its cache, however old. Search only reads: `--reindex` alone
+ * writes, the index it was asked to rebuild.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostPlatform } from '../core/arch.js';
 import { formatLocation, type RegistryLocation } from '../core/config.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
 import { decodeJson, isObject } from '../core/json.js';
 import { ANNOTATION_DESCRIPTION, ANNOTATION_VERSION, MAX_MANIFEST_BYTES, isManifestType, parseManifest, type ImageManifest } from '../core/oci.js';
 import { cacheDir } from '../core/paths.js';
@@ -173,20 +177,36 @@ async function entriesOf(
     return { entries, source: 'walk' };
   }
   if (cached !== undefined && cached.digest !== 'walk') {
-    const digest = await resolveIndexDigest(repo, req.signal);
-    if (digest === cached.digest) {
+    const [digest, repos] = await besideCatalog(resolveIndexDigest(repo, req.signal), registry, loc, req.signal);
+    if (digest !== undefined && cacheKey(digest, repos) === cached.digest) {
       await writeCache(file, { ...cached, checkedAt: now() });
       return { entries: cached.packages, source: 'checked' };
     }
   }
-  const index = await readIndexArtifact(repo, req.signal);
+  const [index, repos] = await besideCatalog(readIndexArtifact(repo, req.signal), registry, loc, req.signal);
   if (index !== undefined) {
-    await writeCache(file, { location: formatLocation(loc), digest: index.digest, checkedAt: now(), packages: index.entries });
-    return { entries: index.entries, source: 'index' };
+    const beside = repos?.filter((r) => r !== indexRepositoryOf(loc.namespace));
+    const entries = [...index.entries, ...(beside === undefined ? [] : await uncovered(registry, beside, index.entries, req.signal))];
+    await writeCache(file, { location: formatLocation(loc), digest: cacheKey(index.digest, repos), checkedAt: now(), packages: entries });
+    return { entries, source: 'index' };
   }
-  const entries = await walk(registry, loc, req.signal);
+  const entries =
+    repos === undefined
+      ? await walk(registry, loc, req.signal)
+      : await walkRepositories(
+          registry,
+          repos.filter((r) => !isIndexRepository(r)),
+          req.signal,
+        );
   await writeCache(file, { location: formatLocation(loc), digest: 'walk', checkedAt: now(), packages: entries });
   return { entries, source: 'walk' };
+}
+
+/** `besideCatalog` awaits `first` (whose failure is the one reported) and the catalog under `loc`, asked for at the same time. */
+async function besideCatalog<T>(first: Promise<T>, registry: RegistryHost, loc: RegistryLocation, signal?: AbortSignal): Promise<[T, string[] | undefined]> {
+  const repos = catalogUnder(registry, loc, signal);
+  repos.catch(() => undefined);
+  return [await first, await repos];
 }
 
 /**
@@ -196,14 +216,77 @@ async function entriesOf(
  * have no version, are left out.
  */
 export async function walk(registry: RegistryHost, loc: RegistryLocation, signal?: AbortSignal): Promise<IndexEntry[]> {
+  return walkRepositories(
+    registry,
+    under(loc, await registry.catalog(signal)).filter((r) => !isIndexRepository(r)),
+    signal,
+  );
+}
+
+/** `under` keeps the repositories in `loc`'s namespace, nested ones too. */
+function under(loc: RegistryLocation, repos: readonly string[]): string[] {
   const prefix = loc.namespace === undefined ? '' : `${loc.namespace}/`;
-  const repos = (await registry.catalog(signal)).filter((r) => r.startsWith(prefix) && r.split('/').pop() !== INDEX_REPOSITORY);
+  return repos.filter((r) => r.startsWith(prefix));
+}
+
+const isIndexRepository = (r: string) => r.split('/').pop() === INDEX_REPOSITORY;
+
+/**
+ * `catalogUnder` is the catalog's repositories in `loc`'s namespace, or undefined where the
+ * registry keeps its catalog to itself (ghcr.io, Docker Hub: unsupported or denied), in which
+ * case the index alone answers. Being unreachable is no such case.
+ */
+async function catalogUnder(registry: RegistryHost, loc: RegistryLocation, signal?: AbortSignal): Promise<string[] | undefined> {
+  try {
+    return under(loc, await registry.catalog(signal));
+  } catch (e) {
+    if (isOffline(e) || isCode(e, 'INTERNAL') || signal?.aborted) throw e;
+    return undefined;
+  }
+}
+
+/** `cacheKey` ties a cached answer to the index it read and the repositories the catalog listed beside it. */
+function cacheKey(digest: string, repos: readonly string[] | undefined): string {
+  return repos === undefined ? digest : `${digest} ${createHash('sha256').update(repos.join('\n')).digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * `uncovered` finds the packages of `repos` that `covered` (the location's index) does not name:
+ * those in nested namespaces' own indexes (read; a damaged one is walked instead), and the rest walked.
+ */
+async function uncovered(registry: RegistryHost, repos: readonly string[], covered: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexEntry[]> {
+  const found: IndexEntry[] = [];
+  const named = new Set(covered.map((e) => e.repository));
+  for (const r of repos.filter((r) => isIndexRepository(r))) {
+    const nested = await readIndexArtifact(registry.repository(r), signal).catch((e: unknown) => {
+      if (isOffline(e) || isCode(e, 'INTERNAL')) throw e;
+      return undefined;
+    });
+    for (const e of nested?.entries ?? []) {
+      if (named.has(e.repository) || !repos.includes(e.repository)) continue;
+      named.add(e.repository);
+      found.push(e);
+    }
+  }
+  const rest = repos.filter((r) => !isIndexRepository(r) && !named.has(r));
+  return [...found, ...(await walkRepositories(registry, rest, signal, true))];
+}
+
+/**
+ * `walkRepositories` reads the entry of each repository (`WALK_CONCURRENCY` at a time), leaving
+ * out those that are no package; `lenient` (beside an index, which has answered) leaves out
+ * those it may not read too.
+ */
+async function walkRepositories(registry: RegistryHost, repos: readonly string[], signal?: AbortSignal, lenient = false): Promise<IndexEntry[]> {
   const out: (IndexEntry | undefined)[] = new Array(repos.length);
   let next = 0;
   const worker = async () => {
     while (next < repos.length) {
       const i = next++;
-      out[i] = await entryOf(registry, repos[i]!, signal);
+      out[i] = await entryOf(registry, repos[i]!, signal).catch((e: unknown) => {
+        if (!lenient || isOffline(e) || isCode(e, 'INTERNAL')) throw e;
+        return undefined;
+      });
     }
   };
   await Promise.all(Array.from({ length: Math.min(WALK_CONCURRENCY, repos.length) }, worker));

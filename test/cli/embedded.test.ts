@@ -311,7 +311,11 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
       [
         ['search'],
         2,
-        { code: 'USAGE', message: 'search: expected one search term', hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]' },
+        {
+          code: 'USAGE',
+          message: 'search: expected one search term',
+          hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--no-trunc] [--json] [--verbose]',
+        },
       ],
       [
         ['verify', 'a', 'b'],

@@ -88,11 +88,13 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     expect(requests(again.err)).toEqual(['HEAD /v2/ebpm/sigsnoop/manifests/latest']);
   });
 
-  it('searches through the index push maintains: one manifest and one blob cold, nothing warm, one HEAD when stale', async () => {
+  it('searches through the index push maintains: one manifest, one blob and the catalog cold, nothing warm, a HEAD and the catalog when stale', async () => {
     const cold = await ebpm(['search', 'signal', '--verbose', '--json'], sb.env);
-    expect(requests(cold.err)).toEqual([
-      'GET /v2/ebpm/ebpm-index/manifests/latest',
+    // The catalog, asked beside the index, names what the index does not cover (nested namespaces).
+    expect(requests(cold.err).sort()).toEqual([
+      'GET /v2/_catalog?n=1000',
       expect.stringMatching(/^GET \/v2\/ebpm\/ebpm-index\/blobs\/sha256:[0-9a-f]{64}$/),
+      'GET /v2/ebpm/ebpm-index/manifests/latest',
     ]);
     const hits = JSON.parse(cold.out) as { hits: { name: string; version: string; description: string; reference: string }[] };
     expect(hits.hits).toEqual([
@@ -105,7 +107,7 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
       out: `NAME      VERSION  DESCRIPTION           REFERENCE\nsigsnoop  1.10.0   Trace signals 1.10.0  ${reg.host}/ebpm/sigsnoop\n`,
     });
     const stale = await ebpm(['search', 'sigsnoop', '--verbose', '--refresh', '--json'], sb.env);
-    expect(requests(stale.err)).toEqual(['HEAD /v2/ebpm/ebpm-index/manifests/latest']);
+    expect(requests(stale.err).sort()).toEqual(['GET /v2/_catalog?n=1000', 'HEAD /v2/ebpm/ebpm-index/manifests/latest']);
     expect((JSON.parse(stale.out) as { sources: unknown[] }).sources).toEqual([{ location: `${reg.host}/ebpm`, source: 'checked', packages: 1 }]);
   });
 

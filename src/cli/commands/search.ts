@@ -2,18 +2,19 @@ import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { search } from '../../services/search.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
-import { writeText } from '../format.js';
+import { fitColumn, isLive, writeText } from '../format.js';
 
 const cmd: Command = {
   name: 'search',
   summary: 'Find packages by name, description and keywords in the configured registries.',
-  usage: 'ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]',
+  usage: 'ebpm search <term> [--refresh] [--reindex] [--no-trunc] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, {
       ...JSON_FLAG,
       ...VERBOSE_FLAG,
       refresh: { type: 'boolean', default: false },
       reindex: { type: 'boolean', default: false },
+      'no-trunc': { type: 'boolean', default: false, description: 'print whole descriptions (else cut to fit the terminal)' },
     });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
@@ -32,11 +33,12 @@ const cmd: Command = {
       writeText(io.stdout, `no packages match ${JSON.stringify(term)} in ${r.sources.map((s) => s.location).join(', ')}\n`);
       return 0;
     }
-    await printTable(
-      io,
-      ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'],
-      r.hits.map((h) => [h.name, h.version, h.description, h.reference]),
-    );
+    const header = ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'];
+    const rows = r.hits.map((h) => [h.name, h.version, h.description, h.reference]);
+    // On a terminal the description gives way, so that each line, reference included, fits.
+    const width = isLive(io, false) ? io.stdout.columns : undefined;
+    const fitted = values['no-trunc'] || width === undefined ? rows : fitColumn(header, rows, 2, width);
+    await printTable(io, header, fitted, { truncate: !values['no-trunc'] });
     return 0;
   },
 };
