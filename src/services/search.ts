@@ -3,8 +3,9 @@
  * registries. Per registry location it reads the search index (search-index.ts), cached under
  * the cache directory by location:
  * - warm (checked less than `ttlMs` ago): no network at all;
- * - stale: one HEAD of the index tag; an unchanged digest keeps the cached entries;
- * - cold or changed: one manifest GET and one blob GET.
+ * - stale: one HEAD of the index tag, and the catalog beside it; an unchanged digest and
+ *   catalog keep the cached entries;
+ * - cold or changed: one manifest GET and one blob GET, and the catalog beside them.
  * A registry without an index is walked instead (catalog, then tags and manifest and config per
  * repository, `WALK_CONCURRENCY` at a time) and the result cached the same way. Beside an index,
  * the catalog names what it does not cover, in nested namespaces (`ns/team/tool`): their own
@@ -256,6 +257,7 @@ function cacheKey(digest: string, repos: readonly string[] | undefined): string 
  */
 async function uncovered(registry: RegistryHost, repos: readonly string[], covered: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexEntry[]> {
   const found: IndexEntry[] = [];
+  const listed = new Set(repos);
   const named = new Set(covered.map((e) => e.repository));
   for (const r of repos.filter((r) => isIndexRepository(r))) {
     const nested = await readIndexArtifact(registry.repository(r), signal).catch((e: unknown) => {
@@ -263,7 +265,7 @@ async function uncovered(registry: RegistryHost, repos: readonly string[], cover
       return undefined;
     });
     for (const e of nested?.entries ?? []) {
-      if (named.has(e.repository) || !repos.includes(e.repository)) continue;
+      if (named.has(e.repository) || !listed.has(e.repository)) continue;
       named.add(e.repository);
       found.push(e);
     }
