@@ -36,6 +36,18 @@ describeWith(['registry'], 'ebpm login', () => {
     expect(stored(env)).toEqual(expected());
   });
 
+  it('asks only for what -u left out, and Ctrl-C at the prompt stores nothing', async () => {
+    const { env } = sandbox();
+    const tty = ttyEbpm(['login', reg.host, '-u', 'alice'], { env });
+    await tty.seen('Password: ');
+    tty.type('\x03');
+    expect(await tty.exited()).toBe(1);
+    expect(tty.screen().replaceAll('\r\n', '\n')).toBe(
+      'Password: \nerror: login: cancelled at the prompt\nhint: run ebpm login again, or give -u <user> and --password-stdin\n',
+    );
+    expect(() => stored(env)).toThrow();
+  });
+
   it('reads the password from a pipe with --password-stdin', async () => {
     const { env } = sandbox();
     const run = spawnEbpm(['login', `http://${reg.host}`, '-u', 'alice', '--password-stdin'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
