@@ -11,7 +11,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OUT_DIR } from '../build/sources.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
 import { copyTagged } from '../content/copy.js';
@@ -24,6 +24,7 @@ import type { Context } from './context.js';
 import { openLayout, openLocal } from './local-source.js';
 import { isMissing, openRepository, parseUserReference, resolveStored } from './resolve.js';
 import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
+import { walk } from './search.js';
 import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
 import type { SigningKey } from '../sign/keys.js';
 import type { SignatureFormat } from '../sign/verify.js';
@@ -109,8 +110,7 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
   for (const g of groups.values()) {
     const repo = (await ctx.registry(g.host)).repository(g.repository);
     try {
-      const current = await readIndexArtifact(repo, signal);
-      let entries = current?.entries ?? [];
+      let entries = await currentEntries(ctx, g.host, g.repository, signal);
       for (const { update } of g.items) entries = mergeEntry(entries, update.entry, update.moveLatest);
       await writeIndexArtifact(repo, entries, signal);
     } catch (e) {
@@ -122,6 +122,21 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
     const indexError = errors.get(at);
     return { status: 'fulfilled', value: indexError === undefined ? o.value : { ...o.value, indexError } };
   });
+}
+
+/**
+ * `currentEntries` is what the namespace's index holds; a damaged index is rebuilt from the
+ * catalog (search only reads, so a push is where the index is repaired).
+ */
+async function currentEntries(ctx: Context, host: string, indexRepository: string, signal?: AbortSignal): Promise<IndexEntry[]> {
+  const registry = await ctx.registry(host);
+  try {
+    return (await readIndexArtifact(registry.repository(indexRepository), signal))?.entries ?? [];
+  } catch (e) {
+    if (!isCode(e, 'SEARCH_INDEX_INVALID')) throw e;
+    const namespace = namespaceOf(indexRepository);
+    return walk(registry, namespace === undefined ? { host } : { host, namespace }, signal);
+  }
 }
 
 /** What a push contributes to its namespace's search index. */

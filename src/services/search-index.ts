@@ -88,7 +88,7 @@ export function decodeIndex(bytes: Uint8Array): IndexEntry[] {
 
 function invalidIndex(fields: string[]): EbpmError {
   return new EbpmError('SEARCH_INDEX_INVALID', `search index: ${fields.slice(0, 5).join('; ')}`, {
-    hint: 'the index artifact is damaged; rewrite it with `ebpm search --reindex`',
+    hint: 'the index artifact is damaged; the next `ebpm push` to this namespace rebuilds it from the registry',
     data: { fields },
   });
 }
@@ -159,7 +159,7 @@ export async function resolveIndexDigest(repo: ReadOnlyTarget, signal?: AbortSig
  * `writeIndexArtifact` pushes the index holding `entries` and tags it `latest`. Writers do
  * read-merge-write (push.ts `pushAll`, once per namespace and run); registries offer no
  * compare-and-swap on tags, so two machines pushing to one namespace at the same moment may
- * lose one update, which the next push of that package or `ebpm search --reindex` repairs.
+ * lose one update, which the next push of that package repairs.
  */
 export async function writeIndexArtifact(repo: Target, entries: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexArtifact> {
   const a = indexArtifact(entries);

@@ -11,8 +11,8 @@
  * the catalog names what it does not cover, in nested namespaces (`ns/team/tool`): their own
  * indexes are read, and repositories no index names are walked; a registry without a catalog
  * answers from the index alone. A location that fails leaves the others' hits standing; an
- * unreachable one answers from its cache, however old. Search only reads: `--reindex` alone
- * writes, the index it was asked to rebuild.
+ * unreachable one answers from its cache, however old. Search only reads the registry: the
+ * index is written by push (push.ts), which also rebuilds a damaged one.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
@@ -28,15 +28,7 @@ import { fetchAll } from '../content/storage.js';
 import { MAX_CONFIG_BYTES, isEbpmManifest, parseMetadataBlob } from '../package/artifact.js';
 import type { Context, RegistryHost } from './context.js';
 import { isMissing, isOffline, selectPlatform } from './resolve.js';
-import {
-  decodeIndex,
-  INDEX_REPOSITORY,
-  indexRepositoryOf,
-  readIndexArtifact,
-  resolveIndexDigest,
-  writeIndexArtifact,
-  type IndexEntry,
-} from './search-index.js';
+import { decodeIndex, INDEX_REPOSITORY, indexRepositoryOf, readIndexArtifact, resolveIndexDigest, type IndexEntry } from './search-index.js';
 
 /** How long a cached index is used without asking the registry (a push shows up within this). */
 export const DEFAULT_SEARCH_TTL_MS = 60_000;
@@ -47,8 +39,6 @@ export interface SearchRequest {
   readonly term: string;
   /** Ignore the cache's freshness and ask each registry (default false). */
   readonly refresh?: boolean;
-  /** Walk the catalog and write a fresh index to each location (`--reindex`). */
-  readonly reindex?: boolean;
   readonly ttlMs?: number;
   readonly signal?: AbortSignal;
   /** Injected clock for tests. */
@@ -100,7 +90,7 @@ export async function search(ctx: Context, req: SearchRequest): Promise<SearchRe
   for (const loc of ctx.settings.search) {
     const where = formatLocation(loc);
     const file = cachePath(ctx, loc);
-    const cached = req.reindex ? undefined : await readCache(file, where);
+    const cached = await readCache(file, where);
     let found: { entries: IndexEntry[]; source: SearchSource };
     try {
       found = await entriesOf(ctx, loc, req, file, cached);
@@ -170,12 +160,6 @@ async function entriesOf(
   const repo = registry.repository(indexRepositoryOf(loc.namespace));
   if (cached !== undefined && !req.refresh && now() - cached.checkedAt < (req.ttlMs ?? DEFAULT_SEARCH_TTL_MS)) {
     return { entries: cached.packages, source: 'cache' };
-  }
-  if (req.reindex) {
-    const entries = await walk(registry, loc, req.signal);
-    const a = await writeIndexArtifact(repo, entries, req.signal);
-    await writeCache(file, { location: formatLocation(loc), digest: a.manifest.digest, checkedAt: now(), packages: entries });
-    return { entries, source: 'walk' };
   }
   if (cached !== undefined && cached.digest !== 'walk') {
     const [digest, repos] = await besideCatalog(resolveIndexDigest(repo, req.signal), registry, loc, req.signal);

@@ -297,11 +297,15 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'registry', 'arm64-types
       expect.objectContaining({ reference: 'local.invalid/ptregs:0.1.0', name: 'ptregs', version: '0.1.0', digest: root.digest }),
       expect.objectContaining({ reference: 'local.invalid/ptregs:mine', name: 'ptregs', version: '0.1.0', digest: root.digest }),
     ]);
-    // A registry walk (no search index yet) reads the index's platform manifest for the metadata.
-    const found = await runEbpm(['search', 'pt_regs', '--reindex', '--json'], { env: local });
+    // cp writes no index entry: search walks the copy, reading the index's platform manifest for the metadata.
+    expect((await runEbpm(['cp', 'ptregs:0.1.0', 'local.invalid/walked/ptregs'], { env: local })).code).toBe(0);
+    const found = await runEbpm(['search', 'pt_regs', '--json'], { env: local });
     expect(JSON.parse(found.stdout)).toMatchObject({
-      hits: [{ name: 'ptregs', version: '0.1.0', description: 'pt_regs per architecture', reference: 'local.invalid/ptregs' }],
-      sources: [{ location: 'local.invalid', source: 'walk', packages: 1 }],
+      hits: [
+        { name: 'ptregs', version: '0.1.0', description: 'pt_regs per architecture', reference: 'local.invalid/ptregs' },
+        { name: 'ptregs', version: '0.1.0', description: 'pt_regs per architecture', reference: 'local.invalid/walked/ptregs' },
+      ],
+      sources: [{ location: 'local.invalid', source: 'index', packages: 2 }],
     });
   });
 

@@ -314,7 +314,7 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
         {
           code: 'USAGE',
           message: 'search: expected one search term',
-          hint: 'usage: ebpm search <term> [--refresh] [--reindex] [--no-trunc] [--json] [--verbose]',
+          hint: 'usage: ebpm search <term> [--refresh] [--no-trunc] [--json] [--verbose]',
         },
       ],
       [

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { copy } from '../../src/content/copy.js';
 import { Registry } from '../../src/registry/client.js';
+import { readIndexArtifact, writeIndexArtifact } from '../../src/services/search-index.js';
 import { OciLayout } from '../../src/store/layout.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -111,7 +112,7 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     expect((JSON.parse(stale.out) as { sources: unknown[] }).sources).toEqual([{ location: `${reg.host}/ebpm`, source: 'checked', packages: 1 }]);
   });
 
-  it('walks the catalog of a registry without an index, and --reindex writes one', async () => {
+  it('walks the catalog of a registry without an index; a push rebuilds a damaged index', async () => {
     // Pushed with the library: no index in the `bare` namespace.
     const src = await OciLayout.open(pkgs['1.2.5']!.dir);
     await copy(src, '1.2.5', new Registry(reg.host).repository('bare/sigsnoop'), '1.2.5');
@@ -120,9 +121,23 @@ describeWith(['registry', 'clang', 'skopeo'], 'distribution commands against doc
     const walked = await json<{ hits: { name: string; version: string; reference: string }[]; sources: unknown[] }>(['search', 'trace'], other.env);
     expect(walked.hits.map((h) => [h.name, h.version, h.reference])).toEqual([['sigsnoop', '1.2.5', `${reg.host}/bare/sigsnoop`]]);
     expect(walked.sources).toEqual([{ location: `${reg.host}/bare`, source: 'walk', packages: 1 }]);
-    const re = await json<{ sources: unknown[] }>(['search', 'trace', '--reindex'], other.env);
-    expect(re.sources).toEqual([{ location: `${reg.host}/bare`, source: 'walk', packages: 1 }]);
-    expect(await new Registry(reg.host).repository('bare/ebpm-index').tags()).toEqual(['latest']);
+    const indexRepo = new Registry(reg.host).repository('bare/ebpm-index');
+    await expect(indexRepo.tags()).rejects.toThrowWithCode('NOT_FOUND');
+
+    const broken = { name: 'gone', repository: 'bare/gone', version: '1.0.0', description: '', keywords: 'signal' as unknown as string[] };
+    await writeIndexArtifact(indexRepo, [broken]);
+    const refused = await ebpm(['search', 'trace', '--refresh'], other.env);
+    expect(refused).toEqual({
+      code: 1,
+      out: '',
+      err:
+        `error: search ${reg.host}/bare: search index: packages[0].keywords: not an array of strings\n` +
+        'hint: the index artifact is damaged; the next `ebpm push` to this namespace rebuilds it from the registry\n',
+    });
+    const pushed = await ebpm(['push', pkgs['1.10.0']!.dir, '--to', `${reg.host}/bare/sigsnoop`], other.env);
+    expect(pushed.code).toBe(0);
+    const rebuilt = await readIndexArtifact(indexRepo);
+    expect(rebuilt?.entries.map((e) => [e.repository, e.version])).toEqual([['bare/sigsnoop', '1.10.0']]);
   });
 
   it('copies byte-identically with skopeo both ways', async () => {

@@ -7,18 +7,17 @@ import { fitColumn, isLive, writeText } from '../format.js';
 const cmd: Command = {
   name: 'search',
   summary: 'Find packages by name, description and keywords in the configured registries.',
-  usage: 'ebpm search <term> [--refresh] [--reindex] [--no-trunc] [--json] [--verbose]',
+  usage: 'ebpm search <term> [--refresh] [--no-trunc] [--json] [--verbose]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, {
       ...JSON_FLAG,
       ...VERBOSE_FLAG,
       refresh: { type: 'boolean', default: false },
-      reindex: { type: 'boolean', default: false },
       'no-trunc': { type: 'boolean', default: false, description: 'print whole descriptions (else cut to fit the terminal)' },
     });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
-    const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
+    const r = await search(await context(io, values.verbose), { term, refresh: values.refresh });
     for (const f of r.failed) {
       writeText(
         io.stderr,
