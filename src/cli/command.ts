@@ -12,6 +12,8 @@ export interface Io {
   readonly cwd: string;
   /** `--plain-http <host>` (any command, taken by main): registries to speak plain HTTP to. */
   readonly plainHttp?: readonly string[];
+  /** The clock (ms since the epoch), for what prints times relative to now; `Date.now` unless a test sets it. */
+  readonly now?: () => number;
 }
 
 /** `Command` is one `ebpm <name>`: it parses its flags, calls one service and renders the result. */

@@ -25,6 +25,32 @@ export function formatRate(bytes: number, ms: number): string {
   return ms <= 0 ? '–' : `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
 }
 
+const AGE_UNITS: readonly [string, number][] = [
+  ['year', 365 * 86_400],
+  ['month', 30 * 86_400],
+  ['week', 7 * 86_400],
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+];
+
+/**
+ * `formatAge` is how long before `now` (ms) the ISO time `iso` was, in its largest whole unit:
+ * `1 second ago`, `3 minutes ago`, `2 weeks ago` (a month is 30 days, a year 365). Under a
+ * second, or in the future (another machine's clock), it is `just now`; a time that does not parse is `-`.
+ */
+export function formatAge(iso: string, now: number): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return '-';
+  const seconds = Math.floor((now - at) / 1000);
+  for (const [unit, size] of AGE_UNITS) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+  }
+  return 'just now';
+}
+
 /** `bar` draws a `width`-cell progress bar for `fraction` in [0, 1]. */
 export function bar(fraction: number, width: number): string {
   const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));

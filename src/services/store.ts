@@ -15,9 +15,31 @@ import { isSideTag } from '../sign/payload.js';
 
 // What only some of these commands use loads in them: `ls` reads the index and the packages' metadata only.
 
-/** `listStored` lists the packages the store holds, sorted by reference (their signatures are not listed). */
-export async function listStored(ctx: Context): Promise<StoreEntry[]> {
-  return (await list(await ctx.store())).filter((e) => !isSideTag(e.ref));
+/**
+ * `listStored` lists the packages the store holds, sorted by reference (their signatures are not
+ * listed); with `filters`, those that match one of them (`matchesFilter`).
+ */
+export async function listStored(ctx: Context, filters: readonly string[] = []): Promise<StoreEntry[]> {
+  return (await list(await ctx.store())).filter((e) => !isSideTag(e.ref) && (filters.length === 0 || filters.some((f) => matchesFilter(e, f))));
+}
+
+/**
+ * `matchesFilter` tells whether `ebpm ls <filter>` shows `entry`: a filter with `*` or `?` is a
+ * glob that must match the whole package name, reference, or reference without its registry
+ * (`sig*`, `sigsnoop:1.*`; `*` is any run of characters, `/` included, `?` one); any other is
+ * a part of the name or of the reference without its registry (`snoop`, `acme/`).
+ */
+export function matchesFilter(entry: Pick<StoreEntry, 'ref' | 'name'>, filter: string): boolean {
+  const path = entry.ref.slice(entry.ref.indexOf('/') + 1);
+  if (!/[*?]/.test(filter)) return entry.name.includes(filter) || path.includes(filter);
+  const glob = new RegExp(
+    `^${filter
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    's',
+  );
+  return glob.test(entry.name) || glob.test(entry.ref) || glob.test(path);
 }
 
 /** `findStored` pins a user reference to a stored one, or throws `NOT_STORED`. */

@@ -1,0 +1,105 @@
+// The store commands as docker users expect them (issue 17, item 8): `rm a b c` handles each
+// reference on its own; `ls` has -q, filters, human sizes and relative times (--json exact).
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { beforeAll, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { formatBytes } from '../../src/cli/format.js';
+import { runEbpm } from '../helpers/cli.js';
+import { describeWith } from '../helpers/prereq.js';
+import { ebpm, json, packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
+
+const NAMES = ['alpha', 'beta', 'sigsnoop'] as const;
+
+describeWith(['clang'], 'store commands', () => {
+  let sb: Sandbox;
+  const pkgs: Record<string, BuiltPackage> = {};
+
+  beforeAll(async () => {
+    sb = sandbox();
+    for (const name of NAMES) {
+      pkgs[name] = await packageLayout(join(sb.root, 'src', name), { name, version: '1.0.0' });
+      expect((await ebpm(['push', pkgs[name]!.dir], sb.env)).code).toBe(0);
+    }
+    expect((await ebpm(['pull', ...NAMES.map((n) => `${n}:1.0.0`)], sb.env)).code).toBe(0);
+  });
+
+  /** `lsAt` runs `ebpm ls` in-process on a terminal-less stdout with the clock at `now`. */
+  async function lsAt(now: number, args: string[] = []): Promise<string> {
+    const stdout = new PassThrough();
+    let out = '';
+    stdout.on('data', (d: Buffer) => (out += d.toString()));
+    expect(await main(['ls', ...args], { stdout, stderr: new PassThrough(), env: sb.env, cwd: sb.root, now: () => now })).toBe(0);
+    return out;
+  }
+
+  it('ls shows human sizes and how long ago each was pulled; --json keeps bytes and ISO times', async () => {
+    const listed = await json<{ reference: string; size: number; pulledAt: string }[]>(['ls'], sb.env);
+    expect(listed.map((e) => [e.reference, e.size])).toEqual(NAMES.map((n) => [`local.invalid/${n}:1.0.0`, pkgs[n]!.size]));
+    expect(listed.every((e) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(e.pulledAt))).toBe(true);
+    const last = Math.max(...listed.map((e) => Date.parse(e.pulledAt)));
+    // Every package here is 7.5 KiB: the same object, a manifest and a config.
+    expect(NAMES.map((n) => formatBytes(pkgs[n]!.size))).toEqual(['7.5 KiB', '7.5 KiB', '7.5 KiB']);
+    const table = (age: string) =>
+      [
+        'REFERENCE                     NAME      VERSION  DIGEST               SIZE     PULLED',
+        `local.invalid/alpha:1.0.0     alpha     1.0.0    ${pkgs.alpha!.digest.slice(0, 19)}  7.5 KiB  ${age}`,
+        `local.invalid/beta:1.0.0      beta      1.0.0    ${pkgs.beta!.digest.slice(0, 19)}  7.5 KiB  ${age}`,
+        `local.invalid/sigsnoop:1.0.0  sigsnoop  1.0.0    ${pkgs.sigsnoop!.digest.slice(0, 19)}  7.5 KiB  ${age}`,
+        '',
+      ].join('\n');
+    expect(await lsAt(last + 3 * 60_000 + 59_000)).toBe(table('3 minutes ago'));
+    expect(await lsAt(last + 1_000)).toBe(table('1 second ago'));
+    expect(await lsAt(last + 2 * 3_600_000)).toBe(table('2 hours ago'));
+    expect(await lsAt(last + 13 * 86_400_000)).toBe(table('1 week ago'));
+    expect(await lsAt(last + 400 * 86_400_000)).toBe(table('1 year ago'));
+    expect(await lsAt(last - 5_000)).toBe(table('just now'));
+  });
+
+  it('ls -q prints references only, and filters by a part of the name or a glob', async () => {
+    expect(await runEbpm(['ls', '-q'], { env: sb.env })).toEqual({
+      code: 0,
+      signal: null,
+      stdout: 'local.invalid/alpha:1.0.0\nlocal.invalid/beta:1.0.0\nlocal.invalid/sigsnoop:1.0.0\n',
+      stderr: '',
+    });
+    const quiet = async (...args: string[]) => (await runEbpm(['ls', '-q', ...args], { env: sb.env })).stdout;
+    expect(await quiet('snoop')).toBe('local.invalid/sigsnoop:1.0.0\n');
+    expect(await quiet('a')).toBe('local.invalid/alpha:1.0.0\nlocal.invalid/beta:1.0.0\n');
+    expect(await quiet('*a')).toBe('local.invalid/alpha:1.0.0\nlocal.invalid/beta:1.0.0\n');
+    expect(await quiet('?eta:1.*')).toBe('local.invalid/beta:1.0.0\n');
+    expect(await quiet('local.invalid/s*')).toBe('local.invalid/sigsnoop:1.0.0\n');
+    expect(await quiet('sig', 'alp')).toBe('local.invalid/alpha:1.0.0\nlocal.invalid/sigsnoop:1.0.0\n');
+    expect(await quiet('a.*')).toBe('');
+    expect(await runEbpm(['ls', 'nothing*'], { env: sb.env })).toEqual({ code: 0, signal: null, stdout: 'nothing stored matches nothing*\n', stderr: '' });
+    const both = await runEbpm(['ls', '-q', '--json'], { env: sb.env });
+    expect(both).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '{"error":{"code":"USAGE","message":"ls: -q and --json do not go together","hint":"usage: ebpm ls [<filter>...] [-q] [--json]"}}\n',
+      stderr: 'error: ls: -q and --json do not go together\nhint: usage: ebpm ls [<filter>...] [-q] [--json]\n',
+    });
+  });
+
+  it('rm a b c removes each it can, reports each missing one, and exits 1', async () => {
+    const reclaimed = (n: string) => `(2 blobs, ${pkgs[n]!.size - pkgs[n]!.objectSize} bytes reclaimed)`;
+    expect(await runEbpm(['rm', 'alpha:1.0.0', 'nosuch', 'beta:1.0.0', 'gone:2'], { env: sb.env })).toEqual({
+      code: 1,
+      signal: null,
+      stdout: `removed local.invalid/alpha:1.0.0 ${pkgs.alpha!.digest} ${reclaimed('alpha')}\nremoved local.invalid/beta:1.0.0 ${pkgs.beta!.digest} ${reclaimed('beta')}\n`,
+      stderr:
+        'error: rm nosuch: local.invalid/nosuch: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n' +
+        'error: rm gone:2: local.invalid/gone:2: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n',
+    });
+    expect((await runEbpm(['ls', '-q'], { env: sb.env })).stdout).toBe('local.invalid/sigsnoop:1.0.0\n');
+    // A bad reference among them is a usage error (2), and still does not keep the others.
+    expect((await ebpm(['pull', 'alpha:1.0.0'], sb.env)).code).toBe(0);
+    const bad = await runEbpm(['rm', 'Bad..Name', 'alpha:1.0.0', '--json'], { env: sb.env });
+    expect([bad.code, JSON.parse(bad.stdout).error.code, bad.stderr.split('\n')[0]]).toEqual([
+      2,
+      'INVALID_REFERENCE',
+      'error: rm Bad..Name: invalid reference "Bad..Name": bad name "Bad..Name"',
+    ]);
+    expect((await runEbpm(['ls', '-q'], { env: sb.env })).stdout).toBe('local.invalid/sigsnoop:1.0.0\n');
+  });
+});
