@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { suggest } from '../core/suggest.js';
 import { parsePlatforms } from '../core/arch.js';
@@ -6,6 +7,11 @@ import type { Platform } from '../core/oci.js';
 
 /** `Io` is what a command may touch of the process: streams and environment, injected for tests. */
 export interface Io {
+  /**
+   * Standard input, for commands that take `-` for it (`import -`); a function because node's
+   * `process.stdin` takes hold of the descriptor (a terminal's mode) once touched. Absent in most tests.
+   */
+  readonly stdin?: () => Readable & { isTTY?: boolean };
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;

@@ -5,6 +5,7 @@
  * among what is stored (offline).
  */
 import { resolve as resolvePath } from 'node:path';
+import type { Readable } from 'node:stream';
 import { EbpmError, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, type Descriptor } from '../core/oci.js';
 import type { ArchiveEntry } from '../store/archive.js';
@@ -141,8 +142,12 @@ export async function tagStored(ctx: Context, src: string, dst: string): Promise
   }
 }
 
-/** `exportStored` writes stored packages (with their stored referrers) to an OCI layout tar. */
-export async function exportStored(ctx: Context, inputs: readonly string[], file: string, cwd: string): Promise<ArchiveEntry[]> {
+/**
+ * `exportStored` writes stored packages (with their stored referrers) to an OCI layout tar: the
+ * file `to` (relative to `cwd`), or a stream (`ebpm export <ref> -`: stdout), named `-` in errors.
+ */
+export async function exportStored(ctx: Context, inputs: readonly string[], to: string | NodeJS.WritableStream, cwd: string): Promise<ArchiveEntry[]> {
+  const file = typeof to === 'string' ? to : '-';
   try {
     const found: Resolved[] = [];
     for (const i of inputs) found.push(await findStored(ctx, i));
@@ -150,7 +155,7 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
     const [{ storedSignatureRefs }, { exportArchive }] = await Promise.all([import('./sign.js'), import('../store/archive.js')]);
     // cosign's `.sig`, `.att` and `.sbom` manifests are tagged beside the package (sign.ts): name them so they travel too.
     const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
-    return await exportArchive(store, refs, resolvePath(cwd, file));
+    return await exportArchive(store, refs, typeof to === 'string' ? resolvePath(cwd, to) : to);
   } catch (e) {
     throw withContext(`export ${file}`, e);
   }
@@ -158,9 +163,11 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
 
 /**
  * `importToStore` reads an OCI layout tar into the store, all or nothing (refusing traversal,
- * links and damage: store/archive.ts); `force` lets it move tags the store already has.
+ * links and damage: store/archive.ts): the file `from` (relative to `cwd`), or a stream
+ * (`ebpm import -`: stdin), named `-` in errors; `force` lets it move tags the store already has.
  */
-export async function importToStore(ctx: Context, file: string, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
+export async function importToStore(ctx: Context, from: string | Readable, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
   const { importArchive } = await import('../store/archive.js');
-  return importArchive(resolvePath(cwd, file), await ctx.store(), opts);
+  if (typeof from === 'string') return importArchive(resolvePath(cwd, from), await ctx.store(), opts);
+  return importArchive('-', await ctx.store(), { ...opts, input: from });
 }

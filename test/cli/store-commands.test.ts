@@ -5,9 +5,10 @@ import { PassThrough } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { formatBytes } from '../../src/cli/format.js';
-import { runEbpm } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { BIN, runEbpm, ttyEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
-import { ebpm, json, packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
+import { blobFiles, ebpm, ingestFiles, json, packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
 
 const NAMES = ['alpha', 'beta', 'sigsnoop'] as const;
 
@@ -101,5 +102,66 @@ describeWith(['clang'], 'store commands', () => {
       'error: rm Bad..Name: invalid reference "Bad..Name": bad name "Bad..Name"',
     ]);
     expect((await runEbpm(['ls', '-q'], { env: sb.env })).stdout).toBe('local.invalid/sigsnoop:1.0.0\n');
+  });
+
+  /** `pipe` runs `ebpm <from> | [filter |] ebpm <to>` as a shell would: real pipes between real processes. */
+  async function pipe(from: string[], to: string[], env: Record<string, string>, filter?: string[]) {
+    const start = (argv: string[], stdin: 'ignore' | NodeJS.ReadableStream, e = env) =>
+      spawn(argv[0]!, argv.slice(1), { env: e, stdio: [stdin as 'ignore', 'pipe', 'pipe'] });
+    const left = start([BIN, ...from], 'ignore', sb.env);
+    const middle = filter === undefined ? undefined : start(filter, left.stdout);
+    const right = start([BIN, ...to], (middle ?? left).stdout);
+    // Only the importer's stdout is read here: the others' go into the pipe, so theirs never
+    // ends in this process; they are done once exited with their stderr read.
+    const collect = (p: ReturnType<typeof start>, out: boolean) =>
+      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        let stdout = '';
+        let stderr = '';
+        if (out) p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        const ended = new Promise((r) => p.stderr.on('end', r));
+        const exited = new Promise<number | null>((r) => p.on('exit', (code) => r(code)));
+        const closed = out ? new Promise((r) => p.on('close', r)) : undefined;
+        void Promise.all([ended, exited, closed]).then(([, code]) => resolve({ code, stdout, stderr }));
+      });
+    const [l, r] = await Promise.all([collect(left, false), collect(right, true), middle && collect(middle, false)]);
+    return { left: l, right: r };
+  }
+
+  it('export <ref> - writes the tar to stdout, and import - reads it from stdin', async () => {
+    const other = sandbox();
+    const p = pkgs.sigsnoop!;
+    const { left, right } = await pipe(['export', 'sigsnoop:1.0.0', '-'], ['import', '-'], other.env);
+    expect(left).toEqual({ code: 0, stdout: '', stderr: `exported local.invalid/sigsnoop:1.0.0 ${p.digest}\n` });
+    expect(right).toEqual({ code: 0, stdout: `imported local.invalid/sigsnoop:1.0.0 ${p.digest}\n`, stderr: '' });
+    expect(blobFiles(other.store)).toEqual([...p.blobs.keys()].sort());
+    expect((await runEbpm(['ls', '-q'], { env: other.env })).stdout).toBe('local.invalid/sigsnoop:1.0.0\n');
+  });
+
+  it('import - of a tar cut short takes nothing, and a terminal is refused at either end', async () => {
+    const other = sandbox();
+    const { right } = await pipe(['export', 'sigsnoop:1.0.0', '-'], ['import', '-'], other.env, ['head', '-c', '4000']);
+    expect(right).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: import -: the archive is truncated or corrupt\nhint: the archive is damaged or incomplete; export it again\n',
+    });
+    expect([blobFiles(other.store), ingestFiles(other.store)]).toEqual([[], []]);
+    const onTty = ttyEbpm(['export', 'sigsnoop:1.0.0', '-'], { env: sb.env });
+    expect(await onTty.exited()).toBe(2);
+    expect(onTty.screen()).toBe(
+      'error: export: refusing to write a tar to a terminal\r\nhint: redirect stdout (ebpm export <ref> - > file.tar), or give a file name\r\n',
+    );
+    const fromTty = ttyEbpm(['import', '-'], { env: other.env });
+    expect(await fromTty.exited()).toBe(2);
+    expect(fromTty.screen()).toBe(
+      'error: import: - reads the archive from stdin, which is a terminal\r\nhint: pipe a tar in (ebpm export <ref> - | ebpm import -), or give a file name\r\n',
+    );
+    expect(await runEbpm(['export', 'sigsnoop:1.0.0', '-', '--json'], { env: sb.env })).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '{"error":{"code":"USAGE","message":"export: --json and - both write to stdout","hint":"give a file name to have --json"}}\n',
+      stderr: 'error: export: --json and - both write to stdout\nhint: give a file name to have --json\n',
+    });
   });
 });
