@@ -1,5 +1,7 @@
 // The store commands as docker users expect them (issue 17, item 8): `rm a b c` handles each
 // reference on its own; `ls` has -q, filters, human sizes and relative times (--json exact).
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
@@ -163,5 +165,31 @@ describeWith(['clang'], 'store commands', () => {
       stdout: '{"error":{"code":"USAGE","message":"export: --json and - both write to stdout","hint":"give a file name to have --json"}}\n',
       stderr: 'error: export: --json and - both write to stdout\nhint: give a file name to have --json\n',
     });
+  });
+
+  it('prune counts the partial downloads of dead writers it removes, in its bytes', async () => {
+    const ingest = join(sb.store, 'ingest');
+    // A pull killed mid-blob (its temp file is named after its dead process), and an import's scratch directory.
+    writeFileSync(join(ingest, '999999999.1.0123abcd'), Buffer.alloc(1_000_000));
+    mkdirSync(join(ingest, '999999998.1.4567ef01', 'blobs'), { recursive: true });
+    writeFileSync(join(ingest, '999999998.1.4567ef01', 'blobs', 'x'), Buffer.alloc(500));
+    // A blob no tag reaches.
+    const stray = Buffer.from('stray bytes');
+    writeFileSync(join(sb.store, 'blobs', 'sha256', createHash('sha256').update(stray).digest('hex')), stray);
+    expect(await runEbpm(['prune'], { env: sb.env })).toEqual({
+      code: 0,
+      signal: null,
+      stdout: `pruned 1 blobs and 2 partial downloads, ${1_000_000 + 500 + stray.length} bytes reclaimed\n`,
+      stderr: '',
+    });
+    expect(ingestFiles(sb.store)).toEqual([]);
+    writeFileSync(join(ingest, '999999999.1.0123abcd'), Buffer.alloc(7));
+    expect(JSON.parse((await runEbpm(['prune', '--json'], { env: sb.env })).stdout)).toEqual({
+      removedBlobs: 0,
+      removedPartial: 1,
+      reclaimedBytes: 7,
+      droppedReferrers: 0,
+    });
+    expect((await runEbpm(['prune'], { env: sb.env })).stdout).toBe('pruned 0 blobs, 0 bytes reclaimed\n');
   });
 });

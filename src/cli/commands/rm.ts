@@ -3,6 +3,7 @@ import { EbpmError } from '../../core/errors.js';
 import { removeStored } from '../../services/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 import { errorJson, exitCodeFor, formatError } from '../errors.js';
+import { prunedText } from './prune.js';
 
 const cmd: Command = {
   name: 'rm',
@@ -19,7 +20,7 @@ const cmd: Command = {
       try {
         const r = await removeStored(ctx, p);
         removed.push(r);
-        if (!values.json) writeLines(io, [`removed ${r.reference} ${r.digest} (${r.pruned.removedBlobs} blobs, ${r.pruned.reclaimedBytes} bytes reclaimed)`]);
+        if (!values.json) writeLines(io, [`removed ${r.reference} ${r.digest} (${prunedText(r.pruned)})`]);
       } catch (e) {
         failed.push(e);
         io.stderr.write(`${formatError(e, io.env.EBPM_DEBUG === '1')}\n`);
