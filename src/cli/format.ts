@@ -120,6 +120,17 @@ export function reduceTransfer(s: TransferState, e: TransferEvent, now: number):
   }
 }
 
+/**
+ * `transferRows` is the order a transfer view lists its blobs in, the same at every frame
+ * whatever order uploads start and finish in: by label (a config's is its media type, so it
+ * comes before the files), then digest, and the resolved root manifest last.
+ */
+export function transferRows(s: TransferState): readonly BlobState[] {
+  const root = s.resolved?.digest;
+  const key = (b: BlobState) => `${b.digest === root ? 1 : 0}\u0000${b.label}\u0000${b.digest}`;
+  return [...s.blobs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
 /** `transferTotals` sums what moved (skipped blobs count toward neither). */
 export function transferTotals(s: TransferState): { bytes: number; size: number } {
   let bytes = 0;

@@ -120,6 +120,26 @@ describe('views', () => {
     ]);
   });
 
+  it('keeps one row per blob in label order, the root last, whatever order they end in; the last frame has no rate', () => {
+    const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
+    const state = fold([
+      { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
+      start(D3, 'source.tar.gz'),
+      start(D2, 'README.md'),
+      { kind: 'blob-done', digest: D3 },
+      { kind: 'blob-done', digest: D2 },
+      start(D1, 'application/vnd.oci.image.manifest.v1+json'),
+      { kind: 'blob-done', digest: D1 },
+    ]);
+    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} color={false} width={100} final />);
+    expect(lastFrame()!.split('\n')).toEqual([
+      'sha256:bbbbbbbbbbbb  README.md         ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:cccccccccccc  source.tar.gz     ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:aaaaaaaaaaaa  application/vnd…  ████████████████████████  1.0 KiB / 1.0 KiB',
+      'pushing host/ebpm/sigsnoop:1.2.5  ████████████████████████  3.0 KiB / 3.0 KiB',
+    ]);
+  });
+
   it('renders a table with its header', () => {
     const { lastFrame } = render(<Table header={['NAME', 'VERSION']} rows={[['sigsnoop', '1.2.0']]} color={false} />);
     expect(lastFrame()).toBe('NAME      VERSION\nsigsnoop  1.2.0');

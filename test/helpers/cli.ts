@@ -162,13 +162,19 @@ export interface OnTty {
   exited(): Promise<number | null>;
 }
 
+export interface TtyOptions extends CliOptions {
+  /** The terminal's width (`stty cols`); without it the pty has no size (0 columns: ink lays out a character a line). */
+  columns?: number;
+}
+
 /**
  * `ttyEbpm` runs the CLI on a pseudo-terminal of util-linux `script`: what the test types goes
  * to the terminal, what the CLI shows comes back. Tests type only after `seen` a prompt, never
  * after a sleep.
  */
-export function ttyEbpm(args: readonly string[], opts: CliOptions = {}): OnTty {
-  const command = [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+export function ttyEbpm(args: readonly string[], opts: TtyOptions = {}): OnTty {
+  const quoted = [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+  const command = opts.columns === undefined ? quoted : `stty cols ${opts.columns} rows 40 && exec ${quoted}`;
   const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: opts.cwd ?? REPO, env: opts.env ?? defaultCliEnv(), stdio: 'pipe' });
   let screen = '';
   const watchers = new Set<() => void>();
