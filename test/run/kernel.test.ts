@@ -1,7 +1,7 @@
 // `ebpm run` on the real kernel: every example run through the CLI bundle, the events it traces
 // caused by the test and their decoded fields asserted; filters, histograms, signals, clean
 // detach, and the errors users meet.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -12,6 +12,7 @@ import { compileBpf } from '../../src/build/toolchain.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { cliEnv, runEbpm, ttyEbpm } from '../helpers/cli.js';
+import { screenOf } from '../helpers/screen.js';
 import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, programsOf, sender, tempDir } from './spawn.js';
 
 let dir = '';
@@ -139,6 +140,30 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(tty.screen()).toMatch(new RegExp(`^${title.replace(/[()]/g, '\\$&')}\r\n${header}\r\n${row}\r\n\x1b\\[3A\r\x1b\\[J`));
     const table = tty.screen().slice(tty.screen().indexOf('\x1b[J'));
     expect(table).toMatch(new RegExp(`${row}\r\n(\x1b\\[\\d+m)*1 events, 0 lost`));
+  });
+
+  it('at 60 columns the live table cuts its header as it cuts its rows, never wrapping it', async () => {
+    // Only execs of a uid nobody else uses: one event, whatever else the machine runs.
+    const uid = '54321';
+    const tty = ttyEbpm(['run', layout.execsnoop!, '--uid', uid], { columns: 60 });
+    try {
+      const header = 'TIME     PID     PPID    UID     RETVAL  COMM             F…';
+      await tty.seen(header);
+      execFileSync('setpriv', ['--reuid', uid, '--regid', uid, '--clear-groups', '/bin/true']);
+      await tty.seen('1 events, 0 lost');
+      tty.type('\x03');
+      expect(await tty.exited()).toBe(130);
+      const screen = screenOf(tty.screen(), 60);
+      // The live table's last frame (its title and header printed plain before it are erased), then the stop line.
+      expect(screen.slice(0, 2)).toEqual(['execsnoop 1.0.0: attached 2 programs: kt_enter_execve (trac…', header]);
+      expect(screen[2]).toMatch(/^\d\d:\d\d:\d\d \d+ +\d+ +54321 +0 +(setpriv|true) +\/…$/);
+      expect(screen[3]).toBe('1 events, 0 lost · Ctrl-C to stop');
+      // The terminal echoes the Ctrl-C typed where the cursor stood.
+      expect(screen.slice(4).join('\n')).toMatch(/^(\^C)?execsnoop: 1 events, 0 lost \(stopped: SIGINT\)$/);
+    } finally {
+      // A failed assertion must not leave the run attached for the tests after it.
+      tty.child.kill();
+    }
   });
 
   it('opensnoop: decodes path, pid and return value, successful and failed', async () => {
