@@ -305,8 +305,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       ),
     ).toEqual([{ pid: send.pid, tpid: target.pid, sig: 28, ret: 0, comm: 'ebpm-sigsend', sig_name: 'SIGWINCH' }]);
     expect(r.stderr).toMatch(/\nsigsnoop: Wasm program ended \(signal, exit code 130\)\n$/);
-    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--max-events', '1']).stderr).toMatch(
-      /^error: run: --max-events does not apply to sigsnoop: its Wasm program prints the events\n/,
+    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--interval', '1']).stderr).toMatch(
+      /^error: run: --interval does not apply to sigsnoop: its Wasm program prints the events\n/,
     );
   });
 

@@ -295,7 +295,6 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   const chosen = line.programs.only.length > 0 ? '--program' : line.programs.skip.length > 0 ? '--skip-program' : undefined;
   if (chosen !== undefined) throw usageError(`${chosen} does not apply to ${pkg.name}: its Wasm program loads its programs`);
   for (const [flag, given] of [
-    ['max-events', line.maxEvents !== undefined],
     ['event-type', line.eventType !== undefined],
     ['print-map', Array.isArray(line.printMaps)],
     ['no-print-map', line.printMaps === false],

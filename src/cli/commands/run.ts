@@ -305,12 +305,15 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       allowUndeclared: flags.allowUndeclared,
       ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
+      // A Wasm program's events are its output lines: --max-events counts them.
+      ...(cmdline.maxEvents === undefined ? {} : { maxLines: cmdline.maxEvents }),
       // The counterpart of a BPF run's attach line: what runs, in which version.
       onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
+      // With --json each line is a JSON string, so that stdout stays JSON lines whatever the program prints.
       onStdout: (line) => {
-        stdout.write(line + '\n');
+        stdout.write(`${cmdline.json ? JSON.stringify(line) : line}\n`);
         phase('event');
         const phases = phaseLines();
         if (phases !== undefined) io.stderr.write(phases);

@@ -16,13 +16,13 @@ import { OUTPUT_LIMIT } from './run-output.js';
 /** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
 export const RUN_HELP = [
   'flags:',
-  "  --json                    print events as JSON lines (of a Wasm program, only ebpm's own lines)",
+  '  --json                    print events as JSON lines (of a Wasm program, each of its lines as a JSON string)',
   "  --verbose                 show the programs, maps and values, and libbpf's messages",
   '  --duration <duration>     stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
   '  --follow                  follow a range or floating tag: swap in each newer version (SIGHUP checks now)',
   '  --follow-interval <duration>',
   '                            time between two checks of the registry with --follow (default 60s)',
-  '  --max-events <n>          stop after this many events (exit code 0)',
+  '  --max-events <n>          stop after this many events (of a Wasm program, lines) (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
   '  --print-map <map>         print this map at the stop (repeatable); by default every result',
   '                            map of a package without @sample maps: histograms (a value with',
