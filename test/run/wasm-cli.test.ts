@@ -206,7 +206,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
 
   it('runs examples/sigsnoop with the arguments after --: the guest prints each signal with its name; SIGINT ends it with 130', async () => {
     const child = selfSignaller();
-    const run = ebpm(['run', sigsnoop, '--', '-p', String(child.pid)]);
+    // Under --json the JSON objects the guest prints pass as they are.
+    const run = ebpm(['run', sigsnoop, '--json', '--', '-p', String(child.pid)]);
     await run.waitFor(/running and waiting/);
     const during = sigTraceOf(run.child.pid!);
     expect(during).toHaveLength(1);

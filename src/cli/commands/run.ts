@@ -311,9 +311,8 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
-      // With --json each line is a JSON string, so that stdout stays JSON lines whatever the program prints.
       onStdout: (line) => {
-        stdout.write(`${cmdline.json ? JSON.stringify(line) : line}\n`);
+        stdout.write(`${cmdline.json ? guestJsonLine(line) : line}\n`);
         phase('event');
         const phases = phaseLines();
         if (phases !== undefined) io.stderr.write(phases);
@@ -338,6 +337,23 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
     `${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode}${code === r.exitCode ? '' : `; ebpm exits with ${code}`})\n`,
   );
   return code;
+}
+
+/**
+ * `guestJsonLine` is a Wasm program's output line under `--json`: a JSON object it printed as it
+ * is (sigsnoop's events, as ecli's guests print them), any other line as a JSON string, so that
+ * stdout stays JSON lines whatever the program prints.
+ */
+export function guestJsonLine(line: string): string {
+  if (line.startsWith('{')) {
+    try {
+      const value: unknown = JSON.parse(line);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return line;
+    } catch {
+      // Not JSON after all: a string like any other line.
+    }
+  }
+  return JSON.stringify(line);
 }
 
 function needsDrain(stream: NodeJS.WritableStream): boolean {
