@@ -157,8 +157,25 @@ export async function exportStored(ctx: Context, inputs: readonly string[], to: 
     const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
     return await exportArchive(store, refs, typeof to === 'string' ? resolvePath(cwd, to) : to);
   } catch (e) {
-    throw withContext(`export ${file}`, e);
+    throw withContext(`export ${file}`, typeof to === 'string' ? e : streamError(e));
   }
+}
+
+/** `streamError` says what a failed write to the stream an archive goes to (stdout) means; other errors pass unchanged. */
+function streamError(e: unknown): unknown {
+  const errno = e as NodeJS.ErrnoException;
+  if (errno?.syscall !== 'write') return e;
+  // The reader of a pipe went away (`| head`), or the terminal hung up.
+  if (errno.code === 'EPIPE' || errno.code === 'EIO') {
+    return new EbpmError('OUTPUT_FAILED', 'write stdout: the reader went away before the end of the archive', {
+      hint: 'what it read is a truncated tar, which ebpm import refuses; export again to a reader that takes it all',
+      cause: e,
+    });
+  }
+  return new EbpmError('OUTPUT_FAILED', `write stdout: ${errno.code ?? errno.message}`, {
+    hint: 'free space or fix where stdout goes, then export again',
+    cause: e,
+  });
 }
 
 /**

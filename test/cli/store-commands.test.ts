@@ -1,14 +1,14 @@
 // The store commands as docker users expect them (issue 17, item 8): `rm a b c` handles each
 // reference on its own; `ls` has -q, filters, human sizes and relative times (--json exact).
 import { createHash } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { beforeAll, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { formatBytes } from '../../src/cli/format.js';
 import { spawn } from 'node:child_process';
-import { BIN, runEbpm, ttyEbpm } from '../helpers/cli.js';
+import { BIN, runEbpm, spawnEbpm, ttyEbpm } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { blobFiles, ebpm, ingestFiles, json, packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
 
@@ -165,6 +165,22 @@ describeWith(['clang'], 'store commands', () => {
       stdout: '{"error":{"code":"USAGE","message":"export: --json and - both write to stdout","hint":"give a file name to have --json"}}\n',
       stderr: 'error: export: --json and - both write to stdout\nhint: give a file name to have --json\n',
     });
+  });
+
+  it('export <ref> - to a stdout that fails says so in one line, exit 1', async () => {
+    const full = openSync('/dev/full', 'w');
+    const r = await runEbpm(['export', 'sigsnoop:1.0.0', '-'], { env: sb.env, stdio: ['ignore', full, 'pipe'] });
+    closeSync(full);
+    expect([r.code, r.stderr]).toEqual([1, 'error: export -: write stdout: ENOSPC\nhint: free space or fix where stdout goes, then export again\n']);
+    // A reader gone before the first byte: the pipe's read end closed at once.
+    const gone = spawnEbpm(['export', 'sigsnoop:1.0.0', '-'], { env: sb.env });
+    gone.child.stdout!.destroy();
+    const g = await gone.exited();
+    expect([g.code, g.stderr]).toEqual([
+      1,
+      'error: export -: write stdout: the reader went away before the end of the archive\n' +
+        'hint: what it read is a truncated tar, which ebpm import refuses; export again to a reader that takes it all\n',
+    ]);
   });
 
   it('prune counts the partial downloads of dead writers it removes, in its bytes', async () => {
