@@ -10,7 +10,10 @@ const cmd: Command = {
   summary: 'List the packages in the local store: reference, name, version, digest, size and when they were pulled.',
   usage: 'ebpm ls [<filter>...] [-q] [--json]',
   async run(args, io) {
-    const { values, positionals: filters } = parseFlags(cmd, args, { ...JSON_FLAG, quiet: { type: 'boolean', short: 'q', default: false } });
+    const { values, positionals: filters } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      quiet: { type: 'boolean', short: 'q', default: false, description: 'print the references only, one a line' },
+    });
     if (values.quiet && values.json) throw new EbpmError('USAGE', 'ls: -q and --json do not go together', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, false);
     const entries = await listStored(ctx, filters);
