@@ -121,14 +121,22 @@ export function reduceTransfer(s: TransferState, e: TransferEvent, now: number):
 }
 
 /**
- * `transferRows` is the order a transfer view lists its blobs in, the same at every frame
+ * `transferRows` is what a transfer view lists, in an order that is the same at every frame
  * whatever order uploads start and finish in: by label (a config's is its media type, so it
- * comes before the files), then digest, and the resolved root manifest last.
+ * comes before the files), then digest, and the resolved root manifest last. At most `limit`
+ * lines: past it (a terminal too short for every blob) the blobs in flight stay, the earliest
+ * of the others fill what is left but one line, and `more` counts those left out.
  */
-export function transferRows(s: TransferState): readonly BlobState[] {
+export function transferRows(s: TransferState, limit = Number.POSITIVE_INFINITY): { rows: readonly BlobState[]; more: number } {
   const root = s.resolved?.digest;
   const key = (b: BlobState) => `${b.digest === root ? 1 : 0}\u0000${b.label}\u0000${b.digest}`;
-  return [...s.blobs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const all = [...s.blobs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  if (all.length <= limit) return { rows: all, more: 0 };
+  const room = Math.max(1, limit - 1);
+  const kept = new Set(all.filter((b) => b.state === 'active').slice(0, room));
+  for (const b of all) if (kept.size < room && b.state !== 'active') kept.add(b);
+  const rows = all.filter((b) => kept.has(b));
+  return { rows, more: all.length - rows.length };
 }
 
 /** `transferTotals` sums what moved (skipped blobs count toward neither). */

@@ -23,7 +23,16 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
   let frame = 0;
   const elapsed = () => (state.startedAt === undefined ? 0 : Date.now() - state.startedAt);
   const view = (final = false) => (
-    <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} color={color} width={stdout.columns || 80} final={final} />
+    <TransferView
+      verb={verb}
+      state={state}
+      elapsedMs={elapsed()}
+      frame={frame}
+      color={color}
+      width={stdout.columns || 80}
+      height={stdout.rows || 24}
+      final={final}
+    />
   );
   const instance = render(view(), { stdout, exitOnCtrlC: false, patchConsole: false });
   const timer = setInterval(() => {

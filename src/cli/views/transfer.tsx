@@ -18,6 +18,8 @@ export interface TransferViewProps {
   readonly frame: number;
   readonly color: boolean;
   readonly width: number;
+  /** Terminal rows: the view stays shorter, as ink clears the whole screen for a frame that is not. */
+  readonly height: number;
   /** The last frame, which stays on the terminal: totals without a rate. */
   readonly final?: boolean;
 }
@@ -45,6 +47,8 @@ export function TransferView(props: TransferViewProps) {
   const labelWidth = Math.max(8, Math.min(32, props.width - BAR - 60));
   const total = transferTotals(s);
   const rate = props.final ? '' : `  ${formatRate(total.bytes, props.elapsedMs)}`;
+  // Less the spinner's, the total's and the cursor's lines.
+  const { rows, more } = transferRows(s, props.height - 3);
   return (
     <Box flexDirection="column">
       {s.resolving !== undefined && (
@@ -53,9 +57,10 @@ export function TransferView(props: TransferViewProps) {
           {` resolving ${s.resolving}`}
         </Text>
       )}
-      {transferRows(s).map((b) => (
+      {rows.map((b) => (
         <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />
       ))}
+      {more > 0 && <Text>{`… and ${more} more`}</Text>}
       {s.blobs.length > 0 && (
         <Text
           bold
