@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { suggest } from '../core/suggest.js';
 import { parsePlatforms } from '../core/arch.js';
@@ -6,12 +7,19 @@ import type { Platform } from '../core/oci.js';
 
 /** `Io` is what a command may touch of the process: streams and environment, injected for tests. */
 export interface Io {
+  /**
+   * Standard input, for commands that take `-` for it (`import -`); a function because node's
+   * `process.stdin` takes hold of the descriptor (a terminal's mode) once touched. Absent in most tests.
+   */
+  readonly stdin?: () => Readable & { isTTY?: boolean };
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
   readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
   readonly env: NodeJS.ProcessEnv;
   readonly cwd: string;
   /** `--plain-http <host>` (any command, taken by main): registries to speak plain HTTP to. */
   readonly plainHttp?: readonly string[];
+  /** The clock (ms since the epoch), for what prints times relative to now; `Date.now` unless a test sets it. */
+  readonly now?: () => number;
 }
 
 /** `Command` is one `ebpm <name>`: it parses its flags, calls one service and renders the result. */

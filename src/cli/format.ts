@@ -25,6 +25,32 @@ export function formatRate(bytes: number, ms: number): string {
   return ms <= 0 ? '–' : `${formatBytes(Math.round((bytes * 1000) / ms))}/s`;
 }
 
+const AGE_UNITS: readonly [string, number][] = [
+  ['year', 365 * 86_400],
+  ['month', 30 * 86_400],
+  ['week', 7 * 86_400],
+  ['day', 86_400],
+  ['hour', 3_600],
+  ['minute', 60],
+  ['second', 1],
+];
+
+/**
+ * `formatAge` is how long before `now` (ms) the ISO time `iso` was, in its largest whole unit:
+ * `1 second ago`, `3 minutes ago`, `2 weeks ago` (a month is 30 days, a year 365). Under a
+ * second, or in the future (another machine's clock), it is `just now`; a time that does not parse is `-`.
+ */
+export function formatAge(iso: string, now: number): string {
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return '-';
+  const seconds = Math.floor((now - at) / 1000);
+  for (const [unit, size] of AGE_UNITS) {
+    const n = Math.floor(seconds / size);
+    if (n >= 1) return `${n} ${unit}${n === 1 ? '' : 's'} ago`;
+  }
+  return 'just now';
+}
+
 /** `bar` draws a `width`-cell progress bar for `fraction` in [0, 1]. */
 export function bar(fraction: number, width: number): string {
   const f = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
@@ -103,6 +129,25 @@ export function reduceTransfer(s: TransferState, e: TransferEvent, now: number):
       if (s.blobs.some((b) => b.digest === e.digest)) return s;
       return { ...s, blobs: [...s.blobs, { digest: e.digest, label: terminalSafe(e.label), size: e.size, bytes: e.size, state: 'skipped' }] };
   }
+}
+
+/**
+ * `transferRows` is what a transfer view lists, in an order that is the same at every frame
+ * whatever order uploads start and finish in: by label (a config's is its media type, so it
+ * comes before the files), then digest, and the resolved root manifest last. At most `limit`
+ * lines: past it (a terminal too short for every blob) the blobs in flight stay, the earliest
+ * of the others fill what is left but one line, and `more` counts those left out.
+ */
+export function transferRows(s: TransferState, limit = Number.POSITIVE_INFINITY): { rows: readonly BlobState[]; more: number } {
+  const root = s.resolved?.digest;
+  const key = (b: BlobState) => `${b.digest === root ? 1 : 0}\u0000${b.label}\u0000${b.digest}`;
+  const all = [...s.blobs].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  if (all.length <= limit) return { rows: all, more: 0 };
+  const room = Math.max(1, limit - 1);
+  const kept = new Set(all.filter((b) => b.state === 'active').slice(0, room));
+  for (const b of all) if (kept.size < room && b.state !== 'active') kept.add(b);
+  const rows = all.filter((b) => kept.has(b));
+  return { rows, more: all.length - rows.length };
 }
 
 /** `transferTotals` sums what moved (skipped blobs count toward neither). */

@@ -14,7 +14,7 @@ export async function start(args: string[]): Promise<void> {
     tracePhases();
     phase('bundle');
   }
-  const io: Io = { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
+  const io: Io = { stdin: () => process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd() };
   await main(args, io).then(
     (code) => {
       process.exitCode = code;

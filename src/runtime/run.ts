@@ -50,6 +50,11 @@ export interface GuestOptions {
 export interface RunWasmOptions extends GuestOptions {
   /** `--duration`: stop the guest after this long. */
   readonly durationMs?: number;
+  /**
+   * `--max-events` of a Wasm program: pass on its first this many stdout lines, then stop it as
+   * `durationMs` does (exit code 0); stdout lines after them, its exit path's included, are not passed on.
+   */
+  readonly maxLines?: number;
   /** Aborting stops the guest (SIGINT/SIGTERM); `signal.reason === 'SIGTERM'` gives exit code 143. */
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
@@ -63,9 +68,9 @@ export interface RunWasmOptions extends GuestOptions {
 }
 
 export interface WasmRunResult {
-  /** The guest's exit code; 0 after `--duration`, 130/143 after SIGINT/SIGTERM. */
+  /** The guest's exit code; 0 after `--duration` or `--max-events`, 130/143 after SIGINT/SIGTERM. */
   readonly exitCode: number;
-  readonly reason: 'exit' | 'duration' | 'signal';
+  readonly reason: 'exit' | 'duration' | 'max-events' | 'signal';
 }
 
 /** A running guest, and how to replace it with another without detaching its programs. */
@@ -292,7 +297,20 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
 }
 
 /** `startWasm` starts the guest as `runWasm` does, and returns it with a way to replace it (`--follow`). */
-export function startWasm(o: RunWasmOptions): WasmRun {
+export function startWasm(given: RunWasmOptions): WasmRun {
+  let printed = 0;
+  const o: RunWasmOptions =
+    given.maxLines === undefined
+      ? given
+      : {
+          ...given,
+          // Counted across swapped-in guests, as a BPF run counts its events across versions.
+          onStdout: (line) => {
+            if (printed >= given.maxLines!) return;
+            given.onStdout(line);
+            if (++printed === given.maxLines) requestStop({ exitCode: 0, reason: 'max-events' });
+          },
+        };
   const first = prepare(o);
   const broker = new ObjectBroker((line) => o.onLog?.(line, false));
   let settle: (end: GuestEnd) => void = () => undefined;
@@ -330,6 +348,7 @@ export function startWasm(o: RunWasmOptions): WasmRun {
     o.signal?.addEventListener('abort', onAbort);
     current = startGuest(first, broker, o);
     watch(current);
+    if (o.maxLines === 0) requestStop({ exitCode: 0, reason: 'max-events' });
     // The main thread waits for the worker to start anyway.
     if (first.input.usesBpf) broker.warm();
   }

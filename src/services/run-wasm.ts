@@ -29,6 +29,8 @@ export interface WasmPackageOptions {
   /** `--allow-undeclared-bpf`: load objects the package does not declare. */
   readonly allowUndeclared?: boolean;
   readonly durationMs?: number;
+  /** `--max-events`: its first this many stdout lines, then it is stopped (`RunWasmOptions.maxLines`). */
+  readonly maxLines?: number;
   readonly signal?: AbortSignal;
   readonly onStdout: (line: string) => void;
   readonly onStderr: (line: string) => void;
@@ -134,6 +136,7 @@ function guest(o: WasmPackageOptions, pkg: WasmPackage, btfPath: string | undefi
     objects: o.allowUndeclared ? 'any' : { declared: metadata.objects.map((x) => x.digest) },
     ...(btfPath === undefined ? {} : { btfPath }),
     ...(o.durationMs === undefined ? {} : { durationMs: o.durationMs }),
+    ...(o.maxLines === undefined ? {} : { maxLines: o.maxLines }),
     ...(o.signal === undefined ? {} : { signal: o.signal }),
     onStdout: o.onStdout,
     onStderr: o.onStderr,

@@ -5,6 +5,7 @@
  * among what is stored (offline).
  */
 import { resolve as resolvePath } from 'node:path';
+import type { Readable } from 'node:stream';
 import { EbpmError, withContext } from '../core/errors.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, type Descriptor } from '../core/oci.js';
 import type { ArchiveEntry } from '../store/archive.js';
@@ -15,9 +16,31 @@ import { isSideTag } from '../sign/payload.js';
 
 // What only some of these commands use loads in them: `ls` reads the index and the packages' metadata only.
 
-/** `listStored` lists the packages the store holds, sorted by reference (their signatures are not listed). */
-export async function listStored(ctx: Context): Promise<StoreEntry[]> {
-  return (await list(await ctx.store())).filter((e) => !isSideTag(e.ref));
+/**
+ * `listStored` lists the packages the store holds, sorted by reference (their signatures are not
+ * listed); with `filters`, those that match one of them (`matchesFilter`).
+ */
+export async function listStored(ctx: Context, filters: readonly string[] = []): Promise<StoreEntry[]> {
+  return (await list(await ctx.store())).filter((e) => !isSideTag(e.ref) && (filters.length === 0 || filters.some((f) => matchesFilter(e, f))));
+}
+
+/**
+ * `matchesFilter` tells whether `ebpm ls <filter>` shows `entry`: a filter with `*` or `?` is a
+ * glob that must match the whole package name, reference, or reference without its registry
+ * (`sig*`, `sigsnoop:1.*`; `*` is any run of characters, `/` included, `?` one); any other is
+ * a part of the name or of the reference without its registry (`snoop`, `acme/`).
+ */
+export function matchesFilter(entry: Pick<StoreEntry, 'ref' | 'name'>, filter: string): boolean {
+  const path = entry.ref.slice(entry.ref.indexOf('/') + 1);
+  if (!/[*?]/.test(filter)) return entry.name.includes(filter) || path.includes(filter);
+  const glob = new RegExp(
+    `^${filter
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replaceAll('*', '.*')
+      .replaceAll('?', '.')}$`,
+    's',
+  );
+  return glob.test(entry.name) || glob.test(entry.ref) || glob.test(path);
 }
 
 /** `findStored` pins a user reference to a stored one, or throws `NOT_STORED`. */
@@ -128,8 +151,12 @@ export async function tagStored(ctx: Context, src: string, dst: string): Promise
   }
 }
 
-/** `exportStored` writes stored packages (with their stored referrers) to an OCI layout tar. */
-export async function exportStored(ctx: Context, inputs: readonly string[], file: string, cwd: string): Promise<ArchiveEntry[]> {
+/**
+ * `exportStored` writes stored packages (with their stored referrers) to an OCI layout tar: the
+ * file `to` (relative to `cwd`), or a stream (`ebpm export <ref> -`: stdout), named `-` in errors.
+ */
+export async function exportStored(ctx: Context, inputs: readonly string[], to: string | NodeJS.WritableStream, cwd: string): Promise<ArchiveEntry[]> {
+  const file = typeof to === 'string' ? to : '-';
   try {
     const found: Resolved[] = [];
     for (const i of inputs) found.push(await findStored(ctx, i));
@@ -137,17 +164,36 @@ export async function exportStored(ctx: Context, inputs: readonly string[], file
     const [{ storedSignatureRefs }, { exportArchive }] = await Promise.all([import('./sign.js'), import('../store/archive.js')]);
     // cosign's `.sig`, `.att` and `.sbom` manifests are tagged beside the package (sign.ts): name them so they travel too.
     const refs = [...found.map((r) => r.storeRef), ...(await storedSignatureRefs(store, found))];
-    return await exportArchive(store, refs, resolvePath(cwd, file));
+    return await exportArchive(store, refs, typeof to === 'string' ? resolvePath(cwd, to) : to);
   } catch (e) {
-    throw withContext(`export ${file}`, e);
+    throw withContext(`export ${file}`, typeof to === 'string' ? e : streamError(e));
   }
+}
+
+/** `streamError` says what a failed write to the stream an archive goes to (stdout) means; other errors pass unchanged. */
+function streamError(e: unknown): unknown {
+  const errno = e as NodeJS.ErrnoException;
+  if (errno?.syscall !== 'write') return e;
+  // The reader of a pipe went away (`| head`), or the terminal hung up.
+  if (errno.code === 'EPIPE' || errno.code === 'EIO') {
+    return new EbpmError('OUTPUT_FAILED', 'write stdout: the reader went away before the end of the archive', {
+      hint: 'what it read is a truncated tar, which ebpm import refuses; export again to a reader that takes it all',
+      cause: e,
+    });
+  }
+  return new EbpmError('OUTPUT_FAILED', `write stdout: ${errno.code ?? errno.message}`, {
+    hint: 'free space or fix where stdout goes, then export again',
+    cause: e,
+  });
 }
 
 /**
  * `importToStore` reads an OCI layout tar into the store, all or nothing (refusing traversal,
- * links and damage: store/archive.ts); `force` lets it move tags the store already has.
+ * links and damage: store/archive.ts): the file `from` (relative to `cwd`), or a stream
+ * (`ebpm import -`: stdin), named `-` in errors; `force` lets it move tags the store already has.
  */
-export async function importToStore(ctx: Context, file: string, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
+export async function importToStore(ctx: Context, from: string | Readable, cwd: string, opts: { force: boolean }): Promise<ArchiveEntry[]> {
   const { importArchive } = await import('../store/archive.js');
-  return importArchive(resolvePath(cwd, file), await ctx.store(), opts);
+  if (typeof from === 'string') return importArchive(resolvePath(cwd, from), await ctx.store(), opts);
+  return importArchive('-', await ctx.store(), { ...opts, input: from });
 }

@@ -3,6 +3,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { type FileHandle, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { digestProblem } from '../core/digest.js';
 import { EbpmError, isEbpmError, withContext } from '../core/errors.js';
@@ -33,10 +34,17 @@ export interface ArchiveEntry {
 
 /**
  * `exportArchive` copies `refs` (each with its referrers, when `src` can list them) from `src`
- * into a temporary layout and writes it to `file` as a deterministic tar: sorted entries, fixed
- * mtimes, owners and modes, ebpm's local `dev.ebpm.*` annotations left out. `file` appears whole or not at all.
+ * into a temporary layout and writes it to `to` as a deterministic tar: sorted entries, fixed
+ * mtimes, owners and modes, ebpm's local `dev.ebpm.*` annotations left out. A file `to` appears
+ * whole or not at all; a stream (`ebpm export <ref> -`: stdout) is written to and left open,
+ * and a reader of a tar cut short by a failure finds it truncated (`importArchive` refuses it).
  */
-export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[], file: string, signal?: AbortSignal): Promise<ArchiveEntry[]> {
+export async function exportArchive(
+  src: ReadOnlyTarget,
+  refs: readonly string[],
+  to: string | NodeJS.WritableStream,
+  signal?: AbortSignal,
+): Promise<ArchiveEntry[]> {
   const work = await mkdtemp(join(tmpdir(), 'ebpm-export-'));
   try {
     const layout = await OciLayout.open(work);
@@ -48,9 +56,11 @@ export async function exportArchive(src: ReadOnlyTarget, refs: readonly string[]
       await layout.tag(descriptor, ref);
       entries.push({ ref, descriptor });
     }
-    await writeTar(layout, file).catch((e: unknown) => {
-      throw diskError(e, dirname(file));
-    });
+    if (typeof to !== 'string') await writeTar(layout, to);
+    else
+      await writeTarFile(layout, to).catch((e: unknown) => {
+        throw diskError(e, dirname(to));
+      });
     return entries;
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -62,6 +72,8 @@ export interface ImportOptions {
   /** Move tags the store already has to the archive's content (else `TAG_EXISTS`). */
   readonly force?: boolean;
   readonly signal?: AbortSignal;
+  /** The archive's bytes (`ebpm import -`: stdin), read instead of opening the file, which then only names it in messages. */
+  readonly input?: Readable;
 }
 
 /**
@@ -85,7 +97,7 @@ export async function importArchive(file: string, dst: OciLayout, opts: ImportOp
 }
 
 async function importFrom(file: string, work: string, dst: OciLayout, opts: ImportOptions): Promise<ArchiveEntry[]> {
-  await unpack(file, work);
+  await unpack(file, work, opts.input);
   let layout: OciLayout;
   try {
     layout = await OciLayout.open(work, { create: false });
@@ -114,7 +126,28 @@ async function importFrom(file: string, work: string, dst: OciLayout, opts: Impo
   return entries;
 }
 
-async function writeTar(layout: OciLayout, file: string): Promise<void> {
+/** `writeTarFile` writes the tar beside `file`, fsyncs it and renames it into place, so that `file` is whole or absent. */
+async function writeTarFile(layout: OciLayout, file: string): Promise<void> {
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
+  try {
+    await writeTar(layout, out);
+    await new Promise<void>((resolve, reject) => {
+      out.once('error', reject);
+      out.end(resolve);
+    });
+    const fh = await open(tmp, 'r');
+    await fh.sync().finally(() => fh.close());
+    await rename(tmp, file);
+  } catch (e) {
+    out.destroy();
+    await unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** `writeTar` writes the layout to `out` as a tar and resolves once `out` has taken it all; it leaves `out` open. */
+async function writeTar(layout: OciLayout, out: NodeJS.WritableStream): Promise<void> {
   const index = await layout.readIndex();
   // Referrer entries arrive in completion order: sort tagged entries by ref, then the rest by digest.
   const key = (d: Descriptor): string => (d.annotations?.[ANNOTATION_REF_NAME] !== undefined ? `0${d.annotations[ANNOTATION_REF_NAME]}` : `1${d.digest}`);
@@ -127,21 +160,18 @@ async function writeTar(layout: OciLayout, file: string): Promise<void> {
       blobs.push({ name: `${BLOBS_DIR}/${alg}/${enc}`, path, size: (await stat(path)).size });
     }
   }
-  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
   const pack = tar.pack();
-  const out = createWriteStream(tmp, { flags: 'wx', mode: FILE_MODE });
-  const written = new Promise<void>((resolve, reject) => {
-    out.on('close', resolve);
-    // A failed write (a full disk) ends the entry being added too: see addFile.
-    out.on('error', (e) => {
-      reject(e);
-      pack.destroy(e);
-    });
-    pack.on('error', reject);
-  });
+  // `out` is written to by hand, not piped: a stream's pipe would end stdout with the tar.
+  const written = (async () => {
+    for await (const chunk of pack as AsyncIterable<Uint8Array>) if (!out.write(chunk)) await drained(out);
+    // An empty write's callback comes once `out` has taken every byte before it.
+    await new Promise<void>((resolve, reject) => out.write('', (e) => (e ? reject(e) : resolve())));
+  })();
+  // A failed write (a full disk, a reader gone) ends the entry being added too: see addFile.
+  const onError = (e: Error) => pack.destroy(e);
+  out.on('error', onError);
   // Awaited once everything is added; until then a failure must not count as unhandled.
   written.catch(() => undefined);
-  pack.pipe(out);
   const header = (name: string, type: 'file' | 'directory', size = 0): TarHeader => ({
     name,
     type,
@@ -163,16 +193,27 @@ async function writeTar(layout: OciLayout, file: string): Promise<void> {
     pack.entry(header(LAYOUT_FILE, 'file', Buffer.byteLength(layoutText)), layoutText);
     pack.finalize();
     await written;
-    const fh = await open(tmp, 'r');
-    await fh.sync().finally(() => fh.close());
-    await rename(tmp, file);
   } catch (e) {
     pack.destroy();
-    out.destroy();
     await written.catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
     throw e;
+  } finally {
+    out.removeListener('error', onError);
   }
+}
+
+/** `drained` waits for `out` to take more, or rejects when it fails. */
+function drained(out: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error) => {
+      out.removeListener('drain', done);
+      out.removeListener('error', done);
+      if (e) reject(e);
+      else resolve();
+    };
+    out.once('drain', done);
+    out.once('error', done);
+  });
 }
 
 /** `addFile` streams a file into the tar, respecting back-pressure, and fails when the pack is destroyed. */
@@ -230,10 +271,10 @@ async function openArchive(file: string): Promise<FileHandle> {
   return fh;
 }
 
-async function unpack(file: string, into: string): Promise<void> {
+async function unpack(file: string, into: string, given?: Readable): Promise<void> {
   const extract = tar.extract();
-  const input = (await openArchive(file)).createReadStream();
-  input.on('error', (e) => extract.destroy(e));
+  const input: Readable = given ?? (await openArchive(file)).createReadStream();
+  input.on('error', (e: Error) => extract.destroy(e));
   input.pipe(extract);
   try {
     for await (const entry of extract) {

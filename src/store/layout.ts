@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, type Stats } from 'node:fs';
-import { chmod, link, mkdir, open, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, link, mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
 import { EbpmError, isCode } from '../core/errors.js';
@@ -92,6 +92,8 @@ export interface OciLayoutOptions extends LockOptions {
 /** `OciLayout` is a `Target` (plus `Deleter`, `Untagger`, `TagLister`, `ReferrerLister`) over an OCI layout directory. */
 export class OciLayout implements Target, Deleter, Untagger, TagLister, ReferrerLister {
   private readonly writes = new Map<string, Promise<void>>();
+  /** What `cleanIngest` removed since `takeCleaned` last asked (opening cleans too, before prune can count). */
+  private cleaned = { entries: 0, bytes: 0 };
 
   private constructor(
     readonly root: string,
@@ -141,7 +143,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
    * `cleanIngest` removes the temp files and scratch directories (`tempDir`) of writers that no
    * longer run (killed mid-write; a name says whose it is, see `ingestPath`), and unnamed ones
    * older than `ANONYMOUS_TEMP_MS`. A live writer's stay, however old. One readdir, of a
-   * directory usually empty. Returns how many went.
+   * directory usually empty. Returns how many went; `takeCleaned` tells them and their bytes.
    */
   async cleanIngest(): Promise<number> {
     const dir = join(this.root, INGEST_DIR);
@@ -159,16 +161,26 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
         m !== null
           ? !isAlive({ pid: Number(m[1]), start: m[2]! })
           : Date.now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? Date.now()) > ANONYMOUS_TEMP_MS;
+      if (!stale) continue;
+      const bytes = await diskBytes(path);
       if (
-        stale &&
-        (await rm(path, { recursive: true }).then(
+        await rm(path, { recursive: true }).then(
           () => true,
           () => false,
-        ))
-      )
+        )
+      ) {
         cleaned++;
+        this.cleaned = { entries: this.cleaned.entries + 1, bytes: this.cleaned.bytes + bytes };
+      }
     }
     return cleaned;
+  }
+
+  /** `takeCleaned` is what `cleanIngest` removed (temp files, scratch directories) and their bytes since the last call. */
+  takeCleaned(): { entries: number; bytes: number } {
+    const c = this.cleaned;
+    this.cleaned = { entries: 0, bytes: 0 };
+    return c;
   }
 
   /**
@@ -661,4 +673,13 @@ function invalid(root: string, why: string, cause?: unknown): EbpmError {
     data: { root },
     cause,
   });
+}
+
+/** `diskBytes` is the size of a file, or of every file below a directory (0 for what vanished meanwhile). */
+async function diskBytes(path: string): Promise<number> {
+  const st = await stat(path).catch(() => undefined);
+  if (st === undefined || !st.isDirectory()) return st?.size ?? 0;
+  let total = 0;
+  for (const name of await readdir(path).catch(() => [] as string[])) total += await diskBytes(join(path, name));
+  return total;
 }

@@ -87,7 +87,9 @@ export async function verifyStore(layout: OciLayout): Promise<VerifyStats> {
 }
 
 async function cleanTemp(layout: OciLayout, stats: VerifyStats): Promise<void> {
-  stats.cleanedTemp += await layout.cleanIngest();
+  await layout.cleanIngest();
+  // Opening the store to write cleans too: those count.
+  stats.cleanedTemp += layout.takeCleaned().entries;
 }
 
 /** Hashing happens outside the lock (it is slow); removal waits for `checkIndex`, under the lock. */
@@ -235,6 +237,9 @@ async function listBlobs(layout: OciLayout): Promise<{ digest: string; path: str
 /** `PruneStats` is what `prune` reclaimed. */
 export interface PruneStats {
   removedBlobs: number;
+  /** Temp files of writers that no longer run (partial downloads) and import scratch directories, removed from `ingest/`. */
+  removedPartial: number;
+  /** Bytes of both. */
   reclaimedBytes: number;
   /** Untagged referrer entries whose subject is gone, dropped. */
   droppedReferrers: number;
@@ -244,10 +249,14 @@ export interface PruneStats {
  * `prune` is mark-and-sweep: mark every blob reachable from tagged index entries, plus referrers
  * of marked manifests (and their graphs); drop referrer entries whose subject is unmarked; remove
  * every unmarked blob. It runs under the store lock, and `tag` re-checks its graph under the same
- * lock, so a copy racing a prune fails cleanly instead of tagging a swept blob.
+ * lock, so a copy racing a prune fails cleanly instead of tagging a swept blob. What dead writers
+ * left in `ingest/` goes too, and counts, also when opening the store removed it already.
  */
 export async function prune(layout: OciLayout): Promise<PruneStats> {
-  return layout.freeing(() => sweep(layout));
+  const swept = await layout.freeing(() => sweep(layout));
+  await layout.cleanIngest();
+  const partial = layout.takeCleaned();
+  return { ...swept, removedPartial: partial.entries, reclaimedBytes: swept.reclaimedBytes + partial.bytes };
 }
 
 /** `sweep` is one pass of `prune`. */
@@ -255,7 +264,7 @@ async function sweep(layout: OciLayout): Promise<PruneStats> {
   return layout.updateIndex(async (manifests) => {
     const marked = await layout.reachable(manifests);
     const kept = manifests.filter((d) => marked.has(d.digest));
-    const stats: PruneStats = { removedBlobs: 0, reclaimedBytes: 0, droppedReferrers: manifests.length - kept.length };
+    const stats: PruneStats = { removedBlobs: 0, removedPartial: 0, reclaimedBytes: 0, droppedReferrers: manifests.length - kept.length };
     for (const { digest, path } of await listBlobs(layout)) {
       if (marked.has(digest)) continue;
       const size = (await stat(path).catch(() => undefined))?.size ?? 0;
@@ -273,7 +282,7 @@ async function sweep(layout: OciLayout): Promise<PruneStats> {
   });
 }
 
-/** `remove` untags `ref` (`NOT_FOUND` if absent) and prunes what only it used. */
+/** `remove` untags `ref` (`NOT_FOUND` if absent) and prunes what only it used (and what dead writers left). */
 export async function remove(layout: OciLayout, ref: string): Promise<{ removed: Descriptor; pruned: PruneStats }> {
   const removed = await layout.freeing(() =>
     layout.updateIndex(async (manifests) => {

@@ -82,7 +82,7 @@ describeWith(['root', 'clang'], 'a full disk and a read-only store', () => {
     // Not even the lock file fits: prune and rm give up the store's reserve for their lock and
     // index, then take it back (prune frees nothing here, so the disk is as full as before).
     const pruned = await ebpm(['prune', '--json'], env);
-    expect([pruned.code, JSON.parse(pruned.out)]).toEqual([0, { removedBlobs: 0, reclaimedBytes: 0, droppedReferrers: 0 }]);
+    expect([pruned.code, JSON.parse(pruned.out)]).toEqual([0, { removedBlobs: 0, removedPartial: 0, reclaimedBytes: 0, droppedReferrers: 0 }]);
     expect(readdirSync(store)).toContain('reserve');
     expect(statfsSync(disk).bavail).toBe(0);
     const removed = await ebpm(['rm', 'small:1.0.0', '--json'], env);
@@ -92,7 +92,7 @@ describeWith(['root', 'clang'], 'a full disk and a read-only store', () => {
         {
           reference: 'local.invalid/small:1.0.0',
           digest: small.digest,
-          pruned: { removedBlobs: small.blobs.size, reclaimedBytes: small.size, droppedReferrers: 0 },
+          pruned: { removedBlobs: small.blobs.size, removedPartial: 0, reclaimedBytes: small.size, droppedReferrers: 0 },
         },
       ],
     ]);

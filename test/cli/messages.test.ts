@@ -136,8 +136,8 @@ describe('usage mistakes', () => {
 
   it('an unknown flag is named as docker names it, with the flag it is closest to', async () => {
     expect(await runEbpm(['ls', '--jsn'])).toEqual(usageError('error: ls: unknown flag: --jsn\nhint: did you mean --json?\n'));
-    expect(await runEbpm(['ls', '-z'])).toEqual(usageError('error: ls: unknown flag: -z\nhint: usage: ebpm ls [--json]\n'));
-    expect(await runEbpm(['ls', '--json=1'])).toEqual(usageError('error: ls: --json takes no value\nhint: usage: ebpm ls [--json]\n'));
+    expect(await runEbpm(['ls', '-z'])).toEqual(usageError('error: ls: unknown flag: -z\nhint: usage: ebpm ls [<filter>...] [-q] [--json]\n'));
+    expect(await runEbpm(['ls', '--json=1'])).toEqual(usageError('error: ls: --json takes no value\nhint: usage: ebpm ls [<filter>...] [-q] [--json]\n'));
     expect((await runEbpm(['pull', '--pull'])).stderr.split('\n')[0]).toBe('error: pull: --pull needs a value');
   });
 

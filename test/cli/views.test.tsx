@@ -99,7 +99,15 @@ describe('format', () => {
 describe('views', () => {
   it('shows a spinner while resolving', () => {
     const { lastFrame } = render(
-      <TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} color={false} width={100} />,
+      <TransferView
+        verb="pull"
+        state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])}
+        elapsedMs={0}
+        frame={2}
+        color={false}
+        width={100}
+        height={24}
+      />,
     );
     expect(lastFrame()).toBe('⠹ resolving host/ebpm/sigsnoop@1.2');
   });
@@ -112,11 +120,51 @@ describe('views', () => {
       { kind: 'blob-start', digest: D2, size: 1024, label: 'sigsnoop.wasm' },
       { kind: 'blob-done', digest: D2 },
     ]);
-    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} color={false} width={100} />);
+    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={24} />);
     expect(lastFrame()!.split('\n')).toEqual([
       'sha256:bbbbbbbbbbbb  sigsnoop.wasm     ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:aaaaaaaaaaaa  sigsnoop.bpf.o    ████████████░░░░░░░░░░░░  1.0 KiB / 2.0 KiB  1.0 KiB/s',
       'pulling host/ebpm/sigsnoop:1.2.5  ████████████████░░░░░░░░  2.0 KiB / 3.0 KiB  2.0 KiB/s',
+    ]);
+  });
+
+  it('keeps one row per blob in label order, the root last, whatever order they end in; the last frame has no rate', () => {
+    const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
+    const state = fold([
+      { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
+      start(D3, 'source.tar.gz'),
+      start(D2, 'README.md'),
+      { kind: 'blob-done', digest: D3 },
+      { kind: 'blob-done', digest: D2 },
+      start(D1, 'application/vnd.oci.image.manifest.v1+json'),
+      { kind: 'blob-done', digest: D1 },
+    ]);
+    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={24} final />);
+    expect(lastFrame()!.split('\n')).toEqual([
+      'sha256:bbbbbbbbbbbb  README.md         ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:cccccccccccc  source.tar.gz     ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:aaaaaaaaaaaa  application/vnd…  ████████████████████████  1.0 KiB / 1.0 KiB',
+      'pushing host/ebpm/sigsnoop:1.2.5  ████████████████████████  3.0 KiB / 3.0 KiB',
+    ]);
+  });
+
+  it('stays shorter than the terminal: blobs in flight stay, the earliest others fill what is left, the rest are counted', () => {
+    const D4 = `sha256:${'d'.repeat(64)}`;
+    const D5 = `sha256:${'e'.repeat(64)}`;
+    const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
+    const state = fold([
+      { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
+      ...[start(D2, 'a.o'), start(D3, 'b.o'), start(D4, 'c.o'), start(D5, 'd.o')],
+      ...[D2, D3, D5].map((digest): TransferEvent => ({ kind: 'blob-done', digest })),
+      start(D1, 'manifest'),
+    ]);
+    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={7} final />);
+    expect(lastFrame()!.split('\n')).toEqual([
+      'sha256:bbbbbbbbbbbb  a.o               ████████████████████████  1.0 KiB / 1.0 KiB',
+      'sha256:dddddddddddd  c.o               ░░░░░░░░░░░░░░░░░░░░░░░░  0 B / 1.0 KiB  0 B/s',
+      'sha256:aaaaaaaaaaaa  manifest          ░░░░░░░░░░░░░░░░░░░░░░░░  0 B / 1.0 KiB  0 B/s',
+      '… and 2 more',
+      'pushing host/ebpm/sigsnoop:1.2.5  ██████████████░░░░░░░░░░  3.0 KiB / 5.0 KiB',
     ]);
   });
 

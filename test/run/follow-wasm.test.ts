@@ -133,9 +133,9 @@ class SeqRun {
     this.run = spawnEbpm([...args, '--', String(this.sender.pid), ...guest], { env });
   }
 
-  /** The guest's lines printed so far (whole lines), in order. */
+  /** The guest's lines printed so far (whole lines; with --json, JSON strings), in order. */
   printed(): readonly Printed[] {
-    const line = /^v(\S+) seq=(\d+) *\n/gm;
+    const line = /^"?v(\S+) seq=(\d+) *"?\n/gm;
     line.lastIndex = this.parsed;
     for (let m = line.exec(this.run.stdout()); m !== null; m = line.exec(this.run.stdout())) {
       this.lines.push({ version: m[1]!, seq: Number(m[2]) });
@@ -370,7 +370,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
     }
   });
 
-  it("--json: each update is a JSON line of its own on stdout, among the guest's lines as they are; an update the trust policy refuses leaves the running version as it was", async () => {
+  it("--json: each update is a JSON line of its own on stdout, among the guest's lines as JSON strings; an update the trust policy refuses leaves the running version as it was", async () => {
     const json = cliEnv(sandboxDir('follow-wasm-json-'), { EBPM_REGISTRY: `${reg.host}/swapjson`, EBPM_PASSWORD: 'follow' });
     const home = json.HOME!;
     expect((await runEbpm(['keygen'], { env: json, cwd: home })).code).toBe(0);
@@ -408,7 +408,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
       expect(end.code).toBe(130);
       const updates = end.stdout
         .split('\n')
-        .filter((l) => l !== '' && !/^v1\.[01]\.0 seq=\d+$/.test(l))
+        .filter((l) => l !== '' && !/^"v1\.[01]\.0 seq=\d+ *"$/.test(l))
         .map((l) => JSON.parse(l) as unknown);
       expect(updates).toEqual([
         { update: { from: '1.0.0', to: '1.1.0', how: 'swapped' } },

@@ -1,7 +1,7 @@
 // `ebpm run` on the real kernel: every example run through the CLI bundle, the events it traces
 // caused by the test and their decoded fields asserted; filters, histograms, signals, clean
 // detach, and the errors users meet.
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { rmSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
@@ -12,6 +12,7 @@ import { compileBpf } from '../../src/build/toolchain.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { cliEnv, runEbpm, ttyEbpm } from '../helpers/cli.js';
+import { screenOf } from '../helpers/screen.js';
 import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, programsOf, sender, tempDir } from './spawn.js';
 
 let dir = '';
@@ -141,6 +142,30 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(table).toMatch(new RegExp(`${row}\r\n(\x1b\\[\\d+m)*1 events, 0 lost`));
   });
 
+  it('at 60 columns the live table cuts its header as it cuts its rows, never wrapping it', async () => {
+    // Only execs of a uid nobody else uses: one event, whatever else the machine runs.
+    const uid = '54321';
+    const tty = ttyEbpm(['run', layout.execsnoop!, '--uid', uid], { columns: 60 });
+    try {
+      const header = 'TIME     PID     PPID    UID     RETVAL  COMM             F…';
+      await tty.seen(header);
+      execFileSync('setpriv', ['--reuid', uid, '--regid', uid, '--clear-groups', '/bin/true']);
+      await tty.seen('1 events, 0 lost');
+      tty.type('\x03');
+      expect(await tty.exited()).toBe(130);
+      const screen = screenOf(tty.screen(), 60);
+      // The live table's last frame (its title and header printed plain before it are erased), then the stop line.
+      expect(screen.slice(0, 2)).toEqual(['execsnoop 1.0.0: attached 2 programs: kt_enter_execve (trac…', header]);
+      expect(screen[2]).toMatch(/^\d\d:\d\d:\d\d \d+ +\d+ +54321 +0 +(setpriv|true) +\/…$/);
+      expect(screen[3]).toBe('1 events, 0 lost · Ctrl-C to stop');
+      // The terminal echoes the Ctrl-C typed where the cursor stood.
+      expect(screen.slice(4).join('\n')).toMatch(/^(\^C)?execsnoop: 1 events, 0 lost \(stopped: SIGINT\)$/);
+    } finally {
+      // A failed assertion must not leave the run attached for the tests after it.
+      tty.child.kill();
+    }
+  });
+
   it('opensnoop: decodes path, pid and return value, successful and failed', async () => {
     const file = join(dir, 'opened.txt');
     writeFileSync(file, 'x');
@@ -206,7 +231,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
 
   it('runqlat: prints a log2 histogram with counts, as text and as JSON', async () => {
     const load = spawn('sh', ['-c', 'for i in $(seq 100); do sleep 0.001; done']);
-    const text = ebpm(['run', layout.runqlat!, '--duration', '1']);
+    const text = ebpm(['run', layout.runqlat!, '--duration', '1s']);
     const r = await text.exited();
     load.kill();
     expect(r.code).toBe(0);
@@ -215,7 +240,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(lines[1]).toBe('key = 0');
     expect(lines[2]).toBe('     usecs               : count    distribution');
     expect(lines[3]).toMatch(/^ {9}0 -> 1 {10}: \d+ +\|[* ]{40}\|$/);
-    const json = await ebpm(['run', layout.runqlat!, '--duration', '0.5', '--json']).exited();
+    const json = await ebpm(['run', layout.runqlat!, '--duration', '500ms', '--json']).exited();
     const entries = jsonLines(json.stdout) as { key: number; value: { slots: number[]; comm: string } }[];
     expect(entries.length).toBeGreaterThanOrEqual(1);
     expect(entries[0]!.key).toBe(0);
@@ -280,8 +305,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       ),
     ).toEqual([{ pid: send.pid, tpid: target.pid, sig: 28, ret: 0, comm: 'ebpm-sigsend', sig_name: 'SIGWINCH' }]);
     expect(r.stderr).toMatch(/\nsigsnoop: Wasm program ended \(signal, exit code 130\)\n$/);
-    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--max-events', '1']).stderr).toMatch(
-      /^error: run: --max-events does not apply to sigsnoop: its Wasm program prints the events\n/,
+    expect(ebpmSync(['run', join(REPO, 'examples', 'sigsnoop'), '--interval', '1']).stderr).toMatch(
+      /^error: run: --interval does not apply to sigsnoop: its Wasm program prints the events\n/,
     );
   });
 
@@ -311,7 +336,11 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     );
     expect(programIds('kt_sig_trace')).toEqual([]);
     expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag: --pid\nhint: usage: ebpm run /);
-    expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon']).stderr).toMatch(/^error: run: --duration "soon": not a number of seconds ≥ 0\n/);
+    expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'error: run: --duration "soon": not a duration\nhint: write it as 500ms, 10s, 2m, 1h, 1h30m, or a number of seconds\n',
+    });
   });
 
   it("reports the verifier's verdict, a missing tracepoint and a helper the program type may not call", () => {

@@ -185,7 +185,13 @@ describe('parseRunLine: before the package is known', () => {
     expect(thrown(() => line(['pkg', '--verbose=yes']))).toEqual(usage('run: --verbose takes no value'));
     expect(thrown(() => line(['pkg', '--duration']))).toEqual(usage('run: --duration needs a value'));
     expect(thrown(() => line(['pkg', '--max-events', '--', '5']))).toEqual(usage('run: --max-events needs a value'));
-    expect(thrown(() => line(['pkg', '--duration', 'soon']))).toEqual(usage('run: --duration "soon": not a number of seconds ≥ 0'));
+    const duration = (message: string) => ({ code: 'USAGE', message, hint: 'write it as 500ms, 10s, 2m, 1h, 1h30m, or a number of seconds' });
+    expect(thrown(() => line(['pkg', '--duration', 'soon']))).toEqual(duration('run: --duration "soon": not a duration'));
+    expect(thrown(() => line(['pkg', '--duration', '-1']))).toEqual(duration('run: --duration "-1": not a duration'));
+    expect(thrown(() => line(['pkg', '--duration', '10 s']))).toEqual(duration('run: --duration "10 s": not a duration'));
+    expect(thrown(() => line(['pkg', '--duration', '10d']))).toEqual(duration('run: --duration "10d": not a duration'));
+    expect(thrown(() => line(['pkg', '--duration', '30s1m']))).toEqual(duration('run: --duration "30s1m": not a duration'));
+    expect(thrown(() => line(['pkg', '--duration', '597h']))).toEqual(duration('run: --duration "597h": longer than 596h, the most a timer can wait'));
     expect(thrown(() => line(['pkg', '--max-events', '1.5']))).toEqual(usage('run: --max-events "1.5": not a whole number ≥ 0'));
     expect(thrown(() => line(['pkg', '--attach', 'a=lo', '--attach', 'a=eth0']))).toEqual(usage('run: --attach a given twice'));
     expect(thrown(() => line(['pkg', '--attach', '=lo']))).toEqual(usage('run: --attach "=lo": not <program>=<target>'));
@@ -196,17 +202,38 @@ describe('parseRunLine: before the package is known', () => {
     });
     expect(thrown(() => line(['pkg', '--allow-attach']))).toEqual(usage('run: --allow-attach needs a value'));
     expect(thrown(() => line(['pkg', '--print-map', 'a', '--no-print-map']))).toEqual(usage('run: --print-map and --no-print-map together'));
-    expect(thrown(() => line(['pkg', '--interval', '0']))).toEqual(usage('run: --interval "0": not a number of seconds > 0'));
-    expect(thrown(() => line(['pkg', '--interval', 'often']))).toEqual(usage('run: --interval "often": not a number of seconds ≥ 0'));
+    expect(thrown(() => line(['pkg', '--interval', '0']))).toEqual(duration('run: --interval "0": must be longer than 0'));
+    expect(thrown(() => line(['pkg', '--interval', '0ms']))).toEqual(duration('run: --interval "0ms": must be longer than 0'));
+    expect(thrown(() => line(['pkg', '--interval', 'often']))).toEqual(duration('run: --interval "often": not a duration'));
     expect(thrown(() => line(['pkg', '--top', '0']))).toEqual(usage('run: --top "0": not a whole number > 0'));
     expect(thrown(() => line(['pkg', '--follow-interval', '5']))).toEqual(usage('run: --follow-interval needs --follow'));
-    expect(thrown(() => line(['pkg', '--follow', '--follow-interval', '0']))).toEqual(usage('run: --follow-interval "0": not a number of seconds > 0'));
+    expect(thrown(() => line(['pkg', '--follow', '--follow-interval', '0']))).toEqual(duration('run: --follow-interval "0": must be longer than 0'));
+    expect(thrown(() => line(['pkg', '--follow', '--follow-interval', '1x']))).toEqual(duration('run: --follow-interval "1x": not a duration'));
   });
 
   it('--follow checks every 60 s unless --follow-interval says otherwise', () => {
     expect(line(['pkg']).followMs).toBeUndefined();
     expect(line(['pkg', '--follow']).followMs).toBe(60_000);
     expect(line(['pkg', '--follow', '--follow-interval', '0.5']).followMs).toBe(500);
+    expect(line(['pkg', '--follow', '--follow-interval', '5m']).followMs).toBe(300_000);
+  });
+
+  it('reads durations as people write them: 500ms, 10s, 2m, 1h, 1h30m, or seconds', () => {
+    const cases: [string, number][] = [
+      ['10', 10_000],
+      ['0.5', 500],
+      ['0', 0],
+      ['500ms', 500],
+      ['10s', 10_000],
+      ['1.5s', 1_500],
+      ['2m', 120_000],
+      ['1h', 3_600_000],
+      ['1h30m', 5_400_000],
+      ['2m3s250ms', 123_250],
+      ['596h', 2_145_600_000],
+    ];
+    expect(cases.map(([text]) => [text, line(['pkg', '--duration', text]).durationMs])).toEqual(cases);
+    expect(line(['pkg', '--interval=1m']).intervalMs).toBe(60_000);
   });
 });
 
@@ -290,11 +317,8 @@ describe('guestArgs: the package with a Wasm program', () => {
 
   it("refuses ebpm's flags for its decoder and loader", () => {
     const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
-    // --json applies: the guest prints its own lines, ebpm's (`--follow`'s updates) are JSON.
-    expect(guestArgs(line(['g.wasm', '--json', '--', '-p', '1']), guest)).toEqual(['-p', '1']);
-    expect(thrown(() => guestArgs(line(['g.wasm', '--max-events', '3']), guest))).toEqual(
-      usage('run: --max-events does not apply to g: its Wasm program prints the events'),
-    );
+    // --json and --max-events apply: to the guest's lines (each a JSON string; counted).
+    expect(guestArgs(line(['g.wasm', '--json', '--max-events', '3', '--', '-p', '1']), guest)).toEqual(['-p', '1']);
     expect(thrown(() => guestArgs(line(['g.wasm', '--interval', '1']), guest))).toEqual(
       usage('run: --interval does not apply to g: its Wasm program prints the events'),
     );

@@ -71,6 +71,27 @@ int main(int argc, char **argv)
 }
 `;
 
+/**
+ * A plain WASI command that prints a line every 10 ms until its sleep is interrupted (ebpm's
+ * stop), then says goodbye on both streams and exits 0.
+ */
+const LOOP = `
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	for (int i = 0;; i++) {
+		printf("line %d \\"q\\"\\n", i);
+		fflush(stdout);
+		if (usleep(10000) != 0)
+			break;
+	}
+	printf("summary\\n");
+	fprintf(stderr, "bye\\n");
+	return 0;
+}
+`;
+
 /** WASI errno ENOTCAPABLE (wasi-libc's errno values are WASI's): a path outside every preopen. */
 const ENOTCAPABLE = 76;
 
@@ -79,6 +100,7 @@ let guest = '';
 let layout = '';
 let host = '';
 let plain = '';
+let loop = '';
 const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
@@ -169,6 +191,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     writeFileSync(join(dir, 'plain.c'), PLAIN);
     plain = join(dir, 'plain.wasm');
     execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'plain.c'), '-o', plain]);
+    writeFileSync(join(dir, 'loop.c'), LOOP);
+    loop = join(dir, 'loop.wasm');
+    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'loop.c'), '-o', loop]);
     host = join(dir, 'host');
     mkdirSync(host);
     writeFileSync(join(host, 'f.txt'), 'granted\n');
@@ -181,7 +206,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
 
   it('runs examples/sigsnoop with the arguments after --: the guest prints each signal with its name; SIGINT ends it with 130', async () => {
     const child = selfSignaller();
-    const run = ebpm(['run', sigsnoop, '--', '-p', String(child.pid)]);
+    // Under --json the JSON objects the guest prints pass as they are.
+    const run = ebpm(['run', sigsnoop, '--json', '--', '-p', String(child.pid)]);
     await run.waitFor(/running and waiting/);
     const during = sigTraceOf(run.child.pid!);
     expect(during).toHaveLength(1);
@@ -271,6 +297,25 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     };
     expect(await run(plain)).toEqual({ exitCode: 7, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
+  });
+
+  it("--max-events counts the Wasm program's lines and stops it as --duration does; --json prints each as a JSON string", () => {
+    expect(ebpmSync(['run', loop, '--max-events', '3'])).toEqual({
+      code: 0,
+      stdout: 'line 0 "q"\nline 1 "q"\nline 2 "q"\n',
+      stderr: 'loop 0.0.0: started its Wasm program\nbye\nloop: Wasm program ended (max-events, exit code 0)\n',
+    });
+    expect(ebpmSync(['run', loop, '--json', '--max-events', '2'])).toEqual({
+      code: 0,
+      stdout: '"line 0 \\"q\\""\n"line 1 \\"q\\""\n',
+      stderr: 'loop 0.0.0: started its Wasm program\nbye\nloop: Wasm program ended (max-events, exit code 0)\n',
+    });
+    // A program that ends by itself keeps its exit code; its lines are JSON strings all the same.
+    expect(ebpmSync(['run', plain, '--json', '--', 'a', 'b "c"'])).toEqual({
+      code: 7,
+      stdout: '"0:plain"\n"1:a"\n"2:b \\"c\\""\n',
+      stderr: 'plain 0.0.0: started its Wasm program\nplain: Wasm program ended (exit, exit code 7)\n',
+    });
   });
 
   it("ends a guest that needs more than --max-memory with WASM_MEMORY_LIMIT's one-line error", () => {

@@ -142,11 +142,12 @@ describe('store maintenance', () => {
     await l.tag(b.manifest, 'b:1');
     const sigB = await pushArtifact(l, ['sig of b'], { subject: b.manifest, artifactType: SIGNATURE_TYPE });
     await pushBytes(l, LAYER_TYPE, Buffer.from('stray'));
-    expect(await prune(l)).toEqual({ removedBlobs: 1, reclaimedBytes: 5, droppedReferrers: 0 });
+    expect(await prune(l)).toEqual({ removedBlobs: 1, removedPartial: 0, reclaimedBytes: 5, droppedReferrers: 0 });
     const r = await remove(l, 'b:1');
     expect(r.removed.digest).toBe(b.manifest.digest);
     expect(r.pruned).toEqual({
       removedBlobs: 4,
+      removedPartial: 0,
       reclaimedBytes: b.manifest.size + 7 + sigB.manifest.size + 8,
       droppedReferrers: 1,
     });

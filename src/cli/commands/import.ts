@@ -5,12 +5,23 @@ import { context, writeJson, writeLines } from '../dist.js';
 
 const cmd: Command = {
   name: 'import',
-  summary: 'Read an OCI layout tar (from ebpm export) into the local store, all or nothing; stored tags move only with --force.',
-  usage: 'ebpm import <file.tar> [--force] [--json]',
+  summary: 'Read an OCI layout tar (from ebpm export; - reads stdin) into the local store, all or nothing; stored tags move only with --force.',
+  usage: 'ebpm import <file.tar | -> [--force] [--json]',
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, force: { type: 'boolean', default: false } });
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'import: expected one file', { hint: `usage: ${cmd.usage}` });
-    const entries = await importToStore(await context(io, false), positionals[0]!, io.cwd, { force: values.force });
+    let from: ReturnType<NonNullable<typeof io.stdin>> | string = positionals[0]!;
+    if (from === '-') {
+      const stdin = io.stdin?.();
+      // As `docker load`: a terminal holds no tar, and waiting on it would look like a hang.
+      if (stdin === undefined || stdin.isTTY === true) {
+        throw new EbpmError('USAGE', 'import: - reads the archive from stdin, which is a terminal', {
+          hint: 'pipe a tar in (ebpm export <ref> - | ebpm import -), or give a file name',
+        });
+      }
+      from = stdin;
+    }
+    const entries = await importToStore(await context(io, false), from, io.cwd, { force: values.force });
     if (values.json)
       writeJson(
         io,

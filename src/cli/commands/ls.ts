@@ -1,18 +1,22 @@
 import { JSON_FLAG, parseFlags, type Command } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { listStored } from '../../services/store.js';
-import { context, printTable, writeJson } from '../dist.js';
+import { context, printTable, writeJson, writeLines } from '../dist.js';
 import { shortDigest } from '../../core/digest.js';
+import { formatAge, formatBytes } from '../format.js';
 
 const cmd: Command = {
   name: 'ls',
   summary: 'List the packages in the local store: reference, name, version, digest, size and when they were pulled.',
-  usage: 'ebpm ls [--json]',
+  usage: 'ebpm ls [<filter>...] [-q] [--json]',
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
-    if (positionals.length !== 0) throw new EbpmError('USAGE', 'ls: takes no arguments', { hint: `usage: ${cmd.usage}` });
+    const { values, positionals: filters } = parseFlags(cmd, args, {
+      ...JSON_FLAG,
+      quiet: { type: 'boolean', short: 'q', default: false, description: 'print the references only, one a line' },
+    });
+    if (values.quiet && values.json) throw new EbpmError('USAGE', 'ls: -q and --json do not go together', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, false);
-    const entries = await listStored(ctx);
+    const entries = await listStored(ctx, filters);
     if (values.json) {
       writeJson(
         io,
@@ -28,14 +32,22 @@ const cmd: Command = {
       );
       return 0;
     }
-    if (entries.length === 0) {
-      io.stdout.write(`the store is empty (${ctx.storePath})\n`);
+    if (values.quiet) {
+      writeLines(
+        io,
+        entries.map((e) => e.ref),
+      );
       return 0;
     }
+    if (entries.length === 0) {
+      writeLines(io, [filters.length === 0 ? `the store is empty (${ctx.storePath})` : `nothing stored matches ${filters.join(', ')}`]);
+      return 0;
+    }
+    const now = (io.now ?? Date.now)();
     await printTable(
       io,
       ['REFERENCE', 'NAME', 'VERSION', 'DIGEST', 'SIZE', 'PULLED'],
-      entries.map((e) => [e.ref, e.name, e.version, shortDigest(e.digest), String(e.size), e.pulledAt?.replace(/\.\d+Z$/, 'Z') ?? '-']),
+      entries.map((e) => [e.ref, e.name, e.version, shortDigest(e.digest), formatBytes(e.size), e.pulledAt === undefined ? '-' : formatAge(e.pulledAt, now)]),
     );
     return 0;
   },

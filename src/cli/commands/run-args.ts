@@ -16,7 +16,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <s>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <s>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <s>]] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map([
@@ -64,7 +64,7 @@ export interface RunLine {
   readonly mapSizes: ReadonlyMap<string, number>;
   /** `--print-map` (repeatable): the result maps to print; false with `--no-print-map`; undefined: ebpm's choice. */
   readonly printMaps?: readonly string[] | false;
-  /** `--interval <s>`: print the result maps this often, not only at the stop. */
+  /** `--interval <duration>`: print the result maps this often, not only at the stop. */
   readonly intervalMs?: number;
   /** `--top <n>`: rows of a counter table. */
   readonly top?: number;
@@ -85,12 +85,44 @@ function usageError(message: string, hint = `usage: ${RUN_USAGE}`): EbpmError {
   return new EbpmError('USAGE', `run: ${message}`, { hint });
 }
 
-function nonNegative(flag: string, text: string, integer: boolean): number {
+function wholeNumber(flag: string, text: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isSafeInteger(n))) {
-    throw usageError(`--${flag} ${JSON.stringify(text)}: not a ${integer ? 'whole number' : 'number of seconds'} ≥ 0`);
-  }
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw usageError(`--${flag} ${JSON.stringify(text)}: not a whole number ≥ 0`);
   return n;
+}
+
+const DURATION_UNITS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** The longest timer node keeps (2^31 - 1 ms); past it, `setTimeout` fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const DURATION_HINT = 'write it as 500ms, 10s, 2m, 1h, 1h30m, or a number of seconds';
+
+/**
+ * `parseDuration` reads a duration as people write one, in milliseconds: a number of seconds
+ * (`10`, `0.5`), or numbers each with a unit ms, s, m or h, largest first (`2m`, `1h30m`,
+ * `1.5s`), as Go's and docker's flags take them. Undefined for anything else.
+ */
+export function parseDuration(text: string): number | undefined {
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let ms = 0;
+  let last = Number.POSITIVE_INFINITY;
+  for (const [, n, , unit] of text.matchAll(/(\d+(\.\d+)?)(ms|s|m|h)/g)) {
+    const size = DURATION_UNITS[unit!]!;
+    if (size >= last) return undefined;
+    last = size;
+    ms += Number(n) * size;
+  }
+  return ms;
+}
+
+/** `durationFlag` reads `--<flag>`'s duration in ms, or refuses it; `positive` refuses 0. */
+function durationFlag(flag: string, text: string, positive: boolean): number {
+  const ms = parseDuration(text);
+  const at = `--${flag} ${JSON.stringify(text)}`;
+  if (ms === undefined) throw usageError(`${at}: not a duration`, DURATION_HINT);
+  if (positive && ms === 0) throw usageError(`${at}: must be longer than 0`, DURATION_HINT);
+  if (ms > MAX_TIMER_MS) throw usageError(`${at}: longer than 596h, the most a timer can wait`, DURATION_HINT);
+  return ms;
 }
 
 /**
@@ -149,10 +181,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const btf = text('btf');
   const followInterval = text('follow-interval');
   if (followInterval !== undefined && !own.has('follow')) throw usageError('--follow-interval needs --follow');
-  if (followInterval !== undefined && Number(followInterval) === 0)
-    throw usageError(`--follow-interval ${JSON.stringify(followInterval)}: not a number of seconds > 0`);
   if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
-  if (interval !== undefined && Number(interval) === 0) throw usageError(`--interval ${JSON.stringify(interval)}: not a number of seconds > 0`);
   if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
   let pull: PullPolicy = 'missing';
   try {
@@ -167,17 +196,17 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     help,
     json: own.has('json'),
     verbose: own.has('verbose'),
-    ...(duration === undefined ? {} : { durationMs: nonNegative('duration', duration, false) * 1000 }),
-    ...(maxEvents === undefined ? {} : { maxEvents: nonNegative('max-events', maxEvents, true) }),
+    ...(duration === undefined ? {} : { durationMs: durationFlag('duration', duration, false) }),
+    ...(maxEvents === undefined ? {} : { maxEvents: wholeNumber('max-events', maxEvents) }),
     pull,
     attach,
     ...(eventType === undefined ? {} : { eventType }),
     mapSizes,
     ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
-    ...(interval === undefined ? {} : { intervalMs: nonNegative('interval', interval, false) * 1000 }),
-    ...(top === undefined ? {} : { top: nonNegative('top', top, true) }),
+    ...(interval === undefined ? {} : { intervalMs: durationFlag('interval', interval, true) }),
+    ...(top === undefined ? {} : { top: wholeNumber('top', top) }),
     ...(btf === undefined ? {} : { btf: resolve(cwd, btf) }),
-    ...(own.has('follow') ? { followMs: followInterval === undefined ? 60_000 : nonNegative('follow-interval', followInterval, false) * 1000 } : {}),
+    ...(own.has('follow') ? { followMs: followInterval === undefined ? 60_000 : durationFlag('follow-interval', followInterval, true) } : {}),
     programs: selection,
     wasm,
     flags,
@@ -266,7 +295,6 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
   const chosen = line.programs.only.length > 0 ? '--program' : line.programs.skip.length > 0 ? '--skip-program' : undefined;
   if (chosen !== undefined) throw usageError(`${chosen} does not apply to ${pkg.name}: its Wasm program loads its programs`);
   for (const [flag, given] of [
-    ['max-events', line.maxEvents !== undefined],
     ['event-type', line.eventType !== undefined],
     ['print-map', Array.isArray(line.printMaps)],
     ['no-print-map', line.printMaps === false],

@@ -305,12 +305,14 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       allowUndeclared: flags.allowUndeclared,
       ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
+      // A Wasm program's events are its output lines: --max-events counts them.
+      ...(cmdline.maxEvents === undefined ? {} : { maxLines: cmdline.maxEvents }),
       // The counterpart of a BPF run's attach line: what runs, in which version.
       onStart: () => writeText(io.stderr, `${pkg.metadata.name} ${pkg.metadata.version}: started its Wasm program\n`),
       ...(follow === undefined ? {} : { follow, onUpdate: (update: UpdateEvent) => sayUpdate(io, stdout, cmdline.json, pkg.metadata.name, update) }),
       signal,
       onStdout: (line) => {
-        stdout.write(line + '\n');
+        stdout.write(`${cmdline.json ? guestJsonLine(line) : line}\n`);
         phase('event');
         const phases = phaseLines();
         if (phases !== undefined) io.stderr.write(phases);
@@ -335,6 +337,23 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
     `${pkg.metadata.name}: Wasm program ended (${r.reason}, exit code ${r.exitCode}${code === r.exitCode ? '' : `; ebpm exits with ${code}`})\n`,
   );
   return code;
+}
+
+/**
+ * `guestJsonLine` is a Wasm program's output line under `--json`: a JSON object it printed as it
+ * is (sigsnoop's events, as ecli's guests print them), any other line as a JSON string, so that
+ * stdout stays JSON lines whatever the program prints.
+ */
+export function guestJsonLine(line: string): string {
+  if (line.startsWith('{')) {
+    try {
+      const value: unknown = JSON.parse(line);
+      if (typeof value === 'object' && value !== null && !Array.isArray(value)) return line;
+    } catch {
+      // Not JSON after all: a string like any other line.
+    }
+  }
+  return JSON.stringify(line);
 }
 
 function needsDrain(stream: NodeJS.WritableStream): boolean {

@@ -22,7 +22,18 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
   let state: TransferState = INITIAL_TRANSFER;
   let frame = 0;
   const elapsed = () => (state.startedAt === undefined ? 0 : Date.now() - state.startedAt);
-  const view = () => <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} color={color} width={stdout.columns || 80} />;
+  const view = (final = false) => (
+    <TransferView
+      verb={verb}
+      state={state}
+      elapsedMs={elapsed()}
+      frame={frame}
+      color={color}
+      width={stdout.columns || 80}
+      height={stdout.rows || 24}
+      final={final}
+    />
+  );
   const instance = render(view(), { stdout, exitOnCtrlC: false, patchConsole: false });
   const timer = setInterval(() => {
     frame++;
@@ -34,7 +45,7 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
     },
     async stop() {
       clearInterval(timer);
-      instance.rerender(view());
+      instance.rerender(view(true));
       instance.unmount();
       await instance.waitUntilExit();
     },

@@ -7,7 +7,7 @@
 import { render, type Instance } from 'ink';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
-import { alignRow, clock, tableHeight, type RunOutput } from './run-output.js';
+import { alignRow, clock, cut, tableHeight, type RunOutput } from './run-output.js';
 import { RunTable, type RunTableProps } from './run-table.js';
 
 /** Re-render interval: 10 frames a second reads as live and costs nothing at a million events. */
@@ -36,7 +36,8 @@ export function liveOutput(opts: LiveOptions): RunOutput {
   const props = (): RunTableProps => ({
     title: opts.title,
     width,
-    ...(opts.format ? { header: opts.format.header() } : {}),
+    // Cut as the rows are: a header wider than the terminal would wrap and push the table down.
+    ...(opts.format ? { header: cut(opts.format.header(), width) } : {}),
     rows,
     ...opts.counts(),
     ...(samples.size === 0 ? {} : { sample: [...samples.values()].join('\n\n') }),

@@ -182,6 +182,11 @@ export function tableHeight(stdout: NodeJS.WriteStream): number {
   return Math.max(3, (stdout.rows || 24) - 5);
 }
 
+/** `cut` is `line` cut to `width` characters with `…`, so it takes one line of the terminal. */
+export function cut(line: string, width: number): string {
+  return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
+}
+
 /**
  * `alignRow` lays out one row of the live table as the plain output would, cut to `width`
  * characters so a long path cannot wrap the table.
@@ -191,5 +196,5 @@ export function alignRow(time: string, cells: readonly string[], columns: readon
   cells.forEach((c, i) => {
     s += ' ' + (i === cells.length - 1 ? c : c.padEnd(columns[i]?.width ?? 0));
   });
-  return s.length > width ? s.slice(0, Math.max(0, width - 1)) + '…' : s;
+  return cut(s, width);
 }

@@ -8,7 +8,7 @@ import { Box, Text } from 'ink';
 export interface RunTableProps {
   /** The one-line attach summary. */
   readonly title: string;
-  /** The header line (`TIME     PID …`), or undefined when the package prints no events. */
+  /** The header line (`TIME     PID …`), cut to the width as the rows are, or undefined when the package prints no events. */
   readonly header?: string;
   /** The newest rows, oldest first, each one line already aligned and cut to the width. */
   readonly rows: readonly string[];

@@ -8,7 +8,7 @@
  */
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleEntry, SampleFormat } from '../../package/histogram.js';
-import { alignRow, clock, tableHeight, type RunOutput } from './run-output.js';
+import { alignRow, clock, cut, tableHeight, type RunOutput } from './run-output.js';
 
 export interface TerminalOptions {
   readonly stdout: NodeJS.WriteStream;
@@ -17,11 +17,6 @@ export interface TerminalOptions {
   readonly title: string;
   /** Events seen and lost so far, read at each render of the live table. */
   readonly counts: () => { readonly events: number; readonly lost: number };
-}
-
-/** `cut` is `line` cut to `width` characters with `…`, so it takes one line of the terminal. */
-function cut(line: string, width: number): string {
-  return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
 }
 
 /** `terminalOutput` prints plain rows until the live table is loaded, then hands the run to it. */

@@ -16,19 +16,20 @@ import { OUTPUT_LIMIT } from './run-output.js';
 /** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
 export const RUN_HELP = [
   'flags:',
-  "  --json                    print events as JSON lines (of a Wasm program, only ebpm's own lines)",
+  '  --json                    print events as JSON lines (of a Wasm program, each of its lines as a JSON string)',
   "  --verbose                 show the programs, maps and values, and libbpf's messages",
-  '  --duration <s>            stop after this many seconds (exit code 0)',
+  '  --duration <duration>     stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
   '  --follow                  follow a range or floating tag: swap in each newer version (SIGHUP checks now)',
-  '  --follow-interval <s>     seconds between two checks of the registry with --follow (default 60)',
-  '  --max-events <n>          stop after this many events (exit code 0)',
+  '  --follow-interval <duration>',
+  '                            time between two checks of the registry with --follow (default 60s)',
+  '  --max-events <n>          stop after this many events (of a Wasm program, lines) (exit code 0)',
   '  --pull <policy>           pull a reference always, if missing (default) or never',
   '  --print-map <map>         print this map at the stop (repeatable); by default every result',
   '                            map of a package without @sample maps: histograms (a value with',
   '                            an integer array `slots`) and counters (see `ebpm inspect`), and',
   '                            arrays of them in .bss/.data (softirqs)',
   '  --no-print-map            print no result map',
-  '  --interval <s>            also print the result maps every <s> seconds, clearing them',
+  '  --interval <duration>     also print the result maps this often (10s, 1m), clearing them',
   `  --top <n>                 rows of a counter table (default ${DEFAULT_TOP})`,
   '  --attach <program>=<target>',
   '                            attach the program to this target instead of by its section',
@@ -82,7 +83,7 @@ export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly Fl
 export function guestHelp(source: string, pkg: ResolvedPackage): string {
   return (
     `usage: ebpm run ${source} [flags] [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
-    `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <s>            stop after this many seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+    `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <duration>     stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
     `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -h\`. Arguments that are also ebpm's flags go after --.\n`
   );
 }

@@ -1,11 +1,13 @@
 /**
  * `TransferView`: the live view of `ebpm push` and `ebpm pull`. It renders the state it is
  * given: a spinner while the reference resolves, then one progress bar per blob (bytes and
- * rate) and a total bar. Finished blobs move into `<Static>` so they print once.
+ * rate) and a total bar. Every blob keeps its row, in `transferRows` order, until the end: rows
+ * moved into ink's `<Static>` as they finished would be printed by position, and uploads
+ * finishing out of order printed one twice and dropped another.
  */
-import { Box, Static, Text } from 'ink';
+import { Box, Text } from 'ink';
 import { shortDigest } from '../../core/digest.js';
-import { bar, formatBytes, formatRate, SPINNER, transferTotals, type BlobState, type TransferState } from '../format.js';
+import { bar, formatBytes, formatRate, SPINNER, transferRows, transferTotals, type BlobState, type TransferState } from '../format.js';
 
 export interface TransferViewProps {
   readonly verb: 'push' | 'pull';
@@ -16,6 +18,10 @@ export interface TransferViewProps {
   readonly frame: number;
   readonly color: boolean;
   readonly width: number;
+  /** Terminal rows: the view stays shorter, as ink clears the whole screen for a frame that is not. */
+  readonly height: number;
+  /** The last frame, which stays on the terminal: totals without a rate. */
+  readonly final?: boolean;
 }
 
 const BAR = 24;
@@ -39,27 +45,26 @@ function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; l
 export function TransferView(props: TransferViewProps) {
   const s = props.state;
   const labelWidth = Math.max(8, Math.min(32, props.width - BAR - 60));
-  const finished = s.blobs.filter((b) => b.state !== 'active');
-  const active = s.blobs.filter((b) => b.state === 'active');
   const total = transferTotals(s);
+  const rate = props.final ? '' : `  ${formatRate(total.bytes, props.elapsedMs)}`;
+  // Less the spinner's, the total's and the cursor's lines.
+  const { rows, more } = transferRows(s, props.height - 3);
   return (
     <Box flexDirection="column">
-      <Static items={finished.map((b) => ({ ...b, key: b.digest }))}>
-        {(b) => <BlobLine key={b.key} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />}
-      </Static>
       {s.resolving !== undefined && (
         <Text>
           <Text {...(props.color ? { color: 'yellow' } : {})}>{SPINNER[props.frame % SPINNER.length]}</Text>
           {` resolving ${s.resolving}`}
         </Text>
       )}
-      {active.map((b) => (
+      {rows.map((b) => (
         <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />
       ))}
+      {more > 0 && <Text>{`… and ${more} more`}</Text>}
       {s.blobs.length > 0 && (
         <Text
           bold
-        >{`${props.verb === 'push' ? 'pushing' : 'pulling'} ${s.resolved?.ref ?? ''}  ${bar(total.size === 0 ? 1 : total.bytes / total.size, BAR)}  ${formatBytes(total.bytes)} / ${formatBytes(total.size)}  ${formatRate(total.bytes, props.elapsedMs)}`}</Text>
+        >{`${props.verb === 'push' ? 'pushing' : 'pulling'} ${s.resolved?.ref ?? ''}  ${bar(total.size === 0 ? 1 : total.bytes / total.size, BAR)}  ${formatBytes(total.bytes)} / ${formatBytes(total.size)}${rate}`}</Text>
       )}
     </Box>
   );
