@@ -6,11 +6,13 @@
 import { openContext, type Context } from '../services/context.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
-import type { Io } from './command.js';
+import type { Flags, Io } from './command.js';
 import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
-export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
+export const VERBOSE_FLAG = {
+  verbose: { type: 'boolean', default: false, description: 'print one line per HTTP exchange with a registry on stderr' },
+} as const satisfies Flags;
 
 /** `context` opens the services' context for a command run; `trustPolicy` is the policy the command already read. */
 export function context(io: Io, verbose: boolean, trustPolicy?: () => TrustPolicy): Promise<Context> {

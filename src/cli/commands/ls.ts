@@ -1,15 +1,21 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { listStored } from '../../services/store.js';
 import { context, printTable, writeJson } from '../dist.js';
 import { shortDigest } from '../../core/digest.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'ls',
   summary: 'List the packages in the local store: reference, name, version, digest, size and when they were pulled.',
   usage: 'ebpm ls [--json]',
+  flags: FLAGS,
+  examples: ['ebpm ls', 'ebpm ls --json'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 0) throw new EbpmError('USAGE', 'ls: takes no arguments', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, false);
     const entries = await listStored(ctx);

@@ -1,27 +1,35 @@
 import { resolve } from 'node:path';
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pushAll } from '../../services/push.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 import { loadSigningKey } from '../password.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  force: { type: 'boolean', default: false, description: 'replace a version the registry already holds with other content' },
+  'no-floating-tags': { type: 'boolean', default: false, description: 'move latest only, not the M.m and M tags' },
+  to: {
+    type: 'string',
+    valueName: '<repository>',
+    description: 'push to this repository, [registry/][namespace/]name, instead of the package name in the default registry',
+  },
+  sign: { type: 'boolean', default: false, description: 'sign what is pushed (with --key)' },
+  key: { type: 'string', valueName: '<cosign.key>', description: 'the signing key (ebpm keygen, cosign generate-key-pair)' },
+  bundle: { type: 'boolean', default: false, description: 'sign with a sigstore bundle referrer instead of the legacy .sig tag' },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'push',
   summary: 'Publish a built package (its out/ layout, or an OCI layout) to a registry; name and version come from its metadata.',
   usage:
     'ebpm push [dir | layout[:tag]]... [--to [registry/][namespace/]name] [--force] [--no-floating-tags] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm push examples/sigsnoop', 'ebpm push . --to ghcr.io/me/sigsnoop', 'ebpm push . --sign --key cosign.key'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      force: { type: 'boolean', default: false },
-      'no-floating-tags': { type: 'boolean', default: false },
-      to: { type: 'string' },
-      sign: { type: 'boolean', default: false },
-      key: { type: 'string' },
-      bundle: { type: 'boolean', default: false },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     const paths = positionals.length === 0 ? ['.'] : positionals;
     if (values.to !== undefined && paths.length > 1)
       throw new EbpmError('USAGE', 'push: --to names one repository, for one package', { hint: `usage: ${cmd.usage}` });

@@ -1,20 +1,24 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { search } from '../../services/search.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  refresh: { type: 'boolean', default: false, description: "read each registry's index again instead of the cached one" },
+  reindex: { type: 'boolean', default: false, description: "rebuild each registry's index from its repositories" },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'search',
   summary: 'Find packages by name, description and keywords in the configured registries.',
   usage: 'ebpm search <term> [--refresh] [--reindex] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm search signal', 'ebpm search trace --refresh --json'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      refresh: { type: 'boolean', default: false },
-      reindex: { type: 'boolean', default: false },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
     const r = await search(await context(io, values.verbose), { term, refresh: values.refresh, reindex: values.reindex });
