@@ -3,6 +3,7 @@ import { takeRepeated, type Command, type Io } from './command.js';
 import { suggest } from '../core/suggest.js';
 import { commandHelp, twoColumns } from './help.js';
 import { VERSION } from './build-facts.js';
+import { manPage } from './man.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -31,11 +32,17 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   stop: () => import('./commands/stop.js'),
   start: () => import('./commands/start.js'),
   version: () => import('./commands/version.js'),
+  completion: async () => ({ default: (await import('./commands/completion.js')).completionCommand(allCommands) }),
 };
+
+/** Every command, loaded: for the overview, completion and the man page. */
+function allCommands(): Promise<Command[]> {
+  return Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+}
 
 /** `usage` lists every command with its summary; only `--help` pays for loading them all. */
 async function usage(): Promise<string> {
-  const cmds = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+  const cmds = await allCommands();
   return [
     'usage: ebpm <command> [flags]',
     '',
@@ -78,6 +85,10 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
   const [name, ...rest] = argv;
   const topic = name === 'help' ? rest.find((a) => !a.startsWith('-')) : undefined;
   if (topic !== undefined) return main([topic, '--help'], io);
+  if (name === 'help' && rest.includes('--man')) {
+    io.stdout.write(manPage(await allCommands(), VERSION));
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;

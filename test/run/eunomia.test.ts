@@ -120,7 +120,7 @@ describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's f
         '  --attach <program>=<target>  attach the program to this target instead of by its section; what',
         '                               uprobe, xdp, tc and cgroup programs need (forms: ebpm run --help)',
         '                               (repeatable)',
-        '  --pull <policy>              pull a reference always, if missing (default) or never',
+        '  --pull always|missing|never  pull a reference always, if missing (default) or never',
         '  --follow                     follow a range or floating tag: swap in each newer version (SIGHUP',
         '                               checks now)',
         '',

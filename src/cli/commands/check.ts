@@ -20,7 +20,7 @@ const FLAGS = {
   program: { type: 'string', multiple: true, default: [], valueName: '<name>', description: 'check only this program' },
   'skip-program': { type: 'string', multiple: true, default: [], valueName: '<name>', description: 'leave this program out' },
   btf: { type: 'string', valueName: '<file>', description: "check against this kernel BTF (raw or a vmlinux) instead of the kernel's own" },
-  pull: { type: 'string', default: 'missing', valueName: '<policy>', description: 'pull a reference always, if missing or never' },
+  pull: { type: 'string', default: 'missing', valueName: 'always|missing|never', description: 'pull a reference always, if missing or never' },
 } as const satisfies Flags;
 
 const cmd: Command = {

@@ -12,7 +12,7 @@ const FLAGS = {
   pull: {
     type: 'string',
     default: 'missing',
-    valueName: '<policy>',
+    valueName: 'always|missing|never',
     description: 'always: ask the registry; missing: only for what the store lacks (latest and ranges re-resolve when online); never: the store only',
   },
   prerelease: { type: 'boolean', default: false, description: 'let a range or latest pick a pre-release' },

@@ -30,7 +30,7 @@ export const RUN_FLAGS = {
   help: { type: 'boolean', short: 'h', description: "show this help; after a package, that package's flags too" },
   duration: { type: 'string', valueName: '<s>', description: 'stop after this many seconds (exit code 0)' },
   'max-events': { type: 'string', valueName: '<n>', description: 'stop after this many events (exit code 0)' },
-  pull: { type: 'string', valueName: '<policy>', description: 'pull a reference always, if missing (default) or never' },
+  pull: { type: 'string', valueName: 'always|missing|never', description: 'pull a reference always, if missing (default) or never' },
   attach: {
     type: 'string',
     multiple: true,

@@ -43,12 +43,13 @@ import {
   type RunPackageInfo,
 } from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
+import { WASM_FLAGS } from './run-wasm-flags.js';
 
 const cmd: Command = {
   name: 'run',
   summary: "Load a package's eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).",
   usage: RUN_USAGE,
-  flags: RUN_FLAGS,
+  flags: { ...RUN_FLAGS, ...WASM_FLAGS },
   examples: [
     'ebpm run examples/sigsnoop',
     'ebpm run sigsnoop@1.2 --duration 10 --json',
@@ -61,7 +62,8 @@ const cmd: Command = {
     phase('command');
     const line = argv.length === 0 ? undefined : parseRunLine(argv, io.cwd);
     if (line?.source === undefined) {
-      io.stdout.write(commandHelp(cmd, RUN_HELP_SECTIONS));
+      // The Wasm flags have a section of their own.
+      io.stdout.write(commandHelp({ ...cmd, flags: RUN_FLAGS }, RUN_HELP_SECTIONS));
       return line === undefined ? 2 : 0;
     }
     const { pkg, ...opened } = await openPackage(line.source, line.pull, io);

@@ -1,0 +1,100 @@
+// Shell completion (issue 17, item 11): the bash script, sourced in a real bash, offers the
+// commands, a command's flags, the values of a flag with a fixed set and the stored references,
+// exactly; the zsh and fish scripts come from the same tables.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, expect, it } from 'vitest';
+import { BIN, runEbpm } from '../helpers/cli.js';
+import { describeWith } from '../helpers/prereq.js';
+import { packageLayout, sandbox, type Sandbox } from './helpers.js';
+
+describeWith(['clang'], 'ebpm completion', () => {
+  let sb: Sandbox;
+  let script: string;
+  let cwd: string;
+
+  beforeAll(async () => {
+    sb = sandbox();
+    const pkg = await packageLayout(join(sb.root, 'src', 'sigsnoop'), { version: '1.2.0' });
+    expect((await runEbpm(['push', pkg.dir], { env: sb.env })).code).toBe(0);
+    expect((await runEbpm(['pull', 'sigsnoop:1.2.0'], { env: sb.env })).code).toBe(0);
+    const r = await runEbpm(['completion', 'bash'], { env: sb.env });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    script = join(sb.root, 'ebpm.bash');
+    writeFileSync(script, r.stdout);
+    cwd = join(sb.root, 'work');
+    mkdirSync(join(cwd, 'tools'), { recursive: true });
+  });
+
+  /**
+   * What Tab offers after `line` (the cursor at its end) in a bash that sourced the script. The
+   * function reads COMP_LINE and COMP_POINT, as bash sets them, and bash's default
+   * COMP_WORDBREAKS, which splits a reference at its ':'.
+   */
+  function complete(line: string): string[] {
+    const program = `source ${script}
+COMP_WORDBREAKS=$' \\t\\n"\\'><=;|&(:'
+COMP_LINE=$1; COMP_POINT=\${#COMP_LINE}
+_ebpm
+printf '%s\\n' "\${COMPREPLY[@]}"
+`;
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', program, 'bash', line.replace(/^ebpm\b/, BIN)], { cwd, env: sb.env, encoding: 'utf8' });
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    return r.stdout.split('\n').filter((l) => l !== '');
+  }
+
+  it('offers the commands and the global flags', () => {
+    expect(complete('ebpm pu')).toEqual(['push', 'pull']);
+    expect(complete('ebpm --plain-http h:5000 pu')).toEqual(['push', 'pull']);
+    expect(complete('ebpm --')).toEqual(['--json', '--plain-http', '--help', '--version']);
+    expect(complete('ebpm help ver')).toEqual(['verify', 'version']);
+  });
+
+  it("offers a command's flags, short ones too, and the values of a flag with a fixed set", () => {
+    expect(complete('ebpm logs -')).toEqual(['--json', '--follow', '-f', '--lines', '--socket', '--help']);
+    expect(complete('ebpm pull --p')).toEqual(['--pull', '--prerelease', '--platform']);
+    expect(complete('ebpm pull --pull ')).toEqual(['always', 'missing', 'never']);
+    expect(complete('ebpm init x --template w')).toEqual(['wasm-c']);
+    expect(complete('ebpm run x --max-m')).toEqual(['--max-memory']);
+  });
+
+  it('offers the stored references where a command takes one, and paths where it takes a path', () => {
+    expect(complete('ebpm rm ')).toEqual(['local.invalid/sigsnoop:1.2.0']);
+    // bash replaces the text after the last ':' only.
+    expect(complete('ebpm rm local.invalid/sigsnoop:1')).toEqual(['1.2.0']);
+    expect(complete('ebpm run ')).toEqual(['local.invalid/sigsnoop:1.2.0', 'tools']);
+    expect(complete('ebpm pull ')).toEqual([]);
+    expect(complete('ebpm build t')).toEqual(['tools']);
+  });
+
+  it('zsh gets the same function through bashcompinit; fish gets complete lines from the same tables', async () => {
+    const zsh = await runEbpm(['completion', 'zsh'], { env: sb.env });
+    const bash = await runEbpm(['completion', 'bash'], { env: sb.env });
+    const fn = (text: string) => text.slice(text.indexOf('_ebpm() {'), text.indexOf('\n}\n') + 3);
+    expect(zsh.stdout.split('\n').slice(0, 3)).toEqual([
+      '#compdef ebpm',
+      '# ebpm completion for zsh: source <(ebpm completion zsh) after compinit',
+      'autoload -U +X bashcompinit && bashcompinit',
+    ]);
+    expect(fn(zsh.stdout)).toBe(fn(bash.stdout));
+    const fish = (await runEbpm(['completion', 'fish'], { env: sb.env })).stdout.split('\n');
+    expect(fish.filter((l) => l.includes("'__fish_seen_subcommand_from logs'"))).toEqual([
+      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'keep printing new lines as they come'",
+      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -l lines -r -d 'print this many of the last lines'",
+      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -l socket -r -d 'the agent\\'s control socket'",
+    ]);
+    expect(fish.filter((l) => l.includes("'__fish_seen_subcommand_from pull'") && l.includes('-l pull'))).toEqual([
+      "complete -c ebpm -n '__fish_seen_subcommand_from pull' -l pull -x -a 'always missing never' -d 'always: ask the registry; missing: only for what the store lacks (latest and ranges re-resolve when online); never: the store only'",
+    ]);
+  });
+
+  it('an unknown shell is a usage error', async () => {
+    expect(await runEbpm(['completion', 'tcsh'], { env: sb.env })).toEqual({
+      code: 2,
+      signal: null,
+      stdout: '',
+      stderr: 'error: completion: unknown shell "tcsh"\nhint: usage: ebpm completion bash | zsh | fish\n',
+    });
+  });
+});
