@@ -7,7 +7,7 @@ import { openContext, type Context } from '../services/context.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Flags, Io } from './command.js';
-import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
+import { isLive, terminalSafe, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = {
@@ -37,7 +37,7 @@ export function writeLines(io: Io, lines: readonly string[]): void {
 export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boolean, run: (onEvent: OnTransferEvent | undefined) => Promise<T>): Promise<T> {
   if (!isLive(io, json)) return run(undefined);
   const { liveTransfer } = await import('./views/live.js');
-  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, colorWanted(io.env, true));
+  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb);
   try {
     return await run(live.onEvent);
   } finally {
@@ -50,7 +50,7 @@ export async function printTable(io: Io, header: readonly string[], cells: reado
   const rows = cells.map((r) => r.map((c) => terminalSafe(c)));
   if (isLive(io, false)) {
     const { renderTable } = await import('./views/live.js');
-    await renderTable(io.stdout as NodeJS.WriteStream, header, rows, colorWanted(io.env, true));
+    await renderTable(io.stdout as NodeJS.WriteStream, header, rows);
     return;
   }
   const { layoutTable } = await import('./format.js');

@@ -165,10 +165,12 @@ export interface OnTty {
 /**
  * `ttyEbpm` runs the CLI on a pseudo-terminal of util-linux `script`: what the test types goes
  * to the terminal, what the CLI shows comes back. Tests type only after `seen` a prompt, never
- * after a sleep.
+ * after a sleep. `columns` gives the terminal a size (ink lays its views out by it).
  */
-export function ttyEbpm(args: readonly string[], opts: CliOptions = {}): OnTty {
-  const command = [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
+export function ttyEbpm(args: readonly string[], opts: CliOptions & { columns?: number } = {}): OnTty {
+  // script's terminal has no size (0 columns) unless one is set: `columns` sets one, 40 rows high.
+  const size = opts.columns === undefined ? '' : `stty cols ${opts.columns} rows 40 && `;
+  const command = size + [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
   const child = spawn('script', ['-qefc', command, '/dev/null'], { cwd: opts.cwd ?? REPO, env: opts.env ?? defaultCliEnv(), stdio: 'pipe' });
   let screen = '';
   const watchers = new Set<() => void>();

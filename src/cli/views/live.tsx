@@ -18,11 +18,11 @@ export interface LiveTransfer {
 }
 
 /** `liveTransfer` starts the push/pull view on `stdout`. */
-export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', color: boolean): LiveTransfer {
+export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull'): LiveTransfer {
   let state: TransferState = INITIAL_TRANSFER;
   let frame = 0;
   const elapsed = () => (state.startedAt === undefined ? 0 : Date.now() - state.startedAt);
-  const view = () => <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} color={color} width={stdout.columns || 80} />;
+  const view = () => <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} width={stdout.columns || 80} />;
   const instance = render(view(), { stdout, exitOnCtrlC: false, patchConsole: false });
   const timer = setInterval(() => {
     frame++;
@@ -34,7 +34,11 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
     },
     async stop() {
       clearInterval(timer);
-      instance.rerender(view());
+      // Nothing resolves any more: a spinner left in the last frame would stand above the error of
+      // a failed transfer. With no blob either, the frame is erased, not left as an empty line.
+      state = { ...state, resolving: undefined };
+      if (state.blobs.length === 0) instance.clear();
+      else instance.rerender(view());
       instance.unmount();
       await instance.waitUntilExit();
     },
@@ -42,8 +46,8 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
 }
 
 /** `renderTable` prints a table once. */
-export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[], color: boolean): Promise<void> {
-  const instance = render(<Table header={header} rows={rows} color={color} />, { stdout, exitOnCtrlC: false, patchConsole: false });
+export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
+  const instance = render(<Table header={header} rows={rows} />, { stdout, exitOnCtrlC: false, patchConsole: false });
   instance.unmount();
   await instance.waitUntilExit();
 }

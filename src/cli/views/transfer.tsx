@@ -14,13 +14,12 @@ export interface TransferViewProps {
   readonly elapsedMs: number;
   /** Spinner frame counter. */
   readonly frame: number;
-  readonly color: boolean;
   readonly width: number;
 }
 
 const BAR = 24;
 
-function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; labelWidth: number }) {
+function BlobLine(props: { blob: BlobState; elapsedMs: number; labelWidth: number }) {
   const b = props.blob;
   const label = b.label.length > props.labelWidth ? `${b.label.slice(0, props.labelWidth - 1)}…` : b.label.padEnd(props.labelWidth);
   const tail =
@@ -30,7 +29,7 @@ function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; l
   return (
     <Text wrap="truncate">
       {`${shortDigest(b.digest)}  ${label}  `}
-      <Text {...(props.color ? { color: b.state === 'active' ? 'cyan' : 'green' } : {})}>{bar(b.size === 0 ? 1 : b.bytes / b.size, BAR)}</Text>
+      <Text color={b.state === 'active' ? 'cyan' : 'green'}>{bar(b.size === 0 ? 1 : b.bytes / b.size, BAR)}</Text>
       {`  ${tail}`}
     </Text>
   );
@@ -45,16 +44,16 @@ export function TransferView(props: TransferViewProps) {
   return (
     <Box flexDirection="column">
       <Static items={finished.map((b) => ({ ...b, key: b.digest }))}>
-        {(b) => <BlobLine key={b.key} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />}
+        {(b) => <BlobLine key={b.key} blob={b} elapsedMs={props.elapsedMs} labelWidth={labelWidth} />}
       </Static>
       {s.resolving !== undefined && (
         <Text>
-          <Text {...(props.color ? { color: 'yellow' } : {})}>{SPINNER[props.frame % SPINNER.length]}</Text>
+          <Text color="yellow">{SPINNER[props.frame % SPINNER.length]}</Text>
           {` resolving ${s.resolving}`}
         </Text>
       )}
       {active.map((b) => (
-        <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />
+        <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} labelWidth={labelWidth} />
       ))}
       {s.blobs.length > 0 && (
         <Text
