@@ -50,13 +50,13 @@ function shScript(cmds: readonly Command[]): string {
       `    flags='${spellings(c).join(' ')}'`,
       `    valued='${valued(c).join(' ')}'`,
       ...(choices.length === 0 ? [] : ['    case $prev in', ...choices, '    esac']),
-      `    refs=${TAKES_STORED.has(c.name) ? 1 : ''} paths=${TAKES_PATHS.has(c.name) ? 1 : ''}`,
+      `    refs=${TAKES_STORED.has(c.name) ? 1 : ''} paths=${TAKES_PATHS.has(c.name) ? 1 : ''}${c.name === 'completion' ? ` args='${SHELLS.join(' ')}'` : ''}`,
       '    ;;',
     ].join('\n');
   });
   return `_ebpm() {
   [ -n "\${ZSH_VERSION-}" ] && emulate -L ksh
-  local line="\${COMP_LINE:0:COMP_POINT}" words cur prev cmd= i flags= valued= refs= paths=
+  local line="\${COMP_LINE:0:COMP_POINT}" words cur prev cmd= i flags= valued= refs= paths= args=
   if [ -n "\${ZSH_VERSION-}" ]; then read -rA words <<<"$line"; else read -ra words <<<"$line"; fi
   if [[ -z $line || $line == *[[:space:]] ]]; then cur=; else
     cur=\${words[\${#words[@]}-1]}
@@ -83,6 +83,7 @@ ${perCommand.join('\n')}
   elif [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$flags" -- "$cur"))
   else
+    if [[ -n $args ]]; then COMPREPLY=($(compgen -W "$args" -- "$cur")); fi
     if [[ -n $refs ]]; then
       COMPREPLY=($(compgen -W "$("\${words[0]}" ls --json 2>/dev/null | sed -n 's/^ *"reference": "\\(.*\\)",*$/\\1/p')" -- "$cur"))
     fi
@@ -124,6 +125,7 @@ function fishScript(cmds: readonly Command[]): string {
       lines.push(`complete -c ebpm ${when}${f.short === undefined ? '' : ` -s ${f.short}`} -l ${long}${value} -d ${fishQuote(f.description)}`);
     }
     if (TAKES_STORED.has(c.name)) lines.push(`complete -c ebpm ${when} -a '(__ebpm_stored)'`);
+    if (c.name === 'completion') lines.push(`complete -c ebpm ${when} -f -a '${SHELLS.join(' ')}'`);
   }
   return `${lines.join('\n')}\n`;
 }

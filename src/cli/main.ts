@@ -1,9 +1,7 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
 import { takeRepeated, type Command, type Io } from './command.js';
 import { suggest } from '../core/suggest.js';
-import { commandHelp, twoColumns } from './help.js';
 import { VERSION } from './build-facts.js';
-import { manPage } from './man.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -42,7 +40,7 @@ function allCommands(): Promise<Command[]> {
 
 /** `usage` lists every command with its summary; only `--help` pays for loading them all. */
 async function usage(): Promise<string> {
-  const cmds = await allCommands();
+  const [cmds, { twoColumns }] = await Promise.all([allCommands(), import('./help.js')]);
   return [
     'usage: ebpm <command> [flags]',
     '',
@@ -55,7 +53,8 @@ async function usage(): Promise<string> {
       ['--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback registries need none)'],
     ]),
     '',
-    'Run `ebpm help <command>` (or `ebpm <command> --help`) for its flags and examples.',
+    'Run `ebpm help <command>` (or `ebpm <command> --help`) for its flags and examples, `ebpm help --man`',
+    'for the man page, `ebpm completion bash|zsh|fish` for shell completion.',
   ].join('\n');
 }
 
@@ -86,6 +85,7 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
   const topic = name === 'help' ? rest.find((a) => !a.startsWith('-')) : undefined;
   if (topic !== undefined) return main([topic, '--help'], io);
   if (name === 'help' && rest.includes('--man')) {
+    const { manPage } = await import('./man.js');
     io.stdout.write(manPage(await allCommands(), VERSION));
     return 0;
   }
@@ -107,7 +107,7 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
   }
   const cmd = (await load()).default;
   if ((rest.includes('--help') || rest.includes('-h')) && !cmd.handlesHelp) {
-    io.stdout.write(commandHelp(cmd));
+    io.stdout.write((await import('./help.js')).commandHelp(cmd));
     return 0;
   }
   try {

@@ -49,6 +49,7 @@ printf '%s\\n' "\${COMPREPLY[@]}"
     expect(complete('ebpm --plain-http h:5000 pu')).toEqual(['push', 'pull']);
     expect(complete('ebpm --')).toEqual(['--json', '--plain-http', '--help', '--version']);
     expect(complete('ebpm help ver')).toEqual(['verify', 'version']);
+    expect(complete('ebpm completion ')).toEqual(['bash', 'zsh', 'fish']);
   });
 
   it("offers a command's flags, short ones too, and the values of a flag with a fixed set", () => {
