@@ -56,11 +56,13 @@ function shScript(cmds: readonly Command[]): string {
   });
   return `_ebpm() {
   [ -n "\${ZSH_VERSION-}" ] && emulate -L ksh
-  local line="\${COMP_LINE:0:COMP_POINT}" words cur prev cmd= i flags= valued= refs= paths= args=
+  local line="\${COMP_LINE:0:$COMP_POINT}" words cur prev cmd= i flags= valued= refs= paths= args=
   if [ -n "\${ZSH_VERSION-}" ]; then read -rA words <<<"$line"; else read -ra words <<<"$line"; fi
+  # zsh's read keeps an empty word after trailing blanks.
+  while ((\${#words[@]})) && [[ -z \${words[\${#words[@]}-1]} ]]; do words=("\${words[@]:0:\${#words[@]}-1}"); done
   if [[ -z $line || $line == *[[:space:]] ]]; then cur=; else
     cur=\${words[\${#words[@]}-1]}
-    unset "words[\${#words[@]}-1]"
+    words=("\${words[@]:0:\${#words[@]}-1}")
   fi
   prev=\${words[\${#words[@]}-1]}
   for ((i = 1; i < \${#words[@]}; i++)); do
@@ -107,10 +109,17 @@ function fishScript(cmds: readonly Command[]): string {
   const names = cmds.map((c) => c.name).join(' ');
   const lines = [
     '# ebpm completion for fish: ebpm completion fish > ~/.config/fish/completions/ebpm.fish',
+    // The stored references, as the ebpm being completed lists them.
     'function __ebpm_stored',
-    `    ebpm ls --json 2>/dev/null | string replace -rf '^ *"reference": "(.*)",?$' '$1'`,
+    '    set -l ebpm (commandline -opc)[1]',
+    `    command $ebpm ls --json 2>/dev/null | string replace -rf '^ *"reference": "(.*)",?$' '$1'`,
     'end',
     `complete -c ebpm -n 'not __fish_seen_subcommand_from ${names}' -f`,
+    // Files only where a command takes a path.
+    `complete -c ebpm -n '__fish_seen_subcommand_from ${cmds
+      .filter((c) => !TAKES_PATHS.has(c.name))
+      .map((c) => c.name)
+      .join(' ')}' -f`,
     ...cmds.map((c) => `complete -c ebpm -n 'not __fish_seen_subcommand_from ${names}' -a ${c.name} -d ${fishQuote(c.summary)}`),
     `complete -c ebpm -n '__fish_seen_subcommand_from help' -f -a '${names}'`,
     'complete -c ebpm -l json -d ' + fishQuote('print the result as JSON on stdout'),

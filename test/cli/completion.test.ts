@@ -1,8 +1,8 @@
 // Shell completion (issue 17, item 11): the bash script, sourced in a real bash, offers the
 // commands, a command's flags, the values of a flag with a fixed set and the stored references,
-// exactly; the zsh and fish scripts come from the same tables.
+// exactly; zsh runs the same function, and fish's own complete lines come from the same tables.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { BIN, runEbpm } from '../helpers/cli.js';
@@ -69,25 +69,59 @@ printf '%s\\n' "\${COMPREPLY[@]}"
     expect(complete('ebpm build t')).toEqual(['tools']);
   });
 
-  it('zsh gets the same function through bashcompinit; fish gets complete lines from the same tables', async () => {
-    const zsh = await runEbpm(['completion', 'zsh'], { env: sb.env });
-    const bash = await runEbpm(['completion', 'bash'], { env: sb.env });
-    const fn = (text: string) => text.slice(text.indexOf('_ebpm() {'), text.indexOf('\n}\n') + 3);
-    expect(zsh.stdout.split('\n').slice(0, 3)).toEqual([
-      '#compdef ebpm',
-      '# ebpm completion for zsh: source <(ebpm completion zsh) after compinit',
-      'autoload -U +X bashcompinit && bashcompinit',
-    ]);
-    expect(fn(zsh.stdout)).toBe(fn(bash.stdout));
-    const fish = (await runEbpm(['completion', 'fish'], { env: sb.env })).stdout.split('\n');
-    expect(fish.filter((l) => l.includes("'__fish_seen_subcommand_from logs'"))).toEqual([
-      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'keep printing new lines as they come'",
-      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -l lines -r -d 'print this many of the last lines'",
-      "complete -c ebpm -n '__fish_seen_subcommand_from logs' -l socket -r -d 'the agent\\'s control socket'",
-    ]);
-    expect(fish.filter((l) => l.includes("'__fish_seen_subcommand_from pull'") && l.includes('-l pull'))).toEqual([
-      "complete -c ebpm -n '__fish_seen_subcommand_from pull' -l pull -x -a 'always missing never' -d 'always: ask the registry; missing: only for what the store lacks (latest and ranges re-resolve when online); never: the store only'",
-    ]);
+  describeWith(['zsh'], 'in zsh', () => {
+    it('runs the same function through bashcompinit (zsh then keeps the candidates that match the word)', async () => {
+      const zsh = await runEbpm(['completion', 'zsh'], { env: sb.env });
+      const file = join(sb.root, 'ebpm.zsh');
+      writeFileSync(file, zsh.stdout);
+      const candidates = (line: string) => {
+        const program = `autoload -U compinit && compinit -u
+source ${file}
+COMP_LINE=$1; COMP_POINT=\${#COMP_LINE}
+_ebpm
+print -rl -- "\${COMPREPLY[@]}"
+`;
+        const r = spawnSync('zsh', ['-f', '-c', program, 'zsh', line.replace(/^ebpm\b/, BIN)], { cwd, env: sb.env, encoding: 'utf8' });
+        expect([r.status, r.stderr]).toEqual([0, '']);
+        return r.stdout.split('\n').filter((l) => l !== '');
+      };
+      expect(candidates('ebpm logs -')).toEqual(['--json', '--follow', '-f', '--lines', '--socket', '--help']);
+      expect(candidates('ebpm pull --pull ')).toEqual(['always', 'missing', 'never']);
+      expect(candidates('ebpm completion ')).toEqual(['bash', 'zsh', 'fish']);
+      expect(candidates('ebpm rm ')).toEqual(['local.invalid/sigsnoop:1.2.0']);
+    });
+  });
+
+  describeWith(['fish'], 'in fish', () => {
+    it('offers commands, flags with their descriptions, values and stored references', async () => {
+      const fish = await runEbpm(['completion', 'fish'], { env: sb.env });
+      const file = join(sb.root, 'ebpm.fish');
+      writeFileSync(file, fish.stdout);
+      // fish completes a command by its name: `ebpm` on PATH is the built CLI.
+      const bin = join(sb.root, 'bin');
+      mkdirSync(bin, { recursive: true });
+      symlinkSync(BIN, join(bin, 'ebpm'));
+      const env = { ...sb.env, PATH: `${bin}:${sb.env.PATH}` };
+      const candidates = (line: string) => {
+        const r = spawnSync('fish', ['--no-config', '-c', `source ${file}; complete -C $argv[1]`, line], { cwd, env, encoding: 'utf8' });
+        expect([r.status, r.stderr]).toEqual([0, '']);
+        return r.stdout.split('\n').filter((l) => l !== '');
+      };
+      expect(candidates('ebpm pu')).toEqual([
+        'pull\tCopy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
+        'push\tPublish a built package (its out/ layout, or an OCI layout) to a registry; name and version come from its metadata.',
+      ]);
+      expect(candidates('ebpm logs --')).toEqual([
+        '--follow\tkeep printing new lines as they come',
+        '--json\tprint the result as JSON on stdout',
+        '--lines\tprint this many of the last lines',
+        '--plain-http\tspeak plain HTTP to this registry',
+        "--socket\tthe agent's control socket",
+      ]);
+      expect(candidates('ebpm completion ')).toEqual(['bash', 'fish', 'zsh']);
+      expect(candidates('ebpm rm ')).toEqual(['local.invalid/sigsnoop:1.2.0']);
+      expect(candidates('ebpm run ')).toEqual(['local.invalid/sigsnoop:1.2.0', 'tools/']);
+    });
   });
 
   it('an unknown shell is a usage error', async () => {

@@ -19,7 +19,9 @@ export type Prereq =
   | 'qemu-arm64'
   | 'qemu'
   | 'kernels'
-  | 'man';
+  | 'man'
+  | 'zsh'
+  | 'fish';
 
 /** A static executable has no PT_INTERP program header (ELF64): it runs in an initramfs with no libc. */
 function isStatic(path: string): boolean {
@@ -63,6 +65,8 @@ const CHECKS: Record<Prereq, () => boolean> = {
   kernels: () => 'kernels' in kernels(),
   // man-db's man and its groff, which render the man page.
   man: () => onPath('man') && onPath('groff'),
+  zsh: () => onPath('zsh'),
+  fish: () => onPath('fish'),
   native: () => {
     try {
       accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);
