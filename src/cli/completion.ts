@@ -10,7 +10,7 @@ import type { Command, Flag } from './command.js';
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 
-/** The commands whose arguments include stored package references. */
+/** The commands whose arguments include stored package references (what their operands are is not in their tables). */
 const TAKES_STORED: ReadonlySet<string> = new Set(['run', 'inspect', 'rm', 'push', 'export', 'tag']);
 /** The commands whose arguments include paths (files or directories). */
 const TAKES_PATHS: ReadonlySet<string> = new Set(['build', 'check', 'inspect', 'run', 'push', 'export', 'import', 'verify', 'sign', 'keygen']);
@@ -29,6 +29,7 @@ function spellings(cmd: Command): string[] {
   return [...flags.flatMap(([long, f]) => [`--${long}`, ...(f.short === undefined ? [] : [`-${f.short}`])]), '--help'];
 }
 
+/** The spellings of a command's flags that take a value: the word after one is that value. */
 function valued(cmd: Command): string[] {
   return Object.entries(cmd.flags ?? {}).flatMap(([long, f]) => (f.type === 'string' ? [`--${long}`, ...(f.short === undefined ? [] : [`-${f.short}`])] : []));
 }

@@ -28,18 +28,21 @@ describeWith(['clang'], 'ebpm completion', () => {
   });
 
   /**
-   * What Tab offers after `line` (the cursor at its end) in a bash that sourced the script. The
-   * function reads COMP_LINE and COMP_POINT, as bash sets them, and bash's default
-   * COMP_WORDBREAKS, which splits a reference at its ':'.
+   * What Tab offers after `line` (the cursor at its end) in a bash that sourced the script, called
+   * as bash calls it: COMP_LINE and COMP_POINT, and COMP_WORDS and COMP_CWORD split at bash's
+   * default COMP_WORDBREAKS, which makes a reference's ':' a word of its own.
    */
   function complete(line: string): string[] {
+    const typed = line.replace(/^ebpm\b/, BIN);
+    const words = typed.split(/[ ]+|(:)/).filter((w) => w !== undefined);
     const program = `source ${script}
 COMP_WORDBREAKS=$' \\t\\n"\\'><=;|&(:'
 COMP_LINE=$1; COMP_POINT=\${#COMP_LINE}
+shift; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1))
 _ebpm
 printf '%s\\n' "\${COMPREPLY[@]}"
 `;
-    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', program, 'bash', line.replace(/^ebpm\b/, BIN)], { cwd, env: sb.env, encoding: 'utf8' });
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', program, 'bash', typed, ...words], { cwd, env: sb.env, encoding: 'utf8' });
     expect([r.status, r.stderr]).toEqual([0, '']);
     return r.stdout.split('\n').filter((l) => l !== '');
   }

@@ -91,6 +91,8 @@ describe('help', () => {
       expect([r.code, r.stderr], COMMANDS[i]).toEqual([0, '']);
       expect(r.stdout.split('\n')[0], COMMANDS[i]).toMatch(new RegExp(`^usage: ebpm ${COMMANDS[i]}\\b`));
       expect(r.stdout, COMMANDS[i]).toMatch(new RegExp(`\nexamples:\n(  .*\\bebpm ${COMMANDS[i]}\\b.*\n)+$`));
+      // Every flag with a description: a line of its own under flags (completion takes none).
+      expect(/\nflags:\n( {2}.*\S.*\n)+\n/.test(r.stdout), COMMANDS[i]).toBe(COMMANDS[i] !== 'completion');
     }
     // The overview lists each command once, with its summary.
     const overview = (await runEbpm(['help'])).stdout.split('\n');
