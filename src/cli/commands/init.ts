@@ -5,7 +5,7 @@ import { DEFAULT_TEMPLATE, init, nextSteps, TEMPLATES } from '../../services/ini
 
 const FLAGS = {
   ...JSON_FLAG,
-  template: { type: 'string', valueName: TEMPLATES.join('|'), description: `the template: ${TEMPLATES.join(', ')} (default ${DEFAULT_TEMPLATE})` },
+  template: { type: 'string', valueName: TEMPLATES.join('|'), description: `the template to start from (default ${DEFAULT_TEMPLATE})` },
   dir: { type: 'string', valueName: '<path>', description: 'create the package here (default ./<name>)' },
 } as const satisfies Flags;
 
