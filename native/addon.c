@@ -475,9 +475,23 @@ static napi_value possible_cpus(napi_env env, size_t argc, napi_value *argv)
 	return v;
 }
 
+#define VERSION_TEXT_(x) #x
+#define VERSION_TEXT(x) VERSION_TEXT_(x)
+
+/* The libbpf this addon was compiled against (its headers), for `ebpm version`. */
+static napi_value libbpf_version(napi_env env, size_t argc, napi_value *argv)
+{
+	napi_value v;
+	(void)argc;
+	(void)argv;
+	napi_create_string_utf8(env, VERSION_TEXT(LIBBPF_MAJOR_VERSION) "." VERSION_TEXT(LIBBPF_MINOR_VERSION), NAPI_AUTO_LENGTH, &v);
+	return v;
+}
+
 static const struct export_def addon_exports[] = {
 	{ "setLogger", set_logger, 2 },
 	{ "possibleCpus", possible_cpus, 0 },
+	{ "libbpfVersion", libbpf_version, 0 },
 	{ NULL, NULL, 0 },
 };
 

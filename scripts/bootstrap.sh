@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 DEBS=(clang llvm lld libbpf-dev libelf-dev zlib1g-dev pkg-config bpftool wasi-libc
       libclang-rt-14-dev-wasm32 docker-registry skopeo bpftrace libbpf-tools wabt make g++ python3
-      qemu-system-arm qemu-system-x86 busybox-static kmod xz-utils zstd)
+      qemu-system-arm qemu-system-x86 busybox-static kmod xz-utils zstd man-db zsh fish)
 
 missing=()
 for p in "${DEBS[@]}"; do

@@ -1,5 +1,6 @@
 // Bundles the CLI: Node then loads a few files instead of hundreds,
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -97,3 +98,5 @@ writeFileSync(bundle, code);
 await import('./snapshot.mjs');
 // What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
 writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);
+// The man page (package.json "man"), from the same tables as `ebpm help`.
+writeFileSync('dist/ebpm.1', execFileSync(process.execPath, ['bin/ebpm.js', 'help', '--man']));

@@ -22,17 +22,31 @@ export interface Io {
   readonly now?: () => number;
 }
 
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * `Flag` is one flag of a command, as node's `parseArgs` reads it (which ignores the other keys)
+ * with its help: what it does and, for a string flag, what its value is (`<duration>`). Help,
+ * completion and the man page are rendered from these, so each flag is described once.
+ */
+export type Flag = Options[string] & { readonly description: string; readonly valueName?: string };
+
+/** `Flags` is a command's flags by long name. */
+export type Flags = Readonly<Record<string, Flag>>;
+
 /** `Command` is one `ebpm <name>`: it parses its flags, calls one service and renders the result. */
 export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
+  /** The flags it parses (`parseFlags(cmd, args, FLAGS)`), for its help. */
+  readonly flags?: Flags;
+  /** Whole command lines that show it at work, for its help. */
+  readonly examples?: readonly string[];
   /** Set when the command answers `--help` itself (`run`: its flags come from the package). */
   readonly handlesHelp?: boolean;
   run(args: string[], io: Io): Promise<number>;
 }
-
-type Options = NonNullable<ParseArgsConfig['options']>;
 
 /**
  * `parseFlags` wraps node's `parseArgs` so that a bad flag becomes a `USAGE` error with the
@@ -84,7 +98,7 @@ export function takeRepeated(args: readonly string[], flag: string): { args: str
 }
 
 /** `JSON_FLAG` is the `--json` switch every command offers. */
-export const JSON_FLAG = { json: { type: 'boolean', default: false } } as const;
+export const JSON_FLAG = { json: { type: 'boolean', default: false, description: 'print the result as JSON on stdout' } } as const satisfies Flags;
 
 /** `platformsFlag` reads `--platform` (undefined when not given); errors name the command. */
 export function platformsFlag(cmd: Pick<Command, 'name'>, value: string | undefined): Platform[] | undefined {

@@ -6,11 +6,13 @@
 import { openContext, type Context } from '../services/context.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
-import type { Io } from './command.js';
-import { colorWanted, isLive, terminalSafe, writeText } from './format.js';
+import type { Flags, Io } from './command.js';
+import { isLive, terminalSafe, writeText } from './format.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
-export const VERBOSE_FLAG = { verbose: { type: 'boolean', default: false } } as const;
+export const VERBOSE_FLAG = {
+  verbose: { type: 'boolean', default: false, description: 'print one line per HTTP exchange with a registry on stderr' },
+} as const satisfies Flags;
 
 /** `context` opens the services' context for a command run; `trustPolicy` is the policy the command already read. */
 export function context(io: Io, verbose: boolean, trustPolicy?: () => TrustPolicy): Promise<Context> {
@@ -35,7 +37,7 @@ export function writeLines(io: Io, lines: readonly string[]): void {
 export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boolean, run: (onEvent: OnTransferEvent | undefined) => Promise<T>): Promise<T> {
   if (!isLive(io, json)) return run(undefined);
   const { liveTransfer } = await import('./views/live.js');
-  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, colorWanted(io.env, true));
+  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb);
   try {
     return await run(live.onEvent);
   } finally {
@@ -56,7 +58,7 @@ export async function printTable(io: Io, header: readonly string[], cells: reado
   }
   if (isLive(io, false)) {
     const { renderTable } = await import('./views/live.js');
-    await renderTable(io.stdout as NodeJS.WriteStream, header, rows, colorWanted(io.env, true));
+    await renderTable(io.stdout as NodeJS.WriteStream, header, rows);
     return;
   }
   writeLines(io, layoutTable(header, rows));

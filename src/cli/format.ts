@@ -194,12 +194,9 @@ export function writeNotices(out: NodeJS.WritableStream, notices: readonly Build
 /**
  * `isLive` is true when output goes to a terminal for a person: ink views, not plain lines.
  * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
+ * `NO_COLOR` (no-color.org: any non-empty value) asks for plain text: live views redraw with
+ * escape sequences and colour, so it gets the plain lines, with no escape sequence at all.
  */
 export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
-  return !json && io.stdout.isTTY === true && !io.env.CI;
-}
-
-/** `colorWanted` honours `NO_COLOR` (no-color.org: any non-empty value) and color only on a TTY. */
-export function colorWanted(env: NodeJS.ProcessEnv, isTTY: boolean | undefined): boolean {
-  return isTTY === true && !env.NO_COLOR;
+  return !json && io.stdout.isTTY === true && !io.env.CI && !io.env.NO_COLOR;
 }

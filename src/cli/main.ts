@@ -1,6 +1,7 @@
 import { errorJson, exitCodeFor, formatError } from './errors.js';
 import { takeRepeated, type Command, type Io } from './command.js';
 import { suggest } from '../core/suggest.js';
+import { VERSION } from './build-facts.js';
 
 /** Commands load lazily: `ebpm run` must not pay for the registry client or ink. */
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
@@ -30,22 +31,32 @@ const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
   logs: () => import('./commands/logs.js'),
   stop: () => import('./commands/stop.js'),
   start: () => import('./commands/start.js'),
+  version: () => import('./commands/version.js'),
+  completion: async () => ({ default: (await import('./commands/completion.js')).completionCommand(allCommands) }),
 };
 
-const VERSION = '0.1.0';
+/** Every command, loaded: for the overview, completion and the man page. */
+function allCommands(): Promise<Command[]> {
+  return Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
+}
 
 /** `usage` lists every command with its summary; only `--help` pays for loading them all. */
 async function usage(): Promise<string> {
-  const cmds = await Promise.all(Object.values(COMMANDS).map(async (load) => (await load()).default));
-  const width = Math.max(...cmds.map((c) => c.name.length));
+  const [cmds, { twoColumns }] = await Promise.all([allCommands(), import('./help.js')]);
   return [
     'usage: ebpm <command> [flags]',
     '',
     'commands:',
-    ...cmds.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    ...twoColumns(cmds.map((c) => [c.name, c.summary])),
     '',
-    'Run `ebpm <command> --help` for the flags of a command. Every command that talks to a',
-    'registry takes --plain-http <host> for a registry without TLS (loopback ones need none).',
+    'global flags (before or after the command):',
+    ...twoColumns([
+      ['--json', 'print the result as JSON on stdout'],
+      ['--plain-http <host>', 'speak plain HTTP to this registry (repeatable; loopback registries need none)'],
+    ]),
+    '',
+    'Run `ebpm help <command>` (or `ebpm <command> --help`) for its flags and examples, `ebpm help --man`',
+    'for the man page, `ebpm completion bash|zsh|fish` for shell completion.',
   ].join('\n');
 }
 
@@ -73,11 +84,18 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
   const { argv: given, io } = takePlainHttp(args, ioIn);
   const argv = leadingSwitchesAfterCommand(given);
   const [name, ...rest] = argv;
+  const topic = name === 'help' ? rest.find((a) => !a.startsWith('-')) : undefined;
+  if (topic !== undefined) return main([topic, '--help'], io);
+  if (name === 'help' && rest.includes('--man')) {
+    const { manPage } = await import('./man.js');
+    io.stdout.write(manPage(await allCommands(), VERSION));
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.stdout.write((await usage()) + '\n');
     return name === undefined ? 2 : 0;
   }
-  if (name === '--version' || name === '-V' || name === '-v' || name === 'version') {
+  if (name === '--version' || name === '-V' || name === '-v') {
     io.stdout.write(`ebpm ${VERSION}\n`);
     return 0;
   }
@@ -91,7 +109,7 @@ export async function main(args: string[], ioIn: Io): Promise<number> {
   }
   const cmd = (await load()).default;
   if ((rest.includes('--help') || rest.includes('-h')) && !cmd.handlesHelp) {
-    io.stdout.write(`usage: ${cmd.usage}\n\n${cmd.summary}\n`);
+    io.stdout.write((await import('./help.js')).commandHelp(cmd));
     return 0;
   }
   try {

@@ -89,6 +89,8 @@ export interface NativeError extends Error {
 export interface BpfNative {
   setLogger(logger: ((level: LogLevel, message: string) => void) | null, level: number): void;
   possibleCpus(): number;
+  /** `major.minor` of the libbpf headers the addon was compiled with. */
+  libbpfVersion(): string;
 
   objectOpen(elf: Uint8Array, name: string, btfPath: string | null): ObjectHandle;
   objectPrograms(obj: ObjectHandle): ProgramInfo[];

@@ -7,6 +7,7 @@ import type { Platform } from '../core/oci.js';
 import type { Context } from './context.js';
 import { inspectTarget, type InspectResult } from './inspect.js';
 import { openRepository, parseUserReference, resolveRemote } from './resolve.js';
+import { withStoredGuess } from './guess.js';
 
 /** `inspectRemote` resolves `input` (tags, ranges, digests as pull does) and inspects it there, for `platform` when it is an index. */
 export async function inspectRemote(ctx: Context, input: string, platform?: Platform): Promise<InspectResult & { reference: string }> {
@@ -17,6 +18,6 @@ export async function inspectRemote(ctx: Context, input: string, platform?: Plat
     const info = await inspectTarget(await openRepository(ctx, ref), r.descriptor, { source: input, name, ...(platform ? { platform } : {}) });
     return { ...info, reference: r.storeRef };
   } catch (e) {
-    throw withContext(`inspect ${input}`, e);
+    throw withContext(`inspect ${input}`, await withStoredGuess(ctx, input, e));
   }
 }

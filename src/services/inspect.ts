@@ -8,6 +8,7 @@ import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
 import { formatPlatform, hostPlatform } from '../core/arch.js';
 import { assertNever, EbpmError, withContext } from '../core/errors.js';
+import { nearPath } from './guess.js';
 import { MAX_MANIFEST_BYTES, parseManifest, type Descriptor, type Platform } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { isEbpmManifest, readPackage } from '../package/artifact.js';
@@ -47,7 +48,10 @@ export async function inspectPath(path: string, cwd: string, env: Env, platform?
 
 async function inspectLocal(path: string, cwd: string, env: Env, platform: Platform | undefined): Promise<InspectResult> {
   const local = await openLocal(path, cwd);
-  if (local === undefined) throw new EbpmError('NOT_FOUND', 'no such file or directory', { hint: `give ${LOCAL_KINDS}` });
+  if (local === undefined) {
+    const near = await nearPath(cwd, path);
+    throw new EbpmError('NOT_FOUND', 'no such file or directory', { hint: near === undefined ? `give ${LOCAL_KINDS}` : `did you mean ${near}?` });
+  }
   switch (local.kind) {
     case 'layout':
       return inspectTarget(local.layout, local.descriptor, { source: path, name: basename(local.path), tag: local.tag, ...(platform ? { platform } : {}) });

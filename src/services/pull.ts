@@ -20,12 +20,12 @@ import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
 import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/http.js';
 import type { OciLayout } from '../store/layout.js';
-import { dropBroken, list } from '../store/maintenance.js';
+import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
 import { isMissing, isOffline, openRepository, parseUserReference, resolveRemote, resolveStored, selectPlatform, type Resolved } from './resolve.js';
 import { packageFromTarget, type PackageSource, type PullPolicy } from './run-source.js';
 import { copyHooks, type OnTransferEvent } from './transfer.js';
-import { suggest } from '../core/suggest.js';
+import { nearPath, nearStoredName, withStoredGuess } from './guess.js';
 import { findAttachedTags, pullSignatures, type FoundSignatures } from './sign.js';
 import { admitResolved, requirementFor, type Admission } from './trust.js';
 
@@ -79,7 +79,7 @@ export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> 
   try {
     return await pullRef(ctx, parseUserReference(ctx, req.reference), { ...req, signal: limit.signal });
   } catch (e) {
-    throw withContext(`pull ${req.reference}`, e);
+    throw withContext(`pull ${req.reference}`, await withStoredGuess(ctx, req.reference, e));
   } finally {
     limit.clear();
   }
@@ -237,7 +237,7 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
         }
       }
       const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) }).catch(async (e: unknown) => {
-        throw isMissing(e) ? await unknownPackage(ctx, arg, name, e) : e;
+        throw isMissing(e) ? await unknownPackage(ctx, arg, name, opts.cwd, e) : e;
       });
       try {
         return {
@@ -254,11 +254,11 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
 
 /**
  * `unknownPackage` is what `run` says of an argument that is neither a path nor a package where
- * it looked: both, not a pull's "push to create it", with the closest stored name if one is near.
+ * it looked: both, not a pull's "push to create it", with the closest path or stored name if one is near.
  */
-async function unknownPackage(ctx: Context, arg: string, name: string, cause: unknown): Promise<EbpmError> {
+async function unknownPackage(ctx: Context, arg: string, name: string, cwd: string, cause: unknown): Promise<EbpmError> {
   const why = (cause as Error).message.replace(`pull ${arg}: `, '');
-  const near = suggest(name, new Set((await list(await ctx.store())).map((e) => e.name)));
+  const near = (await nearPath(cwd, arg)) ?? (await nearStoredName(ctx, name));
   return new EbpmError('NOT_FOUND', `${arg}: no such file or directory, and ${why}`, {
     hint: near === undefined ? 'check the name and version; `ebpm ls` lists the stored packages' : `did you mean ${near}?`,
     data: { reference: arg },

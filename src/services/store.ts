@@ -7,6 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import type { Readable } from 'node:stream';
 import { EbpmError, withContext } from '../core/errors.js';
+import { withStoredGuess } from './guess.js';
 import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, ANNOTATION_REF_NAME, type Descriptor } from '../core/oci.js';
 import type { ArchiveEntry } from '../store/archive.js';
 import { list, prune, remove, verifyStore, type PruneStats, type StoreEntry, type VerifyStats } from '../store/maintenance.js';
@@ -49,10 +50,14 @@ export async function findStored(ctx: Context, input: string): Promise<Resolved>
   const ref = parseUserReference(ctx, input);
   const found = await resolveStored(await ctx.store(), ref);
   if (found === undefined) {
-    throw new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store`, {
-      hint: 'see what is stored with `ebpm ls`, or pull it first',
-      data: { reference: formatReference(ref) },
-    });
+    throw await withStoredGuess(
+      ctx,
+      input,
+      new EbpmError('NOT_STORED', `${formatReference(ref)}: not in the local store`, {
+        hint: 'see what is stored with `ebpm ls`, or pull it first',
+        data: { reference: formatReference(ref) },
+      }),
+    );
   }
   return found;
 }

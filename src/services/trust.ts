@@ -303,9 +303,12 @@ export async function locatePackage(ctx: Context, input: string, signal?: AbortS
   const store = await ctx.store();
   const opts = signal === undefined ? {} : { signal };
   const stored = await resolveStored(store, ref, opts);
-  return stored !== undefined
-    ? { repository, from: 'store', source: storedRepository(store, repository), resolved: stored }
-    : { repository, from: 'registry', source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, opts) };
+  if (stored !== undefined) return { repository, from: 'store', source: storedRepository(store, repository), resolved: stored };
+  try {
+    return { repository, from: 'registry', source: await openRepository(ctx, ref), resolved: await resolveRemote(ctx, ref, opts) };
+  } catch (e) {
+    throw await (await import('./guess.js')).withStoredGuess(ctx, input, e);
+  }
 }
 
 /**

@@ -203,19 +203,21 @@ describeWith(['clang'], 'distribution commands with the embedded registry', () =
     }
   });
 
-  it('shows progress bars on a terminal, without colour under NO_COLOR', async () => {
-    const stdout = Object.assign(new PassThrough(), { isTTY: true, columns: 100, rows: 30 });
-    let out = '';
-    stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const other = sandbox({ NO_COLOR: '1' });
-    const code = await main(['push', pkgs['1.2.0']!.dir], { stdout, stderr: new PassThrough(), env: other.env, cwd: sb.root });
-    expect(code).toBe(0);
-    expect(out).toContain(`pushing local.invalid/sigsnoop:1.2.0`);
-    expect(out).toContain('████████████████████████');
-    expect(out).toContain(
-      `pushed local.invalid/sigsnoop:1.2.0 ${pkgs['1.2.0']!.digest} (3 blobs, ${pkgs['1.2.0']!.size} bytes)\ntags: 1.2.0, 1.2, 1, latest\n`,
-    );
-    expect(out).not.toContain('\u001b[3');
+  it('shows progress bars on a terminal, and plain lines under NO_COLOR', async () => {
+    const pushOnTerminal = async (env: Record<string, string>) => {
+      const stdout = Object.assign(new PassThrough(), { isTTY: true, columns: 100, rows: 30 });
+      let out = '';
+      stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await main(['push', pkgs['1.2.0']!.dir], { stdout, stderr: new PassThrough(), env, cwd: sb.root });
+      return { code, out };
+    };
+    const pushed = `pushed local.invalid/sigsnoop:1.2.0 ${pkgs['1.2.0']!.digest} (3 blobs, ${pkgs['1.2.0']!.size} bytes)\ntags: 1.2.0, 1.2, 1, latest\n`;
+    const live = await pushOnTerminal(sandbox().env);
+    expect(live.code).toBe(0);
+    expect(live.out).toContain(`pushing local.invalid/sigsnoop:1.2.0`);
+    expect(live.out).toContain('████████████████████████');
+    expect(live.out).toContain(pushed);
+    expect(await pushOnTerminal(sandbox({ NO_COLOR: '1' }).env)).toEqual({ code: 0, out: pushed });
   });
 
   it('answers bad input with one line, a hint and its exit code', async () => {

@@ -10,7 +10,6 @@ import {
   layoutTable,
   reduceTransfer,
   transferTotals,
-  colorWanted,
   type TransferState,
 } from '../../src/cli/format.js';
 import { shortDigest } from '../../src/core/digest.js';
@@ -74,16 +73,7 @@ describe('format', () => {
     expect(transferTotals(s)).toEqual({ bytes: 90, size: 150 });
   });
 
-  it('colours only a terminal without NO_COLOR', () => {
-    expect([colorWanted({}, true), colorWanted({ NO_COLOR: '1' }, true), colorWanted({}, false), colorWanted({ NO_COLOR: '' }, true)]).toEqual([
-      true,
-      false,
-      false,
-      true,
-    ]);
-  });
-
-  it('draws live views only on a terminal, without --json, and outside CI (any non-empty CI)', () => {
+  it('draws live views only on a terminal, without --json, outside CI and without NO_COLOR (any non-empty value)', () => {
     const io = (isTTY: boolean, env: NodeJS.ProcessEnv) => ({ stdout: { isTTY } as NodeJS.WriteStream, env });
     expect([
       isLive(io(true, {}), false),
@@ -92,22 +82,16 @@ describe('format', () => {
       isLive(io(true, { CI: '1' }), false),
       isLive(io(true, {}), true),
       isLive(io(false, {}), false),
-    ]).toEqual([true, true, false, false, false, false]);
+      isLive(io(true, { NO_COLOR: '1' }), false),
+      isLive(io(true, { NO_COLOR: '' }), false),
+    ]).toEqual([true, true, false, false, false, false, false, true]);
   });
 });
 
 describe('views', () => {
   it('shows a spinner while resolving', () => {
     const { lastFrame } = render(
-      <TransferView
-        verb="pull"
-        state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])}
-        elapsedMs={0}
-        frame={2}
-        color={false}
-        width={100}
-        height={24}
-      />,
+      <TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} width={100} height={24} />,
     );
     expect(lastFrame()).toBe('⠹ resolving host/ebpm/sigsnoop@1.2');
   });
@@ -120,7 +104,7 @@ describe('views', () => {
       { kind: 'blob-start', digest: D2, size: 1024, label: 'sigsnoop.wasm' },
       { kind: 'blob-done', digest: D2 },
     ]);
-    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={24} />);
+    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} width={100} height={24} />);
     expect(lastFrame()!.split('\n')).toEqual([
       'sha256:bbbbbbbbbbbb  sigsnoop.wasm     ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:aaaaaaaaaaaa  sigsnoop.bpf.o    ████████████░░░░░░░░░░░░  1.0 KiB / 2.0 KiB  1.0 KiB/s',
@@ -139,7 +123,7 @@ describe('views', () => {
       start(D1, 'application/vnd.oci.image.manifest.v1+json'),
       { kind: 'blob-done', digest: D1 },
     ]);
-    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={24} final />);
+    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} width={100} height={24} final />);
     expect(lastFrame()!.split('\n')).toEqual([
       'sha256:bbbbbbbbbbbb  README.md         ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:cccccccccccc  source.tar.gz     ████████████████████████  1.0 KiB / 1.0 KiB',
@@ -158,7 +142,7 @@ describe('views', () => {
       ...[D2, D3, D5].map((digest): TransferEvent => ({ kind: 'blob-done', digest })),
       start(D1, 'manifest'),
     ]);
-    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} color={false} width={100} height={7} final />);
+    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} width={100} height={7} final />);
     expect(lastFrame()!.split('\n')).toEqual([
       'sha256:bbbbbbbbbbbb  a.o               ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:dddddddddddd  c.o               ░░░░░░░░░░░░░░░░░░░░░░░░  0 B / 1.0 KiB  0 B/s',
@@ -169,7 +153,7 @@ describe('views', () => {
   });
 
   it('renders a table with its header', () => {
-    const { lastFrame } = render(<Table header={['NAME', 'VERSION']} rows={[['sigsnoop', '1.2.0']]} color={false} />);
+    const { lastFrame } = render(<Table header={['NAME', 'VERSION']} rows={[['sigsnoop', '1.2.0']]} />);
     expect(lastFrame()).toBe('NAME      VERSION\nsigsnoop  1.2.0');
   });
 });

@@ -170,7 +170,7 @@ export interface TtyOptions extends CliOptions {
 /**
  * `ttyEbpm` runs the CLI on a pseudo-terminal of util-linux `script`: what the test types goes
  * to the terminal, what the CLI shows comes back. Tests type only after `seen` a prompt, never
- * after a sleep.
+ * after a sleep. `columns` gives the terminal a size (ink lays its views out by it).
  */
 export function ttyEbpm(args: readonly string[], opts: TtyOptions = {}): OnTty {
   const quoted = [BIN, ...args].map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');

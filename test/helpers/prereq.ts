@@ -18,7 +18,10 @@ export type Prereq =
   | 'arm64-types'
   | 'qemu-arm64'
   | 'qemu'
-  | 'kernels';
+  | 'kernels'
+  | 'man'
+  | 'zsh'
+  | 'fish';
 
 /** A static executable has no PT_INTERP program header (ELF64): it runs in an initramfs with no libc. */
 function isStatic(path: string): boolean {
@@ -60,6 +63,10 @@ const CHECKS: Record<Prereq, () => boolean> = {
   'libbpf-tools': () => existsSync('/usr/sbin/execsnoop') && existsSync('/usr/sbin/runqlat'),
   qemu: () => onPath('qemu-system-x86_64') && isStatic('/bin/busybox'),
   kernels: () => 'kernels' in kernels(),
+  // man-db's man and its groff, which render the man page.
+  man: () => onPath('man') && onPath('groff'),
+  zsh: () => onPath('zsh'),
+  fish: () => onPath('fish'),
   native: () => {
     try {
       accessSync(new URL('../../native/build/Release/ebpm_native.node', import.meta.url), constants.R_OK);

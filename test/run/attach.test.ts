@@ -221,7 +221,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
       4,
       'error: run xdp: attach xdp_pass: interface ebpmnosuch0 does not exist\nhint: `ip link` lists the interfaces of this network namespace\n',
     ]);
-    expect(ebpmSync(['run', '--help']).stdout).toContain('      xdp                  INTERFACE                                 lo\n');
+    expect(ebpmSync(['run', '--help']).stdout).toContain('\n  xdp                  INTERFACE                                 lo\n');
   });
 
   it('attaches a sock_ops program to the cgroup --attach names, as the form in run --help says', () => {
@@ -232,7 +232,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
         'error: run sockops: attach count_ops: section sockops needs a target: --attach count_ops=CGROUP_DIRECTORY\n' +
         'hint: for example --attach count_ops=/sys/fs/cgroup/user.slice (ebpm run --help lists the forms)\n',
     });
-    expect(ebpmSync(['run', '--help']).stdout).toContain('      cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice\n');
+    expect(ebpmSync(['run', '--help']).stdout).toContain('\n  cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice\n');
     const r = ebpmSync(['run', objects.sockops!, '--attach', 'count_ops=/sys/fs/cgroup/unified', '--max-events', '0']);
     expect([r.code, r.stderr.split('\n')[0]]).toEqual([0, 'sockops 0.0.0: attached count_ops (sockops on /sys/fs/cgroup/unified)']);
     expect(programIds('count_ops')).toEqual([]);

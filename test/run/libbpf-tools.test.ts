@@ -140,7 +140,7 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'libbpf-tools objects un
         'error: run bashreadline: attach printret: section uretprobe/readline needs a target: --attach printret=BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET\n' +
         'hint: for example --attach printret=/usr/bin/bash:readline (ebpm run --help lists the forms)\n',
     });
-    expect(ebpmSync(['run', '--help']).stdout).toContain('      uprobe, uretprobe    BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET   /usr/bin/bash:readline\n');
+    expect(ebpmSync(['run', '--help']).stdout).toContain('\n  uprobe, uretprobe    BINARY:SYMBOL[+OFFSET] or BINARY:OFFSET   /usr/bin/bash:readline\n');
     const ok = ebpmSync(['run', objects.bashreadline!, '--attach', 'printret=/usr/bin/bash:readline', '--max-events', '0']);
     expect([ok.code, attached(ok.stderr)]).toEqual([0, 'bashreadline 0.0.0: attached printret (uretprobe/readline on /usr/bin/bash:readline)']);
     expect(ebpmSync(['run', objects.bashreadline!, '--attach', 'printret=/usr/bin/bash:no_such_symbol', '--max-events', '0'])).toEqual({

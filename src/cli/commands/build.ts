@@ -1,19 +1,34 @@
 import { resolve } from 'node:path';
-import { JSON_FLAG, parseFlags, platformsFlag, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, platformsFlag, type Command, type Flags } from '../command.js';
 import { parseBtfFor } from '../../build/kernel-btf.js';
 import { build } from '../../services/build.js';
 import { writeNotices } from '../format.js';
+
+const FLAGS = {
+  ...JSON_FLAG,
+  platform: {
+    type: 'string',
+    valueName: '<os/arch>,...',
+    description: 'build for these platforms (linux/amd64, linux/arm64): one package per architecture under an OCI image index',
+  },
+  'btf-for': {
+    type: 'string',
+    multiple: true,
+    default: [],
+    valueName: '[<release>=]<file>',
+    description:
+      "carry this kernel's BTF (a vmlinux, a BTF file or a linux-image-*.deb), minimized to what the package uses, for kernels without /sys/kernel/btf/vmlinux",
+  },
+} as const satisfies Flags;
 
 const cmd: Command = {
   name: 'build',
   summary: 'Compile a package directory (ebpm.json, *.bpf.c, optional Wasm program) into an OCI image layout in <dir>/out.',
   usage: 'ebpm build [dir] [--platform linux/amd64,linux/arm64] [--btf-for [<release>=]<vmlinux | BTF file | linux-image-*.deb>]... [--json]',
+  flags: FLAGS,
+  examples: ['ebpm build examples/sigsnoop', 'ebpm build . --platform linux/amd64,linux/arm64', 'ebpm build . --btf-for 5.15.0-91-generic=./vmlinux-5.15'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      platform: { type: 'string' },
-      'btf-for': { type: 'string', multiple: true, default: [] },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     const dir = resolve(io.cwd, positionals[0] ?? '.');
     const architectures = platformsFlag(cmd, values.platform)?.map((p) => p.architecture);
     const btfFor = values['btf-for'].map((a) => parseBtfFor(a, io.cwd));

@@ -9,25 +9,29 @@ import { kernelFacts } from '../../kernel/kernel-facts.js';
 import { blocking } from '../../kernel/preflight.js';
 import { checkSelection } from '../../services/alternatives.js';
 import { checkPackage, findingLine } from '../../services/check.js';
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { writeJson } from '../dist.js';
 import { writeText } from '../format.js';
 import { openPackage } from '../package-sources.js';
 import { pullPolicy } from '../pull-policy.js';
+
+const FLAGS = {
+  ...JSON_FLAG,
+  program: { type: 'string', multiple: true, default: [], valueName: '<name>', description: 'check only this program' },
+  'skip-program': { type: 'string', multiple: true, default: [], valueName: '<name>', description: 'leave this program out' },
+  btf: { type: 'string', valueName: '<file>', description: "check against this kernel BTF (raw or a vmlinux) instead of the kernel's own" },
+  pull: { type: 'string', default: 'missing', valueName: 'always|missing|never', description: 'pull a reference always, if missing or never' },
+} as const satisfies Flags;
 
 const cmd: Command = {
   name: 'check',
   summary: 'Check whether this kernel has what a package needs (types, helpers, attach points, kernel fields), without loading it.',
   usage:
     'ebpm check <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--json]',
+  flags: FLAGS,
+  examples: ['ebpm check examples/runqlat', 'ebpm check sigsnoop@1.2 --json'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      program: { type: 'string', multiple: true, default: [] },
-      'skip-program': { type: 'string', multiple: true, default: [] },
-      btf: { type: 'string' },
-      pull: { type: 'string', default: 'missing' },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'check: expected one package', { hint: `usage: ${cmd.usage}` });
     const source = positionals[0]!;
     const { pkg } = await openPackage(source, pullPolicy(values.pull), io);

@@ -1,4 +1,4 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { copyPackage, type CopyResult } from '../../services/cp.js';
 import { context, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
@@ -7,12 +7,14 @@ const FLAGS = {
   ...JSON_FLAG,
   ...VERBOSE_FLAG,
   force: { type: 'boolean', default: false, description: 'replace a version tag that holds other content at the destination' },
-} as const;
+} as const satisfies Flags;
 
 const cmd: Command = {
   name: 'cp',
   summary: 'Copy a package, with its signatures and everything attached, from the store or a registry to a registry.',
   usage: 'ebpm cp <source-reference> <[registry/][namespace/]name[:tag]> [--force] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm cp localhost:5000/ebpm/sigsnoop:1.2.0 ghcr.io/me/sigsnoop', 'ebpm cp sigsnoop:1.2.0 ghcr.io/me/sigsnoop:stable'],
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 2) throw new EbpmError('USAGE', 'cp: expected a source and a destination', { hint: `usage: ${cmd.usage}` });

@@ -1,15 +1,21 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { exportStored } from '../../services/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'export',
   summary: 'Write stored packages (with their signatures) to an OCI layout tar, for air-gapped machines; - writes it to stdout.',
   usage: 'ebpm export <reference>... <file.tar | -> [--json]',
+  flags: FLAGS,
+  examples: ['ebpm export sigsnoop:1.2.0 opensnoop:0.3.1 tools.tar'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length < 2) throw new EbpmError('USAGE', 'export: expected references and a file', { hint: `usage: ${cmd.usage}` });
     const file = positionals[positionals.length - 1]!;
     const refs = positionals.slice(0, -1);

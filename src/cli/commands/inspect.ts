@@ -1,4 +1,4 @@
-import { JSON_FLAG, onePlatform, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, onePlatform, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { packageResultMaps } from '../../package/result-maps.js';
 import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
@@ -11,12 +11,19 @@ import { writeNotices, writeText } from '../format.js';
 import { choiceLine, eventTypeText, fieldLines, UNTYPED_EVENTS } from '../views/run-text.js';
 import { isEventMapType } from '../../bpf/event-maps.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  platform: { type: 'string', valueName: 'linux/<arch>', description: "of a multi-platform package, show this platform's (default this machine's)" },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'inspect',
   summary: 'Show what a package holds: programs, attach points, maps, parameters, event layouts, requirements, size and digest.',
   usage: 'ebpm inspect <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | registry reference> [--platform linux/<arch>] [--json]',
+  flags: FLAGS,
+  examples: ['ebpm inspect examples/sigsnoop', 'ebpm inspect sigsnoop@1.2 --platform linux/arm64 --json'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, { ...JSON_FLAG, platform: { type: 'string' } });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const platform = onePlatform(cmd, values.platform);

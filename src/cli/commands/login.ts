@@ -1,4 +1,4 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { loginHost, loginTo } from '../../services/login.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
@@ -16,12 +16,14 @@ const FLAGS = {
     valueName: '<password>',
   },
   'password-stdin': { type: 'boolean', default: false, description: 'read the password or token from stdin' },
-} as const;
+} as const satisfies Flags;
 
 const cmd: Command = {
   name: 'login',
   summary: 'Check credentials against a registry and store them (Docker config or credential helper); asks for what is not given.',
   usage: 'ebpm login <host[:port] | https://host[:port]> [-u <user>] [-p <password> | --password-stdin] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm login ghcr.io', 'echo "$TOKEN" | ebpm login ghcr.io -u me --password-stdin'],
   async run(args, io) {
     const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'login: expected one registry host', { hint: `usage: ${cmd.usage}` });

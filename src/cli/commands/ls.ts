@@ -1,19 +1,23 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { listStored } from '../../services/store.js';
 import { context, printTable, writeJson, writeLines } from '../dist.js';
 import { shortDigest } from '../../core/digest.js';
 import { formatAge, formatBytes } from '../format.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  quiet: { type: 'boolean', short: 'q', default: false, description: 'print the references only, one a line' },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'ls',
   summary: 'List the packages in the local store: reference, name, version, digest, size and when they were pulled.',
   usage: 'ebpm ls [<filter>...] [-q] [--json]',
+  flags: FLAGS,
+  examples: ['ebpm ls', "ebpm ls 'sig*'", 'ebpm ls -q', 'ebpm ls --json'],
   async run(args, io) {
-    const { values, positionals: filters } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      quiet: { type: 'boolean', short: 'q', default: false, description: 'print the references only, one a line' },
-    });
+    const { values, positionals: filters } = parseFlags(cmd, args, FLAGS);
     if (values.quiet && values.json) throw new EbpmError('USAGE', 'ls: -q and --json do not go together', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, false);
     const entries = await listStored(ctx, filters);

@@ -1,4 +1,4 @@
-import { JSON_FLAG, onePlatform, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, onePlatform, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { pull, type PullResult } from '../../services/pull.js';
 import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
@@ -6,18 +6,27 @@ import { pullPolicy } from '../pull-policy.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  pull: {
+    type: 'string',
+    default: 'missing',
+    valueName: 'always|missing|never',
+    description: 'always: ask the registry; missing: only for what the store lacks (latest and ranges re-resolve when online); never: the store only',
+  },
+  prerelease: { type: 'boolean', default: false, description: 'let a range or latest pick a pre-release' },
+  platform: { type: 'string', valueName: 'linux/<arch>', description: "the platform a multi-platform package must offer (default this machine's)" },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'pull',
   summary: 'Copy a package from its registry into the local store: name[:tag], name@<semver range> or name@sha256:<digest>.',
   usage: 'ebpm pull <reference>... [--pull always|missing|never] [--platform linux/<arch>] [--prerelease] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm pull sigsnoop@1.2', 'ebpm pull ghcr.io/me/sigsnoop:1.2.0 opensnoop@^0.3', 'ebpm pull sigsnoop@2 --prerelease --platform linux/arm64'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      pull: { type: 'string', default: 'missing' },
-      prerelease: { type: 'boolean', default: false },
-      platform: { type: 'string' },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     const platform = onePlatform(cmd, values.platform);
     if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { isTag } from '../../core/reference.js';
 import { tagVersion } from '../../package/version.js';
@@ -8,23 +8,37 @@ import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLin
 import { writeText } from '../format.js';
 import { loadSigningKey } from '../password.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  force: { type: 'boolean', default: false, description: 'replace a version the registry already holds with other content' },
+  'no-floating-tags': { type: 'boolean', default: false, description: 'move latest only, not the M.m and M tags' },
+  to: {
+    type: 'string',
+    valueName: '<repository>',
+    description: 'push to this repository, [registry/][namespace/]name, instead of the package name in the default registry',
+  },
+  sign: { type: 'boolean', default: false, description: 'sign what is pushed (with --key)' },
+  key: { type: 'string', valueName: '<cosign.key>', description: 'the signing key (ebpm keygen, cosign generate-key-pair)' },
+  bundle: { type: 'boolean', default: false, description: 'sign with a sigstore bundle referrer instead of the legacy .sig tag' },
+  tag: { type: 'string', multiple: true, description: 'also set this tag, such as stable', valueName: '<tag>' },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'push',
   summary: 'Publish a built package (its out/ layout, an OCI layout, or a stored reference) to a registry; name and version come from its metadata.',
   usage:
     'ebpm push [dir | layout[:tag] | stored-reference]... [--to [registry/][namespace/]name] [--tag <tag>]... [--force] [--no-floating-tags] [--sign --key <cosign.key> [--bundle]] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: [
+    'ebpm push examples/sigsnoop',
+    'ebpm push . --to ghcr.io/me/sigsnoop',
+    'ebpm push examples/sigsnoop --tag stable',
+    'ebpm push . --sign --key cosign.key',
+    'ebpm tag sigsnoop:1.2.0 ghcr.io/me/sigsnoop:1.2.0 && ebpm push ghcr.io/me/sigsnoop:1.2.0',
+  ],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      force: { type: 'boolean', default: false },
-      'no-floating-tags': { type: 'boolean', default: false },
-      to: { type: 'string' },
-      sign: { type: 'boolean', default: false },
-      key: { type: 'string' },
-      bundle: { type: 'boolean', default: false },
-      tag: { type: 'string', multiple: true, description: 'also set this tag (repeatable), e.g. --tag stable', valueName: '<tag>' },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     const paths = positionals.length === 0 ? ['.'] : positionals;
     for (const t of values.tag ?? []) {
       if (!isTag(t))

@@ -1,16 +1,22 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { removeStored } from '../../services/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 import { errorJson, exitCodeFor, formatError } from '../errors.js';
 import { prunedText } from './prune.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'rm',
   summary: 'Remove packages from the local store, and the blobs only they used.',
   usage: 'ebpm rm <reference>... [--json]',
+  flags: FLAGS,
+  examples: ['ebpm rm sigsnoop:1.2.0'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, JSON_FLAG);
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length === 0) throw new EbpmError('USAGE', 'rm: expected at least one reference', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, false);
     // As `docker rmi a b c`: each reference on its own, in order; one that fails does not keep the others.

@@ -9,6 +9,8 @@ import { resolve } from 'node:path';
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { suggest } from '../../core/suggest.js';
+import { DEFAULT_TOP } from '../../package/result-maps.js';
+import type { Flags } from '../command.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
 import type { ProgramSelection } from '../../services/alternatives.js';
 import type { PullPolicy } from '../../services/run-source.js';
@@ -18,27 +20,77 @@ import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags
 export const RUN_USAGE =
   'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
 
-/** ebpm's own flags besides the Wasm ones: whether each takes a value. */
-const OWN: ReadonlyMap<string, boolean> = new Map([
-  ['json', false],
-  ['verbose', false],
-  ['help', false],
-  ['duration', true],
-  ['max-events', true],
-  ['pull', true],
-  ['attach', true],
-  ['event-type', true],
-  ['map-size', true],
-  ['print-map', true],
-  ['no-print-map', false],
-  ['interval', true],
-  ['top', true],
-  ['program', true],
-  ['skip-program', true],
-  ['btf', true],
-  ['follow', false],
-  ['follow-interval', true],
+/** ebpm's own flags of `run` besides the Wasm ones, with their help (`parseRunLine` reads them, not parseArgs). */
+export const RUN_FLAGS = {
+  json: { type: 'boolean', description: 'print events as JSON lines (of a Wasm program, each of its lines as a JSON string)' },
+  verbose: {
+    type: 'boolean',
+    description: "show the programs, maps and values, and libbpf's messages; of a Wasm program, the host's details (bad pointers, dropped events)",
+  },
+  help: { type: 'boolean', short: 'h', description: "show this help; after a package, that package's flags too" },
+  duration: { type: 'string', valueName: '<duration>', description: 'stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)' },
+  'max-events': { type: 'string', valueName: '<n>', description: 'stop after this many events (of a Wasm program, lines) (exit code 0)' },
+  pull: { type: 'string', valueName: 'always|missing|never', description: 'pull a reference always, if missing (default) or never' },
+  attach: {
+    type: 'string',
+    multiple: true,
+    valueName: '<program>=<target>',
+    description: 'attach the program to this target instead of by its section; what uprobe, xdp, tc and cgroup programs need (forms: ebpm run --help)',
+  },
+  'event-type': {
+    type: 'string',
+    valueName: '<struct>',
+    description:
+      'decode events as this struct of the object (default: the declared type, else a struct named event, data_t, <tool>_event or *_event, else hex)',
+  },
+  'map-size': {
+    type: 'string',
+    multiple: true,
+    valueName: '<map>=<n>',
+    description: 'max_entries of this map (maps declared with 0 get 10240, stack_trace maps 1024 of 127 frames, ring buffers 256 KiB)',
+  },
+  'print-map': {
+    type: 'string',
+    multiple: true,
+    valueName: '<map>',
+    description:
+      'print this map at the stop; by default every result map of a package without @sample maps: histograms (a value with an integer array `slots`) and counters (see `ebpm inspect`), and arrays of them in .bss/.data (softirqs)',
+  },
+  'no-print-map': { type: 'boolean', description: 'print no result map' },
+  interval: { type: 'string', valueName: '<duration>', description: 'also print the result maps this often (10s, 1m), clearing them' },
+  top: { type: 'string', valueName: '<n>', description: `rows of a counter table (default ${DEFAULT_TOP})` },
+  program: { type: 'string', multiple: true, valueName: '<name>', description: 'load and attach only this program' },
+  'skip-program': {
+    type: 'string',
+    multiple: true,
+    valueName: '<name>',
+    description:
+      'do not load this program. Of programs that attach to one event two ways (tp_btf or raw_tp, fentry or kprobe) only the best one this kernel supports is loaded; `ebpm inspect` shows the choice',
+  },
+  btf: {
+    type: 'string',
+    valueName: '<file>',
+    description: "relocate CO-RE against this kernel BTF (raw or a vmlinux), instead of the kernel's own or the BTF the package carries for this kernel",
+  },
+  follow: { type: 'boolean', description: 'follow a range or floating tag: swap in each newer version (SIGHUP checks now)' },
+  'follow-interval': { type: 'string', valueName: '<duration>', description: 'time between two checks of the registry with --follow (default 60s)' },
+} as const satisfies Flags;
+
+/** The flags of `RUN_FLAGS` a package with a Wasm program refuses (`guestArgs`): its program loads, attaches and prints. */
+export const BPF_ONLY_FLAGS: ReadonlySet<string> = new Set([
+  'attach',
+  'event-type',
+  'map-size',
+  'print-map',
+  'no-print-map',
+  'interval',
+  'top',
+  'program',
+  'skip-program',
 ]);
+
+/** ebpm's own flags besides the Wasm ones: whether each takes a value. */
+const OWN: ReadonlyMap<string, boolean> = new Map(Object.entries(RUN_FLAGS).map(([f, o]) => [f, o.type === 'string']));
 
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
 export const RESERVED_FLAGS: readonly string[] = [...OWN]

@@ -8,6 +8,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { EbpmError } from '../../core/errors.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE } from '../../runtime/memory-defaults.js';
+import type { Flags } from '../command.js';
 
 /** What the guest gets, from the flags. */
 export interface WasmFlags {
@@ -26,22 +27,39 @@ export interface WasmFlags {
 /** The runtime's default `--max-memory`, as help shows it. */
 export const DEFAULT_MAX_MEMORY_TEXT = `${DEFAULT_MAX_MEMORY / 1024 ** 2}M`;
 
-const VALUED = ['env', 'dir', 'max-memory', 'allow-attach'] as const;
-const REPEATABLE = new Set(['env', 'dir', 'allow-attach']);
-const SWITCHES = ['allow-undeclared-bpf', 'allow-system-dir'] as const;
+/** The Wasm flags with their help; `takeWasmFlags` reads them. */
+export const WASM_FLAGS = {
+  env: {
+    type: 'string',
+    multiple: true,
+    valueName: 'KEY=VALUE',
+    description: "set a variable of the program's environment (it has none otherwise)",
+  },
+  dir: {
+    type: 'string',
+    multiple: true,
+    valueName: 'host[:guest]',
+    description: 'show it a host directory at path guest, default the host path (it sees no files otherwise)',
+  },
+  'max-memory': {
+    type: 'string',
+    valueName: '<size>',
+    description: `cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default ${DEFAULT_MAX_MEMORY_TEXT})`,
+  },
+  'allow-attach': { type: 'string', multiple: true, valueName: '<target>', description: 'let it attach to this cgroup path or network interface' },
+  'allow-undeclared-bpf': { type: 'boolean', description: 'let it load BPF objects the package does not declare' },
+  'allow-system-dir': {
+    type: 'boolean',
+    description: "let --dir show it /, or a directory under /proc, /sys or /dev (the host's files, processes, kernel settings, devices)",
+  },
+} as const satisfies Flags;
+
+const VALUED = Object.keys(WASM_FLAGS).filter((f) => WASM_FLAGS[f as keyof typeof WASM_FLAGS].type === 'string');
+const REPEATABLE = new Set(Object.entries(WASM_FLAGS).flatMap(([f, o]) => ('multiple' in o ? [f] : [])));
+const SWITCHES = Object.keys(WASM_FLAGS).filter((f) => WASM_FLAGS[f as keyof typeof WASM_FLAGS].type === 'boolean');
 
 /** Their names, for the package flag generator to keep clear of. */
-export const WASM_FLAG_NAMES: readonly string[] = [...VALUED, ...SWITCHES].map((f) => `--${f}`);
-
-/** Lines of `ebpm run --help`. */
-export const WASM_FLAG_HELP: readonly string[] = [
-  "  --env KEY=VALUE           set a variable of the program's environment (repeatable; it has none otherwise)",
-  '  --dir host[:guest]        show it a host directory at path guest, default the host path (repeatable; it sees no files otherwise)',
-  `  --max-memory <size>       cap its memory: bytes, or K, M, G (powers of 1024), 64K to 4G (default ${DEFAULT_MAX_MEMORY_TEXT})`,
-  '  --allow-attach <target>   let it attach to this cgroup path or network interface (repeatable)',
-  '  --allow-undeclared-bpf    let it load BPF objects the package does not declare',
-  "  --allow-system-dir        let --dir show it /, or a directory under /proc, /sys or /dev (the host's files, processes, kernel settings, devices)",
-];
+export const WASM_FLAG_NAMES: readonly string[] = Object.keys(WASM_FLAGS).map((f) => `--${f}`);
 
 const UNITS: Readonly<Record<string, number>> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 /** The wasm32 address space. */
@@ -78,14 +96,14 @@ export function takeWasmFlags(args: readonly string[], cwd: string, usage: strin
     }
     const eq = arg.indexOf('=');
     const name = arg.startsWith('--') ? arg.slice(2, eq < 0 ? undefined : eq) : '';
-    if ((SWITCHES as readonly string[]).includes(name)) {
+    if (SWITCHES.includes(name)) {
       if (eq >= 0) throw bad(`--${name} takes no value`);
       if (switches.has(name)) throw bad(`--${name} given twice`);
       switches.add(name);
       given.push(`--${name}`);
       continue;
     }
-    if (!(VALUED as readonly string[]).includes(name)) {
+    if (!VALUED.includes(name)) {
       rest.push(arg);
       continue;
     }

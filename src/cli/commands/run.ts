@@ -28,20 +28,42 @@ import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
-import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP, verboseLines } from '../views/run-text.js';
-import { bpfArgs, guestArgs, helpWanted, parseRunLine, RESERVED_FLAGS, RUN_USAGE, type BpfArgs, type RunLine, type RunPackageInfo } from './run-args.js';
+import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP_SECTIONS, verboseLines } from '../views/run-text.js';
+import { commandHelp } from '../help.js';
+import {
+  bpfArgs,
+  guestArgs,
+  helpWanted,
+  parseRunLine,
+  RESERVED_FLAGS,
+  RUN_FLAGS,
+  RUN_USAGE,
+  type BpfArgs,
+  type RunLine,
+  type RunPackageInfo,
+} from './run-args.js';
 import { exitCode, withStops } from './run-stops.js';
+import { WASM_FLAGS } from './run-wasm-flags.js';
 
 const cmd: Command = {
   name: 'run',
   summary: "Load a package's eBPF programs, attach them and print their events; its parameters are flags (see `ebpm run <package> --help`).",
   usage: RUN_USAGE,
+  flags: { ...RUN_FLAGS, ...WASM_FLAGS },
+  examples: [
+    'ebpm run examples/sigsnoop',
+    'ebpm run sigsnoop@1.2 --duration 10 --json',
+    'ebpm run examples/opensnoop --pid 1234 --max-events 20',
+    'ebpm run ./bashreadline.bpf.o --attach uprobe_readline=/usr/bin/bash:readline',
+    'ebpm run examples/runqlat -- -m',
+  ],
   handlesHelp: true,
   async run(argv, io) {
     phase('command');
     const line = argv.length === 0 ? undefined : parseRunLine(argv, io.cwd);
     if (line?.source === undefined) {
-      io.stdout.write(`usage: ${RUN_USAGE}\n\n${cmd.summary}\n\n${RUN_HELP}\n`);
+      // The Wasm flags have a section of their own.
+      io.stdout.write(commandHelp({ ...cmd, flags: RUN_FLAGS }, RUN_HELP_SECTIONS));
       return line === undefined ? 2 : 0;
     }
     const { pkg, ...opened } = await openPackage(line.source, line.pull, io);

@@ -1,20 +1,24 @@
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { search } from '../../services/search.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
 import { fitColumn, isLive, writeText } from '../format.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  refresh: { type: 'boolean', default: false, description: "read each registry's index again instead of the cached one" },
+  'no-trunc': { type: 'boolean', default: false, description: 'print whole descriptions (else cut to fit the terminal)' },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'search',
   summary: 'Find packages by name, description and keywords in the configured registries.',
   usage: 'ebpm search <term> [--refresh] [--no-trunc] [--json] [--verbose]',
+  flags: FLAGS,
+  examples: ['ebpm search signal', 'ebpm search trace --refresh --json', 'ebpm search trace --no-trunc'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      refresh: { type: 'boolean', default: false },
-      'no-trunc': { type: 'boolean', default: false, description: 'print whole descriptions (else cut to fit the terminal)' },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
     const r = await search(await context(io, values.verbose), { term, refresh: values.refresh });

@@ -4,23 +4,27 @@
  * `cosign verify --key` and Inspektor Gadget read), with `--bundle` a sigstore bundle attached
  * as an OCI 1.1 referrer (cosign v3's format).
  */
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { context } from '../dist.js';
 import { signReference } from '../../services/sign.js';
 import { loadSigningKey } from '../password.js';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  key: { type: 'string', valueName: '<cosign.key>', description: 'the signing key (ebpm keygen, cosign generate-key-pair)' },
+  bundle: { type: 'boolean', default: false, description: 'attach a sigstore bundle as an OCI 1.1 referrer instead of the legacy .sig tag' },
+  annotation: { type: 'string', short: 'a', multiple: true, default: [], valueName: 'key=value', description: 'an annotation of the signed payload' },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'sign',
   summary: 'Sign a package in its registry with a cosign key: the legacy .sig tag (default) or, with --bundle, a sigstore bundle referrer.',
   usage: 'ebpm sign <reference> --key <cosign.key> [--bundle] [-a key=value]... [--json]',
+  flags: FLAGS,
+  examples: ['ebpm sign ghcr.io/me/sigsnoop:1.2.0 --key cosign.key', 'ebpm sign sigsnoop:1.2.0 --key cosign.key --bundle -a release=stable'],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      key: { type: 'string' },
-      bundle: { type: 'boolean', default: false },
-      annotation: { type: 'string', short: 'a', multiple: true, default: [] },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'sign: expected one reference', { hint: `usage: ${cmd.usage}` });
     if (values.key === undefined)
       throw new EbpmError('USAGE', 'sign: --key is required', { hint: 'sign with a key from ebpm keygen or cosign generate-key-pair: --key cosign.key' });

@@ -9,7 +9,7 @@
  * - `ebpm verify` (no reference): re-hash the local store and repair it by pulling again
  *   what was dropped (services/store.ts `verifyAndRepair`).
  */
-import { JSON_FLAG, parseFlags, type Command } from '../command.js';
+import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { describeNotation } from '../../sign/notation.js';
 import { describeFailure, formatName } from '../../sign/verify.js';
@@ -23,24 +23,41 @@ import { verifyReference, type ReferenceVerification } from '../../services/trus
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
 import { resolve } from 'node:path';
 
+const FLAGS = {
+  ...JSON_FLAG,
+  ...VERBOSE_FLAG,
+  key: { type: 'string', multiple: true, default: [], valueName: '<cosign.pub>', description: "a signer's public key" },
+  'certificate-identity': { type: 'string', valueName: '<san>', description: "the keyless signer's identity (its certificate's subject alternative name)" },
+  'certificate-identity-regexp': { type: 'string', valueName: '<regexp>', description: "a regular expression the keyless signer's identity matches" },
+  'certificate-oidc-issuer': { type: 'string', valueName: '<issuer>', description: 'the OIDC issuer of the keyless identity' },
+  'certificate-oidc-issuer-regexp': { type: 'string', valueName: '<regexp>', description: 'a regular expression the OIDC issuer matches' },
+  'trusted-root': {
+    type: 'string',
+    valueName: '<trusted_root.json>',
+    description: 'the sigstore trusted root keyless signatures are checked against, offline',
+  },
+  list: {
+    type: 'boolean',
+    default: false,
+    description: 'list every signature, attestation, SBOM and Notation signature attached, its signer and whether it is trusted',
+  },
+} as const satisfies Flags;
+
 const cmd: Command = {
   name: 'verify',
   summary:
     "With a reference: check its signatures (--key files and --certificate-identity, else the trust policy's keys and identities), offline when stored; --list shows everything attached. Without: re-hash and repair the local store.",
   usage:
     'ebpm verify <reference> [--key <cosign.pub>]... [--certificate-identity[-regexp] <san> --certificate-oidc-issuer[-regexp] <issuer> --trusted-root <trusted_root.json>] [--list] [--json] | ebpm verify [--json]',
+  flags: FLAGS,
+  examples: [
+    'ebpm verify sigsnoop:1.2.0 --key cosign.pub',
+    'ebpm verify ghcr.io/me/sigsnoop:1.2.0 --certificate-identity me@example.com --certificate-oidc-issuer https://accounts.google.com --trusted-root trusted_root.json',
+    'ebpm verify sigsnoop:1.2.0 --list',
+    'ebpm verify',
+  ],
   async run(args, io) {
-    const { values, positionals } = parseFlags(cmd, args, {
-      ...JSON_FLAG,
-      ...VERBOSE_FLAG,
-      key: { type: 'string', multiple: true, default: [] },
-      'certificate-identity': { type: 'string' },
-      'certificate-identity-regexp': { type: 'string' },
-      'certificate-oidc-issuer': { type: 'string' },
-      'certificate-oidc-issuer-regexp': { type: 'string' },
-      'trusted-root': { type: 'string' },
-      list: { type: 'boolean', default: false },
-    });
+    const { values, positionals } = parseFlags(cmd, args, FLAGS);
     const identity = identityFlags(values);
     if (positionals.length > 1) throw new EbpmError('USAGE', 'verify: expected at most one reference', { hint: `usage: ${cmd.usage}` });
     const ctx = await context(io, values.verbose);

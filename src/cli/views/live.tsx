@@ -18,21 +18,12 @@ export interface LiveTransfer {
 }
 
 /** `liveTransfer` starts the push/pull view on `stdout`. */
-export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', color: boolean): LiveTransfer {
+export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull'): LiveTransfer {
   let state: TransferState = INITIAL_TRANSFER;
   let frame = 0;
   const elapsed = () => (state.startedAt === undefined ? 0 : Date.now() - state.startedAt);
   const view = (final = false) => (
-    <TransferView
-      verb={verb}
-      state={state}
-      elapsedMs={elapsed()}
-      frame={frame}
-      color={color}
-      width={stdout.columns || 80}
-      height={stdout.rows || 24}
-      final={final}
-    />
+    <TransferView verb={verb} state={state} elapsedMs={elapsed()} frame={frame} width={stdout.columns || 80} height={stdout.rows || 24} final={final} />
   );
   const instance = render(view(), { stdout, exitOnCtrlC: false, patchConsole: false });
   const timer = setInterval(() => {
@@ -45,7 +36,11 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
     },
     async stop() {
       clearInterval(timer);
-      instance.rerender(view(true));
+      // Nothing resolves any more: a spinner left in the last frame would stand above the error of
+      // a failed transfer. With no blob either, the frame is erased, not left as an empty line.
+      state = { ...state, resolving: undefined };
+      if (state.blobs.length === 0) instance.clear();
+      else instance.rerender(view(true));
       instance.unmount();
       await instance.waitUntilExit();
     },
@@ -53,8 +48,8 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull', 
 }
 
 /** `renderTable` prints a table once. */
-export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[], color: boolean): Promise<void> {
-  const instance = render(<Table header={header} rows={rows} color={color} />, { stdout, exitOnCtrlC: false, patchConsole: false });
+export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
+  const instance = render(<Table header={header} rows={rows} />, { stdout, exitOnCtrlC: false, patchConsole: false });
   instance.unmount();
   await instance.waitUntilExit();
 }

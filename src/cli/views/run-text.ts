@@ -9,51 +9,25 @@ import type { ResolvedPackage } from '../../services/run-source.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import type { MapSize } from '../../package/map-sizes.js';
 import type { AttachedProgram, EventTypeWhy, RunPlan, RunResult } from '../../services/run.js';
-import { WASM_FLAG_HELP } from '../commands/run-wasm-flags.js';
-import { DEFAULT_TOP } from '../../package/result-maps.js';
+import { WASM_FLAGS } from '../commands/run-wasm-flags.js';
+import { BPF_ONLY_FLAGS, RUN_FLAGS } from '../commands/run-args.js';
+import { flagLines, type HelpSection } from '../help.js';
 import { OUTPUT_LIMIT } from './run-output.js';
 
-/** `RUN_HELP` is what `ebpm run --help` shows below the usage line and summary. */
-export const RUN_HELP = [
-  'flags:',
-  '  --json                    print events as JSON lines (of a Wasm program, each of its lines as a JSON string)',
-  "  --verbose                 show the programs, maps and values, and libbpf's messages",
-  '  --duration <duration>     stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
-  '  --follow                  follow a range or floating tag: swap in each newer version (SIGHUP checks now)',
-  '  --follow-interval <duration>',
-  '                            time between two checks of the registry with --follow (default 60s)',
-  '  --max-events <n>          stop after this many events (of a Wasm program, lines) (exit code 0)',
-  '  --pull <policy>           pull a reference always, if missing (default) or never',
-  '  --print-map <map>         print this map at the stop (repeatable); by default every result',
-  '                            map of a package without @sample maps: histograms (a value with',
-  '                            an integer array `slots`) and counters (see `ebpm inspect`), and',
-  '                            arrays of them in .bss/.data (softirqs)',
-  '  --no-print-map            print no result map',
-  '  --interval <duration>     also print the result maps this often (10s, 1m), clearing them',
-  `  --top <n>                 rows of a counter table (default ${DEFAULT_TOP})`,
-  '  --attach <program>=<target>',
-  '                            attach the program to this target instead of by its section',
-  '                            (repeatable; what uprobe, xdp, tc and cgroup programs need):',
-  ...ATTACH_FORMS.map((f) => `      ${f}`),
-  '  --event-type <struct>     decode events as this struct of the object (default: the declared type,',
-  '                            else a struct named event, data_t, <tool>_event or *_event, else hex)',
-  '  --map-size <map>=<n>      max_entries of this map (repeatable; maps declared with 0 get 10240,',
-  '                            stack_trace maps 1024 of 127 frames, ring buffers 256 KiB)',
-  '  --program <name>          load and attach only this program (repeatable)',
-  '  --skip-program <name>     do not load this program (repeatable). Of programs that attach to one',
-  '                            event two ways (tp_btf or raw_tp, fentry or kprobe) only the best one',
-  '                            this kernel supports is loaded; `ebpm inspect` shows the choice',
-  '  --btf <file>              relocate CO-RE against this kernel BTF (raw or a vmlinux), instead',
-  "                            of the kernel's own or the BTF the package carries for this kernel",
-  '',
-  'flags for packages with a Wasm program (its own arguments go after --):',
-  ...WASM_FLAG_HELP,
-  '',
-  'SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
-  "a Wasm program's exit code is ebpm's, but 1-4, 70 and 125-255 (ebpm's and the shell's own) and",
-  `any above 255 become 125. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
-  'are dropped, and the last line on stderr counts them.',
-].join('\n');
+/** What `ebpm run --help` shows below its flags: attach targets, the Wasm flags, how runs end. */
+export const RUN_HELP_SECTIONS: readonly HelpSection[] = [
+  { title: 'attach targets (--attach <program>=<target>):', lines: ATTACH_FORMS.map((f) => `  ${f}`) },
+  { title: 'flags for packages with a Wasm program (its own arguments go after --):', lines: flagLines(WASM_FLAGS) },
+  {
+    title: 'how a run ends:',
+    lines: [
+      '  SIGINT and SIGTERM stop the run with exit code 130 and 143, a closed stdout (| head) with 0;',
+      "  a Wasm program's exit code is ebpm's, but 1-4, 70 and 125-255 (ebpm's and the shell's own) and",
+      `  any above 255 become 125. When a piped stdout falls more than ${OUTPUT_LIMIT / 2 ** 20} MiB behind, events`,
+      '  are dropped, and the last line on stderr counts them.',
+    ],
+  },
+];
 
 /** `flagHelp` renders the package's flags for `ebpm run <pkg> --help`: spelling, type, description, default. */
 export function flagHelp(specs: readonly FlagSpec[]): string[] {
@@ -72,18 +46,27 @@ export function flagHelp(specs: readonly FlagSpec[]): string[] {
   });
 }
 
-/** `bpfHelp` is `ebpm run <pkg> --help` for a package without a Wasm program: its flags. */
+/** ebpm's flags that `ebpm run <pkg> --help` lists before the package's own (`ebpm run --help` has them all). */
+const PACKAGE_HELP_FLAGS: readonly (keyof typeof RUN_FLAGS)[] = ['json', 'verbose', 'duration', 'max-events', 'attach', 'pull', 'follow'];
+
+/** `bpfHelp` is `ebpm run <pkg> --help` for a package without a Wasm program: ebpm's main flags, then the package's. */
 export function bpfHelp(source: string, pkg: ResolvedPackage, specs: readonly FlagSpec[]): string {
   const lines = flagHelp(specs);
   const ecli = pkg.ecli && lines.length ? "\n\nFlags are spelled as ecli spells them; ebpm's spellings work too (- for _, --<switch> and --no-<switch>)." : '';
-  return `usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`;
+  const own = Object.fromEntries(PACKAGE_HELP_FLAGS.map((f) => [f, RUN_FLAGS[f]]));
+  return (
+    `usage: ebpm run ${source} [flags]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
+    `flags (\`ebpm run --help\` lists them all):\n${flagLines(own).join('\n')}\n\n` +
+    `${lines.length ? `package flags:\n${lines.join('\n')}` : 'the package has no parameters'}${ecli}\n`
+  );
 }
 
-/** `guestHelp` is `ebpm run <pkg> --help` for a package with a Wasm program, which parses its own arguments. */
+/** `guestHelp` is `ebpm run <pkg> --help` for a package with a Wasm program, which parses its own arguments (and `-h`). */
 export function guestHelp(source: string, pkg: ResolvedPackage): string {
+  const own = Object.fromEntries(Object.entries(RUN_FLAGS).filter(([f]) => f !== 'help' && !BPF_ONLY_FLAGS.has(f)));
   return (
     `usage: ebpm run ${source} [flags] [arguments of its Wasm program]\n\n${pkg.metadata.description ?? pkg.metadata.name}\n\n` +
-    `flags:\n  --verbose                 also show the host's details (bad pointers, dropped events); what it refuses is always shown\n  --duration <duration>     stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)\n${WASM_FLAG_HELP.join('\n')}\n\n` +
+    `flags:\n${flagLines({ ...own, ...WASM_FLAGS }).join('\n')}\n\n` +
     `The package's Wasm program parses its own arguments: try \`ebpm run ${source} -h\`. Arguments that are also ebpm's flags go after --.\n`
   );
 }

@@ -5,14 +5,13 @@ import { layoutTable } from '../format.js';
 export interface TableProps {
   readonly header: readonly string[];
   readonly rows: readonly (readonly string[])[];
-  readonly color: boolean;
 }
 
 export function Table(props: TableProps) {
   const [head, ...lines] = layoutTable(props.header, props.rows);
   return (
     <Box flexDirection="column">
-      <Text bold={props.color}>{head}</Text>
+      <Text bold>{head}</Text>
       {lines.map((l, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: rows are plain text with no state of their own
         <Text key={i} wrap="truncate">

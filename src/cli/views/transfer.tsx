@@ -16,7 +16,6 @@ export interface TransferViewProps {
   readonly elapsedMs: number;
   /** Spinner frame counter. */
   readonly frame: number;
-  readonly color: boolean;
   readonly width: number;
   /** Terminal rows: the view stays shorter, as ink clears the whole screen for a frame that is not. */
   readonly height: number;
@@ -26,7 +25,7 @@ export interface TransferViewProps {
 
 const BAR = 24;
 
-function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; labelWidth: number }) {
+function BlobLine(props: { blob: BlobState; elapsedMs: number; labelWidth: number }) {
   const b = props.blob;
   const label = b.label.length > props.labelWidth ? `${b.label.slice(0, props.labelWidth - 1)}…` : b.label.padEnd(props.labelWidth);
   const tail =
@@ -36,7 +35,7 @@ function BlobLine(props: { blob: BlobState; elapsedMs: number; color: boolean; l
   return (
     <Text wrap="truncate">
       {`${shortDigest(b.digest)}  ${label}  `}
-      <Text {...(props.color ? { color: b.state === 'active' ? 'cyan' : 'green' } : {})}>{bar(b.size === 0 ? 1 : b.bytes / b.size, BAR)}</Text>
+      <Text color={b.state === 'active' ? 'cyan' : 'green'}>{bar(b.size === 0 ? 1 : b.bytes / b.size, BAR)}</Text>
       {`  ${tail}`}
     </Text>
   );
@@ -53,12 +52,12 @@ export function TransferView(props: TransferViewProps) {
     <Box flexDirection="column">
       {s.resolving !== undefined && (
         <Text>
-          <Text {...(props.color ? { color: 'yellow' } : {})}>{SPINNER[props.frame % SPINNER.length]}</Text>
+          <Text color="yellow">{SPINNER[props.frame % SPINNER.length]}</Text>
           {` resolving ${s.resolving}`}
         </Text>
       )}
       {rows.map((b) => (
-        <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} color={props.color} labelWidth={labelWidth} />
+        <BlobLine key={b.digest} blob={b} elapsedMs={props.elapsedMs} labelWidth={labelWidth} />
       ))}
       {more > 0 && <Text>{`… and ${more} more`}</Text>}
       {s.blobs.length > 0 && (
