@@ -17,7 +17,7 @@ describeWith(['clang'], 'push progress on a terminal', () => {
   let pkg: BuiltPackage;
 
   beforeAll(async () => {
-    sb = sandbox({ NO_COLOR: '1' });
+    sb = sandbox();
     // A payload of 3 MiB: its upload ends well after the object's and the config's.
     pkg = await packageLayout(join(sb.root, 'src'), { version: '1.0.0', payload: new Uint8Array(3 << 20).fill(7) });
   });

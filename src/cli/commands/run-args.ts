@@ -22,14 +22,14 @@ export const RUN_USAGE =
 
 /** ebpm's own flags of `run` besides the Wasm ones, with their help (`parseRunLine` reads them, not parseArgs). */
 export const RUN_FLAGS = {
-  json: { type: 'boolean', description: 'print events as JSON lines (of a Wasm program, each of its lines as a JSON string)' },
+  json: { type: 'boolean', description: "print each event as a JSON line (a Wasm program's lines as strings)" },
   verbose: {
     type: 'boolean',
     description: "show the programs, maps and values, and libbpf's messages; of a Wasm program, the host's details (bad pointers, dropped events)",
   },
   help: { type: 'boolean', short: 'h', description: "show this help; after a package, that package's flags too" },
   duration: { type: 'string', valueName: '<duration>', description: 'stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)' },
-  'max-events': { type: 'string', valueName: '<n>', description: 'stop after this many events (of a Wasm program, lines) (exit code 0)' },
+  'max-events': { type: 'string', valueName: '<n>', description: 'stop after this many events or Wasm output lines (exit code 0)' },
   pull: { type: 'string', valueName: 'always|missing|never', description: 'pull a reference always, if missing (default) or never' },
   attach: {
     type: 'string',

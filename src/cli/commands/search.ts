@@ -2,7 +2,7 @@ import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { search } from '../../services/search.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
-import { fitColumn, isLive, writeText } from '../format.js';
+import { fitColumn, writeText } from '../format.js';
 
 const FLAGS = {
   ...JSON_FLAG,
@@ -39,7 +39,7 @@ const cmd: Command = {
     const header = ['NAME', 'VERSION', 'DESCRIPTION', 'REFERENCE'];
     const rows = r.hits.map((h) => [h.name, h.version, h.description, h.reference]);
     // On a terminal the description gives way, so that each line, reference included, fits.
-    const width = isLive(io, false) ? io.stdout.columns : undefined;
+    const width = io.stdout.isTTY === true ? io.stdout.columns : undefined;
     const fitted = values['no-trunc'] || width === undefined ? rows : fitColumn(header, rows, 2, width);
     await printTable(io, header, fitted, { truncate: !values['no-trunc'] });
     return 0;
