@@ -8,17 +8,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runEbpm, ttyEbpm } from '../helpers/cli.js';
 import { errorBody, hostileServers } from '../helpers/hostile-server.js';
 import { describeWith } from '../helpers/prereq.js';
+import { screenOf } from '../helpers/screen.js';
 import { ownCopy, sender, tempDir } from '../run/spawn.js';
 import { packageLayout, sandbox, type BuiltPackage, type Sandbox } from './helpers.js';
-
-/**
- * `lastFrame` is what the terminal shows after ink's last redraw (its erase of the lines it drew
- * ends with `ESC [ G`), escape sequences left out: the last frame, and what was written below it.
- */
-function lastFrame(screen: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: escape sequences are what is left out
-  return screen.slice(screen.lastIndexOf('\x1b[G') + 3).replaceAll(/\x1b\[[0-9;?]*[A-Za-z]/g, '');
-}
 
 describeWith(['clang'], 'NO_COLOR on a terminal', () => {
   let sb: Sandbox;
@@ -85,9 +77,7 @@ describe('a failed transfer on a terminal', () => {
     // Answered only once the spinner is on the screen.
     held!.writeHead(404, { 'content-type': 'application/json' }).end(errorBody('MANIFEST_UNKNOWN', 'manifest unknown'));
     expect(await tty.exited()).toBe(1);
-    expect(lastFrame(tty.screen())).toBe(
-      `error: pull ${registry.host}/slow:1.0: resolve ${registry.host}/slow:1.0: resolve slow:1.0: ${registry.host}: manifest slow:1.0 not found\r\n` +
-        'hint: no such tag or digest in this repository; check the reference\r\n',
-    );
+    const error = `error: pull ${registry.host}/slow:1.0: resolve ${registry.host}/slow:1.0: resolve slow:1.0: ${registry.host}: manifest slow:1.0 not found`;
+    expect(screenOf(tty.screen(), 100)).toEqual([error.slice(0, 100), error.slice(100), 'hint: no such tag or digest in this repository; check the reference']);
   });
 });

@@ -37,12 +37,14 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull'):
     async stop() {
       clearInterval(timer);
       // Nothing resolves any more: a spinner left in the last frame would stand above the error of
-      // a failed transfer. With no blob either, the frame is erased, not left as an empty line.
+      // a failed transfer. The last frame is drawn whatever render ink still has pending.
       state = { ...state, resolving: undefined };
-      if (state.blobs.length === 0) instance.clear();
-      else instance.rerender(view(true));
+      instance.rerender(view(true));
       instance.unmount();
       await instance.waitUntilExit();
+      // With no blob that frame is an empty line (ink ends each frame with one): step back onto
+      // it, so that what follows takes its place.
+      if (state.blobs.length === 0) stdout.write('\x1b[1A');
     },
   };
 }
