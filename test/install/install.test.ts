@@ -3,7 +3,7 @@
 // the installed `ebpm` building, pushing to and pulling from a real registry and running on the
 // real kernel. A second install, on a machine where pkg-config finds none of libbpf, libelf and
 // zlib, still succeeds, says what to install, and gives an ebpm that builds, pushes and pulls
-// but refuses to run or check.
+// but refuses to run or check, until `npm rebuild -g ebpm` finds them.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -200,5 +200,13 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
     expect((await ebpm(bare, ['version'])).stdout).toBe(
       `ebpm ${VERSION}\nnode: ${process.version}\nlibbpf: unknown (the native addon does not load)\narchitecture: ${ociArch()}\nstart-up snapshot: in use\n`,
     );
+  });
+
+  it('builds the addon at `npm rebuild -g ebpm` once the libraries are found, as the hint says', async () => {
+    const prefix = join(bare.root, '../../..');
+    const rebuilt = await npm(['rebuild', '-g', 'ebpm', '--prefix', prefix, '--foreground-scripts'], { ...bare.env, ...NPM_QUIET }, dir);
+    expect(rebuilt.code).toBe(0);
+    expect(said({ ...bare, npm: rebuilt })).toEqual([]);
+    expect((await ebpm(bare, ['version'])).stdout).toContain(`\nlibbpf: ${libbpf()}\n`);
   });
 });
