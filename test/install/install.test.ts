@@ -108,7 +108,7 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
       REPO,
     );
     expect(packed.code).toBe(0);
-    const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+    const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string; mode: number }[] }];
     // Nothing of the checkout but what an installed ebpm uses.
     expect([...new Set(files.map((f) => f.path.split('/')[0]))].sort()).toEqual([
       'README.md',
@@ -122,6 +122,12 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
       'templates',
     ]);
     expect(files.filter((f) => /\.map$|\.blob|\.node$|^native\/build\//.test(f.path))).toEqual([]);
+    // What an install runs, and what `build --platform` asks users to run (executable).
+    expect(files.filter((f) => f.path.startsWith('scripts/')).map((f) => [f.path, f.mode & 0o111])).toEqual([
+      ['scripts/foreign-arch.sh', 0o111],
+      ['scripts/install.mjs', 0],
+      ['scripts/snapshot.mjs', 0],
+    ]);
     const tgz = join(dir, filename);
     // An empty directory as pkg-config's only search path: libbpf, libelf and zlib are not found.
     const noLibs = join(dir, 'no-pkgconfig');
