@@ -215,4 +215,19 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
     expect(said({ ...bare, npm: rebuilt })).toEqual([]);
     expect((await ebpm(bare, ['version'])).stdout).toContain(`\nlibbpf: ${libbpf()}\n`);
   });
+
+  it('says what node-gyp said when the build itself fails, and still succeeds', async () => {
+    // A compiler that fails every file: everything node-gyp needs is found, and the build fails.
+    const prefix = join(bare.root, '../../..');
+    const failed = await npm(['rebuild', '-g', 'ebpm', '--prefix', prefix, '--foreground-scripts'], { ...bare.env, ...NPM_QUIET, CC: '/bin/false' }, dir);
+    expect(failed.code).toBe(0);
+    const lines = said({ ...bare, npm: failed });
+    expect(lines[0]).toBe('ebpm: the native addon was not built: node-gyp rebuild failed (exit code 1):');
+    expect(lines.slice(1, -2).every((line) => line.startsWith('ebpm:   '))).toBe(true);
+    expect(lines.slice(-2)).toEqual([
+      'ebpm: fix what it says, then run: npm rebuild -g ebpm',
+      'ebpm: meanwhile build, push, pull and the other registry commands work; run and check do not',
+    ]);
+    expect((await ebpm(bare, ['version'])).stdout).toContain('\nlibbpf: unknown (the native addon does not load)\n');
+  });
 });
