@@ -5,12 +5,14 @@
 // `check` then refuse with the same advice (src/kernel/native.ts). In a checkout (src/ is not
 // packed) scripts/bootstrap.sh builds both, only when their sources change.
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
+import { accessSync, constants, existsSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 if (existsSync(join(root, 'src'))) process.exit(0);
 
+/** Where the reason an install did not build the addon is kept (src/kernel/native.ts `NOT_BUILT`). */
+const NOT_BUILT = 'native/not-built.txt';
 const say = (line) => process.stderr.write(`ebpm: ${line}\n`);
 
 /** What node-gyp and native/binding.gyp need, with the packages that provide it. */
@@ -52,31 +54,40 @@ function nodedir() {
   return existsSync(join(prefix, 'include/node/node_api.h')) ? [`--nodedir=${prefix}`] : [];
 }
 
+/** Why the addon was not built (`why`) and what to tell the installing user, or undefined once it is built. */
 function buildAddon() {
   const missing = NEEDS.filter((need) => !need.has());
   if (missing.length > 0) {
     const names = (distro) => missing.map((need) => need[distro]).join(' ');
-    return [
-      `the native addon was not built: ${missing.map((need) => need.what).join(', ')} not found`,
-      `install them (Debian, Ubuntu: apt-get install ${names('debian')}; Fedora: dnf install ${names('fedora')}), then run: npm rebuild -g ebpm`,
-    ];
+    const why = `${missing.map((need) => need.what).join(', ')} not found`;
+    return {
+      why,
+      lines: [
+        `the native addon was not built: ${why}`,
+        `install them (Debian, Ubuntu: apt-get install ${names('debian')}; Fedora: dnf install ${names('fedora')}), then run: npm rebuild -g ebpm`,
+      ],
+    };
   }
   // npm names its own node-gyp to install scripts; npm rebuild and npm install put it on PATH too.
   const gyp = process.env.npm_config_node_gyp;
   const [command, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
   const made = spawnSync(command, [...args, 'rebuild', '-C', 'native', ...nodedir()], { cwd: root, encoding: 'utf8' });
-  if (made.status === 0) return [];
+  if (made.status === 0) return undefined;
+  const why = `node-gyp rebuild failed (${made.error ? made.error.message : `exit code ${made.status}`})`;
   const output = `${made.stdout ?? ''}${made.stderr ?? ''}`.trim().split('\n').slice(-15);
-  return [
-    `the native addon was not built: node-gyp rebuild failed (${made.error ? made.error.message : `exit code ${made.status}`}):`,
-    ...output.map((line) => `  ${line}`),
-    'fix what it says, then run: npm rebuild -g ebpm',
-  ];
+  return { why, lines: [`the native addon was not built: ${why}:`, ...output.map((line) => `  ${line}`), 'fix what it says, then run: npm rebuild -g ebpm'] };
 }
 
-const addon = buildAddon();
-for (const line of addon) say(line);
-if (addon.length > 0) say('meanwhile build, push, pull and the other registry commands work; run and check do not');
+// npm shows an install script's output only with --foreground-scripts: the reason is also kept
+// beside the addon, where src/kernel/native.ts reads it when run or check cannot load the addon.
+const notBuilt = join(root, NOT_BUILT);
+const failed = buildAddon();
+if (failed === undefined) rmSync(notBuilt, { force: true });
+else {
+  writeFileSync(notBuilt, `${failed.why} at install\n`);
+  for (const line of failed.lines) say(line);
+  say('meanwhile build, push, pull and the other registry commands work; run and check do not');
+}
 
 const snapshot = spawnSync(process.execPath, [join(root, 'scripts/snapshot.mjs')], { encoding: 'utf8' });
 if (snapshot.status !== 0) {

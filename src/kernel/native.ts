@@ -6,7 +6,8 @@
  * The addon is context-aware (N-API 8 instance data), so each worker thread loading it gets
  * its own handle lists, freed by that environment's cleanup hook when the thread exits.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
@@ -159,12 +160,24 @@ const REBUILD_HINT = `install libbpf-dev, libelf-dev, zlib1g-dev, g++ and make (
 
 const loaded = new Map<string, BpfNative>();
 
+/**
+ * `installFailure` is why scripts/install.mjs did not build the addon at `path`, as it left it
+ * in native/not-built.txt (`: libbpf, libelf not found at install`); empty when it did not say.
+ */
+function installFailure(path: string): string {
+  try {
+    return `: ${readFileSync(join(dirname(path), '../../not-built.txt'), 'utf8').trim()}`;
+  } catch {
+    return '';
+  }
+}
+
 /** `loadNative` loads the addon once per thread (and path); a missing build is `NATIVE_MISSING`. */
 export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addonPath()): BpfNative {
   const cached = loaded.get(path);
   if (cached) return cached;
   if (!existsSync(path)) {
-    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: not built`, {
+    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: not built${installFailure(path)}`, {
       hint: REBUILD_HINT,
     });
   }

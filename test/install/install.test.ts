@@ -5,7 +5,7 @@
 // zlib, still succeeds, says what to install, and gives an ebpm that builds, pushes and pulls
 // but refuses to run or check, until `npm rebuild -g ebpm` finds them.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ociArch } from '../../src/core/arch.js';
@@ -195,7 +195,8 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
     const copy = ownCopy('sigsnoop', join(dir, 'bare-src'), 'sig_trace', 'in_sig_trace');
     const { ref, unsigned } = await buildPushPull(bare, copy, `${registry.host}/bare/sigsnoop`);
     const addon = join(bare.root, 'native/build/Release/ebpm_native.node');
-    const refusal = `load native addon: ${addon}: not built\nhint: ${HINT}\n`;
+    // With what the install found, which npm showed only with --foreground-scripts.
+    const refusal = `load native addon: ${addon}: not built: libbpf, libelf, zlib not found at install\nhint: ${HINT}\n`;
     expect(await ebpm(bare, ['run', ref, '--max-events', '1'])).toEqual({
       code: 1,
       signal: null,
@@ -214,6 +215,7 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
     expect(rebuilt.code).toBe(0);
     expect(said({ ...bare, npm: rebuilt })).toEqual([]);
     expect((await ebpm(bare, ['version'])).stdout).toContain(`\nlibbpf: ${libbpf()}\n`);
+    expect(existsSync(join(bare.root, 'native/not-built.txt'))).toBe(false);
   });
 
   it('says what node-gyp said when the build itself fails, and still succeeds', async () => {
@@ -229,5 +231,12 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
       'ebpm: meanwhile build, push, pull and the other registry commands work; run and check do not',
     ]);
     expect((await ebpm(bare, ['version'])).stdout).toContain('\nlibbpf: unknown (the native addon does not load)\n');
+    const addon = join(bare.root, 'native/build/Release/ebpm_native.node');
+    expect(await ebpm(bare, ['check', `${registry.host}/bare/sigsnoop:1.2.0`])).toEqual({
+      code: 1,
+      signal: null,
+      stdout: '',
+      stderr: `error: load native addon: ${addon}: not built: node-gyp rebuild failed (exit code 1) at install\nhint: ${HINT}\n`,
+    });
   });
 });
