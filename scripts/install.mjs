@@ -11,7 +11,7 @@ import { delimiter, dirname, join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 if (existsSync(join(root, 'src'))) process.exit(0);
 
-/** Where the reason an install did not build the addon is kept (src/kernel/native.ts `NOT_BUILT`). */
+/** Where the reason an install did not build the addon is kept (read by src/kernel/native.ts `installFailure`). */
 const NOT_BUILT = 'native/not-built.txt';
 const say = (line) => process.stderr.write(`ebpm: ${line}\n`);
 
