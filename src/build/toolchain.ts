@@ -53,6 +53,8 @@ export async function vmlinuxHeader(env: Env, btfPath = KERNEL_BTF): Promise<str
  * fetches them from Debian's kernel and linux-libc-dev packages; `EBPM_PLATFORMS_DIR` overrides.
  */
 export const PLATFORMS_DIR = new URL('../../.cache/platforms', import.meta.url).pathname;
+/** The script that fills `PLATFORMS_DIR`, shipped in the npm package too. */
+const FOREIGN_ARCH = new URL('../../scripts/foreign-arch.sh', import.meta.url).pathname;
 
 /** What clang compiles an object for one architecture against. */
 export interface KernelTypes {
@@ -79,7 +81,7 @@ export async function kernelTypes(env: Env, architecture: string = ociArch()): P
   for (const need of [btf, sysInclude]) {
     if (!(await stat(need).catch(() => undefined))) {
       throw new EbpmError('PLATFORM_UNAVAILABLE', `no linux/${architecture} kernel types: ${need}: not found`, {
-        hint: `run scripts/foreign-arch.sh ${architecture} (scripts/bootstrap.sh does), which fetches Debian's ${architecture} kernel BTF and headers`,
+        hint: `run ${FOREIGN_ARCH} ${architecture} (a checkout's scripts/bootstrap.sh does), which fetches Debian's ${architecture} kernel BTF and headers`,
         data: { architecture, missing: need },
       });
     }

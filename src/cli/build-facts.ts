@@ -5,7 +5,7 @@
  * at load: the snapshot evaluates this module when it is built.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ociArch } from '../core/arch.js';
 
@@ -35,14 +35,16 @@ export function snapshotUse(dist: string, execArgv: readonly string[], execPath:
   const blob = join(dist, 'ebpm.blob');
   // bin/ebpm.js's stamp: the node that made the snapshot.
   const stamp = `${blob}.node`;
-  if (!existsSync(blob) || !existsSync(stamp)) return { inUse: false, reason: `${blob} is missing (npm run build makes it)` };
+  // In a checkout and in an installed package alike (npm run build runs it too).
+  const make = `node ${join(dirname(dist), 'scripts', 'snapshot.mjs')}`;
+  if (!existsSync(blob) || !existsSync(stamp)) return { inUse: false, reason: `${blob} is missing (${make} makes it)` };
   const built = readFileSync(stamp, 'utf8').trim();
   const node = statSync(execPath, { bigint: true });
   const same = existsSync(built) && ((b) => b.ino === node.ino && b.dev === node.dev)(statSync(built, { bigint: true }));
-  if (!same) return { inUse: false, reason: `it was made by ${built}, and this is ${execPath} (npm run build makes one for it)` };
+  if (!same) return { inUse: false, reason: `it was made by ${built}, and this is ${execPath} (${make} makes one for it)` };
   // The stamp carries the node's modification time (touch -r): a node upgraded in place differs.
   if (node.mtimeNs !== statSync(stamp, { bigint: true }).mtimeNs)
-    return { inUse: false, reason: `${execPath} changed since it was made (npm run build makes a new one)` };
+    return { inUse: false, reason: `${execPath} changed since it was made (${make} makes a new one)` };
   return { inUse: false, reason: 'started as node bin/ebpm.js, or by the agent' };
 }
 

@@ -6,7 +6,8 @@
  * The addon is context-aware (N-API 8 instance data), so each worker thread loading it gets
  * its own handle lists, freed by that environment's cleanup hook when the thread exits.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
@@ -144,24 +145,40 @@ export interface BpfNative {
 }
 
 /**
- * `addonPath` is where `npm run build:native` leaves the addon, seen from this file in src/kernel
- * or from the CLI bundle in dist/.
+ * `addonPath` is where `npm run build:native` (or the install script) leaves the addon, in the
+ * package's root: two levels above this file in src/kernel/ or a bundle chunk in dist/chunks/,
+ * one above the Wasm runtime's worker bundle in dist/.
  */
 export function addonPath(from: string = import.meta.url): string {
-  const rel = 'native/build/Release/ebpm_native.node';
-  const inSrc = fileURLToPath(new URL(`../../${rel}`, from));
-  return existsSync(inSrc) ? inSrc : fileURLToPath(new URL(`../${rel}`, from));
+  const up = new URL('.', from).pathname.endsWith('/dist/') ? '../' : '../../';
+  return fileURLToPath(new URL(`${up}native/build/Release/ebpm_native.node`, from));
 }
 
+/** How an installed ebpm (scripts/install.mjs) and a checkout build the addon again. */
+const REBUILD = '`npm rebuild -g ebpm` (in a checkout: `npm run build:native`)';
+const REBUILD_HINT = `install libbpf-dev, libelf-dev, zlib1g-dev, g++ and make (Fedora: libbpf-devel, elfutils-libelf-devel, zlib-devel, gcc-c++, make), then ${REBUILD}`;
+
 const loaded = new Map<string, BpfNative>();
+
+/**
+ * `installFailure` is why scripts/install.mjs did not build the addon at `path`, as it left it
+ * in native/not-built.txt (`: libbpf, libelf not found at install`); empty when it did not say.
+ */
+function installFailure(path: string): string {
+  try {
+    return `: ${readFileSync(join(dirname(path), '../../not-built.txt'), 'utf8').trim()}`;
+  } catch {
+    return '';
+  }
+}
 
 /** `loadNative` loads the addon once per thread (and path); a missing build is `NATIVE_MISSING`. */
 export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addonPath()): BpfNative {
   const cached = loaded.get(path);
   if (cached) return cached;
   if (!existsSync(path)) {
-    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: not built`, {
-      hint: 'run `npm run build:native` (needs libbpf-dev, libelf-dev and zlib1g-dev)',
+    throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: not built${installFailure(path)}`, {
+      hint: REBUILD_HINT,
     });
   }
   let native: BpfNative;
@@ -170,7 +187,7 @@ export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addon
   } catch (e) {
     throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: ${(e as Error).message}`, {
       cause: e,
-      hint: 'rebuild it with `npm run build:native` for this Node.js version',
+      hint: `rebuild it for this Node.js version: ${REBUILD}`,
     });
   }
   loaded.set(path, native);

@@ -5,6 +5,7 @@
  * `--follow` swaps in a newer version's guest over the running objects (runtime `swap`).
  */
 import { EbpmError, withContext } from '../core/errors.js';
+import { loadNative } from '../kernel/native.js';
 import { WASI } from '../runtime/abi.js';
 import { GuestWorker } from '../runtime/guest-worker.js';
 import { startWasm, type Preopen, type RunWasmOptions, type WasmRunResult } from '../runtime/run.js';
@@ -119,6 +120,9 @@ function kernelBtf(o: WasmPackageOptions, pkg: WasmPackage, machine: MachineFact
   const { metadata } = pkg;
   const usesBpf = metadata.objects.length > 0 || (metadata.wasm?.imports ?? []).some((i) => i.module !== WASI);
   const source: KernelBtfSource = usesBpf ? checkMachine(metadata, machine, o.btfFile) : { kind: 'kernel' };
+  // The guest's objects need the addon: without it (an install that could not build it) ebpm
+  // refuses here, as for a BPF-only package, rather than the guest failing in its own words.
+  if (usesBpf) loadNative();
   return kernelBtfFile(source, pkg.btf ?? new Map());
 }
 

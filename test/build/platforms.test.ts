@@ -324,7 +324,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'registry', 'arm64-types
       stdout: '',
       stderr:
         `error: build ${pkgs.ptregs}: no linux/arm64 kernel types: ${none}/arm64/vmlinux.btf: not found\n` +
-        "hint: run scripts/foreign-arch.sh arm64 (scripts/bootstrap.sh does), which fetches Debian's arm64 kernel BTF and headers\n",
+        `hint: run ${join(REPO, 'scripts', 'foreign-arch.sh')} arm64 (a checkout's scripts/bootstrap.sh does), which fetches Debian's arm64 kernel BTF and headers\n`,
     });
   });
 });

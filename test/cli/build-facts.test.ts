@@ -11,6 +11,7 @@ describe('snapshotUse', () => {
   const dist = join(root, 'dist');
   const node = join(root, 'node');
   const other = join(root, 'other-node');
+  const MAKE = `node ${join(root, 'scripts', 'snapshot.mjs')}`;
   mkdirSync(dist);
   writeFileSync(node, 'a node');
   writeFileSync(other, 'another node');
@@ -20,13 +21,13 @@ describe('snapshotUse', () => {
   });
 
   it('names each condition that failed, in the launcher order', () => {
-    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${join(dist, 'ebpm.blob')} is missing (npm run build makes it)` });
+    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${join(dist, 'ebpm.blob')} is missing (${MAKE} makes it)` });
     writeFileSync(join(dist, 'ebpm.blob'), 'snapshot');
     writeFileSync(join(dist, 'ebpm.blob.node'), `${other}\n`);
-    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `it was made by ${other}, and this is ${node} (npm run build makes one for it)` });
+    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `it was made by ${other}, and this is ${node} (${MAKE} makes one for it)` });
     writeFileSync(join(dist, 'ebpm.blob.node'), `${node}\n`);
     execFileSync('touch', ['-d', '2020-01-01', join(dist, 'ebpm.blob.node')]);
-    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${node} changed since it was made (npm run build makes a new one)` });
+    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${node} changed since it was made (${MAKE} makes a new one)` });
     execFileSync('touch', ['-r', node, join(dist, 'ebpm.blob.node')]);
     expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: 'started as node bin/ebpm.js, or by the agent' });
   });

@@ -70,6 +70,8 @@ export interface CliOptions {
   env?: Record<string, string>;
   /** Default: the repository. */
   cwd?: string;
+  /** The launcher to run. Default: `BIN`, the checkout's (an installed copy's in test/install/). */
+  bin?: string;
 }
 
 export interface SpawnOptions extends CliOptions {
@@ -99,7 +101,7 @@ export interface Running {
 
 /** `spawnEbpm` starts the CLI with piped output. */
 export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Running {
-  const argv = [...(opts.prefix ?? []), BIN, ...args];
+  const argv = [...(opts.prefix ?? []), opts.bin ?? BIN, ...args];
   const child = spawn(argv[0]!, argv.slice(1), {
     cwd: opts.cwd ?? REPO,
     env: opts.env ?? defaultCliEnv(),
@@ -144,7 +146,7 @@ export function ebpmSync(
   args: readonly string[],
   opts: CliOptions & Pick<SpawnOptions, 'prefix'> = {},
 ): { code: number | null; stdout: string; stderr: string } {
-  const argv = [...(opts.prefix ?? []), BIN, ...args];
+  const argv = [...(opts.prefix ?? []), opts.bin ?? BIN, ...args];
   const r = spawnSync(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? REPO, encoding: 'utf8', env: opts.env ?? defaultCliEnv() });
   if (r.error) throw r.error;
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
