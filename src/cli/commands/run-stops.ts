@@ -15,6 +15,7 @@ export function exitCode(stop: StopReason): number {
     case 'duration':
     case 'max-events':
     case 'output-closed':
+    case 'stopped':
       return 0;
     case 'signal':
       return stop.signal === 'SIGINT' ? 130 : 143;
