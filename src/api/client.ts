@@ -5,8 +5,10 @@
  */
 import { resolve } from 'node:path';
 import type { Platform } from '../core/oci.js';
-import type { Env } from '../core/paths.js';
+import { storeDir, type Env } from '../core/paths.js';
 import { openContext, type Context } from '../services/context.js';
+
+export { openContext, type Context } from '../services/context.js';
 import { inspectPath, type InspectResult } from '../services/inspect.js';
 import { isLocalPath } from '../services/local-source.js';
 import type { PullResult } from '../services/pull.js';
@@ -110,22 +112,32 @@ export async function openEbpm(opts: OpenOptions = {}): Promise<Ebpm> {
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),
     ...(opts.plainHttp === undefined ? {} : { plainHttp: opts.plainHttp }),
   });
-  return new Client(ctx, cwd);
+  return clientOf(() => Promise.resolve(ctx), env, cwd);
+}
+
+/**
+ * `clientOf` is the client over a context opened on first use (how the command line opens it,
+ * with its own options and trust policy): `inspect` of a local path never opens it.
+ * @internal
+ */
+export function clientOf(context: () => Promise<Context>, env: Env, cwd: string): Ebpm {
+  return new Client(context, env, cwd);
 }
 
 class Client implements Ebpm {
   constructor(
-    private readonly ctx: Context,
+    private readonly context: () => Promise<Context>,
+    private readonly env: Env,
     private readonly cwd: string,
   ) {}
 
   get storePath(): string {
-    return this.ctx.storePath;
+    return storeDir(this.env, process.getuid?.());
   }
 
   async pull(reference: string, opts: PullOptions = {}): Promise<PullResult> {
     const { pull } = await import('../services/pull.js');
-    return pull(this.ctx, {
+    return pull(await this.context(), {
       reference,
       policy: opts.policy ?? 'missing',
       includePrerelease: opts.prerelease === true,
@@ -137,7 +149,7 @@ class Client implements Ebpm {
 
   async push(source: string, opts: PushOptions = {}): Promise<PushResult> {
     const { push } = await import('../services/push.js');
-    return push(this.ctx, {
+    return push(await this.context(), {
       path: resolve(this.cwd, source),
       reference: source,
       ...(opts.to === undefined ? {} : { destination: opts.to }),
@@ -150,16 +162,17 @@ class Client implements Ebpm {
   }
 
   async inspect(source: string, opts: { readonly platform?: Platform } = {}): Promise<InspectResult> {
-    if (await isLocalPath(this.cwd, source)) return inspectPath(source, this.cwd, this.ctx.env, opts.platform);
+    if (await isLocalPath(this.cwd, source)) return inspectPath(source, this.cwd, this.env, opts.platform);
     const { inspectRemote } = await import('../services/inspect-remote.js');
-    return inspectRemote(this.ctx, source, opts.platform);
+    return inspectRemote(await this.context(), source, opts.platform);
   }
 
   async verify(reference: string, opts: VerifyOptions = {}): Promise<ReferenceVerification> {
     const [{ verifyReference }, { readTrustedKeyFile }] = await Promise.all([import('../services/trust.js'), import('../services/sign.js')]);
     const keys = opts.keys === undefined ? undefined : await Promise.all(opts.keys.map((k) => readTrustedKeyFile(resolve(this.cwd, k))));
-    return verifyReference(this.ctx, reference, {
-      policy: await this.ctx.trustPolicy(),
+    const ctx = await this.context();
+    return verifyReference(ctx, reference, {
+      policy: await ctx.trustPolicy(),
       ...(keys === undefined ? {} : { keys }),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
@@ -167,16 +180,16 @@ class Client implements Ebpm {
 
   async search(term: string, opts: { readonly refresh?: boolean; readonly signal?: AbortSignal } = {}): Promise<SearchResult> {
     const { search } = await import('../services/search.js');
-    return search(this.ctx, { term, ...opts });
+    return search(await this.context(), { term, ...opts });
   }
 
   async run(source: string, opts: RunOptions = {}): Promise<RunHandle> {
     const pkg = await resolveSource(source, {
       pull: opts.pull ?? 'missing',
-      env: this.ctx.env,
+      env: this.env,
       cwd: this.cwd,
-      context: async () => this.ctx,
-      trustPolicy: () => this.ctx.trustPolicy(),
+      context: this.context,
+      trustPolicy: async () => (await this.context()).trustPolicy(),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
     return startRun(pkg, {

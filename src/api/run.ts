@@ -13,7 +13,9 @@ import { withResultGlobals, withSyscallNames } from '../services/run-results.js'
 import type { ResolvedPackage } from '../services/run-source.js';
 
 export { runPackage } from '../services/run.js';
-export type { NextRun, RunHooks, RunPlan, RunResult, SamplePlan, StopReason } from '../services/run.js';
+export type { EventTypeWhy, NextRun, RunHooks, RunPlan, RunResult, SamplePlan, StopReason } from '../services/run.js';
+export type { AttachedProgram } from '../services/run-generation.js';
+export type { Follow, UpdateEvent } from '../services/follow-loop.js';
 
 /**
  * `planPackage` plans the run of `pkg`: `planRun`'s choices, `eventType` (`--event-type`) read

@@ -4,6 +4,7 @@
  * does not pay for it).
  */
 import type { Context } from '../services/context.js';
+export { PULL_POLICIES, type PullPolicy, type ResolvedPackage } from '../services/run-source.js';
 import { localSource, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../services/run-source.js';
 import type { Env } from '../core/paths.js';
 import type { TrustPolicy } from '../sign/policy.js';
