@@ -34,7 +34,7 @@ try {
     if (e.kind === 'event') console.log(`${e.data.comm} ${e.data.fname}: ${Number(e.data.ret)}`);
   }
   const end = await run.done;
-  console.log(`stopped (${end.stop.kind}) after ${end.events} events`);
+  console.log(`stopped (${end.stop.kind})${end.kind === 'bpf' ? ` after ${end.events} events` : ''}`);
 } catch (e) {
   if (!isEbpmError(e)) throw e;
   console.error(`${e.code}: ${e.message}${e.hint === undefined ? '' : `\nhint: ${e.hint}`}`);

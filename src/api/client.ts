@@ -17,7 +17,7 @@ import type { PullPolicy } from '../services/run-source.js';
 import type { SearchResult } from '../services/search.js';
 import type { OnTransferEvent } from '../services/transfer.js';
 import type { ReferenceVerification } from '../services/trust.js';
-import { parameterValues, startRun, type ParamInput, type RunHandle } from './run.js';
+import { startRun, type ParamInput, type RunHandle } from './run.js';
 import { resolveSource } from './sources.js';
 
 /** How to open a client; every field is optional. */
@@ -73,7 +73,9 @@ export interface VerifyOptions {
 export interface RunOptions {
   /** The package's parameters, by flag name (`pid`) or C name (`filtered_pid`): text as on the command line, or typed. */
   readonly params?: Readonly<Record<string, ParamInput>>;
-  /** Stop after this many events. */
+  /** A Wasm program's arguments (what follows `--` on the command line). */
+  readonly args?: readonly string[];
+  /** Stop after this many events (a Wasm program's lines). */
   readonly maxEvents?: number;
   /** Stop after this many milliseconds. */
   readonly durationMs?: number;
@@ -98,8 +100,8 @@ export interface Ebpm {
   /** Finds packages by name, description and keywords in the configured registries (`ebpm search`). */
   search(term: string, opts?: { readonly refresh?: boolean; readonly signal?: AbortSignal }): Promise<SearchResult>;
   /**
-   * Loads and attaches a package without a Wasm program (`ebpm run`), as root; resolves once
-   * its programs are attached. A package with one is `RUN_WASM_UNSUPPORTED`.
+   * Loads and attaches a package (`ebpm run`), as root; resolves once its programs are attached,
+   * or its Wasm program started (which then prints its own lines: they are its events).
    */
   run(source: string, opts?: RunOptions): Promise<RunHandle>;
 }
@@ -193,7 +195,8 @@ class Client implements Ebpm {
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),
     });
     return startRun(pkg, {
-      values: parameterValues(pkg, opts.params ?? {}),
+      params: opts.params ?? {},
+      args: opts.args ?? [],
       ...(opts.maxEvents === undefined ? {} : { maxEvents: opts.maxEvents }),
       ...(opts.durationMs === undefined ? {} : { durationMs: opts.durationMs }),
       ...(opts.signal === undefined ? {} : { signal: opts.signal }),

@@ -14,7 +14,7 @@
  * @packageDocumentation
  */
 export { openEbpm, type Ebpm, type OpenOptions, type PullOptions, type PushOptions, type RunOptions, type VerifyOptions } from './client.js';
-export { MAX_QUEUED, type ParamInput, type RunEvent, type RunHandle, type RunSummary, type StopReason } from './run.js';
+export { MAX_QUEUED, type ParamInput, type RunEvent, type RunHandle, type RunResult, type RunSummary, type StopReason, type WasmRunSummary } from './run.js';
 export { EbpmError, isEbpmError, type EbpmErrorOptions } from '../core/errors.js';
 // The types the results above are made of, so that the reference documents every one.
 export type {

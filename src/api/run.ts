@@ -78,7 +78,10 @@ export function parameterValues(pkg: ResolvedPackage, params: Readonly<Record<st
   return values;
 }
 
-/** One item of a run's `events`: a decoded event, or a snapshot of a histogram or counter map. */
+/**
+ * One item of a run's `events`: a decoded event, or a snapshot of a histogram or counter map; of
+ * a package with a Wasm program, each line it prints.
+ */
 export type RunEvent =
   | {
       readonly kind: 'event';
@@ -94,6 +97,14 @@ export type RunEvent =
       readonly map: string;
       /** The snapshot as `ebpm run --json` prints it: one object per line it prints. */
       readonly entries: readonly unknown[];
+    }
+  | {
+      readonly kind: 'line';
+      readonly time: Date;
+      /** Where the Wasm program wrote it. */
+      readonly stream: 'stdout' | 'stderr';
+      /** The line, without its newline. */
+      readonly text: string;
     };
 
 /** `RunHandle` is a package running: its events, and the way to stop it. */
@@ -112,8 +123,20 @@ export interface RunHandle {
   readonly done: Promise<RunSummary>;
 }
 
-/** How a run ended: `RunResult`, and the events not kept because the consumer fell behind. */
-export interface RunSummary extends RunResult {
+/**
+ * How a run ended: for a package without a Wasm program, `RunResult`; with one, why its program
+ * ended and its exit code. Both count the events not kept because the consumer fell behind.
+ */
+export type RunSummary = (RunResult & { readonly kind: 'bpf'; readonly dropped: number }) | WasmRunSummary;
+
+/** How a package's Wasm program ended. */
+export interface WasmRunSummary {
+  readonly kind: 'wasm';
+  /** `exit`: the program ended by itself, with `exitCode`. */
+  readonly stop: { readonly kind: 'exit' | 'duration' | 'max-events' | 'stopped' };
+  readonly exitCode: number;
+  /** The lines it printed on stdout. */
+  readonly lines: number;
   /** Events dropped because more than `MAX_QUEUED` waited for the consumer. */
   readonly dropped: number;
 }
@@ -123,36 +146,42 @@ export const MAX_QUEUED = 65536;
 
 /** What `startRun` needs besides the package. */
 export interface StartOptions {
-  readonly values: ReadonlyMap<FlagSpec, ParamValue>;
+  /** The parameters of a package without a Wasm program (`parameterValues`). */
+  readonly params: Readonly<Record<string, ParamInput>>;
+  /** A Wasm program's arguments. */
+  readonly args: readonly string[];
   readonly maxEvents?: number;
   readonly durationMs?: number;
   readonly signal?: AbortSignal;
 }
 
 /**
- * `startRun` loads and attaches `pkg` (a package without a Wasm program) and returns once it is
- * attached, or throws what the kernel refused. Its events queue for the consumer of `events`.
+ * `startRun` loads and attaches `pkg`, or starts its Wasm program, and returns once it is
+ * attached (started), or throws what the kernel refused. Its events queue for the consumer of
+ * `events`. Parameters are for a package without a Wasm program, arguments for one with it:
+ * either given to the other is `USAGE`.
  */
 export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promise<RunHandle> {
   if (pkg.wasm !== undefined) {
-    throw new EbpmError('RUN_WASM_UNSUPPORTED', `run ${pkg.source}: ${pkg.metadata.name} has a Wasm program, which prints its own output`, {
-      hint: 'run it with the ebpm command (ebpm run), or run a package without a Wasm program',
+    if (Object.keys(opts.params).length > 0) {
+      throw new EbpmError('USAGE', `run ${pkg.source}: ${pkg.metadata.name} has a Wasm program, which sets its parameters itself`, {
+        hint: 'give the Wasm program its arguments (args) instead',
+      });
+    }
+    return startWasm(pkg as ResolvedPackage & { wasm: Uint8Array }, opts);
+  }
+  if (opts.args.length > 0) {
+    throw new EbpmError('USAGE', `run ${pkg.source}: ${pkg.metadata.name} has no Wasm program to take arguments`, {
+      hint: 'set its parameters (params) instead',
     });
   }
+  const values = parameterValues(pkg, opts.params);
   const specs = flagSpecs(pkg.metadata.objects, [], pkg.ecli);
-  const given = assignments(opts.values, specs);
+  const given = assignments(values, specs);
   const plan = await planPackage(pkg, {}, given);
   const format = eventPrinter(plan);
   const symbolizer = plan.samples.some((s) => s.result?.kind === 'stacks') ? (await import('../kernel/symbolize.js')).symbolizer : undefined;
-  const queue = new EventQueue();
-  const abort = new AbortController();
-  const onAbort = () => abort.abort('stopped');
-  if (opts.signal?.aborted) onAbort();
-  else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let attached: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => {
-    attached = resolve;
-  });
+  const { queue, abort, attached, ready, untilStopped } = starting(opts.signal);
   const finished = runPackage({
     package: pkg,
     plan,
@@ -169,7 +198,7 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
         for (const r of records) queue.push({ kind: 'event', time, data: JSON.parse(format.json(view, r.byteOffset, r.byteLength)) });
       },
       onSample: (s, entries: readonly SampleEntry[], frames) => {
-        const printer = samplePrinter(pkg, s, opts.values, DEFAULT_TOP, frames === undefined ? undefined : { frames, names: symbolizer!() });
+        const printer = samplePrinter(pkg, s, values, DEFAULT_TOP, frames === undefined ? undefined : { frames, names: symbolizer!() });
         const lines = printer
           .json(entries)
           .split('\n')
@@ -177,14 +206,66 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
         queue.push({ kind: 'snapshot', time: new Date(), map: s.map, entries: lines.map((l) => JSON.parse(l) as unknown) });
       },
     },
-  }).finally(() => opts.signal?.removeEventListener('abort', onAbort));
-  const done = finished.then((r) => ({ ...r, dropped: queue.dropped }));
+  }).finally(untilStopped);
+  return handle(
+    pkg,
+    queue,
+    abort,
+    ready,
+    finished.then((r): RunSummary => ({ ...r, kind: 'bpf', dropped: queue.dropped })),
+  );
+}
+
+/** A package's Wasm program, given `opts.args`: each line it prints is an event. */
+async function startWasm(pkg: ResolvedPackage & { wasm: Uint8Array }, opts: StartOptions): Promise<RunHandle> {
+  const { runWasmPackage } = await import('../services/run-wasm.js');
+  const { queue, abort, attached, ready, untilStopped } = starting(opts.signal);
+  let lines = 0;
+  const finished = runWasmPackage({
+    package: pkg,
+    args: opts.args,
+    ...(opts.durationMs === undefined ? {} : { durationMs: opts.durationMs }),
+    ...(opts.maxEvents === undefined ? {} : { maxLines: opts.maxEvents }),
+    signal: abort.signal,
+    onStart: attached,
+    onStdout: (text) => {
+      lines++;
+      queue.push({ kind: 'line', time: new Date(), stream: 'stdout', text });
+    },
+    onStderr: (text) => queue.push({ kind: 'line', time: new Date(), stream: 'stderr', text }),
+  }).finally(untilStopped);
+  return handle(
+    pkg,
+    queue,
+    abort,
+    ready,
+    finished.then(
+      (r): RunSummary => ({ kind: 'wasm', stop: { kind: r.reason === 'signal' ? 'stopped' : r.reason }, exitCode: r.exitCode, lines, dropped: queue.dropped }),
+    ),
+  );
+}
+
+/** What both kinds of run start with: the queue, the abort that `stop()` and `signal` raise, and the moment of attach. */
+function starting(signal: AbortSignal | undefined) {
+  const queue = new EventQueue();
+  const abort = new AbortController();
+  const onAbort = () => abort.abort('stopped');
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  let attached: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => {
+    attached = resolve;
+  });
+  return { queue, abort, attached, ready, untilStopped: () => signal?.removeEventListener('abort', onAbort) };
+}
+
+/** `handle` returns once the run is attached, or throws how it failed before: the caller's error then, not the iterator's. */
+async function handle(pkg: ResolvedPackage, queue: EventQueue, abort: AbortController, ready: Promise<void>, done: Promise<RunSummary>): Promise<RunHandle> {
   done.then(
     () => queue.end(),
     (e: unknown) => queue.end(e),
   );
-  // Attached, or failed before: a refusal by the kernel is the caller's error here, not the iterator's.
-  await Promise.race([ready, finished]);
+  await Promise.race([ready, done]);
   const stop = () => {
     abort.abort('stopped');
     return done;

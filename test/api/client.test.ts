@@ -1,9 +1,12 @@
 // The library's client as a program uses it: push, pull, inspect, search and verify against a
 // real registry, and run on the real kernel, each with the configuration of `env` (the sandbox).
-import { openSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, cpSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEbpm, type Ebpm, type RunEvent } from '../../src/api/index.js';
 import { cliEnv, sandboxDir } from '../helpers/cli.js';
+import { REPO } from '../helpers/objects.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { ownCopy, programsOf, tempDir } from '../run/spawn.js';
 
@@ -70,6 +73,10 @@ describe('openEbpm', () => {
       hint: 'its parameters: pid, uid, failed',
     });
     await expect(ebpm.run(dir, { params: { pid: 'me' } })).rejects.toThrowWithCode('INVALID_PARAMETER', 'pid: "me": not an integer');
+    await expect(ebpm.run(dir, { args: ['-p', '1'] })).rejects.toThrowWithCode('USAGE', {
+      message: `run ${dir}: opensnoop has no Wasm program to take arguments`,
+      hint: 'set its parameters (params) instead',
+    });
   });
 
   it('runs a package: decoded events in order, then stop() detaches every program', async () => {
@@ -105,4 +112,44 @@ describe('openEbpm', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     expect((await run.stop()).stop).toEqual({ kind: 'stopped' });
   });
+
+  it('runs a package with a Wasm program: its arguments, its lines as events, its exit code', async () => {
+    const wasm = join(tempDir(), 'sigsnoop');
+    cpSync(join(REPO, 'examples', 'sigsnoop'), wasm, { recursive: true, filter: (src) => !src.endsWith('/out') });
+    await expect(ebpm.run(wasm, { params: { pid: 1 } })).rejects.toThrowWithCode('USAGE', {
+      message: `run ${wasm}: sigsnoop has a Wasm program, which sets its parameters itself`,
+      hint: 'give the Wasm program its arguments (args) instead',
+    });
+    const run = await ebpm.run(wasm, { args: ['-h'] });
+    const lines: string[] = [];
+    for await (const e of run.events) if (e.kind === 'line') lines.push(`${e.stream}: ${e.text}`);
+    expect(lines).toEqual([
+      'stderr: Usage: sigsnoop [-h] [-x] [-k] [-p PID] [-s SIGNAL]',
+      'stderr: Trace standard and real-time signals.',
+      'stderr: ',
+      'stderr:   -x  failed signals only: those whose siginfo carries an errno (as libbpf-tools)',
+      'stderr:   -k  SIGKILL only (unlike libbpf-tools, not whatever kill(2) sends)',
+      'stderr:   -p  only signals sent by this process ID',
+      'stderr:   -s  only this signal number',
+    ]);
+    expect(await run.done).toEqual({ kind: 'wasm', stop: { kind: 'exit' }, exitCode: 0, lines: 0, dropped: 0 });
+
+    // Its events: the signals this process sends, as the program prints them.
+    const target = spawn('sh', ['-c', 'trap "" USR1; read x'], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const traced = await ebpm.run(wasm, { args: ['-p', String(process.pid), '-s', '10'], maxEvents: 1 });
+    const seen: string[] = [];
+    for await (const e of traced.events) {
+      if (e.kind !== 'line') continue;
+      seen.push(`${e.stream}: ${e.text}`);
+      // The line it prints once attached: now the signal is seen.
+      if (e.stream === 'stderr') process.kill(target.pid!, 'SIGUSR1');
+    }
+    target.stdin!.end('\n');
+    const comm = readFileSync('/proc/self/comm', 'utf8').trim();
+    expect(seen).toEqual([
+      'stderr: running and waiting for the ebpf events from perf event...',
+      `stdout: {"pid":${process.pid},"tpid":${target.pid},"sig":10,"ret":0,"comm":${JSON.stringify(comm)},"sig_name":"SIGUSR1"}`,
+    ]);
+    expect(await traced.done).toEqual({ kind: 'wasm', stop: { kind: 'max-events' }, exitCode: 0, lines: 1, dropped: 0 });
+  }, 60_000);
 });
