@@ -4,7 +4,7 @@
  * ```ts
  * const ebpm = await openEbpm();
  * await ebpm.pull('sigsnoop@1.2');
- * const run = await ebpm.run('opensnoop@0.3', { params: { pid: process.pid }, maxEvents: 10 });
+ * const run = await ebpm.run('opensnoop@2', { params: { pid: process.pid }, maxEvents: 10 });
  * for await (const e of run.events) if (e.kind === 'event') console.log(e.data);
  * ```
  *
