@@ -24,7 +24,13 @@ await Promise.all([
   build({
     ...common,
     // The ink views are entries of their own: the snapshot imports them from here (below).
-    entryPoints: { ebpm: 'src/cli/bin.ts', 'ebpm-run-live': 'src/cli/views/run-live.tsx', 'ebpm-live': 'src/cli/views/live.tsx' },
+    // `index` is the library (package.json "exports"), sharing the CLI's chunks.
+    entryPoints: {
+      ebpm: 'src/cli/bin.ts',
+      'ebpm-run-live': 'src/cli/views/run-live.tsx',
+      'ebpm-live': 'src/cli/views/live.tsx',
+      index: 'src/api/index.ts',
+    },
     chunkNames: 'chunks/[name]-[hash]',
     // Split so that what a command imports lazily (ink, react, the registry client) is
     // only parsed when that command runs.

@@ -24,7 +24,10 @@ const ALLOWED: Record<string, readonly string[]> = {
   build: ['core', 'bpf', 'wasm', 'package', 'content', 'store'],
   runtime: ['core', 'bpf', 'kernel', 'wasm', 'package'],
   services: ['core', 'bpf', 'kernel', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime'],
-  cli: ['core', 'bpf', 'kernel', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime', 'services'],
+  // The library (`import … from 'ebpm'`), and the command line's one way to the services: the
+  // library's client for what it offers, a module of its own for the rest.
+  api: ['core', 'bpf', 'kernel', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime', 'services'],
+  cli: ['core', 'bpf', 'kernel', 'wasm', 'content', 'store', 'registry', 'package', 'sign', 'build', 'runtime', 'api'],
 };
 
 function files(dir: string): string[] {

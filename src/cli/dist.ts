@@ -3,8 +3,8 @@
  * environment, deciding between the live view, plain lines and JSON, and running a transfer
  * with progress on a terminal.
  */
-import { openContext, type Context } from '../services/context.js';
-import type { OnTransferEvent } from '../services/transfer.js';
+import { clientOf, openContext, type Context, type Ebpm } from '../api/client.js';
+import type { OnTransferEvent } from '../api/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Flags, Io } from './command.js';
 import { isLive, terminalSafe, writeText } from './format.js';
@@ -21,6 +21,12 @@ export function context(io: Io, verbose: boolean, trustPolicy?: () => TrustPolic
     ...(io.plainHttp === undefined ? {} : { plainHttp: io.plainHttp }),
     ...(trustPolicy === undefined ? {} : { trustPolicy }),
   });
+}
+
+/** `client` is the library's client over the command's context (`context`), opened on first use. */
+export function client(io: Io, verbose: boolean): Ebpm {
+  let ctx: Promise<Context> | undefined;
+  return clientOf(() => (ctx ??= context(io, verbose)), io.env, io.cwd);
 }
 
 /** `writeJson` prints the machine output of a command. */

@@ -3,8 +3,8 @@
  * React: byte and rate units, progress bars, table layout, and the transfer state a push or pull
  * view renders (a reducer over `TransferEvent`s).
  */
-import type { BuildNotice } from '../services/build.js';
-import type { TransferEvent } from '../services/transfer.js';
+import type { BuildNotice } from '../api/build.js';
+import type { TransferEvent } from '../api/transfer.js';
 import type { Io } from './command.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

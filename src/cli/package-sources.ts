@@ -1,22 +1,10 @@
-/**
- * Where `run` and `check` find a package: local paths first, then registry references through
- * the pull service (loaded only when no local path matched, so a local run does not pay for it).
- */
-import type { Context } from '../services/context.js';
-import { localSource, resolvePackage, type PackageSource, type PullPolicy, type ResolvedPackage } from '../services/run-source.js';
+/** How `run` and `check` open the package they were given (api/sources.ts finds it). */
+import type { Context } from '../api/client.js';
+import { resolveSource, type PullPolicy, type ResolvedPackage } from '../api/sources.js';
 import type { Io } from './command.js';
 import { writeNotices } from './format.js';
 import { loadEnvPolicy } from '../sign/policy-file.js';
 import type { TrustPolicy } from '../sign/policy.js';
-
-const registrySource: PackageSource = {
-  async resolve(arg, opts) {
-    const { referenceSource } = await import('../services/pull.js');
-    return referenceSource(opts.context).resolve(arg, opts);
-  },
-};
-
-export const PACKAGE_SOURCES: readonly PackageSource[] = [localSource(), registrySource];
 
 /** A package a command resolved, and the command's one context, opened on first use. */
 export interface OpenedPackage {
@@ -36,7 +24,7 @@ export async function openPackage(source: string, pull: PullPolicy, io: Io): Pro
   const trustPolicy = () => (policy ??= loadEnvPolicy(io.env));
   let ctx: Promise<Context> | undefined;
   const context = () => (ctx ??= import('./dist.js').then((d) => d.context(io, false, trustPolicy)));
-  const pkg = await resolvePackage(source, PACKAGE_SOURCES, { pull, env: io.env, cwd: io.cwd, context, trustPolicy });
+  const pkg = await resolveSource(source, { pull, env: io.env, cwd: io.cwd, context, trustPolicy });
   writeNotices(io.stderr, pkg.notices);
   return { pkg, context, trustPolicy };
 }

@@ -9,7 +9,7 @@ import { ReadStream } from 'node:tty';
 import { EbpmError, isCode } from '../core/errors.js';
 import type { Env } from '../core/paths.js';
 import { readPrivateKey, type SigningKey } from '../sign/keys.js';
-import { isEncryptedKey, readKeyFile } from '../services/sign.js';
+import { isEncryptedKey, readKeyFile } from '../api/sign.js';
 
 /** Where the prompt reads and writes: /dev/tty, or a test's pty. */
 export interface Terminal {

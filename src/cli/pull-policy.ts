@@ -1,5 +1,5 @@
 import { EbpmError } from '../core/errors.js';
-import { PULL_POLICIES, type PullPolicy } from '../services/run-source.js';
+import { PULL_POLICIES, type PullPolicy } from '../api/sources.js';
 
 /** `pullPolicy` reads `--pull`, for `ebpm pull` and `ebpm run` alike. */
 export function pullPolicy(text: string): PullPolicy {

@@ -10,16 +10,16 @@
 import { startupSnapshot } from 'node:v8';
 import { start } from './start.js';
 import './commands/run.js';
-import '../services/run-source.js';
-import '../services/trust.js';
+import '../api/sources.js';
+import '../api/trust.js';
 import '../sign/policy.js';
-import '../services/resolve.js';
+import '../api/resolve.js';
 import '../core/arch.js';
 import '../bpf/object.js';
 import '../package/event-type.js';
-import '../services/run-generation.js';
+import '../api/run.js';
 import '../kernel/preflight.js';
-import '../services/check.js';
+import '../api/check.js';
 import '../kernel/kernel-facts.js';
 import '../core/phases.js';
 

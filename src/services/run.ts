@@ -187,9 +187,13 @@ function resultPlans(meta: PackageMetadata, choices: PlanChoices): SamplePlan[] 
   });
 }
 
-/** Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went away (`| head`). */
+/**
+ * Why a run ended; `signal` carries which one. `output-closed`: the reader of the events went
+ * away (`| head`); `stopped`: the library's caller stopped it (`RunHandle.stop`, its signal).
+ */
 export type StopReason =
   | { readonly kind: 'duration' }
+  | { readonly kind: 'stopped' }
   | { readonly kind: 'max-events' }
   | { readonly kind: 'output-closed' }
   | { readonly kind: 'signal'; readonly signal: 'SIGINT' | 'SIGTERM' };
@@ -238,7 +242,7 @@ export interface RunOptions {
   readonly programs?: ProgramSelection;
   /** What the kernel supports, for choosing among alternatives; default: probe this kernel. */
   readonly support?: SupportProbe;
-  /** Aborting stops the run; the reasons `SIGTERM` and `output-closed` are reported as such, anything else as SIGINT. */
+  /** Aborting stops the run; the reasons `SIGTERM`, `output-closed` and `stopped` are reported as such, anything else as SIGINT. */
   readonly signal?: AbortSignal;
   readonly verbose?: boolean;
   readonly hooks: RunHooks;
@@ -374,7 +378,9 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
   const stop = await new Promise<StopReason>((resolve, reject) => {
     const signal = opts.signal;
     const byAbort = (): StopReason =>
-      signal?.reason === 'output-closed' ? { kind: 'output-closed' } : { kind: 'signal', signal: signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT' };
+      signal?.reason === 'output-closed' || signal?.reason === 'stopped'
+        ? { kind: signal.reason }
+        : { kind: 'signal', signal: signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT' };
     if (opts.maxEvents === 0) return resolve({ kind: 'max-events' });
     if (signal?.aborted) return resolve(byAbort());
     signal?.addEventListener('abort', () => resolve(byAbort()), { once: true });

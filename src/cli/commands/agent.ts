@@ -1,6 +1,6 @@
 import { EbpmError } from '../../core/errors.js';
-import { DEFAULT_INSTANCES, startAgent } from '../../services/agent/agent.js';
-import { DEFAULT_SOCKET } from '../../services/agent/control.js';
+import { DEFAULT_INSTANCES, startAgent } from '../../api/agent/agent.js';
+import { DEFAULT_SOCKET } from '../../api/agent/control.js';
 import { parseFlags, type Command, type Flags } from '../command.js';
 import { writeText } from '../format.js';
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, platformsFlag, type Command, type Flags } from '../command.js';
 import { parseBtfFor } from '../../build/kernel-btf.js';
-import { build } from '../../services/build.js';
+import { build } from '../../api/build.js';
 import { writeNotices } from '../format.js';
 
 const FLAGS = {

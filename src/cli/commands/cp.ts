@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { copyPackage, type CopyResult } from '../../services/cp.js';
+import { copyPackage, type CopyResult } from '../../api/cp.js';
 import { context, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 
 const FLAGS = {

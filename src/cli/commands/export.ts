@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { exportStored } from '../../services/store.js';
+import { exportStored } from '../../api/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { EbpmError } from '../../core/errors.js';
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
-import { DEFAULT_TEMPLATE, init, nextSteps, TEMPLATES } from '../../services/init.js';
+import { DEFAULT_TEMPLATE, init, nextSteps, TEMPLATES } from '../../api/init.js';
 
 const FLAGS = {
   ...JSON_FLAG,

@@ -1,12 +1,10 @@
 import { JSON_FLAG, onePlatform, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { packageResultMaps } from '../../package/result-maps.js';
-import { alternativesHere, type ObjectPrograms } from '../../services/alternatives.js';
+import { alternativesHere, type ObjectPrograms } from '../../api/alternatives.js';
 import type { ProgramMeta } from '../../package/metadata.js';
-import { inspectPath, type InspectResult } from '../../services/inspect.js';
-import { inspectRemote } from '../../services/inspect-remote.js';
-import { isLocalPath } from '../../services/local-source.js';
-import { context, writeJson } from '../dist.js';
+import type { InspectResult } from '../../api/index.js';
+import { client, writeJson } from '../dist.js';
 import { writeNotices, writeText } from '../format.js';
 import { choiceLine, eventTypeText, fieldLines, UNTYPED_EVENTS } from '../views/run-text.js';
 import { isEventMapType } from '../../bpf/event-maps.js';
@@ -27,9 +25,7 @@ const cmd: Command = {
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'inspect: expected one path', { hint: `usage: ${cmd.usage}` });
     const target = positionals[0]!;
     const platform = onePlatform(cmd, values.platform);
-    const r = (await isLocalPath(io.cwd, target))
-      ? await inspectPath(target, io.cwd, io.env, platform)
-      : await inspectRemote(await context(io, false), target, platform);
+    const r = await client(io, false).inspect(target, platform ? { platform } : {});
     writeNotices(io.stderr, r.notices);
     const here = alternativesHere(r.metadata.objects);
     if (values.json) {

@@ -1,6 +1,6 @@
 /** `ebpm stop` and `ebpm start`: one request to the agent's socket about one instance. */
 import { EbpmError } from '../../core/errors.js';
-import { DEFAULT_SOCKET, request } from '../../services/agent/control.js';
+import { DEFAULT_SOCKET, request } from '../../api/agent/control.js';
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { writeJson } from '../dist.js';
 import { writeText } from '../format.js';

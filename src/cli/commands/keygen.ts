@@ -7,7 +7,7 @@
 import { resolve } from 'node:path';
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { writeKeyPair } from '../../services/sign.js';
+import { writeKeyPair } from '../../api/sign.js';
 import { readPassword } from '../password.js';
 
 const FLAGS = {

@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { loginHost, loginTo } from '../../services/login.js';
+import { loginHost, loginTo } from '../../api/login.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 import { askCredentials } from '../password.js';

@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { loginHost, logoutOf } from '../../services/login.js';
+import { loginHost, logoutOf } from '../../api/login.js';
 import { context, writeJson, writeLines } from '../dist.js';
 
 const FLAGS = {

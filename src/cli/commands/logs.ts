@@ -1,5 +1,5 @@
 import { EbpmError } from '../../core/errors.js';
-import { DEFAULT_SOCKET, request } from '../../services/agent/control.js';
+import { DEFAULT_SOCKET, request } from '../../api/agent/control.js';
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { writeText } from '../format.js';
 

@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { listStored } from '../../services/store.js';
+import { listStored } from '../../api/store.js';
 import { context, printTable, writeJson, writeLines } from '../dist.js';
 import { shortDigest } from '../../core/digest.js';
 import { formatAge, formatBytes } from '../format.js';

@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { pruneStore } from '../../services/store.js';
+import { pruneStore } from '../../api/store.js';
 import type { PruneStats } from '../../store/maintenance.js';
 import { context, writeJson, writeLines } from '../dist.js';
 

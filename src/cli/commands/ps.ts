@@ -1,6 +1,6 @@
 import { EbpmError } from '../../core/errors.js';
-import { DEFAULT_SOCKET, request } from '../../services/agent/control.js';
-import type { FileProblem, InstanceStatus } from '../../services/agent/supervisor.js';
+import { DEFAULT_SOCKET, request } from '../../api/agent/control.js';
+import type { FileProblem, InstanceStatus } from '../../api/agent/supervisor.js';
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { printTable, writeJson } from '../dist.js';
 import { writeText } from '../format.js';

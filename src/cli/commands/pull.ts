@@ -1,9 +1,9 @@
 import { JSON_FLAG, onePlatform, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { pull, type PullResult } from '../../services/pull.js';
-import { PACKAGE_CONCURRENCY, settleAll } from '../../services/transfer.js';
+import type { PullResult } from '../../api/index.js';
+import { PACKAGE_CONCURRENCY, settleAll } from '../../api/transfer.js';
 import { pullPolicy } from '../pull-policy.js';
-import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+import { client, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 
 const FLAGS = {
@@ -30,10 +30,10 @@ const cmd: Command = {
     const platform = onePlatform(cmd, values.platform);
     if (positionals.length === 0) throw new EbpmError('USAGE', 'pull: expected a reference', { hint: `usage: ${cmd.usage}` });
     const policy = pullPolicy(values.pull);
-    const ctx = await context(io, values.verbose);
+    const ebpm = client(io, values.verbose);
     const outcomes = await withProgress(io, 'pull', values.json, (onEvent) =>
       settleAll(positionals, PACKAGE_CONCURRENCY, (reference) =>
-        pull(ctx, { reference, policy, includePrerelease: values.prerelease, ...(platform ? { platform } : {}), ...(onEvent ? { onEvent } : {}) }),
+        ebpm.pull(reference, { policy, prerelease: values.prerelease, ...(platform ? { platform } : {}), ...(onEvent ? { onEvent } : {}) }),
       ),
     );
     const done = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));

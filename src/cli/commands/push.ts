@@ -3,7 +3,7 @@ import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { isTag } from '../../core/reference.js';
 import { tagVersion } from '../../package/version.js';
-import { pushAll } from '../../services/push.js';
+import { pushAll } from '../../api/push.js';
 import { context, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 import { loadSigningKey } from '../password.js';

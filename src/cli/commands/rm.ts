@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { removeStored } from '../../services/store.js';
+import { removeStored } from '../../api/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 import { errorJson, exitCodeFor, formatError } from '../errors.js';
 import { prunedText } from './prune.js';

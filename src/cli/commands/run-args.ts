@@ -12,8 +12,8 @@ import { suggest } from '../../core/suggest.js';
 import { DEFAULT_TOP } from '../../package/result-maps.js';
 import type { Flags } from '../command.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
-import type { ProgramSelection } from '../../services/alternatives.js';
-import type { PullPolicy } from '../../services/run-source.js';
+import type { ProgramSelection } from '../../api/alternatives.js';
+import type { PullPolicy } from '../../api/sources.js';
 import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 

@@ -6,7 +6,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { EbpmError } from '../../core/errors.js';
-import type { StopReason } from '../../services/run.js';
+import type { StopReason } from '../../api/run.js';
 import type { Io } from '../command.js';
 
 /** `exitCode` of a run: 0 for a planned stop, 128 + the signal number for a signal (as shells report them). */
@@ -15,6 +15,7 @@ export function exitCode(stop: StopReason): number {
     case 'duration':
     case 'max-events':
     case 'output-closed':
+    case 'stopped':
       return 0;
     case 'signal':
       return stop.signal === 'SIGINT' ? 130 : 143;

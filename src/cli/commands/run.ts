@@ -12,17 +12,25 @@
 import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
-import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
-import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
-import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
+import type { EventFormat } from '../../package/decode.js';
+import type { SampleFormat } from '../../package/histogram.js';
+import { DEFAULT_TOP } from '../../package/result-maps.js';
 import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
-import { checkSelection } from '../../services/alternatives.js';
-import { resolvePackage, type ResolvedPackage } from '../../services/run-source.js';
+import { checkSelection } from '../../api/alternatives.js';
+import { resolveSource, type ResolvedPackage } from '../../api/sources.js';
 import { GuestWorker } from '../../runtime/guest-worker.js';
-import { openPackage, PACKAGE_SOURCES, type OpenedPackage } from '../package-sources.js';
-import type { Follow, UpdateEvent } from '../../services/follow-loop.js';
-import { planRun, runPackage, withEventType, type NextRun, type RunPlan, type SamplePlan } from '../../services/run.js';
-import { withResultGlobals, withSyscallNames } from '../../services/run-results.js';
+import { openPackage, type OpenedPackage } from '../package-sources.js';
+import {
+  eventPrinter,
+  planPackage,
+  runPackage,
+  samplePrinter,
+  type Follow,
+  type NextRun,
+  type RunPlan,
+  type SamplePlan,
+  type UpdateEvent,
+} from '../../api/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
@@ -109,15 +117,13 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
     ...(line.printMaps === undefined ? {} : { printMaps: line.printMaps }),
     ...(line.intervalMs === undefined ? {} : { intervalMs: line.intervalMs }),
   };
-  const planned = planRun(pkg.metadata, choices);
-  const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const given = assignments(args.values, specs);
-  const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
-  const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
+  const plan = await planPackage(pkg, choices, given, line.eventType);
+  const format = eventPrinter(plan);
   const top = line.top ?? DEFAULT_TOP;
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
-    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
+    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args.values, top)]),
   );
   const stacks = plan.samples.some((s) => s.result?.kind === 'stacks');
   const symbolizer = stacks ? (await import('../../kernel/symbolize.js')).symbolizer : undefined;
@@ -188,7 +194,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
             output!.sample(
-              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, { frames, names: run.symbolizer!() }),
+              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args.values, top, { frames, names: run.symbolizer!() }),
               entries,
             ),
           // The events of the new version print in its own format, after the line that says so.
@@ -226,7 +232,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
  */
 async function following(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened): Promise<Follow<ResolvedPackage> & { stop(): void }> {
   const ctx = await opened.context();
-  const { followedReference, hasNewer } = await import('../../services/follow.js');
+  const { followedReference, hasNewer } = await import('../../api/follow.js');
   const ref = followedReference(ctx, pkg);
   // Caught from the start, not only once the run is attached: unhandled, SIGHUP ends the process.
   let asked: (() => void) | undefined;
@@ -254,7 +260,7 @@ async function following(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Op
         if (line.verbose) writeText(io.stderr, `${current.metadata.name}: ${current.metadata.version} is still the newest of ${line.source}\n`);
         return undefined;
       }
-      const next = await resolvePackage(line.source!, PACKAGE_SOURCES, { pull: 'always', env: io.env, cwd: io.cwd, ...opened });
+      const next = await resolveSource(line.source!, { pull: 'always', env: io.env, cwd: io.cwd, ...opened });
       if (next.digest === current.digest) return undefined;
       if (next.trust?.decision.warn) writeText(io.stderr, `warning: ${next.trust.decision.message}\n`);
       return next;
@@ -283,19 +289,6 @@ function updateLine(name: string, u: UpdateEvent): string {
   }
 }
 
-/** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */
-function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number, stacks?: ResultOptions['stacks']): SampleFormat {
-  if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
-  const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
-  const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
-  return resultFormat(s.map, s.result.kind, s.key!, s.value!, {
-    unit: histogramUnit(object.parameters, given),
-    top,
-    perCpu: s.result.perCpu === true,
-    ...(stacks === undefined ? {} : { stacks }),
-  });
-}
-
 /**
  * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
  * seeing only the `--env` variables and `--dir` directories.
@@ -305,10 +298,10 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
   // Its start is the longest step of a Wasm run's: under way while the runtime loads.
   const worker = new GuestWorker();
   let follow: Awaited<ReturnType<typeof following>> | undefined;
-  let runWasmPackage: typeof import('../../services/run-wasm.js').runWasmPackage;
+  let runWasmPackage: typeof import('../../api/run-wasm.js').runWasmPackage;
   try {
     follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, opened);
-    ({ runWasmPackage } = await import('../../services/run-wasm.js'));
+    ({ runWasmPackage } = await import('../../api/run-wasm.js'));
   } catch (e) {
     worker.discard();
     throw e;

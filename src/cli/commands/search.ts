@@ -1,7 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { search } from '../../services/search.js';
-import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
+import { client, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
 import { fitColumn, writeText } from '../format.js';
 
 const FLAGS = {
@@ -21,7 +20,7 @@ const cmd: Command = {
     const { values, positionals } = parseFlags(cmd, args, FLAGS);
     if (positionals.length !== 1) throw new EbpmError('USAGE', 'search: expected one search term', { hint: `usage: ${cmd.usage}` });
     const term = positionals[0]!;
-    const r = await search(await context(io, values.verbose), { term, refresh: values.refresh });
+    const r = await client(io, values.verbose).search(term, { refresh: values.refresh });
     for (const f of r.failed) {
       writeText(
         io.stderr,

@@ -7,7 +7,7 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
 import { context } from '../dist.js';
-import { signReference } from '../../services/sign.js';
+import { signReference } from '../../api/sign.js';
 import { loadSigningKey } from '../password.js';
 
 const FLAGS = {

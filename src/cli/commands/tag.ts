@@ -1,6 +1,6 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { tagStored } from '../../services/store.js';
+import { tagStored } from '../../api/store.js';
 import { context, writeJson, writeLines } from '../dist.js';
 
 const FLAGS = {

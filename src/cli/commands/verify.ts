@@ -16,10 +16,10 @@ import { describeFailure, formatName } from '../../sign/verify.js';
 import type { KeylessTrust, TrustedIdentity } from '../../sign/identity.js';
 import { identityProblems } from '../../sign/identity.js';
 import type { SignedBy } from '../../sign/verify.js';
-import { listAttached, type AttachedItem, type AttachedListing } from '../../services/attached.js';
-import { readTrustedKeyFile, readTrustedRootFile } from '../../services/sign.js';
-import { verifyAndRepair } from '../../services/store.js';
-import { verifyReference, type ReferenceVerification } from '../../services/trust.js';
+import { listAttached, type AttachedItem, type AttachedListing } from '../../api/attached.js';
+import { readTrustedKeyFile, readTrustedRootFile } from '../../api/sign.js';
+import { verifyAndRepair } from '../../api/store.js';
+import { verifyReference, type ReferenceVerification } from '../../api/trust.js';
 import { context, VERBOSE_FLAG, writeJson, writeLines } from '../dist.js';
 import { resolve } from 'node:path';
 

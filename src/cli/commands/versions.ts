@@ -1,7 +1,7 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { shortDigest } from '../../core/digest.js';
 import { EbpmError } from '../../core/errors.js';
-import { listVersions } from '../../services/versions.js';
+import { listVersions } from '../../api/versions.js';
 import { context, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
 import { writeText } from '../format.js';
 

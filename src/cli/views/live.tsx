@@ -4,7 +4,7 @@
  * is a TTY, so ink and React stay unloaded for plain and JSON output.
  */
 import { render } from 'ink';
-import type { TransferEvent } from '../../services/transfer.js';
+import type { TransferEvent } from '../../api/transfer.js';
 import { INITIAL_TRANSFER, reduceTransfer, type TransferState } from '../format.js';
 import { Table } from './table.js';
 import { TransferView } from './transfer.js';

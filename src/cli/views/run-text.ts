@@ -4,11 +4,11 @@
  */
 import { ATTACH_FORMS } from '../../kernel/loader-targets.js';
 import type { FlagSpec, ParamValue } from '../../package/params.js';
-import type { AlternativeChoice, ObjectPrograms } from '../../services/alternatives.js';
-import type { ResolvedPackage } from '../../services/run-source.js';
+import type { AlternativeChoice, ObjectPrograms } from '../../api/alternatives.js';
+import type { ResolvedPackage } from '../../api/sources.js';
 import type { TypeLayout } from '../../bpf/layout.js';
 import type { MapSize } from '../../package/map-sizes.js';
-import type { AttachedProgram, EventTypeWhy, RunPlan, RunResult } from '../../services/run.js';
+import type { AttachedProgram, EventTypeWhy, RunPlan, RunResult } from '../../api/run.js';
 import { WASM_FLAGS } from '../commands/run-wasm-flags.js';
 import { BPF_ONLY_FLAGS, RUN_FLAGS } from '../commands/run-args.js';
 import { flagLines, type HelpSection } from '../help.js';

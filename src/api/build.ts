@@ -1,0 +1,2 @@
+/** The services of building a package directory, as the command line reaches them: through this layer. */
+export * from '../services/build.js';

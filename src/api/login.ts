@@ -1,0 +1,2 @@
+/** The services of registry credentials, as the command line reaches them: through this layer. */
+export * from '../services/login.js';
