@@ -189,11 +189,12 @@ describe('plain and JSON writers', () => {
     await new Promise((r) => setImmediate(r));
     expect(writes).toEqual(['TIME     PID     SIG     COMM\n12:00:05 1000    10      p0\n12:00:05 1001    10      p1\n']);
     writes.length = 0;
-    const json = jsonOutput(out, format);
+    const json = jsonOutput(out, format, undefined, undefined, () => Date.UTC(2024, 0, 1, 12, 0, 5, 42));
     json.start();
     json.events(batch(2, 5));
     json.end();
-    expect(writes).toEqual(['{"pid":1005,"sig":10,"comm":"p5"}\n{"pid":1006,"sig":10,"comm":"p6"}\n']);
+    const at = '"timestamp":"2024-01-01T12:00:05.042Z"';
+    expect(writes).toEqual([`{${at},"pid":1005,"sig":10,"comm":"p5"}\n{${at},"pid":1006,"sig":10,"comm":"p6"}\n`]);
   });
 
   it('caches the clock per second and cuts wide rows', () => {

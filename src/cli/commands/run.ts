@@ -10,9 +10,11 @@
  * (runGuest): its exit code becomes ebpm's as `guestExitCode` maps it.
  */
 import type { LogLevel } from '../../kernel/native.js';
-import { assertNever, isEbpmError } from '../../core/errors.js';
+import type { TypeLayout } from '../../bpf/layout.js';
+import { assertNever, EbpmError, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
-import { eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
+import { columns, eventFormat, rawEventFormat, type EventFormat } from '../../package/decode.js';
+import { eventFilter, pickColumns } from '../../package/event-select.js';
 import { sampleFormat, type SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../../package/result-maps.js';
 import { assignments, flagSpecs, type Assignment } from '../../package/params.js';
@@ -28,6 +30,7 @@ import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
+import { prettyJson, yamlDocument } from '../views/json-styles.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP_SECTIONS, verboseLines } from '../views/run-text.js';
 import { commandHelp } from '../help.js';
 import {
@@ -39,6 +42,7 @@ import {
   RUN_FLAGS,
   RUN_USAGE,
   type BpfArgs,
+  type OutputFormat,
   type RunLine,
   type RunPackageInfo,
 } from './run-args.js';
@@ -113,7 +117,7 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const given = assignments(args.values, specs);
   const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
-  const format: EventFormat | undefined = plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
+  const format = plan.events && eventsFormat(pkg.metadata.name, plan.events.layout, line);
   const top = line.top ?? DEFAULT_TOP;
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
@@ -122,6 +126,26 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const stacks = plan.samples.some((s) => s.result?.kind === 'stacks');
   const symbolizer = stacks ? (await import('../../kernel/symbolize.js')).symbolizer : undefined;
   return { pkg, args, plan, given, format, sampleFormats, ...(symbolizer === undefined ? {} : { symbolizer }) };
+}
+
+/** What `-o` does to each JSON line of events and samples. */
+const RESTYLE: Partial<Record<OutputFormat, (json: string) => string>> = { jsonpretty: prettyJson, yaml: yamlDocument };
+
+/** How a package's events print: by their layout as `--fields` and `--filter` shape it, else as hex, which neither applies to. */
+function eventsFormat(name: string, layout: TypeLayout | undefined, line: RunLine): EventFormat {
+  if (layout === undefined) {
+    const flag = line.filter !== undefined ? '--filter' : line.fields !== undefined ? '--fields' : undefined;
+    if (flag !== undefined)
+      throw new EbpmError('USAGE', `run: ${flag} does not apply to ${name}: its events have no type, and print as hex`, {
+        hint: 'name their struct with --event-type',
+      });
+    return rawEventFormat();
+  }
+  const all = columns(layout);
+  return eventFormat(layout, {
+    ...(line.fields === undefined ? {} : { columns: pickColumns(line.fields, all) }),
+    ...(line.filter === undefined ? {} : { test: eventFilter(line.filter, all) }),
+  });
 }
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
@@ -144,12 +168,19 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
   };
   const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
-  const live = isLive(io, line.json);
+  // `-o wide` keeps every line whole: plain lines, even on a terminal.
+  const live = isLive(io, line.json) && line.output === 'table';
+  // One DataView per batch buffer, as the outputs make theirs.
+  let view = new DataView<ArrayBufferLike>(new ArrayBuffer(0));
+  const accept = (r: Uint8Array) => {
+    if (r.buffer !== view.buffer) view = new DataView(r.buffer);
+    return run.format!.accepts(view, r.byteOffset, r.byteLength);
+  };
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
   let output: RunOutput | undefined;
   const outputFor = (title: string) =>
     line.json
-      ? jsonOutput(io.stdout, run.format, bound)
+      ? jsonOutput(io.stdout, run.format, bound, RESTYLE[line.output])
       : live
         ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
         : plainOutput(io.stdout, run.format, Date.now, bound);
@@ -161,6 +192,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
         assignments: run.given,
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
+        ...(line.filter === undefined ? {} : { accept }),
         targets: run.args.targets,
         programs: line.programs,
         ...(line.btf === undefined ? {} : { btfFile: line.btf }),
@@ -209,7 +241,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
       });
       // After a signal the process ends at once (bin.ts): what stdout has not taken is dropped, and counted.
       output?.end(result.stop.kind === 'signal');
-      writeText(io.stderr, endSummary(run.pkg.metadata.name, result, output?.dropped()) + '\n');
+      writeText(io.stderr, endSummary(run.pkg.metadata.name, result, output?.dropped(), line.filter !== undefined) + '\n');
       return exitCode(result.stop);
     } catch (e) {
       output?.end();
