@@ -12,6 +12,7 @@
  * arrays and structs nested, pointers as `0x…` and bytes without a type as hex.
  */
 import type { FieldLayout, TypeLayout } from '../bpf/layout.js';
+import { errnoName, openFlagsText, signalName } from './value-names.js';
 
 /** `ValueFormat` prints one value of a layout found at byte `offset` of `view`. */
 export interface ValueFormat {
@@ -272,8 +273,39 @@ function naturalWidth(layout: TypeLayout): number {
   }
 }
 
+/** Which fields print by name (value-names.ts) besides those the name of the field gives away. */
+export interface Naming {
+  /** A `flags` field holds open(2) flags: the events are of open or openat. */
+  readonly openFlags?: boolean;
+}
+
+const SIGNAL_FIELDS = new Set(['sig', 'signal', 'signo']);
+const ERROR_FIELDS = new Set(['ret', 'err', 'errno']);
+
+/**
+ * `named` is a leaf's format with its text shown by name where the field's name says what the
+ * number is: a signal, a negative error, open flags. The JSON keeps the number.
+ */
+function named(f: FieldLayout, naming: Naming): { format: ValueFormat; width: number } {
+  const format = fieldFormat(f);
+  const width = naturalWidth(f.layout);
+  const l = f.layout;
+  if (l.kind !== 'int' || l.bool || l.size > 4 || f.bitSize !== undefined) return { format, width };
+  const read = intReader(l.size, l.signed) as (v: DataView, o: number) => number;
+  // Widths for the common names: SIGVTALRM, -ENOTDIR, O_RDONLY|O_CLOEXEC.
+  const [name, wide] = SIGNAL_FIELDS.has(f.name)
+    ? [signalName, 9]
+    : ERROR_FIELDS.has(f.name) && l.signed
+      ? [errnoName, 8]
+      : f.name === 'flags' && naming.openFlags
+        ? [openFlagsText, 18]
+        : [undefined, 0];
+  if (name === undefined) return { format, width };
+  return { format: { json: format.json, text: (v, o) => name(read(v, o)) ?? format.text(v, o) }, width: Math.max(width, wide) };
+}
+
 /** `columns` flattens a layout into leaf columns; nested structs give dotted names. */
-export function columns(layout: TypeLayout): Column[] {
+export function columns(layout: TypeLayout, naming: Naming = {}): Column[] {
   const out: Column[] = [];
   const walk = (fields: readonly FieldLayout[], prefix: string, base: number) => {
     for (const f of fields) {
@@ -283,11 +315,12 @@ export function columns(layout: TypeLayout): Column[] {
         continue;
       }
       const number = fieldNumber(f);
+      const { format, width } = named(f, naming);
       out.push({
         name,
         offset: base + f.offset,
-        format: fieldFormat(f),
-        width: Math.max(name.length, naturalWidth(f.layout)),
+        format,
+        width: Math.max(name.length, width),
         ...(number === undefined ? {} : { number }),
       });
     }
@@ -324,11 +357,13 @@ export interface EventShape {
   readonly columns?: readonly Column[];
   /** Records to print; default: all. */
   readonly test?: (view: DataView, offset: number) => boolean;
+  /** How the default columns name values (`columns`). */
+  readonly naming?: Naming;
 }
 
 /** `eventFormat` compiles the formats of an export's record layout, shaped by `shape`. */
 export function eventFormat(layout: TypeLayout, shape: EventShape = {}): EventFormat {
-  const cols = shape.columns ?? columns(layout);
+  const cols = shape.columns ?? columns(layout, shape.naming);
   const whole = shape.columns === undefined ? valueFormat(layout) : pickedJson(shape.columns);
   const size = layout.size;
   const scratch = new DataView(new ArrayBuffer(size));

@@ -7,6 +7,7 @@ import { stamped } from '../../src/cli/views/run-output.js';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import { columns, eventFormat } from '../../src/package/decode.js';
 import { eventFilter, pickColumns } from '../../src/package/event-select.js';
+import { errnoName, openFlagsText, signalName } from '../../src/package/value-names.js';
 
 const event: TypeLayout = {
   kind: 'struct',
@@ -93,5 +94,16 @@ describe('-o', () => {
     );
     expect(yamlDocument('[[1,2],[]]')).toBe('---\n- - 1\n  - 2\n- []\n');
     expect(yamlDocument('"12"')).toBe('--- "12"\n');
+  });
+});
+
+describe('values by name', () => {
+  it('signals as kill -l names them, negative errors as the kernel does, open flags as strace', () => {
+    expect([signalName(1), signalName(15), signalName(31), signalName(0), signalName(34)]).toEqual(['SIGHUP', 'SIGTERM', 'SIGSYS', undefined, undefined]);
+    expect([errnoName(-2), errnoName(-11), errnoName(0), errnoName(3), errnoName(-4095)]).toEqual(['-ENOENT', '-EAGAIN', undefined, undefined, undefined]);
+    expect(openFlagsText(0)).toBe('O_RDONLY');
+    expect(openFlagsText(0o2000000 | 0o1000 | 0o100 | 1)).toBe('O_WRONLY|O_CREAT|O_TRUNC|O_CLOEXEC');
+    expect(openFlagsText(0o4010002)).toBe('O_RDWR|O_SYNC');
+    expect(openFlagsText(0x80000000 | 0o4000)).toBe('O_RDONLY|O_NONBLOCK|0x80000000');
   });
 });

@@ -2,9 +2,10 @@
 // picked and printed in each format, with the stop line's count of what the filter left out;
 // and the exact refusals of fields and operators the events do not have.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, ownCopy, sender, tempDir } from './spawn.js';
 
@@ -37,11 +38,11 @@ describeWith(['root', 'btf', 'clang', 'native'], 'ebpm run: --filter, --fields a
   }, 120_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('prints only the events that match, in the fields asked for, and counts the others', async () => {
-    const r = await signals([28, 18, 23, 18], ['--filter', 'sig==18,comm~^ebpm-sig', '--fields', 'sig,comm,pid', '--max-events', '2']);
+  it('prints only the events that match, in the fields asked for, signals by name, and counts the others', async () => {
+    const r = await signals([28, 18, 23, 18], ['--filter', 'sig==SIGCONT,comm~^ebpm-sig', '--fields', 'sig,comm,pid', '--max-events', '2']);
     expect(r.code).toBe(0);
-    const row = `T 18      ebpm-sigsend     ${r.send}\n`;
-    expect(r.stdout).toBe(`TIME     SIG     COMM             PID\n${row}${row}`);
+    const row = `T SIGCONT   ebpm-sigsend     ${r.send}\n`;
+    expect(r.stdout).toBe(`TIME     SIG       COMM             PID\n${row}${row}`);
     expect(r.stderr).toBe(`${ATTACHED}sigsnoop: 2 events, 0 lost, 2 filtered out (stopped: max-events)\n`);
   });
 
@@ -63,9 +64,28 @@ describeWith(['root', 'btf', 'clang', 'native'], 'ebpm run: --filter, --fields a
 
   it('-o wide: the plain columns; --json is -o json', async () => {
     const wide = await signals([28], ['-o', 'wide', '--fields=-pid,-tpid,-ret,-sig,+sig', '--max-events', '1']);
-    expect(wide.stdout).toBe('TIME     COMM             SIG\nT ebpm-sigsend     28\n');
+    expect(wide.stdout).toBe('TIME     COMM             SIG\nT ebpm-sigsend     SIGWINCH\n');
     const json = await signals([28], ['--json', '--fields', 'sig', '--max-events', '1']);
     expect(json.stdout).toBe('{"timestamp":T,"sig":28}\n');
+  });
+
+  it('shows negative returns as errno names and open flags as strace does; filters on the names, JSON keeps the numbers', async () => {
+    const opened = join(dir, 'evt-opened');
+    const script = join(dir, 'ebpm-evt-opener');
+    writeFileSync(script, `#!/bin/sh\nread go\n: < ${opened}\n: < ${dir}/evt-absent\n`, { mode: 0o755 });
+    writeFileSync(opened, 'x');
+    const opener = spawn(script, [], { stdio: ['pipe', 'ignore', 'ignore'] });
+    const pkg = join(REPO, 'examples', 'opensnoop');
+    const run = ebpm(['run', pkg, '--pid', String(opener.pid), '--filter', 'fname~evt-,ret==-ENOENT', '--fields', 'ret,flags,fname']);
+    const json = ebpm(['run', pkg, '--pid', String(opener.pid), '--filter', 'fname~evt-', '--fields', 'ret,flags', '--json', '--max-events', '2']);
+    await Promise.all([run.waitFor(/attached/), json.waitFor(/attached/)]);
+    opener.stdin!.end('go\n');
+    const j = await json.exited();
+    run.child.kill('SIGINT');
+    const r = await run.exited();
+    expect(r.stdout.replace(CLOCK, 'T ')).toBe(`TIME     RET      FLAGS              FNAME\nT -ENOENT  O_RDONLY           ${dir}/evt-absent\n`);
+    expect(r.stderr).toMatch(/^opensnoop 2\.0\.0: attached 2 programs: .*\nopensnoop: 1 events, 0 lost, \d+ filtered out \(stopped: SIGINT\)\n$/);
+    expect(j.stdout.replace(ISO, 'T')).toMatch(/^\{"timestamp":T,"ret":\d+,"flags":0\}\n\{"timestamp":T,"ret":-2,"flags":0\}\n$/);
   });
 
   it('refuses a field the events do not have, an operator, an order on text: exit 2 naming the fields', () => {

@@ -117,7 +117,7 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const typed = line.eventType === undefined ? planned : await withEventType(planned, pkg, line.eventType);
   const given = assignments(args.values, specs);
   const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
-  const format = plan.events && eventsFormat(pkg.metadata.name, plan.events.layout, line);
+  const format = plan.events && eventsFormat(pkg, plan.events.layout, line);
   const top = line.top ?? DEFAULT_TOP;
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
@@ -131,8 +131,12 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
 /** What `-o` does to each JSON line of events and samples. */
 const RESTYLE: Partial<Record<OutputFormat, (json: string) => string>> = { jsonpretty: prettyJson, yaml: yamlDocument };
 
+/** Attach points of open(2) and openat(2): their tracepoints, their kernel functions. */
+const OPEN_ATTACH = /(^|[/_])(sys_(enter|exit)_open(at)?|do_sys_open(at2)?)$/;
+
 /** How a package's events print: by their layout as `--fields` and `--filter` shape it, else as hex, which neither applies to. */
-function eventsFormat(name: string, layout: TypeLayout | undefined, line: RunLine): EventFormat {
+function eventsFormat(pkg: ResolvedPackage, layout: TypeLayout | undefined, line: RunLine): EventFormat {
+  const name = pkg.metadata.name;
   if (layout === undefined) {
     const flag = line.filter !== undefined ? '--filter' : line.fields !== undefined ? '--fields' : undefined;
     if (flag !== undefined)
@@ -141,8 +145,12 @@ function eventsFormat(name: string, layout: TypeLayout | undefined, line: RunLin
       });
     return rawEventFormat();
   }
-  const all = columns(layout);
+  // A `flags` field of a tool on open or openat holds open flags.
+  const opens = pkg.metadata.objects.some((o) => o.programs.some((p) => OPEN_ATTACH.test(p.attach ?? '')));
+  const naming = { openFlags: opens };
+  const all = columns(layout, naming);
   return eventFormat(layout, {
+    naming,
     ...(line.fields === undefined ? {} : { columns: pickColumns(line.fields, all) }),
     ...(line.filter === undefined ? {} : { test: eventFilter(line.filter, all) }),
   });
