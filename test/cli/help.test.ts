@@ -123,6 +123,7 @@ describe('help', () => {
       '--no-print-map',
       '--interval',
       '--top',
+      '--sort',
       '--program',
       '--skip-program',
       '--btf',

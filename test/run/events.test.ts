@@ -112,6 +112,12 @@ describeWith(['root', 'btf', 'clang', 'native'], 'ebpm run: --filter, --fields a
     expect(refused(['--filter', 'comm~(']).stderr).toMatch(
       /^error: run: --filter "comm~\(": "\(" is not a regular expression \(.+\)\nhint: write a JavaScript regular expression: ~\^\/etc\/\n$/,
     );
+    expect(refused(['--sort', 'pid'])).toEqual({
+      code: 2,
+      stdout: '',
+      stderr:
+        'error: run: --sort does not apply to sigsnoop: it prints no counter table or histogram map\nhint: choose the events to print with --filter and --fields\n',
+    });
     expect(refused(['--fields', 'pid,cmd'])).toEqual({
       code: 2,
       stdout: '',

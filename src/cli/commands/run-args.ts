@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { suggest } from '../../core/suggest.js';
-import { DEFAULT_TOP } from '../../package/result-maps.js';
+import { DEFAULT_TOP, parseSort, type SortKey } from '../../package/result-maps.js';
 import type { Flags } from '../command.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
 import type { ProgramSelection } from '../../services/alternatives.js';
@@ -18,7 +18,7 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json | -o table|wide|json|jsonpretty|yaml] [--filter <field><op><value>,...] [--fields <field>,...] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json | -o table|wide|json|jsonpretty|yaml] [--filter <field><op><value>,...] [--fields <field>,...] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--sort <field>[,-field]...] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags of `run` besides the Wasm ones, with their help (`parseRunLine` reads them, not parseArgs). */
 export const RUN_FLAGS = {
@@ -76,6 +76,12 @@ export const RUN_FLAGS = {
   'no-print-map': { type: 'boolean', description: 'print no result map' },
   interval: { type: 'string', valueName: '<duration>', description: 'also print the result maps this often (10s, 1m), clearing them' },
   top: { type: 'string', valueName: '<n>', description: `rows of a counter table (default ${DEFAULT_TOP})` },
+  sort: {
+    type: 'string',
+    valueName: '<field>[,-field]...',
+    description:
+      'order the rows of counter tables and the histograms of a map by these columns, - before one for largest first (default: the first counter, largest first)',
+  },
   program: { type: 'string', multiple: true, valueName: '<name>', description: 'load and attach only this program' },
   'skip-program': {
     type: 'string',
@@ -102,6 +108,7 @@ export const BPF_ONLY_FLAGS: ReadonlySet<string> = new Set([
   'no-print-map',
   'interval',
   'top',
+  'sort',
   'program',
   'skip-program',
 ]);
@@ -148,6 +155,8 @@ export interface RunLine {
   readonly intervalMs?: number;
   /** `--top <n>`: rows of a counter table. */
   readonly top?: number;
+  /** `--sort`: the order of counter tables' rows and of histograms. */
+  readonly sort?: readonly SortKey[];
   /** `--btf <file>`, resolved: the kernel BTF CO-RE relocates against. */
   readonly btf?: string;
   /** `--follow`: milliseconds between two checks for a newer version (`--follow-interval`, default 60 s). */
@@ -258,6 +267,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const eventType = text('event-type');
   const interval = text('interval');
   const top = text('top');
+  const sort = text('sort');
   const btf = text('btf');
   const followInterval = text('follow-interval');
   const output = outputFormat(text('output'), own.has('json'));
@@ -291,6 +301,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
     ...(interval === undefined ? {} : { intervalMs: durationFlag('interval', interval, true) }),
     ...(top === undefined ? {} : { top: wholeNumber('top', top) }),
+    ...(sort === undefined ? {} : { sort: parseSort(sort) }),
     ...(btf === undefined ? {} : { btf: resolve(cwd, btf) }),
     ...(own.has('follow') ? { followMs: followInterval === undefined ? 60_000 : durationFlag('follow-interval', followInterval, true) } : {}),
     programs: selection,
@@ -406,6 +417,7 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
     ['no-print-map', line.printMaps === false],
     ['interval', line.intervalMs !== undefined],
     ['top', line.top !== undefined],
+    ['sort', line.sort !== undefined],
     ['filter', line.filter !== undefined],
     ['fields', line.fields !== undefined],
   ] as const) {

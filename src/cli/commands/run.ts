@@ -119,9 +119,13 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const plan = await withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
   const format = plan.events && eventsFormat(pkg, plan.events.layout, line);
   const top = line.top ?? DEFAULT_TOP;
+  if (line.sort !== undefined && !plan.samples.some((s) => s.result !== undefined))
+    throw new EbpmError('USAGE', `run: --sort does not apply to ${pkg.metadata.name}: it prints no counter table or histogram map`, {
+      hint: 'choose the events to print with --filter and --fields',
+    });
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
-    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top)]),
+    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args, top, line.sort)]),
   );
   const stacks = plan.samples.some((s) => s.result?.kind === 'stacks');
   const symbolizer = stacks ? (await import('../../kernel/symbolize.js')).symbolizer : undefined;
@@ -228,7 +232,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
             output!.sample(
-              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, { frames, names: run.symbolizer!() }),
+              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args, top, line.sort, { frames, names: run.symbolizer!() }),
               entries,
             ),
           // The events of the new version print in its own format, after the line that says so.
@@ -324,7 +328,14 @@ function updateLine(name: string, u: UpdateEvent): string {
 }
 
 /** How one sample map is printed: as its `@sample` annotation says, or as the result map ebpm found. */
-function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: number, stacks?: ResultOptions['stacks']): SampleFormat {
+function samplePrinter(
+  pkg: ResolvedPackage,
+  s: SamplePlan,
+  args: BpfArgs,
+  top: number,
+  sort: ResultOptions['sort'],
+  stacks?: ResultOptions['stacks'],
+): SampleFormat {
   if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
   const object = pkg.metadata.objects.find((o) => o.name === s.object)!;
   const given = (name: string) => [...args.values].find(([f]) => f.object === s.object && f.parameter.name === name)?.[1];
@@ -332,6 +343,7 @@ function samplePrinter(pkg: ResolvedPackage, s: SamplePlan, args: BpfArgs, top: 
     unit: histogramUnit(object.parameters, given),
     top,
     perCpu: s.result.perCpu === true,
+    ...(sort === undefined ? {} : { sort }),
     ...(stacks === undefined ? {} : { stacks }),
   });
 }
