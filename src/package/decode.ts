@@ -301,7 +301,11 @@ function named(f: FieldLayout, naming: Naming): { format: ValueFormat; width: nu
         ? [openFlagsText, 18]
         : [undefined, 0];
   if (name === undefined) return { format, width };
-  return { format: { json: format.json, text: (v, o) => name(read(v, o)) ?? format.text(v, o) }, width: Math.max(width, wide) };
+  const text = (v: DataView, o: number) => {
+    const n = read(v, o);
+    return name(n) ?? String(n);
+  };
+  return { format: { json: format.json, text }, width: Math.max(width, wide) };
 }
 
 /** `columns` flattens a layout into leaf columns; nested structs give dotted names. */

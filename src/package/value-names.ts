@@ -7,7 +7,7 @@
  */
 import { constants } from 'node:os';
 
-/** Signals 1–31 (asm-generic/signal.h); real-time ones print as numbers. */
+/** Signals 1–31 (asm-generic/signal.h), by number less one; real-time ones print as numbers. */
 const SIGNALS = [
   'HUP',
   'INT',
@@ -40,12 +40,11 @@ const SIGNALS = [
   'IO',
   'PWR',
   'SYS',
-];
+].map((s) => `SIG${s}`);
 
 /** `signalName` is `SIG…` for signals 1–31, else undefined. */
 export function signalName(n: number): string | undefined {
-  const name = Number.isInteger(n) ? SIGNALS[n - 1] : undefined;
-  return name === undefined ? undefined : `SIG${name}`;
+  return SIGNALS[n - 1];
 }
 
 let errnos: Map<number, string> | undefined;
@@ -56,10 +55,9 @@ export function errnoName(n: number): string | undefined {
   if (errnos === undefined) {
     errnos = new Map();
     // Node's table is the system's: on Linux, the kernel's numbers. Aliases (EWOULDBLOCK) come after their first name.
-    for (const [name, value] of Object.entries(constants.errno)) if (!errnos.has(value)) errnos.set(value, name);
+    for (const [name, value] of Object.entries(constants.errno)) if (!errnos.has(-value)) errnos.set(-value, `-${name}`);
   }
-  const name = errnos.get(-n);
-  return name === undefined ? undefined : `-${name}`;
+  return errnos.get(n);
 }
 
 /** open(2) flags beyond the access mode, lowest bit first; the arm64 values where they differ. */
