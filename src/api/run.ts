@@ -4,7 +4,8 @@
  * its snapshots, and `startRun`, which hands the decoded events to an async iterator.
  */
 import { EbpmError } from '../core/errors.js';
-import { eventFormat, rawEventFormat, type EventFormat } from '../package/decode.js';
+import { columns, eventFormat, rawEventFormat, type EventFormat } from '../package/decode.js';
+import { eventFilter, pickColumns } from '../package/event-select.js';
 import { sampleFormat, type SampleEntry, type SampleFormat } from '../package/histogram.js';
 import { assignments, flagSpecs, parseValue, type Assignment, type FlagSpec, type ParamValue } from '../package/params.js';
 import { DEFAULT_TOP, histogramUnit, resultFormat, type ResultOptions } from '../package/result-maps.js';
@@ -27,20 +28,50 @@ export async function planPackage(pkg: ResolvedPackage, choices: PlanChoices, gi
   return withSyscallNames(await withResultGlobals(typed, pkg, choices), pkg, given);
 }
 
-/** `eventPrinter` prints the records of `plan`'s event map: by their layout, else as hex; none without an event map. */
-export function eventPrinter(plan: RunPlan): EventFormat | undefined {
-  return plan.events ? (plan.events.layout ? eventFormat(plan.events.layout) : rawEventFormat()) : undefined;
+/** Attach points of open(2) and openat(2): their tracepoints, their kernel functions. */
+const OPEN_ATTACH = /(^|[/_])(sys_(enter|exit)_open(at)?|do_sys_open(at2)?)$/;
+
+/** Which fields of the events print and which events do (`--fields`, `--filter`). */
+export interface EventSelection {
+  readonly fields?: string | undefined;
+  readonly filter?: string | undefined;
+}
+
+/**
+ * `eventPrinter` prints the records of `plan`'s event map: by their layout as `selection` shapes
+ * it, else as hex, which no selection applies to; none without an event map.
+ */
+export function eventPrinter(pkg: ResolvedPackage, plan: RunPlan, selection: EventSelection = {}): EventFormat | undefined {
+  if (plan.events === undefined) return undefined;
+  const layout = plan.events.layout;
+  if (layout === undefined) {
+    const flag = selection.filter !== undefined ? '--filter' : selection.fields !== undefined ? '--fields' : undefined;
+    if (flag !== undefined)
+      throw new EbpmError('USAGE', `run: ${flag} does not apply to ${pkg.metadata.name}: its events have no type, and print as hex`, {
+        hint: 'name their struct with --event-type',
+      });
+    return rawEventFormat();
+  }
+  // A `flags` field of a tool on open or openat holds open flags.
+  const naming = { openFlags: pkg.metadata.objects.some((o) => o.programs.some((p) => OPEN_ATTACH.test(p.attach ?? ''))) };
+  const all = columns(layout, naming);
+  return eventFormat(layout, {
+    naming,
+    ...(selection.fields === undefined ? {} : { columns: pickColumns(selection.fields, all) }),
+    ...(selection.filter === undefined ? {} : { test: eventFilter(selection.filter, all) }),
+  });
 }
 
 /**
  * `samplePrinter` prints one sample map: as its `@sample` annotation says, or as the result map
- * ebpm found, in the unit the parameters in `values` choose, its `top` entries.
+ * ebpm found, in the unit the parameters in `values` choose, its `top` entries in the `sort` order (`--sort`).
  */
 export function samplePrinter(
   pkg: ResolvedPackage,
   s: SamplePlan,
   values: ReadonlyMap<FlagSpec, ParamValue>,
   top: number,
+  sort?: ResultOptions['sort'],
   stacks?: ResultOptions['stacks'],
 ): SampleFormat {
   if (s.result === undefined) return sampleFormat(s.map, s.spec, s.key, s.value);
@@ -50,6 +81,7 @@ export function samplePrinter(
     unit: histogramUnit(object.parameters, given),
     top,
     perCpu: s.result.perCpu === true,
+    ...(sort === undefined ? {} : { sort }),
     ...(stacks === undefined ? {} : { stacks }),
   });
 }
@@ -179,7 +211,7 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
   const specs = flagSpecs(pkg.metadata.objects, [], pkg.ecli);
   const given = assignments(values, specs);
   const plan = await planPackage(pkg, {}, given);
-  const format = eventPrinter(plan);
+  const format = eventPrinter(pkg, plan);
   const symbolizer = plan.samples.some((s) => s.result?.kind === 'stacks') ? (await import('../kernel/symbolize.js')).symbolizer : undefined;
   const { queue, abort, attached, ready, untilStopped } = starting(opts.signal);
   const finished = runPackage({
@@ -198,7 +230,7 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
         for (const r of records) queue.push({ kind: 'event', time, data: JSON.parse(format.json(view, r.byteOffset, r.byteLength)) });
       },
       onSample: (s, entries: readonly SampleEntry[], frames) => {
-        const printer = samplePrinter(pkg, s, values, DEFAULT_TOP, frames === undefined ? undefined : { frames, names: symbolizer!() });
+        const printer = samplePrinter(pkg, s, values, DEFAULT_TOP, undefined, frames === undefined ? undefined : { frames, names: symbolizer!() });
         const lines = printer
           .json(entries)
           .split('\n')

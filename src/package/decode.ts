@@ -12,6 +12,7 @@
  * arrays and structs nested, pointers as `0x…` and bytes without a type as hex.
  */
 import type { FieldLayout, TypeLayout } from '../bpf/layout.js';
+import { errnoName, openFlagsText, signalName } from './value-names.js';
 
 /** `ValueFormat` prints one value of a layout found at byte `offset` of `view`. */
 export interface ValueFormat {
@@ -29,6 +30,8 @@ export interface ColumnHead {
 export interface Column extends ColumnHead {
   readonly format: ValueFormat;
   readonly offset: number;
+  /** The raw number of an integer, bool or enum leaf, for `--filter`'s comparisons; undefined for other kinds. */
+  readonly number?: (view: DataView, offset: number) => number | bigint;
 }
 
 /** Width of the TIME column: `HH:MM:SS` and a space. */
@@ -217,19 +220,30 @@ function opaque(size: number): ValueFormat {
   return { json: (v, o) => `"${hex(v, o, size)}"`, text: (v, o) => hex(v, o, size) };
 }
 
-/** A member's format: its layout's, or for a bitfield the bits read as the doc of FieldLayout says. */
-function fieldFormat(f: FieldLayout): ValueFormat {
-  if (f.bitSize === undefined) return valueFormat(f.layout);
+/** The reader of a member's raw number: an integer, bool or enum of 1–16 bytes, or a bitfield of one. */
+function fieldNumber(f: FieldLayout): Column['number'] {
+  if (f.layout.kind !== 'int' && f.layout.kind !== 'enum') return undefined;
+  return f.bitSize === undefined ? intReader(f.layout.size, f.layout.signed) : bitfieldReader(f);
+}
+
+/** Reads a bitfield as the doc of FieldLayout says. */
+function bitfieldReader(f: FieldLayout): (v: DataView, o: number) => bigint {
   const bitOffset = BigInt(f.bitOffset ?? 0);
-  const bitSize = f.bitSize;
+  const bitSize = f.bitSize ?? 0;
   const bytes = Math.ceil(((f.bitOffset ?? 0) + bitSize) / 8);
   const signed = (f.layout.kind === 'int' || f.layout.kind === 'enum') && f.layout.signed;
-  const read = (v: DataView, o: number): bigint => {
+  return (v, o) => {
     let x = 0n;
     for (let i = bytes - 1; i >= 0; i--) x = (x << 8n) | BigInt(v.getUint8(o + i));
     x = BigInt.asUintN(bitSize, x >> bitOffset);
     return signed ? BigInt.asIntN(bitSize, x) : x;
   };
+}
+
+/** A member's format: its layout's, or for a bitfield the bits `bitfieldReader` reads. */
+function fieldFormat(f: FieldLayout): ValueFormat {
+  if (f.bitSize === undefined) return valueFormat(f.layout);
+  const read = bitfieldReader(f);
   if (f.layout.kind === 'int' && f.layout.bool) return same((v, o) => (read(v, o) ? 'true' : 'false'));
   if (f.layout.kind === 'enum') {
     return enumFormat(read, f.layout.values);
@@ -259,8 +273,43 @@ function naturalWidth(layout: TypeLayout): number {
   }
 }
 
+/** Which fields print by name (value-names.ts) besides those the name of the field gives away. */
+export interface Naming {
+  /** A `flags` field holds open(2) flags: the events are of open or openat. */
+  readonly openFlags?: boolean;
+}
+
+const SIGNAL_FIELDS = new Set(['sig', 'signal', 'signo']);
+const ERROR_FIELDS = new Set(['ret', 'err', 'errno']);
+
+/**
+ * `named` is a leaf's format with its text shown by name where the field's name says what the
+ * number is: a signal, a negative error, open flags. The JSON keeps the number.
+ */
+function named(f: FieldLayout, naming: Naming): { format: ValueFormat; width: number } {
+  const format = fieldFormat(f);
+  const width = naturalWidth(f.layout);
+  const l = f.layout;
+  if (l.kind !== 'int' || l.bool || l.size > 4 || f.bitSize !== undefined) return { format, width };
+  const read = intReader(l.size, l.signed) as (v: DataView, o: number) => number;
+  // Widths for the common names: SIGVTALRM, -ENOTDIR, O_RDONLY|O_CLOEXEC.
+  const [name, wide] = SIGNAL_FIELDS.has(f.name)
+    ? [signalName, 9]
+    : ERROR_FIELDS.has(f.name) && l.signed
+      ? [errnoName, 8]
+      : f.name === 'flags' && naming.openFlags
+        ? [openFlagsText, 18]
+        : [undefined, 0];
+  if (name === undefined) return { format, width };
+  const text = (v: DataView, o: number) => {
+    const n = read(v, o);
+    return name(n) ?? String(n);
+  };
+  return { format: { json: format.json, text }, width: Math.max(width, wide) };
+}
+
 /** `columns` flattens a layout into leaf columns; nested structs give dotted names. */
-export function columns(layout: TypeLayout): Column[] {
+export function columns(layout: TypeLayout, naming: Naming = {}): Column[] {
   const out: Column[] = [];
   const walk = (fields: readonly FieldLayout[], prefix: string, base: number) => {
     for (const f of fields) {
@@ -269,11 +318,22 @@ export function columns(layout: TypeLayout): Column[] {
         walk(f.layout.fields, `${name}.`, base + f.offset);
         continue;
       }
-      out.push({ name, offset: base + f.offset, format: fieldFormat(f), width: Math.max(name.length, naturalWidth(f.layout)) });
+      const number = fieldNumber(f);
+      const { format, width } = named(f, naming);
+      out.push({
+        name,
+        offset: base + f.offset,
+        format,
+        width: Math.max(name.length, width),
+        ...(number === undefined ? {} : { number }),
+      });
     }
   };
   if (layout.kind === 'struct' || layout.kind === 'union') walk(layout.fields, '', 0);
-  else out.push({ name: 'value', offset: 0, format: valueFormat(layout), width: Math.max(5, naturalWidth(layout)) });
+  else {
+    const number = layout.kind === 'int' || layout.kind === 'enum' ? intReader(layout.size, layout.signed) : undefined;
+    out.push({ name: 'value', offset: 0, format: valueFormat(layout), width: Math.max(5, naturalWidth(layout)), ...(number === undefined ? {} : { number }) });
+  }
   return out;
 }
 
@@ -291,12 +351,24 @@ export interface EventFormat {
   /** One JSON object, newline included. */
   json(view: DataView, offset: number, length: number): string;
   cells(view: DataView, offset: number, length: number): string[];
+  /** Whether the record passes the run's `--filter` (always, without one). */
+  accepts(view: DataView, offset: number, length: number): boolean;
 }
 
-/** `eventFormat` compiles the formats of an export's record layout. */
-export function eventFormat(layout: TypeLayout): EventFormat {
-  const cols = columns(layout);
-  const whole = valueFormat(layout);
+/** `EventShape` is what `--fields` and `--filter` made of a layout's `columns` (event-select.ts). */
+export interface EventShape {
+  /** The columns to print, in order; JSON then holds these, by their dotted names. Default: every column, and JSON the whole record. */
+  readonly columns?: readonly Column[];
+  /** Records to print; default: all. */
+  readonly test?: (view: DataView, offset: number) => boolean;
+  /** How the default columns name values (`columns`). */
+  readonly naming?: Naming;
+}
+
+/** `eventFormat` compiles the formats of an export's record layout, shaped by `shape`. */
+export function eventFormat(layout: TypeLayout, shape: EventShape = {}): EventFormat {
+  const cols = shape.columns ?? columns(layout, shape.naming);
+  const whole = shape.columns === undefined ? valueFormat(layout) : pickedJson(shape.columns);
   const size = layout.size;
   const scratch = new DataView(new ArrayBuffer(size));
   // Short records (a truncated perf sample) are copied into zeroed scratch space first.
@@ -308,6 +380,7 @@ export function eventFormat(layout: TypeLayout): EventFormat {
   const last = cols.length - 1;
   // pads[n]: n spaces and the separator, shared by every line instead of a padEnd per cell
   const pads = Array.from({ length: Math.max(0, ...cols.map((c) => c.width)) + 1 }, (_, n) => ' '.repeat(n + 1));
+  const test = shape.test;
   return {
     columns: cols,
     header: () => 'TIME'.padEnd(TIME_WIDTH) + ' ' + cols.map((c, i) => (i === last ? c.name.toUpperCase() : c.name.toUpperCase().padEnd(c.width))).join(' '),
@@ -330,7 +403,25 @@ export function eventFormat(layout: TypeLayout): EventFormat {
       const [v, o] = at(view, offset, length);
       return cols.map((c) => c.format.text(v, o + c.offset));
     },
+    accepts:
+      test === undefined
+        ? () => true
+        : (view, offset, length) => {
+            const [v, o] = at(view, offset, length);
+            return test(v, o);
+          },
   };
+}
+
+/** The JSON of the picked columns only: an object keyed by their dotted names. */
+function pickedJson(cols: readonly Column[]): ValueFormat {
+  const keys = cols.map((c) => JSON.stringify(c.name));
+  const json = (v: DataView, o: number) => {
+    let s = '{';
+    for (let i = 0; i < cols.length; i++) s += (i ? ',' : '') + keys[i] + ':' + cols[i]!.format.json(v, o + cols[i]!.offset);
+    return s + '}';
+  };
+  return { json, text: json };
 }
 
 /** `rawEventFormat` prints records of a map with no export type: their bytes in hex. */
@@ -342,6 +433,7 @@ export function rawEventFormat(): EventFormat {
     line: (view, offset, length, time) => `${time} ${data(view, offset, length)}\n`,
     json: (view, offset, length) => `{"data":"${data(view, offset, length)}"}\n`,
     cells: (view, offset, length) => [data(view, offset, length)],
+    accepts: () => true,
   };
 }
 

@@ -252,9 +252,29 @@ export interface FrameNamer {
 /** The frames of one snapshot's stacks, by stack id, innermost first, as the stack trace map holds them. */
 export type StackFrames = ReadonlyMap<number, readonly bigint[]>;
 
+/** One column of `--sort`: ascending, or largest first with `descending` (written `-field`). */
+export interface SortKey {
+  readonly field: string;
+  readonly descending: boolean;
+}
+
+/** `parseSort` reads `--sort count,-comm`: columns in order of precedence, each `-` for largest first. */
+export function parseSort(text: string): SortKey[] {
+  return text.split(',').map((f) => {
+    const field = f.trim().replace(/^[-+]/, '');
+    if (!/^[A-Za-z_]\w*$/.test(field))
+      throw new EbpmError('USAGE', `run: --sort ${JSON.stringify(text)}: ${JSON.stringify(f)} is not a field`, {
+        hint: 'name the columns of the table, - before one for largest first: --sort -count,comm',
+      });
+    return { field, descending: f.trim().startsWith('-') };
+  });
+}
+
 export interface ResultOptions {
   readonly unit: string;
   readonly top: number;
+  /** `--sort`: the order of a table's rows and of a map's histograms; default: the first counter, largest first. */
+  readonly sort?: readonly SortKey[];
   readonly perCpu?: boolean;
   /** For `stacks`: the stacks the snapshot's keys name, and how to name their frames. */
   readonly stacks?: { readonly frames: StackFrames; readonly names: FrameNamer };
@@ -278,13 +298,16 @@ function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayo
   };
   const slotsUsed = (e: SampleEntry) => countsOf(e).some((c) => c !== 0);
   const used = (e: SampleEntry) => (slots !== undefined && slotsUsed(e)) || counters.some((c) => readInt(c.layout.size, view(e.value), c.offset) !== 0n);
-  /** Used entries, the largest first counter first (map order without one). */
+  const order = opts.sort === undefined ? undefined : sortOrder(map, cols, opts.sort);
+  /** Used entries, in `--sort` order, else the largest first counter first (map order without one). */
   const sorted = (entries: readonly SampleEntry[]) => {
     const kept = entries.filter(used);
+    if (order !== undefined) return kept.sort(order);
     if (first === undefined) return kept;
     const at = (e: SampleEntry) => readInt(first.layout.size, view(e.value), first.offset);
     return kept.sort((a, b) => (at(a) < at(b) ? 1 : at(a) > at(b) ? -1 : 0));
   };
+  const by = opts.sort === undefined ? first?.name : opts.sort.map((k) => `${k.descending ? '-' : ''}${k.field}`).join(',');
   const table = (entries: readonly SampleEntry[], time: string) => {
     const all = sorted(entries);
     const rows = all.slice(0, opts.top).map((e) => cols.map((c) => c.format.text(view(c.key ? e.key : e.value), c.offset)));
@@ -295,7 +318,7 @@ function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayo
         .map((s, i) => s.padEnd(widths[i]!))
         .join('  ')
         .trimEnd();
-    const title = `${time} ${map}: ${all.length === 0 ? 'no entries' : `${Math.min(all.length, opts.top)} of ${all.length} entries${first ? ` by ${first.name}` : ''}`}`;
+    const title = `${time} ${map}: ${all.length === 0 ? 'no entries' : `${Math.min(all.length, opts.top)} of ${all.length} entries${by ? ` by ${by}` : ''}`}`;
     return [title, ...(rows.length > 0 ? [line(heads), ...rows.map(line)] : [])].join('\n') + '\n\n';
   };
   const json = (entries: readonly SampleEntry[]) => {
@@ -314,9 +337,39 @@ function printer(map: string, kind: ResultKind, key: TypeLayout, value: TypeLayo
     if (drawn.length === 0) return counters.length > 0 ? table(entries, time) : `${time} ${map}: no entries\n\n`;
     // One histogram is the tool's global one (runqlat's key -1): drawn alone, as the tool draws it.
     if (drawn.length === 1) return `${time} ${map}:\n${log2Histogram(countsOf(drawn[0]!), opts.unit).join('\n')}\n\n`;
-    return hist.text(drawn, `${time} ${map}:`);
+    return hist.text(order === undefined ? drawn : drawn.sort(order), `${time} ${map}:`);
   };
   return { text, json };
+}
+
+/**
+ * `sortOrder` compares entries by the `--sort` columns of a table: counters and other integers
+ * as numbers, names as text. A column the table does not have is `USAGE`, naming those it has.
+ */
+function sortOrder(map: string, cols: readonly Cell[], keys: readonly SortKey[]): (a: SampleEntry, b: SampleEntry) => number {
+  const parts = keys.map((k) => {
+    const c = cols.find((x) => x.name === k.field);
+    if (c === undefined)
+      throw new EbpmError('USAGE', `run: --sort ${k.field}: the table of ${map} has no column ${k.field}`, {
+        hint: `its columns: ${cols.map((x) => x.name).join(', ')}`,
+      });
+    const bytes = (e: SampleEntry) => view(c.key ? e.key : e.value);
+    const at: (e: SampleEntry) => bigint | string =
+      c.layout.kind === 'int' && c.layout.size <= 8 ? (e) => readInt(c.layout.size, bytes(e), c.offset) : (e) => c.format.text(bytes(e), c.offset);
+    const sign = k.descending ? -1 : 1;
+    return (a: SampleEntry, b: SampleEntry) => {
+      const x = at(a);
+      const y = at(b);
+      return x < y ? -sign : x > y ? sign : 0;
+    };
+  });
+  return (a, b) => {
+    for (const p of parts) {
+      const d = p(a, b);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
 }
 
 /** A kernel address: the upper half of the address space on x86_64 and arm64. */

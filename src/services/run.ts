@@ -234,8 +234,10 @@ export interface RunOptions {
   readonly assignments: readonly Assignment[];
   /** Stop after this long (`--duration`); undefined: until a signal. */
   readonly durationMs?: number;
-  /** Stop after this many events (`--max-events`). */
+  /** Stop after this many events (`--max-events`), counting only those `accept` keeps. */
   readonly maxEvents?: number;
+  /** Which records are events (`--filter`); the others are counted in `filtered` and handed to no hook. Default: all. */
+  readonly accept?: (record: Uint8Array) => boolean;
   /** Explicit targets by program name (`--attach`); the other programs attach by their section. */
   readonly targets?: ReadonlyMap<string, AttachTarget>;
   /** `--program` and `--skip-program`; of the rest, one option of each group of alternatives is loaded. */
@@ -260,6 +262,8 @@ export interface RunResult {
   readonly events: number;
   /** Events the kernel dropped (perf buffer overruns). */
   readonly lost: number;
+  /** Records `accept` refused. */
+  readonly filtered: number;
   readonly programs: readonly AttachedProgram[];
 }
 
@@ -326,13 +330,18 @@ function readStacks(map: BpfMap, ids: readonly StackIdField[], entries: readonly
 async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<Generation<NextRun>>): Promise<RunResult> {
   let gen = first;
   let events = 0;
+  let filtered = 0;
   /** Events the kernel dropped for the generations swapped out. */
   let lostBefore = 0;
   /** Counts and hands on a batch, cut at `maxEvents`; true once that many were seen. */
   const take = (batch: EventBatch, reader: EventReader): boolean => {
     if (opts.maxEvents !== undefined && events >= opts.maxEvents) return true;
-    const room = opts.maxEvents === undefined ? batch.records.length : Math.min(batch.records.length, opts.maxEvents - events);
-    const records = room === batch.records.length ? batch.records : batch.records.slice(0, room);
+    const accepted = opts.accept === undefined ? batch.records : batch.records.filter(opts.accept);
+    const room = opts.maxEvents === undefined ? accepted.length : Math.min(accepted.length, opts.maxEvents - events);
+    const records = room === accepted.length ? accepted : accepted.slice(0, room);
+    const full = opts.maxEvents !== undefined && events + room >= opts.maxEvents;
+    // At the stop, the refused records up to the last one taken: those after it came past the stop.
+    filtered += full && room > 0 ? batch.records.indexOf(records[room - 1]!) + 1 - room : batch.records.length - accepted.length;
     events += records.length;
     if (records.length > 0) opts.hooks.onEvents?.(records, lostBefore + reader.lost);
     return opts.maxEvents !== undefined && events >= opts.maxEvents;
@@ -464,5 +473,5 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
   if (gen.reader && stop.kind !== 'output-closed') take(gen.reader.flush(), gen.reader);
   // One last read, so a run shorter than the interval still shows what its maps gathered.
   for (const s of samples) readSample(s);
-  return { stop, events, lost: lostBefore + (gen.reader?.lost ?? 0), programs: gen.programs };
+  return { stop, events, filtered, lost: lostBefore + (gen.reader?.lost ?? 0), programs: gen.programs };
 }

@@ -10,7 +10,7 @@ import { cliEnv, runEbpm, type Running } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { REPO } from '../helpers/objects.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
-import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir } from '../run/spawn.js';
+import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir, untimed } from '../run/spawn.js';
 
 const ATTACHED = 'sigsnoop 1.2.0: attached ag_sig_trace (tracepoint/signal/signal_generate)';
 
@@ -119,7 +119,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
         .stdout()
         .trimEnd()
         .split('\n')
-        .map((l) => JSON.parse(l)),
+        .map((l) => JSON.parse(l) as { instance: string; line: Record<string, unknown> })
+        .map((l) => ({ ...l, line: untimed(l.line) })),
     ).toEqual([...[18, 18, 28].map((sig) => ({ ...event, sig })), { ...event, tpid: process.pid, sig: 17 }].map((line) => ({ instance: 'sig', line })));
     const { instances: list, problems } = (await ps()) as { instances: Record<string, unknown>[]; problems: unknown[] };
     expect(problems).toEqual([]);
@@ -161,7 +162,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     const lines = r.stdout.trimEnd().split('\n');
     const event = { pid: send.pid, tpid: target.pid, ret: 0, comm: 'ebpm-sigsend' };
     expect(lines[0]).toBe(ATTACHED);
-    expect(lines.slice(1, 5).map((l) => JSON.parse(l))).toEqual([...[18, 18, 28].map((sig) => ({ ...event, sig })), { ...event, tpid: process.pid, sig: 17 }]);
+    expect(lines.slice(1, 5).map((l) => untimed(JSON.parse(l) as Record<string, unknown>))).toEqual([
+      ...[18, 18, 28].map((sig) => ({ ...event, sig })),
+      { ...event, tpid: process.pid, sig: 17 },
+    ]);
     expect(lines.slice(5)).toEqual([ATTACHED]);
   });
 

@@ -12,6 +12,7 @@ import { inferredManifest } from '../../src/build/sources.js';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { readEunomiaPackage } from '../../src/package/foreign.js';
 import { cliEnv, runEbpm, sandboxDir, spawnEbpm } from '../helpers/cli.js';
+import { untimed } from '../run/spawn.js';
 import { describeWith } from '../helpers/prereq.js';
 
 const FIXTURES = new URL('fixtures', import.meta.url).pathname;
@@ -167,7 +168,7 @@ describeWith(['root', 'btf', 'clang', 'bpftool', 'native'], 'ecc tool directorie
     await new Promise((resolve) => child.on('exit', resolve));
     const r = await run.exited();
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ pid: child.pid, ppid: process.pid, uid: 0, comm: 'true' });
+    expect(untimed(JSON.parse(r.stdout) as Record<string, unknown>)).toEqual({ pid: child.pid, ppid: process.pid, uid: 0, comm: 'true' });
   });
 
   /** Runs `fn` with a network namespace of this test's own: lo is interface 1, a veth pair 2 and 3. */

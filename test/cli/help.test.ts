@@ -106,8 +106,11 @@ describe('help', () => {
 
   it("run --help lists ebpm's run flags, the attach forms and the Wasm flags; run <package> --help its main ones too", async () => {
     const run = (await runEbpm(['help', 'run'])).stdout.split('\n');
-    expect(run.filter((l) => /^ {2}(-h, )?--[a-z-]+/.test(l) || /^ {6}--/.test(l)).map((l) => /--[a-z-]+/.exec(l)![0])).toEqual([
+    expect(run.filter((l) => /^ {2}(-[ho], )?--[a-z-]+/.test(l) || /^ {6}--/.test(l)).map((l) => /--[a-z-]+/.exec(l)![0])).toEqual([
       '--json',
+      '--output',
+      '--filter',
+      '--fields',
       '--verbose',
       '--help',
       '--duration',
@@ -120,6 +123,7 @@ describe('help', () => {
       '--no-print-map',
       '--interval',
       '--top',
+      '--sort',
       '--program',
       '--skip-program',
       '--btf',

@@ -45,7 +45,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'NO_COLOR on a terminal, run', 
     expect((await runEbpm(['build', pkg])).code).toBe(0);
     const target = spawn('sleep', ['30']);
     const send = sender(dir, target.pid!, [28]);
-    const header = 'TIME     PID     TPID    SIG     RET     COMM';
+    const header = 'TIME     PID     TPID    SIG       RET      COMM';
     const tty = ttyEbpm(['run', join(pkg, 'out'), '-p', String(send.pid), '-s', '28', '--max-events', '1'], {
       env: { ...sandbox().env, NO_COLOR: '1', TERM: 'xterm-256color' },
       columns: 100,
@@ -57,7 +57,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'NO_COLOR on a terminal, run', 
     const lines = tty.screen().split('\r\n');
     expect(tty.screen().includes('\x1b')).toBe(false);
     expect(lines.slice(0, 2)).toEqual(['sigsnoop 1.2.0: attached nc_sig_trace (tracepoint/signal/signal_generate)', header]);
-    expect(lines[2]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +28 +0 +ebpm-sigsend$`));
+    expect(lines[2]).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +SIGWINCH +0 +ebpm-sigsend$`));
     expect(lines.slice(3)).toEqual(['sigsnoop: 1 events, 0 lost (stopped: max-events)', '']);
   });
 });

@@ -3,7 +3,16 @@
 import { describe, expect, it } from 'vitest';
 import type { TypeLayout } from '../../src/bpf/layout.js';
 import type { BpfObjectMeta, MapMeta, PackageMetadata, ParameterMeta } from '../../src/package/metadata.js';
-import { histogramUnit, packageResultMaps, perCpuSum, printableKind, resultFormat, resultMaps, stackIdFields } from '../../src/package/result-maps.js';
+import {
+  histogramUnit,
+  packageResultMaps,
+  parseSort,
+  perCpuSum,
+  printableKind,
+  resultFormat,
+  resultMaps,
+  stackIdFields,
+} from '../../src/package/result-maps.js';
 
 const u32: TypeLayout = { kind: 'int', size: 4, signed: false, name: 'u32' };
 const u64: TypeLayout = { kind: 'int', size: 8, signed: false, name: 'u64' };
@@ -243,6 +252,23 @@ describe('resultFormat', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('orders a table by --sort: ascending, or largest first with -; a column it does not have is USAGE', () => {
+    const irq = (name: string, count: number) => ({ key: bytes(32, [[0, name]]), value: bytes(88, [[0, count, 8]]) });
+    const entries = [irq('virtio3-tx', 71), irq('virtio1-req.0', 10731), irq('eth0', 71)];
+    const table = (sort: string, top = 10) =>
+      resultFormat('infos', 'histogram', irqKey, info, { unit: 'usecs', top, sort: parseSort(sort) }).text(entries, '10:00:00');
+    expect(table('count,-name')).toBe(
+      ['10:00:00 infos: 3 of 3 entries by count,-name', 'NAME           COUNT', 'virtio3-tx     71', 'eth0           71', 'virtio1-req.0  10731', '', ''].join(
+        '\n',
+      ),
+    );
+    expect(table('name', 2)).toBe(
+      ['10:00:00 infos: 2 of 3 entries by name', 'NAME           COUNT', 'eth0           71', 'virtio1-req.0  10731', '', ''].join('\n'),
+    );
+    expect(() => table('cpu')).toThrowWithCode('USAGE', 'run: --sort cpu: the table of infos has no column cpu');
+    expect(() => parseSort('count,')).toThrowWithCode('USAGE', 'run: --sort "count,": "" is not a field');
   });
 
   it('prints a histogram map whose slots are all empty as the table of its counters (hardirqs without -d)', () => {

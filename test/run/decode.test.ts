@@ -37,21 +37,21 @@ const sig = record(32, (v, b) => {
 describe('eventFormat', () => {
   const f = eventFormat(sigsnoopEvent);
 
-  it('prints aligned columns under a TIME header, as ecli and libbpf-tools do', () => {
-    expect(f.header()).toBe('TIME     PID     TPID    SIG     RET     COMM');
-    expect(f.line(sig, 0, 32, '12:34:56')).toBe('12:34:56 4242    17      10      -3      kill\n');
+  it('prints aligned columns under a TIME header, as ecli and libbpf-tools do; signals and negative errors by name', () => {
+    expect(f.header()).toBe('TIME     PID     TPID    SIG       RET      COMM');
+    expect(f.line(sig, 0, 32, '12:34:56')).toBe('12:34:56 4242    17      SIGUSR1   -ESRCH   kill\n');
     expect(f.columns).toEqual([
       expect.objectContaining({ name: 'pid', width: 7 }),
       expect.objectContaining({ name: 'tpid', width: 7 }),
-      expect.objectContaining({ name: 'sig', width: 7 }),
-      expect.objectContaining({ name: 'ret', width: 7 }),
+      expect.objectContaining({ name: 'sig', width: 9 }),
+      expect.objectContaining({ name: 'ret', width: 8 }),
       expect.objectContaining({ name: 'comm', width: 16 }),
     ]);
   });
 
-  it('prints JSON lines and cells', () => {
+  it('prints JSON lines with the numbers, and cells', () => {
     expect(f.json(sig, 0, 32)).toBe('{"pid":4242,"tpid":17,"sig":10,"ret":-3,"comm":"kill"}\n');
-    expect(f.cells(sig, 0, 32)).toEqual(['4242', '17', '10', '-3', 'kill']);
+    expect(f.cells(sig, 0, 32)).toEqual(['4242', '17', 'SIGUSR1', '-ESRCH', 'kill']);
   });
 
   it('reads a record at an offset of a shared batch buffer, and a short record as zero-padded', () => {

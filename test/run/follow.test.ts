@@ -10,7 +10,7 @@ import { cliEnv, runEbpm, sandboxDir, spawnEbpm, writeTrustPolicy, type Running 
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
-import { ownCopy, programsOf, tempDir } from './spawn.js';
+import { ownCopy, programsOf, tempDir, untimed } from './spawn.js';
 
 /** A copy of sigsnoop named flwsnoop at `version`, its program flw_trace, with `edit` applied to its C source. */
 function version(into: string, v: string, edit: (src: string) => string = (s) => s): string {
@@ -33,7 +33,7 @@ function jsonLines(run: Running): Record<string, unknown>[] {
     .stdout()
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l) => untimed(JSON.parse(l) as Record<string, unknown>));
 }
 
 /** Has `sender` signal itself once, and resolves with `run`'s stdout objects once there are `n`. */

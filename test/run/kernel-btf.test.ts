@@ -11,7 +11,7 @@ import { findType, parseBtf } from '../../src/bpf/btf.js';
 import { REPO } from '../helpers/objects.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
-import { ebpm, ebpmSync, jsonLines, ownCopy, programsOf, tempDir } from './spawn.js';
+import { ebpm, ebpmSync, jsonLines, ownCopy, programsOf, tempDir, untimed } from './spawn.js';
 
 const KERNEL_BTF = '/sys/kernel/btf/vmlinux';
 const HOST = release();
@@ -132,7 +132,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
     const lines = r.stdout.split('\n');
     const parent = /parent (\d+)$/.exec(lines[4] ?? '')?.[1];
     const event = (l: string) => {
-      const { pid: _, ...e } = JSON.parse(l) as Record<string, unknown>;
+      const { pid: _, ...e } = untimed(JSON.parse(l) as Record<string, unknown>);
       return e;
     };
     const exec = { ppid: Number(parent), uid: 0, retval: 0, comm: 'true', filename: '/bin/true' };

@@ -100,9 +100,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     target.kill('SIGKILL');
     expect(r.code).toBe(0);
     const lines = r.stdout.split('\n');
-    expect(lines[0]).toBe('TIME     PID     TPID    SIG     RET     COMM');
-    const row = (sig: number) => `${String(send.pid).padEnd(7)} ${String(target.pid).padEnd(7)} ${String(sig).padEnd(7)} 0       ebpm-sigsend`;
-    expect(lines.slice(1).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''))).toEqual([row(28), row(10), '']);
+    expect(lines[0]).toBe('TIME     PID     TPID    SIG       RET      COMM');
+    // Signals by name, as `kill -l` names them; a return of 0 as a number.
+    const row = (sig: string) => `${String(send.pid).padEnd(7)} ${String(target.pid).padEnd(7)} ${sig.padEnd(9)} 0        ebpm-sigsend`;
+    expect(lines.slice(1).map((l) => l.replace(/^\d\d:\d\d:\d\d /, ''))).toEqual([row('SIGWINCH'), row('SIGUSR1'), '']);
     expect(lines.slice(1, 3).every((l) => /^\d\d:\d\d:\d\d /.test(l))).toBe(true);
   });
 
@@ -110,10 +111,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const target = spawn('sleep', ['30']);
     const send = sender(dir, target.pid!, [28]);
     const tty = ttyEbpm(['run', layout.sigsnoop!, '-p', String(send.pid), '-s', '28']);
-    await tty.seen('TIME     PID     TPID    SIG     RET     COMM');
+    await tty.seen('TIME     PID     TPID    SIG       RET      COMM');
     send.stdin!.end('go\n');
     await tty.seen('1 events, 0 lost');
-    expect(tty.screen()).toMatch(new RegExp(`\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +28 +0 +ebpm-sigsend`));
+    expect(tty.screen()).toMatch(new RegExp(`\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +SIGWINCH +0 +ebpm-sigsend`));
     tty.type('\x03');
     const code = await tty.exited();
     target.kill('SIGKILL');
@@ -126,7 +127,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     const send = sender(dir, target.pid!, [28]);
     const tty = ttyEbpm(['run', layout.sigsnoop!, '-p', String(send.pid), '-s', '28']);
     const title = 'sigsnoop 1.2.0: attached kt_sig_trace (tracepoint/signal/signal_generate)';
-    const header = 'TIME     PID     TPID    SIG     RET     COMM';
+    const header = 'TIME     PID     TPID    SIG       RET      COMM';
     await tty.seen(`${title}\r\n${header}\r\n`);
     // Nothing of the live table yet: it loads only after the first row.
     expect(tty.screen()).toBe(`${title}\r\n${header}\r\n`);
@@ -135,7 +136,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     tty.type('\x03');
     expect(await tty.exited()).toBe(130);
     target.kill('SIGKILL');
-    const row = `\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +28 +0 +ebpm-sigsend`;
+    const row = `\\d\\d:\\d\\d:\\d\\d ${send.pid} +${target.pid} +SIGWINCH +0 +ebpm-sigsend`;
     // The plain row, then up three lines and erase (title, header, row), then the table with that row in it.
     expect(tty.screen()).toMatch(new RegExp(`^${title.replace(/[()]/g, '\\$&')}\r\n${header}\r\n${row}\r\n\x1b\\[3A\r\x1b\\[J`));
     const table = tty.screen().slice(tty.screen().indexOf('\x1b[J'));

@@ -115,8 +115,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
         Array(5).fill({ pid: opener.pid, uid: 0, flags: 0, comm: 'ebpm-opener', fname: file }),
       );
     } else {
-      expect(read[0]).toBe('TIME     TS           PID     UID     RET     FLAGS   COMM             FNAME');
-      for (const l of read.slice(1)) expect(l).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${opener.pid} +0 +\\d+ +0 +ebpm-opener +${file}$`));
+      expect(read[0]).toBe('TIME     TS           PID     UID     RET      FLAGS              COMM             FNAME');
+      for (const l of read.slice(1)) expect(l).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${opener.pid} +0 +\\d+ +O_RDONLY +ebpm-opener +${file}$`));
     }
     expect(ours().filter((id) => during.includes(id))).toEqual([]);
     expect(linkIds(during)).toEqual([]);

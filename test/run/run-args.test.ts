@@ -49,6 +49,7 @@ const values = (argv: string[]) => Object.fromEntries([...bpfArgs(line(argv), de
 /** What `parseRunLine` gives for everything the line leaves out. */
 const NOTHING_GIVEN = {
   help: false,
+  output: 'table',
   json: false,
   verbose: false,
   pull: 'missing',
@@ -84,6 +85,7 @@ describe('parseRunLine: before the package is known', () => {
     ).toEqual({
       source: './sigsnoop',
       help: false,
+      output: 'json',
       json: true,
       verbose: true,
       durationMs: 3000,
@@ -169,6 +171,26 @@ describe('parseRunLine: before the package is known', () => {
     });
     expect(line(['pkg', '--no-print-map'])).toMatchObject({ printMaps: false });
     expect(line(['pkg']).printMaps).toBeUndefined();
+  });
+
+  it('reads -o, --json as -o json, and keeps --filter and --fields as written', () => {
+    expect(line(['pkg', '-o', 'yaml'])).toMatchObject({ output: 'yaml', json: true });
+    expect(line(['-ojsonpretty', 'pkg'])).toMatchObject({ output: 'jsonpretty', json: true });
+    expect(line(['pkg', '--output=wide'])).toMatchObject({ output: 'wide', json: false });
+    expect(line(['pkg', '--json', '-o', 'json'])).toMatchObject({ output: 'json', json: true });
+    expect(line(['pkg', '--filter', 'comm==sh,pid!=1', '--fields=-ret'])).toMatchObject({ filter: 'comm==sh,pid!=1', fields: '-ret', flags: [] });
+    expect(line(['pkg', '--', '-o', 'x'])).toMatchObject({ output: 'table', afterDashes: ['-o', 'x'] });
+    expect(thrown(() => line(['pkg', '-o', 'yml']))).toEqual({
+      code: 'USAGE',
+      message: 'run: -o "yml": not an output format',
+      hint: 'did you mean yaml? formats: table, wide, json, jsonpretty, yaml',
+    });
+    expect(thrown(() => line(['pkg', '--json', '-o', 'yaml']))).toEqual({
+      code: 'USAGE',
+      message: 'run: --json and -o yaml together',
+      hint: '--json is -o json: give one of them',
+    });
+    expect(thrown(() => line(['pkg', '-o', 'json', '-o', 'yaml']))).toEqual({ code: 'USAGE', message: 'run: --output given twice', hint: USAGE_HINT });
   });
 
   it('refuses with USAGE, the exact message and a hint', () => {
@@ -331,6 +353,22 @@ describe('guestArgs: the package with a Wasm program', () => {
     expect(thrown(() => guestArgs(line(['g.wasm', '--map-size', 'm=1']), guest))).toEqual(
       usage('run: --map-size does not apply to g: its Wasm program loads its objects'),
     );
+  });
+
+  it('takes -o json, and refuses the shaping of events it prints itself', () => {
+    const usage = (message: string) => ({ code: 'USAGE', message, hint: USAGE_HINT });
+    expect(guestArgs(line(['g.wasm', '-o', 'json', '-p', '1']), guest)).toEqual(['-p', '1']);
+    expect(thrown(() => guestArgs(line(['g.wasm', '--filter', 'pid==1']), guest))).toEqual(
+      usage('run: --filter does not apply to g: its Wasm program prints the events'),
+    );
+    expect(thrown(() => guestArgs(line(['g.wasm', '--fields', 'pid']), guest))).toEqual(
+      usage('run: --fields does not apply to g: its Wasm program prints the events'),
+    );
+    expect(thrown(() => guestArgs(line(['g.wasm', '-o', 'yaml']), guest))).toEqual({
+      code: 'USAGE',
+      message: 'run: -o yaml does not apply to g: its Wasm program prints the events',
+      hint: 'its lines print as they are, or as JSON with -o json',
+    });
   });
 });
 

@@ -89,10 +89,22 @@ export function sender(dir: string, target: number, signals: readonly number[]):
   return spawn(...onOneCpu(script, []), { stdio: ['pipe', 'ignore', 'ignore'] });
 }
 
-/** Parses JSON lines. */
+/** Parses JSON lines, each event `untimed`. */
 export function jsonLines(text: string): Record<string, unknown>[] {
   return text
     .split('\n')
     .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
+    .map((l) => untimed(JSON.parse(l) as Record<string, unknown>));
+}
+
+/**
+ * `untimed` is a JSON object `ebpm run` printed, without the `timestamp` every event carries
+ * (checked to be an ISO 8601 time), so that events compare by their fields.
+ */
+export function untimed(o: Record<string, unknown>): Record<string, unknown> {
+  if (!('timestamp' in o)) return o;
+  const { timestamp, ...rest } = o;
+  if (typeof timestamp !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(timestamp))
+    throw new Error(`not an ISO 8601 timestamp: ${String(timestamp)}`);
+  return rest;
 }

@@ -46,6 +46,18 @@ describeWith(['root', 'btf', 'native', 'libbpf-tools'], 'run: syscount names its
     expect(snap.entries[0]!.value.count).toBeGreaterThan(0);
   });
 
+  it('--sort orders the table by the columns named; one it does not have is exit 2 naming those it has', async () => {
+    const lines = (await run(['--sort', '-total_ns,syscall'])).stdout.split('\n');
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d data: \d+ of \d+ entries by -total_ns,syscall$/);
+    expect(lines[1]).toMatch(/^SYSCALL +COUNT +TOTAL_NS +COMM$/);
+    const r = await ebpm(['run', object, '--sort', 'cpu', '--duration', '1']).exited();
+    expect([r.code, r.stdout, r.stderr]).toEqual([
+      2,
+      '',
+      'error: run: --sort cpu: the table of data has no column cpu\nhint: its columns: syscall, count, total_ns, comm\n',
+    ]);
+  });
+
   it('--count-by-process keys the same map by pid: numbers, not syscall names', async () => {
     const lines = (await run(['--count-by-process'])).stdout.split('\n');
     expect(lines[1]).toMatch(/^KEY +COUNT +TOTAL_NS +COMM$/);

@@ -23,13 +23,14 @@ afterAll(() => {
   for (const [k, v] of Object.entries(ci)) if (v !== undefined) process.env[k] = v;
 });
 
+// Its fields' names say nothing of their values (a `sig` would print by name).
 const event: TypeLayout = {
   kind: 'struct',
   size: 24,
   name: 'event',
   fields: [
     { name: 'pid', offset: 0, layout: { kind: 'int', size: 4, signed: false } },
-    { name: 'sig', offset: 4, layout: { kind: 'int', size: 4, signed: true } },
+    { name: 'nr', offset: 4, layout: { kind: 'int', size: 4, signed: true } },
     { name: 'comm', offset: 8, layout: { kind: 'string', size: 16 } },
   ],
 };
@@ -91,7 +92,7 @@ describe('RunTable', () => {
     expect(lastFrame()).toBe(
       [
         'sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)',
-        'TIME     PID     SIG     COMM',
+        'TIME     PID     NR      COMM',
         '10:00:00 1       10      bash',
         'key = 0',
         '1 events, 0 lost · Ctrl-C to stop',
@@ -132,13 +133,13 @@ describe('terminalOutput', () => {
     const tty = terminalOutput({ stdout: out as unknown as NodeJS.WriteStream, format, title: 'demo', counts: () => counts });
     tty.start();
     tty.events(batch(2));
-    const plain = 'demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n';
+    const plain = 'demo\nTIME     PID     NR      COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n';
     expect(untimed(out.text)).toBe(plain);
     await out.shows('2 events, 0 lost');
     const live = untimed(out.text);
     expect(live.slice(0, plain.length + ERASE(4).length)).toBe(plain + ERASE(4));
     const frame = live.slice(plain.length + ERASE(4).length);
-    expect(frame).toContain('demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n2 events, 0 lost');
+    expect(frame).toContain('demo\nTIME     PID     NR      COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1001    10      p1\n2 events, 0 lost');
     counts.events = 3;
     tty.events(batch(1, 2));
     tty.end();
@@ -154,7 +155,7 @@ describe('terminalOutput', () => {
     tty.events(batch(3));
     // rows - 5 = 5 rows fit: two more of this batch are printed, the rest kept for the table.
     tty.events(batch(4, 3));
-    const plain = `demo\nTIME     PID     SIG     COMM\n${[0, 1, 2, 3, 4].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}`;
+    const plain = `demo\nTIME     PID     NR      COMM\n${[0, 1, 2, 3, 4].map((i) => `HH:MM:SS ${1000 + i}    10      p${i}\n`).join('')}`;
     expect(untimed(out.text)).toBe(plain);
     await out.shows('7 events, 0 lost');
     const frame = untimed(out.text).slice(plain.length);
@@ -173,7 +174,7 @@ describe('terminalOutput', () => {
     tty.end();
     await turn();
     await turn();
-    expect(untimed(out.text)).toBe('demo\nTIME     PID     SIG     COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1 entries\n');
+    expect(untimed(out.text)).toBe('demo\nTIME     PID     NR      COMM\nHH:MM:SS 1000    10      p0\nHH:MM:SS 1 entries\n');
   });
 });
 
@@ -187,13 +188,14 @@ describe('plain and JSON writers', () => {
     plain.events(batch(1, 1));
     expect(writes).toEqual([]);
     await new Promise((r) => setImmediate(r));
-    expect(writes).toEqual(['TIME     PID     SIG     COMM\n12:00:05 1000    10      p0\n12:00:05 1001    10      p1\n']);
+    expect(writes).toEqual(['TIME     PID     NR      COMM\n12:00:05 1000    10      p0\n12:00:05 1001    10      p1\n']);
     writes.length = 0;
-    const json = jsonOutput(out, format);
+    const json = jsonOutput(out, format, undefined, undefined, () => Date.UTC(2024, 0, 1, 12, 0, 5, 42));
     json.start();
     json.events(batch(2, 5));
     json.end();
-    expect(writes).toEqual(['{"pid":1005,"sig":10,"comm":"p5"}\n{"pid":1006,"sig":10,"comm":"p6"}\n']);
+    const at = '"timestamp":"2024-01-01T12:00:05.042Z"';
+    expect(writes).toEqual([`{${at},"pid":1005,"nr":10,"comm":"p5"}\n{${at},"pid":1006,"nr":10,"comm":"p6"}\n`]);
   });
 
   it('caches the clock per second and cuts wide rows', () => {
@@ -258,7 +260,7 @@ describe('coalesce with a bound', () => {
     plain.events(batch(1, 1));
     plain.events(batch(3, 2));
     plain.end();
-    expect(out.chunks).toEqual(['TIME     PID     SIG     COMM\n12:00:05 1000    10      p0\n', '12:00:05 1001    10      p1\n']);
+    expect(out.chunks).toEqual(['TIME     PID     NR      COMM\n12:00:05 1000    10      p0\n', '12:00:05 1001    10      p1\n']);
     expect(plain.dropped()).toBe(3);
   });
 });

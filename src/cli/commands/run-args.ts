@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import { parseTarget, type TargetProgram, type AttachTarget } from '../../kernel/loader-targets.js';
 import { EbpmError, withContext } from '../../core/errors.js';
 import { suggest } from '../../core/suggest.js';
-import { DEFAULT_TOP } from '../../package/result-maps.js';
+import { DEFAULT_TOP, parseSort, type SortKey } from '../../package/result-maps.js';
 import type { Flags } from '../command.js';
 import { parseValue, type FlagSpec, type ParamValue } from '../../package/params.js';
 import type { ProgramSelection } from '../../api/alternatives.js';
@@ -18,11 +18,28 @@ import { pullPolicy } from '../pull-policy.js';
 import { takeWasmFlags, WASM_FLAG_NAMES, type WasmFlags } from './run-wasm-flags.js';
 
 export const RUN_USAGE =
-  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
+  'ebpm run <dir | layout[:tag] | file.bpf.o | file.wasm | package.json | reference> [--json | -o table|wide|json|jsonpretty|yaml] [--filter <field><op><value>,...] [--fields <field>,...] [--verbose] [--duration <duration>] [--max-events <n>] [--attach <program>=<target>]... [--event-type <struct>] [--map-size <map>=<n>]... [--print-map <map>]... [--no-print-map] [--interval <duration>] [--top <n>] [--sort <field>[,-field]...] [--program <name>]... [--skip-program <name>]... [--btf <file>] [--pull always|missing|never] [--follow [--follow-interval <duration>]] [Wasm flags] [package flags] [-- Wasm program args]';
 
 /** ebpm's own flags of `run` besides the Wasm ones, with their help (`parseRunLine` reads them, not parseArgs). */
 export const RUN_FLAGS = {
   json: { type: 'boolean', description: "print each event as a JSON line (a Wasm program's lines as strings)" },
+  output: {
+    type: 'string',
+    short: 'o',
+    valueName: 'table|wide|json|jsonpretty|yaml',
+    description:
+      'print events as a table (live and cut to the width on a terminal), wide (plain lines, never cut), JSON lines (as --json), indented JSON or YAML documents',
+  },
+  filter: {
+    type: 'string',
+    valueName: '<field><op><value>,...',
+    description: 'print only events whose fields match every term: == != < <= > >= or ~ (a regular expression), e.g. comm==bash,pid!=1,fname~^/etc',
+  },
+  fields: {
+    type: 'string',
+    valueName: '<field>,...',
+    description: 'print these fields, in this order, in the table and JSON; or +field/-field to add to or remove from every field',
+  },
   verbose: {
     type: 'boolean',
     description: "show the programs, maps and values, and libbpf's messages; of a Wasm program, the host's details (bad pointers, dropped events)",
@@ -59,6 +76,12 @@ export const RUN_FLAGS = {
   'no-print-map': { type: 'boolean', description: 'print no result map' },
   interval: { type: 'string', valueName: '<duration>', description: 'also print the result maps this often (10s, 1m), clearing them' },
   top: { type: 'string', valueName: '<n>', description: `rows of a counter table (default ${DEFAULT_TOP})` },
+  sort: {
+    type: 'string',
+    valueName: '<field>[,-field]...',
+    description:
+      'order the rows of counter tables and the histograms of a map by these columns, - before one for largest first (default: the first counter, largest first)',
+  },
   program: { type: 'string', multiple: true, valueName: '<name>', description: 'load and attach only this program' },
   'skip-program': {
     type: 'string',
@@ -85,9 +108,14 @@ export const BPF_ONLY_FLAGS: ReadonlySet<string> = new Set([
   'no-print-map',
   'interval',
   'top',
+  'sort',
   'program',
   'skip-program',
 ]);
+
+/** What `-o` prints events as. */
+export const OUTPUT_FORMATS = ['table', 'wide', 'json', 'jsonpretty', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 /** ebpm's own flags besides the Wasm ones: whether each takes a value. */
 const OWN: ReadonlyMap<string, boolean> = new Map(Object.entries(RUN_FLAGS).map(([f, o]) => [f, o.type === 'string']));
@@ -95,7 +123,7 @@ const OWN: ReadonlyMap<string, boolean> = new Map(Object.entries(RUN_FLAGS).map(
 /** Flag names a package may not take: ebpm's own, their negations and `-h`. */
 export const RESERVED_FLAGS: readonly string[] = [...OWN]
   .flatMap(([f, valued]) => [`--${f}`, ...(valued ? [] : [`--no-${f}`])])
-  .concat(WASM_FLAG_NAMES, ['-h']);
+  .concat(WASM_FLAG_NAMES, ['-h', '-o']);
 
 /** `RunLine` is the command line read before the package is known. */
 export interface RunLine {
@@ -103,7 +131,14 @@ export interface RunLine {
   readonly source?: string;
   /** `--help`, or `-h` before the package (after it, `helpWanted` decides). */
   readonly help: boolean;
+  /** `-o`, or `json` with `--json`; default `table`. */
+  readonly output: OutputFormat;
+  /** Whether events print as JSON, YAML or JSON text rather than a table. */
   readonly json: boolean;
+  /** `--filter`, as written: compiled against the events' fields once they are known. */
+  readonly filter?: string;
+  /** `--fields`, as written. */
+  readonly fields?: string;
   readonly verbose: boolean;
   readonly durationMs?: number;
   readonly maxEvents?: number;
@@ -120,6 +155,8 @@ export interface RunLine {
   readonly intervalMs?: number;
   /** `--top <n>`: rows of a counter table. */
   readonly top?: number;
+  /** `--sort`: the order of counter tables' rows and of histograms. */
+  readonly sort?: readonly SortKey[];
   /** `--btf <file>`, resolved: the kernel BTF CO-RE relocates against. */
   readonly btf?: string;
   /** `--follow`: milliseconds between two checks for a newer version (`--follow-interval`, default 60 s). */
@@ -196,7 +233,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   let afterDashes: string[] = [];
   for (let i = 0; i < args.length; i++) {
     // After the package, `-h` may be its Wasm program's (ecli passes it on): `helpWanted` decides.
-    const arg = args[i] === '-h' && source === undefined ? '--help' : args[i]!;
+    const arg = args[i] === '-h' && source === undefined ? '--help' : shortOutput(args[i]!);
     if (arg === '--') {
       afterDashes = args.slice(i + 1);
       break;
@@ -230,8 +267,12 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   const eventType = text('event-type');
   const interval = text('interval');
   const top = text('top');
+  const sort = text('sort');
   const btf = text('btf');
   const followInterval = text('follow-interval');
+  const output = outputFormat(text('output'), own.has('json'));
+  const filter = text('filter');
+  const fields = text('fields');
   if (followInterval !== undefined && !own.has('follow')) throw usageError('--follow-interval needs --follow');
   if (own.has('no-print-map') && printMaps.length > 0) throw usageError('--print-map and --no-print-map together');
   if (top !== undefined && Number(top) === 0) throw usageError(`--top ${JSON.stringify(top)}: not a whole number > 0`);
@@ -246,7 +287,10 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
   return {
     ...(source === undefined ? {} : { source }),
     help,
-    json: own.has('json'),
+    output,
+    json: output !== 'table' && output !== 'wide',
+    ...(filter === undefined ? {} : { filter }),
+    ...(fields === undefined ? {} : { fields }),
     verbose: own.has('verbose'),
     ...(duration === undefined ? {} : { durationMs: durationFlag('duration', duration, false) }),
     ...(maxEvents === undefined ? {} : { maxEvents: wholeNumber('max-events', maxEvents) }),
@@ -257,6 +301,7 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     ...(own.has('no-print-map') ? { printMaps: false as const } : printMaps.length > 0 ? { printMaps } : {}),
     ...(interval === undefined ? {} : { intervalMs: durationFlag('interval', interval, true) }),
     ...(top === undefined ? {} : { top: wholeNumber('top', top) }),
+    ...(sort === undefined ? {} : { sort: parseSort(sort) }),
     ...(btf === undefined ? {} : { btf: resolve(cwd, btf) }),
     ...(own.has('follow') ? { followMs: followInterval === undefined ? 60_000 : durationFlag('follow-interval', followInterval, true) } : {}),
     programs: selection,
@@ -264,6 +309,26 @@ export function parseRunLine(argv: readonly string[], cwd: string): RunLine {
     flags,
     afterDashes,
   };
+}
+
+/** `-o x` and `-ox` are `--output x`: the one short flag of ebpm's own that takes a value. */
+function shortOutput(arg: string): string {
+  if (arg === '-o') return '--output';
+  return arg.startsWith('-o') && !arg.startsWith('--') ? `--output=${arg.slice(2)}` : arg;
+}
+
+function outputFormat(text: string | undefined, json: boolean): OutputFormat {
+  if (text === undefined) return json ? 'json' : 'table';
+  const format = OUTPUT_FORMATS.find((f) => f === text);
+  if (format === undefined) {
+    const near = suggest(text, OUTPUT_FORMATS);
+    throw usageError(
+      `-o ${JSON.stringify(text)}: not an output format`,
+      `${near === undefined ? '' : `did you mean ${near}? `}formats: ${OUTPUT_FORMATS.join(', ')}`,
+    );
+  }
+  if (json && format !== 'json') throw usageError(`--json and -o ${format} together`, '--json is -o json: give one of them');
+  return format;
 }
 
 function addAttach(attach: Map<string, string>, spec: string): void {
@@ -352,9 +417,17 @@ export function guestArgs(line: RunLine, pkg: RunPackageInfo): readonly string[]
     ['no-print-map', line.printMaps === false],
     ['interval', line.intervalMs !== undefined],
     ['top', line.top !== undefined],
+    ['sort', line.sort !== undefined],
+    ['filter', line.filter !== undefined],
+    ['fields', line.fields !== undefined],
   ] as const) {
     if (given) throw usageError(`--${flag} does not apply to ${pkg.name}: its Wasm program prints the events`);
   }
+  if (line.output !== 'table' && line.output !== 'json')
+    throw usageError(
+      `-o ${line.output} does not apply to ${pkg.name}: its Wasm program prints the events`,
+      'its lines print as they are, or as JSON with -o json',
+    );
   return [...line.flags, ...line.afterDashes];
 }
 

@@ -10,7 +10,7 @@
  * (runGuest): its exit code becomes ebpm's as `guestExitCode` maps it.
  */
 import type { LogLevel } from '../../kernel/native.js';
-import { assertNever, isEbpmError } from '../../core/errors.js';
+import { assertNever, EbpmError, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
@@ -36,6 +36,7 @@ import { guestExitCode } from '../errors.js';
 import { isLive, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
+import { prettyJson, yamlDocument } from '../views/json-styles.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP_SECTIONS, verboseLines } from '../views/run-text.js';
 import { commandHelp } from '../help.js';
 import {
@@ -47,6 +48,7 @@ import {
   RUN_FLAGS,
   RUN_USAGE,
   type BpfArgs,
+  type OutputFormat,
   type RunLine,
   type RunPackageInfo,
 } from './run-args.js';
@@ -119,16 +121,23 @@ async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   };
   const given = assignments(args.values, specs);
   const plan = await planPackage(pkg, choices, given, line.eventType);
-  const format = eventPrinter(plan);
+  const format = eventPrinter(pkg, plan, line);
   const top = line.top ?? DEFAULT_TOP;
+  if (line.sort !== undefined && !plan.samples.some((s) => s.result !== undefined))
+    throw new EbpmError('USAGE', `run: --sort does not apply to ${pkg.metadata.name}: it prints no counter table or histogram map`, {
+      hint: 'choose the events to print with --filter and --fields',
+    });
   // Stack maps get their printer per snapshot (below), with that snapshot's stacks.
   const sampleFormats = new Map<SamplePlan, SampleFormat>(
-    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args.values, top)]),
+    plan.samples.filter((s) => s.result?.kind !== 'stacks').map((s) => [s, samplePrinter(pkg, s, args.values, top, line.sort)]),
   );
   const stacks = plan.samples.some((s) => s.result?.kind === 'stacks');
   const symbolizer = stacks ? (await import('../../kernel/symbolize.js')).symbolizer : undefined;
   return { pkg, args, plan, given, format, sampleFormats, ...(symbolizer === undefined ? {} : { symbolizer }) };
 }
+
+/** What `-o` does to each JSON line of events and samples. */
+const RESTYLE: Partial<Record<OutputFormat, (json: string) => string>> = { jsonpretty: prettyJson, yaml: yamlDocument };
 
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
 async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened): Promise<number> {
@@ -150,12 +159,19 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
   };
   const top = line.top ?? DEFAULT_TOP;
   const counts = { events: 0, lost: 0 };
-  const live = isLive(io, line.json);
+  // `-o wide` keeps every line whole: plain lines, even on a terminal.
+  const live = isLive(io, line.json) && line.output === 'table';
+  // One DataView per batch buffer, as the outputs make theirs.
+  let view = new DataView<ArrayBufferLike>(new ArrayBuffer(0));
+  const accept = (r: Uint8Array) => {
+    if (r.buffer !== view.buffer) view = new DataView(r.buffer);
+    return run.format!.accepts(view, r.byteOffset, r.byteLength);
+  };
   const bound: Bound = { limit: OUTPUT_LIMIT, onFirstDrop: () => io.stderr.write(`${DROPPING}\n`) };
   let output: RunOutput | undefined;
   const outputFor = (title: string) =>
     line.json
-      ? jsonOutput(io.stdout, run.format, bound)
+      ? jsonOutput(io.stdout, run.format, bound, RESTYLE[line.output])
       : live
         ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
         : plainOutput(io.stdout, run.format, Date.now, bound);
@@ -167,6 +183,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
         assignments: run.given,
         ...(line.durationMs === undefined ? {} : { durationMs: line.durationMs }),
         ...(line.maxEvents === undefined ? {} : { maxEvents: line.maxEvents }),
+        ...(line.filter === undefined ? {} : { accept }),
         targets: run.args.targets,
         programs: line.programs,
         ...(line.btf === undefined ? {} : { btfFile: line.btf }),
@@ -194,7 +211,9 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
           // Stacks are named per snapshot: a fresh symbolizer reads the maps of processes started since.
           onSample: (s, entries, frames) =>
             output!.sample(
-              frames === undefined ? run.sampleFormats.get(s)! : samplePrinter(run.pkg, s, run.args.values, top, { frames, names: run.symbolizer!() }),
+              frames === undefined
+                ? run.sampleFormats.get(s)!
+                : samplePrinter(run.pkg, s, run.args.values, top, line.sort, { frames, names: run.symbolizer!() }),
               entries,
             ),
           // The events of the new version print in its own format, after the line that says so.
@@ -215,7 +234,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
       });
       // After a signal the process ends at once (bin.ts): what stdout has not taken is dropped, and counted.
       output?.end(result.stop.kind === 'signal');
-      writeText(io.stderr, endSummary(run.pkg.metadata.name, result, output?.dropped()) + '\n');
+      writeText(io.stderr, endSummary(run.pkg.metadata.name, result, output?.dropped(), line.filter !== undefined) + '\n');
       return exitCode(result.stop);
     } catch (e) {
       output?.end();

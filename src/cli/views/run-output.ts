@@ -158,20 +158,42 @@ export function plainOutput(
   };
 }
 
-/** `jsonOutput` writes one JSON object per event and per sample entry. */
-export function jsonOutput(stream: NodeJS.WritableStream, format: EventFormat | undefined, bound: Bound = { limit: OUTPUT_LIMIT }): RunOutput {
+/**
+ * `stamped` is an event's JSON line with the time it was read first, as ISO 8601 (`timestamp`,
+ * as `ig` names it): a struct's object gets it as its first key, any other value becomes
+ * `{"timestamp":…,"value":…}`.
+ */
+export function stamped(line: string, timestamp: string): string {
+  if (!line.startsWith('{')) return `{"timestamp":"${timestamp}","value":${line.trimEnd()}}\n`;
+  return line.startsWith('{}') ? `{"timestamp":"${timestamp}"}${line.slice(2)}` : `{"timestamp":"${timestamp}",${line.slice(1)}`;
+}
+
+/**
+ * `jsonOutput` writes one JSON object per event, with its `timestamp`, and per sample entry;
+ * `restyle` turns each object's one-line JSON into what `-o` asks for (indented JSON, YAML).
+ */
+export function jsonOutput(
+  stream: NodeJS.WritableStream,
+  format: EventFormat | undefined,
+  bound: Bound = { limit: OUTPUT_LIMIT },
+  restyle?: (json: string) => string,
+  now: () => number = Date.now,
+): RunOutput {
   const out = coalesce(stream, bound);
+  const lines = (text: string) => (restyle === undefined ? text : text.split('\n').slice(0, -1).map(restyle).join(''));
   return {
     start: () => undefined,
     events: (records) => {
       if (!format || records.length === 0) return;
       const view = new DataView(records[0]!.buffer);
+      // One read of the clock per batch: its records were read at once.
+      const t = new Date(now()).toISOString();
       let s = '';
-      for (const r of records) s += format.json(view, r.byteOffset, r.byteLength);
-      out.write(s, records.length);
+      for (const r of records) s += stamped(format.json(view, r.byteOffset, r.byteLength), t);
+      out.write(lines(s), records.length);
     },
     sample: (f, entries) => {
-      if (entries.length > 0) out.write(f.json(entries));
+      if (entries.length > 0) out.write(lines(f.json(entries)));
     },
     ...ending(out),
   };

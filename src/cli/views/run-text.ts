@@ -151,9 +151,15 @@ export const DROPPING = 'warning: stdout is not keeping up: dropping events unti
 
 /**
  * The final line: how many events, how many the kernel lost, how many ebpm dropped because
- * stdout did not keep up (when any), why the run stopped.
+ * stdout did not keep up (when any), how many `--filter` left out (when `filtering`), why the run stopped.
  */
-export function endSummary(name: string, r: Pick<RunResult, 'events' | 'lost' | 'stop'>, dropped = 0): string {
+export function endSummary(
+  name: string,
+  r: Pick<RunResult, 'events' | 'lost' | 'stop'> & { readonly filtered?: number },
+  dropped = 0,
+  filtering = false,
+): string {
   const why = r.stop.kind === 'signal' ? r.stop.signal : r.stop.kind;
-  return `${name}: ${r.events} events, ${r.lost} lost${dropped > 0 ? `, ${dropped} dropped` : ''} (stopped: ${why})`;
+  const filtered = filtering ? `, ${r.filtered ?? 0} filtered out` : '';
+  return `${name}: ${r.events} events, ${r.lost} lost${dropped > 0 ? `, ${dropped} dropped` : ''}${filtered} (stopped: ${why})`;
 }
