@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { BIN, runEbpm } from '../helpers/cli.js';
+import { BIN, COMMAND_NAMES, runEbpm } from '../helpers/cli.js';
 import { REPO } from '../helpers/objects.js';
 
 const PUSH_HELP = [
@@ -35,37 +35,6 @@ const PUSH_HELP = [
   '',
 ].join('\n');
 
-const COMMANDS = [
-  'build',
-  'check',
-  'init',
-  'inspect',
-  'push',
-  'pull',
-  'tag',
-  'cp',
-  'ls',
-  'rm',
-  'prune',
-  'login',
-  'logout',
-  'search',
-  'versions',
-  'export',
-  'import',
-  'keygen',
-  'run',
-  'sign',
-  'verify',
-  'agent',
-  'ps',
-  'logs',
-  'stop',
-  'start',
-  'version',
-  'completion',
-];
-
 describe('help', () => {
   it('ebpm help <command>, <command> --help and -h print its usage, flags with descriptions, and examples', async () => {
     for (const args of [
@@ -91,17 +60,17 @@ describe('help', () => {
   });
 
   it('every command has help with examples', async () => {
-    const helps = await Promise.all(COMMANDS.map((c) => runEbpm(['help', c])));
+    const helps = await Promise.all(COMMAND_NAMES.map((c) => runEbpm(['help', c])));
     for (const [i, r] of helps.entries()) {
-      expect([r.code, r.stderr], COMMANDS[i]).toEqual([0, '']);
-      expect(r.stdout.split('\n')[0], COMMANDS[i]).toMatch(new RegExp(`^usage: ebpm ${COMMANDS[i]}\\b`));
-      expect(r.stdout, COMMANDS[i]).toMatch(new RegExp(`\nexamples:\n(  .*\\bebpm ${COMMANDS[i]}\\b.*\n)+$`));
+      expect([r.code, r.stderr], COMMAND_NAMES[i]).toEqual([0, '']);
+      expect(r.stdout.split('\n')[0], COMMAND_NAMES[i]).toMatch(new RegExp(`^usage: ebpm ${COMMAND_NAMES[i]}\\b`));
+      expect(r.stdout, COMMAND_NAMES[i]).toMatch(new RegExp(`\nexamples:\n(  .*\\bebpm ${COMMAND_NAMES[i]}\\b.*\n)+$`));
       // Every flag with a description: a line of its own under flags (completion takes none).
-      expect(/\nflags:\n( {2}.*\S.*\n)+\n/.test(r.stdout), COMMANDS[i]).toBe(COMMANDS[i] !== 'completion');
+      expect(/\nflags:\n( {2}.*\S.*\n)+\n/.test(r.stdout), COMMAND_NAMES[i]).toBe(COMMAND_NAMES[i] !== 'completion');
     }
     // The overview lists each command once, with its summary.
     const overview = (await runEbpm(['help'])).stdout.split('\n');
-    expect(overview.filter((l) => /^ {2}[a-z]+ {2,}/.test(l)).map((l) => l.trim().split(' ')[0])).toEqual(COMMANDS);
+    expect(overview.filter((l) => /^ {2}[a-z]+ {2,}/.test(l)).map((l) => l.trim().split(' ')[0])).toEqual(COMMAND_NAMES);
   });
 
   it("run --help lists ebpm's run flags, the attach forms and the Wasm flags; run <package> --help its main ones too", async () => {

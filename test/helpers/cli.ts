@@ -213,3 +213,51 @@ export function ttyEbpm(args: readonly string[], opts: TtyOptions = {}): OnTty {
     exited: () => exit,
   };
 }
+
+/** What `ebpm run <package> --help` lists of ebpm's own flags before the package's (tests of several packages' help). */
+export const RUN_FLAGS_IN_PACKAGE_HELP: readonly string[] = [
+  'flags (`ebpm run --help` lists them all):',
+  "  --json                       print each event as a JSON line (a Wasm program's lines as strings)",
+  "  --verbose                    show the programs, maps and values, and libbpf's messages; of a Wasm",
+  "                               program, the host's details (bad pointers, dropped events)",
+  '  --duration <duration>        stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
+  '  --max-events <n>             stop after this many events or Wasm output lines (exit code 0)',
+  '  --attach <program>=<target>  attach the program to this target instead of by its section; what',
+  '                               uprobe, xdp, tc and cgroup programs need (forms: ebpm run --help)',
+  '                               (repeatable)',
+  '  --pull always|missing|never  pull a reference always, if missing (default) or never',
+  '  --follow                     follow a range or floating tag: swap in each newer version (SIGHUP',
+  '                               checks now)',
+];
+
+/** Every command, in the order `ebpm help` lists them (help and man page tests). */
+export const COMMAND_NAMES: readonly string[] = [
+  'build',
+  'check',
+  'init',
+  'inspect',
+  'push',
+  'pull',
+  'tag',
+  'cp',
+  'ls',
+  'rm',
+  'prune',
+  'login',
+  'logout',
+  'search',
+  'versions',
+  'export',
+  'import',
+  'keygen',
+  'run',
+  'sign',
+  'verify',
+  'agent',
+  'ps',
+  'logs',
+  'stop',
+  'start',
+  'version',
+  'completion',
+];

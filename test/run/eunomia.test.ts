@@ -15,6 +15,7 @@ import { packageFlagValues } from '../../src/cli/commands/run-args.js';
 import { REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { ebpm, ebpmSync, jsonLines, sender, tempDir } from './spawn.js';
+import { RUN_FLAGS_IN_PACKAGE_HELP } from '../helpers/cli.js';
 
 let dir = '';
 let elf: Uint8Array = new Uint8Array();
@@ -111,18 +112,7 @@ describeWith(['root', 'btf', 'clang', 'native'], "eunomia packages with ecli's f
         '',
         'sigsnoop as ecc packs it',
         '',
-        'flags (`ebpm run --help` lists them all):',
-        "  --json                       print each event as a JSON line (a Wasm program's lines as strings)",
-        "  --verbose                    show the programs, maps and values, and libbpf's messages; of a Wasm",
-        "                               program, the host's details (bad pointers, dropped events)",
-        '  --duration <duration>        stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
-        '  --max-events <n>             stop after this many events or Wasm output lines (exit code 0)',
-        '  --attach <program>=<target>  attach the program to this target instead of by its section; what',
-        '                               uprobe, xdp, tc and cgroup programs need (forms: ebpm run --help)',
-        '                               (repeatable)',
-        '  --pull always|missing|never  pull a reference always, if missing (default) or never',
-        '  --follow                     follow a range or floating tag: swap in each newer version (SIGHUP',
-        '                               checks now)',
+        ...RUN_FLAGS_IN_PACKAGE_HELP,
         '',
         'package flags:',
         '      --filtered_pid <pid_t>                       Trace only this process ID (default 0)',

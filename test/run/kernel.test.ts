@@ -11,7 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
-import { cliEnv, runEbpm, ttyEbpm } from '../helpers/cli.js';
+import { cliEnv, runEbpm, ttyEbpm, RUN_FLAGS_IN_PACKAGE_HELP } from '../helpers/cli.js';
 import { screenOf } from '../helpers/screen.js';
 import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, programsOf, sender, tempDir } from './spawn.js';
 
@@ -320,18 +320,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
         '',
         'Trace signals as the kernel generates them: sender, target, signal and result',
         '',
-        'flags (`ebpm run --help` lists them all):',
-        "  --json                       print each event as a JSON line (a Wasm program's lines as strings)",
-        "  --verbose                    show the programs, maps and values, and libbpf's messages; of a Wasm",
-        "                               program, the host's details (bad pointers, dropped events)",
-        '  --duration <duration>        stop after this long: 500ms, 10s, 2m, 1h or seconds (exit code 0)',
-        '  --max-events <n>             stop after this many events or Wasm output lines (exit code 0)',
-        '  --attach <program>=<target>  attach the program to this target instead of by its section; what',
-        '                               uprobe, xdp, tc and cgroup programs need (forms: ebpm run --help)',
-        '                               (repeatable)',
-        '  --pull always|missing|never  pull a reference always, if missing (default) or never',
-        '  --follow                     follow a range or floating tag: swap in each newer version (SIGHUP',
-        '                               checks now)',
+        ...RUN_FLAGS_IN_PACKAGE_HELP,
         '',
         'package flags:',
         '  -p, --filtered-pid <pid_t>           Trace only signals sent by this process ID (0: every process) (default 0)',
