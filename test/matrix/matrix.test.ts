@@ -11,7 +11,7 @@ import { compileBpf } from '../../src/build/toolchain.js';
 import { libbpfToolObject } from '../helpers/libbpf-tools.js';
 import { exampleObject, REPO } from '../helpers/objects.js';
 import { describeWith, type Prereq } from '../helpers/prereq.js';
-import { bpfOnlyCopy, ebpmSync, jsonLines, tempDir } from '../run/spawn.js';
+import { bpfOnlyCopy, ebpmSync, jsonLines, tempDir, untimed } from '../run/spawn.js';
 import { CASES, type CaseResult, EXEC_UID, type Job, jobScript, openedFile, parseJob } from './job.js';
 import { kernels } from './kernels.js';
 import { runInVm } from './vm.js';
@@ -274,7 +274,7 @@ describeWith([...NEEDS, 'qemu', 'kernels'], 'the package matrix on Debian kernel
         const parent = /parent (\d+)$/.exec(noBtfLines[4] ?? '')?.[1];
         const exec = { ppid: Number(parent), uid: 0, retval: 0, comm: 'true', filename: '/bin/true' };
         const events = noBtfLines.slice(1, 4).map((l) => {
-          const { pid: _, ...e } = JSON.parse(l) as Record<string, unknown>;
+          const { pid: _, ...e } = untimed(JSON.parse(l) as Record<string, unknown>);
           return e;
         });
         expect(events).toEqual([exec, exec, exec]);
