@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# The quick start: set up this machine, build the sigsnoop example, push it to the default
-# registry (the embedded one when none is configured), pull sigsnoop@1.2 into the local store,
-# and run it from there for a few seconds while this script sends it some signals to see.
+# The quick start: set up this machine, build the sigsnoop example, push it to an embedded
+# registry, pull sigsnoop@1.2 into a local store, and run it from there for a few seconds while
+# this script sends it some signals to see. Registry, store and config are a scratch directory
+# of its own, removed at the end: it runs again after any change, and leaves yours alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/ebpm-quickstart.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+export EBPM_CONFIG="$scratch/config.json" EBPM_LOCAL_REGISTRY="$scratch/registry" EBPM_STORE="$scratch/store"
+unset EBPM_REGISTRY
 ebpm() { node bin/ebpm.js "$@"; }
 step() { printf '\n$ ebpm %s\n' "$*"; ebpm "$@"; }
 
