@@ -91,11 +91,10 @@ export type ParamInput = string | number | bigint | boolean;
 
 /**
  * `parameterValues` reads `params` (by the parameter's flag name or its C name) against the
- * package's parameters: a name it does not have is `INVALID_PARAMETER` listing those it has; a
+ * package's parameters (`specs`, its flags): a name it does not have is `INVALID_PARAMETER` listing those it has; a
  * bad value is `INVALID_PARAMETER` naming it and its type.
  */
-export function parameterValues(pkg: ResolvedPackage, params: Readonly<Record<string, ParamInput>>): Map<FlagSpec, ParamValue> {
-  const specs = flagSpecs(pkg.metadata.objects, [], pkg.ecli);
+function parameterValues(pkg: ResolvedPackage, specs: readonly FlagSpec[], params: Readonly<Record<string, ParamInput>>): Map<FlagSpec, ParamValue> {
   const values = new Map<FlagSpec, ParamValue>();
   for (const [name, v] of Object.entries(params)) {
     const spec = specs.find((s) => s.long === name || s.parameter.name === name);
@@ -207,13 +206,14 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
       hint: 'set its parameters (params) instead',
     });
   }
-  const values = parameterValues(pkg, opts.params);
   const specs = flagSpecs(pkg.metadata.objects, [], pkg.ecli);
+  const values = parameterValues(pkg, specs, opts.params);
   const given = assignments(values, specs);
   const plan = await planPackage(pkg, {}, given);
   const format = eventPrinter(pkg, plan);
   const symbolizer = plan.samples.some((s) => s.result?.kind === 'stacks') ? (await import('../kernel/symbolize.js')).symbolizer : undefined;
-  const { queue, abort, attached, ready, untilStopped } = starting(opts.signal);
+  const started = starting(opts.signal);
+  const { queue, abort, attached, untilStopped } = started;
   const finished = runPackage({
     package: pkg,
     plan,
@@ -241,9 +241,7 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
   }).finally(untilStopped);
   return handle(
     pkg,
-    queue,
-    abort,
-    ready,
+    started,
     finished.then((r): RunSummary => ({ ...r, kind: 'bpf', dropped: queue.dropped })),
   );
 }
@@ -251,7 +249,8 @@ export async function startRun(pkg: ResolvedPackage, opts: StartOptions): Promis
 /** A package's Wasm program, given `opts.args`: each line it prints is an event. */
 async function startWasm(pkg: ResolvedPackage & { wasm: Uint8Array }, opts: StartOptions): Promise<RunHandle> {
   const { runWasmPackage } = await import('../services/run-wasm.js');
-  const { queue, abort, attached, ready, untilStopped } = starting(opts.signal);
+  const started = starting(opts.signal);
+  const { queue, abort, attached, untilStopped } = started;
   let lines = 0;
   const finished = runWasmPackage({
     package: pkg,
@@ -268,9 +267,7 @@ async function startWasm(pkg: ResolvedPackage & { wasm: Uint8Array }, opts: Star
   }).finally(untilStopped);
   return handle(
     pkg,
-    queue,
-    abort,
-    ready,
+    started,
     finished.then(
       (r): RunSummary => ({ kind: 'wasm', stop: { kind: r.reason === 'signal' ? 'stopped' : r.reason }, exitCode: r.exitCode, lines, dropped: queue.dropped }),
     ),
@@ -292,7 +289,7 @@ function starting(signal: AbortSignal | undefined) {
 }
 
 /** `handle` returns once the run is attached, or throws how it failed before: the caller's error then, not the iterator's. */
-async function handle(pkg: ResolvedPackage, queue: EventQueue, abort: AbortController, ready: Promise<void>, done: Promise<RunSummary>): Promise<RunHandle> {
+async function handle(pkg: ResolvedPackage, { queue, abort, ready }: ReturnType<typeof starting>, done: Promise<RunSummary>): Promise<RunHandle> {
   done.then(
     () => queue.end(),
     (e: unknown) => queue.end(e),
@@ -307,14 +304,17 @@ async function handle(pkg: ResolvedPackage, queue: EventQueue, abort: AbortContr
 
 /** The events waiting for `events`' consumer, bounded by `MAX_QUEUED`. */
 class EventQueue {
-  private readonly items: RunEvent[] = [];
+  // Taken from `head` on, not shifted: a consumer that is MAX_QUEUED behind would pay for moving
+  // them all at every event.
+  private items: RunEvent[] = [];
+  private head = 0;
   private waiting: (() => void) | undefined;
   private ended = false;
   private error: unknown;
   dropped = 0;
 
   push(e: RunEvent): void {
-    if (this.items.length >= MAX_QUEUED) this.dropped++;
+    if (this.items.length - this.head >= MAX_QUEUED) this.dropped++;
     else this.items.push(e);
     this.wake();
   }
@@ -331,13 +331,25 @@ class EventQueue {
     w?.();
   }
 
+  /** The oldest event; the taken ones are let go once they are half the array (amortised O(1)). */
+  private take(): RunEvent {
+    const item = this.items[this.head++]!;
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
   iterable(stop: () => Promise<unknown>): AsyncIterable<RunEvent> {
     return {
       [Symbol.asyncIterator]: () => ({
         next: async (): Promise<IteratorResult<RunEvent>> => {
           for (;;) {
-            const item = this.items.shift();
-            if (item !== undefined) return { value: item, done: false };
+            if (this.head < this.items.length) return { value: this.take(), done: false };
             if (this.ended) {
               if (this.error !== undefined) throw this.error;
               return { value: undefined, done: true };
