@@ -58,13 +58,17 @@ export function bar(fraction: number, width: number): string {
   return '█'.repeat(full) + '░'.repeat(width - full);
 }
 
+/** `cut` is `text` cut to `width` characters with `…` when it is longer. */
+export function cut(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
+}
+
 /**
  * `layoutTable` aligns `rows` under `header` with two spaces between columns, the last column
  * unpadded; cells longer than `maxCell` are cut with `…`. Returns one string per line.
  */
 export function layoutTable(header: readonly string[], rows: readonly (readonly string[])[], maxCell = 60): string[] {
-  const cut = (s: string) => (s.length > maxCell ? `${s.slice(0, maxCell - 1)}…` : s);
-  const all = [header, ...rows].map((r) => r.map(cut));
+  const all = [header, ...rows].map((r) => r.map((c) => cut(c, maxCell)));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return all.map((r) =>
     r
@@ -82,7 +86,7 @@ export function fitColumn(header: readonly string[], rows: readonly (readonly st
   const widths = header.map((_, i) => Math.max(...[header, ...rows].map((r) => Math.min((r[i] ?? '').length, maxCell))));
   const over = widths.reduce((n, w) => n + w, 2 * (header.length - 1)) - width;
   const keep = Math.max(min, widths[col]! - over);
-  return rows.map((r) => r.map((c, i) => (i === col && over > 0 && c.length > keep ? `${c.slice(0, keep - 1)}…` : c)));
+  return rows.map((r) => r.map((c, i) => (i === col && over > 0 ? cut(c, keep) : c)));
 }
 
 /** `BlobState` is one blob of a transfer. */

@@ -7,7 +7,8 @@
 import { render, type Instance } from 'ink';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
-import { alignRow, clock, cut, tableHeight, type RunOutput } from './run-output.js';
+import { cut } from '../format.js';
+import { alignRow, clock, tableHeight, type RunOutput } from './run-output.js';
 import { RunTable, type RunTableProps } from './run-table.js';
 
 /** Re-render interval: 10 frames a second reads as live and costs nothing at a million events. */

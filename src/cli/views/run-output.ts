@@ -5,6 +5,7 @@
  */
 import { clockTime, TIME_WIDTH, type ColumnHead, type EventFormat } from '../../package/decode.js';
 import type { SampleEntry, SampleFormat } from '../../package/histogram.js';
+import { cut } from '../format.js';
 
 /** `RunOutput` receives what `runPackage` produces and writes it. */
 export interface RunOutput {
@@ -202,11 +203,6 @@ export function jsonOutput(
 /** `tableHeight` is how many rows the live table shows on `stdout`: the terminal's height less its other lines (a pty without a size: 24). */
 export function tableHeight(stdout: NodeJS.WriteStream): number {
   return Math.max(3, (stdout.rows || 24) - 5);
-}
-
-/** `cut` is `line` cut to `width` characters with `…`, so it takes one line of the terminal. */
-export function cut(line: string, width: number): string {
-  return line.length > width ? `${line.slice(0, Math.max(0, width - 1))}…` : line;
 }
 
 /**

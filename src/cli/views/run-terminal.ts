@@ -8,7 +8,8 @@
  */
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleEntry, SampleFormat } from '../../package/histogram.js';
-import { alignRow, clock, cut, tableHeight, type RunOutput } from './run-output.js';
+import { cut } from '../format.js';
+import { alignRow, clock, tableHeight, type RunOutput } from './run-output.js';
 
 export interface TerminalOptions {
   readonly stdout: NodeJS.WriteStream;

@@ -7,7 +7,7 @@
  */
 import { Box, Text } from 'ink';
 import { shortDigest } from '../../core/digest.js';
-import { bar, formatBytes, formatRate, SPINNER, transferRows, transferTotals, type BlobState, type TransferState } from '../format.js';
+import { bar, cut, formatBytes, formatRate, SPINNER, transferRows, transferTotals, type BlobState, type TransferState } from '../format.js';
 
 export interface TransferViewProps {
   readonly verb: 'push' | 'pull';
@@ -27,7 +27,7 @@ const BAR = 24;
 
 function BlobLine(props: { blob: BlobState; elapsedMs: number; labelWidth: number }) {
   const b = props.blob;
-  const label = b.label.length > props.labelWidth ? `${b.label.slice(0, props.labelWidth - 1)}…` : b.label.padEnd(props.labelWidth);
+  const label = cut(b.label, props.labelWidth).padEnd(props.labelWidth);
   const tail =
     b.state === 'skipped'
       ? 'exists'
