@@ -4,6 +4,7 @@
 // Also counts the requests of re-pulling a stored package. With EBPM_BASE set to another build's
 // bin/ebpm.js (a worktree of the code before a change), that build runs too, interleaved in
 // each round, and the table gives both ebpm builds against skopeo and the new against the old.
+// ebpm runs as users run it: bin/ebpm.js as a program, which starts from the start-up snapshot.
 // `node bench/registry-transfer.mjs [rounds]` (bench/README.md §"Registry").
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -61,8 +62,7 @@ export async function benchRegistryTransfer(rounds = 3) {
       // Each ebpm build into its own repositories (r0e, r0b, …), the builds' order alternating by round.
       const order = r % 2 === 0 ? builds : [...builds].reverse();
       const ebpmRuns = (op, args) => {
-        for (const [tool, bin] of order)
-          add(tool, op, timed(process.execPath, [bin, ...args], ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` })));
+        for (const [tool, bin] of order) add(tool, op, timed(bin, args, ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` })));
       };
       ebpmRuns('push big', ['push', big.dir]);
       add('skopeo', 'push big', timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
@@ -100,7 +100,7 @@ export async function benchRegistryTransfer(rounds = 3) {
     }
     // Re-pulling what is stored: count the registry requests (`--verbose` prints one line per request).
     const env = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r0e` });
-    execFileSync(process.execPath, [EBPM, 'pull', `big:${big.tag}`, 'big'], { env, stdio: 'ignore' });
+    execFileSync(EBPM, ['pull', `big:${big.tag}`, 'big'], { env, stdio: 'ignore' });
     for (const ref of [`big:${big.tag}`, 'big']) {
       const out = spawnLines(env, ref);
       const manifests = out.filter((l) => l.includes('/manifests/'));
@@ -116,7 +116,7 @@ export async function benchRegistryTransfer(rounds = 3) {
 
 /** The request lines `ebpm pull --verbose` writes to stderr. */
 function spawnLines(env, ref) {
-  const r = execFileSync('sh', ['-c', `"${process.execPath}" "${EBPM}" pull "${ref}" --verbose 2>&1 >/dev/null`], { env, encoding: 'utf8' });
+  const r = execFileSync('sh', ['-c', `"${EBPM}" pull "${ref}" --verbose 2>&1 >/dev/null`], { env, encoding: 'utf8' });
   return r.split('\n').filter((l) => l.startsWith('> '));
 }
 

@@ -15,7 +15,7 @@ import { EbpmError, isCode, withContext } from '../core/errors.js';
 import type { Descriptor } from '../core/oci.js';
 import { formatReference, parseReference, type Reference } from '../core/reference.js';
 import { copyTagged } from '../content/copy.js';
-import type { ReadOnlyTarget } from '../content/storage.js';
+import { pushTagged, type ReadOnlyTarget } from '../content/storage.js';
 import { readPackages } from '../package/artifact.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { floatingTags, versionTag } from '../package/version.js';
@@ -23,7 +23,19 @@ import { LAYOUT_FILE } from '../store/layout.js';
 import type { Context } from './context.js';
 import { openLayout, openLocal } from './local-source.js';
 import { isMissing, openRepository, parseUserReference, resolveStored } from './resolve.js';
-import { indexRepositoryOf, INDEX_REPOSITORY, mergeEntry, namespaceOf, readIndexArtifact, writeIndexArtifact, type IndexEntry } from './search-index.js';
+import {
+  indexRepositoryOf,
+  INDEX_REPOSITORY,
+  INDEX_TAG,
+  mergeEntry,
+  namespaceOf,
+  readIndexArtifact,
+  resolveIndexDigest,
+  uploadIndexBlobs,
+  writeIndexArtifact,
+  type IndexArtifact,
+  type IndexEntry,
+} from './search-index.js';
 import { walk } from './search.js';
 import { copyHooks, PACKAGE_CONCURRENCY, settleAll, type OnTransferEvent } from './transfer.js';
 import type { SigningKey } from '../sign/keys.js';
@@ -78,12 +90,36 @@ export async function push(ctx: Context, req: PushRequest): Promise<PushResult> 
 
 /**
  * `pushAll` pushes packages, `PACKAGE_CONCURRENCY` at a time, then updates the search index of
- * each namespace once with all of them (one read and one write per namespace, and no lost
- * update between this run's own pushes), while their floating tags move. Outcomes come back in
- * request order.
+ * each namespace once with all of them (one write per namespace, and no lost update between
+ * this run's own pushes), while their floating tags move. The index update is drafted while the
+ * packages upload (`IndexDraft`), so what is left after them is a HEAD and a manifest PUT.
+ * Outcomes come back in request order.
  */
 export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal?: AbortSignal): Promise<PromiseSettledResult<PushResult>[]> {
-  const pushed = await settleAll(reqs, PACKAGE_CONCURRENCY, (req) => pushOne(ctx, req));
+  const drafts = new Map<string, IndexDraft>();
+  const offers: (IndexUpdate | undefined)[] = new Array(reqs.length);
+  let unoffered = reqs.length;
+  const offer = (at: number, update: IndexUpdate | undefined) => {
+    offers[at] = update;
+    if (update !== undefined && !drafts.has(indexKey(update))) drafts.set(indexKey(update), new IndexDraft(ctx, update, signal));
+    // Once every package has offered its entry (or failed before it could), the merged indexes are known.
+    if (--unoffered === 0) for (const [key, d] of drafts) d.stage(offers.filter((u): u is IndexUpdate => u !== undefined && indexKey(u) === key));
+  };
+  const pushed = await settleAll(
+    reqs.map((req, at) => ({ req, at })),
+    PACKAGE_CONCURRENCY,
+    async ({ req, at }) => {
+      let offered = false;
+      try {
+        return await pushOne(ctx, req, (u) => {
+          offered = true;
+          offer(at, u);
+        });
+      } finally {
+        if (!offered) offer(at, undefined);
+      }
+    },
+  );
   // The floating tags are still on their way: the index update goes out beside them. An entry
   // names a version whose tag is set, so it belongs in the index whatever becomes of them.
   const floated = Promise.all(
@@ -97,24 +133,18 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
       }
     }),
   );
-  const groups = new Map<string, { host: string; repository: string; items: { at: number; update: IndexUpdate }[] }>();
+  const groups = new Map<string, { at: number; update: IndexUpdate }[]>();
   pushed.forEach((o, at) => {
     if (o.status !== 'fulfilled') return;
-    const u = o.value.update;
-    const key = `${u.host}/${u.repository}`;
-    const g = groups.get(key) ?? { host: u.host, repository: u.repository, items: [] };
-    g.items.push({ at, update: u });
-    groups.set(key, g);
+    const key = indexKey(o.value.update);
+    groups.set(key, [...(groups.get(key) ?? []), { at, update: o.value.update }]);
   });
   const errors = new Map<number, string>();
-  for (const g of groups.values()) {
-    const repo = (await ctx.registry(g.host)).repository(g.repository);
+  for (const [key, items] of groups) {
     try {
-      let entries = await currentEntries(ctx, g.host, g.repository, signal);
-      for (const { update } of g.items) entries = mergeEntry(entries, update.entry, update.moveLatest);
-      await writeIndexArtifact(repo, entries, signal);
+      await drafts.get(key)!.commit(items.map((i) => i.update));
     } catch (e) {
-      for (const { at } of g.items) errors.set(at, e instanceof Error ? e.message : String(e));
+      for (const { at } of items) errors.set(at, e instanceof Error ? e.message : String(e));
     }
   }
   return (await floated).map((o, at) => {
@@ -124,18 +154,82 @@ export async function pushAll(ctx: Context, reqs: readonly PushRequest[], signal
   });
 }
 
+const indexKey = (u: IndexUpdate) => `${u.host}/${u.repository}`;
+
+/** A namespace's index as read: its manifest's digest (undefined: there is none) and entries. */
+interface IndexBase {
+  readonly digest: string | undefined;
+  readonly entries: IndexEntry[];
+}
+
 /**
- * `currentEntries` is what the namespace's index holds; a damaged index is rebuilt from the
- * catalog (search only reads, so a push is where the index is repaired).
+ * `IndexDraft` is the update of one namespace's search index during a push: the index is read
+ * as soon as a package names the namespace, and once every package has offered its entry
+ * (`stage`), the merged index's blobs go up beside the uploads still running. `commit` then
+ * tags it with one manifest PUT when the packages it names were all pushed and one HEAD shows
+ * nobody wrote the index meanwhile; otherwise it reads, merges and writes the index again.
  */
-async function currentEntries(ctx: Context, host: string, indexRepository: string, signal?: AbortSignal): Promise<IndexEntry[]> {
-  const registry = await ctx.registry(host);
-  try {
-    return (await readIndexArtifact(registry.repository(indexRepository), signal))?.entries ?? [];
-  } catch (e) {
-    if (!isCode(e, 'SEARCH_INDEX_INVALID')) throw e;
-    const namespace = namespaceOf(indexRepository);
-    return walk(registry, namespace === undefined ? { host } : { host, namespace }, signal);
+class IndexDraft {
+  readonly #ctx: Context;
+  readonly #host: string;
+  readonly #repository: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #base: Promise<IndexBase>;
+  #staged: Promise<{ readonly updates: readonly IndexUpdate[]; readonly base: IndexBase; readonly artifact: IndexArtifact }> | undefined;
+
+  constructor(ctx: Context, first: IndexUpdate, signal: AbortSignal | undefined) {
+    [this.#ctx, this.#host, this.#repository, this.#signal] = [ctx, first.host, first.repository, signal];
+    this.#base = this.#read();
+    // A draft that fails is only a head start lost: commit reads again and reports that.
+    this.#base.catch(() => undefined);
+  }
+
+  stage(updates: readonly IndexUpdate[]): void {
+    this.#staged = this.#base.then(async (base) => {
+      const entries = updates.reduce((all, u) => mergeEntry(all, u.entry, u.moveLatest), base.entries);
+      return { updates, base, artifact: await uploadIndexBlobs(await this.#repo(), entries, this.#signal) };
+    });
+    this.#staged.catch(() => undefined);
+  }
+
+  /** Writes the index with `pushed`, the updates of the packages that were pushed, in request order. */
+  async commit(pushed: readonly IndexUpdate[]): Promise<void> {
+    const repo = await this.#repo();
+    const staged = await this.#staged?.catch(() => undefined);
+    if (
+      staged !== undefined &&
+      staged.updates.length === pushed.length &&
+      staged.updates.every((u, i) => u === pushed[i]) &&
+      (await resolveIndexDigest(repo, this.#signal)) === staged.base.digest
+    ) {
+      await pushTagged(repo, staged.artifact.manifest, [staged.artifact.manifestBytes], INDEX_TAG, this.#signal);
+      return;
+    }
+    const { entries } = await this.#read();
+    await writeIndexArtifact(
+      repo,
+      pushed.reduce((all, u) => mergeEntry(all, u.entry, u.moveLatest), entries),
+      this.#signal,
+    );
+  }
+
+  async #repo() {
+    return (await this.#ctx.registry(this.#host)).repository(this.#repository);
+  }
+
+  /** The index now; a damaged one is rebuilt from the catalog (search only reads, so a push is where the index is repaired). */
+  async #read(): Promise<IndexBase> {
+    const registry = await this.#ctx.registry(this.#host);
+    const repo = registry.repository(this.#repository);
+    try {
+      const found = await readIndexArtifact(repo, this.#signal);
+      return { digest: found?.digest, entries: found?.entries ?? [] };
+    } catch (e) {
+      if (!isCode(e, 'SEARCH_INDEX_INVALID')) throw e;
+      const namespace = namespaceOf(this.#repository);
+      const digest = await resolveIndexDigest(repo, this.#signal);
+      return { digest, entries: await walk(registry, namespace === undefined ? { host: this.#host } : { host: this.#host, namespace }, this.#signal) };
+    }
   }
 }
 
@@ -149,9 +243,14 @@ interface IndexUpdate {
 
 /**
  * `pushOne` pushes one package up to its version tag and signature, and hands back the floating
- * tags' PUTs in flight (`floating`: the tags they moved), which `pushAll` awaits.
+ * tags' PUTs in flight (`floating`: the tags they moved), which `pushAll` awaits. It `offer`s
+ * its index update before it uploads.
  */
-async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushResult; update: IndexUpdate; floating: Promise<string[]> }> {
+async function pushOne(
+  ctx: Context,
+  req: PushRequest,
+  offer: (update: IndexUpdate) => void,
+): Promise<{ result: PushResult; update: IndexUpdate; floating: Promise<string[]> }> {
   let label = req.path;
   try {
     const extra = req.tags ?? [];
@@ -180,6 +279,11 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
       }
     }
     req.onEvent?.({ kind: 'resolved', ref: `${where}:${tag}`, digest: root.digest });
+    const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
+    const moveLatest = floating.includes('latest');
+    const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
+    const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
+    offer(update);
     let stats = { copied: 0, bytes: 0 };
     const set: string[] = [];
     if (!unchanged) {
@@ -192,7 +296,6 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
       req.sign === undefined
         ? undefined
         : await signPackage(repo, root, req.sign.key, { format: req.sign.format, repository: where, ...(req.signal ? { signal: req.signal } : {}) });
-    const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
     // After the version tag, the floating and extra tags together: each is one manifest PUT of its own.
     const moving = Promise.all(
       [...floating, ...extra.filter((t) => !floating.includes(t))].map(async (t) => {
@@ -203,9 +306,6 @@ async function pushOne(ctx: Context, req: PushRequest): Promise<{ result: PushRe
     ).then((moved) => moved.filter((t) => t !== undefined));
     // Awaited by pushAll; marked handled here, so a failure is not reported as unhandled meanwhile.
     moving.catch(() => undefined);
-    const moveLatest = floating.includes('latest');
-    const entry = { name: m.name, repository: dest.repository, version: m.version, description: m.description ?? '', keywords: m.keywords };
-    const update = { host: dest.registry, repository: indexRepositoryOf(namespaceOf(dest.repository)), entry, moveLatest };
     const result: PushResult = {
       reference: `${where}:${tag}`,
       name: m.name,

@@ -162,11 +162,17 @@ export async function resolveIndexDigest(repo: ReadOnlyTarget, signal?: AbortSig
  * lose one update, which the next push of that package repairs.
  */
 export async function writeIndexArtifact(repo: Target, entries: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexArtifact> {
+  const a = await uploadIndexBlobs(repo, entries, signal);
+  await pushTagged(repo, a.manifest, [a.manifestBytes], INDEX_TAG, signal);
+  return a;
+}
+
+/** `uploadIndexBlobs` pushes the config and layer of the index holding `entries`, not yet tagged. */
+export async function uploadIndexBlobs(repo: Target, entries: readonly IndexEntry[], signal?: AbortSignal): Promise<IndexArtifact> {
   const a = indexArtifact(entries);
   await Promise.all([
     repo.push({ mediaType: EMPTY_DESCRIPTOR.mediaType, digest: EMPTY_DESCRIPTOR.digest, size: EMPTY_DESCRIPTOR.size }, [EMPTY_JSON], signal),
     repo.push(a.layer, [a.layerBytes], signal),
   ]);
-  await pushTagged(repo, a.manifest, [a.manifestBytes], INDEX_TAG, signal);
   return a;
 }

@@ -16,6 +16,8 @@ import { serveLoopback } from './loopback.js';
 export type Fault =
   /** Forward untouched (spends the rule: lets the next rule hit a later request). */
   | { kind: 'pass' }
+  /** Run `action` (another client's request, say), then forward untouched: something happening between two of a client's requests. */
+  | { kind: 'before'; action: () => Promise<void> }
   /** Answer this status without asking the registry (e.g. 500, or 429 with `Retry-After`). */
   | { kind: 'status'; status: number; retryAfter?: string; body?: string; contentType?: string }
   /** Forward, send the headers and `afterBytes` of the body, then cut the connection. */
@@ -119,11 +121,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return;
     }
     if (fault?.kind === 'stall' && (fault.phase ?? 'headers') === 'headers' && !(await sleep(fault.ms, res))) return;
+    if (fault?.kind === 'before') await fault.action();
     const up = await forward(req, body);
     const headers = { ...up.headers };
     switch (fault?.kind) {
       case undefined:
       case 'pass':
+      case 'before':
         res.writeHead(up.statusCode ?? 502, headers);
         up.pipe(res);
         return;

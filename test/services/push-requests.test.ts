@@ -1,15 +1,25 @@
 // The request budget of a first push against a real docker-registry 2.8.2, counted at a proxy in
 // front of it: every blob is checked, then uploaded with POST and one PUT; each manifest that
 // takes a tag (the package's, the search index's) is PUT once, under the tag, never first by
-// digest; the floating tags follow.
+// digest; the floating tags follow. The search index is drafted while the package uploads, so
+// after the version tag only one HEAD and one manifest PUT are left of it, unless someone wrote
+// the index meanwhile: then it is read and merged again, and nobody's entry is lost.
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openContext } from '../../src/services/context.js';
 import { push } from '../../src/services/push.js';
+import { readIndexArtifact } from '../../src/services/search-index.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { packageLayout, sandbox } from '../cli/helpers.js';
+
+/** Resolves once `proxy` has seen the index's layer uploaded (a PUT of an upload under ebpm-index), or after 10 s. */
+async function indexLayerSent(proxy: FaultProxy): Promise<void> {
+  for (let i = 0; i < 1000 && !proxy.log.some((l) => l.method === 'PUT' && /\/ebpm-index\/blobs\/uploads\//.test(l.path)); i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describeWith(['registry', 'clang'], 'push request budget', () => {
   let reg: RunningRegistry;
@@ -49,5 +59,51 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
       headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     expect([byDigest.status, byDigest.headers.get('docker-content-digest')]).toEqual([200, pkg.digest]);
+  });
+
+  it('drafts the search index while the package uploads: a HEAD and a manifest PUT are left after it', async () => {
+    proxy.reset();
+    const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/draft` });
+    const pkg = await packageLayout(join(sb.root, 'src'), { name: 'drafted', version: '1.0.0' });
+    // The package's object waits until the index's layer has gone up (which a push that wrote the
+    // index only after its packages would never do: the push then fails on the assertion below).
+    proxy.add({
+      method: 'PUT',
+      path: /^\/v2\/draft\/drafted\/blobs\/uploads\//,
+      times: Infinity,
+      fault: { kind: 'before', action: () => indexLayerSent(proxy) },
+    });
+    await push(await openContext(sb.env), { path: pkg.dir, destination: 'draft/drafted' });
+    const requests = proxy.log.map((l) => `${l.method} ${l.path.replace(/\?.*/, '')}`);
+    const tagged = requests.indexOf('PUT /v2/draft/drafted/manifests/1.0.0');
+    expect(requests.slice(tagged).filter((r) => r.includes('/draft/ebpm-index/'))).toEqual([
+      'HEAD /v2/draft/ebpm-index/manifests/latest',
+      'PUT /v2/draft/ebpm-index/manifests/latest',
+    ]);
+    const index = await readIndexArtifact((await (await openContext(sb.env)).registry(reg.host)).repository('draft/ebpm-index'));
+    expect(index?.entries.map((e) => `${e.repository}:${e.version}`)).toEqual(['draft/drafted:1.0.0']);
+  });
+
+  it('reads and merges the index again when another push wrote it meanwhile', async () => {
+    proxy.reset();
+    const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/race` });
+    const direct = sandbox({ EBPM_REGISTRY: `${reg.host}/race` });
+    const ours = await packageLayout(join(sb.root, 'ours'), { name: 'ours', version: '1.0.0' });
+    const theirs = await packageLayout(join(direct.root, 'theirs'), { name: 'theirs', version: '2.0.0' });
+    // Just before our version tag, another client pushes into the namespace, straight to the registry.
+    proxy.add({
+      method: 'PUT',
+      path: '/v2/race/ours/manifests/1.0.0',
+      fault: {
+        kind: 'before',
+        action: async () => {
+          await push(await openContext(direct.env), { path: theirs.dir, destination: 'race/theirs' });
+        },
+      },
+    });
+    await push(await openContext(sb.env), { path: ours.dir, destination: 'race/ours' });
+    const repo = (await (await openContext(direct.env)).registry(reg.host)).repository('race/ebpm-index');
+    const index = await readIndexArtifact(repo);
+    expect(index?.entries.map((e) => `${e.repository}:${e.version}`).sort()).toEqual(['race/ours:1.0.0', 'race/theirs:2.0.0']);
   });
 });
