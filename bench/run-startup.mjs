@@ -1,7 +1,8 @@
 // Benchmark 4: start-up and footprint (issue #15), in one interleaved run. Time to first event
 // on a pipe and on a terminal (a pty of util-linux `script`, as a person runs it) for ebpm's
 // BPF-only and Wasm sigsnoop beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
-// peak RSS; the wall time of `node -e 0`, `ebpm --version` and `ebpm ls` (an empty store); and
+// peak RSS; the wall time of `node -e 0` (and of Node's start from an empty start-up snapshot
+// and with an empty Worker), `ebpm --version` and `ebpm ls` (an empty store); and
 // where ebpm's time to first event goes, BPF-only and Wasm, phase by phase (EBPM_TRACE_STARTUP=1).
 // Everything runs without NODE_EXTRA_CA_CERTS, which costs every Node start 25-50 ms here.
 //
@@ -9,8 +10,8 @@
 //
 // `--against` adds the ebpm of another checkout (built: its bin/ebpm.js and dist/) to every
 // measurement, run on the same packages, so a change is measured against the code before it.
-import { spawn } from 'node:child_process';
-import { mkdirSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EBPM, exited, firstEventRun, median, prepare, script, tools, wallTime } from './run-common.mjs';
 import { prepareWasm, wasmTool } from './run-wasm.mjs';
@@ -72,7 +73,20 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     const small = { ...untraced, HOME: home, EBPM_STORE: join(home, 'store'), XDG_CONFIG_HOME: join(home, 'config'), XDG_CACHE_HOME: join(home, 'cache') };
     delete small.EBPM_CONFIG;
     delete small.EBPM_TRUST_POLICY;
-    const commands = { 'node -e 0': [process.execPath, ['-e', '0']] };
+    // Node's own floors beside `node -e 0`: a start from a user snapshot holding nothing of
+    // ebpm's (what any start-up snapshot costs), and a process whose one empty Worker comes online
+    // (what a Wasm guest's thread costs before it runs anything of ebpm's).
+    const emptySnapshot = join(work, 'empty.blob');
+    writeFileSync(join(work, 'empty.cjs'), "require('node:v8').startupSnapshot.setDeserializeMainFunction(() => {});\n");
+    execFileSync(process.execPath, ['--snapshot-blob', emptySnapshot, '--build-snapshot', join(work, 'empty.cjs')], { env });
+    const commands = {
+      'node -e 0': [process.execPath, ['-e', '0']],
+      'node, an empty start-up snapshot': [process.execPath, ['--snapshot-blob', emptySnapshot, 'main']],
+      'node, an empty Worker online': [
+        process.execPath,
+        ['-e', "new (require('node:worker_threads').Worker)('', { eval: true }).on('online', () => process.exit(0))"],
+      ],
+    };
     for (const [name, bin] of Object.entries(ebpms)) {
       commands[`${name} --version`] = [bin, ['--version']];
       commands[`${name} ls (empty store)`] = [bin, ['ls']];
