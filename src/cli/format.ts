@@ -204,3 +204,14 @@ export function writeNotices(out: NodeJS.WritableStream, notices: readonly Build
 export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
   return !json && io.stdout.isTTY === true && !io.env.CI && !io.env.NO_COLOR;
 }
+
+/**
+ * `paints` is whether a live view drawn without ink (`ebpm run`'s) shows its styles (bold, dim),
+ * as ink's views do on the same terminal: `FORCE_COLOR` decides when set (`0` and `false`: no),
+ * else a terminal named by `TERM` but `dumb`, or one that says `COLORTERM`.
+ */
+export function paints(env: Io['env']): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  return env.TERM !== 'dumb' && !!(env.TERM || env.COLORTERM);
+}

@@ -33,7 +33,7 @@ import {
 } from '../../api/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
-import { isLive, terminalSafe, writeText } from '../format.js';
+import { isLive, paints, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
 import { prettyJson, yamlDocument } from '../views/json-styles.js';
@@ -173,7 +173,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
     line.json
       ? jsonOutput(io.stdout, run.format, bound, RESTYLE[line.output])
       : live
-        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
+        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts, color: paints(io.env) })
         : plainOutput(io.stdout, run.format, Date.now, bound);
   return withStops(io, async (signal) => {
     try {
