@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { eventPrinter, planPackage } from '../api/run.js';
+import { addonPath } from '../kernel/native.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
 import { openPackage } from './package-sources.js';
@@ -42,6 +43,8 @@ export async function warmRun(): Promise<void> {
     const plan = await planPackage(pkg, {}, []);
     const size = plan.events?.layout?.size ?? 0;
     eventPrinter(pkg, plan)?.line(new DataView(new ArrayBuffer(size)), 0, size, '00:00:00');
+    // And where the addon is, as a run finds it next (it is loaded only by the run).
+    addonPath();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
