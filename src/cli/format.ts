@@ -196,7 +196,8 @@ export function writeNotices(out: NodeJS.WritableStream, notices: readonly Build
 }
 
 /**
- * `isLive` is true when output goes to a terminal for a person: ink views, not plain lines.
+ * `isLive` is true when output goes to a terminal for a person: live views (ink's, or run's
+ * own), not plain lines.
  * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
  * `NO_COLOR` (no-color.org: any non-empty value) asks for plain text: live views redraw with
  * escape sequences and colour, so it gets the plain lines, with no escape sequence at all.

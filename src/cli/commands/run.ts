@@ -1,8 +1,8 @@
 /**
  * `ebpm run`: resolve the package, turn its parameters into flags, run it and print its events:
- * a live table on a TTY (its first rows printed plain until ink is loaded), aligned columns when
- * piped, JSON lines with `--json`. The attach summary and the final count go to stderr, so
- * stdout holds only events.
+ * a live table on a TTY (its first rows printed plain, the table taking over after that turn),
+ * aligned columns when piped, JSON lines with `--json`. The attach summary and the final count
+ * go to stderr, so stdout holds only events.
  *
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
  * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
