@@ -111,15 +111,21 @@ describe('liveRegion', () => {
     const out = new Sink();
     const region = liveRegion(tty(out), true);
     const a: Line[] = [{ text: 'title', style: 'dim' }, { text: 'HEAD', style: 'bold' }, { text: 'row' }];
+    const exits = process.listenerCount('exit');
     region.draw(a);
     region.draw(a);
     region.draw([{ text: 'title', style: 'dim' }, { text: 'row 2' }]);
+    // Until done, an exit shows the cursor again.
+    expect(process.listenerCount('exit')).toBe(exits + 1);
     region.done();
+    expect(process.listenerCount('exit')).toBe(exits);
     expect(out.text).toBe(frame(['\x1b[2mtitle\x1b[22m', '\x1b[1mHEAD\x1b[22m', 'row'], 0, true) + frame(['\x1b[2mtitle\x1b[22m', 'row 2'], 3) + SHOW_CURSOR);
     expect(shown(out.text, 60)).toEqual(['title', 'row 2']);
     const plain = new Sink();
-    liveRegion(tty(plain), false).draw(a);
+    const unstyled = liveRegion(tty(plain), false);
+    unstyled.draw(a);
     expect(plain.text).toBe(frame(['title', 'HEAD', 'row'], 0, true));
+    unstyled.done();
   });
 
   it('after the terminal narrowed, goes up as many rows as the last frame takes rewrapped', () => {
@@ -132,6 +138,7 @@ describe('liveRegion', () => {
     // 50 columns rewrap into 3 rows of 20, 20 into one.
     expect(out.text.endsWith(frame(['x'.repeat(19) + '…', 'y'.repeat(20)], 4))).toBe(true);
     expect(shown(out.text, 20)).toEqual(['prompt$ ebpm run', `${'x'.repeat(19)}…`, 'y'.repeat(20)]);
+    region.done();
   });
 });
 

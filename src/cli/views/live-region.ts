@@ -52,6 +52,8 @@ export function liveRegion(out: NodeJS.WriteStream, color: boolean): LiveRegion 
   /** The width the last frame was drawn at. */
   let width = out.columns || 80;
   let hidden = false;
+  // A process that ends without `done` (a bug's exit) must not leave the terminal without its cursor.
+  const showCursor = () => out.write(SHOW_CURSOR);
   return {
     draw(lines) {
       const columns = out.columns || 80;
@@ -65,13 +67,17 @@ export function liveRegion(out: NodeJS.WriteStream, color: boolean): LiveRegion 
       let s = BEGIN + (hidden ? '' : HIDE_CURSOR) + NO_WRAP + (up > 0 ? `${ESC}${up}A` : '') + `\r${ESC}J`;
       for (const l of lines) s += `${paint(l, color)}\n`;
       out.write(s + WRAP + END);
+      if (!hidden) process.once('exit', showCursor);
       hidden = true;
       drawn = lines;
       drawnText = text;
       width = columns;
     },
     done() {
-      if (hidden) out.write(SHOW_CURSOR);
+      if (hidden) {
+        process.off('exit', showCursor);
+        showCursor();
+      }
       hidden = false;
     },
   };
