@@ -23,11 +23,10 @@ const common = {
 await Promise.all([
   build({
     ...common,
-    // The ink views are entries of their own: the snapshot imports them from here (below).
+    // The ink view is an entry of its own: the snapshot imports it from here (below).
     // `index` is the library (package.json "exports"), sharing the CLI's chunks.
     entryPoints: {
       ebpm: 'src/cli/bin.ts',
-      'ebpm-run-live': 'src/cli/views/run-live.tsx',
       'ebpm-live': 'src/cli/views/live.tsx',
       index: 'src/api/index.ts',
     },
@@ -55,9 +54,9 @@ await Promise.all([
 // src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they compute
 // from import.meta.url, such as the addon's, the worker's and include/, are then right in
 // both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
-// await, which CommonJS cannot load: the views that use it stay ESM (the entries above). A
+// await, which CommonJS cannot load: the view that uses it stays ESM (the entry above). A
 // snapshot has no import() of its own: the bundle's go through vm.
-const views = { './run-live.js': '../ebpm-run-live.mjs', './views/live.js': '../ebpm-live.mjs' };
+const views = { './views/live.js': '../ebpm-live.mjs' };
 const bundle = 'dist/chunks/ebpm-snapshot.cjs';
 await build({
   ...common,
@@ -89,7 +88,7 @@ var __ebpm = {
     {
       name: 'ink-views-esm',
       setup(b) {
-        b.onResolve({ filter: /\/(run-)?live\.js$/ }, (args) => {
+        b.onResolve({ filter: /\/views\/live\.js$/ }, (args) => {
           const file = views[args.path];
           return file === undefined ? undefined : { path: file, external: true };
         });

@@ -6,9 +6,9 @@
 import { resolve } from 'node:path';
 import type { Platform } from '../core/oci.js';
 import { storeDir, type Env } from '../core/paths.js';
-import { openContext, type Context } from '../services/context.js';
+import { openContext, type Context } from './context.js';
 
-export { openContext, type Context } from '../services/context.js';
+export { openContext, type Context } from './context.js';
 import { inspectPath, type InspectResult } from '../services/inspect.js';
 import { isLocalPath } from '../services/local-source.js';
 import type { PullResult } from '../services/pull.js';

@@ -3,7 +3,7 @@
  * environment, deciding between the live view, plain lines and JSON, and running a transfer
  * with progress on a terminal.
  */
-import { clientOf, openContext, type Context, type Ebpm } from '../api/client.js';
+import { openContext, type Context } from '../api/context.js';
 import type { OnTransferEvent } from '../api/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Flags, Io } from './command.js';
@@ -21,12 +21,6 @@ export function context(io: Io, verbose: boolean, trustPolicy?: () => TrustPolic
     ...(io.plainHttp === undefined ? {} : { plainHttp: io.plainHttp }),
     ...(trustPolicy === undefined ? {} : { trustPolicy }),
   });
-}
-
-/** `client` is the library's client over the command's context (`context`), opened on first use. */
-export function client(io: Io, verbose: boolean): Ebpm {
-  let ctx: Promise<Context> | undefined;
-  return clientOf(() => (ctx ??= context(io, verbose)), io.env, io.cwd);
 }
 
 /** `writeJson` prints the machine output of a command. */

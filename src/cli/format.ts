@@ -196,11 +196,23 @@ export function writeNotices(out: NodeJS.WritableStream, notices: readonly Build
 }
 
 /**
- * `isLive` is true when output goes to a terminal for a person: ink views, not plain lines.
+ * `isLive` is true when output goes to a terminal for a person: live views (ink's, or run's
+ * own), not plain lines.
  * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
  * `NO_COLOR` (no-color.org: any non-empty value) asks for plain text: live views redraw with
  * escape sequences and colour, so it gets the plain lines, with no escape sequence at all.
  */
 export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
   return !json && io.stdout.isTTY === true && !io.env.CI && !io.env.NO_COLOR;
+}
+
+/**
+ * `paints` is whether a live view drawn without ink (`ebpm run`'s) shows its styles (bold, dim),
+ * as ink's views do on the same terminal: `FORCE_COLOR` decides when set (`0` and `false`: no),
+ * else a terminal named by `TERM` but `dumb`, or one that says `COLORTERM`.
+ */
+export function paints(env: Io['env']): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  return env.TERM !== 'dumb' && !!(env.TERM || env.COLORTERM);
 }

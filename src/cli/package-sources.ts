@@ -1,5 +1,5 @@
 /** How `run` and `check` open the package they were given (api/sources.ts finds it). */
-import type { Context } from '../api/client.js';
+import type { Context } from '../api/context.js';
 import { resolveSource, type PullPolicy, type ResolvedPackage } from '../api/sources.js';
 import type { Io } from './command.js';
 import { writeNotices } from './format.js';

@@ -7,7 +7,9 @@
  * and Atomics are missing while it is built). Nothing evaluated here may keep anything of the
  * process (environment, arguments, pid, time) from its load: that would be the build's.
  */
+import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
+import { warmRun } from './snapshot-warm.js';
 import { start } from './start.js';
 import './commands/run.js';
 import '../api/sources.js';
@@ -22,6 +24,14 @@ import '../kernel/preflight.js';
 import '../api/check.js';
 import '../kernel/kernel-facts.js';
 import '../core/phases.js';
+
+// node:util loads parseArgs, which every command calls, on first use: asked for here, it is in
+// the snapshot (a bare `void parseArgs` would be dropped by the bundler).
+if (typeof parseArgs !== 'function') throw new Error('node:util has no parseArgs');
+
+// The snapshot is written once this settles (node runs the event loop to its end first); a
+// rejection fails the build.
+void warmRun();
 
 startupSnapshot.setDeserializeMainFunction(() => {
   void start(process.argv.slice(2));

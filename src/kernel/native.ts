@@ -7,8 +7,7 @@
  * its own handle lists, freed by that environment's cleanup hook when the thread exits.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
@@ -150,8 +149,8 @@ export interface BpfNative {
  * one above the Wasm runtime's worker bundle in dist/.
  */
 export function addonPath(from: string = import.meta.url): string {
-  const up = new URL('.', from).pathname.endsWith('/dist/') ? '../' : '../../';
-  return fileURLToPath(new URL(`${up}native/build/Release/ebpm_native.node`, from));
+  const dir = dirname(fileURLToPath(from));
+  return join(dir, dir.endsWith('/dist') ? '..' : '../..', 'native/build/Release/ebpm_native.node');
 }
 
 /** How an installed ebpm (scripts/install.mjs) and a checkout build the addon again. */
@@ -183,7 +182,10 @@ export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addon
   }
   let native: BpfNative;
   try {
-    native = createRequire(import.meta.url)(path) as BpfNative;
+    // What require does for a .node file, without its resolution (realpath, package.json lookups): the path is the file.
+    const addon = { exports: {} as BpfNative };
+    process.dlopen(addon, resolve(path));
+    native = addon.exports;
   } catch (e) {
     throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: ${(e as Error).message}`, {
       cause: e,

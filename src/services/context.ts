@@ -3,6 +3,7 @@
  * environment), the local store, and a way to reach a registry by host, remote or embedded,
  * behind one interface (`RegistryHost`) so that every service runs the same code against both.
  */
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { EMBEDDED_REGISTRY, EMPTY_CONFIG, parseConfig, settingsFrom, type Config, type Settings } from '../core/config.js';
 import { EbpmError } from '../core/errors.js';
@@ -63,7 +64,8 @@ export async function loadConfig(env: Env): Promise<Config> {
   const path = configFile(env);
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(path);
+    // A small file, read synchronously: fs/promises would start the thread pool for it.
+    bytes = readFileSync(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_CONFIG;
     throw new EbpmError('CONFIG_INVALID', `config ${path}: unreadable (${(e as NodeJS.ErrnoException).code ?? 'error'})`, {

@@ -3,7 +3,8 @@ import { EbpmError } from '../../core/errors.js';
 import type { PullResult } from '../../api/index.js';
 import { PACKAGE_CONCURRENCY, settleAll } from '../../api/transfer.js';
 import { pullPolicy } from '../pull-policy.js';
-import { client, valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
+import { client } from '../client.js';
+import { valuesOrThrow, VERBOSE_FLAG, withProgress, writeJson, writeLines } from '../dist.js';
 import { writeText } from '../format.js';
 
 const FLAGS = {

@@ -1,8 +1,8 @@
 /**
  * `ebpm run`: resolve the package, turn its parameters into flags, run it and print its events:
- * a live table on a TTY (its first rows printed plain until ink is loaded), aligned columns when
- * piped, JSON lines with `--json`. The attach summary and the final count go to stderr, so
- * stdout holds only events.
+ * a live table on a TTY (its first rows printed plain, the table taking over after that turn),
+ * aligned columns when piped, JSON lines with `--json`. The attach summary and the final count
+ * go to stderr, so stdout holds only events.
  *
  * Exit codes: 0 after `--duration`, `--max-events` or once stdout is closed (`| head`); 130
  * after SIGINT and 143 after SIGTERM (128 + the signal number, as shells report them), every
@@ -33,7 +33,7 @@ import {
 } from '../../api/run.js';
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
-import { isLive, terminalSafe, writeText } from '../format.js';
+import { isLive, paints, terminalSafe, writeText } from '../format.js';
 import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
 import { prettyJson, yamlDocument } from '../views/json-styles.js';
@@ -173,7 +173,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
     line.json
       ? jsonOutput(io.stdout, run.format, bound, RESTYLE[line.output])
       : live
-        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts })
+        ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts, color: paints(io.env) })
         : plainOutput(io.stdout, run.format, Date.now, bound);
   return withStops(io, async (signal) => {
     try {

@@ -1,6 +1,7 @@
 import { JSON_FLAG, parseFlags, type Command, type Flags } from '../command.js';
 import { EbpmError } from '../../core/errors.js';
-import { client, printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
+import { client } from '../client.js';
+import { printTable, VERBOSE_FLAG, writeJson } from '../dist.js';
 import { fitColumn, writeText } from '../format.js';
 
 const FLAGS = {

@@ -1,11 +1,10 @@
 /**
  * The non-TTY outputs of `ebpm run`: aligned columns when piped, JSON lines with `--json`.
  * Each batch's records are formatted into one string, and the batches of one event-loop turn
- * are written at once, so a pipe keeps up with a million events. (The TTY's live table is run-live.tsx, loaded only on a TTY.)
+ * are written at once, so a pipe keeps up with a million events. (The TTY's live view is run-live.ts.)
  */
 import { clockTime, TIME_WIDTH, type ColumnHead, type EventFormat } from '../../package/decode.js';
 import type { SampleEntry, SampleFormat } from '../../package/histogram.js';
-import { cut } from '../format.js';
 
 /** `RunOutput` receives what `runPackage` produces and writes it. */
 export interface RunOutput {
@@ -200,19 +199,16 @@ export function jsonOutput(
   };
 }
 
-/** `tableHeight` is how many rows the live table shows on `stdout`: the terminal's height less its other lines (a pty without a size: 24). */
+/** `tableHeight` is how many rows the live view keeps for `stdout`: the terminal's height less its other lines (a pty without a size: 24). */
 export function tableHeight(stdout: NodeJS.WriteStream): number {
   return Math.max(3, (stdout.rows || 24) - 5);
 }
 
-/**
- * `alignRow` lays out one row of the live table as the plain output would, cut to `width`
- * characters so a long path cannot wrap the table.
- */
-export function alignRow(time: string, cells: readonly string[], columns: readonly ColumnHead[], width: number): string {
+/** `alignRow` lays out one row of the live view as the plain output would; the view cuts it to the terminal's width. */
+export function alignRow(time: string, cells: readonly string[], columns: readonly ColumnHead[]): string {
   let s = time.padEnd(TIME_WIDTH);
   cells.forEach((c, i) => {
     s += ' ' + (i === cells.length - 1 ? c : c.padEnd(columns[i]?.width ?? 0));
   });
-  return cut(s, width);
+  return s;
 }

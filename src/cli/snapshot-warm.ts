@@ -1,0 +1,51 @@
+/**
+ * Warms `ebpm run`'s resolve and plan path while the start-up snapshot is built: resolving and
+ * planning a small package (snapshot-sample.ts) there compiles the code a run calls first
+ * (layout and index reads, digest checks, metadata validation, the trust policy, flag specs,
+ * the run plan and the event printer), and the snapshot keeps what was compiled: a run's
+ * resolve then takes about 3 ms instead of 10. The package is written to a temporary directory
+ * and resolved with `ebpm run <dir> --help`, which loads nothing into the kernel, under an
+ * environment of its own in that directory; nothing of it is kept but the compiled code.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { eventPrinter, planPackage } from '../api/run.js';
+import { addonPath } from '../kernel/native.js';
+import type { Io } from './command.js';
+import { main } from './main.js';
+import { openPackage } from './package-sources.js';
+import { SAMPLE_LAYOUT } from './snapshot-sample.js';
+
+/** `warmRun` resolves the sample package as `ebpm run` does; it throws when that fails (the sample is out of date). */
+export async function warmRun(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ebpm-warm-'));
+  try {
+    const layout = join(dir, 'sigsnoop');
+    for (const [path, base64] of Object.entries(SAMPLE_LAYOUT)) {
+      mkdirSync(dirname(join(layout, path)), { recursive: true });
+      writeFileSync(join(layout, path), Buffer.from(base64, 'base64'));
+    }
+    let text = '';
+    const out = new Writable({
+      write(chunk, _encoding, done) {
+        text += String(chunk);
+        done();
+      },
+    });
+    const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), EBPM_CONFIG: join(dir, 'config.json'), EBPM_STORE: join(dir, 'store') };
+    const io: Io = { stdout: out, stderr: out, env, cwd: dir };
+    const code = await main(['run', layout, '--help'], io);
+    if (code !== 0 || !text.startsWith('usage: ebpm run')) throw new Error(`the snapshot's sample package did not resolve (exit code ${code}): ${text}`);
+    // Then planned, as a run plans it next, still without the kernel, and a record of zeros printed.
+    const { pkg } = await openPackage(layout, 'missing', io);
+    const plan = await planPackage(pkg, {}, []);
+    const size = plan.events?.layout?.size ?? 0;
+    eventPrinter(pkg, plan)?.line(new DataView(new ArrayBuffer(size)), 0, size, '00:00:00');
+    // And where the addon is, as a run finds it next (it is loaded only by the run).
+    addonPath();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
