@@ -28,10 +28,15 @@ import { extraSize, split } from './btf.js';
 import { bpfError, cstring } from './cursor.js';
 import type { ObjectSpec } from './object.js';
 
-/** What a root is read for: the three ways libbpf compares types (the module comment). */
-const STUB = 1;
-const FIELDS = 2;
-const MATCH = 4;
+/**
+ * What a root is read for, as bits: the three ways libbpf compares types (the module comment):
+ * `stub` composites by name, kind and size; `fields` embedded types, pointers by kind; `match`
+ * composites by members, what they point to by name.
+ */
+export const READ = { stub: 1, fields: 2, match: 4 } as const;
+const STUB = READ.stub;
+const FIELDS = READ.fields;
+const MATCH = READ.match;
 
 /** Per relocation kind, what its root is read for; undefined: no kernel type (type_id_local). */
 function readFor(kind: CoreReloKind): number | undefined {
