@@ -11,8 +11,8 @@
  * A run that missed writes the files at its end (`fill`), never on its way to the first event.
  */
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { coreRoots, minimalBtf } from '../bpf/btf-min.js';
 import { elfSection } from '../bpf/elf.js';
 import { parseObject } from '../bpf/object.js';
@@ -25,8 +25,6 @@ const VMLINUX = '/sys/kernel/btf/vmlinux';
 const BOOT_ID = '/proc/sys/kernel/random/boot_id';
 
 export interface BtfCache {
-  /** The directory of this boot's files. */
-  readonly dir: string;
   /**
    * `lookup` is the path of `object`'s minimal BTF made earlier in this boot, or undefined; an
    * object that missed is remembered for `fill`.
@@ -47,11 +45,17 @@ export function btfCacheBase(env: Env, euid: number | undefined): string | undef
 
 /**
  * `btfCacheKey` names an object's file: a digest of its `.BTF` and `.BTF.ext`, or undefined for
- * an object without CO-RE relocation records.
+ * an object without them (or bytes that are not an object).
  */
 export function btfCacheKey(object: Uint8Array): string | undefined {
-  const btf = elfSection(object, '.BTF');
-  const ext = elfSection(object, '.BTF.ext');
+  let btf: Uint8Array | undefined;
+  let ext: Uint8Array | undefined;
+  try {
+    btf = elfSection(object, '.BTF');
+    ext = elfSection(object, '.BTF.ext');
+  } catch {
+    return undefined; // not an object: its load says so
+  }
   if (btf === undefined || ext === undefined) return undefined;
   const h = createHash('sha256').update(`${FORMAT}\0${btf.length}\0`);
   return h.update(btf).update(ext).digest('hex');
@@ -70,21 +74,22 @@ export function btfCache(env: Env, euid: number | undefined = process.geteuid?.(
   if (!/^[0-9a-f-]{36}$/.test(boot)) return undefined;
   const dir = join(base, boot);
   const missed = new Map<string, Uint8Array>();
-  const ours = (path: string, dir: boolean) => {
+  // The directory and file are the user's alone, and no one else can move what leads to them.
+  const ours = (path: string, kind: 'dir' | 'file') => {
     try {
       const s = lstatSync(path);
-      return (dir ? s.isDirectory() : s.isFile()) && s.uid === euid && (s.mode & 0o022) === 0;
+      return (kind === 'dir' ? s.isDirectory() : s.isFile()) && s.uid === euid && (s.mode & 0o022) === 0;
     } catch {
       return false;
     }
   };
+  const safe = () => ours(base, 'dir') && ours(dir, 'dir') && ancestorsSafe(resolve(base), euid);
   return {
-    dir,
     lookup(object) {
       const key = btfCacheKey(object);
       if (key === undefined) return undefined;
       const path = join(dir, `${key}.btf`);
-      if (ours(base, true) && ours(dir, true) && ours(path, false)) {
+      if (ours(path, 'file') && safe()) {
         phase('btf-cached');
         return path;
       }
@@ -98,7 +103,7 @@ export function btfCache(env: Env, euid: number | undefined = process.geteuid?.(
       if (missed.size === 0) return;
       try {
         mkdirSync(dir, { recursive: true, mode: 0o700 });
-        if (!ours(base, true) || !ours(dir, true)) return;
+        if (!safe()) return;
         let kernel: Uint8Array | undefined;
         for (const [key, object] of missed) {
           const roots = coreRoots(parseObject(object));
@@ -122,6 +127,27 @@ export function btfCache(env: Env, euid: number | undefined = process.geteuid?.(
       }
     },
   };
+}
+
+/**
+ * `ancestorsSafe`: every directory above `path`, as written and with links resolved, belongs to
+ * root or `euid`, and one that others may write is sticky (/tmp), so that no other user can move
+ * the cache away and put another in its place; a link on the way is root's or `euid`'s.
+ */
+function ancestorsSafe(path: string, euid: number): boolean {
+  const owned = (uid: number) => uid === 0 || uid === euid;
+  const chain = (from: string) => {
+    for (let d = from; ; d = dirname(d)) {
+      const s = lstatSync(d);
+      if (s.isSymbolicLink() ? !owned(s.uid) : !s.isDirectory() || !owned(s.uid) || ((s.mode & 0o022) !== 0 && (s.mode & 0o1000) === 0)) return false;
+      if (d === dirname(d)) return true;
+    }
+  };
+  try {
+    return chain(dirname(path)) && chain(realpathSync(dirname(path)));
+  } catch {
+    return false;
+  }
 }
 
 /**
