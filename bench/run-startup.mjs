@@ -118,7 +118,9 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
       console.log();
       console.log(`${name}: where the time to first event goes (EBPM_TRACE_STARTUP=1), medians in ms since the process started`);
       const byMode = Object.fromEntries(['pipe', 'pty'].map((m) => [m, first[name][m].map((r) => phases(r.output))]));
-      const names = [...new Set(byMode.pipe.flatMap((p) => [...p.keys()]))];
+      // In the order they happen: a phase some runs lack (btf-cached, on a cold cache) is seen late.
+      const when = (n) => median(byMode.pipe.map((p) => p.get(n)).filter((x) => x !== undefined));
+      const names = [...new Set(byMode.pipe.flatMap((p) => [...p.keys()]))].sort((a, b) => when(a) - when(b));
       if (names.length === 0) {
         console.log('  (no phases: this build does not trace its start-up)');
         continue;

@@ -225,7 +225,7 @@ export function enumsWithMember(bytes: Uint8Array, member: string): { name: stri
 }
 
 /** `split` checks `struct btf_header` and returns the type and string sections it frames. */
-function split(bytes: Uint8Array): { typeBytes: Uint8Array; strings: Uint8Array } {
+export function split(bytes: Uint8Array): { typeBytes: Uint8Array; strings: Uint8Array } {
   const h = new Cursor(bytes, 'BTF_MALFORMED', 'btf header');
   const magic = h.u16(0, 'magic');
   if (magic === 0x9feb) throw bpfError('BPF_BIG_ENDIAN', 'btf header: big-endian BTF; only little-endian is supported');
@@ -265,7 +265,7 @@ class Strings {
 }
 
 /** Bytes each kind adds after the 12-byte `struct btf_type`, by kind number and vlen. */
-function extraSize(kind: number, vlen: number): number {
+export function extraSize(kind: number, vlen: number): number {
   switch (kind) {
     case 1:
     case 14:

@@ -23,6 +23,7 @@ import { EbpmError, isEbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
 import { objectNeeds } from '../bpf/needs.js';
 import { parseObject } from '../bpf/object.js';
+import { loadCached, type BtfCache } from '../kernel/btf-cache.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink } from '../kernel/loader.js';
 import { explainLoad, preflight } from '../kernel/preflight.js';
@@ -120,6 +121,8 @@ export class ObjectBroker {
   constructor(
     /** Where a drop of held records and a failed close are said (`RunWasmOptions.onLog`). */
     private readonly log: (line: string) => void,
+    /** Minimal kernel BTF per object, for tenants whose CO-RE uses the kernel's own (`RunWasmOptions.btfCache`). */
+    private readonly btfCache?: BtfCache,
   ) {}
 
   /**
@@ -147,13 +150,7 @@ export class ObjectBroker {
       this.#held = log;
       try {
         this.#logLibbpf();
-        const object = BpfObject.open(bytes, { name, btfPath });
-        try {
-          object.load();
-        } catch {
-          object.close();
-          continue;
-        }
+        const object = this.#loaded(bytes, name, btfPath, (o) => o.load());
         const id = this.#nextId++;
         this.#objects.set(id, {
           id,
@@ -280,23 +277,26 @@ export class ObjectBroker {
       preloaded.owners.add(t);
       return preloaded.info;
     }
-    const object = BpfObject.open(bytes, { name, btfPath: t.btfPath });
-    try {
+    const object = this.#loaded(bytes, name, t.btfPath, (o) =>
       explainLoad(
-        () => object.load(),
+        () => o.load(),
         () => {
+          // The kernel's real BTF (or the tenant's), never a cached minimal one.
           const kernel = kernelFacts(undefined, t.btfPath);
           return { release: kernel.release, findings: preflight(objectNeeds(parseObject(bytes)), kernel) };
         },
-      );
-    } catch (e) {
-      object.close();
-      throw e;
-    }
+      ),
+    );
     const id = this.#nextId++;
     const info = infoOf(id, object);
     this.#objects.set(id, { id, digest, object, info, streams: new Map(), owners: new Set([t]) });
     return info;
+  }
+
+  /** Opens and loads `bytes` against `btfPath`, or the cached minimal BTF when that is the kernel's own; a failed load's object is closed. */
+  #loaded(bytes: Uint8Array, name: string, btfPath: string | undefined, load: (o: BpfObject) => void): BpfObject {
+    const cache = btfPath === undefined ? this.btfCache : undefined;
+    return loadCached(cache, bytes, (path) => BpfObject.open(bytes, { name, btfPath: path ?? btfPath }), load);
   }
 
   #logLibbpf(): void {

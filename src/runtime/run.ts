@@ -5,6 +5,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { EbpmError } from '../core/errors.js';
+import type { BtfCache } from '../kernel/btf-cache.js';
 import { parseWasm } from '../wasm/module.js';
 import { checkGuestModule } from './abi.js';
 import { declaredObjects, type ObjectPolicy } from './admission.js';
@@ -48,6 +49,8 @@ export interface GuestOptions {
 }
 
 export interface RunWasmOptions extends GuestOptions {
+  /** Minimal kernel BTF per object, for guests whose CO-RE uses the kernel's own; the caller fills it. */
+  readonly btfCache?: BtfCache | undefined;
   /** `--duration`: stop the guest after this long. */
   readonly durationMs?: number;
   /**
@@ -312,7 +315,7 @@ export function startWasm(given: RunWasmOptions): WasmRun {
           },
         };
   const first = prepare(o);
-  const broker = new ObjectBroker((line) => o.onLog?.(line, false));
+  const broker = new ObjectBroker((line) => o.onLog?.(line, false), o.btfCache);
   let settle: (end: GuestEnd) => void = () => undefined;
   let stopped: WasmRunResult | undefined;
   let settled = false;

@@ -5,6 +5,7 @@
  */
 import { compact } from '../core/json.js';
 import { BpfObject, type AttachTarget, type BpfLink, type EventReader } from '../kernel/loader.js';
+import { loadCached, type BtfCache } from '../kernel/btf-cache.js';
 import { interfaceTarget } from '../kernel/loader-targets.js';
 import type { BpfNative } from '../kernel/native.js';
 import { kernelSupport } from '../kernel/features.js';
@@ -49,6 +50,8 @@ export interface LoadOptions {
   readonly native?: BpfNative;
   readonly machine?: MachineFacts;
   readonly btfFile?: string;
+  /** Minimal kernel BTF per object, used when CO-RE relocates against the kernel's own BTF. */
+  readonly btfCache?: BtfCache | undefined;
 }
 
 /** What loading added to a `Loadable`. */
@@ -138,16 +141,21 @@ function openAndLoad(opts: LoadOptions & Loadable, objects: Map<string, BpfObjec
     if (!meta.layer) continue;
     const bytes = opts.package.objects.get(meta.name);
     if (bytes === undefined) throw new EbpmError('INTERNAL', `object ${meta.name}: bytes not resolved`);
-    const obj = BpfObject.open(bytes, { name: meta.name.replace(/\.bpf\.o$|\.o$/, ''), native: opts.native, btfPath });
-    objects.set(meta.name, obj);
-    phase('open');
+    const name = meta.name.replace(/\.bpf\.o$|\.o$/, '');
     const chosen = selectPrograms(meta, opts.programs ?? ALL_PROGRAMS, support);
     selected.push(chosen);
-    if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
     const mine = opts.assignments.filter((a) => a.object === meta.name);
-    for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
-    for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
-    obj.load();
+    const configured = (path: string | undefined) => {
+      const obj = BpfObject.open(bytes, { name, native: opts.native, btfPath: path });
+      objects.set(meta.name, obj);
+      if (chosen.skip.length > 0) obj.selectPrograms(meta.programs.map((p) => p.name).filter((n) => !chosen.skip.includes(n)));
+      for (const section of new Set(mine.map((a) => a.section))) obj.setGlobal(section, applyAssignments(section, obj.global(section), mine));
+      for (const m of opts.plan.mapSizes) if (m.object === meta.name) obj.setMapSize(m.map, m);
+      phase('open');
+      return obj;
+    };
+    if (btfPath === undefined) loadCached(opts.btfCache, bytes, configured, (o) => o.load());
+    else configured(btfPath).load();
     phase('load');
   }
   return selected;

@@ -5,6 +5,7 @@
  * `--follow` swaps in a newer version's guest over the running objects (runtime `swap`).
  */
 import { EbpmError, withContext } from '../core/errors.js';
+import type { BtfCache } from '../kernel/btf-cache.js';
 import { loadNative } from '../kernel/native.js';
 import { WASI } from '../runtime/abi.js';
 import { GuestWorker } from '../runtime/guest-worker.js';
@@ -42,6 +43,8 @@ export interface WasmPackageOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
+  /** Minimal kernel BTF per object, used when CO-RE relocates against the kernel's own BTF; filled at the run's end. */
+  readonly btfCache?: BtfCache | undefined;
   /** `--follow`: newer versions' guests are swapped in with the same arguments. */
   readonly follow?: Follow<ResolvedPackage>;
   /** The guest's thread, started ahead (`ebpm run` starts it before it loads this module); default one started now. Ended unless the guest runs in it. */
@@ -112,6 +115,8 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
     worker.discard();
     stopChecks();
     await btf?.remove();
+    // Once the guest has ended and its output is out: a miss costs this run nothing on its way.
+    o.btfCache?.fill();
   }
 }
 
@@ -139,6 +144,7 @@ function guest(o: WasmPackageOptions, pkg: WasmPackage, btfPath: string | undefi
     allowAttach: o.allowAttach ?? [],
     objects: o.allowUndeclared ? 'any' : { declared: metadata.objects.map((x) => x.digest) },
     ...(btfPath === undefined ? {} : { btfPath }),
+    ...(o.btfCache === undefined ? {} : { btfCache: o.btfCache }),
     ...(o.durationMs === undefined ? {} : { durationMs: o.durationMs }),
     ...(o.maxLines === undefined ? {} : { maxLines: o.maxLines }),
     ...(o.signal === undefined ? {} : { signal: o.signal }),

@@ -29,6 +29,7 @@ import type { ObjectPrograms, ProgramSelection, SupportProbe } from './alternati
 import type { MachineFacts } from './machine.js';
 import type { ResolvedPackage } from './run-source.js';
 import { failedUpdate, followChecks, type Follow, type UpdateEvent } from './follow-loop.js';
+import type { BtfCache } from '../kernel/btf-cache.js';
 import { closeGeneration, openGeneration, type AttachedProgram, type Generation } from './run-generation.js';
 import { isEventMapType } from '../bpf/event-maps.js';
 
@@ -254,6 +255,8 @@ export interface RunOptions {
   readonly machine?: MachineFacts;
   /** `--btf`: the kernel BTF CO-RE relocates against, whatever the kernel and the package offer. */
   readonly btfFile?: string;
+  /** Minimal kernel BTF per object, used when CO-RE relocates against the kernel's own BTF; filled at the run's end. */
+  readonly btfCache?: BtfCache | undefined;
   readonly follow?: Follow<NextRun>;
 }
 
@@ -295,6 +298,8 @@ export async function runPackage(opts: RunOptions): Promise<RunResult> {
   } finally {
     for (const g of open) await closeGeneration(g, open);
     if (logging) setBpfLog(null, 'warn', opts.native);
+    // Once everything is detached and printed: a miss costs this run nothing on its way.
+    opts.btfCache?.fill();
   }
 }
 

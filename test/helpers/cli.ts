@@ -39,6 +39,7 @@ export function cliEnv(root: string, extra: Record<string, string> = {}): Record
     EBPM_STORE: join(root, 'store'),
     EBPM_LOCAL_REGISTRY: join(root, 'registry'),
     EBPM_CACHE_DIR: join(root, 'cache'),
+    EBPM_BTF_CACHE: join(root, 'btf'),
     DOCKER_CONFIG: join(root, 'docker'),
     ...extra,
   };

@@ -138,6 +138,16 @@ function matrixTests(target: string, job: () => Job): void {
     ]);
   });
 
+  it('sigsnoop again: CO-RE against the minimal BTF the first run cached, the same events', () => {
+    const c = of('sigsnoop-cached');
+    expect([c.code, /^phase btf-cached \d+\.\d$/m.test(c.stderr), c.stderr.replace(/^phase .*\n/gm, ''), events(c)]).toEqual([
+      0,
+      true,
+      'sigsnoop 1.2.0: attached sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 2 events, 0 lost (stopped: max-events)\n',
+      [signal(c), signal(c)],
+    ]);
+  });
+
   it('sigsnoop with its Wasm program: the signals, printed by the guest', () => {
     const c = of('sigsnoop-wasm');
     expect([c.code, events(c)]).toEqual([0, [1, 2].map(() => ({ ...signal(c), sig_name: 'SIGWINCH' }))]);

@@ -12,6 +12,7 @@
 import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, EbpmError, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
+import { btfCache } from '../../kernel/btf-cache.js';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP } from '../../package/result-maps.js';
@@ -186,7 +187,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
         ...(line.filter === undefined ? {} : { accept }),
         targets: run.args.targets,
         programs: line.programs,
-        ...(line.btf === undefined ? {} : { btfFile: line.btf }),
+        ...(line.btf === undefined ? { btfCache: btfCache(io.env) } : { btfFile: line.btf }),
         ...(nextRuns === undefined ? {} : { follow: nextRuns }),
         signal,
         verbose: line.verbose,
@@ -337,7 +338,7 @@ async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: Ru
       ...(flags.maxMemoryBytes === undefined ? {} : { maxMemoryBytes: flags.maxMemoryBytes }),
       allowAttach: flags.allowAttach,
       allowUndeclared: flags.allowUndeclared,
-      ...(cmdline.btf === undefined ? {} : { btfFile: cmdline.btf }),
+      ...(cmdline.btf === undefined ? { btfCache: btfCache(io.env) } : { btfFile: cmdline.btf }),
       ...(cmdline.durationMs === undefined ? {} : { durationMs: cmdline.durationMs }),
       // A Wasm program's events are its output lines: --max-events counts them.
       ...(cmdline.maxEvents === undefined ? {} : { maxLines: cmdline.maxEvents }),
