@@ -14,7 +14,7 @@ import { REPO, exampleObject } from '../helpers/objects.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
-import { cliEnv, sandboxDir } from '../helpers/cli.js';
+import { cliEnv, defaultCliEnv, sandboxDir } from '../helpers/cli.js';
 import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
 
 /**
@@ -297,6 +297,22 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     };
     expect(await run(plain)).toEqual({ exitCode: 7, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
+  });
+
+  it("traces the guest thread's start-up steps with EBPM_TRACE_STARTUP=1, on the main thread's clock, in the order they happen", () => {
+    const r = ebpmSync(['run', plain], { env: { ...defaultCliEnv(), EBPM_TRACE_STARTUP: '1' } });
+    expect([r.code, r.stdout]).toEqual([7, '0:plain\n']);
+    const phases = [...r.stderr.matchAll(/^phase (\S+) (\d+\.\d)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+    // Every phase once, in the order they ended.
+    expect(phases.map(([, ms]) => ms)).toEqual(phases.map(([, ms]) => ms).sort((a, b) => a - b));
+    expect(phases.map(([name]) => name).sort()).toEqual(
+      ['node', 'bundle', 'command', 'resolve', 'worker', 'thread', 'thread-node', 'runtime', 'input', 'instance', 'event'].sort(),
+    );
+    // Each step of the guest's thread needs the one before it, and its guest comes once the package was resolved.
+    const thread = ['thread', 'thread-node', 'runtime', 'input', 'instance', 'event'];
+    const names = phases.map(([name]) => name);
+    expect(names.filter((n) => thread.includes(n))).toEqual(thread);
+    expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
   });
 
   it("--max-events counts the Wasm program's lines and stops it as --duration does; --json prints each as a JSON string", () => {
