@@ -2,6 +2,7 @@
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,6 +11,8 @@ import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.
 import { ociArch } from '../../src/core/arch.js';
 import { looseModuleMetadata } from '../../src/package/foreign.js';
 import { runWasmPackage } from '../../src/services/run-wasm.js';
+import { resolveSource } from '../../src/api/sources.js';
+import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -179,6 +182,21 @@ it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative -
   expect(() => takeWasmFlags(['pkg', '--dir', 'a:/x', '--dir', 'b:/x'], '/srv', 'usage')).toThrowWithCode('USAGE', 'run: --dir: /x given twice');
 });
 
+/** A copy of the sigsnoop layout whose module blob has one byte changed: its path, the module's digest and what its bytes hash to now. */
+function damagedLayout(): { damaged: string; wasm: string; got: string } {
+  const damaged = join(dir, 'damaged');
+  const blob = (digest: string) => join(damaged, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  cpSync(layout, damaged, { recursive: true, force: true });
+  const index = JSON.parse(readFileSync(join(damaged, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { layers: { mediaType: string; digest: string }[] };
+  const wasm = manifest.layers.find((l) => l.mediaType.includes('wasm'))!.digest;
+  const bytes = readFileSync(join(layout, 'blobs', 'sha256', wasm.slice('sha256:'.length)));
+  bytes[100]! ^= 0xff;
+  rmSync(blob(wasm));
+  writeFileSync(blob(wasm), bytes);
+  return { damaged, wasm, got: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+}
+
 describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run with a Wasm program', () => {
   beforeAll(async () => {
     dir = tempDir();
@@ -313,6 +331,42 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     const names = phases.map(([name]) => name);
     expect(names.filter((n) => thread.includes(n))).toEqual(thread);
     expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
+  });
+
+  it("refuses a damaged module after its guest's thread started, exiting with the refusal's code and message and leaving no thread behind", () => {
+    // The thread starts once the manifest names a Wasm layer; the module's bytes are checked after.
+    const { damaged, wasm, got } = damagedLayout();
+    // The process ends with the thread it started: a thread left running would keep it from exiting.
+    expect(ebpmSync(['run', damaged, '--', '-p', '1'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: ${damaged}: ${wasm}: content hashes to ${got}\nhint: the content was corrupted or replaced; nothing of it was kept\n`,
+    });
+  });
+
+  it('tells the resolve hook of a Wasm module once, as soon as the manifest or the file shows one, and of nothing else', async () => {
+    const env = defaultCliEnv();
+    const told: string[] = [];
+    const resolve = (path: string) =>
+      resolveSource(path, {
+        pull: 'never',
+        env,
+        cwd: dir,
+        context: () => Promise.reject(new Error('a local path needs no context')),
+        trustPolicy: () => loadEnvPolicy(env),
+        onWasm: () => told.push(path),
+      }).then(
+        (pkg) => pkg.wasm !== undefined,
+        (e: unknown) => (e as { code?: string }).code,
+      );
+    const { damaged } = damagedLayout();
+    expect([await resolve(layout), await resolve(plain), await resolve(join(dir, 'sigsnoop.bpf.o')), await resolve(damaged)]).toEqual([
+      true,
+      true,
+      false,
+      'DIGEST_MISMATCH',
+    ]);
+    expect(told).toEqual([layout, plain, damaged]);
   });
 
   it("--max-events counts the Wasm program's lines and stops it as --duration does; --json prints each as a JSON string", () => {
