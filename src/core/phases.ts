@@ -4,8 +4,14 @@
  * there). Only the first of each name counts, so a `--follow` swap adds nothing. Off unless the
  * CLI turns it on; then `phase` is one comparison. A guest's thread records its own steps on the
  * main thread's clock (`tracePhasesIn`) and sends each to the main thread (`phaseAt`).
+ *
+ * `performance` is Node's global, not node:perf_hooks imported: a guest's thread loads this
+ * module at every Wasm run, and loads perf_hooks (about 1 ms) only when it traces.
  */
-import { performance } from 'node:perf_hooks';
+import type { Performance } from 'node:perf_hooks';
+
+/** Node's `performance`, whose type has Node's own timings (`nodeTiming`). */
+const perf = (): Performance => performance as unknown as Performance;
 
 let marks: [string, number][] | undefined;
 /** In a guest's thread: its clock's start on the main thread's clock, and where its marks go. */
@@ -14,7 +20,7 @@ let send: ((name: string, ms: number) => void) | undefined;
 
 /** `tracePhases` starts recording, with Node's own start-up (the end of its bootstrap) as phase `node`. */
 export function tracePhases(): void {
-  marks ??= [['node', performance.nodeTiming.bootstrapComplete]];
+  marks ??= [['node', perf().nodeTiming.bootstrapComplete]];
 }
 
 /** The main thread's time origin, for a thread it starts to pass to `tracePhasesIn`; undefined when not recording. */
@@ -31,8 +37,8 @@ export function tracePhasesIn(origin: number, forward: (name: string, ms: number
   offset = performance.timeOrigin - origin;
   send = forward;
   marks = [];
-  phaseAt('thread', offset + performance.nodeTiming.environment);
-  phaseAt('thread-node', offset + performance.nodeTiming.bootstrapComplete);
+  phaseAt('thread', offset + perf().nodeTiming.environment);
+  phaseAt('thread-node', offset + perf().nodeTiming.bootstrapComplete);
 }
 
 /** `phase` records that the step `name` has just ended, when recording and not seen before. */
