@@ -8,7 +8,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
@@ -183,7 +182,8 @@ export function loadNative(path: string = process.env.EBPM_NATIVE_ADDON || addon
   }
   let native: BpfNative;
   try {
-    native = createRequire(import.meta.url)(path) as BpfNative;
+    // node:module only now: a Wasm guest's thread imports this file and seldom loads the addon (a map's elements).
+    native = process.getBuiltinModule('node:module').createRequire(import.meta.url)(path) as BpfNative;
   } catch (e) {
     throw new EbpmError('NATIVE_MISSING', `load native addon: ${path}: ${(e as Error).message}`, {
       cause: e,
