@@ -127,6 +127,8 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
       }
       console.log(`  ${'phase'.padEnd(12)} ${'piped'.padStart(8)} ${'step'.padStart(7)} ${'terminal'.padStart(9)} ${'step'.padStart(7)}`);
       const at = (mode, n) => median(byMode[mode].map((p) => p.get(n)).filter((x) => x !== undefined));
+      // A Wasm run's two threads end their steps in an order that varies from run to run: in the order of their medians.
+      names.sort((a, b) => at('pipe', a) - at('pipe', b));
       names.forEach((n, i) => {
         const step = (mode) => fixed(at(mode, n) - (i === 0 ? 0 : at(mode, names[i - 1]))).padStart(7);
         console.log(`  ${n.padEnd(12)} ${fixed(at('pipe', n)).padStart(8)} ${step('pipe')} ${fixed(at('pty', n)).padStart(9)} ${step('pty')}`);

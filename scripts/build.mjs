@@ -39,10 +39,13 @@ await Promise.all([
   // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name. A new
   // isolate loads it on every Wasm run, so it is one CommonJS file: no shared chunks to resolve
   // and read, and no ESM loader, whose import of a builtin (node:crypto, node:fs) also loads
-  // everything the builtin exports lazily.
+  // everything the builtin exports lazily. Minified but for names, as the snapshot's bundle
+  // (below): without comments it is ASCII, which V8 compiles in half the time (1.4 ms, not 2.9).
   build({
     ...common,
     entryPoints: { 'runtime-worker': 'src/runtime/worker.ts' },
+    minifyWhitespace: true,
+    minifySyntax: true,
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     define: { 'import.meta.url': '__import_meta_url' },

@@ -18,13 +18,14 @@ export interface OpenedPackage {
  * `openPackage` resolves `source` for `run` and `check` and prints the build's notices of a
  * directory on stderr. The trust policy is read once, and the context (configuration,
  * credentials, registries) opened only when a reference needs it: a local package never opens it.
+ * `onWasm`: `ResolveOptions.onWasm`.
  */
-export async function openPackage(source: string, pull: PullPolicy, io: Io): Promise<OpenedPackage> {
+export async function openPackage(source: string, pull: PullPolicy, io: Io, onWasm?: () => void): Promise<OpenedPackage> {
   let policy: TrustPolicy | undefined;
   const trustPolicy = () => (policy ??= loadEnvPolicy(io.env));
   let ctx: Promise<Context> | undefined;
   const context = () => (ctx ??= import('./dist.js').then((d) => d.context(io, false, trustPolicy)));
-  const pkg = await resolveSource(source, { pull, env: io.env, cwd: io.cwd, context, trustPolicy });
+  const pkg = await resolveSource(source, { pull, env: io.env, cwd: io.cwd, context, trustPolicy, ...(onWasm === undefined ? {} : { onWasm }) });
   writeNotices(io.stderr, pkg.notices);
   return { pkg, context, trustPolicy };
 }

@@ -1,5 +1,12 @@
-import { createHash, type Hash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
 import { EbpmError } from './errors.js';
+
+/**
+ * node:crypto, loaded at the first hash rather than with this module: a Wasm guest's thread
+ * imports it (runtime/admission.ts) and seldom hashes, and loading node:crypto costs a thread
+ * about 3 ms of its start.
+ */
+const createHash = (algorithm: string): Hash => process.getBuiltinModule('node:crypto').createHash(algorithm);
 
 /**
  * Content digests as the OCI image-spec v1.1.1 defines them (`descriptor.md#digests`):

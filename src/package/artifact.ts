@@ -168,9 +168,11 @@ export function isEbpmManifest(m: ImageManifest): boolean {
  * `readPackage` fetches and checks an ebpm package: the manifest, its config against the
  * metadata schema, and that every object and the Wasm module the metadata lists as a layer has
  * a layer of that title with the same digest and size (`PACKAGE_INVALID` otherwise).
+ * `onManifest` sees the manifest as soon as it is parsed, before anything of it is checked.
  */
-export async function readPackage(store: Fetcher, descriptor: Descriptor): Promise<Package> {
+export async function readPackage(store: Fetcher, descriptor: Descriptor, onManifest?: (manifest: ImageManifest) => void): Promise<Package> {
   const manifest = parseManifest(await fetchAll(store, descriptor, MAX_MANIFEST_BYTES), descriptor.mediaType);
+  onManifest?.(manifest);
   if (!isEbpmManifest(manifest)) {
     throw new EbpmError(
       'NOT_EBPM_PACKAGE',

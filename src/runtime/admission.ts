@@ -68,10 +68,11 @@ export class ObjectAdmission {
   ) {}
 
   check(bytes: Uint8Array): Admission {
-    const digest = sha256Digest(bytes);
-    if (this.policy === 'any' || this.policy.declared.includes(digest)) return { ok: true, digest };
+    // What the module embeds, as declared or with its .rodata changed, needs no hash (nor node:crypto loaded in the guest's thread).
     const base = this.declared.find((d) => equalOutside(d.bytes, bytes, d.mutable));
     if (base) return { ok: true, digest: base.digest };
+    const digest = sha256Digest(bytes);
+    if (this.policy === 'any' || this.policy.declared.includes(digest)) return { ok: true, digest };
     return { ok: false, digest, reason: `BPF object ${digest} is not declared by the package` };
   }
 }

@@ -4,7 +4,8 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
-import { phase } from '../core/phases.js';
+import { phase, phaseAt, phaseOrigin } from '../core/phases.js';
+import type { WorkerMessage } from './protocol.js';
 import { workerSource } from './worker-entry.js';
 
 /**
@@ -31,9 +32,20 @@ export class GuestWorker {
     // evaluates (src/cli/snapshot.ts), and node:worker_threads loaded while a snapshot is built
     // starts no working thread (its Atomics are missing then).
     const { Worker } = process.getBuiltinModule('node:worker_threads');
+    // With start-up tracing on, the thread records its steps too, on this thread's clock.
+    const origin = phaseOrigin();
     // node:wasi's ExperimentalWarning is not for ebpm's users.
-    this.#worker = new Worker(src.source, { eval: src.eval, execArgv: ['--no-warnings'] });
+    this.#worker = new Worker(src.source, {
+      eval: src.eval,
+      execArgv: ['--no-warnings'],
+      ...(origin === undefined ? {} : { workerData: { phaseOrigin: origin } }),
+    });
     this.#worker.on('error', this.#onError).on('exit', this.#onExit);
+    if (origin !== undefined) {
+      this.#worker.on('message', (m: WorkerMessage) => {
+        if (m.t === 'phase') phaseAt(m.name, m.ms);
+      });
+    }
     // Until it has a guest, it must not keep the process alive.
     this.#worker.unref();
     phase('worker');

@@ -12,6 +12,7 @@
  * - only BPF objects the package declares are loaded (`ObjectAdmission`).
  */
 import { EbpmError, isEbpmError } from '../core/errors.js';
+import { phase } from '../core/phases.js';
 import { Errno, GO_CALLBACK, MapCmd, WASM_BPF, CALLBACK_WRAPPER } from './abi.js';
 import type { ObjectAdmission } from './admission.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
@@ -250,6 +251,7 @@ export class WasmBpfHost {
   }
 
   private load(buf: number, size: number): bigint {
+    phase('load-asked');
     try {
       if (size <= 0 || size > MAX_OBJECT) throw new GuestFault(`object size ${size} is out of range`);
       const bytes = this.memory.read(guestPointer(buf), size);

@@ -47,7 +47,9 @@ export type WorkerMessage =
   | { readonly t: 'waiting' }
   | { readonly t: 'exit'; readonly code: number }
   | { readonly t: 'stopped' }
-  | { readonly t: 'error'; readonly error: WorkerError };
+  | { readonly t: 'error'; readonly error: WorkerError }
+  /** A step of its start-up ended (`EBPM_TRACE_STARTUP`), at `ms` on the main thread's clock. */
+  | { readonly t: 'phase'; readonly name: string; readonly ms: number };
 
 /** A BPF object the broker loaded (or handed on), as the guest's backend sees it. */
 export interface BrokerObject {

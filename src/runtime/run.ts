@@ -240,6 +240,9 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
           return finish({ kind: 'stopped' });
         case 'error':
           return finish({ kind: 'error', error: new EbpmError(m.error.code, m.error.message, m.error.hint ? { hint: m.error.hint } : {}) });
+        case 'phase':
+          // Recorded by its `GuestWorker`.
+          return;
       }
     });
     const failed = (e: Error) => finish({ kind: 'error', error: new EbpmError('INTERNAL', `${where}: worker failed: ${e.message}`, { cause: e }) });

@@ -7,8 +7,9 @@
  * way the guest ends, it lets go of them here (giving back the records it did not deliver),
  * and if the thread is terminated instead, `runWasm` does.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
+import { phase, tracePhasesIn } from '../core/phases.js';
 import { ObjectAdmission } from './admission.js';
 import type { BpfBackend } from './backend.js';
 import { brokerBackend } from './broker-backend.js';
@@ -82,6 +83,7 @@ async function main(input: GuestInput): Promise<void> {
   try {
     instance = await WebAssembly.instantiate(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
     host.bind(instance);
+    phase('instance');
     const code = wasi.start(instance);
     const refused = refusedGrow(instance);
     outcome = code !== 0 && refused !== undefined ? { t: 'error', error: describe(input, code, refused) } : { t: 'exit', code };
@@ -97,4 +99,11 @@ async function main(input: GuestInput): Promise<void> {
   post(outcome);
 }
 
-parentPort!.once('message', (input: GuestInput) => main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) })));
+// `ebpm run` traces its start-up (EBPM_TRACE_STARTUP): this thread's steps too, on its clock (`GuestWorker`).
+const origin = (workerData as { phaseOrigin?: number } | null)?.phaseOrigin;
+if (origin !== undefined) tracePhasesIn(origin, (name, ms) => post({ t: 'phase', name, ms }));
+phase('runtime');
+parentPort!.once('message', (input: GuestInput) => {
+  phase('input');
+  main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) }));
+});

@@ -115,6 +115,11 @@ export function pickLayoutTag(path: string, tags: readonly string[]): string {
   });
 }
 
+/** `isWasmModule` tells a Wasm module by its magic number (`\0asm`). */
+export function isWasmModule(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+}
+
 /** `LocalFile` is a file described as a package. */
 export interface LocalFile {
   readonly format: 'bpf-object' | 'wasm-module' | 'eunomia';
@@ -143,7 +148,7 @@ export async function describeLocalFile(file: LocalPackage & { kind: 'file' }): 
     const object = { name: `${name}.bpf.o`, bytes, tracepointField: tracepointFields() };
     return { format: 'bpf-object', metadata: describeFiles(info, [object]), objects: new Map([[object.name, bytes]]) };
   }
-  if (bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d) {
+  if (isWasmModule(bytes)) {
     // With the objects it embeds, or as a plain WASI command with none.
     return { format: 'wasm-module', metadata: looseModuleMetadata(info, `${name}.wasm`, bytes), objects: new Map(), wasm: bytes };
   }

@@ -230,7 +230,7 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
           // What was admitted is what is read: the descriptor resolved once, never the tag again.
           const trust = await admitResolved(ctx, inUser, user, opts.signal);
           return {
-            ...(await packageFromTarget(user, inUser.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
+            ...(await packageFromTarget(user, inUser.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}), onWasm: opts.onWasm })),
             trust,
             digest: inUser.descriptor.digest,
           };
@@ -241,7 +241,12 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
       });
       try {
         return {
-          ...(await packageFromTarget(await ctx.store(), r.descriptor, { source: arg, name, ...(opts.signal ? { signal: opts.signal } : {}) })),
+          ...(await packageFromTarget(await ctx.store(), r.descriptor, {
+            source: arg,
+            name,
+            ...(opts.signal ? { signal: opts.signal } : {}),
+            onWasm: opts.onWasm,
+          })),
           trust: r.trust,
           digest: r.descriptor.digest,
         };

@@ -7,7 +7,7 @@
 import { basename } from 'node:path';
 import { fetchAll, type ReadOnlyTarget } from '../content/storage.js';
 import { assertNever, EbpmError, isCode, withContext } from '../core/errors.js';
-import { isIndexType, type Descriptor } from '../core/oci.js';
+import { isIndexType, type Descriptor, type ImageManifest } from '../core/oci.js';
 import type { Env } from '../core/paths.js';
 import { readPackage } from '../package/artifact.js';
 import type { ForeignFormat } from '../package/foreign.js';
@@ -16,7 +16,7 @@ import type { PackageMetadata } from '../package/metadata.js';
 import type { EcliFlag } from '../package/params.js';
 import type { BuildNotice } from './build.js';
 import type { Context } from './context.js';
-import { describeLocalFile, explicitPath, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
+import { describeLocalFile, explicitPath, isWasmModule, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
 import { admitLocal, requirementFor, type Admission } from './trust.js';
 import { LOCAL_SCOPE, type TrustPolicy } from '../sign/policy.js';
 
@@ -64,6 +64,12 @@ export interface ResolveOptions {
    */
   readonly trustPolicy: () => TrustPolicy | Promise<TrustPolicy>;
   readonly signal?: AbortSignal;
+  /**
+   * Called once the package is known to carry a Wasm module (an ebpm manifest lists a layer of
+   * its media type; a file is one), before its metadata, digests and layers are checked or read:
+   * `ebpm run` starts the guest's thread then, and ends it if the resolve fails.
+   */
+  readonly onWasm?: () => void;
 }
 
 /**
@@ -100,7 +106,15 @@ export async function resolvePackage(arg: string, sources: readonly PackageSourc
 export async function packageFromTarget(
   target: ReadOnlyTarget,
   root: Descriptor,
-  opts: { source: string /** Fallback name (its repository) and tag of a foreign artifact. */; name: string; tag?: string; signal?: AbortSignal },
+  opts: {
+    source: string;
+    /** Fallback name (its repository) and tag of a foreign artifact. */
+    name: string;
+    tag?: string;
+    signal?: AbortSignal;
+    /** `ResolveOptions.onWasm`. */
+    onWasm?: (() => void) | undefined;
+  },
 ): Promise<ResolvedPackage> {
   const info = await describeTarget(target, await platformManifest(target, root, opts.signal), opts);
   const objects = new Map<string, Uint8Array>();
@@ -144,11 +158,14 @@ async function platformManifest(target: ReadOnlyTarget, root: Descriptor, signal
 async function describeTarget(
   target: ReadOnlyTarget,
   root: Descriptor,
-  opts: { source: string; name: string; tag?: string; signal?: AbortSignal },
+  opts: { source: string; name: string; tag?: string; signal?: AbortSignal; onWasm?: (() => void) | undefined },
 ): Promise<{ format: 'ebpm' | ForeignFormat; metadata: PackageMetadata }> {
   if (!isIndexType(root.mediaType)) {
+    const onManifest = (m: ImageManifest) => {
+      if (m.layers.some((l) => l.mediaType === EBPM_WASM_MODULE)) opts.onWasm?.();
+    };
     try {
-      return { format: 'ebpm', metadata: (await readPackage(target, root)).metadata };
+      return { format: 'ebpm', metadata: (await readPackage(target, root, opts.onWasm && onManifest)).metadata };
     } catch (e) {
       if (!isCode(e, 'NOT_EBPM_PACKAGE')) throw e;
     }
@@ -204,7 +221,13 @@ async function resolveLocal(arg: string, local: LocalPackage, opts: ResolveOptio
   switch (local.kind) {
     case 'layout': {
       const trust = await admit(arg, opts, local.descriptor, local);
-      const pkg = await packageFromTarget(local.layout, local.descriptor, { source: arg, name: basename(local.path), tag: local.tag, ...signal });
+      const pkg = await packageFromTarget(local.layout, local.descriptor, {
+        source: arg,
+        name: basename(local.path),
+        tag: local.tag,
+        ...signal,
+        onWasm: opts.onWasm,
+      });
       return { ...pkg, trust };
     }
     case 'directory': {
@@ -212,9 +235,10 @@ async function resolveLocal(arg: string, local: LocalPackage, opts: ResolveOptio
       const { store, tag, notices } = await buildToMemory(local.path, opts.env);
       const root = await store.resolve(tag);
       const trust = await admit(arg, opts, root);
-      return { ...(await packageFromTarget(store, root, { source: arg, name: basename(local.path), ...signal })), trust, notices };
+      return { ...(await packageFromTarget(store, root, { source: arg, name: basename(local.path), ...signal, onWasm: opts.onWasm })), trust, notices };
     }
     case 'file': {
+      if (isWasmModule(local.bytes)) opts.onWasm?.();
       const trust = await admit(arg, opts, { mediaType: 'application/octet-stream', digest: local.digest, size: local.bytes.length });
       return { source: arg, ...(await describeLocalFile(local)), trust };
     }

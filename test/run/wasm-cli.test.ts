@@ -2,6 +2,7 @@
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,11 +11,13 @@ import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.
 import { ociArch } from '../../src/core/arch.js';
 import { looseModuleMetadata } from '../../src/package/foreign.js';
 import { runWasmPackage } from '../../src/services/run-wasm.js';
+import { resolveSource } from '../../src/api/sources.js';
+import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
-import { cliEnv, sandboxDir } from '../helpers/cli.js';
+import { cliEnv, defaultCliEnv, sandboxDir } from '../helpers/cli.js';
 import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
 
 /**
@@ -179,6 +182,21 @@ it('takeWasmFlags takes the Wasm flags before -- only, and resolves a relative -
   expect(() => takeWasmFlags(['pkg', '--dir', 'a:/x', '--dir', 'b:/x'], '/srv', 'usage')).toThrowWithCode('USAGE', 'run: --dir: /x given twice');
 });
 
+/** A copy of the sigsnoop layout whose module blob has one byte changed: its path, the module's digest and what its bytes hash to now. */
+function damagedLayout(): { damaged: string; wasm: string; got: string } {
+  const damaged = join(dir, 'damaged');
+  const blob = (digest: string) => join(damaged, 'blobs', 'sha256', digest.slice('sha256:'.length));
+  cpSync(layout, damaged, { recursive: true, force: true });
+  const index = JSON.parse(readFileSync(join(damaged, 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+  const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), 'utf8')) as { layers: { mediaType: string; digest: string }[] };
+  const wasm = manifest.layers.find((l) => l.mediaType.includes('wasm'))!.digest;
+  const bytes = readFileSync(join(layout, 'blobs', 'sha256', wasm.slice('sha256:'.length)));
+  bytes[100]! ^= 0xff;
+  rmSync(blob(wasm));
+  writeFileSync(blob(wasm), bytes);
+  return { damaged, wasm, got: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+}
+
 describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run with a Wasm program', () => {
   beforeAll(async () => {
     dir = tempDir();
@@ -297,6 +315,58 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     };
     expect(await run(plain)).toEqual({ exitCode: 7, reason: 'exit', out: ['0:m', '1:x'], objects: 0 });
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
+  });
+
+  it("traces the guest thread's start-up steps with EBPM_TRACE_STARTUP=1, on the main thread's clock, in the order they happen", () => {
+    const r = ebpmSync(['run', plain], { env: { ...defaultCliEnv(), EBPM_TRACE_STARTUP: '1' } });
+    expect([r.code, r.stdout]).toEqual([7, '0:plain\n']);
+    const phases = [...r.stderr.matchAll(/^phase (\S+) (\d+\.\d)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+    // Every phase once, in the order they ended.
+    expect(phases.map(([, ms]) => ms)).toEqual(phases.map(([, ms]) => ms).sort((a, b) => a - b));
+    expect(phases.map(([name]) => name).sort()).toEqual(
+      ['node', 'bundle', 'command', 'resolve', 'worker', 'thread', 'thread-node', 'runtime', 'input', 'instance', 'event'].sort(),
+    );
+    // Each step of the guest's thread needs the one before it, and its guest comes once the package was resolved.
+    const thread = ['thread', 'thread-node', 'runtime', 'input', 'instance', 'event'];
+    const names = phases.map(([name]) => name);
+    expect(names.filter((n) => thread.includes(n))).toEqual(thread);
+    expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
+  });
+
+  it("refuses a damaged module after its guest's thread started, exiting with the refusal's code and message and leaving no thread behind", () => {
+    // The thread starts once the manifest names a Wasm layer; the module's bytes are checked after.
+    const { damaged, wasm, got } = damagedLayout();
+    // The process ends with the thread it started: a thread left running would keep it from exiting.
+    expect(ebpmSync(['run', damaged, '--', '-p', '1'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `error: ${damaged}: ${wasm}: content hashes to ${got}\nhint: the content was corrupted or replaced; nothing of it was kept\n`,
+    });
+  });
+
+  it('tells the resolve hook of a Wasm module once, as soon as the manifest or the file shows one, and of nothing else', async () => {
+    const env = defaultCliEnv();
+    const told: string[] = [];
+    const resolve = (path: string) =>
+      resolveSource(path, {
+        pull: 'never',
+        env,
+        cwd: dir,
+        context: () => Promise.reject(new Error('a local path needs no context')),
+        trustPolicy: () => loadEnvPolicy(env),
+        onWasm: () => told.push(path),
+      }).then(
+        (pkg) => pkg.wasm !== undefined,
+        (e: unknown) => (e as { code?: string }).code,
+      );
+    const { damaged } = damagedLayout();
+    expect([await resolve(layout), await resolve(plain), await resolve(join(dir, 'sigsnoop.bpf.o')), await resolve(damaged)]).toEqual([
+      true,
+      true,
+      false,
+      'DIGEST_MISMATCH',
+    ]);
+    expect(told).toEqual([layout, plain, damaged]);
   });
 
   it("--max-events counts the Wasm program's lines and stops it as --duration does; --json prints each as a JSON string", () => {

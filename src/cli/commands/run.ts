@@ -77,21 +77,37 @@ const cmd: Command = {
       io.stdout.write(commandHelp({ ...cmd, flags: RUN_FLAGS }, RUN_HELP_SECTIONS));
       return line === undefined ? 2 : 0;
     }
-    const { pkg, ...opened } = await openPackage(line.source, line.pull, io);
-    phase('resolve');
-    // The one place the policy's warning is printed, whichever kind of package runs.
-    if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
-    const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
-    if (helpWanted(line, pkg.wasm !== undefined)) {
-      writeText(
-        io.stdout,
-        pkg.wasm === undefined ? bpfHelp(line.source, pkg, flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli)) : guestHelp(line.source, pkg),
-      );
-      return 0;
+    // A guest's thread takes longer to start than anything else of a Wasm run's: it starts as
+    // soon as the package is known to have a Wasm module, while the package is checked and read,
+    // and runs nothing until runGuest hands it the guest.
+    let worker: GuestWorker | undefined;
+    try {
+      const { pkg, ...opened } = await openPackage(line.source, line.pull, io, () => (worker ??= new GuestWorker()));
+      phase('resolve');
+      // The one place the policy's warning is printed, whichever kind of package runs.
+      if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
+      const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
+      if (pkg.wasm !== undefined && !helpWanted(line, true)) {
+        const args = guestArgs(line, info);
+        const taken = worker ?? new GuestWorker();
+        worker = undefined;
+        return await runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, args, io, opened, taken);
+      }
+      // Refused, not run, or run without a guest: the thread ends before anything else happens.
+      worker?.discard();
+      if (helpWanted(line, pkg.wasm !== undefined)) {
+        writeText(
+          io.stdout,
+          pkg.wasm === undefined ? bpfHelp(line.source, pkg, flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli)) : guestHelp(line.source, pkg),
+        );
+        return 0;
+      }
+      checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
+      return await runBpf(pkg, line, io, opened);
+    } catch (e) {
+      worker?.discard();
+      throw e;
     }
-    if (pkg.wasm !== undefined) return runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, guestArgs(line, info), io, opened);
-    checkSelection(pkg.metadata.name, pkg.metadata.objects, line.programs);
-    return runBpf(pkg, line, io, opened);
   },
 };
 
@@ -313,10 +329,15 @@ function updateLine(name: string, u: UpdateEvent): string {
  * A package with a Wasm module: its guest is the user space, taking the arguments after `--`,
  * seeing only the `--env` variables and `--dir` directories.
  */
-async function runGuest(pkg: ResolvedPackage & { wasm: Uint8Array }, cmdline: RunLine, args: readonly string[], io: Io, opened: Opened): Promise<number> {
+async function runGuest(
+  pkg: ResolvedPackage & { wasm: Uint8Array },
+  cmdline: RunLine,
+  args: readonly string[],
+  io: Io,
+  opened: Opened,
+  worker: GuestWorker,
+): Promise<number> {
   const flags = cmdline.wasm;
-  // Its start is the longest step of a Wasm run's: under way while the runtime loads.
-  const worker = new GuestWorker();
   let follow: Awaited<ReturnType<typeof following>> | undefined;
   let runWasmPackage: typeof import('../../api/run-wasm.js').runWasmPackage;
   try {
