@@ -2,16 +2,18 @@
  * Warms `ebpm run`'s resolve and plan path while the start-up snapshot is built: resolving and
  * planning a small package (snapshot-sample.ts) there compiles the code a run calls first
  * (layout and index reads, digest checks, metadata validation, the trust policy, flag specs,
- * the run plan and the event printer), and the snapshot keeps what was compiled: a run's
- * resolve then takes about 3 ms instead of 10. The package is written to a temporary directory
- * and resolved with `ebpm run <dir> --help`, which loads nothing into the kernel, under an
- * environment of its own in that directory; nothing of it is kept but the compiled code.
+ * the run plan, the event printer and the BTF cache's key), and the snapshot keeps what was
+ * compiled: a run's resolve then takes about 3 ms instead of 10. The package is written to a
+ * temporary directory and resolved with `ebpm run <dir> --help`, which loads nothing into the
+ * kernel, under an environment of its own in that directory; nothing of it is kept but the
+ * compiled code.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { eventPrinter, planPackage } from '../api/run.js';
+import { btfCacheKey } from '../kernel/btf-cache.js';
 import { addonPath } from '../kernel/native.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
@@ -43,6 +45,8 @@ export async function warmRun(): Promise<void> {
     const plan = await planPackage(pkg, {}, []);
     const size = plan.events?.layout?.size ?? 0;
     eventPrinter(pkg, plan)?.line(new DataView(new ArrayBuffer(size)), 0, size, '00:00:00');
+    // Its objects named in the BTF cache, as the load looks them up next (reading their ELF sections).
+    for (const bytes of pkg.objects.values()) btfCacheKey(bytes);
     // And where the addon is, as a run finds it next (it is loaded only by the run).
     addonPath();
   } finally {

@@ -18,9 +18,17 @@ let marks: [string, number][] | undefined;
 let offset = 0;
 let send: ((name: string, ms: number) => void) | undefined;
 
-/** `tracePhases` starts recording, with Node's own start-up (the end of its bootstrap) as phase `node`. */
+/** Whether the `node` phase is still to be taken (the main thread's). */
+let nodePhase = false;
+
+/**
+ * `tracePhases` starts recording, with Node's own start-up (the end of its bootstrap) as phase
+ * `node`, read when the lines are made: `nodeTiming` loads node:perf_hooks (about 1 ms), which
+ * would otherwise be in the traced run's first event.
+ */
 export function tracePhases(): void {
-  marks ??= [['node', perf().nodeTiming.bootstrapComplete]];
+  marks ??= [];
+  nodePhase = true;
 }
 
 /** The main thread's time origin, for a thread it starts to pass to `tracePhasesIn`; undefined when not recording. */
@@ -56,6 +64,8 @@ export function phaseAt(name: string, ms: number): void {
 /** `phaseLines` are the phases so far as `phase <name> <ms>` lines, in the order they ended, and recording stops; undefined when it was off. */
 export function phaseLines(): string | undefined {
   if (marks === undefined) return undefined;
+  if (nodePhase) marks.push(['node', perf().nodeTiming.bootstrapComplete]);
+  nodePhase = false;
   const lines = marks
     .sort((a, b) => a[1] - b[1])
     .map(([n, ms]) => `phase ${n} ${ms.toFixed(1)}\n`)
