@@ -1,6 +1,6 @@
 // `VerifiedContent`: a byte is hashed once between source and destination (the copy routine's
 // pass is the one the store and the upload rely on), and relying on it never lets bad bytes in.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,12 @@ vi.mock('node:crypto', async (importOriginal) => {
     },
   };
 });
+
+// core/digest.ts takes node:crypto from process.getBuiltinModule, which the mock above does not
+// reach: it gets the counting createHash too.
+const builtin = process.getBuiltinModule.bind(process);
+vi.spyOn(process, 'getBuiltinModule').mockImplementation(((id: string) =>
+  id === 'node:crypto' ? { ...builtin('node:crypto'), createHash } : builtin(id)) as typeof process.getBuiltinModule);
 
 const base = mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'verified-'));
 let n = 0;
