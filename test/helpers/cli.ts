@@ -97,6 +97,8 @@ export interface Running {
   stderr(): string;
   /** Resolves once stderr has matched `re`; rejects if the CLI exits first (no deadline: the test's timeout is the only one). */
   waitFor(re: RegExp): Promise<void>;
+  /** Resolves once stdout has matched `re`, or the CLI has exited: the test then asserts what it printed. */
+  untilStdout(re: RegExp): Promise<void>;
   exited(): Promise<Exited>;
 }
 
@@ -131,6 +133,18 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
           if (re.test(err)) resolve();
           else reject(new Error(`exited without ${re} on stderr: ${err}`));
         });
+        check();
+      }),
+    untilStdout: (re) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (re.test(out)) resolve();
+        };
+        child.stdout?.on('data', check);
+        void exit.then(
+          () => resolve(),
+          () => resolve(),
+        );
         check();
       }),
     exited: async () => ({ ...(await exit), stdout: out, stderr: err }),

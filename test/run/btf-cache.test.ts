@@ -73,14 +73,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'the minimal BTF cache 
     const gone = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGTERM');
     await gone;
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (run.stdout().includes('\n')) resolve();
-      };
-      run.child.stdout!.on('data', check);
-      run.child.once('close', resolve);
-      check();
-    });
+    await run.untilStdout(/\n/);
     run.child.kill('SIGINT');
     const r = await run.exited();
     return {
@@ -151,14 +144,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'the minimal BTF cache 
       await run.waitFor(/running and waiting/);
       const child = spawn('sleep', ['30'], { stdio: 'ignore' });
       child.kill('SIGTERM');
-      await new Promise<void>((resolve) => {
-        const check = () => {
-          if (run.stdout().includes(`"tpid":${child.pid},`)) resolve();
-        };
-        run.child.stdout!.on('data', check);
-        run.child.once('close', resolve);
-        check();
-      });
+      await run.untilStdout(new RegExp(`"tpid":${child.pid},`));
       run.child.kill('SIGINT');
       const r = await run.exited();
       return { code: r.code, event: r.stdout.includes(`"tpid":${child.pid},"sig":15,`), cached: /^phase btf-cached \d+\.\d$/m.test(r.stderr) };

@@ -96,14 +96,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
     await run.waitFor(/running and waiting/);
     child.stdin!.write('go\n');
     // The guest's first line, or the run's end if it never comes.
-    await new Promise<void>((resolve) => {
-      const check = () => {
-        if (run.stdout().includes('\n')) resolve();
-      };
-      run.child.stdout!.on('data', check);
-      run.child.once('close', resolve);
-      check();
-    });
+    await run.untilStdout(/\n/);
     run.child.kill('SIGINT');
     const r = await run.exited();
     child.stdin!.end('done\n');
