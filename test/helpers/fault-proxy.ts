@@ -57,6 +57,8 @@ export interface FaultProxy {
   readonly host: string;
   readonly log: ProxyLogEntry[];
   add(rule: Rule): void;
+  /** Resolves once a request matching `method` and `path` has arrived (now or earlier); the test's timeout is the only deadline. */
+  requested(method: string, path: RegExp): Promise<void>;
   /** Forget unspent rules and the log. */
   reset(): void;
   stop(): Promise<void>;
@@ -89,6 +91,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const upstream = new URL(target);
   const rules: Array<Rule & { left: number }> = [];
   const log: ProxyLogEntry[] = [];
+  /** Callers of `requested` still waiting. */
+  const waiting = new Set<() => void>();
 
   const forward = (req: IncomingMessage, body: Buffer) =>
     new Promise<IncomingMessage>((resolve, reject) => {
@@ -104,6 +108,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     if (rule) rule.left--;
     const fault = rule?.fault;
     log.push({ method, path, headers: req.headers, fault: fault?.kind, at: Date.now() });
+    for (const w of waiting) w();
     if (fault?.kind === 'reset') {
       let received = 0;
       for await (const c of req) {
@@ -175,6 +180,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     add(rule) {
       rules.push({ ...rule, left: rule.times ?? 1 });
     },
+    requested: (method, path) =>
+      new Promise((resolve) => {
+        const check = () => {
+          if (!log.some((l) => matches({ method, path, fault: { kind: 'pass' } }, l.method, l.path))) return;
+          waiting.delete(check);
+          resolve();
+        };
+        waiting.add(check);
+        check();
+      }),
     reset() {
       rules.length = 0;
       log.length = 0;

@@ -14,13 +14,6 @@ import { describeWith } from '../helpers/prereq.js';
 import { startRegistry, type RunningRegistry } from '../helpers/registry.js';
 import { packageLayout, sandbox } from '../cli/helpers.js';
 
-/** Resolves once `proxy` has seen the index's layer uploaded (a PUT of an upload under ebpm-index), or after 10 s. */
-async function indexLayerSent(proxy: FaultProxy): Promise<void> {
-  for (let i = 0; i < 1000 && !proxy.log.some((l) => l.method === 'PUT' && /\/ebpm-index\/blobs\/uploads\//.test(l.path)); i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describeWith(['registry', 'clang'], 'push request budget', () => {
   let reg: RunningRegistry;
   let proxy: FaultProxy;
@@ -65,13 +58,13 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
     proxy.reset();
     const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/draft` });
     const pkg = await packageLayout(join(sb.root, 'src'), { name: 'drafted', version: '1.0.0' });
-    // The package's object waits until the index's layer has gone up (which a push that wrote the
-    // index only after its packages would never do: the push then fails on the assertion below).
+    // The package's object waits until the index's layer has gone up: a push that wrote the index
+    // only after its packages never gets that far, and the test fails on its timeout.
     proxy.add({
       method: 'PUT',
       path: /^\/v2\/draft\/drafted\/blobs\/uploads\//,
       times: Infinity,
-      fault: { kind: 'before', action: () => indexLayerSent(proxy) },
+      fault: { kind: 'before', action: () => proxy.requested('PUT', /\/ebpm-index\/blobs\/uploads\//) },
     });
     await push(await openContext(sb.env), { path: pkg.dir, destination: 'draft/drafted' });
     const requests = proxy.log.map((l) => `${l.method} ${l.path.replace(/\?.*/, '')}`);
