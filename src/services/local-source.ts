@@ -17,6 +17,7 @@ import type { EcliFlag } from '../package/params.js';
 import { SOURCE_MANIFEST } from '../package/source-manifest.js';
 import { isSideTag } from '../sign/payload.js';
 import { LAYOUT_FILE, OciLayout } from '../store/layout.js';
+import { isWasmModule } from '../wasm/module.js';
 
 /** What a local path holds. Paths are absolute. */
 export type LocalPackage =
@@ -113,11 +114,6 @@ export function pickLayoutTag(path: string, tags: readonly string[]): string {
     hint: `name one: ${path}:${own[0]}`,
     data: { tags: own },
   });
-}
-
-/** `isWasmModule` tells a Wasm module by its magic number (`\0asm`). */
-export function isWasmModule(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x00 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
 }
 
 /** `LocalFile` is a file described as a package. */

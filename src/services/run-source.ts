@@ -16,7 +16,8 @@ import type { PackageMetadata } from '../package/metadata.js';
 import type { EcliFlag } from '../package/params.js';
 import type { BuildNotice } from './build.js';
 import type { Context } from './context.js';
-import { describeLocalFile, explicitPath, isWasmModule, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
+import { describeLocalFile, explicitPath, LOCAL_KINDS, openLocal, type LocalPackage } from './local-source.js';
+import { isWasmModule } from '../wasm/module.js';
 import { admitLocal, requirementFor, type Admission } from './trust.js';
 import { LOCAL_SCOPE, type TrustPolicy } from '../sign/policy.js';
 

@@ -252,10 +252,15 @@ function dataSegment(r: Reader): DataSegment {
   return { mode: 'active', memory, offset, bytes: r.take(r.u32()) };
 }
 
+/** `isWasmModule` tells a Wasm module by its magic number (`\0asm`). */
+export function isWasmModule(bytes: Uint8Array): boolean {
+  return MAGIC.every((b, i) => bytes[i] === b);
+}
+
 /** `parseWasm` decodes the module-level structure of a Wasm binary; function bodies are skipped. */
 export function parseWasm(bytes: Uint8Array): WasmModule {
   const r = new Reader(bytes);
-  if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) throw invalid('missing \\0asm magic', 0);
+  if (bytes.length < 8 || !isWasmModule(bytes)) throw invalid('missing \\0asm magic', 0);
   if (bytes[4] !== 1 || bytes[5] !== 0 || bytes[6] !== 0 || bytes[7] !== 0) throw invalid('unsupported binary version', 4);
   r.pos = 8;
   const types: FuncType[] = [];
