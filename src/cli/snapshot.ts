@@ -13,6 +13,8 @@ import { warmRun } from './snapshot-warm.js';
 import { start } from './start.js';
 import './commands/run.js';
 import '../api/sources.js';
+import '../api/pull.js';
+import './dist.js';
 import '../api/trust.js';
 import '../sign/policy.js';
 import '../api/resolve.js';

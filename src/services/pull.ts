@@ -18,7 +18,7 @@ import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor, typ
 import type { Fetcher } from '../content/storage.js';
 import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
-import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/http.js';
+import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/deadline.js';
 import type { OciLayout } from '../store/layout.js';
 import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
