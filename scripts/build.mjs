@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { LAZY_HEAD, LAZY_TAIL } from './lazy-code.mjs';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
@@ -121,10 +122,19 @@ var __ebpm = {
   modules: undefined,
   lazy(key) {
     if (this.modules === undefined) {
+      const { readFileSync } = require('node:fs');
+      const { dirname } = require('node:path');
+      const vm = require('node:vm');
       const file = require('node:url').fileURLToPath(new URL('ebpm-lazy.cjs', this.url));
-      const loaded = require('node:module').createRequire(file)(file);
-      loaded.link(this.core());
-      this.modules = loaded.modules;
+      const source = ${JSON.stringify(LAZY_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(LAZY_TAIL)};
+      let cachedData;
+      try {
+        cachedData = readFileSync(new URL('../ebpm-lazy.cache', this.url));
+      } catch {}
+      const module = { exports: {} };
+      new vm.Script(source, { filename: file, cachedData }).runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, dirname(file));
+      module.exports.link(this.core(), (file) => this.import(file));
+      this.modules = module.exports.modules;
     }
     return this.modules[key]();
   },
@@ -188,14 +198,14 @@ async function lazyBundle(lazy, core) {
   await build({
     ...cjs,
     stdin: {
-      contents: `export const link = (core) => { __ebpmCore = core; };\nexport const modules = {\n${entry}\n};\n`,
+      contents: `export const link = (core, load) => { __ebpmCore = core; __ebpmImport = load; };\nexport const modules = {\n${entry}\n};\n`,
       resolveDir: root,
       sourcefile: 'ebpm-lazy.mjs',
     },
     outfile: 'dist/chunks/ebpm-lazy.cjs',
     outdir: undefined,
     define: { 'import.meta.url': '__ebpm_url' },
-    banner: { js: "'use strict'; var __ebpmCore; const __ebpm_url = require('node:url').pathToFileURL(__filename).href;" },
+    banner: { js: "'use strict'; var __ebpmCore, __ebpmImport; const __ebpm_url = require('node:url').pathToFileURL(__filename).href;" },
     // A CommonJS file loaded by require() has import() of its own: the views' stays as it is.
     plugins: [
       inkViewsEsm,
@@ -241,6 +251,9 @@ const code = readFileSync(bundle, 'utf8')
   .replaceAll(/\bimport\("ebpm-lazy:([^"]+)"\)/g, '__ebpm.lazy("$1")')
   .replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
 writeFileSync(bundle, code);
+// The lazy bundle, compiled by vm, has no import() of its own either: through the snapshot's.
+const lazyFile = 'dist/chunks/ebpm-lazy.cjs';
+writeFileSync(lazyFile, readFileSync(lazyFile, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpmImport($1)'));
 await import('./snapshot.mjs');
 // What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
 writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);

@@ -5,7 +5,7 @@
  * the run plan, the event printer and the BTF cache's key), and the snapshot keeps what was
  * compiled: a run's resolve then takes about 3 ms instead of 10. The package is written to a
  * temporary directory and resolved with `ebpm run <dir> --help`, which loads nothing into the
- * kernel, then stored there and resolved by reference, under an environment of its own in that
+ * kernel, then stored there, resolved by reference and listed (`ebpm ls`), under an environment of its own in that
  * directory; nothing of it is kept but the compiled code.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,13 @@ const SAMPLE_REFERENCE = 'local.invalid/sigsnoop:1.2.0';
 /** `warmRun` resolves the sample package as `ebpm run` does; it throws when that fails (the sample is out of date). */
 export async function warmRun(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ebpm-warm-'));
+  // No timer may start here: Node's timer queue is in the snapshot, with its next expiry as of the
+  // build, and a run's timer due later than that would never be armed (an xdp program alone,
+  // waiting for its stop on a long interval, would end at once).
+  const timers = { setTimeout, setInterval };
+  globalThis.setTimeout = globalThis.setInterval = (() => {
+    throw new Error('the start-up snapshot was built with a timer started: the warm-up must start none');
+  }) as never;
   try {
     const layout = join(dir, 'sigsnoop');
     for (const [path, base64] of Object.entries(SAMPLE_LAYOUT)) {
@@ -54,6 +61,10 @@ export async function warmRun(): Promise<void> {
     text = '';
     const stored = await main(['run', SAMPLE_REFERENCE, '--help'], io);
     if (stored !== 0 || !text.includes('usage: ebpm run')) throw new Error(`the snapshot's stored sample did not resolve (exit code ${stored}): ${text}`);
+    // And listed, as `ebpm ls` lists the store.
+    text = '';
+    const listed = await main(['ls'], io);
+    if (listed !== 0 || !text.includes(SAMPLE_REFERENCE)) throw new Error(`the snapshot's store did not list its sample (exit code ${listed}): ${text}`);
     // Then planned, as a run plans it next, still without the kernel, and a record of zeros printed.
     const { pkg } = await openPackage(layout, 'missing', io);
     const plan = await planPackage(pkg, {}, []);
@@ -64,6 +75,7 @@ export async function warmRun(): Promise<void> {
     // And where the addon is, as a run finds it next (it is loaded only by the run).
     addonPath();
   } finally {
+    Object.assign(globalThis, timers);
     rmSync(dir, { recursive: true, force: true });
   }
 }
