@@ -22,6 +22,23 @@ export function prepare(work = mkdtempSync(join(tmpdir(), 'ebpm-bench-'))) {
 }
 
 /**
+ * `prepareStored` puts the package of `prepare` in a store of its own, as an operator has it:
+ * pushed to an embedded registry in `work`, pulled from there. Returns its reference, pinned to
+ * its version (which the store answers without asking the registry), and the environment that
+ * names that store.
+ */
+export function prepareStored(work) {
+  const pkg = join(work, 'sigsnoop');
+  const storeEnv = { EBPM_STORE: join(work, 'store'), EBPM_LOCAL_REGISTRY: join(work, 'registry') };
+  const env = { ...process.env, ...storeEnv };
+  const { name, version } = JSON.parse(readFileSync(join(pkg, 'ebpm.json'), 'utf8'));
+  const ref = `local.invalid/${name}:${version}`;
+  execFileSync(process.execPath, [EBPM, 'push', pkg], { stdio: 'ignore', env });
+  execFileSync(process.execPath, [EBPM, 'pull', ref], { stdio: 'ignore', env });
+  return { ref, storeEnv };
+}
+
+/**
  * The three tracers, each told to print only signals sent by `pid` (and only signal `sig`): ebpm on the stored package,
  * Debian's libbpf-tools sigsnoop (native libbpf: the floor), and bpftrace's one-liner.
  */

@@ -1,6 +1,7 @@
 // Benchmark 4: start-up and footprint (issue #15), in one interleaved run. Time to first event
 // on a pipe and on a terminal (a pty of util-linux `script`, as a person runs it) for ebpm's
-// BPF-only and Wasm sigsnoop beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
+// BPF-only sigsnoop (from its layout, and by reference from the store) and Wasm sigsnoop
+// beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
 // peak RSS; the wall time of `node -e 0` (and of Node's start from an empty start-up snapshot
 // and with an empty Worker), `ebpm --version` and `ebpm ls` (an empty store); and
 // where ebpm's time to first event goes, BPF-only and Wasm, phase by phase (EBPM_TRACE_STARTUP=1).
@@ -13,7 +14,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EBPM, exited, firstEventRun, median, prepare, script, tools, wallTime } from './run-common.mjs';
+import { EBPM, exited, firstEventRun, median, prepare, prepareStored, script, tools, wallTime } from './run-common.mjs';
 import { prepareWasm, wasmTool } from './run-wasm.mjs';
 
 /** Milliseconds each tracer keeps running after its first event: the terminal's live view takes over in that time. */
@@ -35,6 +36,7 @@ function phases(output) {
 export async function benchStartup(runs = RUNS, against = AGAINST) {
   const { work, layout } = prepare();
   const wasmLayout = prepareWasm(work);
+  const stored = prepareStored(work);
   const env = { ...process.env, EBPM_TRACE_STARTUP: '1' };
   delete env.NODE_EXTRA_CA_CERTS;
   const ebpms = { ebpm: EBPM, ...(against === undefined ? {} : { [`ebpm of ${against}`]: join(against, 'bin', 'ebpm.js') }) };
@@ -51,7 +53,10 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     for (const [name, bin] of Object.entries(ebpms)) {
       const bpf = { ...peer.ebpm, cmd: bin };
       const wasm = { ...wasmTool(wasmLayout, marker.pid, { env }), cmd: bin };
+      // By reference, from the store, as an operator runs it (`ebpm run sigsnoop:1.2.0`).
+      const byRef = { ...bpf, args: ['run', stored.ref, ...bpf.args.slice(2)], env: { ...env, ...stored.storeEnv } };
       tracers[`${name} BPF-only`] = { pipe: bpf, pty: bpf };
+      tracers[`${name} BPF-only, stored`] = { pipe: byRef, pty: byRef };
       tracers[`${name} Wasm`] = { pipe: wasm, pty: wasm };
     }
     const first = Object.fromEntries(Object.keys(tracers).map((name) => [name, { pipe: [], pty: [] }]));
@@ -114,7 +119,7 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     console.log(`small commands, median wall time of ${runs * 3} interleaved runs (ms)`);
     for (const [name, xs] of Object.entries(walls)) console.log(`  ${name.padEnd(44)} ${fixed(median(xs)).padStart(8)} ${ratio(median(xs), node)} node -e 0`);
 
-    for (const name of Object.keys(ebpms).flatMap((e) => [`${e} BPF-only`, `${e} Wasm`])) {
+    for (const name of Object.keys(ebpms).flatMap((e) => [`${e} BPF-only`, `${e} BPF-only, stored`, `${e} Wasm`])) {
       console.log();
       console.log(`${name}: where the time to first event goes (EBPM_TRACE_STARTUP=1), medians in ms since the process started`);
       const byMode = Object.fromEntries(['pipe', 'pty'].map((m) => [m, first[name][m].map((r) => phases(r.output))]));

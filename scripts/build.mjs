@@ -3,6 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
+import { LAZY_HEAD, LAZY_TAIL } from './lazy-code.mjs';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
@@ -56,26 +57,58 @@ await Promise.all([
 // The start-up snapshot that bin/ebpm.js starts commands from: one CommonJS bundle of
 // src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they compute
 // from import.meta.url, such as the addon's, the worker's and include/, are then right in
-// both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). ink has a top-level
-// await, which CommonJS cannot load: the view that uses it stays ESM (the entry above). A
-// snapshot has no import() of its own: the bundle's go through vm.
+// both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). Every start deserialises
+// all the snapshot holds, so it holds only what a run from the store evaluates (snapshot.ts's
+// static imports) and the Wasm runtime (which a snapshot cannot evaluate, but a Wasm run then
+// needs no other file). What else the code imports with import() (the other commands, the
+// registry client, signing, building, --follow, help) is a second CommonJS bundle,
+// dist/chunks/ebpm-lazy.cjs, loaded by the first such import(). Its modules import the
+// snapshot's own instances of what both use (one EbpmError, one phase recorder): such imports
+// are of `__ebpmCore`, the table of the snapshot's modules that it hands the lazy bundle.
+// ink has a top-level await, which CommonJS cannot load: the view that uses it stays ESM (the
+// entry above). A snapshot has no import() of its own: the bundle's go through vm.
+const root = `${process.cwd()}/`;
+const key = (path) => (path.startsWith(root) ? path.slice(root.length) : path);
 const views = { './views/live.js': '../ebpm-live.mjs' };
 const bundle = 'dist/chunks/ebpm-snapshot.cjs';
-await build({
+const cjs = {
   ...common,
-  entryPoints: { 'chunks/ebpm-snapshot': 'src/cli/snapshot.ts' },
   // Source text is kept in the snapshot, which Node reads at every start: without comments it is
   // smaller, and ASCII (one byte a character). Names are kept, for stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
-  // The bundle's file is argv[1] when it is built and when a run starts from it (bin/ebpm.js).
-  define: { 'import.meta.url': '__ebpm.url' },
-  // import() through vm's default loader, which Node 20 calls experimental: the warning it writes
-  // once, at the call, is Node's business, not the user's.
-  banner: {
-    js: `'use strict';
+  metafile: true,
+};
+const inkViewsEsm = {
+  name: 'ink-views-esm',
+  setup(b) {
+    b.onResolve({ filter: /\/views\/live\.js$/ }, (args) => {
+      const file = views[args.path];
+      return file === undefined ? undefined : { path: file, external: true };
+    });
+  },
+};
+/** The modules that stay in the snapshot's bundle when the code import()s them: the Wasm runtime's entry. */
+const kept = new Set(['src/api/run-wasm.ts']);
+
+/**
+ * `snapshotBundle` bundles snapshot.ts, every import() of a module outside `core` (all, when
+ * undefined) left as `import("ebpm-lazy:<key>")`, and `shared`'s modules put in `__ebpmCore`.
+ * Returns the keys of the modules in the bundle and those left to the lazy one.
+ */
+async function snapshotBundle(core, shared = []) {
+  const lazy = new Set();
+  const result = await build({
+    ...cjs,
+    entryPoints: { 'chunks/ebpm-snapshot': 'src/cli/snapshot.ts' },
+    // The bundle's file is argv[1] when it is built and when a run starts from it (bin/ebpm.js).
+    define: { 'import.meta.url': '__ebpm.url' },
+    // import() through vm's default loader, which Node 20 calls experimental: the warning it writes
+    // once, at the call, is Node's business, not the user's.
+    banner: {
+      js: `'use strict';
 var __ebpm = {
   get url() { return require('node:url').pathToFileURL(process.argv[1]).href; },
   import(file) {
@@ -85,24 +118,142 @@ var __ebpm = {
     process.emitWarning = () => {};
     try { return load(new URL(file, __ebpm.url).href); } finally { process.emitWarning = warn; }
   },
-};`,
+  core: undefined,
+  modules: undefined,
+  lazy(key) {
+    if (this.modules === undefined) {
+      const { readFileSync } = require('node:fs');
+      const { dirname } = require('node:path');
+      const vm = require('node:vm');
+      const file = require('node:url').fileURLToPath(new URL('ebpm-lazy.cjs', this.url));
+      const source = ${JSON.stringify(LAZY_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(LAZY_TAIL)};
+      let cachedData;
+      try {
+        cachedData = readFileSync(new URL('../ebpm-lazy.cache', this.url));
+      } catch {}
+      const module = { exports: {} };
+      new vm.Script(source, { filename: file, cachedData }).runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, dirname(file));
+      module.exports.link(this.core(), (file) => this.import(file));
+      this.modules = module.exports.modules;
+    }
+    return this.modules[key]();
   },
-  plugins: [
-    {
-      name: 'ink-views-esm',
-      setup(b) {
-        b.onResolve({ filter: /\/views\/live\.js$/ }, (args) => {
-          const file = views[args.path];
-          return file === undefined ? undefined : { path: file, external: true };
-        });
-      },
+};`,
     },
-  ],
-});
-// Every import() left is of a file or builtin outside the bundle: through vm.
-const code = readFileSync(bundle, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
-for (const file of Object.values(views)) if (!code.includes(`__ebpm.import("${file}")`)) throw new Error(`${bundle}: ${file} is not imported`);
+    plugins: [
+      inkViewsEsm,
+      {
+        name: 'lazy-imports',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, async (args) => {
+            if (args.kind !== 'dynamic-import' || args.pluginData === 'resolving') return undefined;
+            const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+            if (r.errors.length > 0 || r.external) return undefined;
+            const k = key(r.path);
+            if (kept.has(k) || core?.has(k)) return { path: r.path };
+            lazy.add(k);
+            return { path: `ebpm-lazy:${k}`, external: true };
+          });
+        },
+      },
+      {
+        // The table is a module of its own, required by the first import() of the lazy bundle:
+        // its imports are then evaluated, which the Wasm runtime's cannot be in a snapshot.
+        name: 'core-table',
+        setup(b) {
+          b.onResolve({ filter: /^ebpm:core$/ }, () => ({ path: 'core', namespace: 'ebpm-core' }));
+          b.onLoad({ filter: /.*/, namespace: 'ebpm-core' }, () => {
+            const lines = shared.map((k, i) =>
+              core.get(k) === 'esm' ? `import * as m${i} from ${JSON.stringify(root + k)};` : `const m${i} = require(${JSON.stringify(root + k)});`,
+            );
+            const table = shared.map((k, i) => `${JSON.stringify(k)}: m${i}`).join(', ');
+            return { contents: `${lines.join('\n')}\nexport const core = { ${table} };\n`, loader: 'js', resolveDir: root };
+          });
+          b.onLoad({ filter: /\/src\/cli\/snapshot\.ts$/ }, (args) => ({
+            contents: `${readFileSync(args.path, 'utf8')}\n__ebpm.core = () => require('ebpm:core').core;\n`,
+            loader: 'ts',
+          }));
+        },
+      },
+    ],
+  });
+  return { core: new Map(Object.entries(result.metafile.inputs).map(([path, input]) => [key(path), input.format])), lazy };
+}
+
+/** `exportNames` lists what the ES module at `path` exports. */
+async function exportNames(path) {
+  // Bundled, for the names of its `export *`s; packages stay out: no module of ours re-exports one.
+  const result = await build({ ...common, entryPoints: [path], write: false, metafile: true, packages: 'external', jsx: 'automatic' });
+  return Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined).exports;
+}
+
+/**
+ * `lazyBundle` bundles the modules of `lazy` into dist/chunks/ebpm-lazy.cjs, whose `modules`
+ * import()s them by key; its imports of `core`'s modules are of `__ebpmCore`, handed over by
+ * `link`. Returns the keys of the core modules it imports.
+ */
+async function lazyBundle(lazy, core) {
+  const shared = new Set();
+  const entry = [...lazy].map((k) => `  ${JSON.stringify(k)}: () => import(${JSON.stringify(root + k)}),`).join('\n');
+  await build({
+    ...cjs,
+    stdin: {
+      contents: `export const link = (core, load) => { __ebpmCore = core; __ebpmImport = load; };\nexport const modules = {\n${entry}\n};\n`,
+      resolveDir: root,
+      sourcefile: 'ebpm-lazy.mjs',
+    },
+    outfile: 'dist/chunks/ebpm-lazy.cjs',
+    outdir: undefined,
+    define: { 'import.meta.url': '__ebpm_url' },
+    banner: { js: "'use strict'; var __ebpmCore, __ebpmImport; const __ebpm_url = require('node:url').pathToFileURL(__filename).href;" },
+    // A CommonJS file loaded by require() has import() of its own: the views' stays as it is.
+    plugins: [
+      inkViewsEsm,
+      {
+        name: 'core-modules',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, async (args) => {
+            if (args.pluginData === 'resolving' || args.kind === 'entry-point') return undefined;
+            const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, importer: args.importer, pluginData: 'resolving' });
+            if (r.errors.length > 0 || r.external || !core.has(key(r.path))) return undefined;
+            shared.add(key(r.path));
+            return { path: key(r.path), namespace: 'ebpm-core' };
+          });
+          // A CommonJS module is its exports object; an ES module's names are exported one by one
+          // (none of the snapshot's is reassigned after it is evaluated), its default as a default.
+          b.onLoad({ filter: /.*/, namespace: 'ebpm-core' }, async (args) => {
+            const module = `__ebpmCore[${JSON.stringify(args.path)}]`;
+            if (core.get(args.path) !== 'esm') return { contents: `module.exports = ${module};`, loader: 'js' };
+            const names = await exportNames(root + args.path);
+            const named = names.filter((n) => n !== 'default');
+            const lines = [
+              `const m = ${module};`,
+              `export const { ${named.join(', ')} } = m;`,
+              ...(names.includes('default') ? ['export default m.default;'] : []),
+            ];
+            return { contents: lines.join('\n'), loader: 'js' };
+          });
+        },
+      },
+    ],
+  });
+  return [...shared].sort();
+}
+
+// Three passes: what the snapshot holds; the lazy bundle, sharing that; the snapshot with the
+// table of what the lazy bundle shares.
+const first = await snapshotBundle(undefined);
+const shared = await lazyBundle(first.lazy, first.core);
+const final = await snapshotBundle(first.core, shared);
+if (final.core.size !== first.core.size) throw new Error(`${bundle}: the table of shared modules changed what the snapshot holds`);
+// Every import() left is of a file or builtin outside the bundle: through vm; or of the lazy bundle.
+const code = readFileSync(bundle, 'utf8')
+  .replaceAll(/\bimport\("ebpm-lazy:([^"]+)"\)/g, '__ebpm.lazy("$1")')
+  .replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
 writeFileSync(bundle, code);
+// The lazy bundle, compiled by vm, has no import() of its own either: through the snapshot's.
+const lazyFile = 'dist/chunks/ebpm-lazy.cjs';
+writeFileSync(lazyFile, readFileSync(lazyFile, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpmImport($1)'));
 await import('./snapshot.mjs');
 // What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
 writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);

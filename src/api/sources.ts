@@ -8,7 +8,7 @@ import { localSource, resolvePackage, type PackageSource, type ResolveOptions, t
 
 const registrySource: PackageSource = {
   async resolve(arg, opts) {
-    const { referenceSource } = await import('../services/pull.js');
+    const { referenceSource } = await import('./pull.js');
     return referenceSource(opts.context).resolve(arg, opts);
   },
 };

@@ -1,18 +1,23 @@
 /**
  * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts every
  * command but `agent` from it): the modules that a run of an ebpm package loads before its first
- * event, lazily imported ones included, are evaluated when the snapshot is built, so a run starts
- * with them in its heap. Everything else is bundled too, evaluated when a command needs it; so
- * are the registry client and the Wasm runtime, which cannot be evaluated in a snapshot (node:http
- * and Atomics are missing while it is built). Nothing evaluated here may keep anything of the
- * process (environment, arguments, pid, time) from its load: that would be the build's.
+ * event (from a directory, a layout or the store, by reference), lazily imported ones included,
+ * and `ebpm ls`, are evaluated when the snapshot is built, so a run starts with them in its heap.
+ * Only these, and the Wasm runtime, which cannot be evaluated in a snapshot (Atomics are missing
+ * while it is built), are in its bundle: every start deserialises all of it. What else the code
+ * imports loads from a second bundle when first imported (scripts/build.mjs). Nothing evaluated
+ * here may keep anything of the process (environment, arguments, pid, time) from its load: that
+ * would be the build's.
  */
 import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
 import { warmRun } from './snapshot-warm.js';
 import { start } from './start.js';
 import './commands/run.js';
+import './commands/ls.js';
 import '../api/sources.js';
+import '../api/pull.js';
+import './dist.js';
 import '../api/trust.js';
 import '../sign/policy.js';
 import '../api/resolve.js';

@@ -4,6 +4,7 @@ import { finished } from 'node:stream/promises';
 import type { EbpmError } from '../core/errors.js';
 import type { Content } from '../content/storage.js';
 import { registryFailure, type RegistryErrorCode } from './codes.js';
+import { DEFAULT_REQUEST_DEADLINE_MS, deadline } from './deadline.js';
 
 /*
  * The registry client's one seam to the network, after oras-go's one-method `Client`
@@ -53,29 +54,6 @@ export interface Timeouts {
   readonly requestMs?: number;
   /** Milliseconds one pull may take in all (default `DEFAULT_PULL_DEADLINE_MS`); services/pull.ts applies it. */
   readonly pullMs?: number;
-}
-
-/** `DEFAULT_REQUEST_DEADLINE_MS` is 10 minutes: a 1 GiB blob at under 2 MB/s. */
-export const DEFAULT_REQUEST_DEADLINE_MS = 10 * 60_000;
-/** `DEFAULT_PULL_DEADLINE_MS` is 30 minutes for a whole pull (resolve, trust, every blob). */
-export const DEFAULT_PULL_DEADLINE_MS = 30 * 60_000;
-
-/**
- * `deadline` is `signal` (if any) that also aborts after `ms`, with a `DEADLINE_EXCEEDED` error
- * naming `what` as the reason (so whatever the abort interrupts rejects with it); `clear` stops
- * the timer. The timer does not keep the process alive.
- */
-export function deadline(ms: number, what: string, hint: string, signal?: AbortSignal): { signal: AbortSignal; clear(): void } {
-  const controller = new AbortController();
-  const timer = setTimeout(
-    () => controller.abort(registryFailure('DEADLINE_EXCEEDED', `${what} not done within ${ms} ms`, { hint, data: { deadlineMs: ms } })),
-    ms,
-  );
-  timer.unref();
-  return {
-    signal: signal === undefined ? controller.signal : AbortSignal.any([signal, controller.signal]),
-    clear: () => clearTimeout(timer),
-  };
 }
 
 /** `replayable` tells bytes (sendable again) from a one-shot stream. */

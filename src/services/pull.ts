@@ -18,7 +18,7 @@ import { ANNOTATION_EBPM_PULLED_AT, ANNOTATION_EBPM_SOURCE, type Descriptor, typ
 import type { Fetcher } from '../content/storage.js';
 import { formatReference, type Reference } from '../core/reference.js';
 import { copyGraph } from '../content/copy.js';
-import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/http.js';
+import { DEFAULT_PULL_DEADLINE_MS, deadline } from '../registry/deadline.js';
 import type { OciLayout } from '../store/layout.js';
 import { dropBroken } from '../store/maintenance.js';
 import type { Context } from './context.js';
@@ -65,23 +65,15 @@ export interface PullResult {
 }
 
 /**
- * `pull` runs one pull; errors read `pull <reference>: …`. The whole pull runs under one
+ * `pull` runs one pull; errors read `pull <reference>: …`. What asks the registry runs under one
  * deadline (`timeouts.pullMs`), besides each request's own: a registry that answers every request
- * just in time must still not keep a pull going forever.
+ * just in time must still not keep a pull going forever. What the store answers starts no timer.
  */
 export async function pull(ctx: Context, req: PullRequest): Promise<PullResult> {
-  const limit = deadline(
-    ctx.client.timeouts?.pullMs ?? DEFAULT_PULL_DEADLINE_MS,
-    'pull',
-    'the registry is too slow to pull from in time; try again later, or raise EBPM_PULL_DEADLINE_MS',
-    req.signal,
-  );
   try {
-    return await pullRef(ctx, parseUserReference(ctx, req.reference), { ...req, signal: limit.signal });
+    return await pullRef(ctx, parseUserReference(ctx, req.reference), req);
   } catch (e) {
     throw withContext(`pull ${req.reference}`, await withStoredGuess(ctx, req.reference, e));
-  } finally {
-    limit.clear();
   }
 }
 
@@ -92,10 +84,32 @@ function isPinned(ref: Reference): boolean {
 
 async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<PullResult> {
   const store = await ctx.store();
-  const opts = { includePrerelease: req.includePrerelease ?? false, ...(req.signal ? { signal: req.signal } : {}) };
-  const want = req.platform ?? hostPlatform();
-  const fromStore = async (r: Resolved, offline: boolean): Promise<PullResult> => ({
-    ...(await platformOf(store, r, want, req.signal)),
+  if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
+    const stored = await resolveStored(store, ref, resolveOptions(req));
+    if (stored !== undefined) return fromStore(ctx, store, stored, req, false);
+    if (req.policy === 'never') throw notStored(ref, store.root);
+  }
+  const limit = deadline(
+    ctx.client.timeouts?.pullMs ?? DEFAULT_PULL_DEADLINE_MS,
+    'pull',
+    'the registry is too slow to pull from in time; try again later, or raise EBPM_PULL_DEADLINE_MS',
+    req.signal,
+  );
+  try {
+    return await pullRemote(ctx, store, ref, { ...req, signal: limit.signal });
+  } finally {
+    limit.clear();
+  }
+}
+
+function resolveOptions(req: PullRequest): { includePrerelease: boolean; signal?: AbortSignal } {
+  return { includePrerelease: req.includePrerelease ?? false, ...(req.signal ? { signal: req.signal } : {}) };
+}
+
+/** `fromStore` is the pull's result for `r`, as the store holds it: nothing copied, admitted under the trust policy. */
+async function fromStore(ctx: Context, store: OciLayout, r: Resolved, req: PullRequest, offline: boolean): Promise<PullResult> {
+  return {
+    ...(await platformOf(store, r, req.platform ?? hostPlatform(), req.signal)),
     reference: r.storeRef,
     tag: r.tag,
     digest: r.descriptor.digest,
@@ -106,12 +120,12 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
     bytes: 0,
     upToDate: true,
     trust: await admitResolved(ctx, r, store, req.signal),
-  });
-  if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
-    const stored = await resolveStored(store, ref, opts);
-    if (stored !== undefined) return fromStore(stored, false);
-    if (req.policy === 'never') throw notStored(ref, store.root);
-  }
+  };
+}
+
+/** `pullRemote` resolves `ref` at its registry and copies it in; the store answers instead when it cannot be reached (`missing`). */
+async function pullRemote(ctx: Context, store: OciLayout, ref: Reference, req: PullRequest): Promise<PullResult> {
+  const opts = resolveOptions(req);
   req.onEvent?.({ kind: 'resolving', ref: formatReference(ref) });
   let resolved: Resolved;
   try {
@@ -120,11 +134,11 @@ async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<
     if (req.policy !== 'missing' || !isOffline(e)) throw e;
     const stored = await resolveStored(store, ref, opts);
     if (stored === undefined) throw e;
-    return fromStore(stored, true);
+    return fromStore(ctx, store, stored, req, true);
   }
   req.onEvent?.({ kind: 'resolved', ref: resolved.storeRef, digest: resolved.descriptor.digest });
   // An index without the platform is refused before anything is copied.
-  const platform = await platformOf(await openRepository(ctx, resolved.ref), resolved, want, req.signal);
+  const platform = await platformOf(await openRepository(ctx, resolved.ref), resolved, req.platform ?? hostPlatform(), req.signal);
   const stats = await fetchInto(ctx, store, resolved, req);
   return {
     ...platform,

@@ -158,6 +158,29 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     expect(ageless(ebpmSync(['ls'], { env: sb.env, prefix: [process.execPath] }))).toEqual(ageless(fromSnapshot));
   });
 
+  it('loads what the snapshot leaves out from the lazy bundle, with its code cache, without it or with one V8 refuses', async () => {
+    const sb = sandbox();
+    const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'tagger', version: '1.0.0' });
+    expect((await inProcess(['push', pkg.dir], sb.env)).code).toBe(0);
+    // Neither `pull` nor `tag` is in the snapshot: each process's first import of one loads the lazy bundle.
+    const installs = { cached: install('lazy-cached'), uncached: install('lazy-uncached'), refused: install('lazy-refused') };
+    rmSync(join(installs.uncached.dist, 'ebpm-lazy.cache'));
+    writeFileSync(join(installs.refused.dist, 'ebpm-lazy.cache'), Buffer.alloc(statSync(join(installs.cached.dist, 'ebpm-lazy.cache')).size, 7));
+    const pulled = ebpmSync(['pull', 'tagger:1.0.0'], { env: sb.env, bin: installs.refused.bin });
+    expect(pulled).toEqual({ code: 0, stdout: `pulled local.invalid/tagger:1.0.0 ${pkg.digest} (3 blobs, ${pkg.size} bytes)\n`, stderr: '' });
+    for (const [name, { bin }] of Object.entries(installs)) {
+      const tagged = ebpmSync(['tag', 'tagger:1.0.0', `tagger:${name}`], { env: sb.env, bin });
+      expect({ name, ...tagged }).toEqual({ name, code: 0, stdout: `tagged local.invalid/tagger:${name} ${pkg.digest}\n`, stderr: '' });
+    }
+    const fromBundle = ebpmSync(['tag', 'tagger:nosuch', 'tagger:2.0.0'], { env: sb.env, prefix: [process.execPath] });
+    expect(fromBundle).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: tag tagger:nosuch: local.invalid/tagger:nosuch: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n',
+    });
+    for (const { bin } of Object.values(installs)) expect(ebpmSync(['tag', 'tagger:nosuch', 'tagger:2.0.0'], { env: sb.env, bin })).toEqual(fromBundle);
+  });
+
   it('prints --version without node, as the CLI itself does', () => {
     expect(ebpmSync(['--version'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
     expect(ebpmSync(['-V'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });

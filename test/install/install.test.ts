@@ -121,11 +121,12 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
       'scripts',
       'templates',
     ]);
-    expect(files.filter((f) => /\.map$|\.blob|\.node$|^native\/build\//.test(f.path))).toEqual([]);
+    expect(files.filter((f) => /\.map$|\.blob|\.cache$|\.node$|^native\/build\//.test(f.path))).toEqual([]);
     // What an install runs, and what `build --platform` asks users to run (executable).
     expect(files.filter((f) => f.path.startsWith('scripts/')).map((f) => [f.path, f.mode & 0o111])).toEqual([
       ['scripts/foreign-arch.sh', 0o111],
       ['scripts/install.mjs', 0],
+      ['scripts/lazy-code.mjs', 0],
       ['scripts/snapshot.mjs', 0],
     ]);
     const tgz = join(dir, filename);
