@@ -153,7 +153,13 @@ function elfHeader(bytes: Uint8Array): Cursor {
  * vmlinux, whatever its machine), or undefined when it has none.
  */
 export function elfSection(bytes: Uint8Array, name: string): Uint8Array | undefined {
-  return readSections(elfHeader(bytes)).find((s) => s.name === name)?.data;
+  return elfSections(bytes, [name])[0];
+}
+
+/** `elfSections` is `elfSection` of each of `names`, from one read of the section headers. */
+export function elfSections(bytes: Uint8Array, names: readonly string[]): (Uint8Array | undefined)[] {
+  const sections = readSections(elfHeader(bytes));
+  return names.map((name) => sections.find((s) => s.name === name)?.data);
 }
 
 /** The section headers, with their names and bytes. */

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { coreRoots, minimalBtf } from '../bpf/btf-min.js';
-import { elfSection } from '../bpf/elf.js';
+import { elfSections } from '../bpf/elf.js';
 import { parseObject } from '../bpf/object.js';
 import { phase } from '../core/phases.js';
 import type { Env } from '../core/paths.js';
@@ -51,8 +51,7 @@ export function btfCacheKey(object: Uint8Array): string | undefined {
   let btf: Uint8Array | undefined;
   let ext: Uint8Array | undefined;
   try {
-    btf = elfSection(object, '.BTF');
-    ext = elfSection(object, '.BTF.ext');
+    [btf, ext] = elfSections(object, ['.BTF', '.BTF.ext']);
   } catch {
     return undefined; // not an object: its load says so
   }
@@ -144,7 +143,10 @@ function ancestorsSafe(path: string, euid: number): boolean {
     }
   };
   try {
-    return chain(dirname(path)) && chain(realpathSync(dirname(path)));
+    const written = dirname(path);
+    const resolved = realpathSync.native(written);
+    // Without a link on the way the two chains are one.
+    return chain(written) && (resolved === written || chain(resolved));
   } catch {
     return false;
   }

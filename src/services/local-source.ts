@@ -98,8 +98,11 @@ async function readLocalFile(path: string): Promise<{ bytes: Uint8Array; digest:
  */
 export async function openLayout(path: string, tag?: string): Promise<LocalPackage & { kind: 'layout' }> {
   const layout = await OciLayout.open(path, { create: false });
-  const use = tag ?? pickLayoutTag(path, await layout.tags());
-  return { kind: 'layout', path, layout, tag: use, descriptor: await layout.resolve(use) };
+  if (tag !== undefined) return { kind: 'layout', path, layout, tag, descriptor: await layout.resolve(tag) };
+  // The tag and what it names, from one read of index.json.
+  const tagged = await layout.tagged();
+  const use = pickLayoutTag(path, tagged.map((t) => t.tag).sort());
+  return { kind: 'layout', path, layout, tag: use, descriptor: tagged.find((t) => t.tag === use)!.descriptor };
 }
 
 /** `pickLayoutTag` is the tag rule of `openLayout`, over a layout's tags. */

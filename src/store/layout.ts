@@ -389,8 +389,17 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   }
 
   async tags(): Promise<string[]> {
-    const refs = (await this.readIndex()).manifests.map((d) => d.annotations?.[ANNOTATION_REF_NAME]);
-    return refs.filter((r): r is string => r !== undefined).sort();
+    return (await this.tagged()).map((t) => t.tag).sort();
+  }
+
+  /** `tagged` is every tagged entry of `index.json` as it is now, in its order: the tags and what each resolves to, from one read. */
+  async tagged(): Promise<{ tag: string; descriptor: Descriptor }[]> {
+    const out: { tag: string; descriptor: Descriptor }[] = [];
+    for (const d of (await this.readIndex()).manifests) {
+      const tag = d.annotations?.[ANNOTATION_REF_NAME];
+      if (tag !== undefined) out.push({ tag, descriptor: d });
+    }
+    return out;
   }
 
   /**

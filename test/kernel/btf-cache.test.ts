@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -50,6 +50,25 @@ describeWith(['root', 'btf', 'clang'], 'btfCache', () => {
     expect(btfCache(env, 0)!.lookup(object)).toBeUndefined();
     chmodSync(open, 0o1777);
     expect(btfCache(env, 0)!.lookup(object)).toBe(join(open, 'btf', boot, `${btfCacheKey(object)}.btf`));
+  });
+
+  it('counts the directories a link on the way leads through, as well as those written', async () => {
+    const object = await exampleObject('sigsnoop');
+    const open = join(root, 'open');
+    mkdirSync(join(open, 'real'), { recursive: true });
+    chmodSync(open, 0o777);
+    symlinkSync(join(open, 'real'), join(root, 'link'));
+    const env = { EBPM_BTF_CACHE: join(root, 'link', 'btf') };
+    const cache = btfCache(env, 0)!;
+    expect(cache.lookup(object)).toBeUndefined();
+    cache.fill();
+    expect(existsSync(join(open, 'real', 'btf', boot, `${btfCacheKey(object)}.btf`))).toBe(false);
+    chmodSync(open, 0o755);
+    cache.lookup(object);
+    cache.fill();
+    expect(btfCache(env, 0)!.lookup(object)).toBe(join(root, 'link', 'btf', boot, `${btfCacheKey(object)}.btf`));
+    chmodSync(open, 0o777);
+    expect(btfCache(env, 0)!.lookup(object)).toBeUndefined();
   });
 
   it('neither finds nor writes anything for bytes that are not an object (a guest may load any)', () => {

@@ -46,6 +46,21 @@ describe('OciLayout on disk', () => {
     expect(await (await OciLayout.open(dir)).tags()).toEqual(['sigsnoop:1.2.0']);
   });
 
+  it('lists its tagged entries in index order with what each tag resolves to; tags sorted', async () => {
+    const l = await OciLayout.open(fresh());
+    const a = await pushArtifact(l, ['a']);
+    const b = await pushArtifact(l, ['b']);
+    await l.tag(a.manifest, 'z:1');
+    await l.tag(b.manifest, 'a:1');
+    const tagged = await l.tagged();
+    expect(tagged.map((t) => [t.tag, t.descriptor.digest])).toEqual([
+      ['z:1', a.manifest.digest],
+      ['a:1', b.manifest.digest],
+    ]);
+    for (const t of tagged) expect(await l.resolve(t.tag)).toEqual(t.descriptor);
+    expect(await l.tags()).toEqual(['a:1', 'z:1']);
+  });
+
   it('leaves nothing behind when a push is refused', async () => {
     const dir = fresh();
     const l = await OciLayout.open(dir);
