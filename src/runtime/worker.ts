@@ -7,7 +7,7 @@
  * way the guest ends, it lets go of them here (giving back the records it did not deliver),
  * and if the thread is terminated instead, `runWasm` does.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { phase, tracePhasesIn } from '../core/phases.js';
 import { ObjectAdmission } from './admission.js';
@@ -103,7 +103,11 @@ async function main(input: GuestInput): Promise<void> {
 const origin = (workerData as { phaseOrigin?: number } | null)?.phaseOrigin;
 if (origin !== undefined) tracePhasesIn(origin, (name, ms) => post({ t: 'phase', name, ms }));
 phase('runtime');
-parentPort!.once('message', (input: GuestInput) => {
+const run = (input: GuestInput) => {
   phase('input');
   main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) }));
-});
+};
+// The guest was most likely posted while this thread started: taken now, it need not wait for the event loop's first turn.
+const posted = receiveMessageOnPort(parentPort!);
+if (posted === undefined) parentPort!.once('message', run);
+else run(posted.message as GuestInput);
