@@ -40,7 +40,7 @@ function describe(input: GuestInput, e: unknown, refused: number | undefined): W
   return { code: 'INTERNAL', message: `${where}: ${(e as Error)?.stack ?? String(e)}` };
 }
 
-async function main(input: GuestInput): Promise<void> {
+function main(input: GuestInput): void {
   const stop = new Int32Array(input.stop);
   const backend: (() => BpfBackend) | undefined = input.usesBpf ? () => brokerBackend(input.broker, input.brokerBell) : undefined;
   let idle = false;
@@ -81,7 +81,9 @@ async function main(input: GuestInput): Promise<void> {
   });
   let outcome: WorkerMessage;
   try {
-    instance = await WebAssembly.instantiate(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
+    // Synchronously: the module is compiled, and the promise of WebAssembly.instantiate settles
+    // only once this thread's event loop turns, which the guest's start need not wait for.
+    instance = new WebAssembly.Instance(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
     host.bind(instance);
     phase('instance');
     const code = wasi.start(instance);
@@ -105,7 +107,11 @@ if (origin !== undefined) tracePhasesIn(origin, (name, ms) => post({ t: 'phase',
 phase('runtime');
 const run = (input: GuestInput) => {
   phase('input');
-  main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) }));
+  try {
+    main(input);
+  } catch (e) {
+    post({ t: 'error', error: describe(input, e, undefined) });
+  }
 };
 // The guest was most likely posted while this thread started: taken now, it need not wait for the event loop's first turn.
 const posted = receiveMessageOnPort(parentPort!);
