@@ -66,6 +66,7 @@ function main(input: GuestInput): void {
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
     stopped: () => stopRequested(stop),
     waiting,
+    ...(input.callbackProbe === undefined ? {} : { callbackProbe: input.callbackProbe }),
   });
   const wasi = new GuestWasi({
     args: input.args,
