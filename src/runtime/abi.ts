@@ -33,7 +33,6 @@ const CALLBACK_WRAPPER_SIGNATURES: Readonly<Record<string, readonly Sig[]>> = {
   wasm_bpf_buffer_poll: [[['i64', 'i32', 'i32', 'i32', 'i32', 'i32'], ['i32']]],
 };
 
-/** errno values the host returns negated (Linux asm-generic/errno-base.h). */
 /**
  * `callbackProbe` compiles a module importing one function of type (i32, i32, i32) -> i32, the
  * type of a guest's poll callback (`int (*)(void *ctx, void *data, size_t size)`).
@@ -52,6 +51,7 @@ export function callbackProbe(): WebAssembly.Module {
   );
 }
 
+/** errno values the host returns negated (Linux asm-generic/errno-base.h). */
 export const Errno = { EPERM: 1, ENOENT: 2, EINTR: 4, EBADF: 9, EFAULT: 14, EBUSY: 16, EINVAL: 22 } as const;
 
 /** `bpf_cmd` numbers the guest passes to `wasm_bpf_map_operate` (linux/bpf.h). */

@@ -46,7 +46,9 @@ export function functionBodies(bytes: Uint8Array, start: number, end: number): F
 
 /** Whether `[start, end)` holds the bytes of `memory.grow 0` (0x40 0x00) anywhere, as an instruction or inside one. */
 function mayGrow(bytes: Uint8Array, start: number, end: number): boolean {
-  for (let i = bytes.indexOf(0x40, start); i !== -1 && i < end - 1; i = bytes.indexOf(0x40, i + 1)) if (bytes[i + 1] === 0) return true;
+  // A view of the body alone: indexOf must not search the bodies after it.
+  const body = bytes.subarray(start, end);
+  for (let i = body.indexOf(0x40); i !== -1 && i < body.length - 1; i = body.indexOf(0x40, i + 1)) if (body[i + 1] === 0) return true;
   return false;
 }
 
