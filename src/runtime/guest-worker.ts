@@ -31,13 +31,19 @@ export class GuestWorker {
     // Loaded here, not imported: `ebpm run` imports this module, which the start-up snapshot
     // evaluates (src/cli/snapshot.ts), and node:worker_threads loaded while a snapshot is built
     // starts no working thread (its Atomics are missing then).
-    const { Worker } = process.getBuiltinModule('node:worker_threads');
+    const threads = process.getBuiltinModule('node:worker_threads');
     // With start-up tracing on, the thread records its steps too, on this thread's clock.
     const origin = phaseOrigin();
-    // node:wasi's ExperimentalWarning is not for ebpm's users.
-    this.#worker = new Worker(src.source, {
+    // node:wasi's ExperimentalWarning is not for ebpm's users. What the thread costs before Node
+    // starts it is on the way to the first event: it shares this process's environment (the
+    // guest's own is `GuestInput.env`) rather than copying it, and its stdout and stderr are
+    // piped here when it is taken (Node's piping takes a millisecond and more of this thread).
+    this.#worker = new threads.Worker(src.source, {
       eval: src.eval,
       execArgv: ['--no-warnings'],
+      env: threads.SHARE_ENV,
+      stdout: true,
+      stderr: true,
       ...(origin === undefined ? {} : { workerData: { phaseOrigin: origin } }),
     });
     this.#worker.on('error', this.#onError).on('exit', this.#onExit);
@@ -57,6 +63,9 @@ export class GuestWorker {
     this.#taken = true;
     this.#worker.off('error', this.#onError).off('exit', this.#onExit);
     this.#worker.ref();
+    // As Node pipes a thread's output by default: process.stdout and process.stderr stay open when it ends.
+    this.#worker.stdout.pipe(process.stdout);
+    this.#worker.stderr.pipe(process.stderr);
     return { worker: this.#worker, ...this.#early };
   }
 

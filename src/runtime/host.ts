@@ -13,7 +13,7 @@
  */
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { phase } from '../core/phases.js';
-import { Errno, GO_CALLBACK, MapCmd, WASM_BPF, CALLBACK_WRAPPER } from './abi.js';
+import { Errno, GO_CALLBACK, MapCmd, WASM_BPF, CALLBACK_WRAPPER, callbackProbe } from './abi.js';
 import type { ObjectAdmission } from './admission.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
@@ -60,6 +60,8 @@ export interface HostOptions {
   stopped?: () => 'end' | 'interrupt' | undefined;
   /** Called before a poll waits for records: the guest is set up and idle. */
   waiting?: () => void;
+  /** `callbackProbe()`, compiled ahead (a guest's thread gets it from the main thread); default compiled at the first poll. */
+  callbackProbe?: WebAssembly.Module;
 }
 
 interface Reader {
@@ -111,42 +113,6 @@ const CODE_ERRNO: Readonly<Record<string, number>> = {
 /** A guest's poll callback, `int (*)(void *ctx, void *data, size_t size)`. */
 type Callback = (ctx: number, data: number, size: number) => unknown;
 
-/**
- * Imports one function of type (i32, i32, i32) -> i32. Instantiating it with a Wasm function of
- * any other type is a LinkError (JS API §"read the imports"): the one exact type check the JS API
- * offers, where `length` counts only parameters and i64 ones fail at the call.
- */
-const CALLBACK_PROBE = new WebAssembly.Module(
-  Uint8Array.of(
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    0x01,
-    0x08,
-    0x01,
-    0x60,
-    0x03,
-    0x7f,
-    0x7f,
-    0x7f,
-    0x01,
-    0x7f, // type section: (i32 i32 i32) -> i32
-    0x02,
-    0x07,
-    0x01,
-    0x01,
-    0x6d,
-    0x01,
-    0x66,
-    0x00,
-    0x00, // import section: "m" "f" func type 0
-  ),
-);
 /** Functions that passed the probe; `Table.get` returns the same object for the same entry. */
 const callbacks = new WeakSet<Callback>();
 
@@ -155,11 +121,11 @@ const callbacks = new WeakSet<Callback>();
  * function the guest put in its table, which the table wraps with its declared type) has
  * exactly the callback's type.
  */
-function isCallback(fn: unknown): fn is Callback {
+function isCallback(fn: unknown, probe: WebAssembly.Module): fn is Callback {
   if (typeof fn !== 'function') return false;
   if (callbacks.has(fn as Callback)) return true;
   try {
-    new WebAssembly.Instance(CALLBACK_PROBE, { m: { f: fn } });
+    new WebAssembly.Instance(probe, { m: { f: fn } });
   } catch {
     return false;
   }
@@ -182,7 +148,16 @@ export class WasmBpfHost {
   private instance: WebAssembly.Instance | undefined;
   readonly memory = new GuestMemory(() => this.exported('memory', WebAssembly.Memory));
 
-  constructor(private readonly opts: HostOptions) {}
+  private probeModule: WebAssembly.Module | undefined;
+
+  constructor(private readonly opts: HostOptions) {
+    this.probeModule = opts.callbackProbe;
+  }
+
+  private probe(): WebAssembly.Module {
+    this.probeModule ??= callbackProbe();
+    return this.probeModule;
+  }
 
   /** Binds the instance whose memory, table and `go-callback` the imports use. */
   bind(instance: WebAssembly.Instance): void {
@@ -367,7 +342,7 @@ export class WasmBpfHost {
     } catch {
       fn = undefined;
     }
-    if (!isCallback(fn)) {
+    if (!isCallback(fn, this.probe())) {
       throw new EbpmError(
         'WASM_BAD_CALLBACK',
         `wasm_bpf_buffer_poll: callback ${index} is not a function (i32, i32, i32) -> i32 in __indirect_function_table`,
@@ -381,7 +356,7 @@ export class WasmBpfHost {
 
   private goCallback(): Callback {
     const fn = this.instance?.exports[GO_CALLBACK];
-    if (!isCallback(fn)) {
+    if (!isCallback(fn, this.probe())) {
       throw new EbpmError(
         'WASM_BAD_CALLBACK',
         `callback-wrapper.wasm_bpf_buffer_poll: the guest does not export "${GO_CALLBACK}" as a function (i32, i32, i32) -> i32`,

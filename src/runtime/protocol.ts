@@ -22,6 +22,8 @@ export interface GuestInput {
   readonly maxMemoryBytes: number;
   readonly allowAttach: readonly string[];
   readonly objects: ObjectPolicy;
+  /** `callbackProbe()`, compiled on the main thread; absent for a guest without wasm_bpf imports. */
+  readonly callbackProbe?: WebAssembly.Module;
   /** `declaredObjects(module, objects)`, found once on the main thread. */
   readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;

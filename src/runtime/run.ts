@@ -7,7 +7,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { EbpmError } from '../core/errors.js';
 import type { BtfCache } from '../kernel/btf-cache.js';
 import { parseWasm } from '../wasm/module.js';
-import { checkGuestModule } from './abi.js';
+import { callbackProbe, checkGuestModule } from './abi.js';
 import { declaredObjects, type ObjectPolicy } from './admission.js';
 import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE } from './memory-defaults.js';
@@ -171,6 +171,7 @@ function check(o: GuestOptions): Prepared {
     objects: o.objects,
     declared: declaredObjects(parsed, o.objects),
     usesBpf,
+    ...(usesBpf ? { callbackProbe: callbackProbe() } : {}),
   };
   const module = WebAssembly.compile(limitMemory(o.module, parsed, maxMemoryBytes, where)).catch((e: unknown) => {
     throw e instanceof WebAssembly.CompileError ? new EbpmError('WASM_INVALID', `${where}: ${e.message}`) : e;

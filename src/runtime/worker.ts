@@ -7,7 +7,7 @@
  * way the guest ends, it lets go of them here (giving back the records it did not deliver),
  * and if the thread is terminated instead, `runWasm` does.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { EbpmError, isEbpmError } from '../core/errors.js';
 import { phase, tracePhasesIn } from '../core/phases.js';
 import { ObjectAdmission } from './admission.js';
@@ -40,7 +40,7 @@ function describe(input: GuestInput, e: unknown, refused: number | undefined): W
   return { code: 'INTERNAL', message: `${where}: ${(e as Error)?.stack ?? String(e)}` };
 }
 
-async function main(input: GuestInput): Promise<void> {
+function main(input: GuestInput): void {
   const stop = new Int32Array(input.stop);
   const backend: (() => BpfBackend) | undefined = input.usesBpf ? () => brokerBackend(input.broker, input.brokerBell) : undefined;
   let idle = false;
@@ -66,6 +66,7 @@ async function main(input: GuestInput): Promise<void> {
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
     stopped: () => stopRequested(stop),
     waiting,
+    ...(input.callbackProbe === undefined ? {} : { callbackProbe: input.callbackProbe }),
   });
   const wasi = new GuestWasi({
     args: input.args,
@@ -81,7 +82,9 @@ async function main(input: GuestInput): Promise<void> {
   });
   let outcome: WorkerMessage;
   try {
-    instance = await WebAssembly.instantiate(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
+    // Synchronously: the module is compiled, and the promise of WebAssembly.instantiate settles
+    // only once this thread's event loop turns, which the guest's start need not wait for.
+    instance = new WebAssembly.Instance(input.module, { ...host.imports(), wasi_snapshot_preview1: wasi.imports() });
     host.bind(instance);
     phase('instance');
     const code = wasi.start(instance);
@@ -103,7 +106,15 @@ async function main(input: GuestInput): Promise<void> {
 const origin = (workerData as { phaseOrigin?: number } | null)?.phaseOrigin;
 if (origin !== undefined) tracePhasesIn(origin, (name, ms) => post({ t: 'phase', name, ms }));
 phase('runtime');
-parentPort!.once('message', (input: GuestInput) => {
+const run = (input: GuestInput) => {
   phase('input');
-  main(input).catch((e: unknown) => post({ t: 'error', error: describe(input, e, undefined) }));
-});
+  try {
+    main(input);
+  } catch (e) {
+    post({ t: 'error', error: describe(input, e, undefined) });
+  }
+};
+// The guest was most likely posted while this thread started: taken now, it need not wait for the event loop's first turn.
+const posted = receiveMessageOnPort(parentPort!);
+if (posted === undefined) parentPort!.once('message', run);
+else run(posted.message as GuestInput);

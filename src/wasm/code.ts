@@ -16,7 +16,10 @@ export interface FunctionBody {
 
 /**
  * `functionBodies` reads the bodies of a code section whose contents are `[start, end)` of
- * `bytes`; undefined when a body holds an opcode this scanner does not know.
+ * `bytes`; undefined when a body holds an opcode this scanner does not know. A body without the
+ * bytes of `memory.grow 0` anywhere (most of a module's) cannot hold one and is not decoded: a
+ * run checks its guest while the guest's thread starts, and decoding every instruction in
+ * JavaScript not yet compiled took that thread's core for milliseconds.
  */
 export function functionBodies(bytes: Uint8Array, start: number, end: number): FunctionBody[] | undefined {
   const r = new Reader(bytes, start, end);
@@ -27,6 +30,10 @@ export function functionBodies(bytes: Uint8Array, start: number, end: number): F
     const body = new Reader(bytes, bodyStart, bodyStart + size);
     r.take(size);
     const grows: number[] = [];
+    if (!mayGrow(bytes, bodyStart, body.end)) {
+      bodies.push({ start: bodyStart, end: body.end, grows });
+      continue;
+    }
     for (let locals = body.count(); locals > 0; locals--) {
       body.u32();
       valType(body);
@@ -35,6 +42,14 @@ export function functionBodies(bytes: Uint8Array, start: number, end: number): F
     bodies.push({ start: bodyStart, end: body.end, grows });
   }
   return bodies;
+}
+
+/** Whether `[start, end)` holds the bytes of `memory.grow 0` (0x40 0x00) anywhere, as an instruction or inside one. */
+function mayGrow(bytes: Uint8Array, start: number, end: number): boolean {
+  // A view of the body alone: indexOf must not search the bodies after it.
+  const body = bytes.subarray(start, end);
+  for (let i = body.indexOf(0x40); i !== -1 && i < body.length - 1; i = body.indexOf(0x40, i + 1)) if (body[i + 1] === 0) return true;
+  return false;
 }
 
 /** A value type: one byte, or `ref null? ht` (0x63, 0x64) followed by a heap type. */

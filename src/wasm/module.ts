@@ -63,6 +63,8 @@ export interface WasmModule {
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
 const KINDS: readonly ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
 const VALTYPES: Record<number, ValType> = { 127: 'i32', 126: 'i64', 125: 'f32', 124: 'f64', 123: 'v128', 112: 'funcref', 111: 'externref' };
+/** One decoder for every name: a module has dozens, and each new TextDecoder is validated and set up. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 /** Known section ids in their required order (the data count section 12 comes before code 10). */
 export const SECTION_ORDER: Readonly<Record<number, number>> = { 1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13 };
 
@@ -147,7 +149,7 @@ export class Reader {
     const at = this.pos;
     const raw = this.take(this.u32());
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      return UTF8.decode(raw);
     } catch {
       throw invalid('name is not UTF-8', at);
     }

@@ -89,18 +89,27 @@ describeWith(['clang', 'wasi', 'btf', 'bpftool'], 'limitMemory on clang and wasi
 });
 
 describe('functionBodies', () => {
-  it('gives up on an opcode it does not know', () => {
-    // One body: no locals, 0xfb 0x00 (GC struct.new), end.
-    expect(functionBodies(Uint8Array.of(1, 4, 0, 0xfb, 0x00, 0x0b), 0, 6)).toBeUndefined();
+  it('gives up on an opcode it does not know in a body that may grow', () => {
+    // One body: no locals, 0xfb 0x00 (GC struct.new), memory.grow 0, end.
+    expect(functionBodies(Uint8Array.of(1, 6, 0, 0xfb, 0x00, 0x40, 0x00, 0x0b), 0, 8)).toBeUndefined();
     expect(functionBodies(Uint8Array.of(1, 5, 0, 0x41, 0x02, 0x40, 0x00), 0, 7)).toEqual([{ start: 2, end: 7, grows: [5] }]);
+  });
+
+  it('does not decode a body without the bytes of memory.grow 0', () => {
+    // No locals, 0xfb 0x00 (unknown here), i32.const 64 (0x41 0xc0 0x00: a 0x40 bit, no 0x40 byte), end; then a body that grows.
+    const bytes = Uint8Array.of(2, 7, 0, 0xfb, 0x00, 0x41, 0xc0, 0x00, 0x0b, 5, 0, 0x41, 0x01, 0x40, 0x00);
+    expect(functionBodies(bytes, 0, bytes.length)).toEqual([
+      { start: 2, end: 9, grows: [] },
+      { start: 10, end: 15, grows: [13] },
+    ]);
   });
 
   it('steps over immediates without decoding them, and refuses one longer than its type allows', () => {
     // i32.const -1 (5 bytes), i64.const with 10 bytes, i64.load offset=2^63 (10 bytes), memory.grow 0.
     const body = [0, 0x41, 0xff, 0xff, 0xff, 0xff, 0x7f, 0x42, ...Array(9).fill(0xff), 0x7f, 0x29, 0x03, ...Array(9).fill(0x80), 0x01, 0x40, 0x00];
     expect(functionBodies(Uint8Array.of(1, body.length, ...body), 0, body.length + 2)).toEqual([{ start: 2, end: body.length + 2, grows: [body.length] }]);
-    // i32.const with a sixth byte.
-    expect(() => functionBodies(Uint8Array.of(1, 8, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00), 0, 10)).toThrowWithCode(
+    // i32.const with a sixth byte, then memory.grow 0.
+    expect(() => functionBodies(Uint8Array.of(1, 10, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x40, 0x00), 0, 12)).toThrowWithCode(
       'WASM_INVALID',
       'parse wasm module: integer representation too long at offset 9',
     );
