@@ -2,6 +2,7 @@
 // which keeps `ebpm run` start-up lean. The native addon stays a separate .node file.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
 import { LAZY_HEAD, LAZY_TAIL } from './lazy-code.mjs';
 
@@ -67,6 +68,7 @@ await Promise.all([
 // are of `__ebpmCore`, the table of the snapshot's modules that it hands the lazy bundle.
 // ink has a top-level await, which CommonJS cannot load: the view that uses it stays ESM (the
 // entry above). A snapshot has no import() of its own: the bundle's go through vm.
+// A module's key: its path in the repository, or where it really is (node_modules linked from elsewhere).
 const root = `${process.cwd()}/`;
 const key = (path) => (path.startsWith(root) ? path.slice(root.length) : path);
 const views = { './views/live.js': '../ebpm-live.mjs' };
@@ -164,7 +166,9 @@ var __ebpm = {
           b.onResolve({ filter: /^ebpm:core$/ }, () => ({ path: 'core', namespace: 'ebpm-core' }));
           b.onLoad({ filter: /.*/, namespace: 'ebpm-core' }, () => {
             const lines = shared.map((k, i) =>
-              core.get(k) === 'esm' ? `import * as m${i} from ${JSON.stringify(root + k)};` : `const m${i} = require(${JSON.stringify(root + k)});`,
+              core.get(k) === 'esm'
+                ? `import * as m${i} from ${JSON.stringify(resolve(root, k))};`
+                : `const m${i} = require(${JSON.stringify(resolve(root, k))});`,
             );
             const table = shared.map((k, i) => `${JSON.stringify(k)}: m${i}`).join(', ');
             return { contents: `${lines.join('\n')}\nexport const core = { ${table} };\n`, loader: 'js', resolveDir: root };
@@ -194,7 +198,7 @@ async function exportNames(path) {
  */
 async function lazyBundle(lazy, core) {
   const shared = new Set();
-  const entry = [...lazy].map((k) => `  ${JSON.stringify(k)}: () => import(${JSON.stringify(root + k)}),`).join('\n');
+  const entry = [...lazy].map((k) => `  ${JSON.stringify(k)}: () => import(${JSON.stringify(resolve(root, k))}),`).join('\n');
   await build({
     ...cjs,
     stdin: {
@@ -224,7 +228,7 @@ async function lazyBundle(lazy, core) {
           b.onLoad({ filter: /.*/, namespace: 'ebpm-core' }, async (args) => {
             const module = `__ebpmCore[${JSON.stringify(args.path)}]`;
             if (core.get(args.path) !== 'esm') return { contents: `module.exports = ${module};`, loader: 'js' };
-            const names = await exportNames(root + args.path);
+            const names = await exportNames(resolve(root, args.path));
             const named = names.filter((n) => n !== 'default');
             const lines = [
               `const m = ${module};`,
