@@ -54,7 +54,7 @@ if [ -f native/binding.gyp ] && { [ ! -f native/build/Release/ebpm_native.node ]
   echo "$native" > .cache/native.stamp
 fi
 
-src=$(find src scripts/build.mjs scripts/snapshot.mjs scripts/lazy-code.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head -1 || true)
+src=$(find src scripts/build.mjs scripts/snapshot.mjs -type f -newer dist/ebpm.mjs 2>/dev/null | head -1 || true)
 if [ ! -f dist/ebpm.mjs ] || [ ! -f dist/ebpm.blob ] || [ -n "$src" ]; then
   echo "bootstrap: building CLI"
   node scripts/build.mjs

@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
-import { LAZY_HEAD, LAZY_TAIL } from './lazy-code.mjs';
 
 // Chunk names carry a hash of their content: without a clean, every build would leave the last one's chunks behind.
 rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
@@ -38,11 +37,12 @@ await Promise.all([
     splitting: true,
     jsx: 'automatic',
   }),
-  // The Wasm runtime's worker thread is its own entry: a Worker loads it by file name. A new
-  // isolate loads it on every Wasm run, so it is one CommonJS file: no shared chunks to resolve
-  // and read, and no ESM loader, whose import of a builtin (node:crypto, node:fs) also loads
-  // everything the builtin exports lazily. Minified but for names, as the snapshot's bundle
-  // (below): without comments it is ASCII, which V8 compiles in half the time (1.4 ms, not 2.9).
+  // The Wasm runtime's worker thread is its own entry, which a new isolate loads on every Wasm
+  // run: one CommonJS file, no shared chunks to resolve and read, and no ESM loader, whose
+  // import of a builtin (node:crypto, node:fs) also loads everything the builtin exports lazily.
+  // Minified but for names, as the snapshot's bundle (below): without comments it is ASCII,
+  // which V8 compiles in half the time. Its text is one function expression, which
+  // src/runtime/worker-entry.ts compiles with the V8 code cache scripts/snapshot.mjs makes.
   build({
     ...common,
     entryPoints: { 'runtime-worker': 'src/runtime/worker.ts' },
@@ -51,7 +51,8 @@ await Promise.all([
     format: 'cjs',
     outExtension: { '.js': '.cjs' },
     define: { 'import.meta.url': '__import_meta_url' },
-    banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    banner: { js: "(function (require, __filename) {'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    footer: { js: '})' },
   }),
 ]);
 
@@ -63,7 +64,8 @@ await Promise.all([
 // static imports) and the Wasm runtime (which a snapshot cannot evaluate, but a Wasm run then
 // needs no other file). What else the code imports with import() (the other commands, the
 // registry client, signing, building, --follow, help) is a second CommonJS bundle,
-// dist/chunks/ebpm-lazy.cjs, loaded by the first such import(). Its modules import the
+// dist/chunks/ebpm-lazy.cjs, loaded by the first such import() (its text is one function
+// expression, compiled with the V8 code cache scripts/snapshot.mjs makes). Its modules import the
 // snapshot's own instances of what both use (one EbpmError, one phase recorder): such imports
 // are of `__ebpmCore`, the table of the snapshot's modules that it hands the lazy bundle.
 // ink has a top-level await, which CommonJS cannot load: the view that uses it stays ESM (the
@@ -128,13 +130,12 @@ var __ebpm = {
       const { dirname } = require('node:path');
       const vm = require('node:vm');
       const file = require('node:url').fileURLToPath(new URL('ebpm-lazy.cjs', this.url));
-      const source = ${JSON.stringify(LAZY_HEAD)} + readFileSync(file, 'utf8') + ${JSON.stringify(LAZY_TAIL)};
       let cachedData;
       try {
         cachedData = readFileSync(new URL('../ebpm-lazy.cache', this.url));
       } catch {}
       const module = { exports: {} };
-      new vm.Script(source, { filename: file, cachedData }).runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, dirname(file));
+      new vm.Script(readFileSync(file, 'utf8'), { filename: file, cachedData }).runInThisContext()(module.exports, require('node:module').createRequire(file), module, file, dirname(file));
       module.exports.link(this.core(), (file) => this.import(file));
       this.modules = module.exports.modules;
     }
@@ -209,8 +210,10 @@ async function lazyBundle(lazy, core) {
     outfile: 'dist/chunks/ebpm-lazy.cjs',
     outdir: undefined,
     define: { 'import.meta.url': '__ebpm_url' },
-    banner: { js: "'use strict'; var __ebpmCore, __ebpmImport; const __ebpm_url = require('node:url').pathToFileURL(__filename).href;" },
-    // A CommonJS file loaded by require() has import() of its own: the views' stays as it is.
+    banner: {
+      js: "(function (exports, require, module, __filename, __dirname) {'use strict'; var __ebpmCore, __ebpmImport; const __ebpm_url = require('node:url').pathToFileURL(__filename).href;",
+    },
+    footer: { js: '})' },
     plugins: [
       inkViewsEsm,
       {

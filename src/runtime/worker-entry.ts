@@ -1,11 +1,13 @@
 /**
  * Where the guest worker's code is. The bundle (scripts/build.mjs) must build
- * `src/runtime/worker.ts` as its own entry point, `dist/runtime-worker.cjs`; this module is then
- * in `dist/` or `dist/chunks/`. Run from the TypeScript sources (tests, development), node 20
- * cannot load `.ts` in a worker, so the worker registers a module hook that transpiles each
- * file with esbuild (a devDependency, present wherever the sources are).
+ * `src/runtime/worker.ts` as its own entry point, `dist/runtime-worker.cjs`, one function
+ * expression of `require` and `__filename`; this module is then in `dist/` or `dist/chunks/`.
+ * Run from the TypeScript sources (tests, development), node 20 cannot load `.ts` in a worker,
+ * so the worker registers a module hook that transpiles each file with esbuild (a
+ * devDependency, present wherever the sources are).
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { EbpmError } from '../core/errors.js';
 
 /** Module hooks for `.ts` sources: `./x.js` resolves to `./x.ts`, loaded through esbuild. */
@@ -39,7 +41,18 @@ export interface WorkerSource {
 export function workerSource(): WorkerSource {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) {
-    return { source: new URL(here.includes('/chunks/') ? '../runtime-worker.cjs' : './runtime-worker.cjs', here), eval: false };
+    // The bundle's text is one function expression: compiled with the V8 code cache
+    // scripts/snapshot.mjs makes for this node, when there is one V8 takes.
+    const dist = here.includes('/chunks/') ? '../' : './';
+    const file = JSON.stringify(fileURLToPath(new URL(`${dist}runtime-worker.cjs`, here)));
+    const cache = JSON.stringify(fileURLToPath(new URL(`${dist}runtime-worker.cache`, here)));
+    return {
+      source: `const { readFileSync } = require('node:fs');
+let cachedData;
+try { cachedData = readFileSync(${cache}); } catch {}
+new (require('node:vm').Script)(readFileSync(${file}, 'utf8'), { filename: ${file}, cachedData }).runInThisContext()(require, ${file});`,
+      eval: true,
+    };
   }
   let esbuild: string;
   try {

@@ -357,7 +357,7 @@ describe('deploy/Containerfile', () => {
 
   it('copies only what exists after npm run build and npm run build:native', () => {
     const sources = instruction('COPY').flatMap((args) => args.split(/\s+/).slice(0, -1));
-    expect(sources).toEqual(['package.json', 'dist', 'bin', 'native/build/Release/ebpm_native.node', 'scripts/snapshot.mjs', 'scripts/lazy-code.mjs']);
+    expect(sources).toEqual(['package.json', 'dist', 'bin', 'native/build/Release/ebpm_native.node', 'scripts/snapshot.mjs']);
     expect(sources.filter((s) => !existsSync(join(ROOT, s)))).toEqual([]);
   });
 

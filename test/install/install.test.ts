@@ -126,7 +126,6 @@ describeWith(['root', 'btf', 'clang', 'registry'], 'the npm package', () => {
     expect(files.filter((f) => f.path.startsWith('scripts/')).map((f) => [f.path, f.mode & 0o111])).toEqual([
       ['scripts/foreign-arch.sh', 0o111],
       ['scripts/install.mjs', 0],
-      ['scripts/lazy-code.mjs', 0],
       ['scripts/snapshot.mjs', 0],
     ]);
     const tgz = join(dir, filename);

@@ -1,7 +1,7 @@
 // The guest worker from the CLI bundle: scripts/build.mjs must build src/runtime/worker.ts as
-// dist/runtime-worker.cjs, one CommonJS file beside the split ESM CLI bundle; this bundles the
-// same way (esbuild) into a temp dir and runs a guest from it, so the worker is found from dist/
-// and from dist/chunks/.
+// dist/runtime-worker.cjs, one function expression beside the split ESM CLI bundle (compiled
+// without a code cache here: there is none); this bundles the same way (esbuild) into a temp
+// dir and runs a guest from it, so the worker is found from dist/ and from dist/chunks/.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +33,8 @@ describeWith(['wat2wasm'], 'runtime bundle', () => {
       format: 'cjs',
       outExtension: { '.js': '.cjs' },
       define: { 'import.meta.url': '__import_meta_url' },
-      banner: { js: "'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+      banner: { js: "(function (require, __filename) {'use strict'; const __import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+      footer: { js: '})' },
     });
     const guest = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (data (i32.const 64) "hi\\n")
       (func (export "_start") (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 3))
