@@ -60,18 +60,23 @@ export function btfCacheKey(object: Uint8Array): string | undefined {
   return h.update(btf).update(ext).digest('hex');
 }
 
-/** `btfCache` is the cache of this boot for the effective user, or undefined where there is none. */
-export function btfCache(env: Env, euid: number | undefined = process.geteuid?.()): BtfCache | undefined {
-  const base = btfCacheBase(env, euid);
-  if (base === undefined || euid === undefined) return undefined;
+/** `btfBootDir` is the directory of this boot's files under `base` (the module comment), or undefined when the boot id cannot be read. */
+export function btfBootDir(base: string): string | undefined {
   let boot: string;
   try {
     boot = readFileSync(BOOT_ID, 'utf8').trim();
   } catch {
     return undefined;
   }
-  if (!/^[0-9a-f-]{36}$/.test(boot)) return undefined;
-  const dir = join(base, boot);
+  return /^[0-9a-f-]{36}$/.test(boot) ? join(base, boot) : undefined;
+}
+
+/** `btfCache` is the cache of this boot for the effective user, or undefined where there is none. */
+export function btfCache(env: Env, euid: number | undefined = process.geteuid?.()): BtfCache | undefined {
+  const base = btfCacheBase(env, euid);
+  if (base === undefined || euid === undefined) return undefined;
+  const dir = btfBootDir(base);
+  if (dir === undefined) return undefined;
   const missed = new Map<string, Uint8Array>();
   // The directory and file are the user's alone, and no one else can move what leads to them.
   const ours = (path: string, kind: 'dir' | 'file') => {
