@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runPackage } from '../api/run.js';
 import type { ResolvedPackage } from '../api/sources.js';
-import { btfBootDir, btfCache, btfCacheKey } from '../kernel/btf-cache.js';
+import { btfCache, btfCacheKey } from '../kernel/btf-cache.js';
 import type { MachineFacts } from '../services/machine.js';
 import { addonPath } from '../kernel/native.js';
 import { copyGraph } from '../content/copy.js';
@@ -93,6 +93,12 @@ export async function warmRun(): Promise<void> {
   }
 }
 
+/** The boot id of the warm run's BTF cache: the build machine's is not to be kept. */
+const STAND_IN_BOOT = '00000000-0000-0000-0000-000000000000';
+
+/** The clock of the warm run's rows: midnight wherever the snapshot is built, so that neither its time nor its time zone is kept. */
+const midnight = () => new Date(0).getTimezoneOffset() * 60_000;
+
 /**
  * The machine a warm run is checked against: one that runs the sample (its architecture, every
  * capability, kernel BTF); nothing of the machine building the snapshot.
@@ -118,20 +124,17 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
   const size = run.plan.events?.layout?.size;
   if (object === undefined || size === undefined || run.format === undefined) throw new Error(`the snapshot's sample package has no object or no typed events`);
   const record = new Uint8Array(size);
-  // A hit in the BTF cache, as the runs after the first of a boot have: a miss would read the
-  // kernel's BTF at the run's end. The stand-in addon does not read the file.
-  const base = io.env.EBPM_BTF_CACHE!;
-  mkdirSync(base, { mode: 0o700 });
-  const boot = btfBootDir(base);
-  if (boot !== undefined) {
-    mkdirSync(boot, { mode: 0o700 });
-    for (const bytes of pkg.objects.values()) {
-      const key = btfCacheKey(bytes);
-      if (key !== undefined) writeFileSync(join(boot, `${key}.btf`), new Uint8Array(0), { mode: 0o600 });
-    }
+  // A hit in the BTF cache, as the runs after the first of a boot have (a miss would read the
+  // kernel's BTF at the run's end), in a boot of its own. The stand-in addon does not read the file.
+  const boot = join(io.env.EBPM_BTF_CACHE!, STAND_IN_BOOT);
+  mkdirSync(boot, { recursive: true, mode: 0o700 });
+  for (const bytes of pkg.objects.values()) {
+    const key = btfCacheKey(bytes);
+    if (key !== undefined) writeFileSync(join(boot, `${key}.btf`), new Uint8Array(0), { mode: 0o600 });
   }
+  const cache = () => btfCache(io.env, process.geteuid?.(), STAND_IN_BOOT);
   // Only a cache every object hits (a temporary directory others may write misses).
-  const probe = btfCache(io.env);
+  const probe = cache();
   const hits = probe !== undefined && [...pkg.objects.values()].every((b) => probe.lookup(b) !== undefined);
   let output: RunOutput | undefined;
   const result = await withStops(io, (signal) =>
@@ -142,14 +145,14 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
       maxEvents: 1,
       targets: run.args.targets,
       programs: line.programs,
-      ...(hits ? { btfCache: btfCache(io.env) } : {}),
+      ...(hits ? { btfCache: cache() } : {}),
       native: standInNative(object, record),
       machine: standInMachine(pkg),
       signal,
       hooks: {
         onAttached: (programs) => {
           io.stderr.write(`${attachSummary(run.pkg, programs, line.attach)}\n`);
-          output = plainOutput(io.stdout, run.format, Date.now);
+          output = plainOutput(io.stdout, run.format, midnight);
           output.start();
         },
         onEvents: (records) => output!.events(records),
@@ -162,7 +165,14 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
     throw new Error(`the snapshot's warm run did not print its event: ${printed()}`);
   // And as a terminal shows it, before its live view would take over (the run ends first).
   const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { columns: 80, rows: 24 }) as NodeJS.WriteStream;
-  const shown = terminalOutput({ stdout: terminal, format: run.format, title: attachSummary(pkg, result.programs), counts: () => result, color: false });
+  const shown = terminalOutput({
+    stdout: terminal,
+    format: run.format,
+    title: attachSummary(pkg, result.programs),
+    counts: () => result,
+    color: false,
+    now: midnight,
+  });
   shown.start();
   shown.events([record]);
   shown.end();

@@ -60,23 +60,21 @@ export function btfCacheKey(object: Uint8Array): string | undefined {
   return h.update(btf).update(ext).digest('hex');
 }
 
-/** `btfBootDir` is the directory of this boot's files under `base` (the module comment), or undefined when the boot id cannot be read. */
-export function btfBootDir(base: string): string | undefined {
-  let boot: string;
+/**
+ * `btfCache` is the cache of this boot for the effective user, or undefined where there is none.
+ * `boot` is the boot id, read from the kernel unless given (the start-up snapshot's warm-up
+ * gives one of its own: the build machine's is not to be kept).
+ */
+export function btfCache(env: Env, euid: number | undefined = process.geteuid?.(), boot?: string): BtfCache | undefined {
+  const base = btfCacheBase(env, euid);
+  if (base === undefined || euid === undefined) return undefined;
   try {
-    boot = readFileSync(BOOT_ID, 'utf8').trim();
+    boot ??= readFileSync(BOOT_ID, 'utf8').trim();
   } catch {
     return undefined;
   }
-  return /^[0-9a-f-]{36}$/.test(boot) ? join(base, boot) : undefined;
-}
-
-/** `btfCache` is the cache of this boot for the effective user, or undefined where there is none. */
-export function btfCache(env: Env, euid: number | undefined = process.geteuid?.()): BtfCache | undefined {
-  const base = btfCacheBase(env, euid);
-  if (base === undefined || euid === undefined) return undefined;
-  const dir = btfBootDir(base);
-  if (dir === undefined) return undefined;
+  if (!/^[0-9a-f-]{36}$/.test(boot)) return undefined;
+  const dir = join(base, boot);
   const missed = new Map<string, Uint8Array>();
   // The directory and file are the user's alone, and no one else can move what leads to them.
   const ours = (path: string, kind: 'dir' | 'file') => {
