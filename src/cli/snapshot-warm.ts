@@ -17,7 +17,6 @@ import { Writable } from 'node:stream';
 import { runPackage } from '../api/run.js';
 import type { ResolvedPackage } from '../api/sources.js';
 import { btfCache, btfCacheKey } from '../kernel/btf-cache.js';
-import type { MachineFacts } from '../services/machine.js';
 import { addonPath } from '../kernel/native.js';
 import { copyGraph } from '../content/copy.js';
 import { OciLayout } from '../store/layout.js';
@@ -100,17 +99,6 @@ const STAND_IN_BOOT = '00000000-0000-0000-0000-000000000000';
 const midnight = () => new Date(0).getTimezoneOffset() * 60_000;
 
 /**
- * The machine a warm run is checked against: one that runs the sample (its architecture, every
- * capability, kernel BTF); nothing of the machine building the snapshot.
- */
-const standInMachine = (pkg: ResolvedPackage): MachineFacts => ({
-  architecture: pkg.metadata.architecture,
-  procStatus: 'CapEff:\t000001ffffffffff\n',
-  kernelBtf: true,
-  release: '0.0.0',
-});
-
-/**
  * `warmBpfRun` runs `pkg` as `ebpm run <layout> --filtered-pid 1 --max-events 1` does when piped
  * (its flags, the stops, the attach summary, one event printed, the end summary) against the
  * stand-in addon, with its minimal BTF cached in `dir`; then prints one event as a terminal
@@ -147,7 +135,8 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
       programs: line.programs,
       ...(hits ? { btfCache: cache() } : {}),
       native: standInNative(object, record),
-      machine: standInMachine(pkg),
+      // A machine that runs the sample (its architecture, every capability, kernel BTF): nothing of the one building the snapshot.
+      machine: { architecture: pkg.metadata.architecture, procStatus: 'CapEff:\t000001ffffffffff\n', kernelBtf: true, release: '0.0.0' },
       signal,
       hooks: {
         onAttached: (programs) => {
