@@ -1,26 +1,36 @@
 /**
- * Warms `ebpm run`'s resolve and plan path while the start-up snapshot is built: resolving and
- * planning a small package (snapshot-sample.ts) there compiles the code a run calls first
- * (layout and index reads, digest checks, metadata validation, the trust policy, flag specs,
- * the run plan, the event printer and the BTF cache's key), and the snapshot keeps what was
- * compiled: a run's resolve then takes about 3 ms instead of 10. The package is written to a
- * temporary directory and resolved with `ebpm run <dir> --help`, which loads nothing into the
- * kernel, then stored there, resolved by reference and listed (`ebpm ls`), under an environment of its own in that
- * directory; nothing of it is kept but the compiled code.
+ * Warms `ebpm run`'s path while the start-up snapshot is built: resolving, planning and running
+ * a small package (snapshot-sample.ts) there compiles the code a run calls first (layout and
+ * index reads, digest checks, metadata validation, the trust policy, flag specs, the run plan,
+ * the machine checks, the BTF cache, open, load, attach, the event reader and printers), and the
+ * snapshot keeps what was compiled: a run's resolve then takes about 3 ms instead of 10, and its
+ * way from there to the first event less too. The package is written to a temporary directory
+ * and resolved with `ebpm run <dir> --help`, which loads nothing into the kernel, then stored
+ * there, resolved by reference and listed (`ebpm ls`), and run against a stand-in for the addon
+ * (snapshot-native.ts), under an environment of its own in that directory; nothing of it is kept
+ * but the compiled code.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
-import { eventPrinter, planPackage } from '../api/run.js';
-import { btfCacheKey } from '../kernel/btf-cache.js';
+import { runPackage } from '../api/run.js';
+import type { ResolvedPackage } from '../api/sources.js';
+import { btfCache, btfCacheKey } from '../kernel/btf-cache.js';
 import { addonPath } from '../kernel/native.js';
 import { copyGraph } from '../content/copy.js';
 import { OciLayout } from '../store/layout.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
+import { prepare } from './commands/run.js';
+import { parseRunLine } from './commands/run-args.js';
+import { withStops } from './commands/run-stops.js';
 import { openPackage } from './package-sources.js';
+import { standInNative } from './snapshot-native.js';
 import { SAMPLE_LAYOUT } from './snapshot-sample.js';
+import { plainOutput, type RunOutput } from './views/run-output.js';
+import { terminalOutput } from './views/run-terminal.js';
+import { attachSummary, endSummary } from './views/run-text.js';
 
 /** The sample's name in the store: a version tag, which the store answers without asking a registry. */
 const SAMPLE_REFERENCE = 'local.invalid/sigsnoop:1.2.0';
@@ -48,7 +58,13 @@ export async function warmRun(): Promise<void> {
         done();
       },
     });
-    const env = { HOME: dir, XDG_CONFIG_HOME: join(dir, 'config'), EBPM_CONFIG: join(dir, 'config.json'), EBPM_STORE: join(dir, 'store') };
+    const env = {
+      HOME: dir,
+      XDG_CONFIG_HOME: join(dir, 'config'),
+      EBPM_CONFIG: join(dir, 'config.json'),
+      EBPM_STORE: join(dir, 'store'),
+      EBPM_BTF_CACHE: join(dir, 'btf'),
+    };
     const io: Io = { stdout: out, stderr: out, env, cwd: dir };
     const code = await main(['run', layout, '--help'], io);
     if (code !== 0 || !text.startsWith('usage: ebpm run')) throw new Error(`the snapshot's sample package did not resolve (exit code ${code}): ${text}`);
@@ -65,17 +81,88 @@ export async function warmRun(): Promise<void> {
     text = '';
     const listed = await main(['ls'], io);
     if (listed !== 0 || !text.includes(SAMPLE_REFERENCE)) throw new Error(`the snapshot's store did not list its sample (exit code ${listed}): ${text}`);
-    // Then planned, as a run plans it next, still without the kernel, and a record of zeros printed.
+    // Then run, as `ebpm run` runs it next, against a stand-in for the addon (snapshot-native.ts).
     const { pkg } = await openPackage(layout, 'missing', io);
-    const plan = await planPackage(pkg, {}, []);
-    const size = plan.events?.layout?.size ?? 0;
-    eventPrinter(pkg, plan)?.line(new DataView(new ArrayBuffer(size)), 0, size, '00:00:00');
-    // Its objects named in the BTF cache, as the load looks them up next (reading their ELF sections).
-    for (const bytes of pkg.objects.values()) btfCacheKey(bytes);
+    await warmBpfRun(pkg, layout, dir, io, () => text);
     // And where the addon is, as a run finds it next (it is loaded only by the run).
     addonPath();
   } finally {
     Object.assign(globalThis, timers);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The boot id of the warm run's BTF cache: the build machine's is not to be kept. */
+const STAND_IN_BOOT = '00000000-0000-0000-0000-000000000000';
+
+/** The clock of the warm run's rows: midnight wherever the snapshot is built, so that neither its time nor its time zone is kept. */
+const midnight = () => new Date(0).getTimezoneOffset() * 60_000;
+
+/**
+ * `warmBpfRun` runs `pkg` as `ebpm run <layout> --filtered-pid 1 --max-events 1` does when piped
+ * (its flags, the stops, the attach summary, one event printed, the end summary) against the
+ * stand-in addon, with its minimal BTF cached in `dir`; then prints one event as a terminal
+ * shows it. The BPF code on the way to a run's first event is then compiled in the snapshot.
+ * Its one event is delivered by an immediate and ends the run: no timer starts.
+ */
+async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io: Io, printed: () => string): Promise<void> {
+  const line = parseRunLine([layout, '--filtered-pid', '1', '--max-events', '1'], dir);
+  const run = await prepare(pkg, line);
+  const [object] = pkg.metadata.objects;
+  const size = run.plan.events?.layout?.size;
+  if (object === undefined || size === undefined || run.format === undefined) throw new Error(`the snapshot's sample package has no object or no typed events`);
+  const record = new Uint8Array(size);
+  // A hit in the BTF cache, as the runs after the first of a boot have (a miss would read the
+  // kernel's BTF at the run's end), in a boot of its own. The stand-in addon does not read the file.
+  const boot = join(io.env.EBPM_BTF_CACHE!, STAND_IN_BOOT);
+  mkdirSync(boot, { recursive: true, mode: 0o700 });
+  for (const bytes of pkg.objects.values()) {
+    const key = btfCacheKey(bytes);
+    if (key !== undefined) writeFileSync(join(boot, `${key}.btf`), new Uint8Array(0), { mode: 0o600 });
+  }
+  const cache = () => btfCache(io.env, process.geteuid?.(), STAND_IN_BOOT);
+  // Only a cache every object hits (a temporary directory others may write misses).
+  const probe = cache();
+  const hits = probe !== undefined && [...pkg.objects.values()].every((b) => probe.lookup(b) !== undefined);
+  let output: RunOutput | undefined;
+  const result = await withStops(io, (signal) =>
+    runPackage({
+      package: run.pkg,
+      plan: run.plan,
+      assignments: run.given,
+      maxEvents: 1,
+      targets: run.args.targets,
+      programs: line.programs,
+      ...(hits ? { btfCache: cache() } : {}),
+      native: standInNative(object, record),
+      // A machine that runs the sample (its architecture, every capability, kernel BTF): nothing of the one building the snapshot.
+      machine: { architecture: pkg.metadata.architecture, procStatus: 'CapEff:\t000001ffffffffff\n', kernelBtf: true, release: '0.0.0' },
+      signal,
+      hooks: {
+        onAttached: (programs) => {
+          io.stderr.write(`${attachSummary(run.pkg, programs, line.attach)}\n`);
+          output = plainOutput(io.stdout, run.format, midnight);
+          output.start();
+        },
+        onEvents: (records) => output!.events(records),
+      },
+    }),
+  );
+  output!.end();
+  io.stderr.write(`${endSummary(pkg.metadata.name, result, output!.dropped(), false)}\n`);
+  if (result.events !== 1 || !printed().includes(`${pkg.metadata.name}: 1 events, 0 lost (stopped: max-events)`))
+    throw new Error(`the snapshot's warm run did not print its event: ${printed()}`);
+  // And as a terminal shows it, before its live view would take over (the run ends first).
+  const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { columns: 80, rows: 24 }) as NodeJS.WriteStream;
+  const shown = terminalOutput({
+    stdout: terminal,
+    format: run.format,
+    title: attachSummary(pkg, result.programs),
+    counts: () => result,
+    color: false,
+    now: midnight,
+  });
+  shown.start();
+  shown.events([record]);
+  shown.end();
 }

@@ -60,13 +60,16 @@ export function btfCacheKey(object: Uint8Array): string | undefined {
   return h.update(btf).update(ext).digest('hex');
 }
 
-/** `btfCache` is the cache of this boot for the effective user, or undefined where there is none. */
-export function btfCache(env: Env, euid: number | undefined = process.geteuid?.()): BtfCache | undefined {
+/**
+ * `btfCache` is the cache of this boot for the effective user, or undefined where there is none.
+ * `boot` is the boot id, read from the kernel unless given (the start-up snapshot's warm-up
+ * gives one of its own: the build machine's is not to be kept).
+ */
+export function btfCache(env: Env, euid: number | undefined = process.geteuid?.(), boot?: string): BtfCache | undefined {
   const base = btfCacheBase(env, euid);
   if (base === undefined || euid === undefined) return undefined;
-  let boot: string;
   try {
-    boot = readFileSync(BOOT_ID, 'utf8').trim();
+    boot ??= readFileSync(BOOT_ID, 'utf8').trim();
   } catch {
     return undefined;
   }

@@ -399,9 +399,6 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
     if (signal?.aborted) return resolve(byAbort());
     signal?.addEventListener('abort', () => resolve(byAbort()), { once: true });
     if (opts.durationMs !== undefined) timers.push(setTimeout(() => resolve({ kind: 'duration' }), opts.durationMs));
-    // Programs with nothing to read (an xdp program alone) run until a stop too: nothing else
-    // would keep the event loop, and so the process, alive.
-    timers.push(setInterval(() => undefined, 1 << 30));
     /** Reads `g`'s sample maps at their intervals and its events as they come. */
     const start = (g: Generation<NextRun>) => {
       sampleTimers = samples
@@ -420,6 +417,12 @@ async function consume(opts: RunOptions, first: Generation<NextRun>, open: Set<G
       reader?.onBatch((batch) => take(batch, reader) && resolve({ kind: 'max-events' }), reject);
     };
     start(gen);
+    // Programs with nothing to read (an xdp program alone) run until a stop too: a started
+    // reader (its poll), a sample timer, the duration's and `--follow`'s timers keep the event
+    // loop, and so the process, alive; without any of them this one does. Only then: the
+    // start-up snapshot's warm-up runs a reader and may start no timer (snapshot-warm.ts).
+    if (gen.reader === undefined && sampleTimers.length === 0 && opts.durationMs === undefined && opts.follow === undefined)
+      timers.push(setInterval(() => undefined, 1 << 30));
     if (opts.follow === undefined) return;
     const follow = opts.follow;
     stopChecks = followChecks(

@@ -115,7 +115,7 @@ const cmd: Command = {
 type Opened = Omit<OpenedPackage, 'pkg'>;
 
 /** What a BPF package's run is made of: its plan, its parameters' values, how its events print. */
-interface Prepared {
+export interface Prepared {
   readonly pkg: ResolvedPackage;
   readonly args: BpfArgs;
   readonly plan: RunPlan;
@@ -127,7 +127,7 @@ interface Prepared {
 }
 
 /** `prepare` reads the package flags of `line` against `pkg`'s parameters (new ones keep their defaults) and plans the run. */
-async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
+export async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prepared> {
   const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
   const specs = flagSpecs(pkg.metadata.objects, RESERVED_FLAGS, pkg.ecli);
   const args = bpfArgs(line, info, specs);

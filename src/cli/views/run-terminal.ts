@@ -20,11 +20,13 @@ export interface TerminalOptions {
   readonly counts: () => { readonly events: number; readonly lost: number };
   /** Whether the live view is drawn in its styles (bold, dim): `paints`. */
   readonly color: boolean;
+  /** The clock of the rows' times; `Date.now` unless the snapshot's warm-up sets one. */
+  readonly now?: () => number;
 }
 
 /** `terminalOutput` prints plain rows until the end of the turn, then hands the run to the live view. */
 export function terminalOutput(opts: TerminalOptions): RunOutput {
-  const time = clock();
+  const time = clock(opts.now);
   const width = opts.stdout.columns || 80;
   const height = tableHeight(opts.stdout);
   /** The newest rows, laid out, for the live view to start with. */
