@@ -60,9 +60,9 @@ await Promise.all([
 // src/cli/snapshot.ts, in dist/chunks/ as the ESM bundle's modules are (paths they compute
 // from import.meta.url, such as the addon's, the worker's and include/, are then right in
 // both), evaluated by `node --build-snapshot` (scripts/snapshot.mjs). Every start deserialises
-// all the snapshot holds, so it holds only what a run from the store evaluates (snapshot.ts's
-// static imports) and the Wasm runtime (which a snapshot cannot evaluate, but a Wasm run then
-// needs no other file). What else the code imports with import() (the other commands, the
+// all the snapshot holds, so it holds only what snapshot.ts imports (a run's path, by path or
+// stored reference, and `ls`) and the Wasm runtime (which a snapshot cannot evaluate, but a
+// Wasm run then needs no other file). What else the code imports with import() (the other commands, the
 // registry client, signing, building, --follow, help) is a second CommonJS bundle,
 // dist/chunks/ebpm-lazy.cjs, loaded by the first such import() (its text is one function
 // expression, compiled with the V8 code cache scripts/snapshot.mjs makes). Its modules import the

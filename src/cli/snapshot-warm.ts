@@ -120,10 +120,9 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
     const key = btfCacheKey(bytes);
     if (key !== undefined) writeFileSync(join(boot, `${key}.btf`), new Uint8Array(0), { mode: 0o600 });
   }
-  const cache = () => btfCache(io.env, process.geteuid?.(), STAND_IN_BOOT);
   // Only a cache every object hits (a temporary directory others may write misses).
-  const probe = cache();
-  const hits = probe !== undefined && [...pkg.objects.values()].every((b) => probe.lookup(b) !== undefined);
+  const cache = btfCache(io.env, process.geteuid?.(), STAND_IN_BOOT);
+  const hits = cache !== undefined && [...pkg.objects.values()].every((b) => cache.lookup(b) !== undefined);
   let output: RunOutput | undefined;
   const result = await withStops(io, (signal) =>
     runPackage({
@@ -133,7 +132,7 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
       maxEvents: 1,
       targets: run.args.targets,
       programs: line.programs,
-      ...(hits ? { btfCache: cache() } : {}),
+      ...(hits ? { btfCache: cache } : {}),
       native: standInNative(object, record),
       // A machine that runs the sample (its architecture, every capability, kernel BTF): nothing of the one building the snapshot.
       machine: { architecture: pkg.metadata.architecture, procStatus: 'CapEff:\t000001ffffffffff\n', kernelBtf: true, release: '0.0.0' },
