@@ -11,7 +11,7 @@ import { BpfMap } from '../kernel/loader-map.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import { loadNative } from '../kernel/native.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
-import type { BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
+import type { Blocking, BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
 
 /** Sends one request and waits for its reply; a failure is thrown as the error the main thread met. */
 function requester(port: MessagePort, bellBuffer: SharedArrayBuffer): (req: BrokerRequest, transfer?: readonly MessagePort[]) => BrokerReply & { ok: true } {
@@ -33,7 +33,7 @@ function requester(port: MessagePort, bellBuffer: SharedArrayBuffer): (req: Brok
 }
 
 /** A reader of records the broker posts; `close` gives back those received and not delivered. */
-function portReader(request: ReturnType<typeof requester>, object: number, map: string): BackendReader {
+function portReader(request: ReturnType<typeof requester>, block: Blocking, object: number, map: string): BackendReader {
   const { port1, port2 } = new MessageChannel();
   const bellBuffer = new SharedArrayBuffer(4);
   const bell = new Int32Array(bellBuffer);
@@ -54,7 +54,7 @@ function portReader(request: ReturnType<typeof requester>, object: number, map: 
       const seen = Atomics.load(bell, 0);
       const now = take();
       if (now.records.length > 0 || now.lost > 0 || timeoutMs === 0) return now;
-      Atomics.wait(bell, 0, seen, timeoutMs < 0 ? Infinity : timeoutMs);
+      block(() => Atomics.wait(bell, 0, seen, timeoutMs < 0 ? Infinity : timeoutMs));
       return take();
     },
     close(unread = []) {
@@ -66,7 +66,7 @@ function portReader(request: ReturnType<typeof requester>, object: number, map: 
   };
 }
 
-function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject): BackendObject {
+function adaptObject(request: ReturnType<typeof requester>, block: Blocking, info: BrokerObject): BackendObject {
   let open = true;
   const maps = new Map(info.maps.map((m) => [m.name, m]));
   return {
@@ -89,7 +89,7 @@ function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject):
         update: (key, value, flags) => opened().update(key, value, flags),
         delete: (key, flags) => opened().delete(key, flags),
         nextKey: (key) => opened().nextKey(key),
-        openReader: () => portReader(request, info.id, name),
+        openReader: () => portReader(request, block, info.id, name),
       };
       return adapted;
     },
@@ -112,10 +112,13 @@ function adaptObject(request: ReturnType<typeof requester>, info: BrokerObject):
   };
 }
 
-/** `brokerBackend` is the backend of a guest whose objects the broker at the other end of `port` holds. */
-export function brokerBackend(port: MessagePort, bell: SharedArrayBuffer): BpfBackend {
+/**
+ * `brokerBackend` is the backend of a guest whose objects the broker at the other end of `port`
+ * holds; its readers wait for records through `block`.
+ */
+export function brokerBackend(port: MessagePort, bell: SharedArrayBuffer, block: Blocking): BpfBackend {
   const request = requester(port, bell);
   return {
-    load: (bytes, name) => adaptObject(request, request({ op: 'load', bytes, name }).value as BrokerObject),
+    load: (bytes, name) => adaptObject(request, block, request({ op: 'load', bytes, name }).value as BrokerObject),
   };
 }

@@ -205,9 +205,9 @@ export class ObjectBroker {
     return kept;
   }
 
-  /** Wakes `t`'s guest where it waits for records, so that it sees a stop at once. */
+  /** Wakes `t`'s guest where it waits for records, so that it sees a stop at once (even one about to wait: the bell moves). */
   wake(t: Tenant): void {
-    for (const o of this.#objects.values()) for (const s of o.streams.values()) if (s.sink?.tenant === t) Atomics.notify(s.sink.bell, 0);
+    for (const o of this.#objects.values()) for (const s of o.streams.values()) if (s.sink?.tenant === t) ring(s.sink.bell);
   }
 
   /** Answers one request of `t`'s guest; failures become replies, never throws. */
@@ -404,8 +404,12 @@ export class ObjectBroker {
 
 function post(sink: Sink, batch: RecordBatch): void {
   sink.port.postMessage(batch);
-  Atomics.add(sink.bell, 0, 1);
-  Atomics.notify(sink.bell, 0);
+  ring(sink.bell);
+}
+
+function ring(bell: Int32Array): void {
+  Atomics.add(bell, 0, 1);
+  Atomics.notify(bell, 0);
 }
 
 function infoOf(id: number, object: BpfObject): BrokerObject {

@@ -399,6 +399,8 @@ export class WasmBpfHost {
       }
       let delivered = 0;
       while (r.pending.length > 0 && this.objects.get(handle) === entry) {
+        // Asked to end (swapped out), it stops between records: the rest go to its successor.
+        if (this.opts.stopped?.() === 'end') throw new GuestStop('stopped');
         const record = r.pending.shift()!;
         const size = Math.min(record.length, maxSize);
         this.memory.write(dataPtr, record.subarray(0, size));

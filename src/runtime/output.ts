@@ -14,7 +14,8 @@
  * - A full ring blocks the guest until the main thread drains it, and the main thread drains only
  *   while the consumer takes more (`ready`: stdout's buffer is below its high-water mark): a
  *   guest printing to a pipe nobody reads waits in fd_write with at most the ring and one
- *   batch buffered, instead of growing ebpm without bound. A stop request ends that wait.
+ *   batch buffered, instead of growing ebpm without bound. A stop request ends that wait
+ *   (`wakeWriter`).
  *
  * Layout: Int32 control words [WRITE, READ, IDLE, 0], then `capacity` data bytes (a power of
  * two). WRITE and READ are byte positions that wrap at 2^32; the ring holds WRITE − READ bytes.
@@ -79,10 +80,10 @@ export class OutputWriter {
   private readonly maxFrame: number;
   private readonly header = new Uint8Array(4);
 
-  /** `waiting` is called before each wait for room; it throws to give up (the guest is being stopped). */
+  /** `block` runs each wait for room; it throws instead to give up (the guest is being stopped). */
   constructor(
     buffer: SharedArrayBuffer,
-    private readonly waiting: () => void = () => {},
+    private readonly block: (wait: () => void) => void = (wait) => wait(),
   ) {
     this.ring = new Ring(buffer);
     this.maxFrame = this.ring.data.length / 2 - 4;
@@ -123,8 +124,7 @@ export class OutputWriter {
     for (;;) {
       const read = Atomics.load(control, READ);
       if (data.length - Ring.used(write, read) >= need) return write;
-      this.waiting();
-      Atomics.wait(control, READ, read, ROOM_WAIT_MS);
+      this.block(() => Atomics.wait(control, READ, read, ROOM_WAIT_MS));
     }
   }
 
@@ -258,6 +258,11 @@ export class OutputReader {
   /** `drain`, unless the consumer is full: for output that only should come first, as before a log line. */
   drainIfReady(): void {
     if (!this.full) this.drain();
+  }
+
+  /** Wakes the guest where it waits for room, to see a stop at once. */
+  wakeWriter(): void {
+    Atomics.notify(this.ring.control, READ);
   }
 
   /** Drains what is left, passes on unterminated last lines, and stops following. */

@@ -27,7 +27,7 @@ export interface GuestInput {
   /** `declaredObjects(module, objects)`, found once on the main thread. */
   readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;
-  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop. */
+  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop; [1] says where its thread is (`GuestAt`). */
   readonly stop: SharedArrayBuffer;
   /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
   readonly output: SharedArrayBuffer;
@@ -91,4 +91,39 @@ export const StopRequest = { END: 1, INTERRUPT: 2 } as const;
 export function stopRequested(flag: Int32Array): 'end' | 'interrupt' | undefined {
   const v = Atomics.load(flag, 0);
   return v === StopRequest.END ? 'end' : v === StopRequest.INTERRUPT ? 'interrupt' : undefined;
+}
+
+/** Bytes of a guest's stop flag: the `StopRequest`, then where its thread is (`GuestAt`). */
+export const STOP_FLAG_BYTES = 8;
+
+/**
+ * Where a guest's thread is, in [1] of its stop flag: what a stop's grace is spent on. Only
+ * `CODE` can run on after a stop (a guest that spins, or catches the stop's exception), so only
+ * there does the grace end its thread, losing the records it holds.
+ * - `CODE`: the guest's code runs, or ebpm's on its behalf;
+ * - `WAIT`: it is blocked in one of ebpm's waits, which the stop ends;
+ * - `ENDING`: ebpm unwinds it for the stop;
+ * - `RETURNED`: its code has returned: ebpm closes what it held, giving back its undelivered records.
+ */
+export const GuestAt = { CODE: 0, WAIT: 1, ENDING: 2, RETURNED: 3 } as const;
+
+/** Runs one of ebpm's waits that a stop ends, with the flag saying the guest's thread is there. */
+export type Blocking = <T>(wait: () => T) => T;
+
+/** The `Blocking` of the guest whose stop flag is `flag`. */
+export function blockingOn(flag: Int32Array): Blocking {
+  return (wait) => {
+    Atomics.store(flag, 1, GuestAt.WAIT);
+    try {
+      return wait();
+    } finally {
+      // Asked to end, ebpm unwinds the guest from the wait; interrupted, the guest runs on to its exit.
+      Atomics.store(flag, 1, stopRequested(flag) === 'end' ? GuestAt.ENDING : GuestAt.CODE);
+    }
+  };
+}
+
+/** Marks the guest's thread as ebpm unwinds it for a stop. */
+export function markEnding(flag: Int32Array): void {
+  Atomics.store(flag, 1, GuestAt.ENDING);
 }

@@ -13,7 +13,7 @@ import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE } from './memory-defaults.js';
 import { limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
-import { type GuestInput, StopRequest, type WorkerMessage } from './protocol.js';
+import { GuestAt, type GuestInput, STOP_FLAG_BYTES, StopRequest, type WorkerMessage } from './protocol.js';
 import { ObjectBroker, type Tenant } from './broker.js';
 import { GuestWorker } from './guest-worker.js';
 
@@ -66,7 +66,7 @@ export interface RunWasmOptions extends GuestOptions {
   readonly outputReady?: () => Promise<void> | undefined;
   /** Host diagnostics: refused loads, bad pointers, dropped events; `refusal` as `HostOptions.log` says. */
   readonly onLog?: (line: string, refusal: boolean) => void;
-  /** How long a stopped guest gets to unwind before its thread is terminated. */
+  /** How long a stopped guest's own code may run on before its thread is terminated. */
   readonly stopGraceMs?: number;
 }
 
@@ -119,6 +119,12 @@ function preopenMap(preopens: readonly Preopen[], where: string): Record<string,
   return out;
 }
 
+/**
+ * How long a stopped guest may stay in ebpm's hands (waiting, or being unwound) before its thread
+ * is ended all the same: a guest that catches the stop's exception must not run on for ever.
+ */
+const MAX_UNWIND_MS = 10_000;
+
 /** How a guest's worker ended. */
 type GuestEnd = { readonly kind: 'exit'; readonly code: number } | { readonly kind: 'stopped' } | { readonly kind: 'error'; readonly error: EbpmError };
 
@@ -130,7 +136,8 @@ interface Guest {
   readonly waiting: Promise<void>;
   /**
    * `interrupt`: its blocking calls return EINTR so its exit path runs (the run's end); else it
-   * ends where it waits (a swap). Either way its thread is ended after `stopGraceMs`.
+   * ends where it waits (a swap). Either way its thread is ended if its own code still runs
+   * after `stopGraceMs`.
    */
   stop(how: 'interrupt' | 'end'): void;
 }
@@ -188,7 +195,7 @@ function check(o: GuestOptions): Prepared {
 function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, predecessor?: Guest): Guest {
   const where = `wasm guest ${p.input.name}`;
   const tenant = broker.tenant(p.btfPath, predecessor?.tenant);
-  const stop = new SharedArrayBuffer(4);
+  const stop = new SharedArrayBuffer(STOP_FLAG_BYTES);
   const output = createOutputRing();
   const { worker, error: early, exited } = (p.worker ?? new GuestWorker()).take();
   const lines = new OutputReader(output, { onStdout: run.onStdout, onStderr: run.onStderr, ...(run.outputReady ? { ready: run.outputReady } : {}) });
@@ -283,10 +290,25 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       Atomics.store(flag, 0, how === 'end' ? StopRequest.END : StopRequest.INTERRUPT);
       Atomics.notify(flag, 0);
       broker.wake(tenant);
+      lines.wakeWriter();
       if (stopping) return;
       stopping = true;
-      // A guest spinning without host calls never sees the flag: end its thread.
-      graceTimer = setTimeout(() => void worker.terminate(), posted ? (run.stopGraceMs ?? 1000) : 0);
+      // A guest spinning without host calls never sees the flag: its thread is ended after the
+      // grace, losing the records it holds. One in ebpm's hands at the time (waiting, unwinding or
+      // handing its objects back) is not: however late a loaded machine runs it, it is about to
+      // end, and with a swap its records go to the successor. Ending its thread would lose them.
+      const grace = posted ? (run.stopGraceMs ?? 1000) : 0;
+      const since = performance.now();
+      const expire = () => {
+        const at = Atomics.load(flag, 1);
+        if (at === GuestAt.RETURNED || ((at === GuestAt.WAIT || at === GuestAt.ENDING) && performance.now() - since < MAX_UNWIND_MS)) {
+          graceTimer = setTimeout(expire, Math.max(grace, 1));
+          return;
+        }
+        if (posted) run.onLog?.(`${where}: still running ${Math.round(performance.now() - since)} ms after it was asked to stop: its thread is ended`, false);
+        void worker.terminate();
+      };
+      graceTimer = setTimeout(expire, grace);
     },
   };
 }

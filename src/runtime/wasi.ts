@@ -17,7 +17,7 @@ import { WASI } from 'node:wasi';
 import { GuestFault, type GuestMemory } from './guest-memory.js';
 import { GuestStop } from './host.js';
 import { type Follow, Jail } from './jail.js';
-import { stopRequested } from './protocol.js';
+import { type Blocking, markEnding, stopRequested } from './protocol.js';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 const WASI_EFAULT = 21;
@@ -40,6 +40,8 @@ export interface GuestWasiOptions {
   output: GuestOutput;
   /** Shared stop flag: index 0 becomes a `StopRequest` when the guest must stop. */
   stop: Int32Array;
+  /** Runs a sleep (`blockingOn(stop)`). */
+  block: Blocking;
   /** Called before a sleep: the guest is set up and idle. */
   waiting?: () => void;
 }
@@ -221,7 +223,7 @@ export class GuestWasi {
       }
     }
     if (waitNs > 0) this.o.waiting?.();
-    if (this.o.stop[0] === 0) Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6);
+    if (this.o.stop[0] === 0) this.o.block(() => Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6));
     if (this.stopped()) return WASI_EINTR;
     try {
       const ev = this.o.memory.view(out >>> 0, 32);
@@ -242,7 +244,10 @@ export class GuestWasi {
   /** True when the guest is interrupted; throws when it must end where it waits. */
   private stopped(): boolean {
     const stop = stopRequested(this.o.stop);
-    if (stop === 'end') throw new GuestStop('stopped');
+    if (stop === 'end') {
+      markEnding(this.o.stop);
+      throw new GuestStop('stopped');
+    }
     return stop === 'interrupt';
   }
 }

@@ -17,7 +17,7 @@ import { GuestMemory } from './guest-memory.js';
 import { GuestStop, WasmBpfHost } from './host.js';
 import { refusedGrow } from './memory-limit.js';
 import { OutputWriter } from './output.js';
-import { type GuestInput, type WorkerError, type WorkerMessage, stopRequested } from './protocol.js';
+import { blockingOn, GuestAt, type GuestInput, markEnding, type WorkerError, type WorkerMessage, stopRequested } from './protocol.js';
 import { GuestWasi } from './wasi.js';
 
 const post = (m: WorkerMessage) => parentPort!.postMessage(m);
@@ -42,7 +42,8 @@ function describe(input: GuestInput, e: unknown, refused: number | undefined): W
 
 function main(input: GuestInput): void {
   const stop = new Int32Array(input.stop);
-  const backend: (() => BpfBackend) | undefined = input.usesBpf ? () => brokerBackend(input.broker, input.brokerBell) : undefined;
+  const block = blockingOn(stop);
+  const backend: (() => BpfBackend) | undefined = input.usesBpf ? () => brokerBackend(input.broker, input.brokerBell, block) : undefined;
   let idle = false;
   const waiting = () => {
     if (idle) return;
@@ -64,7 +65,12 @@ function main(input: GuestInput): void {
     allowAttach: input.allowAttach,
     objectName: input.name,
     log: (line, refusal) => post({ t: 'log', line, ...(refusal ? { refusal } : {}) }),
-    stopped: () => stopRequested(stop),
+    stopped: () => {
+      const asked = stopRequested(stop);
+      // The host unwinds the guest when asked to end.
+      if (asked === 'end') markEnding(stop);
+      return asked;
+    },
     waiting,
     ...(input.callbackProbe === undefined ? {} : { callbackProbe: input.callbackProbe }),
   });
@@ -74,10 +80,15 @@ function main(input: GuestInput): void {
     preopens: input.preopens,
     memory: new GuestMemory(memory),
     // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request.
-    output: new OutputWriter(input.output, () => {
-      if (stopRequested(stop) !== undefined) throw new GuestStop('stopped');
+    output: new OutputWriter(input.output, (wait) => {
+      if (stopRequested(stop) !== undefined) {
+        markEnding(stop);
+        throw new GuestStop('stopped');
+      }
+      block(wait);
     }),
     stop,
+    block,
     waiting,
   });
   let outcome: WorkerMessage;
@@ -93,6 +104,8 @@ function main(input: GuestInput): void {
   } catch (e) {
     outcome = e instanceof GuestStop ? { t: 'stopped' } : { t: 'error', error: describe(input, e, refusedGrow(instance)) };
   }
+  // No code of the guest's runs from here: a stop's grace waits for what follows.
+  Atomics.store(stop, 1, GuestAt.RETURNED);
   try {
     host.close();
   } catch (e) {

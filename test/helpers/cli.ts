@@ -12,6 +12,7 @@ import { type ChildProcess, spawn, spawnSync, type StdioOptions } from 'node:chi
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { onTestFailed } from 'vitest';
 import { REPO } from './objects.js';
 
 /** The CLI's launcher, running the bundle and snapshot global set-up builds, with the node on PATH. */
@@ -115,10 +116,15 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
   let err = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  let ended: string | undefined;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
+    child.on('close', (code, signal) => {
+      ended = `exited ${code ?? signal}`;
+      resolve({ code, signal });
+    });
   });
+  reportIfFailed(() => `ebpm ${args.join(' ')} (${ended ?? 'still running'})\n--- stderr (tail)\n${err.slice(-4000)}\n--- stdout (tail)\n${out.slice(-2000)}`);
   return {
     child,
     stdout: () => out,
@@ -149,6 +155,18 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
       }),
     exited: async () => ({ ...(await exit), stdout: out, stderr: err }),
   };
+}
+
+/**
+ * Prints what `what` describes if the current test fails, a timeout included: a run that hangs
+ * shows how far it got. Runs spawned outside a test (in `beforeAll`) have no test to report to.
+ */
+function reportIfFailed(what: () => string): void {
+  try {
+    onTestFailed(() => console.error(what()));
+  } catch {
+    // Not inside a test.
+  }
 }
 
 /** `runEbpm` runs the CLI to its end. */

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { cliEnv, type Exited, runEbpm, sandboxDir, spawnEbpm, type Running, writeTrustPolicy } from '../helpers/cli.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
@@ -131,6 +131,10 @@ class SeqRun {
     guest: readonly string[] = [],
   ) {
     this.run = spawnEbpm([...args, '--', String(this.sender.pid), ...guest], { env });
+    onTestFailed(() => {
+      const last = this.printed().at(-1);
+      console.error(`swapseq: ${this.sender.asked} signals asked, ${this.lines.length} lines printed, the last v${last?.version} seq=${last?.seq}`);
+    });
   }
 
   /** The guest's lines printed so far (whole lines; with --json, JSON strings), in order. */

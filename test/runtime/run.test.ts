@@ -221,6 +221,34 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     expect(lines).toEqual(['first', 'quits', 'third']);
   });
 
+  it('ends the thread of a stopped guest whose own code runs on past the grace, and not of one that has returned, however late the main thread looks', async () => {
+    // The main thread is held up past the grace right after the stop, as on a loaded machine, and
+    // in an immediate, so that the grace is looked at before the guest's end is (libuv runs
+    // timers before I/O): the sleeping guest has returned by then, and is left to end on its
+    // own (ending its thread would lose the records a BPF guest hands back then).
+    const ac = new AbortController();
+    const slept = await collect({
+      module: SLEEPER(),
+      name: 'sleep',
+      objects: 'any',
+      signal: ac.signal,
+      stopGraceMs: 0,
+      onStdout: () =>
+        setImmediate(() => {
+          ac.abort('SIGTERM');
+          const until = performance.now() + 200;
+          while (performance.now() < until);
+        }),
+    });
+    expect(slept).toMatchObject({ exitCode: 143, reason: 'signal', stdout: ['ready'], log: [] });
+
+    // Spinning: ended after the grace, and said so.
+    const spinning = new AbortController();
+    const spin = await collect({ module: SPIN(), name: 'spin', objects: 'any', signal: spinning.signal, stopGraceMs: 0, onStdout: () => spinning.abort() });
+    expect(spin).toMatchObject({ exitCode: 130, reason: 'signal' });
+    expect(spin.log).toEqual([expect.stringMatching(/^wasm guest spin: still running \d+ ms after it was asked to stop: its thread is ended$/)]);
+  });
+
   it('reports a trap with its message', async () => {
     const trap = wat(`(module ${WASI_PRELUDE} (memory (export "memory") 1) (func (export "_start") (drop (i32.div_u (i32.const 1) (i32.const 0)))))`);
     await expect(runWasm({ ...quiet, module: trap, name: 't', objects: 'any' })).rejects.toThrowWithCode('WASM_TRAP', 'wasm guest t: trap: divide by zero');
