@@ -20,7 +20,7 @@ import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, parseDigest, type Digest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
-import { decodeJson, isObject } from '../core/json.js';
+import { canonicalJson, decodeJson, isObject } from '../core/json.js';
 import type { Descriptor } from '../core/oci.js';
 import type { ReadOnlyTarget } from '../content/storage.js';
 import type { KeylessTrust } from '../sign/identity.js';
@@ -125,8 +125,9 @@ export interface Admission {
  */
 export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   const { repository, subject, policy } = req;
+  let record: StoredRecord | undefined;
   if (req.store !== undefined) {
-    const record = await readRecord(req.store.root, repository, subject.digest);
+    record = await readRecord(req.store.root, repository, subject.digest);
     if (record !== undefined && isRecordCurrent(record, policy) && record.allow && (record.reason === 'signed' || record.reason === 'not-required')) {
       const decision: Decision = {
         allow: true,
@@ -149,7 +150,8 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   });
   req.onSignatures?.(found);
   const decision = evaluate(policy, repository, verification, req.now);
-  if (req.store !== undefined) await writeRecord(req.store.root, repository, decision.record);
+  // The same decision as recorded (an unsigned package under `warn`, checked on every run) is not written again.
+  if (req.store !== undefined && !sameDecision(record, decision.record)) await writeRecord(req.store.root, repository, decision.record);
   if (!decision.allow) {
     throw new EbpmError('TRUST_REFUSED', `refused ${decision.message}`, {
       hint: `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${policy.source === 'built-in default' ? 'the trust policy' : policy.source}`,
@@ -194,6 +196,14 @@ export async function admitLocal(req: LocalAdmitRequest): Promise<Admission> {
     });
   }
   return { repository: LOCAL_SCOPE, decision, cached: false, verification };
+}
+
+/** Whether `stored` records the decision `decision` is, whenever each was reached. */
+function sameDecision(stored: StoredRecord | undefined, decision: DecisionRecord): boolean {
+  if (stored === undefined) return false;
+  const { repository: _, checkedAt: __, ...was } = stored;
+  const { checkedAt: ___, ...now } = decision;
+  return canonicalJson(was) === canonicalJson(now);
 }
 
 /** `StoredRecord` is a decision record as the store keeps it: with the repository it applies to. */

@@ -187,7 +187,7 @@ export interface DecisionRecord {
   readonly allow: boolean;
   readonly reason: DecisionReason;
   readonly key?: DecisionKey;
-  /** RFC 3339 */
+  /** RFC 3339: when the decision was first reached (the store does not record the same one again). */
   readonly checkedAt: string;
 }
 

@@ -138,14 +138,18 @@ function trustSuite(referrersApi: boolean): void {
     const remote = new Registry(reg.host).repository('acme/quickstart');
     const pkg = await pushPackage(remote, '1.0.0', bytes('quick start'));
     const store = await OciLayout.open(tempDir('store-'));
-    const warned = await admitPackage({ repository, subject: pkg.manifest, policy: DEFAULT_POLICY, signatures: remote, store });
+    const warned = await admitPackage({ repository, subject: pkg.manifest, policy: DEFAULT_POLICY, signatures: remote, store, now: NOW });
     expect(warned.decision).toMatchObject({ allow: true, warn: true, reason: 'no-signature', level: 'warn' });
     expect(warned.decision.message).toBe(`${repository}@${pkg.manifest.digest}: not signed (warn by the built-in default policy)`);
-    // A warning is not cached: every run says it again.
-    expect((await admitPackage({ repository, subject: pkg.manifest, policy: DEFAULT_POLICY, signatures: remote, store })).cached).toBe(false);
+    // A warning is not cached: every run says it again. The same decision is not recorded again.
+    const later = new Date(NOW.getTime() + 60_000);
+    expect((await admitPackage({ repository, subject: pkg.manifest, policy: DEFAULT_POLICY, signatures: remote, store, now: later })).cached).toBe(false);
+    const recorded = () => readRecord(store.root, repository, pkg.manifest.digest);
+    expect(await recorded()).toMatchObject({ reason: 'no-signature', checkedAt: NOW.toISOString() });
     const { policy } = writePolicy(tempDir('policy-'), {}, { [reg.host]: { require: 'none' } });
-    const quiet = await admitPackage({ repository, subject: pkg.manifest, policy, signatures: remote, store });
+    const quiet = await admitPackage({ repository, subject: pkg.manifest, policy, signatures: remote, store, now: later });
     expect(quiet.decision).toMatchObject({ allow: true, warn: false, reason: 'not-required', message: '' });
+    expect(await recorded()).toMatchObject({ reason: 'not-required', checkedAt: later.toISOString() });
   });
 
   it('treats a damaged or foreign record as no record', async () => {
