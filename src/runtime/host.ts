@@ -18,10 +18,17 @@ import type { ObjectAdmission } from './admission.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
 import { GuestFault, GuestMemory, guestPointer } from './guest-memory.js';
+import { markEnding } from './protocol.js';
 
 /** Thrown from an import when the user stopped the guest (signal, `--duration`); unwinds Wasm. */
 export class GuestStop extends Error {
   override readonly name = 'GuestStop';
+}
+
+/** Unwinds the guest for a stop, its stop flag saying so first (`GuestAt.ENDING`). */
+export function unwindForStop(flag: Int32Array): never {
+  markEnding(flag);
+  throw new GuestStop('stopped');
 }
 
 /** Carries whatever the guest's callback threw (a trap, `proc_exit`) through `call` unchanged. */
@@ -56,7 +63,7 @@ export interface HostOptions {
    * the user sees without --verbose; else a detail (bad pointers, dropped events).
    */
   log: (message: string, refusal?: boolean) => void;
-  /** Whether the guest must stop (`stopRequested`); checked in long-running imports. */
+  /** Whether the guest must stop (`stopRequested`); checked in long-running imports and between a poll's records. */
   stopped?: () => 'end' | 'interrupt' | undefined;
   /** Called before a poll waits for records: the guest is set up and idle. */
   waiting?: () => void;

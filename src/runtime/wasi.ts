@@ -15,9 +15,9 @@
 import { openSync, closeSync } from 'node:fs';
 import { WASI } from 'node:wasi';
 import { GuestFault, type GuestMemory } from './guest-memory.js';
-import { GuestStop } from './host.js';
+import { unwindForStop } from './host.js';
 import { type Follow, Jail } from './jail.js';
-import { type Blocking, markEnding, stopRequested } from './protocol.js';
+import { type Blocking, stopRequested } from './protocol.js';
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 const WASI_EFAULT = 21;
@@ -244,10 +244,7 @@ export class GuestWasi {
   /** True when the guest is interrupted; throws when it must end where it waits. */
   private stopped(): boolean {
     const stop = stopRequested(this.o.stop);
-    if (stop === 'end') {
-      markEnding(this.o.stop);
-      throw new GuestStop('stopped');
-    }
+    if (stop === 'end') unwindForStop(this.o.stop);
     return stop === 'interrupt';
   }
 }

@@ -14,7 +14,7 @@ import { ObjectAdmission } from './admission.js';
 import type { BpfBackend } from './backend.js';
 import { brokerBackend } from './broker-backend.js';
 import { GuestMemory } from './guest-memory.js';
-import { GuestStop, WasmBpfHost } from './host.js';
+import { GuestStop, unwindForStop, WasmBpfHost } from './host.js';
 import { refusedGrow } from './memory-limit.js';
 import { OutputWriter } from './output.js';
 import { blockingOn, GuestAt, type GuestInput, markEnding, type WorkerError, type WorkerMessage, stopRequested } from './protocol.js';
@@ -81,10 +81,7 @@ function main(input: GuestInput): void {
     memory: new GuestMemory(memory),
     // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request.
     output: new OutputWriter(input.output, (wait) => {
-      if (stopRequested(stop) !== undefined) {
-        markEnding(stop);
-        throw new GuestStop('stopped');
-      }
+      if (stopRequested(stop) !== undefined) unwindForStop(stop);
       block(wait);
     }),
     stop,
