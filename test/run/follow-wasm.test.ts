@@ -130,7 +130,8 @@ class SeqRun {
     private readonly env: Record<string, string>,
     guest: readonly string[] = [],
   ) {
-    this.run = spawnEbpm([...args, '--', String(this.sender.pid), ...guest], { env });
+    // --verbose: a failure's stderr tail then shows each check and ebpm's log lines.
+    this.run = spawnEbpm([...args, '--verbose', '--', String(this.sender.pid), ...guest], { env });
     onTestFailed(() => {
       const last = this.printed().at(-1);
       console.error(`swapseq: ${this.sender.asked} signals asked, ${this.lines.length} lines printed, the last v${last?.version} seq=${last?.seq}`);
