@@ -284,6 +284,8 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
     ended,
     waiting,
     stop(how) {
+      // Already gone: nothing to ask, and no grace to watch.
+      if (end !== undefined) return;
       const flag = new Int32Array(stop);
       // Once asked to end, nothing lets it run on; an interrupted guest may still be ended.
       if (stopping && (how === 'interrupt' || Atomics.load(flag, 0) === StopRequest.END)) return;

@@ -206,6 +206,8 @@ describeWith(['wat2wasm'], 'runWasm', () => {
       lines.push(line);
       if (line === 'first') started();
     };
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
     const run = startWasm({ ...quiet, module: SLEEPER('first'), name: 's', objects: 'any', signal: ac.signal, onStdout });
     await first;
     await expect(run.swap({ module: writer('quits\n', 3), name: 's', objects: 'any' })).rejects.toThrowWithCode(
@@ -219,6 +221,8 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     ac.abort('SIGTERM');
     expect(await run.result).toEqual({ exitCode: 143, reason: 'signal' });
     expect(lines).toEqual(['first', 'quits', 'third']);
+    // Nothing of the run keeps the process alive: no grace watched for the guests that ended first.
+    expect(timers()).toBeLessThanOrEqual(before);
   });
 
   it('ends the thread of a stopped guest whose own code runs on past the grace, and not of one that has returned, however late the main thread looks', async () => {
