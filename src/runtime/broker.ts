@@ -25,6 +25,7 @@ import { objectNeeds } from '../bpf/needs.js';
 import { parseObject } from '../bpf/object.js';
 import { loadCached, type BtfCache } from '../kernel/btf-cache.js';
 import { kernelFacts } from '../kernel/kernel-facts.js';
+import type { EventReader } from '../kernel/events.js';
 import { BpfObject, setBpfLog, type AttachTarget, type BpfLink } from '../kernel/loader.js';
 import { explainLoad, preflight } from '../kernel/preflight.js';
 import type { MapKind } from './backend.js';
@@ -42,6 +43,8 @@ interface Sink {
 
 interface Stream {
   readonly map: string;
+  /** The map's buffers, read through the event loop. */
+  readonly reader: EventReader;
   /** Who reads the records; none: they are held in `queue` until someone subscribes. */
   sink: Sink | undefined;
   /** The sink is being handed over: its records are held until it unsubscribes. */
@@ -189,19 +192,35 @@ export class ObjectBroker {
   }
 
   /**
-   * `handOver` starts the successor's take-over: from now on the predecessor gets no more
-   * records; the maps both read go to the successor once the predecessor has returned what it
-   * did not deliver (it unsubscribes, or its worker ends). Returns whether the successor took
-   * over every object and link, i.e. nothing will be detached.
+   * `handOver` starts the successor's take-over. The maps of the objects both hold go to the
+   * successor once the predecessor has returned the records it did not deliver (it unsubscribes,
+   * or its worker ends); it gets no more of them from now on. The links only the predecessor
+   * holds are detached now, the successor's being attached (make before break), and what the
+   * buffers of the objects only it holds have now goes to it, to deliver before it ends (stop
+   * `drain`): nobody else can. Returns whether the successor took over every object and link,
+   * i.e. nothing was detached and nothing is left to drain.
    */
   handOver(from: Tenant, to: Tenant): boolean {
     let kept = true;
+    for (const l of [...this.#links.values()]) {
+      if (!l.owners.has(from) || l.owners.has(to)) continue;
+      kept = false;
+      this.#letGo(from, l);
+    }
     for (const o of this.#objects.values()) {
       if (!o.owners.has(from)) continue;
-      kept &&= o.owners.has(to);
-      for (const s of o.streams.values()) if (s.sink?.tenant === from) s.paused = true;
+      const shared = o.owners.has(to);
+      kept &&= shared;
+      for (const s of o.streams.values()) {
+        if (s.sink?.tenant !== from) continue;
+        if (shared) {
+          s.paused = true;
+          continue;
+        }
+        const { records, lost } = s.reader.flush();
+        if (records.length > 0 || lost > 0) this.#deliver(s, { records, lost });
+      }
     }
-    for (const l of this.#links.values()) if (l.owners.has(from)) kept &&= l.owners.has(to);
     return kept;
   }
 
@@ -332,8 +351,8 @@ export class ObjectBroker {
   #subscribe(t: Tenant, o: HeldObject, map: string, sink: Sink): void {
     let s = o.streams.get(map);
     if (s === undefined) {
-      const stream: Stream = { map, sink: undefined, paused: false, waiting: undefined, queue: [], queued: 0, dropped: 0 };
-      o.object.events(map).onBatch(
+      const stream: Stream = { map, reader: o.object.events(map), sink: undefined, paused: false, waiting: undefined, queue: [], queued: 0, dropped: 0 };
+      stream.reader.onBatch(
         (batch) => this.#deliver(stream, { records: batch.records, lost: batch.lost }),
         (e) => this.log(`events ${map}: ${(e as Error)?.message ?? String(e)}`),
       );

@@ -18,7 +18,7 @@ import type { ObjectAdmission } from './admission.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
 import { GuestFault, GuestMemory, guestPointer } from './guest-memory.js';
-import { markEnding } from './protocol.js';
+import { markEnding, type StopHow } from './protocol.js';
 
 /** Thrown from an import when the user stopped the guest (signal, `--duration`); unwinds Wasm. */
 export class GuestStop extends Error {
@@ -64,7 +64,7 @@ export interface HostOptions {
    */
   log: (message: string, refusal?: boolean) => void;
   /** Whether the guest must stop (`stopRequested`); checked in long-running imports and between a poll's records. */
-  stopped?: () => 'end' | 'interrupt' | undefined;
+  stopped?: () => StopHow | undefined;
   /** Called before a poll waits for records: the guest is set up and idle. */
   waiting?: () => void;
   /** `callbackProbe()`, compiled ahead (a guest's thread gets it from the main thread); default compiled at the first poll. */
@@ -441,8 +441,10 @@ export class WasmBpfHost {
       if (stop === 'end') throw new GuestStop('stopped');
       if (stop === 'interrupt') return undefined;
       const left = deadline - Date.now();
-      const { records, lost } = r.backend.poll(Math.max(0, Math.min(POLL_SLICE_MS, left)));
+      // Draining, it takes what has come and does not wait for more: none left, it ends.
+      const { records, lost } = r.backend.poll(stop === 'drain' ? 0 : Math.max(0, Math.min(POLL_SLICE_MS, left)));
       if (lost > 0) this.opts.log(`wasm_bpf_buffer_poll: the kernel dropped ${lost} events (buffer full)`);
+      if (stop === 'drain' && records.length === 0) throw new GuestStop('drained');
       if (records.length > 0 || left <= POLL_SLICE_MS) return [...records];
     }
   }

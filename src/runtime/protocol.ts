@@ -82,15 +82,20 @@ export interface RecordBatch {
 
 /**
  * The stop flag's values. `END`: the guest ends where it waits, its exit path not run (a
- * `--follow` swap: its records go to its successor). `INTERRUPT`: its blocking calls return
- * EINTR, so it leaves its loop and prints what it prints on exit (the run's end).
+ * `--follow` swap: its records go to its successor). `DRAIN`: it delivers the records it has,
+ * and ends at the first poll that finds none, or at a sleep (a swap that replaces its objects:
+ * nobody else can deliver their records). `INTERRUPT`: its blocking calls return EINTR, so it
+ * leaves its loop and prints what it prints on exit (the run's end).
  */
-export const StopRequest = { END: 1, INTERRUPT: 2 } as const;
+export const StopRequest = { END: 1, INTERRUPT: 2, DRAIN: 3 } as const;
+
+export type StopHow = 'end' | 'interrupt' | 'drain';
+
+const HOW: Readonly<Record<number, StopHow>> = { [StopRequest.END]: 'end', [StopRequest.INTERRUPT]: 'interrupt', [StopRequest.DRAIN]: 'drain' };
 
 /** What the flag asks of the guest now. */
-export function stopRequested(flag: Int32Array): 'end' | 'interrupt' | undefined {
-  const v = Atomics.load(flag, 0);
-  return v === StopRequest.END ? 'end' : v === StopRequest.INTERRUPT ? 'interrupt' : undefined;
+export function stopRequested(flag: Int32Array): StopHow | undefined {
+  return HOW[Atomics.load(flag, 0)];
 }
 
 /** Bytes of a guest's stop flag: the `StopRequest`, then where its thread is (`GuestAt`). */

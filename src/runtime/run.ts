@@ -13,7 +13,7 @@ import { systemDir } from './jail.js';
 import { DEFAULT_MAX_MEMORY, WASM_PAGE } from './memory-defaults.js';
 import { limitMemory } from './memory-limit.js';
 import { OutputReader, createOutputRing } from './output.js';
-import { GuestAt, type GuestInput, STOP_FLAG_BYTES, StopRequest, type WorkerMessage } from './protocol.js';
+import { GuestAt, type GuestInput, STOP_FLAG_BYTES, type StopHow, StopRequest, type WorkerMessage } from './protocol.js';
 import { ObjectBroker, type Tenant } from './broker.js';
 import { GuestWorker } from './guest-worker.js';
 
@@ -135,11 +135,12 @@ interface Guest {
   /** Resolves when the guest first waits. */
   readonly waiting: Promise<void>;
   /**
-   * `interrupt`: its blocking calls return EINTR so its exit path runs (the run's end); else it
-   * ends where it waits (a swap). Either way its thread is ended if its own code still runs
-   * after `stopGraceMs`.
+   * `interrupt`: its blocking calls return EINTR so its exit path runs (the run's end); `end`: it
+   * ends where it waits (a swap that keeps its objects); `drain`: it delivers what its objects'
+   * buffers hold, then ends (a swap that replaces them). Its thread is ended if its own code
+   * still runs after `stopGraceMs` (a draining one's, after `MAX_UNWIND_MS`).
    */
-  stop(how: 'interrupt' | 'end'): void;
+  stop(how: StopHow): void;
 }
 
 interface Prepared {
@@ -287,9 +288,9 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       // Already gone: nothing to ask, and no grace to watch.
       if (end !== undefined) return;
       const flag = new Int32Array(stop);
-      // Once asked to end, nothing lets it run on; an interrupted guest may still be ended.
-      if (stopping && (how === 'interrupt' || Atomics.load(flag, 0) === StopRequest.END)) return;
-      Atomics.store(flag, 0, how === 'end' ? StopRequest.END : StopRequest.INTERRUPT);
+      // Once asked to end, nothing lets it run on; an interrupted or draining guest may still be ended.
+      if (stopping && (how !== 'end' || Atomics.load(flag, 0) === StopRequest.END)) return;
+      Atomics.store(flag, 0, { end: StopRequest.END, interrupt: StopRequest.INTERRUPT, drain: StopRequest.DRAIN }[how]);
       Atomics.notify(flag, 0);
       broker.wake(tenant);
       lines.wakeWriter();
@@ -299,11 +300,13 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       // grace, losing the records it holds. One in ebpm's hands at the time (waiting, unwinding or
       // handing its objects back) is not: however late a loaded machine runs it, it is about to
       // end, and with a swap its records go to the successor. Ending its thread would lose them.
+      // Nor is one draining, whose own code runs to deliver them.
       const grace = posted ? (run.stopGraceMs ?? 1000) : 0;
       const since = performance.now();
       const expire = () => {
         const at = Atomics.load(flag, 1);
-        if (at === GuestAt.RETURNED || ((at === GuestAt.WAIT || at === GuestAt.ENDING) && performance.now() - since < MAX_UNWIND_MS)) {
+        const ebpms = at === GuestAt.WAIT || at === GuestAt.ENDING || Atomics.load(flag, 0) === StopRequest.DRAIN;
+        if (at === GuestAt.RETURNED || (ebpms && performance.now() - since < MAX_UNWIND_MS)) {
           graceTimer = setTimeout(expire, Math.max(grace, 1));
           return;
         }
@@ -349,12 +352,16 @@ export function startWasm(given: RunWasmOptions): WasmRun {
   let settled = false;
   let current: Guest | undefined;
   let next: Guest | undefined;
+  /** The guest a swap replaced, until it has ended. */
+  let retiring: Guest | undefined;
   const requestStop = (r: WasmRunResult) => {
     if (stopped || settled) return;
     stopped = r;
     current?.stop('interrupt');
-    // A guest not yet taking over has printed nothing: it need not say goodbye.
+    // A guest not yet taking over has printed nothing: it need not say goodbye; one draining
+    // after a swap ends with the run, not after it.
     next?.stop('end');
+    retiring?.stop('end');
   };
   const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
   const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
@@ -364,6 +371,7 @@ export function startWasm(given: RunWasmOptions): WasmRun {
     settle = (end) => {
       settled = true;
       next?.stop('end');
+      retiring?.stop('end');
       clearTimeout(durationTimer);
       o.signal?.removeEventListener('abort', onAbort);
       if (end.kind === 'exit') resolve(stopped ?? { exitCode: end.code, reason: 'exit' });
@@ -386,9 +394,10 @@ export function startWasm(given: RunWasmOptions): WasmRun {
   const swap = async (spec: GuestOptions): Promise<{ kept: boolean }> => {
     const where = `wasm guest ${spec.name}`;
     const old = current;
-    if (settled || stopped || next !== undefined || old === undefined) {
+    const busy = next !== undefined || retiring !== undefined;
+    if (settled || stopped || busy || old === undefined) {
       spec.worker?.discard();
-      throw new EbpmError('USAGE', `${where}: cannot swap now: ${next === undefined ? 'the run is ending' : 'another swap is under way'}`);
+      throw new EbpmError('USAGE', `${where}: cannot swap now: ${busy ? 'another swap is under way' : 'the run is ending'}`);
     }
     const g = startGuest(prepare(spec), broker, o, old);
     next = g;
@@ -405,8 +414,12 @@ export function startWasm(given: RunWasmOptions): WasmRun {
     const kept = broker.handOver(old.tenant, g.tenant);
     current = g;
     watch(g);
-    old.stop('end');
+    // Objects kept: the old guest's records go to the new one. Replaced: nobody else can deliver
+    // the records of its objects, so it delivers them before it ends.
+    retiring = old;
+    old.stop(kept ? 'end' : 'drain');
     await old.ended;
+    retiring = undefined;
     return { kept };
   };
   return { result, swap };

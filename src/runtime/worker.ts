@@ -79,9 +79,11 @@ function main(input: GuestInput): void {
     env: input.env,
     preopens: input.preopens,
     memory: new GuestMemory(memory),
-    // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request.
+    // A guest waiting for room in a ring nobody drains (stdout not read) still stops on request,
+    // unless it is to deliver what it has first.
     output: new OutputWriter(input.output, (wait) => {
-      if (stopRequested(stop) !== undefined) unwindForStop(stop);
+      const asked = stopRequested(stop);
+      if (asked !== undefined && asked !== 'drain') unwindForStop(stop);
       block(wait);
     }),
     stop,

@@ -124,7 +124,12 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
       resolve({ code, signal });
     });
   });
-  reportIfFailed(() => `ebpm ${args.join(' ')} (${ended ?? 'still running'})\n--- stderr (tail)\n${err.slice(-4000)}\n--- stdout (tail)\n${out.slice(-2000)}`);
+  // One that ended well says nothing a failure's own message does not.
+  reportIfFailed(() =>
+    ended === 'exited 0'
+      ? undefined
+      : `ebpm ${args.join(' ')} (${ended ?? 'still running'})\n--- stderr (tail)\n${err.slice(-4000)}\n--- stdout (tail)\n${out.slice(-2000)}`,
+  );
   return {
     child,
     stdout: () => out,
@@ -161,9 +166,12 @@ export function spawnEbpm(args: readonly string[], opts: SpawnOptions = {}): Run
  * Prints what `what` describes if the current test fails, a timeout included: a run that hangs
  * shows how far it got. Runs spawned outside a test (in `beforeAll`) have no test to report to.
  */
-function reportIfFailed(what: () => string): void {
+function reportIfFailed(what: () => string | undefined): void {
   try {
-    onTestFailed(() => console.error(what()));
+    onTestFailed(() => {
+      const text = what();
+      if (text !== undefined) console.error(text);
+    });
   } catch {
     // Not inside a test.
   }
