@@ -16,7 +16,8 @@
  * - Event readers stay here, consumed through the event loop; each map's records go to one
  *   tenant at a time. From the moment a successor takes over (`handOver`) they are held back
  *   until the predecessor has returned what it received and did not deliver, so the
- *   successor gets every record once and in order.
+ *   successor gets every record once and in order. The records of objects the successor did
+ *   not take over are the predecessor's to deliver before it ends.
  */
 import { sha256Digest } from '../core/digest.js';
 import { EbpmError, isEbpmError } from '../core/errors.js';

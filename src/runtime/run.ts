@@ -83,10 +83,12 @@ export interface WasmRun {
   /**
    * `swap` starts `next` in a fresh worker beside the running guest. Its loads of the same
    * object bytes and its attaches of the same programs take over the running ones. Once it
-   * first waits (a buffer poll or a sleep: it is set up), the running guest is stopped where
-   * it waits, the records it did not deliver go to `next`, and what `next` did not take over is
-   * detached and closed. Resolves then, `kept` telling whether every object and link was taken
-   * over. Rejects, the running guest untouched, when `next` fails or ends before it waits.
+   * first waits (a buffer poll or a sleep: it is set up), what `next` did not take over is
+   * detached, and the running guest is stopped: where it waits, the records it did not deliver
+   * going to `next`, when `next` took over everything; else once it has delivered what the
+   * buffers of its own objects hold, which are then closed. Resolves then, `kept` telling
+   * whether every object and link was taken over. Rejects, the running guest untouched, when
+   * `next` fails or ends before it waits.
    */
   swap(next: GuestOptions): Promise<{ readonly kept: boolean }>;
 }
