@@ -2,11 +2,11 @@
 // with fixtures/swapseq: its BPF program numbers the signals one process sends itself (a counter
 // in .bss), its guest prints `v<version> seq=<n>` per signal. A Wasm-only update keeps the BPF
 // objects attached (same program and link ids) and hands the events over with none lost or
-// printed twice; a BPF update makes before break; a failing update leaves the running version
-// as it was. The sender signals as often as the test asks, which is never more than WINDOW ahead
-// of what the run printed (but for one burst the fixture's ring buffer holds whole), so no
-// buffer overflows however slow the machine; checks are forced with SIGHUP, and the test waits
-// on output lines, never on a clock.
+// printed twice; a BPF update makes before break, the old guest printing every event its object
+// had; a failing update leaves the running version as it was. The sender signals as often as the
+// test asks, which is never more than WINDOW ahead of what the run printed (but for bursts the
+// fixture's ring buffer holds whole), so no buffer overflows however slow the machine; checks
+// are forced with SIGHUP, and the test waits on output lines and link ids, never on a clock.
 import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
