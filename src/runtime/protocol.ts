@@ -81,21 +81,22 @@ export interface RecordBatch {
 }
 
 /**
- * The stop flag's values. `END`: the guest ends where it waits, its exit path not run (a
- * `--follow` swap: its records go to its successor). `DRAIN`: it delivers the records it has,
+ * How a guest is asked to stop. `end`: it ends where it waits, its exit path not run (a
+ * `--follow` swap: its records go to its successor). `drain`: it delivers the records it has,
  * and ends at the first poll that finds none, or at a sleep (a swap that replaces its objects:
- * nobody else can deliver their records). `INTERRUPT`: its blocking calls return EINTR, so it
+ * nobody else can deliver their records). `interrupt`: its blocking calls return EINTR, so it
  * leaves its loop and prints what it prints on exit (the run's end).
  */
-export const StopRequest = { END: 1, INTERRUPT: 2, DRAIN: 3 } as const;
-
 export type StopHow = 'end' | 'interrupt' | 'drain';
 
-const HOW: Readonly<Record<number, StopHow>> = { [StopRequest.END]: 'end', [StopRequest.INTERRUPT]: 'interrupt', [StopRequest.DRAIN]: 'drain' };
+/** The stop flag's value for each `StopHow` (0: run on). */
+export const StopRequest: Readonly<Record<StopHow, number>> = { end: 1, interrupt: 2, drain: 3 };
+
+const HOW = new Map(Object.entries(StopRequest).map(([how, v]) => [v, how as StopHow]));
 
 /** What the flag asks of the guest now. */
 export function stopRequested(flag: Int32Array): StopHow | undefined {
-  return HOW[Atomics.load(flag, 0)];
+  return HOW.get(Atomics.load(flag, 0));
 }
 
 /** Bytes of a guest's stop flag: the `StopRequest`, then where its thread is (`GuestAt`). */

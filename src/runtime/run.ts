@@ -291,8 +291,8 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       if (end !== undefined) return;
       const flag = new Int32Array(stop);
       // Once asked to end, nothing lets it run on; an interrupted or draining guest may still be ended.
-      if (stopping && (how !== 'end' || Atomics.load(flag, 0) === StopRequest.END)) return;
-      Atomics.store(flag, 0, { end: StopRequest.END, interrupt: StopRequest.INTERRUPT, drain: StopRequest.DRAIN }[how]);
+      if (stopping && (how !== 'end' || Atomics.load(flag, 0) === StopRequest.end)) return;
+      Atomics.store(flag, 0, StopRequest[how]);
       Atomics.notify(flag, 0);
       broker.wake(tenant);
       lines.wakeWriter();
@@ -307,8 +307,8 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
       const since = performance.now();
       const expire = () => {
         const at = Atomics.load(flag, 1);
-        const ebpms = at === GuestAt.WAIT || at === GuestAt.ENDING || Atomics.load(flag, 0) === StopRequest.DRAIN;
-        if (at === GuestAt.RETURNED || (ebpms && performance.now() - since < MAX_UNWIND_MS)) {
+        const inEbpm = at === GuestAt.WAIT || at === GuestAt.ENDING || Atomics.load(flag, 0) === StopRequest.drain;
+        if (at === GuestAt.RETURNED || (inEbpm && performance.now() - since < MAX_UNWIND_MS)) {
           graceTimer = setTimeout(expire, Math.max(grace, 1));
           return;
         }
