@@ -7,6 +7,8 @@ import { beforeAll, expect, it } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
+import { startWasm } from '../../src/runtime/run.js';
+import { programsOf } from '../run/spawn.js';
 import { collect, exampleGuest } from './helpers.js';
 
 /**
@@ -203,6 +205,38 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi'], 'Wasm examples on the k
     expect(total).toBeGreaterThan(0);
     expect(full).toBeGreaterThanOrEqual(1);
     expect(Number(/: (\d+)/.exec(rows[rows.length - 1]!)![1])).toBeGreaterThan(0);
+  });
+
+  it('swapped for sigsnoop, a sleeping runqlat ends at once with its objects replaced, printing no histogram', async () => {
+    const runqlat = await exampleGuest('runqlat');
+    const sigsnoop = await exampleGuest('sigsnoop');
+    const stdout: string[] = [];
+    let tracing: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (tracing = resolve));
+    const ac = new AbortController();
+    const objects = { declared: [sha256Digest(runqlat.object), sha256Digest(sigsnoop.object)] };
+    // An interval far past the test's timeout: a swap that waited for runqlat's sleep would not end.
+    const run = startWasm({
+      module: runqlat.module,
+      name: 'runqlat',
+      args: ['3600'],
+      objects,
+      signal: ac.signal,
+      onStdout: (line) => {
+        stdout.push(line);
+        if (line.startsWith('Tracing')) tracing();
+      },
+      onStderr: () => undefined,
+    });
+    await started;
+    expect(programsOf(process.pid)).toHaveLength(3);
+    expect(await run.swap({ module: sigsnoop.module, name: 'sigsnoop', objects })).toEqual({ kept: false });
+    // runqlat's three programs gone, sigsnoop's one loaded; runqlat ended where it slept, and
+    // the lines since are sigsnoop's events (JSON, of whatever signals the machine sends).
+    expect(programsOf(process.pid)).toHaveLength(1);
+    expect(stdout.filter((line) => !line.startsWith('{"pid":'))).toEqual(['Tracing run queue latency... Hit Ctrl-C to end.']);
+    ac.abort();
+    expect(await run.result).toEqual({ exitCode: 130, reason: 'signal' });
   });
 
   it('bootstrap prints the exec and the exit of /bin/true', async () => {
