@@ -2,7 +2,7 @@
 // what each failed test printed (a run's stderr, its counts) again: CI keeps the end of a long
 // log, where the default reporter's copy, printed as the test ran, is long gone.
 import type { UserConsoleLog } from 'vitest';
-import type { Reporter, TestModule } from 'vitest/node';
+import type { Reporter, TestCase, TestModule } from 'vitest/node';
 
 /** What is printed again of one failed test's output, from its end. */
 const TAIL_CHARS = 8000;
@@ -12,6 +12,11 @@ export default class SummaryReporter implements Reporter {
 
   onUserConsoleLog(log: UserConsoleLog): void {
     if (log.taskId !== undefined) this.logs.set(log.taskId, (this.logs.get(log.taskId) ?? '') + log.content);
+  }
+
+  /** Only a failed test's output is printed again: the others' is not kept to the end. */
+  onTestCaseResult(test: TestCase): void {
+    if (test.result().state !== 'failed') this.logs.delete(test.id);
   }
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
