@@ -48,7 +48,8 @@ agent) ;;
 *)
   if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
     [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
-    exec "$node" --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
+    # --no-rehash-snapshot as scripts/snapshot.mjs built it (a snapshot loads only with its build's flags).
+    exec "$node" --no-rehash-snapshot --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
   fi
   ;;
 esac

@@ -13,9 +13,18 @@ const stamp = `${dist}ebpm.blob.node`;
 // No stamp while the snapshot is rewritten: bin/ebpm.js takes the ESM bundle meanwhile.
 rmSync(stamp, { force: true });
 // Node warns about builtins it has not verified in snapshots; the tests run ebpm from this one.
-const made = spawnSync(process.execPath, ['--snapshot-blob', `${dist}ebpm.blob`, '--build-snapshot', `${dist}chunks/ebpm-snapshot.cjs`], {
-  encoding: 'utf8',
-});
+// --no-rehash-snapshot: V8 keeps the string hash seed this build drew instead of rehashing every
+// string and table of the snapshot at each start, the largest part of deserialising it (about
+// 5 ms of `ebpm ls`'s 45, bench/README.md), in the main thread and again in a Wasm guest's. The
+// seed is then one per build, drawn at random here, not one per process: hash flooding would
+// need this machine's blob. bin/ebpm.js starts node with the same flag, as V8 requires.
+const made = spawnSync(
+  process.execPath,
+  ['--no-rehash-snapshot', '--snapshot-blob', `${dist}ebpm.blob`, '--build-snapshot', `${dist}chunks/ebpm-snapshot.cjs`],
+  {
+    encoding: 'utf8',
+  },
+);
 if (made.status !== 0) throw new Error(`the start-up snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
 // V8 code caches of the two bundles ebpm compiles itself, each one function expression: the
 // lazily loaded code (scripts/build.mjs) and the Wasm guest's thread (src/runtime/worker-entry.ts).
