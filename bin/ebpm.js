@@ -46,10 +46,12 @@ stamp=$dist/ebpm.blob.node
 case $command in
 agent) ;;
 *)
-  if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && read -r built <"$stamp" &&
+  # The stamp: the node that built the snapshot, then the V8 flags it was built with, which a
+  # start from it must repeat (scripts/snapshot.mjs; a stamp without them is an older build's).
+  if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && { read -r built && read -r flags; } <"$stamp" &&
     [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
-    # --no-rehash-snapshot as scripts/snapshot.mjs built it (a snapshot loads only with its build's flags).
-    exec "$node" --no-rehash-snapshot --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
+    # shellcheck disable=SC2086 # the flags are words of their own
+    exec "$node" $flags --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
   fi
   ;;
 esac

@@ -12,19 +12,20 @@ const dist = new URL('../dist/', import.meta.url).pathname;
 const stamp = `${dist}ebpm.blob.node`;
 // No stamp while the snapshot is rewritten: bin/ebpm.js takes the ESM bundle meanwhile.
 rmSync(stamp, { force: true });
-// Node warns about builtins it has not verified in snapshots; the tests run ebpm from this one.
+// V8 flags of the snapshot's build, which every start from it must repeat (another set: Node exits
+// 14); the stamp below names them for bin/ebpm.js.
 // --no-rehash-snapshot: V8 keeps the string hash seed this build drew instead of rehashing every
 // string and table of the snapshot at each start, the largest part of deserialising it (about
-// 5 ms of `ebpm ls`'s 45, bench/README.md), in the main thread and again in a Wasm guest's. The
-// seed is then one per build, drawn at random here, not one per process: hash flooding would
-// need this machine's blob. bin/ebpm.js starts node with the same flag, as V8 requires.
-const made = spawnSync(
-  process.execPath,
-  ['--no-rehash-snapshot', '--snapshot-blob', `${dist}ebpm.blob`, '--build-snapshot', `${dist}chunks/ebpm-snapshot.cjs`],
-  {
-    encoding: 'utf8',
-  },
-);
+// 5 ms of `ebpm ls`'s 45, bench/README.md), in the main thread and again in a Wasm guest's,
+// whose thread deserialises the same heap. The seed is then one per build, drawn at random
+// here, not one per process: hash flooding would need this machine's blob.
+// --no-sparkplug: no baseline compiler; a run's peak RSS is 1 MB lower (its code and the pages of
+// node it touches) with no loss in first-event time or event cost (bench/README.md).
+const V8_FLAGS = ['--no-rehash-snapshot', '--no-sparkplug'];
+// Node warns about builtins it has not verified in snapshots; the tests run ebpm from this one.
+const made = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', `${dist}ebpm.blob`, '--build-snapshot', `${dist}chunks/ebpm-snapshot.cjs`], {
+  encoding: 'utf8',
+});
 if (made.status !== 0) throw new Error(`the start-up snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
 // V8 code caches of the two bundles ebpm compiles itself, each one function expression: the
 // lazily loaded code (scripts/build.mjs) and the Wasm guest's thread (src/runtime/worker-entry.ts).
@@ -35,9 +36,10 @@ for (const [bundle, cache] of [
 ]) {
   writeFileSync(`${dist}${cache}`, new Script(readFileSync(`${dist}${bundle}`, 'utf8'), { filename: `${dist}${bundle}` }).createCachedData());
 }
-// A snapshot loads only in the node that built it (another exits 14): bin/ebpm.js uses it when
-// the node it finds is this file (named in the stamp) with this modification time (the stamp's
-// own, copied with touch -r, to the nanosecond).
+// A snapshot loads only in the node that built it, started with the same V8 flags (otherwise it
+// exits 14): bin/ebpm.js uses it when the node it finds is this file (the stamp's first line)
+// with this modification time (the stamp's own, copied with touch -r, to the nanosecond), and
+// starts it with the flags of its second line.
 const node = realpathSync(process.execPath);
-writeFileSync(stamp, `${node}\n`);
+writeFileSync(stamp, `${node}\n${V8_FLAGS.join(' ')}\n`);
 execFileSync('touch', ['-r', node, stamp]);

@@ -38,7 +38,10 @@ export function snapshotUse(dist: string, execArgv: readonly string[], execPath:
   // In a checkout and in an installed package alike (npm run build runs it too).
   const make = `node ${join(dirname(dist), 'scripts', 'snapshot.mjs')}`;
   if (!existsSync(blob) || !existsSync(stamp)) return { inUse: false, reason: `${blob} is missing (${make} makes it)` };
-  const built = readFileSync(stamp, 'utf8').trim();
+  // Its lines: the node that made it, then the V8 flags a start from it repeats (read as sh's
+  // `read` does: a line counts when its newline ends it).
+  const [built = '', ...rest] = readFileSync(stamp, 'utf8').split('\n');
+  if (rest.length < 2) return { inUse: false, reason: `${stamp} names no V8 flags: an older ebpm made it (${make} makes a new one)` };
   const node = statSync(execPath, { bigint: true });
   const same = existsSync(built) && ((b) => b.ino === node.ino && b.dev === node.dev)(statSync(built, { bigint: true }));
   if (!same) return { inUse: false, reason: `it was made by ${built}, and this is ${execPath} (${make} makes one for it)` };

@@ -23,9 +23,14 @@ describe('snapshotUse', () => {
   it('names each condition that failed, in the launcher order', () => {
     expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${join(dist, 'ebpm.blob')} is missing (${MAKE} makes it)` });
     writeFileSync(join(dist, 'ebpm.blob'), 'snapshot');
-    writeFileSync(join(dist, 'ebpm.blob.node'), `${other}\n`);
-    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `it was made by ${other}, and this is ${node} (${MAKE} makes one for it)` });
     writeFileSync(join(dist, 'ebpm.blob.node'), `${node}\n`);
+    expect(snapshotUse(dist, [], node)).toEqual({
+      inUse: false,
+      reason: `${join(dist, 'ebpm.blob.node')} names no V8 flags: an older ebpm made it (${MAKE} makes a new one)`,
+    });
+    writeFileSync(join(dist, 'ebpm.blob.node'), `${other}\n--no-sparkplug\n`);
+    expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `it was made by ${other}, and this is ${node} (${MAKE} makes one for it)` });
+    writeFileSync(join(dist, 'ebpm.blob.node'), `${node}\n--no-sparkplug\n`);
     execFileSync('touch', ['-d', '2020-01-01', join(dist, 'ebpm.blob.node')]);
     expect(snapshotUse(dist, [], node)).toEqual({ inUse: false, reason: `${node} changed since it was made (${MAKE} makes a new one)` });
     execFileSync('touch', ['-r', node, join(dist, 'ebpm.blob.node')]);

@@ -1,0 +1,1 @@
+require('v8').startupSnapshot.setDeserializeMainFunction(() => { setTimeout(() => {}, 3000); });
