@@ -6,6 +6,7 @@ import { readCapped, schemeFor, type Send, type Stage, type Timeouts, wireSend }
 import { withLog } from './log.js';
 import { MAX_LIST_BYTES, pageLimits, paginate, stringList } from './pagination.js';
 import { withRedirects } from './redirect.js';
+import type { ReferrersApi } from './referrers.js';
 import { withRetry } from './retry.js';
 import { Repository } from './repository.js';
 
@@ -40,6 +41,7 @@ export class Registry {
   readonly base: string;
   readonly send: Send;
   readonly options: ClientOptions;
+  readonly referrers: ReferrersApi = { supported: undefined };
 
   constructor(host: string, options: ClientOptions = {}) {
     this.host = host;

@@ -14,9 +14,18 @@ import { paginate, type PageOptions } from './pagination.js';
  * reading it to list, and updating it whenever a manifest with a `subject` is pushed or deleted.
  */
 
-/** `ReferrersState` is per repository: whether the API exists (learnt once) and per-tag locks. */
+/**
+ * `ReferrersApi` is whether a registry has the referrers API, learnt once per registry and
+ * shared by its repositories: a registry that has it must not answer a listing with 404
+ * (v1.1.1 §"Listing Referrers"), so a 404 in one repository says it for all of them.
+ */
+export interface ReferrersApi {
+  supported: boolean | undefined;
+}
+
+/** `ReferrersState` is per repository: its registry's `ReferrersApi` and per-tag locks. */
 export interface ReferrersState {
-  api: boolean | undefined;
+  readonly api: ReferrersApi;
   readonly locks: Map<string, Promise<void>>;
 }
 
@@ -43,7 +52,7 @@ export async function listReferrers(
   signal?: AbortSignal,
 ): Promise<Descriptor[]> {
   let found: Descriptor[] | undefined;
-  if (state.api !== false) found = await viaApi(ctx, state, subject, artifactType, opts, signal);
+  if (state.api.supported !== false) found = await viaApi(ctx, state, subject, artifactType, opts, signal);
   found ??= (await readFallback(ctx, subject.digest, signal)).manifests;
   return artifactType === undefined ? found : found.filter((d) => d.artifactType === artifactType);
 }
@@ -77,10 +86,10 @@ async function viaApi(
   } catch (e) {
     const status = isEbpmError(e) ? e.data?.status : undefined;
     if (status !== 404 && status !== 400) throw e;
-    state.api = false;
+    state.api.supported = false;
     return undefined;
   }
-  state.api = true;
+  state.api.supported = true;
   return out;
 }
 

@@ -10,7 +10,7 @@ import { withOp } from './errors.js';
 import { readCapped, type Send } from './http.js';
 import { checkRef, deleteManifest, getManifest, headManifest, MANIFEST_LIMIT_HINT, manifestLimit, putManifest, type RepoContext } from './manifests.js';
 import { MAX_LIST_BYTES, pageLimits, paginate, stringList, type PageOptions } from './pagination.js';
-import { listReferrers, updateFallback, type ReferrersState } from './referrers.js';
+import { listReferrers, updateFallback, type ReferrersApi, type ReferrersState } from './referrers.js';
 import { registryFailure } from './codes.js';
 
 /**
@@ -24,6 +24,8 @@ export interface RegistryEndpoint {
   readonly base: string;
   readonly send: Send;
   readonly options: BlobOptions & PageOptions & { readonly pageSize?: number; readonly maxManifestBytes?: number };
+  /** Whether it has the referrers API, for all its repositories. */
+  readonly referrers: ReferrersApi;
 }
 
 /**
@@ -38,7 +40,7 @@ export interface RegistryEndpoint {
 export class Repository implements Target, ReferencePusher, Mounter, Deleter, TagLister, ReferrerLister, RepoContext {
   readonly host: string;
   readonly send: Send;
-  private readonly referrersState: ReferrersState = { api: undefined, locks: new Map() };
+  private readonly referrersState: ReferrersState;
   /** Manifests this object pushed (verified bytes, a few): tagging one needs no GET. */
   private readonly pushedManifests = new Map<string, Uint8Array>();
   /** Blobs `exists` just found absent: the push that follows (the copy routine's) needs no second HEAD. */
@@ -50,6 +52,7 @@ export class Repository implements Target, ReferencePusher, Mounter, Deleter, Ta
   ) {
     this.host = registry.host;
     this.send = registry.send;
+    this.referrersState = { api: registry.referrers, locks: new Map() };
   }
 
   get maxManifestBytes(): number | undefined {
@@ -197,7 +200,7 @@ export class Repository implements Target, ReferencePusher, Mounter, Deleter, Ta
       const { bytes } = await getManifest(this, desc.digest, signal);
       const node = parseNode(desc, bytes);
       await deleteManifest(this, desc.digest, signal);
-      if (node.subject !== undefined && this.referrersState.api !== true) {
+      if (node.subject !== undefined && this.referrersState.api.supported !== true) {
         await updateFallback(this, this.referrersState, 'remove', desc, { ...node, subject: node.subject }, signal);
       }
     });

@@ -147,4 +147,29 @@ describe('referrers API', () => {
     expect(await repo.referrers(s, 'application/x-sbom')).toEqual([d2]);
     expect(f.seen.every((x) => !x.url.includes('/manifests/'))).toBe(true);
   });
+
+  it("learns once per registry that it has no API: another repository's listing goes to the tag schema at once", async () => {
+    const subject = `sha256:${'a'.repeat(64)}`;
+    const tag = `sha256-${'a'.repeat(64)}`;
+    const d1 = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 10, artifactType: 'application/x-sig' };
+    const index = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [d1] };
+    const bytes = Buffer.from(JSON.stringify(index));
+    const fallback: Handler = (_req, res) =>
+      res.writeHead(200, { 'content-type': index.mediaType, 'docker-content-digest': sha256Digest(bytes), 'content-length': bytes.length }).end(bytes);
+    const f = await fake('127.0.0.1', {
+      // distribution 2.8.2's answer: no such route.
+      [`GET /v2/a/b/referrers/${subject}`]: (_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found'),
+      [`GET /v2/a/b/manifests/${tag}`]: fallback,
+      [`GET /v2/c/d/manifests/${tag}`]: fallback,
+    });
+    const reg = registry(f.host);
+    const s = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: subject, size: 100 };
+    expect(await reg.repository('a/b').referrers(s)).toEqual([d1]);
+    expect(await reg.repository('c/d').referrers(s)).toEqual([d1]);
+    expect(f.seen.map((x) => `${x.method} ${x.url}`)).toEqual([
+      `GET /v2/a/b/referrers/${subject}`,
+      `GET /v2/a/b/manifests/${tag}`,
+      `GET /v2/c/d/manifests/${tag}`,
+    ]);
+  });
 });
