@@ -5,8 +5,7 @@
 // elsewhere (a container image, an installed package), running this there gives that node a
 // snapshot of its own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { Script } from 'node:vm';
+import { realpathSync, rmSync, writeFileSync } from 'node:fs';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
 const stamp = `${dist}ebpm.blob.node`;
@@ -29,13 +28,29 @@ const made = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', `${dis
 if (made.status !== 0) throw new Error(`the start-up snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
 // V8 code caches of the two bundles ebpm compiles itself, each one function expression: the
 // lazily loaded code (scripts/build.mjs) and the Wasm guest's thread (src/runtime/worker-entry.ts).
-// V8 refuses a cache of another V8 or of another text, and compiles anew.
-for (const [bundle, cache] of [
-  ['chunks/ebpm-lazy.cjs', 'ebpm-lazy.cache'],
-  ['runtime-worker.cjs', 'runtime-worker.cache'],
-]) {
-  writeFileSync(`${dist}${cache}`, new Script(readFileSync(`${dist}${bundle}`, 'utf8'), { filename: `${dist}${bundle}` }).createCachedData());
-}
+// V8 refuses a cache of another V8, of another text or of other V8 flags, and compiles anew: they
+// are made by a node started with the snapshot's flags, as every start from it is.
+const cached = spawnSync(
+  process.execPath,
+  [
+    ...V8_FLAGS,
+    '-e',
+    `const { readFileSync, writeFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const [dist, ...pairs] = process.argv.slice(1);
+for (let i = 0; i < pairs.length; i += 2) {
+  const file = dist + pairs[i];
+  writeFileSync(dist + pairs[i + 1], new Script(readFileSync(file, 'utf8'), { filename: file }).createCachedData());
+}`,
+    dist,
+    'chunks/ebpm-lazy.cjs',
+    'ebpm-lazy.cache',
+    'runtime-worker.cjs',
+    'runtime-worker.cache',
+  ],
+  { encoding: 'utf8' },
+);
+if (cached.status !== 0) throw new Error(`the code caches were not made (exit code ${cached.status}):\n${cached.stderr}`);
 // A snapshot loads only in the node that built it, started with the same V8 flags (otherwise it
 // exits 14): bin/ebpm.js uses it when the node it finds is this file (the stamp's first line)
 // with this modification time (the stamp's own, copied with touch -r, to the nanosecond), and

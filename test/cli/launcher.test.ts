@@ -2,8 +2,8 @@
 // when the node on PATH built it, the ESM bundle otherwise (no snapshot, a snapshot stamped for
 // another node or an upgraded one), with the same output and start-up phases either way;
 // `--version` without node.
-import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { REPO } from '../helpers/objects.js';
@@ -179,6 +179,23 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
       stderr: 'error: tag tagger:nosuch: local.invalid/tagger:nosuch: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n',
     });
     for (const { bin } of Object.values(installs)) expect(ebpmSync(['tag', 'tagger:nosuch', 'tagger:2.0.0'], { env: sb.env, bin })).toEqual(fromBundle);
+  });
+
+  it("has code caches that V8 takes in a node started with the stamp's V8 flags, as every command starts", () => {
+    const dist = join(REPO, 'dist');
+    const [node, flags] = readFileSync(join(dist, 'ebpm.blob.node'), 'utf8').split('\n');
+    expect(node).toBe(realpathSync(process.execPath));
+    expect(flags).toBe('--no-rehash-snapshot --no-sparkplug');
+    const check = `const { readFileSync } = require('node:fs');
+const { Script } = require('node:vm');
+const dist = process.argv[1];
+console.log([['chunks/ebpm-lazy.cjs', 'ebpm-lazy.cache'], ['runtime-worker.cjs', 'runtime-worker.cache']]
+  .map(([js, cache]) => js + ' ' + new Script(readFileSync(dist + '/' + js, 'utf8'), { filename: dist + '/' + js, cachedData: readFileSync(dist + '/' + cache) }).cachedDataRejected)
+  .join('\\n'));`;
+    const taken = execFileSync(process.execPath, [...flags!.split(' '), '-e', check, dist], { encoding: 'utf8' });
+    expect(taken).toBe('chunks/ebpm-lazy.cjs false\nruntime-worker.cjs false\n');
+    // Without the flags V8 refuses them: the check can tell.
+    expect(execFileSync(process.execPath, ['-e', check, dist], { encoding: 'utf8' })).toBe('chunks/ebpm-lazy.cjs true\nruntime-worker.cjs true\n');
   });
 
   it('prints --version without node, as the CLI itself does', () => {
