@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { type FileHandle, open, readFile, stat, unlink } from 'node:fs/promises';
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EbpmError } from '../core/errors.js';
 
@@ -9,7 +8,9 @@ import { EbpmError } from '../core/errors.js';
  * is the process start time from /proc/<pid>/stat (field 22, clock ticks since boot), so a pid
  * reused by another process does not keep a dead holder's lock alive. A lock whose holder is gone
  * is stale and broken; breaking is itself serialised by a short-lived second O_EXCL file, so two
- * breakers never remove a lock a third process has just taken.
+ * breakers never remove a lock a third process has just taken. Its files are a few bytes, each
+ * step one system call: synchronous, as the store's own (layout.ts, `SYNC_IO_BYTES`), rather
+ * than a thread-pool round trip each.
  */
 
 /** `Owner` identifies a process across pid reuse. */
@@ -76,7 +77,7 @@ export async function withLock<T>(path: string, f: () => Promise<T>, opts: LockO
     try {
       return await f();
     } finally {
-      await releaseFile(path, token);
+      releaseFile(path, token);
     }
   } finally {
     release();
@@ -96,8 +97,8 @@ async function acquire(path: string, timeoutMs: number): Promise<string> {
   const content = JSON.stringify({ pid, start, token });
   const deadline = Date.now() + timeoutMs;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    if (await createExclusive(path, content)) return token;
-    const seen = await look(path);
+    if (createExclusive(path, content)) return token;
+    const seen = look(path);
     if (seen.kind === 'gone') continue;
     if (seen.kind === 'unwritten' ? seen.age > UNWRITTEN_STALE_MS : !isAlive(seen.holder) || seen.holder.pid === pid) {
       // Our own pid in the file means an earlier holder in this process leaked it: the in-process queue rules out a live one.
@@ -115,31 +116,32 @@ async function acquire(path: string, timeoutMs: number): Promise<string> {
   }
 }
 
-async function createExclusive(path: string, content: string): Promise<boolean> {
-  let fh: FileHandle;
+function createExclusive(path: string, content: string): boolean {
+  let fd: number;
   try {
-    fh = await open(path, 'wx', 0o644);
+    fd = openSync(path, 'wx', 0o644);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
   }
   try {
-    await fh.writeFile(content);
+    writeFileSync(fd, content);
   } catch (e) {
     // An empty lock file (a full disk) would hold others off until it is stale.
-    await unlink(path).catch(() => undefined);
+    unlinkQuiet(path);
     throw e;
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
   return true;
 }
 
-async function look(path: string): Promise<Seen> {
+function look(path: string): Seen {
   try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    const text = readFileSync(path, 'utf8');
     const h = parseHolder(text);
     if (h !== undefined) return { kind: 'held', holder: h };
+    const st = statSync(path);
     return { kind: 'unwritten', ino: st.ino, age: Date.now() - st.mtimeMs };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' };
@@ -160,10 +162,10 @@ function parseHolder(text: string): Holder | undefined {
 /** `breakStale` removes the lock file only if it is still exactly the stale one `seen`. */
 async function breakStale(path: string, seen: Seen): Promise<void> {
   const breaker = `${path}.break`;
-  if (!(await createExclusive(breaker, JSON.stringify(selfOwner())))) {
+  if (!createExclusive(breaker, JSON.stringify(selfOwner()))) {
     // Another process is breaking it; a breaker is held for microseconds, so an old one is itself stale.
     try {
-      if (Date.now() - (await stat(breaker)).mtimeMs > UNWRITTEN_STALE_MS) await unlink(breaker);
+      if (Date.now() - statSync(breaker).mtimeMs > UNWRITTEN_STALE_MS) unlinkSync(breaker);
     } catch {
       // Gone already.
     }
@@ -171,17 +173,25 @@ async function breakStale(path: string, seen: Seen): Promise<void> {
     return;
   }
   try {
-    const now = await look(path);
+    const now = look(path);
     const same =
       (now.kind === 'held' && seen.kind === 'held' && now.holder.token === seen.holder.token) ||
       (now.kind === 'unwritten' && seen.kind === 'unwritten' && now.ino === seen.ino);
-    if (same) await unlink(path);
+    if (same) unlinkSync(path);
   } finally {
-    await unlink(breaker).catch(() => undefined);
+    unlinkQuiet(breaker);
   }
 }
 
-async function releaseFile(path: string, token: string): Promise<void> {
-  const seen = await look(path);
-  if (seen.kind === 'held' && seen.holder.token === token) await unlink(path);
+function releaseFile(path: string, token: string): void {
+  const seen = look(path);
+  if (seen.kind === 'held' && seen.holder.token === token) unlinkSync(path);
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // Gone already.
+  }
 }
