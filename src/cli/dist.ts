@@ -1,13 +1,14 @@
 /**
  * What the distribution commands share: opening the service context from the command's
- * environment, deciding between the live view, plain lines and JSON, and running a transfer
- * with progress on a terminal.
+ * environment, deciding between the live view, plain lines and JSON, running a transfer with
+ * progress on a terminal, and printing tables.
  */
 import { openContext, type Context } from '../api/context.js';
 import type { OnTransferEvent } from '../api/transfer.js';
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Flags, Io } from './command.js';
-import { isLive, terminalSafe, writeText } from './format.js';
+import { cut, isLive, layoutTable, paints, terminalSafe, writeText } from './format.js';
+import { liveRegion } from './views/live-region.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = {
@@ -46,19 +47,24 @@ export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boole
 }
 
 /**
- * `printTable` prints a table: through ink on a terminal, as aligned plain lines otherwise;
- * `truncate: false` (`--no-trunc`) prints whole cells as plain lines, for the terminal to wrap.
+ * `printTable` prints a table as aligned lines; on a terminal, drawn once as a live region (the
+ * header bold, each line cut to the terminal's width with `…`), without ink, which cost `ebpm ls`
+ * on a terminal 200 ms and 30 MB. `truncate: false` (`--no-trunc`) prints whole cells as plain
+ * lines, for the terminal to wrap.
  */
 export async function printTable(io: Io, header: readonly string[], cells: readonly (readonly string[])[], opts: { truncate?: boolean } = {}): Promise<void> {
   const rows = cells.map((r) => r.map((c) => terminalSafe(c)));
-  const { layoutTable } = await import('./format.js');
   if (opts.truncate === false) {
     writeLines(io, layoutTable(header, rows, Number.POSITIVE_INFINITY));
     return;
   }
   if (isLive(io, false)) {
-    const { renderTable } = await import('./views/live.js');
-    await renderTable(io.stdout as NodeJS.WriteStream, header, rows);
+    const out = io.stdout as NodeJS.WriteStream;
+    const columns = out.columns || 80;
+    const [head = '', ...lines] = layoutTable(header, rows);
+    const region = liveRegion(out, paints(io.env));
+    region.draw([{ text: cut(head, columns), style: 'bold' }, ...lines.map((l) => ({ text: cut(l, columns) }))]);
+    region.done();
     return;
   }
   writeLines(io, layoutTable(header, rows));

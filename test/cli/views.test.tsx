@@ -1,4 +1,4 @@
-// Display logic (pure) and the ink views of push, pull, ls and search.
+// Display logic (pure), the ink view of push and pull, and the tables of ls, search, versions and ps.
 import { render } from 'ink-testing-library';
 import { describe, expect, it } from 'vitest';
 import {
@@ -13,7 +13,8 @@ import {
   type TransferState,
 } from '../../src/cli/format.js';
 import { shortDigest } from '../../src/core/digest.js';
-import { Table } from '../../src/cli/views/table.js';
+import { printTable } from '../../src/cli/dist.js';
+import type { Io } from '../../src/cli/command.js';
 import { TransferView } from '../../src/cli/views/transfer.js';
 import type { TransferEvent } from '../../src/services/transfer.js';
 
@@ -151,9 +152,47 @@ describe('views', () => {
       'pushing host/ebpm/sigsnoop:1.2.5  ██████████████░░░░░░░░░░  3.0 KiB / 5.0 KiB',
     ]);
   });
+});
 
-  it('renders a table with its header', () => {
-    const { lastFrame } = render(<Table header={['NAME', 'VERSION']} rows={[['sigsnoop', '1.2.0']]} />);
-    expect(lastFrame()).toBe('NAME      VERSION\nsigsnoop  1.2.0');
+describe('printTable', () => {
+  /** A terminal 24 columns wide that keeps what is written to it. */
+  const terminal = (env: Record<string, string>) => {
+    const out = {
+      text: '',
+      isTTY: true,
+      columns: 24,
+      rows: 10,
+      write(t: string) {
+        out.text += t;
+        return true;
+      },
+    };
+    return { out, io: { stdout: out, stderr: out, env, cwd: '/' } as unknown as Io };
+  };
+  const header = ['NAME', 'VERSION'];
+  const rows = [
+    ['sigsnoop', '1.2.0'],
+    ['opensnoop-with-a-long-name', '10.0.0\u001b[2J'],
+  ];
+
+  it('draws it once on a terminal: the header bold, each line cut to the width, the cursor shown after', async () => {
+    const { out, io } = terminal({ TERM: 'xterm' });
+    await printTable(io, header, rows);
+    expect(out.text).toBe(
+      '\x1b[?2026h\x1b[?25l\x1b[?7l\r\x1b[J' +
+        `\x1b[1m${'NAME'.padEnd(23)}…\x1b[22m\n` +
+        `${'sigsnoop'.padEnd(23)}…\n` +
+        'opensnoop-with-a-long-n…\n' +
+        '\x1b[?7h\x1b[?2026l\x1b[?25h',
+    );
+  });
+
+  it('prints aligned plain lines under NO_COLOR, and whole cells with truncate: false', async () => {
+    const plain = terminal({ TERM: 'xterm', NO_COLOR: '1' });
+    await printTable(plain.io, header, rows);
+    expect(plain.out.text).toBe('NAME                        VERSION\nsigsnoop                    1.2.0\nopensnoop-with-a-long-name  10.0.0\\x1b[2J\n');
+    const whole = terminal({ TERM: 'xterm' });
+    await printTable(whole.io, header, rows, { truncate: false });
+    expect(whole.out.text).toBe(plain.out.text);
   });
 });

@@ -1,12 +1,11 @@
 /**
- * Rendering helpers for the distribution commands on a terminal: a live transfer view fed by
- * events (re-rendered at most every `FRAME_MS`), and one-shot tables. Imported only when stdout
- * is a TTY, so ink and React stay unloaded for plain and JSON output.
+ * The distribution commands' live transfer view on a terminal, fed by events (re-rendered at most
+ * every `FRAME_MS`). Imported only when stdout is a TTY, so ink and React stay unloaded for plain
+ * and JSON output.
  */
 import { render } from 'ink';
 import type { TransferEvent } from '../../api/transfer.js';
 import { INITIAL_TRANSFER, reduceTransfer, type TransferState } from '../format.js';
-import { Table } from './table.js';
 import { TransferView } from './transfer.js';
 
 const FRAME_MS = 80;
@@ -47,11 +46,4 @@ export function liveTransfer(stdout: NodeJS.WriteStream, verb: 'push' | 'pull'):
       if (state.blobs.length === 0) stdout.write('\x1b[1A');
     },
   };
-}
-
-/** `renderTable` prints a table once. */
-export async function renderTable(stdout: NodeJS.WriteStream, header: readonly string[], rows: readonly (readonly string[])[]): Promise<void> {
-  const instance = render(<Table header={header} rows={rows} />, { stdout, exitOnCtrlC: false, patchConsole: false });
-  instance.unmount();
-  await instance.waitUntilExit();
 }
