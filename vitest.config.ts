@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 // sharing one process), at most two at a time.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'test/**/*.test.tsx'],
+    include: ['test/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
     testTimeout: 30_000,

@@ -16,7 +16,7 @@ const common = {
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
-  external: ['*.node', 'react-devtools-core'],
+  external: ['*.node'],
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 };
@@ -24,18 +24,15 @@ const common = {
 await Promise.all([
   build({
     ...common,
-    // The ink view is an entry of its own: the snapshot imports it from here (below).
     // `index` is the library (package.json "exports"), sharing the CLI's chunks.
     entryPoints: {
       ebpm: 'src/cli/bin.ts',
-      'ebpm-live': 'src/cli/views/live.tsx',
       index: 'src/api/index.ts',
     },
     chunkNames: 'chunks/[name]-[hash]',
-    // Split so that what a command imports lazily (ink, react, the registry client) is
+    // Split so that what a command imports lazily (the registry client, signing, building) is
     // only parsed when that command runs.
     splitting: true,
-    jsx: 'automatic',
   }),
   // The Wasm runtime's worker thread is its own entry, which a new isolate loads on every Wasm
   // run: one CommonJS file, no shared chunks to resolve and read, and no ESM loader, whose
@@ -68,12 +65,10 @@ await Promise.all([
 // expression, compiled with the V8 code cache scripts/snapshot.mjs makes). Its modules import the
 // snapshot's own instances of what both use (one EbpmError, one phase recorder): such imports
 // are of `__ebpmCore`, the table of the snapshot's modules that it hands the lazy bundle.
-// ink has a top-level await, which CommonJS cannot load: the view that uses it stays ESM (the
-// entry above). A snapshot has no import() of its own: the bundle's go through vm.
+// A snapshot has no import() of its own: the bundle's go through vm.
 // A module's key: its path in the repository, or where it really is (node_modules linked from elsewhere).
 const root = `${process.cwd()}/`;
 const key = (path) => (path.startsWith(root) ? path.slice(root.length) : path);
-const views = { './views/live.js': '../ebpm-live.mjs' };
 const bundle = 'dist/chunks/ebpm-snapshot.cjs';
 const cjs = {
   ...common,
@@ -84,15 +79,6 @@ const cjs = {
   format: 'cjs',
   outExtension: { '.js': '.cjs' },
   metafile: true,
-};
-const inkViewsEsm = {
-  name: 'ink-views-esm',
-  setup(b) {
-    b.onResolve({ filter: /\/views\/live\.js$/ }, (args) => {
-      const file = views[args.path];
-      return file === undefined ? undefined : { path: file, external: true };
-    });
-  },
 };
 /** The modules that stay in the snapshot's bundle when the code import()s them: the Wasm runtime's entry. */
 const kept = new Set(['src/api/run-wasm.ts']);
@@ -144,7 +130,6 @@ var __ebpm = {
 };`,
     },
     plugins: [
-      inkViewsEsm,
       {
         name: 'lazy-imports',
         setup(b) {
@@ -188,7 +173,7 @@ var __ebpm = {
 /** `exportNames` lists what the ES module at `path` exports. */
 async function exportNames(path) {
   // Bundled, for the names of its `export *`s; packages stay out: no module of ours re-exports one.
-  const result = await build({ ...common, entryPoints: [path], write: false, metafile: true, packages: 'external', jsx: 'automatic' });
+  const result = await build({ ...common, entryPoints: [path], write: false, metafile: true, packages: 'external' });
   return Object.values(result.metafile.outputs).find((o) => o.entryPoint !== undefined).exports;
 }
 
@@ -215,7 +200,6 @@ async function lazyBundle(lazy, core) {
     },
     footer: { js: '})' },
     plugins: [
-      inkViewsEsm,
       {
         name: 'core-modules',
         setup(b) {

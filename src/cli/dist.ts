@@ -9,6 +9,7 @@ import type { TrustPolicy } from '../sign/policy.js';
 import type { Flags, Io } from './command.js';
 import { cut, isLive, layoutTable, paints, terminalSafe, writeText } from './format.js';
 import { liveRegion } from './views/live-region.js';
+import { liveTransfer } from './views/transfer-live.js';
 
 /** `VERBOSE_FLAG` prints one line per HTTP exchange to stderr. */
 export const VERBOSE_FLAG = {
@@ -37,12 +38,11 @@ export function writeLines(io: Io, lines: readonly string[]): void {
 /** `withProgress` runs a push or pull with the live view on a terminal, silently otherwise. */
 export async function withProgress<T>(io: Io, verb: 'push' | 'pull', json: boolean, run: (onEvent: OnTransferEvent | undefined) => Promise<T>): Promise<T> {
   if (!isLive(io, json)) return run(undefined);
-  const { liveTransfer } = await import('./views/live.js');
-  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb);
+  const live = liveTransfer(io.stdout as NodeJS.WriteStream, verb, paints(io.env));
   try {
     return await run(live.onEvent);
   } finally {
-    await live.stop();
+    live.stop();
   }
 }
 

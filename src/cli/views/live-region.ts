@@ -5,10 +5,11 @@
  * they cost `ebpm run` on a terminal 30 MB of memory for a handful of lines.
  */
 
-/** One line of a region and the one style it is drawn in. */
+/** One line of a region, the one style it is drawn in, and at most one span of it in a colour (a progress bar, a spinner). */
 export interface Line {
   readonly text: string;
   readonly style?: 'bold' | 'dim';
+  readonly color?: { readonly at: number; readonly length: number; readonly color: 'cyan' | 'green' | 'yellow' };
 }
 
 /** `LiveRegion` draws frames in place of each other. */
@@ -33,14 +34,22 @@ const SHOW_CURSOR = `${ESC}?25h`;
 const NO_WRAP = `${ESC}?7l`;
 const WRAP = `${ESC}?7h`;
 
-/** SGR as chalk writes it, so a run's view looks as ink's views do. */
+/** SGR foreground colours. */
+const FOREGROUND = { cyan: 36, green: 32, yellow: 33 } as const;
+
+/** SGR as chalk writes it, so ebpm's views look as ink's did. */
 function paint(l: Line, color: boolean): string {
-  if (!color || l.style === undefined) return l.text;
-  return `${ESC}${l.style === 'bold' ? 1 : 2}m${l.text}${ESC}22m`;
+  if (!color) return l.text;
+  let text = l.text;
+  if (l.color !== undefined && l.color.at < text.length) {
+    const { at, length } = l.color;
+    text = `${text.slice(0, at)}${ESC}${FOREGROUND[l.color.color]}m${text.slice(at, at + length)}${ESC}39m${text.slice(at + length)}`;
+  }
+  return l.style === undefined ? text : `${ESC}${l.style === 'bold' ? 1 : 2}m${text}${ESC}22m`;
 }
 
 /** The frame as one string, to compare with the last. */
-const textOf = (lines: readonly Line[]) => lines.map((l) => `${l.style ?? ''}\n${l.text}`).join('\n');
+const textOf = (lines: readonly Line[]) => lines.map((l) => `${l.style ?? ''}:${l.color?.color ?? ''}\n${l.text}`).join('\n');
 
 /**
  * `liveRegion` starts a region at the cursor, which must stand at the start of a line. `color`:

@@ -1,6 +1,5 @@
-// Display logic (pure), the ink view of push and pull, and the tables of ls, search, versions and ps.
-import { render } from 'ink-testing-library';
-import { describe, expect, it } from 'vitest';
+// Display logic (pure), the live view of push, pull and cp, and the tables of ls, search, versions and ps.
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   bar,
   formatBytes,
@@ -15,7 +14,8 @@ import {
 import { shortDigest } from '../../src/core/digest.js';
 import { printTable } from '../../src/cli/dist.js';
 import type { Io } from '../../src/cli/command.js';
-import { TransferView } from '../../src/cli/views/transfer.js';
+import { liveTransfer } from '../../src/cli/views/transfer-live.js';
+import { transferScreen } from '../../src/cli/views/transfer-screen.js';
 import type { TransferEvent } from '../../src/services/transfer.js';
 
 const D1 = `sha256:${'a'.repeat(64)}`;
@@ -91,10 +91,15 @@ describe('format', () => {
 
 describe('views', () => {
   it('shows a spinner while resolving', () => {
-    const { lastFrame } = render(
-      <TransferView verb="pull" state={fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }])} elapsedMs={0} frame={2} width={100} height={24} />,
-    );
-    expect(lastFrame()).toBe('⠹ resolving host/ebpm/sigsnoop@1.2');
+    const lines = transferScreen({
+      verb: 'pull',
+      state: fold([{ kind: 'resolving', ref: 'host/ebpm/sigsnoop@1.2' }]),
+      elapsedMs: 0,
+      frame: 2,
+      width: 100,
+      height: 24,
+    });
+    expect(lines).toEqual([{ text: '⠹ resolving host/ebpm/sigsnoop@1.2', color: { at: 0, length: 1, color: 'yellow' } }]);
   });
 
   it('draws a bar per blob and a total with bytes and rate', () => {
@@ -105,11 +110,17 @@ describe('views', () => {
       { kind: 'blob-start', digest: D2, size: 1024, label: 'sigsnoop.wasm' },
       { kind: 'blob-done', digest: D2 },
     ]);
-    const { lastFrame } = render(<TransferView verb="pull" state={state} elapsedMs={1000} frame={0} width={100} height={24} />);
-    expect(lastFrame()!.split('\n')).toEqual([
+    const lines = transferScreen({ verb: 'pull', state, elapsedMs: 1000, frame: 0, width: 100, height: 24 });
+    expect(lines.map((l) => l.text)).toEqual([
       'sha256:bbbbbbbbbbbb  sigsnoop.wasm     ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:aaaaaaaaaaaa  sigsnoop.bpf.o    ████████████░░░░░░░░░░░░  1.0 KiB / 2.0 KiB  1.0 KiB/s',
       'pulling host/ebpm/sigsnoop:1.2.5  ████████████████░░░░░░░░  2.0 KiB / 3.0 KiB  2.0 KiB/s',
+    ]);
+    // The bars in colour (a finished blob's green, one in flight cyan), the total bold.
+    expect(lines.map((l) => [l.color, l.style])).toEqual([
+      [{ at: 39, length: 24, color: 'green' }, undefined],
+      [{ at: 39, length: 24, color: 'cyan' }, undefined],
+      [undefined, 'bold'],
     ]);
   });
 
@@ -124,8 +135,8 @@ describe('views', () => {
       start(D1, 'application/vnd.oci.image.manifest.v1+json'),
       { kind: 'blob-done', digest: D1 },
     ]);
-    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} width={100} height={24} final />);
-    expect(lastFrame()!.split('\n')).toEqual([
+    const lines = transferScreen({ verb: 'push', state, elapsedMs: 1000, frame: 0, width: 100, height: 24, final: true });
+    expect(lines.map((l) => l.text)).toEqual([
       'sha256:bbbbbbbbbbbb  README.md         ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:cccccccccccc  source.tar.gz     ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:aaaaaaaaaaaa  application/vnd…  ████████████████████████  1.0 KiB / 1.0 KiB',
@@ -143,8 +154,8 @@ describe('views', () => {
       ...[D2, D3, D5].map((digest): TransferEvent => ({ kind: 'blob-done', digest })),
       start(D1, 'manifest'),
     ]);
-    const { lastFrame } = render(<TransferView verb="push" state={state} elapsedMs={1000} frame={0} width={100} height={7} final />);
-    expect(lastFrame()!.split('\n')).toEqual([
+    const lines = transferScreen({ verb: 'push', state, elapsedMs: 1000, frame: 0, width: 100, height: 7, final: true });
+    expect(lines.map((l) => l.text)).toEqual([
       'sha256:bbbbbbbbbbbb  a.o               ████████████████████████  1.0 KiB / 1.0 KiB',
       'sha256:dddddddddddd  c.o               ░░░░░░░░░░░░░░░░░░░░░░░░  0 B / 1.0 KiB  0 B/s',
       'sha256:aaaaaaaaaaaa  manifest          ░░░░░░░░░░░░░░░░░░░░░░░░  0 B / 1.0 KiB  0 B/s',
@@ -194,5 +205,52 @@ describe('printTable', () => {
     const whole = terminal({ TERM: 'xterm' });
     await printTable(whole.io, header, rows, { truncate: false });
     expect(whole.out.text).toBe(plain.out.text);
+  });
+});
+
+describe('liveTransfer', () => {
+  afterEach(() => vi.useRealTimers());
+  /** A terminal 100 columns by 24 rows that keeps what is written to it. */
+  const terminal = () => {
+    const out = {
+      text: '',
+      columns: 100,
+      rows: 24,
+      write(t: string) {
+        out.text += t;
+        return true;
+      },
+      on: () => out,
+      off: () => out,
+    };
+    return out;
+  };
+  const BEGIN = '\x1b[?2026h\x1b[?25l\x1b[?7l';
+  const END = '\x1b[?7h\x1b[?2026l';
+
+  it('leaves the last frame on the terminal in colour, without rates, the cursor shown', () => {
+    const out = terminal();
+    const live = liveTransfer(out as unknown as NodeJS.WriteStream, 'push', true);
+    live.onEvent({ kind: 'resolved', ref: 'host/x:1.0.0', digest: D1 });
+    live.onEvent({ kind: 'blob-start', digest: D2, size: 1024, label: 'x.bpf.o' });
+    live.onEvent({ kind: 'blob-done', digest: D2 });
+    live.stop();
+    const full = '█'.repeat(24);
+    expect(out.text).toBe(
+      `${BEGIN}\r\x1b[J` +
+        `sha256:bbbbbbbbbbbb  ${'x.bpf.o'.padEnd(16)}  \x1b[32m${full}\x1b[39m  1.0 KiB / 1.0 KiB\n` +
+        `\x1b[1mpushing host/x:1.0.0  ${full}  1.0 KiB / 1.0 KiB\x1b[22m\n` +
+        `${END}\x1b[?25h`,
+    );
+  });
+
+  it('takes its spinner back when the transfer ends while resolving, leaving no line', () => {
+    vi.useFakeTimers();
+    const out = terminal();
+    const live = liveTransfer(out as unknown as NodeJS.WriteStream, 'pull', false);
+    live.onEvent({ kind: 'resolving', ref: 'host/x:1.0.0' });
+    vi.advanceTimersByTime(80);
+    live.stop();
+    expect(out.text).toBe(`${BEGIN}\r\x1b[J⠙ resolving host/x:1.0.0\n${END}\x1b[?2026h\x1b[?7l\x1b[1A\r\x1b[J${END}\x1b[?25h`);
   });
 });
