@@ -34,9 +34,13 @@ export function processStart(pid: number): string | undefined {
 
 let self: Owner | undefined;
 
-/** `selfOwner` is this process, read on first use: not at load, which the start-up snapshot does at build time, in another process. */
+/**
+ * `selfOwner` is this process, read once per process: the start-up snapshot's build stores
+ * packages (its warm-up) and keeps this module's state, so what it read there must not pass for
+ * a process started from it, which would take every other one's lock for its own.
+ */
 export function selfOwner(): Owner {
-  self ??= { pid: process.pid, start: processStart(process.pid) ?? '0' };
+  if (self?.pid !== process.pid) self = { pid: process.pid, start: processStart(process.pid) ?? '0' };
   return self;
 }
 

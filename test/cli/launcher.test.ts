@@ -10,7 +10,7 @@ import { REPO } from '../helpers/objects.js';
 import { ebpm as inProcess, packageLayout, sandbox } from './helpers.js';
 import { formatBytes } from '../../src/cli/format.js';
 import { describeWith } from '../helpers/prereq.js';
-import { defaultCliEnv } from '../helpers/cli.js';
+import { defaultCliEnv, runEbpm } from '../helpers/cli.js';
 import { BIN, ebpmSync, ownCopy, sender, tempDir } from '../run/spawn.js';
 
 const TITLE = 'sigsnoop 1.2.0: attached ln_sig_trace (tracepoint/signal/signal_generate)\n';
@@ -179,6 +179,21 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
       stderr: 'error: tag tagger:nosuch: local.invalid/tagger:nosuch: not in the local store\nhint: see what is stored with `ebpm ls`, or pull it first\n',
     });
     for (const { bin } of Object.values(installs)) expect(ebpmSync(['tag', 'tagger:nosuch', 'tagger:2.0.0'], { env: sb.env, bin })).toEqual(fromBundle);
+  });
+
+  it('gives every process started from the snapshot its own identity: concurrent tags all land', async () => {
+    // The snapshot's build stores a sample package, and the store's lock keeps who holds it. Were
+    // that the build's pid in every process, each would take another's live lock for a leak of
+    // its own, break it, and the last writer's index.json would drop the others' tags.
+    const sb = sandbox();
+    const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'tagged', version: '1.0.0' });
+    expect((await inProcess(['push', pkg.dir], sb.env)).code).toBe(0);
+    expect((await inProcess(['pull', 'tagged:1.0.0'], sb.env)).code).toBe(0);
+    const tags = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    const runs = await Promise.all(tags.map((t) => runEbpm(['tag', 'tagged:1.0.0', `tagged:${t}`], { env: sb.env })));
+    expect(runs.map((r) => r.code)).toEqual(tags.map(() => 0));
+    const listed = ebpmSync(['ls', '-q', 'tagged'], { env: sb.env });
+    expect(listed.stdout.split('\n').filter(Boolean).sort()).toEqual(['local.invalid/tagged:1.0.0', ...tags.map((t) => `local.invalid/tagged:${t}`)].sort());
   });
 
   it("has code caches that V8 takes in a node started with the stamp's V8 flags, as every command starts", () => {
