@@ -2,9 +2,9 @@
 ':' /*
 # Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
 # only the JavaScript at the end (biome.json leaves this file's layout alone for that).
-# Commands start from the start-up snapshot (scripts/build.mjs), sparing them the ESM bundle's
-# loading, when the node on PATH is the one that built it, unchanged since: the file
-# dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
+# Commands start from a start-up snapshot (scripts/build.mjs; `ls` from one of its own), sparing
+# them the ESM bundle's loading, when the node on PATH is the one that built it, unchanged since:
+# the file dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
 # would not load (Node exits 14), so otherwise they load the ESM bundle, as `node bin/ebpm.js`
 # does; so does `ebpm agent` (a long-running process), whose runs start through this file with
 # EBPM_NODE naming its own node instead of PATH's. `--version` needs no node at all.
@@ -46,12 +46,15 @@ stamp=$dist/ebpm.blob.node
 case $command in
 agent) ;;
 *)
-  # The stamp: the node that built the snapshot, then the V8 flags it was built with, which a
-  # start from it must repeat (scripts/snapshot.mjs; a stamp without them is an older build's).
-  if [ -f "$dist/ebpm.blob" ] && [ -f "$stamp" ] && { read -r built && read -r flags; } <"$stamp" &&
+  # The stamp: the node that built the snapshots, then the V8 flags they were built with, which a
+  # start from one must repeat (scripts/snapshot.mjs; a stamp without them is an older build's).
+  # `ls` has a snapshot of its own, without the run path's heap.
+  blob=ebpm.blob entry=ebpm-snapshot.cjs
+  if [ "$command" = ls ]; then blob=ebpm-ls.blob entry=ebpm-ls.cjs; fi
+  if [ -f "$dist/$blob" ] && [ -f "$stamp" ] && { read -r built && read -r flags; } <"$stamp" &&
     [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
     # shellcheck disable=SC2086 # the flags are words of their own
-    exec "$node" $flags --snapshot-blob "$dist/ebpm.blob" "$dist/chunks/ebpm-snapshot.cjs" "$@"
+    exec "$node" $flags --snapshot-blob "$dist/$blob" "$dist/chunks/$entry" "$@"
   fi
   ;;
 esac

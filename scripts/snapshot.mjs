@@ -21,11 +21,15 @@ rmSync(stamp, { force: true });
 // --no-sparkplug: no baseline compiler; a run's peak RSS is 1 MB lower (its code and the pages of
 // node it touches) with no loss in first-event time or event cost (bench/README.md).
 const V8_FLAGS = ['--no-rehash-snapshot', '--no-sparkplug'];
-// Node warns about builtins it has not verified in snapshots; the tests run ebpm from this one.
-const made = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', `${dist}ebpm.blob`, '--build-snapshot', `${dist}chunks/ebpm-snapshot.cjs`], {
-  encoding: 'utf8',
-});
-if (made.status !== 0) throw new Error(`the start-up snapshot was not built (exit code ${made.status}):\n${made.stderr}`);
+// Node warns about builtins it has not verified in snapshots; the tests run ebpm from these.
+// Two snapshots: the run's, which every command but `ls` and `agent` starts from, and `ls`'s own.
+for (const [blob, bundle] of [
+  ['ebpm.blob', 'chunks/ebpm-snapshot.cjs'],
+  ['ebpm-ls.blob', 'chunks/ebpm-ls.cjs'],
+]) {
+  const made = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', `${dist}${blob}`, '--build-snapshot', `${dist}${bundle}`], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`the start-up snapshot ${blob} was not built (exit code ${made.status}):\n${made.stderr}`);
+}
 // V8 code caches of the two bundles ebpm compiles itself, each one function expression: the
 // lazily loaded code (scripts/build.mjs) and the Wasm guest's thread (src/runtime/worker-entry.ts).
 // V8 refuses a cache of another V8, of another text or of other V8 flags, and compiles anew: they

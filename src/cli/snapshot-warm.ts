@@ -4,22 +4,18 @@
  * index reads, digest checks, metadata validation, the trust policy, flag specs, the run plan,
  * the machine checks, the BTF cache, open, load, attach, the event reader and printers), and the
  * snapshot keeps what was compiled: a run's resolve then takes about 3 ms instead of 10, and its
- * way from there to the first event less too. The package is written to a temporary directory
- * and resolved with `ebpm run <dir> --help`, which loads nothing into the kernel, then stored
- * there, resolved by reference and listed (`ebpm ls`), and run against a stand-in for the addon
- * (snapshot-native.ts), under an environment of its own in that directory; nothing of it is kept
- * but the compiled code.
+ * way from there to the first event less too. The package is resolved in a warm-up sandbox
+ * (snapshot-sandbox.ts) with `ebpm run <dir> --help`, which loads nothing into the kernel, then
+ * stored there and resolved by reference, and run against a stand-in for the addon
+ * (snapshot-native.ts).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { runPackage } from '../api/run.js';
 import type { ResolvedPackage } from '../api/sources.js';
 import { btfCache, btfCacheKey } from '../kernel/btf-cache.js';
 import { addonPath } from '../kernel/native.js';
-import { copyGraph } from '../content/copy.js';
-import { OciLayout } from '../store/layout.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
 import { prepare } from './commands/run.js';
@@ -27,69 +23,29 @@ import { parseRunLine } from './commands/run-args.js';
 import { withStops } from './commands/run-stops.js';
 import { openPackage } from './package-sources.js';
 import { standInNative } from './snapshot-native.js';
-import { SAMPLE_LAYOUT } from './snapshot-sample.js';
+import { SAMPLE_REFERENCE, warmIn } from './snapshot-sandbox.js';
 import { plainOutput, type RunOutput } from './views/run-output.js';
 import { terminalOutput } from './views/run-terminal.js';
 import { attachSummary, endSummary } from './views/run-text.js';
 
-/** The sample's name in the store: a version tag, which the store answers without asking a registry. */
-const SAMPLE_REFERENCE = 'local.invalid/sigsnoop:1.2.0';
-
 /** `warmRun` resolves the sample package as `ebpm run` does; it throws when that fails (the sample is out of date). */
 export async function warmRun(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpm-warm-'));
-  // No timer may start here: Node's timer queue is in the snapshot, with its next expiry as of the
-  // build, and a run's timer due later than that would never be armed (an xdp program alone,
-  // waiting for its stop on a long interval, would end at once).
-  const timers = { setTimeout, setInterval };
-  globalThis.setTimeout = globalThis.setInterval = (() => {
-    throw new Error('the start-up snapshot was built with a timer started: the warm-up must start none');
-  }) as never;
-  try {
-    const layout = join(dir, 'sigsnoop');
-    for (const [path, base64] of Object.entries(SAMPLE_LAYOUT)) {
-      mkdirSync(dirname(join(layout, path)), { recursive: true });
-      writeFileSync(join(layout, path), Buffer.from(base64, 'base64'));
-    }
-    let text = '';
-    const out = new Writable({
-      write(chunk, _encoding, done) {
-        text += String(chunk);
-        done();
-      },
-    });
-    const env = {
-      HOME: dir,
-      XDG_CONFIG_HOME: join(dir, 'config'),
-      EBPM_CONFIG: join(dir, 'config.json'),
-      EBPM_STORE: join(dir, 'store'),
-      EBPM_BTF_CACHE: join(dir, 'btf'),
-    };
-    const io: Io = { stdout: out, stderr: out, env, cwd: dir };
+  await warmIn(async ({ dir, layout, io, output, clear, storeSample }) => {
     const code = await main(['run', layout, '--help'], io);
-    if (code !== 0 || !text.startsWith('usage: ebpm run')) throw new Error(`the snapshot's sample package did not resolve (exit code ${code}): ${text}`);
+    if (code !== 0 || !output().startsWith('usage: ebpm run'))
+      throw new Error(`the snapshot's sample package did not resolve (exit code ${code}): ${output()}`);
     // Stored, as an operator runs it by reference: the context, the store's answer and the trust policy's look for signatures.
-    const sample = await OciLayout.open(layout);
-    const root = await sample.resolve('latest');
-    const store = await OciLayout.open(env.EBPM_STORE);
-    await copyGraph(sample, store, root);
-    await store.tag(root, SAMPLE_REFERENCE);
-    text = '';
+    await storeSample();
+    clear();
     const stored = await main(['run', SAMPLE_REFERENCE, '--help'], io);
-    if (stored !== 0 || !text.includes('usage: ebpm run')) throw new Error(`the snapshot's stored sample did not resolve (exit code ${stored}): ${text}`);
-    // And listed, as `ebpm ls` lists the store.
-    text = '';
-    const listed = await main(['ls'], io);
-    if (listed !== 0 || !text.includes(SAMPLE_REFERENCE)) throw new Error(`the snapshot's store did not list its sample (exit code ${listed}): ${text}`);
+    if (stored !== 0 || !output().includes('usage: ebpm run'))
+      throw new Error(`the snapshot's stored sample did not resolve (exit code ${stored}): ${output()}`);
     // Then run, as `ebpm run` runs it next, against a stand-in for the addon (snapshot-native.ts).
     const { pkg } = await openPackage(layout, 'missing', io);
-    await warmBpfRun(pkg, layout, dir, io, () => text);
+    await warmBpfRun(pkg, layout, dir, io, output);
     // And where the addon is, as a run finds it next (it is loaded only by the run).
     addonPath();
-  } finally {
-    Object.assign(globalThis, timers);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** The boot id of the warm run's BTF cache: the build machine's is not to be kept. */

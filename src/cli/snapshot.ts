@@ -1,8 +1,9 @@
 /**
  * The entry of the start-up snapshot (scripts/build.mjs builds it, bin/ebpm.js starts every
- * command but `agent` from it): the modules that a run of an ebpm package loads before its first
- * event (from a directory, a layout or the store, by reference), lazily imported ones included,
- * and `ebpm ls`, are evaluated when the snapshot is built, so a run starts with them in its heap.
+ * command but `agent` and `ls` from it; `ls` has one of its own, snapshot-ls.ts): the modules
+ * that a run of an ebpm package loads before its first event (from a directory, a layout or the
+ * store, by reference), lazily imported ones included, are evaluated when the snapshot is built,
+ * so a run starts with them in its heap.
  * Only these, and the Wasm runtime, which cannot be evaluated in a snapshot (Atomics are missing
  * while it is built), are in its bundle: every start deserialises all of it. What else the code
  * imports loads from a second bundle when first imported (scripts/build.mjs). Nothing evaluated
@@ -12,9 +13,9 @@
 import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
 import { warmRun } from './snapshot-warm.js';
+import { main } from './main.js';
 import { start } from './start.js';
 import './commands/run.js';
-import './commands/ls.js';
 import '../api/sources.js';
 import '../api/pull.js';
 import './dist.js';
@@ -39,5 +40,5 @@ if (typeof parseArgs !== 'function') throw new Error('node:util has no parseArgs
 void warmRun();
 
 startupSnapshot.setDeserializeMainFunction(() => {
-  void start(process.argv.slice(2));
+  void start(process.argv.slice(2), main);
 });

@@ -1,12 +1,12 @@
-import { main } from './main.js';
 import { formatError } from './errors.js';
 import type { Io } from './command.js';
 
 /**
- * `start` runs the CLI in this process on `args`, for both ways it starts: the ESM bundle
- * (bin.ts) and the start-up snapshot (snapshot.ts), whose modules are already evaluated.
+ * `start` runs the CLI `main` (main.ts's, or a dispatcher of fewer commands) in this process on
+ * `args`, for every way it starts: the ESM bundle (bin.ts) and the start-up snapshots
+ * (snapshot.ts, snapshot-ls.ts), whose modules are already evaluated.
  */
-export async function start(args: string[]): Promise<void> {
+export async function start(args: string[], main: (args: string[], io: Io) => Promise<number>): Promise<void> {
   // Start-up phases for the benchmarks (bench/README.md): the bundle (or the snapshot) is loaded here.
   // Loaded only then: `ebpm --version` loads nothing it does not call.
   if (process.env.EBPM_TRACE_STARTUP === '1') {

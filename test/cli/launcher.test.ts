@@ -143,12 +143,16 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     expectOneEvent(r);
   });
 
-  it('lists the store from the snapshot as the ESM bundle does', async () => {
+  it("lists the store from ls's own snapshot as the ESM bundle does, its errors and help too", async () => {
     const sb = sandbox();
     const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'lister', version: '1.0.0' });
     expect((await inProcess(['push', pkg.dir], sb.env)).code).toBe(0);
     expect((await inProcess(['pull', 'lister'], sb.env)).code).toBe(0);
-    const fromSnapshot = ebpmSync(['ls'], { env: sb.env });
+    // An install with neither the run's snapshot nor the ESM bundle: only ls's snapshot can answer.
+    const { bin, dist } = install('ls-only');
+    rmSync(join(dist, 'ebpm.blob'));
+    rmSync(join(dist, 'ebpm.mjs'));
+    const fromSnapshot = ebpmSync(['ls'], { env: sb.env, bin });
     const size = formatBytes(pkg.size).replace('.', '\\.');
     const row = `local\\.invalid/lister:latest +lister +1\\.0\\.0 +${pkg.digest.slice(0, 19)} +${size} +(just now|\\d+ [a-z]+ ago)`;
     expect(fromSnapshot).toMatchObject({ code: 0, stderr: '' });
@@ -156,6 +160,17 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     // The age may have moved on between the two runs.
     const ageless = (r: { stdout: string }) => ({ ...r, stdout: r.stdout.replace(/(just now|\d+ [a-z]+ ago)\n$/, '') });
     expect(ageless(ebpmSync(['ls'], { env: sb.env, prefix: [process.execPath] }))).toEqual(ageless(fromSnapshot));
+    for (const args of [
+      ['ls', '--help'],
+      ['ls', '--bogus'],
+      ['ls', '-q', '--json'],
+      ['ls', '-q', 'list*'],
+    ]) {
+      expect({ args, ...ebpmSync(args, { env: sb.env, bin }) }).toEqual({ args, ...ebpmSync(args, { env: sb.env, prefix: [process.execPath] }) });
+    }
+    // Anything else needs what this install lacks.
+    const tag = ebpmSync(['tag', 'lister', 'lister:2'], { env: sb.env, bin });
+    expect([tag.code, tag.stderr.includes(`Cannot find module '${join(dist, 'ebpm.mjs')}'`)]).toEqual([1, true]);
   });
 
   it('loads what the snapshot leaves out from the lazy bundle, with its code cache, without it or with one V8 refuses', async () => {
