@@ -1,7 +1,7 @@
 /**
- * Display logic of the distribution commands, kept out of the ink views so it is tested without
- * React: byte and rate units, progress bars, table layout, and the transfer state a push or pull
- * view renders (a reducer over `TransferEvent`s).
+ * Display logic of the distribution commands, kept out of the views' writers so it is tested as
+ * plain functions: byte and rate units, progress bars, table layout, and the transfer state a
+ * push or pull view lays out (a reducer over `TransferEvent`s).
  */
 import type { BuildNotice } from '../api/build.js';
 import type { TransferEvent } from '../api/transfer.js';
@@ -196,8 +196,8 @@ export function writeNotices(out: NodeJS.WritableStream, notices: readonly Build
 }
 
 /**
- * `isLive` is true when output goes to a terminal for a person: live views (ink's, or run's
- * own), not plain lines.
+ * `isLive` is true when output goes to a terminal for a person: live views (live-region.ts), not
+ * plain lines.
  * `CI` set to anything but the empty string means a log, not a person, whatever the terminal.
  * `NO_COLOR` (no-color.org: any non-empty value) asks for plain text: live views redraw with
  * escape sequences and colour, so it gets the plain lines, with no escape sequence at all.
@@ -207,9 +207,9 @@ export function isLive(io: Pick<Io, 'stdout' | 'env'>, json: boolean): boolean {
 }
 
 /**
- * `paints` is whether a live view drawn without ink (`ebpm run`'s) shows its styles (bold, dim),
- * as ink's views do on the same terminal: `FORCE_COLOR` decides when set (`0` and `false`: no),
- * else a terminal named by `TERM` but `dumb`, or one that says `COLORTERM`.
+ * `paints` is whether a live view shows its styles and colours (bold, dim, a bar's colour), as
+ * chalk decides: `FORCE_COLOR` decides when set (`0` and `false`: no), else a terminal named by
+ * `TERM` but `dumb`, or one that says `COLORTERM`.
  */
 export function paints(env: Io['env']): boolean {
   const force = env.FORCE_COLOR;
