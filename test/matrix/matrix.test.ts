@@ -266,24 +266,27 @@ describeWith([...NEEDS, 'qemu', 'kernels'], 'the package matrix on Debian kernel
   for (const kernel of 'kernels' in found ? found.kernels : []) {
     describe(`${kernel.suite} (${kernel.release})`, () => {
       let job: Job | undefined;
-      beforeAll(async () => {
-        // The job, then the same kernel with its BTF hidden (no-btf.sh ends the output).
-        const noBtf = `bash ${join(REPO, 'test', 'matrix', 'no-btf.sh')} ${join(dir, 'nobtf', 'execsnoop', 'out')} ${join(dir, 'nobtf-other', 'execsnoop', 'out')}`;
-        const r = await runInVm(kernel, `${jobScript(dir)}\n${noBtf}\n`, { limitMs: VM_LIMIT_MS }).catch((e: Error) => {
-          // A guest kernel's "Oops: int3" panic is TCG's: its two vCPUs can run code the other
-          // is patching (a tracepoint's static key) after the patch's int3 handler let go. Seen
-          // once in a 6.12 guest while execsnoop attached. The job runs once more; a second
-          // panic fails the test.
-          if (!e.message.includes('Oops: int3') || !e.message.includes('Kernel panic')) throw e;
-          console.log(`matrix ${kernel.release}: the guest kernel panicked on an int3 (TCG); running the job once more`);
-          return runInVm(kernel, `${jobScript(dir)}\n${noBtf}\n`, { limitMs: VM_LIMIT_MS });
-        });
-        if (r.code !== 0) throw new Error(`the job failed in ${kernel.release} (${r.code}):\n${r.stdout}`);
-        job = parseJob(r.stdout);
-        noBtfLines = r.stdout.slice(r.stdout.indexOf('no-btf: kernel ')).split('\n');
-        report(`${kernel.suite} (${kernel.release})`, r.bootMs, r.runMs, job.cases);
-        expect(job.cases.size).toBe(CASES.length);
-      }, 2 * VM_LIMIT_MS + 60_000);
+      beforeAll(
+        async () => {
+          // The job, then the same kernel with its BTF hidden (no-btf.sh ends the output).
+          const noBtf = `bash ${join(REPO, 'test', 'matrix', 'no-btf.sh')} ${join(dir, 'nobtf', 'execsnoop', 'out')} ${join(dir, 'nobtf-other', 'execsnoop', 'out')}`;
+          const r = await runInVm(kernel, `${jobScript(dir)}\n${noBtf}\n`, { limitMs: VM_LIMIT_MS }).catch((e: Error) => {
+            // A guest kernel's "Oops: int3" panic is TCG's: its two vCPUs can run code the other
+            // is patching (a tracepoint's static key) after the patch's int3 handler let go. Seen
+            // once in a 6.12 guest while execsnoop attached. The job runs once more; a second
+            // panic fails the test.
+            if (!e.message.includes('Oops: int3') || !e.message.includes('Kernel panic')) throw e;
+            console.log(`matrix ${kernel.release}: the guest kernel panicked on an int3 (TCG); running the job once more`);
+            return runInVm(kernel, `${jobScript(dir)}\n${noBtf}\n`, { limitMs: VM_LIMIT_MS });
+          });
+          if (r.code !== 0) throw new Error(`the job failed in ${kernel.release} (${r.code}):\n${r.stdout}`);
+          job = parseJob(r.stdout);
+          noBtfLines = r.stdout.slice(r.stdout.indexOf('no-btf: kernel ')).split('\n');
+          report(`${kernel.suite} (${kernel.release})`, r.bootMs, r.runMs, job.cases);
+          expect(job.cases.size).toBe(CASES.length);
+        },
+        2 * VM_LIMIT_MS + 60_000,
+      );
       let noBtfLines: string[] = [];
       it('runs the kernel it was given', () => {
         expect(job!.uname).toBe(kernel.release);
