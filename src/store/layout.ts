@@ -655,7 +655,6 @@ function plain(d: Descriptor): Descriptor {
   return out;
 }
 
-/** `writeAll` writes `chunks` (`total` bytes) with writev(2), continuing after a short write. */
 /** `writeNow` appends `chunks` (`total` bytes) to `fd` synchronously, a small blob's way (`SYNC_IO_BYTES`). */
 async function writeNow(fd: number, chunks: Uint8Array[], total: number): Promise<void> {
   writeRest(fd, chunks, total, writevSync(fd, chunks));
