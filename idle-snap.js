@@ -1,1 +1,0 @@
-require('v8').startupSnapshot.setDeserializeMainFunction(() => { setTimeout(() => {}, 3000); });
