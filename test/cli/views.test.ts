@@ -22,6 +22,23 @@ const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
 const D3 = `sha256:${'c'.repeat(64)}`;
 
+/** A terminal `columns` by `rows` that keeps what is written to it. */
+function terminal(columns: number, rows: number) {
+  const out = {
+    text: '',
+    isTTY: true,
+    columns,
+    rows,
+    write(t: string) {
+      out.text += t;
+      return true;
+    },
+    on: () => out,
+    off: () => out,
+  };
+  return out;
+}
+
 function fold(events: TransferEvent[]): TransferState {
   return events.reduce((s, e, i) => reduceTransfer(s, e, 1000 + i), INITIAL_TRANSFER);
 }
@@ -166,18 +183,9 @@ describe('views', () => {
 });
 
 describe('printTable', () => {
-  /** A terminal 24 columns wide that keeps what is written to it. */
-  const terminal = (env: Record<string, string>) => {
-    const out = {
-      text: '',
-      isTTY: true,
-      columns: 24,
-      rows: 10,
-      write(t: string) {
-        out.text += t;
-        return true;
-      },
-    };
+  /** A terminal 24 columns wide, and the command's `io` writing to it. */
+  const narrow = (env: Record<string, string>) => {
+    const out = terminal(24, 10);
     return { out, io: { stdout: out, stderr: out, env, cwd: '/' } as unknown as Io };
   };
   const header = ['NAME', 'VERSION'];
@@ -187,7 +195,7 @@ describe('printTable', () => {
   ];
 
   it('draws it once on a terminal: the header bold, each line cut to the width, the cursor shown after', async () => {
-    const { out, io } = terminal({ TERM: 'xterm' });
+    const { out, io } = narrow({ TERM: 'xterm' });
     await printTable(io, header, rows);
     expect(out.text).toBe(
       '\x1b[?2026h\x1b[?25l\x1b[?7l\r\x1b[J' +
@@ -199,10 +207,10 @@ describe('printTable', () => {
   });
 
   it('prints aligned plain lines under NO_COLOR, and whole cells with truncate: false', async () => {
-    const plain = terminal({ TERM: 'xterm', NO_COLOR: '1' });
+    const plain = narrow({ TERM: 'xterm', NO_COLOR: '1' });
     await printTable(plain.io, header, rows);
     expect(plain.out.text).toBe('NAME                        VERSION\nsigsnoop                    1.2.0\nopensnoop-with-a-long-name  10.0.0\\x1b[2J\n');
-    const whole = terminal({ TERM: 'xterm' });
+    const whole = narrow({ TERM: 'xterm' });
     await printTable(whole.io, header, rows, { truncate: false });
     expect(whole.out.text).toBe(plain.out.text);
   });
@@ -210,26 +218,11 @@ describe('printTable', () => {
 
 describe('liveTransfer', () => {
   afterEach(() => vi.useRealTimers());
-  /** A terminal 100 columns by 24 rows that keeps what is written to it. */
-  const terminal = () => {
-    const out = {
-      text: '',
-      columns: 100,
-      rows: 24,
-      write(t: string) {
-        out.text += t;
-        return true;
-      },
-      on: () => out,
-      off: () => out,
-    };
-    return out;
-  };
   const BEGIN = '\x1b[?2026h\x1b[?25l\x1b[?7l';
   const END = '\x1b[?7h\x1b[?2026l';
 
   it('leaves the last frame on the terminal in colour, without rates, the cursor shown', () => {
-    const out = terminal();
+    const out = terminal(100, 24);
     const live = liveTransfer(out as unknown as NodeJS.WriteStream, 'push', true);
     live.onEvent({ kind: 'resolved', ref: 'host/x:1.0.0', digest: D1 });
     live.onEvent({ kind: 'blob-start', digest: D2, size: 1024, label: 'x.bpf.o' });
@@ -246,7 +239,7 @@ describe('liveTransfer', () => {
 
   it('takes its spinner back when the transfer ends while resolving, leaving no line', () => {
     vi.useFakeTimers();
-    const out = terminal();
+    const out = terminal(100, 24);
     const live = liveTransfer(out as unknown as NodeJS.WriteStream, 'pull', false);
     live.onEvent({ kind: 'resolving', ref: 'host/x:1.0.0' });
     vi.advanceTimersByTime(80);
