@@ -48,7 +48,7 @@ import {
 } from '../content/storage.js';
 import { VerifiedContent } from '../content/verify.js';
 import { diskError } from './disk.js';
-import { isAlive, selfOwner, withLock, type LockOptions } from './lock.js';
+import { isAlive, selfOwner, unlinkQuiet, withLock, type LockOptions } from './lock.js';
 
 /*
  * An OCI image layout directory (image-spec v1.1.1 `image-layout.md`): `oci-layout`, `index.json`
@@ -686,15 +686,6 @@ async function writeSynced(path: string, text: string | Uint8Array): Promise<voi
     await fsyncFd(fd);
   } finally {
     closeSync(fd);
-  }
-}
-
-/** `unlinkQuiet` removes a temp file that may not exist. */
-function unlinkQuiet(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Not there, or its directory is gone: nothing to clean.
   }
 }
 

@@ -192,7 +192,8 @@ function releaseFile(path: string, token: string): void {
   if (seen.kind === 'held' && seen.holder.token === token) unlinkSync(path);
 }
 
-function unlinkQuiet(path: string): void {
+/** `unlinkQuiet` removes a file that may be gone already (a lock another process broke, a temp file); the store's writers share it. */
+export function unlinkQuiet(path: string): void {
   try {
     unlinkSync(path);
   } catch {
