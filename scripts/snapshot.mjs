@@ -1,9 +1,9 @@
-// Builds the start-up snapshot, dist/ebpm.blob, from the bundle scripts/build.mjs leaves in
-// dist/chunks/ebpm-snapshot.cjs, for the node running this script, and stamps it for
-// bin/ebpm.js; and V8 code caches of the bundle the snapshot loads lazily and of the Wasm
-// guest's thread (dist/*.cache). It needs nothing but node: where dist/ was built
-// elsewhere (a container image, an installed package), running this there gives that node a
-// snapshot of its own.
+// Builds the start-up snapshots, dist/ebpm.blob and `ls`'s dist/ebpm-ls.blob, from the bundles
+// scripts/build.mjs leaves in dist/chunks/ (ebpm-snapshot.cjs, ebpm-ls.cjs), for the node
+// running this script, and stamps them for bin/ebpm.js; and V8 code caches of the bundle the run's
+// snapshot loads lazily and of the Wasm guest's thread (dist/*.cache). It needs nothing but
+// node: where dist/ was built elsewhere (a container image, an installed package), running this
+// there gives that node snapshots of its own.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { realpathSync, rmSync, writeFileSync } from 'node:fs';
 
