@@ -37,6 +37,8 @@ export interface PullRequest {
   readonly platform?: Platform;
   readonly signal?: AbortSignal;
   readonly onEvent?: OnTransferEvent;
+  /** What the caller found for this reference in the store (`resolveStored`), which need not be looked up again. */
+  readonly stored?: Resolved;
 }
 
 export interface PullResult {
@@ -85,7 +87,7 @@ function isPinned(ref: Reference): boolean {
 async function pullRef(ctx: Context, ref: Reference, req: PullRequest): Promise<PullResult> {
   const store = await ctx.store();
   if (req.policy === 'never' || (req.policy === 'missing' && isPinned(ref))) {
-    const stored = await resolveStored(store, ref, resolveOptions(req));
+    const stored = req.stored ?? (await resolveStored(store, ref, resolveOptions(req)));
     if (stored !== undefined) return fromStore(ctx, store, stored, req, false);
     if (req.policy === 'never') throw notStored(ref, store.root);
   }
@@ -236,9 +238,10 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
         return undefined;
       }
       const name = ref.repository.split('/').pop()!;
+      let inRoot: Resolved | undefined;
       if (opts.pull !== 'always') {
         const user = await ctx.userStore();
-        const inRoot = await resolveStored(await ctx.store(), ref, {});
+        inRoot = await resolveStored(await ctx.store(), ref, {});
         const inUser = inRoot === undefined && user !== undefined ? await resolveStored(user, ref, {}) : undefined;
         if (inUser !== undefined && user !== undefined) {
           // What was admitted is what is read: the descriptor resolved once, never the tag again.
@@ -250,7 +253,12 @@ export function referenceSource(open: () => Promise<Context>): PackageSource {
           };
         }
       }
-      const r = await pull(ctx, { reference: arg, policy: opts.pull, ...(opts.signal ? { signal: opts.signal } : {}) }).catch(async (e: unknown) => {
+      const r = await pull(ctx, {
+        reference: arg,
+        policy: opts.pull,
+        ...(inRoot ? { stored: inRoot } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }).catch(async (e: unknown) => {
         throw isMissing(e) ? await unknownPackage(ctx, arg, name, opts.cwd, e) : e;
       });
       try {

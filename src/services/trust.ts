@@ -16,7 +16,8 @@
  * stale or unreadable record only ever costs a new check.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDigest, parseDigest, type Digest } from '../core/digest.js';
 import { EbpmError, withContext } from '../core/errors.js';
@@ -127,7 +128,7 @@ export async function admitPackage(req: AdmitRequest): Promise<Admission> {
   const { repository, subject, policy } = req;
   let record: StoredRecord | undefined;
   if (req.store !== undefined) {
-    record = await readRecord(req.store.root, repository, subject.digest);
+    record = readRecord(req.store.root, repository, subject.digest);
     if (record !== undefined && isRecordCurrent(record, policy) && record.allow && (record.reason === 'signed' || record.reason === 'not-required')) {
       const decision: Decision = {
         allow: true,
@@ -221,11 +222,13 @@ export function recordPath(root: string, repository: string, digest: Digest): st
 /**
  * `readRecord` returns the stored decision for `repository` and `digest`, or `undefined` when
  * there is none or it is not one ebpm wrote for them (a damaged file is simply checked again).
+ * Read synchronously: on a stored run's path, the one thread-pool call would start libuv's pool
+ * of four threads for a file of a few hundred bytes.
  */
-export async function readRecord(root: string, repository: string, digest: Digest): Promise<StoredRecord | undefined> {
+export function readRecord(root: string, repository: string, digest: Digest): StoredRecord | undefined {
   let bytes: Uint8Array;
   try {
-    bytes = await readFile(recordPath(root, repository, digest));
+    bytes = readFileSync(recordPath(root, repository, digest));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw e;

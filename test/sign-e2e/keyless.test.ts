@@ -208,7 +208,7 @@ describeWith(['registry'], 'keyless admission and decision records', () => {
     const key = { label: 'ci', fingerprint: first.decision.key!.fingerprint, format: 'bundle', identity: { subject: WORKFLOW, issuer: GITHUB } };
     expect(first.decision).toMatchObject({ allow: true, level: 'require-signature', reason: 'signed', key, warn: false, message: '' });
     expect(key.fingerprint).toMatch(/^[0-9a-f]{16}$/);
-    expect(await readRecord(store.root, repository, pkg.manifest.digest)).toEqual({
+    expect(readRecord(store.root, repository, pkg.manifest.digest)).toEqual({
       repository,
       policyDigest: policy.digest,
       scope: `${reg.host}/acme`,

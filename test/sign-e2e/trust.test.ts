@@ -90,7 +90,7 @@ function trustSuite(referrersApi: boolean): void {
     expect(e.hint).toBe(
       `sign it with a trusted key (ebpm sign <ref> --key <key>), or trust its signer's public key or certificate identity in ${changed.path}`,
     );
-    expect(await readRecord(store.root, repository, pkg.manifest.digest)).toMatchObject({
+    expect(readRecord(store.root, repository, pkg.manifest.digest)).toMatchObject({
       policyDigest: changed.policy.digest,
       allow: false,
       reason: 'untrusted-key',
@@ -145,11 +145,11 @@ function trustSuite(referrersApi: boolean): void {
     const later = new Date(NOW.getTime() + 60_000);
     expect((await admitPackage({ repository, subject: pkg.manifest, policy: DEFAULT_POLICY, signatures: remote, store, now: later })).cached).toBe(false);
     const recorded = () => readRecord(store.root, repository, pkg.manifest.digest);
-    expect(await recorded()).toMatchObject({ reason: 'no-signature', checkedAt: NOW.toISOString() });
+    expect(recorded()).toMatchObject({ reason: 'no-signature', checkedAt: NOW.toISOString() });
     const { policy } = writePolicy(tempDir('policy-'), {}, { [reg.host]: { require: 'none' } });
     const quiet = await admitPackage({ repository, subject: pkg.manifest, policy, signatures: remote, store, now: later });
     expect(quiet.decision).toMatchObject({ allow: true, warn: false, reason: 'not-required', message: '' });
-    expect(await recorded()).toMatchObject({ reason: 'not-required', checkedAt: later.toISOString() });
+    expect(recorded()).toMatchObject({ reason: 'not-required', checkedAt: later.toISOString() });
   });
 
   it('treats a damaged or foreign record as no record', async () => {
@@ -171,7 +171,7 @@ function trustSuite(referrersApi: boolean): void {
       good.replace('"reason":"signed"', '"reason":"trust me"'),
     ]) {
       writeFileSync(path, bad);
-      expect(await readRecord(store.root, repository, pkg.manifest.digest)).toBeUndefined();
+      expect(readRecord(store.root, repository, pkg.manifest.digest)).toBeUndefined();
       expect((await admitPackage(req)).cached).toBe(false);
       expect(readFileSync(path, 'utf8').startsWith(`{"repository":"${repository}"`)).toBe(true);
     }
