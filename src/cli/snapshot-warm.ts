@@ -12,21 +12,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { runPackage } from '../api/run.js';
-import type { ResolvedPackage } from '../api/sources.js';
 import { btfCache, btfCacheKey } from '../kernel/btf-cache.js';
 import { addonPath } from '../kernel/native.js';
 import type { Io } from './command.js';
 import { main } from './main.js';
-import { prepare } from './commands/run.js';
+import { prepare, runBpf } from './commands/run.js';
 import { parseRunLine } from './commands/run-args.js';
-import { withStops } from './commands/run-stops.js';
-import { openPackage } from './package-sources.js';
+import { openPackage, type OpenedPackage } from './package-sources.js';
 import { standInNative } from './snapshot-native.js';
 import { SAMPLE_REFERENCE, warmIn } from './snapshot-sandbox.js';
-import { plainOutput, type RunOutput } from './views/run-output.js';
 import { terminalOutput } from './views/run-terminal.js';
-import { attachSummary, endSummary } from './views/run-text.js';
 
 /** `warmRun` resolves the sample package as `ebpm run` does; it throws when that fails (the sample is out of date). */
 export async function warmRun(): Promise<void> {
@@ -41,8 +36,7 @@ export async function warmRun(): Promise<void> {
     if (stored !== 0 || !output().includes('usage: ebpm run'))
       throw new Error(`the snapshot's stored sample did not resolve (exit code ${stored}): ${output()}`);
     // Then run, as `ebpm run` runs it next, against a stand-in for the addon (snapshot-native.ts).
-    const { pkg } = await openPackage(layout, 'missing', io);
-    await warmBpfRun(pkg, layout, dir, io, output);
+    await warmBpfRun(await openPackage(layout, 'missing', io), layout, dir, io, output);
     // And where the addon is, as a run finds it next (it is loaded only by the run).
     addonPath();
   });
@@ -56,17 +50,18 @@ const midnight = () => new Date(0).getTimezoneOffset() * 60_000;
 
 /**
  * `warmBpfRun` runs `pkg` as `ebpm run <layout> --filtered-pid 1 --max-events 1` does when piped
- * (its flags, the stops, the attach summary, one event printed, the end summary) against the
- * stand-in addon, with its minimal BTF cached in `dir`; then prints one event as a terminal
- * shows it. The BPF code on the way to a run's first event is then compiled in the snapshot.
- * Its one event is delivered by an immediate and ends the run: no timer starts.
+ * (`runBpf`: its flags, the stops, the attach summary, one event printed, the end summary)
+ * against the stand-in addon, with its minimal BTF cached in `dir`; then prints one event as a
+ * terminal shows it. The BPF code on the way to a run's first event is then compiled in the
+ * snapshot. Its one event is delivered by an immediate and ends the run: no timer starts.
  */
-async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io: Io, printed: () => string): Promise<void> {
+async function warmBpfRun(opened: OpenedPackage, layout: string, dir: string, io: Io, printed: () => string): Promise<void> {
+  const { pkg } = opened;
   const line = parseRunLine([layout, '--filtered-pid', '1', '--max-events', '1'], dir);
-  const run = await prepare(pkg, line);
+  const { plan, format } = await prepare(pkg, line);
   const [object] = pkg.metadata.objects;
-  const size = run.plan.events?.layout?.size;
-  if (object === undefined || size === undefined || run.format === undefined) throw new Error(`the snapshot's sample package has no object or no typed events`);
+  const size = plan.events?.layout?.size;
+  if (object === undefined || size === undefined || format === undefined) throw new Error(`the snapshot's sample package has no object or no typed events`);
   const record = new Uint8Array(size);
   // A hit in the BTF cache, as the runs after the first of a boot have (a miss would read the
   // kernel's BTF at the run's end), in a boot of its own. The stand-in addon does not read the file.
@@ -79,44 +74,18 @@ async function warmBpfRun(pkg: ResolvedPackage, layout: string, dir: string, io:
   // Only a cache every object hits (a temporary directory others may write misses).
   const cache = btfCache(io.env, process.geteuid?.(), STAND_IN_BOOT);
   const hits = cache !== undefined && [...pkg.objects.values()].every((b) => cache.lookup(b) !== undefined);
-  let output: RunOutput | undefined;
-  const result = await withStops(io, (signal) =>
-    runPackage({
-      package: run.pkg,
-      plan: run.plan,
-      assignments: run.given,
-      maxEvents: 1,
-      targets: run.args.targets,
-      programs: line.programs,
-      ...(hits ? { btfCache: cache } : {}),
-      native: standInNative(object, record),
-      // A machine that runs the sample (its architecture, every capability, kernel BTF): nothing of the one building the snapshot.
-      machine: { architecture: pkg.metadata.architecture, procStatus: 'CapEff:\t000001ffffffffff\n', kernelBtf: true, release: '0.0.0' },
-      signal,
-      hooks: {
-        onAttached: (programs) => {
-          io.stderr.write(`${attachSummary(run.pkg, programs, line.attach)}\n`);
-          output = plainOutput(io.stdout, run.format, midnight);
-          output.start();
-        },
-        onEvents: (records) => output!.events(records),
-      },
-    }),
-  );
-  output!.end();
-  io.stderr.write(`${endSummary(pkg.metadata.name, result, output!.dropped(), false)}\n`);
-  if (result.events !== 1 || !printed().includes(`${pkg.metadata.name}: 1 events, 0 lost (stopped: max-events)`))
-    throw new Error(`the snapshot's warm run did not print its event: ${printed()}`);
-  // And as a terminal shows it, before its live view would take over (the run ends first).
-  const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { columns: 80, rows: 24 }) as NodeJS.WriteStream;
-  const shown = terminalOutput({
-    stdout: terminal,
-    format: run.format,
-    title: attachSummary(pkg, result.programs),
-    counts: () => result,
-    color: false,
+  const code = await runBpf(pkg, line, io, opened, {
+    native: standInNative(object, record),
+    // A machine that runs the sample (its architecture, every capability, kernel BTF): nothing of the one building the snapshot.
+    machine: { architecture: pkg.metadata.architecture, procStatus: 'CapEff:\t000001ffffffffff\n', kernelBtf: true, release: '0.0.0' },
+    btfCache: hits ? cache : undefined,
     now: midnight,
   });
+  if (code !== 0 || !printed().includes(`${pkg.metadata.name}: 1 events, 0 lost (stopped: max-events)`))
+    throw new Error(`the snapshot's warm run did not print its event (exit code ${code}): ${printed()}`);
+  // And as a terminal shows it, before its live view would take over (the run ends first).
+  const terminal = Object.assign(new Writable({ write: (_chunk, _encoding, done) => done() }), { columns: 80, rows: 24 }) as NodeJS.WriteStream;
+  const shown = terminalOutput({ stdout: terminal, format, title: pkg.metadata.name, counts: () => ({ events: 1, lost: 0 }), color: false, now: midnight });
   shown.start();
   shown.events([record]);
   shown.end();

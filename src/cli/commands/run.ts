@@ -12,7 +12,7 @@
 import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, EbpmError, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
-import { btfCache } from '../../kernel/btf-cache.js';
+import { btfCache, type BtfCache } from '../../kernel/btf-cache.js';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP } from '../../package/result-maps.js';
@@ -156,8 +156,17 @@ export async function prepare(pkg: ResolvedPackage, line: RunLine): Promise<Prep
 /** What `-o` does to each JSON line of events and samples. */
 const RESTYLE: Partial<Record<OutputFormat, (json: string) => string>> = { jsonpretty: prettyJson, yaml: yamlDocument };
 
+/**
+ * What the start-up snapshot's warm-up runs a package against instead of this machine
+ * (snapshot-warm.ts): a stand-in addon and machine, a BTF cache of its own, and a fixed clock.
+ */
+export interface StandIn extends Required<Pick<Parameters<typeof runPackage>[0], 'native' | 'machine'>> {
+  readonly btfCache: BtfCache | undefined;
+  readonly now: () => number;
+}
+
 /** A BPF package: its parameters are flags; ebpm loads it and decodes its events. */
-async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened): Promise<number> {
+export async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opened, standIn?: StandIn): Promise<number> {
   let run = await prepare(pkg, line);
   phase('plan');
   const follow = line.followMs === undefined ? undefined : await following(run.pkg, line, io, opened);
@@ -191,7 +200,7 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
       ? jsonOutput(io.stdout, run.format, bound, RESTYLE[line.output])
       : live
         ? terminalOutput({ stdout: io.stdout as NodeJS.WriteStream, format: run.format, title, counts: () => counts, color: paints(io.env) })
-        : plainOutput(io.stdout, run.format, Date.now, bound);
+        : plainOutput(io.stdout, run.format, standIn?.now ?? Date.now, bound);
   return withStops(io, async (signal) => {
     try {
       const result = await runPackage({
@@ -203,7 +212,8 @@ async function runBpf(pkg: ResolvedPackage, line: RunLine, io: Io, opened: Opene
         ...(line.filter === undefined ? {} : { accept }),
         targets: run.args.targets,
         programs: line.programs,
-        ...(line.btf === undefined ? { btfCache: btfCache(io.env) } : { btfFile: line.btf }),
+        ...(line.btf === undefined ? { btfCache: standIn ? standIn.btfCache : btfCache(io.env) } : { btfFile: line.btf }),
+        ...(standIn === undefined ? {} : { native: standIn.native, machine: standIn.machine }),
         ...(nextRuns === undefined ? {} : { follow: nextRuns }),
         signal,
         verbose: line.verbose,
