@@ -35,6 +35,13 @@ export interface CopyGraphOptions {
   referrers?: boolean;
   /** When the destination can mount (`Mounter`), try mounting blobs from this repository before copying bytes. */
   mountFrom?: string;
+  /**
+   * The source is local and the destination remote (a push): each manifest is read while the
+   * destination is asked whether it has it, and the destination is asked about its children
+   * at once, one round trip instead of two before their uploads. A destination that had the
+   * manifest was asked about its children for nothing. Default false.
+   */
+  lookAhead?: boolean;
   signal?: AbortSignal;
   onCopyStart?(desc: Descriptor): void;
   /** Bytes of `desc` pushed so far. */
@@ -163,14 +170,39 @@ async function copyGraphWith(
     return p;
   };
 
+  /** The destination's answers asked for ahead (`lookAhead`), by digest, each taken once. */
+  const asked = new Map<string, Promise<boolean>>();
+  const exists = (desc: Descriptor): Promise<boolean> => {
+    const ahead = asked.get(desc.digest);
+    asked.delete(desc.digest);
+    return ahead ?? dst.exists(desc, signal);
+  };
+
+  const readNode = async (desc: Descriptor) => {
+    const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
+    const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
+    // No look ahead past a graph the limits refuse (below).
+    if (o.lookAhead && visits.size + node.children.length <= o.maxNodes) {
+      for (const c of node.children) {
+        if (visits.has(c.digest) || asked.has(c.digest)) continue;
+        const answer = dst.exists(c, signal);
+        // Awaited when the child is visited; not at all when the destination had this node.
+        answer.catch(() => undefined);
+        asked.set(c.digest, answer);
+      }
+    }
+    return { bytes, node };
+  };
+
   const copyNode = async (desc: Descriptor): Promise<void> => {
     signal.throwIfAborted();
-    if (await onSide('destination', 'check', desc, () => dst.exists(desc, signal))) {
+    const ahead = o.lookAhead && isGraphNode(desc) ? readNode(desc) : undefined;
+    ahead?.catch(() => undefined);
+    if (await onSide('destination', 'check', desc, () => exists(desc))) {
       stats.skipped++;
       o.onSkipped?.(desc);
     } else if (isGraphNode(desc)) {
-      const bytes = await slots.run(() => onSide('source', 'fetch', desc, () => fetchAll(src, desc, o.maxMetadataBytes, signal)));
-      const node = await onSide('source', 'parse', desc, async () => parseNode(desc, bytes));
+      const { bytes, node } = await (ahead ?? readNode(desc));
       // Counted before any child is asked for: an index of thousands fails at once.
       const fresh = new Map(node.children.filter((c) => !visits.has(c.digest)).map((c) => [c.digest, c.size]));
       if (visits.size + fresh.size > o.maxNodes) throw tooLarge(desc, visits.size + fresh.size);

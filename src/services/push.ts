@@ -287,7 +287,7 @@ async function pushOne(
     let stats = { copied: 0, bytes: 0 };
     const set: string[] = [];
     if (!unchanged) {
-      stats = await copyTagged(source, repo, root, tag, { ...copyHooks(req.onEvent), ...(req.signal ? { signal: req.signal } : {}) });
+      stats = await copyTagged(source, repo, root, tag, { ...copyHooks(req.onEvent), lookAhead: true, ...(req.signal ? { signal: req.signal } : {}) });
       set.push(tag);
     }
     // Signatures the source holds travel with the package; `--sign` adds one.

@@ -3,7 +3,8 @@
 // takes a tag (the package's, the search index's) is PUT once, under the tag, never first by
 // digest; the floating tags follow. The search index is drafted while the package uploads, so
 // after the version tag only one HEAD and one manifest PUT are left of it, unless someone wrote
-// the index meanwhile: then it is read and merged again, and nobody's entry is lost.
+// the index meanwhile: then it is read and merged again, and nobody's entry is lost. The
+// registry is asked about a package's blobs beside its manifest, not after.
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openContext } from '../../src/services/context.js';
@@ -52,6 +53,28 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
       headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
     });
     expect([byDigest.status, byDigest.headers.get('docker-content-digest')]).toEqual([200, pkg.digest]);
+  });
+
+  it('asks about the blobs beside the manifest: each blob HEAD goes out before the manifest HEAD is answered', async () => {
+    proxy.reset();
+    const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/ahead` });
+    const pkg = await packageLayout(join(sb.root, 'src'), { name: 'early', version: '1.0.0' });
+    const children = [...pkg.blobs.keys()].filter((d) => d !== pkg.digest);
+    // The manifest's check is answered only once every blob was asked about: a push that asks
+    // about them after that answer never gets that far, and the test fails on its timeout.
+    proxy.add({
+      method: 'HEAD',
+      path: new RegExp(`^/v2/ahead/early/manifests/${pkg.digest}$`),
+      fault: {
+        kind: 'before',
+        action: async () => void (await Promise.all(children.map((d) => proxy.requested('HEAD', new RegExp(`/ahead/early/blobs/${d}$`))))),
+      },
+    });
+    const result = await push(await openContext(sb.env), { path: pkg.dir, destination: 'ahead/early' });
+    expect(result.digest).toBe(pkg.digest);
+    const requests = proxy.log.map((l) => `${l.method} ${l.path}`);
+    expect(requests.filter((r) => r.startsWith('HEAD /v2/ahead/early/blobs/')).sort()).toEqual(children.map((d) => `HEAD /v2/ahead/early/blobs/${d}`).sort());
+    expect(requests.filter((r) => r.startsWith('PUT /v2/ahead/early/blobs/')).length).toBe(children.length);
   });
 
   it('drafts the search index while the package uploads: a HEAD and a manifest PUT are left after it', async () => {
