@@ -12,6 +12,10 @@
  */
 import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
+// First: evaluated in this order, the snapshot keeps about 100 KB less compiled code of the
+// modules' initialisers, which no run calls again (measured: isolate data 1.95 -> 1.85 MB), and
+// every start, a Wasm guest's thread too, deserialises less.
+import '../api/run.js';
 import { warmRun } from './snapshot-warm.js';
 import { main } from './main.js';
 import { start } from './start.js';
@@ -25,7 +29,6 @@ import '../api/resolve.js';
 import '../core/arch.js';
 import '../bpf/object.js';
 import '../package/event-type.js';
-import '../api/run.js';
 import '../kernel/preflight.js';
 import '../api/check.js';
 import '../kernel/kernel-facts.js';
