@@ -42,6 +42,12 @@ export interface CopyGraphOptions {
    * manifest was asked about its children for nothing. Default false.
    */
   lookAhead?: boolean;
+  /**
+   * Nothing is written to the destination, and no hook called, before this resolves: the
+   * destination's checks and the source's reads go ahead meanwhile (a push checks its version
+   * tag). A rejection fails the copy with its reason, nothing written.
+   */
+  gate?: Promise<unknown>;
   signal?: AbortSignal;
   onCopyStart?(desc: Descriptor): void;
   /** Bytes of `desc` pushed so far. */
@@ -170,6 +176,9 @@ async function copyGraphWith(
     return p;
   };
 
+  // Awaited by every node once its check is answered; it may reject before any is.
+  o.gate?.catch(() => undefined);
+
   /** The destination's answers asked for ahead (`lookAhead`), by digest, each taken once. */
   const asked = new Map<string, Promise<boolean>>();
   const exists = (desc: Descriptor): Promise<boolean> => {
@@ -198,7 +207,9 @@ async function copyGraphWith(
     signal.throwIfAborted();
     const ahead = o.lookAhead && isGraphNode(desc) ? readNode(desc) : undefined;
     ahead?.catch(() => undefined);
-    if (await onSide('destination', 'check', desc, () => exists(desc))) {
+    const present = await onSide('destination', 'check', desc, () => exists(desc));
+    await o.gate;
+    if (present) {
       stats.skipped++;
       o.onSkipped?.(desc);
     } else if (isGraphNode(desc)) {

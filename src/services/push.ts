@@ -233,6 +233,9 @@ class IndexDraft {
   }
 }
 
+/** Ends the copy of a version the registry already holds with the same content: nothing to write. */
+const UNCHANGED = new Error('the version is there, unchanged');
+
 /** What a push contributes to its namespace's search index. */
 interface IndexUpdate {
   readonly host: string;
@@ -263,21 +266,39 @@ async function pushOne(
     const repo = await openRepository(ctx, dest);
     const where = `${dest.registry}/${dest.repository}`;
     req.onEvent?.({ kind: 'resolving', ref: where });
-    const tags = await repo.tags(req.signal).catch((e: unknown) => {
-      if (isMissing(e)) return [] as string[];
+    // The version check and the copy's own checks go out together: nothing is written before the
+    // first has passed, and nothing at all for a version already there with this content.
+    const checked = repo
+      .tags(req.signal)
+      .catch((e: unknown) => {
+        if (isMissing(e)) return [] as string[];
+        throw e;
+      })
+      .then(async (tags) => {
+        if (!tags.includes(tag)) return { tags, unchanged: false };
+        const existing = await repo.resolve(tag, req.signal);
+        if (existing.digest !== root.digest && !req.force) {
+          throw new EbpmError('VERSION_EXISTS', `${where}:${tag} already holds ${existing.digest}`, {
+            hint: `bump the version in ${SOURCE_MANIFEST} and rebuild, or pass --force to replace it`,
+            data: { reference: `${where}:${tag}`, existing: existing.digest, pushing: root.digest },
+          });
+        }
+        return { tags, unchanged: existing.digest === root.digest };
+      });
+    const copying = copyTagged(source, repo, root, tag, {
+      ...copyHooks(req.onEvent),
+      lookAhead: true,
+      gate: checked.then(({ unchanged }) => {
+        if (unchanged) throw UNCHANGED;
+      }),
+      ...(req.signal ? { signal: req.signal } : {}),
+    });
+    // Awaited below, whatever the check says.
+    copying.catch(() => undefined);
+    const { tags, unchanged } = await checked.catch(async (e: unknown) => {
+      await copying.catch(() => undefined);
       throw e;
     });
-    let unchanged = false;
-    if (tags.includes(tag)) {
-      const existing = await repo.resolve(tag, req.signal);
-      unchanged = existing.digest === root.digest;
-      if (!unchanged && !req.force) {
-        throw new EbpmError('VERSION_EXISTS', `${where}:${tag} already holds ${existing.digest}`, {
-          hint: `bump the version in ${SOURCE_MANIFEST} and rebuild, or pass --force to replace it`,
-          data: { reference: `${where}:${tag}`, existing: existing.digest, pushing: root.digest },
-        });
-      }
-    }
     req.onEvent?.({ kind: 'resolved', ref: `${where}:${tag}`, digest: root.digest });
     const floating = floatingTags(m.version, tags).filter((t) => t === 'latest' || req.floatingTags !== false);
     const moveLatest = floating.includes('latest');
@@ -286,8 +307,9 @@ async function pushOne(
     offer(update);
     let stats = { copied: 0, bytes: 0 };
     const set: string[] = [];
-    if (!unchanged) {
-      stats = await copyTagged(source, repo, root, tag, { ...copyHooks(req.onEvent), lookAhead: true, ...(req.signal ? { signal: req.signal } : {}) });
+    if (unchanged) await copying.catch(() => undefined);
+    else {
+      stats = await copying;
       set.push(tag);
     }
     // Signatures the source holds travel with the package; `--sign` adds one.

@@ -4,7 +4,8 @@
 // digest; the floating tags follow. The search index is drafted while the package uploads, so
 // after the version tag only one HEAD and one manifest PUT are left of it, unless someone wrote
 // the index meanwhile: then it is read and merged again, and nobody's entry is lost. The
-// registry is asked about a package's blobs beside its manifest, not after.
+// registry is asked about a package's blobs beside its manifest and its version tag, not after
+// them; nothing is written before the version is known to be new.
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openContext } from '../../src/services/context.js';
@@ -75,6 +76,34 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
     const requests = proxy.log.map((l) => `${l.method} ${l.path}`);
     expect(requests.filter((r) => r.startsWith('HEAD /v2/ahead/early/blobs/')).sort()).toEqual(children.map((d) => `HEAD /v2/ahead/early/blobs/${d}`).sort());
     expect(requests.filter((r) => r.startsWith('PUT /v2/ahead/early/blobs/')).length).toBe(children.length);
+  });
+
+  it('checks the version tag and the blobs at once, and writes nothing for a version already there', async () => {
+    proxy.reset();
+    const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/gated` });
+    const pkg = await packageLayout(join(sb.root, 'src'), { name: 'gated', version: '1.0.0' });
+    const children = [...pkg.blobs.keys()].filter((d) => d !== pkg.digest);
+    // The tag list is answered only once every blob was asked about: a push that checks its
+    // blobs only after its version never gets that far, and the test fails on its timeout.
+    proxy.add({
+      method: 'GET',
+      path: /^\/v2\/gated\/gated\/tags\/list/,
+      fault: {
+        kind: 'before',
+        action: async () => void (await Promise.all(children.map((d) => proxy.requested('HEAD', new RegExp(`/gated/gated/blobs/${d}$`))))),
+      },
+    });
+    await push(await openContext(sb.env), { path: pkg.dir, destination: 'gated/gated' });
+    // Again, the same content: nothing of the package is written. Other content under that version: refused, nothing written.
+    const other = await packageLayout(join(sb.root, 'other'), { name: 'gated', version: '1.0.0', payload: new Uint8Array([1, 2, 3]) });
+    const writes = () =>
+      proxy.log.filter((l) => l.path.startsWith('/v2/gated/gated/') && (l.method === 'POST' || l.method === 'PUT')).map((l) => `${l.method} ${l.path}`);
+    proxy.reset();
+    const again = await push(await openContext(sb.env), { path: pkg.dir, destination: 'gated/gated' });
+    expect([again.unchanged, writes()]).toEqual([true, []]);
+    proxy.reset();
+    const refused = await push(await openContext(sb.env), { path: other.dir, destination: 'gated/gated' }).catch((e: unknown) => e);
+    expect([(refused as { code?: string }).code, writes()]).toEqual(['VERSION_EXISTS', []]);
   });
 
   it('drafts the search index while the package uploads: a HEAD and a manifest PUT are left after it', async () => {
