@@ -123,6 +123,8 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'kernels wit
   it("test/matrix/no-btf.sh, the kernel matrix's proof, passes on this kernel", () => {
     const r = spawnSync('bash', [join(REPO, 'test', 'matrix', 'no-btf.sh'), layout.carrying!, layout.other!], { encoding: 'utf8' });
     const lines = r.stdout.split('\n');
+    // A failure says why on its last line (`no-btf: FAILED: …`): compared first, it is the message.
+    expect([r.status, r.stderr, lines.at(-2)]).toEqual([0, '', 'no-btf: ok']);
     const parent = /parent (\d+)$/.exec(lines[4] ?? '')?.[1];
     const event = (l: string) => {
       const { pid: _, ...e } = untimed(JSON.parse(l) as Record<string, unknown>);
