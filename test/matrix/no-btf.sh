@@ -41,6 +41,9 @@ export EBPM_CACHE_DIR=$sandbox/cache DOCKER_CONFIG=$sandbox/docker
 # starve it of the CPU. Other processes may exec too (on the host): only this loop's count.
 (while :; do /bin/true; sleep 0.1; done) &
 loop=$!
+# Made here: the background job's redirection creates it only once that job runs, and a count of
+# a file not there yet ends the wait below at once.
+: >"$sandbox/events"
 node "$REPO/bin/ebpm.js" run "$CARRYING" --json >"$sandbox/events" 2>"$sandbox/stderr" &
 run=$!
 mine="\"ppid\":$loop,.*\"comm\":\"true\""
