@@ -22,6 +22,9 @@ const D1 = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;
 const D3 = `sha256:${'c'.repeat(64)}`;
 
+/** A blob of 1 KiB starting to move. */
+const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
+
 /** A terminal `columns` by `rows` that keeps what is written to it. */
 function terminal(columns: number, rows: number) {
   const out = {
@@ -142,7 +145,6 @@ describe('views', () => {
   });
 
   it('keeps one row per blob in label order, the root last, whatever order they end in; the last frame has no rate', () => {
-    const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
     const state = fold([
       { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
       start(D3, 'source.tar.gz'),
@@ -164,7 +166,6 @@ describe('views', () => {
   it('stays shorter than the terminal: blobs in flight stay, the earliest others fill what is left, the rest are counted', () => {
     const D4 = `sha256:${'d'.repeat(64)}`;
     const D5 = `sha256:${'e'.repeat(64)}`;
-    const start = (digest: string, label: string): TransferEvent => ({ kind: 'blob-start', digest, size: 1024, label });
     const state = fold([
       { kind: 'resolved', ref: 'host/ebpm/sigsnoop:1.2.5', digest: D1 },
       ...[start(D2, 'a.o'), start(D3, 'b.o'), start(D4, 'c.o'), start(D5, 'd.o')],

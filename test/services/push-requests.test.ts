@@ -28,6 +28,17 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
     await reg?.stop();
   });
 
+  /** Holds the request `method path` until `repository` was asked about each of `blobs` (a HEAD). */
+  const holdUntilAsked = (method: string, path: RegExp, repository: string, blobs: readonly string[]) =>
+    proxy.add({
+      method,
+      path,
+      fault: {
+        kind: 'before',
+        action: async () => void (await Promise.all(blobs.map((d) => proxy.requested('HEAD', new RegExp(`/${repository}/blobs/${d}$`))))),
+      },
+    });
+
   it('PUTs each tagged manifest once, under its tag, and is pulled back by digest', async () => {
     const sb = sandbox({ EBPM_REGISTRY: `${proxy.host}/ebpm` });
     const pkg = await packageLayout(join(sb.root, 'src'), { version: '1.2.0' });
@@ -63,14 +74,7 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
     const children = [...pkg.blobs.keys()].filter((d) => d !== pkg.digest);
     // The manifest's check is answered only once every blob was asked about: a push that asks
     // about them after that answer never gets that far, and the test fails on its timeout.
-    proxy.add({
-      method: 'HEAD',
-      path: new RegExp(`^/v2/ahead/early/manifests/${pkg.digest}$`),
-      fault: {
-        kind: 'before',
-        action: async () => void (await Promise.all(children.map((d) => proxy.requested('HEAD', new RegExp(`/ahead/early/blobs/${d}$`))))),
-      },
-    });
+    holdUntilAsked('HEAD', new RegExp(`^/v2/ahead/early/manifests/${pkg.digest}$`), 'ahead/early', children);
     const result = await push(await openContext(sb.env), { path: pkg.dir, destination: 'ahead/early' });
     expect(result.digest).toBe(pkg.digest);
     const requests = proxy.log.map((l) => `${l.method} ${l.path}`);
@@ -85,14 +89,7 @@ describeWith(['registry', 'clang'], 'push request budget', () => {
     const children = [...pkg.blobs.keys()].filter((d) => d !== pkg.digest);
     // The tag list is answered only once every blob was asked about: a push that checks its
     // blobs only after its version never gets that far, and the test fails on its timeout.
-    proxy.add({
-      method: 'GET',
-      path: /^\/v2\/gated\/gated\/tags\/list/,
-      fault: {
-        kind: 'before',
-        action: async () => void (await Promise.all(children.map((d) => proxy.requested('HEAD', new RegExp(`/gated/gated/blobs/${d}$`))))),
-      },
-    });
+    holdUntilAsked('GET', /^\/v2\/gated\/gated\/tags\/list/, 'gated/gated', children);
     await push(await openContext(sb.env), { path: pkg.dir, destination: 'gated/gated' });
     // Again, the same content: nothing of the package is written. Other content under that version: refused, nothing written.
     const other = await packageLayout(join(sb.root, 'other'), { name: 'gated', version: '1.0.0', payload: new Uint8Array([1, 2, 3]) });
