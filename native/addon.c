@@ -573,5 +573,6 @@ NAPI_MODULE_INIT()
 	add_exports(env, exports, attach_exports);
 	add_exports(env, exports, map_exports);
 	add_exports(env, exports, event_exports);
+	add_exports(env, exports, guest_exports);
 	return exports;
 }

@@ -92,5 +92,6 @@ extern const struct export_def object_exports[];
 extern const struct export_def attach_exports[];
 extern const struct export_def map_exports[];
 extern const struct export_def event_exports[];
+extern const struct export_def guest_exports[];
 
 #endif

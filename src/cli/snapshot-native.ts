@@ -80,5 +80,7 @@ export function standInNative(object: BpfObjectMeta, record: Uint8Array): BpfNat
     readerPoll: unused,
     readerFlush: () => empty,
     readerClose: () => undefined,
+    guestSignals: unused,
+    guestSignalsEnd: unused,
   };
 }

@@ -141,6 +141,15 @@ export interface BpfNative {
   readerFlush(reader: ReaderHandle): RawBatch;
   /** Idempotent. */
   readerClose(reader: ReaderHandle): void;
+
+  /**
+   * While a Wasm guest runs on this thread (src/runtime/inline.ts), SIGINT and SIGTERM go into
+   * its stop flag (native/guest.c) instead of to Node; a second signal, or a guest still running
+   * `graceSeconds` after the first, gets the signal's default action. EBUSY while taken.
+   */
+  guestSignals(flag: Int32Array, graceSeconds: number): void;
+  /** Gives the signals back; idempotent. */
+  guestSignalsEnd(): void;
 }
 
 /**

@@ -1,9 +1,13 @@
 /**
- * The guest worker's `BpfBackend`: objects are loaded, attached and closed by the broker on
- * the main thread (broker.ts), asked synchronously (the worker waits on a shared word while
- * the main thread answers); map elements are read and written here, by the map's fd, which
- * the whole process shares, through the addon, which this thread loads only for the first such
- * operation; records come from the broker's readers through a port of their own.
+ * A guest's `BpfBackend` over the run's object broker (broker.ts): objects are loaded, attached
+ * and closed by the broker; map elements are read and written by the guest's thread, by the
+ * map's fd, which the whole process shares, through the addon, which that thread loads only for
+ * the first such operation.
+ *
+ * A guest in a worker asks the broker on the main thread synchronously (the worker waits on a
+ * shared word while the main thread answers), and gets records from the broker's readers
+ * through a port of their own (`portBackend`). A guest on the main thread asks the broker
+ * directly and polls the buffers itself (inline.ts).
  */
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { EbpmError } from '../core/errors.js';
@@ -13,27 +17,32 @@ import { loadNative } from '../kernel/native.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
 import type { Blocking, BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
 
-/** Sends one request and waits for its reply; a failure is thrown as the error the main thread met. */
-function requester(port: MessagePort, bellBuffer: SharedArrayBuffer): (req: BrokerRequest, transfer?: readonly MessagePort[]) => BrokerReply & { ok: true } {
+/** Asks the broker; a failure is thrown as the error the broker met. */
+export type BrokerRequester = (req: BrokerRequest, transfer?: readonly MessagePort[]) => BrokerReply & { ok: true };
+
+/** The reply, or its failure thrown. */
+export function replied(reply: BrokerReply): BrokerReply & { ok: true } {
+  if (reply.ok) return reply;
+  const { code, message, hint, errno } = reply.error;
+  throw new EbpmError(code, message, { hint, ...(errno === undefined ? {} : { data: { errno } }) });
+}
+
+/** Sends one request to the broker on the main thread and waits for its reply. */
+function requester(port: MessagePort, bellBuffer: SharedArrayBuffer): BrokerRequester {
   const bell = new Int32Array(bellBuffer);
   return (req, transfer = []) => {
     port.postMessage(req, [...transfer]);
     for (;;) {
       const seen = Atomics.load(bell, 0);
       const got = receiveMessageOnPort(port);
-      if (got !== undefined) {
-        const reply = got.message as BrokerReply;
-        if (reply.ok) return reply;
-        const { code, message, hint, errno } = reply.error;
-        throw new EbpmError(code, message, { hint, ...(errno === undefined ? {} : { data: { errno } }) });
-      }
+      if (got !== undefined) return replied(got.message as BrokerReply);
       Atomics.wait(bell, 0, seen);
     }
   };
 }
 
 /** A reader of records the broker posts; `close` gives back those received and not delivered. */
-function portReader(request: ReturnType<typeof requester>, block: Blocking, object: number, map: string): BackendReader {
+function portReader(request: BrokerRequester, block: Blocking, object: number, map: string): BackendReader {
   const { port1, port2 } = new MessageChannel();
   const bellBuffer = new SharedArrayBuffer(4);
   const bell = new Int32Array(bellBuffer);
@@ -66,7 +75,10 @@ function portReader(request: ReturnType<typeof requester>, block: Blocking, obje
   };
 }
 
-function adaptObject(request: ReturnType<typeof requester>, block: Blocking, info: BrokerObject): BackendObject {
+/** A reader of map `map` of broker object `object`. */
+export type ReaderOpener = (object: number, map: string) => BackendReader;
+
+function adaptObject(request: BrokerRequester, reader: ReaderOpener, info: BrokerObject): BackendObject {
   let open = true;
   const maps = new Map(info.maps.map((m) => [m.name, m]));
   return {
@@ -89,7 +101,7 @@ function adaptObject(request: ReturnType<typeof requester>, block: Blocking, inf
         update: (key, value, flags) => opened().update(key, value, flags),
         delete: (key, flags) => opened().delete(key, flags),
         nextKey: (key) => opened().nextKey(key),
-        openReader: () => portReader(request, block, info.id, name),
+        openReader: () => reader(info.id, name),
       };
       return adapted;
     },
@@ -112,13 +124,18 @@ function adaptObject(request: ReturnType<typeof requester>, block: Blocking, inf
   };
 }
 
-/**
- * `brokerBackend` is the backend of a guest whose objects the broker at the other end of `port`
- * holds; its readers wait for records through `block`.
- */
-export function brokerBackend(port: MessagePort, bell: SharedArrayBuffer, block: Blocking): BpfBackend {
-  const request = requester(port, bell);
+/** `brokerBackend` is the backend of a guest whose objects a broker holds, asked through `request`. */
+export function brokerBackend(request: BrokerRequester, reader: ReaderOpener): BpfBackend {
   return {
-    load: (bytes, name) => adaptObject(request, block, request({ op: 'load', bytes, name }).value as BrokerObject),
+    load: (bytes, name) => adaptObject(request, reader, request({ op: 'load', bytes, name }).value as BrokerObject),
   };
+}
+
+/**
+ * `portBackend` is the backend of a worker's guest whose objects the broker at the other end of
+ * `port` holds; its readers wait for records through `block`.
+ */
+export function portBackend(port: MessagePort, bell: SharedArrayBuffer, block: Blocking): BpfBackend {
+  const request = requester(port, bell);
+  return brokerBackend(request, (object, map) => portReader(request, block, object, map));
 }

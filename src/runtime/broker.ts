@@ -272,6 +272,15 @@ export class ObjectBroker {
     }
   }
 
+  /**
+   * `poller` is a reader of map `map` of `t`'s object `id` for a guest on the main thread, which
+   * polls the buffers itself (`EventReader.poll`) instead of through the event loop: no other
+   * guest ever takes the object over. Closing the object closes it.
+   */
+  poller(t: Tenant, id: number, map: string): EventReader {
+    return this.#object(t, id).object.events(map);
+  }
+
   /** Lets go of everything `t` holds; what no one else holds is closed. */
   release(t: Tenant): void {
     for (const o of this.#objects.values()) for (const s of o.streams.values()) this.#unsubscribe(t, s, []);

@@ -18,7 +18,7 @@ import type { ObjectAdmission } from './admission.js';
 import type { AttachTarget } from '../kernel/loader-targets.js';
 import type { BackendMap, BackendObject, BackendReader, BpfBackend } from './backend.js';
 import { GuestFault, GuestMemory, guestPointer } from './guest-memory.js';
-import { markEnding, type StopHow } from './protocol.js';
+import { markEnding, type StopHow, WAIT_SLICE_MS } from './protocol.js';
 
 /** Thrown from an import when the user stopped the guest (signal, `--duration`); unwinds Wasm. */
 export class GuestStop extends Error {
@@ -67,6 +67,8 @@ export interface HostOptions {
   stopped?: () => StopHow | undefined;
   /** Called before a poll waits for records: the guest is set up and idle. */
   waiting?: () => void;
+  /** Called as a poll starts giving its records to the guest's callback (true) and once it stops (false): what they print can go out at once. */
+  delivering?: (on: boolean) => void;
   /** `callbackProbe()`, compiled ahead (a guest's thread gets it from the main thread); default compiled at the first poll. */
   callbackProbe?: WebAssembly.Module;
 }
@@ -92,8 +94,6 @@ interface MapEntry {
 
 /** Largest object a guest may pass (the biggest real BPF objects are a few MiB). */
 const MAX_OBJECT = 64 << 20;
-/** Longest single wait inside a poll, so a stop request is seen promptly. */
-const POLL_SLICE_MS = 100;
 /** Returned `errno`s for backend errors that carry only a code. */
 const CODE_ERRNO: Readonly<Record<string, number>> = {
   EPERM: 1,
@@ -397,6 +397,7 @@ export class WasmBpfHost {
     this.memory.view(dataPtr, maxSize);
     if (r.busy) throw new HostErrno(Errno.EBUSY, `map fd ${fd} is already being polled`);
     r.busy = true;
+    let delivering = false;
     try {
       if (r.pending.length === 0) {
         const records = this.wait(r, timeoutMs);
@@ -404,6 +405,8 @@ export class WasmBpfHost {
         if (records === undefined) return -Errno.EINTR;
         r.pending = records;
       }
+      delivering = r.pending.length > 0;
+      if (delivering) this.opts.delivering?.(true);
       let delivered = 0;
       while (r.pending.length > 0 && this.objects.get(handle) === entry) {
         // Asked to end (swapped out), it stops between records: the rest go to its successor.
@@ -426,6 +429,7 @@ export class WasmBpfHost {
       return delivered;
     } finally {
       r.busy = false;
+      if (delivering) this.opts.delivering?.(false);
     }
   }
 
@@ -442,10 +446,10 @@ export class WasmBpfHost {
       if (stop === 'interrupt') return undefined;
       const left = deadline - Date.now();
       // Draining, it takes what has come and does not wait for more: none left, it ends.
-      const { records, lost } = r.backend.poll(stop === 'drain' ? 0 : Math.max(0, Math.min(POLL_SLICE_MS, left)));
+      const { records, lost } = r.backend.poll(stop === 'drain' ? 0 : Math.max(0, Math.min(WAIT_SLICE_MS, left)));
       if (lost > 0) this.opts.log(`wasm_bpf_buffer_poll: the kernel dropped ${lost} events (buffer full)`);
       if (stop === 'drain' && records.length === 0) throw new GuestStop('drained');
-      if (records.length > 0 || left <= POLL_SLICE_MS) return [...records];
+      if (records.length > 0 || left <= WAIT_SLICE_MS) return [...records];
     }
   }
 

@@ -27,7 +27,7 @@ export interface GuestInput {
   /** `declaredObjects(module, objects)`, found once on the main thread. */
   readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;
-  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop; [1] says where its thread is (`GuestAt`). */
+  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop; [1] says where its thread is (`GuestAt`); [2] as `STOP_FLAG_BYTES` says. */
   readonly stop: SharedArrayBuffer;
   /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
   readonly output: SharedArrayBuffer;
@@ -99,8 +99,11 @@ export function stopRequested(flag: Int32Array): StopHow | undefined {
   return HOW.get(Atomics.load(flag, 0));
 }
 
-/** Bytes of a guest's stop flag: the `StopRequest`, then where its thread is (`GuestAt`). */
-export const STOP_FLAG_BYTES = 8;
+/**
+ * Bytes of a guest's stop flag: the `StopRequest`, where its thread is (`GuestAt`), and the
+ * signal that asked it to stop, for a guest on the main thread (native/guest.c writes it).
+ */
+export const STOP_FLAG_BYTES = 12;
 
 /**
  * Where a guest's thread is, in [1] of its stop flag: what a stop's grace is spent on. Only
@@ -112,6 +115,12 @@ export const STOP_FLAG_BYTES = 8;
  * - `RETURNED`: its code has returned: ebpm closes what it held, giving back its undelivered records.
  */
 export const GuestAt = { CODE: 0, WAIT: 1, ENDING: 2, RETURNED: 3 } as const;
+
+/**
+ * Longest single wait of a guest's before it looks at its stop flag again: a guest on the main
+ * thread is asked to stop by a signal handler's store, which wakes no wait but epoll's.
+ */
+export const WAIT_SLICE_MS = 100;
 
 /** Runs one of ebpm's waits that a stop ends, with the flag saying the guest's thread is there. */
 export type Blocking = <T>(wait: () => T) => T;

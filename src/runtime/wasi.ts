@@ -6,18 +6,36 @@
  *   without seek rights, which is wasi-libc's `isatty` test, so printf is line-buffered and
  *   events reach the user as they come;
  * - poll_oneoff with only clock subscriptions (sleep, nanosleep) waits on the stop flag, so a
- *   signal or `--duration` wakes a sleeping guest at once: its sleep fails with EINTR (wasi-libc's
+ *   signal or `--duration` wakes a sleeping guest at once (on the main thread, within a
+ *   `WAIT_SLICE_MS`): its sleep fails with EINTR (wasi-libc's
  *   sleep() then returns the seconds left, as one interrupted by a signal), or, in a swap, it ends;
  * - nothing else of the host is visible: argv, env and preopens are exactly what the caller
  *   passes, and every path call is checked by `Jail` first, so no symbolic link leads out of a
  *   preopened directory.
  */
 import { openSync, closeSync } from 'node:fs';
-import { WASI } from 'node:wasi';
+import type { WASI } from 'node:wasi';
 import { GuestFault, type GuestMemory } from './guest-memory.js';
 import { unwindForStop } from './host.js';
 import { type Follow, Jail } from './jail.js';
-import { type Blocking, stopRequested } from './protocol.js';
+import { type Blocking, stopRequested, WAIT_SLICE_MS } from './protocol.js';
+
+/**
+ * node:wasi, loaded at the first guest without the ExperimentalWarning its loading emits, which
+ * is not for ebpm's users (a guest's worker starts with --no-warnings; the main thread must not).
+ */
+function wasiClass(): typeof WASI {
+  const emit = process.emitWarning;
+  process.emitWarning = ((warning: string | Error, type?: unknown, ...rest: unknown[]) => {
+    if (type === 'ExperimentalWarning' && String(warning).startsWith('WASI ')) return;
+    (emit as (...a: unknown[]) => void).call(process, warning, type, ...rest);
+  }) as typeof process.emitWarning;
+  try {
+    return process.getBuiltinModule('node:wasi').WASI;
+  } finally {
+    process.emitWarning = emit;
+  }
+}
 
 /** WASI errno values (wasi_snapshot_preview1 `errno`). */
 const WASI_EFAULT = 21;
@@ -64,7 +82,7 @@ export class GuestWasi {
   constructor(private readonly o: GuestWasiOptions) {
     this.jail = new Jail(o.preopens);
     this.devNull = openSync('/dev/null', 'r+');
-    this.wasi = new WASI({
+    this.wasi = new (wasiClass())({
       version: 'preview1',
       args: [...o.args],
       env: { ...o.env },
@@ -223,7 +241,11 @@ export class GuestWasi {
       }
     }
     if (waitNs > 0) this.o.waiting?.();
-    if (this.o.stop[0] === 0) this.o.block(() => Atomics.wait(this.o.stop, 0, 0, waitNs / 1e6));
+    const until = performance.now() + waitNs / 1e6;
+    this.o.block(() => {
+      for (let left = waitNs / 1e6; Atomics.load(this.o.stop, 0) === 0 && left > 0; left = until - performance.now())
+        Atomics.wait(this.o.stop, 0, 0, Math.min(left, WAIT_SLICE_MS));
+    });
     if (this.stopped()) return WASI_EINTR;
     try {
       const ev = this.o.memory.view(out >>> 0, 32);

@@ -49,6 +49,11 @@ export interface WasmPackageOptions {
   readonly follow?: Follow<ResolvedPackage>;
   /** The guest's thread, started ahead (`ebpm run` starts it before it loads this module); default one started now. Ended unless the guest runs in it. */
   readonly worker?: GuestWorker;
+  /**
+   * Run the guest on the calling thread, not in a worker (`RunWasmOptions.inline`: sooner and
+   * lighter, but the event loop waits for the guest's end). Not with `durationMs` or `follow`.
+   */
+  readonly inline?: RunWasmOptions['inline'];
   /** Called once the machine passed the checks and the guest is starting. */
   readonly onStart?: () => void;
   /** `--follow`: what became of an update (a swap, or a refused or failed one). */
@@ -63,14 +68,20 @@ export interface WasmPackageOptions {
  */
 export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResult> {
   const { metadata } = o.package;
+  if (o.inline && o.follow) {
+    o.worker?.discard();
+    throw new EbpmError('USAGE', `run ${metadata.name}: a guest on the main thread cannot follow newer versions`, {
+      hint: 'run it in a worker (leave out inline)',
+    });
+  }
   // The guest's thread starts while the machine is checked; nothing runs in it before they pass.
-  const worker = o.worker ?? new GuestWorker();
+  const worker = o.inline ? o.worker : (o.worker ?? new GuestWorker());
   let btf: KernelBtfFile | undefined;
   let stopChecks: () => void = () => undefined;
   try {
     const machine = o.machine ?? machineFacts();
     btf = await kernelBtf(o, o.package, machine);
-    const run = startWasm({ ...guest(o, o.package, btf.path), worker });
+    const run = startWasm({ ...guest(o, o.package, btf.path), ...(worker === undefined ? {} : { worker }), ...(o.inline ? { inline: o.inline } : {}) });
     o.onStart?.();
     let current = o.package;
     const update = async (follow: Follow<ResolvedPackage>) => {
@@ -112,7 +123,7 @@ export async function runWasmPackage(o: WasmPackageOptions): Promise<WasmRunResu
   } catch (e) {
     throw withContext(`run ${metadata.name}`, e);
   } finally {
-    worker.discard();
+    worker?.discard();
     stopChecks();
     await btf?.remove();
     // Once the guest has ended and its output is out: a miss costs this run nothing on its way.

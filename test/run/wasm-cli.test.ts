@@ -95,6 +95,24 @@ int main(void)
 }
 `;
 
+/**
+ * A plain WASI command that goes on after ebpm's stop: it sleeps until interrupted, says so,
+ * then sleeps on for ever (each sleep returning at once, interrupted).
+ */
+const STUBBORN = `
+#include <stdio.h>
+#include <unistd.h>
+int main(void)
+{
+	printf("ready\\n");
+	while (sleep(100) == 0)
+		;
+	printf("interrupted\\n");
+	for (;;)
+		sleep(100);
+}
+`;
+
 /** WASI errno ENOTCAPABLE (wasi-libc's errno values are WASI's): a path outside every preopen. */
 const ENOTCAPABLE = 76;
 
@@ -104,6 +122,7 @@ let layout = '';
 let host = '';
 let plain = '';
 let loop = '';
+let stubborn = '';
 const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
@@ -212,6 +231,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     writeFileSync(join(dir, 'loop.c'), LOOP);
     loop = join(dir, 'loop.wasm');
     execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'loop.c'), '-o', loop]);
+    writeFileSync(join(dir, 'stubborn.c'), STUBBORN);
+    stubborn = join(dir, 'stubborn.wasm');
+    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'stubborn.c'), '-o', stubborn]);
     host = join(dir, 'host');
     mkdirSync(host);
     writeFileSync(join(host, 'f.txt'), 'granted\n');
@@ -317,18 +339,24 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(await run(guest)).toMatchObject({ code: 'PERMISSION_DENIED', message: 'run m: missing CAP_BPF and CAP_PERFMON' });
   });
 
-  it("traces the guest thread's start-up steps with EBPM_TRACE_STARTUP=1, on the main thread's clock, in the order they happen", () => {
-    const r = ebpmSync(['run', plain], { env: { ...defaultCliEnv(), EBPM_TRACE_STARTUP: '1' } });
-    expect([r.code, r.stdout]).toEqual([7, '0:plain\n']);
-    const phases = [...r.stderr.matchAll(/^phase (\S+) (\d+\.\d)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
-    // Every phase once, in the order they ended.
-    expect(phases.map(([, ms]) => ms)).toEqual(phases.map(([, ms]) => ms).sort((a, b) => a - b));
-    expect(phases.map(([name]) => name).sort()).toEqual(
+  it("traces a Wasm run's start-up steps with EBPM_TRACE_STARTUP=1, on the main thread's clock, in the order they happen", () => {
+    const traced = (flags: string[]) => {
+      const r = ebpmSync(['run', plain, ...flags], { env: { ...defaultCliEnv(), EBPM_TRACE_STARTUP: '1' } });
+      expect([r.code, r.stdout]).toEqual([7, '0:plain\n']);
+      const phases = [...r.stderr.matchAll(/^phase (\S+) (\d+\.\d)$/gm)].map((m) => [m[1]!, Number(m[2])] as const);
+      // Every phase once, in the order they ended.
+      expect(phases.map(([, ms]) => ms)).toEqual(phases.map(([, ms]) => ms).sort((a, b) => a - b));
+      return phases.map(([name]) => name);
+    };
+    // On the main thread: the addon (for the guest's signals) is loaded once the package shows a Wasm module.
+    expect(traced([])).toEqual(['node', 'bundle', 'command', 'addon', 'resolve', 'instance', 'event']);
+    // --duration needs the event loop while the guest runs: it runs in a thread of its own.
+    const names = traced(['--duration', '60']);
+    expect([...names].sort()).toEqual(
       ['node', 'bundle', 'command', 'resolve', 'worker', 'thread', 'thread-node', 'runtime', 'input', 'instance', 'event'].sort(),
     );
     // Each step of the guest's thread needs the one before it, and its guest comes once the package was resolved.
     const thread = ['thread', 'thread-node', 'runtime', 'input', 'instance', 'event'];
-    const names = phases.map(([name]) => name);
     expect(names.filter((n) => thread.includes(n))).toEqual(thread);
     expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
   });
@@ -367,6 +395,36 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       'DIGEST_MISMATCH',
     ]);
     expect(told).toEqual([layout, plain, damaged]);
+  });
+
+  it('unwinds a guest that goes on after SIGTERM once the grace is over, and ends one that goes on after SIGINT at the second', async () => {
+    const started = async () => {
+      const run = ebpm(['run', stubborn]);
+      await run.untilStdout(/^ready\n/);
+      return run;
+    };
+    const term = await started();
+    term.child.kill('SIGTERM');
+    const t = await term.exited();
+    expect([t.code, t.stdout, t.stderr]).toEqual([
+      143,
+      'ready\ninterrupted\n',
+      'stubborn 0.0.0: started its Wasm program\nstubborn: Wasm program ended (signal, exit code 143)\n',
+    ]);
+    const int = await started();
+    int.child.kill('SIGINT');
+    await int.untilStdout(/interrupted\n/);
+    int.child.kill('SIGINT');
+    const i = await int.exited();
+    expect([i.code, i.signal, i.stdout, i.stderr]).toEqual([null, 'SIGINT', 'ready\ninterrupted\n', 'stubborn 0.0.0: started its Wasm program\n']);
+  });
+
+  it('stops the guest once nobody reads its output: its exit path runs and ebpm exits with 0', async () => {
+    const run = ebpm(['run', loop]);
+    await run.untilStdout(/line 0/);
+    run.child.stdout!.destroy();
+    const r = await run.exited();
+    expect([r.code, r.stderr]).toEqual([0, 'loop 0.0.0: started its Wasm program\nbye\nloop: Wasm program ended (output-closed, exit code 0)\n']);
   });
 
   it("--max-events counts the Wasm program's lines and stops it as --duration does; --json prints each as a JSON string", () => {

@@ -197,6 +197,49 @@ describeWith(['wat2wasm'], 'runWasm', () => {
     });
   });
 
+  it('runs a guest on this thread (inline): its lines, flushed after each write and at its end, and a stop its own output asks for', async () => {
+    const seen: string[] = [];
+    const inline = {
+      flush: () => {
+        seen.push('flush');
+        return true;
+      },
+    };
+    const take = { onStdout: (l: string) => seen.push(l), onStderr: (l: string) => seen.push(`stderr ${l}`) };
+    expect(await runWasm({ ...take, module: writer('one\ntw', 3), name: 'w', objects: 'any', inline })).toEqual({ exitCode: 3, reason: 'exit' });
+    expect(seen.splice(0)).toEqual(['one', 'flush', 'tw', 'flush']);
+    // Stopped from its output, as a closed stdout stops it: its 10 s sleep ends at once (else it would exit 7, late).
+    const ac = new AbortController();
+    const stopping = {
+      ...take,
+      onStdout: (l: string) => {
+        seen.push(l);
+        ac.abort('SIGTERM');
+      },
+    };
+    expect(await runWasm({ ...stopping, module: SLEEPER(), name: 's', objects: 'any', inline, signal: ac.signal })).toEqual({
+      exitCode: 143,
+      reason: 'signal',
+    });
+    expect(seen.splice(0)).toEqual(['ready', 'flush', 'flush']);
+  });
+
+  it('refuses --duration and a swap for a guest on this thread, and runs none of one stopped before its module compiled', async () => {
+    const inline = { flush: () => true };
+    await expect(runWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', inline, durationMs: 100 })).rejects.toMatchObject({
+      code: 'USAGE',
+      message: 'wasm guest s: a guest on the main thread cannot stop after a duration',
+    });
+    const ac = new AbortController();
+    const printed: string[] = [];
+    const run = startWasm({ ...quiet, module: SLEEPER(), name: 's', objects: 'any', inline, signal: ac.signal, onStdout: (l) => printed.push(l) });
+    const swapped = run.swap({ module: SLEEPER('other'), name: 's', objects: 'any' });
+    // Before the module compiled: the guest's 10 s sleep would hold this thread.
+    ac.abort();
+    await expect(swapped).rejects.toMatchObject({ code: 'USAGE', message: 'wasm guest s: cannot swap now: its guest runs on the main thread' });
+    expect([await run.result, printed]).toEqual([{ exitCode: 130, reason: 'signal' }, []]);
+  });
+
   it('swaps in a guest once it first waits, and keeps the running one when the next ends or traps first', async () => {
     const lines: string[] = [];
     const ac = new AbortController();

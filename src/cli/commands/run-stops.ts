@@ -29,9 +29,10 @@ const CLOSED_OUTPUT = ['EPIPE', 'EIO'];
  * `withStops` runs `fn` with an abort signal that SIGINT/SIGTERM raise (reason: the signal's
  * name) instead of killing the process, and that a closed stdout raises (reason
  * `output-closed`), so the run can detach everything first. Any other write error on stdout
- * stops the run too and is thrown once it has ended (`OUTPUT_FAILED`).
+ * stops the run too and is thrown once it has ended (`OUTPUT_FAILED`). `fn` reports a failed
+ * write it made itself, not through the stream, to `outputFailed`.
  */
-export async function withStops<T>(io: Io, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withStops<T>(io: Io, fn: (signal: AbortSignal, outputFailed: (e: NodeJS.ErrnoException) => void) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   const terminals = [0, 1, 2].filter((fd) => isatty(fd));
   let failed: NodeJS.ErrnoException | undefined;
@@ -47,7 +48,7 @@ export async function withStops<T>(io: Io, fn: (signal: AbortSignal) => Promise<
   io.stdout.on('error', onOutputError);
   io.stderr.on('error', () => undefined);
   try {
-    const result = await fn(controller.signal);
+    const result = await fn(controller.signal, onOutputError);
     if (failed)
       throw new EbpmError('OUTPUT_FAILED', `run: write stdout: ${failed.code ?? failed.message}`, {
         cause: failed,

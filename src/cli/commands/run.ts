@@ -13,6 +13,7 @@ import type { LogLevel } from '../../kernel/native.js';
 import { assertNever, EbpmError, isEbpmError } from '../../core/errors.js';
 import { phase, phaseLines } from '../../core/phases.js';
 import { btfCache, type BtfCache } from '../../kernel/btf-cache.js';
+import { loadNative } from '../../kernel/native.js';
 import type { EventFormat } from '../../package/decode.js';
 import type { SampleFormat } from '../../package/histogram.js';
 import { DEFAULT_TOP } from '../../package/result-maps.js';
@@ -35,7 +36,7 @@ import {
 import type { Command, Io } from '../command.js';
 import { guestExitCode } from '../errors.js';
 import { isLive, paints, terminalSafe, writeText } from '../format.js';
-import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, type Bound, type RunOutput } from '../views/run-output.js';
+import { coalesce, jsonOutput, OUTPUT_LIMIT, plainOutput, syncText, type Bound, type RunOutput } from '../views/run-output.js';
 import { terminalOutput } from '../views/run-terminal.js';
 import { prettyJson, yamlDocument } from '../views/json-styles.js';
 import { attachSummary, bpfHelp, DROPPING, endSummary, guestHelp, RUN_HELP_SECTIONS, verboseLines } from '../views/run-text.js';
@@ -79,17 +80,20 @@ const cmd: Command = {
     }
     // A guest's thread takes longer to start than anything else of a Wasm run's: it starts as
     // soon as the package is known to have a Wasm module, while the package is checked and read,
-    // and runs nothing until runGuest hands it the guest.
+    // and runs nothing until runGuest hands it the guest. A guest on the main thread needs none.
     let worker: GuestWorker | undefined;
+    const inline = onMainThread(line, io);
     try {
-      const { pkg, ...opened } = await openPackage(line.source, line.pull, io, () => (worker ??= new GuestWorker()));
+      const { pkg, ...opened } = await openPackage(line.source, line.pull, io, () => {
+        if (!inline()) worker ??= new GuestWorker();
+      });
       phase('resolve');
       // The one place the policy's warning is printed, whichever kind of package runs.
       if (pkg.trust?.decision.warn) writeText(io.stderr, `warning: ${pkg.trust.decision.message}\n`);
       const info: RunPackageInfo = { name: pkg.metadata.name, programs: pkg.metadata.objects.flatMap((o) => o.programs) };
       if (pkg.wasm !== undefined && !helpWanted(line, true)) {
         const args = guestArgs(line, info);
-        const taken = worker ?? new GuestWorker();
+        const taken = inline() ? undefined : (worker ?? new GuestWorker());
         worker = undefined;
         return await runGuest(pkg as ResolvedPackage & { wasm: Uint8Array }, line, args, io, opened, taken);
       }
@@ -110,6 +114,26 @@ const cmd: Command = {
     }
   },
 };
+
+/**
+ * `onMainThread` tells, once asked, whether a Wasm package's guest is to run on the main thread
+ * (`RunWasmOptions.inline`): when ebpm writes to its own stdout, has neither --follow nor
+ * --duration, which need the event loop while the guest runs, and has the addon to take its
+ * signals.
+ */
+function onMainThread(line: RunLine, io: Io): () => boolean {
+  let known: boolean | undefined;
+  return () => {
+    if (known !== undefined) return known;
+    known = line.followMs === undefined && line.durationMs === undefined && io.stdout === process.stdout && io.stderr === process.stderr;
+    try {
+      if (known) loadNative();
+    } catch {
+      known = false;
+    }
+    return known;
+  };
+}
 
 /** The command's context and trust policy, as `openPackage` opened them: a `--follow` resolves each newer version with them. */
 type Opened = Omit<OpenedPackage, 'pkg'>;
@@ -345,7 +369,8 @@ async function runGuest(
   args: readonly string[],
   io: Io,
   opened: Opened,
-  worker: GuestWorker,
+  /** The guest's thread, started ahead; none: the guest runs on the main thread (`onMainThread`). */
+  worker: GuestWorker | undefined,
 ): Promise<number> {
   const flags = cmdline.wasm;
   let follow: Awaited<ReturnType<typeof following>> | undefined;
@@ -354,15 +379,17 @@ async function runGuest(
     follow = cmdline.followMs === undefined ? undefined : await following(pkg, cmdline, io, opened);
     ({ runWasmPackage } = await import('../../api/run-wasm.js'));
   } catch (e) {
-    worker.discard();
+    worker?.discard();
     throw e;
   }
-  // Lines still go out as they come, but a burst of them within one turn is one write.
-  const stdout = coalesce(io.stdout);
-  const r = await withStops(io, async (signal) => {
+  const r = await withStops(io, async (signal, outputFailed) => {
+    // Lines still go out as they come, but a burst of them within one turn (on the main thread,
+    // a poll's records) is one write.
+    const sync = worker === undefined ? syncText(1, outputFailed) : undefined;
+    const stdout = sync ?? coalesce(io.stdout);
     const ended = await runWasmPackage({
       package: pkg,
-      worker,
+      ...(worker === undefined ? { inline: { flush: sync!.flush } } : { worker }),
       args,
       env: flags.env,
       preopens: flags.preopens,

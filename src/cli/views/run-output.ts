@@ -3,6 +3,7 @@
  * Each batch's records are formatted into one string, and the batches of one event-loop turn
  * are written at once, so a pipe keeps up with a million events. (The TTY's live view is run-live.ts.)
  */
+import { writeSync } from 'node:fs';
 import { clockTime, TIME_WIDTH, type ColumnHead, type EventFormat } from '../../package/decode.js';
 import type { SampleEntry, SampleFormat } from '../../package/histogram.js';
 
@@ -61,6 +62,52 @@ export interface OutputQueue {
   abandon(): void;
   /** Events dropped so far. */
   dropped(): number;
+}
+
+/**
+ * `syncText` is text on its way to file descriptor `fd`, written on this thread with write(2)
+ * when `flush`ed: for a Wasm guest on the main thread, whose run the event
+ * loop does not see (`RunWasmOptions.inline`). A full pipe makes the writer wait, as it should
+ * the guest, until there is room or `giveUp()`. The first failed write goes to `onError`; what
+ * comes after it is dropped.
+ */
+export function syncText(fd: number, onError: (e: NodeJS.ErrnoException) => void): SyncText {
+  let pending = '';
+  let failed = false;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const flush = (giveUp: () => boolean = () => false) => {
+    let bytes = Buffer.from(pending);
+    pending = '';
+    while (bytes.length > 0 && !failed) {
+      try {
+        bytes = bytes.subarray(writeSync(fd, bytes));
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        // Node makes a pipe non-blocking for a stream of its own.
+        if (err.code === 'EAGAIN') {
+          if (giveUp()) return false;
+          Atomics.wait(pause, 0, 0, 1);
+        } else {
+          failed = true;
+          onError(err);
+        }
+      }
+    }
+    return true;
+  };
+  return {
+    write(text) {
+      if (failed) return false;
+      pending += text;
+      return true;
+    },
+    flush,
+  };
+}
+
+export interface SyncText extends Pick<OutputQueue, 'write'> {
+  /** False when it gave up waiting for room, what it held dropped. */
+  flush(giveUp?: () => boolean): boolean;
 }
 
 /**
