@@ -20,7 +20,10 @@ rmSync(stamp, { force: true });
 // here, not one per process: hash flooding would need this machine's blob.
 // --no-sparkplug: no baseline compiler; a run's peak RSS is 1 MB lower (its code and the pages of
 // node it touches) with no loss in first-event time or event cost (bench/README.md).
-const V8_FLAGS = ['--no-rehash-snapshot', '--no-sparkplug'];
+// --liftoff-only: a Wasm program's code stays the baseline compiler's. TurboFan's compile of its
+// hot functions (wasi-libc's printf) took 7-8 MB of peak RSS, a seventh of a Wasm run's; events
+// then cost about 15% more CPU, less than with the guest in a worker before (bench/README.md).
+const V8_FLAGS = ['--no-rehash-snapshot', '--no-sparkplug', '--liftoff-only'];
 // Node warns about builtins it has not verified in snapshots; the tests run ebpm from these.
 // Two snapshots: the run's, which every command but `ls` and `agent` starts from, and `ls`'s own.
 for (const [blob, bundle] of [

@@ -332,12 +332,7 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
 }
 
 /** Starts `p` on this thread once its module is compiled (`RunWasmOptions.inline`); `onSignal`: a signal the addon took for it. */
-function startInline(
-  p: Prepared,
-  broker: ObjectBroker,
-  run: RunWasmOptions & Required<Pick<RunWasmOptions, 'inline'>>,
-  onSignal: (signal: number) => void,
-): Guest {
+function startInline(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, flush: InlineOutput['flush'], onSignal: (signal: number) => void): Guest {
   p.worker?.discard();
   const where = `wasm guest ${p.input.name}`;
   const tenant = broker.tenant(p.btfPath);
@@ -351,7 +346,7 @@ function startInline(
         setup: { ...p.input, module, stop },
         broker,
         tenant,
-        output: { onStdout: run.onStdout, onStderr: run.onStderr, flush: run.inline.flush },
+        output: { onStdout: run.onStdout, onStderr: run.onStderr, flush },
         log: (line, refusal) => run.onLog?.(line, refusal),
         graceMs: run.stopGraceMs ?? 1000,
       });
@@ -398,6 +393,12 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
 
 /** `startWasm` starts the guest as `runWasm` does, and returns it with a way to replace it (`--follow`). */
 export function startWasm(given: RunWasmOptions): WasmRun {
+  if (given.inline && given.durationMs !== undefined) {
+    given.worker?.discard();
+    throw new EbpmError('USAGE', `wasm guest ${given.name}: a guest on the main thread cannot stop after a duration`, {
+      hint: 'run it in a worker (leave out inline)',
+    });
+  }
   let printed = 0;
   const o: RunWasmOptions =
     given.maxLines === undefined
@@ -430,12 +431,6 @@ export function startWasm(given: RunWasmOptions): WasmRun {
     retiring?.stop('end');
   };
   const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
-  if (o.inline && o.durationMs !== undefined) {
-    first.worker?.discard();
-    throw new EbpmError('USAGE', `wasm guest ${o.name}: a guest on the main thread cannot stop after a duration`, {
-      hint: 'run it in a worker (leave out inline)',
-    });
-  }
   const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
   /** The run ends with the guest running at the time; one swapped out ends as part of the swap. */
   const watch = (g: Guest) => void g.ended.then((end) => g === current && settle(end));
@@ -458,12 +453,12 @@ export function startWasm(given: RunWasmOptions): WasmRun {
   } else {
     o.signal?.addEventListener('abort', onAbort);
     current = o.inline
-      ? startInline(first, broker, { ...o, inline: o.inline }, (signal) => requestStop({ exitCode: 128 + signal, reason: 'signal' }))
+      ? startInline(first, broker, o, o.inline.flush, (signal) => requestStop({ exitCode: 128 + signal, reason: 'signal' }))
       : startGuest(first, broker, o);
     watch(current);
     if (o.maxLines === 0) requestStop({ exitCode: 0, reason: 'max-events' });
     // The main thread waits for the worker to start anyway.
-    if (first.input.usesBpf) broker.warm();
+    if (first.input.usesBpf && !o.inline) broker.warm();
   }
   const swap = async (spec: GuestOptions): Promise<{ kept: boolean }> => {
     const where = `wasm guest ${spec.name}`;

@@ -215,7 +215,7 @@ describeWith(['root', 'btf', 'clang', 'native'], 'the launcher', () => {
     const dist = join(REPO, 'dist');
     const [node, flags] = readFileSync(join(dist, 'ebpm.blob.node'), 'utf8').split('\n');
     expect(node).toBe(realpathSync(process.execPath));
-    expect(flags).toBe('--no-rehash-snapshot --no-sparkplug');
+    expect(flags).toBe('--no-rehash-snapshot --no-sparkplug --liftoff-only');
     const check = `const { readFileSync } = require('node:fs');
 const { Script } = require('node:vm');
 const dist = process.argv[1];
