@@ -6,9 +6,9 @@
  *
  * On the main thread the guest's waits block the event loop, so what it would have done is done
  * here instead: the broker is asked directly and the buffers are polled in the guest's own
- * waits (`broker.poller`); output lines go to callbacks that write synchronously, and are
- * flushed before each wait; SIGINT and SIGTERM are taken by the addon into the stop flag, which
- * every wait looks at (native/guest.c), since Node's handlers would run only after the guest.
+ * waits (`broker.poller`); output lines go to callbacks that write synchronously (`flush`);
+ * SIGINT and SIGTERM are taken by the addon into the stop flag, which every wait looks at
+ * (native/guest.c), since Node's handlers would run only after the guest.
  */
 import type { EventBatch, EventReader } from '../kernel/events.js';
 import { loadNative } from '../kernel/native.js';

@@ -27,7 +27,7 @@ export interface GuestInput {
   /** `declaredObjects(module, objects)`, found once on the main thread. */
   readonly declared: readonly DeclaredObject[];
   readonly usesBpf: boolean;
-  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop; [1] says where its thread is (`GuestAt`); [2] as `STOP_FLAG_BYTES` says. */
+  /** Int32Array over it: [0] becomes a `StopRequest` when the guest must stop; [1] says where its thread is (`GuestAt`); [2] is unused in a worker (`STOP_FLAG_BYTES`). */
   readonly stop: SharedArrayBuffer;
   /** The guest's stdout and stderr (`OutputWriter` here, `OutputReader` in `runWasm`). */
   readonly output: SharedArrayBuffer;

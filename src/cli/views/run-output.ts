@@ -66,10 +66,10 @@ export interface OutputQueue {
 
 /**
  * `syncText` is text on its way to file descriptor `fd`, written on this thread with write(2)
- * when `flush`ed: for a Wasm guest on the main thread, whose run the event
- * loop does not see (`RunWasmOptions.inline`). A full pipe makes the writer wait, as it should
- * the guest, until there is room or `giveUp()`. The first failed write goes to `onError`; what
- * comes after it is dropped.
+ * when `flush`ed: for a Wasm guest on the main thread, whose run the event loop does not see
+ * (`RunWasmOptions.inline`). A full pipe makes the writer wait, as it should the guest, until
+ * there is room or `giveUp()`. The first failed write goes to `onError`; what comes after it is
+ * dropped.
  */
 export function syncText(fd: number, onError: (e: NodeJS.ErrnoException) => void): SyncText {
   let pending = '';
