@@ -342,6 +342,7 @@ function startInline(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, flu
     .then((module): GuestEnd => {
       // Stopped while its module compiled: none of it runs.
       if (Atomics.load(flag, 0) !== 0) return { kind: 'stopped' };
+      // runGuest turns the guest's failures into its outcome: what is thrown here is ebpm's.
       const { outcome, signal } = runInline({
         setup: { ...p.input, module, stop },
         broker,
@@ -352,7 +353,8 @@ function startInline(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, flu
       });
       if (signal !== undefined) onSignal(signal);
       return endOf(outcome);
-    }, compileFailure(where))
+    })
+    .catch(compileFailure(where))
     .finally(() => tenant.release());
   return {
     tenant,
@@ -374,9 +376,9 @@ function endOf(o: GuestOutcome): GuestEnd {
   }
 }
 
-/** A module that failed to compile, as its guest's end. */
+/** A module that failed to compile (or, on the main thread, a guest that could not be run), as its guest's end. */
 function compileFailure(where: string): (e: unknown) => GuestEnd {
-  return (e) => ({ kind: 'error', error: e instanceof EbpmError ? e : new EbpmError('INTERNAL', `${where}: compile: ${String(e)}`, { cause: e }) });
+  return (e) => ({ kind: 'error', error: e instanceof EbpmError ? e : new EbpmError('INTERNAL', `${where}: ${String(e)}`, { cause: e }) });
 }
 
 /**

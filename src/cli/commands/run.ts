@@ -127,7 +127,8 @@ function onMainThread(line: RunLine, io: Io): () => boolean {
     if (known !== undefined) return known;
     known = line.followMs === undefined && line.durationMs === undefined && io.stdout === process.stdout && io.stderr === process.stderr;
     try {
-      if (known) loadNative();
+      // An addon built before it could take a guest's signals runs the guest in a worker.
+      if (known) known = typeof loadNative().guestSignals === 'function';
     } catch {
       known = false;
     }
