@@ -390,7 +390,8 @@ async function runGuest(
     const stdout = sync ?? coalesce(io.stdout);
     const ended = await runWasmPackage({
       package: pkg,
-      ...(worker === undefined ? { inline: { flush: sync!.flush } } : { worker }),
+      ...(sync === undefined ? {} : { inline: { flush: sync.flush } }),
+      ...(worker === undefined ? {} : { worker }),
       args,
       env: flags.env,
       preopens: flags.preopens,
