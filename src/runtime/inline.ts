@@ -43,7 +43,7 @@ export interface InlineGuest {
 }
 
 /** How much longer than the grace the addon waits before a signal's default action ends a guest that makes no host call. */
-const BACKSTOP_S = 2;
+const BACKSTOP_S = 5;
 /**
  * While records keep coming, a buffer is drained at most this often, as the event loop drains
  * it (BUSY_MS, native/events.c): one batch, one write, per period instead of per record.

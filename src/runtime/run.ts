@@ -78,7 +78,7 @@ export interface RunWasmOptions extends GuestOptions {
    * `outputReady` is not asked. The addon takes SIGINT and SIGTERM while it runs (exit codes
    * 130 and 143); a second one ends the process. A guest still running `stopGraceMs` after a
    * stop is unwound at its next write or wait; one that makes neither is ended by the signal's
-   * default action two seconds later. `durationMs` and `swap` are refused.
+   * default action five seconds later. `durationMs` and `swap` are refused.
    */
   readonly inline?: Pick<InlineOutput, 'flush'>;
 }
