@@ -1,6 +1,6 @@
 /**
- * A guest on the main thread (`RunWasmOptions.inline`). A worker costs a Wasm run about 30 ms
- * and 15 MB before the guest's first instruction (a second V8 isolate, Node's environment for
+ * A guest on the main thread (`RunWasmOptions.inline`). A worker costs a Wasm run about 35 ms
+ * and 10 MB before the guest's first instruction (a second V8 isolate, Node's environment for
  * it, the runtime's bundle loaded again), and buys what a plain `ebpm run` does not use: an
  * event loop that turns while the guest blocks, for timers, a live swap and asynchronous output.
  *

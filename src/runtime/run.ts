@@ -72,8 +72,8 @@ export interface RunWasmOptions extends GuestOptions {
   /** How long a stopped guest's own code may run on before its thread is terminated. */
   readonly stopGraceMs?: number;
   /**
-   * Run the guest on this thread, not in a worker (inline.ts): it starts about 30 ms sooner with
-   * 15 MB less, but the event loop does not turn until it ends. Its lines go to `onStdout` and
+   * Run the guest on this thread, not in a worker (inline.ts): it starts about 35 ms sooner with
+   * 10 MB less, but the event loop does not turn until it ends. Its lines go to `onStdout` and
    * `onStderr`, which must write synchronously or hold them until `flush` (`InlineOutput`);
    * `outputReady` is not asked. The addon takes SIGINT and SIGTERM while it runs (exit codes
    * 130 and 143); a second one ends the process. A guest still running `stopGraceMs` after a
