@@ -34,13 +34,12 @@ export class GuestWorker {
     const threads = process.getBuiltinModule('node:worker_threads');
     // With start-up tracing on, the thread records its steps too, on this thread's clock.
     const origin = phaseOrigin();
-    // node:wasi's ExperimentalWarning is not for ebpm's users. What the thread costs before Node
-    // starts it is on the way to the first event: it shares this process's environment (the
-    // guest's own is `GuestInput.env`) rather than copying it, and its stdout and stderr are
-    // piped here when it is taken (Node's piping takes a millisecond and more of this thread).
+    // What the thread costs before Node starts it is on the way to the first event: it shares
+    // this process's environment (the guest's own is `GuestInput.env`) rather than copying it,
+    // and its stdout and stderr are piped here when it is taken (Node's piping takes a
+    // millisecond and more of this thread).
     this.#worker = new threads.Worker(src.source, {
       eval: src.eval,
-      execArgv: ['--no-warnings'],
       env: threads.SHARE_ENV,
       stdout: true,
       stderr: true,

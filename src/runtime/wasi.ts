@@ -22,7 +22,7 @@ import { type Blocking, stopRequested, WAIT_SLICE_MS } from './protocol.js';
 
 /**
  * node:wasi, loaded at the first guest without the ExperimentalWarning its loading emits, which
- * is not for ebpm's users (a guest's worker starts with --no-warnings; the main thread must not).
+ * is not for ebpm's users; other warnings still show.
  */
 function wasiClass(): typeof WASI {
   const emit = process.emitWarning;
