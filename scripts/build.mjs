@@ -80,8 +80,13 @@ const cjs = {
   outExtension: { '.js': '.cjs' },
   metafile: true,
 };
-/** The modules that stay in the snapshot's bundle when the code import()s them: the Wasm runtime's entry. */
-const kept = new Set(['src/api/run-wasm.ts']);
+/**
+ * The modules that stay in the snapshot's bundle when the code import()s them, evaluated only then:
+ * the Wasm runtime's entry, and what a push or a pull imports (its command, the registry client,
+ * the credential helpers), so that neither loads the lazy bundle (about 7 ms before a push's first
+ * request; the run's snapshot grows by its text, which costs a run's start nothing measurable).
+ */
+const kept = new Set(['src/api/run-wasm.ts', 'src/cli/commands/push.ts', 'src/cli/commands/pull.ts', 'src/registry/client.ts', 'src/registry/credentials.ts']);
 
 /**
  * `snapshotBundle` bundles snapshot.ts, every import() of a module outside `core` (all, when
@@ -145,19 +150,16 @@ var __ebpm = {
         },
       },
       {
-        // The table is a module of its own, required by the first import() of the lazy bundle:
-        // its imports are then evaluated, which the Wasm runtime's cannot be in a snapshot.
+        // The table is a module of its own, required by the first import() of the lazy bundle.
+        // Each entry evaluates its module when the lazy bundle first asks for it (a require of
+        // an ES module is its evaluation and exports in esbuild's bundle): not before, since a
+        // kept module and the Wasm runtime, which a snapshot cannot evaluate, are entries too.
         name: 'core-table',
         setup(b) {
           b.onResolve({ filter: /^ebpm:core$/ }, () => ({ path: 'core', namespace: 'ebpm-core' }));
           b.onLoad({ filter: /.*/, namespace: 'ebpm-core' }, () => {
-            const lines = shared.map((k, i) =>
-              core.get(k) === 'esm'
-                ? `import * as m${i} from ${JSON.stringify(resolve(root, k))};`
-                : `const m${i} = require(${JSON.stringify(resolve(root, k))});`,
-            );
-            const table = shared.map((k, i) => `${JSON.stringify(k)}: m${i}`).join(', ');
-            return { contents: `${lines.join('\n')}\nexport const core = { ${table} };\n`, loader: 'js', resolveDir: root };
+            const table = shared.map((k, i) => `  get ${JSON.stringify(k)}() { return (m[${i}] ??= require(${JSON.stringify(resolve(root, k))})); },`);
+            return { contents: `const m = [];\nexport const core = {\n${table.join('\n')}\n};\n`, loader: 'js', resolveDir: root };
           });
           b.onLoad({ filter: /\/src\/cli\/snapshot\.ts$/ }, (args) => ({
             contents: `${readFileSync(args.path, 'utf8')}\n__ebpm.core = () => require('ebpm:core').core;\n`,
