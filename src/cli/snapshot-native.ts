@@ -81,6 +81,7 @@ export function standInNative(object: BpfObjectMeta, record: Uint8Array): BpfNat
     readerFlush: () => empty,
     readerClose: () => undefined,
     guestSignals: unused,
+    guestDeadline: unused,
     guestSignalsEnd: unused,
   };
 }

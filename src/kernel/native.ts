@@ -148,6 +148,12 @@ export interface BpfNative {
    * `graceSeconds` after the first, gets the signal's default action. EBUSY while taken.
    */
   guestSignals(flag: Int32Array, graceSeconds: number): void;
+  /**
+   * While the signals are taken: asks the guest to stop `ms` from now as a first signal does,
+   * with SIGALRM as its signal in the flag (`--duration`). A later SIGINT or SIGTERM is still a
+   * first one; the grace runs from the deadline.
+   */
+  guestDeadline(ms: number): void;
   /** Gives the signals back; idempotent. */
   guestSignalsEnd(): void;
 }

@@ -8,8 +8,10 @@
  * here instead: the broker is asked directly and the buffers are polled in the guest's own
  * waits (`broker.poller`); output lines go to callbacks that write synchronously (`flush`);
  * SIGINT and SIGTERM are taken by the addon into the stop flag, which every wait looks at
- * (native/guest.c), since Node's handlers would run only after the guest.
+ * (native/guest.c), since Node's handlers would run only after the guest; so is `--duration`'s
+ * deadline, from the addon's timer, since a JavaScript timer would not fire before it either.
  */
+import { constants } from 'node:os';
 import type { EventBatch, EventReader } from '../kernel/events.js';
 import { loadNative } from '../kernel/native.js';
 import { brokerBackend, type BrokerRequester, replied } from './broker-backend.js';
@@ -40,7 +42,12 @@ export interface InlineGuest {
   readonly log: (line: string, refusal: boolean) => void;
   /** How long the guest's code may run on after a stop: then it is unwound at its next write or wait (or, making neither, ended by the addon). */
   readonly graceMs: number;
+  /** When, on `performance.now()`'s clock, the guest is asked to stop (`--duration`): the run's `signal` is then `DEADLINE_SIGNAL`. */
+  readonly deadline?: number;
 }
+
+/** The signal `runInline` reports for a guest its deadline stopped: the addon's timer's. */
+export const DEADLINE_SIGNAL = constants.signals.SIGALRM;
 
 /** How much longer than the grace the addon waits before a signal's default action ends a guest that makes no host call. */
 const BACKSTOP_S = 5;
@@ -63,7 +70,7 @@ function batchingPoll(events: EventReader): (timeoutMs: number) => EventBatch {
   };
 }
 
-/** `runInline` runs the guest to its end on this thread; `signal`: the one that asked it to stop (its number), if any. */
+/** `runInline` runs the guest to its end on this thread; `signal`: the one that asked it to stop (its number, or `DEADLINE_SIGNAL`), if any. */
 export function runInline(g: InlineGuest): { readonly outcome: GuestOutcome; readonly signal: number | undefined } {
   const flag = new Int32Array(g.setup.stop);
   const native = loadNative();
@@ -92,6 +99,7 @@ export function runInline(g: InlineGuest): { readonly outcome: GuestOutcome; rea
   native.guestSignals(flag, Math.ceil(g.graceMs / 1000) + BACKSTOP_S);
   let outcome: GuestOutcome;
   try {
+    if (g.deadline !== undefined) native.guestDeadline(Math.max(1, Math.ceil(g.deadline - performance.now())));
     outcome = runGuest(g.setup, {
       backend: g.setup.usesBpf
         ? () =>

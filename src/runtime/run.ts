@@ -18,7 +18,7 @@ import { GuestAt, type GuestInput, STOP_FLAG_BYTES, type StopHow, StopRequest, t
 import { ObjectBroker, type Tenant } from './broker.js';
 import { GuestWorker } from './guest-worker.js';
 import type { GuestOutcome } from './guest-run.js';
-import { type InlineOutput, runInline } from './inline.js';
+import { DEADLINE_SIGNAL, type InlineOutput, runInline } from './inline.js';
 
 /** A host directory made visible to the guest (`--dir host[:guest]`). */
 export interface Preopen {
@@ -76,9 +76,10 @@ export interface RunWasmOptions extends GuestOptions {
    * 10 MB less, but the event loop does not turn until it ends. Its lines go to `onStdout` and
    * `onStderr`, which must write synchronously or hold them until `flush` (`InlineOutput`);
    * `outputReady` is not asked. The addon takes SIGINT and SIGTERM while it runs (exit codes
-   * 130 and 143); a second one ends the process. A guest still running `stopGraceMs` after a
-   * stop is unwound at its next write or wait; one that makes neither is ended by the signal's
-   * default action five seconds later. `durationMs` and `swap` are refused.
+   * 130 and 143); a second one ends the process. `durationMs` stops it as a first signal does,
+   * from the addon's timer. A guest still running `stopGraceMs` after a stop is unwound at its
+   * next write or wait; one that makes neither is ended by the signal's default action (SIGALRM's
+   * after `durationMs`) five seconds later. `swap` is refused.
    */
   readonly inline?: Pick<InlineOutput, 'flush'>;
 }
@@ -332,7 +333,14 @@ function startGuest(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, pred
 }
 
 /** Starts `p` on this thread once its module is compiled (`RunWasmOptions.inline`); `onSignal`: a signal the addon took for it. */
-function startInline(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, flush: InlineOutput['flush'], onSignal: (signal: number) => void): Guest {
+function startInline(
+  p: Prepared,
+  broker: ObjectBroker,
+  run: RunWasmOptions,
+  flush: InlineOutput['flush'],
+  deadline: number | undefined,
+  onSignal: (signal: number) => void,
+): Guest {
   p.worker?.discard();
   const where = `wasm guest ${p.input.name}`;
   const tenant = broker.tenant(p.btfPath);
@@ -350,6 +358,7 @@ function startInline(p: Prepared, broker: ObjectBroker, run: RunWasmOptions, flu
         output: { onStdout: run.onStdout, onStderr: run.onStderr, flush },
         log: (line, refusal) => run.onLog?.(line, refusal),
         graceMs: run.stopGraceMs ?? 1000,
+        ...(deadline === undefined ? {} : { deadline }),
       });
       if (signal !== undefined) onSignal(signal);
       return endOf(outcome);
@@ -395,12 +404,6 @@ export async function runWasm(o: RunWasmOptions): Promise<WasmRunResult> {
 
 /** `startWasm` starts the guest as `runWasm` does, and returns it with a way to replace it (`--follow`). */
 export function startWasm(given: RunWasmOptions): WasmRun {
-  if (given.inline && given.durationMs !== undefined) {
-    given.worker?.discard();
-    throw new EbpmError('USAGE', `wasm guest ${given.name}: a guest on the main thread cannot stop after a duration`, {
-      hint: 'run it in a worker (leave out inline)',
-    });
-  }
   let printed = 0;
   const o: RunWasmOptions =
     given.maxLines === undefined
@@ -433,7 +436,10 @@ export function startWasm(given: RunWasmOptions): WasmRun {
     retiring?.stop('end');
   };
   const onAbort = () => requestStop({ exitCode: signalExit(o.signal!), reason: 'signal' });
-  const durationTimer = o.durationMs === undefined ? undefined : setTimeout(() => requestStop({ exitCode: 0, reason: 'duration' }), o.durationMs);
+  const byDuration = () => requestStop({ exitCode: 0, reason: 'duration' });
+  // On the main thread the timer counts while its module compiles; the addon's, once it runs.
+  const deadline = o.inline === undefined || o.durationMs === undefined ? undefined : performance.now() + o.durationMs;
+  const durationTimer = o.durationMs === undefined ? undefined : setTimeout(byDuration, o.durationMs);
   /** The run ends with the guest running at the time; one swapped out ends as part of the swap. */
   const watch = (g: Guest) => void g.ended.then((end) => g === current && settle(end));
   const result = new Promise<WasmRunResult>((resolve, reject) => {
@@ -455,7 +461,9 @@ export function startWasm(given: RunWasmOptions): WasmRun {
   } else {
     o.signal?.addEventListener('abort', onAbort);
     current = o.inline
-      ? startInline(first, broker, o, o.inline.flush, (signal) => requestStop({ exitCode: 128 + signal, reason: 'signal' }))
+      ? startInline(first, broker, o, o.inline.flush, deadline, (signal) =>
+          signal === DEADLINE_SIGNAL ? byDuration() : requestStop({ exitCode: 128 + signal, reason: 'signal' }),
+        )
       : startGuest(first, broker, o);
     watch(current);
     if (o.maxLines === 0) requestStop({ exitCode: 0, reason: 'max-events' });

@@ -51,7 +51,7 @@ export interface WasmPackageOptions {
   readonly worker?: GuestWorker;
   /**
    * Run the guest on the calling thread, not in a worker (`RunWasmOptions.inline`: sooner and
-   * lighter, but the event loop waits for the guest's end). Not with `durationMs` or `follow`.
+   * lighter, but the event loop waits for the guest's end). Not with `follow`.
    */
   readonly inline?: RunWasmOptions['inline'];
   /** Called once the machine passed the checks and the guest is starting. */

@@ -443,9 +443,17 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'registry', 'wasi'], 
     const perf = cliEnv(sandboxDir('follow-wasm-perf-'), { EBPM_REGISTRY: `${reg.host}/swapperf` });
     expect(await objectDigests(dirs['perf-1.1.0']!)).toEqual(await objectDigests(dirs['perf-1.0.0']!));
     expect((await runEbpm(['push', dirs['perf-1.0.0']!], { env: perf })).code).toBe(0);
-    const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600'], perf);
+    // Its start-up traced (EBPM_TRACE_STARTUP=1): --follow is what runs a guest in a thread of its own.
+    const r = new SeqRun(['run', 'swapseq@^1', '--follow', '--follow-interval', '3600'], { ...perf, EBPM_TRACE_STARTUP: '1' });
     try {
       await r.started('1.0.0');
+      const names = [...r.run.stderr().matchAll(/^phase (\S+) \d+\.\d$/gm)].map((m) => m[1]!);
+      // Each step of the guest's thread needs the one before it (its BPF object is loaded by the
+      // main thread's broker, asked by the guest), and its guest comes once the package was resolved.
+      const thread = ['thread', 'thread-node', 'runtime', 'input', 'instance', 'load-asked', 'load', 'attach', 'event'];
+      expect([...names].sort()).toEqual(['node', 'bundle', 'command', 'resolve', 'worker', 'addon', ...thread].sort());
+      expect(names.filter((n) => thread.includes(n))).toEqual(thread);
+      expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
       const progs = r.programs();
       const links = linkIds(progs);
       await r.update(dirs['perf-1.1.0']!, swappedLine('1.0.0', '1.1.0'));

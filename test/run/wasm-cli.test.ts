@@ -113,6 +113,19 @@ int main(void)
 }
 `;
 
+/** A guest that says it is ready, then runs without ever calling ebpm again. */
+const SPIN = `
+#include <stdio.h>
+int main(void)
+{
+	volatile unsigned n = 0;
+	printf("ready\\n");
+	fflush(stdout);
+	for (;;)
+		n++;
+}
+`;
+
 /** WASI errno ENOTCAPABLE (wasi-libc's errno values are WASI's): a path outside every preopen. */
 const ENOTCAPABLE = 76;
 
@@ -123,6 +136,7 @@ let host = '';
 let plain = '';
 let loop = '';
 let stubborn = '';
+let spin = '';
 const sigsnoop = join(REPO, 'examples', 'sigsnoop');
 
 /** A child that traps USR1/USR2, sends both to itself once told, then waits to be let go. */
@@ -234,6 +248,9 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     writeFileSync(join(dir, 'stubborn.c'), STUBBORN);
     stubborn = join(dir, 'stubborn.wasm');
     execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'stubborn.c'), '-o', stubborn]);
+    writeFileSync(join(dir, 'spin.c'), SPIN);
+    spin = join(dir, 'spin.wasm');
+    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'spin.c'), '-o', spin]);
     host = join(dir, 'host');
     mkdirSync(host);
     writeFileSync(join(host, 'f.txt'), 'granted\n');
@@ -348,17 +365,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
       expect(phases.map(([, ms]) => ms)).toEqual(phases.map(([, ms]) => ms).sort((a, b) => a - b));
       return phases.map(([name]) => name);
     };
-    // On the main thread: the addon (for the guest's signals) is loaded once the package shows a Wasm module.
-    expect(traced([])).toEqual(['node', 'bundle', 'command', 'addon', 'resolve', 'instance', 'event']);
-    // --duration needs the event loop while the guest runs: it runs in a thread of its own.
-    const names = traced(['--duration', '60']);
-    expect([...names].sort()).toEqual(
-      ['node', 'bundle', 'command', 'resolve', 'worker', 'thread', 'thread-node', 'runtime', 'input', 'instance', 'event'].sort(),
-    );
-    // Each step of the guest's thread needs the one before it, and its guest comes once the package was resolved.
-    const thread = ['thread', 'thread-node', 'runtime', 'input', 'instance', 'event'];
-    expect(names.filter((n) => thread.includes(n))).toEqual(thread);
-    expect(names.indexOf('resolve')).toBeLessThan(names.indexOf('input'));
+    // On the main thread, --duration's too (the addon's timer ends it): the addon (for the
+    // guest's signals) is loaded once the package shows a Wasm module. A guest in a thread of its
+    // own (--follow) is traced in follow-wasm.test.ts.
+    for (const flags of [[], ['--duration', '60']]) expect(traced(flags)).toEqual(['node', 'bundle', 'command', 'addon', 'resolve', 'instance', 'event']);
   });
 
   it("refuses a damaged module after its guest's thread started, exiting with the refusal's code and message and leaving no thread behind", () => {
@@ -397,12 +407,22 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(told).toEqual([layout, plain, damaged]);
   });
 
-  it('unwinds a guest that goes on after SIGTERM once the grace is over, and ends one that goes on after SIGINT at the second', async () => {
-    const started = async () => {
-      const run = ebpm(['run', stubborn]);
+  it('unwinds a guest that goes on after SIGTERM or --duration once the grace is over, and ends one that goes on after SIGINT at the second', async () => {
+    const started = async (flags: string[] = []) => {
+      const run = ebpm(['run', stubborn, ...flags]);
       await run.untilStdout(/^ready\n/);
       return run;
     };
+    // The deadline stops the guest as a first signal would; a Ctrl-C in its grace is the user's first, not a second.
+    const timed = await started(['--duration', '0.2']);
+    await timed.untilStdout(/interrupted\n/);
+    timed.child.kill('SIGINT');
+    const d = await timed.exited();
+    expect([d.code, d.stdout, d.stderr]).toEqual([
+      0,
+      'ready\ninterrupted\n',
+      'stubborn 0.0.0: started its Wasm program\nstubborn: Wasm program ended (duration, exit code 0)\n',
+    ]);
     const term = await started();
     term.child.kill('SIGTERM');
     const t = await term.exited();
@@ -417,6 +437,16 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     int.child.kill('SIGINT');
     const i = await int.exited();
     expect([i.code, i.signal, i.stdout, i.stderr]).toEqual([null, 'SIGINT', 'ready\ninterrupted\n', 'stubborn 0.0.0: started its Wasm program\n']);
+  });
+
+  it('ends the process by SIGALRM, saying why, when a guest makes no call to ebpm through the grace after --duration and five seconds more', async () => {
+    const r = await ebpm(['run', spin, '--duration', '0.1']).exited();
+    expect([r.code, r.signal, r.stdout, r.stderr]).toEqual([
+      null,
+      'SIGALRM',
+      'ready\n',
+      "spin 0.0.0: started its Wasm program\nebpm: the Wasm program still runs after its stop's grace, making no call to ebpm: it ends with the process\n",
+    ]);
   });
 
   it('stops the guest once nobody reads its output: its exit path runs and ebpm exits with 0', async () => {

@@ -117,18 +117,18 @@ const cmd: Command = {
 
 /**
  * `onMainThread` tells, once asked, whether a Wasm package's guest is to run on the main thread
- * (`RunWasmOptions.inline`): when ebpm writes to its own stdout, has neither --follow nor
- * --duration, which need the event loop while the guest runs, and has the addon to take its
- * signals.
+ * (`RunWasmOptions.inline`): when ebpm writes to its own stdout, has no --follow, which needs the
+ * event loop while the guest runs, and has the addon to take its signals and its --duration.
  */
 function onMainThread(line: RunLine, io: Io): () => boolean {
   let known: boolean | undefined;
   return () => {
     if (known !== undefined) return known;
-    known = line.followMs === undefined && line.durationMs === undefined && io.stdout === process.stdout && io.stderr === process.stderr;
+    known = line.followMs === undefined && io.stdout === process.stdout && io.stderr === process.stderr;
     try {
-      // An addon built before it could take a guest's signals runs the guest in a worker.
-      if (known) known = typeof loadNative().guestSignals === 'function';
+      // An addon built before it could take a guest's signals (or its deadline) runs the guest in a worker.
+      const native = known ? loadNative() : undefined;
+      known = typeof native?.guestSignals === 'function' && (line.durationMs === undefined || typeof native.guestDeadline === 'function');
     } catch {
       known = false;
     }
