@@ -1,7 +1,7 @@
 // Benchmark 4: start-up and footprint (issue #15), in one interleaved run. Time to first event
 // on a pipe and on a terminal (a pty of util-linux `script`, as a person runs it) for ebpm's
-// BPF-only sigsnoop (from its layout, and by reference from the store) and Wasm sigsnoop
-// beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
+// BPF-only sigsnoop (from its layout, and by reference from the store) and Wasm sigsnoop (also
+// with --duration) beside libbpf-tools' sigsnoop and bpftrace, with each tracer's
 // peak RSS; the wall time of `node -e 0` (and of Node's start from an empty start-up snapshot
 // and with an empty Worker), `ebpm --version` and `ebpm ls` (an empty store); and
 // where ebpm's time to first event goes, BPF-only and Wasm, phase by phase (EBPM_TRACE_STARTUP=1).
@@ -58,6 +58,9 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
       tracers[`${name} BPF-only`] = { pipe: bpf, pty: bpf };
       tracers[`${name} BPF-only, stored`] = { pipe: byRef, pty: byRef };
       tracers[`${name} Wasm`] = { pipe: wasm, pty: wasm };
+      // With --duration, as the README's quick start runs it (a worker thread before the addon timed it).
+      const timed = { ...wasm, args: [...wasm.args.slice(0, 2), '--duration', '60', ...wasm.args.slice(2)] };
+      tracers[`${name} Wasm, --duration`] = { pipe: timed, pty: timed };
     }
     const first = Object.fromEntries(Object.keys(tracers).map((name) => [name, { pipe: [], pty: [] }]));
     for (let i = 0; i < runs; i++) {

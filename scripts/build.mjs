@@ -80,13 +80,8 @@ const cjs = {
   outExtension: { '.js': '.cjs' },
   metafile: true,
 };
-/**
- * The modules that stay in the snapshot's bundle when the code import()s them, evaluated only then:
- * the Wasm runtime's entry, and what a push or a pull imports (its command, the registry client,
- * the credential helpers), so that neither loads the lazy bundle (about 7 ms before a push's first
- * request; the run's snapshot grows by its text, which costs a run's start nothing measurable).
- */
-const kept = new Set(['src/api/run-wasm.ts', 'src/cli/commands/push.ts', 'src/cli/commands/pull.ts', 'src/registry/client.ts', 'src/registry/credentials.ts']);
+/** The modules that stay in the snapshot's bundle when the code import()s them: the Wasm runtime's entry. */
+const kept = new Set(['src/api/run-wasm.ts']);
 
 /**
  * `snapshotBundle` bundles snapshot.ts, every import() of a module outside `core` (all, when
@@ -152,8 +147,8 @@ var __ebpm = {
       {
         // The table is a module of its own, required by the first import() of the lazy bundle.
         // Each entry evaluates its module when the lazy bundle first asks for it (a require of
-        // an ES module is its evaluation and exports in esbuild's bundle): not before, since a
-        // kept module and the Wasm runtime, which a snapshot cannot evaluate, are entries too.
+        // an ES module is its evaluation and exports in esbuild's bundle): evaluating them all
+        // at once, the Wasm runtime's among them, cost every lazily loaded command about 2 ms.
         name: 'core-table',
         setup(b) {
           b.onResolve({ filter: /^ebpm:core$/ }, () => ({ path: 'core', namespace: 'ebpm-core' }));
