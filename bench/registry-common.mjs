@@ -127,7 +127,14 @@ export function writeLayout(dir, base, bulk, name = 'sigsnoop') {
       manifests: [{ ...mdesc, annotations: { 'org.opencontainers.image.ref.name': tag } }],
     }),
   );
-  return { dir, name, tag, digest: mdesc.digest, size: [...blobs.values()].reduce((n, b) => n + b.length, 0) };
+  return {
+    dir,
+    name,
+    tag,
+    digest: mdesc.digest,
+    size: [...blobs.values()].reduce((n, b) => n + b.length, 0),
+    blobs: [...blobs].map(([digest, b]) => ({ digest, size: b.length })),
+  };
 }
 
 /** A sandbox environment for ebpm: its own store, cache and config, no signatures checked. */
