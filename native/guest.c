@@ -74,6 +74,9 @@ static void on_signal(int sig)
 	if (sig == SIGALRM) {
 		if (deadline_armed) {
 			request_stop(f, SIGALRM);
+		} else if (!grace_armed) {
+			/* Not ours (kill -ALRM): its default action, as without these handlers. */
+			die(SIGALRM);
 		} else if (__atomic_load_n(&f[STOP_AT], __ATOMIC_SEQ_CST) != AT_RETURNED) {
 			/* Nothing to do if stderr is gone: the process ends all the same. */
 			(void)!write(STDERR_FILENO, overdue, sizeof(overdue) - 1);
