@@ -31,7 +31,7 @@ import { BpfObject, setBpfLog, type AttachTarget, type BpfLink } from '../kernel
 import { explainLoad, preflight } from '../kernel/preflight.js';
 import type { MapKind } from './backend.js';
 import type { BrokerObject, BrokerReply, BrokerRequest, RecordBatch } from './protocol.js';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 
 /** Records held back for a map nobody reads yet, beyond which they are counted as lost. */
 const MAX_HELD_BYTES = 64 << 20;
@@ -83,10 +83,9 @@ interface HeldLink extends Held {
 
 /** One guest's hold on the broker: its end of the request channel and what it asked for. */
 export class Tenant {
-  /** The worker's end: pass it in `GuestInput.broker` (and the transfer list). */
-  readonly port: MessagePort;
   readonly bell = new SharedArrayBuffer(4);
-  readonly #local: MessagePort;
+  #port: MessagePort | undefined;
+  #local: MessagePort | undefined;
 
   constructor(
     private readonly broker: ObjectBroker,
@@ -94,23 +93,33 @@ export class Tenant {
     readonly btfPath: string | undefined,
     /** The tenant whose objects and links this one takes over. */
     readonly predecessor: Tenant | undefined,
-  ) {
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.#local = port2;
-    const bell = new Int32Array(this.bell);
-    this.#local.on('message', (req: BrokerRequest) => {
-      this.#local.postMessage(this.broker.serve(this, req));
-      Atomics.add(bell, 0, 1);
-      Atomics.notify(bell, 0);
-    });
-    // A tenant's channel must not keep the process alive: the worker does while it runs.
-    this.#local.unref();
+  ) {}
+
+  /**
+   * The worker's end: pass it in `GuestInput.broker` (and the transfer list). Made when first
+   * asked: a guest on the main thread asks the broker directly, and its run then never loads
+   * node:worker_threads (about 1.7 ms).
+   */
+  get port(): MessagePort {
+    if (this.#port === undefined) {
+      const { port1, port2 } = new (process.getBuiltinModule('node:worker_threads').MessageChannel)();
+      const local = port2;
+      const bell = new Int32Array(this.bell);
+      local.on('message', (req: BrokerRequest) => {
+        local.postMessage(this.broker.serve(this, req));
+        Atomics.add(bell, 0, 1);
+        Atomics.notify(bell, 0);
+      });
+      // A tenant's channel must not keep the process alive: the worker does while it runs.
+      local.unref();
+      [this.#port, this.#local] = [port1, local];
+    }
+    return this.#port;
   }
 
-  /** Lets go of everything; its worker has ended. */
+  /** Lets go of everything; its worker (if it had one) has ended. */
   release(): void {
-    this.#local.close();
+    this.#local?.close();
     this.broker.release(this);
   }
 }
