@@ -80,8 +80,12 @@ const cjs = {
   outExtension: { '.js': '.cjs' },
   metafile: true,
 };
-/** The modules that stay in the snapshot's bundle when the code import()s them: the Wasm runtime's entry. */
-const kept = new Set(['src/api/run-wasm.ts']);
+/**
+ * The modules that stay in the snapshot's bundle when the code import()s them, evaluated only
+ * then: the Wasm runtime's entry, and what reads a bare `.wasm` or `.bpf.o` given to `ebpm run`
+ * (without them such a run loaded the lazy bundle first).
+ */
+const kept = new Set(['src/api/run-wasm.ts', 'src/package/loose.ts', 'src/kernel/tracepoint-format.ts']);
 
 /**
  * `snapshotBundle` bundles snapshot.ts, every import() of a module outside `core` (all, when

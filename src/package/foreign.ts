@@ -1,16 +1,15 @@
 /**
  * Reading the formats already out there as ebpm metadata, as far as they go
- * (registry-spec/package-v1.md §5): loose BPF objects and Wasm modules, eunomia `package.json`,
- * and OCI artifacts of wasm-bpf/ecli, the CNCF Wasm artifact, Inspektor Gadget, bumblebee and
- * bpfman. Programs, maps, parameters and exports always come from the objects themselves.
+ * (registry-spec/package-v1.md §5): eunomia `package.json`, and OCI artifacts of wasm-bpf/ecli,
+ * the CNCF Wasm artifact, Inspektor Gadget, bumblebee and bpfman (loose BPF objects and Wasm
+ * modules: loose.ts). Programs, maps, parameters and exports always come from the objects
+ * themselves.
  */
 import { gunzipSync, inflateSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { parseObject, type ObjectSpec } from '../bpf/object.js';
-import type { TracepointField } from '../bpf/record-layout.js';
 import { fetchAll, type Fetcher } from '../content/storage.js';
-import { sha256Digest, shortDigest } from '../core/digest.js';
-import { EbpmError, withContext } from '../core/errors.js';
+import { shortDigest } from '../core/digest.js';
+import { EbpmError } from '../core/errors.js';
 import {
   ANNOTATION_AUTHORS,
   ANNOTATION_DESCRIPTION,
@@ -21,132 +20,19 @@ import {
   type Descriptor,
   type ImageManifest,
 } from '../core/oci.js';
-import { embeddedObjects, parseWasm, type WasmModule } from '../wasm/module.js';
 import type { DocComment, SampleKind, SampleSpec } from './doc-comments.js';
-import { assembleMetadata, embeddedName, requirementsOf, type ObjectFacts, type PackageInfo } from './extract.js';
 import { compact } from '../core/json.js';
 import { Checks } from './fields.js';
 import * as mt from './media-types.js';
 import type { PackageMetadata, ParameterMeta } from './metadata.js';
 import { parseValue, type EcliFlag, type ParamValue } from './params.js';
-import { PACKAGE_NAME } from './source-manifest.js';
 import { tagVersion } from './version.js';
+import { describeFiles, packageName, type LooseObject } from './loose.js';
 
 export type ForeignFormat = 'bpf-object' | 'wasm-module' | 'eunomia' | 'wasm-bpf' | 'cncf-wasm' | 'gadget' | 'bumblebee' | 'bpfman';
 
 /** Largest BPF object or Wasm module read from an artifact. */
 export const MAX_PROGRAM_BYTES = 64 * 1024 * 1024;
-
-interface LooseObject {
-  readonly name: string;
-  readonly bytes: Uint8Array;
-  readonly docs?: ReadonlyMap<string, DocComment>;
-  /** Names tracepoint context fields, for records inferred from instructions. */
-  readonly tracepointField?: TracepointField;
-}
-
-/** `packageName` turns a file or repository name into a valid package name (`Bootstrap_BPF.o` → `bootstrap-bpf`). */
-export function packageName(s: string): string {
-  const n = s
-    .toLowerCase()
-    .replace(/\.(bpf\.)?(o|wasm|json)$/, '')
-    .replace(/[^a-z0-9._-]+/g, '-')
-    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
-  return PACKAGE_NAME.test(n) ? n : 'unnamed';
-}
-
-/**
- * `looseModuleMetadata` describes a bare `.wasm` as `ebpm run` and `inspect` read it: a package declaring the BPF
- * objects the module embeds, or, for a plain WASI command that embeds none, one declaring no
- * object. That second kind is not a package (registry-spec/package-v1.md §3 wants an object) and
- * is never published; it lets the runtime run the module, which then loads no BPF object unless
- * `--allow-undeclared-bpf`.
- */
-export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
-  let module: WasmModule;
-  try {
-    module = parseWasm(bytes);
-  } catch (e) {
-    throw withContext(file, e);
-  }
-  if (embeddedObjects(module).length > 0) return describeFiles(info, [], { name: file, bytes });
-  return {
-    schemaVersion: 1,
-    ...info,
-    version: '0.0.0',
-    keywords: [],
-    authors: [],
-    objects: [],
-    wasm: {
-      name: file,
-      digest: sha256Digest(bytes),
-      size: bytes.length,
-      imports: module.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
-      exports: module.exports.map((x) => x.name),
-    },
-    requirements: requirementsOf([]),
-  };
-}
-
-/**
- * `describeFiles` builds metadata for loose objects and an optional Wasm module (whose embedded
- * objects are declared too). `info.version` defaults to `0.0.0`.
- */
-export function describeFiles(
-  info: Partial<PackageInfo> & { name: string },
-  objects: readonly LooseObject[],
-  wasm?: { name: string; bytes: Uint8Array },
-): PackageMetadata {
-  const module: WasmModule | undefined = wasm ? at(wasm.name, () => parseWasm(wasm.bytes)) : undefined;
-  const embedded = module ? embeddedObjects(module) : [];
-  const embeddedDigests = new Set(embedded.map((e) => sha256Digest(e.bytes)));
-  const entries: { spec: ObjectSpec; facts: ObjectFacts }[] = [];
-  const seen = new Set<string>();
-  for (const o of objects) {
-    const digest = sha256Digest(o.bytes);
-    seen.add(digest);
-    entries.push({
-      spec: at(o.name, () => parseObject(o.bytes)),
-      facts: compact({
-        name: o.name,
-        digest,
-        size: o.bytes.length,
-        layer: true,
-        embedded: embeddedDigests.has(digest),
-        docs: o.docs ?? new Map(),
-        tracepointField: o.tracepointField,
-      }),
-    });
-  }
-  for (const e of embedded) {
-    const digest = sha256Digest(e.bytes);
-    if (seen.has(digest)) continue;
-    seen.add(digest);
-    const name = embeddedName(e.address);
-    entries.push({
-      spec: at(`${wasm!.name}: ${name}`, () => parseObject(e.bytes)),
-      facts: { name, digest, size: e.bytes.length, layer: false, embedded: true, docs: new Map() },
-    });
-  }
-  if (entries.length === 0) {
-    throw new EbpmError('NO_BPF_OBJECTS', `${info.name}: no BPF object found`, {
-      hint: 'the artifact carries no BPF ELF object, and its Wasm module embeds none ebpm can see',
-    });
-  }
-  return assembleMetadata(
-    compact({ keywords: [], authors: [], architecture: 'unknown', version: '0.0.0', ...info }),
-    entries,
-    wasm && module ? { name: wasm.name, digest: sha256Digest(wasm.bytes), size: wasm.bytes.length, module } : undefined,
-  );
-}
-
-function at<T>(what: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    throw withContext(what, e);
-  }
-}
 
 /** An eunomia package read: its metadata and the one object it carries, inflated. */
 export interface EunomiaPackage {

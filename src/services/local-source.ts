@@ -136,8 +136,8 @@ export interface LocalFile {
  * callers add it as context.
  */
 export async function describeLocalFile(file: LocalPackage & { kind: 'file' }): Promise<LocalFile> {
-  // Foreign formats (tar-stream, the ELF and Wasm parsers) load only for the files that need them.
-  const { describeFiles, looseModuleMetadata, packageName, readEunomiaPackage } = await import('../package/foreign.js');
+  // What reads them loads only for the files that need it; eunomia's format (zlib) only for a package.json.
+  const { describeFiles, looseModuleMetadata, packageName } = await import('../package/loose.js');
   const { bytes, path } = file;
   const name = packageName(basename(path));
   const info = { name, architecture: ociArch() };
@@ -152,6 +152,7 @@ export async function describeLocalFile(file: LocalPackage & { kind: 'file' }): 
     return { format: 'wasm-module', metadata: looseModuleMetadata(info, `${name}.wasm`, bytes), objects: new Map(), wasm: bytes };
   }
   if (path.endsWith('.json')) {
+    const { readEunomiaPackage } = await import('../package/foreign.js');
     const { metadata, object, ecli } = readEunomiaPackage(new TextDecoder().decode(bytes), basename(path));
     return { format: 'eunomia', metadata, objects: new Map([[metadata.objects[0]!.name, object]]), ecli };
   }

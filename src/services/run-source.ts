@@ -171,7 +171,7 @@ async function describeTarget(
       if (!isCode(e, 'NOT_EBPM_PACKAGE')) throw e;
     }
   }
-  const [{ inspectTarget }, { packageName }] = await Promise.all([import('./inspect.js'), import('../package/foreign.js')]);
+  const [{ inspectTarget }, { packageName }] = await Promise.all([import('./inspect.js'), import('../package/loose.js')]);
   return inspectTarget(target, root, { source: opts.source, name: packageName(opts.name), ...(opts.tag === undefined ? {} : { tag: opts.tag }) });
 }
 

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/main.js';
 import { ANNOTATION_REF_NAME } from '../../src/core/oci.js';
 import { packPackage } from '../../src/package/artifact.js';
-import { describeFiles } from '../../src/package/foreign.js';
+import { describeFiles } from '../../src/package/loose.js';
 import { EBPM_BPF_OBJECT, EBPM_SOURCE } from '../../src/package/media-types.js';
 import { versionTag } from '../../src/package/version.js';
 import { OciLayout } from '../../src/store/layout.js';

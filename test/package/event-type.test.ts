@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { parseObject } from '../../src/bpf/object.js';
 import { conventionalEventType, eventTypeNamed, ownStructs } from '../../src/package/event-type.js';
-import { describeFiles } from '../../src/package/foreign.js';
+import { describeFiles } from '../../src/package/loose.js';
 import { describeWith } from '../helpers/prereq.js';
 
 let dir = '';

@@ -6,7 +6,7 @@ import { MemoryStore } from '../../src/content/memory.js';
 import { parsePlatforms } from '../../src/core/arch.js';
 import { MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, descriptorFor, manifestBytes, type Descriptor, type ImageIndex } from '../../src/core/oci.js';
 import { packIndex, packPackage, readPackages } from '../../src/package/artifact.js';
-import { describeFiles } from '../../src/package/foreign.js';
+import { describeFiles } from '../../src/package/loose.js';
 import { EBPM_BPF_OBJECT } from '../../src/package/media-types.js';
 import { selectPlatform } from '../../src/services/resolve.js';
 import { describeWith } from '../helpers/prereq.js';

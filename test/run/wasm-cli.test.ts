@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileWasm } from '../../src/build/toolchain.js';
 import { parseSize, takeWasmFlags } from '../../src/cli/commands/run-wasm-flags.js';
 import { ociArch } from '../../src/core/arch.js';
-import { looseModuleMetadata } from '../../src/package/foreign.js';
+import { looseModuleMetadata } from '../../src/package/loose.js';
 import { runWasmPackage } from '../../src/services/run-wasm.js';
 import { resolveSource } from '../../src/api/sources.js';
 import { loadEnvPolicy } from '../../src/sign/policy-file.js';
