@@ -1,7 +1,7 @@
 // `ebpm run` on packages with a Wasm program, through the CLI bundle on the real kernel: the
 // sigsnoop guest's lines, --duration and signals with nothing left loaded, --env/--dir
 // isolation, --max-memory, bad flag values, the trust warning, and the mode of a built out/.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { loadEnvPolicy } from '../../src/sign/policy-file.js';
 import { REPO, exampleObject } from '../helpers/objects.js';
 import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
-import { xxdHeader } from '../runtime/helpers.js';
+import { wasiCommand, xxdHeader } from '../runtime/helpers.js';
 import { cliEnv, defaultCliEnv, sandboxDir } from '../helpers/cli.js';
 import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
 
@@ -239,18 +239,10 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     writeFileSync(join(dir, 'guest.c'), GUEST);
     guest = join(dir, 'guest.wasm');
     await compileWasm(join(dir, 'guest.c'), guest, { cflags: ['-Wall', '-Werror'] });
-    writeFileSync(join(dir, 'plain.c'), PLAIN);
-    plain = join(dir, 'plain.wasm');
-    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'plain.c'), '-o', plain]);
-    writeFileSync(join(dir, 'loop.c'), LOOP);
-    loop = join(dir, 'loop.wasm');
-    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'loop.c'), '-o', loop]);
-    writeFileSync(join(dir, 'stubborn.c'), STUBBORN);
-    stubborn = join(dir, 'stubborn.wasm');
-    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'stubborn.c'), '-o', stubborn]);
-    writeFileSync(join(dir, 'spin.c'), SPIN);
-    spin = join(dir, 'spin.wasm');
-    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, 'spin.c'), '-o', spin]);
+    plain = wasiCommand(dir, 'plain', PLAIN);
+    loop = wasiCommand(dir, 'loop', LOOP);
+    stubborn = wasiCommand(dir, 'stubborn', STUBBORN);
+    spin = wasiCommand(dir, 'spin', SPIN);
     host = join(dir, 'host');
     mkdirSync(host);
     writeFileSync(join(host, 'f.txt'), 'granted\n');

@@ -2,11 +2,12 @@
 // code becomes ebpm's, --dir of system directories, and a guest printing forever to a pipe
 // nobody reads (it waits, ebpm stays small, SIGTERM still ends the run with 143).
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { guestExitCode } from '../../src/cli/errors.js';
 import { describeWith } from '../helpers/prereq.js';
+import { wasiCommand } from '../runtime/helpers.js';
 import { BIN, ebpmSync, tempDir } from './spawn.js';
 
 /** Exits with its first argument (main's return value is proc_exit's, any int). */
@@ -94,10 +95,7 @@ it('guestExitCode passes 0, 5-69 and 71-124 through and makes every other code 1
 describeWith(['clang', 'wasi'], 'ebpm run with plain WASI guests', () => {
   beforeAll(() => {
     dir = tempDir();
-    for (const [name, source] of Object.entries({ exit: EXIT, cat: CAT, loud: LOUD })) {
-      writeFileSync(join(dir, `${name}.c`), source);
-      execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(dir, `${name}.c`), '-o', wasm(name)]);
-    }
+    for (const [name, source] of Object.entries({ exit: EXIT, cat: CAT, loud: LOUD })) wasiCommand(dir, name, source);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

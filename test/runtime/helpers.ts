@@ -16,6 +16,18 @@ export function wat(source: string, features: readonly string[] = []): Uint8Arra
   return new Uint8Array(readFileSync(join(dir, 'g.wasm')));
 }
 
+/**
+ * `wasiCommand` writes `source` to `<dir>/<name>.c` and compiles it with the real clang and
+ * wasi-libc into a plain WASI command, `<dir>/<name>.wasm`, whose path it returns.
+ */
+export function wasiCommand(dir: string, name: string, source: string): string {
+  const c = join(dir, `${name}.c`);
+  const out = join(dir, `${name}.wasm`);
+  writeFileSync(c, source);
+  execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', c, '-o', out]);
+  return out;
+}
+
 /** `watBytes` writes bytes as a WAT data string ("\7f\45…"). */
 export function watBytes(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => `\\${b.toString(16).padStart(2, '0')}`).join('');

@@ -3,14 +3,13 @@
 // component, as rename and link targets, through a directory fd, links it makes itself) and gets
 // ENOTCAPABLE with nothing touched outside; links that stay inside still work; system
 // directories need --allow-system-dir.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runWasm } from '../../src/runtime/run.js';
 import { describeWith } from '../helpers/prereq.js';
-import { collect } from './helpers.js';
+import { collect, wasiCommand } from './helpers.js';
 
 /**
  * `fsops op path[,arg] …` performs each operation and prints `op path: ok [result]` or
@@ -103,9 +102,7 @@ async function ops(...args: string[]): Promise<string[]> {
 describeWith(['clang', 'wasi'], 'the --dir jail', () => {
   beforeAll(() => {
     root = realpathSync(mkdtempSync(join(process.env.EBPM_TEST_ROOT ?? tmpdir(), 'jail-')));
-    writeFileSync(join(root, 'fsops.c'), FSOPS);
-    execFileSync('clang', ['--target=wasm32-wasi', '--sysroot=/usr', '-O2', '-Wall', '-Werror', join(root, 'fsops.c'), '-o', join(root, 'fsops.wasm')]);
-    fsops = new Uint8Array(readFileSync(join(root, 'fsops.wasm')));
+    fsops = new Uint8Array(readFileSync(wasiCommand(root, 'fsops', FSOPS)));
     jail = join(root, 'a', 'b', 'jail');
     outside = join(root, 'outside');
     mkdirSync(join(jail, 'sub'), { recursive: true });
