@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   closeSync,
+  createReadStream,
   fsync,
   linkSync,
   mkdirSync,
@@ -18,7 +19,7 @@ import {
   writevSync,
   type Stats,
 } from 'node:fs';
-import { mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.js';
 import { EbpmError, isCode } from '../core/errors.js';
@@ -299,8 +300,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   async fetch(desc: Descriptor): Promise<Content> {
     try {
       if (desc.size <= SYNC_IO_BYTES) return readSmall(this.blobPath(desc.digest), desc.size);
-      const fh = await open(this.blobPath(desc.digest), 'r');
-      return fh.createReadStream({ highWaterMark: Math.min(IO_CHUNK_BYTES, Math.max(desc.size, 1)) });
+      return createReadStream('', { fd: openSync(this.blobPath(desc.digest), 'r'), highWaterMark: Math.min(IO_CHUNK_BYTES, Math.max(desc.size, 1)) });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(desc.digest, { digest: desc.digest });
       throw e;
