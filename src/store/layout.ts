@@ -3,6 +3,7 @@ import {
   chmodSync,
   closeSync,
   createReadStream,
+  fdatasync,
   fsync,
   linkSync,
   mkdirSync,
@@ -93,6 +94,13 @@ const IO_CHUNK_BYTES = 1 << 20;
  * a larger blob, which overlap its transfer.
  */
 const SYNC_IO_BYTES = IO_CHUNK_BYTES;
+/**
+ * `WRITEBACK_BYTES`: a larger blob asks the device to take what it has written so far each time
+ * this much more is written (fdatasync, on the thread pool, while the transfer goes on), so that
+ * its closing fsync waits for the last few MiB instead of the whole blob (about 25 ms of a
+ * 64 MiB pull here).
+ */
+const WRITEBACK_BYTES = 8 << 20;
 const LOCK_FILE = 'index.json.lock';
 /**
  * `RESERVE_FILE` holds `RESERVE_BYTES` of zeros that `freeing` gives up when the disk is full,
@@ -521,6 +529,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     let renamed = false;
     try {
       const fd = openSync(tmp, 'wx', 0o644);
+      const writeback = new Writeback(fd);
       try {
         // Chunks are gathered into one writev(2) per IO_CHUNK_BYTES (or 256 chunks, well under
         // IOV_MAX); the pass ends (and throws on a mismatch) before the last batch is written
@@ -533,13 +542,17 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
           batched += chunk.byteLength;
           if (batched >= IO_CHUNK_BYTES || batch.length >= 256) {
             await write(fd, batch, batched);
+            writeback.wrote(batched);
             batch = [];
             batched = 0;
           }
         }
         if (batched > 0) await write(fd, batch, batched);
+        await writeback.settled();
         await fsyncFd(fd);
       } finally {
+        // A failed transfer leaves no writeback running on a closed descriptor.
+        await writeback.settled().catch(() => undefined);
         closeSync(fd);
       }
       chmodSync(tmp, 0o444);
@@ -671,6 +684,36 @@ function writeRest(fd: number, chunks: Uint8Array[], total: number, written: num
   if (written === total) return;
   const rest = Buffer.concat(chunks, total);
   while (written < total) written += writeSync(fd, rest, written);
+}
+
+/**
+ * `Writeback` starts an fdatasync of `fd` every `WRITEBACK_BYTES` written, one at a time, and
+ * does not wait for it: `settled` does (and throws what it failed with).
+ */
+class Writeback {
+  #since = 0;
+  #running: Promise<void> | undefined;
+  #failure: { error: unknown } | undefined;
+
+  constructor(private readonly fd: number) {}
+
+  wrote(bytes: number): void {
+    this.#since += bytes;
+    if (this.#since < WRITEBACK_BYTES || this.#running !== undefined) return;
+    this.#since = 0;
+    this.#running = new Promise<void>((resolve) =>
+      fdatasync(this.fd, (e) => {
+        if (e) this.#failure ??= { error: e };
+        this.#running = undefined;
+        resolve();
+      }),
+    );
+  }
+
+  async settled(): Promise<void> {
+    await this.#running;
+    if (this.#failure !== undefined) throw this.#failure.error;
+  }
 }
 
 /** `fsyncFd` waits, on the thread pool, until `fd`'s data is on the device: the one step that must not hold the event loop. */

@@ -70,6 +70,24 @@ describe('OciLayout on disk', () => {
     expect(readdirSync(join(dir, 'ingest'))).toEqual([]);
   });
 
+  it('writes a blob of several writebacks byte-exact, and leaves nothing of one that fails its check at the end', async () => {
+    const dir = fresh();
+    const l = await OciLayout.open(dir);
+    // 20 MiB in 1 MiB chunks: past two 8 MiB writebacks, with the last chunk held for the check.
+    const bytes = Buffer.alloc(20 << 20);
+    for (let i = 0; i < bytes.length; i += 4) bytes.writeUInt32LE(i, i);
+    const chunks = Array.from({ length: 20 }, (_, i) => bytes.subarray(i << 20, (i + 1) << 20));
+    const desc = { mediaType: LAYER_TYPE, digest: sha256Digest(bytes), size: bytes.length };
+    await l.push(desc, chunks);
+    expect(readFileSync(join(dir, 'blobs', 'sha256', desc.digest.slice(7))).equals(bytes)).toBe(true);
+    const other = Buffer.from(bytes);
+    other.writeUInt8(other.readUInt8(other.length - 1) ^ 1, other.length - 1);
+    const refused = await caught(l.push({ ...desc, digest: sha256Digest(other) }, chunks));
+    expect(refused.code).toBe('DIGEST_MISMATCH');
+    expect(readdirSync(join(dir, 'blobs', 'sha256'))).toEqual([desc.digest.slice(7)]);
+    expect(readdirSync(join(dir, 'ingest'))).toEqual([]);
+  });
+
   it('tags only complete graphs and refuses to delete what a tag uses', async () => {
     const l = await OciLayout.open(fresh());
     const mem = new MemoryStore();
