@@ -55,34 +55,40 @@ export async function benchRegistryTransfer(rounds = 3) {
       return { ...process.env, HOME: home };
     };
     for (let r = 0; r < rounds; r++) {
-      // Interleaved, each tool into fresh repositories and destinations, so neither finds content in place.
+      // Interleaved, each tool into fresh repositories and destinations, so neither finds content
+      // in place; which tool goes first alternates by round, so neither always meets the registry
+      // and the page cache as the other left them.
       mkdirSync(join(work, `pulled-${r}`), { recursive: true });
       chmodSync(join(work, `pulled-${r}`), 0o777);
       const s = `r${r}s`;
-      // Each ebpm build into its own repositories (r0e, r0b, …), the builds' order alternating by round.
-      const order = r % 2 === 0 ? builds : [...builds].reverse();
-      const ebpmRuns = (op, args) => {
-        for (const [tool, bin] of order) add(tool, op, timed(bin, args, ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` })));
+      const pulled = join(work, `pulled-${r}`);
+      // Each ebpm build into its own repositories (r0e, r0b, …).
+      const step = (op, ebpmArgs, skopeoRun) => {
+        const tools = [
+          ...builds.map(
+            ([tool, bin]) =>
+              () =>
+                add(tool, op, timed(bin, ebpmArgs, ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` }))),
+          ),
+          () => add('skopeo', op, skopeoRun()),
+        ];
+        for (const run of r % 2 === 0 ? tools : tools.reverse()) run();
       };
-      ebpmRuns('push big', ['push', big.dir]);
-      add('skopeo', 'push big', timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
-      ebpmRuns('pull big', ['pull', `big:${big.tag}`]);
-      add(
-        'skopeo',
-        'pull big',
-        timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(work, `pulled-${r}`, 'big')}:${big.tag}`), fresh()),
+      step('push big', ['push', big.dir], () => timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
+      step('pull big', ['pull', `big:${big.tag}`], () =>
+        timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(pulled, 'big')}:${big.tag}`), fresh()),
       );
-      ebpmRuns('push small', ['push', ...small.map((p) => p.dir)]);
-      let t = 0;
-      for (const p of small) t += timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh());
-      add('skopeo', 'push small', t);
-      ebpmRuns('pull small', ['pull', ...small.map((p) => `${p.name}:${p.tag}`)]);
-      t = 0;
-      for (const p of small)
-        t += timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(work, `pulled-${r}`, 'small')}:${p.name}`), fresh());
-      add('skopeo', 'pull small', t);
+      step('push small', ['push', ...small.map((p) => p.dir)], () =>
+        small.reduce((t, p) => t + timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh()), 0),
+      );
+      step('pull small', ['pull', ...small.map((p) => `${p.name}:${p.tag}`)], () =>
+        small.reduce(
+          (t, p) => t + timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(pulled, 'small')}:${p.name}`), fresh()),
+          0,
+        ),
+      );
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const median = (xs) => quantile(xs, 0.5);
     console.log(`registry transfer, loopback docker-registry, median of ${rounds} rounds (wall time)`);
     for (const [key, label] of [
       ['push big', 'push 1 package of 64 MiB'],
@@ -92,11 +98,14 @@ export async function benchRegistryTransfer(rounds = 3) {
     ]) {
       const a = median(runs.ebpm[key]);
       const b = median(runs.skopeo[key]);
+      // The ratio within each round, whose two runs met the same host: its median and quartiles.
+      const paired = runs.ebpm[key].map((ms, i) => ms / runs.skopeo[key][i]);
+      const spread = `round by round ×${median(paired).toFixed(2)} (×${quantile(paired, 0.25).toFixed(2)}–${quantile(paired, 0.75).toFixed(2)})`;
       const was =
         base === undefined
           ? ''
           : `  base ${fmt(median(runs.base[key]))}  ×${(median(runs.base[key]) / b).toFixed(2)} skopeo  new/base ×${(a / median(runs.base[key])).toFixed(2)}`;
-      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo${was}`);
+      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo, ${spread}${was}`);
     }
     // Re-pulling what is stored: count the registry requests (`--verbose` prints one line per request).
     const env = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r0e` });
@@ -112,6 +121,12 @@ export async function benchRegistryTransfer(rounds = 3) {
     await reg.stop();
     cleanup(work);
   }
+}
+
+/** `quantile` is the value below which the fraction `q` of `xs` lies (nearest rank). */
+function quantile(xs, q) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The request lines `ebpm pull --verbose` writes to stderr. */
