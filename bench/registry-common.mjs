@@ -3,7 +3,7 @@
 // package (its metadata and BPF object, plus one opaque layer for bulk), and a timer.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,8 +24,12 @@ async function freePort() {
   });
 }
 
-/** Starts docker-registry with its own storage under `work`; returns `{ host, stop }`. */
-export async function startRegistry(work) {
+/**
+ * Starts docker-registry with its own storage under `work`; returns `{ host, stop, log }`. With
+ * `requestLog`, the registry writes a JSON line for each request it answered to `log` (a file's
+ * path), with when it answered and how long it took (`requestsIn`).
+ */
+export async function startRegistry(work, { requestLog = false } = {}) {
   const port = await freePort();
   const dir = join(work, `registry-${port}`);
   mkdirSync(dir, { recursive: true });
@@ -33,12 +37,15 @@ export async function startRegistry(work) {
     join(dir, 'config.yml'),
     [
       'version: 0.1',
-      'log: {level: error, accesslog: {disabled: true}}',
+      `log: {level: ${requestLog ? 'info, formatter: json' : 'error'}, accesslog: {disabled: true}}`,
       `storage: {filesystem: {rootdirectory: "${join(dir, 'data')}"}, delete: {enabled: true}}`,
       `http: {addr: "127.0.0.1:${port}", secret: bench}`,
     ].join('\n'),
   );
-  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
+  const log = join(dir, 'requests.json');
+  const out = requestLog ? openSync(log, 'w') : 'ignore';
+  const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', out] });
+  if (typeof out === 'number') closeSync(out);
   const host = `127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try {
@@ -51,12 +58,40 @@ export async function startRegistry(work) {
   }
   return {
     host,
+    log,
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', resolve);
         child.kill('SIGTERM');
       }),
   };
+}
+
+/**
+ * `requestsIn` reads the requests a registry started with `requestLog` answered from byte `from`
+ * of its log on: `{ method, uri, start, end }`, times in ms since the epoch (the registry's clock,
+ * which is this machine's), `start` being when its handler began (its answer's time less its
+ * duration), in the order they started.
+ */
+export function requestsIn(log, from) {
+  const unit = { ns: 1e-6, µs: 1e-3, ms: 1, s: 1e3 };
+  const ms = (d) => {
+    const m = /^([\d.]+)(ns|µs|ms|s)$/.exec(d);
+    if (m === null) throw new Error(`a duration docker-registry wrote that this does not read: ${d}`);
+    return Number(m[1]) * unit[m[2]];
+  };
+  return readFileSync(log)
+    .subarray(from)
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.includes('"http.response.duration"'))
+    .map((line) => {
+      const j = JSON.parse(line);
+      // Date.parse keeps milliseconds; the nanoseconds' next three digits are added by hand.
+      const end = Date.parse(j.time) + Number((/\.\d{3}(\d{0,3})/.exec(j.time)?.[1] ?? '').padEnd(3, '0')) / 1000;
+      return { method: j['http.request.method'], uri: j['http.request.uri'], start: end - ms(j['http.response.duration']), end };
+    })
+    .sort((a, b) => a.start - b.start);
 }
 
 /** Builds the CLI bundle and a BPF-only sigsnoop package; returns its layout's config and object. */
