@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { basePackage, cleanup, EBPM, ebpmEnv, requestsIn, scratch, startRegistry, writeLayout } from './registry-common.mjs';
+import { median } from './run-common.mjs';
 
 const now = () => performance.timeOrigin + performance.now();
 const PHASES = ['start', 'before', 'transfer', 'after', 'exit', 'total'];
@@ -115,7 +116,6 @@ export async function benchRegistryPhases(rounds = 9) {
       const t = await run(process.execPath, ['-e', '0'], process.env);
       nodeStart.push(t.exited - t.spawned);
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     console.log(`registry phases of one 64 MiB package, by the registry's request log, medians of ${rounds} interleaved rounds (ms)`);
     console.log(`  ${''.padEnd(12)}${PHASES.map((p) => p.padStart(10)).join('')}`);
     for (const [key, rows] of Object.entries(results)) {

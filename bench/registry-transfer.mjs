@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
+import { median } from './run-common.mjs';
 
 const SMALL = 50;
 
@@ -88,7 +89,6 @@ export async function benchRegistryTransfer(rounds = 3) {
         ),
       );
     }
-    const median = (xs) => quantile(xs, 0.5);
     console.log(`registry transfer, loopback docker-registry, median of ${rounds} rounds (wall time)`);
     for (const [key, label] of [
       ['push big', 'push 1 package of 64 MiB'],

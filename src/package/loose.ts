@@ -40,12 +40,7 @@ export function packageName(s: string): string {
  * `--allow-undeclared-bpf`.
  */
 export function looseModuleMetadata(info: { readonly name: string; readonly architecture: string }, file: string, bytes: Uint8Array): PackageMetadata {
-  let module: WasmModule;
-  try {
-    module = parseWasm(bytes);
-  } catch (e) {
-    throw withContext(file, e);
-  }
+  const module = at(file, () => parseWasm(bytes));
   if (embeddedObjects(module).length > 0) return describeFiles(info, [], { name: file, bytes });
   return {
     schemaVersion: 1,

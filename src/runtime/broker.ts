@@ -102,8 +102,7 @@ export class Tenant {
    */
   get port(): MessagePort {
     if (this.#port === undefined) {
-      const { port1, port2 } = new (process.getBuiltinModule('node:worker_threads').MessageChannel)();
-      const local = port2;
+      const { port1, port2: local } = new (process.getBuiltinModule('node:worker_threads').MessageChannel)();
       const bell = new Int32Array(this.bell);
       local.on('message', (req: BrokerRequest) => {
         local.postMessage(this.broker.serve(this, req));
