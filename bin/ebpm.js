@@ -2,7 +2,7 @@
 ':' /*
 # Run as a program (npm's link, a PATH entry), sh reads these lines; `node bin/ebpm.js` reads
 # only the JavaScript at the end (biome.json leaves this file's layout alone for that).
-# Commands start from a start-up snapshot (scripts/build.mjs; `ls` from one of its own), sparing
+# Commands start from a start-up snapshot (scripts/build.mjs; `ls` and `push` from their own), sparing
 # them the ESM bundle's loading, when the node on PATH is the one that built it, unchanged since:
 # the file dist/ebpm.blob.node names, with the stamp's modification time. A snapshot of another node
 # would not load (Node exits 14), so otherwise they load the ESM bundle, as `node bin/ebpm.js`
@@ -48,9 +48,12 @@ agent) ;;
 *)
   # The stamp: the node that built the snapshots, then the V8 flags they were built with, which a
   # start from one must repeat (scripts/snapshot.mjs; a stamp without them is an older build's).
-  # `ls` has a snapshot of its own, without the run path's heap.
+  # `ls` and `push` have snapshots of their own, without the run path's heap.
   blob=ebpm.blob entry=ebpm-snapshot.cjs
-  if [ "$command" = ls ]; then blob=ebpm-ls.blob entry=ebpm-ls.cjs; fi
+  case $command in
+  ls) blob=ebpm-ls.blob entry=ebpm-ls.cjs ;;
+  push) blob=ebpm-push.blob entry=ebpm-push.cjs ;;
+  esac
   if [ -f "$dist/$blob" ] && [ -f "$stamp" ] && { read -r built && read -r flags; } <"$stamp" &&
     [ "$node" -ef "$built" ] && ! [ "$node" -nt "$stamp" ] && ! [ "$node" -ot "$stamp" ]; then
     # shellcheck disable=SC2086 # the flags are words of their own

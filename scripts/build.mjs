@@ -243,22 +243,31 @@ const code = readFileSync(bundle, 'utf8')
   .replaceAll(/\bimport\("ebpm-lazy:([^"]+)"\)/g, '__ebpm.lazy("$1")')
   .replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpm.import($1)');
 writeFileSync(bundle, code);
+/**
+ * `requireBuiltins` turns a CommonJS bundle's import()s of builtins (node:http and node:https,
+ * which only a registry needs) into requires: through vm, each would load the ESM loader, whose
+ * import of a builtin also loads everything the builtin exports lazily.
+ */
+const requireBuiltins = (code) => code.replaceAll(/\bimport\(("node:[^"]+")\)/g, 'Promise.resolve(require($1))');
 // The lazy bundle, compiled by vm, has no import() of its own either: through the snapshot's.
 const lazyFile = 'dist/chunks/ebpm-lazy.cjs';
-writeFileSync(lazyFile, readFileSync(lazyFile, 'utf8').replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpmImport($1)'));
-// `ebpm ls`'s own start-up snapshot (src/cli/snapshot-ls.ts): one CommonJS bundle of all it may
-// import, which is little, so that `ls` does not deserialise the run path's heap. Its one
-// import() left is of a builtin (node:https, which only a registry needs): a require.
-const lsBundle = 'dist/chunks/ebpm-ls.cjs';
-await build({
-  ...cjs,
-  entryPoints: { 'chunks/ebpm-ls': 'src/cli/snapshot-ls.ts' },
-  define: { 'import.meta.url': '__ebpm.url' },
-  banner: { js: "'use strict';\nvar __ebpm = { get url() { return require('node:url').pathToFileURL(process.argv[1]).href; } };" },
-});
-const lsCode = readFileSync(lsBundle, 'utf8').replaceAll(/\bimport\(("node:[^"]+")\)/g, 'Promise.resolve(require($1))');
-if (/\bimport\(/.test(lsCode)) throw new Error(`${lsBundle}: an import() a snapshot cannot make is left`);
-writeFileSync(lsBundle, lsCode);
+writeFileSync(lazyFile, requireBuiltins(readFileSync(lazyFile, 'utf8')).replaceAll(/\bimport\(("[^"]+")\)/g, '__ebpmImport($1)'));
+// `ebpm ls`'s and `ebpm push`'s own start-up snapshots (src/cli/snapshot-ls.ts,
+// snapshot-push.ts): each one CommonJS bundle of all its command may import, so that `ls` does
+// not deserialise the run path's heap and `push` loads no lazy bundle. The import()s left are of
+// builtins.
+for (const command of ['ls', 'push']) {
+  const file = `dist/chunks/ebpm-${command}.cjs`;
+  await build({
+    ...cjs,
+    entryPoints: { [`chunks/ebpm-${command}`]: `src/cli/snapshot-${command}.ts` },
+    define: { 'import.meta.url': '__ebpm.url' },
+    banner: { js: "'use strict';\nvar __ebpm = { get url() { return require('node:url').pathToFileURL(process.argv[1]).href; } };" },
+  });
+  const code = requireBuiltins(readFileSync(file, 'utf8'));
+  if (/\bimport\(/.test(code)) throw new Error(`${file}: an import() a snapshot cannot make is left`);
+  writeFileSync(file, code);
+}
 await import('./snapshot.mjs');
 // What bin/ebpm.js prints for `--version` without starting node; the CLI's own is main.ts's.
 writeFileSync('dist/version', `${JSON.parse(readFileSync('package.json', 'utf8')).version}\n`);

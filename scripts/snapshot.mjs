@@ -1,5 +1,6 @@
-// Builds the start-up snapshots, dist/ebpm.blob and `ls`'s dist/ebpm-ls.blob, from the bundles
-// scripts/build.mjs leaves in dist/chunks/ (ebpm-snapshot.cjs, ebpm-ls.cjs), for the node
+// Builds the start-up snapshots, dist/ebpm.blob, `ls`'s dist/ebpm-ls.blob and `push`'s
+// dist/ebpm-push.blob, from the bundles scripts/build.mjs leaves in dist/chunks/
+// (ebpm-snapshot.cjs, ebpm-ls.cjs, ebpm-push.cjs), for the node
 // running this script, and stamps them for bin/ebpm.js; and V8 code caches of the bundle the run's
 // snapshot loads lazily and of the Wasm guest's thread (dist/*.cache). It needs nothing but
 // node: where dist/ was built elsewhere (a container image, an installed package), running this
@@ -25,10 +26,12 @@ rmSync(stamp, { force: true });
 // then cost about 15% more CPU, less than with the guest in a worker before (bench/README.md).
 const V8_FLAGS = ['--no-rehash-snapshot', '--no-sparkplug', '--liftoff-only'];
 // Node warns about builtins it has not verified in snapshots; the tests run ebpm from these.
-// Two snapshots: the run's, which every command but `ls` and `agent` starts from, and `ls`'s own.
+// Three snapshots: the run's, which every command but `ls`, `push` and `agent` starts from, and
+// `ls`'s and `push`'s own.
 for (const [blob, bundle] of [
   ['ebpm.blob', 'chunks/ebpm-snapshot.cjs'],
   ['ebpm-ls.blob', 'chunks/ebpm-ls.cjs'],
+  ['ebpm-push.blob', 'chunks/ebpm-push.cjs'],
 ]) {
   const made = spawnSync(process.execPath, [...V8_FLAGS, '--snapshot-blob', `${dist}${blob}`, '--build-snapshot', `${dist}${bundle}`], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`the start-up snapshot ${blob} was not built (exit code ${made.status}):\n${made.stderr}`);

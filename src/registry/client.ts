@@ -27,6 +27,8 @@ export interface ClientOptions extends BlobOptions {
   readonly maxEntries?: number;
   /** Largest manifest, index or referrers page read (default and at most `MAX_MANIFEST_BYTES`, 4 MiB). */
   readonly maxManifestBytes?: number;
+  /** The innermost stage, instead of the network (`wireSend`): the push snapshot's warm-up answers from memory (cli/snapshot-registry.ts). */
+  readonly wire?: Send;
 }
 
 /**
@@ -47,7 +49,8 @@ export class Registry {
     this.host = host;
     this.options = options;
     this.base = `${schemeFor(host, options.insecure)}://${host}`;
-    const wire = options.debug === undefined ? wireSend(options.timeouts) : withLog(options.debug)(wireSend(options.timeouts));
+    const network = options.wire ?? wireSend(options.timeouts);
+    const wire = options.debug === undefined ? network : withLog(options.debug)(network);
     const plain = compose(withRetry(options.retry), withRedirects)(wire);
     const auth = new Auth({
       send: plain,

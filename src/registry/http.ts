@@ -1,4 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, request as httpRequest } from 'node:http';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { EbpmError } from '../core/errors.js';
@@ -158,16 +158,18 @@ interface Transport {
   readonly request: typeof httpRequest;
   readonly agent: HttpAgent;
 }
-let plain: Transport | undefined;
+let plain: Promise<Transport> | undefined;
 let secure: Promise<Transport> | undefined;
 /**
  * `transportFor` is the request function and the keep-alive pool (one per scheme for the whole
- * process; idle connections do not keep it alive) for `url`. node:https (and TLS) loads with the
- * first HTTPS request: a loopback or plain-HTTP registry does not pay for it.
+ * process; idle connections do not keep it alive) for `url`. node:http loads with the first
+ * request (`ebpm push`'s start-up snapshot evaluates this module, which Node 20 cannot do with
+ * node:http loaded), node:https (and TLS) with the first HTTPS request: a loopback or plain-HTTP
+ * registry does not pay for it.
  */
 async function transportFor(url: URL): Promise<Transport> {
   if (url.protocol !== 'https:') {
-    plain ??= { request: httpRequest, agent: new HttpAgent(AGENT_OPTIONS) };
+    plain ??= import('node:http').then((http) => ({ request: http.request, agent: new http.Agent(AGENT_OPTIONS) }));
     return plain;
   }
   secure ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) }));

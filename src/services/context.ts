@@ -12,6 +12,7 @@ import { configFile, localRegistryDir, storeDir, userStoreDir, type Env } from '
 import type { TrustPolicy } from '../sign/policy.js';
 import type { Deleter, ReferrerLister, TagLister, Target } from '../content/storage.js';
 import type { ClientOptions } from '../registry/client.js';
+import type { Send } from '../registry/http.js';
 import { OciLayout } from '../store/layout.js';
 
 /** `RemoteRepository` is a registry repository as the services use it (remote `Repository` or `LocalRepository`). */
@@ -57,6 +58,8 @@ export interface ContextOptions {
   readonly plainHttp?: readonly string[];
   /** The trust policy as the command already read it (default: read from `EBPM_TRUST_POLICY` or the default place on first use). */
   readonly trustPolicy?: () => TrustPolicy;
+  /** Remote registries' innermost stage, instead of the network (`ClientOptions.wire`). */
+  readonly wire?: Send;
 }
 
 /** `loadConfig` reads the config file; a missing file is the empty config, a bad one `CONFIG_INVALID`. */
@@ -112,6 +115,7 @@ export async function openContext(env: Env, opts: ContextOptions = {}): Promise<
     ...(maxBlobBytes === undefined ? {} : { maxBlobBytes }),
     ...(maxManifestBytes === undefined ? {} : { maxManifestBytes }),
     ...(opts.debug === undefined ? {} : { debug: opts.debug }),
+    ...(opts.wire === undefined ? {} : { wire: opts.wire }),
   };
   const uid = opts.uid ?? process.getuid?.();
   const storePath = storeDir(env, uid);

@@ -1,7 +1,7 @@
-// bin/ebpm.js as users start it: a command (`ebpm run`, `ebpm ls`) from the start-up snapshot
-// when the node on PATH built it, the ESM bundle otherwise (no snapshot, a snapshot stamped for
-// another node or an upgraded one), with the same output and start-up phases either way;
-// `--version` without node.
+// bin/ebpm.js as users start it: a command (`ebpm run`, `ebpm ls`, `ebpm push`) from its start-up
+// snapshot when the node on PATH built it, the ESM bundle otherwise (no snapshot, a snapshot
+// stamped for another node or an upgraded one), with the same output and start-up phases either
+// way; `--version` without node.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import { REPO } from '../helpers/objects.js';
 import { ebpm as inProcess, packageLayout, sandbox } from './helpers.js';
 import { formatBytes } from '../../src/cli/format.js';
 import { describeWith } from '../helpers/prereq.js';
+import { startRegistry } from '../helpers/registry.js';
 import { defaultCliEnv, runEbpm } from '../helpers/cli.js';
 import { BIN, ebpmSync, ownCopy, sender, tempDir } from '../run/spawn.js';
 
@@ -18,9 +19,9 @@ const TITLE = 'sigsnoop 1.2.0: attached ln_sig_trace (tracepoint/signal/signal_g
 let dir = '';
 let layout = '';
 
-/** `install` is a copy of the built CLI (launcher, package.json, dist/; the addon linked), for a test to spoil. */
-function install(name: string): { bin: string; dist: string } {
-  const root = join(dir, name);
+/** `install` is a copy of the built CLI (launcher, package.json, dist/; the addon linked) in `under` (default: the suite's directory), for a test to spoil. */
+function install(name: string, under = dir): { bin: string; dist: string } {
+  const root = join(under, name);
   mkdirSync(join(root, 'bin'), { recursive: true });
   cpSync(BIN, join(root, 'bin', 'ebpm.js'));
   cpSync(join(REPO, 'package.json'), join(root, 'package.json'));
@@ -232,5 +233,51 @@ console.log([['chunks/ebpm-lazy.cjs', 'ebpm-lazy.cache'], ['runtime-worker.cjs',
     expect(ebpmSync(['--version'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
     expect(ebpmSync(['-V'], { env: { PATH: '/nonexistent' } })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
     expect(ebpmSync(['--version'], { prefix: [process.execPath] })).toEqual({ code: 0, stdout: 'ebpm 0.1.0\n', stderr: '' });
+  });
+});
+
+describeWith(['registry', 'clang'], "the launcher's push", () => {
+  it("pushes from push's own snapshot as the ESM bundle does, to a registry and to the embedded one, its errors and help too", async () => {
+    const reg = await startRegistry();
+    const sb = sandbox();
+    try {
+      const pkg = await packageLayout(join(sb.root, 'pkg'), { name: 'pusher', version: '1.0.0' });
+      // An install with neither the run's snapshot nor the ESM bundle: only push's snapshot can answer.
+      const { bin, dist } = install('push-only', sb.root);
+      rmSync(join(dist, 'ebpm.blob'));
+      rmSync(join(dist, 'ebpm.mjs'));
+      const bundle = { env: sb.env, prefix: [process.execPath] };
+      for (const json of [[], ['--json']]) {
+        const fromSnapshot = ebpmSync(['push', pkg.dir, '--to', `${reg.host}/snapshot${json.length}/pusher`, ...json], { env: sb.env, bin });
+        const fromBundle = ebpmSync(['push', pkg.dir, '--to', `${reg.host}/bundle${json.length}/pusher`, ...json], bundle);
+        expect(fromSnapshot).toMatchObject({ code: 0, stderr: '' });
+        expect(fromSnapshot.stdout).toContain(`${reg.host}/snapshot${json.length}/pusher:1.0.0`);
+        expect(fromSnapshot.stdout).toContain(pkg.digest);
+        expect(fromSnapshot).toEqual({ ...fromBundle, stdout: fromBundle.stdout.replaceAll('/bundle', '/snapshot') });
+      }
+      // The embedded registry (no registry configured), then a version it holds with other content.
+      const embedded = ebpmSync(['push', pkg.dir], { env: sb.env, bin });
+      expect(embedded).toMatchObject({ code: 0, stderr: '' });
+      expect(embedded.stdout).toContain(pkg.digest);
+      const other = await packageLayout(join(sb.root, 'other'), { name: 'pusher', version: '1.0.0', description: 'other content' });
+      const codes: (number | null)[] = [];
+      for (const args of [
+        ['push', other.dir],
+        ['push', '--help'],
+        ['push', '--bogus'],
+        ['push', join(sb.root, 'nothing')],
+      ]) {
+        const fromSnapshot = ebpmSync(args, { env: sb.env, bin });
+        codes.push(fromSnapshot.code);
+        expect({ args, ...fromSnapshot }).toEqual({ args, ...ebpmSync(args, bundle) });
+      }
+      // Refused (the version holds other content), help, a usage error, nothing there.
+      expect(codes).toEqual([1, 0, 2, 1]);
+      // Anything else needs what this install lacks.
+      const pull = ebpmSync(['pull', 'pusher'], { env: sb.env, bin });
+      expect([pull.code, pull.stderr.includes(`Cannot find module '${join(dist, 'ebpm.mjs')}'`)]).toEqual([1, true]);
+    } finally {
+      await reg.stop();
+    }
   });
 });
