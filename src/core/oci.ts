@@ -41,6 +41,8 @@ export const ANNOTATION_BASE_NAME = 'org.opencontainers.image.base.name';
 /** ebpm's own per-tag metadata in the local store's index.json (reverse-domain keys, as the spec asks). */
 export const ANNOTATION_EBPM_PULLED_AT = 'dev.ebpm.pulled-at';
 export const ANNOTATION_EBPM_SOURCE = 'dev.ebpm.source';
+/** On a referrer's untagged entry in a layout's index.json: the digest of its subject. */
+export const ANNOTATION_EBPM_SUBJECT = 'dev.ebpm.subject';
 
 /**
  * `MAX_MANIFEST_BYTES` bounds any manifest or index ebpm reads: 4 MiB, the limit of

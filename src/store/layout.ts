@@ -26,6 +26,7 @@ import { digesterFor, isDigest, parseDigest, shortDigest } from '../core/digest.
 import { EbpmError, isCode } from '../core/errors.js';
 import { canonicalJson, decodeJson, isObject } from '../core/json.js';
 import {
+  ANNOTATION_EBPM_SUBJECT,
   ANNOTATION_REF_NAME,
   MAX_MANIFEST_BYTES,
   MEDIA_TYPE_IMAGE_INDEX,
@@ -452,9 +453,17 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     });
   }
 
+  /**
+   * `referrers` reads the untagged entries that every referrer gets (`registerReferrer`;
+   * `verifyStore` lists one again that lost its), not the tagged ones, the packages; and of
+   * those, only the ones whose entry names `subject` or no subject (an older ebpm's). A run's
+   * look for signatures thus reads what the package has, however many others the store holds.
+   */
   async referrers(subject: Descriptor, artifactType?: string): Promise<Descriptor[]> {
     const out = new Map<string, Descriptor>();
     for (const d of (await this.readIndex()).manifests) {
+      const named = d.annotations?.[ANNOTATION_EBPM_SUBJECT];
+      if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined || (named !== undefined && named !== subject.digest)) continue;
       if (!isGraphNode(d) || out.has(d.digest)) continue;
       const node = await this.node(d).catch(() => undefined);
       if (node === undefined || node.subject?.digest !== subject.digest) continue;
@@ -568,7 +577,12 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
   async registerReferrer(desc: Descriptor, bytes: Uint8Array): Promise<void> {
     const node = parseNode(desc, bytes);
     if (node.subject === undefined) return;
-    const entry: Descriptor = { ...plain(desc), ...(node.artifactType === undefined ? {} : { artifactType: node.artifactType }) };
+    const base = plain(desc);
+    const entry: Descriptor = {
+      ...base,
+      ...(node.artifactType === undefined ? {} : { artifactType: node.artifactType }),
+      annotations: { ...base.annotations, [ANNOTATION_EBPM_SUBJECT]: node.subject.digest },
+    };
     await this.updateIndex(async (manifests) => {
       if (manifests.some((d) => d.digest === desc.digest)) return { manifests, result: undefined };
       const missing = await this.missingFrom(desc);

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
 import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes } from '../../src/core/oci.js';
 import { copy, copyGraph } from '../../src/content/copy.js';
@@ -164,6 +164,33 @@ describe('store maintenance', () => {
         source: undefined,
       },
     ]);
+  });
+
+  it("lists a package's referrers reading only theirs: not the packages, not others' referrers", async () => {
+    const l = await OciLayout.open(fresh());
+    const pkgs = [];
+    const sigs = [];
+    for (let i = 0; i < 5; i++) {
+      const p = await pushArtifact(l, [`package ${i}`]);
+      await l.tag(p.manifest, `p${i}:1`);
+      pkgs.push(p.manifest);
+      sigs.push((await pushArtifact(l, [`signature ${i}`], { subject: p.manifest, artifactType: SIGNATURE_TYPE })).manifest);
+    }
+    const read = vi.spyOn(l, 'node');
+    const digests = (ds: { digest: string }[]) => ds.map((d) => d.digest);
+    expect(digests(await l.referrers(pkgs[2]!))).toEqual([sigs[2]!.digest]);
+    expect(digests(read.mock.calls.map(([d]) => d))).toEqual([sigs[2]!.digest]);
+    read.mockClear();
+    expect(await l.referrers(sigs[0]!)).toEqual([]);
+    expect(read).not.toHaveBeenCalled();
+    // An entry an older ebpm wrote names no subject: it is read to see whose it is.
+    const path = join(l.root, 'index.json');
+    const index = JSON.parse(readFileSync(path, 'utf8')) as { manifests: { digest: string; annotations?: Record<string, string> }[] };
+    for (const m of index.manifests) if (m.digest === sigs[4]!.digest) delete m.annotations;
+    writeFileSync(path, JSON.stringify(index));
+    expect(digests(await l.referrers(pkgs[2]!))).toEqual([sigs[2]!.digest]);
+    expect(digests(read.mock.calls.map(([d]) => d))).toEqual([sigs[2]!.digest, sigs[4]!.digest]);
+    expect(digests(await l.referrers(pkgs[4]!))).toEqual([sigs[4]!.digest]);
   });
 
   it('prunes what no tag reaches, keeping referrers of what is kept', async () => {
