@@ -5,6 +5,8 @@
 // bin/ebpm.js (a worktree of the code before a change), that build runs too, interleaved in
 // each round, and the table gives both ebpm builds against skopeo and the new against the old.
 // ebpm runs as users run it: bin/ebpm.js as a program, which starts from the start-up snapshot.
+// Every step runs piped and again on a terminal (a pty of util-linux `script`), where each tool
+// shows its progress.
 // `node bench/registry-transfer.mjs [rounds]` (bench/README.md §"Registry").
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -41,10 +43,11 @@ export async function benchRegistryTransfer(rounds = 3) {
     const asNobody = process.getuid?.() === 0;
     if (asNobody) chmodSync(work, 0o755);
     const skopeoCmd = asNobody ? 'setpriv' : 'skopeo';
-    const skopeo = (src, dst) => [
+    // Piped, skopeo is quiet (-q); on a terminal it shows its progress, as ebpm does.
+    const skopeo = (src, dst, terminal) => [
       ...(asNobody ? ['--reuid=65534', '--regid=65534', '--clear-groups', 'skopeo'] : []),
       'copy',
-      '-q',
+      ...(terminal ? [] : ['-q']),
       '--src-tls-verify=false',
       '--dest-tls-verify=false',
       src,
@@ -58,44 +61,45 @@ export async function benchRegistryTransfer(rounds = 3) {
     for (let r = 0; r < rounds; r++) {
       // Interleaved, each tool into fresh repositories and destinations, so neither finds content
       // in place; which tool goes first alternates by round, so neither always meets the registry
-      // and the page cache as the other left them.
-      mkdirSync(join(work, `pulled-${r}`), { recursive: true });
-      chmodSync(join(work, `pulled-${r}`), 0o777);
-      const s = `r${r}s`;
-      const pulled = join(work, `pulled-${r}`);
-      // Each ebpm build into its own repositories (r0e, r0b, …).
-      const step = (op, ebpmArgs, skopeoRun) => {
-        const tools = [
-          ...builds.map(
-            ([tool, bin]) =>
-              () =>
-                add(tool, op, timed(bin, ebpmArgs, ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}` }))),
-          ),
-          () => add('skopeo', op, skopeoRun()),
-        ];
-        for (const run of r % 2 === 0 ? tools : tools.reverse()) run();
-      };
-      step('push big', ['push', big.dir], () => timed(skopeoCmd, skopeo(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`), fresh()));
-      step('pull big', ['pull', `big:${big.tag}`], () =>
-        timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(pulled, 'big')}:${big.tag}`), fresh()),
-      );
-      step('push small', ['push', ...small.map((p) => p.dir)], () =>
-        small.reduce((t, p) => t + timed(skopeoCmd, skopeo(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), fresh()), 0),
-      );
-      step('pull small', ['pull', ...small.map((p) => `${p.name}:${p.tag}`)], () =>
-        small.reduce(
-          (t, p) => t + timed(skopeoCmd, skopeo(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(pulled, 'small')}:${p.name}`), fresh()),
-          0,
-        ),
-      );
+      // and the page cache as the other left them. Each step runs piped, then on a terminal.
+      for (const terminal of [false, true]) {
+        const way = terminal ? 't' : '';
+        const pulled = join(work, `pulled-${r}${way}`);
+        mkdirSync(pulled, { recursive: true });
+        chmodSync(pulled, 0o777);
+        const s = `r${r}s${way}`;
+        const copy = (src, dst) => timed(skopeoCmd, skopeo(src, dst, terminal), fresh(), { terminal });
+        // Each ebpm build into its own repositories (r0e, r0b, r0et, …).
+        const step = (op, ebpmArgs, skopeoRun) => {
+          const key = terminal ? `${op} terminal` : op;
+          const tools = [
+            ...builds.map(
+              ([tool, bin]) =>
+                () =>
+                  add(tool, key, timed(bin, ebpmArgs, ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r${r}${tool[0]}${way}` }), { terminal })),
+            ),
+            () => add('skopeo', key, skopeoRun()),
+          ];
+          for (const run of r % 2 === 0 ? tools : tools.reverse()) run();
+        };
+        step('push big', ['push', big.dir], () => copy(`oci:${big.dir}:${big.tag}`, `docker://${reg.host}/${s}/big:${big.tag}`));
+        step('pull big', ['pull', `big:${big.tag}`], () => copy(`docker://${reg.host}/${s}/big:${big.tag}`, `oci:${join(pulled, 'big')}:${big.tag}`));
+        step('push small', ['push', ...small.map((p) => p.dir)], () =>
+          small.reduce((t, p) => t + copy(`oci:${p.dir}:${p.tag}`, `docker://${reg.host}/${s}/${p.name}:${p.tag}`), 0),
+        );
+        step('pull small', ['pull', ...small.map((p) => `${p.name}:${p.tag}`)], () =>
+          small.reduce((t, p) => t + copy(`docker://${reg.host}/${s}/${p.name}:${p.tag}`, `oci:${join(pulled, 'small')}:${p.name}`), 0),
+        );
+      }
     }
     console.log(`registry transfer, loopback docker-registry, median of ${rounds} rounds (wall time)`);
-    for (const [key, label] of [
+    const ops = [
       ['push big', 'push 1 package of 64 MiB'],
       ['pull big', 'pull 1 package of 64 MiB'],
       ['push small', `push ${SMALL} small packages`],
       ['pull small', `pull ${SMALL} small packages`],
-    ]) {
+    ];
+    for (const [key, label] of [...ops, ...ops.map(([k, l]) => [`${k} terminal`, `${l}, terminal`])]) {
       const a = median(runs.ebpm[key]);
       const b = median(runs.skopeo[key]);
       // The ratio within each round, whose two runs met the same host: its median and quartiles.
@@ -105,7 +109,7 @@ export async function benchRegistryTransfer(rounds = 3) {
         base === undefined
           ? ''
           : `  base ${fmt(median(runs.base[key]))}  ×${(median(runs.base[key]) / b).toFixed(2)} skopeo  new/base ×${(a / median(runs.base[key])).toFixed(2)}`;
-      console.log(`  ${label.padEnd(28)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo, ${spread}${was}`);
+      console.log(`  ${label.padEnd(38)} ebpm ${fmt(a)}  skopeo ${fmt(b)}  ×${(a / b).toFixed(2)} skopeo, ${spread}${was}`);
     }
     // Re-pulling what is stored: count the registry requests (`--verbose` prints one line per request).
     const env = ebpmEnv(work, { EBPM_REGISTRY: `${reg.host}/r0e` });

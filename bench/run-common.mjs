@@ -85,6 +85,13 @@ export const exited = (child) => new Promise((r) => (child.exitCode !== null ? r
 const shellLine = (argv) => argv.map((a) => `'${a.replaceAll("'", `'\\''`)}'`).join(' ');
 
 /**
+ * `onTerminal` runs `argv` on a pseudo-terminal of util-linux `script`, as a person runs it:
+ * `[command, args, env]`, with `env`'s SHELL set to sh (script runs its command with $SHELL -c:
+ * sh, not the user's shell and its start-up files).
+ */
+export const onTerminal = (argv, env) => ['script', ['-qfec', `exec ${shellLine(argv)}`, '/dev/null'], { ...env, SHELL: '/bin/sh' }];
+
+/**
  * `firstEventRun` launches `tool` and times it until its output shows `marker`: on a pipe, or
  * (`pty`) on a terminal of util-linux `script`, as a person runs it. The tool then runs `holdMs`
  * more (a live view takes over in that time) and is stopped as a person stops it: SIGINT, or
@@ -97,9 +104,9 @@ export async function firstEventRun(tool, marker, { pty = false, holdMs = 0 } = 
   const rssFile = join(dir, 'rss');
   const argv = ['/usr/bin/time', '-f', '%M', '-o', rssFile, tool.cmd, ...tool.args];
   const start = process.hrtime.bigint();
-  // script runs its command with $SHELL -c: sh, not the user's shell and its start-up files.
+  const [onPty, onPtyArgs, onPtyEnv] = onTerminal(argv, tool.env);
   const child = pty
-    ? spawn('script', ['-qfec', `exec ${shellLine(argv)}`, '/dev/null'], { env: { ...tool.env, SHELL: '/bin/sh' }, stdio: ['pipe', 'pipe', 'ignore'] })
+    ? spawn(onPty, onPtyArgs, { env: onPtyEnv, stdio: ['pipe', 'pipe', 'ignore'] })
     : spawn(argv[0], argv.slice(1), { env: tool.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let err = '';

@@ -15,7 +15,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { EBPM, REPO, exited, median, script } from './run-common.mjs';
+import { EBPM, REPO, exited, median, onTerminal, script } from './run-common.mjs';
 
 const args = process.argv.slice(2);
 const UNFILTERED = args.includes('--unfiltered');
@@ -32,9 +32,9 @@ delete env.NODE_EXTRA_CA_CERTS;
  * `script` when `pty`, and the `phase <name> <ms>` lines it wrote by then (stderr; one stream on a pty).
  */
 async function firstEvent(argv, marker, pty) {
-  const [cmd, ...args] = pty ? ['script', '-qfec', argv.map((a) => `'${a}'`).join(' '), '/dev/null'] : argv;
+  const [cmd, args, runEnv] = pty ? onTerminal(argv, env) : [argv[0], argv.slice(1), env];
   const start = process.hrtime.bigint();
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { env: runEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => {

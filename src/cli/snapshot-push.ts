@@ -10,7 +10,7 @@
 import { parseArgs } from 'node:util';
 import { startupSnapshot } from 'node:v8';
 import { pushAll } from '../api/push.js';
-import { openContext } from '../services/context.js';
+import { openContext } from '../api/context.js';
 import push from './commands/push.js';
 import { dispatcher } from './dispatch.js';
 import { memoryRegistry } from './snapshot-registry.js';
