@@ -2,11 +2,11 @@
  * Where the start-up snapshots' warm-ups run (snapshot-warm.ts for `ebpm run`, snapshot-ls.ts for
  * `ebpm ls`, snapshot-push.ts for `ebpm push`): a temporary directory holding the sample package's
  * layout (snapshot-sample.ts), an environment of its own there (its store and embedded registry),
- * and output captured instead of printed. Nothing of it may be
- * kept in a snapshot but the compiled code, so no timer may start while a warm-up runs: Node's
- * timer queue is in the snapshot, with its next expiry as of the build, and a later process's
- * timer due after that would never be armed (an xdp program alone, waiting for its stop on a
- * long interval, would end at once).
+ * and output captured instead of printed. Nothing of it may be kept in a snapshot but the
+ * compiled code, so no timer may start while a warm-up runs: Node's timer queue is in the
+ * snapshot, with its next expiry as of the build, and a later process's timer due after that
+ * would never be armed (an xdp program alone, waiting for its stop on a long interval, would end
+ * at once).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

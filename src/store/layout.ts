@@ -573,7 +573,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     if (keep !== undefined) await this.registerReferrer(expected, Buffer.concat(keep));
   }
 
-  /** `registerReferrer` gives a referrer manifest an untagged index entry, once its graph is complete, so `referrers` finds it. */
+  /** `registerReferrer` gives a referrer manifest an untagged index entry (a tag is not one), once its graph is complete, so `referrers` finds it. */
   async registerReferrer(desc: Descriptor, bytes: Uint8Array): Promise<void> {
     const node = parseNode(desc, bytes);
     if (node.subject === undefined) return;
@@ -584,7 +584,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       annotations: { ...base.annotations, [ANNOTATION_EBPM_SUBJECT]: node.subject.digest },
     };
     await this.updateIndex(async (manifests) => {
-      if (manifests.some((d) => d.digest === desc.digest)) return { manifests, result: undefined };
+      if (manifests.some((d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined)) return { manifests, result: undefined };
       const missing = await this.missingFrom(desc);
       if (missing !== undefined) throw incomplete(desc, missing);
       return { manifests: [...manifests, entry], result: undefined };

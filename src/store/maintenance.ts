@@ -193,7 +193,8 @@ async function unlinkBroken(layout: OciLayout, roots: Descriptor[]): Promise<str
 }
 
 async function adoptReferrers(layout: OciLayout, stats: VerifyStats, scratch: Scratch): Promise<void> {
-  const listed = new Set((await layout.readIndex()).manifests.map((d) => d.digest));
+  // A referrer is listed by its untagged entry (OciLayout.referrers reads no tagged one).
+  const listed = new Set((await layout.readIndex()).manifests.flatMap((d) => (d.annotations?.[ANNOTATION_REF_NAME] === undefined ? [d.digest] : [])));
   for (const desc of scratch.referrers) {
     if (listed.has(desc.digest) || !(await layout.exists(desc))) continue;
     const ok = await layout.registerReferrer(desc, await fetchAll(layout, desc, MAX_MANIFEST_BYTES)).then(

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { sha256Digest } from '../../src/core/digest.js';
-import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes } from '../../src/core/oci.js';
+import { EMPTY_DESCRIPTOR, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST, manifestBytes, type Descriptor } from '../../src/core/oci.js';
 import { copy, copyGraph } from '../../src/content/copy.js';
 import { MemoryStore } from '../../src/content/memory.js';
 import { fetchAll, pushBytes } from '../../src/content/storage.js';
@@ -168,8 +168,8 @@ describe('store maintenance', () => {
 
   it("lists a package's referrers reading only theirs: not the packages, not others' referrers", async () => {
     const l = await OciLayout.open(fresh());
-    const pkgs = [];
-    const sigs = [];
+    const pkgs: Descriptor[] = [];
+    const sigs: Descriptor[] = [];
     for (let i = 0; i < 5; i++) {
       const p = await pushArtifact(l, [`package ${i}`]);
       await l.tag(p.manifest, `p${i}:1`);
@@ -191,6 +191,13 @@ describe('store maintenance', () => {
     expect(digests(await l.referrers(pkgs[2]!))).toEqual([sigs[2]!.digest]);
     expect(digests(read.mock.calls.map(([d]) => d))).toEqual([sigs[2]!.digest, sigs[4]!.digest]);
     expect(digests(await l.referrers(pkgs[4]!))).toEqual([sigs[4]!.digest]);
+    // A referrer left with a tag for its only entry is listed again by the store's repair.
+    const tagged = index.manifests.filter((m) => m.digest !== sigs[1]!.digest);
+    writeFileSync(path, JSON.stringify({ ...index, manifests: tagged }));
+    await l.tag(sigs[1]!, 'sig-of-p1');
+    expect(await l.referrers(pkgs[1]!)).toEqual([]);
+    expect((await verifyStore(l)).adoptedReferrers).toBe(1);
+    expect(digests(await l.referrers(pkgs[1]!))).toEqual([sigs[1]!.digest]);
   });
 
   it('prunes what no tag reaches, keeping referrers of what is kept', async () => {
