@@ -463,7 +463,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     const out = new Map<string, Descriptor>();
     for (const d of (await this.readIndex()).manifests) {
       const named = d.annotations?.[ANNOTATION_EBPM_SUBJECT];
-      if (d.annotations?.[ANNOTATION_REF_NAME] !== undefined || (named !== undefined && named !== subject.digest)) continue;
+      if (!isReferrerEntry(d) || (named !== undefined && named !== subject.digest)) continue;
       if (!isGraphNode(d) || out.has(d.digest)) continue;
       const node = await this.node(d).catch(() => undefined);
       if (node === undefined || node.subject?.digest !== subject.digest) continue;
@@ -510,8 +510,8 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       const node = await this.node(d).catch(() => undefined);
       for (const c of node?.children ?? []) await mark(c);
     };
-    const tagged = roots.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] !== undefined);
-    let pending = roots.filter((d) => d.annotations?.[ANNOTATION_REF_NAME] === undefined);
+    const tagged = roots.filter((d) => !isReferrerEntry(d));
+    let pending = roots.filter(isReferrerEntry);
     for (const d of tagged) await mark(d);
     for (let grew = true; grew; ) {
       grew = false;
@@ -573,7 +573,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
     if (keep !== undefined) await this.registerReferrer(expected, Buffer.concat(keep));
   }
 
-  /** `registerReferrer` gives a referrer manifest an untagged index entry (a tag is not one), once its graph is complete, so `referrers` finds it. */
+  /** `registerReferrer` gives a referrer manifest its untagged index entry (`isReferrerEntry`; a tag is not one), once its graph is complete, so `referrers` finds it. */
   async registerReferrer(desc: Descriptor, bytes: Uint8Array): Promise<void> {
     const node = parseNode(desc, bytes);
     if (node.subject === undefined) return;
@@ -584,7 +584,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       annotations: { ...base.annotations, [ANNOTATION_EBPM_SUBJECT]: node.subject.digest },
     };
     await this.updateIndex(async (manifests) => {
-      if (manifests.some((d) => d.digest === desc.digest && d.annotations?.[ANNOTATION_REF_NAME] === undefined)) return { manifests, result: undefined };
+      if (manifests.some((d) => d.digest === desc.digest && isReferrerEntry(d))) return { manifests, result: undefined };
       const missing = await this.missingFrom(desc);
       if (missing !== undefined) throw incomplete(desc, missing);
       return { manifests: [...manifests, entry], result: undefined };
@@ -728,6 +728,14 @@ class Writeback {
     await this.#running;
     if (this.#failure !== undefined) throw this.#failure.error;
   }
+}
+
+/**
+ * `isReferrerEntry` tells an untagged `index.json` entry, which only a referrer gets
+ * (`registerReferrer`), from a tagged one: `referrers` reads the former alone.
+ */
+export function isReferrerEntry(d: Descriptor): boolean {
+  return d.annotations?.[ANNOTATION_REF_NAME] === undefined;
 }
 
 /** `fsyncFd` waits, on the thread pool, until `fd`'s data is on the device: the one step that must not hold the event loop. */

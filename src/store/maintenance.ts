@@ -18,7 +18,7 @@ import {
 } from '../core/oci.js';
 import { fetchAll, notFound } from '../content/storage.js';
 import { isGraphNode } from '../content/graph.js';
-import { BLOBS_DIR, type OciLayout } from './layout.js';
+import { BLOBS_DIR, isReferrerEntry, type OciLayout } from './layout.js';
 
 /**
  * Store maintenance after cacache `lib/verify.js`: `verifyStore` is a list of named steps, each
@@ -194,7 +194,7 @@ async function unlinkBroken(layout: OciLayout, roots: Descriptor[]): Promise<str
 
 async function adoptReferrers(layout: OciLayout, stats: VerifyStats, scratch: Scratch): Promise<void> {
   // A referrer is listed by its untagged entry (OciLayout.referrers reads no tagged one).
-  const listed = new Set((await layout.readIndex()).manifests.flatMap((d) => (d.annotations?.[ANNOTATION_REF_NAME] === undefined ? [d.digest] : [])));
+  const listed = new Set((await layout.readIndex()).manifests.filter(isReferrerEntry).map((d) => d.digest));
   for (const desc of scratch.referrers) {
     if (listed.has(desc.digest) || !(await layout.exists(desc))) continue;
     const ok = await layout.registerReferrer(desc, await fetchAll(layout, desc, MAX_MANIFEST_BYTES)).then(
