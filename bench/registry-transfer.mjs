@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
-import { median } from './run-common.mjs';
+import { median, quantile } from './run-common.mjs';
 
 const SMALL = 50;
 
@@ -125,12 +125,6 @@ export async function benchRegistryTransfer(rounds = 3) {
     await reg.stop();
     cleanup(work);
   }
-}
-
-/** `quantile` is the value below which the fraction `q` of `xs` lies (nearest rank). */
-function quantile(xs, q) {
-  const sorted = [...xs].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** The request lines `ebpm pull --verbose` writes to stderr. */

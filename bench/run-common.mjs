@@ -75,7 +75,13 @@ export function cpuSeconds(pid) {
   return (Number(fields[11]) + Number(fields[12])) / ticks;
 }
 
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** `quantile` is the value below which the fraction `q` of `xs` lies (nearest rank). */
+export function quantile(xs, q) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+export const median = (xs) => quantile(xs, 0.5);
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Resolves when `child` exits. */
