@@ -10,6 +10,7 @@ import { wrongPlatform } from '../core/arch.js';
 import { MAX_MANIFEST_BYTES, isIndexType, parseIndex, type Descriptor, type Platform } from '../core/oci.js';
 import { compareVersionTags, formatReference, LATEST_RELEASE, parseReference, pickVersion, tagToVersion, type Reference } from '../core/reference.js';
 import { fetchAll, type Fetcher, type ReadOnlyTarget, type TagLister } from '../content/storage.js';
+import type { OciLayout } from '../store/layout.js';
 import type { Context, RemoteRepository } from './context.js';
 
 /** `Resolved` is a reference pinned to one manifest. */
@@ -133,19 +134,18 @@ export async function resolveRemote(ctx: Context, ref: Reference, opts: ResolveO
  * `host/repo:tag`, so the tags of `ref`'s repository are those refs with the prefix cut off.
  * Returns undefined when nothing stored fits.
  */
-export async function resolveStored(store: ReadOnlyTarget & TagLister, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved | undefined> {
+export async function resolveStored(store: Pick<OciLayout, 'tagged'>, ref: Reference, opts: ResolveOptions = {}): Promise<Resolved | undefined> {
   const prefix = `${ref.registry}/${ref.repository}`;
-  const all = await store.tags();
+  // Tags and what each names, from one read of the store's index.
+  const held = new Map((await store.tagged()).map((t) => [t.tag, t.descriptor]));
+  const all = [...held.keys()].sort();
   if (ref.digest !== undefined) {
     const named = ref.tag !== undefined ? `${prefix}:${ref.tag}` : `${prefix}@${ref.digest}`;
-    const byName = all.includes(named) ? await store.resolve(named) : undefined;
+    const byName = held.get(named);
     if (byName !== undefined && byName.digest === ref.digest) return { ref, tag: ref.tag, descriptor: plain(byName), storeRef: named };
     // Any stored tag of this repository pinned to that digest will do.
-    for (const r of all.filter((r) => r.startsWith(`${prefix}:`) || r.startsWith(`${prefix}@`))) {
-      const d = await store.resolve(r);
-      if (d.digest === ref.digest) return { ref, tag: ref.tag, descriptor: plain(d), storeRef: r };
-    }
-    return undefined;
+    const pinned = all.find((r) => (r.startsWith(`${prefix}:`) || r.startsWith(`${prefix}@`)) && held.get(r)!.digest === ref.digest);
+    return pinned === undefined ? undefined : { ref, tag: ref.tag, descriptor: plain(held.get(pinned)!), storeRef: pinned };
   }
   const tags = all.filter((r) => r.startsWith(`${prefix}:`)).map((r) => r.slice(prefix.length + 1));
   let tag: string;
@@ -155,9 +155,9 @@ export async function resolveStored(store: ReadOnlyTarget & TagLister, ref: Refe
     if (isCode(e, 'VERSION_NOT_FOUND')) return undefined;
     throw e;
   }
-  if (!tags.includes(tag)) return undefined;
   const storeRef = `${prefix}:${tag}`;
-  return { ref, tag, descriptor: plain(await store.resolve(storeRef)), storeRef };
+  const descriptor = held.get(storeRef);
+  return descriptor === undefined ? undefined : { ref, tag, descriptor: plain(descriptor), storeRef };
 }
 
 /** `plain` drops an index entry's annotations (ref name, pull time): what the registry would answer. */

@@ -263,14 +263,19 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
 
   /** `readIndex` reads `index.json` as it is now (it is only ever replaced whole). */
   async readIndex(): Promise<ImageIndex> {
-    let bytes: Uint8Array;
+    return this.readIndexText().index;
+  }
+
+  /** `readIndexText` is `index.json` parsed, and as it was written. */
+  private readIndexText(): { index: ImageIndex; text: string } {
+    let bytes: Buffer;
     try {
       bytes = readFileSync(join(this.root, INDEX_FILE));
     } catch (e) {
       throw invalid(this.root, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : (e as Error).message);
     }
     try {
-      return parseIndex(bytes);
+      return { index: parseIndex(bytes), text: bytes.toString() };
     } catch (e) {
       throw invalid(this.root, `index.json: ${(e as Error).message}`, e);
     }
@@ -285,11 +290,11 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       withLock(
         join(this.root, LOCK_FILE),
         async () => {
-          const index = await this.readIndex();
+          const { index, text } = this.readIndexText();
           const { manifests, result } = await change(index.manifests);
-          if (canonicalJson(manifests) !== canonicalJson(index.manifests)) {
-            await this.writeAtomic(INDEX_FILE, canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests }));
-          }
+          // One serialisation, compared with the file as read (ebpm writes it canonical).
+          const next = canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests });
+          if (next !== text) await this.writeAtomic(INDEX_FILE, next);
           return result;
         },
         this.lockOpts,

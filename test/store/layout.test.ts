@@ -61,6 +61,24 @@ describe('OciLayout on disk', () => {
     expect(await l.tags()).toEqual(['a:1', 'z:1']);
   });
 
+  it('writes index.json only when an update changes it', async () => {
+    const l = await OciLayout.open(fresh());
+    const a = await pushArtifact(l, ['a']);
+    await l.tag(a.manifest, 'a:1');
+    const path = join(l.root, 'index.json');
+    const before = statSync(path).ino;
+    // Tagging again what a tag already names, and registering a known referrer, change nothing.
+    await l.tag(a.manifest, 'a:1');
+    expect(statSync(path).ino).toBe(before);
+    const sig = await pushArtifact(l, ['signature'], { subject: a.manifest, artifactType: SIGNATURE_TYPE });
+    const registered = statSync(path).ino;
+    expect(registered).not.toBe(before);
+    await l.registerReferrer(sig.manifest, sig.manifestBytes);
+    expect(statSync(path).ino).toBe(registered);
+    await l.untag('a:1');
+    expect(statSync(path).ino).not.toBe(registered);
+  });
+
   it('leaves nothing behind when a push is refused', async () => {
     const dir = fresh();
     const l = await OciLayout.open(dir);
