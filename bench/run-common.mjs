@@ -142,10 +142,12 @@ export async function firstEventRun(tool, marker, { pty = false, holdMs = 0 } = 
   return { ms, rss, output: out + err };
 }
 
-/** `wallTime` runs `cmd` to its end and returns the milliseconds from spawn to exit. */
-export async function wallTime(cmd, args, env) {
+/** `wallTime` runs `cmd` to its end, piped or (`pty`) on a terminal (`onTerminal`), and returns the milliseconds from spawn to exit. */
+export async function wallTime(cmd, args, env, { pty = false } = {}) {
+  const [file, argv, runEnv] = pty ? onTerminal([cmd, ...args], env) : [cmd, args, env];
   const start = process.hrtime.bigint();
-  const child = spawn(cmd, args, { env, stdio: 'ignore' });
+  // `script` copies its stdin to the terminal: a pipe kept open, not /dev/null's end of file.
+  const child = spawn(file, argv, { env: runEnv, stdio: [pty ? 'pipe' : 'ignore', 'ignore', 'ignore'] });
   const code = await exited(child);
   if (code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit code ${code}`);
   return Number(process.hrtime.bigint() - start) / 1e6;

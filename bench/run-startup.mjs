@@ -99,9 +99,12 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
       commands[`${name} --version`] = [bin, ['--version']];
       commands[`${name} ls (empty store)`] = [bin, ['ls']];
     }
-    const walls = Object.fromEntries(Object.keys(commands).map((name) => [name, []]));
+    // Piped and on a terminal, in the same rounds: each against `node -e 0` run the same way.
+    const walls = Object.fromEntries(Object.keys(commands).map((name) => [name, { pipe: [], pty: [] }]));
     for (let i = 0; i < runs * 3; i++) {
-      for (const [name, [cmd, argv]] of Object.entries(commands)) walls[name].push(await wallTime(cmd, argv, small));
+      for (const [name, [cmd, argv]] of Object.entries(commands)) {
+        for (const mode of ['pipe', 'pty']) walls[name][mode].push(await wallTime(cmd, argv, small, { pty: mode === 'pty' }));
+      }
     }
 
     const floor = (mode) => median(first['sigsnoop (libbpf-tools)'][mode].map((r) => r.ms));
@@ -117,10 +120,13 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     }
     console.log('  (× native sigsnoop; on a terminal each tool runs under `script`, whose own start is in every figure)');
 
-    const node = median(walls['node -e 0']);
     console.log();
-    console.log(`small commands, median wall time of ${runs * 3} interleaved runs (ms)`);
-    for (const [name, xs] of Object.entries(walls)) console.log(`  ${name.padEnd(44)} ${fixed(median(xs)).padStart(8)} ${ratio(median(xs), node)} node -e 0`);
+    console.log(`small commands, median wall time of ${runs * 3} interleaved runs (ms; × node -e 0 run the same way)`);
+    console.log(`  ${''.padEnd(44)} ${'piped'.padStart(16)} ${'terminal'.padStart(16)}`);
+    for (const [name, modes] of Object.entries(walls)) {
+      const cell = (mode) => `${fixed(median(modes[mode])).padStart(8)} ${ratio(median(modes[mode]), median(walls['node -e 0'][mode])).padStart(7)}`;
+      console.log(`  ${name.padEnd(44)} ${cell('pipe')} ${cell('pty')}`);
+    }
 
     for (const name of Object.keys(ebpms).flatMap((e) => [`${e} BPF-only`, `${e} BPF-only, stored`, `${e} Wasm`])) {
       console.log();
