@@ -263,11 +263,11 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
 
   /** `readIndex` reads `index.json` as it is now (it is only ever replaced whole). */
   async readIndex(): Promise<ImageIndex> {
-    return this.readIndexText().index;
+    return this.readIndexFile().index;
   }
 
-  /** `readIndexText` is `index.json` parsed, and as it was written. */
-  private readIndexText(): { index: ImageIndex; text: string } {
+  /** `readIndexFile` is `index.json` parsed, and its bytes. */
+  private readIndexFile(): { index: ImageIndex; bytes: Buffer } {
     let bytes: Buffer;
     try {
       bytes = readFileSync(join(this.root, INDEX_FILE));
@@ -275,7 +275,7 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       throw invalid(this.root, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no index.json' : (e as Error).message);
     }
     try {
-      return { index: parseIndex(bytes), text: bytes.toString() };
+      return { index: parseIndex(bytes), bytes };
     } catch (e) {
       throw invalid(this.root, `index.json: ${(e as Error).message}`, e);
     }
@@ -290,11 +290,11 @@ export class OciLayout implements Target, Deleter, Untagger, TagLister, Referrer
       withLock(
         join(this.root, LOCK_FILE),
         async () => {
-          const { index, text } = this.readIndexText();
+          const { index, bytes } = this.readIndexFile();
           const { manifests, result } = await change(index.manifests);
           // One serialisation, compared with the file as read (ebpm writes it canonical).
           const next = canonicalJson({ ...index, mediaType: MEDIA_TYPE_IMAGE_INDEX, manifests });
-          if (next !== text) await this.writeAtomic(INDEX_FILE, next);
+          if (next !== bytes.toString()) await this.writeAtomic(INDEX_FILE, next);
           return result;
         },
         this.lockOpts,
