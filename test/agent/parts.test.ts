@@ -1,7 +1,6 @@
 // The agent's pure parts: instance files, the run line they mean, what a child's lines count
 // as, the control protocol, the metrics text, and the rotating output file.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { groupId } from '../../src/services/agent/agent.js';
@@ -11,6 +10,7 @@ import { parseAddress, renderHistograms, renderMetrics } from '../../src/service
 import { classifyLine, parseAttached, parseSummary, RecentLines, RotatingFile } from '../../src/services/agent/output.js';
 import type { InstanceStatus } from '../../src/services/agent/supervisor.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
+import { sandboxDir } from '../helpers/cli.js';
 
 describe('instance files', () => {
   it('reads every field and gives the run line', () => {
@@ -112,7 +112,7 @@ describe("a child's lines", () => {
   });
 
   it('rotates the output file by size, keeping `keep` old ones', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ebpm-rotate-'));
+    const dir = sandboxDir('rotate-');
     const path = join(dir, 'logs', 'out.jsonl');
     const f = new RotatingFile(path, 10, 2);
     for (const l of ['1111', '2222', '3333', '4444', '5555', '6666', '7777']) f.write(l);

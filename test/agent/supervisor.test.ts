@@ -1,10 +1,10 @@
 // The supervisor with a stand-in for `ebpm run` (a node script): file output, a failed start,
 // exit code 0 as the end of a run. No kernel; every wait is on a line the agent logs.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { readInstances, Supervisor } from '../../src/services/agent/supervisor.js';
+import { sandboxDir } from '../helpers/cli.js';
 
 /** A child that prints three events and a sample, says its count as run does, and exits with `code`. */
 const CHILD = (code: number) =>
@@ -35,7 +35,7 @@ function start(dir: string, code: number) {
 }
 
 it('writes a file output, counts events and lost from the child, and does not restart a run that ended with 0', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpm-sup-'));
+  const dir = sandboxDir('sup-');
   mkdirSync(join(dir, 'instances.d'));
   const out = join(dir, 'logs', 'a.jsonl');
   writeFileSync(join(dir, 'instances.d', 'a.json'), JSON.stringify({ name: 'a', ref: '/p', output: { file: out, maxBytes: 1000, keep: 1 } }));
@@ -63,7 +63,7 @@ it('writes a file output, counts events and lost from the child, and does not re
 });
 
 it('an output file that cannot be opened is a failed start, retried with back-off', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpm-sup-'));
+  const dir = sandboxDir('sup-');
   writeFileSync(join(dir, 'b.json'), JSON.stringify({ name: 'b', ref: '/p', output: { file: '/dev/null/b.jsonl' } }));
   const { sup, logged } = start(dir, 0);
   await sup.start();
@@ -75,7 +75,7 @@ it('an output file that cannot be opened is a failed start, retried with back-of
 });
 
 it('reports YAML files and a second file with the same name; the first file by name wins', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpm-sup-'));
+  const dir = sandboxDir('sup-');
   writeFileSync(join(dir, 'a.json'), JSON.stringify({ name: 'a', ref: '/p' }));
   writeFileSync(join(dir, 'b.json'), JSON.stringify({ name: 'a', ref: '/q' }));
   writeFileSync(join(dir, 'c.yaml'), 'name: c\n');

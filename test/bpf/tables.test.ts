@@ -1,12 +1,12 @@
 // The helper and map-type tables are generated from the uapi header; a hand edit, or a header
 // that says something else, fails here.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { helperName } from '../../src/bpf/helpers.js';
 import { mapTypeName } from '../../src/bpf/map-types.js';
+import { sandboxDir } from '../helpers/cli.js';
 
 const SCRIPT = new URL('../../scripts/gen-bpf-tables.mjs', import.meta.url).pathname;
 
@@ -16,7 +16,7 @@ describe('generated BPF tables', () => {
   });
 
   it('are reported stale against another header', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ebpm-tables-'));
+    const dir = sandboxDir('tables-');
     const header = join(dir, 'bpf.h');
     writeFileSync(
       header,

@@ -1,7 +1,6 @@
 // The run service's decisions that need no kernel: machine checks, the run plan, the package
 // sources' refusals, and the event path over a fake addon.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import type { BpfNative, RawBatch } from '../../src/kernel/native.js';
@@ -13,6 +12,7 @@ import { checkMachine, kernelBtfFile, missingCapabilities, type MachineFacts } f
 import { planRun, runPackage } from '../../src/services/run.js';
 import { exitCode } from '../../src/cli/commands/run-stops.js';
 import { attachSummary, endSummary } from '../../src/cli/views/run-text.js';
+import { sandboxDir } from '../helpers/cli.js';
 
 const u32 = { kind: 'int', size: 4, signed: false } as const;
 
@@ -215,7 +215,7 @@ describe('summaries and exit codes', () => {
 });
 
 describe('localSource', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'ebpm-run-src-'));
+  const dir = sandboxDir('run-src-');
   const opts = {
     pull: 'missing' as const,
     env: process.env,

@@ -2,7 +2,6 @@
 // packages copied from examples/, and what bpftool says is loaded.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ebpmSync as cliSync, spawnEbpm } from '../helpers/cli.js';
 import { onOneCpu } from '../helpers/cpu.js';
@@ -10,9 +9,9 @@ import { REPO } from '../helpers/objects.js';
 
 export { BIN, type Running } from '../helpers/cli.js';
 
-/** A world-readable temp dir (the test root is private), so the unprivileged test user can read packages in it. */
+/** A world-readable temp dir (the test root is private), so the unprivileged test user can read packages in it; removed when the suite ends. */
 export function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'ebpm-run-'));
+  const d = mkdtempSync(join(process.env.EBPM_TEST_OPEN_ROOT!, 'run-'));
   chmodSync(d, 0o755);
   return d;
 }
