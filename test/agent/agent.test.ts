@@ -10,7 +10,7 @@ import { cliEnv, runEbpm, type Running } from '../helpers/cli.js';
 import { describeWith } from '../helpers/prereq.js';
 import { REPO } from '../helpers/objects.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
-import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, sender, tempDir, untimed } from '../run/spawn.js';
+import { bpfOnlyCopy, ebpm, ebpmSync, ownCopy, programIds, programsOf, released, sender, tempDir, untimed } from '../run/spawn.js';
 
 const ATTACHED = 'sigsnoop 1.2.0: attached ag_sig_trace (tracepoint/signal/signal_generate)';
 
@@ -195,7 +195,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
 
     const stop = await runEbpm(['stop', 'sig', '--socket', socket], { prefix: member(), env: cliEnv(dir) });
     expect([stop.code, stop.stderr]).toEqual([0, 'sig: stopped\n']);
-    expect(programIds('ag_sig_trace')).toEqual([]);
+    expect(released(() => programIds('ag_sig_trace'))).toEqual([]);
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([expect.objectContaining({ name: 'sig', state: 'stopped', uptimeSeconds: 0 })]);
 
     const start = await runEbpm(['start', 'sig', '--socket', socket, '--json'], { prefix: member(), env: cliEnv(dir) });
@@ -249,7 +249,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
   it('removing the file and rescanning stops the instance: its programs are gone', async () => {
     rmSync(join(instances, 'sig.json'));
     await request(socket, { op: 'rescan' });
-    expect(programIds('ag_sig_trace')).toEqual([]);
+    expect(released(() => programIds('ag_sig_trace'))).toEqual([]);
     expect(((await ps()) as { instances: unknown[] }).instances).toEqual([]);
     expect(agent.stderr()).toContain('agent: sig removed\n');
   });
@@ -309,7 +309,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm agent 
     expect(list.find((i) => i.name === 'wsig')).toEqual(expect.objectContaining({ state: 'running', version: '1.2.0', events: 2, restarts: 0 }));
     rmSync(join(instances, 'wsig.json'));
     await request(socket, { op: 'rescan' });
-    expect(programIds('ag_wsig_trace')).toEqual([]);
+    expect(released(() => programIds('ag_wsig_trace'))).toEqual([]);
   });
 
   it('SIGTERM stops the agent cleanly and removes its socket', async () => {

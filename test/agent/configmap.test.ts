@@ -9,7 +9,7 @@ import { request } from '../../src/services/agent/control.js';
 import { cliEnv, runEbpm, type Running } from '../helpers/cli.js';
 import { type ConfigMapVolume, configMapVolume } from '../helpers/configmap.js';
 import { describeWith } from '../helpers/prereq.js';
-import { ebpm, ebpmSync, ownCopy, programIds, programsOf, tempDir } from '../run/spawn.js';
+import { ebpm, ebpmSync, ownCopy, programIds, programsOf, released, tempDir } from '../run/spawn.js';
 
 const ATTACHED = /sig: sigsnoop 1\.2\.0: attached cm_sig_trace \(tracepoint\/signal\/signal_generate\)\n/g;
 
@@ -105,7 +105,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm agent on a Con
     volume.update({});
     await request(socket, { op: 'rescan' });
     expect(await ps()).toEqual({ instances: [], problems: [] });
-    expect(programIds('cm_sig_trace')).toEqual([]);
+    expect(released(() => programIds('cm_sig_trace'))).toEqual([]);
     expect(agent.stderr()).toContain('agent: sig removed\n');
   });
 });

@@ -10,7 +10,7 @@ import { parseTarget } from '../../src/kernel/loader-targets.js';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { parseRunLine } from '../../src/cli/commands/run-args.js';
 import { describeWith } from '../helpers/prereq.js';
-import { ebpm, ebpmSync, jsonLines, programIds, tempDir } from './spawn.js';
+import { ebpm, ebpmSync, jsonLines, programIds, released, tempDir } from './spawn.js';
 
 const SOURCES = {
   sockops: `SEC("sockops")
@@ -187,7 +187,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
     run.child.kill('SIGINT');
     const r = await run.exited();
     expect([r.code, r.stderr]).toEqual([130, 'xdp 0.0.0: attached xdp_pass (xdp on lo)\nxdp: 0 events, 0 lost (stopped: SIGINT)\n']);
-    expect(programIds('xdp_pass').filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => programIds('xdp_pass').filter((id) => during.includes(id)))).toEqual([]);
     expect(links(during)).toEqual([]);
     expect(execFileSync('bpftool', ['net', 'show', 'dev', 'lo'], { encoding: 'utf8' })).not.toContain('lo(1)');
   });
@@ -204,7 +204,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
     expect(r.code).toBe(0);
     expect(jsonLines(r.stdout)).toEqual([{ arg: 41 }]);
     expect(r.stderr).toBe(`uprobe 0.0.0: attached on_call (uprobe on ${target}:ebpm_probe_target)\nuprobe: 1 events, 0 lost (stopped: max-events)\n`);
-    expect(programIds('on_call').filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => programIds('on_call').filter((id) => during.includes(id)))).toEqual([]);
     expect(links(during)).toEqual([]);
   });
 
@@ -235,6 +235,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run --attach o
     expect(ebpmSync(['run', '--help']).stdout).toContain('\n  cgroup_*, sock_ops   CGROUP_DIRECTORY                          /sys/fs/cgroup/user.slice\n');
     const r = ebpmSync(['run', objects.sockops!, '--attach', 'count_ops=/sys/fs/cgroup/unified', '--max-events', '0']);
     expect([r.code, r.stderr.split('\n')[0]]).toEqual([0, 'sockops 0.0.0: attached count_ops (sockops on /sys/fs/cgroup/unified)']);
-    expect(programIds('count_ops')).toEqual([]);
+    expect(released(() => programIds('count_ops'))).toEqual([]);
   });
 });

@@ -13,7 +13,7 @@ import { REPO, exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { cliEnv, runEbpm, ttyEbpm, RUN_FLAGS_IN_PACKAGE_HELP } from '../helpers/cli.js';
 import { screenOf } from '../helpers/screen.js';
-import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, programsOf, sender, tempDir } from './spawn.js';
+import { bpfOnlyCopy, ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, programsOf, released, sender, tempDir } from './spawn.js';
 
 let dir = '';
 const layout: Record<string, string> = {};
@@ -63,7 +63,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
       { ...event, sig: 28 },
     ]);
     expect(r.stderr).toBe(`sigsnoop 1.2.0: attached kt_sig_trace (tracepoint/signal/signal_generate)\nsigsnoop: 3 events, 0 lost (stopped: max-events)\n`);
-    expect(programIds('kt_sig_trace')).toEqual([]);
+    expect(released(() => programIds('kt_sig_trace'))).toEqual([]);
     expect(linkIds(during)).toEqual([]);
   });
 
@@ -208,7 +208,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     ]);
     // other test files exec too: the count is exactly what was printed
     expect(r.stderr.split('\n').slice(-2)).toEqual([`execsnoop: ${all.length} events, 0 lost (stopped: SIGINT)`, '']);
-    expect(programIds('kt_exit_execve')).toEqual([]);
+    expect(released(() => programIds('kt_exit_execve'))).toEqual([]);
     expect(linkIds(during)).toEqual([]);
   });
 
@@ -337,7 +337,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run on
     expect(r.stderr).toBe(
       'error: --filtered-pid: "99999999999": out of range for pid_t [-2147483648, 2147483647]\nhint: give --filtered-pid a value from -2147483648 to 2147483647\n',
     );
-    expect(programIds('kt_sig_trace')).toEqual([]);
+    expect(released(() => programIds('kt_sig_trace'))).toEqual([]);
     expect(ebpmSync(['run', layout.sigsnoop!, '--pid', '1']).stderr).toMatch(/^error: run: unknown flag: --pid\nhint: usage: ebpm run /);
     expect(ebpmSync(['run', layout.sigsnoop!, '--duration', 'soon'])).toEqual({
       code: 2,

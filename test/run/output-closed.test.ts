@@ -10,7 +10,7 @@ import { exampleObject } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { xxdHeader } from '../runtime/helpers.js';
 import { BIN, defaultCliEnv, spawnEbpm } from '../helpers/cli.js';
-import { ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, tempDir } from './spawn.js';
+import { ebpm, ebpmSync, jsonLines, linkIds, ownCopy, programIds, released, tempDir } from './spawn.js';
 
 let dir = '';
 let layout = '';
@@ -118,7 +118,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
       expect(read[0]).toBe('TIME     TS           PID     UID     RET      FLAGS              COMM             FNAME');
       for (const l of read.slice(1)) expect(l).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\d+ +${opener.pid} +0 +\\d+ +O_RDONLY +ebpm-opener +${file}$`));
     }
-    expect(ours().filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => ours().filter((id) => during.includes(id)))).toEqual([]);
     expect(linkIds(during)).toEqual([]);
   });
 
@@ -156,7 +156,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     pty.kill('SIGKILL');
     expect(await exitCode).toBe('0\n');
     expect(readFileSync(err, 'utf8')).toMatch(/^opensnoop: \d+ events, 0 lost \(stopped: output-closed\)\n$/);
-    expect(ours().filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => ours().filter((id) => during.includes(id)))).toEqual([]);
     expect(linkIds(during)).toEqual([]);
   });
 
@@ -175,6 +175,6 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wasi'], 'ebpm run wi
     expect(stderr).toBe(
       `${ATTACHED}opensnoop: 0 events, 0 lost (stopped: output-closed)\nerror: run: write stdout: ENOSPC\nhint: free space or fix where stdout goes, then run again\n`,
     );
-    expect(ours().filter((id) => !before.includes(id))).toEqual([]);
+    expect(released(() => ours().filter((id) => !before.includes(id)))).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { compileBpf } from '../../src/build/toolchain.js';
 import { hasKprobes } from '../../src/kernel/features.js';
 import { describeWith, missing } from '../helpers/prereq.js';
-import { ebpmSync, programIds, tempDir } from './spawn.js';
+import { ebpmSync, programIds, released, tempDir } from './spawn.js';
 
 const SOURCES = {
   lsm: `SEC("lsm/file_open")
@@ -63,7 +63,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
     if (lsmLoads) {
       // This kernel has BPF LSM: no refusal to see, and the program attaches and goes again.
       expect([r.code, r.stdout]).toEqual([0, '']);
-      expect(programIds('check_open')).toEqual([]);
+      expect(released(() => programIds('check_open'))).toEqual([]);
       return;
     }
     expect(r).toEqual({
@@ -73,7 +73,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
         'error: run lsm: load lsm: program check_open: program type lsm is not supported by this kernel\n' +
         'hint: LSM programs need Linux 5.7+ built with CONFIG_BPF_LSM=y, with "bpf" among the active LSMs (/sys/kernel/security/lsm, set by the lsm= boot parameter) and BPF trampolines\n',
     });
-    expect(programIds('check_open')).toEqual([]);
+    expect(released(() => programIds('check_open'))).toEqual([]);
   });
 
   it('names the missing function of a kprobe, or a kernel without kprobes as such', () => {
@@ -88,7 +88,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
         : `error: run kprobe: cannot run on Linux ${release()}: kernel function no_such_function_xyz (kprobe): this kernel has no kprobe support (neither the kprobe PMU nor legacy kprobe_events)\n` +
           'hint: kprobes need a kernel built with CONFIG_KPROBES and CONFIG_KPROBE_EVENTS (/sys/bus/event_source/devices/kprobe, or kprobe_events in tracefs); use a tracepoint, or run on such a kernel\n',
     });
-    expect(programIds('probe_missing').filter((id) => !before.includes(id))).toEqual([]);
+    expect(released(() => programIds('probe_missing').filter((id) => !before.includes(id)))).toEqual([]);
   });
 
   it('says fentry is not supported by a kernel without it, for a function that is in its BTF', () => {
@@ -104,7 +104,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool'], 'ebpm run: what the 
         `error: run fentry: cannot run on Linux ${release()}: kernel function do_unlinkat (fentry): fentry is not supported by this kernel\n` +
         'hint: fentry, fexit and fmod_ret programs need Linux 5.5+ with BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS); a kprobe or kretprobe does the same on more kernels\n',
     });
-    expect(programIds('enter_unlinkat')).toEqual([]);
+    expect(released(() => programIds('enter_unlinkat'))).toEqual([]);
   });
 
   it("says a fentry target is not in the kernel's BTF, before fentry support matters", () => {

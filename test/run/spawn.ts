@@ -54,6 +54,18 @@ export function programIds(name: string): number[] {
 }
 
 /**
+ * `released` is `list()` (programs still loaded) once it is empty, or as the last of `tries`
+ * listings: the kernel may free a program a little after the run that closed it has ended (a
+ * link can put its program only after an RCU grace period), and seen from another process, the
+ * program is listed until then. A program a run left loaded stays listed in every one.
+ */
+export function released<T>(list: () => T[], tries = 50): T[] {
+  let left = list();
+  for (let i = 1; i < tries && left.length > 0; i++) left = list();
+  return left;
+}
+
+/**
  * `programsOf` lists the ids of the BPF programs process `pid` holds (`prog_id` in the fdinfo of
  * its BPF fds): what one run loaded, whatever else the machine runs, and read without starting
  * a process (which a tracer of execs would see).

@@ -18,7 +18,7 @@ import { onOneCpu } from '../helpers/cpu.js';
 import { describeWith } from '../helpers/prereq.js';
 import { wasiCommand, xxdHeader } from '../runtime/helpers.js';
 import { cliEnv, defaultCliEnv, sandboxDir } from '../helpers/cli.js';
-import { ebpm, ebpmSync, programIds, programsOf, tempDir } from './spawn.js';
+import { ebpm, ebpmSync, programIds, programsOf, released, tempDir } from './spawn.js';
 
 /**
  * A test guest: prints its environment and the first line of each file named in argv, exits 7;
@@ -273,7 +273,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     expect(r.stderr).toBe(
       'sigsnoop 1.2.0: started its Wasm program\nrunning and waiting for the ebpf events from perf event...\nsigsnoop: Wasm program ended (signal, exit code 130)\n',
     );
-    expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => programIds('sig_trace').filter((id) => during.includes(id)))).toEqual([]);
   });
 
   it('--duration ends the guest with 0 and SIGTERM with 143, each time with none of its programs left loaded', async () => {
@@ -284,7 +284,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     const r = await timed.exited();
     expect([r.code, r.stdout]).toEqual([0, '']);
     expect(r.stderr.endsWith('\nsigsnoop: Wasm program ended (duration, exit code 0)\n')).toBe(true);
-    expect(programIds('sig_trace').filter((id) => during.includes(id))).toEqual([]);
+    expect(released(() => programIds('sig_trace').filter((id) => during.includes(id)))).toEqual([]);
 
     const term = ebpm(['run', layout, '--', '-p', '1']);
     await term.waitFor(/running and waiting/);
@@ -294,7 +294,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'wasi', 'bpftool'], 'ebpm run wi
     const t = await term.exited();
     expect(t.code).toBe(143);
     expect(t.stderr.endsWith('\nsigsnoop: Wasm program ended (signal, exit code 143)\n')).toBe(true);
-    expect(programIds('sig_trace').filter((id) => termed.includes(id))).toEqual([]);
+    expect(released(() => programIds('sig_trace').filter((id) => termed.includes(id)))).toEqual([]);
   });
 
   it('gives the guest only the --env variables and the --dir directories, and its exit code', () => {

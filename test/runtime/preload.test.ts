@@ -14,6 +14,7 @@ import { REPO } from '../helpers/objects.js';
 import { describeWith } from '../helpers/prereq.js';
 import { guestWat } from './guests.js';
 import { collect, wat } from './helpers.js';
+import { released } from '../run/spawn.js';
 
 let object: Uint8Array;
 
@@ -65,7 +66,7 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wat2wasm'], 'broker 
     const [, second] = programIds();
     expect(second).toBeGreaterThan(preloaded!);
     t.release();
-    expect(programIds()).toEqual([]);
+    expect(released(() => programIds())).toEqual([]);
   });
 
   it('loads anew for other .rodata, another name or another BTF, and closes the unused preload', () => {
@@ -84,13 +85,13 @@ describeWith(['root', 'btf', 'clang', 'native', 'bpftool', 'wat2wasm'], 'broker 
     expect(programIds()).toEqual(ids.slice(1));
     t.release();
     other.release();
-    expect(programIds()).toEqual([]);
+    expect(released(() => programIds())).toEqual([]);
   });
 
   it('closes the preload of a guest that never loads it, when the guest ends', async () => {
     const module = wat(guestWat({ object, body: '(call $proc_exit (i32.const 0))' }));
     const r = await collect({ module, name: 'pre', objects: { declared: [sha256Digest(object)] } });
     expect(r).toEqual({ exitCode: 0, reason: 'exit', stdout: [], stderr: [], log: [] });
-    expect(programIds()).toEqual([]);
+    expect(released(() => programIds())).toEqual([]);
   });
 });
