@@ -6,8 +6,8 @@
  * cannot load node:http while it builds a snapshot). It answers the distribution spec's routes a
  * push takes, and only those; nothing but the build uses it.
  */
-import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { sha256Digest } from '../core/digest.js';
 import type { RegistryRequest, RegistryResponse, Send } from '../registry/http.js';
 
 interface Stored {
@@ -53,13 +53,13 @@ export function memoryRegistry(): Send {
       case 'PUT upload': {
         const digest = req.url.searchParams.get('digest') ?? '';
         const bytes = await bodyOf(req);
-        if (digest !== sha256(bytes)) return answer(req, 400, {}, error('DIGEST_INVALID'));
+        if (digest !== sha256Digest(bytes)) return answer(req, 400, {}, error('DIGEST_INVALID'));
         objects.set(`${repo}/blobs/${digest}`, { bytes, type: 'application/octet-stream', digest });
         return answer(req, 201, { location: `/v2/${repo}/blobs/${digest}`, 'docker-content-digest': digest }, new Uint8Array(0));
       }
       case 'PUT manifests': {
         const bytes = await bodyOf(req);
-        const stored = { bytes, type: req.headers?.['content-type'] ?? '', digest: sha256(bytes) };
+        const stored = { bytes, type: req.headers?.['content-type'] ?? '', digest: sha256Digest(bytes) };
         objects.set(key, stored);
         objects.set(`${repo}/manifests/${stored.digest}`, stored);
         return answer(req, 201, { location: `/v2/${repo}/manifests/${stored.digest}`, 'docker-content-digest': stored.digest }, new Uint8Array(0));
@@ -84,4 +84,3 @@ function answer(req: RegistryRequest, status: number, headers: Record<string, st
 
 const json = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value));
 const error = (code: string): Uint8Array => json({ errors: [{ code, message: code.toLowerCase().replace('_', ' ') }] });
-const sha256 = (bytes: Uint8Array): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
