@@ -7,7 +7,6 @@ import { closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSy
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onTerminal } from './run-common.mjs';
 
 export const REPO = new URL('..', import.meta.url).pathname;
 export const EBPM = join(REPO, 'bin', 'ebpm.js');
@@ -187,19 +186,6 @@ export function ebpmEnv(work, extra = {}) {
     DOCKER_CONFIG: join(root, 'docker'),
     ...extra,
   };
-}
-
-/** Runs a command to completion, piped or (`terminal`) on a terminal (`onTerminal`); returns its wall time in ms (throws on failure). */
-export function timed(cmd, args, env = process.env, { terminal = false } = {}) {
-  const [file, argv, runEnv] = terminal ? onTerminal([cmd, ...args], env) : [cmd, args, env];
-  const t0 = performance.now();
-  try {
-    // On a terminal, what the tool writes (stderr too) goes to the terminal: the error says only the exit code.
-    execFileSync(file, argv, { env: runEnv, stdio: [terminal ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
-  } catch (e) {
-    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.toString().trim() || e.message}`);
-  }
-  return performance.now() - t0;
 }
 
 export function scratch() {

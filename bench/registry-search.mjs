@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
+import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, writeLayout } from './registry-common.mjs';
+import { timed } from './run-common.mjs';
 
 const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const canonical = (v) =>

@@ -11,8 +11,8 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, timed, writeLayout } from './registry-common.mjs';
-import { median, quantile } from './run-common.mjs';
+import { basePackage, cleanup, EBPM, ebpmEnv, fmt, scratch, startRegistry, writeLayout } from './registry-common.mjs';
+import { median, quantile, timed } from './run-common.mjs';
 
 const SMALL = 50;
 

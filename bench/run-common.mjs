@@ -142,13 +142,15 @@ export async function firstEventRun(tool, marker, { pty = false, holdMs = 0 } = 
   return { ms, rss, output: out + err };
 }
 
-/** `wallTime` runs `cmd` to its end, piped or (`pty`) on a terminal (`onTerminal`), and returns the milliseconds from spawn to exit. */
-export async function wallTime(cmd, args, env, { pty = false } = {}) {
-  const [file, argv, runEnv] = pty ? onTerminal([cmd, ...args], env) : [cmd, args, env];
-  const start = process.hrtime.bigint();
-  // `script` copies its stdin to the terminal: a pipe kept open, not /dev/null's end of file.
-  const child = spawn(file, argv, { env: runEnv, stdio: [pty ? 'pipe' : 'ignore', 'ignore', 'ignore'] });
-  const code = await exited(child);
-  if (code !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit code ${code}`);
-  return Number(process.hrtime.bigint() - start) / 1e6;
+/** Runs a command to completion, piped or (`terminal`) on a terminal (`onTerminal`); returns its wall time in ms (throws on failure). */
+export function timed(cmd, args, env = process.env, { terminal = false } = {}) {
+  const [file, argv, runEnv] = terminal ? onTerminal([cmd, ...args], env) : [cmd, args, env];
+  const t0 = performance.now();
+  try {
+    // On a terminal, what the tool writes (stderr too) goes to the terminal: the error says only the exit code.
+    execFileSync(file, argv, { env: runEnv, stdio: [terminal ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    throw new Error(`${cmd} ${args.join(' ')}: ${e.stderr?.toString().trim() || e.message}`);
+  }
+  return performance.now() - t0;
 }

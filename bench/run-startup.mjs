@@ -14,7 +14,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EBPM, exited, firstEventRun, median, prepare, prepareStored, script, tools, wallTime } from './run-common.mjs';
+import { EBPM, exited, firstEventRun, median, prepare, prepareStored, script, timed, tools } from './run-common.mjs';
 import { prepareWasm, wasmTool } from './run-wasm.mjs';
 
 /** Milliseconds each tracer keeps running after its first event: the terminal's live view takes over in that time. */
@@ -103,7 +103,7 @@ export async function benchStartup(runs = RUNS, against = AGAINST) {
     const walls = Object.fromEntries(Object.keys(commands).map((name) => [name, { pipe: [], pty: [] }]));
     for (let i = 0; i < runs * 3; i++) {
       for (const [name, [cmd, argv]] of Object.entries(commands)) {
-        for (const mode of ['pipe', 'pty']) walls[name][mode].push(await wallTime(cmd, argv, small, { pty: mode === 'pty' }));
+        for (const mode of ['pipe', 'pty']) walls[name][mode].push(timed(cmd, argv, small, { terminal: mode === 'pty' }));
       }
     }
 
